@@ -1,0 +1,201 @@
+"""Every hook a Clearance plugin can implement: the API document for pipeline TDs.
+
+A plugin is a module (or any object) with functions named after these hooks and marked
+with ``@clearance.hookimpl``. Implementations take only the arguments they need, by name.
+Built-in readers and rule packs are plugins of exactly this kind; read
+``clearance/rules/provenance.py`` for a worked example and ``docs/first-checker.md`` for a
+walk-through.
+
+Hooks are grouped by when they run in an audit::
+
+    registration      clearance_add_rules
+    provenance        clearance_read_provenance
+    checks            clearance_check_asset, clearance_check_stage
+    approvals         clearance_find_approval
+    notifications     clearance_stage_started, clearance_finding, clearance_stage_finished
+
+Register a plugin with the ``clearance`` entry-point group, or list its file or module under
+``plugins:`` in ``clearance.yaml`` (globally, or under one stage to attach it to that stage
+only). A plugin that fails to import or implements an unknown hook fails the run (exit 2).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .approvals import ApprovalMatch
+    from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
+    from .policy import Policy, StageConfig
+    from .rules import RuleRegistry
+
+PROJECT = "clearance"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -------------------------------------------------------------------------------------------
+# registration
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def clearance_add_rules(registry: RuleRegistry) -> None:
+    """Contribute rule definitions: id, title, principle, default outcome, remediation.
+
+    Called once per run, before any asset is audited. Add each rule with
+    ``registry.add(Rule(...))``; a finding may only name a rule that some plugin added.
+    Rule ids are stable: they appear in findings, approvals and configs. Site rules use
+    their own prefix (``SHOW-``, ``STUDIO-``); ids already taken are refused.
+
+    :param registry: the run's :class:`~clearance.rules.RuleRegistry`.
+
+    Return value is ignored.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# provenance
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def clearance_read_provenance(asset: Asset, policy: Policy) -> PartialRecord | None:
+    """Read what one source says about how ``asset`` was made.
+
+    Every reader is called; their results are merged into one
+    :class:`~clearance.model.ProvenanceRecord` (the sidecar reader's fields win, then the
+    others in registration order) and each reader's own view is kept, so disagreement
+    between sources becomes a ``PRV-04`` finding. Read headers only: never decode pixels,
+    never open files outside ``asset.files`` and ``asset.sidecar``.
+
+    :param asset: the asset (single file or frame sequence) being audited.
+    :param policy: the run's configuration (root, media extensions, rule parameters).
+    :return: a :class:`~clearance.model.PartialRecord` with the fields this source knows,
+        in the sidecar format-1 shape, and any problems found as ``issues``; ``None`` when
+        this source has nothing for this asset (no sidecar, no embedded metadata). A reader
+        that raises is reported as ``PRV-05`` and the other readers still run.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# checks
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def clearance_check_asset(
+    asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
+) -> list[Finding] | None:
+    """Check one asset in one stage and return what was found.
+
+    Called once per asset per stage, for every plugin attached to that stage (global
+    plugins, and plugins listed under the stage). Each implementation runs isolated: one
+    that raises produces a ``PRV-05`` finding naming the plugin, and every other checker
+    still runs, so a crashed checker never counts as a pass.
+
+    :param asset: the asset; ``asset.rel`` is what findings report.
+    :param record: the merged provenance record (``record.present`` is False when nothing at
+        all is known: the built-in ``PRV-01`` reports that).
+    :param stage: the stage configuration (``stage.name``, ``stage.final``).
+    :param policy: the run's configuration: production, tool registry, consents, per-rule
+        settings (``policy.rule_settings("NFX-C2")``).
+    :return: a list of :class:`~clearance.model.Finding` (empty or ``None``: nothing found).
+        A finding names a registered rule; leave ``outcome`` unset to use the rule's default
+        outcome, and set ``unsure=True`` when the finding is due to missing or unknown data.
+        Missing data is never a pass.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Finding] | None:
+    """Check a stage as a whole, after all of the run's assets in it were audited.
+
+    Use this for rules about sets of assets (a sequence missing from delivery, a quota of
+    GenAI shots). Isolated like :func:`clearance_check_asset`.
+
+    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run.
+    :param policy: the run's configuration.
+    :return: stage-level findings (their ``asset`` may name an asset, or stay empty).
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# approvals
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def clearance_find_approval(
+    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+) -> ApprovalMatch | None:
+    """Find the approval record that covers an ``approval`` finding.
+
+    Stops at the first non-``None`` result. The built-in implementation reads
+    ``approvals.yaml`` (rules, production, shots, asset globs, ``asset_sha256``, expiry); a
+    site plugin can ask a production tracker instead, and runs first (``tryfirst=True``) or
+    after the built-in one declined. Only findings whose outcome is ``approval`` are offered;
+    ``block`` is never cleared by an approval.
+
+    :param finding: the open finding.
+    :param asset: the asset it is about.
+    :param record: the asset's provenance record (production, shot).
+    :param policy: the run's configuration (``policy.approvals``, ``policy.now``).
+    :return: an :class:`~clearance.approvals.ApprovalMatch` (``expired=True`` when the
+        approval matched but has expired: the finding stays open with ``status: expired``),
+        or ``None`` when nothing covers the finding.
+
+    .. versionadded:: 0.1
+    """
+
+
+# -------------------------------------------------------------------------------------------
+# notifications (return values ignored; a failing one is reported, never fatal)
+# -------------------------------------------------------------------------------------------
+
+
+@hookspec
+def clearance_stage_started(stage: StageConfig, policy: Policy) -> None:
+    """A stage's audit is starting in this run (e.g. open a ticket batch in a tracker).
+
+    :param stage: the stage configuration.
+    :param policy: the run's configuration.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def clearance_finding(finding: Finding, result: AssetResult, policy: Policy) -> None:
+    """A finding was decided (approvals applied), e.g. to post it to a tracker.
+
+    Called for every finding, open or approved, after it was written to the audit log.
+
+    :param finding: the finding, with ``status`` and ``approval`` final.
+    :param result: the asset's result so far.
+    :param policy: the run's configuration.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def clearance_stage_finished(stage_result: StageResult, policy: Policy) -> None:
+    """A stage's audit is finished in this run; ``stage_result.counts()`` has the tallies.
+
+    :param stage_result: the stage's results.
+    :param policy: the run's configuration.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,384 @@
+"""The things Clearance talks about: outcomes, assets, provenance records, rules and findings.
+
+Everything here is plain data with no I/O, so a DCC's Python can import it cheaply. The
+field names follow the contracts in the project docs (``docs/findings.md``, ``docs/sidecar.md``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Outcome",
+    "Status",
+    "Asset",
+    "PartialRecord",
+    "ProvenanceIssue",
+    "ProvenanceRecord",
+    "Rule",
+    "Finding",
+    "AssetResult",
+    "StageResult",
+    "MISSING",
+]
+
+
+class _Missing:
+    """Sentinel for "the field is absent" (distinct from an explicit ``null``)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class Outcome(str, enum.Enum):
+    """What a finding asks of the production, from least to most serious.
+
+    Compare outcomes with ``<``/``>`` (by seriousness), never by their string value.
+    """
+
+    PASS = "pass"
+    NOTICE = "notice"
+    ESCALATE = "escalate"
+    APPROVAL = "approval"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, value: str | Outcome) -> Outcome:
+        """``Outcome.parse("approval")``; raises ``ValueError`` naming the valid values."""
+        if isinstance(value, Outcome):
+            return value
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            valid = ", ".join(o.value for o in cls)
+            raise ValueError(f"unknown outcome {value!r} (expected one of: {valid})") from None
+
+    @classmethod
+    def worst(cls, outcomes: Iterable[Outcome], default: Outcome | None = None) -> Outcome:
+        """The most serious of ``outcomes`` (``default``, else ``PASS``, when empty)."""
+        result = default if default is not None else cls.PASS
+        for o in outcomes:
+            if o > result:
+                result = o
+        return result
+
+
+_RANK = {o: i for i, o in enumerate(Outcome)}
+
+
+class Status(str, enum.Enum):
+    """A finding's life: ``open``, ``approved`` (an approval applied) or ``expired``."""
+
+    OPEN = "open"
+    APPROVED = "approved"
+    EXPIRED = "expired"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class Asset:
+    """One unit of audit: a single file, or a frame sequence audited once as a whole.
+
+    :ivar path: the file on disk (for a sequence, its first frame).
+    :ivar rel: the path relative to the root with ``/`` separators; for a sequence the
+        pattern ``dir/PREFIX.####.EXT`` with the padding as found.
+    :ivar root: the folder of ``clearance.yaml`` (or of the scanned path).
+    :ivar files: every file of the asset (one for a single file; every frame of a sequence).
+    :ivar frames: the frame range of a sequence, ``"1001-1100"``, gaps as ``"1001-1040,1042-1100"``.
+    :ivar sidecar: the paired sidecar file, if any.
+    """
+
+    path: Path
+    rel: str
+    root: Path
+    files: list[Path] = field(default_factory=list)
+    frames: str | None = None
+    frame_numbers: list[int] = field(default_factory=list)
+    sidecar: Path | None = None
+    stage: str = "default"
+
+    @property
+    def name(self) -> str:
+        """The file name (for a sequence, the pattern's last component)."""
+        return self.rel.rsplit("/", 1)[-1]
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.frames is not None
+
+    @property
+    def extension(self) -> str:
+        return self.path.suffix.lower().lstrip(".")
+
+
+@dataclass(frozen=True)
+class ProvenanceIssue:
+    """A problem reading provenance: the file, the field path (``steps[0].tool``) and why."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class PartialRecord:
+    """What one provenance reader found for one asset.
+
+    :ivar source: the reader's short name (``sidecar``, ``xmp``, ``exr``, ``c2pa``).
+    :ivar file: the file the data came from.
+    :ivar data: fields in the sidecar format-1 shape; only what this source knows.
+    :ivar issues: problems found while reading (they become ``PRV-02`` findings).
+    :ivar evidence: source-specific facts kept for findings (e.g. a C2PA validation state).
+    """
+
+    source: str
+    file: str
+    data: dict[str, Any] = field(default_factory=dict)
+    issues: list[ProvenanceIssue] = field(default_factory=list)
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProvenanceRecord:
+    """All readers' results for one asset, merged into one format-1 record.
+
+    The first source (in reader order, the sidecar first) wins a field; ``sources`` keeps
+    where each top-level field came from, and ``partials`` keeps every reader's own view so
+    rules can see disagreement (``PRV-04``).
+    """
+
+    data: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    partials: list[PartialRecord] = field(default_factory=list)
+
+    @classmethod
+    def merge(cls, partials: Iterable[PartialRecord]) -> ProvenanceRecord:
+        record = cls()
+        for partial in partials:
+            record.partials.append(partial)
+            for key, value in partial.data.items():
+                if key not in record.data:
+                    record.data[key] = value
+                    record.sources[key] = partial.source
+        return record
+
+    @property
+    def present(self) -> bool:
+        """True when any source said anything (a sidecar, even a broken one, counts)."""
+        return bool(self.partials)
+
+    @property
+    def issues(self) -> list[ProvenanceIssue]:
+        return [issue for p in self.partials for issue in p.issues]
+
+    @property
+    def generated(self) -> bool | None:
+        """Was GenAI used? ``None`` when no source says (unknown is never "no")."""
+        value = self.data.get("generated")
+        return value if isinstance(value, bool) else None
+
+    def get(self, path: str, default: Any = MISSING) -> Any:
+        """Read a dotted field path, ``record.get("output.use")``; ``default`` when absent."""
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def source_of(self, key: str) -> str | None:
+        return self.sources.get(key)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule definition: what it enforces, how serious it is, and how to fix what it finds.
+
+    :ivar id: stable id used in findings, approvals and configs (``NFX-C1``).
+    :ivar title: one line for listings.
+    :ivar principle: the guidance area (``data-use``, ``creative-output``, ``talent``,
+        ``ethics``, ``deliverables``, ``provenance``, ...).
+    :ivar outcome: the default outcome of a finding of this rule.
+    :ivar guidance: the guidance sentence it enforces (quoted).
+    :ivar remediation: what the artist or TD should do.
+    :ivar pack: the rule pack (``default``, or a site pack name).
+    :ivar check: for rules in a :class:`~clearance.rules.RulePack`, the check function.
+    """
+
+    id: str
+    title: str
+    principle: str
+    outcome: Outcome
+    guidance: str = ""
+    remediation: str = ""
+    pack: str = "default"
+    check: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "principle": self.principle,
+            "outcome": self.outcome.value,
+            "guidance": self.guidance,
+            "remediation": self.remediation,
+            "pack": self.pack,
+        }
+
+
+@dataclass
+class Finding:
+    """One rule's verdict on one asset (or stage).
+
+    A checker usually fills only ``rule``, ``message`` and ``evidence``; the engine fills
+    ``outcome`` (from the rule, unless given), ``principle``, ``remediation``, ``stage``,
+    ``asset`` and ``frames``, and applies approvals (``status``, ``approval``).
+
+    :ivar unsure: the finding exists because data the rule needs was missing or unknown;
+        such a finding is never below ``escalate``, whatever the configuration says.
+    """
+
+    rule: str
+    message: str = ""
+    outcome: Outcome | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    status: Status = Status.OPEN
+    approval: str | None = None
+    stage: str = ""
+    asset: str = ""
+    frames: str | None = None
+    principle: str = ""
+    remediation: str = ""
+    unsure: bool = False
+    plugin: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.APPROVED
+
+    @property
+    def effective_outcome(self) -> Outcome:
+        return self.outcome if self.outcome is not None else Outcome.ESCALATE
+
+    def to_dict(self) -> dict[str, Any]:
+        """The finding JSON of the contract (``docs/findings.md``)."""
+        data: dict[str, Any] = {
+            "rule": self.rule,
+            "outcome": self.effective_outcome.value,
+            "status": self.status.value,
+            "approval": self.approval,
+            "stage": self.stage,
+            "asset": self.asset,
+            "frames": self.frames,
+            "principle": self.principle,
+            "message": self.message,
+            "remediation": self.remediation,
+            "evidence": self.evidence,
+        }
+        if self.unsure:
+            data["unsure"] = True
+        if self.plugin:
+            data["plugin"] = self.plugin
+        return data
+
+
+@dataclass
+class AssetResult:
+    """The verdict on one asset in one stage: its findings and their worst open outcome."""
+
+    asset: Asset
+    stage: str
+    findings: list[Finding] = field(default_factory=list)
+    record: ProvenanceRecord | None = None
+    duration: float = 0.0
+
+    @property
+    def outcome(self) -> Outcome:
+        """The worst open finding (approved findings do not count; ``pass`` when none)."""
+        return Outcome.worst(f.effective_outcome for f in self.findings if f.is_open)
+
+    def open_findings(self) -> Iterator[Finding]:
+        return (f for f in self.findings if f.is_open)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "asset": self.asset.rel,
+            "stage": self.stage,
+            "outcome": self.outcome.value,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        if self.asset.frames is not None:
+            data["frames"] = self.asset.frames
+        return data
+
+
+@dataclass
+class StageResult:
+    """Everything one run found in one stage (what ``clearance_check_stage`` receives)."""
+
+    stage: str
+    assets: list[AssetResult] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # stage-level findings
+
+    def counts(self) -> dict[str, int]:
+        """Assets per outcome, every outcome present (zeros included)."""
+        counts = {o.value: 0 for o in Outcome}
+        for result in self.assets:
+            counts[result.outcome.value] += 1
+        return counts
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.worst(
+            [r.outcome for r in self.assets] + [f.effective_outcome for f in self.findings if f.is_open]
+        )

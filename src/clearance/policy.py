@@ -1,0 +1,414 @@
+"""Loading and validating configuration: ``clearance.yaml``, the tool registry, approvals.
+
+A configuration error is a :class:`ConfigError` naming the file and the field path
+(``clearance.yaml: stages[2].paths: expected a list``); the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ._resources import data_file, schema
+from ._yaml import DocumentError, load_document
+from .model import Outcome
+
+__all__ = [
+    "ConfigError",
+    "Policy",
+    "StageConfig",
+    "find_config",
+    "load_policy",
+    "default_policy",
+    "schema_errors",
+    "format_path",
+    "CONFIG_NAME",
+]
+
+CONFIG_NAME = "clearance.yaml"
+DEFAULT_EXTENSIONS = (
+    "exr png jpg jpeg tif tiff dpx webp mov mp4 mxf wav aif aiff".split()
+)
+DEFAULT_TEMPORARY = ("*.tmp", "*.part", "*~")
+ALWAYS_ON = frozenset({"PRV-01", "PRV-02", "PRV-05"})
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``str()`` names the file and the field."""
+
+    def __init__(self, file: str | os.PathLike[str], field: str, message: str) -> None:
+        self.file = str(file)
+        self.field = field
+        self.message = message
+        where = f"{self.file}: {field}" if field else self.file
+        super().__init__(f"{where}: {message}")
+
+
+# --------------------------------------------------------------------------------------
+# JSON Schema validation with readable, path-named errors
+# --------------------------------------------------------------------------------------
+
+_TYPE_WORDS = {
+    "array": "a list",
+    "object": "a mapping",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+def format_path(parts: Iterable[Any]) -> str:
+    """``["stages", 2, "paths"]`` → ``stages[2].paths``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    """(field path, reason) for one jsonschema ValidationError, in the user's words."""
+    path = list(error.absolute_path)
+    v = error.validator
+    if v == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
+        if "null" in names:
+            words += " (or null)"
+        return format_path(path), f"expected {words}, got {_short(error.instance)}"
+    if v == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return format_path([*path, missing]), "required field is missing"
+    if v == "additionalProperties":
+        extras = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extras = [e for e in extras if not str(e).startswith("x-")]
+        name = extras[0] if len(extras) == 1 else ", ".join(map(str, extras))
+        field_path = format_path([*path, name]) if len(extras) == 1 else format_path(path)
+        return field_path, f"unknown field {name!r} (site extensions go under 'x-' keys)" if len(
+            extras
+        ) == 1 else f"unknown fields {name} (site extensions go under 'x-' keys)"
+    if v == "enum":
+        options = ", ".join("null" if o is None else str(o) for o in error.validator_value)
+        return format_path(path), f"expected one of {options}; got {_short(error.instance)}"
+    if v == "const":
+        return format_path(path), f"expected {error.validator_value!r}, got {_short(error.instance)}"
+    if v == "format":
+        return format_path(path), f"expected a {error.validator_value} (YYYY-MM-DD), got {_short(error.instance)}"
+    if v == "pattern":
+        return format_path(path), f"{_short(error.instance)} does not match {error.validator_value}"
+    if v == "minItems":
+        return format_path(path), f"expected at least {error.validator_value} item(s)"
+    if v == "oneOf":
+        return format_path(path), f"expected a file path or a mapping, got {_short(error.instance)}"
+    return format_path(path), error.message
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _validator(name: str) -> Any:
+    validator = _VALIDATORS.get(name)
+    if validator is None:
+        import jsonschema
+        from referencing import Registry, Resource
+
+        registry: Registry = Registry()
+        for other in ("tools.schema.json",):
+            doc = schema(other)
+            registry = registry.with_resource(doc["$id"], Resource.from_contents(doc))
+        cls = jsonschema.Draft202012Validator
+        validator = cls(schema(name), registry=registry, format_checker=cls.FORMAT_CHECKER)
+        _VALIDATORS[name] = validator
+    return validator
+
+
+def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
+    """Every error of ``document`` against a shipped schema, as (field path, reason), sorted."""
+    validator = _validator(schema_name)
+    errors = [_describe(e) for e in validator.iter_errors(document)]
+    return sorted(set(errors), key=lambda item: (item[0], item[1]))
+
+
+def _validate(document: Any, schema_name: str, file: Path) -> None:
+    errors = schema_errors(document, schema_name)
+    if errors:
+        field_path, reason = errors[0]
+        more = f" (and {len(errors) - 1} more: run 'clearance validate {file}')" if len(errors) > 1 else ""
+        raise ConfigError(file, field_path or "(top level)", reason + more)
+
+
+# --------------------------------------------------------------------------------------
+# The policy object
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class StageConfig:
+    """One pipeline stage: its name, the folders whose files belong to it, its plugins."""
+
+    name: str
+    paths: list[str] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+    final: bool = False
+
+    def contains(self, rel: str) -> bool:
+        """Is the root-relative path ``rel`` under one of this stage's folders?"""
+        return any(_under(rel, p) for p in self.paths)
+
+
+def _under(rel: str, folder: str) -> bool:
+    folder = folder.strip("/")
+    if folder in ("", "."):
+        return True
+    if any(ch in folder for ch in "*?["):
+        parent = str(PurePosixPath(rel).parent)
+        return fnmatch.fnmatchcase(parent, folder) or fnmatch.fnmatchcase(parent, folder + "/*")
+    return rel == folder or rel.startswith(folder + "/")
+
+
+@dataclass
+class Policy:
+    """Everything a run is configured with. Paths are absolute; ``root`` is the config's folder."""
+
+    root: Path
+    config_file: Path | None = None
+    production_id: str | None = None
+    genre: str = "fiction"
+    regions: list[str] = field(default_factory=list)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    consents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stages: list[StageConfig] = field(default_factory=lambda: [StageConfig("default", ["."])])
+    plugins: list[str] = field(default_factory=list)
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extensions: frozenset[str] = frozenset(DEFAULT_EXTENSIONS)
+    temporary: tuple[str, ...] = DEFAULT_TEMPORARY
+    ignore: tuple[str, ...] = ()
+    audit_log: Path | None = None
+    audit_max_bytes: int | None = None
+    state_path: Path | None = None
+    files: dict[str, str] = field(default_factory=dict)  # config file → sha256
+    settings: dict[str, Any] = field(default_factory=dict)  # reader settings
+    now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+    is_default: bool = False
+
+    # -- rules --------------------------------------------------------------------------
+    def _rule_config(self, rule_id: str) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        # glob entries first, exact entries win
+        for key, value in self.rules.items():
+            if key != rule_id and fnmatch.fnmatchcase(rule_id, key):
+                merged.update(value)
+        merged.update(self.rules.get(rule_id, {}))
+        return merged
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        return rule_id in ALWAYS_ON or bool(self._rule_config(rule_id).get("enabled", True))
+
+    def rule_outcome(self, rule_id: str) -> Outcome | None:
+        """The configured outcome override of a rule, if any."""
+        value = self._rule_config(rule_id).get("outcome")
+        return Outcome.parse(value) if value is not None else None
+
+    def rule_settings(self, rule_id: str) -> dict[str, Any]:
+        """A rule's parameters from ``rules:`` (``enabled``/``outcome`` left out)."""
+        return {
+            k: v for k, v in self._rule_config(rule_id).items() if k not in ("enabled", "outcome")
+        }
+
+    # -- stages -------------------------------------------------------------------------
+    def stage(self, name: str) -> StageConfig:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        return StageConfig(name)
+
+    def stage_for(self, rel: str) -> StageConfig:
+        """The stage of a root-relative path: the stage with the longest matching folder."""
+        best: StageConfig | None = None
+        best_len = -1
+        for stage in self.stages:
+            for folder in stage.paths:
+                if _under(rel, folder) and len(folder.strip("/")) > best_len:
+                    best, best_len = stage, len(folder.strip("/"))
+        return best if best is not None else self.stage("default")
+
+    @property
+    def today(self) -> _dt.date:
+        return self.now.date()
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+
+def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
+    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir)."""
+    for raw in paths[:1] or [Path.cwd()]:
+        start = Path(raw).resolve()
+        if start.is_file() or not start.exists():
+            start = start.parent
+        for folder in (start, *start.parents):
+            candidate = folder / CONFIG_NAME
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load(path: Path, schema_name: str) -> dict[str, Any]:
+    try:
+        document = load_document(path)
+    except DocumentError as exc:
+        raise ConfigError(path, "", str(exc)) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, Mapping):
+        raise ConfigError(path, "(top level)", f"expected a mapping, got {_short(document)}")
+    _validate(document, schema_name, path)
+    return dict(document)
+
+
+def _relative(root: Path, value: str) -> Path:
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else (root / p)
+
+
+def load_policy(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    paths: Sequence[str | os.PathLike[str]] = (),
+    now: _dt.datetime | None = None,
+) -> Policy:
+    """Load the policy for a run: ``config`` if given, else discovered from ``paths``, else
+    the built-in default (one stage, ``default``, rooted at the first path).
+
+    :raises ConfigError: naming the file and field of the first problem.
+    """
+    config_file = Path(config).resolve() if config is not None else find_config(list(paths))
+    if config_file is None:
+        start = Path(paths[0]).resolve() if paths else Path.cwd()
+        root = start if start.is_dir() else start.parent
+        policy = _load_config_file(data_file("configs", "default.yaml"), root=root)
+        policy.is_default = True
+        policy.config_file = None
+    else:
+        if not config_file.is_file():
+            raise ConfigError(config_file, "", "configuration file not found")
+        policy = _load_config_file(config_file, root=config_file.parent)
+    if now is not None:
+        policy.now = now
+    env_now = os.environ.get("CLEARANCE_NOW")
+    if now is None and env_now:
+        try:
+            policy.now = _dt.datetime.fromisoformat(env_now).replace(tzinfo=_dt.timezone.utc)
+        except ValueError:
+            raise ConfigError("CLEARANCE_NOW", "", f"expected an ISO date, got {env_now!r}") from None
+    return policy
+
+
+def _load_config_file(path: Path, *, root: Path) -> Policy:
+    doc = _load(path, "clearance.schema.json")
+    policy = Policy(root=root.resolve(), config_file=path)
+    policy.files[str(path)] = _sha256(path)
+
+    production = doc.get("production") or {}
+    policy.production_id = production.get("id")
+    policy.genre = production.get("genre", "fiction")
+    policy.regions = list(production.get("regions", []))
+
+    tools = doc.get("tools")
+    if isinstance(tools, str):
+        tools_file = _relative(policy.root, tools)
+        if not tools_file.is_file():
+            raise ConfigError(path, "tools", f"tool registry {tools_file} not found")
+        policy.tools = dict(_load(tools_file, "tools.schema.json").get("tools", {}))
+        policy.files[str(tools_file)] = _sha256(tools_file)
+    elif isinstance(tools, Mapping):
+        policy.tools = dict(tools)
+
+    approvals = doc.get("approvals")
+    if isinstance(approvals, str):
+        approvals_file = _relative(policy.root, approvals)
+        if not approvals_file.is_file():
+            raise ConfigError(path, "approvals", f"approvals file {approvals_file} not found")
+        adoc = _load(approvals_file, "approvals.schema.json")
+        policy.approvals = dict(adoc.get("approvals") or {})
+        policy.consents = dict(adoc.get("consents") or {})
+        policy.files[str(approvals_file)] = _sha256(approvals_file)
+
+    audit = doc.get("audit") or {}
+    policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
+    policy.state_path = _relative(policy.root, audit.get("state", ".clearance/state.db"))
+    policy.audit_max_bytes = audit.get("max_bytes")
+
+    policy.plugins = list(doc.get("plugins") or [])
+    stages = doc.get("stages")
+    if stages:
+        seen: set[str] = set()
+        policy.stages = []
+        for i, raw in enumerate(stages):
+            if raw["name"] in seen:
+                raise ConfigError(path, f"stages[{i}].name", f"stage {raw['name']!r} is defined twice")
+            seen.add(raw["name"])
+            policy.stages.append(
+                StageConfig(
+                    name=raw["name"],
+                    paths=[p.strip("/") or "." for p in raw["paths"]],
+                    plugins=list(raw.get("plugins") or []),
+                    final=bool(raw.get("final", False)),
+                )
+            )
+
+    rules = doc.get("rules") or {}
+    for rule_id, settings in rules.items():
+        if rule_id in ALWAYS_ON and settings.get("enabled") is False:
+            raise ConfigError(
+                path, f"rules.{rule_id}.enabled", "provenance hygiene rules cannot be disabled"
+            )
+    policy.rules = {k: dict(v) for k, v in rules.items()}
+
+    discovery = doc.get("discovery") or {}
+    if "extensions" in discovery:
+        policy.extensions = frozenset(e.lower().lstrip(".") for e in discovery["extensions"])
+    if "temporary" in discovery:
+        policy.temporary = tuple(discovery["temporary"])
+    policy.ignore = tuple(discovery.get("ignore", ()))
+    policy.settings = dict(doc.get("readers") or {})
+    return policy
+
+
+def default_policy(root: str | os.PathLike[str]) -> Policy:
+    """The built-in default policy rooted at ``root`` (for library callers and tests)."""
+    policy = _load_config_file(data_file("configs", "default.yaml"), root=Path(root))
+    policy.is_default = True
+    policy.config_file = None
+    return policy
+
+
+def load_tools(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return _load(Path(path), "tools.schema.json")
+
+
+def load_approvals(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return _load(Path(path), "approvals.schema.json")

@@ -1,0 +1,315 @@
+"""Stdlib walkers over image containers: find the XMP packet and a C2PA manifest store.
+
+They read chunk and segment headers only and seek past pixel data, so a 4K frame costs a few
+small reads, never a decode. Pillow is not used: it misses PNG chunks written after the pixel
+data (``IDAT``) unless it decodes every pixel first.
+
+Each walker returns a :class:`Blocks` and never raises on bad input: truncation and corruption
+are collected in ``Blocks.problems`` (they become provenance issues), and whatever was found
+before the damage is still returned.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["Blocks", "MAX_XMP_BYTES", "scan", "sniff"]
+
+# No real XMP packet comes close to this; the cap keeps a hostile file (or a zTXt/iTXt
+# decompression bomb) from costing memory.
+MAX_XMP_BYTES = 8 * 1024 * 1024
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
+JPEG_XMP_NS = b"http://ns.adobe.com/xap/1.0/\x00"
+JPEG_XMP_EXT_NS = b"http://ns.adobe.com/xmp/extension/\x00"
+TIFF_TAG_XMP = 700
+TIFF_TAG_C2PA = 0xCD41  # C2PA 2.x: manifest store in a TIFF IFD0 tag
+
+
+@dataclass
+class Blocks:
+    """What one container holds that matters for provenance.
+
+    :ivar format: ``png``, ``jpeg``, ``webp``, ``tiff`` or ``unknown``.
+    :ivar xmp: the first XMP packet's bytes (None when there is none).
+    :ivar xmp_where: where that packet sits (``iTXt after IDAT``, ``APP1``), for evidence.
+    :ivar c2pa: where an embedded C2PA manifest store sits (``caBX``, ``APP11``), or None.
+    :ivar text_keys: PNG text chunk keywords (values are not kept: they can hold prompts).
+    :ivar problems: truncation and corruption found while walking.
+    """
+
+    format: str
+    xmp: bytes | None = None
+    xmp_where: str = ""
+    c2pa: str | None = None
+    text_keys: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def sniff(head: bytes) -> str:
+    """The container format from a file's first 12 bytes."""
+    if head.startswith(PNG_SIGNATURE):
+        return "png"
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    return "unknown"
+
+
+def scan(path: str | os.PathLike[str]) -> Blocks:
+    """Walk ``path``'s container for XMP and C2PA; problems are reported, never raised.
+
+    An unreadable file (missing, permission denied) is a problem too: readers turn it into an
+    issue naming the file rather than letting an ``OSError`` escape into the engine.
+    """
+    try:
+        # Unbuffered: every read is exactly the header we ask for, so seeking past IDAT or a
+        # large APP segment never drags the skipped bytes through a read-ahead buffer.
+        with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            head = _read_at(f, 0, 12)
+            kind = sniff(head)
+            walker = _WALKERS.get(kind)
+            if walker is None:
+                return Blocks(format=kind)
+            return walker(f, size)
+    except OSError as exc:
+        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+
+
+def _read_at(f: BinaryIO, pos: int, n: int) -> bytes:
+    if _PREAD is not None:
+        return _PREAD(f.fileno(), n, pos)
+    f.seek(pos)
+    return f.read(n)
+
+
+_PREAD = getattr(os, "pread", None)  # absent on Windows; seek + read is the fallback
+
+
+# ---------------------------------------------------------------------------------- PNG ----
+
+
+def _walk_png(f: BinaryIO, size: int) -> Blocks:
+    blocks = Blocks(format="png")
+    pos = len(PNG_SIGNATURE)
+    seen_idat = False
+    while True:
+        header = _read_at(f, pos, 8)
+        if len(header) < 8:
+            blocks.problems.append(f"truncated: file ends at byte {size} before the IEND chunk")
+            return blocks
+        length, ctype = struct.unpack(">I4s", header)
+        if length > 0x7FFFFFFF:
+            blocks.problems.append(f"corrupt chunk header at byte {pos} (length {length})")
+            return blocks
+        end = pos + 12 + length
+        if end > size:
+            what = ctype.decode("latin-1", "replace")
+            blocks.problems.append(
+                f"truncated: {what} chunk at byte {pos} needs {end} bytes, file has {size}"
+            )
+            return blocks
+        if ctype == b"IDAT":
+            seen_idat = True
+        elif ctype == b"IEND":
+            return blocks
+        elif ctype == b"caBX":
+            blocks.c2pa = blocks.c2pa or "caBX"
+        elif ctype in (b"iTXt", b"tEXt", b"zTXt"):
+            _png_text(f, pos, length, ctype, seen_idat, blocks)
+        pos = end
+
+
+def _png_text(f: BinaryIO, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
+    # The keyword (1-79 bytes + NUL) decides whether the rest is worth reading.
+    start = pos + 8
+    head = _read_at(f, start, min(length, 80))
+    keyword, sep, _ = head.partition(b"\x00")
+    if not sep:
+        blocks.problems.append(f"corrupt {ctype.decode()} chunk at byte {pos}: no keyword")
+        return
+    if ctype != b"iTXt" or keyword != PNG_XMP_KEYWORD:
+        blocks.text_keys.append(keyword.decode("latin-1"))
+        return
+    if blocks.xmp is not None:
+        return  # the first packet is the one XMP readers honour
+    if length > MAX_XMP_BYTES:
+        blocks.problems.append(f"XMP iTXt chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})")
+        return
+    chunk = _read_at(f, pos + 4, length + 8)  # type + data + CRC, for the CRC check
+    payload, crc = chunk[4:-4], struct.unpack(">I", chunk[-4:])[0]
+    if zlib.crc32(chunk[:-4]) != crc:
+        blocks.problems.append(f"XMP iTXt chunk at byte {pos} fails its CRC check (damaged file)")
+    # iTXt: keyword NUL flag method language NUL translated-keyword NUL text
+    rest = payload[len(keyword) + 1 :]
+    if len(rest) < 2:
+        blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
+        return
+    compressed, rest = rest[0], rest[2:]
+    parts = rest.split(b"\x00", 2)
+    if len(parts) < 3:
+        blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
+        return
+    text = parts[2]
+    if compressed:
+        inflated = _inflate(text)
+        if inflated is None:
+            blocks.problems.append(
+                f"XMP iTXt chunk at byte {pos} does not decompress within {MAX_XMP_BYTES} bytes"
+            )
+            return
+        text = inflated
+    blocks.xmp = text
+    blocks.xmp_where = "iTXt after IDAT" if after else "iTXt before IDAT"
+
+
+def _inflate(data: bytes) -> bytes | None:
+    """zlib-inflate at most MAX_XMP_BYTES; None for a damaged stream or a decompression bomb."""
+    try:
+        inflater = zlib.decompressobj()
+        out = inflater.decompress(data, MAX_XMP_BYTES)
+    except zlib.error:
+        return None
+    if inflater.unconsumed_tail:
+        return None
+    return out
+
+
+# --------------------------------------------------------------------------------- JPEG ----
+
+
+def _walk_jpeg(f: BinaryIO, size: int) -> Blocks:
+    blocks = Blocks(format="jpeg")
+    pos = 2
+    while True:
+        header = _read_at(f, pos, 4)
+        if len(header) < 2:
+            blocks.problems.append(f"truncated: file ends at byte {size} before the image data")
+            return blocks
+        if header[0] != 0xFF:
+            blocks.problems.append(f"corrupt JPEG: no marker at byte {pos}")
+            return blocks
+        marker = header[1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0xDA or marker == 0xD9:  # start of scan / end of image: headers are over
+            return blocks
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # standalone markers carry no length
+            pos += 2
+            continue
+        if len(header) < 4:
+            blocks.problems.append(f"truncated: file ends at byte {size} inside a JPEG marker")
+            return blocks
+        length = struct.unpack(">H", header[2:4])[0]
+        if length < 2:
+            blocks.problems.append(f"corrupt JPEG segment at byte {pos} (length {length})")
+            return blocks
+        end = pos + 2 + length
+        if end > size:
+            blocks.problems.append(
+                f"truncated: JPEG segment 0x{marker:02X} at byte {pos} needs {end} bytes, file has {size}"
+            )
+            return blocks
+        if marker == 0xE1 and blocks.xmp is None:
+            payload = _read_at(f, pos + 4, length - 2)
+            if payload.startswith(JPEG_XMP_NS):
+                blocks.xmp = payload[len(JPEG_XMP_NS) :]
+                blocks.xmp_where = "APP1"
+        elif marker == 0xEB and blocks.c2pa is None:
+            # APP11 JUMBF: "JP", box instance, sequence number, then the superbox whose
+            # description box carries the label "c2pa".
+            head = _read_at(f, pos + 4, min(length - 2, 64))
+            if head.startswith(b"JP") and b"c2pa" in head:
+                blocks.c2pa = "APP11"
+        pos = end
+
+
+# --------------------------------------------------------------------------------- WebP ----
+
+
+def _walk_webp(f: BinaryIO, size: int) -> Blocks:
+    blocks = Blocks(format="webp")
+    riff_end = min(size, 8 + struct.unpack("<I", _read_at(f, 4, 4))[0])
+    pos = 12
+    while pos + 8 <= riff_end:
+        fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
+        end = pos + 8 + length + (length & 1)
+        if pos + 8 + length > size:
+            what = fourcc.decode("latin-1", "replace")
+            blocks.problems.append(f"truncated: WebP {what!r} chunk at byte {pos} runs past the end")
+            return blocks
+        if fourcc == b"XMP " and blocks.xmp is None:
+            if length > MAX_XMP_BYTES:
+                blocks.problems.append(f"XMP chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})")
+            else:
+                blocks.xmp = _read_at(f, pos + 8, length)
+                blocks.xmp_where = "XMP chunk"
+        elif fourcc == b"C2PA":
+            blocks.c2pa = blocks.c2pa or "C2PA chunk"
+        pos = end
+    if riff_end < 8 + struct.unpack("<I", _read_at(f, 4, 4))[0]:
+        blocks.problems.append(f"truncated: RIFF size exceeds the file size ({size} bytes)")
+    return blocks
+
+
+# --------------------------------------------------------------------------------- TIFF ----
+
+
+def _walk_tiff(f: BinaryIO, size: int) -> Blocks:
+    blocks = Blocks(format="tiff")
+    head = _read_at(f, 0, 8)
+    if len(head) < 8:
+        blocks.problems.append("truncated: TIFF header incomplete")
+        return blocks
+    if head[2:4] in (b"+\x00", b"\x00+"):
+        blocks.problems.append("BigTIFF: embedded metadata not read")
+        return blocks
+    order = "<" if head[:2] == b"II" else ">"
+    ifd = struct.unpack(order + "I", head[4:8])[0]
+    raw_count = _read_at(f, ifd, 2)
+    if len(raw_count) < 2:
+        blocks.problems.append(f"truncated: first IFD at byte {ifd} is past the end of the file")
+        return blocks
+    count = struct.unpack(order + "H", raw_count)[0]
+    entries = _read_at(f, ifd + 2, 12 * count)
+    if len(entries) < 12 * count:
+        blocks.problems.append(f"truncated: first IFD at byte {ifd} is incomplete")
+        return blocks
+    for i in range(count):
+        tag, _typ, n, value = struct.unpack(order + "HHI4s", entries[12 * i : 12 * i + 12])
+        if tag == TIFF_TAG_C2PA:
+            blocks.c2pa = "TIFF tag 0xCD41"
+        elif tag == TIFF_TAG_XMP:
+            # BYTE/UNDEFINED: n bytes, inline when they fit in 4, else at an offset
+            if n > MAX_XMP_BYTES:
+                blocks.problems.append(f"XMP tag is {n} bytes (limit {MAX_XMP_BYTES})")
+                continue
+            offset = struct.unpack(order + "I", value)[0]
+            data = value[:n] if n <= 4 else _read_at(f, offset, n)
+            if len(data) < n:
+                blocks.problems.append(f"truncated: XMP tag data at byte {offset} runs past the end")
+                continue
+            blocks.xmp, blocks.xmp_where = data, "TIFF tag 700"
+    return blocks
+
+
+_WALKERS = {"png": _walk_png, "jpeg": _walk_jpeg, "webp": _walk_webp, "tiff": _walk_tiff}
+
+
+def is_file(path: Path) -> bool:
+    """``path.is_file()`` that treats an unreadable path as absent instead of raising."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

@@ -1,0 +1,202 @@
+"""XMP reader: IPTC ``DigitalSourceType`` and PLUS ``DataMining`` embedded in PNG, JPEG, WebP, TIFF.
+
+Registered as a built-in reader plugin (``clearance.provenance.xmp``). What it reports, in the
+sidecar format-1 shape:
+
+- ``source_type``: ``Iptc4xmpExt:DigitalSourceType`` as found (full URI, or whatever was written,
+  so the IPTC rules can flag short names and retired terms);
+- ``generated``: True for the GenAI terms (``trainedAlgorithmicMedia``,
+  ``compositeWithTrainedAlgorithmicMedia``, ``compositeSynthetic``), False for terms that exclude
+  GenAI (``digitalCapture``, ``humanEdits``, ``algorithmicallyEnhanced``, …), absent otherwise;
+- ``x-data-mining``: ``plus:DataMining`` as found (also in evidence).
+
+Headers only: the container walkers in :mod:`clearance.provenance._containers` seek past the
+pixel data and find an XMP packet before or after it. XMP is parsed with defusedxml with DTDs
+and entities forbidden, so an entity-expansion bomb is rejected (reported as an issue).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from ..hookspecs import hookimpl
+from ..model import PartialRecord, ProvenanceIssue
+from ._containers import Blocks, scan
+from ._iptc import generated_from_source_type
+
+if TYPE_CHECKING:
+    from ..model import Asset
+
+__all__ = [
+    "XmpError",
+    "parse_xmp",
+    "read_xmp",
+    "read_png_xmp",
+    "read_jpeg_xmp",
+    "record_from_xmp",
+    "clearance_read_provenance",
+]
+
+SOURCE = "xmp"
+# Formats whose containers the walkers understand; everything else is left to other readers.
+EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "tif", "tiff"})
+
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+NS_PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
+NS_XMP = "http://ns.adobe.com/xap/1.0/"
+
+# XMP property (namespace, local name) -> key in the parsed dict
+_PROPERTIES = {
+    (NS_IPTC_EXT, "DigitalSourceType"): "digital_source_type",
+    (NS_PLUS, "DataMining"): "data_mining",
+    (NS_XMP, "CreatorTool"): "creator_tool",
+}
+_RDF_RESOURCE = f"{{{NS_RDF}}}resource"
+
+
+class XmpError(ValueError):
+    """The XMP packet is not well-formed or was refused (DTD, entities)."""
+
+
+def parse_xmp(packet: bytes | str) -> dict[str, Any]:
+    """The provenance properties of one XMP packet.
+
+    :return: ``{"digital_source_type": …, "data_mining": …, "creator_tool": …}`` with only the
+        properties present; a property written twice with different values keeps the first and
+        lists every value under ``"conflicts"``.
+    :raises XmpError: malformed XML, or a DTD / entity declaration (an entity-expansion bomb
+        is refused before anything is expanded).
+    """
+    if isinstance(packet, str):
+        packet = packet.encode("utf-8")
+    # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids NUL.
+    packet = packet.strip(b"\x00 \t\r\n")
+    try:
+        root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
+    except (ParseError, ValueError) as exc:
+        raise XmpError(f"not well-formed XML: {exc}") from None
+    return _properties(root)
+
+
+def _properties(root: Element) -> dict[str, Any]:
+    found: dict[str, list[str]] = {}
+    for element in root.iter():
+        # attribute form: <rdf:Description Iptc4xmpExt:DigitalSourceType="uri"/>
+        for name, value in element.attrib.items():
+            key = _PROPERTIES.get(_split(name))
+            if key:
+                found.setdefault(key, []).append(value.strip())
+        # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
+        key = _PROPERTIES.get(_split(element.tag))
+        if key:
+            value = element.get(_RDF_RESOURCE) or "".join(element.itertext())
+            if value.strip():
+                found.setdefault(key, []).append(value.strip())
+    result: dict[str, Any] = {}
+    conflicts: dict[str, list[str]] = {}
+    for key, values in found.items():
+        result[key] = values[0]
+        distinct = list(dict.fromkeys(values))
+        if len(distinct) > 1:
+            conflicts[key] = distinct
+    if conflicts:
+        result["conflicts"] = conflicts
+    return result
+
+
+def _split(name: str) -> tuple[str, str]:
+    if name.startswith("{"):
+        ns, _, local = name[1:].partition("}")
+        return ns, local
+    return "", name
+
+
+def read_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The XMP provenance properties of a PNG, JPEG, WebP or TIFF file (headers only).
+
+    :return: the :func:`parse_xmp` dict plus ``"container"`` (``png``…), ``"where"`` (``iTXt
+        after IDAT``…), ``"c2pa"`` (where an embedded manifest sits, if any) and
+        ``"problems"`` (truncation, corruption, a refused packet). Never raises on bad input.
+    """
+    return _read(scan(path))
+
+
+def read_png_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """:func:`read_xmp` for a PNG: the ``XML:com.adobe.xmp`` iTXt chunk, before or after IDAT."""
+    return read_xmp(path)
+
+
+def read_jpeg_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """:func:`read_xmp` for a JPEG: the APP1 XMP segment (Extended XMP is not read)."""
+    return read_xmp(path)
+
+
+def _read(blocks: Blocks) -> dict[str, Any]:
+    result: dict[str, Any] = {"container": blocks.format, "problems": list(blocks.problems)}
+    if blocks.c2pa:
+        result["c2pa"] = blocks.c2pa
+    if blocks.xmp is None:
+        return result
+    result["where"] = blocks.xmp_where
+    try:
+        result.update(parse_xmp(blocks.xmp))
+    except XmpError as exc:
+        result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+    return result
+
+
+def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
+    """Turn :func:`read_xmp`'s result into a partial record; None when it says nothing.
+
+    A packet that carries neither property (most DCC-written XMP) is "nothing": it must not
+    count as provenance, or an undocumented asset would escape ``PRV-01``.
+    """
+    issues = [ProvenanceIssue(file, "xmp", problem) for problem in found.get("problems", [])]
+    data: dict[str, Any] = {}
+    evidence: dict[str, Any] = {}
+    source_type = found.get("digital_source_type")
+    if source_type:
+        data["source_type"] = source_type
+        generated = generated_from_source_type(source_type)
+        if generated is not None:
+            data["generated"] = generated
+        evidence["digital_source_type"] = source_type
+    if found.get("data_mining"):
+        data["x-data-mining"] = found["data_mining"]
+        evidence["data_mining"] = found["data_mining"]
+    for key, values in found.get("conflicts", {}).items():
+        issues.append(
+            ProvenanceIssue(file, f"xmp.{key}", f"written more than once with different values: {values}")
+        )
+    if not data and not issues:
+        return None
+    if found.get("creator_tool"):
+        evidence["creator_tool"] = found["creator_tool"]
+    evidence["container"] = found.get("container")
+    if found.get("where"):
+        evidence["location"] = found["where"]
+    return PartialRecord(source=SOURCE, file=file, data=data, issues=issues, evidence=evidence)
+
+
+@hookimpl
+def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
+    """XMP embedded in the asset (a sequence: its first frame only); None when there is none."""
+    if asset.extension not in EXTENSIONS:
+        return None
+    return record_from_xmp(read_xmp(asset.path), _display(asset))
+
+
+def _display(asset: Asset) -> str:
+    """The file named in issues: relative to the root, as findings name assets."""
+    try:
+        return asset.path.relative_to(asset.root).as_posix()
+    except ValueError:
+        return str(asset.path)

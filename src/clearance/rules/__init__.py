@@ -1,0 +1,317 @@
+"""Rule definitions and rule packs.
+
+A *rule pack* is a plugin: it adds its rules in ``clearance_add_rules`` and checks assets in
+``clearance_check_asset``. Built-in packs (one module per guidance area) and site packs are
+written the same way::
+
+    from clearance.rules import RulePack, RuleContext
+    from clearance import Outcome
+
+    pack = RulePack("show01")
+
+    @pack.rule("SHOW-01", title="No GenAI on hero props", principle="creative-output",
+               outcome=Outcome.APPROVAL, remediation="Ask the VFX supervisor for sign-off.")
+    def hero_props(ctx: RuleContext):
+        '''"Hero props are never generated" (show bible, section 4).'''
+        if ctx.get("x-prop") == "hero":
+            yield ctx.finding("generated hero prop", prop="hero")
+
+Each rule's check runs isolated: one that raises becomes a ``PRV-05`` finding naming the
+rule, and the pack's other rules still run. A rule disabled in the configuration
+(``rules: {ID: {enabled: false}}``) is not run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..hookspecs import hookimpl
+from ..model import MISSING, Asset, Finding, Outcome, ProvenanceRecord, Rule
+
+if TYPE_CHECKING:
+    from ..policy import Policy, StageConfig
+
+__all__ = ["RuleRegistry", "RulePack", "RuleContext", "DuplicateRuleError", "GENAI_TERMS"]
+
+IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+#: IPTC digital source types that say generative AI made or edited the asset.
+GENAI_TERMS = frozenset(
+    {"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"}
+)
+#: Current IPTC terms that say no generative AI was involved.
+NON_GENAI_TERMS = frozenset(
+    {
+        "digitalCapture",
+        "computationalCapture",
+        "negativeFilm",
+        "positiveFilm",
+        "print",
+        "humanEdits",
+        "compositeCapture",
+        "algorithmicallyEnhanced",
+        "digitalCreation",
+        "dataDrivenMedia",
+        "screenCapture",
+        "algorithmicMedia",
+    }
+)
+#: Current terms that do not decide either way.
+UNDECIDED_TERMS = frozenset({"composite", "virtualRecording"})
+RETIRED_TERMS = frozenset({"minorHumanEdits", "softwareImage", "digitalArt"})
+KNOWN_TERMS = GENAI_TERMS | NON_GENAI_TERMS | UNDECIDED_TERMS
+
+
+def iptc_term(value: Any) -> str | None:
+    """The IPTC term of a source type given as a term or a full cv.iptc.org URI."""
+    if not isinstance(value, str) or not value:
+        return None
+    for prefix in (IPTC_PREFIX, "https://cv.iptc.org/newscodes/digitalsourcetype/"):
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+class DuplicateRuleError(ValueError):
+    """Two plugins added the same rule id."""
+
+
+class RuleRegistry:
+    """Every rule known to a run, by id (one registry per run; never module-level)."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Rule] = {}
+        self._owner: dict[str, str] = {}
+
+    def add(self, rule: Rule, *, plugin: str = "") -> None:
+        if rule.id in self._rules:
+            raise DuplicateRuleError(
+                f"rule {rule.id} is defined twice ({self._owner[rule.id] or 'unknown'} and {plugin or 'unknown'})"
+            )
+        self._rules[rule.id] = rule
+        self._owner[rule.id] = plugin
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._rules.get(rule_id)
+
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._rules
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self._rules.values(), key=_rule_sort_key))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def owner(self, rule_id: str) -> str:
+        return self._owner.get(rule_id, "")
+
+    def matching(self, pattern: str) -> list[Rule]:
+        """Rules whose id matches a glob (``"NFX-T*"``)."""
+        return [r for r in self if fnmatch.fnmatchcase(r.id, pattern)]
+
+
+def _rule_sort_key(rule: Rule) -> tuple[str, str]:
+    prefix, _, rest = rule.id.partition("-")
+    order = {"PRV": "0", "NFX": "1", "IPTC": "2"}.get(prefix, "3")
+    return (order + prefix, rest)
+
+
+CheckFunction = Callable[["RuleContext"], "Iterable[Finding] | Finding | None"]
+
+
+class RuleContext:
+    """What a rule check sees: the asset, its record, the stage and the policy, plus helpers.
+
+    Helpers read the sidecar format-1 fields (``ctx.get("output.use")``), walk the
+    multi-tool workflow (``ctx.steps``, ``ctx.inputs()``), look tools and consents up in
+    the registries, and build findings for this rule (``ctx.finding``, ``ctx.unsure``).
+    """
+
+    def __init__(
+        self,
+        rule: Rule,
+        asset: Asset,
+        record: ProvenanceRecord,
+        stage: StageConfig,
+        policy: Policy,
+    ) -> None:
+        self.rule = rule
+        self.asset = asset
+        self.record = record
+        self.stage = stage
+        self.policy = policy
+        self.settings: dict[str, Any] = policy.rule_settings(rule.id)
+
+    # -- reading the record ---------------------------------------------------------------
+    def get(self, path: str, default: Any = MISSING) -> Any:
+        """A field of the merged record by dotted path; ``MISSING`` when absent."""
+        return self.record.get(path, default)
+
+    @property
+    def generated(self) -> bool | None:
+        return self.record.generated
+
+    @property
+    def use(self) -> str | None:
+        """``output.use``; ``final`` for every asset in a stage marked ``final: true``."""
+        if self.stage.final:
+            return "final"
+        value = self.get("output.use", None)
+        return value if isinstance(value, str) else None
+
+    @property
+    def is_final(self) -> bool:
+        return self.use == "final"
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        steps = self.get("steps", [])
+        return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+
+    def inputs(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every declared input as ``(step_index, input)``."""
+        for index, step in enumerate(self.steps):
+            inputs = step.get("inputs")
+            if isinstance(inputs, list):
+                for item in inputs:
+                    if isinstance(item, dict):
+                        yield index, item
+
+    def tool(self, step: dict[str, Any]) -> dict[str, Any] | None:
+        """The tool registry entry of a step's tool, or ``None`` when not registered."""
+        tool_id = step.get("tool")
+        if not isinstance(tool_id, str):
+            return None
+        return self.policy.tools.get(tool_id)
+
+    def consent(self, consent_id: Any) -> dict[str, Any] | None:
+        if not isinstance(consent_id, str):
+            return None
+        return self.policy.consents.get(consent_id)
+
+    @property
+    def talent(self) -> list[dict[str, Any]]:
+        talent = self.get("talent", [])
+        return [t for t in talent if isinstance(t, dict)] if isinstance(talent, list) else []
+
+    @property
+    def production(self) -> str | None:
+        value = self.get("production", None)
+        if isinstance(value, str):
+            return value
+        return self.policy.production_id
+
+    # -- building findings ----------------------------------------------------------------
+    def finding(self, message: str, *, outcome: Outcome | None = None, **evidence: Any) -> Finding:
+        """A finding of this rule (``outcome`` defaults to the rule's default outcome)."""
+        return Finding(rule=self.rule.id, message=message, outcome=outcome, evidence=evidence)
+
+    def unsure(self, field: str, message: str | None = None, **evidence: Any) -> Finding:
+        """A finding because ``field`` is missing or unknown: "unsure" is never a pass.
+
+        Its outcome is ``escalate``, or the rule's own outcome when that is ``approval``
+        (missing data alone never blocks).
+        """
+        outcome = Outcome.ESCALATE
+        if self.rule.outcome is Outcome.APPROVAL:
+            outcome = Outcome.APPROVAL
+        text = message or f"{field} is missing or unknown; the rule cannot decide"
+        return Finding(
+            rule=self.rule.id,
+            message=text,
+            outcome=outcome,
+            evidence={"missing": field, **evidence},
+            unsure=True,
+        )
+
+
+def _as_findings(value: Any) -> list[Finding]:
+    if value is None:
+        return []
+    if isinstance(value, Finding):
+        return [value]
+    return [f for f in value if f is not None]
+
+
+class RulePack:
+    """A plugin holding several rules, each a small check function (see module docstring)."""
+
+    def __init__(self, name: str, *, pack: str = "default") -> None:
+        self.name = name
+        self.pack = pack
+        self.rules: list[Rule] = []
+
+    def rule(
+        self,
+        rule_id: str,
+        *,
+        title: str,
+        principle: str,
+        outcome: Outcome,
+        remediation: str,
+        guidance: str | None = None,
+    ) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator: define a rule whose docstring is the guidance sentence it enforces."""
+
+        def decorate(func: CheckFunction) -> CheckFunction:
+            text = guidance if guidance is not None else (func.__doc__ or "").strip()
+            self.rules.append(
+                Rule(
+                    id=rule_id,
+                    title=title,
+                    principle=principle,
+                    outcome=outcome,
+                    guidance=" ".join(text.split()),
+                    remediation=remediation,
+                    pack=self.pack,
+                    check=func,
+                )
+            )
+            return func
+
+        return decorate
+
+    def define(self, rule: Rule) -> None:
+        """Add a rule with no check of its own (engine semantics, or checked elsewhere)."""
+        self.rules.append(rule)
+
+    # -- hook implementations -------------------------------------------------------------
+    @hookimpl
+    def clearance_add_rules(self, registry: RuleRegistry) -> None:
+        for rule in self.rules:
+            registry.add(rule, plugin=self.name)
+
+    @hookimpl
+    def clearance_check_asset(
+        self, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
+    ) -> list[Finding]:
+        findings: list[Finding] = []
+        for rule in self.rules:
+            if rule.check is None or not policy.rule_enabled(rule.id):
+                continue
+            ctx = RuleContext(rule, asset, record, stage, policy)
+            try:
+                findings.extend(_as_findings(rule.check(ctx)))
+            except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
+                findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
+        return findings
+
+    def __repr__(self) -> str:
+        return f"<RulePack {self.name} ({len(self.rules)} rules)>"
+
+
+def crash_finding(plugin: str, exc: BaseException) -> Finding:
+    """The ``PRV-05`` finding for a checker, reader or rule that raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return Finding(
+        rule="PRV-05",
+        message=f"checker {plugin} raised {type(exc).__name__}: {exc}",
+        outcome=Outcome.ESCALATE,
+        evidence={"plugin": plugin, "exception": type(exc).__name__, "where": where},
+        unsure=True,
+        plugin=plugin,
+    )
