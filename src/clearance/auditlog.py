@@ -1,0 +1,642 @@
+"""The audit log: a hash-chained JSONL file that several processes may append to.
+
+This module owns *writing* audit events. Reading them back is ``auditlog_verify`` (the
+chain check and signed checkpoints) and ``report`` (supervisor reports).
+
+Line format (contract ``clearance.event/1``)
+--------------------------------------------
+One JSON object per line, UTF-8, keys always in :data:`ENVELOPE` order and always present
+(``null`` where a field does not apply)::
+
+    {"schema":"clearance.event/1","seq":42,"prev":"<sha256 hex>","time":"2026-11-26T21:06:53.123Z",
+     "event":"finding","run_id":"…","host":"…","stage":"comp","asset":"…","rule":"NFX-C1",
+     "outcome":"approval","status":"open","approval":null,"message":"…","details":{}}
+
+* ``seq`` starts at 1 and continues across rotated files.
+* ``prev`` is the SHA-256 (hex) of the previous line's exact bytes **without** its trailing
+  ``\\n``; the first line of a log chains to :data:`GENESIS`. The bytes hashed are the bytes on
+  disk, never a re-serialisation.
+* ``time`` is UTC with milliseconds and a ``Z``; the writer stamps it unless the event brings
+  its own (the batching API stamps events when they are emitted, not when flushed).
+* Keys that are not part of the envelope are moved under ``details`` (a clash is an error).
+* Serialisation is ``json.dumps(ensure_ascii=False, separators=(",", ":"), allow_nan=False)``
+  with a ``default`` that refuses: an event that cannot be serialised raises
+  :class:`AuditLogError`; it is never written as a ``repr()``.
+
+Several writers
+---------------
+Every append takes an exclusive ``fcntl.flock`` on ``<log>.lock`` (a sidecar file, never the
+log itself), re-reads the head (the last line of the newest file) *inside* the lock, writes,
+flushes, ``os.fsync``\\s and releases. Nothing about the head is cached between two lock
+acquisitions, so any number of processes (watchers per stage, farm jobs) keep one chain.
+A ``threading.Lock`` serialises threads of one process (``flock`` does not, it is per open
+file). Locks do not survive a ``fork``: an :class:`AuditLog` used in a child re-opens its
+lock file. ``flock`` on NFS needs a lock daemon; prefer one log per host and let
+``clearance report`` merge them.
+
+Rotation
+--------
+With ``max_bytes``, a writer that would grow the active file past ``max_bytes`` first renames
+it, under the lock, to the next free number: ``audit.jsonl`` is always the active file and
+the rotated ones are ``audit.jsonl.000001``, ``audit.jsonl.000002``, … (oldest first). The
+first line of the new active file chains to the last line of the rotated one, ``seq``
+continues, and the directory is fsynced whenever a file is created or renamed.
+
+A crash in the middle of a line
+-------------------------------
+If the active file does not end with ``\\n`` the last write was torn (the writer died or the
+disk filled). The next writer terminates the torn line with ``\\n`` and writes a
+``log.recovered`` event that chains to the last intact line (``seq`` continues from it) and
+names the torn bytes: ``details = {"torn": [{"offset", "bytes", "sha256"}], "file"}``.
+``verify`` reports such a line as *recovered*, not as tampering. (If the torn line turns out
+to be a complete event that only lost its newline, the newline is added and the chain simply
+continues from it.) A write that fails part-way truncates the file back to where it was, so a
+full disk does not leave a torn line behind when the file system lets us.
+
+structlog wiring
+----------------
+Audit events are emitted through structlog, but never through the global configuration::
+
+    log = AuditLog(".clearance/audit.jsonl")
+    audit = make_audit_logger(log, run_id=run_id, host=socket.gethostname())
+    audit.info("finding", stage="comp", asset="comp/sh010.####.exr", rule="NFX-C1",
+               outcome="approval", status="open", approval=None, message="…",
+               details={"remediation": "…"})
+
+:func:`make_audit_logger` uses ``structlog.wrap_logger`` with its own processor chain and a
+private wrapped logger (:class:`AuditSink`), so no ``structlog.configure`` call, level filter
+or ``-v`` setting can drop or reshape an audit event. Every method name (``info``,
+``warning``, ``msg``, …) writes the event; the level is not recorded. The call returns the
+written envelope (``seq``, ``prev`` and ``time`` filled in).
+
+Batching (scans): inside ``with audit_batch(audit):`` events are validated and serialised
+when emitted, buffered, and written with **one** lock and **one** fsync when the block
+exits (also every ``max_events``, and also when the block raises, so nothing is lost).
+Inside a batch the logger call returns ``None``. Batches nest; the outermost one flushes.
+A batch belongs to the logger it was opened on; use it from one thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import socket
+import stat
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+__all__ = [
+    "ENVELOPE",
+    "GENESIS",
+    "SCHEMA",
+    "AuditLog",
+    "AuditLogError",
+    "AuditSink",
+    "audit_batch",
+    "line_hash",
+    "make_audit_logger",
+    "rotated_files",
+    "utc_now",
+]
+
+GENESIS = "0" * 64
+SCHEMA = "clearance.event/1"
+ENVELOPE = (
+    "schema",
+    "seq",
+    "prev",
+    "time",
+    "event",
+    "run_id",
+    "host",
+    "stage",
+    "asset",
+    "rule",
+    "outcome",
+    "status",
+    "approval",
+    "message",
+    "details",
+)
+_BODY_KEYS = ENVELOPE[3:]  # what the caller supplies; schema/seq/prev belong to the writer
+_CALLER_KEYS = frozenset(ENVELOPE[4:])
+_ROTATED_RE = re.compile(r"\.(\d{6})$")
+_TAIL_CHUNK = 8192
+
+
+class AuditLogError(Exception):
+    """An audit event could not be written (unserialisable event, disk full, not writable).
+
+    The message always names the file. Callers turn this into exit 2 / ``watch.error``.
+    """
+
+
+def utc_now() -> str:
+    """Now, UTC, ISO 8601 with milliseconds and ``Z`` (``2026-11-26T21:06:53.123Z``)."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def line_hash(line: bytes) -> str:
+    """The chain hash of one line: SHA-256 hex of its bytes without the trailing newline."""
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    return hashlib.sha256(line).hexdigest()
+
+
+def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The rotated files of the log at ``path``, oldest first (``audit.jsonl.000001`` …)."""
+    p = Path(path)
+    try:
+        names = os.listdir(p.parent if str(p.parent) else ".")
+    except FileNotFoundError:
+        return []
+    prefix = p.name + "."
+    found = []
+    for name in names:
+        if name.startswith(prefix) and _ROTATED_RE.search(name) and len(name) == len(prefix) + 6:
+            found.append((int(name[-6:]), p.with_name(name)))
+    return [f for _, f in sorted(found)]
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable: {obj!r:.80}")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(
+        obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
+    )
+
+
+class _Prepared:
+    """An event validated and serialised up to (not including) ``seq`` and ``prev``."""
+
+    __slots__ = ("body", "tail")
+
+    def __init__(self, body: dict[str, Any], tail: bytes) -> None:
+        self.body = body
+        self.tail = tail  # b'"time":…,"details":{…}}'
+
+    def render(self, seq: int, prev: str) -> bytes:
+        return b'{"schema":"%s","seq":%d,"prev":"%s",%s' % (
+            SCHEMA.encode(),
+            seq,
+            prev.encode(),
+            self.tail,
+        )
+
+    def record(self, seq: int, prev: str) -> dict[str, Any]:
+        return {"schema": SCHEMA, "seq": seq, "prev": prev, **self.body}
+
+
+def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
+    """Build the envelope body of ``event`` and serialise it, or raise AuditLogError."""
+    if not isinstance(event, Mapping):
+        raise AuditLogError(
+            f"{where}: an audit event must be a mapping, not {type(event).__name__}"
+        )
+    name = event.get("event")
+    if not isinstance(name, str) or not name:
+        raise AuditLogError(f"{where}: an audit event needs an 'event' name (got {name!r})")
+    details_in = event.get("details")
+    if details_in is None:
+        details: dict[str, Any] = {}
+    elif isinstance(details_in, Mapping):
+        details = dict(details_in)
+    else:
+        raise AuditLogError(
+            f"{where}: event {name!r}: 'details' must be a mapping, not {type(details_in).__name__}"
+        )
+    for key, value in event.items():
+        if key in _CALLER_KEYS or key == "time":
+            continue
+        if key in ("schema", "seq", "prev"):
+            continue  # owned by the writer; a caller's value is ignored
+        if key in details:
+            raise AuditLogError(f"{where}: event {name!r}: field {key!r} given twice")
+        details[key] = value
+    time = event.get("time")
+    body: dict[str, Any] = {"time": time if isinstance(time, str) and time else utc_now()}
+    for key in _BODY_KEYS[1:]:
+        if key == "details":
+            body[key] = details
+        else:
+            value = event.get(key)
+            # Enums such as Outcome are written by value.
+            body[key] = getattr(value, "value", value) if value is not None else None
+    try:
+        text = _dumps(body)
+        tail = text[1:].encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise AuditLogError(f"{where}: event {name!r} cannot be serialised: {exc}") from None
+    return _Prepared(body, tail)
+
+
+class AuditLog:
+    """Appends events to the hash-chained log at ``path`` (created with its folder if needed).
+
+    ``max_bytes``: rotate the active file before it would grow past this size (``None``: never).
+    Safe to share between threads, and between processes that each open their own
+    ``AuditLog`` on the same path.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.max_bytes = max_bytes
+        self._thread_lock = threading.Lock()
+        self._lock_fd: int | None = None
+        self._pid = os.getpid()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot create the audit log folder {self.path.parent}: {exc.strerror or exc}"
+            ) from None
+        self._open_lock()
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def append(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """Append one event (lock, read head, write, fsync, unlock); returns the written record."""
+        return self.append_many([event])[0]
+
+    def append_many(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Append ``events`` in order under one lock with one fsync; returns the written records.
+
+        Either every event is valid and written, or :class:`AuditLogError` is raised; an
+        unserialisable event fails the whole batch before anything is written.
+        """
+        prepared = [_prepare(e, str(self.path)) for e in events]
+        return self._write(prepared)
+
+    def close(self) -> None:
+        """Release the lock file descriptor (the log needs no other cleanup: every append is durable)."""
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.path)!r}, max_bytes={self.max_bytes!r})"
+
+    # -- the locked write -----------------------------------------------------------------------
+
+    def _open_lock(self) -> None:
+        try:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open the audit log lock file {self.lock_path}: {exc.strerror or exc}"
+            ) from None
+        self._pid = os.getpid()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._pid != os.getpid() or self._lock_fd is None:
+                self._lock_fd = None  # the parent's descriptor shares the parent's lock
+                self._open_lock()
+            assert self._lock_fd is not None
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                raise AuditLogError(
+                    f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _write(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+        if not prepared:
+            return []
+        records: list[dict[str, Any]] = []
+        with self._locked():
+            fd = self._open_active()
+            try:
+                seq, prev, prefix, recovered = _read_head(self.path)
+                pending: list[bytes] = [prefix] if prefix else []
+                size = os.fstat(fd).st_size + len(prefix)
+                if recovered is not None:
+                    seq += 1
+                    line = recovered.render(seq, prev)
+                    pending.append(line + b"\n")
+                    size += len(line) + 1
+                    prev = line_hash(line)  # not returned: the caller did not ask for it
+                for item in prepared:
+                    seq += 1
+                    line = item.render(seq, prev)
+                    chunk = line + b"\n"
+                    if (
+                        self.max_bytes is not None
+                        and size > 0
+                        and size + len(chunk) > self.max_bytes
+                    ):
+                        self._append_bytes(fd, b"".join(pending))
+                        pending = []
+                        fd = self._rotate(fd)
+                        size = 0
+                    pending.append(chunk)
+                    size += len(chunk)
+                    records.append(item.record(seq, prev))
+                    prev = line_hash(line)
+                self._append_bytes(fd, b"".join(pending))
+            finally:
+                os.close(fd)
+        return records
+
+    def _open_active(self) -> int:
+        created = False
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+        try:
+            try:
+                fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o640)
+                created = True
+            except FileExistsError:
+                fd = os.open(self.path, flags)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open the audit log {self.path} for writing: {exc.strerror or exc}"
+            ) from None
+        if created:
+            self._fsync_dir()
+        return fd
+
+    def _rotate(self, fd: int) -> int:
+        os.close(fd)
+        existing = rotated_files(self.path)
+        number = int(existing[-1].name[-6:]) + 1 if existing else 1
+        target = self.path.with_name(f"{self.path.name}.{number:06d}")
+        try:
+            os.rename(self.path, target)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot rotate the audit log {self.path} to {target.name}: {exc.strerror or exc}"
+            ) from None
+        self._fsync_dir()
+        return self._open_active()
+
+    def _fsync_dir(self) -> None:
+        try:
+            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot open the folder of the audit log {self.path}: {exc.strerror or exc}"
+            ) from None
+        try:
+            os.fsync(dfd)
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EROFS):  # some file systems refuse dir fsync
+                raise AuditLogError(
+                    f"cannot sync the folder of the audit log {self.path}: {exc.strerror or exc}"
+                ) from None
+        finally:
+            os.close(dfd)
+
+    def _append_bytes(self, fd: int, data: bytes) -> None:
+        if not data:
+            return
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        except OSError as exc:
+            # Leave no torn line behind if the file system lets us take it back.
+            with contextlib.suppress(OSError):
+                if os.fstat(fd).st_size > start:
+                    os.ftruncate(fd, start)
+            raise AuditLogError(
+                f"cannot write the audit log {self.path}: {exc.strerror or exc}"
+            ) from None
+
+
+# -- reading the head (inside the lock) --------------------------------------------------------
+
+
+def _parse_head(line: bytes) -> int | None:
+    """The ``seq`` of ``line`` if it is a complete event, else None."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    seq = obj.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(obj.get("prev"), str):
+        return None
+    return seq
+
+
+def _last_lines(rfd: int, size: int) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, raw_line)`` from the end of the file backwards.
+
+    The first line yielded may lack its ``\\n`` (a torn write); the others end with one.
+    """
+    end = size  # exclusive end of the line being looked for (its newline included)
+    pos = size  # file offset of buf[0]
+    buf = b""
+    while end > 0:
+        while True:
+            idx = buf.rfind(b"\n", 0, max(end - 1 - pos, 0))
+            if idx >= 0 or pos == 0:
+                break
+            step = min(_TAIL_CHUNK, pos)
+            pos -= step
+            buf = os.pread(rfd, step, pos) + buf
+        start = pos + idx + 1 if idx >= 0 else 0
+        yield start, buf[start - pos : end - pos]
+        end = start
+
+
+_MAX_TORN = 64
+
+
+def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
+    """Return ``(seq, prev_hash, prefix, recovered)`` for the next append; call under the lock.
+
+    ``prefix`` is ``b"\\n"`` when the file does not end with a newline (it terminates the
+    torn line); ``recovered`` is the ``log.recovered`` event to write first, or None.
+    """
+    try:
+        rfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise AuditLogError(f"cannot read the audit log {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(rfd)
+        size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+        torn: list[dict[str, Any]] = []
+        prefix = b""
+        for offset, raw in _last_lines(rfd, size):
+            ended = raw.endswith(b"\n")
+            line = raw[:-1] if ended else raw
+            if not ended:
+                prefix = b"\n"
+            seq = _parse_head(line)
+            if seq is not None:
+                return seq, line_hash(line), prefix, _recovery(torn, path) if torn else None
+            if ended and not torn:
+                raise AuditLogError(
+                    f"the last line of the audit log {path} (byte {offset}) is not an audit "
+                    f"event; run `clearance verify {path}` before writing to it again"
+                )
+            if len(torn) >= _MAX_TORN:
+                raise AuditLogError(
+                    f"the audit log {path} ends with more than {_MAX_TORN} lines that are not "
+                    f"audit events; run `clearance verify {path}`"
+                )
+            torn.append(
+                {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
+            )
+        seq, prev = _head_of_rotated(path)
+        return seq, prev, prefix, _recovery(torn, path) if torn else None
+    finally:
+        os.close(rfd)
+
+
+def _head_of_rotated(path: Path) -> tuple[int, str]:
+    rotated = rotated_files(path)
+    if not rotated:
+        return 0, GENESIS
+    last = rotated[-1]
+    try:
+        rfd = os.open(last, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise AuditLogError(f"cannot read the audit log {last}: {exc.strerror or exc}") from None
+    try:
+        for _offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            seq = _parse_head(line)
+            if seq is None:
+                raise AuditLogError(
+                    f"the last line of the rotated audit log {last} is not an audit event; "
+                    f"run `clearance verify {path}`"
+                )
+            return seq, line_hash(line)
+        return 0, GENESIS
+    finally:
+        os.close(rfd)
+
+
+def _recovery(torn: list[dict[str, Any]], path: Path) -> _Prepared:
+    return _prepare(
+        {
+            "event": "log.recovered",
+            "host": socket.gethostname(),
+            "message": "a torn line (a write interrupted by a crash or a full disk) was terminated",
+            "details": {"file": path.name, "torn": list(reversed(torn))},
+        },
+        str(path),
+    )
+
+
+# -- structlog wiring ----------------------------------------------------------------------------
+
+
+class AuditSink:
+    """The structlog "wrapped logger" that writes to an :class:`AuditLog`.
+
+    Every level method writes; levels are not an audit concept. While a batch is open
+    (:func:`audit_batch`) events are prepared and buffered instead of written.
+    """
+
+    def __init__(self, log: AuditLog) -> None:
+        self.audit_log = log
+        self._batch: list[_Prepared] | None = None
+        self._depth = 0
+        self._max_events = 1000
+
+    def msg(self, event_dict: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self._batch is None:
+            return self.audit_log.append(event_dict)
+        self._batch.append(_prepare(event_dict, str(self.audit_log.path)))
+        if len(self._batch) >= self._max_events:
+            self.flush()
+        return None
+
+    # every level writes: an audit event is never filtered by level
+    debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Write the buffered events (one lock, one fsync); returns the written records."""
+        if not self._batch:
+            return []
+        batch, self._batch = self._batch, []
+        return self.audit_log._write(batch)
+
+
+def _to_sink(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    # structlog calls the wrapped logger's method with the processor chain's result:
+    # a tuple is passed as (*args, **kwargs), so the sink receives the event dict intact.
+    return (event_dict,), {}
+
+
+def make_audit_logger(log: AuditLog, *, run_id: str, host: str) -> Any:
+    """A structlog bound logger whose events go to ``log`` and nowhere else.
+
+    Built with ``structlog.wrap_logger`` and a private processor chain: global structlog
+    configuration (levels, processors, caching) does not apply to it. ``run_id`` and ``host``
+    are bound to every event; bind more with ``.bind(stage=...)``. Calls return the written
+    record (``None`` inside :func:`audit_batch`) and raise :class:`AuditLogError` on failure.
+    """
+    return structlog.wrap_logger(
+        AuditSink(log),
+        processors=[_to_sink],
+        wrapper_class=structlog.BoundLogger,
+        context_class=dict,
+        cache_logger_on_first_use=False,
+        run_id=run_id,
+        host=host,
+    )
+
+
+def _sink_of(logger: Any) -> AuditSink:
+    sink = getattr(logger, "_logger", None)
+    if not isinstance(sink, AuditSink):
+        raise TypeError("audit_batch() needs a logger made by make_audit_logger()")
+    return sink
+
+
+@contextlib.contextmanager
+def audit_batch(logger: Any, *, max_events: int = 1000) -> Iterator[Any]:
+    """Buffer the audit events ``logger`` emits in this block; write them with one fsync.
+
+    Events are validated when emitted (an unserialisable event raises at the call site) and
+    written when the outermost block exits — also when it exits with an exception — or every
+    ``max_events``. Yields the logger for convenience.
+    """
+    sink = _sink_of(logger)
+    if sink._depth == 0:
+        sink._batch = []
+        sink._max_events = max(1, max_events)
+    sink._depth += 1
+    try:
+        yield logger
+    finally:
+        sink._depth -= 1
+        if sink._depth == 0:
+            try:
+                sink.flush()
+            finally:
+                sink._batch = None
