@@ -1,0 +1,7 @@
+"""``python -m clearance`` is the ``clearance`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

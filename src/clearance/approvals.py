@@ -1,0 +1,149 @@
+"""Approval records: which written approval covers a finding, and consents for talent rules.
+
+An approval (``approvals.yaml``) covers a finding when the finding's rule matches one of its
+``rules`` (globs allowed) and the asset is inside its ``scope``: the production, the shots,
+the asset globs (matched against the root-relative path or the file name) and, when given,
+``asset_sha256`` (the exact content; for a sequence, the hash of its frames' hashes). An
+approval past its ``expires`` date still matches, but as *expired*: the finding stays open
+with ``status: expired``. Only ``approval`` findings are ever offered; ``block`` is never
+cleared by an approval.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from .hookspecs import hookimpl
+from .model import Asset, Finding, ProvenanceRecord
+from .policy import Policy
+
+__all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "consent_problem"]
+
+
+@dataclass(frozen=True)
+class ApprovalMatch:
+    """An approval record that covers a finding (``expired`` when past its expiry date)."""
+
+    id: str
+    expired: bool = False
+    expires: str | None = None
+    approved_by: str | None = None
+    document: str | None = None
+
+
+def _date(value: Any) -> _dt.date | None:
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def asset_sha256(asset: Asset) -> str:
+    """Content hash of an asset: the file's SHA-256; for a sequence, of its frames' hashes."""
+    if len(asset.files) == 1:
+        return _file_sha256(asset.files[0])
+    digest = hashlib.sha256()
+    for path in asset.files:
+        digest.update(f"{path.name} {_file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _file_sha256(path: Any) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _in_scope(approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, policy: Policy) -> bool:
+    scope = approval.get("scope") or {}
+    production = scope.get("production")
+    if production is not None:
+        asset_production = record.get("production", None) or policy.production_id
+        if asset_production != production:
+            return False
+    shots = scope.get("shots")
+    if shots is not None and record.get("shot", None) not in shots:
+        return False
+    globs = scope.get("assets")
+    if globs is not None and not any(
+        fnmatch.fnmatchcase(asset.rel, g) or fnmatch.fnmatchcase(asset.name, g) for g in globs
+    ):
+        return False
+    return True
+
+
+def find_approval(
+    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+) -> ApprovalMatch | None:
+    """The approval covering ``finding``: a valid one if any, else an expired one, else None."""
+    expired: ApprovalMatch | None = None
+    content_hash: str | None = None
+    for approval_id, approval in sorted(policy.approvals.items()):
+        if not any(fnmatch.fnmatchcase(finding.rule, pat) for pat in approval.get("rules", [])):
+            continue
+        if not _in_scope(approval, asset, record, policy):
+            continue
+        wanted = approval.get("asset_sha256")
+        if wanted:
+            if content_hash is None:
+                try:
+                    content_hash = asset_sha256(asset)
+                except OSError:
+                    content_hash = ""
+            if content_hash.lower() != str(wanted).lower():
+                continue
+        expires = _date(approval.get("expires"))
+        match = ApprovalMatch(
+            id=approval_id,
+            expired=expires is None or expires < policy.today,
+            expires=expires.isoformat() if expires else None,
+            approved_by=approval.get("approved_by"),
+            document=approval.get("document"),
+        )
+        if not match.expired:
+            return match
+        expired = expired or match
+    return expired
+
+
+@hookimpl(trylast=True)
+def clearance_find_approval(
+    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+) -> ApprovalMatch | None:
+    """The built-in approvals registry (``approvals.yaml``)."""
+    return find_approval(finding, asset, record, policy)
+
+
+def consent_problem(
+    consent_id: Any, *, performer: str | None, production: str | None, use: str, policy: Policy
+) -> str | None:
+    """Why a consent does not cover a use (``None`` when it does).
+
+    A valid consent exists in the registry, names the same performer and production, lists
+    ``use`` among its ``uses`` and has not expired.
+    """
+    if not isinstance(consent_id, str) or not consent_id:
+        return "no consent recorded"
+    consent = policy.consents.get(consent_id)
+    if consent is None:
+        return f"consent {consent_id} is not in the consents registry"
+    if performer is not None and consent.get("performer") != performer:
+        return f"consent {consent_id} is for {consent.get('performer')}, not {performer}"
+    if production is not None and consent.get("production") != production:
+        return f"consent {consent_id} covers production {consent.get('production')}, not {production}"
+    if use not in (consent.get("uses") or []):
+        return f"consent {consent_id} does not cover {use}"
+    expires = _date(consent.get("expires"))
+    if expires is None or expires < policy.today:
+        return f"consent {consent_id} expired on {consent.get('expires')}"
+    return None

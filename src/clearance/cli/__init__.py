@@ -1,0 +1,72 @@
+"""The ``clearance`` command.
+
+Each command lives in a module of this package exposing ``register(sub)``, which adds its
+argparse sub-parser and sets ``func`` to a handler returning the exit code. Exit codes
+(``docs/cli.md``): 0 nothing open at or above ``--fail-on``; 1 something is (or, for
+``validate``, a file is invalid); 2 usage, configuration, plugin or I/O error; 3 an audit log
+failed verification.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+
+#: Command modules, in ``--help`` order. Missing optional modules are skipped.
+COMMAND_MODULES = (
+    "clearance.cli.audit",
+    "clearance.cli.watch",
+    "clearance.cli.log",
+    "clearance.cli.timeline",
+    "clearance.cli.config",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clearance",
+        description="Audit generative-AI use in a VFX / post pipeline, stage by stage.",
+    )
+    parser.add_argument("--version", action="version", version=f"clearance {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = int(args.func(args))
+    except KeyboardInterrupt:
+        print("clearance: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # never a bare traceback: say what failed, exit 2
+        if os.environ.get("CLEARANCE_DEBUG"):
+            raise
+        print(
+            f"clearance: internal error: {type(exc).__name__}: {exc} "
+            "(set CLEARANCE_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 2
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

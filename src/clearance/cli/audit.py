@@ -1,0 +1,93 @@
+"""``clearance scan`` and ``clearance check``: audit a tree, or single assets, once."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..discover import Discovery, assets_from_files, discover
+from ..engine import RunResult, Session
+from ..model import Outcome
+from ._common import (
+    EXIT_ERROR,
+    add_config_options,
+    blocked_plugins,
+    error,
+    outcome_arg,
+    policy_for,
+    print_plugin_failures,
+)
+from .output import Progress, render_json, render_jsonl, render_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    scan = sub.add_parser("scan", help="audit every asset under PATH once", description=__doc__)
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the current folder)")
+    _common_options(scan)
+    scan.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    scan.set_defaults(func=run_scan)
+
+    check = sub.add_parser("check", help="audit single assets (same output as scan)")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    _common_options(check)
+    check.set_defaults(func=run_check)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stage", "-s", metavar="S", help="audit everything as stage S (overrides the folder→stage mapping)")
+    add_config_options(parser)
+    parser.add_argument("--format", "-f", choices=("table", "json", "jsonl"), default="table")
+    parser.add_argument(
+        "--fail-on",
+        type=outcome_arg,
+        default=Outcome.ESCALATE,
+        metavar="O",
+        help="exit 1 when an open finding is at or above O (default: escalate)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    paths = args.paths or ["."]
+    policy = policy_for(args, paths)
+    found = discover(paths, policy, stage=args.stage)
+    return _audit(args, policy, found, paths, command="scan")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    policy = policy_for(args, args.files)
+    found = assets_from_files(args.files, policy)
+    if args.stage:
+        for asset in found.assets:
+            asset.stage = args.stage
+    return _audit(args, policy, found, args.files, command="check")
+
+
+def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
+    from ..auditlog import AuditLogError
+
+    try:
+        session = Session(policy, command=command, paths=[str(p) for p in paths], blocked=blocked_plugins(args))
+    except AuditLogError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    print_plugin_failures(session.plugins.failures)
+    for path, reason in found.errors:
+        error(f"{path}: {reason}")
+    progress = None if args.no_progress else Progress(len(found.assets))
+    result: RunResult | None = None
+    try:
+        result = session.run(found.assets, errors=found.errors, progress=progress)
+        code = result.exit_code(args.fail_on)
+        session.close(result, exit_code=code)
+    except AuditLogError as exc:
+        error(f"audit log not written: {exc}")
+        return EXIT_ERROR
+    out = sys.stdout
+    if args.format == "json":
+        render_json(result, out)
+    elif args.format == "jsonl":
+        render_jsonl(result, out)
+    else:
+        render_table(result, out, fail_on=args.fail_on)
+    return code

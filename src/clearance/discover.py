@@ -1,0 +1,233 @@
+"""Walking trees into assets: media files, frame sequences, sidecar pairing, stages.
+
+Rules (``docs/config.md``): an asset is a file with a media extension that is not hidden,
+not a sidecar and not a temporary name. Files ``PREFIX.FRAME.EXT`` (FRAME all digits between
+dots) with the same folder, PREFIX and EXT form one sequence, audited once and reported as
+``PREFIX.####.EXT`` with its frame range. A single file pairs with ``NAME.EXT.genai.yaml`` (or
+``.json``); a sequence with ``PREFIX.genai.yaml`` (or ``.json``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import Asset
+from .policy import Policy
+
+__all__ = [
+    "discover",
+    "assets_from_files",
+    "frame_ranges",
+    "split_frame",
+    "is_sidecar",
+    "is_candidate",
+    "sidecar_candidates",
+    "Discovery",
+]
+
+SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
+_FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>\d+)\.(?P<ext>[A-Za-z0-9]+)$")
+
+
+def is_sidecar(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(SIDECAR_SUFFIXES) or lower.endswith(".c2pa")
+
+
+def split_frame(name: str) -> tuple[str, str, str] | None:
+    """``("sh010_bg_v003", "1001", "exr")`` for ``sh010_bg_v003.1001.exr``, else ``None``."""
+    m = _FRAME.match(name)
+    if m is None:
+        return None
+    return m.group("prefix"), m.group("frame"), m.group("ext")
+
+
+def is_candidate(name: str, policy: Policy) -> bool:
+    """Is a file name an asset under the policy (media extension, not hidden/tmp/sidecar)?"""
+    if name.startswith(".") or is_sidecar(name):
+        return False
+    if any(fnmatch.fnmatchcase(name, pat) for pat in policy.temporary):
+        return False
+    if policy.ignore and any(fnmatch.fnmatchcase(name, pat) for pat in policy.ignore):
+        return False
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return ext in policy.extensions
+
+
+def frame_ranges(frames: Iterable[int]) -> str:
+    """``[1001, 1002, 1003, 1005]`` → ``"1001-1003,1005"``."""
+    ordered = sorted(set(frames))
+    if not ordered:
+        return ""
+    parts: list[str] = []
+    start = prev = ordered[0]
+    for n in ordered[1:]:
+        if n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}-{prev}" if prev != start else str(start))
+        start = prev = n
+    parts.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(parts)
+
+
+def sidecar_candidates(folder: Path, name: str, *, sequence_prefix: str | None) -> list[Path]:
+    """Where an asset's sidecar may be, in order of preference."""
+    stems = [sequence_prefix] if sequence_prefix is not None else []
+    stems.append(name)
+    return [folder / f"{stem}{suffix}" for stem in stems for suffix in SIDECAR_SUFFIXES]
+
+
+@dataclass
+class Discovery:
+    """What a walk found: the assets, and paths it could not read (reported, never fatal)."""
+
+    assets: list[Asset]
+    errors: list[tuple[str, str]]  # (path, reason)
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _walk(top: Path, policy: Policy, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str], set[str]]]:
+    """Yield (folder, candidate asset names, all file names) for every visible folder."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        names: list[str] = []
+        all_names: set[str] = set()
+        subdirs: list[Path] = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if entry.name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            subdirs.append(Path(entry.path))
+                        elif entry.is_file():
+                            all_names.add(entry.name)
+                            if is_candidate(entry.name, policy):
+                                names.append(entry.name)
+                    except OSError as exc:
+                        errors.append((entry.path, exc.strerror or str(exc)))
+        except OSError as exc:
+            errors.append((str(folder), exc.strerror or str(exc)))
+            continue
+        yield folder, names, all_names
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) -> list[Asset]:
+    """Group a folder's candidate names into single files and sequences, pair sidecars."""
+    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    singles: list[str] = []
+    for name in names:
+        parts = split_frame(name)
+        if parts is None:
+            singles.append(name)
+        else:
+            prefix, frame, ext = parts
+            sequences.setdefault((prefix, ext), []).append((int(frame), name))
+    assets: list[Asset] = []
+    for name in singles:
+        path = folder / name
+        sidecar = _pick(folder, all_names, sidecar_candidates(folder, name, sequence_prefix=None))
+        assets.append(
+            Asset(path=path, rel=_rel(root, path), root=root, files=[path], sidecar=sidecar)
+        )
+    for (prefix, ext), frames in sequences.items():
+        frames.sort()
+        first_name = frames[0][1]
+        pad = len(split_frame(first_name)[1])  # type: ignore[index]
+        pattern = f"{prefix}.{'#' * pad}.{ext}"
+        files = [folder / n for _, n in frames]
+        numbers = [f for f, _ in frames]
+        extra = sidecar_candidates(folder, first_name, sequence_prefix=prefix)
+        if len(frames) > 1:
+            extra = extra[: len(SIDECAR_SUFFIXES)]
+        sidecar = _pick(folder, all_names, extra)
+        assets.append(
+            Asset(
+                path=files[0],
+                rel=_rel(root, folder / pattern),
+                root=root,
+                files=files,
+                frames=frame_ranges(numbers),
+                frame_numbers=numbers,
+                sidecar=sidecar,
+            )
+        )
+    return assets
+
+
+def _pick(folder: Path, all_names: set[str], candidates: list[Path]) -> Path | None:
+    for candidate in candidates:
+        if candidate.name in all_names:
+            return candidate
+    return None
+
+
+def discover(
+    paths: Sequence[str | os.PathLike[str]], policy: Policy, *, stage: str | None = None
+) -> Discovery:
+    """Every asset under ``paths`` (folders walked, files taken as given), sorted by path.
+
+    Each asset's ``stage`` is ``stage`` if given, else the policy's folder→stage mapping
+    (``default`` for files under no stage's paths).
+    """
+    root = policy.root
+    errors: list[tuple[str, str]] = []
+    found: dict[str, Asset] = {}
+    loose: list[Path] = []
+    for raw in paths or [root]:
+        top = Path(raw).resolve()
+        if top.is_file():
+            loose.append(top)
+            continue
+        if not top.exists():
+            errors.append((str(raw), "no such file or folder"))
+            continue
+        for folder, names, all_names in _walk(top, policy, errors):
+            for asset in _group(folder, names, all_names, root):
+                found.setdefault(asset.rel, asset)
+    for asset in assets_from_files(loose, policy).assets:
+        found.setdefault(asset.rel, asset)
+    assets = sorted(found.values(), key=lambda a: a.rel)
+    for asset in assets:
+        asset.stage = stage if stage else policy.stage_for(asset.rel).name
+    return Discovery(assets, errors)
+
+
+def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
+    """Assets made of exactly the files given (frames given together form one sequence)."""
+    by_folder: dict[Path, list[str]] = {}
+    errors: list[tuple[str, str]] = []
+    for raw in files:
+        path = Path(raw).resolve()
+        if not path.is_file():
+            errors.append((str(raw), "no such file"))
+            continue
+        if is_sidecar(path.name):
+            continue
+        by_folder.setdefault(path.parent, []).append(path.name)
+    assets: list[Asset] = []
+    for folder, names in by_folder.items():
+        try:
+            all_names = set(os.listdir(folder))
+        except OSError as exc:
+            errors.append((str(folder), exc.strerror or str(exc)))
+            continue
+        assets.extend(_group(folder, sorted(set(names)), all_names, policy.root))
+    for asset in assets:
+        asset.stage = policy.stage_for(asset.rel).name
+    return Discovery(sorted(assets, key=lambda a: a.rel), errors)

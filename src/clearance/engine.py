@@ -1,0 +1,515 @@
+"""The engine: audits assets stage by stage and writes what it decided to the audit log.
+
+One :class:`Session` is one run (``scan``, ``check`` or ``watch``): one plugin manager, one
+``run_id``, one audit logger. For each asset it reads provenance (every reader), runs every
+checker attached to the asset's stage (each isolated), settles each finding against its rule
+(default outcome, configured override, "unsure is never below escalate"), applies approvals,
+and writes ``finding`` and ``asset.audited`` events. The engine does not know whether a scan
+or a watcher called it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .model import (
+    Asset,
+    AssetResult,
+    Finding,
+    Outcome,
+    PartialRecord,
+    ProvenanceRecord,
+    StageResult,
+    Status,
+)
+from .plugins import PluginFailure, PluginHost
+from .policy import Policy, StageConfig, default_policy
+
+__all__ = ["Session", "RunResult", "audit_record", "redact_prompts"]
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass
+class RunResult:
+    """What a run decided: per-stage results in pipeline order, plus load and I/O problems."""
+
+    stages: list[StageResult] = field(default_factory=list)
+    plugin_failures: list[PluginFailure] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def assets(self) -> list[AssetResult]:
+        return [a for s in self.stages for a in s.assets]
+
+    def by_outcome(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for result in self.assets:
+            counts[result.outcome.value] += 1
+        return counts
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.worst(s.outcome for s in self.stages)
+
+    def exit_code(self, fail_on: Outcome = Outcome.ESCALATE) -> int:
+        """0 nothing open at or above ``fail_on``; 1 something is; 2 plugin or I/O errors."""
+        if self.plugin_failures or self.errors:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if self.outcome >= fail_on else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``scan --format json`` document."""
+        return {
+            "version": 1,
+            "summary": {
+                "assets": len(self.assets),
+                "by_outcome": self.by_outcome(),
+                "by_stage": {s.stage: s.counts() for s in self.stages},
+            },
+            "assets": [a.to_dict() for a in self.assets],
+        }
+
+
+def _prompt_texts(record: ProvenanceRecord) -> list[str]:
+    texts: list[str] = []
+    for partial in record.partials:
+        steps = partial.data.get("steps")
+        if not isinstance(steps, list):
+            continue
+        for step in steps:
+            prompt = step.get("prompt") if isinstance(step, dict) else None
+            text = prompt.get("text") if isinstance(prompt, dict) else None
+            if isinstance(text, str) and text.strip():
+                texts.append(text)
+    return sorted(set(texts), key=len, reverse=True)
+
+
+def prompt_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def redact_prompts(value: Any, texts: Sequence[str]) -> Any:
+    """``value`` with every prompt text replaced by its hash (prompts never appear in clear)."""
+    if not texts:
+        return value
+    if isinstance(value, str):
+        for text in texts:
+            if text in value:
+                value = value.replace(text, f"[prompt {prompt_hash(text)[:19]}]")
+        return value
+    if isinstance(value, dict):
+        return {k: redact_prompts(v, texts) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_prompts(v, texts) for v in value]
+    return value
+
+
+class Session:
+    """One audit run: plugins loaded once, events written to the configured audit log.
+
+    :param policy: the loaded configuration.
+    :param command: what started the run (``scan``, ``check``, ``watch``), for the log.
+    :param write_log: write events to ``policy.audit_log`` (tests and ``audit_record`` pass
+        False; events are then kept in :attr:`events`).
+    :param blocked: plugin names to block (``-p no:NAME``).
+    :param extra_plugins: ``(name, plugin)`` pairs registered in-process (pytest fixture).
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        command: str = "scan",
+        paths: Sequence[str] = (),
+        write_log: bool = True,
+        blocked: Iterable[str] = (),
+        extra_plugins: Sequence[tuple[str, object]] = (),
+        autoload: bool | None = None,
+    ) -> None:
+        self.policy = policy
+        self.command = command
+        self.run_id = uuid.uuid4().hex
+        self.host = socket.gethostname()
+        self.events: list[dict[str, Any]] = []
+        self.plugins = PluginHost(policy, blocked=blocked, extra=extra_plugins, autoload=autoload)
+        self._log: Any = None
+        self._audit: Any = None
+        self._started = time.monotonic()
+        self._stage_cache: dict[str, StageConfig] = {}
+        if write_log and policy.audit_log is not None:
+            from .auditlog import AuditLog, make_audit_logger
+
+            self._log = AuditLog(policy.audit_log, max_bytes=policy.audit_max_bytes)
+            self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
+        self._emit_start(paths)
+
+    # -- events -----------------------------------------------------------------------
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one audit event (``details`` free-form); raises ``AuditLogError`` on failure."""
+        if self._audit is not None:
+            self._audit.info(event, **fields)
+        else:
+            self.events.append({"event": event, "run_id": self.run_id, "host": self.host, **fields})
+
+    def batch(self) -> Any:
+        """Context manager: events inside are written with one lock and one fsync."""
+        if self._audit is None:
+            from contextlib import nullcontext
+
+            return nullcontext()
+        from .auditlog import audit_batch
+
+        return audit_batch(self._audit)
+
+    def _emit_start(self, paths: Sequence[str]) -> None:
+        policy = self.policy
+        self.emit(
+            "run.started",
+            message=f"clearance {self.command}",
+            details={
+                "command": self.command,
+                "paths": [str(p) for p in paths],
+                "root": str(policy.root),
+                "version": __version__,
+                "pid": os.getpid(),
+            },
+        )
+        self.emit(
+            "policy.loaded",
+            message=str(policy.config_file or "built-in default policy"),
+            details={
+                "files": dict(policy.files),
+                "production": policy.production_id,
+                "stages": [s.name for s in policy.stages],
+                "rules": len(self.plugins.registry),
+            },
+        )
+        for info in self.plugins.plugins.values():
+            self.emit(
+                "plugin.loaded",
+                message=info.name,
+                details={
+                    "name": info.name,
+                    "source": info.source,
+                    "kind": info.kind,
+                    "stages": sorted(info.stages) if info.stages is not None else None,
+                    "hooks": info.hooks,
+                },
+            )
+        for failure in self.plugins.failures:
+            self.emit(
+                "plugin.failed",
+                outcome=Outcome.ESCALATE.value,
+                message=str(failure),
+                details={"name": failure.name, "source": failure.source, "error": failure.error},
+            )
+
+    # -- stages -----------------------------------------------------------------------
+    def stage_config(self, name: str) -> StageConfig:
+        config = self._stage_cache.get(name)
+        if config is None:
+            config = self.policy.stage(name)
+            self._stage_cache[name] = config
+        return config
+
+    def _notify_error(self, stage: str) -> Callable[[str, BaseException], None]:
+        def report(plugin: str, exc: BaseException) -> None:
+            self.emit(
+                "plugin.failed",
+                stage=stage,
+                outcome=Outcome.ESCALATE.value,
+                message=f"notification hook of {plugin} raised {type(exc).__name__}: {exc}",
+                details={"name": plugin, "error": f"{type(exc).__name__}: {exc}"},
+            )
+
+        return report
+
+    def start_stage(self, stage: StageConfig) -> None:
+        self.emit("stage.started", stage=stage.name, message=f"stage {stage.name}")
+        self.plugins.stage_started(stage, self._notify_error(stage.name))
+
+    def finish_stage(self, result: StageResult) -> None:
+        stage = self.stage_config(result.stage)
+        extra = self.plugins.check_stage(result, stage)
+        for finding in extra:
+            settled = self._settle(finding, stage=stage.name, asset=None)
+            if settled is not None:
+                result.findings.append(settled)
+                self._emit_finding(settled, None)
+        counts = result.counts()
+        self.emit(
+            "stage.finished",
+            stage=result.stage,
+            outcome=result.outcome.value,
+            message=f"stage {result.stage}: {len(result.assets)} asset(s)",
+            details={"counts": counts, "assets": len(result.assets), "stage_findings": len(result.findings)},
+        )
+        self.plugins.stage_finished(result, self._notify_error(result.stage))
+
+    # -- one asset ----------------------------------------------------------------------
+    def read(self, asset: Asset) -> tuple[ProvenanceRecord, list[Finding]]:
+        partials, crashes = self.plugins.read_provenance(asset)
+        partials.sort(key=lambda p: 0 if p.source == "sidecar" else 1)
+        return ProvenanceRecord.merge(partials), crashes
+
+    def audit(self, asset: Asset, *, record: ProvenanceRecord | None = None) -> AssetResult:
+        """Audit one asset in its stage (``asset.stage``) and write its events."""
+        started = time.perf_counter()
+        stage = self.stage_config(asset.stage)
+        crashes: list[Finding] = []
+        if record is None:
+            record, crashes = self.read(asset)
+        raw = crashes + self.plugins.check_asset(asset, record, stage)
+        texts = _prompt_texts(record)
+        result = AssetResult(asset=asset, stage=stage.name, record=record)
+        for finding in raw:
+            settled = self._settle(finding, stage=stage.name, asset=asset)
+            if settled is None:
+                continue
+            if texts:
+                settled.message = redact_prompts(settled.message, texts)
+                settled.evidence = redact_prompts(settled.evidence, texts)
+            if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
+                self._apply_approval(settled, asset, record, result)
+            result.findings.append(settled)
+        result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
+        result.duration = time.perf_counter() - started
+        for finding in result.findings:
+            self._emit_finding(finding, result)
+        self._emit_audited(result, texts)
+        return result
+
+    def _apply_approval(
+        self, finding: Finding, asset: Asset, record: ProvenanceRecord, result: AssetResult
+    ) -> None:
+        match, crash = self.plugins.find_approval(finding, asset, record)
+        if crash is not None:
+            settled = self._settle(crash, stage=result.stage, asset=asset)
+            if settled is not None:
+                result.findings.append(settled)
+            return
+        if match is None:
+            return
+        finding.approval = match.id
+        if match.expired:
+            finding.status = Status.EXPIRED
+            finding.evidence = {**finding.evidence, "approval_expired": match.expires}
+            self.emit(
+                "approval.expired",
+                stage=result.stage,
+                asset=asset.rel,
+                rule=finding.rule,
+                outcome=finding.effective_outcome.value,
+                status=Status.EXPIRED.value,
+                approval=match.id,
+                message=f"approval {match.id} covers {finding.rule} but expired on {match.expires}",
+                details={"expires": match.expires, "approved_by": match.approved_by},
+            )
+        else:
+            finding.status = Status.APPROVED
+
+    def _settle(self, finding: Finding, *, stage: str, asset: Asset | None) -> Finding | None:
+        """Fill a raw finding from its rule and the configuration; ``None`` if disabled."""
+        registry = self.plugins.registry
+        rule = registry.get(finding.rule)
+        if rule is None:
+            plugin = finding.plugin or "unknown plugin"
+            finding = Finding(
+                rule="PRV-05",
+                message=f"{plugin} reported a finding for unknown rule {finding.rule!r}: {finding.message}",
+                outcome=Outcome.ESCALATE,
+                evidence={"plugin": plugin, "unknown_rule": finding.rule, **finding.evidence},
+                unsure=True,
+                plugin=plugin,
+            )
+            rule = registry.get("PRV-05")
+        if rule is not None and not self.policy.rule_enabled(rule.id):
+            return None
+        if finding.outcome is None:
+            finding.outcome = rule.outcome if rule is not None else Outcome.ESCALATE
+        if rule is not None and finding.outcome is not Outcome.PASS and rule.id != "PRV-05":
+            override = self.policy.rule_outcome(rule.id)
+            if override is not None:
+                finding.outcome = override
+        if finding.unsure and finding.outcome < Outcome.ESCALATE:
+            finding.outcome = Outcome.ESCALATE
+        if rule is not None:
+            finding.principle = finding.principle or rule.principle
+            finding.remediation = finding.remediation or rule.remediation
+        finding.stage = stage
+        if asset is not None:
+            finding.asset = asset.rel
+            finding.frames = asset.frames
+        return finding
+
+    def _emit_finding(self, finding: Finding, result: AssetResult | None) -> None:
+        details: dict[str, Any] = {
+            "principle": finding.principle,
+            "remediation": finding.remediation,
+            "evidence": finding.evidence,
+            "frames": finding.frames,
+        }
+        if finding.unsure:
+            details["unsure"] = True
+        if finding.plugin:
+            details["plugin"] = finding.plugin
+        self.emit(
+            "finding",
+            stage=finding.stage,
+            asset=finding.asset or None,
+            rule=finding.rule,
+            outcome=finding.effective_outcome.value,
+            status=finding.status.value,
+            approval=finding.approval,
+            message=finding.message,
+            details=details,
+        )
+        if result is not None:
+            self.plugins.finding(finding, result, self._notify_error(finding.stage))
+
+    def _emit_audited(self, result: AssetResult, texts: Sequence[str]) -> None:
+        asset, record = result.asset, result.record
+        assert record is not None
+        inputs = []
+        steps = record.get("steps", [])
+        if isinstance(steps, list):
+            for step in steps:
+                for item in (step.get("inputs") or []) if isinstance(step, dict) else []:
+                    if isinstance(item, dict) and isinstance(item.get("ref"), str):
+                        inputs.append({"ref": item["ref"], "class": item.get("class")})
+        open_count = sum(1 for f in result.findings if f.is_open and f.effective_outcome > Outcome.PASS)
+        self.emit(
+            "asset.audited",
+            stage=result.stage,
+            asset=asset.rel,
+            outcome=result.outcome.value,
+            message=f"{asset.rel}: {result.outcome.value}",
+            details={
+                "frames": asset.frames,
+                "files": len(asset.files),
+                "sidecar": _rel(asset.sidecar, asset.root),
+                "sources": [p.source for p in record.partials],
+                "generated": record.generated,
+                "source_type": record.get("source_type", None),
+                "production": record.get("production", None) or self.policy.production_id,
+                "shot": record.get("shot", None),
+                "inputs": inputs,
+                "prompts": [prompt_hash(t) for t in texts],
+                "findings": len(result.findings),
+                "open": open_count,
+                "duration_ms": round(result.duration * 1000, 3),
+            },
+        )
+
+    # -- whole runs ---------------------------------------------------------------------
+    def run(
+        self,
+        assets: Sequence[Asset],
+        *,
+        errors: Sequence[tuple[str, str]] = (),
+        progress: Callable[[int, int, Asset], None] | None = None,
+    ) -> RunResult:
+        """Audit ``assets`` stage by stage (pipeline order), with stage events around each."""
+        result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
+        for path, reason in errors:
+            self.emit("run.error", message=f"{path}: {reason}", details={"path": path, "error": reason})
+        order = {s.name: i for i, s in enumerate(self.policy.stages)}
+        by_stage: dict[str, list[Asset]] = {}
+        for asset in assets:
+            by_stage.setdefault(asset.stage, []).append(asset)
+        done = 0
+        total = len(assets)
+        for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
+            stage = self.stage_config(stage_name)
+            stage_result = StageResult(stage_name)
+            with self.batch():
+                self.start_stage(stage)
+                for asset in by_stage[stage_name]:
+                    stage_result.assets.append(self.audit(asset))
+                    done += 1
+                    if progress is not None:
+                        progress(done, total, asset)
+                self.finish_stage(stage_result)
+            result.stages.append(stage_result)
+        return result
+
+    def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
+        """Write ``run.finished`` and release the log."""
+        details: dict[str, Any] = {"duration_s": round(time.monotonic() - self._started, 3)}
+        outcome = None
+        if result is not None:
+            details.update(
+                assets=len(result.assets),
+                by_outcome=result.by_outcome(),
+                plugin_failures=len(result.plugin_failures),
+                errors=len(result.errors),
+            )
+            outcome = result.outcome.value
+        if exit_code is not None:
+            details["exit_code"] = exit_code
+        try:
+            self.emit("run.finished", outcome=outcome, message=f"clearance {self.command} finished", details=details)
+        finally:
+            if self._log is not None:
+                self._log.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._log is not None:
+            self._log.close()
+
+
+def _rel(path: Path | None, root: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def audit_record(
+    sidecar: dict[str, Any] | None,
+    *,
+    stage: str = "comp",
+    final: bool = False,
+    policy: Policy | None = None,
+    rel: str = "comp/sh010_comp_v001.exr",
+    partials: Sequence[PartialRecord] = (),
+    root: str | os.PathLike[str] | None = None,
+) -> AssetResult:
+    """Audit one in-memory sidecar through the real plugin manager (no files, no log).
+
+    For tests and for tools that hold provenance in memory (a DCC publish dialog).
+    ``sidecar=None`` means the asset has no sidecar; ``partials`` adds what embedded
+    readers would have said.
+    """
+    from .provenance.sidecar import sidecar_record
+
+    if policy is None:
+        policy = default_policy(root or Path.cwd())
+    known = {s.name: s for s in policy.stages}
+    config = known.get(stage) or StageConfig(stage, [], [], final)
+    if final and not config.final:
+        config = replace(config, final=True)
+    policy = replace(policy, stages=[*(s for s in policy.stages if s.name != stage), config])
+    base = Path(root) if root is not None else policy.root
+    asset = Asset(path=base / rel, rel=rel, root=base, files=[base / rel], stage=stage)
+    found: list[PartialRecord] = []
+    if sidecar is not None:
+        found.append(sidecar_record(sidecar, rel + ".genai.yaml", asset=None))
+    found.extend(partials)
+    session = Session(policy, command="check", write_log=False, autoload=False)
+    return session.audit(asset, record=ProvenanceRecord.merge(found))

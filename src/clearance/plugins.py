@@ -1,0 +1,375 @@
+"""The plugin manager of one run, and the typed facade the engine calls hooks through.
+
+Where plugins come from, in registration order:
+
+1. built-ins: the provenance readers, the default rule packs and the approvals registry;
+2. entry points in the ``clearance`` group (skipped when ``CLEARANCE_DISABLE_PLUGIN_AUTOLOAD``
+   is set), as pytest's ``pytest11``;
+3. the files or modules listed under ``plugins:`` in ``clearance.yaml``, globally or per stage.
+
+Python is never imported from a scanned or watched folder: only from the configuration and
+entry points. Loading is loud: a plugin that fails to import, fails pluggy's validation,
+implements a hook that does not exist (a typo such as ``clearance_check_assets``), or
+defines a rule id twice, is recorded as a :class:`PluginFailure`; the engine reports it
+(``plugin.failed``) and the command exits 2. ``-p no:NAME`` blocks a plugin by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
+from .policy import Policy, StageConfig
+from .rules import DuplicateRuleError, RuleRegistry, crash_finding
+
+__all__ = ["PluginHost", "PluginFailure", "PluginInfo", "BUILTIN_PLUGINS", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "clearance"
+AUTOLOAD_ENV = "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD"
+
+#: Built-in plugins: module path, and the attribute holding the plugin (``None``: the module).
+BUILTIN_PLUGINS: tuple[tuple[str, str | None], ...] = (
+    ("clearance.provenance.sidecar", None),
+    ("clearance.provenance.xmp", None),
+    ("clearance.provenance.exr", None),
+    ("clearance.provenance.c2pa", None),
+    ("clearance.approvals", None),
+)
+_OPTIONAL_BUILTINS = frozenset(
+    {"clearance.provenance.xmp", "clearance.provenance.exr", "clearance.provenance.c2pa"}
+)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded, and why (shown to the user, logged as ``plugin.failed``)."""
+
+    name: str
+    source: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.name} ({self.source}): {self.error}"
+
+
+@dataclass
+class PluginInfo:
+    """A loaded plugin: its name, where it came from, and the stages it is attached to."""
+
+    name: str
+    source: str
+    kind: str  # builtin | entrypoint | config
+    stages: set[str] | None = None  # None: every stage
+    hooks: list[str] = field(default_factory=list)
+
+
+def _rule_modules() -> tuple[str, ...]:
+    try:
+        from .rules._builtin import BUILTIN_RULE_MODULES
+    except ImportError:
+        return ()
+    return tuple(BUILTIN_RULE_MODULES)
+
+
+class PluginHost:
+    """One pluggy ``PluginManager`` per run, with the typed facade over its hooks."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        blocked: Iterable[str] = (),
+        autoload: bool | None = None,
+        extra: Sequence[tuple[str, object]] = (),
+    ) -> None:
+        self.policy = policy
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self.plugins: dict[str, PluginInfo] = {}
+        self.registry = RuleRegistry()
+        for name in blocked:
+            self.pm.set_blocked(name)
+        self._load_builtins()
+        if autoload is None:
+            autoload = not os.environ.get(AUTOLOAD_ENV)
+        if autoload:
+            self._load_entry_points()
+        for name, plugin in extra:
+            self._register(plugin, name, source="in-process", kind="config")
+        self._load_config_plugins()
+        self._collect_rules()
+
+    # -- loading ----------------------------------------------------------------------
+    def _register(
+        self, plugin: object, name: str, *, source: str, kind: str, stages: set[str] | None = None
+    ) -> bool:
+        if self.pm.is_blocked(name):
+            return False
+        existing = self.plugins.get(name)
+        if existing is not None:
+            if existing.stages is not None:
+                existing.stages = None if stages is None else existing.stages | stages
+            return True
+        unknown = sorted(
+            attr
+            for attr in dir(plugin)
+            if attr.startswith("clearance_") and not hasattr(hookspecs, attr)
+            and callable(getattr(plugin, attr, None))
+        )
+        if unknown:
+            self.failures.append(
+                PluginFailure(name, source, f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)")
+            )
+            return False
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self.failures.append(PluginFailure(name, source, str(exc)))
+            return False
+        hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
+        self.plugins[name] = PluginInfo(name, source, kind, stages, hooks)
+        return True
+
+    def _load_builtins(self) -> None:
+        modules = [(m, a) for m, a in BUILTIN_PLUGINS]
+        modules[1:1] = [(m, "pack") for m in _rule_modules()]
+        for module_name, attr in modules:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError as exc:
+                if module_name in _OPTIONAL_BUILTINS and exc.name == module_name:
+                    continue  # reader not part of this build
+                self.failures.append(PluginFailure(module_name, "builtin", _error(exc)))
+                continue
+            except Exception as exc:
+                self.failures.append(PluginFailure(module_name, "builtin", _error(exc)))
+                continue
+            plugin = getattr(module, attr) if attr else module
+            self._register(plugin, module_name, source="builtin", kind="builtin")
+
+    def _load_entry_points(self) -> None:
+        try:
+            eps = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception as exc:  # broken distribution metadata
+            self.failures.append(PluginFailure("entry-points", ENTRY_POINT_GROUP, _error(exc)))
+            return
+        for ep in sorted(eps, key=lambda e: e.name):
+            if self.pm.is_blocked(ep.name) or ep.name in self.plugins:
+                continue
+            dist = getattr(ep, "dist", None)
+            source = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self.failures.append(PluginFailure(ep.name, source, _error(exc)))
+                continue
+            self._register(plugin, ep.name, source=source, kind="entrypoint")
+
+    def _load_config_plugins(self) -> None:
+        where = str(self.policy.config_file or "the default policy")
+        for spec in self.policy.plugins:
+            self._load_spec(spec, stages=None, where=f"{where}: plugins")
+        for index, stage in enumerate(self.policy.stages):
+            for spec in stage.plugins:
+                self._load_spec(spec, stages={stage.name}, where=f"{where}: stages[{index}].plugins")
+
+    def _load_spec(self, spec: str, *, stages: set[str] | None, where: str) -> None:
+        is_file = spec.endswith(".py") or "/" in spec or os.sep in spec
+        if is_file:
+            path = Path(spec) if Path(spec).is_absolute() else self.policy.root / spec
+            name = path.stem
+            source = str(path)
+            if self.pm.is_blocked(name):
+                return
+            if name in self.plugins and self.plugins[name].source == source:
+                self._register(self.plugins[name], name, source=source, kind="config", stages=stages)
+                return
+            try:
+                module = _import_file(path)
+            except Exception as exc:
+                self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
+                return
+        else:
+            name = spec
+            source = f"module {spec}"
+            if self.pm.is_blocked(name):
+                return
+            try:
+                module = importlib.import_module(spec)
+            except Exception as exc:
+                self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
+                return
+        self._register(module, name, source=source, kind="config", stages=stages)
+
+    def _collect_rules(self) -> None:
+        for impl in self.pm.hook.clearance_add_rules.get_hookimpls():
+            try:
+                impl.function(registry=_NamedRegistry(self.registry, impl.plugin_name))
+            except DuplicateRuleError as exc:
+                self.failures.append(PluginFailure(impl.plugin_name, self._source(impl.plugin_name), str(exc)))
+            except Exception as exc:
+                self.failures.append(PluginFailure(impl.plugin_name, self._source(impl.plugin_name), _error(exc)))
+
+    def _source(self, name: str) -> str:
+        info = self.plugins.get(name)
+        return info.source if info else "unknown"
+
+    # -- attachment -------------------------------------------------------------------
+    def attached(self, plugin_name: str, stage: str) -> bool:
+        info = self.plugins.get(plugin_name)
+        return info is None or info.stages is None or stage in info.stages
+
+    def plugins_for(self, stage: str) -> list[PluginInfo]:
+        return [p for p in self.plugins.values() if p.stages is None or stage in p.stages]
+
+    # -- the typed facade -------------------------------------------------------------
+    def _impls(self, hook_name: str, stage: str | None = None) -> list[Any]:
+        caller = getattr(self.pm.hook, hook_name)
+        impls = list(reversed(caller.get_hookimpls()))  # pluggy's call order
+        if stage is not None:
+            impls = [i for i in impls if self.attached(i.plugin_name, stage)]
+        return impls
+
+    @staticmethod
+    def _call(impl: Any, kwargs: dict[str, Any]) -> Any:
+        return impl.function(*[kwargs[name] for name in impl.argnames])
+
+    def read_provenance(self, asset: Asset) -> tuple[list[PartialRecord], list[Finding]]:
+        """Every reader's partial record, sidecar first; a reader that raises is ``PRV-05``."""
+        partials: list[PartialRecord] = []
+        crashes: list[Finding] = []
+        kwargs = {"asset": asset, "policy": self.policy}
+        for impl in self._impls("clearance_read_provenance", asset.stage):
+            try:
+                result = self._call(impl, kwargs)
+            except Exception as exc:
+                crashes.append(crash_finding(impl.plugin_name, exc))
+                continue
+            if result is not None:
+                partials.append(result)
+        return partials, crashes
+
+    def check_asset(self, asset: Asset, record: ProvenanceRecord, stage: StageConfig) -> list[Finding]:
+        """Every attached checker's findings; each checker isolated (a crash is ``PRV-05``)."""
+        kwargs = {"asset": asset, "record": record, "stage": stage, "policy": self.policy}
+        return self._collect("clearance_check_asset", kwargs, stage.name)
+
+    def check_stage(self, stage_result: StageResult, stage: StageConfig) -> list[Finding]:
+        kwargs = {"stage_result": stage_result, "policy": self.policy}
+        return self._collect("clearance_check_stage", kwargs, stage.name)
+
+    def _collect(self, hook_name: str, kwargs: dict[str, Any], stage: str) -> list[Finding]:
+        findings: list[Finding] = []
+        for impl in self._impls(hook_name, stage):
+            try:
+                result = self._call(impl, kwargs)
+            except Exception as exc:
+                findings.append(crash_finding(impl.plugin_name, exc))
+                continue
+            if result is None:
+                continue
+            if isinstance(result, Finding):
+                result = [result]
+            try:
+                items = list(result)
+            except TypeError:
+                items = [None]
+            for item in items:
+                if not isinstance(item, Finding):
+                    findings.append(
+                        crash_finding(impl.plugin_name, TypeError(f"returned {type(item).__name__}, not a Finding"))
+                    )
+                    continue
+                if item.plugin is None:
+                    item.plugin = impl.plugin_name
+                findings.append(item)
+        return findings
+
+    def find_approval(
+        self, finding: Finding, asset: Asset, record: ProvenanceRecord
+    ) -> tuple[Any, Finding | None]:
+        """(first approval match or None, a ``PRV-05`` finding if an approval plugin raised)."""
+        kwargs = {"finding": finding, "asset": asset, "record": record, "policy": self.policy}
+        for impl in self._impls("clearance_find_approval", asset.stage):
+            try:
+                result = self._call(impl, kwargs)
+            except Exception as exc:
+                return None, crash_finding(impl.plugin_name, exc)
+            if result is not None:
+                return result, None
+        return None, None
+
+    def notify(
+        self, hook_name: str, stage_name: str, on_error: Callable[[str, BaseException], None], **kwargs: Any
+    ) -> None:
+        """Call a notification hook; a failing implementation is reported, never fatal."""
+        for impl in self._impls(hook_name, stage_name):
+            try:
+                self._call(impl, {**kwargs, "policy": self.policy})
+            except Exception as exc:
+                on_error(impl.plugin_name, exc)
+
+    def stage_started(self, stage: StageConfig, on_error: Callable[[str, BaseException], None]) -> None:
+        self.notify("clearance_stage_started", stage.name, on_error, stage=stage)
+
+    def stage_finished(self, result: StageResult, on_error: Callable[[str, BaseException], None]) -> None:
+        self.notify("clearance_stage_finished", result.stage, on_error, stage_result=result)
+
+    def finding(self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]) -> None:
+        self.notify("clearance_finding", result.stage, on_error, finding=finding, result=result)
+
+
+class _NamedRegistry:
+    """The registry as one plugin sees it (so duplicates name both plugins)."""
+
+    def __init__(self, registry: RuleRegistry, plugin: str) -> None:
+        self._registry = registry
+        self._plugin = plugin
+
+    def add(self, rule: Any) -> None:
+        self._registry.add(rule, plugin=self._plugin)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._registry, name)
+
+
+def _import_file(path: Path) -> ModuleType:
+    """Import a plugin file under a private module name (never via ``sys.path``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"plugin file {path} not found")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"clearance_site_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def _error(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"

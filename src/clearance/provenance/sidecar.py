@@ -1,0 +1,84 @@
+"""The sidecar reader: ``NAME.EXT.genai.yaml`` (or ``.json``) next to a file, ``PREFIX.genai.yaml``
+next to a frame sequence. Format 1 is defined by ``schemas/provenance.schema.json``.
+
+A sidecar that does not parse or does not validate still yields a partial record: every
+schema error becomes an issue with its field path (reported as ``PRV-02``), and the fields
+that did validate are kept so the asset is audited with what is known.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Any
+
+from .._yaml import DocumentError, load_document
+from ..hookspecs import hookimpl
+from ..model import Asset, PartialRecord, ProvenanceIssue
+from ..policy import Policy, schema_errors
+
+__all__ = ["read_sidecar", "sidecar_record", "clearance_read_provenance"]
+
+SCHEMA = "provenance.schema.json"
+
+
+def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> PartialRecord:
+    """Validate a parsed sidecar document and keep what is usable."""
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "an empty document"
+        return PartialRecord(
+            "sidecar", file, {}, [ProvenanceIssue(file, "(top level)", f"expected a mapping, got {kind}")]
+        )
+    errors = schema_errors(data, SCHEMA)
+    issues = [ProvenanceIssue(file, path or "(top level)", reason) for path, reason in errors]
+    broken_top = {_top_key(path) for path, _ in errors}
+    usable = {k: v for k, v in data.items() if k not in broken_top}
+    if asset is not None:
+        declared = data.get("asset")
+        if isinstance(declared, str) and not _describes(declared, asset):
+            issues.append(
+                ProvenanceIssue(file, "asset", f"describes {declared!r}, but is paired with {asset.name!r}")
+            )
+    return PartialRecord("sidecar", file, usable, issues)
+
+
+def _top_key(path: str) -> str:
+    for sep in (".", "["):
+        path = path.split(sep, 1)[0]
+    return path
+
+
+def _describes(declared: str, asset: Asset) -> bool:
+    name = declared.rsplit("/", 1)[-1]
+    if name == asset.name or fnmatch.fnmatchcase(asset.name, name):
+        return True
+    # a sequence sidecar may write the pattern with any padding style (####, %04d, @)
+    if asset.is_sequence:
+        prefix = asset.name.split(".", 1)[0]
+        return name.startswith(prefix + ".") and name.rsplit(".", 1)[-1] == asset.extension
+    return False
+
+
+def read_sidecar(asset: Asset) -> PartialRecord | None:
+    """The sidecar's partial record for ``asset``, or ``None`` when it has no sidecar."""
+    if asset.sidecar is None:
+        return None
+    file = _display(asset)
+    try:
+        data = load_document(asset.sidecar)
+    except DocumentError as exc:
+        return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, "", str(exc))])
+    return sidecar_record(data, file, asset=asset)
+
+
+def _display(asset: Asset) -> str:
+    assert asset.sidecar is not None
+    try:
+        return asset.sidecar.relative_to(asset.root).as_posix()
+    except ValueError:
+        return str(asset.sidecar)
+
+
+@hookimpl(tryfirst=True)
+def clearance_read_provenance(asset: Asset, policy: Policy) -> PartialRecord | None:
+    """Read the asset's sidecar (the first source: its fields win over embedded metadata)."""
+    return read_sidecar(asset)
