@@ -1,0 +1,161 @@
+"""Helpers shared by the built-in rule packs: which assets a rule looks at, and the small
+questions several rules ask (is it final, is a value unknown, is a consent valid).
+
+Private to the built-in packs; site packs may copy what they need but should not import it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..model import MISSING, Finding
+from . import RuleContext
+
+__all__ = [
+    "EARLY_USES",
+    "ON_SCREEN",
+    "UNKNOWN",
+    "genai_only",
+    "has_provenance",
+    "is_final",
+    "is_genai",
+    "is_unknown",
+    "is_true",
+    "consent_problem",
+    "step_label",
+]
+
+#: Uses that never reach the screen as such (GUIDANCE: ideation, pitch, previs, temp).
+EARLY_USES = frozenset({"ideation", "pitch", "previs", "temp"})
+#: ``output.on_screen`` values that mean the element is seen or heard.
+ON_SCREEN = frozenset({"background", "prominent", "audible"})
+#: How a sidecar says "nobody knows": the value ``unknown``, or an explicit null.
+UNKNOWN: Any = "unknown"
+
+Check = Callable[[RuleContext], "Iterable[Finding] | Finding | None"]
+
+
+def is_unknown(value: Any) -> bool:
+    """Missing, null or ``unknown``: the rule must not read this as "no"."""
+    return value is MISSING or value is None or value == UNKNOWN
+
+
+def is_true(value: Any) -> bool:
+    return value is True
+
+
+def has_provenance(ctx: RuleContext) -> bool:
+    """Something is known about the asset (a sidecar, even a broken one, or embedded data)."""
+    return ctx.record.present
+
+
+def is_genai(ctx: RuleContext) -> bool:
+    """Rules other than ``PRV-*`` run on GenAI assets: ``generated: true``, or ``generated``
+    unknown while something is known about the asset (an unsure status is never "no")."""
+    return ctx.record.present and ctx.generated is not False
+
+
+def genai_only(check: Check) -> Check:
+    """Run ``check`` on GenAI assets only (see :func:`is_genai`); keeps its docstring."""
+
+    @functools.wraps(check)
+    def wrapper(ctx: RuleContext) -> Iterable[Finding] | Finding | None:
+        if not is_genai(ctx):
+            return None
+        return check(ctx)
+
+    return wrapper
+
+
+def provenance_only(check: Check) -> Check:
+    """Run ``check`` on every asset that has some provenance (IPTC consistency rules)."""
+
+    @functools.wraps(check)
+    def wrapper(ctx: RuleContext) -> Iterable[Finding] | Finding | None:
+        if not has_provenance(ctx):
+            return None
+        return check(ctx)
+
+    return wrapper
+
+
+def is_final(ctx: RuleContext) -> bool:
+    """Final: a ``final: true`` stage, ``output.use: final`` or ``output.in_final_cut: true``."""
+    return ctx.is_final or ctx.get("output.in_final_cut", None) is True
+
+
+def use_of(ctx: RuleContext) -> str | None:
+    """The output's use (``final`` for a final asset), or None when unknown."""
+    if is_final(ctx):
+        return "final"
+    return ctx.use
+
+
+def step_label(index: int, step: dict[str, Any]) -> str:
+    tool = step.get("tool")
+    return f"step {index} ({tool})" if isinstance(tool, str) else f"step {index} (no tool)"
+
+
+def enumerate_steps(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(index, step)`` with the index as written in the sidecar (``steps[index]``)."""
+    steps = ctx.get("steps", [])
+    if not isinstance(steps, list):
+        return
+    for index, step in enumerate(steps):
+        if isinstance(step, dict):
+            yield index, step
+
+
+def step_inputs(step: dict[str, Any]) -> list[dict[str, Any]]:
+    inputs = step.get("inputs")
+    if not isinstance(inputs, list):
+        return []
+    return [item for item in inputs if isinstance(item, dict)]
+
+
+def as_date(value: Any) -> _dt.date | None:
+    """A date from a YAML/JSON value (``date``, ``datetime`` or ISO string); None otherwise."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def consent_problem(ctx: RuleContext, entry: dict[str, Any], use: str) -> str | None:
+    """Why ``entry``'s consent does not cover ``use`` (None when it does).
+
+    Valid means: the consent record exists, names the same performer and production, has
+    not expired, and lists ``use`` among its ``uses``.
+    """
+    consent_id = entry.get("consent")
+    if not isinstance(consent_id, str) or not consent_id:
+        return "no consent record is given"
+    consent = ctx.consent(consent_id)
+    if consent is None:
+        return f"consent {consent_id} is not in the consents registry"
+    performer = entry.get("performer")
+    if consent.get("performer") != performer:
+        return f"consent {consent_id} is for performer {consent.get('performer')}, not {performer}"
+    production = ctx.production
+    if production is None or consent.get("production") != production:
+        return (
+            f"consent {consent_id} is for production {consent.get('production')}, not {production}"
+        )
+    expires = as_date(consent.get("expires"))
+    if expires is None:
+        return f"consent {consent_id} has no valid expiry date"
+    if expires < ctx.policy.today:
+        return f"consent {consent_id} expired on {expires.isoformat()}"
+    uses = consent.get("uses") or []
+    if use not in uses:
+        return f"consent {consent_id} does not cover {use} (it covers: {', '.join(map(str, uses)) or 'nothing'})"
+    return None

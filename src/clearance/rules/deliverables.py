@@ -1,0 +1,134 @@
+"""Final deliverables and on-screen elements (``NFX-GP4``, ``NFX-F1``, ``NFX-F2``, ``NFX-F3``).
+
+"Final" means a stage marked ``final: true``, ``output.use: final`` or
+``output.in_final_cut: true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Finding, Outcome
+from . import RuleContext, RulePack
+from ._common import ON_SCREEN, genai_only, is_final
+
+pack = RulePack("clearance.rules.deliverables")
+
+#: Prominence that makes a prop "prominent" (read aloud, story-relevant) rather than incidental.
+PROMINENT = frozenset({"referenced", "read_aloud", "story_relevant"})
+
+
+@pack.rule(
+    "NFX-GP4",
+    title="GenAI in final deliverables",
+    principle="deliverables",
+    outcome=Outcome.APPROVAL,
+    remediation=(
+        "GenAI material is headed for the final deliverables: flag it early to the studio "
+        "contact and obtain written approval after legal review."
+    ),
+)
+@genai_only
+def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
+    """Generated material "is temporary and not part of the final deliverables"
+    (guiding principle 4)."""
+    if is_final(ctx):
+        why = (
+            f"stage {ctx.stage.name} is final"
+            if ctx.stage.final
+            else "output.in_final_cut is true"
+            if ctx.get("output.in_final_cut", None) is True
+            and ctx.get("output.use", None) != "final"
+            else "output.use is final"
+        )
+        yield ctx.finding(
+            f"GenAI material is part of the final deliverables ({why})", stage_final=ctx.stage.final
+        )
+    elif ctx.use is None:
+        yield ctx.unsure(
+            "output.use", "the output's use is unknown, so it may reach the final deliverables"
+        )
+
+
+@pack.rule(
+    "NFX-F1",
+    title="On-screen GenAI not flagged",
+    principle="on-screen",
+    outcome=Outcome.NOTICE,
+    remediation=(
+        "The GenAI element is seen or heard on screen: flag it to the studio contact for legal "
+        "guidance now and record the date in disclosure.flagged_at."
+    ),
+)
+@genai_only
+def on_screen_flag(ctx: RuleContext) -> Iterator[Finding]:
+    """ "Flag any GenAI-generated elements early", especially if they will be seen or heard on
+    screen, "even in the background"."""
+    on_screen = ctx.get("output.on_screen", None)
+    if on_screen in ON_SCREEN:
+        if not ctx.get("disclosure.flagged_at", None):
+            yield ctx.finding(
+                f"GenAI element on screen ({on_screen}) has not been flagged to the studio contact",
+                on_screen=on_screen,
+            )
+    elif on_screen is None and is_final(ctx):
+        yield ctx.unsure(
+            "output.on_screen",
+            "final GenAI asset with no output.on_screen: it may be seen on screen",
+        )
+
+
+@pack.rule(
+    "NFX-F2",
+    title="GenAI prop needs clearance",
+    principle="on-screen",
+    outcome=Outcome.APPROVAL,
+    remediation=(
+        "A prominent or story-relevant GenAI prop (poster, document, signage, news clipping): "
+        "route it through legal review and rights clearance, and obtain written approval."
+    ),
+)
+@genai_only
+def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
+    """Posters, documents, signage and news clippings "may require rights clearance";
+    incidental elements differ from prominent ones (read aloud, story-relevant)."""
+    element = ctx.get("output.element_type", None)
+    prominence = ctx.get("output.prominence", None)
+    if element is None and prominence is None:
+        return
+    label = element or "prop"
+    if prominence in PROMINENT:
+        yield ctx.finding(
+            f"GenAI {label} is {str(prominence).replace('_', ' ')}",
+            outcome=Outcome.APPROVAL,
+            element_type=element,
+            prominence=prominence,
+        )
+    elif prominence == "incidental":
+        yield ctx.finding(
+            f"GenAI {label} is incidental; keep it incidental or clear its rights",
+            outcome=Outcome.NOTICE,
+            element_type=element,
+            prominence=prominence,
+        )
+    else:
+        yield ctx.unsure(
+            "output.prominence",
+            f"GenAI {label} with no output.prominence: incidental or prominent is unknown",
+            element_type=element,
+        )
+
+
+@pack.rule(
+    "NFX-F3",
+    title="No human contribution recorded",
+    principle="deliverables",
+    outcome=Outcome.NOTICE,
+    remediation="Document the human authorship and edits on the final GenAI-derived element (output.human_contribution).",
+)
+@genai_only
+def human_contribution(ctx: RuleContext) -> Iterator[Finding]:
+    """The final version "should involve meaningful human input"."""
+    contribution = ctx.get("output.human_contribution", None)
+    if is_final(ctx) and not (isinstance(contribution, str) and contribution.strip()):
+        yield ctx.finding("final GenAI asset records no human contribution")

@@ -1,0 +1,137 @@
+"""Provenance hygiene (``PRV-*``): is there a record, does it parse, do its sources agree.
+
+These rules run on every asset, GenAI or not, and cannot be turned off (except ``PRV-03``
+and ``PRV-04``). They are also the worked example of a rule pack for TDs: one small
+function per rule, the docstring quoting what it enforces, the fix in ``remediation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..model import Finding, Outcome, Rule
+from . import RuleContext, RulePack
+from ._common import enumerate_steps
+
+pack = RulePack("clearance.rules.provenance")
+
+
+@pack.rule(
+    "PRV-01",
+    title="No provenance",
+    principle="provenance",
+    outcome=Outcome.ESCALATE,
+    remediation=(
+        "Write the sidecar next to the asset: NAME.EXT.genai.yaml for a single file, "
+        "PREFIX.genai.yaml for a frame sequence (or embed IPTC/C2PA provenance)."
+    ),
+)
+def no_provenance(ctx: RuleContext) -> Iterator[Finding]:
+    """An asset in a stage folder with no provenance at all (no sidecar, nothing embedded)
+    is "unsure" on every principle: "No or unsure on any principle → escalate"."""
+    if not ctx.record.present:
+        yield ctx.finding(
+            "no provenance: no sidecar and no embedded GenAI metadata; whether GenAI was used is unknown",
+            outcome=Outcome.ESCALATE,
+        )
+
+
+@pack.rule(
+    "PRV-02",
+    title="Invalid sidecar",
+    principle="provenance",
+    outcome=Outcome.ESCALATE,
+    remediation=(
+        "Fix the sidecar fields listed; 'clearance validate FILE' shows every error with its "
+        "field path."
+    ),
+)
+def invalid_provenance(ctx: RuleContext) -> Iterator[Finding]:
+    """A sidecar that does not parse or does not validate cannot answer the principles:
+    "unsure" counts as "no", so the asset is escalated and audited with whatever parsed."""
+    issues = ctx.record.issues
+    if not issues:
+        return
+    files = sorted({issue.file for issue in issues})
+    listed = "; ".join(str(issue) for issue in issues)
+    yield ctx.finding(
+        f"provenance could not be read completely ({len(issues)} error(s)): {listed}",
+        outcome=Outcome.ESCALATE,
+        files=files,
+        errors=[{"file": i.file, "field": i.field, "message": i.message} for i in issues],
+    )
+
+
+@pack.rule(
+    "PRV-03",
+    title="Unregistered tool",
+    principle="provenance",
+    outcome=Outcome.ESCALATE,
+    remediation=(
+        "Register the tool in tools.yaml with its data terms (deployment, trains_on_inputs, "
+        "retains_data, reuses_outputs), or use a registered tool."
+    ),
+)
+def unregistered_tool(ctx: RuleContext) -> Iterator[Finding]:
+    """ "A step whose tool is not in the registry is 'unsure' for the data-handling
+    principles"; non-enterprise tools need their "T&Cs … license tier … pre-negotiated data
+    terms" checked."""
+    for index, step in enumerate_steps(ctx):
+        tool = step.get("tool")
+        if isinstance(tool, str) and tool not in ctx.policy.tools:
+            yield ctx.finding(
+                f"step {index} uses tool {tool!r}, which is not in the tool registry; "
+                "its data terms are unknown",
+                outcome=Outcome.ESCALATE,
+                step=index,
+                tool=tool,
+            )
+
+
+@pack.rule(
+    "PRV-04",
+    title="Sources disagree",
+    principle="provenance",
+    outcome=Outcome.BLOCK,
+    remediation=(
+        "Fix whichever source is wrong (the sidecar or the embedded XMP/EXR/C2PA metadata); "
+        "never strip embedded provenance to make them agree."
+    ),
+)
+def sources_disagree(ctx: RuleContext) -> Iterator[Finding]:
+    """ "Readers merge into one record; where sources disagree, that is itself a finding":
+    one source saying "not generated" while another says GenAI hides GenAI use."""
+    said = [
+        (p.source, p.file, p.data["generated"])
+        for p in ctx.record.partials
+        if isinstance(p.data.get("generated"), bool)
+    ]
+    if len({value for _, _, value in said}) < 2:
+        return
+    yes = [f"{source} ({file})" for source, file, value in said if value]
+    no = [f"{source} ({file})" for source, file, value in said if not value]
+    yield ctx.finding(
+        f"provenance sources disagree on whether GenAI was used: {', '.join(yes)} say generated, "
+        f"{', '.join(no)} say not generated",
+        outcome=Outcome.BLOCK,
+        sources=[{"source": s, "file": f, "generated": v} for s, f, v in said],
+    )
+
+
+pack.define(
+    Rule(
+        id="PRV-05",
+        title="Checker crashed",
+        principle="provenance",
+        outcome=Outcome.ESCALATE,
+        guidance=(
+            "A checker, reader or rule that raised an exception never counts as a pass: "
+            '"unsure" on a principle → escalate.'
+        ),
+        remediation=(
+            "Fix or remove the plugin named in the finding (evidence.plugin); the asset is "
+            "re-audited on the next run."
+        ),
+        pack=pack.pack,
+    )
+)

@@ -1,0 +1,365 @@
+"""Talent and performance (``NFX-GP5``, ``NFX-T1`` … ``NFX-T5``): replicas, alterations,
+talent models and the consents that cover them.
+
+A consent is valid for a use when the record exists in the consents registry, names the same
+performer and production, has not expired and lists the use (``employment_based_replica``,
+``independent_replica``, ``background_replica``, ``significant_alteration``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..model import Finding, Outcome
+from . import RuleContext, RulePack
+from ._common import consent_problem, enumerate_steps, genai_only, step_label, use_of
+
+pack = RulePack("clearance.rules.talent")
+
+#: Replica kinds that need the performer's consent (a synthetic performer is not a replica).
+CONSENTED_REPLICAS = frozenset({"employment_based", "independent", "background"})
+#: Customary alterations that need no further consent (SAG-AFTRA 2023 MOA list, as in N1).
+CUSTOMARY_CATEGORIES = frozenset(
+    {
+        "cosmetics",
+        "wardrobe",
+        "noise_reduction",
+        "timing",
+        "continuity",
+        "pitch",
+        "clarity",
+        "dubbing",
+        "visual_effects",
+    }
+)
+
+
+def _talent(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any]]]:
+    talent = ctx.get("talent", [])
+    if isinstance(talent, list):
+        for index, entry in enumerate(talent):
+            if isinstance(entry, dict):
+                yield index, entry
+
+
+def _replica(entry: dict[str, Any]) -> str | None:
+    value = entry.get("replica")
+    return value if isinstance(value, str) and value != "none" else None
+
+
+def _needs_replica_consent(entry: dict[str, Any]) -> bool:
+    return entry.get("replica") in CONSENTED_REPLICAS and not entry.get("exception")
+
+
+def _talent_models(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
+    for index, step in enumerate_steps(ctx):
+        model = step.get("model")
+        if isinstance(model, dict):
+            yield index, step, model
+
+
+@pack.rule(
+    "NFX-GP5",
+    title="Talent or union work affected",
+    principle="talent",
+    outcome=Outcome.APPROVAL,
+    remediation=(
+        "A performance or union-covered work is replaced or affected: attach the performer's "
+        "consent and the union clearance, then request written approval."
+    ),
+)
+@genai_only
+def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
+    """GenAI must not "replace or generate new talent performances or union-covered work
+    without consent" (guiding principle 5)."""
+    union_impact = ctx.get("union_impact", None)
+    if union_impact == "unknown":
+        yield ctx.unsure(
+            "union_impact", "whether union-covered work is replaced or affected is unknown"
+        )
+    elif isinstance(union_impact, str) and union_impact != "none":
+        yield ctx.finding(
+            f"union-covered work affected ({union_impact})", union_impact=union_impact
+        )
+    for index, entry in _talent(ctx):
+        performer = entry.get("performer")
+        replica = _replica(entry)
+        significant = entry.get("alteration") == "significant"
+        if "replica" not in entry and "alteration" not in entry:
+            yield ctx.unsure(
+                f"talent[{index}].replica",
+                f"performer {performer}: the sidecar does not say how the performance is used "
+                "(no replica or alteration)",
+                performer=performer,
+            )
+            continue
+        if not (replica or significant):
+            continue
+        problems = []
+        if _needs_replica_consent(entry):
+            problem = consent_problem(ctx, entry, f"{replica}_replica")
+            if problem:
+                problems.append(problem)
+        if significant:
+            problem = consent_problem(ctx, entry, "significant_alteration")
+            if problem:
+                problems.append(problem)
+        what = " and ".join(
+            p
+            for p in (
+                f"{replica} replica" if replica else "",
+                "significant alteration" if significant else "",
+            )
+            if p
+        )
+        if problems:
+            yield ctx.finding(
+                f"performer {performer}: {what} without valid consent ({'; '.join(problems)})",
+                outcome=Outcome.BLOCK,
+                performer=performer,
+                problems=problems,
+            )
+        else:
+            yield ctx.finding(
+                f"performer {performer}: {what}",
+                outcome=Outcome.APPROVAL,
+                performer=performer,
+                consent=entry.get("consent"),
+            )
+
+
+@pack.rule(
+    "NFX-T1",
+    title="Digital replica of real talent",
+    principle="talent",
+    outcome=Outcome.BLOCK,
+    remediation=(
+        "A digital replica of a real performer needs documented consent scoped to this "
+        "production and use (and guild compliance, e.g. SAG-AFTRA), plus written approval."
+    ),
+)
+@genai_only
+def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
+    """No "digital performers, voices, or likenesses of real talent without explicit and
+    documented consent and complying with guild requirements"."""
+    for _index, entry in _talent(ctx):
+        if not _needs_replica_consent(entry):
+            continue
+        performer = entry.get("performer")
+        replica = entry["replica"]
+        problem = consent_problem(ctx, entry, f"{replica}_replica")
+        if problem:
+            yield ctx.finding(
+                f"performer {performer}: {replica} replica without valid consent ({problem})",
+                outcome=Outcome.BLOCK,
+                performer=performer,
+                replica=replica,
+                consent=entry.get("consent"),
+                reason=problem,
+            )
+        else:
+            yield ctx.finding(
+                f"performer {performer}: {replica} replica under consent {entry.get('consent')}; "
+                "written approval needed",
+                outcome=Outcome.APPROVAL,
+                performer=performer,
+                replica=replica,
+                consent=entry.get("consent"),
+            )
+
+
+@pack.rule(
+    "NFX-T1x",
+    title="Replica consent exception claimed",
+    principle="talent",
+    outcome=Outcome.NOTICE,
+    remediation=(
+        "An exception is claimed (as scripted, safety, unrecognizable): attach the script or "
+        "recording reference, or the stunt-safety note, and flag the replica to the studio contact."
+    ),
+)
+@genai_only
+def replica_exception(ctx: RuleContext) -> Iterator[Finding]:
+    """No further consent if the output "remains substantially as scripted, performed, or
+    recorded", shows acts unsafe for a human, or leaves the performer "unrecognizable"."""
+    for _index, entry in _talent(ctx):
+        exception = entry.get("exception")
+        if exception:
+            yield ctx.finding(
+                f"performer {entry.get('performer')}: replica used under the {exception} exception",
+                performer=entry.get("performer"),
+                exception=exception,
+                replica=entry.get("replica"),
+            )
+
+
+@pack.rule(
+    "NFX-T2",
+    title="Significant performance alteration",
+    principle="talent",
+    outcome=Outcome.BLOCK,
+    remediation=(
+        "The alteration changes emotional tone, delivery or intent (e.g. visual ADR): obtain the "
+        "performer's consent for a significant alteration and written approval."
+    ),
+)
+@genai_only
+def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
+    """ "Significant Digital Alterations" that affect "emotional tone, delivery, or intent"
+    need consent; e.g. "visual ADR"."""
+    for _index, entry in _talent(ctx):
+        if entry.get("alteration") != "significant":
+            continue
+        performer = entry.get("performer")
+        problem = consent_problem(ctx, entry, "significant_alteration")
+        if problem:
+            yield ctx.finding(
+                f"performer {performer}: significant alteration without valid consent ({problem})",
+                outcome=Outcome.BLOCK,
+                performer=performer,
+                consent=entry.get("consent"),
+                reason=problem,
+            )
+        else:
+            yield ctx.finding(
+                f"performer {performer}: significant alteration under consent {entry.get('consent')}; "
+                "written approval needed",
+                outcome=Outcome.APPROVAL,
+                performer=performer,
+                consent=entry.get("consent"),
+            )
+
+
+@pack.rule(
+    "NFX-T3",
+    title="Customary alteration",
+    principle="talent",
+    outcome=Outcome.NOTICE,
+    remediation=(
+        "Name the customary category of the alteration (talent[].alteration_category: cosmetics, "
+        "wardrobe, noise_reduction, timing, continuity, pitch, clarity, dubbing, visual_effects); "
+        "anything else is a significant alteration."
+    ),
+)
+@genai_only
+def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
+    """Customary alterations need no further consent: "cosmetics, wardrobe, noise reduction,
+    timing, continuity, pitch, clarity"; dubbing or doubles permitted by agreement."""
+    for _index, entry in _talent(ctx):
+        if entry.get("alteration") != "customary":
+            continue
+        performer = entry.get("performer")
+        category = entry.get("alteration_category")
+        if category in CUSTOMARY_CATEGORIES:
+            yield ctx.finding(
+                f"performer {performer}: customary alteration ({category}) logged",
+                outcome=Outcome.PASS,
+                performer=performer,
+                category=category,
+            )
+        else:
+            yield ctx.finding(
+                f"performer {performer}: alteration claimed as customary, but its category "
+                f"({category or 'none given'}) is not on the customary list",
+                outcome=Outcome.NOTICE,
+                performer=performer,
+                category=category,
+            )
+
+
+@pack.rule(
+    "NFX-T4",
+    title="Talent model outside its scope",
+    principle="talent",
+    outcome=Outcome.BLOCK,
+    remediation=(
+        "The talent model is used outside the production or purpose it was consented for: stop "
+        "and obtain consent from all parties (performer, production) for this use."
+    ),
+)
+@genai_only
+def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
+    """Talent models are "used solely for the production in question", never for "another
+    production, pitch, or concept without the express consent of all parties"."""
+    production = ctx.production
+    use = use_of(ctx)
+    for index, step, model in _talent_models(ctx):
+        trained = model.get("trained_on_talent")
+        where: dict[str, Any] = {"step": index, "tool": step.get("tool"), "model": model.get("id")}
+        if trained == "unknown":
+            yield ctx.unsure(
+                f"steps[{index}].model.trained_on_talent",
+                f"{step_label(index, step)}: whether model {model.get('id')} was trained on talent is unknown",
+                **where,
+            )
+            continue
+        if trained is not True:
+            continue
+        allowed = model.get("allowed_productions")
+        if not isinstance(allowed, list):
+            yield ctx.unsure(
+                f"steps[{index}].model.allowed_productions",
+                f"{step_label(index, step)}: talent model {model.get('id')} does not say which productions it may serve",
+                **where,
+            )
+            continue
+        if production is None:
+            yield ctx.unsure("production", "the production of this asset is unknown", **where)
+            continue
+        if production not in allowed:
+            yield ctx.finding(
+                f"{step_label(index, step)}: talent model {model.get('id')} is consented for "
+                f"{', '.join(map(str, allowed)) or 'no production'}, not {production}",
+                allowed_productions=allowed,
+                production=production,
+                **where,
+            )
+            continue
+        purposes = model.get("allowed_purposes")
+        if isinstance(purposes, list):
+            if use is None:
+                yield ctx.unsure(
+                    "output.use",
+                    f"{step_label(index, step)}: talent model {model.get('id')} is limited to "
+                    f"{', '.join(map(str, purposes))} and the output's use is unknown",
+                    **where,
+                )
+            elif use not in purposes:
+                yield ctx.finding(
+                    f"{step_label(index, step)}: talent model {model.get('id')} used for {use}, "
+                    f"outside its consented purposes ({', '.join(map(str, purposes))})",
+                    allowed_purposes=purposes,
+                    use=use,
+                    **where,
+                )
+
+
+@pack.rule(
+    "NFX-T5",
+    title="Talent enhancement without QA",
+    principle="talent",
+    outcome=Outcome.NOTICE,
+    remediation="Attach the early creative/technical QA results (qa.test_record) for the talent enhancement.",
+)
+@genai_only
+def talent_qa(ctx: RuleContext) -> Iterator[Finding]:
+    """ "Perform early tests … plan dedicated data capture sessions … avoid enhancements that
+    could harm the actor's reputation, dignity"."""
+    if ctx.get("qa.test_record", None):
+        return
+    reasons = [
+        f"talent model {m.get('id')}"
+        for _, _, m in _talent_models(ctx)
+        if m.get("trained_on_talent") is True
+    ]
+    for _index, entry in _talent(ctx):
+        if _replica(entry) and entry.get("replica") != "synthetic":
+            reasons.append(f"{entry['replica']} replica of {entry.get('performer')}")
+        if entry.get("alteration") == "significant":
+            reasons.append(f"significant alteration of {entry.get('performer')}")
+    if reasons:
+        yield ctx.finding(
+            f"talent enhancement without a QA test record: {', '.join(reasons)}",
+            enhancements=reasons,
+        )
