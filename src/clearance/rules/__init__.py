@@ -282,7 +282,7 @@ class RulePack:
     @hookimpl
     def clearance_add_rules(self, registry: RuleRegistry) -> None:
         for rule in self.rules:
-            registry.add(rule, plugin=self.name)
+            registry.add(rule)  # the run's registry facade records which plugin added it
 
     @hookimpl
     def clearance_check_asset(
