@@ -78,10 +78,8 @@ class PluginInfo:
 
 
 def _rule_modules() -> tuple[str, ...]:
-    try:
-        from .rules._builtin import BUILTIN_RULE_MODULES
-    except ImportError:
-        return ()
+    from .rules._builtin import BUILTIN_RULE_MODULES
+
     return tuple(BUILTIN_RULE_MODULES)
 
 
