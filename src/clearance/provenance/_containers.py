@@ -15,7 +15,6 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["Blocks", "MAX_XMP_BYTES", "scan", "sniff"]
@@ -130,7 +129,9 @@ def _walk_png(f: BinaryIO, size: int) -> Blocks:
         pos = end
 
 
-def _png_text(f: BinaryIO, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
+def _png_text(
+    f: BinaryIO, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks
+) -> None:
     # The keyword (1-79 bytes + NUL) decides whether the rest is worth reading.
     start = pos + 8
     head = _read_at(f, start, min(length, 80))
@@ -144,7 +145,9 @@ def _png_text(f: BinaryIO, pos: int, length: int, ctype: bytes, after: bool, blo
     if blocks.xmp is not None:
         return  # the first packet is the one XMP readers honour
     if length > MAX_XMP_BYTES:
-        blocks.problems.append(f"XMP iTXt chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})")
+        blocks.problems.append(
+            f"XMP iTXt chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})"
+        )
         return
     chunk = _read_at(f, pos + 4, length + 8)  # type + data + CRC, for the CRC check
     payload, crc = chunk[4:-4], struct.unpack(">I", chunk[-4:])[0]
@@ -247,11 +250,15 @@ def _walk_webp(f: BinaryIO, size: int) -> Blocks:
         end = pos + 8 + length + (length & 1)
         if pos + 8 + length > size:
             what = fourcc.decode("latin-1", "replace")
-            blocks.problems.append(f"truncated: WebP {what!r} chunk at byte {pos} runs past the end")
+            blocks.problems.append(
+                f"truncated: WebP {what!r} chunk at byte {pos} runs past the end"
+            )
             return blocks
         if fourcc == b"XMP " and blocks.xmp is None:
             if length > MAX_XMP_BYTES:
-                blocks.problems.append(f"XMP chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})")
+                blocks.problems.append(
+                    f"XMP chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})"
+                )
             else:
                 blocks.xmp = _read_at(f, pos + 8, length)
                 blocks.xmp_where = "XMP chunk"
@@ -298,18 +305,12 @@ def _walk_tiff(f: BinaryIO, size: int) -> Blocks:
             offset = struct.unpack(order + "I", value)[0]
             data = value[:n] if n <= 4 else _read_at(f, offset, n)
             if len(data) < n:
-                blocks.problems.append(f"truncated: XMP tag data at byte {offset} runs past the end")
+                blocks.problems.append(
+                    f"truncated: XMP tag data at byte {offset} runs past the end"
+                )
                 continue
             blocks.xmp, blocks.xmp_where = data, "TIFF tag 700"
     return blocks
 
 
 _WALKERS = {"png": _walk_png, "jpeg": _walk_jpeg, "webp": _walk_webp, "tiff": _walk_tiff}
-
-
-def is_file(path: Path) -> bool:
-    """``path.is_file()`` that treats an unreadable path as absent instead of raising."""
-    try:
-        return path.is_file()
-    except OSError:
-        return False

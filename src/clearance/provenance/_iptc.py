@@ -39,14 +39,13 @@ NON_GENAI_TERMS = frozenset(
         "algorithmicallyEnhanced",
         "algorithmicMedia",
         "dataDrivenMedia",
-        "virtualRecording",
         "softwareImage",
         "digitalArt",
         "minorHumanEdits",
     }
 )
 
-# Everything else ("composite", C2PA "empty", unknown or misspelled terms) says nothing about
+# Everything else ("composite", "virtualRecording" (GenAI and/or capture), C2PA "empty", unknown or misspelled terms) says nothing about
 # GenAI: the reader reports ``generated`` as unknown, never as False.
 
 _PREFIXES = (

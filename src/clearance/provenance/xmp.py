@@ -26,6 +26,7 @@ from defusedxml import DefusedXmlException
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
+from ._common import display_path
 from ._containers import Blocks, scan
 from ._iptc import generated_from_source_type
 
@@ -78,7 +79,9 @@ def parse_xmp(packet: bytes | str) -> dict[str, Any]:
     # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids NUL.
     packet = packet.strip(b"\x00 \t\r\n")
     try:
-        root = SafeET.fromstring(packet, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        root = SafeET.fromstring(
+            packet, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
     except DefusedXmlException as exc:
         raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
     except (ParseError, ValueError) as exc:
@@ -174,7 +177,9 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
         evidence["data_mining"] = found["data_mining"]
     for key, values in found.get("conflicts", {}).items():
         issues.append(
-            ProvenanceIssue(file, f"xmp.{key}", f"written more than once with different values: {values}")
+            ProvenanceIssue(
+                file, f"xmp.{key}", f"written more than once with different values: {values}"
+            )
         )
     if not data and not issues:
         return None
@@ -191,12 +196,4 @@ def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
     """XMP embedded in the asset (a sequence: its first frame only); None when there is none."""
     if asset.extension not in EXTENSIONS:
         return None
-    return record_from_xmp(read_xmp(asset.path), _display(asset))
-
-
-def _display(asset: Asset) -> str:
-    """The file named in issues: relative to the root, as findings name assets."""
-    try:
-        return asset.path.relative_to(asset.root).as_posix()
-    except ValueError:
-        return str(asset.path)
+    return record_from_xmp(read_xmp(asset.path), display_path(asset))

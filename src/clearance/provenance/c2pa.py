@@ -1,0 +1,417 @@
+"""C2PA reader: Content Credentials embedded in the asset or in a ``NAME.c2pa`` sidecar manifest.
+
+Registered as a built-in reader plugin (``clearance.provenance.c2pa``). Two levels:
+
+- **Detection, always** (stdlib only): a PNG ``caBX`` chunk, a JPEG APP11 JUMBF segment, a WebP
+  ``C2PA`` chunk, a TIFF tag 0xCD41, or a sidecar manifest next to the file (``shot.exr.c2pa``
+  or ``shot.c2pa``; EXR can only carry one this way). Without the SDK the record says
+  "manifest present, not verified" and claims nothing.
+- **Verification, with the optional extra** ``genai-clearance[c2pa]`` (c2pa-python): offline
+  (remote manifest fetch and OCSP off), against the trust anchors the policy names. The record
+  then carries ``generated`` / ``source_type`` from the actions' ``digitalSourceType`` (in the
+  active manifest and every ingredient manifest of the store), the training-and-mining
+  preferences under ``x-training-mining``, and in evidence the validation state: ``Invalid``,
+  ``Valid`` (signature good, signer not trusted) or ``Trusted``.
+
+A manifest that fails validation cannot vouch for "no GenAI": its claims are kept only where
+they point to GenAI or restrict training (see ``docs/embedded-provenance.md``); ``PRV-06``
+reports the failure itself.
+
+Settings (``readers: {c2pa: {...}}`` in ``clearance.yaml``; ``rules: {PRV-06: {...}}`` is read
+too, for the same keys): ``verify`` (default true), ``trust_anchors`` (PEM file(s), relative to
+the root, or inline PEM: root CAs the studio trusts), ``allowed_list`` (PEM: individual signing
+certificates), ``trust_config`` (extra EKU OIDs, e.g. ``1.3.6.1.4.1.62558.2.1``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..hookspecs import hookimpl
+from ..model import PartialRecord, ProvenanceIssue
+from ._common import display_path, is_file
+from ._containers import scan
+from ._iptc import generated_from_source_type
+
+if TYPE_CHECKING:
+    from ..model import Asset
+
+__all__ = [
+    "C2paSettings",
+    "sdk_available",
+    "find_manifest",
+    "sidecar_manifest",
+    "verify_manifest",
+    "summarize_store",
+    "record_from_c2pa",
+    "clearance_read_provenance",
+]
+
+SOURCE = "c2pa"
+RULE_ID = "PRV-06"
+TRAINING_LABELS = ("cawg.training-mining", "c2pa.training-mining")
+# "In the absence of additional information, constrained shall be treated as notAllowed" (CAWG)
+RESTRICTED_USES = frozenset({"notAllowed", "constrained"})
+MAX_SIDECAR_BYTES = 64 * 1024 * 1024
+
+_MIME = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "exr": "image/x-exr",
+    "mov": "video/quicktime",
+    "mp4": "video/mp4",
+    "wav": "audio/wav",
+}
+_OFFLINE: dict[str, Any] = {
+    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+}
+
+
+def sdk_available() -> bool:
+    """Is c2pa-python importable (the ``genai-clearance[c2pa]`` extra)? Does not import it."""
+    return importlib.util.find_spec("c2pa") is not None
+
+
+# ------------------------------------------------------------------------------ detection ----
+
+
+def sidecar_manifest(path: str | os.PathLike[str]) -> Path | None:
+    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``."""
+    path = Path(path)
+    for candidate in (path.with_name(path.name + ".c2pa"), path.with_suffix(".c2pa")):
+        if is_file(candidate):
+            return candidate
+    return None
+
+
+def find_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Where ``path``'s C2PA manifest store is, without the SDK; None when it has none.
+
+    :return: ``{"location": "caBX" | "APP11" | "C2PA chunk" | "TIFF tag 0xCD41" | "sidecar",
+        "sidecar": Path | None, "problems": [...]}``; ``problems`` are what the container walk
+        found (truncation), reported even when no manifest was found.
+    """
+    blocks = scan(path)
+    if blocks.c2pa:
+        return {"location": blocks.c2pa, "sidecar": None, "problems": blocks.problems}
+    detached = sidecar_manifest(path)
+    if detached is not None:
+        return {"location": "sidecar", "sidecar": detached, "problems": blocks.problems}
+    return None
+
+
+# ---------------------------------------------------------------------------- verification ----
+
+
+class C2paSettings:
+    """Verification settings, from ``readers.c2pa`` and ``rules.PRV-06`` of the policy.
+
+    :ivar problems: settings that could not be used (an unreadable anchors file), as
+        ``(field, message)``; the reader reports them as issues rather than failing.
+    """
+
+    def __init__(self, values: Mapping[str, Any] | None = None, root: Path | None = None) -> None:
+        values = dict(values or {})
+        self.verify = values.get("verify", True) is not False
+        self.problems: list[tuple[str, str]] = []
+        self.trust_anchors = self._pem(values.get("trust_anchors"), root, "trust_anchors")
+        self.allowed_list = self._pem(values.get("allowed_list"), root, "allowed_list")
+        config = values.get("trust_config")
+        if isinstance(config, (list, tuple)):
+            config = "\n".join(str(oid) for oid in config)
+        self.trust_config = (
+            f"{config.strip()}\n" if isinstance(config, str) and config.strip() else None
+        )
+
+    @classmethod
+    def from_policy(cls, policy: Any) -> C2paSettings:
+        """Read settings defensively: a minimal policy object (tests, a DCC) may lack them."""
+        merged: dict[str, Any] = {}
+        rule_settings = getattr(policy, "rule_settings", None)
+        if callable(rule_settings):
+            values = rule_settings(RULE_ID)
+            if isinstance(values, Mapping):
+                merged.update(values)
+        readers = getattr(policy, "settings", None)
+        if isinstance(readers, Mapping) and isinstance(readers.get("c2pa"), Mapping):
+            merged.update(readers["c2pa"])  # the reader's own section wins over the rule's
+        root = getattr(policy, "root", None)
+        return cls(merged, Path(root) if root is not None else None)
+
+    @property
+    def anchored(self) -> bool:
+        """Did the studio say whom it trusts? (Otherwise "untrusted" is the normal state.)"""
+        return bool(self.trust_anchors or self.allowed_list)
+
+    def sdk_settings(self) -> dict[str, Any]:
+        trust: dict[str, Any] = {}
+        if self.trust_anchors:
+            trust["user_anchors"] = self.trust_anchors
+        if self.allowed_list:
+            trust["allowed_list"] = self.allowed_list
+        if self.trust_config:
+            trust["trust_config"] = self.trust_config
+        return {**_OFFLINE, "trust": trust} if trust else dict(_OFFLINE)
+
+    def _pem(self, value: Any, root: Path | None, field: str) -> str | None:
+        if value is None or value == [] or value == "":
+            return None
+        items = value if isinstance(value, (list, tuple)) else [value]
+        texts = []
+        for item in items:
+            if not isinstance(item, str):
+                self.problems.append((field, f"expected a PEM file path or PEM text, got {item!r}"))
+                continue
+            if "-----BEGIN" in item:
+                texts.append(item)
+                continue
+            path = Path(item).expanduser()
+            if not path.is_absolute() and root is not None:
+                path = root / path
+            try:
+                texts.append(path.read_text(encoding="ascii"))
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problems.append((field, f"cannot read {path}: {exc}"))
+        return "\n".join(texts) if texts else None
+
+
+def verify_manifest(
+    path: str | os.PathLike[str],
+    settings: C2paSettings | None = None,
+    *,
+    sidecar: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Verify ``path``'s manifest store offline with c2pa-python and summarize it.
+
+    :param sidecar: a detached manifest (``shot.exr.c2pa``) to verify ``path`` against.
+    :return: :func:`summarize_store`'s dict plus ``"validation_state"``; a store that the SDK
+        cannot parse at all is ``Invalid`` with a ``manifest.unreadable`` failure.
+    :raises ImportError: c2pa-python is not installed.
+    """
+    import c2pa  # the optional extra: imported only when verification is asked for
+
+    settings = settings or C2paSettings()
+    path = Path(path)
+    try:
+        with c2pa.Context.from_dict(settings.sdk_settings()) as context:
+            if sidecar is not None:
+                manifest = Path(sidecar).read_bytes()[: MAX_SIDECAR_BYTES + 1]
+                if len(manifest) > MAX_SIDECAR_BYTES:
+                    return _unreadable(f"sidecar manifest is larger than {MAX_SIDECAR_BYTES} bytes")
+                mime = _MIME.get(path.suffix.lower().lstrip("."), "application/octet-stream")
+                with open(path, "rb") as stream:
+                    reader = c2pa.Reader(mime, stream, manifest, context=context)
+                    return _summarize_reader(reader)
+            reader = c2pa.Reader.try_create(str(path), context=context)
+            if reader is None:
+                return _unreadable("the SDK found no manifest store where one was detected")
+            return _summarize_reader(reader)
+    except Exception as exc:  # the native SDK raises many C2paError kinds; all mean "unusable"
+        return _unreadable(f"{type(exc).__name__}: {exc}")
+
+
+def _summarize_reader(reader: Any) -> dict[str, Any]:
+    with reader:
+        store = json.loads(reader.json())
+        state = reader.get_validation_state()
+    summary = summarize_store(store)
+    summary["validation_state"] = state
+    return summary
+
+
+def _unreadable(message: str) -> dict[str, Any]:
+    return {
+        "validation_state": "Invalid",
+        "failures": [{"code": "manifest.unreadable", "explanation": message}],
+    }
+
+
+# ------------------------------------------------------------------------------- summaries ----
+
+
+def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
+    """What a manifest store (the SDK's JSON) says about GenAI, training and the signer.
+
+    Pure function over the store's JSON, so it is testable without the SDK.
+
+    :return: ``{"actions": [...], "source_type", "generated", "genai_in": ["active" |
+        "ingredient"], "software_agents", "training_mining", "not_allowed", "signer",
+        "claim_generator", "failures"}`` (keys present only when known).
+    """
+    manifests = store.get("manifests")
+    if not isinstance(manifests, Mapping):
+        manifests = {}
+    active_label = store.get("active_manifest")
+    summary: dict[str, Any] = {"actions": []}
+    verdicts: list[bool] = []
+    genai_in: list[str] = []
+    active_types: list[str] = []
+    agents: list[str] = []
+    for label, manifest in manifests.items():
+        if not isinstance(manifest, Mapping):
+            continue
+        role = "active" if label == active_label else "ingredient"
+        for action in _actions(manifest):
+            dst = action.get("digitalSourceType")
+            agent = _agent_name(action.get("softwareAgent"))
+            summary["actions"].append(
+                {
+                    "manifest": role,
+                    "action": action.get("action"),
+                    "digitalSourceType": dst,
+                    "softwareAgent": agent,
+                }
+            )
+            verdict = generated_from_source_type(dst)
+            if verdict is not None:
+                verdicts.append(verdict)
+            if verdict and role not in genai_in:
+                genai_in.append(role)
+            if role == "active" and isinstance(dst, str):
+                active_types.append(dst)
+                if verdict and agent and agent not in agents:
+                    agents.append(agent)
+        if role == "active":
+            _active_details(manifest, summary)
+    if active_types:
+        genai_types = [t for t in active_types if generated_from_source_type(t)]
+        summary["source_type"] = (genai_types or active_types)[0]
+    if genai_in:
+        summary["generated"] = True
+        summary["genai_in"] = genai_in
+    elif verdicts and not any(verdicts):
+        summary["generated"] = False
+    if agents:
+        summary["software_agents"] = agents
+    failures = [
+        {"code": s.get("code"), "explanation": s.get("explanation")}
+        for s in store.get("validation_status") or []
+        if isinstance(s, Mapping)
+    ]
+    if failures:
+        summary["failures"] = failures
+    return summary
+
+
+def _actions(manifest: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    for assertion in manifest.get("assertions") or []:
+        # the SDK rewrites c2pa.actions to c2pa.actions.v2: match on the prefix
+        if isinstance(assertion, Mapping) and str(assertion.get("label", "")).startswith(
+            "c2pa.actions"
+        ):
+            data = assertion.get("data")
+            actions = data.get("actions") if isinstance(data, Mapping) else None
+            out.extend(a for a in actions or [] if isinstance(a, Mapping))
+    return out
+
+
+def _agent_name(agent: Any) -> str | None:
+    if isinstance(agent, Mapping):
+        name, version = agent.get("name"), agent.get("version")
+        return f"{name} {version}" if name and version else name
+    return agent if isinstance(agent, str) else None
+
+
+def _active_details(manifest: Mapping[str, Any], summary: dict[str, Any]) -> None:
+    for assertion in manifest.get("assertions") or []:
+        if not isinstance(assertion, Mapping) or assertion.get("label") not in TRAINING_LABELS:
+            continue
+        data = assertion.get("data")
+        entries = data.get("entries") if isinstance(data, Mapping) else None
+        if isinstance(entries, Mapping):
+            uses = {k: v.get("use") for k, v in entries.items() if isinstance(v, Mapping)}
+            summary.setdefault("training_mining", {}).update(uses)
+    if "training_mining" in summary:
+        summary["not_allowed"] = sorted(
+            k for k, v in summary["training_mining"].items() if v in RESTRICTED_USES
+        )
+    signature = manifest.get("signature_info")
+    if isinstance(signature, Mapping):
+        summary["signer"] = {
+            k: signature[k] for k in ("issuer", "common_name", "alg", "time") if k in signature
+        }
+    generators = manifest.get("claim_generator_info")
+    if isinstance(generators, list) and generators and isinstance(generators[0], Mapping):
+        summary["claim_generator"] = _agent_name(generators[0])
+    elif isinstance(manifest.get("claim_generator"), str):
+        summary["claim_generator"] = manifest["claim_generator"]
+
+
+# ---------------------------------------------------------------------------------- record ----
+
+
+def record_from_c2pa(
+    found: Mapping[str, Any], verified: Mapping[str, Any] | None, file: str
+) -> PartialRecord:
+    """The partial record for a detected manifest (``verified`` None: the SDK did not run).
+
+    An ``Invalid`` store keeps only claims that make the audit stricter (GenAI was used,
+    training is restricted); a "no GenAI" claim from it is dropped, because a broken manifest
+    cannot vouch for it.
+    """
+    evidence: dict[str, Any] = {"location": found["location"], "verified": verified is not None}
+    if found.get("sidecar") is not None:
+        evidence["manifest_file"] = Path(found["sidecar"]).name
+    data: dict[str, Any] = {}
+    if verified is None:
+        evidence["validation_state"] = None
+        return PartialRecord(source=SOURCE, file=file, data=data, evidence=evidence)
+    state = verified.get("validation_state")
+    evidence["validation_state"] = state
+    evidence["trusted"] = state == "Trusted"
+    for key in (
+        "failures",
+        "signer",
+        "claim_generator",
+        "actions",
+        "software_agents",
+        "genai_in",
+        "training_mining",
+        "not_allowed",
+    ):
+        if verified.get(key):
+            evidence[key] = verified[key]
+    valid = state in ("Valid", "Trusted")
+    if verified.get("generated") is True or (valid and verified.get("generated") is False):
+        data["generated"] = verified["generated"]
+    if verified.get("source_type") and (valid or verified.get("generated") is True):
+        data["source_type"] = verified["source_type"]
+    if verified.get("training_mining") and (valid or verified.get("not_allowed")):
+        data["x-training-mining"] = dict(verified["training_mining"])
+    return PartialRecord(source=SOURCE, file=file, data=data, evidence=evidence)
+
+
+@hookimpl
+def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None:
+    """The asset's C2PA manifest (a sequence: its first frame's); None when it has none."""
+    found = find_manifest(asset.path)
+    if found is None:
+        return None
+    file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)
+    settings = C2paSettings.from_policy(policy)
+    verified = None
+    note = None
+    if settings.verify:
+        if sdk_available():
+            verified = verify_manifest(asset.path, settings, sidecar=found["sidecar"])
+        else:
+            note = "c2pa-python is not installed: install genai-clearance[c2pa] to verify"
+    record = record_from_c2pa(found, verified, file)
+    if note:
+        record.evidence["note"] = note
+    # Container truncation is reported once, by the XMP reader, which walks the same file.
+    record.issues.extend(
+        ProvenanceIssue(file, f"readers.c2pa.{field}", message)
+        for field, message in settings.problems
+    )
+    return record

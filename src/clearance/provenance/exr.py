@@ -1,0 +1,204 @@
+"""EXR reader: ``genai:*`` header attributes as sidecar fields, ``software``/``comments`` as evidence.
+
+Registered as a built-in reader plugin (``clearance.provenance.exr``). The mapping from header
+attributes to format-1 fields (``docs/embedded-provenance.md`` has the table):
+
+==========================  ==============================  =====================================
+attribute (type ``string``)  field                           value
+==========================  ==============================  =====================================
+``genai:generated``          ``generated``                   ``true``/``false`` (``yes``/``no``/``1``/``0``)
+``genai:source_type``        ``source_type``                 IPTC term URI (``genai:sourceType`` too)
+``genai:production``         ``production``
+``genai:shot``               ``shot``
+``genai:tool``               ``steps[0].tool``               tool registry id
+``genai:tool_version``       ``steps[0].tool_version``
+``genai:model``              ``steps[0].model.id``
+``genai:use``                ``output.use``                  ideation, pitch, previs, temp, final
+``genai:on_screen``          ``output.on_screen``
+``genai:subject``            ``output.subject``
+``genai:prominence``         ``output.prominence``
+``genai:depicts_real`` …     ``output.depicts_real`` …       ``true``/``false``
+``genai:vendor``             ``vendor.id``
+``genai:union_impact``       ``union_impact``
+``genai:approvals``          ``approvals``                   stringvector, or comma-separated
+``genai:data_mining``        ``x-data-mining``
+==========================  ==============================  =====================================
+
+When ``genai:generated`` is absent, ``generated`` follows from ``genai:source_type`` (as for
+XMP). Other ``genai:*`` attributes are kept in evidence, not guessed into fields. In a
+multi-part file every part is read; the first part that sets an attribute wins, and parts that
+disagree are an issue. A frame sequence is read from its first frame only.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..hookspecs import hookimpl
+from ..model import PartialRecord, ProvenanceIssue
+from ._common import display_path
+from ._exrheader import ExrOpaque, parse_exr_header
+from ._iptc import generated_from_source_type
+
+if TYPE_CHECKING:
+    from ..model import Asset
+
+__all__ = ["read_exr_header", "record_from_exr_header", "clearance_read_provenance"]
+
+SOURCE = "exr"
+PREFIX = "genai:"
+
+# attribute suffix -> (field path, kind); kind says how the string value becomes a field value
+_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "generated": (("generated",), "bool"),
+    "source_type": (("source_type",), "str"),
+    "sourceType": (("source_type",), "str"),
+    "production": (("production",), "str"),
+    "shot": (("shot",), "str"),
+    "tool": (("steps", "0", "tool"), "str"),
+    "tool_version": (("steps", "0", "tool_version"), "str"),
+    "model": (("steps", "0", "model", "id"), "str"),
+    "use": (("output", "use"), "str"),
+    "on_screen": (("output", "on_screen"), "str"),
+    "subject": (("output", "subject"), "str"),
+    "prominence": (("output", "prominence"), "str"),
+    "human_contribution": (("output", "human_contribution"), "str"),
+    "depicts_real": (("output", "depicts_real"), "bool"),
+    "presented_as_authentic": (("output", "presented_as_authentic"), "bool"),
+    "synthetic_performer": (("output", "synthetic_performer"), "bool"),
+    "vendor": (("vendor", "id"), "str"),
+    "union_impact": (("union_impact",), "str"),
+    "approvals": (("approvals",), "list"),
+    "data_mining": (("x-data-mining",), "str"),
+}
+# Standard or customary header attributes worth showing a supervisor (who wrote the file).
+_EVIDENCE = {
+    "software": "software",
+    "comments": "comments",
+    "owner": "owner",
+    "capdate": "capture_date",
+}
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+def read_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every part's header attributes of an OpenEXR file, read without numpy or pixel data.
+
+    :return: ``{"version", "multipart", "tiled", "deep", "parts": [{name: value}], "problems"}``;
+        see :func:`clearance.provenance._exrheader.parse_exr_header`. Never raises on bad input.
+    """
+    return parse_exr_header(path)
+
+
+def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord | None:
+    """Turn :func:`read_exr_header`'s result into a partial record; None when it says nothing."""
+    issues = [ProvenanceIssue(file, "exr", problem) for problem in header.get("problems", [])]
+    attributes, disagreements = _merge_parts(header.get("parts", []))
+    for name, values in disagreements.items():
+        issues.append(ProvenanceIssue(file, name, f"parts disagree: {values}"))
+
+    data: dict[str, Any] = {}
+    unmapped: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if not name.startswith(PREFIX):
+            continue
+        mapping = _FIELDS.get(name[len(PREFIX) :])
+        if mapping is None:
+            unmapped[name] = _jsonable(value)
+            continue
+        path, kind = mapping
+        converted, problem = _convert(value, kind)
+        if problem:
+            issues.append(ProvenanceIssue(file, name, problem))
+            continue
+        _set(data, path, converted)
+    if "generated" not in data and "source_type" in data:
+        generated = generated_from_source_type(data["source_type"])
+        if generated is not None:
+            data["generated"] = generated
+
+    if not data and not issues:
+        return None
+    evidence: dict[str, Any] = {"parts": len(header.get("parts", []))}
+    for name, value in attributes.items():
+        label = _EVIDENCE.get(name.lower())
+        if label and isinstance(value, str):
+            evidence[label] = value
+    genai = {k: _jsonable(v) for k, v in attributes.items() if k.startswith(PREFIX)}
+    if genai:
+        evidence["attributes"] = genai
+    if unmapped:
+        evidence["unmapped"] = sorted(unmapped)
+    return PartialRecord(source=SOURCE, file=file, data=data, issues=issues, evidence=evidence)
+
+
+def _merge_parts(parts: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """First part wins each attribute; ``genai:*`` values that differ between parts are listed."""
+    merged: dict[str, Any] = {}
+    seen: dict[str, list[Any]] = {}
+    for part in parts:
+        for name, value in part.items():
+            merged.setdefault(name, value)
+            if name.startswith(PREFIX):
+                values = seen.setdefault(name, [])
+                if value not in values:
+                    values.append(value)
+    return merged, {k: [_jsonable(v) for v in vs] for k, vs in seen.items() if len(vs) > 1}
+
+
+def _convert(value: Any, kind: str) -> tuple[Any, str | None]:
+    if kind == "list":
+        if isinstance(value, list):
+            return [v.strip() for v in value if v.strip()], None
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()], None
+        return None, f"expected a string or stringvector, found {_type_name(value)}"
+    if kind == "bool":
+        if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+            return bool(value), None
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE, None
+        return None, f"expected true or false, found {_jsonable(value)!r}"
+    if isinstance(value, str):
+        return value.strip(), None
+    return None, f"expected a string attribute, found {_type_name(value)}"
+
+
+def _set(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node: Any = data
+    for i, part in enumerate(path[:-1]):
+        nxt: Any = [] if path[i + 1].isdigit() else {}
+        if part.isdigit():
+            index = int(part)
+            while len(node) <= index:
+                node.append({})
+            node = node[index]
+        else:
+            node = node.setdefault(part, nxt)
+    node[path[-1]] = value
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, ExrOpaque):
+        return value.type
+    return {int: "int", float: "float", list: "stringvector", tuple: "vector"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, ExrOpaque):
+        return f"<{value.type}, {value.size} bytes>"
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@hookimpl
+def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
+    """``genai:*`` attributes of the asset's EXR header (a sequence: its first frame)."""
+    if asset.extension != "exr":
+        return None
+    return record_from_exr_header(read_exr_header(asset.path), display_path(asset))

@@ -1,0 +1,416 @@
+"""The C2PA reader and the embedded-provenance rules (PRV-06, PRV-07, and PRV-04 end to end).
+
+Detection needs no extra dependency and is always tested. Verification needs c2pa-python
+(``genai-clearance[c2pa]``); those tests sign real files with a throwaway certificate chain and
+are skipped cleanly when the SDK is absent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from _embedded import (
+    CAPTURE,
+    IPTC,
+    TRAINED,
+    c2pa_manifest,
+    flip_pixel_byte,
+    insert_png_chunk,
+    make_pki,
+    sign,
+    write_exr,
+    write_jpeg,
+    write_png,
+    xmp_packet,
+)
+from clearance.model import Asset, Outcome, PartialRecord, ProvenanceRecord
+from clearance.policy import Policy, StageConfig
+from clearance.provenance import c2pa as reader
+from clearance.provenance.c2pa import (
+    C2paSettings,
+    find_manifest,
+    record_from_c2pa,
+    sdk_available,
+    summarize_store,
+)
+from clearance.rules.embedded import pack
+
+needs_sdk = pytest.mark.skipif(
+    not sdk_available(), reason="c2pa-python (genai-clearance[c2pa]) not installed"
+)
+
+
+def asset_for(path: Path, **kw) -> Asset:
+    return Asset(path=path, rel=path.name, root=path.parent, files=[path], **kw)
+
+
+def policy_for(root: Path, *, c2pa: dict | None = None, prv06: dict | None = None) -> Policy:
+    policy = Policy(root=root)
+    if c2pa is not None:
+        policy.settings = {"c2pa": c2pa}
+    if prv06 is not None:
+        policy.rules = {"PRV-06": prv06}
+    return policy
+
+
+def read(path: Path, policy: Policy | None = None):
+    return reader.clearance_read_provenance(
+        asset=asset_for(path), policy=policy or policy_for(path.parent)
+    )
+
+
+def check(asset: Asset, partials: list[PartialRecord], policy: Policy, stage: str = "comp"):
+    record = ProvenanceRecord.merge(partials)
+    return pack.clearance_check_asset(
+        asset=asset, record=record, stage=StageConfig(stage), policy=policy
+    )
+
+
+@pytest.fixture(scope="module")
+def pki():
+    pytest.importorskip("cryptography")
+    return make_pki()
+
+
+# ------------------------------------------------------------------ detection (no SDK) ----
+
+
+def test_detects_png_cabx_chunk_without_the_sdk(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"\x00\x00\x00\x10jumb not a real store")
+    assert find_manifest(path)["location"] == "caBX"
+    record = read(path, policy_for(tmp_path, c2pa={"verify": False}))
+    assert record.source == "c2pa"
+    assert record.data == {}  # an unverified manifest claims nothing
+    assert record.evidence == {"location": "caBX", "verified": False, "validation_state": None}
+
+
+def test_detects_jpeg_app11_jumbf_without_the_sdk(tmp_path):
+    path = write_jpeg(tmp_path / "a.jpg")
+    raw = path.read_bytes()
+    payload = (
+        b"JP\x00\x01\x00\x00\x00\x01" + b"\x00\x00\x00\x30jumb\x00\x00\x00\x28jumdc2pa" + bytes(24)
+    )
+    segment = b"\xff\xeb" + (len(payload) + 2).to_bytes(2, "big") + payload
+    path.write_bytes(raw[:2] + segment + raw[2:])
+    assert find_manifest(path)["location"] == "APP11"
+
+
+def test_detects_sidecar_manifest_for_exr(tmp_path):
+    path = write_exr(tmp_path / "sh010.1001.exr", {"genai:generated": "true"})
+    assert find_manifest(path) is None
+    (tmp_path / "sh010.1001.exr.c2pa").write_bytes(b"manifest bytes")
+    found = find_manifest(path)
+    assert found["location"] == "sidecar"
+    assert found["sidecar"].name == "sh010.1001.exr.c2pa"
+    record = read(path, policy_for(tmp_path, c2pa={"verify": False}))
+    assert record.file == "sh010.1001.exr.c2pa"
+    assert record.evidence["manifest_file"] == "sh010.1001.exr.c2pa"
+
+
+def test_short_sidecar_name_is_found_too(tmp_path):
+    path = write_png(tmp_path / "plate.png")
+    (tmp_path / "plate.c2pa").write_bytes(b"x")
+    assert find_manifest(path)["sidecar"].name == "plate.c2pa"
+
+
+def test_no_manifest_is_nothing(tmp_path):
+    assert read(write_png(tmp_path / "plain.png", xmp_packet(TRAINED))) is None
+    assert read(write_exr(tmp_path / "plain.exr", {})) is None
+
+
+@pytest.mark.skipif(sdk_available(), reason="only meaningful without c2pa-python")
+def test_without_the_sdk_the_record_says_unverified(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"jumbf")
+    record = read(path)
+    assert record.evidence["validation_state"] is None
+    assert "genai-clearance[c2pa]" in record.evidence["note"]
+
+
+# -------------------------------------------------------------- store summaries (no SDK) ----
+
+
+def _store(*, active_dst=TRAINED, ingredient_dst=None, training=None, status=()):
+    def manifest(dst, extra=()):
+        actions = [
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": dst,
+                "softwareAgent": {"name": "Gen", "version": "1"},
+            }
+        ]
+        return {"assertions": [{"label": "c2pa.actions.v2", "data": {"actions": actions}}, *extra]}
+
+    extra = []
+    if training:
+        extra.append({"label": "c2pa.training-mining", "data": {"entries": training}})
+    manifests = {"urn:active": manifest(active_dst, extra)}
+    if ingredient_dst:
+        manifests["urn:ingredient"] = manifest(ingredient_dst)
+    return {
+        "active_manifest": "urn:active",
+        "manifests": manifests,
+        "validation_status": list(status),
+    }
+
+
+def test_summary_of_a_generated_asset():
+    summary = summarize_store(
+        _store(
+            training={
+                "c2pa.ai_training": {"use": "constrained"},
+                "c2pa.data_mining": {"use": "allowed"},
+            }
+        )
+    )
+    assert summary["generated"] is True
+    assert summary["source_type"] == TRAINED
+    assert summary["genai_in"] == ["active"]
+    assert summary["software_agents"] == ["Gen 1"]
+    assert summary["not_allowed"] == ["c2pa.ai_training"]  # constrained counts as notAllowed
+
+
+def test_genai_in_an_ingredient_makes_the_asset_generated():
+    summary = summarize_store(_store(active_dst=IPTC + "compositeCapture", ingredient_dst=TRAINED))
+    assert summary["generated"] is True
+    assert summary["genai_in"] == ["ingredient"]
+    assert summary["source_type"] == IPTC + "compositeCapture"  # the asset's own term, as found
+
+
+def test_capture_only_store_is_not_generated_and_unknown_terms_say_nothing():
+    assert summarize_store(_store(active_dst=CAPTURE))["generated"] is False
+    assert "generated" not in summarize_store(_store(active_dst=IPTC + "composite"))
+
+
+def test_invalid_store_keeps_only_stricter_claims():
+    found = {"location": "caBX", "sidecar": None}
+    capture = summarize_store(
+        _store(active_dst=CAPTURE, training={"cawg.ai_training": {"use": "allowed"}})
+    )
+    record = record_from_c2pa(found, {**capture, "validation_state": "Invalid"}, "a.png")
+    assert record.data == {}  # "no GenAI" and "training allowed" from a broken manifest are dropped
+    generated = summarize_store(_store(training={"cawg.ai_training": {"use": "notAllowed"}}))
+    record = record_from_c2pa(found, {**generated, "validation_state": "Invalid"}, "a.png")
+    assert record.data == {
+        "generated": True,
+        "source_type": TRAINED,
+        "x-training-mining": {"cawg.ai_training": "notAllowed"},
+    }
+
+
+def test_settings_read_trust_anchors_relative_to_the_root(tmp_path):
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "root.pem").write_text(
+        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
+    )
+    settings = C2paSettings.from_policy(
+        policy_for(
+            tmp_path,
+            c2pa={"trust_anchors": "certs/root.pem", "trust_config": ["1.3.6.1.4.1.62558.2.1"]},
+        )
+    )
+    sdk = settings.sdk_settings()
+    assert sdk["verify"]["remote_manifest_fetch"] is False  # offline, always
+    assert sdk["verify"]["ocsp_fetch"] is False
+    assert "BEGIN CERTIFICATE" in sdk["trust"]["user_anchors"]
+    assert sdk["trust"]["trust_config"] == "1.3.6.1.4.1.62558.2.1\n"
+    assert settings.problems == []
+
+
+def test_unreadable_trust_anchors_are_an_issue(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"jumbf")
+    record = read(
+        path, policy_for(tmp_path, c2pa={"verify": False, "trust_anchors": "missing.pem"})
+    )
+    assert [i.field for i in record.issues] == ["readers.c2pa.trust_anchors"]
+
+
+def test_minimal_policy_object_is_read_defensively(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"jumbf")
+
+    class Bare:  # a DCC script may pass something much smaller than a Policy
+        settings = {"c2pa": {"verify": False}}
+
+    record = reader.clearance_read_provenance(asset=asset_for(path), policy=Bare())
+    assert record.evidence["verified"] is False
+
+
+# --------------------------------------------------------------- verification (with SDK) ----
+
+
+@needs_sdk
+def test_signed_png_is_valid_but_untrusted(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest())
+    record = read(path)
+    assert record.evidence["validation_state"] == "Valid"
+    assert record.evidence["trusted"] is False
+    assert record.evidence["signer"]["common_name"] == "Clearance Test Signer"
+    assert record.evidence["software_agents"] == ["AcmeDiffusion 2.1"]
+    assert record.data == {
+        "generated": True,
+        "source_type": TRAINED,
+        "x-training-mining": {
+            "cawg.ai_generative_training": "notAllowed",
+            "cawg.ai_training": "notAllowed",
+        },
+    }
+    assert record.issues == []
+
+
+@needs_sdk
+def test_trust_anchors_make_it_trusted(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest())
+    (tmp_path / "studio-root.pem").write_bytes(pki.root_pem)
+    record = read(path, policy_for(tmp_path, c2pa={"trust_anchors": "studio-root.pem"}))
+    assert record.evidence["validation_state"] == "Trusted"
+    assert record.evidence["trusted"] is True
+    assert "failures" not in record.evidence
+
+
+@needs_sdk
+def test_one_changed_pixel_byte_is_invalid(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest(CAPTURE))
+    flip_pixel_byte(path)
+    record = read(path)
+    assert record.evidence["validation_state"] == "Invalid"
+    assert "assertion.dataHash.mismatch" in [f["code"] for f in record.evidence["failures"]]
+    assert "generated" not in record.data  # a broken manifest cannot vouch for "no GenAI"
+
+
+@needs_sdk
+def test_signed_jpeg_and_legacy_training_label(tmp_path, pki):
+    manifest = c2pa_manifest(label="c2pa.training-mining", training="allowed")
+    path = sign(write_jpeg(tmp_path / "src.jpg"), tmp_path / "gen.jpg", pki, manifest)
+    assert find_manifest(path)["location"] == "APP11"
+    record = read(path)
+    assert record.evidence["validation_state"] == "Valid"
+    assert record.data["x-training-mining"]["c2pa.ai_training"] == "allowed"
+    assert "not_allowed" not in record.evidence
+
+
+@needs_sdk
+def test_exr_sidecar_manifest_verifies_and_detects_a_changed_byte(tmp_path, pki):
+    path = write_exr(tmp_path / "sh010.1001.exr", {"genai:generated": "true"})
+    sign(path, path, pki, c2pa_manifest(), sidecar=tmp_path / "sh010.1001.exr.c2pa")
+    record = read(path)
+    assert record.evidence["location"] == "sidecar"
+    assert record.evidence["validation_state"] == "Valid"
+    assert record.data["generated"] is True
+    raw = bytearray(path.read_bytes())
+    raw[-10] ^= 0xFF  # one byte of "pixel" data
+    path.write_bytes(bytes(raw))
+    assert read(path).evidence["validation_state"] == "Invalid"
+
+
+@needs_sdk
+def test_garbage_manifest_is_invalid_not_a_crash(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"\x00\x00\x00\x10jumbgarbage!")
+    record = read(path)
+    assert record.evidence["validation_state"] == "Invalid"
+    assert record.evidence["failures"][0]["code"] == "manifest.unreadable"
+
+
+# ------------------------------------------------------------------------------- rules ----
+
+
+def _c2pa_partial(state, **evidence):
+    return PartialRecord(
+        "c2pa", "a.png", {}, [], {"validation_state": state, "location": "caBX", **evidence}
+    )
+
+
+def test_prv06_invalid_manifest_escalates(tmp_path):
+    asset = asset_for(tmp_path / "a.png")
+    failures = [{"code": "assertion.dataHash.mismatch", "explanation": "hash"}]
+    (finding,) = check(asset, [_c2pa_partial("Invalid", failures=failures)], policy_for(tmp_path))
+    assert finding.rule == "PRV-06"
+    assert finding.unsure is True
+    assert "assertion.dataHash.mismatch" in finding.message
+    assert finding.evidence["validation_state"] == "Invalid"
+    assert pack.rules[0].outcome is Outcome.ESCALATE
+
+
+def test_prv06_untrusted_only_when_the_studio_requires_trust(tmp_path):
+    asset = asset_for(tmp_path / "a.png")
+    valid = [_c2pa_partial("Valid", signer={"common_name": "Somebody"})]
+    assert check(asset, valid, policy_for(tmp_path)) == []
+    assert (
+        check(
+            asset, [_c2pa_partial("Trusted")], policy_for(tmp_path, prv06={"require_trusted": True})
+        )
+        == []
+    )
+    (finding,) = check(asset, valid, policy_for(tmp_path, prv06={"require_trusted": True}))
+    assert "Somebody" in finding.message
+    (unverified,) = check(
+        asset, [_c2pa_partial(None)], policy_for(tmp_path, prv06={"require_trusted": True})
+    )
+    assert "not verified" in unverified.message
+
+
+def test_prv07_genai_embedded_without_sidecar(tmp_path):
+    asset = asset_for(tmp_path / "a.png")
+    xmp = PartialRecord("xmp", "a.png", {"generated": True, "source_type": TRAINED})
+    (finding,) = check(asset, [xmp], policy_for(tmp_path))
+    assert finding.rule == "PRV-07"
+    assert finding.evidence["source_types"] == [TRAINED]
+    sidecar = PartialRecord("sidecar", "a.png.genai.yaml", {"generated": True})
+    assert check(asset, [sidecar, xmp], policy_for(tmp_path)) == []
+    capture = PartialRecord("xmp", "a.png", {"generated": False})
+    assert check(asset, [capture], policy_for(tmp_path)) == []
+
+
+# ------------------------------------------------------------ end to end through the engine ----
+
+
+def _audit(tmp_path: Path, asset: Asset):
+    from clearance.engine import Session
+    from clearance.policy import default_policy
+
+    session = Session(
+        default_policy(tmp_path),
+        write_log=False,
+        autoload=False,
+        extra_plugins=[("clearance.rules.embedded", pack)],
+    )
+    return session.audit(asset)
+
+
+def test_sidecar_says_no_genai_while_xmp_says_genai_is_blocked(tmp_path):
+    path = write_png(tmp_path / "bg.png", xmp_packet(TRAINED))
+    sidecar = tmp_path / "bg.png.genai.yaml"
+    sidecar.write_text("provenance: 1\nasset: bg.png\ngenerated: false\n")
+    result = _audit(tmp_path, asset_for(path, sidecar=sidecar))
+    rules = {f.rule: f for f in result.findings}
+    assert rules["PRV-04"].effective_outcome is Outcome.BLOCK
+    assert result.outcome is Outcome.BLOCK
+    assert "PRV-07" not in rules
+
+
+def test_exr_and_xmp_free_genai_asset_without_sidecar_escalates(tmp_path):
+    path = write_exr(tmp_path / "plate.exr", {"genai:source_type": TRAINED})
+    result = _audit(tmp_path, asset_for(path))
+    rules = {f.rule for f in result.findings}
+    assert "PRV-07" in rules
+    assert "PRV-01" not in rules  # something is known: it is not "no provenance"
+    assert result.outcome >= Outcome.ESCALATE
+
+
+@needs_sdk
+def test_tampered_signed_png_end_to_end(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest())
+    flip_pixel_byte(path)
+    sidecar = tmp_path / "gen.png.genai.yaml"
+    sidecar.write_text("provenance: 1\nasset: gen.png\ngenerated: false\n")
+    result = _audit(tmp_path, asset_for(path, sidecar=sidecar))
+    rules = {f.rule: f for f in result.findings}
+    assert rules["PRV-06"].effective_outcome is Outcome.ESCALATE
+    assert rules["PRV-06"].evidence["validation_state"] == "Invalid"
+    # the broken manifest still says GenAI, the sidecar says not: that contradiction blocks
+    assert rules["PRV-04"].effective_outcome is Outcome.BLOCK

@@ -1,0 +1,222 @@
+"""The EXR reader on headers written as bytes in the test (single-part and multi-part)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from pathlib import Path
+
+import pytest
+
+from _embedded import TRAINED, exr_attr, write_exr
+from clearance.model import Asset
+from clearance.provenance import exr
+from clearance.provenance._exrheader import ExrOpaque
+from clearance.provenance.exr import read_exr_header
+
+GENAI = {
+    "genai:generated": "true",
+    "genai:source_type": TRAINED,
+    "genai:tool": "acme-diffusion",
+    "genai:tool_version": "2.1",
+    "genai:model": "acme-sdxl-show01",
+    "genai:production": "SHOW01",
+    "genai:shot": "sh010",
+    "genai:use": "final",
+    "genai:on_screen": "background",
+    "genai:depicts_real": "no",
+    "genai:approvals": ["APR-0031", "APR-0040"],
+    "software": "Nuke 15.1v3",
+    "comments": "sky replaced with generated matte",
+}
+
+
+def read(path: Path):
+    return exr.clearance_read_provenance(
+        asset=Asset(path=path, rel=path.name, root=path.parent, files=[path])
+    )
+
+
+def test_header_parser_decodes_standard_and_custom_attributes(tmp_path):
+    path = write_exr(tmp_path / "a.exr", {"genai:seed": 42, "genai:score": 0.5, **GENAI})
+    header = read_exr_header(path)
+    assert header["problems"] == []
+    assert header["version"] == 2
+    assert header["multipart"] is False
+    (part,) = header["parts"]
+    assert part["compression"] == "none"
+    assert part["dataWindow"] == (0, 0, 3, 1)
+    assert part["genai:seed"] == 42
+    assert part["genai:score"] == 0.5
+    assert part["genai:approvals"] == ["APR-0031", "APR-0040"]
+    assert isinstance(part["channels"], ExrOpaque)  # chlist is not decoded, only sized
+
+
+def test_reader_maps_genai_attributes_to_format1_fields(tmp_path):
+    record = read(write_exr(tmp_path / "sh010_bg.exr", GENAI))
+    assert record.source == "exr"
+    assert record.file == "sh010_bg.exr"
+    assert record.issues == []
+    assert record.data == {
+        "generated": True,
+        "source_type": TRAINED,
+        "steps": [
+            {"tool": "acme-diffusion", "tool_version": "2.1", "model": {"id": "acme-sdxl-show01"}}
+        ],
+        "production": "SHOW01",
+        "shot": "sh010",
+        "output": {"use": "final", "on_screen": "background", "depicts_real": False},
+        "approvals": ["APR-0031", "APR-0040"],
+    }
+    assert record.evidence["software"] == "Nuke 15.1v3"
+    assert record.evidence["comments"] == "sky replaced with generated matte"
+    assert record.evidence["attributes"]["genai:tool"] == "acme-diffusion"
+
+
+def test_generated_follows_source_type_when_not_written(tmp_path):
+    record = read(write_exr(tmp_path / "a.exr", {"genai:sourceType": TRAINED}))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+
+
+def test_explicit_false_and_int_flag(tmp_path):
+    assert read(write_exr(tmp_path / "a.exr", {"genai:generated": "false"})).data == {
+        "generated": False
+    }
+    assert read(write_exr(tmp_path / "b.exr", {"genai:generated": 1})).data == {"generated": True}
+
+
+def test_unparseable_values_are_issues_not_guesses(tmp_path):
+    record = read(
+        write_exr(
+            tmp_path / "a.exr", {"genai:generated": "maybe", "genai:use": 3, "genai:misc": "x"}
+        )
+    )
+    assert record.data == {}
+    assert {i.field for i in record.issues} == {"genai:generated", "genai:use"}
+    assert record.evidence["unmapped"] == ["genai:misc"]
+
+
+def test_no_genai_attributes_is_nothing(tmp_path):
+    assert read(write_exr(tmp_path / "plain.exr", {"software": "Nuke"})) is None
+
+
+def test_multipart_reads_every_part(tmp_path):
+    path = write_exr(
+        tmp_path / "mp.exr",
+        parts=[{"software": "Houdini"}, {"genai:generated": "true", "genai:use": "temp"}],
+    )
+    header = read_exr_header(path)
+    assert header["multipart"] is True
+    assert [p["name"] for p in header["parts"]] == ["part0", "part1"]
+    record = read(path)
+    assert record.data == {"generated": True, "output": {"use": "temp"}}
+    assert record.evidence["parts"] == 2
+    assert record.evidence["software"] == "Houdini"
+
+
+def test_multipart_disagreement_is_an_issue(tmp_path):
+    path = write_exr(
+        tmp_path / "mp.exr", parts=[{"genai:generated": "false"}, {"genai:generated": "true"}]
+    )
+    record = read(path)
+    assert record.data["generated"] is False  # the first part wins the field...
+    assert [i.field for i in record.issues] == [
+        "genai:generated"
+    ]  # ...and the conflict is reported
+    assert "parts disagree" in record.issues[0].message
+
+
+def test_large_attribute_is_skipped_not_read(tmp_path):
+    blob = ("preview", b"\x00" * (2 * 1024 * 1024))
+    path = write_exr(tmp_path / "big.exr", {"preview": blob, "genai:generated": "true"})
+    header = read_exr_header(path)
+    assert header["parts"][0]["preview"] == ExrOpaque("preview", 2 * 1024 * 1024)
+    assert read(path).data == {"generated": True}
+
+
+def test_truncated_header_keeps_what_came_before(tmp_path):
+    path = write_exr(
+        tmp_path / "cut.exr", {"genai:generated": "true", "genai:use": "final"}, pixel_bytes=0
+    )
+    raw = path.read_bytes()
+    path.write_bytes(raw[: raw.index(b"genai:use") + 12])
+    record = read(path)
+    assert record.data == {"generated": True}
+    assert len(record.issues) == 1
+    assert "truncated" in record.issues[0].message
+
+
+@pytest.mark.parametrize("keep", [0, 3, 8, 9, 40])
+def test_tiny_truncations_never_raise(tmp_path, keep):
+    path = write_exr(tmp_path / "t.exr", GENAI)
+    path.write_bytes(path.read_bytes()[:keep])
+    record = read(path)
+    assert record.data == {}
+    assert any("truncated" in i.message for i in record.issues)
+
+
+def test_bad_magic_is_an_issue(tmp_path):
+    path = tmp_path / "fake.exr"
+    path.write_bytes(b"not an exr file, honestly")
+    record = read(path)
+    assert "not an OpenEXR file" in record.issues[0].message
+
+
+def test_corrupt_name_and_negative_size_are_issues(tmp_path):
+    head = b"\x76\x2f\x31\x01" + struct.pack("<I", 2)
+    long_name = tmp_path / "name.exr"
+    long_name.write_bytes(head + b"x" * 5000)
+    assert "longer than" in read(long_name).issues[0].message
+    negative = tmp_path / "neg.exr"
+    negative.write_bytes(head + b"genai:use\x00string\x00" + struct.pack("<i", -5) + b"\x00" * 64)
+    assert "negative size" in read(negative).issues[0].message
+
+
+def test_garbage_inside_a_typed_value_is_opaque_not_a_crash(tmp_path):
+    path = tmp_path / "odd.exr"
+    bad_vector = exr_attr("genai:approvals", "stringvector", b"\xff\xff\xff\x7fabc")
+    path.write_bytes(b"\x76\x2f\x31\x01" + struct.pack("<I", 2) + bad_vector + b"\x00")
+    record = read(path)
+    assert record.issues[0].field == "genai:approvals"
+
+
+def test_sequence_reads_its_first_frame_only(tmp_path):
+    first = write_exr(tmp_path / "sh010.1001.exr", {"genai:generated": "true"})
+    second = tmp_path / "sh010.1002.exr"
+    second.write_bytes(b"broken")
+    asset = Asset(
+        path=first, rel="sh010.####.exr", root=tmp_path, files=[first, second], frames="1001-1002"
+    )
+    record = exr.clearance_read_provenance(asset=asset)
+    assert record.data == {"generated": True}
+    assert record.issues == []
+
+
+def test_other_formats_are_left_to_other_readers(tmp_path):
+    path = tmp_path / "a.png"
+    path.write_bytes(b"\x89PNG")
+    assert read(path) is None
+
+
+# The header of CPython's imghdr test file ``python.exr``, written by the OpenEXR library
+# itself: a cross-check that the parser reads real headers, not only the ones written above.
+OPENEXR_HEADER = base64.b64decode(
+    "di8xAQIAAABjaGFubmVscwBjaGxpc3QASQAAAEEAAQAAAAAAAAABAAAAAQAAAEIAAQAAAAAAAAABAAAAAQAAAEcAAQAAAAAA"
+    "AAABAAAAAQAAAFIAAQAAAAAAAAABAAAAAQAAAABjb21wcmVzc2lvbgBjb21wcmVzc2lvbgABAAAAAGRhdGFXaW5kb3cAYm94"
+    "MmkAEAAAAAAAAAAAAAAADwAAAA8AAABkaXNwbGF5V2luZG93AGJveDJpABAAAAAAAAAAAAAAAA8AAAAPAAAAbGluZU9yZGVy"
+    "AGxpbmVPcmRlcgABAAAAAHBpeGVsQXNwZWN0UmF0aW8AZmxvYXQABAAAAAAAgD9zY3JlZW5XaW5kb3dDZW50ZXIAdjJmAAgA"
+    "AAAAAAAAAAAAAHNjcmVlbldpbmRvd1dpZHRoAGZsb2F0AAQAAAAAAIA/AA=="
+)
+
+
+def test_header_written_by_openexr_itself(tmp_path):
+    path = tmp_path / "python.exr"
+    genai = exr_attr("genai:generated", "string", "true")
+    path.write_bytes(OPENEXR_HEADER[:-1] + genai + b"\x00" + bytes(2304))
+    header = read_exr_header(path)
+    assert header["problems"] == []
+    (part,) = header["parts"]
+    assert part["dataWindow"] == (0, 0, 15, 15)
+    assert part["lineOrder"] == "increasing_y"
+    assert part["pixelAspectRatio"] == 1.0
+    assert read(path).data == {"generated": True}

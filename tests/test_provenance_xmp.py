@@ -1,0 +1,310 @@
+"""The XMP reader on real PNG, JPEG, WebP and TIFF files written in the test."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from _embedded import (
+    CAPTURE,
+    DMI_PROHIBITED,
+    IPTC,
+    TRAINED,
+    XML_BOMB,
+    insert_png_chunk,
+    png_chunk_types,
+    write_jpeg,
+    write_png,
+    xmp_packet,
+)
+from clearance.model import Asset
+from clearance.provenance import xmp
+from clearance.provenance._containers import MAX_XMP_BYTES
+from clearance.provenance.xmp import XmpError, parse_xmp, read_jpeg_xmp, read_png_xmp, read_xmp
+
+pytest.importorskip("PIL")
+
+
+def asset_for(path: Path, *frames: Path) -> Asset:
+    files = [path, *frames]
+    return Asset(path=path, rel=path.name, root=path.parent, files=files)
+
+
+def read(path: Path):
+    return xmp.clearance_read_provenance(asset=asset_for(path))
+
+
+# ------------------------------------------------------------------------------- parsing ----
+
+
+def test_parse_attribute_and_element_forms_agree():
+    attr = parse_xmp(xmp_packet(TRAINED, DMI_PROHIBITED))
+    elem = parse_xmp(xmp_packet(TRAINED, DMI_PROHIBITED, element_form=True))
+    for found in (attr, elem):
+        assert found["digital_source_type"] == TRAINED
+        assert found["data_mining"] == DMI_PROHIBITED
+        assert found["creator_tool"] == "Nuke 15.1"
+
+
+def test_parse_rdf_resource_form():
+    packet = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
+        f'<Iptc4xmpExt:DigitalSourceType rdf:resource="{TRAINED}"/></rdf:Description></rdf:RDF></x:xmpmeta>'
+    )
+    assert parse_xmp(packet)["digital_source_type"] == TRAINED
+
+
+def test_xml_bomb_is_refused_without_expansion():
+    start = time.perf_counter()
+    with pytest.raises(XmpError, match="refused"):
+        parse_xmp(XML_BOMB)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_external_entity_is_refused():
+    packet = (
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY ext SYSTEM "file:///etc/passwd">]>'
+        "<x:xmpmeta xmlns:x='adobe:ns:meta/'>&ext;</x:xmpmeta>"
+    )
+    with pytest.raises(XmpError, match="refused"):
+        parse_xmp(packet)
+
+
+def test_malformed_packet_is_an_xmp_error():
+    with pytest.raises(XmpError, match="not well-formed"):
+        parse_xmp(b"<x:xmpmeta><unclosed>")
+
+
+# -------------------------------------------------------------------------- PNG and JPEG ----
+
+
+def test_png_xmp_before_idat(tmp_path):
+    path = write_png(tmp_path / "gen.png", xmp_packet(TRAINED, DMI_PROHIBITED))
+    assert png_chunk_types(path).index("iTXt") < png_chunk_types(path).index("IDAT")
+    found = read_png_xmp(path)
+    assert found["where"] == "iTXt before IDAT"
+    assert found["digital_source_type"] == TRAINED
+    assert found["problems"] == []
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_png_xmp_after_pixel_data_is_found(tmp_path, compressed):
+    path = write_png(
+        tmp_path / "late.png", xmp_packet(TRAINED), after_idat=True, compressed=compressed
+    )
+    types = png_chunk_types(path)
+    assert types.index("iTXt") > types.index("IDAT")  # really after the pixels
+    found = read_png_xmp(path)
+    assert found["where"] == "iTXt after IDAT"
+    assert found["digital_source_type"] == TRAINED
+
+
+def test_reader_happy_path_fills_format1_fields(tmp_path):
+    path = write_png(tmp_path / "gen.png", xmp_packet(TRAINED, DMI_PROHIBITED))
+    record = read(path)
+    assert record.source == "xmp"
+    assert record.file == "gen.png"
+    assert record.data == {
+        "source_type": TRAINED,
+        "generated": True,
+        "x-data-mining": DMI_PROHIBITED,
+    }
+    assert record.evidence["data_mining"] == DMI_PROHIBITED
+    assert record.evidence["creator_tool"] == "Nuke 15.1"
+    assert record.evidence["location"] == "iTXt before IDAT"
+    assert record.issues == []
+
+
+def test_jpeg_app1_xmp(tmp_path):
+    path = write_jpeg(
+        tmp_path / "gen.jpg", xmp_packet(IPTC + "compositeWithTrainedAlgorithmicMedia")
+    )
+    assert read_jpeg_xmp(path)["where"] == "APP1"
+    record = read(path)
+    assert record.data["generated"] is True
+    assert record.data["source_type"].endswith("compositeWithTrainedAlgorithmicMedia")
+
+
+def test_webp_and_tiff_xmp(tmp_path):
+    from PIL import Image, TiffImagePlugin
+
+    image = Image.new("RGB", (8, 8))
+    image.save(tmp_path / "a.webp", xmp=xmp_packet(TRAINED).encode())
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[700] = xmp_packet(CAPTURE).encode()
+    info.tagtype[700] = 1
+    image.save(tmp_path / "a.tif", tiffinfo=info)
+    assert read(tmp_path / "a.webp").data["generated"] is True
+    assert read(tmp_path / "a.tif").data == {"source_type": CAPTURE, "generated": False}
+
+
+@pytest.mark.parametrize(
+    ("term", "generated"),
+    [
+        ("trainedAlgorithmicMedia", True),
+        ("compositeSynthetic", True),
+        ("digitalCapture", False),
+        ("algorithmicallyEnhanced", False),
+        ("humanEdits", False),
+        ("composite", None),
+        ("compositedWithTrainedMedia", None),  # misspelled: unknown is never "no"
+    ],
+)
+def test_generated_follows_the_iptc_term(tmp_path, term, generated):
+    record = read(write_png(tmp_path / "t.png", xmp_packet(IPTC + term)))
+    assert record.data["source_type"] == IPTC + term  # kept as found, for the IPTC rules
+    assert record.data.get("generated") is generated
+
+
+def test_short_term_is_understood_and_kept_as_written(tmp_path):
+    record = read(write_png(tmp_path / "t.png", xmp_packet("trainedAlgorithmicMedia")))
+    assert record.data == {"source_type": "trainedAlgorithmicMedia", "generated": True}
+
+
+def test_no_xmp_or_irrelevant_xmp_is_nothing(tmp_path):
+    assert read(write_png(tmp_path / "plain.png")) is None
+    assert read(write_png(tmp_path / "dcc.png", xmp_packet(None))) is None  # CreatorTool only
+    assert read(write_jpeg(tmp_path / "plain.jpg")) is None
+
+
+def test_conflicting_values_are_an_issue(tmp_path):
+    packet = xmp_packet(TRAINED).replace(
+        "</rdf:Description>",
+        f"</rdf:Description><rdf:Description xmlns:Iptc4xmpExt='http://iptc.org/std/Iptc4xmpExt/2008-02-29/'"
+        f" Iptc4xmpExt:DigitalSourceType='{CAPTURE}'/>",
+    )
+    record = read(write_png(tmp_path / "two.png", packet))
+    assert record.data["source_type"] == TRAINED
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+
+
+# ------------------------------------------------------------------------- hostile input ----
+
+
+def test_xml_bomb_in_png_is_an_issue_not_a_crash(tmp_path):
+    path = write_png(tmp_path / "bomb.png", XML_BOMB)
+    start = time.perf_counter()
+    record = read(path)
+    assert time.perf_counter() - start < 1.0
+    assert record.data == {}
+    assert len(record.issues) == 1
+    assert "refused" in record.issues[0].message
+    assert record.issues[0].file == "bomb.png"
+
+
+def test_png_truncated_inside_pixel_data(tmp_path):
+    path = write_png(tmp_path / "cut.png", xmp_packet(TRAINED), size=(256, 256))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: raw.index(b"IDAT") + 40])
+    record = read(path)
+    assert record.data["generated"] is True  # what came before the damage is still read
+    assert len(record.issues) == 1
+    assert "truncated" in record.issues[0].message
+
+
+def test_png_truncated_inside_the_xmp_chunk(tmp_path):
+    path = write_png(tmp_path / "cut.png", xmp_packet(TRAINED))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: raw.index(b"iTXt") + 30])
+    record = read(path)
+    assert record.data == {}
+    assert "truncated" in record.issues[0].message
+
+
+@pytest.mark.parametrize("keep", [0, 5, 8, 11, 20])
+def test_tiny_truncations_never_raise(tmp_path, keep):
+    png = write_png(tmp_path / "t.png", xmp_packet(TRAINED))
+    jpg = write_jpeg(tmp_path / "t.jpg", xmp_packet(TRAINED))
+    for path in (png, jpg):
+        path.write_bytes(path.read_bytes()[:keep])
+        record = read(path)
+        assert record is None or all("truncated" in i.message for i in record.issues)
+
+
+def test_jpeg_truncated_inside_the_xmp_segment(tmp_path):
+    path = write_jpeg(tmp_path / "cut.jpg", xmp_packet(TRAINED))
+    raw = path.read_bytes()
+    path.write_bytes(raw[: raw.index(b"http://ns.adobe.com/xap") + 50])
+    record = read(path)
+    assert "truncated" in record.issues[0].message
+
+
+def test_corrupt_chunk_length_is_an_issue(tmp_path):
+    path = write_png(tmp_path / "bad.png", xmp_packet(TRAINED))
+    raw = bytearray(path.read_bytes())
+    idat = raw.index(b"IDAT") - 4
+    raw[idat : idat + 4] = struct.pack(">I", 0xFFFFFFF0)
+    path.write_bytes(bytes(raw))
+    record = read(path)
+    assert record.data["generated"] is True
+    assert "corrupt" in record.issues[0].message
+
+
+def test_damaged_xmp_chunk_crc_is_reported(tmp_path):
+    path = write_png(tmp_path / "crc.png", xmp_packet(TRAINED))
+    raw = bytearray(path.read_bytes())
+    pos = raw.index(b"CreatorTool") + 2
+    raw[pos] ^= 0x20  # a letter's case: the XML still parses
+    path.write_bytes(bytes(raw))
+    record = read(path)
+    assert record.data["generated"] is True
+    assert any("CRC" in i.message for i in record.issues)
+
+
+def test_decompression_bomb_in_itxt_is_refused(tmp_path):
+    path = write_png(tmp_path / "zbomb.png")
+    bomb = zlib.compress(b" " * (MAX_XMP_BYTES + 1024), 9)
+    insert_png_chunk(path, b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + bomb)
+    record = read(path)
+    assert record.data == {}
+    assert "decompress" in record.issues[0].message
+
+
+def test_not_an_image_is_nothing(tmp_path):
+    path = tmp_path / "fake.png"
+    path.write_bytes(b"this is not a png at all")
+    assert read(path) is None
+
+
+def test_pixel_data_is_never_decoded(tmp_path):
+    # IDAT holding garbage (with a valid CRC) would fail any decoder; headers-only reading
+    # does not notice it.
+    path = write_png(tmp_path / "junk.png", xmp_packet(TRAINED), after_idat=True)
+    raw = path.read_bytes()
+    start = raw.index(b"IDAT") - 4
+    length = struct.unpack(">I", raw[start : start + 4])[0]
+    junk = bytes(length)
+    chunk = raw[start : start + 8] + junk + struct.pack(">I", zlib.crc32(b"IDAT" + junk))
+    path.write_bytes(raw[:start] + chunk + raw[start + 12 + length :])
+    record = read(path)
+    assert record.issues == []
+    assert record.data["generated"] is True
+
+
+def test_sequence_reads_its_first_frame_only(tmp_path):
+    first = write_png(tmp_path / "sh010.1001.png", xmp_packet(TRAINED))
+    second = tmp_path / "sh010.1002.png"
+    second.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    asset = Asset(
+        path=first, rel="sh010.####.png", root=tmp_path, files=[first, second], frames="1001-1002"
+    )
+    record = xmp.clearance_read_provenance(asset=asset)
+    assert record.data["generated"] is True
+    assert record.issues == []
+
+
+def test_other_formats_are_left_to_other_readers(tmp_path):
+    path = tmp_path / "a.exr"
+    path.write_bytes(b"\x76\x2f\x31\x01")
+    assert read(path) is None
+
+
+def test_unreadable_file_is_an_issue(tmp_path):
+    path = tmp_path / "gone.png"
+    found = read_xmp(path)
+    assert found["problems"] and "cannot read" in found["problems"][0]
