@@ -1,0 +1,73 @@
+"""Shared fixtures: the real ``clearance`` command through subprocess, and sidecar builders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLEARANCE = str(Path(sys.executable).parent / "clearance")
+
+
+@dataclass
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
+    """Run the installed ``clearance`` console script; never raises on a non-zero exit."""
+    full_env = {**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+    proc = subprocess.run(
+        [CLEARANCE, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    return Completed(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli() -> Any:
+    return run_cli
+
+
+def genai_sidecar(**overrides: Any) -> dict[str, Any]:
+    """A compliant GenAI sidecar for a temp comp element (override any top-level key)."""
+    doc: dict[str, Any] = {
+        "provenance": 1,
+        "production": "SHOW01",
+        "shot": "sh010",
+        "generated": True,
+        "source_type": "compositeWithTrainedAlgorithmicMedia",
+        "steps": [
+            {
+                "tool": "studio-diffusion",
+                "tool_version": "2.1",
+                "inputs": [{"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}],
+                "prompt": {"text": "wide desert street at dusk", "references": []},
+                "training": {"performed": False, "sources": []},
+            }
+        ],
+        "output": {
+            "use": "temp",
+            "on_screen": "none",
+            "subject": "incidental",
+            "depicts_real": False,
+            "presented_as_authentic": False,
+            "synthetic_performer": False,
+            "human_contribution": "matte painter repainted sky",
+        },
+        "talent": [],
+        "union_impact": "none",
+        "disclosure": {"notified_at": "2026-11-02"},
+    }
+    doc.update(overrides)
+    return doc
