@@ -1,0 +1,257 @@
+"""Signed checkpoints: an Ed25519 statement of an audit log's head, kept out of writers' reach.
+
+A hash chain shows that lines were edited, deleted, inserted or reordered, but someone who
+can write the log can also cut off its tail or rewrite the whole file and recompute every
+hash. A checkpoint pins the head: "at ``time``, the line with ``seq`` N hashed to ``head``",
+signed with a key the writers never see. ``verify --key`` then detects truncation (a
+checkpoint beyond the end of the log) and rewriting (a checkpointed line that hashes
+differently).
+
+Checkpoint file: JSONL, one record per checkpoint, appended (default ``<log>.checkpoints``,
+but see ``docs/auditlog.md`` — in production it belongs somewhere writers cannot write)::
+
+    {"schema":"clearance.checkpoint/1","origin":"render07:/show/.clearance/audit.jsonl",
+     "seq":8000,"head":"<sha256 hex of line seq 8000>","time":"2026-11-26T22:00:00.000Z",
+     "key_id":"<first 16 hex of sha256(raw public key)>","signature":"<base64 Ed25519>"}
+
+The signed bytes are a C2SP-style note body, so a Merkle root or witness cosignatures can be
+added later without a format break::
+
+    clearance.checkpoint/1\\n<origin>\\n<seq>\\n<head>\\n<time>\\n
+
+Keys are PEM (PKCS#8 private, SubjectPublicKeyInfo public), as written by
+:func:`generate_key` or ``openssl genpkey -algorithm ed25519``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from clearance.auditlog import utc_now
+from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
+
+__all__ = [
+    "CHECKPOINT_SCHEMA",
+    "CheckpointError",
+    "default_checkpoints_path",
+    "generate_key",
+    "key_id",
+    "load_private_key",
+    "load_public_key",
+    "make_checkpoint",
+    "read_checkpoints",
+    "verify_with_key",
+    "write_checkpoint",
+]
+
+CHECKPOINT_SCHEMA = "clearance.checkpoint/1"
+
+
+class CheckpointError(Exception):
+    """A key or checkpoint file cannot be read or written: exit 2, naming the file."""
+
+
+def default_checkpoints_path(log: str | os.PathLike[str]) -> Path:
+    """``<log>.checkpoints`` — convenient for trying things; see the docs for production."""
+    p = Path(log)
+    return p.with_name(p.name + ".checkpoints")
+
+
+def generate_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """Write a new Ed25519 private key to ``path`` (mode 0600) and its public key to ``path.pub``."""
+    private = Ed25519PrivateKey.generate()
+    priv_path = Path(path)
+    pub_path = priv_path.with_name(priv_path.name + ".pub")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    pub = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for target, data, mode in ((priv_path, pem, 0o600), (pub_path, pub, 0o644)):
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            raise CheckpointError(f"{target}: already exists; not overwriting a key") from None
+        except OSError as exc:
+            raise CheckpointError(
+                f"{target}: cannot write the key: {exc.strerror or exc}"
+            ) from None
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        except OSError as exc:
+            raise CheckpointError(
+                f"{target}: cannot write the key: {exc.strerror or exc}"
+            ) from None
+        finally:
+            os.close(fd)
+    return priv_path, pub_path
+
+
+def _read_pem(path: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the key: {exc.strerror or exc}") from None
+
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file ``path`` (unencrypted PKCS#8)."""
+    try:
+        key = serialization.load_pem_private_key(_read_pem(path), password=None)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not an unencrypted PEM private key: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CheckpointError(f"{path}: not an Ed25519 key ({type(key).__name__})")
+    return key
+
+
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """The Ed25519 public key in ``path`` (a public PEM, or a private PEM to derive it from)."""
+    data = _read_pem(path)
+    if b"PRIVATE KEY" in data:
+        return load_private_key(path).public_key()
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: not a PEM public key: {exc}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise CheckpointError(f"{path}: not an Ed25519 key ({type(key).__name__})")
+    return key
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """A short, stable name for a public key: the first 16 hex digits of SHA-256 of its raw bytes."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _note(origin: str, seq: int, head: str, time: str) -> bytes:
+    return f"{CHECKPOINT_SCHEMA}\n{origin}\n{seq}\n{head}\n{time}\n".encode()
+
+
+def make_checkpoint(
+    log: str | os.PathLike[str], private: Ed25519PrivateKey, *, origin: str | None = None
+) -> tuple[dict[str, Any], VerifyResult]:
+    """Verify ``log`` and sign its head. Returns ``(checkpoint, verify result)``.
+
+    The caller must not store the checkpoint when the result is not intact: a checkpoint
+    vouches for the whole chain up to its head.
+    """
+    result = verify_log(log)
+    if result.last_seq is None or result.head is None:
+        raise VerifyError(f"{log}: the audit log has no events to checkpoint")
+    origin = origin or f"{socket.gethostname()}:{Path(log).resolve()}"
+    time = utc_now()
+    signature = private.sign(_note(origin, result.last_seq, result.head, time))
+    record = {
+        "schema": CHECKPOINT_SCHEMA,
+        "origin": origin,
+        "seq": result.last_seq,
+        "head": result.head,
+        "time": time,
+        "key_id": key_id(private.public_key()),
+        "signature": base64.b64encode(signature).decode(),
+    }
+    return record, result
+
+
+def write_checkpoint(record: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Append ``record`` to the checkpoint file ``path`` (created if needed) and fsync it."""
+    data = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise CheckpointError(
+            f"{path}: cannot open the checkpoint file: {exc.strerror or exc}"
+        ) from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError as exc:
+        raise CheckpointError(
+            f"{path}: cannot write the checkpoint: {exc.strerror or exc}"
+        ) from None
+    finally:
+        os.close(fd)
+
+
+def read_checkpoints(
+    path: str | os.PathLike[str], public: Ed25519PublicKey
+) -> tuple[list[dict[str, Any]], list[Break]]:
+    """Checkpoints in ``path`` signed by ``public``, and a break for each one that fails.
+
+    Records signed by other keys are skipped (key rotation, witnesses), as C2SP notes do.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path}: no checkpoint file (write one with `clearance checkpoint`)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoints: {exc}") from None
+    kid = key_id(public)
+    good: list[dict[str, Any]] = []
+    bad: list[Break] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            if rec.get("key_id") != kid:
+                continue
+            seq, head, time, origin = (
+                int(rec["seq"]),
+                str(rec["head"]),
+                str(rec["time"]),
+                str(rec["origin"]),
+            )
+            signature = base64.b64decode(rec["signature"], validate=True)
+            public.verify(signature, _note(origin, seq, head, time))
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, InvalidSignature):
+            bad.append(
+                Break(
+                    "checkpoint",
+                    str(path),
+                    lineno,
+                    None,
+                    "checkpoint signature does not verify (the checkpoint was altered or forged)",
+                )
+            )
+            continue
+        good.append(rec)
+    return good, bad
+
+
+def verify_with_key(
+    log: str | os.PathLike[str],
+    public: Ed25519PublicKey,
+    checkpoints_path: str | os.PathLike[str] | None = None,
+) -> VerifyResult:
+    """:func:`verify_log` plus the log's signed checkpoints; raises CheckpointError if none."""
+    cp_path = checkpoints_path or default_checkpoints_path(log)
+    good, bad = read_checkpoints(cp_path, public)
+    if not good and not bad:
+        raise CheckpointError(
+            f"{cp_path}: no checkpoint signed by key {key_id(public)}; nothing to verify against"
+        )
+    result = verify_log(log, checkpoints=good)
+    result.breaks.extend(bad)
+    return result

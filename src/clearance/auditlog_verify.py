@@ -1,0 +1,565 @@
+"""Checking an audit log's hash chain: ``clearance verify``.
+
+:func:`verify_log` reads a log (the active file and its rotated files, oldest first) once,
+streaming, and reports every break with its file and line, each with a *kind*:
+
+==============  =====================================================================  ========
+kind            what it means                                                          tampered
+==============  =====================================================================  ========
+``edited``      a line's bytes changed after it was written (the next line's ``prev``   yes
+                no longer matches it), or a line is no longer a valid event
+``deleted``     lines are missing (``seq`` jumps, ``prev`` points at a line not there)  yes
+``inserted``    a line that is not part of the chain sits between chained lines         yes
+``reordered``   chained lines are present but not in ``seq`` order                      yes
+``gap``         ``seq`` jumps across rotated files, or a rotated file number is          yes
+                missing (a rotated file was deleted)
+``truncated``   a signed checkpoint covers events the log no longer has                yes
+``checkpoint``  a signed checkpoint does not match the line it covers, or its          yes
+                signature does not verify
+``torn``        the last line is incomplete (a writer crashed mid-write); not          no
+                tampering, the next writer recovers it
+``recovered``   a torn line that a later writer terminated and recorded in a           no
+                ``log.recovered`` event
+==============  =====================================================================  ========
+
+How breaks are classified: the walk keeps the last two lines; at the first line whose
+``prev``/``seq`` does not follow its predecessor it opens a *region* that runs until the
+chain links up again, then rebuilds the region's true order by following ``prev`` hashes
+back from the first line after the damage. Lines the chain passes through out of file order
+are *reordered*, lines it never passes through are *inserted* (or *edited* if they fill a
+``seq`` gap), and a ``prev`` that points at nothing is an *edited* predecessor when a line
+with the expected ``seq`` is present, else a *deletion*.
+
+Without signed checkpoints a plain hash chain cannot show that the tail was cut off or that
+the whole file was rewritten consistently: anyone who can write the log can recompute it.
+Checkpoints (``auditlog_checkpoint``) close that hole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clearance.auditlog import GENESIS, rotated_files
+
+__all__ = ["Break", "VerifyError", "VerifyResult", "TAMPER_KINDS", "verify_log", "log_files"]
+
+TAMPER_KINDS = frozenset(
+    {"edited", "deleted", "inserted", "reordered", "gap", "truncated", "checkpoint"}
+)
+_PREFIX = re.compile(rb'\{"schema":"clearance\.event/1","seq":([0-9]+),"prev":"([0-9a-f]{64})"')
+_RECOVERED = b'"event":"log.recovered"'
+_REGION_LIMIT = 4096
+
+
+class VerifyError(Exception):
+    """The log cannot be read at all (missing, unreadable): exit 2, not a verdict."""
+
+
+@dataclass
+class Break:
+    """One finding of ``verify``: where the chain is broken, and how."""
+
+    kind: str
+    file: str
+    line: int | None
+    seq: int | None
+    message: str
+
+    @property
+    def tampered(self) -> bool:
+        return self.kind in TAMPER_KINDS
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tampered": self.tampered}
+
+
+@dataclass
+class VerifyResult:
+    """What ``verify`` found in one log (its active file and rotated files)."""
+
+    log: str
+    files: list[str] = field(default_factory=list)
+    events: int = 0
+    first_seq: int | None = None
+    last_seq: int | None = None
+    head: str | None = None  # hash of the last chained line
+    breaks: list[Break] = field(default_factory=list)
+    checkpoints: int = 0  # signed checkpoints checked
+    unanchored: int | None = None  # events after the newest checkpoint (None: no key given)
+
+    @property
+    def intact(self) -> bool:
+        return not any(b.tampered for b in self.breaks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "intact": self.intact,
+            "files": self.files,
+            "events": self.events,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "head": self.head,
+            "checkpoints": self.checkpoints,
+            "unanchored": self.unanchored,
+            "breaks": [b.as_dict() for b in self.breaks],
+        }
+
+
+class _Line:
+    """One line as the walk sees it (no JSON kept, only what chaining needs)."""
+
+    __slots__ = ("pos", "fidx", "lineno", "offset", "seq", "prev", "h", "torn_refs")
+
+    def __init__(
+        self,
+        pos: int,
+        fidx: int,
+        lineno: int,
+        offset: int,
+        seq: int | None,
+        prev: str | None,
+        h: str,
+        torn_refs: frozenset[tuple[int, str]] = frozenset(),
+    ) -> None:
+        self.pos = pos
+        self.fidx = fidx
+        self.lineno = lineno
+        self.offset = offset
+        self.seq = seq
+        self.prev = prev
+        self.h = h
+        self.torn_refs = torn_refs  # (offset, sha256) of torn lines a log.recovered names
+
+
+_VIRTUAL = _Line(-1, 0, 0, 0, 0, None, GENESIS)
+
+
+def log_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The files of the log at ``path`` in chain order: rotated ones oldest first, then active."""
+    p = Path(path)
+    files = rotated_files(p)
+    if p.exists() or not files:
+        files.append(p)
+    return files
+
+
+def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[int, str]]]:
+    try:
+        obj = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None, None, frozenset()
+    if not isinstance(obj, dict):
+        return None, None, frozenset()
+    seq, prev = obj.get("seq"), obj.get("prev")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
+        return None, None, frozenset()
+    refs: frozenset[tuple[int, str]] = frozenset()
+    details = obj.get("details")
+    if obj.get("event") == "log.recovered" and isinstance(details, dict):
+        torn = details.get("torn")
+        if isinstance(torn, list):
+            refs = frozenset(
+                (int(t["offset"]), str(t.get("sha256")))
+                for t in torn
+                if isinstance(t, dict) and isinstance(t.get("offset"), int)
+            )
+    return seq, prev, refs
+
+
+class _Walker:
+    def __init__(self, result: VerifyResult, files: list[Path], want: dict[int, str]) -> None:
+        self.result = result
+        self.files = files
+        self.names = [str(f) for f in files]
+        self.want = want  # seq -> checkpoint head hash, for checkpoint checks
+        self.seen: dict[
+            int, list[str]
+        ] = {}  # seq -> hashes of lines with that seq (checkpointed seqs only)
+        self.p1 = _VIRTUAL
+        self.p2 = _VIRTUAL
+        self.region: list[_Line] | None = None
+        self.anchor = _VIRTUAL
+        self.chain_end: _Line | None = None  # set when the log ends inside a damaged region
+        self.edited: set[int] = set()  # positions explained as edited in the current region
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def brk(self, kind: str, line: _Line | None, message: str, seq: int | None = None) -> None:
+        if line is None or line is _VIRTUAL:
+            name, lineno = self.names[0], None
+        else:
+            name, lineno = self.names[line.fidx], line.lineno
+        if seq is None and line is not None and line is not _VIRTUAL:
+            seq = line.seq
+        self.result.breaks.append(Break(kind, name, lineno, seq, message))
+
+    def where(self, line: _Line) -> str:
+        return f"{Path(self.names[line.fidx]).name}:{line.lineno}"
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def feed(self, line: _Line) -> None:
+        if line.seq is not None and line.seq in self.want:
+            self.seen.setdefault(line.seq, []).append(line.h)
+        region = self.region
+        p1 = self.p1
+        good = line.prev == p1.h and line.seq is not None and p1.seq is not None
+        good = good and line.seq == p1.seq + 1  # type: ignore[operator]
+        if region is None:
+            if not good:
+                if p1 is _VIRTUAL:
+                    self.anchor, self.region = _VIRTUAL, [line]
+                else:
+                    self.anchor, self.region = self.p2, [p1, line]
+        elif good:
+            self.close(region, region.pop())  # the last line with a bad link resumes the chain
+            self.region = None
+        else:
+            region.append(line)
+            if len(region) > _REGION_LIMIT:
+                self.close(region, None)
+                self.region = None
+        self.p2, self.p1 = p1, line
+
+    def finish(self) -> None:
+        self.chain_end = None
+        if self.region is not None:
+            self.close(self.region, None)
+            self.region = None
+
+    def close(self, middle: list[_Line], resume: _Line | None) -> None:
+        """Classify the damaged region between ``self.anchor`` and ``resume``."""
+        anchor = self.anchor
+        nodes = [anchor, *middle] + ([resume] if resume is not None else [])
+        by_hash = {n.h: n for n in nodes}
+        on_path: set[int] = set()
+        path: list[_Line] = []
+        if resume is not None:
+            path, on_path = self._walk_back(anchor, middle, resume, nodes, by_hash)
+        else:
+            cur = anchor
+            path.append(cur)
+            on_path.add(cur.pos)
+            while True:  # the chain as far as it goes, then whatever is left over
+                nxt = next((n for n in middle if n.pos not in on_path and n.prev == cur.h), None)
+                if nxt is None:
+                    break
+                if nxt.seq is not None and cur.seq is not None and nxt.seq != cur.seq + 1:
+                    self.brk("edited", nxt, f"seq is {nxt.seq}, expected {cur.seq + 1}")
+                path.append(nxt)
+                on_path.add(nxt.pos)
+                cur = nxt
+            self.chain_end = cur
+        # out of file order along the chain: reordered
+        chain = [n for n in path if n is not _VIRTUAL]
+        for before, n in zip(chain, chain[1:], strict=False):
+            if n.pos < before.pos:
+                self.brk(
+                    "reordered",
+                    n,
+                    f"seq {n.seq} is at {self.where(n)}, before seq {before.seq} at "
+                    f"{self.where(before)}: lines are out of order",
+                )
+        # never on the chain: inserted, or torn and recovered
+        recovered = {(n.fidx, ref) for n in nodes for ref in n.torn_refs}
+        for n in middle:
+            if n.pos in on_path or n.pos in self.edited:
+                continue
+            if (n.fidx, (n.offset, n.h)) in recovered:
+                self.brk(
+                    "recovered",
+                    n,
+                    "torn line from a crashed write, terminated and recorded by a later "
+                    "log.recovered event (not tampering)",
+                )
+            elif n.seq is None:
+                self.brk("inserted", n, "line is not an audit event and is not part of the chain")
+            else:
+                self.brk("inserted", n, f"line (seq {n.seq}) is not part of the chain")
+        self.edited.clear()
+
+    def _walk_back(
+        self,
+        anchor: _Line,
+        middle: list[_Line],
+        resume: _Line,
+        nodes: list[_Line],
+        by_hash: dict[str, _Line],
+    ) -> tuple[list[_Line], set[int]]:
+        path = [resume]
+        on_path = {resume.pos}
+        cur = resume
+        while cur is not anchor:
+            p = by_hash.get(cur.prev) if cur.prev else None
+            if p is not None and p.pos not in on_path:
+                if p.seq is not None and cur.seq is not None and cur.seq != p.seq + 1:
+                    self.brk("edited", cur, f"seq is {cur.seq}, expected {p.seq + 1}")
+                path.append(p)
+                on_path.add(p.pos)
+                cur = p
+                continue
+            cur_seq = cur.seq
+            if cur_seq is None:
+                break
+            want = cur_seq - 1
+            cand = next(
+                (n for n in reversed(nodes) if n.seq == want and n.pos not in on_path), None
+            )
+            if cand is not None and cand.pos < cur.pos:
+                self.brk(
+                    "edited",
+                    cand,
+                    f"line changed after it was written: the prev of {self.where(cur)} "
+                    f"does not match it",
+                )
+                path.append(cand)
+                on_path.add(cand.pos)
+                cur = cand
+                continue
+            lower = max(
+                (
+                    n
+                    for n in nodes
+                    if n.pos not in on_path
+                    and n.seq is not None
+                    and n.seq < cur_seq
+                    and n.pos < cur.pos
+                ),
+                key=lambda n: n.seq or 0,
+                default=anchor,
+            )
+            missing = cur_seq - (lower.seq or 0) - 1
+            between = [n for n in middle if lower.pos < n.pos < cur.pos and n.pos not in on_path]
+            if between and len(between) == missing:
+                for i, n in enumerate(between):
+                    expected = (lower.seq or 0) + 1 + i
+                    fits = n.prev == (between[i - 1].h if i else lower.h)
+                    if n.seq is None:
+                        kind, why = (
+                            "edited",
+                            "line is not a valid audit event any more (edited or corrupted)",
+                        )
+                    elif fits or n.seq == expected:
+                        kind, why = (
+                            "edited",
+                            f"line changed after it was written (seq {n.seq}, expected {expected})",
+                        )
+                    else:
+                        kind = "reordered"
+                        why = f"seq {n.seq} is at {self.where(n)}, where seq {expected} belongs: lines are out of order"
+                    self.brk(kind, n, why, seq=n.seq if kind == "reordered" else expected)
+                    self.edited.add(n.pos)
+            elif missing > 0:
+                self._deleted(lower, cur, missing)
+            else:
+                self.brk("edited", cur, "prev does not match any line before it")
+            path.append(lower)
+            on_path.add(lower.pos)
+            cur = lower
+        path.reverse()
+        return path, on_path
+
+    def _deleted(self, lower: _Line, cur: _Line, missing: int) -> None:
+        first = (lower.seq or 0) + 1
+        span = f"seq {first}" if missing == 1 else f"seq {first}-{cur.seq - 1}"  # type: ignore[operator]
+        if lower is not _VIRTUAL and lower.fidx != cur.fidx and cur.lineno == 1:
+            self.brk(
+                "gap",
+                cur,
+                f"{span} missing between {Path(self.names[lower.fidx]).name} (ends at seq "
+                f"{lower.seq}) and {self.where(cur)}: a rotated file was deleted or cut",
+                seq=first,
+            )
+        elif lower is _VIRTUAL:
+            self.brk(
+                "gap" if cur.lineno == 1 else "deleted",
+                cur,
+                f"{span} missing before {self.where(cur)}: the log does not start at seq 1 "
+                f"(older files deleted?)"
+                if cur.lineno == 1
+                else f"{span} missing before {self.where(cur)}",
+                seq=first,
+            )
+        else:
+            self.brk(
+                "deleted",
+                cur,
+                f"{missing} line{'s' if missing > 1 else ''} ({span}) deleted before "
+                f"{self.where(cur)}",
+                seq=first,
+            )
+
+
+def _read(files: list[Path], walker: _Walker, result: VerifyResult) -> None:
+    pos = 0
+    sha = hashlib.sha256
+    match = _PREFIX.match
+    last_index = len(files) - 1
+    for fidx, path in enumerate(files):
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            raise VerifyError(f"{path}: no such audit log") from None
+        except OSError as exc:
+            raise VerifyError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
+        with fh:
+            offset = 0
+            pending: tuple[int, int, bytes] | None = None
+            for lineno, raw in enumerate(fh, 1):
+                if pending is not None:
+                    _feed_raw(walker, pending, fidx, pos - 1, match, sha)
+                pending = (lineno, offset, raw)
+                offset += len(raw)
+                pos += 1
+            if pending is None:
+                continue
+            lineno, off, raw = pending
+            if not raw.endswith(b"\n") and fidx == last_index:
+                seq, _prev, _refs = _parse_slow(raw)
+                if seq is None:
+                    result.breaks.append(
+                        Break(
+                            "torn",
+                            str(path),
+                            lineno,
+                            None,
+                            f"the last line is incomplete ({len(raw)} bytes, no newline): a "
+                            "writer crashed mid-write; the next append recovers it (not tampering)",
+                        )
+                    )
+                    continue
+                result.breaks.append(
+                    Break(
+                        "torn",
+                        str(path),
+                        lineno,
+                        seq,
+                        "the last line is complete but has no newline (a writer crashed "
+                        "before finishing it); it is chained normally",
+                    )
+                )
+            _feed_raw(walker, pending, fidx, pos - 1, match, sha)
+
+
+def _feed_raw(
+    walker: _Walker, pending: tuple[int, int, bytes], fidx: int, pos: int, match: Any, sha: Any
+) -> None:
+    lineno, offset, raw = pending
+    line = raw[:-1] if raw.endswith(b"\n") else raw
+    h = sha(line).hexdigest()
+    m = match(line)
+    refs: frozenset[tuple[int, str]] = frozenset()
+    if m is not None and _RECOVERED not in line:
+        seq: int | None = int(m.group(1))
+        prev: str | None = m.group(2).decode()
+    else:
+        seq, prev, refs = _parse_slow(line)
+    walker.feed(_Line(pos, fidx, lineno, offset, seq, prev, h, refs))
+    if seq is not None:
+        r = walker.result
+        r.events += 1
+        if r.first_seq is None:
+            r.first_seq = seq
+
+
+def verify_log(
+    path: str | os.PathLike[str],
+    *,
+    checkpoints: list[dict[str, Any]] | None = None,
+) -> VerifyResult:
+    """Check the chain of the log at ``path`` (with its rotated files); see the module doc.
+
+    ``checkpoints``: already signature-checked checkpoint records (``seq``, ``head``,
+    ``time``) to hold the log against; see ``auditlog_checkpoint.verify_with_key``.
+    Raises :class:`VerifyError` when the log cannot be read.
+    """
+    files = log_files(path)
+    result = VerifyResult(log=str(path), files=[str(f) for f in files])
+    want = {int(c["seq"]): str(c["head"]) for c in checkpoints or []}
+    walker = _Walker(result, files, want)
+    _check_numbering(files, result)
+    _read(files, walker, result)
+    walker.finish()
+    last = walker.chain_end or walker.p1
+    if last is not _VIRTUAL:
+        # the head is the last line that chains; a torn tail is not the head
+        result.last_seq = last.seq
+        result.head = last.h
+    _check_checkpoints(checkpoints or [], walker, result)
+    result.breaks.sort(
+        key=lambda b: (result.files.index(b.file) if b.file in result.files else -1, b.line or 0)
+    )
+    return result
+
+
+def _check_numbering(files: list[Path], result: VerifyResult) -> None:
+    rotated = [f for f in files if re.search(r"\.[0-9]{6}$", f.name)]
+    expected = 1
+    for f in rotated:
+        number = int(f.name[-6:])
+        if number != expected:
+            missing = (
+                f"{expected:06d}" if number == expected + 1 else f"{expected:06d}-{number - 1:06d}"
+            )
+            result.breaks.append(
+                Break(
+                    "gap",
+                    str(f),
+                    None,
+                    None,
+                    f"rotated file number {missing} is missing before {f.name}",
+                )
+            )
+        expected = number + 1
+
+
+def _check_checkpoints(
+    checkpoints: list[dict[str, Any]], walker: _Walker, result: VerifyResult
+) -> None:
+    if not checkpoints:
+        return
+    last = result.last_seq or 0
+    newest = 0
+    for c in checkpoints:
+        seq, head = int(c["seq"]), str(c["head"])
+        result.checkpoints += 1
+        newest = max(newest, seq)
+        label = f"checkpoint of {c.get('time', '?')} (seq {seq})"
+        if seq > last:
+            result.breaks.append(
+                Break(
+                    "truncated",
+                    result.files[-1],
+                    None,
+                    seq,
+                    f"{label}: the log ends at seq {last}, so events {last + 1}-{seq} that "
+                    "were signed for have been removed",
+                )
+            )
+        elif head not in walker.seen.get(seq, []):
+            result.breaks.append(
+                Break(
+                    "checkpoint",
+                    result.files[-1],
+                    None,
+                    seq,
+                    f"{label}: the line with seq {seq} does not match the signed head "
+                    "(the log was rewritten)",
+                )
+            )
+    result.unanchored = max(0, last - newest)
+
+
+def iter_lines(files: list[Path]) -> Iterator[bytes]:
+    """Every raw line of ``files`` in order (used by benchmarks as the hashing baseline)."""
+    for f in files:
+        with open(f, "rb") as fh:
+            yield from fh

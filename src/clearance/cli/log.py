@@ -1,0 +1,305 @@
+"""``clearance verify``, ``clearance checkpoint`` and ``clearance report``: reading audit logs.
+
+Exit codes: ``verify`` 0 intact, 3 tampered (each break named), 2 unreadable log or key;
+``checkpoint`` 0 signed, 3 refused because the log is tampered, 2 I/O or key error;
+``report`` 0, 2 unreadable log or bad option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from ..model import Outcome
+
+EXIT_OK, EXIT_ERROR, EXIT_TAMPERED = 0, 2, 3
+FORMATS = ("table", "json", "csv", "html", "junit")
+
+
+def _err(message: str) -> None:
+    print(f"clearance: error: {message}", file=sys.stderr)
+
+
+def _outcome(value: str) -> Outcome:
+    try:
+        return Outcome.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _csv_list(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out.extend(x.strip() for x in v.split(",") if x.strip())
+    return out
+
+
+def register(sub: Any) -> None:
+    """Add ``verify``, ``checkpoint`` and ``report`` to the ``clearance`` sub-commands."""
+    verify = sub.add_parser(
+        "verify",
+        help="check the hash chain of audit logs (exit 3 when tampered)",
+        description="Check each LOG's hash chain (with its rotated files). Every break is named "
+        "with its file and line: edited, deleted, inserted, reordered, gap (rotated file missing); "
+        "a torn last line (crash) is reported but is not tampering. With --key, also check the "
+        "log against its signed checkpoints (detects a cut-off tail or a rewritten file).",
+    )
+    verify.add_argument(
+        "logs",
+        nargs="+",
+        metavar="LOG",
+        help="audit log (the active file, e.g. .clearance/audit.jsonl)",
+    )
+    verify.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    verify.add_argument(
+        "--key", metavar="K", help="Ed25519 public key (PEM) the checkpoints are signed with"
+    )
+    verify.add_argument(
+        "--checkpoints",
+        metavar="F",
+        help="checkpoint file (default: LOG.checkpoints); one LOG only",
+    )
+    verify.add_argument(
+        "--strict", action="store_true", help="a torn last line also fails (exit 3)"
+    )
+    verify.set_defaults(func=run_verify)
+
+    checkpoint = sub.add_parser(
+        "checkpoint",
+        help="sign the head of an audit log (Ed25519) so truncation and rewrites are detectable",
+        description="Verify LOG, then append a signed statement of its head (seq, hash, time) to "
+        "the checkpoint file. Keep the key and the checkpoint file where the writers cannot reach "
+        "them (see docs/auditlog.md). --keygen K writes a new key pair K and K.pub.",
+    )
+    checkpoint.add_argument("log", nargs="?", metavar="LOG")
+    checkpoint.add_argument(
+        "--key", metavar="K", help="Ed25519 private key (PEM, unencrypted PKCS#8)"
+    )
+    checkpoint.add_argument(
+        "--checkpoints",
+        "-o",
+        metavar="F",
+        help="checkpoint file to append to (default: LOG.checkpoints)",
+    )
+    checkpoint.add_argument(
+        "--origin", metavar="S", help="name of the log in the signed note (default: host:path)"
+    )
+    checkpoint.add_argument(
+        "--keygen", metavar="K", help="write a new key pair to K (0600) and K.pub, then exit"
+    )
+    checkpoint.set_defaults(func=run_checkpoint)
+
+    report = sub.add_parser(
+        "report",
+        help="supervisor report from audit logs (table, json, csv, html, junit)",
+        description="Merge LOGs (several hosts allowed) and report, per stage, the latest audit of "
+        "every asset: counts by outcome, open findings worst first with remediation, approvals.",
+    )
+    report.add_argument("logs", nargs="+", metavar="LOG")
+    report.add_argument(
+        "--stage",
+        "-s",
+        action="append",
+        metavar="S",
+        help="only stage S (repeat or comma-separate)",
+    )
+    report.add_argument(
+        "--since",
+        metavar="T",
+        help="only events at or after T (2026-11-26, 2026-11-26T21:00Z, 24h, 7d)",
+    )
+    report.add_argument("--until", metavar="T", help="only events at or before T")
+    report.add_argument(
+        "--outcome",
+        action="append",
+        metavar="O",
+        help="only findings with outcome O (repeat or comma-separate)",
+    )
+    report.add_argument(
+        "--rule", action="append", metavar="R", help="only findings of rule R (globs: 'NFX-T*')"
+    )
+    report.add_argument("--format", "-f", choices=FORMATS, default="table")
+    report.add_argument(
+        "--fail-on",
+        type=_outcome,
+        default=Outcome.ESCALATE,
+        metavar="O",
+        help="junit: open findings at or above O are failures (default: escalate)",
+    )
+    report.add_argument("--output", "-o", metavar="F", help="write to F instead of stdout")
+    report.set_defaults(func=run_report)
+
+
+# -- verify ----------------------------------------------------------------------------------------
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from ..auditlog_checkpoint import CheckpointError, load_public_key, verify_with_key
+    from ..auditlog_verify import VerifyError, VerifyResult, verify_log
+
+    if args.checkpoints and len(args.logs) > 1:
+        _err("--checkpoints names the checkpoint file of one log; give one LOG")
+        return EXIT_ERROR
+    results: list[VerifyResult] = []
+    try:
+        public = load_public_key(args.key) if args.key else None
+        for log in args.logs:
+            if public is not None:
+                results.append(verify_with_key(log, public, args.checkpoints))
+            else:
+                results.append(verify_log(log))
+    except (VerifyError, CheckpointError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+
+    def failed(r: VerifyResult) -> bool:
+        return not r.intact or (args.strict and any(b.kind == "torn" for b in r.breaks))
+
+    tampered = any(failed(r) for r in results)
+    if args.json:
+        doc = {"version": 1, "intact": not tampered, "logs": [r.as_dict() for r in results]}
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for r in results:
+            _print_result(r, failed(r))
+    return EXIT_TAMPERED if tampered else EXIT_OK
+
+
+def _print_result(r: Any, failed: bool) -> None:
+    files = f"{len(r.files)} file{'s' if len(r.files) != 1 else ''}"
+    span = f"seq {r.first_seq}-{r.last_seq}" if r.last_seq is not None else "no events"
+    verdict = "TAMPERED" if failed else "intact"
+    print(f"{r.log}: {verdict} — {r.events} events ({span}) in {files}")
+    if r.unanchored is not None:
+        print(
+            f"  {r.checkpoints} signed checkpoint(s) checked; "
+            f"{r.unanchored} event(s) after the newest checkpoint are not yet signed for"
+        )
+    for b in r.breaks:
+        where = f"{b.file}:{b.line}" if b.line else b.file
+        print(f"  {b.kind.upper():<10} {where}: {b.message}")
+
+
+# -- checkpoint ------------------------------------------------------------------------------------
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    from ..auditlog_checkpoint import (
+        CheckpointError,
+        default_checkpoints_path,
+        generate_key,
+        load_private_key,
+        make_checkpoint,
+        write_checkpoint,
+    )
+    from ..auditlog_verify import VerifyError
+
+    try:
+        if args.keygen:
+            private, public = generate_key(args.keygen)
+            print(f"wrote {private} (private: keep it away from the writers) and {public}")
+            return EXIT_OK
+        if not args.log or not args.key:
+            _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
+            return EXIT_ERROR
+        key = load_private_key(args.key)
+        record, result = make_checkpoint(args.log, key, origin=args.origin)
+        if not result.intact:
+            _print_result(result, True)
+            _err(f"{args.log}: the chain is broken; not signing a checkpoint for it")
+            return EXIT_TAMPERED
+        target = args.checkpoints or default_checkpoints_path(args.log)
+        write_checkpoint(record, target)
+    except (CheckpointError, VerifyError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    print(f"{args.log}: signed seq {record['seq']} (head {record['head'][:16]}…) → {target}")
+    return EXIT_OK
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a file written whole only when rendering succeeded (no half reports)."""
+    if not path or path == "-":
+        yield sys.stdout
+        return
+    buf = io.StringIO()
+    yield buf
+    data = buf.getvalue().encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _WriteError(f"{path}: cannot write the report: {exc.strerror or exc}") from None
+
+
+class _WriteError(Exception):
+    pass
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from ..report import (
+        Filters,
+        ReportError,
+        build_report,
+        parse_time,
+        render_csv,
+        render_json,
+        render_junit,
+        render_table,
+    )
+
+    try:
+        filters = Filters(
+            stages=_csv_list(args.stage),
+            since=parse_time(args.since) if args.since else None,
+            until=parse_time(args.until) if args.until else None,
+            outcomes=[Outcome.parse(o).value for o in _csv_list(args.outcome)],
+            rules=_csv_list(args.rule),
+        )
+        report = build_report(args.logs, filters)
+        with _output(args.output) as out:
+            if args.format == "table":
+                render_table(report, out, colour=None if out is sys.stdout else False)
+            elif args.format == "json":
+                render_json(report, out)
+            elif args.format == "csv":
+                render_csv(report, out)
+            elif args.format == "junit":
+                render_junit(report, out, fail_on=args.fail_on)
+            else:
+                from ..report_html import render_html
+
+                render_html(report, out)
+            out.flush()
+    except OSError as exc:  # stdout on a full disk, a closed pipe's cousins
+        _err(f"cannot write the report: {exc.strerror or exc}")
+        return EXIT_ERROR
+    except (ReportError, _WriteError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if report.skipped_lines:
+        print(
+            f"clearance: warning: {report.skipped_lines} line(s) in the log(s) are not audit "
+            "events and were skipped; run `clearance verify`",
+            file=sys.stderr,
+        )
+    if args.output and args.output != "-":
+        print(f"wrote {Path(args.output)}", file=sys.stderr)
+    return EXIT_OK
