@@ -404,3 +404,23 @@ def sign(
         with open(src, "rb") as source, open(dst, "w+b") as target:
             builder.sign(signer, mime, source, target)
     return dst
+
+
+def rechunk_idat(path: Path, chunk_size: int) -> None:
+    """Rewrite the pixel data as IDAT chunks of ``chunk_size`` bytes (libpng writes 8 KiB)."""
+    raw, pos, out, idat = path.read_bytes(), 8, [], b""
+    out.append(raw[:8])
+    while pos < len(raw):
+        length, ctype = struct.unpack(">I4s", raw[pos : pos + 8])
+        if ctype == b"IDAT":
+            idat += raw[pos + 8 : pos + 8 + length]
+        else:
+            if idat:
+                out += [
+                    png_chunk(b"IDAT", idat[i : i + chunk_size])
+                    for i in range(0, len(idat), chunk_size)
+                ]
+                idat = b""
+            out.append(raw[pos : pos + 12 + length])
+        pos += 12 + length
+    path.write_bytes(b"".join(out))

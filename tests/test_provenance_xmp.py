@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 import zlib
@@ -17,13 +18,14 @@ from _embedded import (
     XML_BOMB,
     insert_png_chunk,
     png_chunk_types,
+    rechunk_idat,
     write_jpeg,
     write_png,
     xmp_packet,
 )
 from clearance.model import Asset
 from clearance.provenance import xmp
-from clearance.provenance._containers import MAX_XMP_BYTES
+from clearance.provenance._containers import MAX_XMP_BYTES, scan
 from clearance.provenance.xmp import XmpError, parse_xmp, read_jpeg_xmp, read_png_xmp, read_xmp
 
 pytest.importorskip("PIL")
@@ -308,3 +310,54 @@ def test_unreadable_file_is_an_issue(tmp_path):
     path = tmp_path / "gone.png"
     found = read_xmp(path)
     assert found["problems"] and "cannot read" in found["problems"][0]
+
+
+# ---------------------------------------------------------- finding chunks after the pixels ----
+
+
+def noisy_png(path: Path, size=(256, 256)) -> Path:
+    from PIL import Image
+
+    Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(path)
+    return path
+
+
+def test_many_small_idat_chunks_then_xmp(tmp_path):
+    path = noisy_png(tmp_path / "libpng.png")
+    rechunk_idat(path, 1024)
+    insert_png_chunk(
+        path, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet().encode()
+    )
+    assert png_chunk_types(path).count("IDAT") > 100
+    found = read_png_xmp(path)
+    assert found["where"] == "iTXt after IDAT"
+    assert found["digital_source_type"] == TRAINED
+    assert found["problems"] == []
+
+
+def test_trailing_chunks_larger_than_the_tail_window(tmp_path):
+    path = noisy_png(tmp_path / "big_tail.png")
+    insert_png_chunk(
+        path, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet().encode()
+    )
+    insert_png_chunk(path, b"tEXt", b"workflow\x00" + b"{}" * 400_000)  # 800 KB after the XMP
+    found = read_png_xmp(path)
+    assert found["digital_source_type"] == TRAINED
+    assert "workflow" in scan(path).text_keys
+
+
+def test_the_word_idat_in_trailing_text_does_not_mislead(tmp_path):
+    path = noisy_png(tmp_path / "stray.png")
+    insert_png_chunk(
+        path, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet().encode()
+    )
+    insert_png_chunk(path, b"tEXt", b"Comment\x00" + b"\x00\x00\x00\x05IDAT" * 50)
+    found = read_png_xmp(path)
+    assert found["digital_source_type"] == TRAINED
+    assert found["problems"] == []
+
+
+def test_bytes_after_iend_fall_back_to_walking(tmp_path):
+    path = write_png(tmp_path / "trail.png", xmp_packet(TRAINED), after_idat=True)
+    path.write_bytes(path.read_bytes() + b"junk appended by a broken copy")
+    assert read_png_xmp(path)["digital_source_type"] == TRAINED
