@@ -84,7 +84,9 @@ def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
         )
     for index, entry in _talent(ctx):
         performer = entry.get("performer")
-        replica = _replica(entry)
+        # A replica under an exception (as scripted, safety, unrecognizable) is not a new
+        # performance: NFX-T1x logs it, and the matrix treats it as a notice, not an approval.
+        replica = None if entry.get("exception") else _replica(entry)
         significant = entry.get("alteration") == "significant"
         if "replica" not in entry and "alteration" not in entry:
             yield ctx.unsure(
