@@ -424,3 +424,47 @@ def rechunk_idat(path: Path, chunk_size: int) -> None:
             out.append(raw[pos : pos + 12 + length])
         pos += 12 + length
     path.write_bytes(b"".join(out))
+
+
+# ------------------------------------------------------------------------- audio / video ----
+
+
+def write_wav(path: Path, xmp: str | None = None) -> Path:
+    """A real WAV (stdlib ``wave``); ``xmp`` appended as a ``_PMX`` chunk, RIFF size fixed."""
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x01\x02" * 800)
+    if xmp is not None:
+        raw = path.read_bytes()
+        data = xmp.encode()
+        chunk = b"_PMX" + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
+        raw += chunk
+        path.write_bytes(raw[:4] + struct.pack("<I", len(raw) - 8) + raw[8:])
+    return path
+
+
+def bmff_box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+XMP_UUID = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+
+
+def write_mp4(path: Path, xmp: str | None = None, *, quicktime: bool = False) -> Path:
+    """A minimal ISO BMFF file: ftyp, moov, mdat; XMP in a top-level uuid box (MP4) or in
+    moov/udta/XMP_ (QuickTime), as Adobe tools write them. The media boxes are filler."""
+    ftyp = bmff_box(b"ftyp", (b"qt  " if quicktime else b"isom") + b"\x00\x00\x02\x00isommp41")
+    udta = b""
+    top_xmp = b""
+    if xmp is not None and quicktime:
+        udta = bmff_box(b"udta", bmff_box(b"XMP_", xmp.encode()))
+    elif xmp is not None:
+        top_xmp = bmff_box(b"uuid", XMP_UUID + xmp.encode())
+    moov = bmff_box(b"moov", bmff_box(b"mvhd", bytes(100)) + udta)
+    mdat = bmff_box(b"mdat", bytes(4096))
+    path.write_bytes(ftyp + moov + top_xmp + mdat)
+    return path

@@ -15,6 +15,7 @@ from _embedded import (
     CAPTURE,
     IPTC,
     TRAINED,
+    bmff_box,
     c2pa_manifest,
     flip_pixel_byte,
     insert_png_chunk,
@@ -22,7 +23,9 @@ from _embedded import (
     sign,
     write_exr,
     write_jpeg,
+    write_mp4,
     write_png,
+    write_wav,
     xmp_packet,
 )
 from clearance.model import Asset, Outcome, PartialRecord, ProvenanceRecord
@@ -414,3 +417,25 @@ def test_tampered_signed_png_end_to_end(tmp_path, pki):
     assert rules["PRV-06"].evidence["validation_state"] == "Invalid"
     # the broken manifest still says GenAI, the sidecar says not: that contradiction blocks
     assert rules["PRV-04"].effective_outcome is Outcome.BLOCK
+
+
+# ------------------------------------------------------------------------- audio / video ----
+
+
+def test_detects_bmff_uuid_manifest_without_the_sdk(tmp_path):
+    path = write_mp4(tmp_path / "clip.mp4")
+    raw = path.read_bytes()
+    c2pa_uuid = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+    path.write_bytes(raw + bmff_box(b"uuid", c2pa_uuid + b"\x00\x00\x00\x00manifest\x00"))
+    assert find_manifest(path)["location"] == "uuid box"
+
+
+@needs_sdk
+def test_signed_wav(tmp_path, pki):
+    path = sign(
+        write_wav(tmp_path / "src.wav"), tmp_path / "vo.wav", pki, c2pa_manifest(), mime="audio/wav"
+    )
+    record = read(path)
+    assert record.evidence["location"] == "C2PA chunk"
+    assert record.evidence["validation_state"] == "Valid"
+    assert record.data["generated"] is True

@@ -20,7 +20,9 @@ from _embedded import (
     png_chunk_types,
     rechunk_idat,
     write_jpeg,
+    write_mp4,
     write_png,
+    write_wav,
     xmp_packet,
 )
 from clearance.model import Asset
@@ -361,3 +363,33 @@ def test_bytes_after_iend_fall_back_to_walking(tmp_path):
     path = write_png(tmp_path / "trail.png", xmp_packet(TRAINED), after_idat=True)
     path.write_bytes(path.read_bytes() + b"junk appended by a broken copy")
     assert read_png_xmp(path)["digital_source_type"] == TRAINED
+
+
+# ------------------------------------------------------------------------- audio / video ----
+
+
+def test_wav_xmp_chunk(tmp_path):
+    record = read(write_wav(tmp_path / "vo_temp.wav", xmp_packet(TRAINED)))
+    assert record.data["generated"] is True
+    assert record.evidence["location"] == "_PMX chunk"
+    assert read(write_wav(tmp_path / "plain.wav")) is None
+
+
+@pytest.mark.parametrize(("quicktime", "where"), [(False, "uuid box"), (True, "moov/udta/XMP_")])
+def test_mp4_and_quicktime_xmp(tmp_path, quicktime, where):
+    name = "clip.mov" if quicktime else "clip.mp4"
+    record = read(write_mp4(tmp_path / name, xmp_packet(TRAINED), quicktime=quicktime))
+    assert record.data["generated"] is True
+    assert record.evidence["location"] == where
+    assert read(write_mp4(tmp_path / f"plain_{name}")) is None
+
+
+def test_truncated_mp4_and_wav_are_issues(tmp_path):
+    mp4 = write_mp4(tmp_path / "cut.mp4", xmp_packet(TRAINED))
+    mp4.write_bytes(mp4.read_bytes()[:-100])  # inside mdat
+    record = read(mp4)
+    assert record.data["generated"] is True
+    assert "truncated" in record.issues[0].message
+    wav = write_wav(tmp_path / "cut.wav", xmp_packet(TRAINED))
+    wav.write_bytes(wav.read_bytes()[:60])
+    assert "truncated" in read(wav).issues[0].message

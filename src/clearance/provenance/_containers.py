@@ -35,7 +35,8 @@ TIFF_TAG_C2PA = 0xCD41  # C2PA 2.x: manifest store in a TIFF IFD0 tag
 class Blocks:
     """What one container holds that matters for provenance.
 
-    :ivar format: ``png``, ``jpeg``, ``webp``, ``tiff`` or ``unknown``.
+    :ivar format: ``png``, ``jpeg``, ``webp``, ``wav``, ``tiff``, ``bmff`` (MOV, MP4) or
+        ``unknown``.
     :ivar xmp: the first XMP packet's bytes (None when there is none).
     :ivar xmp_where: where that packet sits (``iTXt after IDAT``, ``APP1``), for evidence.
     :ivar c2pa: where an embedded C2PA manifest store sits (``caBX``, ``APP11``), or None.
@@ -57,8 +58,10 @@ def sniff(head: bytes) -> str:
         return "png"
     if head.startswith(b"\xff\xd8"):
         return "jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE"):
+        return "riff"
+    if head[4:8] in _BMFF_FIRST:
+        return "bmff"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "tiff"
     return "unknown"
@@ -281,9 +284,10 @@ def _walk_jpeg(f: BinaryIO, size: int) -> Blocks:
             )
             return blocks
         if marker == 0xE1 and blocks.xmp is None:
-            payload = _read_at(f, pos + 4, length - 2)
-            if payload.startswith(JPEG_XMP_NS):
-                blocks.xmp = payload[len(JPEG_XMP_NS) :]
+            # most APP1 segments are Exif: look at the namespace before reading the payload
+            if _read_at(f, pos + 4, len(JPEG_XMP_NS)) == JPEG_XMP_NS:
+                start = pos + 4 + len(JPEG_XMP_NS)
+                blocks.xmp = _read_at(f, start, end - start)
                 blocks.xmp_where = "APP1"
         elif marker == 0xEB and blocks.c2pa is None:
             # APP11 JUMBF: "JP", box instance, sequence number, then the superbox whose
@@ -294,36 +298,95 @@ def _walk_jpeg(f: BinaryIO, size: int) -> Blocks:
         pos = end
 
 
-# --------------------------------------------------------------------------------- WebP ----
+# ----------------------------------------------------------------------- RIFF: WebP, WAV ----
+
+# RIFF chunk ids: WebP names its XMP chunk "XMP ", WAV (BWF/Adobe) "_PMX"; C2PA uses "C2PA".
+_RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
 
 
-def _walk_webp(f: BinaryIO, size: int) -> Blocks:
-    blocks = Blocks(format="webp")
-    riff_end = min(size, 8 + struct.unpack("<I", _read_at(f, 4, 4))[0])
+def _walk_riff(f: BinaryIO, size: int) -> Blocks:
+    head = _read_at(f, 0, 12)
+    blocks = Blocks(format="webp" if head[8:12] == b"WEBP" else "wav")
+    declared = 8 + struct.unpack("<I", head[4:8])[0]
+    riff_end = min(size, declared)
     pos = 12
     while pos + 8 <= riff_end:
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
-        end = pos + 8 + length + (length & 1)
         if pos + 8 + length > size:
             what = fourcc.decode("latin-1", "replace")
             blocks.problems.append(
-                f"truncated: WebP {what!r} chunk at byte {pos} runs past the end"
+                f"truncated: RIFF {what!r} chunk at byte {pos} runs past the end"
             )
             return blocks
-        if fourcc == b"XMP " and blocks.xmp is None:
+        if fourcc in _RIFF_XMP and blocks.xmp is None:
             if length > MAX_XMP_BYTES:
                 blocks.problems.append(
                     f"XMP chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})"
                 )
             else:
-                blocks.xmp = _read_at(f, pos + 8, length)
-                blocks.xmp_where = "XMP chunk"
+                blocks.xmp, blocks.xmp_where = _read_at(f, pos + 8, length), _RIFF_XMP[fourcc]
         elif fourcc == b"C2PA":
             blocks.c2pa = blocks.c2pa or "C2PA chunk"
-        pos = end
-    if riff_end < 8 + struct.unpack("<I", _read_at(f, 4, 4))[0]:
-        blocks.problems.append(f"truncated: RIFF size exceeds the file size ({size} bytes)")
+        pos += 8 + length + (length & 1)  # chunks are padded to an even size
+    if declared > size:
+        blocks.problems.append(
+            f"truncated: the RIFF header declares {declared} bytes, file has {size}"
+        )
     return blocks
+
+
+# ------------------------------------------------------------------------ BMFF: MOV, MP4 ----
+
+# ISO BMFF / QuickTime: XMP and C2PA live in top-level "uuid" boxes (MP4, HEIF), and
+# QuickTime writers put XMP in moov/udta/XMP_. Only box headers are read; mdat is skipped.
+_UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
+_UUID_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+_BMFF_FIRST = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"})
+_MAX_BOXES = 10_000
+
+
+def _walk_bmff(f: BinaryIO, size: int) -> Blocks:
+    blocks = Blocks(format="bmff")
+    _bmff_boxes(f, 0, size, size, blocks, path=())
+    return blocks
+
+
+def _bmff_boxes(
+    f: BinaryIO, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...]
+) -> None:
+    for _ in range(_MAX_BOXES):
+        if pos + 8 > end:
+            return
+        box_size, box_type = struct.unpack(">I4s", _read_at(f, pos, 8))
+        header = 8
+        if box_size == 1:  # 64-bit size follows the type
+            raw = _read_at(f, pos + 8, 8)
+            if len(raw) < 8:
+                blocks.problems.append(f"truncated: box header at byte {pos}")
+                return
+            box_size, header = struct.unpack(">Q", raw)[0], 16
+        elif box_size == 0:  # the box runs to the end of its parent
+            box_size = end - pos
+        box_end = pos + box_size
+        if box_size < header or box_end > end:
+            what = box_type.decode("latin-1", "replace")
+            blocks.problems.append(
+                f"truncated: {what!r} box at byte {pos} runs past the end ({size} bytes)"
+            )
+            return
+        body, length = pos + header, box_size - header
+        if box_type == b"uuid" and not path:
+            kind = _read_at(f, body, 16)
+            if kind == _UUID_C2PA:
+                blocks.c2pa = blocks.c2pa or "uuid box"
+            elif kind == _UUID_XMP and blocks.xmp is None and length - 16 <= MAX_XMP_BYTES:
+                blocks.xmp, blocks.xmp_where = _read_at(f, body + 16, length - 16), "uuid box"
+        elif box_type == b"XMP_" and path == (b"moov", b"udta") and blocks.xmp is None:
+            if length <= MAX_XMP_BYTES:
+                blocks.xmp, blocks.xmp_where = _read_at(f, body, length), "moov/udta/XMP_"
+        elif (box_type == b"moov" and not path) or (box_type == b"udta" and path == (b"moov",)):
+            _bmff_boxes(f, body, box_end, size, blocks, (*path, box_type))
+        pos = box_end
 
 
 # --------------------------------------------------------------------------------- TIFF ----
@@ -369,4 +432,10 @@ def _walk_tiff(f: BinaryIO, size: int) -> Blocks:
     return blocks
 
 
-_WALKERS = {"png": _walk_png, "jpeg": _walk_jpeg, "webp": _walk_webp, "tiff": _walk_tiff}
+_WALKERS = {
+    "png": _walk_png,
+    "jpeg": _walk_jpeg,
+    "riff": _walk_riff,
+    "tiff": _walk_tiff,
+    "bmff": _walk_bmff,
+}

@@ -1,4 +1,7 @@
-"""XMP reader: IPTC ``DigitalSourceType`` and PLUS ``DataMining`` embedded in PNG, JPEG, WebP, TIFF.
+"""XMP reader: IPTC ``DigitalSourceType`` and PLUS ``DataMining`` embedded in the asset.
+
+Containers: PNG (iTXt, before or after the pixel data), JPEG (APP1), WebP and WAV (RIFF
+chunk), TIFF (tag 700), MOV/MP4 (top-level ``uuid`` box, or ``moov/udta/XMP_``).
 
 Registered as a built-in reader plugin (``clearance.provenance.xmp``). What it reports, in the
 sidecar format-1 shape:
@@ -45,7 +48,7 @@ __all__ = [
 
 SOURCE = "xmp"
 # Formats whose containers the walkers understand; everything else is left to other readers.
-EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "tif", "tiff"})
+EXTENSIONS = frozenset({"png", "jpg", "jpeg", "webp", "tif", "tiff", "wav", "mov", "mp4", "m4v"})
 
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
@@ -123,7 +126,7 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def read_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The XMP provenance properties of a PNG, JPEG, WebP or TIFF file (headers only).
+    """The XMP provenance properties of a PNG, JPEG, WebP, TIFF, WAV, MOV or MP4 (headers only).
 
     :return: the :func:`parse_xmp` dict plus ``"container"`` (``png``…), ``"where"`` (``iTXt
         after IDAT``…), ``"c2pa"`` (where an embedded manifest sits, if any) and
