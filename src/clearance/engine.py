@@ -37,6 +37,9 @@ from .policy import Policy, StageConfig, default_policy
 __all__ = ["Session", "RunResult", "audit_record", "redact_prompts"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+#: Rules whose findings always mean "unknown" (no, unreadable or unverifiable provenance):
+#: configuration may raise their outcome but never take them below ``escalate``.
+UNSURE_RULES = frozenset({"PRV-01", "PRV-02", "PRV-03", "PRV-05"})
 
 
 @dataclass
@@ -341,6 +344,8 @@ class Session:
             override = self.policy.rule_outcome(rule.id)
             if override is not None:
                 finding.outcome = override
+        if finding.rule in UNSURE_RULES:
+            finding.unsure = True
         if finding.unsure and finding.outcome < Outcome.ESCALATE:
             finding.outcome = Outcome.ESCALATE
         if rule is not None:

@@ -1,0 +1,139 @@
+"""Approvals clear `approval` findings within scope until they expire; never `block`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from clearance.approvals import asset_sha256
+from clearance.testing import ClearanceRun
+from conftest import genai_sidecar
+
+TODAY = dt.date.today()
+
+
+def days(n: int) -> str:
+    return (TODAY + dt.timedelta(days=n)).isoformat()
+
+
+def final_asset(run: ClearanceRun, rel: str = "delivery/sh010_bg_v003.png", **overrides: object) -> Path:
+    doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final", "on_screen": "background",
+                                "similarity_review": "passed"},
+                        disclosure={"notified_at": "2026-11-02", "flagged_at": "2026-11-03"}, **overrides)
+    return run.asset(rel, sidecar=doc)
+
+
+def approval(rules: list[str], expires: int = 90, **scope: object) -> dict[str, object]:
+    return {"rules": rules, "scope": {"production": "SHOW01", **scope}, "approved_by": "Production Legal",
+            "approved_at": days(-10), "expires": days(expires), "document": "legal/x.pdf"}
+
+
+def gp4(outcome: object) -> dict[str, object]:
+    return next(f for f in outcome.asset("delivery/sh010_bg_v003.png").findings if f.rule == "NFX-GP4")
+
+
+def test_valid_approval_clears_the_finding_and_keeps_it_in_every_output(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP4"], shots=["sh010"], assets=["sh010_bg_*"])
+    result = run.scan()
+    finding = gp4(result)
+    assert finding.status.value == "approved" and finding.approval == "APR-1"
+    assert result.asset("delivery/sh010_bg_v003.png").outcome.value == "pass"
+    events = [e for e in result.events() if e["event"] == "finding" and e["rule"] == "NFX-GP4"]
+    assert events and events[0]["status"] == "approved" and events[0]["approval"] == "APR-1"
+
+
+def test_expired_approval_leaves_the_finding_open_and_is_logged(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-OLD"] = approval(["NFX-*"], expires=-1)
+    result = run.scan()
+    finding = gp4(result)
+    assert finding.status.value == "expired" and finding.approval == "APR-OLD"
+    assert result.asset("delivery/sh010_bg_v003.png").outcome.value == "approval"
+    expired = [e for e in result.events() if e["event"] == "approval.expired"]
+    assert expired and expired[0]["approval"] == "APR-OLD" and expired[0]["details"]["expires"] == days(-1)
+
+
+def test_valid_approval_wins_over_an_expired_one(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-A-OLD"] = approval(["NFX-GP4"], expires=-5)
+    run.approvals["approvals"]["APR-B-NEW"] = approval(["NFX-GP4"], expires=30)
+    assert gp4(run.scan()).approval == "APR-B-NEW"
+
+
+def test_scope_production_shot_and_asset_glob_must_all_match(clearance_run) -> None:
+    for scope in ({"shots": ["sh020"]}, {"assets": ["sh999_*"]}, {"production": "OTHER"}):
+        run = clearance_run()
+        final_asset(run)
+        record = approval(["NFX-GP4"])
+        record["scope"] = {**record["scope"], **scope}
+        run.approvals["approvals"]["APR-1"] = record
+        finding = gp4(run.scan())
+        assert finding.status.value == "open" and finding.approval is None, scope
+
+
+def test_rule_globs_match(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP*"])
+    assert gp4(run.scan()).status.value == "approved"
+
+
+def test_asset_sha256_binds_to_exact_content(clearance_run) -> None:
+    run = clearance_run()
+    path = final_asset(run)
+    from clearance.model import Asset
+
+    digest = asset_sha256(Asset(path=path, rel="x", root=path.parent, files=[path]))
+    run.approvals["approvals"]["APR-1"] = {**approval(["NFX-GP4"]), "asset_sha256": digest}
+    assert gp4(run.scan()).status.value == "approved"
+    path.write_bytes(path.read_bytes() + b"re-render")
+    assert gp4(run.scan()).status.value == "open"
+
+
+def test_approval_never_clears_block(clearance_run) -> None:
+    run = clearance_run()
+    doc = genai_sidecar(source_type="digitalCapture")  # IPTC-02 contradiction → block
+    run.asset("comp/a.png", sidecar=doc)
+    run.approvals["approvals"]["APR-ALL"] = approval(["*"])
+    result = run.scan()
+    block = [f for f in result.asset("comp/a.png").findings if f.rule == "IPTC-02"]
+    assert block and block[0].status.value == "open" and block[0].approval is None
+    assert result.outcome("comp/a.png") == "block"
+
+
+def test_approval_listed_only_in_the_sidecar_does_not_count(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run, approvals=["APR-NOT-IN-REGISTRY"])
+    assert gp4(run.scan()).status.value == "open"
+
+
+def test_consent_makes_replica_an_approval_not_a_block(clearance_run) -> None:
+    talent = [{"performer": "P-0042", "replica": "employment_based", "alteration": "none", "consent": "C-1", "union": "SAG-AFTRA"}]
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar(talent=talent, qa={"test_record": "QA-1"}))
+    without = run.scan()
+    t1 = [f for f in without.asset("comp/a.png").findings if f.rule == "NFX-T1"]
+    assert t1 and t1[0].effective_outcome.value == "block"
+    run.approvals["consents"]["C-1"] = {"performer": "P-0042", "production": "SHOW01",
+                                        "uses": ["employment_based_replica"], "signed_at": days(-20), "expires": days(200)}
+    with_consent = run.scan()
+    t1 = [f for f in with_consent.asset("comp/a.png").findings if f.rule == "NFX-T1"]
+    assert t1 and t1[0].effective_outcome.value == "approval"
+    run.approvals["consents"]["C-1"]["expires"] = days(-1)
+    expired = run.scan()
+    t1 = [f for f in expired.asset("comp/a.png").findings if f.rule == "NFX-T1"]
+    assert t1[0].effective_outcome.value == "block"
+
+
+def test_events_record_the_approval_in_the_log_file(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP4"])
+    result = run.scan()
+    lines = result.log.read_text().splitlines()
+    assert any(json.loads(line).get("approval") == "APR-1" for line in lines)

@@ -1,0 +1,105 @@
+"""The engine: per-stage events, finding settlement (defaults, overrides, unsure), library API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from clearance import Outcome, audit_record
+from clearance.policy import Policy
+from conftest import genai_sidecar
+
+EVENT_ORDER = ["run.started", "policy.loaded", "plugin.loaded", "stage.started", "finding", "asset.audited", "stage.finished", "run.finished"]
+
+
+def test_run_writes_the_design_events_in_order_with_envelope(clearance_run) -> None:
+    run = clearance_run()
+    run.asset("gen/a.png")
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan()
+    events = result.events()
+    names = [e["event"] for e in events]
+    firsts = sorted({n: names.index(n) for n in names}.items(), key=lambda kv: kv[1])
+    assert [n for n, _ in firsts] == EVENT_ORDER
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    for event in events:
+        assert list(event)[:5] == ["schema", "seq", "prev", "time", "event"]
+        assert event["schema"] == "clearance.event/1"
+        assert event["run_id"] == events[0]["run_id"]
+    stages = [e["stage"] for e in events if e["event"] == "stage.started"]
+    assert stages == ["gen", "comp"], "stages run in pipeline order"
+    finished = [e for e in events if e["event"] == "stage.finished"]
+    assert finished[0]["details"]["counts"]["escalate"] == 1 and finished[1]["details"]["counts"]["pass"] == 1
+    policy_event = next(e for e in events if e["event"] == "policy.loaded")
+    assert all(len(h) == 64 for h in policy_event["details"]["files"].values())
+    audited = next(e for e in events if e["event"] == "asset.audited" and e["asset"] == "comp/b.png")
+    assert audited["details"]["prompts"][0].startswith("sha256:")
+    assert audited["details"]["inputs"] == [{"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}]
+    assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
+
+
+def test_two_runs_append_to_one_chain(clearance_run) -> None:
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.scan()
+    events = run.scan().events()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert len({e["run_id"] for e in events}) == 2
+
+
+def test_unsure_findings_never_drop_below_escalate(tmp_path: Path) -> None:
+    policy = Policy(root=tmp_path, rules={"PRV-01": {"outcome": "notice"}})
+    result = audit_record(None, policy=policy)
+    assert [(f.rule, f.effective_outcome) for f in result.findings] == [("PRV-01", Outcome.ESCALATE)]
+
+
+def test_outcome_override_and_disable(tmp_path: Path) -> None:
+    doc = genai_sidecar(disclosure={})
+    assert {f.rule for f in audit_record(doc, root=tmp_path).findings} >= {"NFX-00"}
+    policy = Policy(root=tmp_path, rules={"NFX-00": {"outcome": "approval"}})
+    nfx00 = [f for f in audit_record(doc, policy=policy).findings if f.rule == "NFX-00"]
+    assert nfx00[0].effective_outcome is Outcome.APPROVAL
+    policy = Policy(root=tmp_path, rules={"NFX-00": {"enabled": False}})
+    assert "NFX-00" not in {f.rule for f in audit_record(doc, policy=policy).findings}
+
+
+def test_finding_carries_rule_metadata(tmp_path: Path) -> None:
+    result = audit_record(None, root=tmp_path, stage="comp", rel="comp/x.exr")
+    finding = result.findings[0]
+    data = finding.to_dict()
+    assert data["stage"] == "comp" and data["asset"] == "comp/x.exr"
+    assert data["principle"] == "provenance" and data["remediation"]
+    assert data["status"] == "open" and data["approval"] is None
+
+
+def test_prompt_text_is_redacted_from_findings(tmp_path: Path) -> None:
+    doc = genai_sidecar()
+    doc["steps"][0]["prompt"]["text"] = "make it look like Squid Game"
+    policy = Policy(root=tmp_path, rules={"NFX-C2": {"denylist": ["Squid Game"]}})
+    result = audit_record(doc, policy=policy)
+    text = json.dumps([f.to_dict() for f in result.findings])
+    assert "make it look like Squid Game" not in text
+    assert "NFX-C2" in text
+
+
+def test_import_clearance_does_not_load_watcher_or_cli() -> None:
+    code = (
+        "import sys, clearance\n"
+        "from clearance import hookimpl, Finding, Outcome, RulePack, audit_record\n"
+        "bad = [m for m in ('watchdog', 'clearance.cli', 'clearance.watch', 'argparse', 'sqlite3') if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_library_scan_entry_point(clearance_run) -> None:
+    import clearance
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.write_config()
+    result = clearance.scan(run.root, write_log=False)
+    assert [a.asset.rel for a in result.assets] == ["comp/b.png"] and result.exit_code() == 0

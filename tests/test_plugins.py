@@ -1,0 +1,232 @@
+"""Plugins: built-ins registered like site plugins, entry points, per-stage attachment, isolation."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from clearance import Finding, Outcome, Rule, hookimpl
+from clearance.plugins import PluginHost
+from clearance.policy import Policy, StageConfig
+from conftest import genai_sidecar, run_cli
+
+
+def write_plugin(path: Path, body: str) -> Path:
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+SITE_RULE = """
+    from clearance import Finding, Outcome, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-01", title="site", principle="creative-output",
+                          outcome=Outcome.NOTICE, remediation="do the thing"))
+
+    @hookimpl
+    def clearance_check_asset(asset, stage):
+        return [Finding(rule="SITE-01", message=f"seen in {stage.name}")]
+"""
+
+
+def test_builtins_are_registered_as_plugins(tmp_path: Path) -> None:
+    host = PluginHost(Policy(root=tmp_path), autoload=False)
+    names = set(host.plugins)
+    assert "clearance.provenance.sidecar" in names and "clearance.approvals" in names
+    assert {n for n in names if n.startswith("clearance.rules.")}
+    assert all(host.plugins[n].kind == "builtin" for n in names)
+    assert not host.failures
+
+
+def test_per_stage_plugin_runs_only_in_its_stage(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
+    run = clearance_run()
+    run.config["stages"][1]["plugins"] = [str(plugin)]
+    run.asset("gen/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan()
+    assert "SITE-01" in result.rules("comp/b.png")
+    assert "SITE-01" not in result.rules("gen/a.png")
+    finding = next(f for f in result.asset("comp/b.png").findings if f.rule == "SITE-01")
+    assert finding.remediation == "do the thing" and finding.principle == "creative-output"
+    assert finding.plugin == "site_rule"
+
+
+def test_global_plugin_runs_in_every_stage(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("gen/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan()
+    assert "SITE-01" in result.rules("gen/a.png") and "SITE-01" in result.rules("comp/b.png")
+
+
+def test_rule_config_disables_and_overrides_site_rules(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.config["rules"] = {"SITE-01": {"outcome": "block"}}
+    assert run.scan().outcome("comp/b.png") == "block"
+    run.config["rules"] = {"SITE-01": {"enabled": False}}
+    assert "SITE-01" not in run.scan().rules("comp/b.png")
+
+
+def test_finding_for_unknown_rule_is_prv05(clearance_run) -> None:
+    class Sloppy:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return [Finding(rule="NOPE-1", message="x")]
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("sloppy", Sloppy())])
+    crash = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert crash and "NOPE-1" in crash[0].message
+
+
+def test_checker_returning_garbage_is_prv05(clearance_run) -> None:
+    class Garbage:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return ["not a finding"]
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("garbage", Garbage())])
+    assert "PRV-05" in result.rules("comp/b.png")
+
+
+def test_reader_that_raises_is_prv05_and_sidecar_still_read(clearance_run) -> None:
+    class BadReader:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            raise ValueError("corrupt header")
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("badreader", BadReader())])
+    rules = result.rules("comp/b.png")
+    assert "PRV-05" in rules and "PRV-01" not in rules
+
+
+def test_duplicate_rule_id_is_a_plugin_failure(tmp_path: Path) -> None:
+    class Dup:
+        @hookimpl
+        def clearance_add_rules(self, registry):
+            registry.add(Rule(id="NFX-00", title="x", principle="x", outcome=Outcome.NOTICE))
+
+    host = PluginHost(Policy(root=tmp_path), autoload=False, extra=[("dup", Dup())])
+    assert any("NFX-00" in f.error and "twice" in f.error for f in host.failures)
+
+
+def test_notification_hooks_are_called_and_failures_reported(clearance_run) -> None:
+    calls: list[str] = []
+
+    class Tracker:
+        @hookimpl
+        def clearance_stage_started(self, stage):
+            calls.append(f"start:{stage.name}")
+
+        @hookimpl
+        def clearance_finding(self, finding):
+            calls.append(f"finding:{finding.rule}")
+
+        @hookimpl
+        def clearance_stage_finished(self, stage_result):
+            calls.append(f"done:{stage_result.stage}:{stage_result.counts()['escalate']}")
+            raise RuntimeError("tracker down")
+
+    run = clearance_run()
+    run.asset("comp/b.png")
+    result = run.scan(extra_plugins=[("tracker", Tracker())])
+    assert calls == ["start:comp", "finding:PRV-01", "done:comp:1"]
+    failed = [e for e in result.events() if e["event"] == "plugin.failed"]
+    assert failed and "tracker down" in failed[0]["message"]
+
+
+def test_stage_level_checker(clearance_run) -> None:
+    class Quota:
+        @hookimpl
+        def clearance_add_rules(self, registry):
+            registry.add(Rule(id="SITE-QUOTA", title="quota", principle="deliverables", outcome=Outcome.ESCALATE))
+
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            if len(stage_result.assets) > 1:
+                return [Finding(rule="SITE-QUOTA", message=f"{len(stage_result.assets)} GenAI assets")]
+
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("quota", Quota())])
+    stage = result.result.stages[0]
+    assert [f.rule for f in stage.findings] == ["SITE-QUOTA"]
+    assert result.result.exit_code() == 1
+
+
+def test_site_approval_plugin_runs_before_the_builtin(clearance_run) -> None:
+    from clearance.approvals import ApprovalMatch
+
+    class Tracker:
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            return ApprovalMatch(id="SG-TICKET-42")
+
+    run = clearance_run()
+    doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
+    run.asset("delivery/a.png", sidecar=doc)
+    result = run.scan(extra_plugins=[("tracker", Tracker())])
+    approved = [f for f in result.asset("delivery/a.png").findings if f.approval == "SG-TICKET-42"]
+    assert approved and all(f.status.value == "approved" for f in approved)
+
+
+@pytest.fixture
+def entry_point_dist(tmp_path: Path) -> Path:
+    """A real installed distribution (dist-info on sys.path) exposing a `clearance` entry point."""
+    site = tmp_path / "site"
+    (site / "showplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "showplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: showplugin\nVersion: 1.0\n")
+    (site / "showplugin-1.0.dist-info" / "entry_points.txt").write_text("[clearance]\nshow = showplugin\nbroken = showplugin_missing\n")
+    write_plugin(site / "showplugin.py", SITE_RULE)
+    return site
+
+
+def test_entry_point_plugins_load_and_failures_are_loud(tmp_path: Path, entry_point_dist: Path) -> None:
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    from clearance.testing import write_png
+
+    write_png(root / "comp" / "a.png")
+    (root / "comp" / "a.png.genai.yaml").write_text(json.dumps(genai_sidecar()))
+    env = {"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(root), "--format", "json", env=env)
+    assert done.code == 2, "a broken entry point makes the run exit 2"
+    assert "showplugin_missing" in done.stderr
+    rules = {f["rule"] for f in done.json()["assets"][0]["findings"]}
+    assert "SITE-01" in rules
+    blocked = run_cli("scan", str(root), "--format", "json", "-p", "no:broken", env=env)
+    assert blocked.code == 1 and "SITE-01" in blocked.stdout
+    off = run_cli("scan", str(root), "--format", "json", env={"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert off.code == 1 and "SITE-01" not in off.stdout
+
+
+def test_plugins_are_never_imported_from_the_scanned_tree(clearance_run) -> None:
+    run = clearance_run()
+    (run.root / "comp").mkdir(parents=True)
+    (run.root / "comp" / "conftest.py").write_text("raise SystemExit('imported!')\n")
+    (run.root / "comp" / "clearance_plugin.py").write_text("raise SystemExit('imported!')\n")
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    assert run.scan().outcome("comp/a.png") == "pass"
+
+
+def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
+    policy = Policy(root=tmp_path, stages=[StageConfig("a", ["a"], [str(plugin)]), StageConfig("b", ["b"], [str(plugin)]), StageConfig("c", ["c"])])
+    host = PluginHost(policy, autoload=False)
+    assert not host.failures
+    assert host.plugins["site_rule"].stages == {"a", "b"}
+    assert [p.name for p in host.plugins_for("c") if p.kind == "config"] == []

@@ -1,0 +1,140 @@
+"""Configuration: schemas, field-path errors, discovery of clearance.yaml, rule settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clearance._resources import SCHEMAS, schema
+from clearance.model import Outcome
+from clearance.policy import ConfigError, find_config, load_policy, schema_errors
+
+
+def write(path: Path, doc: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False) if not isinstance(doc, str) else doc)
+    return path
+
+
+def base_config(**extra: object) -> dict[str, object]:
+    return {"clearance": 1, "production": {"id": "SHOW01"}, "stages": [{"name": "comp", "paths": ["comp/"]}], **extra}
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_shipped_schemas_are_draft_2020_12(name: str) -> None:
+    import jsonschema
+
+    doc = schema(name)
+    assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(doc)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "reason"),
+    [
+        (lambda c: c["stages"].append({"name": "x", "paths": "x/"}), "stages[1].paths", "expected a list"),
+        (lambda c: c.update(clearance=2), "clearance", "expected 1"),
+        (lambda c: c.update(stagez=[]), "stagez", "unknown field"),
+        (lambda c: c["stages"][0].pop("paths"), "stages[0].paths", "required field is missing"),
+        (lambda c: c.update(rules={"NFX-C1": {"outcome": "maybe"}}), "rules.NFX-C1.outcome", "expected one of"),
+        (lambda c: c.update(production={"id": "S", "genre": "reality"}), "production.genre", "expected one of"),
+    ],
+)
+def test_config_errors_name_file_and_field_path(tmp_path: Path, mutate, field: str, reason: str) -> None:
+    config = base_config()
+    mutate(config)
+    path = write(tmp_path / "clearance.yaml", config)
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert f": {field}: " in message and reason in message
+
+
+def test_duplicate_stage_names_are_refused(tmp_path: Path) -> None:
+    config = base_config()
+    config["stages"].append({"name": "comp", "paths": ["comp2/"]})  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"stages\[1\]\.name: stage 'comp' is defined twice"):
+        load_policy(write(tmp_path / "clearance.yaml", config))
+
+
+def test_provenance_hygiene_rules_cannot_be_disabled(tmp_path: Path) -> None:
+    path = write(tmp_path / "clearance.yaml", base_config(rules={"PRV-01": {"enabled": False}}))
+    with pytest.raises(ConfigError, match="rules.PRV-01.enabled"):
+        load_policy(path)
+
+
+def test_errors_in_referenced_files_name_that_file(tmp_path: Path) -> None:
+    write(tmp_path / "tools.yaml", {"tools": {"x": {"deployment": "cloud", "trains_on_inputs": False, "retains_data": "none", "reuses_outputs": False}}})
+    path = write(tmp_path / "clearance.yaml", base_config(tools="tools.yaml"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert str(info.value).startswith(str(tmp_path / "tools.yaml")) and "tools.x.deployment" in str(info.value)
+    write(tmp_path / "approvals.yaml", {"approvals": {"APR-1": {"rules": ["X"]}}})
+    path = write(tmp_path / "clearance.yaml", base_config(approvals="approvals.yaml"))
+    with pytest.raises(ConfigError, match=r"approvals.yaml: approvals.APR-1.expires: required field is missing"):
+        load_policy(path)
+
+
+def test_missing_referenced_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "clearance.yaml", base_config(tools="nope.yaml"))
+    with pytest.raises(ConfigError, match="tools: tool registry .*nope.yaml not found"):
+        load_policy(path)
+
+
+def test_inline_tool_registry(tmp_path: Path) -> None:
+    tools = {"t": {"deployment": "consumer", "trains_on_inputs": "unknown", "retains_data": "unknown", "reuses_outputs": "unknown"}}
+    policy = load_policy(write(tmp_path / "clearance.yaml", base_config(tools=tools)))
+    assert policy.tools["t"]["deployment"] == "consumer"
+
+
+def test_discovery_finds_nearest_config_upwards(tmp_path: Path) -> None:
+    write(tmp_path / "clearance.yaml", base_config())
+    nested = tmp_path / "comp" / "sh010" / "v001"
+    nested.mkdir(parents=True)
+    assert find_config([nested]) == tmp_path / "clearance.yaml"
+    inner = write(tmp_path / "comp" / "clearance.yaml", base_config())
+    assert find_config([nested]) == inner
+    policy = load_policy(paths=[nested])
+    assert policy.root == inner.parent
+    assert policy.audit_log == inner.parent / ".clearance" / "audit.jsonl"
+
+
+def test_no_config_is_the_builtin_default_with_one_stage(tmp_path: Path) -> None:
+    policy = load_policy(paths=[tmp_path])
+    assert policy.is_default and [s.name for s in policy.stages] == ["default"]
+    assert policy.stage_for("any/where.png").name == "default"
+
+
+def test_stage_for_prefers_the_longest_folder(tmp_path: Path) -> None:
+    config = base_config()
+    config["stages"] = [{"name": "comp", "paths": ["comp/"]}, {"name": "precomp", "paths": ["comp/pre/"]}]
+    policy = load_policy(write(tmp_path / "clearance.yaml", config))
+    assert policy.stage_for("comp/pre/a.exr").name == "precomp"
+    assert policy.stage_for("comp/a.exr").name == "comp"
+    assert policy.stage_for("compx/a.exr").name == "default"
+
+
+def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
+    rules = {"NFX-T*": {"outcome": "block"}, "NFX-T1x": {"outcome": "notice"}, "NFX-C2": {"denylist": ["Squid Game"]}, "IPTC-04": {"enabled": False}}
+    policy = load_policy(write(tmp_path / "clearance.yaml", base_config(rules=rules)))
+    assert policy.rule_outcome("NFX-T2") is Outcome.BLOCK
+    assert policy.rule_outcome("NFX-T1x") is Outcome.NOTICE
+    assert policy.rule_settings("NFX-C2") == {"denylist": ["Squid Game"]}
+    assert not policy.rule_enabled("IPTC-04") and policy.rule_enabled("IPTC-01")
+
+
+def test_schema_errors_are_complete_and_sorted() -> None:
+    errors = schema_errors({"provenance": 1, "generated": "no", "steps": [{"tool": 1, "inputs": [{"ref": "x", "class": "stolen"}]}]}, "provenance.schema.json")
+    fields = [f for f, _ in errors]
+    assert fields == sorted(fields)
+    assert {"generated", "steps[0].tool", "steps[0].inputs[0].class"} <= set(fields)
+
+
+def test_sidecar_example_from_the_design_validates() -> None:
+    doc = yaml.safe_load(Path(__file__).with_name("data").joinpath("design_sidecar.yaml").read_text())
+    from clearance._yaml import _normalise
+
+    assert schema_errors(_normalise(doc), "provenance.schema.json") == []
