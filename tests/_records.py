@@ -144,7 +144,9 @@ BASELINE: dict[str, Any] = {
 _DROP = object()
 
 
-def sidecar(changes: Mapping[str, Any] | None = None, *, drop: Iterable[str] = ()) -> dict[str, Any]:
+def sidecar(
+    changes: Mapping[str, Any] | None = None, *, drop: Iterable[str] = ()
+) -> dict[str, Any]:
     """The compliant baseline with ``changes`` applied by dotted path (``steps.0.tool``) and
     the fields in ``drop`` removed. A value of ``DROP`` in ``changes`` also removes."""
     data = copy.deepcopy(BASELINE)
@@ -162,10 +164,7 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     node: Any = data
     for part in parts[:-1]:
-        if isinstance(node, list):
-            node = node[int(part)]
-        else:
-            node = node.setdefault(part, {})
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
     last = parts[-1]
     if isinstance(node, list):
         if value is _DROP:
@@ -178,7 +177,9 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         node[last] = value
 
 
-def step(tool: str = "studio-diffusion", *, inputs: Sequence[Mapping[str, Any]] = (), **fields: Any) -> dict[str, Any]:
+def step(
+    tool: str = "studio-diffusion", *, inputs: Sequence[Mapping[str, Any]] = (), **fields: Any
+) -> dict[str, Any]:
     """One workflow step (``inputs`` given as ``(ref, class)`` dicts)."""
     return {"tool": tool, "inputs": [dict(i) for i in inputs], **fields}
 
@@ -261,7 +262,9 @@ def outcome_of(result: AssetResult, rule: str) -> Outcome | None:
 
 def one(result: AssetResult, rule: str) -> Finding:
     found = of(result, rule)
-    assert len(found) == 1, f"expected one {rule} finding, got {[f.to_dict() for f in result.findings]}"
+    assert len(found) == 1, (
+        f"expected one {rule} finding, got {[f.to_dict() for f in result.findings]}"
+    )
     return found[0]
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _records import audit, describe, fired, inp, of, one, outcome_of, sidecar, step
 
+from _records import audit, describe, fired, inp, of, one, outcome_of, sidecar, step
 from clearance.model import Outcome
 
 
@@ -38,7 +38,11 @@ def test_gp2_blocks_when_such_a_tool_gets_unreleased_or_personal_data(cls):
 def test_gp2_unknown_terms_are_unsure_never_a_pass():
     finding = one(audit(steps(step("freegen"))), "NFX-GP2")
     assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL
-    assert set(finding.evidence["unknown"]) == {"trains_on_inputs", "retains_data", "reuses_outputs"}
+    assert set(finding.evidence["unknown"]) == {
+        "trains_on_inputs",
+        "retains_data",
+        "reuses_outputs",
+    }
 
 
 def test_gp2_an_unregistered_tool_is_unsure():
@@ -58,7 +62,9 @@ def test_gp2_tools_with_clean_terms_pass(tool):
 
 
 def test_gp2_non_genai_assets_are_skipped():
-    data = sidecar({"generated": False, "source_type": "digitalCreation", "steps": [step("dreamapp")]})
+    data = sidecar(
+        {"generated": False, "source_type": "digitalCreation", "steps": [step("dreamapp")]}
+    )
     assert fired(audit(data)) == set()
 
 
@@ -88,7 +94,10 @@ def test_gp3_an_unregistered_tool_escalates_as_unsure():
 
 def test_gp3_outcome_can_be_overridden_and_the_rule_disabled():
     data = steps(step("dreamapp"))
-    assert outcome_of(audit(data, rules={"NFX-GP3": {"outcome": "escalate"}}), "NFX-GP3") is Outcome.ESCALATE
+    assert (
+        outcome_of(audit(data, rules={"NFX-GP3": {"outcome": "escalate"}}), "NFX-GP3")
+        is Outcome.ESCALATE
+    )
     assert "NFX-GP3" not in fired(audit(data, rules={"NFX-GP3": {"enabled": False}}))
 
 
@@ -101,14 +110,20 @@ def test_rule_globs_in_config_apply_and_exact_ids_win():
 # -- NFX-D1 --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", ["unreleased", "script", "production_image", "personal_data", "contract"])
+@pytest.mark.parametrize(
+    "cls", ["unreleased", "script", "production_image", "personal_data", "contract"]
+)
 def test_d1_studio_owned_or_personal_inputs_need_approval(cls):
     finding = one(audit(steps(step(inputs=[inp("in/x", cls)]))), "NFX-D1")
     assert finding.effective_outcome is Outcome.APPROVAL
-    assert finding.evidence["step"] == 0 and finding.evidence["inputs"] == [{"ref": "in/x", "class": cls}]
+    assert finding.evidence["step"] == 0 and finding.evidence["inputs"] == [
+        {"ref": "in/x", "class": cls}
+    ]
 
 
-@pytest.mark.parametrize("cls", ["generated", "owned_released", "public_domain", "third_party_licensed"])
+@pytest.mark.parametrize(
+    "cls", ["generated", "owned_released", "public_domain", "third_party_licensed"]
+)
 def test_d1_other_inputs_pass(cls):
     assert "NFX-D1" not in fired(audit(steps(step(inputs=[inp("in/x", cls)]))))
 
@@ -150,7 +165,9 @@ def test_d2_training_on_uncleared_third_party_material_blocks():
     assert finding.evidence["sources"][0]["ref"] == "scrape/faces"
 
 
-@pytest.mark.parametrize("cls", ["third_party_unowned", "talent_likeness", "third_party_licensed", "unknown"])
+@pytest.mark.parametrize(
+    "cls", ["third_party_unowned", "talent_likeness", "third_party_licensed", "unknown"]
+)
 def test_d2_every_rights_held_class_needs_a_clearance(cls):
     assert outcome_of(audit(steps(training({"ref": "d", "class": cls}))), "NFX-D2") is Outcome.BLOCK
 
@@ -161,7 +178,12 @@ def test_d2_a_foreign_owner_needs_a_clearance_whatever_the_class():
 
 
 def test_d2_cleared_sources_still_need_written_approval():
-    source = {"ref": "lic/set", "class": "third_party_licensed", "owner": "Getty", "clearance": "CLR-9"}
+    source = {
+        "ref": "lic/set",
+        "class": "third_party_licensed",
+        "owner": "Getty",
+        "clearance": "CLR-9",
+    }
     assert outcome_of(audit(steps(training(source))), "NFX-D2") is Outcome.APPROVAL
 
 
@@ -205,7 +227,9 @@ def test_v1_a_step_without_a_tool_escalates():
 
 
 def test_v1_declared_steps_pass_an_empty_input_list_is_a_declaration():
-    assert "NFX-V1" not in fired(audit(steps(step(), step("nuke-comp", inputs=[inp("a", "generated")]))))
+    assert "NFX-V1" not in fired(
+        audit(steps(step(), step("nuke-comp", inputs=[inp("a", "generated")])))
+    )
 
 
 # -- NFX-V2 --------------------------------------------------------------------------------

@@ -1,0 +1,274 @@
+"""Talent and performance: NFX-GP5, T1, T1x, T2, T3, T4, T5, and the consents they check."""
+
+from __future__ import annotations
+
+import pytest
+
+from _records import audit, describe, fired, of, one, outcome_of, sidecar, step
+from clearance.model import Outcome
+
+QA = {"test_record": "QA-7"}
+
+
+def with_talent(*entries, **changes):
+    return sidecar({"talent": list(entries), "qa": QA, **changes})
+
+
+def replica(kind="employment_based", consent="C-001", performer="P-0001", **extra):
+    entry = {"performer": performer, "replica": kind, "alteration": "none", **extra}
+    if consent is not None:
+        entry["consent"] = consent
+    return entry
+
+
+# -- NFX-T1 and the consent checks ---------------------------------------------------------
+
+
+def test_t1_a_replica_with_valid_consent_needs_approval():
+    result = audit(with_talent(replica()))
+    finding = one(result, "NFX-T1")
+    assert finding.effective_outcome is Outcome.APPROVAL
+    assert finding.evidence["consent"] == "C-001"
+    assert result.outcome is Outcome.APPROVAL
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (replica(consent=None), "no consent"),
+        (replica(consent="C-404"), "not in the consents registry"),
+        (replica(consent="C-EXPIRED"), "expired"),
+        (replica(consent="C-OTHER-SHOW"), "production SHOW02"),
+        (replica(consent="C-001", performer="P-0002"), "performer P-0001"),
+        (replica("independent"), "does not cover independent_replica"),
+        (replica("background", consent="C-001"), "does not cover background_replica"),
+    ],
+    ids=[
+        "none",
+        "unknown-id",
+        "expired",
+        "other-show",
+        "other-performer",
+        "wrong-use",
+        "wrong-use-bg",
+    ],
+)
+def test_t1_a_replica_without_valid_consent_blocks(entry, reason):
+    result = audit(with_talent(entry))
+    finding = one(result, "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert reason in finding.evidence["reason"]
+    assert result.outcome is Outcome.BLOCK
+
+
+def test_t1_a_background_replica_under_a_background_consent_needs_approval():
+    result = audit(with_talent(replica("background", consent="C-BG", performer="P-0100")))
+    assert outcome_of(result, "NFX-T1") is Outcome.APPROVAL
+
+
+@pytest.mark.parametrize("kind", ["none", "synthetic"])
+def test_t1_no_replica_or_a_synthetic_performer_is_not_a_replica_of_real_talent(kind):
+    assert "NFX-T1" not in fired(audit(with_talent(replica(kind, consent=None))))
+
+
+def test_t1_an_approval_does_not_clear_a_block():
+    approvals = {
+        "APR-T": {
+            "rules": ["NFX-*"],
+            "scope": {"production": "SHOW01"},
+            "approved_by": "Legal",
+            "expires": "2027-03-01",
+        }
+    }
+    result = audit(with_talent(replica(consent=None)), approvals=approvals)
+    assert one(result, "NFX-T1").is_open and result.outcome is Outcome.BLOCK
+
+
+# -- NFX-T1x -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exception", ["as_scripted", "safety", "unrecognizable"])
+def test_t1x_an_exception_is_logged_as_a_notice_and_waives_the_consent_leg(exception):
+    result = audit(with_talent(replica(consent=None, exception=exception)))
+    finding = one(result, "NFX-T1x")
+    assert finding.effective_outcome is Outcome.NOTICE
+    assert finding.evidence["exception"] == exception
+    assert "NFX-T1" not in fired(result) and "NFX-GP5" not in fired(result), describe(result)
+    assert result.outcome is Outcome.NOTICE
+
+
+def test_t1x_no_exception_no_finding():
+    assert "NFX-T1x" not in fired(audit(with_talent(replica())))
+
+
+# -- NFX-T2 --------------------------------------------------------------------------------
+
+
+def altered(consent="C-001", alteration="significant", **extra):
+    entry = {"performer": "P-0001", "replica": "none", "alteration": alteration, **extra}
+    if consent:
+        entry["consent"] = consent
+    return entry
+
+
+def test_t2_a_significant_alteration_with_consent_needs_approval():
+    assert outcome_of(audit(with_talent(altered())), "NFX-T2") is Outcome.APPROVAL
+
+
+@pytest.mark.parametrize("consent", [None, "C-EXPIRED", "C-BG"])
+def test_t2_a_significant_alteration_without_valid_consent_blocks(consent):
+    result = audit(with_talent(altered(consent)))
+    assert outcome_of(result, "NFX-T2") is Outcome.BLOCK
+    assert outcome_of(result, "NFX-GP5") is Outcome.BLOCK
+
+
+@pytest.mark.parametrize("alteration", ["none", "customary"])
+def test_t2_other_alterations_pass(alteration):
+    data = with_talent(altered(None, alteration, alteration_category="cosmetics"))
+    assert "NFX-T2" not in fired(audit(data))
+
+
+# -- NFX-T3 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "category",
+    [
+        "cosmetics",
+        "wardrobe",
+        "noise_reduction",
+        "timing",
+        "continuity",
+        "pitch",
+        "clarity",
+        "dubbing",
+    ],
+)
+def test_t3_a_customary_category_is_logged_as_pass(category):
+    result = audit(with_talent(altered(None, "customary", alteration_category=category)))
+    finding = one(result, "NFX-T3")
+    assert finding.effective_outcome is Outcome.PASS
+    assert "NFX-T3" not in fired(result) and result.outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize("category", [None, "other", "de_ageing"])
+def test_t3_a_customary_claim_that_cannot_be_checked_is_a_notice(category):
+    extra = {"alteration_category": category} if category else {}
+    finding = one(audit(with_talent(altered(None, "customary", **extra))), "NFX-T3")
+    assert finding.effective_outcome is Outcome.NOTICE
+
+
+def test_t3_no_customary_alteration_no_finding():
+    assert not of(audit(with_talent(replica())), "NFX-T3")
+
+
+# -- NFX-GP5 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impact", ["actor", "writer", "crew", "background"])
+def test_gp5_union_covered_work_affected_needs_approval(impact):
+    finding = one(audit(sidecar({"union_impact": impact})), "NFX-GP5")
+    assert finding.effective_outcome is Outcome.APPROVAL
+    assert finding.evidence["union_impact"] == impact
+
+
+def test_gp5_a_replica_with_consent_needs_approval_and_without_blocks():
+    assert outcome_of(audit(with_talent(replica())), "NFX-GP5") is Outcome.APPROVAL
+    assert outcome_of(audit(with_talent(replica(consent=None))), "NFX-GP5") is Outcome.BLOCK
+
+
+def test_gp5_no_talent_and_no_union_impact_passes():
+    assert "NFX-GP5" not in fired(audit(sidecar()))
+    assert "NFX-GP5" not in fired(audit(sidecar(drop=["union_impact"])))  # absent: none
+    data = with_talent({"performer": "P-0001", "replica": "none", "alteration": "none"})
+    assert "NFX-GP5" not in fired(audit(data))
+
+
+def test_gp5_unsure_when_union_impact_is_unknown():
+    finding = one(audit(sidecar({"union_impact": "unknown"})), "NFX-GP5")
+    assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL
+
+
+def test_gp5_unsure_when_a_talent_entry_does_not_say_how_the_performer_is_used():
+    finding = one(audit(with_talent({"performer": "P-0001", "consent": "C-001"})), "NFX-GP5")
+    assert finding.unsure and finding.evidence["missing"] == "talent[0].replica"
+
+
+# -- NFX-T4 --------------------------------------------------------------------------------
+
+
+def talent_model(use="previs", **model):
+    spec = {"id": "p0001-voice", "trained_on_talent": True, **model}
+    return sidecar({"steps": [step(model=spec)], "output.use": use, "qa": QA})
+
+
+def test_t4_a_talent_model_used_for_another_production_blocks():
+    finding = one(audit(talent_model(allowed_productions=["SHOW00"])), "NFX-T4")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert finding.evidence["production"] == "SHOW01" and finding.evidence["model"] == "p0001-voice"
+
+
+def test_t4_a_talent_model_used_for_a_purpose_outside_its_scope_blocks():
+    data = talent_model(
+        "pitch", allowed_productions=["SHOW01"], allowed_purposes=["previs", "final"]
+    )
+    finding = one(audit(data, stage="ideation"), "NFX-T4")
+    assert finding.effective_outcome is Outcome.BLOCK and finding.evidence["use"] == "pitch"
+
+
+def test_t4_a_talent_model_inside_its_scope_passes():
+    data = talent_model(
+        "final", allowed_productions=["SHOW01"], allowed_purposes=["previs", "final"]
+    )
+    assert "NFX-T4" not in fired(audit(data))
+    assert "NFX-T4" not in fired(audit(talent_model(allowed_productions=["SHOW01"])))
+
+
+def test_t4_models_not_trained_on_talent_pass():
+    assert "NFX-T4" not in fired(audit(talent_model(trained_on_talent=False)))
+
+
+@pytest.mark.parametrize(
+    ("model", "missing"),
+    [
+        ({}, "steps[0].model.allowed_productions"),
+        ({"trained_on_talent": "unknown"}, "steps[0].model.trained_on_talent"),
+    ],
+)
+def test_t4_unsure_when_the_scope_or_the_training_is_unknown(model, missing):
+    finding = one(audit(talent_model(**model)), "NFX-T4")
+    assert finding.unsure and finding.effective_outcome is Outcome.ESCALATE
+    assert finding.evidence["missing"] == missing
+
+
+# -- NFX-T5 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        sidecar({"talent": [replica()]}),
+        sidecar({"talent": [altered()]}),
+        sidecar(
+            {
+                "steps": [
+                    step(
+                        model={
+                            "id": "m",
+                            "trained_on_talent": True,
+                            "allowed_productions": ["SHOW01"],
+                        }
+                    )
+                ]
+            }
+        ),
+    ],
+    ids=["replica", "significant-alteration", "talent-model"],
+)
+def test_t5_talent_enhancement_without_a_qa_record_is_a_notice(data):
+    assert outcome_of(audit(data), "NFX-T5") is Outcome.NOTICE
+
+
+def test_t5_a_qa_record_or_no_enhancement_passes():
+    assert "NFX-T5" not in fired(audit(with_talent(replica())))
+    assert "NFX-T5" not in fired(audit(sidecar()))
