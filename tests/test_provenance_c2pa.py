@@ -64,11 +64,13 @@ def read(path: Path, policy: Policy | None = None):
     )
 
 
-def check(asset: Asset, partials: list[PartialRecord], policy: Policy, stage: str = "comp"):
+def check(asset: Asset, partials: list[PartialRecord], policy: Policy, rule: str | None = None):
+    """The embedded pack's findings (only ``rule``'s when given)."""
     record = ProvenanceRecord.merge(partials)
-    return pack.clearance_check_asset(
-        asset=asset, record=record, stage=StageConfig(stage), policy=policy
+    findings = pack.clearance_check_asset(
+        asset=asset, record=record, stage=StageConfig("comp"), policy=policy
     )
+    return [f for f in findings if rule is None or f.rule == rule]
 
 
 @pytest.fixture(scope="module")
@@ -331,7 +333,8 @@ def _c2pa_partial(state, **evidence):
 def test_prv06_invalid_manifest_escalates(tmp_path):
     asset = asset_for(tmp_path / "a.png")
     failures = [{"code": "assertion.dataHash.mismatch", "explanation": "hash"}]
-    (finding,) = check(asset, [_c2pa_partial("Invalid", failures=failures)], policy_for(tmp_path))
+    partials = [_c2pa_partial("Invalid", failures=failures)]
+    (finding,) = check(asset, partials, policy_for(tmp_path), "PRV-06")
     assert finding.rule == "PRV-06"
     assert finding.unsure is True
     assert "assertion.dataHash.mismatch" in finding.message
@@ -342,18 +345,12 @@ def test_prv06_invalid_manifest_escalates(tmp_path):
 def test_prv06_untrusted_only_when_the_studio_requires_trust(tmp_path):
     asset = asset_for(tmp_path / "a.png")
     valid = [_c2pa_partial("Valid", signer={"common_name": "Somebody"})]
-    assert check(asset, valid, policy_for(tmp_path)) == []
-    assert (
-        check(
-            asset, [_c2pa_partial("Trusted")], policy_for(tmp_path, prv06={"require_trusted": True})
-        )
-        == []
-    )
-    (finding,) = check(asset, valid, policy_for(tmp_path, prv06={"require_trusted": True}))
+    strict = policy_for(tmp_path, prv06={"require_trusted": True})
+    assert check(asset, valid, policy_for(tmp_path), "PRV-06") == []
+    assert check(asset, [_c2pa_partial("Trusted")], strict, "PRV-06") == []
+    (finding,) = check(asset, valid, strict, "PRV-06")
     assert "Somebody" in finding.message
-    (unverified,) = check(
-        asset, [_c2pa_partial(None)], policy_for(tmp_path, prv06={"require_trusted": True})
-    )
+    (unverified,) = check(asset, [_c2pa_partial(None)], strict, "PRV-06")
     assert "not verified" in unverified.message
 
 
@@ -366,7 +363,18 @@ def test_prv07_genai_embedded_without_sidecar(tmp_path):
     sidecar = PartialRecord("sidecar", "a.png.genai.yaml", {"generated": True})
     assert check(asset, [sidecar, xmp], policy_for(tmp_path)) == []
     capture = PartialRecord("xmp", "a.png", {"generated": False})
-    assert check(asset, [capture], policy_for(tmp_path)) == []
+    assert check(asset, [capture], policy_for(tmp_path)) == []  # documented as no GenAI
+
+
+def test_prv07_embedded_metadata_that_does_not_decide(tmp_path):
+    asset = asset_for(tmp_path / "a.png")
+    unverified = _c2pa_partial(None)
+    composite = PartialRecord("xmp", "a.png", {"source_type": IPTC + "composite"})
+    (finding,) = check(asset, [unverified, composite], policy_for(tmp_path))
+    assert finding.rule == "PRV-07"
+    assert "does not say whether GenAI was used" in finding.message
+    assert finding.unsure is True
+    assert check(asset, [], policy_for(tmp_path)) == []  # nothing known at all is PRV-01's
 
 
 # ------------------------------------------------------------ end to end through the engine ----
@@ -396,12 +404,28 @@ def test_sidecar_says_no_genai_while_xmp_says_genai_is_blocked(tmp_path):
     assert "PRV-07" not in rules
 
 
-def test_exr_and_xmp_free_genai_asset_without_sidecar_escalates(tmp_path):
+def test_genai_exr_without_sidecar_escalates(tmp_path):
     path = write_exr(tmp_path / "plate.exr", {"genai:source_type": TRAINED})
     result = _audit(tmp_path, asset_for(path))
     rules = {f.rule for f in result.findings}
     assert "PRV-07" in rules
     assert "PRV-01" not in rules  # something is known: it is not "no provenance"
+    assert result.outcome >= Outcome.ESCALATE
+
+
+def test_unverified_manifest_alone_is_never_a_pass(tmp_path):
+    path = write_png(tmp_path / "a.png")
+    insert_png_chunk(path, b"caBX", b"jumbf")
+    (tmp_path / "clearance.yaml").write_text("clearance: 1\nreaders: {c2pa: {verify: false}}\n")
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    policy = load_policy(tmp_path / "clearance.yaml")
+    session = Session(
+        policy, write_log=False, autoload=False, extra_plugins=[("clearance.rules.embedded", pack)]
+    )
+    result = session.audit(asset_for(path))
+    assert "PRV-07" in {f.rule for f in result.findings}
     assert result.outcome >= Outcome.ESCALATE
 
 

@@ -7,7 +7,8 @@ can raise:
 
 - ``PRV-06``: a C2PA manifest that fails validation (or, when the studio requires it, one
   signed outside its trust anchors);
-- ``PRV-07``: the asset says it is GenAI, but no sidecar documents how it was made.
+- ``PRV-07``: the asset says it is GenAI (or carries metadata that does not say), but no
+  sidecar documents how it was made.
 """
 
 from __future__ import annotations
@@ -84,30 +85,44 @@ def c2pa_manifest_invalid(ctx: RuleContext) -> Iterator[Finding]:
 
 @pack.rule(
     "PRV-07",
-    title="Embedded GenAI without sidecar",
+    title="Embedded metadata only",
     principle="provenance",
     outcome=Outcome.ESCALATE,
     remediation=(
-        "The file says it was made with GenAI; write its sidecar (NAME.EXT.genai.yaml, or "
-        "PREFIX.genai.yaml for a sequence) with the tools, inputs, talent and intended use."
+        "Write the asset's sidecar (NAME.EXT.genai.yaml, or PREFIX.genai.yaml for a sequence) "
+        "with generated, the tools, inputs, talent and intended use."
     ),
 )
-def genai_without_sidecar(ctx: RuleContext) -> Iterator[Finding]:
+def embedded_only(ctx: RuleContext) -> Iterator[Finding]:
     """PRV-01 refined: embedded metadata (IPTC ``trainedAlgorithmicMedia``, EXR ``genai:*``, a
-    C2PA action) says GenAI was used, but no sidecar says with which tools, inputs or talent,
-    so every principle is "unsure" → escalate."""
+    C2PA action) says GenAI was used, or is present but does not say whether it was (an
+    unverified manifest, IPTC ``composite``), and no sidecar says with which tools, inputs or
+    talent: every principle is "unsure" → escalate."""
     if any(p.source == "sidecar" for p in ctx.record.partials) or ctx.asset.sidecar is not None:
         return
-    said = [p for p in ctx.record.partials if p.data.get("generated") is True]
-    if not said:
-        return
-    names = ", ".join(f"{p.source} ({p.file})" for p in said)
-    source_types = sorted(
-        {p.data["source_type"] for p in said if isinstance(p.data.get("source_type"), str)}
-    )
-    yield Finding(
-        rule="PRV-07",
-        message=f"embedded metadata says GenAI was used ({names}) but the asset has no sidecar",
-        evidence={"sources": [p.source for p in said], "source_types": source_types},
-        unsure=True,
-    )
+    embedded = ctx.record.partials
+    if not embedded:
+        return  # nothing at all is known: that is PRV-01
+    said = [p for p in embedded if p.data.get("generated") is True]
+    if said:
+        names = ", ".join(f"{p.source} ({p.file})" for p in said)
+        source_types = sorted(
+            {p.data["source_type"] for p in said if isinstance(p.data.get("source_type"), str)}
+        )
+        yield Finding(
+            rule="PRV-07",
+            message=f"embedded metadata says GenAI was used ({names}) but the asset has no sidecar",
+            evidence={"sources": [p.source for p in said], "source_types": source_types},
+            unsure=True,
+        )
+    elif not any(isinstance(p.data.get("generated"), bool) for p in embedded):
+        names = ", ".join(f"{p.source} ({p.file})" for p in embedded)
+        yield Finding(
+            rule="PRV-07",
+            message=(
+                f"embedded metadata ({names}) does not say whether GenAI was used, "
+                "and the asset has no sidecar"
+            ),
+            evidence={"sources": [p.source for p in embedded], "generated": None},
+            unsure=True,
+        )
