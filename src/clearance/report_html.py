@@ -13,6 +13,7 @@ import html
 from typing import IO
 
 from clearance import __version__
+from clearance.model import Outcome
 from clearance.report import OUTCOMES, Report
 
 __all__ = ["render_html"]
@@ -41,7 +42,8 @@ h2{font-size:17px;margin:0 0 12px;font-weight:650}
 .kpi .n{font-size:26px;font-weight:700;line-height:1.1}
 .kpi .l{color:var(--muted);font-size:12.5px;text-transform:uppercase;letter-spacing:.4px}
 .kpi.block .n{color:#d2453b}.kpi.approval .n{color:#8e5cc7}.kpi.expired .n{color:#b4641a}
-.stages{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:22px;align-items:start}
+.stages{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:26px;align-items:start}
+#stages th,#stages td{padding:6px 7px;font-size:13.5px}#stages th{font-size:11px}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:12px;text-transform:uppercase;letter-spacing:.4px;color:var(--muted);font-weight:600;background:#fafbfc}
@@ -88,6 +90,13 @@ _JS = """
 
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _when(time: str | None) -> str:
+    """``2026-11-26T21:56:25.332Z`` → ``2026-11-26 21:56 UTC`` (escaped)."""
+    if not time or len(time) < 16:
+        return _e(time)
+    return _e(f"{time[:10]} {time[11:16]} UTC")
 
 
 def _badge(outcome: str) -> str:
@@ -212,7 +221,7 @@ def _runs(report: Report) -> str:
     if not report.runs:
         return '<p class="empty">No runs recorded.</p>'
     rows = "".join(
-        f"<tr><td>{_e(r['started'])}</td><td>{_e(r['host'])}</td><td>{_e(r['command'])}</td>"
+        f"<tr><td>{_when(r['started'])}</td><td>{_e(r['host'])}</td><td>{_e(r['command'])}</td>"
         f"<td>{_badge(r['outcome']) if r['outcome'] else _e('—' if r['finished'] else 'unfinished')}</td>"
         f'<td class="rule">{_e((r["run_id"] or "")[:12])}</td></tr>'
         for r in report.runs[-50:]
@@ -231,11 +240,19 @@ def _runs(report: Report) -> str:
 def render_html(report: Report, out: IO[str], *, title: str | None = None) -> None:
     """Write the report as one self-contained HTML page."""
     open_rows = list(report.open_findings())
+    worst: dict[tuple[str, str | None], int] = {}
+    for f in open_rows:
+        key = (f.stage, f.asset)
+        worst[key] = max(worst.get(key, -1), f.rank)
     kpis = [
         ("", sum(s.assets for s in report.stages), "assets audited"),
         ("", len(open_rows), "open findings"),
-        ("block", sum(1 for f in open_rows if f.outcome == "block"), "blocked"),
-        ("approval", sum(1 for f in open_rows if f.outcome == "approval"), "need approval"),
+        ("block", sum(1 for r in worst.values() if r == Outcome.BLOCK.rank), "assets blocked"),
+        (
+            "approval",
+            sum(1 for r in worst.values() if r == Outcome.APPROVAL.rank),
+            "assets need approval",
+        ),
         ("", len(report.approvals("approved")), "approvals used"),
         ("expired", len(report.approvals("expired")), "approvals expired"),
     ]
@@ -243,7 +260,9 @@ def render_html(report: Report, out: IO[str], *, title: str | None = None) -> No
         f"GenAI clearance — {report.production}" if report.production else "GenAI clearance report"
     )
     period = (
-        f"{_e(report.first_time)} → {_e(report.last_time)}" if report.first_time else "no events"
+        f"{_when(report.first_time)} → {_when(report.last_time)}"
+        if report.first_time
+        else "no events"
     )
     filters = "; ".join(report.filters.describe())
     sub = f"{period} · {len(report.runs)} run(s) · {len(report.logs)} log(s)" + (

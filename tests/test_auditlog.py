@@ -1,0 +1,446 @@
+"""The audit log writer: line format, structlog wiring, batching, rotation, crash recovery,
+several writers, and loud failures on a full or read-only disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+import structlog
+
+from clearance.auditlog import (
+    ENVELOPE,
+    GENESIS,
+    AuditLog,
+    AuditLogError,
+    audit_batch,
+    make_audit_logger,
+    rotated_files,
+)
+from clearance.auditlog_verify import verify_log
+
+CLEARANCE = Path(sys.executable).with_name("clearance")
+TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def lines_of(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    return data[:-1].split(b"\n")
+
+
+def test_line_format_is_the_envelope_in_order_with_a_chain(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    first = log.append(
+        {"event": "run.started", "run_id": "r1", "host": "h1", "details": {"command": "scan"}}
+    )
+    second = log.append(
+        {
+            "event": "finding",
+            "run_id": "r1",
+            "host": "h1",
+            "stage": "comp",
+            "asset": "comp/sh010_comp_v004.####.exr",
+            "rule": "NFX-C1",
+            "outcome": "approval",
+            "status": "open",
+            "message": "généré — key visual",
+        }
+    )
+    raw = lines_of(tmp_path / "audit.jsonl")
+    assert len(raw) == 2
+    objs = [json.loads(line) for line in raw]
+    for obj in objs:
+        assert tuple(obj) == ENVELOPE
+        assert obj["schema"] == "clearance.event/1"
+        assert TIME_RE.match(obj["time"])
+        assert isinstance(obj["details"], dict)
+    assert [o["seq"] for o in objs] == [1, 2]
+    assert objs[0]["prev"] == GENESIS
+    # prev is the SHA-256 of the previous line's exact bytes, without the newline
+    assert objs[1]["prev"] == hashlib.sha256(raw[0]).hexdigest()
+    assert objs[1]["approval"] is None and objs[0]["stage"] is None
+    assert "généré".encode() in raw[1]  # ensure_ascii=False: UTF-8 on disk
+    assert b", " not in raw[0] and b": " not in raw[0]  # compact separators
+    assert first["seq"] == 1 and second["prev"] == objs[1]["prev"]
+    assert second == objs[1]
+
+
+def test_unknown_fields_go_under_details_and_a_clash_is_an_error(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    rec = log.append(
+        {"event": "finding", "principle": "creative-output", "details": {"frames": "1-2"}}
+    )
+    assert rec["details"] == {"frames": "1-2", "principle": "creative-output"}
+    with pytest.raises(AuditLogError, match="given twice"):
+        log.append({"event": "finding", "frames": "x", "details": {"frames": "1-2"}})
+
+
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        (
+            {"event": "finding", "details": {"path": Path("/x")}},
+            "PosixPath is not JSON serialisable",
+        ),
+        ({"event": "finding", "details": {"ratio": float("nan")}}, "Out of range float"),
+        ({"event": "finding", "message": "\ud800"}, "surrogate"),
+        ({"message": "no name"}, "needs an 'event' name"),
+        ({"event": "finding", "details": ["not", "a", "mapping"]}, "'details' must be a mapping"),
+    ],
+)
+def test_an_unserialisable_event_is_an_error_and_nothing_is_written(
+    tmp_path: Path, event: dict, reason: str
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append({"event": "ok"})
+    before = path.read_bytes()
+    with pytest.raises(AuditLogError) as info:
+        log.append_many([{"event": "fine"}, event])
+    assert reason in str(info.value)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == before  # the whole batch failed before writing
+
+
+def test_audit_events_survive_any_structlog_configuration(tmp_path: Path) -> None:
+    def drop_everything(_logger: object, _name: str, _event: dict) -> dict:
+        raise structlog.DropEvent
+
+    structlog.configure(
+        processors=[drop_everything],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
+        cache_logger_on_first_use=True,
+    )
+    logging.disable(logging.CRITICAL)
+    try:
+        log = AuditLog(tmp_path / "audit.jsonl")
+        audit = make_audit_logger(log, run_id="r1", host="farm01").bind(stage="comp")
+        rec = audit.debug(
+            "finding", asset="a.exr", rule="NFX-C1", outcome="approval", status="open"
+        )
+        audit.info("asset.audited", asset="a.exr", outcome="approval")
+    finally:
+        logging.disable(logging.NOTSET)
+        structlog.reset_defaults()
+    objs = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
+    assert [o["event"] for o in objs] == ["finding", "asset.audited"]
+    assert all(o["run_id"] == "r1" and o["host"] == "farm01" and o["stage"] == "comp" for o in objs)
+    assert rec is not None and rec["seq"] == 1 and rec["rule"] == "NFX-C1"
+
+
+def test_outcome_enums_are_written_by_value(tmp_path: Path) -> None:
+    from clearance.model import Outcome
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    audit = make_audit_logger(log, run_id="r", host="h")
+    audit.info("stage.finished", stage="comp", outcome=Outcome.BLOCK)
+    assert json.loads(lines_of(tmp_path / "audit.jsonl")[0])["outcome"] == "block"
+
+
+def test_audit_batch_writes_once_on_exit_and_even_when_the_block_raises(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    with audit_batch(audit):
+        for i in range(5):
+            assert audit.info("finding", asset=f"a{i}", time="2026-11-26T10:00:00.000Z") is None
+        with audit_batch(audit):  # nested: the outer block flushes
+            audit.info("asset.audited", asset="a4")
+        assert not path.exists() or path.read_bytes() == b""
+    assert len(lines_of(path)) == 6
+    # the event's own time (emit time) is kept, not the flush time
+    assert json.loads(lines_of(path)[0])["time"] == "2026-11-26T10:00:00.000Z"
+    with pytest.raises(RuntimeError), audit_batch(audit):
+        audit.info("finding", asset="b")
+        raise RuntimeError("checker crashed")
+    assert len(lines_of(path)) == 7
+    with pytest.raises(AuditLogError), audit_batch(audit):
+        audit.info("finding", details={"bad": object()})  # raises at the call site
+    assert verify_log(path).intact
+
+
+def test_audit_batch_flushes_every_max_events(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    audit = make_audit_logger(AuditLog(path), run_id="r", host="h")
+    with audit_batch(audit, max_events=10):
+        for i in range(25):
+            audit.info("finding", asset=f"a{i}")
+        assert len(lines_of(path)) == 20
+    assert len(lines_of(path)) == 25
+
+
+def test_rotation_continues_seq_and_chain_across_three_files(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=4000)
+    for i in range(30):
+        log.append({"event": "finding", "asset": f"comp/shot{i:03d}.exr", "message": "x" * 100})
+    files = [*rotated_files(path), path]
+    assert [f.name for f in files][:3] == [
+        "audit.jsonl.000001",
+        "audit.jsonl.000002",
+        "audit.jsonl.000003",
+    ]
+    assert len(files) >= 3
+    seqs = []
+    prev_last = None
+    for f in files:
+        assert f.stat().st_size <= 4000
+        raw = lines_of(f)
+        objs = [json.loads(r) for r in raw]
+        if prev_last is not None:
+            assert objs[0]["prev"] == hashlib.sha256(prev_last).hexdigest()
+        prev_last = raw[-1]
+        seqs += [o["seq"] for o in objs]
+    assert seqs == list(range(1, 31))
+    result = verify_log(path)
+    assert result.intact and result.events == 30 and len(result.files) == len(files)
+    # a new writer picks the head up from the files, not from memory
+    assert AuditLog(path, max_bytes=4000).append({"event": "x"})["seq"] == 31
+
+
+def test_a_torn_last_line_is_terminated_and_recorded_by_the_next_writer(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append_many([{"event": "finding", "asset": f"a{i}"} for i in range(3)])
+    intact_end = path.stat().st_size
+    with open(path, "ab") as fh:  # a writer that died mid-line
+        fh.write(b'{"schema":"clearance.event/1","seq":4,"prev":"ab')
+    torn = verify_log(path)
+    assert torn.intact and [b.kind for b in torn.breaks] == ["torn"]
+    assert torn.breaks[0].line == 4
+
+    rec = AuditLog(path).append({"event": "finding", "asset": "after-crash"})
+    raw = lines_of(path)
+    recovered = json.loads(raw[4])
+    assert recovered["event"] == "log.recovered"
+    assert recovered["seq"] == 4  # continues from the last intact line
+    assert recovered["prev"] == hashlib.sha256(raw[2]).hexdigest()
+    assert recovered["details"]["torn"] == [
+        {"offset": intact_end, "bytes": len(raw[3]), "sha256": hashlib.sha256(raw[3]).hexdigest()}
+    ]
+    assert rec["seq"] == 5 and rec["asset"] == "after-crash"
+    result = verify_log(path)
+    assert result.intact
+    assert [(b.kind, b.line) for b in result.breaks] == [("recovered", 4)]
+
+
+def test_a_complete_last_line_without_newline_is_finished_and_chained(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append_many([{"event": "a"}, {"event": "b"}])
+    path.write_bytes(path.read_bytes()[:-1])
+    rec = log.append({"event": "c"})
+    assert rec["seq"] == 3
+    assert rec["prev"] == hashlib.sha256(lines_of(path)[1]).hexdigest()
+    assert verify_log(path).breaks == []
+
+
+def test_a_garbage_last_line_stops_the_writer_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append({"event": "a"})
+    with open(path, "ab") as fh:
+        fh.write(b"edited by hand\n")
+    with pytest.raises(AuditLogError, match="is not an audit event; run `clearance verify"):
+        AuditLog(path).append({"event": "b"})
+
+
+def test_threads_sharing_one_log_keep_one_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+
+    def work(n: int) -> None:
+        for i in range(200):
+            log.append({"event": "finding", "asset": f"t{n}-{i}"})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = verify_log(path)
+    assert result.intact and result.events == 800 and result.last_seq == 800
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from clearance.auditlog import AuditLog, make_audit_logger
+    path, name, count, max_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    log = AuditLog(path, max_bytes=int(max_bytes) if max_bytes != "-" else None)
+    audit = make_audit_logger(log, run_id=name, host=name)
+    sys.stdin.read()  # start together
+    for i in range(count):
+        audit.info("finding", stage="comp", asset=f"{name}/{i}", rule="NFX-C1", outcome="notice")
+    """
+)
+
+
+def _run_writers(path: Path, writers: int, count: int, max_bytes: str) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), f"w{n}", str(count), max_bytes],
+            stdin=subprocess.PIPE,
+        )
+        for n in range(writers)
+    ]
+    for p in procs:
+        assert p.stdin is not None
+        p.stdin.close()
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+
+
+def test_four_processes_appending_2000_events_each_make_one_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _run_writers(path, 4, 2000, "-")
+    result = verify_log(path)
+    assert result.breaks == []
+    assert result.intact and result.events == 8000 and result.last_seq == 8000
+    objs = [json.loads(line) for line in lines_of(path)]
+    assert [o["seq"] for o in objs] == list(range(1, 8001))
+    per_writer = {}
+    for o in objs:
+        per_writer.setdefault(o["host"], []).append(int(o["asset"].split("/")[1]))
+    assert sorted(per_writer) == ["w0", "w1", "w2", "w3"]
+    assert all(v == list(range(2000)) for v in per_writer.values())  # nothing lost, in order
+    proc = subprocess.run([str(CLEARANCE), "verify", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_several_processes_rotating_one_log_keep_one_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    _run_writers(path, 3, 300, "20000")
+    assert len(rotated_files(path)) >= 3
+    result = verify_log(path)
+    assert result.breaks == [] and result.events == 900 and result.last_seq == 900
+
+
+# -- failures are loud --------------------------------------------------------------------------
+
+
+def test_disk_full_raises_naming_the_file_and_leaves_no_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.symlink_to("/dev/full")  # every write: ENOSPC
+    log = AuditLog(path)
+    with pytest.raises(AuditLogError) as info:
+        log.append({"event": "run.started"})
+    assert str(path) in str(info.value) and "No space left on device" in str(info.value)
+
+
+def test_a_log_that_is_a_folder_raises_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    path.mkdir()
+    with pytest.raises(AuditLogError, match=re.escape(str(path))):
+        AuditLog(path).append({"event": "run.started"})
+
+
+def _scan_tree(tmp_path: Path, log: str) -> Path:
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    (root / "comp" / "sh010_comp_v001.png").write_bytes(b"x")
+    (root / "clearance.yaml").write_text(
+        f"clearance: 1\nproduction: {{id: SHOW01}}\naudit: {{log: {log}}}\n"
+        "stages:\n  - name: comp\n    paths: [comp/]\n"
+    )
+    return root
+
+
+def _scan(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLEARANCE), "scan", str(root), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_scan_exits_2_with_a_clear_message_when_the_disk_is_full(tmp_path: Path) -> None:
+    root = _scan_tree(tmp_path, "logs/audit.jsonl")
+    (root / "logs").mkdir()
+    (root / "logs" / "audit.jsonl").symlink_to("/dev/full")
+    proc = _scan(root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "audit.jsonl" in proc.stderr and "No space left on device" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_scan_exits_2_when_the_log_is_not_writable(tmp_path: Path) -> None:
+    root = _scan_tree(tmp_path, "logs/audit.jsonl")
+    (root / "logs" / "audit.jsonl").mkdir(
+        parents=True
+    )  # root ignores chmod; a folder is unwritable
+    proc = _scan(root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "audit.jsonl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _can_mount() -> bool:
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+needs_mount = pytest.mark.skipif(
+    not _can_mount(), reason="needs root with mount namespaces (unshare -m) for a real tmpfs"
+)
+
+
+@needs_mount
+def test_scan_on_a_really_full_file_system_exits_2_and_the_log_stays_intact(tmp_path: Path) -> None:
+    """A 64 KiB tmpfs, filled up after a first scan: the second scan fails, nothing is torn."""
+    root = _scan_tree(tmp_path, "fs/audit.jsonl")
+    fs = root / "fs"
+    fs.mkdir()
+    script = textwrap.dedent(
+        f"""
+        set -e
+        mount -t tmpfs -o size=64k tmpfs {fs}
+        {CLEARANCE} scan {root} --no-progress >/dev/null || true
+        dd if=/dev/zero of={fs}/filler bs=1k count=200 2>/dev/null || true
+        set +e
+        {CLEARANCE} scan {root} --no-progress >/dev/null 2>{tmp_path}/err.txt
+        echo $? > {tmp_path}/rc.txt
+        {CLEARANCE} verify {fs}/audit.jsonl > {tmp_path}/verify.txt
+        echo $? >> {tmp_path}/rc.txt
+        """
+    )
+    subprocess.run(["unshare", "-m", "sh", "-c", script], check=True, timeout=120)
+    scan_rc, verify_rc = (tmp_path / "rc.txt").read_text().split()
+    err = (tmp_path / "err.txt").read_text()
+    assert scan_rc == "2", err
+    assert "No space left on device" in err and "audit.jsonl" in err
+    assert verify_rc == "0", (tmp_path / "verify.txt").read_text()
+
+
+@needs_mount
+def test_scan_on_a_read_only_file_system_exits_2(tmp_path: Path) -> None:
+    root = _scan_tree(tmp_path, "fs/audit.jsonl")
+    fs = root / "fs"
+    fs.mkdir()
+    script = textwrap.dedent(
+        f"""
+        mount -t tmpfs tmpfs {fs}
+        {CLEARANCE} scan {root} --no-progress >/dev/null
+        mount -o remount,ro {fs}
+        {CLEARANCE} scan {root} --no-progress >/dev/null 2>{tmp_path}/err.txt
+        echo $? > {tmp_path}/rc.txt
+        """
+    )
+    subprocess.run(["unshare", "-m", "sh", "-c", script], check=True, timeout=120)
+    err = (tmp_path / "err.txt").read_text()
+    assert (tmp_path / "rc.txt").read_text().strip() == "2", err
+    assert "Read-only file system" in err and "audit.jsonl" in err

@@ -1,0 +1,370 @@
+"""``clearance verify`` and ``clearance checkpoint``: every kind of tampering, made on a log
+written by a real ``clearance scan``, is named with its file and line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from clearance.auditlog import AuditLog, rotated_files
+from clearance.auditlog_verify import verify_log
+
+CLEARANCE = Path(sys.executable).with_name("clearance")
+
+
+def clearance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CLEARANCE), *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def scanned_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The bytes of a log written by two real scans of a small show."""
+    root = tmp_path_factory.mktemp("show")
+    for stage in ("ideation", "comp"):
+        (root / stage).mkdir()
+        for i in range(4):
+            (root / stage / f"sh{i:02d}0_{stage}_v001.png").write_bytes(b"png")
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01}\naudit: {log: .clearance/audit.jsonl}\n"
+        "stages:\n  - name: ideation\n    paths: [ideation/]\n  - name: comp\n    paths: [comp/]\n"
+    )
+    for _ in range(2):
+        proc = clearance("scan", str(root), "--no-progress")
+        assert proc.returncode in (0, 1), proc.stderr
+    data = (root / ".clearance" / "audit.jsonl").read_bytes()
+    assert data.count(b"\n") >= 30
+    return data
+
+
+@pytest.fixture
+def log(tmp_path: Path, scanned_log: bytes) -> Path:
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(scanned_log)
+    return path
+
+
+def read(path: Path) -> list[bytes]:
+    return path.read_bytes()[:-1].split(b"\n")
+
+
+def write(path: Path, lines: list[bytes], end: bytes = b"\n") -> None:
+    path.write_bytes(b"\n".join(lines) + end)
+
+
+def breaks(path: Path) -> list[tuple[str, int | None]]:
+    return [(b.kind, b.line) for b in verify_log(path).breaks]
+
+
+def test_an_intact_scan_log_verifies(log: Path) -> None:
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0, proc.stdout
+    assert "intact" in proc.stdout and "TAMPERED" not in proc.stdout
+
+
+def _edit(lines: list[bytes]) -> None:
+    assert b'"message":"' in lines[9]
+    lines[9] = lines[9].replace(b'"message":"', b'"message":"approved by nobody; ', 1)
+
+
+def _edit_outcome(lines: list[bytes]) -> None:
+    line = next(i for i, raw in enumerate(lines) if b'"outcome":"escalate"' in raw and i > 5)
+    lines[line] = lines[line].replace(b'"outcome":"escalate"', b'"outcome":"pass"')
+    lines.append(str(line + 1).encode())  # remember which line (popped below)
+
+
+def _delete(lines: list[bytes]) -> None:
+    del lines[9]
+
+
+def _delete_three(lines: list[bytes]) -> None:
+    del lines[9:12]
+
+
+def _insert_copy(lines: list[bytes]) -> None:
+    lines.insert(9, lines[3])
+
+
+def _insert_forged(lines: list[bytes]) -> None:
+    forged = json.loads(lines[8])
+    forged["message"] = "forged"
+    lines.insert(9, json.dumps(forged, separators=(",", ":")).encode())
+
+
+def _insert_text(lines: list[bytes]) -> None:
+    lines.insert(9, b"a note someone typed into the log")
+
+
+def _swap_adjacent(lines: list[bytes]) -> None:
+    lines[9], lines[10] = lines[10], lines[9]
+
+
+def _swap_far(lines: list[bytes]) -> None:
+    lines[9], lines[19] = lines[19], lines[9]
+
+
+def _break_json(lines: list[bytes]) -> None:
+    lines[9] = lines[9][:-20]
+
+
+@pytest.mark.parametrize(
+    "tamper, expected",
+    [
+        (_edit, [("edited", 10)]),
+        (_delete, [("deleted", 10)]),
+        (_delete_three, [("deleted", 10)]),
+        (_insert_copy, [("inserted", 10)]),
+        (_insert_forged, [("inserted", 10)]),
+        (_insert_text, [("inserted", 10)]),
+        (_swap_adjacent, [("reordered", 10)]),
+        (_swap_far, [("reordered", 10), ("reordered", 20)]),
+        (_break_json, [("edited", 10)]),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else "",
+)
+def test_each_kind_of_tampering_is_named_with_its_line(log: Path, tamper, expected) -> None:  # type: ignore[no-untyped-def]
+    lines = read(log)
+    tamper(lines)
+    write(log, lines)
+    assert breaks(log) == expected
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3, proc.stdout
+    kind, line = expected[0]
+    assert f"{kind.upper()}" in proc.stdout and f"{log}:{line}:" in proc.stdout
+    assert "TAMPERED" in proc.stdout
+
+
+def test_editing_an_outcome_in_the_middle_is_detected(log: Path) -> None:
+    lines = read(log)
+    _edit_outcome(lines)
+    line = int(lines.pop())
+    write(log, lines)
+    assert breaks(log) == [("edited", line)]
+
+
+def test_deleted_lines_report_the_missing_seq_range(log: Path) -> None:
+    lines = read(log)
+    del lines[9:12]
+    write(log, lines)
+    (brk,) = verify_log(log).breaks
+    assert brk.seq == 10 and "seq 10-12" in brk.message
+
+
+def test_a_torn_last_line_is_not_tampering_unless_strict(log: Path) -> None:
+    data = log.read_bytes()
+    log.write_bytes(data + data.split(b"\n")[3][:40])  # a writer died mid-line
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0, proc.stdout
+    n = data.count(b"\n") + 1
+    assert f"TORN       {log}:{n}:" in proc.stdout and "not tampering" in proc.stdout
+    assert clearance("verify", "--strict", str(log)).returncode == 3
+    # the next writer recovers it, and verify says so
+    AuditLog(log).append({"event": "run.started"})
+    assert breaks(log) == [("recovered", n)]
+    assert clearance("verify", "--strict", str(log)).returncode == 0
+
+
+def test_json_output_names_each_break(log: Path) -> None:
+    lines = read(log)
+    _delete(lines)
+    write(log, lines)
+    proc = clearance("verify", "--json", str(log))
+    assert proc.returncode == 3
+    doc = json.loads(proc.stdout)
+    assert doc["intact"] is False and doc["version"] == 1
+    (result,) = doc["logs"]
+    assert result["files"] == [str(log)] and result["intact"] is False
+    assert result["breaks"] == [
+        {
+            "kind": "deleted",
+            "file": str(log),
+            "line": 10,
+            "seq": 10,
+            "message": f"1 line (seq 10) deleted before {log.name}:10",
+            "tampered": True,
+        }
+    ]
+
+
+def test_several_logs_are_verified_and_the_exit_code_covers_all(tmp_path: Path, log: Path) -> None:
+    other = tmp_path / "other.jsonl"
+    AuditLog(other).append({"event": "run.started"})
+    assert clearance("verify", str(log), str(other)).returncode == 0
+    lines = read(other) + [b"junk"]
+    write(other, lines)
+    proc = clearance("verify", str(log), str(other))
+    assert proc.returncode == 3 and f"{log}: intact" in proc.stdout
+
+
+def _rotated(tmp_path: Path) -> Path:
+    path = tmp_path / "rot" / "audit.jsonl"
+    log = AuditLog(path, max_bytes=3000)
+    for i in range(60):
+        log.append(
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": f"comp/sh{i:03d}.exr",
+                "message": "m" * 40,
+            }
+        )
+    assert len(rotated_files(path)) >= 3
+    return path
+
+
+def test_rotation_across_three_files_verifies(tmp_path: Path) -> None:
+    path = _rotated(tmp_path)
+    proc = clearance("verify", str(path))
+    assert proc.returncode == 0, proc.stdout
+    assert f"{len(rotated_files(path)) + 1} files" in proc.stdout
+
+
+def test_deleting_the_middle_rotated_file_is_a_gap(tmp_path: Path) -> None:
+    path = _rotated(tmp_path)
+    middle = rotated_files(path)[1]
+    first_seq = json.loads(middle.read_bytes().split(b"\n")[0])["seq"]
+    middle.unlink()
+    result = verify_log(path)
+    assert not result.intact
+    kinds = {(b.kind, Path(b.file).name, b.line) for b in result.breaks}
+    third = rotated_files(path)[1].name
+    assert ("gap", third, None) in kinds  # rotated file number missing
+    assert ("gap", third, 1) in kinds  # seq jumps at line 1 of the next file
+    gap = next(b for b in result.breaks if b.line == 1)
+    assert gap.seq == first_seq and "a rotated file was deleted" in gap.message
+    assert clearance("verify", str(path)).returncode == 3
+
+
+def test_deleting_the_oldest_rotated_file_is_a_gap(tmp_path: Path) -> None:
+    path = _rotated(tmp_path)
+    rotated_files(path)[0].unlink()
+    assert {b.kind for b in verify_log(path).breaks} == {"gap"}
+
+
+def test_an_unreadable_log_exits_2(tmp_path: Path) -> None:
+    proc = clearance("verify", str(tmp_path / "missing.jsonl"))
+    assert proc.returncode == 2 and "missing.jsonl: no such audit log" in proc.stderr
+    (tmp_path / "dir.jsonl").mkdir()
+    proc = clearance("verify", str(tmp_path / "dir.jsonl"))
+    assert proc.returncode == 2 and "dir.jsonl" in proc.stderr
+
+
+def test_an_intact_log_of_100000_events_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    log = AuditLog(path)
+    for start in range(0, 100_000, 10_000):
+        log.append_many(
+            [
+                {
+                    "event": "finding",
+                    "stage": "comp",
+                    "asset": f"comp/sh{i:06d}.####.exr",
+                    "rule": "NFX-C1",
+                    "outcome": "approval",
+                    "status": "open",
+                    "message": "generated key visual for final use",
+                    "details": {"frames": "1001-1100", "remediation": "obtain written approval"},
+                }
+                for i in range(start, start + 10_000)
+            ]
+        )
+    started = time.perf_counter()
+    result = verify_log(path)
+    elapsed = time.perf_counter() - started
+    assert result.intact and result.breaks == []
+    assert result.events == 100_000 and result.last_seq == 100_000
+    assert elapsed < 5, f"verify took {elapsed:.2f}s"  # the benchmark measures the real speed
+
+
+# -- signed checkpoints -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    keydir = tmp_path / "supervisor"
+    keydir.mkdir()
+    proc = clearance("checkpoint", "--keygen", str(keydir / "audit.key"))
+    assert proc.returncode == 0, proc.stderr
+    assert (keydir / "audit.key").stat().st_mode & 0o777 == 0o600
+    return keydir / "audit.key"
+
+
+def test_checkpoint_then_verify_with_key(log: Path, key: Path) -> None:
+    cps = key.parent / "audit.checkpoints"
+    proc = clearance("checkpoint", str(log), "--key", str(key), "-o", str(cps))
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(cps.read_text().splitlines()[0])
+    assert record["schema"] == "clearance.checkpoint/1"
+    assert record["seq"] == len(read(log))
+    AuditLog(log).append({"event": "run.started"})  # more events after the checkpoint are fine
+    proc = clearance("verify", str(log), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 0, proc.stdout
+    assert "1 signed checkpoint(s) checked; 1 event(s) after the newest checkpoint" in proc.stdout
+
+
+def test_a_cut_tail_passes_the_chain_but_not_the_checkpoint(log: Path, key: Path) -> None:
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    write(log, read(log)[:-5])  # drop the last five events: the chain is still consistent
+    assert clearance("verify", str(log)).returncode == 0
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3
+    assert "TRUNCATED" in proc.stdout and "have been removed" in proc.stdout
+
+
+def test_a_rewritten_log_fails_the_checkpoint(tmp_path: Path, log: Path, key: Path) -> None:
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    n = len(read(log))
+    log.unlink()
+    rewritten = AuditLog(log)  # a consistent chain of the same length, different content
+    rewritten.append_many([{"event": "run.started", "message": f"clean {i}"} for i in range(n)])
+    assert clearance("verify", str(log)).returncode == 0
+    proc = clearance("verify", str(log), "--key", str(key))  # a private key works as well
+    assert proc.returncode == 3 and "CHECKPOINT" in proc.stdout and "rewritten" in proc.stdout
+
+
+def test_a_forged_checkpoint_fails_its_signature(log: Path, key: Path) -> None:
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    cps = log.with_name(log.name + ".checkpoints")
+    record = json.loads(cps.read_text())
+    record["seq"] -= 1
+    cps.write_text(json.dumps(record) + "\n")
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3 and "signature does not verify" in proc.stdout
+
+
+def test_checkpoint_refuses_to_sign_a_tampered_log(log: Path, key: Path) -> None:
+    lines = read(log)
+    _delete(lines)
+    write(log, lines)
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3 and "not signing" in proc.stderr
+    assert not log.with_name(log.name + ".checkpoints").exists()
+
+
+def test_verify_with_a_key_that_signed_nothing_exits_2(
+    tmp_path: Path, log: Path, key: Path
+) -> None:
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    other = tmp_path / "other.key"
+    assert clearance("checkpoint", "--keygen", str(other)).returncode == 0
+    proc = clearance("verify", str(log), "--key", f"{other}.pub")
+    assert proc.returncode == 2 and "no checkpoint signed by key" in proc.stderr
+
+
+def test_checkpoint_to_a_full_disk_exits_2(log: Path, key: Path) -> None:
+    proc = clearance("checkpoint", str(log), "--key", str(key), "-o", "/dev/full")
+    assert proc.returncode == 2 and "/dev/full" in proc.stderr and "No space left" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_an_openssl_generated_key_works(tmp_path: Path, log: Path) -> None:
+    key, pub = tmp_path / "k.pem", tmp_path / "k.pub.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(pub)], check=True)
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    assert clearance("verify", str(log), "--key", str(pub)).returncode == 0
