@@ -313,6 +313,15 @@ def test_exr_sidecar_manifest_verifies_and_detects_a_changed_byte(tmp_path, pki)
 
 
 @needs_sdk
+def test_files_over_the_verification_cap_are_reported_unverified(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest())
+    record = read(path, policy_for(tmp_path, c2pa={"max_verify_bytes": 100}))
+    assert record.evidence["validation_state"] is None
+    assert "max_verify_bytes" in record.evidence["note"]
+    assert record.data == {}
+
+
+@needs_sdk
 def test_garbage_manifest_is_invalid_not_a_crash(tmp_path):
     path = write_png(tmp_path / "a.png")
     insert_png_chunk(path, b"caBX", b"\x00\x00\x00\x10jumbgarbage!")

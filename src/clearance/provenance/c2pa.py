@@ -20,7 +20,8 @@ reports the failure itself.
 Settings (``readers: {c2pa: {...}}`` in ``clearance.yaml``; ``rules: {PRV-06: {...}}`` is read
 too, for the same keys): ``verify`` (default true), ``trust_anchors`` (PEM file(s), relative to
 the root, or inline PEM: root CAs the studio trusts), ``allowed_list`` (PEM: individual signing
-certificates), ``trust_config`` (extra EKU OIDs, e.g. ``1.3.6.1.4.1.62558.2.1``).
+certificates), ``trust_config`` (extra EKU OIDs, e.g. ``1.3.6.1.4.1.62558.2.1``),
+``max_verify_bytes`` (files larger than this are detected but not verified; default: no cap).
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ class C2paSettings:
     def __init__(self, values: Mapping[str, Any] | None = None, root: Path | None = None) -> None:
         values = dict(values or {})
         self.verify = values.get("verify", True) is not False
+        # Verification hashes the whole file (about 1 s per GB): a farm may cap it for
+        # multi-gigabyte movies. A file over the cap is detected but reported unverified.
+        limit = values.get("max_verify_bytes")
+        self.max_verify_bytes = limit if isinstance(limit, int) and limit > 0 else None
         self.problems: list[tuple[str, str]] = []
         self.trust_anchors = self._pem(values.get("trust_anchors"), root, "trust_anchors")
         self.allowed_list = self._pem(values.get("allowed_list"), root, "allowed_list")
@@ -402,10 +407,14 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     verified = None
     note = None
     if settings.verify:
-        if sdk_available():
-            verified = verify_manifest(asset.path, settings, sidecar=found["sidecar"])
-        else:
+        if not sdk_available():
             note = "c2pa-python is not installed: install genai-clearance[c2pa] to verify"
+        elif (
+            settings.max_verify_bytes is not None and _size(asset.path) > settings.max_verify_bytes
+        ):
+            note = f"larger than readers.c2pa.max_verify_bytes ({settings.max_verify_bytes}): not verified"
+        else:
+            verified = verify_manifest(asset.path, settings, sidecar=found["sidecar"])
     record = record_from_c2pa(found, verified, file)
     if note:
         record.evidence["note"] = note
@@ -415,3 +424,10 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
         for field, message in settings.problems
     )
     return record
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
