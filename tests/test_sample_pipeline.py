@@ -349,3 +349,43 @@ def test_site_hooks_are_attached_globally_and_per_stage(show: Path) -> None:
     for stage, plugins in stages.items():
         assert "show_denylist" in plugins, stage
         assert ("plate_format" in plugins) == (stage == "plate_gen"), stage
+
+
+# -------------------------------------------------------------------------------------------
+# make demo
+# -------------------------------------------------------------------------------------------
+
+
+def test_demo_generates_scans_and_reports(tmp_path: Path) -> None:
+    if not CLEARANCE.exists():
+        pytest.skip("the clearance console script is not installed")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "sample_pipeline" / "demo.py"), "--outdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert str(tmp_path / "show") in done.stdout
+    assert re.search(r"^total\s+34\s", done.stdout, re.MULTILINE), "the scan's stage table"
+    assert "expected: the sample show has open findings" in done.stdout
+    assert (tmp_path / "show" / ".clearance" / "audit.jsonl").is_file()
+
+
+def test_demo_fails_only_when_the_scan_cannot_run(tmp_path: Path) -> None:
+    if not CLEARANCE.exists():
+        pytest.skip("the clearance console script is not installed")
+    sys.path.insert(0, str(REPO / "sample_pipeline"))
+    try:
+        import demo
+    finally:
+        sys.path.remove(str(REPO / "sample_pipeline"))
+    run = demo.Demo(tmp_path, frames=2)
+    demo.step_generate(run)
+    demo.step_scan(run)  # exit 1 (findings open) is the expected state, not a failure
+    config = run.show / "clearance.yaml"
+    config.write_text(config.read_text(encoding="utf-8") + "stages: 3\n", encoding="utf-8")
+    with pytest.raises(demo.DemoFailed, match="exited 2"):
+        demo.step_scan(run)
