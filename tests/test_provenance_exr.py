@@ -220,3 +220,29 @@ def test_header_written_by_openexr_itself(tmp_path):
     assert part["lineOrder"] == "increasing_y"
     assert part["pixelAspectRatio"] == 1.0
     assert read(path).data == {"generated": True}
+
+
+def test_mutated_headers_never_raise(tmp_path):
+    """Seeded byte flips and truncations of single- and multi-part headers never raise."""
+    import random
+
+    seeds = [
+        write_exr(tmp_path / "s.exr", GENAI, pixel_bytes=64),
+        write_exr(tmp_path / "m.exr", parts=[GENAI, {"genai:use": "temp"}], pixel_bytes=64),
+    ]
+    rng = random.Random(5)
+    path = tmp_path / "fuzz.exr"
+    for seed in seeds:
+        original = seed.read_bytes()
+        for _ in range(150):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(data))
+                if rng.random() < 0.8:
+                    data[pos] = rng.randrange(256)
+                else:
+                    del data[pos:]
+                    break
+            path.write_bytes(bytes(data))
+            record = read(path)
+            assert record is None or isinstance(record.data, dict)

@@ -393,3 +393,56 @@ def test_truncated_mp4_and_wav_are_issues(tmp_path):
     wav = write_wav(tmp_path / "cut.wav", xmp_packet(TRAINED))
     wav.write_bytes(wav.read_bytes()[:60])
     assert "truncated" in read(wav).issues[0].message
+
+
+# -------------------------------------------------------------------------------- fuzzing ----
+
+
+def test_mutated_files_never_raise(tmp_path):
+    """Seeded byte flips, truncations and insertions over every container: a reader returns a
+    record or None, and never raises (a crash would be a PRV-05 instead of an issue)."""
+    import random
+
+    from PIL import Image, TiffImagePlugin
+
+    from clearance.provenance import c2pa
+
+    packet = xmp_packet(TRAINED, DMI_PROHIBITED)
+    image = Image.new("RGB", (16, 8))
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[700] = packet.encode()
+    info.tagtype[700] = 1
+    image.save(tmp_path / "s.tif", tiffinfo=info)
+    image.save(tmp_path / "s.webp", xmp=packet.encode())
+    seeds = [
+        write_png(tmp_path / "s.png", packet, after_idat=True),
+        write_png(tmp_path / "z.png", packet, compressed=True),
+        write_jpeg(tmp_path / "s.jpg", packet),
+        write_wav(tmp_path / "s.wav", packet),
+        write_mp4(tmp_path / "s.mp4", packet),
+        write_mp4(tmp_path / "s.mov", packet, quicktime=True),
+        tmp_path / "s.tif",
+        tmp_path / "s.webp",
+    ]
+    rng = random.Random(5)
+    target = tmp_path / "fuzz"
+    for seed in seeds:
+        original = seed.read_bytes()
+        path = target.with_suffix(seed.suffix)
+        for _ in range(60):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(len(data))
+                action = rng.random()
+                if action < 0.6:
+                    data[pos] = rng.randrange(256)
+                elif action < 0.8:
+                    del data[pos:]
+                    if not data:
+                        break
+                else:
+                    data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+            path.write_bytes(bytes(data))
+            asset = asset_for(path)
+            xmp.clearance_read_provenance(asset=asset)
+            c2pa.find_manifest(path)
