@@ -206,23 +206,25 @@ def test_invalid_store_keeps_only_stricter_claims():
     }
 
 
-def test_settings_read_trust_anchors_relative_to_the_root(tmp_path):
+def test_settings_read_trust_anchors_relative_to_the_root(tmp_path, pki):
     (tmp_path / "certs").mkdir()
-    (tmp_path / "certs" / "root.pem").write_text(
-        "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n"
-    )
-    settings = C2paSettings.from_policy(
-        policy_for(
-            tmp_path,
-            c2pa={"trust_anchors": "certs/root.pem", "trust_config": ["1.3.6.1.4.1.62558.2.1"]},
-        )
-    )
+    (tmp_path / "certs" / "root.pem").write_bytes(pki.root_pem)
+    c2pa_settings = {"trust_anchors": "certs/root.pem", "trust_config": ["1.3.6.1.4.1.62558.2.1"]}
+    settings = C2paSettings.from_policy(policy_for(tmp_path, c2pa=c2pa_settings))
     sdk = settings.sdk_settings()
     assert sdk["verify"]["remote_manifest_fetch"] is False  # offline, always
     assert sdk["verify"]["ocsp_fetch"] is False
-    assert "BEGIN CERTIFICATE" in sdk["trust"]["user_anchors"]
+    assert sdk["trust"]["user_anchors"] == pki.root_pem.decode()
     assert sdk["trust"]["trust_config"] == "1.3.6.1.4.1.62558.2.1\n"
     assert settings.problems == []
+
+
+def test_bad_pem_is_a_settings_problem_not_an_invalid_asset(tmp_path):
+    bogus = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
+    settings = C2paSettings({"trust_anchors": bogus})
+    assert settings.trust_anchors is None
+    assert settings.problems[0][0] == "trust_anchors"
+    assert "not a PEM certificate bundle" in settings.problems[0][1]
 
 
 def test_unreadable_trust_anchors_are_an_issue(tmp_path):
@@ -310,6 +312,15 @@ def test_exr_sidecar_manifest_verifies_and_detects_a_changed_byte(tmp_path, pki)
     raw[-10] ^= 0xFF  # one byte of "pixel" data
     path.write_bytes(bytes(raw))
     assert read(path).evidence["validation_state"] == "Invalid"
+
+
+@needs_sdk
+def test_bad_anchors_still_verify_the_signature_and_report_the_setting(tmp_path, pki):
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "gen.png", pki, c2pa_manifest())
+    (tmp_path / "root.pem").write_text("garbage")
+    record = read(path, policy_for(tmp_path, c2pa={"trust_anchors": "root.pem"}))
+    assert record.evidence["validation_state"] == "Valid"  # untrusted, never "Invalid"
+    assert [i.field for i in record.issues] == ["readers.c2pa.trust_anchors"]
 
 
 @needs_sdk

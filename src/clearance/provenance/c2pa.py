@@ -152,11 +152,6 @@ class C2paSettings:
         root = getattr(policy, "root", None)
         return cls(merged, Path(root) if root is not None else None)
 
-    @property
-    def anchored(self) -> bool:
-        """Did the studio say whom it trusts? (Otherwise "untrusted" is the normal state.)"""
-        return bool(self.trust_anchors or self.allowed_list)
-
     def sdk_settings(self) -> dict[str, Any]:
         trust: dict[str, Any] = {}
         if self.trust_anchors:
@@ -177,16 +172,38 @@ class C2paSettings:
                 self.problems.append((field, f"expected a PEM file path or PEM text, got {item!r}"))
                 continue
             if "-----BEGIN" in item:
-                texts.append(item)
-                continue
-            path = Path(item).expanduser()
-            if not path.is_absolute() and root is not None:
-                path = root / path
-            try:
-                texts.append(path.read_text(encoding="ascii"))
-            except (OSError, UnicodeDecodeError) as exc:
-                self.problems.append((field, f"cannot read {path}: {exc}"))
+                text, where = item, "inline PEM"
+            else:
+                path = Path(item).expanduser()
+                if not path.is_absolute() and root is not None:
+                    path = root / path
+                where = str(path)
+                try:
+                    text = path.read_text(encoding="ascii")
+                except (OSError, UnicodeDecodeError) as exc:
+                    self.problems.append((field, f"cannot read {where}: {exc}"))
+                    continue
+            problem = _pem_problem(text)
+            if problem:
+                self.problems.append((field, f"{where}: {problem}"))
+            else:
+                texts.append(text)
         return "\n".join(texts) if texts else None
+
+
+def _pem_problem(text: str) -> str | None:
+    """Why ``text`` is not a usable PEM certificate bundle (None when it is).
+
+    Checked here so a bad anchors file is one issue naming the setting, not an SDK error on
+    every asset that would read as "manifest invalid".
+    """
+    from cryptography import x509
+
+    try:
+        certificates = x509.load_pem_x509_certificates(text.encode("ascii"))
+    except ValueError as exc:
+        return f"not a PEM certificate bundle ({exc})"
+    return None if certificates else "no certificate found"
 
 
 def verify_manifest(
@@ -199,7 +216,8 @@ def verify_manifest(
 
     :param sidecar: a detached manifest (``shot.exr.c2pa``) to verify ``path`` against.
     :return: :func:`summarize_store`'s dict plus ``"validation_state"``; a store that the SDK
-        cannot parse at all is ``Invalid`` with a ``manifest.unreadable`` failure.
+        cannot parse at all is ``Invalid`` with a ``manifest.unreadable`` failure; settings
+        the SDK refuses give ``{"validation_state": None, "settings_error": …}``.
     :raises ImportError: c2pa-python is not installed.
     """
     import c2pa  # the optional extra: imported only when verification is asked for
@@ -207,7 +225,11 @@ def verify_manifest(
     settings = settings or C2paSettings()
     path = Path(path)
     try:
-        with c2pa.Context.from_dict(settings.sdk_settings()) as context:
+        context_manager = c2pa.Context.from_dict(settings.sdk_settings())
+    except Exception as exc:  # the settings, not the asset, are at fault
+        return {"validation_state": None, "settings_error": f"{type(exc).__name__}: {exc}"}
+    try:
+        with context_manager as context:
             if sidecar is not None:
                 manifest = Path(sidecar).read_bytes()[: MAX_SIDECAR_BYTES + 1]
                 if len(manifest) > MAX_SIDECAR_BYTES:
@@ -415,6 +437,11 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
             note = f"larger than readers.c2pa.max_verify_bytes ({settings.max_verify_bytes}): not verified"
         else:
             verified = verify_manifest(asset.path, settings, sidecar=found["sidecar"])
+            if verified.get("settings_error"):
+                settings.problems.append(
+                    ("trust", f"the SDK refused the settings: {verified['settings_error']}")
+                )
+                note, verified = "not verified: the c2pa settings were refused", None
     record = record_from_c2pa(found, verified, file)
     if note:
         record.evidence["note"] = note
