@@ -1,0 +1,165 @@
+"""``clearance watch``: audit assets as they land, until SIGINT/SIGTERM (then drain and exit 0)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from types import FrameType
+
+from ._common import (
+    EXIT_ERROR,
+    add_config_options,
+    blocked_plugins,
+    error,
+    policy_for,
+    print_plugin_failures,
+)
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {value!r}")
+    return number
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    watch = sub.add_parser(
+        "watch",
+        help="audit every asset under PATH as it lands (until SIGINT/SIGTERM)",
+        description=__doc__,
+    )
+    watch.add_argument(
+        "paths", nargs="*", metavar="PATH", help="folders to watch (default: the current folder)"
+    )
+    add_config_options(watch)
+    watch.add_argument(
+        "--polling",
+        action="store_true",
+        help="poll every folder (default: inotify locally, polling on NFS/SMB/FUSE)",
+    )
+    watch.add_argument(
+        "--interval", type=_seconds, default=1.0, metavar="S", help="polling interval (default 1 s)"
+    )
+    watch.add_argument(
+        "--settle",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="quiet period: a file is audited when size, mtime and inode were unchanged this long (default 2 s)",
+    )
+    watch.add_argument(
+        "--sidecar-grace",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="how long a ready asset waits for its provenance sidecar (default 30 s)",
+    )
+    watch.add_argument(
+        "--sequence-idle",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="a frame sequence is audited when no frame changed this long (default 10 s)",
+    )
+    watch.add_argument(
+        "--network-settle",
+        type=_seconds,
+        default=65.0,
+        metavar="S",
+        help="quiet period on network shares (default 65 s, above NFS acregmax)",
+    )
+    watch.add_argument(
+        "--rescan",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="periodic reconcile against the ledger (default 600 s; 0 = never)",
+    )
+    watch.add_argument(
+        "--heartbeat",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="heartbeat cookie period per folder (default 30 s; 0 = off)",
+    )
+    watch.add_argument(
+        "--stats",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="watch.stats period (default 60 s)",
+    )
+    watch.add_argument(
+        "--max-watches",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fall back to polling when a folder needs more than N inotify watches",
+    )
+    watch.add_argument("--mountinfo", default="/proc/self/mountinfo", help=argparse.SUPPRESS)
+    watch.add_argument(
+        "--no-completeness", action="store_true", help="skip EXR/PNG completeness checks"
+    )
+    watch.set_defaults(func=run_watch)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from ..auditlog import AuditLogError
+    from ..state import StateError
+    from ..watch import Watcher, WatchOptions
+    from ..watch_audit import WatchSession
+
+    paths = args.paths or ["."]
+    policy = policy_for(args, paths)
+    options = WatchOptions(
+        settle=args.settle,
+        sidecar_grace=args.sidecar_grace,
+        interval=args.interval,
+        polling=args.polling,
+        sequence_idle=args.sequence_idle,
+        network_settle=args.network_settle,
+        rescan_interval=args.rescan,
+        heartbeat=args.heartbeat,
+        stats_interval=args.stats,
+        max_watches=args.max_watches,
+        mountinfo=args.mountinfo,
+        completeness=not args.no_completeness,
+    )
+    try:
+        session = WatchSession(
+            policy, command="watch", paths=[str(p) for p in paths], blocked=blocked_plugins(args)
+        )
+    except AuditLogError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if session.plugins.failures:
+        print_plugin_failures(session.plugins.failures)
+        with contextlib.suppress(AuditLogError):
+            session.close(exit_code=EXIT_ERROR)
+        return EXIT_ERROR
+    watcher = Watcher(policy, paths, options, session=session)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        print(
+            f"clearance watch: {signal.Signals(signum).name}: draining and stopping",
+            file=sys.stderr,
+        )
+        watcher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)", file=sys.stderr)
+    try:
+        code = watcher.run()
+    except StateError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if code:
+        error("the audit log or the state store failed; see the audit log's watch.error")
+    return code

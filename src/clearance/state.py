@@ -1,0 +1,428 @@
+"""The state store: one SQLite file (``.clearance/state.db``) in WAL mode.
+
+Today it holds the watcher's **ledger**: which version of which file was audited, under
+which audit. Other concerns (lineage of audited assets, a provenance cache) add their tables
+through :data:`MIGRATIONS` — append a function, never edit one that has shipped: the
+schema version is ``PRAGMA user_version`` = the number of migrations applied.
+
+The ledger
+----------
+``files``: one row per *file version*, keyed on its identity and version
+``(path, dev, ino, size, mtime_ns)`` (unique). A version moves through
+``seen → settling → audited | error | vanished | superseded``.
+
+``audits``: one row per audit of an asset (a single file or a whole frame sequence). Its
+``audit_id`` is deterministic (a hash of the asset name, every file version and the sidecar
+version) and is also written in the ``asset.audited`` event (``details.watch.audit_id``).
+An audit is recorded *before* it runs (``state='auditing'``, the intent) and marked
+``audited`` after its events are durable in the audit log; a crash in between is settled at
+start-up by looking the id up in the audit log (:meth:`StateStore.intents`).
+
+All writes go through one connection guarded by a lock, so the store may be shared by the
+watcher's threads. Every commit is durable (``synchronous=FULL``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "MIGRATIONS",
+    "FileVersion",
+    "AuditRow",
+    "StateStore",
+    "StateError",
+    "FILE_STATES",
+]
+
+FILE_STATES = ("seen", "settling", "audited", "error", "vanished", "superseded")
+
+
+class StateError(Exception):
+    """The state store cannot be opened or is newer than this version of Clearance."""
+
+
+def _v1_ledger(db: sqlite3.Connection) -> None:
+    states = ",".join(f"'{s}'" for s in FILE_STATES)
+    _script(
+        db,
+        f"""
+        CREATE TABLE files (
+            id        INTEGER PRIMARY KEY,
+            path      TEXT    NOT NULL,
+            dev       INTEGER NOT NULL,
+            ino       INTEGER NOT NULL,
+            size      INTEGER NOT NULL,
+            mtime_ns  INTEGER NOT NULL,
+            sha256    TEXT,
+            state     TEXT    NOT NULL CHECK (state IN ({states})),
+            audit_id  TEXT,
+            updated   REAL    NOT NULL,
+            UNIQUE (path, dev, ino, size, mtime_ns)
+        );
+        CREATE INDEX files_path ON files (path);
+        CREATE INDEX files_state ON files (state) WHERE state IN ('seen', 'settling');
+        CREATE TABLE audits (
+            audit_id    TEXT PRIMARY KEY,
+            asset       TEXT NOT NULL,
+            stage       TEXT,
+            state       TEXT NOT NULL CHECK (state IN ('auditing', 'audited', 'error', 'superseded')),
+            reason      TEXT,
+            pairing     TEXT,
+            sidecar     TEXT,
+            sidecar_fp  TEXT,
+            supersedes  TEXT,
+            files       INTEGER,
+            frames      TEXT,
+            outcome     TEXT,
+            settled_at  REAL,
+            started_at  REAL,
+            finished_at REAL,
+            error       TEXT
+        );
+        CREATE INDEX audits_asset ON audits (asset);
+        CREATE INDEX audits_sidecar ON audits (sidecar) WHERE sidecar IS NOT NULL;
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+        """,
+    )
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    # not executescript(): it commits first, and a migration must stay one transaction
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+#: Schema migrations, in order. ``MIGRATIONS[i]`` brings ``user_version`` from i to i + 1.
+#: Append only; a migration runs inside one transaction with the version bump.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger]
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """One version of one file: identity (path, dev, ino) and version (size, mtime_ns)."""
+
+    path: str
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str, st: os.stat_result) -> FileVersion:
+        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    @property
+    def key(self) -> tuple[str, int, int, int, int]:
+        return (self.path, self.dev, self.ino, self.size, self.mtime_ns)
+
+    def token(self) -> str:
+        """A compact string of the version, for hashing into audit ids."""
+        return f"{self.path}\0{self.dev}:{self.ino}:{self.size}:{self.mtime_ns}"
+
+
+@dataclass
+class AuditRow:
+    audit_id: str
+    asset: str
+    state: str
+    reason: str | None
+    pairing: str | None
+    sidecar: str | None
+    sidecar_fp: str | None
+    supersedes: str | None
+    outcome: str | None
+    settled_at: float | None
+    finished_at: float | None
+
+
+_AUDIT_COLUMNS = (
+    "audit_id, asset, state, reason, pairing, sidecar, sidecar_fp, supersedes, outcome, "
+    "settled_at, finished_at"
+)
+
+
+class StateStore:
+    """The SQLite state store at ``path`` (created with its folder; migrated on open)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+        except (OSError, sqlite3.Error) as exc:
+            raise StateError(f"cannot open the state store {self.path}: {exc}") from None
+        self._lock = threading.RLock()
+        self._migrate()
+
+    # -- plumbing -------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StateError(
+                    f"{self.path}: schema version {version} is newer than this Clearance "
+                    f"knows ({len(MIGRATIONS)}); upgrade Clearance"
+                )
+            for number in range(version, len(MIGRATIONS)):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    MIGRATIONS[number](self._db)
+                    self._db.execute(f"PRAGMA user_version={number + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- file versions ----------------------------------------------------------------------
+    def is_audited(self, version: FileVersion) -> bool:
+        """Was exactly this version of this file audited (or recorded as identical)?"""
+        rows = self.query(
+            "SELECT 1 FROM files WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? "
+            "AND state IN ('audited', 'superseded') LIMIT 1",
+            version.key,
+        )
+        return bool(rows)
+
+    def last_audited(self, path: str) -> tuple[FileVersion, str | None, str | None] | None:
+        """The newest audited version of ``path``: (version, sha256, audit_id), or None."""
+        rows = self.query(
+            "SELECT path, dev, ino, size, mtime_ns, sha256, audit_id FROM files "
+            "WHERE path=? AND state='audited' ORDER BY updated DESC, id DESC LIMIT 1",
+            (path,),
+        )
+        if not rows:
+            return None
+        p, dev, ino, size, mtime_ns, sha, audit_id = rows[0]
+        return FileVersion(p, dev, ino, size, mtime_ns), sha, audit_id
+
+    def mark(self, versions: Iterable[FileVersion], state: str) -> None:
+        """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an audited one)."""
+        if state not in FILE_STATES:
+            raise ValueError(f"unknown file state {state!r}")
+        now = time.time()
+        with self.transaction() as db:
+            for v in versions:
+                db.execute(
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "DO UPDATE SET state=excluded.state, updated=excluded.updated "
+                    "WHERE files.state NOT IN ('audited', 'superseded')",
+                    (*v.key, state, now),
+                )
+
+    def mark_path_vanished(self, path: str) -> None:
+        """A file that was seen but never audited is gone."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE files SET state='vanished', updated=? WHERE path=? AND state IN ('seen', 'settling')",
+                (time.time(), path),
+            )
+
+    def unfinished(self) -> list[str]:
+        """Paths recorded as seen/settling (pending when the watcher last stopped)."""
+        return [
+            r[0]
+            for r in self.query(
+                "SELECT DISTINCT path FROM files WHERE state IN ('seen', 'settling')"
+            )
+        ]
+
+    # -- audits -----------------------------------------------------------------------------
+    def begin_audit(
+        self,
+        audit_id: str,
+        *,
+        asset: str,
+        stage: str,
+        reason: str,
+        pairing: str,
+        sidecar: str | None,
+        sidecar_fp: str | None,
+        supersedes: str | None,
+        frames: str | None,
+        files: Sequence[tuple[FileVersion, str | None]],
+        settled_at: float,
+    ) -> None:
+        """Record the intent to audit (before any event is written)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "
+                "sidecar_fp, supersedes, files, frames, settled_at, started_at) "
+                "VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at",
+                (
+                    audit_id,
+                    asset,
+                    stage,
+                    reason,
+                    pairing,
+                    sidecar,
+                    sidecar_fp,
+                    supersedes,
+                    len(files),
+                    frames,
+                    settled_at,
+                    now,
+                ),
+            )
+            for version, sha in files:
+                db.execute(
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
+                    "state=CASE WHEN files.state IN ('audited', 'superseded') THEN files.state ELSE 'settling' END",
+                    (*version.key, sha, audit_id, now),
+                )
+
+    def finish_audit(
+        self, audit_id: str, *, outcome: str | None, files: Sequence[FileVersion]
+    ) -> None:
+        """The audit's events are durable: mark it and its file versions audited, older ones superseded."""
+        now = time.time()
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT asset, supersedes FROM audits WHERE audit_id=?", (audit_id,)
+            ).fetchone()
+            db.execute(
+                "UPDATE audits SET state='audited', outcome=?, finished_at=? WHERE audit_id=?",
+                (outcome, now, audit_id),
+            )
+            if row is not None:
+                db.execute(
+                    "UPDATE audits SET state='superseded' WHERE asset=? AND audit_id<>? AND state='audited'",
+                    (row[0], audit_id),
+                )
+            for v in files:
+                db.execute(
+                    "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
+                    "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)",
+                    (now, v.path, v.dev, v.ino, v.size, v.mtime_ns),
+                )
+                db.execute(
+                    "UPDATE files SET state='audited', audit_id=?, updated=? "
+                    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                    (audit_id, now, *v.key),
+                )
+
+    def fail_audit(self, audit_id: str, error: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE audits SET state='error', error=?, finished_at=? WHERE audit_id=?",
+                (error, time.time(), audit_id),
+            )
+            db.execute(
+                "UPDATE files SET state='error', updated=? WHERE audit_id=? AND state='settling'",
+                (time.time(), audit_id),
+            )
+
+    def record_identical(
+        self, audit_id: str, files: Sequence[tuple[FileVersion, str | None]]
+    ) -> None:
+        """New versions whose content equals the audited one: covered by ``audit_id``, no new audit."""
+        now = time.time()
+        with self.transaction() as db:
+            for version, sha in files:
+                db.execute(
+                    "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited'",
+                    (now, version.path),
+                )
+                db.execute(
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'audited', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "DO UPDATE SET state='audited', audit_id=excluded.audit_id, updated=excluded.updated",
+                    (*version.key, sha, audit_id, now),
+                )
+
+    def intents(self) -> list[str]:
+        """Audit ids recorded as started but never finished (a crash in between)."""
+        return [r[0] for r in self.query("SELECT audit_id FROM audits WHERE state='auditing'")]
+
+    def files_of(self, audit_id: str) -> list[FileVersion]:
+        rows = self.query(
+            "SELECT path, dev, ino, size, mtime_ns FROM files WHERE audit_id=?", (audit_id,)
+        )
+        return [FileVersion(*r) for r in rows]
+
+    def abandon_audit(self, audit_id: str) -> None:
+        """An intent whose events never reached the log: forget it (the files are audited again)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM audits WHERE audit_id=? AND state='auditing'", (audit_id,))
+            db.execute(
+                "UPDATE files SET state='seen', audit_id=NULL WHERE audit_id=? AND state='settling'",
+                (audit_id,),
+            )
+
+    def latest_audit(self, asset: str) -> AuditRow | None:
+        rows = self.query(
+            f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE asset=? AND state IN ('audited', 'error') "
+            "ORDER BY finished_at DESC LIMIT 1",
+            (asset,),
+        )
+        return AuditRow(*rows[0]) if rows else None
+
+    def audit(self, audit_id: str) -> AuditRow | None:
+        rows = self.query(f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE audit_id=?", (audit_id,))
+        return AuditRow(*rows[0]) if rows else None
+
+    def sidecar_current(self, sidecar: str, sidecar_fp: str) -> bool:
+        """Is ``sidecar`` at version ``sidecar_fp`` the one the latest audit of its asset read?"""
+        rows = self.query(
+            "SELECT 1 FROM audits WHERE sidecar=? AND sidecar_fp=? AND state='audited' LIMIT 1",
+            (sidecar, sidecar_fp),
+        )
+        return bool(rows)
+
+    def audits(self, asset: str | None = None) -> list[AuditRow]:
+        if asset is None:
+            rows = self.query(f"SELECT {_AUDIT_COLUMNS} FROM audits ORDER BY started_at")
+        else:
+            rows = self.query(
+                f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE asset=? ORDER BY started_at", (asset,)
+            )
+        return [AuditRow(*r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Number of file versions per state (for ``watch.stats`` and tests)."""
+        return {
+            state: n for state, n in self.query("SELECT state, COUNT(*) FROM files GROUP BY state")
+        }

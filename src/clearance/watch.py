@@ -1,0 +1,985 @@
+"""``clearance watch``: audit every asset under some folders once, after it is complete.
+
+The watcher never trusts an event. Its parts (one module each):
+
+* intake (:mod:`.watch_intake`) — watchdog handlers turn events into path hints in a bounded
+  queue and return; a full queue spills to a rescan;
+* readiness (this module, :class:`Watcher`) — a per-file quiet timer on ``stat()``
+  (size, mtime, inode unchanged for ``settle``), format completeness (:mod:`.watch_readiness`),
+  temporary names never audited, a per-sequence idle window, and a grace window for a
+  missing sidecar;
+* audit (:mod:`.watch_audit`) — one worker thread, batches, the ledger intent/finish protocol
+  around the engine's events;
+* reconcile (:mod:`.watch_reconcile`) — walks against the ledger at start-up, after an
+  overflow or a spill, when an emitter is rebuilt, when a root reappears, and periodically;
+* ledger (:mod:`.state`) — the SQLite state store;
+* supervision (this module) — backend per root from ``/proc/self/mountinfo``, observer and
+  emitter liveness, heartbeat cookies (a blind root switches to polling), watch-limit checks,
+  roots vanishing and reappearing, ``watch.stats``.
+
+Threads: watchdog's (hints only), the scheduler (:meth:`Watcher.run`, the caller's thread),
+the reconciler and the audit worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchdog.events import FileSystemEvent
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserverVFS
+
+from .discover import SIDECAR_SUFFIXES, is_candidate, is_sidecar, split_frame
+from .policy import Policy
+from .state import FileVersion, StateStore
+from .watch_audit import AuditWorker, Job, WatchSession, recover_intents
+from .watch_intake import COOKIE_PREFIX, EVENT_FILTER, HintHandler, Intake, OverflowHook
+from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
+from .watch_reconcile import Reconciler, RescanReport
+
+__all__ = ["WatchOptions", "Watcher"]
+
+GroupKey = tuple[str, str, str]  # (folder, prefix or file name, ext or "")
+
+
+@dataclass
+class WatchOptions:
+    """Tunables of one watcher (the CLI's options; tests shorten the times)."""
+
+    settle: float = 2.0  # quiet period: size/mtime/inode unchanged this long
+    sidecar_grace: float = 30.0  # how long a ready asset waits for its sidecar
+    interval: float = 1.0  # polling backend: seconds between snapshots
+    polling: bool = False  # force the polling backend for every root
+    sequence_idle: float = 10.0  # a sequence is audited when no frame changed this long
+    network_settle: float = 65.0  # quiet period on network roots (> NFS acregmax, 60 s)
+    rescan_interval: float = 600.0  # periodic reconcile (0: never)
+    heartbeat: float = 30.0  # heartbeat cookie period per root (0: off)
+    heartbeat_timeout: float = 10.0  # a cookie not seen by then: the root is blind
+    stats_interval: float = 60.0  # watch.stats period (0: only at stop)
+    queue_size: int = 20000  # intake queue bound (hints); full → spill to rescan
+    max_pending: int = 200000  # files settling at once; beyond → spill to rescan
+    max_watches: int | None = None  # folders per inotify root before falling back to polling
+    mountinfo: str = "/proc/self/mountinfo"
+    completeness: bool = True  # EXR / PNG completeness checks
+    incomplete_timeout: float = 3600.0  # a file still incomplete after this: watch.error
+    batch_size: int = 64
+    hash_content: bool = True
+
+
+@dataclass
+class _Pending:
+    path: str
+    root: str
+    kind: str  # "asset" | "sidecar"
+    key: GroupKey | None
+    stat: tuple[int, int, int, int] | None = None  # dev, ino, size, mtime_ns
+    changed: float = 0.0  # monotonic time of the last observed change
+    due: float = 0.0
+    stable: bool = False
+    settled_wall: float = 0.0
+    incomplete_since: float | None = None
+    errors: int = 0
+
+
+@dataclass
+class _Group:
+    key: GroupKey
+    root: str
+    members: set[str] = field(default_factory=set)
+    ready_since: float | None = None  # monotonic: all members stable and idle
+    next_check: float = 0.0
+
+
+@dataclass
+class _Root:
+    path: str
+    fstype: str | None
+    backend: str
+    settle: float
+    observer: BaseObserver | None = None
+    state: str = "starting"  # running | missing | stopped
+    cookie: tuple[str, float] | None = None
+    cookie_seen: set[str] = field(default_factory=set)
+    next_cookie: float = 0.0
+    blind: int = 0
+    restarts: int = 0
+    last_rescan: float = 0.0
+
+
+def _key_for(path: str) -> GroupKey:
+    folder, name = os.path.split(path)
+    parts = split_frame(name)
+    if parts is None:
+        return (folder, name, "")
+    return (folder, parts[0], parts[2])
+
+
+class Watcher:
+    """Watches ``paths`` under ``policy`` until :meth:`stop`; :meth:`run` returns the exit code.
+
+    :param fs: file access (tests inject failures; the polling backend uses it too).
+    :param event_hook: ``hook(root, backend, event) -> bool``; False drops the event (tests
+        simulate blind roots with it).
+    :param session_factory: builds the :class:`WatchSession` (default: from ``policy``).
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        paths: Sequence[str | os.PathLike[str]],
+        options: WatchOptions | None = None,
+        *,
+        fs: FileSystem | None = None,
+        event_hook: Callable[[str, str, FileSystemEvent], bool] | None = None,
+        session: WatchSession | None = None,
+        blocked: Sequence[str] = (),
+    ) -> None:
+        self.policy = policy
+        self.options = options or WatchOptions()
+        self.paths = [os.path.realpath(p) for p in (paths or [str(policy.root)])]
+        self.fs = fs or FileSystem()
+        self.event_hook = event_hook
+        self._session = session
+        self._blocked = list(blocked)
+        self.intake = Intake(self.options.queue_size)
+        self.pending: dict[str, _Pending] = {}
+        self.groups: dict[GroupKey, _Group] = {}
+        self.inflight: set[GroupKey] = set()
+        self._inflight_lock = threading.Lock()
+        self._requeued: list[str] = []
+        self._heap: list[tuple[float, int, str]] = []
+        self._counter = itertools.count()
+        self.roots: dict[str, _Root] = {}
+        self._stop = threading.Event()
+        self.started = threading.Event()
+        self.overflows = 0
+        self._overflow_flag = threading.Event()
+        self.rescans: list[dict[str, Any]] = []
+        self.exit_code: int | None = None
+        self.state: StateStore | None = None
+        self.worker: AuditWorker | None = None
+        self.reconciler: Reconciler | None = None
+        self.vanished = 0
+
+    # -- public control ----------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop intake, drain in-flight audits and return (thread-safe)."""
+        self._stop.set()
+
+    def settle_for(self, root: str) -> float:
+        r = self.roots.get(root)
+        return r.settle if r is not None else self.options.settle
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> int:
+        """Watch until :meth:`stop`; returns 0, or 2 when the audit log or state store fail."""
+        from .auditlog import AuditLogError
+
+        opts = self.options
+        session = self._session or WatchSession(
+            self.policy, command="watch", paths=self.paths, blocked=self._blocked
+        )
+        self._session = session
+        state_path = self.policy.state_path or (self.policy.root / ".clearance" / "state.db")
+        self.state = state = StateStore(state_path)
+        recovered, abandoned = recover_intents(state, self.policy.audit_log)
+        self.worker = worker = AuditWorker(
+            session,
+            state,
+            self.policy,
+            self.fs,
+            requeue=self._requeue,
+            done=self._done,
+            batch_size=opts.batch_size,
+            hash_content=opts.hash_content,
+        )
+        self.reconciler = Reconciler(
+            self.policy, state, self.intake, self.fs, report=self._rescanned
+        )
+        hook = OverflowHook(self._on_overflow)
+        hook.install()
+        code = 0
+        try:
+            for path in self.paths:
+                fstype = filesystem_type(path, opts.mountinfo)
+                backend = backend_for(fstype, force_polling=opts.polling)
+                network = backend_for(fstype) == "polling"  # NFS/SMB/FUSE: attribute caches lie
+                settle = max(opts.settle, opts.network_settle) if network else opts.settle
+                self.roots[path] = _Root(path, fstype, backend, settle)
+            worker.start()
+            self.reconciler.start()
+            # observers first, then the start-up scan (watchdog #1010: both orders race; the ledger dedupes)
+            for root in self.roots.values():
+                self._start_root(root)
+            worker.emit(
+                "watch.started",
+                message=f"watching {len(self.roots)} folder(s)",
+                details={
+                    "roots": {
+                        r.path: {
+                            "backend": r.backend,
+                            "fstype": r.fstype,
+                            "settle": r.settle,
+                            "state": r.state,
+                        }
+                        for r in self.roots.values()
+                    },
+                    "settle": opts.settle,
+                    "sidecar_grace": opts.sidecar_grace,
+                    "interval": opts.interval,
+                    "sequence_idle": opts.sequence_idle,
+                    "pid": os.getpid(),
+                    "recovered_intents": recovered,
+                    "abandoned_intents": abandoned,
+                    "schema": state.schema_version,
+                },
+            )
+            for path in state.unfinished():
+                self.intake.put(_hint(path, self._root_of(path)))
+            for root in self.roots.values():
+                if root.state == "running":
+                    self._rescan(root, "startup")
+            self.started.set()
+            self._loop()
+        except AuditLogError:
+            code = 2
+        finally:
+            hook.remove()
+            code = self._shutdown(code)
+        self.exit_code = code
+        return code
+
+    def _loop(self) -> None:
+        opts = self.options
+        next_supervise = 0.0
+        next_stats = (
+            time.monotonic() + opts.stats_interval if opts.stats_interval > 0 else float("inf")
+        )
+        assert self.worker is not None
+        while not self._stop.is_set():
+            if self.worker.fatal is not None:
+                raise self.worker.fatal
+            now = time.monotonic()
+            self._drain_intake(now)
+            self._tick(now)
+            self._evaluate_groups(now)
+            if now >= next_supervise:
+                self._supervise(now)
+                next_supervise = now + 0.5
+            if now >= next_stats:
+                self._emit_stats()
+                next_stats = now + opts.stats_interval
+            self._stop.wait(0.02 if self._heap or self.groups else 0.05)
+
+    # -- intake ------------------------------------------------------------------------------
+    def _drain_intake(self, now: float) -> None:
+        if self._requeued:
+            with self._inflight_lock:
+                again, self._requeued = self._requeued, []
+            for path in again:
+                self._hint(path, self._root_of(path), now)
+        q = self.intake.queue
+        for _ in range(5000):
+            try:
+                hint = q.get_nowait()
+            except Exception:
+                break
+            if hint.tree:
+                assert self.reconciler is not None
+                self.reconciler.request(hint.root, hint.path, "folder-event")
+                continue
+            self._hint(hint.path, hint.root, now)
+        if self._overflow_flag.is_set():
+            self._overflow_flag.clear()
+            for root in self.roots.values():
+                if root.backend == "inotify" and root.state == "running":
+                    self._rescan(root, "overflow")
+        if self.intake.spilled.is_set() and len(self.pending) < self.options.max_pending // 2:
+            self.intake.spilled.clear()
+            for root in self.roots.values():
+                if root.state == "running":
+                    self._rescan(root, "queue-full")
+
+    def _hint(self, path: str, root: str, now: float) -> None:
+        rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
+        if rel is None or any(part.startswith(".") for part in rel.split("/")):
+            return  # outside the roots, hidden, or inside a hidden staging folder
+        name = rel.rsplit("/", 1)[-1]
+        p = self.pending.get(path)
+        if p is not None:
+            p.changed = now
+            p.stable = False
+            self._schedule(p, now + self.settle_for(root))
+            return
+        if is_sidecar(name):
+            kind, key = "sidecar", None
+        elif is_candidate(name, self.policy):
+            kind, key = "asset", _key_for(path)
+        else:
+            return  # temporary names and non-media files are never assets
+        if len(self.pending) >= self.options.max_pending:
+            self.intake.spilled.set()
+            return
+        p = _Pending(path, root, kind, key, changed=now)
+        self.pending[path] = p
+        if key is not None:
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = _Group(key, root)
+            group.members.add(path)
+            group.ready_since = None
+        self._schedule(p, now)
+
+    def _schedule(self, p: _Pending, due: float) -> None:
+        p.due = due
+        heapq.heappush(self._heap, (due, next(self._counter), p.path))
+
+    # -- readiness ---------------------------------------------------------------------------
+    def _tick(self, now: float) -> None:
+        heap = self._heap
+        budget = 20000
+        while heap and heap[0][0] <= now and budget:
+            budget -= 1
+            due, _, path = heapq.heappop(heap)
+            p = self.pending.get(path)
+            if p is None or p.due != due or p.stable:
+                continue
+            self._check(p, now)
+
+    def _check(self, p: _Pending, now: float) -> None:
+        settle = self.settle_for(p.root)
+        try:
+            st = self.fs.stat(p.path)
+        except FileNotFoundError:
+            self._forget(p, vanished=True)
+            return
+        except OSError as exc:
+            # EIO/ESTALE: the share hiccuped; never conclude the file is gone
+            p.errors += 1
+            self._schedule(
+                p,
+                now + min(30.0, settle * (2 ** min(p.errors, 5)))
+                if is_transient(exc)
+                else now + settle,
+            )
+            return
+        current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        if current != p.stat:
+            first = p.stat is None
+            p.stat = current
+            if (
+                first
+                and p.kind == "asset"
+                and self.state is not None
+                and self.state.is_audited(FileVersion.of(p.path, st))
+            ):
+                self._forget(p)  # already audited: a duplicate event, or our own read
+                return
+            p.changed = now
+            self._schedule(p, now + settle)
+            return
+        if now - p.changed < settle:
+            self._schedule(p, p.changed + settle)
+            return
+        if p.kind == "asset" and self.options.completeness and not is_complete(p.path, st.st_size):
+            if p.incomplete_since is None:
+                p.incomplete_since = now
+            if now - p.incomplete_since > self.options.incomplete_timeout:
+                self._emit(
+                    "watch.error",
+                    message=f"{p.path}: still incomplete after {self.options.incomplete_timeout:.0f} s",
+                    details={"reason": "incomplete", "path": p.path, "size": st.st_size},
+                )
+                if self.state is not None:
+                    self.state.mark([FileVersion.of(p.path, st)], "error")
+                self._forget(p)
+                return
+            self._schedule(p, now + settle)
+            return
+        p.stable = True
+        p.settled_wall = time.time()
+        if p.kind == "sidecar":
+            self._forget(p)
+            self._sidecar_settled(p.path, p.root, now)
+
+    def _forget(self, p: _Pending, *, vanished: bool = False) -> None:
+        self.pending.pop(p.path, None)
+        if p.key is not None:
+            group = self.groups.get(p.key)
+            if group is not None:
+                group.members.discard(p.path)
+                if not group.members:
+                    self.groups.pop(p.key, None)
+        if vanished and p.kind == "asset":
+            self.vanished += 1
+            if self.state is not None:
+                self.state.mark_path_vanished(p.path)
+
+    # -- groups: sequences, sidecars --------------------------------------------------------------
+    def _evaluate_groups(self, now: float) -> None:
+        assert self.worker is not None
+        opts = self.options
+        for key, group in list(self.groups.items()):
+            if key in self.inflight or now < group.next_check:
+                continue
+            members = [self.pending[m] for m in group.members if m in self.pending]
+            if not members or not all(m.stable for m in members):
+                group.ready_since = None
+                continue
+            is_sequence = key[2] != ""
+            idle = (
+                max(self.settle_for(group.root), opts.sequence_idle)
+                if is_sequence
+                else self.settle_for(group.root)
+            )
+            last_change = max(m.changed for m in members)
+            if now - last_change < idle:
+                group.next_check = last_change + idle
+                continue
+            if group.ready_since is None:
+                group.ready_since = now
+            sidecar = self._sidecar_of(key)
+            if sidecar == "pending":
+                group.next_check = now + 0.1
+                continue
+            pairing = "paired"
+            if sidecar is None:
+                if now - group.ready_since < opts.sidecar_grace:
+                    group.next_check = min(group.ready_since + opts.sidecar_grace, now + 1.0)
+                    continue
+                pairing = "missing"
+            files = self._files_of(key, group)
+            if files is None:
+                group.next_check = now + 0.1
+                continue
+            # latency is measured from settling; an asset that waited out the grace window
+            # is measured from the end of the window
+            settled_at = (
+                time.time() if pairing == "missing" else max(m.settled_wall for m in members)
+            )
+            job = Job(key, files, settled_at=settled_at, pairing=pairing)
+            if self.worker.jobs.full():
+                return
+            with self._inflight_lock:
+                self.inflight.add(key)
+            self.worker.jobs.put_nowait(job)
+            for m in members:
+                self.pending.pop(m.path, None)
+            self.groups.pop(key, None)
+
+    def _sidecar_of(self, key: GroupKey) -> str | None:
+        """The sidecar path of a group if present and settled, "pending" if settling, else None."""
+        folder, stem, ext = key
+        stems = [stem] if ext else [stem]
+        for s in stems:
+            for suffix in SIDECAR_SUFFIXES:
+                path = os.path.join(folder, s + suffix)
+                if path in self.pending:
+                    return "pending"
+                try:
+                    self.fs.stat(path)
+                    return path
+                except OSError:
+                    continue
+        return None
+
+    def _files_of(self, key: GroupKey, group: _Group) -> list[str] | None:
+        """Every file of the asset on disk; None if a frame still needs to settle."""
+        folder, stem, ext = key
+        if not ext:
+            return sorted(group.members)
+        files: list[str] = []
+        unseen: list[str] = []
+        try:
+            entries = list(self.fs.scandir(folder))
+        except OSError:
+            return None
+        for entry in entries:
+            parts = split_frame(entry.name)
+            if (
+                parts is None
+                or parts[0] != stem
+                or parts[2] != ext
+                or not is_candidate(entry.name, self.policy)
+            ):
+                continue
+            files.append(entry.path)
+            if entry.path in group.members:
+                continue
+            try:
+                version = FileVersion.of(entry.path, self.fs.stat(entry.path))
+            except OSError:
+                continue
+            assert self.state is not None
+            if not self.state.is_audited(version):
+                unseen.append(entry.path)  # a frame we never heard of: let it settle first
+        if unseen:
+            now = time.monotonic()
+            for path in unseen:
+                self._hint(path, group.root, now)
+            return None
+        return sorted(files)
+
+    def _sidecar_settled(self, path: str, root: str, now: float) -> None:
+        """A sidecar settled: nudge its waiting asset, or re-audit an audited one."""
+        folder, name = os.path.split(path)
+        lower = name.lower()
+        stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+        if stem is None:
+            return  # a .c2pa manifest: read by its reader when the asset is audited
+        keys: set[GroupKey] = set()
+        if is_candidate(stem, self.policy):
+            keys.add(_key_for(os.path.join(folder, stem)))
+        try:
+            entries = list(self.fs.scandir(folder))
+        except OSError:
+            entries = []
+        for entry in entries:
+            parts = split_frame(entry.name)
+            if parts is not None and parts[0] == stem and is_candidate(entry.name, self.policy):
+                keys.add((folder, stem, parts[2]))
+        for key in keys:
+            group = self.groups.get(key)
+            if group is not None:
+                group.next_check = 0.0
+                continue
+            if key in self.inflight:
+                with self._inflight_lock:
+                    self._requeued.append(path)
+                continue
+            files = self._files_on_disk(key)
+            if not files:
+                continue
+            assert self.worker is not None
+            job = Job(key, files, settled_at=time.time(), pairing="sidecar")
+            with self._inflight_lock:
+                self.inflight.add(key)
+            try:
+                self.worker.jobs.put(job, timeout=5.0)
+            except Exception:
+                with self._inflight_lock:
+                    self.inflight.discard(key)
+                    self._requeued.append(path)
+
+    def _files_on_disk(self, key: GroupKey) -> list[str]:
+        folder, stem, ext = key
+        if not ext:
+            path = os.path.join(folder, stem)
+            return [path] if os.path.isfile(path) else []
+        try:
+            entries = list(self.fs.scandir(folder))
+        except OSError:
+            return []
+        return sorted(
+            e.path
+            for e in entries
+            if (parts := split_frame(e.name)) is not None
+            and parts[0] == stem
+            and parts[2] == ext
+            and is_candidate(e.name, self.policy)
+        )
+
+    # -- callbacks from other threads --------------------------------------------------------------
+    def _requeue(self, path: str) -> None:
+        with self._inflight_lock:
+            self._requeued.append(path)
+
+    def _done(self, key: GroupKey) -> None:
+        with self._inflight_lock:
+            self.inflight.discard(key)
+
+    def _on_overflow(self) -> None:
+        self.overflows += 1
+        self._overflow_flag.set()
+
+    def _on_cookie(self, root: str, name: str) -> None:
+        r = self.roots.get(root)
+        if r is not None:
+            r.cookie_seen.add(name)
+
+    def _rescanned(self, report: RescanReport) -> None:
+        record = {
+            "reason": report.reason,
+            "root": report.root,
+            "path": report.path,
+            "dirs": report.dirs,
+            "files": report.files,
+            "queued": report.queued,
+            "errors": report.errors,
+            "complete": report.complete,
+            "duration_s": round(report.duration, 3),
+        }
+        self.rescans.append(record)
+        if len(self.rescans) > 1000:
+            del self.rescans[:500]
+        if report.reason == "folder-event" and not report.errors:
+            return  # a new folder walked: counted in watch.stats, not worth an event each
+        with contextlib.suppress(Exception):
+            self._emit(
+                "watch.rescan",
+                message=f"rescan of {report.path} ({report.reason}): {report.queued} to check",
+                details=record,
+            )
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        assert self.worker is not None
+        self.worker.emit(event, **fields)
+
+    def _root_of(self, path: str) -> str:
+        for root in self.roots:
+            if path == root or path.startswith(root + "/"):
+                return root
+        return self.paths[0]
+
+    def _rescan(self, root: _Root, reason: str, path: str | None = None) -> None:
+        assert self.reconciler is not None
+        root.last_rescan = time.monotonic()
+        self.reconciler.request(root.path, path or root.path, reason)
+
+    # -- supervision -----------------------------------------------------------------------------
+    def _start_root(self, root: _Root) -> None:
+        opts = self.options
+        try:
+            self.fs.stat(root.path)
+        except FileNotFoundError:
+            if root.state != "missing":
+                root.state = "missing"
+                self._emit(
+                    "watch.error",
+                    message=f"{root.path}: folder not found; waiting for it to appear",
+                    details={"reason": "root-missing", "root": root.path},
+                )
+            return
+        except OSError:
+            return
+        handler = HintHandler(
+            root.path, root.backend, self.intake, self._on_cookie, self.event_hook
+        )
+        observer: BaseObserver
+        try:
+            if root.backend == "polling":
+                observer = PollingObserverVFS(
+                    self.fs.stat, self.fs.scandir, polling_interval=opts.interval
+                )
+                observer.schedule(handler, root.path, recursive=True)
+            else:
+                if opts.max_watches is not None:
+                    from .watch_reconcile import walk_dirs
+
+                    dirs = walk_dirs(root.path)
+                    if dirs > opts.max_watches:
+                        self._fallback(
+                            root,
+                            "watch-limit",
+                            f"{dirs} folders exceed the watch limit {opts.max_watches}",
+                            dirs=dirs,
+                        )
+                        return
+                observer = Observer()
+                observer.schedule(handler, root.path, recursive=True, event_filter=EVENT_FILTER)
+            observer.start()
+        except FileNotFoundError:
+            root.state = "missing"
+            return
+        except OSError as exc:
+            if root.backend == "inotify":
+                self._fallback(root, "watch-limit", f"inotify: {exc.strerror or exc}")
+                return
+            raise
+        root.observer = observer
+        root.state = "running"
+        root.next_cookie = (
+            time.monotonic() + min(1.0, opts.heartbeat) if opts.heartbeat else float("inf")
+        )
+
+    def _stop_root(self, root: _Root) -> None:
+        observer, root.observer = root.observer, None
+        if observer is not None:
+            with contextlib.suppress(Exception):
+                observer.stop()
+            with contextlib.suppress(Exception):
+                observer.join(timeout=5.0)
+
+    def _fallback(self, root: _Root, reason: str, message: str, **extra: Any) -> None:
+        """Switch ``root`` to the polling backend (and say so), then reconcile it."""
+        self._emit(
+            "watch.error",
+            message=f"{root.path}: {message}; switching to polling",
+            details={"reason": reason, "root": root.path, "backend": "polling", **extra},
+        )
+        self._stop_root(root)
+        root.backend = "polling"
+        root.cookie = None
+        root.cookie_seen.clear()
+        self._start_root(root)
+        if root.state == "running":
+            self._rescan(root, reason)
+
+    def _supervise(self, now: float) -> None:
+        opts = self.options
+        for root in self.roots.values():
+            try:
+                self.fs.stat(root.path)
+                exists = True
+            except FileNotFoundError:
+                exists = False
+            except OSError:
+                continue  # transient: decide nothing
+            if not exists:
+                if root.state != "missing":
+                    self._stop_root(root)
+                    root.state = "missing"
+                    self._emit(
+                        "watch.error",
+                        message=f"{root.path}: folder disappeared; waiting for it to reappear",
+                        details={"reason": "root-missing", "root": root.path},
+                    )
+                continue
+            if root.state == "missing":
+                self._start_root(root)
+                if root.state == "running":
+                    self._emit(
+                        "watch.rescan",
+                        message=f"{root.path}: folder is back",
+                        details={"reason": "root-reappeared", "root": root.path, "queued": 0},
+                    )
+                    self._rescan(root, "root-reappeared")
+                continue
+            obs = root.observer
+            if obs is None:
+                continue
+            emitters = list(obs.emitters)
+            if not obs.is_alive() or not emitters or not all(e.is_alive() for e in emitters):
+                root.restarts += 1
+                self._emit(
+                    "watch.error",
+                    message=f"{root.path}: the {root.backend} observer died; rebuilding it",
+                    details={
+                        "reason": "emitter-died",
+                        "root": root.path,
+                        "restarts": root.restarts,
+                    },
+                )
+                self._stop_root(root)
+                self._start_root(root)
+                if root.state == "running":
+                    self._rescan(root, "emitter-restart")
+                continue
+            if root.backend == "inotify" and opts.max_watches is not None:
+                watches = _watch_count(obs)
+                if watches is not None and watches > opts.max_watches:
+                    self._fallback(
+                        root,
+                        "watch-limit",
+                        f"{watches} folders need more inotify watches than the limit {opts.max_watches}",
+                        watches=watches,
+                    )
+                    continue
+            self._check_watches(root)
+            self._heartbeat(root, now)
+            if opts.rescan_interval > 0 and now - root.last_rescan >= opts.rescan_interval:
+                self._rescan(root, "periodic")
+
+    def _check_watches(self, root: _Root) -> None:
+        if root.backend != "inotify" or root.observer is None or self.reconciler is None:
+            return
+        dirs = self.reconciler.dirs_by_root.pop(root.path, None)
+        if dirs is None:
+            return
+        watches = _watch_count(root.observer)
+        limit = self.options.max_watches
+        if (limit is not None and dirs > limit) or (watches is not None and watches < dirs):
+            self._fallback(
+                root,
+                "watch-limit",
+                f"{dirs} folders but {watches} inotify watches (limit {limit})",
+                dirs=dirs,
+                watches=watches,
+            )
+
+    def _heartbeat(self, root: _Root, now: float) -> None:
+        opts = self.options
+        if not opts.heartbeat:
+            return
+        if root.cookie is not None:
+            name, sent = root.cookie
+            path = os.path.join(root.path, name)
+            timeout = max(
+                opts.heartbeat_timeout, 3 * opts.interval if root.backend == "polling" else 0
+            )
+            if name in root.cookie_seen:
+                root.cookie = None
+                root.cookie_seen.discard(name)
+                root.next_cookie = now + opts.heartbeat
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            elif now - sent > timeout:
+                root.cookie = None
+                root.blind += 1
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                self._fallback(
+                    root,
+                    "root-blind",
+                    f"heartbeat cookie not observed within {timeout:.1f} s",
+                    blind=root.blind,
+                )
+            return
+        if now >= root.next_cookie:
+            name = f"{COOKIE_PREFIX}{os.getpid()}.{next(self._counter)}"
+            try:
+                with open(os.path.join(root.path, name), "w") as f:
+                    f.write(str(time.time()))
+            except OSError:
+                root.next_cookie = now + opts.heartbeat  # read-only share: no heartbeat possible
+                return
+            root.cookie = (name, now)
+
+    def _emit_stats(self, final: bool = False) -> dict[str, Any]:
+        assert self.worker is not None
+        lat = list(self.worker.latencies)
+        self.worker.latencies.clear()
+        waiting = sum(1 for g in self.groups.values() if g.ready_since is not None)
+        details: dict[str, Any] = {
+            "queue_depth": self.intake.depth(),
+            "pending_files": len(self.pending),
+            "pending_assets": len(self.groups),
+            "pending_sidecars": waiting,
+            "inflight": len(self.inflight),
+            "overflows": self.overflows,
+            "rescans": self.reconciler.count if self.reconciler else 0,
+            "spilled": self.intake.dropped,
+            "audited": self.worker.audited,
+            "skipped": self.worker.skipped,
+            "errors": self.worker.errors,
+            "vanished": self.vanished,
+            "watches": {
+                r.path: _watch_count(r.observer) if r.observer else None
+                for r in self.roots.values()
+            },
+            "backends": {r.path: r.backend for r in self.roots.values()},
+            "audit_latency_ms": _percentiles(lat),
+            "final": final,
+        }
+        with contextlib.suppress(Exception):
+            self._emit("watch.stats", message="watcher statistics", details=details)
+        return details
+
+    # -- shutdown ----------------------------------------------------------------------------------
+    def _shutdown(self, code: int) -> int:
+        from .auditlog import AuditLogError
+
+        for root in self.roots.values():
+            self._stop_root(root)
+            root.state = "stopped"
+            if root.cookie is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(root.path, root.cookie[0]))
+        if self.reconciler is not None:
+            self.reconciler.stopping.set()
+            if self.reconciler.is_alive():
+                self.reconciler.join(timeout=10.0)
+        worker = self.worker
+        if worker is not None and worker.is_alive():
+            worker.stopping.set()
+            worker.join()
+        if worker is not None and worker.fatal is not None:
+            code = 2
+        persisted = self._persist_pending()
+        try:
+            if worker is not None and code == 0:
+                stats = self._emit_stats(final=True)
+                worker.emit(
+                    "watch.stopped",
+                    message="watcher stopped",
+                    details={
+                        "pending": persisted,
+                        "audited": worker.audited,
+                        "overflows": self.overflows,
+                        "rescans": stats["rescans"],
+                        "exit_code": code,
+                    },
+                )
+            elif worker is not None and worker.fatal is not None:
+                with contextlib.suppress(Exception):
+                    worker.emit(
+                        "watch.error",
+                        message=f"audit log or state store failed: {worker.fatal}",
+                        details={
+                            "reason": "fatal",
+                            "error": f"{type(worker.fatal).__name__}: {worker.fatal}",
+                        },
+                    )
+            if self._session is not None:
+                self._session.close(exit_code=code)
+        except AuditLogError:
+            code = 2
+        if self.state is not None:
+            self.state.close()
+        return code
+
+    def _persist_pending(self) -> int:
+        """Record every file still settling in the ledger, so a restart finishes it first."""
+        if self.state is None:
+            return 0
+        versions = []
+        for path in list(self.pending) + list(self._requeued):
+            try:
+                versions.append(FileVersion.of(path, os.stat(path)))
+            except OSError:
+                continue
+        with contextlib.suppress(Exception):
+            self.state.mark(versions, "settling")
+        return len(versions)
+
+
+def _hint(path: str, root: str) -> Any:
+    from .watch_intake import Hint
+
+    return Hint(path, root)
+
+
+def _watch_count(observer: BaseObserver | None) -> int | None:
+    """Number of inotify watches of an observer (watchdog internals; None if unknown)."""
+    if observer is None:
+        return None
+    total = 0
+    for emitter in list(observer.emitters):
+        group = getattr(emitter, "_inotify", None)
+        paths = getattr(group, "_active_callbacks_by_path", None)
+        if paths is None:
+            return None
+        total += len(paths)
+    return total
+
+
+def _percentiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"count": 0, "median": None, "p95": None, "p99": None, "max": None}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {
+        "count": len(values),
+        "median": round(statistics.median(ordered) * 1000, 1),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1] * 1000, 1),
+    }
+
+
+def watch_paths(policy: Policy, paths: Sequence[str], options: WatchOptions, **kwargs: Any) -> int:
+    """Run a watcher in this thread until SIGINT/SIGTERM-driven :meth:`Watcher.stop`."""
+    return Watcher(policy, paths, options, **kwargs).run()

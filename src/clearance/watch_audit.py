@@ -1,0 +1,417 @@
+"""The watcher's audit worker: one thread, one :class:`WatchSession`, batches of ready assets.
+
+Threading model (documented in ``docs/watch.md``): the engine's :class:`~clearance.engine.Session`
+is used by this worker thread only for audits; other threads write ``watch.*`` events
+through :meth:`AuditWorker.emit`, which takes the same lock. Audits are CPU-light compared
+with the I/O around them, and Python switches threads every few milliseconds, so watchdog's
+reader thread keeps draining the kernel queue while an audit runs (a C call that holds the
+GIL for long would not; none is made here).
+
+Exactly once, across crashes
+----------------------------
+For each batch of ready assets the worker:
+
+1. stats every file, skips versions the ledger already holds, hashes the rest and stats them
+   again (a file that changed while it was read goes back to settling);
+2. computes a deterministic ``audit_id`` (asset name + every file version + sidecar version)
+   and records the *intent* in the ledger (``audits.state='auditing'``);
+3. audits the assets inside one ``session.batch()`` (one lock, one fsync), with
+   ``details.watch = {audit_id, reason, pairing, supersedes, …}`` in each ``asset.audited``;
+4. marks the intents ``audited`` in one transaction.
+
+A crash after 3 and before 4 leaves intents behind; :func:`recover_intents` looks their ids
+up in the audit log at start-up: found → marked audited (no second audit); not found →
+forgotten, and the files are audited again by the start-up reconcile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import queue
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .discover import assets_from_files
+from .engine import Session
+from .model import Asset
+from .policy import Policy
+from .state import FileVersion, StateStore
+from .watch_readiness import FileSystem, is_transient
+
+__all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_for"]
+
+
+class WatchSession(Session):
+    """A :class:`Session` that adds the watcher's record to each ``asset.audited`` event."""
+
+    audit_details: dict[str, Any] | None = None
+
+    def emit(self, event: str, **fields: Any) -> None:
+        if event == "asset.audited" and self.audit_details is not None:
+            fields["details"] = {**(fields.get("details") or {}), "watch": self.audit_details}
+        super().emit(event, **fields)
+
+
+@dataclass
+class Job:
+    """An asset ready to audit: its group key and every file of it on disk."""
+
+    key: tuple[str, str, str]
+    files: list[str]
+    settled_at: float  # wall clock time the asset settled (for latency)
+    pairing: str = "paired"  # paired | missing (grace expired) | sidecar (a sidecar event)
+
+
+@dataclass
+class _Prepared:
+    job: Job
+    asset: Asset
+    versions: list[FileVersion]
+    hashes: list[str | None]
+    audit_id: str
+    reason: str
+    pairing: str
+    sidecar: str | None
+    sidecar_fp: str | None
+    supersedes: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def audit_id_for(asset_rel: str, versions: Sequence[FileVersion], sidecar_fp: str | None) -> str:
+    h = hashlib.sha256(asset_rel.encode())
+    for v in sorted(versions, key=lambda v: v.path):
+        h.update(b"\n" + v.token().encode("utf-8", "surrogateescape"))
+    h.update(b"\nsidecar:" + (sidecar_fp or "-").encode())
+    return h.hexdigest()[:32]
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
+        b.st_dev,
+        b.st_ino,
+        b.st_size,
+        b.st_mtime_ns,
+    )
+
+
+class AuditWorker(threading.Thread):
+    """Audits :class:`Job`\\s from a bounded queue, in batches, until stopped and drained."""
+
+    def __init__(
+        self,
+        session: WatchSession,
+        state: StateStore,
+        policy: Policy,
+        fs: FileSystem,
+        *,
+        requeue: Callable[[str], None],
+        done: Callable[[tuple[str, str, str]], None],
+        batch_size: int = 64,
+        hash_content: bool = True,
+    ) -> None:
+        super().__init__(name="clearance-audit", daemon=True)
+        self.session = session
+        self.state = state
+        self.policy = policy
+        self.fs = fs
+        self.requeue = requeue
+        self.done = done
+        self.batch_size = batch_size
+        self.hash_content = hash_content
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=batch_size * 4)
+        self.lock = threading.RLock()  # guards the session (audit log writes)
+        self.stopping = threading.Event()
+        self.fatal: BaseException | None = None
+        self.audited = 0
+        self.skipped = 0
+        self.errors = 0
+        self.latencies: deque[float] = deque(maxlen=20000)
+
+    # -- events from any thread -----------------------------------------------------------
+    def emit(self, event: str, **fields: Any) -> None:
+        with self.lock:
+            self.session.emit(event, **fields)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            try:
+                first = self.jobs.get(timeout=0.1)
+            except queue.Empty:
+                if self.stopping.is_set():
+                    return
+                continue
+            batch = [first]
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(self.jobs.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._run_batch(batch)
+            except BaseException as exc:  # AuditLogError or worse: the watcher must stop
+                self.fatal = exc
+                for job in batch:
+                    self.done(job.key)
+                return
+
+    def _run_batch(self, batch: list[Job]) -> None:
+        prepared: list[_Prepared] = []
+        try:
+            for job in batch:
+                item = self._prepare(job)
+                if item is not None:
+                    prepared.append(item)
+            if prepared:
+                self._audit(prepared)
+        finally:
+            for job in batch:
+                self.done(job.key)
+
+    # -- step 1: what exactly is on disk, and does it need an audit? ----------------------------
+    def _prepare(self, job: Job) -> _Prepared | None:
+        stats = []
+        for path in job.files:
+            try:
+                stats.append(self.fs.stat(path))
+            except OSError:
+                for p in job.files:  # vanished or share hiccup: let the scheduler sort it out
+                    self.requeue(p)
+                return None
+        versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
+        found = assets_from_files(job.files, self.policy).assets
+        if len(found) != 1:
+            return None
+        asset = found[0]
+        sidecar = str(asset.sidecar) if asset.sidecar is not None else None
+        sidecar_fp = None
+        if sidecar is not None:
+            try:
+                st = self.fs.stat(sidecar)
+                sidecar_fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+            except OSError:
+                self.requeue(sidecar)
+                for p in job.files:
+                    self.requeue(p)
+                return None
+        prev = self.state.latest_audit(asset.rel)
+        new = [v for v in versions if not self.state.is_audited(v)]
+        if new and job.pairing == "sidecar":
+            # a sidecar settled, but some file of its asset was never seen settled: never
+            # audit it from here; the readiness gate decides when it is complete
+            for v in new:
+                self.requeue(v.path)
+            return None
+        sidecar_same = (
+            prev is not None and prev.sidecar == sidecar and prev.sidecar_fp == sidecar_fp
+        )
+        if not new and sidecar_same:
+            self.skipped += 1
+            return None
+        if not new and prev is None and sidecar is None:
+            self.skipped += 1  # every frame already audited under another asset name
+            return None
+        # hash the new versions, and check nothing moved while we read
+        hashes: list[str | None] = [None] * len(versions)
+        if self.hash_content:
+            new_paths = {v.path for v in new}
+            for i, (path, st) in enumerate(zip(job.files, stats, strict=False)):
+                if path not in new_paths:
+                    continue
+                try:
+                    hashes[i] = _sha256(path)
+                    after = self.fs.stat(path)
+                except OSError:
+                    self.requeue(path)
+                    return None
+                if not _same(st, after):
+                    self.requeue(path)
+                    return None
+        if new and sidecar_same and prev is not None and self.hash_content:
+            identical = True
+            for v, digest in zip(versions, hashes, strict=False):
+                if v not in new:
+                    continue
+                last = self.state.last_audited(v.path)
+                if last is None or last[1] is None or last[1] != digest:
+                    identical = False
+                    break
+            if identical:
+                self.state.record_identical(
+                    prev.audit_id,
+                    [(v, d) for v, d in zip(versions, hashes, strict=False) if v in new],
+                )
+                self.skipped += 1
+                return None
+        if prev is None:
+            reason = "new"
+        elif new:
+            old_paths = {v.path for v in self.state.files_of(prev.audit_id)}
+            grown = all(v.path not in old_paths for v in new) and old_paths <= set(job.files)
+            reason = "sequence-grown" if grown and asset.is_sequence else "changed"
+        elif prev.sidecar is None:
+            reason = "sidecar-late"
+        else:
+            reason = "sidecar-changed"
+        if sidecar is not None:
+            pairing = "late" if reason == "sidecar-late" else "paired"
+        else:
+            pairing = "missing"
+        audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
+        existing = self.state.audit(audit_id)
+        if existing is not None and existing.state == "audited":
+            self.skipped += 1
+            return None
+        details: dict[str, Any] = {
+            "audit_id": audit_id,
+            "reason": reason,
+            "pairing": pairing,
+            "supersedes": prev.audit_id if prev is not None else None,
+            "files": [
+                {
+                    "path": _rel(v.path, asset.root),
+                    "size": v.size,
+                    "mtime_ns": v.mtime_ns,
+                    "ino": v.ino,
+                    "sha256": h,
+                }
+                for v, h in zip(versions, hashes, strict=False)
+            ][:50],
+        }
+        if reason == "sidecar-late":
+            details["resolution"] = "provenance resolved (late sidecar)"
+        return _Prepared(
+            job,
+            asset,
+            versions,
+            hashes,
+            audit_id,
+            reason,
+            pairing,
+            sidecar,
+            sidecar_fp,
+            prev.audit_id if prev is not None else None,
+            details,
+        )
+
+    # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
+    def _audit(self, items: list[_Prepared]) -> None:
+        for item in items:
+            self.state.begin_audit(
+                item.audit_id,
+                asset=item.asset.rel,
+                stage=item.asset.stage,
+                reason=item.reason,
+                pairing=item.pairing,
+                sidecar=item.sidecar,
+                sidecar_fp=item.sidecar_fp,
+                supersedes=item.supersedes,
+                frames=item.asset.frames,
+                files=list(zip(item.versions, item.hashes, strict=False)),
+                settled_at=item.job.settled_at,
+            )
+        outcomes: dict[str, str] = {}
+        failed: dict[str, str] = {}
+        with self.lock, self.session.batch():
+            for item in items:
+                self.session.audit_details = item.details
+                try:
+                    result = self.session.audit(item.asset)
+                    outcomes[item.audit_id] = result.outcome.value
+                except Exception as exc:  # engine isolates plugins; this is anything else
+                    failed[item.audit_id] = f"{type(exc).__name__}: {exc}"
+                    self.session.audit_details = None
+                    self.session.emit(
+                        "watch.error",
+                        stage=item.asset.stage,
+                        asset=item.asset.rel,
+                        message=f"audit of {item.asset.rel} failed: {type(exc).__name__}: {exc}",
+                        details={
+                            "reason": "audit-failed",
+                            "audit_id": item.audit_id,
+                            "traceback": traceback.format_exc(limit=5),
+                        },
+                    )
+                finally:
+                    self.session.audit_details = None
+        now = time.time()
+        for item in items:
+            if item.audit_id in failed:
+                self.state.fail_audit(item.audit_id, failed[item.audit_id])
+                self.errors += 1
+                continue
+            self.state.finish_audit(
+                item.audit_id, outcome=outcomes[item.audit_id], files=item.versions
+            )
+            self.audited += 1
+            self.latencies.append(max(0.0, now - item.job.settled_at))
+
+
+def _rel(path: str, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def _log_files(log: Path) -> list[Path]:
+    from .auditlog import rotated_files
+
+    files = [log] if log.exists() else []
+    with contextlib.suppress(Exception):
+        files = list(reversed(rotated_files(log))) + files
+    return files
+
+
+def recover_intents(state: StateStore, log: Path | None) -> tuple[int, int]:
+    """Settle audits that were started but not recorded as finished (a crash in between).
+
+    Returns (found in the audit log → marked audited, not found → forgotten).
+    """
+    ids = set(state.intents())
+    if not ids:
+        return 0, 0
+    found: dict[str, str | None] = {}
+    if log is not None:
+        for file in _log_files(Path(log)):
+            try:
+                with open(file, "rb") as f:
+                    for line in f:
+                        if b'"asset.audited"' not in line or b"audit_id" not in line:
+                            continue
+                        try:
+                            event = json.loads(line)
+                        except ValueError:
+                            continue
+                        watch = (event.get("details") or {}).get("watch") or {}
+                        audit_id = watch.get("audit_id")
+                        if audit_id in ids:
+                            found[audit_id] = event.get("outcome")
+            except OSError:
+                continue
+    for audit_id in ids:
+        if audit_id in found:
+            state.finish_audit(audit_id, outcome=found[audit_id], files=state.files_of(audit_id))
+        else:
+            state.abandon_audit(audit_id)
+    return len(found), len(ids) - len(found)
+
+
+def is_retryable(exc: OSError) -> bool:
+    return is_transient(exc)

@@ -1,0 +1,162 @@
+"""The reconciler: walk a root (or a subtree), compare with the ledger, hint what is not audited.
+
+No watcher backend replays missed events (inotify overflow, a dead emitter, downtime, a blind
+network share), so the truth is a walk: every asset file whose exact version
+``(path, dev, ino, size, mtime_ns)`` is not audited in the ledger, and every sidecar that no
+audit has read at its current version, becomes a hint in the intake queue — exactly as if an
+event had arrived. The readiness gate then treats it like any other hint, so a file that is
+still being written when the walk passes is not audited half-written.
+
+The walk never concludes that a file was deleted: an unreadable folder (EIO, ESTALE on a
+share) is counted as an error and skipped; the next reconcile will see it again.
+It runs in its own thread and pushes with a blocking ``put`` (the queue is bounded), so a
+million-file tree costs time, not memory.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .discover import is_candidate, is_sidecar
+from .policy import Policy
+from .state import FileVersion, StateStore
+from .watch_intake import Hint, Intake
+from .watch_readiness import FileSystem
+
+__all__ = ["Reconciler", "RescanReport"]
+
+
+@dataclass
+class RescanReport:
+    root: str
+    path: str
+    reason: str
+    dirs: int = 0
+    files: int = 0
+    queued: int = 0
+    errors: int = 0
+    duration: float = 0.0
+    complete: bool = True
+
+
+class Reconciler(threading.Thread):
+    """Serves rescan requests ``(root, path, reason)`` one at a time, coalescing duplicates."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        state: StateStore,
+        intake: Intake,
+        fs: FileSystem,
+        *,
+        report: Callable[[RescanReport], None],
+    ) -> None:
+        super().__init__(name="clearance-reconcile", daemon=True)
+        self.policy = policy
+        self.state = state
+        self.intake = intake
+        self.fs = fs
+        self.report = report
+        self.requests: queue.Queue[tuple[str, str, str]] = queue.Queue()
+        self._queued: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.busy = threading.Event()
+        self.count = 0
+        self.dirs_by_root: dict[str, int] = {}
+
+    def request(self, root: str, path: str, reason: str) -> None:
+        with self._lock:
+            if (root, path) in self._queued:
+                return
+            self._queued.add((root, path))
+        self.busy.set()
+        self.requests.put((root, path, reason))
+
+    def idle(self) -> bool:
+        return self.requests.empty() and not self.busy.is_set()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                root, path, reason = self.requests.get(timeout=0.2)
+            except queue.Empty:
+                if self.requests.empty():
+                    self.busy.clear()
+                continue
+            self.busy.set()
+            with self._lock:
+                self._queued.discard((root, path))
+            report = self.walk(root, path, reason)
+            if report is not None:
+                self.count += 1
+                self.report(report)
+
+    def walk(self, root: str, top: str, reason: str) -> RescanReport | None:
+        started = time.monotonic()
+        rep = RescanReport(root=root, path=top, reason=reason)
+        stack = [top]
+        while stack:
+            if self.stopping.is_set():
+                rep.complete = False
+                break
+            folder = stack.pop()
+            rep.dirs += 1
+            try:
+                entries = list(self.fs.scandir(folder))
+            except FileNotFoundError:
+                continue
+            except OSError:
+                rep.errors += 1
+                rep.complete = False
+                continue
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    if not entry.is_file():
+                        continue
+                    sidecar = is_sidecar(name)
+                    if not sidecar and not is_candidate(name, self.policy):
+                        continue
+                    rep.files += 1
+                    st = self.fs.stat(entry.path)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    rep.errors += 1
+                    rep.complete = False
+                    continue
+                if sidecar:
+                    fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+                    if self.state.sidecar_current(entry.path, fp):
+                        continue
+                elif self.state.is_audited(FileVersion.of(entry.path, st)):
+                    continue
+                while not self.intake.put(Hint(entry.path, root)):
+                    if self.stopping.is_set():
+                        rep.complete = False
+                        break
+                rep.queued += 1
+        rep.duration = time.monotonic() - started
+        if top == root:
+            self.dirs_by_root[root] = rep.dirs
+        return rep
+
+
+def walk_dirs(path: str) -> int:
+    """Number of folders under ``path`` (itself included), hidden ones excluded."""
+    count = 0
+    for _folder, dirs, _files in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        count += 1
+    return count
