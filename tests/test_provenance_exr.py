@@ -162,6 +162,16 @@ def test_bad_magic_is_an_issue(tmp_path):
     assert "not an OpenEXR file" in record.issues[0].message
 
 
+def test_unknown_format_version_is_reported(tmp_path):
+    path = write_exr(tmp_path / "v3.exr", {"genai:generated": "true"})
+    raw = bytearray(path.read_bytes())
+    raw[4] = 3
+    path.write_bytes(bytes(raw))
+    record = read(path)
+    assert record.data == {"generated": True}
+    assert "format version 3" in record.issues[0].message
+
+
 def test_corrupt_name_and_negative_size_are_issues(tmp_path):
     head = b"\x76\x2f\x31\x01" + struct.pack("<I", 2)
     long_name = tmp_path / "name.exr"

@@ -149,6 +149,8 @@ def _parse(cursor: _Cursor, result: dict[str, Any]) -> None:
         return
     version = struct.unpack("<I", head[4:8])[0]
     result["version"] = version & 0xFF
+    if version & 0xFF != 2:  # every OpenEXR 1.x-3.x file says 2; the layout may differ otherwise
+        result["problems"].append(f"unknown OpenEXR format version {version & 0xFF}; read as 2")
     result["tiled"] = bool(version & _FLAG_TILED)
     result["deep"] = bool(version & _FLAG_DEEP)
     result["multipart"] = multipart = bool(version & _FLAG_MULTIPART)
