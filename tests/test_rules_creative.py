@@ -160,3 +160,9 @@ def test_c2_prompts_without_protected_or_denylisted_names_pass():
     rules = {"NFX-C2": {"denylist": ["Squid Game"]}}
     data = prompt({"type": "owned", "name": "our hero's car"}, text="a red car in the desert")
     assert not of(audit(data, rules=rules), "NFX-C2")
+
+
+def test_c2_a_denylist_written_as_a_single_string_is_one_name_not_letters():
+    rules = {"NFX-C2": {"denylist": "Squid Game"}}
+    assert not of(audit(prompt(text="a quiet desert road"), rules=rules), "NFX-C2")
+    assert of(audit(prompt(text="the squid game doll"), rules=rules), "NFX-C2")

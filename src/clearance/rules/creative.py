@@ -167,7 +167,10 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
 def protected_references(ctx: RuleContext) -> Iterator[Finding]:
     """Avoid inputs "that reference copyrighted materials or likenesses of public figures or
     deceased individuals without appropriate permissions"."""
-    denylist = [str(n) for n in ctx.settings.get("denylist") or [] if str(n).strip()]
+    configured = ctx.settings.get("denylist") or []
+    if isinstance(configured, str):  # a single name written without a list
+        configured = [configured]
+    denylist = [n.strip() for n in configured if isinstance(n, str) and n.strip()]
     lowered = [(name, name.casefold()) for name in denylist]
     final = is_final(ctx)
     for index, step in enumerate_steps(ctx):

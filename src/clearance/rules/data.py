@@ -168,7 +168,7 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
 def proprietary_inputs(ctx: RuleContext) -> Iterator[Finding]:
     """ "Do not input Netflix-owned materials (e.g., unreleased assets, scripts, production
     images) or personal data … unless explicitly approved"."""
-    downgrade = bool(ctx.settings.get("enterprise_downgrade", False))
+    downgrade = ctx.settings.get("enterprise_downgrade") is True
     for index, step in enumerate_steps(ctx):
         found = _classes(step, PROPRIETARY)
         if not found:
