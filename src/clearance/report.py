@@ -228,7 +228,7 @@ class Report:
     logs: list[str]
     filters: Filters
     stages: list[StageSummary]
-    assets: list[AssetAudit]  # worst open finding first, then stage order, then name
+    assets: list[AssetAudit]  # in stage order; within a stage worst open finding first, then name
     runs: list[dict[str, Any]]
     events: int = 0
     skipped_lines: int = 0
@@ -491,7 +491,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             summary.expired += f.status == "expired"
     assets = sorted(
         current.values(),
-        key=lambda a: (-a.worst_open, order.get(a.stage, len(order)), a.stage, a.label),
+        key=lambda a: (order.get(a.stage, len(order)), a.stage, -a.worst_open, a.label),
     )
     for a in assets:
         a.findings.sort(key=lambda f: (not f.is_open, -f.rank, f.rule))
@@ -532,13 +532,22 @@ def render_json(report: Report, out: IO[str]) -> None:
     out.write("\n")
 
 
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    # a cell a spreadsheet would run as a formula (asset names come from artists' files)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def render_csv(report: Report, out: IO[str]) -> None:
-    """One row per finding (approved and passed ones included), for spreadsheets."""
+    """One row per finding (approved and passed ones included), for spreadsheets.
+
+    Cells that a spreadsheet would evaluate as a formula are prefixed with ``'``.
+    """
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for f in report.findings():
         d = f.as_dict()
-        writer.writerow(["" if d[c] is None else d[c] for c in CSV_COLUMNS])
+        writer.writerow([_cell(d[c]) for c in CSV_COLUMNS])
 
 
 def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:

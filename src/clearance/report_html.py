@@ -51,7 +51,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;min-width:74px;text-align:center;padding:1px 8px;border-radius:999px;color:#fff;font-size:12px;font-weight:650;text-transform:uppercase;letter-spacing:.3px}
 .status{font-size:12px;color:var(--muted)}
 .status.expired{color:#b4641a;font-weight:650}
-.asset{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;word-break:break-all}
+.asset{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;overflow-wrap:anywhere}
+#findings td:nth-child(3){min-width:260px}#findings td:nth-child(2){white-space:nowrap}
 .frames{color:var(--muted);font-size:12px}
 .rule{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px;white-space:nowrap}
 .msg{max-width:560px}
@@ -162,24 +163,23 @@ def _stage_table(report: Report) -> str:
 
 def _findings_table(report: Report) -> str:
     rows = []
-    for a in report.assets:
-        for f in report.shown(a):
-            if not f.is_open:
-                continue
-            frames = f'<div class="frames">frames {_e(a.frames)}</div>' if a.frames else ""
-            status = (
-                f'<span class="status expired">approval {_e(f.approval)} expired</span>'
-                if f.status == "expired"
-                else f'<span class="status">{_e(f.status)}</span>'
-            )
-            fix = f'<div class="fix"><b>Fix:</b> {_e(f.remediation)}</div>' if f.remediation else ""
-            rows.append(
-                f'<tr data-stage="{_e(f.stage)}" data-outcome="{_e(f.outcome)}">'
-                f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
-                f'<td><div class="asset">{_e(a.label)}</div>{frames}</td>'
-                f'<td class="rule">{_e(f.rule)}</td>'
-                f'<td class="msg">{_e(f.message)}{fix}</td><td>{status}</td></tr>'
-            )
+    ranked = [(a, f) for a in report.assets for f in report.shown(a) if f.is_open]
+    ranked.sort(key=lambda af: -af[1].rank)  # stable: stage order, then asset, within a rank
+    for a, f in ranked:
+        frames = f'<div class="frames">frames {_e(a.frames)}</div>' if a.frames else ""
+        status = (
+            f'<span class="status expired">approval {_e(f.approval)} expired</span>'
+            if f.status == "expired"
+            else f'<span class="status">{_e(f.status)}</span>'
+        )
+        fix = f'<div class="fix"><b>Fix:</b> {_e(f.remediation)}</div>' if f.remediation else ""
+        rows.append(
+            f'<tr data-stage="{_e(f.stage)}" data-outcome="{_e(f.outcome)}">'
+            f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
+            f'<td><div class="asset">{_e(a.label)}</div>{frames}</td>'
+            f'<td class="rule">{_e(f.rule)}</td>'
+            f'<td class="msg">{_e(f.message)}{fix}</td><td>{status}</td></tr>'
+        )
     if not rows:
         return '<p class="empty">No open findings.</p>'
     options = "".join(f'<option value="{_e(s.name)}">{_e(s.name)}</option>' for s in report.stages)

@@ -1,0 +1,505 @@
+"""``clearance report``: golden files for table/csv/json/junit, merging hosts, the latest audit
+of each asset, filters, flat memory on long logs, and exit 2 on unreadable logs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+import xml.etree.ElementTree as ET
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clearance.auditlog import AuditLog, make_audit_logger
+from clearance.report import Filters, build_report, parse_time, render_json
+
+CLEARANCE = Path(sys.executable).with_name("clearance")
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("CLEARANCE_UPDATE_GOLDEN") == "1"
+
+STAGES = ["ideation", "plate_gen", "comp", "delivery"]
+
+REMEDIATION = {
+    "PRV-01": "Write the sidecar next to the asset: NAME.EXT.genai.yaml for a single file.",
+    "NFX-C1": "Obtain written approval before a generated key visual goes further.",
+    "NFX-GP2": "Switch to an enterprise or zero-retention tier, or obtain written approval.",
+    "NFX-T2": "Obtain the performer's consent for a digital replica before use.",
+    "NFX-00": "Log this GenAI use with your studio contact before proceeding.",
+}
+PRINCIPLE = {
+    "PRV-01": "provenance",
+    "NFX-C1": "creative-output",
+    "NFX-GP2": "data-handling",
+    "NFX-T2": "talent",
+    "NFX-00": "disclosure",
+}
+
+
+def clearance(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CLEARANCE), *args], capture_output=True, text=True, timeout=120)
+
+
+class Clock:
+    def __init__(self, start: str) -> None:
+        self.now = datetime.fromisoformat(start.replace("Z", "+00:00"))
+
+    def __call__(self) -> str:
+        self.now += timedelta(milliseconds=250)
+        return self.now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.now.microsecond // 1000:03d}Z"
+
+
+# Each asset: (stage, asset, frames, [(rule, outcome, status, approval, message)])
+SHOW: list[tuple[str, str, str | None, list[tuple[str, str, str, str | None, str]]]] = [
+    (
+        "ideation",
+        "ideation/mood_01.png",
+        None,
+        [("NFX-00", "notice", "open", None, "GenAI use not yet shared with the studio contact")],
+    ),
+    ("ideation", "ideation/mood_02.png", None, []),
+    (
+        "plate_gen",
+        "gen/plates/sh010_bg_v003.####.exr",
+        "1001-1024",
+        [
+            (
+                "NFX-GP2",
+                "approval",
+                "approved",
+                "APR-0031",
+                "tool retains inputs (limited); covered by approval",
+            ),
+            ("NFX-00", "notice", "open", None, "GenAI use not yet shared with the studio contact"),
+        ],
+    ),
+    (
+        "plate_gen",
+        "gen/plates/sh020_bg_v001.####.exr",
+        "1001-1012,1014-1024",
+        [
+            (
+                "PRV-01",
+                "escalate",
+                "open",
+                None,
+                "no provenance: no sidecar and no embedded GenAI metadata",
+            )
+        ],
+    ),
+    (
+        "comp",
+        "comp/sh010_comp_v004.####.exr",
+        "1001-1024",
+        [
+            (
+                "NFX-C1",
+                "approval",
+                "expired",
+                "APR-0007",
+                "generated key visual for final use; approval APR-0007 expired",
+            ),
+            (
+                "NFX-GP2",
+                "approval",
+                "approved",
+                "APR-0031",
+                "tool retains inputs (limited); covered by approval",
+            ),
+        ],
+    ),
+    (
+        "comp",
+        "comp/sh030_comp_v002.####.exr",
+        "1001-1024",
+        [("NFX-T2", "block", "open", None, "digital replica of performer P-0042 without consent")],
+    ),
+    ("delivery", "delivery/SALT01_101_v001.mov", None, []),
+]
+
+
+def emit_run(
+    audit: Any, clock: Clock, show: list, *, stages: list[str] = STAGES, command: str = "scan"
+) -> None:
+    """The events one engine run writes (shapes as in clearance.engine)."""
+    audit.info(
+        "run.started",
+        time=clock(),
+        message=f"clearance {command}",
+        details={"command": command, "paths": ["show"], "version": "0.1.0"},
+    )
+    audit.info(
+        "policy.loaded",
+        time=clock(),
+        message="show/clearance.yaml",
+        details={
+            "files": {"show/clearance.yaml": "ab" * 32},
+            "production": "SALT01",
+            "stages": stages,
+        },
+    )
+    audit.info(
+        "plugin.loaded",
+        time=clock(),
+        message="show_denylist",
+        details={"name": "show_denylist", "source": "hooks/show_denylist.py", "stages": None},
+    )
+    worst_run = "pass"
+    by_outcome: dict[str, int] = {}
+    for stage in stages:
+        items = [a for a in show if a[0] == stage]
+        audit.info("stage.started", time=clock(), stage=stage, message=f"stage {stage}")
+        counts = dict.fromkeys(["pass", "notice", "escalate", "approval", "block"], 0)
+        for _stage, asset, frames, findings in items:
+            rank = ["pass", "notice", "escalate", "approval", "block"]
+            worst = "pass"
+            for rule, outcome, status, approval, message in findings:
+                if status == "expired":
+                    audit.info(
+                        "approval.expired",
+                        time=clock(),
+                        stage=stage,
+                        asset=asset,
+                        rule=rule,
+                        outcome=outcome,
+                        status=status,
+                        approval=approval,
+                        message=f"approval {approval} covers {rule} but expired",
+                        details={"expires": "2026-10-31"},
+                    )
+                details: dict[str, Any] = {
+                    "principle": PRINCIPLE[rule],
+                    "remediation": REMEDIATION[rule],
+                    "evidence": {"approval_expired": "2026-10-31"} if status == "expired" else {},
+                    "frames": frames,
+                }
+                audit.info(
+                    "finding",
+                    time=clock(),
+                    stage=stage,
+                    asset=asset,
+                    rule=rule,
+                    outcome=outcome,
+                    status=status,
+                    approval=approval,
+                    message=message,
+                    details=details,
+                )
+                if status != "approved" and rank.index(outcome) > rank.index(worst):
+                    worst = outcome
+            counts[worst] += 1
+            by_outcome[worst] = by_outcome.get(worst, 0) + 1
+            if rank.index(worst) > rank.index(worst_run):
+                worst_run = worst
+            audit.info(
+                "asset.audited",
+                time=clock(),
+                stage=stage,
+                asset=asset,
+                outcome=worst,
+                message=f"{asset}: {worst}",
+                details={
+                    "frames": frames,
+                    "findings": len(findings),
+                    "open": sum(1 for f in findings if f[2] != "approved"),
+                    "sidecar": None,
+                    "sources": ["sidecar"],
+                },
+            )
+        audit.info(
+            "stage.finished",
+            time=clock(),
+            stage=stage,
+            message=f"stage {stage}",
+            details={"counts": counts, "assets": len(items)},
+        )
+    audit.info(
+        "run.finished",
+        time=clock(),
+        outcome=worst_run,
+        message=f"clearance {command} finished",
+        details={"assets": len(show), "by_outcome": by_outcome, "exit_code": 1},
+    )
+
+
+def write_show_log(
+    path: Path,
+    *,
+    host: str = "ws-supervisor",
+    run_id: str = "run-0001",
+    start: str = "2026-11-26T09:00:00.000Z",
+    show: list | None = None,
+    max_bytes: int | None = None,
+) -> Path:
+    """A realistic log of one run over the sample show (deterministic: fixed times and ids)."""
+    log = AuditLog(path, max_bytes=max_bytes)
+    audit = make_audit_logger(log, run_id=run_id, host=host)
+    emit_run(audit, Clock(start), SHOW if show is None else show)
+    log.close()
+    return path
+
+
+@pytest.fixture
+def show_log(tmp_path: Path) -> Path:
+    return write_show_log(tmp_path / "audit.jsonl")
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE or not path.exists():
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        if not UPDATE:
+            pytest.fail(f"golden file {path} was missing and has been written; check it in")
+    assert text == path.read_text(encoding="utf-8"), (
+        f"differs from {path} (CLEARANCE_UPDATE_GOLDEN=1 to accept)"
+    )
+
+
+def normalise(text: str, log: Path) -> str:
+    return text.replace(str(log), "LOG")
+
+
+@pytest.mark.parametrize(
+    "fmt, golden",
+    [
+        ("table", "report_table.txt"),
+        ("csv", "report.csv"),
+        ("json", "report.json"),
+        ("junit", "report_junit.xml"),
+    ],
+)
+def test_report_formats_match_their_golden_files(show_log: Path, fmt: str, golden: str) -> None:
+    proc = clearance("report", str(show_log), "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    check_golden(golden, normalise(proc.stdout, show_log))
+
+
+def test_table_lists_open_findings_worst_first_with_remediation(show_log: Path) -> None:
+    out = clearance("report", str(show_log)).stdout
+    # stages in pipeline order, assets worst first within a stage
+    assert out.index("== plate_gen ==") < out.index("== comp ==")
+    assert out.index("comp/sh030_comp_v002") < out.index("comp/sh010_comp_v004")
+    assert "fix: Obtain the performer's consent" in out
+    assert "EXPIRED  APR-0007" in out and "used     APR-0031" in out
+    for stage in STAGES:
+        assert f"\n{stage} " in out
+
+
+def test_csv_has_one_row_per_finding_including_approved_ones(show_log: Path) -> None:
+    rows = list(csv.DictReader(io.StringIO(clearance("report", str(show_log), "-f", "csv").stdout)))
+    assert len(rows) == sum(len(a[3]) for a in SHOW)
+    approved = [r for r in rows if r["status"] == "approved"]
+    assert {r["approval"] for r in approved} == {"APR-0031"}
+    assert all(r["remediation"] for r in rows)
+
+
+def test_junit_has_a_case_per_asset_and_fails_at_or_above_fail_on(show_log: Path) -> None:
+    def failures(*extra: str) -> dict[str, str]:
+        xml = clearance("report", str(show_log), "-f", "junit", *extra).stdout
+        root = ET.fromstring(xml)
+        cases = root.findall(".//testcase")
+        assert len(cases) == len(SHOW)
+        return {
+            c.get("name"): c.find("failure").get("type")
+            for c in cases
+            if c.find("failure") is not None
+        }  # type: ignore[misc, union-attr]
+
+    assert failures() == {
+        "comp/sh030_comp_v002.####.exr": "block",
+        "comp/sh010_comp_v004.####.exr": "approval",  # the approval expired: still open
+        "gen/plates/sh020_bg_v001.####.exr": "escalate",
+    }
+    assert failures("--fail-on", "block") == {"comp/sh030_comp_v002.####.exr": "block"}
+    assert len(failures("--fail-on", "notice")) == 5
+
+
+def test_logs_from_several_hosts_merge_in_time_order(tmp_path: Path) -> None:
+    a = write_show_log(
+        tmp_path / "a" / "audit.jsonl",
+        host="farm01",
+        run_id="r-a",
+        start="2026-11-26T09:00:00.000Z",
+        show=SHOW[:3],
+    )
+    b = write_show_log(
+        tmp_path / "b" / "audit.jsonl",
+        host="farm02",
+        run_id="r-b",
+        start="2026-11-26T09:00:01.100Z",
+        show=SHOW[3:],
+    )
+    report = build_report([a, b])
+    assert {(x.stage, x.asset) for x in report.assets} == {(s, n) for s, n, _f, _x in SHOW}
+    assert [r["host"] for r in report.runs] == ["farm01", "farm02"]
+    from clearance.report import iter_events
+
+    times = [(e["time"], e["host"]) for e in iter_events([a, b])]
+    assert times == sorted(times)
+    assert {h for _t, h in times} == {"farm01", "farm02"}
+
+
+def test_the_latest_audit_of_an_asset_replaces_earlier_ones(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    write_show_log(path, run_id="r1", start="2026-11-20T09:00:00.000Z")
+    fixed = [(s, n, f, [] if n.startswith("comp/sh030") else x) for s, n, f, x in SHOW]
+    log = AuditLog(path)
+    emit_run(
+        make_audit_logger(log, run_id="r2", host="ws"), Clock("2026-11-26T09:00:00.000Z"), fixed
+    )
+    report = build_report([path])
+    sh030 = next(a for a in report.assets if a.asset == "comp/sh030_comp_v002.####.exr")
+    assert sh030.outcome == "pass" and sh030.findings == [] and sh030.run_id == "r2"
+    assert report.as_dict()["summary"]["by_stage"]["comp"]["by_outcome"]["block"] == 0
+    # restricted to the first run's window, the block is back
+    old = build_report([path], Filters(until=parse_time("2026-11-21")))
+    assert old.as_dict()["summary"]["by_stage"]["comp"]["by_outcome"]["block"] == 1
+
+
+def test_filters_by_stage_outcome_rule_and_time(show_log: Path) -> None:
+    def doc(*args: str) -> dict[str, Any]:
+        proc = clearance("report", str(show_log), "-f", "json", *args)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    only_comp = doc("--stage", "comp")
+    assert list(only_comp["summary"]["by_stage"]) == ["comp"]
+    assert {a["stage"] for a in only_comp["assets"]} == {"comp"}
+    two = doc("--stage", "comp,ideation")
+    assert list(two["summary"]["by_stage"]) == ["ideation", "comp"]
+    blocks = doc("--outcome", "block")
+    assert [f["rule"] for a in blocks["assets"] for f in a["findings"]] == ["NFX-T2"]
+    gp = doc("--rule", "NFX-GP*")
+    assert {f["rule"] for a in gp["assets"] for f in a["findings"]} == {"NFX-GP2"}
+    assert doc("--since", "2026-11-27")["summary"]["assets"] == 0
+    assert doc("--until", "2026-11-25T23:59Z")["summary"]["assets"] == 0
+    window = doc("--since", "2026-11-26T09:00:05Z", "--until", "2026-11-26T09:00:09Z")
+    assert 0 < window["summary"]["assets"] < len(SHOW)
+
+
+def test_parse_time_accepts_dates_zones_and_ages() -> None:
+    assert parse_time("2026-11-26") == "2026-11-26T00:00:00.000Z"
+    assert parse_time("2026-11-26T21:00+01:00") == "2026-11-26T20:00:00.000Z"
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+    assert parse_time("36h", now=now) == "2026-11-25T00:00:00.000Z"
+    assert parse_time("1w", now=now) == "2026-11-19T12:00:00.000Z"
+
+
+def test_bad_options_and_unreadable_logs_exit_2(tmp_path: Path, show_log: Path) -> None:
+    proc = clearance("report", str(tmp_path / "nope.jsonl"))
+    assert proc.returncode == 2 and "nope.jsonl: no such audit log" in proc.stderr
+    proc = clearance("report", str(tmp_path))
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+    proc = clearance("report", str(show_log), "--since", "last tuesday")
+    assert proc.returncode == 2 and "not a time" in proc.stderr
+    proc = clearance("report", str(show_log), "--outcome", "severe")
+    assert proc.returncode == 2 and "unknown outcome" in proc.stderr
+    proc = clearance("report", str(show_log), "-f", "html", "-o", "/dev/full")
+    assert proc.returncode == 2 and "/dev/full" in proc.stderr and "No space left" in proc.stderr
+    unreadable = tmp_path / "locked.jsonl"
+    unreadable.mkdir()
+    (unreadable.parent / "locked.jsonl.000001").write_text("")
+    assert clearance("report", str(unreadable)).returncode == 2
+
+
+def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
+    with open(show_log, "ab") as fh:
+        fh.write(b'not json\n{"half":')
+    proc = clearance("report", str(show_log), "-f", "json")
+    assert proc.returncode == 0
+    assert "2 line(s)" in proc.stderr and "clearance verify" in proc.stderr
+    assert json.loads(proc.stdout)["summary"]["assets"] == len(SHOW)
+
+
+def test_rotated_files_are_read_in_order(tmp_path: Path) -> None:
+    path = write_show_log(tmp_path / "audit.jsonl", max_bytes=3000)
+    assert len(list(tmp_path.glob("audit.jsonl.0*"))) >= 3
+    buf = io.StringIO()
+    render_json(build_report([path]), buf)
+    doc = json.loads(buf.getvalue())
+    assert doc["summary"]["assets"] == len(SHOW) and doc["events"] > 20
+
+
+def test_report_output_file_is_written(tmp_path: Path, show_log: Path) -> None:
+    out = tmp_path / "report.csv"
+    proc = clearance("report", str(show_log), "-f", "csv", "-o", str(out))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert out.read_text().startswith("time,host,run_id,stage,asset")
+
+
+def test_html_is_self_contained(show_log: Path) -> None:
+    html = clearance("report", str(show_log), "-f", "html").stdout
+    assert html.startswith("<!DOCTYPE html>")
+    lowered = html.lower()
+    for external in ("<link", "src=", "url(", "@import", "https://"):
+        assert external not in lowered
+    assert lowered.count("http://") == lowered.count('xmlns="http://www.w3.org/2000/svg"')
+    assert "default-src 'none'" in html and "<svg" in html
+    for stage in STAGES:
+        assert f">{stage}<" in html
+    assert "Obtain the performer&#x27;s consent" in html
+    assert "APR-0007" in html and "APR-0031" in html
+
+
+def _peak_memory(path: Path) -> int:
+    tracemalloc.start()
+    try:
+        report = build_report([path])
+        assert report.assets
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_stays_flat_however_long_the_log(tmp_path: Path) -> None:
+    """Reports keep the latest audit per asset: 30 re-scans cost what 3 do."""
+    show = [
+        (
+            "comp",
+            f"comp/sh{i:04d}_comp_v001.####.exr",
+            "1001-1100",
+            [("NFX-C1", "approval", "open", None, "generated key visual")],
+        )
+        for i in range(150)
+    ]
+    short, long = tmp_path / "short.jsonl", tmp_path / "long.jsonl"
+    for path, runs in ((short, 3), (long, 30)):
+        log = AuditLog(path)
+        audit = make_audit_logger(log, run_id="r", host="h")
+        from clearance.auditlog import audit_batch
+
+        with audit_batch(audit, max_events=5000):
+            for run in range(runs):
+                emit_run(
+                    audit,
+                    Clock(f"2026-11-{run // 24 + 1:02d}T{run % 24:02d}:00:00.000Z"),
+                    show,
+                    stages=["comp"],
+                )
+    assert long.stat().st_size > 9 * short.stat().st_size
+    assert _peak_memory(long) < 1.5 * _peak_memory(short)
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
+    show = [
+        (
+            "comp",
+            'comp/=HYPERLINK("http://x").png',
+            None,
+            [("NFX-00", "notice", "open", None, "-2+3 looks like a formula")],
+        )
+    ]
+    path = write_show_log(
+        tmp_path / "audit.jsonl",
+        show=show,
+    )
+    rows = list(csv.DictReader(io.StringIO(clearance("report", str(path), "-f", "csv").stdout)))
+    assert rows[0]["asset"] == 'comp/=HYPERLINK("http://x").png'  # not at the start: harmless
+    assert rows[0]["message"] == "'-2+3 looks like a formula"
