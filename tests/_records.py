@@ -141,7 +141,8 @@ BASELINE: dict[str, Any] = {
     "disclosure": {"notified_at": "2026-11-02"},
 }
 
-_DROP = object()
+#: Use as a value in ``sidecar(changes)`` to remove that field.
+DROP: Any = object()
 
 
 def sidecar(
@@ -153,11 +154,8 @@ def sidecar(
     for path, value in (changes or {}).items():
         _set(data, path, copy.deepcopy(value))
     for path in drop:
-        _set(data, path, _DROP)
+        _set(data, path, DROP)
     return data
-
-
-DROP = _DROP
 
 
 def _set(data: dict[str, Any], path: str, value: Any) -> None:
@@ -167,11 +165,11 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
         node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
     last = parts[-1]
     if isinstance(node, list):
-        if value is _DROP:
+        if value is DROP:
             del node[int(last)]
         else:
             node[int(last)] = value
-    elif value is _DROP:
+    elif value is DROP:
         node.pop(last, None)
     else:
         node[last] = value
