@@ -389,3 +389,11 @@ def test_demo_fails_only_when_the_scan_cannot_run(tmp_path: Path) -> None:
     config.write_text(config.read_text(encoding="utf-8") + "stages: 3\n", encoding="utf-8")
     with pytest.raises(demo.DemoFailed, match="exited 2"):
         demo.step_scan(run)
+
+
+def test_docs_table_lists_every_asset_with_its_outcome() -> None:
+    text = (REPO / "docs" / "sample-pipeline.md").read_text(encoding="utf-8")
+    for rel, entry in EXPECTED.items():
+        match = re.search(rf"^\| `{re.escape(rel)}` \| (\w+) \| [^|]* \| (\w+)", text, re.MULTILINE)
+        assert match, f"docs/sample-pipeline.md does not list {rel}"
+        assert (match[1], match[2]) == (entry["stage"], entry["outcome"]), rel

@@ -8,7 +8,9 @@ real engine.
 from __future__ import annotations
 
 import importlib.util
+import re
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -262,3 +264,35 @@ def test_plate_check_bad_parameter_is_a_crashed_checker(plate_run: Any) -> None:
     assert "SITE-PLATE-01" in crash.message
     assert "min_width" in crash.message
     assert result.outcome("gen/plates/sh050_bg.exr") == "escalate"
+
+
+# -------------------------------------------------------------------------------------------
+# docs/first-checker.md: the walk-through's code runs as written
+# -------------------------------------------------------------------------------------------
+
+
+def test_first_checker_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    text = (REPO / "docs" / "first-checker.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"<!-- file: (\S+) -->\n```python\n(.*?)```", text, re.DOTALL)
+    assert [name for name, _ in blocks] == ["hooks/hero_props.py", "tests/test_hero_props.py"]
+    for name, code in blocks:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(code, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_hero_props.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "5 passed" in done.stdout
