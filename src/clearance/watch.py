@@ -30,6 +30,7 @@ import os
 import statistics
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -206,6 +207,9 @@ class Watcher:
         self.reconciler = Reconciler(
             self.policy, state, self.intake, self.fs, report=self._rescanned
         )
+        # watchdog warns when its recursive walk re-adds a watch for a just-created folder
+        # (the mkdir -p race, WATCH.md S9): expected, handled by the ledger, noise for users
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify")
         hook = OverflowHook(self._on_overflow)
         hook.install()
         code = 0
@@ -422,6 +426,9 @@ class Watcher:
                     self.groups.pop(p.key, None)
         if vanished and p.kind == "asset":
             self.vanished += 1
+            if self.state is not None and p.stat is not None:
+                dev, ino, size, mtime_ns = p.stat
+                self.state.mark([FileVersion(p.path, dev, ino, size, mtime_ns)], "vanished")
             if self.state is not None:
                 self.state.mark_path_vanished(p.path)
 

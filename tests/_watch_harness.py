@@ -1,0 +1,329 @@
+"""Test harness for the watcher: a show root, writer processes, a watcher, and waiting helpers.
+
+Writers run in **separate processes** (``multiprocessing`` spawn, or the real CLI through
+``subprocess``) so that, as in production, the watcher only learns about files through the
+kernel. Every wait is on a condition with a generous timeout; nothing asserts wall-clock time.
+
+This module is imported by writer processes too, so it imports nothing heavy at top level.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+TIMEOUT = 90.0  # generous: a loaded 2-core CI machine
+FAST = {
+    "settle": 0.3,
+    "sidecar_grace": 0.8,
+    "sequence_idle": 0.5,
+    "interval": 0.25,
+    "network_settle": 0.3,
+    "rescan_interval": 0.0,
+    "heartbeat": 0.0,
+    "stats_interval": 0.0,
+}
+
+# -- files ---------------------------------------------------------------------------------------
+
+
+def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
+    """A valid single-part scanline uncompressed EXR; ``seed`` changes the pixels."""
+
+    def attr(name: str, kind: str, value: bytes) -> bytes:
+        return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
+
+    channels = b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
+    box = struct.pack("<iiii", 0, 0, width - 1, height - 1)
+    header = (
+        b"\x76\x2f\x31\x01"
+        + struct.pack("<I", 2)
+        + attr("channels", "chlist", channels)
+        + attr("compression", "compression", b"\0")
+        + attr("dataWindow", "box2i", box)
+        + attr("displayWindow", "box2i", box)
+        + attr("lineOrder", "lineOrder", b"\0")
+        + attr("pixelAspectRatio", "float", struct.pack("<f", 1.0))
+        + attr("screenWindowCenter", "v2f", struct.pack("<ff", 0, 0))
+        + attr("screenWindowWidth", "float", struct.pack("<f", 1.0))
+        + b"\0"
+    )
+    row = width * 3 * 2
+    first = len(header) + 8 * height
+    offsets = struct.pack(f"<{height}Q", *(first + y * (8 + row) for y in range(height)))
+    blocks = b"".join(
+        struct.pack("<ii", y, row) + bytes(((seed + y + i) % 251) for i in range(row)) for y in range(height)
+    )
+    return header + offsets + blocks
+
+
+SIDECAR = "provenance: 1\nproduction: SHOW01\ngenerated: false\n"
+
+
+def write_file(path: str | Path, data: bytes, *, tmp: str | None = None) -> None:
+    """Write ``data`` to ``path``, through the temporary name ``tmp`` then rename, if given."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.parent / tmp if tmp else path
+    with open(target, "wb") as f:
+        f.write(data)
+    if tmp:
+        os.rename(target, path)
+
+
+# -- writers (run in child processes) ----------------------------------------------------------------
+
+
+def writer_burst(folder: str, count: int, tmp_every: int = 2, sidecars: bool = False, prefix: str = "shot") -> None:
+    """``count`` single EXRs as fast as possible; every ``tmp_every``-th through ``NAME.tmp``."""
+    data = exr_bytes()
+    for i in range(count):
+        name = f"{prefix}_{i:05d}.exr"
+        if sidecars:
+            write_file(Path(folder) / f"{name}.genai.yaml", SIDECAR.encode())
+        write_file(Path(folder) / name, data, tmp=f"{name}.tmp" if tmp_every and i % tmp_every == 0 else None)
+
+
+def writer_chunks(path: str, chunks: int, pause: float, reopen: bool, seed: int = 1) -> None:
+    """One EXR in ``chunks`` pieces with ``pause`` s between; one fd, or reopened for each append."""
+    data = exr_bytes(16, 16, seed)
+    size = -(-len(data) // chunks)
+    pieces = [data[i : i + size] for i in range(0, len(data), size)]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if reopen:
+        for i, piece in enumerate(pieces):
+            with open(path, "ab" if i else "wb") as f:
+                f.write(piece)
+            time.sleep(pause)
+    else:
+        with open(path, "wb") as f:
+            for piece in pieces:
+                f.write(piece)
+                f.flush()
+                time.sleep(pause)
+
+
+def writer_script(steps: list[tuple[Any, ...]]) -> None:
+    """Run simple file operations in order: ("write", path, text|bytes), ("sleep", s), ("rename", a, b), …"""
+    import shutil
+
+    for step in steps:
+        op = step[0]
+        if op == "write":
+            data = step[2].encode() if isinstance(step[2], str) else step[2]
+            write_file(step[1], data)
+        elif op == "exr":
+            write_file(step[1], exr_bytes(seed=step[2] if len(step) > 2 else 0))
+        elif op == "sleep":
+            time.sleep(step[1])
+        elif op == "rename":
+            os.rename(step[1], step[2])
+        elif op == "unlink":
+            os.unlink(step[1])
+        elif op == "mkdirs":
+            os.makedirs(step[1], exist_ok=True)
+        elif op == "link":
+            os.link(step[1], step[2])
+        elif op == "copy2":
+            shutil.copy2(step[1], step[2])
+        elif op == "rmtree":
+            shutil.rmtree(step[1])
+        elif op == "truncate_rewrite":
+            with open(step[1], "r+b") as f:
+                f.truncate(0)
+                f.write(step[2])
+        else:
+            raise ValueError(op)
+
+
+def run_writer(target: Callable[..., None], *args: Any, wait: bool = True) -> multiprocessing.process.BaseProcess:
+    """Run ``target(*args)`` in a separate (spawned) process; wait for it by default."""
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(target=target, args=args)
+    proc.start()
+    if wait:
+        proc.join(TIMEOUT)
+        assert proc.exitcode == 0, f"writer {target.__name__} failed with {proc.exitcode}"
+    return proc
+
+
+# -- the show ----------------------------------------------------------------------------------------
+
+
+def make_show(base: Path, *, plugins: Iterable[str] = (), extra: str = "") -> Path:
+    """A show root ``base/show`` with a clearance.yaml; plugin files live in ``base/hooks``."""
+    root = base / "show"
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "clearance: 1",
+        "production: {id: SHOW01, genre: fiction}",
+        "audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}",
+        "stages:",
+        "  - {name: comp, paths: [comp/]}",
+        "  - {name: renders, paths: [renders/]}",
+    ]
+    if plugins:
+        lines.append("plugins: [" + ", ".join(f"../hooks/{p}" for p in plugins) + "]")
+    (root / "clearance.yaml").write_text("\n".join(lines) + "\n" + extra)
+    return root
+
+
+def write_hook(base: Path, name: str, body: str) -> None:
+    hooks = base / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    (hooks / name).write_text("from clearance import hookimpl\n\n" + body)
+
+
+# -- reading results ---------------------------------------------------------------------------------
+
+
+def events(root: Path, name: str | None = None) -> list[dict[str, Any]]:
+    log = root / ".clearance" / "audit.jsonl"
+    out: list[dict[str, Any]] = []
+    if not log.exists():
+        return out
+    for line in log.read_bytes().splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if name is None or event.get("event") == name:
+            out.append(event)
+    return out
+
+
+def audited(root: Path) -> list[dict[str, Any]]:
+    return events(root, "asset.audited")
+
+
+def audited_counts(root: Path) -> Counter[str]:
+    return Counter(e["asset"] for e in audited(root))
+
+
+def ledger(root: Path) -> Any:
+    from clearance.state import StateStore
+
+    return StateStore(root / ".clearance" / "state.db")
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def wait_audited(root: Path, count: int, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+    return wait_for(lambda: len(audited(root)) >= count and audited(root), timeout, f"{count} asset.audited events")
+
+
+def quiet(root: Path, seconds: float) -> None:
+    """Wait until the audit log has not grown for ``seconds`` (no more audits are coming)."""
+    log = root / ".clearance" / "audit.jsonl"
+    last = (-1, time.monotonic())
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        size = log.stat().st_size if log.exists() else 0
+        if size != last[0]:
+            last = (size, time.monotonic())
+        elif time.monotonic() - last[1] >= seconds:
+            return
+        time.sleep(0.05)
+
+
+def assert_once(root: Path, expected: Iterable[str]) -> None:
+    """Every expected asset audited exactly once, and nothing else audited."""
+    counts = audited_counts(root)
+    expected = set(expected)
+    missing = sorted(a for a in expected if counts[a] == 0)
+    twice = sorted(a for a in expected if counts[a] > 1)
+    extra = sorted(a for a in counts if a not in expected)
+    assert not missing, f"{len(missing)} never audited, e.g. {missing[:5]}"
+    assert not twice, f"{len(twice)} audited more than once, e.g. {twice[:5]}"
+    assert not extra, f"audited but not expected: {extra[:5]}"
+
+
+# -- watchers ------------------------------------------------------------------------------------------
+
+
+class InProcessWatcher:
+    """A real :class:`clearance.watch.Watcher` (real observer, real ledger) in a thread."""
+
+    def __init__(self, root: Path, paths: list[Path] | None = None, **options: Any) -> None:
+        from clearance.policy import load_policy
+        from clearance.watch import Watcher, WatchOptions
+
+        fs = options.pop("fs", None)
+        hook = options.pop("event_hook", None)
+        opts = {**FAST, **options}
+        self.root = root
+        self.policy = load_policy(root / "clearance.yaml")
+        self.watcher = Watcher(self.policy, [str(p) for p in (paths or [root])], WatchOptions(**opts), fs=fs, event_hook=hook)
+        self.thread = threading.Thread(target=self.watcher.run, name="watcher-under-test", daemon=True)
+
+    def __enter__(self) -> InProcessWatcher:
+        self.thread.start()
+        wait_for(self.watcher.started.is_set, what="watcher start")
+        wait_for(lambda: self.watcher.reconciler is not None and self.watcher.reconciler.idle(), what="startup rescan")
+        return self
+
+    def stop(self) -> int | None:
+        self.watcher.stop()
+        self.thread.join(TIMEOUT)
+        assert not self.thread.is_alive(), "watcher did not stop"
+        return self.watcher.exit_code
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread.is_alive():
+            self.stop()
+
+
+class WatchProcess:
+    """``clearance watch`` through the real CLI in a subprocess."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        self.root = root
+        defaults = ["--settle", "0.3", "--sidecar-grace", "0.8", "--sequence-idle", "0.5", "--rescan", "0",
+                    "--heartbeat", "0", "--stats", "0"]
+        self.cmd = [sys.executable, "-m", "clearance", "watch", str(root), *defaults, *args]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WatchProcess:
+        before = len(events(self.root, "watch.started"))
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(lambda: len(events(self.root, "watch.started")) > before or self.proc.poll() is not None, what="watch.started")
+        assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+        return self
+
+    def terminate(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(TIMEOUT)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(TIMEOUT)
+
+    def __enter__(self) -> WatchProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
