@@ -25,6 +25,7 @@ __all__ = [
     "write_image",
     "plate_pixels",
     "read_exr_size",
+    "xmp_packet",
 ]
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -174,13 +175,16 @@ def write_image(
     size: tuple[int, int] = (64, 36),
     palette: tuple[tuple[int, int, int], tuple[int, int, int]] = ((214, 160, 96), (120, 150, 190)),
     motif: str = "horizon",
+    source_type: str | None = None,
 ) -> Path:
     """Write a small PNG or JPEG (by extension) with a gradient, a motif and a text label.
 
     :param motif: ``horizon`` (landscape), ``figure`` (a character silhouette), ``card``
         (a document or sign) or ``frame`` (a storyboard panel border).
+    :param source_type: embed an XMP packet with this IPTC ``DigitalSourceType`` term (PNG
+        only, in an ``iTXt XML:com.adobe.xmp`` chunk), as GenAI tools that mark output do.
     """
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, PngImagePlugin
 
     width, height = size
     top, bottom = palette
@@ -222,5 +226,23 @@ def write_image(
     if path.suffix.lower() in (".jpg", ".jpeg"):
         image.save(path, format="JPEG", quality=85)
     else:
-        image.save(path, format="PNG")
+        info = PngImagePlugin.PngInfo()
+        if source_type is not None:
+            info.add_itxt("XML:com.adobe.xmp", xmp_packet(source_type))
+        image.save(path, format="PNG", pnginfo=info)
     return path
+
+
+def xmp_packet(source_type: str) -> str:
+    """A minimal XMP packet carrying ``Iptc4xmpExt:DigitalSourceType`` as the full URI."""
+    uri = f"http://cv.iptc.org/newscodes/digitalsourcetype/{source_type}"
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" '
+        'xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" '
+        f'Iptc4xmpExt:DigitalSourceType="{uri}"/>'
+        "</rdf:RDF></x:xmpmeta>"
+        '<?xpacket end="r"?>'
+    )

@@ -67,8 +67,15 @@ class Show:
         self.assets.append(rel)
         return rel
 
-    def exr(self, rel: str, size: tuple[int, int] = PLATE_SIZE, frame: int = 0) -> str:
-        write_exr(self.root / rel, *size, plate_pixels(*size, frame))
+    def exr(
+        self,
+        rel: str,
+        size: tuple[int, int] = PLATE_SIZE,
+        frame: int = 0,
+        attributes: dict[str, str] | None = None,
+    ) -> str:
+        """A single EXR; ``attributes`` become string header attributes (``genai:*``)."""
+        write_exr(self.root / rel, *size, plate_pixels(*size, frame), attributes=attributes)
         self.assets.append(rel)
         return rel
 

@@ -63,6 +63,10 @@ def stage_ideation(show: Show) -> None:
     s = step("saltworks-diffusion", "3.2", prompt=prompt, references=refs)
     show.sidecar(rel, genai(show, None, [s], {**out, "subject": "secondary"}))
 
+    # Saved from a web tool that marks its output (XMP in the PNG); nobody wrote a sidecar.
+    rel = "ideation/duststorm_ref_v001.png"
+    show.image(rel, "DUST", source_type="trainedAlgorithmicMedia")
+
 
 def stage_pitch(show: Show) -> None:
     """Pitch deck imagery: fine from prompts; never from a performer's likeness model."""
@@ -362,6 +366,22 @@ def stage_delivery(show: Show) -> None:
 
     # Delivered without any sidecar.
     show.exr("delivery/sh020_final_v002.exr", frame=20)
+
+    # The renderer stamped GenAI into the EXR header; the sidecar template says "capture".
+    stamp = {
+        "genai:generated": "true",
+        "genai:source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic",
+        "genai:tool": "saltworks-diffusion",
+        "genai:shot": "sh050",
+    }
+    rel = show.exr("delivery/sh050_final_v001.exr", frame=50, attributes=stamp)
+    scan = ("scans/sh050_scan_v001.####.exr", "production_image")
+    out = {"use": "final", "on_screen": "prominent", "subject": "incidental"}
+    out["human_contribution"] = "conform by editorial"
+    record = {"production": PRODUCTION, "shot": "sh050", "generated": False}
+    record.update(source_type="digitalCapture", output=out)
+    record["steps"] = [step("nuke-comp", "15.1", inputs=[scan])]
+    show.sidecar(rel, record)
 
 
 #: The pipeline, in order. Later stages read what earlier ones published (input refs).

@@ -34,6 +34,7 @@ EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
 )["assets"]
 CLEARANCE = Path(sys.executable).parent / "clearance"
 MALFORMED = "previs/sq080_layout_v001.png.genai.yaml"
+NO_SIDECAR = {"delivery/sh020_final_v002.exr", "ideation/duststorm_ref_v001.png"}
 MEDIA = {".png", ".jpg", ".exr", ".wav"}
 TODAY = dt.datetime.now(dt.timezone.utc).date()
 FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>\d+)\.(?P<ext>[^.]+)$")
@@ -166,7 +167,7 @@ def test_wav_files_open_with_wave(show: Path) -> None:
 
 def test_sidecars_follow_format_1_except_the_malformed_one(show: Path) -> None:
     sidecars = sorted(show.rglob("*.genai.yaml")) + sorted(show.rglob("*.genai.json"))
-    assert len(sidecars) == len(EXPECTED) - 1  # one asset is delivered without a sidecar
+    assert len(sidecars) == len(EXPECTED) - len(NO_SIDECAR)
     assert any(p.suffix == ".json" for p in sidecars)
     for path in sidecars:
         rel = path.relative_to(show).as_posix()
@@ -192,9 +193,17 @@ def test_sequence_has_one_sidecar_and_the_comp_refers_to_the_plate(show: Path) -
     assert ("gen/plates/sh010_plate_v001.####.exr", "generated") in refs
 
 
-def test_missing_sidecar_is_missing(show: Path) -> None:
-    assert (show / "delivery/sh020_final_v002.exr").is_file()
-    assert not list((show / "delivery").glob("sh020_final_v002.exr.genai.*"))
+def test_missing_sidecars_are_missing_and_embedded_provenance_is_there(show: Path) -> None:
+    for rel in NO_SIDECAR:
+        assert (show / rel).is_file()
+        assert not list((show / rel).parent.glob(Path(rel).name + ".genai.*"))
+    from PIL import Image
+
+    with Image.open(show / "ideation/duststorm_ref_v001.png") as image:
+        image.load()
+        assert "trainedAlgorithmicMedia" in image.info["XML:com.adobe.xmp"]
+    attributes, _ = _exr_layout((show / "delivery/sh050_final_v001.exr").read_bytes())
+    assert attributes["genai:generated"] == b"true"
 
 
 def test_approval_and_consent_dates_are_relative_to_the_day_of_generation(show: Path) -> None:
@@ -369,7 +378,7 @@ def test_demo_generates_scans_and_reports(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert str(tmp_path / "show") in done.stdout
-    assert re.search(r"^total\s+34\s", done.stdout, re.MULTILINE), "the scan's stage table"
+    assert re.search(rf"^total\s+{len(EXPECTED)}\s", done.stdout, re.MULTILINE), "stage table"
     assert "expected: the sample show has open findings" in done.stdout
     assert (tmp_path / "show" / ".clearance" / "audit.jsonl").is_file()
 
