@@ -32,7 +32,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pipeline import PRODUCTION, Show, final_output, genai, step, write_config  # noqa: E402
+from _pipeline import (  # noqa: E402
+    PRODUCTION,
+    Record,
+    Show,
+    final_output,
+    genai,
+    step,
+    write_config,
+)
 
 GENAI_EDIT = "compositeWithTrainedAlgorithmicMedia"  # IPTC: "edited using generative AI"
 SAG = "SAG-AFTRA"
@@ -244,7 +252,7 @@ def stage_elements(show: Show) -> None:
     s = step("saltworks-diffusion", "3.2", inputs=[scan], prompt="varied replicas, mid-distance")
     out = final_output(on_screen="background", subject="incidental")
     out["human_contribution"] = "crowd TD varied wardrobe per replica"
-    talent = {"performer": "BG-0311", "replica": "background", "alteration": "none"}
+    talent: Record = {"performer": "BG-0311", "replica": "background", "alteration": "none"}
     talent.update(consent="C-SALT-BG-0311", union=SAG)
     record = genai(show, "sh080", [s], out, talent=[talent], union_impact="background")
     show.sidecar(rel, {**record, "qa": {"test_record": "QA-SALT-BG-01"}})
@@ -254,7 +262,7 @@ def stage_temp_vo(show: Show) -> None:
     """Temp VO for the editor: a generic synthetic voice, and one cloned from the cast."""
     rel = show.wav("audio/temp_vo/sh010_scratch_narrator_v001.wav", pitch=140.0)
     s = step("vocalis-cloud", "2026.3", prompt="narrator: 'The salt road remembers.'")
-    out = {"use": "temp", "on_screen": "audible", "subject": "incidental"}
+    out: Record = {"use": "temp", "on_screen": "audible", "subject": "incidental"}
     out["synthetic_performer"] = True
     show.sidecar(rel, genai(show, "sh010", [s], out, union_impact="none"))
 
@@ -263,7 +271,7 @@ def stage_temp_vo(show: Show) -> None:
     prompt = "Tomas: 'We leave before the wells run dry.'"
     s = step("vocalis-cloud", "2026.3", inputs=[wild], prompt=prompt)
     out = {"use": "temp", "on_screen": "audible", "subject": "secondary"}
-    talent = {"performer": "P-0315", "replica": "employment_based", "alteration": "none"}
+    talent: Record = {"performer": "P-0315", "replica": "employment_based", "alteration": "none"}
     talent.update(consent=None, union=SAG)
     show.sidecar(rel, genai(show, "sh020", [s], out, talent=[talent]), fmt="json")
 
@@ -296,7 +304,7 @@ def stage_comp(show: Show) -> None:
     s = step("lipsync-pro", "5.0", inputs=[a_cam], prompt=prompt)
     out = final_output(on_screen="prominent", subject="main_character")
     out["human_contribution"] = "comp artist tracked and blended the mouth region"
-    talent = {"performer": "P-0107", "replica": "none", "alteration": "significant"}
+    talent: Record = {"performer": "P-0107", "replica": "none", "alteration": "significant"}
     talent.update(consent="C-SALT-0107", union=SAG)
     record = genai(show, "sh090", [s], out, source_type=GENAI_EDIT, talent=[talent])
     show.sidecar(rel, {**record, "qa": {"test_record": "QA-SALT-0107-02"}}, fmt="json")
