@@ -290,6 +290,7 @@ class Session:
         for finding in result.findings:
             self._emit_finding(finding, result)
         self._emit_audited(result, texts)
+        self.plugins.asset_audited(result, self._notify_error(result.stage))
         return result
 
     def _apply_approval(

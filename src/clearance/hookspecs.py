@@ -12,7 +12,8 @@ Hooks are grouped by when they run in an audit::
     provenance        clearance_read_provenance
     checks            clearance_check_asset, clearance_check_stage
     approvals         clearance_find_approval
-    notifications     clearance_stage_started, clearance_finding, clearance_stage_finished
+    notifications     clearance_stage_started, clearance_finding, clearance_asset_audited,
+                      clearance_stage_finished
 
 Register a plugin with the ``clearance`` entry-point group, or list its file or module under
 ``plugins:`` in ``clearance.yaml`` (globally, or under one stage to attach it to that stage
@@ -184,6 +185,21 @@ def clearance_finding(finding: Finding, result: AssetResult, policy: Policy) -> 
 
     :param finding: the finding, with ``status`` and ``approval`` final.
     :param result: the asset's result so far.
+    :param policy: the run's configuration.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def clearance_asset_audited(result: AssetResult, policy: Policy) -> None:
+    """An asset's audit is complete: its findings are final and its events are written.
+
+    The built-in lineage store uses it to record the asset and its GenAI ancestry; a site
+    plugin can use it to update a production tracker once per asset.
+
+    :param result: the asset's result (``result.asset``, ``result.record``,
+        ``result.findings``, ``result.outcome``).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1

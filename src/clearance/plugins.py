@@ -328,6 +328,9 @@ class PluginHost:
     def stage_finished(self, result: StageResult, on_error: Callable[[str, BaseException], None]) -> None:
         self.notify("clearance_stage_finished", result.stage, on_error, stage_result=result)
 
+    def asset_audited(self, result: AssetResult, on_error: Callable[[str, BaseException], None]) -> None:
+        self.notify("clearance_asset_audited", result.stage, on_error, result=result)
+
     def finding(self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]) -> None:
         self.notify("clearance_finding", result.stage, on_error, finding=finding, result=result)
 

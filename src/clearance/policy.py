@@ -138,8 +138,41 @@ def _validator(name: str) -> Any:
     return validator
 
 
+_FAST: dict[str, Any] = {}
+
+
+def _fast_check(schema_name: str) -> Any:
+    """A compiled fastjsonschema validator, or ``None`` where it cannot stand in for jsonschema.
+
+    It only answers "valid?" (about 20× faster); jsonschema stays the authority that explains
+    an invalid document. ``format: date`` uses jsonschema's own format checker, so both agree.
+    """
+    if schema_name in _FAST:
+        return _FAST[schema_name]
+    check = None
+    try:
+        import fastjsonschema
+        import jsonschema
+
+        doc = schema(schema_name)
+        if "$ref" not in str({k: v for k, v in doc.items() if k != "$defs"}).replace("'$ref': '#/", ""):
+            conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
+            check = fastjsonschema.compile(doc, formats={"date": lambda value: conforms(value, "date")})
+    except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
+        check = None
+    _FAST[schema_name] = check
+    return check
+
+
 def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
     """Every error of ``document`` against a shipped schema, as (field path, reason), sorted."""
+    fast = _fast_check(schema_name)
+    if fast is not None:
+        try:
+            fast(document)
+            return []
+        except Exception:  # invalid (or unsure): let jsonschema decide and explain
+            pass
     validator = _validator(schema_name)
     errors = [_describe(e) for e in validator.iter_errors(document)]
     return sorted(set(errors), key=lambda item: (item[0], item[1]))
@@ -210,6 +243,15 @@ class Policy:
 
     # -- rules --------------------------------------------------------------------------
     def _rule_config(self, rule_id: str) -> dict[str, Any]:
+        # memoised per rule id: asked once per rule per asset on the hot path
+        key = (rule_id, id(self.rules), len(self.rules))
+        cache = self.__dict__.setdefault("_rule_cache", {})
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = self._merge_rule_config(rule_id)
+        return found  # type: ignore[no-any-return]
+
+    def _merge_rule_config(self, rule_id: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         # glob entries first, exact entries win
         for key, value in self.rules.items():
