@@ -17,7 +17,8 @@ One JSON object per line, UTF-8, keys always in :data:`ENVELOPE` order and alway
   ``\\n``; the first line of a log chains to :data:`GENESIS`. The bytes hashed are the bytes on
   disk, never a re-serialisation.
 * ``time`` is UTC with milliseconds and a ``Z``; the writer stamps it unless the event brings
-  its own (the batching API stamps events when they are emitted, not when flushed).
+  its own in exactly that format (anything else is an error); :func:`audit_batch` keeps the
+  time of emission, not of the flush.
 * Keys that are not part of the envelope are moved under ``details`` (a clash is an error).
 * Serialisation is ``json.dumps(ensure_ascii=False, separators=(",", ":"), allow_nan=False)``
   with a ``default`` that refuses: an event that cannot be serialised raises
@@ -79,6 +80,7 @@ A batch belongs to the logger it was opened on; use it from one thread.
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import fcntl
 import hashlib
@@ -88,8 +90,8 @@ import re
 import socket
 import stat
 import threading
+import time as _time
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +145,10 @@ class AuditLogError(Exception):
 
 def utc_now() -> str:
     """Now, UTC, ISO 8601 with milliseconds and ``Z`` (``2026-11-26T21:06:53.123Z``)."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    now = _time.time()
+    seconds = int(now)
+    millis = int((now - seconds) * 1000)
+    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def line_hash(line: bytes) -> str:
@@ -173,10 +177,11 @@ def _refuse(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable: {obj!r:.80}")
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(
-        obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
-    )
+_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
+)
+_dumps = _ENCODER.encode
+_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 class _Prepared:
@@ -227,14 +232,20 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
             raise AuditLogError(f"{where}: event {name!r}: field {key!r} given twice")
         details[key] = value
     time = event.get("time")
-    body: dict[str, Any] = {"time": time if isinstance(time, str) and time else utc_now()}
-    for key in _BODY_KEYS[1:]:
-        if key == "details":
-            body[key] = details
-        else:
-            value = event.get(key)
-            # Enums such as Outcome are written by value.
-            body[key] = getattr(value, "value", value) if value is not None else None
+    if time is None:
+        time = utc_now()
+    elif not isinstance(time, str) or not _TIME_RE.match(time):
+        raise AuditLogError(
+            f"{where}: event {name!r}: time {time!r} is not UTC ISO 8601 with milliseconds "
+            "(2026-11-26T21:06:53.123Z)"
+        )
+    body: dict[str, Any] = {"time": time}
+    get = event.get
+    for key in _BODY_KEYS[1:-1]:
+        value = get(key)
+        # Enums such as Outcome are written by value.
+        body[key] = value.value if isinstance(value, enum.Enum) else value
+    body["details"] = details
     try:
         text = _dumps(body)
         tail = text[1:].encode("utf-8")

@@ -398,11 +398,34 @@ class _Walker:
             )
 
 
+_HEAD = b'{"schema":"clearance.event/1","seq":'
+
+
+def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes]) -> _Line:
+    if isinstance(item, _Line):
+        return item
+    pos, fidx, lineno, offset, seq, hb, prev = item
+    return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode())
+
+
 def _read(files: list[Path], walker: _Walker, result: VerifyResult) -> None:
-    pos = 0
+    """Stream every line into ``walker``.
+
+    The fast path handles the common case without building objects: a line that starts
+    with exactly the prefix the previous line implies (``seq`` + 1, ``prev`` = its hash).
+    Anything else goes through :meth:`_Walker.feed` with the last two lines materialised.
+    """
     sha = hashlib.sha256
-    match = _PREFIX.match
     last_index = len(files) - 1
+    want = walker.want
+    pos = 0
+    events = 0
+    # the last two lines while on the fast path: (pos, fidx, lineno, offset, seq, hash, prev)
+    l1: Any = walker.p1
+    l2: Any = walker.p2
+    seq1 = 0
+    expect = _HEAD + b'1,"prev":"' + GENESIS.encode() + b'"'
+    fast = True
     for fidx, path in enumerate(files):
         try:
             fh = open(path, "rb")  # noqa: SIM115 - closed below
@@ -412,62 +435,72 @@ def _read(files: list[Path], walker: _Walker, result: VerifyResult) -> None:
             raise VerifyError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
         with fh:
             offset = 0
-            pending: tuple[int, int, bytes] | None = None
             for lineno, raw in enumerate(fh, 1):
-                if pending is not None:
-                    _feed_raw(walker, pending, fidx, pos - 1, match, sha)
-                pending = (lineno, offset, raw)
+                if raw[-1:] == b"\n":
+                    line = raw[:-1]
+                else:  # only the last line of a file can lack its newline
+                    line = raw
+                    if fidx == last_index and _torn(result, path, lineno, raw):
+                        break
+                hb = sha(line).hexdigest().encode()
+                if fast and line.startswith(expect) and _RECOVERED not in line:
+                    seq1 += 1
+                    if want and seq1 in want:
+                        walker.seen.setdefault(seq1, []).append(hb.decode())
+                    l2 = l1
+                    l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1])
+                    events += 1
+                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
+                else:
+                    walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+                    m = _PREFIX.match(line)
+                    refs: frozenset[tuple[int, str]] = frozenset()
+                    seq: int | None
+                    if m is not None and _RECOVERED not in line:
+                        seq, prev = int(m.group(1)), m.group(2).decode()
+                    else:
+                        seq, prev, refs = _parse_slow(line)
+                    walker.feed(_Line(pos, fidx, lineno, offset, seq, prev, hb.decode(), refs))
+                    events += seq is not None
+                    l1, l2 = walker.p1, walker.p2
+                    fast = walker.region is None and l1.seq is not None
+                    if fast:
+                        seq1 = l1.seq
+                        expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
                 offset += len(raw)
                 pos += 1
-            if pending is None:
-                continue
-            lineno, off, raw = pending
-            if not raw.endswith(b"\n") and fidx == last_index:
-                seq, _prev, _refs = _parse_slow(raw)
-                if seq is None:
-                    result.breaks.append(
-                        Break(
-                            "torn",
-                            str(path),
-                            lineno,
-                            None,
-                            f"the last line is incomplete ({len(raw)} bytes, no newline): a "
-                            "writer crashed mid-write; the next append recovers it (not tampering)",
-                        )
-                    )
-                    continue
-                result.breaks.append(
-                    Break(
-                        "torn",
-                        str(path),
-                        lineno,
-                        seq,
-                        "the last line is complete but has no newline (a writer crashed "
-                        "before finishing it); it is chained normally",
-                    )
-                )
-            _feed_raw(walker, pending, fidx, pos - 1, match, sha)
+                if result.first_seq is None and events:
+                    result.first_seq = seq1 if fast else walker.p1.seq
+    walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+    result.events = events
 
 
-def _feed_raw(
-    walker: _Walker, pending: tuple[int, int, bytes], fidx: int, pos: int, match: Any, sha: Any
-) -> None:
-    lineno, offset, raw = pending
-    line = raw[:-1] if raw.endswith(b"\n") else raw
-    h = sha(line).hexdigest()
-    m = match(line)
-    refs: frozenset[tuple[int, str]] = frozenset()
-    if m is not None and _RECOVERED not in line:
-        seq: int | None = int(m.group(1))
-        prev: str | None = m.group(2).decode()
-    else:
-        seq, prev, refs = _parse_slow(line)
-    walker.feed(_Line(pos, fidx, lineno, offset, seq, prev, h, refs))
-    if seq is not None:
-        r = walker.result
-        r.events += 1
-        if r.first_seq is None:
-            r.first_seq = seq
+def _torn(result: VerifyResult, path: Path, lineno: int, raw: bytes) -> bool:
+    """Report a last line without newline; True when it is incomplete (not to be chained)."""
+    seq, _prev, _refs = _parse_slow(raw)
+    if seq is None:
+        result.breaks.append(
+            Break(
+                "torn",
+                str(path),
+                lineno,
+                None,
+                f"the last line is incomplete ({len(raw)} bytes, no newline): a writer "
+                "crashed mid-write; the next append recovers it (not tampering)",
+            )
+        )
+        return True
+    result.breaks.append(
+        Break(
+            "torn",
+            str(path),
+            lineno,
+            seq,
+            "the last line is complete but has no newline (a writer crashed before "
+            "finishing it); it is chained normally",
+        )
+    )
+    return False
 
 
 def verify_log(
