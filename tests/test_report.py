@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from clearance.auditlog import AuditLog, make_audit_logger
-from clearance.report import Filters, build_report, parse_time, render_json
+from clearance.report import Filters, build_report, parse_time
+from clearance.report_text import render_json
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
 GOLDEN = Path(__file__).parent / "golden"

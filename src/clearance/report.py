@@ -7,9 +7,8 @@ logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for e
 with the number of distinct assets, not with the length of the log — a watcher's log that
 re-audited the same shots for months reports in the same memory as one scan.
 
-Renderers: :func:`render_table` (terminal), :func:`render_json`, :func:`render_csv` (one row
-per finding), :func:`render_junit` (one test case per asset) and, in ``report_html``,
-:func:`clearance.report_html.render_html` (one self-contained page).
+Renderers live next door: ``report_text`` (``table``, ``json``, ``csv``, ``junit``) and
+``report_html`` (one self-contained page). They only read a :class:`Report`.
 
 Filters (:class:`Filters`): ``stages`` and the ``since``/``until`` window restrict which
 audits count; ``outcomes`` and ``rules`` restrict which findings are shown (the per-stage
@@ -18,19 +17,16 @@ asset counts are not narrowed by them).
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import heapq
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
-from xml.sax.saxutils import escape as xml_escape
-from xml.sax.saxutils import quoteattr
+from typing import Any
 
 from clearance.auditlog_verify import log_files
 from clearance.model import Outcome
@@ -45,29 +41,10 @@ __all__ = [
     "build_report",
     "iter_events",
     "parse_time",
-    "render_csv",
-    "render_json",
-    "render_junit",
-    "render_table",
 ]
 
 OUTCOMES = [o.value for o in Outcome]
 _RANK = {o.value: o.rank for o in Outcome}
-CSV_COLUMNS = (
-    "time",
-    "host",
-    "run_id",
-    "stage",
-    "asset",
-    "frames",
-    "rule",
-    "outcome",
-    "status",
-    "approval",
-    "principle",
-    "message",
-    "remediation",
-)
 
 
 class ReportError(Exception):
@@ -522,178 +499,3 @@ def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetA
         findings=rows,
         audited=asset is None,
     )
-
-
-# -- renderers -----------------------------------------------------------------------------------
-
-
-def render_json(report: Report, out: IO[str]) -> None:
-    json.dump(report.as_dict(), out, indent=2, ensure_ascii=False)
-    out.write("\n")
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # a cell a spreadsheet would run as a formula (asset names come from artists' files)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def render_csv(report: Report, out: IO[str]) -> None:
-    """One row per finding (approved and passed ones included), for spreadsheets.
-
-    Cells that a spreadsheet would evaluate as a formula are prefixed with ``'``.
-    """
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for f in report.findings():
-        d = f.as_dict()
-        writer.writerow([_cell(d[c]) for c in CSV_COLUMNS])
-
-
-def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:
-    """One ``testsuite`` per stage, one ``testcase`` per asset; open findings at or above
-    ``fail_on`` become the test case's ``failure``, everything else goes to ``system-out``."""
-    threshold = fail_on.rank
-    by_stage: dict[str, list[AssetAudit]] = {}
-    for a in report.assets:
-        by_stage.setdefault(a.stage, []).append(a)
-    total_tests = sum(len(v) for v in by_stage.values())
-    suites = []
-    total_failures = 0
-    for stage in [s.name for s in report.stages]:
-        audits = sorted(by_stage.get(stage, []), key=lambda a: a.label)
-        cases = []
-        failures = 0
-        for a in audits:
-            shown = report.shown(a)
-            failing = [f for f in shown if f.is_open and f.rank >= threshold]
-            other = [f for f in shown if f not in failing]
-            body = []
-            if failing:
-                failures += 1
-                summary = ", ".join(f"{f.rule} ({f.outcome})" for f in failing)
-                text = "\n\n".join(_finding_text(f) for f in failing)
-                body.append(
-                    f'      <failure type="{_worst(failing)}" message={quoteattr(summary)}>'
-                    f"{xml_escape(text)}</failure>"
-                )
-            if other:
-                text = "\n\n".join(_finding_text(f) for f in other)
-                body.append(f"      <system-out>{xml_escape(text)}</system-out>")
-            open_tag = f"    <testcase classname={quoteattr('clearance.' + stage)} name={quoteattr(a.label)}"
-            cases.append(
-                open_tag + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>")
-            )
-        total_failures += failures
-        suites.append(
-            f'  <testsuite name={quoteattr(stage)} tests="{len(audits)}" failures="{failures}" errors="0" skipped="0">\n'
-            + "".join(c + "\n" for c in cases)
-            + "  </testsuite>"
-        )
-    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    out.write(
-        f'<testsuites name="clearance" tests="{total_tests}" failures="{total_failures}" errors="0">\n'
-    )
-    for s in suites:
-        out.write(s + "\n")
-    out.write("</testsuites>\n")
-
-
-def _worst(rows: Iterable[FindingRow]) -> str:
-    return max(rows, key=lambda f: f.rank).outcome
-
-
-def _finding_text(f: FindingRow) -> str:
-    lines = [
-        f"[{f.outcome}] {f.rule} ({f.status}{', ' + f.approval if f.approval else ''}): {f.message}"
-    ]
-    if f.remediation:
-        lines.append(f"remediation: {f.remediation}")
-    return "\n".join(lines)
-
-
-_COLOURS = {"pass": "32", "notice": "36", "escalate": "33", "approval": "35", "block": "31"}
-
-
-def _wrap(text: str, width: int, indent: str) -> list[str]:
-    import textwrap
-
-    return textwrap.wrap(
-        text, width=max(40, width - len(indent)), initial_indent=indent, subsequent_indent=indent
-    ) or [indent]
-
-
-def render_table(
-    report: Report, out: IO[str], *, colour: bool | None = None, width: int | None = None
-) -> None:
-    """The terminal report: counts per stage, then open findings grouped by stage and asset."""
-    if colour is None:
-        colour = out.isatty() and not os.environ.get("NO_COLOR")
-    width = width or (os.get_terminal_size(out.fileno()).columns if out.isatty() else 100)
-
-    def paint(text: str, outcome: str) -> str:
-        return f"\x1b[{_COLOURS.get(outcome, '0')}m{text}\x1b[0m" if colour else text
-
-    assets_total = sum(s.assets for s in report.stages)
-    open_total = sum(1 for _ in report.open_findings())
-    out.write(
-        f"Clearance report: {assets_total} asset(s) in {len(report.stages)} stage(s), "
-        f"{open_total} open finding(s), from {len(report.runs)} run(s)\n"
-    )
-    if report.first_time:
-        out.write(f"Period: {report.first_time} to {report.last_time}\n")
-    if report.filters.describe():
-        out.write("Filters: " + "; ".join(report.filters.describe()) + "\n")
-    out.write("\n")
-    name_w = max([len("STAGE")] + [len(s.name) for s in report.stages])
-    heads = ["ASSETS", *[o.upper() for o in OUTCOMES], "OPEN", "APPROVED"]
-    out.write(f"{'STAGE':<{name_w}}  " + "  ".join(f"{h:>8}" for h in heads) + "\n")
-    for s in report.stages:
-        cells = [f"{s.assets:>8}"]
-        for o in OUTCOMES:
-            n = s.counts.get(o, 0)
-            cells.append(paint(f"{n:>8}", o) if n and o != "pass" else f"{n:>8}")
-        cells += [f"{s.open:>8}", f"{s.approved:>8}"]
-        out.write(f"{s.name:<{name_w}}  " + "  ".join(cells) + "\n")
-    out.write("\n")
-    if not open_total:
-        out.write("No open findings.\n")
-    else:
-        out.write("Open findings, worst first\n")
-        for stage in [s.name for s in report.stages]:
-            audits = [
-                a
-                for a in report.assets
-                if a.stage == stage and any(f.is_open for f in report.shown(a))
-            ]
-            if not audits:
-                continue
-            out.write(f"\n== {stage} ==\n")
-            for a in audits:
-                frames = f"  frames {a.frames}" if a.frames else ""
-                worst = _worst(f for f in report.shown(a) if f.is_open)
-                out.write(f"\n{a.label}  {paint('[' + worst + ']', worst)}{frames}\n")
-                for f in report.shown(a):
-                    if not f.is_open:
-                        continue
-                    status = f" ({f.status} {f.approval})" if f.status == "expired" else ""
-                    out.write(f"  {paint(f'{f.outcome.upper():<9}', f.outcome)} {f.rule}{status}\n")
-                    for line in _wrap(f.message, width, "      "):
-                        out.write(line + "\n")
-                    if f.remediation:
-                        for line in _wrap("fix: " + f.remediation, width, "      "):
-                            out.write(line + "\n")
-    used = report.approvals("approved")
-    expired = report.approvals("expired")
-    if used or expired:
-        out.write("\nApprovals\n")
-        for f in used:
-            out.write(
-                f"  used     {f.approval:<12} {f.rule:<10} {f.stage}: {f.asset or '(stage)'}\n"
-            )
-        for f in expired:
-            when = f.evidence.get("approval_expired")
-            extra = f" (expired {when})" if when else ""
-            out.write(
-                f"  EXPIRED  {f.approval:<12} {f.rule:<10} {f.stage}: {f.asset or '(stage)'}{extra}\n"
-            )

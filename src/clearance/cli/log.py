@@ -254,16 +254,8 @@ class _WriteError(Exception):
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ..report import (
-        Filters,
-        ReportError,
-        build_report,
-        parse_time,
-        render_csv,
-        render_json,
-        render_junit,
-        render_table,
-    )
+    from ..report import Filters, ReportError, build_report, parse_time
+    from ..report_text import render_csv, render_json, render_junit, render_table
 
     try:
         filters = Filters(
