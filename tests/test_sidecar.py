@@ -77,3 +77,32 @@ def test_yaml_python_tags_are_refused() -> None:
 def test_sidecar_record_from_memory() -> None:
     record = sidecar_record({"provenance": 1}, "mem.yaml")
     assert [i.field for i in record.issues] == ["generated"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 2026-01-02\nb: [1, 2.5, null, true, 'x', ~, 0x1f, .inf]\n",
+        "a: &x {k: 1}\nb: *x\nc: [*x, *x]\n",
+        "a: &x {k: 1}\nb: {<<: *x, j: 2}\n",
+        "1: one\ntrue: yes\nnull: ~\n2026-01-01: date key\n",
+        "- !!binary aGVsbG8=\n- !!str 12\n- !!float 3\n",
+        "text: |\n  multi\n  line\nfolded: >\n  a\n  b\n",
+        "? [1, 2]\n: complex key\n",
+        "t: 2026-11-26T21:06:53Z\n",
+        "",
+        "just a string",
+    ],
+)
+def test_fast_yaml_builder_gives_exactly_what_the_safe_loader_gives(text: str) -> None:
+    import yaml
+
+    from clearance._yaml import _normalise
+
+    try:
+        expected = _normalise(yaml.load(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError:
+        with pytest.raises(DocumentError):
+            parse_document(text)
+        return
+    assert parse_document(text) == expected

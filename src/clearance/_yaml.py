@@ -57,11 +57,71 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
     if "*" in text:  # aliases are written "*name": only then is the expansion check needed
         _check_alias_expansion(text)
     try:
-        return _normalise(yaml.load(text, Loader=_Loader))  # noqa: S506 - CSafeLoader
+        return _load_fast(text)
     except yaml.YAMLError as exc:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
     except RecursionError:
         raise DocumentError("invalid YAML: nesting too deep") from None
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Fallback(Exception):
+    """The document uses a YAML feature the fast builder leaves to PyYAML (merge keys, tags)."""
+
+
+def _load_fast(text: str) -> Any:
+    """PyYAML's safe C loader, with a leaner constructor for plain documents.
+
+    The C parser composes the node graph exactly as ``yaml.load(Loader=CSafeLoader)`` does;
+    plain maps, sequences and strings are then built directly (scalars of other types go
+    through PyYAML's own safe constructors, so ints, floats, bools, nulls and dates mean the
+    same). Anything else — merge keys, explicit tags, complex keys — is built by PyYAML's
+    constructor itself, so the result is always what the safe loader gives.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return _build(loader, node, {})
+        except _Fallback:
+            return _normalise(loader.construct_document(node))
+    finally:
+        loader.dispose()
+
+
+def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    tag = node.tag
+    if isinstance(node, yaml.ScalarNode):
+        if tag == _STR:
+            return node.value
+        constructor = loader.yaml_constructors.get(tag)
+        if constructor is None:
+            raise _Fallback
+        return _normalise(constructor(loader, node))
+    if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
+        items: list[Any] = []
+        memo[id(node)] = items
+        items.extend(_build(loader, child, memo) for child in node.value)
+        return items
+    if isinstance(node, yaml.MappingNode) and tag == _MAP:
+        mapping: dict[Any, Any] = {}
+        memo[id(node)] = mapping
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR:
+                raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
+            mapping[key_node.value] = _build(loader, value_node, memo)
+        return mapping
+    raise _Fallback
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -244,11 +244,12 @@ class Policy:
     # -- rules --------------------------------------------------------------------------
     def _rule_config(self, rule_id: str) -> dict[str, Any]:
         # memoised per rule id: asked once per rule per asset on the hot path
-        key = (rule_id, id(self.rules), len(self.rules))
-        cache = self.__dict__.setdefault("_rule_cache", {})
-        found = cache.get(key)
+        cache = self.__dict__.get("_rule_cache")
+        if cache is None or cache[0] is not self.rules:
+            cache = self.__dict__["_rule_cache"] = (self.rules, {})
+        found = cache[1].get(rule_id)
         if found is None:
-            found = cache[key] = self._merge_rule_config(rule_id)
+            found = cache[1][rule_id] = self._merge_rule_config(rule_id)
         return found  # type: ignore[no-any-return]
 
     def _merge_rule_config(self, rule_id: str) -> dict[str, Any]:

@@ -143,7 +143,11 @@ class RuleContext:
         self.record = record
         self.stage = stage
         self.policy = policy
-        self.settings: dict[str, Any] = policy.rule_settings(rule.id)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The rule's parameters from ``rules:`` in the configuration."""
+        return self.policy.rule_settings(self.rule.id)
 
     # -- reading the record ---------------------------------------------------------------
     def get(self, path: str, default: Any = MISSING) -> Any:

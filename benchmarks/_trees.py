@@ -1,0 +1,83 @@
+"""Synthetic pipeline trees for the benchmarks (written once per run into a temp folder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from clearance.testing import write_png
+
+SIDECAR = {
+    "provenance": 1,
+    "production": "BENCH01",
+    "shot": "sh010",
+    "generated": True,
+    "source_type": "compositeWithTrainedAlgorithmicMedia",
+    "steps": [
+        {
+            "tool": "studio-diffusion",
+            "tool_version": "2.1",
+            "inputs": [{"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}],
+            "prompt": {"text": "wide desert street at dusk", "references": []},
+            "training": {"performed": False, "sources": []},
+        }
+    ],
+    "output": {
+        "use": "temp",
+        "on_screen": "none",
+        "subject": "incidental",
+        "depicts_real": False,
+        "presented_as_authentic": False,
+        "synthetic_performer": False,
+        "human_contribution": "matte painter repainted sky",
+    },
+    "talent": [],
+    "union_impact": "none",
+    "disclosure": {"notified_at": "2026-11-02"},
+}
+
+CONFIG = """clearance: 1
+production: {id: BENCH01, genre: fiction, regions: [US]}
+tools:
+  studio-diffusion: {vendor: In-house, deployment: studio_enterprise, trains_on_inputs: false,
+                     retains_data: none, reuses_outputs: false, marks_output: c2pa}
+stages:
+  - {name: gen, paths: [gen/]}
+  - {name: comp, paths: [comp/]}
+"""
+
+
+def single_file_tree(root: Path, count: int, *, per_folder: int = 500) -> Path:
+    """``count`` PNG assets, each with a ~600-byte YAML sidecar, in folders of ``per_folder``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "clearance.yaml").write_text(CONFIG)
+    template = root / ".template.png"
+    write_png(template)
+    png = template.read_bytes()
+    sidecar = yaml.safe_dump(SIDECAR, sort_keys=False)
+    for i in range(count):
+        folder = root / ("gen" if i % 2 else "comp") / f"sh{i // per_folder:04d}"
+        if i % per_folder in (0, 1):
+            folder.mkdir(parents=True, exist_ok=True)
+        name = f"el_{i:06d}_v001.png"
+        (folder / name).write_bytes(png)
+        (folder / f"{name}.genai.yaml").write_text(sidecar)
+    return root
+
+
+def sequence_tree(root: Path, sequences: int, frames: int) -> Path:
+    """``sequences`` × ``frames`` EXR-named frames (tiny files), one sidecar per sequence."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "clearance.yaml").write_text(CONFIG)
+    sidecar = yaml.safe_dump(SIDECAR, sort_keys=False)
+    for s in range(sequences):
+        folder = root / "comp" / f"sh{s:04d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        prefix = f"sh{s:04d}_comp_v001"
+        for f in range(1001, 1001 + frames):
+            fd = os.open(folder / f"{prefix}.{f}.exr", os.O_CREAT | os.O_WRONLY, 0o644)
+            os.close(fd)
+        (folder / f"{prefix}.genai.yaml").write_text(sidecar)
+    return root

@@ -1,0 +1,87 @@
+"""``clearance scan`` throughput against the work a hand-written checker would do.
+
+Baseline (measured in the same run, in its own process): walk the tree, read every sidecar,
+parse it with PyYAML's C loader and validate it with ``jsonschema`` against the project's own
+``provenance.schema.json``. Measured: the real ``clearance scan --format json`` command, cold
+(no ``.clearance`` folder), single process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CLEARANCE = str(Path(sys.executable).parent / "clearance")
+DEFAULT_ASSETS = 20_000
+
+BASELINE = r"""
+import json, os, sys, time
+import jsonschema, yaml
+from clearance._resources import data_file
+schema = json.loads(data_file("schemas", "provenance.schema.json").read_text())
+cls = jsonschema.Draft202012Validator
+validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+start = time.perf_counter()
+count = 0
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for name in files:
+        if name.endswith(".genai.yaml"):
+            with open(os.path.join(folder, name), "rb") as fh:
+                doc = yaml.load(fh.read(), Loader=yaml.CSafeLoader)
+            errors = list(validator.iter_errors(doc))
+            count += 1
+print(count, time.perf_counter() - start)
+"""
+
+
+def timed(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"{cmd} exited {done.returncode}: {done.stderr[-2000:]}")
+    return elapsed
+
+
+def baseline(root: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", BASELINE, str(root)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def cold_scan(root: Path, *extra: str) -> float:
+    shutil.rmtree(root / ".clearance", ignore_errors=True)
+    return timed([CLEARANCE, "scan", str(root), "--format", "json", "--no-progress", *extra])
+
+
+def run(size: float = 1.0) -> list[dict]:
+    sys.path.insert(0, str(HERE))
+    from _trees import single_file_tree
+
+    count = max(100, int(DEFAULT_ASSETS * size))
+    tmp = Path(tempfile.mkdtemp(prefix="clearance-bench-scan-"))
+    try:
+        root = single_file_tree(tmp / "show", count)
+        env_base = min(baseline(root) for _ in range(2))
+        cold = min(cold_scan(root) for _ in range(2))
+        rows = [
+            {"name": f"baseline: walk+read+yaml+jsonschema, {count} sidecars", "value": env_base, "unit": "s", "baseline": None, "ratio": None, "target": None},
+            {"name": f"cold scan, {count} assets, 1 process", "value": cold, "unit": "s", "baseline": env_base, "ratio": cold / env_base, "target": "<= 1.0 (issue 6); <= 1.5 (issue 2)"},
+            {"name": "cold scan per asset", "value": cold / count * 1e6, "unit": "us", "baseline": env_base / count * 1e6, "ratio": cold / env_base, "target": None},
+        ]
+        return rows
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("CLEARANCE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    for row in run(float(sys.argv[1]) if len(sys.argv) > 1 else 1.0):
+        print(row)
