@@ -13,4 +13,5 @@ BUILTIN_RULE_MODULES: tuple[str, ...] = (
     "clearance.rules.ethics",
     "clearance.rules.deliverables",
     "clearance.rules.iptc",
+    "clearance.rules.embedded",  # PRV-06, PRV-07: embedded provenance (docs/embedded-provenance.md)
 )
