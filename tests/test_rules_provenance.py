@@ -75,7 +75,7 @@ def xmp(generated: bool | None = None, source_type: str | None = None, **extra) 
 
 def test_builtin_packs_register_every_default_rule_through_the_plugin_host():
     host = PluginHost(policy(), autoload=False)
-    assert not host.failures, host.failures
+    assert not [f for f in host.failures if f.name in BUILTIN_RULE_MODULES], host.failures
     ids = {rule.id for rule in host.registry}
     assert ids >= DEFAULT_IDS
 
