@@ -280,7 +280,11 @@ def run_report(args: argparse.Namespace) -> int:
 
                 render_html(report, out)
             out.flush()
-    except OSError as exc:  # stdout on a full disk, a closed pipe's cousins
+    except BrokenPipeError:  # `clearance report LOG | head`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:  # stdout on a full disk
         _err(f"cannot write the report: {exc.strerror or exc}")
         return EXIT_ERROR
     except (ReportError, _WriteError, ValueError) as exc:
