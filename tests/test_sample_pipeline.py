@@ -346,6 +346,16 @@ def test_stage_summary_matches_expected(scan: dict[str, Any]) -> None:
     assert got == want
 
 
+def test_generated_configs_and_sidecars_pass_clearance_validate(show: Path) -> None:
+    configs = [str(show / name) for name in ("clearance.yaml", "tools.yaml", "approvals.yaml")]
+    done = run_clearance("validate", *configs, cwd=show.parent)
+    assert done.returncode == 0, done.stdout + done.stderr
+    done = run_clearance("validate", str(show / MALFORMED), cwd=show.parent)
+    assert done.returncode == 1
+    assert "generated: expected true or false" in done.stdout + done.stderr
+    assert "outptu: unknown field" in done.stdout + done.stderr
+
+
 def test_site_hooks_are_attached_globally_and_per_stage(show: Path) -> None:
     done = run_clearance("plugins", "--config", str(show / "clearance.yaml"), cwd=show.parent)
     assert done.returncode == 0, done.stderr
