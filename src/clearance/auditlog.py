@@ -286,8 +286,9 @@ class AuditLog:
     def append_many(self, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """Append ``events`` in order under one lock with one fsync; returns the written records.
 
-        Either every event is valid and written, or :class:`AuditLogError` is raised; an
-        unserialisable event fails the whole batch before anything is written.
+        An unserialisable event fails the whole batch before anything is written. An I/O
+        failure raises :class:`AuditLogError`; what was written before it (with rotation, an
+        earlier part of the batch) is complete and chained, never a torn line.
         """
         prepared = [_prepare(e, str(self.path)) for e in events]
         return self._write(prepared)
@@ -364,7 +365,9 @@ class AuditLog:
                     ):
                         self._append_bytes(fd, b"".join(pending))
                         pending = []
-                        fd = self._rotate(fd)
+                        os.close(fd)
+                        fd = -1  # nothing to close if the rotation fails
+                        fd = self._rotate()
                         size = 0
                     pending.append(chunk)
                     size += len(chunk)
@@ -372,7 +375,8 @@ class AuditLog:
                     prev = line_hash(line)
                 self._append_bytes(fd, b"".join(pending))
             finally:
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
         return records
 
     def _open_active(self) -> int:
@@ -392,8 +396,8 @@ class AuditLog:
             self._fsync_dir()
         return fd
 
-    def _rotate(self, fd: int) -> int:
-        os.close(fd)
+    def _rotate(self) -> int:
+        """Rename the active file to the next number; returns a descriptor on a new active file."""
         existing = rotated_files(self.path)
         number = int(existing[-1].name[-6:]) + 1 if existing else 1
         target = self.path.with_name(f"{self.path.name}.{number:06d}")
