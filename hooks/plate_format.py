@@ -17,12 +17,12 @@ Parameters (all optional; the defaults are a UHD EXR plate):
 * ``formats``: accepted file formats, by content, not by extension: ``exr``, ``png``,
   ``jpeg`` (or ``jpg``), ``tiff`` (or ``tif``), ``dpx`` (default ``[exr]``).
 
-How it reads the files: headers only, a few hundred bytes per file, never pixels. The format
-comes from the file's magic number (a PNG renamed ``.exr`` is a PNG); the size from the PNG
-``IHDR`` chunk, the EXR ``dataWindow`` attribute, the JPEG ``SOF`` marker or the DPX image
-header. Every frame of a sequence is checked (one short read per frame), and each problem is
-reported once per asset with the frames it affects. A header that cannot be read is itself a
-finding (unsure: never a silent pass). A bad parameter (``min_width: "4k"``) raises, which
+How it reads the files: headers only (one 4 KiB read per file, 64 KiB at most), never
+pixels. The format comes from the file's magic number (a PNG renamed ``.exr`` is a PNG); the
+size from the PNG ``IHDR`` chunk, the EXR ``dataWindow`` attribute, the JPEG ``SOF`` marker
+or the DPX image header. Every frame of a sequence is checked (one short read per frame),
+and each problem is reported once per asset with the frames it affects. A header that cannot
+be read is itself a finding (unsure: never a silent pass). A bad parameter (``min_width: "4k"``) raises, which
 Clearance reports as ``PRV-05`` naming this plugin.
 
 Testing it: see ``tests/test_site_hooks.py`` and ``docs/first-checker.md``.
@@ -41,6 +41,7 @@ from clearance.rules import RuleContext, RulePack
 RULE_ID = "SITE-PLATE-01"
 DEFAULTS: dict[str, Any] = {"min_width": 3840, "min_height": 2160, "formats": ["exr"]}
 _ALIASES = {"jpg": "jpeg", "tif": "tiff", "openexr": "exr"}
+_FIRST_READ = 4096  # enough for PNG, DPX and almost every EXR header
 _HEAD = 64 * 1024  # no plate header we read is longer than this
 
 pack = RulePack("plate_format", pack="site")
@@ -146,7 +147,15 @@ def read_header(path: Path) -> tuple[str | None, tuple[int, int] | None]:
     :raises OSError: when the file cannot be read.
     """
     with open(path, "rb") as f:
-        head = f.read(_HEAD)
+        head = f.read(_FIRST_READ)
+        fmt, size = _identify(head)
+        if size is None and fmt in ("exr", "jpeg") and len(head) == _FIRST_READ:
+            # a long EXR header (many attributes) or a JPEG with a big EXIF block first
+            fmt, size = _identify(head + f.read(_HEAD - _FIRST_READ))
+    return fmt, size
+
+
+def _identify(head: bytes) -> tuple[str | None, tuple[int, int] | None]:
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png", _png_size(head)
     if head.startswith(b"\x76\x2f\x31\x01"):

@@ -183,6 +183,24 @@ def test_read_header_reads_sizes_from_headers(tmp_path: Path) -> None:
     assert plate_format.read_header(tmp_path / "cut.exr") == ("exr", None)
 
 
+def test_read_header_finds_sizes_past_the_first_read(tmp_path: Path) -> None:
+    def attribute(name: bytes, kind: bytes, value: bytes) -> bytes:
+        return name + b"\0" + kind + b"\0" + struct.pack("<i", len(value)) + value
+
+    comments = attribute(b"comments", b"string", b"x" * 6000)
+    window = attribute(b"dataWindow", b"box2i", struct.pack("<iiii", 0, 0, 4095, 2159))
+    header = media.EXR_MAGIC + struct.pack("<I", 2) + comments + window + b"\0"
+    (tmp_path / "long.exr").write_bytes(header)
+    assert plate_format.read_header(tmp_path / "long.exr") == ("exr", (4096, 2160))
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = "y" * 8000  # ImageDescription: pushes the SOF marker past 4 KiB
+    Image.new("RGB", (48, 27)).save(tmp_path / "exif.jpg", format="JPEG", exif=exif)
+    assert plate_format.read_header(tmp_path / "exif.jpg") == ("jpeg", (48, 27))
+
+
 @pytest.fixture
 def plate_run(clearance_run: Any) -> Any:
     run = clearance_run(
