@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -138,8 +139,10 @@ class Session:
         blocked: Iterable[str] = (),
         extra_plugins: Sequence[tuple[str, object]] = (),
         autoload: bool | None = None,
+        announce: bool = True,
     ) -> None:
         self.policy = policy
+        self.blocked = list(blocked)
         self.command = command
         self.run_id = uuid.uuid4().hex
         self.host = socket.gethostname()
@@ -154,7 +157,8 @@ class Session:
 
             self._log = AuditLog(policy.audit_log, max_bytes=policy.audit_max_bytes)
             self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
-        self._emit_start(paths)
+        if announce:
+            self._emit_start(paths)
 
     # -- events -----------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
@@ -424,8 +428,14 @@ class Session:
         *,
         errors: Sequence[tuple[str, str]] = (),
         progress: Callable[[int, int, Asset], None] | None = None,
+        jobs: int = 1,
     ) -> RunResult:
-        """Audit ``assets`` stage by stage (pipeline order), with stage events around each."""
+        """Audit ``assets`` stage by stage (pipeline order), with stage events around each.
+
+        With ``jobs > 1``, assets are audited in that many worker processes, each with its own
+        plugin manager; results and audit events come back, and are written, in exactly the
+        order of a serial run.
+        """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         for path, reason in errors:
             self.emit("run.error", message=f"{path}: {reason}", details={"path": path, "error": reason})
@@ -435,18 +445,32 @@ class Session:
             by_stage.setdefault(asset.stage, []).append(asset)
         done = 0
         total = len(assets)
-        for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
-            stage = self.stage_config(stage_name)
-            stage_result = StageResult(stage_name)
-            with self.batch():
-                self.start_stage(stage)
-                for asset in by_stage[stage_name]:
-                    stage_result.assets.append(self.audit(asset))
-                    done += 1
-                    if progress is not None:
-                        progress(done, total, asset)
-                self.finish_stage(stage_result)
-            result.stages.append(stage_result)
+        pool = _WorkerPool(self, jobs) if jobs > 1 and total > 1 else None
+        try:
+            for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
+                stage = self.stage_config(stage_name)
+                stage_result = StageResult(stage_name)
+                with self.batch():
+                    self.start_stage(stage)
+                    members = by_stage[stage_name]
+                    audited = pool.audit(members) if pool is not None else map(self.audit, members)
+                    for asset_result in audited:
+                        stage_result.assets.append(asset_result)
+                        done += 1
+                        if progress is not None:
+                            progress(done, total, asset_result.asset)
+                    self.finish_stage(stage_result)
+                result.stages.append(stage_result)
+        finally:
+            if pool is not None:
+                pool.close()
+        return result
+
+    def replay(self, result: AssetResult, events: Sequence[dict[str, Any]]) -> AssetResult:
+        """Write the events a worker process recorded for ``result``, in their order."""
+        for event in events:
+            fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
+            self.emit(event["event"], **fields)
         return result
 
     def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
@@ -475,6 +499,53 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         if self._log is not None:
             self._log.close()
+
+
+_WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
+_CHUNK = 32
+
+
+def _worker_init(policy: Policy, command: str, blocked: Sequence[str]) -> None:
+    global _WORKER
+    _WORKER = Session(policy, command=command, write_log=False, blocked=blocked, announce=False)
+
+
+def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[str, Any]]]]:
+    session = _WORKER
+    assert session is not None, "worker not initialised"
+    out = []
+    for asset in chunk:
+        session.events.clear()
+        result = session.audit(asset)
+        out.append((result, list(session.events)))
+    return out
+
+
+class _WorkerPool:
+    """Worker processes auditing chunks of assets; the parent writes every event, in order."""
+
+    def __init__(self, session: Session, jobs: int) -> None:
+        import multiprocessing
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+        self.session = session
+        self.executor = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_worker_init,
+            initargs=(session.policy, session.command, tuple(session.blocked)),
+        )
+
+    def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:
+        chunks = [assets[i : i + _CHUNK] for i in range(0, len(assets), _CHUNK)]
+        for batch in self.executor.map(_worker_audit, chunks):
+            for result, events in batch:
+                yield self.session.replay(result, events)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _rel(path: Path | None, root: Path) -> str | None:

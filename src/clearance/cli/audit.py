@@ -77,7 +77,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
     progress = None if args.no_progress else Progress(len(found.assets))
     result: RunResult | None = None
     try:
-        result = session.run(found.assets, errors=found.errors, progress=progress)
+        result = session.run(found.assets, errors=found.errors, progress=progress, jobs=getattr(args, "jobs", 1))
         code = result.exit_code(args.fail_on)
         session.close(result, exit_code=code)
     except AuditLogError as exc:

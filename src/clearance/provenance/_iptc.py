@@ -24,8 +24,8 @@ GENAI_TERMS = frozenset(
 )
 
 # Terms that positively say "no generative model": capture, human work, non-generative
-# algorithms (procedural, denoise/upres), and IPTC's retired terms for human software work.
-NON_GENAI_TERMS = frozenset(
+# algorithms (procedural, denoise/upres).
+CURRENT_NON_GENAI_TERMS = frozenset(
     {
         "digitalCapture",
         "computationalCapture",
@@ -39,11 +39,14 @@ NON_GENAI_TERMS = frozenset(
         "algorithmicallyEnhanced",
         "algorithmicMedia",
         "dataDrivenMedia",
-        "softwareImage",
-        "digitalArt",
-        "minorHumanEdits",
     }
 )
+# IPTC's retired terms for human software work (still found in older files): also "no GenAI".
+RETIRED_TERMS = frozenset({"softwareImage", "digitalArt", "minorHumanEdits"})
+NON_GENAI_TERMS = CURRENT_NON_GENAI_TERMS | RETIRED_TERMS
+# Current terms that do not decide either way.
+UNDECIDED_TERMS = frozenset({"composite", "virtualRecording"})
+KNOWN_TERMS = GENAI_TERMS | CURRENT_NON_GENAI_TERMS | UNDECIDED_TERMS
 
 # Everything else ("composite", "virtualRecording" (GenAI and/or capture), C2PA "empty", unknown or misspelled terms) says nothing about
 # GenAI: the reader reports ``generated`` as unknown, never as False.

@@ -30,38 +30,21 @@ from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..model import MISSING, Asset, Finding, Outcome, ProvenanceRecord, Rule
+from ..provenance import _iptc
 
 if TYPE_CHECKING:
     from ..policy import Policy, StageConfig
 
 __all__ = ["RuleRegistry", "RulePack", "RuleContext", "DuplicateRuleError", "GENAI_TERMS"]
 
-IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-#: IPTC digital source types that say generative AI made or edited the asset.
-GENAI_TERMS = frozenset(
-    {"trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"}
-)
-#: Current IPTC terms that say no generative AI was involved.
-NON_GENAI_TERMS = frozenset(
-    {
-        "digitalCapture",
-        "computationalCapture",
-        "negativeFilm",
-        "positiveFilm",
-        "print",
-        "humanEdits",
-        "compositeCapture",
-        "algorithmicallyEnhanced",
-        "digitalCreation",
-        "dataDrivenMedia",
-        "screenCapture",
-        "algorithmicMedia",
-    }
-)
-#: Current terms that do not decide either way.
-UNDECIDED_TERMS = frozenset({"composite", "virtualRecording"})
-RETIRED_TERMS = frozenset({"minorHumanEdits", "softwareImage", "digitalArt"})
-KNOWN_TERMS = GENAI_TERMS | NON_GENAI_TERMS | UNDECIDED_TERMS
+# One vocabulary for readers and rules (``clearance.provenance._iptc``): GenAI terms, current
+# terms that exclude GenAI, undecided terms, retired terms.
+GENAI_TERMS = _iptc.GENAI_TERMS
+NON_GENAI_TERMS = _iptc.CURRENT_NON_GENAI_TERMS
+UNDECIDED_TERMS = _iptc.UNDECIDED_TERMS
+RETIRED_TERMS = _iptc.RETIRED_TERMS
+KNOWN_TERMS = _iptc.KNOWN_TERMS
+IPTC_PREFIX = _iptc.IPTC_PREFIX
 
 
 def iptc_term(value: Any) -> str | None:
