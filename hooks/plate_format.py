@@ -22,8 +22,8 @@ pixels. The format comes from the file's magic number (a PNG renamed ``.exr`` is
 size from the PNG ``IHDR`` chunk, the EXR ``dataWindow`` attribute, the JPEG ``SOF`` marker
 or the DPX image header. Every frame of a sequence is checked (one short read per frame),
 and each problem is reported once per asset with the frames it affects. A header that cannot
-be read is itself a finding (unsure: never a silent pass). A bad parameter (``min_width: "4k"``) raises, which
-Clearance reports as ``PRV-05`` naming this plugin.
+be read is itself a finding (unsure: never a silent pass). A bad parameter
+(``min_width: "4k"``) raises, which Clearance reports as ``PRV-05`` naming this plugin.
 
 Testing it: see ``tests/test_site_hooks.py`` and ``docs/first-checker.md``.
 """
