@@ -117,6 +117,7 @@ def test_audit_events_survive_any_structlog_configuration(tmp_path: Path) -> Non
     def drop_everything(_logger: object, _name: str, _event: dict) -> dict:
         raise structlog.DropEvent
 
+    saved = structlog.get_config()
     structlog.configure(
         processors=[drop_everything],
         wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL),
@@ -133,6 +134,7 @@ def test_audit_events_survive_any_structlog_configuration(tmp_path: Path) -> Non
     finally:
         logging.disable(logging.NOTSET)
         structlog.reset_defaults()
+        structlog.configure(**saved)
     objs = [json.loads(line) for line in lines_of(tmp_path / "audit.jsonl")]
     assert [o["event"] for o in objs] == ["finding", "asset.audited"]
     assert all(o["run_id"] == "r1" and o["host"] == "farm01" and o["stage"] == "comp" for o in objs)

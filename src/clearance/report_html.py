@@ -93,6 +93,11 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _path(value: object) -> str:
+    """An asset path, escaped, that may wrap after ``/`` and ``_`` rather than mid-word."""
+    return _e(value).replace("/", "/<wbr>").replace("_", "_<wbr>")
+
+
 def _when(time: str | None) -> str:
     """``2026-11-26T21:56:25.332Z`` → ``2026-11-26 21:56 UTC`` (escaped)."""
     if not time or len(time) < 16:
@@ -176,7 +181,7 @@ def _findings_table(report: Report) -> str:
         rows.append(
             f'<tr data-stage="{_e(f.stage)}" data-outcome="{_e(f.outcome)}">'
             f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
-            f'<td><div class="asset">{_e(a.label)}</div>{frames}</td>'
+            f'<td><div class="asset">{_path(a.label)}</div>{frames}</td>'
             f'<td class="rule">{_e(f.rule)}</td>'
             f'<td class="msg">{_e(f.message)}{fix}</td><td>{status}</td></tr>'
         )
