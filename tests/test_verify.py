@@ -368,3 +368,16 @@ def test_an_openssl_generated_key_works(tmp_path: Path, log: Path) -> None:
     subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(pub)], check=True)
     assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
     assert clearance("verify", str(log), "--key", str(pub)).returncode == 0
+
+
+def test_heavy_damage_is_still_named_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many([{"event": "finding", "message": f"m{i}"} for i in range(40)])
+    lines = read(path)
+    write(path, lines[::2])  # every other line deleted
+    assert breaks(path) == [("deleted", n) for n in range(2, 21)]
+    write(path, lines[::-1])  # every line in reverse order
+    assert {kind for kind, _line in breaks(path)} == {"reordered"}
+    assert len(breaks(path)) == 39
+    write(path, [line.replace(b'"m', b'"M') for line in lines])  # every message edited
+    assert breaks(path) == [("edited", n) for n in range(1, 40)]  # the last needs a checkpoint

@@ -37,6 +37,7 @@ Checkpoints (``auditlog_checkpoint``) close that hole.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -55,7 +56,7 @@ TAMPER_KINDS = frozenset(
 )
 _PREFIX = re.compile(rb'\{"schema":"clearance\.event/1","seq":([0-9]+),"prev":"([0-9a-f]{64})"')
 _RECOVERED = b'"event":"log.recovered"'
-_REGION_LIMIT = 4096
+_REGION_LIMIT = 100_000  # lines in one damaged region before it is classified as it stands
 
 
 class VerifyError(Exception):
@@ -188,7 +189,6 @@ class _Walker:
         self.region: list[_Line] | None = None
         self.anchor = _VIRTUAL
         self.chain_end: _Line | None = None  # set when the log ends inside a damaged region
-        self.edited: set[int] = set()  # positions explained as edited in the current region
 
     # -- reporting ----------------------------------------------------------------------------
 
@@ -236,32 +236,76 @@ class _Walker:
             self.region = None
 
     def close(self, middle: list[_Line], resume: _Line | None) -> None:
-        """Classify the damaged region between ``self.anchor`` and ``resume``."""
+        """Classify the damaged region between ``self.anchor`` and ``resume``.
+
+        Rebuilds the chain from the anchor: follow ``prev`` links (whatever the file order);
+        where no line links on, continue at the smallest ``seq`` still unvisited and name why
+        the link is missing (an edited line, deleted lines, or lines edited beyond parsing).
+        """
         anchor = self.anchor
-        nodes = [anchor, *middle] + ([resume] if resume is not None else [])
-        by_hash = {n.h: n for n in nodes}
-        on_path: set[int] = set()
-        path: list[_Line] = []
-        if resume is not None:
-            path, on_path = self._walk_back(anchor, middle, resume, nodes, by_hash)
-        else:
-            cur = anchor
-            path.append(cur)
-            on_path.add(cur.pos)
-            while True:  # the chain as far as it goes, then whatever is left over
-                nxt = next((n for n in middle if n.pos not in on_path and n.prev == cur.h), None)
-                if nxt is None:
-                    break
-                if nxt.seq is not None and cur.seq is not None and nxt.seq != cur.seq + 1:
-                    self.brk("edited", nxt, f"seq is {nxt.seq}, expected {cur.seq + 1}")
+        nodes = [*middle] + ([resume] if resume is not None else [])
+        by_prev: dict[str, list[_Line]] = {}
+        for n in nodes:
+            if n.prev is not None:
+                by_prev.setdefault(n.prev, []).append(n)
+        order = sorted((n.seq, n.pos, i) for i, n in enumerate(nodes) if n.seq is not None)
+        seqs = [o[0] for o in order]
+        first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
+        visited = {anchor.pos}
+        explained: set[int] = set()  # not on the chain, but already reported (edited in place)
+        path = [anchor]
+        cur, cur_seq = anchor, anchor.seq or 0
+        while True:
+            succ = [n for n in by_prev.get(cur.h, ()) if n.pos not in visited]
+            if succ:
+                succ.sort(
+                    key=lambda n: (n is not resume, n.seq != cur_seq + 1, n.h not in by_prev, n.pos)
+                )
+                nxt = succ[0]
+                if nxt.seq != cur_seq + 1:
+                    self.brk("edited", nxt, f"seq is {nxt.seq}, expected {cur_seq + 1}")
+                    explained.add(nxt.pos)
+                visited.add(nxt.pos)
                 path.append(nxt)
-                on_path.add(nxt.pos)
-                cur = nxt
+                cur, cur_seq = nxt, cur_seq + 1
+                continue
+            i = bisect.bisect_right(seqs, cur_seq)
+            while i < len(order) and nodes[order[i][2]].pos in visited:
+                i += 1
+            if i == len(order):
+                break
+            nxt = nodes[order[i][2]]
+            nxt_seq = order[i][0]
+            missing = nxt_seq - cur_seq - 1
+            if missing == 0:
+                if cur is not anchor and cur.pos not in explained:
+                    self.brk(
+                        "edited",
+                        cur,
+                        f"line changed after it was written: the prev of {self.where(nxt)} "
+                        "does not match it",
+                    )
+                    explained.add(cur.pos)
+                elif cur is anchor:
+                    self.brk("edited", nxt, "prev does not match the line before it")
+                    explained.add(nxt.pos)
+            else:
+                lo, hi = cur.pos + 1 - first_pos, nxt.pos - first_pos
+                between = [n for n in middle[max(lo, 0) : max(hi, 0)] if n.pos not in visited]
+                if between and len(between) == missing:
+                    self._edited_in_place(between, path[-1], cur_seq)
+                    visited.update(n.pos for n in between)
+                    explained.update(n.pos for n in between)
+                else:
+                    self._deleted(cur, nxt, missing, cur_seq)
+            visited.add(nxt.pos)
+            path.append(nxt)
+            cur, cur_seq = nxt, nxt_seq
+        if resume is None:
             self.chain_end = cur
-        # out of file order along the chain: reordered
-        chain = [n for n in path if n is not _VIRTUAL]
-        for before, n in zip(chain, chain[1:], strict=False):
-            if n.pos < before.pos:
+        # chained lines out of file order: reordered
+        for before, n in zip(path[1:], path[2:], strict=False):
+            if n.pos < before.pos and n.pos not in explained:
                 self.brk(
                     "reordered",
                     n,
@@ -271,7 +315,7 @@ class _Walker:
         # never on the chain: inserted, or torn and recovered
         recovered = {(n.fidx, ref) for n in nodes for ref in n.torn_refs}
         for n in middle:
-            if n.pos in on_path or n.pos in self.edited:
+            if n.pos in visited:
                 continue
             if (n.fidx, (n.offset, n.h)) in recovered:
                 self.brk(
@@ -284,98 +328,43 @@ class _Walker:
                 self.brk("inserted", n, "line is not an audit event and is not part of the chain")
             else:
                 self.brk("inserted", n, f"line (seq {n.seq}) is not part of the chain")
-        self.edited.clear()
 
-    def _walk_back(
-        self,
-        anchor: _Line,
-        middle: list[_Line],
-        resume: _Line,
-        nodes: list[_Line],
-        by_hash: dict[str, _Line],
-    ) -> tuple[list[_Line], set[int]]:
-        path = [resume]
-        on_path = {resume.pos}
-        cur = resume
-        while cur is not anchor:
-            p = by_hash.get(cur.prev) if cur.prev else None
-            if p is not None and p.pos not in on_path:
-                if p.seq is not None and cur.seq is not None and cur.seq != p.seq + 1:
-                    self.brk("edited", cur, f"seq is {cur.seq}, expected {p.seq + 1}")
-                path.append(p)
-                on_path.add(p.pos)
-                cur = p
-                continue
-            cur_seq = cur.seq
-            if cur_seq is None:
-                break
-            want = cur_seq - 1
-            cand = next(
-                (n for n in reversed(nodes) if n.seq == want and n.pos not in on_path), None
-            )
-            if cand is not None and cand.pos < cur.pos:
+    def _edited_in_place(self, lines: list[_Line], before: _Line, before_seq: int) -> None:
+        """Lines sitting exactly where missing ``seq`` values belong: changed, or moved here."""
+        prev_h = before.h
+        for i, n in enumerate(lines):
+            expected = before_seq + 1 + i
+            if n.seq is None:
                 self.brk(
                     "edited",
-                    cand,
-                    f"line changed after it was written: the prev of {self.where(cur)} "
-                    f"does not match it",
+                    n,
+                    "line is not a valid audit event any more (edited or corrupted)",
+                    seq=expected,
                 )
-                path.append(cand)
-                on_path.add(cand.pos)
-                cur = cand
-                continue
-            lower = max(
-                (
-                    n
-                    for n in nodes
-                    if n.pos not in on_path
-                    and n.seq is not None
-                    and n.seq < cur_seq
-                    and n.pos < cur.pos
-                ),
-                key=lambda n: n.seq or 0,
-                default=anchor,
-            )
-            missing = cur_seq - (lower.seq or 0) - 1
-            between = [n for n in middle if lower.pos < n.pos < cur.pos and n.pos not in on_path]
-            if between and len(between) == missing:
-                for i, n in enumerate(between):
-                    expected = (lower.seq or 0) + 1 + i
-                    fits = n.prev == (between[i - 1].h if i else lower.h)
-                    if n.seq is None:
-                        kind, why = (
-                            "edited",
-                            "line is not a valid audit event any more (edited or corrupted)",
-                        )
-                    elif fits or n.seq == expected:
-                        kind, why = (
-                            "edited",
-                            f"line changed after it was written (seq {n.seq}, expected {expected})",
-                        )
-                    else:
-                        kind = "reordered"
-                        why = f"seq {n.seq} is at {self.where(n)}, where seq {expected} belongs: lines are out of order"
-                    self.brk(kind, n, why, seq=n.seq if kind == "reordered" else expected)
-                    self.edited.add(n.pos)
-            elif missing > 0:
-                self._deleted(lower, cur, missing)
+            elif n.prev == prev_h or n.seq == expected:
+                self.brk(
+                    "edited",
+                    n,
+                    f"line changed after it was written (seq {n.seq}, expected {expected})",
+                    seq=expected,
+                )
             else:
-                self.brk("edited", cur, "prev does not match any line before it")
-            path.append(lower)
-            on_path.add(lower.pos)
-            cur = lower
-        path.reverse()
-        return path, on_path
+                self.brk(
+                    "reordered",
+                    n,
+                    f"seq {n.seq} is at {self.where(n)}, where seq {expected} belongs: lines are out of order",
+                )
+            prev_h = n.h
 
-    def _deleted(self, lower: _Line, cur: _Line, missing: int) -> None:
-        first = (lower.seq or 0) + 1
+    def _deleted(self, lower: _Line, cur: _Line, missing: int, lower_seq: int) -> None:
+        first = lower_seq + 1
         span = f"seq {first}" if missing == 1 else f"seq {first}-{cur.seq - 1}"  # type: ignore[operator]
         if lower is not _VIRTUAL and lower.fidx != cur.fidx and cur.lineno == 1:
             self.brk(
                 "gap",
                 cur,
                 f"{span} missing between {Path(self.names[lower.fidx]).name} (ends at seq "
-                f"{lower.seq}) and {self.where(cur)}: a rotated file was deleted or cut",
+                f"{lower_seq}) and {self.where(cur)}: a rotated file was deleted or cut",
                 seq=first,
             )
         elif lower is _VIRTUAL:
