@@ -504,3 +504,105 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(clearance("report", str(path), "-f", "csv").stdout)))
     assert rows[0]["asset"] == 'comp/=HYPERLINK("http://x").png'  # not at the start: harmless
     assert rows[0]["message"] == "'-2+3 looks like a formula"
+
+
+# -- the sample pipeline: generate → scan → report --------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_pipeline" / "generate.py"
+SAMPLE_STAGES = [
+    "ideation",
+    "pitch",
+    "previs",
+    "plate_gen",
+    "elements",
+    "temp_vo",
+    "comp",
+    "delivery",
+]
+
+
+def sample_pipeline_log(folder: Path) -> Path:
+    """Generate the sample show into ``folder``, scan it with the real CLI, return its log."""
+    subprocess.run(
+        [sys.executable, str(SAMPLE), str(folder)], check=True, capture_output=True, timeout=120
+    )
+    proc = clearance("scan", str(folder / "show"), "--no-progress")
+    assert proc.returncode == 1, proc.stderr  # the sample has open findings on purpose
+    return folder / "show" / ".clearance" / "audit.jsonl"
+
+
+@pytest.fixture(scope="module")
+def sample_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sample_pipeline_log(tmp_path_factory.mktemp("sample"))
+
+
+def normalise_run(text: str, log: Path) -> str:
+    """Replace what changes from run to run: paths, times, dates, run ids, the host name."""
+    import re
+    import socket
+
+    root = str(log.parents[2])
+    text = text.replace(str(log), "LOG").replace(root, "ROOT")
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", "<TIME>", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d", "<DATE>", text)  # approval dates follow the day of generation
+    text = re.sub(r"\b[0-9a-f]{32}\b", "<RUN>", text)
+    host = socket.gethostname()
+    text = text.replace(f'"host": "{host}"', '"host": "<HOST>"').replace(f",{host},", ",<HOST>,")
+    return text
+
+
+@pytest.mark.parametrize(
+    "fmt, golden",
+    [
+        ("table", "sample_report_table.txt"),
+        ("csv", "sample_report.csv"),
+        ("json", "sample_report.json"),
+        ("junit", "sample_report_junit.xml"),
+    ],
+)
+def test_sample_pipeline_reports_match_their_golden_files(
+    sample_log: Path, fmt: str, golden: str
+) -> None:
+    proc = clearance("report", str(sample_log), "--format", fmt)
+    assert proc.returncode == 0, proc.stderr
+    check_golden(golden, normalise_run(proc.stdout, sample_log))
+
+
+def test_sample_pipeline_report_covers_every_stage_and_the_scan(sample_log: Path) -> None:
+    doc = json.loads(clearance("report", str(sample_log), "-f", "json").stdout)
+    assert list(doc["summary"]["by_stage"]) == SAMPLE_STAGES
+    events = [json.loads(line) for line in sample_log.read_text().splitlines()]
+    audited = {(e["stage"], e["asset"]) for e in events if e["event"] == "asset.audited"}
+    assert {(a["stage"], a["asset"]) for a in doc["assets"] if a["asset"]} == audited
+    findings = sum(1 for e in events if e["event"] == "finding")
+    assert sum(len(a["findings"]) for a in doc["assets"]) == findings
+    assert doc["approvals"]["used"] and doc["approvals"]["expired"]
+
+
+def test_stage_level_findings_are_reported_for_the_stage(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl")
+    audit = make_audit_logger(log, run_id="r", host="h")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("stage.started", time=clock(), stage="delivery")
+    audit.info(
+        "finding",
+        time=clock(),
+        stage="delivery",
+        asset=None,
+        rule="SITE-01",
+        outcome="escalate",
+        status="open",
+        message="3 shots delivered without a similarity review",
+        details={"remediation": "run the review"},
+    )
+    audit.info(
+        "stage.finished", time=clock(), stage="delivery", details={"counts": {}, "assets": 0}
+    )
+    report = build_report([log.path])
+    (audit_row,) = report.assets
+    assert audit_row.asset is None and audit_row.label == "(delivery stage checks)"
+    assert [f.rule for f in report.open_findings()] == ["SITE-01"]
+    out = clearance("report", str(log.path)).stdout
+    assert "(delivery stage checks)  [escalate]" in out and "fix: run the review" in out
+    xml = clearance("report", str(log.path), "-f", "junit").stdout
+    assert 'name="(delivery stage checks)"' in xml and "<failure" in xml

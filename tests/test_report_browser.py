@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_report import STAGES, clearance, write_show_log  # noqa: E402
+from test_report import SAMPLE_STAGES, STAGES, clearance, sample_pipeline_log, write_show_log  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -186,14 +186,8 @@ def console_errors(browser: DevTools) -> list[dict[str, Any]]:
     ]
 
 
-def test_html_report_loads_clean_shows_every_stage_and_filters(
-    tmp_path: Path, browser: DevTools
-) -> None:
-    log = write_show_log(tmp_path / "audit.jsonl")
-    page = tmp_path / "report.html"
-    proc = clearance("report", str(log), "--format", "html", "-o", str(page))
-    assert proc.returncode == 0, proc.stderr
-
+def open_page(browser: DevTools, page: Path) -> Any:
+    """Load ``page`` in a new tab; returns ``js(expression) -> value`` bound to that tab."""
     target = browser.call("Target.createTarget", url="about:blank")["targetId"]
     session = browser.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
@@ -208,22 +202,16 @@ def test_html_report_loads_clean_shows_every_stage_and_filters(
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
-    assert console_errors(browser) == []  # the page's script ran clean
+    js.session = session  # type: ignore[attr-defined]
+    return js
 
-    visible = "[...document.querySelectorAll('#findings tbody tr')].filter(r => !r.hidden && r.offsetParent !== null).length"
-    # every stage of the show, in the summary table and the chart
-    assert (
-        js(
-            "[...document.querySelectorAll('#stages tbody tr td:first-child')].map(td => td.textContent)"
-        )
-        == STAGES
-    )
-    chart = js("document.querySelector('#summary svg').textContent")
-    assert all(stage in chart for stage in STAGES)
-    total = js(visible)
-    assert total == 5
 
-    # a real interaction: focus the box and type, as a user would
+VISIBLE = "[...document.querySelectorAll('#findings tbody tr')].filter(r => !r.hidden && r.offsetParent !== null)"
+
+
+def type_into_filter(browser: DevTools, js: Any, text: str) -> None:
+    """Click the filter box and type ``text`` key by key, as a user would."""
+    session = js.session
     box = js(
         "(() => { const r = document.getElementById('filter').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
     )
@@ -238,9 +226,62 @@ def test_html_report_loads_clean_shows_every_stage_and_filters(
             clickCount=1,
         )
     assert js("document.activeElement.id") == "filter"
-    for char in "consent":
+    for char in text:
         browser.call("Input.dispatchKeyEvent", session, type="keyDown", text=char, key=char)
         browser.call("Input.dispatchKeyEvent", session, type="keyUp", key=char)
+
+
+def test_sample_pipeline_html_report_in_chromium(tmp_path: Path, browser: DevTools) -> None:
+    log = sample_pipeline_log(tmp_path / "sample")
+    page = tmp_path / "report.html"
+    assert clearance("report", str(log), "-f", "html", "-o", str(page)).returncode == 0
+    js = open_page(browser, page)
+    assert console_errors(browser) == []
+    assert (
+        js(
+            "[...document.querySelectorAll('#stages tbody tr td:first-child')].map(td => td.textContent)"
+        )
+        == SAMPLE_STAGES
+    )
+    chart = js("document.querySelector('#summary svg').textContent")
+    assert all(stage in chart for stage in SAMPLE_STAGES)
+    total = js(f"{VISIBLE}.length")
+    assert total > 10
+    type_into_filter(browser, js, "consent")
+    shown = js(f"{VISIBLE}.map(r => r.textContent.toLowerCase())")
+    assert 0 < len(shown) < total
+    assert all("consent" in row for row in shown)
+    assert js("document.getElementById('count').textContent") == f"{len(shown)} of {total} shown"
+    assert console_errors(browser) == []
+
+
+def test_html_report_loads_clean_shows_every_stage_and_filters(
+    tmp_path: Path, browser: DevTools
+) -> None:
+    log = write_show_log(tmp_path / "audit.jsonl")
+    page = tmp_path / "report.html"
+    proc = clearance("report", str(log), "--format", "html", "-o", str(page))
+    assert proc.returncode == 0, proc.stderr
+    js = open_page(browser, page)
+    session = js.session
+
+    assert console_errors(browser) == []  # the page's script ran clean
+
+    visible = f"{VISIBLE}.length"
+    # every stage of the show, in the summary table and the chart
+    assert (
+        js(
+            "[...document.querySelectorAll('#stages tbody tr td:first-child')].map(td => td.textContent)"
+        )
+        == STAGES
+    )
+    chart = js("document.querySelector('#summary svg').textContent")
+    assert all(stage in chart for stage in STAGES)
+    total = js(visible)
+    assert total == 5
+
+    # a real interaction: click the box and type, as a user would
+    type_into_filter(browser, js, "consent")
     assert js("document.getElementById('filter').value") == "consent"
     assert js(visible) == 1
     assert "NFX-T2" in js(
@@ -249,7 +290,6 @@ def test_html_report_loads_clean_shows_every_stage_and_filters(
     assert js("document.getElementById('count').textContent") == "1 of 5 shown"
 
     # the stage selector narrows too; clearing the box brings the rows back
-    browser.call("Input.insertText", session, text="")
     js("document.getElementById('filter').select()")
     browser.call(
         "Input.dispatchKeyEvent",
