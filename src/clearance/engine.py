@@ -140,6 +140,7 @@ class Session:
         extra_plugins: Sequence[tuple[str, object]] = (),
         autoload: bool | None = None,
         announce: bool = True,
+        cache: bool = False,
     ) -> None:
         self.policy = policy
         self.blocked = list(blocked)
@@ -157,8 +158,34 @@ class Session:
 
             self._log = AuditLog(policy.audit_log, max_bytes=policy.audit_max_bytes)
             self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
+        self._cache: Any = None
+        self._cacheable: frozenset[str] = frozenset()
+        if cache and policy.state_path is not None:
+            self._open_cache()
         if announce:
             self._emit_start(paths)
+
+    def _open_cache(self) -> None:
+        from .cache import CACHEABLE_READERS, ProvenanceCache
+        from .state import StateError
+
+        readers = [
+            impl.plugin_name for impl in self.plugins.pm.hook.clearance_read_provenance.get_hookimpls()
+        ]
+        self._cacheable = frozenset(r for r in readers if r in CACHEABLE_READERS)
+        try:
+            self._cache = ProvenanceCache(
+                self.policy.state_path, readers=self._cacheable, settings=self.policy.settings, version=__version__
+            )
+        except StateError as exc:  # a scan without its cache is slower, never wrong
+            import logging
+
+            logging.getLogger("clearance").warning("provenance cache disabled: %s", exc)
+            self._cache = None
+
+    def flush_cache(self) -> None:
+        if self._cache is not None:
+            self._cache.flush()
 
     # -- events -----------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
@@ -265,9 +292,26 @@ class Session:
 
     # -- one asset ----------------------------------------------------------------------
     def read(self, asset: Asset) -> tuple[ProvenanceRecord, list[Finding]]:
-        partials, crashes = self.plugins.read_provenance(asset)
+        """Every reader's view of ``asset``, merged (cached readers' output reused when valid)."""
+        cache = self._cache
+        cached: list[PartialRecord] | None = None
+        if cache is None:
+            partials, crashes = self.plugins.read_provenance(asset)
+        else:
+            fingerprint = cache.fingerprint(asset)
+            cached = cache.get(asset, fingerprint)
+            if cached is not None:
+                partials, crashes = self.plugins.read_provenance(asset, skip=self._cacheable)
+                partials = cached + partials
+            else:
+                by_reader: dict[str, PartialRecord] = {}
+                partials, crashes = self.plugins.read_provenance(asset, by_reader=by_reader)
+                if not crashes:
+                    cache.put(asset, fingerprint, [p for name, p in by_reader.items() if name in self._cacheable])
         partials.sort(key=lambda p: 0 if p.source == "sidecar" else 1)
-        return ProvenanceRecord.merge(partials), crashes
+        record = ProvenanceRecord.merge(partials)
+        record.cached = cache is not None and cached is not None
+        return record, crashes
 
     def audit(self, asset: Asset, *, record: ProvenanceRecord | None = None) -> AssetResult:
         """Audit one asset in its stage (``asset.stage``) and write its events."""
@@ -417,6 +461,7 @@ class Session:
                 "prompts": [prompt_hash(t) for t in texts],
                 "findings": len(result.findings),
                 "open": open_count,
+                "cached": record.cached,
                 "duration_ms": round(result.duration * 1000, 3),
             },
         )
@@ -460,6 +505,7 @@ class Session:
                         if progress is not None:
                             progress(done, total, asset_result.asset)
                     self.finish_stage(stage_result)
+                self.flush_cache()
                 result.stages.append(stage_result)
         finally:
             if pool is not None:
@@ -490,6 +536,9 @@ class Session:
         try:
             self.emit("run.finished", outcome=outcome, message=f"clearance {self.command} finished", details=details)
         finally:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
             if self._log is not None:
                 self._log.close()
 
@@ -505,9 +554,9 @@ _WORKER: Session | None = None  # one per worker process (set by _worker_init), 
 _CHUNK = 32
 
 
-def _worker_init(policy: Policy, command: str, blocked: Sequence[str]) -> None:
+def _worker_init(policy: Policy, command: str, blocked: Sequence[str], cache: bool) -> None:
     global _WORKER
-    _WORKER = Session(policy, command=command, write_log=False, blocked=blocked, announce=False)
+    _WORKER = Session(policy, command=command, write_log=False, blocked=blocked, announce=False, cache=cache)
 
 
 def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[str, Any]]]]:
@@ -518,6 +567,7 @@ def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[s
         session.events.clear()
         result = session.audit(asset)
         out.append((result, list(session.events)))
+    session.flush_cache()
     return out
 
 
@@ -535,7 +585,7 @@ class _WorkerPool:
             max_workers=jobs,
             mp_context=multiprocessing.get_context(method),
             initializer=_worker_init,
-            initargs=(session.policy, session.command, tuple(session.blocked)),
+            initargs=(session.policy, session.command, tuple(session.blocked), session._cache is not None),
         )
 
     def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:

@@ -200,6 +200,7 @@ class ProvenanceRecord:
     data: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     partials: list[PartialRecord] = field(default_factory=list)
+    cached: bool = False  # the cacheable readers' output came from the provenance cache
 
     @classmethod
     def merge(cls, partials: Iterable[PartialRecord]) -> ProvenanceRecord:

@@ -36,7 +36,14 @@ from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord,
 from .policy import Policy, StageConfig
 from .rules import DuplicateRuleError, RuleRegistry, crash_finding
 
-__all__ = ["PluginHost", "PluginFailure", "PluginInfo", "BUILTIN_PLUGINS", "ENTRY_POINT_GROUP"]
+__all__ = [
+    "PluginHost",
+    "PluginFailure",
+    "PluginInfo",
+    "BUILTIN_PLUGINS",
+    "BUILTIN_FACTORIES",
+    "ENTRY_POINT_GROUP",
+]
 
 ENTRY_POINT_GROUP = "clearance"
 AUTOLOAD_ENV = "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD"
@@ -49,6 +56,10 @@ BUILTIN_PLUGINS: tuple[tuple[str, str | None], ...] = (
     ("clearance.provenance.c2pa", None),
     ("clearance.approvals", None),
 )
+#: Built-in plugins made once per run: module path, and a factory called with the run's
+#: policy. For plugins that hold per-run state (the lineage store's connection) without a
+#: module-level registry; registered after ``BUILTIN_PLUGINS`` under the module's name.
+BUILTIN_FACTORIES: tuple[tuple[str, str], ...] = (("clearance.lineage", "LineagePlugin"),)
 _OPTIONAL_BUILTINS = frozenset(
     {"clearance.provenance.xmp", "clearance.provenance.exr", "clearance.provenance.c2pa"}
 )
@@ -159,6 +170,15 @@ class PluginHost:
                 continue
             plugin = getattr(module, attr) if attr else module
             self._register(plugin, module_name, source="builtin", kind="builtin")
+        for module_name, factory in BUILTIN_FACTORIES:
+            if self.pm.is_blocked(module_name):
+                continue
+            try:
+                plugin = getattr(importlib.import_module(module_name), factory)(self.policy)
+            except Exception as exc:
+                self.failures.append(PluginFailure(module_name, "builtin", _error(exc)))
+                continue
+            self._register(plugin, module_name, source="builtin", kind="builtin")
 
     def _load_entry_points(self) -> None:
         try:
@@ -247,12 +267,20 @@ class PluginHost:
     def _call(impl: Any, kwargs: dict[str, Any]) -> Any:
         return impl.function(*[kwargs[name] for name in impl.argnames])
 
-    def read_provenance(self, asset: Asset) -> tuple[list[PartialRecord], list[Finding]]:
-        """Every reader's partial record, sidecar first; a reader that raises is ``PRV-05``."""
+    def read_provenance(
+        self, asset: Asset, *, skip: frozenset[str] = frozenset(), by_reader: dict[str, PartialRecord] | None = None
+    ) -> tuple[list[PartialRecord], list[Finding]]:
+        """Every reader's partial record; a reader that raises is ``PRV-05``.
+
+        :param skip: reader plugin names not to call (their output is cached).
+        :param by_reader: filled with each result under its reader's plugin name.
+        """
         partials: list[PartialRecord] = []
         crashes: list[Finding] = []
         kwargs = {"asset": asset, "policy": self.policy}
         for impl in self._impls("clearance_read_provenance", asset.stage):
+            if impl.plugin_name in skip:
+                continue
             try:
                 result = self._call(impl, kwargs)
             except Exception as exc:
@@ -260,6 +288,8 @@ class PluginHost:
                 continue
             if result is not None:
                 partials.append(result)
+                if by_reader is not None:
+                    by_reader[impl.plugin_name] = result
         return partials, crashes
 
     def check_asset(self, asset: Asset, record: ProvenanceRecord, stage: StageConfig) -> list[Finding]:

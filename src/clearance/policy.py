@@ -264,6 +264,15 @@ class Policy:
     def rule_enabled(self, rule_id: str) -> bool:
         return rule_id in ALWAYS_ON or bool(self._rule_config(rule_id).get("enabled", True))
 
+    def enabled_rules(self, pack: str, rules: Sequence[Any]) -> list[Any]:
+        """The rules of a pack that have a check and are enabled (memoised per pack)."""
+        cache = self.__dict__.setdefault("_enabled_cache", {})
+        key = (pack, id(self.rules), len(rules))
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = [r for r in rules if r.check is not None and self.rule_enabled(r.id)]
+        return found  # type: ignore[no-any-return]
+
     def rule_outcome(self, rule_id: str) -> Outcome | None:
         """The configured outcome override of a rule, if any."""
         value = self._rule_config(rule_id).get("outcome")

@@ -45,6 +45,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         help="exit 1 when an open finding is at or above O (default: escalate)",
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="re-read every sidecar and header (ignore the provenance cache)"
+    )
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -67,7 +70,13 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
     from ..auditlog import AuditLogError
 
     try:
-        session = Session(policy, command=command, paths=[str(p) for p in paths], blocked=blocked_plugins(args))
+        session = Session(
+            policy,
+            command=command,
+            paths=[str(p) for p in paths],
+            blocked=blocked_plugins(args),
+            cache=not args.no_cache,
+        )
     except AuditLogError as exc:
         error(str(exc))
         return EXIT_ERROR

@@ -142,6 +142,18 @@ class RuleContext:
         return self.record.generated
 
     @property
+    def genai_ancestry(self) -> list[dict[str, Any]]:
+        """GenAI material the asset contains through its declared inputs, transitively.
+
+        From the ``ancestry`` record key the built-in lineage reader writes (one entry per
+        GenAI ancestor: ``ref``, ``asset``, ``depth``, ``stage``, ``source_type``); empty
+        when nothing it was made from is known to be GenAI. See ``docs/lineage.md``.
+        """
+        ancestry = self.record.get("ancestry", None)
+        found = ancestry.get("genai") if isinstance(ancestry, dict) else None
+        return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
+
+    @property
     def use(self) -> str | None:
         """``output.use``; ``final`` for every asset in a stage marked ``final: true``."""
         if self.stage.final:
@@ -276,12 +288,15 @@ class RulePack:
         self, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
     ) -> list[Finding]:
         findings: list[Finding] = []
-        for rule in self.rules:
-            if rule.check is None or not policy.rule_enabled(rule.id):
-                continue
-            ctx = RuleContext(rule, asset, record, stage, policy)
+        ctx: RuleContext | None = None
+        for rule in policy.enabled_rules(self.name, self.rules):
+            # one context per asset, re-pointed at each rule (checks finish before the next)
+            if ctx is None:
+                ctx = RuleContext(rule, asset, record, stage, policy)
+            else:
+                ctx.rule = rule
             try:
-                findings.extend(_as_findings(rule.check(ctx)))
+                findings.extend(_as_findings(rule.check(ctx)))  # type: ignore[misc]
             except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
                 findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
         return findings

@@ -1,0 +1,161 @@
+"""The provenance cache: what the readers said about an asset, kept in the state store.
+
+A re-scan of a mostly unchanged tree should not parse every sidecar and re-read every header
+again. The cache keeps, per asset, the partial records of the cacheable readers (the built-in
+sidecar, XMP, EXR and C2PA readers) under a **fingerprint** of everything they read:
+
+* the identity and version ``(dev, ino, size, mtime_ns)`` of the sidecar, of the asset's first
+  and last file, and of a ``.c2pa`` sidecar if there is one (or the fact that there is none);
+* for a sequence, its frame list;
+* the readers' signature: their names, Clearance's version and the ``readers:`` settings.
+
+Anything else changes nothing the readers read, so a hit is exactly what reading again would
+give. Rules, approvals and the configuration are never cached: they are evaluated on every
+run. Readers that depend on other assets (the lineage store) are never cached either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .model import Asset, PartialRecord, ProvenanceIssue
+
+__all__ = ["ProvenanceCache", "migrate_provenance_cache", "CACHEABLE_READERS"]
+
+#: Readers whose output depends only on the asset's own files (and so may be cached).
+CACHEABLE_READERS = frozenset(
+    {
+        "clearance.provenance.sidecar",
+        "clearance.provenance.xmp",
+        "clearance.provenance.exr",
+        "clearance.provenance.c2pa",
+    }
+)
+
+
+def migrate_provenance_cache(db: sqlite3.Connection) -> None:
+    """State-store migration: the ``provenance_cache`` table."""
+    db.execute(
+        """
+        CREATE TABLE provenance_cache (
+            asset        TEXT PRIMARY KEY,
+            fingerprint  TEXT NOT NULL,
+            partials     TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _stat_token(path: Path) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _encode(partials: Sequence[PartialRecord]) -> str | None:
+    try:
+        return json.dumps(
+            [
+                {
+                    "source": p.source,
+                    "file": p.file,
+                    "data": p.data,
+                    "issues": [[i.file, i.field, i.message] for i in p.issues],
+                    "evidence": p.evidence,
+                }
+                for p in partials
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        return None  # something not JSON-safe: simply not cached
+
+
+def _decode(text: str) -> list[PartialRecord]:
+    return [
+        PartialRecord(
+            source=item["source"],
+            file=item["file"],
+            data=item["data"],
+            issues=[ProvenanceIssue(*issue) for issue in item["issues"]],
+            evidence=item["evidence"],
+        )
+        for item in json.loads(text)
+    ]
+
+
+class ProvenanceCache:
+    """Cached reader output for one run, backed by the state store's ``provenance_cache``.
+
+    Reads are single-row look-ups; writes are buffered and committed in one transaction by
+    :meth:`flush` (called by the engine at the end of each stage and of the run).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, readers: Iterable[str], settings: Any, version: str) -> None:
+        from .state import StateStore
+
+        self.store = StateStore(path)
+        blob = json.dumps({"readers": sorted(readers), "settings": settings, "version": version}, sort_keys=True, default=str)
+        self.signature = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        self._pending: dict[str, tuple[str, str]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def fingerprint(self, asset: Asset) -> str:
+        parts = [self.signature, _stat_token(asset.files[0]) if asset.files else "-"]
+        if len(asset.files) > 1:
+            parts.append(_stat_token(asset.files[-1]))
+            parts.append(hashlib.sha1(",".join(p.name for p in asset.files).encode()).hexdigest()[:16])
+        parts.append(_stat_token(asset.sidecar) if asset.sidecar is not None else "no-sidecar")
+        folder = asset.path.parent
+        stem = asset.path.name
+        prefix = asset.name.split(".", 1)[0] if asset.is_sequence else None
+        for candidate in (folder / f"{stem}.c2pa", folder / f"{Path(stem).stem}.c2pa", *( [folder / f"{prefix}.c2pa"] if prefix else [])):
+            parts.append(_stat_token(candidate))
+        return "|".join(parts)
+
+    def get(self, asset: Asset, fingerprint: str) -> list[PartialRecord] | None:
+        row = self.store.query("SELECT fingerprint, partials FROM provenance_cache WHERE asset = ?", (asset.rel,))
+        if not row or row[0][0] != fingerprint:
+            self.misses += 1
+            return None
+        try:
+            partials = _decode(row[0][1])
+        except (ValueError, KeyError, TypeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return partials
+
+    def put(self, asset: Asset, fingerprint: str, partials: Sequence[PartialRecord]) -> None:
+        encoded = _encode(partials)
+        if encoded is not None:
+            self._pending[asset.rel] = (fingerprint, encoded)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows = [(asset, fp, data) for asset, (fp, data) in self._pending.items()]
+        self._pending.clear()
+        with self.store.transaction() as db:
+            db.executemany(
+                "INSERT INTO provenance_cache (asset, fingerprint, partials) VALUES (?, ?, ?) "
+                "ON CONFLICT(asset) DO UPDATE SET fingerprint = excluded.fingerprint, partials = excluded.partials",
+                rows,
+            )
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.store.close()
