@@ -381,3 +381,28 @@ def test_heavy_damage_is_still_named_line_by_line(tmp_path: Path) -> None:
     assert len(breaks(path)) == 39
     write(path, [line.replace(b'"m', b'"M') for line in lines])  # every message edited
     assert breaks(path) == [("edited", n) for n in range(1, 40)]  # the last needs a checkpoint
+
+
+def test_verify_and_report_while_writers_append_and_rotate(tmp_path: Path) -> None:
+    """Readers take a snapshot under a shared lock: live writers never look like tampering."""
+    from clearance.report import build_report
+
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append({"event": "run.started"})
+    script = (
+        "import sys\nfrom clearance.auditlog import AuditLog\n"
+        "log = AuditLog(sys.argv[1], max_bytes=6000)\n"
+        "for i in range(400):\n"
+        "    log.append({'event': 'finding', 'stage': 'comp', 'asset': f'a{i}', "
+        "'time': '2026-11-26T10:00:00.000Z', 'message': 'x' * 60})\n"
+    )
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(path)]) for _ in range(2)]
+    checks = 0
+    while any(w.poll() is None for w in writers) or checks < 3:
+        result = verify_log(path)
+        assert result.breaks == [], result.breaks[:3]
+        build_report([path])
+        checks += 1
+    assert all(w.wait() == 0 for w in writers)
+    final = verify_log(path)
+    assert final.intact and final.events == 801 and len(rotated_files(path)) >= 3

@@ -38,6 +38,7 @@ Checkpoints (``auditlog_checkpoint``) close that hole.
 from __future__ import annotations
 
 import bisect
+import fcntl
 import hashlib
 import json
 import os
@@ -45,11 +46,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from clearance.auditlog import GENESIS, rotated_files
 
-__all__ = ["Break", "VerifyError", "VerifyResult", "TAMPER_KINDS", "verify_log", "log_files"]
+__all__ = [
+    "Break",
+    "TAMPER_KINDS",
+    "VerifyError",
+    "VerifyResult",
+    "log_files",
+    "open_snapshot",
+    "verify_log",
+]
 
 TAMPER_KINDS = frozenset(
     {"edited", "deleted", "inserted", "reordered", "gap", "truncated", "checkpoint"}
@@ -150,6 +159,45 @@ def log_files(path: str | os.PathLike[str]) -> list[Path]:
     if p.exists() or not files:
         files.append(p)
     return files
+
+
+def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, int]]:
+    """Open every file of the log at ``path`` as it stands now: ``[(path, file, size)]``.
+
+    Taken under a shared lock on ``<log>.lock`` (when it exists; it is never created), so no
+    writer is mid-line and no rotation is half done. Readers then read each open file only
+    up to its recorded size: writers appending or rotating meanwhile change nothing they see.
+    Raises :class:`VerifyError` naming the file that cannot be opened.
+    """
+    p = Path(path)
+    lock_fd: int | None = None
+    try:
+        lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(lock_fd, fcntl.LOCK_SH)
+    except OSError:  # a copied log, read-only media: no writers to wait for
+        if lock_fd is not None:
+            os.close(lock_fd)
+        lock_fd = None
+    opened: list[tuple[Path, BinaryIO, int]] = []
+    try:
+        for f in log_files(p):
+            try:
+                fh: BinaryIO = open(f, "rb")  # noqa: SIM115 - the caller closes it
+            except FileNotFoundError:
+                raise VerifyError(f"{f}: no such audit log") from None
+            except OSError as exc:
+                raise VerifyError(
+                    f"{f}: cannot read the audit log: {exc.strerror or exc}"
+                ) from None
+            opened.append((f, fh, os.fstat(fh.fileno()).st_size))
+    except BaseException:
+        for _f, opened_fh, _size in opened:
+            opened_fh.close()
+        raise
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)  # releases the shared lock
+    return opened
 
 
 def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[int, str]]]:
@@ -397,7 +445,7 @@ def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes]) -> 
     return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode())
 
 
-def _read(files: list[Path], walker: _Walker, result: VerifyResult) -> None:
+def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: VerifyResult) -> None:
     """Stream every line into ``walker``.
 
     The fast path handles the common case without building objects: a line that starts
@@ -415,16 +463,12 @@ def _read(files: list[Path], walker: _Walker, result: VerifyResult) -> None:
     seq1 = 0
     expect = _HEAD + b'1,"prev":"' + GENESIS.encode() + b'"'
     fast = True
-    for fidx, path in enumerate(files):
-        try:
-            fh = open(path, "rb")  # noqa: SIM115 - closed below
-        except FileNotFoundError:
-            raise VerifyError(f"{path}: no such audit log") from None
-        except OSError as exc:
-            raise VerifyError(f"{path}: cannot read the audit log: {exc.strerror or exc}") from None
+    for fidx, (path, fh, size) in enumerate(files):
         with fh:
             offset = 0
             for lineno, raw in enumerate(fh, 1):
+                if offset >= size:  # appended after the snapshot
+                    break
                 if raw[-1:] == b"\n":
                     line = raw[:-1]
                 else:  # only the last line of a file can lack its newline
@@ -503,12 +547,17 @@ def verify_log(
     ``time``) to hold the log against; see ``auditlog_checkpoint.verify_with_key``.
     Raises :class:`VerifyError` when the log cannot be read.
     """
-    files = log_files(path)
+    snapshot = open_snapshot(path)
+    files = [f for f, _fh, _size in snapshot]
     result = VerifyResult(log=str(path), files=[str(f) for f in files])
     want = {int(c["seq"]): str(c["head"]) for c in checkpoints or []}
     walker = _Walker(result, files, want)
     _check_numbering(files, result)
-    _read(files, walker, result)
+    try:
+        _read(snapshot, walker, result)
+    finally:
+        for _f, fh, _size in snapshot:
+            fh.close()
     walker.finish()
     last = walker.chain_end or walker.p1
     if last is not _VIRTUAL:

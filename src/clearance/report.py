@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog_verify import log_files
+from clearance.auditlog_verify import VerifyError, log_files, open_snapshot
 from clearance.model import Outcome
 
 __all__ = [
@@ -291,17 +291,18 @@ def _approval_dict(f: FindingRow) -> dict[str, Any]:
 
 
 def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
-    files = log_files(path)
-    for f in files:
-        try:
-            fh = open(f, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
-            raise ReportError(f"{f}: no such audit log") from None
-        except OSError as exc:
-            raise ReportError(f"{f}: cannot read the audit log: {exc.strerror or exc}") from None
-        with fh:
+    try:
+        snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
+    except VerifyError as exc:
+        raise ReportError(str(exc)) from None
+    try:
+        for f, fh, size in snapshot:
+            offset = 0
             try:
                 for raw in fh:
+                    if offset >= size:
+                        break
+                    offset += len(raw)
                     try:
                         event = json.loads(raw)
                     except (ValueError, UnicodeDecodeError):
@@ -319,6 +320,9 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                 raise ReportError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
+    finally:
+        for _f, fh, _size in snapshot:
+            fh.close()
 
 
 def iter_events(
