@@ -21,6 +21,7 @@ from ..model import Outcome
 
 EXIT_OK, EXIT_ERROR, EXIT_TAMPERED = 0, 2, 3
 FORMATS = ("table", "json", "csv", "html", "junit")
+MAX_PRINTED = 200  # breaks listed per log in text output
 
 
 def _err(message: str) -> None:
@@ -183,9 +184,11 @@ def _print_result(r: Any, failed: bool) -> None:
             f"  {r.checkpoints} signed checkpoint(s) checked; "
             f"{r.unanchored} event(s) after the newest checkpoint are not yet signed for"
         )
-    for b in r.breaks:
+    for b in r.breaks[:MAX_PRINTED]:
         where = f"{b.file}:{b.line}" if b.line else b.file
         print(f"  {b.kind.upper():<10} {where}: {b.message}")
+    if len(r.breaks) > MAX_PRINTED:
+        print(f"  … and {len(r.breaks) - MAX_PRINTED} more (--json lists every one)")
 
 
 # -- checkpoint ------------------------------------------------------------------------------------
