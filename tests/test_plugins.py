@@ -230,3 +230,12 @@ def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> 
     assert not host.failures
     assert host.plugins["site_rule"].stages == {"a", "b"}
     assert [p.name for p in host.plugins_for("c") if p.kind == "config"] == []
+
+
+def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
+    one = write_plugin(tmp_path / "a" / "checks.py", SITE_RULE) if (tmp_path / "a").mkdir() is None else None
+    (tmp_path / "b").mkdir()
+    two = write_plugin(tmp_path / "b" / "checks.py", "from clearance import hookimpl\n")
+    policy = Policy(root=tmp_path, plugins=[str(one), str(two)])
+    host = PluginHost(policy, autoload=False)
+    assert any(f.name == "checks" and "already registered" in f.error for f in host.failures)

@@ -214,8 +214,18 @@ class PluginHost:
             source = str(path)
             if self.pm.is_blocked(name):
                 return
-            if name in self.plugins and self.plugins[name].source == source:
-                self._register(self.plugins[name], name, source=source, kind="config", stages=stages)
+            existing = self.plugins.get(name)
+            if existing is not None:
+                if existing.source == source:  # the same file listed again (another stage)
+                    self._register(existing, name, source=source, kind="config", stages=stages)
+                else:
+                    self.failures.append(
+                        PluginFailure(
+                            name,
+                            f"{where}: {source}",
+                            f"another plugin is already registered as {name!r} ({existing.source}); rename one of the files",
+                        )
+                    )
                 return
             try:
                 module = _import_file(path)
