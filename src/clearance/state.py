@@ -103,7 +103,13 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
 
 #: Schema migrations, in order. ``MIGRATIONS[i]`` brings ``user_version`` from i to i + 1.
 #: Append only; a migration runs inside one transaction with the version bump.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger]
+def _v2_provenance_cache(db: sqlite3.Connection) -> None:
+    from .cache import migrate_provenance_cache
+
+    migrate_provenance_cache(db)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger, _v2_provenance_cache]
 
 
 @dataclass(frozen=True)
