@@ -67,10 +67,10 @@ def main() -> int:
         for r in rows
     ]
     widths = [max(len(h), *(len(str(t[i])) for t in table)) if table else len(h) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for t in table:
-        print("  ".join(str(c).ljust(w) for c, w in zip(t, widths)))
+        print("  ".join(str(c).ljust(w) for c, w in zip(t, widths, strict=True)))
     return 1 if failed else 0
 
 

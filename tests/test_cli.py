@@ -150,7 +150,7 @@ def test_sidecar_with_typod_key_is_prv02_naming_the_field(tmp_path: Path) -> Non
 def test_yaml_bomb_is_refused_without_hanging(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     show.asset("comp/a.png", sidecar=bomb)
     done = run_cli("scan", str(show.root), "--format", "json", timeout=60)

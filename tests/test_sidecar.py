@@ -62,7 +62,7 @@ def test_size_limit(tmp_path: Path) -> None:
 
 def test_yaml_bomb_refused_and_small_aliases_allowed() -> None:
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     with pytest.raises(DocumentError, match="aliases"):
         parse_document(bomb)

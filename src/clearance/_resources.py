@@ -13,7 +13,7 @@ _CHECKOUT = Path(__file__).resolve().parents[2]
 
 def data_file(kind: str, name: str) -> Path:
     """Path of ``schemas/NAME`` or ``configs/NAME``: inside the wheel, else the checkout's."""
-    packaged = resources.files("clearance").joinpath("_data", kind, name)
+    packaged = resources.files("clearance") / "_data" / kind / name
     if packaged.is_file():
         return Path(str(packaged))
     candidate = _CHECKOUT / kind / name

@@ -75,11 +75,9 @@ def _in_scope(approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, 
     if shots is not None and record.get("shot", None) not in shots:
         return False
     globs = scope.get("assets")
-    if globs is not None and not any(
+    return globs is None or any(
         fnmatch.fnmatchcase(asset.rel, g) or fnmatch.fnmatchcase(asset.name, g) for g in globs
-    ):
-        return False
-    return True
+    )
 
 
 def find_approval(

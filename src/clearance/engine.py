@@ -161,11 +161,11 @@ class Session:
         self._cache: Any = None
         self._cacheable: frozenset[str] = frozenset()
         if cache and policy.state_path is not None:
-            self._open_cache()
+            self._open_cache(policy.state_path)
         if announce:
             self._emit_start(paths)
 
-    def _open_cache(self) -> None:
+    def _open_cache(self, state_path: Path) -> None:
         from .cache import CACHEABLE_READERS, ProvenanceCache
         from .state import StateError
 
@@ -175,7 +175,7 @@ class Session:
         self._cacheable = frozenset(r for r in readers if r in CACHEABLE_READERS)
         try:
             self._cache = ProvenanceCache(
-                self.policy.state_path, readers=self._cacheable, settings=self.policy.settings, version=__version__
+                state_path, readers=self._cacheable, settings=self.policy.settings, version=__version__
             )
         except StateError as exc:  # a scan without its cache is slower, never wrong
             import logging

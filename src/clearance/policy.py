@@ -32,9 +32,7 @@ __all__ = [
 ]
 
 CONFIG_NAME = "clearance.yaml"
-DEFAULT_EXTENSIONS = (
-    "exr png jpg jpeg tif tiff dpx webp mov mp4 mxf wav aif aiff".split()
-)
+DEFAULT_EXTENSIONS = ("exr", "png", "jpg", "jpeg", "tif", "tiff", "dpx", "webp", "mov", "mp4", "mxf", "wav", "aif", "aiff")
 DEFAULT_TEMPORARY = ("*.tmp", "*.part", "*~")
 ALWAYS_ON = frozenset({"PRV-01", "PRV-02", "PRV-05"})
 
@@ -244,13 +242,14 @@ class Policy:
     # -- rules --------------------------------------------------------------------------
     def _rule_config(self, rule_id: str) -> dict[str, Any]:
         # memoised per rule id: asked once per rule per asset on the hot path
-        cache = self.__dict__.get("_rule_cache")
+        cache: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = self.__dict__.get("_rule_cache")
         if cache is None or cache[0] is not self.rules:
-            cache = self.__dict__["_rule_cache"] = (self.rules, {})
+            cache = (self.rules, {})
+            self.__dict__["_rule_cache"] = cache
         found = cache[1].get(rule_id)
         if found is None:
             found = cache[1][rule_id] = self._merge_rule_config(rule_id)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def _merge_rule_config(self, rule_id: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}

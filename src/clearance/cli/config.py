@@ -12,7 +12,15 @@ from .._resources import data_file
 from .._yaml import DocumentError, load_document
 from ..plugins import PluginHost
 from ..policy import CONFIG_NAME, ConfigError, load_policy, schema_errors
-from ._common import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, add_config_options, blocked_plugins, error, policy_for
+from ._common import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_config_options,
+    blocked_plugins,
+    error,
+    policy_for,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
