@@ -406,3 +406,29 @@ def test_verify_and_report_while_writers_append_and_rotate(tmp_path: Path) -> No
     assert all(w.wait() == 0 for w in writers)
     final = verify_log(path)
     assert final.intact and final.events == 801 and len(rotated_files(path)) >= 3
+
+
+def test_a_real_scan_rotating_its_log_verifies_and_a_deleted_middle_file_is_a_gap(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    for i in range(6):
+        (root / "comp" / f"sh{i:02d}0_comp_v001.png").write_bytes(b"png")
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01}\n"
+        "audit: {log: .clearance/audit.jsonl, max_bytes: 4096}\n"
+        "stages:\n  - name: comp\n    paths: [comp/]\n"
+    )
+    for _ in range(2):
+        assert clearance("scan", str(root), "--no-progress").returncode in (0, 1)
+    log = root / ".clearance" / "audit.jsonl"
+    rotated = rotated_files(log)
+    assert len(rotated) >= 2
+    assert clearance("verify", str(log)).returncode == 0
+    rotated[1].unlink()
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3
+    assert "GAP" in proc.stdout
+    assert f"rotated file number {rotated[1].name[-6:]} is missing" in proc.stdout
+    assert "a rotated file was deleted" in proc.stdout
