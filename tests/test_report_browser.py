@@ -312,6 +312,13 @@ def test_html_report_loads_clean_shows_every_stage_and_filters(
         "(() => { const s = document.getElementById('stage-filter'); s.value = 'plate_gen'; s.dispatchEvent(new Event('change')); })()"
     )
     assert js(visible) == 2
+    js(
+        "(() => { const s = document.getElementById('stage-filter'); s.value = ''; s.dispatchEvent(new Event('change')); })()"
+    )
+    js(
+        "(() => { const s = document.getElementById('outcome-filter'); s.value = 'approval'; s.dispatchEvent(new Event('change')); })()"
+    )
+    assert js(f"{VISIBLE}.map(r => r.getAttribute('data-outcome'))") == ["block", "approval"]
 
     # nothing went wrong on the way, and nothing was fetched
     assert console_errors(browser) == []

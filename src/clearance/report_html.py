@@ -72,19 +72,24 @@ footer{color:var(--muted);font-size:12.5px;text-align:center;padding:8px 0 24px}
 _JS = """
 (function(){
   var box=document.getElementById('filter'), stage=document.getElementById('stage-filter');
-  if(!box||!stage){return;}
+  var worst=document.getElementById('outcome-filter');
+  if(!box||!stage||!worst){return;}
+  var rank={pass:0,notice:1,escalate:2,approval:3,block:4};
   var rows=[].slice.call(document.querySelectorAll('#findings tbody tr'));
   var count=document.getElementById('count');
   function apply(){
     var terms=box.value.toLowerCase().split(/\\s+/).filter(Boolean), st=stage.value, shown=0;
+    var least=worst.value?rank[worst.value]:0;
     rows.forEach(function(r){
       var text=r.textContent.toLowerCase();
-      var ok=(!st||r.getAttribute('data-stage')===st)&&terms.every(function(t){return text.indexOf(t)>=0;});
+      var ok=(!st||r.getAttribute('data-stage')===st)&&rank[r.getAttribute('data-outcome')]>=least
+        &&terms.every(function(t){return text.indexOf(t)>=0;});
       r.hidden=!ok; if(ok){shown++;}
     });
     count.textContent=shown+' of '+rows.length+' shown';
   }
-  box.addEventListener('input',apply); stage.addEventListener('change',apply); apply();
+  box.addEventListener('input',apply); stage.addEventListener('change',apply);
+  worst.addEventListener('change',apply); apply();
 })();
 """
 
@@ -188,10 +193,13 @@ def _findings_table(report: Report) -> str:
     if not rows:
         return '<p class="empty">No open findings.</p>'
     options = "".join(f'<option value="{_e(s.name)}">{_e(s.name)}</option>' for s in report.stages)
+    levels = "".join(f'<option value="{o}">{o} and worse</option>' for o in OUTCOMES[2:])
     return (
         '<div class="tools"><input id="filter" type="search" placeholder="Filter findings: asset, rule, '
         'words in the message…" aria-label="Filter findings" autocomplete="off">'
         f'<select id="stage-filter" aria-label="Stage"><option value="">All stages</option>{options}</select>'
+        f'<select id="outcome-filter" aria-label="Outcome at least"><option value="">Any outcome</option>'
+        f"{levels}</select>"
         '<span class="count" id="count"></span></div>'
         '<table id="findings"><thead><tr><th>Outcome</th><th>Stage</th><th>Asset</th><th>Rule</th>'
         f"<th>Finding and remediation</th><th>Status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
