@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "clearance.cli.watch",
     "clearance.cli.log",
     "clearance.cli.timeline",
+    "clearance.cli.lineage",
     "clearance.cli.config",
 )
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
-from ._common import ON_SCREEN, genai_only, is_final
+from ._common import ON_SCREEN, genai_only, is_final, is_genai
 
 pack = RulePack("clearance.rules.deliverables")
 
@@ -28,10 +28,13 @@ PROMINENT = frozenset({"referenced", "read_aloud", "story_relevant"})
         "contact and obtain written approval after legal review."
     ),
 )
-@genai_only
 def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
     """Generated material "is temporary and not part of the final deliverables"
     (guiding principle 4)."""
+    # GenAI assets, and assets built on GenAI material audited earlier (docs/lineage.md)
+    inherited = [a.get("asset") or a.get("ref") for a in ctx.genai_ancestry]
+    if not is_genai(ctx) and not inherited:
+        return
     if is_final(ctx):
         why = (
             f"stage {ctx.stage.name} is final"
@@ -41,8 +44,13 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
             and ctx.get("output.use", None) != "final"
             else "output.use is final"
         )
+        if inherited and not is_genai(ctx):
+            why += f"; built on GenAI material: {', '.join(map(str, inherited))}"
+        evidence = {"inherited_from": inherited} if inherited else {}
         yield ctx.finding(
-            f"GenAI material is part of the final deliverables ({why})", stage_final=ctx.stage.final
+            f"GenAI material is part of the final deliverables ({why})",
+            stage_final=ctx.stage.final,
+            **evidence,
         )
     elif ctx.use is None:
         yield ctx.unsure(

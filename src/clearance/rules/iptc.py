@@ -137,6 +137,15 @@ def ingredients_propagated(ctx: RuleContext) -> Iterator[Finding]:
     """ "Composite including generative AI elements": a comp with at least one GenAI layer is
     compositeSynthetic, so GenAI material cannot reach the final cut unnoticed."""
     ingredients = _genai_ingredients(ctx)
+    declared = {str(i["ref"]) for i in ingredients}
+    # lineage: GenAI material inherited through inputs audited earlier (docs/lineage.md)
+    for ancestor in ctx.genai_ancestry:
+        via = str(ancestor.get("via") or ancestor.get("ref"))
+        if via not in declared:
+            declared.add(via)
+            ingredients.append(
+                {"ref": via, "inherited_from": ancestor.get("asset"), "inherited": True}
+            )
     if not ingredients:
         return
     term = _term(ctx)

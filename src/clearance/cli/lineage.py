@@ -1,0 +1,164 @@
+"""``clearance lineage ASSET``: what an audited asset was made from, and which of it is GenAI.
+
+Reads the lineage store (``audit.state`` in ``clearance.yaml``) that every ``scan``, ``check``
+and ``watch`` fills. ``ASSET`` is a file, a frame of a sequence, a sequence pattern
+(``comp/sh010_comp_v004.####.exr`` or ``%04d``), a path relative to the root, an asset id
+(``x-asset-id``) or a version key. Exit 0 when the asset is in the store; 2 when it is not,
+or the store or configuration cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from ..lineage import AssetRow, LineageError, LineageStore, iter_tree, normalise_ref
+from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "lineage",
+        help="print an audited asset's ancestry tree (what it was made from, what is GenAI)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "asset", metavar="ASSET", help="file, sequence pattern, root-relative path or asset id"
+    )
+    add_config_options(parser)
+    parser.add_argument("--format", "-f", choices=("tree", "json"), default="tree")
+    parser.set_defaults(func=run_lineage)
+
+
+def _start(asset: str) -> str:
+    """Where to look for ``clearance.yaml``: the asset's folder if it exists, else the cwd."""
+    path = Path(asset)
+    for candidate in (path, path.parent):
+        if candidate.exists():
+            return str(candidate)
+    return "."
+
+
+def resolve(store: LineageStore, asset: str, root: Path) -> AssetRow | None:
+    """The latest audit of ``asset``, as given on the command line (cwd-relative or not)."""
+    path = Path(asset)
+    if not path.is_absolute():
+        absolute = (Path.cwd() / path).resolve()
+        row = store.find(str(absolute), root)
+        if row is not None:
+            return row
+    return store.find(asset, root)
+
+
+def run_lineage(args: argparse.Namespace) -> int:
+    policy = policy_for(args, [_start(args.asset)])
+    if policy.state_path is None:
+        error("the configuration has no state store (audit.state)")
+        return EXIT_ERROR
+    try:
+        store = LineageStore(policy.state_path, create=False)
+    except LineageError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    try:
+        row = resolve(store, args.asset, policy.root)
+        if row is None:
+            error(
+                f"{args.asset}: not in the lineage store {policy.state_path} "
+                f"(as {normalise_ref(args.asset, policy.root)!r}); audit it with 'clearance scan' first"
+            )
+            return EXIT_ERROR
+        ancestry = store.ancestry(row.inputs, policy.root, start=row.asset)
+    finally:
+        store.close()
+    if args.format == "json":
+        doc = {"version": 1, "asset": row.summary(), "inputs": row.inputs, "ancestry": ancestry}
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        render_tree(row, ancestry, sys.stdout)
+    return EXIT_OK
+
+
+def _describe(node: dict[str, Any]) -> str:
+    if not node.get("audited"):
+        what = "not audited"
+        if node.get("class"):
+            what += f" (declared {node['class']})"
+        return what + ("  GenAI (declared)" if node.get("genai") else "")
+    parts = [f"[{node.get('stage')}]"]
+    if node.get("genai"):
+        source = node.get("source_type")
+        parts.append(f"GenAI ({source})" if source else "GenAI")
+    elif node.get("generated") is None:
+        parts.append("generated unknown")
+    else:
+        parts.append("not generated")
+    parts.append(f"outcome {node.get('outcome')}")
+    if node.get("cycle"):
+        parts.append("CYCLE: already on this path, not followed")
+    elif node.get("seen"):
+        parts.append("(shown above)")
+    if node.get("truncated"):
+        parts.append("(deeper inputs not followed: depth limit)")
+    return "  ".join(parts)
+
+
+def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
+    """The asset, then its inputs as a tree, then the GenAI ancestry in one sentence."""
+    own = (
+        "GenAI"
+        if row.genai
+        else ("generated unknown" if row.generated is None else "not generated")
+    )
+    frames = f"  frames {row.frames}" if row.frames else ""
+    out.write(f"{row.asset}  [{row.stage}]  {own}  outcome {row.outcome}{frames}\n")
+    nodes = list(iter_tree(ancestry["tree"]))
+    for index, (depth, node) in enumerate(nodes):
+        last = not any(d == depth for d, _ in _siblings_after(nodes, index))
+        indent = "".join("   " if _closed(nodes, index, level) else "│  " for level in range(depth))
+        branch = "└─ " if last else "├─ "
+        name = node.get("asset") or node.get("ref")
+        out.write(f"{indent}{branch}{name}  {_describe(node)}\n")
+    if not nodes:
+        out.write("(no declared inputs)\n")
+    genai = ancestry["genai"]
+    out.write("\n")
+    if genai:
+        names = ", ".join(
+            f"{g.get('asset') or g.get('ref')} (depth {g.get('depth')})" for g in genai
+        )
+        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {names}\n")
+    else:
+        out.write("GenAI ancestry: none known\n")
+    if ancestry["unresolved"]:
+        out.write(f"not audited: {', '.join(ancestry['unresolved'])}\n")
+    if ancestry["unknown"]:
+        out.write(f"generated unknown: {', '.join(ancestry['unknown'])}\n")
+    if ancestry["cycle"]:
+        out.write("the declared inputs contain a cycle (an asset listed as its own ancestor)\n")
+
+
+def _siblings_after(
+    nodes: list[tuple[int, dict[str, Any]]], index: int
+) -> list[tuple[int, dict[str, Any]]]:
+    """Nodes after ``index`` up to the end of its parent's subtree."""
+    depth = nodes[index][0]
+    found = []
+    for d, node in nodes[index + 1 :]:
+        if d < depth:
+            break
+        found.append((d, node))
+    return found
+
+
+def _closed(nodes: list[tuple[int, dict[str, Any]]], index: int, level: int) -> bool:
+    """Is the ancestor of ``nodes[index]`` at ``level`` the last child of its parent?"""
+    for back in range(index, -1, -1):
+        if nodes[back][0] == level:
+            return not any(d == level for d, _ in _siblings_after(nodes, back))
+    return True

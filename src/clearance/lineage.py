@@ -1,0 +1,733 @@
+"""The lineage store: every audited asset, what it was made from, and its GenAI ancestry.
+
+"When an asset's sidecar lists inputs that were audited earlier, it inherits their GenAI
+status — so GenAI material cannot reach a final deliverable unnoticed because a later
+stage's sidecar forgot to say so" (``DESIGN.md``, Lineage).
+
+Two halves:
+
+- :class:`LineageStore`: tables ``lineage_assets`` and ``lineage_meta`` in the state store
+  file (``audit.state`` in ``clearance.yaml``, default ``.clearance/state.db``), SQLite in WAL
+  mode with a busy timeout, so several ``scan``/``check``/``watch`` processes may record into
+  it at once. One row per audited *version* of an asset: its root-relative path or sequence
+  pattern, a version key (the identity ``dev, ino, size, mtime_ns`` of every file and of the
+  sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
+  declared inputs, run id and time. :meth:`LineageStore.ancestry` walks declared inputs
+  transitively (cycle-safe, depth-bounded).
+- :class:`LineagePlugin`, a built-in plugin made once per run (``plugins.BUILTIN_FACTORIES``):
+  as a provenance reader it returns a partial record from source ``lineage`` whose only key
+  is ``ancestry`` (never ``generated``: a comp is not itself generated, it *contains* GenAI
+  material); after each audit (``clearance_asset_audited``) it records the asset.
+
+An input ``ref`` resolves, in order: as a root-relative path (``./`` and ``..`` normalised,
+absolute paths and ``file://`` URLs inside the root accepted); as a frame sequence, where
+``####``, ``%04d``, ``@@@@``, ``$F4`` and a single frame number name the same sequence; as an
+asset id (the sidecar's ``x-asset-id``) or a version key of at least 12 hex digits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import re
+import sqlite3
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .hookspecs import hookimpl
+from .model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord
+from .policy import Policy
+from .rules import GENAI_TERMS, iptc_term
+
+__all__ = [
+    "AssetRow",
+    "LineageError",
+    "LineagePlugin",
+    "LineageStore",
+    "SCHEMA_VERSION",
+    "MAX_DEPTH",
+    "declared_inputs",
+    "normalise_ref",
+    "sequence_key",
+    "version_key",
+]
+
+#: Version of the ``lineage_*`` tables, kept in ``lineage_meta`` (key ``schema``).
+SCHEMA_VERSION = 1
+#: How many generations of inputs an ancestry walk follows.
+MAX_DEPTH = 32
+SOURCE = "lineage"
+
+#: A frame token between the last two dots: ``####``, ``@@@@``, ``%04d``, ``$F4`` or digits.
+_FRAME_TOKEN = re.compile(
+    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?\d*d|\$F\d*|\d+)\.(?P<ext>[A-Za-z0-9]+)$"
+)
+
+
+class LineageError(Exception):
+    """The lineage store cannot be opened, or was written by a newer Clearance."""
+
+
+# -------------------------------------------------------------------------------------------
+# Names: refs, sequence keys, version keys
+# -------------------------------------------------------------------------------------------
+
+
+def sequence_key(rel: str) -> str | None:
+    """``dir/PREFIX.#.EXT`` for any frame token (or frame number) in ``rel``, else ``None``."""
+    m = _FRAME_TOKEN.match(rel)
+    if m is None:
+        return None
+    return f"{m.group('head')}.#.{m.group('ext')}"
+
+
+def frame_number(rel: str) -> int | None:
+    """The frame number of ``dir/PREFIX.1001.EXT`` (``None`` for a pattern or a plain file)."""
+    m = _FRAME_TOKEN.match(rel)
+    return int(m.group("token")) if m is not None and m.group("token").isdigit() else None
+
+
+def name_key(rel: str) -> str:
+    """The bare name an editor sees: ``sh010_comp_v004`` for ``comp/sh010_comp_v004.####.exr``."""
+    base = rel.rsplit("/", 1)[-1]
+    m = _FRAME_TOKEN.match(base)
+    if m is not None:
+        return m.group("head")
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def normalise_ref(ref: str, root: Path) -> str:
+    """A ref or media path as the store names assets: relative to ``root``, with ``/``.
+
+    Accepts root-relative paths (``./`` and ``..`` collapsed, ``\\`` read as ``/``), absolute
+    paths and ``file://`` URLs; a path outside the root stays absolute (it matches nothing
+    the store recorded under the root, and is never opened).
+    """
+    text = ref.strip()
+    if text.lower().startswith("file:"):
+        parsed = urllib.parse.urlparse(text)
+        text = urllib.parse.unquote(parsed.path)
+        if parsed.netloc and parsed.netloc not in ("localhost",):
+            text = f"//{parsed.netloc}{text}"
+    text = text.replace("\\", "/")
+    if os.path.isabs(text) or text.startswith("/"):
+        absolute = posixpath.normpath(text)
+        base = posixpath.normpath(root.as_posix())
+        if absolute == base:
+            return "."
+        if absolute.startswith(base.rstrip("/") + "/"):
+            return absolute[len(base.rstrip("/")) + 1 :]
+        return absolute
+    rel = posixpath.normpath(text)
+    return rel[2:] if rel.startswith("./") else rel
+
+
+def version_key(asset: Asset) -> str | None:
+    """A hash of the identity and version of the asset's files and of its sidecar.
+
+    ``(name, dev, ino, size, mtime_ns)`` of a single file; of the first and last frames of a
+    sequence plus every frame's name (the provenance cache's fingerprint, so a 1,000-frame
+    sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new version.
+    ``None`` when a file is not on disk (an in-memory audit has nothing to record).
+    """
+    digest = hashlib.sha256()
+    files = list(asset.files) or [asset.path]
+    if len(files) > 2:
+        digest.update("\0".join(p.name for p in files).encode())
+        files = [files[0], files[-1]]
+    if asset.sidecar is not None:
+        files.append(asset.sidecar)
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        digest.update(
+            f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+def declared_inputs(asset: Asset) -> list[dict[str, Any]]:
+    """The ``steps[].inputs[]`` (``{ref, class}``) the asset's sidecar declares.
+
+    Read here because a reader does not see other readers' results; a sidecar that does not
+    mention ``inputs`` is not parsed. A sidecar that cannot be read gives no inputs (the
+    sidecar reader reports why, as ``PRV-02``).
+    """
+    if asset.sidecar is None:
+        return []
+    from ._yaml import MAX_BYTES, DocumentError, parse_document
+
+    try:
+        data = asset.sidecar.read_bytes()
+    except OSError:
+        return []
+    if b"inputs" not in data or len(data) > MAX_BYTES:
+        return []
+    try:
+        doc = parse_document(data, json_only=asset.sidecar.suffix.lower() == ".json")
+    except DocumentError:
+        return []
+    return _inputs_of(doc.get("steps") if isinstance(doc, dict) else None)
+
+
+def _inputs_of(steps: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if not isinstance(steps, list):
+        return found
+    for step in steps:
+        items = step.get("inputs") if isinstance(step, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("ref"), str) and item["ref"].strip():
+                found.append({"ref": item["ref"], "class": item.get("class")})
+    return found
+
+
+def is_genai(generated: bool | None, source_type: Any) -> bool:
+    """Did GenAI make or edit it: ``generated: true`` or a GenAI IPTC source type."""
+    return generated is True or iptc_term(source_type) in GENAI_TERMS
+
+
+# -------------------------------------------------------------------------------------------
+# The store
+# -------------------------------------------------------------------------------------------
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS lineage_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS lineage_assets (
+    id          INTEGER PRIMARY KEY,
+    asset       TEXT    NOT NULL,
+    seq_key     TEXT,
+    name_key    TEXT    NOT NULL,
+    asset_id    TEXT,
+    version     TEXT    NOT NULL,
+    stage       TEXT    NOT NULL,
+    frames      TEXT,
+    generated   INTEGER,
+    source_type TEXT,
+    outcome     TEXT    NOT NULL,
+    findings    TEXT    NOT NULL,
+    inputs      TEXT    NOT NULL,
+    production  TEXT,
+    shot        TEXT,
+    run_id      TEXT,
+    host_pid    TEXT,
+    audited_at  REAL    NOT NULL,
+    UNIQUE (asset, stage, version)
+);
+CREATE INDEX IF NOT EXISTS lineage_assets_asset ON lineage_assets (asset, audited_at);
+CREATE INDEX IF NOT EXISTS lineage_assets_seq ON lineage_assets (seq_key, audited_at)
+    WHERE seq_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS lineage_assets_name ON lineage_assets (name_key, audited_at);
+CREATE INDEX IF NOT EXISTS lineage_assets_id ON lineage_assets (asset_id) WHERE asset_id IS NOT NULL
+"""
+
+
+def create_lineage_tables(db: sqlite3.Connection) -> None:
+    """Create the ``lineage_*`` tables (idempotent: usable as a state-store migration)."""
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute(
+        "INSERT OR IGNORE INTO lineage_meta (key, value) VALUES ('schema', ?)",
+        (str(SCHEMA_VERSION),),
+    )
+
+
+_COLUMNS = (
+    "id, asset, stage, version, frames, generated, source_type, outcome, findings, inputs, "
+    "asset_id, production, shot, run_id, audited_at"
+)
+
+
+@dataclass
+class AssetRow:
+    """One recorded audit of one version of an asset."""
+
+    id: int
+    asset: str
+    stage: str
+    version: str
+    frames: str | None
+    generated: bool | None
+    source_type: str | None
+    outcome: str
+    findings: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    asset_id: str | None = None
+    production: str | None = None
+    shot: str | None = None
+    run_id: str | None = None
+    audited_at: float = 0.0
+
+    @classmethod
+    def from_sql(cls, row: Sequence[Any]) -> AssetRow:
+        (rid, asset, stage, version, frames, generated, source_type, outcome, findings, inputs,
+         asset_id, production, shot, run_id, audited_at) = row  # fmt: skip
+        return cls(
+            rid,
+            asset,
+            stage,
+            version,
+            frames,
+            None if generated is None else bool(generated),
+            source_type,
+            outcome,
+            json.loads(findings),
+            json.loads(inputs),
+            asset_id,
+            production,
+            shot,
+            run_id,
+            audited_at,
+        )
+
+    @property
+    def genai(self) -> bool:
+        return is_genai(self.generated, self.source_type)
+
+    def summary(self) -> dict[str, Any]:
+        """What a report shows of the asset (no tree)."""
+        return {
+            "asset": self.asset,
+            "stage": self.stage,
+            "frames": self.frames,
+            "generated": self.generated,
+            "source_type": self.source_type,
+            "genai": self.genai,
+            "outcome": self.outcome,
+            "open_findings": self.findings,
+            "version": self.version[:16],
+            "audited_at": _iso(self.audited_at),
+        }
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
+
+
+class LineageStore:
+    """The ``lineage_*`` tables of one state-store file.
+
+    :param path: the state store (``policy.state_path``).
+    :param create: create the file and tables when missing; with ``False`` a missing file
+        raises :class:`LineageError` and missing tables read as an empty store.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise LineageError(f"no state store at {self.path} (run 'clearance scan' first)")
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA busy_timeout=30000")
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            # lineage is derived data (the audit log is the record): a commit need not fsync
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise LineageError(f"cannot open the state store {self.path}: {exc}") from None
+        self.journal_mode = str(mode)
+        self._lock = threading.RLock()
+        self._ready = False
+        try:
+            self._check_schema(create)
+        except sqlite3.Error as exc:
+            raise LineageError(f"{self.path}: {exc}") from None
+
+    def _check_schema(self, create: bool) -> None:
+        with self._lock:
+            exists = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='lineage_meta'"
+            ).fetchone()
+            if exists is None:
+                if not create:
+                    return
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    create_lineage_tables(self._db)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+            row = self._db.execute("SELECT value FROM lineage_meta WHERE key='schema'").fetchone()
+            version = int(row[0]) if row is not None else 0
+            if version > SCHEMA_VERSION:
+                raise LineageError(
+                    f"{self.path}: lineage schema version {version} is newer than this Clearance "
+                    f"knows ({SCHEMA_VERSION}); upgrade Clearance"
+                )
+            self._ready = True
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def record(
+        self,
+        *,
+        asset: str,
+        version: str,
+        stage: str,
+        frames: str | None,
+        generated: bool | None,
+        source_type: str | None,
+        outcome: str,
+        findings: list[dict[str, Any]],
+        inputs: list[dict[str, Any]],
+        asset_id: str | None = None,
+        production: str | None = None,
+        shot: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Record one audit (a re-audit of the same version updates its row)."""
+        values = (
+            asset,
+            sequence_key(asset),
+            name_key(asset),
+            asset_id,
+            version,
+            stage,
+            frames,
+            None if generated is None else int(generated),
+            source_type,
+            outcome,
+            json.dumps(findings, ensure_ascii=False, separators=(",", ":")),
+            json.dumps(inputs, ensure_ascii=False, separators=(",", ":")),
+            production,
+            shot,
+            run_id,
+            f"{os.uname().nodename if hasattr(os, 'uname') else ''}:{os.getpid()}",
+            time.time(),
+        )
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO lineage_assets (asset, seq_key, name_key, asset_id, version, stage, "
+                "frames, generated, source_type, outcome, findings, inputs, production, shot, "
+                "run_id, host_pid, audited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (asset, stage, version) DO UPDATE SET asset_id=excluded.asset_id, "
+                "frames=excluded.frames, generated=excluded.generated, "
+                "source_type=excluded.source_type, outcome=excluded.outcome, "
+                "findings=excluded.findings, inputs=excluded.inputs, "
+                "production=excluded.production, shot=excluded.shot, run_id=excluded.run_id, "
+                "host_pid=excluded.host_pid, audited_at=excluded.audited_at",
+                values,
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+    def _one(self, where: str, params: Sequence[Any]) -> AssetRow | None:
+        if not self._ready:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM lineage_assets WHERE {where} "
+                "ORDER BY audited_at DESC, id DESC LIMIT 1",
+                params,
+            ).fetchone()
+        return AssetRow.from_sql(row) if row is not None else None
+
+    def latest(self, asset: str) -> AssetRow | None:
+        """The latest audit of the asset recorded as exactly ``asset``."""
+        return self._one("asset=?", (asset,))
+
+    def find(self, ref: str, root: Path) -> AssetRow | None:
+        """The latest audit of what ``ref`` names (path, sequence, asset id or version key)."""
+        rel = normalise_ref(ref, root)
+        row = self.latest(rel)
+        if row is not None:
+            return row
+        key = sequence_key(rel)
+        if key is not None:
+            row = self._one("seq_key=?", (key,))
+            if row is not None:
+                return row
+        text = ref.strip()
+        if text and "/" not in text:
+            row = self._one("asset_id=?", (text,))
+            if row is None and len(text) >= 12 and re.fullmatch(r"[0-9a-fA-F]+", text):
+                row = self._one("version LIKE ?", (text.lower() + "%",))
+        return row
+
+    def find_by_name(self, name: str) -> list[AssetRow]:
+        """Latest audits of every asset whose bare name is ``name`` (EDL clip/reel matching)."""
+        if not self._ready:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM lineage_assets WHERE name_key=? "
+                "ORDER BY audited_at DESC, id DESC",
+                (name,),
+            ).fetchall()
+        latest: dict[str, AssetRow] = {}
+        for raw in rows:
+            item = AssetRow.from_sql(raw)
+            latest.setdefault(item.asset, item)
+        return list(latest.values())
+
+    def count(self) -> int:
+        if not self._ready:
+            return 0
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM lineage_assets").fetchone()[0])
+
+    def ancestry(
+        self,
+        inputs: Iterable[dict[str, Any]],
+        root: Path,
+        *,
+        start: str | None = None,
+        max_depth: int = MAX_DEPTH,
+    ) -> dict[str, Any]:
+        """The GenAI ancestry of ``inputs`` (an asset's declared inputs), transitively.
+
+        :param start: the asset whose inputs these are (a path back to it is a cycle).
+        :return: the ``ancestry`` record key: ``genai`` (every GenAI ancestor: asset or ref,
+            depth, stage, source type, and ``declared`` when only the input class says so),
+            ``via``, the direct input it came through), ``unknown`` (ancestors whose ``generated`` is unknown), ``unresolved`` (refs the
+            store does not know), ``cycle``, ``truncated``, ``depth`` and ``tree``.
+        """
+        walk = _Walk(self, root, max_depth)
+        tree = walk.inputs(list(inputs), 1, [start] if start else [])
+        return {
+            "genai": walk.genai,
+            "unknown": walk.unknown,
+            "unresolved": walk.unresolved,
+            "cycle": walk.cycle,
+            "truncated": walk.truncated,
+            "depth": walk.depth,
+            "tree": tree,
+        }
+
+
+@dataclass
+class _Walk:
+    """One ancestry walk: every asset expanded once, the current path kept to name cycles."""
+
+    store: LineageStore
+    root: Path
+    max_depth: int
+    genai: list[dict[str, Any]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)
+    cycle: bool = False
+    truncated: bool = False
+    depth: int = 0
+    expanded: set[str] = field(default_factory=set)
+    via: str = ""  # the direct input being walked
+
+    def inputs(
+        self, items: list[dict[str, Any]], depth: int, path: list[str]
+    ) -> list[dict[str, Any]]:
+        return [self.node(item, depth, path) for item in items if isinstance(item, dict)]
+
+    def node(self, item: dict[str, Any], depth: int, path: list[str]) -> dict[str, Any]:
+        ref = str(item.get("ref"))
+        if depth == 1:
+            self.via = ref
+        declared = item.get("class")
+        node: dict[str, Any] = {"ref": ref, "class": declared}
+        self.depth = max(self.depth, depth)
+        row = self.store.find(ref, self.root)
+        if row is None:
+            node["audited"] = False
+            node["genai"] = declared == "generated"
+            if ref not in self.unresolved:
+                self.unresolved.append(ref)
+            if node["genai"]:
+                self._genai(ref, None, depth, declared=True)
+            return node
+        genai = row.genai or declared == "generated"
+        node.update(
+            audited=True,
+            asset=row.asset,
+            stage=row.stage,
+            generated=row.generated,
+            source_type=row.source_type,
+            genai=genai,
+            outcome=row.outcome,
+        )
+        if row.asset in path:
+            node["cycle"] = True
+            self.cycle = True
+            return node
+        if row.asset in self.expanded:
+            node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
+            return node
+        self.expanded.add(row.asset)
+        if genai:
+            self._genai(ref, row, depth, declared=not row.genai)
+        elif row.generated is None and row.asset not in self.unknown:
+            self.unknown.append(row.asset)
+        if row.inputs:
+            if depth >= self.max_depth:
+                node["truncated"] = True
+                self.truncated = True
+            else:
+                node["inputs"] = self.inputs(row.inputs, depth + 1, [*path, row.asset])
+        return node
+
+    def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
+        entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
+        entry["via"] = self.via
+        if row is not None:
+            entry.update(stage=row.stage, generated=row.generated, source_type=row.source_type)
+        if declared:
+            entry["declared"] = True  # the input's class says "generated"
+        self.genai.append(entry)
+
+
+# -------------------------------------------------------------------------------------------
+# The plugin
+# -------------------------------------------------------------------------------------------
+
+
+def _steps_inputs(record: ProvenanceRecord) -> list[dict[str, Any]]:
+    return _inputs_of(record.get("steps", None))
+
+
+class LineagePlugin:
+    """The built-in lineage plugin of one run (made by the plugin manager with the policy).
+
+    Opens the store lazily: a run that audits nothing, or a policy without a state store,
+    never creates one. Safe to call from the watcher's audit thread.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.path: Path | None = policy.state_path
+        #: The engine's run id when the session sets it; else this plugin's own per-run id.
+        self.run_id: str = uuid.uuid4().hex
+        self.max_depth = MAX_DEPTH
+        self._store: LineageStore | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def store(self, *, create: bool) -> LineageStore | None:
+        """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
+        if self.path is None:
+            return None
+        with self._lock:
+            if self._store is not None and self._pid != os.getpid():
+                self._store = None  # forked: never share a connection across processes
+            if self._store is None:
+                if not create and not self.path.is_file():
+                    return None
+                self._store = LineageStore(self.path, create=create)
+                self._pid = os.getpid()
+            elif create and not self._store._ready:
+                self._store._check_schema(True)
+            return self._store
+
+    def _display(self, root: Path) -> str:
+        assert self.path is not None
+        try:
+            return self.path.relative_to(root).as_posix()
+        except ValueError:
+            return str(self.path)
+
+    @hookimpl(trylast=True)
+    def clearance_read_provenance(self, asset: Asset, policy: Policy) -> PartialRecord | None:
+        """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
+        inputs = declared_inputs(asset)
+        if not inputs or self.path is None:
+            return None
+        store = self.store(create=False)
+        root = asset.root
+        if store is None:
+            ancestry = _unknown_ancestry(inputs)
+        else:
+            ancestry = store.ancestry(inputs, root, start=asset.rel, max_depth=self.max_depth)
+        evidence = {"store": self._display(root), "genai": len(ancestry["genai"])}
+        return PartialRecord(SOURCE, self._display(root), {"ancestry": ancestry}, [], evidence)
+
+    @hookimpl
+    def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
+        """Record the audited asset, its verdict and its declared inputs."""
+        asset, record = result.asset, result.record
+        if record is None or self.path is None:
+            return
+        version = version_key(asset)
+        if version is None:
+            return
+        store = self.store(create=True)
+        assert store is not None
+        findings = [
+            {
+                "rule": f.rule,
+                "outcome": f.effective_outcome.value,
+                "status": f.status.value,
+                "message": f.message,
+            }
+            for f in result.findings
+            if f.is_open and f.effective_outcome > Outcome.PASS
+        ]
+        source_type = record.get("source_type", None)
+        asset_id = record.get("x-asset-id", None)
+        production = record.get("production", None) or policy.production_id
+        shot = record.get("shot", None)
+        store.record(
+            asset=asset.rel,
+            version=version,
+            stage=result.stage,
+            frames=asset.frames,
+            generated=record.generated,
+            source_type=source_type if isinstance(source_type, str) else None,
+            outcome=result.outcome.value,
+            findings=findings,
+            inputs=_steps_inputs(record),
+            asset_id=asset_id if isinstance(asset_id, str) else None,
+            production=production if isinstance(production, str) else None,
+            shot=shot if isinstance(shot, str) else None,
+            run_id=self.run_id,
+        )
+
+    def __repr__(self) -> str:
+        return f"<LineagePlugin {self.path}>"
+
+
+def _unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ancestry when nothing was recorded yet: only what the input classes declare."""
+    genai = [
+        {"ref": i["ref"], "asset": None, "depth": 1, "via": i["ref"], "declared": True}
+        for i in inputs
+        if i.get("class") == "generated"
+    ]
+    refs = list(dict.fromkeys(str(i["ref"]) for i in inputs))
+    tree = [
+        {
+            "ref": i["ref"],
+            "class": i.get("class"),
+            "audited": False,
+            "genai": i.get("class") == "generated",
+        }
+        for i in inputs
+    ]
+    return {
+        "genai": genai,
+        "unknown": [],
+        "unresolved": refs,
+        "cycle": False,
+        "truncated": False,
+        "depth": 1,
+        "tree": tree,
+    }
+
+
+def iter_tree(tree: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every node of an ancestry tree with its depth (0 for direct inputs), depth first."""
+    for node in tree:
+        yield depth, node
+        yield from iter_tree(node.get("inputs") or [], depth + 1)

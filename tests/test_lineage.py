@@ -1,0 +1,412 @@
+"""Lineage: GenAI ancestry recorded in the state store and inherited through declared inputs.
+
+Real files in ``tmp_path``, the real SQLite state store, the real CLI for end-to-end cases.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from _embedded import write_exr
+from clearance.discover import discover
+from clearance.engine import Session, audit_record
+from clearance.lineage import (
+    LineageError,
+    LineageStore,
+    normalise_ref,
+    sequence_key,
+)
+from clearance.policy import load_policy
+from conftest import run_cli
+
+TOOLS = {
+    "gen-tool": {
+        "vendor": "Acme",
+        "deployment": "studio_enterprise",
+        "trains_on_inputs": False,
+        "retains_data": "none",
+        "reuses_outputs": False,
+        "marks_output": "c2pa",
+        "terms": "MSA §7",
+    },
+    "nuke-comp": {
+        "vendor": "Foundry",
+        "deployment": "self_hosted",
+        "trains_on_inputs": False,
+        "retains_data": "none",
+        "reuses_outputs": False,
+        "marks_output": "none",
+        "terms": "EULA",
+    },
+}
+
+
+def write_config(root: Path, stages: list[dict[str, Any]]) -> Path:
+    config = {"clearance": 1, "production": {"id": "SHOW01"}, "tools": TOOLS, "stages": stages}
+    path = root / "clearance.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def sequence(root: Path, pattern: str, frames: range = range(1001, 1004)) -> str:
+    head, _, ext = pattern.rpartition(".####.")
+    for frame in frames:
+        path = root / f"{head}.{frame:04d}.{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_exr(path)
+    return pattern
+
+
+def single(root: Path, rel: str) -> str:
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    write_exr(root / rel)
+    return rel
+
+
+def sidecar(root: Path, rel: str, doc: dict[str, Any]) -> None:
+    if ".####." in rel:
+        path = root / (rel.split(".####.")[0] + ".genai.yaml")
+    else:
+        path = root / f"{rel}.genai.yaml"
+    body = {"provenance": 1, "asset": rel.rsplit("/", 1)[-1], "production": "SHOW01", **doc}
+    path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+
+
+def genai_plate() -> dict[str, Any]:
+    return {
+        "shot": "sh010",
+        "generated": True,
+        "source_type": "trainedAlgorithmicMedia",
+        "steps": [{"tool": "gen-tool", "tool_version": "1", "inputs": []}],
+        "output": {"use": "final", "on_screen": "background", "subject": "incidental"},
+        "disclosure": {"notified_at": "2026-11-01", "flagged_at": "2026-11-02"},
+    }
+
+
+def silent(*inputs: tuple[str, str], use: str = "final") -> dict[str, Any]:
+    """A sidecar that says nothing about GenAI: not generated, no source type."""
+    return {
+        "shot": "sh010",
+        "generated": False,
+        "steps": [
+            {
+                "tool": "nuke-comp",
+                "tool_version": "15",
+                "inputs": [{"ref": ref, "class": cls} for ref, cls in inputs],
+            }
+        ],
+        "output": {"use": use, "on_screen": "background", "subject": "incidental"},
+    }
+
+
+def scan(root: Path) -> dict[str, dict[str, Any]]:
+    """Audit the whole tree in-process (the real engine, plugins and state store)."""
+    policy = load_policy(root / "clearance.yaml")
+    found = discover([root], policy)
+    session = Session(policy, command="scan", paths=[str(root)])
+    result = session.run(found.assets)
+    session.close(result)
+    assert not result.plugin_failures, result.plugin_failures
+    return {a.asset.rel: a for a in result.assets}  # type: ignore[misc]
+
+
+def rules_of(result: Any) -> set[str]:
+    return {f.rule for f in result.findings}
+
+
+def finding(result: Any, rule: str) -> Any:
+    found = [f for f in result.findings if f.rule == rule]
+    assert len(found) == 1, [f.to_dict() for f in result.findings]
+    return found[0]
+
+
+@pytest.fixture
+def comp_show(tmp_path: Path) -> Path:
+    """GenAI plate → comp (silent sidecar) → delivery (silent sidecar, final stage)."""
+    write_config(
+        tmp_path,
+        [
+            {"name": "plate_gen", "paths": ["gen/plates"]},
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    plate = sequence(tmp_path, "gen/plates/sh010_plate_v001.####.exr")
+    sidecar(tmp_path, plate, genai_plate())
+    comp = sequence(tmp_path, "comp/sh010_comp_v004.####.exr")
+    # the comp names its plate with the other padding style: %04d is the same sequence
+    sidecar(tmp_path, comp, silent(("gen/plates/sh010_plate_v001.%04d.exr", "production_image")))
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent((comp, "production_image")))
+    return tmp_path
+
+
+# -------------------------------------------------------------------------------------------
+# GenAI plate → comp → delivery
+# -------------------------------------------------------------------------------------------
+
+
+def test_genai_plate_through_silent_comp_reaches_delivery_as_gp4(comp_show: Path) -> None:
+    scanned = run_cli("scan", str(comp_show), "--format", "json", "--no-progress")
+    assert scanned.code == 1, scanned.stderr
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    delivery = assets["delivery/sh010_final_v001.exr"]
+    gp4 = [f for f in delivery["findings"] if f["rule"] == "NFX-GP4"]
+    assert len(gp4) == 1 and gp4[0]["outcome"] == "approval"
+    assert gp4[0]["evidence"]["inherited_from"] == ["gen/plates/sh010_plate_v001.####.exr"]
+    assert "built on GenAI material" in gp4[0]["message"]
+    iptc3 = [f for f in delivery["findings"] if f["rule"] == "IPTC-03"]
+    assert iptc3 and iptc3[0]["outcome"] == "block"  # final, and no GenAI source type
+    comp = assets["comp/sh010_comp_v004.####.exr"]
+    comp_rules = {f["rule"] for f in comp["findings"]}
+    assert "IPTC-03" in comp_rules
+    # the lineage reader never says "generated": no disagreement with the silent sidecar
+    assert "PRV-04" not in comp_rules and "PRV-04" not in {f["rule"] for f in delivery["findings"]}
+
+    # the same tree with the lineage plugin blocked: the delivery would pass GP4 unnoticed
+    blocked = run_cli(
+        "scan", str(comp_show), "--format", "json", "--no-progress", "-p", "no:clearance.lineage"
+    )
+    assets = {a["asset"]: a for a in blocked.json()["assets"]}
+    assert "NFX-GP4" not in {f["rule"] for f in assets["delivery/sh010_final_v001.exr"]["findings"]}
+
+
+def test_comp_with_genai_source_type_satisfies_iptc03(comp_show: Path) -> None:
+    comp = "comp/sh010_comp_v004.####.exr"
+    doc = silent(("gen/plates/sh010_plate_v001.####.exr", "production_image"))
+    doc.update(generated=True, source_type="compositeSynthetic")
+    sidecar(comp_show, comp, doc)
+    results = scan(comp_show)
+    assert "IPTC-03" not in rules_of(results[comp])
+    assert "PRV-04" not in rules_of(results[comp])
+
+
+def test_lineage_cli_prints_the_tree_and_json(comp_show: Path) -> None:
+    run_cli("scan", str(comp_show), "--no-progress")
+    tree = run_cli("lineage", str(comp_show / "delivery/sh010_final_v001.exr"))
+    assert tree.code == 0, tree.stderr
+    lines = tree.stdout.splitlines()
+    assert lines[0].startswith("delivery/sh010_final_v001.exr  [delivery]  not generated")
+    assert lines[1].startswith("└─ comp/sh010_comp_v004.####.exr  [comp]  not generated")
+    assert lines[2].startswith("   └─ gen/plates/sh010_plate_v001.####.exr  [plate_gen]  GenAI")
+    assert (
+        "GenAI ancestry: 1 GenAI ancestor(s): gen/plates/sh010_plate_v001.####.exr (depth 2)"
+        in tree.stdout
+    )
+
+    # a frame file of the comp names the comp sequence; JSON carries the same ancestry
+    frame = comp_show / "comp/sh010_comp_v004.1002.exr"
+    doc = run_cli("lineage", str(frame), "--format", "json")
+    assert doc.code == 0, doc.stderr
+    data = doc.json()
+    assert data["asset"]["asset"] == "comp/sh010_comp_v004.####.exr"
+    assert [g["asset"] for g in data["ancestry"]["genai"]] == [
+        "gen/plates/sh010_plate_v001.####.exr"
+    ]
+
+    missing = run_cli(
+        "lineage", "comp/nothing_v001.exr", "--config", str(comp_show / "clearance.yaml")
+    )
+    assert missing.code == 2 and "not in the lineage store" in missing.stderr
+
+
+# -------------------------------------------------------------------------------------------
+# Chains and cycles
+# -------------------------------------------------------------------------------------------
+
+
+def test_chain_of_five_stages_inherits_genai_from_the_first(tmp_path: Path) -> None:
+    names = ["s1", "s2", "s3", "s4", "s5"]
+    stages = [{"name": n, "paths": [n]} for n in names]
+    stages[-1]["final"] = True
+    write_config(tmp_path, stages)
+    previous = None
+    for name in names:
+        rel = single(tmp_path, f"{name}/sh010_{name}_v001.exr")
+        doc = genai_plate() if previous is None else silent((previous, "production_image"))
+        sidecar(tmp_path, rel, doc)
+        previous = rel
+    results = scan(tmp_path)
+    last = results["s5/sh010_s5_v001.exr"]
+    ancestry = last.record.get("ancestry")
+    assert [(g["asset"], g["depth"], g["via"]) for g in ancestry["genai"]] == [
+        ("s1/sh010_s1_v001.exr", 4, "s4/sh010_s4_v001.exr")
+    ]
+    assert ancestry["depth"] == 4 and not ancestry["cycle"]
+    assert finding(last, "NFX-GP4").evidence["inherited_from"] == ["s1/sh010_s1_v001.exr"]
+    # every stage in between inherits too (IPTC-03 fires on each silent link)
+    for name in names[1:]:
+        assert "IPTC-03" in rules_of(results[f"{name}/sh010_{name}_v001.exr"]), name
+
+
+def test_depth_limit_stops_the_walk(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / "state.db")
+    for i in range(6):
+        inputs = [{"ref": f"a{i + 1}.exr", "class": "production_image"}] if i < 5 else []
+        store.record(
+            asset=f"a{i}.exr", version="v", stage="s", frames=None, generated=i == 5,
+            source_type=None, outcome="pass", findings=[], inputs=inputs,
+        )  # fmt: skip
+    full = store.ancestry([{"ref": "a1.exr"}], tmp_path, start="a0.exr")
+    assert [g["asset"] for g in full["genai"]] == ["a5.exr"] and not full["truncated"]
+    cut = store.ancestry([{"ref": "a1.exr"}], tmp_path, start="a0.exr", max_depth=2)
+    assert cut["truncated"] and cut["genai"] == []
+
+
+def test_cycle_in_declared_inputs_terminates_and_is_reported(tmp_path: Path) -> None:
+    write_config(tmp_path, [{"name": "comp", "paths": ["comp"]}])
+    a = single(tmp_path, "comp/a_v001.exr")
+    b = single(tmp_path, "comp/b_v001.exr")
+    plate = single(tmp_path, "comp/plate_v001.exr")
+    sidecar(tmp_path, plate, genai_plate())
+    sidecar(tmp_path, a, silent((b, "production_image"), (a, "production_image")))
+    sidecar(tmp_path, b, silent((a, "production_image"), (plate, "production_image")))
+    started = time.monotonic()
+    scan(tmp_path)
+    results = scan(tmp_path)  # the second pass sees both ends of the cycle recorded
+    assert time.monotonic() - started < 10
+    ancestry = results[a].record.get("ancestry")
+    assert ancestry["cycle"] is True
+    assert [g["asset"] for g in ancestry["genai"]] == [plate]
+    tree = run_cli("lineage", str(tmp_path / a), timeout=20)
+    assert tree.code == 0, tree.stderr
+    assert "CYCLE" in tree.stdout and "contain a cycle" in tree.stdout
+
+
+# -------------------------------------------------------------------------------------------
+# The store: names, versions, processes
+# -------------------------------------------------------------------------------------------
+
+
+def record(store: LineageStore, asset: str, **fields: Any) -> None:
+    values: dict[str, Any] = dict(
+        version="v1", stage="comp", frames=None, generated=False, source_type=None,
+        outcome="pass", findings=[], inputs=[],
+    )  # fmt: skip
+    values.update(fields)
+    store.record(asset=asset, **values)
+
+
+def test_refs_resolve_by_path_pattern_frame_url_and_id(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / ".clearance" / "state.db")
+    version = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    record(
+        store,
+        "plates/sh010_plate_v001.####.exr",
+        generated=True,
+        asset_id="PUB-77",
+        version=version,
+    )
+    record(store, "refs/mood 03.png")
+    root = tmp_path
+    for ref in (
+        "plates/sh010_plate_v001.####.exr",
+        "plates/sh010_plate_v001.%04d.exr",
+        "plates/sh010_plate_v001.@@@@.exr",
+        "plates/sh010_plate_v001.$F4.exr",
+        "plates/sh010_plate_v001.1042.exr",
+        "./plates/../plates/sh010_plate_v001.####.exr",
+        str(tmp_path / "plates/sh010_plate_v001.1001.exr"),
+        (tmp_path / "plates/sh010_plate_v001.1001.exr").as_uri(),
+        "PUB-77",
+    ):
+        row = store.find(ref, root)
+        assert row is not None and row.asset == "plates/sh010_plate_v001.####.exr", ref
+    assert store.find((tmp_path / "refs/mood 03.png").as_uri(), root).asset == "refs/mood 03.png"  # type: ignore[union-attr]
+    assert store.find(version[:12], root).asset.startswith("plates/")  # type: ignore[union-attr]
+    assert store.find("plates/sh010_plate_v002.####.exr", root) is None
+    assert store.find("/elsewhere/plates/sh010_plate_v001.####.exr", root) is None
+    assert sequence_key("a/b.%04d.exr") == sequence_key("a/b.####.exr") == "a/b.#.exr"
+    assert normalise_ref("/elsewhere/x.exr", root) == "/elsewhere/x.exr"
+
+
+def test_reaudit_updates_and_new_version_adds_a_row(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / "state.db")
+    record(store, "comp/x.exr", outcome="notice")
+    record(store, "comp/x.exr", outcome="block")  # the same version re-audited
+    assert store.count() == 1 and store.latest("comp/x.exr").outcome == "block"  # type: ignore[union-attr]
+    record(store, "comp/x.exr", version="v2", outcome="pass")
+    assert store.count() == 2 and store.latest("comp/x.exr").version == "v2"  # type: ignore[union-attr]
+
+
+def test_rerender_records_a_new_version(comp_show: Path) -> None:
+    scan(comp_show)
+    final = comp_show / "delivery/sh010_final_v001.exr"
+    final.write_bytes(final.read_bytes() + b"\0")
+    scan(comp_show)
+    db = sqlite3.connect(comp_show / ".clearance" / "state.db")
+    rows = db.execute(
+        "SELECT COUNT(*) FROM lineage_assets WHERE asset='delivery/sh010_final_v001.exr'"
+    ).fetchone()
+    assert rows[0] == 2
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _writer(path: str, worker: int, count: int) -> None:
+    store = LineageStore(path)
+    for i in range(count):
+        record(store, f"w{worker}/a{i}.exr", version=f"v{i}")
+    store.close()
+
+
+def test_several_processes_record_into_one_store(tmp_path: Path) -> None:
+    path = str(tmp_path / ".clearance" / "state.db")
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_writer, args=(path, w, 60)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(30)
+        assert w.exitcode == 0
+    assert LineageStore(path, create=False).count() == 240
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    LineageStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE lineage_meta SET value='99' WHERE key='schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(LineageError, match="newer"):
+        LineageStore(path)
+
+
+def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
+    with pytest.raises(LineageError, match="no state store"):
+        LineageStore(tmp_path / "none.db", create=False)
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_in_memory_audit_records_nothing(tmp_path: Path) -> None:
+    result = audit_record(silent(("plates/p.####.exr", "generated")), root=tmp_path)
+    assert result.outcome is not None
+    assert not (tmp_path / ".clearance").exists()
+
+
+def test_unrecorded_inputs_are_listed_and_declared_genai_counts(tmp_path: Path) -> None:
+    write_config(tmp_path, [{"name": "comp", "paths": ["comp"]}])
+    rel = single(tmp_path, "comp/c_v001.exr")
+    sidecar(
+        tmp_path,
+        rel,
+        silent(("plates/never_audited.exr", "generated"), ("refs/x.png", "owned_released")),
+    )
+    ancestry = scan(tmp_path)[rel].record.get("ancestry")
+    assert ancestry["unresolved"] == ["plates/never_audited.exr", "refs/x.png"]
+    assert ancestry["genai"] == [
+        {
+            "ref": "plates/never_audited.exr",
+            "asset": None,
+            "depth": 1,
+            "via": "plates/never_audited.exr",
+            "declared": True,
+        }
+    ]
