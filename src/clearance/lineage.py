@@ -57,6 +57,7 @@ __all__ = [
     "declared_inputs",
     "normalise_ref",
     "sequence_key",
+    "url_to_path",
     "version_key",
 ]
 
@@ -111,13 +112,7 @@ def normalise_ref(ref: str, root: Path) -> str:
     paths and ``file://`` URLs; a path outside the root stays absolute (it matches nothing
     the store recorded under the root, and is never opened).
     """
-    text = ref.strip()
-    if text.lower().startswith("file:"):
-        parsed = urllib.parse.urlparse(text)
-        text = urllib.parse.unquote(parsed.path)
-        if parsed.netloc and parsed.netloc not in ("localhost",):
-            text = f"//{parsed.netloc}{text}"
-    text = text.replace("\\", "/")
+    text = url_to_path(ref.strip()).replace("\\", "/")
     if os.path.isabs(text) or text.startswith("/"):
         absolute = posixpath.normpath(text)
         base = posixpath.normpath(root.as_posix())
@@ -128,6 +123,22 @@ def normalise_ref(ref: str, root: Path) -> str:
         return absolute
     rel = posixpath.normpath(text)
     return rel[2:] if rel.startswith("./") else rel
+
+
+def url_to_path(text: str) -> str:
+    """``file:///show/a%20b.exr`` → ``/show/a b.exr`` (anything else unchanged).
+
+    Parsed by hand: a frame pattern's ``#`` is not a URL fragment here.
+    """
+    if not text.lower().startswith("file:"):
+        return text
+    rest = text[5:]
+    host = ""
+    if rest.startswith("//"):
+        host, slash, path = rest[2:].partition("/")
+        rest = slash + path
+    path = urllib.parse.unquote(rest)
+    return f"//{host}{path}" if host and host != "localhost" else path
 
 
 def version_key(asset: Asset) -> str | None:
@@ -461,6 +472,17 @@ class LineageStore:
                 row = self._one("version LIKE ?", (text.lower() + "%",))
         return row
 
+    def recorded_inputs(self, asset: str, version: str) -> list[dict[str, Any]] | None:
+        """The inputs recorded for exactly this version of ``asset`` (``None``: not recorded)."""
+        if not self._ready:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT inputs FROM lineage_assets WHERE asset=? AND version=? LIMIT 1",
+                (asset, version),
+            ).fetchone()
+        return json.loads(row[0]) if row is not None else None
+
     def find_by_name(self, name: str) -> list[AssetRow]:
         """Latest audits of every asset whose bare name is ``name`` (EDL clip/reel matching)."""
         if not self._ready:
@@ -614,6 +636,7 @@ class LineagePlugin:
         self._store: LineageStore | None = None
         self._pid = 0
         self._lock = threading.Lock()
+        self._versions: dict[str, str] = {}  # asset → version key, from reading to recording
 
     def store(self, *, create: bool) -> LineageStore | None:
         """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
@@ -641,10 +664,22 @@ class LineagePlugin:
     @hookimpl(trylast=True)
     def clearance_read_provenance(self, asset: Asset, policy: Policy) -> PartialRecord | None:
         """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
-        inputs = declared_inputs(asset)
-        if not inputs or self.path is None:
+        if asset.sidecar is None or self.path is None:
             return None
         store = self.store(create=False)
+        version = version_key(asset)
+        if version is not None:
+            if len(self._versions) > 4096:
+                self._versions.clear()
+            self._versions[asset.rel] = version
+        inputs = None
+        if store is not None and version is not None:
+            # this exact version was recorded before (a warm re-scan): no second sidecar parse
+            inputs = store.recorded_inputs(asset.rel, version)
+        if inputs is None:
+            inputs = declared_inputs(asset)
+        if not inputs:
+            return None
         root = asset.root
         if store is None:
             ancestry = _unknown_ancestry(inputs)
@@ -659,7 +694,7 @@ class LineagePlugin:
         asset, record = result.asset, result.record
         if record is None or self.path is None:
             return
-        version = version_key(asset)
+        version = self._versions.pop(asset.rel, None) or version_key(asset)
         if version is None:
             return
         store = self.store(create=True)
