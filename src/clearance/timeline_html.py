@@ -45,6 +45,7 @@ _EXTRA_CSS = """
 .genai{display:inline-block;font-size:11px;font-weight:700;letter-spacing:.3px;padding:0 6px;border-radius:4px;background:#f1e9fb;color:#5d3f8f;margin-left:6px}
 .unaudited{background:#fff4dd;color:#8a5a00}
 ul.fl{margin:4px 0 0;padding-left:18px;font-size:13.5px}
+#clips td:nth-child(6){min-width:230px}#clips td:nth-child(3){min-width:150px}
 """
 
 _JS = """

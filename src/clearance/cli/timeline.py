@@ -155,11 +155,12 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
         if not flagged:
             out.write("No GenAI material, unaudited media or open findings on screen.\n\n")
             continue
-        header = f"{'outcome':<10}{'track':<8}{'record in':<13}{'record out':<13}clip"
+        tw = max([len(c.track) for c in flagged] + [5]) + 2
+        header = f"{'outcome':<10}{'track':<{tw}}{'record in':<13}{'record out':<13}clip"
         out.write(header + "\n" + "-" * min(width, 100) + "\n")
         for clip in flagged:
             out.write(
-                f"{clip.outcome.value.upper():<10}{clip.track[:7]:<8}{clip.record_in:<13}"
+                f"{clip.outcome.value.upper():<10}{clip.track:<{tw}}{clip.record_in:<13}"
                 f"{clip.record_out:<13}{clip.clip}\n"
             )
             indent = " " * 10
