@@ -233,12 +233,11 @@ def wait_audited(root: Path, count: int, timeout: float = TIMEOUT) -> list[dict[
 
 
 def quiet(root: Path, seconds: float) -> None:
-    """Wait until the audit log has not grown for ``seconds`` (no more audits are coming)."""
-    log = root / ".clearance" / "audit.jsonl"
+    """Wait until no ``asset.audited`` event was added for ``seconds`` (no more audits coming)."""
     last = (-1, time.monotonic())
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
-        size = log.stat().st_size if log.exists() else 0
+        size = len(audited(root))
         if size != last[0]:
             last = (size, time.monotonic())
         elif time.monotonic() - last[1] >= seconds:

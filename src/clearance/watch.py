@@ -302,7 +302,7 @@ class Watcher:
                 assert self.reconciler is not None
                 self.reconciler.request(hint.root, hint.path, "folder-event")
                 continue
-            self._hint(hint.path, hint.root, now)
+            self._hint(hint.path, hint.root, now, scan=hint.scan)
         if self._overflow_flag.is_set():
             self._overflow_flag.clear()
             for root in self.roots.values():
@@ -314,12 +314,14 @@ class Watcher:
                 if root.state == "running":
                     self._rescan(root, "queue-full")
 
-    def _hint(self, path: str, root: str, now: float) -> None:
+    def _hint(self, path: str, root: str, now: float, *, scan: bool = False) -> None:
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
         if rel is None or any(part.startswith(".") for part in rel.split("/")):
             return  # outside the roots, hidden, or inside a hidden staging folder
         name = rel.rsplit("/", 1)[-1]
         p = self.pending.get(path)
+        if p is not None and scan:
+            return  # already settling: its own stat checks will see any change
         if p is not None:
             p.changed = now
             p.stable = False
@@ -953,7 +955,7 @@ class Watcher:
 def _hint(path: str, root: str) -> Any:
     from .watch_intake import Hint
 
-    return Hint(path, root)
+    return Hint(path, root, scan=True)
 
 
 def _watch_count(observer: BaseObserver | None) -> int | None:

@@ -58,6 +58,7 @@ class Hint:
     path: str
     root: str
     tree: bool = False
+    scan: bool = False  # from a reconcile walk: "check this", not "this changed"
 
 
 class Intake:

@@ -142,7 +142,7 @@ class Reconciler(threading.Thread):
                         continue
                 elif self.state.is_audited(FileVersion.of(entry.path, st)):
                     continue
-                while not self.intake.put(Hint(entry.path, root)):
+                while not self.intake.put(Hint(entry.path, root, scan=True)):
                     if self.stopping.is_set():
                         rep.complete = False
                         break

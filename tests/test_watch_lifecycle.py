@@ -1,0 +1,379 @@
+"""Crashes, signals, dead emitters, limits, shares and roots (WATCH.md S12-S19, S21, S24).
+
+Where a condition cannot be produced faithfully on a CI machine (an NFS mount, a real
+``max_user_watches`` exhaustion, a share returning EIO), the test simulates it through a
+documented seam of the watcher — a mountinfo file, ``max_watches``, an injected
+:class:`~clearance.watch_readiness.FileSystem`, an ``event_hook`` — and says so.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from _watch_harness import (
+    SIDECAR,
+    TIMEOUT,
+    InProcessWatcher,
+    WatchProcess,
+    assert_once,
+    audited,
+    audited_counts,
+    events,
+    ledger,
+    make_show,
+    quiet,
+    run_writer,
+    wait_audited,
+    wait_for,
+    write_hook,
+    writer_chunks,
+    writer_script,
+)
+from clearance.watch_readiness import FileSystem, backend_for, filesystem_type
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def _trickle(folder: str, count: int, pause: float) -> None:
+    from _watch_harness import exr_bytes, write_file
+
+    for i in range(count):
+        name = f"t_{i:04d}.exr"
+        write_file(Path(folder) / name, exr_bytes(seed=i), tmp=f"{name}.tmp" if i % 3 == 0 else None)
+        time.sleep(pause)
+
+
+def test_s12_kill_9_and_restart_while_files_keep_arriving(tmp_path: Path) -> None:
+    """S12: a writer keeps publishing while the CLI watcher is killed with SIGKILL three times
+    at random moments (including mid-audit) and restarted after a pause: every file is
+    audited exactly once and the ledger passes SQLite's integrity check."""
+    root = make_show(tmp_path)
+    folder = root / "comp"
+    folder.mkdir()
+    count = 240
+    writer = run_writer(_trickle, str(folder), count, 0.012, wait=False)
+    rng = random.Random(12)
+    for _ in range(3):
+        with WatchProcess(root) as proc:
+            time.sleep(rng.uniform(0.5, 1.5))
+            proc.kill9()
+        time.sleep(rng.uniform(0.3, 1.0))  # downtime: the writer carries on
+    writer.join(TIMEOUT)
+    assert writer.exitcode == 0
+    with WatchProcess(root) as proc:
+        wait_audited(root, count)
+        quiet(root, 1.5)
+        assert proc.terminate() == 0
+    assert_once(root, [f"comp/t_{i:04d}.exr" for i in range(count)])
+    db = sqlite3.connect(root / ".clearance" / "state.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert ledger(root).intents() == []
+
+
+def test_s12_crash_between_audit_log_and_ledger_is_settled_from_the_log(tmp_path: Path) -> None:
+    """The intent protocol: an audit whose events reached the log but whose ledger row is
+    still ``auditing`` (the crash window) is marked audited at start-up, not audited again."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    (root / "comp" / "k.exr.genai.yaml").write_text(SIDECAR)
+    with WatchProcess(root) as proc:
+        run_writer(writer_script, [("exr", str(root / "comp" / "k.exr"), 1)])
+        [event] = wait_audited(root, 1)
+        assert proc.terminate() == 0
+    audit_id = event["details"]["watch"]["audit_id"]
+    store = ledger(root)
+    with store.transaction() as db:  # rewind the ledger to the crash window
+        db.execute("UPDATE audits SET state='auditing' WHERE audit_id=?", (audit_id,))
+        db.execute("UPDATE files SET state='settling' WHERE audit_id=?", (audit_id,))
+    with WatchProcess(root) as proc:
+        started = wait_for(lambda: events(root, "watch.started")[1:], what="second watch.started")
+        assert started[0]["details"]["recovered_intents"] == 1
+        quiet(root, 1.5)
+        assert proc.terminate() == 0
+    assert_once(root, ["comp/k.exr"])
+    assert ledger(root).audit(audit_id).state == "audited"
+
+
+def test_s13_sigterm_persists_pending_and_a_restart_finishes_them(tmp_path: Path) -> None:
+    """S13: SIGTERM while 5 files are still inside a long --settle → exit 0, watch.stopped
+    names 5 pending, the ledger holds them as ``settling``; the next run audits them once."""
+    root = make_show(tmp_path)
+    names = [f"p{i}.exr" for i in range(5)]
+    proc = WatchProcess(root, "--settle", "30").start()
+    run_writer(writer_script, [("exr", str(root / "comp" / n), i) for i, n in enumerate(names)])
+    time.sleep(0.5)  # let the hints reach the watcher (not an assertion)
+    assert proc.terminate() == 0
+    [stopped] = events(root, "watch.stopped")
+    assert stopped["details"]["pending"] == 5
+    assert ledger(root).counts().get("settling") == 5
+    assert audited(root) == []
+    with WatchProcess(root) as proc:
+        wait_audited(root, 5)
+        quiet(root, 1.0)
+        assert proc.terminate() == 0
+    assert_once(root, [f"comp/{n}" for n in names])
+    assert ledger(root).counts().get("settling", 0) == 0
+
+
+def test_s14_a_crashing_checker_is_isolated(tmp_path: Path) -> None:
+    """S14: a site checker raises for one file: that file is audited with PRV-05 naming the
+    plugin, every other file is audited normally and the watcher keeps watching."""
+    write_hook(tmp_path, "crashy.py", (
+        "@hookimpl\n"
+        "def clearance_check_asset(asset, record, stage, policy):\n"
+        "    if asset.rel.endswith('bad.exr'):\n"
+        "        raise RuntimeError('checker bug')\n"
+        "    return []\n"
+    ))
+    root = make_show(tmp_path, plugins=["crashy.py"])
+    comp = root / "comp"
+    with InProcessWatcher(root) as w:
+        run_writer(writer_script, [("exr", str(comp / n), i) for i, n in enumerate(["ok1.exr", "bad.exr", "ok2.exr"])])
+        wait_audited(root, 3)
+        run_writer(writer_script, [("exr", str(comp / "after.exr"), 9)])
+        wait_audited(root, 4)
+        assert all(r.observer is not None and r.observer.is_alive() for r in w.watcher.roots.values())
+    assert_once(root, ["comp/ok1.exr", "comp/bad.exr", "comp/ok2.exr", "comp/after.exr"])
+    prv05 = [e for e in events(root, "finding") if e["rule"] == "PRV-05"]
+    assert [e["asset"] for e in prv05] == ["comp/bad.exr"]
+
+
+def test_s15_dead_emitter_is_detected_rebuilt_and_reconciled(tmp_path: Path) -> None:
+    """S15: an exception injected into the inotify emitter thread kills it (as watchdog #481,
+    #663); supervision rebuilds the observer and reconciles, so files written while it was
+    dead are audited once."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    with InProcessWatcher(root) as w:
+        run_writer(writer_script, [("exr", str(comp / "before.exr"), 1)])
+        wait_audited(root, 1)
+        observer = w.watcher.roots[str(root)].observer
+        [emitter] = list(observer.emitters)
+
+        def boom(timeout: float) -> None:
+            raise RuntimeError("injected emitter failure")
+
+        emitter.queue_events = boom  # type: ignore[method-assign]
+        # the emitter is blocked in a read: one more event lets it loop into the failure
+        (root / "trigger.txt").write_text("x")
+        wait_for(lambda: not emitter.is_alive(), what="emitter death")
+        run_writer(writer_script, [("exr", str(comp / f"during{i}.exr"), i) for i in range(5)])
+        wait_for(lambda: any(e["details"].get("reason") == "emitter-died" for e in events(root, "watch.error")), what="emitter-died")
+        wait_audited(root, 6)
+        run_writer(writer_script, [("exr", str(comp / "after.exr"), 7)])
+        wait_audited(root, 7)
+        quiet(root, 1.0)
+    assert_once(root, ["comp/before.exr", "comp/after.exr"] + [f"comp/during{i}.exr" for i in range(5)])
+    assert any(e["details"]["reason"] == "emitter-restart" for e in events(root, "watch.rescan"))
+
+
+def test_s16_watch_limit_falls_back_to_polling(tmp_path: Path) -> None:
+    """S16 (simulated limit): ``max_watches=20`` stands in for an exhausted
+    ``max_user_watches`` (exhausting the real one would break other processes on the host).
+    500 new folders → the watcher reports watch-limit, switches the root to polling and
+    audits every file once."""
+    root = make_show(tmp_path)
+    steps = [("exr", str(root / "renders" / f"d{i:03d}" / "f.exr"), i) for i in range(500)]
+    with InProcessWatcher(root, max_watches=20) as w:
+        run_writer(writer_script, steps)
+        wait_for(lambda: any(e["details"].get("reason") == "watch-limit" for e in events(root, "watch.error")), what="watch-limit alert")
+        wait_audited(root, 500)
+        quiet(root, 1.0)
+        assert w.watcher.roots[str(root)].backend == "polling"
+    assert_once(root, [f"renders/d{i:03d}/f.exr" for i in range(500)])
+
+
+class StaleStatFS(FileSystem):
+    """An NFS client's attribute cache: ``stat`` answers from a cache for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.cache: dict[str, tuple[float, os.stat_result]] = {}
+        self.lock = threading.Lock()
+
+    def stat(self, path: str) -> os.stat_result:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.cache.get(path)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        st = os.stat(path)
+        with self.lock:
+            self.cache[path] = (now, st)
+        return st
+
+
+def test_s17_network_share_uses_polling_and_a_quiet_period_longer_than_the_attribute_cache(tmp_path: Path) -> None:
+    """S17 (simulated share): a mountinfo file says the root is ``nfs4`` and the file system
+    answers ``stat`` from a 0.6 s attribute cache. The polling backend is selected, the quiet
+    period is the network one (1.5 s > cache), and a chunked write is audited once, complete."""
+    root = make_show(tmp_path)
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        f"95 22 0:50 / {root} rw,relatime shared:60 - nfs4 filer:/show rw,vers=4.2\n"
+    )
+    path = root / "comp" / "farm.exr"
+    with InProcessWatcher(root, mountinfo=str(mountinfo), fs=StaleStatFS(0.6), network_settle=1.5) as w:
+        assert w.watcher.roots[str(root)].backend == "polling"
+        run_writer(writer_chunks, str(path), 4, 0.2, False)
+        wait_audited(root, 1)
+        quiet(root, 2.0)
+    assert_once(root, ["comp/farm.exr"])
+    assert audited(root)[0]["details"]["watch"]["files"][0]["size"] == path.stat().st_size
+    [started] = events(root, "watch.started")
+    assert started["details"]["roots"][str(root)]["backend"] == "polling"
+
+
+def test_backend_selection_from_mountinfo(tmp_path: Path) -> None:
+    """inotify for local file systems; polling for nfs/cifs/smb/fuse; --polling forces it."""
+    info = tmp_path / "mountinfo"
+    info.write_text(
+        "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "30 22 0:40 / /mnt/nfs rw - nfs filer:/a rw\n"
+        "31 22 0:41 / /mnt/smb\\040share rw - cifs //srv/b rw\n"
+        "32 22 0:42 / /mnt/fuse rw - fuse.sshfs host: rw\n"
+    )
+    assert filesystem_type("/mnt/nfs/show/x", info) == "nfs"
+    assert filesystem_type("/mnt/smb share/x", info) == "cifs"
+    assert filesystem_type("/home/x", info) == "ext4"
+    assert [backend_for(filesystem_type(p, info)) for p in ("/mnt/nfs/a", "/mnt/smb share", "/mnt/fuse/a", "/srv")] == [
+        "polling", "polling", "polling", "inotify"]
+    assert backend_for("ext4", force_polling=True) == "polling"
+    assert backend_for(filesystem_type(tmp_path)) == "inotify" or filesystem_type(tmp_path) in ("nfs", "nfs4")
+
+
+class OutageFS(FileSystem):
+    """A share outage: every stat/scandir under ``root`` raises EIO while ``flag`` exists."""
+
+    def __init__(self, root: Path, flag: Path) -> None:
+        self.root = str(root)
+        self.flag = flag
+        self.failures = 0
+
+    def _check(self, path: str | None) -> None:
+        if path is not None and str(path).startswith(self.root) and self.flag.exists():
+            self.failures += 1
+            raise OSError(errno.EIO, "Input/output error (simulated share outage)", path)
+
+    def stat(self, path: str) -> os.stat_result:
+        self._check(path)
+        return os.stat(path)
+
+    def scandir(self, path: str | None):  # type: ignore[no-untyped-def]
+        self._check(path)
+        return os.scandir(path)  # type: ignore[arg-type]
+
+
+def test_s18_transient_share_outage_declares_nothing_deleted(tmp_path: Path) -> None:
+    """S18 (simulated outage): ``stat``/``scandir`` raise EIO for 2 s (polling backend, a
+    reconcile every second during the outage). No file is marked vanished, the root is not
+    declared missing, and files created during the outage are audited once afterwards."""
+    root = make_show(tmp_path)
+    flag = tmp_path / "outage"
+    fs = OutageFS(root, flag)
+    comp = root / "comp"
+    with InProcessWatcher(root, polling=True, fs=fs, rescan_interval=1.0):
+        run_writer(writer_script, [("exr", str(comp / f"pre{i}.exr"), i) for i in range(3)])
+        wait_audited(root, 3)
+        flag.write_text("down")
+        run_writer(writer_script, [("exr", str(comp / f"mid{i}.exr"), i + 10) for i in range(3)])
+        wait_for(lambda: fs.failures > 5, what="the outage to be felt")
+        time.sleep(2.0)  # keep the share down for a while (not an assertion)
+        flag.unlink()
+        wait_audited(root, 6)
+        quiet(root, 1.5)
+    assert_once(root, [f"comp/pre{i}.exr" for i in range(3)] + [f"comp/mid{i}.exr" for i in range(3)])
+    assert ledger(root).counts().get("vanished", 0) == 0
+    assert not [e for e in events(root, "watch.error") if e["details"].get("reason") == "root-missing"]
+
+
+def test_s19_root_missing_at_start_deleted_and_recreated(tmp_path: Path) -> None:
+    """S19: the watched folder does not exist at start (FileNotFoundError handled), appears,
+    is deleted, and is re-created: each time the watcher re-schedules and reconciles."""
+    root = make_show(tmp_path)
+    drop = root / "renders" / "drop"
+    with InProcessWatcher(root, paths=[drop]):
+        assert any(e["details"].get("reason") == "root-missing" for e in events(root, "watch.error"))
+        run_writer(writer_script, [("exr", str(drop / "one.exr"), 1)])
+        wait_audited(root, 1)
+        run_writer(writer_script, [("rmtree", str(drop))])
+        wait_for(lambda: len([e for e in events(root, "watch.error") if e["details"].get("reason") == "root-missing"]) >= 2,
+                 what="root-missing after deletion")
+        run_writer(writer_script, [("exr", str(drop / "two.exr"), 2)])
+        wait_audited(root, 2)
+        quiet(root, 1.0)
+    assert_once(root, ["renders/drop/one.exr", "renders/drop/two.exr"])
+    assert any(e["details"].get("reason") == "root-reappeared" for e in events(root, "watch.rescan"))
+
+
+def test_s21_inode_reuse_under_polling(tmp_path: Path) -> None:
+    """S21: delete A and create B between two polls (B likely gets A's inode, which
+    watchdog's snapshot diff reports as a move/modify): B is audited as new, A not again."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    with InProcessWatcher(root, polling=True, interval=1.0):
+        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
+        wait_audited(root, 1)
+        run_writer(writer_script, [("unlink", str(comp / "a.exr")), ("exr", str(comp / "b.exr"), 2)])
+        wait_audited(root, 2)
+        quiet(root, 2.5)
+    assert_once(root, ["comp/a.exr", "comp/b.exr"])
+    assert audited(root)[1]["details"]["watch"]["reason"] == "new"
+
+
+def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_polling(tmp_path: Path) -> None:
+    """S24 (simulated blindness): an ``event_hook`` drops every inotify event for the root,
+    as an NFS export written by farm nodes would. The heartbeat cookie is never observed →
+    ``watch.error`` root-blind, switch to polling, files audited once; cookies never audited."""
+    root = make_show(tmp_path)
+
+    def blind(_root: str, backend: str, _event: object) -> bool:
+        return backend != "inotify"
+
+    with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind) as w:
+        run_writer(writer_script, [("exr", str(root / "comp" / f"b{i}.exr"), i) for i in range(3)])
+        wait_for(lambda: any(e["details"].get("reason") == "root-blind" for e in events(root, "watch.error")), what="root-blind")
+        wait_audited(root, 3)
+        run_writer(writer_script, [("exr", str(root / "comp" / "later.exr"), 9)])
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+        assert w.watcher.roots[str(root)].backend == "polling"
+    assert_once(root, [f"comp/b{i}.exr" for i in range(3)] + ["comp/later.exr"])
+    assert not list(root.glob(".clearance-cookie*"))
+
+
+def test_plugin_load_failure_makes_watch_exit_2(tmp_path: Path) -> None:
+    """DESIGN.md: a plugin that fails to load makes ``watch`` exit 2 (never a silent skip)."""
+    write_hook(tmp_path, "broken.py", "import does_not_exist\n")
+    root = make_show(tmp_path, plugins=["broken.py"])
+    proc = WatchProcess(root)
+    import subprocess
+
+    result = subprocess.run(proc.cmd, capture_output=True, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert any(e["event"] == "plugin.failed" for e in events(root))
+
+
+def test_sigint_drains_and_exits_0(tmp_path: Path) -> None:
+    """SIGINT behaves as SIGTERM: drain, write watch.stopped, exit 0."""
+    root = make_show(tmp_path)
+    with WatchProcess(root) as proc:
+        run_writer(writer_script, [("exr", str(root / "comp" / "i.exr"), 1)])
+        wait_audited(root, 1)
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGINT)
+        assert proc.proc.wait(TIMEOUT) == 0
+    assert len(events(root, "watch.stopped")) == 1
+    assert audited_counts(root)["comp/i.exr"] == 1
+    shutil.rmtree(root / "comp")
