@@ -606,3 +606,16 @@ def test_stage_level_findings_are_reported_for_the_stage(tmp_path: Path) -> None
     assert "(delivery stage checks)  [escalate]" in out and "fix: run the review" in out
     xml = clearance("report", str(log.path), "-f", "junit").stdout
     assert 'name="(delivery stage checks)"' in xml and "<failure" in xml
+
+
+def test_an_older_audit_written_later_does_not_replace_a_newer_one(tmp_path: Path) -> None:
+    """Two writers' batches can land in one file out of time order; time decides."""
+    path = tmp_path / "audit.jsonl"
+    asset = [
+        ("comp", "comp/a.exr", None, [("NFX-T2", "block", "open", None, "replica without consent")])
+    ]
+    fixed = [("comp", "comp/a.exr", None, [])]
+    write_show_log(path, run_id="new", start="2026-11-26T12:00:00.000Z", show=fixed)
+    write_show_log(path, run_id="old", start="2026-11-26T08:00:00.000Z", show=asset)
+    (audit_row,) = [a for a in build_report([path]).assets if a.asset == "comp/a.exr"]
+    assert audit_row.run_id == "new" and audit_row.findings == []

@@ -441,6 +441,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             pending.setdefault(key, []).append(_row(ev))
         elif name == "asset.audited":
             details = ev.get("details") or {}
+            rows = pending.pop(key, [])
+            known = current.get((stage, asset))
+            if known is not None and known.time > t:
+                continue  # two writers' batches can interleave out of time order in one file
             current[(stage, asset)] = AssetAudit(
                 stage=stage,
                 asset=asset,
@@ -449,7 +453,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 run_id=ev.get("run_id"),
                 host=ev.get("host"),
                 frames=details.get("frames") if isinstance(details, dict) else None,
-                findings=pending.pop(key, []),
+                findings=rows,
             )
         elif name == "stage.finished":
             rows = pending.pop((ev.get("run_id"), ev.get("host"), stage, None), None)
