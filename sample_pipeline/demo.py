@@ -29,6 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import demo_timeline  # noqa: E402
+from embedded_and_edit import EDIT  # noqa: E402
 from generate import generate  # noqa: E402
 
 #: exit codes that mean "the command ran" (0: nothing open, 1: findings open)
@@ -47,6 +49,7 @@ class Demo:
     frames: int = 24
     show: Path = field(init=False)
     notes: list[str] = field(default_factory=list)
+    sections: int = 0
 
     def __post_init__(self) -> None:
         self.show = self.outdir / "show"
@@ -90,9 +93,10 @@ class Demo:
         text = self.clearance("--help", ok=(0,), capture=True)
         return any(line.split()[:1] == [name] for line in text.splitlines())
 
-    @staticmethod
-    def section(title: str) -> None:
-        print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
+    def section(self, title: str) -> None:
+        """Print a numbered heading."""
+        self.sections += 1
+        print(f"\n{'=' * 78}\n{self.sections}. {title}\n{'=' * 78}", flush=True)
 
 
 # -------------------------------------------------------------------------------------------
@@ -102,7 +106,7 @@ class Demo:
 
 def step_generate(demo: Demo) -> None:
     """Run the sample show's pipeline: every stage writes its media and sidecars."""
-    demo.section("1. The Salt Road (SALT01): running the pipeline stage by stage")
+    demo.section("The Salt Road (SALT01): running the pipeline stage by stage")
     generate(demo.outdir, frames=demo.frames)
     print(f"generated into {demo.outdir}")
     print(f"show root (clearance.yaml): {demo.show}")
@@ -110,7 +114,7 @@ def step_generate(demo: Demo) -> None:
 
 def step_scan(demo: Demo) -> None:
     """Audit the whole show once, per stage, with the site hooks attached."""
-    demo.section(f"2. clearance scan {demo.show}")
+    demo.section(f"clearance scan {demo.show}")
     demo.clearance("scan", str(demo.show))
     print("\n(exit 1 above is expected: the sample show has open findings on purpose)")
 
@@ -120,7 +124,7 @@ def step_report(demo: Demo) -> None:
     if not demo.has_command("report"):
         demo.notes.append("'clearance report' is not available in this build; skipped")
         return
-    demo.section(f"3. clearance report {demo.log}")
+    demo.section(f"clearance report {demo.log}")
     demo.clearance("report", str(demo.log), ok=(0,))
     html = demo.outdir / "report.html"
     demo.clearance("report", str(demo.log), "--format", "html", "--output", str(html), ok=(0,))
@@ -131,12 +135,30 @@ def step_verify(demo: Demo) -> None:
     """The audit log's hash chain is intact (``clearance verify`` exits 3 when tampered)."""
     if not demo.has_command("verify"):
         return
-    demo.section(f"4. clearance verify {demo.log}")
+    demo.section(f"clearance verify {demo.log}")
     demo.clearance("verify", str(demo.log), ok=(0,))
 
 
+def step_timeline(demo: Demo) -> None:
+    """Which GenAI material is on screen in the episode's cut, where, and is it cleared."""
+    if not demo.has_command("timeline"):
+        demo.notes.append("'clearance timeline' is not available in this build; skipped")
+        return
+    demo.section(f"clearance timeline {demo.show / EDIT}")
+    try:
+        demo_timeline.run(demo.show, demo.executable())
+    except RuntimeError as exc:
+        raise DemoFailed(str(exc)) from None
+
+
 #: The demo, in order. Append later steps here.
-STEPS: list[Callable[[Demo], None]] = [step_generate, step_scan, step_report, step_verify]
+STEPS: list[Callable[[Demo], None]] = [
+    step_generate,
+    step_scan,
+    step_report,
+    step_timeline,
+    step_verify,
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except DemoFailed as exc:
         print(f"\ndemo failed: {exc}", file=sys.stderr)
         return 1
-    demo.section("Done")
+    print(f"\n{'=' * 78}\nDone\n{'=' * 78}")
     for note in demo.notes:
         print(note)
     print(f"Everything is in {demo.outdir} (sidecars, approvals.yaml, .clearance/audit.jsonl).")

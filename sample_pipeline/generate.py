@@ -9,6 +9,7 @@ writes::
     OUTDIR/hooks/           the site hooks (copied from the repository's hooks/)
     OUTDIR/show/            the show root: clearance.yaml, tools.yaml, approvals.yaml
         ideation/ pitch/ previs/ gen/plates/ gen/elements/ audio/temp_vo/ comp/ delivery/
+        editorial/SALT01_ep101_cut_v001.otio   (with the ``timeline`` extra)
 
 Each stage is one function that "runs" its tools the way a pipeline step would: it makes
 the media (tiny but real PNG, JPEG, EXR and WAV files) and publishes the provenance sidecar
@@ -41,6 +42,7 @@ from _pipeline import (  # noqa: E402
     step,
     write_config,
 )
+from embedded_and_edit import add_edit, add_embedded, add_lineage  # noqa: E402
 
 GENAI_EDIT = "compositeWithTrainedAlgorithmicMedia"  # IPTC: "edited using generative AI"
 SAG = "SAG-AFTRA"
@@ -288,14 +290,14 @@ def stage_comp(show: Show) -> None:
     record = genai(show, "sh010", [s], out, source_type="compositeSynthetic")
     show.sidecar(rel, {**record, "approvals": ["APR-SALT-0101"]})
 
-    # Built on the generated sign but labelled "edited with GenAI", not a composite (IPTC-03).
+    # Built on the generated sign, but labelled with the undecided "composite" (IPTC-03).
     rel = show.exr("comp/sh040_comp_v003.exr", frame=4)
     sign = ("gen/elements/sh040_market_sign_v001.png", "generated")
     bg = ("scans/sh040_bg_v001.####.exr", "production_image")
     out = final_output(on_screen="background", subject="incidental")
     out["human_contribution"] = "comp by L. Ferreira"
     s = step("nuke-comp", "15.1", inputs=[sign, bg])
-    show.sidecar(rel, genai(show, "sh040", [s], out, source_type=GENAI_EDIT))
+    show.sidecar(rel, genai(show, "sh040", [s], out, source_type="composite"))
 
     # Visual ADR: the lead's lip-sync changed to a new, unscripted line, with consent.
     rel = show.exr("comp/sh090_vadr_v001.exr", frame=9)
@@ -392,7 +394,15 @@ def stage_delivery(show: Show) -> None:
     show.sidecar(rel, record)
 
 
+def stage_edit(show: Show) -> None:
+    """Editorial: the episode's cut as OpenTimelineIO (skipped without the ``timeline`` extra)."""
+    add_edit(show)
+
+
 #: The pipeline, in order. Later stages read what earlier ones published (input refs).
+#: ``embedded_and_edit.py`` continues the show: assets whose provenance is in their own bytes
+#: (XMP, C2PA, EXR header), a comp and a deliverable whose sidecars forget the GenAI plate
+#: they are built on (lineage), and the edit.
 STAGES: list[Callable[[Show], None]] = [
     stage_ideation,
     stage_pitch,
@@ -402,6 +412,9 @@ STAGES: list[Callable[[Show], None]] = [
     stage_temp_vo,
     stage_comp,
     stage_delivery,
+    add_embedded,
+    add_lineage,
+    stage_edit,
 ]
 
 
