@@ -264,7 +264,7 @@ def test_cycle_in_declared_inputs_terminates_and_is_reported(tmp_path: Path) -> 
     write_config(tmp_path, [{"name": "comp", "paths": ["comp"]}])
     a = single(tmp_path, "comp/a_v001.exr")
     b = single(tmp_path, "comp/b_v001.exr")
-    plate = single(tmp_path, "comp/plate_v001.exr")
+    plate = single(tmp_path, "comp/0_plate_v001.exr")  # audited first in its stage
     sidecar(tmp_path, plate, genai_plate())
     sidecar(tmp_path, a, silent((b, "production_image"), (a, "production_image")))
     sidecar(tmp_path, b, silent((a, "production_image"), (plate, "production_image")))

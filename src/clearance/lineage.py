@@ -62,9 +62,12 @@ __all__ = [
 ]
 
 #: Version of the ``lineage_*`` tables, kept in ``lineage_meta`` (key ``schema``).
-SCHEMA_VERSION = 1
+#: 1: the table; 2: ``ancestry`` (each row's GenAI ancestry summary, so a walk stops there).
+SCHEMA_VERSION = 2
 #: How many generations of inputs an ancestry walk follows.
 MAX_DEPTH = 32
+#: How many ancestor names an ancestry summary keeps (``truncated`` beyond).
+MAX_LISTED = 1000
 SOURCE = "lineage"
 
 #: A frame token between the last two dots: ``####``, ``@@@@``, ``%04d``, ``$F4`` or digits.
@@ -212,7 +215,7 @@ def is_genai(generated: bool | None, source_type: Any) -> bool:
 # The store
 # -------------------------------------------------------------------------------------------
 
-_SCHEMA_V1 = """
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS lineage_meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS lineage_assets (
     id          INTEGER PRIMARY KEY,
@@ -233,30 +236,36 @@ CREATE TABLE IF NOT EXISTS lineage_assets (
     run_id      TEXT,
     host_pid    TEXT,
     audited_at  REAL    NOT NULL,
+    ancestry    TEXT,
     UNIQUE (asset, stage, version)
 );
-CREATE INDEX IF NOT EXISTS lineage_assets_asset ON lineage_assets (asset, audited_at);
 CREATE INDEX IF NOT EXISTS lineage_assets_seq ON lineage_assets (seq_key, audited_at)
     WHERE seq_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS lineage_assets_name ON lineage_assets (name_key, audited_at);
 CREATE INDEX IF NOT EXISTS lineage_assets_id ON lineage_assets (asset_id) WHERE asset_id IS NOT NULL
 """
 
 
 def create_lineage_tables(db: sqlite3.Connection) -> None:
-    """Create the ``lineage_*`` tables (idempotent: usable as a state-store migration)."""
-    for statement in _SCHEMA_V1.split(";"):
+    """Create or upgrade the ``lineage_*`` tables (idempotent: usable as a state-store migration)."""
+    for statement in _SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
     db.execute(
         "INSERT OR IGNORE INTO lineage_meta (key, value) VALUES ('schema', ?)",
         (str(SCHEMA_VERSION),),
     )
+    version = int(db.execute("SELECT value FROM lineage_meta WHERE key='schema'").fetchone()[0])
+    if version < 2:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(lineage_assets)")}
+        if "ancestry" not in columns:
+            db.execute("ALTER TABLE lineage_assets ADD COLUMN ancestry TEXT")
+    if version < SCHEMA_VERSION:
+        db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
 _COLUMNS = (
     "id, asset, stage, version, frames, generated, source_type, outcome, findings, inputs, "
-    "asset_id, production, shot, run_id, audited_at"
+    "asset_id, production, shot, run_id, audited_at, ancestry"
 )
 
 
@@ -279,11 +288,13 @@ class AssetRow:
     shot: str | None = None
     run_id: str | None = None
     audited_at: float = 0.0
+    #: the GenAI ancestry summary recorded with the row (no tree); None: not recorded
+    ancestry: dict[str, Any] | None = None
 
     @classmethod
     def from_sql(cls, row: Sequence[Any]) -> AssetRow:
         (rid, asset, stage, version, frames, generated, source_type, outcome, findings, inputs,
-         asset_id, production, shot, run_id, audited_at) = row  # fmt: skip
+         asset_id, production, shot, run_id, audited_at, ancestry) = row  # fmt: skip
         return cls(
             rid,
             asset,
@@ -300,11 +311,18 @@ class AssetRow:
             shot,
             run_id,
             audited_at,
+            json.loads(ancestry) if ancestry else None,
         )
 
     @property
     def genai(self) -> bool:
         return is_genai(self.generated, self.source_type)
+
+    def same_verdict(self, other: AssetRow) -> bool:
+        """Would recording ``other`` change nothing but the time and run id?"""
+        fields = ("frames", "generated", "source_type", "outcome", "findings", "inputs",
+                  "asset_id", "production", "shot", "ancestry")  # fmt: skip
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
 
     def summary(self) -> dict[str, Any]:
         """What a report shows of the asset (no tree)."""
@@ -353,6 +371,7 @@ class LineageStore:
         self.journal_mode = str(mode)
         self._lock = threading.RLock()
         self._ready = False
+        self._names: dict[str, list[AssetRow]] | None = None
         try:
             self._check_schema(create)
         except sqlite3.Error as exc:
@@ -363,17 +382,24 @@ class LineageStore:
             exists = self._db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='lineage_meta'"
             ).fetchone()
-            if exists is None:
-                if not create:
-                    return
-                self._db.execute("BEGIN IMMEDIATE")
+            if exists is None and not create:
+                return
+            row = None
+            if exists is not None:
+                row = self._db.execute(
+                    "SELECT value FROM lineage_meta WHERE key='schema'"
+                ).fetchone()
+            if row is None or int(row[0]) < SCHEMA_VERSION:
+                self._db.execute("BEGIN IMMEDIATE")  # create or upgrade, one process at a time
                 try:
                     create_lineage_tables(self._db)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
-            row = self._db.execute("SELECT value FROM lineage_meta WHERE key='schema'").fetchone()
+                row = self._db.execute(
+                    "SELECT value FROM lineage_meta WHERE key='schema'"
+                ).fetchone()
             version = int(row[0]) if row is not None else 0
             if version > SCHEMA_VERSION:
                 raise LineageError(
@@ -403,6 +429,7 @@ class LineageStore:
         production: str | None = None,
         shot: str | None = None,
         run_id: str | None = None,
+        ancestry: dict[str, Any] | None = None,
     ) -> None:
         """Record one audit (a re-audit of the same version updates its row)."""
         values = (
@@ -423,18 +450,21 @@ class LineageStore:
             run_id,
             f"{os.uname().nodename if hasattr(os, 'uname') else ''}:{os.getpid()}",
             time.time(),
+            None
+            if ancestry is None
+            else json.dumps(ancestry, ensure_ascii=False, separators=(",", ":")),
         )
         with self._lock:
             self._db.execute(
                 "INSERT INTO lineage_assets (asset, seq_key, name_key, asset_id, version, stage, "
                 "frames, generated, source_type, outcome, findings, inputs, production, shot, "
-                "run_id, host_pid, audited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "run_id, host_pid, audited_at, ancestry) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (asset, stage, version) DO UPDATE SET asset_id=excluded.asset_id, "
                 "frames=excluded.frames, generated=excluded.generated, "
                 "source_type=excluded.source_type, outcome=excluded.outcome, "
                 "findings=excluded.findings, inputs=excluded.inputs, "
                 "production=excluded.production, shot=excluded.shot, run_id=excluded.run_id, "
-                "host_pid=excluded.host_pid, audited_at=excluded.audited_at",
+                "host_pid=excluded.host_pid, audited_at=excluded.audited_at, ancestry=excluded.ancestry",
                 values,
             )
 
@@ -472,32 +502,29 @@ class LineageStore:
                 row = self._one("version LIKE ?", (text.lower() + "%",))
         return row
 
-    def recorded_inputs(self, asset: str, version: str) -> list[dict[str, Any]] | None:
-        """The inputs recorded for exactly this version of ``asset`` (``None``: not recorded)."""
-        if not self._ready:
-            return None
-        with self._lock:
-            row = self._db.execute(
-                "SELECT inputs FROM lineage_assets WHERE asset=? AND version=? LIMIT 1",
-                (asset, version),
-            ).fetchone()
-        return json.loads(row[0]) if row is not None else None
+    def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
+        """The row of exactly this version of ``asset`` audited in ``stage``, if recorded."""
+        return self._one("asset=? AND stage=? AND version=?", (asset, stage, version))
 
     def find_by_name(self, name: str) -> list[AssetRow]:
-        """Latest audits of every asset whose bare name is ``name`` (EDL clip/reel matching)."""
+        """Latest audits of every asset whose bare name is ``name`` (EDL clip/reel matching).
+
+        The first call reads every name once (a timeline asks for many; a scan never does).
+        """
         if not self._ready:
             return []
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM lineage_assets WHERE name_key=? "
-                "ORDER BY audited_at DESC, id DESC",
-                (name,),
-            ).fetchall()
-        latest: dict[str, AssetRow] = {}
-        for raw in rows:
-            item = AssetRow.from_sql(raw)
-            latest.setdefault(item.asset, item)
-        return list(latest.values())
+        if self._names is None:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT name_key, {_COLUMNS} FROM lineage_assets "
+                    "ORDER BY audited_at DESC, id DESC"
+                ).fetchall()
+            names: dict[str, dict[str, AssetRow]] = {}
+            for raw in rows:
+                item = AssetRow.from_sql(raw[1:])
+                names.setdefault(raw[0], {}).setdefault(item.asset, item)
+            self._names = {key: list(found.values()) for key, found in names.items()}
+        return self._names.get(name, [])
 
     def count(self) -> int:
         if not self._ready:
@@ -512,23 +539,29 @@ class LineageStore:
         *,
         start: str | None = None,
         max_depth: int = MAX_DEPTH,
+        shallow: bool = False,
     ) -> dict[str, Any]:
         """The GenAI ancestry of ``inputs`` (an asset's declared inputs), transitively.
 
         :param start: the asset whose inputs these are (a path back to it is a cycle).
-        :return: the ``ancestry`` record key: ``genai`` (every GenAI ancestor: asset or ref,
-            depth, stage, source type, and ``declared`` when only the input class says so),
-            ``via``, the direct input it came through), ``unknown`` (ancestors whose ``generated`` is unknown), ``unresolved`` (refs the
-            store does not know), ``cycle``, ``truncated``, ``depth`` and ``tree``.
+        :param shallow: stop at each input whose row carries its own ancestry summary and use
+            that (what the reader does: one lookup per direct input); else walk every
+            generation (``clearance lineage``, the timeline audit).
+        :return: the ``ancestry`` record key: ``genai`` (every GenAI ancestor: ``ref``,
+            ``asset``, ``depth``, ``via`` the direct input it came through, ``stage``, source
+            type, and ``declared`` when only the input class says so), ``unknown`` (ancestors
+            whose ``generated`` is unknown), ``unresolved`` (refs the store does not know),
+            ``assets`` (every ancestor found), ``cycle``, ``truncated``, ``depth``, ``tree``.
         """
-        walk = _Walk(self, root, max_depth)
+        walk = _Walk(self, root, max_depth, shallow=shallow)
         tree = walk.inputs(list(inputs), 1, [start] if start else [])
         return {
             "genai": walk.genai,
             "unknown": walk.unknown,
             "unresolved": walk.unresolved,
+            "assets": walk.order[:MAX_LISTED],
             "cycle": walk.cycle,
-            "truncated": walk.truncated,
+            "truncated": walk.truncated or len(walk.order) > MAX_LISTED,
             "depth": walk.depth,
             "tree": tree,
         }
@@ -541,6 +574,7 @@ class _Walk:
     store: LineageStore
     root: Path
     max_depth: int
+    shallow: bool = False
     genai: list[dict[str, Any]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
@@ -548,6 +582,7 @@ class _Walk:
     truncated: bool = False
     depth: int = 0
     expanded: set[str] = field(default_factory=set)
+    order: list[str] = field(default_factory=list)  # every ancestor, in the order found
     via: str = ""  # the direct input being walked
 
     def inputs(
@@ -589,10 +624,15 @@ class _Walk:
             node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
             return node
         self.expanded.add(row.asset)
+        self.order.append(row.asset)
         if genai:
             self._genai(ref, row, depth, declared=not row.genai)
         elif row.generated is None and row.asset not in self.unknown:
             self.unknown.append(row.asset)
+        if self.shallow and row.ancestry is not None:
+            self._summarised(row.ancestry, depth, path)
+            node["summarised"] = True  # its ancestors come from its recorded summary
+            return node
         if row.inputs:
             if depth >= self.max_depth:
                 node["truncated"] = True
@@ -600,6 +640,28 @@ class _Walk:
             else:
                 node["inputs"] = self.inputs(row.inputs, depth + 1, [*path, row.asset])
         return node
+
+    def _summarised(self, summary: dict[str, Any], depth: int, path: list[str]) -> None:
+        """Take an input's recorded ancestry as the rest of this branch."""
+        ancestors = [a for a in summary.get("assets", []) if isinstance(a, str)]
+        if any(a in path for a in ancestors) or summary.get("cycle"):
+            self.cycle = True
+        for entry in summary.get("genai", []):
+            name = entry.get("asset") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or name in path or name in self.expanded:
+                continue
+            self.genai.append(
+                {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
+            )
+        for name in ancestors:
+            if name not in self.expanded and name not in path:
+                self.expanded.add(name)
+                self.order.append(name)
+        for key in ("unknown", "unresolved"):
+            mine = getattr(self, key)
+            mine.extend(v for v in summary.get(key, []) if v not in mine)
+        self.truncated = self.truncated or bool(summary.get("truncated"))
+        self.depth = max(self.depth, depth + int(summary.get("depth", 0)))
 
     def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
         entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
@@ -636,7 +698,9 @@ class LineagePlugin:
         self._store: LineageStore | None = None
         self._pid = 0
         self._lock = threading.Lock()
-        self._versions: dict[str, str] = {}  # asset → version key, from reading to recording
+        # asset → (version key, its recorded row, its ancestry), from reading to recording
+        self._pending: dict[str, tuple[str, AssetRow | None, dict[str, Any] | None]] = {}
+        self._shown: dict[Path, str] = {}
 
     def store(self, *, create: bool) -> LineageStore | None:
         """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
@@ -656,10 +720,14 @@ class LineagePlugin:
 
     def _display(self, root: Path) -> str:
         assert self.path is not None
-        try:
-            return self.path.relative_to(root).as_posix()
-        except ValueError:
-            return str(self.path)
+        shown = self._shown.get(root)
+        if shown is None:
+            try:
+                shown = self.path.relative_to(root).as_posix()
+            except ValueError:
+                shown = str(self.path)
+            self._shown[root] = shown
+        return shown
 
     @hookimpl(trylast=True)
     def clearance_read_provenance(self, asset: Asset, policy: Policy) -> PartialRecord | None:
@@ -668,23 +736,26 @@ class LineagePlugin:
             return None
         store = self.store(create=False)
         version = version_key(asset)
-        if version is not None:
-            if len(self._versions) > 4096:
-                self._versions.clear()
-            self._versions[asset.rel] = version
-        inputs = None
+        known = None
         if store is not None and version is not None:
             # this exact version was recorded before (a warm re-scan): no second sidecar parse
-            inputs = store.recorded_inputs(asset.rel, version)
-        if inputs is None:
-            inputs = declared_inputs(asset)
-        if not inputs:
+            known = store.exact(asset.rel, asset.stage, version)
+        inputs = known.inputs if known is not None else declared_inputs(asset)
+        ancestry = None
+        if inputs:
+            if store is None:
+                ancestry = _unknown_ancestry(inputs)
+            else:
+                ancestry = store.ancestry(
+                    inputs, asset.root, start=asset.rel, max_depth=self.max_depth, shallow=True
+                )
+        if version is not None:
+            if len(self._pending) > 4096:
+                self._pending.clear()
+            self._pending[asset.rel] = (version, known, ancestry)
+        if ancestry is None:
             return None
         root = asset.root
-        if store is None:
-            ancestry = _unknown_ancestry(inputs)
-        else:
-            ancestry = store.ancestry(inputs, root, start=asset.rel, max_depth=self.max_depth)
         evidence = {"store": self._display(root), "genai": len(ancestry["genai"])}
         return PartialRecord(SOURCE, self._display(root), {"ancestry": ancestry}, [], evidence)
 
@@ -694,11 +765,16 @@ class LineagePlugin:
         asset, record = result.asset, result.record
         if record is None or self.path is None:
             return
-        version = self._versions.pop(asset.rel, None) or version_key(asset)
-        if version is None:
-            return
+        pending = self._pending.pop(asset.rel, None)
+        found = pending[0] if pending is not None else version_key(asset)
+        if found is None:
+            return  # not on disk: nothing to record
         store = self.store(create=True)
         assert store is not None
+        version = found
+        known = pending[1] if pending is not None else store.exact(asset.rel, result.stage, found)
+        ancestry = pending[2] if pending is not None else None
+        summary = {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None
         findings = [
             {
                 "rule": f.rule,
@@ -713,10 +789,11 @@ class LineagePlugin:
         asset_id = record.get("x-asset-id", None)
         production = record.get("production", None) or policy.production_id
         shot = record.get("shot", None)
-        store.record(
+        verdict = AssetRow(
+            id=0,
             asset=asset.rel,
-            version=version,
             stage=result.stage,
+            version=version,
             frames=asset.frames,
             generated=record.generated,
             source_type=source_type if isinstance(source_type, str) else None,
@@ -726,7 +803,25 @@ class LineagePlugin:
             asset_id=asset_id if isinstance(asset_id, str) else None,
             production=production if isinstance(production, str) else None,
             shot=shot if isinstance(shot, str) else None,
+            ancestry=summary,
+        )
+        if known is not None and known.same_verdict(verdict):
+            return  # an unchanged re-audit (warm re-scan): nothing to write
+        store.record(
+            asset=verdict.asset,
+            version=version,
+            stage=verdict.stage,
+            frames=verdict.frames,
+            generated=verdict.generated,
+            source_type=verdict.source_type,
+            outcome=verdict.outcome,
+            findings=verdict.findings,
+            inputs=verdict.inputs,
+            asset_id=verdict.asset_id,
+            production=verdict.production,
+            shot=verdict.shot,
             run_id=self.run_id,
+            ancestry=summary,
         )
 
     def __repr__(self) -> str:
@@ -754,6 +849,7 @@ def _unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
         "genai": genai,
         "unknown": [],
         "unresolved": refs,
+        "assets": [],
         "cycle": False,
         "truncated": False,
         "depth": 1,
