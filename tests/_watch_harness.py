@@ -44,7 +44,9 @@ def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
     def attr(name: str, kind: str, value: bytes) -> bytes:
         return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
 
-    channels = b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
+    channels = (
+        b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
+    )
     box = struct.pack("<iiii", 0, 0, width - 1, height - 1)
     header = (
         b"\x76\x2f\x31\x01"
@@ -63,7 +65,8 @@ def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
     first = len(header) + 8 * height
     offsets = struct.pack(f"<{height}Q", *(first + y * (8 + row) for y in range(height)))
     blocks = b"".join(
-        struct.pack("<ii", y, row) + bytes(((seed + y + i) % 251) for i in range(row)) for y in range(height)
+        struct.pack("<ii", y, row) + bytes(((seed + y + i) % 251) for i in range(row))
+        for y in range(height)
     )
     return header + offsets + blocks
 
@@ -85,14 +88,20 @@ def write_file(path: str | Path, data: bytes, *, tmp: str | None = None) -> None
 # -- writers (run in child processes) ----------------------------------------------------------------
 
 
-def writer_burst(folder: str, count: int, tmp_every: int = 2, sidecars: bool = False, prefix: str = "shot") -> None:
+def writer_burst(
+    folder: str, count: int, tmp_every: int = 2, sidecars: bool = False, prefix: str = "shot"
+) -> None:
     """``count`` single EXRs as fast as possible; every ``tmp_every``-th through ``NAME.tmp``."""
     data = exr_bytes()
     for i in range(count):
         name = f"{prefix}_{i:05d}.exr"
         if sidecars:
             write_file(Path(folder) / f"{name}.genai.yaml", SIDECAR.encode())
-        write_file(Path(folder) / name, data, tmp=f"{name}.tmp" if tmp_every and i % tmp_every == 0 else None)
+        write_file(
+            Path(folder) / name,
+            data,
+            tmp=f"{name}.tmp" if tmp_every and i % tmp_every == 0 else None,
+        )
 
 
 def writer_chunks(path: str, chunks: int, pause: float, reopen: bool, seed: int = 1) -> None:
@@ -147,7 +156,9 @@ def writer_script(steps: list[tuple[Any, ...]]) -> None:
             raise ValueError(op)
 
 
-def run_writer(target: Callable[..., None], *args: Any, wait: bool = True) -> multiprocessing.process.BaseProcess:
+def run_writer(
+    target: Callable[..., None], *args: Any, wait: bool = True
+) -> multiprocessing.process.BaseProcess:
     """Run ``target(*args)`` in a separate (spawned) process; wait for it by default."""
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(target=target, args=args)
@@ -217,7 +228,9 @@ def ledger(root: Path) -> Any:
     return StateStore(root / ".clearance" / "state.db")
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+def wait_for(
+    condition: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -229,7 +242,11 @@ def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT, what: str =
 
 
 def wait_audited(root: Path, count: int, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
-    return wait_for(lambda: len(audited(root)) >= count and audited(root), timeout, f"{count} asset.audited events")
+    return wait_for(
+        lambda: len(audited(root)) >= count and audited(root),
+        timeout,
+        f"{count} asset.audited events",
+    )
 
 
 def quiet(root: Path, seconds: float) -> None:
@@ -272,13 +289,24 @@ class InProcessWatcher:
         opts = {**FAST, **options}
         self.root = root
         self.policy = load_policy(root / "clearance.yaml")
-        self.watcher = Watcher(self.policy, [str(p) for p in (paths or [root])], WatchOptions(**opts), fs=fs, event_hook=hook)
-        self.thread = threading.Thread(target=self.watcher.run, name="watcher-under-test", daemon=True)
+        self.watcher = Watcher(
+            self.policy,
+            [str(p) for p in (paths or [root])],
+            WatchOptions(**opts),
+            fs=fs,
+            event_hook=hook,
+        )
+        self.thread = threading.Thread(
+            target=self.watcher.run, name="watcher-under-test", daemon=True
+        )
 
     def __enter__(self) -> InProcessWatcher:
         self.thread.start()
         wait_for(self.watcher.started.is_set, what="watcher start")
-        wait_for(lambda: self.watcher.reconciler is not None and self.watcher.reconciler.idle(), what="startup rescan")
+        wait_for(
+            lambda: self.watcher.reconciler is not None and self.watcher.reconciler.idle(),
+            what="startup rescan",
+        )
         return self
 
     def stop(self) -> int | None:
@@ -297,16 +325,35 @@ class WatchProcess:
 
     def __init__(self, root: Path, *args: str) -> None:
         self.root = root
-        defaults = ["--settle", "0.3", "--sidecar-grace", "0.8", "--sequence-idle", "0.5", "--rescan", "0",
-                    "--heartbeat", "0", "--stats", "0"]
+        defaults = [
+            "--settle",
+            "0.3",
+            "--sidecar-grace",
+            "0.8",
+            "--sequence-idle",
+            "0.5",
+            "--rescan",
+            "0",
+            "--heartbeat",
+            "0",
+            "--stats",
+            "0",
+        ]
         self.cmd = [sys.executable, "-m", "clearance", "watch", str(root), *defaults, *args]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WatchProcess:
         before = len(events(self.root, "watch.started"))
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        wait_for(lambda: len(events(self.root, "watch.started")) > before or self.proc.poll() is not None, what="watch.started")
-        assert self.proc.poll() is None, self.proc.stderr.read().decode() if self.proc.stderr else ""
+        wait_for(
+            lambda: (
+                len(events(self.root, "watch.started")) > before or self.proc.poll() is not None
+            ),
+            what="watch.started",
+        )
+        assert self.proc.poll() is None, (
+            self.proc.stderr.read().decode() if self.proc.stderr else ""
+        )
         return self
 
     def terminate(self) -> int:

@@ -32,13 +32,17 @@ from _watch_harness import (
 def _burst(tmp_path: Path, count: int, *, slow_checker: bool, gil_hog: bool) -> None:
     plugins = []
     if slow_checker:
-        write_hook(tmp_path, "slow.py", (
-            "import time\n\n"
-            "@hookimpl\n"
-            "def clearance_check_asset(asset, record, stage, policy):\n"
-            "    time.sleep(0.002)\n"
-            "    return []\n"
-        ))
+        write_hook(
+            tmp_path,
+            "slow.py",
+            (
+                "import time\n\n"
+                "@hookimpl\n"
+                "def clearance_check_asset(asset, record, stage, policy):\n"
+                "    time.sleep(0.002)\n"
+                "    return []\n"
+            ),
+        )
         plugins.append("slow.py")
     root = make_show(tmp_path, plugins=plugins)
     (root / "comp").mkdir()
@@ -129,16 +133,29 @@ def test_state_store_schema_and_unique_versions(tmp_path: Path) -> None:
     store.mark([v, v], "seen")
     store.mark([v], "settling")
     assert store.counts() == {"settling": 1}
-    store.begin_audit("id1", asset="a.exr", stage="comp", reason="new", pairing="paired", sidecar=None,
-                      sidecar_fp=None, supersedes=None, frames=None, files=[(v, "abc")], settled_at=time.time())
+    store.begin_audit(
+        "id1",
+        asset="a.exr",
+        stage="comp",
+        reason="new",
+        pairing="paired",
+        sidecar=None,
+        sidecar_fp=None,
+        supersedes=None,
+        frames=None,
+        files=[(v, "abc")],
+        settled_at=time.time(),
+    )
     assert store.intents() == ["id1"]
     store.finish_audit("id1", outcome="pass", files=[v])
     assert store.is_audited(v) and store.intents() == []
     store.mark([v], "seen")  # never downgrades an audited version
     assert store.counts() == {"audited": 1}
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction() as db:
-            db.execute("INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) VALUES (?,?,?,?,?,'seen',0)", v.key)
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
+        db.execute(
+            "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) VALUES (?,?,?,?,?,'seen',0)",
+            v.key,
+        )
     store.close()
     reopened = StateStore(tmp_path / "state.db")  # migrations are not re-run
     assert reopened.is_audited(v)

@@ -49,7 +49,9 @@ def _trickle(folder: str, count: int, pause: float) -> None:
 
     for i in range(count):
         name = f"t_{i:04d}.exr"
-        write_file(Path(folder) / name, exr_bytes(seed=i), tmp=f"{name}.tmp" if i % 3 == 0 else None)
+        write_file(
+            Path(folder) / name, exr_bytes(seed=i), tmp=f"{name}.tmp" if i % 3 == 0 else None
+        )
         time.sleep(pause)
 
 
@@ -128,21 +130,30 @@ def test_s13_sigterm_persists_pending_and_a_restart_finishes_them(tmp_path: Path
 def test_s14_a_crashing_checker_is_isolated(tmp_path: Path) -> None:
     """S14: a site checker raises for one file: that file is audited with PRV-05 naming the
     plugin, every other file is audited normally and the watcher keeps watching."""
-    write_hook(tmp_path, "crashy.py", (
-        "@hookimpl\n"
-        "def clearance_check_asset(asset, record, stage, policy):\n"
-        "    if asset.rel.endswith('bad.exr'):\n"
-        "        raise RuntimeError('checker bug')\n"
-        "    return []\n"
-    ))
+    write_hook(
+        tmp_path,
+        "crashy.py",
+        (
+            "@hookimpl\n"
+            "def clearance_check_asset(asset, record, stage, policy):\n"
+            "    if asset.rel.endswith('bad.exr'):\n"
+            "        raise RuntimeError('checker bug')\n"
+            "    return []\n"
+        ),
+    )
     root = make_show(tmp_path, plugins=["crashy.py"])
     comp = root / "comp"
     with InProcessWatcher(root) as w:
-        run_writer(writer_script, [("exr", str(comp / n), i) for i, n in enumerate(["ok1.exr", "bad.exr", "ok2.exr"])])
+        run_writer(
+            writer_script,
+            [("exr", str(comp / n), i) for i, n in enumerate(["ok1.exr", "bad.exr", "ok2.exr"])],
+        )
         wait_audited(root, 3)
         run_writer(writer_script, [("exr", str(comp / "after.exr"), 9)])
         wait_audited(root, 4)
-        assert all(r.observer is not None and r.observer.is_alive() for r in w.watcher.roots.values())
+        assert all(
+            r.observer is not None and r.observer.is_alive() for r in w.watcher.roots.values()
+        )
     assert_once(root, ["comp/ok1.exr", "comp/bad.exr", "comp/ok2.exr", "comp/after.exr"])
     prv05 = [e for e in events(root, "finding") if e["rule"] == "PRV-05"]
     assert [e["asset"] for e in prv05] == ["comp/bad.exr"]
@@ -168,12 +179,19 @@ def test_s15_dead_emitter_is_detected_rebuilt_and_reconciled(tmp_path: Path) -> 
         (root / "trigger.txt").write_text("x")
         wait_for(lambda: not emitter.is_alive(), what="emitter death")
         run_writer(writer_script, [("exr", str(comp / f"during{i}.exr"), i) for i in range(5)])
-        wait_for(lambda: any(e["details"].get("reason") == "emitter-died" for e in events(root, "watch.error")), what="emitter-died")
+        wait_for(
+            lambda: any(
+                e["details"].get("reason") == "emitter-died" for e in events(root, "watch.error")
+            ),
+            what="emitter-died",
+        )
         wait_audited(root, 6)
         run_writer(writer_script, [("exr", str(comp / "after.exr"), 7)])
         wait_audited(root, 7)
         quiet(root, 1.0)
-    assert_once(root, ["comp/before.exr", "comp/after.exr"] + [f"comp/during{i}.exr" for i in range(5)])
+    assert_once(
+        root, ["comp/before.exr", "comp/after.exr"] + [f"comp/during{i}.exr" for i in range(5)]
+    )
     assert any(e["details"]["reason"] == "emitter-restart" for e in events(root, "watch.rescan"))
 
 
@@ -186,7 +204,12 @@ def test_s16_watch_limit_falls_back_to_polling(tmp_path: Path) -> None:
     steps = [("exr", str(root / "renders" / f"d{i:03d}" / "f.exr"), i) for i in range(500)]
     with InProcessWatcher(root, max_watches=20) as w:
         run_writer(writer_script, steps)
-        wait_for(lambda: any(e["details"].get("reason") == "watch-limit" for e in events(root, "watch.error")), what="watch-limit alert")
+        wait_for(
+            lambda: any(
+                e["details"].get("reason") == "watch-limit" for e in events(root, "watch.error")
+            ),
+            what="watch-limit alert",
+        )
         wait_audited(root, 500)
         quiet(root, 1.0)
         assert w.watcher.roots[str(root)].backend == "polling"
@@ -213,7 +236,9 @@ class StaleStatFS(FileSystem):
         return st
 
 
-def test_s17_network_share_uses_polling_and_a_quiet_period_longer_than_the_attribute_cache(tmp_path: Path) -> None:
+def test_s17_network_share_uses_polling_and_a_quiet_period_longer_than_the_attribute_cache(
+    tmp_path: Path,
+) -> None:
     """S17 (simulated share): a mountinfo file says the root is ``nfs4`` and the file system
     answers ``stat`` from a 0.6 s attribute cache. The polling backend is selected, the quiet
     period is the network one (1.5 s > cache), and a chunked write is audited once, complete."""
@@ -224,7 +249,9 @@ def test_s17_network_share_uses_polling_and_a_quiet_period_longer_than_the_attri
         f"95 22 0:50 / {root} rw,relatime shared:60 - nfs4 filer:/show rw,vers=4.2\n"
     )
     path = root / "comp" / "farm.exr"
-    with InProcessWatcher(root, mountinfo=str(mountinfo), fs=StaleStatFS(0.6), network_settle=1.5) as w:
+    with InProcessWatcher(
+        root, mountinfo=str(mountinfo), fs=StaleStatFS(0.6), network_settle=1.5
+    ) as w:
         assert w.watcher.roots[str(root)].backend == "polling"
         run_writer(writer_chunks, str(path), 4, 0.2, False)
         wait_audited(root, 1)
@@ -247,10 +274,15 @@ def test_backend_selection_from_mountinfo(tmp_path: Path) -> None:
     assert filesystem_type("/mnt/nfs/show/x", info) == "nfs"
     assert filesystem_type("/mnt/smb share/x", info) == "cifs"
     assert filesystem_type("/home/x", info) == "ext4"
-    assert [backend_for(filesystem_type(p, info)) for p in ("/mnt/nfs/a", "/mnt/smb share", "/mnt/fuse/a", "/srv")] == [
-        "polling", "polling", "polling", "inotify"]
+    assert [
+        backend_for(filesystem_type(p, info))
+        for p in ("/mnt/nfs/a", "/mnt/smb share", "/mnt/fuse/a", "/srv")
+    ] == ["polling", "polling", "polling", "inotify"]
     assert backend_for("ext4", force_polling=True) == "polling"
-    assert backend_for(filesystem_type(tmp_path)) == "inotify" or filesystem_type(tmp_path) in ("nfs", "nfs4")
+    assert backend_for(filesystem_type(tmp_path)) == "inotify" or filesystem_type(tmp_path) in (
+        "nfs",
+        "nfs4",
+    )
 
 
 class OutageFS(FileSystem):
@@ -293,9 +325,13 @@ def test_s18_transient_share_outage_declares_nothing_deleted(tmp_path: Path) -> 
         flag.unlink()
         wait_audited(root, 6)
         quiet(root, 1.5)
-    assert_once(root, [f"comp/pre{i}.exr" for i in range(3)] + [f"comp/mid{i}.exr" for i in range(3)])
+    assert_once(
+        root, [f"comp/pre{i}.exr" for i in range(3)] + [f"comp/mid{i}.exr" for i in range(3)]
+    )
     assert ledger(root).counts().get("vanished", 0) == 0
-    assert not [e for e in events(root, "watch.error") if e["details"].get("reason") == "root-missing"]
+    assert not [
+        e for e in events(root, "watch.error") if e["details"].get("reason") == "root-missing"
+    ]
 
 
 def test_s19_root_missing_at_start_deleted_and_recreated(tmp_path: Path) -> None:
@@ -304,17 +340,32 @@ def test_s19_root_missing_at_start_deleted_and_recreated(tmp_path: Path) -> None
     root = make_show(tmp_path)
     drop = root / "renders" / "drop"
     with InProcessWatcher(root, paths=[drop]):
-        assert any(e["details"].get("reason") == "root-missing" for e in events(root, "watch.error"))
+        assert any(
+            e["details"].get("reason") == "root-missing" for e in events(root, "watch.error")
+        )
         run_writer(writer_script, [("exr", str(drop / "one.exr"), 1)])
         wait_audited(root, 1)
         run_writer(writer_script, [("rmtree", str(drop))])
-        wait_for(lambda: len([e for e in events(root, "watch.error") if e["details"].get("reason") == "root-missing"]) >= 2,
-                 what="root-missing after deletion")
+        wait_for(
+            lambda: (
+                len(
+                    [
+                        e
+                        for e in events(root, "watch.error")
+                        if e["details"].get("reason") == "root-missing"
+                    ]
+                )
+                >= 2
+            ),
+            what="root-missing after deletion",
+        )
         run_writer(writer_script, [("exr", str(drop / "two.exr"), 2)])
         wait_audited(root, 2)
         quiet(root, 1.0)
     assert_once(root, ["renders/drop/one.exr", "renders/drop/two.exr"])
-    assert any(e["details"].get("reason") == "root-reappeared" for e in events(root, "watch.rescan"))
+    assert any(
+        e["details"].get("reason") == "root-reappeared" for e in events(root, "watch.rescan")
+    )
 
 
 def test_s21_inode_reuse_under_polling(tmp_path: Path) -> None:
@@ -325,14 +376,18 @@ def test_s21_inode_reuse_under_polling(tmp_path: Path) -> None:
     with InProcessWatcher(root, polling=True, interval=1.0):
         run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
         wait_audited(root, 1)
-        run_writer(writer_script, [("unlink", str(comp / "a.exr")), ("exr", str(comp / "b.exr"), 2)])
+        run_writer(
+            writer_script, [("unlink", str(comp / "a.exr")), ("exr", str(comp / "b.exr"), 2)]
+        )
         wait_audited(root, 2)
         quiet(root, 2.5)
     assert_once(root, ["comp/a.exr", "comp/b.exr"])
     assert audited(root)[1]["details"]["watch"]["reason"] == "new"
 
 
-def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_polling(tmp_path: Path) -> None:
+def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_polling(
+    tmp_path: Path,
+) -> None:
     """S24 (simulated blindness): an ``event_hook`` drops every inotify event for the root,
     as an NFS export written by farm nodes would. The heartbeat cookie is never observed →
     ``watch.error`` root-blind, switch to polling, files audited once; cookies never audited."""
@@ -343,7 +398,12 @@ def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_poll
 
     with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind) as w:
         run_writer(writer_script, [("exr", str(root / "comp" / f"b{i}.exr"), i) for i in range(3)])
-        wait_for(lambda: any(e["details"].get("reason") == "root-blind" for e in events(root, "watch.error")), what="root-blind")
+        wait_for(
+            lambda: any(
+                e["details"].get("reason") == "root-blind" for e in events(root, "watch.error")
+            ),
+            what="root-blind",
+        )
         wait_audited(root, 3)
         run_writer(writer_script, [("exr", str(root / "comp" / "later.exr"), 9)])
         wait_audited(root, 4)

@@ -31,8 +31,14 @@ def test_s10_sidecar_within_the_window_is_paired_once(tmp_path: Path) -> None:
     root = make_show(tmp_path)
     comp = root / "comp"
     with InProcessWatcher(root, sidecar_grace=3.0):
-        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1), ("sleep", 1.0),
-                                   ("write", str(comp / "a.exr.genai.yaml"), SIDECAR)])
+        run_writer(
+            writer_script,
+            [
+                ("exr", str(comp / "a.exr"), 1),
+                ("sleep", 1.0),
+                ("write", str(comp / "a.exr.genai.yaml"), SIDECAR),
+            ],
+        )
         wait_audited(root, 1)
         quiet(root, 1.5)
     [event] = audited(root)
@@ -68,23 +74,39 @@ def test_s10_sidecar_first_then_asset_is_paired(tmp_path: Path) -> None:
     root = make_show(tmp_path)
     comp = root / "comp"
     with InProcessWatcher(root):
-        run_writer(writer_script, [("write", str(comp / "c.exr.genai.yaml"), SIDECAR), ("sleep", 0.5),
-                                   ("exr", str(comp / "c.exr"), 1)])
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "c.exr.genai.yaml"), SIDECAR),
+                ("sleep", 0.5),
+                ("exr", str(comp / "c.exr"), 1),
+            ],
+        )
         wait_audited(root, 1)
         quiet(root, 1.5)
     [event] = audited(root)
     assert event["details"]["watch"]["pairing"] == "paired"
 
 
-def test_s10_malformed_sidecar_gives_a_finding_and_the_watcher_keeps_running(tmp_path: Path) -> None:
+def test_s10_malformed_sidecar_gives_a_finding_and_the_watcher_keeps_running(
+    tmp_path: Path,
+) -> None:
     """S10d: a sidecar that does not parse → PRV-02 on that asset; the next asset is still audited."""
     root = make_show(tmp_path)
     comp = root / "comp"
     with InProcessWatcher(root):
-        run_writer(writer_script, [("write", str(comp / "d.exr.genai.yaml"), "provenance: [1,\n  bad: {"),
-                                   ("exr", str(comp / "d.exr"), 1)])
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "d.exr.genai.yaml"), "provenance: [1,\n  bad: {"),
+                ("exr", str(comp / "d.exr"), 1),
+            ],
+        )
         wait_audited(root, 1)
-        run_writer(writer_script, [("write", str(comp / "e.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "e.exr"), 2)])
+        run_writer(
+            writer_script,
+            [("write", str(comp / "e.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "e.exr"), 2)],
+        )
         wait_audited(root, 2)
     assert "PRV-02" in _rules(root, "comp/d.exr")
     assert {e["asset"] for e in audited(root)} == {"comp/d.exr", "comp/e.exr"}
@@ -114,9 +136,14 @@ def test_s10_sidecar_rewritten_later_reaudits(tmp_path: Path) -> None:
     root = make_show(tmp_path)
     comp = root / "comp"
     with InProcessWatcher(root):
-        run_writer(writer_script, [("write", str(comp / "g.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "g.exr"), 1)])
+        run_writer(
+            writer_script,
+            [("write", str(comp / "g.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "g.exr"), 1)],
+        )
         wait_audited(root, 1)
-        run_writer(writer_script, [("write", str(comp / "g.exr.genai.yaml"), SIDECAR + "shot: sh020\n")])
+        run_writer(
+            writer_script, [("write", str(comp / "g.exr.genai.yaml"), SIDECAR + "shot: sh020\n")]
+        )
         wait_audited(root, 2)
         quiet(root, 1.5)
     first, second = audited(root)
@@ -145,7 +172,9 @@ def test_sequence_extended_later_is_audited_again_as_a_new_version(tmp_path: Pat
     sequence (reason sequence-grown), superseding the first."""
     root = make_show(tmp_path)
     seq = root / "renders" / "sh020"
-    first = [("write", str(seq / "fx.genai.yaml"), SIDECAR)] + [("exr", str(seq / f"fx.{i}.exr"), i) for i in range(1, 6)]
+    first = [("write", str(seq / "fx.genai.yaml"), SIDECAR)] + [
+        ("exr", str(seq / f"fx.{i}.exr"), i) for i in range(1, 6)
+    ]
     with InProcessWatcher(root):
         run_writer(writer_script, first)
         wait_audited(root, 1)
@@ -159,20 +188,33 @@ def test_sequence_extended_later_is_audited_again_as_a_new_version(tmp_path: Pat
     assert b["details"]["watch"]["supersedes"] == a["details"]["watch"]["audit_id"]
 
 
-def test_s11_rerender_same_path_is_a_new_version_and_identical_rewrite_is_not(tmp_path: Path) -> None:
+def test_s11_rerender_same_path_is_a_new_version_and_identical_rewrite_is_not(
+    tmp_path: Path,
+) -> None:
     """S11: truncate+rewrite with new pixels, and rename-over (new inode) → a second and third
     audit, each superseding the previous; an identical rewrite (same bytes) → no new audit."""
     root = make_show(tmp_path)
     comp = root / "comp"
     path = comp / "h.exr"
     with InProcessWatcher(root):
-        run_writer(writer_script, [("write", str(comp / "h.exr.genai.yaml"), SIDECAR), ("exr", str(path), 1)])
+        run_writer(
+            writer_script,
+            [("write", str(comp / "h.exr.genai.yaml"), SIDECAR), ("exr", str(path), 1)],
+        )
         wait_audited(root, 1)
         run_writer(writer_script, [("truncate_rewrite", str(path), exr_bytes(seed=2))])
         wait_audited(root, 2)
-        run_writer(writer_script, [("write", str(comp / "h.tmp"), exr_bytes(seed=3)), ("rename", str(comp / "h.tmp"), str(path))])
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "h.tmp"), exr_bytes(seed=3)),
+                ("rename", str(comp / "h.tmp"), str(path)),
+            ],
+        )
         wait_audited(root, 3)
-        run_writer(writer_script, [("truncate_rewrite", str(path), exr_bytes(seed=3))])  # same bytes again
+        run_writer(
+            writer_script, [("truncate_rewrite", str(path), exr_bytes(seed=3))]
+        )  # same bytes again
         quiet(root, 2.0)
     events_ = audited(root)
     assert len(events_) == 3
@@ -181,6 +223,8 @@ def test_s11_rerender_same_path_is_a_new_version_and_identical_rewrite_is_not(tm
     assert events_[1]["details"]["watch"]["supersedes"] == ids[0]
     assert events_[2]["details"]["watch"]["supersedes"] == ids[1]
     store = ledger(root)
-    versions = store.query("SELECT state, audit_id FROM files WHERE path=? ORDER BY id", (str(path),))
+    versions = store.query(
+        "SELECT state, audit_id FROM files WHERE path=? ORDER BY id", (str(path),)
+    )
     assert [s for s, _ in versions] == ["superseded", "superseded", "superseded", "audited"]
     assert versions[-1][1] == ids[2]  # the identical rewrite is covered by the third audit

@@ -209,7 +209,9 @@ class Watcher:
         )
         # watchdog warns when its recursive walk re-adds a watch for a just-created folder
         # (the mkdir -p race, WATCH.md S9): expected, handled by the ledger, noise for users
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify")
+        warnings.filterwarnings(
+            "ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify"
+        )
         hook = OverflowHook(self._on_overflow)
         hook.install()
         code = 0

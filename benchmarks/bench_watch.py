@@ -1,0 +1,265 @@
+"""Benchmark of ``clearance watch`` (DESIGN.md "Performance targets", issue 4).
+
+Three measurements, each against the real CLI in a subprocess:
+
+1. **Burst**: ``5000 × size`` single EXR assets, each with its sidecar written first, half of
+   the assets published through ``NAME.tmp`` → rename, as fast as one process can write them.
+   Reports how many were audited, duplicates (must be 0), and the latency from *settled*
+   (the file's quiet period ended) to *audited* (events durable, ledger committed): median,
+   p95, p99. Target: median under 100 ms.
+2. **Large tree RSS**: ``100,000 × size`` files already in the tree and already in the
+   ledger (a restart on a show that was audited before); peak RSS (VmHWM) of the watcher
+   after its start-up reconcile. Target: under 200 MB (DESIGN.md states it for 1,000,000
+   files: run with ``--size 10``).
+3. **Polling CPU**: the same tree watched with ``--polling --interval 5``; CPU used per
+   second of wall time over three polling intervals (a percentage of one core).
+
+Rows: ``{name, value, unit, baseline, ratio}``; ``baseline`` is the target (or the expected
+count) and ``ratio = value / baseline``. ``python benchmarks/bench_watch.py [--size S]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PYTHON = sys.executable
+SIDECAR = b"provenance: 1\nproduction: BENCH\ngenerated: false\n"
+
+
+def _exr() -> bytes:
+    def attr(name: str, kind: str, value: bytes) -> bytes:
+        return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
+
+    channels = (
+        b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
+    )
+    box = struct.pack("<iiii", 0, 0, 3, 3)
+    header = (
+        b"\x76\x2f\x31\x01"
+        + struct.pack("<I", 2)
+        + attr("channels", "chlist", channels)
+        + attr("compression", "compression", b"\0")
+        + attr("dataWindow", "box2i", box)
+        + attr("displayWindow", "box2i", box)
+        + attr("lineOrder", "lineOrder", b"\0")
+        + b"\0"
+    )
+    first = len(header) + 8 * 4
+    offsets = struct.pack("<4Q", *(first + y * 32 for y in range(4)))
+    return header + offsets + b"".join(struct.pack("<ii", y, 24) + bytes(24) for y in range(4))
+
+
+def _show(base: Path) -> Path:
+    root = base / "show"
+    root.mkdir(parents=True)
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: BENCH}\naudit: {log: .clearance/audit.jsonl, state: .clearance/state.db}\n"
+        "stages:\n  - {name: renders, paths: [renders/]}\n"
+    )
+    return root
+
+
+def _events(root: Path, name: str) -> list[dict[str, Any]]:
+    log = root / ".clearance" / "audit.jsonl"
+    if not log.exists():
+        return []
+    return [e for e in map(json.loads, log.read_bytes().splitlines()) if e["event"] == name]
+
+
+def _count(root: Path, name: str) -> int:
+    log = root / ".clearance" / "audit.jsonl"
+    if not log.exists():
+        return 0
+    needle = f'"event":"{name}"'.encode()
+    return log.read_bytes().count(needle)
+
+
+def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    cmd = [
+        PYTHON,
+        "-m",
+        "clearance",
+        "watch",
+        str(root),
+        "--heartbeat",
+        "0",
+        "--rescan",
+        "0",
+        "--stats",
+        "0",
+        *args,
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait(lambda: _count(root, "watch.rescan") >= 1 or proc.poll() is not None, 600)
+    return proc
+
+
+def _wait(cond: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _row(name: str, value: float, unit: str, baseline: float | None) -> dict[str, Any]:
+    ratio = round(value / baseline, 3) if baseline else None
+    return {
+        "name": name,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": ratio,
+    }
+
+
+def bench_burst(base: Path, count: int) -> list[dict[str, Any]]:
+    root = _show(base)
+    folder = root / "renders" / "burst"
+    folder.mkdir(parents=True)
+    proc = _start(root, "--settle", "1.0")
+    data = _exr()
+    for i in range(count):
+        name = f"a_{i:05d}.exr"
+        (folder / f"{name}.genai.yaml").write_bytes(SIDECAR)
+        if i % 2:
+            (folder / name).write_bytes(data)
+        else:
+            tmp = folder / f"{name}.tmp"
+            tmp.write_bytes(data)
+            os.rename(tmp, folder / name)
+    _wait(lambda: _count(root, "asset.audited") >= count, 600)
+    time.sleep(2.0)  # anything late (a duplicate) would show up here
+    _stop(proc)
+    audited = _events(root, "asset.audited")
+    names = [e["asset"] for e in audited]
+    db = sqlite3.connect(root / ".clearance" / "state.db")
+    lat = sorted(
+        f - s
+        for s, f in db.execute("SELECT settled_at, finished_at FROM audits WHERE state='audited'")
+    )
+    ms = [x * 1000 for x in lat] or [float("nan")]
+
+    def pct(q: float) -> float:
+        return ms[min(len(ms) - 1, int(q * len(ms)))]
+
+    return [
+        _row("watch_burst_audited", len(set(names)), "assets", count),
+        _row("watch_burst_duplicates", len(names) - len(set(names)), "events", None),
+        _row("watch_settle_to_audited_median", statistics.median(ms), "ms", 100.0),
+        _row("watch_settle_to_audited_p95", pct(0.95), "ms", 100.0),
+        _row("watch_settle_to_audited_p99", pct(0.99), "ms", 100.0),
+    ]
+
+
+def _tree(root: Path, files: int, per_dir: int = 500) -> None:
+    """``files`` audited-looking files (non-media too) and a ledger that knows them all."""
+    from clearance.state import FileVersion, StateStore
+
+    store = StateStore(root / ".clearance" / "state.db")
+    data = _exr()
+    versions = []
+    for i in range(files):
+        folder = root / "renders" / f"shot{i // per_dir:04d}"
+        if i % per_dir == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"old_{i:07d}.exr"
+        path.write_bytes(data)
+        versions.append(FileVersion.of(str(path), path.stat()))
+        if len(versions) >= 20000:
+            store.record_identical("bench-preexisting", [(v, None) for v in versions])
+            versions = []
+    store.record_identical("bench-preexisting", [(v, None) for v in versions])
+    store.close()
+
+
+def _proc_status(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_tree(base: Path, files: int) -> list[dict[str, Any]]:
+    root = _show(base)
+    _tree(root, files)
+    proc = _start(root)
+    time.sleep(1.0)
+    rss_mb = _proc_status(proc.pid, "VmHWM") / 1024
+    _stop(proc)
+    rescan = [e for e in _events(root, "watch.rescan") if e["details"].get("reason") == "startup"]
+    queued = rescan[-1]["details"]["queued"] if rescan else -1
+    rows = [
+        _row("watch_rss_preexisting_tree", rss_mb, "MB", 200.0),
+        _row("watch_startup_reconcile_requeued", queued, "files", None),
+    ]
+    # polling CPU at a 5 s interval on the same tree
+    proc = _start(root, "--polling", "--interval", "5")
+    time.sleep(1.0)
+    before, t0 = _cpu_seconds(proc.pid), time.monotonic()
+    time.sleep(15.0)
+    used, wall = _cpu_seconds(proc.pid) - before, time.monotonic() - t0
+    _stop(proc)
+    rows.append(_row(f"watch_polling_cpu_{files}_files_5s", 100 * used / wall, "% of a core", None))
+    return rows
+
+
+def run(size: float = 1.0) -> list[dict[str, Any]]:
+    """Run every measurement at ``size`` (1.0: 5,000-asset burst, 100,000-file tree)."""
+    base = Path(tempfile.mkdtemp(prefix="clearance-bench-watch-"))
+    try:
+        rows = bench_burst(base / "burst", max(10, int(5000 * size)))
+        rows += bench_tree(base / "tree", max(100, int(100_000 * size)))
+        return rows
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--size", type=float, default=1.0, help="scale (1.0: 5,000 assets, 100,000-file tree)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    args = parser.parse_args(argv)
+    rows = run(args.size)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'name':45} {'value':>12} {'unit':12} {'baseline':>9} {'ratio':>7}")
+        for r in rows:
+            base = "" if r["baseline"] is None else f"{r['baseline']:g}"
+            ratio = "" if r["ratio"] is None else f"{r['ratio']:.3f}"
+            print(f"{r['name']:45} {r['value']:>12g} {r['unit']:12} {base:>9} {ratio:>7}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
