@@ -174,3 +174,19 @@ def test_watch_stats_event_reports_queue_and_latency(tmp_path: Path) -> None:
     keys = {"queue_depth", "pending_sidecars", "overflows", "audit_latency_ms", "rescans"}
     assert keys <= set(stats[0]["details"])
     assert sum(s["details"]["audit_latency_ms"]["count"] for s in stats) == 1
+
+
+def test_s25_bounded_intake_queue_spills_to_a_rescan(tmp_path: Path) -> None:
+    """S25 (memory bound, scaled): with an intake queue of 32 hints, a 600-file burst cannot
+    be queued; hints are dropped instead of growing memory, and a ``queue-full`` rescan finds
+    every file, each audited once."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    with InProcessWatcher(root, queue_size=32) as w:
+        run_writer(writer_burst, str(root / "comp"), 600, 2)
+        wait_audited(root, 600, timeout=180)
+        quiet(root, 1.5)
+        dropped = w.watcher.intake.dropped
+    assert_once(root, [f"comp/shot_{i:05d}.exr" for i in range(600)])
+    if dropped:
+        assert any(e["details"]["reason"] == "queue-full" for e in events(root, "watch.rescan"))
