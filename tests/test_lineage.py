@@ -410,3 +410,12 @@ def test_unrecorded_inputs_are_listed_and_declared_genai_counts(tmp_path: Path) 
             "declared": True,
         }
     ]
+
+
+def test_parallel_scan_records_lineage_from_worker_processes(comp_show: Path) -> None:
+    scanned = run_cli("scan", str(comp_show), "--format", "json", "--no-progress", "--jobs", "2")
+    assert scanned.code == 1, scanned.stderr
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    gp4 = [f for f in assets["delivery/sh010_final_v001.exr"]["findings"] if f["rule"] == "NFX-GP4"]
+    assert gp4 and gp4[0]["evidence"]["inherited_from"] == ["gen/plates/sh010_plate_v001.####.exr"]
+    assert LineageStore(comp_show / ".clearance" / "state.db", create=False).count() == 3
