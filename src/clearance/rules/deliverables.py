@@ -46,12 +46,13 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
         )
         if inherited and not is_genai(ctx):
             why += f"; built on GenAI material: {', '.join(map(str, inherited))}"
-        evidence = {"inherited_from": inherited} if inherited else {}
-        yield ctx.finding(
+        finding = ctx.finding(
             f"GenAI material is part of the final deliverables ({why})",
             stage_final=ctx.stage.final,
-            **evidence,
         )
+        if inherited:
+            finding.evidence["inherited_from"] = inherited
+        yield finding
     elif ctx.use is None:
         yield ctx.unsure(
             "output.use", "the output's use is unknown, so it may reach the final deliverables"
