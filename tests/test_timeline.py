@@ -301,3 +301,35 @@ def test_two_hundred_clips_over_three_tracks_with_handles(show: Path) -> None:
     comps = [c for c in doc["clips"] if c["asset"] == "comp/sh010_comp_v004.####.exr"]
     assert all(c["problems"] == [] and c["frames"] for c in comps)  # handles are not "used"
     assert elapsed < 10
+
+
+def test_edl_events_match_audited_assets_by_clip_name_or_file(show: Path) -> None:
+    pytest.importorskip("otio_cmx3600_adapter")
+    edl = show / "editorial" / "conform.edl"
+    edl.write_text(
+        "TITLE: EP101 CONFORM\nFCM: NON-DROP FRAME\n\n"
+        "001  A005C012 V     C        00:00:00:00 00:00:01:00 01:00:00:00 01:00:01:00\n"
+        "* FROM CLIP NAME: sh040_sign_v001\n\n"
+        "002  AX       V     C        00:00:00:00 00:00:01:00 01:00:01:00 01:00:02:00\n"
+        "* FROM CLIP NAME: scan\n"
+        f"* FROM FILE: {show / 'scans' / 'sh020_scan_v001.1001.exr'}\n\n"
+        "003  TMPSCORE A     C        00:00:00:00 00:00:04:00 01:00:00:00 01:00:04:00\n"
+        "* FROM CLIP NAME: temp score v002\n",
+        encoding="utf-8",
+    )
+    done = audit(edl, "--format", "json")
+    assert done.code == 1, done.stderr
+    clips = {c["clip"]: c for c in done.json()["clips"]}
+    sign = clips["sh040_sign_v001"]
+    assert (sign["matched_by"], sign["asset"], sign["genai"]) == (
+        "name",
+        "gen/sh040_sign_v001.exr",
+        True,
+    )
+    scan = clips["scan"]
+    assert (scan["matched_by"], scan["asset"], scan["frames"]) == (
+        "path",
+        "scans/sh020_scan_v001.####.exr",
+        "1001",
+    )
+    assert clips["temp score v002"]["audited"] is False
