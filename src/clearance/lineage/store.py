@@ -1,64 +1,34 @@
-"""The lineage store: every audited asset, what it was made from, and its GenAI ancestry.
+"""The lineage store: the ``lineage_*`` tables of the state store, and ancestry walks.
 
-"When an asset's sidecar lists inputs that were audited earlier, it inherits their GenAI
-status — so GenAI material cannot reach a final deliverable unnoticed because a later
-stage's sidecar forgot to say so" (``DESIGN.md``, Lineage).
-
-Two halves:
-
-- :class:`LineageStore`: tables ``lineage_assets`` and ``lineage_meta`` in the state store
-  file (``audit.state`` in ``clearance.yaml``, default ``.clearance/state.db``), SQLite in WAL
-  mode with a busy timeout, so several ``scan``/``check``/``watch`` processes may record into
-  it at once. One row per audited *version* of an asset: its root-relative path or sequence
-  pattern, a version key (the identity ``dev, ino, size, mtime_ns`` of every file and of the
-  sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
-  declared inputs, run id and time. :meth:`LineageStore.ancestry` walks declared inputs
-  transitively (cycle-safe, depth-bounded).
-- :class:`LineagePlugin`, a built-in plugin made once per run (``plugins.BUILTIN_FACTORIES``):
-  as a provenance reader it returns a partial record from source ``lineage`` whose only key
-  is ``ancestry`` (never ``generated``: a comp is not itself generated, it *contains* GenAI
-  material); after each audit (``clearance_asset_audited``) it records the asset.
-
-An input ``ref`` resolves, in order: as a root-relative path (``./`` and ``..`` normalised,
-absolute paths and ``file://`` URLs inside the root accepted); as a frame sequence, where
-``####``, ``%04d``, ``@@@@``, ``$F4`` and a single frame number name the same sequence; as an
-asset id (the sidecar's ``x-asset-id``) or a version key of at least 12 hex digits.
+One row per audited *version* of an asset (``lineage_assets``); the tables' own schema
+version is kept in ``lineage_meta`` (key ``schema``) and upgraded in place. SQLite in WAL
+mode with a 30 s busy timeout: several processes record into one file at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import posixpath
 import re
 import sqlite3
 import threading
 import time
-import urllib.parse
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .hookspecs import hookimpl
-from .model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord
-from .policy import Policy
-from .rules import GENAI_TERMS, iptc_term
+from .refs import is_genai, name_key, normalise_ref, sequence_key
 
 __all__ = [
     "AssetRow",
     "LineageError",
-    "LineagePlugin",
     "LineageStore",
-    "SCHEMA_VERSION",
     "MAX_DEPTH",
-    "declared_inputs",
-    "normalise_ref",
-    "sequence_key",
-    "url_to_path",
-    "version_key",
+    "MAX_LISTED",
+    "SCHEMA_VERSION",
+    "create_lineage_tables",
+    "iter_tree",
 ]
 
 #: Version of the ``lineage_*`` tables, kept in ``lineage_meta`` (key ``schema``).
@@ -68,152 +38,11 @@ SCHEMA_VERSION = 2
 MAX_DEPTH = 32
 #: How many ancestor names an ancestry summary keeps (``truncated`` beyond).
 MAX_LISTED = 1000
-SOURCE = "lineage"
-
-#: A frame token between the last two dots: ``####``, ``@@@@``, ``%04d``, ``$F4`` or digits.
-_FRAME_TOKEN = re.compile(
-    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?\d*d|\$F\d*|\d+)\.(?P<ext>[A-Za-z0-9]+)$"
-)
 
 
 class LineageError(Exception):
     """The lineage store cannot be opened, or was written by a newer Clearance."""
 
-
-# -------------------------------------------------------------------------------------------
-# Names: refs, sequence keys, version keys
-# -------------------------------------------------------------------------------------------
-
-
-def sequence_key(rel: str) -> str | None:
-    """``dir/PREFIX.#.EXT`` for any frame token (or frame number) in ``rel``, else ``None``."""
-    m = _FRAME_TOKEN.match(rel)
-    if m is None:
-        return None
-    return f"{m.group('head')}.#.{m.group('ext')}"
-
-
-def frame_number(rel: str) -> int | None:
-    """The frame number of ``dir/PREFIX.1001.EXT`` (``None`` for a pattern or a plain file)."""
-    m = _FRAME_TOKEN.match(rel)
-    return int(m.group("token")) if m is not None and m.group("token").isdigit() else None
-
-
-def name_key(rel: str) -> str:
-    """The bare name an editor sees: ``sh010_comp_v004`` for ``comp/sh010_comp_v004.####.exr``."""
-    base = rel.rsplit("/", 1)[-1]
-    m = _FRAME_TOKEN.match(base)
-    if m is not None:
-        return m.group("head")
-    return base.rsplit(".", 1)[0] if "." in base else base
-
-
-def normalise_ref(ref: str, root: Path) -> str:
-    """A ref or media path as the store names assets: relative to ``root``, with ``/``.
-
-    Accepts root-relative paths (``./`` and ``..`` collapsed, ``\\`` read as ``/``), absolute
-    paths and ``file://`` URLs; a path outside the root stays absolute (it matches nothing
-    the store recorded under the root, and is never opened).
-    """
-    text = url_to_path(ref.strip()).replace("\\", "/")
-    if os.path.isabs(text) or text.startswith("/"):
-        absolute = posixpath.normpath(text)
-        base = posixpath.normpath(root.as_posix())
-        if absolute == base:
-            return "."
-        if absolute.startswith(base.rstrip("/") + "/"):
-            return absolute[len(base.rstrip("/")) + 1 :]
-        return absolute
-    rel = posixpath.normpath(text)
-    return rel[2:] if rel.startswith("./") else rel
-
-
-def url_to_path(text: str) -> str:
-    """``file:///show/a%20b.exr`` → ``/show/a b.exr`` (anything else unchanged).
-
-    Parsed by hand: a frame pattern's ``#`` is not a URL fragment here.
-    """
-    if not text.lower().startswith("file:"):
-        return text
-    rest = text[5:]
-    host = ""
-    if rest.startswith("//"):
-        host, slash, path = rest[2:].partition("/")
-        rest = slash + path
-    path = urllib.parse.unquote(rest)
-    return f"//{host}{path}" if host and host != "localhost" else path
-
-
-def version_key(asset: Asset) -> str | None:
-    """A hash of the identity and version of the asset's files and of its sidecar.
-
-    ``(name, dev, ino, size, mtime_ns)`` of a single file; of the first and last frames of a
-    sequence plus every frame's name (the provenance cache's fingerprint, so a 1,000-frame
-    sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new version.
-    ``None`` when a file is not on disk (an in-memory audit has nothing to record).
-    """
-    digest = hashlib.sha256()
-    files = list(asset.files) or [asset.path]
-    if len(files) > 2:
-        digest.update("\0".join(p.name for p in files).encode())
-        files = [files[0], files[-1]]
-    if asset.sidecar is not None:
-        files.append(asset.sidecar)
-    for path in files:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        digest.update(
-            f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n".encode()
-        )
-    return digest.hexdigest()
-
-
-def declared_inputs(asset: Asset) -> list[dict[str, Any]]:
-    """The ``steps[].inputs[]`` (``{ref, class}``) the asset's sidecar declares.
-
-    Read here because a reader does not see other readers' results; a sidecar that does not
-    mention ``inputs`` is not parsed. A sidecar that cannot be read gives no inputs (the
-    sidecar reader reports why, as ``PRV-02``).
-    """
-    if asset.sidecar is None:
-        return []
-    from ._yaml import MAX_BYTES, DocumentError, parse_document
-
-    try:
-        data = asset.sidecar.read_bytes()
-    except OSError:
-        return []
-    if b"inputs" not in data or len(data) > MAX_BYTES:
-        return []
-    try:
-        doc = parse_document(data, json_only=asset.sidecar.suffix.lower() == ".json")
-    except DocumentError:
-        return []
-    return _inputs_of(doc.get("steps") if isinstance(doc, dict) else None)
-
-
-def _inputs_of(steps: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if not isinstance(steps, list):
-        return found
-    for step in steps:
-        items = step.get("inputs") if isinstance(step, dict) else None
-        for item in items if isinstance(items, list) else []:
-            if isinstance(item, dict) and isinstance(item.get("ref"), str) and item["ref"].strip():
-                found.append({"ref": item["ref"], "class": item.get("class")})
-    return found
-
-
-def is_genai(generated: bool | None, source_type: Any) -> bool:
-    """Did GenAI make or edit it: ``generated: true`` or a GenAI IPTC source type."""
-    return generated is True or iptc_term(source_type) in GENAI_TERMS
-
-
-# -------------------------------------------------------------------------------------------
-# The store
-# -------------------------------------------------------------------------------------------
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lineage_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -671,190 +500,6 @@ class _Walk:
         if declared:
             entry["declared"] = True  # the input's class says "generated"
         self.genai.append(entry)
-
-
-# -------------------------------------------------------------------------------------------
-# The plugin
-# -------------------------------------------------------------------------------------------
-
-
-def _steps_inputs(record: ProvenanceRecord) -> list[dict[str, Any]]:
-    return _inputs_of(record.get("steps", None))
-
-
-class LineagePlugin:
-    """The built-in lineage plugin of one run (made by the plugin manager with the policy).
-
-    Opens the store lazily: a run that audits nothing, or a policy without a state store,
-    never creates one. Safe to call from the watcher's audit thread.
-    """
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.path: Path | None = policy.state_path
-        #: The engine's run id when the session sets it; else this plugin's own per-run id.
-        self.run_id: str = uuid.uuid4().hex
-        self.max_depth = MAX_DEPTH
-        self._store: LineageStore | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-        # asset → (version key, its recorded row, its ancestry), from reading to recording
-        self._pending: dict[str, tuple[str, AssetRow | None, dict[str, Any] | None]] = {}
-        self._shown: dict[Path, str] = {}
-
-    def store(self, *, create: bool) -> LineageStore | None:
-        """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
-        if self.path is None:
-            return None
-        with self._lock:
-            if self._store is not None and self._pid != os.getpid():
-                self._store = None  # forked: never share a connection across processes
-            if self._store is None:
-                if not create and not self.path.is_file():
-                    return None
-                self._store = LineageStore(self.path, create=create)
-                self._pid = os.getpid()
-            elif create and not self._store._ready:
-                self._store._check_schema(True)
-            return self._store
-
-    def _display(self, root: Path) -> str:
-        assert self.path is not None
-        shown = self._shown.get(root)
-        if shown is None:
-            try:
-                shown = self.path.relative_to(root).as_posix()
-            except ValueError:
-                shown = str(self.path)
-            self._shown[root] = shown
-        return shown
-
-    @hookimpl(trylast=True)
-    def clearance_read_provenance(self, asset: Asset, policy: Policy) -> PartialRecord | None:
-        """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
-        if asset.sidecar is None or self.path is None:
-            return None
-        store = self.store(create=False)
-        version = version_key(asset)
-        known = None
-        if store is not None and version is not None:
-            # this exact version was recorded before (a warm re-scan): no second sidecar parse
-            known = store.exact(asset.rel, asset.stage, version)
-        inputs = known.inputs if known is not None else declared_inputs(asset)
-        ancestry = None
-        if inputs:
-            if store is None:
-                ancestry = _unknown_ancestry(inputs)
-            else:
-                ancestry = store.ancestry(
-                    inputs, asset.root, start=asset.rel, max_depth=self.max_depth, shallow=True
-                )
-        if version is not None:
-            if len(self._pending) > 4096:
-                self._pending.clear()
-            self._pending[asset.rel] = (version, known, ancestry)
-        if ancestry is None:
-            return None
-        root = asset.root
-        evidence = {"store": self._display(root), "genai": len(ancestry["genai"])}
-        return PartialRecord(SOURCE, self._display(root), {"ancestry": ancestry}, [], evidence)
-
-    @hookimpl
-    def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
-        """Record the audited asset, its verdict and its declared inputs."""
-        asset, record = result.asset, result.record
-        if record is None or self.path is None:
-            return
-        pending = self._pending.pop(asset.rel, None)
-        found = pending[0] if pending is not None else version_key(asset)
-        if found is None:
-            return  # not on disk: nothing to record
-        store = self.store(create=True)
-        assert store is not None
-        version = found
-        known = pending[1] if pending is not None else store.exact(asset.rel, result.stage, found)
-        ancestry = pending[2] if pending is not None else None
-        summary = {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None
-        findings = [
-            {
-                "rule": f.rule,
-                "outcome": f.effective_outcome.value,
-                "status": f.status.value,
-                "message": f.message,
-            }
-            for f in result.findings
-            if f.is_open and f.effective_outcome > Outcome.PASS
-        ]
-        source_type = record.get("source_type", None)
-        asset_id = record.get("x-asset-id", None)
-        production = record.get("production", None) or policy.production_id
-        shot = record.get("shot", None)
-        verdict = AssetRow(
-            id=0,
-            asset=asset.rel,
-            stage=result.stage,
-            version=version,
-            frames=asset.frames,
-            generated=record.generated,
-            source_type=source_type if isinstance(source_type, str) else None,
-            outcome=result.outcome.value,
-            findings=findings,
-            inputs=_steps_inputs(record),
-            asset_id=asset_id if isinstance(asset_id, str) else None,
-            production=production if isinstance(production, str) else None,
-            shot=shot if isinstance(shot, str) else None,
-            ancestry=summary,
-        )
-        if known is not None and known.same_verdict(verdict):
-            return  # an unchanged re-audit (warm re-scan): nothing to write
-        store.record(
-            asset=verdict.asset,
-            version=version,
-            stage=verdict.stage,
-            frames=verdict.frames,
-            generated=verdict.generated,
-            source_type=verdict.source_type,
-            outcome=verdict.outcome,
-            findings=verdict.findings,
-            inputs=verdict.inputs,
-            asset_id=verdict.asset_id,
-            production=verdict.production,
-            shot=verdict.shot,
-            run_id=self.run_id,
-            ancestry=summary,
-        )
-
-    def __repr__(self) -> str:
-        return f"<LineagePlugin {self.path}>"
-
-
-def _unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ancestry when nothing was recorded yet: only what the input classes declare."""
-    genai = [
-        {"ref": i["ref"], "asset": None, "depth": 1, "via": i["ref"], "declared": True}
-        for i in inputs
-        if i.get("class") == "generated"
-    ]
-    refs = list(dict.fromkeys(str(i["ref"]) for i in inputs))
-    tree = [
-        {
-            "ref": i["ref"],
-            "class": i.get("class"),
-            "audited": False,
-            "genai": i.get("class") == "generated",
-        }
-        for i in inputs
-    ]
-    return {
-        "genai": genai,
-        "unknown": [],
-        "unresolved": refs,
-        "assets": [],
-        "cycle": False,
-        "truncated": False,
-        "depth": 1,
-        "tree": tree,
-    }
 
 
 def iter_tree(tree: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:

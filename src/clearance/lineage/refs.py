@@ -1,0 +1,162 @@
+"""Names the lineage store uses: input refs, sequence patterns, version keys, declared inputs.
+
+A ref or media path becomes the root-relative name the store records (``normalise_ref``);
+every frame token (``####``, ``%04d``, ``@@@@``, ``$F4``, a frame number) names the same
+sequence (``sequence_key``); a version key hashes file identities (``version_key``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import re
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from ..model import Asset
+from ..rules import GENAI_TERMS, iptc_term
+
+__all__ = [
+    "declared_inputs",
+    "frame_number",
+    "inputs_of",
+    "is_genai",
+    "name_key",
+    "normalise_ref",
+    "sequence_key",
+    "url_to_path",
+    "version_key",
+]
+
+#: A frame token between the last two dots: ``####``, ``@@@@``, ``%04d``, ``$F4`` or digits.
+_FRAME_TOKEN = re.compile(
+    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?\d*d|\$F\d*|\d+)\.(?P<ext>[A-Za-z0-9]+)$"
+)
+
+
+def sequence_key(rel: str) -> str | None:
+    """``dir/PREFIX.#.EXT`` for any frame token (or frame number) in ``rel``, else ``None``."""
+    m = _FRAME_TOKEN.match(rel)
+    if m is None:
+        return None
+    return f"{m.group('head')}.#.{m.group('ext')}"
+
+
+def frame_number(rel: str) -> int | None:
+    """The frame number of ``dir/PREFIX.1001.EXT`` (``None`` for a pattern or a plain file)."""
+    m = _FRAME_TOKEN.match(rel)
+    return int(m.group("token")) if m is not None and m.group("token").isdigit() else None
+
+
+def name_key(rel: str) -> str:
+    """The bare name an editor sees: ``sh010_comp_v004`` for ``comp/sh010_comp_v004.####.exr``."""
+    base = rel.rsplit("/", 1)[-1]
+    m = _FRAME_TOKEN.match(base)
+    if m is not None:
+        return m.group("head")
+    return base.rsplit(".", 1)[0] if "." in base else base
+
+
+def normalise_ref(ref: str, root: Path) -> str:
+    """A ref or media path as the store names assets: relative to ``root``, with ``/``.
+
+    Accepts root-relative paths (``./`` and ``..`` collapsed, ``\\`` read as ``/``), absolute
+    paths and ``file://`` URLs; a path outside the root stays absolute (it matches nothing
+    the store recorded under the root, and is never opened).
+    """
+    text = url_to_path(ref.strip()).replace("\\", "/")
+    if os.path.isabs(text) or text.startswith("/"):
+        absolute = posixpath.normpath(text)
+        base = posixpath.normpath(root.as_posix())
+        if absolute == base:
+            return "."
+        if absolute.startswith(base.rstrip("/") + "/"):
+            return absolute[len(base.rstrip("/")) + 1 :]
+        return absolute
+    rel = posixpath.normpath(text)
+    return rel[2:] if rel.startswith("./") else rel
+
+
+def url_to_path(text: str) -> str:
+    """``file:///show/a%20b.exr`` → ``/show/a b.exr`` (anything else unchanged).
+
+    Parsed by hand: a frame pattern's ``#`` is not a URL fragment here.
+    """
+    if not text.lower().startswith("file:"):
+        return text
+    rest = text[5:]
+    host = ""
+    if rest.startswith("//"):
+        host, slash, path = rest[2:].partition("/")
+        rest = slash + path
+    path = urllib.parse.unquote(rest)
+    return f"//{host}{path}" if host and host != "localhost" else path
+
+
+def version_key(asset: Asset) -> str | None:
+    """A hash of the identity and version of the asset's files and of its sidecar.
+
+    ``(name, dev, ino, size, mtime_ns)`` of a single file; of the first and last frames of a
+    sequence plus every frame's name (the provenance cache's fingerprint, so a 1,000-frame
+    sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new version.
+    ``None`` when a file is not on disk (an in-memory audit has nothing to record).
+    """
+    digest = hashlib.sha256()
+    files = list(asset.files) or [asset.path]
+    if len(files) > 2:
+        digest.update("\0".join(p.name for p in files).encode())
+        files = [files[0], files[-1]]
+    if asset.sidecar is not None:
+        files.append(asset.sidecar)
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        digest.update(
+            f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n".encode()
+        )
+    return digest.hexdigest()
+
+
+def declared_inputs(asset: Asset) -> list[dict[str, Any]]:
+    """The ``steps[].inputs[]`` (``{ref, class}``) the asset's sidecar declares.
+
+    Read here because a reader does not see other readers' results; a sidecar that does not
+    mention ``inputs`` is not parsed. A sidecar that cannot be read gives no inputs (the
+    sidecar reader reports why, as ``PRV-02``).
+    """
+    if asset.sidecar is None:
+        return []
+    from .._yaml import MAX_BYTES, DocumentError, parse_document
+
+    try:
+        data = asset.sidecar.read_bytes()
+    except OSError:
+        return []
+    if b"inputs" not in data or len(data) > MAX_BYTES:
+        return []
+    try:
+        doc = parse_document(data, json_only=asset.sidecar.suffix.lower() == ".json")
+    except DocumentError:
+        return []
+    return inputs_of(doc.get("steps") if isinstance(doc, dict) else None)
+
+
+def inputs_of(steps: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if not isinstance(steps, list):
+        return found
+    for step in steps:
+        items = step.get("inputs") if isinstance(step, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("ref"), str) and item["ref"].strip():
+                found.append({"ref": item["ref"], "class": item.get("class")})
+    return found
+
+
+def is_genai(generated: bool | None, source_type: Any) -> bool:
+    """Did GenAI make or edit it: ``generated: true`` or a GenAI IPTC source type."""
+    return generated is True or iptc_term(source_type) in GENAI_TERMS
