@@ -172,6 +172,7 @@ class StateStore:
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state store {self.path}: {exc}") from None
         self._lock = threading.RLock()
+        self._depth = 0
         self._migrate()
 
     # -- plumbing -------------------------------------------------------------------------
@@ -200,14 +201,27 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on error."""
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``), rolled back on error.
+
+        Nested blocks join the outermost transaction (one commit, one fsync for a batch).
+        """
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._db
+                finally:
+                    self._depth -= 1
+                return
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
+                self._depth = 0
                 self._db.execute("ROLLBACK")
                 raise
+            self._depth = 0
             self._db.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:  # type: ignore[type-arg]

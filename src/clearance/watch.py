@@ -13,7 +13,7 @@ The watcher never trusts an event. Its parts (one module each):
 * reconcile (:mod:`.watch_reconcile`) — walks against the ledger at start-up, after an
   overflow or a spill, when an emitter is rebuilt, when a root reappears, and periodically;
 * ledger (:mod:`.state`) — the SQLite state store;
-* supervision (this module) — backend per root from ``/proc/self/mountinfo``, observer and
+* supervision (:mod:`.watch_supervisor`) — backend per root from ``/proc/self/mountinfo``, observer and
   emitter liveness, heartbeat cookies (a blind root switches to polling), watch-limit checks,
   roots vanishing and reappearing, ``watch.stats``.
 
@@ -27,7 +27,6 @@ import contextlib
 import heapq
 import itertools
 import os
-import statistics
 import threading
 import time
 import warnings
@@ -36,17 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchdog.events import FileSystemEvent
-from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserverVFS
 
 from .discover import SIDECAR_SUFFIXES, is_candidate, is_sidecar, split_frame
 from .policy import Policy
 from .state import FileVersion, StateStore
 from .watch_audit import AuditWorker, Job, WatchSession, recover_intents
-from .watch_intake import COOKIE_PREFIX, EVENT_FILTER, HintHandler, Intake, OverflowHook
+from .watch_intake import Intake, OverflowHook
 from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
 from .watch_reconcile import Reconciler, RescanReport
+from .watch_supervisor import RootSupervisor, _Root
 
 __all__ = ["WatchOptions", "Watcher"]
 
@@ -101,22 +98,6 @@ class _Group:
     next_check: float = 0.0
 
 
-@dataclass
-class _Root:
-    path: str
-    fstype: str | None
-    backend: str
-    settle: float
-    observer: BaseObserver | None = None
-    state: str = "starting"  # running | missing | stopped
-    cookie: tuple[str, float] | None = None
-    cookie_seen: set[str] = field(default_factory=set)
-    next_cookie: float = 0.0
-    blind: int = 0
-    restarts: int = 0
-    last_rescan: float = 0.0
-
-
 def _key_for(path: str) -> GroupKey:
     folder, name = os.path.split(path)
     parts = split_frame(name)
@@ -125,7 +106,7 @@ def _key_for(path: str) -> GroupKey:
     return (folder, parts[0], parts[2])
 
 
-class Watcher:
+class Watcher(RootSupervisor):
     """Watches ``paths`` under ``policy`` until :meth:`stop`; :meth:`run` returns the exit code.
 
     :param fs: file access (tests inject failures; the polling backend uses it too).
@@ -325,6 +306,8 @@ class Watcher:
         if p is not None and scan:
             return  # already settling: its own stat checks will see any change
         if p is not None:
+            if p.stat is None:
+                return  # its first stat() is still to come, and will start the quiet period
             p.changed = now
             p.stable = False
             self._schedule(p, now + self.settle_for(root))
@@ -549,12 +532,14 @@ class Watcher:
         if stem is None:
             return  # a .c2pa manifest: read by its reader when the asset is audited
         keys: set[GroupKey] = set()
+        entries: list[os.DirEntry[str]] = []
         if is_candidate(stem, self.policy):
-            keys.add(_key_for(os.path.join(folder, stem)))
-        try:
-            entries = list(self.fs.scandir(folder))
-        except OSError:
-            entries = []
+            keys.add(_key_for(os.path.join(folder, stem)))  # NAME.EXT.genai.yaml: one file
+        else:
+            try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT in the folder
+                entries = list(self.fs.scandir(folder))
+            except OSError:
+                entries = []
         for entry in entries:
             parts = split_frame(entry.name)
             if parts is not None and parts[0] == stem and is_candidate(entry.name, self.policy):
@@ -657,235 +642,6 @@ class Watcher:
         root.last_rescan = time.monotonic()
         self.reconciler.request(root.path, path or root.path, reason)
 
-    # -- supervision -----------------------------------------------------------------------------
-    def _start_root(self, root: _Root) -> None:
-        opts = self.options
-        try:
-            self.fs.stat(root.path)
-        except FileNotFoundError:
-            if root.state != "missing":
-                root.state = "missing"
-                self._emit(
-                    "watch.error",
-                    message=f"{root.path}: folder not found; waiting for it to appear",
-                    details={"reason": "root-missing", "root": root.path},
-                )
-            return
-        except OSError:
-            return
-        handler = HintHandler(
-            root.path, root.backend, self.intake, self._on_cookie, self.event_hook
-        )
-        observer: BaseObserver
-        try:
-            if root.backend == "polling":
-                observer = PollingObserverVFS(
-                    self.fs.stat, self.fs.scandir, polling_interval=opts.interval
-                )
-                observer.schedule(handler, root.path, recursive=True)
-            else:
-                if opts.max_watches is not None:
-                    from .watch_reconcile import walk_dirs
-
-                    dirs = walk_dirs(root.path)
-                    if dirs > opts.max_watches:
-                        self._fallback(
-                            root,
-                            "watch-limit",
-                            f"{dirs} folders exceed the watch limit {opts.max_watches}",
-                            dirs=dirs,
-                        )
-                        return
-                observer = Observer()
-                observer.schedule(handler, root.path, recursive=True, event_filter=EVENT_FILTER)
-            observer.start()
-        except FileNotFoundError:
-            root.state = "missing"
-            return
-        except OSError as exc:
-            if root.backend == "inotify":
-                self._fallback(root, "watch-limit", f"inotify: {exc.strerror or exc}")
-                return
-            raise
-        root.observer = observer
-        root.state = "running"
-        root.next_cookie = (
-            time.monotonic() + min(1.0, opts.heartbeat) if opts.heartbeat else float("inf")
-        )
-
-    def _stop_root(self, root: _Root) -> None:
-        observer, root.observer = root.observer, None
-        if observer is not None:
-            with contextlib.suppress(Exception):
-                observer.stop()
-            with contextlib.suppress(Exception):
-                observer.join(timeout=5.0)
-
-    def _fallback(self, root: _Root, reason: str, message: str, **extra: Any) -> None:
-        """Switch ``root`` to the polling backend (and say so), then reconcile it."""
-        self._emit(
-            "watch.error",
-            message=f"{root.path}: {message}; switching to polling",
-            details={"reason": reason, "root": root.path, "backend": "polling", **extra},
-        )
-        self._stop_root(root)
-        root.backend = "polling"
-        root.cookie = None
-        root.cookie_seen.clear()
-        self._start_root(root)
-        if root.state == "running":
-            self._rescan(root, reason)
-
-    def _supervise(self, now: float) -> None:
-        opts = self.options
-        for root in self.roots.values():
-            try:
-                self.fs.stat(root.path)
-                exists = True
-            except FileNotFoundError:
-                exists = False
-            except OSError:
-                continue  # transient: decide nothing
-            if not exists:
-                if root.state != "missing":
-                    self._stop_root(root)
-                    root.state = "missing"
-                    self._emit(
-                        "watch.error",
-                        message=f"{root.path}: folder disappeared; waiting for it to reappear",
-                        details={"reason": "root-missing", "root": root.path},
-                    )
-                continue
-            if root.state == "missing":
-                self._start_root(root)
-                if root.state == "running":
-                    self._emit(
-                        "watch.rescan",
-                        message=f"{root.path}: folder is back",
-                        details={"reason": "root-reappeared", "root": root.path, "queued": 0},
-                    )
-                    self._rescan(root, "root-reappeared")
-                continue
-            obs = root.observer
-            if obs is None:
-                continue
-            emitters = list(obs.emitters)
-            if not obs.is_alive() or not emitters or not all(e.is_alive() for e in emitters):
-                root.restarts += 1
-                self._emit(
-                    "watch.error",
-                    message=f"{root.path}: the {root.backend} observer died; rebuilding it",
-                    details={
-                        "reason": "emitter-died",
-                        "root": root.path,
-                        "restarts": root.restarts,
-                    },
-                )
-                self._stop_root(root)
-                self._start_root(root)
-                if root.state == "running":
-                    self._rescan(root, "emitter-restart")
-                continue
-            if root.backend == "inotify" and opts.max_watches is not None:
-                watches = _watch_count(obs)
-                if watches is not None and watches > opts.max_watches:
-                    self._fallback(
-                        root,
-                        "watch-limit",
-                        f"{watches} folders need more inotify watches than the limit {opts.max_watches}",
-                        watches=watches,
-                    )
-                    continue
-            self._check_watches(root)
-            self._heartbeat(root, now)
-            if opts.rescan_interval > 0 and now - root.last_rescan >= opts.rescan_interval:
-                self._rescan(root, "periodic")
-
-    def _check_watches(self, root: _Root) -> None:
-        if root.backend != "inotify" or root.observer is None or self.reconciler is None:
-            return
-        dirs = self.reconciler.dirs_by_root.pop(root.path, None)
-        if dirs is None:
-            return
-        watches = _watch_count(root.observer)
-        limit = self.options.max_watches
-        if (limit is not None and dirs > limit) or (watches is not None and watches < dirs):
-            self._fallback(
-                root,
-                "watch-limit",
-                f"{dirs} folders but {watches} inotify watches (limit {limit})",
-                dirs=dirs,
-                watches=watches,
-            )
-
-    def _heartbeat(self, root: _Root, now: float) -> None:
-        opts = self.options
-        if not opts.heartbeat:
-            return
-        if root.cookie is not None:
-            name, sent = root.cookie
-            path = os.path.join(root.path, name)
-            timeout = max(
-                opts.heartbeat_timeout, 3 * opts.interval if root.backend == "polling" else 0
-            )
-            if name in root.cookie_seen:
-                root.cookie = None
-                root.cookie_seen.discard(name)
-                root.next_cookie = now + opts.heartbeat
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-            elif now - sent > timeout:
-                root.cookie = None
-                root.blind += 1
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                self._fallback(
-                    root,
-                    "root-blind",
-                    f"heartbeat cookie not observed within {timeout:.1f} s",
-                    blind=root.blind,
-                )
-            return
-        if now >= root.next_cookie:
-            name = f"{COOKIE_PREFIX}{os.getpid()}.{next(self._counter)}"
-            try:
-                with open(os.path.join(root.path, name), "w") as f:
-                    f.write(str(time.time()))
-            except OSError:
-                root.next_cookie = now + opts.heartbeat  # read-only share: no heartbeat possible
-                return
-            root.cookie = (name, now)
-
-    def _emit_stats(self, final: bool = False) -> dict[str, Any]:
-        assert self.worker is not None
-        lat = list(self.worker.latencies)
-        self.worker.latencies.clear()
-        waiting = sum(1 for g in self.groups.values() if g.ready_since is not None)
-        details: dict[str, Any] = {
-            "queue_depth": self.intake.depth(),
-            "pending_files": len(self.pending),
-            "pending_assets": len(self.groups),
-            "pending_sidecars": waiting,
-            "inflight": len(self.inflight),
-            "overflows": self.overflows,
-            "rescans": self.reconciler.count if self.reconciler else 0,
-            "spilled": self.intake.dropped,
-            "audited": self.worker.audited,
-            "skipped": self.worker.skipped,
-            "errors": self.worker.errors,
-            "vanished": self.vanished,
-            "watches": {
-                r.path: _watch_count(r.observer) if r.observer else None
-                for r in self.roots.values()
-            },
-            "backends": {r.path: r.backend for r in self.roots.values()},
-            "audit_latency_ms": _percentiles(lat),
-            "final": final,
-        }
-        with contextlib.suppress(Exception):
-            self._emit("watch.stats", message="watcher statistics", details=details)
-        return details
-
     # -- shutdown ----------------------------------------------------------------------------------
     def _shutdown(self, code: int) -> int:
         from .auditlog import AuditLogError
@@ -958,37 +714,6 @@ def _hint(path: str, root: str) -> Any:
     from .watch_intake import Hint
 
     return Hint(path, root, scan=True)
-
-
-def _watch_count(observer: BaseObserver | None) -> int | None:
-    """Number of inotify watches of an observer (watchdog internals; None if unknown)."""
-    if observer is None:
-        return None
-    total = 0
-    for emitter in list(observer.emitters):
-        group = getattr(emitter, "_inotify", None)
-        paths = getattr(group, "_active_callbacks_by_path", None)
-        if paths is None:
-            return None
-        total += len(paths)
-    return total
-
-
-def _percentiles(values: list[float]) -> dict[str, float | int | None]:
-    if not values:
-        return {"count": 0, "median": None, "p95": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
-
-    return {
-        "count": len(values),
-        "median": round(statistics.median(ordered) * 1000, 1),
-        "p95": pick(0.95),
-        "p99": pick(0.99),
-        "max": round(ordered[-1] * 1000, 1),
-    }
 
 
 def watch_paths(policy: Policy, paths: Sequence[str], options: WatchOptions, **kwargs: Any) -> int:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .discover import assets_from_files
+from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_candidates, split_frame
 from .engine import Session
 from .model import Asset
 from .policy import Policy
@@ -195,10 +195,7 @@ class AuditWorker(threading.Thread):
                     self.requeue(p)
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
-        found = assets_from_files(job.files, self.policy).assets
-        if len(found) != 1:
-            return None
-        asset = found[0]
+        asset = build_asset(job.files, self.policy)
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
         sidecar_fp = None
         if sidecar is not None:
@@ -312,20 +309,9 @@ class AuditWorker(threading.Thread):
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
     def _audit(self, items: list[_Prepared]) -> None:
-        for item in items:
-            self.state.begin_audit(
-                item.audit_id,
-                asset=item.asset.rel,
-                stage=item.asset.stage,
-                reason=item.reason,
-                pairing=item.pairing,
-                sidecar=item.sidecar,
-                sidecar_fp=item.sidecar_fp,
-                supersedes=item.supersedes,
-                frames=item.asset.frames,
-                files=list(zip(item.versions, item.hashes, strict=False)),
-                settled_at=item.job.settled_at,
-            )
+        with self.state.transaction():  # one commit for the batch's intents
+            for item in items:
+                self._begin(item)
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
         with self.lock, self.session.batch():
@@ -351,6 +337,12 @@ class AuditWorker(threading.Thread):
                 finally:
                     self.session.audit_details = None
         now = time.time()
+        with self.state.transaction():  # one commit for the batch's results
+            self._finish(items, outcomes, failed, now)
+
+    def _finish(
+        self, items: list[_Prepared], outcomes: dict[str, str], failed: dict[str, str], now: float
+    ) -> None:
         for item in items:
             if item.audit_id in failed:
                 self.state.fail_audit(item.audit_id, failed[item.audit_id])
@@ -361,6 +353,61 @@ class AuditWorker(threading.Thread):
             )
             self.audited += 1
             self.latencies.append(max(0.0, now - item.job.settled_at))
+
+    def _begin(self, item: _Prepared) -> None:
+        self.state.begin_audit(
+            item.audit_id,
+            asset=item.asset.rel,
+            stage=item.asset.stage,
+            reason=item.reason,
+            pairing=item.pairing,
+            sidecar=item.sidecar,
+            sidecar_fp=item.sidecar_fp,
+            supersedes=item.supersedes,
+            frames=item.asset.frames,
+            files=list(zip(item.versions, item.hashes, strict=False)),
+            settled_at=item.job.settled_at,
+        )
+
+
+def build_asset(files: Sequence[str], policy: Policy) -> Asset:
+    """The :class:`Asset` made of exactly ``files`` (one file, or the frames of one sequence).
+
+    Same result as :func:`clearance.discover.assets_from_files` for one asset, without
+    listing the folder (a render folder may hold tens of thousands of files).
+    """
+    paths = sorted(Path(f) for f in files)
+    folder = paths[0].parent
+    root = policy.root
+    first = paths[0].name
+    parts = split_frame(first)
+    if parts is None:
+        candidates = sidecar_candidates(folder, first, sequence_prefix=None)
+        sidecar = next((c for c in candidates if c.is_file()), None)
+        asset = Asset(
+            path=paths[0], rel=_rel(str(paths[0]), root), root=root, files=paths, sidecar=sidecar
+        )
+    else:
+        prefix, _frame, ext = parts
+        numbered = sorted((int(split_frame(p.name)[1]), p) for p in paths)  # type: ignore[index]
+        first_path = numbered[0][1]
+        pad = len(split_frame(first_path.name)[1])  # type: ignore[index]
+        pattern = f"{prefix}.{'#' * pad}.{ext}"
+        candidates = sidecar_candidates(folder, first_path.name, sequence_prefix=prefix)
+        if len(numbered) > 1:
+            candidates = candidates[: len(SIDECAR_SUFFIXES)]
+        sidecar = next((c for c in candidates if c.is_file()), None)
+        asset = Asset(
+            path=first_path,
+            rel=_rel(str(folder / pattern), root),
+            root=root,
+            files=[p for _, p in numbered],
+            frames=frame_ranges(n for n, _ in numbered),
+            frame_numbers=[n for n, _ in numbered],
+            sidecar=sidecar,
+        )
+    asset.stage = policy.stage_for(asset.rel).name
+    return asset
 
 
 def _rel(path: str, root: Path) -> str:
