@@ -373,3 +373,12 @@ class WatchProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(TIMEOUT)
+
+
+def open_store(path: str) -> None:
+    """Open (and so migrate) the state store at ``path`` — run in several processes at once."""
+    from clearance.state import MIGRATIONS, StateStore
+
+    store = StateStore(path)
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()

@@ -190,3 +190,16 @@ def test_s25_bounded_intake_queue_spills_to_a_rescan(tmp_path: Path) -> None:
     assert_once(root, [f"comp/shot_{i:05d}.exr" for i in range(600)])
     if dropped:
         assert any(e["details"]["reason"] == "queue-full" for e in events(root, "watch.rescan"))
+
+
+def test_state_store_fresh_file_opened_by_several_processes_at_once(tmp_path: Path) -> None:
+    """Migrations read the schema version inside the write lock: four processes opening a
+    new state store together (a watcher, scan --jobs workers) all succeed."""
+    from _watch_harness import open_store
+
+    for attempt in range(3):
+        path = str(tmp_path / f"state{attempt}.db")
+        procs = [run_writer(open_store, path, wait=False) for _ in range(4)]
+        for proc in procs:
+            proc.join(60)
+        assert [p.exitcode for p in procs] == [0, 0, 0, 0]

@@ -177,18 +177,23 @@ class StateStore:
 
     # -- plumbing -------------------------------------------------------------------------
     def _migrate(self) -> None:
+        # The version is read inside the write lock: two processes opening a fresh store at
+        # once (scan --jobs, a watcher and a scan) must not both run migration 1.
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StateError(
-                    f"{self.path}: schema version {version} is newer than this Clearance "
-                    f"knows ({len(MIGRATIONS)}); upgrade Clearance"
-                )
-            for number in range(version, len(MIGRATIONS)):
+            while True:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
-                    MIGRATIONS[number](self._db)
-                    self._db.execute(f"PRAGMA user_version={number + 1}")
+                    version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                    if version > len(MIGRATIONS):
+                        raise StateError(
+                            f"{self.path}: schema version {version} is newer than this Clearance "
+                            f"knows ({len(MIGRATIONS)}); upgrade Clearance"
+                        )
+                    if version == len(MIGRATIONS):
+                        self._db.execute("COMMIT")
+                        return
+                    MIGRATIONS[version](self._db)
+                    self._db.execute(f"PRAGMA user_version={version + 1}")
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
