@@ -372,6 +372,25 @@ def test_stage_summary_matches_expected(scan: dict[str, Any]) -> None:
     assert got == want
 
 
+def _verdicts(document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        a["asset"]: (a["outcome"], sorted((f["rule"], f["status"]) for f in a["findings"]))
+        for a in document["assets"]
+    }
+
+
+def test_warm_rescan_and_two_jobs_give_the_same_verdicts(
+    show: Path, scan: dict[str, Any], tmp_path: Path
+) -> None:
+    warm = run_clearance("scan", str(show), "--format", "json", cwd=show.parent)
+    assert warm.returncode == 1, warm.stderr
+    assert _verdicts(json.loads(warm.stdout)) == _verdicts(scan)
+    fresh = generate(tmp_path, "--today", TODAY.isoformat())
+    jobs = run_clearance("scan", str(fresh), "--format", "json", "--jobs", "2", cwd=tmp_path)
+    assert jobs.returncode == 1, jobs.stderr
+    assert _verdicts(json.loads(jobs.stdout)) == _verdicts(scan)
+
+
 def test_generated_configs_and_sidecars_pass_clearance_validate(show: Path) -> None:
     configs = [str(show / name) for name in ("clearance.yaml", "tools.yaml", "approvals.yaml")]
     done = run_clearance("validate", *configs, cwd=show.parent)
