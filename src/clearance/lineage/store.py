@@ -169,6 +169,19 @@ class AssetRow:
         }
 
 
+def _wal(db: sqlite3.Connection) -> str:
+    """Switch to WAL; a fresh file opened by several processes at once may answer "locked"
+    to the switch without waiting for the busy timeout, so retry for a few seconds."""
+    for attempt in range(50):
+        try:
+            return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
 
@@ -192,7 +205,7 @@ class LineageStore:
                 str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA busy_timeout=30000")
-            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = _wal(self._db)
             # lineage is derived data (the audit log is the record): a commit need not fsync
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as exc:
