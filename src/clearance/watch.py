@@ -123,6 +123,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._inflight_lock = threading.Lock()
         self._requeued: list[str] = []
         self._heap: list[tuple[float, int, str]] = []
+        self._dirty: set[GroupKey] = set()
+        self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
         self.roots: dict[str, _Root] = {}
         self._stop = threading.Event()
@@ -382,6 +384,8 @@ class Watcher(AssetGrouping, RootSupervisor):
             return
         p.stable = True
         p.settled_wall = time.time()
+        if p.key is not None:
+            self._dirty.add(p.key)
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now)
@@ -394,6 +398,8 @@ class Watcher(AssetGrouping, RootSupervisor):
                 group.members.discard(p.path)
                 if not group.members:
                     self.groups.pop(p.key, None)
+                else:
+                    self._dirty.add(p.key)  # the others may be ready now
         if vanished and p.kind == "asset":
             self.vanished += 1
             if self.state is not None and p.stat is not None:

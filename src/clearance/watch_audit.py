@@ -68,6 +68,9 @@ class Job:
     files: list[str]
     settled_at: float  # wall clock time the asset settled (for latency)
     pairing: str = "paired"  # paired | missing (grace expired) | sidecar (a sidecar event)
+    #: (dev, ino, size, mtime_ns) of each file when it settled: a file that changed since
+    #: (a write with no event, e.g. on a share) is not audited but goes back to settling
+    settled: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -193,6 +196,16 @@ class AuditWorker(threading.Thread):
             except OSError:
                 for p in job.files:  # vanished or share hiccup: let the scheduler sort it out
                     self.requeue(p)
+                return None
+        for path, st in zip(job.files, stats, strict=False):
+            expected = job.settled.get(path)
+            if expected is not None and expected != (
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                st.st_mtime_ns,
+            ):
+                self.requeue(path)
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
         asset = build_asset(job.files, self.policy)

@@ -11,6 +11,8 @@ sends a ``pairing="sidecar"`` job: the worker re-audits only if the sidecar chan
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import threading
 import time
@@ -38,7 +40,6 @@ class _Group:
     root: str
     members: set[str] = field(default_factory=set)
     ready_since: float | None = None  # monotonic: all members stable and idle
-    next_check: float = 0.0
 
 
 def _key_for(path: str) -> GroupKey:
@@ -62,6 +63,9 @@ class AssetGrouping:
     inflight: set[GroupKey]
     _inflight_lock: threading.Lock
     _requeued: list[str]
+    _dirty: set[GroupKey]
+    _wakeups: list[tuple[float, int, GroupKey]]
+    _counter: itertools.count[int]
 
     def settle_for(self, root: str) -> float:
         raise NotImplementedError
@@ -70,56 +74,76 @@ class AssetGrouping:
         raise NotImplementedError
 
     # -- groups: sequences, sidecars --------------------------------------------------------------
+    def _wake(self, key: GroupKey, when: float) -> None:
+        """Evaluate group ``key`` again at ``when`` (monotonic); 0 means at the next loop."""
+        if when <= 0:
+            self._dirty.add(key)
+        else:
+            heapq.heappush(self._wakeups, (when, next(self._counter), key))
+
     def _evaluate_groups(self, now: float) -> None:
+        """Dispatch the groups that are ready. Only groups marked dirty (a member settled, a
+        sidecar arrived) or whose wake-up time came are looked at: a burst of 50,000 files
+        settling costs O(changes), not O(pending) per loop."""
+        assert self.worker is not None
+        keys, self._dirty = self._dirty, set()
+        while self._wakeups and self._wakeups[0][0] <= now:
+            keys.add(heapq.heappop(self._wakeups)[2])
+        for key in keys:
+            group = self.groups.get(key)
+            if group is None:
+                continue
+            if key in self.inflight or self.worker.jobs.full():
+                self._wake(key, now + 0.05)
+                continue
+            self._evaluate(key, group, now)
+
+    def _evaluate(self, key: GroupKey, group: _Group, now: float) -> None:
         assert self.worker is not None
         opts = self.options
-        for key, group in list(self.groups.items()):
-            if key in self.inflight or now < group.next_check:
-                continue
-            members = [self.pending[m] for m in group.members if m in self.pending]
-            if not members or not all(m.stable for m in members):
-                group.ready_since = None
-                continue
-            is_sequence = key[2] != ""
-            idle = (
-                max(self.settle_for(group.root), opts.sequence_idle)
-                if is_sequence
-                else self.settle_for(group.root)
-            )
-            last_change = max(m.changed for m in members)
-            if now - last_change < idle:
-                group.next_check = last_change + idle
-                continue
-            if group.ready_since is None:
-                group.ready_since = now
-            sidecar = self._sidecar_of(key)
-            if sidecar == "pending":
-                group.next_check = now + 0.1
-                continue
-            pairing = "paired"
-            if sidecar is None:
-                if now - group.ready_since < opts.sidecar_grace:
-                    group.next_check = min(group.ready_since + opts.sidecar_grace, now + 1.0)
-                    continue
-                pairing = "missing"
-            files = self._files_of(key, group)
-            if files is None:
-                group.next_check = now + 0.1
-                continue
-            # latency is measured from settling; an asset that waited out the grace window
-            # is measured from the end of the window
-            settled_at = (
-                time.time() if pairing == "missing" else max(m.settled_wall for m in members)
-            )
-            job = Job(key, files, settled_at=settled_at, pairing=pairing)
-            if self.worker.jobs.full():
+        members = [self.pending[m] for m in group.members if m in self.pending]
+        if not members or not all(m.stable for m in members):
+            group.ready_since = None
+            return  # the last member to settle marks the group dirty again
+        is_sequence = key[2] != ""
+        idle = (
+            max(self.settle_for(group.root), opts.sequence_idle)
+            if is_sequence
+            else self.settle_for(group.root)
+        )
+        last_change = max(m.changed for m in members)
+        if now - last_change < idle:
+            self._wake(key, last_change + idle)
+            return
+        if group.ready_since is None:
+            group.ready_since = now
+        sidecar = self._sidecar_of(key)
+        if sidecar == "pending":
+            self._wake(
+                key, now + 0.5
+            )  # settling nudges it sooner; this covers a sidecar that vanishes
+            return
+        pairing = "paired"
+        if sidecar is None:
+            if now - group.ready_since < opts.sidecar_grace:
+                self._wake(key, min(group.ready_since + opts.sidecar_grace, now + 1.0))
                 return
-            with self._inflight_lock:
-                self.inflight.add(key)
-            self.worker.jobs.put_nowait(job)
-            for m in members:
-                self.pending.pop(m.path, None)
-            self.groups.pop(key, None)
+            pairing = "missing"
+        files = self._files_of(key, group)
+        if files is None:
+            self._wake(key, now + 0.1)
+            return
+        # latency is measured from settling; an asset that waited out the grace window
+        # is measured from the end of the window
+        settled_at = time.time() if pairing == "missing" else max(m.settled_wall for m in members)
+        settled = {m.path: m.stat for m in members if m.stat is not None}
+        job = Job(key, files, settled_at=settled_at, pairing=pairing, settled=settled)
+        with self._inflight_lock:
+            self.inflight.add(key)
+        self.worker.jobs.put_nowait(job)
+        for m in members:
+            self.pending.pop(m.path, None)
+        self.groups.pop(key, None)
 
     def _sidecar_of(self, key: GroupKey) -> str | None:
         """The sidecar path of a group if present and settled, "pending" if settling, else None."""
@@ -197,7 +221,7 @@ class AssetGrouping:
         for key in keys:
             group = self.groups.get(key)
             if group is not None:
-                group.next_check = 0.0
+                self._wake(key, 0)
                 continue
             if key in self.inflight:
                 with self._inflight_lock:
