@@ -333,3 +333,32 @@ def test_edl_events_match_audited_assets_by_clip_name_or_file(show: Path) -> Non
         "1001",
     )
     assert clips["temp score v002"]["audited"] is False
+
+
+def test_media_changed_or_gone_since_the_scan_is_a_problem(show: Path) -> None:
+    edit = write_edit(
+        show,
+        timeline(
+            {
+                "V1": [
+                    seq_clip("comp", "../comp/", "sh010_comp_v004.", 1001, 24, 1001, 24),
+                    seq_clip("scan", "../scans/", "sh020_scan_v001.", 1001, 24, 1001, 24),
+                    file_clip("sign", "../gen/sh040_sign_v001.exr", 6),
+                ]
+            }
+        ),
+    )
+    before = {c["clip"]: c for c in audit(edit, "--format", "json").json()["clips"]}
+    assert before["scan"]["problems"] == [] and before["scan"]["outcome"] == "pass"
+    last = show / "scans" / "sh020_scan_v001.1024.exr"
+    last.write_bytes(last.read_bytes() + b"re-rendered")  # a re-render after the scan
+    (show / "gen" / "sh040_sign_v001.exr").unlink()
+    after = {c["clip"]: c for c in audit(edit, "--format", "json").json()["clips"]}
+    assert after["scan"]["outcome"] == "escalate"
+    assert after["scan"]["problems"] == [
+        "the media or its sidecar changed since it was audited: re-scan before auditing the cut"
+    ]
+    assert after["sign"]["problems"] == [
+        "the audited media is no longer on disk (gen/sh040_sign_v001.exr)"
+    ]
+    assert after["comp"]["problems"] == []

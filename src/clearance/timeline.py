@@ -32,8 +32,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .lineage import AssetRow, LineageStore, frame_number, name_key, normalise_ref, url_to_path
+from .lineage import (
+    AssetRow,
+    LineageStore,
+    frame_number,
+    name_key,
+    normalise_ref,
+    sequence_key,
+    url_to_path,
+    version_key,
+)
 from .model import Outcome
+from .policy import Policy
 
 __all__ = ["ClipAudit", "TimelineAudit", "TimelineError", "audit_timeline", "INSTALL_HINT"]
 
@@ -239,12 +249,24 @@ def _fmt_range(first: int, last: int) -> str:
 class _Resolver:
     """Clip media → audited asset, with per-run memos (a plate cut in many times)."""
 
-    def __init__(self, store: LineageStore, root: Path, edit_dir: Path) -> None:
+    def __init__(
+        self, store: LineageStore, root: Path, edit_dir: Path, policy: Policy | None = None
+    ) -> None:
         self.store = store
         self.root = root
         self.edit_dir = edit_dir
+        self.policy = policy
         self._rows: dict[str, AssetRow | None] = {}
         self._ancestry: dict[int, list[str]] = {}
+        self._stale: dict[int, str | None] = {}
+
+    def stale(self, row: AssetRow) -> str | None:
+        """Why the media on disk is not the version audited (``None``: it is, or unknown)."""
+        if self.policy is None or os.path.isabs(row.asset):
+            return None
+        if row.id not in self._stale:
+            self._stale[row.id] = _stale(row, self.root, self.policy)
+        return self._stale[row.id]
 
     def find(self, path: str) -> AssetRow | None:
         if path not in self._rows:
@@ -349,15 +371,55 @@ def _resolve(otio: Any, clip: Any, resolver: _Resolver, audit: ClipAudit) -> Ass
     return row
 
 
+def _frames_on_disk(target: Path) -> list[Path]:
+    """Every frame file of the sequence ``dir/PREFIX.####.EXT`` now in its folder."""
+    from .discover import split_frame
+
+    head = target.name.rsplit(".", 2)[0]
+    ext = target.suffix.lstrip(".")
+    found = []
+    for name in os.listdir(target.parent):
+        parts = split_frame(name)
+        if parts is not None and parts[0] == head and parts[2] == ext and not name.startswith("."):
+            found.append(target.parent / name)
+    return found
+
+
+def _stale(row: AssetRow, root: Path, policy: Policy) -> str | None:
+    """Compare the files on disk with the version recorded, grouped as a scan groups them."""
+    from .discover import assets_from_files
+
+    target = root / row.asset
+    try:
+        if sequence_key(row.asset) is not None and frame_number(row.asset) is None:
+            files = _frames_on_disk(target)
+        else:
+            files = [target] if target.is_file() else []
+    except OSError:
+        files = []
+    if not files:
+        return f"the audited media is no longer on disk ({row.asset})"
+    found = [a for a in assets_from_files(files, policy).assets if a.rel == row.asset]
+    if not found or version_key(found[0]) != row.version:
+        return (
+            "the media or its sidecar changed since it was audited: re-scan before auditing the cut"
+        )
+    return None
+
+
 def audit_timeline(
-    path: str | os.PathLike[str], store: LineageStore, root: Path
+    path: str | os.PathLike[str], store: LineageStore, root: Path, policy: Policy | None = None
 ) -> list[TimelineAudit]:
-    """Audit every timeline in the edit at ``path`` against the lineage ``store``."""
+    """Audit every timeline in the edit at ``path`` against the lineage ``store``.
+
+    With ``policy``, each asset's files on disk are compared with the version audited (a
+    re-render or an edited sidecar since the scan is a problem, ``escalate``).
+    """
     otio = _otio()
     edit = Path(path).resolve()
     audits: list[TimelineAudit] = []
     for timeline in read_timelines(edit):
-        audits.append(_audit_one(otio, timeline, edit, store, root))
+        audits.append(_audit_one(otio, timeline, edit, store, root, policy))
     return audits
 
 
@@ -371,12 +433,12 @@ def _rate(timeline: Any) -> float:
 
 
 def _audit_one(
-    otio: Any, timeline: Any, edit: Path, store: LineageStore, root: Path
+    otio: Any, timeline: Any, edit: Path, store: LineageStore, root: Path, policy: Policy | None
 ) -> TimelineAudit:
     rate = _rate(timeline)
     start = timeline.global_start_time or otio.opentime.RationalTime(0, rate)
     result = TimelineAudit(name=timeline.name or edit.stem, file=str(edit), rate=rate)
-    resolver = _Resolver(store, root, edit.parent)
+    resolver = _Resolver(store, root, edit.parent, policy)
     counts: dict[str, int] = {}
     for track in timeline.tracks:
         result.tracks += 1
@@ -424,6 +486,9 @@ def _audit_clip(
     audit.own_genai = row.genai
     audit.ancestry = resolver.ancestry(row)
     audit.findings = row.findings
+    stale = resolver.stale(row)
+    if stale:
+        audit.problems.append(stale)
     outcome = Outcome.parse(row.outcome)
     if audit.problems:
         outcome = max(outcome, Outcome.ESCALATE, key=lambda o: o.rank)

@@ -99,7 +99,7 @@ def run_timeline(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     try:
-        audits = audit_timeline(cut, store, policy.root)
+        audits = audit_timeline(cut, store, policy.root, policy)
     except TimelineError as exc:
         error(str(exc))
         return EXIT_ERROR
