@@ -259,13 +259,14 @@ class _Resolver:
         self._rows: dict[str, AssetRow | None] = {}
         self._ancestry: dict[int, list[str]] = {}
         self._stale: dict[int, str | None] = {}
+        self._listings: dict[Path, list[str]] = {}
 
     def stale(self, row: AssetRow) -> str | None:
         """Why the media on disk is not the version audited (``None``: it is, or unknown)."""
         if self.policy is None or os.path.isabs(row.asset):
             return None
         if row.id not in self._stale:
-            self._stale[row.id] = _stale(row, self.root, self.policy)
+            self._stale[row.id] = _stale(row, self.root, self.policy, self._listings)
         return self._stale[row.id]
 
     def find(self, path: str) -> AssetRow | None:
@@ -371,28 +372,32 @@ def _resolve(otio: Any, clip: Any, resolver: _Resolver, audit: ClipAudit) -> Ass
     return row
 
 
-def _frames_on_disk(target: Path) -> list[Path]:
+def _frames_on_disk(target: Path, listings: dict[Path, list[str]]) -> list[Path]:
     """Every frame file of the sequence ``dir/PREFIX.####.EXT`` now in its folder."""
     from .discover import split_frame
 
     head = target.name.rsplit(".", 2)[0]
     ext = target.suffix.lstrip(".")
     found = []
-    for name in os.listdir(target.parent):
+    if target.parent not in listings:  # one listing per folder per run
+        listings[target.parent] = os.listdir(target.parent)
+    for name in listings[target.parent]:
         parts = split_frame(name)
         if parts is not None and parts[0] == head and parts[2] == ext and not name.startswith("."):
             found.append(target.parent / name)
     return found
 
 
-def _stale(row: AssetRow, root: Path, policy: Policy) -> str | None:
+def _stale(
+    row: AssetRow, root: Path, policy: Policy, listings: dict[Path, list[str]]
+) -> str | None:
     """Compare the files on disk with the version recorded, grouped as a scan groups them."""
     from .discover import assets_from_files
 
     target = root / row.asset
     try:
         if sequence_key(row.asset) is not None and frame_number(row.asset) is None:
-            files = _frames_on_disk(target)
+            files = _frames_on_disk(target, listings)
         else:
             files = [target] if target.is_file() else []
     except OSError:
