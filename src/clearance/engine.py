@@ -141,14 +141,18 @@ class Session:
         autoload: bool | None = None,
         announce: bool = True,
         cache: bool = False,
+        run_id: str | None = None,
     ) -> None:
         self.policy = policy
         self.blocked = list(blocked)
         self.command = command
-        self.run_id = uuid.uuid4().hex
+        self.run_id = run_id or uuid.uuid4().hex
         self.host = socket.gethostname()
         self.events: list[dict[str, Any]] = []
         self.plugins = PluginHost(policy, blocked=blocked, extra=extra_plugins, autoload=autoload)
+        for plugin in self.plugins.pm.get_plugins():
+            if hasattr(plugin, "run_id") and hasattr(plugin, "clearance_asset_audited"):
+                plugin.run_id = self.run_id  # built-ins that record per-run rows (lineage)
         self._log: Any = None
         self._audit: Any = None
         self._started = time.monotonic()
@@ -301,7 +305,7 @@ class Session:
             fingerprint = cache.fingerprint(asset)
             cached = cache.get(asset, fingerprint)
             if cached is not None:
-                partials, crashes = self.plugins.read_provenance(asset, skip=self._cacheable)
+                partials, crashes = self.plugins.read_provenance(asset, skip=self._cacheable, prior=cached)
                 partials = cached + partials
             else:
                 by_reader: dict[str, PartialRecord] = {}
@@ -554,9 +558,11 @@ _WORKER: Session | None = None  # one per worker process (set by _worker_init), 
 _CHUNK = 32
 
 
-def _worker_init(policy: Policy, command: str, blocked: Sequence[str], cache: bool) -> None:
+def _worker_init(policy: Policy, command: str, blocked: Sequence[str], cache: bool, run_id: str) -> None:
     global _WORKER
-    _WORKER = Session(policy, command=command, write_log=False, blocked=blocked, announce=False, cache=cache)
+    _WORKER = Session(
+        policy, command=command, write_log=False, blocked=blocked, announce=False, cache=cache, run_id=run_id
+    )
 
 
 def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[str, Any]]]]:
@@ -585,7 +591,7 @@ class _WorkerPool:
             max_workers=jobs,
             mp_context=multiprocessing.get_context(method),
             initializer=_worker_init,
-            initargs=(session.policy, session.command, tuple(session.blocked), session._cache is not None),
+            initargs=(session.policy, session.command, tuple(session.blocked), session._cache is not None, session.run_id),
         )
 
     def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:

@@ -66,7 +66,9 @@ def clearance_add_rules(registry: RuleRegistry) -> None:
 
 
 @hookspec
-def clearance_read_provenance(asset: Asset, policy: Policy) -> PartialRecord | None:
+def clearance_read_provenance(
+    asset: Asset, policy: Policy, partials: list[PartialRecord]
+) -> PartialRecord | None:
     """Read what one source says about how ``asset`` was made.
 
     Every reader is called; their results are merged into one
@@ -77,12 +79,16 @@ def clearance_read_provenance(asset: Asset, policy: Policy) -> PartialRecord | N
 
     :param asset: the asset (single file or frame sequence) being audited.
     :param policy: the run's configuration (root, media extensions, rule parameters).
+    :param partials: what the readers called before this one returned (read-only; the
+        sidecar reader runs first). The built-in lineage reader (``trylast``) takes the
+        declared inputs from here and reads the state store.
     :return: a :class:`~clearance.model.PartialRecord` with the fields this source knows,
         in the sidecar format-1 shape, and any problems found as ``issues``; ``None`` when
         this source has nothing for this asset (no sidecar, no embedded metadata). A reader
         that raises is reported as ``PRV-05`` and the other readers still run.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1 ``partials`` added (implementations may ignore it).
     """
 
 

@@ -278,16 +278,23 @@ class PluginHost:
         return impl.function(*[kwargs[name] for name in impl.argnames])
 
     def read_provenance(
-        self, asset: Asset, *, skip: frozenset[str] = frozenset(), by_reader: dict[str, PartialRecord] | None = None
+        self,
+        asset: Asset,
+        *,
+        skip: frozenset[str] = frozenset(),
+        by_reader: dict[str, PartialRecord] | None = None,
+        prior: Sequence[PartialRecord] = (),
     ) -> tuple[list[PartialRecord], list[Finding]]:
         """Every reader's partial record; a reader that raises is ``PRV-05``.
 
         :param skip: reader plugin names not to call (their output is cached).
         :param by_reader: filled with each result under its reader's plugin name.
+        :param prior: results already known (from the cache), shown to readers as ``partials``.
         """
         partials: list[PartialRecord] = []
         crashes: list[Finding] = []
-        kwargs = {"asset": asset, "policy": self.policy}
+        seen: list[PartialRecord] = list(prior)
+        kwargs = {"asset": asset, "policy": self.policy, "partials": seen}
         for impl in self._impls("clearance_read_provenance", asset.stage):
             if impl.plugin_name in skip:
                 continue
@@ -298,6 +305,7 @@ class PluginHost:
                 continue
             if result is not None:
                 partials.append(result)
+                seen.append(result)
                 if by_reader is not None:
                     by_reader[impl.plugin_name] = result
         return partials, crashes

@@ -109,7 +109,13 @@ def _v2_provenance_cache(db: sqlite3.Connection) -> None:
     migrate_provenance_cache(db)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger, _v2_provenance_cache]
+def _v3_lineage(db: sqlite3.Connection) -> None:
+    from .lineage import create_lineage_tables
+
+    create_lineage_tables(db)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger, _v2_provenance_cache, _v3_lineage]
 
 
 @dataclass(frozen=True)

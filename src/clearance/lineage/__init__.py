@@ -139,7 +139,9 @@ class LineagePlugin:
         return shown
 
     @hookimpl(trylast=True)
-    def clearance_read_provenance(self, asset: Asset, policy: Policy) -> PartialRecord | None:
+    def clearance_read_provenance(
+        self, asset: Asset, policy: Policy, partials: list[PartialRecord]
+    ) -> PartialRecord | None:
         """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
         if asset.sidecar is None or self.path is None:
             return None
@@ -149,7 +151,14 @@ class LineagePlugin:
         if store is not None and version is not None:
             # this exact version was recorded before (a warm re-scan): no second sidecar parse
             known = store.exact(asset.rel, asset.stage, version)
-        inputs = known.inputs if known is not None else declared_inputs(asset)
+        if known is not None:
+            inputs = known.inputs
+        else:
+            sidecar = next((p for p in partials if p.source == "sidecar"), None)
+            if sidecar is not None and not sidecar.issues:
+                inputs = inputs_of(sidecar.data.get("steps"))  # already parsed and valid
+            else:
+                inputs = declared_inputs(asset)  # broken sidecar: read what it declares anyway
         ancestry = None
         if inputs:
             if store is None:
