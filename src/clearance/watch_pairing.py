@@ -89,11 +89,16 @@ class AssetGrouping:
         keys, self._dirty = self._dirty, set()
         while self._wakeups and self._wakeups[0][0] <= now:
             keys.add(heapq.heappop(self._wakeups)[2])
-        for key in keys:
+        remaining = iter(keys)
+        for key in remaining:
+            if self.worker.jobs.full():  # the worker is behind: keep the rest for later
+                self._dirty.add(key)
+                self._dirty.update(remaining)
+                return
             group = self.groups.get(key)
             if group is None:
                 continue
-            if key in self.inflight or self.worker.jobs.full():
+            if key in self.inflight:
                 self._wake(key, now + 0.05)
                 continue
             self._evaluate(key, group, now)
