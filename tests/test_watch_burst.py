@@ -82,7 +82,7 @@ def test_s1_burst_while_a_gil_holding_task_runs(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("count", [10_000, 50_000])
 @pytest.mark.parametrize("load", ["slow-checker", "gil-hog"])
 def test_s1_full_size_burst(tmp_path: Path, count: int, load: str) -> None:

@@ -115,7 +115,11 @@ def _v3_lineage(db: sqlite3.Connection) -> None:
     create_lineage_tables(db)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_ledger, _v2_provenance_cache, _v3_lineage]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_ledger,
+    _v2_provenance_cache,
+    _v3_lineage,
+]
 
 
 @dataclass(frozen=True)
