@@ -547,7 +547,9 @@ def normalise_run(text: str, log: Path) -> str:
     text = re.sub(r"\d{4}-\d\d-\d\d", "<DATE>", text)  # approval dates follow the day of generation
     text = re.sub(r"\b[0-9a-f]{32}\b", "<RUN>", text)
     host = socket.gethostname()
-    text = text.replace(f'"host": "{host}"', '"host": "<HOST>"').replace(f",{host},", ",<HOST>,")
+    for field in (f'"host": "{host}"', f'"host":"{host}"'):
+        text = text.replace(field, field.replace(host, "<HOST>"))
+    text = text.replace(f",{host},", ",<HOST>,")  # csv
     return text
 
 

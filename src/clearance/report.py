@@ -290,6 +290,9 @@ def _approval_dict(f: FindingRow) -> dict[str, Any]:
 # -- reading -------------------------------------------------------------------------------------
 
 
+_decode = json.JSONDecoder().decode
+
+
 def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
     try:
         snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
@@ -304,7 +307,7 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                         break
                     offset += len(raw)
                     try:
-                        event = json.loads(raw)
+                        event = _decode(raw.decode("utf-8"))
                     except (ValueError, UnicodeDecodeError):
                         skipped[0] += 1
                         continue
@@ -377,12 +380,19 @@ def _row(event: dict[str, Any]) -> FindingRow:
 
 
 def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | None = None) -> Report:
-    """Read the logs at ``paths`` (streaming) into a :class:`Report`; raises ReportError."""
+    """Read the logs at ``paths`` (streaming) into a :class:`Report`; raises ReportError.
+
+    Finding events are kept as read until their asset's audit is known to be the latest;
+    rows are built only for the audits the report shows.
+    """
     filters = filters or Filters()
     stage_filter = set(filters.stages)
+    since, until = filters.since, filters.until
     skipped = [0]
-    current: dict[tuple[str, str | None], AssetAudit] = {}
-    pending: dict[tuple[Any, Any, str, str | None], list[FindingRow]] = {}
+    # (stage, asset) -> (time, run_id, host, outcome, frames, finding events)
+    current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]] = {}
+    unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    pending: dict[tuple[Any, Any, str, str | None], list[dict[str, Any]]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -391,79 +401,87 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     first = last = None
     for ev in iter_events(paths, skipped):
         t = ev["time"]
-        if filters.since and t < filters.since:
-            continue
-        if filters.until and t > filters.until:
+        if (since and t < since) or (until and t > until):
             continue
         events += 1
-        first = first or t
+        if first is None:
+            first = t
         last = t
         name = ev["event"]
-        run_key = (ev.get("run_id"), ev.get("host"))
-        if name == "run.started" or name == "run.finished":
-            run = runs.setdefault(
-                run_key,
-                {
-                    "run_id": run_key[0],
-                    "host": run_key[1],
-                    "command": None,
-                    "started": t,
-                    "finished": None,
-                    "outcome": None,
-                    "exit_code": None,
-                },
+        if name == "finding" or name == "asset.audited":
+            stage = ev.get("stage")
+            if not isinstance(stage, str):
+                continue
+            if stage not in stages_seen:
+                stages_seen.add(stage)
+                stage_order.append(stage)
+            if stage_filter and stage not in stage_filter:
+                continue
+            asset = ev.get("asset")
+            run_id, host = ev.get("run_id"), ev.get("host")
+            key = (run_id, host, stage, asset)
+            if name == "finding":
+                rows = pending.get(key)
+                if rows is None:
+                    pending[key] = [ev]
+                else:
+                    rows.append(ev)
+                continue
+            found = pending.pop(key, [])
+            known = current.get((stage, asset))
+            if known is not None and known[0] > t:
+                continue  # two writers' batches can interleave out of time order in one file
+            details = ev.get("details")
+            frames = details.get("frames") if isinstance(details, dict) else None
+            current[(stage, asset)] = (
+                t,
+                run_id,
+                host,
+                str(ev.get("outcome") or "pass"),
+                frames,
+                found,
             )
+        elif name == "run.started" or name == "run.finished":
+            _note_run(runs, ev, t, name)
+        elif name == "policy.loaded":
             details = ev.get("details") or {}
-            if name == "run.started":
-                run["started"], run["command"] = t, details.get("command")
-            else:
-                run["finished"], run["outcome"] = t, ev.get("outcome")
-                run["exit_code"] = details.get("exit_code")
-            continue
-        if name == "policy.loaded":
-            production = (ev.get("details") or {}).get("production") or production
-            for s in (ev.get("details") or {}).get("stages") or []:
+            production = details.get("production") or production
+            for s in details.get("stages") or []:
                 if isinstance(s, str) and s not in stages_seen:
                     stages_seen.add(s)
                     stage_order.append(s)
-            continue
-        stage = ev.get("stage")
-        if not isinstance(stage, str):
-            continue
-        if stage not in stages_seen:
-            stages_seen.add(stage)
-            stage_order.append(stage)
-        if stage_filter and stage not in stage_filter:
-            continue
-        asset = ev.get("asset")
-        key = (ev.get("run_id"), ev.get("host"), stage, asset)
-        if name == "finding":
-            pending.setdefault(key, []).append(_row(ev))
-        elif name == "asset.audited":
-            details = ev.get("details") or {}
-            rows = pending.pop(key, [])
-            known = current.get((stage, asset))
-            if known is not None and known.time > t:
-                continue  # two writers' batches can interleave out of time order in one file
-            current[(stage, asset)] = AssetAudit(
-                stage=stage,
-                asset=asset,
-                outcome=str(ev.get("outcome") or "pass"),
-                time=t,
-                run_id=ev.get("run_id"),
-                host=ev.get("host"),
-                frames=details.get("frames") if isinstance(details, dict) else None,
-                findings=rows,
-            )
-        elif name == "stage.finished":
-            rows = pending.pop((ev.get("run_id"), ev.get("host"), stage, None), None)
-            if rows is not None:
-                current[(stage, None)] = _unfinished(stage, None, rows)
-    for (_run, _host, stage, asset), rows in pending.items():  # a run that stopped early
-        current[(stage, asset)] = _unfinished(stage, asset, rows)
+        elif name == "stage.finished" or name == "stage.started":
+            stage = ev.get("stage")
+            if not isinstance(stage, str):
+                continue
+            if stage not in stages_seen:
+                stages_seen.add(stage)
+                stage_order.append(stage)
+            if name == "stage.finished" and (not stage_filter or stage in stage_filter):
+                checks = pending.pop((ev.get("run_id"), ev.get("host"), stage, None), None)
+                if checks is not None:  # the stage's own findings (clearance_check_stage)
+                    unfinished[(stage, None)] = checks
+    for (_run, _host, stage, asset), found in pending.items():  # a run that stopped early
+        unfinished[(stage, asset)] = found
+    audits: dict[tuple[str, str | None], AssetAudit] = {}
+    for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
+        audits[(stage, asset)] = AssetAudit(
+            stage=stage,
+            asset=asset,
+            outcome=outcome,
+            time=t,
+            run_id=run_id,
+            host=host,
+            frames=frames,
+            findings=[_row(e) for e in found],
+        )
+    for (stage, asset), found in unfinished.items():
+        known_audit = audits.get((stage, asset))
+        if known_audit is None or known_audit.time < found[-1]["time"]:
+            audits[(stage, asset)] = _unfinished(stage, asset, [_row(e) for e in found])
     order = {s: i for i, s in enumerate(stage_order)}
     stages = {s: StageSummary(s) for s in stage_order if not stage_filter or s in stage_filter}
-    for audit in current.values():
+    for audit in audits.values():
         summary = stages.setdefault(audit.stage, StageSummary(audit.stage))
         if audit.asset is not None:
             summary.assets += 1
@@ -475,7 +493,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             summary.approved += f.status == "approved"
             summary.expired += f.status == "expired"
     assets = sorted(
-        current.values(),
+        audits.values(),
         key=lambda a: (order.get(a.stage, len(order)), a.stage, -a.worst_open, a.label),
     )
     for a in assets:
@@ -492,6 +510,29 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         last_time=last,
         production=production,
     )
+
+
+def _note_run(
+    runs: dict[tuple[Any, Any], dict[str, Any]], ev: dict[str, Any], t: str, name: str
+) -> None:
+    run_key = (ev.get("run_id"), ev.get("host"))
+    run = runs.get(run_key)
+    if run is None:
+        run = runs[run_key] = {
+            "run_id": run_key[0],
+            "host": run_key[1],
+            "command": None,
+            "started": t,
+            "finished": None,
+            "outcome": None,
+            "exit_code": None,
+        }
+    details = ev.get("details") or {}
+    if name == "run.started":
+        run["started"], run["command"] = t, details.get("command")
+    else:
+        run["finished"], run["outcome"] = t, ev.get("outcome")
+        run["exit_code"] = details.get("exit_code")
 
 
 def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetAudit:

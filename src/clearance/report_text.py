@@ -37,9 +37,29 @@ CSV_COLUMNS = (
 )
 
 
+_LISTS = ("runs", "assets")  # can be long: one compact item per line
+
+
 def render_json(report: Report, out: IO[str]) -> None:
-    json.dump(report.as_dict(), out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    """One JSON document; ``runs`` and ``assets`` hold one compact item per line.
+
+    Indented JSON is encoded by Python's slow pure-Python encoder, compact JSON by the C one;
+    an item per line keeps big reports fast and still diffable line by line.
+    """
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    doc = report.as_dict()
+    out.write("{\n")
+    for i, (key, value) in enumerate(doc.items()):
+        out.write(f"  {json.dumps(key)}: ")
+        if key in _LISTS and value:
+            out.write("[\n")
+            out.write(",\n".join("    " + compact(item) for item in value))
+            out.write("\n  ]")
+        else:
+            text = json.dumps(value, indent=2, ensure_ascii=False)
+            out.write(text.replace("\n", "\n  "))
+        out.write(",\n" if i < len(doc) - 1 else "\n")
+    out.write("}\n")
 
 
 def _cell(value: Any) -> str:
