@@ -22,13 +22,18 @@ kind            what it means                                                   
                 ``log.recovered`` event
 ==============  =====================================================================  ========
 
-How breaks are classified: the walk keeps the last two lines; at the first line whose
-``prev``/``seq`` does not follow its predecessor it opens a *region* that runs until the
-chain links up again, then rebuilds the region's true order by following ``prev`` hashes
-back from the first line after the damage. Lines the chain passes through out of file order
-are *reordered*, lines it never passes through are *inserted* (or *edited* if they fill a
-``seq`` gap), and a ``prev`` that points at nothing is an *edited* predecessor when a line
-with the expected ``seq`` is present, else a *deletion*.
+How breaks are classified: intact lines take a fast path (the line must start with exactly
+the prefix its predecessor implies). At the first line that does not, the walk opens a
+*region* that runs until the chain links up again, then rebuilds the region's chain forward
+from the last intact line by following ``prev`` links, whatever the file order. Chained lines
+met out of file order are *reordered*; where no line links on, the walk resumes at the
+smallest unvisited ``seq`` and names why: the line before was *edited* (nothing is missing),
+lines sitting exactly where the missing ``seq`` values belong were *edited* (or moved there),
+otherwise lines were *deleted*. Lines the chain never reaches are *inserted*.
+
+Readers take a snapshot (:func:`open_snapshot`): the files are opened and sized under a
+shared lock on ``<log>.lock`` and read up to those sizes, so writers may go on appending and
+rotating while ``verify`` runs.
 
 Without signed checkpoints a plain hash chain cannot show that the tail was cut off or that
 the whole file was rewritten consistently: anyone who can write the log can recompute it.
