@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import demo_timeline  # noqa: E402
+import demo_watch  # noqa: E402
 from embedded_and_edit import EDIT  # noqa: E402
 from generate import generate  # noqa: E402
 
@@ -119,6 +120,18 @@ def step_scan(demo: Demo) -> None:
     print("\n(exit 1 above is expected: the sample show has open findings on purpose)")
 
 
+def step_watch(demo: Demo) -> None:
+    """A wrangler's view: ``clearance watch`` audits new renders as the pipeline writes them."""
+    if not demo.has_command("watch"):
+        demo.notes.append("'clearance watch' is not available in this build; skipped")
+        return
+    demo.section("Live watcher: clearance watch")
+    try:
+        demo_watch.run(demo.outdir, demo.executable())
+    except RuntimeError as exc:
+        raise DemoFailed(str(exc)) from exc
+
+
 def step_report(demo: Demo) -> None:
     """The supervisor's report, read back from the audit log the scan wrote."""
     if not demo.has_command("report"):
@@ -155,6 +168,7 @@ def step_timeline(demo: Demo) -> None:
 STEPS: list[Callable[[Demo], None]] = [
     step_generate,
     step_scan,
+    step_watch,
     step_report,
     step_timeline,
     step_verify,
