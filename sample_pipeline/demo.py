@@ -170,8 +170,8 @@ STEPS: list[Callable[[Demo], None]] = [
     step_scan,
     step_watch,
     step_report,
-    step_timeline,
     step_verify,
+    step_timeline,
 ]
 
 
