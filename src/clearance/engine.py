@@ -187,7 +187,8 @@ class Session:
             logging.getLogger("clearance").warning("provenance cache disabled: %s", exc)
             self._cache = None
 
-    def flush_cache(self) -> None:
+    def flush(self) -> None:
+        """Commit what was buffered (the provenance cache)."""
         if self._cache is not None:
             self._cache.flush()
 
@@ -509,11 +510,12 @@ class Session:
                         if progress is not None:
                             progress(done, total, asset_result.asset)
                     self.finish_stage(stage_result)
-                self.flush_cache()
+                self.flush()
                 result.stages.append(stage_result)
         finally:
             if pool is not None:
                 pool.close()
+            self.flush()
         return result
 
     def replay(self, result: AssetResult, events: Sequence[dict[str, Any]]) -> AssetResult:
@@ -573,7 +575,7 @@ def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[s
         session.events.clear()
         result = session.audit(asset)
         out.append((result, list(session.events)))
-    session.flush_cache()
+    session.flush()
     return out
 
 

@@ -11,6 +11,8 @@ before the damage is still returned.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import os
 import struct
 import zlib
@@ -67,12 +69,35 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
+_RECENT: OrderedDict[tuple[str, int, int, int, int], Blocks] = OrderedDict()
+_RECENT_MAX = 16
+
+
 def scan(path: str | os.PathLike[str]) -> Blocks:
     """Walk ``path``'s container for XMP and C2PA; problems are reported, never raised.
 
     An unreadable file (missing, permission denied) is a problem too: readers turn it into an
     issue naming the file rather than letting an ``OSError`` escape into the engine.
+
+    The XMP and C2PA readers both ask for the same file, one after the other: the last few
+    walks are remembered by file version (device, inode, size, mtime), so each file is walked
+    once. Callers treat the result as read-only.
     """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    found = _RECENT.get(key)
+    if found is None:
+        found = _scan(path)
+        _RECENT[key] = found
+        if len(_RECENT) > _RECENT_MAX:
+            _RECENT.popitem(last=False)
+    return found
+
+
+def _scan(path: str | os.PathLike[str]) -> Blocks:
     try:
         # Unbuffered: every read is exactly the header we ask for, so seeking past IDAT or a
         # large APP segment never drags the skipped bytes through a read-ahead buffer.
