@@ -26,8 +26,9 @@ W, H = 3840, 2160
 
 
 def _files(tmp: Path) -> dict[str, Path]:
-    from _embedded import TRAINED, write_exr, xmp_packet
     from PIL import Image, PngImagePlugin
+
+    from _embedded import TRAINED, write_exr, xmp_packet
 
     noise = Image.frombytes("RGB", (W, H), os.urandom(W * H * 3))
     png = tmp / "plate_4k.png"
@@ -36,12 +37,19 @@ def _files(tmp: Path) -> dict[str, Path]:
     # XMP after the pixel data (the expensive case: the reader must find it from the tail)
     from _embedded import insert_png_chunk
 
-    insert_png_chunk(png, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet(TRAINED).encode())
+    insert_png_chunk(
+        png, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet(TRAINED).encode()
+    )
     jpg = tmp / "plate_4k.jpg"
     noise.save(jpg, quality=90, xmp=xmp_packet(TRAINED).encode())
     exr_path = write_exr(
         tmp / "plate_4k.exr",
-        {"genai:generated": "true", "genai:source_type": TRAINED, "genai:tool": "studio-diffusion", "software": "Nuke 15.1"},
+        {
+            "genai:generated": "true",
+            "genai:source_type": TRAINED,
+            "genai:tool": "studio-diffusion",
+            "software": "Nuke 15.1",
+        },
         pixel_bytes=W * H * 6,
     )
     return {"png": png, "jpeg": jpg, "exr": exr_path}
@@ -70,7 +78,11 @@ def run(size: float = 1.0) -> list[dict[str, Any]]:
     try:
         files = _files(tmp)
         rows: list[dict[str, Any]] = []
-        readers = {"png": [("xmp", xmp), ("c2pa detect", c2pa)], "jpeg": [("xmp", xmp), ("c2pa detect", c2pa)], "exr": [("exr header", exr), ("c2pa detect", c2pa)]}
+        readers = {
+            "png": [("xmp", xmp), ("c2pa detect", c2pa)],
+            "jpeg": [("xmp", xmp), ("c2pa detect", c2pa)],
+            "exr": [("exr header", exr), ("c2pa detect", c2pa)],
+        }
         for kind, path in files.items():
             asset = _asset(path)
             base = _per_call(_head, path, n=n)
@@ -81,8 +93,26 @@ def run(size: float = 1.0) -> list[dict[str, Any]]:
                 else:
                     cost = _per_call(module.clearance_read_provenance, asset, n=n)
                 total += cost
-                rows.append({"name": f"{label}, 4K {kind.upper()} ({path.stat().st_size / 1e6:.0f} MB)", "value": cost * 1e3, "unit": "ms/file", "baseline": base * 1e3, "ratio": cost / base, "target": "< 0.5 ms"})
-            rows.append({"name": f"all readers, 4K {kind.upper()}", "value": total * 1e3, "unit": "ms/file", "baseline": base * 1e3, "ratio": total / base, "target": "< 0.5 ms"})
+                rows.append(
+                    {
+                        "name": f"{label}, 4K {kind.upper()} ({path.stat().st_size / 1e6:.0f} MB)",
+                        "value": cost * 1e3,
+                        "unit": "ms/file",
+                        "baseline": base * 1e3,
+                        "ratio": cost / base,
+                        "target": "< 0.5 ms",
+                    }
+                )
+            rows.append(
+                {
+                    "name": f"all readers, 4K {kind.upper()}",
+                    "value": total * 1e3,
+                    "unit": "ms/file",
+                    "baseline": base * 1e3,
+                    "ratio": total / base,
+                    "target": "< 0.5 ms",
+                }
+            )
         return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -34,14 +34,64 @@ def _write_log(path: Path, events: int) -> int:
     try:
         while written < events:
             run += 1
-            batch: list[dict[str, Any]] = [{"event": "run.started", "run_id": f"run{run:04d}", "host": "farm01", "message": "clearance scan", "details": {"command": "scan"}}]
+            batch: list[dict[str, Any]] = [
+                {
+                    "event": "run.started",
+                    "run_id": f"run{run:04d}",
+                    "host": "farm01",
+                    "message": "clearance scan",
+                    "details": {"command": "scan"},
+                }
+            ]
             for i in range(ASSETS):
                 stage = STAGES[i % 3]
                 asset = f"{stage}/sh{i // 50:04d}/el_{i:06d}_v001.exr"
-                common = {"run_id": f"run{run:04d}", "host": "farm01", "stage": stage, "asset": asset}
-                batch.append({**common, "event": "finding", "rule": "NFX-00", "outcome": "notice", "status": "open", "message": "GenAI use not shared", "details": {"principle": "disclosure", "remediation": "Log it.", "evidence": {}}})
-                batch.append({**common, "event": "finding", "rule": "NFX-GP4", "outcome": "approval", "status": "approved" if i % 4 else "open", "approval": "APR-1" if i % 4 else None, "message": "final GenAI", "details": {"principle": "deliverables", "remediation": "Get approval.", "evidence": {}}})
-                batch.append({**common, "event": "asset.audited", "outcome": "notice" if i % 4 else "approval", "message": asset, "details": {"findings": 2, "open": 1}})
+                common = {
+                    "run_id": f"run{run:04d}",
+                    "host": "farm01",
+                    "stage": stage,
+                    "asset": asset,
+                }
+                batch.append(
+                    {
+                        **common,
+                        "event": "finding",
+                        "rule": "NFX-00",
+                        "outcome": "notice",
+                        "status": "open",
+                        "message": "GenAI use not shared",
+                        "details": {
+                            "principle": "disclosure",
+                            "remediation": "Log it.",
+                            "evidence": {},
+                        },
+                    }
+                )
+                batch.append(
+                    {
+                        **common,
+                        "event": "finding",
+                        "rule": "NFX-GP4",
+                        "outcome": "approval",
+                        "status": "approved" if i % 4 else "open",
+                        "approval": "APR-1" if i % 4 else None,
+                        "message": "final GenAI",
+                        "details": {
+                            "principle": "deliverables",
+                            "remediation": "Get approval.",
+                            "evidence": {},
+                        },
+                    }
+                )
+                batch.append(
+                    {
+                        **common,
+                        "event": "asset.audited",
+                        "outcome": "notice" if i % 4 else "approval",
+                        "message": asset,
+                        "details": {"findings": 2, "open": 1},
+                    }
+                )
                 if len(batch) >= 5000:
                     log.append_many(batch)
                     written += len(batch)
@@ -63,7 +113,9 @@ def _timed_child(cmd: list[str]) -> tuple[float, int]:
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}")
+        raise RuntimeError(
+            f"{cmd} failed: {proc.stderr.read().decode()[-2000:] if proc.stderr else ''}"
+        )
     return elapsed, usage.ru_maxrss
 
 
@@ -81,10 +133,38 @@ def run(size: float = 1.0) -> list[dict[str, Any]]:
         as_json, _ = _timed_child([CLEARANCE, "report", str(big), "--format", "json"])
         _, rss_small = _timed_child([CLEARANCE, "report", str(small), "--format", "table"])
         return [
-            {"name": f"baseline: read + json.loads, {n_big:,} events", "value": base, "unit": "s", "baseline": None, "ratio": None, "target": None},
-            {"name": f"report table, {n_big:,} events", "value": table, "unit": "s", "baseline": base, "ratio": table / base, "target": "< 10 s"},
-            {"name": f"report json, {n_big:,} events", "value": as_json, "unit": "s", "baseline": base, "ratio": as_json / base, "target": "< 10 s"},
-            {"name": f"report peak RSS, {n_big:,} events vs {n_small:,}", "value": rss_big / 1024, "unit": "MiB", "baseline": rss_small / 1024, "ratio": rss_big / rss_small, "target": "flat (ratio ~1)"},
+            {
+                "name": f"baseline: read + json.loads, {n_big:,} events",
+                "value": base,
+                "unit": "s",
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+            },
+            {
+                "name": f"report table, {n_big:,} events",
+                "value": table,
+                "unit": "s",
+                "baseline": base,
+                "ratio": table / base,
+                "target": "< 10 s",
+            },
+            {
+                "name": f"report json, {n_big:,} events",
+                "value": as_json,
+                "unit": "s",
+                "baseline": base,
+                "ratio": as_json / base,
+                "target": "< 10 s",
+            },
+            {
+                "name": f"report peak RSS, {n_big:,} events vs {n_small:,}",
+                "value": rss_big / 1024,
+                "unit": "MiB",
+                "baseline": rss_small / 1024,
+                "ratio": rss_big / rss_small,
+                "target": "flat (ratio ~1)",
+            },
         ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -81,19 +81,68 @@ def run(size: float = 1.0) -> list[dict]:
         warm = min(warm_scan(root) for _ in range(2))
         warm2 = min(warm_scan(root, "--jobs", "2") for _ in range(2))
         rows = [
-            {"name": f"baseline: walk+read+yaml+jsonschema, {count} sidecars", "value": base, "unit": "s", "baseline": None, "ratio": None, "target": None},
-            {"name": f"cold scan, {count} assets, 1 process", "value": cold, "unit": "s", "baseline": base, "ratio": cold / base, "target": "<= 1.0 (issue 6), <= 1.5 (issue 2)"},
-            {"name": f"cold scan, {count} assets, --jobs 2", "value": cold2, "unit": "s", "baseline": base, "ratio": cold2 / base, "target": "<= 0.6"},
-            {"name": f"warm re-scan, {count} assets, 1 process", "value": warm, "unit": "s", "baseline": base, "ratio": warm / base, "target": "<= 0.1"},
-            {"name": f"warm re-scan, {count} assets, --jobs 2", "value": warm2, "unit": "s", "baseline": base, "ratio": warm2 / base, "target": "<= 0.1"},
+            {
+                "name": f"baseline: walk+read+yaml+jsonschema, {count} sidecars",
+                "value": base,
+                "unit": "s",
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+            },
+            {
+                "name": f"cold scan, {count} assets, 1 process",
+                "value": cold,
+                "unit": "s",
+                "baseline": base,
+                "ratio": cold / base,
+                "target": "<= 1.0 (issue 6), <= 1.5 (issue 2)",
+            },
+            {
+                "name": f"cold scan, {count} assets, --jobs 2",
+                "value": cold2,
+                "unit": "s",
+                "baseline": base,
+                "ratio": cold2 / base,
+                "target": "<= 0.6",
+            },
+            {
+                "name": f"warm re-scan, {count} assets, 1 process",
+                "value": warm,
+                "unit": "s",
+                "baseline": base,
+                "ratio": warm / base,
+                "target": "<= 0.1",
+            },
+            {
+                "name": f"warm re-scan, {count} assets, --jobs 2",
+                "value": warm2,
+                "unit": "s",
+                "baseline": base,
+                "ratio": warm2 / base,
+                "target": "<= 0.1",
+            },
         ]
         shutil.rmtree(root, ignore_errors=True)
         seq_root = sequence_tree(tmp / "seq", sequences, 1000)
         files = sequences * 1000
         seq = cold_scan(seq_root)
-        walk = timed([sys.executable, "-c", "import os,sys\nn=0\nfor _d, _s, f in os.walk(sys.argv[1]): n += len(f)", str(seq_root)])
+        walk = timed(
+            [
+                sys.executable,
+                "-c",
+                "import os,sys\nn=0\nfor _d, _s, f in os.walk(sys.argv[1]): n += len(f)",
+                str(seq_root),
+            ]
+        )
         rows.append(
-            {"name": f"cold scan, {sequences} sequences x 1000 frames ({files} files)", "value": seq, "unit": "s", "baseline": walk, "ratio": seq / walk, "target": "well under 60 s; baseline = os.walk listing"}
+            {
+                "name": f"cold scan, {sequences} sequences x 1000 frames ({files} files)",
+                "value": seq,
+                "unit": "s",
+                "baseline": walk,
+                "ratio": seq / walk,
+                "target": "well under 60 s; baseline = os.walk listing",
+            }
         )
         return rows
     finally:

@@ -38,9 +38,15 @@ def fmt(value: object) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=float, default=1.0, help="scale factor for every benchmark's default size")
-    parser.add_argument("--only", default="", help="comma-separated benchmark names (scan, auditlog, watch, ...)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--size", type=float, default=1.0, help="scale factor for every benchmark's default size"
+    )
+    parser.add_argument(
+        "--only", default="", help="comma-separated benchmark names (scan, auditlog, watch, ...)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     wanted = {w.strip() for w in args.only.split(",") if w.strip()}
@@ -59,14 +65,35 @@ def main() -> int:
         except Exception:
             failed += 1
             traceback.print_exc()
-            rows.append({"bench": name, "name": "FAILED", "value": None, "unit": "", "baseline": None, "ratio": None, "target": None})
+            rows.append(
+                {
+                    "bench": name,
+                    "name": "FAILED",
+                    "value": None,
+                    "unit": "",
+                    "baseline": None,
+                    "ratio": None,
+                    "target": None,
+                }
+            )
         print(f"    {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     headers = ("bench", "measure", "value", "unit", "baseline", "ratio", "target")
     table = [
-        (r["bench"], r["name"], fmt(r.get("value")), r.get("unit", ""), fmt(r.get("baseline")), fmt(r.get("ratio")), r.get("target") or "-")
+        (
+            r["bench"],
+            r["name"],
+            fmt(r.get("value")),
+            r.get("unit", ""),
+            fmt(r.get("baseline")),
+            fmt(r.get("ratio")),
+            r.get("target") or "-",
+        )
         for r in rows
     ]
-    widths = [max(len(h), *(len(str(t[i])) for t in table)) if table else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(str(t[i])) for t in table)) if table else len(h)
+        for i, h in enumerate(headers)
+    ]
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for t in table:

@@ -25,11 +25,22 @@ class Completed:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, cwd: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> Completed:
+def run_cli(
+    *args: str,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Completed:
     """Run the installed ``clearance`` console script; never raises on a non-zero exit."""
     full_env = {**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
     proc = subprocess.run(
-        [CLEARANCE, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+        [CLEARANCE, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return Completed(proc.returncode, proc.stdout, proc.stderr)
 

@@ -17,26 +17,45 @@ def days(n: int) -> str:
     return (TODAY + dt.timedelta(days=n)).isoformat()
 
 
-def final_asset(run: ClearanceRun, rel: str = "delivery/sh010_bg_v003.png", **overrides: object) -> Path:
-    doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final", "on_screen": "background",
-                                "similarity_review": "passed"},
-                        disclosure={"notified_at": "2026-11-02", "flagged_at": "2026-11-03"}, **overrides)
+def final_asset(
+    run: ClearanceRun, rel: str = "delivery/sh010_bg_v003.png", **overrides: object
+) -> Path:
+    doc = genai_sidecar(
+        output={
+            **genai_sidecar()["output"],
+            "use": "final",
+            "on_screen": "background",
+            "similarity_review": "passed",
+        },
+        disclosure={"notified_at": "2026-11-02", "flagged_at": "2026-11-03"},
+        **overrides,
+    )
     return run.asset(rel, sidecar=doc)
 
 
 def approval(rules: list[str], expires: int = 90, **scope: object) -> dict[str, object]:
-    return {"rules": rules, "scope": {"production": "SHOW01", **scope}, "approved_by": "Production Legal",
-            "approved_at": days(-10), "expires": days(expires), "document": "legal/x.pdf"}
+    return {
+        "rules": rules,
+        "scope": {"production": "SHOW01", **scope},
+        "approved_by": "Production Legal",
+        "approved_at": days(-10),
+        "expires": days(expires),
+        "document": "legal/x.pdf",
+    }
 
 
 def gp4(outcome: object) -> dict[str, object]:
-    return next(f for f in outcome.asset("delivery/sh010_bg_v003.png").findings if f.rule == "NFX-GP4")
+    return next(
+        f for f in outcome.asset("delivery/sh010_bg_v003.png").findings if f.rule == "NFX-GP4"
+    )
 
 
 def test_valid_approval_clears_the_finding_and_keeps_it_in_every_output(clearance_run) -> None:
     run = clearance_run()
     final_asset(run)
-    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP4"], shots=["sh010"], assets=["sh010_bg_*"])
+    run.approvals["approvals"]["APR-1"] = approval(
+        ["NFX-GP4"], shots=["sh010"], assets=["sh010_bg_*"]
+    )
     result = run.scan()
     finding = gp4(result)
     assert finding.status.value == "approved" and finding.approval == "APR-1"
@@ -54,7 +73,11 @@ def test_expired_approval_leaves_the_finding_open_and_is_logged(clearance_run) -
     assert finding.status.value == "expired" and finding.approval == "APR-OLD"
     assert result.asset("delivery/sh010_bg_v003.png").outcome.value == "approval"
     expired = [e for e in result.events() if e["event"] == "approval.expired"]
-    assert expired and expired[0]["approval"] == "APR-OLD" and expired[0]["details"]["expires"] == days(-1)
+    assert (
+        expired
+        and expired[0]["approval"] == "APR-OLD"
+        and expired[0]["details"]["expires"] == days(-1)
+    )
 
 
 def test_valid_approval_wins_over_an_expired_one(clearance_run) -> None:
@@ -113,14 +136,27 @@ def test_approval_listed_only_in_the_sidecar_does_not_count(clearance_run) -> No
 
 
 def test_consent_makes_replica_an_approval_not_a_block(clearance_run) -> None:
-    talent = [{"performer": "P-0042", "replica": "employment_based", "alteration": "none", "consent": "C-1", "union": "SAG-AFTRA"}]
+    talent = [
+        {
+            "performer": "P-0042",
+            "replica": "employment_based",
+            "alteration": "none",
+            "consent": "C-1",
+            "union": "SAG-AFTRA",
+        }
+    ]
     run = clearance_run()
     run.asset("comp/a.png", sidecar=genai_sidecar(talent=talent, qa={"test_record": "QA-1"}))
     without = run.scan()
     t1 = [f for f in without.asset("comp/a.png").findings if f.rule == "NFX-T1"]
     assert t1 and t1[0].effective_outcome.value == "block"
-    run.approvals["consents"]["C-1"] = {"performer": "P-0042", "production": "SHOW01",
-                                        "uses": ["employment_based_replica"], "signed_at": days(-20), "expires": days(200)}
+    run.approvals["consents"]["C-1"] = {
+        "performer": "P-0042",
+        "production": "SHOW01",
+        "uses": ["employment_based_replica"],
+        "signed_at": days(-20),
+        "expires": days(200),
+    }
     with_consent = run.scan()
     t1 = [f for f in with_consent.asset("comp/a.png").findings if f.rule == "NFX-T1"]
     assert t1 and t1[0].effective_outcome.value == "approval"

@@ -19,9 +19,13 @@ from conftest import genai_sidecar, run_cli
 
 
 def audited(show: ClearanceRun) -> dict[str, dict]:
-    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()
+    ]
     run_id = events[-1]["run_id"]
-    return {e["asset"]: e for e in events if e["event"] == "asset.audited" and e["run_id"] == run_id}
+    return {
+        e["asset"]: e for e in events if e["event"] == "asset.audited" and e["run_id"] == run_id
+    }
 
 
 def scan(show: ClearanceRun, *extra: str, env: dict[str, str] | None = None) -> dict:
@@ -35,7 +39,10 @@ def make(tmp_path: Path) -> ClearanceRun:
     show.root.mkdir()
     show.asset("comp/a.png", sidecar=genai_sidecar())
     show.asset("comp/seq.####.png", frames=range(1, 6), sidecar=genai_sidecar())
-    show.asset("delivery/final.png", sidecar=genai_sidecar(output={**genai_sidecar()["output"], "use": "final"}))
+    show.asset(
+        "delivery/final.png",
+        sidecar=genai_sidecar(output={**genai_sidecar()["output"], "use": "final"}),
+    )
     show.write_config()
     return show
 

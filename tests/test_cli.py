@@ -22,7 +22,10 @@ def make_show(tmp_path: Path, **config: object) -> ClearanceRun:
 def test_clean_tree_exits_0_and_json_has_the_contract_shape(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/sh010_comp_v001.png", sidecar=genai_sidecar())
-    show.asset("comp/plate.png", sidecar={"provenance": 1, "generated": False, "source_type": "digitalCapture"})
+    show.asset(
+        "comp/plate.png",
+        sidecar={"provenance": 1, "generated": False, "source_type": "digitalCapture"},
+    )
     done = run_cli("scan", str(show.root), "--format", "json")
     assert done.code == 0, done.stdout + done.stderr
     doc = done.json()
@@ -43,7 +46,19 @@ def test_open_finding_at_fail_on_exits_1_and_fail_on_raises_the_bar(tmp_path: Pa
     assert done.code == 1
     finding = done.json()["assets"][0]["findings"][0]
     assert finding["rule"] == "PRV-01" and finding["outcome"] == "escalate"
-    assert set(finding) >= {"rule", "outcome", "status", "approval", "stage", "asset", "frames", "principle", "message", "remediation", "evidence"}
+    assert set(finding) >= {
+        "rule",
+        "outcome",
+        "status",
+        "approval",
+        "stage",
+        "asset",
+        "frames",
+        "principle",
+        "message",
+        "remediation",
+        "evidence",
+    }
     assert run_cli("scan", str(show.root), "--fail-on", "approval").code == 0
 
 
@@ -97,7 +112,9 @@ def test_plugin_with_misspelled_hook_fails_loudly_with_exit_2(tmp_path: Path) ->
     done = run_cli("scan", str(show.root))
     assert done.code == 2
     assert "clearance_check_assets" in done.stderr
-    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()
+    ]
     failed = [e for e in events if e["event"] == "plugin.failed"]
     assert failed and failed[0]["details"]["name"] == "typo"
     assert any(e["event"] == "asset.audited" for e in events), "the rest of the run goes on"
@@ -150,7 +167,8 @@ def test_sidecar_with_typod_key_is_prv02_naming_the_field(tmp_path: Path) -> Non
 def test_yaml_bomb_is_refused_without_hanging(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     show.asset("comp/a.png", sidecar=bomb)
     done = run_cli("scan", str(show.root), "--format", "json", timeout=60)
@@ -160,7 +178,10 @@ def test_yaml_bomb_is_refused_without_hanging(tmp_path: Path) -> None:
 
 def test_oversized_sidecar_is_refused(tmp_path: Path) -> None:
     show = make_show(tmp_path)
-    show.asset("comp/a.png", sidecar="provenance: 1\ngenerated: true\nx-pad: '" + "a" * (1024 * 1024) + "'\n")
+    show.asset(
+        "comp/a.png",
+        sidecar="provenance: 1\ngenerated: true\nx-pad: '" + "a" * (1024 * 1024) + "'\n",
+    )
     done = run_cli("scan", str(show.root), "--format", "json")
     prv02 = [f for f in done.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
     assert prv02 and "limit" in prv02[0]["message"]
@@ -200,7 +221,14 @@ def test_no_config_uses_builtin_default_policy(tmp_path: Path) -> None:
 
 def test_hidden_temporary_and_sidecar_files_are_never_assets(tmp_path: Path) -> None:
     show = make_show(tmp_path)
-    for name in ("comp/.hidden.png", "comp/x.png.tmp", "comp/y.exr.part", "comp/z.png~", "comp/.cache/q.png", "comp/notes.txt"):
+    for name in (
+        "comp/.hidden.png",
+        "comp/x.png.tmp",
+        "comp/y.exr.part",
+        "comp/z.png~",
+        "comp/.cache/q.png",
+        "comp/notes.txt",
+    ):
         (show.root / name).parent.mkdir(parents=True, exist_ok=True)
         (show.root / name).write_bytes(b"x")
     show.asset("comp/real.png", sidecar=genai_sidecar())
@@ -227,7 +255,11 @@ def test_table_report_lists_stage_counts_and_remediation(tmp_path: Path) -> None
 
 def test_validate_lists_every_error_with_field_paths(tmp_path: Path) -> None:
     bad = tmp_path / "a.png.genai.yaml"
-    bad.write_text(yaml.safe_dump({"provenance": 1, "generated": "yes", "steps": [{"tool": 3}], "colour": "red"}))
+    bad.write_text(
+        yaml.safe_dump(
+            {"provenance": 1, "generated": "yes", "steps": [{"tool": 3}], "colour": "red"}
+        )
+    )
     good = tmp_path / "b.png.genai.yaml"
     good.write_text(yaml.safe_dump(genai_sidecar()))
     done = run_cli("validate", str(bad), str(good))
@@ -257,7 +289,9 @@ def test_rules_lists_the_default_pack(tmp_path: Path) -> None:
 
 def test_plugins_lists_per_stage_attachment(tmp_path: Path) -> None:
     plugin = tmp_path / "stage_only.py"
-    plugin.write_text("from clearance import hookimpl\n@hookimpl\ndef clearance_check_asset(asset):\n    return []\n")
+    plugin.write_text(
+        "from clearance import hookimpl\n@hookimpl\ndef clearance_check_asset(asset):\n    return []\n"
+    )
     show = make_show(tmp_path)
     show.config["stages"][1]["plugins"] = [str(plugin)]
     show.write_config()
@@ -269,7 +303,9 @@ def test_plugins_lists_per_stage_attachment(tmp_path: Path) -> None:
 
 def test_block_plugin_with_p_no(tmp_path: Path) -> None:
     plugin = tmp_path / "boom.py"
-    plugin.write_text("from clearance import hookimpl\n@hookimpl\ndef clearance_check_asset(asset):\n    raise RuntimeError('x')\n")
+    plugin.write_text(
+        "from clearance import hookimpl\n@hookimpl\ndef clearance_check_asset(asset):\n    raise RuntimeError('x')\n"
+    )
     show = make_show(tmp_path, plugins=[str(plugin)])
     show.asset("comp/a.png", sidecar=genai_sidecar())
     assert run_cli("scan", str(show.root)).code == 1
@@ -279,7 +315,9 @@ def test_block_plugin_with_p_no(tmp_path: Path) -> None:
 def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
     done = run_cli("init", str(tmp_path / "new"))
     assert done.code == 0
-    assert run_cli("validate", *(str(p) for p in sorted((tmp_path / "new").glob("*.yaml")))).code == 0
+    assert (
+        run_cli("validate", *(str(p) for p in sorted((tmp_path / "new").glob("*.yaml")))).code == 0
+    )
     assert run_cli("init", str(tmp_path / "new")).code == 2
 
 

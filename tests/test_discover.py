@@ -10,7 +10,10 @@ from clearance.testing import write_png
 
 
 def policy(root: Path) -> Policy:
-    return Policy(root=root, stages=[StageConfig("comp", ["comp"]), StageConfig("delivery", ["delivery"], final=True)])
+    return Policy(
+        root=root,
+        stages=[StageConfig("comp", ["comp"]), StageConfig("delivery", ["delivery"], final=True)],
+    )
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -57,7 +60,17 @@ def test_single_file_pairs_name_ext_sidecar_yaml_before_json(tmp_path: Path) -> 
 
 
 def test_never_assets(tmp_path: Path) -> None:
-    for name in ("a.png.tmp", "b.exr.part", "c.png~", ".d.png", "e.txt", "f.png.genai.yaml", "g.exr.c2pa", ".hid/h.png", "README"):
+    for name in (
+        "a.png.tmp",
+        "b.exr.part",
+        "c.png~",
+        ".d.png",
+        "e.txt",
+        "f.png.genai.yaml",
+        "g.exr.c2pa",
+        ".hid/h.png",
+        "README",
+    ):
         touch(tmp_path / "comp" / name)
     touch(tmp_path / "comp" / "real.wav")
     assert [a.rel for a in discover([tmp_path], policy(tmp_path)).assets] == ["comp/real.wav"]

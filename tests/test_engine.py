@@ -11,7 +11,16 @@ from clearance import Outcome, audit_record
 from clearance.policy import Policy
 from conftest import genai_sidecar
 
-EVENT_ORDER = ["run.started", "policy.loaded", "plugin.loaded", "stage.started", "finding", "asset.audited", "stage.finished", "run.finished"]
+EVENT_ORDER = [
+    "run.started",
+    "policy.loaded",
+    "plugin.loaded",
+    "stage.started",
+    "finding",
+    "asset.audited",
+    "stage.finished",
+    "run.finished",
+]
 
 
 def test_run_writes_the_design_events_in_order_with_envelope(clearance_run) -> None:
@@ -31,12 +40,19 @@ def test_run_writes_the_design_events_in_order_with_envelope(clearance_run) -> N
     stages = [e["stage"] for e in events if e["event"] == "stage.started"]
     assert stages == ["gen", "comp"], "stages run in pipeline order"
     finished = [e for e in events if e["event"] == "stage.finished"]
-    assert finished[0]["details"]["counts"]["escalate"] == 1 and finished[1]["details"]["counts"]["pass"] == 1
+    assert (
+        finished[0]["details"]["counts"]["escalate"] == 1
+        and finished[1]["details"]["counts"]["pass"] == 1
+    )
     policy_event = next(e for e in events if e["event"] == "policy.loaded")
     assert all(len(h) == 64 for h in policy_event["details"]["files"].values())
-    audited = next(e for e in events if e["event"] == "asset.audited" and e["asset"] == "comp/b.png")
+    audited = next(
+        e for e in events if e["event"] == "asset.audited" and e["asset"] == "comp/b.png"
+    )
     assert audited["details"]["prompts"][0].startswith("sha256:")
-    assert audited["details"]["inputs"] == [{"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}]
+    assert audited["details"]["inputs"] == [
+        {"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}
+    ]
     assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
 
 
@@ -52,7 +68,9 @@ def test_two_runs_append_to_one_chain(clearance_run) -> None:
 def test_unsure_findings_never_drop_below_escalate(tmp_path: Path) -> None:
     policy = Policy(root=tmp_path, rules={"PRV-01": {"outcome": "notice"}})
     result = audit_record(None, policy=policy)
-    assert [(f.rule, f.effective_outcome) for f in result.findings] == [("PRV-01", Outcome.ESCALATE)]
+    assert [(f.rule, f.effective_outcome) for f in result.findings] == [
+        ("PRV-01", Outcome.ESCALATE)
+    ]
 
 
 def test_outcome_override_and_disable(tmp_path: Path) -> None:
@@ -91,7 +109,9 @@ def test_import_clearance_does_not_load_watcher_or_cli() -> None:
         "bad = [m for m in ('watchdog', 'clearance.cli', 'clearance.watch', 'argparse', 'sqlite3') if m in sys.modules]\n"
         "print(bad)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -32,7 +32,10 @@ def test_parallel_scan_matches_serial_scan(tmp_path: Path) -> None:
         if i % 7 == 0:
             show.asset(f"{stage}/el_{i:03d}.png")  # no sidecar: PRV-01
         else:
-            show.asset(f"{stage}/el_{i:03d}.png", sidecar=genai_sidecar(disclosure={} if i % 2 else {"notified_at": "2026-11-01"}))
+            show.asset(
+                f"{stage}/el_{i:03d}.png",
+                sidecar=genai_sidecar(disclosure={} if i % 2 else {"notified_at": "2026-11-01"}),
+            )
     show.asset("comp/seq.####.png", frames=range(1, 40), sidecar=genai_sidecar())
     show.write_config()
     log = show.root / ".clearance" / "audit.jsonl"
@@ -59,7 +62,13 @@ def test_parallel_warm_scan_uses_the_cache_and_matches(tmp_path: Path) -> None:
     cold = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
     warm = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
     assert cold.stdout == warm.stdout and cold.code == warm.code == 0
-    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()]
+    events = [
+        json.loads(line) for line in (show.root / ".clearance/audit.jsonl").read_text().splitlines()
+    ]
     last_run = events[-1]["run_id"]
-    cached = [e["details"]["cached"] for e in events if e["event"] == "asset.audited" and e["run_id"] == last_run]
+    cached = [
+        e["details"]["cached"]
+        for e in events
+        if e["event"] == "asset.audited" and e["run_id"] == last_run
+    ]
     assert cached == [True] * 40

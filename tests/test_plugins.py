@@ -152,12 +152,21 @@ def test_stage_level_checker(clearance_run) -> None:
     class Quota:
         @hookimpl
         def clearance_add_rules(self, registry):
-            registry.add(Rule(id="SITE-QUOTA", title="quota", principle="deliverables", outcome=Outcome.ESCALATE))
+            registry.add(
+                Rule(
+                    id="SITE-QUOTA",
+                    title="quota",
+                    principle="deliverables",
+                    outcome=Outcome.ESCALATE,
+                )
+            )
 
         @hookimpl
         def clearance_check_stage(self, stage_result):
             if len(stage_result.assets) > 1:
-                return [Finding(rule="SITE-QUOTA", message=f"{len(stage_result.assets)} GenAI assets")]
+                return [
+                    Finding(rule="SITE-QUOTA", message=f"{len(stage_result.assets)} GenAI assets")
+                ]
 
     run = clearance_run()
     run.asset("comp/a.png", sidecar=genai_sidecar())
@@ -189,13 +198,19 @@ def entry_point_dist(tmp_path: Path) -> Path:
     """A real installed distribution (dist-info on sys.path) exposing a `clearance` entry point."""
     site = tmp_path / "site"
     (site / "showplugin-1.0.dist-info").mkdir(parents=True)
-    (site / "showplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: showplugin\nVersion: 1.0\n")
-    (site / "showplugin-1.0.dist-info" / "entry_points.txt").write_text("[clearance]\nshow = showplugin\nbroken = showplugin_missing\n")
+    (site / "showplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: showplugin\nVersion: 1.0\n"
+    )
+    (site / "showplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[clearance]\nshow = showplugin\nbroken = showplugin_missing\n"
+    )
     write_plugin(site / "showplugin.py", SITE_RULE)
     return site
 
 
-def test_entry_point_plugins_load_and_failures_are_loud(tmp_path: Path, entry_point_dist: Path) -> None:
+def test_entry_point_plugins_load_and_failures_are_loud(
+    tmp_path: Path, entry_point_dist: Path
+) -> None:
     root = tmp_path / "show"
     (root / "comp").mkdir(parents=True)
     from clearance.testing import write_png
@@ -210,7 +225,13 @@ def test_entry_point_plugins_load_and_failures_are_loud(tmp_path: Path, entry_po
     assert "SITE-01" in rules
     blocked = run_cli("scan", str(root), "--format", "json", "-p", "no:broken", env=env)
     assert blocked.code == 1 and "SITE-01" in blocked.stdout
-    off = run_cli("scan", str(root), "--format", "json", env={"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    off = run_cli(
+        "scan",
+        str(root),
+        "--format",
+        "json",
+        env={"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
     assert off.code == 1 and "SITE-01" not in off.stdout
 
 
@@ -225,7 +246,14 @@ def test_plugins_are_never_imported_from_the_scanned_tree(clearance_run) -> None
 
 def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
-    policy = Policy(root=tmp_path, stages=[StageConfig("a", ["a"], [str(plugin)]), StageConfig("b", ["b"], [str(plugin)]), StageConfig("c", ["c"])])
+    policy = Policy(
+        root=tmp_path,
+        stages=[
+            StageConfig("a", ["a"], [str(plugin)]),
+            StageConfig("b", ["b"], [str(plugin)]),
+            StageConfig("c", ["c"]),
+        ],
+    )
     host = PluginHost(policy, autoload=False)
     assert not host.failures
     assert host.plugins["site_rule"].stages == {"a", "b"}
@@ -233,7 +261,11 @@ def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> 
 
 
 def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
-    one = write_plugin(tmp_path / "a" / "checks.py", SITE_RULE) if (tmp_path / "a").mkdir() is None else None
+    one = (
+        write_plugin(tmp_path / "a" / "checks.py", SITE_RULE)
+        if (tmp_path / "a").mkdir() is None
+        else None
+    )
     (tmp_path / "b").mkdir()
     two = write_plugin(tmp_path / "b" / "checks.py", "from clearance import hookimpl\n")
     policy = Policy(root=tmp_path, plugins=[str(one), str(two)])

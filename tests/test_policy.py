@@ -19,7 +19,12 @@ def write(path: Path, doc: object) -> Path:
 
 
 def base_config(**extra: object) -> dict[str, object]:
-    return {"clearance": 1, "production": {"id": "SHOW01"}, "stages": [{"name": "comp", "paths": ["comp/"]}], **extra}
+    return {
+        "clearance": 1,
+        "production": {"id": "SHOW01"},
+        "stages": [{"name": "comp", "paths": ["comp/"]}],
+        **extra,
+    }
 
 
 @pytest.mark.parametrize("name", SCHEMAS)
@@ -34,15 +39,29 @@ def test_shipped_schemas_are_draft_2020_12(name: str) -> None:
 @pytest.mark.parametrize(
     ("mutate", "field", "reason"),
     [
-        (lambda c: c["stages"].append({"name": "x", "paths": "x/"}), "stages[1].paths", "expected a list"),
+        (
+            lambda c: c["stages"].append({"name": "x", "paths": "x/"}),
+            "stages[1].paths",
+            "expected a list",
+        ),
         (lambda c: c.update(clearance=2), "clearance", "expected 1"),
         (lambda c: c.update(stagez=[]), "stagez", "unknown field"),
         (lambda c: c["stages"][0].pop("paths"), "stages[0].paths", "required field is missing"),
-        (lambda c: c.update(rules={"NFX-C1": {"outcome": "maybe"}}), "rules.NFX-C1.outcome", "expected one of"),
-        (lambda c: c.update(production={"id": "S", "genre": "reality"}), "production.genre", "expected one of"),
+        (
+            lambda c: c.update(rules={"NFX-C1": {"outcome": "maybe"}}),
+            "rules.NFX-C1.outcome",
+            "expected one of",
+        ),
+        (
+            lambda c: c.update(production={"id": "S", "genre": "reality"}),
+            "production.genre",
+            "expected one of",
+        ),
     ],
 )
-def test_config_errors_name_file_and_field_path(tmp_path: Path, mutate, field: str, reason: str) -> None:
+def test_config_errors_name_file_and_field_path(
+    tmp_path: Path, mutate, field: str, reason: str
+) -> None:
     config = base_config()
     mutate(config)
     path = write(tmp_path / "clearance.yaml", config)
@@ -67,14 +86,30 @@ def test_provenance_hygiene_rules_cannot_be_disabled(tmp_path: Path) -> None:
 
 
 def test_errors_in_referenced_files_name_that_file(tmp_path: Path) -> None:
-    write(tmp_path / "tools.yaml", {"tools": {"x": {"deployment": "cloud", "trains_on_inputs": False, "retains_data": "none", "reuses_outputs": False}}})
+    write(
+        tmp_path / "tools.yaml",
+        {
+            "tools": {
+                "x": {
+                    "deployment": "cloud",
+                    "trains_on_inputs": False,
+                    "retains_data": "none",
+                    "reuses_outputs": False,
+                }
+            }
+        },
+    )
     path = write(tmp_path / "clearance.yaml", base_config(tools="tools.yaml"))
     with pytest.raises(ConfigError) as info:
         load_policy(path)
-    assert str(info.value).startswith(str(tmp_path / "tools.yaml")) and "tools.x.deployment" in str(info.value)
+    assert str(info.value).startswith(str(tmp_path / "tools.yaml")) and "tools.x.deployment" in str(
+        info.value
+    )
     write(tmp_path / "approvals.yaml", {"approvals": {"APR-1": {"rules": ["X"]}}})
     path = write(tmp_path / "clearance.yaml", base_config(approvals="approvals.yaml"))
-    with pytest.raises(ConfigError, match=r"approvals.yaml: approvals.APR-1.expires: required field is missing"):
+    with pytest.raises(
+        ConfigError, match=r"approvals.yaml: approvals.APR-1.expires: required field is missing"
+    ):
         load_policy(path)
 
 
@@ -85,7 +120,14 @@ def test_missing_referenced_file(tmp_path: Path) -> None:
 
 
 def test_inline_tool_registry(tmp_path: Path) -> None:
-    tools = {"t": {"deployment": "consumer", "trains_on_inputs": "unknown", "retains_data": "unknown", "reuses_outputs": "unknown"}}
+    tools = {
+        "t": {
+            "deployment": "consumer",
+            "trains_on_inputs": "unknown",
+            "retains_data": "unknown",
+            "reuses_outputs": "unknown",
+        }
+    }
     policy = load_policy(write(tmp_path / "clearance.yaml", base_config(tools=tools)))
     assert policy.tools["t"]["deployment"] == "consumer"
 
@@ -110,7 +152,10 @@ def test_no_config_is_the_builtin_default_with_one_stage(tmp_path: Path) -> None
 
 def test_stage_for_prefers_the_longest_folder(tmp_path: Path) -> None:
     config = base_config()
-    config["stages"] = [{"name": "comp", "paths": ["comp/"]}, {"name": "precomp", "paths": ["comp/pre/"]}]
+    config["stages"] = [
+        {"name": "comp", "paths": ["comp/"]},
+        {"name": "precomp", "paths": ["comp/pre/"]},
+    ]
     policy = load_policy(write(tmp_path / "clearance.yaml", config))
     assert policy.stage_for("comp/pre/a.exr").name == "precomp"
     assert policy.stage_for("comp/a.exr").name == "comp"
@@ -118,7 +163,12 @@ def test_stage_for_prefers_the_longest_folder(tmp_path: Path) -> None:
 
 
 def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
-    rules = {"NFX-T*": {"outcome": "block"}, "NFX-T1x": {"outcome": "notice"}, "NFX-C2": {"denylist": ["Squid Game"]}, "IPTC-04": {"enabled": False}}
+    rules = {
+        "NFX-T*": {"outcome": "block"},
+        "NFX-T1x": {"outcome": "notice"},
+        "NFX-C2": {"denylist": ["Squid Game"]},
+        "IPTC-04": {"enabled": False},
+    }
     policy = load_policy(write(tmp_path / "clearance.yaml", base_config(rules=rules)))
     assert policy.rule_outcome("NFX-T2") is Outcome.BLOCK
     assert policy.rule_outcome("NFX-T1x") is Outcome.NOTICE
@@ -127,14 +177,23 @@ def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
 
 
 def test_schema_errors_are_complete_and_sorted() -> None:
-    errors = schema_errors({"provenance": 1, "generated": "no", "steps": [{"tool": 1, "inputs": [{"ref": "x", "class": "stolen"}]}]}, "provenance.schema.json")
+    errors = schema_errors(
+        {
+            "provenance": 1,
+            "generated": "no",
+            "steps": [{"tool": 1, "inputs": [{"ref": "x", "class": "stolen"}]}],
+        },
+        "provenance.schema.json",
+    )
     fields = [f for f, _ in errors]
     assert fields == sorted(fields)
     assert {"generated", "steps[0].tool", "steps[0].inputs[0].class"} <= set(fields)
 
 
 def test_sidecar_example_from_the_design_validates() -> None:
-    doc = yaml.safe_load(Path(__file__).with_name("data").joinpath("design_sidecar.yaml").read_text())
+    doc = yaml.safe_load(
+        Path(__file__).with_name("data").joinpath("design_sidecar.yaml").read_text()
+    )
     from clearance._yaml import _normalise
 
     assert schema_errors(_normalise(doc), "provenance.schema.json") == []

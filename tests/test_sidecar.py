@@ -14,32 +14,62 @@ from clearance.provenance.sidecar import read_sidecar, sidecar_record
 def asset_with(tmp_path: Path, text: str, name: str = "a.png.genai.yaml") -> Asset:
     (tmp_path / "a.png").write_bytes(b"x")
     (tmp_path / name).write_text(text)
-    return Asset(path=tmp_path / "a.png", rel="a.png", root=tmp_path, files=[tmp_path / "a.png"], sidecar=tmp_path / name)
+    return Asset(
+        path=tmp_path / "a.png",
+        rel="a.png",
+        root=tmp_path,
+        files=[tmp_path / "a.png"],
+        sidecar=tmp_path / name,
+    )
 
 
 def test_valid_yaml_and_json_sidecars(tmp_path: Path) -> None:
-    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\ndisclosure: {notified_at: 2026-11-02}\n"))
+    record = read_sidecar(
+        asset_with(
+            tmp_path, "provenance: 1\ngenerated: true\ndisclosure: {notified_at: 2026-11-02}\n"
+        )
+    )
     assert record and not record.issues and record.data["disclosure"]["notified_at"] == "2026-11-02"
-    record = read_sidecar(asset_with(tmp_path, '{"provenance": 1, "generated": false}', "a.png.genai.json"))
+    record = read_sidecar(
+        asset_with(tmp_path, '{"provenance": 1, "generated": false}', "a.png.genai.json")
+    )
     assert record and not record.issues and record.data["generated"] is False
 
 
 def test_invalid_fields_are_listed_and_valid_fields_kept(tmp_path: Path) -> None:
-    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\nshot: sh010\noutput: {use: finale}\nsteps: [{tool: 3}]\n"))
+    record = read_sidecar(
+        asset_with(
+            tmp_path,
+            "provenance: 1\ngenerated: true\nshot: sh010\noutput: {use: finale}\nsteps: [{tool: 3}]\n",
+        )
+    )
     assert record is not None
-    assert {(i.field, i.file) for i in record.issues} == {("output.use", "a.png.genai.yaml"), ("steps[0].tool", "a.png.genai.yaml")}
+    assert {(i.field, i.file) for i in record.issues} == {
+        ("output.use", "a.png.genai.yaml"),
+        ("steps[0].tool", "a.png.genai.yaml"),
+    }
     assert record.data["generated"] is True and record.data["shot"] == "sh010"
     assert "output" not in record.data and "steps" not in record.data
 
 
 def test_x_extensions_are_allowed_everywhere(tmp_path: Path) -> None:
-    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\nx-studio: {ticket: 1}\noutput: {use: temp, x-note: hi}\n"))
+    record = read_sidecar(
+        asset_with(
+            tmp_path,
+            "provenance: 1\ngenerated: true\nx-studio: {ticket: 1}\noutput: {use: temp, x-note: hi}\n",
+        )
+    )
     assert record and not record.issues
 
 
 def test_unparseable_yaml_is_an_issue_with_line(tmp_path: Path) -> None:
     record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: [true\n"))
-    assert record and record.issues and "invalid YAML" in record.issues[0].message and "line" in record.issues[0].message
+    assert (
+        record
+        and record.issues
+        and "invalid YAML" in record.issues[0].message
+        and "line" in record.issues[0].message
+    )
     assert record.data == {}
 
 
@@ -62,7 +92,8 @@ def test_size_limit(tmp_path: Path) -> None:
 
 def test_yaml_bomb_refused_and_small_aliases_allowed() -> None:
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     with pytest.raises(DocumentError, match="aliases"):
         parse_document(bomb)

@@ -64,7 +64,9 @@ def _file_sha256(path: Any) -> str:
     return digest.hexdigest()
 
 
-def _in_scope(approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, policy: Policy) -> bool:
+def _in_scope(
+    approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, policy: Policy
+) -> bool:
     scope = approval.get("scope") or {}
     production = scope.get("production")
     if production is not None:
@@ -138,7 +140,9 @@ def consent_problem(
     if performer is not None and consent.get("performer") != performer:
         return f"consent {consent_id} is for {consent.get('performer')}, not {performer}"
     if production is not None and consent.get("production") != production:
-        return f"consent {consent_id} covers production {consent.get('production')}, not {production}"
+        return (
+            f"consent {consent_id} covers production {consent.get('production')}, not {production}"
+        )
     if use not in (consent.get("uses") or []):
         return f"consent {consent_id} does not cover {use}"
     expires = _date(consent.get("expires"))

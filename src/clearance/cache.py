@@ -101,11 +101,17 @@ class ProvenanceCache:
     :meth:`flush` (called by the engine at the end of each stage and of the run).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, readers: Iterable[str], settings: Any, version: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, readers: Iterable[str], settings: Any, version: str
+    ) -> None:
         from .state import StateStore
 
         self.store = StateStore(path)
-        blob = json.dumps({"readers": sorted(readers), "settings": settings, "version": version}, sort_keys=True, default=str)
+        blob = json.dumps(
+            {"readers": sorted(readers), "settings": settings, "version": version},
+            sort_keys=True,
+            default=str,
+        )
         self.signature = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self._pending: dict[str, tuple[str, str]] = {}
         self.hits = 0
@@ -115,17 +121,25 @@ class ProvenanceCache:
         parts = [self.signature, _stat_token(asset.files[0]) if asset.files else "-"]
         if len(asset.files) > 1:
             parts.append(_stat_token(asset.files[-1]))
-            parts.append(hashlib.sha1(",".join(p.name for p in asset.files).encode()).hexdigest()[:16])
+            parts.append(
+                hashlib.sha1(",".join(p.name for p in asset.files).encode()).hexdigest()[:16]
+            )
         parts.append(_stat_token(asset.sidecar) if asset.sidecar is not None else "no-sidecar")
         folder = asset.path.parent
         stem = asset.path.name
         prefix = asset.name.split(".", 1)[0] if asset.is_sequence else None
-        for candidate in (folder / f"{stem}.c2pa", folder / f"{Path(stem).stem}.c2pa", *( [folder / f"{prefix}.c2pa"] if prefix else [])):
+        for candidate in (
+            folder / f"{stem}.c2pa",
+            folder / f"{Path(stem).stem}.c2pa",
+            *([folder / f"{prefix}.c2pa"] if prefix else []),
+        ):
             parts.append(_stat_token(candidate))
         return "|".join(parts)
 
     def get(self, asset: Asset, fingerprint: str) -> list[PartialRecord] | None:
-        row = self.store.query("SELECT fingerprint, partials FROM provenance_cache WHERE asset = ?", (asset.rel,))
+        row = self.store.query(
+            "SELECT fingerprint, partials FROM provenance_cache WHERE asset = ?", (asset.rel,)
+        )
         if not row or row[0][0] != fingerprint:
             self.misses += 1
             return None

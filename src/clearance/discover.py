@@ -98,7 +98,9 @@ def _rel(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
-def _walk(top: Path, policy: Policy, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str], set[str]]]:
+def _walk(
+    top: Path, policy: Policy, errors: list[tuple[str, str]]
+) -> Iterator[tuple[Path, list[str], set[str]]]:
     """Yield (folder, candidate asset names, all file names) for every visible folder."""
     stack = [top]
     while stack:

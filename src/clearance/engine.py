@@ -174,12 +174,16 @@ class Session:
         from .state import StateError
 
         readers = [
-            impl.plugin_name for impl in self.plugins.pm.hook.clearance_read_provenance.get_hookimpls()
+            impl.plugin_name
+            for impl in self.plugins.pm.hook.clearance_read_provenance.get_hookimpls()
         ]
         self._cacheable = frozenset(r for r in readers if r in CACHEABLE_READERS)
         try:
             self._cache = ProvenanceCache(
-                state_path, readers=self._cacheable, settings=self.policy.settings, version=__version__
+                state_path,
+                readers=self._cacheable,
+                settings=self.policy.settings,
+                version=__version__,
             )
         except StateError as exc:  # a scan without its cache is slower, never wrong
             import logging
@@ -291,7 +295,11 @@ class Session:
             stage=result.stage,
             outcome=result.outcome.value,
             message=f"stage {result.stage}: {len(result.assets)} asset(s)",
-            details={"counts": counts, "assets": len(result.assets), "stage_findings": len(result.findings)},
+            details={
+                "counts": counts,
+                "assets": len(result.assets),
+                "stage_findings": len(result.findings),
+            },
         )
         self.plugins.stage_finished(result, self._notify_error(result.stage))
 
@@ -306,13 +314,19 @@ class Session:
             fingerprint = cache.fingerprint(asset)
             cached = cache.get(asset, fingerprint)
             if cached is not None:
-                partials, crashes = self.plugins.read_provenance(asset, skip=self._cacheable, prior=cached)
+                partials, crashes = self.plugins.read_provenance(
+                    asset, skip=self._cacheable, prior=cached
+                )
                 partials = cached + partials
             else:
                 by_reader: dict[str, PartialRecord] = {}
                 partials, crashes = self.plugins.read_provenance(asset, by_reader=by_reader)
                 if not crashes:
-                    cache.put(asset, fingerprint, [p for name, p in by_reader.items() if name in self._cacheable])
+                    cache.put(
+                        asset,
+                        fingerprint,
+                        [p for name, p in by_reader.items() if name in self._cacheable],
+                    )
         partials.sort(key=lambda p: 0 if p.source == "sidecar" else 1)
         record = ProvenanceRecord.merge(partials)
         record.cached = cache is not None and cached is not None
@@ -446,7 +460,9 @@ class Session:
                 for item in (step.get("inputs") or []) if isinstance(step, dict) else []:
                     if isinstance(item, dict) and isinstance(item.get("ref"), str):
                         inputs.append({"ref": item["ref"], "class": item.get("class")})
-        open_count = sum(1 for f in result.findings if f.is_open and f.effective_outcome > Outcome.PASS)
+        open_count = sum(
+            1 for f in result.findings if f.is_open and f.effective_outcome > Outcome.PASS
+        )
         self.emit(
             "asset.audited",
             stage=result.stage,
@@ -488,7 +504,9 @@ class Session:
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         for path, reason in errors:
-            self.emit("run.error", message=f"{path}: {reason}", details={"path": path, "error": reason})
+            self.emit(
+                "run.error", message=f"{path}: {reason}", details={"path": path, "error": reason}
+            )
         order = {s.name: i for i, s in enumerate(self.policy.stages)}
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
@@ -540,7 +558,12 @@ class Session:
         if exit_code is not None:
             details["exit_code"] = exit_code
         try:
-            self.emit("run.finished", outcome=outcome, message=f"clearance {self.command} finished", details=details)
+            self.emit(
+                "run.finished",
+                outcome=outcome,
+                message=f"clearance {self.command} finished",
+                details=details,
+            )
         finally:
             if self._cache is not None:
                 self._cache.close()
@@ -560,10 +583,18 @@ _WORKER: Session | None = None  # one per worker process (set by _worker_init), 
 _CHUNK = 32
 
 
-def _worker_init(policy: Policy, command: str, blocked: Sequence[str], cache: bool, run_id: str) -> None:
+def _worker_init(
+    policy: Policy, command: str, blocked: Sequence[str], cache: bool, run_id: str
+) -> None:
     global _WORKER
     _WORKER = Session(
-        policy, command=command, write_log=False, blocked=blocked, announce=False, cache=cache, run_id=run_id
+        policy,
+        command=command,
+        write_log=False,
+        blocked=blocked,
+        announce=False,
+        cache=cache,
+        run_id=run_id,
     )
 
 
@@ -587,13 +618,23 @@ class _WorkerPool:
         import threading
         from concurrent.futures import ProcessPoolExecutor
 
-        method = "fork" if sys.platform.startswith("linux") and threading.active_count() == 1 else "spawn"
+        method = (
+            "fork"
+            if sys.platform.startswith("linux") and threading.active_count() == 1
+            else "spawn"
+        )
         self.session = session
         self.executor = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context(method),
             initializer=_worker_init,
-            initargs=(session.policy, session.command, tuple(session.blocked), session._cache is not None, session.run_id),
+            initargs=(
+                session.policy,
+                session.command,
+                tuple(session.blocked),
+                session._cache is not None,
+                session.run_id,
+            ),
         )
 
     def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:

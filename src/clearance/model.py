@@ -381,5 +381,6 @@ class StageResult:
     @property
     def outcome(self) -> Outcome:
         return Outcome.worst(
-            [r.outcome for r in self.assets] + [f.effective_outcome for f in self.findings if f.is_open]
+            [r.outcome for r in self.assets]
+            + [f.effective_outcome for f in self.findings if f.is_open]
         )

@@ -137,12 +137,15 @@ class PluginHost:
         unknown = sorted(
             attr
             for attr in dir(plugin)
-            if attr.startswith("clearance_") and not hasattr(hookspecs, attr)
+            if attr.startswith("clearance_")
+            and not hasattr(hookspecs, attr)
             and callable(getattr(plugin, attr, None))
         )
         if unknown:
             self.failures.append(
-                PluginFailure(name, source, f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)")
+                PluginFailure(
+                    name, source, f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
+                )
             )
             return False
         try:
@@ -204,7 +207,9 @@ class PluginHost:
             self._load_spec(spec, stages=None, where=f"{where}: plugins")
         for index, stage in enumerate(self.policy.stages):
             for spec in stage.plugins:
-                self._load_spec(spec, stages={stage.name}, where=f"{where}: stages[{index}].plugins")
+                self._load_spec(
+                    spec, stages={stage.name}, where=f"{where}: stages[{index}].plugins"
+                )
 
     def _load_spec(self, spec: str, *, stages: set[str] | None, where: str) -> None:
         is_file = spec.endswith(".py") or "/" in spec or os.sep in spec
@@ -249,9 +254,13 @@ class PluginHost:
             try:
                 impl.function(registry=_NamedRegistry(self.registry, impl.plugin_name))
             except DuplicateRuleError as exc:
-                self.failures.append(PluginFailure(impl.plugin_name, self._source(impl.plugin_name), str(exc)))
+                self.failures.append(
+                    PluginFailure(impl.plugin_name, self._source(impl.plugin_name), str(exc))
+                )
             except Exception as exc:
-                self.failures.append(PluginFailure(impl.plugin_name, self._source(impl.plugin_name), _error(exc)))
+                self.failures.append(
+                    PluginFailure(impl.plugin_name, self._source(impl.plugin_name), _error(exc))
+                )
 
     def _source(self, name: str) -> str:
         info = self.plugins.get(name)
@@ -310,7 +319,9 @@ class PluginHost:
                     by_reader[impl.plugin_name] = result
         return partials, crashes
 
-    def check_asset(self, asset: Asset, record: ProvenanceRecord, stage: StageConfig) -> list[Finding]:
+    def check_asset(
+        self, asset: Asset, record: ProvenanceRecord, stage: StageConfig
+    ) -> list[Finding]:
         """Every attached checker's findings; each checker isolated (a crash is ``PRV-05``)."""
         kwargs = {"asset": asset, "record": record, "stage": stage, "policy": self.policy}
         return self._collect("clearance_check_asset", kwargs, stage.name)
@@ -338,7 +349,10 @@ class PluginHost:
             for item in items:
                 if not isinstance(item, Finding):
                     findings.append(
-                        crash_finding(impl.plugin_name, TypeError(f"returned {type(item).__name__}, not a Finding"))
+                        crash_finding(
+                            impl.plugin_name,
+                            TypeError(f"returned {type(item).__name__}, not a Finding"),
+                        )
                     )
                     continue
                 if item.plugin is None:
@@ -361,7 +375,11 @@ class PluginHost:
         return None, None
 
     def notify(
-        self, hook_name: str, stage_name: str, on_error: Callable[[str, BaseException], None], **kwargs: Any
+        self,
+        hook_name: str,
+        stage_name: str,
+        on_error: Callable[[str, BaseException], None],
+        **kwargs: Any,
     ) -> None:
         """Call a notification hook; a failing implementation is reported, never fatal."""
         for impl in self._impls(hook_name, stage_name):
@@ -370,16 +388,24 @@ class PluginHost:
             except Exception as exc:
                 on_error(impl.plugin_name, exc)
 
-    def stage_started(self, stage: StageConfig, on_error: Callable[[str, BaseException], None]) -> None:
+    def stage_started(
+        self, stage: StageConfig, on_error: Callable[[str, BaseException], None]
+    ) -> None:
         self.notify("clearance_stage_started", stage.name, on_error, stage=stage)
 
-    def stage_finished(self, result: StageResult, on_error: Callable[[str, BaseException], None]) -> None:
+    def stage_finished(
+        self, result: StageResult, on_error: Callable[[str, BaseException], None]
+    ) -> None:
         self.notify("clearance_stage_finished", result.stage, on_error, stage_result=result)
 
-    def asset_audited(self, result: AssetResult, on_error: Callable[[str, BaseException], None]) -> None:
+    def asset_audited(
+        self, result: AssetResult, on_error: Callable[[str, BaseException], None]
+    ) -> None:
         self.notify("clearance_asset_audited", result.stage, on_error, result=result)
 
-    def finding(self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]) -> None:
+    def finding(
+        self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]
+    ) -> None:
         self.notify("clearance_finding", result.stage, on_error, finding=finding, result=result)
 
 

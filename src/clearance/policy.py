@@ -32,7 +32,22 @@ __all__ = [
 ]
 
 CONFIG_NAME = "clearance.yaml"
-DEFAULT_EXTENSIONS = ("exr", "png", "jpg", "jpeg", "tif", "tiff", "dpx", "webp", "mov", "mp4", "mxf", "wav", "aif", "aiff")
+DEFAULT_EXTENSIONS = (
+    "exr",
+    "png",
+    "jpg",
+    "jpeg",
+    "tif",
+    "tiff",
+    "dpx",
+    "webp",
+    "mov",
+    "mp4",
+    "mxf",
+    "wav",
+    "aif",
+    "aiff",
+)
 DEFAULT_TEMPORARY = ("*.tmp", "*.part", "*~")
 ALWAYS_ON = frozenset({"PRV-01", "PRV-02", "PRV-05"})
 
@@ -100,9 +115,13 @@ def _describe(error: Any) -> tuple[str, str]:
         options = ", ".join("null" if o is None else str(o) for o in error.validator_value)
         return format_path(path), f"expected one of {options}; got {_short(error.instance)}"
     if v == "const":
-        return format_path(path), f"expected {error.validator_value!r}, got {_short(error.instance)}"
+        return format_path(
+            path
+        ), f"expected {error.validator_value!r}, got {_short(error.instance)}"
     if v == "format":
-        return format_path(path), f"expected a {error.validator_value} (YYYY-MM-DD), got {_short(error.instance)}"
+        return format_path(
+            path
+        ), f"expected a {error.validator_value} (YYYY-MM-DD), got {_short(error.instance)}"
     if v == "pattern":
         return format_path(path), f"{_short(error.instance)} does not match {error.validator_value}"
     if v == "minItems":
@@ -153,9 +172,13 @@ def _fast_check(schema_name: str) -> Any:
         import jsonschema
 
         doc = schema(schema_name)
-        if "$ref" not in str({k: v for k, v in doc.items() if k != "$defs"}).replace("'$ref': '#/", ""):
+        if "$ref" not in str({k: v for k, v in doc.items() if k != "$defs"}).replace(
+            "'$ref': '#/", ""
+        ):
             conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
-            check = fastjsonschema.compile(doc, formats={"date": lambda value: conforms(value, "date")})
+            check = fastjsonschema.compile(
+                doc, formats={"date": lambda value: conforms(value, "date")}
+            )
     except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
         check = None
     _FAST[schema_name] = check
@@ -180,7 +203,11 @@ def _validate(document: Any, schema_name: str, file: Path) -> None:
     errors = schema_errors(document, schema_name)
     if errors:
         field_path, reason = errors[0]
-        more = f" (and {len(errors) - 1} more: run 'clearance validate {file}')" if len(errors) > 1 else ""
+        more = (
+            f" (and {len(errors) - 1} more: run 'clearance validate {file}')"
+            if len(errors) > 1
+            else ""
+        )
         raise ConfigError(file, field_path or "(top level)", reason + more)
 
 
@@ -242,7 +269,9 @@ class Policy:
     # -- rules --------------------------------------------------------------------------
     def _rule_config(self, rule_id: str) -> dict[str, Any]:
         # memoised per rule id: asked once per rule per asset on the hot path
-        cache: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = self.__dict__.get("_rule_cache")
+        cache: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = self.__dict__.get(
+            "_rule_cache"
+        )
         if cache is None or cache[0] is not self.rules:
             cache = (self.rules, {})
             self.__dict__["_rule_cache"] = cache
@@ -269,7 +298,9 @@ class Policy:
         key = (pack, id(self.rules), len(rules))
         found = cache.get(key)
         if found is None:
-            found = cache[key] = [r for r in rules if r.check is not None and self.rule_enabled(r.id)]
+            found = cache[key] = [
+                r for r in rules if r.check is not None and self.rule_enabled(r.id)
+            ]
         return found  # type: ignore[no-any-return]
 
     def rule_outcome(self, rule_id: str) -> Outcome | None:
@@ -374,7 +405,9 @@ def load_policy(
         try:
             policy.now = _dt.datetime.fromisoformat(env_now).replace(tzinfo=_dt.timezone.utc)
         except ValueError:
-            raise ConfigError("CLEARANCE_NOW", "", f"expected an ISO date, got {env_now!r}") from None
+            raise ConfigError(
+                "CLEARANCE_NOW", "", f"expected an ISO date, got {env_now!r}"
+            ) from None
     return policy
 
 
@@ -420,7 +453,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
         policy.stages = []
         for i, raw in enumerate(stages):
             if raw["name"] in seen:
-                raise ConfigError(path, f"stages[{i}].name", f"stage {raw['name']!r} is defined twice")
+                raise ConfigError(
+                    path, f"stages[{i}].name", f"stage {raw['name']!r} is defined twice"
+                )
             seen.add(raw["name"])
             policy.stages.append(
                 StageConfig(

@@ -38,10 +38,17 @@ def write_png(path: str | os.PathLike[str], width: int = 8, height: int = 8) -> 
     raw = b"".join(b"\x00" + b"\x40\x80\xc0" * width for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    p.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    p.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
     return p
 
 
@@ -56,7 +63,9 @@ class ScanOutcome:
         for item in self.result.assets:
             if item.asset.rel == rel:
                 return item
-        raise KeyError(f"{rel} was not audited; audited: {[a.asset.rel for a in self.result.assets]}")
+        raise KeyError(
+            f"{rel} was not audited; audited: {[a.asset.rel for a in self.result.assets]}"
+        )
 
     def rules(self, rel: str) -> set[str]:
         """Rule ids of the asset's findings (open or approved)."""
@@ -74,7 +83,13 @@ class ScanOutcome:
 class ClearanceRun:
     """A pipeline root under ``tmp_path`` with helpers to write assets and audit them."""
 
-    def __init__(self, root: Path, *, plugins: Sequence[str] = (), stages: Sequence[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        plugins: Sequence[str] = (),
+        stages: Sequence[dict[str, Any]] | None = None,
+    ) -> None:
         self.root = root
         self.config: dict[str, Any] = {
             "clearance": 1,
@@ -82,7 +97,9 @@ class ClearanceRun:
             "tools": "tools.yaml",
             "approvals": "approvals.yaml",
             "plugins": [str(Path(p).resolve()) for p in plugins],
-            "stages": list(stages) if stages is not None else [
+            "stages": list(stages)
+            if stages is not None
+            else [
                 {"name": "gen", "paths": ["gen/"]},
                 {"name": "comp", "paths": ["comp/"]},
                 {"name": "delivery", "paths": ["delivery/"], "final": True},
@@ -100,7 +117,9 @@ class ClearanceRun:
         }
         self.approvals: dict[str, Any] = {"approvals": {}, "consents": {}}
 
-    def asset(self, rel: str, *, sidecar: dict[str, Any] | str | None = None, frames: Sequence[int] = ()) -> Path:
+    def asset(
+        self, rel: str, *, sidecar: dict[str, Any] | str | None = None, frames: Sequence[int] = ()
+    ) -> Path:
         """Write an asset (PNG bytes whatever the extension) and, if given, its sidecar.
 
         With ``frames``, ``rel`` is a pattern ``dir/PREFIX.####.EXT`` and one file per frame is
@@ -121,7 +140,9 @@ class ClearanceRun:
         return path
 
     def write_config(self) -> Path:
-        (self.root / "tools.yaml").write_text(yaml.safe_dump({"tools": self.tools}), encoding="utf-8")
+        (self.root / "tools.yaml").write_text(
+            yaml.safe_dump({"tools": self.tools}), encoding="utf-8"
+        )
         (self.root / "approvals.yaml").write_text(yaml.safe_dump(self.approvals), encoding="utf-8")
         config = self.root / "clearance.yaml"
         config.write_text(yaml.safe_dump(self.config, sort_keys=False), encoding="utf-8")
@@ -137,7 +158,9 @@ class ClearanceRun:
         policy = load_policy(config)
         targets = [str(self.root / p) for p in paths] or [str(self.root)]
         found = discover(targets, policy)
-        session = Session(policy, command="scan", paths=targets, extra_plugins=extra_plugins, autoload=False)
+        session = Session(
+            policy, command="scan", paths=targets, extra_plugins=extra_plugins, autoload=False
+        )
         result = session.run(found.assets, errors=found.errors)
         session.close(result, exit_code=result.exit_code())
         return ScanOutcome(result, policy.audit_log)
@@ -147,7 +170,9 @@ class ClearanceRun:
 def clearance_run(tmp_path: Path) -> Callable[..., ClearanceRun]:
     """Factory: ``clearance_run(plugins=[...], stages=[...])`` → a :class:`ClearanceRun`."""
 
-    def make(*, plugins: Sequence[str] = (), stages: Sequence[dict[str, Any]] | None = None) -> ClearanceRun:
+    def make(
+        *, plugins: Sequence[str] = (), stages: Sequence[dict[str, Any]] | None = None
+    ) -> ClearanceRun:
         root = tmp_path / "show"
         root.mkdir(exist_ok=True)
         return ClearanceRun(root, plugins=plugins, stages=stages)

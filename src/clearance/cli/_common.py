@@ -30,7 +30,12 @@ def outcome_arg(value: str) -> Outcome:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", metavar="F", help="clearance.yaml to use (default: the nearest one above PATH)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        metavar="F",
+        help="clearance.yaml to use (default: the nearest one above PATH)",
+    )
     parser.add_argument(
         "-p",
         dest="plugin_options",

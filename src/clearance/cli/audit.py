@@ -22,9 +22,13 @@ from .output import Progress, render_json, render_jsonl, render_table
 
 def register(sub: argparse._SubParsersAction) -> None:
     scan = sub.add_parser("scan", help="audit every asset under PATH once", description=__doc__)
-    scan.add_argument("paths", nargs="*", metavar="PATH", help="folders or files (default: the current folder)")
+    scan.add_argument(
+        "paths", nargs="*", metavar="PATH", help="folders or files (default: the current folder)"
+    )
     _common_options(scan)
-    scan.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    scan.add_argument(
+        "--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default 1)"
+    )
     scan.set_defaults(func=run_scan)
 
     check = sub.add_parser("check", help="audit single assets (same output as scan)")
@@ -34,7 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stage", "-s", metavar="S", help="audit everything as stage S (overrides the folder→stage mapping)")
+    parser.add_argument(
+        "--stage",
+        "-s",
+        metavar="S",
+        help="audit everything as stage S (overrides the folder→stage mapping)",
+    )
     add_config_options(parser)
     parser.add_argument("--format", "-f", choices=("table", "json", "jsonl"), default="table")
     parser.add_argument(
@@ -46,7 +55,9 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.add_argument(
-        "--no-cache", action="store_true", help="re-read every sidecar and header (ignore the provenance cache)"
+        "--no-cache",
+        action="store_true",
+        help="re-read every sidecar and header (ignore the provenance cache)",
     )
 
 
@@ -86,7 +97,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
     progress = None if args.no_progress else Progress(len(found.assets))
     result: RunResult | None = None
     try:
-        result = session.run(found.assets, errors=found.errors, progress=progress, jobs=getattr(args, "jobs", 1))
+        result = session.run(
+            found.assets, errors=found.errors, progress=progress, jobs=getattr(args, "jobs", 1)
+        )
         code = result.exit_code(args.fail_on)
         session.close(result, exit_code=code)
     except AuditLogError as exc:

@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 # -- validate -----------------------------------------------------------------------------
 
+
 def schema_for(path: Path, document: object) -> str:
     """Which schema a file is checked against, from its name and top-level keys."""
     name = path.name.lower()
@@ -95,6 +96,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 # -- rules and plugins --------------------------------------------------------------------
 
+
 def run_rules(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
     host = PluginHost(policy, blocked=blocked_plugins(args))
@@ -117,7 +119,9 @@ def run_rules(args: argparse.Namespace) -> int:
             outcome = row["configured_outcome"] or row["outcome"]
             flag = "" if row["enabled"] else "  (disabled)"
             print(f"{row['id']:<14}{outcome:<10}{row['principle']:<18}{row['title']}{flag}")
-        print(f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation")
+        print(
+            f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation"
+        )
     return EXIT_ERROR if host.failures else EXIT_OK
 
 
@@ -129,11 +133,18 @@ def run_plugins(args: argparse.Namespace) -> int:
         doc = {
             "stages": {s: [p.name for p in host.plugins_for(s)] for s in stages},
             "plugins": [
-                {"name": p.name, "kind": p.kind, "source": p.source, "hooks": p.hooks,
-                 "stages": sorted(p.stages) if p.stages is not None else None}
+                {
+                    "name": p.name,
+                    "kind": p.kind,
+                    "source": p.source,
+                    "hooks": p.hooks,
+                    "stages": sorted(p.stages) if p.stages is not None else None,
+                }
                 for p in host.plugins.values()
             ],
-            "failures": [{"name": f.name, "source": f.source, "error": f.error} for f in host.failures],
+            "failures": [
+                {"name": f.name, "source": f.source, "error": f.error} for f in host.failures
+            ],
         }
         json.dump(doc, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -141,7 +152,9 @@ def run_plugins(args: argparse.Namespace) -> int:
         for info in host.plugins.values():
             where = "all stages" if info.stages is None else ", ".join(sorted(info.stages))
             print(f"{info.name:<40}{info.kind:<11}{where}")
-            print(f"{'':<4}{info.source}; hooks: {', '.join(h.replace('clearance_', '') for h in info.hooks)}")
+            print(
+                f"{'':<4}{info.source}; hooks: {', '.join(h.replace('clearance_', '') for h in info.hooks)}"
+            )
         print()
         for stage in stages:
             names = [p.name for p in host.plugins_for(stage) if p.kind != "builtin"]
@@ -152,6 +165,7 @@ def run_plugins(args: argparse.Namespace) -> int:
 
 
 # -- init ---------------------------------------------------------------------------------
+
 
 def run_init(args: argparse.Namespace) -> int:
     target = Path(args.dir)
@@ -166,5 +180,7 @@ def run_init(args: argparse.Namespace) -> int:
         written.append(str(dest))
     for path in written:
         print(f"wrote {path}")
-    print(f"next: edit {target / 'clearance.yaml'} (stages, production), then run `clearance scan {target}`")
+    print(
+        f"next: edit {target / 'clearance.yaml'} (stages, production), then run `clearance scan {target}`"
+    )
     return EXIT_OK

@@ -57,7 +57,13 @@ def _wrap(text: str, width: int, indent: str) -> Iterator[str]:
         yield indent + line
 
 
-def render_table(result: RunResult, out: IO[str], *, colour: bool | None = None, fail_on: Outcome = Outcome.ESCALATE) -> None:
+def render_table(
+    result: RunResult,
+    out: IO[str],
+    *,
+    colour: bool | None = None,
+    fail_on: Outcome = Outcome.ESCALATE,
+) -> None:
     """Per-stage counts by outcome, then open findings by stage and asset, worst first."""
     if colour is None:
         colour = out.isatty()
@@ -74,10 +80,18 @@ def render_table(result: RunResult, out: IO[str], *, colour: bool | None = None,
         out.write(f"{stage.stage:<16}{len(stage.assets):>7}{cells}\n")
     totals = result.by_outcome()
     out.write("-" * len(header) + "\n")
-    out.write(f"{'total':<16}{len(result.assets):>7}" + "".join(f"{totals[o.value]:>10}" for o in outcomes) + "\n")
+    out.write(
+        f"{'total':<16}{len(result.assets):>7}"
+        + "".join(f"{totals[o.value]:>10}" for o in outcomes)
+        + "\n"
+    )
 
     for stage in result.stages:
-        open_assets = [a for a in stage.assets if any(f.is_open and f.effective_outcome > Outcome.PASS for f in a.findings)]
+        open_assets = [
+            a
+            for a in stage.assets
+            if any(f.is_open and f.effective_outcome > Outcome.PASS for f in a.findings)
+        ]
         approved = [f for a in stage.assets for f in a.findings if not f.is_open]
         if not open_assets and not stage.findings and not approved:
             continue
@@ -101,7 +115,9 @@ def render_table(result: RunResult, out: IO[str], *, colour: bool | None = None,
 def _asset_block(result: AssetResult, out: IO[str], width: int, colour: bool) -> None:
     asset = result.asset
     frames = f"  [{asset.frames}]" if asset.frames else ""
-    out.write(f"  {_paint(_MARK[result.outcome], result.outcome, colour):<10} {asset.rel}{frames}\n")
+    out.write(
+        f"  {_paint(_MARK[result.outcome], result.outcome, colour):<10} {asset.rel}{frames}\n"
+    )
     for finding in result.findings:
         if finding.is_open and finding.effective_outcome > Outcome.PASS:
             _finding_lines(finding, out, width, colour)
@@ -110,7 +126,9 @@ def _asset_block(result: AssetResult, out: IO[str], width: int, colour: bool) ->
 def _finding_lines(finding: Finding, out: IO[str], width: int, colour: bool) -> None:
     o = finding.effective_outcome
     status = f" ({finding.status.value} {finding.approval})" if finding.approval else ""
-    out.write(f"      {finding.rule:<9} {_paint(o.value, o, colour):<9}{status} {finding.message}\n")
+    out.write(
+        f"      {finding.rule:<9} {_paint(o.value, o, colour):<9}{status} {finding.message}\n"
+    )
     if finding.remediation:
         for line in _wrap("fix: " + finding.remediation, width, " " * 16):
             out.write(line + "\n")

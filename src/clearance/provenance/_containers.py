@@ -11,11 +11,10 @@ before the damage is still returned.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import os
 import struct
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import BinaryIO
 

@@ -26,7 +26,10 @@ def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> Parti
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "an empty document"
         return PartialRecord(
-            "sidecar", file, {}, [ProvenanceIssue(file, "(top level)", f"expected a mapping, got {kind}")]
+            "sidecar",
+            file,
+            {},
+            [ProvenanceIssue(file, "(top level)", f"expected a mapping, got {kind}")],
         )
     errors = schema_errors(data, SCHEMA)
     issues = [ProvenanceIssue(file, path or "(top level)", reason) for path, reason in errors]
@@ -36,7 +39,9 @@ def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> Parti
         declared = data.get("asset")
         if isinstance(declared, str) and not _describes(declared, asset):
             issues.append(
-                ProvenanceIssue(file, "asset", f"describes {declared!r}, but is paired with {asset.name!r}")
+                ProvenanceIssue(
+                    file, "asset", f"describes {declared!r}, but is paired with {asset.name!r}"
+                )
             )
     return PartialRecord("sidecar", file, usable, issues)
 
