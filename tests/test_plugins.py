@@ -271,3 +271,29 @@ def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None
     policy = Policy(root=tmp_path, plugins=[str(one), str(two)])
     host = PluginHost(policy, autoload=False)
     assert any(f.name == "checks" and "already registered" in f.error for f in host.failures)
+
+
+def test_a_plugin_file_with_only_a_rulepack_is_registered(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(
+        tmp_path / "packonly.py",
+        """
+        from clearance import Outcome
+        from clearance.rules import RulePack
+
+        pack = RulePack("packonly", pack="site")
+
+        @pack.rule("SITE-PK-01", title="t", principle="creative-output", outcome=Outcome.NOTICE, remediation="r")
+        def always(ctx):
+            '''"Always" (test).'''
+            yield ctx.finding("seen")
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    assert "SITE-PK-01" in run.scan().rules("comp/b.png")
+
+
+def test_a_plugin_file_without_hooks_fails_loudly(tmp_path: Path) -> None:
+    plugin = write_plugin(tmp_path / "nothing.py", "X = 1\n")
+    host = PluginHost(Policy(root=tmp_path, plugins=[str(plugin)]), autoload=False)
+    assert any(f.name == "nothing" and "no Clearance hooks" in f.error for f in host.failures)

@@ -199,6 +199,18 @@ class PluginHost:
             except Exception as exc:
                 self.failures.append(PluginFailure(ep.name, source, _error(exc)))
                 continue
+            if isinstance(plugin, ModuleType):
+                found = _plugin_of(plugin)
+                if found is None:
+                    self.failures.append(
+                        PluginFailure(
+                            ep.name,
+                            source,
+                            "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
+                        )
+                    )
+                    continue
+                plugin = found
             self._register(plugin, ep.name, source=source, kind="entrypoint")
 
     def _load_config_plugins(self) -> None:
@@ -247,7 +259,17 @@ class PluginHost:
             except Exception as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
-        self._register(module, name, source=source, kind="config", stages=stages)
+        plugin = _plugin_of(module)
+        if plugin is None:
+            self.failures.append(
+                PluginFailure(
+                    name,
+                    f"{where}: {source}",
+                    "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
+                )
+            )
+            return
+        self._register(plugin, name, source=source, kind="config", stages=stages)
 
     def _collect_rules(self) -> None:
         for impl in self.pm.hook.clearance_add_rules.get_hookimpls():
@@ -421,6 +443,43 @@ class _NamedRegistry:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._registry, name)
+
+
+def _plugin_of(module: ModuleType) -> object | None:
+    """What to register for a plugin module: the module itself when it has hook functions;
+    else its one module-level :class:`~clearance.rules.RulePack`; ``None`` when it has neither
+    (a silent plugin would check nothing, so loading it is an error)."""
+    if any(
+        name.startswith("clearance_") and callable(getattr(module, name)) for name in vars(module)
+    ):
+        return module
+    from .rules import RulePack
+
+    packs = [value for value in vars(module).values() if isinstance(value, RulePack)]
+    if len(packs) == 1:
+        return packs[0]
+    if packs:
+        return _Packs(packs)
+    return None
+
+
+class _Packs:
+    """Several module-level rule packs of one plugin file, registered as one plugin."""
+
+    def __init__(self, packs: list[Any]) -> None:
+        self.packs = packs
+
+    @hookspecs.hookimpl
+    def clearance_add_rules(self, registry: Any) -> None:
+        for pack in self.packs:
+            pack.clearance_add_rules(registry)
+
+    @hookspecs.hookimpl
+    def clearance_check_asset(self, asset: Any, record: Any, stage: Any, policy: Any) -> list[Any]:
+        findings: list[Any] = []
+        for pack in self.packs:
+            findings.extend(pack.clearance_check_asset(asset, record, stage, policy))
+        return findings
 
 
 def _import_file(path: Path) -> ModuleType:
