@@ -39,7 +39,14 @@ class SamplePki:
     key_pem: bytes
 
 
-def make_pki(common_name: str = "Saltworks Diffusion (sample signer)") -> SamplePki:
+def make_pki(
+    common_name: str = "Saltworks Diffusion (sample signer)",
+    *,
+    organization: str = "Clearance Sample PKI",
+    days: int = 365,
+) -> SamplePki:
+    """A root CA and an end-entity certificate that C2PA accepts for signing (EC P-256,
+    email-protection EKU, key identifiers); the tests use it with their own names."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -51,7 +58,7 @@ def make_pki(common_name: str = "Saltworks Diffusion (sample signer)") -> Sample
         return x509.Name(
             [
                 x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Clearance Sample PKI"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
             ]
         )
 
@@ -71,12 +78,12 @@ def make_pki(common_name: str = "Saltworks Diffusion (sample signer)") -> Sample
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = (
         x509.CertificateBuilder()
-        .subject_name(name("Clearance Sample Root"))
-        .issuer_name(name("Clearance Sample Root"))
+        .subject_name(name(f"{organization} Root"))
+        .issuer_name(name(f"{organization} Root"))
         .public_key(root_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(usage(True), critical=True)
         .add_extension(
@@ -92,7 +99,7 @@ def make_pki(common_name: str = "Saltworks Diffusion (sample signer)") -> Sample
         .public_key(ee_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage(False), critical=True)
         .add_extension(

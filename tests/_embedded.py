@@ -8,12 +8,16 @@ the one c2pa-rs accepts with default settings, see ``refs/PROVENANCE.md``).
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
+import sys
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sample_pipeline"))
+
+from _embedded_writers import OFFLINE, SamplePki  # noqa: E402
+from _embedded_writers import make_pki as _make_pki  # noqa: E402
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED = IPTC + "trainedAlgorithmicMedia"
@@ -234,97 +238,13 @@ def write_exr(
 # ---------------------------------------------------------------------------------- C2PA ----
 
 
-@dataclass
-class TestPki:
-    """A throwaway root CA and an end-entity signing certificate (PEM)."""
-
-    root_pem: bytes
-    chain_pem: bytes  # end-entity first, root left out
-    key_pem: bytes
+# The PKI and the offline settings are the sample pipeline's (one implementation of what a
+# C2PA signer needs); the tests give the certificates their own names and a short life.
+TestPki = SamplePki
 
 
-def make_pki(common_name: str = "Clearance Test Signer") -> TestPki:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.timezone.utc)
-
-    def name(cn: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Clearance Test PKI"),
-            ]
-        )
-
-    def usage(ca: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(
-            digital_signature=not ca,
-            content_commitment=not ca,
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=ca,
-            crl_sign=ca,
-            encipher_only=False,
-            decipher_only=False,
-        )
-
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(name("Clearance Test Root"))
-        .issuer_name(name("Clearance Test Root"))
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(usage(True), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    ee_key = ec.generate_private_key(ec.SECP256R1())
-    ee = (
-        x509.CertificateBuilder()
-        .subject_name(name(common_name))
-        .issuer_name(root.subject)
-        .public_key(ee_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage(False), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ee_key.public_key()), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-            critical=False,
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return TestPki(
-        root_pem=root.public_bytes(pem),
-        chain_pem=ee.public_bytes(pem),
-        key_pem=ee_key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        ),
-    )
-
-
-OFFLINE = {
-    "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
-    "builder": {"thumbnail": {"enabled": False}},
-}
+def make_pki(common_name: str = "Clearance Test Signer") -> SamplePki:
+    return _make_pki(common_name, organization="Clearance Test PKI", days=30)
 
 
 def c2pa_manifest(
