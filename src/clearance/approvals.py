@@ -21,7 +21,7 @@ from .hookspecs import hookimpl
 from .model import Asset, Finding, ProvenanceRecord
 from .policy import Policy
 
-__all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "consent_problem"]
+__all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "as_date"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,10 @@ class ApprovalMatch:
     document: str | None = None
 
 
-def _date(value: Any) -> _dt.date | None:
+def as_date(value: Any) -> _dt.date | None:
+    """A date from a YAML/JSON value (``date``, ``datetime`` or ISO string); None otherwise."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
     if isinstance(value, _dt.date):
         return value
     if isinstance(value, str):
@@ -102,7 +105,7 @@ def find_approval(
                     content_hash = ""
             if content_hash.lower() != str(wanted).lower():
                 continue
-        expires = _date(approval.get("expires"))
+        expires = as_date(approval.get("expires"))
         match = ApprovalMatch(
             id=approval_id,
             expired=expires is None or expires < policy.today,
@@ -122,30 +125,3 @@ def clearance_find_approval(
 ) -> ApprovalMatch | None:
     """The built-in approvals registry (``approvals.yaml``)."""
     return find_approval(finding, asset, record, policy)
-
-
-def consent_problem(
-    consent_id: Any, *, performer: str | None, production: str | None, use: str, policy: Policy
-) -> str | None:
-    """Why a consent does not cover a use (``None`` when it does).
-
-    A valid consent exists in the registry, names the same performer and production, lists
-    ``use`` among its ``uses`` and has not expired.
-    """
-    if not isinstance(consent_id, str) or not consent_id:
-        return "no consent recorded"
-    consent = policy.consents.get(consent_id)
-    if consent is None:
-        return f"consent {consent_id} is not in the consents registry"
-    if performer is not None and consent.get("performer") != performer:
-        return f"consent {consent_id} is for {consent.get('performer')}, not {performer}"
-    if production is not None and consent.get("production") != production:
-        return (
-            f"consent {consent_id} covers production {consent.get('production')}, not {production}"
-        )
-    if use not in (consent.get("uses") or []):
-        return f"consent {consent_id} does not cover {use}"
-    expires = _date(consent.get("expires"))
-    if expires is None or expires < policy.today:
-        return f"consent {consent_id} expired on {consent.get('expires')}"
-    return None

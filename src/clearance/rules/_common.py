@@ -6,11 +6,11 @@ Private to the built-in packs; site packs may copy what they need but should not
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..approvals import as_date
 from ..model import MISSING, Finding
 from . import RuleContext
 
@@ -25,6 +25,7 @@ __all__ = [
     "is_unknown",
     "is_true",
     "consent_problem",
+    "step_evidence",
     "step_label",
 ]
 
@@ -99,6 +100,12 @@ def step_label(index: int, step: dict[str, Any]) -> str:
     return f"step {index} ({tool})" if isinstance(tool, str) else f"step {index} (no tool)"
 
 
+def step_evidence(index: int, step: dict[str, Any]) -> dict[str, Any]:
+    """``{"step": N, "tool": id}``: which step of the workflow a finding is about."""
+    tool_id = step.get("tool")
+    return {"step": index, "tool": tool_id if isinstance(tool_id, str) else None}
+
+
 def enumerate_steps(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(index, step)`` with the index as written in the sidecar (``steps[index]``)."""
     steps = ctx.get("steps", [])
@@ -114,20 +121,6 @@ def step_inputs(step: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(inputs, list):
         return []
     return [item for item in inputs if isinstance(item, dict)]
-
-
-def as_date(value: Any) -> _dt.date | None:
-    """A date from a YAML/JSON value (``date``, ``datetime`` or ISO string); None otherwise."""
-    if isinstance(value, _dt.datetime):
-        return value.date()
-    if isinstance(value, _dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def consent_problem(ctx: RuleContext, entry: dict[str, Any], use: str) -> str | None:

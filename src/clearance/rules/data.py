@@ -12,7 +12,14 @@ from typing import Any
 
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
-from ._common import enumerate_steps, genai_only, is_unknown, step_inputs, step_label
+from ._common import (
+    enumerate_steps,
+    genai_only,
+    is_unknown,
+    step_evidence,
+    step_inputs,
+    step_label,
+)
 
 pack = RulePack("clearance.rules.data")
 
@@ -62,10 +69,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
         return
     for index, step in enumerate_steps(ctx):
         tool_id = step.get("tool")
-        where: dict[str, Any] = {
-            "step": index,
-            "tool": tool_id if isinstance(tool_id, str) else None,
-        }
+        where = step_evidence(index, step)
         tool = ctx.tool(step)
         if tool is None:
             yield ctx.unsure(
@@ -130,10 +134,7 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
         return
     for index, step in enumerate_steps(ctx):
         tool_id = step.get("tool")
-        where: dict[str, Any] = {
-            "step": index,
-            "tool": tool_id if isinstance(tool_id, str) else None,
-        }
+        where = step_evidence(index, step)
         tool = ctx.tool(step)
         deployment = tool.get("deployment") if tool is not None else None
         if tool is None or is_unknown(deployment):
