@@ -3,40 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
 
 from clearance.testing import write_png
 
-SIDECAR = {
-    "provenance": 1,
-    "production": "BENCH01",
-    "shot": "sh010",
-    "generated": True,
-    "source_type": "compositeWithTrainedAlgorithmicMedia",
-    "steps": [
-        {
-            "tool": "studio-diffusion",
-            "tool_version": "2.1",
-            "inputs": [{"ref": "plates/sh010_plate_v001.####.exr", "class": "owned_released"}],
-            "prompt": {"text": "wide desert street at dusk", "references": []},
-            "training": {"performed": False, "sources": []},
-        }
-    ],
-    "output": {
-        "use": "temp",
-        "on_screen": "none",
-        "subject": "incidental",
-        "depicts_real": False,
-        "presented_as_authentic": False,
-        "synthetic_performer": False,
-        "human_contribution": "matte painter repainted sky",
-    },
-    "talent": [],
-    "union_impact": "none",
-    "disclosure": {"notified_at": "2026-11-02"},
-}
+# the same compliant GenAI sidecar the tests use (tests/conftest.py), for production BENCH01
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from conftest import genai_sidecar  # noqa: E402
+
+SIDECAR = genai_sidecar(production="BENCH01")
 
 CONFIG = """clearance: 1
 production: {id: BENCH01, genre: fiction, regions: [US]}
