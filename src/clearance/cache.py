@@ -52,7 +52,11 @@ def migrate_provenance_cache(db: sqlite3.Connection) -> None:
     )
 
 
-def _stat_token(path: Path) -> str:
+#: Cache rows fetched per query when the engine said which assets come next (:meth:`plan`).
+_WINDOW = 256
+
+
+def _stat_token(path: str | os.PathLike[str]) -> str:
     try:
         st = os.stat(path)
     except OSError:
@@ -114,37 +118,61 @@ class ProvenanceCache:
         )
         self.signature = hashlib.sha256(blob.encode()).hexdigest()[:16]
         self._pending: dict[str, tuple[str, str]] = {}
+        self._order: dict[str, int] = {}
+        self._upcoming: list[str] = []
+        self._window: dict[str, tuple[str, str] | None] = {}
         self.hits = 0
         self.misses = 0
 
     def fingerprint(self, asset: Asset) -> str:
-        parts = [self.signature, _stat_token(asset.files[0]) if asset.files else "-"]
-        if len(asset.files) > 1:
-            parts.append(_stat_token(asset.files[-1]))
-            parts.append(
-                hashlib.sha1(",".join(p.name for p in asset.files).encode()).hexdigest()[:16]
-            )
+        files = asset.files
+        parts = [self.signature, _stat_token(files[0]) if files else "-"]
+        if len(files) > 1:
+            parts.append(_stat_token(files[-1]))
+            parts.append(hashlib.sha1(",".join(p.name for p in files).encode()).hexdigest()[:16])
         parts.append(_stat_token(asset.sidecar) if asset.sidecar is not None else "no-sidecar")
-        folder = asset.path.parent
-        stem = asset.path.name
-        prefix = asset.name.split(".", 1)[0] if asset.is_sequence else None
-        for candidate in (
-            folder / f"{stem}.c2pa",
-            folder / f"{Path(stem).stem}.c2pa",
-            *([folder / f"{prefix}.c2pa"] if prefix else []),
-        ):
-            parts.append(_stat_token(candidate))
+        # the C2PA sidecars the reader looks for (str paths: this runs once per asset)
+        path = os.fspath(asset.path)
+        folder, _, stem = path.rpartition(os.sep)
+        base = stem.rsplit(".", 1)[0] if "." in stem[1:] and not stem.endswith(".") else stem
+        candidates = [f"{folder}{os.sep}{stem}.c2pa", f"{folder}{os.sep}{base}.c2pa"]
+        if asset.is_sequence:
+            candidates.append(f"{folder}{os.sep}{asset.name.split('.', 1)[0]}.c2pa")
+        parts.extend(_stat_token(c) for c in candidates)
         return "|".join(parts)
 
+    def plan(self, assets: Sequence[Asset]) -> None:
+        """The order assets will be looked up in: rows are then fetched a window at a time."""
+        self._order = {a.rel: i for i, a in enumerate(assets)}
+        self._upcoming = [a.rel for a in assets]
+        self._window = {}
+
+    def _row(self, rel: str) -> tuple[str, str] | None:
+        if rel in self._window:
+            return self._window.pop(rel)
+        start = self._order.get(rel)
+        if start is None:
+            rows = self.store.query(
+                "SELECT fingerprint, partials FROM provenance_cache WHERE asset = ?", (rel,)
+            )
+            return (rows[0][0], rows[0][1]) if rows else None
+        wanted = self._upcoming[start : start + _WINDOW]
+        self._window = {rel: None for rel in wanted}  # type: ignore[misc]
+        marks = ",".join("?" * len(wanted))
+        for asset, fp, data in self.store.query(
+            f"SELECT asset, fingerprint, partials FROM provenance_cache WHERE asset IN ({marks})",
+            wanted,
+        ):
+            self._window[asset] = (fp, data)
+        return self._window.pop(rel)
+
     def get(self, asset: Asset, fingerprint: str) -> list[PartialRecord] | None:
-        row = self.store.query(
-            "SELECT fingerprint, partials FROM provenance_cache WHERE asset = ?", (asset.rel,)
-        )
-        if not row or row[0][0] != fingerprint:
+        row = self._row(asset.rel)
+        if row is None or row[0] != fingerprint:
             self.misses += 1
             return None
         try:
-            partials = _decode(row[0][1])
+            partials = _decode(row[1])
         except (ValueError, KeyError, TypeError):
             self.misses += 1
             return None

@@ -51,12 +51,30 @@ def is_candidate(name: str, policy: Policy) -> bool:
     """Is a file name an asset under the policy (media extension, not hidden/tmp/sidecar)?"""
     if name.startswith(".") or is_sidecar(name):
         return False
-    if any(fnmatch.fnmatchcase(name, pat) for pat in policy.temporary):
-        return False
-    if policy.ignore and any(fnmatch.fnmatchcase(name, pat) for pat in policy.ignore):
-        return False
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return ext in policy.extensions
+    if ext not in policy.extensions:
+        return False
+    excluded = _excluded(policy)
+    return excluded is None or excluded.match(name) is None
+
+
+def _excluded(policy: Policy) -> re.Pattern[str] | None:
+    """One compiled pattern for the policy's temporary and ignore globs (memoised)."""
+    patterns = (*policy.temporary, *policy.ignore)
+    memo = _EXCLUDED.get(patterns, False)
+    if memo is False:
+        memo = (
+            re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+            if patterns
+            else None
+        )
+        if len(_EXCLUDED) > 64:
+            _EXCLUDED.clear()
+        _EXCLUDED[patterns] = memo
+    return memo  # type: ignore[return-value]
+
+
+_EXCLUDED: dict[tuple[str, ...], re.Pattern[str] | None | bool] = {}
 
 
 def frame_ranges(frames: Iterable[int]) -> str:
@@ -141,12 +159,16 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
             prefix, frame, ext = parts
             sequences.setdefault((prefix, ext), []).append((int(frame), name))
     assets: list[Asset] = []
+    base = _rel(root, folder)
+    base = "" if base == "." else base + "/"
     for name in singles:
         path = folder / name
-        sidecar = _pick(folder, all_names, sidecar_candidates(folder, name, sequence_prefix=None))
-        assets.append(
-            Asset(path=path, rel=_rel(root, path), root=root, files=[path], sidecar=sidecar)
-        )
+        sidecar = None
+        for suffix in SIDECAR_SUFFIXES:  # sidecar_candidates(), by name: once per file
+            if name + suffix in all_names:
+                sidecar = folder / (name + suffix)
+                break
+        assets.append(Asset(path=path, rel=base + name, root=root, files=[path], sidecar=sidecar))
     for (prefix, ext), frames in sequences.items():
         frames.sort()
         first_name = frames[0][1]

@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 import time
+import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -192,9 +193,14 @@ class Session:
             self._cache = None
 
     def flush(self) -> None:
-        """Commit what was buffered (the provenance cache)."""
+        """Commit what was buffered: the provenance cache, and built-in plugins' buffered
+        state-store writes (any registered plugin object with a ``flush()`` method)."""
         if self._cache is not None:
             self._cache.flush()
+        for plugin in self.plugins.pm.get_plugins():
+            flush = getattr(plugin, "flush", None)
+            if callable(flush) and not isinstance(plugin, (type, types.ModuleType)):
+                flush()
 
     # -- events -----------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
@@ -521,6 +527,8 @@ class Session:
                 with self.batch():
                     self.start_stage(stage)
                     members = by_stage[stage_name]
+                    if self._cache is not None and pool is None:
+                        self._cache.plan(members)
                     audited = pool.audit(members) if pool is not None else map(self.audit, members)
                     for asset_result in audited:
                         stage_result.assets.append(asset_result)
@@ -602,6 +610,8 @@ def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[s
     session = _WORKER
     assert session is not None, "worker not initialised"
     out = []
+    if session._cache is not None:
+        session._cache.plan(chunk)
     for asset in chunk:
         session.events.clear()
         result = session.audit(asset)

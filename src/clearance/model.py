@@ -66,22 +66,22 @@ class Outcome(str, enum.Enum):
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return self.rank < other.rank
+        return _RANK[self] < _RANK[other]
 
     def __le__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return self.rank <= other.rank
+        return _RANK[self] <= _RANK[other]
 
     def __gt__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return self.rank > other.rank
+        return _RANK[self] > _RANK[other]
 
     def __ge__(self, other: object) -> bool:
         if not isinstance(other, Outcome):
             return NotImplemented
-        return self.rank >= other.rank
+        return _RANK[self] >= _RANK[other]
 
     def __str__(self) -> str:
         return self.value
@@ -108,6 +108,7 @@ class Outcome(str, enum.Enum):
 
 
 _RANK = {o: i for i, o in enumerate(Outcome)}
+_PATHS: dict[str, tuple[str, ...]] = {}  # dotted field path → its parts (bounded)
 
 
 class Status(str, enum.Enum):
@@ -231,8 +232,14 @@ class ProvenanceRecord:
     def get(self, path: str, default: Any = MISSING) -> Any:
         """Read a dotted field path, ``record.get("output.use")``; ``default`` when absent."""
         node: Any = self.data
-        for part in path.split("."):
-            if not isinstance(node, Mapping) or part not in node:
+        parts = _PATHS.get(path)
+        if parts is None:
+            parts = tuple(path.split("."))
+            if len(_PATHS) < 4096:
+                _PATHS[path] = parts
+        for part in parts:
+            # dict first: records are plain dicts; other mappings take the slow check
+            if (type(node) is not dict and not isinstance(node, Mapping)) or part not in node:
                 return default
             node = node[part]
         return node

@@ -110,6 +110,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
         self.plugins: dict[str, PluginInfo] = {}
+        self._impl_memo: dict[tuple[str, str | None, int], tuple[list[Any], list[Any]]] = {}
         self.registry = RuleRegistry()
         for name in blocked:
             self.pm.set_blocked(name)
@@ -298,10 +299,21 @@ class PluginHost:
 
     # -- the typed facade -------------------------------------------------------------
     def _impls(self, hook_name: str, stage: str | None = None) -> list[Any]:
+        """The hook's implementations in pluggy's call order, attached to ``stage``.
+
+        Memoised per (hook, stage) and checked against the hook's current implementations,
+        so a plugin registered later (by anyone) is seen on the next call.
+        """
         caller = getattr(self.pm.hook, hook_name)
-        impls = list(reversed(caller.get_hookimpls()))  # pluggy's call order
+        current = caller._hookimpls  # pluggy's own list; compared, never changed
+        key = (hook_name, stage, len(self.plugins))
+        memo = self._impl_memo.get(key)
+        if memo is not None and memo[0] == current:
+            return memo[1]
+        impls = list(reversed(current))  # pluggy's call order
         if stage is not None:
             impls = [i for i in impls if self.attached(i.plugin_name, stage)]
+        self._impl_memo[key] = (list(current), impls)
         return impls
 
     @staticmethod

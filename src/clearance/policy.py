@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
@@ -308,11 +309,25 @@ class Policy:
         value = self._rule_config(rule_id).get("outcome")
         return Outcome.parse(value) if value is not None else None
 
-    def rule_settings(self, rule_id: str) -> dict[str, Any]:
-        """A rule's parameters from ``rules:`` (``enabled``/``outcome`` left out)."""
-        return {
-            k: v for k, v in self._rule_config(rule_id).items() if k not in ("enabled", "outcome")
-        }
+    def rule_settings(self, rule_id: str) -> Mapping[str, Any]:
+        """A rule's parameters from ``rules:`` (``enabled``/``outcome`` left out); read-only,
+        memoised per rule id (asked by rules on every asset)."""
+        cache: tuple[dict[str, Any], dict[str, Mapping[str, Any]]] | None = self.__dict__.get(
+            "_settings_cache"
+        )
+        if cache is None or cache[0] is not self.rules:
+            cache = (self.rules, {})
+            self.__dict__["_settings_cache"] = cache
+        found = cache[1].get(rule_id)
+        if found is None:
+            found = cache[1][rule_id] = MappingProxyType(
+                {
+                    k: v
+                    for k, v in self._rule_config(rule_id).items()
+                    if k not in ("enabled", "outcome")
+                }
+            )
+        return found
 
     # -- stages -------------------------------------------------------------------------
     def stage(self, name: str) -> StageConfig:

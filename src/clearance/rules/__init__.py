@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import fnmatch
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
@@ -128,7 +130,7 @@ class RuleContext:
         self.policy = policy
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> Mapping[str, Any]:
         """The rule's parameters from ``rules:`` in the configuration."""
         return self.policy.rule_settings(self.rule.id)
 
@@ -141,7 +143,9 @@ class RuleContext:
     def generated(self) -> bool | None:
         return self.record.generated
 
-    @property
+    # Asset-level views below are computed once per asset: one context serves every rule of
+    # a pack for that asset (``rule`` is re-pointed), and the record does not change meanwhile.
+    @functools.cached_property
     def genai_ancestry(self) -> list[dict[str, Any]]:
         """GenAI material the asset contains through its declared inputs, transitively.
 
@@ -153,7 +157,7 @@ class RuleContext:
         found = ancestry.get("genai") if isinstance(ancestry, dict) else None
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
-    @property
+    @functools.cached_property
     def use(self) -> str | None:
         """``output.use``; ``final`` for every asset in a stage marked ``final: true``."""
         if self.stage.final:
@@ -165,10 +169,17 @@ class RuleContext:
     def is_final(self) -> bool:
         return self.use == "final"
 
+    @functools.cached_property
+    def indexed_steps(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(index, step)`` for every step that is a mapping, index as written in the sidecar."""
+        steps = self.get("steps", None)
+        if not isinstance(steps, list):
+            return []
+        return [(i, s) for i, s in enumerate(steps) if isinstance(s, dict)]
+
     @property
     def steps(self) -> list[dict[str, Any]]:
-        steps = self.get("steps", [])
-        return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
+        return [step for _, step in self.indexed_steps]
 
     def inputs(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """Every declared input as ``(step_index, input)``."""
@@ -191,17 +202,23 @@ class RuleContext:
             return None
         return self.policy.consents.get(consent_id)
 
-    @property
+    @functools.cached_property
     def talent(self) -> list[dict[str, Any]]:
         talent = self.get("talent", [])
         return [t for t in talent if isinstance(t, dict)] if isinstance(talent, list) else []
 
-    @property
+    @functools.cached_property
     def production(self) -> str | None:
         value = self.get("production", None)
         if isinstance(value, str):
             return value
         return self.policy.production_id
+
+    @functools.cached_property
+    def is_genai(self) -> bool:
+        """GenAI, or unknown while something is known about the asset (never "no" by default)."""
+        record = self.record
+        return bool(record.partials) and record.generated is not False
 
     # -- building findings ----------------------------------------------------------------
     def finding(self, message: str, *, outcome: Outcome | None = None, **evidence: Any) -> Finding:
@@ -227,12 +244,23 @@ class RuleContext:
         )
 
 
-def _as_findings(value: Any) -> list[Finding]:
-    if value is None:
-        return []
-    if isinstance(value, Finding):
-        return [value]
-    return [f for f in value if f is not None]
+_LAST = threading.local()  # this thread's current asset context, shared by the packs
+
+
+def _context_for(
+    rule: Rule, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
+) -> RuleContext:
+    last: RuleContext | None = getattr(_LAST, "ctx", None)
+    if (
+        last is not None
+        and last.record is record
+        and last.asset is asset
+        and last.stage is stage
+        and last.policy is policy
+    ):
+        return last
+    ctx = _LAST.ctx = RuleContext(rule, asset, record, stage, policy)
+    return ctx
 
 
 class RulePack:
@@ -288,15 +316,22 @@ class RulePack:
         self, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
     ) -> list[Finding]:
         findings: list[Finding] = []
-        ctx: RuleContext | None = None
-        for rule in policy.enabled_rules(self.name, self.rules):
-            # one context per asset, re-pointed at each rule (checks finish before the next)
-            if ctx is None:
-                ctx = RuleContext(rule, asset, record, stage, policy)
-            else:
-                ctx.rule = rule
+        rules = policy.enabled_rules(self.name, self.rules)
+        if not rules:
+            return findings
+        # one context per asset for every pack, re-pointed at each rule (checks finish
+        # before the next), so what it derives from the record is derived once
+        ctx = _context_for(rules[0], asset, record, stage, policy)
+        for rule in rules:
+            ctx.rule = rule
             try:
-                findings.extend(_as_findings(rule.check(ctx)))  # type: ignore[misc]
+                found = rule.check(ctx)  # type: ignore[misc]
+                if found is None:
+                    continue
+                if isinstance(found, Finding):
+                    findings.append(found)
+                else:
+                    findings.extend(f for f in found if f is not None)
             except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
                 findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
         return findings

@@ -56,7 +56,7 @@ def has_provenance(ctx: RuleContext) -> bool:
 def is_genai(ctx: RuleContext) -> bool:
     """Rules other than ``PRV-*`` run on GenAI assets: ``generated: true``, or ``generated``
     unknown while something is known about the asset (an unsure status is never "no")."""
-    return ctx.record.present and ctx.generated is not False
+    return ctx.is_genai
 
 
 def genai_only(check: Check) -> Check:
@@ -64,7 +64,7 @@ def genai_only(check: Check) -> Check:
 
     @functools.wraps(check)
     def wrapper(ctx: RuleContext) -> Iterable[Finding] | Finding | None:
-        if not is_genai(ctx):
+        if not ctx.is_genai:
             return None
         return check(ctx)
 
@@ -108,12 +108,7 @@ def step_evidence(index: int, step: dict[str, Any]) -> dict[str, Any]:
 
 def enumerate_steps(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(index, step)`` with the index as written in the sidecar (``steps[index]``)."""
-    steps = ctx.get("steps", [])
-    if not isinstance(steps, list):
-        return
-    for index, step in enumerate(steps):
-        if isinstance(step, dict):
-            yield index, step
+    return iter(ctx.indexed_steps)
 
 
 def step_inputs(step: dict[str, Any]) -> list[dict[str, Any]]:

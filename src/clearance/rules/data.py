@@ -36,7 +36,7 @@ NEEDS_CLEARANCE = frozenset(
 
 
 def _no_steps(ctx: RuleContext) -> bool:
-    return not any(True for _ in enumerate_steps(ctx))
+    return not ctx.indexed_steps
 
 
 def _classes(step: dict[str, Any], wanted: frozenset[str]) -> list[dict[str, Any]]:
