@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from conftest import genai_sidecar
 
 from clearance._resources import SCHEMAS, schema
+from clearance._yaml import load_document
 from clearance.model import Outcome
 from clearance.policy import ConfigError, find_config, load_policy, schema_errors
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_pipeline" / "show"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def write(path: Path, doc: object) -> Path:
@@ -197,3 +206,70 @@ def test_sidecar_example_from_the_design_validates() -> None:
     from clearance._yaml import _normalise
 
     assert schema_errors(_normalise(doc), "provenance.schema.json") == []
+
+
+def _mutants(doc: Any, rng: random.Random, count: int) -> Iterator[Any]:
+    """``doc`` with one random change each: a field removed, retyped, misdated or added."""
+    values: list[Any] = [None, 0, -1, 1.5, True, "", "unknown", "2026-13-01", "2026-02-30",
+                         "2026-01-01", [], {}, ["x"], {"x": 1}]
+    for _ in range(count):
+        mutant = copy.deepcopy(doc)
+        node, key = mutant, None
+        for _depth in range(rng.randint(1, 4)):  # walk down a random path
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            if not keys:
+                key = None
+                break
+            key = rng.choice(keys)
+            child = node[key]
+            if not isinstance(child, (dict, list)) or rng.random() < 0.3:
+                break
+            node, key = child, None
+        action = rng.random()
+        if key is None or action < 0.2:
+            if isinstance(node, dict):
+                node[f"unknown_{rng.randint(0, 9)}"] = rng.choice(values)
+            elif isinstance(node, list):
+                node.append(rng.choice(values))
+        elif action < 0.4 and isinstance(node, dict):
+            del node[key]
+        else:
+            node[key] = rng.choice(values)
+        yield mutant
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("provenance.schema.json", lambda: genai_sidecar()),
+        ("clearance.schema.json", lambda: load_document(SAMPLE / "clearance.yaml")),
+        ("tools.schema.json", lambda: load_document(SAMPLE / "tools.yaml")),
+        ("approvals.schema.json", lambda: load_document(CONFIGS / "approvals.yaml")),
+    ],
+)
+def test_fast_schema_checks_give_jsonschemas_verdict(name: str, valid: Any) -> None:
+    """The hot path asks a fast validator "valid?"; it must agree with jsonschema on every
+    document, valid or not (a fast "valid" that jsonschema would refuse is a silent pass)."""
+    from clearance.policy import _python_check, _rust_check, _validator
+
+    authority = _validator(name)  # jsonschema, as configured for explaining errors
+    checks = {"jsonschema-rs": _rust_check(name), "fastjsonschema": _python_check(name)}
+    if name == "provenance.schema.json":  # the hot path: a declared dependency, in use
+        assert checks["jsonschema-rs"] is not None
+    base = valid()
+    assert authority.is_valid(base)
+    docs = [base, *_mutants(base, random.Random(name), 400)]
+    invalid = 0
+    for doc in docs:
+        expected = authority.is_valid(doc)
+        invalid += not expected
+        for label, check in checks.items():
+            if check is None:
+                continue
+            try:
+                check(doc)
+                verdict = True
+            except Exception:
+                verdict = False
+            assert verdict == expected, f"{label} says {verdict} for {doc!r}"
+    assert invalid > 50  # the mutations do reach the schema's constraints

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -34,17 +33,18 @@ class DocumentError(Exception):
 
 def load_document(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> Any:
     """Read and parse a YAML or JSON file, refusing oversized files and alias bombs."""
-    p = Path(path)
+    name = os.fspath(path)
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")
-        data = p.read_bytes()
+        with open(name, "rb") as fh:  # one open, one fstat: this runs once per sidecar
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")
+            data = fh.read(max_bytes + 1)
     except OSError as exc:
         raise DocumentError(exc.strerror or str(exc)) from None
     if len(data) > max_bytes:  # grew between stat and read
         raise DocumentError(f"file is over {max_bytes} bytes")
-    return parse_document(data, json_only=p.suffix.lower() == ".json")
+    return parse_document(data, json_only=name.lower().endswith(".json"))
 
 
 def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:

@@ -160,30 +160,59 @@ _FAST: dict[str, Any] = {}
 
 
 def _fast_check(schema_name: str) -> Any:
-    """A compiled fastjsonschema validator, or ``None`` where it cannot stand in for jsonschema.
+    """A compiled validator that answers "valid?" fast (raising when not), or ``None`` where
+    none can stand in for jsonschema.
 
-    It only answers "valid?" (about 20× faster); jsonschema stays the authority that explains
-    an invalid document. ``format: date`` uses jsonschema's own format checker, so both agree.
+    jsonschema stays the authority that explains an invalid document; the fast check only
+    spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema, and
+    asserting ``format`` like jsonschema's format checker) is used when installed, else
+    ``fastjsonschema`` with jsonschema's own ``date`` checker. Both give jsonschema's
+    verdict on the shipped schemas (``tests/test_policy.py`` compares them).
     """
     if schema_name in _FAST:
         return _FAST[schema_name]
-    check = None
+    check = _rust_check(schema_name) or _python_check(schema_name)
+    _FAST[schema_name] = check
+    return check
+
+
+def _self_contained(doc: dict[str, Any]) -> bool:
+    """No ``$ref`` outside the document's own ``#/...`` (fast checkers never fetch one)."""
+    return "$ref" not in str(doc).replace("'$ref': '#/", "")
+
+
+def _rust_check(schema_name: str) -> Any:
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    if not _self_contained(schema(schema_name)):
+        return None
+    try:
+        validator = jsonschema_rs.validator_for(schema(schema_name), validate_formats=True)
+    except Exception:  # a schema it cannot compile: the next candidate
+        return None
+    is_valid = validator.is_valid
+
+    def check(document: Any) -> None:
+        if not is_valid(document):
+            raise ValueError("invalid")
+
+    return check
+
+
+def _python_check(schema_name: str) -> Any:
     try:
         import fastjsonschema
         import jsonschema
 
         doc = schema(schema_name)
-        if "$ref" not in str({k: v for k, v in doc.items() if k != "$defs"}).replace(
-            "'$ref': '#/", ""
-        ):
-            conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
-            check = fastjsonschema.compile(
-                doc, formats={"date": lambda value: conforms(value, "date")}
-            )
+        if not _self_contained(doc):
+            return None
+        conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
+        return fastjsonschema.compile(doc, formats={"date": lambda value: conforms(value, "date")})
     except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
-        check = None
-    _FAST[schema_name] = check
-    return check
+        return None
 
 
 def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:

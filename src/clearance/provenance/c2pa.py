@@ -87,10 +87,13 @@ def sdk_available() -> bool:
 
 def sidecar_manifest(path: str | os.PathLike[str]) -> Path | None:
     """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``."""
-    path = Path(path)
-    for candidate in (path.with_name(path.name + ".c2pa"), path.with_suffix(".c2pa")):
-        if is_file(candidate):
-            return candidate
+    name = os.fspath(path)
+    stem, ext = os.path.splitext(name)
+    # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
+    # plain strings and os.path.isfile (no exception for "absent"): checked for every asset
+    for candidate in (name + ".c2pa", (stem if ext and ext != "." else name) + ".c2pa"):
+        if os.path.isfile(candidate):
+            return Path(candidate)
     return None
 
 
