@@ -91,6 +91,7 @@ import socket
 import stat
 import threading
 import time as _time
+from hashlib import sha256
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,8 @@ ENVELOPE = (
 )
 _BODY_KEYS = ENVELOPE[3:]  # what the caller supplies; schema/seq/prev belong to the writer
 _CALLER_KEYS = frozenset(ENVELOPE[4:])
+_MIDDLE_KEYS = _BODY_KEYS[1:-1]  # between "time" and "details"
+_SKIPPED_KEYS = _CALLER_KEYS | {"time", "schema", "seq", "prev"}
 _ROTATED_RE = re.compile(r"\.(\d{6})$")
 _TAIL_CHUNK = 8192
 
@@ -148,7 +151,14 @@ def utc_now() -> str:
     now = _time.time()
     seconds = int(now)
     millis = int((now - seconds) * 1000)
-    return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds)) + f".{millis:03d}Z"
+    last = _SECOND[0]  # one tuple, swapped whole: safe across threads
+    if last[0] != seconds:  # formatted once per second: every event asks
+        last = (seconds, _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(seconds)))
+        _SECOND[0] = last
+    return f"{last[1]}.{millis:03d}Z"
+
+
+_SECOND: list[tuple[int, str]] = [(-1, "")]  # the last second formatted by utc_now()
 
 
 def line_hash(line: bytes) -> str:
@@ -224,10 +234,8 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
             f"{where}: event {name!r}: 'details' must be a mapping, not {type(details_in).__name__}"
         )
     for key, value in event.items():
-        if key in _CALLER_KEYS or key == "time":
-            continue
-        if key in ("schema", "seq", "prev"):
-            continue  # owned by the writer; a caller's value is ignored
+        if key in _SKIPPED_KEYS:
+            continue  # envelope fields; schema/seq/prev are the writer's (a caller's is ignored)
         if key in details:
             raise AuditLogError(f"{where}: event {name!r}: field {key!r} given twice")
         details[key] = value
@@ -241,7 +249,7 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
         )
     body: dict[str, Any] = {"time": time}
     get = event.get
-    for key in _BODY_KEYS[1:-1]:
+    for key in _MIDDLE_KEYS:
         value = get(key)
         # Enums such as Outcome are written by value.
         body[key] = value.value if isinstance(value, enum.Enum) else value
@@ -338,10 +346,11 @@ class AuditLog:
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _write(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+    def _write(self, prepared: list[_Prepared], *, records: bool = True) -> list[dict[str, Any]]:
+        """Write ``prepared`` under the lock; the written records are built only if asked."""
         if not prepared:
             return []
-        records: list[dict[str, Any]] = []
+        written: list[dict[str, Any]] = []
         with self._locked():
             fd = self._open_active()
             try:
@@ -371,13 +380,14 @@ class AuditLog:
                         size = 0
                     pending.append(chunk)
                     size += len(chunk)
-                    records.append(item.record(seq, prev))
-                    prev = line_hash(line)
+                    if records:
+                        written.append(item.record(seq, prev))
+                    prev = sha256(line).hexdigest()  # line_hash(), without the newline check
                 self._append_bytes(fd, b"".join(pending))
             finally:
                 if fd >= 0:
                     os.close(fd)
-        return records
+        return written
 
     def _open_active(self) -> int:
         created = False
@@ -578,6 +588,7 @@ class AuditSink:
 
     def __init__(self, log: AuditLog) -> None:
         self.audit_log = log
+        self._where = str(log.path)
         self._batch: list[_Prepared] | None = None
         self._depth = 0
         self._max_events = 1000
@@ -585,20 +596,21 @@ class AuditSink:
     def msg(self, event_dict: Mapping[str, Any]) -> dict[str, Any] | None:
         if self._batch is None:
             return self.audit_log.append(event_dict)
-        self._batch.append(_prepare(event_dict, str(self.audit_log.path)))
+        self._batch.append(_prepare(event_dict, self._where))
         if len(self._batch) >= self._max_events:
-            self.flush()
+            self.flush(records=False)
         return None
 
     # every level writes: an audit event is never filtered by level
     debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
 
-    def flush(self) -> list[dict[str, Any]]:
-        """Write the buffered events (one lock, one fsync); returns the written records."""
+    def flush(self, *, records: bool = True) -> list[dict[str, Any]]:
+        """Write the buffered events (one lock, one fsync); returns the written records
+        (none when ``records`` is False)."""
         if not self._batch:
             return []
         batch, self._batch = self._batch, []
-        return self.audit_log._write(batch)
+        return self.audit_log._write(batch, records=records)
 
 
 def _to_sink(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -652,6 +664,6 @@ def audit_batch(logger: Any, *, max_events: int = 1000) -> Iterator[Any]:
         sink._depth -= 1
         if sink._depth == 0:
             try:
-                sink.flush()
+                sink.flush(records=False)
             finally:
                 sink._batch = None

@@ -184,6 +184,17 @@ class ProvenanceCache:
         if encoded is not None:
             self._pending[asset.rel] = (fingerprint, encoded)
 
+    def take(self) -> list[tuple[str, str, str]]:
+        """Hand over the buffered rows (a ``--jobs`` worker: its parent writes them)."""
+        rows = [(asset, fp, data) for asset, (fp, data) in self._pending.items()]
+        self._pending.clear()
+        return rows
+
+    def put_rows(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """Buffer rows another process encoded (see :meth:`take`)."""
+        for asset, fp, data in rows:
+            self._pending[asset] = (fp, data)
+
     def flush(self) -> None:
         if not self._pending:
             return

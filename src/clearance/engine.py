@@ -165,6 +165,9 @@ class Session:
             self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
         self._cache: Any = None
         self._cacheable: frozenset[str] = frozenset()
+        #: False in ``--jobs`` worker processes: the parent calls the notification hooks
+        #: (``finding``, ``asset_audited``) while it writes the events, in serial order.
+        self.notify = True
         if cache and policy.state_path is not None:
             self._open_cache(policy.state_path)
         if announce:
@@ -363,7 +366,8 @@ class Session:
         for finding in result.findings:
             self._emit_finding(finding, result)
         self._emit_audited(result, texts)
-        self.plugins.asset_audited(result, self._notify_error(result.stage))
+        if self.notify:
+            self.plugins.asset_audited(result, self._notify_error(result.stage))
         return result
 
     def _apply_approval(
@@ -453,7 +457,7 @@ class Session:
             message=finding.message,
             details=details,
         )
-        if result is not None:
+        if result is not None and self.notify:
             self.plugins.finding(finding, result, self._notify_error(finding.stage))
 
     def _emit_audited(self, result: AssetResult, texts: Sequence[str]) -> None:
@@ -545,10 +549,20 @@ class Session:
         return result
 
     def replay(self, result: AssetResult, events: Sequence[dict[str, Any]]) -> AssetResult:
-        """Write the events a worker process recorded for ``result``, in their order."""
+        """Write the events a worker process recorded for ``result``, in their order, and
+        call the notification hooks where a serial run calls them (after each finding's
+        event, and after ``asset.audited``)."""
+        findings = iter(result.findings)
         for event in events:
+            name = event["event"]
             fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
-            self.emit(event["event"], **fields)
+            self.emit(name, **fields)
+            if name == "finding":
+                finding = next(findings, None)
+                if finding is not None:
+                    self.plugins.finding(finding, result, self._notify_error(result.stage))
+            elif name == "asset.audited":
+                self.plugins.asset_audited(result, self._notify_error(result.stage))
         return result
 
     def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
@@ -604,20 +618,28 @@ def _worker_init(
         cache=cache,
         run_id=run_id,
     )
+    _WORKER.notify = False
 
 
-def _worker_audit(chunk: Sequence[Asset]) -> list[tuple[AssetResult, list[dict[str, Any]]]]:
+#: What a worker returns per chunk: each result with its events, and the provenance-cache
+#: rows it read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write.
+_Chunk = tuple[list[tuple[AssetResult, list[dict[str, Any]]]], list[tuple[str, str, str]]]
+
+
+def _worker_audit(chunk: Sequence[Asset]) -> _Chunk:
     session = _WORKER
     assert session is not None, "worker not initialised"
     out = []
-    if session._cache is not None:
-        session._cache.plan(chunk)
+    cache = session._cache
+    if cache is not None:
+        cache.plan(chunk)
     for asset in chunk:
         session.events.clear()
         result = session.audit(asset)
         out.append((result, list(session.events)))
-    session.flush()
-    return out
+    # the state store is written by the parent only: workers never wait on its write lock
+    rows = cache.take() if cache is not None else []
+    return out, rows
 
 
 class _WorkerPool:
@@ -649,7 +671,10 @@ class _WorkerPool:
 
     def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:
         chunks = [assets[i : i + _CHUNK] for i in range(0, len(assets), _CHUNK)]
-        for batch in self.executor.map(_worker_audit, chunks):
+        cache = self.session._cache
+        for batch, rows in self.executor.map(_worker_audit, chunks):
+            if cache is not None:
+                cache.put_rows(rows)
             for result, events in batch:
                 yield self.session.replay(result, events)
 
@@ -658,8 +683,13 @@ class _WorkerPool:
 
 
 def _rel(path: Path | None, root: Path) -> str | None:
+    """``path`` relative to ``root`` with ``/`` separators, or as given when outside it."""
     if path is None:
         return None
+    text, base = os.fspath(path), os.fspath(root)
+    if text.startswith(base) and text[len(base) : len(base) + 1] == os.sep:  # once per asset
+        text = text[len(base) + 1 :]
+        return text if os.sep == "/" else text.replace(os.sep, "/")
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
