@@ -33,6 +33,7 @@ test: $(DEVSTAMP)
 
 ## make bench: every benchmark in benchmarks/, one table of ratios against baselines measured in the same run
 bench: $(DEVSTAMP)
+	$(PY) -m compileall -q src  # bytecode, as a wheel install has (the editable install has none)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(DEVSTAMP)

@@ -331,7 +331,9 @@ class RulePack:
                 if isinstance(found, Finding):
                     findings.append(found)
                 else:
-                    findings.extend(f for f in found if f is not None)
+                    for finding in found:  # most rules are generators that yield nothing
+                        if finding is not None:
+                            findings.append(finding)
             except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
                 findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
         return findings
