@@ -72,3 +72,85 @@ def test_parallel_warm_scan_uses_the_cache_and_matches(tmp_path: Path) -> None:
         if e["event"] == "asset.audited" and e["run_id"] == last_run
     ]
     assert cached == [True] * 40
+
+
+NOTIFY_PLUGIN = """
+import os
+from clearance import hookimpl
+
+LOG = os.environ["NOTIFY_LOG"]
+
+
+def _write(line):
+    with open(LOG, "a") as fh:
+        fh.write(f"{os.getpid()} {line}\\n")
+
+
+@hookimpl
+def clearance_finding(finding, result, policy):
+    _write(f"finding {result.asset.rel} {finding.rule}")
+
+
+@hookimpl
+def clearance_asset_audited(result, policy):
+    _write(f"audited {result.asset.rel} {result.outcome.value}")
+"""
+
+
+def _state_rows(db: Path) -> dict[str, list[tuple]]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return {
+            "cache": con.execute(
+                "SELECT asset, fingerprint, partials FROM provenance_cache ORDER BY asset"
+            ).fetchall(),
+            "lineage": con.execute(
+                "SELECT asset, stage, version, outcome, findings, inputs, ancestry "
+                "FROM lineage_assets ORDER BY asset, stage"
+            ).fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_parallel_scan_calls_hooks_in_the_parent_in_serial_order(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Workers only read and check: the notification hooks run in the scanning process, in the
+    order a serial run calls them, and the state store (provenance cache, lineage) ends up
+    with the same rows as after a serial scan, written by that process alone."""
+    show = ClearanceRun(tmp_path / "show", plugins=[str(tmp_path / "notify.py")])
+    (tmp_path / "notify.py").write_text(NOTIFY_PLUGIN)
+    show.root.mkdir()
+    for i in range(60):
+        stage = ("gen", "comp")[i % 2]
+        inputs = (
+            [{"ref": f"gen/el_{i - 1:03d}.png", "class": "generated"}] if stage == "comp" else []
+        )
+        sidecar = genai_sidecar(disclosure={} if i % 3 else {"notified_at": "2026-11-01"})
+        if inputs:
+            sidecar["steps"][0]["inputs"] = inputs
+        show.asset(f"{stage}/el_{i:03d}.png", sidecar=sidecar)
+    show.write_config()
+    notes = tmp_path / "notify.log"
+    monkeypatch.setenv("NOTIFY_LOG", str(notes))
+    state = show.root / ".clearance" / "state.db"
+
+    serial = run_cli("scan", str(show.root), "--format", "json")
+    serial_notes = notes.read_text().splitlines()
+    serial_rows = _state_rows(state)
+    state.unlink()
+    notes.unlink()
+    parallel = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
+    parallel_notes = notes.read_text().splitlines()
+
+    assert serial.code == parallel.code and serial.stdout == parallel.stdout
+    assert len({line.split()[0] for line in parallel_notes}) == 1  # one process: the parent
+    assert [n.split(" ", 1)[1] for n in parallel_notes] == [
+        n.split(" ", 1)[1] for n in serial_notes
+    ]
+    assert any(n.split()[1] == "finding" for n in serial_notes)
+    assert _state_rows(state) == serial_rows
+    assert serial_rows["lineage"] and serial_rows["cache"]

@@ -210,8 +210,22 @@ def test_sidecar_example_from_the_design_validates() -> None:
 
 def _mutants(doc: Any, rng: random.Random, count: int) -> Iterator[Any]:
     """``doc`` with one random change each: a field removed, retyped, misdated or added."""
-    values: list[Any] = [None, 0, -1, 1.5, True, "", "unknown", "2026-13-01", "2026-02-30",
-                         "2026-01-01", [], {}, ["x"], {"x": 1}]
+    values: list[Any] = [
+        None,
+        0,
+        -1,
+        1.5,
+        True,
+        "",
+        "unknown",
+        "2026-13-01",
+        "2026-02-30",
+        "2026-01-01",
+        [],
+        {},
+        ["x"],
+        {"x": 1},
+    ]
     for _ in range(count):
         mutant = copy.deepcopy(doc)
         node, key = mutant, None
