@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import genai_sidecar
 
 from clearance._resources import SCHEMAS, schema
 from clearance._yaml import load_document
 from clearance.model import Outcome
 from clearance.policy import ConfigError, find_config, load_policy, schema_errors
+from conftest import genai_sidecar
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_pipeline" / "show"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

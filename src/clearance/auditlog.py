@@ -91,8 +91,8 @@ import socket
 import stat
 import threading
 import time as _time
-from hashlib import sha256
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 

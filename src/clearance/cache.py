@@ -21,7 +21,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 from .model import Asset, PartialRecord, ProvenanceIssue

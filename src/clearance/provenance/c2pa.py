@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
-from ._common import display_path, is_file
+from ._common import display_path
 from ._containers import scan
 from ._iptc import generated_from_source_type
 

@@ -24,9 +24,9 @@ rule, and the pack's other rules still run. A rule disabled in the configuration
 from __future__ import annotations
 
 import fnmatch
-import traceback
 import functools
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
