@@ -98,7 +98,11 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
     result: RunResult | None = None
     try:
         result = session.run(
-            found.assets, errors=found.errors, progress=progress, jobs=getattr(args, "jobs", 1)
+            found.assets,
+            errors=found.errors,
+            progress=progress,
+            jobs=getattr(args, "jobs", 1),
+            keep_records=False,  # the output needs findings only: memory stays small
         )
         code = result.exit_code(args.fail_on)
         session.close(result, exit_code=code)
