@@ -18,7 +18,7 @@ def events_without_volatile(log: Path) -> list[dict]:
         for key in VOLATILE:
             event.pop(key)
         details = event["details"]
-        for key in ("duration_ms", "duration_s", "pid"):
+        for key in ("duration_ms", "duration_s", "log_s", "pid"):
             details.pop(key, None)
         out.append(event)
     return out

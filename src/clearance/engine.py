@@ -10,6 +10,7 @@ or a watcher called it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -157,6 +158,9 @@ class Session:
         self._log: Any = None
         self._audit: Any = None
         self._started = time.monotonic()
+        #: Seconds spent writing audit events (preparing, hashing, writing, fsync), reported
+        #: as ``log_s`` in ``run.finished`` so the log's share of a run is visible.
+        self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
         if write_log and policy.audit_log is not None:
             from .auditlog import AuditLog, make_audit_logger
@@ -209,7 +213,11 @@ class Session:
     def emit(self, event: str, **fields: Any) -> None:
         """Write one audit event (``details`` free-form); raises ``AuditLogError`` on failure."""
         if self._audit is not None:
-            self._audit.info(event, **fields)
+            started = time.perf_counter()
+            try:
+                self._audit.info(event, **fields)
+            finally:
+                self.log_seconds += time.perf_counter() - started
         else:
             self.events.append({"event": event, "run_id": self.run_id, "host": self.host, **fields})
 
@@ -219,9 +227,25 @@ class Session:
             from contextlib import nullcontext
 
             return nullcontext()
+        return self._timed_batch()
+
+    @contextlib.contextmanager
+    def _timed_batch(self) -> Iterator[None]:
         from .auditlog import audit_batch
 
-        return audit_batch(self._audit)
+        block = audit_batch(self._audit)
+        block.__enter__()
+        try:
+            yield
+        except BaseException as exc:
+            started = time.perf_counter()
+            if not block.__exit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            started = time.perf_counter()
+            block.__exit__(None, None, None)
+        finally:
+            self.log_seconds += time.perf_counter() - started
 
     def _emit_start(self, paths: Sequence[str]) -> None:
         policy = self.policy
@@ -575,7 +599,10 @@ class Session:
 
     def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
         """Write ``run.finished`` and release the log."""
-        details: dict[str, Any] = {"duration_s": round(time.monotonic() - self._started, 3)}
+        details: dict[str, Any] = {
+            "duration_s": round(time.monotonic() - self._started, 3),
+            "log_s": round(self.log_seconds, 3),
+        }
         outcome = None
         if result is not None:
             details.update(
