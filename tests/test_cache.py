@@ -72,6 +72,22 @@ def test_changed_sidecar_is_read_again(tmp_path: Path) -> None:
     assert audited(show)["delivery/final.png"]["details"]["cached"]
 
 
+def test_a_detached_c2pa_manifest_added_later_is_read(tmp_path: Path) -> None:
+    """The fingerprint covers the C2PA sidecar names the reader probes: one that appears
+    next to a cached asset (listed by the next scan's walk) makes that asset be read again."""
+    show = make(tmp_path)
+    scan(show)
+    scan(show)
+    assert audited(show)["comp/a.png"]["details"]["cached"]
+    (show.root / "comp/a.png.c2pa").write_bytes(b"not a manifest store")
+    result = scan(show)
+    event = audited(show)["comp/a.png"]
+    assert not event["details"]["cached"]
+    assert "c2pa" in event["details"]["sources"]
+    assert "PRV-06" in {f["rule"] for f in result["comp/a.png"]["findings"]}
+    assert audited(show)["delivery/final.png"]["details"]["cached"]
+
+
 def test_new_frame_in_a_sequence_invalidates_it(tmp_path: Path) -> None:
     show = make(tmp_path)
     scan(show)

@@ -134,10 +134,16 @@ class ProvenanceCache:
         path = os.fspath(asset.path)
         folder, _, stem = path.rpartition(os.sep)
         base = stem.rsplit(".", 1)[0] if "." in stem[1:] and not stem.endswith(".") else stem
-        candidates = [f"{folder}{os.sep}{stem}.c2pa", f"{folder}{os.sep}{base}.c2pa"]
+        names = [f"{stem}.c2pa", f"{base}.c2pa"]
         if asset.is_sequence:
-            candidates.append(f"{folder}{os.sep}{asset.name.split('.', 1)[0]}.c2pa")
-        parts.extend(_stat_token(c) for c in candidates)
+            names.append(f"{asset.name.split('.', 1)[0]}.c2pa")
+        # a name that was not in the folder when it was listed is absent without a stat: a
+        # file that appears later is listed, and so changes the fingerprint, on the next run
+        known = asset.siblings
+        parts.extend(
+            "-" if known is not None and n not in known else _stat_token(f"{folder}{os.sep}{n}")
+            for n in names
+        )
         return "|".join(parts)
 
     def plan(self, assets: Sequence[Asset]) -> None:

@@ -159,6 +159,7 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
             prefix, frame, ext = parts
             sequences.setdefault((prefix, ext), []).append((int(frame), name))
     assets: list[Asset] = []
+    siblings = frozenset(all_names)  # one shared set per folder
     base = _rel(root, folder)
     base = "" if base == "." else base + "/"
     for name in singles:
@@ -168,7 +169,16 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
             if name + suffix in all_names:
                 sidecar = folder / (name + suffix)
                 break
-        assets.append(Asset(path=path, rel=base + name, root=root, files=[path], sidecar=sidecar))
+        assets.append(
+            Asset(
+                path=path,
+                rel=base + name,
+                root=root,
+                files=[path],
+                sidecar=sidecar,
+                siblings=siblings,
+            )
+        )
     for (prefix, ext), frames in sequences.items():
         frames.sort()
         first_name = frames[0][1]
@@ -189,6 +199,7 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
                 frames=frame_ranges(numbers),
                 frame_numbers=numbers,
                 sidecar=sidecar,
+                siblings=siblings,
             )
         )
     return assets

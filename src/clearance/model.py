@@ -143,6 +143,9 @@ class Asset:
     frame_numbers: list[int] = field(default_factory=list)
     sidecar: Path | None = None
     stage: str = "default"
+    #: The names of the files in the asset's folder when it was discovered (``None`` when
+    #: unknown): lets the provenance cache skip probing for files that were not there.
+    siblings: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
