@@ -107,6 +107,29 @@ def _rule_sort_key(rule: Rule) -> tuple[str, str]:
 CheckFunction = Callable[["RuleContext"], "Iterable[Finding] | Finding | None"]
 
 
+if TYPE_CHECKING:
+    _per_asset = functools.cached_property
+else:
+
+    class _per_asset:  # noqa: N801 - used as a decorator, like functools.cached_property
+        """``functools.cached_property`` without its lock (Python 3.11 takes an RLock on every
+        first access, and a context's views are first read once per asset)."""
+
+        def __init__(self, func: Callable[[Any], Any]) -> None:
+            self.func = func
+            self.name = func.__name__
+            self.__doc__ = func.__doc__
+
+        def __set_name__(self, owner: type, name: str) -> None:
+            self.name = name
+
+        def __get__(self, instance: Any, owner: type | None = None) -> Any:
+            if instance is None:
+                return self
+            value = instance.__dict__[self.name] = self.func(instance)
+            return value
+
+
 class RuleContext:
     """What a rule check sees: the asset, its record, the stage and the policy, plus helpers.
 
@@ -145,7 +168,7 @@ class RuleContext:
 
     # Asset-level views below are computed once per asset: one context serves every rule of
     # a pack for that asset (``rule`` is re-pointed), and the record does not change meanwhile.
-    @functools.cached_property
+    @_per_asset
     def genai_ancestry(self) -> list[dict[str, Any]]:
         """GenAI material the asset contains through its declared inputs, transitively.
 
@@ -157,7 +180,7 @@ class RuleContext:
         found = ancestry.get("genai") if isinstance(ancestry, dict) else None
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
-    @functools.cached_property
+    @_per_asset
     def use(self) -> str | None:
         """``output.use``; ``final`` for every asset in a stage marked ``final: true``."""
         if self.stage.final:
@@ -169,7 +192,7 @@ class RuleContext:
     def is_final(self) -> bool:
         return self.use == "final"
 
-    @functools.cached_property
+    @_per_asset
     def indexed_steps(self) -> list[tuple[int, dict[str, Any]]]:
         """``(index, step)`` for every step that is a mapping, index as written in the sidecar."""
         steps = self.get("steps", None)
@@ -202,19 +225,19 @@ class RuleContext:
             return None
         return self.policy.consents.get(consent_id)
 
-    @functools.cached_property
+    @_per_asset
     def talent(self) -> list[dict[str, Any]]:
         talent = self.get("talent", [])
         return [t for t in talent if isinstance(t, dict)] if isinstance(talent, list) else []
 
-    @functools.cached_property
+    @_per_asset
     def production(self) -> str | None:
         value = self.get("production", None)
         if isinstance(value, str):
             return value
         return self.policy.production_id
 
-    @functools.cached_property
+    @_per_asset
     def is_genai(self) -> bool:
         """GenAI, or unknown while something is known about the asset (never "no" by default)."""
         record = self.record
