@@ -4,7 +4,7 @@
 status — so GenAI material cannot reach a final deliverable unnoticed because a later
 stage's sidecar forgot to say so" (``DESIGN.md``, Lineage).
 
-Two halves:
+Three parts:
 
 - :class:`LineageStore`: tables ``lineage_assets`` and ``lineage_meta`` in the state store
   file (``audit.state`` in ``clearance.yaml``, default ``.clearance/state.db``), SQLite in WAL
@@ -14,6 +14,9 @@ Two halves:
   sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
   declared inputs, run id and time. :meth:`LineageStore.ancestry` walks declared inputs
   transitively (cycle-safe, depth-bounded).
+- :class:`RunIndex`: the store as one run sees it, read once per folder and answered from
+  memory, with the run's own rows buffered and committed one transaction at a time (at the end
+  of each stage, every ``FLUSH_ROWS`` rows, on ``flush()``, at exit).
 - :class:`LineagePlugin`, a built-in plugin made once per run (``plugins.BUILTIN_FACTORIES``):
   as a provenance reader it returns a partial record from source ``lineage`` whose only key
   is ``ancestry`` (never ``generated``: a comp is not itself generated, it *contains* GenAI
@@ -24,21 +27,27 @@ absolute paths and ``file://`` URLs inside the root accepted); as a frame sequen
 ``####``, ``%04d``, ``@@@@``, ``$F4`` and a single frame number name the same sequence; as an
 asset id (the sidecar's ``x-asset-id``) or a version key of at least 12 hex digits.
 
-Layout: ``refs`` (names, patterns, version keys), ``store`` (tables, rows, ancestry walks),
-and here the plugin.
+Layout: ``refs`` (names, patterns, version keys), ``rows`` (a row and its encoding), ``store``
+(tables, queries), ``ancestry`` (walks), ``index`` (the run's view and write buffer), and here
+the plugin.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..hookspecs import hookimpl
-from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord
+from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord, StageResult
 from ..policy import Policy
+from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
+from .index import FLUSH_ROWS, RunIndex
 from .refs import (
     declared_inputs,
     frame_number,
@@ -51,21 +60,21 @@ from .refs import (
     version_key,
 )
 from .store import (
-    MAX_DEPTH,
     SCHEMA_VERSION,
     AssetRow,
     LineageError,
     LineageStore,
     create_lineage_tables,
-    iter_tree,
 )
 
 __all__ = [
     "AssetRow",
+    "FLUSH_ROWS",
     "LineageError",
     "LineagePlugin",
     "LineageStore",
     "MAX_DEPTH",
+    "RunIndex",
     "SCHEMA_VERSION",
     "create_lineage_tables",
     "declared_inputs",
@@ -81,14 +90,36 @@ __all__ = [
 
 SOURCE = "lineage"
 
+_log = logging.getLogger("clearance")
+
 
 # -------------------------------------------------------------------------------------------
 # The plugin
 # -------------------------------------------------------------------------------------------
 
 
-def _steps_inputs(record: ProvenanceRecord) -> list[dict[str, Any]]:
-    return inputs_of(record.get("steps", None))
+def _recorded_ancestry(record: ProvenanceRecord) -> dict[str, Any] | None:
+    """The ancestry this reader put in the record (read in another process: ``scan --jobs``)."""
+    for partial in record.partials:
+        if partial.source == SOURCE:
+            found = partial.data.get("ancestry")
+            return found if isinstance(found, dict) else None
+    return None
+
+
+class _Read(NamedTuple):
+    """What the reader found for an asset that recording it needs again."""
+
+    version: str  # the version key
+    known: AssetRow | None  # this version's recorded row, if any
+    ancestry: dict[str, Any] | None  # what the reader returned
+    steps: Any  # the sidecar's ``steps`` the inputs were read from (None: not from there)
+    inputs: list[dict[str, Any]]  # inputs_of(steps)
+
+
+#: Indexes left behind in a forked child: kept alive so the child never closes its parent's
+#: connection nor commits its parent's buffered rows.
+_FORKED: list[RunIndex] = []
 
 
 class LineagePlugin:
@@ -96,6 +127,10 @@ class LineagePlugin:
 
     Opens the store lazily: a run that audits nothing, or a policy without a state store,
     never creates one. Safe to call from the watcher's audit thread.
+
+    Rows are buffered (:class:`RunIndex`) and committed in one transaction at the end of each
+    stage (``clearance_stage_finished``), every :data:`FLUSH_ROWS` rows, on :meth:`flush`
+    (``Session.flush()`` calls it), on :meth:`close`, and at interpreter exit.
     """
 
     def __init__(self, policy: Policy) -> None:
@@ -104,28 +139,65 @@ class LineagePlugin:
         #: The engine's run id when the session sets it; else this plugin's own per-run id.
         self.run_id: str = uuid.uuid4().hex
         self.max_depth = MAX_DEPTH
-        self._store: LineageStore | None = None
+        self._index: RunIndex | None = None
         self._pid = 0
         self._lock = threading.Lock()
-        # asset → (version key, its recorded row, its ancestry), from reading to recording
-        self._pending: dict[str, tuple[str, AssetRow | None, dict[str, Any] | None]] = {}
+        # asset → what reading found that recording needs again (see _Read)
+        self._pending: dict[str, _Read] = {}
         self._shown: dict[Path, str] = {}
 
-    def store(self, *, create: bool) -> LineageStore | None:
-        """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
+    def index(self, *, create: bool) -> RunIndex | None:
+        """The run's view of the store (``None``: no state path, or not created yet and
+        ``create`` is False)."""
+        index = self._index
+        if index is not None and self._pid == os.getpid() and (index.store._ready or not create):
+            return index  # the common case, without the lock
         if self.path is None:
             return None
         with self._lock:
-            if self._store is not None and self._pid != os.getpid():
-                self._store = None  # forked: never share a connection across processes
-            if self._store is None:
+            if self._index is not None and self._pid != os.getpid():
+                _FORKED.append(self._index)  # forked: never share a connection or a buffer
+                self._index = None
+            if self._index is None:
                 if not create and not self.path.is_file():
                     return None
-                self._store = LineageStore(self.path, create=create)
+                self._index = RunIndex(LineageStore(self.path, create=create))
                 self._pid = os.getpid()
-            elif create and not self._store._ready:
-                self._store._check_schema(True)
-            return self._store
+            elif create and not self._index.store._ready:
+                self._index.store._check_schema(True)
+            return self._index
+
+    def store(self, *, create: bool) -> LineageStore | None:
+        """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
+        index = self.index(create=create)
+        return index.store if index is not None else None
+
+    def flush(self) -> None:
+        """Commit the rows recorded so far (one transaction). ``Session.flush()`` calls it
+        after each stage, at the end of a run and after each watcher batch.
+
+        A store that cannot be written (locked past the busy timeout, disk full) is logged,
+        not raised: lineage is derived data, and the rows stay buffered for the next flush.
+        """
+        index = self._index
+        if index is None or self._pid != os.getpid():
+            return
+        try:
+            index.flush()
+        except (sqlite3.Error, OSError, LineageError) as exc:
+            _log.warning(
+                "lineage: %d row(s) not recorded yet in %s (kept for the next flush): %s",
+                index.buffered,
+                self.path,
+                exc,
+            )
+
+    def close(self) -> None:
+        """Commit the rows recorded so far and close the store."""
+        with self._lock:
+            index, self._index = self._index, None
+        if index is not None and self._pid == os.getpid():
+            index.close()
 
     def _display(self, root: Path) -> str:
         assert self.path is not None
@@ -145,131 +217,109 @@ class LineagePlugin:
         """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
         if asset.sidecar is None or self.path is None:
             return None
-        store = self.store(create=False)
+        index = self.index(create=False)
         version = version_key(asset)
         known = None
-        if store is not None and version is not None:
-            # this exact version was recorded before (a warm re-scan): no second sidecar parse
-            known = store.exact(asset.rel, asset.stage, version)
+        if index is not None:
+            index.enter_stage(asset.stage)
+            if version is not None:
+                # this exact version was recorded before (a warm re-scan): no second sidecar parse
+                known = index.exact(asset.rel, asset.stage, version)
+        steps = None
         if known is not None:
             inputs = known.inputs
         else:
             sidecar = next((p for p in partials if p.source == "sidecar"), None)
             if sidecar is not None and not sidecar.issues:
-                inputs = inputs_of(sidecar.data.get("steps"))  # already parsed and valid
+                steps = sidecar.data.get("steps")
+                inputs = inputs_of(steps)  # already parsed and valid
             else:
                 inputs = declared_inputs(asset)  # broken sidecar: read what it declares anyway
         ancestry = None
         if inputs:
-            if store is None:
-                ancestry = _unknown_ancestry(inputs)
+            if index is None:
+                ancestry = unknown_ancestry(inputs)
             else:
-                ancestry = store.ancestry(
+                ancestry = index.ancestry(
                     inputs, asset.root, start=asset.rel, max_depth=self.max_depth, shallow=True
                 )
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
-            self._pending[asset.rel] = (version, known, ancestry)
+            self._pending[asset.rel] = _Read(version, known, ancestry, steps, inputs)
         if ancestry is None:
             return None
-        root = asset.root
-        evidence = {"store": self._display(root), "genai": len(ancestry["genai"])}
-        return PartialRecord(SOURCE, self._display(root), {"ancestry": ancestry}, [], evidence)
+        shown = self._display(asset.root)
+        evidence = {"store": shown, "genai": len(ancestry["genai"])}
+        return PartialRecord(SOURCE, shown, {"ancestry": ancestry}, [], evidence)
 
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
-        """Record the audited asset, its verdict and its declared inputs."""
+        """Record the audited asset, its verdict and its declared inputs (buffered)."""
         asset, record = result.asset, result.record
         if record is None or self.path is None:
             return
-        pending = self._pending.pop(asset.rel, None)
-        found = pending[0] if pending is not None else version_key(asset)
-        if found is None:
-            return  # not on disk: nothing to record
-        store = self.store(create=True)
-        assert store is not None
-        version = found
-        known = pending[1] if pending is not None else store.exact(asset.rel, result.stage, found)
-        ancestry = pending[2] if pending is not None else None
-        summary = {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None
-        findings = [
-            {
-                "rule": f.rule,
-                "outcome": f.effective_outcome.value,
-                "status": f.status.value,
-                "message": f.message,
-            }
-            for f in result.findings
-            if f.is_open and f.effective_outcome > Outcome.PASS
-        ]
-        source_type = record.get("source_type", None)
-        asset_id = record.get("x-asset-id", None)
-        production = record.get("production", None) or policy.production_id
-        shot = record.get("shot", None)
-        verdict = AssetRow(
-            id=0,
-            asset=asset.rel,
-            stage=result.stage,
-            version=version,
-            frames=asset.frames,
-            generated=record.generated,
-            source_type=source_type if isinstance(source_type, str) else None,
-            outcome=result.outcome.value,
-            findings=findings,
-            inputs=_steps_inputs(record),
-            asset_id=asset_id if isinstance(asset_id, str) else None,
-            production=production if isinstance(production, str) else None,
-            shot=shot if isinstance(shot, str) else None,
-            ancestry=summary,
+        read = self._pending.pop(asset.rel, None)
+        version = read.version if read is not None else version_key(asset)
+        if version is None:
+            return  # not on disk (an in-memory audit): nothing to record, no store made
+        index = self.index(create=True)
+        assert index is not None
+        if read is None:  # read in a worker process (scan --jobs), or with no sidecar
+            known = index.exact(asset.rel, result.stage, version)
+            read = _Read(version, known, _recorded_ancestry(record), None, [])
+        data = record.data  # top-level keys: what record.get() would answer, without the walk
+        steps = data.get("steps")
+        # the record's steps are the sidecar's (the same object) unless another reader said more
+        inputs = read.inputs if steps is read.steps and steps is not None else inputs_of(steps)
+        ancestry = read.ancestry
+        source_type = data.get("source_type")
+        asset_id = data.get("x-asset-id")
+        production = data.get("production") or policy.production_id
+        shot = data.get("shot")
+        findings = []
+        outcome = Outcome.PASS  # result.outcome, in the same pass: the worst open finding
+        for f in result.findings:
+            if f.is_open:
+                effective = f.effective_outcome
+                if effective > Outcome.PASS:
+                    findings.append(
+                        {
+                            "rule": f.rule,
+                            "outcome": effective.value,
+                            "status": f.status.value,
+                            "message": f.message,
+                        }
+                    )
+                    if effective > outcome:
+                        outcome = effective
+        verdict = (
+            asset.frames,
+            record.generated,
+            source_type if isinstance(source_type, str) else None,
+            outcome.value,
+            findings,
+            inputs,
+            asset_id if isinstance(asset_id, str) else None,
+            production if isinstance(production, str) else None,
+            shot if isinstance(shot, str) else None,
+            {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None,
         )
-        if known is not None and known.same_verdict(verdict):
+        if read.known is not None and read.known.verdict() == verdict:
             return  # an unchanged re-audit (warm re-scan): nothing to write
-        store.record(
-            asset=verdict.asset,
-            version=version,
-            stage=verdict.stage,
-            frames=verdict.frames,
-            generated=verdict.generated,
-            source_type=verdict.source_type,
-            outcome=verdict.outcome,
-            findings=verdict.findings,
-            inputs=verdict.inputs,
-            asset_id=verdict.asset_id,
-            production=verdict.production,
-            shot=verdict.shot,
-            run_id=self.run_id,
-            ancestry=summary,
+        index.record(
+            AssetRow.from_verdict(
+                asset.rel, result.stage, version, verdict, run_id=self.run_id, at=time.time()
+            )
         )
+
+    @hookimpl
+    def clearance_stage_finished(self, stage_result: StageResult, policy: Policy) -> None:
+        """Commit the stage's rows (one transaction); a failure is reported as
+        ``plugin.failed`` and the rows stay buffered for the next flush."""
+        index = self._index
+        if index is not None and self._pid == os.getpid():
+            index.flush()
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"
-
-
-def _unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ancestry when nothing was recorded yet: only what the input classes declare."""
-    genai = [
-        {"ref": i["ref"], "asset": None, "depth": 1, "via": i["ref"], "declared": True}
-        for i in inputs
-        if i.get("class") == "generated"
-    ]
-    refs = list(dict.fromkeys(str(i["ref"]) for i in inputs))
-    tree = [
-        {
-            "ref": i["ref"],
-            "class": i.get("class"),
-            "audited": False,
-            "genai": i.get("class") == "generated",
-        }
-        for i in inputs
-    ]
-    return {
-        "genai": genai,
-        "unknown": [],
-        "unresolved": refs,
-        "assets": [],
-        "cycle": False,
-        "truncated": False,
-        "depth": 1,
-        "tree": tree,
-    }

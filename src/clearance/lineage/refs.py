@@ -103,22 +103,21 @@ def version_key(asset: Asset) -> str | None:
     sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new version.
     ``None`` when a file is not on disk (an in-memory audit has nothing to record).
     """
-    digest = hashlib.sha256()
-    files = list(asset.files) or [asset.path]
+    files = asset.files or [asset.path]
+    parts = []
     if len(files) > 2:
-        digest.update("\0".join(p.name for p in files).encode())
+        parts.append("\0".join([p.name for p in files]))
         files = [files[0], files[-1]]
     if asset.sidecar is not None:
-        files.append(asset.sidecar)
+        files = [*files, asset.sidecar]
     for path in files:
         try:
             st = os.stat(path)
         except OSError:
             return None
-        digest.update(
-            f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n".encode()
-        )
-    return digest.hexdigest()
+        parts.append(f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n")
+    # one digest of everything: the same key as hashing each part in turn
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
 
 
 def declared_inputs(asset: Asset) -> list[dict[str, Any]]:

@@ -1,24 +1,26 @@
-"""The lineage store: the ``lineage_*`` tables of the state store, and ancestry walks.
+"""The lineage store: the ``lineage_*`` tables of the state store, and their rows.
 
 One row per audited *version* of an asset (``lineage_assets``); the tables' own schema
 version is kept in ``lineage_meta`` (key ``schema``) and upgraded in place. SQLite in WAL
-mode with a 30 s busy timeout: several processes record into one file at once.
+mode with a 30 s busy timeout: several processes record into one file at once. A row and its
+encoding live in ``rows``, ancestry walks in ``ancestry``, a run's in-memory view and write
+buffer in ``index``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .refs import is_genai, name_key, normalise_ref, sequence_key
+from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
+from .refs import normalise_ref, sequence_key
+from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row
 
 __all__ = [
     "AssetRow",
@@ -34,10 +36,6 @@ __all__ = [
 #: Version of the ``lineage_*`` tables, kept in ``lineage_meta`` (key ``schema``).
 #: 1: the table; 2: ``ancestry`` (each row's GenAI ancestry summary, so a walk stops there).
 SCHEMA_VERSION = 2
-#: How many generations of inputs an ancestry walk follows.
-MAX_DEPTH = 32
-#: How many ancestor names an ancestry summary keeps (``truncated`` beyond).
-MAX_LISTED = 1000
 
 
 class LineageError(Exception):
@@ -92,83 +90,6 @@ def create_lineage_tables(db: sqlite3.Connection) -> None:
         db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
-_COLUMNS = (
-    "id, asset, stage, version, frames, generated, source_type, outcome, findings, inputs, "
-    "asset_id, production, shot, run_id, audited_at, ancestry"
-)
-
-
-@dataclass
-class AssetRow:
-    """One recorded audit of one version of an asset."""
-
-    id: int
-    asset: str
-    stage: str
-    version: str
-    frames: str | None
-    generated: bool | None
-    source_type: str | None
-    outcome: str
-    findings: list[dict[str, Any]]
-    inputs: list[dict[str, Any]]
-    asset_id: str | None = None
-    production: str | None = None
-    shot: str | None = None
-    run_id: str | None = None
-    audited_at: float = 0.0
-    #: the GenAI ancestry summary recorded with the row (no tree); None: not recorded
-    ancestry: dict[str, Any] | None = None
-
-    @classmethod
-    def from_sql(cls, row: Sequence[Any]) -> AssetRow:
-        (rid, asset, stage, version, frames, generated, source_type, outcome, findings, inputs,
-         asset_id, production, shot, run_id, audited_at, ancestry) = row  # fmt: skip
-        return cls(
-            rid,
-            asset,
-            stage,
-            version,
-            frames,
-            None if generated is None else bool(generated),
-            source_type,
-            outcome,
-            json.loads(findings),
-            json.loads(inputs),
-            asset_id,
-            production,
-            shot,
-            run_id,
-            audited_at,
-            json.loads(ancestry) if ancestry else None,
-        )
-
-    @property
-    def genai(self) -> bool:
-        return is_genai(self.generated, self.source_type)
-
-    def same_verdict(self, other: AssetRow) -> bool:
-        """Would recording ``other`` change nothing but the time and run id?"""
-        fields = ("frames", "generated", "source_type", "outcome", "findings", "inputs",
-                  "asset_id", "production", "shot", "ancestry")  # fmt: skip
-        return all(getattr(self, f) == getattr(other, f) for f in fields)
-
-    def summary(self) -> dict[str, Any]:
-        """What a report shows of the asset (no tree)."""
-        return {
-            "asset": self.asset,
-            "stage": self.stage,
-            "frames": self.frames,
-            "generated": self.generated,
-            "source_type": self.source_type,
-            "genai": self.genai,
-            "outcome": self.outcome,
-            "open_findings": self.findings,
-            "version": self.version[:16],
-            "audited_at": _iso(self.audited_at),
-        }
-
-
 def _wal(db: sqlite3.Connection) -> str:
     """Switch to WAL; a fresh file opened by several processes at once may answer "locked"
     to the switch without waiting for the busy timeout, so retry for a few seconds."""
@@ -180,10 +101,6 @@ def _wal(db: sqlite3.Connection) -> str:
                 raise
             time.sleep(0.1)
     raise AssertionError("unreachable")
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""
 
 
 class LineageStore:
@@ -274,41 +191,33 @@ class LineageStore:
         ancestry: dict[str, Any] | None = None,
     ) -> None:
         """Record one audit (a re-audit of the same version updates its row)."""
-        values = (
-            asset,
-            sequence_key(asset),
-            name_key(asset),
-            asset_id,
-            version,
-            stage,
-            frames,
-            None if generated is None else int(generated),
-            source_type,
-            outcome,
-            json.dumps(findings, ensure_ascii=False, separators=(",", ":")),
-            json.dumps(inputs, ensure_ascii=False, separators=(",", ":")),
-            production,
-            shot,
-            run_id,
-            f"{os.uname().nodename if hasattr(os, 'uname') else ''}:{os.getpid()}",
-            time.time(),
-            None
-            if ancestry is None
-            else json.dumps(ancestry, ensure_ascii=False, separators=(",", ":")),
-        )
+        row = AssetRow(
+            0, asset, stage, version, frames, generated, source_type, outcome, findings, inputs,
+            asset_id, production, shot, run_id, time.time(), ancestry,
+        )  # fmt: skip
         with self._lock:
-            self._db.execute(
-                "INSERT INTO lineage_assets (asset, seq_key, name_key, asset_id, version, stage, "
-                "frames, generated, source_type, outcome, findings, inputs, production, shot, "
-                "run_id, host_pid, audited_at, ancestry) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (asset, stage, version) DO UPDATE SET asset_id=excluded.asset_id, "
-                "frames=excluded.frames, generated=excluded.generated, "
-                "source_type=excluded.source_type, outcome=excluded.outcome, "
-                "findings=excluded.findings, inputs=excluded.inputs, "
-                "production=excluded.production, shot=excluded.shot, run_id=excluded.run_id, "
-                "host_pid=excluded.host_pid, audited_at=excluded.audited_at, ancestry=excluded.ancestry",
-                values,
-            )
+            self._db.execute(UPSERT, encode_row(row, current_host_pid()))
+
+    def record_many(self, rows: Sequence[AssetRow]) -> None:
+        """Record several audits in one transaction (each row keeps its own ``audited_at``).
+
+        All or nothing: on an error nothing is written and the error is raised.
+        """
+        host_pid = current_host_pid()
+        self.commit_encoded([encode_row(row, host_pid) for row in rows])
+
+    def commit_encoded(self, values: Sequence[tuple[Any, ...]]) -> None:
+        """Record rows as :func:`encode_row` made them, in one transaction (all or nothing)."""
+        if not values:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(UPSERT, values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     # -- reading ----------------------------------------------------------------------------
     def _one(self, where: str, params: Sequence[Any]) -> AssetRow | None:
@@ -316,7 +225,7 @@ class LineageStore:
             return None
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM lineage_assets WHERE {where} "
+                f"SELECT {COLUMNS} FROM lineage_assets WHERE {where} "
                 "ORDER BY audited_at DESC, id DESC LIMIT 1",
                 params,
             ).fetchone()
@@ -339,10 +248,20 @@ class LineageStore:
                 return row
         text = ref.strip()
         if text and "/" not in text:
-            row = self._one("asset_id=?", (text,))
-            if row is None and len(text) >= 12 and re.fullmatch(r"[0-9a-fA-F]+", text):
-                row = self._one("version LIKE ?", (text.lower() + "%",))
+            row = self.by_asset_id(text)
+            if row is None:
+                row = self.by_version_key(text)
         return row
+
+    def by_asset_id(self, asset_id: str) -> AssetRow | None:
+        """The latest audit of the asset whose sidecar says ``x-asset-id: asset_id``."""
+        return self._one("asset_id=?", (asset_id,))
+
+    def by_version_key(self, text: str) -> AssetRow | None:
+        """The latest audit whose version key starts with ``text`` (12+ hex digits)."""
+        if len(text) < 12 or not re.fullmatch(r"[0-9a-fA-F]+", text):
+            return None
+        return self._one("version LIKE ?", (text.lower() + "%",))
 
     def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
         """The row of exactly this version of ``asset`` audited in ``stage``, if recorded."""
@@ -358,7 +277,7 @@ class LineageStore:
         if self._names is None:
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT name_key, {_COLUMNS} FROM lineage_assets "
+                    f"SELECT name_key, {COLUMNS} FROM lineage_assets "
                     "ORDER BY audited_at DESC, id DESC"
                 ).fetchall()
             names: dict[str, dict[str, AssetRow]] = {}
@@ -367,6 +286,51 @@ class LineageStore:
                 names.setdefault(raw[0], {}).setdefault(item.asset, item)
             self._names = {key: list(found.values()) for key, found in names.items()}
         return self._names.get(name, [])
+
+    def rows_in_folder(self, folder: str) -> list[tuple[Any, ...]]:
+        """Every row of the assets directly in ``folder`` (``comp/sh010``; no subfolders),
+        oldest first, as selected (``COLUMNS``, then ``seq_key``): one indexed range query."""
+        if not self._ready:
+            return []
+        prefix = f"{folder}/"
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {COLUMNS}, seq_key FROM lineage_assets "
+                "WHERE asset >= ? AND asset < ? AND instr(substr(asset, ?), '/') = 0 "
+                "ORDER BY audited_at, id",
+                (prefix, f"{folder}0", len(prefix) + 1),  # '0' sorts right after '/'
+            ).fetchall()
+
+    def rows_named(self, asset: str) -> list[tuple[Any, ...]]:
+        """Every row recorded as ``asset`` or as a frame token of the same sequence, oldest
+        first, as :meth:`rows_in_folder` selects them."""
+        if not self._ready:
+            return []
+        key = sequence_key(asset)
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {COLUMNS}, seq_key FROM lineage_assets "
+                "WHERE asset = ? OR (seq_key IS NOT NULL AND seq_key = ?) "
+                "ORDER BY audited_at, id",
+                (asset, key),
+            ).fetchall()
+
+    def rows_with_asset_id(self, asset_id: str) -> list[tuple[Any, ...]]:
+        """Every row whose sidecar said ``x-asset-id: asset_id``, oldest first, as
+        :meth:`rows_in_folder` selects them."""
+        if not self._ready:
+            return []
+        with self._lock:
+            return self._db.execute(
+                f"SELECT {COLUMNS}, seq_key FROM lineage_assets WHERE asset_id = ? "
+                "ORDER BY audited_at, id",
+                (asset_id,),
+            ).fetchall()
+
+    def data_version(self) -> int:
+        """SQLite's ``data_version``: changes when another connection commits to the file."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def count(self) -> int:
         if not self._ready:
@@ -395,128 +359,4 @@ class LineageStore:
             whose ``generated`` is unknown), ``unresolved`` (refs the store does not know),
             ``assets`` (every ancestor found), ``cycle``, ``truncated``, ``depth``, ``tree``.
         """
-        walk = _Walk(self, root, max_depth, shallow=shallow)
-        tree = walk.inputs(list(inputs), 1, [start] if start else [])
-        return {
-            "genai": walk.genai,
-            "unknown": walk.unknown,
-            "unresolved": walk.unresolved,
-            "assets": walk.order[:MAX_LISTED],
-            "cycle": walk.cycle,
-            "truncated": walk.truncated or len(walk.order) > MAX_LISTED,
-            "depth": walk.depth,
-            "tree": tree,
-        }
-
-
-@dataclass
-class _Walk:
-    """One ancestry walk: every asset expanded once, the current path kept to name cycles."""
-
-    store: LineageStore
-    root: Path
-    max_depth: int
-    shallow: bool = False
-    genai: list[dict[str, Any]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    unresolved: list[str] = field(default_factory=list)
-    cycle: bool = False
-    truncated: bool = False
-    depth: int = 0
-    expanded: set[str] = field(default_factory=set)
-    order: list[str] = field(default_factory=list)  # every ancestor, in the order found
-    via: str = ""  # the direct input being walked
-
-    def inputs(
-        self, items: list[dict[str, Any]], depth: int, path: list[str]
-    ) -> list[dict[str, Any]]:
-        return [self.node(item, depth, path) for item in items if isinstance(item, dict)]
-
-    def node(self, item: dict[str, Any], depth: int, path: list[str]) -> dict[str, Any]:
-        ref = str(item.get("ref"))
-        if depth == 1:
-            self.via = ref
-        declared = item.get("class")
-        node: dict[str, Any] = {"ref": ref, "class": declared}
-        self.depth = max(self.depth, depth)
-        row = self.store.find(ref, self.root)
-        if row is None:
-            node["audited"] = False
-            node["genai"] = declared == "generated"
-            if ref not in self.unresolved:
-                self.unresolved.append(ref)
-            if node["genai"]:
-                self._genai(ref, None, depth, declared=True)
-            return node
-        genai = row.genai or declared == "generated"
-        node.update(
-            audited=True,
-            asset=row.asset,
-            stage=row.stage,
-            generated=row.generated,
-            source_type=row.source_type,
-            genai=genai,
-            outcome=row.outcome,
-        )
-        if row.asset in path:
-            node["cycle"] = True
-            self.cycle = True
-            return node
-        if row.asset in self.expanded:
-            node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
-            return node
-        self.expanded.add(row.asset)
-        self.order.append(row.asset)
-        if genai:
-            self._genai(ref, row, depth, declared=not row.genai)
-        elif row.generated is None and row.asset not in self.unknown:
-            self.unknown.append(row.asset)
-        if self.shallow and row.ancestry is not None:
-            self._summarised(row.ancestry, depth, path)
-            node["summarised"] = True  # its ancestors come from its recorded summary
-            return node
-        if row.inputs:
-            if depth >= self.max_depth:
-                node["truncated"] = True
-                self.truncated = True
-            else:
-                node["inputs"] = self.inputs(row.inputs, depth + 1, [*path, row.asset])
-        return node
-
-    def _summarised(self, summary: dict[str, Any], depth: int, path: list[str]) -> None:
-        """Take an input's recorded ancestry as the rest of this branch."""
-        ancestors = [a for a in summary.get("assets", []) if isinstance(a, str)]
-        if any(a in path for a in ancestors) or summary.get("cycle"):
-            self.cycle = True
-        for entry in summary.get("genai", []):
-            name = entry.get("asset") if isinstance(entry, dict) else None
-            if not isinstance(entry, dict) or name in path or name in self.expanded:
-                continue
-            self.genai.append(
-                {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
-            )
-        for name in ancestors:
-            if name not in self.expanded and name not in path:
-                self.expanded.add(name)
-                self.order.append(name)
-        for key in ("unknown", "unresolved"):
-            mine = getattr(self, key)
-            mine.extend(v for v in summary.get(key, []) if v not in mine)
-        self.truncated = self.truncated or bool(summary.get("truncated"))
-        self.depth = max(self.depth, depth + int(summary.get("depth", 0)))
-
-    def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
-        entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
-        entry["via"] = self.via
-        if row is not None:
-            entry.update(stage=row.stage, generated=row.generated, source_type=row.source_type)
-        if declared:
-            entry["declared"] = True  # the input's class says "generated"
-        self.genai.append(entry)
-
-
-def iter_tree(tree: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Every node of an ancestry tree with its depth (0 for direct inputs), depth first."""
-    for node in tree:
-        yield depth, node
-        yield from iter_tree(node.get("inputs") or [], depth + 1)
+        return walk(self, inputs, root, start=start, max_depth=max_depth, shallow=shallow)

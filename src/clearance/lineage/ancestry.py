@@ -1,0 +1,199 @@
+"""Ancestry walks: an asset's declared inputs followed back through recorded audits.
+
+A walk asks a *finder* (:class:`~clearance.lineage.store.LineageStore`, or the run's
+:class:`~clearance.lineage.index.RunIndex`) for the latest audit of each input ref, and follows
+that audit's own inputs, cycle-safe and depth-bounded. The result is the ``ancestry`` record key
+described in ``docs/lineage.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .store import AssetRow
+
+__all__ = ["MAX_DEPTH", "MAX_LISTED", "Finder", "iter_tree", "unknown_ancestry", "walk"]
+
+#: How many generations of inputs an ancestry walk follows.
+MAX_DEPTH = 32
+#: How many ancestor names an ancestry summary keeps (``truncated`` beyond).
+MAX_LISTED = 1000
+
+
+class Finder(Protocol):
+    """What a walk needs: the latest recorded audit of what a ref names."""
+
+    def find(self, ref: str, root: Path) -> AssetRow | None: ...
+
+
+def walk(
+    finder: Finder,
+    inputs: Iterable[dict[str, Any]],
+    root: Path,
+    *,
+    start: str | None = None,
+    max_depth: int = MAX_DEPTH,
+    shallow: bool = False,
+) -> dict[str, Any]:
+    """The GenAI ancestry of ``inputs`` as ``finder`` knows it (see ``LineageStore.ancestry``)."""
+    state = _Walk(finder, root, max_depth, shallow=shallow)
+    tree = state.inputs(list(inputs), 1, [start] if start else [])
+    return {
+        "genai": state.genai,
+        "unknown": state.unknown,
+        "unresolved": state.unresolved,
+        "assets": state.order if len(state.order) <= MAX_LISTED else state.order[:MAX_LISTED],
+        "cycle": state.cycle,
+        "truncated": state.truncated or len(state.order) > MAX_LISTED,
+        "depth": state.depth,
+        "tree": tree,
+    }
+
+
+def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ancestry when nothing was recorded yet: only what the input classes declare."""
+    genai = [
+        {"ref": i["ref"], "asset": None, "depth": 1, "via": i["ref"], "declared": True}
+        for i in inputs
+        if i.get("class") == "generated"
+    ]
+    refs = list(dict.fromkeys(str(i["ref"]) for i in inputs))
+    tree = [
+        {
+            "ref": i["ref"],
+            "class": i.get("class"),
+            "audited": False,
+            "genai": i.get("class") == "generated",
+        }
+        for i in inputs
+    ]
+    return {
+        "genai": genai,
+        "unknown": [],
+        "unresolved": refs,
+        "assets": [],
+        "cycle": False,
+        "truncated": False,
+        "depth": 1,
+        "tree": tree,
+    }
+
+
+def iter_tree(tree: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every node of an ancestry tree with its depth (0 for direct inputs), depth first."""
+    for node in tree:
+        yield depth, node
+        yield from iter_tree(node.get("inputs") or [], depth + 1)
+
+
+class _Walk:
+    """One ancestry walk: every asset expanded once, the current path kept to name cycles."""
+
+    __slots__ = ("finder", "root", "max_depth", "shallow", "genai", "unknown", "unresolved",
+                 "cycle", "truncated", "depth", "expanded", "order", "via")  # fmt: skip
+
+    def __init__(self, finder: Finder, root: Path, max_depth: int, *, shallow: bool) -> None:
+        self.finder = finder
+        self.root = root
+        self.max_depth = max_depth
+        self.shallow = shallow
+        self.genai: list[dict[str, Any]] = []
+        self.unknown: list[str] = []
+        self.unresolved: list[str] = []
+        self.cycle = False
+        self.truncated = False
+        self.depth = 0
+        self.expanded: set[str] = set()
+        self.order: list[str] = []  # every ancestor, in the order found
+        self.via = ""  # the direct input being walked
+
+    def inputs(
+        self, items: list[dict[str, Any]], depth: int, path: list[str]
+    ) -> list[dict[str, Any]]:
+        return [self.node(item, depth, path) for item in items if isinstance(item, dict)]
+
+    def node(self, item: dict[str, Any], depth: int, path: list[str]) -> dict[str, Any]:
+        ref = str(item.get("ref"))
+        if depth == 1:
+            self.via = ref
+        declared = item.get("class")
+        node: dict[str, Any] = {"ref": ref, "class": declared}
+        if depth > self.depth:
+            self.depth = depth
+        row = self.finder.find(ref, self.root)
+        if row is None:
+            node["audited"] = False
+            node["genai"] = declared == "generated"
+            if ref not in self.unresolved:
+                self.unresolved.append(ref)
+            if node["genai"]:
+                self._genai(ref, None, depth, declared=True)
+            return node
+        genai = row.genai or declared == "generated"
+        node.update(
+            audited=True,
+            asset=row.asset,
+            stage=row.stage,
+            generated=row.generated,
+            source_type=row.source_type,
+            genai=genai,
+            outcome=row.outcome,
+        )
+        if row.asset in path:
+            node["cycle"] = True
+            self.cycle = True
+            return node
+        if row.asset in self.expanded:
+            node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
+            return node
+        self.expanded.add(row.asset)
+        self.order.append(row.asset)
+        if genai:
+            self._genai(ref, row, depth, declared=not row.genai)
+        elif row.generated is None and row.asset not in self.unknown:
+            self.unknown.append(row.asset)
+        if self.shallow and row.ancestry is not None:
+            self._summarised(row.ancestry, depth, path)
+            node["summarised"] = True  # its ancestors come from its recorded summary
+            return node
+        if row.inputs:
+            if depth >= self.max_depth:
+                node["truncated"] = True
+                self.truncated = True
+            else:
+                node["inputs"] = self.inputs(row.inputs, depth + 1, [*path, row.asset])
+        return node
+
+    def _summarised(self, summary: dict[str, Any], depth: int, path: list[str]) -> None:
+        """Take an input's recorded ancestry as the rest of this branch."""
+        ancestors = [a for a in summary.get("assets", []) if isinstance(a, str)]
+        if any(a in path for a in ancestors) or summary.get("cycle"):
+            self.cycle = True
+        for entry in summary.get("genai", []):
+            name = entry.get("asset") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or name in path or name in self.expanded:
+                continue
+            self.genai.append(
+                {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
+            )
+        for name in ancestors:
+            if name not in self.expanded and name not in path:
+                self.expanded.add(name)
+                self.order.append(name)
+        for key in ("unknown", "unresolved"):
+            mine = getattr(self, key)
+            mine.extend(v for v in summary.get(key, []) if v not in mine)
+        self.truncated = self.truncated or bool(summary.get("truncated"))
+        self.depth = max(self.depth, depth + int(summary.get("depth", 0)))
+
+    def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
+        entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
+        entry["via"] = self.via
+        if row is not None:
+            entry.update(stage=row.stage, generated=row.generated, source_type=row.source_type)
+        if declared:
+            entry["declared"] = True  # the input's class says "generated"
+        self.genai.append(entry)

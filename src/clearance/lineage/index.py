@@ -1,0 +1,335 @@
+"""One run's view of the lineage store: rows read once and kept in memory, and a write buffer.
+
+For every asset the reader asks "was this exact version recorded?" and, for every declared
+input, "what is the latest audit of what this ref names?"; after the audit the plugin records
+the verdict. One SQL statement per question costs more than the rest of the audit of an
+unchanged asset, so a :class:`RunIndex`:
+
+- reads rows one name at a time at first, and the rows of a whole folder once
+  :data:`BULK_AFTER` names in it were asked (one indexed range query: a scan audits a folder's
+  assets one after the other); keeps the latest row per asset, per ``(asset, stage)`` and per
+  sequence, and answers from dicts; names at the root of the show and asset ids are always
+  read one at a time;
+- puts each row it records into the same dicts at once (a later stage's ancestry sees it), and
+  into a buffer committed in one transaction: at the end of each stage, every
+  :data:`FLUSH_ROWS` rows, on :meth:`RunIndex.flush`, and when the index is dropped or the
+  interpreter exits (best effort);
+- forgets what it read when another connection has committed since (SQLite's
+  ``data_version``), checked at each flush and at the first asset of another stage: rows
+  another process records in the middle of a stage are seen from the next stage on.
+
+Rows are kept as the store selects them (flat tuples of strings and numbers, which the garbage
+collector does not track) and decoded when asked for. Only folders the run touches are read,
+only the latest row per asset and stage is kept, and past :data:`MAX_CACHED` rows the view is
+dropped and read again lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .ancestry import MAX_DEPTH, walk
+from .refs import normalise_ref, sequence_key
+from .rows import AssetRow, current_host_pid, decode_column, encode_row
+from .store import LineageStore
+
+__all__ = ["BULK_AFTER", "FLUSH_ROWS", "MAX_CACHED", "RunIndex"]
+
+#: Buffered rows that trigger a commit before the stage ends.
+FLUSH_ROWS = 1000
+#: Rows kept in memory before the view is dropped (and read again, lazily).
+MAX_CACHED = 50_000
+#: Names looked up one at a time in a folder before the folder is read whole.
+BULK_AFTER = 16
+_MEMO = 4096  # entries in the ref, asset-id and JSON-text memos before they are cleared
+_MEMO_TEXT = 2048  # longer JSON texts are decoded every time, not memoised
+
+# positions in a selected row (``rows.COLUMNS`` then ``seq_key``)
+_ID, _ASSET, _STAGE, _VERSION, _AT, _SEQ = 0, 1, 2, 3, 14, 16
+
+Raw = tuple[Any, ...]
+
+_log = logging.getLogger("clearance")
+
+
+class _Folder:
+    """The latest rows (committed, or recorded in this run) of the assets in one folder."""
+
+    __slots__ = ("by_key", "latest", "by_seq", "names")
+
+    def __init__(self, names: set[str] | None) -> None:
+        self.by_key: dict[tuple[str, str], Raw] = {}  # (asset, stage) → its latest row
+        self.latest: dict[str, Raw] = {}  # asset → its latest row in any stage
+        self.by_seq: dict[str, Raw] = {}  # sequence key → latest row of any padding
+        #: None: every asset of the folder was read; else the names read so far (root level)
+        self.names = names
+
+    def add(self, raw: Raw) -> None:
+        """Take ``raw`` where it is the latest (by ``audited_at``, then id)."""
+        order = (raw[_AT], raw[_ID])
+        key = (raw[_ASSET], raw[_STAGE])
+        old = self.by_key.get(key)
+        if old is None or (old[_AT], old[_ID]) <= order:
+            self.by_key[key] = raw
+        old = self.latest.get(raw[_ASSET])
+        if old is None or (old[_AT], old[_ID]) <= order:
+            self.latest[raw[_ASSET]] = raw
+        seq = raw[_SEQ]
+        if seq is not None:
+            old = self.by_seq.get(seq)
+            if old is None or (old[_AT], old[_ID]) <= order:
+                self.by_seq[seq] = raw
+
+
+def _selected(row: AssetRow, values: Raw) -> Raw:
+    """``row`` as the store selects it, from its :func:`encode_row` ``values`` (id 0: not
+    inserted yet; it is the newest row anyway)."""
+    return (
+        0, row.asset, row.stage, row.version, row.frames, values[7], row.source_type,
+        row.outcome, values[10], values[11], row.asset_id, row.production, row.shot,
+        row.run_id, row.audited_at, values[17], values[1],
+    )  # fmt: skip
+
+
+def _commit_left(store: LineageStore, buffer: list[Raw], pid: int) -> None:
+    """Commit rows nobody flushed (the index was dropped, or the interpreter is exiting)."""
+    if not buffer or os.getpid() != pid:  # a forked child never writes its parent's rows
+        return
+    try:
+        store.commit_encoded(list(buffer))
+        buffer.clear()
+    except Exception as exc:  # best effort: at exit there is nobody left to tell but the log
+        _log.warning("lineage: %d row(s) not recorded in %s: %s", len(buffer), store.path, exc)
+
+
+class RunIndex:
+    """The lineage store as one run sees it (see the module docstring).
+
+    Thread-safe. Made by :class:`~clearance.lineage.LineagePlugin` once per run and process.
+
+    :param store: the open store.
+    :param flush_rows: commit when this many rows are buffered.
+    :param max_cached: drop the view past this many rows read.
+    """
+
+    def __init__(
+        self, store: LineageStore, *, flush_rows: int = FLUSH_ROWS, max_cached: int = MAX_CACHED
+    ) -> None:
+        self.store = store
+        self.flush_rows = flush_rows
+        self.max_cached = max_cached
+        self._lock = threading.RLock()
+        self._host_pid = current_host_pid()
+        self._folders: dict[str, _Folder] = {}
+        self._cached = 0
+        self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
+        self._found: dict[tuple[str, Path], AssetRow | None] = {}  # (ref, root) → row
+        self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
+        self._seen: int | None = None  # data_version when the view was first read
+        self._stage: str | None = None
+        # rows as encode_row made them; mutated in place, never rebound: the finaliser
+        # commits what is left in it
+        self._buffer: list[Raw] = []
+        self._finalizer = weakref.finalize(self, _commit_left, store, self._buffer, os.getpid())
+
+    @property
+    def buffered(self) -> int:
+        """Rows recorded but not committed yet."""
+        return len(self._buffer)
+
+    # -- writing ----------------------------------------------------------------------------
+    def record(self, row: AssetRow) -> None:
+        """Record ``row`` (visible to this index at once; committed by the next flush)."""
+        values = encode_row(row, self._host_pid)
+        raw = _selected(row, values)
+        with self._lock:
+            if self._stage is None:
+                self._stage = row.stage  # the stage being audited: no refresh for its next asset
+            self._folder(row.asset).add(raw)
+            self._cached += 1
+            if row.asset_id is not None:
+                self._ids[row.asset_id] = raw
+            if self._found:
+                self._found.clear()
+            self._buffer.append(values)
+            if len(self._buffer) >= self.flush_rows:
+                self.flush()
+
+    def flush(self) -> int:
+        """Commit the buffered rows in one transaction; then, if another connection committed
+        since the view was read, forget it. Returns the number of rows committed."""
+        with self._lock:
+            written = self._commit()
+            if self._seen is not None and self.store.data_version() != self._seen:
+                self._forget()
+            if not self.store._ready:  # the tables appeared since (another process made them)
+                self.store._check_schema(False)
+            return written
+
+    def enter_stage(self, stage: str) -> None:
+        """Called with each asset's stage: the first asset of another stage refreshes the view
+        (a ``scan --jobs`` worker then sees what the parent recorded for earlier stages)."""
+        if stage != self._stage:
+            with self._lock:
+                self._stage = stage
+                try:
+                    self.flush()
+                except sqlite3.Error as exc:  # reading goes on; the rows stay buffered
+                    _log.warning(
+                        "lineage: %d row(s) not recorded yet in %s: %s",
+                        len(self._buffer),
+                        self.store.path,
+                        exc,
+                    )
+
+    def close(self) -> None:
+        """Commit what is buffered and close the store."""
+        with self._lock:
+            self._commit()
+            self._finalizer.detach()
+            self.store.close()
+
+    def _commit(self) -> int:
+        values = list(self._buffer)
+        if values:
+            self.store.commit_encoded(values)
+            del self._buffer[: len(values)]
+        return len(values)
+
+    def _forget(self) -> None:
+        """Drop what was read (the buffer must be committed: its rows are read again)."""
+        self._folders.clear()
+        self._cached = 0
+        self._ids.clear()
+        self._found.clear()
+        self._seen = None
+
+    # -- reading ----------------------------------------------------------------------------
+    def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
+        """The row of exactly this version of ``asset`` audited in ``stage``, if recorded."""
+        with self._lock:
+            raw = self._folder(asset).by_key.get((asset, stage))
+            if raw is None:
+                return None  # never recorded in this stage
+            if raw[_VERSION] == version:
+                return AssetRow.from_sql(raw, self._loads)
+            self._mark()
+            return self.store.exact(asset, stage, version)  # an older version (rare)
+
+    def find(self, ref: str, root: Path) -> AssetRow | None:
+        """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""
+        key = (ref, root)
+        with self._lock:
+            try:
+                return self._found[key]
+            except KeyError:
+                pass
+            row = self._resolve(ref, root)
+            if len(self._found) >= _MEMO:
+                self._found.clear()
+            self._found[key] = row
+            return row
+
+    def ancestry(
+        self,
+        inputs: Iterable[dict[str, Any]],
+        root: Path,
+        *,
+        start: str | None = None,
+        max_depth: int = MAX_DEPTH,
+        shallow: bool = False,
+    ) -> dict[str, Any]:
+        """:meth:`LineageStore.ancestry`, answered from this index."""
+        with self._lock:
+            return walk(self, inputs, root, start=start, max_depth=max_depth, shallow=shallow)
+
+    def _resolve(self, ref: str, root: Path) -> AssetRow | None:
+        rel = normalise_ref(ref, root)
+        folder = self._folder(rel)
+        raw = folder.latest.get(rel)
+        if raw is None:
+            seq = sequence_key(rel)
+            if seq is not None:
+                raw = folder.by_seq.get(seq)
+        if raw is not None:
+            return AssetRow.from_sql(raw, self._loads)
+        text = ref.strip()
+        if not text or "/" in text:
+            return None
+        if text in self._ids:
+            raw = self._ids[text]
+            if raw is not None:
+                return AssetRow.from_sql(raw, self._loads)
+        else:
+            if len(self._ids) >= _MEMO:
+                self._commit()  # the rows of this run stay findable, in the store
+                self._ids.clear()
+            self._mark()
+            raws = self.store.rows_with_asset_id(text)
+            self._ids[text] = raw = raws[-1] if raws else None
+            if raw is not None:
+                return AssetRow.from_sql(raw, self._loads)
+        if len(text) < 12:
+            return None
+        self._commit()  # a version key may name a row of this run
+        self._mark()
+        return self.store.by_version_key(text)
+
+    def _folder(self, rel: str) -> _Folder:
+        """The folder view holding ``rel``'s rows, read from the store if not read yet: one
+        name at a time at first (a ``check`` of one asset, a few refs into a big plate
+        folder), the whole folder once :data:`BULK_AFTER` names were asked (a scan)."""
+        name, slash, _ = rel.rpartition("/")
+        folder = self._folders.get(name)
+        if folder is not None and (folder.names is None or rel in folder.names):
+            return folder
+        if self._cached > self.max_cached:
+            self._commit()
+            self._forget()
+            folder = None
+        self._mark()
+        if folder is None:
+            folder = self._folders[name] = _Folder(set())
+        names = folder.names
+        assert names is not None
+        if slash and name and len(names) >= BULK_AFTER:
+            raws = self.store.rows_in_folder(name)
+            whole = _Folder(None)
+            for raw in raws:  # oldest first
+                whole.add(raw)
+            for raw in folder.by_key.values():
+                if raw[_ID] == 0:  # recorded in this run: perhaps not committed yet
+                    whole.add(raw)
+            self._folders[name] = folder = whole
+        else:  # the root of the show is never read whole: only by name
+            raws = self.store.rows_named(rel)
+            for raw in raws:
+                folder.add(raw)
+            names.add(rel)
+        self._cached += len(raws)
+        return folder
+
+    def _loads(self, text: str) -> Any:
+        """``json.loads``, memoised: many rows carry the same findings, inputs or summary."""
+        if len(text) > _MEMO_TEXT:
+            return decode_column(text)
+        try:
+            return self._texts[text]
+        except KeyError:
+            pass
+        if len(self._texts) >= _MEMO:
+            self._texts.clear()
+        value = self._texts[text] = decode_column(text)
+        return value
+
+    def _mark(self) -> None:
+        """Note the store's ``data_version`` before the first read of a fresh view."""
+        if self._seen is None:
+            self._seen = self.store.data_version()
