@@ -55,9 +55,9 @@ def migrate_provenance_cache(db: sqlite3.Connection) -> None:
 _WINDOW = 256
 
 
-def _stat_token(path: str | os.PathLike[str]) -> str:
+def _stat_token(path: str | os.PathLike[str], asset: Asset | None = None) -> str:
     try:
-        st = os.stat(path)
+        st = asset.stat(path) if asset is not None else os.stat(path)
     except OSError:
         return "-"
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
@@ -125,11 +125,13 @@ class ProvenanceCache:
 
     def fingerprint(self, asset: Asset) -> str:
         files = asset.files
-        parts = [self.signature, _stat_token(files[0]) if files else "-"]
+        parts = [self.signature, _stat_token(files[0], asset) if files else "-"]
         if len(files) > 1:
-            parts.append(_stat_token(files[-1]))
+            parts.append(_stat_token(files[-1], asset))
             parts.append(hashlib.sha1(",".join(p.name for p in files).encode()).hexdigest()[:16])
-        parts.append(_stat_token(asset.sidecar) if asset.sidecar is not None else "no-sidecar")
+        parts.append(
+            _stat_token(asset.sidecar, asset) if asset.sidecar is not None else "no-sidecar"
+        )
         # the C2PA sidecars the reader looks for (str paths: this runs once per asset)
         path = os.fspath(asset.path)
         folder, _, stem = path.rpartition(os.sep)

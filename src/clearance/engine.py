@@ -368,6 +368,7 @@ class Session:
     def audit(self, asset: Asset, *, record: ProvenanceRecord | None = None) -> AssetResult:
         """Audit one asset in its stage (``asset.stage``) and write its events."""
         started = time.perf_counter()
+        asset.stats = {}  # each file stat'ed once in this audit (cache, lineage)
         stage = self.stage_config(asset.stage)
         crashes: list[Finding] = []
         if record is None:
@@ -392,7 +393,8 @@ class Session:
         self._emit_audited(result, texts)
         if self.notify:
             self.plugins.asset_audited(result, self._notify_error(result.stage))
-        return result
+            asset.stats = None
+        return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def _apply_approval(
         self, finding: Finding, asset: Asset, record: ProvenanceRecord, result: AssetResult
@@ -595,6 +597,7 @@ class Session:
                     self.plugins.finding(finding, result, self._notify_error(result.stage))
             elif name == "asset.audited":
                 self.plugins.asset_audited(result, self._notify_error(result.stage))
+                result.asset.stats = None
         return result
 
     def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:

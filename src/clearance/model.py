@@ -7,6 +7,7 @@ field names follow the contracts in the project docs (``docs/findings.md``, ``do
 from __future__ import annotations
 
 import enum
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,21 @@ class Asset:
     #: The names of the files in the asset's folder when it was discovered (``None`` when
     #: unknown): lets the provenance cache skip probing for files that were not there.
     siblings: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    #: ``os.stat`` results taken during the current audit, by path (see :meth:`stat`);
+    #: ``None`` outside an audit.
+    stats: dict[str, os.stat_result] | None = field(default=None, repr=False, compare=False)
+
+    def stat(self, path: str | os.PathLike[str]) -> os.stat_result:
+        """``os.stat(path)``, once per audit: the provenance cache and lineage both key on
+        the versions of the asset's files, and ask for the same few paths. Raises OSError."""
+        memo = self.stats
+        if memo is None:
+            return os.stat(path)
+        key = os.fspath(path)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = os.stat(key)
+        return found
 
     @property
     def name(self) -> str:

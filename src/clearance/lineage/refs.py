@@ -112,7 +112,7 @@ def version_key(asset: Asset) -> str | None:
         files = [*files, asset.sidecar]
     for path in files:
         try:
-            st = os.stat(path)
+            st = asset.stat(path)  # the audit's own stat of it (the cache asked too)
         except OSError:
             return None
         parts.append(f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n")
