@@ -9,8 +9,9 @@ The watcher never trusts an event. Its parts (one module each):
   temporary names never audited;
 * pairing (:mod:`.watch_pairing`) — a frame sequence audited once as a unit after an idle
   window, and a grace window for a missing sidecar;
-* audit (:mod:`.watch_audit`) — one worker thread, batches, the ledger intent/finish protocol
-  around the engine's events;
+* audit (:mod:`.watch_audit`) — one worker thread, batches (oldest ready asset first), the
+  ledger intent/finish protocol around the engine's events; the engine's work and hashing run
+  in audit processes (:mod:`.watch_pool`) when there is a CPU to spare;
 * reconcile (:mod:`.watch_reconcile`) — walks against the ledger at start-up, after an
   overflow or a spill, when an emitter is rebuilt, when a root reappears, and periodically;
 * ledger (:mod:`.state`) — the SQLite state store;
@@ -19,7 +20,7 @@ The watcher never trusts an event. Its parts (one module each):
   watch-limit checks, roots vanishing and reappearing, ``watch.stats``.
 
 Threads: watchdog's (hints only), the scheduler (:meth:`Watcher.run`, the caller's thread),
-the reconciler and the audit worker.
+the reconciler and the audit worker; and the audit processes.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from .discover import is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateStore
 from .watch_audit import AuditWorker, WatchSession, recover_intents
-from .watch_intake import Intake, OverflowHook
-from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for
+from .watch_intake import Intake, OverflowHook, install_move_grouping
+from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _wall
+from .watch_pool import default_processes
 from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
 from .watch_reconcile import Reconciler, RescanReport
 from .watch_supervisor import RootSupervisor, _Root
@@ -70,8 +72,11 @@ class WatchOptions:
     mountinfo: str = "/proc/self/mountinfo"
     completeness: bool = True  # EXR / PNG completeness checks
     incomplete_timeout: float = 3600.0  # a file still incomplete after this: watch.error
-    batch_size: int = 64
+    batch_size: int = 64  # most jobs per audit batch (one intent commit, one fsync, one finish)
     hash_content: bool = True
+    #: audit processes for the engine's work and hashing (None: one per CPU beyond the
+    #: first, at most 4; 0: audit in the worker thread)
+    audit_processes: int | None = None
 
 
 @dataclass
@@ -123,7 +128,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._inflight_lock = threading.Lock()
         self._requeued: list[str] = []
         self._heap: list[tuple[float, int, str]] = []
-        self._dirty: set[GroupKey] = set()
+        self._dirty: dict[GroupKey, None] = {}  # groups to look at, oldest first
         self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
         self.roots: dict[str, _Root] = {}
@@ -169,6 +174,9 @@ class Watcher(AssetGrouping, RootSupervisor):
             done=self._done,
             batch_size=opts.batch_size,
             hash_content=opts.hash_content,
+            processes=(
+                default_processes() if opts.audit_processes is None else opts.audit_processes
+            ),
         )
         self.reconciler = Reconciler(
             self.policy, state, self.intake, self.fs, report=self._rescanned
@@ -178,6 +186,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         warnings.filterwarnings(
             "ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify"
         )
+        install_move_grouping()  # before any observer starts
         hook = OverflowHook(self._on_overflow)
         hook.install()
         code = 0
@@ -211,6 +220,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                     "interval": opts.interval,
                     "sequence_idle": opts.sequence_idle,
                     "pid": os.getpid(),
+                    "audit_processes": worker.pool.processes if worker.pool else 0,
                     "recovered_intents": recovered,
                     "abandoned_intents": abandoned,
                     "schema": state.schema_version,
@@ -383,12 +393,14 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._schedule(p, now + settle)
             return
         p.stable = True
-        p.settled_wall = time.time()
+        # the quiet period ended when this check was due (or when it ran out, if later): a
+        # scheduler running behind does not hide its delay from the measured latency
+        p.settled_wall = _wall(max(p.due, p.changed + settle))
         if p.key is not None:
-            self._dirty.add(p.key)
+            self._dirty[p.key] = None
         if p.kind == "sidecar":
             self._forget(p)
-            self._sidecar_settled(p.path, p.root, now)
+            self._sidecar_settled(p.path, p.root, now, p.settled_wall)
 
     def _forget(self, p: _Pending, *, vanished: bool = False) -> None:
         self.pending.pop(p.path, None)
@@ -399,7 +411,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 if not group.members:
                     self.groups.pop(p.key, None)
                 else:
-                    self._dirty.add(p.key)  # the others may be ready now
+                    self._dirty[p.key] = None  # the others may be ready now
         if vanished and p.kind == "asset":
             self.vanished += 1
             if self.state is not None and p.stat is not None:

@@ -1,25 +1,30 @@
 """The watcher's audit worker: one thread, one :class:`WatchSession`, batches of ready assets.
 
 Threading model (documented in ``docs/watch.md``): the engine's :class:`~clearance.engine.Session`
-is used by this worker thread only for audits; other threads write ``watch.*`` events
-through :meth:`AuditWorker.emit`, which takes the same lock. Audits are CPU-light compared
-with the I/O around them, and Python switches threads every few milliseconds, so watchdog's
-reader thread keeps draining the kernel queue while an audit runs (a C call that holds the
-GIL for long would not; none is made here).
+is used by this worker thread only; other threads write ``watch.*`` events through
+:meth:`AuditWorker.emit`, which takes the same lock. The worker takes the jobs waiting (oldest
+first, up to ``batch_size``) and, when it has audit processes (:mod:`.watch_pool`), sends the
+engine's work there and prepares the next batch while they run: everything in this process
+shares one GIL with watchdog's reader, which must keep draining the kernel queue in a burst.
+Without processes (one CPU, in-process plugins, or until they have started) it audits here.
 
 Exactly once, across crashes
 ----------------------------
 For each batch of ready assets the worker:
 
-1. stats every file, skips versions the ledger already holds, hashes the rest and stats them
-   again (a file that changed while it was read goes back to settling);
-2. computes a deterministic ``audit_id`` (asset name + every file version + sidecar version)
-   and records the *intent* in the ledger (``audits.state='auditing'``);
-3. audits the assets inside one ``session.batch()`` (one lock, one fsync), with
-   ``details.watch = {audit_id, reason, pairing, supersedes, …}`` in each ``asset.audited``;
-4. marks the intents ``audited`` in one transaction.
+1. stats every file and skips versions the ledger already holds (a file that changed since it
+   settled goes back to settling);
+2. hashes the new versions and stats them again — in an audit process, together with the
+   audit, or here — and sends back to settling any file that changed while it was read;
+3. computes a deterministic ``audit_id`` (asset name + every file version + sidecar version)
+   and records the *intent* in the ledger (``audits.state='auditing'``, with the hashes);
+4. writes the assets' events inside one ``session.batch()`` (one lock, one fsync), with
+   ``details.watch = {audit_id, reason, pairing, supersedes, …}`` in each ``asset.audited`` —
+   the events an audit process recorded, in order, or those of an audit run here;
+5. commits what plugins buffered (``Session.flush()``: lineage rows), then marks the intents
+   ``audited`` in one transaction.
 
-A crash after 3 and before 4 leaves intents behind; :func:`recover_intents` looks their ids
+A crash after 3 and before 5 leaves intents behind; :func:`recover_intents` looks their ids
 up in the audit log at start-up: found → marked audited (no second audit); not found →
 forgotten, and the files are audited again by the start-up reconcile.
 """
@@ -29,12 +34,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +51,7 @@ from .engine import Session
 from .model import Asset
 from .policy import Policy
 from .state import FileVersion, StateStore
+from .watch_pool import AuditProcesses, AuditReply, AuditTask, flush_plugins, hash_and_verify
 from .watch_readiness import FileSystem, is_transient
 
 __all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_for"]
@@ -85,7 +93,41 @@ class _Prepared:
     sidecar: str | None
     sidecar_fp: str | None
     supersedes: str | None
+    #: new versions still to hash, with the stat seen before reading them
+    to_hash: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    reply: AuditReply | None = None  # from an audit process; None: audit in the thread
+
+    def set_digests(self, digests: dict[str, str]) -> None:
+        for i, v in enumerate(self.versions):
+            if v.path in digests:
+                self.hashes[i] = digests[v.path]
+        self.details = {
+            "audit_id": self.audit_id,
+            "reason": self.reason,
+            "pairing": self.pairing,
+            "supersedes": self.supersedes,
+            "files": [
+                {
+                    "path": _rel(v.path, self.asset.root),
+                    "size": v.size,
+                    "mtime_ns": v.mtime_ns,
+                    "ino": v.ino,
+                    "sha256": h,
+                }
+                for v, h in zip(self.versions, self.hashes, strict=False)
+            ][:50],
+        }
+        if self.reason == "sidecar-late":
+            self.details["resolution"] = "provenance resolved (late sidecar)"
+
+
+@dataclass
+class _Batch:
+    jobs: list[Job]
+    items: list[_Prepared]
+    #: chunks sent to audit processes: (first item index, item count, future)
+    chunks: list[tuple[int, int, Future[list[AuditReply]]]] = field(default_factory=list)
 
 
 def audit_id_for(asset_rel: str, versions: Sequence[FileVersion], sidecar_fp: str | None) -> str:
@@ -96,25 +138,16 @@ def audit_id_for(asset_rel: str, versions: Sequence[FileVersion], sidecar_fp: st
     return h.hexdigest()[:32]
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _same(a: Any, b: Any) -> bool:
-    return (a.st_dev, a.st_ino, a.st_size, a.st_mtime_ns) == (
-        b.st_dev,
-        b.st_ino,
-        b.st_size,
-        b.st_mtime_ns,
-    )
+def _stat4(st: Any) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class AuditWorker(threading.Thread):
-    """Audits :class:`Job`\\s from a bounded queue, in batches, until stopped and drained."""
+    """Audits :class:`Job`\\s from a queue, in batches, until stopped and drained.
+
+    :param processes: audit processes for the engine's work (0: audit in this thread);
+        used only with the real file system and a session whose plugins a process can load.
+    """
 
     def __init__(
         self,
@@ -127,6 +160,7 @@ class AuditWorker(threading.Thread):
         done: Callable[[tuple[str, str, str]], None],
         batch_size: int = 64,
         hash_content: bool = True,
+        processes: int = 0,
     ) -> None:
         super().__init__(name="clearance-audit", daemon=True)
         self.session = session
@@ -135,9 +169,10 @@ class AuditWorker(threading.Thread):
         self.fs = fs
         self.requeue = requeue
         self.done = done
-        self.batch_size = batch_size
+        self.batch_size = max(1, batch_size)
         self.hash_content = hash_content
-        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=batch_size * 4)
+        # room for a burst's ready assets, so the scheduler rarely has to hold any back
+        self.jobs: queue.Queue[Job] = queue.Queue(maxsize=max(1024, self.batch_size * 4))
         self.lock = threading.RLock()  # guards the session (audit log writes)
         self.stopping = threading.Event()
         self.fatal: BaseException | None = None
@@ -145,6 +180,9 @@ class AuditWorker(threading.Thread):
         self.skipped = 0
         self.errors = 0
         self.latencies: deque[float] = deque(maxlen=20000)
+        self.pool: AuditProcesses | None = None
+        if processes > 0 and type(fs) is FileSystem and AuditProcesses.usable(session):
+            self.pool = AuditProcesses(session, processes)
 
     # -- events from any thread -----------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
@@ -153,39 +191,106 @@ class AuditWorker(threading.Thread):
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
-        while True:
-            try:
-                first = self.jobs.get(timeout=0.1)
-            except queue.Empty:
-                if self.stopping.is_set():
-                    return
-                continue
-            batch = [first]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self.jobs.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._run_batch(batch)
-            except BaseException as exc:  # AuditLogError or worse: the watcher must stop
-                self.fatal = exc
-                for job in batch:
-                    self.done(job.key)
-                return
-
-    def _run_batch(self, batch: list[Job]) -> None:
-        prepared: list[_Prepared] = []
+        if self.pool is not None:
+            self.pool.start()
+        inflight: deque[_Batch] = deque()
         try:
-            for job in batch:
+            while True:
+                jobs = self._take(block=not inflight)
+                if jobs:
+                    inflight.append(self._start(jobs))
+                    if len(inflight) < 2 and inflight[-1].chunks:
+                        continue  # audit processes busy: prepare the next batch meanwhile
+                if inflight:
+                    self._complete(inflight.popleft())
+                elif self.stopping.is_set() and self.jobs.empty():
+                    return
+                elif self.pool is not None:
+                    self.pool.poll()  # idle: take the processes' start-up answers
+        except BaseException as exc:  # AuditLogError or worse: the watcher must stop
+            self.fatal = exc
+            for batch in inflight:
+                for job in batch.jobs:
+                    self.done(job.key)
+        finally:
+            if self.pool is not None:
+                self.pool.close(wait=self.fatal is None)
+
+    def _take(self, *, block: bool) -> list[Job]:
+        """The jobs waiting now, oldest first, up to ``batch_size`` (at least one if ``block``)."""
+        batch: list[Job] = []
+        try:
+            batch.append(self.jobs.get(timeout=0.1) if block else self.jobs.get_nowait())
+        except queue.Empty:
+            return batch
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(self.jobs.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _start(self, jobs: list[Job]) -> _Batch:
+        """Decide what each job needs (ledger), and send the audits to the processes."""
+        batch = _Batch(jobs, [])
+        try:
+            for job in jobs:
                 item = self._prepare(job)
                 if item is not None:
-                    prepared.append(item)
-            if prepared:
-                self._audit(prepared)
-        finally:
-            for job in batch:
+                    batch.items.append(item)
+            pool = self.pool
+            if batch.items and pool is not None and pool.poll():
+                per = -(-len(batch.items) // pool.processes)
+                try:
+                    for first in range(0, len(batch.items), per):
+                        chunk = batch.items[first : first + per]
+                        tasks = [AuditTask(i.asset, i.to_hash) for i in chunk]
+                        batch.chunks.append((first, len(chunk), pool.submit(tasks)))
+                except Exception as exc:  # pool broken: what was not sent is audited here
+                    pool.fail(exc)
+        except BaseException:
+            for job in jobs:
                 self.done(job.key)
+            raise
+        return batch
+
+    def _complete(self, batch: _Batch) -> None:
+        """Intents, events in job order (one fsync), ledger; then the jobs are done."""
+        try:
+            self._collect(batch)
+            items = self._verified(batch.items)
+            if items:
+                self._audit(items)
+        finally:
+            for job in batch.jobs:
+                self.done(job.key)
+
+    def _collect(self, batch: _Batch) -> None:
+        for first, count, future in batch.chunks:
+            try:
+                replies = future.result()
+            except Exception as exc:  # a process died: these assets are audited here
+                if self.pool is not None and self.pool.broken is None:
+                    self.pool.fail(exc)
+                continue
+            for item, reply in zip(batch.items[first : first + count], replies, strict=True):
+                item.reply = reply
+
+    def _verified(self, items: list[_Prepared]) -> list[_Prepared]:
+        """Items whose new files are still the versions that settled (hashed on the way)."""
+        keep = []
+        for item in items:
+            if item.reply is None:
+                digests, changed = hash_and_verify(item.to_hash, self.fs.stat)
+            else:
+                digests, changed = item.reply.digests, item.reply.changed
+            if changed:
+                for path in changed:  # it moved while it was read: settle it again
+                    self.requeue(path)
+                continue
+            item.set_digests(digests)
+            keep.append(item)
+        return keep
 
     # -- step 1: what exactly is on disk, and does it need an audit? ----------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
@@ -199,12 +304,7 @@ class AuditWorker(threading.Thread):
                 return None
         for path, st in zip(job.files, stats, strict=False):
             expected = job.settled.get(path)
-            if expected is not None and expected != (
-                st.st_dev,
-                st.st_ino,
-                st.st_size,
-                st.st_mtime_ns,
-            ):
+            if expected is not None and expected != _stat4(st):
                 self.requeue(path)
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
@@ -237,23 +337,23 @@ class AuditWorker(threading.Thread):
         if not new and prev is None and sidecar is None:
             self.skipped += 1  # every frame already audited under another asset name
             return None
-        # hash the new versions, and check nothing moved while we read
         hashes: list[str | None] = [None] * len(versions)
+        to_hash: list[tuple[str, tuple[int, int, int, int]]] = []
         if self.hash_content:
             new_paths = {v.path for v in new}
-            for i, (path, st) in enumerate(zip(job.files, stats, strict=False)):
-                if path not in new_paths:
-                    continue
-                try:
-                    hashes[i] = _sha256(path)
-                    after = self.fs.stat(path)
-                except OSError:
-                    self.requeue(path)
-                    return None
-                if not _same(st, after):
-                    self.requeue(path)
-                    return None
+            to_hash = [
+                (p, _stat4(st)) for p, st in zip(job.files, stats, strict=False) if p in new_paths
+            ]
         if new and sidecar_same and prev is not None and self.hash_content:
+            # a re-render of an audited asset: identical bytes are recorded, not audited again,
+            # so this one is hashed now (the usual new asset is hashed with its audit)
+            digests, changed = hash_and_verify(to_hash, self.fs.stat)
+            if changed:
+                for path in changed:
+                    self.requeue(path)
+                return None
+            to_hash = []
+            hashes = [digests.get(v.path) for v in versions]
             identical = True
             for v, digest in zip(versions, hashes, strict=False):
                 if v not in new:
@@ -288,24 +388,6 @@ class AuditWorker(threading.Thread):
         if existing is not None and existing.state == "audited":
             self.skipped += 1
             return None
-        details: dict[str, Any] = {
-            "audit_id": audit_id,
-            "reason": reason,
-            "pairing": pairing,
-            "supersedes": prev.audit_id if prev is not None else None,
-            "files": [
-                {
-                    "path": _rel(v.path, asset.root),
-                    "size": v.size,
-                    "mtime_ns": v.mtime_ns,
-                    "ino": v.ino,
-                    "sha256": h,
-                }
-                for v, h in zip(versions, hashes, strict=False)
-            ][:50],
-        }
-        if reason == "sidecar-late":
-            details["resolution"] = "provenance resolved (late sidecar)"
         return _Prepared(
             job,
             asset,
@@ -317,7 +399,7 @@ class AuditWorker(threading.Thread):
             sidecar,
             sidecar_fp,
             prev.audit_id if prev is not None else None,
-            details,
+            to_hash,
         )
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
@@ -331,27 +413,44 @@ class AuditWorker(threading.Thread):
             for item in items:
                 self.session.audit_details = item.details
                 try:
-                    result = self.session.audit(item.asset)
-                    outcomes[item.audit_id] = result.outcome.value
+                    if item.reply is not None:
+                        self._replay(item.reply)
+                        if item.reply.status == "failed":
+                            raise _Failed(item.reply.error or "?", item.reply.traceback or "")
+                        outcomes[item.audit_id] = item.reply.outcome or ""
+                    else:
+                        result = self.session.audit(item.asset)
+                        outcomes[item.audit_id] = result.outcome.value
                 except Exception as exc:  # engine isolates plugins; this is anything else
-                    failed[item.audit_id] = f"{type(exc).__name__}: {exc}"
+                    error = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}"
+                    trace = exc.trace if isinstance(exc, _Failed) else traceback.format_exc(limit=5)
+                    failed[item.audit_id] = error
                     self.session.audit_details = None
                     self.session.emit(
                         "watch.error",
                         stage=item.asset.stage,
                         asset=item.asset.rel,
-                        message=f"audit of {item.asset.rel} failed: {type(exc).__name__}: {exc}",
+                        message=f"audit of {item.asset.rel} failed: {error}",
                         details={
                             "reason": "audit-failed",
                             "audit_id": item.audit_id,
-                            "traceback": traceback.format_exc(limit=5),
+                            "traceback": trace,
                         },
                     )
                 finally:
                     self.session.audit_details = None
+        # the batch's events are durable: commit what plugins buffered (lineage rows), then
+        # the ledger
+        flush_plugins(self.session)
         now = time.time()
         with self.state.transaction():  # one commit for the batch's results
             self._finish(items, outcomes, failed, now)
+
+    def _replay(self, reply: AuditReply) -> None:
+        """Write the events an audit process recorded, in their order, through our session."""
+        for event in reply.events:
+            fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
+            self.session.emit(event["event"], **fields)
 
     def _finish(
         self, items: list[_Prepared], outcomes: dict[str, str], failed: dict[str, str], now: float
@@ -381,6 +480,14 @@ class AuditWorker(threading.Thread):
             files=list(zip(item.versions, item.hashes, strict=False)),
             settled_at=item.job.settled_at,
         )
+
+
+class _Failed(Exception):
+    """An audit that raised in an audit process (its message and traceback come along)."""
+
+    def __init__(self, error: str, trace: str) -> None:
+        super().__init__(error)
+        self.trace = trace
 
 
 def build_asset(files: Sequence[str], policy: Policy) -> Asset:
@@ -424,6 +531,9 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
 
 
 def _rel(path: str, root: Path) -> str:
+    prefix = str(root).rstrip("/") + "/"
+    if path.startswith(prefix) and os.sep == "/":
+        return path[len(prefix) :]  # the usual case, without pathlib's parsing
     try:
         return Path(path).relative_to(root).as_posix()
     except ValueError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class _Group:
     root: str
     members: set[str] = field(default_factory=set)
     ready_since: float | None = None  # monotonic: all members stable and idle
+    sidecar_wall: float | None = None  # wall time its sidecar settled (while it waited)
 
 
 def _key_for(path: str) -> GroupKey:
@@ -48,6 +50,11 @@ def _key_for(path: str) -> GroupKey:
     if parts is None:
         return (folder, name, "")
     return (folder, parts[0], parts[2])
+
+
+def _wall(mono: float) -> float:
+    """The wall-clock time of the monotonic instant ``mono``."""
+    return time.time() - (time.monotonic() - mono)
 
 
 class AssetGrouping:
@@ -63,7 +70,7 @@ class AssetGrouping:
     inflight: set[GroupKey]
     _inflight_lock: threading.Lock
     _requeued: list[str]
-    _dirty: set[GroupKey]
+    _dirty: dict[GroupKey, None]
     _wakeups: list[tuple[float, int, GroupKey]]
     _counter: itertools.count[int]
 
@@ -77,23 +84,25 @@ class AssetGrouping:
     def _wake(self, key: GroupKey, when: float) -> None:
         """Evaluate group ``key`` again at ``when`` (monotonic); 0 means at the next loop."""
         if when <= 0:
-            self._dirty.add(key)
+            self._dirty[key] = None
         else:
             heapq.heappush(self._wakeups, (when, next(self._counter), key))
 
     def _evaluate_groups(self, now: float) -> None:
         """Dispatch the groups that are ready. Only groups marked dirty (a member settled, a
         sidecar arrived) or whose wake-up time came are looked at: a burst of 50,000 files
-        settling costs O(changes), not O(pending) per loop."""
+        settling costs O(changes), not O(pending) per loop. They are looked at (and so
+        dispatched) in the order they became due: the oldest ready asset is audited first."""
         assert self.worker is not None
-        keys, self._dirty = self._dirty, set()
+        keys, self._dirty = self._dirty, {}
         while self._wakeups and self._wakeups[0][0] <= now:
-            keys.add(heapq.heappop(self._wakeups)[2])
+            keys[heapq.heappop(self._wakeups)[2]] = None
         remaining = iter(keys)
         for key in remaining:
-            if self.worker.jobs.full():  # the worker is behind: keep the rest for later
-                self._dirty.add(key)
-                self._dirty.update(remaining)
+            if self.worker.jobs.full():  # the worker is behind: keep the rest, in order
+                later = self._dirty
+                self._dirty = dict.fromkeys((key, *remaining))
+                self._dirty.update(later)
                 return
             group = self.groups.get(key)
             if group is None:
@@ -138,9 +147,16 @@ class AssetGrouping:
         if files is None:
             self._wake(key, now + 0.1)
             return
-        # latency is measured from settling; an asset that waited out the grace window
-        # is measured from the end of the window
-        settled_at = time.time() if pairing == "missing" else max(m.settled_wall for m in members)
+        # latency is measured from the moment the asset was ready: its last file settled
+        # (a sequence: its idle window ended; a sidecar it waited for: that settled), or,
+        # without a sidecar, the grace window ended
+        settled_at = max(m.settled_wall for m in members)
+        if is_sequence:
+            settled_at = max(settled_at, _wall(last_change + idle))
+        if pairing == "missing":
+            settled_at = max(settled_at, _wall(group.ready_since + opts.sidecar_grace))
+        elif group.sidecar_wall is not None:
+            settled_at = max(settled_at, group.sidecar_wall)
         settled = {m.path: m.stat for m in members if m.stat is not None}
         job = Job(key, files, settled_at=settled_at, pairing=pairing, settled=settled)
         with self._inflight_lock:
@@ -203,7 +219,7 @@ class AssetGrouping:
             return None
         return sorted(files)
 
-    def _sidecar_settled(self, path: str, root: str, now: float) -> None:
+    def _sidecar_settled(self, path: str, root: str, now: float, settled_wall: float) -> None:
         """A sidecar settled: nudge its waiting asset, or re-audit an audited one."""
         folder, name = os.path.split(path)
         lower = name.lower()
@@ -226,6 +242,8 @@ class AssetGrouping:
         for key in keys:
             group = self.groups.get(key)
             if group is not None:
+                if group.ready_since is not None:  # it was waiting for this sidecar
+                    group.sidecar_wall = settled_wall
                 self._wake(key, 0)
                 continue
             if key in self.inflight:
@@ -236,12 +254,12 @@ class AssetGrouping:
             if not files:
                 continue
             assert self.worker is not None
-            job = Job(key, files, settled_at=time.time(), pairing="sidecar")
+            job = Job(key, files, settled_at=settled_wall, pairing="sidecar")
             with self._inflight_lock:
                 self.inflight.add(key)
-            try:
-                self.worker.jobs.put(job, timeout=5.0)
-            except Exception:
+            try:  # never block the scheduler: a full queue sends the sidecar round again
+                self.worker.jobs.put_nowait(job)
+            except queue.Full:
                 with self._inflight_lock:
                     self.inflight.discard(key)
                     self._requeued.append(path)

@@ -116,6 +116,9 @@ class Reconciler(threading.Thread):
                 rep.complete = False
                 continue
             for entry in entries:
+                if self.stopping.is_set():  # a 100,000-file folder must not hold up a stop
+                    rep.complete = False
+                    break
                 name = entry.name
                 if name.startswith("."):
                     continue

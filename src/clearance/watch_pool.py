@@ -1,0 +1,281 @@
+"""Audit processes for the watcher: the engine's work off the watcher's GIL.
+
+The watcher's process runs watchdog's threads, the readiness scheduler and the ledger; every
+one of them needs the GIL. Auditing an asset (readers, checkers, lineage) is Python work too,
+and reading files while other threads hold the GIL makes each read wait for its turn. So the
+audit worker (:mod:`.watch_audit`) hands each batch to a few **audit processes**, each with
+its own :class:`~clearance.engine.Session` (``write_log=False``: events are kept, not
+written), and keeps for itself only what must stay in one place:
+
+* the ledger — decisions before the audit, the intent, the finish;
+* the audit log — the parent writes every event, in job order, through its own session
+  (one hash chain, one writer), exactly as if it had audited the asset itself.
+
+A process gets an :class:`AuditTask` (the asset, and the files to hash with the ``stat`` the
+parent saw) and returns an :class:`AuditReply`: the SHA-256 of each file, or the files that
+changed while they were read (the parent sends them back to settling and audits nothing),
+the outcome, and the recorded events. Hashing happens here too: on real renders (tens of MB
+per frame) it is the largest cost of an audit, and it runs in parallel across processes.
+
+Processes are spawned (never forked: the watcher has threads). They ignore SIGINT/SIGTERM
+(the parent drains and stops them) and exit by themselves when the parent dies (``kill -9``).
+Until they have started, and if they ever break, the worker audits in its own thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import Session
+from .model import Asset
+
+__all__ = [
+    "flush_plugins",
+    "AuditTask",
+    "AuditReply",
+    "AuditProcesses",
+    "default_processes",
+    "hash_and_verify",
+    "sha256_file",
+]
+
+log = logging.getLogger("clearance.watch")
+
+Stat4 = tuple[int, int, int, int]  # dev, ino, size, mtime_ns
+
+
+def default_processes() -> int:
+    """Audit processes to use when not configured: one per CPU beyond the first, at most 4.
+
+    The watcher's own process keeps one CPU busy (events, readiness, ledger, audit log);
+    on a single CPU there is nothing to gain and the worker audits in its thread.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(0, min(4, cpus - 1))
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hash_and_verify(
+    files: Sequence[tuple[str, Stat4]], stat: Any = os.stat
+) -> tuple[dict[str, str], list[str]]:
+    """SHA-256 of each file, checking it is still the version ``stat`` saw before.
+
+    Returns (digests, changed): a file whose (dev, ino, size, mtime_ns) differs after the read,
+    or that cannot be read, is in ``changed`` and has no digest.
+    """
+    digests: dict[str, str] = {}
+    changed: list[str] = []
+    for path, before in files:
+        try:
+            digest = sha256_file(path)
+            st = stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(before):
+            changed.append(path)
+            continue
+        digests[path] = digest
+    return digests, changed
+
+
+@dataclass
+class AuditTask:
+    """One asset to audit in an audit process; ``hash`` = files to hash, with their stat."""
+
+    asset: Asset
+    hash: list[tuple[str, Stat4]] = field(default_factory=list)
+
+
+@dataclass
+class AuditReply:
+    """What an audit process did with one :class:`AuditTask`.
+
+    ``status``: ``audited`` (``events`` recorded, ``outcome`` set), ``changed`` (``changed``
+    lists the files that moved while hashed; nothing audited) or ``failed`` (the engine
+    raised: ``error`` and ``traceback``; ``events`` holds what was recorded before).
+    """
+
+    status: str
+    digests: dict[str, str] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    outcome: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    traceback: str | None = None
+
+
+# -- inside an audit process ------------------------------------------------------------------
+
+_SESSION: Session | None = None
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:  # the watcher died (kill -9): nothing left to serve
+            os._exit(0)
+
+
+def _init_process(policy: Any, blocked: Sequence[str], run_id: str, parent: int) -> None:
+    global _SESSION
+    # the parent owns the lifecycle: it drains, then shuts the pool down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _SESSION = Session(
+        policy,
+        command="watch",
+        write_log=False,
+        blocked=blocked,
+        announce=False,
+        run_id=run_id,
+    )
+
+
+def _hello() -> list[str]:
+    """The plugins this process loaded (the parent compares them with its own)."""
+    assert _SESSION is not None
+    return sorted(_SESSION.plugins.plugins)
+
+
+def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
+    session = _SESSION
+    assert session is not None, "audit process not initialised"
+    replies = []
+    for task in tasks:
+        digests, changed = hash_and_verify(task.hash)
+        if changed:
+            replies.append(AuditReply("changed", changed=changed))
+            continue
+        session.events.clear()
+        try:
+            result = session.audit(task.asset)
+        except Exception as exc:  # the engine isolates plugins; this is anything else
+            replies.append(
+                AuditReply(
+                    "failed",
+                    digests=digests,
+                    events=list(session.events),
+                    error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(limit=5),
+                )
+            )
+            continue
+        replies.append(
+            AuditReply(
+                "audited",
+                digests=digests,
+                outcome=result.outcome.value,
+                events=list(session.events),
+            )
+        )
+    session.events.clear()
+    flush_plugins(session)  # buffered state-store writes (lineage rows): one commit per chunk
+    return replies
+
+
+def flush_plugins(session: Session) -> None:
+    """``session.flush()``; a plugin that fails to commit derived data never stops the watcher."""
+    try:
+        session.flush()
+    except Exception as exc:
+        log.warning("clearance watch: a plugin failed to flush: %s: %s", type(exc).__name__, exc)
+
+
+# -- in the watcher ------------------------------------------------------------------------------
+
+
+class AuditProcesses:
+    """``processes`` spawned audit processes configured like ``session``.
+
+    :meth:`start` spawns them in the background; :attr:`ready` turns true once every process
+    answered with the same plugins as ``session`` (a session with in-process plugins, which
+    cannot be rebuilt in another process, never starts a pool).
+    """
+
+    def __init__(self, session: Session, processes: int) -> None:
+        self.session = session
+        self.processes = processes
+        self.executor: ProcessPoolExecutor | None = None
+        self._hello: list[Future[list[str]]] = []
+        self.ready = False
+        self.broken: str | None = None
+
+    @staticmethod
+    def usable(session: Session) -> bool:
+        """Can a process rebuild this session's plugins from its policy?"""
+        return not any(i.source == "in-process" for i in session.plugins.plugins.values())
+
+    def start(self) -> None:
+        import multiprocessing
+
+        session = self.session
+        try:
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_process,
+                initargs=(session.policy, tuple(session.blocked), session.run_id, os.getpid()),
+            )
+            self._hello = [self.executor.submit(_hello) for _ in range(self.processes)]
+        except Exception as exc:  # no processes on this system: audit in the thread
+            self._disable(f"cannot start audit processes: {type(exc).__name__}: {exc}")
+
+    def poll(self) -> bool:
+        """True when the processes can take work (checks the start-up answers once)."""
+        if self.ready or self.broken is not None or self.executor is None:
+            return self.ready
+        if not all(f.done() for f in self._hello):
+            return False
+        expected = sorted(self.session.plugins.plugins)
+        for future in self._hello:
+            try:
+                plugins = future.result()
+            except Exception as exc:
+                self._disable(f"audit process failed to start: {type(exc).__name__}: {exc}")
+                return False
+            if plugins != expected:
+                self._disable("audit processes loaded other plugins than the watcher")
+                return False
+        self.ready = True
+        return True
+
+    def submit(self, tasks: Sequence[AuditTask]) -> Future[list[AuditReply]]:
+        assert self.executor is not None
+        return self.executor.submit(_audit_chunk, list(tasks))
+
+    def fail(self, exc: BaseException) -> None:
+        """A process died or a chunk could not be sent: audit in the thread from now on."""
+        self._disable(f"audit processes stopped: {type(exc).__name__}: {exc}")
+
+    def _disable(self, reason: str) -> None:
+        self.ready = False
+        self.broken = reason
+        log.warning("clearance watch: %s; auditing in the watcher's thread", reason)
+        self.close(wait=False)
+
+    def close(self, wait: bool = True) -> None:
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
