@@ -11,7 +11,7 @@ The watcher never trusts an event. Its parts (one module each):
   window, and a grace window for a missing sidecar;
 * audit (:mod:`.watch_audit`) — one worker thread, batches (oldest ready asset first), the
   ledger intent/finish protocol around the engine's events; the engine's work and hashing run
-  in audit processes (:mod:`.watch_pool`) when there is a CPU to spare;
+  in audit processes (:mod:`.watch_pool`) when the machine has more than one CPU;
 * reconcile (:mod:`.watch_reconcile`) — walks against the ledger at start-up, after an
   overflow or a spill, when an emitter is rebuilt, when a root reappears, and periodically;
 * ledger (:mod:`.state`) — the SQLite state store;
@@ -74,8 +74,8 @@ class WatchOptions:
     incomplete_timeout: float = 3600.0  # a file still incomplete after this: watch.error
     batch_size: int = 64  # most jobs per audit batch (one intent commit, one fsync, one finish)
     hash_content: bool = True
-    #: audit processes for the engine's work and hashing (None: one per CPU beyond the
-    #: first, at most 4; 0: audit in the worker thread)
+    #: audit processes for the engine's work and hashing (None: one per CPU, at most 4,
+    #: none on a single CPU; 0: audit in the worker thread)
     audit_processes: int | None = None
 
 
@@ -261,7 +261,19 @@ class Watcher(AssetGrouping, RootSupervisor):
             if now >= next_stats:
                 self._emit_stats()
                 next_stats = now + opts.stats_interval
-            self._stop.wait(0.02 if self._heap or self.groups else 0.05)
+            self._stop.wait(self._pause())
+
+    def _pause(self) -> float:
+        """How long the loop may sleep: until the next file or group is due (a quiet period
+        that ends is noticed then, not up to a loop later), at most 20 ms while anything is
+        pending (new hints wait that long at most), 50 ms when idle."""
+        if not (self._heap or self.groups):
+            return 0.05
+        due = min(
+            self._heap[0][0] if self._heap else float("inf"),
+            self._wakeups[0][0] if self._wakeups else float("inf"),
+        )
+        return min(0.02, max(0.0005, due - time.monotonic()))
 
     # -- intake ------------------------------------------------------------------------------
     def _drain_intake(self, now: float) -> None:
