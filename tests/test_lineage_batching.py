@@ -138,9 +138,33 @@ def test_rows_another_process_commits_are_seen_after_the_next_flush(tmp_path: Pa
         asset="plates/p_v001.exr", version="v1", stage="plate_gen", frames=None,
         generated=True, source_type=None, outcome="notice", findings=[], inputs=[],
     )  # fmt: skip
-    index.flush()  # the end of a stage: data_version says the store changed
+    index.flush()  # the end of a stage: the lineage generation says rows were recorded
     row = index.find("plates/p_v001.exr", tmp_path)
     assert row is not None and row.generated is True
+
+
+def test_commits_to_other_state_tables_keep_the_view(tmp_path: Path) -> None:
+    """The watcher's ledger commits to the same file after every batch: that must not make
+    the index re-read whole folders (it did while it watched SQLite's data_version)."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    store = LineageStore(path)
+    store.record(
+        asset="plates/p_v001.exr", version="v1", stage="plate_gen", frames=None,
+        generated=True, source_type=None, outcome="notice", findings=[], inputs=[],
+    )  # fmt: skip
+    index = RunIndex(store)
+    assert index.find("plates/p_v001.exr", tmp_path) is not None
+    index.record(AssetRow(0, "comp/c_v001.exr", "comp", "v1", None, True, None, "pass", [], []))
+    ledger = sqlite3.connect(path)  # another connection, another table (a ledger)
+    ledger.execute("CREATE TABLE IF NOT EXISTS ledger_like (x)")
+    ledger.execute("INSERT INTO ledger_like VALUES (1)")
+    ledger.commit()
+    ledger.close()
+    index.flush()  # commits our own row too: neither commit is another process's lineage
+    assert index._folders, "the view was dropped"
+    assert index.find("comp/c_v001.exr", tmp_path) is not None
 
 
 def test_a_small_memory_bound_keeps_every_row_findable(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ unchanged asset, so a :class:`RunIndex`:
   into a buffer committed in one transaction: at the end of each stage, every
   :data:`FLUSH_ROWS` rows, on :meth:`RunIndex.flush`, and when the index is dropped or the
   interpreter exits (best effort);
-- forgets what it read when another connection has committed since (SQLite's
-  ``data_version``), checked at each flush and at the first asset of another stage: rows
+- forgets what it read when another process has recorded lineage rows since (the
+  lineage generation, a counter each commit of lineage rows bumps: the watcher's ledger
+  commits do not count), checked at each flush and at the first asset of another stage: rows
   another process records in the middle of a stage are seen from the next stage on.
 
 Rows are kept as the store selects them (flat tuples of strings and numbers, which the garbage
@@ -132,7 +133,7 @@ class RunIndex:
         self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
         self._found: dict[tuple[str, Path], AssetRow | None] = {}  # (ref, root) → row
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
-        self._seen: int | None = None  # data_version when the view was first read
+        self._seen: int | None = None  # lineage generation the view is current with
         self._stage: str | None = None
         # rows as encode_row made them; mutated in place, never rebound: the finaliser
         # commits what is left in it
@@ -167,8 +168,8 @@ class RunIndex:
         since the view was read, forget it. Returns the number of rows committed."""
         with self._lock:
             written = self._commit()
-            if self._seen is not None and self.store.data_version() != self._seen:
-                self._forget()
+            if self._seen is not None and self.store.generation() != self._seen:
+                self._forget()  # another process recorded lineage rows since
             if not self.store._ready:  # the tables appeared since (another process made them)
                 self.store._check_schema(False)
             return written
@@ -199,8 +200,10 @@ class RunIndex:
     def _commit(self) -> int:
         values = list(self._buffer)
         if values:
-            self.store.commit_encoded(values)
+            generation = self.store.commit_encoded(values)
             del self._buffer[: len(values)]
+            if self._seen is not None and generation == self._seen + 1:
+                self._seen = generation  # only our own commit: the view is still current
         return len(values)
 
     def _forget(self) -> None:
@@ -330,6 +333,6 @@ class RunIndex:
         return value
 
     def _mark(self) -> None:
-        """Note the store's ``data_version`` before the first read of a fresh view."""
+        """Note the store's lineage generation before the first read of a fresh view."""
         if self._seen is None:
-            self._seen = self.store.data_version()
+            self._seen = self.store.generation()

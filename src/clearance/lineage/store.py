@@ -103,6 +103,13 @@ def _wal(db: sqlite3.Connection) -> str:
     raise AssertionError("unreachable")
 
 
+_BUMP_GENERATION = (
+    "INSERT INTO lineage_meta (key, value) VALUES ('generation', '1') "
+    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
+_GENERATION = "SELECT CAST(value AS INTEGER) FROM lineage_meta WHERE key = 'generation'"
+
+
 class LineageStore:
     """The ``lineage_*`` tables of one state-store file.
 
@@ -195,8 +202,7 @@ class LineageStore:
             0, asset, stage, version, frames, generated, source_type, outcome, findings, inputs,
             asset_id, production, shot, run_id, time.time(), ancestry,
         )  # fmt: skip
-        with self._lock:
-            self._db.execute(UPSERT, encode_row(row, current_host_pid()))
+        self.commit_encoded([encode_row(row, current_host_pid())])
 
     def record_many(self, rows: Sequence[AssetRow]) -> None:
         """Record several audits in one transaction (each row keeps its own ``audited_at``).
@@ -206,18 +212,36 @@ class LineageStore:
         host_pid = current_host_pid()
         self.commit_encoded([encode_row(row, host_pid) for row in rows])
 
-    def commit_encoded(self, values: Sequence[tuple[Any, ...]]) -> None:
-        """Record rows as :func:`encode_row` made them, in one transaction (all or nothing)."""
+    def commit_encoded(self, values: Sequence[tuple[Any, ...]]) -> int:
+        """Record rows as :func:`encode_row` made them, in one transaction (all or nothing).
+
+        Returns the lineage generation after the commit (see :meth:`generation`).
+        """
         if not values:
-            return
+            return self.generation()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(UPSERT, values)
+                self._db.execute(_BUMP_GENERATION)
+                found = self._db.execute(_GENERATION).fetchone()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return int(found[0]) if found else 0
+
+    def generation(self) -> int:
+        """A counter every commit of lineage rows increments (in ``lineage_meta``): unlike
+        SQLite's ``data_version``, commits to other tables of the state store (the watcher's
+        ledger, the provenance cache) leave it alone. 0 before the first commit."""
+        if not self._ready:
+            self._check_schema(False)  # another process may have made the tables since
+            if not self._ready:
+                return 0
+        with self._lock:
+            found = self._db.execute(_GENERATION).fetchone()
+        return int(found[0]) if found else 0
 
     # -- reading ----------------------------------------------------------------------------
     def _one(self, where: str, params: Sequence[Any]) -> AssetRow | None:
@@ -327,7 +351,7 @@ class LineageStore:
                 (asset_id,),
             ).fetchall()
 
-    def data_version(self) -> int:
+    def data_version(self) -> int:  # kept for callers; the index uses generation()
         """SQLite's ``data_version``: changes when another connection commits to the file."""
         with self._lock:
             return int(self._db.execute("PRAGMA data_version").fetchone()[0])
