@@ -31,7 +31,6 @@ import shutil
 import signal
 import sqlite3
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -39,31 +38,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+# the same valid 4×4 scanline EXR the watcher tests write (tests/_watch_harness.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _watch_harness import exr_bytes  # noqa: E402
+
 PYTHON = sys.executable
 SIDECAR = b"provenance: 1\nproduction: BENCH\ngenerated: false\n"
-
-
-def _exr() -> bytes:
-    def attr(name: str, kind: str, value: bytes) -> bytes:
-        return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
-
-    channels = (
-        b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
-    )
-    box = struct.pack("<iiii", 0, 0, 3, 3)
-    header = (
-        b"\x76\x2f\x31\x01"
-        + struct.pack("<I", 2)
-        + attr("channels", "chlist", channels)
-        + attr("compression", "compression", b"\0")
-        + attr("dataWindow", "box2i", box)
-        + attr("displayWindow", "box2i", box)
-        + attr("lineOrder", "lineOrder", b"\0")
-        + b"\0"
-    )
-    first = len(header) + 8 * 4
-    offsets = struct.pack("<4Q", *(first + y * 32 for y in range(4)))
-    return header + offsets + b"".join(struct.pack("<ii", y, 24) + bytes(24) for y in range(4))
 
 
 def _show(base: Path) -> Path:
@@ -148,7 +128,7 @@ def bench_burst(
     folder.mkdir(parents=True)
     proc = _start(root, "--settle", "1.0")
     time.sleep(2.0)  # audit processes start in the background (about a second)
-    data = _exr()
+    data = exr_bytes()
     for i in range(count):
         name = f"a_{i:05d}.exr"
         (folder / f"{name}.genai.yaml").write_bytes(SIDECAR)
@@ -197,7 +177,7 @@ def _tree(root: Path, files: int, per_dir: int = 500) -> None:
     from clearance.state import FileVersion, StateStore
 
     store = StateStore(root / ".clearance" / "state.db")
-    data = _exr()
+    data = exr_bytes()
     versions = []
     for i in range(files):
         folder = root / "renders" / f"shot{i // per_dir:04d}"
