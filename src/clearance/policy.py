@@ -10,7 +10,7 @@ import datetime as _dt
 import fnmatch
 import hashlib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -297,18 +297,23 @@ class Policy:
     is_default: bool = False
 
     # -- rules --------------------------------------------------------------------------
-    def _rule_config(self, rule_id: str) -> dict[str, Any]:
-        # memoised per rule id: asked once per rule per asset on the hot path
-        cache: tuple[dict[str, Any], dict[str, dict[str, Any]]] | None = self.__dict__.get(
-            "_rule_cache"
+    def _per_rule(self, kind: str, rule_id: str, build: Callable[[str], Any]) -> Any:
+        """``build(rule_id)``, memoised per rule id until ``rules`` is replaced (the hot path
+        asks once per rule per asset)."""
+        memo: tuple[dict[str, Any], dict[tuple[str, str], Any]] | None = self.__dict__.get(
+            "_rule_memo"
         )
-        if cache is None or cache[0] is not self.rules:
-            cache = (self.rules, {})
-            self.__dict__["_rule_cache"] = cache
-        found = cache[1].get(rule_id)
+        if memo is None or memo[0] is not self.rules:
+            memo = (self.rules, {})
+            self.__dict__["_rule_memo"] = memo
+        key = (kind, rule_id)
+        found = memo[1].get(key)
         if found is None:
-            found = cache[1][rule_id] = self._merge_rule_config(rule_id)
+            found = memo[1][key] = build(rule_id)
         return found
+
+    def _rule_config(self, rule_id: str) -> dict[str, Any]:
+        return self._per_rule("config", rule_id, self._merge_rule_config)  # type: ignore[no-any-return]
 
     def _merge_rule_config(self, rule_id: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -341,22 +346,14 @@ class Policy:
     def rule_settings(self, rule_id: str) -> Mapping[str, Any]:
         """A rule's parameters from ``rules:`` (``enabled``/``outcome`` left out); read-only,
         memoised per rule id (asked by rules on every asset)."""
-        cache: tuple[dict[str, Any], dict[str, Mapping[str, Any]]] | None = self.__dict__.get(
-            "_settings_cache"
-        )
-        if cache is None or cache[0] is not self.rules:
-            cache = (self.rules, {})
-            self.__dict__["_settings_cache"] = cache
-        found = cache[1].get(rule_id)
-        if found is None:
-            found = cache[1][rule_id] = MappingProxyType(
-                {
-                    k: v
-                    for k, v in self._rule_config(rule_id).items()
-                    if k not in ("enabled", "outcome")
-                }
+
+        def build(rid: str) -> Mapping[str, Any]:
+            config = self._rule_config(rid)
+            return MappingProxyType(
+                {k: v for k, v in config.items() if k not in ("enabled", "outcome")}
             )
-        return found
+
+        return self._per_rule("settings", rule_id, build)  # type: ignore[no-any-return]
 
     # -- stages -------------------------------------------------------------------------
     def stage(self, name: str) -> StageConfig:
