@@ -27,21 +27,39 @@ stages:
 """
 
 
+def _varied(i: int, shot: str) -> str:
+    """The bench sidecar for asset ``i``: the same shape and size, with its own shot, plate,
+    prompt and note, as a show's sidecars have (a memo keyed on content must not hit)."""
+    doc = dict(SIDECAR, shot=shot)
+    doc["steps"] = [
+        dict(
+            SIDECAR["steps"][0],
+            inputs=[
+                {"ref": f"plates/{shot}_plate_v{i % 7 + 1:03d}.####.exr", "class": "owned_released"}
+            ],
+            prompt={"text": f"wide desert street at dusk, take {i}", "references": []},
+        )
+    ]
+    doc["output"] = dict(SIDECAR["output"], human_contribution=f"matte painter repainted sky ({i})")
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 def single_file_tree(root: Path, count: int, *, per_folder: int = 500) -> Path:
-    """``count`` PNG assets, each with a ~600-byte YAML sidecar, in folders of ``per_folder``."""
+    """``count`` PNG assets, each with its own ~650-byte YAML sidecar, in folders of
+    ``per_folder``."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "clearance.yaml").write_text(CONFIG)
     template = root / ".template.png"
     write_png(template)
     png = template.read_bytes()
-    sidecar = yaml.safe_dump(SIDECAR, sort_keys=False)
     for i in range(count):
-        folder = root / ("gen" if i % 2 else "comp") / f"sh{i // per_folder:04d}"
+        shot = f"sh{i // per_folder:04d}"
+        folder = root / ("gen" if i % 2 else "comp") / shot
         if i % per_folder in (0, 1):
             folder.mkdir(parents=True, exist_ok=True)
         name = f"el_{i:06d}_v001.png"
         (folder / name).write_bytes(png)
-        (folder / f"{name}.genai.yaml").write_text(sidecar)
+        (folder / f"{name}.genai.yaml").write_text(_varied(i, shot))
     return root
 
 

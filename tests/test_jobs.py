@@ -115,14 +115,8 @@ def _state_rows(db: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def test_parallel_scan_calls_hooks_in_the_parent_in_serial_order(
-    tmp_path: Path, monkeypatch
-) -> None:
-    """Workers only read and check: the notification hooks run in the scanning process, in the
-    order a serial run calls them, and the state store (provenance cache, lineage) ends up
-    with the same rows as after a serial scan, written by that process alone."""
-    show = ClearanceRun(tmp_path / "show", plugins=[str(tmp_path / "notify.py")])
-    (tmp_path / "notify.py").write_text(NOTIFY_PLUGIN)
+def _chained_show(show: ClearanceRun) -> None:
+    """60 assets; each comp element declares the gen element before it as its input."""
     show.root.mkdir()
     for i in range(60):
         stage = ("gen", "comp")[i % 2]
@@ -134,6 +128,51 @@ def test_parallel_scan_calls_hooks_in_the_parent_in_serial_order(
             sidecar["steps"][0]["inputs"] = inputs
         show.asset(f"{stage}/el_{i:03d}.png", sidecar=sidecar)
     show.write_config()
+
+
+def test_parallel_scan_records_the_serial_lineage_without_sending_records(
+    tmp_path: Path,
+) -> None:
+    """With no plugin that reads records, workers send back neither records nor assets: they
+    work out each lineage row themselves, and the parent writes exactly the rows, with the
+    same ancestry, that a serial scan writes."""
+    show = ClearanceRun(tmp_path / "show")
+    _chained_show(show)
+    state = show.root / ".clearance" / "state.db"
+    serial = run_cli("scan", str(show.root), "--format", "json")
+    serial_rows = _state_rows(state)
+    state.unlink()
+    parallel = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
+    assert serial.code == parallel.code and serial.stdout == parallel.stdout
+    assert _state_rows(state) == serial_rows
+    assert any(row[6] and '"genai"' in row[6] for row in serial_rows["lineage"])  # ancestry
+    # a warm parallel re-scan writes no lineage row again (nothing changed)
+    written = _audited_at(state)
+    warm = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
+    assert warm.stdout == serial.stdout
+    assert _state_rows(state) == serial_rows
+    assert _audited_at(state) == written
+
+
+def _audited_at(db: Path) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT asset, run_id, audited_at FROM lineage_assets").fetchall()
+    finally:
+        con.close()
+
+
+def test_parallel_scan_calls_hooks_in_the_parent_in_serial_order(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Workers only read and check: the notification hooks run in the scanning process, in the
+    order a serial run calls them, and the state store (provenance cache, lineage) ends up
+    with the same rows as after a serial scan, written by that process alone."""
+    show = ClearanceRun(tmp_path / "show", plugins=[str(tmp_path / "notify.py")])
+    (tmp_path / "notify.py").write_text(NOTIFY_PLUGIN)
+    _chained_show(show)
     notes = tmp_path / "notify.log"
     monkeypatch.setenv("NOTIFY_LOG", str(notes))
     state = show.root / ".clearance" / "state.db"

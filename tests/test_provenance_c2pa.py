@@ -121,6 +121,21 @@ def test_short_sidecar_name_is_found_too(tmp_path):
     assert find_manifest(path)["sidecar"].name == "plate.c2pa"
 
 
+def test_folder_listing_spares_the_probes_and_still_finds_listed_manifests(tmp_path):
+    """A scan passes the names its folder walk listed: a manifest among them is found under
+    either name, and a name not listed is not looked for (it is listed, and so read, on the
+    next scan)."""
+    path = write_png(tmp_path / "plate.png")
+    (tmp_path / "plate.c2pa").write_bytes(b"x")
+    listed = frozenset({"plate.png", "plate.c2pa"})
+    assert find_manifest(path, listed)["sidecar"].name == "plate.c2pa"
+    (tmp_path / "plate.png.c2pa").write_bytes(b"x")  # written after the listing
+    assert find_manifest(path, listed)["sidecar"].name == "plate.c2pa"
+    assert find_manifest(path, listed | {"plate.png.c2pa"})["sidecar"].name == "plate.png.c2pa"
+    assert find_manifest(path, frozenset({"plate.png"})) is None
+    assert find_manifest(path)["sidecar"].name == "plate.png.c2pa"  # no listing: probed
+
+
 def test_no_manifest_is_nothing(tmp_path):
     assert read(write_png(tmp_path / "plain.png", xmp_packet(TRAINED))) is None
     assert read(write_exr(tmp_path / "plain.exr", {})) is None

@@ -446,3 +446,21 @@ def test_mutated_files_never_raise(tmp_path):
             asset = asset_for(path)
             xmp.clearance_read_provenance(asset=asset)
             c2pa.find_manifest(path)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (256, 256)])  # read whole (< 64 KiB) / by offsets
+def test_small_and_big_files_are_walked_alike(tmp_path, size):
+    """A small file is read in one go and walked in memory, a big one read at offsets past
+    its first 64 KiB: both find the same blocks, and report the same truncation."""
+    path = noisy_png(tmp_path / "frame.png", size)
+    insert_png_chunk(
+        path, b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_packet().encode()
+    )
+    raw = path.read_bytes()
+    assert (len(raw) < 65536) == (size == (8, 8))
+    found = read_png_xmp(path)
+    assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(raw[: len(raw) - 200])
+    problems = scan(cut).problems
+    assert len(problems) == 1 and problems[0].startswith("truncated: ")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,6 +125,14 @@ def test_sidecar_record_from_memory() -> None:
         "t: 2026-11-26T21:06:53Z\n",
         "",
         "just a string",
+        # YAML 1.1 scalars the memoised resolver must tag as PyYAML does, plain and quoted
+        "a: [yes, Yes, YES, no, NO, on, On, off, OFF, y, n, Y, N, 'yes', \"on\"]\n",
+        "on: 1\noff: 2\nyes: 3\n'no': 4\n",
+        "a: [017, 0o17, 0x1F, 0b101, 1_000, 1:20, 190:20:30.15, +12, -0]\n",
+        "a: [1e3, 1.0e+3, .5, -.inf, .NaN, .nan, 6.8523015e+5, 1:30.5]\n",
+        "a: [~, null, Null, NULL, '', '~', 'null', \"\"]\nb:\nc: ''\n",
+        "a: [=, <<, '<<', 2026-1-2, 2026-01-02 10:00:00, '2026-01-02']\n",
+        "a: [true1, 1true, 12a, a12, 0x, 1.2.3, '1.5', -, -a, .]\n",
     ],
 )
 def test_fast_yaml_builder_gives_exactly_what_the_safe_loader_gives(text: str) -> None:
@@ -136,4 +146,56 @@ def test_fast_yaml_builder_gives_exactly_what_the_safe_loader_gives(text: str) -
         with pytest.raises(DocumentError):
             parse_document(text)
         return
-    assert parse_document(text) == expected
+    first = parse_document(text)
+    assert first == expected
+    assert [type(v) for v in _leaves(first)] == [type(v) for v in _leaves(expected)]  # 1 != True
+    assert parse_document(text) == expected  # again, from the memos
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in [k, *_leaves(v)]]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_yaml_memos_stay_bounded_and_hold_no_mutable_value() -> None:
+    """The resolver's and the scalar builder's memos are keyed on users' text: a show's worth
+    of distinct values never grows them past their bound, and they hold only values that
+    cannot be changed by whoever receives them."""
+    from clearance import _yaml
+
+    for i in range(0, 3 * _yaml._MEMO_LIMIT, 500):
+        parse_document("".join(f"k{j}: {j}\n" for j in range(i, i + 500)))
+    assert 0 < len(_yaml._Loader._tags) <= _yaml._MEMO_LIMIT
+    assert 0 < len(_yaml._SCALARS) <= _yaml._MEMO_LIMIT
+    assert all(isinstance(v, _yaml._IMMUTABLE) for v in _yaml._SCALARS.values())
+    first = parse_document("a: 2026-01-02\nb: 7\n")
+    first["a"] += "x"
+    assert parse_document("a: 2026-01-02\nb: 7\n") == {"a": "2026-01-02", "b": 7}
+
+
+def test_read_limited_reads_the_file_as_it_is_now_even_with_a_stale_stat(tmp_path: Path) -> None:
+    """The sidecar reader passes the stat the provenance cache took earlier in the audit: it
+    only says where the read expects the end, so a file that changed since is still read
+    whole, and one that grew past the limit is still refused."""
+    from clearance._yaml import read_limited
+
+    path = tmp_path / "s.genai.yaml"
+    path.write_text("a: 1\n")
+    small = os.stat(path)
+    path.write_text("a: 1\nb: 2\n" * 50)  # grew since
+    assert read_limited(path, st=small) == path.read_bytes()
+    large = os.stat(path)
+    path.write_text("a: 1\n")  # shrank since
+    assert read_limited(path, st=large) == b"a: 1\n"
+    path.write_bytes(b"x" * 5000)  # past the limit since
+    with pytest.raises(DocumentError, match="over 1000 bytes"):
+        read_limited(path, 1000, small)
+    with pytest.raises(DocumentError, match="limit is 1000"):
+        read_limited(path, 1000)
+    with pytest.raises(DocumentError, match="directory"):
+        read_limited(tmp_path)
+    with pytest.raises(DocumentError, match="No such file"):
+        read_limited(tmp_path / "gone.yaml")

@@ -10,41 +10,140 @@ user wrote.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
+import stat
 from typing import Any
 
 import yaml
 
 try:
-    _Loader: type = yaml.CSafeLoader
+    _Base: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
+
+#: bound on the memos below: values come from users' files, so the memos must not grow with a
+#: show (keys, enums and booleans repeat; ids, hashes and prompts mostly do not)
+_MEMO_LIMIT = 20_000
+
+
+def _implicit_table(loader: Any) -> dict[str, list[tuple[str, Any]]]:
+    """The loader's implicit resolvers by first character, wildcard ones appended (the order
+    ``Resolver.resolve`` tries them in)."""
+    table = loader.yaml_implicit_resolvers
+    wildcard = list(table.get(None, []))
+    return {first: list(found) + wildcard for first, found in table.items() if first is not None}
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """The safe loader, resolving plain scalars with a memo.
+
+    Composing a node calls ``resolve`` (and the path-resolver hooks) once per node; PyYAML's
+    version builds a list and runs up to four regular expressions per scalar. This one gives
+    the same tag, because the safe loader's tag for a plain scalar depends only on its text
+    (it has no path resolvers): the answer per text is remembered. Keys, enums and booleans
+    repeat across sidecars, so most scalars are one dictionary look-up.
+    """
+
+    _tags: dict[str, str] = {}
+    _table = _implicit_table(_Base)
+    _default = None if getattr(_Base, "yaml_path_resolvers", None) else _Base  # else PyYAML's way
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if self._default is None:
+            return super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tags = self._tags
+            tag = tags.get(value)
+            if tag is None:
+                tag = _STR
+                for candidate, regexp in self._table.get(value[:1], ()):
+                    if regexp.match(value):
+                        tag = candidate
+                        break
+                if len(tags) >= _MEMO_LIMIT:
+                    tags.clear()
+                tags[value] = tag
+            return tag
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        if self._default is None:
+            super().descend_resolver(current_node, current_index)
+
+    def ascend_resolver(self) -> None:
+        if self._default is None:
+            super().ascend_resolver()
+
 
 MAX_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 10_000
 
-__all__ = ["DocumentError", "load_document", "parse_document", "MAX_BYTES"]
+__all__ = ["DocumentError", "load_document", "parse_document", "read_limited", "MAX_BYTES"]
 
 
 class DocumentError(Exception):
     """A document that cannot be read: the message says why (the caller names the file)."""
 
 
-def load_document(path: str | os.PathLike[str], *, max_bytes: int = MAX_BYTES) -> Any:
-    """Read and parse a YAML or JSON file, refusing oversized files and alias bombs."""
+def load_document(
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int = MAX_BYTES,
+    st: os.stat_result | None = None,
+) -> Any:
+    """Read and parse a YAML or JSON file, refusing oversized files and alias bombs.
+
+    :param st: ``os.stat(path)`` if the caller took it (see :func:`read_limited`).
+    """
     name = os.fspath(path)
+    data = read_limited(name, max_bytes, st)
+    return parse_document(data, json_only=name.lower().endswith(".json"))
+
+
+def read_limited(
+    path: str | os.PathLike[str], max_bytes: int = MAX_BYTES, st: os.stat_result | None = None
+) -> bytes:
+    """The bytes of ``path``, refusing a file over ``max_bytes`` (:class:`DocumentError`).
+
+    This runs once per sidecar, so it makes three or four system calls (open, fstat unless
+    the caller passes the file's ``st``, read, close); Python's buffered ``open()`` adds three
+    more and a read buffer the size of the limit. A stale ``st`` is harmless: the size it
+    gives is only where the read expects the end, and a file that grew is read on.
+    """
     try:
-        with open(name, "rb") as fh:  # one open, one fstat: this runs once per sidecar
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")
-            data = fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise DocumentError(exc.strerror or str(exc)) from None
-    if len(data) > max_bytes:  # grew between stat and read
-        raise DocumentError(f"file is over {max_bytes} bytes")
-    return parse_document(data, json_only=name.lower().endswith(".json"))
+    try:
+        if st is None:
+            st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise DocumentError(os.strerror(errno.EISDIR))  # what open() would have said
+        size = st.st_size
+        if size > max_bytes:
+            raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")
+        # one byte more than the size: a shorter answer is the end of the file
+        chunks = [os.read(fd, size + 1)]
+        got = len(chunks[0])
+        while got > size and chunks[-1]:  # grew after fstat: read on, to the limit
+            if got > max_bytes:
+                raise DocumentError(f"file is over {max_bytes} bytes")
+            chunks.append(os.read(fd, max_bytes + 1 - got))
+            got += len(chunks[-1])
+    except OSError as exc:
+        raise DocumentError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
@@ -62,12 +161,6 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
     except RecursionError:
         raise DocumentError("invalid YAML: nesting too deep") from None
-
-
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Fallback(Exception):
@@ -96,6 +189,11 @@ def _load_fast(text: str) -> Any:
         loader.dispose()
 
 
+#: scalars of other tags (bools, ints, floats, nulls, dates) built before, by (tag, text)
+_SCALARS: dict[Any, Any] = {}
+_IMMUTABLE = (bool, int, float, str, type(None))
+
+
 def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     known = memo.get(id(node))
     if known is not None:
@@ -104,10 +202,18 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     if isinstance(node, yaml.ScalarNode):
         if tag == _STR:
             return node.value
-        constructor = loader.yaml_constructors.get(tag)
-        if constructor is None:
-            raise _Fallback
-        return _normalise(constructor(loader, node))
+        key = (tag, node.value)
+        value = _SCALARS.get(key, _SCALARS)
+        if value is _SCALARS:
+            constructor = loader.yaml_constructors.get(tag)
+            if constructor is None:
+                raise _Fallback
+            value = _normalise(constructor(loader, node))
+            if isinstance(value, _IMMUTABLE):  # the same text and tag build the same value
+                if len(_SCALARS) >= _MEMO_LIMIT:
+                    _SCALARS.clear()
+                _SCALARS[key] = value
+        return value
     if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
         items: list[Any] = []
         memo[id(node)] = items

@@ -108,7 +108,9 @@ __all__ = [
     "audit_batch",
     "line_hash",
     "make_audit_logger",
+    "prepare_event",
     "rotated_files",
+    "sink_of",
     "utc_now",
 ]
 
@@ -199,8 +201,8 @@ class _Prepared:
 
     __slots__ = ("body", "tail")
 
-    def __init__(self, body: dict[str, Any], tail: bytes) -> None:
-        self.body = body
+    def __init__(self, body: dict[str, Any] | None, tail: bytes) -> None:
+        self.body = body  # None: parsed from ``tail`` when a record is asked for
         self.tail = tail  # b'"time":…,"details":{…}}'
 
     def render(self, seq: int, prev: str) -> bytes:
@@ -212,7 +214,19 @@ class _Prepared:
         )
 
     def record(self, seq: int, prev: str) -> dict[str, Any]:
-        return {"schema": SCHEMA, "seq": seq, "prev": prev, **self.body}
+        body = self.body if self.body is not None else json.loads(b"{" + self.tail)
+        return {"schema": SCHEMA, "seq": seq, "prev": prev, **body}
+
+
+def prepare_event(event: Mapping[str, Any], where: str) -> bytes:
+    """``event`` validated and serialised as the log will hold it, less ``schema``, ``seq``
+    and ``prev`` (:meth:`AuditSink.write_prepared` adds them when it is written).
+
+    ``scan --jobs`` workers serialise their events with this, in parallel; the parent only
+    chains and writes them. The event's ``time`` is when it was prepared. Raises
+    :class:`AuditLogError` (naming ``where``, the log's path) as emitting it would.
+    """
+    return _prepare(event, where).tail
 
 
 def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
@@ -601,6 +615,16 @@ class AuditSink:
             self.flush(records=False)
         return None
 
+    def write_prepared(self, event: bytes) -> None:
+        """Write (or, in a batch, buffer) an event serialised by :func:`prepare_event`."""
+        prepared = _Prepared(None, event)
+        if self._batch is None:
+            self.audit_log._write([prepared], records=False)
+            return
+        self._batch.append(prepared)
+        if len(self._batch) >= self._max_events:
+            self.flush(records=False)
+
     # every level writes: an audit event is never filtered by level
     debug = info = warning = warn = error = err = critical = fatal = exception = log = msg
 
@@ -638,7 +662,8 @@ def make_audit_logger(log: AuditLog, *, run_id: str, host: str) -> Any:
     )
 
 
-def _sink_of(logger: Any) -> AuditSink:
+def sink_of(logger: Any) -> AuditSink:
+    """The :class:`AuditSink` behind a logger made by :func:`make_audit_logger`."""
     sink = getattr(logger, "_logger", None)
     if not isinstance(sink, AuditSink):
         raise TypeError("audit_batch() needs a logger made by make_audit_logger()")
@@ -653,7 +678,7 @@ def audit_batch(logger: Any, *, max_events: int = 1000) -> Iterator[Any]:
     written when the outermost block exits — also when it exits with an exception — or every
     ``max_events``. Yields the logger for convenience.
     """
-    sink = _sink_of(logger)
+    sink = sink_of(logger)
     if sink._depth == 0:
         sink._batch = []
         sink._max_events = max(1, max_events)

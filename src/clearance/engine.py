@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__
 from .model import (
@@ -220,6 +220,17 @@ class Session:
                 self.log_seconds += time.perf_counter() - started
         else:
             self.events.append({"event": event, "run_id": self.run_id, "host": self.host, **fields})
+
+    def _emit_prepared(self, event: bytes) -> None:
+        """Write one event a worker serialised with :func:`prepare_event` (a run with an
+        audit log only)."""
+        from .auditlog import sink_of
+
+        started = time.perf_counter()
+        try:
+            sink_of(self._audit).write_prepared(event)
+        finally:
+            self.log_seconds += time.perf_counter() - started
 
     def batch(self) -> Any:
         """Context manager: events inside are written with one lock and one fsync."""
@@ -564,7 +575,11 @@ class Session:
                     members = by_stage[stage_name]
                     if self._cache is not None and pool is None:
                         self._cache.plan(members)
-                    audited = pool.audit(members) if pool is not None else map(self.audit, members)
+                    audited = (
+                        pool.audit(members, records=keep_records)
+                        if pool is not None
+                        else map(self.audit, members)
+                    )
                     for asset_result in audited:
                         stage_result.assets.append(asset_result)
                         done += 1
@@ -582,15 +597,32 @@ class Session:
             self.flush()
         return result
 
-    def replay(self, result: AssetResult, events: Sequence[dict[str, Any]]) -> AssetResult:
+    def _plugins_read_records(self, stage: str) -> bool:
+        """Does a plugin other than the built-in lineage see whole results in ``stage`` (a
+        stage checker or a notification hook, which may read the records)?"""
+        from .lineage import LineagePlugin
+
+        for hook in ("clearance_check_stage", "clearance_finding", "clearance_asset_audited"):
+            for impl in self.plugins._impls(hook, stage):
+                if not isinstance(impl.plugin, LineagePlugin):
+                    return True
+        return False
+
+    def replay(self, result: AssetResult, events: Sequence[tuple[str, Any]]) -> AssetResult:
         """Write the events a worker process recorded for ``result``, in their order, and
         call the notification hooks where a serial run calls them (after each finding's
-        event, and after ``asset.audited``)."""
+        event, and after ``asset.audited``).
+
+        :param events: ``(name, event)``: the event serialised by :func:`prepare_event`
+            (bytes; this session writes an audit log) or as a dict.
+        """
         findings = iter(result.findings)
-        for event in events:
-            name = event["event"]
-            fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
-            self.emit(name, **fields)
+        for name, event in events:
+            if isinstance(event, bytes):
+                self._emit_prepared(event)
+            else:
+                fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
+                self.emit(name, **fields)
             if name == "finding":
                 finding = next(findings, None)
                 if finding is not None:
@@ -659,22 +691,54 @@ def _worker_init(
     _WORKER.notify = False
 
 
-#: What a worker returns per chunk: each result with its events, and the provenance-cache
-#: rows it read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write.
-_Chunk = tuple[list[tuple[AssetResult, list[dict[str, Any]]]], list[tuple[str, str, str]]]
+#: One audited asset as a worker sends it back: the result without its asset (the parent
+#: has it) and, unless the parent needs it, without its record; the asset's ``stats`` memo
+#: (with the record); its events in order as ``(name, event)`` — serialised for the audit log
+#: (:func:`prepare_event`) when the parent writes one, else the event's dict; and its lineage
+#: row, encoded (:meth:`LineagePlugin.encoded_row_for`; ``...``: no lineage plugin).
+_Audited = tuple[AssetResult, Any, list[tuple[str, Any]], Any]
+#: What a worker returns per chunk: the audited assets, and the provenance-cache rows it
+#: read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write.
+_Chunk = tuple[list[_Audited], list[tuple[str, str, str]]]
 
 
-def _worker_audit(chunk: Sequence[Asset]) -> _Chunk:
+class _Task(NamedTuple):
+    """One chunk of a ``scan --jobs`` run, as the parent sends it to a worker."""
+
+    assets: Sequence[Asset]
+    log_path: str | None  # the parent's audit log (None: it keeps events as dicts)
+    records: bool  # send each record back (the parent keeps them, or a plugin reads them)
+    host_pid: str  # the parent's, for the lineage rows it writes
+
+
+def _worker_audit(task: _Task) -> _Chunk:
+    """Audit one chunk in a worker process (see :class:`_WorkerPool`)."""
+    from .auditlog import prepare_event
+    from .lineage import LineagePlugin
+
     session = _WORKER
     assert session is not None, "worker not initialised"
-    out = []
+    lineage = session.plugins.pm.get_plugin("clearance.lineage")
+    out: list[_Audited] = []
     cache = session._cache
     if cache is not None:
-        cache.plan(chunk)
-    for asset in chunk:
+        cache.plan(task.assets)
+    for asset in task.assets:
         session.events.clear()
         result = session.audit(asset)
-        out.append((result, list(session.events)))
+        events: list[tuple[str, Any]]
+        if task.log_path is None:
+            events = [(e["event"], e) for e in session.events]
+        else:  # serialised here, in parallel: the parent only chains and writes them
+            events = [(e["event"], prepare_event(e, task.log_path)) for e in session.events]
+        row: Any = ...
+        if isinstance(lineage, LineagePlugin):  # worked out here too, in parallel
+            row = lineage.encoded_row_for(result, session.policy, task.host_pid)
+        stats = asset.stats if task.records else None
+        result.asset = None  # type: ignore[assignment]  # the parent has it
+        if not task.records:
+            result.record = None
+        out.append((result, stats, events, row))
     # the state store is written by the parent only: workers never wait on its write lock
     rows = cache.take() if cache is not None else []
     return out, rows
@@ -707,14 +771,36 @@ class _WorkerPool:
             ),
         )
 
-    def audit(self, assets: Sequence[Asset]) -> Iterator[AssetResult]:
+    def audit(self, assets: Sequence[Asset], *, records: bool = True) -> Iterator[AssetResult]:
+        """Audit ``assets`` (one stage's) in the workers; results in ``assets`` order.
+
+        :param records: give each result its provenance record. Without it, records come
+            back only if a plugin other than the built-in lineage reads them (stage checkers,
+            notification hooks): the records are most of what a worker sends back.
+        """
+        from .lineage import LineagePlugin
+        from .lineage.rows import current_host_pid
+
+        session = self.session
+        stage = assets[0].stage if assets else ""
+        records = records or session._plugins_read_records(stage)
+        log_path = str(session._log.path) if session._audit is not None else None
+        host_pid = current_host_pid()
+        lineage = session.plugins.pm.get_plugin("clearance.lineage")
         chunks = [assets[i : i + _CHUNK] for i in range(0, len(assets), _CHUNK)]
-        cache = self.session._cache
-        for batch, rows in self.executor.map(_worker_audit, chunks):
+        cache = session._cache
+        tasks = [_Task(chunk, log_path, records, host_pid) for chunk in chunks]
+        for chunk, (batch, rows) in zip(
+            chunks, self.executor.map(_worker_audit, tasks), strict=True
+        ):
             if cache is not None:
                 cache.put_rows(rows)
-            for result, events in batch:
-                yield self.session.replay(result, events)
+            for asset, (result, stats, events, row) in zip(chunk, batch, strict=True):
+                result.asset = asset
+                asset.stats = stats
+                if row is not ... and isinstance(lineage, LineagePlugin):
+                    lineage.accept_encoded(asset.rel, row)
+                yield session.replay(result, events)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

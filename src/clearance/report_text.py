@@ -7,7 +7,6 @@ reads a log. The HTML page is ``report_html``.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import textwrap
 from collections.abc import Iterable
@@ -15,6 +14,7 @@ from typing import IO, Any
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
+from clearance._jsondoc import write_document
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, AssetAudit, FindingRow, Report
 
@@ -41,25 +41,8 @@ _LISTS = ("runs", "assets")  # can be long: one compact item per line
 
 
 def render_json(report: Report, out: IO[str]) -> None:
-    """One JSON document; ``runs`` and ``assets`` hold one compact item per line.
-
-    Indented JSON is encoded by Python's slow pure-Python encoder, compact JSON by the C one;
-    an item per line keeps big reports fast and still diffable line by line.
-    """
-    compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    doc = report.as_dict()
-    out.write("{\n")
-    for i, (key, value) in enumerate(doc.items()):
-        out.write(f"  {json.dumps(key)}: ")
-        if key in _LISTS and value:
-            out.write("[\n")
-            out.write(",\n".join("    " + compact(item) for item in value))
-            out.write("\n  ]")
-        else:
-            text = json.dumps(value, indent=2, ensure_ascii=False)
-            out.write(text.replace("\n", "\n  "))
-        out.write(",\n" if i < len(doc) - 1 else "\n")
-    out.write("}\n")
+    """One JSON document; ``runs`` and ``assets`` hold one compact item per line."""
+    write_document(report.as_dict(), out, lists=_LISTS)
 
 
 def _cell(value: Any) -> str:

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
+from .._jsondoc import write_document
 from ..engine import RunResult
 from ..model import Asset, AssetResult, Finding, Outcome
 
@@ -33,8 +34,8 @@ def _paint(text: str, outcome: Outcome, colour: bool) -> str:
 
 
 def render_json(result: RunResult, out: IO[str]) -> None:
-    json.dump(result.to_dict(), out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    """The ``scan --format json`` document; ``assets`` holds one compact item per line."""
+    write_document(result.to_dict(), out, lists=("assets",))
 
 
 def render_jsonl(result: RunResult, out: IO[str]) -> None:

@@ -35,7 +35,6 @@ the plugin.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -43,6 +42,7 @@ import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._process import current_pid
 from ..hookspecs import hookimpl
 from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord, StageResult
 from ..policy import Policy
@@ -59,6 +59,7 @@ from .refs import (
     url_to_path,
     version_key,
 )
+from .rows import encode_row
 from .store import (
     SCHEMA_VERSION,
     AssetRow,
@@ -145,24 +146,26 @@ class LineagePlugin:
         # asset → what reading found that recording needs again (see _Read)
         self._pending: dict[str, _Read] = {}
         self._shown: dict[Path, str] = {}
+        # asset → its row as a scan --jobs worker encoded it (None: nothing to record)
+        self._encoded: dict[str, tuple[Any, ...] | None] = {}
 
     def index(self, *, create: bool) -> RunIndex | None:
         """The run's view of the store (``None``: no state path, or not created yet and
         ``create`` is False)."""
         index = self._index
-        if index is not None and self._pid == os.getpid() and (index.store._ready or not create):
+        if index is not None and self._pid == current_pid() and (index.store._ready or not create):
             return index  # the common case, without the lock
         if self.path is None:
             return None
         with self._lock:
-            if self._index is not None and self._pid != os.getpid():
+            if self._index is not None and self._pid != current_pid():
                 _FORKED.append(self._index)  # forked: never share a connection or a buffer
                 self._index = None
             if self._index is None:
                 if not create and not self.path.is_file():
                     return None
                 self._index = RunIndex(LineageStore(self.path, create=create))
-                self._pid = os.getpid()
+                self._pid = current_pid()
             elif create and not self._index.store._ready:
                 self._index.store._check_schema(True)
             return self._index
@@ -180,7 +183,7 @@ class LineagePlugin:
         not raised: lineage is derived data, and the rows stay buffered for the next flush.
         """
         index = self._index
-        if index is None or self._pid != os.getpid():
+        if index is None or self._pid != current_pid():
             return
         try:
             index.flush()
@@ -196,7 +199,7 @@ class LineagePlugin:
         """Commit the rows recorded so far and close the store."""
         with self._lock:
             index, self._index = self._index, None
-        if index is not None and self._pid == os.getpid():
+        if index is not None and self._pid == current_pid():
             index.close()
 
     def _display(self, root: Path) -> str:
@@ -256,16 +259,48 @@ class LineagePlugin:
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
         """Record the audited asset, its verdict and its declared inputs (buffered)."""
+        if self._encoded:
+            rel = result.asset.rel
+            if rel in self._encoded:  # made by the worker process that audited it
+                values = self._encoded.pop(rel)
+                if values is not None:
+                    index = self.index(create=True)
+                    assert index is not None
+                    index.record_encoded(values)
+                return
+        row = self.row_for(result, policy)
+        if row is not None:
+            index = self.index(create=True)
+            assert index is not None
+            index.record(row)
+
+    def encoded_row_for(
+        self, result: AssetResult, policy: Policy, host_pid: str
+    ) -> tuple[Any, ...] | None:
+        """What :meth:`clearance_asset_audited` would record for ``result``, encoded for the
+        store as written by ``host_pid`` (None: nothing to record). A ``scan --jobs`` worker
+        calls this; the parent passes it to :meth:`accept_encoded`."""
+        row = self.row_for(result, policy)
+        return None if row is None else encode_row(row, host_pid)
+
+    def accept_encoded(self, rel: str, values: tuple[Any, ...] | None) -> None:
+        """Record ``values`` (from :meth:`encoded_row_for`) when ``rel``'s
+        ``clearance_asset_audited`` comes, instead of working the row out again."""
+        self._encoded[rel] = values
+
+    def row_for(self, result: AssetResult, policy: Policy) -> AssetRow | None:
+        """The row recording ``result`` (None: nothing to record — not on disk, no record,
+        or unchanged since it was recorded)."""
         asset, record = result.asset, result.record
         if record is None or self.path is None:
-            return
+            return None
         read = self._pending.pop(asset.rel, None)
         version = read.version if read is not None else version_key(asset)
         if version is None:
-            return  # not on disk (an in-memory audit): nothing to record, no store made
-        index = self.index(create=True)
-        assert index is not None
+            return None  # not on disk (an in-memory audit): nothing to record, no store made
         if read is None:  # read in a worker process (scan --jobs), or with no sidecar
+            index = self.index(create=True)
+            assert index is not None
             known = index.exact(asset.rel, result.stage, version)
             read = _Read(version, known, _recorded_ancestry(record), None, [])
         data = record.data  # top-level keys: what record.get() would answer, without the walk
@@ -306,11 +341,9 @@ class LineagePlugin:
             {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None,
         )
         if read.known is not None and read.known.verdict() == verdict:
-            return  # an unchanged re-audit (warm re-scan): nothing to write
-        index.record(
-            AssetRow.from_verdict(
-                asset.rel, result.stage, version, verdict, run_id=self.run_id, at=time.time()
-            )
+            return None  # an unchanged re-audit (warm re-scan): nothing to write
+        return AssetRow.from_verdict(
+            asset.rel, result.stage, version, verdict, run_id=self.run_id, at=time.time()
         )
 
     @hookimpl
@@ -318,7 +351,7 @@ class LineagePlugin:
         """Commit the stage's rows (one transaction); a failure is reported as
         ``plugin.failed`` and the rows stay buffered for the next flush."""
         index = self._index
-        if index is not None and self._pid == os.getpid():
+        if index is not None and self._pid == current_pid():
             index.flush()
 
     def __repr__(self) -> str:

@@ -89,13 +89,13 @@ class _Folder:
                 self.by_seq[seq] = raw
 
 
-def _selected(row: AssetRow, values: Raw) -> Raw:
-    """``row`` as the store selects it, from its :func:`encode_row` ``values`` (id 0: not
+def _selected(v: Raw) -> Raw:
+    """A row as the store selects it, from its :func:`encode_row` values (id 0: not
     inserted yet; it is the newest row anyway)."""
     return (
-        0, row.asset, row.stage, row.version, row.frames, values[7], row.source_type,
-        row.outcome, values[10], values[11], row.asset_id, row.production, row.shot,
-        row.run_id, row.audited_at, values[17], values[1],
+        0, v[0], v[5], v[4], v[6], v[7], v[8],
+        v[9], v[10], v[11], v[3], v[12], v[13],
+        v[14], v[16], v[17], v[1],
     )  # fmt: skip
 
 
@@ -148,15 +148,19 @@ class RunIndex:
     # -- writing ----------------------------------------------------------------------------
     def record(self, row: AssetRow) -> None:
         """Record ``row`` (visible to this index at once; committed by the next flush)."""
-        values = encode_row(row, self._host_pid)
-        raw = _selected(row, values)
+        self.record_encoded(encode_row(row, self._host_pid))
+
+    def record_encoded(self, values: Raw) -> None:
+        """Record a row :func:`encode_row` encoded (``scan --jobs``: in a worker process, with
+        this index's ``host_pid``)."""
+        raw = _selected(values)
         with self._lock:
             if self._stage is None:
-                self._stage = row.stage  # the stage being audited: no refresh for its next asset
-            self._folder(row.asset).add(raw)
+                self._stage = raw[2]  # the stage being audited: no refresh for its next asset
+            self._folder(raw[1]).add(raw)
             self._cached += 1
-            if row.asset_id is not None:
-                self._ids[row.asset_id] = raw
+            if raw[10] is not None:
+                self._ids[raw[10]] = raw
             if self._found:
                 self._found.clear()
             self._buffer.append(values)

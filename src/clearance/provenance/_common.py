@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,24 @@ if TYPE_CHECKING:
 def display_path(asset: Asset, path: Path | None = None) -> str:
     """How issues name a file: relative to the root with ``/``, as findings name assets."""
     path = asset.path if path is None else path
+    # string prefix first (this runs for every asset); pathlib decides anything unusual
+    text, root = os.fspath(path), os.fspath(asset.root)
+    prefix = root if root.endswith(os.sep) else root + os.sep
+    if text.startswith(prefix) and len(text) > len(prefix):
+        return text[len(prefix) :].replace(os.sep, "/")
     try:
         return path.relative_to(asset.root).as_posix()
     except ValueError:
         return str(path)
+
+
+def asset_stat(asset: Asset) -> os.stat_result | None:
+    """``os.stat`` of the asset's (first) file, taken once per audit; None if it fails (the
+    reader then reports why when it opens the file)."""
+    try:
+        return asset.stat(asset.path)
+    except OSError:
+        return None
 
 
 def is_file(path: Path) -> bool:

@@ -16,7 +16,6 @@ import struct
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 __all__ = ["Blocks", "MAX_XMP_BYTES", "scan", "sniff"]
 
@@ -72,7 +71,7 @@ _RECENT: OrderedDict[tuple[str, int, int, int, int], Blocks] = OrderedDict()
 _RECENT_MAX = 16
 
 
-def scan(path: str | os.PathLike[str]) -> Blocks:
+def scan(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Blocks:
     """Walk ``path``'s container for XMP and C2PA; problems are reported, never raised.
 
     An unreadable file (missing, permission denied) is a problem too: readers turn it into an
@@ -81,9 +80,12 @@ def scan(path: str | os.PathLike[str]) -> Blocks:
     The XMP and C2PA readers both ask for the same file, one after the other: the last few
     walks are remembered by file version (device, inode, size, mtime), so each file is walked
     once. Callers treat the result as read-only.
+
+    :param st: ``os.stat(path)`` if the caller has it (``Asset.stat``): the file's version.
     """
     try:
-        st = os.stat(path)
+        if st is None:
+            st = os.stat(path)
     except OSError as exc:
         return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
     key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -96,36 +98,74 @@ def scan(path: str | os.PathLike[str]) -> Blocks:
     return found
 
 
+#: the first bytes of every file are read at once: a small file (a matte, a thumbnail, a
+#: sidecar-sized PNG) is then walked in memory, and a big one's headers mostly lie within
+_HEAD_BYTES = 64 * 1024
+
+
+class _File:
+    """An open file being walked: its first :data:`_HEAD_BYTES` bytes, the rest on demand."""
+
+    __slots__ = ("fd", "head")
+
+    def __init__(self, fd: int, head: bytes) -> None:
+        self.fd = fd
+        self.head = head
+
+
+#: what a walker reads from: the whole file's bytes, or a :class:`_File`
+_Src = bytes | _File
+
+
 def _scan(path: str | os.PathLike[str]) -> Blocks:
+    # os.open and positioned reads: no buffered reader (whose read-ahead would drag skipped
+    # pixel data through memory) and no system calls beyond open, read and close for a
+    # small file (fstat only for a big one)
     try:
-        # Unbuffered: every read is exactly the header we ask for, so seeking past IDAT or a
-        # large APP segment never drags the skipped bytes through a read-ahead buffer.
-        with open(path, "rb", buffering=0) as f:
-            size = os.fstat(f.fileno()).st_size
-            head = _read_at(f, 0, 12)
-            kind = sniff(head)
-            walker = _WALKERS.get(kind)
-            if walker is None:
-                return Blocks(format=kind)
-            return walker(f, size)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+    try:
+        head = _pread(fd, _HEAD_BYTES, 0)
+        source: _Src
+        if len(head) < _HEAD_BYTES:  # the whole file
+            source, size = head, len(head)
+        else:
+            source, size = _File(fd, head), os.fstat(fd).st_size
+        kind = sniff(head[:12])
+        walker = _WALKERS.get(kind)
+        if walker is None:
+            return Blocks(format=kind)
+        return walker(source, size)
+    except OSError as exc:
+        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+    finally:
+        os.close(fd)
 
 
-def _read_at(f: BinaryIO, pos: int, n: int) -> bytes:
+def _read_at(f: _Src, pos: int, n: int) -> bytes:
+    if type(f) is bytes:
+        return f[pos : pos + n]
+    head = f.head  # type: ignore[union-attr]
+    if pos + n <= len(head):
+        return head[pos : pos + n]
+    return _pread(f.fd, n, pos)  # type: ignore[union-attr]
+
+
+def _pread(fd: int, n: int, pos: int) -> bytes:
     if _PREAD is not None:
-        return _PREAD(f.fileno(), n, pos)
-    f.seek(pos)
-    return f.read(n)
+        return _PREAD(fd, n, pos)
+    os.lseek(fd, pos, os.SEEK_SET)  # Windows has no pread
+    return os.read(fd, n)
 
 
-_PREAD = getattr(os, "pread", None)  # absent on Windows; seek + read is the fallback
+_PREAD = getattr(os, "pread", None)
 
 
 # ---------------------------------------------------------------------------------- PNG ----
 
 
-def _walk_png(f: BinaryIO, size: int) -> Blocks:
+def _walk_png(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="png")
     pos = len(PNG_SIGNATURE)
     seen_idat = False
@@ -170,7 +210,7 @@ _MAX_TAIL_WINDOW = 32 * 1024 * 1024
 _IEND = b"\x00\x00\x00\x00IEND\xae\x42\x60\x82"
 
 
-def _after_last_idat(f: BinaryIO, size: int, first: int) -> int | None:
+def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
     """The offset just past the last IDAT chunk, found from the tail; None to walk instead.
 
     A candidate IDAT counts only if the chunks after it chain, each with a correct CRC,
@@ -212,9 +252,7 @@ def _chains_to_iend(tail: bytes, pos: int) -> bool:
     return False
 
 
-def _png_text(
-    f: BinaryIO, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks
-) -> None:
+def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
     # The keyword (1-79 bytes + NUL) decides whether the rest is worth reading.
     start = pos + 8
     head = _read_at(f, start, min(length, 80))
@@ -274,7 +312,7 @@ def _inflate(data: bytes) -> bytes | None:
 # --------------------------------------------------------------------------------- JPEG ----
 
 
-def _walk_jpeg(f: BinaryIO, size: int) -> Blocks:
+def _walk_jpeg(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="jpeg")
     pos = 2
     while True:
@@ -328,7 +366,7 @@ def _walk_jpeg(f: BinaryIO, size: int) -> Blocks:
 _RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
 
 
-def _walk_riff(f: BinaryIO, size: int) -> Blocks:
+def _walk_riff(f: _Src, size: int) -> Blocks:
     head = _read_at(f, 0, 12)
     blocks = Blocks(format="webp" if head[8:12] == b"WEBP" else "wav")
     declared = 8 + struct.unpack("<I", head[4:8])[0]
@@ -369,14 +407,14 @@ _BMFF_FIRST = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b
 _MAX_BOXES = 10_000
 
 
-def _walk_bmff(f: BinaryIO, size: int) -> Blocks:
+def _walk_bmff(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="bmff")
     _bmff_boxes(f, 0, size, size, blocks, path=())
     return blocks
 
 
 def _bmff_boxes(
-    f: BinaryIO, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...]
+    f: _Src, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...]
 ) -> None:
     for _ in range(_MAX_BOXES):
         if pos + 8 > end:
@@ -416,7 +454,7 @@ def _bmff_boxes(
 # --------------------------------------------------------------------------------- TIFF ----
 
 
-def _walk_tiff(f: BinaryIO, size: int) -> Blocks:
+def _walk_tiff(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="tiff")
     head = _read_at(f, 0, 8)
     if len(head) < 8:

@@ -29,13 +29,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
-from ._common import display_path
+from ._common import asset_stat, display_path
 from ._containers import scan
 from ._iptc import generated_from_source_type
 
@@ -85,29 +85,43 @@ def sdk_available() -> bool:
 # ------------------------------------------------------------------------------ detection ----
 
 
-def sidecar_manifest(path: str | os.PathLike[str]) -> Path | None:
-    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``."""
+def sidecar_manifest(
+    path: str | os.PathLike[str], known: Collection[str] | None = None
+) -> Path | None:
+    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``.
+
+    :param known: the names in ``path``'s folder when it was listed (``Asset.siblings``), if
+        known: a name not among them is absent without asking the filesystem.
+    """
     name = os.fspath(path)
     stem, ext = os.path.splitext(name)
     # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
     # plain strings and os.path.isfile (no exception for "absent"): checked for every asset
     for candidate in (name + ".c2pa", (stem if ext and ext != "." else name) + ".c2pa"):
+        if known is not None and os.path.basename(candidate) not in known:
+            continue
         if os.path.isfile(candidate):
             return Path(candidate)
     return None
 
 
-def find_manifest(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+def find_manifest(
+    path: str | os.PathLike[str],
+    known: Collection[str] | None = None,
+    st: os.stat_result | None = None,
+) -> dict[str, Any] | None:
     """Where ``path``'s C2PA manifest store is, without the SDK; None when it has none.
 
+    :param known: as for :func:`sidecar_manifest`.
+    :param st: ``os.stat(path)``, if the caller has it.
     :return: ``{"location": "caBX" | "APP11" | "C2PA chunk" | "TIFF tag 0xCD41" | "sidecar",
         "sidecar": Path | None, "problems": [...]}``; ``problems`` are what the container walk
         found (truncation), reported even when no manifest was found.
     """
-    blocks = scan(path)
+    blocks = scan(path, st)
     if blocks.c2pa:
         return {"location": blocks.c2pa, "sidecar": None, "problems": blocks.problems}
-    detached = sidecar_manifest(path)
+    detached = sidecar_manifest(path, known)
     if detached is not None:
         return {"location": "sidecar", "sidecar": detached, "problems": blocks.problems}
     return None
@@ -424,7 +438,7 @@ def record_from_c2pa(
 @hookimpl
 def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None:
     """The asset's C2PA manifest (a sequence: its first frame's); None when it has none."""
-    found = find_manifest(asset.path)
+    found = find_manifest(asset.path, asset.siblings, asset_stat(asset))
     if found is None:
         return None
     file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)

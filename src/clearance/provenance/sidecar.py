@@ -15,6 +15,7 @@ from .._yaml import DocumentError, load_document
 from ..hookspecs import hookimpl
 from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
+from ._common import display_path
 
 __all__ = ["read_sidecar", "sidecar_record", "clearance_read_provenance"]
 
@@ -67,20 +68,16 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     """The sidecar's partial record for ``asset``, or ``None`` when it has no sidecar."""
     if asset.sidecar is None:
         return None
-    file = _display(asset)
+    file = display_path(asset, asset.sidecar)
     try:
-        data = load_document(asset.sidecar)
+        st = asset.stat(asset.sidecar)  # taken once per audit (the cache keys on it too)
+    except OSError:
+        st = None  # reading says why
+    try:
+        data = load_document(asset.sidecar, st=st)
     except DocumentError as exc:
         return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, "", str(exc))])
     return sidecar_record(data, file, asset=asset)
-
-
-def _display(asset: Asset) -> str:
-    assert asset.sidecar is not None
-    try:
-        return asset.sidecar.relative_to(asset.root).as_posix()
-    except ValueError:
-        return str(asset.sidecar)
 
 
 @hookimpl(tryfirst=True)

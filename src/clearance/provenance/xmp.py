@@ -29,7 +29,7 @@ from defusedxml import DefusedXmlException
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
-from ._common import display_path
+from ._common import asset_stat, display_path
 from ._containers import Blocks, scan
 from ._iptc import generated_from_source_type
 
@@ -125,14 +125,14 @@ def _split(name: str) -> tuple[str, str]:
     return "", name
 
 
-def read_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> dict[str, Any]:
     """The XMP provenance properties of a PNG, JPEG, WebP, TIFF, WAV, MOV or MP4 (headers only).
 
     :return: the :func:`parse_xmp` dict plus ``"container"`` (``png``…), ``"where"`` (``iTXt
         after IDAT``…), ``"c2pa"`` (where an embedded manifest sits, if any) and
         ``"problems"`` (truncation, corruption, a refused packet). Never raises on bad input.
     """
-    return _read(scan(path))
+    return _read(scan(path, st))
 
 
 def read_png_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -199,4 +199,4 @@ def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
     """XMP embedded in the asset (a sequence: its first frame only); None when there is none."""
     if asset.extension not in EXTENSIONS:
         return None
-    return record_from_xmp(read_xmp(asset.path), display_path(asset))
+    return record_from_xmp(read_xmp(asset.path, asset_stat(asset)), display_path(asset))
