@@ -651,6 +651,8 @@ def make_audit_logger(log: AuditLog, *, run_id: str, host: str) -> Any:
     are bound to every event; bind more with ``.bind(stage=...)``. Calls return the written
     record (``None`` inside :func:`audit_batch`) and raise :class:`AuditLogError` on failure.
     """
+    # wrap_logger() gives a lazy proxy that builds a new bound logger on every call (with
+    # caching off); bind() builds it once, from the explicit settings above alone
     return structlog.wrap_logger(
         AuditSink(log),
         processors=[_to_sink],
@@ -659,7 +661,7 @@ def make_audit_logger(log: AuditLog, *, run_id: str, host: str) -> Any:
         cache_logger_on_first_use=False,
         run_id=run_id,
         host=host,
-    )
+    ).bind()
 
 
 def sink_of(logger: Any) -> AuditSink:
