@@ -182,7 +182,8 @@ def _load_fast(text: str) -> Any:
         if node is None:
             return None
         try:
-            return _build(loader, node, {})
+            # no alias ("*name") in the text: no node is reached twice, so no memo is needed
+            return _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
         except _Fallback:
             return _normalise(loader.construct_document(node))
     finally:
@@ -194,26 +195,59 @@ _SCALARS: dict[Any, Any] = {}
 _IMMUTABLE = (bool, int, float, str, type(None))
 
 
+def _scalar(loader: Any, node: Any, tag: str) -> Any:
+    """A scalar node of another tag than ``str``, built as PyYAML's safe constructor does."""
+    key = (tag, node.value)
+    value = _SCALARS.get(key, _SCALARS)
+    if value is _SCALARS:
+        constructor = loader.yaml_constructors.get(tag)
+        if constructor is None:
+            raise _Fallback
+        value = _normalise(constructor(loader, node))
+        if isinstance(value, _IMMUTABLE):  # the same text and tag build the same value
+            if len(_SCALARS) >= _MEMO_LIMIT:
+                _SCALARS.clear()
+            _SCALARS[key] = value
+    return value
+
+
+_ScalarNode, _SequenceNode, _MappingNode = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
+
+
+def _build_tree(loader: Any, node: Any) -> Any:
+    """:func:`_build` for a document without aliases (a tree): the common case, and the
+    fastest — string scalars, most of a sidecar, are taken without a call."""
+    tag = node.tag
+    kind = type(node)
+    if kind is _MappingNode and tag == _MAP:
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag != _STR:
+                raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
+            if value_node.tag == _STR and type(value_node) is _ScalarNode:
+                mapping[key_node.value] = value_node.value
+            else:
+                mapping[key_node.value] = _build_tree(loader, value_node)
+        return mapping
+    if kind is _SequenceNode and tag == _SEQ:
+        return [
+            child.value
+            if child.tag == _STR and type(child) is _ScalarNode
+            else _build_tree(loader, child)
+            for child in node.value
+        ]
+    if kind is _ScalarNode:
+        return node.value if tag == _STR else _scalar(loader, node, tag)
+    raise _Fallback
+
+
 def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     known = memo.get(id(node))
     if known is not None:
         return known
     tag = node.tag
     if isinstance(node, yaml.ScalarNode):
-        if tag == _STR:
-            return node.value
-        key = (tag, node.value)
-        value = _SCALARS.get(key, _SCALARS)
-        if value is _SCALARS:
-            constructor = loader.yaml_constructors.get(tag)
-            if constructor is None:
-                raise _Fallback
-            value = _normalise(constructor(loader, node))
-            if isinstance(value, _IMMUTABLE):  # the same text and tag build the same value
-                if len(_SCALARS) >= _MEMO_LIMIT:
-                    _SCALARS.clear()
-                _SCALARS[key] = value
-        return value
+        return node.value if tag == _STR else _scalar(loader, node, tag)
     if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
         items: list[Any] = []
         memo[id(node)] = items
