@@ -193,3 +193,37 @@ def test_parallel_scan_calls_hooks_in_the_parent_in_serial_order(
     assert any(n.split()[1] == "finding" for n in serial_notes)
     assert _state_rows(state) == serial_rows
     assert serial_rows["lineage"] and serial_rows["cache"]
+
+
+def test_spawned_workers_get_the_assets_themselves(tmp_path: Path) -> None:
+    """Forked workers inherit the run's assets and are sent positions; where workers are
+    spawned (another thread is running, or not Linux) the assets themselves are sent. Both
+    give a serial run's results."""
+    import threading
+
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    show = ClearanceRun(tmp_path / "show")
+    _chained_show(show)
+    policy = load_policy(show.root / "clearance.yaml")
+    assets = discover([str(show.root)], policy).assets
+
+    def outcomes(jobs: int) -> list[tuple[str, str, list[str]]]:
+        session = Session(policy, write_log=False, announce=False, autoload=False)
+        result = session.run(assets, jobs=jobs)
+        return [(a.asset.rel, a.outcome.value, [f.rule for f in a.findings]) for a in result.assets]
+
+    serial = outcomes(1)
+    forked = outcomes(2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()  # a second thread: the pool spawns its workers
+    try:
+        spawned = outcomes(2)
+    finally:
+        stop.set()
+        other.join()
+    assert forked == serial and spawned == serial
+    assert any(rules for _, _, rules in serial)

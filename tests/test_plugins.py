@@ -177,6 +177,46 @@ def test_stage_level_checker(clearance_run) -> None:
     assert result.result.exit_code() == 1
 
 
+def test_records_are_dropped_only_once_nothing_can_read_them(clearance_run) -> None:
+    """``Session.run(keep_records=False)`` (what ``scan`` does) drops each record as soon as
+    its asset is audited, unless a stage checker is attached: that one sees every record of
+    its stage, and the records go only once the stage is finished."""
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    seen: list[object] = []
+
+    class StageChecker:
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            seen.extend(a.record for a in stage_result.assets)
+
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    policy = load_policy(run.write_config())
+    assets = discover([str(run.root)], policy).assets
+
+    plain = Session(policy, write_log=False, announce=False, autoload=False)
+    kept = plain.run(assets)
+    assert all(a.record is not None for a in kept.assets)
+    dropped = plain.run(assets, keep_records=False)
+    assert [a.record for a in dropped.assets] == [None, None]
+    assert [a.outcome for a in dropped.assets] == [a.outcome for a in kept.assets]
+
+    checked = Session(
+        policy,
+        write_log=False,
+        announce=False,
+        autoload=False,
+        extra_plugins=[("stage-checker", StageChecker())],
+    )
+    result = checked.run(assets, keep_records=False)
+    assert len(seen) == 2 and all(r is not None and r.get("generated") for r in seen)
+    assert [a.record for a in result.assets] == [None, None]
+
+
 def test_site_approval_plugin_runs_before_the_builtin(clearance_run) -> None:
     from clearance.approvals import ApprovalMatch
 

@@ -550,9 +550,11 @@ class Session:
         plugin manager; results and audit events come back, and are written, in exactly the
         order of a serial run.
 
-        ``keep_records=False`` drops each result's provenance record once its stage is
-        finished (every hook has seen it): a command that only reports findings then holds
-        a few hundred bytes per asset instead of the whole parsed record.
+        ``keep_records=False`` drops each result's provenance record once every hook has
+        seen it — once the asset is audited, or at the end of its stage if a stage checker or
+        a notification hook other than the built-in lineage's is attached: a command that
+        only reports findings then holds a few hundred bytes per asset instead of the whole
+        parsed record.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         for path, reason in errors:
@@ -565,7 +567,7 @@ class Session:
             by_stage.setdefault(asset.stage, []).append(asset)
         done = 0
         total = len(assets)
-        pool = _WorkerPool(self, jobs) if jobs > 1 and total > 1 else None
+        pool = _WorkerPool(self, jobs, assets) if jobs > 1 and total > 1 else None
         try:
             for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
                 stage = self.stage_config(stage_name)
@@ -580,7 +582,12 @@ class Session:
                         if pool is not None
                         else map(self.audit, members)
                     )
+                    # nothing reads a record once its hooks have run, unless a stage checker
+                    # or another plugin's hook may: then it is dropped after the stage
+                    drop = not keep_records and not self._plugins_read_records(stage_name)
                     for asset_result in audited:
+                        if drop:
+                            asset_result.record = None
                         stage_result.assets.append(asset_result)
                         done += 1
                         if progress is not None:
@@ -705,7 +712,9 @@ _Chunk = tuple[list[_Audited], list[tuple[str, str, str]]]
 class _Task(NamedTuple):
     """One chunk of a ``scan --jobs`` run, as the parent sends it to a worker."""
 
-    assets: Sequence[Asset]
+    #: the assets; or, for forked workers (which have the run's assets already: see
+    #: :data:`_SHARED`), their positions in that list — a few ints instead of Path objects
+    assets: Sequence[Asset] | Sequence[int]
     log_path: str | None  # the parent's audit log (None: it keeps events as dicts)
     records: bool  # send each record back (the parent keeps them, or a plugin reads them)
     host_pid: str  # the parent's, for the lineage rows it writes
@@ -720,10 +729,16 @@ def _worker_audit(task: _Task) -> _Chunk:
     assert session is not None, "worker not initialised"
     lineage = session.plugins.pm.get_plugin("clearance.lineage")
     out: list[_Audited] = []
+    chunk: Sequence[Asset]
+    if task.assets and isinstance(task.assets[0], int):
+        assert _SHARED is not None, "positions sent to a worker that was not forked"
+        chunk = [_SHARED[i] for i in task.assets]  # type: ignore[index]
+    else:
+        chunk = task.assets  # type: ignore[assignment]
     cache = session._cache
     if cache is not None:
-        cache.plan(task.assets)
-    for asset in task.assets:
+        cache.plan(chunk)
+    for asset in chunk:
         session.events.clear()
         result = session.audit(asset)
         events: list[tuple[str, Any]]
@@ -744,20 +759,31 @@ def _worker_audit(task: _Task) -> _Chunk:
     return out, rows
 
 
+#: The run's assets, set in the parent just before forked workers start: they inherit it,
+#: and chunks then name assets by position. None with the spawn start method.
+_SHARED: Sequence[Asset] | None = None
+
+
 class _WorkerPool:
     """Worker processes auditing chunks of assets; the parent writes every event, in order."""
 
-    def __init__(self, session: Session, jobs: int) -> None:
+    def __init__(self, session: Session, jobs: int, assets: Sequence[Asset] = ()) -> None:
         import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor
 
+        global _SHARED
         method = (
             "fork"
             if sys.platform.startswith("linux") and threading.active_count() == 1
             else "spawn"
         )
         self.session = session
+        # forked workers start with the first chunk, after this: they see these assets
+        self.positions: dict[int, int] | None = None
+        if method == "fork" and assets:
+            _SHARED = assets
+            self.positions = {id(asset): i for i, asset in enumerate(assets)}
         self.executor = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context(method),
@@ -789,7 +815,16 @@ class _WorkerPool:
         lineage = session.plugins.pm.get_plugin("clearance.lineage")
         chunks = [assets[i : i + _CHUNK] for i in range(0, len(assets), _CHUNK)]
         cache = session._cache
-        tasks = [_Task(chunk, log_path, records, host_pid) for chunk in chunks]
+        where = self.positions
+        tasks = [
+            _Task(
+                chunk if where is None else [where[id(a)] for a in chunk],
+                log_path,
+                records,
+                host_pid,
+            )
+            for chunk in chunks
+        ]
         for chunk, (batch, rows) in zip(
             chunks, self.executor.map(_worker_audit, tasks), strict=True
         ):
@@ -803,7 +838,9 @@ class _WorkerPool:
                 yield session.replay(result, events)
 
     def close(self) -> None:
+        global _SHARED
         self.executor.shutdown(wait=True, cancel_futures=True)
+        _SHARED = None
 
 
 def _rel(path: Path | None, root: Path) -> str | None:

@@ -296,6 +296,11 @@ class Policy:
     now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
     is_default: bool = False
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields, without the memos (``_``-named; some hold read-only mappings, which
+        cannot be pickled): a ``scan --jobs`` worker that is spawned rebuilds them."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     # -- rules --------------------------------------------------------------------------
     def _per_rule(self, kind: str, rule_id: str, build: Callable[[str], Any]) -> Any:
         """``build(rule_id)``, memoised per rule id until ``rules`` is replaced (the hot path
