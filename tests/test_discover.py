@@ -102,3 +102,20 @@ def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
 def test_stage_override(tmp_path: Path) -> None:
     write_png(tmp_path / "comp" / "a.png")
     assert discover([tmp_path], policy(tmp_path), stage="delivery").assets[0].stage == "delivery"
+
+
+def test_a_sequence_knows_its_frame_names_and_follows_changes_to_its_files(
+    tmp_path: Path,
+) -> None:
+    """Discovery hands each sequence the names it listed (the cache and lineage key on them);
+    a changed ``files`` list gives its own names."""
+    for frame in (1001, 1002, 1003):
+        write_png(tmp_path / f"sh010_bg_v001.{frame}.png")
+    (sequence,) = discover([tmp_path], Policy(root=tmp_path)).assets
+    assert sequence.file_names() == [p.name for p in sequence.files]
+    assert sequence.file_names()[0] == "sh010_bg_v001.1001.png"
+    sequence.files.append(tmp_path / "sh010_bg_v001.1004.png")
+    assert sequence.file_names()[-1] == "sh010_bg_v001.1004.png"
+    sequence.files = sequence.files[:1]
+    assert sequence.file_names() == ["sh010_bg_v001.1001.png"]
+    assert all(isinstance(p, Path) and p.parent == tmp_path for p in sequence.files)

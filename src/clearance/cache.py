@@ -128,7 +128,8 @@ class ProvenanceCache:
         parts = [self.signature, _stat_token(files[0], asset) if files else "-"]
         if len(files) > 1:
             parts.append(_stat_token(files[-1], asset))
-            parts.append(hashlib.sha1(",".join(p.name for p in files).encode()).hexdigest()[:16])
+            listing = ",".join(asset.file_names())
+            parts.append(hashlib.sha1(listing.encode()).hexdigest()[:16])
         parts.append(
             _stat_token(asset.sidecar, asset) if asset.sidecar is not None else "no-sidecar"
         )

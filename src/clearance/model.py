@@ -151,6 +151,16 @@ class Asset:
     #: ``None`` outside an audit.
     stats: dict[str, os.stat_result] | None = field(default=None, repr=False, compare=False)
 
+    def file_names(self) -> list[str]:
+        """The names of :attr:`files`, worked out once (again when ``files`` is replaced or
+        changes length): the provenance cache and lineage both key a sequence on every
+        frame's name, and discovery, which listed them, fills it in."""
+        files = self.files
+        memo = self.__dict__.get("_names")
+        if memo is None or memo[0] is not files or len(memo[1]) != len(files):
+            memo = self.__dict__["_names"] = (files, [p.name for p in files])
+        return memo[1]  # type: ignore[no-any-return]
+
     def stat(self, path: str | os.PathLike[str]) -> os.stat_result:
         """``os.stat(path)``, once per audit: the provenance cache and lineage both key on
         the versions of the asset's files, and ask for the same few paths. Raises OSError."""

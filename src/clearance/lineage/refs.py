@@ -106,7 +106,7 @@ def version_key(asset: Asset) -> str | None:
     files = asset.files or [asset.path]
     parts = []
     if len(files) > 2:
-        parts.append("\0".join([p.name for p in files]))
+        parts.append("\0".join(asset.file_names()))
         files = [files[0], files[-1]]
     if asset.sidecar is not None:
         files = [*files, asset.sidecar]
