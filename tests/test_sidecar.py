@@ -133,6 +133,8 @@ def test_sidecar_record_from_memory() -> None:
         "a: [~, null, Null, NULL, '', '~', 'null', \"\"]\nb:\nc: ''\n",
         "a: [=, <<, '<<', 2026-1-2, 2026-01-02 10:00:00, '2026-01-02']\n",
         "a: [true1, 1true, 12a, a12, 0x, 1.2.3, '1.5', -, -a, .]\n",
+        "b: {<<: {k: 1}, j: 2}\nc: &anchored {k: 2}\n",  # a merge key and an anchor, no alias
+        "- !!set {a, b}\n- !!omap [{a: 1}]\n- !!pairs [{a: 1}]\n",
     ],
 )
 def test_fast_yaml_builder_gives_exactly_what_the_safe_loader_gives(text: str) -> None:
