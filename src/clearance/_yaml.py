@@ -41,7 +41,7 @@ def _implicit_table(loader: Any) -> dict[str, list[tuple[str, Any]]]:
     return {first: list(found) + wildcard for first, found in table.items() if first is not None}
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _MemoLoader(_Base):  # type: ignore[misc, valid-type]
     """The safe loader, resolving plain scalars with a memo.
 
     Composing a node calls ``resolve`` (and the path-resolver hooks) once per node; PyYAML's
@@ -53,11 +53,8 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
     _tags: dict[str, str] = {}
     _table = _implicit_table(_Base)
-    _default = None if getattr(_Base, "yaml_path_resolvers", None) else _Base  # else PyYAML's way
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if self._default is None:
-            return super().resolve(kind, value, implicit)
         if kind is yaml.ScalarNode:
             if not implicit[0]:
                 return _STR
@@ -76,12 +73,14 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        if self._default is None:
-            super().descend_resolver(current_node, current_index)
+        pass  # no path resolvers: nothing to track
 
     def ascend_resolver(self) -> None:
-        if self._default is None:
-            super().ascend_resolver()
+        pass
+
+
+# a loader given path resolvers (yaml.add_path_resolver) keeps PyYAML's own resolution
+_Loader: Any = _Base if getattr(_Base, "yaml_path_resolvers", None) else _MemoLoader
 
 
 MAX_BYTES = 1024 * 1024

@@ -33,6 +33,7 @@ from .model import (
     ProvenanceRecord,
     StageResult,
     Status,
+    relative_posix,
 )
 from .plugins import PluginFailure, PluginHost
 from .policy import Policy, StageConfig, default_policy
@@ -157,16 +158,18 @@ class Session:
                 plugin.run_id = self.run_id  # built-ins that record per-run rows (lineage)
         self._log: Any = None
         self._audit: Any = None
+        self._sink: Any = None
         self._started = time.monotonic()
         #: Seconds spent writing audit events (preparing, hashing, writing, fsync), reported
         #: as ``log_s`` in ``run.finished`` so the log's share of a run is visible.
         self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
         if write_log and policy.audit_log is not None:
-            from .auditlog import AuditLog, make_audit_logger
+            from .auditlog import AuditLog, make_audit_logger, sink_of
 
             self._log = AuditLog(policy.audit_log, max_bytes=policy.audit_max_bytes)
             self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
+            self._sink = sink_of(self._audit)  # where events a worker serialised are written
         self._cache: Any = None
         self._cacheable: frozenset[str] = frozenset()
         #: False in ``--jobs`` worker processes: the parent calls the notification hooks
@@ -224,11 +227,9 @@ class Session:
     def _emit_prepared(self, event: bytes) -> None:
         """Write one event a worker serialised with :func:`prepare_event` (a run with an
         audit log only)."""
-        from .auditlog import sink_of
-
         started = time.perf_counter()
         try:
-            sink_of(self._audit).write_prepared(event)
+            self._sink.write_prepared(event)
         finally:
             self.log_seconds += time.perf_counter() - started
 
@@ -845,16 +846,7 @@ class _WorkerPool:
 
 def _rel(path: Path | None, root: Path) -> str | None:
     """``path`` relative to ``root`` with ``/`` separators, or as given when outside it."""
-    if path is None:
-        return None
-    text, base = os.fspath(path), os.fspath(root)
-    if text.startswith(base) and text[len(base) : len(base) + 1] == os.sep:  # once per asset
-        text = text[len(base) + 1 :]
-        return text if os.sep == "/" else text.replace(os.sep, "/")
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+    return None if path is None else relative_posix(path, root)
 
 
 def audit_record(

@@ -123,6 +123,22 @@ class Status(str, enum.Enum):
         return self.value
 
 
+def relative_posix(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with ``/`` separators, or ``str(path)`` when outside it.
+
+    A string prefix first (this runs for every asset); pathlib decides anything unusual.
+    """
+    text, base = os.fspath(path), os.fspath(root)
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    if text.startswith(prefix) and len(text) > len(prefix):
+        text = text[len(prefix) :]
+        return text if os.sep == "/" else text.replace(os.sep, "/")
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
 @dataclass
 class Asset:
     """One unit of audit: a single file, or a frame sequence audited once as a whole.

@@ -6,22 +6,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..model import relative_posix
+
 if TYPE_CHECKING:
     from ..model import Asset
 
 
 def display_path(asset: Asset, path: Path | None = None) -> str:
     """How issues name a file: relative to the root with ``/``, as findings name assets."""
-    path = asset.path if path is None else path
-    # string prefix first (this runs for every asset); pathlib decides anything unusual
-    text, root = os.fspath(path), os.fspath(asset.root)
-    prefix = root if root.endswith(os.sep) else root + os.sep
-    if text.startswith(prefix) and len(text) > len(prefix):
-        return text[len(prefix) :].replace(os.sep, "/")
-    try:
-        return path.relative_to(asset.root).as_posix()
-    except ValueError:
-        return str(path)
+    return relative_posix(asset.path if path is None else path, asset.root)
 
 
 def asset_stat(asset: Asset) -> os.stat_result | None:
