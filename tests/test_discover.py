@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+
+import pytest
 
 from clearance.discover import assets_from_files, discover, frame_ranges, split_frame
 from clearance.policy import Policy, StageConfig
@@ -119,3 +122,139 @@ def test_a_sequence_knows_its_frame_names_and_follows_changes_to_its_files(
     sequence.files = sequence.files[:1]
     assert sequence.file_names() == ["sh010_bg_v001.1001.png"]
     assert all(isinstance(p, Path) and p.parent == tmp_path for p in sequence.files)
+
+
+# -- one pattern per name (the walk's classifier) agrees with the two functions ----------------
+
+_EDGE_NAMES = [
+    "a.png",
+    "A.PNG",
+    "a.Png",
+    "sh010.1001.exr",
+    "sh010.1001.EXR",
+    "sh010.01.exr",
+    "sh010.1.exr",
+    "a.b.1001.exr",
+    "a.1001.exr.tmp",
+    "a.1001.exr~",
+    "a.1001.exr.part",
+    ".a.1001.exr",
+    "a.png.genai.yaml",
+    "a.png.GENAI.YML",
+    "a.genai.json",
+    "a.c2pa",
+    "a.C2PA",
+    "a.exr.c2pa",
+    "README",
+    "a.",
+    "a..png",
+    ".png",
+    "a.1001.",
+    "a.1001.png.",
+    "a\nb.1001.exr",
+    "a.1001.exr\n",
+    "x\n.png",
+    "1001.exr",
+    ".1001.exr",
+    "a.1001.tar.gz",
+    "a.١٢٣.exr",
+    "été.1001.exr",
+    "a_WIP.png",
+    "a_WIP.1001.png",
+    "sh010_v001.1001.tiff",
+    "a.1001.tif_",
+    "a.1001.jpeg",
+]
+
+
+def _old_split(names, p):
+    from clearance.discover import _split_names, candidate_test
+
+    return _split_names(filter(candidate_test(p), names))
+
+
+@pytest.mark.parametrize(
+    ("extensions", "temporary", "ignore"),
+    [
+        (None, None, ()),
+        (frozenset({"abc", "png", "tif_", "exr"}), ("*_WIP.*",), ("a.1*",)),
+        (frozenset({"yaml", "json", "c2pa", "png"}), (), ()),
+        (frozenset({"png"}), ("[ab]*", "?.png"), ("*.1001.*",)),
+    ],
+)
+def test_the_walks_classifier_agrees_with_is_candidate_and_split_frame(
+    tmp_path: Path, extensions, temporary, ignore
+) -> None:
+    """One regular expression decides candidacy and splits frames for every listed name; it
+    must say what ``is_candidate`` and ``split_frame`` say, on edge cases and random names."""
+    from clearance.discover import _classify, _tests
+
+    p = policy(tmp_path)
+    if extensions is not None:
+        p.extensions = extensions
+    if temporary is not None:
+        p.temporary = temporary
+    p.ignore = ignore
+    assert _tests(p)[1] is not None
+    rng = random.Random(7)
+    alphabet = "ab1_.-~ é\n" + "".join(sorted({c for e in p.extensions for c in e + e.upper()}))
+    names = list(_EDGE_NAMES)
+    for _ in range(4000):
+        base = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8)))
+        ext = rng.choice([*p.extensions, "txt", "PNG", "genai.yaml", "c2pa", ""])
+        frame = rng.choice(["", f".{rng.randint(0, 99999)}", ".0012"])
+        names.append(f"{base}{frame}.{ext}" if ext else base + frame)
+    names = sorted(set(names))
+    for name in names:  # one at a time (the walk's loop) ...
+        assert _classify([name], p) == _old_split([name], p), name
+    assert _classify(names, p) == _old_split(names, p)  # ... and a whole folder at once
+
+
+def test_a_policy_whose_extensions_cannot_be_one_pattern_uses_the_functions(
+    tmp_path: Path,
+) -> None:
+    p = policy(tmp_path)
+    p.extensions = frozenset({"", "png"})  # "" makes a name without a dot a candidate
+    touch(tmp_path / "comp" / "README")
+    touch(tmp_path / "comp" / "a.png")
+    from clearance.discover import _tests
+
+    assert _tests(p)[1] is None
+    assert [a.rel for a in discover([tmp_path], p).assets] == ["comp/README", "comp/a.png"]
+
+
+def test_frames_with_gaps_and_equal_numbers_keep_their_order_and_range(tmp_path: Path) -> None:
+    for name in ("s.1001.exr", "s.1002.exr", "s.1004.exr", "s.01.exr", "s.1.exr", "s.001.exr"):
+        touch(tmp_path / "comp" / name)
+    (seq,) = discover([tmp_path], policy(tmp_path)).assets
+    assert seq.frames == "1,1001-1002,1004"
+    assert seq.frame_numbers == [1, 1, 1, 1001, 1002, 1004]
+    assert seq.file_names()[:3] == ["s.001.exr", "s.01.exr", "s.1.exr"]  # equal: by name
+    assert seq.rel == "comp/s.###.exr"  # the padding of the first frame
+
+
+def test_a_sequences_files_are_paths_made_when_read(tmp_path: Path) -> None:
+    """A million-frame tree makes no Path per frame, yet ``asset.files`` is a list of paths to
+    everything that reads it — and survives pickling to a ``--jobs`` worker."""
+    import pickle
+
+    from clearance.model import FrameFiles
+
+    for frame in range(1001, 1006):
+        touch(tmp_path / "comp" / f"s.{frame}.exr")
+    (seq,) = discover([tmp_path], policy(tmp_path)).assets
+    files = seq.files
+    assert isinstance(files, FrameFiles) and files.names is not None
+    expected = [tmp_path / "comp" / f"s.{f}.exr" for f in range(1001, 1006)]
+    assert len(files) == 5 and files[0] == expected[0] and files[-1] == expected[-1]
+    assert files == expected and expected == files and list(files) == expected
+    assert files[1:3] == expected[1:3] and isinstance(files[1:3], list)
+    assert seq.path == expected[0] and files.names is not None  # nothing built a list yet
+    copy = pickle.loads(pickle.dumps(seq))
+    assert copy.files == expected and copy.file_names() == [p.name for p in expected]
+    files.append(tmp_path / "comp" / "s.1006.exr")  # mutation: a real list from then on
+    assert files.names is None and len(files) == 6 and files[-1].name == "s.1006.exr"
+    assert seq.file_names()[-1] == "s.1006.exr"
+    assert pickle.loads(pickle.dumps(files)) == [*expected, tmp_path / "comp" / "s.1006.exr"]
+    del files[0]
+    assert files[0] == expected[1] and files != expected

@@ -10,13 +10,14 @@ dots) with the same folder, PREFIX and EXT form one sequence, audited once and r
 from __future__ import annotations
 
 import fnmatch
+import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Asset
+from .model import Asset, FrameFiles
 from .policy import Policy
 
 __all__ = [
@@ -49,12 +50,21 @@ def split_frame(name: str) -> tuple[str, str, str] | None:
 
 def is_candidate(name: str, policy: Policy) -> bool:
     """Is a file name an asset under the policy (media extension, not hidden/tmp/sidecar)?"""
-    # the test is kept on the policy, for as long as the fields it was made from stay
+    return _tests(policy)[0](name)
+
+
+def _tests(policy: Policy) -> tuple[Callable[[str], bool], re.Pattern[str] | None]:
+    """:func:`candidate_test` and :func:`_classifier` for ``policy``, kept on the policy for
+    as long as the fields they were made from stay."""
     key = (policy.extensions, policy.temporary, policy.ignore)
     memo = policy.__dict__.get("_candidate_test")
     if memo is None or any(a is not b for a, b in zip(memo[0], key, strict=True)):
-        memo = policy.__dict__["_candidate_test"] = (key, candidate_test(policy))
-    return memo[1](name)  # type: ignore[no-any-return]
+        memo = policy.__dict__["_candidate_test"] = (
+            key,
+            candidate_test(policy),
+            _classifier(policy),
+        )
+    return memo[1], memo[2]
 
 
 #: the last part of every sidecar suffix: only names with one of these may be sidecars
@@ -62,8 +72,7 @@ _SIDECAR_EXTENSIONS = frozenset(s.rsplit(".", 1)[-1] for s in (*SIDECAR_SUFFIXES
 
 
 def candidate_test(policy: Policy) -> Callable[[str], bool]:
-    """:func:`is_candidate` for one policy, with what it looks up taken once (a folder walk
-    asks for every file name: a million frames, a million times)."""
+    """:func:`is_candidate` for one policy, with what it looks up taken once."""
     extensions = policy.extensions
     excluded = _excluded(policy)
     match = excluded.match if excluded is not None else None
@@ -79,6 +88,41 @@ def candidate_test(policy: Policy) -> Callable[[str], bool]:
         return match is None or match(name) is None
 
     return test
+
+
+def _classifier(policy: Policy) -> re.Pattern[str] | None:
+    """One pattern that is :func:`is_candidate` and :func:`split_frame` at once: it matches
+    exactly the candidate names, with groups ``(prefix, frame, ext)`` set for a frame.
+
+    A folder walk asks this of every file name (a million frames, a million times): one
+    regular-expression match instead of a Python test and a second match. Extensions are
+    compared ASCII case-insensitively (``str.lower`` would also fold a few non-ASCII
+    letters, such as the Kelvin sign, into ASCII ones). ``None`` when the policy's
+    extensions cannot be written as one (an empty extension): the walk then uses the two
+    functions.
+    """
+    extensions = sorted(policy.extensions, key=lambda e: (-len(e), e))
+    if not extensions or any(not e or "." in e for e in extensions):
+        return None  # "" matches a name without a dot; a dotted one never matches at all
+    if any(e != e.lower() or not e.isascii() for e in extensions):
+        return None  # the test lower()s the name's extension; keep to what (?i) agrees with
+    every = "|".join(re.escape(e) for e in extensions)
+    # split_frame's pattern: a prefix without a newline, the frame, an alphanumeric extension
+    framed = "|".join(re.escape(e) for e in extensions if re.fullmatch(r"[a-z0-9]+", e))
+    excluded = _excluded(policy)
+    sidecar = "|".join(re.escape(s) for s in (*SIDECAR_SUFFIXES, ".c2pa"))
+    pattern = (
+        r"(?!\.)"  # hidden
+        + (f"(?!{excluded.pattern})" if excluded is not None else "")  # temporary, ignore
+        + f"(?!(?ais:.*(?:{sidecar}))\\Z)"  # a sidecar
+        + (
+            f"(?:(?P<prefix>[^\\n]+)\\.(?P<frame>\\d+)\\.(?P<ext>(?ai:{framed}))\\Z|"
+            if framed
+            else "(?:"
+        )
+        + f"(?s:.*)\\.(?ai:{every})\\Z)"
+    )
+    return re.compile(pattern)
 
 
 def _excluded(policy: Policy) -> re.Pattern[str] | None:
@@ -139,42 +183,42 @@ def _rel(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
-def _walk(
-    top: Path, policy: Policy, errors: list[tuple[str, str]]
-) -> Iterator[tuple[Path, list[str], set[str]]]:
-    """Yield (folder, candidate asset names, all file names) for every visible folder."""
-    candidate = candidate_test(policy)
+def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str]]]:
+    """Yield (folder, the names of its visible files) for every visible folder."""
     stack = [top]
     while stack:
         folder = stack.pop()
-        names: list[str] = []
-        all_names: set[str] = set()
+        files: list[str] = []
         subdirs: list[Path] = []
         try:
             with os.scandir(folder) as it:
                 for entry in it:
-                    if entry.name.startswith("."):
+                    name = entry.name
+                    if name[0] == ".":
                         continue
                     try:
-                        if entry.is_dir(follow_symlinks=False):
+                        if entry.is_file():  # (a link to a file is one)
+                            files.append(name)
+                        elif entry.is_dir(follow_symlinks=False):
                             subdirs.append(Path(entry.path))
-                        elif entry.is_file():
-                            all_names.add(entry.name)
-                            if candidate(entry.name):
-                                names.append(entry.name)
                     except OSError as exc:
                         errors.append((entry.path, exc.strerror or str(exc)))
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
-        yield folder, names, all_names
+        yield folder, files
         stack.extend(sorted(subdirs, reverse=True))
 
 
-def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) -> list[Asset]:
-    """Group a folder's candidate names into single files and sequences, pair sidecars."""
-    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
+#: A folder's candidates: single files by name, and frames by (prefix, extension) as
+#: (frame number, name).
+_Split = tuple[list[str], dict[tuple[str, str], list[tuple[int, str]]]]
+
+
+def _split_names(names: Iterable[str]) -> _Split:
+    """Group names into single files and frames (every name is taken as a candidate)."""
     singles: list[str] = []
+    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for name in names:
         parts = split_frame(name)
         if parts is None:
@@ -182,19 +226,58 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
         else:
             prefix, frame, ext = parts
             sequences.setdefault((prefix, ext), []).append((int(frame), name))
+    return singles, sequences
+
+
+def _classify(names: Sequence[str], policy: Policy) -> _Split:
+    """The candidates among a folder's file names, grouped as :func:`_split_names` does."""
+    test, classifier = _tests(policy)
+    if classifier is None:
+        return _split_names(filter(test, names))
+    found = list(filter(None, map(classifier.match, names)))
+    if not found:
+        return [], {}
+    keys = list(map(_KEY, found))
+    if keys.count(keys[0]) == len(keys):  # one sequence, or only single files: no loop
+        key = keys[0]
+        if key[0] is None:
+            return list(map(_NAME, found)), {}
+        numbers = map(int, map(_FRAME_NUMBER, found))
+        return [], {key: list(zip(numbers, map(_NAME, found), strict=True))}
+    singles: list[str] = []
+    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for key, m in zip(keys, found, strict=True):
+        if key[0] is None:
+            singles.append(m.string)
+            continue
+        frames = sequences.get(key)
+        if frames is None:
+            frames = sequences[key] = []
+        frames.append((int(m[2]), m.string))
+    return singles, sequences
+
+
+# the parts of a classifier match: (prefix, ext) — (None, None) for a single file —, the
+# frame, the name
+_KEY = operator.itemgetter(1, 3)
+_FRAME_NUMBER = operator.itemgetter(2)
+_NAME = operator.attrgetter("string")
+# the parts of a sequence's (frame number, name) pairs
+_NUMBER = operator.itemgetter(0)
+_FRAME_NAME = operator.itemgetter(1)
+
+
+def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) -> list[Asset]:
+    """Assets from a folder's grouped candidates, with their sidecars paired."""
+    singles, sequences = split
     assets: list[Asset] = []
-    siblings = frozenset(all_names)  # one shared set per folder
-    # A sequence makes a Path per frame: pathlib's own constructor for a listed name (no
-    # separators to parse) is 5x faster than ``folder / name`` and gives the equal Path;
-    # where a Python lacks it, the public way.
-    child = getattr(folder, "_make_child_relpath", None)
     base = _rel(root, folder)
     base = "" if base == "." else base + "/"
     for name in singles:
         path = folder / name
         sidecar = None
         for suffix in SIDECAR_SUFFIXES:  # sidecar_candidates(), by name: once per file
-            if name + suffix in all_names:
+            if name + suffix in siblings:
                 sidecar = folder / (name + suffix)
                 break
         assets.append(
@@ -208,36 +291,41 @@ def _group(folder: Path, names: Sequence[str], all_names: set[str], root: Path) 
             )
         )
     for (prefix, ext), frames in sequences.items():
-        frames.sort()
+        frames.sort(key=_NUMBER)  # ints compare fast; equal numbers (1 and 01) then by name
+        numbers = list(map(_NUMBER, frames))
+        unique = len(set(numbers)) == len(numbers)
+        if not unique:
+            frames.sort()
+            numbers = list(map(_NUMBER, frames))
         first_name = frames[0][1]
         pad = len(split_frame(first_name)[1])  # type: ignore[index]
-        pattern = f"{prefix}.{'#' * pad}.{ext}"
-        names = [n for _, n in frames]
-        files = [child(n) for n in names] if child else [folder / n for n in names]
-        numbers = [f for f, _ in frames]
+        files = FrameFiles(folder, list(map(_FRAME_NAME, frames)))
         extra = sidecar_candidates(folder, first_name, sequence_prefix=prefix)
         if len(frames) > 1:
             extra = extra[: len(SIDECAR_SUFFIXES)]
-        sidecar = _pick(folder, all_names, extra)
+        first, last = numbers[0], numbers[-1]
+        if unique and last - first == len(numbers) - 1:  # no gaps: the common case
+            ranges = f"{first}-{last}" if last != first else str(first)
+        else:
+            ranges = frame_ranges(numbers)
         assets.append(
             Asset(
                 path=files[0],
-                rel=_rel(root, folder / pattern),
+                rel=f"{base}{prefix}.{'#' * pad}.{ext}",
                 root=root,
                 files=files,
-                frames=frame_ranges(numbers),
+                frames=ranges,
                 frame_numbers=numbers,
-                sidecar=sidecar,
+                sidecar=_pick(siblings, extra),
                 siblings=siblings,
             )
         )
-        assets[-1].__dict__["_names"] = (files, names)  # Asset.file_names(), known already
     return assets
 
 
-def _pick(folder: Path, all_names: set[str], candidates: list[Path]) -> Path | None:
+def _pick(names: frozenset[str], candidates: list[Path]) -> Path | None:
     for candidate in candidates:
-        if candidate.name in all_names:
+        if candidate.name in names:
             return candidate
     return None
 
@@ -262,8 +350,9 @@ def discover(
         if not top.exists():
             errors.append((str(raw), "no such file or folder"))
             continue
-        for folder, names, all_names in _walk(top, policy, errors):
-            for asset in _group(folder, names, all_names, root):
+        for folder, names in _walk(top, errors):
+            siblings = frozenset(names)  # one shared set per folder
+            for asset in _group(folder, _classify(names, policy), siblings, root):
                 found.setdefault(asset.rel, asset)
     for asset in assets_from_files(loose, policy).assets:
         found.setdefault(asset.rel, asset)
@@ -288,11 +377,12 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
     assets: list[Asset] = []
     for folder, names in by_folder.items():
         try:
-            all_names = set(os.listdir(folder))
+            siblings = frozenset(os.listdir(folder))
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
-        assets.extend(_group(folder, sorted(set(names)), all_names, policy.root))
+        split = _split_names(sorted(set(names)))
+        assets.extend(_group(folder, split, siblings, policy.root))
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name
     return Discovery(sorted(assets, key=lambda a: a.rel), errors)

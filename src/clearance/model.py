@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ __all__ = [
     "Outcome",
     "Status",
     "Asset",
+    "FrameFiles",
     "PartialRecord",
     "ProvenanceIssue",
     "ProvenanceRecord",
@@ -139,6 +140,79 @@ def relative_posix(path: Path, root: Path) -> str:
         return str(path)
 
 
+class FrameFiles(MutableSequence[Path]):
+    """The frames of a sequence: a list of :class:`~pathlib.Path` made from a folder and the
+    frame names discovery listed, each ``Path`` built when it is first read.
+
+    A 1,000 × 1,000-frame tree would otherwise make a million ``Path`` objects that nobody
+    reads (the cache and lineage key a sequence on its first and last frames and its names).
+    It behaves as a list of paths: indexing, slicing (a ``list``), iteration, ``len``, ``==``
+    with a list, and mutation (after which it holds real ``Path`` objects).
+    """
+
+    __slots__ = ("folder", "_names", "_paths")
+
+    def __init__(self, folder: Path, names: list[str]) -> None:
+        self.folder = folder
+        self._names = names
+        self._paths: list[Path] | None = None
+
+    @property
+    def names(self) -> list[str] | None:
+        """The frame names as listed, or ``None`` once the list was changed."""
+        return self._names if self._paths is None else None
+
+    def _child(self, name: str) -> Path:
+        # pathlib's constructor for a listed name (no separators to parse) where it has one
+        make = getattr(self.folder, "_make_child_relpath", None)
+        return make(name) if make is not None else self.folder / name  # type: ignore[no-any-return]
+
+    def _list(self) -> list[Path]:
+        if self._paths is None:
+            self._paths = [self._child(n) for n in self._names]
+        return self._paths
+
+    def __len__(self) -> int:
+        return len(self._names) if self._paths is None else len(self._paths)
+
+    def __getitem__(self, index: Any) -> Any:
+        if self._paths is not None:
+            return self._paths[index]
+        if isinstance(index, slice):
+            return [self._child(n) for n in self._names[index]]
+        return self._child(self._names[index])  # first / last frame: no list needed
+
+    def __iter__(self) -> Iterator[Path]:
+        if self._paths is None:
+            return map(self._child, self._names)
+        return iter(self._paths)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._list()[index] = value
+
+    def __delitem__(self, index: Any) -> None:
+        del self._list()[index]
+
+    def insert(self, index: int, value: Path) -> None:
+        self._list().insert(index, value)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (FrameFiles, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a worker process is sent the folder and the names, not a Path per frame
+        if self._paths is None:
+            return (FrameFiles, (self.folder, self._names))
+        return (list, (self._paths,))
+
+
 @dataclass
 class Asset:
     """One unit of audit: a single file, or a frame sequence audited once as a whole.
@@ -147,7 +221,8 @@ class Asset:
     :ivar rel: the path relative to the root with ``/`` separators; for a sequence the
         pattern ``dir/PREFIX.####.EXT`` with the padding as found.
     :ivar root: the folder of ``clearance.yaml`` (or of the scanned path).
-    :ivar files: every file of the asset (one for a single file; every frame of a sequence).
+    :ivar files: every file of the asset (one for a single file; every frame of a sequence,
+        as a :class:`FrameFiles` from discovery: a list of paths made when read).
     :ivar frames: the frame range of a sequence, ``"1001-1100"``, gaps as ``"1001-1040,1042-1100"``.
     :ivar sidecar: the paired sidecar file, if any.
     """
@@ -155,7 +230,7 @@ class Asset:
     path: Path
     rel: str
     root: Path
-    files: list[Path] = field(default_factory=list)
+    files: list[Path] | FrameFiles = field(default_factory=list)
     frames: str | None = None
     frame_numbers: list[int] = field(default_factory=list)
     sidecar: Path | None = None
@@ -172,6 +247,8 @@ class Asset:
         changes length): the provenance cache and lineage both key a sequence on every
         frame's name, and discovery, which listed them, fills it in."""
         files = self.files
+        if isinstance(files, FrameFiles) and files.names is not None:
+            return files.names
         memo = self.__dict__.get("_names")
         if memo is None or memo[0] is not files or len(memo[1]) != len(files):
             memo = self.__dict__["_names"] = (files, [p.name for p in files])
