@@ -227,3 +227,42 @@ def test_parallel_scan_records_each_rows_ancestry_summary(tmp_path: Path) -> Non
     rows = dict(db.execute("SELECT asset, ancestry FROM lineage_assets").fetchall())
     assert len(rows) == 3
     assert '"gen/plates/sh010_plate_v001.####.exr"' in rows["delivery/sh010_final_v001.exr"]
+
+
+def test_a_big_folder_is_not_read_whole_again_for_each_small_batch(tmp_path: Path) -> None:
+    """The watcher's audit processes drop their view after every batch (the other process
+    recorded rows). A folder read whole before must then be asked by name for a batch of a
+    few assets, not read whole again: that made a 5,000-asset burst read 5,000 rows per batch.
+    Once a quarter of its rows were asked (``REREAD``), it is read whole again."""
+    from clearance.lineage.index import BULK_AFTER, REREAD
+
+    path = tmp_path / "state.db"
+    names = [f"renders/burst/a_{i:04d}.exr" for i in range(400)]
+    LineageStore(path).record_many(
+        [AssetRow(0, n, "renders", "v1", None, False, None, "pass", [], []) for n in names]
+    )
+    store = LineageStore(path)
+    index = RunIndex(store)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+
+    def whole_reads() -> int:
+        return sum("instr(substr(asset" in s for s in statements)
+
+    for name in names[: BULK_AFTER + 1]:  # a scan: by name, then the folder whole
+        assert index.exact(name, "renders", "v1") is not None
+    assert whole_reads() == 1
+    other = LineageStore(path)  # another process records a row of the same folder
+    other.record(
+        asset="renders/burst/b_0001.exr", version="v1", stage="renders", frames=None,
+        generated=True, source_type=None, outcome="notice", findings=[], inputs=[],
+    )  # fmt: skip
+    index.flush()  # the view is dropped
+    batch = names[100 : 100 + 3 * BULK_AFTER]  # a few batches' worth, far below 400 / REREAD
+    for name in batch:
+        assert index.exact(name, "renders", "v1") is not None
+    assert whole_reads() == 1, "read whole again for a small batch"
+    assert index.find("renders/burst/b_0001.exr", tmp_path) is not None  # fresh: seen
+    for name in names[200 : 200 + len(names) // REREAD]:
+        assert index.exact(name, "renders", "v1") is not None
+    assert whole_reads() == 2  # asked about much of it: one read again is cheaper

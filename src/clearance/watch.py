@@ -72,7 +72,7 @@ class WatchOptions:
     mountinfo: str = "/proc/self/mountinfo"
     completeness: bool = True  # EXR / PNG completeness checks
     incomplete_timeout: float = 3600.0  # a file still incomplete after this: watch.error
-    batch_size: int = 64  # most jobs per audit batch (one intent commit, one fsync, one finish)
+    batch_size: int = 256  # most jobs per audit batch (one intent commit, one fsync, one finish)
     hash_content: bool = True
     #: audit processes for the engine's work and hashing (None: one per CPU, at most 4,
     #: none on a single CPU; 0: audit in the worker thread)

@@ -158,7 +158,7 @@ class AuditWorker(threading.Thread):
         *,
         requeue: Callable[[str], None],
         done: Callable[[tuple[str, str, str]], None],
-        batch_size: int = 64,
+        batch_size: int = 256,
         hash_content: bool = True,
         processes: int = 0,
     ) -> None:
