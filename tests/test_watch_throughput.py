@@ -84,10 +84,17 @@ def test_audit_processes_run_the_engine_and_the_watcher_writes_every_event(
     pids = _pids(tmp_path)
     assert set(pids) == set(names)
     assert all(os.getpid() not in p for p in pids.values()), "audited in the watcher's process"
-    for event in audited(root):
-        watch = event["details"]["watch"]
-        assert watch["pairing"] == "paired" and len(watch["files"][0]["sha256"]) == 64
     store = ledger(root)
+    hashes = dict(store.query("SELECT audit_id, sha256 FROM files WHERE state = 'audited'"))
+    for event in audited(root):
+        # made and serialised in the audit process, from the ledger's record of the audit
+        watch = event["details"]["watch"]
+        assert watch["pairing"] == "paired" and watch["reason"] == "new"
+        assert watch["files"][0]["sha256"] == hashes[watch["audit_id"]]
+        assert watch["files"][0]["path"] == event["asset"]
+    from clearance.auditlog_verify import verify_log
+
+    assert verify_log(root / ".clearance" / "audit.jsonl").intact  # one chain, in order
     assert store.intents() == []
     rows = store.query(
         "SELECT f.sha256, f.mtime_ns, a.settled_at, a.started_at, a.finished_at "

@@ -124,7 +124,7 @@ class Status(str, enum.Enum):
         return self.value
 
 
-def relative_posix(path: Path, root: Path) -> str:
+def relative_posix(path: str | os.PathLike[str], root: Path) -> str:
     """``path`` relative to ``root`` with ``/`` separators, or ``str(path)`` when outside it.
 
     A string prefix first (this runs for every asset); pathlib decides anything unusual.
@@ -135,9 +135,9 @@ def relative_posix(path: Path, root: Path) -> str:
         text = text[len(prefix) :]
         return text if os.sep == "/" else text.replace(os.sep, "/")
     try:
-        return path.relative_to(root).as_posix()
+        return Path(path).relative_to(root).as_posix()
     except ValueError:
-        return str(path)
+        return text
 
 
 class FrameFiles(MutableSequence[Path]):

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import queue
 import threading
 import time
@@ -48,10 +47,18 @@ from typing import Any
 
 from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_candidates, split_frame
 from .engine import Session
-from .model import Asset
+from .model import Asset, relative_posix
 from .policy import Policy
 from .state import FileVersion, StateStore
-from .watch_pool import AuditProcesses, AuditReply, AuditTask, flush_plugins, hash_and_verify
+from .watch_pool import (
+    AuditProcesses,
+    AuditReply,
+    AuditTask,
+    WatchRecord,
+    flush_plugins,
+    hash_and_verify,
+    watch_details,
+)
 from .watch_readiness import FileSystem, is_transient
 
 __all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_for"]
@@ -102,24 +109,19 @@ class _Prepared:
         for i, v in enumerate(self.versions):
             if v.path in digests:
                 self.hashes[i] = digests[v.path]
-        self.details = {
-            "audit_id": self.audit_id,
-            "reason": self.reason,
-            "pairing": self.pairing,
-            "supersedes": self.supersedes,
-            "files": [
-                {
-                    "path": _rel(v.path, self.asset.root),
-                    "size": v.size,
-                    "mtime_ns": v.mtime_ns,
-                    "ino": v.ino,
-                    "sha256": h,
-                }
-                for v, h in zip(self.versions, self.hashes, strict=False)
-            ][:50],
-        }
-        if self.reason == "sidecar-late":
-            self.details["resolution"] = "provenance resolved (late sidecar)"
+        self.details = watch_details(self.record(), {})
+
+    def record(self) -> WatchRecord:
+        """What ``details.watch`` is made of (the hashes known so far)."""
+        return WatchRecord(
+            self.audit_id,
+            self.reason,
+            self.pairing,
+            self.supersedes,
+            self.versions,
+            list(self.hashes),
+            self.asset.root,
+        )
 
 
 @dataclass
@@ -239,12 +241,14 @@ class AuditWorker(threading.Thread):
                 if item is not None:
                     batch.items.append(item)
             pool = self.pool
+            # the processes serialise the events for the log (this process chains, writes)
+            log = str(self.session._log.path) if self.session._sink is not None else None
             if batch.items and pool is not None and pool.poll():
                 per = -(-len(batch.items) // pool.processes)
                 try:
                     for first in range(0, len(batch.items), per):
                         chunk = batch.items[first : first + per]
-                        tasks = [AuditTask(i.asset, i.to_hash) for i in chunk]
+                        tasks = [AuditTask(i.asset, i.to_hash, i.record(), log) for i in chunk]
                         batch.chunks.append((first, len(chunk), pool.submit(tasks)))
                 except Exception as exc:  # pool broken: what was not sent is audited here
                     pool.fail(exc)
@@ -449,6 +453,9 @@ class AuditWorker(threading.Thread):
     def _replay(self, reply: AuditReply) -> None:
         """Write the events an audit process recorded, in their order, through our session."""
         for event in reply.events:
+            if isinstance(event, bytes):  # serialised there, with details.watch
+                self.session._emit_prepared(event)
+                continue
             fields = {k: v for k, v in event.items() if k not in ("event", "run_id", "host")}
             self.session.emit(event["event"], **fields)
 
@@ -530,14 +537,7 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
     return asset
 
 
-def _rel(path: str, root: Path) -> str:
-    prefix = str(root).rstrip("/") + "/"
-    if path.startswith(prefix) and os.sep == "/":
-        return path[len(prefix) :]  # the usual case, without pathlib's parsing
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return path
+_rel = relative_posix
 
 
 def _log_files(log: Path) -> list[Path]:

@@ -31,16 +31,21 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from .engine import Session
-from .model import Asset
+from .model import Asset, relative_posix
+from .state import FileVersion
 
 __all__ = [
     "flush_plugins",
+    "watch_details",
+    "with_watch",
+    "WatchRecord",
     "AuditTask",
     "AuditReply",
     "AuditProcesses",
@@ -101,12 +106,66 @@ def hash_and_verify(
     return digests, changed
 
 
+class WatchRecord(NamedTuple):
+    """What the watcher adds to an ``asset.audited`` event as ``details.watch`` (see
+    :func:`watch_details`), less the digests of the files still to hash."""
+
+    audit_id: str
+    reason: str
+    pairing: str
+    supersedes: str | None
+    versions: Sequence[FileVersion]
+    hashes: Sequence[str | None]  # known digests, by version; None: hashed with the audit
+    root: Path
+
+
+def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, Any]:
+    """``details.watch`` of an ``asset.audited`` event (``docs/watch.md``): the audit id, why
+    it was audited, the sidecar pairing, what it supersedes, and each file's version and
+    SHA-256 (``digests`` by path fills those still unknown), at most 50 files."""
+    hashes = [digests.get(v.path, h) for v, h in zip(record.versions, record.hashes, strict=True)]
+    details: dict[str, Any] = {
+        "audit_id": record.audit_id,
+        "reason": record.reason,
+        "pairing": record.pairing,
+        "supersedes": record.supersedes,
+        "files": [
+            {
+                "path": relative_posix(v.path, record.root),
+                "size": v.size,
+                "mtime_ns": v.mtime_ns,
+                "ino": v.ino,
+                "sha256": h,
+            }
+            for v, h in zip(record.versions[:50], hashes, strict=False)
+        ],
+    }
+    if record.reason == "sidecar-late":
+        details["resolution"] = "provenance resolved (late sidecar)"
+    return details
+
+
+def with_watch(event: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    """``event`` with ``details.watch`` added if it is an ``asset.audited`` event."""
+    if event.get("event") != "asset.audited":
+        return event
+    return {**event, "details": {**(event.get("details") or {}), "watch": details}}
+
+
 @dataclass
 class AuditTask:
-    """One asset to audit in an audit process; ``hash`` = files to hash, with their stat."""
+    """One asset to audit in an audit process; ``hash`` = files to hash, with their stat.
+
+    With ``watch`` and ``log``, the process adds ``details.watch`` to the asset's
+    ``asset.audited`` event and serialises its events for the audit log at ``log``
+    (:func:`~clearance.auditlog.prepare_event`): the watcher's process then only chains and
+    writes them.
+    """
 
     asset: Asset
     hash: list[tuple[str, Stat4]] = field(default_factory=list)
+    watch: WatchRecord | None = None
+    log: str | None = None
 
 
 @dataclass
@@ -122,7 +181,9 @@ class AuditReply:
     digests: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     outcome: str | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
+    #: the events recorded, in order: as dicts, or serialised for the audit log (bytes: the
+    #: task had ``watch`` and ``log``)
+    events: list[dict[str, Any] | bytes] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
 
@@ -178,7 +239,7 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                 AuditReply(
                     "failed",
                     digests=digests,
-                    events=list(session.events),
+                    events=_recorded(session, task, digests),
                     error=f"{type(exc).__name__}: {exc}",
                     traceback=traceback.format_exc(limit=5),
                 )
@@ -189,12 +250,24 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                 "audited",
                 digests=digests,
                 outcome=result.outcome.value,
-                events=list(session.events),
+                events=_recorded(session, task, digests),
             )
         )
     session.events.clear()
     flush_plugins(session)  # buffered state-store writes (lineage rows): one commit per chunk
     return replies
+
+
+def _recorded(
+    session: Session, task: AuditTask, digests: Mapping[str, str]
+) -> list[dict[str, Any] | bytes]:
+    """The events ``session`` recorded for ``task``, as the watcher will write them."""
+    if task.watch is None or task.log is None:
+        return list(session.events)
+    from .auditlog import prepare_event
+
+    details = watch_details(task.watch, digests)
+    return [prepare_event(with_watch(e, details), task.log) for e in session.events]
 
 
 def flush_plugins(session: Session) -> None:
