@@ -268,7 +268,9 @@ def test_fast_schema_checks_give_jsonschemas_verdict(name: str, valid: Any) -> N
 
     authority = _validator(name)  # jsonschema, as configured for explaining errors
     checks = {"jsonschema-rs": _rust_check(name), "fastjsonschema": _python_check(name)}
-    if name == "provenance.schema.json":  # the hot path: a declared dependency, in use
+    # the hot path (sidecars) and every command's start-up (clearance.yaml, which refers to
+    # the tool registry's schema): a declared dependency, in use
+    if name in ("provenance.schema.json", "clearance.schema.json"):
         assert checks["jsonschema-rs"] is not None
     base = valid()
     assert authority.is_valid(base)
@@ -287,3 +289,31 @@ def test_fast_schema_checks_give_jsonschemas_verdict(name: str, valid: Any) -> N
                 verdict = False
             assert verdict == expected, f"{label} says {verdict} for {doc!r}"
     assert invalid > 50  # the mutations do reach the schema's constraints
+
+
+def test_a_valid_configuration_loads_without_importing_jsonschema(tmp_path: Path) -> None:
+    """jsonschema (and its ``referencing``, ``attrs``...) costs every command about 90 ms to
+    import: a valid ``clearance.yaml`` — whose schema refers to the tool registry's — is
+    checked by jsonschema-rs alone; an invalid one is still explained by jsonschema."""
+    import subprocess
+    import sys
+
+    (tmp_path / "clearance.yaml").write_text(
+        "clearance: 1\n"
+        "production: {id: P1}\n"
+        "tools:  # checked against the tool registry's schema, by reference\n"
+        "  gen: {vendor: V, deployment: studio_enterprise, trains_on_inputs: false,\n"
+        "        retains_data: none, reuses_outputs: false, marks_output: c2pa}\n"
+        "stages: [{name: comp, paths: [comp/]}]\n"
+    )
+    code = (
+        "import sys\n"
+        "from clearance.policy import load_policy\n"
+        f"load_policy({str(tmp_path / 'clearance.yaml')!r})\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    (tmp_path / "clearance.yaml").write_text("clearance: 1\nstages: {}\n")
+    with pytest.raises(ConfigError, match=r"stages"):
+        load_policy(tmp_path / "clearance.yaml")

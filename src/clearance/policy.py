@@ -147,7 +147,7 @@ def _validator(name: str) -> Any:
         from referencing import Registry, Resource
 
         registry: Registry = Registry()
-        for other in ("tools.schema.json",):
+        for other in _REFERENCED:
             doc = schema(other)
             registry = registry.with_resource(doc["$id"], Resource.from_contents(doc))
         cls = jsonschema.Draft202012Validator
@@ -157,6 +157,9 @@ def _validator(name: str) -> Any:
 
 
 _FAST: dict[str, Any] = {}
+#: Shipped schemas that others refer to by ``$id`` (jsonschema's registry and jsonschema-rs's
+#: retriever both serve them from the installation).
+_REFERENCED = ("tools.schema.json",)
 
 
 def _fast_check(schema_name: str) -> Any:
@@ -165,7 +168,9 @@ def _fast_check(schema_name: str) -> Any:
 
     jsonschema stays the authority that explains an invalid document; the fast check only
     spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema, and
-    asserting ``format`` like jsonschema's format checker) is used when installed, else
+    asserting ``format`` like jsonschema's format checker; it resolves references to the other
+    shipped schemas, so ``clearance.yaml`` is checked without importing jsonschema at all) is
+    used when installed, else
     ``fastjsonschema`` with jsonschema's own ``date`` checker. Both give jsonschema's
     verdict on the shipped schemas (``tests/test_policy.py`` compares them).
     """
@@ -186,10 +191,21 @@ def _rust_check(schema_name: str) -> Any:
         import jsonschema_rs
     except ImportError:
         return None
-    if not _self_contained(schema(schema_name)):
-        return None
+    # the shipped schemas another one refers to (clearance.yaml's ``tools`` is the tool
+    # registry's), served by their $id; any other reference fails to compile: nothing is
+    # ever fetched
+    shipped = {schema(name)["$id"]: schema(name) for name in _REFERENCED}
+
+    def retrieve(uri: str) -> Any:
+        found = shipped.get(uri)
+        if found is None:
+            raise LookupError(f"{uri} is not a schema shipped with Clearance")
+        return found
+
     try:
-        validator = jsonschema_rs.validator_for(schema(schema_name), validate_formats=True)
+        validator = jsonschema_rs.validator_for(
+            schema(schema_name), validate_formats=True, retriever=retrieve
+        )
     except Exception:  # a schema it cannot compile: the next candidate
         return None
     is_valid = validator.is_valid
