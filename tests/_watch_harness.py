@@ -9,6 +9,7 @@ This module is imported by writer processes too, so it imports nothing heavy at 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -359,7 +360,25 @@ class WatchProcess:
     def terminate(self) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(TIMEOUT)
+        try:
+            return self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the watcher did not stop:\n{self.stacks()}") from None
+
+    def stacks(self) -> str:
+        """Every thread's stack of the watcher and its audit processes (SIGUSR1), then kill
+        them all: what a stuck watcher was doing, for the failure message."""
+        assert self.proc is not None
+        pids = [self.proc.pid, *_children(self.proc.pid)]
+        for pid in pids:  # (multiprocessing's resource tracker dies of it: killed anyway)
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGUSR1)
+        time.sleep(2.0)
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _out, err = self.proc.communicate(timeout=30)
+        return err.decode(errors="replace")[-20000:]
 
     def kill9(self) -> None:
         assert self.proc is not None
@@ -382,3 +401,12 @@ def open_store(path: str) -> None:
     store = StateStore(path)
     assert store.schema_version == len(MIGRATIONS)
     store.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux: ``/proc``; elsewhere none)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found.extend(int(k) for k in (task / "children").read_text().split())
+    return found

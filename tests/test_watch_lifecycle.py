@@ -127,6 +127,39 @@ def test_s13_sigterm_persists_pending_and_a_restart_finishes_them(tmp_path: Path
     assert ledger(root).counts().get("settling", 0) == 0
 
 
+def test_sigusr1_dumps_every_threads_stack_and_the_watcher_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """A watcher that seems stuck says where it is: SIGUSR1 writes every thread's stack to
+    stderr, in the watcher and in each audit process, and nothing stops."""
+    from _watch_harness import _children
+
+    def audit_processes() -> list[int]:  # not multiprocessing's resource tracker
+        assert proc.proc is not None
+        return [
+            pid
+            for pid in _children(proc.proc.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    root = make_show(tmp_path)
+    proc = WatchProcess(root).start()
+    assert proc.proc is not None
+    wait_for(lambda: len(audit_processes()) >= 1, what="audit processes")
+    time.sleep(1.0)  # let them reach their loop (not an assertion)
+    for pid in [proc.proc.pid, *audit_processes()]:
+        os.kill(pid, signal.SIGUSR1)
+    time.sleep(1.0)
+    run_writer(writer_script, [("exr", str(root / "comp" / "after.exr"), 0)])
+    wait_audited(root, 1)  # still watching, still auditing
+    assert proc.terminate() == 0
+    assert proc.proc.stderr is not None
+    err = proc.proc.stderr.read().decode()
+    assert "Thread 0x" in err and "(most recent call first)" in err
+    assert "watch.py" in err  # the watcher's own threads
+    assert "concurrent/futures/process.py" in err  # an audit process waiting for work
+
+
 def test_s14_a_crashing_checker_is_isolated(tmp_path: Path) -> None:
     """S14: a site checker raises for one file: that file is audited with PRV-05 naming the
     plugin, every other file is audited normally and the watcher keeps watching."""

@@ -42,6 +42,7 @@ from .model import Asset, relative_posix
 from .state import FileVersion
 
 __all__ = [
+    "dump_stacks_on_sigusr1",
     "flush_plugins",
     "watch_details",
     "with_watch",
@@ -200,11 +201,21 @@ def _watch_parent(parent: int) -> None:
             os._exit(0)
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """SIGUSR1 writes every thread's Python stack to stderr (a watcher that seems stuck, and
+    each of its audit processes, say where they are; ``docs/watch.md``)."""
+    import faulthandler
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def _init_process(policy: Any, blocked: Sequence[str], run_id: str, parent: int) -> None:
     global _SESSION
     # the parent owns the lifecycle: it drains, then shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    dump_stacks_on_sigusr1()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _SESSION = Session(
         policy,

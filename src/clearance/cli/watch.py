@@ -154,6 +154,9 @@ def run_watch(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    from ..watch_pool import dump_stacks_on_sigusr1
+
+    dump_stacks_on_sigusr1()
     print(f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)", file=sys.stderr)
     try:
         code = watcher.run()
