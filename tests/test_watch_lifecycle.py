@@ -160,6 +160,36 @@ def test_sigusr1_dumps_every_threads_stack_and_the_watcher_keeps_running(
     assert "concurrent/futures/process.py" in err  # an audit process waiting for work
 
 
+def test_an_audit_process_that_never_starts_does_not_keep_the_watcher_from_stopping(
+    tmp_path: Path,
+) -> None:
+    """A site plugin hangs while an audit process imports it (the watcher's own import of it
+    is fine): the watcher audits in its thread, and SIGTERM still stops it, exit 0 — the
+    stuck process is killed after a grace period, and a warning says so."""
+    write_hook(
+        tmp_path,
+        "stuck.py",
+        (
+            "import multiprocessing, time\n\n"
+            "if multiprocessing.parent_process() is not None:  # an audit process\n"
+            "    time.sleep(3600)\n\n"
+            "@hookimpl\n"
+            "def clearance_check_asset(asset, record, stage, policy):\n"
+            "    return []\n"
+        ),
+    )
+    root = make_show(tmp_path, plugins=["stuck.py"])
+    with WatchProcess(root) as proc:
+        run_writer(writer_script, [("exr", str(root / "comp" / "a.exr"), 0)])
+        wait_audited(root, 1)  # in the watcher's thread: the processes never answered
+        started = time.monotonic()
+        assert proc.terminate() == 0
+        assert time.monotonic() - started < 60
+    assert proc.proc is not None and proc.proc.stderr is not None
+    assert "did not stop" in proc.proc.stderr.read().decode()
+    assert_once(root, ["comp/a.exr"])
+
+
 def test_s14_a_crashing_checker_is_isolated(tmp_path: Path) -> None:
     """S14: a site checker raises for one file: that file is audited with PRV-05 naming the
     plugin, every other file is audited normally and the watcher keeps watching."""

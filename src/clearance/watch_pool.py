@@ -291,6 +291,9 @@ def flush_plugins(session: Session) -> None:
 
 # -- in the watcher ------------------------------------------------------------------------------
 
+#: Seconds the audit processes have to exit once the watcher stops (see AuditProcesses.close).
+CLOSE_GRACE = 10.0
+
 
 class AuditProcesses:
     """``processes`` spawned audit processes configured like ``session``.
@@ -362,6 +365,32 @@ class AuditProcesses:
         self.close(wait=False)
 
     def close(self, wait: bool = True) -> None:
+        """Shut the processes down; with ``wait``, until they have exited.
+
+        The worker has drained every batch by then, so nothing is left for them to do: one
+        still there after :data:`CLOSE_GRACE` seconds is stuck (in a plugin's import, say)
+        and is killed, with a warning — a stopping watcher never hangs on its processes.
+        """
         executor, self.executor = self.executor, None
-        if executor is not None:
+        if executor is None:
+            return
+        # concurrent.futures keeps these privately; without them, shutdown() as documented
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        manager = getattr(executor, "_executor_manager_thread", None)
+        if not wait or not processes or manager is None:
             executor.shutdown(wait=wait, cancel_futures=True)
+            return
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + CLOSE_GRACE
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                log.warning(
+                    "clearance watch: audit process %s did not stop within %.0f s: killed",
+                    process.pid,
+                    CLOSE_GRACE,
+                )
+                process.kill()
+                process.join(5.0)
+        manager.join(CLOSE_GRACE)
