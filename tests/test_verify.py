@@ -383,6 +383,27 @@ def test_heavy_damage_is_still_named_line_by_line(tmp_path: Path) -> None:
     assert breaks(path) == [("edited", n) for n in range(1, 40)]  # the last needs a checkpoint
 
 
+def test_report_reads_a_log_caught_between_rotation_and_its_new_active_file(
+    tmp_path: Path,
+) -> None:
+    """A rotation renames the active file, then creates the next one: a report started in
+    between finds only rotated files. That is a log, not "no such audit log" (the check
+    before the snapshot once took the last rotated file for the active one)."""
+    from clearance.report import ReportError, build_report
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append({"event": "run.started"})
+    log.append({"event": "finding", "stage": "comp", "asset": "a", "rule": "NFX-C1"})
+    log.close()
+    path.rename(path.with_name("audit.jsonl.000001"))  # the moment inside a rotation
+    assert not path.exists() and len(rotated_files(path)) == 1
+    build_report([path])  # reads the rotated file
+    assert verify_log(path).intact
+    with pytest.raises(ReportError, match="no such audit log"):
+        build_report([tmp_path / "other.jsonl"])
+
+
 def test_verify_and_report_while_writers_append_and_rotate(tmp_path: Path) -> None:
     """Readers take a snapshot under a shared lock: live writers never look like tampering."""
     from clearance.report import build_report

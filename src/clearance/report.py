@@ -28,7 +28,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog_verify import VerifyError, log_files, open_snapshot
+from clearance.auditlog import rotated_files
+from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 
 __all__ = [
@@ -345,7 +346,8 @@ def iter_events(
             raise ReportError(
                 f"{path}: is a folder; give the audit log file (e.g. {path / 'audit.jsonl'})"
             )
-        if not path.exists() and not log_files(path)[:-1]:
+        # a log being rotated has no active file for a moment, never no file at all
+        if not path.exists() and not rotated_files(path):
             raise ReportError(f"{path}: no such audit log")
         key = path.resolve()
         if key in seen:
