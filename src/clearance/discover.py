@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import Asset, FrameFiles
+from .model import Asset, FrameFiles, relative_posix
 from .policy import Policy
 
 __all__ = [
@@ -176,13 +176,6 @@ class Discovery:
     errors: list[tuple[str, str]]  # (path, reason)
 
 
-def _rel(root: Path, path: Path) -> str:
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str]]]:
     """Yield (folder, the names of its visible files) for every visible folder."""
     stack = [top]
@@ -271,7 +264,7 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
     """Assets from a folder's grouped candidates, with their sidecars paired."""
     singles, sequences = split
     assets: list[Asset] = []
-    base = _rel(root, folder)
+    base = relative_posix(folder, root)
     base = "" if base == "." else base + "/"
     for name in singles:
         path = folder / name

@@ -58,6 +58,7 @@ from .watch_pool import (
     flush_plugins,
     hash_and_verify,
     watch_details,
+    with_watch,
 )
 from .watch_readiness import FileSystem, is_transient
 
@@ -70,8 +71,8 @@ class WatchSession(Session):
     audit_details: dict[str, Any] | None = None
 
     def emit(self, event: str, **fields: Any) -> None:
-        if event == "asset.audited" and self.audit_details is not None:
-            fields["details"] = {**(fields.get("details") or {}), "watch": self.audit_details}
+        if self.audit_details is not None:
+            fields = with_watch(event, fields, self.audit_details)
         super().emit(event, **fields)
 
 
@@ -512,7 +513,11 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
         candidates = sidecar_candidates(folder, first, sequence_prefix=None)
         sidecar = next((c for c in candidates if c.is_file()), None)
         asset = Asset(
-            path=paths[0], rel=_rel(str(paths[0]), root), root=root, files=paths, sidecar=sidecar
+            path=paths[0],
+            rel=relative_posix(paths[0], root),
+            root=root,
+            files=paths,
+            sidecar=sidecar,
         )
     else:
         prefix, _frame, ext = parts
@@ -526,7 +531,7 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
         sidecar = next((c for c in candidates if c.is_file()), None)
         asset = Asset(
             path=first_path,
-            rel=_rel(str(folder / pattern), root),
+            rel=relative_posix(folder / pattern, root),
             root=root,
             files=[p for _, p in numbered],
             frames=frame_ranges(n for n, _ in numbered),
@@ -535,9 +540,6 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
         )
     asset.stage = policy.stage_for(asset.rel).name
     return asset
-
-
-_rel = relative_posix
 
 
 def _log_files(log: Path) -> list[Path]:

@@ -146,11 +146,11 @@ def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, 
     return details
 
 
-def with_watch(event: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
-    """``event`` with ``details.watch`` added if it is an ``asset.audited`` event."""
-    if event.get("event") != "asset.audited":
-        return event
-    return {**event, "details": {**(event.get("details") or {}), "watch": details}}
+def with_watch(name: str, fields: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    """An event's ``fields`` with ``details.watch`` added if ``name`` is ``asset.audited``."""
+    if name != "asset.audited":
+        return fields
+    return {**fields, "details": {**(fields.get("details") or {}), "watch": details}}
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _recorded(
     from .auditlog import prepare_event
 
     details = watch_details(task.watch, digests)
-    return [prepare_event(with_watch(e, details), task.log) for e in session.events]
+    return [prepare_event(with_watch(e["event"], e, details), task.log) for e in session.events]
 
 
 def flush_plugins(session: Session) -> None:
