@@ -210,6 +210,55 @@ def test_the_walks_classifier_agrees_with_is_candidate_and_split_frame(
     assert _classify(names, p) == _old_split(names, p)  # ... and a whole folder at once
 
 
+@pytest.mark.parametrize(
+    ("temporary", "ignore"),
+    [
+        (None, ()),  # the defaults: *.tmp, *.part, *~ cannot tell frames apart
+        (("*_WIP*",), ("*.png",)),
+        (("a.1*",), ()),  # a digit: matched name by name
+        ((), ("*.100?.*",)),  # ? counts characters: matched name by name
+    ],
+)
+def test_a_folder_that_is_mostly_one_sequence_splits_as_the_classifier_does(
+    tmp_path: Path, temporary, ignore
+) -> None:
+    """A big folder of one sequence is split by one plain pattern (``_one_sequence``), not a
+    classifier match per name; the split must be the same, whatever else the folder holds."""
+    from clearance.discover import _classify, _one_sequence, _tests
+
+    p = policy(tmp_path)
+    if temporary is not None:
+        p.temporary = temporary
+    p.ignore = ignore
+    rng = random.Random(11)
+    fast = 0
+    for trial in range(300):
+        prefix = rng.choice(["sh010_comp_v001", "a.b", "été", "x.1", "a_WIP", "a[1]", "a%s"])
+        ext = rng.choice(["exr", "png", "EXR", "dpx"])
+        count = rng.randint(64, 400)
+        start = rng.choice([0, 1, 999, 1001])
+        numbers = range(start, start + count)
+        if trial % 3 == 1:  # gaps
+            numbers = sorted(rng.sample(range(start, start + 3 * count), count))
+        pad = rng.choice([0, 4, 6])
+        names = [f"{prefix}.{n:0{pad}d}.{ext}" for n in numbers]
+        extras = rng.sample(_EDGE_NAMES, rng.randint(0, 6))
+        if trial % 5 == 0:  # the same frame numbers written another way
+            extras += [f"{prefix}.{n}.{ext}" for n in (1, 1, 10, 0)]
+            extras += [f"{prefix}.١٢٣.{ext}", f"{prefix}.{count}.{ext.swapcase()}"]
+        extras += [f"{prefix}.genai.yaml", f"{prefix}.{start}.{ext}.tmp"]
+        names = sorted(set(names + extras), key=lambda _: rng.random())
+        if trial % 7 == 0:
+            names.sort()  # the frame first, or not
+        fast += _one_sequence(names, _tests(p)[1], p) is not None
+        old = _old_split(names, p)
+        assert _classify(names, p) == old, (prefix, ext, pad, extras)
+    if temporary is None or "*_WIP*" in temporary:
+        assert fast > 150  # the plain pattern did the work in most folders
+    else:
+        assert fast == 0
+
+
 def test_a_policy_whose_extensions_cannot_be_one_pattern_uses_the_functions(
     tmp_path: Path,
 ) -> None:

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 
 from .model import Asset, FrameFiles, relative_posix
@@ -203,9 +204,9 @@ def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list
         stack.extend(sorted(subdirs, reverse=True))
 
 
-#: A folder's candidates: single files by name, and frames by (prefix, extension) as
-#: (frame number, name).
-_Split = tuple[list[str], dict[tuple[str, str], list[tuple[int, str]]]]
+#: A folder's candidates: single files by name, and frames by (prefix, extension) as their
+#: numbers and names, sorted by number (then by name where two numbers are equal).
+_Split = tuple[list[str], dict[tuple[str, str], tuple[list[int], list[str]]]]
 
 
 def _split_names(names: Iterable[str]) -> _Split:
@@ -219,7 +220,32 @@ def _split_names(names: Iterable[str]) -> _Split:
         else:
             prefix, frame, ext = parts
             sequences.setdefault((prefix, ext), []).append((int(frame), name))
-    return singles, sequences
+    return singles, {key: _ordered(frames) for key, frames in sequences.items()}
+
+
+def _ordered(frames: list[tuple[int, str]]) -> tuple[list[int], list[str]]:
+    """A sequence's (number, name) pairs as numbers and names sorted by number; two equal
+    numbers (``1`` and ``01``) by name."""
+    by_number = dict(frames)
+    if len(by_number) < len(frames):
+        frames.sort()
+        return list(map(_NUMBER, frames)), list(map(_FRAME_NAME, frames))
+    numbers = _sorted_numbers(by_number)
+    return numbers, list(map(by_number.__getitem__, numbers))
+
+
+def _sorted_numbers(distinct: Iterable[int]) -> list[int]:
+    numbers = list(distinct)
+    first, last = min(numbers), max(numbers)
+    if last - first == len(numbers) - 1:  # no gaps, the common case: nothing to sort
+        return list(range(first, last + 1))
+    numbers.sort()
+    return numbers
+
+
+#: a folder with at least this many names that is mostly one sequence is split by
+#: :func:`_one_sequence` (making its pattern costs about as much as matching 60 names)
+_RUN_MIN = 64
 
 
 def _classify(names: Sequence[str], policy: Policy) -> _Split:
@@ -227,6 +253,10 @@ def _classify(names: Sequence[str], policy: Policy) -> _Split:
     test, classifier = _tests(policy)
     if classifier is None:
         return _split_names(filter(test, names))
+    if len(names) >= _RUN_MIN:
+        split = _one_sequence(names, classifier, policy)
+        if split is not None:
+            return split
     found = list(filter(None, map(classifier.match, names)))
     if not found:
         return [], {}
@@ -236,7 +266,7 @@ def _classify(names: Sequence[str], policy: Policy) -> _Split:
         if key[0] is None:
             return list(map(_NAME, found)), {}
         numbers = map(int, map(_FRAME_NUMBER, found))
-        return [], {key: list(zip(numbers, map(_NAME, found), strict=True))}
+        return [], {key: _ordered(list(zip(numbers, map(_NAME, found), strict=True)))}
     singles: list[str] = []
     sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
     for key, m in zip(keys, found, strict=True):
@@ -247,13 +277,79 @@ def _classify(names: Sequence[str], policy: Policy) -> _Split:
         if frames is None:
             frames = sequences[key] = []
         frames.append((int(m[2]), m.string))
+    return singles, {key: _ordered(frames) for key, frames in sequences.items()}
+
+
+def _one_sequence(
+    names: Sequence[str], classifier: re.Pattern[str], policy: Policy
+) -> _Split | None:
+    """A folder that is mostly one sequence (a render's frames, its sidecar, a few others),
+    split without the classifier's match per name: the first frame's ``PREFIX.FRAME.EXT``
+    with ASCII digits is a plain pattern, about half the classifier's cost per name, and
+    frames of one width sort by name. The other names go through :func:`_classify`.
+    ``None`` when that does not apply.
+
+    Every name of that form is a frame of the sequence exactly when the first one is: the
+    classifier's tests (hidden, sidecar, extension) read only the prefix and the extension,
+    which they share, and :func:`_uniform_exclusions` checks the policy's globs cannot tell
+    two frame numbers apart.
+    """
+    first = None
+    for name in names[:8]:  # a sequence's folder starts with a frame, or nearly
+        m = classifier.match(name)
+        if m is not None and m[2] is not None:
+            first = m
+            break
+    if first is None or not _uniform_exclusions(policy):
+        return None
+    prefix, ext = key = first[1], first[3]
+    before, after = len(prefix) + 1, -1 - len(ext)
+    frame = re.compile(f"{re.escape(prefix)}\\.([0-9]+)\\.{re.escape(ext)}")
+    matches = list(map(frame.fullmatch, names))
+    frames = list(compress(names, matches))
+    if len(frames) * 2 < len(names):
+        return None  # mostly something else
+    width = min(map(len, frames))
+    if sum(map(len, frames)) == width * len(frames):  # one width: by name is by number
+        frames.sort()
+        low, high = int(frames[0][before:after]), int(frames[-1][before:after])
+        if high - low == len(frames) - 1:  # no gaps (names are unique, so no equal numbers)
+            numbers = list(range(low, high + 1))
+        else:
+            numbers = [int(f[before:after]) for f in frames]
+    else:
+        digits = map(_FRAME_DIGITS, filter(None, matches))
+        numbers, frames = _ordered(list(zip(map(int, digits), frames, strict=True)))
+    if len(frames) == len(names):
+        return [], {key: (numbers, frames)}
+    others = [name for name, m in zip(names, matches, strict=True) if m is None]
+    singles, sequences = _classify(others, policy)
+    more = sequences.pop(key, None)  # frames with other digits (Arabic-Indic, ...)
+    if more is not None:
+        numbers, frames = _ordered([*zip(numbers, frames, strict=True), *zip(*more, strict=True)])
+    sequences[key] = (numbers, frames)
     return singles, sequences
+
+
+def _uniform_exclusions(policy: Policy) -> bool:
+    """Do the policy's temporary and ignore globs say the same of every frame of a sequence?
+
+    True when each is made of ``*`` and characters that are not digits: such a glob cannot
+    tell ``P.1001.E`` from ``P.1002.E`` (no literal can match a digit, and the digits always
+    fall under a ``*``). ``?`` and ``[...]`` count characters or match digits, so a glob with
+    them is matched name by name.
+    """
+    return all(
+        not any(c in "?[" or c.isnumeric() for c in glob)
+        for glob in (*policy.temporary, *policy.ignore)
+    )
 
 
 # the parts of a classifier match: (prefix, ext) — (None, None) for a single file —, the
 # frame, the name
 _KEY = operator.itemgetter(1, 3)
 _FRAME_NUMBER = operator.itemgetter(2)
+_FRAME_DIGITS = operator.itemgetter(1)  # of _one_sequence's pattern
 _NAME = operator.attrgetter("string")
 # the parts of a sequence's (frame number, name) pairs
 _NUMBER = operator.itemgetter(0)
@@ -283,21 +379,15 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
                 siblings=siblings,
             )
         )
-    for (prefix, ext), frames in sequences.items():
-        frames.sort(key=_NUMBER)  # ints compare fast; equal numbers (1 and 01) then by name
-        numbers = list(map(_NUMBER, frames))
-        unique = len(set(numbers)) == len(numbers)
-        if not unique:
-            frames.sort()
-            numbers = list(map(_NUMBER, frames))
-        first_name = frames[0][1]
+    for (prefix, ext), (numbers, frame_names) in sequences.items():
+        first_name = frame_names[0]
         pad = len(split_frame(first_name)[1])  # type: ignore[index]
-        files = FrameFiles(folder, list(map(_FRAME_NAME, frames)))
+        files = FrameFiles(folder, frame_names)
         extra = sidecar_candidates(folder, first_name, sequence_prefix=prefix)
-        if len(frames) > 1:
+        if len(numbers) > 1:
             extra = extra[: len(SIDECAR_SUFFIXES)]
         first, last = numbers[0], numbers[-1]
-        if unique and last - first == len(numbers) - 1:  # no gaps: the common case
+        if last - first == len(numbers) - 1:  # sorted: no gaps and no equal numbers
             ranges = f"{first}-{last}" if last != first else str(first)
         else:
             ranges = frame_ranges(numbers)
