@@ -32,15 +32,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 __all__ = [
     "MIGRATIONS",
     "FileVersion",
     "AuditRow",
+    "AuditIntent",
     "StateStore",
     "StateError",
     "FILE_STATES",
 ]
+
+T = TypeVar("T")
 
 FILE_STATES = ("seen", "settling", "audited", "error", "vanished", "superseded")
 
@@ -158,6 +162,29 @@ class AuditRow:
     outcome: str | None
     settled_at: float | None
     finished_at: float | None
+
+
+@dataclass(frozen=True)
+class AuditIntent:
+    """What :meth:`StateStore.begin_audits` records for one audit."""
+
+    audit_id: str
+    asset: str
+    stage: str
+    reason: str
+    pairing: str
+    sidecar: str | None
+    sidecar_fp: str | None
+    supersedes: str | None
+    frames: str | None
+    files: Sequence[tuple[FileVersion, str | None]]
+    settled_at: float
+
+
+def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``size`` (SQLite's limit on ``?`` per statement)."""
+    for first in range(0, len(values), size):
+        yield values[first : first + size]
 
 
 _AUDIT_COLUMNS = (
@@ -318,14 +345,9 @@ class StateStore:
         settled_at: float,
     ) -> None:
         """Record the intent to audit (before any event is written)."""
-        now = time.time()
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "
-                "sidecar_fp, supersedes, files, frames, settled_at, started_at) "
-                "VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at",
-                (
+        self.begin_audits(
+            [
+                AuditIntent(
                     audit_id,
                     asset,
                     stage,
@@ -334,20 +356,47 @@ class StateStore:
                     sidecar,
                     sidecar_fp,
                     supersedes,
-                    len(files),
                     frames,
+                    files,
                     settled_at,
-                    now,
-                ),
-            )
-            for version, sha in files:
-                db.execute(
-                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
-                    "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
-                    "state=CASE WHEN files.state IN ('audited', 'superseded') THEN files.state ELSE 'settling' END",
-                    (*version.key, sha, audit_id, now),
                 )
+            ]
+        )
+
+    def begin_audits(self, intents: Sequence[AuditIntent]) -> None:
+        """:meth:`begin_audit` for many audits: two statements for all of them."""
+        now = time.time()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "
+                "sidecar_fp, supersedes, files, frames, settled_at, started_at) "
+                "VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at",
+                [
+                    (
+                        i.audit_id,
+                        i.asset,
+                        i.stage,
+                        i.reason,
+                        i.pairing,
+                        i.sidecar,
+                        i.sidecar_fp,
+                        i.supersedes,
+                        len(i.files),
+                        i.frames,
+                        i.settled_at,
+                        now,
+                    )
+                    for i in intents
+                ],
+            )
+            db.executemany(
+                "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
+                "state=CASE WHEN files.state IN ('audited', 'superseded') THEN files.state ELSE 'settling' END",
+                [(*v.key, sha, i.audit_id, now) for i in intents for v, sha in i.files],
+            )
 
     def finish_audit(
         self, audit_id: str, *, outcome: str | None, files: Sequence[FileVersion]
@@ -378,6 +427,50 @@ class StateStore:
                     "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
                     (audit_id, now, *v.key),
                 )
+
+    def finish_audits(
+        self, finished: Sequence[tuple[str, str | None, Sequence[FileVersion]]]
+    ) -> None:
+        """:meth:`finish_audit` for many ``(audit_id, outcome, files)``: four statements for
+        all of them when no two share an asset or a file (else one audit after the other,
+        because a later one supersedes an earlier one)."""
+        paths = [v.path for _, _, files in finished for v in files]
+        ids = [audit_id for audit_id, _, _ in finished]
+        with self.transaction() as db:
+            assets = self._assets_of(ids)
+            if len(set(assets.values())) < len(ids) or len(set(paths)) < len(paths):
+                for audit_id, outcome, files in finished:
+                    self.finish_audit(audit_id, outcome=outcome, files=files)
+                return
+            now = time.time()
+            db.executemany(
+                "UPDATE audits SET state='audited', outcome=?, finished_at=? WHERE audit_id=?",
+                [(outcome, now, audit_id) for audit_id, outcome, _ in finished],
+            )
+            db.executemany(
+                "UPDATE audits SET state='superseded' WHERE asset=? AND audit_id<>? AND state='audited'",
+                [(assets[audit_id], audit_id) for audit_id in ids if audit_id in assets],
+            )
+            versions = [(audit_id, v) for audit_id, _, files in finished for v in files]
+            db.executemany(
+                "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
+                "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)",
+                [(now, v.path, v.dev, v.ino, v.size, v.mtime_ns) for _, v in versions],
+            )
+            db.executemany(
+                "UPDATE files SET state='audited', audit_id=?, updated=? "
+                "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                [(audit_id, now, *v.key) for audit_id, v in versions],
+            )
+
+    def _assets_of(self, audit_ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(audit_ids):
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                self.query(f"SELECT audit_id, asset FROM audits WHERE audit_id IN ({marks})", chunk)
+            )
+        return found
 
     def fail_audit(self, audit_id: str, error: str) -> None:
         with self.transaction() as db:
@@ -438,6 +531,48 @@ class StateStore:
     def audit(self, audit_id: str) -> AuditRow | None:
         rows = self.query(f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE audit_id=?", (audit_id,))
         return AuditRow(*rows[0]) if rows else None
+
+    def latest_audits(self, assets: Iterable[str]) -> dict[str, AuditRow]:
+        """:meth:`latest_audit` of many assets, in one query per 500."""
+        found: dict[str, AuditRow] = {}
+        for chunk in _chunks(list(dict.fromkeys(assets))):
+            marks = ",".join("?" * len(chunk))
+            for r in self.query(
+                f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE asset IN ({marks}) "
+                "AND state IN ('audited', 'error')",
+                chunk,
+            ):
+                row = AuditRow(*r)
+                best = found.get(row.asset)
+                if best is None or (row.finished_at or 0.0) > (best.finished_at or 0.0):
+                    found[row.asset] = row
+        return found
+
+    def audits_by_id(self, audit_ids: Iterable[str]) -> dict[str, AuditRow]:
+        """:meth:`audit` of many ids, in one query per 500."""
+        found: dict[str, AuditRow] = {}
+        for chunk in _chunks(list(dict.fromkeys(audit_ids))):
+            marks = ",".join("?" * len(chunk))
+            for r in self.query(
+                f"SELECT {_AUDIT_COLUMNS} FROM audits WHERE audit_id IN ({marks})", chunk
+            ):
+                found[r[0]] = AuditRow(*r)
+        return found
+
+    def audited_versions(self, versions: Iterable[FileVersion]) -> set[FileVersion]:
+        """Those of ``versions`` that :meth:`is_audited`, in one query per 500 paths."""
+        versions = list(versions)
+        keys: set[tuple[str, int, int, int, int]] = set()
+        for chunk in _chunks(list(dict.fromkeys(v.path for v in versions))):
+            marks = ",".join("?" * len(chunk))
+            keys.update(
+                self.query(
+                    "SELECT path, dev, ino, size, mtime_ns FROM files WHERE path IN "
+                    f"({marks}) AND state IN ('audited', 'superseded')",
+                    chunk,
+                )
+            )
+        return {v for v in versions if v.key in keys}
 
     def sidecar_current(self, sidecar: str, sidecar_fp: str) -> bool:
         """Is ``sidecar`` at version ``sidecar_fp`` the one the latest audit of its asset read?"""

@@ -49,7 +49,7 @@ from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_candidates, split_
 from .engine import Session
 from .model import Asset, relative_posix
 from .policy import Policy
-from .state import FileVersion, StateStore
+from .state import AuditIntent, AuditRow, FileVersion, StateStore
 from .watch_pool import (
     AuditProcesses,
     AuditReply,
@@ -237,8 +237,10 @@ class AuditWorker(threading.Thread):
         """Decide what each job needs (ledger), and send the audits to the processes."""
         batch = _Batch(jobs, [])
         try:
-            for job in jobs:
-                item = self._prepare(job)
+            looks = [look for look in map(self._look, jobs) if look is not None]
+            ledger = _Ledger(self.state, looks)
+            for look in looks:
+                item = self._prepare(look, ledger)
                 if item is not None:
                     batch.items.append(item)
             pool = self.pool
@@ -298,7 +300,8 @@ class AuditWorker(threading.Thread):
         return keep
 
     # -- step 1: what exactly is on disk, and does it need an audit? ----------------------------
-    def _prepare(self, job: Job) -> _Prepared | None:
+    def _look(self, job: Job) -> _Look | None:
+        """What exactly is on disk for ``job`` (``None``: something changed, sent back)."""
         stats = []
         for path in job.files:
             try:
@@ -325,8 +328,15 @@ class AuditWorker(threading.Thread):
                 for p in job.files:
                     self.requeue(p)
                 return None
-        prev = self.state.latest_audit(asset.rel)
-        new = [v for v in versions if not self.state.is_audited(v)]
+        audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
+        return _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
+
+    def _prepare(self, look: _Look, ledger: _Ledger) -> _Prepared | None:
+        """Does ``look`` need an audit, and why (the ledger decides)?"""
+        job, stats, versions, asset = look.job, look.stats, look.versions, look.asset
+        sidecar, sidecar_fp = look.sidecar, look.sidecar_fp
+        prev = ledger.latest_audit(asset.rel)
+        new = [v for v in versions if not ledger.is_audited(v)]
         if new and job.pairing == "sidecar":
             # a sidecar settled, but some file of its asset was never seen settled: never
             # audit it from here; the readiness gate decides when it is complete
@@ -368,6 +378,7 @@ class AuditWorker(threading.Thread):
                     identical = False
                     break
             if identical:
+                ledger.written()
                 self.state.record_identical(
                     prev.audit_id,
                     [(v, d) for v, d in zip(versions, hashes, strict=False) if v in new],
@@ -388,8 +399,8 @@ class AuditWorker(threading.Thread):
             pairing = "late" if reason == "sidecar-late" else "paired"
         else:
             pairing = "missing"
-        audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
-        existing = self.state.audit(audit_id)
+        audit_id = look.audit_id
+        existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "audited":
             self.skipped += 1
             return None
@@ -409,9 +420,7 @@ class AuditWorker(threading.Thread):
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
     def _audit(self, items: list[_Prepared]) -> None:
-        with self.state.transaction():  # one commit for the batch's intents
-            for item in items:
-                self._begin(item)
+        self.state.begin_audits([self._intent(item) for item in items])  # one commit
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
         with self.lock, self.session.batch():
@@ -463,19 +472,20 @@ class AuditWorker(threading.Thread):
     def _finish(
         self, items: list[_Prepared], outcomes: dict[str, str], failed: dict[str, str], now: float
     ) -> None:
+        finished = []
         for item in items:
             if item.audit_id in failed:
                 self.state.fail_audit(item.audit_id, failed[item.audit_id])
                 self.errors += 1
                 continue
-            self.state.finish_audit(
-                item.audit_id, outcome=outcomes[item.audit_id], files=item.versions
-            )
+            finished.append((item.audit_id, outcomes[item.audit_id], item.versions))
             self.audited += 1
             self.latencies.append(max(0.0, now - item.job.settled_at))
+        self.state.finish_audits(finished)
 
-    def _begin(self, item: _Prepared) -> None:
-        self.state.begin_audit(
+    @staticmethod
+    def _intent(item: _Prepared) -> AuditIntent:
+        return AuditIntent(
             item.audit_id,
             asset=item.asset.rel,
             stage=item.asset.stage,
@@ -488,6 +498,46 @@ class AuditWorker(threading.Thread):
             files=list(zip(item.versions, item.hashes, strict=False)),
             settled_at=item.job.settled_at,
         )
+
+
+@dataclass
+class _Look:
+    """A job's files as they are on disk now, and the audit id they would get."""
+
+    job: Job
+    stats: list[Any]
+    versions: list[FileVersion]
+    asset: Asset
+    sidecar: str | None
+    sidecar_fp: str | None
+    audit_id: str
+
+
+class _Ledger:
+    """The ledger rows a batch's decisions read, fetched for the whole batch in three queries
+    instead of three per asset (each one a trip through SQLite and the GIL). Once a decision
+    writes to the ledger (an identical re-render), it is read row by row again."""
+
+    def __init__(self, state: StateStore, looks: Sequence[_Look]) -> None:
+        self.state = state
+        self.fresh = bool(looks)
+        if not looks:
+            return
+        self._latest = state.latest_audits(look.asset.rel for look in looks)
+        self._audited = state.audited_versions(v for look in looks for v in look.versions)
+        self._audits = state.audits_by_id(look.audit_id for look in looks)
+
+    def written(self) -> None:
+        self.fresh = False
+
+    def latest_audit(self, asset: str) -> AuditRow | None:
+        return self._latest.get(asset) if self.fresh else self.state.latest_audit(asset)
+
+    def is_audited(self, version: FileVersion) -> bool:
+        return version in self._audited if self.fresh else self.state.is_audited(version)
+
+    def audit(self, audit_id: str) -> AuditRow | None:
+        return self._audits.get(audit_id) if self.fresh else self.state.audit(audit_id)
 
 
 class _Failed(Exception):
