@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -337,3 +338,23 @@ def test_prompt_text_never_reaches_the_audit_log(tmp_path: Path) -> None:
     log = (show.root / ".clearance/audit.jsonl").read_text()
     assert "wide desert street at dusk" not in log
     assert "sha256:" in log
+
+
+def test_main_called_in_process_leaves_the_garbage_collector_as_it_was(
+    tmp_path: Path, capsys: Any, monkeypatch: Any
+) -> None:
+    """``main`` tunes the cyclic collector for a run (a higher threshold; start-up objects and
+    what discovery found frozen) and must give a script or test that calls it the collector
+    back as it was."""
+    import gc
+
+    from clearance.cli import main
+
+    monkeypatch.setenv("CLEARANCE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    show = make_show(tmp_path)
+    for i in range(3):
+        show.asset(f"comp/sh010_comp_v00{i}.png", sidecar=genai_sidecar())
+    before = gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()
+    assert main(["scan", str(show.root), "--format", "json", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["assets"] == 3
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before

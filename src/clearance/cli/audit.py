@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from ..discover import Discovery, assets_from_files, discover
@@ -65,6 +66,10 @@ def run_scan(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     policy = policy_for(args, paths)
     found = discover(paths, policy, stage=args.stage)
+    # What discovery found lives to the end of the run, and a big tree's is a few large
+    # containers (each folder's names, twice): every collection of the young objects would
+    # traverse them, ≈ 80 ms each for 1,000,000 frames. ``main`` unfreezes at the end.
+    gc.freeze()
     return _audit(args, policy, found, paths, command="scan")
 
 
