@@ -24,19 +24,9 @@ def _version(i: int, n: int = 0) -> FileVersion:
 
 
 def _intent(audit_id: str, asset: str, *files: FileVersion) -> AuditIntent:
-    return AuditIntent(
-        audit_id,
-        asset=asset,
-        stage="comp",
-        reason="new",
-        pairing="paired",
-        sidecar=None,
-        sidecar_fp=None,
-        supersedes=None,
-        frames=None,
-        files=[(v, None) for v in files],
-        settled_at=time.time(),
-    )
+    """A new, paired audit of ``files`` without a sidecar (stage ``comp``)."""
+    paired = ("comp", "new", "paired", None, None, None, None)  # stage … frames
+    return AuditIntent(audit_id, asset, *paired, [(v, None) for v in files], time.time())
 
 
 def _tables(state: StateStore) -> tuple[list[tuple], list[tuple]]:  # type: ignore[type-arg]
