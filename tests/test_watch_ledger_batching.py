@@ -1,4 +1,5 @@
-"""The watcher's ledger is read and written a batch at a time (issue 6, watch burst).
+"""The watcher's audit worker: the ledger read and written a batch at a time (issue 6, watch
+burst), and the sidecar found with the same ``stat`` the audit is keyed on.
 
 The audit worker used to ask the ledger three questions per asset and write seven statements
 per asset: every one a trip through SQLite and a GIL hand-over in the watcher's busiest
@@ -8,6 +9,8 @@ ones do; nothing here asserts a duration.
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -17,6 +20,7 @@ import pytest
 
 from _watch_harness import make_show
 from clearance.state import AuditIntent, FileVersion, StateStore
+from clearance.watch_readiness import FileSystem
 
 
 def _version(i: int, n: int = 0) -> FileVersion:
@@ -122,7 +126,6 @@ def test_the_audit_worker_asks_and_tells_the_ledger_once_per_batch(tmp_path: Pat
     from clearance.policy import load_policy
     from clearance.testing import write_png
     from clearance.watch_audit import AuditWorker, Job, WatchSession
-    from clearance.watch_readiness import FileSystem
 
     root = make_show(tmp_path)
     comp = root / "comp"
@@ -151,5 +154,65 @@ def test_the_audit_worker_asks_and_tells_the_ledger_once_per_batch(tmp_path: Pat
     # the same batch again: every version is in the ledger, nothing is audited twice
     worker._complete(worker._start(jobs))
     assert worker.audited == 40 and worker.skipped == 40
+    session.close()
+    state.close()
+
+
+class _SidecarFaultFS(FileSystem):
+    """The real file system, except that stat() of a sidecar raises ``errno`` while set."""
+
+    def __init__(self) -> None:
+        self.errno: int | None = None
+
+    def stat(self, path: str) -> os.stat_result:
+        if self.errno is not None and path.endswith(".genai.yaml"):
+            raise OSError(self.errno, os.strerror(self.errno), path)
+        return super().stat(path)
+
+
+def test_a_sidecar_that_cannot_be_looked_at_is_never_taken_for_a_missing_one(
+    tmp_path: Path,
+) -> None:
+    """The worker finds an asset's sidecar with the watcher's ``stat`` and keys the audit on
+    that same ``stat``. A share hiccup (EIO) on the sidecar sends the asset back to settle
+    (``Path.is_file``, used before, raised it out of the worker, which stopped the watcher);
+    a sidecar it may not read (EACCES) is the sidecar, and reading it fails in the audit."""
+    from clearance.policy import load_policy
+    from clearance.testing import write_png
+    from clearance.watch_audit import AuditWorker, Job, WatchSession, build_asset
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    png = comp / "a.png"
+    write_png(png)
+    sidecar = comp / "a.png.genai.yaml"
+    sidecar.write_text("provenance: 1\ngenerated: false\nsource_type: digitalCapture\n")
+    (comp / "b.png.genai.yaml").mkdir()  # a folder is not a sidecar
+    write_png(comp / "b.png")
+    policy = load_policy(root / "clearance.yaml")
+    fs = _SidecarFaultFS()
+
+    asset, st = build_asset([str(png)], policy, fs.stat)
+    assert asset.sidecar == sidecar and st is not None and st.st_ino == sidecar.stat().st_ino
+    assert build_asset([str(comp / "b.png")], policy, fs.stat)[0].sidecar is None
+    fs.errno = errno.EACCES
+    assert build_asset([str(png)], policy, fs.stat) == (asset, None)
+    fs.errno = errno.EIO
+    with pytest.raises(OSError):
+        build_asset([str(png)], policy, fs.stat)
+
+    session = WatchSession(policy, command="watch")
+    state = StateStore(root / ".clearance" / "state.db")
+    requeued: list[str] = []
+    worker = AuditWorker(session, state, policy, fs, requeue=requeued.append, done=lambda _: None)
+    job = Job(("", str(comp), "a.png"), [str(png)], time.time())
+    worker._complete(worker._start([job]))
+    assert worker.audited == 0 and set(requeued) == {str(png), str(sidecar)}
+    fs.errno = None  # the share is back: audited with its sidecar
+    worker._complete(worker._start([job]))
+    assert worker.audited == 1
+    (row,) = state.query("SELECT sidecar, sidecar_fp, pairing FROM audits")
+    assert row[0] == str(sidecar) and row[1] and row[2] == "paired"
     session.close()
     state.close()

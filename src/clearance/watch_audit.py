@@ -32,8 +32,10 @@ forgotten, and the files are audited again by the start-up reconcile.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
@@ -43,6 +45,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_candidates, split_frame
@@ -316,18 +319,19 @@ class AuditWorker(threading.Thread):
                 self.requeue(path)
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
-        asset = build_asset(job.files, self.policy)
+        try:
+            asset, sidecar_st = build_asset(job.files, self.policy, self.fs.stat)
+        except OSError as exc:  # a sidecar candidate could not be looked at (EIO, ...)
+            if exc.filename:
+                self.requeue(os.fsdecode(exc.filename))
+            for p in job.files:
+                self.requeue(p)
+            return None
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
         sidecar_fp = None
-        if sidecar is not None:
-            try:
-                st = self.fs.stat(sidecar)
-                sidecar_fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-            except OSError:
-                self.requeue(sidecar)
-                for p in job.files:
-                    self.requeue(p)
-                return None
+        if sidecar_st is not None:
+            st = sidecar_st
+            sidecar_fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
         audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
         return _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
 
@@ -548,11 +552,18 @@ class _Failed(Exception):
         self.trace = trace
 
 
-def build_asset(files: Sequence[str], policy: Policy) -> Asset:
-    """The :class:`Asset` made of exactly ``files`` (one file, or the frames of one sequence).
+def build_asset(
+    files: Sequence[str],
+    policy: Policy,
+    stat: Callable[[str], os.stat_result] = os.stat,
+) -> tuple[Asset, os.stat_result | None]:
+    """The :class:`Asset` made of exactly ``files`` (one file, or the frames of one sequence),
+    and the ``stat`` of its sidecar (the watcher keys the audit on that version).
 
     Same result as :func:`clearance.discover.assets_from_files` for one asset, without
-    listing the folder (a render folder may hold tens of thousands of files).
+    listing the folder (a render folder may hold tens of thousands of files). A sidecar
+    candidate that cannot be looked at (``OSError`` other than "not there") raises: a share
+    that hiccups must not make an asset look as if it had no sidecar.
     """
     paths = sorted(Path(f) for f in files)
     folder = paths[0].parent
@@ -561,7 +572,7 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
     parts = split_frame(first)
     if parts is None:
         candidates = sidecar_candidates(folder, first, sequence_prefix=None)
-        sidecar = next((c for c in candidates if c.is_file()), None)
+        sidecar, found = _first_file(candidates, stat)
         asset = Asset(
             path=paths[0],
             rel=relative_posix(paths[0], root),
@@ -578,7 +589,7 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
         candidates = sidecar_candidates(folder, first_path.name, sequence_prefix=prefix)
         if len(numbered) > 1:
             candidates = candidates[: len(SIDECAR_SUFFIXES)]
-        sidecar = next((c for c in candidates if c.is_file()), None)
+        sidecar, found = _first_file(candidates, stat)
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -589,7 +600,32 @@ def build_asset(files: Sequence[str], policy: Policy) -> Asset:
             sidecar=sidecar,
         )
     asset.stage = policy.stage_for(asset.rel).name
-    return asset
+    return asset, found
+
+
+def _first_file(
+    candidates: Sequence[Path], stat: Callable[[str], os.stat_result]
+) -> tuple[Path | None, os.stat_result | None]:
+    """The first of ``candidates`` that is a regular file (links followed), with its stat.
+
+    "Not there" is what ``Path.is_file`` ignores; a transient error (EIO, ESTALE) raises, to
+    look again later; any other (EACCES) makes the candidate the sidecar, without a stat:
+    reading it then fails, and the audit says so."""
+    for candidate in candidates:
+        try:
+            st = stat(str(candidate))
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                continue
+            if is_transient(exc):
+                raise
+            return candidate, None
+        if S_ISREG(st.st_mode):
+            return candidate, st
+    return None, None
+
+
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF})
 
 
 def _log_files(log: Path) -> list[Path]:
