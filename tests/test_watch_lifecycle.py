@@ -165,7 +165,7 @@ def test_an_audit_process_that_never_starts_does_not_keep_the_watcher_from_stopp
 ) -> None:
     """A site plugin hangs while an audit process imports it (the watcher's own import of it
     is fine): the watcher audits in its thread, and SIGTERM still stops it, exit 0 — the
-    stuck process is killed after a grace period, and a warning says so."""
+    stuck process is killed after a grace period, and a warning with its stack says so."""
     write_hook(
         tmp_path,
         "stuck.py",
@@ -186,7 +186,9 @@ def test_an_audit_process_that_never_starts_does_not_keep_the_watcher_from_stopp
         assert proc.terminate() == 0
         assert time.monotonic() - started < 60
     assert proc.proc is not None and proc.proc.stderr is not None
-    assert "did not stop" in proc.proc.stderr.read().decode()
+    err = proc.proc.stderr.read().decode()
+    assert "did not stop" in err
+    assert "stuck.py" in err  # the killed process's stack says where it was stuck
     assert_once(root, ["comp/a.exr"])
 
 

@@ -24,6 +24,7 @@ Until they have started, and if they ever break, the worker audits in its own th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -199,6 +200,14 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
         if os.getppid() != parent:  # the watcher died (kill -9): nothing left to serve
             os._exit(0)
+
+
+def _dump_stacks(process: Any) -> None:
+    """Ask an audit process for its threads' stacks (SIGUSR1, :func:`dump_stacks_on_sigusr1`:
+    written to the stderr it shares with the watcher) and give it a moment to write them."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        os.kill(process.pid, signal.SIGUSR1)
+        process.join(0.5)
 
 
 def dump_stacks_on_sigusr1() -> None:
@@ -387,10 +396,12 @@ class AuditProcesses:
         for process in processes:
             if process.is_alive():
                 log.warning(
-                    "clearance watch: audit process %s did not stop within %.0f s: killed",
+                    "clearance watch: audit process %s did not stop within %.0f s: killed "
+                    "(its threads' stacks follow)",
                     process.pid,
                     CLOSE_GRACE,
                 )
+                _dump_stacks(process)
                 process.kill()
                 process.join(5.0)
         manager.join(CLOSE_GRACE)
