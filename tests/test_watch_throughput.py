@@ -242,3 +242,34 @@ def test_an_unpaired_move_is_still_held_and_order_is_kept() -> None:
     assert [queue.get() for _ in range(3)] == ["created a", "moved-from 1", "created b"]
     queue.close()
     assert queue.get() is None
+
+
+def test_closing_the_audit_processes_never_races_the_executor_for_their_exit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopping waits for the audit processes through the executor, which joins them itself.
+    Joining them here as well raced it for each exit status: the loser saw an exited process
+    as alive, warned that it "did not stop" and sent SIGKILL to its (possibly reused) pid —
+    in most short watcher runs, such as ``make demo``'s."""
+    import logging
+    import time
+
+    from clearance.policy import load_policy
+    from clearance.watch_audit import WatchSession
+    from clearance.watch_pool import AuditProcesses
+
+    root = make_show(tmp_path)
+    session = WatchSession(load_policy(root / "clearance.yaml"), command="watch")
+    caplog.set_level(logging.WARNING, logger="clearance")
+    for _ in range(4):
+        pool = AuditProcesses(session, 2)
+        pool.start()
+        deadline = time.monotonic() + 60
+        while not pool.poll() and pool.broken is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.ready, pool.broken
+        processes = list(pool.executor._processes.values())  # type: ignore[union-attr]
+        pool.close(wait=True)
+        assert all(p.exitcode == 0 for p in processes)  # each stopped by itself, reaped
+    assert "did not stop" not in caplog.text
+    session.close()

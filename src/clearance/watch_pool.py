@@ -205,9 +205,11 @@ def _watch_parent(parent: int) -> None:
 def _dump_stacks(process: Any) -> None:
     """Ask an audit process for its threads' stacks (SIGUSR1, :func:`dump_stacks_on_sigusr1`:
     written to the stderr it shares with the watcher) and give it a moment to write them."""
+    from multiprocessing.connection import wait as ready
+
     with contextlib.suppress(OSError, AttributeError, ValueError):
         os.kill(process.pid, signal.SIGUSR1)
-        process.join(0.5)
+        ready([process.sentinel], 0.5)  # (a process that had not set SIGUSR1 up exits)
 
 
 def dump_stacks_on_sigusr1() -> None:
@@ -389,12 +391,18 @@ class AuditProcesses:
         if not wait or not processes or manager is None:
             executor.shutdown(wait=wait, cancel_futures=True)
             return
+        # The executor's manager thread sends each process its stop and joins them all; it
+        # alone waits for them. Waiting here too would race it for each exit status (the
+        # loser of waitpid() sees a child that looks alive, whose pid may be reused).
         executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + CLOSE_GRACE
+        manager.join(CLOSE_GRACE)
+        if not manager.is_alive():
+            return
+        from multiprocessing.connection import wait as ready
+
+        exited = set(ready([p.sentinel for p in processes], 0))
         for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():
+            if process.sentinel not in exited:  # still running: its pid is still its own
                 log.warning(
                     "clearance watch: audit process %s did not stop within %.0f s: killed "
                     "(its threads' stacks follow)",
@@ -402,6 +410,6 @@ class AuditProcesses:
                     CLOSE_GRACE,
                 )
                 _dump_stacks(process)
-                process.kill()
-                process.join(5.0)
-        manager.join(CLOSE_GRACE)
+                with contextlib.suppress(OSError):
+                    os.kill(process.pid, signal.SIGKILL)
+        manager.join(5.0)
