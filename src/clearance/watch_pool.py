@@ -410,6 +410,7 @@ class AuditProcesses:
                     CLOSE_GRACE,
                 )
                 _dump_stacks(process)
-                with contextlib.suppress(OSError):
-                    os.kill(process.pid, signal.SIGKILL)
+                if not ready([process.sentinel], 0):  # (SIGUSR1 may have ended it already)
+                    with contextlib.suppress(OSError):
+                        os.kill(process.pid, signal.SIGKILL)
         manager.join(5.0)
