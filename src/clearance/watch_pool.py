@@ -35,6 +35,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import wait as ready
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -205,8 +206,6 @@ def _watch_parent(parent: int) -> None:
 def _dump_stacks(process: Any) -> None:
     """Ask an audit process for its threads' stacks (SIGUSR1, :func:`dump_stacks_on_sigusr1`:
     written to the stderr it shares with the watcher) and give it a moment to write them."""
-    from multiprocessing.connection import wait as ready
-
     with contextlib.suppress(OSError, AttributeError, ValueError):
         os.kill(process.pid, signal.SIGUSR1)
         ready([process.sentinel], 0.5)  # (a process that had not set SIGUSR1 up exits)
@@ -398,8 +397,6 @@ class AuditProcesses:
         manager.join(CLOSE_GRACE)
         if not manager.is_alive():
             return
-        from multiprocessing.connection import wait as ready
-
         exited = set(ready([p.sentinel for p in processes], 0))
         for process in processes:
             if process.sentinel not in exited:  # still running: its pid is still its own
