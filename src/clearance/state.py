@@ -193,6 +193,22 @@ _AUDIT_COLUMNS = (
 )
 
 
+#: the statements that mark an audit's events durable (:meth:`StateStore.finish_audit`, one
+#: audit; :meth:`StateStore.finish_audits`, a batch)
+_AUDITED = "UPDATE audits SET state='audited', outcome=?, finished_at=? WHERE audit_id=?"
+_SUPERSEDE_AUDITS = (
+    "UPDATE audits SET state='superseded' WHERE asset=? AND audit_id<>? AND state='audited'"
+)
+_SUPERSEDE_FILES = (
+    "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
+    "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)"
+)
+_FILE_AUDITED = (
+    "UPDATE files SET state='audited', audit_id=?, updated=? "
+    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?"
+)
+
+
 class StateStore:
     """The SQLite state store at ``path`` (created with its folder; migrated on open)."""
 
@@ -408,23 +424,21 @@ class StateStore:
                 "SELECT asset, supersedes FROM audits WHERE audit_id=?", (audit_id,)
             ).fetchone()
             db.execute(
-                "UPDATE audits SET state='audited', outcome=?, finished_at=? WHERE audit_id=?",
+                _AUDITED,
                 (outcome, now, audit_id),
             )
             if row is not None:
                 db.execute(
-                    "UPDATE audits SET state='superseded' WHERE asset=? AND audit_id<>? AND state='audited'",
+                    _SUPERSEDE_AUDITS,
                     (row[0], audit_id),
                 )
             for v in files:
                 db.execute(
-                    "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
-                    "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)",
+                    _SUPERSEDE_FILES,
                     (now, v.path, v.dev, v.ino, v.size, v.mtime_ns),
                 )
                 db.execute(
-                    "UPDATE files SET state='audited', audit_id=?, updated=? "
-                    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                    _FILE_AUDITED,
                     (audit_id, now, *v.key),
                 )
 
@@ -444,22 +458,20 @@ class StateStore:
                 return
             now = time.time()
             db.executemany(
-                "UPDATE audits SET state='audited', outcome=?, finished_at=? WHERE audit_id=?",
+                _AUDITED,
                 [(outcome, now, audit_id) for audit_id, outcome, _ in finished],
             )
             db.executemany(
-                "UPDATE audits SET state='superseded' WHERE asset=? AND audit_id<>? AND state='audited'",
+                _SUPERSEDE_AUDITS,
                 [(assets[audit_id], audit_id) for audit_id in ids if audit_id in assets],
             )
             versions = [(audit_id, v) for audit_id, _, files in finished for v in files]
             db.executemany(
-                "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
-                "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)",
+                _SUPERSEDE_FILES,
                 [(now, v.path, v.dev, v.ino, v.size, v.mtime_ns) for _, v in versions],
             )
             db.executemany(
-                "UPDATE files SET state='audited', audit_id=?, updated=? "
-                "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                _FILE_AUDITED,
                 [(audit_id, now, *v.key) for audit_id, v in versions],
             )
 

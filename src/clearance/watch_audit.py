@@ -328,10 +328,7 @@ class AuditWorker(threading.Thread):
                 self.requeue(p)
             return None
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
-        sidecar_fp = None
-        if sidecar_st is not None:
-            st = sidecar_st
-            sidecar_fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        sidecar_fp = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
         audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
         return _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
 
