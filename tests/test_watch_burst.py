@@ -102,9 +102,13 @@ def _noise_and_assets(folder: str, noise: int, assets: int) -> None:
 
 
 def test_s2_forced_overflow_while_the_watcher_is_stopped(tmp_path: Path) -> None:
-    """S2: SIGSTOP the CLI watcher, write 7,000 files (3 inotify events each: more than
-    max_queued_events=16384) of which 100 are EXRs, SIGCONT: the overflow is detected from
-    watchdog's log line, a reconcile finds every EXR, and the final watch.stats counts it."""
+    """S2: SIGSTOP the CLI watcher, write more files than the kernel queue holds events for
+    (2 events each, created and closed: 10,200 files for max_queued_events=16384) of which 100
+    are EXRs, SIGCONT: the overflow is detected from watchdog's log line, a reconcile finds
+    every EXR, and the final watch.stats counts it."""
+    limit = Path("/proc/sys/fs/inotify/max_queued_events")
+    queued = int(limit.read_text()) if limit.exists() else 16384
+    files = (queued // 2 + 2000) // 100 * 100
     root = make_show(tmp_path)
     folder = root / "comp"
     folder.mkdir()
@@ -112,7 +116,7 @@ def test_s2_forced_overflow_while_the_watcher_is_stopped(tmp_path: Path) -> None
         assert proc.proc is not None
         proc.proc.send_signal(signal.SIGSTOP)
         try:
-            run_writer(_noise_and_assets, str(folder), 7000, 100)
+            run_writer(_noise_and_assets, str(folder), files, 100)
         finally:
             proc.proc.send_signal(signal.SIGCONT)
         wait_audited(root, 100, timeout=180)

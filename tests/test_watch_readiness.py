@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Any
 
 from _watch_harness import (
     InProcessWatcher,
@@ -83,6 +85,42 @@ def test_s5_slow_writer_gap_is_not_audited_until_complete(tmp_path: Path) -> Non
         quiet(root, 1.5)
     assert_once(root, ["comp/gap.exr"])
     assert _final_file(audited(root)[0], root)["size"] == path.stat().st_size
+
+
+def _many_writes(path: str, writes: int) -> None:
+    data = exr_bytes(64, 64, 3)
+    size = -(-len(data) // writes)
+    with open(path, "wb") as f:
+        for i in range(0, len(data), size):
+            f.write(data[i : i + size])
+            f.flush()
+            time.sleep(0.002)
+
+
+def test_a_frame_written_in_hundreds_of_writes_is_a_handful_of_events(tmp_path: Path) -> None:
+    """IN_MODIFY is not in the watches' kernel mask (one event per ``write()``): 300 writes on
+    one fd reach the watcher as its creation and its close, and the frame is audited once, at
+    its final size. A touch (IN_ATTRIB) still reaches the watcher."""
+    root = make_show(tmp_path)
+    path = root / "comp" / "many.exr"
+    path.parent.mkdir(parents=True)
+    seen: list[str] = []
+
+    def hook(_root: str, _backend: str, event: Any) -> bool:
+        if str(event.src_path).endswith("many.exr"):
+            seen.append(event.event_type)
+        return True
+
+    with InProcessWatcher(root, event_hook=hook):
+        run_writer(_many_writes, str(path), 300)
+        wait_audited(root, 1)
+        writes = len(seen)
+        os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+        wait_for(lambda: "attrib" in seen, what="the touch's IN_ATTRIB")
+        quiet(root, 1.0)
+    assert writes <= 3, seen
+    assert "modified" not in seen
+    assert audited(root)[0]["details"]["watch"]["files"][0]["size"] == len(exr_bytes(64, 64, 3))
 
 
 def test_s6_tmp_then_rename_audits_only_the_final_name(tmp_path: Path) -> None:

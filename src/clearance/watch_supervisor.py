@@ -25,11 +25,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from watchdog.events import FileSystemEvent
-from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
-from .watch_intake import COOKIE_PREFIX, EVENT_FILTER, HintHandler, Intake
+from .watch_intake import COOKIE_PREFIX, EVENT_FILTER, HintHandler, Intake, make_observer
 from .watch_readiness import FileSystem
 from .watch_reconcile import Reconciler, walk_dirs
 
@@ -118,7 +117,7 @@ class RootSupervisor:
                             dirs=dirs,
                         )
                         return
-                observer = Observer()
+                observer = make_observer()
                 observer.schedule(handler, root.path, recursive=True, event_filter=EVENT_FILTER)
             observer.start()
         except FileNotFoundError:
