@@ -307,3 +307,18 @@ def test_a_sequences_files_are_paths_made_when_read(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(files)) == [*expected, tmp_path / "comp" / "s.1006.exr"]
     del files[0]
     assert files[0] == expected[1] and files != expected
+
+
+def test_the_candidate_test_follows_changes_to_the_policy(tmp_path: Path) -> None:
+    """``is_candidate`` keeps its compiled test on the policy, and makes a new one as soon as
+    the extensions, temporary or ignore patterns it was made from are replaced."""
+    from clearance.discover import is_candidate
+
+    p = policy(tmp_path)
+    assert is_candidate("a_WIP.exr", p) and is_candidate("b.exr", p)
+    p.temporary = ("*_WIP.*",)
+    assert not is_candidate("a_WIP.exr", p) and is_candidate("b.exr", p)
+    p.ignore = ("b.*",)
+    assert not is_candidate("b.exr", p)
+    p.extensions = frozenset({"abc"})
+    assert not is_candidate("c.exr", p) and is_candidate("c.abc", p)

@@ -273,3 +273,40 @@ def test_closing_the_audit_processes_never_races_the_executor_for_their_exit(
         assert all(p.exitcode == 0 for p in processes)  # each stopped by itself, reaped
     assert "did not stop" not in caplog.text
     session.close()
+
+
+def _warm_state() -> tuple[bool, bool]:
+    import sys
+
+    from clearance import policy
+    from clearance.provenance.sidecar import SCHEMA
+
+    return "clearance.auditlog" in sys.modules, SCHEMA in policy._FAST
+
+
+def test_audit_processes_are_ready_for_their_first_asset_before_it_arrives(
+    tmp_path: Path,
+) -> None:
+    """A started audit process has imported the event serialiser and compiled the sidecar
+    schema's checker before any asset is sent: the first assets after the watcher starts do not
+    wait about 50 ms for them."""
+    import time
+
+    from clearance.policy import load_policy
+    from clearance.watch_audit import WatchSession
+    from clearance.watch_pool import AuditProcesses
+
+    root = make_show(tmp_path)
+    session = WatchSession(load_policy(root / "clearance.yaml"), command="watch")
+    pool = AuditProcesses(session, 1)
+    pool.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not pool.poll() and pool.broken is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.ready, pool.broken
+        assert pool.executor is not None
+        assert pool.executor.submit(_warm_state).result(60) == (True, True)
+    finally:
+        pool.close(wait=True)
+        session.close()

@@ -57,14 +57,17 @@ def is_candidate(name: str, policy: Policy) -> bool:
 def _tests(policy: Policy) -> tuple[Callable[[str], bool], re.Pattern[str] | None]:
     """:func:`candidate_test` and :func:`_classifier` for ``policy``, kept on the policy for
     as long as the fields they were made from stay."""
-    key = (policy.extensions, policy.temporary, policy.ignore)
     memo = policy.__dict__.get("_candidate_test")
-    if memo is None or any(a is not b for a, b in zip(memo[0], key, strict=True)):
-        memo = policy.__dict__["_candidate_test"] = (
-            key,
-            candidate_test(policy),
-            _classifier(policy),
-        )
+    if memo is not None:  # (the watcher asks for every event: no tuple, no generator here)
+        made_from = memo[0]
+        if (
+            made_from[0] is policy.extensions
+            and made_from[1] is policy.temporary
+            and made_from[2] is policy.ignore
+        ):
+            return memo[1], memo[2]
+    key = (policy.extensions, policy.temporary, policy.ignore)
+    memo = policy.__dict__["_candidate_test"] = (key, candidate_test(policy), _classifier(policy))
     return memo[1], memo[2]
 
 

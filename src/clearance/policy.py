@@ -28,6 +28,7 @@ __all__ = [
     "load_policy",
     "default_policy",
     "schema_errors",
+    "compile_schema",
     "format_path",
     "CONFIG_NAME",
 ]
@@ -179,6 +180,12 @@ def _fast_check(schema_name: str) -> Any:
     check = _rust_check(schema_name) or _python_check(schema_name)
     _FAST[schema_name] = check
     return check
+
+
+def compile_schema(schema_name: str) -> None:
+    """Compile the fast checker of the shipped schema ``schema_name`` now rather than at its
+    first document (the watcher's audit processes do it when they start)."""
+    _fast_check(schema_name)
 
 
 def _self_contained(doc: dict[str, Any]) -> bool:
