@@ -44,6 +44,7 @@ from .state import FileVersion, StateStore
 from .watch_audit import AuditWorker, WatchSession, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _wall
+from .watch_polling import install_quick_snapshot_diff
 from .watch_pool import default_processes
 from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
 from .watch_reconcile import Reconciler, RescanReport
@@ -187,6 +188,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             "ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify"
         )
         install_move_grouping()  # before any observer starts
+        install_quick_snapshot_diff()
         hook = OverflowHook(self._on_overflow)
         hook.install()
         code = 0

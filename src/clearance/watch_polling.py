@@ -1,0 +1,131 @@
+"""A faster comparison of two polling snapshots, with watchdog's own answer.
+
+A polling watcher (network shares, ``--polling``) takes a snapshot of every file's ``stat``
+each ``--interval`` and compares it with the last one. watchdog's
+:class:`~watchdog.utils.dirsnapshot.DirectorySnapshotDiff` makes that comparison with several
+method calls and two set intersections per path, every interval, for every file: three
+quarters of a polling watcher's CPU on 100,000 unchanged files. :class:`QuickSnapshotDiff`
+gives the same created / deleted / modified / moved / attrib lists with one pass over the
+paths both snapshots hold, skipping a path whose ``stat`` is unchanged after one comparison.
+Renames and inode changes — a handful per interval — go through watchdog's own steps.
+
+:func:`install_quick_snapshot_diff` makes watchdog's polling emitter use it. It changes
+nothing if this watchdog's internals are not the ones it was written for (watchdog's own
+comparison is correct, only slower).
+"""
+
+from __future__ import annotations
+
+import os
+from stat import S_ISDIR
+from typing import Any
+
+from watchdog.utils.dirsnapshot import DirectorySnapshot, DirectorySnapshotDiff
+
+__all__ = ["QuickSnapshotDiff", "install_quick_snapshot_diff"]
+
+#: stat fields watchdog's ``is_attrib_modified`` compares that ``stat_result``'s tuple
+#: equality does not (platform-dependent; always ``None`` where missing)
+_EXTRA_ATTRIB = tuple(
+    name for name in ("st_flags", "st_file_attributes") if hasattr(os.stat_result, name)
+)
+
+
+class QuickSnapshotDiff(DirectorySnapshotDiff):
+    """:class:`DirectorySnapshotDiff` with the same result, made in one pass over the paths
+    both snapshots hold (``tests/test_watch_polling.py`` compares the two)."""
+
+    def __init__(
+        self, ref: DirectorySnapshot, snapshot: DirectorySnapshot, *, ignore_device: bool = False
+    ) -> None:
+        if ignore_device:  # not what the polling emitter asks for: watchdog's own steps
+            super().__init__(ref, snapshot, ignore_device=True)
+            return
+        before: dict[Any, os.stat_result] = ref._stat_info
+        after: dict[Any, os.stat_result] = snapshot._stat_info
+        created = after.keys() - before.keys()
+        deleted = before.keys() - after.keys()
+        modified: set[Any] = set()
+        attrib: set[Any] = set()
+        changed = self._changed
+        for path, a in before.items():
+            b = after.get(path)
+            if b is None:
+                continue  # deleted
+            # stat_result equality compares mode, ino, dev, nlink, uid, gid, size and the
+            # whole-second times; the float mtime settles the rest
+            if a == b and a.st_mtime == b.st_mtime and (not _EXTRA_ATTRIB or _same_extra(a, b)):
+                continue
+            if a.st_ino != b.st_ino or a.st_dev != b.st_dev:
+                created.add(path)  # another file under the same name
+                deleted.add(path)
+                continue
+            changed(a, b, path, modified, attrib)
+        moved: set[tuple[Any, Any]] = set()
+        for path in set(deleted):
+            inode = ref.inode(path)
+            new_path = snapshot.path(inode)
+            # as watchdog: a move only when the inode is reachable through a new path (a hard
+            # link or symlink may share it with a path that did not change)
+            if new_path and (new_path not in before or ref.inode(new_path) != inode):
+                deleted.remove(path)
+                moved.add((path, new_path))
+        for path in set(created):
+            inode = snapshot.inode(path)
+            old_path = ref.path(inode)
+            if old_path and (old_path not in after or snapshot.inode(old_path) != inode):
+                created.remove(path)
+                moved.add((old_path, path))
+        for old_path, new_path in moved:
+            changed(before[old_path], after[new_path], old_path, modified, attrib)
+
+        def is_dir(stats: dict[Any, os.stat_result], path: Any) -> bool:
+            return S_ISDIR(stats[path].st_mode)
+
+        self._dirs_created = [p for p in created if is_dir(after, p)]
+        self._dirs_deleted = [p for p in deleted if is_dir(before, p)]
+        self._dirs_modified = [p for p in modified if is_dir(before, p)]
+        self._dirs_moved = [(a, b) for (a, b) in moved if is_dir(before, a)]
+        self._dirs_attrib = [p for p in attrib if is_dir(before, p)]
+        self._files_created = list(created - set(self._dirs_created))
+        self._files_deleted = list(deleted - set(self._dirs_deleted))
+        self._files_modified = list(modified - set(self._dirs_modified))
+        self._files_moved = list(moved - set(self._dirs_moved))
+        self._files_attrib = list(attrib - set(self._dirs_attrib))
+
+    def _changed(
+        self, a: os.stat_result, b: os.stat_result, path: Any, modified: set[Any], attrib: set[Any]
+    ) -> None:
+        if a.st_mtime != b.st_mtime or a.st_size != b.st_size:
+            modified.add(path)
+        if self.is_attrib_modified(a, b):
+            attrib.add(path)
+
+
+def _same_extra(a: os.stat_result, b: os.stat_result) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in _EXTRA_ATTRIB)
+
+
+def install_quick_snapshot_diff() -> bool:
+    """Make watchdog's polling emitter compare snapshots with :class:`QuickSnapshotDiff`
+    (idempotent). Returns False, and changes nothing, where this watchdog's internals are not
+    the ones it was written for."""
+    try:
+        from watchdog.observers import polling
+    except ImportError:
+        return False
+    current = getattr(polling, "DirectorySnapshotDiff", None)
+    if current is QuickSnapshotDiff:
+        return True
+    probe = DirectorySnapshot.__new__(DirectorySnapshot)
+    probe._stat_info = {}
+    probe._inode_to_path = {}
+    internals = ("inode", "path", "_stat_info", "_inode_to_path")
+    if current is not DirectorySnapshotDiff or not all(hasattr(probe, a) for a in internals):
+        return False
+    try:
+        QuickSnapshotDiff(probe, probe)
+    except Exception:
+        return False
+    polling.DirectorySnapshotDiff = QuickSnapshotDiff  # type: ignore[misc]
+    return True
