@@ -313,6 +313,13 @@ def test_exr_and_png_completeness_checks() -> None:
         for cut in (10, len(data) // 2, len(data) - 1):
             exr.write_bytes(data[:cut])
             assert not is_complete(str(exr), cut), cut
+        # 9,000 one-line chunks: the offset table (72 KB) ends past the first 64 KiB read
+        tall = exr_bytes(2, 9000)
+        exr.write_bytes(tall)
+        assert is_complete(str(exr), len(tall))
+        for cut in (60_000, 70_000, 100_000, len(tall) - 1):
+            exr.write_bytes(tall[:cut])
+            assert not is_complete(str(exr), cut), cut
         png = write_png(Path(d) / "b.png")
         full = png.read_bytes()
         assert is_complete(str(png), len(full))

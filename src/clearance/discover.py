@@ -29,6 +29,7 @@ __all__ = [
     "is_sidecar",
     "is_candidate",
     "sidecar_candidates",
+    "sidecar_names",
     "Discovery",
 ]
 
@@ -167,9 +168,14 @@ def frame_ranges(frames: Iterable[int]) -> str:
 
 def sidecar_candidates(folder: Path, name: str, *, sequence_prefix: str | None) -> list[Path]:
     """Where an asset's sidecar may be, in order of preference."""
+    return [folder / n for n in sidecar_names(name, sequence_prefix=sequence_prefix)]
+
+
+def sidecar_names(name: str, *, sequence_prefix: str | None) -> list[str]:
+    """The names of :func:`sidecar_candidates`, in the same order."""
     stems = [sequence_prefix] if sequence_prefix is not None else []
     stems.append(name)
-    return [folder / f"{stem}{suffix}" for stem in stems for suffix in SIDECAR_SUFFIXES]
+    return [f"{stem}{suffix}" for stem in stems for suffix in SIDECAR_SUFFIXES]
 
 
 @dataclass

@@ -308,7 +308,7 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _hint(self, path: str, root: str, now: float, *, scan: bool = False) -> None:
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
-        if rel is None or any(part.startswith(".") for part in rel.split("/")):
+        if rel is None or rel[:1] == "." or "/." in rel:
             return  # outside the roots, hidden, or inside a hidden staging folder
         name = rel.rsplit("/", 1)[-1]
         p = self.pending.get(path)

@@ -48,7 +48,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_candidates, split_frame
+from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_names, split_frame
 from .engine import Session
 from .model import Asset, relative_posix
 from .policy import Policy
@@ -106,14 +106,19 @@ class _Prepared:
     supersedes: str | None
     #: new versions still to hash, with the stat seen before reading them
     to_hash: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
     reply: AuditReply | None = None  # from an audit process; None: audit in the thread
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
             if v.path in digests:
                 self.hashes[i] = digests[v.path]
-        self.details = watch_details(self.record(), {})
+
+    def details(self) -> dict[str, Any] | None:
+        """``details.watch`` for the events the watcher's own session emits for this audit;
+        ``None`` when an audit process serialised every event with it already."""
+        if self.reply is not None and all(isinstance(e, bytes) for e in self.reply.events):
+            return None
+        return watch_details(self.record(), {})
 
     def record(self) -> WatchRecord:
         """What ``details.watch`` is made of (the hashes known so far)."""
@@ -426,7 +431,7 @@ class AuditWorker(threading.Thread):
         failed: dict[str, str] = {}
         with self.lock, self.session.batch():
             for item in items:
-                self.session.audit_details = item.details
+                self.session.audit_details = item.details()
                 try:
                     if item.reply is not None:
                         self._replay(item.reply)
@@ -568,8 +573,7 @@ def build_asset(
     first = paths[0].name
     parts = split_frame(first)
     if parts is None:
-        candidates = sidecar_candidates(folder, first, sequence_prefix=None)
-        sidecar, found = _first_file(candidates, stat)
+        sidecar, found = _first_file(folder, sidecar_names(first, sequence_prefix=None), stat)
         asset = Asset(
             path=paths[0],
             rel=relative_posix(paths[0], root),
@@ -583,10 +587,10 @@ def build_asset(
         first_path = numbered[0][1]
         pad = len(split_frame(first_path.name)[1])  # type: ignore[index]
         pattern = f"{prefix}.{'#' * pad}.{ext}"
-        candidates = sidecar_candidates(folder, first_path.name, sequence_prefix=prefix)
+        names = sidecar_names(first_path.name, sequence_prefix=prefix)
         if len(numbered) > 1:
-            candidates = candidates[: len(SIDECAR_SUFFIXES)]
-        sidecar, found = _first_file(candidates, stat)
+            names = names[: len(SIDECAR_SUFFIXES)]
+        sidecar, found = _first_file(folder, names, stat)
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -601,24 +605,26 @@ def build_asset(
 
 
 def _first_file(
-    candidates: Sequence[Path], stat: Callable[[str], os.stat_result]
+    folder: Path, names: Sequence[str], stat: Callable[[str], os.stat_result]
 ) -> tuple[Path | None, os.stat_result | None]:
-    """The first of ``candidates`` that is a regular file (links followed), with its stat.
+    """The first of ``names`` in ``folder`` that is a regular file (links followed), with its
+    stat.
 
     "Not there" is what ``Path.is_file`` ignores; a transient error (EIO, ESTALE) raises, to
     look again later; any other (EACCES) makes the candidate the sidecar, without a stat:
     reading it then fails, and the audit says so."""
-    for candidate in candidates:
+    where = f"{folder}{os.sep}"
+    for name in names:
         try:
-            st = stat(str(candidate))
+            st = stat(where + name)
         except OSError as exc:
             if exc.errno in _NOT_THERE:
                 continue
             if is_transient(exc):
                 raise
-            return candidate, None
+            return folder / name, None
         if S_ISREG(st.st_mode):
-            return candidate, st
+            return folder / name, st
     return None, None
 
 

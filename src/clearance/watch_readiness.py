@@ -151,61 +151,69 @@ def is_complete(path: str, size: int) -> bool:
 def _png_complete(path: str, size: int) -> bool:
     if size < len(_PNG_MAGIC) + len(_PNG_IEND):
         return False
-    with open(path, "rb") as f:
-        head = f.read(8)
-        f.seek(size - len(_PNG_IEND))
-        tail = f.read(len(_PNG_IEND))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        head = os.pread(fd, 8, 0)
+        tail = os.pread(fd, len(_PNG_IEND), size - len(_PNG_IEND))
+    finally:
+        os.close(fd)
     return head == _PNG_MAGIC and tail == _PNG_IEND
 
 
 def _exr_complete(path: str, size: int) -> bool:
-    with open(path, "rb") as f:
-        head = f.read(min(size, 65536))
-        if len(head) < 8 or head[:4] != _EXR_MAGIC:
+    # os.pread: no buffered file object, no seek (this runs for every EXR that settles)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _exr_complete_fd(fd, size)
+    finally:
+        os.close(fd)
+
+
+def _exr_complete_fd(fd: int, size: int) -> bool:
+    head = os.pread(fd, min(size, 65536), 0)
+    if len(head) < 8 or head[:4] != _EXR_MAGIC:
+        return False
+    flags = struct.unpack_from("<I", head, 4)[0]
+    if flags & (0x200 | 0x800 | 0x1000):  # tiled, deep, multi-part: not modelled
+        return True
+    pos, compression, window = 8, 0, None
+    while True:
+        if pos >= len(head):
+            return False  # header not fully written yet
+        if head[pos] == 0:
+            pos += 1
+            break
+        name_end = head.find(b"\0", pos)
+        type_end = head.find(b"\0", name_end + 1)
+        if name_end < 0 or type_end < 0 or type_end + 5 > len(head):
             return False
-        flags = struct.unpack_from("<I", head, 4)[0]
-        if flags & (0x200 | 0x800 | 0x1000):  # tiled, deep, multi-part: not modelled
-            return True
-        pos, compression, window = 8, 0, None
-        while True:
-            if pos >= len(head):
-                return False  # header not fully written yet
-            if head[pos] == 0:
-                pos += 1
-                break
-            name_end = head.find(b"\0", pos)
-            type_end = head.find(b"\0", name_end + 1)
-            if name_end < 0 or type_end < 0 or type_end + 5 > len(head):
-                return False
-            (length,) = struct.unpack_from("<i", head, type_end + 1)
-            value = head[type_end + 5 : type_end + 5 + length]
-            if len(value) < length:
-                return False
-            name = head[pos:name_end]
-            if name == b"compression" and value:
-                compression = value[0]
-            elif name == b"dataWindow" and len(value) == 16:
-                window = struct.unpack("<iiii", value)
-            pos = type_end + 5 + length
-        if window is None:
-            return True
-        height = window[3] - window[1] + 1
-        per_chunk = _LINES_PER_CHUNK.get(compression, 1)
-        chunks = max(1, -(-height // per_chunk))
-        table_end = pos + 8 * chunks
-        if table_end > size:
+        (length,) = struct.unpack_from("<i", head, type_end + 1)
+        value = head[type_end + 5 : type_end + 5 + length]
+        if len(value) < length:
             return False
-        f.seek(pos)
-        table = f.read(8 * chunks)
-        if len(table) < 8 * chunks:
-            return False
-        offsets = struct.unpack(f"<{chunks}Q", table)
-        if any(o == 0 or o < table_end or o + 8 > size for o in offsets):
-            return False
-        last = max(offsets)
-        f.seek(last)
-        chunk_head = f.read(8)
-        if len(chunk_head) < 8:
-            return False
-        _y, data_size = struct.unpack("<ii", chunk_head)
-        return data_size >= 0 and last + 8 + data_size <= size
+        name = head[pos:name_end]
+        if name == b"compression" and value:
+            compression = value[0]
+        elif name == b"dataWindow" and len(value) == 16:
+            window = struct.unpack("<iiii", value)
+        pos = type_end + 5 + length
+    if window is None:
+        return True
+    height = window[3] - window[1] + 1
+    per_chunk = _LINES_PER_CHUNK.get(compression, 1)
+    chunks = max(1, -(-height // per_chunk))
+    table_end = pos + 8 * chunks
+    if table_end > size:
+        return False
+    table = head[pos:table_end] if table_end <= len(head) else os.pread(fd, 8 * chunks, pos)
+    if len(table) < 8 * chunks:
+        return False
+    offsets = struct.unpack(f"<{chunks}Q", table)
+    if any(o == 0 or o < table_end or o + 8 > size for o in offsets):
+        return False
+    last = max(offsets)
+    chunk_head = os.pread(fd, 8, last)
+    if len(chunk_head) < 8:
+        return False
+    _y, data_size = struct.unpack("<ii", chunk_head)
+    return data_size >= 0 and last + 8 + data_size <= size
