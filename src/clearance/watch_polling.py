@@ -61,21 +61,8 @@ class QuickSnapshotDiff(DirectorySnapshotDiff):
                 deleted.add(path)
                 continue
             changed(a, b, path, modified, attrib)
-        moved: set[tuple[Any, Any]] = set()
-        for path in set(deleted):
-            inode = ref.inode(path)
-            new_path = snapshot.path(inode)
-            # as watchdog: a move only when the inode is reachable through a new path (a hard
-            # link or symlink may share it with a path that did not change)
-            if new_path and (new_path not in before or ref.inode(new_path) != inode):
-                deleted.remove(path)
-                moved.add((path, new_path))
-        for path in set(created):
-            inode = snapshot.inode(path)
-            old_path = ref.path(inode)
-            if old_path and (old_path not in after or snapshot.inode(old_path) != inode):
-                created.remove(path)
-                moved.add((old_path, path))
+        moved = set(_moves(deleted, ref, snapshot))
+        moved.update((old, new) for new, old in _moves(created, snapshot, ref))
         for old_path, new_path in moved:
             changed(before[old_path], after[new_path], old_path, modified, attrib)
 
@@ -100,6 +87,23 @@ class QuickSnapshotDiff(DirectorySnapshotDiff):
             modified.add(path)
         if self.is_attrib_modified(a, b):
             attrib.add(path)
+
+
+def _moves(
+    lost: set[Any], here: DirectorySnapshot, there: DirectorySnapshot
+) -> list[tuple[Any, Any]]:
+    """``(path, other)`` for each path of ``lost`` (taken out of it) whose inode ``there``
+    reaches through ``other``. As in watchdog, only a path that is new to ``here``, or holds
+    another inode in it, makes a move: a hard link or symlink may share the inode with a path
+    that did not change."""
+    pairs = []
+    for path in list(lost):
+        inode = here.inode(path)
+        other = there.path(inode)
+        if other and (other not in here._stat_info or here.inode(other) != inode):
+            lost.remove(path)
+            pairs.append((path, other))
+    return pairs
 
 
 def _same_extra(a: os.stat_result, b: os.stat_result) -> bool:
