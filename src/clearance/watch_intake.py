@@ -304,6 +304,6 @@ def _quiet_emitter() -> type[Any] | None:
 
     class QuietInotifyEmitter(InotifyEmitter):
         def get_event_mask_from_filter(self) -> Any:
-            return type(modify)(super().get_event_mask_from_filter() & ~modify)
+            return super().get_event_mask_from_filter() & ~modify
 
     return QuietInotifyEmitter
