@@ -256,3 +256,64 @@ def test_mutated_headers_never_raise(tmp_path):
             path.write_bytes(bytes(data))
             record = read(path)
             assert record is None or isinstance(record.data, dict)
+
+
+def _careful(path: Path) -> dict:
+    """The header as the cursor-based parser alone reads it (no one-window pass)."""
+    from clearance.provenance._exrheader import _Cursor, _empty_result, _parse
+
+    result = _empty_result()
+    with open(path, "rb") as f:
+        _parse(_Cursor(f, path.stat().st_size), result)
+    return result
+
+
+def test_the_one_window_pass_gives_the_cursors_answer(tmp_path):
+    """Plain single-part headers are read in one pass over the file's first 64 KiB; anything
+    else goes to the cursor. On valid headers (standard, custom, unknown and oversized
+    attributes, tiled, OpenEXR's own) and 1,200 seeded mutants of them (byte flips,
+    truncations, sizes made huge or negative), both give the same result."""
+    import random
+
+    from clearance.provenance._exrheader import _empty_result, _parse_in_memory
+
+    seeds = [
+        write_exr(tmp_path / "s.exr", GENAI, pixel_bytes=64),
+        write_exr(
+            tmp_path / "odd.exr",
+            {"custom": ("v3f", b"\x00" * 12), "note": "é ü", "n": 7, "f": 0.5, "tags": ["a", "b"]},
+            pixel_bytes=16,
+        ),
+        write_exr(tmp_path / "big.exr", {"preview": ("preview", b"\x01" * 70_000)}, pixel_bytes=8),
+        write_exr(tmp_path / "m.exr", parts=[GENAI, {"genai:use": "temp"}], pixel_bytes=64),
+    ]
+    tiled = bytearray(seeds[0].read_bytes())
+    tiled[5] |= 0x02  # the tiled flag (0x200)
+    (tmp_path / "tiled.exr").write_bytes(bytes(tiled))
+    seeds.append(tmp_path / "tiled.exr")
+    (tmp_path / "openexr.exr").write_bytes(OPENEXR_HEADER + bytes(2304))
+    seeds.append(tmp_path / "openexr.exr")
+    fast = 0
+    for seed in seeds:
+        assert read_exr_header(seed) == _careful(seed), seed.name
+        fast += _parse_in_memory(seed.read_bytes()[:65536], _empty_result())
+    assert fast == 4  # all but the big preview and the multi-part file take the one-window pass
+    rng = random.Random(11)
+    path = tmp_path / "mutant.exr"
+    for seed in seeds:
+        original = seed.read_bytes()
+        for _ in range(200):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 3)):
+                pos = rng.randrange(min(len(data), 400))
+                roll = rng.random()
+                if roll < 0.6:
+                    data[pos] = rng.randrange(256)
+                elif roll < 0.8:
+                    data[pos : pos + 4] = struct.pack("<i", rng.choice([-1, 2**31 - 1, 70_000]))
+                else:
+                    del data[pos:]
+                    break
+            path.write_bytes(bytes(data))
+            # (repr: a mutated float may be NaN, which equals nothing, not even itself)
+            assert repr(read_exr_header(path)) == repr(_careful(path)), bytes(data[:64])

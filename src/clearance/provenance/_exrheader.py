@@ -120,7 +120,30 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         parts and attributes read before the damage and describes it in ``problems``; this
         function never raises on bad input.
     """
-    result: dict[str, Any] = {
+    result = _empty_result()
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        result["problems"].append(f"cannot read file: {exc.strerror or exc}")
+        return result
+    try:
+        size = os.fstat(fd).st_size
+        if _parse_in_memory(os.pread(fd, _WINDOW, 0), result):
+            return result
+        # anything but a plain single-part header inside the first window: the cursor, from
+        # the start (it reads further windows, and describes what is wrong)
+        result = _empty_result()
+        with open(fd, "rb", closefd=False) as f:
+            _parse(_Cursor(f, size), result)
+    except OSError as exc:
+        result["problems"].append(f"cannot read file: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
+    return result
+
+
+def _empty_result() -> dict[str, Any]:
+    return {
         "version": None,
         "multipart": False,
         "tiled": False,
@@ -128,14 +151,51 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         "parts": [],
         "problems": [],
     }
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            cursor = _Cursor(f, size)
-            _parse(cursor, result)
-    except OSError as exc:
-        result["problems"].append(f"cannot read file: {exc.strerror or exc}")
-    return result
+
+
+def _parse_in_memory(head: bytes, result: dict[str, Any]) -> bool:
+    """The common case in one pass over ``head`` (the file's first window): a single-part
+    header of format version 2 that ends inside it, every name and value whole. Fills
+    ``result`` as :func:`_parse` would and returns True; returns False, with ``result``
+    untouched, for anything else."""
+    if len(head) < 8 or head[:4] != EXR_MAGIC:
+        return False
+    version = int.from_bytes(head[4:8], "little")
+    if version & 0xFF != 2 or version & _FLAG_MULTIPART:
+        return False
+    part: dict[str, Any] = {}
+    find, end_of_head, decoders = head.find, len(head), _DECODERS
+    pos = 8
+    for _ in range(_MAX_ATTRIBUTES):
+        name_end = find(b"\x00", pos, pos + _MAX_NAME + 1)
+        if name_end < 0:
+            return False
+        if name_end == pos:  # the NUL that ends the header
+            result["version"] = 2
+            result["tiled"] = bool(version & _FLAG_TILED)
+            result["deep"] = bool(version & _FLAG_DEEP)
+            result["parts"].append(part)
+            return True
+        type_end = find(b"\x00", name_end + 1, name_end + _MAX_NAME + 2)
+        start = type_end + 5
+        if type_end < 0 or start > end_of_head:
+            return False
+        size = int.from_bytes(head[type_end + 1 : start], "little", signed=True)
+        stop = start + size
+        if size < 0 or stop > end_of_head:
+            return False
+        type_name = head[name_end + 1 : type_end].decode("latin-1")
+        key = head[pos:name_end].decode("utf-8", "replace")
+        decode = decoders.get(type_name) if size <= _MAX_DECODED_VALUE else None
+        if decode is None:
+            part[key] = ExrOpaque(type_name, size)
+        else:
+            try:
+                part[key] = decode(head[start:stop])
+            except (struct.error, ValueError, IndexError):
+                part[key] = ExrOpaque(type_name, size)
+        pos = stop
+    return False
 
 
 def _parse(cursor: _Cursor, result: dict[str, Any]) -> None:
