@@ -238,7 +238,7 @@ def bench_chunked(base: Path, frames: int) -> list[dict[str, Any]]:
     proc = _start(root, "--settle", "1.0")
     time.sleep(2.0)
     header, chunk = exr_bytes(), bytes(65536)
-    used = []
+    used: list[float] = []
     for phase, pieces in (("whole", [header + chunk * 256]), ("chunked", [header] + [chunk] * 256)):
         before = _cpu_seconds(proc.pid)
         for i in range(frames):
@@ -252,7 +252,7 @@ def bench_chunked(base: Path, frames: int) -> list[dict[str, Any]]:
             finally:
                 os.close(fd)
         done = (len(used) + 1) * frames
-        _wait(lambda done=done: _count(root, "asset.audited") >= done, 600)  # type: ignore[misc]
+        _wait(lambda done=done: _count(root, "asset.audited") >= done, 600)
         used.append(1000 * (_cpu_seconds(proc.pid) - before) / frames)
     _stop(proc)
     return [
