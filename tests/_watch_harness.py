@@ -394,13 +394,20 @@ class WatchProcess:
             self.proc.wait(TIMEOUT)
 
 
-def open_store(path: str) -> None:
-    """Open (and so migrate) the state store at ``path`` — run in several processes at once."""
+def open_stores(folder: str, count: int, barrier: Any) -> None:
+    """Open (and so migrate) ``count`` new state stores in ``folder``, one at a time, each
+    after every process in ``barrier`` is ready — run in several processes at once."""
     from clearance.state import MIGRATIONS, StateStore
 
-    store = StateStore(path)
-    assert store.schema_version == len(MIGRATIONS)
-    store.close()
+    try:
+        for n in range(count):
+            barrier.wait(TIMEOUT)
+            store = StateStore(os.path.join(folder, f"state{n}.db"))
+            assert store.schema_version == len(MIGRATIONS)
+            store.close()
+    except BaseException:
+        barrier.abort()  # the others stop waiting for this process
+        raise
 
 
 def _children(pid: int) -> list[int]:

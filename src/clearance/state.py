@@ -209,6 +209,29 @@ _FILE_AUDITED = (
 )
 
 
+def enter_wal(db: sqlite3.Connection, *, wait: float = 30.0) -> str:
+    """Put ``db`` in WAL mode, waiting up to ``wait`` seconds for other processes doing the
+    same; the journal mode SQLite reports (``"wal"``, or another where WAL is unsupported).
+
+    Switching a fresh file to WAL takes an exclusive lock. When several processes open the
+    same new store at once (a watcher and ``scan --jobs`` workers), SQLite answers all but one
+    with "database is locked" at once rather than calling the busy handler (waiting there
+    could deadlock two readers that both want to write), so the switch is retried here.
+    """
+    deadline = time.monotonic() + wait
+    pause = 0.001
+    while True:
+        try:
+            return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 class StateStore:
     """The SQLite state store at ``path`` (created with its folder; migrated on open)."""
 
@@ -219,9 +242,9 @@ class StateStore:
             self._db = sqlite3.connect(
                 str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA synchronous=FULL")
+            enter_wal(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state store {self.path}: {exc}") from None
         self._lock = threading.RLock()

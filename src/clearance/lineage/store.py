@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..state import enter_wal
 from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
 from .refs import normalise_ref, sequence_key
 from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row
@@ -90,19 +91,6 @@ def create_lineage_tables(db: sqlite3.Connection) -> None:
         db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
-def _wal(db: sqlite3.Connection) -> str:
-    """Switch to WAL; a fresh file opened by several processes at once may answer "locked"
-    to the switch without waiting for the busy timeout, so retry for a few seconds."""
-    for attempt in range(50):
-        try:
-            return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 49:
-                raise
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
-
-
 _BUMP_GENERATION = (
     "INSERT INTO lineage_meta (key, value) VALUES ('generation', '1') "
     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
@@ -129,7 +117,7 @@ class LineageStore:
                 str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA busy_timeout=30000")
-            mode = _wal(self._db)
+            mode = enter_wal(self._db)
             # lineage is derived data (the audit log is the record): a commit need not fsync
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as exc:
