@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,15 @@ def run_cli(
     cwd: str | os.PathLike[str] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    prefix: Sequence[str] = (),
 ) -> Completed:
-    """Run the installed ``clearance`` console script; never raises on a non-zero exit."""
+    """Run the installed ``clearance`` console script; never raises on a non-zero exit.
+
+    :param prefix: a command that runs it (``setpriv …``).
+    """
     full_env = {**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
     proc = subprocess.run(
-        [CLEARANCE, *args],
+        [*prefix, CLEARANCE, *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

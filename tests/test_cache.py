@@ -9,11 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
+from clearance.provenance.c2pa import sdk_available as c2pa_sdk_available
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
 
@@ -132,3 +135,164 @@ def test_unwritable_state_store_does_not_stop_the_scan(tmp_path: Path) -> None:
     done = run_cli("scan", str(show.root), "--format", "json")
     assert done.code == 1 and "cache disabled" in done.stderr
     assert len(done.json()["assets"]) == 3
+
+
+def warm_and_cold(show: ClearanceRun, *extra: str, env: dict[str, str] | None = None) -> tuple:
+    """A warm scan, then a cold one (the state store deleted): (warm, cold) outputs."""
+    warm = scan(show, *extra, env=env)
+    shutil.rmtree(show.root / ".clearance")
+    return warm, scan(show, *extra, env=env)
+
+
+def test_a_sidecar_edited_in_place_with_its_size_and_mtime_kept_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """The fingerprint has the ctime: a rewrite that restores the mtime still changes it."""
+    show = make(tmp_path)
+    assert scan(show)["comp/a.png"]["outcome"] == "pass"
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    st = sidecar.stat()
+    text = sidecar.read_text()
+    assert "use: temp" in text
+    sidecar.write_text(text.replace("use: temp", "use: TEMP"))  # same size, schema-invalid
+    os.utime(sidecar, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert sidecar.stat().st_size == st.st_size
+    warm, cold = warm_and_cold(show)
+    assert warm == cold
+    assert "PRV-02" in {f["rule"] for f in warm["comp/a.png"]["findings"]}
+
+
+def test_a_sidecar_renamed_from_yaml_to_json_is_parsed_again(tmp_path: Path) -> None:
+    """A rename keeps the inode, size and mtime; the suffix decides the parser."""
+    show = make(tmp_path)
+    assert scan(show)["comp/a.png"]["outcome"] == "pass"
+    yaml_path = show.root / "comp/a.png.genai.yaml"
+    yaml_path.rename(yaml_path.with_name("a.png.genai.json"))
+    warm, cold = warm_and_cold(show)
+    assert warm == cold
+    assert "PRV-02" in {f["rule"] for f in warm["comp/a.png"]["findings"]}
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to make a file unreadable without changing it",
+)
+def test_a_sidecar_that_could_not_be_read_is_read_again_next_time(tmp_path: Path) -> None:
+    """A read error is never cached: the same unchanged file, readable on the next scan
+    (here: the first scan runs without the capability that lets root read anything)."""
+    show = make(tmp_path)
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    sidecar.chmod(0o000)
+    blind = run_cli(
+        "scan",
+        str(show.root),
+        "--format",
+        "json",
+        prefix=["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"],
+    )
+    assert blind.code == 1, blind.stderr
+    finding = [f for f in blind.json()["assets"] if f["asset"] == "comp/a.png"][0]["findings"]
+    assert any("Permission denied" in f["message"] for f in finding if f["rule"] == "PRV-02")
+
+    def version(st: os.stat_result) -> tuple[int, ...]:
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+    before = version(sidecar.stat())
+    warm = scan(show)  # root, with its capabilities: the file can be read; nothing changed
+    assert version(sidecar.stat()) == before
+    assert warm["comp/a.png"]["outcome"] == "pass"
+
+
+def test_a_damaged_state_store_switches_the_cache_off_and_the_scan_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Pages damaged behind an intact header: the first look-up fails, not the open."""
+    show = make(tmp_path)
+    cold = scan(show)
+    db = show.root / ".clearance/state.db"
+    data = bytearray(db.read_bytes())
+    data[4096:] = b"\x5a" * (len(data) - 4096)
+    db.write_bytes(bytes(data))
+    for jobs in ([], ["--jobs", "2"]):
+        done = run_cli("scan", str(show.root), "--format", "json", *jobs)
+        assert done.code == 1, done.stderr
+        assert "internal error" not in done.stderr
+        assert f"provenance cache disabled: {db}" in done.stderr
+        result = {a["asset"]: a for a in done.json()["assets"]}
+        assert {k: v["outcome"] for k, v in result.items()} == {
+            k: v["outcome"] for k, v in cold.items()
+        }
+        events = (show.root / ".clearance/audit.jsonl").read_text().splitlines()
+        assert json.loads(events[-1])["event"] == "run.finished"
+
+
+def test_parallel_scan_with_a_store_that_cannot_be_opened_matches_a_serial_one(
+    tmp_path: Path,
+) -> None:
+    show = make(tmp_path)
+    (show.root / ".clearance").mkdir()
+    (show.root / ".clearance/state.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 50)
+    serial = run_cli("scan", str(show.root), "--format", "json")
+    parallel = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
+    assert "internal error" not in parallel.stderr
+    assert (parallel.code, parallel.json()["assets"]) == (serial.code, serial.json()["assets"])
+
+
+SITE_READER = '''
+from clearance import hookimpl
+from clearance.model import PartialRecord
+
+@hookimpl
+def clearance_read_provenance(asset, policy, partials):
+    """The studio's tracker: it says every element is a scanned plate."""
+    return PartialRecord(
+        source="tracker", file=asset.rel,
+        data={"generated": False, "source_type": "digitalCapture"},
+        evidence={"saw": [p.source for p in partials]},
+    )
+'''
+
+
+def test_a_site_reader_sees_the_same_partials_on_a_warm_scan(tmp_path: Path) -> None:
+    """Cached answers take their readers' places in registration order: the merge, and what
+    a later reader is shown, are those of a cold scan."""
+    from _embedded import TRAINED, xmp_packet
+    from _embedded import write_png as write_xmp_png
+
+    show = ClearanceRun(tmp_path / "show")
+    (show.root / "comp").mkdir(parents=True)
+    write_xmp_png(show.root / "comp/a.png", xmp_packet(TRAINED))
+    (tmp_path / "site_reader.py").write_text(SITE_READER)
+    show.config["plugins"] = [str(tmp_path / "site_reader.py")]
+    show.write_config()
+    cold = scan(show)
+    warm = scan(show)
+    assert audited(show)["comp/a.png"]["details"]["cached"]
+    assert warm == cold
+    assert "PRV-04" in {f["rule"] for f in warm["comp/a.png"]["findings"]}
+
+
+@pytest.mark.skipif(not c2pa_sdk_available(), reason="needs c2pa-python to sign and verify")
+def test_a_c2pa_verdict_is_checked_again_when_the_trust_list_changes(tmp_path: Path) -> None:
+    """A manifest's verdict is never cached: it depends on the trust anchors' contents (and
+    on the clock and rules.PRV-06), which are not among the asset's files."""
+    from _embedded import c2pa_manifest, make_pki, sign
+    from _embedded import write_png as write_plain_png
+
+    signer, stranger = make_pki("Vendor signer"), make_pki("Another CA")
+    show = ClearanceRun(tmp_path / "show")
+    (show.root / "comp").mkdir(parents=True)
+    source = write_plain_png(tmp_path / "source.png")
+    sign(source, show.root / "comp/a.png", signer, c2pa_manifest())
+    sidecar = genai_sidecar()
+    (show.root / "comp/a.png.genai.yaml").write_text(yaml.safe_dump(sidecar))
+    (show.root / "anchors.pem").write_bytes(signer.root_pem)
+    show.config["readers"] = {"c2pa": {"trust_anchors": "anchors.pem"}}
+    show.config["rules"] = {"PRV-06": {"require_trusted": True}}
+    show.write_config()
+    trusted = scan(show)
+    assert "PRV-06" not in {f["rule"] for f in trusted["comp/a.png"]["findings"]}
+    (show.root / "anchors.pem").write_bytes(stranger.root_pem)  # trust withdrawn
+    warm, cold = warm_and_cold(show)
+    assert warm == cold
+    assert "PRV-06" in {f["rule"] for f in warm["comp/a.png"]["findings"]}

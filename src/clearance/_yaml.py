@@ -93,6 +93,10 @@ class DocumentError(Exception):
     """A document that cannot be read: the message says why (the caller names the file)."""
 
 
+class DocumentReadError(DocumentError):
+    """The file could not be read (permissions, an I/O error): trying again may succeed."""
+
+
 def load_document(
     path: str | os.PathLike[str],
     *,
@@ -121,7 +125,7 @@ def read_limited(
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        raise DocumentError(exc.strerror or str(exc)) from None
+        raise DocumentReadError(exc.strerror or str(exc)) from None
     try:
         if st is None:
             st = os.fstat(fd)
@@ -139,7 +143,7 @@ def read_limited(
             chunks.append(os.read(fd, max_bytes + 1 - got))
             got += len(chunks[-1])
     except OSError as exc:
-        raise DocumentError(exc.strerror or str(exc)) from None
+        raise DocumentReadError(exc.strerror or str(exc)) from None
     finally:
         os.close(fd)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

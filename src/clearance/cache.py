@@ -4,14 +4,24 @@ A re-scan of a mostly unchanged tree should not parse every sidecar and re-read 
 again. The cache keeps, per asset, the partial records of the cacheable readers (the built-in
 sidecar, XMP, EXR and C2PA readers) under a **fingerprint** of everything they read:
 
-* the identity and version ``(dev, ino, size, mtime_ns)`` of the sidecar, of the asset's first
-  and last file, and of a ``.c2pa`` sidecar if there is one (or the fact that there is none);
+* the identity and version ``(dev, ino, size, mtime_ns, ctime_ns)`` of the sidecar (and its
+  name, which decides how it is parsed), of the asset's first and last file, and of a
+  ``.c2pa`` sidecar if there is one (or the fact that there is none);
 * for a sequence, its frame list;
 * the readers' signature: their names, Clearance's version and the ``readers:`` settings.
 
-Anything else changes nothing the readers read, so a hit is exactly what reading again would
-give. Rules, approvals and the configuration are never cached: they are evaluated on every
-run. Readers that depend on other assets (the lineage store) are never cached either.
+A reader's answer that may change while its files do not is **volatile** and never kept
+(:attr:`PartialRecord.volatile`): a file that could not be read, and a C2PA manifest, whose
+verdict depends on the clock (a certificate expires), the trust list and the SDK. Those
+readers run again on every scan; the others are reused, and each reader still sees the
+others' output in registration order. Anything else changes nothing the readers read, so a
+hit is exactly what reading again would give. Rules, approvals and the configuration are
+never cached: they are evaluated on every run. Readers that depend on other assets (the
+lineage store) are never cached either.
+
+A store that fails while the run uses it (a damaged page) switches the cache off for the
+rest of the run with a warning naming the file: a scan without its cache is slower, never
+wrong.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .model import Asset, PartialRecord, ProvenanceIssue
+from .provenance._common import UNREADABLE
 
 __all__ = ["ProvenanceCache", "migrate_provenance_cache", "CACHEABLE_READERS"]
 
@@ -51,6 +62,9 @@ def migrate_provenance_cache(db: sqlite3.Connection) -> None:
     )
 
 
+#: The rows' layout (part of the signature: rows of another layout are misses).
+_FORMAT = 2
+
 #: Cache rows fetched per query when the engine said which assets come next (:meth:`plan`).
 _WINDOW = 256
 
@@ -60,22 +74,35 @@ def _stat_token(path: str | os.PathLike[str], asset: Asset | None = None) -> str
         st = asset.stat(path) if asset is not None else os.stat(path)
     except OSError:
         return "-"
-    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    # ctime too: chmod, a rename and a rewrite that restores the mtime all change it
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def _encode(partials: Sequence[PartialRecord]) -> str | None:
+def keepable(partial: PartialRecord | None) -> bool:
+    """May the cache keep this reader's answer? Not when reading again may answer otherwise
+    (see :attr:`PartialRecord.volatile`; an embedded reader's unreadable file is too)."""
+    if partial is None:
+        return True
+    return not partial.volatile and not any(
+        i.message.startswith(UNREADABLE) for i in partial.issues
+    )
+
+
+def _encode(results: dict[str, PartialRecord | None]) -> str | None:
     try:
         return json.dumps(
-            [
-                {
+            {
+                reader: None
+                if p is None
+                else {
                     "source": p.source,
                     "file": p.file,
                     "data": p.data,
                     "issues": [[i.file, i.field, i.message] for i in p.issues],
                     "evidence": p.evidence,
                 }
-                for p in partials
-            ],
+                for reader, p in results.items()
+            },
             ensure_ascii=False,
             separators=(",", ":"),
             allow_nan=False,
@@ -84,17 +111,19 @@ def _encode(partials: Sequence[PartialRecord]) -> str | None:
         return None  # something not JSON-safe: simply not cached
 
 
-def _decode(text: str) -> list[PartialRecord]:
-    return [
-        PartialRecord(
+def _decode(text: str) -> dict[str, PartialRecord | None]:
+    return {
+        reader: None
+        if item is None
+        else PartialRecord(
             source=item["source"],
             file=item["file"],
             data=item["data"],
             issues=[ProvenanceIssue(*issue) for issue in item["issues"]],
             evidence=item["evidence"],
         )
-        for item in json.loads(text)
-    ]
+        for reader, item in json.loads(text).items()
+    }
 
 
 class ProvenanceCache:
@@ -111,7 +140,12 @@ class ProvenanceCache:
 
         self.store = StateStore(path)
         blob = json.dumps(
-            {"readers": sorted(readers), "settings": settings, "version": version},
+            {
+                "format": _FORMAT,
+                "readers": sorted(readers),
+                "settings": settings,
+                "version": version,
+            },
             sort_keys=True,
             default=str,
         )
@@ -130,8 +164,12 @@ class ProvenanceCache:
             parts.append(_stat_token(files[-1], asset))
             listing = ",".join(asset.file_names())
             parts.append(hashlib.sha1(listing.encode()).hexdigest()[:16])
+        sidecar = asset.sidecar
+        # its name too: the suffix says how it is parsed (a rename keeps the inode)
         parts.append(
-            _stat_token(asset.sidecar, asset) if asset.sidecar is not None else "no-sidecar"
+            f"{os.path.basename(sidecar)}:{_stat_token(sidecar, asset)}"
+            if sidecar is not None
+            else "no-sidecar"
         )
         # the C2PA sidecars the reader looks for (str paths: this runs once per asset)
         path = os.fspath(asset.path)
@@ -174,21 +212,24 @@ class ProvenanceCache:
             self._window[asset] = (fp, data)
         return self._window.pop(rel)
 
-    def get(self, asset: Asset, fingerprint: str) -> list[PartialRecord] | None:
+    def get(self, asset: Asset, fingerprint: str) -> dict[str, PartialRecord | None] | None:
+        """Each kept reader's answer (None: it had nothing to say), by reader plugin name;
+        None when the asset has no valid row (a miss). Raises ``sqlite3.Error``."""
         row = self._row(asset.rel)
         if row is None or row[0] != fingerprint:
             self.misses += 1
             return None
         try:
             partials = _decode(row[1])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             self.misses += 1
             return None
         self.hits += 1
         return partials
 
-    def put(self, asset: Asset, fingerprint: str, partials: Sequence[PartialRecord]) -> None:
-        encoded = _encode(partials)
+    def put(self, asset: Asset, fingerprint: str, results: dict[str, PartialRecord | None]) -> None:
+        """Keep the readers' answers (by reader plugin name; only :func:`keepable` ones)."""
+        encoded = _encode({name: p for name, p in results.items() if keepable(p)})
         if encoded is not None:
             self._pending[asset.rel] = (fingerprint, encoded)
 

@@ -172,6 +172,9 @@ class Session:
             self._sink = sink_of(self._audit)  # where events a worker serialised are written
         self._cache: Any = None
         self._cacheable: frozenset[str] = frozenset()
+        self._cache_order: list[str] = []
+        #: what the provenance cache raises when its store fails (set when it is opened)
+        self._cache_errors: tuple[type[Exception], ...] = ()
         #: False in ``--jobs`` worker processes: the parent calls the notification hooks
         #: (``finding``, ``asset_audited``) while it writes the events, in serial order.
         self.notify = True
@@ -181,14 +184,18 @@ class Session:
             self._emit_start(paths)
 
     def _open_cache(self, state_path: Path) -> None:
+        import sqlite3
+
         from .cache import CACHEABLE_READERS, ProvenanceCache
         from .state import StateError
 
+        self._cache_errors = (StateError, sqlite3.Error)
         readers = [
             impl.plugin_name
             for impl in self.plugins.pm.hook.clearance_read_provenance.get_hookimpls()
         ]
         self._cacheable = frozenset(r for r in readers if r in CACHEABLE_READERS)
+        self._cache_order = sorted(self._cacheable)  # rows the same whichever process writes
         try:
             self._cache = ProvenanceCache(
                 state_path,
@@ -206,7 +213,10 @@ class Session:
         """Commit what was buffered: the provenance cache, and built-in plugins' buffered
         state-store writes (any registered plugin object with a ``flush()`` method)."""
         if self._cache is not None:
-            self._cache.flush()
+            try:
+                self._cache.flush()
+            except self._cache_errors as exc:
+                self._cache_failed(exc)
         for plugin in self.plugins.pm.get_plugins():
             flush = getattr(plugin, "flush", None)
             if callable(flush) and not isinstance(plugin, (type, types.ModuleType)):
@@ -352,30 +362,38 @@ class Session:
     def read(self, asset: Asset) -> tuple[ProvenanceRecord, list[Finding]]:
         """Every reader's view of ``asset``, merged (cached readers' output reused when valid)."""
         cache = self._cache
-        cached: list[PartialRecord] | None = None
+        cached = None
         if cache is None:
             partials, crashes = self.plugins.read_provenance(asset)
         else:
-            fingerprint = cache.fingerprint(asset)
-            cached = cache.get(asset, fingerprint)
-            if cached is not None:
-                partials, crashes = self.plugins.read_provenance(
-                    asset, skip=self._cacheable, prior=cached
-                )
-                partials = cached + partials
-            else:
-                by_reader: dict[str, PartialRecord] = {}
-                partials, crashes = self.plugins.read_provenance(asset, by_reader=by_reader)
-                if not crashes:
-                    cache.put(
-                        asset,
-                        fingerprint,
-                        [p for name, p in by_reader.items() if name in self._cacheable],
-                    )
+            try:
+                fingerprint = cache.fingerprint(asset)
+                cached = cache.get(asset, fingerprint)
+            except self._cache_errors as exc:
+                self._cache_failed(exc)
+                return self.read(asset)
+            by_reader: dict[str, PartialRecord] = {}
+            partials, crashes = self.plugins.read_provenance(
+                asset, cached=cached, by_reader=by_reader
+            )
+            if cached is None and not crashes:
+                cache.put(asset, fingerprint, {r: by_reader.get(r) for r in self._cache_order})
         partials.sort(key=lambda p: 0 if p.source == "sidecar" else 1)
         record = ProvenanceRecord.merge(partials)
-        record.cached = cache is not None and cached is not None
+        record.cached = cached is not None
         return record, crashes
+
+    def _cache_failed(self, exc: BaseException) -> None:
+        """The state store failed under the provenance cache (a damaged page): the rest of
+        the run goes on without it, as when it cannot be opened."""
+        import logging
+
+        cache, self._cache = self._cache, None
+        path = cache.store.path if cache is not None else self.policy.state_path
+        logging.getLogger("clearance").warning("provenance cache disabled: %s: %s", path, exc)
+        if cache is not None:
+            with contextlib.suppress(*self._cache_errors):
+                cache.store.close()
 
     def audit(self, asset: Asset, *, record: ProvenanceRecord | None = None) -> AssetResult:
         """Audit one asset in its stage (``asset.stage``) and write its events."""
@@ -666,7 +684,10 @@ class Session:
             )
         finally:
             if self._cache is not None:
-                self._cache.close()
+                try:
+                    self._cache.close()
+                except self._cache_errors as exc:
+                    self._cache_failed(exc)
                 self._cache = None
             if self._log is not None:
                 self._log.close()
@@ -749,7 +770,10 @@ def _worker_audit(task: _Task) -> _Chunk:
             events = [(e["event"], prepare_event(e, task.log_path)) for e in session.events]
         row: Any = ...
         if isinstance(lineage, LineagePlugin):  # worked out here too, in parallel
-            row = lineage.encoded_row_for(result, session.policy, task.host_pid)
+            try:
+                row = lineage.encoded_row_for(result, session.policy, task.host_pid)
+            except Exception:  # the parent's clearance_asset_audited hook reports it,
+                row = ...  # as in a serial run (plugin.failed)
         stats = asset.stats if task.records else None
         result.asset = None  # type: ignore[assignment]  # the parent has it
         if not task.records:

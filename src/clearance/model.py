@@ -302,6 +302,9 @@ class PartialRecord:
     :ivar data: fields in the sidecar format-1 shape; only what this source knows.
     :ivar issues: problems found while reading (they become ``PRV-02`` findings).
     :ivar evidence: source-specific facts kept for findings (e.g. a C2PA validation state).
+    :ivar volatile: reading again may answer differently although the files have not
+        changed (a read error, a signature checked against the clock and the trust list):
+        the provenance cache never keeps it, and the reader runs again on the next scan.
     """
 
     source: str
@@ -309,6 +312,7 @@ class PartialRecord:
     data: dict[str, Any] = field(default_factory=dict)
     issues: list[ProvenanceIssue] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
+    volatile: bool = False
 
 
 @dataclass

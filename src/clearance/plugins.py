@@ -23,7 +23,7 @@ import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -324,33 +324,33 @@ class PluginHost:
         self,
         asset: Asset,
         *,
-        skip: frozenset[str] = frozenset(),
+        cached: Mapping[str, PartialRecord | None] | None = None,
         by_reader: dict[str, PartialRecord] | None = None,
-        prior: Sequence[PartialRecord] = (),
     ) -> tuple[list[PartialRecord], list[Finding]]:
-        """Every reader's partial record; a reader that raises is ``PRV-05``.
+        """Every reader's partial record, in registration order; a reader that raises is
+        ``PRV-05``.
 
-        :param skip: reader plugin names not to call (their output is cached).
-        :param by_reader: filled with each result under its reader's plugin name.
-        :param prior: results already known (from the cache), shown to readers as ``partials``.
+        :param cached: answers already known (from the provenance cache) by reader plugin
+            name: those readers are not called, and their answer takes their place in the
+            order, so every reader sees the same ``partials`` as in an uncached run.
+        :param by_reader: filled with each called reader's result under its plugin name.
         """
         partials: list[PartialRecord] = []
         crashes: list[Finding] = []
-        seen: list[PartialRecord] = list(prior)
-        kwargs = {"asset": asset, "policy": self.policy, "partials": seen}
+        kwargs = {"asset": asset, "policy": self.policy, "partials": partials}
         for impl in self._impls("clearance_read_provenance", asset.stage):
-            if impl.plugin_name in skip:
-                continue
-            try:
-                result = self._call(impl, kwargs)
-            except Exception as exc:
-                crashes.append(crash_finding(impl.plugin_name, exc))
-                continue
+            if cached is not None and impl.plugin_name in cached:
+                result = cached[impl.plugin_name]
+            else:
+                try:
+                    result = self._call(impl, kwargs)
+                except Exception as exc:
+                    crashes.append(crash_finding(impl.plugin_name, exc))
+                    continue
+                if result is not None and by_reader is not None:
+                    by_reader[impl.plugin_name] = result
             if result is not None:
                 partials.append(result)
-                seen.append(result)
-                if by_reader is not None:
-                    by_reader[impl.plugin_name] = result
         return partials, crashes
 
     def check_asset(

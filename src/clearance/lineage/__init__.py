@@ -93,6 +93,10 @@ SOURCE = "lineage"
 
 _log = logging.getLogger("clearance")
 
+#: what an unusable store raises (damaged pages, not a database, cannot be opened); a store
+#: that is only busy waits out its busy timeout first
+_STORE_ERRORS = (LineageError, sqlite3.DatabaseError)
+
 
 # -------------------------------------------------------------------------------------------
 # The plugin
@@ -148,6 +152,7 @@ class LineagePlugin:
         self._shown: dict[Path, str] = {}
         # asset → its row as a scan --jobs worker encoded it (None: nothing to record)
         self._encoded: dict[str, tuple[Any, ...] | None] = {}
+        self._failures: set[str] = set()  # why the store could not be used (said once each)
 
     def index(self, *, create: bool) -> RunIndex | None:
         """The run's view of the store (``None``: no state path, or not created yet and
@@ -220,14 +225,18 @@ class LineagePlugin:
         """The GenAI ancestry of the asset's declared inputs, from earlier audits."""
         if asset.sidecar is None or self.path is None:
             return None
-        index = self.index(create=False)
         version = version_key(asset)
         known = None
-        if index is not None:
-            index.enter_stage(asset.stage)
-            if version is not None:
-                # this exact version was recorded before (a warm re-scan): no second sidecar parse
-                known = index.exact(asset.rel, asset.stage, version)
+        try:
+            index = self.index(create=False)
+            if index is not None:
+                index.enter_stage(asset.stage)
+                if version is not None:
+                    # this exact version was recorded before (a warm re-scan): no second parse
+                    known = index.exact(asset.rel, asset.stage, version)
+        except _STORE_ERRORS as exc:
+            self._unusable(exc)
+            index = None
         steps = None
         if known is not None:
             inputs = known.inputs
@@ -239,13 +248,16 @@ class LineagePlugin:
             else:
                 inputs = declared_inputs(asset)  # broken sidecar: read what it declares anyway
         ancestry = None
-        if inputs:
-            if index is None:
-                ancestry = unknown_ancestry(inputs)
-            else:
+        if inputs and index is not None:
+            try:
                 ancestry = index.ancestry(
                     inputs, asset.root, start=asset.rel, max_depth=self.max_depth, shallow=True
                 )
+            except _STORE_ERRORS as exc:
+                self._unusable(exc)
+                index = None
+        if inputs and index is None:
+            ancestry = unknown_ancestry(inputs)
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
@@ -256,9 +268,29 @@ class LineagePlugin:
         evidence = {"store": shown, "genai": len(ancestry["genai"])}
         return PartialRecord(SOURCE, shown, {"ancestry": ancestry}, [], evidence)
 
+    def _unusable(self, exc: BaseException) -> None:
+        """The store could not be opened or read (damaged, not a database): this asset's
+        ancestry is unknown (its declared inputs are unsure) and nothing is recorded for it.
+        Said once per run and reason; the next asset tries again."""
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason not in self._failures:
+            self._failures.add(reason)
+            _log.warning(
+                "lineage: cannot use the state store %s (%s): declared inputs' ancestry "
+                "is unknown and nothing is recorded while it cannot be used",
+                self.path,
+                reason,
+            )
+
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
         """Record the audited asset, its verdict and its declared inputs (buffered)."""
+        try:
+            self._record(result, policy)
+        except _STORE_ERRORS as exc:
+            self._unusable(exc)
+
+    def _record(self, result: AssetResult, policy: Policy) -> None:
         if self._encoded:
             rel = result.asset.rel
             if rel in self._encoded:  # made by the worker process that audited it
@@ -280,7 +312,11 @@ class LineagePlugin:
         """What :meth:`clearance_asset_audited` would record for ``result``, encoded for the
         store as written by ``host_pid`` (None: nothing to record). A ``scan --jobs`` worker
         calls this; the parent passes it to :meth:`accept_encoded`."""
-        row = self.row_for(result, policy)
+        try:
+            row = self.row_for(result, policy)
+        except _STORE_ERRORS as exc:
+            self._unusable(exc)
+            return None
         return None if row is None else encode_row(row, host_pid)
 
     def accept_encoded(self, rel: str, values: tuple[Any, ...] | None) -> None:

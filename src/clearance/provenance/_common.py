@@ -12,6 +12,16 @@ if TYPE_CHECKING:
     from ..model import Asset
 
 
+#: how a reader's problem begins when the file could not be opened or read: the provenance
+#: cache never keeps such an answer (reading again may succeed)
+UNREADABLE = "cannot read file: "
+
+
+def unreadable(exc: OSError) -> str:
+    """The problem to report for a file that could not be read."""
+    return f"{UNREADABLE}{exc.strerror or exc}"
+
+
 def display_path(asset: Asset, path: Path | None = None) -> str:
     """How issues name a file: relative to the root with ``/``, as findings name assets."""
     return relative_posix(asset.path if path is None else path, asset.root)

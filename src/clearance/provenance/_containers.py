@@ -17,6 +17,8 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from ._common import unreadable
+
 __all__ = ["Blocks", "MAX_XMP_BYTES", "scan", "sniff"]
 
 # No real XMP packet comes close to this; the cap keeps a hostile file (or a zTXt/iTXt
@@ -67,7 +69,7 @@ def sniff(head: bytes) -> str:
     return "unknown"
 
 
-_RECENT: OrderedDict[tuple[str, int, int, int, int], Blocks] = OrderedDict()
+_RECENT: OrderedDict[tuple[str, int, int, int, int, int], Blocks] = OrderedDict()
 _RECENT_MAX = 16
 
 
@@ -78,8 +80,8 @@ def scan(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Bloc
     issue naming the file rather than letting an ``OSError`` escape into the engine.
 
     The XMP and C2PA readers both ask for the same file, one after the other: the last few
-    walks are remembered by file version (device, inode, size, mtime), so each file is walked
-    once. Callers treat the result as read-only.
+    walks are remembered by file version (device, inode, size, mtime, ctime), so each file is
+    walked once. Callers treat the result as read-only.
 
     :param st: ``os.stat(path)`` if the caller has it (``Asset.stat``): the file's version.
     """
@@ -87,8 +89,8 @@ def scan(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Bloc
         if st is None:
             st = os.stat(path)
     except OSError as exc:
-        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
-    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return Blocks(format="unknown", problems=[unreadable(exc)])
+    key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     found = _RECENT.get(key)
     if found is None:
         found = _scan(path)
@@ -124,7 +126,7 @@ def _scan(path: str | os.PathLike[str]) -> Blocks:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+        return Blocks(format="unknown", problems=[unreadable(exc)])
     try:
         head = _pread(fd, _HEAD_BYTES, 0)
         source: _Src
@@ -138,7 +140,7 @@ def _scan(path: str | os.PathLike[str]) -> Blocks:
             return Blocks(format=kind)
         return walker(source, size)
     except OSError as exc:
-        return Blocks(format="unknown", problems=[f"cannot read file: {exc.strerror or exc}"])
+        return Blocks(format="unknown", problems=[unreadable(exc)])
     finally:
         os.close(fd)
 

@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from ._common import unreadable
+
 __all__ = ["EXR_MAGIC", "ExrOpaque", "parse_exr_header"]
 
 EXR_MAGIC = b"\x76\x2f\x31\x01"
@@ -124,7 +126,7 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        result["problems"].append(f"cannot read file: {exc.strerror or exc}")
+        result["problems"].append(unreadable(exc))
         return result
     try:
         size = os.fstat(fd).st_size
@@ -136,7 +138,7 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         with open(fd, "rb", closefd=False) as f:
             _parse(_Cursor(f, size), result)
     except OSError as exc:
-        result["problems"].append(f"cannot read file: {exc.strerror or exc}")
+        result["problems"].append(unreadable(exc))
     finally:
         os.close(fd)
     return result

@@ -460,6 +460,9 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
                 )
                 note, verified = "not verified: the c2pa settings were refused", None
     record = record_from_c2pa(found, verified, file)
+    # never cached: the verdict depends on the clock (certificates expire), the trust list,
+    # rules.PRV-06 and the SDK, none of which is in the asset's files
+    record.volatile = True
     if note:
         record.evidence["note"] = note
     # Container truncation is reported once, by the XMP reader, which walks the same file.

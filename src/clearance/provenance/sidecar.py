@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from .._yaml import DocumentError, load_document
+from .._yaml import DocumentError, DocumentReadError, load_document
 from ..hookspecs import hookimpl
 from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
@@ -76,7 +76,11 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     try:
         data = load_document(asset.sidecar, st=st)
     except DocumentError as exc:
-        return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, "", str(exc))])
+        issues = [ProvenanceIssue(file, "", str(exc))]
+        # a read error (permissions, I/O) may be gone next time: never cached
+        return PartialRecord(
+            "sidecar", file, {}, issues, volatile=isinstance(exc, DocumentReadError)
+        )
     return sidecar_record(data, file, asset=asset)
 
 
