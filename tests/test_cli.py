@@ -358,3 +358,44 @@ def test_main_called_in_process_leaves_the_garbage_collector_as_it_was(
     assert main(["scan", str(show.root), "--format", "json", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out)["summary"]["assets"] == 3
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+
+
+def test_a_file_name_that_is_not_utf8_is_audited_and_shown_escaped(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in a name are shown as ``\\xe9``: the audit log, the state
+    store and the report can hold them, and the rest of the tree is audited."""
+    import os
+
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    write_png(show.root / "comp/plate.png")
+    odd = os.path.join(os.fsencode(show.root / "comp"), b"caf\xe9.png")
+    with open(odd, "wb") as fh:
+        fh.write((show.root / "comp/plate.png").read_bytes())
+    (show.root / "comp/plate.png").unlink()
+    for jobs in ([], ["--jobs", "2"]):
+        done = run_cli("scan", str(show.root), "--format", "json", *jobs)
+        assert done.code == 1, done.stderr
+        assets = {a["asset"]: a for a in done.json()["assets"]}
+        assert set(assets) == {"comp/a.png", "comp/caf\\xe9.png"}
+        assert "PRV-01" in {f["rule"] for f in assets["comp/caf\\xe9.png"]["findings"]}
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+    events = (show.root / ".clearance/audit.jsonl").read_text("utf-8").splitlines()
+    assert sum('"asset.audited"' in e and "caf\\\\xe9.png" in e for e in events) == 2
+
+
+def test_a_json_sidecar_with_half_a_surrogate_pair_is_prv02(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    write_png(show.root / "comp/a.png")
+    text = json.dumps(genai_sidecar(shot="sh010")).replace("sh010", "sh010\\ud800")
+    (show.root / "comp/a.png.genai.json").write_text(text)
+    write_png(show.root / "comp/b.png")
+    emoji = json.dumps(genai_sidecar(shot="sh010")).replace("sh010", "sh010 \\ud83c\\udfac")
+    (show.root / "comp/b.png.genai.json").write_text(emoji)
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assets = {a["asset"]: a for a in done.json()["assets"]}
+    prv02 = [f for f in assets["comp/a.png"]["findings"] if f["rule"] == "PRV-02"]
+    assert prv02 and "surrogate" in prv02[0]["message"]
+    assert assets["comp/b.png"]["outcome"] == "pass"
+    checked = run_cli("validate", str(show.root / "comp/a.png.genai.json"))
+    assert checked.code == 1 and "surrogate" in checked.stdout + checked.stderr

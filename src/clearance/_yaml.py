@@ -13,6 +13,7 @@ import datetime as _dt
 import errno
 import json
 import os
+import re
 import stat
 from typing import Any
 
@@ -89,6 +90,10 @@ MAX_EXPANDED_NODES = 10_000
 __all__ = ["DocumentError", "load_document", "parse_document", "read_limited", "MAX_BYTES"]
 
 
+#: a JSON escape of a UTF-16 surrogate (only a pair of them is a character)
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 class DocumentError(Exception):
     """A document that cannot be read: the message says why (the caller names the file)."""
 
@@ -153,9 +158,18 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     if json_only:
         try:
-            return json.loads(text)
+            doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
             raise DocumentError(f"invalid JSON: {exc}") from None
+        if "\\u" in text and _LONE_SURROGATE.search(text):
+            try:  # a pair (an emoji) is fine; half of one is not a character
+                json.dumps(doc, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise DocumentError(
+                    "invalid JSON: a surrogate escape (\\uD800-\\uDFFF) without its pair "
+                    "is not a character"
+                ) from None
+        return doc
     if "*" in text:  # aliases are written "*name": only then is the expansion check needed
         _check_alias_expansion(text)
     try:

@@ -98,6 +98,8 @@ from typing import Any
 
 import structlog
 
+from .model import printable
+
 __all__ = [
     "ENVELOPE",
     "GENESIS",
@@ -270,10 +272,26 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     body["details"] = details
     try:
         text = _dumps(body)
-        tail = text[1:].encode("utf-8")
+        try:
+            tail = text[1:].encode("utf-8")
+        except UnicodeEncodeError:
+            # a lone surrogate (a file name that is not UTF-8, a JSON "\ud800"): written as
+            # an escape, as the asset's name is (clearance.model.printable)
+            body = _printable(body)
+            tail = _dumps(body)[1:].encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError) as exc:
         raise AuditLogError(f"{where}: event {name!r} cannot be serialised: {exc}") from None
     return _Prepared(body, tail)
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, Mapping):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
+    return value
 
 
 class AuditLog:

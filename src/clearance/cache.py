@@ -90,7 +90,7 @@ def keepable(partial: PartialRecord | None) -> bool:
 
 def _encode(results: dict[str, PartialRecord | None]) -> str | None:
     try:
-        return json.dumps(
+        text = json.dumps(
             {
                 reader: None
                 if p is None
@@ -107,8 +107,11 @@ def _encode(results: dict[str, PartialRecord | None]) -> str | None:
             separators=(",", ":"),
             allow_nan=False,
         )
-    except (TypeError, ValueError):
+        if not text.isascii():
+            text.encode("utf-8")  # a lone surrogate cannot be stored
+    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
         return None  # something not JSON-safe: simply not cached
+    return text
 
 
 def _decode(text: str) -> dict[str, PartialRecord | None]:

@@ -88,17 +88,41 @@ class RunResult:
 
 
 def _prompt_texts(record: ProvenanceRecord) -> list[str]:
+    """Every prompt text the readers found, to be hashed wherever it is quoted; also in a
+    sidecar that has it in the wrong shape (a bare string for the prompt or the step, a list
+    for the text), whose PRV-02 message quotes the value it refuses."""
     texts: list[str] = []
     for partial in record.partials:
         steps = partial.data.get("steps")
         if not isinstance(steps, list):
             continue
         for step in steps:
-            prompt = step.get("prompt") if isinstance(step, dict) else None
-            text = prompt.get("text") if isinstance(prompt, dict) else None
-            if isinstance(text, str) and text.strip():
-                texts.append(text)
+            if not isinstance(step, dict):
+                _strings_in(step, texts)  # a step written as a bare prompt
+                continue
+            prompt = step.get("prompt")
+            if isinstance(prompt, dict):
+                text = prompt.get("text")
+                if isinstance(text, str):
+                    if text.strip():
+                        texts.append(text)
+                else:
+                    _strings_in(text, texts)
+            else:
+                _strings_in(prompt, texts)
     return sorted(set(texts), key=len, reverse=True)
+
+
+def _strings_in(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        if value.strip():
+            out.append(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _strings_in(item, out)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _strings_in(item, out)
 
 
 def prompt_hash(text: str) -> str:

@@ -124,6 +124,26 @@ class Status(str, enum.Enum):
         return self.value
 
 
+def printable(text: str) -> str:
+    """``text`` as it can be written to the audit log, the state store and a terminal.
+
+    A file name that is not UTF-8 reaches Python with its bad bytes as lone surrogates
+    (``os.fsdecode``), which UTF-8 cannot encode: they are shown as ``\\xe9`` escapes
+    instead (``caf\\xe9.png``), as any other lone surrogate is (``\\ud800``).
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def relative_posix(path: str | os.PathLike[str], root: Path) -> str:
     """``path`` relative to ``root`` with ``/`` separators, or ``str(path)`` when outside it.
 
@@ -133,11 +153,11 @@ def relative_posix(path: str | os.PathLike[str], root: Path) -> str:
     prefix = base if base.endswith(os.sep) else base + os.sep
     if text.startswith(prefix) and len(text) > len(prefix):
         text = text[len(prefix) :]
-        return text if os.sep == "/" else text.replace(os.sep, "/")
+        return printable(text if os.sep == "/" else text.replace(os.sep, "/"))
     try:
-        return Path(path).relative_to(root).as_posix()
+        return printable(Path(path).relative_to(root).as_posix())
     except ValueError:
-        return text
+        return printable(text)
 
 
 class FrameFiles(MutableSequence[Path]):
@@ -241,6 +261,10 @@ class Asset:
     #: ``os.stat`` results taken during the current audit, by path (see :meth:`stat`);
     #: ``None`` outside an audit.
     stats: dict[str, os.stat_result] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.rel.isascii():
+            self.rel = printable(self.rel)  # a name that is not UTF-8 (see printable())
 
     def file_names(self) -> list[str]:
         """The names of :attr:`files`, worked out once (again when ``files`` is replaced or
