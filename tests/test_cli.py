@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from clearance.testing import ClearanceRun, write_png
@@ -277,6 +278,63 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     (show.root / "tools.yaml").write_text("tools:\n  x: {deployment: cloud}\n")
     done = run_cli("validate", str(show.root / "clearance.yaml"))
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("rules", "field", "hint"),
+    [
+        ({"NFX-C02": {"denylist": ["Squid Game"]}}, "rules.NFX-C02", "did you mean NFX-C2?"),
+        (
+            {"NFX-C2": {"denylistt": ["Squid Game"]}},
+            "rules.NFX-C2.denylistt",
+            "did you mean denylist?",
+        ),
+        ({"NFX-Z*": {"outcome": "block"}}, "rules.NFX-Z*", "the glob matches no rule"),
+    ],
+)
+def test_a_typo_in_rules_is_a_config_error_for_scan_and_validate(
+    tmp_path: Path, rules: dict[str, Any], field: str, hint: str
+) -> None:
+    show = make_show(tmp_path, rules=rules)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    config = show.root / "clearance.yaml"
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2 and done.stdout == ""
+    assert f"{config}: {field}: " in done.stderr and hint in done.stderr
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert [e["event"] for e in events][-2:] == ["run.error", "run.finished"]
+    assert events[-1]["details"]["exit_code"] == 2 and field in events[-2]["message"]
+    checked = run_cli("validate", str(config))
+    assert checked.code == 1 and f"{config}: {field}: " in checked.stdout, checked.stdout
+    listed = run_cli("rules", "--config", str(config))
+    assert listed.code == 2 and "NFX-C2" in listed.stdout and field in listed.stderr
+
+
+def test_site_rules_are_known_and_their_declared_parameters_checked(tmp_path: Path) -> None:
+    plugin = tmp_path / "site.py"
+    plugin.write_text(
+        "from clearance import Outcome, Rule, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_add_rules(registry):\n"
+        "    registry.add(Rule('SITE-OLD-01', 't', 'creative-output', Outcome.NOTICE))\n"
+        "    registry.add(Rule('SITE-NEW-01', 't', 'creative-output', Outcome.NOTICE,\n"
+        "                      params=('names',)))\n"
+    )
+    rules = {"SITE-OLD-01": {"anything": 1}, "SITE-NEW-01": {"names": ["x"]}}
+    show = make_show(tmp_path, plugins=[str(plugin)], rules=rules)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    config = show.root / "clearance.yaml"
+    assert run_cli("scan", str(show.root)).code == 0
+    assert run_cli("validate", str(config)).code == 0
+    # blocked, the plugin's rules are unknown: a warning, since it may define them
+    blocked = run_cli("scan", str(show.root), "-p", "no:site")
+    assert (
+        blocked.code == 0 and "warning" in blocked.stderr and "rules.SITE-OLD-01" in blocked.stderr
+    )
+    show.config["rules"]["SITE-NEW-01"] = {"nmaes": ["x"]}
+    show.write_config()
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"{config}: rules.SITE-NEW-01.nmaes: " in done.stderr
 
 
 def test_rules_lists_the_default_pack(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ A configuration error is a :class:`ConfigError` naming the file and the field pa
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import fnmatch
 import hashlib
 import os
@@ -30,6 +31,7 @@ __all__ = [
     "schema_errors",
     "compile_schema",
     "format_path",
+    "rule_setting_errors",
     "CONFIG_NAME",
 ]
 
@@ -551,6 +553,63 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     policy.ignore = tuple(discovery.get("ignore", ()))
     policy.settings = dict(doc.get("readers") or {})
     return policy
+
+
+#: Keys of a ``rules:`` entry that every rule takes (the rest are the rule's parameters).
+_RULE_KEYS = ("enabled", "outcome")
+
+
+def rule_setting_errors(
+    policy: Policy, rules: Iterable[Any]
+) -> tuple[list[ConfigError], list[ConfigError]]:
+    """What ``rules:`` says that the loaded rules do not know, checked once plugins are loaded
+    (site rules are only known then): ``(unmatched, parameters)``.
+
+    ``unmatched``: entries whose id or glob matches no rule (``NFX-C02`` for ``NFX-C2``).
+    ``parameters``: keys that none of the matched rules declares (``denylistt``); rules that
+    declare nothing (:attr:`~clearance.model.Rule.params` ``None``) accept every key. ``x-``
+    keys are site extensions and never checked.
+    """
+    known = {rule.id: rule for rule in rules}
+    ids = sorted(known)
+    file = policy.config_file or "built-in default policy"
+    unmatched: list[ConfigError] = []
+    parameters: list[ConfigError] = []
+    for key, settings in policy.rules.items():
+        if key.startswith("x-"):
+            continue
+        matched = [known[i] for i in ids if fnmatch.fnmatchcase(i, key)]
+        if not matched:
+            if any(ch in key for ch in "*?["):
+                reason = "the glob matches no rule"
+            else:
+                reason = "no rule has this id" + _did_you_mean(key, ids)
+            unmatched.append(
+                ConfigError(file, f"rules.{key}", reason + " (`clearance rules` lists them)")
+            )
+            continue
+        if any(rule.params is None for rule in matched):
+            continue
+        declared = sorted({p for rule in matched for p in rule.params})
+        for name in settings:
+            if name in _RULE_KEYS or name in declared or str(name).startswith("x-"):
+                continue
+            takes = ", ".join(declared) if declared else "none besides enabled and outcome"
+            what = f"rule {key}" if len(matched) == 1 else f"the rules {key} matches"
+            parameters.append(
+                ConfigError(
+                    file,
+                    f"rules.{key}.{name}",
+                    f"unknown parameter of {what} (parameters: {takes})"
+                    + _did_you_mean(str(name), [*declared, *_RULE_KEYS]),
+                )
+            )
+    return unmatched, parameters
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def default_policy(root: str | os.PathLike[str]) -> Policy:

@@ -17,6 +17,8 @@ from ._common import (
     outcome_arg,
     policy_for,
     print_plugin_failures,
+    rule_config_errors,
+    stop_run,
 )
 from .output import Progress, render_json, render_jsonl, render_table
 
@@ -97,6 +99,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
         error(str(exc))
         return EXIT_ERROR
     print_plugin_failures(session.plugins.failures)
+    problems = rule_config_errors(policy, session.plugins, session.blocked)
+    if problems:
+        return stop_run(session, problems)
     for path, reason in found.errors:
         error(f"{path}: {reason}")
     progress = None if args.no_progress else Progress(len(found.assets))
