@@ -207,6 +207,17 @@ def test_stage_option_overrides_folder_mapping(tmp_path: Path) -> None:
     assert "NFX-GP4" in {f["rule"] for f in item["findings"]}
 
 
+def test_stage_option_must_name_a_configured_stage(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    path = show.asset("comp/a.png", sidecar=genai_sidecar())
+    for command in (("scan", str(show.root)), ("check", str(path))):
+        done = run_cli(*command, "--stage", "delivry", "--format", "json")
+        assert done.code == 2 and done.stdout == ""
+        assert "--stage delivry: no such stage in" in done.stderr
+        assert "clearance.yaml; its stages: gen, comp, delivery" in done.stderr
+        assert run_cli(*command, "--stage", "default").code == 0
+
+
 def test_files_under_no_stage_belong_to_default(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("elsewhere/a.png", sidecar=genai_sidecar())

@@ -9,11 +9,13 @@ import sys
 from ..discover import Discovery, assets_from_files, discover
 from ..engine import RunResult, Session
 from ..model import Outcome
+from ..policy import Policy
 from ._common import (
     EXIT_ERROR,
     add_config_options,
     blocked_plugins,
     error,
+    fail,
     outcome_arg,
     policy_for,
     print_plugin_failures,
@@ -67,6 +69,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     policy = policy_for(args, paths)
+    _check_stage(policy, args.stage)
     found = discover(paths, policy, stage=args.stage)
     # What discovery found lives to the end of the run, and a big tree's is a few large
     # containers (each folder's names, twice): every collection of the young objects would
@@ -77,11 +80,22 @@ def run_scan(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     policy = policy_for(args, args.files)
+    _check_stage(policy, args.stage)
     found = assets_from_files(args.files, policy)
     if args.stage:
         for asset in found.assets:
             asset.stage = args.stage
     return _audit(args, policy, found, args.files, command="check")
+
+
+def _check_stage(policy: Policy, stage: str | None) -> None:
+    """``--stage`` must name a configured stage (or ``default``, the stage of files under no
+    stage's paths): a misspelled one would audit everything in an invented stage, with none
+    of the real one's plugins and not final."""
+    names = [s.name for s in policy.stages]
+    if stage and stage not in names and stage != "default":
+        where = policy.config_file or "the built-in default policy"
+        fail(f"--stage {stage}: no such stage in {where}; its stages: {', '.join(names)}")
 
 
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
