@@ -74,6 +74,20 @@ def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    show.asset("comp/plate.png", sidecar={"provenance": 1, "generated": False})
+    config = show.root / "clearance.yaml"
+    config.unlink()
+    config.symlink_to(tmp_path / "unmounted" / "clearance.yaml")
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2 and done.stdout == ""
+    assert f"clearance: error: {config}: the configuration is a symbolic link" in done.stderr
+    assert not (show.root / ".clearance").exists()  # nothing ran under the default policy
+
+
 def test_unparseable_config_exits_2(tmp_path: Path) -> None:
     root = tmp_path / "show"
     root.mkdir()

@@ -159,6 +159,28 @@ def test_discovery_finds_nearest_config_upwards(tmp_path: Path) -> None:
     assert policy.audit_log == inner.parent / ".clearance" / "audit.jsonl"
 
 
+def test_a_nearest_config_that_is_not_a_file_is_an_error_not_the_default(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "clearance.yaml", base_config())  # further up: must not be used either
+    show = tmp_path / "show"
+    (show / "comp").mkdir(parents=True)
+    config = show / "clearance.yaml"
+    config.symlink_to("/mnt/unmounted_share/SHOW01/clearance.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_policy(paths=[show / "comp"])
+    assert str(info.value) == (
+        f"{config}: the configuration is a symbolic link to "
+        "/mnt/unmounted_share/SHOW01/clearance.yaml, which does not exist (or is not reachable)"
+    )
+    config.unlink()
+    config.mkdir()
+    with pytest.raises(ConfigError, match="the configuration is a folder, not a file"):
+        load_policy(paths=[show / "comp"])
+    with pytest.raises(ConfigError, match="configuration file is a folder, not a file"):
+        load_policy(config)
+
+
 def test_no_config_is_the_builtin_default_with_one_stage(tmp_path: Path) -> None:
     policy = load_policy(paths=[tmp_path])
     assert policy.is_default and [s.name for s in policy.stages] == ["default"]

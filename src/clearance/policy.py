@@ -413,7 +413,12 @@ class Policy:
 
 
 def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
-    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir)."""
+    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir).
+
+    :raises ConfigError: the nearest one is there but is not a file (a folder, or a symbolic
+        link to a share that is not mounted): the built-in default policy must not silently
+        stand in for the show's.
+    """
     for raw in paths[:1] or [Path.cwd()]:
         start = Path(raw).resolve()
         if start.is_file() or not start.exists():
@@ -422,7 +427,23 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
             candidate = folder / CONFIG_NAME
             if candidate.is_file():
                 return candidate
+            if os.path.lexists(candidate):
+                raise ConfigError(candidate, "", f"the configuration {_not_a_file(candidate)}")
     return None
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a file, cannot be read as one (``is a folder, ...``)."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        if not path.exists():
+            return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
+        return f"is a symbolic link to {target}, which is not a file"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if os.path.lexists(path):
+        return "is not a regular file"
+    return "not found"
 
 
 def _sha256(path: Path) -> str:
@@ -467,7 +488,7 @@ def load_policy(
         policy.config_file = None
     else:
         if not config_file.is_file():
-            raise ConfigError(config_file, "", "configuration file not found")
+            raise ConfigError(config_file, "", f"configuration file {_not_a_file(config_file)}")
         policy = _load_config_file(config_file, root=config_file.parent)
     if now is not None:
         policy.now = now
@@ -496,7 +517,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     if isinstance(tools, str):
         tools_file = _relative(policy.root, tools)
         if not tools_file.is_file():
-            raise ConfigError(path, "tools", f"tool registry {tools_file} not found")
+            raise ConfigError(
+                path, "tools", f"tool registry {tools_file} {_not_a_file(tools_file)}"
+            )
         policy.tools = dict(_load(tools_file, "tools.schema.json").get("tools", {}))
         policy.files[str(tools_file)] = _sha256(tools_file)
     elif isinstance(tools, Mapping):
@@ -506,7 +529,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     if isinstance(approvals, str):
         approvals_file = _relative(policy.root, approvals)
         if not approvals_file.is_file():
-            raise ConfigError(path, "approvals", f"approvals file {approvals_file} not found")
+            raise ConfigError(
+                path, "approvals", f"approvals file {approvals_file} {_not_a_file(approvals_file)}"
+            )
         adoc = _load(approvals_file, "approvals.schema.json")
         policy.approvals = dict(adoc.get("approvals") or {})
         policy.consents = dict(adoc.get("consents") or {})
