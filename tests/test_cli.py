@@ -203,6 +203,36 @@ def test_oversized_sidecar_is_refused(tmp_path: Path) -> None:
     assert prv02 and "limit" in prv02[0]["message"]
 
 
+def test_a_sidecar_with_an_impossible_date_or_latin1_bytes_is_prv02_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    dated = show.asset("comp/a.png", sidecar=genai_sidecar())
+    dated_sidecar = show.root / "comp" / "a.png.genai.yaml"
+    text = dated_sidecar.read_text()
+    dated_sidecar.write_text(text.replace("notified_at: '2026-11-02'", "notified_at: 2026-02-30"))
+    assert "notified_at: 2026-02-30" in dated_sidecar.read_text()
+    latin = show.asset("comp/b.png")
+    latin_sidecar = show.root / "comp" / "b.png.genai.yaml"
+    latin_sidecar.write_bytes(b"provenance: 1\ngenerated: false\nx-operator: Jos\xe9\n")
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    by_asset = {a["asset"]: a["findings"] for a in done.json()["assets"]}
+    for rel in (dated.name, latin.name):
+        rules = {f["rule"] for f in by_asset[f"comp/{rel}"]}
+        assert "PRV-02" in rules and not rules & {"PRV-01", "PRV-05"}, rules
+    [error] = next(f for f in by_asset["comp/a.png"] if f["rule"] == "PRV-02")["evidence"]["errors"]
+    assert error["field"] == "disclosure.notified_at" and "not a valid date" in error["message"]
+    [error] = next(f for f in by_asset["comp/b.png"] if f["rule"] == "PRV-02")["evidence"]["errors"]
+    assert error["message"].startswith("not UTF-8 text: byte 0xe9 (line 3")
+    good = show.root / "clearance.yaml"
+    checked = run_cli("validate", str(dated_sidecar), str(latin_sidecar), str(good))
+    assert checked.code == 1 and checked.stderr == ""
+    assert f"{dated_sidecar}: disclosure.notified_at: invalid YAML: '2026-02-30'" in checked.stdout
+    assert f"{latin_sidecar}: not UTF-8 text" in checked.stdout
+    assert f"{good}: valid" in checked.stdout
+
+
 def test_check_audits_single_files_with_the_same_output(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     path = show.asset("comp/a.png", sidecar=genai_sidecar())

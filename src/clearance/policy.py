@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
-from ._yaml import DocumentError, load_document
+from ._yaml import DocumentError, format_path, load_document
 from .model import Outcome
 
 __all__ = [
@@ -80,17 +80,6 @@ _TYPE_WORDS = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-def format_path(parts: Iterable[Any]) -> str:
-    """``["stages", 2, "paths"]`` → ``stages[2].paths``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _describe(error: Any) -> tuple[str, str]:
@@ -454,7 +443,7 @@ def _load(path: Path, schema_name: str) -> dict[str, Any]:
     try:
         document = load_document(path)
     except DocumentError as exc:
-        raise ConfigError(path, "", str(exc)) from None
+        raise ConfigError(path, exc.field, exc.reason) from None
     if document is None:
         document = {}
     if not isinstance(document, Mapping):

@@ -76,7 +76,7 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     try:
         data = load_document(asset.sidecar, st=st)
     except DocumentError as exc:
-        return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, "", str(exc))])
+        return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, exc.field, exc.reason)])
     return sidecar_record(data, file, asset=asset)
 
 
