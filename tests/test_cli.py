@@ -301,6 +301,39 @@ def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
     assert [json.loads(line)["asset"] for line in lines] == ["comp/a.png", "comp/b.png"]
 
 
+def test_stage_level_findings_are_in_the_json_and_jsonl_output(tmp_path: Path) -> None:
+    plugin = tmp_path / "stage_raises.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_stage(stage_result):\n"
+        "    raise RuntimeError('stage checker exploded')\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    doc = done.json()
+    assert [a["outcome"] for a in doc["assets"]] == ["pass"]
+    [finding] = doc["stage_findings"]
+    assert (finding["rule"], finding["outcome"], finding["stage"], finding["asset"]) == (
+        "PRV-05",
+        "escalate",
+        "comp",
+        "",
+    )
+    assert "stage checker exploded" in finding["message"]
+    lines = [
+        json.loads(line)
+        for line in run_cli("scan", str(show.root), "--format", "jsonl").stdout.splitlines()
+    ]
+    assert [(item["asset"], item["stage"], item["outcome"]) for item in lines] == [
+        ("comp/a.png", "comp", "pass"),
+        (None, "comp", "escalate"),
+    ]
+    assert lines[1]["findings"] == doc["stage_findings"]
+
+
 def test_table_report_lists_stage_counts_and_remediation(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/a.png")
