@@ -468,6 +468,55 @@ def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
     assert run_cli("init", str(tmp_path / "new")).code == 2
 
 
+def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
+    target = tmp_path / "show"
+    target.write_text("not a folder")
+    done = run_cli("init", str(target))
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert f"clearance: error: {target}: is a file, not a folder" in done.stderr
+    assert target.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_jobs_must_be_a_positive_number(tmp_path: Path, jobs: str) -> None:
+    show = make_show(tmp_path)
+    done = run_cli("scan", str(show.root), "--jobs", jobs)
+    assert done.code == 2 and "argument --jobs/-j: expected" in done.stderr
+    assert not (show.root / ".clearance").exists()
+
+
+def test_check_names_a_folder_or_a_sidecar_for_what_it_is(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    asset = show.asset("comp/a.png")  # no provenance: PRV-01
+    sidecar = show.root / "comp" / "b.png.genai.yaml"
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    frames = [show.asset(f"comp/seq.{n}.png") for n in (1001, 1002)]
+    (show.root / "comp" / "seq.genai.yaml").write_text(yaml.safe_dump(genai_sidecar()))
+    orphan = show.root / "comp" / "gone.png.genai.yaml"
+    orphan.write_text(yaml.safe_dump(genai_sidecar()))
+
+    folder = run_cli("check", str(show.root / "comp"))
+    assert folder.code == 2 and "ERROR: 0 asset(s)" in folder.stdout
+    assert f"{show.root / 'comp'}: is a folder; `clearance scan` audits a folder" in folder.stderr
+
+    done = run_cli("check", str(sidecar), str(show.root / "comp" / "seq.genai.yaml"), "-f", "json")
+    assert done.code == 0, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/b.png", "comp/seq.####.png"]
+    assert f"{sidecar} is a sidecar: checking the asset it describes" in done.stderr
+    assert done.json()["assets"][1]["frames"] == "1001-1002" and len(frames) == 2
+    # the asset is audited for real: the verdict of checking the asset itself
+    (show.root / "comp" / "a.png.genai.yaml").write_text("provenance: 1\n")  # generated unknown
+    via_sidecar = run_cli("check", str(show.root / "comp" / "a.png.genai.yaml"), "-f", "json")
+    direct = run_cli("check", str(asset), "-f", "json")
+    assert via_sidecar.code == direct.code == 1
+    assert via_sidecar.json()["assets"] == direct.json()["assets"]
+
+    gone = run_cli("check", str(orphan))
+    assert gone.code == 2 and f"{orphan}: is a provenance sidecar, and no asset" in gone.stderr
+    scanned = run_cli("scan", str(orphan))
+    assert scanned.code == 2 and f"{orphan}: is a provenance sidecar" in scanned.stderr
+
+
 def test_unwritable_audit_log_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     show = make_show(tmp_path, audit={"log": "blocker/audit.jsonl"})
     (show.root / "blocker").write_text("a file where a folder should be")

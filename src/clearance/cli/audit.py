@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 
-from ..discover import Discovery, assets_from_files, discover
+from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
 from ..policy import Policy
@@ -32,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common_options(scan)
     scan.add_argument(
-        "--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default 1)"
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1)",
     )
     scan.set_defaults(func=run_scan)
 
@@ -40,6 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("files", nargs="+", metavar="FILE")
     _common_options(check)
     check.set_defaults(func=run_check)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -82,6 +98,12 @@ def run_check(args: argparse.Namespace) -> int:
     policy = policy_for(args, args.files)
     _check_stage(policy, args.stage)
     found = assets_from_files(args.files, policy)
+    refused = {path for path, _ in found.errors}
+    for raw in args.files:
+        if is_sidecar(Path(raw).name) and str(raw) not in refused:
+            print(
+                f"clearance: {raw} is a sidecar: checking the asset it describes", file=sys.stderr
+            )
     if args.stage:
         for asset in found.assets:
             asset.stage = args.stage

@@ -188,7 +188,14 @@ def run_plugins(args: argparse.Namespace) -> int:
 
 def run_init(args: argparse.Namespace) -> int:
     target = Path(args.dir)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        error(f"{target}: is a file, not a folder; give the folder to write the configuration in")
+        return EXIT_ERROR
+    except OSError as exc:
+        error(f"{target}: cannot create the folder: {exc.strerror or exc}")
+        return EXIT_ERROR
     written = []
     for name in ("clearance.yaml", "tools.yaml", "approvals.yaml"):
         dest = target / name

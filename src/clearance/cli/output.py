@@ -121,6 +121,8 @@ def render_table(
                 out.write(f"    {f.rule:<9} {f.asset}  (approval {f.approval})\n")
     worst = result.outcome
     verdict = "FAIL" if worst >= fail_on else "OK"
+    if result.errors or result.plugin_failures:
+        verdict = "ERROR"  # exit 2: what could not be audited is on stderr
     out.write(
         f"\n{verdict}: {len(result.assets)} asset(s); worst open outcome {_paint(worst.value, worst, colour)}"
         f" (--fail-on {fail_on.value})\n"
