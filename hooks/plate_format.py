@@ -56,6 +56,7 @@ pack = RulePack("plate_format", pack="site")
         "Re-render the plate at the show resolution in an accepted format (see the "
         "SITE-PLATE-01 settings in clearance.yaml), then republish it with its sidecar."
     ),
+    params=tuple(DEFAULTS),
 )
 def plate_format(ctx: RuleContext) -> Iterator[Finding]:
     """Plates published by the generation stage must match the show's delivery spec

@@ -56,6 +56,7 @@ RULE = Rule(
         "show's producer for a written approval covering SITE-DENY-01."
     ),
     pack="site",
+    params=("works", "names"),  # a misspelled key in clearance.yaml is then a config error
 )
 
 

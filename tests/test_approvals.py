@@ -8,7 +8,7 @@ from pathlib import Path
 
 from clearance.approvals import asset_sha256
 from clearance.testing import ClearanceRun
-from conftest import genai_sidecar
+from conftest import genai_sidecar, run_cli
 
 TODAY = dt.date.today()
 
@@ -173,3 +173,27 @@ def test_events_record_the_approval_in_the_log_file(clearance_run) -> None:
     result = run.scan()
     lines = result.log.read_text().splitlines()
     assert any(json.loads(line).get("approval") == "APR-1" for line in lines)
+
+
+def test_an_impossible_unquoted_date_is_a_config_error_naming_file_and_field(
+    clearance_run,
+) -> None:
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    approvals = run.root / "approvals.yaml"
+    approvals.write_text(
+        "approvals:\n  APR-1:\n    rules: [NFX-C1]\n    approved_by: Legal\n"
+        "    approved_at: 2026-10-01\n    expires: 2027-02-30\n"
+    )
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert f"clearance: error: {approvals}: approvals.APR-1.expires: invalid YAML: " in done.stderr
+    assert "'2027-02-30' is not a valid date (day is out of range for month)" in done.stderr
+    # validate reports it as an invalid file (1) and goes on to the files after it
+    sidecar = run.root / "comp" / "a.png.genai.yaml"
+    checked = run_cli("validate", str(approvals), str(run.root / "tools.yaml"), str(sidecar))
+    assert checked.code == 1, checked.stderr
+    assert f"{approvals}: approvals.APR-1.expires: invalid YAML" in checked.stdout
+    assert f"{run.root / 'tools.yaml'}: valid" in checked.stdout
+    assert f"{sidecar}: valid" in checked.stdout

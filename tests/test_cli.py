@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from clearance.testing import ClearanceRun, write_png
@@ -71,6 +72,20 @@ def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     assert done.code == 2
     assert "clearance.yaml: stages[1].paths: expected a list" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    show.asset("comp/plate.png", sidecar={"provenance": 1, "generated": False})
+    config = show.root / "clearance.yaml"
+    config.unlink()
+    config.symlink_to(tmp_path / "unmounted" / "clearance.yaml")
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2 and done.stdout == ""
+    assert f"clearance: error: {config}: the configuration is a symbolic link" in done.stderr
+    assert not (show.root / ".clearance").exists()  # nothing ran under the default policy
 
 
 def test_unparseable_config_exits_2(tmp_path: Path) -> None:
@@ -188,6 +203,36 @@ def test_oversized_sidecar_is_refused(tmp_path: Path) -> None:
     assert prv02 and "limit" in prv02[0]["message"]
 
 
+def test_a_sidecar_with_an_impossible_date_or_latin1_bytes_is_prv02_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    dated = show.asset("comp/a.png", sidecar=genai_sidecar())
+    dated_sidecar = show.root / "comp" / "a.png.genai.yaml"
+    text = dated_sidecar.read_text()
+    dated_sidecar.write_text(text.replace("notified_at: '2026-11-02'", "notified_at: 2026-02-30"))
+    assert "notified_at: 2026-02-30" in dated_sidecar.read_text()
+    latin = show.asset("comp/b.png")
+    latin_sidecar = show.root / "comp" / "b.png.genai.yaml"
+    latin_sidecar.write_bytes(b"provenance: 1\ngenerated: false\nx-operator: Jos\xe9\n")
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    by_asset = {a["asset"]: a["findings"] for a in done.json()["assets"]}
+    for rel in (dated.name, latin.name):
+        rules = {f["rule"] for f in by_asset[f"comp/{rel}"]}
+        assert "PRV-02" in rules and not rules & {"PRV-01", "PRV-05"}, rules
+    [error] = next(f for f in by_asset["comp/a.png"] if f["rule"] == "PRV-02")["evidence"]["errors"]
+    assert error["field"] == "disclosure.notified_at" and "not a valid date" in error["message"]
+    [error] = next(f for f in by_asset["comp/b.png"] if f["rule"] == "PRV-02")["evidence"]["errors"]
+    assert error["message"].startswith("not UTF-8 text: byte 0xe9 (line 3")
+    good = show.root / "clearance.yaml"
+    checked = run_cli("validate", str(dated_sidecar), str(latin_sidecar), str(good))
+    assert checked.code == 1 and checked.stderr == ""
+    assert f"{dated_sidecar}: disclosure.notified_at: invalid YAML: '2026-02-30'" in checked.stdout
+    assert f"{latin_sidecar}: not UTF-8 text" in checked.stdout
+    assert f"{good}: valid" in checked.stdout
+
+
 def test_check_audits_single_files_with_the_same_output(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     path = show.asset("comp/a.png", sidecar=genai_sidecar())
@@ -204,6 +249,17 @@ def test_stage_option_overrides_folder_mapping(tmp_path: Path) -> None:
     item = doc["assets"][0]
     assert item["stage"] == "delivery"
     assert "NFX-GP4" in {f["rule"] for f in item["findings"]}
+
+
+def test_stage_option_must_name_a_configured_stage(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    path = show.asset("comp/a.png", sidecar=genai_sidecar())
+    for command in (("scan", str(show.root)), ("check", str(path))):
+        done = run_cli(*command, "--stage", "delivry", "--format", "json")
+        assert done.code == 2 and done.stdout == ""
+        assert "--stage delivry: no such stage in" in done.stderr
+        assert "clearance.yaml; its stages: gen, comp, delivery" in done.stderr
+        assert run_cli(*command, "--stage", "default").code == 0
 
 
 def test_files_under_no_stage_belong_to_default(tmp_path: Path) -> None:
@@ -245,6 +301,39 @@ def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
     assert [json.loads(line)["asset"] for line in lines] == ["comp/a.png", "comp/b.png"]
 
 
+def test_stage_level_findings_are_in_the_json_and_jsonl_output(tmp_path: Path) -> None:
+    plugin = tmp_path / "stage_raises.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_stage(stage_result):\n"
+        "    raise RuntimeError('stage checker exploded')\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    doc = done.json()
+    assert [a["outcome"] for a in doc["assets"]] == ["pass"]
+    [finding] = doc["stage_findings"]
+    assert (finding["rule"], finding["outcome"], finding["stage"], finding["asset"]) == (
+        "PRV-05",
+        "escalate",
+        "comp",
+        "",
+    )
+    assert "stage checker exploded" in finding["message"]
+    lines = [
+        json.loads(line)
+        for line in run_cli("scan", str(show.root), "--format", "jsonl").stdout.splitlines()
+    ]
+    assert [(item["asset"], item["stage"], item["outcome"]) for item in lines] == [
+        ("comp/a.png", "comp", "pass"),
+        (None, "comp", "escalate"),
+    ]
+    assert lines[1]["findings"] == doc["stage_findings"]
+
+
 def test_table_report_lists_stage_counts_and_remediation(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/a.png")
@@ -277,6 +366,63 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     (show.root / "tools.yaml").write_text("tools:\n  x: {deployment: cloud}\n")
     done = run_cli("validate", str(show.root / "clearance.yaml"))
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("rules", "field", "hint"),
+    [
+        ({"NFX-C02": {"denylist": ["Squid Game"]}}, "rules.NFX-C02", "did you mean NFX-C2?"),
+        (
+            {"NFX-C2": {"denylistt": ["Squid Game"]}},
+            "rules.NFX-C2.denylistt",
+            "did you mean denylist?",
+        ),
+        ({"NFX-Z*": {"outcome": "block"}}, "rules.NFX-Z*", "the glob matches no rule"),
+    ],
+)
+def test_a_typo_in_rules_is_a_config_error_for_scan_and_validate(
+    tmp_path: Path, rules: dict[str, Any], field: str, hint: str
+) -> None:
+    show = make_show(tmp_path, rules=rules)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    config = show.root / "clearance.yaml"
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2 and done.stdout == ""
+    assert f"{config}: {field}: " in done.stderr and hint in done.stderr
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert [e["event"] for e in events][-2:] == ["run.error", "run.finished"]
+    assert events[-1]["details"]["exit_code"] == 2 and field in events[-2]["message"]
+    checked = run_cli("validate", str(config))
+    assert checked.code == 1 and f"{config}: {field}: " in checked.stdout, checked.stdout
+    listed = run_cli("rules", "--config", str(config))
+    assert listed.code == 2 and "NFX-C2" in listed.stdout and field in listed.stderr
+
+
+def test_site_rules_are_known_and_their_declared_parameters_checked(tmp_path: Path) -> None:
+    plugin = tmp_path / "site.py"
+    plugin.write_text(
+        "from clearance import Outcome, Rule, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_add_rules(registry):\n"
+        "    registry.add(Rule('SITE-OLD-01', 't', 'creative-output', Outcome.NOTICE))\n"
+        "    registry.add(Rule('SITE-NEW-01', 't', 'creative-output', Outcome.NOTICE,\n"
+        "                      params=('names',)))\n"
+    )
+    rules = {"SITE-OLD-01": {"anything": 1}, "SITE-NEW-01": {"names": ["x"]}}
+    show = make_show(tmp_path, plugins=[str(plugin)], rules=rules)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    config = show.root / "clearance.yaml"
+    assert run_cli("scan", str(show.root)).code == 0
+    assert run_cli("validate", str(config)).code == 0
+    # blocked, the plugin's rules are unknown: a warning, since it may define them
+    blocked = run_cli("scan", str(show.root), "-p", "no:site")
+    assert (
+        blocked.code == 0 and "warning" in blocked.stderr and "rules.SITE-OLD-01" in blocked.stderr
+    )
+    show.config["rules"]["SITE-NEW-01"] = {"nmaes": ["x"]}
+    show.write_config()
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"{config}: rules.SITE-NEW-01.nmaes: " in done.stderr
 
 
 def test_rules_lists_the_default_pack(tmp_path: Path) -> None:
@@ -320,6 +466,55 @@ def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
         run_cli("validate", *(str(p) for p in sorted((tmp_path / "new").glob("*.yaml")))).code == 0
     )
     assert run_cli("init", str(tmp_path / "new")).code == 2
+
+
+def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
+    target = tmp_path / "show"
+    target.write_text("not a folder")
+    done = run_cli("init", str(target))
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert f"clearance: error: {target}: is a file, not a folder" in done.stderr
+    assert target.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_jobs_must_be_a_positive_number(tmp_path: Path, jobs: str) -> None:
+    show = make_show(tmp_path)
+    done = run_cli("scan", str(show.root), "--jobs", jobs)
+    assert done.code == 2 and "argument --jobs/-j: expected" in done.stderr
+    assert not (show.root / ".clearance").exists()
+
+
+def test_check_names_a_folder_or_a_sidecar_for_what_it_is(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    asset = show.asset("comp/a.png")  # no provenance: PRV-01
+    sidecar = show.root / "comp" / "b.png.genai.yaml"
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    frames = [show.asset(f"comp/seq.{n}.png") for n in (1001, 1002)]
+    (show.root / "comp" / "seq.genai.yaml").write_text(yaml.safe_dump(genai_sidecar()))
+    orphan = show.root / "comp" / "gone.png.genai.yaml"
+    orphan.write_text(yaml.safe_dump(genai_sidecar()))
+
+    folder = run_cli("check", str(show.root / "comp"))
+    assert folder.code == 2 and "ERROR: 0 asset(s)" in folder.stdout
+    assert f"{show.root / 'comp'}: is a folder; `clearance scan` audits a folder" in folder.stderr
+
+    done = run_cli("check", str(sidecar), str(show.root / "comp" / "seq.genai.yaml"), "-f", "json")
+    assert done.code == 0, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/b.png", "comp/seq.####.png"]
+    assert f"{sidecar} is a sidecar: checking the asset it describes" in done.stderr
+    assert done.json()["assets"][1]["frames"] == "1001-1002" and len(frames) == 2
+    # the asset is audited for real: the verdict of checking the asset itself
+    (show.root / "comp" / "a.png.genai.yaml").write_text("provenance: 1\n")  # generated unknown
+    via_sidecar = run_cli("check", str(show.root / "comp" / "a.png.genai.yaml"), "-f", "json")
+    direct = run_cli("check", str(asset), "-f", "json")
+    assert via_sidecar.code == direct.code == 1
+    assert via_sidecar.json()["assets"] == direct.json()["assets"]
+
+    gone = run_cli("check", str(orphan))
+    assert gone.code == 2 and f"{orphan}: is a provenance sidecar, and no asset" in gone.stderr
+    scanned = run_cli("scan", str(orphan))
+    assert scanned.code == 2 and f"{orphan}: is a provenance sidecar" in scanned.stderr
 
 
 def test_unwritable_audit_log_exits_2_with_a_clear_message(tmp_path: Path) -> None:

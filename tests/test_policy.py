@@ -13,8 +13,14 @@ import yaml
 
 from clearance._resources import SCHEMAS, schema
 from clearance._yaml import load_document
-from clearance.model import Outcome
-from clearance.policy import ConfigError, find_config, load_policy, schema_errors
+from clearance.model import Outcome, Rule
+from clearance.policy import (
+    ConfigError,
+    find_config,
+    load_policy,
+    rule_setting_errors,
+    schema_errors,
+)
 from conftest import genai_sidecar
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_pipeline" / "show"
@@ -153,6 +159,28 @@ def test_discovery_finds_nearest_config_upwards(tmp_path: Path) -> None:
     assert policy.audit_log == inner.parent / ".clearance" / "audit.jsonl"
 
 
+def test_a_nearest_config_that_is_not_a_file_is_an_error_not_the_default(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "clearance.yaml", base_config())  # further up: must not be used either
+    show = tmp_path / "show"
+    (show / "comp").mkdir(parents=True)
+    config = show / "clearance.yaml"
+    config.symlink_to("/mnt/unmounted_share/SHOW01/clearance.yaml")
+    with pytest.raises(ConfigError) as info:
+        load_policy(paths=[show / "comp"])
+    assert str(info.value) == (
+        f"{config}: the configuration is a symbolic link to "
+        "/mnt/unmounted_share/SHOW01/clearance.yaml, which does not exist (or is not reachable)"
+    )
+    config.unlink()
+    config.mkdir()
+    with pytest.raises(ConfigError, match="the configuration is a folder, not a file"):
+        load_policy(paths=[show / "comp"])
+    with pytest.raises(ConfigError, match="configuration file is a folder, not a file"):
+        load_policy(config)
+
+
 def test_no_config_is_the_builtin_default_with_one_stage(tmp_path: Path) -> None:
     policy = load_policy(paths=[tmp_path])
     assert policy.is_default and [s.name for s in policy.stages] == ["default"]
@@ -183,6 +211,45 @@ def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
     assert policy.rule_outcome("NFX-T1x") is Outcome.NOTICE
     assert policy.rule_settings("NFX-C2") == {"denylist": ["Squid Game"]}
     assert not policy.rule_enabled("IPTC-04") and policy.rule_enabled("IPTC-01")
+
+
+def test_rules_entries_are_checked_against_the_loaded_rules(tmp_path: Path) -> None:
+    from clearance.plugins import PluginHost
+
+    rules = {
+        "NFX-C02": {"denylist": ["Squid Game"]},  # the id misspelled
+        "NFX-C2": {"denylistt": ["Squid Game"], "x-note": "legal asked"},  # the parameter
+        "NFX-Z*": {"outcome": "block"},  # a glob matching nothing
+        "NFX-T*": {"outcome": "block", "enterprise_downgrade": True},  # none of them takes it
+        "NFX-*": {"enterprise_downgrade": True},  # NFX-D1 takes it
+        "PRV-06": {"require_trusted": True, "trust_anchors": "certs/root.pem"},
+        "x-comment": {"anything": 1},
+    }
+    policy = load_policy(write(tmp_path / "clearance.yaml", base_config(rules=rules)))
+    unmatched, parameters = rule_setting_errors(policy, PluginHost(policy, autoload=False).registry)
+    assert [(e.file, e.field) for e in unmatched] == [
+        (str(tmp_path / "clearance.yaml"), "rules.NFX-C02"),
+        (str(tmp_path / "clearance.yaml"), "rules.NFX-Z*"),
+    ]
+    assert "did you mean NFX-C2?" in unmatched[0].message
+    assert "glob matches no rule" in unmatched[1].message
+    assert [e.field for e in parameters] == [
+        "rules.NFX-C2.denylistt",
+        "rules.NFX-T*.enterprise_downgrade",
+    ]
+    assert "did you mean denylist?" in parameters[0].message
+
+
+def test_a_rule_without_declared_parameters_accepts_every_key(tmp_path: Path) -> None:
+    site = [
+        Rule("SITE-OLD-01", "old", "creative-output", Outcome.NOTICE),  # params not declared
+        Rule("SITE-NEW-01", "new", "creative-output", Outcome.NOTICE, params=["names"]),
+    ]
+    rules = {"SITE-OLD-01": {"whatever": 1}, "SITE-NEW-01": {"names": [], "nmaes": []}}
+    policy = load_policy(write(tmp_path / "clearance.yaml", base_config(rules=rules)))
+    unmatched, parameters = rule_setting_errors(policy, site)
+    assert unmatched == []
+    assert [e.field for e in parameters] == ["rules.SITE-NEW-01.nmaes"]
 
 
 def test_schema_errors_are_complete_and_sorted() -> None:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tracemalloc
@@ -408,6 +409,27 @@ def test_bad_options_and_unreadable_logs_exit_2(tmp_path: Path, show_log: Path) 
     unreadable.mkdir()
     (unreadable.parent / "locked.jsonl.000001").write_text("")
     assert clearance("report", str(unreadable)).returncode == 2
+
+
+def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
+    state = tmp_path / "state.db"
+    with sqlite3.connect(state) as db:
+        db.execute("CREATE TABLE audits (asset TEXT, outcome TEXT)")
+        db.executemany(
+            "INSERT INTO audits VALUES (?, ?)", [(f"a{i}.png", "pass") for i in range(50)]
+        )
+    config = tmp_path / "clearance.yaml"
+    config.write_text("clearance: 1\nstages: [{name: comp, paths: [comp/]}]\n")
+    for wrong in (state, config):
+        for fmt in ("junit", "json"):
+            proc = clearance("report", str(wrong), "-f", fmt)
+            assert proc.returncode == 2 and proc.stdout == "", proc.stdout
+            assert f"{wrong}: not an audit log (none of its lines is an audit event)" in proc.stderr
+        proc = clearance("report", str(show_log), str(wrong))  # with a real log as well
+        assert proc.returncode == 2 and f"{wrong}: not an audit log" in proc.stderr
+    empty = tmp_path / "fresh.jsonl"
+    empty.write_text("")
+    assert clearance("report", str(empty)).returncode == 0  # a log nothing was written to yet
 
 
 def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:

@@ -75,6 +75,31 @@ def test_unparseable_yaml_is_an_issue_with_line(tmp_path: Path) -> None:
     assert record.data == {}
 
 
+def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_path: Path) -> None:
+    text = "provenance: 1\ngenerated: true\nsteps:\n  - tool: t\n    at: [2026-01-01, 2026-02-30]\n"
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert (issue.file, issue.field) == ("a.png.genai.yaml", "steps[0].at[1]")
+    assert "'2026-02-30' is not a valid date (day is out of range for month)" in issue.message
+    assert "(line 5, column 22)" in issue.message
+    # the same through aliases (the memoised builder) and merge keys (PyYAML's constructor)
+    with pytest.raises(DocumentError) as info:
+        parse_document("- &d {expires: 2027-13-01}\n- *d\n")
+    assert info.value.field == "[0].expires" and "month must be in 1..12" in info.value.reason
+    with pytest.raises(DocumentError, match="day is out of range"):
+        parse_document("base: &b {x: 1}\nm: {<<: *b, d: 2026-02-31}\n")
+
+
+def test_bytes_that_are_not_utf8_are_an_issue_with_line(tmp_path: Path) -> None:
+    asset = asset_with(tmp_path, "")
+    (tmp_path / "a.png.genai.yaml").write_bytes(b"provenance: 1\ngenerated: false\nx-by: Jos\xe9\n")
+    record = read_sidecar(asset)
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert issue.message == "not UTF-8 text: byte 0xe9 (line 3, column 10); save the file as UTF-8"
+
+
 def test_not_a_mapping(tmp_path: Path) -> None:
     record = read_sidecar(asset_with(tmp_path, "- just\n- a list\n"))
     assert record and record.issues[0].field == "(top level)"

@@ -236,6 +236,20 @@ def test_exit_codes(show: Path, tmp_path: Path) -> None:
     assert no_store.code == 2 and "run 'clearance scan' first" in no_store.stderr
 
 
+def test_an_otio_file_that_holds_no_timeline_exits_2_naming_it(show: Path) -> None:
+    cases = {
+        "unknown.otio": ('{"OTIO_SCHEMA": "Banana.1"}', "the unknown schema 'Banana'"),
+        "list.otio": ("[1, 2, 3]", "its top level is a list"),
+    }
+    for name, (text, said) in cases.items():
+        edit = show / "editorial" / name
+        edit.write_text(text, encoding="utf-8")
+        done = audit(edit)
+        assert done.code == 2 and "internal error" not in done.stderr, done.stderr
+        assert f"clearance: error: {edit}: contains no timeline (" in done.stderr
+        assert said in done.stderr
+
+
 def test_without_opentimelineio_the_command_says_how_to_install(show: Path, tmp_path: Path) -> None:
     shadow = tmp_path / "shadow" / "opentimelineio"
     shadow.mkdir(parents=True)

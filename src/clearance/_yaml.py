@@ -4,7 +4,9 @@ YAML is loaded only with PyYAML's safe C loader. Documents over :data:`MAX_BYTES
 refused before they are read, and alias expansion is bounded: a document whose aliases
 would expand to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) is
 refused without being constructed. Dates become ISO strings, so JSON Schema sees what the
-user wrote.
+user wrote. Whatever a document gets wrong is a :class:`DocumentError` naming the line and,
+where known, the field: bytes that are not UTF-8, and a scalar PyYAML's constructors refuse
+(an unquoted impossible date, ``expires: 2027-02-30``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -87,7 +90,14 @@ _Loader: Any = _Base if getattr(_Base, "yaml_path_resolvers", None) else _MemoLo
 MAX_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 10_000
 
-__all__ = ["DocumentError", "load_document", "parse_document", "read_limited", "MAX_BYTES"]
+__all__ = [
+    "DocumentError",
+    "format_path",
+    "load_document",
+    "parse_document",
+    "read_limited",
+    "MAX_BYTES",
+]
 
 
 #: a JSON escape of a UTF-16 surrogate (only a pair of them is a character)
@@ -95,11 +105,55 @@ _LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class DocumentError(Exception):
-    """A document that cannot be read: the message says why (the caller names the file)."""
+    """A document that cannot be read: the message says why (the caller names the file).
+
+    :ivar field: the field path of the problem (``approvals.APR-1.expires``), or ``""``.
+    :ivar reason: why, without the field.
+    """
+
+    def __init__(self, reason: str, field: str = "") -> None:
+        self.reason = reason
+        self.field = field
+        super().__init__(f"{field}: {reason}" if field else reason)
 
 
 class DocumentReadError(DocumentError):
     """The file could not be read (permissions, an I/O error): trying again may succeed."""
+
+
+def format_path(parts: Iterable[Any]) -> str:
+    """``["stages", 2, "paths"]`` → ``stages[2].paths``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _BadScalar(Exception):
+    """A scalar PyYAML's constructor refused; ``path`` is filled in, innermost key first, as
+    the exception leaves the containers that hold it."""
+
+    def __init__(self, node: Any, exc: Exception) -> None:
+        self.node = node
+        self.path: list[Any] = []
+        kind = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
+        mark = node.start_mark
+        self.reason = (
+            f"invalid YAML: {node.value!r} is not a valid {kind} ({exc}) "
+            f"(line {mark.line + 1}, column {mark.column + 1})"
+        )
+
+
+def _index_of(children: list[Any], bad: Any) -> int:
+    """The index of the child of a sequence node that holds the node ``bad``."""
+    where = bad.start_mark.index
+    for index, child in enumerate(children):
+        if child is bad or child.start_mark.index <= where < child.end_mark.index:
+            return index
+    return 0  # pragma: no cover - the bad node is always inside one child
 
 
 def load_document(
@@ -155,7 +209,16 @@ def read_limited(
 
 
 def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
-    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        assert isinstance(data, bytes)
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DocumentError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} (line {line}, column {column}); "
+            "save the file as UTF-8"
+        ) from None
     if json_only:
         try:
             doc = json.loads(text)
@@ -178,6 +241,10 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
     except RecursionError:
         raise DocumentError("invalid YAML: nesting too deep") from None
+    except _BadScalar as exc:
+        raise DocumentError(exc.reason, format_path(reversed(exc.path))) from None
+    except (ValueError, OverflowError) as exc:  # a constructor of PyYAML's own (merge keys, tags)
+        raise DocumentError(f"invalid YAML: {exc}") from None
 
 
 class _Fallback(Exception):
@@ -220,7 +287,10 @@ def _scalar(loader: Any, node: Any, tag: str) -> Any:
         constructor = loader.yaml_constructors.get(tag)
         if constructor is None:
             raise _Fallback
-        value = _normalise(constructor(loader, node))
+        try:
+            value = _normalise(constructor(loader, node))
+        except (ValueError, OverflowError) as exc:  # 2027-02-30: datetime refuses the day
+            raise _BadScalar(node, exc) from None
         if isinstance(value, _IMMUTABLE):  # the same text and tag build the same value
             if len(_SCALARS) >= _MEMO_LIMIT:
                 _SCALARS.clear()
@@ -238,21 +308,29 @@ def _build_tree(loader: Any, node: Any) -> Any:
     kind = type(node)
     if kind is _MappingNode and tag == _MAP:
         mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag != _STR:
-                raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
-            if value_node.tag == _STR and type(value_node) is _ScalarNode:
-                mapping[key_node.value] = value_node.value
-            else:
-                mapping[key_node.value] = _build_tree(loader, value_node)
+        try:
+            for key_node, value_node in node.value:
+                if key_node.tag != _STR:
+                    raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
+                if value_node.tag == _STR and type(value_node) is _ScalarNode:
+                    mapping[key_node.value] = value_node.value
+                else:
+                    mapping[key_node.value] = _build_tree(loader, value_node)
+        except _BadScalar as exc:
+            exc.path.append(key_node.value)
+            raise
         return mapping
     if kind is _SequenceNode and tag == _SEQ:
-        return [
-            child.value
-            if child.tag == _STR and type(child) is _ScalarNode
-            else _build_tree(loader, child)
-            for child in node.value
-        ]
+        try:
+            return [
+                child.value
+                if child.tag == _STR and type(child) is _ScalarNode
+                else _build_tree(loader, child)
+                for child in node.value
+            ]
+        except _BadScalar as exc:
+            exc.path.append(_index_of(node.value, exc.node))
+            raise
     if kind is _ScalarNode:
         return node.value if tag == _STR else _scalar(loader, node, tag)
     raise _Fallback
@@ -268,7 +346,12 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
         items: list[Any] = []
         memo[id(node)] = items
-        items.extend(_build(loader, child, memo) for child in node.value)
+        for index, child in enumerate(node.value):
+            try:
+                items.append(_build(loader, child, memo))
+            except _BadScalar as exc:
+                exc.path.append(index)
+                raise
         return items
     if isinstance(node, yaml.MappingNode) and tag == _MAP:
         mapping: dict[Any, Any] = {}
@@ -276,7 +359,11 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
         for key_node, value_node in node.value:
             if key_node.tag != _STR:
                 raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
-            mapping[key_node.value] = _build(loader, value_node, memo)
+            try:
+                mapping[key_node.value] = _build(loader, value_node, memo)
+            except _BadScalar as exc:
+                exc.path.append(key_node.value)
+                raise
         return mapping
     raise _Fallback
 

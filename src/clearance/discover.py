@@ -422,6 +422,27 @@ def _pick(names: frozenset[str], candidates: list[Path]) -> Path | None:
     return None
 
 
+def described_by(sidecar: Path, policy: Policy) -> list[str]:
+    """The names of the asset files next to ``sidecar`` that it describes: ``X.png`` for
+    ``X.png.genai.yaml`` (or ``X.png.c2pa``), every frame ``PREFIX.####.EXT`` for
+    ``PREFIX.genai.yaml``."""
+    lower = sidecar.name.lower()
+    suffix = next(s for s in (*SIDECAR_SUFFIXES, ".c2pa") if lower.endswith(s))
+    stem = sidecar.name[: -len(suffix)]
+    try:
+        names = os.listdir(sidecar.parent)
+    except OSError:
+        return []
+    test = _tests(policy)[0]
+    found = []
+    for name in names:
+        if name == stem or name.startswith(stem + "."):
+            frame = split_frame(name)
+            if (name == stem or (frame is not None and frame[0] == stem)) and test(name):
+                found.append(name)
+    return sorted(found)
+
+
 def discover(
     paths: Sequence[str | os.PathLike[str]], policy: Policy, *, stage: str | None = None
 ) -> Discovery:
@@ -446,7 +467,9 @@ def discover(
             siblings = frozenset(names)  # one shared set per folder
             for asset in _group(folder, _classify(names, policy), siblings, root):
                 found.setdefault(asset.rel, asset)
-    for asset in assets_from_files(loose, policy).assets:
+    given = assets_from_files(loose, policy)
+    errors.extend(given.errors)
+    for asset in given.assets:
         found.setdefault(asset.rel, asset)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
@@ -455,15 +478,33 @@ def discover(
 
 
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
-    """Assets made of exactly the files given (frames given together form one sequence)."""
+    """Assets made of exactly the files given (frames given together form one sequence).
+
+    A sidecar given stands for the asset it describes (``X.png.genai.yaml`` → ``X.png``,
+    ``PREFIX.genai.yaml`` → the frames ``PREFIX.####.EXT``); one that describes no asset
+    next to it, and a folder, are errors.
+    """
     by_folder: dict[Path, list[str]] = {}
     errors: list[tuple[str, str]] = []
     for raw in files:
         path = Path(raw).resolve()
         if not path.is_file():
-            errors.append((str(raw), "no such file"))
+            if path.is_dir():
+                errors.append((str(raw), "is a folder; `clearance scan` audits a folder"))
+            else:
+                errors.append((str(raw), "no such file"))
             continue
         if is_sidecar(path.name):
+            described = described_by(path, policy)
+            if not described:
+                errors.append(
+                    (
+                        str(raw),
+                        "is a provenance sidecar, and no asset it describes is next to it "
+                        "(`clearance validate` checks a sidecar on its own)",
+                    )
+                )
+            by_folder.setdefault(path.parent, []).extend(described)
             continue
         by_folder.setdefault(path.parent, []).append(path.name)
     assets: list[Asset] = []

@@ -75,7 +75,9 @@ class RunResult:
         return EXIT_FINDINGS if self.outcome >= fail_on else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``scan --format json`` document."""
+        """The ``scan --format json`` document. ``stage_findings`` (an addition to the design's
+        document) holds the findings of stage checkers (``clearance_check_stage``), which
+        belong to no asset: a stage checker that raised is a ``PRV-05`` there."""
         return {
             "version": 1,
             "summary": {
@@ -84,6 +86,7 @@ class RunResult:
                 "by_stage": {s.stage: s.counts() for s in self.stages},
             },
             "assets": [a.to_dict() for a in self.assets],
+            "stage_findings": [f.to_dict() for s in self.stages for f in s.findings],
         }
 
 

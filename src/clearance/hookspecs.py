@@ -50,7 +50,9 @@ def clearance_add_rules(registry: RuleRegistry) -> None:
     Called once per run, before any asset is audited. Add each rule with
     ``registry.add(Rule(...))``; a finding may only name a rule that some plugin added.
     Rule ids are stable: they appear in findings, approvals and configs. Site rules use
-    their own prefix (``SHOW-``, ``STUDIO-``); ids already taken are refused.
+    their own prefix (``SHOW-``, ``STUDIO-``); ids already taken are refused. A rule that
+    declares its parameters (``Rule(..., params=("names",))``) makes any other key under
+    ``rules: {ID: ...}`` a configuration error; without ``params`` every key is accepted.
 
     :param registry: the run's :class:`~clearance.rules.RuleRegistry`.
 

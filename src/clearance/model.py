@@ -411,6 +411,10 @@ class Rule:
     :ivar remediation: what the artist or TD should do.
     :ivar pack: the rule pack (``default``, or a site pack name).
     :ivar check: for rules in a :class:`~clearance.rules.RulePack`, the check function.
+    :ivar params: the parameters the rule reads from ``rules: {ID: {...}}`` besides
+        ``enabled`` and ``outcome``; a configuration giving it any other key is an error
+        (a misspelled parameter would otherwise be ignored). ``None``: not declared, every
+        key is accepted (site rules written before declarations existed).
     """
 
     id: str
@@ -421,6 +425,11 @@ class Rule:
     remediation: str = ""
     pack: str = "default"
     check: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    params: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.params is not None and not isinstance(self.params, tuple):
+            object.__setattr__(self, "params", tuple(self.params))  # a list given: same meaning
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -431,6 +440,7 @@ class Rule:
             "guidance": self.guidance,
             "remediation": self.remediation,
             "pack": self.pack,
+            "params": list(self.params) if self.params is not None else None,
         }
 
 

@@ -7,6 +7,7 @@ A configuration error is a :class:`ConfigError` naming the file and the field pa
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import fnmatch
 import hashlib
 import os
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
-from ._yaml import DocumentError, load_document
+from ._yaml import DocumentError, format_path, load_document
 from .model import Outcome
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "schema_errors",
     "compile_schema",
     "format_path",
+    "rule_setting_errors",
     "CONFIG_NAME",
 ]
 
@@ -78,17 +80,6 @@ _TYPE_WORDS = {
     "boolean": "true or false",
     "null": "null",
 }
-
-
-def format_path(parts: Iterable[Any]) -> str:
-    """``["stages", 2, "paths"]`` → ``stages[2].paths``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _describe(error: Any) -> tuple[str, str]:
@@ -411,7 +402,12 @@ class Policy:
 
 
 def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
-    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir)."""
+    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir).
+
+    :raises ConfigError: the nearest one is there but is not a file (a folder, or a symbolic
+        link to a share that is not mounted): the built-in default policy must not silently
+        stand in for the show's.
+    """
     for raw in paths[:1] or [Path.cwd()]:
         start = Path(raw).resolve()
         if start.is_file() or not start.exists():
@@ -420,7 +416,23 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
             candidate = folder / CONFIG_NAME
             if candidate.is_file():
                 return candidate
+            if os.path.lexists(candidate):
+                raise ConfigError(candidate, "", f"the configuration {_not_a_file(candidate)}")
     return None
+
+
+def _not_a_file(path: Path) -> str:
+    """Why ``path``, which is not a file, cannot be read as one (``is a folder, ...``)."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        if not path.exists():
+            return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
+        return f"is a symbolic link to {target}, which is not a file"
+    if path.is_dir():
+        return "is a folder, not a file"
+    if os.path.lexists(path):
+        return "is not a regular file"
+    return "not found"
 
 
 def _sha256(path: Path) -> str:
@@ -431,7 +443,7 @@ def _load(path: Path, schema_name: str) -> dict[str, Any]:
     try:
         document = load_document(path)
     except DocumentError as exc:
-        raise ConfigError(path, "", str(exc)) from None
+        raise ConfigError(path, exc.field, exc.reason) from None
     if document is None:
         document = {}
     if not isinstance(document, Mapping):
@@ -465,7 +477,7 @@ def load_policy(
         policy.config_file = None
     else:
         if not config_file.is_file():
-            raise ConfigError(config_file, "", "configuration file not found")
+            raise ConfigError(config_file, "", f"configuration file {_not_a_file(config_file)}")
         policy = _load_config_file(config_file, root=config_file.parent)
     if now is not None:
         policy.now = now
@@ -494,7 +506,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     if isinstance(tools, str):
         tools_file = _relative(policy.root, tools)
         if not tools_file.is_file():
-            raise ConfigError(path, "tools", f"tool registry {tools_file} not found")
+            raise ConfigError(
+                path, "tools", f"tool registry {tools_file} {_not_a_file(tools_file)}"
+            )
         policy.tools = dict(_load(tools_file, "tools.schema.json").get("tools", {}))
         policy.files[str(tools_file)] = _sha256(tools_file)
     elif isinstance(tools, Mapping):
@@ -504,7 +518,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     if isinstance(approvals, str):
         approvals_file = _relative(policy.root, approvals)
         if not approvals_file.is_file():
-            raise ConfigError(path, "approvals", f"approvals file {approvals_file} not found")
+            raise ConfigError(
+                path, "approvals", f"approvals file {approvals_file} {_not_a_file(approvals_file)}"
+            )
         adoc = _load(approvals_file, "approvals.schema.json")
         policy.approvals = dict(adoc.get("approvals") or {})
         policy.consents = dict(adoc.get("consents") or {})
@@ -551,6 +567,63 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     policy.ignore = tuple(discovery.get("ignore", ()))
     policy.settings = dict(doc.get("readers") or {})
     return policy
+
+
+#: Keys of a ``rules:`` entry that every rule takes (the rest are the rule's parameters).
+_RULE_KEYS = ("enabled", "outcome")
+
+
+def rule_setting_errors(
+    policy: Policy, rules: Iterable[Any]
+) -> tuple[list[ConfigError], list[ConfigError]]:
+    """What ``rules:`` says that the loaded rules do not know, checked once plugins are loaded
+    (site rules are only known then): ``(unmatched, parameters)``.
+
+    ``unmatched``: entries whose id or glob matches no rule (``NFX-C02`` for ``NFX-C2``).
+    ``parameters``: keys that none of the matched rules declares (``denylistt``); rules that
+    declare nothing (:attr:`~clearance.model.Rule.params` ``None``) accept every key. ``x-``
+    keys are site extensions and never checked.
+    """
+    known = {rule.id: rule for rule in rules}
+    ids = sorted(known)
+    file = policy.config_file or "built-in default policy"
+    unmatched: list[ConfigError] = []
+    parameters: list[ConfigError] = []
+    for key, settings in policy.rules.items():
+        if key.startswith("x-"):
+            continue
+        matched = [known[i] for i in ids if fnmatch.fnmatchcase(i, key)]
+        if not matched:
+            if any(ch in key for ch in "*?["):
+                reason = "the glob matches no rule"
+            else:
+                reason = "no rule has this id" + _did_you_mean(key, ids)
+            unmatched.append(
+                ConfigError(file, f"rules.{key}", reason + " (`clearance rules` lists them)")
+            )
+            continue
+        if any(rule.params is None for rule in matched):
+            continue
+        declared = sorted({p for rule in matched for p in rule.params})
+        for name in settings:
+            if name in _RULE_KEYS or name in declared or str(name).startswith("x-"):
+                continue
+            takes = ", ".join(declared) if declared else "none besides enabled and outcome"
+            what = f"rule {key}" if len(matched) == 1 else f"the rules {key} matches"
+            parameters.append(
+                ConfigError(
+                    file,
+                    f"rules.{key}.{name}",
+                    f"unknown parameter of {what} (parameters: {takes})"
+                    + _did_you_mean(str(name), [*declared, *_RULE_KEYS]),
+                )
+            )
+    return unmatched, parameters
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def default_policy(root: str | os.PathLike[str]) -> Policy:

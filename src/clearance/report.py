@@ -299,6 +299,7 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
         snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
     except VerifyError as exc:
         raise ReportError(str(exc)) from None
+    events = bad = 0
     try:
         for f, fh, size in snapshot:
             offset = 0
@@ -310,6 +311,7 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                     try:
                         event = _decode(raw.decode("utf-8"))
                     except (ValueError, UnicodeDecodeError):
+                        bad += 1
                         skipped[0] += 1
                         continue
                     if (
@@ -317,13 +319,17 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                         or not isinstance(event.get("time"), str)
                         or not isinstance(event.get("event"), str)
                     ):
+                        bad += 1
                         skipped[0] += 1
                         continue
+                    events += 1
                     yield event
             except OSError as exc:
                 raise ReportError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
+        if bad and not events:  # the state store, a config, a report: the wrong file
+            raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
     finally:
         for _f, fh, _size in snapshot:
             fh.close()

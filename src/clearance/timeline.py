@@ -187,7 +187,15 @@ def read_timelines(path: Path) -> list[Any]:
         raise TimelineError(f"{path}: cannot read the edit: {name}: {exc}") from None
     if isinstance(loaded, otio.schema.Timeline):
         return [loaded]
-    found = list(loaded.find_children(descended_from_type=otio.schema.Timeline))
+    find_children = getattr(loaded, "find_children", None)
+    if find_children is None:  # a schema OTIO does not know, a bare list or value: no edit
+        if getattr(loaded, "is_unknown_schema", False):
+            what = f"an object of the unknown schema {loaded.original_schema_name!r}"
+        else:
+            name = getattr(loaded, "schema_name", lambda: type(loaded).__name__)()
+            what = {"AnyVector": "a list", "AnyDictionary": "a mapping"}.get(name, f"a {name}")
+        raise TimelineError(f"{path}: contains no timeline (its top level is {what})")
+    found = list(find_children(descended_from_type=otio.schema.Timeline))
     if not found:
         raise TimelineError(f"{path}: contains no timeline")
     return found

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..model import Outcome
-from ..policy import ConfigError, Policy, load_policy
+from ..policy import ConfigError, Policy, load_policy, rule_setting_errors
+
+if TYPE_CHECKING:
+    from ..engine import Session
+    from ..plugins import PluginHost
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -65,3 +71,57 @@ def policy_for(args: argparse.Namespace, paths: Sequence[str]) -> Policy:
 def print_plugin_failures(failures: Sequence[Any]) -> None:
     for failure in failures:
         error(str(failure))
+
+
+def rule_config_errors(
+    policy: Policy, host: PluginHost, blocked: Sequence[str]
+) -> list[ConfigError]:
+    """The configuration errors of ``rules:`` against the rules the run loaded (a rule id,
+    glob or parameter that nothing knows: a typo must not switch a rule's settings off).
+
+    An entry that matches no loaded rule is only a warning (printed here) when a plugin that
+    may define it did not load: one failed (already an error), was blocked with ``-p no:``,
+    or is an entry point not loaded under ``CLEARANCE_DISABLE_PLUGIN_AUTOLOAD``.
+    """
+    unmatched, parameters = rule_setting_errors(policy, host.registry)
+    errors = list(parameters)
+    if unmatched and (host.failures or blocked or _entry_points_skipped()):
+        for problem in unmatched:
+            print(
+                f"clearance: warning: {problem}; a plugin that did not load may define it",
+                file=sys.stderr,
+            )
+    else:
+        errors[:0] = unmatched
+    return errors
+
+
+def stop_run(session: Session, problems: Sequence[ConfigError]) -> int:
+    """End a run that its configuration stops once plugins are loaded: each problem on
+    stderr and as a ``run.error`` event, then ``run.finished`` with exit code 2."""
+    from ..auditlog import AuditLogError
+
+    for problem in problems:
+        error(str(problem))
+    with contextlib.suppress(AuditLogError):  # the message above is what matters
+        for problem in problems:
+            session.emit(
+                "run.error",
+                message=str(problem),
+                details={"path": problem.file, "error": f"{problem.field}: {problem.message}"},
+            )
+        session.close(exit_code=EXIT_ERROR)
+    return EXIT_ERROR
+
+
+def _entry_points_skipped() -> bool:
+    import importlib.metadata
+
+    from ..plugins import AUTOLOAD_ENV, ENTRY_POINT_GROUP
+
+    if not os.environ.get(AUTOLOAD_ENV):
+        return False
+    try:
+        return bool(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:  # broken distribution metadata: some plugin may be missing
+        return True

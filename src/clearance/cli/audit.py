@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import gc
 import sys
+from pathlib import Path
 
-from ..discover import Discovery, assets_from_files, discover
+from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
+from ..policy import Policy
 from ._common import (
     EXIT_ERROR,
     add_config_options,
     blocked_plugins,
     error,
+    fail,
     outcome_arg,
     policy_for,
     print_plugin_failures,
+    rule_config_errors,
+    stop_run,
 )
 from .output import Progress, render_json, render_jsonl, render_table
 
@@ -28,7 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _common_options(scan)
     scan.add_argument(
-        "--jobs", "-j", type=int, default=1, metavar="N", help="worker processes (default 1)"
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1)",
     )
     scan.set_defaults(func=run_scan)
 
@@ -36,6 +46,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("files", nargs="+", metavar="FILE")
     _common_options(check)
     check.set_defaults(func=run_check)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +85,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
     policy = policy_for(args, paths)
+    _check_stage(policy, args.stage)
     found = discover(paths, policy, stage=args.stage)
     # What discovery found lives to the end of the run, and a big tree's is a few large
     # containers (each folder's names, twice): every collection of the young objects would
@@ -75,11 +96,28 @@ def run_scan(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     policy = policy_for(args, args.files)
+    _check_stage(policy, args.stage)
     found = assets_from_files(args.files, policy)
+    refused = {path for path, _ in found.errors}
+    for raw in args.files:
+        if is_sidecar(Path(raw).name) and str(raw) not in refused:
+            print(
+                f"clearance: {raw} is a sidecar: checking the asset it describes", file=sys.stderr
+            )
     if args.stage:
         for asset in found.assets:
             asset.stage = args.stage
     return _audit(args, policy, found, args.files, command="check")
+
+
+def _check_stage(policy: Policy, stage: str | None) -> None:
+    """``--stage`` must name a configured stage (or ``default``, the stage of files under no
+    stage's paths): a misspelled one would audit everything in an invented stage, with none
+    of the real one's plugins and not final."""
+    names = [s.name for s in policy.stages]
+    if stage and stage not in names and stage != "default":
+        where = policy.config_file or "the built-in default policy"
+        fail(f"--stage {stage}: no such stage in {where}; its stages: {', '.join(names)}")
 
 
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
@@ -97,6 +135,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
         error(str(exc))
         return EXIT_ERROR
     print_plugin_failures(session.plugins.failures)
+    problems = rule_config_errors(policy, session.plugins, session.blocked)
+    if problems:
+        return stop_run(session, problems)
     for path, reason in found.errors:
         error(f"{path}: {reason}")
     progress = None if args.no_progress else Progress(len(found.assets))

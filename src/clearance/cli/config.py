@@ -20,6 +20,7 @@ from ._common import (
     blocked_plugins,
     error,
     policy_for,
+    rule_config_errors,
 )
 
 
@@ -81,10 +82,7 @@ def run_validate(args: argparse.Namespace) -> int:
         schema = schema_for(path, document)
         errors = schema_errors(document, schema)
         if not errors and schema == "clearance.schema.json":
-            try:
-                load_policy(path)  # the files it refers to, stage names, rule settings
-            except ConfigError as exc:
-                errors = [("", str(exc))]
+            errors = _policy_errors(path)
         if errors:
             code = max(code, EXIT_FINDINGS)
             for field, reason in errors:
@@ -94,12 +92,26 @@ def run_validate(args: argparse.Namespace) -> int:
     return code
 
 
+def _policy_errors(path: Path) -> list[tuple[str, str]]:
+    """What a schema-valid ``clearance.yaml`` gets wrong: the files it refers to, stage names,
+    plugins that do not load, and ``rules:`` entries no loaded rule knows."""
+    try:
+        policy = load_policy(path)
+    except ConfigError as exc:
+        return [("", str(exc))]
+    host = PluginHost(policy)
+    errors = [("plugins", str(failure)) for failure in host.failures]
+    errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
+    return errors
+
+
 # -- rules and plugins --------------------------------------------------------------------
 
 
 def run_rules(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
-    host = PluginHost(policy, blocked=blocked_plugins(args))
+    blocked = blocked_plugins(args)
+    host = PluginHost(policy, blocked=blocked)
     for failure in host.failures:
         error(str(failure))
     rows = []
@@ -122,12 +134,16 @@ def run_rules(args: argparse.Namespace) -> int:
         print(
             f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation"
         )
-    return EXIT_ERROR if host.failures else EXIT_OK
+    problems = rule_config_errors(policy, host, blocked)
+    for problem in problems:  # after the listing, which shows the ids and parameters
+        error(str(problem))
+    return EXIT_ERROR if host.failures or problems else EXIT_OK
 
 
 def run_plugins(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
-    host = PluginHost(policy, blocked=blocked_plugins(args))
+    blocked = blocked_plugins(args)
+    host = PluginHost(policy, blocked=blocked)
     stages = [s.name for s in policy.stages]
     if args.format == "json":
         doc = {
@@ -161,7 +177,10 @@ def run_plugins(args: argparse.Namespace) -> int:
             print(f"stage {stage}: built-ins" + (" + " + ", ".join(names) if names else ""))
         for failure in host.failures:
             print(f"FAILED {failure}")
-    return EXIT_ERROR if host.failures else EXIT_OK
+    problems = rule_config_errors(policy, host, blocked)
+    for problem in problems:
+        error(str(problem))
+    return EXIT_ERROR if host.failures or problems else EXIT_OK
 
 
 # -- init ---------------------------------------------------------------------------------
@@ -169,7 +188,14 @@ def run_plugins(args: argparse.Namespace) -> int:
 
 def run_init(args: argparse.Namespace) -> int:
     target = Path(args.dir)
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        error(f"{target}: is a file, not a folder; give the folder to write the configuration in")
+        return EXIT_ERROR
+    except OSError as exc:
+        error(f"{target}: cannot create the folder: {exc.strerror or exc}")
+        return EXIT_ERROR
     written = []
     for name in ("clearance.yaml", "tools.yaml", "approvals.yaml"):
         dest = target / name

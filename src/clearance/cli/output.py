@@ -34,15 +34,29 @@ def _paint(text: str, outcome: Outcome, colour: bool) -> str:
 
 
 def render_json(result: RunResult, out: IO[str]) -> None:
-    """The ``scan --format json`` document; ``assets`` holds one compact item per line."""
-    write_document(result.to_dict(), out, lists=("assets",))
+    """The ``scan --format json`` document; ``assets`` and ``stage_findings`` hold one
+    compact item per line."""
+    write_document(result.to_dict(), out, lists=("assets", "stage_findings"))
 
 
 def render_jsonl(result: RunResult, out: IO[str]) -> None:
-    """One asset result per line (the ``assets[]`` items of the JSON document)."""
+    """One asset result per line (the ``assets[]`` items of the JSON document), then one line
+    per stage with stage-level findings, shaped as an asset item whose ``asset`` is null."""
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     for asset in result.assets:
-        out.write(json.dumps(asset.to_dict(), ensure_ascii=False, separators=(",", ":")))
+        out.write(compact(asset.to_dict()))
         out.write("\n")
+    for stage in result.stages:
+        if stage.findings:
+            worst = Outcome.worst(f.effective_outcome for f in stage.findings if f.is_open)
+            item = {
+                "asset": None,
+                "stage": stage.stage,
+                "outcome": worst.value,
+                "findings": [f.to_dict() for f in stage.findings],
+            }
+            out.write(compact(item))
+            out.write("\n")
 
 
 def _wrap(text: str, width: int, indent: str) -> Iterator[str]:
@@ -107,6 +121,8 @@ def render_table(
                 out.write(f"    {f.rule:<9} {f.asset}  (approval {f.approval})\n")
     worst = result.outcome
     verdict = "FAIL" if worst >= fail_on else "OK"
+    if result.errors or result.plugin_failures:
+        verdict = "ERROR"  # exit 2: what could not be audited is on stderr
     out.write(
         f"\n{verdict}: {len(result.assets)} asset(s); worst open outcome {_paint(worst.value, worst, colour)}"
         f" (--fail-on {fail_on.value})\n"

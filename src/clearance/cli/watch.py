@@ -15,6 +15,8 @@ from ._common import (
     error,
     policy_for,
     print_plugin_failures,
+    rule_config_errors,
+    stop_run,
 )
 
 
@@ -143,6 +145,9 @@ def run_watch(args: argparse.Namespace) -> int:
         with contextlib.suppress(AuditLogError):
             session.close(exit_code=EXIT_ERROR)
         return EXIT_ERROR
+    problems = rule_config_errors(policy, session.plugins, session.blocked)
+    if problems:
+        return stop_run(session, problems)
     watcher = Watcher(policy, paths, options, session=session)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

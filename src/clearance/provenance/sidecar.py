@@ -76,7 +76,7 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     try:
         data = load_document(asset.sidecar, st=st)
     except DocumentError as exc:
-        issues = [ProvenanceIssue(file, "", str(exc))]
+        issues = [ProvenanceIssue(file, exc.field, exc.reason)]
         # a read error (permissions, I/O) may be gone next time: never cached
         return PartialRecord(
             "sidecar", file, {}, issues, volatile=isinstance(exc, DocumentReadError)

@@ -10,24 +10,29 @@ written the same way::
     pack = RulePack("show01")
 
     @pack.rule("SHOW-01", title="No GenAI on hero props", principle="creative-output",
-               outcome=Outcome.APPROVAL, remediation="Ask the VFX supervisor for sign-off.")
+               outcome=Outcome.APPROVAL, remediation="Ask the VFX supervisor for sign-off.",
+               params=["props"])
     def hero_props(ctx: RuleContext):
         '''"Hero props are never generated" (show bible, section 4).'''
-        if ctx.get("x-prop") == "hero":
-            yield ctx.finding("generated hero prop", prop="hero")
+        if ctx.get("x-prop") in ctx.settings.get("props", ["hero"]):
+            yield ctx.finding("generated hero prop", prop=ctx.get("x-prop"))
 
 Each rule's check runs isolated: one that raises becomes a ``PRV-05`` finding naming the
 rule, and the pack's other rules still run. A rule disabled in the configuration
-(``rules: {ID: {enabled: false}}``) is not run.
+(``rules: {ID: {enabled: false}}``) is not run. ``params`` declares the parameters a rule
+reads from ``rules: {ID: {...}}`` (``ctx.settings``): any other key there is a configuration
+error, so a misspelled parameter is never ignored. A rule that declares nothing accepts
+every key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
@@ -289,9 +294,14 @@ def _context_for(
 class RulePack:
     """A plugin holding several rules, each a small check function (see module docstring)."""
 
-    def __init__(self, name: str, *, pack: str = "default") -> None:
+    def __init__(
+        self, name: str, *, pack: str = "default", params: Sequence[str] | None = None
+    ) -> None:
+        """:param params: the parameters of the pack's rules that do not declare their own
+        (``()``: none; ``None``: not declared, every key accepted)."""
         self.name = name
         self.pack = pack
+        self.params = tuple(params) if params is not None else None
         self.rules: list[Rule] = []
 
     def rule(
@@ -303,8 +313,12 @@ class RulePack:
         outcome: Outcome,
         remediation: str,
         guidance: str | None = None,
+        params: Sequence[str] | None = None,
     ) -> Callable[[CheckFunction], CheckFunction]:
-        """Decorator: define a rule whose docstring is the guidance sentence it enforces."""
+        """Decorator: define a rule whose docstring is the guidance sentence it enforces.
+
+        :param params: the keys the rule reads from ``ctx.settings`` (default: the pack's).
+        """
 
         def decorate(func: CheckFunction) -> CheckFunction:
             text = guidance if guidance is not None else (func.__doc__ or "").strip()
@@ -318,6 +332,7 @@ class RulePack:
                     remediation=remediation,
                     pack=self.pack,
                     check=func,
+                    params=tuple(params) if params is not None else self.params,
                 )
             )
             return func
@@ -326,6 +341,8 @@ class RulePack:
 
     def define(self, rule: Rule) -> None:
         """Add a rule with no check of its own (engine semantics, or checked elsewhere)."""
+        if rule.params is None and self.params is not None:
+            rule = dataclasses.replace(rule, params=self.params)
         self.rules.append(rule)
 
     # -- hook implementations -------------------------------------------------------------

@@ -22,7 +22,7 @@ from ._common import (
     use_of,
 )
 
-pack = RulePack("clearance.rules.creative")
+pack = RulePack("clearance.rules.creative", params=())
 
 #: Prompt reference types that need a permission.
 PROTECTED_REFERENCES = frozenset(
@@ -162,6 +162,7 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
         "The prompt references a copyrighted work, artist, public figure, deceased person or a "
         "performer's features: strip the reference and regenerate, or attach the permission."
     ),
+    params=("denylist",),
 )
 @genai_only
 def protected_references(ctx: RuleContext) -> Iterator[Finding]:

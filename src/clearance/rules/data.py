@@ -21,7 +21,7 @@ from ._common import (
     step_label,
 )
 
-pack = RulePack("clearance.rules.data")
+pack = RulePack("clearance.rules.data", params=())
 
 #: Input classes that make a retention/training tool a hard stop (GP2 → block).
 SENSITIVE_FOR_TRAINING = frozenset({"unreleased", "personal_data"})
@@ -164,6 +164,7 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
         "personal data, contracts) is a GenAI input: get explicit written approval and use an "
         "enterprise tool."
     ),
+    params=("enterprise_downgrade",),
 )
 @genai_only
 def proprietary_inputs(ctx: RuleContext) -> Iterator[Finding]:

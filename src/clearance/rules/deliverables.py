@@ -12,7 +12,7 @@ from ..model import Finding, Outcome
 from . import RuleContext, RulePack
 from ._common import ON_SCREEN, genai_only, is_final, is_genai
 
-pack = RulePack("clearance.rules.deliverables")
+pack = RulePack("clearance.rules.deliverables", params=())
 
 #: Prominence that makes a prop "prominent" (read aloud, story-relevant) rather than incidental.
 PROMINENT = frozenset({"referenced", "read_aloud", "story_relevant"})

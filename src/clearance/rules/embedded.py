@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
 
-pack = RulePack("clearance.rules.embedded")
+pack = RulePack("clearance.rules.embedded", params=())
 
 
 @pack.rule(
@@ -30,6 +30,16 @@ pack = RulePack("clearance.rules.embedded")
         "Find out why the Content Credentials no longer match: an edit after signing (re-save, "
         "metadata rewrite, conform) or tampering. Re-export from the generating tool or re-sign "
         "with the studio's certificate after the edit; never strip the manifest to silence this."
+    ),
+    # require_trusted is the rule's; the others are the c2pa reader's settings, which it also
+    # reads from here (C2paSettings.from_policy; docs/embedded-provenance.md)
+    params=(
+        "require_trusted",
+        "verify",
+        "trust_anchors",
+        "allowed_list",
+        "trust_config",
+        "max_verify_bytes",
     ),
 )
 def c2pa_manifest_invalid(ctx: RuleContext) -> Iterator[Finding]:

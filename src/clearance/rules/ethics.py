@@ -13,7 +13,7 @@ from ..model import Finding, Outcome, Rule
 from . import RuleContext, RulePack
 from ._common import EARLY_USES, ON_SCREEN, genai_only, is_final, use_of
 
-pack = RulePack("clearance.rules.ethics")
+pack = RulePack("clearance.rules.ethics", params=())
 
 #: Genres in which content presented as authentic is a hard stop.
 FACTUAL_GENRES = frozenset({"documentary", "news"})

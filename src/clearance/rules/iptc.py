@@ -24,7 +24,7 @@ from . import (
 )
 from ._common import enumerate_steps, genai_only, is_final, provenance_only, step_inputs
 
-pack = RulePack("clearance.rules.iptc")
+pack = RulePack("clearance.rules.iptc", params=())
 
 #: Terms a comp with GenAI ingredients may carry (it says GenAI is in it).
 GENAI_COMP_TERMS = GENAI_TERMS

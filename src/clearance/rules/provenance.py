@@ -13,7 +13,7 @@ from ..model import Finding, Outcome, Rule
 from . import RuleContext, RulePack
 from ._common import enumerate_steps
 
-pack = RulePack("clearance.rules.provenance")
+pack = RulePack("clearance.rules.provenance", params=())
 
 
 @pack.rule(

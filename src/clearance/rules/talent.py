@@ -15,7 +15,7 @@ from ..model import Finding, Outcome
 from . import RuleContext, RulePack
 from ._common import consent_problem, enumerate_steps, genai_only, step_label, use_of
 
-pack = RulePack("clearance.rules.talent")
+pack = RulePack("clearance.rules.talent", params=())
 
 #: Replica kinds that need the performer's consent (a synthetic performer is not a replica).
 CONSENTED_REPLICAS = frozenset({"employment_based", "independent", "background"})
