@@ -100,6 +100,44 @@ def test_plugin_that_raises_gives_prv05_and_other_checkers_still_run(tmp_path: P
     assert any(f["rule"] == "NFX-00" for f in findings), "built-in checkers must still run"
 
 
+def test_plugin_that_calls_sys_exit_is_prv05_not_a_silent_exit_0(tmp_path: Path) -> None:
+    plugin = tmp_path / "quits.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    raise SystemExit(0)\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/nosidecar.png")
+    log = show.root / ".clearance/audit.jsonl"
+    for args in (("scan", str(show.root)), ("check", str(show.root / "comp/a.png"))):
+        done = run_cli(*args, "--format", "json")
+        assert done.code == 1, done.stderr
+        for item in done.json()["assets"]:
+            crash = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+            assert crash and crash[0]["evidence"]["plugin"] == "quits"
+            assert "SystemExit" in crash[0]["message"]
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert last["event"] == "run.finished" and last["details"]["exit_code"] == 1
+
+
+def test_keyboard_interrupt_in_a_plugin_still_stops_the_run(tmp_path: Path) -> None:
+    plugin = tmp_path / "interrupts.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    raise KeyboardInterrupt\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 130 and "interrupted" in done.stderr
+    assert done.stdout == ""
+
+
 def test_plugin_with_misspelled_hook_fails_loudly_with_exit_2(tmp_path: Path) -> None:
     plugin = tmp_path / "typo.py"
     plugin.write_text(

@@ -337,3 +337,110 @@ def test_a_plugin_file_without_hooks_fails_loudly(tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "nothing.py", "X = 1\n")
     host = PluginHost(Policy(root=tmp_path, plugins=[str(plugin)]), autoload=False)
     assert any(f.name == "nothing" and "no Clearance hooks" in f.error for f in host.failures)
+
+
+# -- SystemExit and other exceptions that are not Exceptions -------------------------------
+
+
+def test_plugin_hooks_that_raise_systemexit_or_generatorexit_are_prv05(clearance_run) -> None:
+    """A helper library's ``sys.exit()`` inside a hook is that plugin's crash, never the end
+    of the run (a silent exit 0 with no report): every hook kind is isolated."""
+    import sys
+
+    class Quitter:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            raise SystemExit("reader quits")
+
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            sys.exit(0)
+
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            raise GeneratorExit
+
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            sys.exit(3)
+
+        @hookimpl
+        def clearance_finding(self, finding):
+            sys.exit("tracker quits")
+
+    run = clearance_run()
+    final = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
+    run.asset("delivery/a.png", sidecar=final)
+    result = run.scan(extra_plugins=[("quitter", Quitter())])
+    crashes = [f for f in result.asset("delivery/a.png").findings if f.rule == "PRV-05"]
+    assert {f.evidence["exception"] for f in crashes} == {"SystemExit"}
+    quits = {f.message.rsplit(": ", 1)[-1] for f in crashes}
+    assert quits == {"reader quits", "0", "3"}  # the reader, the checker, the approval hook
+    assert all(f.plugin == "quitter" and f.outcome is Outcome.ESCALATE for f in crashes)
+    assert "PRV-01" not in result.rules("delivery/a.png"), "the sidecar reader still ran"
+    assert [f.evidence["exception"] for f in result.result.stages[0].findings] == ["GeneratorExit"]
+    events = result.events()
+    failed = [e for e in events if e["event"] == "plugin.failed"]
+    assert failed and all("SystemExit" in e["message"] for e in failed)
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_a_site_rule_that_calls_sys_exit_is_prv05(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(
+        tmp_path / "quitpack.py",
+        """
+        import sys
+        from clearance import Outcome
+        from clearance.rules import RulePack
+
+        pack = RulePack("quitpack", pack="site")
+
+        @pack.rule("SITE-Q-01", title="t", principle="creative-output", outcome=Outcome.NOTICE, remediation="r")
+        def quits(ctx):
+            '''"Quits" (test).'''
+            sys.exit(0)
+
+        @pack.rule("SITE-Q-02", title="t", principle="creative-output", outcome=Outcome.NOTICE, remediation="r")
+        def runs(ctx):
+            '''"Runs" (test).'''
+            yield ctx.finding("seen")
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan()
+    assert {"PRV-05", "SITE-Q-02"} <= result.rules("comp/b.png")
+    [crash] = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert crash.plugin == "quitpack:SITE-Q-01" and "SystemExit" in crash.message
+
+
+def test_a_plugin_that_exits_while_loading_is_a_plugin_failure(tmp_path: Path) -> None:
+    at_import = write_plugin(tmp_path / "exits_at_import.py", "raise SystemExit(0)\n")
+    in_add_rules = write_plugin(
+        tmp_path / "exits_in_add_rules.py",
+        """
+        import sys
+        from clearance import hookimpl
+
+        @hookimpl
+        def clearance_add_rules(registry):
+            sys.exit(0)
+        """,
+    )
+    policy = Policy(root=tmp_path, plugins=[str(at_import), str(in_add_rules)])
+    host = PluginHost(policy, autoload=False)
+    failures = {f.name: f.error for f in host.failures}
+    assert set(failures) == {"exits_at_import", "exits_in_add_rules"}
+    assert all(error.startswith("SystemExit") for error in failures.values())
+
+
+def test_keyboard_interrupt_in_a_checker_still_stops_the_run(clearance_run) -> None:
+    class Interrupted:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            raise KeyboardInterrupt
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    with pytest.raises(KeyboardInterrupt):
+        run.scan(extra_plugins=[("interrupted", Interrupted())])

@@ -12,6 +12,11 @@ entry points. Loading is loud: a plugin that fails to import, fails pluggy's val
 implements a hook that does not exist (a typo such as ``clearance_check_assets``), or
 defines a rule id twice, is recorded as a :class:`PluginFailure`; the engine reports it
 (``plugin.failed``) and the command exits 2. ``-p no:NAME`` blocks a plugin by name.
+
+Plugin code is isolated wherever it runs (importing, adding rules, every hook): anything it
+raises is the plugin's failure (``PRV-05``, ``plugin.failed``), ``SystemExit`` (a helper
+library's ``sys.exit()``) and ``GeneratorExit`` included, so a plugin never ends a run. Only
+``KeyboardInterrupt`` goes through: that is the user stopping the run.
 """
 
 from __future__ import annotations
@@ -197,7 +202,9 @@ class PluginHost:
             source = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(ep.name, source, _error(exc)))
                 continue
             if isinstance(plugin, ModuleType):
@@ -247,7 +254,9 @@ class PluginHost:
                 return
             try:
                 module = _import_file(path)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
         else:
@@ -257,7 +266,9 @@ class PluginHost:
                 return
             try:
                 module = importlib.import_module(spec)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
         plugin = _plugin_of(module)
@@ -280,7 +291,9 @@ class PluginHost:
                 self.failures.append(
                     PluginFailure(impl.plugin_name, self._source(impl.plugin_name), str(exc))
                 )
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(
                     PluginFailure(impl.plugin_name, self._source(impl.plugin_name), _error(exc))
                 )
@@ -343,7 +356,9 @@ class PluginHost:
                 continue
             try:
                 result = self._call(impl, kwargs)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 crashes.append(crash_finding(impl.plugin_name, exc))
                 continue
             if result is not None:
@@ -369,7 +384,9 @@ class PluginHost:
         for impl in self._impls(hook_name, stage):
             try:
                 result = self._call(impl, kwargs)
-            except Exception as exc:
+            except KeyboardInterrupt:  # the user stopping the run: the CLI says "interrupted"
+                raise
+            except BaseException as exc:  # SystemExit, GeneratorExit: a plugin never ends the run
                 findings.append(crash_finding(impl.plugin_name, exc))
                 continue
             if result is None:
@@ -402,7 +419,9 @@ class PluginHost:
         for impl in self._impls("clearance_find_approval", asset.stage):
             try:
                 result = self._call(impl, kwargs)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 return None, crash_finding(impl.plugin_name, exc)
             if result is not None:
                 return result, None
@@ -419,7 +438,9 @@ class PluginHost:
         for impl in self._impls(hook_name, stage_name):
             try:
                 self._call(impl, {**kwargs, "policy": self.policy})
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 on_error(impl.plugin_name, exc)
 
     def stage_started(

@@ -357,7 +357,9 @@ class RulePack:
                     for finding in found:  # most rules are generators that yield nothing
                         if finding is not None:
                             findings.append(finding)
-            except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
+            except KeyboardInterrupt:  # the user stopping the run
+                raise
+            except BaseException as exc:  # isolation: a crashed rule is a finding, never a pass
                 findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
         return findings
 
