@@ -123,6 +123,36 @@ def test_plugin_that_calls_sys_exit_is_prv05_not_a_silent_exit_0(tmp_path: Path)
         assert last["event"] == "run.finished" and last["details"]["exit_code"] == 1
 
 
+def test_plugin_results_of_the_wrong_kind_are_prv05_and_the_run_goes_on(tmp_path: Path) -> None:
+    plugin = tmp_path / "sloppy.py"
+    plugin.write_text(
+        "import datetime\n"
+        "from clearance import Finding, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_read_provenance(asset):\n"
+        "    return {'generated': False}\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    return [Finding(rule='NFX-C1', message='tiered', outcome='block',\n"
+        "                    evidence={'file': asset.path, 'when': datetime.date(2026, 1, 1)})]\n"
+        "@hookimpl(tryfirst=True)\n"
+        "def clearance_find_approval(finding):\n"
+        "    return 'APR-0031'\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert item["outcome"] == "block"
+    [tiered] = [f for f in item["findings"] if f["rule"] == "NFX-C1"]
+    assert tiered["evidence"] == {"file": str(show.root / "comp/a.png"), "when": "2026-01-01"}
+    crashes = {f["message"] for f in item["findings"] if f["rule"] == "PRV-05"}
+    assert "reader sloppy returned dict, not a PartialRecord or None" in crashes
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+
+
 def test_keyboard_interrupt_in_a_plugin_still_stops_the_run(tmp_path: Path) -> None:
     plugin = tmp_path / "interrupts.py"
     plugin.write_text(

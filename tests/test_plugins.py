@@ -444,3 +444,230 @@ def test_keyboard_interrupt_in_a_checker_still_stops_the_run(clearance_run) -> N
     run.asset("comp/b.png", sidecar=genai_sidecar())
     with pytest.raises(KeyboardInterrupt):
         run.scan(extra_plugins=[("interrupted", Interrupted())])
+
+
+# -- what site hooks return --------------------------------------------------------------------
+
+SITE_RULES = """
+    from clearance import Outcome, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-01", title="site", principle="creative-output",
+                          outcome=Outcome.NOTICE, remediation="do the thing"))
+"""
+
+
+def _site_rules(tmp_path: Path) -> str:
+    return str(write_plugin(tmp_path / "site_rules.py", SITE_RULES))
+
+
+def test_a_finding_outcome_given_by_name_is_converted_and_an_unknown_one_is_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    class Tiered:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return [Finding(rule="SITE-01", message="tiered", outcome="block")]
+
+    class Typo:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return [Finding(rule="SITE-01", message="typo", outcome="blocker")]
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("tiered", Tiered()), ("typo", Typo())])
+    findings = result.asset("comp/b.png").findings
+    [tiered] = [f for f in findings if f.rule == "SITE-01"]
+    assert tiered.outcome is Outcome.BLOCK and tiered.plugin == "tiered"
+    assert result.outcome("comp/b.png") == "block"
+    [typo] = [f for f in findings if f.rule == "PRV-05"]
+    assert typo.plugin == "typo" and typo.outcome is Outcome.ESCALATE
+    assert "SITE-01" in typo.message and "unknown outcome 'blocker'" in typo.message
+    assert result.events()[-1]["event"] == "run.finished"
+
+
+@pytest.mark.parametrize(
+    ("returned", "problem"),
+    [
+        ("all good", "str, not a list of Finding"),
+        ({"rule": "SITE-01"}, "dict, not a list of Finding"),
+        (42, "int, not a list of Finding"),
+        ([{"rule": "SITE-01"}], "dict in its list, not a Finding"),
+        ([Finding(rule="SITE-01", message=None)], "message is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", evidence="x")], "evidence is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", status="done")], "status is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", unsure="yes")], "unsure is invalid"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_checker_returning_something_else_is_one_prv05_naming_it(
+    clearance_run, tmp_path: Path, returned: object, problem: str
+) -> None:
+    class Wrong:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return returned
+
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            return returned
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png")
+    result = run.scan(extra_plugins=[("wrong", Wrong())])
+    asset_level = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    stage_level = result.result.stages[0].findings
+    for found in (asset_level, stage_level):
+        [crash] = found
+        assert crash.plugin == "wrong" and problem in crash.message, crash.message
+        assert crash.evidence["plugin"] == "wrong" and crash.outcome is Outcome.ESCALATE
+    assert "PRV-01" in result.rules("comp/b.png"), "the other checkers still ran"
+
+
+def test_a_checker_generator_that_raises_keeps_what_it_yielded_and_is_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    class HalfDone:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(rule="SITE-01", message="before", outcome=Outcome.BLOCK)
+            raise RuntimeError("broke midway")
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("halfdone", HalfDone())])
+    assert {"SITE-01", "PRV-05"} <= result.rules("comp/b.png")
+    assert result.outcome("comp/b.png") == "block", "what it found before it broke still counts"
+    [crash] = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert crash.plugin == "halfdone" and "broke midway" in crash.message
+
+
+def test_evidence_paths_dates_and_sets_are_written_as_json_and_other_objects_are_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    class Evidence:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(
+                rule="SITE-01",
+                message="evidence of every kind",
+                evidence={
+                    "file": asset.path,
+                    "day": dt.date(2026, 1, 2),
+                    "at": dt.datetime(2026, 1, 2, 3, 4, 5),
+                    "tags": {"b", "a"},
+                    "size": (1920, 1080),
+                    "outcome": Outcome.BLOCK,
+                    "nested": {1: [Path("x/y.exr")]},
+                },
+            )
+
+    class Unwritable:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(rule="SITE-01", message="an object", evidence={"o": object()})
+            yield Finding(rule="SITE-01", message="nan", evidence={"ratio": float("nan")})
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("evidence", Evidence()), ("unwritable", Unwritable())])
+    expected = {
+        "file": str(run.root / "comp/b.png"),
+        "day": "2026-01-02",
+        "at": "2026-01-02T03:04:05",
+        "tags": ["a", "b"],
+        "size": [1920, 1080],
+        "outcome": "block",
+        "nested": {"1": ["x/y.exr"]},
+    }
+    [site] = [f for f in result.asset("comp/b.png").findings if f.rule == "SITE-01"]
+    assert site.evidence == expected
+    events = result.events()
+    [logged] = [e for e in events if e["event"] == "finding" and e["rule"] == "SITE-01"]
+    assert logged["details"]["evidence"] == expected
+    crashes = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert len(crashes) == 2 and {f.plugin for f in crashes} == {"unwritable"}
+    assert any("evidence.o: object" in f.message for f in crashes)
+    assert any("evidence.ratio: nan" in f.message for f in crashes)
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_a_reader_returning_something_else_is_prv05_and_paths_and_dates_are_converted(
+    clearance_run,
+) -> None:
+    import datetime as dt
+
+    from clearance.model import PartialRecord
+
+    class DictReader:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return {"generated": False}
+
+    class BadIssues:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return PartialRecord(source="tracker", file="x", issues=["not an issue"])
+
+    class TrackerReader:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return PartialRecord(
+                source="tracker",
+                file=asset.path,  # a Path, as a TD would pass it
+                data={"shot": "sh010", "x-tracker": {"approved_on": dt.date(2026, 1, 2)}},
+            )
+
+    run = clearance_run()
+    run.asset("comp/b.png")
+    result = run.scan(
+        extra_plugins=[
+            ("dictreader", DictReader()),
+            ("badissues", BadIssues()),
+            ("tracker", TrackerReader()),
+        ]
+    )
+    findings = result.asset("comp/b.png").findings
+    crashes = {f.plugin: f.message for f in findings if f.rule == "PRV-05"}
+    assert set(crashes) == {"dictreader", "badissues"}
+    assert "dict, not a PartialRecord" in crashes["dictreader"]
+    assert "issues is invalid" in crashes["badissues"]
+    [audited] = [e for e in result.events() if e["event"] == "asset.audited"]
+    assert audited["details"]["sources"] == ["tracker"] and audited["details"]["shot"] == "sh010"
+    assert "PRV-01" not in result.rules("comp/b.png"), "the tracker's record was read"
+    assert result.events()[-1]["event"] == "run.finished"
+
+
+def test_an_approval_plugin_returning_something_else_is_prv05_and_the_finding_stays_open(
+    clearance_run,
+) -> None:
+    import datetime as dt
+
+    from clearance.approvals import ApprovalMatch
+
+    class Garbage:
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            return "APR-0031"
+
+    class Expired:
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            return ApprovalMatch(id="SG-7", expired=True, expires=dt.date(2020, 1, 1))  # type: ignore[arg-type]
+
+    run = clearance_run()
+    doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
+    run.asset("delivery/a.png", sidecar=doc)
+    garbage = run.scan(extra_plugins=[("garbage", Garbage())])
+    findings = garbage.asset("delivery/a.png").findings
+    crashes = [f for f in findings if f.rule == "PRV-05"]
+    assert crashes and all(f.plugin == "garbage" for f in crashes)
+    assert "str, not an ApprovalMatch" in crashes[0].message
+    assert garbage.outcome("delivery/a.png") == "approval", "nothing was approved"
+    expired = run.scan(extra_plugins=[("expired", Expired())])
+    events = [e for e in expired.events() if e["event"] == "approval.expired"]
+    assert events and events[-1]["details"]["expires"] == "2020-01-01"
+    assert expired.events()[-1]["event"] == "run.finished"

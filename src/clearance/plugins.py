@@ -37,9 +37,16 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._results import (
+    InvalidResult,
+    checked_approval,
+    checked_finding,
+    checked_partial,
+    findings_of,
+)
 from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
 from .policy import Policy, StageConfig
-from .rules import DuplicateRuleError, RuleRegistry, crash_finding
+from .rules import DuplicateRuleError, RuleRegistry, crash_finding, invalid_result_finding
 
 __all__ = [
     "PluginHost",
@@ -333,6 +340,12 @@ class PluginHost:
     def _call(impl: Any, kwargs: dict[str, Any]) -> Any:
         return impl.function(*[kwargs[name] for name in impl.argnames])
 
+    def _checked(self, plugin_name: str) -> bool:
+        """Are this plugin's results checked (``clearance._results``)? A site plugin's are;
+        the built-ins' are tested instead."""
+        info = self.plugins.get(plugin_name)
+        return info is None or info.kind != "builtin"
+
     def read_provenance(
         self,
         asset: Asset,
@@ -356,6 +369,11 @@ class PluginHost:
                 continue
             try:
                 result = self._call(impl, kwargs)
+                if result is not None and self._checked(impl.plugin_name):
+                    result = checked_partial(result)
+            except InvalidResult as exc:
+                crashes.append(invalid_result_finding(impl.plugin_name, str(exc), kind="reader"))
+                continue
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
@@ -382,33 +400,35 @@ class PluginHost:
     def _collect(self, hook_name: str, kwargs: dict[str, Any], stage: str) -> list[Finding]:
         findings: list[Finding] = []
         for impl in self._impls(hook_name, stage):
+            checked = self._checked(impl.plugin_name)
+            items: list[Any] = []
+            failure: Finding | None = None
             try:
-                result = self._call(impl, kwargs)
+                for item in findings_of(self._call(impl, kwargs)):
+                    items.append(item)  # a generator's findings before it raised are kept
+            except InvalidResult as exc:
+                failure = invalid_result_finding(impl.plugin_name, str(exc))
             except KeyboardInterrupt:  # the user stopping the run: the CLI says "interrupted"
                 raise
             except BaseException as exc:  # SystemExit, GeneratorExit: a plugin never ends the run
-                findings.append(crash_finding(impl.plugin_name, exc))
-                continue
-            if result is None:
-                continue
-            if isinstance(result, Finding):
-                result = [result]
-            try:
-                items = list(result)
-            except TypeError:
-                items = [None]
+                failure = crash_finding(impl.plugin_name, exc)
             for item in items:
-                if not isinstance(item, Finding):
-                    findings.append(
-                        crash_finding(
-                            impl.plugin_name,
-                            TypeError(f"returned {type(item).__name__}, not a Finding"),
-                        )
-                    )
-                    continue
+                try:
+                    if checked:
+                        item = checked_finding(item)
+                    elif not isinstance(item, Finding):
+                        raise InvalidResult(f"{type(item).__name__} in its list, not a Finding")
+                except InvalidResult as exc:
+                    item = invalid_result_finding(impl.plugin_name, str(exc))
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # the plugin's own code, converting its evidence
+                    item = crash_finding(impl.plugin_name, exc)
                 if item.plugin is None:
                     item.plugin = impl.plugin_name
                 findings.append(item)
+            if failure is not None:
+                findings.append(failure)
         return findings
 
     def find_approval(
@@ -419,6 +439,11 @@ class PluginHost:
         for impl in self._impls("clearance_find_approval", asset.stage):
             try:
                 result = self._call(impl, kwargs)
+                if result is not None and self._checked(impl.plugin_name):
+                    result = checked_approval(result)
+            except InvalidResult as exc:
+                kind = "approval plugin"
+                return None, invalid_result_finding(impl.plugin_name, str(exc), kind=kind)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:

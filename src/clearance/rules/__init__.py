@@ -379,3 +379,16 @@ def crash_finding(plugin: str, exc: BaseException) -> Finding:
         unsure=True,
         plugin=plugin,
     )
+
+
+def invalid_result_finding(plugin: str, problem: str, *, kind: str = "checker") -> Finding:
+    """The ``PRV-05`` finding for a checker, reader or approval plugin that returned
+    something its hook does not allow; ``problem`` completes "returned ..."."""
+    return Finding(
+        rule="PRV-05",
+        message=f"{kind} {plugin} returned {problem}",
+        outcome=Outcome.ESCALATE,
+        evidence={"plugin": plugin, "returned": problem},
+        unsure=True,
+        plugin=plugin,
+    )
