@@ -381,6 +381,28 @@ def test_block_plugin_with_p_no(tmp_path: Path) -> None:
     assert run_cli("scan", str(show.root), "-p", "no:boom").code == 0
 
 
+def test_p_no_cannot_switch_off_the_provenance_hygiene_rules(tmp_path: Path) -> None:
+    """``rules: {PRV-01: {enabled: false}}`` is refused with exit 2; blocking the pack that
+    holds PRV-01, PRV-02 and PRV-05 by name is refused the same way, by every command."""
+    show = make_show(tmp_path)
+    show.asset("comp/no_sidecar.png")
+    config = str(show.root / "clearance.yaml")
+    for args in (
+        ("scan", str(show.root), "--format", "json"),
+        ("check", str(show.root / "comp/no_sidecar.png")),
+        ("rules", "--config", config),
+        ("plugins", "--config", config),
+    ):
+        done = run_cli(*args, "-p", "no:clearance.rules.provenance")
+        assert done.code == 2, (args, done.stdout)
+        assert done.stdout == ""
+        assert "clearance.rules.provenance cannot be blocked" in done.stderr
+        assert "PRV-01, PRV-02, PRV-05" in done.stderr
+    assert not (show.root / ".clearance/audit.jsonl").exists(), "refused before the run"
+    other = run_cli("scan", str(show.root), "--format", "json", "-p", "no:clearance.rules.iptc")
+    assert other.code == 1 and "PRV-01" in other.stdout, "other packs may still be blocked"
+
+
 def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
     done = run_cli("init", str(tmp_path / "new"))
     assert done.code == 0

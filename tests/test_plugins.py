@@ -42,6 +42,13 @@ def test_builtins_are_registered_as_plugins(tmp_path: Path) -> None:
     assert not host.failures
 
 
+def test_the_provenance_hygiene_pack_cannot_be_blocked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="PRV-01, PRV-02, PRV-05"):
+        PluginHost(Policy(root=tmp_path), autoload=False, blocked=["clearance.rules.provenance"])
+    host = PluginHost(Policy(root=tmp_path), autoload=False, blocked=["clearance.rules.iptc"])
+    assert "clearance.rules.iptc" not in host.plugins and "PRV-01" in host.registry
+
+
 def test_per_stage_plugin_runs_only_in_its_stage(clearance_run, tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
     run = clearance_run()

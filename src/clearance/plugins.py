@@ -45,7 +45,7 @@ from ._results import (
     findings_of,
 )
 from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
-from .policy import Policy, StageConfig
+from .policy import ALWAYS_ON, Policy, StageConfig
 from .rules import DuplicateRuleError, RuleRegistry, crash_finding, invalid_result_finding
 
 __all__ = [
@@ -55,6 +55,8 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "BUILTIN_FACTORIES",
     "ENTRY_POINT_GROUP",
+    "UNBLOCKABLE",
+    "refuse_unblockable",
 ]
 
 ENTRY_POINT_GROUP = "clearance"
@@ -75,6 +77,21 @@ BUILTIN_FACTORIES: tuple[tuple[str, str], ...] = (("clearance.lineage", "Lineage
 _OPTIONAL_BUILTINS = frozenset(
     {"clearance.provenance.xmp", "clearance.provenance.exr", "clearance.provenance.c2pa"}
 )
+#: Built-in plugins that ``-p no:NAME`` may not block: the rule pack of the provenance
+#: hygiene rules that cannot be turned off (``policy.ALWAYS_ON``; ``clearance.yaml`` refuses
+#: ``enabled: false`` for them in the same way).
+UNBLOCKABLE = frozenset({"clearance.rules.provenance"})
+
+
+def refuse_unblockable(blocked: Iterable[str]) -> None:
+    """Raise ``ValueError`` naming the first of ``blocked`` that may not be blocked."""
+    for name in blocked:
+        if name in UNBLOCKABLE:
+            rules = ", ".join(sorted(ALWAYS_ON))
+            raise ValueError(
+                f"{name} cannot be blocked: it holds the provenance hygiene rules ({rules}), "
+                "which cannot be turned off"
+            )
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,8 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self._impl_memo: dict[tuple[str, str | None, int], tuple[list[Any], list[Any]]] = {}
         self.registry = RuleRegistry()
+        blocked = list(blocked)
+        refuse_unblockable(blocked)
         for name in blocked:
             self.pm.set_blocked(name)
         self._load_builtins()

@@ -47,10 +47,16 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def blocked_plugins(args: argparse.Namespace) -> list[str]:
+    from ..plugins import refuse_unblockable
+
     blocked = []
     for value in args.plugin_options:
         if not value.startswith("no:"):
             fail(f"-p {value}: only 'no:NAME' (block a plugin) is supported")
+        try:
+            refuse_unblockable([value[3:]])
+        except ValueError as exc:
+            fail(f"{exc} (-p {value})")
         blocked.append(value[3:])
     return blocked
 
