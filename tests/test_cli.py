@@ -403,6 +403,66 @@ def test_p_no_cannot_switch_off_the_provenance_hygiene_rules(tmp_path: Path) -> 
     assert other.code == 1 and "PRV-01" in other.stdout, "other packs may still be blocked"
 
 
+PRINTING_PLUGIN = """
+import os
+from clearance import hookimpl
+
+print("loading studio plugin")  # a TD's debug prints, at import and per asset
+
+@hookimpl
+def clearance_add_rules(registry):
+    print("adding rules")
+
+@hookimpl
+def clearance_check_asset(asset):
+    print("checking", asset.rel)
+    os.write(1, b"written to fd 1\\n")  # as C code or a subprocess would
+    return []
+"""
+
+
+def test_what_plugins_print_goes_to_stderr_and_stdout_is_only_the_report(tmp_path: Path) -> None:
+    plugin = tmp_path / "chatty.py"
+    plugin.write_text(PRINTING_PLUGIN)
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    config = str(show.root / "clearance.yaml")
+    for args in (
+        ("scan", str(show.root), "--format", "json"),
+        ("scan", str(show.root), "--format", "json", "--jobs", "2"),
+        ("check", str(show.root / "comp/a.png"), "--format", "json"),
+        ("rules", "--config", config, "--format", "json"),
+        ("plugins", "--config", config, "--format", "json"),
+    ):
+        done = run_cli(*args)
+        assert done.code == 0, (args, done.stderr)
+        json.loads(done.stdout)  # nothing but the report
+        assert "loading studio plugin" in done.stderr and "adding rules" in done.stderr
+        if args[0] in ("scan", "check"):  # (--jobs 2: two processes' lines may interleave)
+            assert "checking" in done.stderr and "comp/a.png" in done.stderr
+            assert "written to fd 1" in done.stderr
+    table = run_cli("scan", str(show.root)).stdout
+    assert not any(text in table for text in ("loading studio", "checking", "written to fd 1"))
+
+
+def test_what_plugins_print_in_watch_goes_to_stderr(tmp_path: Path) -> None:
+    import _watch_harness as harness
+
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "chatty.py").write_text(PRINTING_PLUGIN)
+    root = harness.make_show(tmp_path, plugins=["chatty.py"])
+    with harness.WatchProcess(root) as proc:
+        harness.write_file(root / "comp/a.exr", harness.exr_bytes())
+        harness.wait_audited(root, 1)
+        assert proc.terminate() == 0
+        assert proc.proc is not None
+        out, err = proc.proc.communicate(timeout=30)
+    assert out == b""
+    assert b"loading studio plugin" in err
+    assert b"checking comp/a.exr" in err and b"written to fd 1" in err
+
+
 def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
     done = run_cli("init", str(tmp_path / "new"))
     assert done.code == 0

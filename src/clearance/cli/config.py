@@ -20,6 +20,7 @@ from ._common import (
     blocked_plugins,
     error,
     policy_for,
+    stdout_to_stderr,
 )
 
 
@@ -99,7 +100,8 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def run_rules(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
-    host = PluginHost(policy, blocked=blocked_plugins(args))
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the listing's
+        host = PluginHost(policy, blocked=blocked_plugins(args))
     for failure in host.failures:
         error(str(failure))
     rows = []
@@ -127,7 +129,8 @@ def run_rules(args: argparse.Namespace) -> int:
 
 def run_plugins(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
-    host = PluginHost(policy, blocked=blocked_plugins(args))
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the listing's
+        host = PluginHost(policy, blocked=blocked_plugins(args))
     stages = [s.name for s in policy.stages]
     if args.format == "json":
         doc = {
