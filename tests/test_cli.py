@@ -115,6 +115,74 @@ def test_plugin_that_raises_gives_prv05_and_other_checkers_still_run(tmp_path: P
     assert any(f["rule"] == "NFX-00" for f in findings), "built-in checkers must still run"
 
 
+def test_plugin_that_calls_sys_exit_is_prv05_not_a_silent_exit_0(tmp_path: Path) -> None:
+    plugin = tmp_path / "quits.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    raise SystemExit(0)\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/nosidecar.png")
+    log = show.root / ".clearance/audit.jsonl"
+    for args in (("scan", str(show.root)), ("check", str(show.root / "comp/a.png"))):
+        done = run_cli(*args, "--format", "json")
+        assert done.code == 1, done.stderr
+        for item in done.json()["assets"]:
+            crash = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+            assert crash and crash[0]["evidence"]["plugin"] == "quits"
+            assert "SystemExit" in crash[0]["message"]
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert last["event"] == "run.finished" and last["details"]["exit_code"] == 1
+
+
+def test_plugin_results_of_the_wrong_kind_are_prv05_and_the_run_goes_on(tmp_path: Path) -> None:
+    plugin = tmp_path / "sloppy.py"
+    plugin.write_text(
+        "import datetime\n"
+        "from clearance import Finding, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_read_provenance(asset):\n"
+        "    return {'generated': False}\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    return [Finding(rule='NFX-C1', message='tiered', outcome='block',\n"
+        "                    evidence={'file': asset.path, 'when': datetime.date(2026, 1, 1)})]\n"
+        "@hookimpl(tryfirst=True)\n"
+        "def clearance_find_approval(finding):\n"
+        "    return 'APR-0031'\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert item["outcome"] == "block"
+    [tiered] = [f for f in item["findings"] if f["rule"] == "NFX-C1"]
+    assert tiered["evidence"] == {"file": str(show.root / "comp/a.png"), "when": "2026-01-01"}
+    crashes = {f["message"] for f in item["findings"] if f["rule"] == "PRV-05"}
+    assert "reader sloppy returned dict, not a PartialRecord or None" in crashes
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_keyboard_interrupt_in_a_plugin_still_stops_the_run(tmp_path: Path) -> None:
+    plugin = tmp_path / "interrupts.py"
+    plugin.write_text(
+        "from clearance import hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    raise KeyboardInterrupt\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 130 and "interrupted" in done.stderr
+    assert done.stdout == ""
+
+
 def test_plugin_with_misspelled_hook_fails_loudly_with_exit_2(tmp_path: Path) -> None:
     plugin = tmp_path / "typo.py"
     plugin.write_text(
@@ -457,6 +525,88 @@ def test_block_plugin_with_p_no(tmp_path: Path) -> None:
     show.asset("comp/a.png", sidecar=genai_sidecar())
     assert run_cli("scan", str(show.root)).code == 1
     assert run_cli("scan", str(show.root), "-p", "no:boom").code == 0
+
+
+def test_p_no_cannot_switch_off_the_provenance_hygiene_rules(tmp_path: Path) -> None:
+    """``rules: {PRV-01: {enabled: false}}`` is refused with exit 2; blocking the pack that
+    holds PRV-01, PRV-02 and PRV-05 by name is refused the same way, by every command."""
+    show = make_show(tmp_path)
+    show.asset("comp/no_sidecar.png")
+    config = str(show.root / "clearance.yaml")
+    for args in (
+        ("scan", str(show.root), "--format", "json"),
+        ("check", str(show.root / "comp/no_sidecar.png")),
+        ("rules", "--config", config),
+        ("plugins", "--config", config),
+    ):
+        done = run_cli(*args, "-p", "no:clearance.rules.provenance")
+        assert done.code == 2, (args, done.stdout)
+        assert done.stdout == ""
+        assert "clearance.rules.provenance cannot be blocked" in done.stderr
+        assert "PRV-01, PRV-02, PRV-05" in done.stderr
+    assert not (show.root / ".clearance/audit.jsonl").exists(), "refused before the run"
+    other = run_cli("scan", str(show.root), "--format", "json", "-p", "no:clearance.rules.iptc")
+    assert other.code == 1 and "PRV-01" in other.stdout, "other packs may still be blocked"
+
+
+PRINTING_PLUGIN = """
+import os
+from clearance import hookimpl
+
+print("loading studio plugin")  # a TD's debug prints, at import and per asset
+
+@hookimpl
+def clearance_add_rules(registry):
+    print("adding rules")
+
+@hookimpl
+def clearance_check_asset(asset):
+    print("checking", asset.rel)
+    os.write(1, b"written to fd 1\\n")  # as C code or a subprocess would
+    return []
+"""
+
+
+def test_what_plugins_print_goes_to_stderr_and_stdout_is_only_the_report(tmp_path: Path) -> None:
+    plugin = tmp_path / "chatty.py"
+    plugin.write_text(PRINTING_PLUGIN)
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    config = str(show.root / "clearance.yaml")
+    for args in (
+        ("scan", str(show.root), "--format", "json"),
+        ("scan", str(show.root), "--format", "json", "--jobs", "2"),
+        ("check", str(show.root / "comp/a.png"), "--format", "json"),
+        ("rules", "--config", config, "--format", "json"),
+        ("plugins", "--config", config, "--format", "json"),
+    ):
+        done = run_cli(*args)
+        assert done.code == 0, (args, done.stderr)
+        json.loads(done.stdout)  # nothing but the report
+        assert "loading studio plugin" in done.stderr and "adding rules" in done.stderr
+        if args[0] in ("scan", "check"):  # (--jobs 2: two processes' lines may interleave)
+            assert "checking" in done.stderr and "comp/a.png" in done.stderr
+            assert "written to fd 1" in done.stderr
+    table = run_cli("scan", str(show.root)).stdout
+    assert not any(text in table for text in ("loading studio", "checking", "written to fd 1"))
+
+
+def test_what_plugins_print_in_watch_goes_to_stderr(tmp_path: Path) -> None:
+    import _watch_harness as harness
+
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "chatty.py").write_text(PRINTING_PLUGIN)
+    root = harness.make_show(tmp_path, plugins=["chatty.py"])
+    with harness.WatchProcess(root) as proc:
+        harness.write_file(root / "comp/a.exr", harness.exr_bytes())
+        harness.wait_audited(root, 1)
+        assert proc.terminate() == 0
+        assert proc.proc is not None
+        out, err = proc.proc.communicate(timeout=30)
+    assert out == b""
+    assert b"loading studio plugin" in err
+    assert b"checking comp/a.exr" in err and b"written to fd 1" in err
 
 
 def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:

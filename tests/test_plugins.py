@@ -42,6 +42,13 @@ def test_builtins_are_registered_as_plugins(tmp_path: Path) -> None:
     assert not host.failures
 
 
+def test_the_provenance_hygiene_pack_cannot_be_blocked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="PRV-01, PRV-02, PRV-05"):
+        PluginHost(Policy(root=tmp_path), autoload=False, blocked=["clearance.rules.provenance"])
+    host = PluginHost(Policy(root=tmp_path), autoload=False, blocked=["clearance.rules.iptc"])
+    assert "clearance.rules.iptc" not in host.plugins and "PRV-01" in host.registry
+
+
 def test_per_stage_plugin_runs_only_in_its_stage(clearance_run, tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "site_rule.py", SITE_RULE)
     run = clearance_run()
@@ -337,3 +344,337 @@ def test_a_plugin_file_without_hooks_fails_loudly(tmp_path: Path) -> None:
     plugin = write_plugin(tmp_path / "nothing.py", "X = 1\n")
     host = PluginHost(Policy(root=tmp_path, plugins=[str(plugin)]), autoload=False)
     assert any(f.name == "nothing" and "no Clearance hooks" in f.error for f in host.failures)
+
+
+# -- SystemExit and other exceptions that are not Exceptions -------------------------------
+
+
+def test_plugin_hooks_that_raise_systemexit_or_generatorexit_are_prv05(clearance_run) -> None:
+    """A helper library's ``sys.exit()`` inside a hook is that plugin's crash, never the end
+    of the run (a silent exit 0 with no report): every hook kind is isolated."""
+    import sys
+
+    class Quitter:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            raise SystemExit("reader quits")
+
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            sys.exit(0)
+
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            raise GeneratorExit
+
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            sys.exit(3)
+
+        @hookimpl
+        def clearance_finding(self, finding):
+            sys.exit("tracker quits")
+
+    run = clearance_run()
+    final = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
+    run.asset("delivery/a.png", sidecar=final)
+    result = run.scan(extra_plugins=[("quitter", Quitter())])
+    crashes = [f for f in result.asset("delivery/a.png").findings if f.rule == "PRV-05"]
+    assert {f.evidence["exception"] for f in crashes} == {"SystemExit"}
+    quits = {f.message.rsplit(": ", 1)[-1] for f in crashes}
+    assert quits == {"reader quits", "0", "3"}  # the reader, the checker, the approval hook
+    assert all(f.plugin == "quitter" and f.outcome is Outcome.ESCALATE for f in crashes)
+    assert "PRV-01" not in result.rules("delivery/a.png"), "the sidecar reader still ran"
+    assert [f.evidence["exception"] for f in result.result.stages[0].findings] == ["GeneratorExit"]
+    events = result.events()
+    failed = [e for e in events if e["event"] == "plugin.failed"]
+    assert failed and all("SystemExit" in e["message"] for e in failed)
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_a_site_rule_that_calls_sys_exit_is_prv05(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(
+        tmp_path / "quitpack.py",
+        """
+        import sys
+        from clearance import Outcome
+        from clearance.rules import RulePack
+
+        pack = RulePack("quitpack", pack="site")
+
+        @pack.rule("SITE-Q-01", title="t", principle="creative-output", outcome=Outcome.NOTICE, remediation="r")
+        def quits(ctx):
+            '''"Quits" (test).'''
+            sys.exit(0)
+
+        @pack.rule("SITE-Q-02", title="t", principle="creative-output", outcome=Outcome.NOTICE, remediation="r")
+        def runs(ctx):
+            '''"Runs" (test).'''
+            yield ctx.finding("seen")
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan()
+    assert {"PRV-05", "SITE-Q-02"} <= result.rules("comp/b.png")
+    [crash] = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert crash.plugin == "quitpack:SITE-Q-01" and "SystemExit" in crash.message
+
+
+def test_a_plugin_that_exits_while_loading_is_a_plugin_failure(tmp_path: Path) -> None:
+    at_import = write_plugin(tmp_path / "exits_at_import.py", "raise SystemExit(0)\n")
+    in_add_rules = write_plugin(
+        tmp_path / "exits_in_add_rules.py",
+        """
+        import sys
+        from clearance import hookimpl
+
+        @hookimpl
+        def clearance_add_rules(registry):
+            sys.exit(0)
+        """,
+    )
+    policy = Policy(root=tmp_path, plugins=[str(at_import), str(in_add_rules)])
+    host = PluginHost(policy, autoload=False)
+    failures = {f.name: f.error for f in host.failures}
+    assert set(failures) == {"exits_at_import", "exits_in_add_rules"}
+    assert all(error.startswith("SystemExit") for error in failures.values())
+
+
+def test_keyboard_interrupt_in_a_checker_still_stops_the_run(clearance_run) -> None:
+    class Interrupted:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            raise KeyboardInterrupt
+
+    run = clearance_run()
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    with pytest.raises(KeyboardInterrupt):
+        run.scan(extra_plugins=[("interrupted", Interrupted())])
+
+
+# -- what site hooks return --------------------------------------------------------------------
+
+SITE_RULES = """
+    from clearance import Outcome, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-01", title="site", principle="creative-output",
+                          outcome=Outcome.NOTICE, remediation="do the thing"))
+"""
+
+
+def _site_rules(tmp_path: Path) -> str:
+    return str(write_plugin(tmp_path / "site_rules.py", SITE_RULES))
+
+
+def test_a_finding_outcome_given_by_name_is_converted_and_an_unknown_one_is_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    class Tiered:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return [Finding(rule="SITE-01", message="tiered", outcome="block")]
+
+    class Typo:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return [Finding(rule="SITE-01", message="typo", outcome="blocker")]
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("tiered", Tiered()), ("typo", Typo())])
+    findings = result.asset("comp/b.png").findings
+    [tiered] = [f for f in findings if f.rule == "SITE-01"]
+    assert tiered.outcome is Outcome.BLOCK and tiered.plugin == "tiered"
+    assert result.outcome("comp/b.png") == "block"
+    [typo] = [f for f in findings if f.rule == "PRV-05"]
+    assert typo.plugin == "typo" and typo.outcome is Outcome.ESCALATE
+    assert "SITE-01" in typo.message and "unknown outcome 'blocker'" in typo.message
+    assert result.events()[-1]["event"] == "run.finished"
+
+
+@pytest.mark.parametrize(
+    ("returned", "problem"),
+    [
+        ("all good", "str, not a list of Finding"),
+        ({"rule": "SITE-01"}, "dict, not a list of Finding"),
+        (42, "int, not a list of Finding"),
+        ([{"rule": "SITE-01"}], "dict in its list, not a Finding"),
+        ([Finding(rule="SITE-01", message=None)], "message is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", evidence="x")], "evidence is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", status="done")], "status is invalid"),  # type: ignore[arg-type]
+        ([Finding(rule="SITE-01", unsure="yes")], "unsure is invalid"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_checker_returning_something_else_is_one_prv05_naming_it(
+    clearance_run, tmp_path: Path, returned: object, problem: str
+) -> None:
+    class Wrong:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            return returned
+
+        @hookimpl
+        def clearance_check_stage(self, stage_result):
+            return returned
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png")
+    result = run.scan(extra_plugins=[("wrong", Wrong())])
+    asset_level = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    stage_level = result.result.stages[0].findings
+    for found in (asset_level, stage_level):
+        [crash] = found
+        assert crash.plugin == "wrong" and problem in crash.message, crash.message
+        assert crash.evidence["plugin"] == "wrong" and crash.outcome is Outcome.ESCALATE
+    assert "PRV-01" in result.rules("comp/b.png"), "the other checkers still ran"
+
+
+def test_a_checker_generator_that_raises_keeps_what_it_yielded_and_is_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    class HalfDone:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(rule="SITE-01", message="before", outcome=Outcome.BLOCK)
+            raise RuntimeError("broke midway")
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("halfdone", HalfDone())])
+    assert {"SITE-01", "PRV-05"} <= result.rules("comp/b.png")
+    assert result.outcome("comp/b.png") == "block", "what it found before it broke still counts"
+    [crash] = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert crash.plugin == "halfdone" and "broke midway" in crash.message
+
+
+def test_evidence_paths_dates_and_sets_are_written_as_json_and_other_objects_are_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    class Evidence:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(
+                rule="SITE-01",
+                message="evidence of every kind",
+                evidence={
+                    "file": asset.path,
+                    "day": dt.date(2026, 1, 2),
+                    "at": dt.datetime(2026, 1, 2, 3, 4, 5),
+                    "tags": {"b", "a"},
+                    "size": (1920, 1080),
+                    "outcome": Outcome.BLOCK,
+                    "nested": {1: [Path("x/y.exr")]},
+                },
+            )
+
+    class Unwritable:
+        @hookimpl
+        def clearance_check_asset(self, asset):
+            yield Finding(rule="SITE-01", message="an object", evidence={"o": object()})
+            yield Finding(rule="SITE-01", message="nan", evidence={"ratio": float("nan")})
+
+    run = clearance_run(plugins=[_site_rules(tmp_path)])
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    result = run.scan(extra_plugins=[("evidence", Evidence()), ("unwritable", Unwritable())])
+    expected = {
+        "file": str(run.root / "comp/b.png"),
+        "day": "2026-01-02",
+        "at": "2026-01-02T03:04:05",
+        "tags": ["a", "b"],
+        "size": [1920, 1080],
+        "outcome": "block",
+        "nested": {"1": ["x/y.exr"]},
+    }
+    [site] = [f for f in result.asset("comp/b.png").findings if f.rule == "SITE-01"]
+    assert site.evidence == expected
+    events = result.events()
+    [logged] = [e for e in events if e["event"] == "finding" and e["rule"] == "SITE-01"]
+    assert logged["details"]["evidence"] == expected
+    crashes = [f for f in result.asset("comp/b.png").findings if f.rule == "PRV-05"]
+    assert len(crashes) == 2 and {f.plugin for f in crashes} == {"unwritable"}
+    assert any("evidence.o: object" in f.message for f in crashes)
+    assert any("evidence.ratio: nan" in f.message for f in crashes)
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_a_reader_returning_something_else_is_prv05_and_paths_and_dates_are_converted(
+    clearance_run,
+) -> None:
+    import datetime as dt
+
+    from clearance.model import PartialRecord
+
+    class DictReader:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return {"generated": False}
+
+    class BadIssues:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return PartialRecord(source="tracker", file="x", issues=["not an issue"])
+
+    class TrackerReader:
+        @hookimpl
+        def clearance_read_provenance(self, asset):
+            return PartialRecord(
+                source="tracker",
+                file=asset.path,  # a Path, as a TD would pass it
+                data={"shot": "sh010", "x-tracker": {"approved_on": dt.date(2026, 1, 2)}},
+            )
+
+    run = clearance_run()
+    run.asset("comp/b.png")
+    result = run.scan(
+        extra_plugins=[
+            ("dictreader", DictReader()),
+            ("badissues", BadIssues()),
+            ("tracker", TrackerReader()),
+        ]
+    )
+    findings = result.asset("comp/b.png").findings
+    crashes = {f.plugin: f.message for f in findings if f.rule == "PRV-05"}
+    assert set(crashes) == {"dictreader", "badissues"}
+    assert "dict, not a PartialRecord" in crashes["dictreader"]
+    assert "issues is invalid" in crashes["badissues"]
+    [audited] = [e for e in result.events() if e["event"] == "asset.audited"]
+    assert audited["details"]["sources"] == ["tracker"] and audited["details"]["shot"] == "sh010"
+    assert "PRV-01" not in result.rules("comp/b.png"), "the tracker's record was read"
+    assert result.events()[-1]["event"] == "run.finished"
+
+
+def test_an_approval_plugin_returning_something_else_is_prv05_and_the_finding_stays_open(
+    clearance_run,
+) -> None:
+    import datetime as dt
+
+    from clearance.approvals import ApprovalMatch
+
+    class Garbage:
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            return "APR-0031"
+
+    class Expired:
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(self, finding):
+            return ApprovalMatch(id="SG-7", expired=True, expires=dt.date(2020, 1, 1))  # type: ignore[arg-type]
+
+    run = clearance_run()
+    doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
+    run.asset("delivery/a.png", sidecar=doc)
+    garbage = run.scan(extra_plugins=[("garbage", Garbage())])
+    findings = garbage.asset("delivery/a.png").findings
+    crashes = [f for f in findings if f.rule == "PRV-05"]
+    assert crashes and all(f.plugin == "garbage" for f in crashes)
+    assert "str, not an ApprovalMatch" in crashes[0].message
+    assert garbage.outcome("delivery/a.png") == "approval", "nothing was approved"
+    expired = run.scan(extra_plugins=[("expired", Expired())])
+    events = [e for e in expired.events() if e["event"] == "approval.expired"]
+    assert events and events[-1]["details"]["expires"] == "2020-01-01"
+    assert expired.events()[-1]["event"] == "run.finished"

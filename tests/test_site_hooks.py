@@ -285,6 +285,48 @@ def test_plate_check_bad_parameter_is_a_crashed_checker(plate_run: Any) -> None:
 
 
 # -------------------------------------------------------------------------------------------
+# a hook file written from docs/hooks.md ("Findings")
+# -------------------------------------------------------------------------------------------
+
+TIERED_HOOK = """
+from clearance import Outcome, Rule, hookimpl, Finding
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-TIER-01", title="GenAI element", principle="creative-output",
+                      outcome=Outcome.NOTICE, remediation="Tell the supervisor."))
+
+@hookimpl
+def clearance_check_asset(asset, record, stage):
+    if record.generated:
+        # "set it when the rule has tiers (e.g. block in final)"
+        tier = "block" if stage.final else None
+        return [Finding(rule="SITE-TIER-01", message="GenAI element", outcome=tier,
+                        evidence={"file": asset.path, "stage": stage.name})]
+"""
+
+
+def test_a_hook_may_name_its_tier_and_give_a_path_as_evidence(
+    clearance_run: Any, tmp_path: Path
+) -> None:
+    hook = tmp_path / "tiered.py"
+    hook.write_text(TIERED_HOOK, encoding="utf-8")
+    run = clearance_run(plugins=[str(hook)])
+    run.asset("comp/sh010.png", sidecar=sidecar())
+    run.asset("delivery/sh010.png", sidecar=sidecar(output={"use": "final"}))
+    result = run.scan()
+    tiers = {
+        rel: [f for f in result.asset(rel).findings if f.rule == "SITE-TIER-01"][0]
+        for rel in ("comp/sh010.png", "delivery/sh010.png")
+    }
+    assert tiers["comp/sh010.png"].outcome.value == "notice"
+    assert tiers["delivery/sh010.png"].outcome.value == "block"
+    assert tiers["delivery/sh010.png"].evidence["file"] == str(run.root / "delivery/sh010.png")
+    assert "PRV-05" not in result.rules("delivery/sh010.png")
+    assert result.events()[-1]["event"] == "run.finished"
+
+
+# -------------------------------------------------------------------------------------------
 # docs/first-checker.md: the walk-through's code runs as written
 # -------------------------------------------------------------------------------------------
 

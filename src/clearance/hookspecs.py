@@ -87,7 +87,9 @@ def clearance_read_provenance(
     :return: a :class:`~clearance.model.PartialRecord` with the fields this source knows,
         in the sidecar format-1 shape, and any problems found as ``issues``; ``None`` when
         this source has nothing for this asset (no sidecar, no embedded metadata). A reader
-        that raises is reported as ``PRV-05`` and the other readers still run.
+        that raises, or returns anything else, is reported as ``PRV-05`` and the other
+        readers still run. Paths and dates in ``data`` and ``evidence`` are converted to
+        strings (``docs/hooks.md``, "Findings").
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.1 ``partials`` added (implementations may ignore it).
@@ -118,8 +120,12 @@ def clearance_check_asset(
         settings (``policy.rule_settings("NFX-C2")``).
     :return: a list of :class:`~clearance.model.Finding` (empty or ``None``: nothing found).
         A finding names a registered rule; leave ``outcome`` unset to use the rule's default
-        outcome, and set ``unsure=True`` when the finding is due to missing or unknown data.
-        Missing data is never a pass.
+        outcome (or give an :class:`~clearance.model.Outcome`, or its name: ``"block"``), and
+        set ``unsure=True`` when the finding is due to missing or unknown data. Missing data
+        is never a pass. ``evidence`` holds JSON values; paths, dates, sets and tuples are
+        converted, anything else is ``PRV-05`` (``docs/hooks.md``, "Findings"), as is a
+        return value that is not a list of findings. A generator may be returned: what it
+        yielded before raising is kept.
 
     .. versionadded:: 0.1
     """
@@ -163,7 +169,8 @@ def clearance_find_approval(
     :param policy: the run's configuration (``policy.approvals``, ``policy.now``).
     :return: an :class:`~clearance.approvals.ApprovalMatch` (``expired=True`` when the
         approval matched but has expired: the finding stays open with ``status: expired``),
-        or ``None`` when nothing covers the finding.
+        or ``None`` when nothing covers the finding. Anything else is ``PRV-05`` and the
+        finding stays open.
 
     .. versionadded:: 0.1
     """

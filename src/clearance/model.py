@@ -452,6 +452,9 @@ class Finding:
     ``outcome`` (from the rule, unless given), ``principle``, ``remediation``, ``stage``,
     ``asset`` and ``frames``, and applies approvals (``status``, ``approval``).
 
+    A site plugin may give ``outcome`` by its name (``"block"``); the plugin host converts
+    it, and makes ``evidence`` JSON (paths and dates as strings) before the engine sees it.
+
     :ivar unsure: the finding exists because data the rule needs was missing or unknown;
         such a finding is never below ``escalate``, whatever the configuration says.
     """

@@ -12,6 +12,11 @@ entry points. Loading is loud: a plugin that fails to import, fails pluggy's val
 implements a hook that does not exist (a typo such as ``clearance_check_assets``), or
 defines a rule id twice, is recorded as a :class:`PluginFailure`; the engine reports it
 (``plugin.failed``) and the command exits 2. ``-p no:NAME`` blocks a plugin by name.
+
+Plugin code is isolated wherever it runs (importing, adding rules, every hook): anything it
+raises is the plugin's failure (``PRV-05``, ``plugin.failed``), ``SystemExit`` (a helper
+library's ``sys.exit()``) and ``GeneratorExit`` included, so a plugin never ends a run. Only
+``KeyboardInterrupt`` goes through: that is the user stopping the run.
 """
 
 from __future__ import annotations
@@ -32,9 +37,16 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._results import (
+    InvalidResult,
+    checked_approval,
+    checked_finding,
+    checked_partial,
+    findings_of,
+)
 from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
-from .policy import Policy, StageConfig
-from .rules import DuplicateRuleError, RuleRegistry, crash_finding
+from .policy import ALWAYS_ON, Policy, StageConfig
+from .rules import DuplicateRuleError, RuleRegistry, crash_finding, invalid_result_finding
 
 __all__ = [
     "PluginHost",
@@ -43,6 +55,8 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "BUILTIN_FACTORIES",
     "ENTRY_POINT_GROUP",
+    "UNBLOCKABLE",
+    "refuse_unblockable",
 ]
 
 ENTRY_POINT_GROUP = "clearance"
@@ -63,6 +77,21 @@ BUILTIN_FACTORIES: tuple[tuple[str, str], ...] = (("clearance.lineage", "Lineage
 _OPTIONAL_BUILTINS = frozenset(
     {"clearance.provenance.xmp", "clearance.provenance.exr", "clearance.provenance.c2pa"}
 )
+#: Built-in plugins that ``-p no:NAME`` may not block: the rule pack of the provenance
+#: hygiene rules that cannot be turned off (``policy.ALWAYS_ON``; ``clearance.yaml`` refuses
+#: ``enabled: false`` for them in the same way).
+UNBLOCKABLE = frozenset({"clearance.rules.provenance"})
+
+
+def refuse_unblockable(blocked: Iterable[str]) -> None:
+    """Raise ``ValueError`` naming the first of ``blocked`` that may not be blocked."""
+    for name in blocked:
+        if name in UNBLOCKABLE:
+            rules = ", ".join(sorted(ALWAYS_ON))
+            raise ValueError(
+                f"{name} cannot be blocked: it holds the provenance hygiene rules ({rules}), "
+                "which cannot be turned off"
+            )
 
 
 @dataclass(frozen=True)
@@ -112,6 +141,8 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self._impl_memo: dict[tuple[str, str | None, int], tuple[list[Any], list[Any]]] = {}
         self.registry = RuleRegistry()
+        blocked = list(blocked)
+        refuse_unblockable(blocked)
         for name in blocked:
             self.pm.set_blocked(name)
         self._load_builtins()
@@ -197,7 +228,9 @@ class PluginHost:
             source = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(ep.name, source, _error(exc)))
                 continue
             if isinstance(plugin, ModuleType):
@@ -247,7 +280,9 @@ class PluginHost:
                 return
             try:
                 module = _import_file(path)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
         else:
@@ -257,7 +292,9 @@ class PluginHost:
                 return
             try:
                 module = importlib.import_module(spec)
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
         plugin = _plugin_of(module)
@@ -280,7 +317,9 @@ class PluginHost:
                 self.failures.append(
                     PluginFailure(impl.plugin_name, self._source(impl.plugin_name), str(exc))
                 )
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 self.failures.append(
                     PluginFailure(impl.plugin_name, self._source(impl.plugin_name), _error(exc))
                 )
@@ -320,6 +359,12 @@ class PluginHost:
     def _call(impl: Any, kwargs: dict[str, Any]) -> Any:
         return impl.function(*[kwargs[name] for name in impl.argnames])
 
+    def _checked(self, plugin_name: str) -> bool:
+        """Are this plugin's results checked (``clearance._results``)? A site plugin's are;
+        the built-ins' are tested instead."""
+        info = self.plugins.get(plugin_name)
+        return info is None or info.kind != "builtin"
+
     def read_provenance(
         self,
         asset: Asset,
@@ -344,7 +389,16 @@ class PluginHost:
             else:
                 try:
                     result = self._call(impl, kwargs)
-                except Exception as exc:
+                    if result is not None and self._checked(impl.plugin_name):
+                        result = checked_partial(result)
+                except InvalidResult as exc:
+                    crashes.append(
+                        invalid_result_finding(impl.plugin_name, str(exc), kind="reader")
+                    )
+                    continue
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:
                     crashes.append(crash_finding(impl.plugin_name, exc))
                     continue
                 if result is not None and by_reader is not None:
@@ -367,31 +421,35 @@ class PluginHost:
     def _collect(self, hook_name: str, kwargs: dict[str, Any], stage: str) -> list[Finding]:
         findings: list[Finding] = []
         for impl in self._impls(hook_name, stage):
+            checked = self._checked(impl.plugin_name)
+            items: list[Any] = []
+            failure: Finding | None = None
             try:
-                result = self._call(impl, kwargs)
-            except Exception as exc:
-                findings.append(crash_finding(impl.plugin_name, exc))
-                continue
-            if result is None:
-                continue
-            if isinstance(result, Finding):
-                result = [result]
-            try:
-                items = list(result)
-            except TypeError:
-                items = [None]
+                for item in findings_of(self._call(impl, kwargs)):
+                    items.append(item)  # a generator's findings before it raised are kept
+            except InvalidResult as exc:
+                failure = invalid_result_finding(impl.plugin_name, str(exc))
+            except KeyboardInterrupt:  # the user stopping the run: the CLI says "interrupted"
+                raise
+            except BaseException as exc:  # SystemExit, GeneratorExit: a plugin never ends the run
+                failure = crash_finding(impl.plugin_name, exc)
             for item in items:
-                if not isinstance(item, Finding):
-                    findings.append(
-                        crash_finding(
-                            impl.plugin_name,
-                            TypeError(f"returned {type(item).__name__}, not a Finding"),
-                        )
-                    )
-                    continue
+                try:
+                    if checked:
+                        item = checked_finding(item)
+                    elif not isinstance(item, Finding):
+                        raise InvalidResult(f"{type(item).__name__} in its list, not a Finding")
+                except InvalidResult as exc:
+                    item = invalid_result_finding(impl.plugin_name, str(exc))
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # the plugin's own code, converting its evidence
+                    item = crash_finding(impl.plugin_name, exc)
                 if item.plugin is None:
                     item.plugin = impl.plugin_name
                 findings.append(item)
+            if failure is not None:
+                findings.append(failure)
         return findings
 
     def find_approval(
@@ -402,7 +460,14 @@ class PluginHost:
         for impl in self._impls("clearance_find_approval", asset.stage):
             try:
                 result = self._call(impl, kwargs)
-            except Exception as exc:
+                if result is not None and self._checked(impl.plugin_name):
+                    result = checked_approval(result)
+            except InvalidResult as exc:
+                kind = "approval plugin"
+                return None, invalid_result_finding(impl.plugin_name, str(exc), kind=kind)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 return None, crash_finding(impl.plugin_name, exc)
             if result is not None:
                 return result, None
@@ -419,7 +484,9 @@ class PluginHost:
         for impl in self._impls(hook_name, stage_name):
             try:
                 self._call(impl, {**kwargs, "policy": self.policy})
-            except Exception as exc:
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
                 on_error(impl.plugin_name, exc)
 
     def stage_started(

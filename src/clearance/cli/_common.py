@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..model import Outcome
@@ -53,10 +53,16 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def blocked_plugins(args: argparse.Namespace) -> list[str]:
+    from ..plugins import refuse_unblockable
+
     blocked = []
     for value in args.plugin_options:
         if not value.startswith("no:"):
             fail(f"-p {value}: only 'no:NAME' (block a plugin) is supported")
+        try:
+            refuse_unblockable([value[3:]])
+        except ValueError as exc:
+            fail(f"{exc} (-p {value})")
         blocked.append(value[3:])
     return blocked
 
@@ -66,6 +72,38 @@ def policy_for(args: argparse.Namespace, paths: Sequence[str]) -> Policy:
         return load_policy(getattr(args, "config", None), paths=list(paths))
     except ConfigError as exc:
         fail(str(exc))
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever is printed inside to stderr: stdout carries only the report (so
+    ``--format json`` can be piped), and plugins, or the libraries they call, print.
+
+    Wrap the part of a command that runs plugin code (loading plugins, the audit), not the
+    report. ``sys.stdout`` and file descriptor 1 are both redirected, so C extensions and
+    the worker processes started inside (``scan --jobs``, the watcher's audit processes)
+    print to stderr too.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()  # what was printed before goes to stdout first
+    saved: int | None = None
+    try:
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 or 2 (closed by the caller): sys.stdout alone is redirected
+        if saved is not None:
+            os.close(saved)
+            saved = None
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for stream in (sys.stdout, sys.__stdout__):  # printed inside, still buffered
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()  # type: ignore[union-attr]
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
 
 
 def print_plugin_failures(failures: Sequence[Any]) -> None:

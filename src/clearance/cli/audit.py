@@ -21,6 +21,7 @@ from ._common import (
     policy_for,
     print_plugin_failures,
     rule_config_errors,
+    stdout_to_stderr,
     stop_run,
 )
 from .output import Progress, render_json, render_jsonl, render_table
@@ -123,38 +124,39 @@ def _check_stage(policy: Policy, stage: str | None) -> None:
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
     from ..auditlog import AuditLogError
 
-    try:
-        session = Session(
-            policy,
-            command=command,
-            paths=[str(p) for p in paths],
-            blocked=blocked_plugins(args),
-            cache=not args.no_cache,
-        )
-    except AuditLogError as exc:
-        error(str(exc))
-        return EXIT_ERROR
-    print_plugin_failures(session.plugins.failures)
-    problems = rule_config_errors(policy, session.plugins, session.blocked)
-    if problems:
-        return stop_run(session, problems)
-    for path, reason in found.errors:
-        error(f"{path}: {reason}")
-    progress = None if args.no_progress else Progress(len(found.assets))
-    result: RunResult | None = None
-    try:
-        result = session.run(
-            found.assets,
-            errors=found.errors,
-            progress=progress,
-            jobs=getattr(args, "jobs", 1),
-            keep_records=False,  # the output needs findings only: memory stays small
-        )
-        code = result.exit_code(args.fail_on)
-        session.close(result, exit_code=code)
-    except AuditLogError as exc:
-        error(f"audit log not written: {exc}")
-        return EXIT_ERROR
+    with stdout_to_stderr():  # what plugins print; stdout is the report's
+        try:
+            session = Session(
+                policy,
+                command=command,
+                paths=[str(p) for p in paths],
+                blocked=blocked_plugins(args),
+                cache=not args.no_cache,
+            )
+        except AuditLogError as exc:
+            error(str(exc))
+            return EXIT_ERROR
+        print_plugin_failures(session.plugins.failures)
+        problems = rule_config_errors(policy, session.plugins, session.blocked)
+        if problems:
+            return stop_run(session, problems)
+        for path, reason in found.errors:
+            error(f"{path}: {reason}")
+        progress = None if args.no_progress else Progress(len(found.assets))
+        result: RunResult | None = None
+        try:
+            result = session.run(
+                found.assets,
+                errors=found.errors,
+                progress=progress,
+                jobs=getattr(args, "jobs", 1),
+                keep_records=False,  # the output needs findings only: memory stays small
+            )
+            code = result.exit_code(args.fail_on)
+            session.close(result, exit_code=code)
+        except AuditLogError as exc:
+            error(f"audit log not written: {exc}")
+            return EXIT_ERROR
     out = sys.stdout
     if args.format == "json":
         render_json(result, out)

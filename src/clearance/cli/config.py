@@ -21,6 +21,7 @@ from ._common import (
     error,
     policy_for,
     rule_config_errors,
+    stdout_to_stderr,
 )
 
 
@@ -111,7 +112,8 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
 def run_rules(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
     blocked = blocked_plugins(args)
-    host = PluginHost(policy, blocked=blocked)
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the listing's
+        host = PluginHost(policy, blocked=blocked)
     for failure in host.failures:
         error(str(failure))
     rows = []
@@ -143,7 +145,8 @@ def run_rules(args: argparse.Namespace) -> int:
 def run_plugins(args: argparse.Namespace) -> int:
     policy = policy_for(args, ["."])
     blocked = blocked_plugins(args)
-    host = PluginHost(policy, blocked=blocked)
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the listing's
+        host = PluginHost(policy, blocked=blocked)
     stages = [s.name for s in policy.stages]
     if args.format == "json":
         doc = {

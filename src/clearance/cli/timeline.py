@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..model import Outcome
-from ._common import EXIT_ERROR, add_config_options, error, outcome_arg, policy_for
+from ._common import (
+    EXIT_ERROR,
+    add_config_options,
+    error,
+    outcome_arg,
+    policy_for,
+    stdout_to_stderr,
+)
 
 CSV_FIELDS = (
     "timeline",
@@ -99,7 +106,8 @@ def run_timeline(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     try:
-        audits = audit_timeline(cut, store, policy.root, policy)
+        with stdout_to_stderr():  # OpenTimelineIO's adapter hooks are site code too
+            audits = audit_timeline(cut, store, policy.root, policy)
     except TimelineError as exc:
         error(str(exc))
         return EXIT_ERROR

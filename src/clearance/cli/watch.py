@@ -16,6 +16,7 @@ from ._common import (
     policy_for,
     print_plugin_failures,
     rule_config_errors,
+    stdout_to_stderr,
     stop_run,
 )
 
@@ -133,41 +134,48 @@ def run_watch(args: argparse.Namespace) -> int:
         mountinfo=args.mountinfo,
         completeness=not args.no_completeness,
     )
-    try:
-        session = WatchSession(
-            policy, command="watch", paths=[str(p) for p in paths], blocked=blocked_plugins(args)
-        )
-    except AuditLogError as exc:
-        error(str(exc))
-        return EXIT_ERROR
-    if session.plugins.failures:
-        print_plugin_failures(session.plugins.failures)
-        with contextlib.suppress(AuditLogError):
-            session.close(exit_code=EXIT_ERROR)
-        return EXIT_ERROR
-    problems = rule_config_errors(policy, session.plugins, session.blocked)
-    if problems:
-        return stop_run(session, problems)
-    watcher = Watcher(policy, paths, options, session=session)
+    with stdout_to_stderr():  # what plugins print; watch writes nothing else to stdout
+        try:
+            session = WatchSession(
+                policy,
+                command="watch",
+                paths=[str(p) for p in paths],
+                blocked=blocked_plugins(args),
+            )
+        except AuditLogError as exc:
+            error(str(exc))
+            return EXIT_ERROR
+        if session.plugins.failures:
+            print_plugin_failures(session.plugins.failures)
+            with contextlib.suppress(AuditLogError):
+                session.close(exit_code=EXIT_ERROR)
+            return EXIT_ERROR
+        problems = rule_config_errors(policy, session.plugins, session.blocked)
+        if problems:
+            return stop_run(session, problems)
+        watcher = Watcher(policy, paths, options, session=session)
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            print(
+                f"clearance watch: {signal.Signals(signum).name}: draining and stopping",
+                file=sys.stderr,
+            )
+            watcher.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        from ..watch_pool import dump_stacks_on_sigusr1
+
+        dump_stacks_on_sigusr1()
         print(
-            f"clearance watch: {signal.Signals(signum).name}: draining and stopping",
+            f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)",
             file=sys.stderr,
         )
-        watcher.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    from ..watch_pool import dump_stacks_on_sigusr1
-
-    dump_stacks_on_sigusr1()
-    print(f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)", file=sys.stderr)
-    try:
-        code = watcher.run()
-    except StateError as exc:
-        error(str(exc))
-        return EXIT_ERROR
+        try:
+            code = watcher.run()
+        except StateError as exc:
+            error(str(exc))
+            return EXIT_ERROR
     if code:
         error("the audit log or the state store failed; see the audit log's watch.error")
     return code

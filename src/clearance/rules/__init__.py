@@ -374,7 +374,9 @@ class RulePack:
                     for finding in found:  # most rules are generators that yield nothing
                         if finding is not None:
                             findings.append(finding)
-            except Exception as exc:  # isolation: a crashed rule is a finding, never a pass
+            except KeyboardInterrupt:  # the user stopping the run
+                raise
+            except BaseException as exc:  # isolation: a crashed rule is a finding, never a pass
                 findings.append(crash_finding(f"{self.name}:{rule.id}", exc))
         return findings
 
@@ -391,6 +393,19 @@ def crash_finding(plugin: str, exc: BaseException) -> Finding:
         message=f"checker {plugin} raised {type(exc).__name__}: {exc}",
         outcome=Outcome.ESCALATE,
         evidence={"plugin": plugin, "exception": type(exc).__name__, "where": where},
+        unsure=True,
+        plugin=plugin,
+    )
+
+
+def invalid_result_finding(plugin: str, problem: str, *, kind: str = "checker") -> Finding:
+    """The ``PRV-05`` finding for a checker, reader or approval plugin that returned
+    something its hook does not allow; ``problem`` completes "returned ..."."""
+    return Finding(
+        rule="PRV-05",
+        message=f"{kind} {plugin} returned {problem}",
+        outcome=Outcome.ESCALATE,
+        evidence={"plugin": plugin, "returned": problem},
         unsure=True,
         plugin=plugin,
     )
