@@ -205,6 +205,39 @@ def test_capture_only_store_is_not_generated_and_unknown_terms_say_nothing():
     assert "generated" not in summarize_store(_store(active_dst=IPTC + "composite"))
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        IPTC + "composite",  # GenAI and/or capture: does not say
+        IPTC + "virtualRecording",
+        IPTC + "compositeWithTrainedAlgorithimicMedia",  # misspelled GenAI term
+        "http://c2pa.org/digitalsourcetype/empty",
+        42,  # not a term at all
+    ],
+)
+def test_an_unknown_term_beside_capture_leaves_generated_unknown(second):
+    """ "false only if every recorded term excludes GenAI": a capture action next to an action
+    whose term does not decide (or cannot be read) is not "no GenAI"."""
+    store = _store(active_dst=CAPTURE)
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.edited", "digitalSourceType": second})
+    assert "generated" not in summarize_store(store)
+    # the same unknown term in an ingredient manifest
+    store = _store(active_dst=CAPTURE, ingredient_dst=second)
+    assert "generated" not in summarize_store(store)
+    # a GenAI term anywhere still decides
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.edited", "digitalSourceType": TRAINED})
+    assert summarize_store(store)["generated"] is True
+
+
+def test_actions_without_a_source_type_do_not_make_capture_unknown():
+    store = _store(active_dst=CAPTURE)
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.color_adjustments"})
+    assert summarize_store(store)["generated"] is False
+
+
 def test_invalid_store_keeps_only_stricter_claims():
     found = {"location": "caBX", "sidecar": None}
     capture = summarize_store(
@@ -282,6 +315,21 @@ def test_signed_png_is_valid_but_untrusted(tmp_path, pki):
         },
     }
     assert record.issues == []
+
+
+@needs_sdk
+def test_signed_capture_with_an_undecided_edit_is_not_a_pass(tmp_path, pki):
+    manifest = c2pa_manifest(CAPTURE, training=None)
+    manifest["assertions"][0]["data"]["actions"].append(
+        {"action": "c2pa.edited", "digitalSourceType": IPTC + "composite"}
+    )
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "plate.png", pki, manifest)
+    record = read(path)
+    assert record.evidence["validation_state"] == "Valid"
+    assert "generated" not in record.data
+    result = _audit(tmp_path, asset_for(path))
+    assert "PRV-07" in {f.rule for f in result.findings}
+    assert result.outcome >= Outcome.ESCALATE
 
 
 @needs_sdk

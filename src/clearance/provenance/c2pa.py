@@ -296,7 +296,8 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
         manifests = {}
     active_label = store.get("active_manifest")
     summary: dict[str, Any] = {"actions": []}
-    verdicts: list[bool] = []
+    # one verdict per recorded term; None (undecided, misspelled, unreadable) is never "no"
+    verdicts: list[bool | None] = []
     genai_in: list[str] = []
     active_types: list[str] = []
     agents: list[str] = []
@@ -316,7 +317,7 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
                 }
             )
             verdict = generated_from_source_type(dst)
-            if verdict is not None:
+            if dst is not None:  # an action without a term (c2pa.color_adjustments) says nothing
                 verdicts.append(verdict)
             if verdict and role not in genai_in:
                 genai_in.append(role)
@@ -332,7 +333,7 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
     if genai_in:
         summary["generated"] = True
         summary["genai_in"] = genai_in
-    elif verdicts and not any(verdicts):
+    elif verdicts and all(verdict is False for verdict in verdicts):
         summary["generated"] = False
     if agents:
         summary["software_agents"] = agents
