@@ -79,6 +79,30 @@ def test_external_entity_is_refused():
         parse_xmp(packet)
 
 
+@pytest.mark.parametrize(
+    "encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+)
+def test_utf16_and_utf32_packets_parse(encoding):
+    """XMP packets may be UTF-8, UTF-16 or UTF-32 (XMP part 1, 7.3), with or without a BOM;
+    the NUL bytes of their characters are not padding."""
+    packet = xmp_packet(TRAINED)
+    assert parse_xmp(packet.encode(encoding))["digital_source_type"] == TRAINED
+    # padded as writers pad: whitespace in the packet's encoding, then stray NUL bytes
+    padded = (packet + " \n" * 20).encode(encoding) + b"\x00" * 3
+    assert parse_xmp(padded)["digital_source_type"] == TRAINED
+
+
+def test_utf8_packet_padded_with_nuls_still_parses():
+    padded = b"\x00\x00\x00" + xmp_packet(TRAINED).encode() + b" \n\x00\x00"
+    assert parse_xmp(padded)["digital_source_type"] == TRAINED
+    assert parse_xmp(b"\x00" + xmp_packet(TRAINED).encode())["digital_source_type"] == TRAINED
+
+
+def test_a_utf16_packet_that_does_not_decode_is_an_xmp_error():
+    with pytest.raises(XmpError, match="not well-formed"):
+        parse_xmp("<a>".encode("utf-16-le") + b"\x00\xd8<\x00")  # a lone surrogate
+
+
 def test_malformed_packet_is_an_xmp_error():
     with pytest.raises(XmpError, match="not well-formed"):
         parse_xmp(b"<x:xmpmeta><unclosed>")
@@ -145,6 +169,19 @@ def test_webp_and_tiff_xmp(tmp_path):
     image.save(tmp_path / "a.tif", tiffinfo=info)
     assert read(tmp_path / "a.webp").data["generated"] is True
     assert read(tmp_path / "a.tif").data == {"source_type": CAPTURE, "generated": False}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_tiff_with_a_utf16_packet(tmp_path, encoding):
+    from PIL import Image, TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[700] = xmp_packet(TRAINED).encode(encoding)
+    info.tagtype[700] = 1
+    Image.new("RGB", (8, 8)).save(tmp_path / "u.tif", tiffinfo=info)
+    record = read(tmp_path / "u.tif")
+    assert record.issues == []
+    assert record.data == {"source_type": TRAINED, "generated": True}
 
 
 @pytest.mark.parametrize(

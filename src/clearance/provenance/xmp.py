@@ -80,16 +80,67 @@ def parse_xmp(packet: bytes | str) -> dict[str, Any]:
     if isinstance(packet, str):
         packet = packet.encode("utf-8")
     # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids NUL.
-    packet = packet.strip(b"\x00 \t\r\n")
+    # UTF-8, the common case, in two byte tests; UTF-16 or UTF-32 by _unpadded.
+    if packet[:1] not in _NOT_UTF8 and packet[1:2] != b"\x00":
+        text: bytes | str = packet.strip(b"\x00 \t\r\n")
+    else:
+        text = _unpadded(packet)
     try:
-        root = SafeET.fromstring(
-            packet, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
     except (ParseError, ValueError) as exc:
         raise XmpError(f"not well-formed XML: {exc}") from None
     return _properties(root)
+
+
+# Byte-order marks (UTF-32's before the UTF-16 ones they start like), and the NUL bytes of
+# the first two characters without one (XML 1.0, appendix F): those characters ("<?", "<x",
+# whitespace) are ASCII. A UTF-8 packet after NUL padding matches no pattern.
+_UTF_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+_NOT_UTF8 = (b"\x00", b"\xfe", b"\xff")  # the first byte of a packet that may not be UTF-8
+_UTF_ZEROS: dict[tuple[bool, ...], str] = {
+    (False, True, True, True): "utf-32-le",
+    (True, True, True, False): "utf-32-be",
+    (False, True, False, True): "utf-16-le",
+    (True, False, True, False): "utf-16-be",
+}
+
+
+def _unpadded(packet: bytes) -> bytes | str:
+    """A packet that starts like UTF-16 or UTF-32 without its padding: text if it is one,
+    else bytes (UTF-8 after NUL padding, or garbage, for expat to judge).
+
+    In UTF-16 and UTF-32 the NUL bytes belong to the characters, so those packets are decoded
+    first and stripped as text (expat reads no UTF-32 itself).
+    """
+    text = _decoded(packet)
+    if text is None:  # a UTF-8 packet after NUL padding, or garbage: expat says which
+        return packet.strip(b"\x00 \t\r\n")
+    return text
+
+
+def _decoded(packet: bytes) -> str | None:
+    """A UTF-16 or UTF-32 packet as text without padding; None if it is not one."""
+    skip, codec = next(((len(bom), c) for bom, c in _UTF_BOMS if packet.startswith(bom)), (0, ""))
+    if not codec:
+        zeros = tuple(byte == 0 for byte in packet[:4].ljust(4, b"\x01"))
+        codec = _UTF_ZEROS.get(zeros, "")
+        if not codec:
+            return None
+    width = 4 if codec.startswith("utf-32") else 2
+    end = len(packet) - (len(packet) - skip) % width  # a stray odd NUL of padding
+    try:
+        text = packet[skip:end].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    text = text.strip("\x00 \t\r\n")
+    return text if text.startswith("<") else None
 
 
 def _properties(root: Element) -> dict[str, Any]:
