@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import time
 import zlib
@@ -236,6 +237,15 @@ def test_xml_bomb_in_png_is_an_issue_not_a_crash(tmp_path):
     assert len(record.issues) == 1
     assert "refused" in record.issues[0].message
     assert record.issues[0].file == "bomb.png"
+
+
+def test_the_bomb_refusal_reads_as_the_docs_quote_it(tmp_path):
+    docs = Path(__file__).resolve().parents[1] / "docs" / "embedded-provenance.md"
+    quoted = re.search(r'\("(XMP packet … refused: [^"]*)"\)', docs.read_text(encoding="utf-8"))
+    assert quoted, "docs/embedded-provenance.md no longer quotes the refusal"
+    pattern = ".*".join(re.escape(piece) for piece in quoted[1].split("…"))
+    (issue,) = read(write_png(tmp_path / "bomb.png", XML_BOMB)).issues
+    assert re.fullmatch(pattern, issue.message), (quoted[1], issue.message)
 
 
 def test_png_truncated_inside_pixel_data(tmp_path):
