@@ -285,6 +285,39 @@ def test_jpeg_truncated_inside_the_xmp_segment(tmp_path):
     assert "truncated" in record.issues[0].message
 
 
+@pytest.mark.parametrize(
+    ("filler", "what"),
+    [
+        (b"\xff", "fill bytes"),
+        (b"\xff\xd0", "standalone markers"),
+        (b"\xff\xfe\x00\x02", "markers"),
+    ],
+)
+def test_a_jpeg_header_stuffed_with_filler_is_an_issue_found_at_header_cost(tmp_path, filler, what):
+    """SOI, then megabytes of 0xFF fill bytes, RST markers or empty segments, then EOI: no
+    encoder writes that. It costs a header read (not a step per byte), and is a corrupt header
+    naming the file, never a clean file."""
+    path = tmp_path / "hostile.jpg"
+    path.write_bytes(b"\xff\xd8" + filler * (4 * 1024 * 1024 // len(filler)) + b"\xff\xd9")
+    start = time.perf_counter()
+    found = scan(path)
+    assert time.perf_counter() - start < 0.2
+    assert len(found.problems) == 1 and what in found.problems[0]
+    (issue,) = read(path).issues
+    assert issue.file == "hostile.jpg" and issue.message.startswith("corrupt JPEG")
+
+
+@pytest.mark.parametrize("big", [False, True])  # walked in memory / at offsets past 64 KiB
+def test_jpeg_fill_bytes_and_standalone_markers_before_the_xmp_are_skipped(tmp_path, big):
+    path = write_jpeg(tmp_path / "fill.jpg", xmp_packet(TRAINED))
+    raw = path.read_bytes()
+    padding = b"\xff\xfe" + struct.pack(">H", 65002) + bytes(65000) if big else b""
+    path.write_bytes(raw[:2] + padding + b"\xff" * 300 + b"\xff\x01" * 3 + b"\xff\xff" + raw[2:])
+    found = read_jpeg_xmp(path)
+    assert found["problems"] == []
+    assert found["digital_source_type"] == TRAINED
+
+
 def test_corrupt_chunk_length_is_an_issue(tmp_path):
     path = write_png(tmp_path / "bad.png", xmp_packet(TRAINED))
     raw = bytearray(path.read_bytes())

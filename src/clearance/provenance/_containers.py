@@ -312,10 +312,19 @@ def _inflate(data: bytes) -> bytes | None:
 # --------------------------------------------------------------------------------- JPEG ----
 
 
+# A JPEG header is a few dozen segments. A hostile one (megabytes of fill bytes, standalone
+# markers or empty segments before the image data) must cost what a header costs: a fill run
+# is skipped in one read, and more of any of these than an encoder writes is a corrupt header.
+_MAX_JPEG_FILL = 64 * 1024
+_MAX_JPEG_STANDALONE = 64
+_MAX_JPEG_MARKERS = 1000
+
+
 def _walk_jpeg(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="jpeg")
     pos = 2
-    while True:
+    fill = standalone = 0
+    for _ in range(_MAX_JPEG_MARKERS):
         header = _read_at(f, pos, 4)
         if len(header) < 2:
             blocks.problems.append(f"truncated: file ends at byte {size} before the image data")
@@ -324,12 +333,31 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             blocks.problems.append(f"corrupt JPEG: no marker at byte {pos}")
             return blocks
         marker = header[1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
+        if marker == 0xFF:  # fill bytes before a marker: the whole run at once
+            limit = _MAX_JPEG_FILL + 1 - fill
+            run = _read_at(f, pos + 1, min(limit, 64))
+            if len(run) == 64 and not run.lstrip(b"\xff"):  # a long run: one big read
+                run = _read_at(f, pos + 1, limit)
+            skipped = len(run) - len(run.lstrip(b"\xff"))
+            fill += skipped
+            if fill > _MAX_JPEG_FILL:
+                blocks.problems.append(
+                    f"corrupt JPEG: more than {_MAX_JPEG_FILL} fill bytes before the image data"
+                    f" (from byte {pos})"
+                )
+                return blocks
+            pos += skipped  # onto the last fill byte: it and the next byte are the marker
             continue
         if marker == 0xDA or marker == 0xD9:  # start of scan / end of image: headers are over
             return blocks
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # standalone markers carry no length
+            standalone += 1
+            if standalone > _MAX_JPEG_STANDALONE:
+                blocks.problems.append(
+                    f"corrupt JPEG: more than {_MAX_JPEG_STANDALONE} standalone markers before"
+                    f" the image data (at byte {pos})"
+                )
+                return blocks
             pos += 2
             continue
         if len(header) < 4:
@@ -358,6 +386,10 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             if head.startswith(b"JP") and b"c2pa" in head:
                 blocks.c2pa = "APP11"
         pos = end
+    blocks.problems.append(
+        f"corrupt JPEG: more than {_MAX_JPEG_MARKERS} markers before the image data (at byte {pos})"
+    )
+    return blocks
 
 
 # ----------------------------------------------------------------------- RIFF: WebP, WAV ----
