@@ -28,7 +28,7 @@ from _embedded import (
 )
 from clearance.model import Asset
 from clearance.provenance import xmp
-from clearance.provenance._containers import MAX_XMP_BYTES, scan
+from clearance.provenance._containers import MAX_XMP_BYTES, MAX_XMP_PACKETS, scan
 from clearance.provenance.xmp import XmpError, parse_xmp, read_jpeg_xmp, read_png_xmp, read_xmp
 
 pytest.importorskip("PIL")
@@ -223,6 +223,133 @@ def test_conflicting_values_are_an_issue(tmp_path):
     record = read(write_png(tmp_path / "two.png", packet))
     assert record.data["source_type"] == TRAINED
     assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+
+
+def test_conflicting_values_in_one_packet_that_do_not_say_genai_leave_generated_unknown(tmp_path):
+    packet = xmp_packet(CAPTURE).replace(
+        "</rdf:Description>",
+        f"</rdf:Description><rdf:Description xmlns:Iptc4xmpExt='http://iptc.org/std/Iptc4xmpExt/2008-02-29/'"
+        f" Iptc4xmpExt:DigitalSourceType='{IPTC}composite'/>",
+    )
+    record = read(write_png(tmp_path / "two.png", packet))
+    assert record.data == {"source_type": CAPTURE}  # unknown is never "no"
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+
+
+# ------------------------------------------------------------------ more than one packet ----
+
+
+ITXT_XMP = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00"
+
+
+def _png_two_packets(path: Path, first: str, second: str) -> Path:
+    write_png(path, xmp_packet(first))  # before IDAT, as Pillow writes it
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + xmp_packet(second).encode())  # appended later
+    return path
+
+
+def _jpeg_two_packets(path: Path, first: str, second: str) -> Path:
+    raw = write_jpeg(path, xmp_packet(first)).read_bytes()
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp_packet(second).encode()
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    at = raw.index(b"\xff\xdb")  # before the quantisation tables
+    path.write_bytes(raw[:at] + segment + raw[at:])
+    return path
+
+
+def _wav_two_packets(path: Path, first: str, second: str) -> Path:
+    raw = write_wav(path, xmp_packet(first)).read_bytes()
+    data = xmp_packet(second).encode()
+    raw += b"_PMX" + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
+    path.write_bytes(raw[:4] + struct.pack("<I", len(raw) - 8) + raw[8:])
+    return path
+
+
+def _mp4_two_packets(path: Path, first: str, second: str) -> Path:
+    from _embedded import XMP_UUID, bmff_box
+
+    raw = write_mp4(path, xmp_packet(first), quicktime=True).read_bytes()  # moov/udta/XMP_
+    path.write_bytes(raw + bmff_box(b"uuid", XMP_UUID + xmp_packet(second).encode()))
+    return path
+
+
+TWO_PACKETS = {
+    "png": _png_two_packets,
+    "jpg": _jpeg_two_packets,
+    "wav": _wav_two_packets,
+    "mov": _mp4_two_packets,
+}
+
+
+@pytest.mark.parametrize("ext", sorted(TWO_PACKETS))
+def test_a_second_packet_saying_genai_makes_the_asset_generated(tmp_path, ext):
+    """A capture plate's XMP, then a GenAI tool's own packet appended to the file: both are
+    read; the first value is kept as found, the conflict is an issue, and GenAI in any packet
+    is never "not generated"."""
+    path = TWO_PACKETS[ext](tmp_path / f"plate.{ext}", CAPTURE, TRAINED)
+    found = read_xmp(path)
+    assert found["digital_source_type"] == CAPTURE
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+    assert len(found["packets"]) == 2
+    record = read(path)
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+    assert record.evidence["digital_source_type"] == CAPTURE
+
+
+def test_two_packets_that_agree_are_no_issue(tmp_path):
+    record = read(_png_two_packets(tmp_path / "same.png", TRAINED, TRAINED))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert record.issues == []
+
+
+def test_a_second_packet_saying_genai_blocks_against_a_sidecar_saying_false(tmp_path):
+    from clearance.engine import Session
+    from clearance.model import Outcome
+    from clearance.policy import default_policy
+
+    for path in (
+        _png_two_packets(tmp_path / "plate.png", CAPTURE, TRAINED),
+        _jpeg_two_packets(tmp_path / "plate.jpg", CAPTURE, TRAINED),
+    ):
+        sidecar = path.with_name(path.name + ".genai.yaml")
+        sidecar.write_text(f"provenance: 1\nasset: {path.name}\ngenerated: false\n")
+        asset = Asset(path=path, rel=path.name, root=tmp_path, files=[path], sidecar=sidecar)
+        result = Session(default_policy(tmp_path), write_log=False).audit(asset)
+        rules = {f.rule: f for f in result.findings}
+        assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
+
+
+def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
+    path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")
+    record = read(path)
+    assert record.data == {"source_type": CAPTURE}  # what packet 2 says is unknown, not "no"
+    (issue,) = record.issues
+    assert issue.message.startswith("XMP packet 2 (iTXt after IDAT) not well-formed")
+
+
+def test_packets_beyond_the_bound_are_an_issue_not_read(tmp_path):
+    path = write_png(tmp_path / "many.png", xmp_packet(CAPTURE))
+    for _ in range(MAX_XMP_PACKETS + 3):
+        insert_png_chunk(path, b"iTXt", ITXT_XMP + xmp_packet(CAPTURE).encode())
+    found = read_xmp(path)
+    assert len(found["packets"]) == MAX_XMP_PACKETS
+    assert len(found["problems"]) == 1
+    assert f"more than {MAX_XMP_PACKETS} XMP packets" in found["problems"][0]
+    assert found["unread_packets"] == 4
+    assert "generated" not in read(path).data  # the unread ones might say GenAI
+
+
+def test_packets_together_are_bounded_by_the_packet_size_limit(tmp_path):
+    path = write_png(tmp_path / "big.png", xmp_packet(CAPTURE))
+    pad = " " * (MAX_XMP_BYTES // 2)
+    for _ in range(2):
+        insert_png_chunk(path, b"iTXt", ITXT_XMP + (xmp_packet(TRAINED) + pad).encode())
+    found = read_xmp(path)
+    assert len(found["packets"]) == 2
+    assert len(found["problems"]) == 1 and "limit" in found["problems"][0]
+    assert found["unread_packets"] == 1
 
 
 # ------------------------------------------------------------------------- hostile input ----
