@@ -91,6 +91,21 @@ def test_a_detached_c2pa_manifest_added_later_is_read(tmp_path: Path) -> None:
     assert audited(show)["delivery/final.png"]["details"]["cached"]
 
 
+def test_a_sequence_manifest_added_later_is_read(tmp_path: Path) -> None:
+    """A sequence's own PREFIX.c2pa (a PREFIX with a dot in it) is a name the reader reads, so
+    the fingerprint covers it too."""
+    show = make(tmp_path)
+    show.asset("comp/sh010.v002.####.png", frames=range(1, 3), sidecar=genai_sidecar())
+    scan(show)
+    scan(show)
+    assert audited(show)["comp/sh010.v002.####.png"]["details"]["cached"]
+    (show.root / "comp/sh010.v002.c2pa").write_bytes(b"not a manifest store")
+    scan(show)
+    event = audited(show)["comp/sh010.v002.####.png"]
+    assert not event["details"]["cached"]
+    assert "c2pa" in event["details"]["sources"]
+
+
 def test_new_frame_in_a_sequence_invalidates_it(tmp_path: Path) -> None:
     show = make(tmp_path)
     scan(show)

@@ -115,6 +115,72 @@ def test_detects_sidecar_manifest_for_exr(tmp_path):
     assert record.evidence["manifest_file"] == "sh010.1001.exr.c2pa"
 
 
+def _sequence(tmp_path: Path, prefix: str = "sh010_fg") -> Asset:
+    """A two-frame EXR sequence as discovery makes it (its folder listed)."""
+    from clearance.discover import discover
+    from clearance.policy import default_policy
+
+    for frame in (1001, 1002):
+        write_exr(tmp_path / f"{prefix}.{frame}.exr", {"software": "Nuke"})
+    (asset,) = discover([tmp_path], default_policy(tmp_path)).assets
+    assert asset.is_sequence
+    return asset
+
+
+def test_a_sequence_manifest_named_like_its_sidecar_is_found(tmp_path):
+    """One detached manifest for the whole sequence, PREFIX.c2pa beside PREFIX.genai.yaml, is
+    read (checked against the first frame), never silently dropped."""
+    (tmp_path / "sh010_fg.v002.c2pa").write_bytes(b"manifest bytes")
+    asset = _sequence(tmp_path, "sh010_fg.v002")
+    record = reader.clearance_read_provenance(
+        asset=asset, policy=policy_for(tmp_path, c2pa={"verify": False})
+    )
+    assert record.file == "sh010_fg.v002.c2pa"
+    assert record.evidence["manifest_file"] == "sh010_fg.v002.c2pa"
+    assert record.issues == []
+    found = find_manifest(asset.path, sequence_prefix="sh010_fg.v002")
+    assert found["sidecar"].name == "sh010_fg.v002.c2pa"
+    assert find_manifest(asset.path) is None  # a single file never takes a prefix's manifest
+
+
+def test_a_sequence_manifest_not_read_beside_a_frame_manifest_is_an_issue(tmp_path):
+    (tmp_path / "sh010_fg.c2pa").write_bytes(b"the sequence's")
+    (tmp_path / "sh010_fg.1001.exr.c2pa").write_bytes(b"the first frame's")
+    asset = _sequence(tmp_path)
+    record = reader.clearance_read_provenance(
+        asset=asset, policy=policy_for(tmp_path, c2pa={"verify": False})
+    )
+    assert record.evidence["manifest_file"] == "sh010_fg.1001.exr.c2pa"
+    (issue,) = record.issues
+    assert issue.file == "sh010_fg.c2pa"
+    assert "not read" in issue.message and "sh010_fg.1001.exr.c2pa" in issue.message
+
+
+@needs_sdk
+def test_a_sequence_manifest_saying_genai_blocks_a_sidecar_saying_false(tmp_path, pki):
+    from conftest import run_cli
+
+    comp = tmp_path / "comp"
+    comp.mkdir()
+    for frame in (1001, 1002):
+        write_exr(comp / f"sh010_fg.{frame}.exr", {"software": "Nuke"})
+    first = comp / "sh010_fg.1001.exr"
+    sign(first, first, pki, c2pa_manifest(TRAINED), sidecar=comp / "sh010_fg.c2pa")
+    (comp / "sh010_fg.genai.yaml").write_text(
+        "provenance: 1\nasset: sh010_fg.####.exr\ngenerated: false\n"
+    )
+    (tmp_path / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01, genre: fiction}\n"
+        "audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}\n"
+        "stages:\n  - {name: comp, paths: [comp/]}\n"
+    )
+    done = run_cli("scan", str(tmp_path), "--format", "json", "--no-cache", cwd=tmp_path)
+    (asset,) = done.json()["assets"]
+    rules = {f["rule"]: f for f in asset["findings"]}
+    assert asset["outcome"] == "block", done.stdout
+    assert "sh010_fg.c2pa" in rules["PRV-04"]["message"]
+
+
 def test_short_sidecar_name_is_found_too(tmp_path):
     path = write_png(tmp_path / "plate.png")
     (tmp_path / "plate.c2pa").write_bytes(b"x")
@@ -205,6 +271,39 @@ def test_capture_only_store_is_not_generated_and_unknown_terms_say_nothing():
     assert "generated" not in summarize_store(_store(active_dst=IPTC + "composite"))
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        IPTC + "composite",  # GenAI and/or capture: does not say
+        IPTC + "virtualRecording",
+        IPTC + "compositeWithTrainedAlgorithimicMedia",  # misspelled GenAI term
+        "http://c2pa.org/digitalsourcetype/empty",
+        42,  # not a term at all
+    ],
+)
+def test_an_unknown_term_beside_capture_leaves_generated_unknown(second):
+    """ "false only if every recorded term excludes GenAI": a capture action next to an action
+    whose term does not decide (or cannot be read) is not "no GenAI"."""
+    store = _store(active_dst=CAPTURE)
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.edited", "digitalSourceType": second})
+    assert "generated" not in summarize_store(store)
+    # the same unknown term in an ingredient manifest
+    store = _store(active_dst=CAPTURE, ingredient_dst=second)
+    assert "generated" not in summarize_store(store)
+    # a GenAI term anywhere still decides
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.edited", "digitalSourceType": TRAINED})
+    assert summarize_store(store)["generated"] is True
+
+
+def test_actions_without_a_source_type_do_not_make_capture_unknown():
+    store = _store(active_dst=CAPTURE)
+    actions = store["manifests"]["urn:active"]["assertions"][0]["data"]["actions"]
+    actions.append({"action": "c2pa.color_adjustments"})
+    assert summarize_store(store)["generated"] is False
+
+
 def test_invalid_store_keeps_only_stricter_claims():
     found = {"location": "caBX", "sidecar": None}
     capture = summarize_store(
@@ -282,6 +381,21 @@ def test_signed_png_is_valid_but_untrusted(tmp_path, pki):
         },
     }
     assert record.issues == []
+
+
+@needs_sdk
+def test_signed_capture_with_an_undecided_edit_is_not_a_pass(tmp_path, pki):
+    manifest = c2pa_manifest(CAPTURE, training=None)
+    manifest["assertions"][0]["data"]["actions"].append(
+        {"action": "c2pa.edited", "digitalSourceType": IPTC + "composite"}
+    )
+    path = sign(write_png(tmp_path / "src.png"), tmp_path / "plate.png", pki, manifest)
+    record = read(path)
+    assert record.evidence["validation_state"] == "Valid"
+    assert "generated" not in record.data
+    result = _audit(tmp_path, asset_for(path))
+    assert "PRV-07" in {f.rule for f in result.findings}
+    assert result.outcome >= Outcome.ESCALATE
 
 
 @needs_sdk

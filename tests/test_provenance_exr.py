@@ -114,16 +114,59 @@ def test_multipart_reads_every_part(tmp_path):
     assert record.evidence["software"] == "Houdini"
 
 
-def test_multipart_disagreement_is_an_issue(tmp_path):
+def test_multipart_disagreement_is_an_issue_and_genai_in_any_part_wins(tmp_path):
     path = write_exr(
         tmp_path / "mp.exr", parts=[{"genai:generated": "false"}, {"genai:generated": "true"}]
     )
     record = read(path)
-    assert record.data["generated"] is False  # the first part wins the field...
-    assert [i.field for i in record.issues] == [
-        "genai:generated"
-    ]  # ...and the conflict is reported
+    assert record.data["generated"] is True  # the GenAI layer is in the file...
+    assert record.evidence["genai_parts"] == [1]
+    assert [i.field for i in record.issues] == ["genai:generated"]  # ...and the parts disagree
     assert "parts disagree" in record.issues[0].message
+
+
+def test_a_genai_source_type_in_a_later_part_is_the_file_s(tmp_path):
+    path = write_exr(
+        tmp_path / "mp.exr",
+        parts=[
+            {"genai:source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"},
+            {"genai:source_type": TRAINED},
+        ],
+    )
+    record = read(path)
+    assert record.data == {"generated": True, "source_type": TRAINED}
+    assert [i.field for i in record.issues] == ["genai:source_type"]
+
+
+def test_a_single_part_contradicting_itself_is_left_to_iptc02(tmp_path):
+    path = write_exr(tmp_path / "s.exr", {"genai:generated": "false", "genai:source_type": TRAINED})
+    assert read(path).data == {"generated": False, "source_type": TRAINED}
+
+
+def test_other_fields_still_come_from_the_first_part_that_sets_them(tmp_path):
+    path = write_exr(
+        tmp_path / "mp.exr",
+        parts=[{"genai:use": "temp"}, {"genai:generated": "true", "genai:use": "final"}],
+    )
+    assert read(path).data == {"generated": True, "output": {"use": "temp"}}
+
+
+def test_multipart_genai_layer_against_a_sidecar_saying_false_blocks(tmp_path):
+    from clearance.engine import Session
+    from clearance.model import Asset, Outcome
+    from clearance.policy import default_policy
+
+    path = write_exr(
+        tmp_path / "sh010_comp_v004.exr",
+        parts=[{"genai:generated": "false"}, {"genai:generated": "true"}],
+    )
+    sidecar = tmp_path / "sh010_comp_v004.exr.genai.yaml"
+    sidecar.write_text("provenance: 1\nasset: sh010_comp_v004.exr\ngenerated: false\n")
+    asset = Asset(path=path, rel=path.name, root=tmp_path, files=[path], sidecar=sidecar)
+    result = Session(default_policy(tmp_path), write_log=False).audit(asset)
+    rules = {f.rule: f for f in result.findings}
+    assert rules["PRV-04"].effective_outcome is Outcome.BLOCK
+    assert "PRV-02" in rules  # the parts' disagreement is still reported
 
 
 def test_large_attribute_is_skipped_not_read(tmp_path):

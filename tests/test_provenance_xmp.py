@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import time
 import zlib
@@ -27,7 +28,7 @@ from _embedded import (
 )
 from clearance.model import Asset
 from clearance.provenance import xmp
-from clearance.provenance._containers import MAX_XMP_BYTES, scan
+from clearance.provenance._containers import MAX_XMP_BYTES, MAX_XMP_PACKETS, scan
 from clearance.provenance.xmp import XmpError, parse_xmp, read_jpeg_xmp, read_png_xmp, read_xmp
 
 pytest.importorskip("PIL")
@@ -77,6 +78,30 @@ def test_external_entity_is_refused():
     )
     with pytest.raises(XmpError, match="refused"):
         parse_xmp(packet)
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+)
+def test_utf16_and_utf32_packets_parse(encoding):
+    """XMP packets may be UTF-8, UTF-16 or UTF-32 (XMP part 1, 7.3), with or without a BOM;
+    the NUL bytes of their characters are not padding."""
+    packet = xmp_packet(TRAINED)
+    assert parse_xmp(packet.encode(encoding))["digital_source_type"] == TRAINED
+    # padded as writers pad: whitespace in the packet's encoding, then stray NUL bytes
+    padded = (packet + " \n" * 20).encode(encoding) + b"\x00" * 3
+    assert parse_xmp(padded)["digital_source_type"] == TRAINED
+
+
+def test_utf8_packet_padded_with_nuls_still_parses():
+    padded = b"\x00\x00\x00" + xmp_packet(TRAINED).encode() + b" \n\x00\x00"
+    assert parse_xmp(padded)["digital_source_type"] == TRAINED
+    assert parse_xmp(b"\x00" + xmp_packet(TRAINED).encode())["digital_source_type"] == TRAINED
+
+
+def test_a_utf16_packet_that_does_not_decode_is_an_xmp_error():
+    with pytest.raises(XmpError, match="not well-formed"):
+        parse_xmp("<a>".encode("utf-16-le") + b"\x00\xd8<\x00")  # a lone surrogate
 
 
 def test_malformed_packet_is_an_xmp_error():
@@ -147,6 +172,19 @@ def test_webp_and_tiff_xmp(tmp_path):
     assert read(tmp_path / "a.tif").data == {"source_type": CAPTURE, "generated": False}
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_tiff_with_a_utf16_packet(tmp_path, encoding):
+    from PIL import Image, TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[700] = xmp_packet(TRAINED).encode(encoding)
+    info.tagtype[700] = 1
+    Image.new("RGB", (8, 8)).save(tmp_path / "u.tif", tiffinfo=info)
+    record = read(tmp_path / "u.tif")
+    assert record.issues == []
+    assert record.data == {"source_type": TRAINED, "generated": True}
+
+
 @pytest.mark.parametrize(
     ("term", "generated"),
     [
@@ -187,6 +225,133 @@ def test_conflicting_values_are_an_issue(tmp_path):
     assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
 
 
+def test_conflicting_values_in_one_packet_that_do_not_say_genai_leave_generated_unknown(tmp_path):
+    packet = xmp_packet(CAPTURE).replace(
+        "</rdf:Description>",
+        f"</rdf:Description><rdf:Description xmlns:Iptc4xmpExt='http://iptc.org/std/Iptc4xmpExt/2008-02-29/'"
+        f" Iptc4xmpExt:DigitalSourceType='{IPTC}composite'/>",
+    )
+    record = read(write_png(tmp_path / "two.png", packet))
+    assert record.data == {"source_type": CAPTURE}  # unknown is never "no"
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+
+
+# ------------------------------------------------------------------ more than one packet ----
+
+
+ITXT_XMP = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00"
+
+
+def _png_two_packets(path: Path, first: str, second: str) -> Path:
+    write_png(path, xmp_packet(first))  # before IDAT, as Pillow writes it
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + xmp_packet(second).encode())  # appended later
+    return path
+
+
+def _jpeg_two_packets(path: Path, first: str, second: str) -> Path:
+    raw = write_jpeg(path, xmp_packet(first)).read_bytes()
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp_packet(second).encode()
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    at = raw.index(b"\xff\xdb")  # before the quantisation tables
+    path.write_bytes(raw[:at] + segment + raw[at:])
+    return path
+
+
+def _wav_two_packets(path: Path, first: str, second: str) -> Path:
+    raw = write_wav(path, xmp_packet(first)).read_bytes()
+    data = xmp_packet(second).encode()
+    raw += b"_PMX" + struct.pack("<I", len(data)) + data + (b"\x00" if len(data) & 1 else b"")
+    path.write_bytes(raw[:4] + struct.pack("<I", len(raw) - 8) + raw[8:])
+    return path
+
+
+def _mp4_two_packets(path: Path, first: str, second: str) -> Path:
+    from _embedded import XMP_UUID, bmff_box
+
+    raw = write_mp4(path, xmp_packet(first), quicktime=True).read_bytes()  # moov/udta/XMP_
+    path.write_bytes(raw + bmff_box(b"uuid", XMP_UUID + xmp_packet(second).encode()))
+    return path
+
+
+TWO_PACKETS = {
+    "png": _png_two_packets,
+    "jpg": _jpeg_two_packets,
+    "wav": _wav_two_packets,
+    "mov": _mp4_two_packets,
+}
+
+
+@pytest.mark.parametrize("ext", sorted(TWO_PACKETS))
+def test_a_second_packet_saying_genai_makes_the_asset_generated(tmp_path, ext):
+    """A capture plate's XMP, then a GenAI tool's own packet appended to the file: both are
+    read; the first value is kept as found, the conflict is an issue, and GenAI in any packet
+    is never "not generated"."""
+    path = TWO_PACKETS[ext](tmp_path / f"plate.{ext}", CAPTURE, TRAINED)
+    found = read_xmp(path)
+    assert found["digital_source_type"] == CAPTURE
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+    assert len(found["packets"]) == 2
+    record = read(path)
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+    assert record.evidence["digital_source_type"] == CAPTURE
+
+
+def test_two_packets_that_agree_are_no_issue(tmp_path):
+    record = read(_png_two_packets(tmp_path / "same.png", TRAINED, TRAINED))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert record.issues == []
+
+
+def test_a_second_packet_saying_genai_blocks_against_a_sidecar_saying_false(tmp_path):
+    from clearance.engine import Session
+    from clearance.model import Outcome
+    from clearance.policy import default_policy
+
+    for path in (
+        _png_two_packets(tmp_path / "plate.png", CAPTURE, TRAINED),
+        _jpeg_two_packets(tmp_path / "plate.jpg", CAPTURE, TRAINED),
+    ):
+        sidecar = path.with_name(path.name + ".genai.yaml")
+        sidecar.write_text(f"provenance: 1\nasset: {path.name}\ngenerated: false\n")
+        asset = Asset(path=path, rel=path.name, root=tmp_path, files=[path], sidecar=sidecar)
+        result = Session(default_policy(tmp_path), write_log=False).audit(asset)
+        rules = {f.rule: f for f in result.findings}
+        assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
+
+
+def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
+    path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")
+    record = read(path)
+    assert record.data == {"source_type": CAPTURE}  # what packet 2 says is unknown, not "no"
+    (issue,) = record.issues
+    assert issue.message.startswith("XMP packet 2 (iTXt after IDAT) not well-formed")
+
+
+def test_packets_beyond_the_bound_are_an_issue_not_read(tmp_path):
+    path = write_png(tmp_path / "many.png", xmp_packet(CAPTURE))
+    for _ in range(MAX_XMP_PACKETS + 3):
+        insert_png_chunk(path, b"iTXt", ITXT_XMP + xmp_packet(CAPTURE).encode())
+    found = read_xmp(path)
+    assert len(found["packets"]) == MAX_XMP_PACKETS
+    assert len(found["problems"]) == 1
+    assert f"more than {MAX_XMP_PACKETS} XMP packets" in found["problems"][0]
+    assert found["unread_packets"] == 4
+    assert "generated" not in read(path).data  # the unread ones might say GenAI
+
+
+def test_packets_together_are_bounded_by_the_packet_size_limit(tmp_path):
+    path = write_png(tmp_path / "big.png", xmp_packet(CAPTURE))
+    pad = " " * (MAX_XMP_BYTES // 2)
+    for _ in range(2):
+        insert_png_chunk(path, b"iTXt", ITXT_XMP + (xmp_packet(TRAINED) + pad).encode())
+    found = read_xmp(path)
+    assert len(found["packets"]) == 2
+    assert len(found["problems"]) == 1 and "limit" in found["problems"][0]
+    assert found["unread_packets"] == 1
+
+
 # ------------------------------------------------------------------------- hostile input ----
 
 
@@ -199,6 +364,15 @@ def test_xml_bomb_in_png_is_an_issue_not_a_crash(tmp_path):
     assert len(record.issues) == 1
     assert "refused" in record.issues[0].message
     assert record.issues[0].file == "bomb.png"
+
+
+def test_the_bomb_refusal_reads_as_the_docs_quote_it(tmp_path):
+    docs = Path(__file__).resolve().parents[1] / "docs" / "embedded-provenance.md"
+    quoted = re.search(r'\("(XMP packet … refused: [^"]*)"\)', docs.read_text(encoding="utf-8"))
+    assert quoted, "docs/embedded-provenance.md no longer quotes the refusal"
+    pattern = ".*".join(re.escape(piece) for piece in quoted[1].split("…"))
+    (issue,) = read(write_png(tmp_path / "bomb.png", XML_BOMB)).issues
+    assert re.fullmatch(pattern, issue.message), (quoted[1], issue.message)
 
 
 def test_png_truncated_inside_pixel_data(tmp_path):
@@ -236,6 +410,39 @@ def test_jpeg_truncated_inside_the_xmp_segment(tmp_path):
     path.write_bytes(raw[: raw.index(b"http://ns.adobe.com/xap") + 50])
     record = read(path)
     assert "truncated" in record.issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("filler", "what"),
+    [
+        (b"\xff", "fill bytes"),
+        (b"\xff\xd0", "standalone markers"),
+        (b"\xff\xfe\x00\x02", "markers"),
+    ],
+)
+def test_a_jpeg_header_stuffed_with_filler_is_an_issue_found_at_header_cost(tmp_path, filler, what):
+    """SOI, then megabytes of 0xFF fill bytes, RST markers or empty segments, then EOI: no
+    encoder writes that. It costs a header read (not a step per byte), and is a corrupt header
+    naming the file, never a clean file."""
+    path = tmp_path / "hostile.jpg"
+    path.write_bytes(b"\xff\xd8" + filler * (4 * 1024 * 1024 // len(filler)) + b"\xff\xd9")
+    start = time.perf_counter()
+    found = scan(path)
+    assert time.perf_counter() - start < 0.2
+    assert len(found.problems) == 1 and what in found.problems[0]
+    (issue,) = read(path).issues
+    assert issue.file == "hostile.jpg" and issue.message.startswith("corrupt JPEG")
+
+
+@pytest.mark.parametrize("big", [False, True])  # walked in memory / at offsets past 64 KiB
+def test_jpeg_fill_bytes_and_standalone_markers_before_the_xmp_are_skipped(tmp_path, big):
+    path = write_jpeg(tmp_path / "fill.jpg", xmp_packet(TRAINED))
+    raw = path.read_bytes()
+    padding = b"\xff\xfe" + struct.pack(">H", 65002) + bytes(65000) if big else b""
+    path.write_bytes(raw[:2] + padding + b"\xff" * 300 + b"\xff\x01" * 3 + b"\xff\xff" + raw[2:])
+    found = read_jpeg_xmp(path)
+    assert found["problems"] == []
+    assert found["digital_source_type"] == TRAINED
 
 
 def test_corrupt_chunk_length_is_an_issue(tmp_path):

@@ -8,6 +8,7 @@ from _records import IPTC, audit, describe, fired, inp, of, one, outcome_of, sid
 from clearance.model import Outcome, PartialRecord
 
 GENAI = ["trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia", "compositeSynthetic"]
+C2PA = "http://c2pa.org/digitalsourcetype/"
 
 
 def embedded(value: str, source: str = "xmp", **data) -> PartialRecord:
@@ -34,6 +35,12 @@ def test_iptc01_a_genai_asset_without_a_genai_term_is_a_notice_before_final(valu
 def test_iptc01_blocks_on_a_final_asset():
     result = audit(sidecar(drop=["source_type"]), stage="delivery")
     assert outcome_of(result, "IPTC-01") is Outcome.BLOCK
+
+
+def test_iptc01_c2pa_own_genai_uri_counts_on_a_final_asset():
+    c2pa = embedded(C2PA + "trainedAlgorithmicData", "c2pa", generated=True)
+    result = audit(sidecar(drop=["source_type"]), stage="delivery", partials=[c2pa])
+    assert "IPTC-01" not in fired(result), describe(result)
 
 
 def test_iptc01_is_not_applied_to_assets_that_are_not_genai():
@@ -169,11 +176,19 @@ def test_iptc04_embedded_metadata_must_carry_the_full_uri():
     [
         embedded(IPTC + "trainedAlgorithmicMedia", generated=True),
         embedded(IPTC + "compositeSynthetic", "c2pa", generated=True),
+        embedded(C2PA + "trainedAlgorithmicData", "c2pa", generated=True),
+        embedded(C2PA + "empty", "c2pa"),
     ],
-    ids=["xmp-uri", "c2pa-uri"],
+    ids=["xmp-uri", "c2pa-uri", "c2pa-own-genai-uri", "c2pa-empty"],
 )
 def test_iptc04_current_full_uris_in_embedded_metadata_pass(partial):
     assert not of(audit(sidecar(), partials=[partial]), "IPTC-04")
+
+
+def test_iptc04_a_misspelled_term_under_the_c2pa_prefix_is_named_by_its_term():
+    result = audit(sidecar(), partials=[embedded(C2PA + "trainedAlgorithmicDatum", "c2pa")])
+    finding = one(result, "IPTC-04")
+    assert "'trainedAlgorithmicDatum'" in finding.message
 
 
 def test_iptc04_a_short_current_term_in_a_sidecar_passes():

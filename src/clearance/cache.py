@@ -179,8 +179,8 @@ class ProvenanceCache:
         folder, _, stem = path.rpartition(os.sep)
         base = stem.rsplit(".", 1)[0] if "." in stem[1:] and not stem.endswith(".") else stem
         names = [f"{stem}.c2pa", f"{base}.c2pa"]
-        if asset.is_sequence:
-            names.append(f"{asset.name.split('.', 1)[0]}.c2pa")
+        if asset.is_sequence:  # PREFIX.c2pa (PREFIX may hold dots: sh010.v002.####.exr)
+            names.append(f"{asset.name.rsplit('.', 2)[0]}.c2pa")
         # a name that was not in the folder when it was listed is absent without a stat: a
         # file that appears later is listed, and so changes the fingerprint, on the next run
         known = asset.siblings

@@ -127,7 +127,7 @@ class ClearanceRun:
         """
         path = self.root / rel
         if frames:
-            prefix, pad, ext = path.name.split(".")
+            prefix, pad, ext = path.name.rsplit(".", 2)
             for frame in frames:
                 write_png(path.parent / f"{prefix}.{frame:0{len(pad)}d}.{ext}")
             sidecar_path = path.parent / f"{prefix}.genai.yaml"

@@ -1,4 +1,4 @@
-"""Stdlib walkers over image containers: find the XMP packet and a C2PA manifest store.
+"""Stdlib walkers over image containers: find the XMP packets and a C2PA manifest store.
 
 They read chunk and segment headers only and seek past pixel data, so a 4K frame costs a few
 small reads, never a decode. Pillow is not used: it misses PNG chunks written after the pixel
@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 
 from ._common import unreadable
 
-__all__ = ["Blocks", "MAX_XMP_BYTES", "scan", "sniff"]
+__all__ = ["Blocks", "MAX_XMP_BYTES", "MAX_XMP_PACKETS", "scan", "sniff"]
 
-# No real XMP packet comes close to this; the cap keeps a hostile file (or a zTXt/iTXt
-# decompression bomb) from costing memory.
+# No real XMP packet comes close to this; the cap, on all of a file's packets together, keeps
+# a hostile file (or a zTXt/iTXt decompression bomb) from costing memory.
 MAX_XMP_BYTES = 8 * 1024 * 1024
+# A file normally has one packet; a tool that appends its own instead of rewriting the first
+# makes two. Beyond this many, the rest are an issue, not read.
+MAX_XMP_PACKETS = 16
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_XMP_KEYWORD = b"XML:com.adobe.xmp"
@@ -41,6 +44,8 @@ class Blocks:
         ``unknown``.
     :ivar xmp: the first XMP packet's bytes (None when there is none).
     :ivar xmp_where: where that packet sits (``iTXt after IDAT``, ``APP1``), for evidence.
+    :ivar more_xmp: every further packet, as ``(bytes, where)``, in file order (a tool that
+        appended its own packet): at most :data:`MAX_XMP_PACKETS` in all.
     :ivar c2pa: where an embedded C2PA manifest store sits (``caBX``, ``APP11``), or None.
     :ivar text_keys: PNG text chunk keywords (values are not kept: they can hold prompts).
     :ivar problems: truncation and corruption found while walking.
@@ -52,6 +57,51 @@ class Blocks:
     c2pa: str | None = None
     text_keys: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # class defaults (a tuple, not a list; not __init__ arguments): a one-packet file's walk
+    # pays nothing for them
+    more_xmp: tuple[tuple[bytes, str], ...] = field(default=(), init=False)
+    #: packets not read for the bounds (too many, too big): each is a problem, except that
+    #: past MAX_XMP_PACKETS only the first is (``too_many_xmp``)
+    xmp_skipped: int = field(default=0, init=False)
+    too_many_xmp: bool = field(default=False, init=False)
+
+    def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
+        """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
+        0 when it is not to be read: a problem then says why (too many packets, or too big:
+        the limit is on all the file's packets together). ``length``: its declared size."""
+        if self.xmp is None:
+            if length <= MAX_XMP_BYTES:
+                return MAX_XMP_BYTES
+            room = MAX_XMP_BYTES
+        elif len(self.more_xmp) + 1 >= MAX_XMP_PACKETS:
+            if not self.too_many_xmp:
+                self.too_many_xmp = True
+                self.problems.append(
+                    f"{_at(what, pos)} and any later ones not read: more than"
+                    f" {MAX_XMP_PACKETS} XMP packets"
+                )
+            self.xmp_skipped += 1
+            return 0
+        else:
+            room = MAX_XMP_BYTES - len(self.xmp) - sum(len(p) for p, _ in self.more_xmp)
+            if length <= room:
+                return room
+        together = " for all XMP packets together" if self.xmp is not None else ""
+        self.problems.append(
+            f"{_at(what, pos)} is {length} bytes (limit {MAX_XMP_BYTES}{together})"
+        )
+        self.xmp_skipped += 1
+        return 0
+
+    def add_xmp(self, packet: bytes, where: str) -> None:
+        if self.xmp is None:
+            self.xmp, self.xmp_where = packet, where
+        else:
+            self.more_xmp += ((packet, where),)
+
+
+def _at(what: str, pos: int | None) -> str:
+    return what if pos is None else f"{what} at byte {pos}"
 
 
 def sniff(head: bytes) -> str:
@@ -265,12 +315,8 @@ def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks:
     if ctype != b"iTXt" or keyword != PNG_XMP_KEYWORD:
         blocks.text_keys.append(keyword.decode("latin-1"))
         return
-    if blocks.xmp is not None:
-        return  # the first packet is the one XMP readers honour
-    if length > MAX_XMP_BYTES:
-        blocks.problems.append(
-            f"XMP iTXt chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})"
-        )
+    room = blocks.xmp_room(length, "XMP iTXt chunk", pos)
+    if not room:
         return
     chunk = _read_at(f, pos + 4, length + 8)  # type + data + CRC, for the CRC check
     payload, crc = chunk[4:-4], struct.unpack(">I", chunk[-4:])[0]
@@ -288,22 +334,21 @@ def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks:
         return
     text = parts[2]
     if compressed:
-        inflated = _inflate(text)
+        inflated = _inflate(text, room)
         if inflated is None:
             blocks.problems.append(
-                f"XMP iTXt chunk at byte {pos} does not decompress within {MAX_XMP_BYTES} bytes"
+                f"XMP iTXt chunk at byte {pos} does not decompress within {room} bytes"
             )
             return
         text = inflated
-    blocks.xmp = text
-    blocks.xmp_where = "iTXt after IDAT" if after else "iTXt before IDAT"
+    blocks.add_xmp(text, "iTXt after IDAT" if after else "iTXt before IDAT")
 
 
-def _inflate(data: bytes) -> bytes | None:
-    """zlib-inflate at most MAX_XMP_BYTES; None for a damaged stream or a decompression bomb."""
+def _inflate(data: bytes, limit: int) -> bytes | None:
+    """zlib-inflate at most ``limit`` bytes; None for a damaged stream or a decompression bomb."""
     try:
         inflater = zlib.decompressobj()
-        out = inflater.decompress(data, MAX_XMP_BYTES)
+        out = inflater.decompress(data, limit)
     except zlib.error:
         return None
     if inflater.unconsumed_tail:
@@ -314,10 +359,19 @@ def _inflate(data: bytes) -> bytes | None:
 # --------------------------------------------------------------------------------- JPEG ----
 
 
+# A JPEG header is a few dozen segments. A hostile one (megabytes of fill bytes, standalone
+# markers or empty segments before the image data) must cost what a header costs: a fill run
+# is skipped in one read, and more of any of these than an encoder writes is a corrupt header.
+_MAX_JPEG_FILL = 64 * 1024
+_MAX_JPEG_STANDALONE = 64
+_MAX_JPEG_MARKERS = 1000
+
+
 def _walk_jpeg(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="jpeg")
     pos = 2
-    while True:
+    fill = standalone = 0
+    for _ in range(_MAX_JPEG_MARKERS):
         header = _read_at(f, pos, 4)
         if len(header) < 2:
             blocks.problems.append(f"truncated: file ends at byte {size} before the image data")
@@ -326,12 +380,31 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             blocks.problems.append(f"corrupt JPEG: no marker at byte {pos}")
             return blocks
         marker = header[1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
+        if marker == 0xFF:  # fill bytes before a marker: the whole run at once
+            limit = _MAX_JPEG_FILL + 1 - fill
+            run = _read_at(f, pos + 1, min(limit, 64))
+            if len(run) == 64 and not run.lstrip(b"\xff"):  # a long run: one big read
+                run = _read_at(f, pos + 1, limit)
+            skipped = len(run) - len(run.lstrip(b"\xff"))
+            fill += skipped
+            if fill > _MAX_JPEG_FILL:
+                blocks.problems.append(
+                    f"corrupt JPEG: more than {_MAX_JPEG_FILL} fill bytes before the image data"
+                    f" (from byte {pos})"
+                )
+                return blocks
+            pos += skipped  # onto the last fill byte: it and the next byte are the marker
             continue
         if marker == 0xDA or marker == 0xD9:  # start of scan / end of image: headers are over
             return blocks
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # standalone markers carry no length
+            standalone += 1
+            if standalone > _MAX_JPEG_STANDALONE:
+                blocks.problems.append(
+                    f"corrupt JPEG: more than {_MAX_JPEG_STANDALONE} standalone markers before"
+                    f" the image data (at byte {pos})"
+                )
+                return blocks
             pos += 2
             continue
         if len(header) < 4:
@@ -347,12 +420,12 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
                 f"truncated: JPEG segment 0x{marker:02X} at byte {pos} needs {end} bytes, file has {size}"
             )
             return blocks
-        if marker == 0xE1 and blocks.xmp is None:
+        if marker == 0xE1:
             # most APP1 segments are Exif: look at the namespace before reading the payload
             if _read_at(f, pos + 4, len(JPEG_XMP_NS)) == JPEG_XMP_NS:
                 start = pos + 4 + len(JPEG_XMP_NS)
-                blocks.xmp = _read_at(f, start, end - start)
-                blocks.xmp_where = "APP1"
+                if blocks.xmp_room(end - start, "XMP APP1 segment", pos):
+                    blocks.add_xmp(_read_at(f, start, end - start), "APP1")
         elif marker == 0xEB and blocks.c2pa is None:
             # APP11 JUMBF: "JP", box instance, sequence number, then the superbox whose
             # description box carries the label "c2pa".
@@ -360,6 +433,10 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             if head.startswith(b"JP") and b"c2pa" in head:
                 blocks.c2pa = "APP11"
         pos = end
+    blocks.problems.append(
+        f"corrupt JPEG: more than {_MAX_JPEG_MARKERS} markers before the image data (at byte {pos})"
+    )
+    return blocks
 
 
 # ----------------------------------------------------------------------- RIFF: WebP, WAV ----
@@ -382,13 +459,9 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
                 f"truncated: RIFF {what!r} chunk at byte {pos} runs past the end"
             )
             return blocks
-        if fourcc in _RIFF_XMP and blocks.xmp is None:
-            if length > MAX_XMP_BYTES:
-                blocks.problems.append(
-                    f"XMP chunk at byte {pos} is {length} bytes (limit {MAX_XMP_BYTES})"
-                )
-            else:
-                blocks.xmp, blocks.xmp_where = _read_at(f, pos + 8, length), _RIFF_XMP[fourcc]
+        if fourcc in _RIFF_XMP:
+            if blocks.xmp_room(length, "XMP chunk", pos):
+                blocks.add_xmp(_read_at(f, pos + 8, length), _RIFF_XMP[fourcc])
         elif fourcc == b"C2PA":
             blocks.c2pa = blocks.c2pa or "C2PA chunk"
         pos += 8 + length + (length & 1)  # chunks are padded to an even size
@@ -443,11 +516,15 @@ def _bmff_boxes(
             kind = _read_at(f, body, 16)
             if kind == _UUID_C2PA:
                 blocks.c2pa = blocks.c2pa or "uuid box"
-            elif kind == _UUID_XMP and blocks.xmp is None and length - 16 <= MAX_XMP_BYTES:
-                blocks.xmp, blocks.xmp_where = _read_at(f, body + 16, length - 16), "uuid box"
-        elif box_type == b"XMP_" and path == (b"moov", b"udta") and blocks.xmp is None:
-            if length <= MAX_XMP_BYTES:
-                blocks.xmp, blocks.xmp_where = _read_at(f, body, length), "moov/udta/XMP_"
+            elif (
+                kind == _UUID_XMP
+                and length >= 16
+                and blocks.xmp_room(length - 16, "XMP uuid box", pos)
+            ):
+                blocks.add_xmp(_read_at(f, body + 16, length - 16), "uuid box")
+        elif box_type == b"XMP_" and path == (b"moov", b"udta"):
+            if blocks.xmp_room(length, "XMP_ box", pos):
+                blocks.add_xmp(_read_at(f, body, length), "moov/udta/XMP_")
         elif (box_type == b"moov" and not path) or (box_type == b"udta" and path == (b"moov",)):
             _bmff_boxes(f, body, box_end, size, blocks, (*path, box_type))
         pos = box_end
@@ -482,8 +559,7 @@ def _walk_tiff(f: _Src, size: int) -> Blocks:
             blocks.c2pa = "TIFF tag 0xCD41"
         elif tag == TIFF_TAG_XMP:
             # BYTE/UNDEFINED: n bytes, inline when they fit in 4, else at an offset
-            if n > MAX_XMP_BYTES:
-                blocks.problems.append(f"XMP tag is {n} bytes (limit {MAX_XMP_BYTES})")
+            if not blocks.xmp_room(n, "XMP tag"):
                 continue
             offset = struct.unpack(order + "I", value)[0]
             data = value[:n] if n <= 4 else _read_at(f, offset, n)
@@ -492,7 +568,7 @@ def _walk_tiff(f: _Src, size: int) -> Blocks:
                     f"truncated: XMP tag data at byte {offset} runs past the end"
                 )
                 continue
-            blocks.xmp, blocks.xmp_where = data, "TIFF tag 700"
+            blocks.add_xmp(data, "TIFF tag 700")
     return blocks
 
 

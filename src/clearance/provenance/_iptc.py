@@ -44,14 +44,16 @@ CURRENT_NON_GENAI_TERMS = frozenset(
 # IPTC's retired terms for human software work (still found in older files): also "no GenAI".
 RETIRED_TERMS = frozenset({"softwareImage", "digitalArt", "minorHumanEdits"})
 NON_GENAI_TERMS = CURRENT_NON_GENAI_TERMS | RETIRED_TERMS
-# Current terms that do not decide either way.
-UNDECIDED_TERMS = frozenset({"composite", "virtualRecording"})
+# Current terms that do not decide either way: GenAI and/or capture, and C2PA's "empty"
+# (an asset started from a blank canvas).
+UNDECIDED_TERMS = frozenset({"composite", "virtualRecording", "empty"})
 KNOWN_TERMS = GENAI_TERMS | CURRENT_NON_GENAI_TERMS | UNDECIDED_TERMS
 
-# Everything else ("composite", "virtualRecording" (GenAI and/or capture), C2PA "empty", unknown or misspelled terms) says nothing about
-# GenAI: the reader reports ``generated`` as unknown, never as False.
+# The undecided terms and everything else (unknown or misspelled terms) say nothing about
+# GenAI: the readers report ``generated`` as unknown, never as False.
 
-_PREFIXES = (
+#: The full-URI forms of a term, for readers and rules alike: IPTC's and C2PA's namespaces.
+URI_PREFIXES = (
     IPTC_PREFIX,
     "https://cv.iptc.org/newscodes/digitalsourcetype/",
     C2PA_PREFIX,
@@ -67,7 +69,7 @@ def source_type_term(value: str) -> str:
     found, so the IPTC rules can still flag a short name or a misspelling.
     """
     text = value.strip().rstrip("/")
-    for prefix in _PREFIXES:
+    for prefix in URI_PREFIXES:
         if text.lower().startswith(prefix):
             text = text[len(prefix) :]
             break

@@ -4,8 +4,8 @@ Registered as a built-in reader plugin (``clearance.provenance.c2pa``). Two leve
 
 - **Detection, always** (stdlib only): a PNG ``caBX`` chunk, a JPEG APP11 JUMBF segment, a WebP
   ``C2PA`` chunk, a TIFF tag 0xCD41, or a sidecar manifest next to the file (``shot.exr.c2pa``
-  or ``shot.c2pa``; EXR can only carry one this way). Without the SDK the record says
-  "manifest present, not verified" and claims nothing.
+  or ``shot.c2pa``, and for a sequence its own ``PREFIX.c2pa``; EXR can only carry one this
+  way). Without the SDK the record says "manifest present, not verified" and claims nothing.
 - **Verification, with the optional extra** ``genai-clearance[c2pa]`` (c2pa-python): offline
   (remote manifest fetch and OCSP off), against the trust anchors the policy names. The record
   then carries ``generated`` / ``source_type`` from the actions' ``digitalSourceType`` (in the
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
-from ._common import asset_stat, display_path
+from ._common import asset_stat, display_path, is_file
 from ._containers import scan
 from ._iptc import generated_from_source_type
 
@@ -86,18 +86,20 @@ def sdk_available() -> bool:
 
 
 def sidecar_manifest(
-    path: str | os.PathLike[str], known: Collection[str] | None = None
+    path: str | os.PathLike[str],
+    known: Collection[str] | None = None,
+    *,
+    sequence_prefix: str | None = None,
 ) -> Path | None:
-    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``.
+    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``, then
+    (``path`` being a sequence's first frame) the sequence's ``PREFIX.c2pa``.
 
     :param known: the names in ``path``'s folder when it was listed (``Asset.siblings``), if
         known: a name not among them is absent without asking the filesystem.
+    :param sequence_prefix: the sequence's ``PREFIX`` (as in ``PREFIX.genai.yaml``), if
+        ``path`` is its first frame.
     """
-    name = os.fspath(path)
-    stem, ext = os.path.splitext(name)
-    # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
-    # plain strings and os.path.isfile (no exception for "absent"): checked for every asset
-    for candidate in (name + ".c2pa", (stem if ext and ext != "." else name) + ".c2pa"):
+    for candidate in _manifest_candidates(os.fspath(path), sequence_prefix):
         if known is not None and os.path.basename(candidate) not in known:
             continue
         if os.path.isfile(candidate):
@@ -105,15 +107,33 @@ def sidecar_manifest(
     return None
 
 
+def _manifest_candidates(name: str, sequence_prefix: str | None) -> list[str]:
+    stem, ext = os.path.splitext(name)
+    # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
+    # plain strings and os.path.isfile (no exception for "absent"): checked for every asset
+    candidates = [name + ".c2pa", (stem if ext and ext != "." else name) + ".c2pa"]
+    if sequence_prefix:
+        candidates.append(os.path.join(os.path.dirname(name), sequence_prefix + ".c2pa"))
+    return candidates
+
+
+def _sequence_prefix(asset: Asset) -> str | None:
+    """A sequence's ``PREFIX`` (``sh010_fg`` for ``sh010_fg.####.exr``); None for a file."""
+    return asset.name.rsplit(".", 2)[0] if asset.is_sequence else None
+
+
 def find_manifest(
     path: str | os.PathLike[str],
     known: Collection[str] | None = None,
     st: os.stat_result | None = None,
+    *,
+    sequence_prefix: str | None = None,
 ) -> dict[str, Any] | None:
     """Where ``path``'s C2PA manifest store is, without the SDK; None when it has none.
 
     :param known: as for :func:`sidecar_manifest`.
     :param st: ``os.stat(path)``, if the caller has it.
+    :param sequence_prefix: as for :func:`sidecar_manifest`.
     :return: ``{"location": "caBX" | "APP11" | "C2PA chunk" | "TIFF tag 0xCD41" | "sidecar",
         "sidecar": Path | None, "problems": [...]}``; ``problems`` are what the container walk
         found (truncation), reported even when no manifest was found.
@@ -121,7 +141,7 @@ def find_manifest(
     blocks = scan(path, st)
     if blocks.c2pa:
         return {"location": blocks.c2pa, "sidecar": None, "problems": blocks.problems}
-    detached = sidecar_manifest(path, known)
+    detached = sidecar_manifest(path, known, sequence_prefix=sequence_prefix)
     if detached is not None:
         return {"location": "sidecar", "sidecar": detached, "problems": blocks.problems}
     return None
@@ -296,7 +316,8 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
         manifests = {}
     active_label = store.get("active_manifest")
     summary: dict[str, Any] = {"actions": []}
-    verdicts: list[bool] = []
+    # one verdict per recorded term; None (undecided, misspelled, unreadable) is never "no"
+    verdicts: list[bool | None] = []
     genai_in: list[str] = []
     active_types: list[str] = []
     agents: list[str] = []
@@ -316,7 +337,7 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
                 }
             )
             verdict = generated_from_source_type(dst)
-            if verdict is not None:
+            if dst is not None:  # an action without a term (c2pa.color_adjustments) says nothing
                 verdicts.append(verdict)
             if verdict and role not in genai_in:
                 genai_in.append(role)
@@ -332,7 +353,7 @@ def summarize_store(store: Mapping[str, Any]) -> dict[str, Any]:
     if genai_in:
         summary["generated"] = True
         summary["genai_in"] = genai_in
-    elif verdicts and not any(verdicts):
+    elif verdicts and all(verdict is False for verdict in verdicts):
         summary["generated"] = False
     if agents:
         summary["software_agents"] = agents
@@ -437,8 +458,10 @@ def record_from_c2pa(
 
 @hookimpl
 def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None:
-    """The asset's C2PA manifest (a sequence: its first frame's); None when it has none."""
-    found = find_manifest(asset.path, asset.siblings, asset_stat(asset))
+    """The asset's C2PA manifest (a sequence: its first frame's, else the sequence's own
+    ``PREFIX.c2pa``, checked against the first frame); None when it has none."""
+    prefix = _sequence_prefix(asset)
+    found = find_manifest(asset.path, asset.siblings, asset_stat(asset), sequence_prefix=prefix)
     if found is None:
         return None
     file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)
@@ -470,7 +493,31 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
         ProvenanceIssue(file, f"readers.c2pa.{field}", message)
         for field, message in settings.problems
     )
+    if prefix is not None:
+        _unread_sequence_manifest(asset, prefix, found, record)
     return record
+
+
+def _unread_sequence_manifest(
+    asset: Asset, prefix: str, found: Mapping[str, Any], record: PartialRecord
+) -> None:
+    """The sequence's own manifest, when the first frame's was read instead, is an issue:
+    one manifest is checked per sequence, and the other must not vanish unnoticed."""
+    name = prefix + ".c2pa"
+    if asset.siblings is not None and name not in asset.siblings:
+        return
+    manifest = asset.path.with_name(name)
+    if found["sidecar"] == manifest or not is_file(manifest):
+        return
+    used = Path(found["sidecar"]).name if found["sidecar"] else f"the {found['location']} store"
+    record.issues.append(
+        ProvenanceIssue(
+            display_path(asset, manifest),
+            "c2pa",
+            f"sequence manifest not read: {used} was (one manifest is checked per sequence,"
+            " against its first frame)",
+        )
+    )
 
 
 def _size(path: Path) -> int:

@@ -26,8 +26,10 @@ attribute (type ``string``)  field                           value
 
 When ``genai:generated`` is absent, ``generated`` follows from ``genai:source_type`` (as for
 XMP). Other ``genai:*`` attributes are kept in evidence, not guessed into fields. In a
-multi-part file every part is read; the first part that sets an attribute wins, and parts that
-disagree are an issue. A frame sequence is read from its first frame only.
+multi-part file every part is read; the first part that sets an attribute wins, except that a
+part saying GenAI (``genai:generated`` true, or a GenAI source type) makes the file
+``generated`` whatever the others say; parts that disagree are an issue. A frame sequence is
+read from its first frame only.
 """
 
 from __future__ import annotations
@@ -118,10 +120,22 @@ def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord |
         generated = generated_from_source_type(data["source_type"])
         if generated is not None:
             data["generated"] = generated
+    # A GenAI layer in any part makes the file GenAI, as a GenAI ingredient does for C2PA:
+    # the first part's "false" must not hide it (the parts' disagreement is an issue above).
+    # Within one part, a flag and a source type that contradict each other stay IPTC-02's.
+    parts = header.get("parts", [])
+    genai_parts = _genai_parts(parts) if len(parts) > 1 else []
+    if any(index > 0 for index in genai_parts) and data.get("generated") is not True:
+        data["generated"] = True
+        genai_types = _genai_source_types(parts[1:])
+        if genai_types and not generated_from_source_type(data.get("source_type")):
+            data["source_type"] = genai_types[0]
 
     if not data and not issues:
         return None
-    evidence: dict[str, Any] = {"parts": len(header.get("parts", []))}
+    evidence: dict[str, Any] = {"parts": len(parts)}
+    if genai_parts:
+        evidence["genai_parts"] = genai_parts
     for name, value in attributes.items():
         label = _EVIDENCE.get(name.lower())
         if label and isinstance(value, str):
@@ -146,6 +160,25 @@ def _merge_parts(parts: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str,
                 if value not in values:
                     values.append(value)
     return merged, {k: [_jsonable(v) for v in vs] for k, vs in seen.items() if len(vs) > 1}
+
+
+def _genai_parts(parts: list[dict[str, Any]]) -> list[int]:
+    """The indices of the parts whose ``genai:generated`` or source type says GenAI."""
+    found = []
+    for index, part in enumerate(parts):
+        flag, _ = _convert(part.get(PREFIX + "generated"), "bool")
+        if flag is True or _genai_source_types([part]):
+            found.append(index)
+    return found
+
+
+def _genai_source_types(parts: list[dict[str, Any]]) -> list[str]:
+    return [
+        part[name].strip()
+        for part in parts
+        for name in (PREFIX + "source_type", PREFIX + "sourceType")
+        if isinstance(part.get(name), str) and generated_from_source_type(part[name])
+    ]
 
 
 def _convert(value: Any, kind: str) -> tuple[Any, str | None]:

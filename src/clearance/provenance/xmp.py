@@ -14,8 +14,10 @@ sidecar format-1 shape:
 - ``x-data-mining``: ``plus:DataMining`` as found (also in evidence).
 
 Headers only: the container walkers in :mod:`clearance.provenance._containers` seek past the
-pixel data and find an XMP packet before or after it. XMP is parsed with defusedxml with DTDs
-and entities forbidden, so an entity-expansion bomb is rejected (reported as an issue).
+pixel data and find every XMP packet before or after it (a tool may append its own packet
+instead of rewriting the first): the first value of a property is kept, a conflict is an issue,
+and a GenAI term in any packet makes ``generated`` true. XMP is parsed with defusedxml with
+DTDs and entities forbidden, so an entity-expansion bomb is rejected (reported as an issue).
 """
 
 from __future__ import annotations
@@ -80,16 +82,67 @@ def parse_xmp(packet: bytes | str) -> dict[str, Any]:
     if isinstance(packet, str):
         packet = packet.encode("utf-8")
     # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids NUL.
-    packet = packet.strip(b"\x00 \t\r\n")
+    # UTF-8, the common case, in two byte tests; UTF-16 or UTF-32 by _unpadded.
+    if packet[:1] not in _NOT_UTF8 and packet[1:2] != b"\x00":
+        text: bytes | str = packet.strip(b"\x00 \t\r\n")
+    else:
+        text = _unpadded(packet)
     try:
-        root = SafeET.fromstring(
-            packet, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
     except (ParseError, ValueError) as exc:
         raise XmpError(f"not well-formed XML: {exc}") from None
     return _properties(root)
+
+
+# Byte-order marks (UTF-32's before the UTF-16 ones they start like), and the NUL bytes of
+# the first two characters without one (XML 1.0, appendix F): those characters ("<?", "<x",
+# whitespace) are ASCII. A UTF-8 packet after NUL padding matches no pattern.
+_UTF_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+)
+_NOT_UTF8 = (b"\x00", b"\xfe", b"\xff")  # the first byte of a packet that may not be UTF-8
+_UTF_ZEROS: dict[tuple[bool, ...], str] = {
+    (False, True, True, True): "utf-32-le",
+    (True, True, True, False): "utf-32-be",
+    (False, True, False, True): "utf-16-le",
+    (True, False, True, False): "utf-16-be",
+}
+
+
+def _unpadded(packet: bytes) -> bytes | str:
+    """A packet that starts like UTF-16 or UTF-32 without its padding: text if it is one,
+    else bytes (UTF-8 after NUL padding, or garbage, for expat to judge).
+
+    In UTF-16 and UTF-32 the NUL bytes belong to the characters, so those packets are decoded
+    first and stripped as text (expat reads no UTF-32 itself).
+    """
+    text = _decoded(packet)
+    if text is None:  # a UTF-8 packet after NUL padding, or garbage: expat says which
+        return packet.strip(b"\x00 \t\r\n")
+    return text
+
+
+def _decoded(packet: bytes) -> str | None:
+    """A UTF-16 or UTF-32 packet as text without padding; None if it is not one."""
+    skip, codec = next(((len(bom), c) for bom, c in _UTF_BOMS if packet.startswith(bom)), (0, ""))
+    if not codec:
+        zeros = tuple(byte == 0 for byte in packet[:4].ljust(4, b"\x01"))
+        codec = _UTF_ZEROS.get(zeros, "")
+        if not codec:
+            return None
+    width = 4 if codec.startswith("utf-32") else 2
+    end = len(packet) - (len(packet) - skip) % width  # a stray odd NUL of padding
+    try:
+        text = packet[skip:end].decode(codec)
+    except UnicodeDecodeError:
+        return None
+    text = text.strip("\x00 \t\r\n")
+    return text if text.startswith("<") else None
 
 
 def _properties(root: Element) -> dict[str, Any]:
@@ -106,16 +159,7 @@ def _properties(root: Element) -> dict[str, Any]:
             value = element.get(_RDF_RESOURCE) or "".join(element.itertext())
             if value.strip():
                 found.setdefault(key, []).append(value.strip())
-    result: dict[str, Any] = {}
-    conflicts: dict[str, list[str]] = {}
-    for key, values in found.items():
-        result[key] = values[0]
-        distinct = list(dict.fromkeys(values))
-        if len(distinct) > 1:
-            conflicts[key] = distinct
-    if conflicts:
-        result["conflicts"] = conflicts
-    return result
+    return _first_values(found)
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -129,8 +173,12 @@ def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> 
     """The XMP provenance properties of a PNG, JPEG, WebP, TIFF, WAV, MOV or MP4 (headers only).
 
     :return: the :func:`parse_xmp` dict plus ``"container"`` (``png``…), ``"where"`` (``iTXt
-        after IDAT``…), ``"c2pa"`` (where an embedded manifest sits, if any) and
-        ``"problems"`` (truncation, corruption, a refused packet). Never raises on bad input.
+        after IDAT``…: the first packet's), ``"packets"`` (every packet's where, when the file
+        has more than one: their properties are merged as within one packet, first value
+        kept, every distinct value under ``"conflicts"``; ``"unread_packets"`` counts those
+        refused, malformed or past the bound), ``"c2pa"`` (where an embedded
+        manifest sits, if any) and ``"problems"`` (truncation, corruption, a refused packet).
+        Never raises on bad input.
     """
     return _read(scan(path, st))
 
@@ -152,10 +200,44 @@ def _read(blocks: Blocks) -> dict[str, Any]:
     if blocks.xmp is None:
         return result
     result["where"] = blocks.xmp_where
-    try:
-        result.update(parse_xmp(blocks.xmp))
-    except XmpError as exc:
-        result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+    if not blocks.more_xmp and not blocks.xmp_skipped:  # the common case: one packet
+        try:
+            result.update(parse_xmp(blocks.xmp))
+        except XmpError as exc:
+            result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+        return result
+    packets = [(blocks.xmp, blocks.xmp_where), *blocks.more_xmp]
+    result["packets"] = [where for _, where in packets]
+    found: dict[str, list[str]] = {}
+    unread = blocks.xmp_skipped
+    for number, (packet, where) in enumerate(packets, 1):
+        try:
+            properties = parse_xmp(packet)
+        except XmpError as exc:
+            result["problems"].append(f"XMP packet {number} ({where}) {exc}")
+            unread += 1
+            continue
+        conflicts = properties.pop("conflicts", {})
+        for key, value in properties.items():
+            values = found.setdefault(key, [])
+            values.extend(v for v in conflicts.get(key, [value]) if v not in values)
+    result.update(_first_values(found))
+    if unread:
+        result["unread_packets"] = unread
+    return result
+
+
+def _first_values(found: dict[str, list[str]]) -> dict[str, Any]:
+    """Each property's first value; every distinct value under ``conflicts`` where they differ."""
+    result: dict[str, Any] = {}
+    conflicts: dict[str, list[str]] = {}
+    for key, values in found.items():
+        result[key] = values[0]
+        distinct = list(dict.fromkeys(values))
+        if len(distinct) > 1:
+            conflicts[key] = distinct
+    if conflicts:
+        result["conflicts"] = conflicts
     return result
 
 
@@ -171,7 +253,10 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
     source_type = found.get("digital_source_type")
     if source_type:
         data["source_type"] = source_type
-        generated = generated_from_source_type(source_type)
+        if "conflicts" in found or "unread_packets" in found:
+            generated, data["source_type"] = _weigh_every_value(found, source_type)
+        else:  # one value, every packet read: the common case
+            generated = generated_from_source_type(source_type)
         if generated is not None:
             data["generated"] = generated
         evidence["digital_source_type"] = source_type
@@ -191,7 +276,22 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
     evidence["container"] = found.get("container")
     if found.get("where"):
         evidence["location"] = found["where"]
+    if found.get("packets"):
+        evidence["packets"] = found["packets"]
     return PartialRecord(source=SOURCE, file=file, data=data, issues=issues, evidence=evidence)
+
+
+def _weigh_every_value(found: dict[str, Any], source_type: str) -> tuple[bool | None, str]:
+    """``generated`` and ``source_type`` from every DigitalSourceType written (twice in a
+    packet, or in two packets): GenAI in any of them is GenAI, with that term; "no GenAI" only
+    if each excludes it and every packet was read (one that was not might say GenAI)."""
+    values = found.get("conflicts", {}).get("digital_source_type") or [source_type]
+    verdicts = [generated_from_source_type(value) for value in values]
+    if True in verdicts:
+        return True, values[verdicts.index(True)]
+    if all(verdict is False for verdict in verdicts) and not found.get("unread_packets"):
+        return False, source_type
+    return None, source_type
 
 
 @hookimpl

@@ -52,13 +52,18 @@ UNDECIDED_TERMS = _iptc.UNDECIDED_TERMS
 RETIRED_TERMS = _iptc.RETIRED_TERMS
 KNOWN_TERMS = _iptc.KNOWN_TERMS
 IPTC_PREFIX = _iptc.IPTC_PREFIX
+#: The full-URI forms of a term: cv.iptc.org's and C2PA's own ``c2pa.org/digitalsourcetype/``.
+URI_PREFIXES = _iptc.URI_PREFIXES
 
 
 def iptc_term(value: Any) -> str | None:
-    """The IPTC term of a source type given as a term or a full cv.iptc.org URI."""
+    """The term of a source type given as a term or a full URI (cv.iptc.org or c2pa.org).
+
+    Unlike the readers, case is kept: a miscapitalised term is for ``IPTC-04`` to flag.
+    """
     if not isinstance(value, str) or not value:
         return None
-    for prefix in (IPTC_PREFIX, "https://cv.iptc.org/newscodes/digitalsourcetype/"):
+    for prefix in URI_PREFIXES:
         if value.startswith(prefix):
             return value[len(prefix) :]
     return value

@@ -14,10 +14,10 @@ from typing import Any
 from ..model import Finding, Outcome
 from . import (
     GENAI_TERMS,
-    IPTC_PREFIX,
     KNOWN_TERMS,
     NON_GENAI_TERMS,
     RETIRED_TERMS,
+    URI_PREFIXES,
     RuleContext,
     RulePack,
     iptc_term,
@@ -31,11 +31,7 @@ GENAI_COMP_TERMS = GENAI_TERMS
 #: Terms that say "no GenAI" (retired human-work terms included).
 CLAIMS_NO_GENAI = NON_GENAI_TERMS | RETIRED_TERMS
 #: URI prefixes accepted in embedded metadata (C2PA's own source-type namespace included).
-FULL_URI_PREFIXES = (
-    IPTC_PREFIX,
-    "https://cv.iptc.org/newscodes/digitalsourcetype/",
-    "http://c2pa.org/digitalsourcetype/",
-)
+FULL_URI_PREFIXES = URI_PREFIXES
 
 
 def _source_types(ctx: RuleContext) -> list[tuple[str, str, str]]:
@@ -177,7 +173,7 @@ def term_form(ctx: RuleContext) -> Iterator[Finding]:
         problem = None
         if term in RETIRED_TERMS:
             problem = f"retired term {term}"
-        elif term not in KNOWN_TERMS and term != "trainedAlgorithmicData":
+        elif term not in KNOWN_TERMS:
             problem = f"unknown or misspelled term {term!r}"
         elif source != "sidecar" and not value.strip().startswith(FULL_URI_PREFIXES):
             problem = f"short name {value!r} instead of the full URI"
