@@ -133,6 +133,20 @@ def test_png_xmp_after_pixel_data_is_found(tmp_path, compressed):
     assert found["digital_source_type"] == TRAINED
 
 
+@pytest.mark.parametrize("ctype", [b"tEXt", b"zTXt"])
+def test_png_xmp_in_the_text_chunks_older_writers_used_is_read(tmp_path, ctype):
+    """XMP under the keyword XML:com.adobe.xmp in a tEXt or zTXt chunk (older ImageMagick,
+    some scripts) says GenAI as surely as iTXt does: never skipped as an ordinary text chunk."""
+    path = write_png(tmp_path / "old.png")
+    packet = xmp_packet(TRAINED).encode("utf-8")
+    body = packet if ctype == b"tEXt" else b"\x00" + zlib.compress(packet)
+    insert_png_chunk(path, ctype, b"XML:com.adobe.xmp\x00" + body)
+    found = read_png_xmp(path)
+    assert found["where"] == f"{ctype.decode()} after IDAT"
+    assert found["digital_source_type"] == TRAINED
+    assert found["problems"] == []
+
+
 def test_reader_happy_path_fills_format1_fields(tmp_path):
     path = write_png(tmp_path / "gen.png", xmp_packet(TRAINED, DMI_PROHIBITED))
     record = read(path)

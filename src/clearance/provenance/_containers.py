@@ -312,36 +312,41 @@ def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks:
     if not sep:
         blocks.problems.append(f"corrupt {ctype.decode()} chunk at byte {pos}: no keyword")
         return
-    if ctype != b"iTXt" or keyword != PNG_XMP_KEYWORD:
+    if keyword != PNG_XMP_KEYWORD:
         blocks.text_keys.append(keyword.decode("latin-1"))
         return
-    room = blocks.xmp_room(length, "XMP iTXt chunk", pos)
+    kind = ctype.decode()
+    room = blocks.xmp_room(length, f"XMP {kind} chunk", pos)
     if not room:
         return
     chunk = _read_at(f, pos + 4, length + 8)  # type + data + CRC, for the CRC check
     payload, crc = chunk[4:-4], struct.unpack(">I", chunk[-4:])[0]
     if zlib.crc32(chunk[:-4]) != crc:
-        blocks.problems.append(f"XMP iTXt chunk at byte {pos} fails its CRC check (damaged file)")
-    # iTXt: keyword NUL flag method language NUL translated-keyword NUL text
+        blocks.problems.append(f"XMP {kind} chunk at byte {pos} fails its CRC check (damaged file)")
     rest = payload[len(keyword) + 1 :]
-    if len(rest) < 2:
-        blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
-        return
-    compressed, rest = rest[0], rest[2:]
-    parts = rest.split(b"\x00", 2)
-    if len(parts) < 3:
-        blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
-        return
-    text = parts[2]
+    if ctype == b"iTXt":
+        # keyword NUL flag method language NUL translated-keyword NUL text
+        parts = rest[2:].split(b"\x00", 2) if len(rest) >= 2 else []
+        if len(parts) < 3:
+            blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
+            return
+        compressed, text = rest[0], parts[2]
+    elif ctype == b"zTXt":  # keyword NUL method text (older writers put XMP here, or in tEXt)
+        if not rest:
+            blocks.problems.append(f"corrupt XMP zTXt chunk at byte {pos}")
+            return
+        compressed, text = 1, rest[1:]
+    else:
+        compressed, text = 0, rest
     if compressed:
         inflated = _inflate(text, room)
         if inflated is None:
             blocks.problems.append(
-                f"XMP iTXt chunk at byte {pos} does not decompress within {room} bytes"
+                f"XMP {kind} chunk at byte {pos} does not decompress within {room} bytes"
             )
             return
         text = inflated
-    blocks.add_xmp(text, "iTXt after IDAT" if after else "iTXt before IDAT")
+    blocks.add_xmp(text, f"{kind} after IDAT" if after else f"{kind} before IDAT")
 
 
 def _inflate(data: bytes, limit: int) -> bytes | None:
