@@ -155,6 +155,29 @@ def test_notification_hooks_are_called_and_failures_reported(clearance_run) -> N
     assert failed and "tracker down" in failed[0]["message"]
 
 
+def test_a_plugin_object_whose_flush_raises_is_reported_and_the_run_goes_on(
+    clearance_run,
+) -> None:
+    """The engine calls ``flush()`` on plugin objects that have one (built-ins buffer their
+    state-store writes); a site plugin's that raises is ``plugin.failed``, not a crash."""
+
+    class Buffered:
+        @hookimpl
+        def clearance_asset_audited(self, result):
+            pass
+
+        def flush(self):
+            raise OSError("tracker share gone")
+
+    run = clearance_run()
+    run.asset("comp/b.png")
+    result = run.scan(extra_plugins=[("buffered", Buffered())])
+    assert [a.outcome.value for a in result.result.assets] == ["escalate"]
+    failed = [e for e in result.events() if e["event"] == "plugin.failed"]
+    assert failed and "tracker share gone" in failed[0]["message"]
+    assert result.events()[-1]["event"] == "run.finished"
+
+
 def test_stage_level_checker(clearance_run) -> None:
     class Quota:
         @hookimpl

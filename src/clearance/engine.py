@@ -247,7 +247,18 @@ class Session:
         for plugin in self.plugins.pm.get_plugins():
             flush = getattr(plugin, "flush", None)
             if callable(flush) and not isinstance(plugin, (type, types.ModuleType)):
-                flush()
+                try:
+                    flush()
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # a site plugin's: reported, never fatal
+                    name = self.plugins.pm.get_name(plugin) or type(plugin).__name__
+                    self.emit(
+                        "plugin.failed",
+                        outcome=Outcome.ESCALATE.value,
+                        message=f"flush() of {name} raised {type(exc).__name__}: {exc}",
+                        details={"name": name, "error": f"{type(exc).__name__}: {exc}"},
+                    )
 
     # -- events -----------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
