@@ -11,6 +11,7 @@ import difflib
 import fnmatch
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -159,12 +160,12 @@ def _fast_check(schema_name: str) -> Any:
     none can stand in for jsonschema.
 
     jsonschema stays the authority that explains an invalid document; the fast check only
-    spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema, and
-    asserting ``format`` like jsonschema's format checker; it resolves references to the other
-    shipped schemas, so ``clearance.yaml`` is checked without importing jsonschema at all) is
-    used when installed, else
-    ``fastjsonschema`` with jsonschema's own ``date`` checker. Both give jsonschema's
-    verdict on the shipped schemas (``tests/test_policy.py`` compares them).
+    spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema; it
+    resolves references to the other shipped schemas, so ``clearance.yaml`` and sidecars are
+    checked without importing jsonschema at all) is used when installed, else
+    ``fastjsonschema``. Both are given a checker for every ``format`` the shipped schemas
+    use that answers as jsonschema's format checker does (:func:`_format_checkers`), so both
+    give jsonschema's verdict on the shipped schemas (``tests/test_policy.py`` compares them).
     """
     if schema_name in _FAST:
         return _FAST[schema_name]
@@ -182,6 +183,82 @@ def compile_schema(schema_name: str) -> None:
 def _self_contained(doc: dict[str, Any]) -> bool:
     """No ``$ref`` outside the document's own ``#/...`` (fast checkers never fetch one)."""
     return "$ref" not in str(doc).replace("'$ref': '#/", "")
+
+
+#: jsonschema's ``date`` check (``jsonschema._format.is_date``, the same two calls), here so
+#: that a sidecar is checked without importing jsonschema (about 90 ms a process);
+#: ``tests/test_policy.py`` compares the two on many strings
+_RE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return bool(_RE_DATE.fullmatch(value) and _dt.date.fromisoformat(value))
+    except ValueError:  # 0000-01-01, 2026-02-30
+        return False
+
+
+#: formats checked here exactly as jsonschema checks them; any other format a shipped schema
+#: uses is asked of jsonschema's own checker
+_OWN_FORMATS: dict[str, Callable[[str], bool]] = {"date": _is_date}
+
+
+def _formats_in(doc: Any) -> set[str]:
+    """The names of the ``format`` keywords in a schema document."""
+    found: set[str] = set()
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _jsonschemas_format(name: str) -> Callable[[str], bool]:
+    def conforms(value: str) -> bool:
+        import jsonschema
+
+        return bool(jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms(value, name))
+
+    return conforms
+
+
+def _format_checkers(schema_name: str) -> dict[str, Callable[[str], bool]]:
+    """A checker for every ``format`` the schema (and the shipped schemas it refers to) uses,
+    each giving jsonschema's verdict: the fast validators' own (jsonschema-rs takes year 0000
+    for a date) would let through what jsonschema refuses, a silent pass."""
+    names = _formats_in(schema(schema_name))
+    for other in _REFERENCED:
+        names |= _formats_in(schema(other))
+    return {
+        name: _remembered(_OWN_FORMATS.get(name) or _jsonschemas_format(name)) for name in names
+    }
+
+
+#: bound on a format checker's memo: the strings come from users' files
+_FORMAT_MEMO_LIMIT = 10_000
+
+
+def _remembered(check: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``check`` with a bounded memo: a call from jsonschema-rs into Python costs more than
+    its check of a whole sidecar, and a show's dates repeat across its sidecars."""
+    memo: dict[str, bool] = {}
+    get = memo.get
+
+    def remembered(value: str) -> bool:
+        verdict = get(value)
+        if verdict is None:
+            verdict = check(value)
+            if len(memo) >= _FORMAT_MEMO_LIMIT:
+                memo.clear()
+            memo[value] = verdict
+        return verdict
+
+    return remembered
 
 
 def _rust_check(schema_name: str) -> Any:
@@ -202,7 +279,10 @@ def _rust_check(schema_name: str) -> Any:
 
     try:
         validator = jsonschema_rs.validator_for(
-            schema(schema_name), validate_formats=True, retriever=retrieve
+            schema(schema_name),
+            validate_formats=True,
+            formats=_format_checkers(schema_name),
+            retriever=retrieve,
         )
     except Exception:  # a schema it cannot compile: the next candidate
         return None
@@ -218,13 +298,11 @@ def _rust_check(schema_name: str) -> Any:
 def _python_check(schema_name: str) -> Any:
     try:
         import fastjsonschema
-        import jsonschema
 
         doc = schema(schema_name)
         if not _self_contained(doc):
             return None
-        conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
-        return fastjsonschema.compile(doc, formats={"date": lambda value: conforms(value, "date")})
+        return fastjsonschema.compile(doc, formats=_format_checkers(schema_name))
     except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
         return None
 
