@@ -17,7 +17,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
@@ -92,7 +92,9 @@ MAX_EXPANDED_NODES = 10_000
 
 __all__ = [
     "DocumentError",
+    "NOT_SHOWN",
     "format_path",
+    "never_shown",
     "load_document",
     "parse_document",
     "read_limited",
@@ -132,19 +134,39 @@ def format_path(parts: Iterable[Any]) -> str:
     return out
 
 
+def never_shown(path: Sequence[Any]) -> bool:
+    """Must a message leave out the value at ``path`` (keys and indexes, outermost first)?
+
+    Prompt text is never written anywhere in clear (DESIGN.md): not by a step's ``prompt``
+    or anything under it, nor by a step or ``steps`` themselves, which hold it when they are
+    not the shape the schema expects (``steps: ["a cat at dusk"]``). Such a value is
+    described by its type only (:data:`NOT_SHOWN`).
+    """
+    return bool(path) and path[0] == "steps" and (len(path) <= 2 or path[2] == "prompt")
+
+
+#: said instead of a value :func:`never_shown` leaves out
+NOT_SHOWN = "not shown: prompt text is never logged"
+
+
 class _BadScalar(Exception):
     """A scalar PyYAML's constructor refused; ``path`` is filled in, innermost key first, as
     the exception leaves the containers that hold it."""
 
     def __init__(self, node: Any, exc: Exception) -> None:
         self.node = node
+        self.exc = exc
         self.path: list[Any] = []
+
+    @property
+    def reason(self) -> str:
+        node = self.node
         kind = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
         mark = node.start_mark
-        self.reason = (
-            f"invalid YAML: {node.value!r} is not a valid {kind} ({exc}) "
-            f"(line {mark.line + 1}, column {mark.column + 1})"
-        )
+        where = f"(line {mark.line + 1}, column {mark.column + 1})"
+        if never_shown(self.path[::-1]):
+            return f"invalid YAML: the value is not a valid {kind} ({NOT_SHOWN}) {where}"
+        return f"invalid YAML: {node.value!r} is not a valid {kind} ({self.exc}) {where}"
 
 
 def _index_of(children: list[Any], bad: Any) -> int:

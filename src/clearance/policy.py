@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
-from ._yaml import DocumentError, format_path, load_document
+from ._yaml import NOT_SHOWN, DocumentError, format_path, load_document, never_shown
 from .model import Outcome
 
 __all__ = [
@@ -87,19 +87,24 @@ def _describe(error: Any) -> tuple[str, str]:
     """(field path, reason) for one jsonschema ValidationError, in the user's words."""
     path = list(error.absolute_path)
     v = error.validator
+    hidden = never_shown(path)  # prompt text: described by its type, never quoted
+    got = _kind(error.instance) if hidden else _short(error.instance)
     if v == "type":
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
         if "null" in names:
             words += " (or null)"
-        return format_path(path), f"expected {words}, got {_short(error.instance)}"
+        return format_path(path), f"expected {words}, got {got}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return format_path([*path, missing]), "required field is missing"
     if v == "additionalProperties":
         extras = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         extras = [e for e in extras if not str(e).startswith("x-")]
+        if hidden and not all(_FIELD_NAME.fullmatch(str(e)) for e in extras):
+            # ``prompt: {a cat at dusk}`` is a mapping whose key is the prompt
+            return format_path(path), f"unknown field(s) ({NOT_SHOWN})"
         name = extras[0] if len(extras) == 1 else ", ".join(map(str, extras))
         field_path = format_path([*path, name]) if len(extras) == 1 else format_path(path)
         return field_path, f"unknown field {name!r} (site extensions go under 'x-' keys)" if len(
@@ -107,27 +112,42 @@ def _describe(error: Any) -> tuple[str, str]:
         ) == 1 else f"unknown fields {name} (site extensions go under 'x-' keys)"
     if v == "enum":
         options = ", ".join("null" if o is None else str(o) for o in error.validator_value)
-        return format_path(path), f"expected one of {options}; got {_short(error.instance)}"
+        return format_path(path), f"expected one of {options}; got {got}"
     if v == "const":
-        return format_path(
-            path
-        ), f"expected {error.validator_value!r}, got {_short(error.instance)}"
+        return format_path(path), f"expected {error.validator_value!r}, got {got}"
     if v == "format":
-        return format_path(
-            path
-        ), f"expected a {error.validator_value} (YYYY-MM-DD), got {_short(error.instance)}"
+        return format_path(path), f"expected a {error.validator_value} (YYYY-MM-DD), got {got}"
     if v == "pattern":
-        return format_path(path), f"{_short(error.instance)} does not match {error.validator_value}"
+        return format_path(path), f"{got} does not match {error.validator_value}"
     if v == "minItems":
         return format_path(path), f"expected at least {error.validator_value} item(s)"
     if v == "oneOf":
-        return format_path(path), f"expected a file path or a mapping, got {_short(error.instance)}"
+        return format_path(path), f"expected a file path or a mapping, got {got}"
+    if hidden:  # jsonschema's message quotes the value
+        return format_path(path), f"does not satisfy {v!r}: {got}"
     return format_path(path), error.message
+
+
+#: an unknown key that may be named in a message under a prompt (a misspelt field, not text)
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 
 
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_KIND_WORDS = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false"}
+
+
+def _kind(value: Any) -> str:
+    """``value`` described by its type only (``a string (not shown: ...)``)."""
+    if value is None:
+        return "null"
+    word = _KIND_WORDS.get(type(value)) or (
+        "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+    )
+    return f"{word} ({NOT_SHOWN})"
 
 
 _VALIDATORS: dict[str, Any] = {}
