@@ -134,6 +134,24 @@ def test_missing_referenced_file(tmp_path: Path) -> None:
         load_policy(path)
 
 
+def test_a_typo_in_an_inline_tool_registry_names_its_field(tmp_path: Path) -> None:
+    """``tools:`` is a file path or a mapping (a ``oneOf``): a mapping with a typo inside is
+    reported by the errors of the branch it nearly matches, the deepest, with their fields,
+    not by a sentence about the two forms that hides them."""
+    tool = {"deployment": "consumr", "trains_on_inputs": False, "reuses_outputs": False}
+    path = write(tmp_path / "clearance.yaml", base_config(tools={"acme": tool}))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert ": tools.acme.deployment: expected one of studio_enterprise, " in str(info.value)
+    errors = dict(schema_errors(base_config(tools={"acme": tool}), "clearance.schema.json"))
+    assert set(errors) == {"tools.acme.deployment", "tools.acme.retains_data"}
+    assert errors["tools.acme.retains_data"] == "required field is missing"
+    # neither form at all: both are named
+    assert schema_errors(base_config(tools=5), "clearance.schema.json") == [
+        ("tools", "expected a string or a mapping, got 5")
+    ]
+
+
 def test_inline_tool_registry(tmp_path: Path) -> None:
     tools = {
         "t": {

@@ -83,19 +83,46 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(error: Any) -> tuple[str, str]:
+def _type_words(expected: str | Sequence[str]) -> str:
+    """A ``type`` keyword's value in words: ``["string", "null"]`` → ``a string (or null)``."""
+    names = [expected] if isinstance(expected, str) else list(expected)
+    words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
+    return words + " (or null)" if "null" in names else words
+
+
+def _explain(error: Any) -> list[tuple[str, str]]:
+    """(field path, reason) for one jsonschema ValidationError and, for a ``oneOf`` or
+    ``anyOf`` no form of which matched, for the form the value nearly matches."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [_describe(error)]
+    from jsonschema.exceptions import relevance
+
+    # as jsonschema.exceptions.best_match: the form with the deepest error is the one meant
+    # (a tools: mapping with a typo inside), unless the forms fail alike (tools: 5)
+    first, *rest = sorted(error.context, key=relevance)
+    if rest and relevance(first) == relevance(rest[0]):
+        if all(e.validator == "type" and not e.path for e in error.context):
+            forms = " or ".join(_type_words(e.validator_value) for e in error.context)
+            return [_describe(error, f"expected {forms}")]
+        return [_describe(error)]
+    branch = first.relative_schema_path[0]
+    return [
+        described
+        for e in error.context
+        if e.relative_schema_path[0] == branch
+        for described in _explain(e)
+    ]
+
+
+def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     """(field path, reason) for one jsonschema ValidationError, in the user's words."""
     path = list(error.absolute_path)
     v = error.validator
     hidden = never_shown(path)  # prompt text: described by its type, never quoted
     got = _kind(error.instance) if hidden else _short(error.instance)
-    if v == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
-        if "null" in names:
-            words += " (or null)"
-        return format_path(path), f"expected {words}, got {got}"
+    if v == "type" or expected:
+        expected = expected or f"expected {_type_words(error.validator_value)}"
+        return format_path(path), f"{expected}, got {got}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return format_path([*path, missing]), "required field is missing"
@@ -121,8 +148,9 @@ def _describe(error: Any) -> tuple[str, str]:
         return format_path(path), f"{got} does not match {error.validator_value}"
     if v == "minItems":
         return format_path(path), f"expected at least {error.validator_value} item(s)"
-    if v == "oneOf":
-        return format_path(path), f"expected a file path or a mapping, got {got}"
+    if v in ("oneOf", "anyOf"):
+        which = "none" if error.context else "more than one"
+        return format_path(path), f"matches {which} of the forms allowed here, got {got}"
     if hidden:  # jsonschema's message quotes the value
         return format_path(path), f"does not satisfy {v!r}: {got}"
     return format_path(path), error.message
@@ -337,7 +365,7 @@ def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
         except Exception:  # invalid (or unsure): let jsonschema decide and explain
             pass
     validator = _validator(schema_name)
-    errors = [_describe(e) for e in validator.iter_errors(document)]
+    errors = [described for e in validator.iter_errors(document) for described in _explain(e)]
     return sorted(set(errors), key=lambda item: (item[0], item[1]))
 
 
