@@ -546,3 +546,25 @@ def test_a_valid_dated_sidecar_is_checked_without_importing_jsonschema() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_messages_spell_values_and_keys_as_yaml_does() -> None:
+    """A message shows what the user would write: the options of an enum and the value got
+    as YAML spells them (``true``, not Python's ``True``), and an unquoted ``yes:`` key, which
+    YAML reads as a boolean, is named as YAML spells it, with how to keep the word."""
+    from clearance._yaml import parse_document
+
+    tool = {"deployment": "consumer", "trains_on_inputs": "maybe", "retains_data": "none"}
+    tools = schema_errors({"tools": {"t": {**tool, "reuses_outputs": None}}}, "tools.schema.json")
+    assert ("tools.t.trains_on_inputs", "expected one of true, false, unknown; got 'maybe'") in (
+        tools
+    )
+    assert ("tools.t.reuses_outputs", "expected one of true, false, unknown; got null") in tools
+    sidecar = parse_document("provenance: 1\ngenerated: yes\nyes: 1\noutput: {depicts_real: 2}\n")
+    errors = dict(schema_errors(sidecar, "provenance.schema.json"))
+    assert errors["output.depicts_real"] == "expected one of true, false, unknown, null; got 2"
+    assert errors["true"].startswith("unknown field 'true' (")
+    assert "quote" in errors["true"] and "'yes':" in errors["true"]
+    assert schema_errors({"provenance": 1, "generated": None}, "provenance.schema.json") == [
+        ("generated", "expected true or false, got null")
+    ]

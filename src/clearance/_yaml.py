@@ -98,6 +98,7 @@ __all__ = [
     "load_document",
     "parse_document",
     "read_limited",
+    "yaml_text",
     "MAX_BYTES",
 ]
 
@@ -433,9 +434,19 @@ def _check_alias_expansion(text: str) -> None:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
 
 
+def yaml_text(value: Any) -> str:
+    """A scalar as YAML spells it: ``true``, ``false``, ``null``; anything else as ``str()``."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
 def _normalise(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k) if not isinstance(k, str) else k: _normalise(v) for k, v in value.items()}
+        # JSON Schema takes string keys: an unquoted ``yes:`` key (a boolean) becomes "true"
+        return {k if isinstance(k, str) else yaml_text(k): _normalise(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_normalise(v) for v in value]
     if isinstance(value, _dt.datetime):

@@ -19,7 +19,14 @@ from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
-from ._yaml import NOT_SHOWN, DocumentError, format_path, load_document, never_shown
+from ._yaml import (
+    NOT_SHOWN,
+    DocumentError,
+    format_path,
+    load_document,
+    never_shown,
+    yaml_text,
+)
 from .model import Outcome
 
 __all__ = [
@@ -134,11 +141,17 @@ def _describe(error: Any, expected: str = "") -> tuple[str, str]:
             return format_path(path), f"unknown field(s) ({NOT_SHOWN})"
         name = extras[0] if len(extras) == 1 else ", ".join(map(str, extras))
         field_path = format_path([*path, name]) if len(extras) == 1 else format_path(path)
-        return field_path, f"unknown field {name!r} (site extensions go under 'x-' keys)" if len(
-            extras
-        ) == 1 else f"unknown fields {name} (site extensions go under 'x-' keys)"
+        hint = "site extensions go under 'x-' keys"
+        if set(extras) & {"true", "false", "null"}:
+            hint = (
+                "YAML reads an unquoted yes, no, on, off, true, false or ~ key as true, false "
+                "or null: quote the key ('yes':) to keep the word"
+            )
+        if len(extras) == 1:
+            return field_path, f"unknown field {name!r} ({hint})"
+        return field_path, f"unknown fields {name} ({hint})"
     if v == "enum":
-        options = ", ".join("null" if o is None else str(o) for o in error.validator_value)
+        options = ", ".join(map(yaml_text, error.validator_value))
         return format_path(path), f"expected one of {options}; got {got}"
     if v == "const":
         return format_path(path), f"expected {error.validator_value!r}, got {got}"
@@ -161,7 +174,7 @@ _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = yaml_text(value) if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
