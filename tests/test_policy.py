@@ -568,3 +568,16 @@ def test_messages_spell_values_and_keys_as_yaml_does() -> None:
     assert schema_errors({"provenance": 1, "generated": None}, "provenance.schema.json") == [
         ("generated", "expected true or false, got null")
     ]
+
+
+def test_a_configuration_that_contains_itself_is_an_error_naming_file_and_field(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "approvals.yaml", "approvals:\n  APR-1: &a {rules: [X], x-self: [*a]}\n")
+    path = write(tmp_path / "clearance.yaml", base_config(approvals="approvals.yaml"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert str(info.value).startswith(
+        f"{tmp_path / 'approvals.yaml'}: approvals.APR-1.x-self[0]: invalid YAML: an alias "
+        "refers to its own container"
+    )
