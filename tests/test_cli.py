@@ -368,6 +368,72 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
 
 
+def test_validate_checks_a_file_against_the_schema_the_configuration_reads_it_with(
+    tmp_path: Path,
+) -> None:
+    """``validate`` knows a tool registry or an approvals file by the clearance.yaml that
+    names it (the nearest, or one on the same command line), else by its conventional name;
+    only then does it guess from the top-level keys, and it says what it assumed and why. An
+    empty approvals file is no approvals for both ``validate`` and the configuration."""
+    root = tmp_path / "show"
+    (root / "registry").mkdir(parents=True)
+    (root / "legal").mkdir()
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\ntools: registry/tools-v2.yaml\napprovals: legal/signed.yaml\n"
+    )
+    registry = root / "registry" / "tools-v2.yaml"
+    registry.write_text("tool:\n  acme: {deployment: consumer}\n")  # the top key misspelt
+    signed = root / "legal" / "signed.yaml"
+    signed.write_text("# nothing approved yet\n")
+    done = run_cli("validate", str(registry), str(signed))
+    assert done.code == 1
+    assert f"{registry}: tools: required field is missing" in done.stdout
+    assert f"{registry}: tool: unknown field 'tool'" in done.stdout
+    assert "provenance" not in done.stdout and "generated" not in done.stdout
+    assert f"{signed}: valid (approvals)" in done.stdout
+    # the configuration reads the empty approvals file as validate does: no approvals
+    registry.write_text("tools: {}\n")
+    assert run_cli("validate", str(root / "clearance.yaml"), str(signed)).code == 0
+    assert run_cli("scan", str(root)).code == 0
+    # an empty tool registry is no registry, for both: tools is required
+    registry.write_text("")
+    assert "tools: required field is missing" in run_cli("validate", str(registry)).stdout
+    scanned = run_cli("scan", str(root))
+    assert scanned.code == 2 and "tools: required field is missing" in scanned.stderr
+
+    # by the configuration named on the same command line, wherever the file is
+    (tmp_path / "elsewhere").mkdir()
+    shared = tmp_path / "elsewhere" / "shared-approvals.yaml"
+    shared.write_text("")
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\napprovals: ../elsewhere/shared-approvals.yaml\n"
+    )
+    done = run_cli("validate", str(root / "clearance.yaml"), str(shared))
+    assert done.code == 0 and f"{shared}: valid (approvals)" in done.stdout, done.stdout
+
+    # by its conventional name, when no configuration names it
+    (tmp_path / "spare").mkdir()
+    spare = tmp_path / "spare" / "approvals.yaml"
+    spare.write_text("approval:\n  APR-1: {rules: [X], expires: 2027-01-01}\n")
+    done = run_cli("validate", str(spare))
+    assert done.code == 1 and f"{spare}: approval: unknown field 'approval'" in done.stdout
+    assert "provenance" not in done.stdout
+
+    # a guess says so, and why
+    notes = tmp_path / "spare" / "notes.yaml"
+    notes.write_text("tool: x\n")
+    done = run_cli("validate", str(notes))
+    assert done.code == 1
+    assert f"{notes}: checked as a provenance sidecar (assumed: " in done.stdout, done.stdout
+    guessed = tmp_path / "spare" / "registry.yaml"
+    guessed.write_text("tools: {}\n")
+    done = run_cli("validate", str(guessed))
+    assert done.code == 0
+    assert f"{guessed}: checked as a tool registry (assumed: its top-level key 'tools'" in (
+        done.stdout
+    )
+
+
 @pytest.mark.parametrize(
     ("rules", "field", "hint"),
     [

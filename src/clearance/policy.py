@@ -38,7 +38,9 @@ __all__ = [
     "default_policy",
     "schema_errors",
     "compile_schema",
+    "config_document",
     "format_path",
+    "referenced_files",
     "rule_setting_errors",
     "CONFIG_NAME",
 ]
@@ -578,13 +580,38 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def config_document(document: Any) -> Any:
+    """A configuration file's parsed document as it is checked and read: an empty file (or
+    one of comments only) is an empty mapping, so an empty ``approvals.yaml`` is no approvals,
+    and an empty ``tools.yaml`` lacks the required ``tools``."""
+    return {} if document is None else document
+
+
+def referenced_files(config: Path) -> dict[Path, str]:
+    """The files a ``clearance.yaml`` names as its tool registry and approvals (resolved), and
+    the schema each is read with; nothing when the configuration cannot be read."""
+    try:
+        doc = load_document(config)
+    except DocumentError:
+        return {}
+    if not isinstance(doc, Mapping):
+        return {}
+    found: dict[Path, str] = {}
+    for key, schema_name in (
+        ("tools", "tools.schema.json"),
+        ("approvals", "approvals.schema.json"),
+    ):
+        value = doc.get(key)
+        if isinstance(value, str):
+            found[_relative(config.parent, value).resolve()] = schema_name
+    return found
+
+
 def _load(path: Path, schema_name: str) -> dict[str, Any]:
     try:
-        document = load_document(path)
+        document = config_document(load_document(path))
     except DocumentError as exc:
         raise ConfigError(path, exc.field, exc.reason) from None
-    if document is None:
-        document = {}
     if not isinstance(document, Mapping):
         raise ConfigError(path, "(top level)", f"expected a mapping, got {_short(document)}")
     _validate(document, schema_name, path)
