@@ -436,6 +436,72 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
 
 
+def test_validate_checks_a_file_against_the_schema_the_configuration_reads_it_with(
+    tmp_path: Path,
+) -> None:
+    """``validate`` knows a tool registry or an approvals file by the clearance.yaml that
+    names it (the nearest, or one on the same command line), else by its conventional name;
+    only then does it guess from the top-level keys, and it says what it assumed and why. An
+    empty approvals file is no approvals for both ``validate`` and the configuration."""
+    root = tmp_path / "show"
+    (root / "registry").mkdir(parents=True)
+    (root / "legal").mkdir()
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\ntools: registry/tools-v2.yaml\napprovals: legal/signed.yaml\n"
+    )
+    registry = root / "registry" / "tools-v2.yaml"
+    registry.write_text("tool:\n  acme: {deployment: consumer}\n")  # the top key misspelt
+    signed = root / "legal" / "signed.yaml"
+    signed.write_text("# nothing approved yet\n")
+    done = run_cli("validate", str(registry), str(signed))
+    assert done.code == 1
+    assert f"{registry}: tools: required field is missing" in done.stdout
+    assert f"{registry}: tool: unknown field 'tool'" in done.stdout
+    assert "provenance" not in done.stdout and "generated" not in done.stdout
+    assert f"{signed}: valid (approvals)" in done.stdout
+    # the configuration reads the empty approvals file as validate does: no approvals
+    registry.write_text("tools: {}\n")
+    assert run_cli("validate", str(root / "clearance.yaml"), str(signed)).code == 0
+    assert run_cli("scan", str(root)).code == 0
+    # an empty tool registry is no registry, for both: tools is required
+    registry.write_text("")
+    assert "tools: required field is missing" in run_cli("validate", str(registry)).stdout
+    scanned = run_cli("scan", str(root))
+    assert scanned.code == 2 and "tools: required field is missing" in scanned.stderr
+
+    # by the configuration named on the same command line, wherever the file is
+    (tmp_path / "elsewhere").mkdir()
+    shared = tmp_path / "elsewhere" / "shared-approvals.yaml"
+    shared.write_text("")
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\napprovals: ../elsewhere/shared-approvals.yaml\n"
+    )
+    done = run_cli("validate", str(root / "clearance.yaml"), str(shared))
+    assert done.code == 0 and f"{shared}: valid (approvals)" in done.stdout, done.stdout
+
+    # by its conventional name, when no configuration names it
+    (tmp_path / "spare").mkdir()
+    spare = tmp_path / "spare" / "approvals.yaml"
+    spare.write_text("approval:\n  APR-1: {rules: [X], expires: 2027-01-01}\n")
+    done = run_cli("validate", str(spare))
+    assert done.code == 1 and f"{spare}: approval: unknown field 'approval'" in done.stdout
+    assert "provenance" not in done.stdout
+
+    # a guess says so, and why
+    notes = tmp_path / "spare" / "notes.yaml"
+    notes.write_text("tool: x\n")
+    done = run_cli("validate", str(notes))
+    assert done.code == 1
+    assert f"{notes}: checked as a provenance sidecar (assumed: " in done.stdout, done.stdout
+    guessed = tmp_path / "spare" / "registry.yaml"
+    guessed.write_text("tools: {}\n")
+    done = run_cli("validate", str(guessed))
+    assert done.code == 0
+    assert f"{guessed}: checked as a tool registry (assumed: its top-level key 'tools'" in (
+        done.stdout
+    )
+
+
 @pytest.mark.parametrize(
     ("rules", "field", "hint"),
     [
@@ -744,3 +810,62 @@ def test_a_json_sidecar_with_half_a_surrogate_pair_is_prv02(tmp_path: Path) -> N
     assert assets["comp/b.png"]["outcome"] == "pass"
     checked = run_cli("validate", str(show.root / "comp/a.png.genai.json"))
     assert checked.code == 1 and "surrogate" in checked.stdout + checked.stderr
+
+
+def test_prompt_text_in_the_wrong_shape_is_never_quoted_by_prv02(tmp_path: Path) -> None:
+    """Prompt text is never logged in clear (DESIGN.md): a prompt written as a plain string,
+    its text as a list, a step written as a string, or a flow mapping whose key is the text
+    give PRV-02 errors that describe the value by its type, in the audit log, in every
+    output format and from ``validate``."""
+    secret = "SECRETPROMPT Meryl Streep in a Squid Game scene"
+
+    def with_prompt(prompt: Any) -> dict[str, Any]:
+        doc = genai_sidecar()
+        doc["steps"][0]["prompt"] = prompt
+        return doc
+
+    show = make_show(tmp_path)
+    variants = {
+        "string_prompt": with_prompt(secret + "\nsecond line ünïcode 🎬"),
+        "text_list": with_prompt({"text": [secret], "references": []}),
+        "text_mapping": with_prompt({"text": {secret: None}}),
+        "prompt_as_key": with_prompt({secret: None}),
+        "reference_name_list": with_prompt({"references": [{"type": "other", "name": [secret]}]}),
+        "step_string": genai_sidecar(steps=[secret]),
+        "steps_string": genai_sidecar(steps=secret),
+    }
+    for name, sidecar in variants.items():
+        show.asset(f"comp/{name}.png", sidecar=sidecar)
+    # an unquoted impossible date as the text: the YAML error does not quote it either
+    show.asset(
+        "comp/date_text.png",
+        sidecar="provenance: 1\ngenerated: true\nsteps:\n  - prompt: {text: 2026-02-31}\n",
+    )
+    outputs = []
+    for fmt in ("json", "jsonl", "table"):
+        done = run_cli("scan", str(show.root), "--no-progress", "--format", fmt)
+        assert done.code == 1, done.stderr
+        outputs += [done.stdout, done.stderr]
+    checked = run_cli("validate", *(str(p) for p in sorted(show.root.glob("comp/*.genai.yaml"))))
+    assert checked.code == 1
+    outputs += [checked.stdout, checked.stderr]
+    log = (show.root / ".clearance" / "audit.jsonl").read_text(encoding="utf-8")
+    assert "SECRETPROMPT" not in log and "2026-02-31" not in log
+    for output in outputs:
+        assert "SECRETPROMPT" not in output and "2026-02-31" not in output
+    findings = {
+        item["asset"]: [f for f in item["findings"] if f["rule"] == "PRV-02"]
+        for item in run_cli("scan", str(show.root), "--format", "json").json()["assets"]
+    }
+    for name in [*variants, "date_text"]:
+        assert findings[f"comp/{name}.png"], name  # each is still a PRV-02
+    text = json.dumps(findings)
+    assert "steps[0].prompt: expected a mapping, got a string (not shown" in text
+    assert "steps[0].prompt.text: expected a string (or null), got a list (not shown" in text
+    assert "steps[0]: expected a mapping, got a string (not shown" in text
+    assert "steps: expected a list, got a string (not shown" in text
+    assert "prompt text is never logged" in text
+    # what is not prompt text is still named: the unknown key of a prompt that looks like a field
+    show.asset("comp/typo.png", sidecar=with_prompt({"txt": "a cat"}))
+    typo = run_cli("validate", str(show.root / "comp/typo.png.genai.yaml"))
+    assert "steps[0].prompt.txt: unknown field 'txt'" in typo.stdout, typo.stdout

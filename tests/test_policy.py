@@ -134,6 +134,24 @@ def test_missing_referenced_file(tmp_path: Path) -> None:
         load_policy(path)
 
 
+def test_a_typo_in_an_inline_tool_registry_names_its_field(tmp_path: Path) -> None:
+    """``tools:`` is a file path or a mapping (a ``oneOf``): a mapping with a typo inside is
+    reported by the errors of the branch it nearly matches, the deepest, with their fields,
+    not by a sentence about the two forms that hides them."""
+    tool = {"deployment": "consumr", "trains_on_inputs": False, "reuses_outputs": False}
+    path = write(tmp_path / "clearance.yaml", base_config(tools={"acme": tool}))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert ": tools.acme.deployment: expected one of studio_enterprise, " in str(info.value)
+    errors = dict(schema_errors(base_config(tools={"acme": tool}), "clearance.schema.json"))
+    assert set(errors) == {"tools.acme.deployment", "tools.acme.retains_data"}
+    assert errors["tools.acme.retains_data"] == "required field is missing"
+    # neither form at all: both are named
+    assert schema_errors(base_config(tools=5), "clearance.schema.json") == [
+        ("tools", "expected a string or a mapping, got 5")
+    ]
+
+
 def test_inline_tool_registry(tmp_path: Path) -> None:
     tools = {
         "t": {
@@ -384,3 +402,182 @@ def test_a_valid_configuration_loads_without_importing_jsonschema(tmp_path: Path
     (tmp_path / "clearance.yaml").write_text("clearance: 1\nstages: {}\n")
     with pytest.raises(ConfigError, match=r"stages"):
         load_policy(tmp_path / "clearance.yaml")
+
+
+def _date_strings() -> list[str]:
+    """Dates and date-times a user may write, valid or nearly so, in the forms fast format
+    checkers and jsonschema's tend to disagree on."""
+    strings = [
+        "0000-01-01",
+        "0001-01-01",
+        "9999-12-31",
+        "10000-01-01",
+        "2024-02-29",
+        "2026-02-29",
+        "2000-02-29",
+        "1900-02-29",
+        "2026-02-30",
+        "2026-04-31",
+        "2026-13-01",
+        "2026-00-10",
+        "2026-01-00",
+        "2026-01-32",
+        "2026-1-2",
+        "20260102",
+        "2026-W01-1",
+        "2026-001",
+        "2026-01",
+        "2026",
+        "+2026-01-02",
+        "-2026-01-02",
+        " 2026-01-02",
+        "2026-01-02 ",
+        "2026-01-02\n",
+        "\t2026-01-02",
+        "2026/01/02",
+        "2026-01-02T00:00:00",
+        "٢٠٢٦-٠١-٠٢",  # Arabic-Indic digits: \d without re.ASCII would take them
+        "２０２６-０１-０２",
+        "",
+    ]
+    for day in ("2026-01-02", "0000-01-01", "9999-12-31", "2024-02-29", "2026-02-29"):
+        for time in (
+            "T10:00:00Z",
+            "t10:00:00z",
+            "T10:00:00",
+            "T10:00:00+01:00",
+            "T10:00:00-23:59",
+            "T10:00:00+24:00",
+            "T10:00:00.5Z",
+            "T10:00:00.123456789Z",
+            "T23:59:60Z",
+            "T24:00:00Z",
+            " 10:00:00Z",
+            "T10:00Z",
+            "T10:00:00Z ",
+        ):
+            strings.append(day + time)
+    return strings
+
+
+def test_every_format_of_the_shipped_schemas_is_checked_as_jsonschema_checks_it() -> None:
+    """The fast validators are given a checker per ``format`` keyword of the shipped schemas;
+    each must answer as jsonschema's format checker on every string (jsonschema-rs's own
+    ``date`` takes year 0000, which ``datetime.date`` and so jsonschema refuse)."""
+    import jsonschema
+
+    from clearance.policy import _format_checkers, _formats_in
+
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    used = set()
+    for name in SCHEMAS:
+        checkers = _format_checkers(name)
+        assert set(checkers) >= _formats_in(schema(name))
+        used |= set(checkers)
+        for fmt, check in checkers.items():
+            for text in _date_strings():
+                assert check(text) == checker.conforms(text, fmt), (fmt, text)
+    assert "date" in used  # the walk does find the schemas' formats
+
+
+@pytest.mark.parametrize(
+    ("name", "document"),
+    [
+        (
+            "provenance.schema.json",
+            lambda when: {"provenance": 1, "generated": True, "disclosure": {"notified_at": when}},
+        ),
+        (
+            "approvals.schema.json",
+            lambda when: {
+                "approvals": {"APR-1": {"rules": ["NFX-C1"], "expires": when}},
+                "consents": {
+                    "C-1": {
+                        "performer": "P-1",
+                        "production": "SHOW01",
+                        "uses": ["dubbing"],
+                        "signed_at": when,
+                        "expires": "2027-01-01",
+                    }
+                },
+            },
+        ),
+    ],
+)
+def test_fast_date_verdicts_are_jsonschemas(name: str, document: Any) -> None:
+    """A date jsonschema refuses (``0000-01-01``) is never a fast "valid": that would be no
+    ``PRV-02`` for the sidecar, a configuration that loads, and ``validate`` saying valid."""
+    from clearance.policy import _python_check, _rust_check, _validator
+
+    authority = _validator(name)
+    checks = {"jsonschema-rs": _rust_check(name), "fastjsonschema": _python_check(name)}
+    assert checks["jsonschema-rs"] is not None
+    refused = 0
+    for text in _date_strings():
+        doc = document(text)
+        expected = authority.is_valid(doc)
+        refused += not expected
+        for label, check in checks.items():
+            if check is None:
+                continue
+            try:
+                check(doc)
+                verdict = True
+            except Exception:
+                verdict = False
+            assert verdict == expected, f"{label} says {verdict} for {text!r}"
+        assert (schema_errors(doc, name) == []) == expected, text
+    assert 0 < refused < len(_date_strings())
+    assert schema_errors(document("0000-01-01"), name)
+
+
+def test_a_valid_dated_sidecar_is_checked_without_importing_jsonschema() -> None:
+    """The date checker given to jsonschema-rs is jsonschema's check, not jsonschema: the hot
+    path still never imports it for a valid document."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from clearance.policy import schema_errors\n"
+        "doc = {'provenance': 1, 'generated': True, 'disclosure': {'notified_at': '2026-11-02'}}\n"
+        "assert schema_errors(doc, 'provenance.schema.json') == []\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_messages_spell_values_and_keys_as_yaml_does() -> None:
+    """A message shows what the user would write: the options of an enum and the value got
+    as YAML spells them (``true``, not Python's ``True``), and an unquoted ``yes:`` key, which
+    YAML reads as a boolean, is named as YAML spells it, with how to keep the word."""
+    from clearance._yaml import parse_document
+
+    tool = {"deployment": "consumer", "trains_on_inputs": "maybe", "retains_data": "none"}
+    tools = schema_errors({"tools": {"t": {**tool, "reuses_outputs": None}}}, "tools.schema.json")
+    assert ("tools.t.trains_on_inputs", "expected one of true, false, unknown; got 'maybe'") in (
+        tools
+    )
+    assert ("tools.t.reuses_outputs", "expected one of true, false, unknown; got null") in tools
+    sidecar = parse_document("provenance: 1\ngenerated: yes\nyes: 1\noutput: {depicts_real: 2}\n")
+    errors = dict(schema_errors(sidecar, "provenance.schema.json"))
+    assert errors["output.depicts_real"] == "expected one of true, false, unknown, null; got 2"
+    assert errors["true"].startswith("unknown field 'true' (")
+    assert "quote" in errors["true"] and "'yes':" in errors["true"]
+    assert schema_errors({"provenance": 1, "generated": None}, "provenance.schema.json") == [
+        ("generated", "expected true or false, got null")
+    ]
+
+
+def test_a_configuration_that_contains_itself_is_an_error_naming_file_and_field(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "approvals.yaml", "approvals:\n  APR-1: &a {rules: [X], x-self: [*a]}\n")
+    path = write(tmp_path / "clearance.yaml", base_config(approvals="approvals.yaml"))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert str(info.value).startswith(
+        f"{tmp_path / 'approvals.yaml'}: approvals.APR-1.x-self[0]: invalid YAML: an alias "
+        "refers to its own container"
+    )

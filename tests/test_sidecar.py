@@ -127,6 +127,67 @@ def test_yaml_bomb_refused_and_small_aliases_allowed() -> None:
     assert parse_document("a: &x {k: 1}\nb: *x\n") == {"a": {"k": 1}, "b": {"k": 1}}
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    ["", "a: &a 1\nb: *a\n", "m: {<<: {k: 1}}\n"],
+    ids=["tree", "alias", "merge-key"],
+)
+def test_nesting_is_read_to_the_bound_whatever_the_path_and_refused_past_it(prefix: str) -> None:
+    """Nesting up to MAX_DEPTH levels is read as PyYAML's safe loader reads it, whether the
+    document takes the fast builder, the aliased one or PyYAML's constructor, and however
+    deep the caller's stack is (the fast builders recurse; out of frames they hand over to
+    PyYAML's); one level more is a clear document error in every case."""
+    import yaml
+
+    from clearance._yaml import MAX_DEPTH, _normalise
+
+    def nested(levels: int) -> str:  # the top-level mapping is the first level
+        return prefix + "x: " + "[" * (levels - 1) + "]" * (levels - 1) + "\n"
+
+    def deep_in_a_stack(frames: int, text: str) -> Any:
+        return deep_in_a_stack(frames - 1, text) if frames else parse_document(text)
+
+    text = nested(MAX_DEPTH)
+    expected = _normalise(yaml.load(text, Loader=yaml.CSafeLoader))
+    assert parse_document(text) == expected
+    assert deep_in_a_stack(700, text) == expected
+    for levels in (MAX_DEPTH + 1, 999):
+        with pytest.raises(DocumentError, match=f"nested more than {MAX_DEPTH} levels deep"):
+            parse_document(nested(levels))
+    with pytest.raises(DocumentError, match="exceeded maximum nesting depth"):
+        parse_document(nested(1200))  # past PyYAML's own parser's bound
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("x-a: &a {b: *a}\n", "x-a.b"),
+        ("x-a: &a [1, *a]\n", "x-a[1]"),
+        ("x-a: &a [{<<: {k: 1}, b: *a}]\n", "x-a[0].b"),  # PyYAML's constructor
+        ("x-a: &a {<<: {k: 1}, b: [*a]}\n", "x-a.b[0]"),
+    ],
+)
+def test_a_document_that_contains_itself_is_a_document_error(
+    tmp_path: Path, text: str, field: str
+) -> None:
+    """An alias inside its own anchor's container makes a document that contains itself:
+    refused, naming the field, never built (nothing after could walk or write it)."""
+    with pytest.raises(DocumentError) as info:
+        parse_document(text)
+    assert info.value.field == field
+    assert info.value.reason.startswith("invalid YAML: an alias refers to its own container")
+    # a node reached twice, not from inside itself, is fine
+    assert parse_document("a: &a {b: 1}\nc: [*a, {d: *a}]\n") == {
+        "a": {"b": 1},
+        "c": [{"b": 1}, {"d": {"b": 1}}],
+    }
+    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\n" + text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert (issue.file, issue.field) == ("a.png.genai.yaml", field)
+    assert "an alias refers to its own container" in issue.message
+
+
 def test_yaml_python_tags_are_refused() -> None:
     with pytest.raises(DocumentError):
         parse_document("!!python/object/apply:os.system ['echo hi']\n")

@@ -3,10 +3,11 @@
 YAML is loaded only with PyYAML's safe C loader. Documents over :data:`MAX_BYTES` are
 refused before they are read, and alias expansion is bounded: a document whose aliases
 would expand to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) is
-refused without being constructed. Dates become ISO strings, so JSON Schema sees what the
-user wrote. Whatever a document gets wrong is a :class:`DocumentError` naming the line and,
-where known, the field: bytes that are not UTF-8, and a scalar PyYAML's constructors refuse
-(an unquoted impossible date, ``expires: 2027-02-30``).
+refused without being constructed; so are collections nested deeper than :data:`MAX_DEPTH`
+and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
+Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
+naming the line and, where known, the field: bytes that are not UTF-8, and a scalar PyYAML's
+constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
@@ -89,14 +90,22 @@ _Loader: Any = _Base if getattr(_Base, "yaml_path_resolvers", None) else _MemoLo
 
 MAX_BYTES = 1024 * 1024
 MAX_EXPANDED_NODES = 10_000
+#: collections nested deeper than this (aliases followed) are refused: PyYAML's parser stops
+#: at 1,000, and what reads a document after it (JSON, ``repr``, pickling for the workers)
+#: recurses once a level under the interpreter's limit of 1,000 frames
+MAX_DEPTH = 500
 
 __all__ = [
     "DocumentError",
+    "NOT_SHOWN",
     "format_path",
+    "never_shown",
     "load_document",
     "parse_document",
     "read_limited",
+    "yaml_text",
     "MAX_BYTES",
+    "MAX_DEPTH",
 ]
 
 
@@ -132,19 +141,64 @@ def format_path(parts: Iterable[Any]) -> str:
     return out
 
 
-class _BadScalar(Exception):
-    """A scalar PyYAML's constructor refused; ``path`` is filled in, innermost key first, as
-    the exception leaves the containers that hold it."""
+def never_shown(path: Sequence[Any]) -> bool:
+    """Must a message leave out the value at ``path`` (keys and indexes, outermost first)?
 
-    def __init__(self, node: Any, exc: Exception) -> None:
+    Prompt text is never written anywhere in clear (DESIGN.md): not by a step's ``prompt``
+    or anything under it, nor by a step or ``steps`` themselves, which hold it when they are
+    not the shape the schema expects (``steps: ["a cat at dusk"]``). Such a value is
+    described by its type only (:data:`NOT_SHOWN`).
+    """
+    return bool(path) and path[0] == "steps" and (len(path) <= 2 or path[2] == "prompt")
+
+
+#: said instead of a value :func:`never_shown` leaves out
+NOT_SHOWN = "not shown: prompt text is never logged"
+
+
+class _BadNode(Exception):
+    """A node the document cannot have; ``path`` is filled in, innermost key first, as the
+    exception leaves the containers that hold it."""
+
+    def __init__(self, node: Any) -> None:
         self.node = node
         self.path: list[Any] = []
+
+    @property
+    def reason(self) -> str:
+        return "invalid YAML"
+
+
+#: the reason a document that contains itself (``x-a: &a {b: *a}``) is refused: JSON Schema,
+#: JSON and the audit log cannot hold it
+SELF_REFERENCE = "invalid YAML: an alias refers to its own container"
+
+
+class _OwnContainer(_BadNode):
+    """An alias inside the container its anchor names."""
+
+    @property
+    def reason(self) -> str:
+        mark = self.node.start_mark
+        return f"{SELF_REFERENCE} (anchored on line {mark.line + 1}, column {mark.column + 1})"
+
+
+class _BadScalar(_BadNode):
+    """A scalar PyYAML's constructor refused."""
+
+    def __init__(self, node: Any, exc: Exception) -> None:
+        super().__init__(node)
+        self.exc = exc
+
+    @property
+    def reason(self) -> str:
+        node = self.node
         kind = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
         mark = node.start_mark
-        self.reason = (
-            f"invalid YAML: {node.value!r} is not a valid {kind} ({exc}) "
-            f"(line {mark.line + 1}, column {mark.column + 1})"
-        )
+        where = f"(line {mark.line + 1}, column {mark.column + 1})"
+        if never_shown(self.path[::-1]):
+            return f"invalid YAML: the value is not a valid {kind} ({NOT_SHOWN}) {where}"
+        return f"invalid YAML: {node.value!r} is not a valid {kind} ({self.exc}) {where}"
 
 
 def _index_of(children: list[Any], bad: Any) -> int:
@@ -239,9 +293,9 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
         return _load_fast(text)
     except yaml.YAMLError as exc:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
-    except RecursionError:
+    except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses
         raise DocumentError("invalid YAML: nesting too deep") from None
-    except _BadScalar as exc:
+    except _BadNode as exc:
         raise DocumentError(exc.reason, format_path(reversed(exc.path))) from None
     except (ValueError, OverflowError) as exc:  # a constructor of PyYAML's own (merge keys, tags)
         raise DocumentError(f"invalid YAML: {exc}") from None
@@ -258,7 +312,8 @@ def _load_fast(text: str) -> Any:
     plain maps, sequences and strings are then built directly (scalars of other types go
     through PyYAML's own safe constructors, so ints, floats, bools, nulls and dates mean the
     same). Anything else — merge keys, explicit tags, complex keys — is built by PyYAML's
-    constructor itself, so the result is always what the safe loader gives.
+    constructor itself, so the result is always what the safe loader gives (or a
+    :class:`DocumentError`: nesting past :data:`MAX_DEPTH`, a document that contains itself).
     """
     loader = _Loader(text)
     try:
@@ -268,7 +323,9 @@ def _load_fast(text: str) -> Any:
         try:
             # no alias ("*name") in the text: no node is reached twice, so no memo is needed
             return _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
-        except _Fallback:
+        except (_Fallback, RecursionError):
+            # PyYAML's constructor does not recurse; the fast builders do, so they may run
+            # out of frames before MAX_DEPTH when called deep in a stack
             return _normalise(loader.construct_document(node))
     finally:
         loader.dispose()
@@ -301,11 +358,21 @@ def _scalar(loader: Any, node: Any, tag: str) -> Any:
 _ScalarNode, _SequenceNode, _MappingNode = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
 
 
-def _build_tree(loader: Any, node: Any) -> Any:
+def _too_deep(node: Any) -> DocumentError:
+    mark = node.start_mark
+    return DocumentError(
+        f"invalid YAML: nested more than {MAX_DEPTH} levels deep "
+        f"(line {mark.line + 1}, column {mark.column + 1})"
+    )
+
+
+def _build_tree(loader: Any, node: Any, depth: int = 1) -> Any:
     """:func:`_build` for a document without aliases (a tree): the common case, and the
     fastest — string scalars, most of a sidecar, are taken without a call."""
     tag = node.tag
     kind = type(node)
+    if depth > MAX_DEPTH and kind is not _ScalarNode:
+        raise _too_deep(node)
     if kind is _MappingNode and tag == _MAP:
         mapping: dict[Any, Any] = {}
         try:
@@ -315,8 +382,8 @@ def _build_tree(loader: Any, node: Any) -> Any:
                 if value_node.tag == _STR and type(value_node) is _ScalarNode:
                     mapping[key_node.value] = value_node.value
                 else:
-                    mapping[key_node.value] = _build_tree(loader, value_node)
-        except _BadScalar as exc:
+                    mapping[key_node.value] = _build_tree(loader, value_node, depth + 1)
+        except _BadNode as exc:
             exc.path.append(key_node.value)
             raise
         return mapping
@@ -325,10 +392,10 @@ def _build_tree(loader: Any, node: Any) -> Any:
             return [
                 child.value
                 if child.tag == _STR and type(child) is _ScalarNode
-                else _build_tree(loader, child)
+                else _build_tree(loader, child, depth + 1)
                 for child in node.value
             ]
-        except _BadScalar as exc:
+        except _BadNode as exc:
             exc.path.append(_index_of(node.value, exc.node))
             raise
     if kind is _ScalarNode:
@@ -336,34 +403,46 @@ def _build_tree(loader: Any, node: Any) -> Any:
     raise _Fallback
 
 
-def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
+#: in :func:`_build`'s memo: a container whose children are being built
+_BUILDING = object()
+
+
+def _build(loader: Any, node: Any, memo: dict[int, Any], depth: int = 1) -> Any:
+    """:func:`_build_tree` for a document with aliases: a node reached twice is built once
+    (``memo``), and one reached from inside itself is refused (:class:`_OwnContainer`)."""
     known = memo.get(id(node))
     if known is not None:
+        if known is _BUILDING:
+            raise _OwnContainer(node)
         return known
     tag = node.tag
     if isinstance(node, yaml.ScalarNode):
         return node.value if tag == _STR else _scalar(loader, node, tag)
+    if depth > MAX_DEPTH:
+        raise _too_deep(node)
     if isinstance(node, yaml.SequenceNode) and tag == _SEQ:
         items: list[Any] = []
-        memo[id(node)] = items
+        memo[id(node)] = _BUILDING
         for index, child in enumerate(node.value):
             try:
-                items.append(_build(loader, child, memo))
-            except _BadScalar as exc:
+                items.append(_build(loader, child, memo, depth + 1))
+            except _BadNode as exc:
                 exc.path.append(index)
                 raise
+        memo[id(node)] = items
         return items
     if isinstance(node, yaml.MappingNode) and tag == _MAP:
         mapping: dict[Any, Any] = {}
-        memo[id(node)] = mapping
+        memo[id(node)] = _BUILDING
         for key_node, value_node in node.value:
             if key_node.tag != _STR:
                 raise _Fallback  # merge keys, non-string keys: PyYAML's semantics
             try:
-                mapping[key_node.value] = _build(loader, value_node, memo)
-            except _BadScalar as exc:
+                mapping[key_node.value] = _build(loader, value_node, memo, depth + 1)
+            except _BadNode as exc:
                 exc.path.append(key_node.value)
                 raise
+        memo[id(node)] = mapping
         return mapping
     raise _Fallback
 
@@ -411,13 +490,49 @@ def _check_alias_expansion(text: str) -> None:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
 
 
+def yaml_text(value: Any) -> str:
+    """A scalar as YAML spells it: ``true``, ``false``, ``null``; anything else as ``str()``."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
 def _normalise(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k) if not isinstance(k, str) else k: _normalise(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normalise(v) for v in value]
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if isinstance(value, _dt.date):
+    """What PyYAML's constructor built, as JSON Schema reads it: string keys, dates as ISO
+    strings. Iterative, so nesting as deep as the parser allows is no recursion; a container
+    that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field."""
+    if not isinstance(value, (dict, list)):
+        return _leaf(value)
+    root: Any = {} if isinstance(value, dict) else []
+    # (a container, its copy, its field path, the ids of the containers around it)
+    stack: list[tuple[Any, Any, tuple[Any, ...], frozenset[int]]] = [(value, root, (), frozenset())]
+    while stack:
+        source, copy, path, around = stack.pop()
+        around = around | {id(source)}
+        is_map = isinstance(source, dict)
+        for key, child in source.items() if is_map else enumerate(source):
+            if is_map and not isinstance(key, str):
+                # JSON Schema takes string keys: an unquoted ``yes:`` key becomes "true"
+                key = yaml_text(key)
+            if isinstance(child, (dict, list)):
+                if id(child) in around:
+                    raise DocumentError(SELF_REFERENCE, format_path((*path, key)))
+                if len(path) + 2 > MAX_DEPTH:
+                    raise DocumentError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
+                built: Any = {} if isinstance(child, dict) else []
+                stack.append((child, built, (*path, key), around))
+            else:
+                built = _leaf(child)
+            if is_map:
+                copy[key] = built
+            else:
+                copy.append(built)
+    return root
+
+
+def _leaf(value: Any) -> Any:
+    if isinstance(value, (_dt.datetime, _dt.date)):
         return value.isoformat()
     return value

@@ -11,6 +11,7 @@ import difflib
 import fnmatch
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -18,7 +19,14 @@ from types import MappingProxyType
 from typing import Any
 
 from ._resources import data_file, schema
-from ._yaml import DocumentError, format_path, load_document
+from ._yaml import (
+    NOT_SHOWN,
+    DocumentError,
+    format_path,
+    load_document,
+    never_shown,
+    yaml_text,
+)
 from .model import Outcome
 
 __all__ = [
@@ -30,7 +38,9 @@ __all__ = [
     "default_policy",
     "schema_errors",
     "compile_schema",
+    "config_document",
     "format_path",
+    "referenced_files",
     "rule_setting_errors",
     "CONFIG_NAME",
 ]
@@ -82,51 +92,105 @@ _TYPE_WORDS = {
 }
 
 
-def _describe(error: Any) -> tuple[str, str]:
+def _type_words(expected: str | Sequence[str]) -> str:
+    """A ``type`` keyword's value in words: ``["string", "null"]`` → ``a string (or null)``."""
+    names = [expected] if isinstance(expected, str) else list(expected)
+    words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
+    return words + " (or null)" if "null" in names else words
+
+
+def _explain(error: Any) -> list[tuple[str, str]]:
+    """(field path, reason) for one jsonschema ValidationError and, for a ``oneOf`` or
+    ``anyOf`` no form of which matched, for the form the value nearly matches."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [_describe(error)]
+    from jsonschema.exceptions import relevance
+
+    # as jsonschema.exceptions.best_match: the form with the deepest error is the one meant
+    # (a tools: mapping with a typo inside), unless the forms fail alike (tools: 5)
+    first, *rest = sorted(error.context, key=relevance)
+    if rest and relevance(first) == relevance(rest[0]):
+        if all(e.validator == "type" and not e.path for e in error.context):
+            forms = " or ".join(_type_words(e.validator_value) for e in error.context)
+            return [_describe(error, f"expected {forms}")]
+        return [_describe(error)]
+    branch = first.relative_schema_path[0]
+    return [
+        described
+        for e in error.context
+        if e.relative_schema_path[0] == branch
+        for described in _explain(e)
+    ]
+
+
+def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     """(field path, reason) for one jsonschema ValidationError, in the user's words."""
     path = list(error.absolute_path)
     v = error.validator
-    if v == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        words = " or ".join(_TYPE_WORDS.get(n, n) for n in names if n != "null")
-        if "null" in names:
-            words += " (or null)"
-        return format_path(path), f"expected {words}, got {_short(error.instance)}"
+    hidden = never_shown(path)  # prompt text: described by its type, never quoted
+    got = _kind(error.instance) if hidden else _short(error.instance)
+    if v == "type" or expected:
+        expected = expected or f"expected {_type_words(error.validator_value)}"
+        return format_path(path), f"{expected}, got {got}"
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return format_path([*path, missing]), "required field is missing"
     if v == "additionalProperties":
         extras = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         extras = [e for e in extras if not str(e).startswith("x-")]
+        if hidden and not all(_FIELD_NAME.fullmatch(str(e)) for e in extras):
+            # ``prompt: {a cat at dusk}`` is a mapping whose key is the prompt
+            return format_path(path), f"unknown field(s) ({NOT_SHOWN})"
         name = extras[0] if len(extras) == 1 else ", ".join(map(str, extras))
         field_path = format_path([*path, name]) if len(extras) == 1 else format_path(path)
-        return field_path, f"unknown field {name!r} (site extensions go under 'x-' keys)" if len(
-            extras
-        ) == 1 else f"unknown fields {name} (site extensions go under 'x-' keys)"
+        hint = "site extensions go under 'x-' keys"
+        if set(extras) & {"true", "false", "null"}:
+            hint = (
+                "YAML reads an unquoted yes, no, on, off, true, false or ~ key as true, false "
+                "or null: quote the key ('yes':) to keep the word"
+            )
+        if len(extras) == 1:
+            return field_path, f"unknown field {name!r} ({hint})"
+        return field_path, f"unknown fields {name} ({hint})"
     if v == "enum":
-        options = ", ".join("null" if o is None else str(o) for o in error.validator_value)
-        return format_path(path), f"expected one of {options}; got {_short(error.instance)}"
+        options = ", ".join(map(yaml_text, error.validator_value))
+        return format_path(path), f"expected one of {options}; got {got}"
     if v == "const":
-        return format_path(
-            path
-        ), f"expected {error.validator_value!r}, got {_short(error.instance)}"
+        return format_path(path), f"expected {error.validator_value!r}, got {got}"
     if v == "format":
-        return format_path(
-            path
-        ), f"expected a {error.validator_value} (YYYY-MM-DD), got {_short(error.instance)}"
+        return format_path(path), f"expected a {error.validator_value} (YYYY-MM-DD), got {got}"
     if v == "pattern":
-        return format_path(path), f"{_short(error.instance)} does not match {error.validator_value}"
+        return format_path(path), f"{got} does not match {error.validator_value}"
     if v == "minItems":
         return format_path(path), f"expected at least {error.validator_value} item(s)"
-    if v == "oneOf":
-        return format_path(path), f"expected a file path or a mapping, got {_short(error.instance)}"
+    if v in ("oneOf", "anyOf"):
+        which = "none" if error.context else "more than one"
+        return format_path(path), f"matches {which} of the forms allowed here, got {got}"
+    if hidden:  # jsonschema's message quotes the value
+        return format_path(path), f"does not satisfy {v!r}: {got}"
     return format_path(path), error.message
 
 
+#: an unknown key that may be named in a message under a prompt (a misspelt field, not text)
+_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = yaml_text(value) if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+_KIND_WORDS = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false"}
+
+
+def _kind(value: Any) -> str:
+    """``value`` described by its type only (``a string (not shown: ...)``)."""
+    if value is None:
+        return "null"
+    word = _KIND_WORDS.get(type(value)) or (
+        "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+    )
+    return f"{word} ({NOT_SHOWN})"
 
 
 _VALIDATORS: dict[str, Any] = {}
@@ -159,12 +223,12 @@ def _fast_check(schema_name: str) -> Any:
     none can stand in for jsonschema.
 
     jsonschema stays the authority that explains an invalid document; the fast check only
-    spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema, and
-    asserting ``format`` like jsonschema's format checker; it resolves references to the other
-    shipped schemas, so ``clearance.yaml`` is checked without importing jsonschema at all) is
-    used when installed, else
-    ``fastjsonschema`` with jsonschema's own ``date`` checker. Both give jsonschema's
-    verdict on the shipped schemas (``tests/test_policy.py`` compares them).
+    spares it the valid ones. ``jsonschema-rs`` (about 30× faster than fastjsonschema; it
+    resolves references to the other shipped schemas, so ``clearance.yaml`` and sidecars are
+    checked without importing jsonschema at all) is used when installed, else
+    ``fastjsonschema``. Both are given a checker for every ``format`` the shipped schemas
+    use that answers as jsonschema's format checker does (:func:`_format_checkers`), so both
+    give jsonschema's verdict on the shipped schemas (``tests/test_policy.py`` compares them).
     """
     if schema_name in _FAST:
         return _FAST[schema_name]
@@ -182,6 +246,82 @@ def compile_schema(schema_name: str) -> None:
 def _self_contained(doc: dict[str, Any]) -> bool:
     """No ``$ref`` outside the document's own ``#/...`` (fast checkers never fetch one)."""
     return "$ref" not in str(doc).replace("'$ref': '#/", "")
+
+
+#: jsonschema's ``date`` check (``jsonschema._format.is_date``, the same two calls), here so
+#: that a sidecar is checked without importing jsonschema (about 90 ms a process);
+#: ``tests/test_policy.py`` compares the two on many strings
+_RE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+
+
+def _is_date(value: str) -> bool:
+    try:
+        return bool(_RE_DATE.fullmatch(value) and _dt.date.fromisoformat(value))
+    except ValueError:  # 0000-01-01, 2026-02-30
+        return False
+
+
+#: formats checked here exactly as jsonschema checks them; any other format a shipped schema
+#: uses is asked of jsonschema's own checker
+_OWN_FORMATS: dict[str, Callable[[str], bool]] = {"date": _is_date}
+
+
+def _formats_in(doc: Any) -> set[str]:
+    """The names of the ``format`` keywords in a schema document."""
+    found: set[str] = set()
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("format"), str):
+                found.add(node["format"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _jsonschemas_format(name: str) -> Callable[[str], bool]:
+    def conforms(value: str) -> bool:
+        import jsonschema
+
+        return bool(jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms(value, name))
+
+    return conforms
+
+
+def _format_checkers(schema_name: str) -> dict[str, Callable[[str], bool]]:
+    """A checker for every ``format`` the schema (and the shipped schemas it refers to) uses,
+    each giving jsonschema's verdict: the fast validators' own (jsonschema-rs takes year 0000
+    for a date) would let through what jsonschema refuses, a silent pass."""
+    names = _formats_in(schema(schema_name))
+    for other in _REFERENCED:
+        names |= _formats_in(schema(other))
+    return {
+        name: _remembered(_OWN_FORMATS.get(name) or _jsonschemas_format(name)) for name in names
+    }
+
+
+#: bound on a format checker's memo: the strings come from users' files
+_FORMAT_MEMO_LIMIT = 10_000
+
+
+def _remembered(check: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``check`` with a bounded memo: a call from jsonschema-rs into Python costs more than
+    its check of a whole sidecar, and a show's dates repeat across its sidecars."""
+    memo: dict[str, bool] = {}
+    get = memo.get
+
+    def remembered(value: str) -> bool:
+        verdict = get(value)
+        if verdict is None:
+            verdict = check(value)
+            if len(memo) >= _FORMAT_MEMO_LIMIT:
+                memo.clear()
+            memo[value] = verdict
+        return verdict
+
+    return remembered
 
 
 def _rust_check(schema_name: str) -> Any:
@@ -202,7 +342,10 @@ def _rust_check(schema_name: str) -> Any:
 
     try:
         validator = jsonschema_rs.validator_for(
-            schema(schema_name), validate_formats=True, retriever=retrieve
+            schema(schema_name),
+            validate_formats=True,
+            formats=_format_checkers(schema_name),
+            retriever=retrieve,
         )
     except Exception:  # a schema it cannot compile: the next candidate
         return None
@@ -218,13 +361,11 @@ def _rust_check(schema_name: str) -> Any:
 def _python_check(schema_name: str) -> Any:
     try:
         import fastjsonschema
-        import jsonschema
 
         doc = schema(schema_name)
         if not _self_contained(doc):
             return None
-        conforms = jsonschema.Draft202012Validator.FORMAT_CHECKER.conforms
-        return fastjsonschema.compile(doc, formats={"date": lambda value: conforms(value, "date")})
+        return fastjsonschema.compile(doc, formats=_format_checkers(schema_name))
     except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
         return None
 
@@ -239,7 +380,7 @@ def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
         except Exception:  # invalid (or unsure): let jsonschema decide and explain
             pass
     validator = _validator(schema_name)
-    errors = [_describe(e) for e in validator.iter_errors(document)]
+    errors = [described for e in validator.iter_errors(document) for described in _explain(e)]
     return sorted(set(errors), key=lambda item: (item[0], item[1]))
 
 
@@ -439,13 +580,38 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def config_document(document: Any) -> Any:
+    """A configuration file's parsed document as it is checked and read: an empty file (or
+    one of comments only) is an empty mapping, so an empty ``approvals.yaml`` is no approvals,
+    and an empty ``tools.yaml`` lacks the required ``tools``."""
+    return {} if document is None else document
+
+
+def referenced_files(config: Path) -> dict[Path, str]:
+    """The files a ``clearance.yaml`` names as its tool registry and approvals (resolved), and
+    the schema each is read with; nothing when the configuration cannot be read."""
+    try:
+        doc = load_document(config)
+    except DocumentError:
+        return {}
+    if not isinstance(doc, Mapping):
+        return {}
+    found: dict[Path, str] = {}
+    for key, schema_name in (
+        ("tools", "tools.schema.json"),
+        ("approvals", "approvals.schema.json"),
+    ):
+        value = doc.get(key)
+        if isinstance(value, str):
+            found[_relative(config.parent, value).resolve()] = schema_name
+    return found
+
+
 def _load(path: Path, schema_name: str) -> dict[str, Any]:
     try:
-        document = load_document(path)
+        document = config_document(load_document(path))
     except DocumentError as exc:
         raise ConfigError(path, exc.field, exc.reason) from None
-    if document is None:
-        document = {}
     if not isinstance(document, Mapping):
         raise ConfigError(path, "(top level)", f"expected a mapping, got {_short(document)}")
     _validate(document, schema_name, path)

@@ -6,12 +6,22 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from .._resources import data_file
 from .._yaml import DocumentError, load_document
 from ..plugins import PluginHost
-from ..policy import CONFIG_NAME, ConfigError, load_policy, schema_errors
+from ..policy import (
+    CONFIG_NAME,
+    ConfigError,
+    config_document,
+    find_config,
+    load_policy,
+    referenced_files,
+    schema_errors,
+)
 from ._common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -49,25 +59,70 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- validate -----------------------------------------------------------------------------
 
 
-def schema_for(path: Path, document: object) -> str:
-    """Which schema a file is checked against, from its name and top-level keys."""
+#: files known by their name alone (``clearance init`` writes them)
+_BY_NAME = {
+    "tools.yaml": "tools.schema.json",
+    "tools.yml": "tools.schema.json",
+    "approvals.yaml": "approvals.schema.json",
+    "approvals.yml": "approvals.schema.json",
+}
+#: top-level keys that say which schema a file is meant for, in the order they are tried
+_BY_KEY = (
+    ("clearance", "clearance.schema.json"),
+    ("provenance", "provenance.schema.json"),
+    ("tools", "tools.schema.json"),
+    ("approvals", "approvals.schema.json"),
+    ("consents", "approvals.schema.json"),
+)
+_WHAT = {
+    "provenance.schema.json": "a provenance sidecar",
+    "clearance.schema.json": "a clearance.yaml",
+    "tools.schema.json": "a tool registry",
+    "approvals.schema.json": "an approvals file",
+}
+
+
+def schema_for(
+    path: Path, document: object, references: Mapping[Path, str] = MappingProxyType({})
+) -> tuple[str, str]:
+    """Which schema a file is checked against, and why when that is a guess (``""`` when
+    its name, or a ``clearance.yaml`` that names it, says).
+
+    :param references: files the configurations on the command line name (see
+        :func:`~clearance.policy.referenced_files`); the nearest one's are looked up here.
+    """
     name = path.name.lower()
+    if name == CONFIG_NAME:
+        return "clearance.schema.json", ""
+    resolved = path.resolve()
+    named = references.get(resolved) or _nearest_references(path).get(resolved)
+    if named:
+        return named, ""
     if name.endswith((".genai.yaml", ".genai.yml", ".genai.json")):
-        return "provenance.schema.json"
+        return "provenance.schema.json", ""
+    if name in _BY_NAME:
+        return _BY_NAME[name], ""
     if isinstance(document, dict):
-        if "clearance" in document or name == CONFIG_NAME:
-            return "clearance.schema.json"
-        if "provenance" in document:
-            return "provenance.schema.json"
-        if "tools" in document:
-            return "tools.schema.json"
-        if "approvals" in document or "consents" in document:
-            return "approvals.schema.json"
-    return "provenance.schema.json"
+        for key, schema in _BY_KEY:
+            if key in document:
+                return schema, f"its top-level key {key!r}"
+    return "provenance.schema.json", "neither its name nor its top-level keys say"
+
+
+def _nearest_references(path: Path) -> dict[Path, str]:
+    try:
+        config = find_config([path])
+    except ConfigError:  # not a file: the configuration's own problem, not this file's
+        return {}
+    return referenced_files(config) if config is not None else {}
 
 
 def run_validate(args: argparse.Namespace) -> int:
     code = EXIT_OK
+    references: dict[Path, str] = {}
+    for raw in args.files:  # a configuration may name a file given after it, anywhere
+        if Path(raw).name.lower() == CONFIG_NAME and Path(raw).is_file():
+            references.update(referenced_files(Path(raw)))
     for raw in args.files:
         path = Path(raw)
         if not path.is_file():
@@ -80,7 +135,14 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"{raw}: {exc}")
             code = max(code, EXIT_FINDINGS)
             continue
-        schema = schema_for(path, document)
+        schema, guess = schema_for(path, document, references)
+        if guess:
+            print(
+                f"{raw}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
+                "names it, sidecars are named NAME.genai.yaml)"
+            )
+        if schema != "provenance.schema.json":
+            document = config_document(document)  # as the configuration reads it
         errors = schema_errors(document, schema)
         if not errors and schema == "clearance.schema.json":
             errors = _policy_errors(path)
