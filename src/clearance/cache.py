@@ -109,8 +109,8 @@ def _encode(results: dict[str, PartialRecord | None]) -> str | None:
         )
         if not text.isascii():
             text.encode("utf-8")  # a lone surrogate cannot be stored
-    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
-        return None  # something not JSON-safe: simply not cached
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None  # something not JSON-safe (or nested too deep): simply not cached
     return text
 
 
