@@ -135,6 +135,7 @@ ENVELOPE = (
 )
 _BODY_KEYS = ENVELOPE[3:]  # what the caller supplies; schema/seq/prev belong to the writer
 _CALLER_KEYS = frozenset(ENVELOPE[4:])
+_ENVELOPE_KEYS = frozenset(ENVELOPE)
 _MIDDLE_KEYS = _BODY_KEYS[1:-1]  # between "time" and "details"
 _SKIPPED_KEYS = _CALLER_KEYS | {"time", "schema", "seq", "prev"}
 _ROTATED_RE = re.compile(r"\.(\d{6})$")
@@ -474,18 +475,42 @@ class AuditLog:
 # -- reading the head (inside the lock) --------------------------------------------------------
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # GENESIS is one too
+
+
 def _parse_head(line: bytes) -> int | None:
-    """The ``seq`` of ``line`` if it is a complete event, else None."""
+    """The ``seq`` of ``line`` if it is a complete event, else None.
+
+    Only what a writer writes is an event: the whole envelope, ``schema``
+    ``clearance.event/1``, a positive ``seq`` and a SHA-256 ``prev``. A line that merely has
+    ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
+    """
     try:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
-    seq = obj.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(obj.get("prev"), str):
+    seq, prev = obj["seq"], obj["prev"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    if not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev):
+        return None
+    if not isinstance(obj["event"], str) or not isinstance(obj["details"], dict):
         return None
     return seq
+
+
+def _line_number(rfd: int, offset: int) -> int:
+    """The 1-based number of the line starting at byte ``offset`` (for error messages only)."""
+    count, pos = 1, 0
+    while pos < offset:
+        chunk = os.pread(rfd, min(1 << 20, offset - pos), pos)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        pos += len(chunk)
+    return count
 
 
 def _last_lines(rfd: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -537,13 +562,14 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
                 return seq, line_hash(line), prefix, _recovery(torn, path) if torn else None
             if ended and not torn:
                 raise AuditLogError(
-                    f"the last line of the audit log {path} (byte {offset}) is not an audit "
-                    f"event; run `clearance verify {path}` before writing to it again"
+                    f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
+                    f"(byte {offset}) is not an audit event; run `clearance verify {path}` "
+                    "before writing to it again"
                 )
             if len(torn) >= _MAX_TORN:
                 raise AuditLogError(
-                    f"the audit log {path} ends with more than {_MAX_TORN} lines that are not "
-                    f"audit events; run `clearance verify {path}`"
+                    f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
+                    f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
                 )
             torn.append(
                 {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
@@ -564,13 +590,14 @@ def _head_of_rotated(path: Path) -> tuple[int, str]:
     except OSError as exc:
         raise AuditLogError(f"cannot read the audit log {last}: {exc.strerror or exc}") from None
     try:
-        for _offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
+        for offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
             line = raw[:-1] if raw.endswith(b"\n") else raw
             seq = _parse_head(line)
             if seq is None:
                 raise AuditLogError(
-                    f"the last line of the rotated audit log {last} is not an audit event; "
-                    f"run `clearance verify {path}`"
+                    f"{last}:{_line_number(rfd, offset)}: the last line of the rotated audit "
+                    f"log is not an audit event; run `clearance verify {path}` before writing "
+                    "to it again"
                 )
             return seq, line_hash(line)
         return 0, GENESIS
