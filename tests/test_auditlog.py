@@ -172,6 +172,66 @@ def test_audit_batch_writes_once_on_exit_and_even_when_the_block_raises(tmp_path
     assert verify_log(path).intact
 
 
+HOLD_LOCK = """
+import fcntl, sys
+lock = open(sys.argv[1], "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+def test_a_signal_during_a_batch_write_is_raised_once_the_batch_is_written(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C or SIGTERM arriving while a batch is being written (here: while its writer waits
+    for another writer's lock) interrupts the command only once the batch is written: the
+    events taken from the buffer are never lost half-way."""
+    import signal
+    import time
+
+    from clearance.cli._common import Interrupted, interrupts_raise
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r1", host="h1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(log.lock_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline() == "locked\n"
+    waiting = re.compile(
+        rf"-> FLOCK +ADVISORY +WRITE +{os.getpid()} +\S+:{log.lock_path.stat().st_ino} "
+    )
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+
+    def interrupt_the_waiting_writer() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if waiting.search(Path("/proc/locks").read_text()):
+                signal.pthread_kill(main, signal.SIGTERM)
+                break
+            time.sleep(0.01)
+        holder.stdin.close()  # the other writer lets go of the lock
+
+    helper = threading.Thread(target=interrupt_the_waiting_writer)
+    with interrupts_raise():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        with pytest.raises(Interrupted) as info, audit_batch(audit):
+            for i in range(5):
+                audit.info("asset.audited", asset=f"a{i}")
+            helper.start()
+    helper.join()
+    holder.wait(timeout=60)
+    assert info.value.signame == "SIGTERM" and info.value.exit_code == 143
+    assert [json.loads(line)["asset"] for line in lines_of(path)] == [f"a{i}" for i in range(5)]
+
+
 def test_audit_batch_flushes_every_max_events(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     audit = make_audit_logger(AuditLog(path), run_id="r", host="h")

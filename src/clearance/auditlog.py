@@ -87,6 +87,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import threading
@@ -106,6 +107,7 @@ __all__ = [
     "AuditLogError",
     "AuditSink",
     "audit_batch",
+    "hold_signal",
     "line_hash",
     "make_audit_logger",
     "prepare_event",
@@ -366,7 +368,7 @@ class AuditLog:
         if not prepared:
             return []
         written: list[dict[str, Any]] = []
-        with self._locked():
+        with _signals_held(), self._locked():
             fd = self._open_active()
             try:
                 seq, prev, prefix, recovered = _read_head(self.path)
@@ -470,6 +472,43 @@ class AuditLog:
             raise AuditLogError(
                 f"cannot write the audit log {self.path}: {exc.strerror or exc}"
             ) from None
+
+
+# -- signals during a write ---------------------------------------------------------------------
+
+_writing = threading.local()  # .depth: writes under way in this thread; .held: signals held
+
+
+def hold_signal(signum: int) -> bool:
+    """For a SIGINT/SIGTERM handler that raises (the command line's): True if this thread is
+    in the middle of writing the audit log; the signal is then held and raised again as soon
+    as the write is complete, so an interruption never leaves a batch half written or taken
+    from its buffer and lost. False: no write is under way, act on the signal now.
+
+    Python runs signal handlers in the main thread, between two statements of whatever it was
+    doing; the writes of other threads are not interrupted by them.
+    """
+    if not getattr(_writing, "depth", 0):
+        return False
+    _writing.held.append(signum)
+    return True
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """A write: signals that arrive meanwhile (:func:`hold_signal`) are raised after it."""
+    depth = getattr(_writing, "depth", 0)
+    if not depth:
+        _writing.held = []
+    _writing.depth = depth + 1
+    try:
+        yield
+    finally:
+        _writing.depth = depth
+        if not depth and _writing.held:
+            held, _writing.held = _writing.held, []
+            for signum in dict.fromkeys(held):
+                signal.raise_signal(signum)  # the handler runs now, outside the write
 
 
 # -- reading the head (inside the lock) --------------------------------------------------------
@@ -658,10 +697,11 @@ class AuditSink:
     def flush(self, *, records: bool = True) -> list[dict[str, Any]]:
         """Write the buffered events (one lock, one fsync); returns the written records
         (none when ``records`` is False)."""
-        if not self._batch:
-            return []
-        batch, self._batch = self._batch, []
-        return self.audit_log._write(batch, records=records)
+        with _signals_held():  # taken from the buffer and written, or neither
+            if not self._batch:
+                return []
+            batch, self._batch = self._batch, []
+            return self.audit_log._write(batch, records=records)
 
 
 def _to_sink(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:

@@ -164,6 +164,7 @@ class Session:
         #: as ``log_s`` in ``run.finished`` so the log's share of a run is visible.
         self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
+        self._closed = False  # run.finished written
         if write_log and policy.audit_log is not None:
             from .auditlog import AuditLog, make_audit_logger, sink_of
 
@@ -658,8 +659,20 @@ class Session:
                 result.asset.stats = None
         return result
 
-    def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
-        """Write ``run.finished`` and release the log."""
+    def close(
+        self,
+        result: RunResult | None = None,
+        *,
+        exit_code: int | None = None,
+        interrupted: str | None = None,
+    ) -> None:
+        """Write ``run.finished`` and release the log (once: a second call does nothing).
+
+        :param interrupted: the signal that stopped the run (``SIGINT``, ``SIGTERM``),
+            recorded as ``details.interrupted``.
+        """
+        if self._closed:
+            return
         details: dict[str, Any] = {
             "duration_s": round(time.monotonic() - self._started, 3),
             "log_s": round(self.log_seconds, 3),
@@ -675,13 +688,17 @@ class Session:
             outcome = result.outcome.value
         if exit_code is not None:
             details["exit_code"] = exit_code
+        if interrupted is not None:
+            details["interrupted"] = interrupted
         try:
             self.emit(
                 "run.finished",
                 outcome=outcome,
-                message=f"clearance {self.command} finished",
+                message=f"clearance {self.command} "
+                + (f"interrupted ({interrupted})" if interrupted else "finished"),
                 details=details,
             )
+            self._closed = True
         finally:
             if self._cache is not None:
                 try:
