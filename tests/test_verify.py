@@ -453,3 +453,46 @@ def test_a_real_scan_rotating_its_log_verifies_and_a_deleted_middle_file_is_a_ga
     assert "GAP" in proc.stdout
     assert f"rotated file number {rotated[1].name[-6:]} is missing" in proc.stdout
     assert "a rotated file was deleted" in proc.stdout
+
+
+def test_checkpoint_refuses_to_sign_a_log_cut_after_its_last_checkpoint(
+    log: Path, key: Path
+) -> None:
+    """The signer's cron job holds the log against the checkpoints it signed before, as
+    ``verify --key`` does: it never countersigns a log whose tail was cut off since."""
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    signed = cps.read_bytes()
+    write(log, read(log)[:-5])  # the chain is still consistent, the last 5 signed events gone
+    assert clearance("verify", str(log)).returncode == 0
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "TRUNCATED" in proc.stdout and "not signing" in proc.stderr
+    assert cps.read_bytes() == signed
+    AuditLog(log).append({"event": "run.started"})  # new events do not make up for it
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 3
+    assert cps.read_bytes() == signed
+
+
+def test_checkpoint_signs_a_log_that_only_grew_since_its_last_checkpoint(
+    log: Path, key: Path
+) -> None:
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    AuditLog(log).append({"event": "run.started"})
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [json.loads(line)["seq"] for line in cps.read_text().splitlines()] == [
+        len(read(log)) - 1,
+        len(read(log)),
+    ]
+
+
+def test_checkpoint_refuses_to_sign_next_to_a_forged_checkpoint(log: Path, key: Path) -> None:
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    record = json.loads(cps.read_text())
+    record["seq"] -= 1
+    cps.write_text(json.dumps(record) + "\n")
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3 and "signature does not verify" in proc.stdout
