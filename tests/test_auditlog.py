@@ -182,6 +182,66 @@ def test_audit_batch_writes_once_on_exit_and_even_when_the_block_raises(tmp_path
     assert verify_log(path).intact
 
 
+HOLD_LOCK = """
+import fcntl, sys
+lock = open(sys.argv[1], "a")
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+def test_a_signal_during_a_batch_write_is_raised_once_the_batch_is_written(
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C or SIGTERM arriving while a batch is being written (here: while its writer waits
+    for another writer's lock) interrupts the command only once the batch is written: the
+    events taken from the buffer are never lost half-way."""
+    import signal
+    import time
+
+    from clearance.cli._common import Interrupted, interrupts_raise
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r1", host="h1")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(log.lock_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline() == "locked\n"
+    waiting = re.compile(
+        rf"-> FLOCK +ADVISORY +WRITE +{os.getpid()} +\S+:{log.lock_path.stat().st_ino} "
+    )
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+
+    def interrupt_the_waiting_writer() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if waiting.search(Path("/proc/locks").read_text()):
+                signal.pthread_kill(main, signal.SIGTERM)
+                break
+            time.sleep(0.01)
+        holder.stdin.close()  # the other writer lets go of the lock
+
+    helper = threading.Thread(target=interrupt_the_waiting_writer)
+    with interrupts_raise():
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        with pytest.raises(Interrupted) as info, audit_batch(audit):
+            for i in range(5):
+                audit.info("asset.audited", asset=f"a{i}")
+            helper.start()
+    helper.join()
+    holder.wait(timeout=60)
+    assert info.value.signame == "SIGTERM" and info.value.exit_code == 143
+    assert [json.loads(line)["asset"] for line in lines_of(path)] == [f"a{i}" for i in range(5)]
+
+
 def test_audit_batch_flushes_every_max_events(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     audit = make_audit_logger(AuditLog(path), run_id="r", host="h")
@@ -265,6 +325,63 @@ def test_a_garbage_last_line_stops_the_writer_loudly(tmp_path: Path) -> None:
         fh.write(b"edited by hand\n")
     with pytest.raises(AuditLogError, match="is not an audit event; run `clearance verify"):
         AuditLog(path).append({"event": "b"})
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"seq": 900000, "prev": "not a hash", "note": "typed in by hand"},
+        {"seq": 3, "prev": "ab" * 32, "event": "finding", "message": "no schema, no envelope"},
+        {**{k: None for k in ENVELOPE}, "schema": "clearance.event/1", "seq": 3, "prev": "x"},
+    ],
+    ids=["seq-and-prev-only", "hex-prev-without-envelope", "envelope-with-bad-prev"],
+)
+def test_a_last_line_that_only_looks_like_an_event_stops_the_writer(
+    tmp_path: Path, forged: dict
+) -> None:
+    """A writer chains only to a real event: the whole envelope, schema clearance.event/1 and
+    a SHA-256 prev. Anything else at the end of the log is refused, naming the file and line."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many([{"event": "a"}, {"event": "b"}])
+    with open(path, "ab") as fh:
+        fh.write(json.dumps(forged).encode() + b"\n")
+    before = path.read_bytes()
+    with pytest.raises(AuditLogError) as info:
+        AuditLog(path).append({"event": "c"})
+    assert f"{path}:3:" in str(info.value) and "is not an audit event" in str(info.value)
+    assert path.read_bytes() == before
+
+
+def test_check_refuses_to_chain_to_a_forged_last_line(tmp_path: Path) -> None:
+    root = _scan_tree(tmp_path, "logs/audit.jsonl")
+    assert _scan(root).returncode in (0, 1)
+    log = root / "logs" / "audit.jsonl"
+    lines = len(lines_of(log))
+    with open(log, "ab") as fh:
+        fh.write(b'{"seq":900000,"prev":"not a hash","note":"typed in by hand"}\n')
+    before = log.read_bytes()
+    proc = subprocess.run(
+        [str(CLEARANCE), "check", str(root / "comp" / "sh010_comp_v001.png"), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{log}:{lines + 1}:" in proc.stderr and "not an audit event" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert log.read_bytes() == before
+
+
+def test_a_forged_last_line_of_the_newest_rotated_file_stops_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, max_bytes=2000)
+    log.append_many([{"event": "finding", "message": "m" * 200} for _ in range(20)])
+    newest = rotated_files(path)[-1]
+    with open(newest, "ab") as fh:
+        fh.write(b'{"seq":1,"prev":"' + GENESIS.encode() + b'"}\n')
+    path.unlink()  # the next write reads the head from the rotated file
+    with pytest.raises(AuditLogError, match=re.escape(f"{newest}:")):
+        log.append({"event": "c"})
 
 
 def test_threads_sharing_one_log_keep_one_chain(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+import _signals
 from clearance.testing import ClearanceRun, write_png
 from conftest import genai_sidecar, run_cli
 
@@ -869,3 +871,41 @@ def test_prompt_text_in_the_wrong_shape_is_never_quoted_by_prv02(tmp_path: Path)
     show.asset("comp/typo.png", sidecar=with_prompt({"txt": "a cat"}))
     typo = run_cli("validate", str(show.root / "comp/typo.png.genai.yaml"))
     assert "steps[0].prompt.txt: unknown field 'txt'" in typo.stdout, typo.stdout
+
+
+@pytest.mark.parametrize(
+    "command, signum",
+    [("scan", signal.SIGTERM), ("scan", signal.SIGINT), ("check", signal.SIGTERM)],
+    ids=["scan-SIGTERM", "scan-SIGINT", "check-SIGTERM"],
+)
+def test_an_interrupted_run_writes_what_it_audited_and_says_it_was_interrupted(
+    tmp_path: Path, command: str, signum: signal.Signals
+) -> None:
+    """SIGTERM (a farm scheduler, ``kill``, systemd) is Ctrl-C: every asset audited before it
+    has its events in the log, the run ends with ``run.finished`` recording the signal, and
+    the command exits 128 + the signal's number."""
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    if command == "scan":
+        args = ["scan", str(show.root), "--no-progress", "--no-cache"]
+    else:
+        files = sorted(str(p) for p in show.root.glob("*/*.png"))
+        args = ["check", *files, "--no-progress", "--no-cache"]
+    proc = _signals.start(args, seen)
+    _signals.wait_for_progress(proc, log, seen)
+    proc.send_signal(signum)
+    code, stderr = _signals.finish(proc)
+
+    assert code == 128 + signum, stderr
+    assert stderr.strip().splitlines()[-1] == "clearance: interrupted"
+    assert "Traceback" not in stderr
+    written = _signals.events(log)
+    logged = {e["asset"] for e in written if e["event"] == "asset.audited"}
+    hooks_saw = set(seen.read_text().splitlines())
+    assert len(hooks_saw) < _signals.QUICK + _signals.SLOW  # it was cut short
+    assert hooks_saw <= logged  # an asset a hook saw audited is in the log
+    last = written[-1]
+    assert last["event"] == "run.finished"
+    assert last["details"]["interrupted"] == signum.name
+    assert last["details"]["exit_code"] == 128 + signum
+    assert run_cli("verify", str(log)).code == 0

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 from pathlib import Path
 
+import pytest
+
+import _signals
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
 
@@ -227,3 +233,52 @@ def test_spawned_workers_get_the_assets_themselves(tmp_path: Path) -> None:
         other.join()
     assert forked == serial and spawned == serial
     assert any(rules for _, _, rules in serial)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    "signum, group",
+    [(signal.SIGINT, True), (signal.SIGTERM, False), (signal.SIGTERM, True)],
+    ids=["Ctrl-C", "SIGTERM-to-the-scan", "SIGTERM-to-the-group"],
+)
+def test_an_interrupted_parallel_scan_stops_its_workers_and_exits(
+    tmp_path: Path, signum: signal.Signals, group: bool
+) -> None:
+    """Ctrl-C reaches the whole process group; kill and schedulers signal the scan alone. The
+    workers ignore both signals: the scan stops them, writes what it audited and that it was
+    interrupted, and exits 128 + the signal's number — no hang, no traceback, no worker left
+    behind holding the caller's stdout and stderr."""
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--jobs", "2"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    (os.killpg if group else os.kill)(proc.pid, signum)
+    code, stderr = _signals.finish(proc)
+
+    assert code == 128 + signum, stderr
+    assert stderr.strip().splitlines()[-1] == "clearance: interrupted"
+    assert "Traceback" not in stderr and "Error" not in stderr
+    assert _signals.no_processes_left(proc.pid) == []
+    written = _signals.events(log)
+    logged = {e["asset"] for e in written if e["event"] == "asset.audited"}
+    assert set(seen.read_text().splitlines()) <= logged
+    assert written[-1]["event"] == "run.finished"
+    assert written[-1]["details"]["interrupted"] == signum.name
+    assert run_cli("verify", str(log)).code == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_workers_of_a_killed_parallel_scan_end_with_it(tmp_path: Path) -> None:
+    """kill -9 of the scan gives it no chance to stop its workers: they end by themselves."""
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--jobs", "2"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    assert len(_signals.live_processes(proc.pid)) == 3  # the scan and its two workers
+    proc.kill()
+    proc.wait(timeout=120)
+    left = _signals.no_processes_left(proc.pid)
+    for pid in left:  # (they would hold the stderr pipe open for ever)
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+    assert run_cli("verify", str(log)).code == 0

@@ -139,6 +139,89 @@ def test_each_kind_of_tampering_is_named_with_its_line(log: Path, tamper, expect
     assert "TAMPERED" in proc.stdout
 
 
+def _move_down(lines: list[bytes]) -> None:
+    lines.insert(19, lines.pop(9))  # seq 10 now sits after seq 20
+
+
+def _move_block_down(lines: list[bytes]) -> None:
+    block = lines[9:12]
+    del lines[9:12]
+    lines[17:17] = block  # seq 10-12 now sit after seq 20
+
+
+def _move_first_down(lines: list[bytes]) -> None:
+    lines.insert(9, lines.pop(0))
+
+
+def _move_to_the_end(lines: list[bytes]) -> None:
+    lines.append(lines.pop(9))
+
+
+@pytest.mark.parametrize(
+    "move",
+    [_move_down, _move_block_down, _move_first_down, _move_to_the_end],
+    ids=lambda v: v.__name__.strip("_"),
+)
+def test_lines_moved_elsewhere_are_reordered_not_deleted_and_inserted(log: Path, move) -> None:  # type: ignore[no-untyped-def]
+    """Every line is still there, chained, out of seq order: reordered, naming where the
+    moved lines are and where they belong — neither deleted nor inserted."""
+    lines = read(log)
+    n = len(lines)
+    move(lines)
+    write(log, lines)
+    result = verify_log(log)
+    assert result.breaks and {b.kind for b in result.breaks} == {"reordered"}, result.breaks
+    assert result.events == n and not result.intact
+    assert "belong" in result.breaks[0].message
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3 and "REORDERED" in proc.stdout and "DELETED" not in proc.stdout
+
+
+def test_a_line_moved_ten_lines_down_is_named_where_it_is(log: Path) -> None:
+    lines = read(log)
+    _move_down(lines)
+    write(log, lines)
+    (brk,) = verify_log(log).breaks
+    assert (brk.kind, brk.line, brk.seq) == ("reordered", 20, 10)
+    assert f"seq 10 is at {log.name}:20; it belongs after seq 9 at {log.name}:9" in brk.message
+
+
+def test_a_moved_line_with_one_deleted_is_still_a_deletion(log: Path) -> None:
+    lines = read(log)
+    lines.insert(19, lines.pop(9))
+    del lines[10]  # seq 12 is gone for good
+    write(log, lines)
+    kinds = [b.kind for b in verify_log(log).breaks]
+    assert "deleted" in kinds
+
+
+def test_swapped_rotated_files_are_reordered_not_gaps(tmp_path: Path) -> None:
+    path = _rotated(tmp_path)
+    second, third = rotated_files(path)[1:3]
+    spare = second.with_name("spare")
+    second.rename(spare)
+    third.rename(second)
+    spare.rename(third)
+    result = verify_log(path)
+    assert [(b.kind, Path(b.file).name, b.line) for b in result.breaks] == [
+        ("reordered", second.name, 1),
+        ("reordered", third.name, 1),
+    ]
+    assert clearance("verify", str(path)).returncode == 3
+
+
+def test_a_recovered_torn_line_is_not_counted_as_an_event(log: Path) -> None:
+    """A write torn after the line's seq and prev leaves a fragment that starts like an
+    event: once recovered it is reported, never counted."""
+    n = len(read(log))
+    log.write_bytes(log.read_bytes()[:-40])  # the last line loses its end and its newline
+    AuditLog(log).append({"event": "run.started"})
+    result = verify_log(log)
+    assert [b.kind for b in result.breaks] == ["recovered"]
+    assert (result.events, result.first_seq, result.last_seq) == (n + 1, 1, n + 1)
+    assert f"{n + 1} events (seq 1-{n + 1})" in clearance("verify", str(log)).stdout
+
+
 def test_editing_an_outcome_in_the_middle_is_detected(log: Path) -> None:
     lines = read(log)
     _edit_outcome(lines)
@@ -453,3 +536,46 @@ def test_a_real_scan_rotating_its_log_verifies_and_a_deleted_middle_file_is_a_ga
     assert "GAP" in proc.stdout
     assert f"rotated file number {rotated[1].name[-6:]} is missing" in proc.stdout
     assert "a rotated file was deleted" in proc.stdout
+
+
+def test_checkpoint_refuses_to_sign_a_log_cut_after_its_last_checkpoint(
+    log: Path, key: Path
+) -> None:
+    """The signer's cron job holds the log against the checkpoints it signed before, as
+    ``verify --key`` does: it never countersigns a log whose tail was cut off since."""
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    signed = cps.read_bytes()
+    write(log, read(log)[:-5])  # the chain is still consistent, the last 5 signed events gone
+    assert clearance("verify", str(log)).returncode == 0
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "TRUNCATED" in proc.stdout and "not signing" in proc.stderr
+    assert cps.read_bytes() == signed
+    AuditLog(log).append({"event": "run.started"})  # new events do not make up for it
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 3
+    assert cps.read_bytes() == signed
+
+
+def test_checkpoint_signs_a_log_that_only_grew_since_its_last_checkpoint(
+    log: Path, key: Path
+) -> None:
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    AuditLog(log).append({"event": "run.started"})
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert [json.loads(line)["seq"] for line in cps.read_text().splitlines()] == [
+        len(read(log)) - 1,
+        len(read(log)),
+    ]
+
+
+def test_checkpoint_refuses_to_sign_next_to_a_forged_checkpoint(log: Path, key: Path) -> None:
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    record = json.loads(cps.read_text())
+    record["seq"] -= 1
+    cps.write_text(json.dumps(record) + "\n")
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3 and "signature does not verify" in proc.stdout

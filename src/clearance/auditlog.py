@@ -87,6 +87,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import threading
@@ -108,6 +109,7 @@ __all__ = [
     "AuditLogError",
     "AuditSink",
     "audit_batch",
+    "hold_signal",
     "line_hash",
     "make_audit_logger",
     "prepare_event",
@@ -137,6 +139,7 @@ ENVELOPE = (
 )
 _BODY_KEYS = ENVELOPE[3:]  # what the caller supplies; schema/seq/prev belong to the writer
 _CALLER_KEYS = frozenset(ENVELOPE[4:])
+_ENVELOPE_KEYS = frozenset(ENVELOPE)
 _MIDDLE_KEYS = _BODY_KEYS[1:-1]  # between "time" and "details"
 _SKIPPED_KEYS = _CALLER_KEYS | {"time", "schema", "seq", "prev"}
 _ROTATED_RE = re.compile(r"\.(\d{6})$")
@@ -383,7 +386,7 @@ class AuditLog:
         if not prepared:
             return []
         written: list[dict[str, Any]] = []
-        with self._locked():
+        with _signals_held(), self._locked():
             fd = self._open_active()
             try:
                 seq, prev, prefix, recovered = _read_head(self.path)
@@ -489,21 +492,82 @@ class AuditLog:
             ) from None
 
 
+# -- signals during a write ---------------------------------------------------------------------
+
+_writing = threading.local()  # .depth: writes under way in this thread; .held: signals held
+
+
+def hold_signal(signum: int) -> bool:
+    """For a SIGINT/SIGTERM handler that raises (the command line's): True if this thread is
+    in the middle of writing the audit log; the signal is then held and raised again as soon
+    as the write is complete, so an interruption never leaves a batch half written or taken
+    from its buffer and lost. False: no write is under way, act on the signal now.
+
+    Python runs signal handlers in the main thread, between two statements of whatever it was
+    doing; the writes of other threads are not interrupted by them.
+    """
+    if not getattr(_writing, "depth", 0):
+        return False
+    _writing.held.append(signum)
+    return True
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """A write: signals that arrive meanwhile (:func:`hold_signal`) are raised after it."""
+    depth = getattr(_writing, "depth", 0)
+    if not depth:
+        _writing.held = []
+    _writing.depth = depth + 1
+    try:
+        yield
+    finally:
+        _writing.depth = depth
+        if not depth and _writing.held:
+            held, _writing.held = _writing.held, []
+            for signum in dict.fromkeys(held):
+                signal.raise_signal(signum)  # the handler runs now, outside the write
+
+
 # -- reading the head (inside the lock) --------------------------------------------------------
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # GENESIS is one too
+
+
 def _parse_head(line: bytes) -> int | None:
-    """The ``seq`` of ``line`` if it is a complete event, else None."""
+    """The ``seq`` of ``line`` if it is a complete event, else None.
+
+    Only what a writer writes is an event: the whole envelope, ``schema``
+    ``clearance.event/1``, a positive ``seq`` and a SHA-256 ``prev``. A line that merely has
+    ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
+    """
     try:
         obj = json.loads(line)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(obj, dict):
+    if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
-    seq = obj.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(obj.get("prev"), str):
+    seq, prev = obj["seq"], obj["prev"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return None
+    if not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev):
+        return None
+    if not isinstance(obj["event"], str) or not isinstance(obj["details"], dict):
         return None
     return seq
+
+
+def _line_number(rfd: int, offset: int) -> int:
+    """The 1-based number of the line starting at byte ``offset`` (for error messages only)."""
+    count, pos = 1, 0
+    while pos < offset:
+        chunk = os.pread(rfd, min(1 << 20, offset - pos), pos)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        pos += len(chunk)
+    return count
 
 
 def _last_lines(rfd: int, size: int) -> Iterator[tuple[int, bytes]]:
@@ -555,13 +619,14 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
                 return seq, line_hash(line), prefix, _recovery(torn, path) if torn else None
             if ended and not torn:
                 raise AuditLogError(
-                    f"the last line of the audit log {path} (byte {offset}) is not an audit "
-                    f"event; run `clearance verify {path}` before writing to it again"
+                    f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
+                    f"(byte {offset}) is not an audit event; run `clearance verify {path}` "
+                    "before writing to it again"
                 )
             if len(torn) >= _MAX_TORN:
                 raise AuditLogError(
-                    f"the audit log {path} ends with more than {_MAX_TORN} lines that are not "
-                    f"audit events; run `clearance verify {path}`"
+                    f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
+                    f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
                 )
             torn.append(
                 {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
@@ -582,13 +647,14 @@ def _head_of_rotated(path: Path) -> tuple[int, str]:
     except OSError as exc:
         raise AuditLogError(f"cannot read the audit log {last}: {exc.strerror or exc}") from None
     try:
-        for _offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
+        for offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
             line = raw[:-1] if raw.endswith(b"\n") else raw
             seq = _parse_head(line)
             if seq is None:
                 raise AuditLogError(
-                    f"the last line of the rotated audit log {last} is not an audit event; "
-                    f"run `clearance verify {path}`"
+                    f"{last}:{_line_number(rfd, offset)}: the last line of the rotated audit "
+                    f"log is not an audit event; run `clearance verify {path}` before writing "
+                    "to it again"
                 )
             return seq, line_hash(line)
         return 0, GENESIS
@@ -649,10 +715,11 @@ class AuditSink:
     def flush(self, *, records: bool = True) -> list[dict[str, Any]]:
         """Write the buffered events (one lock, one fsync); returns the written records
         (none when ``records`` is False)."""
-        if not self._batch:
-            return []
-        batch, self._batch = self._batch, []
-        return self.audit_log._write(batch, records=records)
+        with _signals_held():  # taken from the buffer and written, or neither
+            if not self._batch:
+                return []
+            batch, self._batch = self._batch, []
+            return self.audit_log._write(batch, records=records)
 
 
 def _to_sink(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:

@@ -145,14 +145,27 @@ def _note(origin: str, seq: int, head: str, time: str) -> bytes:
 
 
 def make_checkpoint(
-    log: str | os.PathLike[str], private: Ed25519PrivateKey, *, origin: str | None = None
+    log: str | os.PathLike[str],
+    private: Ed25519PrivateKey,
+    *,
+    origin: str | None = None,
+    checkpoints: str | os.PathLike[str] | None = None,
 ) -> tuple[dict[str, Any], VerifyResult]:
     """Verify ``log`` and sign its head. Returns ``(checkpoint, verify result)``.
 
-    The caller must not store the checkpoint when the result is not intact: a checkpoint
-    vouches for the whole chain up to its head.
+    ``checkpoints``: the checkpoint file the new one will be added to. The log is held
+    against the checkpoints this key signed there before (a missing file has none), as
+    ``verify --key`` holds it: a log cut after the last checkpoint, or rewritten, is not
+    intact. The caller must not store the checkpoint when the result is not intact: a
+    checkpoint vouches for the whole chain up to its head, and a log must never sign a
+    checkpoint inconsistent with one it signed before.
     """
-    result = verify_log(log)
+    good: list[dict[str, Any]] = []
+    bad: list[Break] = []
+    if checkpoints is not None and Path(checkpoints).is_file():  # (not /dev/full)
+        good, bad = read_checkpoints(checkpoints, private.public_key())
+    result = verify_log(log, checkpoints=good)
+    result.breaks.extend(bad)
     if result.last_seq is None or result.head is None:
         raise VerifyError(f"{log}: the audit log has no events to checkpoint")
     origin = origin or f"{socket.gethostname()}:{Path(log).resolve()}"

@@ -29,7 +29,9 @@ from the last intact line by following ``prev`` links, whatever the file order. 
 met out of file order are *reordered*; where no line links on, the walk resumes at the
 smallest unvisited ``seq`` and names why: the line before was *edited* (nothing is missing),
 lines sitting exactly where the missing ``seq`` values belong were *edited* (or moved there),
-otherwise lines were *deleted*. Lines the chain never reaches are *inserted*.
+otherwise lines were *deleted*. Lines the chain never reaches are *inserted*. At the end,
+a range reported missing that runs of chained lines elsewhere fill exactly (from the line
+before it to the line after it) was moved, not deleted: *reordered*.
 
 Readers take a snapshot (:func:`open_snapshot`): the files are opened and sized under a
 shared lock on ``<log>.lock`` and read up to those sizes, so writers may go on appending and
@@ -242,17 +244,26 @@ class _Walker:
         self.region: list[_Line] | None = None
         self.anchor = _VIRTUAL
         self.chain_end: _Line | None = None  # set when the log ends inside a damaged region
+        #: runs of lines that chain one to the next in file order, ``[first, last]``; kept
+        #: only once the chain breaks (an intact log is one run, never materialised)
+        self.segments: list[list[_Line]] = []
+        #: ``deleted``/``gap`` breaks with the lines around the missing ``seq`` range
+        self.missing: list[tuple[Break, _Line, int, _Line]] = []
+        self.unchained: dict[int, Break] = {}  # pos -> ``inserted`` break of a line with a seq
+        self.not_events = 0  # torn fragments counted as events on the way (recovered since)
 
     # -- reporting ----------------------------------------------------------------------------
 
-    def brk(self, kind: str, line: _Line | None, message: str, seq: int | None = None) -> None:
+    def brk(self, kind: str, line: _Line | None, message: str, seq: int | None = None) -> Break:
         if line is None or line is _VIRTUAL:
             name, lineno = self.names[0], None
         else:
             name, lineno = self.names[line.fidx], line.lineno
         if seq is None and line is not None and line is not _VIRTUAL:
             seq = line.seq
-        self.result.breaks.append(Break(kind, name, lineno, seq, message))
+        found = Break(kind, name, lineno, seq, message)
+        self.result.breaks.append(found)
+        return found
 
     def where(self, line: _Line) -> str:
         return f"{Path(self.names[line.fidx]).name}:{line.lineno}"
@@ -266,6 +277,8 @@ class _Walker:
         p1 = self.p1
         good = line.prev == p1.h and line.seq is not None and p1.seq is not None
         good = good and line.seq == p1.seq + 1  # type: ignore[operator]
+        if not good:
+            self._new_segment(p1, line)
         if region is None:
             if not good:
                 if p1 is _VIRTUAL:
@@ -282,11 +295,86 @@ class _Walker:
                 self.region = None
         self.p2, self.p1 = p1, line
 
+    def _new_segment(self, before: _Line, line: _Line) -> None:
+        """``line`` does not chain to ``before``, the line before it in the files."""
+        if before is not _VIRTUAL:
+            if self.segments:
+                self.segments[-1][1] = before
+            else:  # the lines before took the fast path: the log's first line started them
+                self.segments.append([_Line(0, 0, 1, 0, 1, GENESIS, ""), before])
+        self.segments.append([line, line])
+
     def finish(self) -> None:
         self.chain_end = None
         if self.region is not None:
             self.close(self.region, None)
             self.region = None
+        if self.segments:
+            self.segments[-1][1] = self.p1
+        self._moved()
+
+    def _moved(self) -> None:
+        """``seq`` ranges reported missing that are in the log after all, elsewhere: the
+        lines were moved (whole rotated files swapped, a line moved down), not deleted.
+
+        A region is classified when the chain links up again, before lines moved further
+        down are read; so, at the end, each missing range is looked up among the runs of
+        chained lines: runs that chain from the line before the range to the line after it
+        hold exactly the missing lines (a forged run could not hash to the line after it).
+        """
+        if not self.missing:
+            return
+        starts: dict[tuple[str, int], list[_Line]] = {}
+        for segment in self.segments:
+            first = segment[0]
+            if first.seq is not None and first.prev is not None:
+                starts.setdefault((first.prev, first.seq), segment)
+        dropped: list[Break] = []
+        for missing, lower, lower_seq, upper in self.missing:
+            run = self._run_between(starts, lower.h, lower_seq + 1, upper)
+            if run is None:
+                continue
+            dropped.append(missing)
+            for segment in run:
+                for pos in range(segment[0].pos, segment[1].pos + 1):
+                    if pos in self.unchained:
+                        dropped.append(self.unchained.pop(pos))
+            first, last = run[0][0], run[-1][1]
+            span = (
+                f"seq {first.seq} is at {self.where(first)}; it belongs"
+                if first is last
+                else f"seq {first.seq}-{last.seq} are at {self.where(first)} to "
+                f"{self.where(last)}; they belong"
+            )
+            below = (
+                f"after seq {lower_seq} at {self.where(lower)}, " if lower is not _VIRTUAL else ""
+            )
+            self.brk(
+                "reordered",
+                first,
+                f"{span} {below}before seq {upper.seq} at {self.where(upper)}: "
+                "lines are out of order",
+            )
+        gone = {id(b) for b in dropped}
+        self.result.breaks[:] = [b for b in self.result.breaks if id(b) not in gone]
+
+    def _run_between(
+        self, starts: dict[tuple[str, int], list[_Line]], h: str, seq: int, upper: _Line
+    ) -> list[list[_Line]] | None:
+        """Runs that chain from hash ``h`` (at ``seq`` - 1) to ``upper``, or None."""
+        run: list[list[_Line]] = []
+        while len(run) < len(self.segments):
+            segment = starts.get((h, seq))
+            if segment is None:
+                return None
+            run.append(segment)
+            last = segment[1]
+            if last.seq is None or upper.seq is None or last.seq >= upper.seq:
+                return None
+            if last.seq == upper.seq - 1:
+                return run if last.h == upper.prev else None
+            h, seq = last.h, last.seq + 1
+        return None
 
     def close(self, middle: list[_Line], resume: _Line | None) -> None:
         """Classify the damaged region between ``self.anchor`` and ``resume``.
@@ -377,10 +465,14 @@ class _Walker:
                     "torn line from a crashed write, terminated and recorded by a later "
                     "log.recovered event (not tampering)",
                 )
+                if n.seq is not None:  # its first bytes looked like an event's and were counted
+                    self.not_events += 1
             elif n.seq is None:
                 self.brk("inserted", n, "line is not an audit event and is not part of the chain")
             else:
-                self.brk("inserted", n, f"line (seq {n.seq}) is not part of the chain")
+                self.unchained[n.pos] = self.brk(
+                    "inserted", n, f"line (seq {n.seq}) is not part of the chain"
+                )
 
     def _edited_in_place(self, lines: list[_Line], before: _Line, before_seq: int) -> None:
         """Lines sitting exactly where missing ``seq`` values belong: changed, or moved here."""
@@ -410,18 +502,21 @@ class _Walker:
             prev_h = n.h
 
     def _deleted(self, lower: _Line, cur: _Line, missing: int, lower_seq: int) -> None:
+        self.missing.append((self._missing(lower, cur, missing, lower_seq), lower, lower_seq, cur))
+
+    def _missing(self, lower: _Line, cur: _Line, missing: int, lower_seq: int) -> Break:
         first = lower_seq + 1
         span = f"seq {first}" if missing == 1 else f"seq {first}-{cur.seq - 1}"  # type: ignore[operator]
         if lower is not _VIRTUAL and lower.fidx != cur.fidx and cur.lineno == 1:
-            self.brk(
+            return self.brk(
                 "gap",
                 cur,
                 f"{span} missing between {Path(self.names[lower.fidx]).name} (ends at seq "
                 f"{lower_seq}) and {self.where(cur)}: a rotated file was deleted or cut",
                 seq=first,
             )
-        elif lower is _VIRTUAL:
-            self.brk(
+        if lower is _VIRTUAL:
+            return self.brk(
                 "gap" if cur.lineno == 1 else "deleted",
                 cur,
                 f"{span} missing before {self.where(cur)}: the log does not start at seq 1 "
@@ -430,14 +525,12 @@ class _Walker:
                 else f"{span} missing before {self.where(cur)}",
                 seq=first,
             )
-        else:
-            self.brk(
-                "deleted",
-                cur,
-                f"{missing} line{'s' if missing > 1 else ''} ({span}) deleted before "
-                f"{self.where(cur)}",
-                seq=first,
-            )
+        return self.brk(
+            "deleted",
+            cur,
+            f"{missing} line{'s' if missing > 1 else ''} ({span}) deleted before {self.where(cur)}",
+            seq=first,
+        )
 
 
 _HEAD = b'{"schema":"clearance.event/1","seq":'
@@ -564,6 +657,7 @@ def verify_log(
         for _f, fh, _size in snapshot:
             fh.close()
     walker.finish()
+    result.events -= walker.not_events
     last = walker.chain_end or walker.p1
     if last is not _VIRTUAL:
         # the head is the last line that chains; a torn tail is not the head

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import socket
 import sys
 import time
@@ -191,6 +192,7 @@ class Session:
         #: as ``log_s`` in ``run.finished`` so the log's share of a run is visible.
         self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
+        self._closed = False  # run.finished written
         if write_log and policy.audit_log is not None:
             from .auditlog import AuditLog, make_audit_logger, sink_of
 
@@ -625,6 +627,7 @@ class Session:
         done = 0
         total = len(assets)
         pool = _WorkerPool(self, jobs, assets) if jobs > 1 and total > 1 else None
+        finished = False
         try:
             for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
                 stage = self.stage_config(stage_name)
@@ -655,9 +658,13 @@ class Session:
                     for asset_result in stage_result.assets:
                         asset_result.record = None
                 result.stages.append(stage_result)
+            finished = True
         finally:
+            # interrupted (Ctrl-C, SIGTERM) or failed: what the workers would still send back
+            # is not wanted, so they are stopped rather than waited for. Each stage's events
+            # were written when its batch block exited.
             if pool is not None:
-                pool.close()
+                pool.close(wait=finished)
             self.flush()
         return result
 
@@ -696,8 +703,20 @@ class Session:
                 result.asset.stats = None
         return result
 
-    def close(self, result: RunResult | None = None, *, exit_code: int | None = None) -> None:
-        """Write ``run.finished`` and release the log."""
+    def close(
+        self,
+        result: RunResult | None = None,
+        *,
+        exit_code: int | None = None,
+        interrupted: str | None = None,
+    ) -> None:
+        """Write ``run.finished`` and release the log (once: a second call does nothing).
+
+        :param interrupted: the signal that stopped the run (``SIGINT``, ``SIGTERM``),
+            recorded as ``details.interrupted``.
+        """
+        if self._closed:
+            return
         details: dict[str, Any] = {
             "duration_s": round(time.monotonic() - self._started, 3),
             "log_s": round(self.log_seconds, 3),
@@ -713,13 +732,17 @@ class Session:
             outcome = result.outcome.value
         if exit_code is not None:
             details["exit_code"] = exit_code
+        if interrupted is not None:
+            details["interrupted"] = interrupted
         try:
             self.emit(
                 "run.finished",
                 outcome=outcome,
-                message=f"clearance {self.command} finished",
+                message=f"clearance {self.command} "
+                + (f"interrupted ({interrupted})" if interrupted else "finished"),
                 details=details,
             )
+            self._closed = True
         finally:
             if self._cache is not None:
                 try:
@@ -740,12 +763,37 @@ class Session:
 
 _WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
 _CHUNK = 32
+_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+_STOP_GRACE = 5.0  # seconds a stopping pool is given to wind down, before and after SIGKILL
+_STOP: Any = None  # in a worker: the parent's stop request (a multiprocessing Event)
+
+
+class _Stopped(Exception):
+    """A worker's answer to a chunk once the parent asked it to stop (nobody reads it)."""
 
 
 def _worker_init(
-    policy: Policy, command: str, blocked: Sequence[str], cache: bool, run_id: str
+    policy: Policy,
+    command: str,
+    blocked: Sequence[str],
+    cache: bool,
+    run_id: str,
+    parent: int,
+    stop: Any,
 ) -> None:
-    global _WORKER
+    global _WORKER, _STOP
+    from ._process import exit_with_parent
+
+    # The parent decides when the run stops: Ctrl-C reaches the whole process group, and a
+    # worker that died of it would break the pool under the parent's feet. The parent asks
+    # its workers to stop (``stop``, checked before each asset), and a worker never outlives
+    # it (kill -9 included).
+    _STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked while we started
+    exit_with_parent(parent, deathsig=True)
     _WORKER = Session(
         policy,
         command=command,
@@ -799,6 +847,8 @@ def _worker_audit(task: _Task) -> _Chunk:
     if cache is not None:
         cache.plan(chunk)
     for asset in chunk:
+        if _STOP is not None and _STOP.is_set():  # interrupted: the parent wants nothing more
+            raise _Stopped
         session.events.clear()
         result = session.audit(asset)
         events: list[tuple[str, Any]]
@@ -847,9 +897,11 @@ class _WorkerPool:
         if method == "fork" and assets:
             _SHARED = assets
             self.positions = {id(asset): i for i, asset in enumerate(assets)}
+        context = multiprocessing.get_context(method)
+        self.stop = context.Event()
         self.executor = ProcessPoolExecutor(
             max_workers=jobs,
-            mp_context=multiprocessing.get_context(method),
+            mp_context=context,
             initializer=_worker_init,
             initargs=(
                 session.policy,
@@ -857,6 +909,8 @@ class _WorkerPool:
                 tuple(session.blocked),
                 session._cache is not None,
                 session.run_id,
+                os.getpid(),
+                self.stop,
             ),
         )
 
@@ -888,9 +942,9 @@ class _WorkerPool:
             )
             for chunk in chunks
         ]
-        for chunk, (batch, rows) in zip(
-            chunks, self.executor.map(_worker_audit, tasks), strict=True
-        ):
+        with _stop_signals_blocked():  # workers start here: they inherit the mask
+            results = self.executor.map(_worker_audit, tasks)
+        for chunk, (batch, rows) in zip(chunks, results, strict=True):
             if cache is not None:
                 cache.put_rows(rows)
             for asset, (result, stats, events, row) in zip(chunk, batch, strict=True):
@@ -900,10 +954,63 @@ class _WorkerPool:
                     lineage.accept_encoded(asset.rel, row)
                 yield session.replay(result, events)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Shut the workers down: after the chunks under way (``wait``), or at once — the
+        run was interrupted or failed, and nothing they would still send back is wanted.
+
+        Without ``wait``, the chunks not started are cancelled and the workers stop before
+        their next asset. A worker that has not stopped :data:`_STOP_GRACE` seconds later
+        (stuck in a plugin) is killed; nothing ever waits on it for longer.
+        """
         global _SHARED
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        _SHARED = None
+        executor = self.executor
+        try:
+            if wait:
+                executor.shutdown(wait=True, cancel_futures=True)
+                return
+            # concurrent.futures keeps these privately (3.14 has terminate_workers())
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            manager = getattr(executor, "_executor_manager_thread", None)
+            self.stop.set()
+            # Workers are asked, not killed: one killed while sending a result would leave
+            # the executor's manager thread reading half a message for ever, and the
+            # process could not exit.
+            executor.shutdown(wait=False, cancel_futures=True)
+            if manager is None:
+                return
+            manager.join(_STOP_GRACE)
+            if manager.is_alive():  # a worker stuck in an audit: it sends nothing now
+                _kill_running(processes)
+                manager.join(_STOP_GRACE)
+        finally:
+            _SHARED = None
+
+
+def _kill_running(processes: Sequence[Any]) -> None:
+    """SIGKILL each of ``processes`` still running (its sentinel not ready: its pid is still
+    its own; only the executor's manager thread waits for them, so nothing races it)."""
+    from multiprocessing.connection import wait as ready
+
+    exited = set(ready([p.sentinel for p in processes], 0)) if processes else set()
+    for process in processes:
+        if process.sentinel not in exited:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while workers start: a worker inherits the mask and unblocks
+    them once it ignores them (:func:`_worker_init`), so it never dies of a Ctrl-C meant
+    for the parent. The parent gets a signal that arrived meanwhile when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _rel(path: Path | None, root: Path) -> str | None:

@@ -29,8 +29,6 @@ import hashlib
 import logging
 import os
 import signal
-import threading
-import time
 import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,6 +37,7 @@ from multiprocessing.connection import wait as ready
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, relative_posix
 from .state import FileVersion
@@ -196,13 +195,6 @@ class AuditReply:
 _SESSION: Session | None = None
 
 
-def _watch_parent(parent: int) -> None:
-    while True:
-        time.sleep(0.5)
-        if os.getppid() != parent:  # the watcher died (kill -9): nothing left to serve
-            os._exit(0)
-
-
 def _dump_stacks(process: Any) -> None:
     """Ask an audit process for its threads' stacks (SIGUSR1, :func:`dump_stacks_on_sigusr1`:
     written to the stderr it shares with the watcher) and give it a moment to write them."""
@@ -226,7 +218,7 @@ def _init_process(policy: Any, blocked: Sequence[str], run_id: str, parent: int)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     dump_stacks_on_sigusr1()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    exit_with_parent(parent)  # the watcher died (kill -9): nothing left to serve
     _SESSION = Session(
         policy,
         command="watch",

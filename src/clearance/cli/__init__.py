@@ -4,7 +4,7 @@ Each command lives in a module of this package exposing ``register(sub)``, which
 argparse sub-parser and sets ``func`` to a handler returning the exit code. Exit codes
 (``docs/cli.md``): 0 nothing open at or above ``--fail-on``; 1 something is (or, for
 ``validate``, a file is invalid); 2 usage, configuration, plugin or I/O error; 3 an audit log
-failed verification.
+failed verification; 130 interrupted (SIGINT, Ctrl-C), 143 stopped (SIGTERM).
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ._common import interrupt_of, interrupts_raise
+
     try:
-        code = int(args.func(args))
-    except KeyboardInterrupt:
+        with interrupts_raise():  # SIGTERM (a farm scheduler, kill, systemd) as Ctrl-C
+            code = int(args.func(args))
+    except KeyboardInterrupt as exc:
         print("clearance: interrupted", file=sys.stderr)
-        return 130
+        return interrupt_of(exc)[1]
     except BrokenPipeError:
         return 0
     except Exception as exc:  # never a bare traceback: say what failed, exit 2

@@ -17,6 +17,7 @@ from ._common import (
     blocked_plugins,
     error,
     fail,
+    interrupt_of,
     outcome_arg,
     policy_for,
     print_plugin_failures,
@@ -157,6 +158,13 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
         except AuditLogError as exc:
             error(f"audit log not written: {exc}")
             return EXIT_ERROR
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: what was audited is in the log
+            signame, code = interrupt_of(exc)
+            try:
+                session.close(exit_code=code, interrupted=signame)
+            except AuditLogError as log_error:
+                error(f"audit log not written: {log_error}")
+            raise
     out = sys.stdout
     if args.format == "json":
         render_json(result, out)

@@ -214,12 +214,15 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
             return EXIT_ERROR
         key = load_private_key(args.key)
-        record, result = make_checkpoint(args.log, key, origin=args.origin)
+        target = args.checkpoints or default_checkpoints_path(args.log)
+        record, result = make_checkpoint(args.log, key, origin=args.origin, checkpoints=target)
         if not result.intact:
             _print_result(result, True)
-            _err(f"{args.log}: the chain is broken; not signing a checkpoint for it")
+            _err(
+                f"{args.log}: the log is tampered (its chain, or against the checkpoints in "
+                f"{target}); not signing a checkpoint for it"
+            )
             return EXIT_TAMPERED
-        target = args.checkpoints or default_checkpoints_path(args.log)
         write_checkpoint(record, target)
     except (CheckpointError, VerifyError) as exc:
         _err(str(exc))
