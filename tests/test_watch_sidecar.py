@@ -5,6 +5,7 @@ Times are scaled down: the grace window is ~1 s here instead of the default 30 s
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from _watch_harness import (
@@ -228,3 +229,55 @@ def test_s11_rerender_same_path_is_a_new_version_and_identical_rewrite_is_not(
     )
     assert [s for s, _ in versions] == ["superseded", "superseded", "superseded", "audited"]
     assert versions[-1][1] == ids[2]  # the identical rewrite is covered by the third audit
+
+
+def test_s11_a_restored_older_version_is_audited_again(tmp_path: Path) -> None:
+    """S11: v1 audited, set aside; v2 published and audited; v1 moved back onto the path →
+    audited again (reason changed, superseding v2's audit, with v1's bytes), so the latest
+    audit describes what is on disk. The same when the swap happens while the watcher is
+    down (the start-up reconcile), and a restart with nothing changed audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    path = comp / "x.exr"
+    aside = {n: str(comp / f"x.exr.{n}") for n in ("v1", "v2")}
+    v1, v2 = exr_bytes(seed=1), exr_bytes(seed=2)
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [("write", str(comp / "x.exr.genai.yaml"), SIDECAR), ("write", str(path), v1)],
+        )
+        wait_audited(root, 1)
+        run_writer(
+            writer_script,
+            [
+                ("rename", str(path), aside["v1"]),
+                ("write", str(comp / "x.tmp"), v2),
+                ("rename", str(comp / "x.tmp"), str(path)),
+            ],
+        )
+        wait_audited(root, 2)
+        run_writer(writer_script, [("rename", str(path), aside["v2"])])
+        run_writer(writer_script, [("rename", aside["v1"], str(path))])
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("rename", str(path), aside["v1"])])
+    run_writer(writer_script, [("rename", aside["v2"], str(path))])
+    with InProcessWatcher(root):
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 4
+    watch = [e["details"]["watch"] for e in events_]
+    assert [w["reason"] for w in watch] == ["new", "changed", "changed", "changed"]
+    assert [w["supersedes"] for w in watch[1:]] == [w["audit_id"] for w in watch[:-1]]
+    assert len({w["audit_id"] for w in watch}) == 4  # a restored version gets a new audit id
+    digests = [w["files"][0]["sha256"] for w in watch]
+    assert digests == [hashlib.sha256(v).hexdigest() for v in (v1, v2, v1, v2)]
+    store = ledger(root)
+    assert [r.state for r in store.audits("comp/x.exr")] == ["superseded"] * 3 + ["audited"]
+    (current,) = store.query(
+        "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
+    )
+    assert current[0] == watch[-1]["audit_id"]

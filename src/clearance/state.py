@@ -9,7 +9,9 @@ The ledger
 ----------
 ``files``: one row per *file version*, keyed on its identity and version
 ``(path, dev, ino, size, mtime_ns)`` (unique). A version moves through
-``seen → settling → audited | error | vanished | superseded``.
+``seen → settling → audited | error | vanished | superseded``; only ``audited`` means "the
+latest audit of this path covers it": a ``superseded`` version that comes back onto disk (an
+older render moved back) settles and is audited again.
 
 ``audits``: one row per audit of an asset (a single file or a whole frame sequence). Its
 ``audit_id`` is deterministic (a hash of the asset name, every file version and the sidecar
@@ -315,10 +317,11 @@ class StateStore:
 
     # -- file versions ----------------------------------------------------------------------
     def is_audited(self, version: FileVersion) -> bool:
-        """Was exactly this version of this file audited (or recorded as identical)?"""
+        """Is exactly this version of this file the one the latest audit of its path covers
+        (audited, or recorded as identical)? A version superseded since is not."""
         rows = self.query(
             "SELECT 1 FROM files WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? "
-            "AND state IN ('audited', 'superseded') LIMIT 1",
+            "AND state='audited' LIMIT 1",
             version.key,
         )
         return bool(rows)
@@ -336,7 +339,8 @@ class StateStore:
         return FileVersion(p, dev, ino, size, mtime_ns), sha, audit_id
 
     def mark(self, versions: Iterable[FileVersion], state: str) -> None:
-        """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an audited one)."""
+        """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an
+        audited one; a superseded one is on disk again: it is pending like a new one)."""
         if state not in FILE_STATES:
             raise ValueError(f"unknown file state {state!r}")
         now = time.time()
@@ -346,7 +350,7 @@ class StateStore:
                     "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated "
-                    "WHERE files.state NOT IN ('audited', 'superseded')",
+                    "WHERE files.state <> 'audited'",
                     (*v.key, state, now),
                 )
 
@@ -433,7 +437,8 @@ class StateStore:
                 "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
                 "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
-                "state=CASE WHEN files.state IN ('audited', 'superseded') THEN files.state ELSE 'settling' END",
+                "audit_id=CASE WHEN files.state='audited' THEN files.audit_id ELSE excluded.audit_id END, "
+                "state=CASE WHEN files.state='audited' THEN 'audited' ELSE 'settling' END",
                 [(*v.key, sha, i.audit_id, now) for i in intents for v, sha in i.files],
             )
 
@@ -603,7 +608,7 @@ class StateStore:
             keys.update(
                 self.query(
                     "SELECT path, dev, ino, size, mtime_ns FROM files WHERE path IN "
-                    f"({marks}) AND state IN ('audited', 'superseded')",
+                    f"({marks}) AND state='audited'",
                     chunk,
                 )
             )

@@ -141,11 +141,25 @@ class _Batch:
     chunks: list[tuple[int, int, Future[list[AuditReply]]]] = field(default_factory=list)
 
 
-def audit_id_for(asset_rel: str, versions: Sequence[FileVersion], sidecar_fp: str | None) -> str:
+def audit_id_for(
+    asset_rel: str,
+    versions: Sequence[FileVersion],
+    sidecar_fp: str | None,
+    *,
+    after: str | None = None,
+) -> str:
+    """The deterministic id of an audit of ``versions`` with the sidecar at ``sidecar_fp``.
+
+    ``after``: the audit it supersedes, given when these exact versions were audited before
+    and superseded since (an older render moved back): the same files again are a new audit,
+    with an id of its own.
+    """
     h = hashlib.sha256(asset_rel.encode())
     for v in sorted(versions, key=lambda v: v.path):
         h.update(b"\n" + v.token().encode("utf-8", "surrogateescape"))
     h.update(b"\nsidecar:" + (sidecar_fp or "-").encode())
+    if after is not None:
+        h.update(b"\nafter:" + after.encode())
     return h.hexdigest()[:32]
 
 
@@ -407,6 +421,10 @@ class AuditWorker(threading.Thread):
             pairing = "missing"
         audit_id = look.audit_id
         existing = ledger.audit(audit_id)
+        if existing is not None and existing.state == "superseded" and prev is not None:
+            # these versions were audited, then superseded, and are back: audited again
+            audit_id = audit_id_for(asset.rel, versions, sidecar_fp, after=prev.audit_id)
+            existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "audited":
             self.skipped += 1
             return None
@@ -531,7 +549,8 @@ class _Ledger:
             return
         self._latest = state.latest_audits(look.asset.rel for look in looks)
         self._audited = state.audited_versions(v for look in looks for v in look.versions)
-        self._audits = state.audits_by_id(look.audit_id for look in looks)
+        self._asked = {look.audit_id for look in looks}
+        self._audits = state.audits_by_id(self._asked)
 
     def written(self) -> None:
         self.fresh = False
@@ -543,7 +562,9 @@ class _Ledger:
         return version in self._audited if self.fresh else self.state.is_audited(version)
 
     def audit(self, audit_id: str) -> AuditRow | None:
-        return self._audits.get(audit_id) if self.fresh else self.state.audit(audit_id)
+        if self.fresh and audit_id in self._asked:
+            return self._audits.get(audit_id)
+        return self.state.audit(audit_id)  # written since, or an id derived after the fetch
 
 
 class _Failed(Exception):
