@@ -7,6 +7,7 @@
 * :func:`is_complete` — format completeness: an EXR whose headers, offset tables or last
   chunk are not all in the file, or a PNG without its ``IEND`` chunk, is still being written.
 * :func:`is_transient` — errors that mean "the share hiccuped", never "the file is gone".
+* :func:`detached_manifest` — which ``.c2pa`` manifest an asset's audit reads, and its version.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 __all__ = [
     "FileSystem",
@@ -24,6 +26,7 @@ __all__ = [
     "backend_for",
     "is_complete",
     "is_transient",
+    "detached_manifest",
 ]
 
 #: File system types whose changes made by other hosts inotify never reports.
@@ -62,6 +65,29 @@ _TRANSIENT = {
 def is_transient(exc: OSError) -> bool:
     """EIO/ESTALE/host down…: retry later, and never conclude that a file was deleted."""
     return exc.errno in _TRANSIENT
+
+
+def detached_manifest(
+    path: str, stat: Callable[[str], os.stat_result] = os.stat
+) -> tuple[str | None, str]:
+    """The detached C2PA manifest that the C2PA reader reads for the file ``path`` — the names
+    :func:`clearance.provenance.c2pa.sidecar_manifest` tries: ``NAME.EXT.c2pa``, then
+    ``NAME.c2pa`` — and its version ``dev:ino:size:mtime_ns``; ``(None, "-")`` when there is
+    none. A transient error (EIO, ESTALE) raises: "cannot look" is never "not there"."""
+    stem, ext = os.path.splitext(path)
+    names = [path + ".c2pa"]
+    if ext and ext != ".":
+        names.append(stem + ".c2pa")
+    for name in names:
+        try:
+            st = stat(name)
+        except OSError as exc:
+            if is_transient(exc):
+                raise
+            continue  # not there, or not to be read: the reader finds nothing either
+        if S_ISREG(st.st_mode):
+            return name, f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return None, "-"
 
 
 class FileSystem:
