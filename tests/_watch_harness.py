@@ -39,12 +39,20 @@ FAST = {
 # -- files ---------------------------------------------------------------------------------------
 
 
+def exr_attr(name: str, kind: str, value: bytes) -> bytes:
+    """One EXR header attribute: ``name\\0 type\\0 int32 size, value``."""
+    return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
+
+
+def exr_window(width: int, height: int) -> bytes:
+    """The ``dataWindow`` and ``displayWindow`` attributes of a ``width`` x ``height`` image."""
+    box = struct.pack("<iiii", 0, 0, width - 1, height - 1)
+    return exr_attr("dataWindow", "box2i", box) + exr_attr("displayWindow", "box2i", box)
+
+
 def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
     """A valid single-part scanline uncompressed EXR; ``seed`` changes the pixels."""
-
-    def attr(name: str, kind: str, value: bytes) -> bytes:
-        return name.encode() + b"\0" + kind.encode() + b"\0" + struct.pack("<i", len(value)) + value
-
+    attr = exr_attr
     channels = (
         b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
     )
@@ -70,6 +78,62 @@ def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
         for y in range(height)
     )
     return header + offsets + blocks
+
+
+_EXR_LEADERS = {"scanlineimage": 4, "tiledimage": 16, "deepscanline": 4, "deeptile": 16}
+
+
+def exr_file(
+    parts: list[tuple[str, bytes, int]],
+    *,
+    multipart: bool | None = None,
+    payload: int = 16,
+    offsets: bool = True,
+) -> bytes:
+    """An OpenEXR file of any layout, as the file-format spec lays it out: the headers (one
+    per part; a multi-part file ends the list with an empty header), one offset table per
+    part, then each part's chunks with opaque pixel data of ``payload`` bytes.
+
+    ``parts``: ``(type, attributes, chunks)`` — ``scanlineimage``, ``tiledimage``,
+    ``deepscanline`` or ``deeptile``; the header attributes (:func:`exr_attr` bytes); the
+    number of chunks its offset table has (the caller says it: the completeness check works
+    it out from the header, and a test that did the same sum would prove nothing). A
+    multi-part or deep file gets the ``name``, ``type`` and ``chunkCount`` attributes the
+    spec requires. ``offsets=False`` leaves the tables zero, as OpenEXR does until it closes
+    the file.
+    """
+    if multipart is None:
+        multipart = len(parts) > 1
+    deep = any(kind.startswith("deep") for kind, _, _ in parts)
+    flags = 2 | (0x1000 if multipart else 0) | (0x800 if deep else 0)
+    if not multipart and not deep and parts[0][0] == "tiledimage":
+        flags |= 0x200
+    headers = b""
+    for index, (kind, attrs, chunks) in enumerate(parts):
+        if multipart or deep:
+            attrs += exr_attr("name", "string", f"part{index}".encode())
+            attrs += exr_attr("type", "string", kind.encode())
+            attrs += exr_attr("chunkCount", "int", struct.pack("<i", chunks))
+        headers += attrs + b"\0"
+    if multipart:
+        headers += b"\0"
+    header = b"\x76\x2f\x31\x01" + struct.pack("<I", flags) + headers
+    table_size = 8 * sum(chunks for _, _, chunks in parts)
+    blocks: list[bytes] = []
+    for index, (kind, _, chunks) in enumerate(parts):
+        for n in range(chunks):
+            block = struct.pack("<i", index) if multipart else b""
+            block += struct.pack("<i", n) + bytes(_EXR_LEADERS[kind] - 4)
+            if kind.startswith("deep"):
+                block += struct.pack("<qqq", payload // 2, payload - payload // 2, payload)
+            else:
+                block += struct.pack("<i", payload)
+            blocks.append(block + bytes((n + i) % 251 for i in range(payload)))
+    starts, at = [], len(header) + table_size
+    for block in blocks:
+        starts.append(at if offsets else 0)
+        at += len(block)
+    return header + struct.pack(f"<{len(starts)}Q", *starts) + b"".join(blocks)
 
 
 SIDECAR = "provenance: 1\nproduction: SHOW01\ngenerated: false\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,10 @@ from _watch_harness import (
     InProcessWatcher,
     assert_once,
     audited,
+    exr_attr,
     exr_bytes,
+    exr_file,
+    exr_window,
     ledger,
     make_show,
     quiet,
@@ -326,3 +330,167 @@ def test_exr_and_png_completeness_checks() -> None:
         png.write_bytes(full[:-5])
         assert not is_complete(str(png), len(full) - 5)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _compression(code: int) -> bytes:
+    return exr_attr("compression", "compression", bytes([code]))
+
+
+def _tiles(x: int, y: int, mode: int) -> bytes:
+    return exr_attr("tiles", "tiledesc", struct.pack("<IIB", x, y, mode))
+
+
+#: a 160 x 120 ``preview`` attribute (RGBA8): a header of 77 KB, past the first 64 KiB read
+_PREVIEW = exr_attr("preview", "preview", struct.pack("<II", 160, 120) + bytes(160 * 120 * 4))
+
+#: (name, parts) of EXR layouts whose offset tables the completeness check sizes. The chunk
+#: counts are worked out by hand here (and were checked against files written by OpenEXR 3.5)
+_LAYOUTS: list[tuple[str, list[tuple[str, bytes, int]]]] = [
+    ("preview.exr", [("scanlineimage", _compression(0) + exr_window(8, 4) + _PREVIEW, 4)]),
+    # OpenEXR 3.4's HTJ2K: 256 and 32 scan lines per chunk
+    ("htj2k256.exr", [("scanlineimage", _compression(10) + exr_window(8, 512), 2)]),
+    ("htj2k32.exr", [("scanlineimage", _compression(11) + exr_window(8, 512), 16)]),
+    ("dwab.exr", [("scanlineimage", _compression(9) + exr_window(8, 300), 2)]),
+    # 64 x 48 in 16 x 16 tiles: one level 4 x 3 = 12 tiles; mipmap rounding down, levels
+    # 64x48 32x24 16x12 8x6 4x3 2x1 1x1 = 12 + 4 + 5 = 21; ripmap rounding up, 7 widths
+    # (4+2+1+1+1+1+1 = 11 tiles across) x 7 heights (3+2+1+1+1+1+1 = 10 down) = 110
+    ("tiled.exr", [("tiledimage", _compression(0) + exr_window(64, 48) + _tiles(16, 16, 0), 12)]),
+    ("mipmap.exr", [("tiledimage", _compression(3) + exr_window(64, 48) + _tiles(16, 16, 1), 21)]),
+    (
+        "ripmap.exr",
+        [("tiledimage", _compression(0) + exr_window(64, 48) + _tiles(16, 16, 2 | 0x10), 110)],
+    ),
+    ("deep.exr", [("deepscanline", _compression(3) + exr_window(8, 40), 3)]),
+    (
+        "parts.exr",
+        [
+            ("scanlineimage", _compression(3) + exr_window(8, 40), 3),
+            ("tiledimage", _compression(0) + exr_window(64, 48) + _tiles(32, 32, 0), 4),
+            ("deeptile", _compression(0) + exr_window(64, 48) + _tiles(64, 64, 0), 1),
+            ("scanlineimage", _compression(11) + exr_window(8, 40) + _PREVIEW, 2),
+        ],
+    ),
+]
+
+
+def _is_complete(path: Path, data: bytes) -> bool:
+    from clearance.watch_readiness import is_complete
+
+    path.write_bytes(data)
+    return is_complete(str(path), len(data))
+
+
+def test_exr_completeness_of_every_layout(tmp_path: Path) -> None:
+    """A whole EXR is complete whatever its layout — a header past 64 KiB, HTJ2K, tiles with
+    mipmap and ripmap levels, deep data, several parts — and every cut of it is not: the
+    headers (up to a multi-part file's empty header), the offset tables and the last chunk
+    must all be in the file, and a table OpenEXR has not filled in yet (zeros) is not."""
+    path = tmp_path / "a.exr"
+    for name, parts in _LAYOUTS:
+        data = exr_file(parts)
+        assert _is_complete(path, data), name
+        step = 1 if len(data) < 4096 else 97
+        for cut in [*range(0, len(data), step), len(data) - 1]:
+            assert not _is_complete(path, data[:cut]), (name, cut, len(data))
+        assert not _is_complete(path, exr_file(parts, offsets=False)), name
+    # a table one entry short of what the header says: the last chunk's offset is not there
+    ripmap = _LAYOUTS[6][1]
+    short = exr_file([(ripmap[0][0], ripmap[0][1], ripmap[0][2] - 1)])
+    assert not _is_complete(path, short)
+
+
+def test_exr_completeness_never_raises_on_corrupt_files(tmp_path: Path) -> None:
+    """Seeded byte flips, sizes and counts made huge or negative, and truncations of every
+    layout: the check answers True or False (never raises, never loops)."""
+    import random
+
+    rng = random.Random(11)
+    path = tmp_path / "fuzz.exr"
+    for _name, parts in _LAYOUTS:
+        original = exr_file(parts)
+        for _ in range(120):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 4)):
+                pos = rng.randrange(min(len(data), 400))
+                roll = rng.random()
+                if roll < 0.6:
+                    data[pos] = rng.randrange(256)
+                elif roll < 0.85:
+                    data[pos : pos + 4] = struct.pack("<i", rng.choice([-1, 2**31 - 1, 70_000]))
+                else:
+                    del data[rng.randrange(len(data)) :]
+                    break
+            assert _is_complete(path, bytes(data)) in (True, False)
+
+
+def test_exr_of_an_unknown_layout_waits_only_for_its_header(tmp_path: Path) -> None:
+    """A compression or part type this check does not know: the number of chunks is unknown,
+    so the quiet period decides once every header is in the file; a part's ``chunkCount``
+    still sizes its table when the header has one."""
+    path = tmp_path / "a.exr"
+    attrs = _compression(42) + exr_window(8, 64) + _PREVIEW
+    unknown = exr_file([("scanlineimage", attrs, 5)])
+    assert _is_complete(path, unknown)
+    assert _is_complete(path, exr_file([("scanlineimage", attrs, 5)], offsets=False))
+    header_end = 8 + len(attrs) + 1  # magic, version, attributes, the NUL that ends them
+    for cut in (8, 100, 70_000, header_end - 1):
+        assert not _is_complete(path, unknown[:cut]), cut
+    # a multi-part file with chunkCount: known however its compression is
+    parts = [
+        ("scanlineimage", _compression(42) + exr_window(8, 64), 5),
+        ("scanlineimage", _compression(0) + exr_window(8, 2), 2),
+    ]
+    assert _is_complete(path, exr_file(parts))
+    assert not _is_complete(path, exr_file(parts, offsets=False))
+    assert not _is_complete(path, exr_file(parts)[:-1])
+
+
+def test_exr_layouts_the_check_models_are_audited_once(tmp_path: Path) -> None:
+    """A header past 64 KiB, HTJ2K, tiles, deep data and several parts: each complete EXR is
+    audited (once), none waits for ``incomplete_timeout``."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    steps = [("mkdirs", str(comp))] + [
+        ("write", str(comp / name), exr_file(parts)) for name, parts in _LAYOUTS
+    ]
+    with InProcessWatcher(root):
+        run_writer(writer_script, steps)
+        wait_audited(root, len(_LAYOUTS))
+        quiet(root, 1.0)
+    assert_once(root, [f"comp/{name}" for name, _ in _LAYOUTS])
+
+
+def _paused_render(path: str, pause: float) -> None:
+    """Write a multi-part EXR the way OpenEXR does — headers, zeroed offset tables, chunks,
+    then the real tables when the file is closed — pausing halfway through the chunks."""
+    unfinished = exr_file(_LAYOUTS[-1][1], offsets=False)
+    final = exr_file(_LAYOUTS[-1][1])
+    first = next(i for i, (a, b) in enumerate(zip(unfinished, final, strict=True)) if a != b)
+    last = len(final) - next(
+        i for i, (a, b) in enumerate(zip(unfinished[::-1], final[::-1], strict=True)) if a != b
+    )
+    half = (last + len(final)) // 2
+    with open(path, "wb") as f:
+        f.write(unfinished[:half])
+        f.flush()
+        time.sleep(pause)
+        f.write(unfinished[half:])
+        f.flush()
+        f.seek(first)
+        f.write(final[first:last])
+
+
+def test_s5_multipart_exr_paused_mid_file_is_not_audited_until_finished(tmp_path: Path) -> None:
+    """S5 for a multi-part EXR: the renderer pauses 4x --settle with half its chunks written
+    and the offset tables still zero; the file is audited once, when it is finished."""
+    root = make_show(tmp_path)
+    path = root / "comp" / "beauty.exr"
+    path.parent.mkdir(parents=True)
+    with InProcessWatcher(root):
+        run_writer(_paused_render, str(path), 4 * 0.3)
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    assert_once(root, ["comp/beauty.exr"])
+    recorded = _final_file(audited(root)[0], root)
+    assert recorded["size"] == len(exr_file(_LAYOUTS[-1][1]))
+    assert recorded["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()

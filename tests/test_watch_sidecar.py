@@ -5,7 +5,10 @@ Times are scaled down: the grace window is ~1 s here instead of the default 30 s
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
+
+import pytest
 
 from _watch_harness import (
     SIDECAR,
@@ -19,6 +22,11 @@ from _watch_harness import (
     run_writer,
     wait_audited,
     writer_script,
+)
+from clearance.provenance.c2pa import sdk_available
+
+needs_sdk = pytest.mark.skipif(
+    not sdk_available(), reason="c2pa-python (genai-clearance[c2pa]) not installed"
 )
 
 
@@ -228,3 +236,147 @@ def test_s11_rerender_same_path_is_a_new_version_and_identical_rewrite_is_not(
     )
     assert [s for s, _ in versions] == ["superseded", "superseded", "superseded", "audited"]
     assert versions[-1][1] == ids[2]  # the identical rewrite is covered by the third audit
+
+
+def test_s11_a_restored_older_version_is_audited_again(tmp_path: Path) -> None:
+    """S11: v1 audited, set aside; v2 published and audited; v1 moved back onto the path →
+    audited again (reason changed, superseding v2's audit, with v1's bytes), so the latest
+    audit describes what is on disk. The same when the swap happens while the watcher is
+    down (the start-up reconcile), and a restart with nothing changed audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    path = comp / "x.exr"
+    aside = {n: str(comp / f"x.exr.{n}") for n in ("v1", "v2")}
+    v1, v2 = exr_bytes(seed=1), exr_bytes(seed=2)
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [("write", str(comp / "x.exr.genai.yaml"), SIDECAR), ("write", str(path), v1)],
+        )
+        wait_audited(root, 1)
+        run_writer(
+            writer_script,
+            [
+                ("rename", str(path), aside["v1"]),
+                ("write", str(comp / "x.tmp"), v2),
+                ("rename", str(comp / "x.tmp"), str(path)),
+            ],
+        )
+        wait_audited(root, 2)
+        run_writer(writer_script, [("rename", str(path), aside["v2"])])
+        run_writer(writer_script, [("rename", aside["v1"], str(path))])
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("rename", str(path), aside["v1"])])
+    run_writer(writer_script, [("rename", aside["v2"], str(path))])
+    with InProcessWatcher(root):
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 4
+    watch = [e["details"]["watch"] for e in events_]
+    assert [w["reason"] for w in watch] == ["new", "changed", "changed", "changed"]
+    assert [w["supersedes"] for w in watch[1:]] == [w["audit_id"] for w in watch[:-1]]
+    assert len({w["audit_id"] for w in watch}) == 4  # a restored version gets a new audit id
+    digests = [w["files"][0]["sha256"] for w in watch]
+    assert digests == [hashlib.sha256(v).hexdigest() for v in (v1, v2, v1, v2)]
+    store = ledger(root)
+    assert [r.state for r in store.audits("comp/x.exr")] == ["superseded"] * 3 + ["audited"]
+    (current,) = store.query(
+        "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
+    )
+    assert current[0] == watch[-1]["audit_id"]
+
+
+@needs_sdk
+def test_s10_a_c2pa_manifest_that_lands_after_its_asset_reaudits_it(tmp_path: Path) -> None:
+    """S10 for detached C2PA manifests (WATCH.md §4: written before or after the asset, no
+    ordering): ``x.exr.c2pa`` landing after ``x.exr`` was audited → audited again (reason
+    sidecar-late, the manifest read); rewritten → again (sidecar-changed); ``y.c2pa`` landing
+    while the watcher is down → the start-up reconcile audits ``y.exr`` again; a restart with
+    nothing changed audits nothing."""
+    from _embedded import CAPTURE, TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    manifests = {}
+    for name, manifest, source in [
+        ("x.exr.c2pa", "x-trained", TRAINED),
+        ("x.exr.c2pa", "x-capture", CAPTURE),
+        ("y.c2pa", "y", TRAINED),
+    ]:
+        asset = stage / f"{name[0]}.exr"
+        asset.write_bytes(exr_bytes(seed=ord(name[0])))
+        sign(asset, asset, pki, c2pa_manifest(source), sidecar=stage / name)
+        manifests[manifest] = (stage / name).read_bytes()
+    setup = [("mkdirs", str(comp))]
+    for n in "xy":
+        setup += [
+            ("write", str(comp / f"{n}.exr.genai.yaml"), SIDECAR),
+            ("write", str(comp / f"{n}.exr"), (stage / f"{n}.exr").read_bytes()),
+        ]
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 2)
+        run_writer(writer_script, [("write", str(comp / "x.exr.c2pa"), manifests["x-trained"])])
+        wait_audited(root, 3)
+        run_writer(writer_script, [("write", str(comp / "x.exr.c2pa"), manifests["x-capture"])])
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("write", str(comp / "y.c2pa"), manifests["y"])])
+    with InProcessWatcher(root):
+        wait_audited(root, 5)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 5
+    first = {e["asset"]: e for e in events_[:2]}
+    late, changed, restarted = events_[2:]
+    assert [e["asset"] for e in (late, changed, restarted)] == ["comp/x.exr"] * 2 + ["comp/y.exr"]
+    for event, reason, before in [
+        (late, "sidecar-late", first["comp/x.exr"]),
+        (changed, "sidecar-changed", late),
+        (restarted, "sidecar-late", first["comp/y.exr"]),
+    ]:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == reason
+        assert watch["pairing"] == "paired"  # the YAML sidecar was there all along
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert "c2pa" in event["details"]["sources"]
+        assert "c2pa" not in before["details"]["sources"] or before is late
+    assert late["details"]["watch"]["manifest"] == "comp/x.exr.c2pa"
+    assert "C2PA" in late["details"]["watch"]["resolution"]
+    assert restarted["details"]["watch"]["manifest"] == "comp/y.c2pa"
+    # the YAML says "not generated", the manifest "trained": the conflict is found
+    assert "PRV-04" in [
+        e["rule"]
+        for e in events(root, "finding")
+        if e["asset"] == "comp/x.exr" and first["comp/x.exr"]["seq"] < e["seq"] < changed["seq"]
+    ]
+
+
+def test_the_watcher_keys_audits_on_the_manifest_the_c2pa_reader_reads(tmp_path: Path) -> None:
+    """``detached_manifest`` (the watcher) names the file ``sidecar_manifest`` (the C2PA
+    reader) reads, for every arrangement of ``NAME.EXT.c2pa`` and ``NAME.c2pa``."""
+    from clearance.provenance.c2pa import sidecar_manifest
+    from clearance.watch_readiness import detached_manifest
+
+    for names in [[], ["a.exr.c2pa"], ["a.c2pa"], ["a.exr.c2pa", "a.c2pa"], ["a.exr.c2pa/"]]:
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        for name in names:
+            if name.endswith("/"):
+                (folder / name).mkdir()  # a folder by that name is no manifest
+            else:
+                (folder / name).write_bytes(b"manifest")
+        for asset in ("a.exr", "a", "a.1001.exr"):
+            read = sidecar_manifest(folder / asset)
+            found, fp = detached_manifest(str(folder / asset))
+            assert found == (str(read) if read else None), (names, asset)
+            assert (fp == "-") == (read is None)

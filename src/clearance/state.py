@@ -9,11 +9,15 @@ The ledger
 ----------
 ``files``: one row per *file version*, keyed on its identity and version
 ``(path, dev, ino, size, mtime_ns)`` (unique). A version moves through
-``seen → settling → audited | error | vanished | superseded``.
+``seen → settling → audited | error | vanished | superseded``; only ``audited`` means "the
+latest audit of this path covers it": a ``superseded`` version that comes back onto disk (an
+older render moved back) settles and is audited again.
 
-``audits``: one row per audit of an asset (a single file or a whole frame sequence). Its
-``audit_id`` is deterministic (a hash of the asset name, every file version and the sidecar
-version) and is also written in the ``asset.audited`` event (``details.watch.audit_id``).
+``audits``: one row per audit of an asset (a single file or a whole frame sequence), with
+the sidecar and the detached C2PA manifest versions it read. Its ``audit_id`` is
+deterministic (a hash of the asset name, every file version and the sidecar version; see
+:func:`clearance.watch_audit.audit_id_for`) and is also written in the ``asset.audited``
+event (``details.watch.audit_id``).
 An audit is recorded *before* it runs (``state='auditing'``, the intent) and marked
 ``audited`` after its events are durable in the audit log; a crash in between is settled at
 start-up by looking the id up in the audit log (:meth:`StateStore.intents`).
@@ -119,10 +123,24 @@ def _v3_lineage(db: sqlite3.Connection) -> None:
     create_lineage_tables(db)
 
 
+def _v4_detached_manifest(db: sqlite3.Connection) -> None:
+    # the detached C2PA manifest (NAME.EXT.c2pa / NAME.c2pa) each audit read, and its version
+    # ("-": none was there; NULL: not recorded, an audit by an older Clearance)
+    _script(
+        db,
+        """
+        ALTER TABLE audits ADD COLUMN manifest TEXT;
+        ALTER TABLE audits ADD COLUMN manifest_fp TEXT;
+        CREATE INDEX audits_manifest ON audits (manifest) WHERE manifest IS NOT NULL;
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_ledger,
     _v2_provenance_cache,
     _v3_lineage,
+    _v4_detached_manifest,
 ]
 
 
@@ -162,6 +180,9 @@ class AuditRow:
     outcome: str | None
     settled_at: float | None
     finished_at: float | None
+    #: the detached C2PA manifest read and its version (``"-"``: none; None: not recorded)
+    manifest: str | None = None
+    manifest_fp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,9 @@ class AuditIntent:
     frames: str | None
     files: Sequence[tuple[FileVersion, str | None]]
     settled_at: float
+    #: the detached C2PA manifest the audit reads and its version (``"-"``: none there)
+    manifest: str | None = None
+    manifest_fp: str | None = None
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
@@ -189,7 +213,7 @@ def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
 
 _AUDIT_COLUMNS = (
     "audit_id, asset, state, reason, pairing, sidecar, sidecar_fp, supersedes, outcome, "
-    "settled_at, finished_at"
+    "settled_at, finished_at, manifest, manifest_fp"
 )
 
 
@@ -315,10 +339,11 @@ class StateStore:
 
     # -- file versions ----------------------------------------------------------------------
     def is_audited(self, version: FileVersion) -> bool:
-        """Was exactly this version of this file audited (or recorded as identical)?"""
+        """Is exactly this version of this file the one the latest audit of its path covers
+        (audited, or recorded as identical)? A version superseded since is not."""
         rows = self.query(
             "SELECT 1 FROM files WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? "
-            "AND state IN ('audited', 'superseded') LIMIT 1",
+            "AND state='audited' LIMIT 1",
             version.key,
         )
         return bool(rows)
@@ -336,7 +361,8 @@ class StateStore:
         return FileVersion(p, dev, ino, size, mtime_ns), sha, audit_id
 
     def mark(self, versions: Iterable[FileVersion], state: str) -> None:
-        """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an audited one)."""
+        """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an
+        audited one; a superseded one is on disk again: it is pending like a new one)."""
         if state not in FILE_STATES:
             raise ValueError(f"unknown file state {state!r}")
         now = time.time()
@@ -346,7 +372,7 @@ class StateStore:
                     "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated "
-                    "WHERE files.state NOT IN ('audited', 'superseded')",
+                    "WHERE files.state <> 'audited'",
                     (*v.key, state, now),
                 )
 
@@ -382,6 +408,8 @@ class StateStore:
         frames: str | None,
         files: Sequence[tuple[FileVersion, str | None]],
         settled_at: float,
+        manifest: str | None = None,
+        manifest_fp: str | None = None,
     ) -> None:
         """Record the intent to audit (before any event is written)."""
         self.begin_audits(
@@ -398,6 +426,8 @@ class StateStore:
                     frames,
                     files,
                     settled_at,
+                    manifest,
+                    manifest_fp,
                 )
             ]
         )
@@ -408,9 +438,10 @@ class StateStore:
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "
-                "sidecar_fp, supersedes, files, frames, settled_at, started_at) "
-                "VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at",
+                "sidecar_fp, supersedes, files, frames, settled_at, started_at, manifest, "
+                "manifest_fp) VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at, "
+                "manifest=excluded.manifest, manifest_fp=excluded.manifest_fp",
                 [
                     (
                         i.audit_id,
@@ -425,6 +456,8 @@ class StateStore:
                         i.frames,
                         i.settled_at,
                         now,
+                        i.manifest,
+                        i.manifest_fp,
                     )
                     for i in intents
                 ],
@@ -433,7 +466,8 @@ class StateStore:
                 "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
                 "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
-                "state=CASE WHEN files.state IN ('audited', 'superseded') THEN files.state ELSE 'settling' END",
+                "audit_id=CASE WHEN files.state='audited' THEN files.audit_id ELSE excluded.audit_id END, "
+                "state=CASE WHEN files.state='audited' THEN 'audited' ELSE 'settling' END",
                 [(*v.key, sha, i.audit_id, now) for i in intents for v, sha in i.files],
             )
 
@@ -603,16 +637,18 @@ class StateStore:
             keys.update(
                 self.query(
                     "SELECT path, dev, ino, size, mtime_ns FROM files WHERE path IN "
-                    f"({marks}) AND state IN ('audited', 'superseded')",
+                    f"({marks}) AND state='audited'",
                     chunk,
                 )
             )
         return {v for v in versions if v.key in keys}
 
     def sidecar_current(self, sidecar: str, sidecar_fp: str) -> bool:
-        """Is ``sidecar`` at version ``sidecar_fp`` the one the latest audit of its asset read?"""
+        """Is ``sidecar`` at version ``sidecar_fp`` the one the latest audit of its asset read?
+        (A ``.c2pa`` name: a detached C2PA manifest.)"""
+        column = "manifest" if sidecar.lower().endswith(".c2pa") else "sidecar"
         rows = self.query(
-            "SELECT 1 FROM audits WHERE sidecar=? AND sidecar_fp=? AND state='audited' LIMIT 1",
+            f"SELECT 1 FROM audits WHERE {column}=? AND {column}_fp=? AND state='audited' LIMIT 1",
             (sidecar, sidecar_fp),
         )
         return bool(rows)

@@ -60,10 +60,11 @@ from .watch_pool import (
     WatchRecord,
     flush_plugins,
     hash_and_verify,
+    manifest_before_audit,
     watch_details,
     with_watch,
 )
-from .watch_readiness import FileSystem, is_transient
+from .watch_readiness import FileSystem, detached_manifest, is_transient
 
 __all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_for"]
 
@@ -107,6 +108,10 @@ class _Prepared:
     #: new versions still to hash, with the stat seen before reading them
     to_hash: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
     reply: AuditReply | None = None  # from an audit process; None: audit in the thread
+    #: the detached C2PA manifest and its version, as :class:`AuditReply` has them
+    manifest: str | None = None
+    manifest_fp: str | None = None
+    manifest_late: bool = False  # re-audited because the manifest came after the audit
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
@@ -130,6 +135,8 @@ class _Prepared:
             self.versions,
             list(self.hashes),
             self.asset.root,
+            self.manifest,
+            self.manifest_late,
         )
 
 
@@ -141,11 +148,29 @@ class _Batch:
     chunks: list[tuple[int, int, Future[list[AuditReply]]]] = field(default_factory=list)
 
 
-def audit_id_for(asset_rel: str, versions: Sequence[FileVersion], sidecar_fp: str | None) -> str:
+def audit_id_for(
+    asset_rel: str,
+    versions: Sequence[FileVersion],
+    sidecar_fp: str | None,
+    *,
+    manifest_fp: str | None = None,
+    after: str | None = None,
+) -> str:
+    """The deterministic id of an audit of ``versions`` with the sidecar at ``sidecar_fp``.
+
+    ``manifest_fp``: the version of the detached C2PA manifest, given when a sidecar or a
+    manifest that settled is what asks for the audit. ``after``: the audit it supersedes,
+    given when these exact versions were audited before and superseded since (an older
+    render moved back): the same files again are a new audit, with an id of its own.
+    """
     h = hashlib.sha256(asset_rel.encode())
     for v in sorted(versions, key=lambda v: v.path):
         h.update(b"\n" + v.token().encode("utf-8", "surrogateescape"))
     h.update(b"\nsidecar:" + (sidecar_fp or "-").encode())
+    if manifest_fp is not None:
+        h.update(b"\nc2pa:" + manifest_fp.encode())
+    if after is not None:
+        h.update(b"\nafter:" + after.encode())
     return h.hexdigest()[:32]
 
 
@@ -326,6 +351,13 @@ class AuditWorker(threading.Thread):
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
         try:
             asset, sidecar_st = build_asset(job.files, self.policy, self.fs.stat)
+            # a sidecar or a C2PA manifest settled: which manifest is there now decides too
+            # (for any other job, the audit looks at it, in the audit process)
+            manifest, manifest_fp = (
+                detached_manifest(str(asset.path), self.fs.stat)
+                if job.pairing == "sidecar"
+                else (None, None)
+            )
         except OSError as exc:  # a sidecar candidate could not be looked at (EIO, ...)
             if exc.filename:
                 self.requeue(os.fsdecode(exc.filename))
@@ -334,8 +366,10 @@ class AuditWorker(threading.Thread):
             return None
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
         sidecar_fp = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
-        audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
-        return _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
+        audit_id = audit_id_for(asset.rel, versions, sidecar_fp, manifest_fp=manifest_fp)
+        return _Look(
+            job, stats, versions, asset, sidecar, sidecar_fp, audit_id, manifest, manifest_fp
+        )
 
     def _prepare(self, look: _Look, ledger: _Ledger) -> _Prepared | None:
         """Does ``look`` need an audit, and why (the ledger decides)?"""
@@ -352,7 +386,8 @@ class AuditWorker(threading.Thread):
         sidecar_same = (
             prev is not None and prev.sidecar == sidecar and prev.sidecar_fp == sidecar_fp
         )
-        if not new and sidecar_same:
+        manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
+        if not new and sidecar_same and manifest_news is None:
             self.skipped += 1
             return None
         if not new and prev is None and sidecar is None:
@@ -397,16 +432,27 @@ class AuditWorker(threading.Thread):
             old_paths = {v.path for v in self.state.files_of(prev.audit_id)}
             grown = all(v.path not in old_paths for v in new) and old_paths <= set(job.files)
             reason = "sequence-grown" if grown and asset.is_sequence else "changed"
-        elif prev.sidecar is None:
-            reason = "sidecar-late"
-        else:
-            reason = "sidecar-changed"
+        elif not sidecar_same:
+            reason = "sidecar-late" if prev.sidecar is None else "sidecar-changed"
+        else:  # the C2PA manifest came, or changed, after the latest audit
+            reason = "sidecar-late" if manifest_news == "late" else "sidecar-changed"
+        manifest_late = sidecar_same and manifest_news == "late"
         if sidecar is not None:
-            pairing = "late" if reason == "sidecar-late" else "paired"
+            pairing = "late" if reason == "sidecar-late" and not manifest_late else "paired"
         else:
             pairing = "missing"
         audit_id = look.audit_id
         existing = ledger.audit(audit_id)
+        if existing is not None and existing.state == "superseded" and prev is not None:
+            # these versions were audited, then superseded, and are back: audited again
+            audit_id = audit_id_for(
+                asset.rel,
+                versions,
+                sidecar_fp,
+                manifest_fp=look.manifest_fp,
+                after=prev.audit_id,
+            )
+            existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "audited":
             self.skipped += 1
             return None
@@ -422,10 +468,16 @@ class AuditWorker(threading.Thread):
             sidecar_fp,
             prev.audit_id if prev is not None else None,
             to_hash,
+            manifest_late=manifest_late,
         )
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
     def _audit(self, items: list[_Prepared]) -> None:
+        for item in items:  # the manifest each audit reads, looked at just before it reads it
+            if item.reply is not None:
+                item.manifest, item.manifest_fp = item.reply.manifest, item.reply.manifest_fp
+            else:
+                item.manifest, item.manifest_fp = manifest_before_audit(item.asset)
         self.state.begin_audits([self._intent(item) for item in items])  # one commit
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
@@ -503,6 +555,8 @@ class AuditWorker(threading.Thread):
             frames=item.asset.frames,
             files=list(zip(item.versions, item.hashes, strict=False)),
             settled_at=item.job.settled_at,
+            manifest=item.manifest,
+            manifest_fp=item.manifest_fp,
         )
 
 
@@ -517,6 +571,24 @@ class _Look:
     sidecar: str | None
     sidecar_fp: str | None
     audit_id: str
+    #: the detached C2PA manifest and its version, looked at for a sidecar's job only
+    #: (None, None: not looked at)
+    manifest: str | None = None
+    manifest_fp: str | None = None
+
+
+def _manifest_news(prev: AuditRow | None, manifest: str | None, fp: str | None) -> str | None:
+    """What the detached C2PA manifest on disk is to the latest audit ``prev``: None, the one
+    it read (or not looked at, ``fp`` None); ``"late"``, one where it read none; ``"changed"``,
+    another one, or one it may not have read (an audit by an older Clearance, or one that
+    could not look, recorded no manifest version)."""
+    if fp is None or prev is None:
+        return None
+    if prev.manifest_fp is None:
+        return None if fp == "-" else "changed"
+    if (prev.manifest, prev.manifest_fp) == (manifest, fp):
+        return None
+    return "late" if prev.manifest_fp == "-" else "changed"
 
 
 class _Ledger:
@@ -531,7 +603,8 @@ class _Ledger:
             return
         self._latest = state.latest_audits(look.asset.rel for look in looks)
         self._audited = state.audited_versions(v for look in looks for v in look.versions)
-        self._audits = state.audits_by_id(look.audit_id for look in looks)
+        self._asked = {look.audit_id for look in looks}
+        self._audits = state.audits_by_id(self._asked)
 
     def written(self) -> None:
         self.fresh = False
@@ -543,7 +616,9 @@ class _Ledger:
         return version in self._audited if self.fresh else self.state.is_audited(version)
 
     def audit(self, audit_id: str) -> AuditRow | None:
-        return self._audits.get(audit_id) if self.fresh else self.state.audit(audit_id)
+        if self.fresh and audit_id in self._asked:
+            return self._audits.get(audit_id)
+        return self.state.audit(audit_id)  # written since, or an id derived after the fetch
 
 
 class _Failed(Exception):

@@ -5,8 +5,11 @@ grouped by asset (a single file, or ``PREFIX.####.EXT`` in one folder). A group 
 :class:`~clearance.watch_audit.Job` when every frame is settled, no frame changed for the
 idle window (``--sequence-idle`` for sequences), and its sidecar is settled — or the grace
 window (``--sidecar-grace``) has passed without one (then it is audited with ``PRV-01`` and
-re-audited when the sidecar lands). A sidecar that settles after its asset was audited
-sends a ``pairing="sidecar"`` job: the worker re-audits only if the sidecar changed.
+re-audited when the sidecar lands). A sidecar — or a detached C2PA manifest, ``NAME.EXT.c2pa``
+or ``NAME.c2pa`` — that settles after its asset was audited sends a ``pairing="sidecar"``
+job: the worker re-audits only if the sidecar or the manifest changed. An asset never waits
+for a manifest that is not there (no grace window: C2PA is optional), only for one that is
+still settling.
 """
 
 from __future__ import annotations
@@ -167,8 +170,14 @@ class AssetGrouping:
         self.groups.pop(key, None)
 
     def _sidecar_of(self, key: GroupKey) -> str | None:
-        """The sidecar path of a group if present and settled, "pending" if settling, else None."""
+        """The sidecar path of a group if present and settled, "pending" if settling (or its
+        file's C2PA manifest is), else None."""
         folder, stem, ext = key
+        if not ext:  # a single file: the manifest its audit reads must not be half-written
+            path = os.path.join(folder, stem)
+            base, dot = os.path.splitext(path)
+            if path + ".c2pa" in self.pending or (dot and base + ".c2pa" in self.pending):
+                return "pending"
         stems = [stem] if ext else [stem]
         for s in stems:
             for suffix in SIDECAR_SUFFIXES:
@@ -220,22 +229,33 @@ class AssetGrouping:
         return sorted(files)
 
     def _sidecar_settled(self, path: str, root: str, now: float, settled_wall: float) -> None:
-        """A sidecar settled: nudge its waiting asset, or re-audit an audited one."""
+        """A sidecar or a C2PA manifest settled: nudge its waiting asset, or re-audit an
+        audited one."""
         folder, name = os.path.split(path)
         lower = name.lower()
-        stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+        manifest = lower.endswith(".c2pa")
+        stem = (
+            name[:-5]
+            if manifest
+            else next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+        )
         if stem is None:
-            return  # a .c2pa manifest: read by its reader when the asset is audited
+            return
         keys: set[GroupKey] = set()
         entries: list[os.DirEntry[str]] = []
         if is_candidate(stem, self.policy):
-            keys.add(_key_for(os.path.join(folder, stem)))  # NAME.EXT.genai.yaml: one file
+            keys.add(_key_for(os.path.join(folder, stem)))  # NAME.EXT.genai.yaml (.c2pa): one file
         else:
-            try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT in the folder
+            try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT; NAME.c2pa: NAME.EXT
                 entries = list(self.fs.scandir(folder))
             except OSError:
                 entries = []
         for entry in entries:
+            if manifest:
+                base, dot = os.path.splitext(entry.name)
+                if dot and base == stem and is_candidate(entry.name, self.policy):
+                    keys.add(_key_for(entry.path))
+                continue
             parts = split_frame(entry.name)
             if parts is not None and parts[0] == stem and is_candidate(entry.name, self.policy):
                 keys.add((folder, stem, parts[2]))

@@ -41,6 +41,7 @@ from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, relative_posix
 from .state import FileVersion
+from .watch_readiness import detached_manifest
 
 __all__ = [
     "dump_stacks_on_sigusr1",
@@ -53,6 +54,7 @@ __all__ = [
     "AuditProcesses",
     "default_processes",
     "hash_and_verify",
+    "manifest_before_audit",
     "sha256_file",
 ]
 
@@ -119,12 +121,15 @@ class WatchRecord(NamedTuple):
     versions: Sequence[FileVersion]
     hashes: Sequence[str | None]  # known digests, by version; None: hashed with the audit
     root: Path
+    manifest: str | None = None  # the detached C2PA manifest the audit reads
+    manifest_late: bool = False  # the manifest, not the sidecar, is what came late
 
 
 def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, Any]:
     """``details.watch`` of an ``asset.audited`` event (``docs/watch.md``): the audit id, why
     it was audited, the sidecar pairing, what it supersedes, and each file's version and
-    SHA-256 (``digests`` by path fills those still unknown), at most 50 files."""
+    SHA-256 (``digests`` by path fills those still unknown), at most 50 files; the detached
+    C2PA manifest read, if any."""
     hashes = [digests.get(v.path, h) for v, h in zip(record.versions, record.hashes, strict=True)]
     details: dict[str, Any] = {
         "audit_id": record.audit_id,
@@ -142,8 +147,11 @@ def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, 
             for v, h in zip(record.versions[:50], hashes, strict=False)
         ],
     }
+    if record.manifest is not None:
+        details["manifest"] = relative_posix(record.manifest, record.root)
     if record.reason == "sidecar-late":
-        details["resolution"] = "provenance resolved (late sidecar)"
+        late = "C2PA manifest" if record.manifest_late else "sidecar"
+        details["resolution"] = f"provenance resolved (late {late})"
     return details
 
 
@@ -188,6 +196,19 @@ class AuditReply:
     events: list[dict[str, Any] | bytes] = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
+    #: the detached C2PA manifest the audit read and its version, looked at just before the
+    #: audit (``"-"``: none there; None: could not be looked at)
+    manifest: str | None = None
+    manifest_fp: str | None = None
+
+
+def manifest_before_audit(asset: Asset) -> tuple[str | None, str | None]:
+    """:func:`~clearance.watch_readiness.detached_manifest` of ``asset`` (a sequence: of its
+    first frame, as the C2PA reader), or ``(None, None)`` when it cannot be looked at."""
+    try:
+        return detached_manifest(str(asset.path))
+    except OSError:
+        return None, None
 
 
 # -- inside an audit process ------------------------------------------------------------------
@@ -257,6 +278,9 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
             replies.append(AuditReply("changed", changed=changed))
             continue
         session.events.clear()
+        manifest, manifest_fp = manifest_before_audit(task.asset)
+        if task.watch is not None:
+            task.watch = task.watch._replace(manifest=manifest)
         try:
             result = session.audit(task.asset)
         except Exception as exc:  # the engine isolates plugins; this is anything else
@@ -267,6 +291,8 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                     events=_recorded(session, task, digests),
                     error=f"{type(exc).__name__}: {exc}",
                     traceback=traceback.format_exc(limit=5),
+                    manifest=manifest,
+                    manifest_fp=manifest_fp,
                 )
             )
             continue
@@ -276,6 +302,8 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                 digests=digests,
                 outcome=result.outcome.value,
                 events=_recorded(session, task, digests),
+                manifest=manifest,
+                manifest_fp=manifest_fp,
             )
         )
     session.events.clear()

@@ -4,9 +4,10 @@
   Production uses the OS; tests pass one that fails or lies like a network share does.
 * :func:`filesystem_type` / :func:`backend_for` — which backend a root needs, from
   ``/proc/self/mountinfo`` (inotify sees nothing written by other hosts on NFS/SMB/FUSE).
-* :func:`is_complete` — format completeness: an EXR whose offset table points past the end
-  of the file, or a PNG without its ``IEND`` chunk, is still being written.
+* :func:`is_complete` — format completeness: an EXR whose headers, offset tables or last
+  chunk are not all in the file, or a PNG without its ``IEND`` chunk, is still being written.
 * :func:`is_transient` — errors that mean "the share hiccuped", never "the file is gone".
+* :func:`detached_manifest` — which ``.c2pa`` manifest an asset's audit reads, and its version.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import errno
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 __all__ = [
     "FileSystem",
@@ -24,6 +26,7 @@ __all__ = [
     "backend_for",
     "is_complete",
     "is_transient",
+    "detached_manifest",
 ]
 
 #: File system types whose changes made by other hosts inotify never reports.
@@ -62,6 +65,29 @@ _TRANSIENT = {
 def is_transient(exc: OSError) -> bool:
     """EIO/ESTALE/host down…: retry later, and never conclude that a file was deleted."""
     return exc.errno in _TRANSIENT
+
+
+def detached_manifest(
+    path: str, stat: Callable[[str], os.stat_result] = os.stat
+) -> tuple[str | None, str]:
+    """The detached C2PA manifest that the C2PA reader reads for the file ``path`` — the names
+    :func:`clearance.provenance.c2pa.sidecar_manifest` tries: ``NAME.EXT.c2pa``, then
+    ``NAME.c2pa`` — and its version ``dev:ino:size:mtime_ns``; ``(None, "-")`` when there is
+    none. A transient error (EIO, ESTALE) raises: "cannot look" is never "not there"."""
+    stem, ext = os.path.splitext(path)
+    names = [path + ".c2pa"]
+    if ext and ext != ".":
+        names.append(stem + ".c2pa")
+    for name in names:
+        try:
+            st = stat(name)
+        except OSError as exc:
+            if is_transient(exc):
+                raise
+            continue  # not there, or not to be read: the reader finds nothing either
+        if S_ISREG(st.st_mode):
+            return name, f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return None, "-"
 
 
 class FileSystem:
@@ -128,14 +154,46 @@ def backend_for(fstype: str | None, *, force_polling: bool = False) -> str:
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
-_LINES_PER_CHUNK = {0: 1, 1: 1, 2: 1, 3: 16, 4: 32, 5: 16, 6: 32, 7: 32, 8: 32, 9: 256}
+_EXR_TILED, _EXR_DEEP, _EXR_MULTIPART = 0x200, 0x800, 0x1000
+#: scan lines per chunk of each compression (OpenEXR's ``exr_compression_lines_per_chunk``):
+#: none, rle, zips 1; zip, pxr24 16; piz, b44, b44a, dwaa, htj2k32 32; dwab, htj2k256 256
+_LINES_PER_CHUNK = {
+    0: 1,
+    1: 1,
+    2: 1,
+    3: 16,
+    4: 32,
+    5: 16,
+    6: 32,
+    7: 32,
+    8: 32,
+    9: 256,
+    10: 256,
+    11: 32,
+}
+#: what comes before a chunk's data size(s), by part type: its scan line or tile coordinates
+_CHUNK_COORDS = {"scanlineimage": 4, "tiledimage": 16, "deepscanline": 4, "deeptile": 16}
+#: the attributes the check reads; every other value is skipped, never read
+_SIZING = frozenset({b"compression", b"dataWindow", b"tiles", b"type", b"chunkCount"})
+# the EXR reader's bounds (provenance/_exrheader.py): no header makes the check loop or read
+# without end, however corrupt
+_MAX_NAME = 256
+_MAX_ATTRIBUTES = 4096
+_MAX_PARTS = 4096
+_WINDOW = 64 * 1024
+_TABLE_PIECE = 64 * 1024  # offsets read and checked at a time
 
 
 def is_complete(path: str, size: int) -> bool:
     """False when a PNG or EXR is evidently still being written; True otherwise.
 
-    Other formats (and EXR layouts this check does not model: tiled, multi-part, deep) are
-    judged by the quiet period alone.
+    An EXR of any layout (scan lines, tiles with their mipmap or ripmap levels, deep data,
+    several parts) is complete when every header is in the file (a multi-part file's list
+    ended by its empty header), every offset table is, with every offset filled in (OpenEXR
+    writes them when it closes the file) and inside the file, and the last chunk ends inside
+    it. Where the tables cannot be sized — a compression or part type OpenEXR 3.4 does not
+    define, without a ``chunkCount`` — the headers being whole is all this checks. Other
+    formats are judged by the quiet period alone.
     """
     lower = path.lower()
     try:
@@ -164,56 +222,196 @@ def _exr_complete(path: str, size: int) -> bool:
     # os.pread: no buffered file object, no seek (this runs for every EXR that settles)
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _exr_complete_fd(fd, size)
+        head = os.pread(fd, min(size, _WINDOW), 0)
+        if len(head) < 8 or head[:4] != _EXR_MAGIC:
+            return False
+        return _ExrFile(fd, size, head).complete()
+    except _Unfinished:
+        return False
     finally:
         os.close(fd)
 
 
-def _exr_complete_fd(fd: int, size: int) -> bool:
-    head = os.pread(fd, min(size, 65536), 0)
-    if len(head) < 8 or head[:4] != _EXR_MAGIC:
-        return False
-    flags = struct.unpack_from("<I", head, 4)[0]
-    if flags & (0x200 | 0x800 | 0x1000):  # tiled, deep, multi-part: not modelled
-        return True
-    pos, compression, window = 8, 0, None
-    while True:
-        if pos >= len(head):
-            return False  # header not fully written yet
-        if head[pos] == 0:
+class _Unfinished(Exception):
+    """The file ends before its structure does (or the structure is not an EXR's)."""
+
+
+class _ExrFile:
+    """An EXR's layout, read forward through a window of the file (the first 64 KiB hold a
+    usual header and offset table: one read)."""
+
+    __slots__ = ("fd", "size", "buf", "start")
+
+    def __init__(self, fd: int, size: int, head: bytes) -> None:
+        self.fd, self.size, self.buf, self.start = fd, size, head, 0
+
+    def read(self, pos: int, n: int, ahead: int = _WINDOW) -> bytes:
+        """The ``n`` bytes at ``pos``, from the window or read with up to ``ahead`` more."""
+        offset = pos - self.start
+        if offset >= 0 and offset + n <= len(self.buf):
+            return self.buf[offset : offset + n]
+        if pos + n > self.size:
+            raise _Unfinished
+        self.buf, self.start = os.pread(self.fd, max(n, ahead), pos), pos
+        if len(self.buf) < n:
+            raise _Unfinished  # truncated since it was stat()ed
+        return self.buf[:n]
+
+    def name(self, pos: int) -> tuple[bytes, int]:
+        """The NUL-terminated name at ``pos`` (at most 256 bytes) and the position after it."""
+        for _ in (0, 1):
+            offset = pos - self.start
+            if offset >= 0:
+                end = self.buf.find(b"\0", offset, offset + _MAX_NAME + 1)
+                if end >= 0:
+                    return self.buf[offset:end], self.start + end + 1
+                if offset + _MAX_NAME + 1 <= len(self.buf):
+                    raise _Unfinished  # too long to be a name: not an EXR header
+            if pos >= self.size:
+                break
+            self.buf, self.start = os.pread(self.fd, _WINDOW, pos), pos
+        raise _Unfinished
+
+    def header(self, pos: int) -> tuple[dict[bytes, bytes], int]:
+        """The sizing attributes of the header at ``pos``, and the position after its end."""
+        found: dict[bytes, bytes] = {}
+        buf, start, sizing = self.buf, self.start, _SIZING
+        for _ in range(_MAX_ATTRIBUTES):
+            at = pos - start
+            end = buf.find(b"\0", at, at + _MAX_NAME + 1)
+            if end == at:
+                return found, pos + 1  # the NUL that ends the header
+            type_end = buf.find(b"\0", end + 1, end + _MAX_NAME + 2) if end > 0 else -1
+            if 0 < type_end <= len(buf) - 5:  # the usual case: name to size in the window
+                name = buf[at:end]
+                length = int.from_bytes(buf[type_end + 1 : type_end + 5], "little", signed=True)
+                pos = start + type_end + 5
+            else:  # across the window's end (or not a header)
+                name, pos = self.name(pos)
+                if not name:
+                    return found, pos
+                _type, pos = self.name(pos)
+                length = int.from_bytes(self.read(pos, 4), "little", signed=True)
+                pos += 4
+            if length < 0:
+                raise _Unfinished
+            if name in sizing and length <= 16:
+                found[name] = self.read(pos, length)
+            pos += length  # a preview or an ICC profile: skipped, not read
+            buf, start = self.buf, self.start
+        raise _Unfinished
+
+    def complete(self) -> bool:
+        """Every header, every offset table entry (filled in) and the last chunk are in
+        the file; a layout whose tables cannot be sized: its headers are."""
+        flags = int.from_bytes(self.buf[4:8], "little")
+        multipart = bool(flags & _EXR_MULTIPART)
+        parts: list[tuple[str, int | None]] = []
+        pos = 8
+        if multipart:
+            while self.read(pos, 1) != b"\0":  # an empty header ends the list
+                if len(parts) == _MAX_PARTS:
+                    raise _Unfinished
+                attrs, pos = self.header(pos)
+                parts.append(_exr_part(attrs, ""))
             pos += 1
-            break
-        name_end = head.find(b"\0", pos)
-        type_end = head.find(b"\0", name_end + 1)
-        if name_end < 0 or type_end < 0 or type_end + 5 > len(head):
+        else:
+            attrs, pos = self.header(pos)
+            single = "tiledimage" if flags & _EXR_TILED else "scanlineimage"
+            parts.append(_exr_part(attrs, "" if flags & _EXR_DEEP else single))
+        counts = [count for _, count in parts if count is not None]
+        if len(counts) < len(parts):
+            return True  # tables of unknown size: the quiet period decides
+        total = sum(counts)
+        table_end = pos + 8 * total
+        if table_end > self.size:
             return False
-        (length,) = struct.unpack_from("<i", head, type_end + 1)
-        value = head[type_end + 5 : type_end + 5 + length]
-        if len(value) < length:
+        if total == 0:
+            return True
+        last = 0
+        for first in range(pos, table_end, 8 * _TABLE_PIECE):
+            n = min(_TABLE_PIECE, (table_end - first) // 8)
+            offsets = struct.unpack(f"<{n}Q", self.read(first, 8 * n))
+            if min(offsets) < table_end:  # 0: OpenEXR fills the tables in when it closes
+                return False
+            last = max(last, max(offsets))
+        return self._chunk_fits(last, parts, multipart)
+
+    def _chunk_fits(self, at: int, parts: list[tuple[str, int | None]], multipart: bool) -> bool:
+        """Does the chunk at ``at`` (the last one) end inside the file?"""
+        if at + 8 > self.size:
             return False
-        name = head[pos:name_end]
-        if name == b"compression" and value:
-            compression = value[0]
-        elif name == b"dataWindow" and len(value) == 16:
-            window = struct.unpack("<iiii", value)
-        pos = type_end + 5 + length
-    if window is None:
-        return True
-    height = window[3] - window[1] + 1
-    per_chunk = _LINES_PER_CHUNK.get(compression, 1)
-    chunks = max(1, -(-height // per_chunk))
-    table_end = pos + 8 * chunks
-    if table_end > size:
-        return False
-    table = head[pos:table_end] if table_end <= len(head) else os.pread(fd, 8 * chunks, pos)
-    if len(table) < 8 * chunks:
-        return False
-    offsets = struct.unpack(f"<{chunks}Q", table)
-    if any(o == 0 or o < table_end or o + 8 > size for o in offsets):
-        return False
-    last = max(offsets)
-    chunk_head = os.pread(fd, 8, last)
-    if len(chunk_head) < 8:
-        return False
-    _y, data_size = struct.unpack("<ii", chunk_head)
-    return data_size >= 0 and last + 8 + data_size <= size
+        lead = self.read(at, min(44, self.size - at), ahead=0)
+        kind = parts[0][0]
+        pos = 0
+        if multipart:
+            index = int.from_bytes(lead[:4], "little", signed=True)
+            if not 0 <= index < len(parts):
+                return False
+            kind, pos = parts[index][0], 4
+        coords = _CHUNK_COORDS.get(kind)
+        if coords is None:
+            return True  # a part type this check does not know: its offsets are in the file
+        pos += coords
+        try:
+            if kind.startswith("deep"):
+                table, samples, _unpacked = struct.unpack_from("<qqq", lead, pos)
+                data, pos = table + samples, pos + 24
+                ok = table >= 0 and samples >= 0
+            else:
+                (data,) = struct.unpack_from("<i", lead, pos)
+                pos += 4
+                ok = data >= 0
+        except struct.error:
+            return False
+        return ok and at + pos + data <= self.size
+
+
+def _exr_part(attrs: dict[bytes, bytes], default_type: str) -> tuple[str, int | None]:
+    """A part's type and the length of its offset table (None: cannot be known), as OpenEXR
+    works them out: from the data window and the compression (scan lines) or the tile
+    description (tiles); from ``chunkCount`` for a type or compression it does not know."""
+    kind = attrs[b"type"].decode("latin-1") if b"type" in attrs else default_type
+    window = attrs.get(b"dataWindow", b"")
+    count: int | None = None
+    if len(window) == 16:
+        x0, y0, x1, y1 = struct.unpack("<4i", window)
+        width, height = x1 - x0 + 1, y1 - y0 + 1
+        tiles = attrs.get(b"tiles", b"")
+        if kind in ("scanlineimage", "deepscanline") and height > 0:
+            lines = _LINES_PER_CHUNK.get((attrs.get(b"compression") or b"\0")[0])
+            if lines is not None:
+                count = -(-height // lines)
+        elif kind in ("tiledimage", "deeptile") and len(tiles) == 9 and width > 0 < height:
+            count = _tile_count(width, height, *struct.unpack("<IIB", tiles))
+    if count is None and len(attrs.get(b"chunkCount", b"")) == 4:
+        declared = int.from_bytes(attrs[b"chunkCount"], "little", signed=True)
+        count = declared if declared >= 0 else None
+    return kind, count
+
+
+def _tile_count(width: int, height: int, x_size: int, y_size: int, mode: int) -> int | None:
+    """Tiles in every resolution level (OpenEXR's ``internal_exr_compute_tile_information``):
+    ``mode`` = level mode (one level, mipmap, ripmap) + 16 x rounding mode (down, up)."""
+    levels, rounding = mode & 0x0F, mode >> 4
+    if not x_size or not y_size or levels > 2 or rounding > 1:
+        return None
+
+    def log2(n: int) -> int:  # floor or ceil of log2(n), n >= 1
+        return (n - 1).bit_length() if rounding else n.bit_length() - 1
+
+    def tiles(size: int, level: int, tile: int) -> int:
+        level_size = size >> level
+        if rounding and level_size << level < size:
+            level_size += 1
+        return -(-max(level_size, 1) // tile)
+
+    if levels == 0:
+        return tiles(width, 0, x_size) * tiles(height, 0, y_size)
+    if levels == 1:
+        return sum(
+            tiles(width, n, x_size) * tiles(height, n, y_size)
+            for n in range(log2(max(width, height)) + 1)
+        )
+    across = sum(tiles(width, n, x_size) for n in range(log2(width) + 1))
+    return across * sum(tiles(height, n, y_size) for n in range(log2(height) + 1))
