@@ -217,3 +217,25 @@ def test_a_sidecar_that_cannot_be_looked_at_is_never_taken_for_a_missing_one(
     assert row[0] == str(sidecar) and row[1] and row[2] == "paired"
     session.close()
     state.close()
+
+
+def test_the_ledger_keeps_a_file_name_that_is_not_utf8_exactly(tmp_path: Path) -> None:
+    """A name that is not UTF-8 reaches Python with lone surrogates, which SQLite cannot
+    store as text: the ledger stores it encoded and gives back the same string, so the
+    watcher pends, audits and recognises that file like any other (it crashed before)."""
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/comp/caf\xe9.png")
+    assert "\udce9" in odd
+    state = StateStore(tmp_path / "state.db")
+    version = FileVersion(odd, 1, 77, 100, 10**18)
+    state.mark([version], "settling")
+    assert state.unfinished() == [odd]
+    assert state.audited_versions([version]) == set()
+    state.mark_path_vanished(odd)
+    assert state.unfinished() == []
+    state.mark([version], "settling")
+    with state.transaction() as db:
+        rows = db.execute("SELECT path FROM files WHERE path = ?", (odd,)).fetchall()
+    assert rows == [(odd,)]
+    state.close()
+    reopened = StateStore(tmp_path / "state.db")
+    assert reopened.unfinished() == [odd]

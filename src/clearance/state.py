@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "MIGRATIONS",
@@ -256,6 +256,44 @@ def enter_wal(db: sqlite3.Connection, *, wait: float = 30.0) -> str:
         pause = min(pause * 2, 0.05)
 
 
+#: How a ``str`` that UTF-8 cannot encode is stored (a file name that is not UTF-8 reaches
+#: Python with lone surrogates, ``os.fsdecode``): this prefix (a NUL, which no path holds) and
+#: the hex of its bytes; read back as the same ``str``, so the ledger keys it like any other.
+_RAW = "\x00raw:"
+
+
+def _to_db(value: object) -> object:
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _RAW + value.encode("utf-8", "surrogatepass").hex()
+    return value
+
+
+def _params(params: Any) -> Any:
+    if isinstance(params, (tuple, list)):
+        return tuple(_to_db(v) for v in params)
+    return params
+
+
+def _from_db(data: bytes) -> str:
+    text = data.decode("utf-8")
+    if text.startswith(_RAW):
+        return bytes.fromhex(text[len(_RAW) :]).decode("utf-8", "surrogatepass")
+    return text
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that stores and reads back any ``str`` (see :data:`_RAW`)."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_params(p) for p in seq_of_parameters))
+
+
 class StateStore:
     """The SQLite state store at ``path`` (created with its folder; migrated on open)."""
 
@@ -264,8 +302,13 @@ class StateStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+                str(self.path),
+                timeout=30.0,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
             )
+            self._db.text_factory = _from_db
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA synchronous=FULL")
             enter_wal(self._db)
