@@ -293,6 +293,21 @@ def test_sidecar_example_from_the_design_validates() -> None:
     assert schema_errors(_normalise(doc), "provenance.schema.json") == []
 
 
+def _assert_fast_checks_agree(
+    checks: dict[str, Any], doc: Any, expected: bool, shown: object
+) -> None:
+    """Each fast validator (None: not installed) says ``expected`` of ``doc``."""
+    for label, check in checks.items():
+        if check is None:
+            continue
+        try:
+            check(doc)
+            verdict = True
+        except Exception:
+            verdict = False
+        assert verdict == expected, f"{label} says {verdict} for {shown!r}"
+
+
 def _mutants(doc: Any, rng: random.Random, count: int) -> Iterator[Any]:
     """``doc`` with one random change each: a field removed, retyped, misdated or added."""
     values: list[Any] = [
@@ -364,15 +379,7 @@ def test_fast_schema_checks_give_jsonschemas_verdict(name: str, valid: Any) -> N
     for doc in docs:
         expected = authority.is_valid(doc)
         invalid += not expected
-        for label, check in checks.items():
-            if check is None:
-                continue
-            try:
-                check(doc)
-                verdict = True
-            except Exception:
-                verdict = False
-            assert verdict == expected, f"{label} says {verdict} for {doc!r}"
+        _assert_fast_checks_agree(checks, doc, expected, doc)
     assert invalid > 50  # the mutations do reach the schema's constraints
 
 
@@ -517,15 +524,7 @@ def test_fast_date_verdicts_are_jsonschemas(name: str, document: Any) -> None:
         doc = document(text)
         expected = authority.is_valid(doc)
         refused += not expected
-        for label, check in checks.items():
-            if check is None:
-                continue
-            try:
-                check(doc)
-                verdict = True
-            except Exception:
-                verdict = False
-            assert verdict == expected, f"{label} says {verdict} for {text!r}"
+        _assert_fast_checks_agree(checks, doc, expected, text)
         assert (schema_errors(doc, name) == []) == expected, text
     assert 0 < refused < len(_date_strings())
     assert schema_errors(document("0000-01-01"), name)
