@@ -239,3 +239,13 @@ def test_the_ledger_keeps_a_file_name_that_is_not_utf8_exactly(tmp_path: Path) -
     state.close()
     reopened = StateStore(tmp_path / "state.db")
     assert reopened.unfinished() == [odd]
+
+
+def test_a_damaged_text_value_in_the_state_store_is_an_sqlite_error(tmp_path: Path) -> None:
+    """What callers catch (the provenance cache switches itself off on an sqlite3.Error)."""
+    state = StateStore(tmp_path / "state.db")
+    with state.transaction() as db:
+        db.execute("CREATE TABLE t (x TEXT)")
+        db.execute("INSERT INTO t VALUES (CAST(x'ff61' AS TEXT))")
+    with pytest.raises(sqlite3.Error, match="not UTF-8"):
+        state.query("SELECT x FROM t")

@@ -278,7 +278,10 @@ def _params(params: Any) -> Any:
 
 
 def _from_db(data: bytes) -> str:
-    text = data.decode("utf-8")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a damaged cell: an SQLite error, as without this hook
+        raise sqlite3.DataError(f"a text value that is not UTF-8: {exc}") from None
     if text.startswith(_RAW):
         return bytes.fromhex(text[len(_RAW) :]).decode("utf-8", "surrogatepass")
     return text
