@@ -311,3 +311,23 @@ def test_a_c2pa_verdict_is_checked_again_when_the_trust_list_changes(tmp_path: P
     warm, cold = warm_and_cold(show)
     assert warm == cold
     assert "PRV-06" in {f["rule"] for f in warm["comp/a.png"]["findings"]}
+
+
+def test_an_embedded_reader_that_could_not_read_its_file_is_never_kept(tmp_path: Path) -> None:
+    """The XMP and EXR readers mark an answer about a file they could not read as volatile
+    (the sidecar and C2PA readers too): reading again may succeed, so the cache skips it."""
+    from clearance.cache import keepable
+    from clearance.provenance.exr import read_exr_header, record_from_exr_header
+    from clearance.provenance.xmp import read_xmp, record_from_xmp
+    from clearance.testing import write_png
+
+    gone = tmp_path / "gone.exr"
+    xmp = record_from_xmp(read_xmp(gone), "gone.exr")
+    exr = record_from_exr_header(read_exr_header(gone), "gone.exr")
+    for record in (xmp, exr):
+        assert record is not None and record.volatile and not keepable(record)
+        assert "cannot read file" in record.issues[0].message
+    png = write_png(tmp_path / "plate.png")
+    (png.parent / "bad.png").write_bytes(png.read_bytes()[:20])  # truncated: kept, not volatile
+    truncated = record_from_xmp(read_xmp(png.parent / "bad.png"), "bad.png")
+    assert truncated is not None and not truncated.volatile and keepable(truncated)

@@ -34,7 +34,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .model import Asset, PartialRecord, ProvenanceIssue
-from .provenance._common import UNREADABLE
 
 __all__ = ["ProvenanceCache", "migrate_provenance_cache", "CACHEABLE_READERS"]
 
@@ -80,12 +79,8 @@ def _stat_token(path: str | os.PathLike[str], asset: Asset | None = None) -> str
 
 def keepable(partial: PartialRecord | None) -> bool:
     """May the cache keep this reader's answer? Not when reading again may answer otherwise
-    (see :attr:`PartialRecord.volatile`; an embedded reader's unreadable file is too)."""
-    if partial is None:
-        return True
-    return not partial.volatile and not any(
-        i.message.startswith(UNREADABLE) for i in partial.issues
-    )
+    (see :attr:`PartialRecord.volatile`)."""
+    return partial is None or not partial.volatile
 
 
 def _encode(results: dict[str, PartialRecord | None]) -> str | None:

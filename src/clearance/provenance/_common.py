@@ -12,14 +12,10 @@ if TYPE_CHECKING:
     from ..model import Asset
 
 
-#: how a reader's problem begins when the file could not be opened or read: the provenance
-#: cache never keeps such an answer (reading again may succeed)
-UNREADABLE = "cannot read file: "
-
-
 def unreadable(exc: OSError) -> str:
-    """The problem to report for a file that could not be read."""
-    return f"{UNREADABLE}{exc.strerror or exc}"
+    """The problem to report for a file that could not be opened or read (the reader also
+    marks its answer volatile: reading again may succeed, so the cache never keeps it)."""
+    return f"cannot read file: {exc.strerror or exc}"
 
 
 def display_path(asset: Asset, path: Path | None = None) -> str:

@@ -64,6 +64,8 @@ class Blocks:
     #: past MAX_XMP_PACKETS only the first is (``too_many_xmp``)
     xmp_skipped: int = field(default=0, init=False)
     too_many_xmp: bool = field(default=False, init=False)
+    #: the file could not be opened or read (reading again may succeed: never cached)
+    unreadable: bool = field(default=False, init=False)
 
     def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
         """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
@@ -123,6 +125,12 @@ _RECENT: OrderedDict[tuple[str, int, int, int, int, int], Blocks] = OrderedDict(
 _RECENT_MAX = 16
 
 
+def _unreadable_blocks(exc: OSError) -> Blocks:
+    blocks = Blocks(format="unknown", problems=[unreadable(exc)])
+    blocks.unreadable = True
+    return blocks
+
+
 def scan(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Blocks:
     """Walk ``path``'s container for XMP and C2PA; problems are reported, never raised.
 
@@ -139,7 +147,7 @@ def scan(path: str | os.PathLike[str], st: os.stat_result | None = None) -> Bloc
         if st is None:
             st = os.stat(path)
     except OSError as exc:
-        return Blocks(format="unknown", problems=[unreadable(exc)])
+        return _unreadable_blocks(exc)
     key = (os.fspath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     found = _RECENT.get(key)
     if found is None:
@@ -176,7 +184,7 @@ def _scan(path: str | os.PathLike[str]) -> Blocks:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     except OSError as exc:
-        return Blocks(format="unknown", problems=[unreadable(exc)])
+        return _unreadable_blocks(exc)
     try:
         head = _pread(fd, _HEAD_BYTES, 0)
         source: _Src
@@ -190,7 +198,7 @@ def _scan(path: str | os.PathLike[str]) -> Blocks:
             return Blocks(format=kind)
         return walker(source, size)
     except OSError as exc:
-        return Blocks(format="unknown", problems=[unreadable(exc)])
+        return _unreadable_blocks(exc)
     finally:
         os.close(fd)
 

@@ -127,6 +127,7 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         result["problems"].append(unreadable(exc))
+        result["unreadable"] = True
         return result
     try:
         size = os.fstat(fd).st_size
@@ -139,6 +140,7 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
             _parse(_Cursor(f, size), result)
     except OSError as exc:
         result["problems"].append(unreadable(exc))
+        result["unreadable"] = True
     finally:
         os.close(fd)
     return result

@@ -145,7 +145,14 @@ def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord |
         evidence["attributes"] = genai
     if unmapped:
         evidence["unmapped"] = sorted(unmapped)
-    return PartialRecord(source=SOURCE, file=file, data=data, issues=issues, evidence=evidence)
+    return PartialRecord(
+        source=SOURCE,
+        file=file,
+        data=data,
+        issues=issues,
+        evidence=evidence,
+        volatile=bool(header.get("unreadable")),  # reading again may succeed: never cached
+    )
 
 
 def _merge_parts(parts: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[Any]]]:

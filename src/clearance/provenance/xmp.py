@@ -195,6 +195,8 @@ def read_jpeg_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _read(blocks: Blocks) -> dict[str, Any]:
     result: dict[str, Any] = {"container": blocks.format, "problems": list(blocks.problems)}
+    if blocks.unreadable:
+        result["unreadable"] = True
     if blocks.c2pa:
         result["c2pa"] = blocks.c2pa
     if blocks.xmp is None:
@@ -278,7 +280,14 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
         evidence["location"] = found["where"]
     if found.get("packets"):
         evidence["packets"] = found["packets"]
-    return PartialRecord(source=SOURCE, file=file, data=data, issues=issues, evidence=evidence)
+    return PartialRecord(
+        source=SOURCE,
+        file=file,
+        data=data,
+        issues=issues,
+        evidence=evidence,
+        volatile=bool(found.get("unreadable")),  # reading again may succeed: never cached
+    )
 
 
 def _weigh_every_value(found: dict[str, Any], source_type: str) -> tuple[bool | None, str]:
