@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -109,15 +110,23 @@ def schema_for(
     return "provenance.schema.json", "neither its name nor its top-level keys say"
 
 
-def _nearest_references(path: Path) -> dict[Path, str]:
+def _nearest_references(path: Path) -> Mapping[Path, str]:
     try:
         config = find_config([path])
     except ConfigError:  # not a file: the configuration's own problem, not this file's
         return {}
-    return referenced_files(config) if config is not None else {}
+    return _references_of(config) if config is not None else {}
+
+
+@functools.lru_cache(maxsize=64)
+def _references_of(config: Path) -> Mapping[Path, str]:
+    """:func:`referenced_files`, parsed once per configuration (``validate`` of many
+    sidecars under one show asks for the same one each time)."""
+    return MappingProxyType(referenced_files(config))
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    _references_of.cache_clear()  # one command's memo: a configuration may change between
     code = EXIT_OK
     references: dict[Path, str] = {}
     for raw in args.files:  # a configuration may name a file given after it, anywhere
