@@ -729,6 +729,11 @@ def test_check_names_a_folder_or_a_sidecar_for_what_it_is(tmp_path: Path) -> Non
     assert via_sidecar.code == direct.code == 1
     assert via_sidecar.json()["assets"] == direct.json()["assets"]
 
+    # a detached C2PA manifest named NAME.c2pa stands for NAME.EXT, whose reader reads it
+    (show.root / "comp" / "a.c2pa").write_bytes(b"not a manifest store")
+    manifest = run_cli("check", str(show.root / "comp" / "a.c2pa"), "-f", "json")
+    assert [a["asset"] for a in manifest.json()["assets"]] == ["comp/a.png"], manifest.stderr
+
     gone = run_cli("check", str(orphan))
     assert gone.code == 2 and f"{orphan}: is a provenance sidecar, and no asset" in gone.stderr
     scanned = run_cli("scan", str(orphan))

@@ -424,11 +424,13 @@ def _pick(names: frozenset[str], candidates: list[Path]) -> Path | None:
 
 def described_by(sidecar: Path, policy: Policy) -> list[str]:
     """The names of the asset files next to ``sidecar`` that it describes: ``X.png`` for
-    ``X.png.genai.yaml`` (or ``X.png.c2pa``), every frame ``PREFIX.####.EXT`` for
-    ``PREFIX.genai.yaml``."""
+    ``X.png.genai.yaml`` (or ``X.png.c2pa``, or ``X.c2pa``, which the C2PA reader reads for
+    ``X.png`` too), every frame ``PREFIX.####.EXT`` for ``PREFIX.genai.yaml`` (or
+    ``PREFIX.c2pa``)."""
     lower = sidecar.name.lower()
     suffix = next(s for s in (*SIDECAR_SUFFIXES, ".c2pa") if lower.endswith(s))
     stem = sidecar.name[: -len(suffix)]
+    manifest = suffix == ".c2pa"
     try:
         names = os.listdir(sidecar.parent)
     except OSError:
@@ -438,7 +440,11 @@ def described_by(sidecar: Path, policy: Policy) -> list[str]:
     for name in names:
         if name == stem or name.startswith(stem + "."):
             frame = split_frame(name)
-            if (name == stem or (frame is not None and frame[0] == stem)) and test(name):
+            if (
+                name == stem
+                or (frame is not None and frame[0] == stem)
+                or (manifest and os.path.splitext(name)[0] == stem)
+            ) and test(name):
                 found.append(name)
     return sorted(found)
 
