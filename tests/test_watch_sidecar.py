@@ -380,3 +380,167 @@ def test_the_watcher_keys_audits_on_the_manifest_the_c2pa_reader_reads(tmp_path:
             found, fp = detached_manifest(str(folder / asset))
             assert found == (str(read) if read else None), (names, asset)
             assert (fp == "-") == (read is None)
+
+
+def test_every_consumer_of_detached_manifests_considers_the_names_the_c2pa_reader_tries(
+    tmp_path: Path,
+) -> None:
+    """One list of detached C2PA manifest names (``c2pa.manifest_names``), and four consumers
+    that agree on it: the C2PA reader (what it reads, in its order), the provenance cache (a
+    manifest it may read changes the fingerprint), the watcher's ``detached_manifest`` (the
+    one recorded as read) and its pairing (what an asset waits for while it settles, and
+    which assets a manifest that settles sends to be audited again). For a single file, a
+    sequence whose PREFIX has a dot in it, and a name without an extension."""
+    import os
+
+    from clearance.cache import ProvenanceCache
+    from clearance.discover import discover
+    from clearance.model import Asset
+    from clearance.policy import default_policy
+    from clearance.provenance import c2pa
+    from clearance.watch import Watcher
+    from clearance.watch_pairing import _key_for, manifests_read
+    from clearance.watch_readiness import detached_manifest
+
+    cases = {
+        "a.exr": (["a.exr"], ["a.exr.c2pa", "a.c2pa"]),
+        "sh010.v002.####.exr": (
+            ["sh010.v002.1001.exr", "sh010.v002.1002.exr"],
+            ["sh010.v002.1001.exr.c2pa", "sh010.v002.1001.c2pa", "sh010.v002.c2pa"],
+        ),
+        "a": (["a"], ["a.c2pa"]),
+    }
+    cache = ProvenanceCache(tmp_path / "cache.db", readers=["c2pa"], settings={}, version="t")
+    folders = iter(range(1000))
+
+    def show(files: list[str], manifests: list[str]) -> tuple[Path, Asset, Watcher]:
+        folder = tmp_path / str(next(folders))
+        folder.mkdir()
+        for name in files:
+            (folder / name).write_bytes(exr_bytes() if name.endswith(".exr") else b"raw plate")
+        for name in manifests:
+            (folder / name).write_bytes(b"manifest")
+        policy = default_policy(folder)
+        policy.extensions = policy.extensions | {""}  # "" makes a name without a dot an asset
+        policy.settings = {"c2pa": {"verify": False}}
+        (asset,) = discover([folder], policy).assets
+        return folder, asset, Watcher(policy, [folder])
+
+    for rel, (files, expected) in cases.items():
+        # every name a consumer might take: each file name and each of its dotted prefixes
+        universe = {rel + ".c2pa"} | {
+            ".".join(f.split(".")[:i]) + ".c2pa" for f in files for i in range(1, f.count(".") + 2)
+        }
+        considered: dict[str, set[str]] = {
+            consumer: set()
+            for consumer in (
+                "reader",
+                "cache",
+                "watcher's manifest version",
+                "pairing waits",
+                "pairing audits again",
+            )
+        }
+        for name in sorted(universe):
+            folder, asset, watcher = show(files, [name])
+            assert asset.rel == rel
+            prefix = c2pa.sequence_prefix_of(asset)
+            key = _key_for(str(asset.path))
+            record = c2pa.clearance_read_provenance(asset=asset, policy=watcher.policy)
+            found, _version = detached_manifest(str(asset.path), sequence_prefix=prefix)
+            readers = watcher._manifest_readers(str(folder / name))
+            waits = manifests_read(key, [str(f) for f in asset.files])
+            fingerprint = cache.fingerprint(asset)
+            (folder / name).unlink()
+            answers = {
+                "reader": record is not None and record.file == name,
+                "cache": cache.fingerprint(asset) != fingerprint,
+                "watcher's manifest version": found == str(folder / name),
+                "pairing waits": str(folder / name) in waits,
+                "pairing audits again": key in readers,
+            }
+            assert set(answers) == set(considered)
+            for consumer, takes in answers.items():
+                if takes:
+                    considered[consumer].add(name)
+        assert considered == dict.fromkeys(considered, set(expected)), rel
+
+        # in the reader's order: with all of them there, each consumer takes the first one
+        folder, asset, watcher = show(files, expected)
+        key = _key_for(str(asset.path))
+        assert [
+            os.path.basename(m) for m in manifests_read(key, [str(f) for f in asset.files])
+        ] == expected
+        prefix = c2pa.sequence_prefix_of(asset)
+        for name in expected:
+            (asset,) = discover([folder], watcher.policy).assets
+            record = c2pa.clearance_read_provenance(asset=asset, policy=watcher.policy)
+            found, _version = detached_manifest(str(asset.path), sequence_prefix=prefix)
+            assert record is not None and record.file == name, (rel, name)
+            assert found == str(folder / name), (rel, name)
+            (folder / name).unlink()
+
+
+@needs_sdk
+def test_s10_a_sequence_manifest_that_lands_after_the_sequence_reaudits_it_once(
+    tmp_path: Path,
+) -> None:
+    """S10 for a sequence's own detached manifest ``PREFIX.c2pa`` (what ``clearance scan``
+    reads for it, checked against its first frame): landing after the sequence was audited →
+    the whole sequence is audited again, once (reason sidecar-late, the manifest read and
+    recorded in the ledger); ``bg.c2pa`` landing while the watcher is down → the start-up
+    reconcile audits ``bg.####.exr`` again, once, and the other sequence not again."""
+    import os
+
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    setup: list[tuple[object, ...]] = [("mkdirs", str(seq))]
+    manifests = {}
+    for prefix in ("fg.v002", "bg"):  # a PREFIX with a dot in it, and one without
+        first = stage / f"{prefix}.1001.exr"
+        first.write_bytes(exr_bytes(seed=len(prefix)))
+        sign(first, first, pki, c2pa_manifest(TRAINED), sidecar=stage / f"{prefix}.c2pa")
+        manifests[prefix] = (stage / f"{prefix}.c2pa").read_bytes()
+        setup += [
+            ("write", str(seq / f"{prefix}.genai.yaml"), SIDECAR),
+            ("write", str(seq / f"{prefix}.1001.exr"), first.read_bytes()),
+            ("exr", str(seq / f"{prefix}.1002.exr"), 2),
+        ]
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 2)
+        run_writer(writer_script, [("write", str(seq / "fg.v002.c2pa"), manifests["fg.v002"])])
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("write", str(seq / "bg.c2pa"), manifests["bg"])])
+    with InProcessWatcher(root):
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 4
+    first_audits = {e["asset"]: e for e in events_[:2]}
+    late, restarted = events_[2:]
+    store = ledger(root)
+    for event, prefix in [(late, "fg.v002"), (restarted, "bg")]:
+        asset = f"renders/sh010/{prefix}.####.exr"
+        before = first_audits[asset]
+        assert event["asset"] == asset
+        assert event["details"]["frames"] == "1001-1002"
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-late"
+        assert watch["pairing"] == "paired"  # the YAML sidecar was there all along
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert watch["manifest"] == f"renders/sh010/{prefix}.c2pa"
+        assert "C2PA" in watch["resolution"]
+        assert "c2pa" in event["details"]["sources"]
+        assert "c2pa" not in before["details"]["sources"]
+        audits = store.audits(asset)
+        assert [a.state for a in audits] == ["superseded", "audited"]
+        assert audits[0].manifest_fp == "-"
+        assert audits[1].manifest == os.path.realpath(seq / f"{prefix}.c2pa")
+        assert audits[1].manifest_fp not in (None, "-")

@@ -5,8 +5,9 @@ again. The cache keeps, per asset, the partial records of the cacheable readers 
 sidecar, XMP, EXR and C2PA readers) under a **fingerprint** of everything they read:
 
 * the identity and version ``(dev, ino, size, mtime_ns, ctime_ns)`` of the sidecar (and its
-  name, which decides how it is parsed), of the asset's first and last file, and of a
-  ``.c2pa`` sidecar if there is one (or the fact that there is none);
+  name, which decides how it is parsed), of the asset's first and last file, and of each
+  detached ``.c2pa`` manifest the C2PA reader looks for (``c2pa.manifest_names``; or the fact
+  that there is none);
 * for a sequence, its frame list;
 * the readers' signature: their names, Clearance's version and the ``readers:`` settings.
 
@@ -34,6 +35,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .model import Asset, PartialRecord, ProvenanceIssue
+from .provenance.c2pa import manifest_names, sequence_prefix_of
 
 __all__ = ["ProvenanceCache", "migrate_provenance_cache", "CACHEABLE_READERS"]
 
@@ -169,18 +171,14 @@ class ProvenanceCache:
             if sidecar is not None
             else "no-sidecar"
         )
-        # the C2PA sidecars the reader looks for (str paths: this runs once per asset)
-        path = os.fspath(asset.path)
-        folder, _, stem = path.rpartition(os.sep)
-        base = stem.rsplit(".", 1)[0] if "." in stem[1:] and not stem.endswith(".") else stem
-        names = [f"{stem}.c2pa", f"{base}.c2pa"]
-        if asset.is_sequence:  # PREFIX.c2pa (PREFIX may hold dots: sh010.v002.####.exr)
-            names.append(f"{asset.name.rsplit('.', 2)[0]}.c2pa")
+        # the C2PA manifests the reader looks for (names: this runs once per asset)
+        folder, sep, name = os.fspath(asset.path).rpartition(os.sep)
+        names = manifest_names(name, sequence_prefix_of(asset))
         # a name that was not in the folder when it was listed is absent without a stat: a
         # file that appears later is listed, and so changes the fingerprint, on the next run
         known = asset.siblings
         parts.extend(
-            "-" if known is not None and n not in known else _stat_token(f"{folder}{os.sep}{n}")
+            "-" if known is not None and n not in known else _stat_token(f"{folder}{sep}{n}")
             for n in names
         )
         return "|".join(parts)

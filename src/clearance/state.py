@@ -124,7 +124,8 @@ def _v3_lineage(db: sqlite3.Connection) -> None:
 
 
 def _v4_detached_manifest(db: sqlite3.Connection) -> None:
-    # the detached C2PA manifest (NAME.EXT.c2pa / NAME.c2pa) each audit read, and its version
+    # the detached C2PA manifest each audit read (NAME.EXT.c2pa, NAME.c2pa, a sequence's
+    # PREFIX.c2pa: c2pa.manifest_names), and its version
     # ("-": none was there; NULL: not recorded, an audit by an older Clearance)
     _script(
         db,

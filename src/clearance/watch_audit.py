@@ -52,6 +52,7 @@ from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_names, split_frame
 from .engine import Session
 from .model import Asset, relative_posix
 from .policy import Policy
+from .provenance.c2pa import sequence_prefix_of
 from .state import AuditIntent, AuditRow, FileVersion, StateStore
 from .watch_pool import (
     AuditProcesses,
@@ -354,7 +355,9 @@ class AuditWorker(threading.Thread):
             # a sidecar or a C2PA manifest settled: which manifest is there now decides too
             # (for any other job, the audit looks at it, in the audit process)
             manifest, manifest_fp = (
-                detached_manifest(str(asset.path), self.fs.stat)
+                detached_manifest(
+                    str(asset.path), self.fs.stat, sequence_prefix=sequence_prefix_of(asset)
+                )
                 if job.pairing == "sidecar"
                 else (None, None)
             )

@@ -5,11 +5,12 @@ grouped by asset (a single file, or ``PREFIX.####.EXT`` in one folder). A group 
 :class:`~clearance.watch_audit.Job` when every frame is settled, no frame changed for the
 idle window (``--sequence-idle`` for sequences), and its sidecar is settled — or the grace
 window (``--sidecar-grace``) has passed without one (then it is audited with ``PRV-01`` and
-re-audited when the sidecar lands). A sidecar — or a detached C2PA manifest, ``NAME.EXT.c2pa``
-or ``NAME.c2pa`` — that settles after its asset was audited sends a ``pairing="sidecar"``
-job: the worker re-audits only if the sidecar or the manifest changed. An asset never waits
-for a manifest that is not there (no grace window: C2PA is optional), only for one that is
-still settling.
+re-audited when the sidecar lands). A sidecar — or a detached C2PA manifest the C2PA reader
+reads for the asset (:func:`clearance.provenance.c2pa.manifest_names`: ``NAME.EXT.c2pa``,
+``NAME.c2pa``, and for a sequence its first frame's and its own ``PREFIX.c2pa``) — that
+settles after its asset was audited sends a ``pairing="sidecar"`` job: the worker re-audits
+only if the sidecar or the manifest changed. An asset never waits for a manifest that is not
+there (no grace window: C2PA is optional), only for one that is still settling.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .discover import SIDECAR_SUFFIXES, is_candidate, split_frame
 from .policy import Policy
+from .provenance.c2pa import manifest_names
 from .state import FileVersion, StateStore
 from .watch_audit import Job
 from .watch_readiness import FileSystem
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
     from .watch import WatchOptions
     from .watch_audit import AuditWorker
 
-__all__ = ["AssetGrouping", "GroupKey"]
+__all__ = ["AssetGrouping", "GroupKey", "manifests_read"]
 
 GroupKey = tuple[str, str, str]  # (folder, prefix or file name, ext or "")
 
@@ -53,6 +56,23 @@ def _key_for(path: str) -> GroupKey:
     if parts is None:
         return (folder, name, "")
     return (folder, parts[0], parts[2])
+
+
+def manifests_read(key: GroupKey, files: Sequence[str]) -> list[str]:
+    """The detached C2PA manifests the audit of the asset ``key`` made of ``files`` reads,
+    as the C2PA reader looks for them (a sequence: its first frame's, then ``PREFIX.c2pa``)."""
+    folder, prefix, ext = key
+    if not ext:
+        return manifest_names(os.path.join(folder, prefix))
+    if not files:
+        return []
+    first = min(files, key=_frame_order)  # as build_asset() picks it
+    return manifest_names(first, sequence_prefix=prefix)
+
+
+def _frame_order(path: str) -> tuple[int, str]:
+    parts = split_frame(os.path.basename(path))
+    return (int(parts[1]) if parts is not None else -1, path)
 
 
 def _wall(mono: float) -> float:
@@ -150,6 +170,10 @@ class AssetGrouping:
         if files is None:
             self._wake(key, now + 0.1)
             return
+        if any(m in self.pending for m in manifests_read(key, files)):
+            # the manifest its audit reads must not be half-written; its settling nudges this
+            self._wake(key, now + 0.5)
+            return
         # latency is measured from the moment the asset was ready: its last file settled
         # (a sequence: its idle window ended; a sidecar it waited for: that settled), or,
         # without a sidecar, the grace window ended
@@ -170,25 +194,18 @@ class AssetGrouping:
         self.groups.pop(key, None)
 
     def _sidecar_of(self, key: GroupKey) -> str | None:
-        """The sidecar path of a group if present and settled, "pending" if settling (or its
-        file's C2PA manifest is), else None."""
-        folder, stem, ext = key
-        if not ext:  # a single file: the manifest its audit reads must not be half-written
-            path = os.path.join(folder, stem)
-            base, dot = os.path.splitext(path)
-            if path + ".c2pa" in self.pending or (dot and base + ".c2pa" in self.pending):
+        """The sidecar path of a group if present and settled, "pending" if settling, else
+        None."""
+        folder, stem, _ext = key
+        for suffix in SIDECAR_SUFFIXES:
+            path = os.path.join(folder, stem + suffix)
+            if path in self.pending:
                 return "pending"
-        stems = [stem] if ext else [stem]
-        for s in stems:
-            for suffix in SIDECAR_SUFFIXES:
-                path = os.path.join(folder, s + suffix)
-                if path in self.pending:
-                    return "pending"
-                try:
-                    self.fs.stat(path)
-                    return path
-                except OSError:
-                    continue
+            try:
+                self.fs.stat(path)
+                return path
+            except OSError:
+                continue
         return None
 
     def _files_of(self, key: GroupKey, group: _Group) -> list[str] | None:
@@ -233,33 +250,29 @@ class AssetGrouping:
         audited one."""
         folder, name = os.path.split(path)
         lower = name.lower()
-        manifest = lower.endswith(".c2pa")
-        stem = (
-            name[:-5]
-            if manifest
-            else next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
-        )
-        if stem is None:
-            return
-        keys: set[GroupKey] = set()
-        entries: list[os.DirEntry[str]] = []
-        if is_candidate(stem, self.policy):
-            keys.add(_key_for(os.path.join(folder, stem)))  # NAME.EXT.genai.yaml (.c2pa): one file
+        on_disk: dict[GroupKey, list[str]] = {}
+        if lower.endswith(".c2pa"):
+            on_disk = self._manifest_readers(path)
         else:
-            try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT; NAME.c2pa: NAME.EXT
-                entries = list(self.fs.scandir(folder))
-            except OSError:
-                entries = []
-        for entry in entries:
-            if manifest:
-                base, dot = os.path.splitext(entry.name)
-                if dot and base == stem and is_candidate(entry.name, self.policy):
-                    keys.add(_key_for(entry.path))
-                continue
-            parts = split_frame(entry.name)
-            if parts is not None and parts[0] == stem and is_candidate(entry.name, self.policy):
-                keys.add((folder, stem, parts[2]))
-        for key in keys:
+            stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+            if stem is None:
+                return
+            if is_candidate(stem, self.policy):
+                on_disk[_key_for(os.path.join(folder, stem))] = []  # NAME.EXT.genai.yaml
+            else:
+                try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT
+                    entries = list(self.fs.scandir(folder))
+                except OSError:
+                    entries = []
+                for entry in entries:
+                    parts = split_frame(entry.name)
+                    if (
+                        parts is not None
+                        and parts[0] == stem
+                        and is_candidate(entry.name, self.policy)
+                    ):
+                        on_disk[(folder, stem, parts[2])] = []
+        for key, listed in on_disk.items():
             group = self.groups.get(key)
             if group is not None:
                 if group.ready_since is not None:  # it was waiting for this sidecar
@@ -270,7 +283,7 @@ class AssetGrouping:
                 with self._inflight_lock:
                     self._requeued.append(path)
                 continue
-            files = self._files_on_disk(key)
+            files = listed or self._files_on_disk(key)
             if not files:
                 continue
             assert self.worker is not None
@@ -283,6 +296,42 @@ class AssetGrouping:
                 with self._inflight_lock:
                     self.inflight.discard(key)
                     self._requeued.append(path)
+
+    def _manifest_readers(self, path: str) -> dict[GroupKey, list[str]]:
+        """The assets on disk whose audit reads the detached C2PA manifest ``path`` (it is
+        among their :func:`manifests_read`), each with its files.
+
+        ``NAME.EXT.c2pa`` is the manifest of the file ``NAME.EXT`` (of its sequence, for a
+        frame), found without listing the folder: it comes once per file, and a render
+        folder may hold 100,000. (A ``NAME.EXT.E`` reading it as its ``NAME.c2pa``, or a
+        sequence ``NAME.EXT.####.E`` as its ``PREFIX.c2pa``, is not looked for.) Any other
+        name, ``NAME.c2pa`` or ``PREFIX.c2pa``, is looked up in the folder's listing.
+        """
+        folder, name = os.path.split(path)
+        stem = name[: -len(".c2pa")]
+        found: dict[GroupKey, list[str]] = {}
+        if len(os.path.splitext(stem)[1]) > 1 and is_candidate(stem, self.policy):
+            key = _key_for(os.path.join(folder, stem))
+            found[key] = self._files_on_disk(key)
+        else:
+            try:
+                entries = list(self.fs.scandir(folder))
+            except OSError:
+                entries = []
+            # what may read it is NAME (a name without an extension), NAME.EXT, or a
+            # sequence PREFIX.####.EXT whose PREFIX (or first frame PREFIX.####) is NAME:
+            # all start with NAME up to its last dot, and so do all those sequences' frames
+            near = stem.rsplit(".", 1)[0] + "."
+            for entry in entries:
+                if (entry.name == stem or entry.name.startswith(near)) and is_candidate(
+                    entry.name, self.policy
+                ):
+                    found.setdefault(_key_for(entry.path), []).append(entry.path)
+        return {
+            key: sorted(files)
+            for key, files in found.items()
+            if files and path in manifests_read(key, files)
+        }
 
     def _files_on_disk(self, key: GroupKey) -> list[str]:
         folder, stem, ext = key

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, relative_posix
+from .provenance.c2pa import sequence_prefix_of
 from .state import FileVersion
 from .watch_readiness import detached_manifest
 
@@ -204,9 +205,10 @@ class AuditReply:
 
 def manifest_before_audit(asset: Asset) -> tuple[str | None, str | None]:
     """:func:`~clearance.watch_readiness.detached_manifest` of ``asset`` (a sequence: of its
-    first frame, as the C2PA reader), or ``(None, None)`` when it cannot be looked at."""
+    first frame, and its ``PREFIX.c2pa``, as the C2PA reader), or ``(None, None)`` when it
+    cannot be looked at."""
     try:
-        return detached_manifest(str(asset.path))
+        return detached_manifest(str(asset.path), sequence_prefix=sequence_prefix_of(asset))
     except OSError:
         return None, None
 

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_ISREG
 
+from .provenance.c2pa import manifest_names
+
 __all__ = [
     "FileSystem",
     "NETWORK_FS",
@@ -68,17 +70,18 @@ def is_transient(exc: OSError) -> bool:
 
 
 def detached_manifest(
-    path: str, stat: Callable[[str], os.stat_result] = os.stat
+    path: str,
+    stat: Callable[[str], os.stat_result] = os.stat,
+    *,
+    sequence_prefix: str | None = None,
 ) -> tuple[str | None, str]:
-    """The detached C2PA manifest that the C2PA reader reads for the file ``path`` — the names
-    :func:`clearance.provenance.c2pa.sidecar_manifest` tries: ``NAME.EXT.c2pa``, then
-    ``NAME.c2pa`` — and its version ``dev:ino:size:mtime_ns``; ``(None, "-")`` when there is
-    none. A transient error (EIO, ESTALE) raises: "cannot look" is never "not there"."""
-    stem, ext = os.path.splitext(path)
-    names = [path + ".c2pa"]
-    if ext and ext != ".":
-        names.append(stem + ".c2pa")
-    for name in names:
+    """The detached C2PA manifest that the C2PA reader reads for the file ``path`` — the first
+    of :func:`clearance.provenance.c2pa.manifest_names` there: ``NAME.EXT.c2pa``, then
+    ``NAME.c2pa``, then (``path`` being a sequence's first frame, ``sequence_prefix`` its
+    ``PREFIX``) ``PREFIX.c2pa`` — and its version ``dev:ino:size:mtime_ns``; ``(None, "-")``
+    when there is none. A transient error (EIO, ESTALE) raises: "cannot look" is never "not
+    there"."""
+    for name in manifest_names(path, sequence_prefix):
         try:
             st = stat(name)
         except OSError as exc:

@@ -4,8 +4,8 @@ Registered as a built-in reader plugin (``clearance.provenance.c2pa``). Two leve
 
 - **Detection, always** (stdlib only): a PNG ``caBX`` chunk, a JPEG APP11 JUMBF segment, a WebP
   ``C2PA`` chunk, a TIFF tag 0xCD41, or a sidecar manifest next to the file (``shot.exr.c2pa``
-  or ``shot.c2pa``, and for a sequence its own ``PREFIX.c2pa``; EXR can only carry one this
-  way). Without the SDK the record says "manifest present, not verified" and claims nothing.
+  or ``shot.c2pa``, and for a sequence its own ``PREFIX.c2pa``: :func:`manifest_names`, which
+  the cache and the watcher ask too; EXR can only carry one this way). Without the SDK the record says "manifest present, not verified" and claims nothing.
 - **Verification, with the optional extra** ``genai-clearance[c2pa]`` (c2pa-python): offline
   (remote manifest fetch and OCSP off), against the trust anchors the policy names. The record
   then carries ``generated`` / ``source_type`` from the actions' ``digitalSourceType`` (in the
@@ -46,6 +46,8 @@ __all__ = [
     "C2paSettings",
     "sdk_available",
     "find_manifest",
+    "manifest_names",
+    "sequence_prefix_of",
     "sidecar_manifest",
     "verify_manifest",
     "summarize_store",
@@ -85,41 +87,57 @@ def sdk_available() -> bool:
 # ------------------------------------------------------------------------------ detection ----
 
 
+def manifest_names(path: str, sequence_prefix: str | None = None) -> list[str]:
+    """The detached manifests the reader looks for next to the file ``path``, in the order it
+    tries them: ``NAME.EXT.c2pa``, then ``NAME.c2pa`` (when the name has an extension), then,
+    ``path`` being a sequence's first frame, the sequence's ``PREFIX.c2pa``.
+
+    The one list of these names: the provenance cache (``clearance.cache``) and the watcher
+    (``clearance.watch_readiness``, ``clearance.watch_pairing``) ask it too, so a manifest the
+    reader reads changes the cached answer, is recorded as the one an audit read, and is
+    waited for and re-audited on when it lands.
+
+    :param path: the file (a path, or a bare name: the names are then bare too).
+    :param sequence_prefix: the sequence's ``PREFIX`` (:func:`sequence_prefix_of`), if ``path``
+        is its first frame.
+    """
+    folder, sep, name = path.rpartition(os.sep)
+    stem, ext = os.path.splitext(name)
+    # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
+    # plain strings, no Path objects: this is asked once per asset
+    names = [f"{folder}{sep}{name}.c2pa"]
+    if ext and ext != ".":
+        names.append(f"{folder}{sep}{stem}.c2pa")
+    if sequence_prefix:
+        names.append(f"{folder}{sep}{sequence_prefix}.c2pa")
+    return names
+
+
+def sequence_prefix_of(asset: Asset) -> str | None:
+    """A sequence's ``PREFIX`` (``sh010_fg`` for ``sh010_fg.####.exr``, ``sh010.v002`` for
+    ``sh010.v002.####.exr``); None for a single file."""
+    return asset.name.rsplit(".", 2)[0] if asset.is_sequence else None
+
+
 def sidecar_manifest(
     path: str | os.PathLike[str],
     known: Collection[str] | None = None,
     *,
     sequence_prefix: str | None = None,
 ) -> Path | None:
-    """A detached manifest next to ``path``: ``NAME.EXT.c2pa`` first, then ``NAME.c2pa``, then
-    (``path`` being a sequence's first frame) the sequence's ``PREFIX.c2pa``.
+    """The first of :func:`manifest_names` that is a file next to ``path``.
 
     :param known: the names in ``path``'s folder when it was listed (``Asset.siblings``), if
         known: a name not among them is absent without asking the filesystem.
     :param sequence_prefix: the sequence's ``PREFIX`` (as in ``PREFIX.genai.yaml``), if
         ``path`` is its first frame.
     """
-    for candidate in _manifest_candidates(os.fspath(path), sequence_prefix):
+    for candidate in manifest_names(os.fspath(path), sequence_prefix):
         if known is not None and os.path.basename(candidate) not in known:
             continue
         if os.path.isfile(candidate):
             return Path(candidate)
     return None
-
-
-def _manifest_candidates(name: str, sequence_prefix: str | None) -> list[str]:
-    stem, ext = os.path.splitext(name)
-    # the same two names as Path.with_name(name + ".c2pa") and Path.with_suffix(".c2pa");
-    # plain strings and os.path.isfile (no exception for "absent"): checked for every asset
-    candidates = [name + ".c2pa", (stem if ext and ext != "." else name) + ".c2pa"]
-    if sequence_prefix:
-        candidates.append(os.path.join(os.path.dirname(name), sequence_prefix + ".c2pa"))
-    return candidates
-
-
-def _sequence_prefix(asset: Asset) -> str | None:
-    """A sequence's ``PREFIX`` (``sh010_fg`` for ``sh010_fg.####.exr``); None for a file."""
-    return asset.name.rsplit(".", 2)[0] if asset.is_sequence else None
 
 
 def find_manifest(
@@ -460,7 +478,7 @@ def record_from_c2pa(
 def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None:
     """The asset's C2PA manifest (a sequence: its first frame's, else the sequence's own
     ``PREFIX.c2pa``, checked against the first frame); None when it has none."""
-    prefix = _sequence_prefix(asset)
+    prefix = sequence_prefix_of(asset)
     found = find_manifest(asset.path, asset.siblings, asset_stat(asset), sequence_prefix=prefix)
     if found is None:
         return None
