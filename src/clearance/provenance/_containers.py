@@ -7,6 +7,10 @@ data (``IDAT``) unless it decodes every pixel first.
 Each walker returns a :class:`Blocks` and never raises on bad input: truncation and corruption
 are collected in ``Blocks.problems`` (they become provenance issues), and whatever was found
 before the damage is still returned.
+
+A walk costs what a header costs, whatever the file holds: every walker stops at a bound on
+the chunks, segments or boxes it reads one by one (pixel data skipped in bulk is not counted),
+and a file past the bound is a problem and ``Blocks.unread_rest``, never a silent stop.
 """
 
 from __future__ import annotations
@@ -66,6 +70,10 @@ class Blocks:
     too_many_xmp: bool = field(default=False, init=False)
     #: the file could not be opened or read (reading again may succeed: never cached)
     unreadable: bool = field(default=False, init=False)
+    #: the walk stopped at a bound (too many chunks, markers or boxes) before the end of the
+    #: file: what lies past it was not read and might hold metadata. The same file always
+    #: stops at the same place, so the answer is cached like any other.
+    unread_rest: bool = field(default=False, init=False)
 
     def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
         """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
@@ -100,6 +108,12 @@ class Blocks:
             self.xmp, self.xmp_where = packet, where
         else:
             self.more_xmp += ((packet, where),)
+
+    def stop(self, problem: str) -> Blocks:
+        """End the walk at a bound: ``problem`` says which, and the rest is not read."""
+        self.problems.append(problem)
+        self.unread_rest = True
+        return self
 
 
 def _at(what: str, pos: int | None) -> str:
@@ -224,11 +238,21 @@ _PREAD = getattr(os, "pread", None)
 
 # ---------------------------------------------------------------------------------- PNG ----
 
+# A PNG is a handful of chunks around its pixel data. A hostile one (hundreds of thousands of
+# empty or text chunks) must cost what a header costs: past this many chunks the walk stops,
+# and the rest of the file is a problem, not read. Pixel data chunks (IDAT, APNG's fdAT) of
+# _PIXEL_CHUNK bytes or more are not counted: a 4K frame holds thousands (libpng writes 8 KiB),
+# walked one by one only when the tail cannot be trusted. Smaller ones count: no writer splits
+# pixel data that finely (only the last chunk of a run is short).
+_MAX_PNG_CHUNKS = 4096
+_PIXEL_CHUNK = 1024
+
 
 def _walk_png(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="png")
     pos = len(PNG_SIGNATURE)
     seen_idat = False
+    counted = 0
     while True:
         header = _read_at(f, pos, 8)
         if len(header) < 8:
@@ -245,6 +269,13 @@ def _walk_png(f: _Src, size: int) -> Blocks:
                 f"truncated: {what} chunk at byte {pos} needs {end} bytes, file has {size}"
             )
             return blocks
+        if length < _PIXEL_CHUNK or (ctype != b"IDAT" and ctype != b"fdAT"):
+            counted += 1
+            if counted > _MAX_PNG_CHUNKS:
+                return blocks.stop(
+                    f"corrupt PNG: more than {_MAX_PNG_CHUNKS} chunks besides the pixel data"
+                    f" (at byte {pos}): the rest of the file is not read"
+                )
         if ctype == b"IDAT":
             if not seen_idat:
                 seen_idat = True
@@ -277,8 +308,13 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
     exactly onto the IEND that ends the file, so a stray "IDAT" inside compressed data is
     not mistaken for a chunk. A truncated or damaged file never chains: the caller then walks
     every chunk and reports precisely where the damage is.
+
+    The search is bounded like the walk: at most :data:`_MAX_PNG_CHUNKS` candidates tried
+    and chunks checked in all, so a tail stuffed with "IDAT"s, or with chains that break
+    just before IEND, costs no more than walking (which the caller then does, up to its cap).
     """
     window = _TAIL_WINDOW
+    budget = _MAX_PNG_CHUNKS
     while True:
         start = max(first, size - window)
         tail = _read_at(f, start, size - start)
@@ -289,27 +325,35 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
             p = tail.rfind(b"IDAT", 0, p)
             if p < 4:
                 break
+            budget -= 1
             end = p + 8 + struct.unpack_from(">I", tail, p - 4)[0]
-            if end <= len(tail) and _chains_to_iend(tail, end):
-                return start + end
+            if end <= len(tail):
+                chained, budget = _chains_to_iend(tail, end, budget)
+                if chained:
+                    return start + end
+            if budget <= 0:
+                return None
         if start == first or window >= _MAX_TAIL_WINDOW:
             return None
         window *= 4
 
 
-def _chains_to_iend(tail: bytes, pos: int) -> bool:
-    while pos + 12 <= len(tail):
+def _chains_to_iend(tail: bytes, pos: int, budget: int) -> tuple[bool, int]:
+    """Do the chunks from ``pos`` chain onto the IEND that ends ``tail``? And what is left of
+    ``budget``, one spent per chunk checked (none left: not known, so False)."""
+    while pos + 12 <= len(tail) and budget > 0:
+        budget -= 1
         length = struct.unpack_from(">I", tail, pos)[0]
         end = pos + 12 + length
         if end > len(tail):
-            return False
+            return False, budget
         crc = struct.unpack_from(">I", tail, end - 4)[0]
         if zlib.crc32(tail[pos + 4 : end - 4]) != crc:
-            return False
+            return False, budget
         if tail[pos + 4 : pos + 8] == b"IEND":
-            return end == len(tail)
+            return end == len(tail), budget
         pos = end
-    return False
+    return False, budget
 
 
 def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
@@ -401,11 +445,10 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             skipped = len(run) - len(run.lstrip(b"\xff"))
             fill += skipped
             if fill > _MAX_JPEG_FILL:
-                blocks.problems.append(
+                return blocks.stop(
                     f"corrupt JPEG: more than {_MAX_JPEG_FILL} fill bytes before the image data"
                     f" (from byte {pos})"
                 )
-                return blocks
             pos += skipped  # onto the last fill byte: it and the next byte are the marker
             continue
         if marker == 0xDA or marker == 0xD9:  # start of scan / end of image: headers are over
@@ -413,11 +456,10 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # standalone markers carry no length
             standalone += 1
             if standalone > _MAX_JPEG_STANDALONE:
-                blocks.problems.append(
+                return blocks.stop(
                     f"corrupt JPEG: more than {_MAX_JPEG_STANDALONE} standalone markers before"
                     f" the image data (at byte {pos})"
                 )
-                return blocks
             pos += 2
             continue
         if len(header) < 4:
@@ -446,25 +488,35 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             if head.startswith(b"JP") and b"c2pa" in head:
                 blocks.c2pa = "APP11"
         pos = end
-    blocks.problems.append(
+    return blocks.stop(
         f"corrupt JPEG: more than {_MAX_JPEG_MARKERS} markers before the image data (at byte {pos})"
     )
-    return blocks
 
 
 # ----------------------------------------------------------------------- RIFF: WebP, WAV ----
 
 # RIFF chunk ids: WebP names its XMP chunk "XMP ", WAV (BWF/Adobe) "_PMX"; C2PA uses "C2PA".
 _RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
+# A WAV holds a few chunks (fmt, data, LIST, bext, iXML), a WebP a few more, one per frame when
+# animated. Past this many the walk stops, as for PNG: the rest is a problem, not read.
+_MAX_RIFF_CHUNKS = 4096
 
 
 def _walk_riff(f: _Src, size: int) -> Blocks:
     head = _read_at(f, 0, 12)
-    blocks = Blocks(format="webp" if head[8:12] == b"WEBP" else "wav")
+    webp = head[8:12] == b"WEBP"
+    blocks = Blocks(format="webp" if webp else "wav")
     declared = 8 + struct.unpack("<I", head[4:8])[0]
     riff_end = min(size, declared)
     pos = 12
+    chunks = 0
     while pos + 8 <= riff_end:
+        chunks += 1
+        if chunks > _MAX_RIFF_CHUNKS:
+            return blocks.stop(
+                f"corrupt {'WebP' if webp else 'WAV'}: more than {_MAX_RIFF_CHUNKS} chunks"
+                f" (at byte {pos}): the rest of the file is not read"
+            )
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
         if pos + 8 + length > size:
             what = fourcc.decode("latin-1", "replace")
@@ -492,28 +544,36 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
 _UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 _UUID_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _BMFF_FIRST = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"})
+# Boxes read in all (top level, moov, moov/udta): a movie has a few dozen, a fragmented MP4
+# two per fragment. Past this many the walk stops: the rest is a problem, not read.
 _MAX_BOXES = 10_000
 
 
 def _walk_bmff(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="bmff")
-    _bmff_boxes(f, 0, size, size, blocks, path=())
+    _bmff_boxes(f, 0, size, size, blocks, (), _MAX_BOXES)
     return blocks
 
 
 def _bmff_boxes(
-    f: _Src, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...]
-) -> None:
-    for _ in range(_MAX_BOXES):
-        if pos + 8 > end:
-            return
+    f: _Src, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...], budget: int
+) -> int:
+    """Walk the boxes from ``pos`` to ``end``; what is left of ``budget`` (boxes that may
+    still be read), or -1 once the bound stopped the walk."""
+    while pos + 8 <= end:
+        if budget == 0:
+            blocks.stop(
+                f"more than {_MAX_BOXES} boxes (at byte {pos}): the rest of the file is not read"
+            )
+            return -1
+        budget -= 1
         box_size, box_type = struct.unpack(">I4s", _read_at(f, pos, 8))
         header = 8
         if box_size == 1:  # 64-bit size follows the type
             raw = _read_at(f, pos + 8, 8)
             if len(raw) < 8:
                 blocks.problems.append(f"truncated: box header at byte {pos}")
-                return
+                return budget
             box_size, header = struct.unpack(">Q", raw)[0], 16
         elif box_size == 0:  # the box runs to the end of its parent
             box_size = end - pos
@@ -523,7 +583,7 @@ def _bmff_boxes(
             blocks.problems.append(
                 f"truncated: {what!r} box at byte {pos} runs past the end ({size} bytes)"
             )
-            return
+            return budget
         body, length = pos + header, box_size - header
         if box_type == b"uuid" and not path:
             kind = _read_at(f, body, 16)
@@ -539,8 +599,11 @@ def _bmff_boxes(
             if blocks.xmp_room(length, "XMP_ box", pos):
                 blocks.add_xmp(_read_at(f, body, length), "moov/udta/XMP_")
         elif (box_type == b"moov" and not path) or (box_type == b"udta" and path == (b"moov",)):
-            _bmff_boxes(f, body, box_end, size, blocks, (*path, box_type))
+            budget = _bmff_boxes(f, body, box_end, size, blocks, (*path, box_type), budget)
+            if budget < 0:
+                return budget
         pos = box_end
+    return budget
 
 
 # --------------------------------------------------------------------------------- TIFF ----

@@ -177,7 +177,9 @@ def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> 
         has more than one: their properties are merged as within one packet, first value
         kept, every distinct value under ``"conflicts"``; ``"unread_packets"`` counts those
         refused, malformed or past the bound), ``"c2pa"`` (where an embedded
-        manifest sits, if any) and ``"problems"`` (truncation, corruption, a refused packet).
+        manifest sits, if any), ``"problems"`` (truncation, corruption, a refused packet) and
+        ``"unread_rest"`` (True when the walk stopped at a bound on chunks, markers or boxes:
+        the rest of the file, which might hold a packet, was not read).
         Never raises on bad input.
     """
     return _read(scan(path, st))
@@ -197,6 +199,8 @@ def _read(blocks: Blocks) -> dict[str, Any]:
     result: dict[str, Any] = {"container": blocks.format, "problems": list(blocks.problems)}
     if blocks.unreadable:
         result["unreadable"] = True
+    if blocks.unread_rest:
+        result["unread_rest"] = True
     if blocks.c2pa:
         result["c2pa"] = blocks.c2pa
     if blocks.xmp is None:
@@ -255,7 +259,7 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
     source_type = found.get("digital_source_type")
     if source_type:
         data["source_type"] = source_type
-        if "conflicts" in found or "unread_packets" in found:
+        if "conflicts" in found or "unread_packets" in found or "unread_rest" in found:
             generated, data["source_type"] = _weigh_every_value(found, source_type)
         else:  # one value, every packet read: the common case
             generated = generated_from_source_type(source_type)
@@ -293,12 +297,14 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
 def _weigh_every_value(found: dict[str, Any], source_type: str) -> tuple[bool | None, str]:
     """``generated`` and ``source_type`` from every DigitalSourceType written (twice in a
     packet, or in two packets): GenAI in any of them is GenAI, with that term; "no GenAI" only
-    if each excludes it and every packet was read (one that was not might say GenAI)."""
+    if each excludes it and every packet was read (one that was not, or one in the part of the
+    file past a walk's bound, might say GenAI)."""
     values = found.get("conflicts", {}).get("digital_source_type") or [source_type]
     verdicts = [generated_from_source_type(value) for value in values]
     if True in verdicts:
         return True, values[verdicts.index(True)]
-    if all(verdict is False for verdict in verdicts) and not found.get("unread_packets"):
+    every_packet_read = not found.get("unread_packets") and not found.get("unread_rest")
+    if all(verdict is False for verdict in verdicts) and every_packet_read:
         return False, source_type
     return None, source_type
 

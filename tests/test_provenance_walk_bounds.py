@@ -1,0 +1,302 @@
+"""The container walkers' bounds: a hostile or corrupt file (hundreds of thousands of tiny
+chunks, segments or boxes) costs what a header costs, and is "unsure", never a pass.
+
+Each hostile file here is a real file (Pillow, ``wave``, the MP4 writer of ``_embedded``)
+carrying a capture packet, then the filler, then a GenAI packet. The walk must stop at its
+bound with an issue naming the file and the bound, must not read the GenAI packet past it,
+and must not claim "no GenAI" from the capture packet either: what lies past the bound might
+say GenAI. A legitimate frame with thousands of IDAT chunks is read as before.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from _embedded import (
+    CAPTURE,
+    TRAINED,
+    XMP_UUID,
+    bmff_box,
+    c2pa_manifest,
+    insert_png_chunk,
+    make_pki,
+    png_chunk,
+    png_chunk_types,
+    rechunk_idat,
+    sign,
+    write_jpeg,
+    write_mp4,
+    write_png,
+    write_wav,
+    xmp_packet,
+)
+from clearance.cache import keepable
+from clearance.model import Asset, Outcome
+from clearance.provenance import c2pa, xmp
+from clearance.provenance._containers import scan
+from clearance.provenance.c2pa import find_manifest, sdk_available
+from clearance.provenance.xmp import read_xmp
+
+pytest.importorskip("PIL")
+
+ITXT_XMP = b"XML:com.adobe.xmp\x00\x00\x00\x00\x00"
+GENAI = xmp_packet(TRAINED).encode()
+
+
+def asset_for(path: Path, **kw) -> Asset:
+    return Asset(path=path, rel=path.name, root=path.parent, files=[path], **kw)
+
+
+# --------------------------------------------------------------------- hostile file writers ----
+
+
+def _png(path: Path, before: bytes = b"", after: bytes = b"", tail: bytes = b"") -> Path:
+    """Pillow's PNG (a capture packet before IDAT), ``before`` spliced in ahead of the pixel
+    data, ``after`` and then a GenAI packet after it, ``tail`` after IEND."""
+    raw = write_png(path, xmp_packet(CAPTURE)).read_bytes()
+    idat, iend = raw.index(b"IDAT") - 4, raw.rindex(b"IEND") - 4
+    genai = png_chunk(b"iTXt", ITXT_XMP + GENAI)
+    path.write_bytes(raw[:idat] + before + raw[idat:iend] + after + genai + raw[iend:] + tail)
+    return path
+
+
+def _chains_that_break(n: int) -> bytes:
+    """``n`` text chunks, each ending in what reads as an empty IDAT chunk's header whose chain
+    runs on over the next ones, to a damaged chunk: no chain ever reaches IEND, and trying each
+    in turn costs n² chunk checks."""
+    fake = png_chunk(b"tEXt", b"k\x00" + struct.pack(">I", 0) + b"IDAT")
+    damaged = bytearray(png_chunk(b"tEXt", b"k\x00damaged"))
+    damaged[-1] ^= 0x01
+    return fake * n + bytes(damaged)
+
+
+def _jpeg(path: Path, filler: bytes) -> Path:
+    """Pillow's JPEG (a capture packet in APP1), then ``filler`` and a GenAI APP1 packet
+    before the quantisation tables."""
+    raw = write_jpeg(path, xmp_packet(CAPTURE)).read_bytes()
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + GENAI
+    segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    at = raw.index(b"\xff\xdb")
+    path.write_bytes(raw[:at] + filler + segment + raw[at:])
+    return path
+
+
+def _segment(marker: int, data: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(data) + 2) + data
+
+
+def _riff(path: Path, raw: bytes, filler: bytes, xmp_id: bytes) -> Path:
+    """``raw`` (a RIFF file with a capture packet), then ``filler`` and a GenAI packet in an
+    ``xmp_id`` chunk; the RIFF size is set to match."""
+    raw += filler + xmp_id + struct.pack("<I", len(GENAI)) + GENAI + b"\x00" * (len(GENAI) & 1)
+    path.write_bytes(raw[:4] + struct.pack("<I", len(raw) - 8) + raw[8:])
+    return path
+
+
+def _wav(path: Path, filler: bytes) -> Path:
+    return _riff(path, write_wav(path, xmp_packet(CAPTURE)).read_bytes(), filler, b"_PMX")
+
+
+def _webp(path: Path, filler: bytes) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (16, 8)).save(path, xmp=xmp_packet(CAPTURE).encode())
+    return _riff(path, path.read_bytes(), filler, b"XMP ")
+
+
+def _mov(path: Path, filler: bytes) -> Path:
+    raw = write_mp4(path, xmp_packet(CAPTURE), quicktime=True).read_bytes()  # moov/udta/XMP_
+    path.write_bytes(raw + filler + bmff_box(b"uuid", XMP_UUID + GENAI))
+    return path
+
+
+EMPTY_CHUNK = png_chunk(b"zzZz", b"")
+PNG_BOUND = "corrupt PNG: more than 4096 chunks besides the pixel data (at byte "
+JPEG_MARKERS = "corrupt JPEG: more than 1000 markers before the image data (at byte "
+
+HOSTILE = {
+    "png: empty chunks before the pixel data": (
+        "hostile.png",
+        lambda p: _png(p, before=EMPTY_CHUNK * 5000),
+        PNG_BOUND,
+    ),
+    "png: empty chunks after the pixel data": (
+        "hostile.png",
+        lambda p: _png(p, after=EMPTY_CHUNK * 5000),
+        PNG_BOUND,
+    ),
+    "png: text chunks": (
+        "hostile.png",
+        lambda p: _png(p, before=png_chunk(b"tEXt", b"Comment\x00x") * 5000),
+        PNG_BOUND,
+    ),
+    "png: tEXt chunks with the XMP keyword": (
+        "hostile.png",
+        lambda p: _png(p, after=png_chunk(b"tEXt", b"XML:com.adobe.xmp\x00x") * 5000),
+        PNG_BOUND,
+    ),
+    "png: zTXt chunks with the XMP keyword": (
+        "hostile.png",
+        lambda p: _png(
+            p, before=png_chunk(b"zTXt", b"XML:com.adobe.xmp\x00\x00" + zlib.compress(b"x")) * 5000
+        ),
+        PNG_BOUND,
+    ),
+    "png: iTXt chunks with the XMP keyword": (
+        "hostile.png",
+        lambda p: _png(p, after=png_chunk(b"iTXt", ITXT_XMP + b"x") * 5000),
+        PNG_BOUND,
+    ),
+    "png: empty IDAT chunks, the tail not to be trusted": (
+        "hostile.png",
+        lambda p: _png(p, after=png_chunk(b"IDAT", b"") * 5000, tail=b"junk"),
+        PNG_BOUND,
+    ),
+    "png: chains from the tail that break just before IEND": (
+        "hostile.png",
+        lambda p: _png(p, after=_chains_that_break(4200)),
+        PNG_BOUND,
+    ),
+    "jpeg: empty APP segments": (
+        "hostile.jpg",
+        lambda p: _jpeg(p, _segment(0xE2, b"") * 1001),
+        JPEG_MARKERS,
+    ),
+    "jpeg: APP11 JUMBF segments": (
+        "hostile.jpg",
+        lambda p: _jpeg(p, _segment(0xEB, b"JP\x00\x00\x00\x00\x00\x01" + bytes(40)) * 1001),
+        JPEG_MARKERS,
+    ),
+    "jpeg: fill bytes": (
+        "hostile.jpg",
+        lambda p: _jpeg(p, b"\xff" * 70_000),
+        "corrupt JPEG: more than 65536 fill bytes before the image data (from byte ",
+    ),
+    "jpeg: standalone markers": (
+        "hostile.jpg",
+        lambda p: _jpeg(p, b"\xff\xd0" * 65),
+        "corrupt JPEG: more than 64 standalone markers before the image data (at byte ",
+    ),
+    "wav: empty chunks": (
+        "hostile.wav",
+        lambda p: _wav(p, b"junk\x00\x00\x00\x00" * 5000),
+        "corrupt WAV: more than 4096 chunks (at byte ",
+    ),
+    "webp: empty chunks": (
+        "hostile.webp",
+        lambda p: _webp(p, b"junk\x00\x00\x00\x00" * 5000),
+        "corrupt WebP: more than 4096 chunks (at byte ",
+    ),
+    "mov: empty boxes": (
+        "hostile.mov",
+        lambda p: _mov(p, bmff_box(b"free", b"") * 10_001),
+        "more than 10000 boxes (at byte ",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_a_hostile_file_stops_at_the_bound_and_is_unsure(tmp_path, case):
+    name, write, bound = HOSTILE[case]
+    path = write(tmp_path / name)
+    record = xmp.clearance_read_provenance(asset=asset_for(path))
+    stops = [i for i in record.issues if i.message.startswith(bound)]
+    assert len(stops) == 1, [i.message for i in record.issues]
+    assert stops[0].file == name
+    if not bound.startswith("corrupt JPEG"):  # the new bounds say what became of the rest
+        assert stops[0].message.endswith("): the rest of the file is not read")
+    # the GenAI packet past the bound is not read, and the capture packet before it cannot
+    # vouch for "no GenAI": the reader does not know
+    assert record.data == {"source_type": CAPTURE}
+    assert read_xmp(path)["unread_rest"] is True
+    # the same file always stops at the same place: the answer is cached like any other
+    assert not record.volatile and keepable(record)
+
+
+def test_text_keywords_past_the_bound_are_not_kept(tmp_path):
+    path = _png(tmp_path / "keys.png", before=png_chunk(b"tEXt", b"Comment\x00x") * 20_000)
+    blocks = scan(path)
+    assert blocks.unread_rest
+    assert 4000 < len(blocks.text_keys) <= 4096
+
+
+def test_many_chunks_within_the_bound_are_read(tmp_path):
+    path = _png(tmp_path / "busy.png", before=png_chunk(b"tEXt", b"Comment\x00x") * 4000)
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert found["digital_source_type"] == CAPTURE
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+
+
+def test_a_manifest_past_the_bound_is_not_detected_and_the_asset_is_unsure(tmp_path):
+    """A caBX chunk past the bound is not looked at (C2PA detection walks the same file); the
+    XMP reader's issue makes the asset unsure even with a sidecar saying "no GenAI"."""
+    from clearance.engine import Session
+    from clearance.policy import default_policy
+    from clearance.rules.embedded import pack
+
+    path = _png(tmp_path / "gen.png", after=EMPTY_CHUNK * 5000 + png_chunk(b"caBX", b"jumbf"))
+    assert find_manifest(path) is None
+    sidecar = tmp_path / "gen.png.genai.yaml"
+    sidecar.write_text("provenance: 1\nasset: gen.png\ngenerated: false\n")
+    session = Session(
+        default_policy(tmp_path),
+        write_log=False,
+        autoload=False,
+        extra_plugins=[("clearance.rules.embedded", pack)],
+    )
+    result = session.audit(asset_for(path, sidecar=sidecar))
+    rules = {f.rule: f for f in result.findings}
+    assert PNG_BOUND in rules["PRV-02"].message
+    assert result.outcome >= Outcome.ESCALATE
+
+
+# ------------------------------------------------------------- legitimate big frames ----
+
+
+def big_frame(path: Path, chunk_size: int = 1024) -> Path:
+    """A real 1200x1200 frame (Pillow, noise, stored) whose pixel data is rewritten as IDAT
+    chunks of ``chunk_size`` bytes: more IDAT chunks (4,221) than the bound on other chunks."""
+    from PIL import Image
+
+    Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3)).save(path, compress_level=0)
+    rechunk_idat(path, chunk_size)
+    assert png_chunk_types(path).count("IDAT") > 4096
+    return path
+
+
+@pytest.mark.parametrize("tail", [b"", b"junk appended by a broken copy"])  # skipped / walked
+def test_a_frame_with_thousands_of_idat_chunks_reads_normally(tmp_path, tail):
+    path = big_frame(tmp_path / "plate.png")
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + GENAI)
+    insert_png_chunk(path, b"caBX", b"jumbf")
+    path.write_bytes(path.read_bytes() + tail)
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+    assert find_manifest(path)["location"] == "caBX"
+
+
+@pytest.mark.skipif(not sdk_available(), reason="c2pa-python not installed")
+def test_a_signed_frame_with_thousands_of_idat_chunks_verifies(tmp_path):
+    source = big_frame(tmp_path / "src.png")
+    insert_png_chunk(source, b"iTXt", ITXT_XMP + GENAI)
+    path = sign(source, tmp_path / "gen.png", make_pki(), c2pa_manifest())
+    assert png_chunk_types(path).count("IDAT") > 4096
+    record = c2pa.clearance_read_provenance(asset=asset_for(path), policy=None)
+    assert record.evidence["location"] == "caBX"
+    assert record.evidence["validation_state"] == "Valid"
+    assert record.data["generated"] is True
+    assert xmp.clearance_read_provenance(asset=asset_for(path)).issues == []
+
+
+def test_the_bounds_are_the_ones_the_docs_give():
+    docs = Path(__file__).resolve().parents[1] / "docs" / "embedded-provenance.md"
+    text = docs.read_text(encoding="utf-8")
+    for quoted in ("4,096 chunks", "1 KiB", "10,000 boxes", "unread_rest"):
+        assert quoted in text, quoted
