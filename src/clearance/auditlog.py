@@ -115,6 +115,7 @@ __all__ = [
     "prepare_event",
     "rotated_files",
     "sink_of",
+    "torn_write",
     "utc_now",
 ]
 
@@ -556,6 +557,31 @@ def _parse_head(line: bytes) -> int | None:
     if not isinstance(obj["event"], str) or not isinstance(obj["details"], dict):
         return None
     return seq
+
+
+_STAMP_WIDTH = len("2026-11-26T21:06:53.123Z")
+_STAMP_BYTES = b"0123456789-:.TZ"
+
+
+def torn_write(line: bytes, seq: int, prev: str, event: str | None = None) -> bool:
+    """True if ``line`` can be what a crash left of the line a writer was writing as event
+    ``seq`` chained to ``prev`` (with ``event``: an event of that name), judged on its first
+    bytes: they must be the start of that envelope (``schema``, ``seq``, ``prev``, ``time``
+    and ``event``, in that order).
+
+    A writer appends after the last event of the log, so every line a crash leaves before the
+    next writer recovers them chains to that event; a torn line that does not was not left by
+    a crash (unless it is the last line, which any writer terminates as torn, whatever it holds).
+    """
+    head = b'{"schema":"%s","seq":%d,"prev":"%s","time":"' % (SCHEMA.encode(), seq, prev.encode())
+    if line[: len(head)] != head[: len(line)]:
+        return False
+    stamp = line[len(head) : len(head) + _STAMP_WIDTH]
+    if stamp.translate(None, _STAMP_BYTES):
+        return False
+    name = b'","event":"' + (json.dumps(event).encode()[1:] + b"," if event is not None else b"")
+    rest = line[len(head) + _STAMP_WIDTH :]
+    return rest[: len(name)] == name[: len(rest)]
 
 
 def _line_number(rfd: int, offset: int) -> int:
