@@ -49,7 +49,10 @@ If the active file does not end with ``\\n`` the last write was torn (the writer
 disk filled). The next writer terminates the torn line with ``\\n`` and writes a
 ``log.recovered`` event that chains to the last intact line (``seq`` continues from it) and
 names the torn bytes: ``details = {"torn": [{"offset", "bytes", "sha256"}], "file"}``.
-``verify`` reports such a line as *recovered*, not as tampering. (If the torn line turns out
+``verify`` reports such a line as *recovered*, not as tampering. It names only what a crash
+can have left: the last line, and before it lines a writer that crashed while recovering
+left (see :func:`torn_write`); a line typed in before the torn one is not named (``verify``
+reports it as inserted). (If the torn line turns out
 to be a complete event that only lost its newline, the newline is added and the chain simply
 continues from it.) A write that fails part-way truncates the file back to where it was, so a
 full disk does not leave a torn line behind when the file system lets us.
@@ -633,7 +636,7 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
     try:
         st = os.fstat(rfd)
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
-        torn: list[dict[str, Any]] = []
+        torn: list[tuple[int, bytes]] = []  # (offset, line), the last line of the file first
         prefix = b""
         for offset, raw in _last_lines(rfd, size):
             ended = raw.endswith(b"\n")
@@ -642,7 +645,8 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
                 prefix = b"\n"
             seq = _parse_head(line)
             if seq is not None:
-                return seq, line_hash(line), prefix, _recovery(torn, path) if torn else None
+                head = line_hash(line)
+                return seq, head, prefix, _recovery(torn, seq + 1, head, path) if torn else None
             if ended and not torn:
                 raise AuditLogError(
                     f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
@@ -654,11 +658,9 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
                     f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
                     f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
                 )
-            torn.append(
-                {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
-            )
+            torn.append((offset, line))
         seq, prev = _head_of_rotated(path)
-        return seq, prev, prefix, _recovery(torn, path) if torn else None
+        return seq, prev, prefix, _recovery(torn, seq + 1, prev, path) if torn else None
     finally:
         os.close(rfd)
 
@@ -688,13 +690,27 @@ def _head_of_rotated(path: Path) -> tuple[int, str]:
         os.close(rfd)
 
 
-def _recovery(torn: list[dict[str, Any]], path: Path) -> _Prepared:
+def _recovery(torn: list[tuple[int, bytes]], seq: int, prev: str, path: Path) -> _Prepared:
+    """The ``log.recovered`` event (``seq``, chained to ``prev``) naming the torn lines among
+    ``torn``, the lines after the last event, the last line of the file first.
+
+    The last line is torn (a crash cut it). A line before it is named only if a crash can
+    have left it there: it starts like the event a writer was writing at ``seq``, and the
+    line after it like the ``log.recovered`` event of a writer that terminated it and crashed
+    in turn. Any other line was put there by hand: it is not named, and ``verify`` reports it.
+    """
+    named = [
+        {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
+        for i, (offset, line) in enumerate(torn)
+        if i == 0
+        or (torn_write(line, seq, prev) and torn_write(torn[i - 1][1], seq, prev, "log.recovered"))
+    ]
     return _prepare(
         {
             "event": "log.recovered",
             "host": socket.gethostname(),
             "message": "a torn line (a write interrupted by a crash or a full disk) was terminated",
-            "details": {"file": path.name, "torn": list(reversed(torn))},
+            "details": {"file": path.name, "torn": list(reversed(named))},
         },
         str(path),
     )
