@@ -422,12 +422,17 @@ def _edit_the_torn_line(lines: list[bytes], torn: int) -> None:
     lines[torn] = lines[torn][:-1] + b"X"  # one byte differs from the one named
 
 
+def _move_the_torn_line(lines: list[bytes], torn: int) -> None:
+    lines[torn - 1] += b" "  # the torn line now starts one byte after the offset named
+
+
 @pytest.mark.parametrize(
     "damage, expected",
     [
         (_add_after_the_torn_line, [("recovered", 0), ("inserted", 1)]),
         (_add_after_the_recovery, [("recovered", 0), ("inserted", 2)]),
         (_edit_the_torn_line, [("inserted", 0)]),
+        (_move_the_torn_line, [("edited", -1), ("inserted", 0)]),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
 )
