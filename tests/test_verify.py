@@ -308,11 +308,12 @@ RECOVERIES = pytest.mark.parametrize(
 )
 
 
-def _crash(log: Path) -> bytes:
-    """A writer dies mid-line: the last line loses its end and its newline. Returns what is left of it."""
+def _crash(log: Path, keep: int | None = None) -> None:
+    """A writer dies mid-line: the last line loses its end (all but ``keep`` bytes; by
+    default, its last 39) and its newline."""
     data = log.read_bytes()
-    log.write_bytes(data[:-40])
-    return read(log)[-1]
+    last = len(read(log)[-1]) + 1
+    log.write_bytes(data[:-40] if keep is None else data[: len(data) - last + keep])
 
 
 def _crash_while_recovering(log: Path) -> None:
@@ -369,15 +370,23 @@ def test_a_torn_line_then_bytes_added_by_hand_is_tampering_once_recovered(
 
 
 @RECOVERIES
-def test_a_crash_while_recovering_a_crash_is_recovered_line_by_line(
+@pytest.mark.parametrize("keep", [None, 20], ids=["starts-like-an-event", "short"])
+def test_a_crash_while_recovering_a_crash_is_torn_then_recovered_line_by_line(
     log: Path,
     recover,  # type: ignore[no-untyped-def]
+    keep: int | None,
 ) -> None:
     """Two torn lines a crash can leave: a torn event, then the torn recovery of the writer
-    that ended it. Both are recovered (not tampering), and neither is counted."""
+    that ended it. Both are torn, then recovered (not tampering), and neither is counted."""
     n = len(read(log))
-    _crash(log)
+    head = hashlib.sha256(read(log)[n - 2]).hexdigest()
+    _crash(log, keep)
     _crash_while_recovering(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("torn", n), ("torn", n + 1)]
+    assert result.intact and (result.events, result.last_seq, result.head) == (n - 1, n - 1, head)
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0 and f"TORN       {log}:{n}:" in proc.stdout, proc.stdout
     recover(log)
     result = verify_log(log)
     assert [(b.kind, b.line) for b in result.breaks] == [("recovered", n), ("recovered", n + 1)]

@@ -17,7 +17,8 @@ kind            what it means                                                   
 ``checkpoint``  a signed checkpoint does not match the line it covers, or its          yes
                 signature does not verify
 ``torn``        the last line is incomplete (a writer crashed mid-write); not          no
-                tampering, the next writer recovers it
+                tampering, the next writer recovers it (with the lines before it
+                that a writer crashing while recovering it left)
 ``recovered``   a torn line that a later writer terminated and recorded in a           no
                 ``log.recovered`` event: the last line of the file when that writer
                 came, or one a writer that crashed while recovering it left before it;
@@ -31,9 +32,10 @@ from the last intact line by following ``prev`` links, whatever the file order. 
 met out of file order are *reordered*; where no line links on, the walk resumes at the
 smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again) and
 names why: the line before was *edited* (nothing is missing), lines sitting exactly where the
-missing ``seq`` values belong were *edited* (or moved there), otherwise lines were *deleted*. Lines the chain never reaches are *inserted*. At the end,
-a range reported missing that runs of chained lines elsewhere fill exactly (from the line
-before it to the line after it) was moved, not deleted: *reordered*.
+missing ``seq`` values belong were *edited* (or moved there), otherwise lines were *deleted*.
+Lines the chain never reaches are *inserted*. At the end, a range reported missing that runs
+of chained lines elsewhere fill exactly (from the line before it to the line after it) was
+moved, not deleted: *reordered*.
 
 Readers take a snapshot (:func:`open_snapshot`): the files are opened and sized under a
 shared lock on ``<log>.lock`` and read up to those sizes, so writers may go on appending and
@@ -57,7 +59,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from clearance.auditlog import GENESIS, rotated_files, torn_write
+from clearance.auditlog import (
+    GENESIS,
+    AuditLogError,
+    crash_left,
+    rotated_files,
+    torn_tail,
+    torn_write,
+)
 
 __all__ = [
     "Break",
@@ -618,11 +627,27 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
     expect = _HEAD + b'1,"prev":"' + GENESIS.encode() + b'"'
     fast = True
     for fidx, (path, fh, size) in enumerate(files):
+        crashed = _crashed(path, fh, size, _materialise(l1)) if fidx == last_index else ()
         with fh:
             offset = 0
             for lineno, raw in enumerate(fh, 1):
                 if offset >= size:  # appended after the snapshot
                     break
+                if crashed and offset in crashed:  # torn too, not chained
+                    result.breaks.append(
+                        Break(
+                            "torn",
+                            str(path),
+                            lineno,
+                            None,
+                            "torn line from a crashed write, ended by a writer that crashed in "
+                            "turn while recovering it (the next line is what it wrote); the "
+                            "next append recovers both (not tampering)",
+                        )
+                    )
+                    offset += len(raw)
+                    pos += 1
+                    continue
                 if raw[-1:] == b"\n":
                     line = raw[:-1]
                 else:  # only the last line of a file can lack its newline
@@ -664,6 +689,26 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
                     result.first_seq = seq1 if fast else walker.p1.seq
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
+
+
+def _crashed(path: Path, fh: BinaryIO, size: int, before: _Line) -> frozenset[int]:
+    """Offsets of the lines before the torn last line of the log that a crash left too (a
+    writer crashed while recovering it): the lines the next writer names with the torn one
+    (``auditlog.torn_tail`` and ``crash_left``). ``before``: the last line of earlier files.
+    """
+    fd = fh.fileno()
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return frozenset()
+    try:
+        lines, head = torn_tail(fd, size, path)
+    except AuditLogError:  # no writer appends to the log as it stands: it recovers nothing
+        return frozenset()
+    if head is None:
+        if before.seq is None:
+            return frozenset()
+        head = (before.seq, before.h)
+    seq, prev = head
+    return frozenset(offset for offset, _line in crash_left(lines, seq + 1, prev)[1:])
 
 
 def _torn(result: VerifyResult, path: Path, lineno: int, raw: bytes) -> bool:
