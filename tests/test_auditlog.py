@@ -307,6 +307,28 @@ def test_a_torn_last_line_is_terminated_and_recorded_by_the_next_writer(tmp_path
     assert [(b.kind, b.line) for b in result.breaks] == [("recovered", 4)]
 
 
+def test_the_log_recovered_event_names_only_the_lines_a_crash_left(tmp_path: Path) -> None:
+    """A line typed in before the torn one was not left by a crash: the next writer does
+    not name it as torn (``verify`` reports it), only the torn line at the end."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many([{"event": "finding", "asset": f"a{i}"} for i in range(3)])
+    with open(path, "ab") as fh:
+        fh.write(b"approved by the supervisor\n")
+        torn_at = fh.tell()
+        fh.write(b'{"schema":"clearance.event/1","seq":4,"prev":"ab')
+    AuditLog(path).append({"event": "finding", "asset": "after-crash"})
+    raw = lines_of(path)
+    recovered = json.loads(raw[5])
+    assert recovered["event"] == "log.recovered" and recovered["seq"] == 4
+    assert recovered["details"]["torn"] == [
+        {"offset": torn_at, "bytes": len(raw[4]), "sha256": hashlib.sha256(raw[4]).hexdigest()}
+    ]
+    assert [(b.kind, b.line) for b in verify_log(path).breaks] == [
+        ("inserted", 4),
+        ("recovered", 5),
+    ]
+
+
 def test_a_complete_last_line_without_newline_is_finished_and_chained(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)

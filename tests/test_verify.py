@@ -3,6 +3,7 @@ written by a real ``clearance scan``, is named with its file and line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clearance.auditlog import AuditLog, rotated_files
+from clearance.auditlog import AuditLog, prepare_event, rotated_files
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -250,6 +251,237 @@ def test_a_torn_last_line_is_not_tampering_unless_strict(log: Path) -> None:
     AuditLog(log).append({"event": "run.started"})
     assert breaks(log) == [("recovered", n)]
     assert clearance("verify", "--strict", str(log)).returncode == 0
+
+
+# -- torn lines: only a crash leaves one, and only at the end of the file ---------------------
+
+
+def _sha(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def _is_event(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _recover_as_before(log: Path) -> None:
+    """Recover ``log`` as writers did before they told torn lines from others: terminate the
+    last line and name every line after the last event as torn, then append an event."""
+    data = log.read_bytes()
+    data += b"" if data.endswith(b"\n") else b"\n"
+    lines = data[:-1].split(b"\n")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    head = max(i for i, line in enumerate(lines) if _is_event(line))
+    torn = [
+        {"offset": offsets[i], "bytes": len(lines[i]), "sha256": _sha(lines[i])}
+        for i in range(head + 1, len(lines))
+    ]
+    body = prepare_event(
+        {
+            "event": "log.recovered",
+            "message": "a torn line was terminated",
+            "details": {"file": log.name, "torn": torn},
+        },
+        str(log),
+    )
+    seq = json.loads(lines[head])["seq"] + 1
+    recovered = b'{"schema":"clearance.event/1","seq":%d,"prev":"%s",%s' % (
+        seq,
+        _sha(lines[head]).encode(),
+        body,
+    )
+    log.write_bytes(data + recovered + b"\n")
+    AuditLog(log).append({"event": "run.started"})
+
+
+def _recover(log: Path) -> None:
+    AuditLog(log).append({"event": "run.started"})
+
+
+RECOVERIES = pytest.mark.parametrize(
+    "recover", [_recover, _recover_as_before], ids=["writer", "writer-before-the-fix"]
+)
+
+
+def _crash(log: Path, keep: int | None = None) -> None:
+    """A writer dies mid-line: the last line loses its end (all but ``keep`` bytes; by
+    default, its last 39) and its newline."""
+    data = log.read_bytes()
+    last = len(read(log)[-1]) + 1
+    log.write_bytes(data[:-40] if keep is None else data[: len(data) - last + keep])
+
+
+def _crash_while_recovering(log: Path) -> None:
+    """After :func:`_crash`, the next writer dies in turn, half-way through the newline and
+    ``log.recovered`` event it writes first: what it did write is taken from a copy."""
+    copy = log.with_name("copy.jsonl")
+    shutil.copyfile(log, copy)
+    AuditLog(copy).append({"event": "run.started"})
+    written = copy.read_bytes()[log.stat().st_size :]
+    assert written.startswith(b"\n") and b'"event":"log.recovered"' in written.split(b"\n")[1]
+    with open(log, "ab") as fh:
+        fh.write(written[:200])
+
+
+@RECOVERIES
+@pytest.mark.parametrize(
+    "garbage",
+    [b"approved by the supervisor", b'{"schema":"clearance.event/1","seq":4,"p'],
+    ids=["a-note", "a-fragment-of-line-4"],
+)
+def test_a_line_added_before_a_torn_line_stays_tampering_once_recovered(
+    log: Path,
+    recover,
+    garbage: bytes,  # type: ignore[no-untyped-def]
+) -> None:
+    """Bytes added by hand, then a crash: the added line was never at the end of the file
+    when a writer crashed, so it is not torn, before or after the next writer recovers."""
+    n = len(read(log))
+    with open(log, "ab") as fh:
+        fh.write(garbage + b"\n" + b'{"schema":"clearance.event/1","seq":%d,"prev":"' % (n + 1))
+    assert breaks(log) == [("inserted", n + 1), ("torn", n + 2)]
+    recover(log)
+    assert breaks(log) == [("inserted", n + 1), ("recovered", n + 2)]
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3, proc.stdout
+    assert f"INSERTED   {log}:{n + 1}:" in proc.stdout
+    assert f"RECOVERED  {log}:{n + 2}:" in proc.stdout and "TAMPERED" in proc.stdout
+
+
+@RECOVERIES
+def test_a_torn_line_then_bytes_added_by_hand_is_tampering_once_recovered(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+) -> None:
+    """A crash, then a newline and a note typed in after the torn line: the note is what
+    the next writer finds at the end; the torn line before it was ended by hand."""
+    n = len(read(log))
+    _crash(log)
+    with open(log, "ab") as fh:
+        fh.write(b"\nchecked, all fine")
+    recover(log)
+    assert breaks(log) == [("inserted", n), ("recovered", n + 1)]
+    assert clearance("verify", str(log)).returncode == 3
+
+
+@RECOVERIES
+@pytest.mark.parametrize("keep", [None, 20], ids=["starts-like-an-event", "short"])
+def test_a_crash_while_recovering_a_crash_is_torn_then_recovered_line_by_line(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+    keep: int | None,
+) -> None:
+    """Two torn lines a crash can leave: a torn event, then the torn recovery of the writer
+    that ended it. Both are torn, then recovered (not tampering), and neither is counted."""
+    n = len(read(log))
+    head = hashlib.sha256(read(log)[n - 2]).hexdigest()
+    _crash(log, keep)
+    _crash_while_recovering(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("torn", n), ("torn", n + 1)]
+    assert result.intact and (result.events, result.last_seq, result.head) == (n - 1, n - 1, head)
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0 and f"TORN       {log}:{n}:" in proc.stdout, proc.stdout
+    recover(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("recovered", n), ("recovered", n + 1)]
+    assert result.intact and (result.events, result.last_seq) == (n + 1, n + 1)
+    assert clearance("verify", "--strict", str(log)).returncode == 0
+
+
+def test_a_log_recovered_event_off_the_chain_names_no_torn_line(log: Path) -> None:
+    """A forged log.recovered event (here reusing seq 3) is not part of the chain: the line it
+    names as torn is reported as what it is."""
+    lines = read(log)
+    offset = sum(len(line) + 1 for line in lines[:10])
+    note = b"approved by the supervisor"
+    body = prepare_event(
+        {
+            "event": "log.recovered",
+            "details": {
+                "file": log.name,
+                "torn": [{"offset": offset, "bytes": len(note), "sha256": _sha(note)}],
+            },
+        },
+        str(log),
+    )
+    forged = b'{"schema":"clearance.event/1","seq":3,"prev":"%s",%s' % (
+        _sha(lines[1]).encode(),
+        body,
+    )
+    lines[10:10] = [note, forged]
+    write(log, lines)
+    assert breaks(log) == [("inserted", 11), ("inserted", 12)]
+
+
+def _add_after_the_torn_line(lines: list[bytes], torn: int) -> None:
+    lines.insert(torn + 1, b"typed in")
+
+
+def _add_after_the_recovery(lines: list[bytes], torn: int) -> None:
+    lines.insert(torn + 2, b"typed in")
+
+
+def _edit_the_torn_line(lines: list[bytes], torn: int) -> None:
+    lines[torn] = lines[torn][:-1] + b"X"  # one byte differs from the one named
+
+
+def _move_the_torn_line(lines: list[bytes], torn: int) -> None:
+    lines[torn - 1] += b" "  # the torn line now starts one byte after the offset named
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (_add_after_the_torn_line, [("recovered", 0), ("inserted", 1)]),
+        (_add_after_the_recovery, [("recovered", 0), ("inserted", 2)]),
+        (_edit_the_torn_line, [("inserted", 0)]),
+        (_move_the_torn_line, [("edited", -1), ("inserted", 0)]),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else "",
+)
+def test_a_recovered_torn_line_is_the_one_named_where_it_was(
+    log: Path,
+    damage,
+    expected,  # type: ignore[no-untyped-def]
+) -> None:
+    """A recovered line is exactly the line a log.recovered event names (file, offset,
+    SHA-256); bytes added around it, or a torn line changed or moved, are reported."""
+    n = len(read(log))
+    _crash(log)
+    _recover(log)
+    lines = read(log)
+    damage(lines, n - 1)
+    write(log, lines)
+    assert breaks(log) == [(kind, n + d) for kind, d in expected]
+    assert clearance("verify", str(log)).returncode == 3
+
+
+@RECOVERIES
+def test_a_line_added_before_a_torn_line_in_a_rotated_file_stays_tampering(
+    tmp_path: Path,
+    recover,  # type: ignore[no-untyped-def]
+) -> None:
+    path = _rotated(tmp_path)
+    with open(path, "ab") as fh:
+        fh.write(
+            b"approved by the supervisor\n" + b'{"schema":"clearance.event/1","seq":61,"prev":"'
+        )
+    n = len(read(path))
+    recover(path)
+    log = AuditLog(path, max_bytes=3000)
+    for _ in range(30):
+        log.append({"event": "finding", "message": "m" * 40})
+    result = verify_log(path)
+    assert [(b.kind, b.line) for b in result.breaks] == [("inserted", n - 1), ("recovered", n)]
+    (file,) = {b.file for b in result.breaks}
+    assert file in [str(f) for f in rotated_files(path)[:-1]]  # a rotated file, not the newest
+    assert clearance("verify", str(path)).returncode == 3
 
 
 def test_json_output_names_each_break(log: Path) -> None:

@@ -49,10 +49,13 @@ If the active file does not end with ``\\n`` the last write was torn (the writer
 disk filled). The next writer terminates the torn line with ``\\n`` and writes a
 ``log.recovered`` event that chains to the last intact line (``seq`` continues from it) and
 names the torn bytes: ``details = {"torn": [{"offset", "bytes", "sha256"}], "file"}``.
-``verify`` reports such a line as *recovered*, not as tampering. (If the torn line turns out
-to be a complete event that only lost its newline, the newline is added and the chain simply
-continues from it.) A write that fails part-way truncates the file back to where it was, so a
-full disk does not leave a torn line behind when the file system lets us.
+``verify`` reports such a line as *recovered*, not as tampering. It names only what a crash
+can have left: the last line, and before it the lines a writer that crashed while recovering
+left (:func:`crash_left`); a line typed in before the torn one is not named (``verify``
+reports it as inserted). (If the torn line turns out to be a complete event that only lost
+its newline, the newline is added and the chain simply continues from it.) A write that fails
+part-way truncates the file back to where it was, so a full disk does not leave a torn line
+behind when the file system lets us.
 
 structlog wiring
 ----------------
@@ -109,12 +112,15 @@ __all__ = [
     "AuditLogError",
     "AuditSink",
     "audit_batch",
+    "crash_left",
     "hold_signal",
     "line_hash",
     "make_audit_logger",
     "prepare_event",
     "rotated_files",
     "sink_of",
+    "torn_tail",
+    "torn_write",
     "utc_now",
 ]
 
@@ -558,6 +564,31 @@ def _parse_head(line: bytes) -> int | None:
     return seq
 
 
+_STAMP_WIDTH = len("2026-11-26T21:06:53.123Z")
+_STAMP_BYTES = b"0123456789-:.TZ"
+
+
+def torn_write(line: bytes, seq: int, prev: str, event: str | None = None) -> bool:
+    """True if ``line`` can be what a crash left of the line a writer was writing as event
+    ``seq`` chained to ``prev`` (with ``event``: an event of that name), judged on its first
+    bytes: they must be the start of that envelope (``schema``, ``seq``, ``prev``, ``time``
+    and ``event``, in that order).
+
+    A writer appends after the last event of the log, so every line crashes leave before a
+    writer recovers them starts like an event chained to that one (``seq`` + 1). The last line
+    is the exception: a writer takes it as torn whatever it holds.
+    """
+    head = b'{"schema":"%s","seq":%d,"prev":"%s","time":"' % (SCHEMA.encode(), seq, prev.encode())
+    if line[: len(head)] != head[: len(line)]:
+        return False
+    stamp = line[len(head) : len(head) + _STAMP_WIDTH]
+    if stamp.translate(None, _STAMP_BYTES):
+        return False
+    name = b'","event":"' + (json.dumps(event).encode()[1:] + b"," if event is not None else b"")
+    rest = line[len(head) + _STAMP_WIDTH :]
+    return rest[: len(name)] == name[: len(rest)]
+
+
 def _line_number(rfd: int, offset: int) -> int:
     """The 1-based number of the line starting at byte ``offset`` (for error messages only)."""
     count, pos = 1, 0
@@ -607,34 +638,46 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
     try:
         st = os.fstat(rfd)
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
-        torn: list[dict[str, Any]] = []
-        prefix = b""
-        for offset, raw in _last_lines(rfd, size):
-            ended = raw.endswith(b"\n")
-            line = raw[:-1] if ended else raw
-            if not ended:
-                prefix = b"\n"
-            seq = _parse_head(line)
-            if seq is not None:
-                return seq, line_hash(line), prefix, _recovery(torn, path) if torn else None
-            if ended and not torn:
-                raise AuditLogError(
-                    f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
-                    f"(byte {offset}) is not an audit event; run `clearance verify {path}` "
-                    "before writing to it again"
-                )
-            if len(torn) >= _MAX_TORN:
-                raise AuditLogError(
-                    f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
-                    f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
-                )
-            torn.append(
-                {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
-            )
-        seq, prev = _head_of_rotated(path)
-        return seq, prev, prefix, _recovery(torn, path) if torn else None
+        torn, head = torn_tail(rfd, size, path)
+        prefix = b"\n" if size and os.pread(rfd, 1, size - 1) != b"\n" else b""
+        seq, prev = head if head is not None else _head_of_rotated(path)
+        return seq, prev, prefix, _recovery(torn, seq + 1, prev, path) if torn else None
     finally:
         os.close(rfd)
+
+
+def torn_tail(
+    rfd: int, size: int, path: Path
+) -> tuple[list[tuple[int, bytes]], tuple[int, str] | None]:
+    """Read the log file ``path``, open as ``rfd`` (its first ``size`` bytes), back from its
+    end to its last event: ``(lines, head)``.
+
+    ``lines``: ``(offset, line)`` of the lines after that event, the last line of the file
+    first, each without its newline (the last one lacks it: a torn line). ``head``: that
+    event's ``(seq, hash)``, None when the file holds none. Raises :class:`AuditLogError`,
+    naming the file and line, when the last line is complete but not an event, or when more
+    than ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
+    """
+    torn: list[tuple[int, bytes]] = []
+    for offset, raw in _last_lines(rfd, size):
+        ended = raw.endswith(b"\n")
+        line = raw[:-1] if ended else raw
+        seq = _parse_head(line)
+        if seq is not None:
+            return torn, (seq, line_hash(line))
+        if ended and not torn:
+            raise AuditLogError(
+                f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
+                f"(byte {offset}) is not an audit event; run `clearance verify {path}` "
+                "before writing to it again"
+            )
+        if len(torn) >= _MAX_TORN:
+            raise AuditLogError(
+                f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
+                f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
+            )
+        torn.append((offset, line))
+    return torn, None
 
 
 def _head_of_rotated(path: Path) -> tuple[int, str]:
@@ -662,13 +705,37 @@ def _head_of_rotated(path: Path) -> tuple[int, str]:
         os.close(rfd)
 
 
-def _recovery(torn: list[dict[str, Any]], path: Path) -> _Prepared:
+def crash_left(lines: list[tuple[int, bytes]], seq: int, prev: str) -> list[tuple[int, bytes]]:
+    """The lines among ``lines`` (those after the last event, the last line of the file first:
+    :func:`torn_tail`) that a crash can have left, for a recovery written as ``seq`` chained to
+    ``prev``: what the next writer names as torn.
+
+    The last line is torn (a crash cut it). A line before it is, only if it starts like the
+    event a writer was writing at ``seq`` and the line after it like the ``log.recovered``
+    event of a writer that terminated it and crashed in turn. Any other line was put there by
+    hand: it is not named, and ``verify`` reports it.
+    """
+    return [
+        (offset, line)
+        for i, (offset, line) in enumerate(lines)
+        if i == 0
+        or (torn_write(line, seq, prev) and torn_write(lines[i - 1][1], seq, prev, "log.recovered"))
+    ]
+
+
+def _recovery(torn: list[tuple[int, bytes]], seq: int, prev: str, path: Path) -> _Prepared:
+    """The ``log.recovered`` event (``seq``, chained to ``prev``) naming the torn lines among
+    ``torn`` (:func:`crash_left`)."""
+    named = [
+        {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
+        for offset, line in crash_left(torn, seq, prev)
+    ]
     return _prepare(
         {
             "event": "log.recovered",
             "host": socket.gethostname(),
             "message": "a torn line (a write interrupted by a crash or a full disk) was terminated",
-            "details": {"file": path.name, "torn": list(reversed(torn))},
+            "details": {"file": path.name, "torn": list(reversed(named))},
         },
         str(path),
     )

@@ -17,9 +17,12 @@ kind            what it means                                                   
 ``checkpoint``  a signed checkpoint does not match the line it covers, or its          yes
                 signature does not verify
 ``torn``        the last line is incomplete (a writer crashed mid-write); not          no
-                tampering, the next writer recovers it
+                tampering, the next writer recovers it (with the lines before it
+                that a writer crashing while recovering it left)
 ``recovered``   a torn line that a later writer terminated and recorded in a           no
-                ``log.recovered`` event
+                ``log.recovered`` event: the last line of the file when that writer
+                came, or one a writer that crashed while recovering it left before it;
+                any other line such an event names is *inserted*
 ==============  =====================================================================  ========
 
 How breaks are classified: intact lines take a fast path (the line must start with exactly
@@ -27,11 +30,12 @@ the prefix its predecessor implies). At the first line that does not, the walk o
 *region* that runs until the chain links up again, then rebuilds the region's chain forward
 from the last intact line by following ``prev`` links, whatever the file order. Chained lines
 met out of file order are *reordered*; where no line links on, the walk resumes at the
-smallest unvisited ``seq`` and names why: the line before was *edited* (nothing is missing),
-lines sitting exactly where the missing ``seq`` values belong were *edited* (or moved there),
-otherwise lines were *deleted*. Lines the chain never reaches are *inserted*. At the end,
-a range reported missing that runs of chained lines elsewhere fill exactly (from the line
-before it to the line after it) was moved, not deleted: *reordered*.
+smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again) and
+names why: the line before was *edited* (nothing is missing), lines sitting exactly where the
+missing ``seq`` values belong were *edited* (or moved there), otherwise lines were *deleted*.
+Lines the chain never reaches are *inserted*. At the end, a range reported missing that runs
+of chained lines elsewhere fill exactly (from the line before it to the line after it) was
+moved, not deleted: *reordered*.
 
 Readers take a snapshot (:func:`open_snapshot`): the files are opened and sized under a
 shared lock on ``<log>.lock`` and read up to those sizes, so writers may go on appending and
@@ -55,7 +59,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from clearance.auditlog import GENESIS, rotated_files
+from clearance.auditlog import (
+    GENESIS,
+    AuditLogError,
+    crash_left,
+    rotated_files,
+    torn_tail,
+    torn_write,
+)
 
 __all__ = [
     "Break",
@@ -73,6 +84,7 @@ TAMPER_KINDS = frozenset(
 _PREFIX = re.compile(rb'\{"schema":"clearance\.event/1","seq":([0-9]+),"prev":"([0-9a-f]{64})"')
 _RECOVERED = b'"event":"log.recovered"'
 _REGION_LIMIT = 100_000  # lines in one damaged region before it is classified as it stands
+_PROBE = 256  # first bytes kept of a line off the fast path: enough for ``torn_write``
 
 
 class VerifyError(Exception):
@@ -133,7 +145,7 @@ class VerifyResult:
 class _Line:
     """One line as the walk sees it (no JSON kept, only what chaining needs)."""
 
-    __slots__ = ("pos", "fidx", "lineno", "offset", "seq", "prev", "h", "torn_refs")
+    __slots__ = ("pos", "fidx", "lineno", "offset", "seq", "prev", "h", "torn_refs", "probe")
 
     def __init__(
         self,
@@ -145,6 +157,7 @@ class _Line:
         prev: str | None,
         h: str,
         torn_refs: frozenset[tuple[int, str]] = frozenset(),
+        probe: bytes = b"",
     ) -> None:
         self.pos = pos
         self.fidx = fidx
@@ -154,6 +167,7 @@ class _Line:
         self.prev = prev
         self.h = h
         self.torn_refs = torn_refs  # (offset, sha256) of torn lines a log.recovered names
+        self.probe = probe  # the line's first bytes (_PROBE), to tell a torn write from others
 
 
 _VIRTUAL = _Line(-1, 0, 0, 0, 0, None, GENESIS)
@@ -389,7 +403,12 @@ class _Walker:
         for n in nodes:
             if n.prev is not None:
                 by_prev.setdefault(n.prev, []).append(n)
-        order = sorted((n.seq, n.pos, i) for i, n in enumerate(nodes) if n.seq is not None)
+        # at one seq, the line the chain resumes from first: the next intact line links to it,
+        # where another line with that seq (a copy, a torn line that starts like an event) may
+        # be anything
+        order = sorted(
+            (n.seq, n is not resume, n.pos, i) for i, n in enumerate(nodes) if n.seq is not None
+        )
         seqs = [o[0] for o in order]
         first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
         visited = {anchor.pos}
@@ -411,11 +430,11 @@ class _Walker:
                 cur, cur_seq = nxt, cur_seq + 1
                 continue
             i = bisect.bisect_right(seqs, cur_seq)
-            while i < len(order) and nodes[order[i][2]].pos in visited:
+            while i < len(order) and nodes[order[i][3]].pos in visited:
                 i += 1
             if i == len(order):
                 break
-            nxt = nodes[order[i][2]]
+            nxt = nodes[order[i][3]]
             nxt_seq = order[i][0]
             missing = nxt_seq - cur_seq - 1
             if missing == 0:
@@ -454,11 +473,11 @@ class _Walker:
                     f"{self.where(before)}: lines are out of order",
                 )
         # never on the chain: inserted, or torn and recovered
-        recovered = {(n.fidx, ref) for n in nodes for ref in n.torn_refs}
+        torn, misnamed = self._named_torn(nodes, visited)
         for n in middle:
             if n.pos in visited:
                 continue
-            if (n.fidx, (n.offset, n.h)) in recovered:
+            if n.pos in torn:
                 self.brk(
                     "recovered",
                     n,
@@ -467,12 +486,57 @@ class _Walker:
                 )
                 if n.seq is not None:  # its first bytes looked like an event's and were counted
                     self.not_events += 1
-            elif n.seq is None:
-                self.brk("inserted", n, "line is not an audit event and is not part of the chain")
+                continue
+            if n.seq is None:
+                message = "line is not an audit event and is not part of the chain"
             else:
-                self.unchained[n.pos] = self.brk(
-                    "inserted", n, f"line (seq {n.seq}) is not part of the chain"
+                message = f"line (seq {n.seq}) is not part of the chain"
+            if n.pos in misnamed:
+                message += (
+                    f"; the log.recovered event at {self.where(misnamed[n.pos])} names it as "
+                    "torn, but a crash leaves a torn line only at the end of the file"
                 )
+            found = self.brk("inserted", n, message)
+            if n.seq is not None:
+                self.unchained[n.pos] = found
+
+    def _named_torn(
+        self, nodes: list[_Line], visited: set[int]
+    ) -> tuple[set[int], dict[int, _Line]]:
+        """Lines of ``nodes`` off the chain that a ``log.recovered`` event on the chain names
+        (same file, offset and SHA-256): the positions of those a crash can have left, and the
+        others (position -> the event naming them).
+
+        The last line an event names was the last line of the file when its writer came: torn
+        (whatever it holds). A line it names before that one had been terminated already,
+        which only a writer that crashed in turn while recovering it does: so it must start
+        like the event written at the recovery's ``seq``, and the line after it like that
+        writer's ``log.recovered`` (``auditlog.torn_write``). Anything else is not a torn line.
+        """
+        by_place = {(n.fidx, n.offset, n.h): n for n in nodes}
+        by_pos = {n.pos: n for n in nodes}
+        torn: set[int] = set()
+        misnamed: dict[int, _Line] = {}
+        for event in nodes:
+            if not event.torn_refs or event.pos not in visited:
+                continue
+            seq, prev = event.seq, event.prev
+            assert seq is not None and prev is not None  # a line with torn_refs parsed whole
+            last = max(offset for offset, _h in event.torn_refs)
+            for offset, h in event.torn_refs:
+                n = by_place.get((event.fidx, offset, h))
+                if n is None or n.pos in visited:
+                    continue
+                after = by_pos.get(n.pos + 1)
+                if offset == last or (
+                    after is not None
+                    and torn_write(n.probe, seq, prev)
+                    and torn_write(after.probe, seq, prev, "log.recovered")
+                ):
+                    torn.add(n.pos)
+                else:
+                    misnamed.setdefault(n.pos, event)
+        return torn, {pos: event for pos, event in misnamed.items() if pos not in torn}
 
     def _edited_in_place(self, lines: list[_Line], before: _Line, before_seq: int) -> None:
         """Lines sitting exactly where missing ``seq`` values belong: changed, or moved here."""
@@ -536,11 +600,11 @@ class _Walker:
 _HEAD = b'{"schema":"clearance.event/1","seq":'
 
 
-def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes]) -> _Line:
+def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes, bytes]) -> _Line:
     if isinstance(item, _Line):
         return item
-    pos, fidx, lineno, offset, seq, hb, prev = item
-    return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode())
+    pos, fidx, lineno, offset, seq, hb, prev, line = item
+    return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode(), probe=line[:_PROBE])
 
 
 def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: VerifyResult) -> None:
@@ -555,18 +619,35 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
     want = walker.want
     pos = 0
     events = 0
-    # the last two lines while on the fast path: (pos, fidx, lineno, offset, seq, hash, prev)
+    # the last two lines while on the fast path: (pos, fidx, lineno, offset, seq, hash, prev,
+    # line)
     l1: Any = walker.p1
     l2: Any = walker.p2
     seq1 = 0
     expect = _HEAD + b'1,"prev":"' + GENESIS.encode() + b'"'
     fast = True
     for fidx, (path, fh, size) in enumerate(files):
+        crashed = _crashed(path, fh, size, _materialise(l1)) if fidx == last_index else ()
         with fh:
             offset = 0
             for lineno, raw in enumerate(fh, 1):
                 if offset >= size:  # appended after the snapshot
                     break
+                if crashed and offset in crashed:  # torn too, not chained
+                    result.breaks.append(
+                        Break(
+                            "torn",
+                            str(path),
+                            lineno,
+                            None,
+                            "torn line from a crashed write, ended by a writer that crashed in "
+                            "turn while recovering it (the next line is what it wrote); the "
+                            "next append recovers both (not tampering)",
+                        )
+                    )
+                    offset += len(raw)
+                    pos += 1
+                    continue
                 if raw[-1:] == b"\n":
                     line = raw[:-1]
                 else:  # only the last line of a file can lack its newline
@@ -579,7 +660,7 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
                     if want and seq1 in want:
                         walker.seen.setdefault(seq1, []).append(hb.decode())
                     l2 = l1
-                    l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1])
+                    l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1], line)
                     events += 1
                     expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
                 else:
@@ -591,7 +672,11 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
                         seq, prev = int(m.group(1)), m.group(2).decode()
                     else:
                         seq, prev, refs = _parse_slow(line)
-                    walker.feed(_Line(pos, fidx, lineno, offset, seq, prev, hb.decode(), refs))
+                    walker.feed(
+                        _Line(
+                            pos, fidx, lineno, offset, seq, prev, hb.decode(), refs, line[:_PROBE]
+                        )
+                    )
                     events += seq is not None
                     l1, l2 = walker.p1, walker.p2
                     fast = walker.region is None and l1.seq is not None
@@ -604,6 +689,26 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
                     result.first_seq = seq1 if fast else walker.p1.seq
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
+
+
+def _crashed(path: Path, fh: BinaryIO, size: int, before: _Line) -> frozenset[int]:
+    """Offsets of the lines before the torn last line of the log that a crash left too (a
+    writer crashed while recovering it): the lines the next writer names with the torn one
+    (``auditlog.torn_tail`` and ``crash_left``). ``before``: the last line of earlier files.
+    """
+    fd = fh.fileno()
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return frozenset()
+    try:
+        lines, head = torn_tail(fd, size, path)
+    except AuditLogError:  # no writer appends to the log as it stands: it recovers nothing
+        return frozenset()
+    if head is None:
+        if before.seq is None:
+            return frozenset()
+        head = (before.seq, before.h)
+    seq, prev = head
+    return frozenset(offset for offset, _line in crash_left(lines, seq + 1, prev)[1:])
 
 
 def _torn(result: VerifyResult, path: Path, lineno: int, raw: bytes) -> bool:
