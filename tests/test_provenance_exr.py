@@ -52,6 +52,28 @@ def test_header_parser_decodes_standard_and_custom_attributes(tmp_path):
     assert isinstance(part["channels"], ExrOpaque)  # chlist is not decoded, only sized
 
 
+def test_header_parser_says_where_the_headers_end(tmp_path):
+    """``header_end``: where the offset tables begin (the watcher's completeness check reads
+    them from there), past a multi-part file's empty header; None, with ``truncated``, when
+    the file ends inside its headers. A tile description is decoded with both its modes."""
+    tiles = ("tiledesc", struct.pack("<IIB", 32, 16, 0x12))  # ripmap, rounding up
+    single = write_exr(tmp_path / "s.exr", {"tiles": tiles}, pixel_bytes=64)
+    data = single.read_bytes()
+    header = read_exr_header(single)
+    assert header["parts"][0]["tiles"] == (32, 16, 2, 1)
+    end = header["header_end"]
+    assert data[end - 1] == 0 and end == len(data) - 64  # write_exr: header, then filler
+    multi = write_exr(tmp_path / "m.exr", parts=[GENAI, {"genai:use": "temp"}], pixel_bytes=0)
+    data = multi.read_bytes()
+    header = read_exr_header(multi)
+    assert data[header["header_end"] - 2 : header["header_end"]] == b"\x00\x00"
+    assert header["truncated"] is False
+    for cut in (3, 40, header["header_end"] - 1):
+        (tmp_path / "cut.exr").write_bytes(data[:cut])
+        cut_header = read_exr_header(tmp_path / "cut.exr")
+        assert cut_header["header_end"] is None and cut_header["truncated"] is True, cut
+
+
 def test_reader_maps_genai_attributes_to_format1_fields(tmp_path):
     record = read(write_exr(tmp_path / "sh010_bg.exr", GENAI))
     assert record.source == "exr"
@@ -324,10 +346,11 @@ def _careful(path: Path) -> dict:
 
 
 def test_the_one_window_pass_gives_the_cursors_answer(tmp_path):
-    """Plain single-part headers are read in one pass over the file's first 64 KiB; anything
-    else goes to the cursor. On valid headers (standard, custom, unknown and oversized
-    attributes, tiled, OpenEXR's own) and 1,200 seeded mutants of them (byte flips,
-    truncations, sizes made huge or negative), both give the same result."""
+    """Headers inside the file's first 64 KiB (one, or a multi-part file's list) are read in
+    one pass over it; anything else goes to the cursor. On valid headers (standard, custom,
+    unknown and oversized attributes, tiled, multi-part, OpenEXR's own) and 1,200 seeded
+    mutants of them (byte flips, truncations, sizes made huge or negative), both give the
+    same result."""
     import random
 
     from clearance.provenance._exrheader import _empty_result, _parse_in_memory
@@ -352,7 +375,7 @@ def test_the_one_window_pass_gives_the_cursors_answer(tmp_path):
     for seed in seeds:
         assert read_exr_header(seed) == _careful(seed), seed.name
         fast += _parse_in_memory(seed.read_bytes()[:65536], _empty_result())
-    assert fast == 4  # all but the big preview and the multi-part file take the one-window pass
+    assert fast == 5  # all but the big preview take the one-window pass
     rng = random.Random(11)
     path = tmp_path / "mutant.exr"
     for seed in seeds:
