@@ -26,11 +26,17 @@ _FLAG_DEEP = 0x800
 _FLAG_MULTIPART = 0x1000
 
 # Bounds that no sane header reaches; they keep a corrupt or hostile file from making the
-# parser loop or allocate without end.
+# parser loop or allocate without end. OpenEXR itself bounds names (255 bytes) and each value
+# (by the file's size), not the number of attributes or parts: a header of a million tiny
+# attributes is valid to it. Here the work is linear in the attributes read, and they are
+# bounded in all, so no header costs more than about 0.1 s; past a bound the rest is not
+# read and the result says so (a problem: the reader's answer is unsure, never a pass).
 _MAX_NAME = 256
 _MAX_DECODED_VALUE = 1024 * 1024  # bigger values (previews, ICC blobs) are skipped, not read
-_MAX_ATTRIBUTES = 4096
+_MAX_ATTRIBUTES = 4096  # in one part's header
 _MAX_PARTS = 4096
+_MAX_ALL_ATTRIBUTES = 65536  # in every part's header together
+_MAX_DECODED = 16 * 1024 * 1024  # bytes of values decoded, in every part together
 _WINDOW = 64 * 1024
 
 _COMPRESSION = [
@@ -68,6 +74,8 @@ class _Cursor:
     buf: bytes = b""
     buf_start: int = 0
     problems: list[str] = field(default_factory=list)
+    attributes: int = 0  # read so far, in every part (the bounds above)
+    decoded: int = 0  # bytes of values decoded so far, in every part
 
     def take(self, n: int) -> bytes:
         offset = self.pos - self.buf_start
@@ -115,6 +123,10 @@ class _Corrupt(Exception):
     pass
 
 
+class _OverBound(Exception):
+    """The headers go past one of the bounds above: the rest is not read."""
+
+
 def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Every part's header attributes of an OpenEXR file.
 
@@ -125,8 +137,8 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
         rounding_mode)``); any other type is an :class:`ExrOpaque` (type and size).
         ``header_end`` is the offset just past the headers (a multi-part file's empty header
         included), where the offset tables begin, when every header was read whole; else
-        None. A truncated or corrupt header keeps the parts and attributes read before the
-        damage and describes it in ``problems`` (``truncated``: the file ends
+        None. A truncated, corrupt or oversized header keeps the parts and attributes read
+        before the damage and describes it in ``problems`` (``truncated``: the file ends
         inside its headers, as a file still being written does); this function never raises
         on bad input.
     """
@@ -204,7 +216,8 @@ def _parse_in_memory(
     """The common case in one pass over ``head`` (the file's first window): headers of format
     version 2 (one, or a multi-part file's list up to its empty header) that end inside it,
     every name and value whole, within the bounds. Fills ``result`` as :func:`_parse` would
-    and returns True; returns False, with ``result`` untouched, for anything else."""
+    and returns True; returns False, with ``result`` untouched, for anything else (a 64 KiB
+    window holds less than the bounds on decoded bytes and on all parts' attributes)."""
     if len(head) < 8 or head[:4] != EXR_MAGIC:
         return False
     version = int.from_bytes(head[4:8], "little")
@@ -299,11 +312,10 @@ def _parse(cursor: _Cursor, result: dict[str, Any], only: frozenset[bytes] | Non
             if multipart:
                 cursor.pos -= 1
             if len(parts) == _MAX_PARTS:
-                result["problems"].append(f"more than {_MAX_PARTS} parts: the rest were not read")
-                return
+                raise _OverBound(f"more than {_MAX_PARTS} parts")
             part: dict[str, Any] = {}
             parts.append(part)
-            _parse_attributes(cursor, part, only)
+            _parse_attributes(cursor, part, len(parts) - 1, only)
             if not multipart:
                 result["header_end"] = cursor.pos
                 return
@@ -316,9 +328,13 @@ def _parse(cursor: _Cursor, result: dict[str, Any], only: frozenset[bytes] | Non
             parts.pop()
     except _Corrupt as exc:
         result["problems"].append(f"corrupt header: {exc}")
+    except _OverBound as exc:
+        result["problems"].append(f"header too large: {exc}; the rest was not read")
 
 
-def _parse_attributes(cursor: _Cursor, part: dict[str, Any], only: frozenset[bytes] | None) -> None:
+def _parse_attributes(
+    cursor: _Cursor, part: dict[str, Any], index: int, only: frozenset[bytes] | None
+) -> None:
     # Names longer than the version flag allows exist in the wild (writers that forget the
     # long-names flag); accept up to 255 and leave strictness to OpenEXR itself.
     count = 0
@@ -331,29 +347,38 @@ def _parse_attributes(cursor: _Cursor, part: dict[str, Any], only: frozenset[byt
             end = buf.find(b"\x00", at, at + _MAX_NAME + 1)
             if end == at:
                 cursor.pos += 1  # the NUL that ends the header
+                cursor.attributes += count
                 return
             if end > at:
                 type_end = buf.find(b"\x00", end + 1, end + _MAX_NAME + 2)
         if 0 < type_end <= len(buf) - 5:
             name = buf[at:end]
             count += 1
-            if count > _MAX_ATTRIBUTES:
-                raise _Corrupt(f"more than {_MAX_ATTRIBUTES} attributes in one header")
+            if count > _MAX_ATTRIBUTES or cursor.attributes + count > _MAX_ALL_ATTRIBUTES:
+                _over(cursor, count, name, index)
             type_raw = buf[end + 1 : type_end]
             size = int.from_bytes(buf[type_end + 1 : type_end + 5], "little", signed=True)
             cursor.pos += type_end + 5 - at
         else:
             name = cursor.cstring(_MAX_NAME)
             if not name:
+                cursor.attributes += count
                 return
             count += 1
-            if count > _MAX_ATTRIBUTES:
-                raise _Corrupt(f"more than {_MAX_ATTRIBUTES} attributes in one header")
+            if count > _MAX_ATTRIBUTES or cursor.attributes + count > _MAX_ALL_ATTRIBUTES:
+                _over(cursor, count, name, index)
             type_raw = cursor.cstring(_MAX_NAME)
             size = struct.unpack("<i", cursor.take(4))[0]
         if size < 0:
             raise _Corrupt(f"attribute {name!r} has a negative size")
         decodable = size <= _MAX_DECODED_VALUE and type_raw in _DECODED_TYPES
+        if decodable:
+            cursor.decoded += size
+            if cursor.decoded > _MAX_DECODED:
+                raise _OverBound(
+                    f"more than {_MAX_DECODED >> 20} MiB of attribute values in all parts "
+                    f"(at {_key(name)!r} in part {index})"
+                )
         if not decodable or (only is not None and name not in only):
             if cursor.pos + size > cursor.size:
                 raise _Truncated(cursor.pos)
@@ -366,6 +391,19 @@ def _parse_attributes(cursor: _Cursor, part: dict[str, Any], only: frozenset[byt
             part[_key(name)] = _RAW_DECODERS[type_raw](raw)
         except (struct.error, ValueError, IndexError):
             part[_key(name)] = ExrOpaque(type_raw.decode("latin-1"), size)
+
+
+def _over(cursor: _Cursor, count: int, name: bytes, index: int) -> None:
+    """The attribute ``name``, the ``count``-th of part ``index``, is one too many for its
+    header or for all of them."""
+    if count > _MAX_ATTRIBUTES:
+        raise _OverBound(
+            f"part {index} has more than {_MAX_ATTRIBUTES} attributes (the next is {_key(name)!r})"
+        )
+    raise _OverBound(
+        f"more than {_MAX_ALL_ATTRIBUTES} attributes in all parts "
+        f"(the next is {_key(name)!r} in part {index})"
+    )
 
 
 def _key(name: bytes) -> str:
