@@ -52,6 +52,28 @@ def test_header_parser_decodes_standard_and_custom_attributes(tmp_path):
     assert isinstance(part["channels"], ExrOpaque)  # chlist is not decoded, only sized
 
 
+def test_header_parser_says_where_the_headers_end(tmp_path):
+    """``header_end``: where the offset tables begin (the watcher's completeness check reads
+    them from there), past a multi-part file's empty header; None, with ``truncated``, when
+    the file ends inside its headers. A tile description is decoded with both its modes."""
+    tiles = ("tiledesc", struct.pack("<IIB", 32, 16, 0x12))  # ripmap, rounding up
+    single = write_exr(tmp_path / "s.exr", {"tiles": tiles}, pixel_bytes=64)
+    data = single.read_bytes()
+    header = read_exr_header(single)
+    assert header["parts"][0]["tiles"] == (32, 16, 2, 1)
+    end = header["header_end"]
+    assert data[end - 1] == 0 and end == len(data) - 64  # write_exr: header, then filler
+    multi = write_exr(tmp_path / "m.exr", parts=[GENAI, {"genai:use": "temp"}], pixel_bytes=0)
+    data = multi.read_bytes()
+    header = read_exr_header(multi)
+    assert data[header["header_end"] - 2 : header["header_end"]] == b"\x00\x00"
+    assert header["truncated"] is False
+    for cut in (3, 40, header["header_end"] - 1):
+        (tmp_path / "cut.exr").write_bytes(data[:cut])
+        cut_header = read_exr_header(tmp_path / "cut.exr")
+        assert cut_header["header_end"] is None and cut_header["truncated"] is True, cut
+
+
 def test_reader_maps_genai_attributes_to_format1_fields(tmp_path):
     record = read(write_exr(tmp_path / "sh010_bg.exr", GENAI))
     assert record.source == "exr"
@@ -225,6 +247,97 @@ def test_corrupt_name_and_negative_size_are_issues(tmp_path):
     assert "negative size" in read(negative).issues[0].message
 
 
+# --------------------------------------------------------------------- hostile headers ----
+
+_MAGIC = b"\x76\x2f\x31\x01"
+
+
+def _multipart(parts: list[bytes]) -> bytes:
+    """A multi-part header list: each part's attributes, its NUL, and the empty header."""
+    return _MAGIC + struct.pack("<I", 2 | 0x1000) + b"".join(p + b"\x00" for p in parts) + b"\x00"
+
+
+def _ints(count: int, prefix: str = "a") -> bytes:
+    return b"".join(exr_attr(f"{prefix}{i}", "int", i) for i in range(count))
+
+
+def test_a_header_of_a_million_attributes_stops_at_the_bound_and_is_unsure(tmp_path, cli):
+    """OpenEXR bounds neither the attributes of a header nor its parts: 300 parts of 4,000
+    tiny attributes each (21 MB of header) took 1.6 s to read and 0.65 s to check for
+    completeness. The parser stops after 65,536 attributes in all; the reader's answer is an
+    issue naming the file and where the bound was hit, so the asset is unsure (PRV-02,
+    escalate), never a pass."""
+    path = tmp_path / "hostile.exr"
+    path.write_bytes(_multipart([_ints(4000)] * 300))
+    header = read_exr_header(path)
+    assert sum(len(part) for part in header["parts"]) == 65536  # 16 parts and 1,536 attributes
+    assert len(header["parts"]) == 17 and header["header_end"] is None
+    assert header["problems"] == [
+        "header too large: more than 65536 attributes in all parts (the next is 'a1536' in "
+        "part 16); the rest was not read"
+    ]
+    assert not header["truncated"]  # no writer finishes such a file: it is not unfinished
+    (issue,) = read(path).issues
+    assert (issue.file, issue.field) == ("hostile.exr", "exr")
+    assert issue.message.startswith("header too large")
+    done = cli("check", str(path), "--format", "json")
+    assert done.code == 1, done.stderr
+    (asset,) = done.json()["assets"]
+    (finding,) = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+    assert finding["outcome"] == "escalate"
+    assert "hostile.exr: exr: header too large" in finding["message"]
+
+
+def test_the_bounds_of_one_header_of_the_parts_and_of_the_values(tmp_path):
+    """4,096 attributes in one header and 4,096 parts are read; one more of either is not,
+    and neither is a 17th MiB of values to decode (larger values are skipped unread)."""
+    path = tmp_path / "b.exr"
+    head = _MAGIC + struct.pack("<I", 2)
+    path.write_bytes(head + _ints(4096) + b"\x00")
+    assert read_exr_header(path)["problems"] == []
+    path.write_bytes(head + _ints(4097) + b"\x00")
+    assert read_exr_header(path)["problems"] == [
+        "header too large: part 0 has more than 4096 attributes (the next is 'a4096'); "
+        "the rest was not read"
+    ]
+    path.write_bytes(_multipart([_ints(1)] * 4096))
+    header = read_exr_header(path)
+    assert header["problems"] == [] and len(header["parts"]) == 4096
+    path.write_bytes(_multipart([_ints(1)] * 4097))
+    assert read_exr_header(path)["problems"] == [
+        "header too large: more than 4096 parts; the rest was not read"
+    ]
+    mib = b"x" * (1024 * 1024)
+    path.write_bytes(
+        head + b"".join(exr_attr(f"big{i}", "string", mib) for i in range(17)) + b"\x00"
+    )
+    header = read_exr_header(path)
+    assert header["problems"] == [
+        "header too large: more than 16 MiB of attribute values in all parts (at 'big16' in "
+        "part 0); the rest was not read"
+    ]
+    assert len(header["parts"][0]) == 16
+
+
+def test_thousands_of_parts_that_disagree_make_a_bounded_answer(tmp_path):
+    """1,500 parts whose 40 ``genai:*`` attributes each differ: merging them took 0.4 s (each
+    value was looked for in the list of those seen). The values are now kept by key, and the
+    issues list the first 8 values of the first 32 attributes, then say how many more."""
+    path = tmp_path / "parts.exr"
+    parts = [
+        b"".join(exr_attr(f"genai:k{j}", "string", f"v{i}") for j in range(40)) for i in range(1500)
+    ]
+    path.write_bytes(_multipart(parts))
+    record = read(path)
+    assert len(record.issues) == 33
+    first = record.issues[0]
+    assert first.field == "genai:k0"
+    assert first.message == (
+        "parts disagree: ['v0', 'v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] and 1492 more"
+    )
+    assert record.issues[-1].message == "parts disagree on 8 more genai:* attributes"
+
+
 def test_garbage_inside_a_typed_value_is_opaque_not_a_crash(tmp_path):
     path = tmp_path / "odd.exr"
     bad_vector = exr_attr("genai:approvals", "stringvector", b"\xff\xff\xff\x7fabc")
@@ -324,10 +437,11 @@ def _careful(path: Path) -> dict:
 
 
 def test_the_one_window_pass_gives_the_cursors_answer(tmp_path):
-    """Plain single-part headers are read in one pass over the file's first 64 KiB; anything
-    else goes to the cursor. On valid headers (standard, custom, unknown and oversized
-    attributes, tiled, OpenEXR's own) and 1,200 seeded mutants of them (byte flips,
-    truncations, sizes made huge or negative), both give the same result."""
+    """Headers inside the file's first 64 KiB (one, or a multi-part file's list) are read in
+    one pass over it; anything else goes to the cursor. On valid headers (standard, custom,
+    unknown and oversized attributes, tiled, multi-part, OpenEXR's own) and 1,200 seeded
+    mutants of them (byte flips, truncations, sizes made huge or negative), both give the
+    same result."""
     import random
 
     from clearance.provenance._exrheader import _empty_result, _parse_in_memory
@@ -352,7 +466,7 @@ def test_the_one_window_pass_gives_the_cursors_answer(tmp_path):
     for seed in seeds:
         assert read_exr_header(seed) == _careful(seed), seed.name
         fast += _parse_in_memory(seed.read_bytes()[:65536], _empty_result())
-    assert fast == 4  # all but the big preview and the multi-part file take the one-window pass
+    assert fast == 5  # all but the big preview take the one-window pass
     rng = random.Random(11)
     path = tmp_path / "mutant.exr"
     for seed in seeds:

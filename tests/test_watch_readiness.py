@@ -423,6 +423,46 @@ def test_exr_completeness_never_raises_on_corrupt_files(tmp_path: Path) -> None:
             assert _is_complete(path, bytes(data)) in (True, False)
 
 
+def test_the_completeness_check_reads_headers_with_the_exr_readers_parser(tmp_path: Path) -> None:
+    """One parser of the format: a file the completeness check finds complete is one whose
+    headers the EXR reader reads whole and without a problem, on every layout and on seeded
+    mutants of them; and what the check finds missing is said in words that name the place."""
+    import random
+
+    from clearance.provenance.exr import read_exr_header
+    from clearance.watch_readiness import is_complete, missing_part
+
+    rng = random.Random(7)
+    path = tmp_path / "m.exr"
+    complete = 0
+    for _name, parts in _LAYOUTS:
+        original = exr_file(parts)
+        for attempt in range(150):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 3) if attempt else 0):
+                data[rng.randrange(min(len(data), 600))] = rng.randrange(256)
+            path.write_bytes(bytes(data))
+            if is_complete(str(path), len(data)):
+                complete += 1
+                header = read_exr_header(path)
+                assert header["header_end"] is not None, bytes(data[:80])
+                assert not [p for p in header["problems"] if "format version" not in p]
+    assert complete > len(_LAYOUTS)  # the originals, and mutants that only changed a value
+    tiled = exr_file(_LAYOUTS[4][1], offsets=False)
+    path.write_bytes(tiled)
+    assert missing_part(str(path), len(tiled)) == (
+        "entry 0 of 12 in part 0's offset table is not filled in "
+        "(OpenEXR fills the tables in when it closes the file)"
+    )
+    parts = exr_file(_LAYOUTS[-1][1])
+    path.write_bytes(parts[:200])
+    assert (missing_part(str(path), 200) or "").startswith("truncated: the header ends early")
+    path.write_bytes(parts[:-1])
+    assert (missing_part(str(path), len(parts) - 1) or "").startswith(
+        "the file ends inside its last chunk"
+    )
+
+
 def test_exr_of_an_unknown_layout_waits_only_for_its_header(tmp_path: Path) -> None:
     """A compression or part type this check does not know: the number of chunks is unknown,
     so the quiet period decides once every header is in the file; a part's ``chunkCount``

@@ -5,7 +5,10 @@
 * :func:`filesystem_type` / :func:`backend_for` — which backend a root needs, from
   ``/proc/self/mountinfo`` (inotify sees nothing written by other hosts on NFS/SMB/FUSE).
 * :func:`is_complete` — format completeness: an EXR whose headers, offset tables or last
-  chunk are not all in the file, or a PNG without its ``IEND`` chunk, is still being written.
+  chunk are not all in the file, or a PNG without its ``IEND`` chunk, is still being written
+  (:func:`missing_part` says what is missing). EXR headers are read by the EXR reader's own
+  parser (:mod:`clearance.provenance._exrheader`); only the offset tables and the last chunk
+  are this module's.
 * :func:`is_transient` — errors that mean "the share hiccuped", never "the file is gone".
 * :func:`detached_manifest` — which ``.c2pa`` manifest an asset's audit reads, and its version.
 """
@@ -13,11 +16,15 @@
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_ISREG
+from typing import Any
+
+from .provenance._exrheader import parse_exr_open
 
 from .provenance.c2pa import manifest_names
 
@@ -27,6 +34,7 @@ __all__ = [
     "filesystem_type",
     "backend_for",
     "is_complete",
+    "missing_part",
     "is_transient",
     "detached_manifest",
 ]
@@ -156,34 +164,27 @@ def backend_for(fstype: str | None, *, force_polling: bool = False) -> str:
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_EXR_MAGIC = b"\x76\x2f\x31\x01"
-_EXR_TILED, _EXR_DEEP, _EXR_MULTIPART = 0x200, 0x800, 0x1000
-#: scan lines per chunk of each compression (OpenEXR's ``exr_compression_lines_per_chunk``):
-#: none, rle, zips 1; zip, pxr24 16; piz, b44, b44a, dwaa, htj2k32 32; dwab, htj2k256 256
+#: scan lines per chunk of each compression (OpenEXR's ``exr_compression_lines_per_chunk``),
+#: by the names the EXR header parser gives them
 _LINES_PER_CHUNK = {
-    0: 1,
-    1: 1,
-    2: 1,
-    3: 16,
-    4: 32,
-    5: 16,
-    6: 32,
-    7: 32,
-    8: 32,
-    9: 256,
-    10: 256,
-    11: 32,
+    "none": 1,
+    "rle": 1,
+    "zips": 1,
+    "zip": 16,
+    "pxr24": 16,
+    "piz": 32,
+    "b44": 32,
+    "b44a": 32,
+    "dwaa": 32,
+    "htj2k32": 32,
+    "dwab": 256,
+    "htj2k256": 256,
 }
 #: what comes before a chunk's data size(s), by part type: its scan line or tile coordinates
 _CHUNK_COORDS = {"scanlineimage": 4, "tiledimage": 16, "deepscanline": 4, "deeptile": 16}
-#: the attributes the check reads; every other value is skipped, never read
+#: the attributes the check reads; the header parser walks over every other one
 _SIZING = frozenset({b"compression", b"dataWindow", b"tiles", b"type", b"chunkCount"})
-# the EXR reader's bounds (provenance/_exrheader.py): no header makes the check loop or read
-# without end, however corrupt
-_MAX_NAME = 256
-_MAX_ATTRIBUTES = 4096
-_MAX_PARTS = 4096
-_WINDOW = 64 * 1024
+_WINDOW = 64 * 1024  # the header parser's first read: a usual header and offset table
 _TABLE_PIECE = 64 * 1024  # offsets read and checked at a time
 
 
@@ -198,163 +199,126 @@ def is_complete(path: str, size: int) -> bool:
     define, without a ``chunkCount`` — the headers being whole is all this checks. Other
     formats are judged by the quiet period alone.
     """
+    return missing_part(path, size) is None
+
+
+def missing_part(path: str, size: int) -> str | None:
+    """What :func:`is_complete` found missing in the file ``path`` (``size`` bytes), in words
+    for a wrangler; None when nothing is."""
     lower = path.lower()
     try:
         if lower.endswith(".png"):
-            return _png_complete(path, size)
+            return _png_missing(path, size)
         if lower.endswith(".exr"):
-            return _exr_complete(path, size)
-    except OSError:
-        return False
-    return True
+            return _exr_missing(path, size)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
 
 
-def _png_complete(path: str, size: int) -> bool:
+def _png_missing(path: str, size: int) -> str | None:
     if size < len(_PNG_MAGIC) + len(_PNG_IEND):
-        return False
+        return f"the file ends after {size} bytes"
     fd = os.open(path, os.O_RDONLY)
     try:
         head = os.pread(fd, 8, 0)
         tail = os.pread(fd, len(_PNG_IEND), size - len(_PNG_IEND))
     finally:
         os.close(fd)
-    return head == _PNG_MAGIC and tail == _PNG_IEND
+    if head != _PNG_MAGIC:
+        return "not a PNG file (bad signature)"
+    return None if tail == _PNG_IEND else "no IEND chunk at the end of the file"
 
 
-def _exr_complete(path: str, size: int) -> bool:
+def _exr_missing(path: str, size: int) -> str | None:
     # os.pread: no buffered file object, no seek (this runs for every EXR that settles)
     fd = os.open(path, os.O_RDONLY)
     try:
         head = os.pread(fd, min(size, _WINDOW), 0)
-        if len(head) < 8 or head[:4] != _EXR_MAGIC:
-            return False
-        return _ExrFile(fd, size, head).complete()
-    except _Unfinished:
-        return False
+        header = parse_exr_open(fd, size, head, _SIZING)
+        table = header["header_end"]
+        if table is None:  # the headers are not whole: the parser says why
+            problems = header["problems"]
+            return problems[0] if problems else "the headers are not whole"
+        return _ExrTables(fd, size, head, header).missing(table)
     finally:
         os.close(fd)
 
 
-class _Unfinished(Exception):
-    """The file ends before its structure does (or the structure is not an EXR's)."""
+class _ExrTables:
+    """A whole EXR header's offset tables and last chunk, read through a window of the file
+    (the first 64 KiB, which the header parser read, usually hold them)."""
 
+    __slots__ = ("fd", "size", "buf", "start", "header")
 
-class _ExrFile:
-    """An EXR's layout, read forward through a window of the file (the first 64 KiB hold a
-    usual header and offset table: one read)."""
+    def __init__(self, fd: int, size: int, head: bytes, header: dict[str, Any]) -> None:
+        self.fd, self.size, self.buf, self.start, self.header = fd, size, head, 0, header
 
-    __slots__ = ("fd", "size", "buf", "start")
-
-    def __init__(self, fd: int, size: int, head: bytes) -> None:
-        self.fd, self.size, self.buf, self.start = fd, size, head, 0
-
-    def read(self, pos: int, n: int, ahead: int = _WINDOW) -> bytes:
-        """The ``n`` bytes at ``pos``, from the window or read with up to ``ahead`` more."""
+    def read(self, pos: int, n: int, ahead: int = _WINDOW) -> bytes | None:
+        """The ``n`` bytes at ``pos``, from the window or read with up to ``ahead`` more;
+        None when the file ends first."""
         offset = pos - self.start
         if offset >= 0 and offset + n <= len(self.buf):
             return self.buf[offset : offset + n]
         if pos + n > self.size:
-            raise _Unfinished
+            return None
         self.buf, self.start = os.pread(self.fd, max(n, ahead), pos), pos
         if len(self.buf) < n:
-            raise _Unfinished  # truncated since it was stat()ed
+            return None  # truncated since it was stat()ed
         return self.buf[:n]
 
-    def name(self, pos: int) -> tuple[bytes, int]:
-        """The NUL-terminated name at ``pos`` (at most 256 bytes) and the position after it."""
-        for _ in (0, 1):
-            offset = pos - self.start
-            if offset >= 0:
-                end = self.buf.find(b"\0", offset, offset + _MAX_NAME + 1)
-                if end >= 0:
-                    return self.buf[offset:end], self.start + end + 1
-                if offset + _MAX_NAME + 1 <= len(self.buf):
-                    raise _Unfinished  # too long to be a name: not an EXR header
-            if pos >= self.size:
-                break
-            self.buf, self.start = os.pread(self.fd, _WINDOW, pos), pos
-        raise _Unfinished
-
-    def header(self, pos: int) -> tuple[dict[bytes, bytes], int]:
-        """The sizing attributes of the header at ``pos``, and the position after its end."""
-        found: dict[bytes, bytes] = {}
-        buf, start, sizing = self.buf, self.start, _SIZING
-        for _ in range(_MAX_ATTRIBUTES):
-            at = pos - start
-            end = buf.find(b"\0", at, at + _MAX_NAME + 1)
-            if end == at:
-                return found, pos + 1  # the NUL that ends the header
-            type_end = buf.find(b"\0", end + 1, end + _MAX_NAME + 2) if end > 0 else -1
-            if 0 < type_end <= len(buf) - 5:  # the usual case: name to size in the window
-                name = buf[at:end]
-                length = int.from_bytes(buf[type_end + 1 : type_end + 5], "little", signed=True)
-                pos = start + type_end + 5
-            else:  # across the window's end (or not a header)
-                name, pos = self.name(pos)
-                if not name:
-                    return found, pos
-                _type, pos = self.name(pos)
-                length = int.from_bytes(self.read(pos, 4), "little", signed=True)
-                pos += 4
-            if length < 0:
-                raise _Unfinished
-            if name in sizing and length <= 16:
-                found[name] = self.read(pos, length)
-            pos += length  # a preview or an ICC profile: skipped, not read
-            buf, start = self.buf, self.start
-        raise _Unfinished
-
-    def complete(self) -> bool:
-        """Every header, every offset table entry (filled in) and the last chunk are in
-        the file; a layout whose tables cannot be sized: its headers are."""
-        flags = int.from_bytes(self.buf[4:8], "little")
-        multipart = bool(flags & _EXR_MULTIPART)
-        parts: list[tuple[str, int | None]] = []
-        pos = 8
-        if multipart:
-            while self.read(pos, 1) != b"\0":  # an empty header ends the list
-                if len(parts) == _MAX_PARTS:
-                    raise _Unfinished
-                attrs, pos = self.header(pos)
-                parts.append(_exr_part(attrs, ""))
-            pos += 1
+    def missing(self, table: int) -> str | None:
+        """What is missing of the offset tables that begin at ``table``, and of the last
+        chunk; a layout whose tables cannot be sized: nothing (its headers are whole)."""
+        header = self.header
+        if header["multipart"] or header["deep"]:
+            default = ""
         else:
-            attrs, pos = self.header(pos)
-            single = "tiledimage" if flags & _EXR_TILED else "scanlineimage"
-            parts.append(_exr_part(attrs, "" if flags & _EXR_DEEP else single))
+            default = "tiledimage" if header["tiled"] else "scanlineimage"
+        parts = [_exr_part(attrs, default) for attrs in header["parts"]]
         counts = [count for _, count in parts if count is not None]
         if len(counts) < len(parts):
-            return True  # tables of unknown size: the quiet period decides
+            return None  # tables of unknown size: the quiet period decides
         total = sum(counts)
-        table_end = pos + 8 * total
+        table_end = table + 8 * total
         if table_end > self.size:
-            return False
+            return f"the file ends inside its offset tables (they end at byte {table_end})"
         if total == 0:
-            return True
+            return None
         last = 0
-        for first in range(pos, table_end, 8 * _TABLE_PIECE):
+        for first in range(table, table_end, 8 * _TABLE_PIECE):
             n = min(_TABLE_PIECE, (table_end - first) // 8)
-            offsets = struct.unpack(f"<{n}Q", self.read(first, 8 * n))
-            if min(offsets) < table_end:  # 0: OpenEXR fills the tables in when it closes
-                return False
+            raw = self.read(first, 8 * n)
+            if raw is None:
+                return "the file ends inside its offset tables"
+            offsets = struct.unpack(f"<{n}Q", raw)
+            low = min(offsets)
+            if low < table_end:  # 0: OpenEXR fills the tables in when it closes the file
+                entry = (first - table) // 8 + offsets.index(low)
+                return _unfilled(entry, counts, low)
             last = max(last, max(offsets))
-        return self._chunk_fits(last, parts, multipart)
+        return self._last_chunk(last, parts, header["multipart"])
 
-    def _chunk_fits(self, at: int, parts: list[tuple[str, int | None]], multipart: bool) -> bool:
-        """Does the chunk at ``at`` (the last one) end inside the file?"""
+    def _last_chunk(
+        self, at: int, parts: list[tuple[str, int | None]], multipart: bool
+    ) -> str | None:
+        """What is missing of the chunk at ``at`` (the last one): None when it ends inside
+        the file."""
         if at + 8 > self.size:
-            return False
+            return _cut(at)
         lead = self.read(at, min(44, self.size - at), ahead=0)
+        if lead is None:
+            return _cut(at)
         kind = parts[0][0]
         pos = 0
         if multipart:
             index = int.from_bytes(lead[:4], "little", signed=True)
             if not 0 <= index < len(parts):
-                return False
+                return f"the last chunk (at byte {at}) names part {index}, which the file lacks"
             kind, pos = parts[index][0], 4
         coords = _CHUNK_COORDS.get(kind)
         if coords is None:
-            return True  # a part type this check does not know: its offsets are in the file
+            return None  # a part type this check does not know: its offsets are in the file
         pos += coords
         try:
             if kind.startswith("deep"):
@@ -366,55 +330,85 @@ class _ExrFile:
                 pos += 4
                 ok = data >= 0
         except struct.error:
-            return False
-        return ok and at + pos + data <= self.size
+            return _cut(at)
+        if not ok:
+            return f"the last chunk (at byte {at}) has a negative size"
+        return None if at + pos + data <= self.size else _cut(at)
 
 
-def _exr_part(attrs: dict[bytes, bytes], default_type: str) -> tuple[str, int | None]:
+def _cut(at: int) -> str:
+    return f"the file ends inside its last chunk (at byte {at})"
+
+
+def _unfilled(entry: int, counts: list[int], offset: int) -> str:
+    """Where the first bad offset table entry is, in words."""
+    part = 0
+    while entry >= counts[part]:
+        entry -= counts[part]
+        part += 1
+    where = f"entry {entry} of {counts[part]} in part {part}'s offset table"
+    if offset == 0:
+        return f"{where} is not filled in (OpenEXR fills the tables in when it closes the file)"
+    return f"{where} points into the headers (byte {offset})"
+
+
+def _exr_part(attrs: dict[str, Any], default_type: str) -> tuple[str, int | None]:
     """A part's type and the length of its offset table (None: cannot be known), as OpenEXR
     works them out: from the data window and the compression (scan lines) or the tile
     description (tiles); from ``chunkCount`` for a type or compression it does not know."""
-    kind = attrs[b"type"].decode("latin-1") if b"type" in attrs else default_type
-    window = attrs.get(b"dataWindow", b"")
+    kind = attrs.get("type", default_type)
+    if type(kind) is not str:
+        kind = default_type
     count: int | None = None
-    if len(window) == 16:
-        x0, y0, x1, y1 = struct.unpack("<4i", window)
+    window = attrs.get("dataWindow")
+    # four ints: a box2i (the parser's other tuples, a v2i or a v2f, have two)
+    if type(window) is tuple and len(window) == 4:
+        x0, y0, x1, y1 = window
         width, height = x1 - x0 + 1, y1 - y0 + 1
-        tiles = attrs.get(b"tiles", b"")
-        if kind in ("scanlineimage", "deepscanline") and height > 0:
-            lines = _LINES_PER_CHUNK.get((attrs.get(b"compression") or b"\0")[0])
-            if lines is not None:
+        if kind in ("scanlineimage", "deepscanline"):
+            lines = _LINES_PER_CHUNK.get(attrs.get("compression", "none"))
+            if lines is not None and height > 0:
                 count = -(-height // lines)
-        elif kind in ("tiledimage", "deeptile") and len(tiles) == 9 and width > 0 < height:
-            count = _tile_count(width, height, *struct.unpack("<IIB", tiles))
-    if count is None and len(attrs.get(b"chunkCount", b"")) == 4:
-        declared = int.from_bytes(attrs[b"chunkCount"], "little", signed=True)
-        count = declared if declared >= 0 else None
+        elif kind in ("tiledimage", "deeptile") and width > 0 < height:
+            tiles = attrs.get("tiles")  # a tiledesc: four ints, as a box2i
+            if type(tiles) is tuple and len(tiles) == 4:
+                count = _tile_count(width, height, *tiles)
+    declared = attrs.get("chunkCount")
+    if count is None and type(declared) is int and declared >= 0:
+        count = declared
     return kind, count
 
 
-def _tile_count(width: int, height: int, x_size: int, y_size: int, mode: int) -> int | None:
+def _tile_count(
+    width: int, height: int, x_size: int, y_size: int, levels: int, rounding: int
+) -> int | None:
     """Tiles in every resolution level (OpenEXR's ``internal_exr_compute_tile_information``):
-    ``mode`` = level mode (one level, mipmap, ripmap) + 16 x rounding mode (down, up)."""
-    levels, rounding = mode & 0x0F, mode >> 4
-    if not x_size or not y_size or levels > 2 or rounding > 1:
+    ``levels`` one level, mipmap or ripmap; ``rounding`` down or up."""
+    if x_size <= 0 or y_size <= 0 or not 0 <= levels <= 2 or not 0 <= rounding <= 1:
         return None
+    if levels == 0:
+        return -(-width // x_size) * -(-height // y_size)
+    if levels == 1:
+        n = _level_count(max(width, height), rounding)
+        across = _level_tiles(width, n, x_size, rounding)
+        down = _level_tiles(height, n, y_size, rounding)
+        return sum(map(operator.mul, across, down))
+    across = _level_tiles(width, _level_count(width, rounding), x_size, rounding)
+    down = _level_tiles(height, _level_count(height, rounding), y_size, rounding)
+    return sum(across) * sum(down)
 
-    def log2(n: int) -> int:  # floor or ceil of log2(n), n >= 1
-        return (n - 1).bit_length() if rounding else n.bit_length() - 1
 
-    def tiles(size: int, level: int, tile: int) -> int:
+def _level_count(size: int, rounding: int) -> int:
+    """Resolution levels of a mipmap or ripmap ``size`` wide: 1 + floor or ceil of log2."""
+    return ((size - 1).bit_length() if rounding else size.bit_length() - 1) + 1
+
+
+def _level_tiles(size: int, levels: int, tile: int, rounding: int) -> list[int]:
+    """Tiles of ``tile`` pixels across ``size`` at each of the first ``levels`` levels."""
+    counts = []
+    for level in range(levels):
         level_size = size >> level
         if rounding and level_size << level < size:
             level_size += 1
-        return -(-max(level_size, 1) // tile)
-
-    if levels == 0:
-        return tiles(width, 0, x_size) * tiles(height, 0, y_size)
-    if levels == 1:
-        return sum(
-            tiles(width, n, x_size) * tiles(height, n, y_size)
-            for n in range(log2(max(width, height)) + 1)
-        )
-    across = sum(tiles(width, n, x_size) for n in range(log2(width) + 1))
-    return across * sum(tiles(height, n, y_size) for n in range(log2(height) + 1))
+        counts.append(-(-max(level_size, 1) // tile))
+    return counts

@@ -81,6 +81,10 @@ _EVIDENCE = {
     "owner": "owner",
     "capdate": "capture_date",
 }
+#: a multi-part file whose parts disagree: the values listed per attribute, and the
+#: attributes listed, in its issues (the rest are counted)
+_MAX_LISTED = 8
+_MAX_DISAGREEMENTS = 32
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -98,8 +102,14 @@ def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord |
     """Turn :func:`read_exr_header`'s result into a partial record; None when it says nothing."""
     issues = [ProvenanceIssue(file, "exr", problem) for problem in header.get("problems", [])]
     attributes, disagreements = _merge_parts(header.get("parts", []))
-    for name, values in disagreements.items():
-        issues.append(ProvenanceIssue(file, name, f"parts disagree: {values}"))
+    for name, (values, more) in list(disagreements.items())[:_MAX_DISAGREEMENTS]:
+        also = f" and {more} more" if more else ""
+        issues.append(ProvenanceIssue(file, name, f"parts disagree: {values}{also}"))
+    if len(disagreements) > _MAX_DISAGREEMENTS:
+        rest = len(disagreements) - _MAX_DISAGREEMENTS
+        issues.append(
+            ProvenanceIssue(file, "exr", f"parts disagree on {rest} more genai:* attributes")
+        )
 
     data: dict[str, Any] = {}
     unmapped: dict[str, Any] = {}
@@ -155,18 +165,28 @@ def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord |
     )
 
 
-def _merge_parts(parts: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """First part wins each attribute; ``genai:*`` values that differ between parts are listed."""
+def _merge_parts(
+    parts: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, tuple[list[Any], int]]]:
+    """First part wins each attribute; ``genai:*`` values that differ between parts, by name:
+    the first few (``_MAX_LISTED``) and how many more there are. Linear in the attributes: a
+    multi-part file of thousands of parts, each with its own value, costs what reading it
+    does."""
     merged: dict[str, Any] = {}
-    seen: dict[str, list[Any]] = {}
+    seen: dict[str, dict[Any, Any]] = {}  # name -> distinct values, by a hashable key
     for part in parts:
         for name, value in part.items():
             merged.setdefault(name, value)
             if name.startswith(PREFIX):
-                values = seen.setdefault(name, [])
-                if value not in values:
-                    values.append(value)
-    return merged, {k: [_jsonable(v) for v in vs] for k, vs in seen.items() if len(vs) > 1}
+                key = tuple(value) if isinstance(value, list) else value
+                seen.setdefault(name, {}).setdefault(key, value)
+    disagreements: dict[str, tuple[list[Any], int]] = {}
+    for name, values in seen.items():
+        if len(values) > 1:
+            listed = list(values.values())
+            shown = [_jsonable(v) for v in listed[:_MAX_LISTED]]
+            disagreements[name] = (shown, max(0, len(listed) - _MAX_LISTED))
+    return merged, disagreements
 
 
 def _genai_parts(parts: list[dict[str, Any]]) -> list[int]:
