@@ -38,7 +38,7 @@ from _embedded import (
 from clearance.cache import keepable
 from clearance.model import Asset, Outcome
 from clearance.provenance import c2pa, xmp
-from clearance.provenance._containers import scan
+from clearance.provenance._containers import _after_last_idat, scan
 from clearance.provenance.c2pa import find_manifest, sdk_available
 from clearance.provenance.xmp import read_xmp
 
@@ -291,6 +291,52 @@ def big_frame(path: Path, chunk_size: int = 1024) -> Path:
     rechunk_idat(path, chunk_size)
     assert png_chunk_types(path).count("IDAT") > 4096
     return path
+
+
+def test_the_tail_search_checks_no_more_bytes_than_it_reads(tmp_path, monkeypatch):
+    """A crafted tail: 1,000 "IDAT"s whose chains each run through the same 4 MiB chunk, with
+    a correct CRC, and break just before IEND. Checking each chain in turn would CRC 4 GB;
+    the search stops when it has checked as many bytes as it read, and the walk reads the
+    file (a GenAI packet after the damage) as it is."""
+    big = png_chunk(b"zzZz", bytes(4 * 2**20))
+    bad = struct.pack(">I", 1) + b"zzZz\x00\xde\xad\xbe\xef"  # CRC wrong
+    raw = write_png(tmp_path / "src.png", xmp_packet(CAPTURE)).read_bytes()
+    head, iend = raw[: raw.rindex(b"IEND") - 4], raw[raw.rindex(b"IEND") - 4 :]
+    units, first = b"", len(head)
+    start = first + 8 * 1000 + 16  # where the big chunk begins
+    for i in range(1000):
+        units += struct.pack(">I", start - (first + 8 * i + 4) - 8) + b"IDAT"
+    genai = png_chunk(b"iTXt", ITXT_XMP + GENAI)
+    path = tmp_path / "crafted.png"
+    path.write_bytes(head + units + bytes(16) + big + bad + genai + iend)
+    checked = []
+
+    def crc32(data, value=0):
+        checked.append(len(data))
+        return real_crc32(data, value)
+
+    real_crc32 = zlib.crc32
+    monkeypatch.setattr(zlib, "crc32", crc32)
+    found = read_xmp(path)
+    assert sum(checked) <= 2 * path.stat().st_size
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+
+
+def test_the_tail_search_looks_further_back_without_trying_a_candidate_twice(tmp_path):
+    """640 KiB after the pixel data, holding 2,560 "IDAT"s that are no chunk's: the search's
+    window grows past them (128 KiB, 512 KiB, 2 MiB) and finds the last IDAT chunk within its
+    4,096 tries, which trying each "IDAT" again in every window would have spent."""
+    path = big_frame(tmp_path / "plate.png")
+    decoys = (struct.pack(">I", 0x7FFFFFFF) + b"IDAT" + bytes(248)) * 2560
+    insert_png_chunk(path, b"zzZz", decoys)
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + GENAI)
+    raw = path.read_bytes()
+    last_idat = raw.rindex(b"IDAT", 0, raw.index(b"zzZz")) - 4
+    after = last_idat + 12 + struct.unpack(">I", raw[last_idat : last_idat + 4])[0]
+    assert _after_last_idat(raw, len(raw), raw.index(b"IDAT") - 4) == after
+    found = read_xmp(path)
+    assert found["problems"] == [] and found["digital_source_type"] == TRAINED
 
 
 @pytest.mark.parametrize("tail", [b"", b"junk appended by a broken copy"])  # skipped / walked

@@ -355,51 +355,72 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
     not mistaken for a chunk. A truncated or damaged file never chains: the caller then walks
     every chunk and reports precisely where the damage is.
 
-    The search is bounded like the walk: at most :data:`_MAX_PNG_CHUNKS` candidates tried
-    and chunks checked in all, so a tail stuffed with "IDAT"s, or with chains that break
-    just before IEND, costs no more than walking (which the caller then does, up to its cap).
+    The search is bounded in chunks and in bytes: at most :data:`_MAX_PNG_CHUNKS` candidates
+    tried and chunks checked in all, each candidate tried once however far the window grows,
+    and no more bytes CRC-checked than it has read. A tail stuffed with "IDAT"s, or with
+    chains that break just before IEND, costs at most reading the file's last 32 MiB (43 MiB
+    in all, as the window grows) and CRC-checking as much: then the caller walks instead.
     """
     window = _TAIL_WINDOW
-    budget = _MAX_PNG_CHUNKS
+    left = _TailBudget()
+    tried_from = size  # candidates whose length field lies at or past this offset were tried
     while True:
         start = max(first, size - window)
         tail = _read_at(f, start, size - start)
         if len(tail) != size - start or not tail.endswith(_IEND):
             return None
-        p = len(tail)
+        left.crc_bytes += len(tail)
+        view = memoryview(tail)
+        p = tried_from - start + 7  # an "IDAT" that starts before tried_from + 4 is untried
         while True:
             p = tail.rfind(b"IDAT", 0, p)
             if p < 4:
                 break
-            budget -= 1
+            left.chunks -= 1
             end = p + 8 + struct.unpack_from(">I", tail, p - 4)[0]
             if end <= len(tail):
-                chained, budget = _chains_to_iend(tail, end, budget)
+                chained = _chains_to_iend(tail, view, end, left)
                 if chained:
                     return start + end
-            if budget <= 0:
+                if chained is None:
+                    return None
+            if left.chunks <= 0:
                 return None
         if start == first or window >= _MAX_TAIL_WINDOW:
             return None
+        tried_from = start
         window *= 4
 
 
-def _chains_to_iend(tail: bytes, pos: int, budget: int) -> tuple[bool, int]:
-    """Do the chunks from ``pos`` chain onto the IEND that ends ``tail``? And what is left of
-    ``budget``, one spent per chunk checked (none left: not known, so False)."""
-    while pos + 12 <= len(tail) and budget > 0:
-        budget -= 1
+class _TailBudget:
+    """What the tail search may still do: chunks to check, bytes to CRC-check."""
+
+    __slots__ = ("chunks", "crc_bytes")
+
+    def __init__(self) -> None:
+        self.chunks = _MAX_PNG_CHUNKS
+        self.crc_bytes = 0
+
+
+def _chains_to_iend(tail: bytes, view: memoryview, pos: int, left: _TailBudget) -> bool | None:
+    """Do the chunks from ``pos`` chain onto the IEND that ends ``tail``? None when ``left``
+    runs out first (one chunk spent per chunk checked, its bytes from the CRC budget)."""
+    while pos + 12 <= len(tail):
         length = struct.unpack_from(">I", tail, pos)[0]
         end = pos + 12 + length
         if end > len(tail):
-            return False, budget
+            return False
+        left.chunks -= 1
+        left.crc_bytes -= length + 4
+        if left.chunks < 0 or left.crc_bytes < 0:
+            return None
         crc = struct.unpack_from(">I", tail, end - 4)[0]
-        if zlib.crc32(tail[pos + 4 : end - 4]) != crc:
-            return False, budget
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            return False
         if tail[pos + 4 : pos + 8] == b"IEND":
-            return end == len(tail), budget
+            return end == len(tail)
         pos = end
-    return False, budget
+    return False
 
 
 def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
