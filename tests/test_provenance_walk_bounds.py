@@ -38,7 +38,7 @@ from _embedded import (
 from clearance.cache import keepable
 from clearance.model import Asset, Outcome
 from clearance.provenance import c2pa, xmp
-from clearance.provenance._containers import scan
+from clearance.provenance._containers import _after_last_idat, scan
 from clearance.provenance.c2pa import find_manifest, sdk_available
 from clearance.provenance.xmp import read_xmp
 
@@ -118,6 +118,7 @@ def _mov(path: Path, filler: bytes) -> Path:
 EMPTY_CHUNK = png_chunk(b"zzZz", b"")
 PNG_BOUND = "corrupt PNG: more than 4096 chunks besides the pixel data (at byte "
 JPEG_MARKERS = "corrupt JPEG: more than 1000 markers before the image data (at byte "
+FRAME_BOUND = "{}more than 20000 {} plus one per KiB they span ("
 
 HOSTILE = {
     "png: empty chunks before the pixel data": (
@@ -194,8 +195,30 @@ HOSTILE = {
     ),
     "mov: empty boxes": (
         "hostile.mov",
-        lambda p: _mov(p, bmff_box(b"free", b"") * 10_001),
-        "more than 10000 boxes (at byte ",
+        lambda p: _mov(p, bmff_box(b"wide", b"") * 10_001),
+        "more than 10000 boxes besides the movie fragments (at byte ",
+    ),
+    # per-frame chunks and boxes have their own bound, far larger, paid for by their bytes:
+    # tiny ones past it are hostile
+    "png: empty animation chunks": (
+        "hostile.png",
+        lambda p: _png(p, after=png_chunk(b"fcTL", b"") * 21_000),
+        FRAME_BOUND.format("corrupt PNG: ", "animation chunks (fcTL, fdAT)"),
+    ),
+    "webp: empty animation frames": (
+        "hostile.webp",
+        lambda p: _webp(p, b"ANMF\x00\x00\x00\x00" * 21_000),
+        FRAME_BOUND.format("corrupt WebP: ", "animation frames (ANMF)"),
+    ),
+    "mov: empty movie fragments": (
+        "hostile.mov",
+        lambda p: _mov(p, (bmff_box(b"moof", b"") + bmff_box(b"mdat", b"")) * 10_500),
+        FRAME_BOUND.format("", "movie fragment boxes"),
+    ),
+    "mov: empty free boxes": (
+        "hostile.mov",
+        lambda p: _mov(p, bmff_box(b"free", b"") * 21_000),
+        FRAME_BOUND.format("", "movie fragment boxes"),
     ),
 }
 
@@ -270,6 +293,52 @@ def big_frame(path: Path, chunk_size: int = 1024) -> Path:
     return path
 
 
+def test_the_tail_search_checks_no_more_bytes_than_it_reads(tmp_path, monkeypatch):
+    """A crafted tail: 1,000 "IDAT"s whose chains each run through the same 4 MiB chunk, with
+    a correct CRC, and break just before IEND. Checking each chain in turn would CRC 4 GB;
+    the search stops when it has checked as many bytes as it read, and the walk reads the
+    file (a GenAI packet after the damage) as it is."""
+    big = png_chunk(b"zzZz", bytes(4 * 2**20))
+    bad = struct.pack(">I", 1) + b"zzZz\x00\xde\xad\xbe\xef"  # CRC wrong
+    raw = write_png(tmp_path / "src.png", xmp_packet(CAPTURE)).read_bytes()
+    head, iend = raw[: raw.rindex(b"IEND") - 4], raw[raw.rindex(b"IEND") - 4 :]
+    units, first = b"", len(head)
+    start = first + 8 * 1000 + 16  # where the big chunk begins
+    for i in range(1000):
+        units += struct.pack(">I", start - (first + 8 * i + 4) - 8) + b"IDAT"
+    genai = png_chunk(b"iTXt", ITXT_XMP + GENAI)
+    path = tmp_path / "crafted.png"
+    path.write_bytes(head + units + bytes(16) + big + bad + genai + iend)
+    checked = []
+
+    def crc32(data, value=0):
+        checked.append(len(data))
+        return real_crc32(data, value)
+
+    real_crc32 = zlib.crc32
+    monkeypatch.setattr(zlib, "crc32", crc32)
+    found = read_xmp(path)
+    assert sum(checked) <= 2 * path.stat().st_size
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+
+
+def test_the_tail_search_looks_further_back_without_trying_a_candidate_twice(tmp_path):
+    """640 KiB after the pixel data, holding 2,560 "IDAT"s that are no chunk's: the search's
+    window grows past them (128 KiB, 512 KiB, 2 MiB) and finds the last IDAT chunk within its
+    4,096 tries, which trying each "IDAT" again in every window would have spent."""
+    path = big_frame(tmp_path / "plate.png")
+    decoys = (struct.pack(">I", 0x7FFFFFFF) + b"IDAT" + bytes(248)) * 2560
+    insert_png_chunk(path, b"zzZz", decoys)
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + GENAI)
+    raw = path.read_bytes()
+    last_idat = raw.rindex(b"IDAT", 0, raw.index(b"zzZz")) - 4
+    after = last_idat + 12 + struct.unpack(">I", raw[last_idat : last_idat + 4])[0]
+    assert _after_last_idat(raw, len(raw), raw.index(b"IDAT") - 4) == after
+    found = read_xmp(path)
+    assert found["problems"] == [] and found["digital_source_type"] == TRAINED
+
+
 @pytest.mark.parametrize("tail", [b"", b"junk appended by a broken copy"])  # skipped / walked
 def test_a_frame_with_thousands_of_idat_chunks_reads_normally(tmp_path, tail):
     path = big_frame(tmp_path / "plate.png")
@@ -298,5 +367,94 @@ def test_a_signed_frame_with_thousands_of_idat_chunks_verifies(tmp_path):
 def test_the_bounds_are_the_ones_the_docs_give():
     docs = Path(__file__).resolve().parents[1] / "docs" / "embedded-provenance.md"
     text = docs.read_text(encoding="utf-8")
-    for quoted in ("4,096 chunks", "1 KiB", "10,000 boxes", "unread_rest"):
+    for quoted in (
+        "4,096 chunks",
+        "1 KiB",
+        "10,000 boxes",
+        "unread_rest",
+        "20,000, plus one per KiB",
+    ):
         assert quoted in text, quoted
+
+
+# ------------------------------------------------- long animations, fragmented movies ----
+
+
+def _frames(n: int) -> list:
+    """``n`` distinct 16x16 frames (Pillow drops a frame identical to the one before)."""
+    from PIL import Image
+
+    return [Image.new("RGB", (16, 16), (i % 256, i // 256 % 256, 0)) for i in range(n)]
+
+
+def test_a_long_apng_reads_normally(tmp_path):
+    """An APNG has an fcTL chunk per frame and an fdAT (tiny here): 5,000 frames are more
+    chunks than the bound on the others."""
+    frames = _frames(5000)
+    path = tmp_path / "anim.png"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40)
+    insert_png_chunk(path, b"iTXt", ITXT_XMP + GENAI)  # after the last frame
+    assert png_chunk_types(path).count("fcTL") == 5000
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+
+
+def test_a_long_animated_webp_reads_normally(tmp_path):
+    """An animated WebP has an ANMF chunk per frame: its XMP chunk comes after 5,000."""
+    frames = _frames(5000)
+    path = tmp_path / "anim.webp"
+    frames[0].save(
+        path, save_all=True, append_images=frames[1:], duration=40, lossless=True, xmp=GENAI
+    )
+    assert path.read_bytes().count(b"ANMF") >= 5000
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert (found["where"], found["digital_source_type"]) == ("XMP chunk", TRAINED)
+
+
+def _fragmented_mov(path: Path, frames: int, frame_bytes: int, extra: tuple[bytes, ...]) -> Path:
+    """A fragmented QuickTime movie laid out as FFmpeg writes one with ``-movflags
+    frag_keyframe+empty_moov`` for an intra codec (ProRes): ftyp, a moov without samples, a
+    moof and an mdat per frame (after ``extra`` boxes, as CMAF segments carry), mfra; then a
+    GenAI XMP uuid box that a tool appended, past every fragment."""
+    ftyp = bmff_box(b"ftyp", b"qt  \x00\x00\x02\x00qt  ")
+    mvex = bmff_box(b"mvex", bmff_box(b"trex", bytes(24)))
+    moov = bmff_box(b"moov", bmff_box(b"mvhd", bytes(100)) + bmff_box(b"trak", bytes(463)) + mvex)
+    with path.open("wb") as out:
+        out.write(ftyp + moov)
+        for number in range(frames):
+            traf = bmff_box(b"tfhd", bytes(28)) + bmff_box(b"tfdt", bytes(12))
+            traf += bmff_box(b"trun", struct.pack(">II", 0x000305, 1) + bytes(8))
+            mfhd = bmff_box(b"mfhd", struct.pack(">II", 0, number + 1))
+            moof = bmff_box(b"moof", mfhd + bmff_box(b"traf", traf))
+            out.write(b"".join(bmff_box(kind, bytes(16)) for kind in extra))
+            out.write(moof + bmff_box(b"mdat", bytes(frame_bytes)))
+        tfra = bmff_box(b"tfra", bytes(12 * frames))
+        out.write(bmff_box(b"mfra", tfra + bmff_box(b"mfro", bytes(8))))
+        out.write(bmff_box(b"uuid", XMP_UUID + GENAI))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("frames", "frame_bytes", "extra"),
+    [
+        (6000, 240, ()),  # 64x64 ProRes: 12,000 boxes in 2 MB, within the bound as they are
+        (2100, 240, (b"styp", b"sidx", b"prft", b"emsg", b"free")),  # 10,500 of these alone
+        (15_000, 2048, ()),  # 30,000 boxes: past 20,000, paid for by the bytes they span
+    ],
+    ids=["ffmpeg-prores", "cmaf-segments", "paid-by-bytes"],
+)
+def test_a_long_fragmented_movie_reads_normally(tmp_path, frames, frame_bytes, extra):
+    path = _fragmented_mov(tmp_path / "rec.mov", frames, frame_bytes, extra)
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert (found["where"], found["digital_source_type"]) == ("uuid box", TRAINED)
+
+
+def test_past_the_bound_movie_fragments_must_pay_with_bytes(tmp_path):
+    """The same 30,000 fragment boxes with tiny frames are past the bound: unsure."""
+    path = _fragmented_mov(tmp_path / "rec.mov", 15_000, 240, ())
+    found = read_xmp(path)
+    assert found["unread_rest"] is True
+    assert found["problems"][0].startswith(FRAME_BOUND.format("", "movie fragment boxes"))

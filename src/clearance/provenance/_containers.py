@@ -8,9 +8,11 @@ Each walker returns a :class:`Blocks` and never raises on bad input: truncation 
 are collected in ``Blocks.problems`` (they become provenance issues), and whatever was found
 before the damage is still returned.
 
-A walk costs what a header costs, whatever the file holds: every walker stops at a bound on
-the chunks, segments or boxes it reads one by one (pixel data skipped in bulk is not counted),
-and a file past the bound is a problem and ``Blocks.unread_rest``, never a silent stop.
+A walk's cost is bounded whatever the file holds: every walker stops at a bound on the
+chunks, segments or boxes it reads one by one, and a file past the bound is a problem and
+``Blocks.unread_rest``, never a silent stop. What is not counted pays with its size: pixel data
+chunks of 1 KiB or more, and animation frames and movie fragments past their own (larger)
+bound, one per KiB they span, so their headers cost less to walk than the file costs to read.
 """
 
 from __future__ import annotations
@@ -236,23 +238,60 @@ def _pread(fd: int, n: int, pos: int) -> bytes:
 _PREAD = getattr(os, "pread", None)
 
 
+# -------------------------------------------------------- animations, fragmented movies ----
+
+# An animation has a chunk or two per frame (APNG fcTL and fdAT, WebP ANMF), a fragmented movie
+# a box or two per fragment (moof and mdat, one fragment per frame for an intra codec): a long
+# one has hundreds of thousands. They are counted apart from the other chunks and boxes, against
+# a bound that grows with the bytes they span, so a real file of any length is read to its end
+# (a frame spans kilobytes) while a hostile flood of tiny ones stops within about 20 ms.
+_FRAME_PARTS = 20_000
+_FRAME_PART_BYTES = 1024
+
+
+class _FrameParts:
+    """The per-frame chunks or boxes (``what``) a walk has read, and the bytes they span."""
+
+    __slots__ = ("count", "spanned", "what")
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.count = self.spanned = 0
+
+    def add(self, nbytes: int) -> bool:
+        """Count one part of ``nbytes`` bytes (header included); False once past the bound:
+        :data:`_FRAME_PARTS`, plus one for every :data:`_FRAME_PART_BYTES` they span."""
+        self.count += 1
+        self.spanned += nbytes
+        return self.count <= _FRAME_PARTS + self.spanned // _FRAME_PART_BYTES
+
+    def bound(self, pos: int) -> str:
+        return (
+            f"more than {_FRAME_PARTS} {self.what} plus one per KiB they span ({self.count} in"
+            f" {self.spanned} bytes, at byte {pos}): the rest of the file is not read"
+        )
+
+
 # ---------------------------------------------------------------------------------- PNG ----
 
 # A PNG is a handful of chunks around its pixel data. A hostile one (hundreds of thousands of
 # empty or text chunks) must cost what a header costs: past this many chunks the walk stops,
-# and the rest of the file is a problem, not read. Pixel data chunks (IDAT, APNG's fdAT) of
-# _PIXEL_CHUNK bytes or more are not counted: a 4K frame holds thousands (libpng writes 8 KiB),
+# and the rest of the file is a problem, not read. Pixel data chunks (IDAT) of _PIXEL_CHUNK
+# bytes or more are not counted: a 4K frame holds thousands (libpng writes 8 KiB),
 # walked one by one only when the tail cannot be trusted. Smaller ones count: no writer splits
-# pixel data that finely (only the last chunk of a run is short).
+# pixel data that finely (only the last chunk of a run is short). An APNG's frames (fcTL and
+# fdAT chunks) count apart, as frame parts.
 _MAX_PNG_CHUNKS = 4096
 _PIXEL_CHUNK = 1024
+_APNG_FRAME_CHUNKS = (b"fcTL", b"fdAT")
 
 
 def _walk_png(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="png")
     pos = len(PNG_SIGNATURE)
-    seen_idat = False
+    seen_idat = animated = False
     counted = 0
+    frames = _FrameParts("animation chunks (fcTL, fdAT)")
     while True:
         header = _read_at(f, pos, 8)
         if len(header) < 8:
@@ -269,7 +308,10 @@ def _walk_png(f: _Src, size: int) -> Blocks:
                 f"truncated: {what} chunk at byte {pos} needs {end} bytes, file has {size}"
             )
             return blocks
-        if length < _PIXEL_CHUNK or (ctype != b"IDAT" and ctype != b"fdAT"):
+        if ctype in _APNG_FRAME_CHUNKS:
+            if not frames.add(end - pos):
+                return blocks.stop(f"corrupt PNG: {frames.bound(pos)}")
+        elif length < _PIXEL_CHUNK or ctype != b"IDAT":
             counted += 1
             if counted > _MAX_PNG_CHUNKS:
                 return blocks.stop(
@@ -279,10 +321,14 @@ def _walk_png(f: _Src, size: int) -> Blocks:
         if ctype == b"IDAT":
             if not seen_idat:
                 seen_idat = True
-                jump = _after_last_idat(f, size, pos)
+                # an APNG's frames (acTL comes first) follow its IDAT chunks: the tail search
+                # would CRC-check them all for a jump the walk, which reads them, barely needs
+                jump = None if animated else _after_last_idat(f, size, pos)
                 if jump is not None:
                     pos = jump
                     continue
+        elif ctype == b"acTL":
+            animated = True
         elif ctype == b"IEND":
             return blocks
         elif ctype == b"caBX":
@@ -309,51 +355,72 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
     not mistaken for a chunk. A truncated or damaged file never chains: the caller then walks
     every chunk and reports precisely where the damage is.
 
-    The search is bounded like the walk: at most :data:`_MAX_PNG_CHUNKS` candidates tried
-    and chunks checked in all, so a tail stuffed with "IDAT"s, or with chains that break
-    just before IEND, costs no more than walking (which the caller then does, up to its cap).
+    The search is bounded in chunks and in bytes: at most :data:`_MAX_PNG_CHUNKS` candidates
+    tried and chunks checked in all, each candidate tried once however far the window grows,
+    and no more bytes CRC-checked than it has read. A tail stuffed with "IDAT"s, or with
+    chains that break just before IEND, costs at most reading the file's last 32 MiB (43 MiB
+    in all, as the window grows) and CRC-checking as much: then the caller walks instead.
     """
     window = _TAIL_WINDOW
-    budget = _MAX_PNG_CHUNKS
+    left = _TailBudget()
+    tried_from = size  # candidates whose length field lies at or past this offset were tried
     while True:
         start = max(first, size - window)
         tail = _read_at(f, start, size - start)
         if len(tail) != size - start or not tail.endswith(_IEND):
             return None
-        p = len(tail)
+        left.crc_bytes += len(tail)
+        view = memoryview(tail)
+        p = tried_from - start + 7  # an "IDAT" that starts before tried_from + 4 is untried
         while True:
             p = tail.rfind(b"IDAT", 0, p)
             if p < 4:
                 break
-            budget -= 1
+            left.chunks -= 1
             end = p + 8 + struct.unpack_from(">I", tail, p - 4)[0]
             if end <= len(tail):
-                chained, budget = _chains_to_iend(tail, end, budget)
+                chained = _chains_to_iend(tail, view, end, left)
                 if chained:
                     return start + end
-            if budget <= 0:
+                if chained is None:
+                    return None
+            if left.chunks <= 0:
                 return None
         if start == first or window >= _MAX_TAIL_WINDOW:
             return None
+        tried_from = start
         window *= 4
 
 
-def _chains_to_iend(tail: bytes, pos: int, budget: int) -> tuple[bool, int]:
-    """Do the chunks from ``pos`` chain onto the IEND that ends ``tail``? And what is left of
-    ``budget``, one spent per chunk checked (none left: not known, so False)."""
-    while pos + 12 <= len(tail) and budget > 0:
-        budget -= 1
+class _TailBudget:
+    """What the tail search may still do: chunks to check, bytes to CRC-check."""
+
+    __slots__ = ("chunks", "crc_bytes")
+
+    def __init__(self) -> None:
+        self.chunks = _MAX_PNG_CHUNKS
+        self.crc_bytes = 0
+
+
+def _chains_to_iend(tail: bytes, view: memoryview, pos: int, left: _TailBudget) -> bool | None:
+    """Do the chunks from ``pos`` chain onto the IEND that ends ``tail``? None when ``left``
+    runs out first (one chunk spent per chunk checked, its bytes from the CRC budget)."""
+    while pos + 12 <= len(tail):
         length = struct.unpack_from(">I", tail, pos)[0]
         end = pos + 12 + length
         if end > len(tail):
-            return False, budget
+            return False
+        left.chunks -= 1
+        left.crc_bytes -= length + 4
+        if left.chunks < 0 or left.crc_bytes < 0:
+            return None
         crc = struct.unpack_from(">I", tail, end - 4)[0]
-        if zlib.crc32(tail[pos + 4 : end - 4]) != crc:
-            return False, budget
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            return False
         if tail[pos + 4 : pos + 8] == b"IEND":
-            return end == len(tail), budget
+            return end == len(tail)
         pos = end
-    return False, budget
+    return False
 
 
 def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks: Blocks) -> None:
@@ -497,8 +564,9 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
 
 # RIFF chunk ids: WebP names its XMP chunk "XMP ", WAV (BWF/Adobe) "_PMX"; C2PA uses "C2PA".
 _RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
-# A WAV holds a few chunks (fmt, data, LIST, bext, iXML), a WebP a few more, one per frame when
-# animated. Past this many the walk stops, as for PNG: the rest is a problem, not read.
+# A WAV holds a few chunks (fmt, data, LIST, bext, iXML), a WebP a few more. Past this many the
+# walk stops, as for PNG: the rest is a problem, not read. An animated WebP's frames (an ANMF
+# chunk each) count apart, as frame parts.
 _MAX_RIFF_CHUNKS = 4096
 
 
@@ -510,14 +578,19 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
     riff_end = min(size, declared)
     pos = 12
     chunks = 0
+    frames = _FrameParts("animation frames (ANMF)")
     while pos + 8 <= riff_end:
-        chunks += 1
-        if chunks > _MAX_RIFF_CHUNKS:
-            return blocks.stop(
-                f"corrupt {'WebP' if webp else 'WAV'}: more than {_MAX_RIFF_CHUNKS} chunks"
-                f" (at byte {pos}): the rest of the file is not read"
-            )
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
+        if fourcc == b"ANMF" and webp:
+            if not frames.add(8 + length):
+                return blocks.stop(f"corrupt WebP: {frames.bound(pos)}")
+        else:
+            chunks += 1
+            if chunks > _MAX_RIFF_CHUNKS:
+                return blocks.stop(
+                    f"corrupt {'WebP' if webp else 'WAV'}: more than {_MAX_RIFF_CHUNKS} chunks"
+                    f" (at byte {pos}): the rest of the file is not read"
+                )
         if pos + 8 + length > size:
             what = fourcc.decode("latin-1", "replace")
             blocks.problems.append(
@@ -544,30 +617,47 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
 _UUID_XMP = bytes.fromhex("be7acfcb97a942e89c71999491e3afac")
 _UUID_C2PA = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 _BMFF_FIRST = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"})
-# Boxes read in all (top level, moov, moov/udta): a movie has a few dozen, a fragmented MP4
-# two per fragment. Past this many the walk stops: the rest is a problem, not read.
+# Boxes read (top level, moov, moov/udta) besides the movie fragments: a movie has a few dozen.
+# Past this many the walk stops: the rest is a problem, not read.
 _MAX_BOXES = 10_000
+# The top-level boxes a fragmented movie repeats per fragment or segment (ISO 14496-12 8.8,
+# 8.16: moof, mdat; styp, sidx, ssix, prft, emsg in CMAF/DASH segments; free, skip padding).
+# Only their headers are read; they count as frame parts.
+_FRAGMENT_BOXES = frozenset(
+    {b"moof", b"mdat", b"styp", b"sidx", b"ssix", b"prft", b"emsg", b"free", b"skip"}
+)
 
 
 def _walk_bmff(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="bmff")
-    _bmff_boxes(f, 0, size, size, blocks, (), _MAX_BOXES)
+    fragments = _FrameParts("movie fragment boxes")
+    _bmff_boxes(f, 0, size, size, blocks, (), _MAX_BOXES, fragments)
     return blocks
 
 
 def _bmff_boxes(
-    f: _Src, pos: int, end: int, size: int, blocks: Blocks, path: tuple[bytes, ...], budget: int
+    f: _Src,
+    pos: int,
+    end: int,
+    size: int,
+    blocks: Blocks,
+    path: tuple[bytes, ...],
+    budget: int,
+    fragments: _FrameParts,
 ) -> int:
-    """Walk the boxes from ``pos`` to ``end``; what is left of ``budget`` (boxes that may
-    still be read), or -1 once the bound stopped the walk."""
+    """Walk the boxes from ``pos`` to ``end``; what is left of ``budget`` (boxes besides the
+    movie ``fragments`` that may still be read), or -1 once a bound stopped the walk."""
     while pos + 8 <= end:
-        if budget == 0:
-            blocks.stop(
-                f"more than {_MAX_BOXES} boxes (at byte {pos}): the rest of the file is not read"
-            )
-            return -1
-        budget -= 1
         box_size, box_type = struct.unpack(">I4s", _read_at(f, pos, 8))
+        fragment = not path and box_type in _FRAGMENT_BOXES
+        if not fragment:
+            if budget == 0:
+                blocks.stop(
+                    f"more than {_MAX_BOXES} boxes besides the movie fragments (at byte {pos}):"
+                    " the rest of the file is not read"
+                )
+                return -1
+            budget -= 1
         header = 8
         if box_size == 1:  # 64-bit size follows the type
             raw = _read_at(f, pos + 8, 8)
@@ -584,6 +674,12 @@ def _bmff_boxes(
                 f"truncated: {what!r} box at byte {pos} runs past the end ({size} bytes)"
             )
             return budget
+        if fragment:
+            if not fragments.add(box_size):
+                blocks.stop(fragments.bound(pos))
+                return -1
+            pos = box_end
+            continue
         body, length = pos + header, box_size - header
         if box_type == b"uuid" and not path:
             kind = _read_at(f, body, 16)
@@ -599,7 +695,9 @@ def _bmff_boxes(
             if blocks.xmp_room(length, "XMP_ box", pos):
                 blocks.add_xmp(_read_at(f, body, length), "moov/udta/XMP_")
         elif (box_type == b"moov" and not path) or (box_type == b"udta" and path == (b"moov",)):
-            budget = _bmff_boxes(f, body, box_end, size, blocks, (*path, box_type), budget)
+            budget = _bmff_boxes(
+                f, body, box_end, size, blocks, (*path, box_type), budget, fragments
+            )
             if budget < 0:
                 return budget
         pos = box_end
