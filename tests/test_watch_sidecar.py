@@ -6,6 +6,9 @@ Times are scaled down: the grace window is ~1 s here instead of the default 30 s
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from _watch_harness import (
     writer_script,
 )
 from clearance.provenance.c2pa import sdk_available
+from clearance.watch_readiness import FileSystem
 
 needs_sdk = pytest.mark.skipif(
     not sdk_available(), reason="c2pa-python (genai-clearance[c2pa]) not installed"
@@ -544,3 +548,67 @@ def test_s10_a_sequence_manifest_that_lands_after_the_sequence_reaudits_it_once(
         assert audits[0].manifest_fp == "-"
         assert audits[1].manifest == os.path.realpath(seq / f"{prefix}.c2pa")
         assert audits[1].manifest_fp not in (None, "-")
+
+
+class _CountingFS(FileSystem):
+    """The OS file system, counting each folder's listings."""
+
+    def __init__(self) -> None:
+        self.listings: Counter[str] = Counter()
+
+    def scandir(self, path: str | None) -> Iterator[os.DirEntry[str]]:
+        self.listings[str(path)] += 1
+        return super().scandir(path)
+
+
+def _per_frame_manifests(seq: Path, frames: range) -> list[tuple[object, ...]]:
+    """A render that writes each frame's own detached manifest ``bg.NNNN.exr.c2pa`` just
+    before the frame (as a signer run per file does), with one ``bg.genai.yaml``."""
+    steps: list[tuple[object, ...]] = [
+        ("mkdirs", str(seq)),
+        ("write", str(seq / "bg.genai.yaml"), SIDECAR),
+    ]
+    for i in frames:
+        steps += [
+            ("write", str(seq / f"bg.{i}.exr.c2pa"), b"manifest %d" % i),
+            ("exr", str(seq / f"bg.{i}.exr"), i),
+        ]
+    return steps
+
+
+def test_a_manifest_per_frame_settling_does_not_list_the_folder_per_manifest(
+    tmp_path: Path,
+) -> None:
+    """300 frames, each with its own ``FRAME.exr.c2pa``: a manifest that settles while its
+    sequence waits, or is being audited, is matched to it by name; the sequence's folder is
+    listed a handful of times in all, not once per manifest (which made the watcher's CPU
+    quadratic in the frame count: 12 s for 2,000 frames)."""
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    fs = _CountingFS()
+    with InProcessWatcher(root, fs=fs):
+        run_writer(writer_script, _per_frame_manifests(seq, range(1001, 1301)))
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    [event] = audited(root)
+    assert event["details"]["frames"] == "1001-1300"
+    assert event["details"]["watch"]["manifest"] == "renders/sh010/bg.1001.exr.c2pa"
+    assert fs.listings[str(seq)] <= 10, fs.listings[str(seq)]
+
+
+def test_a_restart_does_not_list_the_folder_per_unread_manifest(tmp_path: Path) -> None:
+    """The same folder at the next start (and each ``--rescan``): the manifests of frames
+    after the first are read by no asset, and the reconcile knows it from its own listing:
+    none is hinted, the folder is listed once or twice, and nothing is audited again."""
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    run_writer(writer_script, _per_frame_manifests(seq, range(1001, 1301)))
+    with InProcessWatcher(root):
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    fs = _CountingFS()
+    with InProcessWatcher(root, fs=fs) as watcher:
+        quiet(root, 1.5)
+        assert not watcher.watcher.pending
+    assert len(audited(root)) == 1
+    assert fs.listings[str(seq)] <= 2, fs.listings[str(seq)]
