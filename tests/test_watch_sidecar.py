@@ -612,3 +612,95 @@ def test_a_restart_does_not_list_the_folder_per_unread_manifest(tmp_path: Path) 
         assert not watcher.watcher.pending
     assert len(audited(root)) == 1
     assert fs.listings[str(seq)] <= 2, fs.listings[str(seq)]
+
+
+@needs_sdk
+def test_every_manifest_the_reader_answers_from_is_recorded_and_reaudits_once(
+    tmp_path: Path,
+) -> None:
+    """A sequence whose first frame has its own manifest reads that one, and its own
+    ``PREFIX.c2pa`` beside it is an issue ("sequence manifest not read", PRV-02): the audit
+    records both, so ``bg.c2pa`` landing after the audit re-audits ``bg.####.exr`` once (live),
+    ``fg.c2pa`` landing while the watcher is down re-audits ``fg.####.exr`` once (at start),
+    and the first frame's manifest going away re-audits once more, now reading ``bg.c2pa``.
+    A ledger that recorded only the manifest read (before this was fixed) re-audits once."""
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    setup: list[tuple[object, ...]] = [("mkdirs", str(seq))]
+    manifests = {}
+    for prefix in ("bg", "fg"):
+        first = stage / f"{prefix}.1001.exr"
+        first.write_bytes(exr_bytes(seed=len(prefix)))
+        for name in (f"{prefix}.1001.exr.c2pa", f"{prefix}.c2pa"):
+            sign(first, first, pki, c2pa_manifest(TRAINED), sidecar=stage / name)
+            manifests[name] = (stage / name).read_bytes()
+        setup += [
+            ("write", str(seq / f"{prefix}.genai.yaml"), SIDECAR),
+            ("write", str(seq / f"{prefix}.1001.exr.c2pa"), manifests[f"{prefix}.1001.exr.c2pa"]),
+            ("write", str(seq / f"{prefix}.1001.exr"), first.read_bytes()),
+            ("exr", str(seq / f"{prefix}.1002.exr"), 2),
+        ]
+
+    def not_read(event: dict[str, object]) -> list[str]:
+        return [
+            f["message"]
+            for f in events(root, "finding")
+            if f["asset"] == event["asset"]
+            and f["seq"] < event["seq"]  # type: ignore[operator]
+            and f["rule"] == "PRV-02"
+            and "sequence manifest not read" in f["message"]
+        ]
+
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 2)
+        run_writer(writer_script, [("write", str(seq / "bg.c2pa"), manifests["bg.c2pa"])])
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("write", str(seq / "fg.c2pa"), manifests["fg.c2pa"])])
+    with InProcessWatcher(root):
+        wait_audited(root, 4)
+        run_writer(writer_script, [("unlink", str(seq / "bg.1001.exr.c2pa"))])
+        wait_audited(root, 5)
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 5
+    first_audits = {e["asset"]: e for e in events_[:2]}
+    late_bg, late_fg, gone = events_[2:]
+    bg, fg = "renders/sh010/bg.####.exr", "renders/sh010/fg.####.exr"
+    assert [e["asset"] for e in events_[2:]] == [bg, fg, bg]
+    for event, before in [(late_bg, first_audits[bg]), (late_fg, first_audits[fg])]:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-changed"
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert watch["manifest"] == event["asset"].replace("####.exr", "1001.exr.c2pa")
+        assert not not_read(before)
+        assert not_read(event), event["asset"]
+    assert gone["details"]["watch"]["reason"] == "sidecar-changed"
+    assert gone["details"]["watch"]["manifest"] == "renders/sh010/bg.c2pa"
+    assert gone["details"]["watch"]["supersedes"] == late_bg["details"]["watch"]["audit_id"]
+
+    # an older ledger recorded only the version of the manifest read (and an audit id made
+    # with that version): re-audited once
+    store = ledger(root)
+    [latest] = [a for a in store.audits(fg) if a.state == "audited"]
+    assert latest.manifest_fp is not None and ";fg.c2pa=" in latest.manifest_fp
+    older = "0" * 8 + latest.audit_id[8:]
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE audits SET audit_id=?, manifest_fp=? WHERE audit_id=?",
+            (older, latest.manifest_fp.split(";")[0], latest.audit_id),
+        )
+        db.execute("UPDATE files SET audit_id=? WHERE audit_id=?", (older, latest.audit_id))
+    for _restart in range(2):
+        with InProcessWatcher(root):
+            quiet(root, 1.5)
+    upgraded = audited(root)[5:]
+    assert [(e["asset"], e["details"]["watch"]["reason"]) for e in upgraded] == [
+        (fg, "sidecar-changed")
+    ]

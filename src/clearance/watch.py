@@ -427,6 +427,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now
+        if vanished and p.kind == "sidecar" and p.path.lower().endswith(".c2pa"):
+            # a detached manifest went away: what its assets' audits read changed
+            self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
             if self.state is not None and p.stat is not None:
