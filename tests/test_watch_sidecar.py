@@ -704,3 +704,51 @@ def test_every_manifest_the_reader_answers_from_is_recorded_and_reaudits_once(
     assert [(e["asset"], e["details"]["watch"]["reason"]) for e in upgraded] == [
         (fg, "sidecar-changed")
     ]
+
+
+@needs_sdk
+def test_a_sequence_manifest_beside_an_embedded_store_is_not_recorded_as_read(
+    tmp_path: Path,
+) -> None:
+    """A PNG sequence whose first frame carries an embedded C2PA store: the reader reads that
+    store, and ``el.c2pa`` landing later is "not read" (PRV-02). The re-audit it causes does
+    not name ``el.c2pa`` as the manifest read (``details.watch.manifest``); the ledger still
+    records its version, so a restart audits nothing."""
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign, write_png
+
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh020"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    raw = write_png(stage / "raw.png")
+    sign(raw, stage / "el.1001.png", pki, c2pa_manifest(TRAINED))  # embedded store
+    sign(raw, stage / "tmp.png", pki, c2pa_manifest(TRAINED), sidecar=stage / "el.c2pa")
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("mkdirs", str(seq)),
+                ("write", str(seq / "el.genai.yaml"), SIDECAR),
+                ("write", str(seq / "el.1001.png"), (stage / "el.1001.png").read_bytes()),
+                ("write", str(seq / "el.1002.png"), raw.read_bytes()),
+            ],
+        )
+        wait_audited(root, 1)
+        run_writer(
+            writer_script, [("write", str(seq / "el.c2pa"), (stage / "el.c2pa").read_bytes())]
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    first, again = audited(root)
+    assert "manifest" not in first["details"]["watch"]
+    assert again["details"]["watch"]["reason"] == "sidecar-late"
+    assert "c2pa" in again["details"]["sources"]
+    assert "manifest" not in again["details"]["watch"]  # the embedded store was read
+    assert [
+        f["message"]
+        for f in events(root, "finding")
+        if f["seq"] > first["seq"] and "sequence manifest not read" in f["message"]
+    ]
