@@ -6,6 +6,9 @@ Times are scaled down: the grace window is ~1 s here instead of the default 30 s
 from __future__ import annotations
 
 import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from _watch_harness import (
     writer_script,
 )
 from clearance.provenance.c2pa import sdk_available
+from clearance.watch_readiness import FileSystem
 
 needs_sdk = pytest.mark.skipif(
     not sdk_available(), reason="c2pa-python (genai-clearance[c2pa]) not installed"
@@ -544,3 +548,207 @@ def test_s10_a_sequence_manifest_that_lands_after_the_sequence_reaudits_it_once(
         assert audits[0].manifest_fp == "-"
         assert audits[1].manifest == os.path.realpath(seq / f"{prefix}.c2pa")
         assert audits[1].manifest_fp not in (None, "-")
+
+
+class _CountingFS(FileSystem):
+    """The OS file system, counting each folder's listings."""
+
+    def __init__(self) -> None:
+        self.listings: Counter[str] = Counter()
+
+    def scandir(self, path: str | None) -> Iterator[os.DirEntry[str]]:
+        self.listings[str(path)] += 1
+        return super().scandir(path)
+
+
+def _per_frame_manifests(seq: Path, frames: range) -> list[tuple[object, ...]]:
+    """A render that writes each frame's own detached manifest ``bg.NNNN.exr.c2pa`` just
+    before the frame (as a signer run per file does), with one ``bg.genai.yaml``."""
+    steps: list[tuple[object, ...]] = [
+        ("mkdirs", str(seq)),
+        ("write", str(seq / "bg.genai.yaml"), SIDECAR),
+    ]
+    for i in frames:
+        steps += [
+            ("write", str(seq / f"bg.{i}.exr.c2pa"), b"manifest %d" % i),
+            ("exr", str(seq / f"bg.{i}.exr"), i),
+        ]
+    return steps
+
+
+def test_a_manifest_per_frame_settling_does_not_list_the_folder_per_manifest(
+    tmp_path: Path,
+) -> None:
+    """300 frames, each with its own ``FRAME.exr.c2pa``: a manifest that settles while its
+    sequence waits, or is being audited, is matched to it by name; the sequence's folder is
+    listed a handful of times in all, not once per manifest (which made the watcher's CPU
+    quadratic in the frame count: 12 s for 2,000 frames)."""
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    fs = _CountingFS()
+    with InProcessWatcher(root, fs=fs):
+        run_writer(writer_script, _per_frame_manifests(seq, range(1001, 1301)))
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    [event] = audited(root)
+    assert event["details"]["frames"] == "1001-1300"
+    assert event["details"]["watch"]["manifest"] == "renders/sh010/bg.1001.exr.c2pa"
+    assert fs.listings[str(seq)] <= 10, fs.listings[str(seq)]
+
+
+def test_a_restart_does_not_list_the_folder_per_unread_manifest(tmp_path: Path) -> None:
+    """The same folder at the next start (and each ``--rescan``): the manifests of frames
+    after the first are read by no asset, and the reconcile knows it from its own listing:
+    none is hinted, the folder is listed once or twice, and nothing is audited again."""
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    run_writer(writer_script, _per_frame_manifests(seq, range(1001, 1301)))
+    with InProcessWatcher(root):
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    fs = _CountingFS()
+    with InProcessWatcher(root, fs=fs) as watcher:
+        quiet(root, 1.5)
+        assert not watcher.watcher.pending
+    assert len(audited(root)) == 1
+    assert fs.listings[str(seq)] <= 2, fs.listings[str(seq)]
+
+
+@needs_sdk
+def test_every_manifest_the_reader_answers_from_is_recorded_and_reaudits_once(
+    tmp_path: Path,
+) -> None:
+    """A sequence whose first frame has its own manifest reads that one, and its own
+    ``PREFIX.c2pa`` beside it is an issue ("sequence manifest not read", PRV-02): the audit
+    records both, so ``bg.c2pa`` landing after the audit re-audits ``bg.####.exr`` once (live),
+    ``fg.c2pa`` landing while the watcher is down re-audits ``fg.####.exr`` once (at start),
+    and the first frame's manifest going away re-audits once more, now reading ``bg.c2pa``.
+    A ledger that recorded only the manifest read (before this was fixed) re-audits once."""
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh010"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    setup: list[tuple[object, ...]] = [("mkdirs", str(seq))]
+    manifests = {}
+    for prefix in ("bg", "fg"):
+        first = stage / f"{prefix}.1001.exr"
+        first.write_bytes(exr_bytes(seed=len(prefix)))
+        for name in (f"{prefix}.1001.exr.c2pa", f"{prefix}.c2pa"):
+            sign(first, first, pki, c2pa_manifest(TRAINED), sidecar=stage / name)
+            manifests[name] = (stage / name).read_bytes()
+        setup += [
+            ("write", str(seq / f"{prefix}.genai.yaml"), SIDECAR),
+            ("write", str(seq / f"{prefix}.1001.exr.c2pa"), manifests[f"{prefix}.1001.exr.c2pa"]),
+            ("write", str(seq / f"{prefix}.1001.exr"), first.read_bytes()),
+            ("exr", str(seq / f"{prefix}.1002.exr"), 2),
+        ]
+
+    def not_read(event: dict[str, object]) -> list[str]:
+        return [
+            f["message"]
+            for f in events(root, "finding")
+            if f["asset"] == event["asset"]
+            and f["seq"] < event["seq"]  # type: ignore[operator]
+            and f["rule"] == "PRV-02"
+            and "sequence manifest not read" in f["message"]
+        ]
+
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 2)
+        run_writer(writer_script, [("write", str(seq / "bg.c2pa"), manifests["bg.c2pa"])])
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("write", str(seq / "fg.c2pa"), manifests["fg.c2pa"])])
+    with InProcessWatcher(root):
+        wait_audited(root, 4)
+        run_writer(writer_script, [("unlink", str(seq / "bg.1001.exr.c2pa"))])
+        wait_audited(root, 5)
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 5
+    first_audits = {e["asset"]: e for e in events_[:2]}
+    late_bg, late_fg, gone = events_[2:]
+    bg, fg = "renders/sh010/bg.####.exr", "renders/sh010/fg.####.exr"
+    assert [e["asset"] for e in events_[2:]] == [bg, fg, bg]
+    for event, before in [(late_bg, first_audits[bg]), (late_fg, first_audits[fg])]:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-changed"
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert watch["manifest"] == event["asset"].replace("####.exr", "1001.exr.c2pa")
+        assert not not_read(before)
+        assert not_read(event), event["asset"]
+    assert gone["details"]["watch"]["reason"] == "sidecar-changed"
+    assert gone["details"]["watch"]["manifest"] == "renders/sh010/bg.c2pa"
+    assert gone["details"]["watch"]["supersedes"] == late_bg["details"]["watch"]["audit_id"]
+
+    # an older ledger recorded only the version of the manifest read (and an audit id made
+    # with that version): re-audited once
+    store = ledger(root)
+    [latest] = [a for a in store.audits(fg) if a.state == "audited"]
+    assert latest.manifest_fp is not None and ";fg.c2pa=" in latest.manifest_fp
+    older = "0" * 8 + latest.audit_id[8:]
+    with store.transaction() as db:
+        db.execute(
+            "UPDATE audits SET audit_id=?, manifest_fp=? WHERE audit_id=?",
+            (older, latest.manifest_fp.split(";")[0], latest.audit_id),
+        )
+        db.execute("UPDATE files SET audit_id=? WHERE audit_id=?", (older, latest.audit_id))
+    for _restart in range(2):
+        with InProcessWatcher(root):
+            quiet(root, 1.5)
+    upgraded = audited(root)[5:]
+    assert [(e["asset"], e["details"]["watch"]["reason"]) for e in upgraded] == [
+        (fg, "sidecar-changed")
+    ]
+
+
+@needs_sdk
+def test_a_sequence_manifest_beside_an_embedded_store_is_not_recorded_as_read(
+    tmp_path: Path,
+) -> None:
+    """A PNG sequence whose first frame carries an embedded C2PA store: the reader reads that
+    store, and ``el.c2pa`` landing later is "not read" (PRV-02). The re-audit it causes does
+    not name ``el.c2pa`` as the manifest read (``details.watch.manifest``); the ledger still
+    records its version, so a restart audits nothing."""
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign, write_png
+
+    root = make_show(tmp_path)
+    seq = root / "renders" / "sh020"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    raw = write_png(stage / "raw.png")
+    sign(raw, stage / "el.1001.png", pki, c2pa_manifest(TRAINED))  # embedded store
+    sign(raw, stage / "tmp.png", pki, c2pa_manifest(TRAINED), sidecar=stage / "el.c2pa")
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("mkdirs", str(seq)),
+                ("write", str(seq / "el.genai.yaml"), SIDECAR),
+                ("write", str(seq / "el.1001.png"), (stage / "el.1001.png").read_bytes()),
+                ("write", str(seq / "el.1002.png"), raw.read_bytes()),
+            ],
+        )
+        wait_audited(root, 1)
+        run_writer(
+            writer_script, [("write", str(seq / "el.c2pa"), (stage / "el.c2pa").read_bytes())]
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    first, again = audited(root)
+    assert "manifest" not in first["details"]["watch"]
+    assert again["details"]["watch"]["reason"] == "sidecar-late"
+    assert "c2pa" in again["details"]["sources"]
+    assert "manifest" not in again["details"]["watch"]  # the embedded store was read
+    assert [
+        f["message"]
+        for f in events(root, "finding")
+        if f["seq"] > first["seq"] and "sequence manifest not read" in f["message"]
+    ]

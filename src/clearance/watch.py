@@ -43,7 +43,7 @@ from .policy import Policy
 from .state import FileVersion, StateStore
 from .watch_audit import AuditWorker, WatchSession, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
-from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _wall
+from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
 from .watch_pool import default_processes
 from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
@@ -125,6 +125,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.intake = Intake(self.options.queue_size)
         self.pending: dict[str, _Pending] = {}
         self.groups: dict[GroupKey, _Group] = {}
+        self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
         self._inflight_lock = threading.Lock()
         self._requeued: list[str] = []
@@ -426,6 +427,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now
+        if vanished and p.kind == "sidecar" and p.path.lower().endswith(".c2pa"):
+            # a detached manifest went away: what its assets' audits read changed
+            self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
             if self.state is not None and p.stat is not None:

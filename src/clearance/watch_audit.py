@@ -62,6 +62,7 @@ from .watch_pool import (
     flush_plugins,
     hash_and_verify,
     manifest_before_audit,
+    manifest_read,
     watch_details,
     with_watch,
 )
@@ -113,6 +114,8 @@ class _Prepared:
     manifest: str | None = None
     manifest_fp: str | None = None
     manifest_late: bool = False  # re-audited because the manifest came after the audit
+    #: ``manifest`` if the C2PA reader reads it (not an embedded store instead): the record's
+    manifest_read: str | None = None
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
@@ -136,7 +139,7 @@ class _Prepared:
             self.versions,
             list(self.hashes),
             self.asset.root,
-            self.manifest,
+            self.manifest_read,
             self.manifest_late,
         )
 
@@ -481,6 +484,8 @@ class AuditWorker(threading.Thread):
                 item.manifest, item.manifest_fp = item.reply.manifest, item.reply.manifest_fp
             else:
                 item.manifest, item.manifest_fp = manifest_before_audit(item.asset)
+            if item.reply is None or not all(isinstance(e, bytes) for e in item.reply.events):
+                item.manifest_read = manifest_read(item.asset, item.manifest)  # for details()
         self.state.begin_audits([self._intent(item) for item in items])  # one commit
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}

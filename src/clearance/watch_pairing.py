@@ -21,7 +21,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .watch import WatchOptions
     from .watch_audit import AuditWorker
 
-__all__ = ["AssetGrouping", "GroupKey", "manifests_read"]
+__all__ = ["AssetGrouping", "GroupKey", "manifest_readers_in", "manifests_read"]
 
 GroupKey = tuple[str, str, str]  # (folder, prefix or file name, ext or "")
 
@@ -70,6 +70,58 @@ def manifests_read(key: GroupKey, files: Sequence[str]) -> list[str]:
     return manifest_names(first, sequence_prefix=prefix)
 
 
+def manifest_readers_in(
+    folder: str, names: Iterable[str], policy: Policy
+) -> tuple[dict[str, list[GroupKey]], dict[GroupKey, str]]:
+    """Which assets of ``folder`` (whose file names are ``names``: one listing) read which
+    detached C2PA manifest: ``({manifest name: [asset keys]}, {asset key: its file the reader
+    reads, a sequence's first frame})``. One pass over the names: a folder of 100,000 frames,
+    each with its own ``FRAME.EXT.c2pa``, is read once, and the manifests of frames after the
+    first are then known to be read by none."""
+    firsts: dict[GroupKey, tuple[int, str]] = {}
+    for name in names:
+        if not is_candidate(name, policy):
+            continue
+        parts = split_frame(name)
+        if parts is None:
+            firsts[(folder, name, "")] = (-1, name)
+            continue
+        key, order = (folder, parts[0], parts[2]), (int(parts[1]), name)
+        if key not in firsts or order < firsts[key]:
+            firsts[key] = order  # as build_asset() picks the first frame
+    readers: dict[str, list[GroupKey]] = {}
+    first_files: dict[GroupKey, str] = {}
+    for key, (_order, name) in firsts.items():
+        first_files[key] = path = os.path.join(folder, name)
+        for manifest in manifests_read(key, [path]):
+            readers.setdefault(os.path.basename(manifest), []).append(key)
+    return readers, first_files
+
+
+@dataclass
+class _Readers:
+    """:func:`manifest_readers_in` of one folder, kept for the manifests that settle there."""
+
+    built: float  # monotonic
+    by_name: dict[str, set[GroupKey]]
+    names_of: dict[GroupKey, list[str]]
+
+    def update(self, key: GroupKey, files: Sequence[str]) -> None:
+        """``key`` was sent to be audited with ``files``: what it reads now."""
+        for name in self.names_of.pop(key, []):
+            self.by_name.get(name, set()).discard(key)
+        names = [os.path.basename(m) for m in manifests_read(key, files)]
+        self.names_of[key] = names
+        for name in names:
+            self.by_name.setdefault(name, set()).add(key)
+
+
+#: Seconds a folder's :class:`_Readers` is used before the folder is listed again (every
+#: audit sent in the meantime updates it), and how many folders' are kept.
+READERS_TTL = 30.0
+READERS_KEPT = 16
+
+
 def _frame_order(path: str) -> tuple[int, str]:
     parts = split_frame(os.path.basename(path))
     return (int(parts[1]) if parts is not None else -1, path)
@@ -96,6 +148,7 @@ class AssetGrouping:
     _dirty: dict[GroupKey, None]
     _wakeups: list[tuple[float, int, GroupKey]]
     _counter: itertools.count[int]
+    _readers: dict[str, _Readers]
 
     def settle_for(self, root: str) -> float:
         raise NotImplementedError
@@ -186,6 +239,9 @@ class AssetGrouping:
             settled_at = max(settled_at, group.sidecar_wall)
         settled = {m.path: m.stat for m in members if m.stat is not None}
         job = Job(key, files, settled_at=settled_at, pairing=pairing, settled=settled)
+        readers = self._readers.get(key[0])
+        if readers is not None:
+            readers.update(key, files)
         with self._inflight_lock:
             self.inflight.add(key)
         self.worker.jobs.put_nowait(job)
@@ -246,92 +302,112 @@ class AssetGrouping:
         return sorted(files)
 
     def _sidecar_settled(self, path: str, root: str, now: float, settled_wall: float) -> None:
-        """A sidecar or a C2PA manifest settled: nudge its waiting asset, or re-audit an
-        audited one."""
+        """A sidecar or a C2PA manifest settled (or a manifest vanished): nudge its waiting
+        asset, or re-audit an audited one."""
         folder, name = os.path.split(path)
         lower = name.lower()
         on_disk: dict[GroupKey, list[str]] = {}
         if lower.endswith(".c2pa"):
-            on_disk = self._manifest_readers(path)
+            self._manifest_settled(path, settled_wall)
+            return
+        stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+        if stem is None:
+            return
+        if is_candidate(stem, self.policy):
+            on_disk[_key_for(os.path.join(folder, stem))] = []  # NAME.EXT.genai.yaml
         else:
-            stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
-            if stem is None:
-                return
-            if is_candidate(stem, self.policy):
-                on_disk[_key_for(os.path.join(folder, stem))] = []  # NAME.EXT.genai.yaml
-            else:
-                try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT
-                    entries = list(self.fs.scandir(folder))
-                except OSError:
-                    entries = []
-                for entry in entries:
-                    parts = split_frame(entry.name)
-                    if (
-                        parts is not None
-                        and parts[0] == stem
-                        and is_candidate(entry.name, self.policy)
-                    ):
-                        on_disk[(folder, stem, parts[2])] = []
-        for key, listed in on_disk.items():
-            group = self.groups.get(key)
-            if group is not None:
-                if group.ready_since is not None:  # it was waiting for this sidecar
-                    group.sidecar_wall = settled_wall
-                self._wake(key, 0)
-                continue
-            if key in self.inflight:
-                with self._inflight_lock:
-                    self._requeued.append(path)
-                continue
-            files = listed or self._files_on_disk(key)
-            if not files:
-                continue
-            assert self.worker is not None
-            job = Job(key, files, settled_at=settled_wall, pairing="sidecar")
-            with self._inflight_lock:
-                self.inflight.add(key)
-            try:  # never block the scheduler: a full queue sends the sidecar round again
-                self.worker.jobs.put_nowait(job)
-            except queue.Full:
-                with self._inflight_lock:
-                    self.inflight.discard(key)
-                    self._requeued.append(path)
-
-    def _manifest_readers(self, path: str) -> dict[GroupKey, list[str]]:
-        """The assets on disk whose audit reads the detached C2PA manifest ``path`` (it is
-        among their :func:`manifests_read`), each with its files.
-
-        ``NAME.EXT.c2pa`` is the manifest of the file ``NAME.EXT`` (of its sequence, for a
-        frame), found without listing the folder: it comes once per file, and a render
-        folder may hold 100,000. (A ``NAME.EXT.E`` reading it as its ``NAME.c2pa``, or a
-        sequence ``NAME.EXT.####.E`` as its ``PREFIX.c2pa``, is not looked for.) Any other
-        name, ``NAME.c2pa`` or ``PREFIX.c2pa``, is looked up in the folder's listing.
-        """
-        folder, name = os.path.split(path)
-        stem = name[: -len(".c2pa")]
-        found: dict[GroupKey, list[str]] = {}
-        if len(os.path.splitext(stem)[1]) > 1 and is_candidate(stem, self.policy):
-            key = _key_for(os.path.join(folder, stem))
-            found[key] = self._files_on_disk(key)
-        else:
-            try:
+            try:  # PREFIX.genai.yaml: the sequences PREFIX.####.EXT
                 entries = list(self.fs.scandir(folder))
             except OSError:
                 entries = []
-            # what may read it is NAME (a name without an extension), NAME.EXT, or a
-            # sequence PREFIX.####.EXT whose PREFIX (or first frame PREFIX.####) is NAME:
-            # all start with NAME up to its last dot, and so do all those sequences' frames
-            near = stem.rsplit(".", 1)[0] + "."
             for entry in entries:
-                if (entry.name == stem or entry.name.startswith(near)) and is_candidate(
-                    entry.name, self.policy
-                ):
-                    found.setdefault(_key_for(entry.path), []).append(entry.path)
-        return {
-            key: sorted(files)
-            for key, files in found.items()
-            if files and path in manifests_read(key, files)
-        }
+                parts = split_frame(entry.name)
+                if parts is not None and parts[0] == stem and is_candidate(entry.name, self.policy):
+                    on_disk[(folder, stem, parts[2])] = []
+        for key in on_disk:
+            self._provenance_settled(key, path, settled_wall)
+
+    def _provenance_settled(self, key: GroupKey, path: str, settled_wall: float) -> bool:
+        """The sidecar or manifest ``path`` of the asset ``key`` settled: nudge it if it waits,
+        send ``path`` round again if it is being audited (True: one of the two), else send it
+        to be audited again if it is on disk (the worker decides whether anything changed)."""
+        group = self.groups.get(key)
+        if group is not None:
+            if group.ready_since is not None:  # it was waiting for this sidecar
+                group.sidecar_wall = settled_wall
+            self._wake(key, 0)
+            return True
+        if key in self.inflight:
+            with self._inflight_lock:
+                self._requeued.append(path)
+            return True
+        files = self._files_on_disk(key)
+        if not files or (path.lower().endswith(".c2pa") and path not in manifests_read(key, files)):
+            return False
+        assert self.worker is not None
+        job = Job(key, files, settled_at=settled_wall, pairing="sidecar")
+        with self._inflight_lock:
+            self.inflight.add(key)
+        try:  # never block the scheduler: a full queue sends the sidecar round again
+            self.worker.jobs.put_nowait(job)
+        except queue.Full:
+            with self._inflight_lock:
+                self.inflight.discard(key)
+                self._requeued.append(path)
+        return False
+
+    def _manifest_settled(self, path: str, settled_wall: float) -> None:
+        """The detached C2PA manifest ``path`` settled, or vanished: the assets whose audit
+        reads it (it is among their :func:`manifests_read`) are nudged or audited again.
+
+        ``NAME.EXT.c2pa`` is first looked for as the manifest of ``NAME.EXT``'s asset, by its
+        name alone: while that asset waits or is being audited (a render writing a manifest
+        per frame), a manifest costs a dictionary look-up. Otherwise, the folder's readers
+        (:func:`manifest_readers_in`) answer; the folder is listed for them at most once per
+        :data:`READERS_TTL` seconds, and each audit sent updates them. The files of an asset
+        to audit again are listed then, once per audit.
+        """
+        folder, name = os.path.split(path)
+        stem = name[: -len(".c2pa")]
+        if len(os.path.splitext(stem)[1]) > 1 and is_candidate(stem, self.policy):
+            key = _key_for(os.path.join(folder, stem))
+            if key in self.groups or key in self.inflight:
+                self._provenance_settled(key, path, settled_wall)
+                return
+        for key in sorted(self._folder_readers(folder).by_name.get(name, ())):
+            self._provenance_settled(key, path, settled_wall)
+
+    def _folder_readers(self, folder: str) -> _Readers:
+        """:class:`_Readers` of ``folder``, listed again when older than :data:`READERS_TTL`."""
+        now = time.monotonic()
+        readers = self._readers.get(folder)
+        if readers is not None and now - readers.built < READERS_TTL:
+            return readers
+        try:
+            names = [e.name for e in self.fs.scandir(folder)]
+        except OSError:
+            names = []
+        by_name, _firsts = manifest_readers_in(folder, names, self.policy)
+        readers = _Readers(now, {n: set(keys) for n, keys in by_name.items()}, {})
+        for n, keys in by_name.items():
+            for key in keys:
+                readers.names_of.setdefault(key, []).append(n)
+        self._readers.pop(folder, None)
+        self._readers[folder] = readers
+        while len(self._readers) > READERS_KEPT:
+            self._readers.pop(next(iter(self._readers)))  # the folder listed longest ago
+        return readers
+
+    def _manifest_readers(self, path: str) -> dict[GroupKey, list[str]]:
+        """The assets on disk whose audit reads the detached C2PA manifest ``path`` (it is
+        among their :func:`manifests_read`), each with its files."""
+        folder, name = os.path.split(path)
+        found = {}
+        for key in self._folder_readers(folder).by_name.get(name, ()):
+            files = self._files_on_disk(key)
+            if files and path in manifests_read(key, files):
+                found[key] = files
+        return found
 
     def _files_on_disk(self, key: GroupKey) -> list[str]:
         folder, stem, ext = key

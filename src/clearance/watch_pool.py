@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, relative_posix
-from .provenance.c2pa import sequence_prefix_of
+from .provenance.c2pa import find_manifest, sequence_prefix_of
 from .state import FileVersion
 from .watch_readiness import detached_manifest
 
@@ -56,6 +56,7 @@ __all__ = [
     "default_processes",
     "hash_and_verify",
     "manifest_before_audit",
+    "manifest_read",
     "sha256_file",
 ]
 
@@ -122,7 +123,7 @@ class WatchRecord(NamedTuple):
     versions: Sequence[FileVersion]
     hashes: Sequence[str | None]  # known digests, by version; None: hashed with the audit
     root: Path
-    manifest: str | None = None  # the detached C2PA manifest the audit reads
+    manifest: str | None = None  # the detached C2PA manifest the audit reads (manifest_read)
     manifest_late: bool = False  # the manifest, not the sidecar, is what came late
 
 
@@ -213,6 +214,19 @@ def manifest_before_audit(asset: Asset) -> tuple[str | None, str | None]:
         return None, None
 
 
+def manifest_read(asset: Asset, manifest: str | None) -> str | None:
+    """``manifest`` (:func:`manifest_before_audit`'s) if the C2PA reader reads it: None when
+    the file it checks (a sequence: its first frame) carries an embedded manifest store,
+    which the reader reads instead (a sequence's ``PREFIX.c2pa`` is then "not read")."""
+    if manifest is None:
+        return None
+    try:
+        found = find_manifest(asset.path, asset.siblings, sequence_prefix=sequence_prefix_of(asset))
+    except OSError:
+        return manifest
+    return manifest if found is not None and found["location"] == "sidecar" else None
+
+
 # -- inside an audit process ------------------------------------------------------------------
 
 _SESSION: Session | None = None
@@ -282,7 +296,7 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
         session.events.clear()
         manifest, manifest_fp = manifest_before_audit(task.asset)
         if task.watch is not None:
-            task.watch = task.watch._replace(manifest=manifest)
+            task.watch = task.watch._replace(manifest=manifest_read(task.asset, manifest))
         try:
             result = session.audit(task.asset)
         except Exception as exc:  # the engine isolates plugins; this is anything else

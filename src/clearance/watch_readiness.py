@@ -86,19 +86,34 @@ def detached_manifest(
     """The detached C2PA manifest that the C2PA reader reads for the file ``path`` — the first
     of :func:`clearance.provenance.c2pa.manifest_names` there: ``NAME.EXT.c2pa``, then
     ``NAME.c2pa``, then (``path`` being a sequence's first frame, ``sequence_prefix`` its
-    ``PREFIX``) ``PREFIX.c2pa`` — and its version ``dev:ino:size:mtime_ns``; ``(None, "-")``
-    when there is none. A transient error (EIO, ESTALE) raises: "cannot look" is never "not
-    there"."""
-    for name in manifest_names(path, sequence_prefix):
+    ``PREFIX``) ``PREFIX.c2pa`` — and the version of every detached manifest the reader's
+    answer depends on; ``(None, "-")`` when there is none.
+
+    The version is ``dev:ino:size:mtime_ns`` of the one read; a sequence's ``PREFIX.c2pa``
+    that is there but not read (its first frame has a manifest of its own) is reported by the
+    reader ("sequence manifest not read"), so its version follows: ``;PREFIX.c2pa=dev:ino:…``.
+    The names after the one read change nothing else. A transient error (EIO, ESTALE) raises:
+    "cannot look" is never "not there"."""
+    names = manifest_names(path, sequence_prefix)
+    read: str | None = None
+    version = "-"
+    for i, name in enumerate(names):
+        if read is not None and not (sequence_prefix and i == len(names) - 1):
+            continue  # after the one read, only a sequence's own PREFIX.c2pa still counts
         try:
             st = stat(name)
         except OSError as exc:
             if is_transient(exc):
                 raise
             continue  # not there, or not to be read: the reader finds nothing either
-        if S_ISREG(st.st_mode):
-            return name, f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-    return None, "-"
+        if not S_ISREG(st.st_mode):
+            continue
+        fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        if read is None:
+            read, version = name, fp
+        else:
+            version += f";{os.path.basename(name)}={fp}"
+    return read, version
 
 
 class FileSystem:

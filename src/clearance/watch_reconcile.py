@@ -15,6 +15,7 @@ million-file tree costs time, not memory.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -26,7 +27,8 @@ from .discover import is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateStore
 from .watch_intake import Hint, Intake
-from .watch_readiness import FileSystem
+from .watch_pairing import GroupKey, manifest_readers_in
+from .watch_readiness import FileSystem, detached_manifest
 
 __all__ = ["Reconciler", "RescanReport"]
 
@@ -115,6 +117,7 @@ class Reconciler(threading.Thread):
                 rep.errors += 1
                 rep.complete = False
                 continue
+            manifests: _FolderManifests | None = None  # made at the folder's first .c2pa
             for entry in entries:
                 if self.stopping.is_set():  # a 100,000-file folder must not hold up a stop
                     rep.complete = False
@@ -139,7 +142,17 @@ class Reconciler(threading.Thread):
                     rep.errors += 1
                     rep.complete = False
                     continue
-                if sidecar:
+                if sidecar and name.lower().endswith(".c2pa"):
+                    if manifests is None:
+                        manifests = _FolderManifests(folder, entries, self)
+                    try:
+                        if manifests.current(name):
+                            continue
+                    except OSError:
+                        rep.errors += 1
+                        rep.complete = False
+                        continue
+                elif sidecar:
                     fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
                     if self.state.sidecar_current(entry.path, fp):
                         continue
@@ -154,6 +167,40 @@ class Reconciler(threading.Thread):
         if top == root:
             self.dirs_by_root[root] = rep.dirs
         return rep
+
+
+class _FolderManifests:
+    """The detached C2PA manifests of one folder, from the walk's listing of it: a manifest
+    that no asset reads (``sh010.1002.exr.c2pa`` beside that sequence's first frame 1001) is
+    never hinted, and one that assets read is hinted when the latest audit of one of them did
+    not record every manifest its answer depends on at its current version
+    (:func:`~clearance.watch_readiness.detached_manifest`)."""
+
+    def __init__(self, folder: str, entries: list[os.DirEntry[str]], walker: Reconciler) -> None:
+        self.names = {e.name for e in entries}
+        self.readers, self.firsts = manifest_readers_in(folder, self.names, walker.policy)
+        self.state = walker.state
+        self.fs = walker.fs
+        self.checked: dict[GroupKey, bool] = {}
+
+    def _stat(self, path: str) -> os.stat_result:
+        if os.path.basename(path) not in self.names:  # not in the listing: not there
+            raise FileNotFoundError(errno.ENOENT, "not in the folder's listing", path)
+        return self.fs.stat(path)
+
+    def current(self, name: str) -> bool:
+        """Is every asset that reads the manifest ``name`` audited with what it reads now?
+        (An asset that more than one of them changed for is hinted once, by the first.)"""
+        for key in self.readers.get(name, ()):
+            if key in self.checked:
+                continue
+            read, version = detached_manifest(
+                self.firsts[key], self._stat, sequence_prefix=key[1] if key[2] else None
+            )
+            self.checked[key] = ok = read is None or self.state.sidecar_current(read, version)
+            if not ok:
+                return False
+        return True
 
 
 def walk_dirs(path: str) -> int:
