@@ -112,6 +112,28 @@ def test_an_unserialisable_event_is_an_error_and_nothing_is_written(
     assert path.read_bytes() == before  # the whole batch failed before writing
 
 
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2026-11-26T21:06:53.123Z\n",
+        "\u0662\u0660\u0662\u0666-11-26T21:06:53.123Z",
+        "2026-11-26T21:06:53.123Z ",
+    ],
+    ids=["newline-after-it", "arabic-indic-digits", "space-after-it"],
+)
+def test_a_time_the_caller_gives_is_exactly_the_format_or_an_error(
+    tmp_path: Path, time: str
+) -> None:
+    """``time`` is UTC ISO 8601 with milliseconds in ASCII digits and nothing after the
+    ``Z``: anything else is refused, never written."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    with pytest.raises(AuditLogError, match="is not UTC ISO 8601 with milliseconds"):
+        log.append({"event": "finding", "time": time})
+    assert not path.exists() or path.read_bytes() == b""
+    assert log.append({"event": "finding", "time": "2026-11-26T21:06:53.123Z"})["seq"] == 1
+
+
 def test_a_lone_surrogate_is_written_as_an_escape(tmp_path: Path) -> None:
     """A file name that is not UTF-8 (``caf\\udce9``) or half a surrogate pair: the event is
     written, with the same escape the asset's name gets, and the chain verifies."""

@@ -204,7 +204,8 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
 )
 _dumps = _ENCODER.encode
-_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# ASCII digits only (``\d`` is any Unicode digit), and nothing after the Z (``$`` allows a "\n")
+_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 class _Prepared:
@@ -267,7 +268,7 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     time = event.get("time")
     if time is None:
         time = utc_now()
-    elif not isinstance(time, str) or not _TIME_RE.match(time):
+    elif not isinstance(time, str) or not _TIME_RE.fullmatch(time):
         raise AuditLogError(
             f"{where}: event {name!r}: time {time!r} is not UTC ISO 8601 with milliseconds "
             "(2026-11-26T21:06:53.123Z)"
