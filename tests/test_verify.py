@@ -484,6 +484,57 @@ def test_a_line_added_before_a_torn_line_in_a_rotated_file_stays_tampering(
     assert clearance("verify", str(path)).returncode == 3
 
 
+def _next_write(log: Path) -> bytes:
+    """The bytes the next writer appends to ``log`` (a newline and its ``log.recovered`` event
+    first, when the log ends with a torn line), written to a copy."""
+    copy = log.with_name("copy.jsonl")
+    shutil.copyfile(log, copy)
+    AuditLog(copy).append({"event": "run.started"})
+    return copy.read_bytes()[log.stat().st_size :]
+
+
+def _append(log: Path, data: bytes) -> None:
+    with open(log, "ab") as fh:
+        fh.write(data)
+
+
+def _crash_then_crash_while_recovering(log: Path) -> None:
+    _crash(log)
+    _crash_while_recovering(log)
+
+
+@RECOVERIES
+@pytest.mark.parametrize("earlier", [_crash, _crash_then_crash_while_recovering])
+@pytest.mark.parametrize("keep", [20, 150], ids=["short", "starts-like-an-event"])
+def test_a_crash_in_the_first_event_after_a_recovery_is_torn_and_the_recovery_chained(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+    earlier,  # type: ignore[no-untyped-def]
+    keep: int,
+) -> None:
+    """A crash; the next writer ends the torn line(s), writes its log.recovered event and dies
+    inside its own first event. The new torn line is torn (not counted, not the head), the
+    log.recovered event is on the chain (the head), and the lines it names are recovered."""
+    n = len(read(log))
+    earlier(log)
+    torn = len(read(log)) - n + 1  # lines the crashes left: 1, or 2
+    written = _next_write(log)
+    recovery = written.split(b"\n")[1]
+    assert b'"event":"log.recovered"' in recovery
+    _append(log, written[: 2 + len(recovery) + keep])
+    result = verify_log(log)
+    named = [("recovered", n + i) for i in range(torn)]
+    assert [(b.kind, b.line) for b in result.breaks] == [*named, ("torn", n + torn + 1)]
+    assert result.intact
+    assert (result.events, result.last_seq, result.head) == (n, n, _sha(recovery))
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0 and f"intact — {n} events (seq 1-{n})" in proc.stdout, proc.stdout
+    recover(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [*named, ("recovered", n + torn + 1)]
+    assert result.intact and (result.events, result.last_seq) == (n + 2, n + 2)
+
+
 def test_json_output_names_each_break(log: Path) -> None:
     lines = read(log)
     _delete(lines)

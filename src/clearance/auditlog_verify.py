@@ -30,10 +30,11 @@ the prefix its predecessor implies). At the first line that does not, the walk o
 *region* that runs until the chain links up again, then rebuilds the region's chain forward
 from the last intact line by following ``prev`` links, whatever the file order. Chained lines
 met out of file order are *reordered*; where no line links on, the walk resumes at the
-smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again) and
-names why: the line before was *edited* (nothing is missing), lines sitting exactly where the
-missing ``seq`` values belong were *edited* (or moved there), otherwise lines were *deleted*.
-Lines the chain never reaches are *inserted*. At the end, a range reported missing that runs
+smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again, else
+the one a ``log.recovered`` event beside it does not name as torn) and names why: the line
+before was *edited* (nothing is missing), lines sitting exactly where the missing ``seq``
+values belong were *edited* (or moved there), otherwise lines were *deleted*. Lines the chain
+never reaches are *inserted*. At the end, a range reported missing that runs
 of chained lines elsewhere fill exactly (from the line before it to the line after it) was
 moved, not deleted: *reordered*.
 
@@ -405,9 +406,17 @@ class _Walker:
                 by_prev.setdefault(n.prev, []).append(n)
         # at one seq, the line the chain resumes from first: the next intact line links to it,
         # where another line with that seq (a copy, a torn line that starts like an event) may
-        # be anything
+        # be anything; where no line links to either (the log ends, or only a torn last line
+        # follows), not the one a log.recovered event beside it names as torn
+        named = {(n.fidx, offset, h) for n in nodes for offset, h in n.torn_refs}
+
+        def named_torn(n: _Line) -> bool:
+            return (n.fidx, n.offset, n.h) in named
+
         order = sorted(
-            (n.seq, n is not resume, n.pos, i) for i, n in enumerate(nodes) if n.seq is not None
+            (n.seq, n is not resume, named_torn(n), n.pos, i)
+            for i, n in enumerate(nodes)
+            if n.seq is not None
         )
         seqs = [o[0] for o in order]
         first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
@@ -419,7 +428,13 @@ class _Walker:
             succ = [n for n in by_prev.get(cur.h, ()) if n.pos not in visited]
             if succ:
                 succ.sort(
-                    key=lambda n: (n is not resume, n.seq != cur_seq + 1, n.h not in by_prev, n.pos)
+                    key=lambda n: (
+                        n is not resume,
+                        n.seq != cur_seq + 1,
+                        n.h not in by_prev,
+                        named_torn(n),
+                        n.pos,
+                    )
                 )
                 nxt = succ[0]
                 if nxt.seq != cur_seq + 1:
@@ -430,11 +445,11 @@ class _Walker:
                 cur, cur_seq = nxt, cur_seq + 1
                 continue
             i = bisect.bisect_right(seqs, cur_seq)
-            while i < len(order) and nodes[order[i][3]].pos in visited:
+            while i < len(order) and nodes[order[i][4]].pos in visited:
                 i += 1
             if i == len(order):
                 break
-            nxt = nodes[order[i][3]]
+            nxt = nodes[order[i][4]]
             nxt_seq = order[i][0]
             missing = nxt_seq - cur_seq - 1
             if missing == 0:
