@@ -112,6 +112,28 @@ def test_an_unserialisable_event_is_an_error_and_nothing_is_written(
     assert path.read_bytes() == before  # the whole batch failed before writing
 
 
+@pytest.mark.parametrize(
+    "time",
+    [
+        "2026-11-26T21:06:53.123Z\n",
+        "\u0662\u0660\u0662\u0666-11-26T21:06:53.123Z",
+        "2026-11-26T21:06:53.123Z ",
+    ],
+    ids=["newline-after-it", "arabic-indic-digits", "space-after-it"],
+)
+def test_a_time_the_caller_gives_is_exactly_the_format_or_an_error(
+    tmp_path: Path, time: str
+) -> None:
+    """``time`` is UTC ISO 8601 with milliseconds in ASCII digits and nothing after the
+    ``Z``: anything else is refused, never written."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    with pytest.raises(AuditLogError, match="is not UTC ISO 8601 with milliseconds"):
+        log.append({"event": "finding", "time": time})
+    assert not path.exists() or path.read_bytes() == b""
+    assert log.append({"event": "finding", "time": "2026-11-26T21:06:53.123Z"})["seq"] == 1
+
+
 def test_a_lone_surrogate_is_written_as_an_escape(tmp_path: Path) -> None:
     """A file name that is not UTF-8 (``caf\\udce9``) or half a surrogate pair: the event is
     written, with the same escape the asset's name gets, and the chain verifies."""
@@ -327,6 +349,31 @@ def test_the_log_recovered_event_names_only_the_lines_a_crash_left(tmp_path: Pat
         ("inserted", 4),
         ("recovered", 5),
     ]
+
+
+@pytest.mark.parametrize("power_loss", [False, True], ids=["kill", "power-loss"])
+def test_a_torn_line_whose_recovery_was_cut_after_its_newline_is_named_by_the_next_writer(
+    tmp_path: Path, power_loss: bool
+) -> None:
+    """The newline that ends a torn line and the log.recovered event after it are one write;
+    cut right after the newline (a partial write, a power loss), it leaves the torn line ended.
+    The next writer names that line, writes no second newline, and verify agrees."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many([{"event": "finding", "asset": f"a{i}"} for i in range(3)])
+    torn_at = path.stat().st_size
+    head = hashlib.sha256(lines_of(path)[2]).hexdigest().encode()
+    torn = b'{"schema":"clearance.event/1","seq":4,"prev":"' + head[:20]
+    with open(path, "ab") as fh:
+        fh.write(torn + (b"\0" * 40 if power_loss else b"") + b"\n")
+    AuditLog(path).append({"event": "finding", "asset": "after-crash"})
+    raw = lines_of(path)
+    assert len(raw) == 6 and raw[3].startswith(torn)
+    recovered = json.loads(raw[4])
+    assert recovered["event"] == "log.recovered" and recovered["seq"] == 4
+    assert recovered["details"]["torn"] == [
+        {"offset": torn_at, "bytes": len(raw[3]), "sha256": hashlib.sha256(raw[3]).hexdigest()}
+    ]
+    assert [(b.kind, b.line) for b in verify_log(path).breaks] == [("recovered", 4)]
 
 
 def test_a_complete_last_line_without_newline_is_finished_and_chained(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import random
 import shutil
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from clearance.auditlog import AuditLog, prepare_event, rotated_files
+from clearance.auditlog import AuditLog, AuditLogError, prepare_event, rotated_files
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -484,6 +486,223 @@ def test_a_line_added_before_a_torn_line_in_a_rotated_file_stays_tampering(
     assert clearance("verify", str(path)).returncode == 3
 
 
+def _next_write(log: Path) -> bytes:
+    """The bytes the next writer appends to ``log`` (a newline and its ``log.recovered`` event
+    first, when the log ends with a torn line), written to a copy."""
+    copy = log.with_name("copy.jsonl")
+    shutil.copyfile(log, copy)
+    AuditLog(copy).append({"event": "run.started"})
+    return copy.read_bytes()[log.stat().st_size :]
+
+
+def _append(log: Path, data: bytes) -> None:
+    with open(log, "ab") as fh:
+        fh.write(data)
+
+
+def _power_loss(log: Path, keep: int) -> None:
+    """A power loss during the last write: the file has its new size, but only the first
+    ``keep`` bytes of the last line reached the disk; the rest reads as NUL bytes."""
+    data = log.read_bytes()
+    last = len(read(log)[-1]) + 1
+    log.write_bytes(data[: len(data) - last + keep] + b"\0" * (last - keep))
+
+
+def _crash_then_crash_while_recovering(log: Path) -> None:
+    _crash(log)
+    _crash_while_recovering(log)
+
+
+@RECOVERIES
+@pytest.mark.parametrize("earlier", [_crash, _crash_then_crash_while_recovering])
+@pytest.mark.parametrize("keep", [20, 150], ids=["short", "starts-like-an-event"])
+def test_a_crash_in_the_first_event_after_a_recovery_is_torn_and_the_recovery_chained(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+    earlier,  # type: ignore[no-untyped-def]
+    keep: int,
+) -> None:
+    """A crash; the next writer ends the torn line(s), writes its log.recovered event and dies
+    inside its own first event. The new torn line is torn (not counted, not the head), the
+    log.recovered event is on the chain (the head), and the lines it names are recovered."""
+    n = len(read(log))
+    earlier(log)
+    torn = len(read(log)) - n + 1  # lines the crashes left: 1, or 2
+    written = _next_write(log)
+    recovery = written.split(b"\n")[1]
+    assert b'"event":"log.recovered"' in recovery
+    _append(log, written[: 2 + len(recovery) + keep])
+    result = verify_log(log)
+    named = [("recovered", n + i) for i in range(torn)]
+    assert [(b.kind, b.line) for b in result.breaks] == [*named, ("torn", n + torn + 1)]
+    assert result.intact
+    assert (result.events, result.last_seq, result.head) == (n, n, _sha(recovery))
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 0 and f"intact — {n} events (seq 1-{n})" in proc.stdout, proc.stdout
+    recover(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [*named, ("recovered", n + torn + 1)]
+    assert result.intact and (result.events, result.last_seq) == (n + 2, n + 2)
+
+
+@RECOVERIES
+@pytest.mark.parametrize("keep", [0, 100], ids=["all-nul", "cut-then-nul"])
+def test_a_torn_line_of_nul_bytes_then_a_crash_while_recovering_it_is_torn_then_recovered(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+    keep: int,
+) -> None:
+    """A power loss leaves NUL bytes where the end of the last line was never written; the
+    next writer dies while recovering it. Both lines are torn, then recovered: not tampering."""
+    n = len(read(log))
+    _power_loss(log, keep)
+    _crash_while_recovering(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("torn", n), ("torn", n + 1)]
+    assert result.intact and (result.events, result.last_seq) == (n - 1, n - 1)
+    recover(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("recovered", n), ("recovered", n + 1)]
+    assert result.intact and (result.events, result.last_seq) == (n + 1, n + 1)
+
+
+@RECOVERIES
+@pytest.mark.parametrize(
+    "crash", [_crash, lambda log: _power_loss(log, 100)], ids=["kill", "power-loss"]
+)
+def test_a_recovery_cut_right_after_its_newline_leaves_a_torn_line_a_writer_recovers(
+    log: Path,
+    recover,  # type: ignore[no-untyped-def]
+    crash,  # type: ignore[no-untyped-def]
+) -> None:
+    """The newline and the log.recovered event after it are one write; a crash can still cut
+    it right after the newline (a partial write, a power loss). The line it ended is torn,
+    not the head and not counted, and the next writer recovers it."""
+    n = len(read(log))
+    crash(log)
+    _append(log, _next_write(log)[:1])
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("torn", n)]
+    assert result.intact and (result.events, result.last_seq) == (n - 1, n - 1)
+    assert clearance("verify", str(log)).returncode == 0
+    recover(log)
+    result = verify_log(log)
+    assert [(b.kind, b.line) for b in result.breaks] == [("recovered", n)]
+    assert result.intact and (result.events, result.last_seq) == (n + 1, n + 1)
+
+
+def _cut_into_its_time(line: bytes) -> bytes:
+    return line[:140] + b" <- edited: this is no longer an event"
+
+
+def _without_details(line: bytes) -> bytes:
+    event = json.loads(line)
+    del event["details"]
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _seq_and_prev_only(line: bytes) -> bytes:
+    event = json.loads(line)
+    return json.dumps({"seq": event["seq"], "prev": event["prev"]}).encode()
+
+
+@pytest.mark.parametrize("edit", [_cut_into_its_time, _without_details, _seq_and_prev_only])
+def test_a_last_line_that_is_not_an_event_is_edited_as_the_writers_refuse_it(
+    log: Path,
+    edit,  # type: ignore[no-untyped-def]
+) -> None:
+    """No line after the last one vouches for it: verify checks that it is an event, as a
+    writer does before chaining to it. Never "intact" for a log no writer appends to."""
+    lines = read(log)
+    n = len(lines)
+    lines[-1] = edit(lines[-1])
+    write(log, lines)
+    assert breaks(log) == [("edited", n)]
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3 and f"EDITED     {log}:{n}:" in proc.stdout, proc.stdout
+    with pytest.raises(AuditLogError, match="is not an audit event"):
+        AuditLog(log).append({"event": "run.started"})
+
+
+def test_a_last_line_of_the_newest_rotated_file_that_is_not_an_event_is_edited(
+    tmp_path: Path,
+) -> None:
+    """Between a rotation's rename and its first write the writers read the head from the
+    newest rotated file, so verify holds that file's last line to the same rule."""
+    path = _rotated(tmp_path)
+    newest = path.with_name(f"{path.name}.{len(rotated_files(path)) + 1:06d}")
+    path.rename(newest)
+    lines = read(newest)
+    lines[-1] = _without_details(lines[-1])
+    write(newest, lines)
+    result = verify_log(path)
+    assert [(b.kind, b.file, b.line) for b in result.breaks] == [
+        ("edited", str(newest), len(lines))
+    ]
+    with pytest.raises(AuditLogError, match="is not an audit event"):
+        AuditLog(path).append({"event": "run.started"})
+
+
+def _event(i: int) -> dict[str, object]:
+    return {"event": "finding", "stage": "comp", "asset": f"a{i}.exr", "message": "m" * (i % 50)}
+
+
+def _killed(path: Path, log: AuditLog, events: list[dict[str, object]], rng: random.Random) -> None:
+    """``log`` appends ``events`` and is killed part-way through its write (the file keeps a
+    random part of it, at least one byte, never all), or loses power (the rest is NULs)."""
+    files = [*rotated_files(path), path]
+    sizes = {f: f.stat().st_size if f.exists() else 0 for f in files}
+    log.append_many(events)
+    now = [*rotated_files(path), path]
+    assert len(now) <= len(files) + 1  # a batch smaller than max_bytes rotates at most once
+    if len(now) > len(files):  # it rotated: put the old file back where the cut falls into it
+        old = now[-2]
+        old_written = old.stat().st_size - sizes[path]
+    else:
+        old, old_written = None, 0
+    total = old_written + path.stat().st_size - (0 if old else sizes[path])
+    cut = rng.randrange(1, total)
+    if old is not None and cut <= old_written:
+        path.unlink()
+        old.rename(path)
+        start, keep = sizes[path], cut
+    else:
+        start, keep = (0, cut - old_written) if old else (sizes[path], cut)
+    end = path.stat().st_size
+    os.truncate(path, start + keep)
+    if rng.random() < 0.25:  # power loss: the file kept its size, not its bytes
+        with open(path, "ab") as fh:
+            fh.write(b"\0" * (end - start - keep))
+
+
+def test_any_chain_of_crashes_verifies_intact_and_the_next_writer_recovers_it(
+    tmp_path: Path,
+) -> None:
+    """Writers killed at random points of their writes, one to three in a row (each the next
+    writer, whose write may be a recovery), with and without rotation, some by a power loss:
+    the log verifies intact, torn lines are never counted, and the next writer appends."""
+    rng = random.Random(20261127)
+    for trial in range(240):
+        path = tmp_path / f"t{trial}" / "audit.jsonl"
+        log = AuditLog(path, max_bytes=rng.choice([None, 1500]))
+        n = 0
+        for _ in range(rng.randint(1, 4)):
+            k = rng.randint(1, 3)
+            log.append_many([_event(n + i) for i in range(k)])
+            n += k
+        for _ in range(trial % 3 + 1):
+            k = rng.randint(1, 3)
+            _killed(path, log, [_event(n + i) for i in range(k)], rng)
+            n += k
+        for result in (verify_log(path), None):
+            if result is None:
+                log.append(_event(n))
+                result = verify_log(path)
+                assert {b.kind for b in result.breaks} <= {"recovered"}, (trial, result.breaks)
+            assert result.intact, (trial, [(b.kind, b.line, b.message) for b in result.breaks])
+            assert result.first_seq in (1, None) and result.events == (result.last_seq or 0)
+
+
 def test_json_output_names_each_break(log: Path) -> None:
     lines = read(log)
     _delete(lines)
@@ -694,8 +913,10 @@ def test_heavy_damage_is_still_named_line_by_line(tmp_path: Path) -> None:
     write(path, lines[::-1])  # every line in reverse order
     assert {kind for kind, _line in breaks(path)} == {"reordered"}
     assert len(breaks(path)) == 39
-    write(path, [line.replace(b'"m', b'"M') for line in lines])  # every message edited
+    write(path, [line.replace(b':"m', b':"M') for line in lines])  # every message edited
     assert breaks(path) == [("edited", n) for n in range(1, 40)]  # the last needs a checkpoint
+    write(path, [line.replace(b'"m', b'"M') for line in lines])  # and every "message" key
+    assert breaks(path) == [("edited", n) for n in range(1, 41)]  # the last is no event now
 
 
 def test_report_reads_a_log_caught_between_rotation_and_its_new_active_file(

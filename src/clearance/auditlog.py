@@ -53,9 +53,14 @@ names the torn bytes: ``details = {"torn": [{"offset", "bytes", "sha256"}], "fil
 can have left: the last line, and before it the lines a writer that crashed while recovering
 left (:func:`crash_left`); a line typed in before the torn one is not named (``verify``
 reports it as inserted). (If the torn line turns out to be a complete event that only lost
-its newline, the newline is added and the chain simply continues from it.) A write that fails
-part-way truncates the file back to where it was, so a full disk does not leave a torn line
-behind when the file system lets us.
+its newline, the newline is added and the chain simply continues from it.) The newline and
+the ``log.recovered`` event are one ``write()``; only a partial write or a power loss cuts it
+right after the newline, and the next writer then recovers the line that newline ended, as
+it does a torn line of NUL bytes (what a power loss leaves of a write that never reached the
+disk). A complete last line that is none of these is not chained to: writers refuse to append
+(:class:`NotAnEvent`), and ``verify`` reports it as edited (:func:`next_append` is the rule
+both follow). A write that fails part-way truncates the file back to where it was, so a full
+disk does not leave a torn line behind when the file system lets us.
 
 structlog wiring
 ----------------
@@ -95,7 +100,7 @@ import socket
 import stat
 import threading
 import time as _time
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -111,13 +116,16 @@ __all__ = [
     "AuditLog",
     "AuditLogError",
     "AuditSink",
+    "NotAnEvent",
     "audit_batch",
     "crash_left",
     "hold_signal",
     "line_hash",
     "make_audit_logger",
+    "next_append",
     "prepare_event",
     "rotated_files",
+    "rotated_head",
     "sink_of",
     "torn_tail",
     "torn_write",
@@ -157,6 +165,17 @@ class AuditLogError(Exception):
 
     The message always names the file. Callers turn this into exit 2 / ``watch.error``.
     """
+
+
+class NotAnEvent(AuditLogError):
+    """The log ends with a line that is neither an audit event nor one a crash left: no
+    writer appends to it (``verify`` reports the line as edited). ``file`` and ``offset``:
+    where that line starts."""
+
+    def __init__(self, message: str, file: Path, offset: int) -> None:
+        super().__init__(message)
+        self.file = file
+        self.offset = offset
 
 
 def utc_now() -> str:
@@ -204,7 +223,8 @@ _ENCODER = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_refuse
 )
 _dumps = _ENCODER.encode
-_TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# ASCII digits only (``\d`` is any Unicode digit), and nothing after the Z (``$`` allows a "\n")
+_TIME_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 class _Prepared:
@@ -267,7 +287,7 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     time = event.get("time")
     if time is None:
         time = utc_now()
-    elif not isinstance(time, str) or not _TIME_RE.match(time):
+    elif not isinstance(time, str) or not _TIME_RE.fullmatch(time):
         raise AuditLogError(
             f"{where}: event {name!r}: time {time!r} is not UTC ISO 8601 with milliseconds "
             "(2026-11-26T21:06:53.123Z)"
@@ -576,8 +596,12 @@ def torn_write(line: bytes, seq: int, prev: str, event: str | None = None) -> bo
 
     A writer appends after the last event of the log, so every line crashes leave before a
     writer recovers them starts like an event chained to that one (``seq`` + 1). The last line
-    is the exception: a writer takes it as torn whatever it holds.
+    is the exception: a writer takes it as torn whatever it holds. A crash leaves at least one
+    byte; what a power loss did not let reach the disk reads as NUL bytes, which are ignored.
     """
+    if not line:
+        return False
+    line = line.rstrip(b"\0")
     head = b'{"schema":"%s","seq":%d,"prev":"%s","time":"' % (SCHEMA.encode(), seq, prev.encode())
     if line[: len(head)] != head[: len(line)]:
         return False
@@ -638,12 +662,40 @@ def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
     try:
         st = os.fstat(rfd)
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
-        torn, head = torn_tail(rfd, size, path)
-        prefix = b"\n" if size and os.pread(rfd, 1, size - 1) != b"\n" else b""
-        seq, prev = head if head is not None else _head_of_rotated(path)
-        return seq, prev, prefix, _recovery(torn, seq + 1, prev, path) if torn else None
+        seq, prev, ended, torn = next_append(rfd, size, path, lambda: _head_of_rotated(path))
+        prefix = b"" if ended else b"\n"
+        return seq, prev, prefix, _recovery(torn, path) if torn else None
     finally:
         os.close(rfd)
+
+
+def next_append(
+    rfd: int, size: int, path: Path, earlier: Callable[[], tuple[int, str]]
+) -> tuple[int, str, bool, list[tuple[int, bytes]]]:
+    """What the next writer finds at the end of the log's active file ``path``, open as
+    ``rfd`` (its first ``size`` bytes): ``(seq, prev, ended, torn)``.
+
+    ``seq`` and ``prev``: the ``seq`` and hash of the last event, which the next append
+    chains to (``earlier()`` when the file holds none: the newest rotated file's). ``ended``:
+    the file ends with a newline (if not, the writer writes one first). ``torn``: the lines
+    after that event that a crash left (:func:`crash_left`), which the writer names in a
+    ``log.recovered`` event. Raises :class:`NotAnEvent`, naming the file and line, when the
+    last line is complete but neither an event nor a line a crash left, or when more than
+    ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
+    """
+    lines, head = torn_tail(rfd, size, path)
+    ended = not size or os.pread(rfd, 1, size - 1) == b"\n"
+    seq, prev = head if head is not None else earlier()
+    torn = crash_left(lines, seq + 1, prev, ended=ended)
+    if torn is None:
+        offset = lines[0][0]
+        raise NotAnEvent(
+            f"{path}:{_line_number(rfd, offset)}: the last line of the audit log (byte {offset}) "
+            f"is not an audit event; run `clearance verify {path}` before writing to it again",
+            path,
+            offset,
+        )
+    return seq, prev, ended, torn
 
 
 def torn_tail(
@@ -653,28 +705,22 @@ def torn_tail(
     end to its last event: ``(lines, head)``.
 
     ``lines``: ``(offset, line)`` of the lines after that event, the last line of the file
-    first, each without its newline (the last one lacks it: a torn line). ``head``: that
-    event's ``(seq, hash)``, None when the file holds none. Raises :class:`AuditLogError`,
-    naming the file and line, when the last line is complete but not an event, or when more
-    than ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
+    first, each without its newline. ``head``: that event's ``(seq, hash)``, None when the
+    file holds none. Raises :class:`NotAnEvent`, naming the file and line, when more than
+    ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
     """
     torn: list[tuple[int, bytes]] = []
     for offset, raw in _last_lines(rfd, size):
-        ended = raw.endswith(b"\n")
-        line = raw[:-1] if ended else raw
+        line = raw[:-1] if raw.endswith(b"\n") else raw
         seq = _parse_head(line)
         if seq is not None:
             return torn, (seq, line_hash(line))
-        if ended and not torn:
-            raise AuditLogError(
-                f"{path}:{_line_number(rfd, offset)}: the last line of the audit log "
-                f"(byte {offset}) is not an audit event; run `clearance verify {path}` "
-                "before writing to it again"
-            )
         if len(torn) >= _MAX_TORN:
-            raise AuditLogError(
+            raise NotAnEvent(
                 f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
-                f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`"
+                f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`",
+                path,
+                offset,
             )
         torn.append((offset, line))
     return torn, None
@@ -690,45 +736,76 @@ def _head_of_rotated(path: Path) -> tuple[int, str]:
     except OSError as exc:
         raise AuditLogError(f"cannot read the audit log {last}: {exc.strerror or exc}") from None
     try:
-        for offset, raw in _last_lines(rfd, os.fstat(rfd).st_size):
-            line = raw[:-1] if raw.endswith(b"\n") else raw
-            seq = _parse_head(line)
-            if seq is None:
-                raise AuditLogError(
-                    f"{last}:{_line_number(rfd, offset)}: the last line of the rotated audit "
-                    f"log is not an audit event; run `clearance verify {path}` before writing "
-                    "to it again"
-                )
-            return seq, line_hash(line)
-        return 0, GENESIS
+        return rotated_head(rfd, os.fstat(rfd).st_size, last, path)
     finally:
         os.close(rfd)
 
 
-def crash_left(lines: list[tuple[int, bytes]], seq: int, prev: str) -> list[tuple[int, bytes]]:
+def rotated_head(rfd: int, size: int, file: Path, path: Path) -> tuple[int, str]:
+    """``(seq, hash)`` of the last line of ``file``, the newest rotated file of the log
+    ``path``, open as ``rfd`` (its first ``size`` bytes): where a writer continues when the
+    active file holds no event; ``(0, GENESIS)`` if ``file`` is empty. Its last line must be
+    an event (a crash leaves no torn line in a rotated file): else :class:`NotAnEvent`.
+    """
+    for offset, raw in _last_lines(rfd, size):
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        seq = _parse_head(line)
+        if seq is None:
+            raise NotAnEvent(
+                f"{file}:{_line_number(rfd, offset)}: the last line of the rotated audit "
+                f"log is not an audit event; run `clearance verify {path}` before writing "
+                "to it again",
+                file,
+                offset,
+            )
+        return seq, line_hash(line)
+    return 0, GENESIS
+
+
+def crash_left(
+    lines: list[tuple[int, bytes]], seq: int, prev: str, *, ended: bool = False
+) -> list[tuple[int, bytes]] | None:
     """The lines among ``lines`` (those after the last event, the last line of the file first:
     :func:`torn_tail`) that a crash can have left, for a recovery written as ``seq`` chained to
-    ``prev``: what the next writer names as torn.
+    ``prev``: what the next writer names as torn. ``ended``: the file ends with a newline.
 
-    The last line is torn (a crash cut it). A line before it is, only if it starts like the
-    event a writer was writing at ``seq`` and the line after it like the ``log.recovered``
-    event of a writer that terminated it and crashed in turn. Any other line was put there by
-    hand: it is not named, and ``verify`` reports it.
+    The last line without a newline is torn (a crash cut it), whatever it holds. A line a
+    newline ended is torn only if a writer that came to recover it ended it and crashed in
+    turn: it is not a whole JSON value (what is left of a line cut short never is), it starts
+    like the event a writer was writing at ``seq``, and the line after it, if any, like that
+    writer's ``log.recovered`` event (the newline and that event are one write, but a partial
+    write or a power loss can cut it right after the newline). Any other line was put there by
+    hand: it is not named, and ``verify`` reports it. None when that is the last line: a
+    complete line that is not an event, which no writer appends after.
     """
-    return [
+    torn = [
         (offset, line)
         for i, (offset, line) in enumerate(lines)
-        if i == 0
-        or (torn_write(line, seq, prev) and torn_write(lines[i - 1][1], seq, prev, "log.recovered"))
+        if (i == 0 and not ended)
+        or (
+            _cut_short(line)
+            and torn_write(line, seq, prev)
+            and (i == 0 or torn_write(lines[i - 1][1], seq, prev, "log.recovered"))
+        )
     ]
+    if lines and torn[:1] != lines[:1]:
+        return None
+    return torn
 
 
-def _recovery(torn: list[tuple[int, bytes]], seq: int, prev: str, path: Path) -> _Prepared:
-    """The ``log.recovered`` event (``seq``, chained to ``prev``) naming the torn lines among
-    ``torn`` (:func:`crash_left`)."""
+def _cut_short(line: bytes) -> bool:
+    try:
+        json.loads(line.decode())  # UTF-8, as written: NUL bytes are not another encoding
+    except ValueError:  # UnicodeDecodeError too
+        return True
+    return False
+
+
+def _recovery(torn: list[tuple[int, bytes]], path: Path) -> _Prepared:
+    """The ``log.recovered`` event naming the ``torn`` lines (:func:`crash_left`)."""
     named = [
         {"offset": offset, "bytes": len(line), "sha256": hashlib.sha256(line).hexdigest()}
-        for offset, line in crash_left(torn, seq, prev)
+        for offset, line in torn
     ]
     return _prepare(
         {

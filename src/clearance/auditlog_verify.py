@@ -7,7 +7,8 @@ streaming, and reports every break with its file and line, each with a *kind*:
 kind            what it means                                                          tampered
 ==============  =====================================================================  ========
 ``edited``      a line's bytes changed after it was written (the next line's ``prev``   yes
-                no longer matches it), or a line is no longer a valid event
+                no longer matches it), or a line is no longer a valid event (the
+                last line too: no writer appends after it)
 ``deleted``     lines are missing (``seq`` jumps, ``prev`` points at a line not there)  yes
 ``inserted``    a line that is not part of the chain sits between chained lines         yes
 ``reordered``   chained lines are present but not in ``seq`` order                      yes
@@ -18,7 +19,8 @@ kind            what it means                                                   
                 signature does not verify
 ``torn``        the last line is incomplete (a writer crashed mid-write); not          no
                 tampering, the next writer recovers it (with the lines before it
-                that a writer crashing while recovering it left)
+                that a writer crashing while recovering it left, or the line its
+                recovery ended when a crash cut it right after that newline)
 ``recovered``   a torn line that a later writer terminated and recorded in a           no
                 ``log.recovered`` event: the last line of the file when that writer
                 came, or one a writer that crashed while recovering it left before it;
@@ -30,12 +32,16 @@ the prefix its predecessor implies). At the first line that does not, the walk o
 *region* that runs until the chain links up again, then rebuilds the region's chain forward
 from the last intact line by following ``prev`` links, whatever the file order. Chained lines
 met out of file order are *reordered*; where no line links on, the walk resumes at the
-smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again) and
-names why: the line before was *edited* (nothing is missing), lines sitting exactly where the
-missing ``seq`` values belong were *edited* (or moved there), otherwise lines were *deleted*.
-Lines the chain never reaches are *inserted*. At the end, a range reported missing that runs
+smallest unvisited ``seq`` (of two lines with it, the one the chain links up with again, else
+the one a ``log.recovered`` event beside it does not name as torn) and names why: the line
+before was *edited* (nothing is missing), lines sitting exactly where the missing ``seq``
+values belong were *edited* (or moved there), otherwise lines were *deleted*. Lines the chain
+never reaches are *inserted*. At the end, a range reported missing that runs
 of chained lines elsewhere fill exactly (from the line before it to the line after it) was
 moved, not deleted: *reordered*.
+
+The end of the log is read as the next writer reads it (``auditlog.next_append``): the
+lines a crash left there are *torn*, and a last line no writer appends after is *edited*.
 
 Readers take a snapshot (:func:`open_snapshot`): the files are opened and sized under a
 shared lock on ``<log>.lock`` and read up to those sizes, so writers may go on appending and
@@ -61,10 +67,10 @@ from typing import Any, BinaryIO
 
 from clearance.auditlog import (
     GENESIS,
-    AuditLogError,
-    crash_left,
+    NotAnEvent,
+    next_append,
     rotated_files,
-    torn_tail,
+    rotated_head,
     torn_write,
 )
 
@@ -405,9 +411,17 @@ class _Walker:
                 by_prev.setdefault(n.prev, []).append(n)
         # at one seq, the line the chain resumes from first: the next intact line links to it,
         # where another line with that seq (a copy, a torn line that starts like an event) may
-        # be anything
+        # be anything; where no line links to either (the log ends, or only a torn last line
+        # follows), not the one a log.recovered event beside it names as torn
+        named = {(n.fidx, offset, h) for n in nodes for offset, h in n.torn_refs}
+
+        def named_torn(n: _Line) -> bool:
+            return (n.fidx, n.offset, n.h) in named
+
         order = sorted(
-            (n.seq, n is not resume, n.pos, i) for i, n in enumerate(nodes) if n.seq is not None
+            (n.seq, n is not resume, named_torn(n), n.pos, i)
+            for i, n in enumerate(nodes)
+            if n.seq is not None
         )
         seqs = [o[0] for o in order]
         first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
@@ -419,7 +433,13 @@ class _Walker:
             succ = [n for n in by_prev.get(cur.h, ()) if n.pos not in visited]
             if succ:
                 succ.sort(
-                    key=lambda n: (n is not resume, n.seq != cur_seq + 1, n.h not in by_prev, n.pos)
+                    key=lambda n: (
+                        n is not resume,
+                        n.seq != cur_seq + 1,
+                        n.h not in by_prev,
+                        named_torn(n),
+                        n.pos,
+                    )
                 )
                 nxt = succ[0]
                 if nxt.seq != cur_seq + 1:
@@ -430,11 +450,11 @@ class _Walker:
                 cur, cur_seq = nxt, cur_seq + 1
                 continue
             i = bisect.bisect_right(seqs, cur_seq)
-            while i < len(order) and nodes[order[i][3]].pos in visited:
+            while i < len(order) and nodes[order[i][4]].pos in visited:
                 i += 1
             if i == len(order):
                 break
-            nxt = nodes[order[i][3]]
+            nxt = nodes[order[i][4]]
             nxt_seq = order[i][0]
             missing = nxt_seq - cur_seq - 1
             if missing == 0:
@@ -607,15 +627,20 @@ def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes, byte
     return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode(), probe=line[:_PROBE])
 
 
-def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: VerifyResult) -> None:
-    """Stream every line into ``walker``.
+def _read(
+    files: list[tuple[Path, BinaryIO, int]], active: Path, walker: _Walker, result: VerifyResult
+) -> Break | None:
+    """Stream every line into ``walker``, but those a crash left at the end of the log
+    (reported torn here). Returns an ``edited`` break for a line no writer appends after
+    (:func:`_tail`), to be reported unless the walk names that line as tampering already.
 
     The fast path handles the common case without building objects: a line that starts
     with exactly the prefix the previous line implies (``seq`` + 1, ``prev`` = its hash).
     Anything else goes through :meth:`_Walker.feed` with the last two lines materialised.
     """
     sha = hashlib.sha256
-    last_index = len(files) - 1
+    active_index, crashed, refused = _tail(files, active)
+    not_event: Break | None = None
     want = walker.want
     pos = 0
     events = 0
@@ -627,32 +652,36 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
     expect = _HEAD + b'1,"prev":"' + GENESIS.encode() + b'"'
     fast = True
     for fidx, (path, fh, size) in enumerate(files):
-        crashed = _crashed(path, fh, size, _materialise(l1)) if fidx == last_index else ()
+        marks = crashed if fidx == active_index else frozenset()
+        refused_at = refused[1] if refused is not None and refused[0] == fidx else -1
+        if refused_at >= 0:
+            marks = marks | {refused_at}
         with fh:
             offset = 0
             for lineno, raw in enumerate(fh, 1):
                 if offset >= size:  # appended after the snapshot
                     break
-                if crashed and offset in crashed:  # torn too, not chained
-                    result.breaks.append(
-                        Break(
-                            "torn",
-                            str(path),
-                            lineno,
-                            None,
-                            "torn line from a crashed write, ended by a writer that crashed in "
-                            "turn while recovering it (the next line is what it wrote); the "
-                            "next append recovers both (not tampering)",
-                        )
+                if marks and offset in marks:
+                    if offset != refused_at:  # a crash left it: torn, not chained
+                        result.breaks.append(_crash_left(path, lineno, raw, offset, size))
+                        offset += len(raw)
+                        pos += 1
+                        continue
+                    m = _PREFIX.match(raw)
+                    not_event = Break(
+                        "edited",
+                        str(path),
+                        lineno,
+                        int(m.group(1)) if m else None,
+                        "line is not a valid audit event (edited or corrupted), and no crash "
+                        "leaves one like it at the end of the log: no line after it vouches for "
+                        "it, and writers refuse to append to the log",
                     )
-                    offset += len(raw)
-                    pos += 1
-                    continue
                 if raw[-1:] == b"\n":
                     line = raw[:-1]
                 else:  # only the last line of a file can lack its newline
                     line = raw
-                    if fidx == last_index and _torn(result, path, lineno, raw):
+                    if fidx == active_index and _torn(result, path, lineno, raw):
                         break
                 hb = sha(line).hexdigest().encode()
                 if fast and line.startswith(expect) and _RECOVERED not in line:
@@ -689,26 +718,60 @@ def _read(files: list[tuple[Path, BinaryIO, int]], walker: _Walker, result: Veri
                     result.first_seq = seq1 if fast else walker.p1.seq
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
+    return not_event
 
 
-def _crashed(path: Path, fh: BinaryIO, size: int, before: _Line) -> frozenset[int]:
-    """Offsets of the lines before the torn last line of the log that a crash left too (a
-    writer crashed while recovering it): the lines the next writer names with the torn one
-    (``auditlog.torn_tail`` and ``crash_left``). ``before``: the last line of earlier files.
+def _tail(
+    files: list[tuple[Path, BinaryIO, int]], active: Path
+) -> tuple[int | None, frozenset[int], tuple[int, int] | None]:
+    """The end of the log as the next writer finds it (``auditlog.next_append``), so that
+    ``verify`` and the writers agree on it: ``(active_index, crashed, refused)``.
+
+    ``active_index``: the active file's index in ``files`` (None: there is none yet; a writer
+    creates it and continues from the newest rotated file). ``crashed``: offsets in it of the
+    lines a crash left, which that writer names as torn (``auditlog.crash_left``). ``refused``:
+    ``(file index, offset)`` of the line no writer appends after, or None.
     """
-    fd = fh.fileno()
-    if not size or os.pread(fd, 1, size - 1) == b"\n":
-        return frozenset()
+    paths = [f for f, _fh, _size in files]
+    active_index = len(files) - 1 if paths[-1] == active else None
+    rotated = files[:-1] if active_index is not None else files
+
+    def earlier() -> tuple[int, str]:
+        if not rotated:
+            return 0, GENESIS
+        f, fh, size = rotated[-1]
+        return rotated_head(fh.fileno(), size, f, active)
+
     try:
-        lines, head = torn_tail(fd, size, path)
-    except AuditLogError:  # no writer appends to the log as it stands: it recovers nothing
-        return frozenset()
-    if head is None:
-        if before.seq is None:
-            return frozenset()
-        head = (before.seq, before.h)
-    seq, prev = head
-    return frozenset(offset for offset, _line in crash_left(lines, seq + 1, prev)[1:])
+        if active_index is None:
+            earlier()
+            return None, frozenset(), None
+        f, fh, size = files[active_index]
+        _seq, _prev, _ended, torn = next_append(fh.fileno(), size, f, earlier)
+    except NotAnEvent as exc:
+        return active_index, frozenset(), (paths.index(exc.file), exc.offset)
+    return active_index, frozenset(offset for offset, _line in torn), None
+
+
+def _crash_left(path: Path, lineno: int, raw: bytes, offset: int, size: int) -> Break:
+    """The ``torn`` break of a line a crash left at the end of the log (:func:`_tail`)."""
+    if not raw.endswith(b"\n"):
+        message = (
+            f"the last line is incomplete ({len(raw)} bytes, no newline): a writer crashed "
+            "mid-write; the next append recovers it (not tampering)"
+        )
+    elif offset + len(raw) >= size:
+        message = (
+            "torn line from a crashed write, ended by a writer that crashed in turn right "
+            "after the newline it wrote first; the next append recovers it (not tampering)"
+        )
+    else:
+        message = (
+            "torn line from a crashed write, ended by a writer that crashed in turn while "
+            "recovering it (the next line is what it wrote); the next append recovers both "
+            "(not tampering)"
+        )
+    return Break("torn", str(path), lineno, None, message)
 
 
 def _torn(result: VerifyResult, path: Path, lineno: int, raw: bytes) -> bool:
@@ -757,11 +820,15 @@ def verify_log(
     walker = _Walker(result, files, want)
     _check_numbering(files, result)
     try:
-        _read(snapshot, walker, result)
+        not_event = _read(snapshot, Path(path), walker, result)
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
     walker.finish()
+    if not_event is not None and not any(
+        b.tampered and (b.file, b.line) == (not_event.file, not_event.line) for b in result.breaks
+    ):
+        result.breaks.append(not_event)
     result.events -= walker.not_events
     last = walker.chain_end or walker.p1
     if last is not _VIRTUAL:
