@@ -161,7 +161,15 @@ class AssetGrouping:
         elif group.sidecar_wall is not None:
             settled_at = max(settled_at, group.sidecar_wall)
         settled = {m.path: m.stat for m in members if m.stat is not None}
-        job = Job(key, files, settled_at=settled_at, pairing=pairing, settled=settled)
+        incomplete = {m.path: m.missing for m in members if m.missing is not None}
+        job = Job(
+            key,
+            files,
+            settled_at=settled_at,
+            pairing=pairing,
+            settled=settled,
+            incomplete=incomplete,
+        )
         with self._inflight_lock:
             self.inflight.add(key)
         self.worker.jobs.put_nowait(job)
