@@ -197,7 +197,15 @@ def is_complete(path: str, size: int) -> bool:
     define, without a ``chunkCount`` — the headers being whole is all this checks. Other
     formats are judged by the quiet period alone.
     """
-    return missing_part(path, size) is None
+    lower = path.lower()
+    try:
+        if lower.endswith(".exr"):
+            return _exr_missing(path, size) is None
+        if lower.endswith(".png"):
+            return _png_missing(path, size) is None
+    except OSError:
+        return False
+    return True
 
 
 class Missing(NamedTuple):
@@ -287,10 +295,14 @@ class _ExrTables:
             default = ""
         else:
             default = "tiledimage" if header["tiled"] else "scanlineimage"
-        parts = [_exr_part(attrs, default) for attrs in header["parts"]]
-        counts = [count for _, count in parts if count is not None]
-        if len(counts) < len(parts):
-            return None  # tables of unknown size: the quiet period decides
+        kinds: list[str] = []
+        counts: list[int] = []
+        for attrs in header["parts"]:  # a loop, not comprehensions: this runs on every check
+            kind, count = _exr_part(attrs, default)
+            if count is None:
+                return None  # a table of unknown size: the quiet period decides
+            kinds.append(kind)
+            counts.append(count)
         total = sum(counts)
         table_end = table + 8 * total
         if table_end > self.size:
@@ -309,11 +321,9 @@ class _ExrTables:
                 entry = (first - table) // 8 + offsets.index(low)
                 return _unfilled(entry, counts, low)
             last = max(last, max(offsets))
-        return self._last_chunk(last, parts, header["multipart"])
+        return self._last_chunk(last, kinds, header["multipart"])
 
-    def _last_chunk(
-        self, at: int, parts: list[tuple[str, int | None]], multipart: bool
-    ) -> Missing | None:
+    def _last_chunk(self, at: int, kinds: list[str], multipart: bool) -> Missing | None:
         """What is missing of the chunk at ``at`` (the last one): None when it ends inside
         the file."""
         if at + 8 > self.size:
@@ -321,16 +331,16 @@ class _ExrTables:
         lead = self.read(at, min(44, self.size - at), ahead=0)
         if lead is None:
             return _cut(at)
-        kind = parts[0][0]
+        kind = kinds[0]
         pos = 0
         if multipart:
             index = int.from_bytes(lead[:4], "little", signed=True)
-            if not 0 <= index < len(parts):
+            if not 0 <= index < len(kinds):
                 return Missing(
                     f"the last chunk (at byte {at}) names part {index}, which the file lacks",
                     damaged=True,
                 )
-            kind, pos = parts[index][0], 4
+            kind, pos = kinds[index], 4
         coords = _CHUNK_COORDS.get(kind)
         if coords is None:
             return None  # a part type this check does not know: its offsets are in the file
