@@ -430,7 +430,7 @@ def test_the_completeness_check_reads_headers_with_the_exr_readers_parser(tmp_pa
     import random
 
     from clearance.provenance.exr import read_exr_header
-    from clearance.watch_readiness import is_complete, missing_part
+    from clearance.watch_readiness import Missing, is_complete, missing_part
 
     rng = random.Random(7)
     path = tmp_path / "m.exr"
@@ -450,17 +450,18 @@ def test_the_completeness_check_reads_headers_with_the_exr_readers_parser(tmp_pa
     assert complete > len(_LAYOUTS)  # the originals, and mutants that only changed a value
     tiled = exr_file(_LAYOUTS[4][1], offsets=False)
     path.write_bytes(tiled)
-    assert missing_part(str(path), len(tiled)) == (
+    assert missing_part(str(path), len(tiled)) == Missing(
         "entry 0 of 12 in part 0's offset table is not filled in "
         "(OpenEXR fills the tables in when it closes the file)"
     )
     parts = exr_file(_LAYOUTS[-1][1])
     path.write_bytes(parts[:200])
-    assert (missing_part(str(path), 200) or "").startswith("truncated: the header ends early")
+    cut = missing_part(str(path), 200)
+    assert cut is not None and cut.reason.startswith("truncated: the header ends early")
+    assert not cut.damaged  # a writer on its way: waited for
     path.write_bytes(parts[:-1])
-    assert (missing_part(str(path), len(parts) - 1) or "").startswith(
-        "the file ends inside its last chunk"
-    )
+    cut = missing_part(str(path), len(parts) - 1)
+    assert cut is not None and cut.reason.startswith("the file ends inside its last chunk")
 
 
 def test_exr_of_an_unknown_layout_waits_only_for_its_header(tmp_path: Path) -> None:

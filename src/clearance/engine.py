@@ -31,6 +31,7 @@ from .model import (
     Finding,
     Outcome,
     PartialRecord,
+    ProvenanceIssue,
     ProvenanceRecord,
     StageResult,
     Status,
@@ -435,14 +436,28 @@ class Session:
             with contextlib.suppress(*self._cache_errors):
                 cache.store.close()
 
-    def audit(self, asset: Asset, *, record: ProvenanceRecord | None = None) -> AssetResult:
-        """Audit one asset in its stage (``asset.stage``) and write its events."""
+    def audit(
+        self,
+        asset: Asset,
+        *,
+        record: ProvenanceRecord | None = None,
+        file_issues: Sequence[ProvenanceIssue] = (),
+    ) -> AssetResult:
+        """Audit one asset in its stage (``asset.stage``) and write its events.
+
+        :param record: the provenance to audit it with (default: the readers').
+        :param file_issues: problems with the asset's files that no reader finds (the
+            watcher: a file still incomplete when it stopped waiting); they join the
+            record's issues (``PRV-02``: unsure, never a pass).
+        """
         started = time.perf_counter()
         asset.stats = {}  # each file stat'ed once in this audit (cache, lineage)
         stage = self.stage_config(asset.stage)
         crashes: list[Finding] = []
         if record is None:
             record, crashes = self.read(asset)
+        if file_issues:
+            record.file_issues.extend(file_issues)
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
         result = AssetResult(asset=asset, stage=stage.name, record=record)

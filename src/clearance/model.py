@@ -345,13 +345,16 @@ class ProvenanceRecord:
 
     The first source (in reader order, the sidecar first) wins a field; ``sources`` keeps
     where each top-level field came from, and ``partials`` keeps every reader's own view so
-    rules can see disagreement (``PRV-04``).
+    rules can see disagreement (``PRV-04``). ``file_issues`` are problems with the asset's
+    files found by whoever audits it, not by a reader (the watcher: a file that never became
+    complete); :attr:`issues` lists them after the readers' (``PRV-02``).
     """
 
     data: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     partials: list[PartialRecord] = field(default_factory=list)
     cached: bool = False  # the cacheable readers' output came from the provenance cache
+    file_issues: list[ProvenanceIssue] = field(default_factory=list)
 
     @classmethod
     def merge(cls, partials: Iterable[PartialRecord]) -> ProvenanceRecord:
@@ -371,7 +374,7 @@ class ProvenanceRecord:
 
     @property
     def issues(self) -> list[ProvenanceIssue]:
-        return [issue for p in self.partials for issue in p.issues]
+        return [issue for p in self.partials for issue in p.issues] + self.file_issues
 
     @property
     def generated(self) -> bool | None:

@@ -11,7 +11,9 @@ The ledger
 ``(path, dev, ino, size, mtime_ns)`` (unique). A version moves through
 ``seen → settling → audited | error | vanished | superseded``; only ``audited`` means "the
 latest audit of this path covers it": a ``superseded`` version that comes back onto disk (an
-older render moved back) settles and is audited again.
+older render moved back) settles and is audited again. ``incomplete`` says what a version
+lacked when the watcher audited it anyway (damaged, or never finished): every later audit
+that covers the version repeats it.
 
 ``audits``: one row per audit of an asset (a single file or a whole frame sequence), with
 the sidecar and the detached C2PA manifest versions it read. Its ``audit_id`` is
@@ -32,9 +34,9 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -137,11 +139,18 @@ def _v4_detached_manifest(db: sqlite3.Connection) -> None:
     )
 
 
+def _v5_incomplete_files(db: sqlite3.Connection) -> None:
+    # what a file version lacked when the watcher stopped waiting for it and audited it as it
+    # was (NULL: complete, or not checked)
+    _script(db, "ALTER TABLE files ADD COLUMN incomplete TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_ledger,
     _v2_provenance_cache,
     _v3_lineage,
     _v4_detached_manifest,
+    _v5_incomplete_files,
 ]
 
 
@@ -204,6 +213,9 @@ class AuditIntent:
     #: the detached C2PA manifest the audit reads and its version (``"-"``: none there)
     manifest: str | None = None
     manifest_fp: str | None = None
+    #: what files of it lack, by path (the watcher stopped waiting for them): recorded with
+    #: their versions, so that a later audit covering them says so again
+    incomplete: Mapping[str, str] = field(default_factory=dict)
 
 
 def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
@@ -510,12 +522,18 @@ class StateStore:
                 ],
             )
             db.executemany(
-                "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, "
+                "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?, ?) "
+                "ON CONFLICT (path, dev, ino, size, mtime_ns) "
                 "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
                 "audit_id=CASE WHEN files.state='audited' THEN files.audit_id ELSE excluded.audit_id END, "
+                "incomplete=COALESCE(excluded.incomplete, files.incomplete), "
                 "state=CASE WHEN files.state='audited' THEN 'audited' ELSE 'settling' END",
-                [(*v.key, sha, i.audit_id, now) for i in intents for v, sha in i.files],
+                [
+                    (*v.key, sha, i.audit_id, now, i.incomplete.get(v.path))
+                    for i in intents
+                    for v, sha in i.files
+                ],
             )
 
     def finish_audit(
@@ -600,10 +618,16 @@ class StateStore:
             )
 
     def record_identical(
-        self, audit_id: str, files: Sequence[tuple[FileVersion, str | None]]
+        self,
+        audit_id: str,
+        files: Sequence[tuple[FileVersion, str | None]],
+        *,
+        incomplete: Mapping[str, str] | None = None,
     ) -> None:
-        """New versions whose content equals the audited one: covered by ``audit_id``, no new audit."""
+        """New versions whose content equals the audited one: covered by ``audit_id``, no new
+        audit (``incomplete``: what files of them lack, by path, as for :class:`AuditIntent`)."""
         now = time.time()
+        incomplete = incomplete or {}
         with self.transaction() as db:
             for version, sha in files:
                 db.execute(
@@ -611,10 +635,12 @@ class StateStore:
                     (now, version.path),
                 )
                 db.execute(
-                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'audited', ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
-                    "DO UPDATE SET state='audited', audit_id=excluded.audit_id, updated=excluded.updated",
-                    (*version.key, sha, audit_id, now),
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, "
+                    "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, 'audited', ?, ?, ?) "
+                    "ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "DO UPDATE SET state='audited', audit_id=excluded.audit_id, "
+                    "updated=excluded.updated, incomplete=excluded.incomplete",
+                    (*version.key, sha, audit_id, now, incomplete.get(version.path)),
                 )
 
     def intents(self) -> list[str]:
@@ -674,6 +700,22 @@ class StateStore:
             ):
                 found[r[0]] = AuditRow(*r)
         return found
+
+    def incomplete_versions(self, versions: Iterable[FileVersion]) -> dict[FileVersion, str]:
+        """What those of ``versions`` that :meth:`is_audited` lacked when they were audited
+        anyway (the ``incomplete`` of :class:`AuditIntent`), in one query per 500 paths;
+        complete ones are left out."""
+        versions = list(versions)
+        found: dict[tuple[str, int, int, int, int], str] = {}
+        for chunk in _chunks(list(dict.fromkeys(v.path for v in versions))):
+            marks = ",".join("?" * len(chunk))
+            for path, dev, ino, size, mtime_ns, missing in self.query(
+                "SELECT path, dev, ino, size, mtime_ns, incomplete FROM files WHERE path IN "
+                f"({marks}) AND state='audited' AND incomplete IS NOT NULL",
+                chunk,
+            ):
+                found[(path, dev, ino, size, mtime_ns)] = missing
+        return {v: found[v.key] for v in versions if v.key in found}
 
     def audited_versions(self, versions: Iterable[FileVersion]) -> set[FileVersion]:
         """Those of ``versions`` that :meth:`is_audited`, in one query per 500 paths."""

@@ -46,7 +46,14 @@ from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
 from .watch_pool import default_processes
-from .watch_readiness import FileSystem, backend_for, filesystem_type, is_complete, is_transient
+from .watch_readiness import (
+    FileSystem,
+    Missing,
+    backend_for,
+    filesystem_type,
+    is_transient,
+    missing_part,
+)
 from .watch_reconcile import Reconciler, RescanReport
 from .watch_supervisor import RootSupervisor, _Root
 
@@ -72,7 +79,9 @@ class WatchOptions:
     max_watches: int | None = None  # folders per inotify root before falling back to polling
     mountinfo: str = "/proc/self/mountinfo"
     completeness: bool = True  # EXR / PNG completeness checks
-    incomplete_timeout: float = 3600.0  # a file still incomplete after this: watch.error
+    #: a file still incomplete this long after it went quiet (a writer that never closed it,
+    #: or damage) is audited as it is: unsure, with watch.error (reason: incomplete)
+    incomplete_timeout: float = 3600.0
     batch_size: int = 256  # most jobs per audit batch (one intent commit, one fsync, one finish)
     hash_content: bool = True
     #: audit processes for the engine's work and hashing (None: one per CPU, at most 4,
@@ -92,6 +101,8 @@ class _Pending:
     stable: bool = False
     settled_wall: float = 0.0
     incomplete_since: float | None = None
+    #: what the watcher stopped waiting for (an issue of the audit: unsure), or None
+    missing: str | None = None
     errors: int = 0
 
 
@@ -378,6 +389,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         if current != p.stat:
             first = p.stat is None
             p.stat = current
+            p.incomplete_since = p.missing = None  # a new version: its quiet period starts over
             if (
                 first
                 and p.kind == "asset"
@@ -392,21 +404,16 @@ class Watcher(AssetGrouping, RootSupervisor):
         if now - p.changed < settle:
             self._schedule(p, p.changed + settle)
             return
-        if p.kind == "asset" and self.options.completeness and not is_complete(p.path, st.st_size):
-            if p.incomplete_since is None:
-                p.incomplete_since = now
-            if now - p.incomplete_since > self.options.incomplete_timeout:
-                self._emit(
-                    "watch.error",
-                    message=f"{p.path}: still incomplete after {self.options.incomplete_timeout:.0f} s",
-                    details={"reason": "incomplete", "path": p.path, "size": st.st_size},
-                )
-                if self.state is not None:
-                    self.state.mark([FileVersion.of(p.path, st)], "error")
-                self._forget(p)
-                return
-            self._schedule(p, now + settle)
-            return
+        if p.kind == "asset" and self.options.completeness:
+            missing = missing_part(p.path, st.st_size)
+            if missing is not None:
+                if p.incomplete_since is None:
+                    p.incomplete_since = now
+                waited = now - p.incomplete_since
+                if not missing.damaged and waited < self.options.incomplete_timeout:
+                    self._schedule(p, now + settle)
+                    return
+                self._stop_waiting(p, st, missing, waited + settle)
         p.stable = True
         # the quiet period ended when this check was due (or when it ran out, if later): a
         # scheduler running behind does not hide its delay from the measured latency
@@ -416,6 +423,33 @@ class Watcher(AssetGrouping, RootSupervisor):
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
+
+    def _stop_waiting(
+        self, p: _Pending, st: os.stat_result, missing: Missing, quiet: float
+    ) -> None:
+        """``p`` will not become complete: damaged, or unchanged for ``incomplete_timeout``
+        (a writer that never closed it). It is audited as it is, its audit unsure (an issue
+        names the file and what is missing); if it changes later, that version is audited
+        again and supersedes this one."""
+        if missing.damaged:
+            p.missing = f"damaged: {missing.reason}"
+        else:
+            p.missing = (
+                f"incomplete: {missing.reason}; unchanged for {quiet:.0f} s "
+                "(a writer that never closed the file, or a damaged one)"
+            )
+        self._emit(
+            "watch.error",
+            message=f"{p.path}: {p.missing}; audited as it is (unsure)",
+            details={
+                "reason": "incomplete",
+                "path": p.path,
+                "size": st.st_size,
+                "missing": missing.reason,
+                "damaged": missing.damaged,
+                "quiet_s": round(quiet, 1),
+            },
+        )
 
     def _forget(self, p: _Pending, *, vanished: bool = False) -> None:
         self.pending.pop(p.path, None)

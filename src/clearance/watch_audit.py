@@ -61,6 +61,7 @@ from .watch_pool import (
     WatchRecord,
     flush_plugins,
     hash_and_verify,
+    incomplete_issues,
     manifest_before_audit,
     manifest_read,
     watch_details,
@@ -93,6 +94,9 @@ class Job:
     #: (dev, ino, size, mtime_ns) of each file when it settled: a file that changed since
     #: (a write with no event, e.g. on a share) is not audited but goes back to settling
     settled: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    #: files the readiness gate stopped waiting for, with what they lack (damaged, or still
+    #: incomplete after ``incomplete_timeout``): the audit is unsure
+    incomplete: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +120,9 @@ class _Prepared:
     manifest_late: bool = False  # re-audited because the manifest came after the audit
     #: ``manifest`` if the C2PA reader reads it (not an embedded store instead): the record's
     manifest_read: str | None = None
+    #: what files of it lack, by path: the readiness gate stopped waiting for them (this
+    #: job), or an earlier audit covering the same version did (the ledger)
+    incomplete: dict[str, str] = field(default_factory=dict)
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
@@ -141,6 +148,7 @@ class _Prepared:
             self.asset.root,
             self.manifest_read,
             self.manifest_late,
+            tuple(self.incomplete.items()),
         )
 
 
@@ -429,6 +437,7 @@ class AuditWorker(threading.Thread):
                 self.state.record_identical(
                     prev.audit_id,
                     [(v, d) for v, d in zip(versions, hashes, strict=False) if v in new],
+                    incomplete=job.incomplete,
                 )
                 self.skipped += 1
                 return None
@@ -462,6 +471,11 @@ class AuditWorker(threading.Thread):
         if existing is not None and existing.state == "audited":
             self.skipped += 1
             return None
+        incomplete = dict(job.incomplete)  # the gate stopped waiting for these new versions
+        if len(new) < len(versions):  # and earlier audits, for the versions they covered
+            fresh = set(new)
+            old = ledger.incomplete([v for v in versions if v not in fresh])
+            incomplete.update((v.path, missing) for v, missing in old.items())
         return _Prepared(
             job,
             asset,
@@ -475,6 +489,7 @@ class AuditWorker(threading.Thread):
             prev.audit_id if prev is not None else None,
             to_hash,
             manifest_late=manifest_late,
+            incomplete=incomplete,
         )
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
@@ -499,7 +514,8 @@ class AuditWorker(threading.Thread):
                             raise _Failed(item.reply.error or "?", item.reply.traceback or "")
                         outcomes[item.audit_id] = item.reply.outcome or ""
                     else:
-                        result = self.session.audit(item.asset)
+                        issues = incomplete_issues(item.record())
+                        result = self.session.audit(item.asset, file_issues=issues)
                         outcomes[item.audit_id] = result.outcome.value
                 except Exception as exc:  # engine isolates plugins; this is anything else
                     error = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}"
@@ -565,6 +581,7 @@ class AuditWorker(threading.Thread):
             settled_at=item.job.settled_at,
             manifest=item.manifest,
             manifest_fp=item.manifest_fp,
+            incomplete=item.incomplete,
         )
 
 
@@ -611,6 +628,9 @@ class _Ledger:
             return
         self._latest = state.latest_audits(look.asset.rel for look in looks)
         self._audited = state.audited_versions(v for look in looks for v in look.versions)
+        # audited versions that lacked something (rare): asked only when the batch has any
+        # audited version at all (a frame of a sequence audited before, a late sidecar)
+        self._incomplete = state.incomplete_versions(self._audited) if self._audited else {}
         self._asked = {look.audit_id for look in looks}
         self._audits = state.audits_by_id(self._asked)
 
@@ -622,6 +642,14 @@ class _Ledger:
 
     def is_audited(self, version: FileVersion) -> bool:
         return version in self._audited if self.fresh else self.state.is_audited(version)
+
+    def incomplete(self, versions: Sequence[FileVersion]) -> dict[FileVersion, str]:
+        """What those of ``versions`` lacked when an earlier audit covering them was done
+        anyway (the others are left out)."""
+        if not self.fresh:
+            return self.state.incomplete_versions(versions)
+        found = self._incomplete
+        return {v: found[v] for v in versions if v in found}
 
     def audit(self, audit_id: str) -> AuditRow | None:
         if self.fresh and audit_id in self._asked:

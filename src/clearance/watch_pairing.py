@@ -238,7 +238,15 @@ class AssetGrouping:
         elif group.sidecar_wall is not None:
             settled_at = max(settled_at, group.sidecar_wall)
         settled = {m.path: m.stat for m in members if m.stat is not None}
-        job = Job(key, files, settled_at=settled_at, pairing=pairing, settled=settled)
+        incomplete = {m.path: m.missing for m in members if m.missing is not None}
+        job = Job(
+            key,
+            files,
+            settled_at=settled_at,
+            pairing=pairing,
+            settled=settled,
+            incomplete=incomplete,
+        )
         readers = self._readers.get(key[0])
         if readers is not None:
             readers.update(key, files)

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 
 from ._process import exit_with_parent
 from .engine import Session
-from .model import Asset, relative_posix
+from .model import Asset, ProvenanceIssue, relative_posix
 from .provenance.c2pa import find_manifest, sequence_prefix_of
 from .state import FileVersion
 from .watch_readiness import detached_manifest
@@ -55,6 +55,7 @@ __all__ = [
     "AuditProcesses",
     "default_processes",
     "hash_and_verify",
+    "incomplete_issues",
     "manifest_before_audit",
     "manifest_read",
     "sha256_file",
@@ -125,13 +126,15 @@ class WatchRecord(NamedTuple):
     root: Path
     manifest: str | None = None  # the detached C2PA manifest the audit reads (manifest_read)
     manifest_late: bool = False  # the manifest, not the sidecar, is what came late
+    #: (path, what it lacks) of the files the watcher stopped waiting for: the audit is unsure
+    incomplete: tuple[tuple[str, str], ...] = ()
 
 
 def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, Any]:
     """``details.watch`` of an ``asset.audited`` event (``docs/watch.md``): the audit id, why
     it was audited, the sidecar pairing, what it supersedes, and each file's version and
     SHA-256 (``digests`` by path fills those still unknown), at most 50 files; the detached
-    C2PA manifest read, if any."""
+    C2PA manifest read, if any; what the files audited as they were lack (at most 50)."""
     hashes = [digests.get(v.path, h) for v, h in zip(record.versions, record.hashes, strict=True)]
     details: dict[str, Any] = {
         "audit_id": record.audit_id,
@@ -154,7 +157,21 @@ def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, 
     if record.reason == "sidecar-late":
         late = "C2PA manifest" if record.manifest_late else "sidecar"
         details["resolution"] = f"provenance resolved (late {late})"
+    if record.incomplete:
+        details["incomplete"] = {
+            relative_posix(path, record.root): missing for path, missing in record.incomplete[:50]
+        }
     return details
+
+
+def incomplete_issues(record: WatchRecord) -> list[ProvenanceIssue]:
+    """The audit's issues (``PRV-02``) for the files the watcher stopped waiting for."""
+    return [
+        ProvenanceIssue(
+            relative_posix(path, record.root), os.path.splitext(path)[1][1:].lower(), missing
+        )
+        for path, missing in record.incomplete
+    ]
 
 
 def with_watch(name: str, fields: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
@@ -297,8 +314,9 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
         manifest, manifest_fp = manifest_before_audit(task.asset)
         if task.watch is not None:
             task.watch = task.watch._replace(manifest=manifest_read(task.asset, manifest))
+        issues = incomplete_issues(task.watch) if task.watch is not None else []
         try:
-            result = session.audit(task.asset)
+            result = session.audit(task.asset, file_issues=issues)
         except Exception as exc:  # the engine isolates plugins; this is anything else
             replies.append(
                 AuditReply(

@@ -22,10 +22,9 @@ import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, NamedTuple
 
 from .provenance._exrheader import parse_exr_open
-
 from .provenance.c2pa import manifest_names
 
 __all__ = [
@@ -34,6 +33,7 @@ __all__ = [
     "filesystem_type",
     "backend_for",
     "is_complete",
+    "Missing",
     "missing_part",
     "is_transient",
     "detached_manifest",
@@ -214,12 +214,30 @@ def is_complete(path: str, size: int) -> bool:
     define, without a ``chunkCount`` — the headers being whole is all this checks. Other
     formats are judged by the quiet period alone.
     """
-    return missing_part(path, size) is None
+    lower = path.lower()
+    try:
+        if lower.endswith(".exr"):
+            return _exr_missing(path, size) is None
+        if lower.endswith(".png"):
+            return _png_missing(path, size) is None
+    except OSError:
+        return False
+    return True
 
 
-def missing_part(path: str, size: int) -> str | None:
-    """What :func:`is_complete` found missing in the file ``path`` (``size`` bytes), in words
-    for a wrangler; None when nothing is."""
+class Missing(NamedTuple):
+    """What keeps a file from being complete: ``reason`` in words for a wrangler, and
+    whether it is ``damaged`` — a header or table that no writer leaves behind, so that
+    waiting for more bytes cannot help — rather than unfinished (a file that ends early, an
+    offset table not filled in yet), which a writer still at work finishes."""
+
+    reason: str
+    damaged: bool = False
+
+
+def missing_part(path: str, size: int) -> Missing | None:
+    """What :func:`is_complete` found missing in the file ``path`` (``size`` bytes); None
+    when nothing is."""
     lower = path.lower()
     try:
         if lower.endswith(".png"):
@@ -227,13 +245,13 @@ def missing_part(path: str, size: int) -> str | None:
         if lower.endswith(".exr"):
             return _exr_missing(path, size)
     except OSError as exc:
-        return f"cannot be read: {exc.strerror or exc}"
+        return Missing(f"cannot be read: {exc.strerror or exc}")
     return None
 
 
-def _png_missing(path: str, size: int) -> str | None:
+def _png_missing(path: str, size: int) -> Missing | None:
     if size < len(_PNG_MAGIC) + len(_PNG_IEND):
-        return f"the file ends after {size} bytes"
+        return Missing(f"the file ends after {size} bytes")
     fd = os.open(path, os.O_RDONLY)
     try:
         head = os.pread(fd, 8, 0)
@@ -241,11 +259,11 @@ def _png_missing(path: str, size: int) -> str | None:
     finally:
         os.close(fd)
     if head != _PNG_MAGIC:
-        return "not a PNG file (bad signature)"
-    return None if tail == _PNG_IEND else "no IEND chunk at the end of the file"
+        return Missing("not a PNG file (bad signature)", damaged=True)
+    return None if tail == _PNG_IEND else Missing("no IEND chunk at the end of the file")
 
 
-def _exr_missing(path: str, size: int) -> str | None:
+def _exr_missing(path: str, size: int) -> Missing | None:
     # os.pread: no buffered file object, no seek (this runs for every EXR that settles)
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -254,7 +272,11 @@ def _exr_missing(path: str, size: int) -> str | None:
         table = header["header_end"]
         if table is None:  # the headers are not whole: the parser says why
             problems = header["problems"]
-            return problems[0] if problems else "the headers are not whole"
+            reason = problems[0] if problems else "the headers are not whole"
+            # a header that ends early may be one still being written; any other damage
+            # (a bad magic number, a name too long, a header past the parser's bounds) is
+            # not what a writer leaves behind on its way
+            return Missing(reason, damaged=not header["truncated"])
         return _ExrTables(fd, size, head, header).missing(table)
     finally:
         os.close(fd)
@@ -282,7 +304,7 @@ class _ExrTables:
             return None  # truncated since it was stat()ed
         return self.buf[:n]
 
-    def missing(self, table: int) -> str | None:
+    def missing(self, table: int) -> Missing | None:
         """What is missing of the offset tables that begin at ``table``, and of the last
         chunk; a layout whose tables cannot be sized: nothing (its headers are whole)."""
         header = self.header
@@ -290,14 +312,18 @@ class _ExrTables:
             default = ""
         else:
             default = "tiledimage" if header["tiled"] else "scanlineimage"
-        parts = [_exr_part(attrs, default) for attrs in header["parts"]]
-        counts = [count for _, count in parts if count is not None]
-        if len(counts) < len(parts):
-            return None  # tables of unknown size: the quiet period decides
+        kinds: list[str] = []
+        counts: list[int] = []
+        for attrs in header["parts"]:  # a loop, not comprehensions: this runs on every check
+            kind, count = _exr_part(attrs, default)
+            if count is None:
+                return None  # a table of unknown size: the quiet period decides
+            kinds.append(kind)
+            counts.append(count)
         total = sum(counts)
         table_end = table + 8 * total
         if table_end > self.size:
-            return f"the file ends inside its offset tables (they end at byte {table_end})"
+            return Missing(f"the file ends inside its offset tables (they end at byte {table_end})")
         if total == 0:
             return None
         last = 0
@@ -305,18 +331,16 @@ class _ExrTables:
             n = min(_TABLE_PIECE, (table_end - first) // 8)
             raw = self.read(first, 8 * n)
             if raw is None:
-                return "the file ends inside its offset tables"
+                return Missing("the file ends inside its offset tables")
             offsets = struct.unpack(f"<{n}Q", raw)
             low = min(offsets)
             if low < table_end:  # 0: OpenEXR fills the tables in when it closes the file
                 entry = (first - table) // 8 + offsets.index(low)
                 return _unfilled(entry, counts, low)
             last = max(last, max(offsets))
-        return self._last_chunk(last, parts, header["multipart"])
+        return self._last_chunk(last, kinds, header["multipart"])
 
-    def _last_chunk(
-        self, at: int, parts: list[tuple[str, int | None]], multipart: bool
-    ) -> str | None:
+    def _last_chunk(self, at: int, kinds: list[str], multipart: bool) -> Missing | None:
         """What is missing of the chunk at ``at`` (the last one): None when it ends inside
         the file."""
         if at + 8 > self.size:
@@ -324,13 +348,16 @@ class _ExrTables:
         lead = self.read(at, min(44, self.size - at), ahead=0)
         if lead is None:
             return _cut(at)
-        kind = parts[0][0]
+        kind = kinds[0]
         pos = 0
         if multipart:
             index = int.from_bytes(lead[:4], "little", signed=True)
-            if not 0 <= index < len(parts):
-                return f"the last chunk (at byte {at}) names part {index}, which the file lacks"
-            kind, pos = parts[index][0], 4
+            if not 0 <= index < len(kinds):
+                return Missing(
+                    f"the last chunk (at byte {at}) names part {index}, which the file lacks",
+                    damaged=True,
+                )
+            kind, pos = kinds[index], 4
         coords = _CHUNK_COORDS.get(kind)
         if coords is None:
             return None  # a part type this check does not know: its offsets are in the file
@@ -347,15 +374,15 @@ class _ExrTables:
         except struct.error:
             return _cut(at)
         if not ok:
-            return f"the last chunk (at byte {at}) has a negative size"
+            return Missing(f"the last chunk (at byte {at}) has a negative size", damaged=True)
         return None if at + pos + data <= self.size else _cut(at)
 
 
-def _cut(at: int) -> str:
-    return f"the file ends inside its last chunk (at byte {at})"
+def _cut(at: int) -> Missing:
+    return Missing(f"the file ends inside its last chunk (at byte {at})")
 
 
-def _unfilled(entry: int, counts: list[int], offset: int) -> str:
+def _unfilled(entry: int, counts: list[int], offset: int) -> Missing:
     """Where the first bad offset table entry is, in words."""
     part = 0
     while entry >= counts[part]:
@@ -363,8 +390,10 @@ def _unfilled(entry: int, counts: list[int], offset: int) -> str:
         part += 1
     where = f"entry {entry} of {counts[part]} in part {part}'s offset table"
     if offset == 0:
-        return f"{where} is not filled in (OpenEXR fills the tables in when it closes the file)"
-    return f"{where} points into the headers (byte {offset})"
+        return Missing(
+            f"{where} is not filled in (OpenEXR fills the tables in when it closes the file)"
+        )
+    return Missing(f"{where} points into the headers (byte {offset})", damaged=True)
 
 
 def _exr_part(attrs: dict[str, Any], default_type: str) -> tuple[str, int | None]:

@@ -109,6 +109,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     watch.add_argument(
         "--no-completeness", action="store_true", help="skip EXR/PNG completeness checks"
     )
+    watch.add_argument(
+        "--stalled",
+        type=_seconds,
+        default=3600.0,
+        metavar="S",
+        help="an EXR/PNG still incomplete S seconds after it went quiet is audited as it is, "
+        "unsure, with a watch.error (default 3600 s)",
+    )
     watch.set_defaults(func=run_watch)
 
 
@@ -133,6 +141,7 @@ def run_watch(args: argparse.Namespace) -> int:
         max_watches=args.max_watches,
         mountinfo=args.mountinfo,
         completeness=not args.no_completeness,
+        incomplete_timeout=args.stalled,
     )
     with stdout_to_stderr():  # what plugins print; watch writes nothing else to stdout
         try:

@@ -171,11 +171,11 @@ def parse_exr_open(
         ``problems`` are those of the whole parse.
     :raises OSError: reading the file failed.
     """
-    result = _empty_result()
-    if _parse_in_memory(head, result, only):
+    result = _in_memory(head, only)
+    if result is not None:
         return result
-    # anything but a plain single-part header inside the first window: the cursor, from the
-    # start (it reads further windows, and describes what is wrong)
+    # anything but headers whole inside the first window: the cursor, from the start (it
+    # reads further windows, and describes what is wrong)
     result = _empty_result()
     _parse(_Cursor(_Pread(fd), size, buf=head), result, only)
     return result
@@ -218,37 +218,49 @@ def _parse_in_memory(
     every name and value whole, within the bounds. Fills ``result`` as :func:`_parse` would
     and returns True; returns False, with ``result`` untouched, for anything else (a 64 KiB
     window holds less than the bounds on decoded bytes and on all parts' attributes)."""
-    if len(head) < 8 or head[:4] != EXR_MAGIC:
+    found = _in_memory(head, only)
+    if found is None:
         return False
+    result.update(found)
+    return True
+
+
+def _in_memory(head: bytes, only: frozenset[bytes] | None) -> dict[str, Any] | None:
+    """:func:`_parse_in_memory`'s result as a new dict, or None."""
+    if len(head) < 8 or head[:4] != EXR_MAGIC:
+        return None
     version = int.from_bytes(head[4:8], "little")
     if version & 0xFF != 2:
-        return False
+        return None
     multipart = bool(version & _FLAG_MULTIPART)
     parts: list[dict[str, Any]] = []
     pos = 8
     while True:
         if multipart:
             if pos >= len(head):
-                return False
+                return None
             if head[pos] == 0:  # the empty header that ends a multi-part file's list
                 pos += 1
                 break
             if len(parts) == _MAX_PARTS:
-                return False
+                return None
         part: dict[str, Any] = {}
         pos = _attributes_in_memory(head, pos, part, only)
         if pos < 0:
-            return False
+            return None
         parts.append(part)
         if not multipart:
             break
-    result["version"] = 2
-    result["tiled"] = bool(version & _FLAG_TILED)
-    result["deep"] = bool(version & _FLAG_DEEP)
-    result["multipart"] = multipart
-    result["parts"] = parts
-    result["header_end"] = pos
-    return True
+    return {
+        "version": 2,
+        "multipart": multipart,
+        "tiled": bool(version & _FLAG_TILED),
+        "deep": bool(version & _FLAG_DEEP),
+        "parts": parts,
+        "problems": [],
+        "header_end": pos,
+        "truncated": False,
+    }
 
 
 def _attributes_in_memory(
