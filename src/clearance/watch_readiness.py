@@ -25,7 +25,6 @@ from stat import S_ISREG
 from typing import Any
 
 from .provenance._exrheader import parse_exr_open
-
 from .provenance.c2pa import manifest_names
 
 __all__ = [
