@@ -752,3 +752,79 @@ def test_a_sequence_manifest_beside_an_embedded_store_is_not_recorded_as_read(
         for f in events(root, "finding")
         if f["seq"] > first["seq"] and "sequence manifest not read" in f["message"]
     ]
+
+
+@needs_sdk
+def test_a_manifest_removed_while_the_watcher_is_down_reaudits_once_at_start(
+    tmp_path: Path,
+) -> None:
+    """Every detached manifest an asset's audit read, removed while the watcher is down
+    (``x.exr.c2pa``; ``y.c2pa``; a sequence's first frame's ``bg.1001.exr.c2pa`` and its
+    ``bg.c2pa``, none of them left) → the start-up reconcile audits the asset again, once,
+    ``reason: sidecar-changed``, now reading no manifest (the GenAI they declared is gone from
+    its provenance); ``z.exr``, whose manifest stays, and ``w.exr``, removed with its manifest,
+    are not; a restart audits nothing."""
+    from _embedded import TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    seq = root / "renders" / "sh010"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    setup: list[tuple[object, ...]] = [("mkdirs", str(comp)), ("mkdirs", str(seq))]
+    for folder, asset, sidecar, names in [
+        (comp, "x.exr", "x.exr.genai.yaml", ["x.exr.c2pa"]),
+        (comp, "y.exr", "y.exr.genai.yaml", ["y.c2pa"]),
+        (comp, "z.exr", "z.exr.genai.yaml", ["z.exr.c2pa"]),
+        (comp, "w.exr", "w.exr.genai.yaml", ["w.exr.c2pa"]),
+        (seq, "bg.1001.exr", "bg.genai.yaml", ["bg.1001.exr.c2pa", "bg.c2pa"]),
+    ]:
+        staged = stage / asset
+        staged.write_bytes(exr_bytes(seed=ord(asset[0])))
+        for name in names:
+            sign(staged, staged, pki, c2pa_manifest(TRAINED), sidecar=stage / name)
+            setup.append(("write", str(folder / name), (stage / name).read_bytes()))
+        setup += [
+            ("write", str(folder / sidecar), SIDECAR),
+            ("write", str(folder / asset), staged.read_bytes()),
+        ]
+    setup.append(("exr", str(seq / "bg.1002.exr"), 2))
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 5)
+        quiet(root, 1.5)
+    for gone in [
+        comp / "x.exr.c2pa",
+        comp / "y.c2pa",
+        comp / "w.exr.c2pa",
+        comp / "w.exr",
+        seq / "bg.1001.exr.c2pa",
+        seq / "bg.c2pa",
+    ]:
+        gone.unlink()
+    with InProcessWatcher(root):
+        wait_audited(root, 8)
+        quiet(root, 1.5)
+    with InProcessWatcher(root) as watcher:
+        quiet(root, 1.5)
+        assert not watcher.watcher.pending
+    events_ = audited(root)
+    first = {e["asset"]: e for e in events_[:5]}
+    assert all("c2pa" in e["details"]["sources"] for e in first.values())
+    again = events_[5:]
+    assert sorted(e["asset"] for e in again) == [
+        "comp/x.exr",
+        "comp/y.exr",
+        "renders/sh010/bg.####.exr",
+    ]
+    for event in again:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-changed"
+        assert watch["supersedes"] == first[event["asset"]]["details"]["watch"]["audit_id"]
+        assert "manifest" not in watch
+        assert "c2pa" not in event["details"]["sources"]
+    store = ledger(root)
+    for event in again:
+        [latest] = [a for a in store.audits(event["asset"]) if a.state == "audited"]
+        assert (latest.manifest, latest.manifest_fp) == (None, "-")

@@ -742,6 +742,20 @@ class StateStore:
         )
         return bool(rows)
 
+    def manifests_read(self, under: str) -> dict[str, list[tuple[str, str]]]:
+        """The detached C2PA manifests that latest audits read in the folder ``under`` and
+        below, in one query: ``{folder: [(manifest, manifest_fp)]}`` (an audit that read
+        none, ``manifest_fp`` ``"-"``, is not among them)."""
+        found: dict[str, list[tuple[str, str]]] = {}
+        for manifest, fp in self.query(
+            "SELECT manifest, manifest_fp FROM audits "
+            "WHERE manifest IS NOT NULL AND manifest_fp IS NOT NULL AND state='audited'"
+        ):
+            folder = os.path.dirname(manifest)
+            if folder == under or folder.startswith(under + "/"):
+                found.setdefault(folder, []).append((manifest, fp))
+        return found
+
     def audits(self, asset: str | None = None) -> list[AuditRow]:
         if asset is None:
             rows = self.query(f"SELECT {_AUDIT_COLUMNS} FROM audits ORDER BY started_at")

@@ -4,7 +4,9 @@ No watcher backend replays missed events (inotify overflow, a dead emitter, down
 network share), so the truth is a walk: every asset file whose exact version
 ``(path, dev, ino, size, mtime_ns)`` is not audited in the ledger, and every sidecar that no
 audit has read at its current version, becomes a hint in the intake queue — exactly as if an
-event had arrived. The readiness gate then treats it like any other hint, so a file that is
+event had arrived; so does a detached C2PA manifest that an asset on disk read at its latest
+audit when none of the manifests that audit read is left (removed while the watcher was
+down: the live path then re-audits the asset, as for a manifest that goes away while it runs). The readiness gate then treats it like any other hint, so a file that is
 still being written when the walk passes is not audited half-written.
 
 The walk never concludes that a file was deleted: an unreadable folder (EIO, ESTALE on a
@@ -103,6 +105,7 @@ class Reconciler(threading.Thread):
         started = time.monotonic()
         rep = RescanReport(root=root, path=top, reason=reason)
         stack = [top]
+        read = self.state.manifests_read(top)  # one query, not one per asset
         while stack:
             if self.stopping.is_set():
                 rep.complete = False
@@ -118,6 +121,11 @@ class Reconciler(threading.Thread):
                 rep.complete = False
                 continue
             manifests: _FolderManifests | None = None  # made at the folder's first .c2pa
+            recorded = read.pop(folder, None)
+            if recorded:
+                manifests = _FolderManifests(folder, entries, self)
+                for manifest in manifests.gone(recorded):
+                    self._put(Hint(manifest, root, scan=True), rep)
             for entry in entries:
                 if self.stopping.is_set():  # a 100,000-file folder must not hold up a stop
                     rep.complete = False
@@ -158,15 +166,18 @@ class Reconciler(threading.Thread):
                         continue
                 elif self.state.is_audited(FileVersion.of(entry.path, st)):
                     continue
-                while not self.intake.put(Hint(entry.path, root, scan=True)):
-                    if self.stopping.is_set():
-                        rep.complete = False
-                        break
-                rep.queued += 1
+                self._put(Hint(entry.path, root, scan=True), rep)
         rep.duration = time.monotonic() - started
         if top == root:
             self.dirs_by_root[root] = rep.dirs
         return rep
+
+    def _put(self, hint: Hint, rep: RescanReport) -> None:
+        while not self.intake.put(hint):
+            if self.stopping.is_set():
+                rep.complete = False
+                break
+        rep.queued += 1
 
 
 class _FolderManifests:
@@ -201,6 +212,20 @@ class _FolderManifests:
             if not ok:
                 return False
         return True
+
+    def gone(self, recorded: list[tuple[str, str]]) -> list[str]:
+        """Of the detached manifests that latest audits read here (``(manifest, version)``,
+        :meth:`~clearance.state.StateStore.manifests_read`), those of which nothing is left:
+        neither it nor any other manifest its audit's answer depended on (``;NAME=…`` in the
+        version) is in the listing, and an asset on disk reads it. (While one of them is
+        left, :meth:`current` finds that what the asset reads changed.)"""
+        found = []
+        for manifest, version in recorded:
+            name = os.path.basename(manifest)
+            names = [name] + [part.split("=", 1)[0] for part in version.split(";")[1:]]
+            if self.readers.get(name) and not any(n in self.names for n in names):
+                found.append(manifest)
+        return found
 
 
 def walk_dirs(path: str) -> int:
