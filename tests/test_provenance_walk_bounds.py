@@ -339,6 +339,42 @@ def test_the_tail_search_looks_further_back_without_trying_a_candidate_twice(tmp
     assert found["problems"] == [] and found["digital_source_type"] == TRAINED
 
 
+def _stray_idat_png(path: Path) -> Path:
+    """A real PNG (Pillow: a 256x1024 palette image, stored uncompressed in 64 KiB IDAT chunks,
+    so its pixel bytes appear as they are) whose last pixel row holds a length and "IDAT", the
+    length landing exactly on IEND, and a GenAI packet after the pixel data: the stray "IDAT"
+    chains onto IEND."""
+    from PIL import Image
+
+    def save(row: bytes) -> bytes:
+        image = Image.frombytes("P", (256, 1024), bytes(256 * 1023) + row)
+        image.putpalette(bytes(range(256)) * 3)
+        image.save(path, compress_level=0)
+        insert_png_chunk(path, b"iTXt", ITXT_XMP + GENAI)
+        return path.read_bytes()
+
+    raw = save(bytes(200) + b"\xff\xff\xff\xffIDAT" + bytes(48))
+    stray = raw.index(b"\xff\xff\xff\xffIDAT") + 4
+    length = raw.rindex(b"IEND") - 4 - (stray + 8)
+    raw = save(bytes(200) + struct.pack(">I", length) + b"IDAT" + bytes(48))
+    assert raw.index(struct.pack(">I", length) + b"IDAT") + 4 == stray
+    assert png_chunk_types(path).count("IDAT") > 1
+    return path
+
+
+def test_a_stray_idat_whose_length_lands_on_iend_skips_nothing(tmp_path):
+    """The tail search trusts a candidate IDAT only if its own CRC is correct: a stray one in
+    the pixel data, whose length field lands on IEND, must not make the walk jump over the
+    GenAI packet after the pixel data (the asset passed against a sidecar saying no GenAI)."""
+    path = _stray_idat_png(tmp_path / "gen.png")
+    raw = path.read_bytes()
+    itxt = raw.index(b"iTXt") - 4
+    assert _after_last_idat(raw, len(raw), raw.index(b"IDAT") - 4) == itxt
+    found = read_xmp(path)
+    assert found["problems"] == [] and "unread_rest" not in found
+    assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+
+
 @pytest.mark.parametrize("tail", [b"", b"junk appended by a broken copy"])  # skipped / walked
 def test_a_frame_with_thousands_of_idat_chunks_reads_normally(tmp_path, tail):
     path = big_frame(tmp_path / "plate.png")

@@ -350,16 +350,18 @@ _IEND = b"\x00\x00\x00\x00IEND\xae\x42\x60\x82"
 def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
     """The offset just past the last IDAT chunk, found from the tail; None to walk instead.
 
-    A candidate IDAT counts only if the chunks after it chain, each with a correct CRC,
-    exactly onto the IEND that ends the file, so a stray "IDAT" inside compressed data is
-    not mistaken for a chunk. A truncated or damaged file never chains: the caller then walks
-    every chunk and reports precisely where the damage is.
+    A candidate IDAT counts only if its own CRC is correct and the chunks after it chain,
+    each with a correct CRC, exactly onto the IEND that ends the file, so a stray "IDAT"
+    inside compressed data is not mistaken for a chunk (not even one whose length field lands
+    on a chunk boundary, which would skip every chunk in between). A truncated or damaged file
+    never chains: the caller then walks every chunk and reports precisely where the damage is.
 
     The search is bounded in chunks and in bytes: at most :data:`_MAX_PNG_CHUNKS` candidates
     tried and chunks checked in all, each candidate tried once however far the window grows,
-    and no more bytes CRC-checked than it has read. A tail stuffed with "IDAT"s, or with
-    chains that break just before IEND, costs at most reading the file's last 32 MiB (43 MiB
-    in all, as the window grows) and CRC-checking as much: then the caller walks instead.
+    and no more bytes CRC-checked (candidates and the chunks after them alike) than it has
+    read. A tail stuffed with "IDAT"s, or with chains that break just before IEND, costs at
+    most reading the file's last 32 MiB (43 MiB in all, as the window grows) and CRC-checking
+    as much: then the caller walks instead.
     """
     window = _TAIL_WINDOW
     left = _TailBudget()
@@ -377,13 +379,20 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
             if p < 4:
                 break
             left.chunks -= 1
-            end = p + 8 + struct.unpack_from(">I", tail, p - 4)[0]
+            length = struct.unpack_from(">I", tail, p - 4)[0]
+            end = p + 8 + length
             if end <= len(tail):
-                chained = _chains_to_iend(tail, view, end, left)
-                if chained:
-                    return start + end
-                if chained is None:
+                left.crc_bytes -= length + 4
+                if left.crc_bytes < 0:
                     return None
+                crc = struct.unpack_from(">I", tail, end - 4)[0]
+                # a stray "IDAT" in pixel data is no chunk, wherever its length field points
+                if zlib.crc32(view[p : end - 4]) == crc:
+                    chained = _chains_to_iend(tail, view, end, left)
+                    if chained:
+                        return start + end
+                    if chained is None:
+                        return None
             if left.chunks <= 0:
                 return None
         if start == first or window >= _MAX_TAIL_WINDOW:
