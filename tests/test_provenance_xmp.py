@@ -616,6 +616,76 @@ def test_truncated_mp4_and_wav_are_issues(tmp_path):
     assert "truncated" in read(wav).issues[0].message
 
 
+def _riff_file(path: Path) -> tuple[bytes, int]:
+    """A real WAV (``wave``) or WebP (Pillow) with a GenAI packet in its last chunk, and
+    where that chunk starts."""
+    if path.suffix == ".wav":
+        raw = write_wav(path, xmp_packet(TRAINED)).read_bytes()
+        return raw, raw.index(b"_PMX")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(path, xmp=xmp_packet(TRAINED).encode())
+    raw = path.read_bytes()
+    return raw, raw.index(b"XMP ")
+
+
+@pytest.mark.parametrize("name", ["vo.wav", "plate.webp"])
+@pytest.mark.parametrize("written", ["zero", "appended"])
+def test_a_riff_size_that_ends_early_is_walked_to_the_end_and_is_an_issue(tmp_path, name, written):
+    """A RIFF size of 0 (a recorder that has not finalized the file) or one written before
+    the XMP chunk was appended: the chunks really in the file are read to its end, and the
+    header that disagrees with them is an issue (the asset unsure), never a silent pass."""
+    path = tmp_path / name
+    raw, last = _riff_file(path)
+    declared = 0 if written == "zero" else last - 8
+    path.write_bytes(raw[:4] + struct.pack("<I", declared) + raw[8:])
+    record = read(path)
+    assert record.data["generated"] is True
+    [issue] = record.issues
+    assert issue.file == name
+    assert issue.message.startswith(
+        f"corrupt RIFF header: it declares {declared + 8} bytes, the file has {len(raw)}"
+    )
+
+
+def test_a_riff_size_that_leaves_out_a_pad_byte_is_no_issue(tmp_path):
+    """Fewer than 8 bytes past the declared size hold no chunk: nothing to read, no issue."""
+    path = tmp_path / "vo.wav"
+    raw, _ = _riff_file(path)
+    path.write_bytes(raw + b"\x00")
+    record = read(path)
+    assert (record.data["generated"], record.issues) == (True, [])
+
+
+def test_a_size_zero_box_before_the_moov_is_unsure(tmp_path):
+    """A box of size 0 runs to the end of the file, so it may only be the last one: an mdat
+    so (a recording not finalized, or recovered) before the moov hides the moov and its
+    metadata. The rest is not read, and the asset is unsure: an issue, and no "no GenAI"
+    from what was read before it."""
+    path = write_mp4(tmp_path / "clip.mov", xmp_packet(TRAINED), quicktime=True)
+    raw = path.read_bytes()
+    ftyp_end, mdat = struct.unpack(">I", raw[:4])[0], raw.index(b"mdat") - 4
+    moov = raw[ftyp_end:mdat]
+    path.write_bytes(raw[:ftyp_end] + struct.pack(">I", 0) + raw[mdat + 4 :] + moov)
+    found = read_xmp(path)
+    assert found["unread_rest"] is True and "digital_source_type" not in found
+    [problem] = found["problems"]
+    assert problem.startswith(f"'mdat' box at byte {ftyp_end} has size 0")
+    assert problem.endswith("the rest of the file is not read")
+    [issue] = read(path).issues
+    assert issue.file == "clip.mov"
+
+
+def test_a_size_zero_box_after_the_moov_is_read_as_the_last_box(tmp_path):
+    """The same mdat of size 0 as the last box, after the moov (its metadata read): legal."""
+    path = write_mp4(tmp_path / "clip.mov", xmp_packet(TRAINED), quicktime=True)
+    raw = path.read_bytes()
+    mdat = raw.index(b"mdat") - 4
+    path.write_bytes(raw[:mdat] + struct.pack(">I", 0) + raw[mdat + 4 :])
+    record = read(path)
+    assert (record.data["generated"], record.issues) == (True, [])
+
+
 # -------------------------------------------------------------------------------- fuzzing ----
 
 

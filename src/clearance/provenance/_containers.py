@@ -584,11 +584,21 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
     webp = head[8:12] == b"WEBP"
     blocks = Blocks(format="webp" if webp else "wav")
     declared = 8 + struct.unpack("<I", head[4:8])[0]
-    riff_end = min(size, declared)
+    if size - declared >= 8:
+        # a recorder that has not finalized the file yet (RIFF size 0), or a chunk appended
+        # without updating the size: a reader that stops where the header says would miss
+        # what follows, so the chunks really there are walked to the end of the file, and the
+        # header that disagrees with them is a problem (fewer than 8 bytes hold no chunk: a
+        # pad byte left out of the size is not one)
+        blocks.problems.append(
+            f"corrupt RIFF header: it declares {declared} bytes, the file has {size} (a"
+            " recording not finalized, or a chunk appended without updating the RIFF size);"
+            f" the chunks after byte {declared} were read too"
+        )
     pos = 12
     chunks = 0
     frames = _FrameParts("animation frames (ANMF)")
-    while pos + 8 <= riff_end:
+    while pos + 8 <= size:
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
         if fourcc == b"ANMF" and webp:
             if not frames.add(8 + length):
@@ -656,6 +666,7 @@ def _bmff_boxes(
 ) -> int:
     """Walk the boxes from ``pos`` to ``end``; what is left of ``budget`` (boxes besides the
     movie ``fragments`` that may still be read), or -1 once a bound stopped the walk."""
+    movie = False  # a top-level moov box was read
     while pos + 8 <= end:
         box_size, box_type = struct.unpack(">I4s", _read_at(f, pos, 8))
         fragment = not path and box_type in _FRAGMENT_BOXES
@@ -676,6 +687,17 @@ def _bmff_boxes(
             box_size, header = struct.unpack(">Q", raw)[0], 16
         elif box_size == 0:  # the box runs to the end of its parent
             box_size = end - pos
+            if not path and not movie and box_type != b"moov":
+                # ISO 14496-12 4.2: only the last box in the file may say so. A recorder
+                # leaves its mdat so until it finalizes the file; a movie whose moov has not
+                # come yet has it (and its metadata) inside what this box claims, or none
+                blocks.stop(
+                    f"{box_type.decode('latin-1', 'replace')!r} box at byte {pos} has size 0"
+                    " (it runs to the end of the file) and no moov box came before it (a"
+                    " recording not finalized, or a damaged file): the rest of the file is"
+                    " not read"
+                )
+                return -1
         box_end = pos + box_size
         if box_size < header or box_end > end:
             what = box_type.decode("latin-1", "replace")
@@ -704,6 +726,7 @@ def _bmff_boxes(
             if blocks.xmp_room(length, "XMP_ box", pos):
                 blocks.add_xmp(_read_at(f, body, length), "moov/udta/XMP_")
         elif (box_type == b"moov" and not path) or (box_type == b"udta" and path == (b"moov",)):
+            movie = movie or not path
             budget = _bmff_boxes(
                 f, body, box_end, size, blocks, (*path, box_type), budget, fragments
             )
