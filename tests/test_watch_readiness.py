@@ -464,6 +464,30 @@ def test_the_completeness_check_reads_headers_with_the_exr_readers_parser(tmp_pa
     assert cut is not None and cut.reason.startswith("the file ends inside its last chunk")
 
 
+def test_the_completeness_check_counts_the_strings_the_exr_reader_counts(tmp_path: Path) -> None:
+    """The check keeps only the attributes that size the tables, but reads every stringvector
+    as the EXR reader does: a header past the reader's bound on strings is one no writer
+    leaves behind (damaged: audited at once, unsure), in the reader's words; one within it
+    is complete."""
+    from clearance.provenance.exr import read_exr_header
+    from clearance.watch_readiness import Missing, missing_part
+
+    path = tmp_path / "sv.exr"
+    for strings, missing in ((65536, None), (65537, True)):
+        vector = exr_attr("notes", "stringvector", struct.pack("<i", 0) * strings)
+        data = exr_file([("scanlineimage", _compression(0) + exr_window(8, 4) + vector, 4)])
+        path.write_bytes(data)
+        problems = read_exr_header(path)["problems"]
+        if missing is None:
+            assert problems == [] and missing_part(str(path), len(data)) is None
+        else:
+            assert problems == [
+                "header too large: more than 65536 strings in stringvector values in all parts"
+                " (at 'notes' in part 0); the rest was not read"
+            ]
+            assert missing_part(str(path), len(data)) == Missing(problems[0], damaged=True)
+
+
 def test_exr_of_an_unknown_layout_waits_only_for_its_header(tmp_path: Path) -> None:
     """A compression or part type this check does not know: the number of chunks is unknown,
     so the quiet period decides once every header is in the file; a part's ``chunkCount``

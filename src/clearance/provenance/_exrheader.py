@@ -28,15 +28,19 @@ _FLAG_MULTIPART = 0x1000
 # Bounds that no sane header reaches; they keep a corrupt or hostile file from making the
 # parser loop or allocate without end. OpenEXR itself bounds names (255 bytes) and each value
 # (by the file's size), not the number of attributes or parts: a header of a million tiny
-# attributes is valid to it. Here the work is linear in the attributes read, and they are
-# bounded in all, so no header costs more than about 0.1 s; past a bound the rest is not
-# read and the result says so (a problem: the reader's answer is unsure, never a pass).
+# attributes is valid to it. Here the work is linear in the attributes read and in the
+# strings of their stringvector values, both bounded in all, so no header costs more than
+# about 0.1 s; past a bound the rest is not read and the result says so (a problem: the
+# reader's answer is unsure, never a pass).
 _MAX_NAME = 256
 _MAX_DECODED_VALUE = 1024 * 1024  # bigger values (previews, ICC blobs) are skipped, not read
 _MAX_ATTRIBUTES = 4096  # in one part's header
 _MAX_PARTS = 4096
 _MAX_ALL_ATTRIBUTES = 65536  # in every part's header together
 _MAX_DECODED = 16 * 1024 * 1024  # bytes of values decoded, in every part together
+# a string costs a Python object whatever its length (an empty one: 4 bytes of the file), so
+# the strings of stringvector values are bounded in number too, in every part together
+_MAX_STRINGS = 65536
 _WINDOW = 64 * 1024
 
 _COMPRESSION = [
@@ -76,6 +80,7 @@ class _Cursor:
     problems: list[str] = field(default_factory=list)
     attributes: int = 0  # read so far, in every part (the bounds above)
     decoded: int = 0  # bytes of values decoded so far, in every part
+    strings: int = 0  # strings of stringvector values decoded so far, in every part
 
     def take(self, n: int) -> bytes:
         offset = self.pos - self.buf_start
@@ -217,7 +222,8 @@ def _parse_in_memory(
     version 2 (one, or a multi-part file's list up to its empty header) that end inside it,
     every name and value whole, within the bounds. Fills ``result`` as :func:`_parse` would
     and returns True; returns False, with ``result`` untouched, for anything else (a 64 KiB
-    window holds less than the bounds on decoded bytes and on all parts' attributes)."""
+    window holds less than the bounds on decoded bytes, on all parts' attributes and on the
+    strings of stringvector values)."""
     found = _in_memory(head, only)
     if found is None:
         return False
@@ -391,7 +397,8 @@ def _parse_attributes(
                     f"more than {_MAX_DECODED >> 20} MiB of attribute values in all parts "
                     f"(at {_key(name)!r} in part {index})"
                 )
-        if not decodable or (only is not None and name not in only):
+        strings = decodable and type_raw == b"stringvector"
+        if not decodable or (only is not None and name not in only and not strings):
             if cursor.pos + size > cursor.size:
                 raise _Truncated(cursor.pos)
             cursor.pos += size  # skipped, not read
@@ -399,6 +406,9 @@ def _parse_attributes(
                 part[_key(name)] = ExrOpaque(type_raw.decode("latin-1"), size)
             continue
         raw = cursor.take(size)
+        if strings:  # decoded and counted even when not kept: one parse, one answer
+            _strings(cursor, raw, name, index, part, only is None or name in only)
+            continue
         try:
             part[_key(name)] = _RAW_DECODERS[type_raw](raw)
         except (struct.error, ValueError, IndexError):
@@ -418,6 +428,29 @@ def _over(cursor: _Cursor, count: int, name: bytes, index: int) -> None:
     )
 
 
+def _strings(
+    cursor: _Cursor, raw: bytes, name: bytes, index: int, part: dict[str, Any], keep: bool
+) -> None:
+    """Decode the stringvector ``raw``, the value of ``name`` in part ``index``, and count its
+    strings against :data:`_MAX_STRINGS` (one that is malformed: as many as it may hold);
+    ``keep`` it in ``part`` or not."""
+    room = _MAX_STRINGS - cursor.strings
+    value: list[str] | ExrOpaque
+    try:
+        value = _stringvector(raw, room)
+        cursor.strings += len(value)
+    except ValueError:
+        value = ExrOpaque("stringvector", len(raw))
+        cursor.strings += min(len(raw) // 4, room + 1)
+    if cursor.strings > _MAX_STRINGS:
+        raise _OverBound(
+            f"more than {_MAX_STRINGS} strings in stringvector values in all parts "
+            f"(at {_key(name)!r} in part {index})"
+        )
+    if keep:
+        part[_key(name)] = value
+
+
 def _key(name: bytes) -> str:
     return name.decode("utf-8", "replace")
 
@@ -429,9 +462,12 @@ def _string(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _stringvector(raw: bytes) -> list[str]:
-    out, pos = [], 0
-    while pos + 4 <= len(raw):
+def _stringvector(raw: bytes, limit: int = _MAX_STRINGS) -> list[str]:
+    """The strings of a stringvector value (ValueError: one runs past it); no more than
+    ``limit`` + 1 are decoded, the one past the bound."""
+    out: list[str] = []
+    pos = 0
+    while pos + 4 <= len(raw) and len(out) <= limit:
         n = struct.unpack_from("<i", raw, pos)[0]
         if n < 0 or pos + 4 + n > len(raw):
             raise ValueError("bad stringvector")
