@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from _watch_harness import (
     InProcessWatcher,
     assert_once,
@@ -330,6 +332,36 @@ def test_exr_and_png_completeness_checks() -> None:
         png.write_bytes(full[:-5])
         assert not is_complete(str(png), len(full) - 5)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_a_png_with_bytes_after_iend_is_complete_as_the_reader_reads_it(tmp_path: Path) -> None:
+    """Phone and app tools and padded copies leave bytes after IEND. The reader stops at IEND
+    and reads the file whole; the check agrees (it walks the chunks as the reader does, with
+    no bound on the trailer), instead of waiting ``--stalled`` for an IEND at the very end.
+    A PNG whose IEND is not written yet is still incomplete (waited for, not damaged), even
+    when the bytes written so far hold an ``IEND`` inside a chunk (an embedded thumbnail)."""
+    pytest.importorskip("PIL")
+    from _embedded import CAPTURE, png_chunk, write_png, xmp_packet
+    from clearance.provenance.xmp import read_xmp
+    from clearance.watch_readiness import is_complete, missing_part
+
+    path = tmp_path / "plate.png"
+    whole = write_png(path, xmp_packet(CAPTURE), size=(64, 64)).read_bytes()
+    iend = whole.rindex(b"IEND") - 4
+    for trailer in (bytes(16), b"junk appended by a broken copy", bytes(100_000)):
+        path.write_bytes(whole + trailer)
+        assert read_xmp(path)["problems"] == []
+        assert is_complete(str(path), len(whole + trailer)), len(trailer)
+    idat = whole.index(b"IDAT") - 4
+    thumbnail = png_chunk(b"tEXt", b"thumbnail\x00" + whole)  # a whole PNG, IEND and all
+    writing = whole[:idat] + thumbnail + whole[idat:]
+    after = idat + len(thumbnail)
+    written = [whole[:iend], whole[: iend + 6], writing[: idat + 20], writing[:after]]
+    for data in [*written, writing[: after + 20]]:
+        path.write_bytes(data)
+        missing = missing_part(str(path), len(data))
+        assert missing is not None and missing.reason.startswith("truncated"), len(data)
+        assert not missing.damaged, len(data)
 
 
 def _compression(code: int) -> bytes:

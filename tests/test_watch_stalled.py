@@ -14,6 +14,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from _watch_harness import (
     InProcessWatcher,
     WatchProcess,
@@ -134,6 +136,25 @@ def test_a_damaged_file_is_audited_unsure_without_waiting(tmp_path: Path) -> Non
         reason = audit["details"]["watch"]["incomplete"][name]
         assert reason == "damaged: " + errors[name.split("/")[-1]]["details"]["missing"]
         assert f"{name}: {name.rsplit('.', 1)[1]}: {reason}" in _prv02(root, audit)["message"]
+
+
+def test_a_png_with_a_trailer_is_audited_at_once_as_scan_reads_it(tmp_path: Path) -> None:
+    """Bytes after IEND (phone and app tools, padded copies leave them): scan reads the PNG
+    whole, and the watcher, the stalled period an hour, audits it once settled, complete
+    (no watch.error, no PRV-02), not an hour later and unsure."""
+    pytest.importorskip("PIL")
+    from _embedded import CAPTURE, write_png, xmp_packet
+
+    root = make_show(tmp_path)
+    source = write_png(tmp_path / "src.png", xmp_packet(CAPTURE), size=(64, 64))
+    path = root / "comp" / "plate.png"
+    with InProcessWatcher(root, incomplete_timeout=3600.0):
+        run_writer(writer_script, [("write", str(path), source.read_bytes() + bytes(16))])
+        (audit,) = wait_audited(root, 1)
+        quiet(root, 1.0)
+    assert events(root, "watch.error") == []
+    assert "incomplete" not in audit["details"]["watch"]
+    assert not [f for f in _findings(root, audit) if f["rule"] == "PRV-02"]
 
 
 def test_a_stalled_frame_keeps_its_sequence_unsure_in_every_later_audit(tmp_path: Path) -> None:

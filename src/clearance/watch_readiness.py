@@ -5,10 +5,11 @@
 * :func:`filesystem_type` / :func:`backend_for` — which backend a root needs, from
   ``/proc/self/mountinfo`` (inotify sees nothing written by other hosts on NFS/SMB/FUSE).
 * :func:`is_complete` — format completeness: an EXR whose headers, offset tables or last
-  chunk are not all in the file, or a PNG without its ``IEND`` chunk, is still being written
-  (:func:`missing_part` says what is missing). EXR headers are read by the EXR reader's own
-  parser (:mod:`clearance.provenance._exrheader`); only the offset tables and the last chunk
-  are this module's.
+  chunk are not all in the file, or a PNG whose chunks end before its ``IEND`` chunk, is
+  still being written (:func:`missing_part` says what is missing). EXR headers are read by
+  the EXR reader's own parser (:mod:`clearance.provenance._exrheader`), and PNG chunks by
+  the XMP reader's walker (:mod:`clearance.provenance._containers`) when the file does not
+  end with ``IEND``; only the EXR offset tables and last chunk are this module's.
 * :func:`is_transient` — errors that mean "the share hiccuped", never "the file is gone".
 * :func:`detached_manifest` — which ``.c2pa`` manifest an asset's audit reads, and its version.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, NamedTuple
 
+from .provenance._containers import walk as walk_container
 from .provenance._exrheader import parse_exr_open
 from .provenance.c2pa import manifest_names
 
@@ -211,8 +213,10 @@ def is_complete(path: str, size: int) -> bool:
     ended by its empty header), every offset table is, with every offset filled in (OpenEXR
     writes them when it closes the file) and inside the file, and the last chunk ends inside
     it. Where the tables cannot be sized — a compression or part type OpenEXR 3.4 does not
-    define, without a ``chunkCount`` — the headers being whole is all this checks. Other
-    formats are judged by the quiet period alone.
+    define, without a ``chunkCount`` — the headers being whole is all this checks. A PNG is
+    complete when its chunks reach the ``IEND`` chunk: the file ends with it, or bytes follow
+    it (a trailer, which the reader does not read either). Other formats are judged by the
+    quiet period alone.
     """
     lower = path.lower()
     try:
@@ -260,7 +264,16 @@ def _png_missing(path: str, size: int) -> Missing | None:
         os.close(fd)
     if head != _PNG_MAGIC:
         return Missing("not a PNG file (bad signature)", damaged=True)
-    return None if tail == _PNG_IEND else Missing("no IEND chunk at the end of the file")
+    if tail == _PNG_IEND:
+        return None
+    # bytes after IEND (a trailer: phone and app tools, padded copies leave them), or a PNG
+    # still being written: its chunks are walked as the audit's reader walks them, so the
+    # watcher and the audit agree on where the file ends
+    blocks = walk_container(path)
+    if blocks.ended:
+        return None
+    reason = blocks.problems[-1] if blocks.problems else "no IEND chunk"
+    return Missing(reason, damaged=not (blocks.truncated or blocks.unreadable))
 
 
 def _exr_missing(path: str, size: int) -> Missing | None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ._common import unreadable
 
-__all__ = ["Blocks", "MAX_XMP_BYTES", "MAX_XMP_PACKETS", "scan", "sniff"]
+__all__ = ["Blocks", "MAX_XMP_BYTES", "MAX_XMP_PACKETS", "scan", "sniff", "walk"]
 
 # No real XMP packet comes close to this; the cap, on all of a file's packets together, keeps
 # a hostile file (or a zTXt/iTXt decompression bomb) from costing memory.
@@ -76,6 +76,10 @@ class Blocks:
     #: file: what lies past it was not read and might hold metadata. The same file always
     #: stops at the same place, so the answer is cached like any other.
     unread_rest: bool = field(default=False, init=False)
+    #: PNG: the walk reached the IEND chunk (bytes after it, a trailer, are not read)
+    ended: bool = field(default=False, init=False)
+    #: PNG: the file ends before its IEND chunk, as one still being written does
+    truncated: bool = field(default=False, init=False)
 
     def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
         """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
@@ -139,6 +143,13 @@ def sniff(head: bytes) -> str:
 
 _RECENT: OrderedDict[tuple[str, int, int, int, int, int], Blocks] = OrderedDict()
 _RECENT_MAX = 16
+
+
+def walk(path: str | os.PathLike[str]) -> Blocks:
+    """:func:`scan` without its memory of recent walks: the file as it is now, for a caller
+    outside the readers' thread (the watcher's completeness check, on a file that may still
+    be growing)."""
+    return _scan(path)
 
 
 def _unreadable_blocks(exc: OSError) -> Blocks:
@@ -296,6 +307,7 @@ def _walk_png(f: _Src, size: int) -> Blocks:
         header = _read_at(f, pos, 8)
         if len(header) < 8:
             blocks.problems.append(f"truncated: file ends at byte {size} before the IEND chunk")
+            blocks.truncated = True
             return blocks
         length, ctype = struct.unpack(">I4s", header)
         if length > 0x7FFFFFFF:
@@ -307,6 +319,7 @@ def _walk_png(f: _Src, size: int) -> Blocks:
             blocks.problems.append(
                 f"truncated: {what} chunk at byte {pos} needs {end} bytes, file has {size}"
             )
+            blocks.truncated = True
             return blocks
         if ctype in _APNG_FRAME_CHUNKS:
             if not frames.add(end - pos):
@@ -330,6 +343,7 @@ def _walk_png(f: _Src, size: int) -> Blocks:
         elif ctype == b"acTL":
             animated = True
         elif ctype == b"IEND":
+            blocks.ended = True
             return blocks
         elif ctype == b"caBX":
             blocks.c2pa = blocks.c2pa or "caBX"
