@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -268,10 +267,8 @@ def test_cycle_in_declared_inputs_terminates_and_is_reported(tmp_path: Path) -> 
     sidecar(tmp_path, plate, genai_plate())
     sidecar(tmp_path, a, silent((b, "production_image"), (a, "production_image")))
     sidecar(tmp_path, b, silent((a, "production_image"), (plate, "production_image")))
-    started = time.monotonic()
-    scan(tmp_path)
+    scan(tmp_path)  # (pytest-timeout stops a walk that never ends)
     results = scan(tmp_path)  # the second pass sees both ends of the cycle recorded
-    assert time.monotonic() - started < 10
     ancestry = results[a].record.get("ancestry")
     assert ancestry["cycle"] is True
     assert [g["asset"] for g in ancestry["genai"]] == [plate]

@@ -10,7 +10,6 @@ import random
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -807,12 +806,9 @@ def test_an_intact_log_of_100000_events_verifies(tmp_path: Path) -> None:
                 for i in range(start, start + 10_000)
             ]
         )
-    started = time.perf_counter()
     result = verify_log(path)
-    elapsed = time.perf_counter() - started
     assert result.intact and result.breaks == []
     assert result.events == 100_000 and result.last_seq == 100_000
-    assert elapsed < 5, f"verify took {elapsed:.2f}s"  # the benchmark measures the real speed
 
 
 # -- signed checkpoints -------------------------------------------------------------------------

@@ -182,9 +182,7 @@ def test_an_audit_process_that_never_starts_does_not_keep_the_watcher_from_stopp
     with WatchProcess(root) as proc:
         run_writer(writer_script, [("exr", str(root / "comp" / "a.exr"), 0)])
         wait_audited(root, 1)  # in the watcher's thread: the processes never answered
-        started = time.monotonic()
-        assert proc.terminate() == 0
-        assert time.monotonic() - started < 60
+        assert proc.terminate() == 0  # within the harness's timeout: the stop gave up
     assert proc.proc is not None and proc.proc.stderr is not None
     err = proc.proc.stderr.read().decode()
     assert "did not stop" in err
