@@ -343,6 +343,45 @@ def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     assert issue.message.startswith("XMP packet 2 (iTXt after IDAT) not well-formed")
 
 
+@pytest.mark.parametrize(
+    ("ctype", "data", "problem"),
+    [
+        # a compressed iTXt whose zlib stream is damaged: it could say anything
+        ("iTXt", "damaged", "is damaged: its compressed text does not inflate"),
+        # cut short: the stream ends before its end
+        ("iTXt", "cut", "is damaged: its compressed text ends before its stream does"),
+        ("zTXt", "damaged", "is damaged: its compressed text does not inflate"),
+        # keyword NUL flag method and no language or translated keyword
+        ("iTXt", "header", "corrupt XMP iTXt chunk"),
+        ("zTXt", "header", "corrupt XMP zTXt chunk"),
+    ],
+)
+def test_an_xmp_chunk_that_cannot_be_read_is_an_unread_packet(tmp_path, ctype, data, problem):
+    """A second packet that says GenAI, in a chunk that cannot be read: the asset is not "no
+    GenAI" on the first packet's word (the docs: false only if every packet could be read)."""
+    path = write_png(tmp_path / "plate.png", xmp_packet(CAPTURE))
+    stream = bytearray(zlib.compress(xmp_packet(TRAINED).encode()))
+    if data == "damaged":
+        stream[len(stream) // 2] ^= 0xFF
+    elif data == "cut":
+        del stream[len(stream) // 2 :]
+    keyword = b"XML:com.adobe.xmp\x00"
+    if data == "header":
+        payload = keyword + (b"\x01\x00" if ctype == "iTXt" else b"")
+    elif ctype == "iTXt":
+        payload = keyword + b"\x01\x00\x00\x00" + bytes(stream)
+    else:
+        payload = keyword + b"\x00" + bytes(stream)
+    insert_png_chunk(path, ctype.encode(), payload)
+    found = read_xmp(path)
+    assert found["unread_packets"] == 1
+    (message,) = found["problems"]
+    assert problem in message and "byte" in message, message
+    record = read(path)
+    assert record.data == {"source_type": CAPTURE}  # not generated: false
+    assert [i.file for i in record.issues] == ["plate.png"]
+
+
 def test_packets_beyond_the_bound_are_an_issue_not_read(tmp_path):
     path = write_png(tmp_path / "many.png", xmp_packet(CAPTURE))
     for _ in range(MAX_XMP_PACKETS + 3):

@@ -176,7 +176,8 @@ def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> 
         after IDAT``…: the first packet's), ``"packets"`` (every packet's where, when the file
         has more than one: their properties are merged as within one packet, first value
         kept, every distinct value under ``"conflicts"``; ``"unread_packets"`` counts those
-        refused, malformed or past the bound), ``"c2pa"`` (where an embedded
+        refused, malformed, damaged (a compressed one that does not inflate) or past the
+        bound), ``"c2pa"`` (where an embedded
         manifest sits, if any), ``"problems"`` (truncation, corruption, a refused packet) and
         ``"unread_rest"`` (True when the walk stopped at a bound on chunks, markers or boxes:
         the rest of the file, which might hold a packet, was not read).
