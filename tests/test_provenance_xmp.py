@@ -340,6 +340,45 @@ def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     assert issue.message.startswith("XMP packet 2 (iTXt after IDAT) not well-formed")
 
 
+@pytest.mark.parametrize(
+    ("ctype", "data", "problem"),
+    [
+        # a compressed iTXt whose zlib stream is damaged: it could say anything
+        ("iTXt", "damaged", "is damaged: its compressed text does not inflate"),
+        # cut short: the stream ends before its end
+        ("iTXt", "cut", "is damaged: its compressed text ends before its stream does"),
+        ("zTXt", "damaged", "is damaged: its compressed text does not inflate"),
+        # keyword NUL flag method and no language or translated keyword
+        ("iTXt", "header", "corrupt XMP iTXt chunk"),
+        ("zTXt", "header", "corrupt XMP zTXt chunk"),
+    ],
+)
+def test_an_xmp_chunk_that_cannot_be_read_is_an_unread_packet(tmp_path, ctype, data, problem):
+    """A second packet that says GenAI, in a chunk that cannot be read: the asset is not "no
+    GenAI" on the first packet's word (the docs: false only if every packet could be read)."""
+    path = write_png(tmp_path / "plate.png", xmp_packet(CAPTURE))
+    stream = bytearray(zlib.compress(xmp_packet(TRAINED).encode()))
+    if data == "damaged":
+        stream[len(stream) // 2] ^= 0xFF
+    elif data == "cut":
+        del stream[len(stream) // 2 :]
+    keyword = b"XML:com.adobe.xmp\x00"
+    if data == "header":
+        payload = keyword + (b"\x01\x00" if ctype == "iTXt" else b"")
+    elif ctype == "iTXt":
+        payload = keyword + b"\x01\x00\x00\x00" + bytes(stream)
+    else:
+        payload = keyword + b"\x00" + bytes(stream)
+    insert_png_chunk(path, ctype.encode(), payload)
+    found = read_xmp(path)
+    assert found["unread_packets"] == 1
+    (message,) = found["problems"]
+    assert problem in message and "byte" in message, message
+    record = read(path)
+    assert record.data == {"source_type": CAPTURE}  # not generated: false
+    assert [i.file for i in record.issues] == ["plate.png"]
+
+
 def test_packets_beyond_the_bound_are_an_issue_not_read(tmp_path):
     path = write_png(tmp_path / "many.png", xmp_packet(CAPTURE))
     for _ in range(MAX_XMP_PACKETS + 3):
@@ -373,6 +412,159 @@ def test_xml_bomb_in_png_is_an_issue_not_a_crash(tmp_path):
     assert len(record.issues) == 1
     assert "refused" in record.issues[0].message
     assert record.issues[0].file == "bomb.png"
+
+
+def _with_elements(packet: str, body: str) -> str:
+    """``packet`` with ``body`` inside its rdf:Description, after the properties there."""
+    return packet.replace("</rdf:Description>", body + "</rdf:Description>", 1)
+
+
+def _tiff_with_xmp(path: Path, packet: str) -> Path:
+    from PIL import Image, TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[700] = packet.encode()
+    info.tagtype[700] = 1
+    Image.new("RGB", (8, 8)).save(path, tiffinfo=info)
+    return path
+
+
+def test_a_packet_of_millions_of_tiny_elements_stops_at_the_element_bound(tmp_path):
+    """An 8 KB PNG whose compressed iTXt inflates to 8 MiB of empty elements (2 million)
+    costs milliseconds and a few MB, not seconds and half a GB: the parse stops at the bound,
+    keeps what it read before it, and the asset is unsure (the rest might say GenAI)."""
+    import tracemalloc
+
+    filler = "<a/>" * ((MAX_XMP_BYTES - 2048) // 4)
+    path = write_png(
+        tmp_path / "bomb.png", _with_elements(xmp_packet(CAPTURE), filler), compressed=True
+    )
+    assert path.stat().st_size < 64 * 1024
+    tracemalloc.start()
+    try:
+        found = read_xmp(path)  # the walk, the inflate and the parse
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 48 * 1024 * 1024, peak  # the inflated packet and its copy; was 445 MB
+    start = time.perf_counter()
+    assert read_xmp(path) == found  # the parse again (the walk is remembered)
+    assert time.perf_counter() - start < 0.5  # was 2 s
+    assert found["digital_source_type"] == CAPTURE  # read before the bound
+    assert found["unread_packets"] == 1
+    (problem,) = found["problems"]
+    assert problem.startswith("XMP packet (iTXt before IDAT) not read past the bound")
+    assert f"more than {xmp.MAX_XMP_NODES} XML elements and attributes" in problem
+    record = read(path)
+    assert record.data == {"source_type": CAPTURE}  # not generated: false
+    assert [i.file for i in record.issues] == ["bomb.png"]
+
+
+def test_the_element_bound_reads_as_the_docs_quote_it(tmp_path):
+    docs = Path(__file__).resolve().parents[1] / "docs" / "embedded-provenance.md"
+    text = docs.read_text(encoding="utf-8")
+    quoted = re.search(r'\("(XMP packet \(iTXt before IDAT\) not read past the bound[^"]*)"', text)
+    assert quoted, "docs/embedded-provenance.md no longer quotes the element bound"
+    assert f"at most **{xmp.MAX_XMP_NODES:,} XML elements and attributes**" in " ".join(
+        text.split()
+    )
+    filler = "<a/>" * xmp.MAX_XMP_NODES
+    path = write_png(tmp_path / "bomb.png", _with_elements(xmp_packet(CAPTURE), filler))
+    (issue,) = read(path).issues
+    assert issue.message == quoted[1]
+
+
+def test_photoshop_document_ancestors_bloat_is_read_to_its_end(tmp_path):
+    """Photoshop's DocumentAncestors bloat, as densely as it fits in MAX_XMP_BYTES (an entry
+    of 57 bytes: about 147,000), is real XMP: it is read to its end without an issue, the
+    DigitalSourceType after it included, in tens of milliseconds (was a third of a second)."""
+    entry = "<rdf:li>xmp.did:{:032x}</rdf:li>"
+    count = (MAX_XMP_BYTES - 2048) // len(entry.format(0))
+    bloat = (
+        '<photoshop:DocumentAncestors xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/">'
+        f"<rdf:Bag>{''.join(entry.format(i) for i in range(count))}</rdf:Bag>"
+        f"</photoshop:DocumentAncestors><Iptc4xmpExt:DigitalSourceType>{TRAINED}"
+        "</Iptc4xmpExt:DigitalSourceType>"
+    )
+    path = _tiff_with_xmp(tmp_path / "matte.tif", _with_elements(xmp_packet(None), bloat))
+    assert count + 10 < xmp.MAX_XMP_NODES
+    start = time.perf_counter()
+    record = read(path)
+    assert time.perf_counter() - start < 0.5
+    assert record.issues == []
+    assert record.data == {"source_type": TRAINED, "generated": True}
+
+
+def test_the_element_bound_is_on_all_packets_together(tmp_path):
+    """Sixteen 64 KB APP1 packets of tiny elements (262,000 in all): the packet that passes
+    the bound is read only in part and the later ones not at all; the last one, which says
+    GenAI, is not read, so the capture packet's word is not "no GenAI" either."""
+    per_packet = 16_000
+    packets = [xmp_packet(CAPTURE), *[xmp_packet(None)] * 14, xmp_packet(TRAINED)]
+    raw = write_jpeg(tmp_path / "still.jpg").read_bytes()
+    segments = b""
+    nodes, stopped = 0, 0  # the packet that passes the bound
+    for number, packet in enumerate(packets, 1):
+        text = _with_elements(packet, "<a/>" * per_packet)
+        # x:xmpmeta, rdf:RDF and rdf:Description, the filler; the attributes by their "="
+        nodes += 3 + per_packet + text.count("=")
+        stopped = stopped or (number if nodes > xmp.MAX_XMP_NODES else 0)
+        payload = b"http://ns.adobe.com/xap/1.0/\x00" + text.encode()
+        segments += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    path = tmp_path / "still.jpg"
+    path.write_bytes(raw[:2] + segments + raw[2:])
+    found = read_xmp(path)
+    assert len(found["packets"]) == 16
+    assert stopped == 13
+    assert found["unread_packets"] == 16 - stopped + 1
+    (problem,) = found["problems"]
+    assert problem.startswith(f"XMP packet {stopped} (APP1) not read past the bound")
+    assert "all XMP packets together" in problem and "later packets" in problem
+    assert read(path).data == {"source_type": CAPTURE}
+
+
+def test_a_tag_of_a_million_attributes_is_not_parsed(tmp_path):
+    """expat reads all of a tag's attributes before it reports the tag, and slows down on a
+    tag of very many (a second for 8 MiB of them): they count first, by their "=" signs."""
+    filler = "<a " + " ".join(f"b{i:x}=''" for i in range(MAX_XMP_BYTES // 10)) + "/>"
+    path = write_png(
+        tmp_path / "attrs.png", _with_elements(xmp_packet(CAPTURE), filler), compressed=True
+    )
+    start = time.perf_counter()
+    found = read_xmp(path)
+    assert time.perf_counter() - start < 0.2
+    (problem,) = found["problems"]
+    assert problem.startswith("XMP packet (iTXt before IDAT) not read past the bound")
+    assert found["unread_packets"] == 1
+    assert read(path).data == {}
+
+
+def test_parse_stops_at_max_nodes_keeping_what_it_read():
+    packet = _with_elements(
+        xmp_packet(CAPTURE), "<a/>" * 10 + f'<b Iptc4xmpExt:DigitalSourceType="{TRAINED}"/>'
+    )
+    assert "unread_rest" not in parse_xmp(packet)
+    # x:xmpmeta, rdf:RDF, rdf:Description and 7 of the 10 <a/>; the attributes count first
+    found = parse_xmp(packet, max_nodes=packet.count("=") + 10)
+    assert found == {
+        "digital_source_type": CAPTURE,
+        "creator_tool": "Nuke 15.1",
+        "unread_rest": True,
+    }
+    # more attributes ("=") than the bound: not parsed at all
+    assert parse_xmp(packet, max_nodes=packet.count("=") - 1) == {"unread_rest": True}
+
+
+def test_element_form_text_split_by_comments_and_references_is_one_value():
+    value = f"{IPTC}trained<!-- a comment -->Algorithmic&#77;edia"
+    body = (
+        f"<Iptc4xmpExt:DigitalSourceType> {value} </Iptc4xmpExt:DigitalSourceType>"
+        f"<plus:DataMining><rdf:Description rdf:value='x'>{DMI_PROHIBITED}</rdf:Description>"
+        "</plus:DataMining>"
+    )
+    found = parse_xmp(_with_elements(xmp_packet(None), body))
+    assert found["digital_source_type"] == TRAINED
+    assert found["data_mining"] == DMI_PROHIBITED
 
 
 def test_the_bomb_refusal_reads_as_the_docs_quote_it(tmp_path):

@@ -66,8 +66,9 @@ class Blocks:
     # class defaults (a tuple, not a list; not __init__ arguments): a one-packet file's walk
     # pays nothing for them
     more_xmp: tuple[tuple[bytes, str], ...] = field(default=(), init=False)
-    #: packets not read for the bounds (too many, too big): each is a problem, except that
-    #: past MAX_XMP_PACKETS only the first is (``too_many_xmp``)
+    #: packets not read, for the bounds (too many, too big) or because their chunk is damaged
+    #: (a compressed text that does not inflate, a corrupt iTXt or zTXt header): each is a
+    #: problem, except that past MAX_XMP_PACKETS only the first is (``too_many_xmp``)
     xmp_skipped: int = field(default=0, init=False)
     too_many_xmp: bool = field(default=False, init=False)
     #: the file could not be opened or read (reading again may succeed: never cached)
@@ -471,35 +472,49 @@ def _png_text(f: _Src, pos: int, length: int, ctype: bytes, after: bool, blocks:
         parts = rest[2:].split(b"\x00", 2) if len(rest) >= 2 else []
         if len(parts) < 3:
             blocks.problems.append(f"corrupt XMP iTXt chunk at byte {pos}")
+            blocks.xmp_skipped += 1
             return
         compressed, text = rest[0], parts[2]
     elif ctype == b"zTXt":  # keyword NUL method text (older writers put XMP here, or in tEXt)
         if not rest:
             blocks.problems.append(f"corrupt XMP zTXt chunk at byte {pos}")
+            blocks.xmp_skipped += 1
             return
         compressed, text = 1, rest[1:]
     else:
         compressed, text = 0, rest
     if compressed:
-        inflated = _inflate(text, room)
+        try:
+            inflated = _inflate(text, room)
+        except zlib.error as exc:
+            blocks.problems.append(f"XMP {kind} chunk at byte {pos} is damaged: {exc}")
+            blocks.xmp_skipped += 1
+            return
         if inflated is None:
             blocks.problems.append(
                 f"XMP {kind} chunk at byte {pos} does not decompress within {room} bytes"
             )
+            blocks.xmp_skipped += 1
             return
         text = inflated
     blocks.add_xmp(text, f"{kind} after IDAT" if after else f"{kind} before IDAT")
 
 
 def _inflate(data: bytes, limit: int) -> bytes | None:
-    """zlib-inflate at most ``limit`` bytes; None for a damaged stream or a decompression bomb."""
+    """zlib-inflate at most ``limit`` bytes; None for a decompression bomb (more than
+    ``limit``).
+
+    :raises zlib.error: a damaged stream, its message saying how.
+    """
+    inflater = zlib.decompressobj()
     try:
-        inflater = zlib.decompressobj()
         out = inflater.decompress(data, limit)
-    except zlib.error:
-        return None
+    except zlib.error as exc:
+        raise zlib.error(f"its compressed text does not inflate ({exc})") from None
     if inflater.unconsumed_tail:
         return None
+    if not inflater.eof:
+        raise zlib.error("its compressed text ends before its stream does")
     return out
 
 

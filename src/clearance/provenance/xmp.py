@@ -16,18 +16,27 @@ sidecar format-1 shape:
 Headers only: the container walkers in :mod:`clearance.provenance._containers` seek past the
 pixel data and find every XMP packet before or after it (a tool may append its own packet
 instead of rewriting the first): the first value of a property is kept, a conflict is an issue,
-and a GenAI term in any packet makes ``generated`` true. XMP is parsed with defusedxml with
-DTDs and entities forbidden, so an entity-expansion bomb is rejected (reported as an issue).
+and a GenAI term in any packet makes ``generated`` true.
+
+XMP is parsed by expat event by event, keeping only the properties (no element tree), with
+DTDs, entity declarations and external references refused as defusedxml refuses them (an
+entity-expansion bomb is an issue). A packet's cost is bounded too: at most
+:data:`MAX_XMP_NODES` elements and attributes are read in all of a file's packets; the parse
+stops there, keeps what it read, and says so (an issue, and the asset is not "no GenAI").
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
-from xml.etree.ElementTree import Element, ParseError
+from typing import TYPE_CHECKING, Any, NoReturn
+from xml.parsers import expat
 
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from defusedxml import (
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+)
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
@@ -39,6 +48,7 @@ if TYPE_CHECKING:
     from ..model import Asset
 
 __all__ = [
+    "MAX_XMP_NODES",
     "XmpError",
     "parse_xmp",
     "read_xmp",
@@ -57,43 +67,193 @@ NS_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 NS_PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
 NS_XMP = "http://ns.adobe.com/xap/1.0/"
 
-# XMP property (namespace, local name) -> key in the parsed dict
+# The elements and attributes read in all of a file's XMP packets together: each element
+# costs a call into Python, and expat slows down on a tag of very many attributes. Real XMP is
+# far below it, even Photoshop's DocumentAncestors bloat: an element per 57 bytes at its
+# densest, about 147,000 in MAX_XMP_BYTES (8 MiB). 8 MiB of empty elements is 2 million: past
+# the bound the parse stops (in tens of milliseconds), an issue, and the asset is unsure.
+MAX_XMP_NODES = 200_000
+
+# XMP property, as expat names it ("namespace}local name") -> key in the parsed dict
 _PROPERTIES = {
-    (NS_IPTC_EXT, "DigitalSourceType"): "digital_source_type",
-    (NS_PLUS, "DataMining"): "data_mining",
-    (NS_XMP, "CreatorTool"): "creator_tool",
+    f"{NS_IPTC_EXT}}}DigitalSourceType": "digital_source_type",
+    f"{NS_PLUS}}}DataMining": "data_mining",
+    f"{NS_XMP}}}CreatorTool": "creator_tool",
 }
-_RDF_RESOURCE = f"{{{NS_RDF}}}resource"
+_RDF_RESOURCE = f"{NS_RDF}}}resource"
 
 
 class XmpError(ValueError):
     """The XMP packet is not well-formed or was refused (DTD, entities)."""
 
 
-def parse_xmp(packet: bytes | str) -> dict[str, Any]:
+def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[str, Any]:
     """The provenance properties of one XMP packet.
 
+    :param max_nodes: how many elements and attributes may be read: the parse stops at the
+        element past it. Attributes count first (expat reads a tag's attributes all at once),
+        by the packet's ``=`` signs: a packet of more is not read at all.
     :return: ``{"digital_source_type": …, "data_mining": …, "creator_tool": …}`` with only the
         properties present; a property written twice with different values keeps the first and
-        lists every value under ``"conflicts"``.
+        lists every value under ``"conflicts"``. ``"unread_rest": True`` when the packet has
+        more than ``max_nodes``: the properties are those before the bound, and the rest,
+        which might hold more, was not read.
     :raises XmpError: malformed XML, or a DTD / entity declaration (an entity-expansion bomb
         is refused before anything is expanded).
     """
-    if isinstance(packet, str):
-        packet = packet.encode("utf-8")
-    # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids NUL.
-    # UTF-8, the common case, in two byte tests; UTF-16 or UTF-32 by _unpadded.
-    if packet[:1] not in _NOT_UTF8 and packet[1:2] != b"\x00":
-        text: bytes | str = packet.strip(b"\x00 \t\r\n")
-    else:
-        text = _unpadded(packet)
-    try:
-        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
-    except (ParseError, ValueError) as exc:
-        raise XmpError(f"not well-formed XML: {exc}") from None
-    return _properties(root)
+    reader = _PacketReader(max_nodes)
+    found = reader.parse(packet)
+    if reader.stopped:
+        found["unread_rest"] = True
+    return found
+
+
+class _Stop(Exception):
+    """The bound on elements and attributes is reached: the parse ends there."""
+
+
+class _PacketReader:
+    """One packet read by expat event by event, keeping only the properties, in document
+    order (an element's attributes, then the element itself).
+
+    The work is counted (``nodes``): the attributes first, by their ``=`` signs (expat reads
+    a tag's attributes all at once, and slows down on a tag of very many), then every element
+    as it starts (each costs a call into Python). Past ``budget`` the parse stops
+    (``stopped``) and keeps what it found. An element property's text (its ``rdf:resource``,
+    else all the text inside it) is collected while it is open; only then does the reader
+    listen to text and end tags.
+    """
+
+    __slots__ = ("budget", "nodes", "stopped", "_found", "_parser", "_capture", "_depth")
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.nodes = 0
+        self.stopped = False
+        self._found: dict[str, list[str | None]] = {}
+        self._parser: Any = None
+        # the element property whose text is being collected: its key, its place among that
+        # key's values, the text so far; _depth counts the elements open inside it
+        self._capture: tuple[str, int, list[str]] | None = None
+        self._depth = 0
+
+    def parse(self, packet: bytes | str) -> dict[str, Any]:
+        """The properties read (see :func:`parse_xmp`); raises :class:`XmpError`."""
+        if isinstance(packet, str):
+            packet = packet.encode("utf-8")
+        # Writers pad packets with whitespace and NULs (in-place editing room); XML forbids
+        # NUL. UTF-8, the common case, in two byte tests; UTF-16 or UTF-32 by _unpadded.
+        if packet[:1] not in _NOT_UTF8 and packet[1:2] != b"\x00":
+            text: bytes | str = packet.strip(b"\x00 \t\r\n")
+        else:
+            text = _unpadded(packet)
+        # the attributes, at most (an "=" each)
+        self.nodes = text.count(b"=") if isinstance(text, bytes) else text.count("=")
+        if self.nodes > self.budget:
+            self.stopped = True
+            return {}
+        parser = expat.ParserCreate(namespace_separator="}")
+        parser.ordered_attributes = True
+        parser.buffer_text = True
+        # defusedxml's refusals (forbid_dtd, forbid_entities, forbid_external), with its errors
+        parser.StartDoctypeDeclHandler = _refuse_dtd
+        parser.EntityDeclHandler = _refuse_entity
+        parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
+        parser.ExternalEntityRefHandler = _refuse_external_reference
+        parser.StartElementHandler = self._start
+        self._parser = parser
+        try:
+            parser.Parse(text, True)
+        except _Stop:
+            self.stopped = True
+        except DefusedXmlException as exc:
+            raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
+        except (expat.ExpatError, ValueError) as exc:
+            raise XmpError(f"not well-formed XML: {exc}") from None
+        finally:
+            self._parser = None  # the parser holds this reader's methods
+        found = {
+            key: kept
+            for key, values in self._found.items()
+            if (kept := [v for v in values if v is not None])
+        }
+        return _first_values(found)
+
+    def _start(self, name: str, attributes: list[str]) -> None:
+        self.nodes += 1
+        if self.nodes > self.budget:
+            raise _Stop
+        if self._capture is not None:
+            self._depth += 1
+        if attributes:  # attribute form: <rdf:Description Iptc4xmpExt:DigitalSourceType="uri"/>
+            for i in range(0, len(attributes), 2):
+                key = _PROPERTIES.get(attributes[i])
+                if key:
+                    self._found.setdefault(key, []).append(attributes[i + 1].strip())
+        key = _PROPERTIES.get(name)
+        if not key:
+            return
+        # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
+        values = self._found.setdefault(key, [])
+        resource = next(
+            (
+                attributes[i + 1]
+                for i in range(0, len(attributes), 2)
+                if attributes[i] == _RDF_RESOURCE
+            ),
+            "",
+        )
+        if resource:
+            if resource.strip():
+                values.append(resource.strip())
+        elif self._capture is None:  # inside another one, its text is part of that one's
+            values.append(None)  # its place, filled when it ends
+            self._capture, self._depth = (key, len(values) - 1, []), 0
+            self._parser.CharacterDataHandler = self._capture[2].append
+            self._parser.EndElementHandler = self._end
+
+    def _end(self, name: str) -> None:
+        if self._depth:
+            self._depth -= 1
+            return
+        assert self._capture is not None
+        key, place, text = self._capture
+        value = "".join(text).strip()
+        if value:
+            self._found[key][place] = value
+        self._capture = None
+        self._parser.CharacterDataHandler = None
+        self._parser.EndElementHandler = None
+
+
+def _refuse_dtd(
+    name: str, sysid: str | None, pubid: str | None, has_internal_subset: bool
+) -> NoReturn:
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _refuse_entity(
+    name: str,
+    is_parameter_entity: bool,
+    value: str | None,
+    base: str | None,
+    sysid: str | None,
+    pubid: str | None,
+    notation_name: str | None,
+) -> NoReturn:
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation_name)
+
+
+def _refuse_unparsed_entity(
+    name: str, base: str | None, sysid: str, pubid: str | None, notation_name: str
+) -> NoReturn:
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation_name)
+
+
+def _refuse_external_reference(
+    context: str, base: str | None, sysid: str | None, pubid: str | None
+) -> NoReturn:
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
 
 
 # Byte-order marks (UTF-32's before the UTF-16 ones they start like), and the NUL bytes of
@@ -145,30 +305,6 @@ def _decoded(packet: bytes) -> str | None:
     return text if text.startswith("<") else None
 
 
-def _properties(root: Element) -> dict[str, Any]:
-    found: dict[str, list[str]] = {}
-    for element in root.iter():
-        # attribute form: <rdf:Description Iptc4xmpExt:DigitalSourceType="uri"/>
-        for name, value in element.attrib.items():
-            key = _PROPERTIES.get(_split(name))
-            if key:
-                found.setdefault(key, []).append(value.strip())
-        # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
-        key = _PROPERTIES.get(_split(element.tag))
-        if key:
-            value = element.get(_RDF_RESOURCE) or "".join(element.itertext())
-            if value.strip():
-                found.setdefault(key, []).append(value.strip())
-    return _first_values(found)
-
-
-def _split(name: str) -> tuple[str, str]:
-    if name.startswith("{"):
-        ns, _, local = name[1:].partition("}")
-        return ns, local
-    return "", name
-
-
 def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> dict[str, Any]:
     """The XMP provenance properties of a PNG, JPEG, WebP, TIFF, WAV, MOV or MP4 (headers only).
 
@@ -176,7 +312,9 @@ def read_xmp(path: str | os.PathLike[str], st: os.stat_result | None = None) -> 
         after IDAT``…: the first packet's), ``"packets"`` (every packet's where, when the file
         has more than one: their properties are merged as within one packet, first value
         kept, every distinct value under ``"conflicts"``; ``"unread_packets"`` counts those
-        refused, malformed or past the bound), ``"c2pa"`` (where an embedded
+        refused, malformed, damaged (a compressed one that does not inflate) or past a bound:
+        on packets, on bytes, or on elements and attributes (:data:`MAX_XMP_NODES` in all
+        packets together: a packet read only in part counts), ``"c2pa"`` (where an embedded
         manifest sits, if any), ``"problems"`` (truncation, corruption, a refused packet) and
         ``"unread_rest"`` (True when the walk stopped at a bound on chunks, markers or boxes:
         the rest of the file, which might hold a packet, was not read).
@@ -207,30 +345,55 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         return result
     result["where"] = blocks.xmp_where
     if not blocks.more_xmp and not blocks.xmp_skipped:  # the common case: one packet
+        reader = _PacketReader(MAX_XMP_NODES)
         try:
-            result.update(parse_xmp(blocks.xmp))
+            result.update(reader.parse(blocks.xmp))
         except XmpError as exc:
             result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+        if reader.stopped:
+            result["problems"].append(_stopped(f"XMP packet ({blocks.xmp_where})", False, 0))
+            result["unread_packets"] = 1
         return result
     packets = [(blocks.xmp, blocks.xmp_where), *blocks.more_xmp]
     result["packets"] = [where for _, where in packets]
     found: dict[str, list[str]] = {}
     unread = blocks.xmp_skipped
+    budget = MAX_XMP_NODES  # for all the packets together
     for number, (packet, where) in enumerate(packets, 1):
+        reader = _PacketReader(budget)
         try:
-            properties = parse_xmp(packet)
+            properties = reader.parse(packet)
         except XmpError as exc:
             result["problems"].append(f"XMP packet {number} ({where}) {exc}")
             unread += 1
+            budget -= reader.nodes
             continue
         conflicts = properties.pop("conflicts", {})
         for key, value in properties.items():
             values = found.setdefault(key, [])
             values.extend(v for v in conflicts.get(key, [value]) if v not in values)
+        if reader.stopped:
+            later = len(packets) - number
+            result["problems"].append(_stopped(f"XMP packet {number} ({where})", True, later))
+            unread += 1 + later
+            break
+        budget -= reader.nodes
     result.update(_first_values(found))
     if unread:
         result["unread_packets"] = unread
     return result
+
+
+def _stopped(packet: str, together: bool, later: int) -> str:
+    """The problem of a packet whose parse stopped at the bound on elements and attributes
+    (on all the file's packets ``together`` if it has more than one), ``later`` packets after
+    it (not read)."""
+    together_ = " in all XMP packets together" if together else ""
+    rest = f"the rest and the {later} later packets are" if later else "the rest is"
+    return (
+        f"{packet} not read past the bound: more than {MAX_XMP_NODES} XML elements and"
+        f" attributes{together_}; {rest} not read"
+    )
 
 
 def _first_values(found: dict[str, list[str]]) -> dict[str, Any]:
