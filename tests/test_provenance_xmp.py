@@ -447,9 +447,7 @@ def test_a_packet_of_millions_of_tiny_elements_stops_at_the_element_bound(tmp_pa
     finally:
         tracemalloc.stop()
     assert peak < 48 * 1024 * 1024, peak  # the inflated packet and its copy; was 445 MB
-    start = time.perf_counter()
     assert read_xmp(path) == found  # the parse again (the walk is remembered)
-    assert time.perf_counter() - start < 0.5  # was 2 s
     assert found["digital_source_type"] == CAPTURE  # read before the bound
     assert found["unread_packets"] == 1
     (problem,) = found["problems"]
@@ -488,9 +486,7 @@ def test_photoshop_document_ancestors_bloat_is_read_to_its_end(tmp_path):
     )
     path = _tiff_with_xmp(tmp_path / "matte.tif", _with_elements(xmp_packet(None), bloat))
     assert count + 10 < xmp.MAX_XMP_NODES
-    start = time.perf_counter()
     record = read(path)
-    assert time.perf_counter() - start < 0.5
     assert record.issues == []
     assert record.data == {"source_type": TRAINED, "generated": True}
 
@@ -530,9 +526,7 @@ def test_a_tag_of_a_million_attributes_is_not_parsed(tmp_path):
     path = write_png(
         tmp_path / "attrs.png", _with_elements(xmp_packet(CAPTURE), filler), compressed=True
     )
-    start = time.perf_counter()
     found = read_xmp(path)
-    assert time.perf_counter() - start < 0.2
     (problem,) = found["problems"]
     assert problem.startswith("XMP packet (iTXt before IDAT) not read past the bound")
     assert found["unread_packets"] == 1
