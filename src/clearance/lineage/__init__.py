@@ -10,8 +10,8 @@ Three parts:
   file (``audit.state`` in ``clearance.yaml``, default ``.clearance/state.db``), SQLite in WAL
   mode with a busy timeout, so several ``scan``/``check``/``watch`` processes may record into
   it at once. One row per audited *version* of an asset: its root-relative path or sequence
-  pattern, a version key (the identity ``dev, ino, size, mtime_ns`` of every file and of the
-  sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
+  pattern, a version key (the identity ``dev, ino, size, mtime_ns, ctime_ns`` of every file
+  and of the sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
   declared inputs, run id and time. :meth:`LineageStore.ancestry` walks declared inputs
   transitively (cycle-safe, depth-bounded).
 - :class:`RunIndex`: the store as one run sees it, read once per folder and answered from
