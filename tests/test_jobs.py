@@ -435,3 +435,41 @@ def test_parallel_scan_audits_again_only_what_changed_inputs_reach(
     reached = {i for i in range(32, 96) if (i - 32) % 32 in changed} | {96, 97, 98, 99}
     assert parallel() == [f"comp/el_{i:03d}.png" for i in sorted(reached)]
     assert parallel() == []
+
+
+def test_parallel_scan_records_rows_in_serial_order(tmp_path: Path) -> None:
+    """Rows are stamped when the scanning process records them, in the order a serial scan
+    records them: when several assets share an asset id (each version of a plate says
+    ``x-asset-id: sh010_plate``), the latest audit of it, which a later stage and the next
+    scan inherit from, is the one a serial scan audits last, not the one whose worker
+    happened to finish last."""
+    import sqlite3
+
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    for i in range(128):  # four chunks: each pair of versions straddles two of them
+        genai = i % 32 == 31  # the last of each chunk is GenAI, the next version is not
+        plate = f"plate_{(i + 1) // 32 - 1}" if i % 32 in (31, 0) and i else None
+        show.asset(f"comp/el_{i:03d}.png", sidecar=_root_sidecar(genai, plate))
+    for chunk in range(1, 4):  # made from the plate that ends chunk - 1 and starts chunk
+        show.asset(f"delivery/final_{chunk}.png", sidecar=_built_on(f"plate_{chunk - 1}"))
+    show.write_config()
+    state = show.root / ".clearance" / "state.db"
+    results = {}
+    for jobs in (1, 2):
+        for stale in show.root.glob(".clearance/state.db*"):
+            stale.unlink()
+        scan = run_cli(
+            "scan", str(show.root), "--format", "json", "--no-progress", "--jobs", str(jobs)
+        )
+        results[jobs] = {a["asset"]: a["outcome"] for a in scan.json()["assets"]}
+        con = sqlite3.connect(state)
+        try:
+            stamps = [
+                at for (at,) in con.execute("SELECT audited_at FROM lineage_assets ORDER BY id")
+            ]
+        finally:
+            con.close()
+        assert stamps == sorted(stamps), f"--jobs {jobs}"
+    assert results[2] == results[1]
+    assert [results[1][f"delivery/final_{c}.png"] for c in range(1, 4)] == ["pass"] * 3

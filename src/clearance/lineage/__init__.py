@@ -60,7 +60,7 @@ from .refs import (
     url_to_path,
     version_key,
 )
-from .rows import encode_row
+from .rows import encode_row, stamped
 from .store import (
     SCHEMA_VERSION,
     AssetRow,
@@ -316,6 +316,10 @@ class LineagePlugin:
             if rel in self._encoded:  # made by the worker process that audited it
                 values = self._encoded.pop(rel)
                 if values is not None:
+                    # stamped now, in the order a serial scan records: of the rows several
+                    # assets share a name with (an asset id, one sequence in two paddings),
+                    # the latest is the one recorded last, not the one a worker ended last
+                    values = stamped(values, time.time())
                     index = self.index(create=True)
                     assert index is not None
                     index.record_encoded(values)
