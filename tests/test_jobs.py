@@ -282,3 +282,194 @@ def test_the_workers_of_a_killed_parallel_scan_end_with_it(tmp_path: Path) -> No
         os.kill(pid, signal.SIGKILL)
     assert left == []
     assert run_cli("verify", str(log)).code == 0
+
+
+def _built_on(ref: str) -> dict:
+    """A sidecar of a final element that is not GenAI itself, made from ``ref``."""
+    return {
+        "provenance": 1,
+        "production": "SHOW01",
+        "shot": "sh010",
+        "generated": False,
+        "steps": [
+            {
+                "tool": "studio-diffusion",
+                "tool_version": "2.1",
+                "inputs": [{"ref": ref, "class": "owned_released"}],
+            }
+        ],
+        "output": {"use": "final", "on_screen": "background", "subject": "incidental"},
+    }
+
+
+def _root_sidecar(genai: bool, asset_id: str | None = None) -> dict:
+    doc = (
+        genai_sidecar()
+        if genai
+        else {"provenance": 1, "production": "SHOW01", "shot": "sh010", "generated": False}
+    )
+    if asset_id is not None:
+        doc["x-asset-id"] = asset_id
+    return doc
+
+
+def _intra_stage_show(show: ClearanceRun, day: int) -> None:
+    """One stage of 105 assets (four chunks) whose inputs were audited earlier in the same
+    stage: roots, then elements made from a root one chunk back, then elements made from
+    those (two hops, three chunks), and refs by frame number, frame pattern, asset id and
+    to the element just before (same chunk). ``day`` 2 flips which roots are GenAI."""
+
+    def genai(i: int) -> bool:
+        return i % 4 == (0 if day == 1 else 1)
+
+    show.asset("comp/aa_seq.####.png", frames=range(1, 4), sidecar=_root_sidecar(day == 1))
+    for i in range(100):
+        if i < 32:
+            sidecar = _root_sidecar(genai(i), "ROOT-001" if i == 1 else None)
+        elif i < 96:
+            sidecar = _built_on(f"comp/el_{i - 32:03d}.png")
+        else:
+            ref = ("comp/aa_seq.2.png", "ROOT-001", "comp/el_097.png", "comp/aa_seq.%01d.png")
+            sidecar = _built_on(ref[i - 96])
+        show.asset(f"comp/el_{i:03d}.png", sidecar=sidecar)
+
+
+def _lineage_verdicts(db: Path) -> list[tuple]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(
+            "SELECT asset, stage, outcome, findings, inputs, ancestry FROM lineage_assets "
+            "ORDER BY asset, stage, audited_at"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cache", "no-cache"])
+def test_parallel_scan_sees_inputs_audited_earlier_in_the_same_stage(
+    tmp_path: Path, cache: bool
+) -> None:
+    """An asset whose declared inputs were audited earlier in the same stage — by another
+    worker, in an earlier chunk of the same worker, or just before it — inherits their
+    GenAI status exactly as in a serial run: same output, same audit events, same lineage
+    rows, on a first scan and on a re-scan after the inputs changed, with the provenance
+    cache and without it."""
+    flags = [] if cache else ["--no-cache"]
+    shows = {}
+    for jobs in (1, 2):
+        show = shows[jobs] = ClearanceRun(tmp_path / f"show{jobs}")
+        show.root.mkdir()
+        _intra_stage_show(show, 1)
+        show.write_config()
+    for day in (1, 2):
+        if day == 2:  # re-rendered roots: what was GenAI is not, and the other way round
+            for show in shows.values():
+                _intra_stage_show(show, 2)
+        done = {}
+        for jobs, show in shows.items():
+            log = show.root / ".clearance" / "audit.jsonl"
+            if log.exists():
+                log.unlink()
+            scan = run_cli(
+                "scan", str(show.root), "--format", "json", "--no-progress",
+                "--jobs", str(jobs), *flags,
+            )  # fmt: skip
+            assert scan.code in (0, 1), scan.stderr
+            state = show.root / ".clearance" / "state.db"
+            events = json.dumps(events_without_volatile(log)).replace(str(show.root), "ROOT")
+            done[jobs] = (scan, json.loads(events), _lineage_verdicts(state))
+        (serial, serial_events, serial_rows), (parallel, events, rows) = done[1], done[2]
+        outcomes = {a["asset"]: a["outcome"] for a in serial.json()["assets"]}
+        # the scan is worth comparing: inherited GenAI status decides these
+        assert outcomes["comp/el_032.png"] == ("block" if day == 1 else "pass")
+        assert outcomes["comp/el_065.png"] == ("pass" if day == 1 else "block")
+        assert outcomes["comp/el_096.png"] == ("block" if day == 1 else "pass")
+        assert outcomes["comp/el_098.png"] == ("pass" if day == 1 else "block")
+        assert parallel.stdout == serial.stdout, f"day {day}"
+        assert events == serial_events, f"day {day}"
+        assert rows == serial_rows, f"day {day}"
+
+
+def test_parallel_scan_audits_again_only_what_changed_inputs_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scanning process audits an asset again only when a walk of its inputs finds there
+    something other than what its worker found: every element made from another of the
+    stage on a first scan, none on an unchanged re-scan nor when an input is only touched
+    (a new version, the same verdict), and only those the flipped roots reach on day 2."""
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    _intra_stage_show(show, 1)
+    show.write_config()
+    policy = load_policy(show.root / "clearance.yaml")
+    again: list[str] = []
+    audit = Session.audit
+
+    def spy(self: Session, asset, **kw):  # type: ignore[no-untyped-def]
+        again.append(asset.rel)  # in this process: workers have their own list
+        return audit(self, asset, **kw)
+
+    monkeypatch.setattr(Session, "audit", spy)
+
+    def parallel() -> list[str]:
+        again.clear()
+        assets = discover([str(show.root)], policy).assets
+        session = Session(policy, write_log=False, announce=False, autoload=False, cache=True)
+        session.close(session.run(assets, jobs=2))
+        return sorted(again)
+
+    made_from = [f"comp/el_{i:03d}.png" for i in range(32, 100)]
+    assert parallel() == made_from
+    assert parallel() == []
+    root = show.root / "comp/el_000.png.genai.yaml"
+    root.write_text(root.read_text())  # a new version, the same verdict
+    assert parallel() == []
+    _intra_stage_show(show, 2)
+    changed = {i for i in range(32) if i % 4 in (0, 1)}
+    reached = {i for i in range(32, 96) if (i - 32) % 32 in changed} | {96, 97, 98, 99}
+    assert parallel() == [f"comp/el_{i:03d}.png" for i in sorted(reached)]
+    assert parallel() == []
+
+
+def test_parallel_scan_records_rows_in_serial_order(tmp_path: Path) -> None:
+    """Rows are stamped when the scanning process records them, in the order a serial scan
+    records them: when several assets share an asset id (each version of a plate says
+    ``x-asset-id: sh010_plate``), the latest audit of it, which a later stage and the next
+    scan inherit from, is the one a serial scan audits last, not the one whose worker
+    happened to finish last."""
+    import sqlite3
+
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    for i in range(128):  # four chunks: each pair of versions straddles two of them
+        genai = i % 32 == 31  # the last of each chunk is GenAI, the next version is not
+        plate = f"plate_{(i + 1) // 32 - 1}" if i % 32 in (31, 0) and i else None
+        show.asset(f"comp/el_{i:03d}.png", sidecar=_root_sidecar(genai, plate))
+    for chunk in range(1, 4):  # made from the plate that ends chunk - 1 and starts chunk
+        show.asset(f"delivery/final_{chunk}.png", sidecar=_built_on(f"plate_{chunk - 1}"))
+    show.write_config()
+    state = show.root / ".clearance" / "state.db"
+    results = {}
+    for jobs in (1, 2):
+        for stale in show.root.glob(".clearance/state.db*"):
+            stale.unlink()
+        scan = run_cli(
+            "scan", str(show.root), "--format", "json", "--no-progress", "--jobs", str(jobs)
+        )
+        results[jobs] = {a["asset"]: a["outcome"] for a in scan.json()["assets"]}
+        con = sqlite3.connect(state)
+        try:
+            stamps = [
+                at for (at,) in con.execute("SELECT audited_at FROM lineage_assets ORDER BY id")
+            ]
+        finally:
+            con.close()
+        assert stamps == sorted(stamps), f"--jobs {jobs}"
+    assert results[2] == results[1]
+    assert [results[1][f"delivery/final_{c}.png"] for c in range(1, 4)] == ["pass"] * 3

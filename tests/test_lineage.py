@@ -416,3 +416,56 @@ def test_parallel_scan_records_lineage_from_worker_processes(comp_show: Path) ->
     gp4 = [f for f in assets["delivery/sh010_final_v001.exr"]["findings"] if f["rule"] == "NFX-GP4"]
     assert gp4 and gp4[0]["evidence"]["inherited_from"] == ["gen/plates/sh010_plate_v001.####.exr"]
     assert LineageStore(comp_show / ".clearance" / "state.db", create=False).count() == 3
+
+
+def test_a_sidecar_rewritten_in_place_with_its_mtime_restored_is_a_new_version(
+    tmp_path: Path,
+) -> None:
+    """The version key has the ctime too, as the provenance cache's fingerprint has: a
+    sidecar rewritten in place to name other inputs, with the same size and its mtime put back
+    (``touch -r``, a restore), is a new version; a warm re-scan reads the inputs it declares
+    now, as a cold one and ``--no-cache`` do, instead of the inputs recorded before."""
+    import os
+
+    write_config(
+        tmp_path,
+        [
+            {"name": "plate_gen", "paths": ["gen/plates"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    genai = sequence(tmp_path, "gen/plates/sh010_plate_v001.####.exr")
+    sidecar(tmp_path, genai, genai_plate())
+    shot = sequence(tmp_path, "gen/plates/sh010_plate_v002.####.exr")
+    sidecar(tmp_path, shot, {"shot": "sh010", "generated": False})
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent((shot, "production_image")))
+    path = tmp_path / f"{final}.genai.yaml"
+
+    def outcome(*flags: str) -> str:
+        scanned = run_cli("scan", str(tmp_path), "--format", "json", "--no-progress", *flags)
+        assert scanned.code in (0, 1), scanned.stderr
+        return {a["asset"]: a["outcome"] for a in scanned.json()["assets"]}[final]
+
+    assert outcome() == "pass"  # built on the plate that is not GenAI
+    before = path.stat()
+    text = path.read_bytes().replace(shot.encode(), genai.encode())
+    assert len(text) == before.st_size
+    for _ in range(100):  # until the change time moves on (a coarse filesystem clock)
+        with open(path, "r+b") as fh:
+            fh.write(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        now = path.stat()
+        if now.st_ctime_ns != before.st_ctime_ns:
+            break
+        time.sleep(0.01)
+    assert (now.st_ino, now.st_size, now.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+    assert outcome() == "block"  # the warm re-scan
+    assert outcome("--no-cache") == "block"
+    for state in (tmp_path / ".clearance").glob("state.db*"):
+        state.unlink()
+    assert outcome() == "block"  # cold

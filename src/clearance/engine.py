@@ -819,14 +819,20 @@ def _worker_init(
         run_id=run_id,
     )
     _WORKER.notify = False
+    from .lineage import LineagePlugin
+
+    lineage = _WORKER.plugins.pm.get_plugin("clearance.lineage")
+    if isinstance(lineage, LineagePlugin):
+        lineage.consulting = True  # the parent checks what each walk found (see stale())
 
 
 #: One audited asset as a worker sends it back: the result without its asset (the parent
 #: has it) and, unless the parent needs it, without its record; the asset's ``stats`` memo
 #: (with the record); its events in order as ``(name, event)`` — serialised for the audit log
-#: (:func:`prepare_event`) when the parent writes one, else the event's dict; and its lineage
-#: row, encoded (:meth:`LineagePlugin.encoded_row_for`; ``...``: no lineage plugin).
-_Audited = tuple[AssetResult, Any, list[tuple[str, Any]], Any]
+#: (:func:`prepare_event`) when the parent writes one, else the event's dict; its lineage
+#: row, encoded (:meth:`LineagePlugin.encoded_row_for`; ``...``: no lineage plugin); and
+#: what the walk of its inputs looked up and found (:meth:`LineagePlugin.take_consulted`).
+_Audited = tuple[AssetResult, Any, list[tuple[str, Any]], Any, Any]
 #: What a worker returns per chunk: the audited assets, and the provenance-cache rows it
 #: read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write.
 _Chunk = tuple[list[_Audited], list[tuple[str, str, str]]]
@@ -872,7 +878,9 @@ def _worker_audit(task: _Task) -> _Chunk:
         else:  # serialised here, in parallel: the parent only chains and writes them
             events = [(e["event"], prepare_event(e, task.log_path)) for e in session.events]
         row: Any = ...
+        consulted = None
         if isinstance(lineage, LineagePlugin):  # worked out here too, in parallel
+            consulted = lineage.take_consulted(asset.rel)
             try:
                 row = lineage.encoded_row_for(result, session.policy, task.host_pid)
             except Exception:  # the parent's clearance_asset_audited hook reports it,
@@ -881,7 +889,7 @@ def _worker_audit(task: _Task) -> _Chunk:
         result.asset = None  # type: ignore[assignment]  # the parent has it
         if not task.records:
             result.record = None
-        out.append((result, stats, events, row))
+        out.append((result, stats, events, row, consulted))
     # the state store is written by the parent only: workers never wait on its write lock
     rows = cache.take() if cache is not None else []
     return out, rows
@@ -900,6 +908,8 @@ class _WorkerPool:
         import threading
         from concurrent.futures import ProcessPoolExecutor
 
+        from .lineage import LineagePlugin
+
         global _SHARED
         method = (
             "fork"
@@ -912,6 +922,9 @@ class _WorkerPool:
         if method == "fork" and assets:
             _SHARED = assets
             self.positions = {id(asset): i for i, asset in enumerate(assets)}
+        lineage = session.plugins.pm.get_plugin("clearance.lineage")
+        if isinstance(lineage, LineagePlugin):
+            lineage.track_recorded()  # to check the workers' walks (see audit())
         context = multiprocessing.get_context(method)
         self.stop = context.Event()
         self.executor = ProcessPoolExecutor(
@@ -931,6 +944,11 @@ class _WorkerPool:
 
     def audit(self, assets: Sequence[Asset], *, records: bool = True) -> Iterator[AssetResult]:
         """Audit ``assets`` (one stage's) in the workers; results in ``assets`` order.
+
+        A worker's lineage view lacks the rows recorded here in the same stage since it was
+        read (the assets of earlier chunks, of its own too): an asset whose inputs' walk
+        finds otherwise here (:meth:`LineagePlugin.stale`) is audited again here, with the
+        view a serial run has at that asset.
 
         :param records: give each result its provenance record. Without it, records come
             back only if a plugin other than the built-in lineage reads them (stage checkers,
@@ -962,7 +980,11 @@ class _WorkerPool:
         for chunk, (batch, rows) in zip(chunks, results, strict=True):
             if cache is not None:
                 cache.put_rows(rows)
-            for asset, (result, stats, events, row) in zip(chunk, batch, strict=True):
+            for asset, (result, stats, events, row, consulted) in zip(chunk, batch, strict=True):
+                stale = isinstance(lineage, LineagePlugin) and lineage.stale(asset, consulted)
+                if stale:  # inputs recorded in this stage since the worker read them
+                    yield session.audit(asset)
+                    continue
                 result.asset = asset
                 asset.stats = stats
                 if row is not ... and isinstance(lineage, LineagePlugin):

@@ -10,8 +10,8 @@ Three parts:
   file (``audit.state`` in ``clearance.yaml``, default ``.clearance/state.db``), SQLite in WAL
   mode with a busy timeout, so several ``scan``/``check``/``watch`` processes may record into
   it at once. One row per audited *version* of an asset: its root-relative path or sequence
-  pattern, a version key (the identity ``dev, ino, size, mtime_ns`` of every file and of the
-  sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
+  pattern, a version key (the identity ``dev, ino, size, mtime_ns, ctime_ns`` of every file
+  and of the sidecar, hashed), stage, ``generated``, source type, worst open outcome, open findings,
   declared inputs, run id and time. :meth:`LineageStore.ancestry` walks declared inputs
   transitively (cycle-safe, depth-bounded).
 - :class:`RunIndex`: the store as one run sees it, read once per folder and answered from
@@ -39,6 +39,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,7 +48,7 @@ from ..hookspecs import hookimpl
 from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord, StageResult
 from ..policy import Policy
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
-from .index import FLUSH_ROWS, RunIndex
+from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
 from .refs import (
     declared_inputs,
     frame_number,
@@ -59,7 +60,7 @@ from .refs import (
     url_to_path,
     version_key,
 )
-from .rows import encode_row
+from .rows import encode_row, stamped
 from .store import (
     SCHEMA_VERSION,
     AssetRow,
@@ -152,6 +153,12 @@ class LineagePlugin:
         self._shown: dict[Path, str] = {}
         # asset → its row as a scan --jobs worker encoded it (None: nothing to record)
         self._encoded: dict[str, tuple[Any, ...] | None] = {}
+        #: In a ``scan --jobs`` worker: note what each asset's walk looked up and found
+        #: (:meth:`take_consulted`), for the parent to check (:meth:`stale`).
+        self.consulting = False
+        self._consulted: dict[str, list[Lookup]] = {}
+        # in a scan --jobs parent: the rows recorded in the stage under way (track_recorded)
+        self._recorded: Recorded | None = None
         self._failures: set[str] = set()  # why the store could not be used (said once each)
 
     def index(self, *, create: bool) -> RunIndex | None:
@@ -248,16 +255,29 @@ class LineagePlugin:
             else:
                 inputs = declared_inputs(asset)  # broken sidecar: read what it declares anyway
         ancestry = None
+        consulted: list[Lookup] | None = [] if self.consulting else None
         if inputs and index is not None:
             try:
                 ancestry = index.ancestry(
-                    inputs, asset.root, start=asset.rel, max_depth=self.max_depth, shallow=True
+                    inputs,
+                    asset.root,
+                    start=asset.rel,
+                    max_depth=self.max_depth,
+                    shallow=True,
+                    consulted=consulted,
                 )
             except _STORE_ERRORS as exc:
                 self._unusable(exc)
                 index = None
         if inputs and index is None:
-            ancestry = unknown_ancestry(inputs)
+            ancestry = unknown_ancestry(inputs)  # a walk that finds nothing
+            if consulted is not None:
+                refs = dict.fromkeys(str(i["ref"]) for i in inputs)
+                consulted = [(ref, lookup_keys(ref, asset.root), None) for ref in refs]
+        if consulted:
+            if len(self._consulted) > 4096:
+                self._consulted.clear()
+            self._consulted[asset.rel] = consulted
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
@@ -296,15 +316,23 @@ class LineagePlugin:
             if rel in self._encoded:  # made by the worker process that audited it
                 values = self._encoded.pop(rel)
                 if values is not None:
+                    # stamped now, in the order a serial scan records: of the rows several
+                    # assets share a name with (an asset id, one sequence in two paddings),
+                    # the latest is the one recorded last, not the one a worker ended last
+                    values = stamped(values, time.time())
                     index = self.index(create=True)
                     assert index is not None
                     index.record_encoded(values)
+                    if self._recorded is not None:
+                        self._recorded.add(values)
                 return
         row = self.row_for(result, policy)
         if row is not None:
             index = self.index(create=True)
             assert index is not None
-            index.record(row)
+            values = index.record(row)
+            if self._recorded is not None:
+                self._recorded.add(values)
 
     def encoded_row_for(
         self, result: AssetResult, policy: Policy, host_pid: str
@@ -323,6 +351,39 @@ class LineagePlugin:
         """Record ``values`` (from :meth:`encoded_row_for`) when ``rel``'s
         ``clearance_asset_audited`` comes, instead of working the row out again."""
         self._encoded[rel] = values
+
+    def take_consulted(self, rel: str) -> list[Lookup] | None:
+        """What the walk of ``rel``'s inputs looked up and found (with :attr:`consulting`;
+        None: it looked nothing up). A ``scan --jobs`` worker sends it to the parent."""
+        return self._consulted.pop(rel, None)
+
+    def track_recorded(self) -> None:
+        """Note the rows recorded in each stage, for :meth:`stale` (a ``scan --jobs`` parent).
+        Forgotten at the end of the stage once they are committed: workers read them from
+        the next stage on."""
+        if self._recorded is None:
+            self._recorded = Recorded()
+
+    def stale(self, asset: Asset, consulted: Sequence[Lookup] | None) -> bool:
+        """Would the walk of ``asset``'s inputs find otherwise here than a worker did
+        (``consulted``, from :meth:`take_consulted`)?
+
+        A worker's view lacks the rows this process recorded in the stage since the view was
+        read; only the look-ups such a row may answer (:meth:`Recorded.touches`) are made
+        again, and they differ when what they find differs in anything a walk reads."""
+        recorded = self._recorded
+        if not recorded or not consulted:
+            return False
+        touched = [lookup for lookup in consulted if recorded.touches(lookup)]
+        if not touched:
+            return False
+        try:
+            index = self.index(create=False)
+            if index is None:
+                return False
+            return any(index.lookup(ref, asset.root)[1][2] != found for ref, _, found in touched)
+        except _STORE_ERRORS:
+            return True  # audited again here, which reports the failure as a serial run does
 
     def row_for(self, result: AssetResult, policy: Policy) -> AssetRow | None:
         """The row recording ``result`` (None: nothing to record — not on disk, no record,
@@ -389,6 +450,8 @@ class LineagePlugin:
         index = self._index
         if index is not None and self._pid == current_pid():
             index.flush()
+            if self._recorded is not None and not index.buffered:
+                self._recorded.clear()  # committed: the next stage's walks read them
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

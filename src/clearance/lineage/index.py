@@ -18,7 +18,11 @@ unchanged asset, so a :class:`RunIndex`:
 - forgets what it read when another process has recorded lineage rows since (the
   lineage generation, a counter each commit of lineage rows bumps: the watcher's ledger
   commits do not count), checked at each flush and at the first asset of another stage: rows
-  another process records in the middle of a stage are seen from the next stage on.
+  another process records in the middle of a stage are seen from the next stage on;
+- for ``scan --jobs``, notes what each walk looked up and found (:data:`Lookup`): a worker's
+  view lacks the rows its parent records in the same stage, so the parent, which has them,
+  checks the walks those rows may change (:class:`Recorded`) and audits again an asset
+  whose inputs it now finds otherwise.
 
 Rows are kept as the store selects them (flat tuples of strings and numbers, which the garbage
 collector does not track) and decoded when asked for. Only folders the run touches are read,
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import weakref
@@ -42,7 +47,16 @@ from .refs import normalise_ref, sequence_key
 from .rows import AssetRow, current_host_pid, decode_column, encode_row
 from .store import LineageStore
 
-__all__ = ["BULK_AFTER", "FLUSH_ROWS", "MAX_CACHED", "REREAD", "RunIndex"]
+__all__ = [
+    "BULK_AFTER",
+    "FLUSH_ROWS",
+    "MAX_CACHED",
+    "REREAD",
+    "Lookup",
+    "Recorded",
+    "RunIndex",
+    "lookup_keys",
+]
 
 #: Buffered rows that trigger a commit before the stage ends.
 FLUSH_ROWS = 1000
@@ -61,8 +75,16 @@ _MEMO_TEXT = 2048  # longer JSON texts are decoded every time, not memoised
 
 # positions in a selected row (``rows.COLUMNS`` then ``seq_key``)
 _ID, _ASSET, _STAGE, _VERSION, _AT, _SEQ = 0, 1, 2, 3, 14, 16
+#: the columns an ancestry walk reads of a row it finds (asset, stage, generated,
+#: source_type, outcome, inputs, ancestry): rows equal in these walk the same
+_WALKED = (1, 2, 5, 6, 7, 9, 15)
+_HEX = re.compile(r"[0-9a-fA-F]{12,}")
 
 Raw = tuple[Any, ...]
+
+#: One look-up of an ancestry walk: the ref, the names it is looked up under
+#: (:func:`lookup_keys`), and what it found (the walked columns of the row; None: nothing).
+Lookup = tuple[str, tuple[str, ...], tuple[Any, ...] | None]
 
 _log = logging.getLogger("clearance")
 
@@ -106,6 +128,64 @@ def _selected(v: Raw) -> Raw:
     )  # fmt: skip
 
 
+def lookup_keys(ref: str, root: Path) -> tuple[str, ...]:
+    """The names a look-up of ``ref`` may be answered under: its root-relative name, its
+    sequence key, and the ref itself as an asset id or version key (no ``/`` in it)."""
+    rel = normalise_ref(ref, root)
+    return _keys(ref, rel, sequence_key(rel))
+
+
+def _keys(ref: str, rel: str, seq: str | None) -> tuple[str, ...]:
+    text = ref.strip()
+    if text and "/" not in text and text != rel:
+        return (rel, text) if seq is None else (rel, seq, text)
+    return (rel,) if seq is None else (rel, seq)
+
+
+def _walked(raw: Raw | None) -> tuple[Any, ...] | None:
+    return None if raw is None else tuple(raw[i] for i in _WALKED)
+
+
+class Recorded:
+    """The names under which rows recorded in this process (since :meth:`clear`) can be
+    found: what a ``scan --jobs`` worker, whose view was read before, may not have seen."""
+
+    __slots__ = ("names", "versions")
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.versions: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.versions)
+
+    def add(self, values: Raw) -> None:
+        """Note a row as :func:`encode_row` encoded it."""
+        asset, seq, asset_id, version = values[0], values[1], values[3], values[4]
+        self.names.add(asset)
+        if seq is not None:
+            self.names.add(seq)
+        if asset_id is not None:
+            self.names.add(asset_id)
+        self.versions.append(version)
+
+    def clear(self) -> None:
+        self.names.clear()
+        self.versions.clear()
+
+    def touches(self, lookup: Lookup) -> bool:
+        """May a row noted here answer ``lookup`` now (under one of its names)?"""
+        names = self.names
+        for key in lookup[1]:
+            if key in names:
+                return True
+            if _HEX.fullmatch(key) is not None:  # a version key: any recorded one it begins
+                prefix = key.lower()
+                if any(v.startswith(prefix) for v in self.versions):
+                    return True
+        return False
+
+
 def _commit_left(store: LineageStore, buffer: list[Raw], pid: int) -> None:
     """Commit rows nobody flushed (the index was dropped, or the interpreter is exiting)."""
     if not buffer or os.getpid() != pid:  # a forked child never writes its parent's rows
@@ -138,7 +218,9 @@ class RunIndex:
         self._folders: dict[str, _Folder] = {}
         self._cached = 0
         self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
-        self._found: dict[tuple[str, Path], AssetRow | None] = {}  # (ref, root) → row
+        #: (ref, root) → the row found, and the look-up as a walk notes it
+        self._found: dict[tuple[str, Path], tuple[AssetRow | None, Lookup]] = {}
+        self._journal: list[Lookup] | None = None  # where ancestry() notes its look-ups
         #: folder → rows it had when last read whole; kept when the view is dropped
         self._sizes: dict[str, int] = {}
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
@@ -155,9 +237,12 @@ class RunIndex:
         return len(self._buffer)
 
     # -- writing ----------------------------------------------------------------------------
-    def record(self, row: AssetRow) -> None:
-        """Record ``row`` (visible to this index at once; committed by the next flush)."""
-        self.record_encoded(encode_row(row, self._host_pid))
+    def record(self, row: AssetRow) -> Raw:
+        """Record ``row`` (visible to this index at once; committed by the next flush);
+        returns it as :func:`encode_row` encoded it."""
+        values = encode_row(row, self._host_pid)
+        self.record_encoded(values)
+        return values
 
     def record_encoded(self, values: Raw) -> None:
         """Record a row :func:`encode_row` encoded (``scan --jobs``: in a worker process, with
@@ -241,17 +326,21 @@ class RunIndex:
 
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""
+        return self.lookup(ref, root)[0]
+
+    def lookup(self, ref: str, root: Path) -> tuple[AssetRow | None, Lookup]:
+        """:meth:`find`, and the look-up as a walk notes it (see :data:`Lookup`)."""
         key = (ref, root)
         with self._lock:
-            try:
-                return self._found[key]
-            except KeyError:
-                pass
-            row = self._resolve(ref, root)
-            if len(self._found) >= _MEMO:
-                self._found.clear()
-            self._found[key] = row
-            return row
+            found = self._found.get(key)
+            if found is None:
+                found = self._resolve(ref, root)
+                if len(self._found) >= _MEMO:
+                    self._found.clear()
+                self._found[key] = found
+            if self._journal is not None:
+                self._journal.append(found[1])
+            return found
 
     def ancestry(
         self,
@@ -261,28 +350,43 @@ class RunIndex:
         start: str | None = None,
         max_depth: int = MAX_DEPTH,
         shallow: bool = False,
+        consulted: list[Lookup] | None = None,
     ) -> dict[str, Any]:
-        """:meth:`LineageStore.ancestry`, answered from this index."""
-        with self._lock:
-            return walk(self, inputs, root, start=start, max_depth=max_depth, shallow=shallow)
+        """:meth:`LineageStore.ancestry`, answered from this index.
 
-    def _resolve(self, ref: str, root: Path) -> AssetRow | None:
+        :param consulted: where to note every look-up the walk makes (``scan --jobs``).
+        """
+        with self._lock:
+            self._journal = consulted
+            try:
+                return walk(self, inputs, root, start=start, max_depth=max_depth, shallow=shallow)
+            finally:
+                self._journal = None
+
+    def _resolve(self, ref: str, root: Path) -> tuple[AssetRow | None, Lookup]:
         rel = normalise_ref(ref, root)
+        seq = sequence_key(rel)
+        raw = self._resolve_raw(ref, rel, seq)
+        keys = _keys(ref, rel, seq)
+        if isinstance(raw, AssetRow):  # a version key, from the store
+            return raw, (ref, keys, _walked(_selected(encode_row(raw, ""))))
+        row = AssetRow.from_sql(raw, self._loads) if raw is not None else None
+        return row, (ref, keys, _walked(raw))
+
+    def _resolve_raw(self, ref: str, rel: str, seq: str | None) -> Raw | AssetRow | None:
         folder = self._folder(rel)
         raw = folder.latest.get(rel)
-        if raw is None:
-            seq = sequence_key(rel)
-            if seq is not None:
-                raw = folder.by_seq.get(seq)
+        if raw is None and seq is not None:
+            raw = folder.by_seq.get(seq)
         if raw is not None:
-            return AssetRow.from_sql(raw, self._loads)
+            return raw
         text = ref.strip()
         if not text or "/" in text:
             return None
         if text in self._ids:
             raw = self._ids[text]
             if raw is not None:
-                return AssetRow.from_sql(raw, self._loads)
+                return raw
         else:
             if len(self._ids) >= _MEMO:
                 self._commit()  # the rows of this run stay findable, in the store
@@ -291,7 +395,7 @@ class RunIndex:
             raws = self.store.rows_with_asset_id(text)
             self._ids[text] = raw = raws[-1] if raws else None
             if raw is not None:
-                return AssetRow.from_sql(raw, self._loads)
+                return raw
         if len(text) < 12:
             return None
         self._commit()  # a version key may name a row of this run

@@ -98,10 +98,13 @@ def url_to_path(text: str) -> str:
 def version_key(asset: Asset) -> str | None:
     """A hash of the identity and version of the asset's files and of its sidecar.
 
-    ``(name, dev, ino, size, mtime_ns)`` of a single file; of the first and last frames of a
-    sequence plus every frame's name (the provenance cache's fingerprint, so a 1,000-frame
-    sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new version.
-    ``None`` when a file is not on disk (an in-memory audit has nothing to record).
+    ``(name, dev, ino, size, mtime_ns, ctime_ns)`` of a single file; of the first and last
+    frames of a sequence plus every frame's name (the provenance cache's fingerprint, so a
+    1,000-frame sequence costs two ``stat`` calls). A re-render or an edited sidecar is a new
+    version, also one rewritten in place with its mtime put back (the ctime moves on).
+    Keys recorded before the ctime was part of them match no file now: such an asset is read
+    again and recorded anew. ``None`` when a file is not on disk (an in-memory audit has
+    nothing to record).
     """
     files = asset.files or [asset.path]
     parts = []
@@ -115,7 +118,9 @@ def version_key(asset: Asset) -> str | None:
             st = asset.stat(path)  # the audit's own stat of it (the cache asked too)
         except OSError:
             return None
-        parts.append(f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}\n")
+        parts.append(
+            f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}\n"
+        )
     # one digest of everything: the same key as hashing each part in turn
     return hashlib.sha256("".join(parts).encode()).hexdigest()
 

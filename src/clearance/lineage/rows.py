@@ -17,7 +17,15 @@ from typing import Any
 
 from .refs import is_genai, name_key, sequence_key
 
-__all__ = ["COLUMNS", "UPSERT", "AssetRow", "current_host_pid", "decode_column", "encode_row"]
+__all__ = [
+    "COLUMNS",
+    "UPSERT",
+    "AssetRow",
+    "current_host_pid",
+    "decode_column",
+    "encode_row",
+    "stamped",
+]
 
 COLUMNS = (
     "id, asset, stage, version, frames, generated, source_type, outcome, findings, inputs, "
@@ -200,3 +208,8 @@ def encode_row(row: AssetRow, host_pid: str) -> tuple[Any, ...]:
         row.audited_at,
         None if row.ancestry is None else _dumps(row.ancestry),
     )
+
+
+def stamped(values: tuple[Any, ...], at: float) -> tuple[Any, ...]:
+    """An encoded row (:func:`encode_row`) with ``audited_at`` set to ``at``."""
+    return (*values[:16], at, *values[17:])
