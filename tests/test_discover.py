@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,46 @@ def test_explicit_files_form_assets_of_exactly_those_files(tmp_path: Path) -> No
     frames = [touch(tmp_path / "comp" / f"s.{f}.exr") for f in range(1001, 1006)]
     found = assets_from_files([str(p) for p in frames[:2]], policy(tmp_path)).assets
     assert len(found) == 1 and found[0].frames == "1001-1002"
+
+
+def test_sidecars_given_stand_for_their_assets_and_list_their_folder_once(
+    tmp_path: Path,
+) -> None:
+    """``clearance check`` given many sidecars of one folder: each names its asset (a single
+    file, a sequence's frames, a ``NAME.c2pa`` manifest's ``NAME.EXT``), and the folder is
+    listed once in all, not once per sidecar (counted with Python's own audit events for
+    os.listdir and os.scandir)."""
+    comp = tmp_path / "comp"
+    sidecars = []
+    for i in range(150):
+        touch(comp / f"x{i:04d}.png")
+        sidecars.append(touch(comp / f"x{i:04d}.png.genai.yaml"))
+    for n in (1001, 1002, 1004):
+        touch(comp / f"seq.{n}.exr")
+    sidecars.append(touch(comp / "seq.genai.yaml"))
+    touch(comp / "plate.exr")
+    sidecars.append(touch(comp / "plate.c2pa"))
+    listings: list[str] = []
+    counting = [True]
+
+    def hook(event: str, args: tuple) -> None:
+        if counting[0] and event in ("os.listdir", "os.scandir"):
+            listings.append(str(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        found = assets_from_files([str(p) for p in sidecars], policy(tmp_path))
+    finally:
+        counting[0] = False
+    assert not found.errors
+    assert [a.rel for a in found.assets] == [
+        "comp/plate.exr",
+        "comp/seq.####.exr",
+        *(f"comp/x{i:04d}.png" for i in range(150)),
+    ]
+    assert found.assets[1].frames == "1001-1002,1004"
+    assert all(a.sidecar is not None for a in found.assets[2:])
+    assert listings == [str(comp)]
 
 
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
