@@ -469,6 +469,70 @@ def described_by(sidecar: Path, policy: Policy, names: _Names | None = None) -> 
     return sorted(filter(test, names.described(stem, manifest=suffix == ".c2pa")))
 
 
+def _identity(asset: Asset) -> tuple[str, ...]:
+    """What an asset is on disk: a file, or a folder's frames of one prefix and extension
+    (a frame given alone and the sequence it belongs to are the same asset)."""
+    if not asset.is_sequence:
+        return ("file", os.fspath(asset.path))
+    prefix, _, ext = split_frame(asset.path.name)  # type: ignore[misc]
+    return ("sequence", os.fspath(asset.path.parent), prefix, ext)
+
+
+def _described(asset: Asset) -> str:
+    """An asset for a message, told apart from any other of the same name."""
+    if asset.is_sequence:
+        names = asset.file_names()
+        what = f"the frame sequence {_shown(names[0])} … {_shown(names[-1])}"
+        return f"{what} (frames {asset.frames})"
+    return f"the file {_shown(asset.path.name)}"
+
+
+def _shown(name: str) -> str:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # its bytes: its escaped name is what it collides with
+        return f"{ascii(os.fsencode(name))} (a name that is not UTF-8)"
+    return name
+
+
+def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, str]]) -> None:
+    """``asset`` has the name of an asset found before (``found[asset.rel]``).
+
+    The same asset found twice (overlapping paths, a frame given beside its folder) is kept
+    once. Two different ones (a file literally named ``seq.####.png`` beside the sequence
+    ``seq.1001.png`` …; a name that is not UTF-8, ``caf\\xe9.png``, beside a file literally
+    named so) cannot both be reported, cached or recorded in lineage under one name: one is
+    audited, the other is a discovery error naming both (exit 2), never silently dropped.
+    The sequence is audited rather than a file, and a file whose name is shown as it is
+    rather than one whose name had to be escaped.
+    """
+    kept = found[asset.rel]
+    if _identity(kept) == _identity(asset):
+        return
+    first, second = sorted((kept, asset), key=_audited_first)
+    found[asset.rel] = first
+    path = os.fspath(second.path)
+    if second.is_sequence:
+        path = os.path.join(os.path.dirname(path), second.name)
+    error = (
+        path,
+        f"not audited: {_described(second)} has the same name, {asset.rel}, as "
+        f"{_described(first)}, which is audited under it; rename one of them",
+    )
+    if error not in errors:  # (the file given again, beside its folder)
+        errors.append(error)
+
+
+def _audited_first(asset: Asset) -> tuple[bool, bool, bytes]:
+    path = os.fspath(asset.path)
+    try:
+        path.encode("utf-8")
+        escaped = False
+    except UnicodeEncodeError:  # its name in reports is an escape (model.printable)
+        escaped = True
+    return (not asset.is_sequence, escaped, os.fsencode(path))
+
+
 def discover(
     paths: Sequence[str | os.PathLike[str]], policy: Policy, *, stage: str | None = None
 ) -> Discovery:
@@ -492,11 +556,13 @@ def discover(
         for folder, names in _walk(top, errors):
             siblings = frozenset(names)  # one shared set per folder
             for asset in _group(folder, _classify(names, policy), siblings, root):
-                found.setdefault(asset.rel, asset)
+                if found.setdefault(asset.rel, asset) is not asset:
+                    _same_name(found, asset, errors)
     given = assets_from_files(loose, policy)
     errors.extend(given.errors)
     for asset in given.assets:
-        found.setdefault(asset.rel, asset)
+        if found.setdefault(asset.rel, asset) is not asset:
+            _same_name(found, asset, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
@@ -545,7 +611,7 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
             by_folder.setdefault(path.parent, []).extend(described)
             continue
         by_folder.setdefault(path.parent, []).append(path.name)
-    assets: list[Asset] = []
+    found: dict[str, Asset] = {}
     for folder, given in by_folder.items():
         names = listing(folder)
         if isinstance(names, OSError):
@@ -553,7 +619,10 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
             continue
         siblings = frozenset(names.names)
         split = _split_names(sorted(set(given)))
-        assets.extend(_group(folder, split, siblings, policy.root))
+        for asset in _group(folder, split, siblings, policy.root):
+            if found.setdefault(asset.rel, asset) is not asset:
+                _same_name(found, asset, errors)
+    assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name
-    return Discovery(sorted(assets, key=lambda a: a.rel), errors)
+    return Discovery(assets, errors)
