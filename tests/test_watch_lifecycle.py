@@ -522,7 +522,8 @@ def test_a_ledger_another_process_keeps_locked_stops_the_watcher_and_a_restart_a
     root = make_show(tmp_path)
     (root / "comp").mkdir()
     (root / "comp" / "k.exr.genai.yaml").write_text(SIDECAR)
-    with InProcessWatcher(root) as w:
+    # audited in this process: an audit process would wait out lineage's own busy timeout
+    with InProcessWatcher(root, audit_processes=0) as w:
         holder = sqlite3.connect(root / ".clearance" / "state.db", isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
