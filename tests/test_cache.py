@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -251,6 +252,88 @@ def test_parallel_scan_with_a_store_that_cannot_be_opened_matches_a_serial_one(
     parallel = run_cli("scan", str(show.root), "--format", "json", "--jobs", "2")
     assert "internal error" not in parallel.stderr
     assert (parallel.code, parallel.json()["assets"]) == (serial.code, serial.json()["assets"])
+
+
+def test_a_store_another_process_keeps_write_locked_is_read_and_the_scan_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A second connection in BEGIN IMMEDIATE (a long watcher batch, a sqlite3 shell left in
+    a transaction): WAL lets the scan read the cache, and opening it takes no write lock."""
+    show = make(tmp_path)
+    cold = scan(show)
+    holder = sqlite3.connect(show.root / ".clearance/state.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        done = run_cli("scan", str(show.root), "--format", "json")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.code == 1 and "internal error" not in done.stderr, done.stderr
+    assert {a["asset"]: a for a in done.json()["assets"]} == cold
+    assert all(e["details"]["cached"] for e in audited(show).values())
+    events = (show.root / ".clearance/audit.jsonl").read_text().splitlines()
+    assert json.loads(events[-1])["event"] == "run.finished"
+
+
+def test_cache_rows_a_locked_store_refuses_are_given_up_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Changed assets under a write lock held past the busy timeout: the stage's cache rows
+    cannot be written; the cache is switched off with a warning and the run finishes, with
+    the result of a run without the cache."""
+    from clearance import state
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    show = make(tmp_path)
+    scan(show)
+    for path in (show.root / "comp").glob("*.png"):
+        os.utime(path)  # every comp asset changed: the cache has rows to write
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.3)
+    policy = load_policy(show.root / "clearance.yaml")
+
+    def run(cache: bool) -> dict[str, list[tuple[str, str]]]:
+        session = Session(policy, write_log=False, cache=cache, blocked=["clearance.lineage"])
+        result = session.run(discover([show.root], policy).assets)
+        session.close(result)
+        assert session.events[-1]["event"] == "run.finished"
+        return {
+            r.asset.rel: sorted((f.rule, f.outcome.value) for f in r.findings)
+            for r in result.assets
+        }
+
+    holder = sqlite3.connect(show.root / ".clearance/state.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with caplog.at_level("WARNING", logger="clearance"):
+            locked = run(cache=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert locked == run(cache=False)
+    assert "provenance cache disabled" in caplog.text and "locked" in caplog.text
+
+
+def test_a_store_to_migrate_while_another_process_holds_its_write_lock_is_a_state_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migrating needs the write lock: past the busy timeout it is a StateError naming the
+    file (what callers turn into "going on without the store"), not a raw sqlite3 error."""
+    from clearance import state
+
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.3)
+    path = tmp_path / "state.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")  # a store at schema version 0
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(state.StateError, match=f"{path}.*locked"):
+            state.StateStore(path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert state.StateStore(path).schema_version == len(state.MIGRATIONS)
 
 
 SITE_READER = '''

@@ -740,6 +740,27 @@ def test_check_names_a_folder_or_a_sidecar_for_what_it_is(tmp_path: Path) -> Non
     assert scanned.code == 2 and f"{orphan}: is a provenance sidecar" in scanned.stderr
 
 
+def test_an_asset_whose_name_another_asset_has_fails_the_run_instead_of_vanishing(
+    tmp_path: Path,
+) -> None:
+    """A stray file literally named ``seq.####.png`` with a sidecar that passes, beside the
+    sequence ``seq.1001.png`` … with none: the run used to keep the stray file and exit 0,
+    the sequence never audited. Now the sequence is audited (PRV-01) and the stray file is a
+    run error naming both, on stderr and in the audit log: exit 2."""
+    show = make_show(tmp_path)
+    show.asset("comp/seq.####.png", frames=range(1001, 1004))  # no provenance at all
+    stray = show.asset("comp/seq.####.png", sidecar={"provenance": 1, "generated": False})
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2, done.stderr
+    [asset] = done.json()["assets"]
+    assert asset["frames"] == "1001-1003" and asset["outcome"] == "escalate"
+    assert f"{stray}: not audited: the file seq.####.png has the same name" in done.stderr
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    [error] = [e for e in events if e["event"] == "run.error"]
+    assert error["details"]["path"] == str(stray) and "frame sequence" in error["message"]
+    assert events[-1]["details"]["exit_code"] == 2
+
+
 def test_unwritable_audit_log_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     show = make_show(tmp_path, audit={"log": "blocker/audit.jsonl"})
     (show.root / "blocker").write_text("a file where a folder should be")

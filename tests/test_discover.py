@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,6 +95,107 @@ def test_explicit_files_form_assets_of_exactly_those_files(tmp_path: Path) -> No
     frames = [touch(tmp_path / "comp" / f"s.{f}.exr") for f in range(1001, 1006)]
     found = assets_from_files([str(p) for p in frames[:2]], policy(tmp_path)).assets
     assert len(found) == 1 and found[0].frames == "1001-1002"
+
+
+def test_sidecars_given_stand_for_their_assets_and_list_their_folder_once(
+    tmp_path: Path,
+) -> None:
+    """``clearance check`` given many sidecars of one folder: each names its asset (a single
+    file, a sequence's frames, a ``NAME.c2pa`` manifest's ``NAME.EXT``), and the folder is
+    listed once in all, not once per sidecar (counted with Python's own audit events for
+    os.listdir and os.scandir)."""
+    comp = tmp_path / "comp"
+    sidecars = []
+    for i in range(150):
+        touch(comp / f"x{i:04d}.png")
+        sidecars.append(touch(comp / f"x{i:04d}.png.genai.yaml"))
+    for n in (1001, 1002, 1004):
+        touch(comp / f"seq.{n}.exr")
+    sidecars.append(touch(comp / "seq.genai.yaml"))
+    touch(comp / "plate.exr")
+    sidecars.append(touch(comp / "plate.c2pa"))
+    listings: list[str] = []
+    counting = [True]
+
+    def hook(event: str, args: tuple) -> None:
+        if counting[0] and event in ("os.listdir", "os.scandir"):
+            listings.append(str(args[0]))
+
+    sys.addaudithook(hook)
+    try:
+        found = assets_from_files([str(p) for p in sidecars], policy(tmp_path))
+    finally:
+        counting[0] = False
+    assert not found.errors
+    assert [a.rel for a in found.assets] == [
+        "comp/plate.exr",
+        "comp/seq.####.exr",
+        *(f"comp/x{i:04d}.png" for i in range(150)),
+    ]
+    assert found.assets[1].frames == "1001-1002,1004"
+    assert all(a.sidecar is not None for a in found.assets[2:])
+    assert listings == [str(comp)]
+
+
+def test_a_file_named_like_its_folders_sequence_pattern_is_reported_never_dropped(
+    tmp_path: Path,
+) -> None:
+    """A stray ``seq.####.png`` (a mis-set Write node) has the name of the sequence
+    ``seq.1001.png`` …: one name cannot be reported, cached or recorded for both. The
+    sequence is audited; the file is a discovery error naming both (exit 2), in a walk and
+    in ``clearance check``."""
+    comp = tmp_path / "comp"
+    frames = [write_png(comp / f"seq.{n}.png") for n in range(1001, 1004)]
+    stray = write_png(comp / "seq.####.png")
+    for found in (
+        discover([tmp_path], policy(tmp_path)),
+        assets_from_files([str(stray), *map(str, frames)], policy(tmp_path)),
+    ):
+        [asset] = found.assets
+        assert asset.rel == "comp/seq.####.png" and asset.frames == "1001-1003"
+        [(path, reason)] = found.errors
+        assert path == str(stray)
+        assert reason == (
+            "not audited: the file seq.####.png has the same name, comp/seq.####.png, as the "
+            "frame sequence seq.1001.png … seq.1003.png (frames 1001-1003), which is audited "
+            "under it; rename one of them"
+        )
+
+
+def test_a_name_that_is_not_utf8_beside_a_file_named_as_its_escape_is_reported(
+    tmp_path: Path,
+) -> None:
+    """``caf<0xE9>.png`` is shown as ``caf\\xe9.png``, the name of another file: the file
+    named so is audited, the other is a discovery error that tells them apart by bytes."""
+    comp = tmp_path / "comp"
+    literal = write_png(comp / "caf\\xe9.png")
+    latin1 = os.path.join(os.fsencode(comp), b"caf\xe9.png")
+    with open(latin1, "wb") as f:
+        f.write(literal.read_bytes())
+    found = discover([tmp_path], policy(tmp_path))
+    [asset] = found.assets
+    assert asset.rel == "comp/caf\\xe9.png" and asset.path == literal
+    [(path, reason)] = found.errors
+    assert os.fsencode(path) == latin1
+    assert reason == (
+        "not audited: the file b'caf\\xe9.png' (a name that is not UTF-8) has the same name, "
+        "comp/caf\\xe9.png, as the file caf\\xe9.png, which is audited under it; "
+        "rename one of them"
+    )
+
+
+def test_the_same_asset_found_twice_is_kept_once_without_an_error(tmp_path: Path) -> None:
+    """Overlapping paths, and a frame given beside its folder, name the same asset again."""
+    comp = tmp_path / "comp"
+    for n in range(1001, 1004):
+        write_png(comp / f"seq.{n}.png")
+    write_png(comp / "a.png")
+    found = discover([tmp_path, comp, comp / "seq.1002.png", comp / "a.png"], policy(tmp_path))
+    assert not found.errors
+    assert [(a.rel, a.frames) for a in found.assets] == [
+        ("comp/a.png", None),
+        ("comp/seq.####.png", "1001-1003"),
+    ]
 
 
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:

@@ -488,6 +488,59 @@ def test_plugin_load_failure_makes_watch_exit_2(tmp_path: Path) -> None:
     assert any(e["event"] == "plugin.failed" for e in events(root))
 
 
+def test_a_state_store_that_cannot_be_opened_makes_watch_exit_2_with_an_audit_event(
+    tmp_path: Path,
+) -> None:
+    """docs/watch.md: exit 2 for a state store that cannot be written; the watcher refuses to
+    audit what it cannot record. It says so on stderr and in the audit log."""
+    import subprocess
+
+    root = make_show(tmp_path)
+    store = root / ".clearance" / "state.db"
+    store.parent.mkdir()
+    store.write_bytes(b"SQLite format 3\x00" + b"\x00" * 50)  # a header, then nothing
+    result = subprocess.run(WatchProcess(root).cmd, capture_output=True, timeout=TIMEOUT, text=True)
+    assert result.returncode == 2
+    assert f"{store}" in result.stderr and "internal error" not in result.stderr
+    [error] = events(root, "watch.error")
+    assert error["details"]["reason"] == "fatal" and str(store) in error["message"]
+    assert events(root)[-1]["event"] == "run.finished"
+    assert events(root)[-1]["details"]["exit_code"] == 2
+
+
+def test_a_ledger_another_process_keeps_locked_stops_the_watcher_and_a_restart_audits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write lock held past the busy timeout (a sqlite3 shell left in a transaction): the
+    watcher cannot record an audit, so it stops with exit 2 and a watch.error (not an
+    internal error); the file it could not audit is audited by the next start."""
+    from clearance import state
+
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.5)
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    (root / "comp" / "k.exr.genai.yaml").write_text(SIDECAR)
+    # audited in this process: an audit process would wait out lineage's own busy timeout
+    with InProcessWatcher(root, audit_processes=0) as w:
+        holder = sqlite3.connect(root / ".clearance" / "state.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            run_writer(writer_script, [("exr", str(root / "comp" / "k.exr"), 1)])
+            w.thread.join(TIMEOUT)
+            assert not w.thread.is_alive(), "the watcher did not stop"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert w.watcher.exit_code == 2
+    [error] = events(root, "watch.error")
+    assert error["details"]["reason"] == "fatal" and "locked" in error["message"]
+    assert events(root)[-1]["event"] == "run.finished" and audited(root) == []
+    with InProcessWatcher(root):
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    assert_once(root, ["comp/k.exr"])
+
+
 def test_sigint_drains_and_exits_0(tmp_path: Path) -> None:
     """SIGINT behaves as SIGTERM: drain, write watch.stopped, exit 0."""
     root = make_show(tmp_path)

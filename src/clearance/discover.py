@@ -422,31 +422,115 @@ def _pick(names: frozenset[str], candidates: list[Path]) -> Path | None:
     return None
 
 
-def described_by(sidecar: Path, policy: Policy) -> list[str]:
+class _Names:
+    """A folder's names, listed once and indexed by what a sidecar's stem can describe (see
+    :func:`described_by`): each sidecar given to ``clearance check`` is then a few look-ups,
+    not a listing and a pass over the whole folder (4,000 sidecars of an 8,000-file folder)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(names)
+        self._index: tuple[set[str], dict[str, list[str]], dict[str, list[str]]] | None = None
+
+    def described(self, stem: str, *, manifest: bool) -> set[str]:
+        """The names that are ``stem``, frames ``stem.FRAME.EXT``, and for a manifest also
+        ``stem.EXT``."""
+        if self._index is None:
+            frames: dict[str, list[str]] = {}
+            roots: dict[str, list[str]] = {}
+            for name in self.names:
+                frame = split_frame(name)
+                if frame is not None:
+                    frames.setdefault(frame[0], []).append(name)
+                roots.setdefault(os.path.splitext(name)[0], []).append(name)
+            self._index = (set(self.names), frames, roots)
+        exact, frames, roots = self._index
+        found = set(frames.get(stem, ()))
+        if stem in exact:
+            found.add(stem)
+        if manifest:
+            found.update(roots.get(stem, ()))
+        return found
+
+
+def described_by(sidecar: Path, policy: Policy, names: _Names | None = None) -> list[str]:
     """The names of the asset files next to ``sidecar`` that it describes: ``X.png`` for
     ``X.png.genai.yaml`` (or ``X.png.c2pa``, or ``X.c2pa``, which the C2PA reader reads for
     ``X.png`` too), every frame ``PREFIX.####.EXT`` for ``PREFIX.genai.yaml`` (or
-    ``PREFIX.c2pa``)."""
+    ``PREFIX.c2pa``). ``names``: the folder's names, when the caller listed it already."""
     lower = sidecar.name.lower()
     suffix = next(s for s in (*SIDECAR_SUFFIXES, ".c2pa") if lower.endswith(s))
     stem = sidecar.name[: -len(suffix)]
-    manifest = suffix == ".c2pa"
-    try:
-        names = os.listdir(sidecar.parent)
-    except OSError:
-        return []
+    if names is None:
+        try:
+            names = _Names(os.listdir(sidecar.parent))
+        except OSError:
+            return []
     test = _tests(policy)[0]
-    found = []
-    for name in names:
-        if name == stem or name.startswith(stem + "."):
-            frame = split_frame(name)
-            if (
-                name == stem
-                or (frame is not None and frame[0] == stem)
-                or (manifest and os.path.splitext(name)[0] == stem)
-            ) and test(name):
-                found.append(name)
-    return sorted(found)
+    return sorted(filter(test, names.described(stem, manifest=suffix == ".c2pa")))
+
+
+def _identity(asset: Asset) -> tuple[str, ...]:
+    """What an asset is on disk: a file, or a folder's frames of one prefix and extension
+    (a frame given alone and the sequence it belongs to are the same asset)."""
+    if not asset.is_sequence:
+        return ("file", os.fspath(asset.path))
+    prefix, _, ext = split_frame(asset.path.name)  # type: ignore[misc]
+    return ("sequence", os.fspath(asset.path.parent), prefix, ext)
+
+
+def _described(asset: Asset) -> str:
+    """An asset for a message, told apart from any other of the same name."""
+    if asset.is_sequence:
+        names = asset.file_names()
+        what = f"the frame sequence {_shown(names[0])} … {_shown(names[-1])}"
+        return f"{what} (frames {asset.frames})"
+    return f"the file {_shown(asset.path.name)}"
+
+
+def _shown(name: str) -> str:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # its bytes: its escaped name is what it collides with
+        return f"{ascii(os.fsencode(name))} (a name that is not UTF-8)"
+    return name
+
+
+def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, str]]) -> None:
+    """``asset`` has the name of an asset found before (``found[asset.rel]``).
+
+    The same asset found twice (overlapping paths, a frame given beside its folder) is kept
+    once. Two different ones (a file literally named ``seq.####.png`` beside the sequence
+    ``seq.1001.png`` …; a name that is not UTF-8, ``caf\\xe9.png``, beside a file literally
+    named so) cannot both be reported, cached or recorded in lineage under one name: one is
+    audited, the other is a discovery error naming both (exit 2), never silently dropped.
+    The sequence is audited rather than a file, and a file whose name is shown as it is
+    rather than one whose name had to be escaped.
+    """
+    kept = found[asset.rel]
+    if _identity(kept) == _identity(asset):
+        return
+    first, second = sorted((kept, asset), key=_audited_first)
+    found[asset.rel] = first
+    path = os.fspath(second.path)
+    if second.is_sequence:
+        path = os.path.join(os.path.dirname(path), second.name)
+    error = (
+        path,
+        f"not audited: {_described(second)} has the same name, {asset.rel}, as "
+        f"{_described(first)}, which is audited under it; rename one of them",
+    )
+    if error not in errors:  # (the file given again, beside its folder)
+        errors.append(error)
+
+
+def _audited_first(asset: Asset) -> tuple[bool, bool, bytes]:
+    path = os.fspath(asset.path)
+    try:
+        path.encode("utf-8")
+        escaped = False
+    except UnicodeEncodeError:  # its name in reports is an escape (model.printable)
+        escaped = True
+    return (not asset.is_sequence, escaped, os.fsencode(path))
 
 
 def discover(
@@ -472,11 +556,13 @@ def discover(
         for folder, names in _walk(top, errors):
             siblings = frozenset(names)  # one shared set per folder
             for asset in _group(folder, _classify(names, policy), siblings, root):
-                found.setdefault(asset.rel, asset)
+                if found.setdefault(asset.rel, asset) is not asset:
+                    _same_name(found, asset, errors)
     given = assets_from_files(loose, policy)
     errors.extend(given.errors)
     for asset in given.assets:
-        found.setdefault(asset.rel, asset)
+        if found.setdefault(asset.rel, asset) is not asset:
+            _same_name(found, asset, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
@@ -492,6 +578,17 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
     """
     by_folder: dict[Path, list[str]] = {}
     errors: list[tuple[str, str]] = []
+    listed: dict[Path, _Names | OSError] = {}  # each folder listed once, however many files
+
+    def listing(folder: Path) -> _Names | OSError:
+        names = listed.get(folder)
+        if names is None:
+            try:
+                names = listed[folder] = _Names(os.listdir(folder))
+            except OSError as exc:
+                names = listed[folder] = exc
+        return names
+
     for raw in files:
         path = Path(raw).resolve()
         if not path.is_file():
@@ -501,7 +598,8 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
                 errors.append((str(raw), "no such file"))
             continue
         if is_sidecar(path.name):
-            described = described_by(path, policy)
+            names = listing(path.parent)
+            described = [] if isinstance(names, OSError) else described_by(path, policy, names)
             if not described:
                 errors.append(
                     (
@@ -513,15 +611,18 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
             by_folder.setdefault(path.parent, []).extend(described)
             continue
         by_folder.setdefault(path.parent, []).append(path.name)
-    assets: list[Asset] = []
-    for folder, names in by_folder.items():
-        try:
-            siblings = frozenset(os.listdir(folder))
-        except OSError as exc:
-            errors.append((str(folder), exc.strerror or str(exc)))
+    found: dict[str, Asset] = {}
+    for folder, given in by_folder.items():
+        names = listing(folder)
+        if isinstance(names, OSError):
+            errors.append((str(folder), names.strerror or str(names)))
             continue
-        split = _split_names(sorted(set(names)))
-        assets.extend(_group(folder, split, siblings, policy.root))
+        siblings = frozenset(names.names)
+        split = _split_names(sorted(set(given)))
+        for asset in _group(folder, split, siblings, policy.root):
+            if found.setdefault(asset.rel, asset) is not asset:
+                _same_name(found, asset, errors)
+    assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name
-    return Discovery(sorted(assets, key=lambda a: a.rel), errors)
+    return Discovery(assets, errors)

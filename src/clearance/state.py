@@ -55,6 +55,11 @@ T = TypeVar("T")
 FILE_STATES = ("seen", "settling", "audited", "error", "vanished", "superseded")
 
 
+#: Seconds a write waits for another process's write lock (a watcher's batch, a scan's
+#: cache rows) before it fails with "database is locked".
+BUSY_TIMEOUT = 30.0
+
+
 class StateError(Exception):
     """The state store cannot be opened or is newer than this version of Clearance."""
 
@@ -319,25 +324,37 @@ class StateStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 str(self.path),
-                timeout=30.0,
+                timeout=BUSY_TIMEOUT,
                 isolation_level=None,
                 check_same_thread=False,
                 factory=_Connection,
             )
             self._db.text_factory = _from_db
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
             self._db.execute("PRAGMA synchronous=FULL")
-            enter_wal(self._db)
+            enter_wal(self._db, wait=BUSY_TIMEOUT)
         except (OSError, sqlite3.Error) as exc:
             raise StateError(f"cannot open the state store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException as exc:
+            self._db.close()
+            if isinstance(exc, sqlite3.Error):  # locked past the busy timeout, damaged, ...
+                raise StateError(f"cannot open the state store {self.path}: {exc}") from None
+            raise
 
     # -- plumbing -------------------------------------------------------------------------
     def _migrate(self) -> None:
-        # The version is read inside the write lock: two processes opening a fresh store at
-        # once (scan --jobs, a watcher and a scan) must not both run migration 1.
+        # A store already at this version needs no write lock: opening it must not wait for
+        # another process's long write transaction (a watcher's batch, a sqlite3 shell left
+        # in BEGIN), whose readers WAL never blocks.
+        if self._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
+        # Else the version is read again inside the write lock: two processes opening a
+        # fresh store at once (scan --jobs, a watcher and a scan) must not both run
+        # migration 1.
         with self._lock:
             while True:
                 self._db.execute("BEGIN IMMEDIATE")

@@ -29,6 +29,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import sqlite3
 import threading
 import time
 import warnings
@@ -40,7 +41,7 @@ from watchdog.events import FileSystemEvent
 
 from .discover import is_candidate, is_sidecar
 from .policy import Policy
-from .state import FileVersion, StateStore
+from .state import FileVersion, StateError, StateStore
 from .watch_audit import AuditWorker, WatchSession, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
@@ -155,6 +156,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.worker: AuditWorker | None = None
         self.reconciler: Reconciler | None = None
         self.vanished = 0
+        #: what stopped the watcher's own thread (the ledger could not be written)
+        self.failure: BaseException | None = None
 
     # -- public control ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -177,7 +180,11 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._session = session
         state_path = self.policy.state_path or (self.policy.root / ".clearance" / "state.db")
         self.state = state = StateStore(state_path)
-        recovered, abandoned = recover_intents(state, self.policy.audit_log)
+        try:
+            recovered, abandoned = recover_intents(state, self.policy.audit_log)
+        except sqlite3.Error as exc:  # locked past the busy timeout, damaged, disk full
+            state.close()
+            raise StateError(f"the state store {state_path}: {exc}") from None
         self.worker = worker = AuditWorker(
             session,
             state,
@@ -249,6 +256,9 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._loop()
         except AuditLogError:
             code = 2
+        except (StateError, sqlite3.Error) as exc:  # the ledger cannot be written: stop
+            self.failure = exc
+            code = 2
         finally:
             hook.remove()
             code = self._shutdown(code)
@@ -264,6 +274,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         assert self.worker is not None
         while not self._stop.is_set():
             if self.worker.fatal is not None:
+                if isinstance(self.worker.fatal, (StateError, sqlite3.Error)):
+                    return  # said by _shutdown (watch.error, exit 2), not an internal error
                 raise self.worker.fatal
             now = time.monotonic()
             self._drain_intake(now)
@@ -547,7 +559,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         if worker is not None and worker.is_alive():
             worker.stopping.set()
             worker.join()
-        if worker is not None and worker.fatal is not None:
+        fatal = worker.fatal if worker is not None and worker.fatal is not None else self.failure
+        if fatal is not None:
             code = 2
         persisted = self._persist_pending()
         try:
@@ -564,14 +577,14 @@ class Watcher(AssetGrouping, RootSupervisor):
                         "exit_code": code,
                     },
                 )
-            elif worker is not None and worker.fatal is not None:
+            elif worker is not None and fatal is not None:
                 with contextlib.suppress(Exception):
                     worker.emit(
                         "watch.error",
-                        message=f"audit log or state store failed: {worker.fatal}",
+                        message=f"audit log or state store failed: {fatal}",
                         details={
                             "reason": "fatal",
-                            "error": f"{type(worker.fatal).__name__}: {worker.fatal}",
+                            "error": f"{type(fatal).__name__}: {fatal}",
                         },
                     )
             if self._session is not None:

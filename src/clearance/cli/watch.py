@@ -182,8 +182,15 @@ def run_watch(args: argparse.Namespace) -> int:
         )
         try:
             code = watcher.run()
-        except StateError as exc:
+        except StateError as exc:  # the ledger cannot be opened: nothing was audited
             error(str(exc))
+            with contextlib.suppress(AuditLogError):
+                session.emit(
+                    "watch.error",
+                    message=f"state store failed: {exc}",
+                    details={"reason": "fatal", "error": f"{type(exc).__name__}: {exc}"},
+                )
+                session.close(exit_code=EXIT_ERROR)
             return EXIT_ERROR
     if code:
         error("the audit log or the state store failed; see the audit log's watch.error")
