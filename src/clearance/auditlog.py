@@ -112,6 +112,8 @@ from .model import printable
 __all__ = [
     "ENVELOPE",
     "GENESIS",
+    "MAX_SEQ",
+    "NOT_JSON",
     "SCHEMA",
     "AuditLog",
     "AuditLogError",
@@ -119,6 +121,7 @@ __all__ = [
     "NotAnEvent",
     "audit_batch",
     "crash_left",
+    "event_seq",
     "hold_signal",
     "line_hash",
     "make_audit_logger",
@@ -158,6 +161,15 @@ _MIDDLE_KEYS = _BODY_KEYS[1:-1]  # between "time" and "details"
 _SKIPPED_KEYS = _CALLER_KEYS | {"time", "schema", "seq", "prev"}
 _ROTATED_RE = re.compile(r"\.(\d{6})$")
 _TAIL_CHUNK = 8192
+#: What ``json.loads`` raises for a line that is not JSON: ``ValueError`` (with
+#: ``UnicodeDecodeError``, and a number of more than 4,300 digits) and ``RecursionError``
+#: (arrays or objects nested deeper than the parser goes). Every reader of log lines catches
+#: both: such a line is not an event, never a crash.
+NOT_JSON = (ValueError, RecursionError)
+#: The largest ``seq`` an event holds (19 digits, past any log's length): a line with a larger
+#: one is not an event, and nothing computes with it (``int`` refuses to print a number of
+#: more than 4,300 digits).
+MAX_SEQ = 10**19 - 1
 
 
 class AuditLogError(Exception):
@@ -308,7 +320,7 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
             # an escape, as the asset's name is (clearance.model.printable)
             body = _printable(body)
             tail = _dumps(body)[1:].encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError: a ValueError
         raise AuditLogError(f"{where}: event {name!r} cannot be serialised: {exc}") from None
     return _Prepared(body, tail)
 
@@ -561,21 +573,21 @@ def _signals_held() -> Iterator[None]:
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # GENESIS is one too
 
 
-def _parse_head(line: bytes) -> int | None:
-    """The ``seq`` of ``line`` if it is a complete event, else None.
+def event_seq(line: bytes) -> int | None:
+    """The ``seq`` of ``line`` (without its newline) if it is a complete event, else None.
 
     Only what a writer writes is an event: the whole envelope, ``schema``
-    ``clearance.event/1``, a positive ``seq`` and a SHA-256 ``prev``. A line that merely has
-    ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
+    ``clearance.event/1``, a ``seq`` from 1 to :data:`MAX_SEQ` and a SHA-256 ``prev``. A line
+    that merely has ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
     """
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except NOT_JSON:
         return None
     if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
     seq, prev = obj["seq"], obj["prev"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         return None
     if not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev):
         return None
@@ -712,7 +724,7 @@ def torn_tail(
     torn: list[tuple[int, bytes]] = []
     for offset, raw in _last_lines(rfd, size):
         line = raw[:-1] if raw.endswith(b"\n") else raw
-        seq = _parse_head(line)
+        seq = event_seq(line)
         if seq is not None:
             return torn, (seq, line_hash(line))
         if len(torn) >= _MAX_TORN:
@@ -749,7 +761,7 @@ def rotated_head(rfd: int, size: int, file: Path, path: Path) -> tuple[int, str]
     """
     for offset, raw in _last_lines(rfd, size):
         line = raw[:-1] if raw.endswith(b"\n") else raw
-        seq = _parse_head(line)
+        seq = event_seq(line)
         if seq is None:
             raise NotAnEvent(
                 f"{file}:{_line_number(rfd, offset)}: the last line of the rotated audit "
@@ -796,7 +808,7 @@ def crash_left(
 def _cut_short(line: bytes) -> bool:
     try:
         json.loads(line.decode())  # UTF-8, as written: NUL bytes are not another encoding
-    except ValueError:  # UnicodeDecodeError too
+    except NOT_JSON:  # UnicodeDecodeError too
         return True
     return False
 

@@ -38,7 +38,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clearance.auditlog import utc_now
+from clearance.auditlog import NOT_JSON, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
 
 __all__ = [
@@ -238,7 +238,7 @@ def read_checkpoints(
             )
             signature = base64.b64decode(rec["signature"], validate=True)
             public.verify(signature, _note(origin, seq, head, time))
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, InvalidSignature):
+        except (*NOT_JSON, KeyError, TypeError, AttributeError, binascii.Error, InvalidSignature):
             bad.append(
                 Break(
                     "checkpoint",

@@ -67,6 +67,8 @@ from typing import Any, BinaryIO
 
 from clearance.auditlog import (
     GENESIS,
+    MAX_SEQ,
+    NOT_JSON,
     NotAnEvent,
     next_append,
     rotated_files,
@@ -87,7 +89,11 @@ __all__ = [
 TAMPER_KINDS = frozenset(
     {"edited", "deleted", "inserted", "reordered", "gap", "truncated", "checkpoint"}
 )
-_PREFIX = re.compile(rb'\{"schema":"clearance\.event/1","seq":([0-9]+),"prev":"([0-9a-f]{64})"')
+# a seq of at most 19 digits (auditlog.MAX_SEQ): a longer one is no event's (and ``int`` refuses
+# to read one of more than 4,300 digits)
+_PREFIX = re.compile(
+    rb'\{"schema":"clearance\.event/1","seq":([0-9]{1,19}),"prev":"([0-9a-f]{64})"'
+)
 _RECOVERED = b'"event":"log.recovered"'
 _REGION_LIMIT = 100_000  # lines in one damaged region before it is classified as it stands
 _PROBE = 256  # first bytes kept of a line off the fast path: enough for ``torn_write``
@@ -230,12 +236,14 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
 def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[int, str]]]:
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except NOT_JSON:
         return None, None, frozenset()
     if not isinstance(obj, dict):
         return None, None, frozenset()
     seq, prev = obj.get("seq"), obj.get("prev")
     if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
+        return None, None, frozenset()
+    if not -MAX_SEQ <= seq <= MAX_SEQ:  # no event's, and past what ``int`` prints
         return None, None, frozenset()
     refs: frozenset[tuple[int, str]] = frozenset()
     details = obj.get("details")

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import rotated_files
+from clearance.auditlog import NOT_JSON, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 
@@ -310,7 +310,7 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                     offset += len(raw)
                     try:
                         event = _decode(raw.decode("utf-8"))
-                    except (ValueError, UnicodeDecodeError):
+                    except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
                         continue
