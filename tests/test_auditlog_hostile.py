@@ -16,7 +16,6 @@ from clearance.auditlog import AuditLog, AuditLogError, NotAnEvent
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
-TAMPERED_LAST = "inserted"  # a last line that is not an event, off the chain
 DEEP = b"[" * 100_000 + b"]" * 100_000  # valid JSON, nested past any parser's recursion limit
 
 
@@ -65,9 +64,11 @@ def test_a_deeply_nested_last_line_is_refused_by_writers_and_edited_for_verify(
     with pytest.raises(NotAnEvent, match=rf"{path}:4: .*is not an audit event"):
         AuditLog(path).append({"event": "run.started"})
     assert path.read_bytes() == before
-    assert _kinds(path) == [(TAMPERED_LAST, 4)]
+    assert _kinds(path) == [("edited", 4)]
     proc = clearance("verify", str(path))
-    assert proc.returncode == 3 and f"{path}:4:" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 3 and f"EDITED     {path}:4:" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
     proc = clearance("report", str(path))
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
     assert "1 line(s)" in proc.stderr
@@ -197,8 +198,10 @@ def test_a_last_line_with_a_seq_of_many_digits_is_refused_and_edited(
     _append(path, _event_line(b"9" * digits, prev) + b"\n")
     with pytest.raises(NotAnEvent, match=rf"{path}:4: "):
         AuditLog(path).append({"event": "run.started"})
-    assert _kinds(path)[-1:] == [(TAMPERED_LAST, 4)]
+    assert _kinds(path)[-1:] == [("edited", 4)]
     proc = clearance("verify", str(path))
-    assert proc.returncode == 3 and f"{path}:4:" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 3 and f"EDITED     {path}:4:" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
     proc = clearance("report", str(path))
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr

@@ -606,7 +606,13 @@ def _seq_and_prev_only(line: bytes) -> bytes:
     return json.dumps({"seq": event["seq"], "prev": event["prev"]}).encode()
 
 
-@pytest.mark.parametrize("edit", [_cut_into_its_time, _without_details, _seq_and_prev_only])
+def _a_note(line: bytes) -> bytes:
+    return b"checked by the supervisor, all fine"
+
+
+@pytest.mark.parametrize(
+    "edit", [_cut_into_its_time, _without_details, _seq_and_prev_only, _a_note]
+)
 def test_a_last_line_that_is_not_an_event_is_edited_as_the_writers_refuse_it(
     log: Path,
     edit,  # type: ignore[no-untyped-def]
