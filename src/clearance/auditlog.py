@@ -123,6 +123,7 @@ __all__ = [
     "crash_left",
     "event_seq",
     "hold_signal",
+    "left_by_crash",
     "line_hash",
     "make_audit_logger",
     "next_append",
@@ -781,28 +782,43 @@ def crash_left(
     :func:`torn_tail`) that a crash can have left, for a recovery written as ``seq`` chained to
     ``prev``: what the next writer names as torn. ``ended``: the file ends with a newline.
 
-    The last line without a newline is torn (a crash cut it), whatever it holds. A line a
-    newline ended is torn only if a writer that came to recover it ended it and crashed in
-    turn: it is not a whole JSON value (what is left of a line cut short never is), it starts
-    like the event a writer was writing at ``seq``, and the line after it, if any, like that
-    writer's ``log.recovered`` event (the newline and that event are one write, but a partial
-    write or a power loss can cut it right after the newline). Any other line was put there by
-    hand: it is not named, and ``verify`` reports it. None when that is the last line: a
-    complete line that is not an event, which no writer appends after.
+    Which lines those are: :func:`left_by_crash`. None when the last line is not one of them:
+    a complete line that is not an event, which no writer appends after.
     """
     torn = [
         (offset, line)
         for i, (offset, line) in enumerate(lines)
-        if (i == 0 and not ended)
-        or (
-            _cut_short(line)
-            and torn_write(line, seq, prev)
-            and (i == 0 or torn_write(lines[i - 1][1], seq, prev, "log.recovered"))
-        )
+        if left_by_crash(line, seq, prev, lines[i - 1][1] if i else None, ended=i > 0 or ended)
     ]
     if lines and torn[:1] != lines[:1]:
         return None
     return torn
+
+
+def left_by_crash(
+    line: bytes, seq: int, prev: str, after: bytes | None = None, *, ended: bool = True
+) -> bool:
+    """True if ``line`` (without its newline), a line after the last event of the log, can be
+    one a crash left there, for the writer that recovers the log as event ``seq`` chained to
+    ``prev`` to name as torn. ``after``: the line after it (None: it is the last line);
+    ``ended``: a newline ends it. Writers name these lines (:func:`crash_left`), and ``verify``
+    reports as recovered only the lines a ``log.recovered`` event names that pass this test.
+
+    An event is never torn: a writer chains to it. The last line without a newline is torn (a
+    crash cut it), whatever else it holds. A line a newline ended is torn only if a writer
+    that came to recover it ended it and crashed in turn: it is not a whole JSON value (what is
+    left of a line cut short never is), it starts like the event a writer was writing at
+    ``seq`` (:func:`torn_write`), and the line after it, if any, like that writer's
+    ``log.recovered`` event (the newline and that event are one write, but a partial write or
+    a power loss can cut it right after the newline). Any other line was put there by hand.
+    """
+    if after is None and not ended:
+        return event_seq(line) is None
+    return (
+        _cut_short(line)  # not an event either
+        and torn_write(line, seq, prev)
+        and (after is None or torn_write(after, seq, prev, "log.recovered"))
+    )
 
 
 def _cut_short(line: bytes) -> bool:

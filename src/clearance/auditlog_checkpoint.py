@@ -4,8 +4,9 @@ A hash chain shows that lines were edited, deleted, inserted or reordered, but s
 can write the log can also cut off its tail or rewrite the whole file and recompute every
 hash. A checkpoint pins the head: "at ``time``, the line with ``seq`` N hashed to ``head``",
 signed with a key the writers never see. ``verify --key`` then detects truncation (a
-checkpoint beyond the end of the log) and rewriting (a checkpointed line that hashes
-differently).
+checkpoint beyond the end of the log) and rewriting (the line the chain goes through at a
+checkpoint's ``seq`` hashes differently; a copy of the signed line kept off the chain does not
+count).
 
 Checkpoint file: JSONL, one record per checkpoint, appended (default ``<log>.checkpoints``,
 but see ``docs/auditlog.md`` — in production it belongs somewhere writers cannot write)::

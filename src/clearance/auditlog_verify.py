@@ -15,16 +15,17 @@ kind            what it means                                                   
 ``gap``         ``seq`` jumps across rotated files, or a rotated file number is          yes
                 missing (a rotated file was deleted)
 ``truncated``   a signed checkpoint covers events the log no longer has                yes
-``checkpoint``  a signed checkpoint does not match the line it covers, or its          yes
-                signature does not verify
+``checkpoint``  a signed checkpoint does not match the line on the chain at its       yes
+                ``seq``, or its signature does not verify
 ``torn``        the last line is incomplete (a writer crashed mid-write); not          no
                 tampering, the next writer recovers it (with the lines before it
                 that a writer crashing while recovering it left, or the line its
                 recovery ended when a crash cut it right after that newline)
 ``recovered``   a torn line that a later writer terminated and recorded in a           no
                 ``log.recovered`` event: the last line of the file when that writer
-                came, or one a writer that crashed while recovering it left before it;
-                any other line such an event names is *inserted*
+                came (unless an event), or one a writer that crashed while recovering
+                it left before it (``auditlog.left_by_crash``); any other line such an
+                event names is *inserted*
 ==============  =====================================================================  ========
 
 How breaks are classified: intact lines take a fast path (the line must start with exactly
@@ -70,10 +71,10 @@ from clearance.auditlog import (
     MAX_SEQ,
     NOT_JSON,
     NotAnEvent,
+    left_by_crash,
     next_append,
     rotated_files,
     rotated_head,
-    torn_write,
 )
 
 __all__ = [
@@ -157,7 +158,18 @@ class VerifyResult:
 class _Line:
     """One line as the walk sees it (no JSON kept, only what chaining needs)."""
 
-    __slots__ = ("pos", "fidx", "lineno", "offset", "seq", "prev", "h", "torn_refs", "probe")
+    __slots__ = (
+        "pos",
+        "fidx",
+        "lineno",
+        "offset",
+        "seq",
+        "prev",
+        "h",
+        "torn_refs",
+        "probe",
+        "size",
+    )
 
     def __init__(
         self,
@@ -170,6 +182,7 @@ class _Line:
         h: str,
         torn_refs: frozenset[tuple[int, str]] = frozenset(),
         probe: bytes = b"",
+        size: int = 0,
     ) -> None:
         self.pos = pos
         self.fidx = fidx
@@ -180,6 +193,7 @@ class _Line:
         self.h = h
         self.torn_refs = torn_refs  # (offset, sha256) of torn lines a log.recovered names
         self.probe = probe  # the line's first bytes (_PROBE), to tell a torn write from others
+        self.size = size  # bytes, without the newline (to read the line again: _Walker.text)
 
 
 _VIRTUAL = _Line(-1, 0, 0, 0, 0, None, GENESIS)
@@ -259,14 +273,22 @@ def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[in
 
 
 class _Walker:
-    def __init__(self, result: VerifyResult, files: list[Path], want: dict[int, str]) -> None:
+    def __init__(
+        self,
+        result: VerifyResult,
+        files: list[Path],
+        want: dict[int, str],
+        handles: list[BinaryIO],
+    ) -> None:
         self.result = result
         self.files = files
         self.names = [str(f) for f in files]
+        self.handles = handles  # the snapshot's open files, to read a line again
         self.want = want  # seq -> checkpoint head hash, for checkpoint checks
-        self.seen: dict[
-            int, list[str]
-        ] = {}  # seq -> hashes of lines with that seq (checkpointed seqs only)
+        #: checkpointed seq -> {position: hash} of the lines with it on the chain: a line is
+        #: added when read, and dropped when the walk leaves it off the chain (a checkpoint
+        #: holds the log to the line at its seq that the chain goes through, no other)
+        self.seen: dict[int, dict[int, str]] = {}
         self.p1 = _VIRTUAL
         self.p2 = _VIRTUAL
         self.region: list[_Line] | None = None
@@ -300,7 +322,7 @@ class _Walker:
 
     def feed(self, line: _Line) -> None:
         if line.seq is not None and line.seq in self.want:
-            self.seen.setdefault(line.seq, []).append(line.h)
+            self.seen.setdefault(line.seq, {})[line.pos] = line.h
         region = self.region
         p1 = self.p1
         good = line.prev == p1.h and line.seq is not None and p1.seq is not None
@@ -491,6 +513,8 @@ class _Walker:
             cur, cur_seq = nxt, nxt_seq
         if resume is None:
             self.chain_end = cur
+        if self.want:
+            self._seen_on_chain(nodes, path)
         # chained lines out of file order: reordered
         for before, n in zip(path[1:], path[2:], strict=False):
             if n.pos < before.pos and n.pos not in explained:
@@ -520,31 +544,50 @@ class _Walker:
             else:
                 message = f"line (seq {n.seq}) is not part of the chain"
             if n.pos in misnamed:
+                event, why = misnamed[n.pos]
                 message += (
-                    f"; the log.recovered event at {self.where(misnamed[n.pos])} names it as "
-                    "torn, but a crash leaves a torn line only at the end of the file"
+                    f"; the log.recovered event at {self.where(event)} names it as torn, but {why}"
                 )
             found = self.brk("inserted", n, message)
             if n.seq is not None:
                 self.unchained[n.pos] = found
 
+    def _seen_on_chain(self, nodes: list[_Line], path: list[_Line]) -> None:
+        """Keep in ``self.seen`` only the lines of ``nodes`` that the walk put on the chain: a
+        copy of a checkpointed line kept elsewhere (named as torn by a forged recovery, say)
+        does not stand for the line a checkpoint signed."""
+        chain = {n.pos for n in path}
+        for n in nodes:
+            if n.seq is None or n.seq not in self.want:
+                continue
+            if n.pos in chain:
+                self.seen.setdefault(n.seq, {})[n.pos] = n.h
+            else:
+                self.seen.get(n.seq, {}).pop(n.pos, None)
+
+    def text(self, line: _Line) -> bytes:
+        """The bytes of ``line`` (without its newline), read again from the snapshot."""
+        return os.pread(self.handles[line.fidx].fileno(), line.size, line.offset)
+
     def _named_torn(
         self, nodes: list[_Line], visited: set[int]
-    ) -> tuple[set[int], dict[int, _Line]]:
+    ) -> tuple[set[int], dict[int, tuple[_Line, str]]]:
         """Lines of ``nodes`` off the chain that a ``log.recovered`` event on the chain names
         (same file, offset and SHA-256): the positions of those a crash can have left, and the
-        others (position -> the event naming them).
+        others (position -> the event naming them, and why it is not torn).
 
-        The last line an event names was the last line of the file when its writer came: torn
-        (whatever it holds). A line it names before that one had been terminated already,
-        which only a writer that crashed in turn while recovering it does: so it must start
-        like the event written at the recovery's ``seq``, and the line after it like that
-        writer's ``log.recovered`` (``auditlog.torn_write``). Anything else is not a torn line.
+        Whether a crash can have left a line is the writers' rule (``auditlog.left_by_crash``):
+        the last line an event names was the last line of the file when its writer came, torn
+        whatever it holds but an event (a writer chains to an event; it never names one as
+        torn). A line it names before that one had been terminated already, which only a writer
+        that crashed in turn while recovering it does: so it must be cut short, start like the
+        event written at the recovery's ``seq``, and the line after it like that writer's
+        ``log.recovered`` (``auditlog.torn_write``). Anything else is not a torn line.
         """
         by_place = {(n.fidx, n.offset, n.h): n for n in nodes}
         by_pos = {n.pos: n for n in nodes}
         torn: set[int] = set()
-        misnamed: dict[int, _Line] = {}
+        misnamed: dict[int, tuple[_Line, str]] = {}
         for event in nodes:
             if not event.torn_refs or event.pos not in visited:
                 continue
@@ -555,16 +598,20 @@ class _Walker:
                 n = by_place.get((event.fidx, offset, h))
                 if n is None or n.pos in visited:
                     continue
+                if offset == last:
+                    if left_by_crash(self.text(n), seq, prev, ended=False):
+                        torn.add(n.pos)
+                    else:
+                        why = "it is an audit event, which writers chain to and never name"
+                        misnamed.setdefault(n.pos, (event, why))
+                    continue
                 after = by_pos.get(n.pos + 1)
-                if offset == last or (
-                    after is not None
-                    and torn_write(n.probe, seq, prev)
-                    and torn_write(after.probe, seq, prev, "log.recovered")
-                ):
+                if after is not None and left_by_crash(self.text(n), seq, prev, after.probe):
                     torn.add(n.pos)
                 else:
-                    misnamed.setdefault(n.pos, event)
-        return torn, {pos: event for pos, event in misnamed.items() if pos not in torn}
+                    why = "a crash leaves a torn line only at the end of the file"
+                    misnamed.setdefault(n.pos, (event, why))
+        return torn, {pos: named for pos, named in misnamed.items() if pos not in torn}
 
     def _edited_in_place(self, lines: list[_Line], before: _Line, before_seq: int) -> None:
         """Lines sitting exactly where missing ``seq`` values belong: changed, or moved here."""
@@ -632,14 +679,24 @@ def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes, byte
     if isinstance(item, _Line):
         return item
     pos, fidx, lineno, offset, seq, hb, prev, line = item
-    return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode(), probe=line[:_PROBE])
+    return _Line(
+        pos,
+        fidx,
+        lineno,
+        offset,
+        seq,
+        prev.decode(),
+        hb.decode(),
+        probe=line[:_PROBE],
+        size=len(line),
+    )
 
 
 def _read(
     files: list[tuple[Path, BinaryIO, int]], active: Path, walker: _Walker, result: VerifyResult
 ) -> Break | None:
     """Stream every line into ``walker``, but those a crash left at the end of the log
-    (reported torn here). Returns an ``edited`` break for a line no writer appends after
+    (reported torn here). The caller closes ``files`` (the walk may read a line again). Returns an ``edited`` break for a line no writer appends after
     (:func:`_tail`), to be reported unless the walk names that line as tampering already.
 
     The fast path handles the common case without building objects: a line that starts
@@ -664,66 +721,74 @@ def _read(
         refused_at = refused[1] if refused is not None and refused[0] == fidx else -1
         if refused_at >= 0:
             marks = marks | {refused_at}
-        with fh:
-            offset = 0
-            for lineno, raw in enumerate(fh, 1):
-                if offset >= size:  # appended after the snapshot
+        offset = 0
+        for lineno, raw in enumerate(fh, 1):
+            if offset >= size:  # appended after the snapshot
+                break
+            if marks and offset in marks:
+                if offset != refused_at:  # a crash left it: torn, not chained
+                    result.breaks.append(_crash_left(path, lineno, raw, offset, size))
+                    offset += len(raw)
+                    pos += 1
+                    continue
+                m = _PREFIX.match(raw)
+                not_event = Break(
+                    "edited",
+                    str(path),
+                    lineno,
+                    int(m.group(1)) if m else None,
+                    "line is not a valid audit event (edited or corrupted), and no crash "
+                    "leaves one like it at the end of the log: no line after it vouches for "
+                    "it, and writers refuse to append to the log",
+                )
+            if raw[-1:] == b"\n":
+                line = raw[:-1]
+            else:  # only the last line of a file can lack its newline
+                line = raw
+                if fidx == active_index and _torn(result, path, lineno, raw):
                     break
-                if marks and offset in marks:
-                    if offset != refused_at:  # a crash left it: torn, not chained
-                        result.breaks.append(_crash_left(path, lineno, raw, offset, size))
-                        offset += len(raw)
-                        pos += 1
-                        continue
-                    m = _PREFIX.match(raw)
-                    not_event = Break(
-                        "edited",
-                        str(path),
-                        lineno,
-                        int(m.group(1)) if m else None,
-                        "line is not a valid audit event (edited or corrupted), and no crash "
-                        "leaves one like it at the end of the log: no line after it vouches for "
-                        "it, and writers refuse to append to the log",
-                    )
-                if raw[-1:] == b"\n":
-                    line = raw[:-1]
-                else:  # only the last line of a file can lack its newline
-                    line = raw
-                    if fidx == active_index and _torn(result, path, lineno, raw):
-                        break
-                hb = sha(line).hexdigest().encode()
-                if fast and line.startswith(expect) and _RECOVERED not in line:
-                    seq1 += 1
-                    if want and seq1 in want:
-                        walker.seen.setdefault(seq1, []).append(hb.decode())
-                    l2 = l1
-                    l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1], line)
-                    events += 1
-                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
+            hb = sha(line).hexdigest().encode()
+            if fast and line.startswith(expect) and _RECOVERED not in line:
+                seq1 += 1
+                if want and seq1 in want:
+                    walker.seen.setdefault(seq1, {})[pos] = hb.decode()
+                l2 = l1
+                l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1], line)
+                events += 1
+                expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
+            else:
+                walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+                m = _PREFIX.match(line)
+                refs: frozenset[tuple[int, str]] = frozenset()
+                seq: int | None
+                if m is not None and _RECOVERED not in line:
+                    seq, prev = int(m.group(1)), m.group(2).decode()
                 else:
-                    walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
-                    m = _PREFIX.match(line)
-                    refs: frozenset[tuple[int, str]] = frozenset()
-                    seq: int | None
-                    if m is not None and _RECOVERED not in line:
-                        seq, prev = int(m.group(1)), m.group(2).decode()
-                    else:
-                        seq, prev, refs = _parse_slow(line)
-                    walker.feed(
-                        _Line(
-                            pos, fidx, lineno, offset, seq, prev, hb.decode(), refs, line[:_PROBE]
-                        )
+                    seq, prev, refs = _parse_slow(line)
+                walker.feed(
+                    _Line(
+                        pos,
+                        fidx,
+                        lineno,
+                        offset,
+                        seq,
+                        prev,
+                        hb.decode(),
+                        refs,
+                        line[:_PROBE],
+                        len(line),
                     )
-                    events += seq is not None
-                    l1, l2 = walker.p1, walker.p2
-                    fast = walker.region is None and l1.seq is not None
-                    if fast:
-                        seq1 = l1.seq
-                        expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
-                offset += len(raw)
-                pos += 1
-                if result.first_seq is None and events:
-                    result.first_seq = seq1 if fast else walker.p1.seq
+                )
+                events += seq is not None
+                l1, l2 = walker.p1, walker.p2
+                fast = walker.region is None and l1.seq is not None
+                if fast:
+                    seq1 = l1.seq
+                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
+            offset += len(raw)
+            pos += 1
+            if result.first_seq is None and events:
+                result.first_seq = seq1 if fast else walker.p1.seq
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
     return not_event
@@ -825,14 +890,14 @@ def verify_log(
     files = [f for f, _fh, _size in snapshot]
     result = VerifyResult(log=str(path), files=[str(f) for f in files])
     want = {int(c["seq"]): str(c["head"]) for c in checkpoints or []}
-    walker = _Walker(result, files, want)
+    walker = _Walker(result, files, want, [fh for _f, fh, _size in snapshot])
     _check_numbering(files, result)
     try:
         not_event = _read(snapshot, Path(path), walker, result)
+        walker.finish()
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
-    walker.finish()
     if not_event is not None:
         # the walk finds such a line off the chain (inserted) when it holds no seq: what the
         # writers refuse is what it is; any other break the walk names there says more
@@ -898,7 +963,7 @@ def _check_checkpoints(
                     "were signed for have been removed",
                 )
             )
-        elif head not in walker.seen.get(seq, []):
+        elif head not in walker.seen.get(seq, {}).values():
             result.breaks.append(
                 Break(
                     "checkpoint",
