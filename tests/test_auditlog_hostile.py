@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from clearance.auditlog import AuditLog, AuditLogError, NotAnEvent
+from clearance.auditlog import MAX_EVENT_BYTES, AuditLog, AuditLogError, NotAnEvent
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -205,3 +206,77 @@ def test_a_last_line_with_a_seq_of_many_digits_is_refused_and_edited(
     )
     proc = clearance("report", str(path))
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr
+
+
+# -- a last line of many MiB ----------------------------------------------------------------------
+
+
+def _torn_start(path: Path) -> bytes:
+    """The first bytes of the event a writer writes next to ``path`` (seq 4)."""
+    head = hashlib.sha256(path.read_bytes()[:-1].split(b"\n")[-1]).hexdigest().encode()
+    return b'{"schema":"clearance.event/1","seq":4,"prev":"' + head + b'","time":"'
+
+
+def test_a_torn_line_longer_than_any_event_is_refused_at_once_and_edited(tmp_path: Path) -> None:
+    """A crash leaves at most one write, and no write is longer than MAX_EVENT_BYTES: a last
+    line without newline that is longer was not left by a crash. Writers refuse it at once
+    (they once read it back 8 KiB at a time, copying it each time: minutes, under the lock),
+    and verify reports it as edited, in time linear in its size."""
+    path = _log(tmp_path)
+    _append(path, _torn_start(path) + b"a" * (2 * MAX_EVENT_BYTES))
+    before = path.stat().st_size
+    started = time.perf_counter()
+    with pytest.raises(NotAnEvent, match=rf"{path}:4: .*longer than any audit event"):
+        AuditLog(path).append({"event": "run.started"})
+    assert time.perf_counter() - started < 2
+    assert path.stat().st_size == before
+    started = time.perf_counter()
+    result = verify_log(path)
+    assert time.perf_counter() - started < 10
+    assert [(b.kind, b.line) for b in result.breaks] == [("edited", 4)]
+    assert "longer than any audit event" in result.breaks[0].message
+
+
+def test_a_torn_line_as_long_as_one_write_is_recovered(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    start = _torn_start(path)
+    _append(path, start + b"a" * (MAX_EVENT_BYTES - len(start)))
+    assert _kinds(path) == [("torn", 4)]
+    AuditLog(path).append({"event": "run.started"})
+    result = verify_log(path)
+    assert result.intact and [(b.kind, b.line) for b in result.breaks] == [("recovered", 4)]
+
+
+def test_a_last_line_longer_than_any_event_is_refused_and_edited(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    _append(path, b"x" * (MAX_EVENT_BYTES + 1) + b"\n")
+    with pytest.raises(NotAnEvent, match=rf"{path}:4: .*longer than any audit event"):
+        AuditLog(path).append({"event": "run.started"})
+    assert _kinds(path) == [("edited", 4)]
+
+
+def test_more_lines_after_the_last_event_than_crashes_leave_are_refused(tmp_path: Path) -> None:
+    """Each crash leaves at most one write after the last event; lines adding up to more than
+    four writes' worth were not left by crashes."""
+    path = _log(tmp_path)
+    start = _torn_start(path)
+    for _ in range(5):
+        _append(path, start + b"a" * (MAX_EVENT_BYTES - 1000) + b"\n")
+    with pytest.raises(NotAnEvent, match=rf"{path}:4: .*64 MiB, that are not audit events"):
+        AuditLog(path).append({"event": "run.started"})
+
+
+def test_an_event_longer_than_a_line_may_be_is_an_error_at_the_call_site(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(AuditLogError, match=f"an audit event is at most {MAX_EVENT_BYTES} bytes"):
+        AuditLog(path).append({"event": "finding", "details": {"x": "a" * MAX_EVENT_BYTES}})
+    assert path.read_bytes() == before
+
+
+def test_a_batch_longer_than_one_write_is_written_in_parts_and_verifies(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    big = "a" * (MAX_EVENT_BYTES // 3)
+    AuditLog(path).append_many([{"event": "finding", "message": big} for _ in range(5)])
+    result = verify_log(path)
+    assert result.intact and result.breaks == [] and result.events == 8

@@ -68,6 +68,7 @@ from typing import Any, BinaryIO
 
 from clearance.auditlog import (
     GENESIS,
+    MAX_EVENT_BYTES,
     MAX_SEQ,
     NOT_JSON,
     NotAnEvent,
@@ -732,20 +733,29 @@ def _read(
                     pos += 1
                     continue
                 m = _PREFIX.match(raw)
+                what = (
+                    f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
+                    if len(raw) > MAX_EVENT_BYTES + 1
+                    else "line is not a valid audit event (edited or corrupted)"
+                )
                 not_event = Break(
                     "edited",
                     str(path),
                     lineno,
                     int(m.group(1)) if m else None,
-                    "line is not a valid audit event (edited or corrupted), and no crash "
-                    "leaves one like it at the end of the log: no line after it vouches for "
-                    "it, and writers refuse to append to the log",
+                    f"{what}, and no crash leaves one like it at the end of the log: no line "
+                    "after it vouches for it, and writers refuse to append to the log",
                 )
             if raw[-1:] == b"\n":
                 line = raw[:-1]
             else:  # only the last line of a file can lack its newline
                 line = raw
-                if fidx == active_index and _torn(result, path, lineno, raw):
+                # torn, unless no crash leaves it (longer than any write): then edited
+                if (
+                    fidx == active_index
+                    and offset != refused_at
+                    and _torn(result, path, lineno, raw)
+                ):
                     break
             hb = sha(line).hexdigest().encode()
             if fast and line.startswith(expect) and _RECOVERED not in line:
