@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from clearance.auditlog import MAX_EVENT_BYTES, AuditLog, AuditLogError, NotAnEvent
+from clearance.auditlog import GENESIS, MAX_EVENT_BYTES, AuditLog, AuditLogError, NotAnEvent
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -280,3 +280,43 @@ def test_a_batch_longer_than_one_write_is_written_in_parts_and_verifies(tmp_path
     AuditLog(path).append_many([{"event": "finding", "message": big} for _ in range(5)])
     result = verify_log(path)
     assert result.intact and result.breaks == [] and result.events == 8
+
+
+# -- damaged regions built to make verify slow ----------------------------------------------------
+
+
+def _forged(seq: int, prev: bytes) -> bytes:
+    return _event_line(str(seq).encode(), prev)
+
+
+def test_seqs_interleaving_two_halves_verify_in_linear_time(tmp_path: Path) -> None:
+    """Every prev broken, and the seqs of the first half of the file interleaving those of the
+    second: each jump of the walk from one half to the other once listed every line between
+    its ends (64,000 lines took 20 s)."""
+    n = 64_000
+    seqs = [1 + 4 * i for i in range(n // 2)] + [3 + 4 * i for i in range(n // 2)]
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"".join(_forged(seq, b"0" * 64) + b"\n" for seq in seqs))
+    started = time.perf_counter()
+    result = verify_log(path)
+    assert time.perf_counter() - started < 10  # 20 s before, 1-3 s now
+    kinds = [b.kind for b in result.breaks]
+    assert (kinds.count("deleted"), kinds.count("reordered")) == (n - 3, n // 2 - 1)
+
+
+def test_copies_of_a_chain_the_walk_links_into_again_and_again_verify_quickly(
+    tmp_path: Path,
+) -> None:
+    """300 lines chained by prev, each copied 300 times, with seqs that send the walk back into
+    the copies after each pass: every visit once sorted all the copies linking on (15 s)."""
+    first = _forged(1, GENESIS.encode())
+    contents, prev = [], hashlib.sha256(first).hexdigest().encode()
+    for k in range(300):
+        contents.append(_forged(10**6 + k * 10**4, prev))
+        prev = hashlib.sha256(contents[-1]).hexdigest().encode()
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"\n".join([first, b"a note", *(contents * 300)]) + b"\n")
+    started = time.perf_counter()
+    result = verify_log(path)
+    assert time.perf_counter() - started < 6  # 15 s before, 1-2 s now
+    assert len(result.breaks) == 300 * 300 + 1 and not result.intact

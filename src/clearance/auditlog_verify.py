@@ -200,6 +200,77 @@ class _Line:
 _VIRTUAL = _Line(-1, 0, 0, 0, 0, None, GENESIS)
 
 
+class _Queue:
+    """Lines in a fixed order of preference; :meth:`first` walks past those already visited
+    (the walk never unvisits a line, so each is walked past once)."""
+
+    __slots__ = ("at", "lines")
+
+    def __init__(self, lines: list[_Line]) -> None:
+        self.lines = lines
+        self.at = 0
+
+    def first(self, visited: set[int]) -> _Line | None:
+        lines, at = self.lines, self.at
+        while at < len(lines) and lines[at].pos in visited:
+            at += 1
+        self.at = at
+        return lines[at] if at < len(lines) else None
+
+
+class _Unvisited:
+    """The indices ``0 … n-1``, each removed at most once; :meth:`next` finds the smallest one
+    left from a given index in near-constant time (path halving)."""
+
+    __slots__ = ("up",)
+
+    def __init__(self, n: int) -> None:
+        self.up = list(range(n + 1))  # n: past the end, never removed
+
+    def remove(self, i: int) -> None:
+        self.up[i] = i + 1
+
+    def next(self, i: int) -> int:
+        up = self.up
+        while up[i] != i:
+            up[i] = up[up[i]]
+            i = up[i]
+        return i
+
+
+class _Counts:
+    """How many of the indices ``0 … n-1`` are left in a range (a Fenwick tree): O(log n)."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, n: int) -> None:
+        tree = [0] * (n + 1)
+        for i in range(1, n + 1):  # every index present: built in O(n)
+            tree[i] += 1
+            parent = i + (i & -i)
+            if parent <= n:
+                tree[parent] += tree[i]
+        self.tree = tree
+
+    def remove(self, i: int) -> None:
+        tree = self.tree
+        i += 1
+        while i < len(tree):
+            tree[i] -= 1
+            i += i & -i
+
+    def _before(self, i: int) -> int:
+        tree, total = self.tree, 0
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def between(self, lo: int, hi: int) -> int:
+        """How many are left in ``lo … hi-1``."""
+        return self._before(hi) - self._before(lo)
+
+
 def log_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files of the log at ``path`` in chain order: rotated ones oldest first, then active."""
     p = Path(path)
@@ -449,37 +520,64 @@ class _Walker:
         def named_torn(n: _Line) -> bool:
             return (n.fidx, n.offset, n.h) in named
 
+        # the lines that link to a hash, best first (after the resume line, which comes before
+        # all): the one the next line links to, not named as torn, first in the file; and once
+        # more by hash and seq, for the one that also has the seq the chain expects. Walked
+        # past as they are visited: copies of a line can link the walk to its successors many
+        # times, and sorting or scanning them each time would cost as many times their number
+        def best(n: _Line) -> tuple[bool, bool, int]:
+            return (n.h not in by_prev, named_torn(n), n.pos)
+
+        linking = {h: _Queue(sorted(linked, key=best)) for h, linked in by_prev.items()}
+        by_seq: dict[tuple[str, int], list[_Line]] = {}
+        for h, linked in by_prev.items():
+            for n in linked:
+                if n.seq is not None:
+                    by_seq.setdefault((h, n.seq), []).append(n)
+        linking_at = {key: _Queue(sorted(linked, key=best)) for key, linked in by_seq.items()}
         order = sorted(
             (n.seq, n is not resume, named_torn(n), n.pos, i)
             for i, n in enumerate(nodes)
             if n.seq is not None
         )
         seqs = [o[0] for o in order]
-        first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
+        # the region's lines not yet on the walk, in file order: counted in a range and listed
+        # without going over the others (a jump over many lines must not cost as many)
+        places = [n.pos for n in middle]
+        index = {pos: i for i, pos in enumerate(places)}
+        unvisited = _Unvisited(len(middle))
+        remaining = _Counts(len(middle))
         visited = {anchor.pos}
+
+        def visit(n: _Line) -> None:
+            visited.add(n.pos)
+            i = index.get(n.pos)
+            if i is not None:
+                unvisited.remove(i)
+                remaining.remove(i)
+
         explained: set[int] = set()  # not on the chain, but already reported (edited in place)
         path = [anchor]
         cur, cur_seq = anchor, anchor.seq or 0
         while True:
-            succ = [n for n in by_prev.get(cur.h, ()) if n.pos not in visited]
-            if succ:
-                succ.sort(
-                    key=lambda n: (
-                        n is not resume,
-                        n.seq != cur_seq + 1,
-                        n.h not in by_prev,
-                        named_torn(n),
-                        n.pos,
-                    )
-                )
-                nxt = succ[0]
+            linked_to: _Line | None = None
+            if resume is not None and resume.prev == cur.h and resume.pos not in visited:
+                linked_to = resume
+            else:
+                queue = linking_at.get((cur.h, cur_seq + 1))
+                linked_to = queue.first(visited) if queue is not None else None
+                if linked_to is None and cur.h in linking:
+                    linked_to = linking[cur.h].first(visited)
+            if linked_to is not None:
+                nxt = linked_to
                 if nxt.seq != cur_seq + 1:
                     self.brk("edited", nxt, f"seq is {nxt.seq}, expected {cur_seq + 1}")
                     explained.add(nxt.pos)
-                visited.add(nxt.pos)
+                visit(nxt)
                 path.append(nxt)
                 cur, cur_seq = nxt, cur_seq + 1
                 continue
+            # (cur_seq only grows: a visited line is passed over here once)
             i = bisect.bisect_right(seqs, cur_seq)
             while i < len(order) and nodes[order[i][4]].pos in visited:
                 i += 1
@@ -501,15 +599,24 @@ class _Walker:
                     self.brk("edited", nxt, "prev does not match the line before it")
                     explained.add(nxt.pos)
             else:
-                lo, hi = cur.pos + 1 - first_pos, nxt.pos - first_pos
-                between = [n for n in middle[max(lo, 0) : max(hi, 0)] if n.pos not in visited]
-                if between and len(between) == missing:
+                # the region's lines between the two, not yet on the walk: counted first, and
+                # listed only when they fill the missing seqs exactly (then they are visited:
+                # each line is listed once, however many jumps pass over it)
+                lo = bisect.bisect_left(places, cur.pos + 1)
+                hi = bisect.bisect_left(places, nxt.pos)
+                if lo < hi and remaining.between(lo, hi) == missing:
+                    between = []
+                    j = unvisited.next(lo)
+                    while j < hi:
+                        between.append(middle[j])
+                        j = unvisited.next(j + 1)
                     self._edited_in_place(between, path[-1], cur_seq)
-                    visited.update(n.pos for n in between)
+                    for n in between:
+                        visit(n)
                     explained.update(n.pos for n in between)
                 else:
                     self._deleted(cur, nxt, missing, cur_seq)
-            visited.add(nxt.pos)
+            visit(nxt)
             path.append(nxt)
             cur, cur_seq = nxt, nxt_seq
         if resume is None:
