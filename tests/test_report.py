@@ -441,6 +441,62 @@ def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
     assert json.loads(proc.stdout)["summary"]["assets"] == len(SHOW)
 
 
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "html", "junit"])
+def test_lines_whose_fields_have_other_types_are_skipped_in_every_format(
+    tmp_path: Path, show_log: Path, fmt: str
+) -> None:
+    """A line whose envelope fields are not what writers write (a list for a run id, an
+    object for an asset, a string for details) is not an event: it is skipped and counted,
+    as a damaged line is; it crashed the report (unhashable keys, .get on a list)."""
+    t = "2026-11-26T21:00:00.000Z"
+    hostile = [
+        {"time": t, "event": "finding", "stage": "comp", "run_id": [1]},
+        {"time": t, "event": "asset.audited", "stage": "comp", "asset": {"a": 1}},
+        {"time": t, "event": "policy.loaded", "details": [1]},
+        {"time": t, "event": "run.started", "details": "scan"},
+        {"time": t, "event": "finding", "stage": "comp", "approval": 5},
+        {"time": t, "event": "run.finished", "host": "h", "seq": "7"},
+    ]
+    other = tmp_path / "other.jsonl"  # a second host's log: merged by (time, host, seq)
+    other.write_bytes(show_log.read_bytes())
+    for log in (show_log, other):
+        with open(log, "a") as fh:
+            fh.writelines(json.dumps(event) + "\n" for event in hostile)
+            fh.write(json.dumps({**hostile[-1], "seq": 7}) + "\n")
+    proc = clearance("report", "-f", fmt, str(show_log), str(other))
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "internal error" not in proc.stderr and "12 line(s)" in proc.stderr, proc.stderr
+
+
+def test_details_a_plugin_gives_as_other_json_values_are_shown_as_json(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many(
+        [
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "rule": "SITE-1",
+                "outcome": "escalate",
+                "status": "open",
+                "details": {"frames": [1001, 1100], "remediation": {"ask": "legal"}},
+            },
+            {
+                "event": "asset.audited",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "outcome": "escalate",
+            },
+        ]
+    )
+    (asset,) = build_report([path]).assets
+    (row,) = asset.findings
+    assert (row.frames, row.remediation) == ("[1001, 1100]", '{"ask": "legal"}')
+    for fmt in ("table", "json", "csv", "html", "junit"):
+        proc = clearance("report", "-f", fmt, str(path))
+        assert proc.returncode in (0, 1) and "internal error" not in proc.stderr, proc.stderr
+
+
 def test_rotated_files_are_read_in_order(tmp_path: Path) -> None:
     path = write_show_log(tmp_path / "audit.jsonl", max_bytes=3000)
     assert len(list(tmp_path.glob("audit.jsonl.0*"))) >= 3

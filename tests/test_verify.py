@@ -605,7 +605,13 @@ def _seq_and_prev_only(line: bytes) -> bytes:
     return json.dumps({"seq": event["seq"], "prev": event["prev"]}).encode()
 
 
-@pytest.mark.parametrize("edit", [_cut_into_its_time, _without_details, _seq_and_prev_only])
+def _a_note(line: bytes) -> bytes:
+    return b"checked by the supervisor, all fine"
+
+
+@pytest.mark.parametrize(
+    "edit", [_cut_into_its_time, _without_details, _seq_and_prev_only, _a_note]
+)
 def test_a_last_line_that_is_not_an_event_is_edited_as_the_writers_refuse_it(
     log: Path,
     edit,  # type: ignore[no-untyped-def]
@@ -1018,6 +1024,80 @@ def test_checkpoint_signs_a_log_that_only_grew_since_its_last_checkpoint(
         len(read(log)) - 1,
         len(read(log)),
     ]
+
+
+def _rechain(line: bytes, before: bytes) -> bytes:
+    """``line`` with its ``prev`` recomputed to chain to ``before``, as a forger does."""
+    at = line.index(b'"prev":"') + len(b'"prev":"')
+    return line[:at] + _sha(before).encode() + line[at + 64 :]
+
+
+def _forged_recovery(log: Path, seq: int, before: bytes, named: list[tuple[int, bytes]]) -> bytes:
+    """A ``log.recovered`` event at ``seq`` chained to ``before``, naming ``named`` as torn."""
+    body = prepare_event(
+        {
+            "event": "log.recovered",
+            "message": "a torn line was terminated",
+            "details": {
+                "file": log.name,
+                "torn": [
+                    {"offset": offset, "bytes": len(line), "sha256": _sha(line)}
+                    for offset, line in named
+                ],
+            },
+        },
+        str(log),
+    )
+    return b'{"schema":"clearance.event/1","seq":%d,"prev":"%s",%s' % (
+        seq,
+        _sha(before).encode(),
+        body,
+    )
+
+
+def test_a_checkpointed_line_named_torn_by_a_forged_recovery_fails_the_checkpoint(
+    log: Path, key: Path
+) -> None:
+    """Events between two checkpoints rewritten (hashes recomputed), the checkpointed line
+    kept where it was and named as torn by a forged log.recovered event standing in for it on
+    the chain: a checkpoint holds the log to the line the chain goes through at its seq, and a
+    whole event is never a torn line. verify and checkpoint refuse the log."""
+    cps = key.parent / "audit.checkpoints"
+    sign = ("checkpoint", str(log), "--key", str(key), "--checkpoints", str(cps))
+    assert clearance(*sign).returncode == 0
+    AuditLog(log).append_many(
+        [{"event": "finding", "stage": "comp", "asset": f"sh{i}.exr"} for i in range(5)]
+    )
+    assert clearance(*sign).returncode == 0
+    signed = cps.read_bytes()
+    lines = read(log)
+    n = len(lines)  # seq n is the newest checkpoint's
+    lines[n - 4] = lines[n - 4].replace(b'"sh1.exr"', b'"sh1_forged.exr"')
+    for i in range(n - 4, n - 1):
+        lines[i] = _rechain(lines[i], lines[i - 1])
+    offset = sum(len(line) + 1 for line in lines[:-1])
+    lines.append(_forged_recovery(log, n, lines[-2], [(offset, lines[-1])]))
+    write(log, lines)
+    proc = clearance("verify", str(log), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 3, proc.stdout
+    assert f"(seq {n}): the line with seq {n} does not match the signed head" in proc.stdout
+    assert f"INSERTED   {log}:{n}:" in proc.stdout and "RECOVERED" not in proc.stdout
+    assert "it is an audit event" in proc.stdout
+    proc = clearance(*sign)
+    assert proc.returncode == 3 and "not signing" in proc.stderr
+    assert cps.read_bytes() == signed
+
+
+def test_a_forged_recovery_naming_the_last_event_as_torn_is_tampering(log: Path) -> None:
+    """A log.recovered event appended in the last event's place, naming it as torn: no writer
+    writes one (a writer chains to an event), so the event it stands in for is inserted."""
+    lines = read(log)
+    n = len(lines)
+    offset = sum(len(line) + 1 for line in lines[:-1])
+    lines.append(_forged_recovery(log, n, lines[-2], [(offset, lines[-1])]))
+    write(log, lines)
+    assert breaks(log) == [("inserted", n)]
+    assert clearance("verify", str(log)).returncode == 3
 
 
 def test_checkpoint_refuses_to_sign_next_to_a_forged_checkpoint(log: Path, key: Path) -> None:

@@ -59,8 +59,11 @@ right after the newline, and the next writer then recovers the line that newline
 it does a torn line of NUL bytes (what a power loss leaves of a write that never reached the
 disk). A complete last line that is none of these is not chained to: writers refuse to append
 (:class:`NotAnEvent`), and ``verify`` reports it as edited (:func:`next_append` is the rule
-both follow). A write that fails part-way truncates the file back to where it was, so a full
-disk does not leave a torn line behind when the file system lets us.
+both follow). No write is longer than :data:`MAX_EVENT_BYTES` (16 MiB; nor is an event), so
+a crash leaves no more of a line: the end of the log is read back in linear time and never
+past what crashes leave (a longer line is refused as well). A write that fails part-way
+truncates the file back to where it was, so a full disk does not leave a torn line behind
+when the file system lets us.
 
 structlog wiring
 ----------------
@@ -79,8 +82,8 @@ or ``-v`` setting can drop or reshape an audit event. Every method name (``info`
 written envelope (``seq``, ``prev`` and ``time`` filled in).
 
 Batching (scans): inside ``with audit_batch(audit):`` events are validated and serialised
-when emitted, buffered, and written with **one** lock and **one** fsync when the block
-exits (also every ``max_events``, and also when the block raises, so nothing is lost).
+when emitted, buffered, and written with **one** lock and **one** fsync (per 16 MiB) when the
+block exits (also every ``max_events``, and also when the block raises, so nothing is lost).
 Inside a batch the logger call returns ``None``. Batches nest; the outermost one flushes.
 A batch belongs to the logger it was opened on; use it from one thread.
 """
@@ -112,6 +115,9 @@ from .model import printable
 __all__ = [
     "ENVELOPE",
     "GENESIS",
+    "MAX_EVENT_BYTES",
+    "MAX_SEQ",
+    "NOT_JSON",
     "SCHEMA",
     "AuditLog",
     "AuditLogError",
@@ -119,7 +125,9 @@ __all__ = [
     "NotAnEvent",
     "audit_batch",
     "crash_left",
+    "event_seq",
     "hold_signal",
+    "left_by_crash",
     "line_hash",
     "make_audit_logger",
     "next_append",
@@ -158,6 +166,21 @@ _MIDDLE_KEYS = _BODY_KEYS[1:-1]  # between "time" and "details"
 _SKIPPED_KEYS = _CALLER_KEYS | {"time", "schema", "seq", "prev"}
 _ROTATED_RE = re.compile(r"\.(\d{6})$")
 _TAIL_CHUNK = 8192
+#: What ``json.loads`` raises for a line that is not JSON: ``ValueError`` (with
+#: ``UnicodeDecodeError``, and a number of more than 4,300 digits) and ``RecursionError``
+#: (arrays or objects nested deeper than the parser goes). Every reader of log lines catches
+#: both: such a line is not an event, never a crash.
+NOT_JSON = (ValueError, RecursionError)
+#: The largest ``seq`` an event holds (19 digits, past any log's length): a line with a larger
+#: one is not an event, and nothing computes with it (``int`` refuses to print a number of
+#: more than 4,300 digits).
+MAX_SEQ = 10**19 - 1
+#: The most bytes one line of the log holds (its newline included), and one ``write()`` of a
+#: writer: an event that would be longer is an error at the call site (no real one comes
+#: near), and a batch is written (and fsynced) in parts of at most this size. So a crash or a
+#: power loss leaves at most this many bytes of a line, and a reader never needs more to
+#: read one back; a line that is longer is not an event, and not a crash's.
+MAX_EVENT_BYTES = 16 * 2**20
 
 
 class AuditLogError(Exception):
@@ -249,6 +272,19 @@ class _Prepared:
         return {"schema": SCHEMA, "seq": seq, "prev": prev, **body}
 
 
+#: the bytes a line holds besides its prepared tail, at most: the envelope's head and newline
+_ENVELOPE_BYTES = len(_Prepared(None, b"").render(MAX_SEQ, GENESIS)) + 1
+
+
+def _check_size(tail: bytes, name: object, where: str) -> None:
+    if len(tail) + _ENVELOPE_BYTES > MAX_EVENT_BYTES:
+        raise AuditLogError(
+            f"{where}: event {name!r} is {len(tail) + _ENVELOPE_BYTES} bytes as a line of the "
+            f"log; an audit event is at most {MAX_EVENT_BYTES} bytes (put large data in a file "
+            "and name it in the event)"
+        )
+
+
 def prepare_event(event: Mapping[str, Any], where: str) -> bytes:
     """``event`` validated and serialised as the log will hold it, less ``schema``, ``seq``
     and ``prev`` (:meth:`AuditSink.write_prepared` adds them when it is written).
@@ -308,8 +344,9 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
             # an escape, as the asset's name is (clearance.model.printable)
             body = _printable(body)
             tail = _dumps(body)[1:].encode("utf-8")
-    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError: a ValueError
         raise AuditLogError(f"{where}: event {name!r} cannot be serialised: {exc}") from None
+    _check_size(tail, name, where)
     return _Prepared(body, tail)
 
 
@@ -418,29 +455,34 @@ class AuditLog:
                 seq, prev, prefix, recovered = _read_head(self.path)
                 pending: list[bytes] = [prefix] if prefix else []
                 size = os.fstat(fd).st_size + len(prefix)
+                pending_size = len(prefix)  # one write holds at most MAX_EVENT_BYTES
                 if recovered is not None:
                     seq += 1
                     line = recovered.render(seq, prev)
                     pending.append(line + b"\n")
                     size += len(line) + 1
+                    pending_size += len(line) + 1
                     prev = line_hash(line)  # not returned: the caller did not ask for it
                 for item in prepared:
                     seq += 1
                     line = item.render(seq, prev)
                     chunk = line + b"\n"
-                    if (
+                    rotate = (
                         self.max_bytes is not None
                         and size > 0
                         and size + len(chunk) > self.max_bytes
-                    ):
+                    )
+                    if rotate or pending_size + len(chunk) > MAX_EVENT_BYTES:
                         self._append_bytes(fd, b"".join(pending))
-                        pending = []
+                        pending, pending_size = [], 0
+                    if rotate:
                         os.close(fd)
                         fd = -1  # nothing to close if the rotation fails
                         fd = self._rotate()
                         size = 0
                     pending.append(chunk)
                     size += len(chunk)
+                    pending_size += len(chunk)
                     if records:
                         written.append(item.record(seq, prev))
                     prev = sha256(line).hexdigest()  # line_hash(), without the newline check
@@ -561,21 +603,21 @@ def _signals_held() -> Iterator[None]:
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")  # GENESIS is one too
 
 
-def _parse_head(line: bytes) -> int | None:
-    """The ``seq`` of ``line`` if it is a complete event, else None.
+def event_seq(line: bytes) -> int | None:
+    """The ``seq`` of ``line`` (without its newline) if it is a complete event, else None.
 
     Only what a writer writes is an event: the whole envelope, ``schema``
-    ``clearance.event/1``, a positive ``seq`` and a SHA-256 ``prev``. A line that merely has
-    ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
+    ``clearance.event/1``, a ``seq`` from 1 to :data:`MAX_SEQ` and a SHA-256 ``prev``. A line
+    that merely has ``seq`` and ``prev`` (typed in, pasted from elsewhere) is not chained to.
     """
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except NOT_JSON:
         return None
     if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
     seq, prev = obj["seq"], obj["prev"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         return None
     if not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev):
         return None
@@ -625,28 +667,55 @@ def _line_number(rfd: int, offset: int) -> int:
     return count
 
 
-def _last_lines(rfd: int, size: int) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, raw_line)`` from the end of the file backwards.
+def _last_lines(rfd: int, size: int, limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Yield ``(offset, raw_line)`` from the end of the file backwards, reading each byte once.
 
-    The first line yielded may lack its ``\\n`` (a torn write); the others end with one.
+    The first line yielded may lack its ``\\n`` (a torn write); the others end with one. A line
+    of more than ``limit`` bytes (its newline included) is not read whole: ``(offset, None)``.
     """
-    end = size  # exclusive end of the line being looked for (its newline included)
-    pos = size  # file offset of buf[0]
-    buf = b""
+    end = size  # exclusive end of the next line (its newline included)
+    left = b""  # the bytes just before ``end`` read already (``[end - len(left), end)``)
     while end > 0:
-        while True:
-            idx = buf.rfind(b"\n", 0, max(end - 1 - pos, 0))
-            if idx >= 0 or pos == 0:
-                break
-            step = min(_TAIL_CHUNK, pos)
-            pos -= step
-            buf = os.pread(rfd, step, pos) + buf
-        start = pos + idx + 1 if idx >= 0 else 0
-        yield start, buf[start - pos : end - pos]
+        parts = [left]  # what is read of the line, its last part first
+        got = len(left)
+        # the line starts after the last newline before its own (its last byte)
+        idx = left.rfind(b"\n", 0, max(got - 1, 0))
+        while idx < 0 and got < end and got <= limit:
+            step = min(max(_TAIL_CHUNK, got), end - got, limit + 1 - got)  # doubling: linear
+            chunk = os.pread(rfd, step, end - got - step)
+            got += step
+            parts.append(chunk)
+            idx = chunk.rfind(b"\n", 0, step - 1 if got == step else step)
+        if idx >= 0:
+            start = end - got + idx + 1
+            left, parts[-1] = parts[-1][: idx + 1], parts[-1][idx + 1 :]
+        elif got >= end:
+            start, left = 0, b""
+        else:  # longer than ``limit``: where it starts is all that is asked
+            start, left = _line_start(rfd, end - got), b""
+        if end - start > limit:
+            yield start, None
+        else:
+            yield start, b"".join(reversed(parts))
         end = start
 
 
+def _line_start(rfd: int, pos: int) -> int:
+    """The offset of the line that holds the byte before ``pos`` (scanned back, not kept)."""
+    while pos > 0:
+        step = min(1 << 20, pos)
+        idx = os.pread(rfd, step, pos - step).rfind(b"\n")
+        if idx >= 0:
+            return pos - step + idx + 1
+        pos -= step
+    return 0
+
+
 _MAX_TORN = 64
+#: the most bytes a crash leaves after the last event: one write's worth (MAX_EVENT_BYTES), and
+#: one more for each writer that crashed in turn while recovering it; four writes' worth is
+#: more than crashes leave
+_TAIL_BYTES = 4 * MAX_EVENT_BYTES
 
 
 def _read_head(path: Path) -> tuple[int, str, bytes, _Prepared | None]:
@@ -680,8 +749,8 @@ def next_append(
     the file ends with a newline (if not, the writer writes one first). ``torn``: the lines
     after that event that a crash left (:func:`crash_left`), which the writer names in a
     ``log.recovered`` event. Raises :class:`NotAnEvent`, naming the file and line, when the
-    last line is complete but neither an event nor a line a crash left, or when more than
-    ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
+    last line is complete but neither an event nor a line a crash left, or when more follows
+    the last event than crashes leave (:func:`torn_tail`): no writer appends to such a log.
     """
     lines, head = torn_tail(rfd, size, path)
     ended = not size or os.pread(rfd, 1, size - 1) == b"\n"
@@ -706,24 +775,41 @@ def torn_tail(
 
     ``lines``: ``(offset, line)`` of the lines after that event, the last line of the file
     first, each without its newline. ``head``: that event's ``(seq, hash)``, None when the
-    file holds none. Raises :class:`NotAnEvent`, naming the file and line, when more than
-    ``_MAX_TORN`` lines follow the last event: no writer appends to such a log.
+    file holds none. Raises :class:`NotAnEvent`, naming the file and line, when more follows
+    that event than crashes leave: a line longer than :data:`MAX_EVENT_BYTES` (no write is),
+    or more than ``_MAX_TORN`` lines or ``_TAIL_BYTES``. No writer appends to such a log. Reads
+    back no more than that, each byte once: a long last line costs time linear in its size.
     """
     torn: list[tuple[int, bytes]] = []
-    for offset, raw in _last_lines(rfd, size):
+    tail = 0  # bytes after the last event
+    for offset, raw in _last_lines(rfd, size, MAX_EVENT_BYTES + 1):
+        if raw is None:
+            raise _too_long(rfd, path, offset)
         line = raw[:-1] if raw.endswith(b"\n") else raw
-        seq = _parse_head(line)
+        seq = event_seq(line)
         if seq is not None:
             return torn, (seq, line_hash(line))
-        if len(torn) >= _MAX_TORN:
+        tail += len(raw)
+        if len(torn) >= _MAX_TORN or tail > _TAIL_BYTES:
             raise NotAnEvent(
                 f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
-                f"{_MAX_TORN} lines that are not audit events; run `clearance verify {path}`",
+                f"{_MAX_TORN} lines, or {_TAIL_BYTES >> 20} MiB, that are not audit events "
+                f"(more than crashes leave); run `clearance verify {path}`",
                 path,
                 offset,
             )
         torn.append((offset, line))
     return torn, None
+
+
+def _too_long(rfd: int, file: Path, offset: int) -> NotAnEvent:
+    return NotAnEvent(
+        f"{file}:{_line_number(rfd, offset)}: the line at byte {offset} of the audit log is "
+        f"longer than any audit event, and than a crash leaves ({MAX_EVENT_BYTES >> 20} MiB); "
+        f"run `clearance verify {file}` before writing to it again",
+        file,
+        offset,
+    )
 
 
 def _head_of_rotated(path: Path) -> tuple[int, str]:
@@ -747,9 +833,11 @@ def rotated_head(rfd: int, size: int, file: Path, path: Path) -> tuple[int, str]
     active file holds no event; ``(0, GENESIS)`` if ``file`` is empty. Its last line must be
     an event (a crash leaves no torn line in a rotated file): else :class:`NotAnEvent`.
     """
-    for offset, raw in _last_lines(rfd, size):
+    for offset, raw in _last_lines(rfd, size, MAX_EVENT_BYTES + 1):
+        if raw is None:
+            raise _too_long(rfd, file, offset)
         line = raw[:-1] if raw.endswith(b"\n") else raw
-        seq = _parse_head(line)
+        seq = event_seq(line)
         if seq is None:
             raise NotAnEvent(
                 f"{file}:{_line_number(rfd, offset)}: the last line of the rotated audit "
@@ -769,34 +857,49 @@ def crash_left(
     :func:`torn_tail`) that a crash can have left, for a recovery written as ``seq`` chained to
     ``prev``: what the next writer names as torn. ``ended``: the file ends with a newline.
 
-    The last line without a newline is torn (a crash cut it), whatever it holds. A line a
-    newline ended is torn only if a writer that came to recover it ended it and crashed in
-    turn: it is not a whole JSON value (what is left of a line cut short never is), it starts
-    like the event a writer was writing at ``seq``, and the line after it, if any, like that
-    writer's ``log.recovered`` event (the newline and that event are one write, but a partial
-    write or a power loss can cut it right after the newline). Any other line was put there by
-    hand: it is not named, and ``verify`` reports it. None when that is the last line: a
-    complete line that is not an event, which no writer appends after.
+    Which lines those are: :func:`left_by_crash`. None when the last line is not one of them:
+    a complete line that is not an event, which no writer appends after.
     """
     torn = [
         (offset, line)
         for i, (offset, line) in enumerate(lines)
-        if (i == 0 and not ended)
-        or (
-            _cut_short(line)
-            and torn_write(line, seq, prev)
-            and (i == 0 or torn_write(lines[i - 1][1], seq, prev, "log.recovered"))
-        )
+        if left_by_crash(line, seq, prev, lines[i - 1][1] if i else None, ended=i > 0 or ended)
     ]
     if lines and torn[:1] != lines[:1]:
         return None
     return torn
 
 
+def left_by_crash(
+    line: bytes, seq: int, prev: str, after: bytes | None = None, *, ended: bool = True
+) -> bool:
+    """True if ``line`` (without its newline), a line after the last event of the log, can be
+    one a crash left there, for the writer that recovers the log as event ``seq`` chained to
+    ``prev`` to name as torn. ``after``: the line after it (None: it is the last line);
+    ``ended``: a newline ends it. Writers name these lines (:func:`crash_left`), and ``verify``
+    reports as recovered only the lines a ``log.recovered`` event names that pass this test.
+
+    An event is never torn: a writer chains to it. The last line without a newline is torn (a
+    crash cut it), whatever else it holds. A line a newline ended is torn only if a writer
+    that came to recover it ended it and crashed in turn: it is not a whole JSON value (what is
+    left of a line cut short never is), it starts like the event a writer was writing at
+    ``seq`` (:func:`torn_write`), and the line after it, if any, like that writer's
+    ``log.recovered`` event (the newline and that event are one write, but a partial write or
+    a power loss can cut it right after the newline). Any other line was put there by hand.
+    """
+    if after is None and not ended:
+        return event_seq(line) is None
+    return (
+        _cut_short(line)  # not an event either
+        and torn_write(line, seq, prev)
+        and (after is None or torn_write(after, seq, prev, "log.recovered"))
+    )
+
+
 def _cut_short(line: bytes) -> bool:
     try:
         json.loads(line.decode())  # UTF-8, as written: NUL bytes are not another encoding
-    except ValueError:  # UnicodeDecodeError too
+    except NOT_JSON:  # UnicodeDecodeError too
         return True
     return False
 
@@ -845,6 +948,7 @@ class AuditSink:
 
     def write_prepared(self, event: bytes) -> None:
         """Write (or, in a batch, buffer) an event serialised by :func:`prepare_event`."""
+        _check_size(event, "(prepared)", self._where)
         prepared = _Prepared(None, event)
         if self._batch is None:
             self.audit_log._write([prepared], records=False)

@@ -4,8 +4,9 @@ A hash chain shows that lines were edited, deleted, inserted or reordered, but s
 can write the log can also cut off its tail or rewrite the whole file and recompute every
 hash. A checkpoint pins the head: "at ``time``, the line with ``seq`` N hashed to ``head``",
 signed with a key the writers never see. ``verify --key`` then detects truncation (a
-checkpoint beyond the end of the log) and rewriting (a checkpointed line that hashes
-differently).
+checkpoint beyond the end of the log) and rewriting (the line the chain goes through at a
+checkpoint's ``seq`` hashes differently; a copy of the signed line kept off the chain does not
+count).
 
 Checkpoint file: JSONL, one record per checkpoint, appended (default ``<log>.checkpoints``,
 but see ``docs/auditlog.md`` — in production it belongs somewhere writers cannot write)::
@@ -38,7 +39,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clearance.auditlog import utc_now
+from clearance.auditlog import NOT_JSON, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
 
 __all__ = [
@@ -238,7 +239,7 @@ def read_checkpoints(
             )
             signature = base64.b64decode(rec["signature"], validate=True)
             public.verify(signature, _note(origin, seq, head, time))
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, InvalidSignature):
+        except (*NOT_JSON, KeyError, TypeError, AttributeError, binascii.Error, InvalidSignature):
             bad.append(
                 Break(
                     "checkpoint",

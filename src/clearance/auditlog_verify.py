@@ -15,16 +15,17 @@ kind            what it means                                                   
 ``gap``         ``seq`` jumps across rotated files, or a rotated file number is          yes
                 missing (a rotated file was deleted)
 ``truncated``   a signed checkpoint covers events the log no longer has                yes
-``checkpoint``  a signed checkpoint does not match the line it covers, or its          yes
-                signature does not verify
+``checkpoint``  a signed checkpoint does not match the line on the chain at its       yes
+                ``seq``, or its signature does not verify
 ``torn``        the last line is incomplete (a writer crashed mid-write); not          no
                 tampering, the next writer recovers it (with the lines before it
                 that a writer crashing while recovering it left, or the line its
                 recovery ended when a crash cut it right after that newline)
 ``recovered``   a torn line that a later writer terminated and recorded in a           no
                 ``log.recovered`` event: the last line of the file when that writer
-                came, or one a writer that crashed while recovering it left before it;
-                any other line such an event names is *inserted*
+                came (unless an event), or one a writer that crashed while recovering
+                it left before it (``auditlog.left_by_crash``); any other line such an
+                event names is *inserted*
 ==============  =====================================================================  ========
 
 How breaks are classified: intact lines take a fast path (the line must start with exactly
@@ -67,11 +68,14 @@ from typing import Any, BinaryIO
 
 from clearance.auditlog import (
     GENESIS,
+    MAX_EVENT_BYTES,
+    MAX_SEQ,
+    NOT_JSON,
     NotAnEvent,
+    left_by_crash,
     next_append,
     rotated_files,
     rotated_head,
-    torn_write,
 )
 
 __all__ = [
@@ -87,7 +91,11 @@ __all__ = [
 TAMPER_KINDS = frozenset(
     {"edited", "deleted", "inserted", "reordered", "gap", "truncated", "checkpoint"}
 )
-_PREFIX = re.compile(rb'\{"schema":"clearance\.event/1","seq":([0-9]+),"prev":"([0-9a-f]{64})"')
+# a seq of at most 19 digits (auditlog.MAX_SEQ): a longer one is no event's (and ``int`` refuses
+# to read one of more than 4,300 digits)
+_PREFIX = re.compile(
+    rb'\{"schema":"clearance\.event/1","seq":([0-9]{1,19}),"prev":"([0-9a-f]{64})"'
+)
 _RECOVERED = b'"event":"log.recovered"'
 _REGION_LIMIT = 100_000  # lines in one damaged region before it is classified as it stands
 _PROBE = 256  # first bytes kept of a line off the fast path: enough for ``torn_write``
@@ -151,7 +159,18 @@ class VerifyResult:
 class _Line:
     """One line as the walk sees it (no JSON kept, only what chaining needs)."""
 
-    __slots__ = ("pos", "fidx", "lineno", "offset", "seq", "prev", "h", "torn_refs", "probe")
+    __slots__ = (
+        "pos",
+        "fidx",
+        "lineno",
+        "offset",
+        "seq",
+        "prev",
+        "h",
+        "torn_refs",
+        "probe",
+        "size",
+    )
 
     def __init__(
         self,
@@ -164,6 +183,7 @@ class _Line:
         h: str,
         torn_refs: frozenset[tuple[int, str]] = frozenset(),
         probe: bytes = b"",
+        size: int = 0,
     ) -> None:
         self.pos = pos
         self.fidx = fidx
@@ -174,9 +194,81 @@ class _Line:
         self.h = h
         self.torn_refs = torn_refs  # (offset, sha256) of torn lines a log.recovered names
         self.probe = probe  # the line's first bytes (_PROBE), to tell a torn write from others
+        self.size = size  # bytes, without the newline (to read the line again: _Walker.text)
 
 
 _VIRTUAL = _Line(-1, 0, 0, 0, 0, None, GENESIS)
+
+
+class _Queue:
+    """Lines in a fixed order of preference; :meth:`first` walks past those already visited
+    (the walk never unvisits a line, so each is walked past once)."""
+
+    __slots__ = ("at", "lines")
+
+    def __init__(self, lines: list[_Line]) -> None:
+        self.lines = lines
+        self.at = 0
+
+    def first(self, visited: set[int]) -> _Line | None:
+        lines, at = self.lines, self.at
+        while at < len(lines) and lines[at].pos in visited:
+            at += 1
+        self.at = at
+        return lines[at] if at < len(lines) else None
+
+
+class _Unvisited:
+    """The indices ``0 … n-1``, each removed at most once; :meth:`next` finds the smallest one
+    left from a given index in near-constant time (path halving)."""
+
+    __slots__ = ("up",)
+
+    def __init__(self, n: int) -> None:
+        self.up = list(range(n + 1))  # n: past the end, never removed
+
+    def remove(self, i: int) -> None:
+        self.up[i] = i + 1
+
+    def next(self, i: int) -> int:
+        up = self.up
+        while up[i] != i:
+            up[i] = up[up[i]]
+            i = up[i]
+        return i
+
+
+class _Counts:
+    """How many of the indices ``0 … n-1`` are left in a range (a Fenwick tree): O(log n)."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, n: int) -> None:
+        tree = [0] * (n + 1)
+        for i in range(1, n + 1):  # every index present: built in O(n)
+            tree[i] += 1
+            parent = i + (i & -i)
+            if parent <= n:
+                tree[parent] += tree[i]
+        self.tree = tree
+
+    def remove(self, i: int) -> None:
+        tree = self.tree
+        i += 1
+        while i < len(tree):
+            tree[i] -= 1
+            i += i & -i
+
+    def _before(self, i: int) -> int:
+        tree, total = self.tree, 0
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def between(self, lo: int, hi: int) -> int:
+        """How many are left in ``lo … hi-1``."""
+        return self._before(hi) - self._before(lo)
 
 
 def log_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -230,12 +322,14 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
 def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[int, str]]]:
     try:
         obj = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except NOT_JSON:
         return None, None, frozenset()
     if not isinstance(obj, dict):
         return None, None, frozenset()
     seq, prev = obj.get("seq"), obj.get("prev")
     if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
+        return None, None, frozenset()
+    if not -MAX_SEQ <= seq <= MAX_SEQ:  # no event's, and past what ``int`` prints
         return None, None, frozenset()
     refs: frozenset[tuple[int, str]] = frozenset()
     details = obj.get("details")
@@ -251,14 +345,22 @@ def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[in
 
 
 class _Walker:
-    def __init__(self, result: VerifyResult, files: list[Path], want: dict[int, str]) -> None:
+    def __init__(
+        self,
+        result: VerifyResult,
+        files: list[Path],
+        want: dict[int, str],
+        handles: list[BinaryIO],
+    ) -> None:
         self.result = result
         self.files = files
         self.names = [str(f) for f in files]
+        self.handles = handles  # the snapshot's open files, to read a line again
         self.want = want  # seq -> checkpoint head hash, for checkpoint checks
-        self.seen: dict[
-            int, list[str]
-        ] = {}  # seq -> hashes of lines with that seq (checkpointed seqs only)
+        #: checkpointed seq -> {position: hash} of the lines with it on the chain: a line is
+        #: added when read, and dropped when the walk leaves it off the chain (a checkpoint
+        #: holds the log to the line at its seq that the chain goes through, no other)
+        self.seen: dict[int, dict[int, str]] = {}
         self.p1 = _VIRTUAL
         self.p2 = _VIRTUAL
         self.region: list[_Line] | None = None
@@ -292,7 +394,7 @@ class _Walker:
 
     def feed(self, line: _Line) -> None:
         if line.seq is not None and line.seq in self.want:
-            self.seen.setdefault(line.seq, []).append(line.h)
+            self.seen.setdefault(line.seq, {})[line.pos] = line.h
         region = self.region
         p1 = self.p1
         good = line.prev == p1.h and line.seq is not None and p1.seq is not None
@@ -418,37 +520,64 @@ class _Walker:
         def named_torn(n: _Line) -> bool:
             return (n.fidx, n.offset, n.h) in named
 
+        # the lines that link to a hash, best first (after the resume line, which comes before
+        # all): the one the next line links to, not named as torn, first in the file; and once
+        # more by hash and seq, for the one that also has the seq the chain expects. Walked
+        # past as they are visited: copies of a line can link the walk to its successors many
+        # times, and sorting or scanning them each time would cost as many times their number
+        def best(n: _Line) -> tuple[bool, bool, int]:
+            return (n.h not in by_prev, named_torn(n), n.pos)
+
+        linking = {h: _Queue(sorted(linked, key=best)) for h, linked in by_prev.items()}
+        by_seq: dict[tuple[str, int], list[_Line]] = {}
+        for h, linked in by_prev.items():
+            for n in linked:
+                if n.seq is not None:
+                    by_seq.setdefault((h, n.seq), []).append(n)
+        linking_at = {key: _Queue(sorted(linked, key=best)) for key, linked in by_seq.items()}
         order = sorted(
             (n.seq, n is not resume, named_torn(n), n.pos, i)
             for i, n in enumerate(nodes)
             if n.seq is not None
         )
         seqs = [o[0] for o in order]
-        first_pos = middle[0].pos if middle else (resume.pos if resume is not None else 0)
+        # the region's lines not yet on the walk, in file order: counted in a range and listed
+        # without going over the others (a jump over many lines must not cost as many)
+        places = [n.pos for n in middle]
+        index = {pos: i for i, pos in enumerate(places)}
+        unvisited = _Unvisited(len(middle))
+        remaining = _Counts(len(middle))
         visited = {anchor.pos}
+
+        def visit(n: _Line) -> None:
+            visited.add(n.pos)
+            i = index.get(n.pos)
+            if i is not None:
+                unvisited.remove(i)
+                remaining.remove(i)
+
         explained: set[int] = set()  # not on the chain, but already reported (edited in place)
         path = [anchor]
         cur, cur_seq = anchor, anchor.seq or 0
         while True:
-            succ = [n for n in by_prev.get(cur.h, ()) if n.pos not in visited]
-            if succ:
-                succ.sort(
-                    key=lambda n: (
-                        n is not resume,
-                        n.seq != cur_seq + 1,
-                        n.h not in by_prev,
-                        named_torn(n),
-                        n.pos,
-                    )
-                )
-                nxt = succ[0]
+            linked_to: _Line | None = None
+            if resume is not None and resume.prev == cur.h and resume.pos not in visited:
+                linked_to = resume
+            else:
+                queue = linking_at.get((cur.h, cur_seq + 1))
+                linked_to = queue.first(visited) if queue is not None else None
+                if linked_to is None and cur.h in linking:
+                    linked_to = linking[cur.h].first(visited)
+            if linked_to is not None:
+                nxt = linked_to
                 if nxt.seq != cur_seq + 1:
                     self.brk("edited", nxt, f"seq is {nxt.seq}, expected {cur_seq + 1}")
                     explained.add(nxt.pos)
-                visited.add(nxt.pos)
+                visit(nxt)
                 path.append(nxt)
                 cur, cur_seq = nxt, cur_seq + 1
                 continue
+            # (cur_seq only grows: a visited line is passed over here once)
             i = bisect.bisect_right(seqs, cur_seq)
             while i < len(order) and nodes[order[i][4]].pos in visited:
                 i += 1
@@ -470,19 +599,30 @@ class _Walker:
                     self.brk("edited", nxt, "prev does not match the line before it")
                     explained.add(nxt.pos)
             else:
-                lo, hi = cur.pos + 1 - first_pos, nxt.pos - first_pos
-                between = [n for n in middle[max(lo, 0) : max(hi, 0)] if n.pos not in visited]
-                if between and len(between) == missing:
+                # the region's lines between the two, not yet on the walk: counted first, and
+                # listed only when they fill the missing seqs exactly (then they are visited:
+                # each line is listed once, however many jumps pass over it)
+                lo = bisect.bisect_left(places, cur.pos + 1)
+                hi = bisect.bisect_left(places, nxt.pos)
+                if lo < hi and remaining.between(lo, hi) == missing:
+                    between = []
+                    j = unvisited.next(lo)
+                    while j < hi:
+                        between.append(middle[j])
+                        j = unvisited.next(j + 1)
                     self._edited_in_place(between, path[-1], cur_seq)
-                    visited.update(n.pos for n in between)
+                    for n in between:
+                        visit(n)
                     explained.update(n.pos for n in between)
                 else:
                     self._deleted(cur, nxt, missing, cur_seq)
-            visited.add(nxt.pos)
+            visit(nxt)
             path.append(nxt)
             cur, cur_seq = nxt, nxt_seq
         if resume is None:
             self.chain_end = cur
+        if self.want:
+            self._seen_on_chain(nodes, path)
         # chained lines out of file order: reordered
         for before, n in zip(path[1:], path[2:], strict=False):
             if n.pos < before.pos and n.pos not in explained:
@@ -512,31 +652,50 @@ class _Walker:
             else:
                 message = f"line (seq {n.seq}) is not part of the chain"
             if n.pos in misnamed:
+                event, why = misnamed[n.pos]
                 message += (
-                    f"; the log.recovered event at {self.where(misnamed[n.pos])} names it as "
-                    "torn, but a crash leaves a torn line only at the end of the file"
+                    f"; the log.recovered event at {self.where(event)} names it as torn, but {why}"
                 )
             found = self.brk("inserted", n, message)
             if n.seq is not None:
                 self.unchained[n.pos] = found
 
+    def _seen_on_chain(self, nodes: list[_Line], path: list[_Line]) -> None:
+        """Keep in ``self.seen`` only the lines of ``nodes`` that the walk put on the chain: a
+        copy of a checkpointed line kept elsewhere (named as torn by a forged recovery, say)
+        does not stand for the line a checkpoint signed."""
+        chain = {n.pos for n in path}
+        for n in nodes:
+            if n.seq is None or n.seq not in self.want:
+                continue
+            if n.pos in chain:
+                self.seen.setdefault(n.seq, {})[n.pos] = n.h
+            else:
+                self.seen.get(n.seq, {}).pop(n.pos, None)
+
+    def text(self, line: _Line) -> bytes:
+        """The bytes of ``line`` (without its newline), read again from the snapshot."""
+        return os.pread(self.handles[line.fidx].fileno(), line.size, line.offset)
+
     def _named_torn(
         self, nodes: list[_Line], visited: set[int]
-    ) -> tuple[set[int], dict[int, _Line]]:
+    ) -> tuple[set[int], dict[int, tuple[_Line, str]]]:
         """Lines of ``nodes`` off the chain that a ``log.recovered`` event on the chain names
         (same file, offset and SHA-256): the positions of those a crash can have left, and the
-        others (position -> the event naming them).
+        others (position -> the event naming them, and why it is not torn).
 
-        The last line an event names was the last line of the file when its writer came: torn
-        (whatever it holds). A line it names before that one had been terminated already,
-        which only a writer that crashed in turn while recovering it does: so it must start
-        like the event written at the recovery's ``seq``, and the line after it like that
-        writer's ``log.recovered`` (``auditlog.torn_write``). Anything else is not a torn line.
+        Whether a crash can have left a line is the writers' rule (``auditlog.left_by_crash``):
+        the last line an event names was the last line of the file when its writer came, torn
+        whatever it holds but an event (a writer chains to an event; it never names one as
+        torn). A line it names before that one had been terminated already, which only a writer
+        that crashed in turn while recovering it does: so it must be cut short, start like the
+        event written at the recovery's ``seq``, and the line after it like that writer's
+        ``log.recovered`` (``auditlog.torn_write``). Anything else is not a torn line.
         """
         by_place = {(n.fidx, n.offset, n.h): n for n in nodes}
         by_pos = {n.pos: n for n in nodes}
         torn: set[int] = set()
-        misnamed: dict[int, _Line] = {}
+        misnamed: dict[int, tuple[_Line, str]] = {}
         for event in nodes:
             if not event.torn_refs or event.pos not in visited:
                 continue
@@ -547,16 +706,20 @@ class _Walker:
                 n = by_place.get((event.fidx, offset, h))
                 if n is None or n.pos in visited:
                     continue
+                if offset == last:
+                    if left_by_crash(self.text(n), seq, prev, ended=False):
+                        torn.add(n.pos)
+                    else:
+                        why = "it is an audit event, which writers chain to and never name"
+                        misnamed.setdefault(n.pos, (event, why))
+                    continue
                 after = by_pos.get(n.pos + 1)
-                if offset == last or (
-                    after is not None
-                    and torn_write(n.probe, seq, prev)
-                    and torn_write(after.probe, seq, prev, "log.recovered")
-                ):
+                if after is not None and left_by_crash(self.text(n), seq, prev, after.probe):
                     torn.add(n.pos)
                 else:
-                    misnamed.setdefault(n.pos, event)
-        return torn, {pos: event for pos, event in misnamed.items() if pos not in torn}
+                    why = "a crash leaves a torn line only at the end of the file"
+                    misnamed.setdefault(n.pos, (event, why))
+        return torn, {pos: named for pos, named in misnamed.items() if pos not in torn}
 
     def _edited_in_place(self, lines: list[_Line], before: _Line, before_seq: int) -> None:
         """Lines sitting exactly where missing ``seq`` values belong: changed, or moved here."""
@@ -624,14 +787,24 @@ def _materialise(item: _Line | tuple[int, int, int, int, int, bytes, bytes, byte
     if isinstance(item, _Line):
         return item
     pos, fidx, lineno, offset, seq, hb, prev, line = item
-    return _Line(pos, fidx, lineno, offset, seq, prev.decode(), hb.decode(), probe=line[:_PROBE])
+    return _Line(
+        pos,
+        fidx,
+        lineno,
+        offset,
+        seq,
+        prev.decode(),
+        hb.decode(),
+        probe=line[:_PROBE],
+        size=len(line),
+    )
 
 
 def _read(
     files: list[tuple[Path, BinaryIO, int]], active: Path, walker: _Walker, result: VerifyResult
 ) -> Break | None:
     """Stream every line into ``walker``, but those a crash left at the end of the log
-    (reported torn here). Returns an ``edited`` break for a line no writer appends after
+    (reported torn here). The caller closes ``files`` (the walk may read a line again). Returns an ``edited`` break for a line no writer appends after
     (:func:`_tail`), to be reported unless the walk names that line as tampering already.
 
     The fast path handles the common case without building objects: a line that starts
@@ -656,66 +829,83 @@ def _read(
         refused_at = refused[1] if refused is not None and refused[0] == fidx else -1
         if refused_at >= 0:
             marks = marks | {refused_at}
-        with fh:
-            offset = 0
-            for lineno, raw in enumerate(fh, 1):
-                if offset >= size:  # appended after the snapshot
+        offset = 0
+        for lineno, raw in enumerate(fh, 1):
+            if offset >= size:  # appended after the snapshot
+                break
+            if marks and offset in marks:
+                if offset != refused_at:  # a crash left it: torn, not chained
+                    result.breaks.append(_crash_left(path, lineno, raw, offset, size))
+                    offset += len(raw)
+                    pos += 1
+                    continue
+                m = _PREFIX.match(raw)
+                what = (
+                    f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
+                    if len(raw) > MAX_EVENT_BYTES + 1
+                    else "line is not a valid audit event (edited or corrupted)"
+                )
+                not_event = Break(
+                    "edited",
+                    str(path),
+                    lineno,
+                    int(m.group(1)) if m else None,
+                    f"{what}, and no crash leaves one like it at the end of the log: no line "
+                    "after it vouches for it, and writers refuse to append to the log",
+                )
+            if raw[-1:] == b"\n":
+                line = raw[:-1]
+            else:  # only the last line of a file can lack its newline
+                line = raw
+                # torn, unless no crash leaves it (longer than any write): then edited
+                if (
+                    fidx == active_index
+                    and offset != refused_at
+                    and _torn(result, path, lineno, raw)
+                ):
                     break
-                if marks and offset in marks:
-                    if offset != refused_at:  # a crash left it: torn, not chained
-                        result.breaks.append(_crash_left(path, lineno, raw, offset, size))
-                        offset += len(raw)
-                        pos += 1
-                        continue
-                    m = _PREFIX.match(raw)
-                    not_event = Break(
-                        "edited",
-                        str(path),
-                        lineno,
-                        int(m.group(1)) if m else None,
-                        "line is not a valid audit event (edited or corrupted), and no crash "
-                        "leaves one like it at the end of the log: no line after it vouches for "
-                        "it, and writers refuse to append to the log",
-                    )
-                if raw[-1:] == b"\n":
-                    line = raw[:-1]
-                else:  # only the last line of a file can lack its newline
-                    line = raw
-                    if fidx == active_index and _torn(result, path, lineno, raw):
-                        break
-                hb = sha(line).hexdigest().encode()
-                if fast and line.startswith(expect) and _RECOVERED not in line:
-                    seq1 += 1
-                    if want and seq1 in want:
-                        walker.seen.setdefault(seq1, []).append(hb.decode())
-                    l2 = l1
-                    l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1], line)
-                    events += 1
-                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
+            hb = sha(line).hexdigest().encode()
+            if fast and line.startswith(expect) and _RECOVERED not in line:
+                seq1 += 1
+                if want and seq1 in want:
+                    walker.seen.setdefault(seq1, {})[pos] = hb.decode()
+                l2 = l1
+                l1 = (pos, fidx, lineno, offset, seq1, hb, expect[-65:-1], line)
+                events += 1
+                expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, hb)
+            else:
+                walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+                m = _PREFIX.match(line)
+                refs: frozenset[tuple[int, str]] = frozenset()
+                seq: int | None
+                if m is not None and _RECOVERED not in line:
+                    seq, prev = int(m.group(1)), m.group(2).decode()
                 else:
-                    walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
-                    m = _PREFIX.match(line)
-                    refs: frozenset[tuple[int, str]] = frozenset()
-                    seq: int | None
-                    if m is not None and _RECOVERED not in line:
-                        seq, prev = int(m.group(1)), m.group(2).decode()
-                    else:
-                        seq, prev, refs = _parse_slow(line)
-                    walker.feed(
-                        _Line(
-                            pos, fidx, lineno, offset, seq, prev, hb.decode(), refs, line[:_PROBE]
-                        )
+                    seq, prev, refs = _parse_slow(line)
+                walker.feed(
+                    _Line(
+                        pos,
+                        fidx,
+                        lineno,
+                        offset,
+                        seq,
+                        prev,
+                        hb.decode(),
+                        refs,
+                        line[:_PROBE],
+                        len(line),
                     )
-                    events += seq is not None
-                    l1, l2 = walker.p1, walker.p2
-                    fast = walker.region is None and l1.seq is not None
-                    if fast:
-                        seq1 = l1.seq
-                        expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
-                offset += len(raw)
-                pos += 1
-                if result.first_seq is None and events:
-                    result.first_seq = seq1 if fast else walker.p1.seq
+                )
+                events += seq is not None
+                l1, l2 = walker.p1, walker.p2
+                fast = walker.region is None and l1.seq is not None
+                if fast:
+                    seq1 = l1.seq
+                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
+            offset += len(raw)
+            pos += 1
+            if result.first_seq is None and events:
+                result.first_seq = seq1 if fast else walker.p1.seq
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
     return not_event
@@ -817,18 +1007,22 @@ def verify_log(
     files = [f for f, _fh, _size in snapshot]
     result = VerifyResult(log=str(path), files=[str(f) for f in files])
     want = {int(c["seq"]): str(c["head"]) for c in checkpoints or []}
-    walker = _Walker(result, files, want)
+    walker = _Walker(result, files, want, [fh for _f, fh, _size in snapshot])
     _check_numbering(files, result)
     try:
         not_event = _read(snapshot, Path(path), walker, result)
+        walker.finish()
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
-    walker.finish()
-    if not_event is not None and not any(
-        b.tampered and (b.file, b.line) == (not_event.file, not_event.line) for b in result.breaks
-    ):
-        result.breaks.append(not_event)
+    if not_event is not None:
+        # the walk finds such a line off the chain (inserted) when it holds no seq: what the
+        # writers refuse is what it is; any other break the walk names there says more
+        here = [b for b in result.breaks if (b.file, b.line) == (not_event.file, not_event.line)]
+        if all(b.kind == "inserted" or not b.tampered for b in here):
+            gone = {id(b) for b in here if b.kind == "inserted"}
+            result.breaks[:] = [b for b in result.breaks if id(b) not in gone]
+            result.breaks.append(not_event)
     result.events -= walker.not_events
     last = walker.chain_end or walker.p1
     if last is not _VIRTUAL:
@@ -886,7 +1080,7 @@ def _check_checkpoints(
                     "were signed for have been removed",
                 )
             )
-        elif head not in walker.seen.get(seq, []):
+        elif head not in walker.seen.get(seq, {}).values():
             result.breaks.append(
                 Break(
                     "checkpoint",

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import rotated_files
+from clearance.auditlog import NOT_JSON, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 
@@ -292,6 +292,45 @@ def _approval_dict(f: FindingRow) -> dict[str, Any]:
 
 
 _decode = json.JSONDecoder().decode
+_TEXT_FIELDS = (
+    "run_id",
+    "host",
+    "stage",
+    "asset",
+    "rule",
+    "outcome",
+    "status",
+    "approval",
+    "message",
+)
+
+
+def _readable(event: Any) -> bool:
+    """True if ``event`` (a line of the log, parsed) is one the report reads: an object with a
+    string ``time`` and ``event``, its other envelope fields strings or null, ``details`` an
+    object and ``seq`` a whole number (or absent), as writers write them. Any other line was
+    not written by a writer (``clearance verify`` names it): skipped and counted."""
+    if not isinstance(event, dict):
+        return False
+    get = event.get
+    if not isinstance(get("time"), str) or not isinstance(get("event"), str):
+        return False
+    for key in _TEXT_FIELDS:
+        value = get(key)
+        if value is not None and not isinstance(value, str):
+            return False
+    details, seq = get("details"), get("seq")
+    return (details is None or isinstance(details, dict)) and (
+        seq is None or (isinstance(seq, int) and not isinstance(seq, bool))
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A free-form detail (``frames``, ``remediation``, …) as text: a plugin may give another
+    JSON value, which the report shows as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
@@ -310,15 +349,11 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                     offset += len(raw)
                     try:
                         event = _decode(raw.decode("utf-8"))
-                    except (ValueError, UnicodeDecodeError):
+                    except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
                         continue
-                    if (
-                        not isinstance(event, dict)
-                        or not isinstance(event.get("time"), str)
-                        or not isinstance(event.get("event"), str)
-                    ):
+                    if not _readable(event):
                         bad += 1
                         skipped[0] += 1
                         continue
@@ -377,9 +412,9 @@ def _row(event: dict[str, Any]) -> FindingRow:
         status=str(event.get("status") or "open"),
         approval=event.get("approval"),
         message=str(event.get("message") or ""),
-        principle=details.get("principle"),
-        remediation=details.get("remediation"),
-        frames=details.get("frames"),
+        principle=_text(details.get("principle")),
+        remediation=_text(details.get("remediation")),
+        frames=_text(details.get("frames")),
         evidence=evidence if isinstance(evidence, dict) else {},
         time=event["time"],
         run_id=event.get("run_id"),
@@ -440,7 +475,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             if known is not None and known[0] > t:
                 continue  # two writers' batches can interleave out of time order in one file
             details = ev.get("details")
-            frames = details.get("frames") if isinstance(details, dict) else None
+            frames = _text(details.get("frames")) if isinstance(details, dict) else None
             current[(stage, asset)] = (
                 t,
                 run_id,
@@ -453,8 +488,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             _note_run(runs, ev, t, name)
         elif name == "policy.loaded":
             details = ev.get("details") or {}
-            production = details.get("production") or production
-            for s in details.get("stages") or []:
+            if isinstance(details.get("production"), str) and details["production"]:
+                production = details["production"]
+            stages = details.get("stages")
+            for s in stages if isinstance(stages, list) else []:
                 if isinstance(s, str) and s not in stages_seen:
                     stages_seen.add(s)
                     stage_order.append(s)
@@ -537,10 +574,11 @@ def _note_run(
         }
     details = ev.get("details") or {}
     if name == "run.started":
-        run["started"], run["command"] = t, details.get("command")
+        run["started"], run["command"] = t, _text(details.get("command"))
     else:
         run["finished"], run["outcome"] = t, ev.get("outcome")
-        run["exit_code"] = details.get("exit_code")
+        code = details.get("exit_code")
+        run["exit_code"] = code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetAudit:

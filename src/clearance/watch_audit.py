@@ -48,6 +48,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from .auditlog import NOT_JSON
 from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_names, split_frame
 from .engine import Session
 from .model import Asset, relative_posix
@@ -769,12 +770,14 @@ def recover_intents(state: StateStore, log: Path | None) -> tuple[int, int]:
                             continue
                         try:
                             event = json.loads(line)
-                        except ValueError:
+                        except NOT_JSON:  # not an event (verify names it): never a crash
                             continue
-                        watch = (event.get("details") or {}).get("watch") or {}
-                        audit_id = watch.get("audit_id")
-                        if audit_id in ids:
-                            found[audit_id] = event.get("outcome")
+                        details = event.get("details") if isinstance(event, dict) else None
+                        watch = details.get("watch") if isinstance(details, dict) else None
+                        audit_id = watch.get("audit_id") if isinstance(watch, dict) else None
+                        if isinstance(audit_id, str) and audit_id in ids:
+                            outcome = event.get("outcome")
+                            found[audit_id] = outcome if isinstance(outcome, str) else None
             except OSError:
                 continue
     for audit_id in ids:
