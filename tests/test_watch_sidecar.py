@@ -828,3 +828,78 @@ def test_a_manifest_removed_while_the_watcher_is_down_reaudits_once_at_start(
     for event in again:
         [latest] = [a for a in store.audits(event["asset"]) if a.state == "audited"]
         assert (latest.manifest, latest.manifest_fp) == (None, "-")
+
+
+@needs_sdk
+def test_a_republished_asset_with_identical_bytes_and_a_new_manifest_is_audited_again(
+    tmp_path: Path,
+) -> None:
+    """A publish tool copies a whole version again: ``x.exr`` with the same bytes, and its
+    ``x.exr.c2pa`` replaced by another manifest (capture → trained GenAI). The identical
+    re-render is recorded, not audited, only when everything its audit reads is the same:
+    here the manifest is not, so it is audited again, once (``sidecar-changed``), with the
+    verdict ``scan`` gives. The same bytes restored with the same manifest bytes after an
+    ``rm`` (new versions of both) → once more; the asset alone rewritten identically →
+    not audited; a restart audits nothing."""
+    from _embedded import CAPTURE, TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    asset = stage / "x.exr"
+    asset.write_bytes(exr_bytes(seed=7))
+    for name, source in [("capture.c2pa", CAPTURE), ("trained.c2pa", TRAINED)]:
+        sign(asset, asset, pki, c2pa_manifest(source), sidecar=stage / name)
+    data = asset.read_bytes()
+    capture, trained = (stage / "capture.c2pa").read_bytes(), (stage / "trained.c2pa").read_bytes()
+    path, manifest = comp / "x.exr", comp / "x.exr.c2pa"
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("mkdirs", str(comp)),
+                ("write", str(comp / "x.exr.genai.yaml"), SIDECAR),
+                ("write", str(manifest), capture),
+                ("write", str(path), data),
+            ],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+        run_writer(writer_script, [("write", str(path), data), ("write", str(manifest), trained)])
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(path)),
+                ("unlink", str(manifest)),
+                ("sleep", 0.5),
+                ("write", str(path), data),
+                ("write", str(manifest), trained),
+            ],
+        )
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+        run_writer(writer_script, [("truncate_rewrite", str(path), data)])
+        quiet(root, 2.0)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    first, republished, restored = audited(root)
+    assert first["outcome"] == "pass"
+    for event, before in [(republished, first), (restored, republished)]:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-changed"
+        assert watch["manifest"] == "comp/x.exr.c2pa"
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert event["outcome"] == "block"
+    assert "PRV-04" in _rules(root, "comp/x.exr")  # "not generated" vs the trained manifest
+    store = ledger(root)
+    [latest] = [a for a in store.audits("comp/x.exr") if a.state == "audited"]
+    st = manifest.stat()
+    assert latest.manifest_fp == f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    (current,) = store.query(
+        "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
+    )
+    assert current[0] == latest.audit_id  # the identical rewrite is covered by the last audit
