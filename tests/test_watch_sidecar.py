@@ -24,6 +24,7 @@ from _watch_harness import (
     quiet,
     run_writer,
     wait_audited,
+    wait_for,
     writer_script,
 )
 from clearance.provenance.c2pa import sdk_available
@@ -903,3 +904,65 @@ def test_a_republished_asset_with_identical_bytes_and_a_new_manifest_is_audited_
         "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
     )
     assert current[0] == latest.audit_id  # the identical rewrite is covered by the last audit
+
+
+def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    """Which asset reads which manifest is kept per folder (listed at most once per 30 s), and
+    kept current by what changes it without an audit too: a sequence's first frame deleted
+    (the next frame is now the one its manifest is looked for by), and an audited file moved
+    out of the tree and back (same version, not audited again). A manifest that lands for
+    either within the 30 s is not missed: one audit each, ``sidecar-late``, reading it; a
+    restart audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with InProcessWatcher(root) as watcher:
+        run_writer(
+            writer_script,
+            [("mkdirs", str(comp)), ("exr", str(comp / "x.exr"), 9)]
+            + [("exr", str(comp / f"sh.{i}.exr"), i) for i in (1001, 1002, 1003)],
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.0)
+        run_writer(  # a manifest no asset reads: the folder's readers are listed now
+            writer_script, [("write", str(comp / "sh.1003.exr.c2pa"), b"not read")]
+        )
+        quiet(root, 1.0)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(comp / "sh.1001.exr")),
+                ("rename", str(comp / "x.exr"), str(outside / "x.exr")),
+            ],
+        )
+        wait_for(lambda: watcher.watcher.vanished >= 2, what="two files vanished")
+        run_writer(writer_script, [("write", str(comp / "other.c2pa"), b"read by none")])
+        quiet(root, 1.0)
+        run_writer(writer_script, [("rename", str(outside / "x.exr"), str(comp / "x.exr"))])
+        quiet(root, 1.0)
+        assert len(audited(root)) == 2
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "sh.1002.exr.c2pa"), b"the first frame's now"),
+                ("write", str(comp / "x.exr.c2pa"), b"x's"),
+            ],
+        )
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 4
+    late = {e["asset"]: e["details"]["watch"] for e in events_[2:]}
+    assert sorted(late) == ["comp/sh.####.exr", "comp/x.exr"]
+    assert late["comp/sh.####.exr"]["manifest"] == "comp/sh.1002.exr.c2pa"
+    assert [f["path"] for f in late["comp/sh.####.exr"]["files"]] == [
+        "comp/sh.1002.exr",
+        "comp/sh.1003.exr",
+    ]
+    assert late["comp/x.exr"]["manifest"] == "comp/x.exr.c2pa"
+    assert {w["reason"] for w in late.values()} == {"sidecar-late"}

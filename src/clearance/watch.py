@@ -303,6 +303,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             except Exception:
                 break
             if hint.tree:
+                self._folders_changed(hint.path)
                 assert self.reconciler is not None
                 self.reconciler.request(hint.root, hint.path, "folder-event")
                 continue
@@ -397,6 +398,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 and self.state.is_audited(FileVersion.of(p.path, st))
             ):
                 self._forget(p)  # already audited: a duplicate event, or our own read
+                self._asset_changed(p.path, gone=False)  # or moved back: what reads what?
                 return
             p.changed = now
             self._schedule(p, now + settle)
@@ -466,6 +468,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
+            self._asset_changed(p.path, gone=True)
             if self.state is not None and p.stat is not None:
                 dev, ino, size, mtime_ns = p.stat
                 self.state.mark([FileVersion(p.path, dev, ino, size, mtime_ns)], "vanished")
