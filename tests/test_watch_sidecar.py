@@ -966,3 +966,69 @@ def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_mi
     ]
     assert late["comp/x.exr"]["manifest"] == "comp/x.exr.c2pa"
     assert {w["reason"] for w in late.values()} == {"sidecar-late"}
+
+
+def test_a_sidecar_removed_reaudits_its_asset_once_live_and_at_start(tmp_path: Path) -> None:
+    """A YAML/JSON sidecar deleted or renamed away after its asset was audited → the asset is
+    audited again, once (``sidecar-changed``, ``pairing: missing``, PRV-01): its latest audit
+    must not keep saying "paired" and pass when ``scan`` says there is no provenance. Live
+    (``x.exr.genai.yaml`` deleted, a sequence's ``s.genai.yaml`` renamed away) and while the
+    watcher is down (``y.exr.genai.yaml``; ``z.exr`` removed with its sidecar is not audited).
+    A sidecar replaced by delete-then-create is one audit, with the new sidecar (it may come
+    back within the grace window). A restart audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    yaml = {n: comp / f"{n}.exr.genai.yaml" for n in "xyz"}
+    setup: list[tuple[object, ...]] = [("mkdirs", str(comp))]
+    for n in "xyz":
+        setup += [("write", str(yaml[n]), SIDECAR), ("exr", str(comp / f"{n}.exr"), ord(n))]
+    setup += [("write", str(comp / "s.genai.yaml"), SIDECAR)]
+    setup += [("exr", str(comp / f"s.{i}.exr"), i) for i in (1, 2, 3)]
+    replaced = SIDECAR.replace("generated: false", "generated: false\nnotes: republished")
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+        run_writer(
+            writer_script,
+            [("unlink", str(yaml["x"])), ("sleep", 0.3), ("write", str(yaml["x"]), replaced)],
+        )
+        wait_audited(root, 5)
+        quiet(root, 2.0)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(yaml["x"])),
+                ("rename", str(comp / "s.genai.yaml"), str(comp / "s.genai.yaml.bak")),
+            ],
+        )
+        wait_audited(root, 7)
+        quiet(root, 1.5)
+    for gone in (yaml["y"], yaml["z"], comp / "z.exr"):
+        gone.unlink()
+    with InProcessWatcher(root):
+        wait_audited(root, 8)
+        quiet(root, 2.0)
+    with InProcessWatcher(root):
+        quiet(root, 2.0)
+    events_ = audited(root)
+    assert len(events_) == 8
+    first = {e["asset"]: e for e in events_[:4]}
+    assert all(e["details"]["watch"]["pairing"] == "paired" for e in first.values())
+    republished = events_[4]
+    assert republished["asset"] == "comp/x.exr"
+    assert republished["details"]["watch"]["reason"] == "sidecar-changed"
+    assert republished["details"]["watch"]["pairing"] == "paired"
+    removed = events_[5:]
+    assert sorted(e["asset"] for e in removed) == ["comp/s.#.exr", "comp/x.exr", "comp/y.exr"]
+    for event in removed:
+        watch = event["details"]["watch"]
+        assert (watch["reason"], watch["pairing"]) == ("sidecar-changed", "missing")
+        before = republished if event["asset"] == "comp/x.exr" else first[event["asset"]]
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert event["outcome"] == "escalate"
+        assert "PRV-01" in [
+            f["rule"]
+            for f in events(root, "finding")
+            if f["asset"] == event["asset"] and f["seq"] < event["seq"]
+        ]

@@ -104,6 +104,8 @@ class _Pending:
     #: what the watcher stopped waiting for (an issue of the audit: unsure), or None
     missing: str | None = None
     errors: int = 0
+    #: a sidecar or manifest not there since (monotonic): gone once the grace window passed
+    gone_since: float | None = None
 
 
 class Watcher(AssetGrouping, RootSupervisor):
@@ -374,6 +376,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         try:
             st = self.fs.stat(p.path)
         except FileNotFoundError:
+            if p.kind == "sidecar" and self._may_come_back(p, now):
+                return
             self._forget(p, vanished=True)
             return
         except OSError as exc:
@@ -386,6 +390,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 else now + settle,
             )
             return
+        p.gone_since = None
         current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         if current != p.stat:
             first = p.stat is None
@@ -426,6 +431,21 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
 
+    def _may_come_back(self, p: _Pending, now: float) -> bool:
+        """The sidecar or manifest ``p`` is not there: True while it may still come back.
+
+        A publish tool that replaces one by deleting it and writing the new one must not make
+        its asset audited without provenance and then again with the new one: the path is
+        looked at again every quiet period until ``--sidecar-grace`` has passed (its asset
+        waits meanwhile, as for one being written), and only then is it gone."""
+        if p.gone_since is None:
+            p.gone_since = now
+        until = p.gone_since + self.options.sidecar_grace
+        if now >= until:
+            return False
+        self._schedule(p, min(until, now + self.settle_for(p.root)))
+        return True
+
     def _stop_waiting(
         self, p: _Pending, st: os.stat_result, missing: Missing, quiet: float
     ) -> None:
@@ -463,8 +483,8 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now
-        if vanished and p.kind == "sidecar" and p.path.lower().endswith(".c2pa"):
-            # a detached manifest went away: what its assets' audits read changed
+        if vanished and p.kind == "sidecar":
+            # a sidecar or a detached manifest went away: what its assets' audits read changed
             self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
