@@ -153,6 +153,10 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._overflow_flag = threading.Event()
         self.rescans: list[dict[str, Any]] = []
         self.exit_code: int | None = None
+        #: why :meth:`run` returned 2 (the audit log or the state store failed), and whether
+        #: a ``watch.error`` (reason ``fatal``) saying so could be written
+        self.failure: BaseException | None = None
+        self.failure_logged = False
         self.state: StateStore | None = None
         self.worker: AuditWorker | None = None
         self.reconciler: Reconciler | None = None
@@ -249,8 +253,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self._rescan(root, "startup")
             self.started.set()
             self._loop()
-        except AuditLogError:
+        except AuditLogError as exc:  # an event refused (at start, too) or not written
             code = 2
+            self.failure = exc
         finally:
             hook.remove()
             code = self._shutdown(code)
@@ -572,6 +577,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             worker.join()
         if worker is not None and worker.fatal is not None:
             code = 2
+            self.failure = self.failure or worker.fatal
         persisted = self._persist_pending()
         try:
             if worker is not None and code == 0:
@@ -587,16 +593,18 @@ class Watcher(AssetGrouping, RootSupervisor):
                         "exit_code": code,
                     },
                 )
-            elif worker is not None and worker.fatal is not None:
-                with contextlib.suppress(Exception):
+            elif worker is not None and self.failure is not None:
+                failure = self.failure
+                with contextlib.suppress(Exception):  # the log may be what failed
                     worker.emit(
                         "watch.error",
-                        message=f"audit log or state store failed: {worker.fatal}",
+                        message=f"audit log or state store failed: {failure}",
                         details={
                             "reason": "fatal",
-                            "error": f"{type(worker.fatal).__name__}: {worker.fatal}",
+                            "error": f"{type(failure).__name__}: {failure}",
                         },
                     )
+                    self.failure_logged = True
             if self._session is not None:
                 self._session.close(exit_code=code)
         except AuditLogError:
