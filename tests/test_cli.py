@@ -695,7 +695,7 @@ def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     assert target.read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+@pytest.mark.parametrize("jobs", ["0", "-3", "two", "nan", "inf"])
 def test_jobs_must_be_a_positive_number(tmp_path: Path, jobs: str) -> None:
     show = make_show(tmp_path)
     done = run_cli("scan", str(show.root), "--jobs", jobs)

@@ -9,6 +9,7 @@ ones do; nothing here asserts a duration.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import sqlite3
@@ -249,3 +250,30 @@ def test_a_damaged_text_value_in_the_state_store_is_an_sqlite_error(tmp_path: Pa
         db.execute("INSERT INTO t VALUES (CAST(x'ff61' AS TEXT))")
     with pytest.raises(sqlite3.Error, match="not UTF-8"):
         state.query("SELECT x FROM t")
+
+
+def test_the_sidecars_latest_audits_read_are_found_per_folder_whatever_their_names(
+    tmp_path: Path,
+) -> None:
+    """What the reconcile asks to find a sidecar removed while the watcher was down: the
+    sidecars the latest audits of one folder read — not those of a folder below or beside
+    it, nor a superseded audit's — a name that is not UTF-8 (stored encoded) included."""
+    state = StateStore(tmp_path / "state.db")
+    comp = str(tmp_path / "comp")
+    odd = os.fsdecode(os.fsencode(comp) + b"/caf\xe9.png.genai.yaml")
+    sidecars = {
+        "a": f"{comp}/a.exr.genai.yaml",
+        "odd": odd,
+        "below": f"{comp}/sub/b.exr.genai.yaml",
+        "beside": f"{comp}2/c.exr.genai.yaml",
+        "old": f"{comp}/old.exr.genai.yaml",
+    }
+    for n, (key, sidecar) in enumerate(sidecars.items()):
+        intent = _intent(f"id-{key}", f"comp/{key}", _version(n))
+        state.begin_audits([dataclasses.replace(intent, sidecar=sidecar, sidecar_fp="1:2:3:4")])
+        state.finish_audits([(f"id-{key}", "pass", [_version(n)])])
+    with state.transaction() as db:
+        db.execute("UPDATE audits SET state='superseded' WHERE audit_id='id-old'")
+    assert sorted(state.sidecars_read(comp)) == sorted([sidecars["a"], odd])
+    assert state.sidecars_read(f"{comp}/sub") == [sidecars["below"]]
+    state.close()

@@ -553,3 +553,73 @@ def test_sigint_drains_and_exits_0(tmp_path: Path) -> None:
     assert len(events(root, "watch.stopped")) == 1
     assert audited_counts(root)["comp/i.exr"] == 1
     shutil.rmtree(root / "comp")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        *[
+            (option, "nan")
+            for option in (
+                "--settle",
+                "--sidecar-grace",
+                "--sequence-idle",
+                "--interval",
+                "--network-settle",
+                "--rescan",
+                "--heartbeat",
+                "--stats",
+                "--stalled",
+            )
+        ],
+        ("--settle", "inf"),
+        ("--stalled", "-inf"),
+        ("--rescan", "-1"),
+        ("--interval", "1e300"),  # overflowed the polling emitter's wait, which then died
+        ("--max-watches", "-1"),
+    ],
+)
+def test_an_option_out_of_range_is_a_usage_error_naming_it(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """``--stalled nan`` behaved as 0 and ``--settle nan`` made the audit log refuse
+    ``watch.started``: every seconds option takes a finite number from 0 to ten years, and
+    anything else is a usage error (exit 2) naming the option, before anything is written."""
+    import subprocess
+    import sys
+
+    root = make_show(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "clearance", "watch", str(root), f"{option}={value}"],
+        capture_output=True,
+        text=True,
+        timeout=30,  # argparse answers at once; a watcher started is killed then
+    )
+    assert result.returncode == 2, result.stderr
+    assert f"argument {option}: expected" in result.stderr
+    assert repr(value) in result.stderr or f"got {value}" in result.stderr
+    assert not (root / ".clearance" / "audit.jsonl").exists()
+
+
+def test_an_event_the_audit_log_refuses_at_start_is_reported_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    """A library caller's NaN option makes the audit log refuse ``watch.started`` (it holds
+    the options): the watcher stops with 2 and says why — in a ``watch.error`` (reason
+    ``fatal``) naming the event and the refusal, and in :attr:`Watcher.failure` (what the CLI
+    prints) — where it used to point at a ``watch.error`` that was never written."""
+    from clearance.auditlog import AuditLogError
+    from clearance.policy import load_policy
+    from clearance.watch import Watcher, WatchOptions
+
+    root = make_show(tmp_path)
+    options = WatchOptions(settle=float("nan"), heartbeat=0.0, audit_processes=0)
+    watcher = Watcher(load_policy(root / "clearance.yaml"), [str(root)], options)
+    assert watcher.run() == 2
+    assert isinstance(watcher.failure, AuditLogError)
+    assert "'watch.started' cannot be serialised" in str(watcher.failure)
+    assert watcher.failure_logged
+    [fatal] = events(root, "watch.error")
+    assert fatal["details"]["reason"] == "fatal"
+    assert "'watch.started' cannot be serialised" in fatal["details"]["error"]
+    assert not events(root, "watch.started")

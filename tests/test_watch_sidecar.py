@@ -24,6 +24,7 @@ from _watch_harness import (
     quiet,
     run_writer,
     wait_audited,
+    wait_for,
     writer_script,
 )
 from clearance.provenance.c2pa import sdk_available
@@ -828,3 +829,206 @@ def test_a_manifest_removed_while_the_watcher_is_down_reaudits_once_at_start(
     for event in again:
         [latest] = [a for a in store.audits(event["asset"]) if a.state == "audited"]
         assert (latest.manifest, latest.manifest_fp) == (None, "-")
+
+
+@needs_sdk
+def test_a_republished_asset_with_identical_bytes_and_a_new_manifest_is_audited_again(
+    tmp_path: Path,
+) -> None:
+    """A publish tool copies a whole version again: ``x.exr`` with the same bytes, and its
+    ``x.exr.c2pa`` replaced by another manifest (capture → trained GenAI). The identical
+    re-render is recorded, not audited, only when everything its audit reads is the same:
+    here the manifest is not, so it is audited again, once (``sidecar-changed``), with the
+    verdict ``scan`` gives. The same bytes restored with the same manifest bytes after an
+    ``rm`` (new versions of both) → once more; the asset alone rewritten identically →
+    not audited; a restart audits nothing."""
+    from _embedded import CAPTURE, TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    asset = stage / "x.exr"
+    asset.write_bytes(exr_bytes(seed=7))
+    for name, source in [("capture.c2pa", CAPTURE), ("trained.c2pa", TRAINED)]:
+        sign(asset, asset, pki, c2pa_manifest(source), sidecar=stage / name)
+    data = asset.read_bytes()
+    capture, trained = (stage / "capture.c2pa").read_bytes(), (stage / "trained.c2pa").read_bytes()
+    path, manifest = comp / "x.exr", comp / "x.exr.c2pa"
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("mkdirs", str(comp)),
+                ("write", str(comp / "x.exr.genai.yaml"), SIDECAR),
+                ("write", str(manifest), capture),
+                ("write", str(path), data),
+            ],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+        run_writer(writer_script, [("write", str(path), data), ("write", str(manifest), trained)])
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(path)),
+                ("unlink", str(manifest)),
+                ("sleep", 0.5),
+                ("write", str(path), data),
+                ("write", str(manifest), trained),
+            ],
+        )
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+        run_writer(writer_script, [("truncate_rewrite", str(path), data)])
+        quiet(root, 2.0)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    first, republished, restored = audited(root)
+    assert first["outcome"] == "pass"
+    for event, before in [(republished, first), (restored, republished)]:
+        watch = event["details"]["watch"]
+        assert watch["reason"] == "sidecar-changed"
+        assert watch["manifest"] == "comp/x.exr.c2pa"
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert event["outcome"] == "block"
+    assert "PRV-04" in _rules(root, "comp/x.exr")  # "not generated" vs the trained manifest
+    store = ledger(root)
+    [latest] = [a for a in store.audits("comp/x.exr") if a.state == "audited"]
+    st = manifest.stat()
+    assert latest.manifest_fp == f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    (current,) = store.query(
+        "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
+    )
+    assert current[0] == latest.audit_id  # the identical rewrite is covered by the last audit
+
+
+def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    """Which asset reads which manifest is kept per folder (listed at most once per 30 s), and
+    kept current by what changes it without an audit too: a sequence's first frame deleted
+    (the next frame is now the one its manifest is looked for by), and an audited file moved
+    out of the tree and back (same version, not audited again). A manifest that lands for
+    either within the 30 s is not missed: one audit each, ``sidecar-late``, reading it; a
+    restart audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with InProcessWatcher(root) as watcher:
+        run_writer(
+            writer_script,
+            [("mkdirs", str(comp)), ("exr", str(comp / "x.exr"), 9)]
+            + [("exr", str(comp / f"sh.{i}.exr"), i) for i in (1001, 1002, 1003)],
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.0)
+        run_writer(  # a manifest no asset reads: the folder's readers are listed now
+            writer_script, [("write", str(comp / "sh.1003.exr.c2pa"), b"not read")]
+        )
+        quiet(root, 1.0)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(comp / "sh.1001.exr")),
+                ("rename", str(comp / "x.exr"), str(outside / "x.exr")),
+            ],
+        )
+        wait_for(lambda: watcher.watcher.vanished >= 2, what="two files vanished")
+        run_writer(writer_script, [("write", str(comp / "other.c2pa"), b"read by none")])
+        quiet(root, 1.0)
+        run_writer(writer_script, [("rename", str(outside / "x.exr"), str(comp / "x.exr"))])
+        quiet(root, 1.0)
+        assert len(audited(root)) == 2
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "sh.1002.exr.c2pa"), b"the first frame's now"),
+                ("write", str(comp / "x.exr.c2pa"), b"x's"),
+            ],
+        )
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 4
+    late = {e["asset"]: e["details"]["watch"] for e in events_[2:]}
+    assert sorted(late) == ["comp/sh.####.exr", "comp/x.exr"]
+    assert late["comp/sh.####.exr"]["manifest"] == "comp/sh.1002.exr.c2pa"
+    assert [f["path"] for f in late["comp/sh.####.exr"]["files"]] == [
+        "comp/sh.1002.exr",
+        "comp/sh.1003.exr",
+    ]
+    assert late["comp/x.exr"]["manifest"] == "comp/x.exr.c2pa"
+    assert {w["reason"] for w in late.values()} == {"sidecar-late"}
+
+
+def test_a_sidecar_removed_reaudits_its_asset_once_live_and_at_start(tmp_path: Path) -> None:
+    """A YAML/JSON sidecar deleted or renamed away after its asset was audited → the asset is
+    audited again, once (``sidecar-changed``, ``pairing: missing``, PRV-01): its latest audit
+    must not keep saying "paired" and pass when ``scan`` says there is no provenance. Live
+    (``x.exr.genai.yaml`` deleted, a sequence's ``s.genai.yaml`` renamed away) and while the
+    watcher is down (``y.exr.genai.yaml``; ``z.exr`` removed with its sidecar is not audited).
+    A sidecar replaced by delete-then-create is one audit, with the new sidecar (it may come
+    back within the grace window). A restart audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    yaml = {n: comp / f"{n}.exr.genai.yaml" for n in "xyz"}
+    setup: list[tuple[object, ...]] = [("mkdirs", str(comp))]
+    for n in "xyz":
+        setup += [("write", str(yaml[n]), SIDECAR), ("exr", str(comp / f"{n}.exr"), ord(n))]
+    setup += [("write", str(comp / "s.genai.yaml"), SIDECAR)]
+    setup += [("exr", str(comp / f"s.{i}.exr"), i) for i in (1, 2, 3)]
+    replaced = SIDECAR.replace("generated: false", "generated: false\nnotes: republished")
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        wait_audited(root, 4)
+        quiet(root, 1.5)
+        run_writer(
+            writer_script,
+            [("unlink", str(yaml["x"])), ("sleep", 0.3), ("write", str(yaml["x"]), replaced)],
+        )
+        wait_audited(root, 5)
+        quiet(root, 2.0)
+        run_writer(
+            writer_script,
+            [
+                ("unlink", str(yaml["x"])),
+                ("rename", str(comp / "s.genai.yaml"), str(comp / "s.genai.yaml.bak")),
+            ],
+        )
+        wait_audited(root, 7)
+        quiet(root, 1.5)
+    for gone in (yaml["y"], yaml["z"], comp / "z.exr"):
+        gone.unlink()
+    with InProcessWatcher(root):
+        wait_audited(root, 8)
+        quiet(root, 2.0)
+    with InProcessWatcher(root):
+        quiet(root, 2.0)
+    events_ = audited(root)
+    assert len(events_) == 8
+    first = {e["asset"]: e for e in events_[:4]}
+    assert all(e["details"]["watch"]["pairing"] == "paired" for e in first.values())
+    republished = events_[4]
+    assert republished["asset"] == "comp/x.exr"
+    assert republished["details"]["watch"]["reason"] == "sidecar-changed"
+    assert republished["details"]["watch"]["pairing"] == "paired"
+    removed = events_[5:]
+    assert sorted(e["asset"] for e in removed) == ["comp/s.#.exr", "comp/x.exr", "comp/y.exr"]
+    for event in removed:
+        watch = event["details"]["watch"]
+        assert (watch["reason"], watch["pairing"]) == ("sidecar-changed", "missing")
+        before = republished if event["asset"] == "comp/x.exr" else first[event["asset"]]
+        assert watch["supersedes"] == before["details"]["watch"]["audit_id"]
+        assert event["outcome"] == "escalate"
+        assert "PRV-01" in [
+            f["rule"]
+            for f in events(root, "finding")
+            if f["asset"] == event["asset"] and f["seq"] < event["seq"]
+        ]

@@ -773,6 +773,23 @@ class StateStore:
                 found.setdefault(folder, []).append((manifest, fp))
         return found
 
+    def sidecars_read(self, folder: str) -> list[str]:
+        """The YAML/JSON sidecars in ``folder`` (not below) that latest audits read: one
+        query on the sidecar index, for the paths under ``folder`` whichever way they are
+        stored (a name that is not UTF-8: :data:`_RAW`, whose hex keeps the folder's as its
+        prefix)."""
+
+        def raw(text: str) -> str:
+            return _RAW + text.encode("utf-8", "surrogatepass").hex()
+
+        low, high = folder + "/", folder + "0"  # "0" is the character after "/"
+        rows = self.query(
+            "SELECT DISTINCT sidecar FROM audits WHERE state='audited' AND "
+            "((sidecar >= ? AND sidecar < ?) OR (sidecar >= ? AND sidecar < ?))",
+            (low, high, raw(low), raw(high)),
+        )
+        return [sidecar for (sidecar,) in rows if os.path.dirname(sidecar) == folder]
+
     def audits(self, asset: str | None = None) -> list[AuditRow]:
         if asset is None:
             rows = self.query(f"SELECT {_AUDIT_COLUMNS} FROM audits ORDER BY started_at")

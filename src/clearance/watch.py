@@ -105,6 +105,8 @@ class _Pending:
     #: what the watcher stopped waiting for (an issue of the audit: unsure), or None
     missing: str | None = None
     errors: int = 0
+    #: a sidecar or manifest not there since (monotonic): gone once the grace window passed
+    gone_since: float | None = None
 
 
 class Watcher(AssetGrouping, RootSupervisor):
@@ -152,12 +154,15 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._overflow_flag = threading.Event()
         self.rescans: list[dict[str, Any]] = []
         self.exit_code: int | None = None
+        #: why :meth:`run` returned 2 (the audit log or the state store failed, in the
+        #: watcher's thread or the audit worker's), and whether
+        #: a ``watch.error`` (reason ``fatal``) saying so could be written
+        self.failure: BaseException | None = None
+        self.failure_logged = False
         self.state: StateStore | None = None
         self.worker: AuditWorker | None = None
         self.reconciler: Reconciler | None = None
         self.vanished = 0
-        #: what stopped the watcher's own thread (the ledger could not be written)
-        self.failure: BaseException | None = None
 
     # -- public control ----------------------------------------------------------------------
     def stop(self) -> None:
@@ -254,8 +259,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self._rescan(root, "startup")
             self.started.set()
             self._loop()
-        except AuditLogError:
+        except AuditLogError as exc:  # an event refused (at start, too) or not written
             code = 2
+            self.failure = exc
         except (StateError, sqlite3.Error) as exc:  # the ledger cannot be written: stop
             self.failure = exc
             code = 2
@@ -315,6 +321,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             except Exception:
                 break
             if hint.tree:
+                self._folders_changed(hint.path)
                 assert self.reconciler is not None
                 self.reconciler.request(hint.root, hint.path, "folder-event")
                 continue
@@ -385,6 +392,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         try:
             st = self.fs.stat(p.path)
         except FileNotFoundError:
+            if p.kind == "sidecar" and self._may_come_back(p, now):
+                return
             self._forget(p, vanished=True)
             return
         except OSError as exc:
@@ -397,6 +406,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 else now + settle,
             )
             return
+        p.gone_since = None
         current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         if current != p.stat:
             first = p.stat is None
@@ -409,6 +419,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 and self.state.is_audited(FileVersion.of(p.path, st))
             ):
                 self._forget(p)  # already audited: a duplicate event, or our own read
+                self._asset_changed(p.path, gone=False)  # or moved back: what reads what?
                 return
             p.changed = now
             self._schedule(p, now + settle)
@@ -435,6 +446,21 @@ class Watcher(AssetGrouping, RootSupervisor):
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
+
+    def _may_come_back(self, p: _Pending, now: float) -> bool:
+        """The sidecar or manifest ``p`` is not there: True while it may still come back.
+
+        A publish tool that replaces one by deleting it and writing the new one must not make
+        its asset audited without provenance and then again with the new one: the path is
+        looked at again every quiet period until ``--sidecar-grace`` has passed (its asset
+        waits meanwhile, as for one being written), and only then is it gone."""
+        if p.gone_since is None:
+            p.gone_since = now
+        until = p.gone_since + self.options.sidecar_grace
+        if now >= until:
+            return False
+        self._schedule(p, min(until, now + self.settle_for(p.root)))
+        return True
 
     def _stop_waiting(
         self, p: _Pending, st: os.stat_result, missing: Missing, quiet: float
@@ -473,11 +499,12 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now
-        if vanished and p.kind == "sidecar" and p.path.lower().endswith(".c2pa"):
-            # a detached manifest went away: what its assets' audits read changed
+        if vanished and p.kind == "sidecar":
+            # a sidecar or a detached manifest went away: what its assets' audits read changed
             self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
+            self._asset_changed(p.path, gone=True)
             if self.state is not None and p.stat is not None:
                 dev, ino, size, mtime_ns = p.stat
                 self.state.mark([FileVersion(p.path, dev, ino, size, mtime_ns)], "vanished")
@@ -559,8 +586,9 @@ class Watcher(AssetGrouping, RootSupervisor):
         if worker is not None and worker.is_alive():
             worker.stopping.set()
             worker.join()
-        fatal = worker.fatal if worker is not None and worker.fatal is not None else self.failure
-        if fatal is not None:
+        if worker is not None and worker.fatal is not None:
+            self.failure = self.failure or worker.fatal
+        if self.failure is not None:
             code = 2
         persisted = self._persist_pending()
         try:
@@ -577,16 +605,18 @@ class Watcher(AssetGrouping, RootSupervisor):
                         "exit_code": code,
                     },
                 )
-            elif worker is not None and fatal is not None:
-                with contextlib.suppress(Exception):
+            elif worker is not None and self.failure is not None:
+                failure = self.failure
+                with contextlib.suppress(Exception):  # the log may be what failed
                     worker.emit(
                         "watch.error",
-                        message=f"audit log or state store failed: {fatal}",
+                        message=f"audit log or state store failed: {failure}",
                         details={
                             "reason": "fatal",
-                            "error": f"{type(fatal).__name__}: {fatal}",
+                            "error": f"{type(failure).__name__}: {failure}",
                         },
                     )
+                    self.failure_logged = True
             if self._session is not None:
                 self._session.close(exit_code=code)
         except AuditLogError:

@@ -364,27 +364,44 @@ class AuditWorker(threading.Thread):
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
         try:
             asset, sidecar_st = build_asset(job.files, self.policy, self.fs.stat)
-            # a sidecar or a C2PA manifest settled: which manifest is there now decides too
-            # (for any other job, the audit looks at it, in the audit process)
-            manifest, manifest_fp = (
-                detached_manifest(
-                    str(asset.path), self.fs.stat, sequence_prefix=sequence_prefix_of(asset)
-                )
-                if job.pairing == "sidecar"
-                else (None, None)
-            )
         except OSError as exc:  # a sidecar candidate could not be looked at (EIO, ...)
-            if exc.filename:
-                self.requeue(os.fsdecode(exc.filename))
-            for p in job.files:
-                self.requeue(p)
+            self._requeue_look(job, exc)
             return None
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
         sidecar_fp = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
-        audit_id = audit_id_for(asset.rel, versions, sidecar_fp, manifest_fp=manifest_fp)
-        return _Look(
-            job, stats, versions, asset, sidecar, sidecar_fp, audit_id, manifest, manifest_fp
+        audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
+        look = _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
+        # a sidecar or a C2PA manifest settled: which manifest is there now decides too (for
+        # any other job, only when its files alone would not be audited; the audit looks at
+        # it anyway, in the audit process)
+        if job.pairing == "sidecar" and not self._look_at_manifest(look):
+            return None
+        return look
+
+    def _look_at_manifest(self, look: _Look) -> bool:
+        """Fill in the detached C2PA manifests ``look``'s audit would read now (their
+        versions join its audit id); False when they cannot be looked at (EIO, ...): the job
+        is sent back to settling."""
+        if look.manifest_fp is not None:
+            return True
+        asset = look.asset
+        try:
+            look.manifest, look.manifest_fp = detached_manifest(
+                str(asset.path), self.fs.stat, sequence_prefix=sequence_prefix_of(asset)
+            )
+        except OSError as exc:
+            self._requeue_look(look.job, exc)
+            return False
+        look.audit_id = audit_id_for(
+            asset.rel, look.versions, look.sidecar_fp, manifest_fp=look.manifest_fp
         )
+        return True
+
+    def _requeue_look(self, job: Job, exc: OSError) -> None:
+        if exc.filename:
+            self.requeue(os.fsdecode(exc.filename))
+        for p in job.files:
+            self.requeue(p)
 
     def _prepare(self, look: _Look, ledger: _Ledger) -> _Prepared | None:
         """Does ``look`` need an audit, and why (the ledger decides)?"""
@@ -401,6 +418,8 @@ class AuditWorker(threading.Thread):
         sidecar_same = (
             prev is not None and prev.sidecar == sidecar and prev.sidecar_fp == sidecar_fp
         )
+        if not new and sidecar_same and not self._look_at_manifest(look):
+            return None  # nothing else changed: the manifests decide
         manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
         if not new and sidecar_same and manifest_news is None:
             self.skipped += 1
@@ -408,6 +427,7 @@ class AuditWorker(threading.Thread):
         if not new and prev is None and sidecar is None:
             self.skipped += 1  # every frame already audited under another asset name
             return None
+        same_bytes = False  # new versions with the bytes last audited, read with a new manifest
         hashes: list[str | None] = [None] * len(versions)
         to_hash: list[tuple[str, tuple[int, int, int, int]]] = []
         if self.hash_content:
@@ -433,7 +453,12 @@ class AuditWorker(threading.Thread):
                 if last is None or last[1] is None or last[1] != digest:
                     identical = False
                     break
-            if identical:
+            if identical:  # the same bytes: the detached manifests they are read with decide
+                if not self._look_at_manifest(look):
+                    return None
+                manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
+                same_bytes = manifest_news is not None
+            if identical and not same_bytes:
                 ledger.written()
                 self.state.record_identical(
                     prev.audit_id,
@@ -444,7 +469,7 @@ class AuditWorker(threading.Thread):
                 return None
         if prev is None:
             reason = "new"
-        elif new:
+        elif new and not same_bytes:
             old_paths = {v.path for v in self.state.files_of(prev.audit_id)}
             grown = all(v.path not in old_paths for v in new) and old_paths <= set(job.files)
             reason = "sequence-grown" if grown and asset.is_sequence else "changed"
@@ -597,8 +622,8 @@ class _Look:
     sidecar: str | None
     sidecar_fp: str | None
     audit_id: str
-    #: the detached C2PA manifest and its version, looked at for a sidecar's job only
-    #: (None, None: not looked at)
+    #: the detached C2PA manifest and its version, looked at for a sidecar's job, and for
+    #: another when its files alone would not be audited (None, None: not looked at)
     manifest: str | None = None
     manifest_fp: str | None = None
 

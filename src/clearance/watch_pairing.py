@@ -105,19 +105,45 @@ class _Readers:
     built: float  # monotonic
     by_name: dict[str, set[GroupKey]]
     names_of: dict[GroupKey, list[str]]
+    firsts: dict[GroupKey, str]  # the file the reader reads of each asset (a sequence's first)
 
     def update(self, key: GroupKey, files: Sequence[str]) -> None:
         """``key`` was sent to be audited with ``files``: what it reads now."""
-        for name in self.names_of.pop(key, []):
-            self.by_name.get(name, set()).discard(key)
+        self._drop(key)
+        if not files:
+            return
+        self.firsts[key] = min(files, key=_frame_order)
         names = [os.path.basename(m) for m in manifests_read(key, files)]
         self.names_of[key] = names
         for name in names:
             self.by_name.setdefault(name, set()).add(key)
 
+    def appeared(self, key: GroupKey, path: str) -> None:
+        """The file ``path`` of ``key`` is on disk, audited already (moved back, or a duplicate
+        event): a sequence's frame before the first one known is its first now."""
+        first = self.firsts.get(key)
+        if first is None or _frame_order(path) < _frame_order(first):
+            self.update(key, [path])
+
+    def vanished(self, key: GroupKey, path: str) -> bool:
+        """The file ``path`` of ``key`` went away; False when what ``key`` reads now cannot be
+        told without listing the folder (a sequence's first frame went)."""
+        if self.firsts.get(key) != path:
+            return True  # not the file the reader reads: nothing changes
+        if key[2]:
+            return False
+        self._drop(key)
+        return True
+
+    def _drop(self, key: GroupKey) -> None:
+        self.firsts.pop(key, None)
+        for name in self.names_of.pop(key, []):
+            self.by_name.get(name, set()).discard(key)
+
 
 #: Seconds a folder's :class:`_Readers` is used before the folder is listed again (every
-#: audit sent in the meantime updates it), and how many folders' are kept.
+#: audit sent, and every asset file that appears audited or goes away without an audit, in
+#: the meantime updates it), and how many folders' are kept.
 READERS_TTL = 30.0
 READERS_KEPT = 16
 
@@ -395,8 +421,8 @@ class AssetGrouping:
             names = [e.name for e in self.fs.scandir(folder)]
         except OSError:
             names = []
-        by_name, _firsts = manifest_readers_in(folder, names, self.policy)
-        readers = _Readers(now, {n: set(keys) for n, keys in by_name.items()}, {})
+        by_name, firsts = manifest_readers_in(folder, names, self.policy)
+        readers = _Readers(now, {n: set(keys) for n, keys in by_name.items()}, {}, firsts)
         for n, keys in by_name.items():
             for key in keys:
                 readers.names_of.setdefault(key, []).append(n)
@@ -405,6 +431,26 @@ class AssetGrouping:
         while len(self._readers) > READERS_KEPT:
             self._readers.pop(next(iter(self._readers)))  # the folder listed longest ago
         return readers
+
+    def _asset_changed(self, path: str, *, gone: bool) -> None:
+        """The asset file ``path`` appeared already audited, or went away, without an audit
+        (which would update its folder's readers): keep them current, or list the folder
+        again at its next manifest when they cannot be (a sequence's first frame went)."""
+        folder = os.path.dirname(path)
+        readers = self._readers.get(folder)
+        if readers is None:
+            return
+        key = _key_for(path)
+        if not gone:
+            readers.appeared(key, path)
+        elif not readers.vanished(key, path):
+            del self._readers[folder]
+
+    def _folders_changed(self, top: str) -> None:
+        """A folder was created or moved at ``top``: the readers of every folder under it are
+        listed again at their next manifest."""
+        for folder in [f for f in self._readers if f == top or f.startswith(top + "/")]:
+            del self._readers[folder]
 
     def _manifest_readers(self, path: str) -> dict[GroupKey, list[str]]:
         """The assets on disk whose audit reads the detached C2PA manifest ``path`` (it is

@@ -6,7 +6,9 @@ network share), so the truth is a walk: every asset file whose exact version
 audit has read at its current version, becomes a hint in the intake queue — exactly as if an
 event had arrived; so does a detached C2PA manifest that an asset on disk read at its latest
 audit when none of the manifests that audit read is left (removed while the watcher was
-down: the live path then re-audits the asset, as for a manifest that goes away while it runs). The readiness gate then treats it like any other hint, so a file that is
+down: the live path then re-audits the asset, as for a manifest that goes away while it runs),
+and so does a YAML/JSON sidecar that a latest audit read, gone while its asset is there. The
+readiness gate then treats it like any other hint, so a file that is
 still being written when the walk passes is not audited half-written.
 
 The walk never concludes that a file was deleted: an unreadable folder (EIO, ESTALE on a
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .discover import is_candidate, is_sidecar
+from .discover import SIDECAR_SUFFIXES, is_candidate, is_sidecar, split_frame
 from .policy import Policy
 from .state import FileVersion, StateStore
 from .watch_intake import Hint, Intake
@@ -120,6 +122,8 @@ class Reconciler(threading.Thread):
                 rep.errors += 1
                 rep.complete = False
                 continue
+            for gone in _gone_sidecars(folder, entries, self.state, self.policy):
+                self._put(Hint(gone, root, scan=True), rep)
             manifests: _FolderManifests | None = None  # made at the folder's first .c2pa
             recorded = read.pop(folder, None)
             if recorded:
@@ -226,6 +230,37 @@ class _FolderManifests:
             if self.readers.get(name) and not any(n in self.names for n in names):
                 found.append(manifest)
         return found
+
+
+def _gone_sidecars(
+    folder: str, entries: list[os.DirEntry[str]], state: StateStore, policy: Policy
+) -> list[str]:
+    """The YAML/JSON sidecars that latest audits read in ``folder`` and that are gone (not in
+    its listing ``entries``) while an asset that would read them is there: ``NAME.EXT`` for
+    ``NAME.EXT.genai.yaml``, a frame ``PREFIX.####.EXT`` for ``PREFIX.genai.yaml``."""
+    read = state.sidecars_read(folder)
+    if not read:
+        return []
+    names = {e.name for e in entries}
+    prefixes: set[str] | None = None
+    gone = []
+    for sidecar in read:
+        name = os.path.basename(sidecar)
+        if name in names:
+            continue
+        lower = name.lower()
+        stem = next((name[: -len(s)] for s in SIDECAR_SUFFIXES if lower.endswith(s)), None)
+        if stem is None:
+            continue
+        if prefixes is None:
+            prefixes = {
+                parts[0]
+                for n in names
+                if (parts := split_frame(n)) is not None and is_candidate(n, policy)
+            }
+        if (stem in names and is_candidate(stem, policy)) or stem in prefixes:
+            gone.append(sidecar)
+    return gone
 
 
 def walk_dirs(path: str) -> int:

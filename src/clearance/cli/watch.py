@@ -20,14 +20,30 @@ from ._common import (
     stop_run,
 )
 
+#: The longest time a seconds option takes (ten years: "never", in practice). Longer ones
+#: overflow the waits they become (a polling interval of 1e300 s kills the emitter).
+MAX_SECONDS = 10 * 365 * 24 * 3600
+
 
 def _seconds(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}") from None
+    if not 0 <= number <= MAX_SECONDS:  # nan and inf fail too (nan < 0 is False)
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds from 0 to {MAX_SECONDS} (ten years), got {value!r}"
+        )
+    return number
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
     if number < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {number}")
     return number
 
 
@@ -100,7 +116,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     watch.add_argument(
         "--max-watches",
-        type=int,
+        type=_count,
         default=None,
         metavar="N",
         help="fall back to polling when a folder needs more than N inotify watches",
@@ -193,5 +209,7 @@ def run_watch(args: argparse.Namespace) -> int:
                 session.close(exit_code=EXIT_ERROR)
             return EXIT_ERROR
     if code:
-        error("the audit log or the state store failed; see the audit log's watch.error")
+        failure = f": {watcher.failure}" if watcher.failure is not None else ""
+        where = "; see the audit log's watch.error" if watcher.failure_logged else ""
+        error(f"the audit log or the state store failed{failure}{where}")
     return code
