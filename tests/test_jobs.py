@@ -473,3 +473,24 @@ def test_parallel_scan_records_rows_in_serial_order(tmp_path: Path) -> None:
         assert stamps == sorted(stamps), f"--jobs {jobs}"
     assert results[2] == results[1]
     assert [results[1][f"delivery/final_{c}.png"] for c in range(1, 4)] == ["pass"] * 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_huge_jobs_count_starts_no_more_workers_than_chunks(tmp_path: Path) -> None:
+    """A forked pool starts every worker at once: a ``--jobs`` above the number of chunks of
+    assets (``ceil(assets / 32)``, 13 here) starts one worker per chunk, so a mistyped
+    ``--jobs 1000000`` does not try to fork a million processes."""
+    from clearance.engine import _CHUNK
+
+    show = _signals.slow_show(tmp_path)
+    assets = _signals.QUICK + _signals.SLOW
+    chunks = -(-assets // _CHUNK)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--jobs", "64"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    running = len(_signals.live_processes(proc.pid))
+    proc.kill()
+    proc.wait(timeout=120)
+    for pid in _signals.no_processes_left(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    assert chunks < 64 and 1 < running <= 1 + chunks

@@ -641,6 +641,9 @@ class Session:
             by_stage.setdefault(asset.stage, []).append(asset)
         done = 0
         total = len(assets)
+        # no more workers than chunks: a forked pool starts all of them at once, and
+        # ``--jobs 100000`` must not fork a process per asset (or more)
+        jobs = min(jobs, -(-total // _CHUNK))
         pool = _WorkerPool(self, jobs, assets) if jobs > 1 and total > 1 else None
         finished = False
         try:
