@@ -45,7 +45,15 @@ from typing import Any, NamedTuple
 
 from .._process import current_pid
 from ..hookspecs import hookimpl
-from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord, StageResult
+from ..model import (
+    Asset,
+    AssetResult,
+    Outcome,
+    PartialRecord,
+    ProvenanceIssue,
+    ProvenanceRecord,
+    StageResult,
+)
 from ..policy import Policy
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
 from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
@@ -121,6 +129,9 @@ class _Read(NamedTuple):
     ancestry: dict[str, Any] | None  # what the reader returned
     steps: Any  # the sidecar's ``steps`` the inputs were read from (None: not from there)
     inputs: list[dict[str, Any]]  # inputs_of(steps)
+    #: the store could not be read: ``ancestry`` is unknown, and no row is recorded (its
+    #: summary would hide from later walks the GenAI ancestry the store holds)
+    unreadable: bool = False
 
 
 #: Indexes left behind in a forked child: kept alive so the child never closes its parent's
@@ -234,6 +245,7 @@ class LineagePlugin:
             return None
         version = version_key(asset)
         known = None
+        unreadable = None  # why the store could not be read
         try:
             index = self.index(create=False)
             if index is not None:
@@ -242,7 +254,7 @@ class LineagePlugin:
                     # this exact version was recorded before (a warm re-scan): no second parse
                     known = index.exact(asset.rel, asset.stage, version)
         except _STORE_ERRORS as exc:
-            self._unusable(exc)
+            unreadable = self._unusable(exc)
             index = None
         steps = None
         if known is not None:
@@ -267,7 +279,7 @@ class LineagePlugin:
                     consulted=consulted,
                 )
             except _STORE_ERRORS as exc:
-                self._unusable(exc)
+                unreadable = self._unusable(exc)
                 index = None
         if inputs and index is None:
             ancestry = unknown_ancestry(inputs)  # a walk that finds nothing
@@ -281,26 +293,43 @@ class LineagePlugin:
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
-            self._pending[asset.rel] = _Read(version, known, ancestry, steps, inputs)
+            self._pending[asset.rel] = _Read(
+                version, known, ancestry, steps, inputs, unreadable is not None
+            )
         if ancestry is None:
             return None
         shown = self._display(asset.root)
         evidence = {"store": shown, "genai": len(ancestry["genai"])}
-        return PartialRecord(SOURCE, shown, {"ancestry": ancestry}, [], evidence)
+        issues = []
+        if unreadable is not None and inputs:  # unknown is unsure, never a pass (PRV-02)
+            issues.append(
+                ProvenanceIssue(
+                    shown,
+                    "ancestry",
+                    f"the lineage store could not be read ({unreadable}): the GenAI ancestry "
+                    "of the declared inputs is unknown",
+                )
+            )
+        return PartialRecord(
+            SOURCE, shown, {"ancestry": ancestry}, issues, evidence, volatile=bool(issues)
+        )
 
-    def _unusable(self, exc: BaseException) -> None:
+    def _unusable(self, exc: BaseException) -> str:
         """The store could not be opened or read (damaged, not a database): this asset's
-        ancestry is unknown (its declared inputs are unsure) and nothing is recorded for it.
-        Said once per run and reason; the next asset tries again."""
+        ancestry is unknown (its declared inputs are unsure: ``PRV-02``) and nothing is
+        recorded for it. Said once per run and reason; the next asset tries again. Returns
+        the reason."""
         reason = f"{type(exc).__name__}: {exc}"
         if reason not in self._failures:
             self._failures.add(reason)
             _log.warning(
-                "lineage: cannot use the state store %s (%s): declared inputs' ancestry "
-                "is unknown and nothing is recorded while it cannot be used",
+                "lineage: cannot use the state store %s (%s): the declared inputs' ancestry of "
+                "assets audited while it cannot be used is unknown (unsure, PRV-02) and they "
+                "are not recorded (the next scan of them records them)",
                 self.path,
                 reason,
             )
+        return reason
 
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
@@ -392,6 +421,8 @@ class LineagePlugin:
         if record is None or self.path is None:
             return None
         read = self._pending.pop(asset.rel, None)
+        if read is not None and read.unreadable:
+            return None  # its ancestry is unknown: recording it would hide what the store has
         version = read.version if read is not None else version_key(asset)
         if version is None:
             return None  # not on disk (an in-memory audit): nothing to record, no store made
