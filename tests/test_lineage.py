@@ -383,6 +383,24 @@ def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_a_store_that_cannot_be_read_makes_declared_inputs_unsure(comp_show: Path) -> None:
+    """A damaged store (not a database): the ancestry of each asset's declared inputs is
+    unknown, which is unsure (PRV-02, escalate), never the pass the delivery gets with the
+    plugin blocked; an asset with no inputs has nothing unknown."""
+    store = comp_show / ".clearance" / "state.db"
+    store.parent.mkdir()
+    store.write_bytes(b"not a database" * 100)
+    results = scan(comp_show)
+    for rel in ("comp/sh010_comp_v004.####.exr", "delivery/sh010_final_v001.exr"):
+        [prv02] = [f for f in results[rel].findings if f.rule == "PRV-02"]
+        assert prv02.unsure and prv02.effective_outcome.value == "escalate"
+        assert "lineage store could not be read" in prv02.message and str(store.name) in (
+            prv02.message
+        )
+        assert results[rel].outcome.value != "pass"
+    assert "PRV-02" not in rules_of(results["gen/plates/sh010_plate_v001.####.exr"])
+
+
 def test_in_memory_audit_records_nothing(tmp_path: Path) -> None:
     result = audit_record(silent(("plates/p.####.exr", "generated")), root=tmp_path)
     assert result.outcome is not None

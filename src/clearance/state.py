@@ -251,6 +251,13 @@ _FILE_AUDITED = (
 )
 
 
+def is_lock_error(exc: BaseException) -> bool:
+    """Is ``exc`` SQLite's "database is locked" (another connection holds a lock this one
+    needs, past the busy timeout, or at once where SQLite does not wait for it)?"""
+    text = str(exc)
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+
 def enter_wal(db: sqlite3.Connection, *, wait: float = 30.0) -> str:
     """Put ``db`` in WAL mode, waiting up to ``wait`` seconds for other processes doing the
     same; the journal mode SQLite reports (``"wal"``, or another where WAL is unsupported).
@@ -266,7 +273,7 @@ def enter_wal(db: sqlite3.Connection, *, wait: float = 30.0) -> str:
         try:
             return str(db.execute("PRAGMA journal_mode=WAL").fetchone()[0])
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
                 raise

@@ -45,8 +45,17 @@ from typing import Any, NamedTuple
 
 from .._process import current_pid
 from ..hookspecs import hookimpl
-from ..model import Asset, AssetResult, Outcome, PartialRecord, ProvenanceRecord, StageResult
+from ..model import (
+    Asset,
+    AssetResult,
+    Outcome,
+    PartialRecord,
+    ProvenanceIssue,
+    ProvenanceRecord,
+    StageResult,
+)
 from ..policy import Policy
+from ..state import is_lock_error
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
 from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
 from .refs import (
@@ -95,8 +104,13 @@ SOURCE = "lineage"
 _log = logging.getLogger("clearance")
 
 #: what an unusable store raises (damaged pages, not a database, cannot be opened); a store
-#: that is only busy waits out its busy timeout first
+#: that is only busy waits out its busy timeout first (once per run: see _unusable)
 _STORE_ERRORS = (LineageError, sqlite3.DatabaseError)
+
+
+def _locked(exc: BaseException) -> bool:
+    """Another process held a lock on the store past the busy timeout."""
+    return is_lock_error(exc) or (isinstance(exc, LineageError) and exc.locked)
 
 
 # -------------------------------------------------------------------------------------------
@@ -121,6 +135,9 @@ class _Read(NamedTuple):
     ancestry: dict[str, Any] | None  # what the reader returned
     steps: Any  # the sidecar's ``steps`` the inputs were read from (None: not from there)
     inputs: list[dict[str, Any]]  # inputs_of(steps)
+    #: the store could not be read: ``ancestry`` is unknown, and no row is recorded (its
+    #: summary would hide from later walks the GenAI ancestry the store holds)
+    unreadable: bool = False
 
 
 #: Indexes left behind in a forked child: kept alive so the child never closes its parent's
@@ -160,6 +177,9 @@ class LineagePlugin:
         # in a scan --jobs parent: the rows recorded in the stage under way (track_recorded)
         self._recorded: Recorded | None = None
         self._failures: set[str] = set()  # why the store could not be used (said once each)
+        #: the busy timeout of a store opened from now on (None: the state store's); 0 once
+        #: the run waited for a lock in vain, so that it never waits for it again
+        self._wait: float | None = None
 
     def index(self, *, create: bool) -> RunIndex | None:
         """The run's view of the store (``None``: no state path, or not created yet and
@@ -172,11 +192,14 @@ class LineagePlugin:
         with self._lock:
             if self._index is not None and self._pid != current_pid():
                 _FORKED.append(self._index)  # forked: never share a connection or a buffer
+                if self._index.store.locked is not None:
+                    self._wait = 0.0
                 self._index = None
             if self._index is None:
                 if not create and not self.path.is_file():
                     return None
-                self._index = RunIndex(LineageStore(self.path, create=create))
+                store = LineageStore(self.path, create=create, busy_timeout=self._wait)
+                self._index = RunIndex(store)
                 self._pid = current_pid()
             elif create and not self._index.store._ready:
                 self._index.store._check_schema(True)
@@ -192,23 +215,17 @@ class LineagePlugin:
         after each stage, at the end of a run and after each watcher batch.
 
         A store that cannot be written (locked past the busy timeout, disk full) is logged,
-        not raised: lineage is derived data, and the rows stay buffered for the next flush.
+        not raised: lineage is derived data, and the rows stay buffered for the next flush
+        (:meth:`RunIndex.flush_or_keep`).
         """
         index = self._index
         if index is None or self._pid != current_pid():
             return
-        try:
-            index.flush()
-        except (sqlite3.Error, OSError, LineageError) as exc:
-            _log.warning(
-                "lineage: %d row(s) not recorded yet in %s (kept for the next flush): %s",
-                index.buffered,
-                self.path,
-                exc,
-            )
+        index.flush_or_keep()
 
     def close(self) -> None:
-        """Commit the rows recorded so far and close the store."""
+        """Commit the rows recorded so far and close the store (rows that cannot be committed
+        are counted on stderr, not raised: :meth:`RunIndex.close`)."""
         with self._lock:
             index, self._index = self._index, None
         if index is not None and self._pid == current_pid():
@@ -234,6 +251,7 @@ class LineagePlugin:
             return None
         version = version_key(asset)
         known = None
+        unreadable = None  # why the store could not be read
         try:
             index = self.index(create=False)
             if index is not None:
@@ -242,7 +260,7 @@ class LineagePlugin:
                     # this exact version was recorded before (a warm re-scan): no second parse
                     known = index.exact(asset.rel, asset.stage, version)
         except _STORE_ERRORS as exc:
-            self._unusable(exc)
+            unreadable = self._unusable(exc)
             index = None
         steps = None
         if known is not None:
@@ -267,7 +285,7 @@ class LineagePlugin:
                     consulted=consulted,
                 )
             except _STORE_ERRORS as exc:
-                self._unusable(exc)
+                unreadable = self._unusable(exc)
                 index = None
         if inputs and index is None:
             ancestry = unknown_ancestry(inputs)  # a walk that finds nothing
@@ -281,26 +299,56 @@ class LineagePlugin:
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
-            self._pending[asset.rel] = _Read(version, known, ancestry, steps, inputs)
+            self._pending[asset.rel] = _Read(
+                version, known, ancestry, steps, inputs, unreadable is not None
+            )
         if ancestry is None:
             return None
         shown = self._display(asset.root)
         evidence = {"store": shown, "genai": len(ancestry["genai"])}
-        return PartialRecord(SOURCE, shown, {"ancestry": ancestry}, [], evidence)
+        issues = []
+        if unreadable is not None and inputs:  # unknown is unsure, never a pass (PRV-02)
+            issues.append(
+                ProvenanceIssue(
+                    shown,
+                    "ancestry",
+                    f"the lineage store could not be read ({unreadable}): the GenAI ancestry "
+                    "of the declared inputs is unknown",
+                )
+            )
+        return PartialRecord(
+            SOURCE, shown, {"ancestry": ancestry}, issues, evidence, volatile=bool(issues)
+        )
 
-    def _unusable(self, exc: BaseException) -> None:
-        """The store could not be opened or read (damaged, not a database): this asset's
-        ancestry is unknown (its declared inputs are unsure) and nothing is recorded for it.
-        Said once per run and reason; the next asset tries again."""
+    def _unusable(self, exc: BaseException) -> str:
+        """The store could not be opened or read (damaged, not a database, locked): this
+        asset's ancestry is unknown (its declared inputs are unsure: ``PRV-02``) and nothing
+        is recorded for it. Said once per run and reason (once for any lock); the next asset
+        tries again, without waiting for a lock the run already waited for. Returns the reason.
+        """
         reason = f"{type(exc).__name__}: {exc}"
-        if reason not in self._failures:
-            self._failures.add(reason)
+        locked = _locked(exc)
+        index = self._index
+        if locked:
+            self._wait = 0.0  # stores opened from now on fail at once (this one already does)
+            if index is not None and index.said_locked:
+                return reason  # a commit said it already
+        key = "locked" if locked else reason
+        if key not in self._failures:
+            self._failures.add(key)
+            if locked and index is not None:
+                index.said_locked = True  # its commits do not say it again
             _log.warning(
-                "lineage: cannot use the state store %s (%s): declared inputs' ancestry "
-                "is unknown and nothing is recorded while it cannot be used",
+                "lineage: cannot use the state store %s (%s): the declared inputs' ancestry of "
+                "assets audited while it cannot be used is unknown (unsure, PRV-02) and they "
+                "are not recorded (the next scan of them records them)%s",
                 self.path,
                 reason,
+                "; another process holds a lock on it: this run waits for that lock no more"
+                if locked
+                else "",
             )
+        return reason
 
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
@@ -392,6 +440,8 @@ class LineagePlugin:
         if record is None or self.path is None:
             return None
         read = self._pending.pop(asset.rel, None)
+        if read is not None and read.unreadable:
+            return None  # its ancestry is unknown: recording it would hide what the store has
         version = read.version if read is not None else version_key(asset)
         if version is None:
             return None  # not on disk (an in-memory audit): nothing to record, no store made
@@ -445,11 +495,12 @@ class LineagePlugin:
 
     @hookimpl
     def clearance_stage_finished(self, stage_result: StageResult, policy: Policy) -> None:
-        """Commit the stage's rows (one transaction); a failure is reported as
-        ``plugin.failed`` and the rows stay buffered for the next flush."""
+        """Commit the stage's rows (one transaction); a store that cannot be written is said
+        on stderr, as :meth:`flush` says it (never a ``plugin.failed``), and the rows stay
+        buffered for the next flush."""
         index = self._index
         if index is not None and self._pid == current_pid():
-            index.flush()
+            index.flush_or_keep()
             if self._recorded is not None and not index.buffered:
                 self._recorded.clear()  # committed: the next stage's walks read them
 

@@ -14,7 +14,9 @@ unchanged asset, so a :class:`RunIndex`:
 - puts each row it records into the same dicts at once (a later stage's ancestry sees it), and
   into a buffer committed in one transaction: at the end of each stage, every
   :data:`FLUSH_ROWS` rows, on :meth:`RunIndex.flush`, and when the index is dropped or the
-  interpreter exits (best effort);
+  interpreter exits (best effort). A commit that fails keeps the rows for the next one
+  (:meth:`RunIndex.flush_or_keep` says so on stderr); rows still not committed when the index
+  is closed or dropped are counted on stderr: the next scan records them;
 - forgets what it read when another process has recorded lineage rows since (the
   lineage generation, a counter each commit of lineage rows bumps: the watcher's ledger
   commits do not count), checked at each flush and at the first asset of another stage: rows
@@ -45,7 +47,7 @@ from typing import Any
 from .ancestry import MAX_DEPTH, walk
 from .refs import normalise_ref, sequence_key
 from .rows import AssetRow, current_host_pid, decode_column, encode_row
-from .store import LineageStore
+from .store import LineageError, LineageStore
 
 __all__ = [
     "BULK_AFTER",
@@ -186,6 +188,19 @@ class Recorded:
         return False
 
 
+#: what a commit that fails raises (the store locked past the busy timeout, a full disk)
+_WRITE_ERRORS = (sqlite3.Error, OSError, LineageError)
+
+
+def _not_recorded(store: LineageStore, rows: int, exc: BaseException) -> None:
+    _log.warning(
+        "lineage: %d row(s) not recorded in %s (%s): the next scan of those assets records them",
+        rows,
+        store.path,
+        exc,
+    )
+
+
 def _commit_left(store: LineageStore, buffer: list[Raw], pid: int) -> None:
     """Commit rows nobody flushed (the index was dropped, or the interpreter is exiting)."""
     if not buffer or os.getpid() != pid:  # a forked child never writes its parent's rows
@@ -194,7 +209,7 @@ def _commit_left(store: LineageStore, buffer: list[Raw], pid: int) -> None:
         store.commit_encoded(list(buffer))
         buffer.clear()
     except Exception as exc:  # best effort: at exit there is nobody left to tell but the log
-        _log.warning("lineage: %d row(s) not recorded in %s: %s", len(buffer), store.path, exc)
+        _not_recorded(store, len(buffer), exc)
 
 
 class RunIndex:
@@ -226,6 +241,8 @@ class RunIndex:
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
         self._seen: int | None = None  # lineage generation the view is current with
         self._stage: str | None = None
+        #: another process's lock on the store was said on stderr (said once a run)
+        self.said_locked = False
         # rows as encode_row made them; mutated in place, never rebound: the finaliser
         # commits what is left in it
         self._buffer: list[Raw] = []
@@ -258,8 +275,8 @@ class RunIndex:
             if self._found:
                 self._found.clear()
             self._buffer.append(values)
-            if len(self._buffer) >= self.flush_rows:
-                self.flush()
+            if len(self._buffer) % self.flush_rows == 0:  # a failed commit: again 1 batch later
+                self.flush_or_keep()
 
     def flush(self) -> int:
         """Commit the buffered rows in one transaction; then, if another connection committed
@@ -272,26 +289,55 @@ class RunIndex:
                 self.store._check_schema(False)
             return written
 
+    def flush_or_keep(self) -> None:
+        """:meth:`flush`; a commit that fails keeps the rows buffered for the next one, with a
+        warning on stderr. Lineage is derived data: a store it cannot write never stops a run.
+
+        Another process's lock held past the busy timeout (a ``sqlite3`` shell left in a
+        transaction, a watcher's long batch, a stuck NFS lock) is said once: the store stops
+        waiting for it (:meth:`LineageStore.stop_waiting`), so later commits are tried at once
+        and the rest of the run is not held up again. Any other failure (a full disk) is said
+        at each commit."""
+        try:
+            self.flush()
+        except _WRITE_ERRORS as exc:
+            store = self.store
+            if store.locked is None:
+                _log.warning(
+                    "lineage: %d row(s) not recorded yet in %s (kept for the next flush): %s",
+                    len(self._buffer),
+                    store.path,
+                    exc,
+                )
+            elif not self.said_locked:
+                self.said_locked = True
+                _log.warning(
+                    "lineage: cannot write %s: another process holds its write lock (%s); "
+                    "%d row(s) not recorded yet. This run waits for that lock no more: the rows "
+                    "are kept and committed by a later flush if the store is free by then, and "
+                    "any still not recorded when the run ends are counted then",
+                    store.path,
+                    store.locked,
+                    len(self._buffer),
+                )
+
     def enter_stage(self, stage: str) -> None:
         """Called with each asset's stage: the first asset of another stage refreshes the view
         (a ``scan --jobs`` worker then sees what the parent recorded for earlier stages)."""
         if stage != self._stage:
             with self._lock:
                 self._stage = stage
-                try:
-                    self.flush()
-                except sqlite3.Error as exc:  # reading goes on; the rows stay buffered
-                    _log.warning(
-                        "lineage: %d row(s) not recorded yet in %s: %s",
-                        len(self._buffer),
-                        self.store.path,
-                        exc,
-                    )
+                self.flush_or_keep()  # reading goes on; rows not committed stay buffered
 
     def close(self) -> None:
-        """Commit what is buffered and close the store."""
+        """Commit what is buffered and close the store; rows that cannot be committed are
+        counted on stderr (not raised: the next scan records them)."""
         with self._lock:
-            self._commit()
+            try:
+                self._commit()
+            except _WRITE_ERRORS as exc:
+                _not_recorded(self.store, len(self._buffer), exc)
+                self._buffer.clear()
             self._finalizer.detach()
             self.store.close()
 

@@ -2,9 +2,11 @@
 
 One row per audited *version* of an asset (``lineage_assets``); the tables' own schema
 version is kept in ``lineage_meta`` (key ``schema``) and upgraded in place. SQLite in WAL
-mode with a 30 s busy timeout: several processes record into one file at once. A row and its
-encoding live in ``rows``, ancestry walks in ``ancestry``, a run's in-memory view and write
-buffer in ``index``.
+mode with the state store's busy timeout (:data:`clearance.state.BUSY_TIMEOUT`): several
+processes record into one file at once. Another process's lock held past it is waited for once:
+the store then stops waiting (:meth:`LineageStore.stop_waiting`). A row and its encoding live
+in ``rows``, ancestry walks in ``ancestry``, a run's in-memory view and write buffer in
+``index``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from ..state import enter_wal
+from .. import state
+from ..state import enter_wal, is_lock_error
 from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
 from .refs import normalise_ref, sequence_key
 from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row
@@ -40,7 +44,14 @@ SCHEMA_VERSION = 2
 
 
 class LineageError(Exception):
-    """The lineage store cannot be opened, or was written by a newer Clearance."""
+    """The lineage store cannot be opened, or was written by a newer Clearance.
+
+    :ivar locked: because another process held a lock on it past the busy timeout.
+    """
+
+    def __init__(self, message: str, *, locked: bool = False) -> None:
+        super().__init__(message)
+        self.locked = locked
 
 
 _SCHEMA = """
@@ -104,24 +115,39 @@ class LineageStore:
     :param path: the state store (``policy.state_path``).
     :param create: create the file and tables when missing; with ``False`` a missing file
         raises :class:`LineageError` and missing tables read as an empty store.
+    :param busy_timeout: seconds to wait for another process's lock (default
+        :data:`clearance.state.BUSY_TIMEOUT`; 0: fail at once, for a run that waited once).
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        create: bool = True,
+        busy_timeout: float | None = None,
+    ) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise LineageError(f"no state store at {self.path} (run 'clearance scan' first)")
+        wait = state.BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        #: seconds a statement waits for another process's lock (0 once :meth:`stop_waiting`)
+        self.busy_timeout = wait
+        #: why this store stopped waiting for locks ("database is locked"), or None
+        self.locked: str | None = None
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False
+                str(self.path), timeout=wait, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA busy_timeout=30000")
-            mode = enter_wal(self._db)
+            self._db.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            mode = enter_wal(self._db, wait=wait)
             # lineage is derived data (the audit log is the record): a commit need not fsync
             self._db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as exc:
-            raise LineageError(f"cannot open the state store {self.path}: {exc}") from None
+            raise LineageError(
+                f"cannot open the state store {self.path}: {exc}", locked=is_lock_error(exc)
+            ) from None
         self.journal_mode = str(mode)
         self._lock = threading.RLock()
         self._ready = False
@@ -129,10 +155,34 @@ class LineageStore:
         try:
             self._check_schema(create)
         except sqlite3.Error as exc:
-            raise LineageError(f"{self.path}: {exc}") from None
+            self._db.close()
+            raise LineageError(f"{self.path}: {exc}", locked=is_lock_error(exc)) from None
+
+    @contextmanager
+    def _access(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held for one statement or transaction. Another process's lock
+        held past the busy timeout is waited for once per store: it then stops waiting."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.OperationalError as exc:
+                if is_lock_error(exc):
+                    self.stop_waiting(str(exc))
+                raise
+
+    def stop_waiting(self, reason: str) -> None:
+        """From now on a lock another process holds fails at once ("database is locked")
+        instead of being waited for: a run waits for a stuck lock (a ``sqlite3`` shell left
+        in a transaction, a stale NFS lock) once, not at every stage or commit."""
+        with self._lock:
+            if self.locked is None:
+                self.locked = reason
+            self.busy_timeout = 0.0
+            with suppress(sqlite3.Error):
+                self._db.execute("PRAGMA busy_timeout=0")
 
     def _check_schema(self, create: bool) -> None:
-        with self._lock:
+        with self._access():
             exists = self._db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type='table' AND name='lineage_meta'"
             ).fetchone()
@@ -207,7 +257,7 @@ class LineageStore:
         """
         if not values:
             return self.generation()
-        with self._lock:
+        with self._access():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(UPSERT, values)
@@ -227,7 +277,7 @@ class LineageStore:
             self._check_schema(False)  # another process may have made the tables since
             if not self._ready:
                 return 0
-        with self._lock:
+        with self._access():
             found = self._db.execute(_GENERATION).fetchone()
         return int(found[0]) if found else 0
 
@@ -235,7 +285,7 @@ class LineageStore:
     def _one(self, where: str, params: Sequence[Any]) -> AssetRow | None:
         if not self._ready:
             return None
-        with self._lock:
+        with self._access():
             row = self._db.execute(
                 f"SELECT {COLUMNS} FROM lineage_assets WHERE {where} "
                 "ORDER BY audited_at DESC, id DESC LIMIT 1",
@@ -287,7 +337,7 @@ class LineageStore:
         if not self._ready:
             return []
         if self._names is None:
-            with self._lock:
+            with self._access():
                 rows = self._db.execute(
                     f"SELECT name_key, {COLUMNS} FROM lineage_assets "
                     "ORDER BY audited_at DESC, id DESC"
@@ -305,7 +355,7 @@ class LineageStore:
         if not self._ready:
             return []
         prefix = f"{folder}/"
-        with self._lock:
+        with self._access():
             return self._db.execute(
                 f"SELECT {COLUMNS}, seq_key FROM lineage_assets "
                 "WHERE asset >= ? AND asset < ? AND instr(substr(asset, ?), '/') = 0 "
@@ -319,7 +369,7 @@ class LineageStore:
         if not self._ready:
             return []
         key = sequence_key(asset)
-        with self._lock:
+        with self._access():
             return self._db.execute(
                 f"SELECT {COLUMNS}, seq_key FROM lineage_assets "
                 "WHERE asset = ? OR (seq_key IS NOT NULL AND seq_key = ?) "
@@ -332,7 +382,7 @@ class LineageStore:
         :meth:`rows_in_folder` selects them."""
         if not self._ready:
             return []
-        with self._lock:
+        with self._access():
             return self._db.execute(
                 f"SELECT {COLUMNS}, seq_key FROM lineage_assets WHERE asset_id = ? "
                 "ORDER BY audited_at, id",
@@ -341,13 +391,13 @@ class LineageStore:
 
     def data_version(self) -> int:  # kept for callers; the index uses generation()
         """SQLite's ``data_version``: changes when another connection commits to the file."""
-        with self._lock:
+        with self._access():
             return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def count(self) -> int:
         if not self._ready:
             return 0
-        with self._lock:
+        with self._access():
             return int(self._db.execute("SELECT COUNT(*) FROM lineage_assets").fetchone()[0])
 
     def ancestry(
