@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import NOT_JSON, rotated_files
+from clearance.auditlog import ENVELOPE, NOT_JSON, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 
@@ -292,17 +292,8 @@ def _approval_dict(f: FindingRow) -> dict[str, Any]:
 
 
 _decode = json.JSONDecoder().decode
-_TEXT_FIELDS = (
-    "run_id",
-    "host",
-    "stage",
-    "asset",
-    "rule",
-    "outcome",
-    "status",
-    "approval",
-    "message",
-)
+# the envelope's text fields: run_id, host, stage, asset, rule, outcome, status, approval, message
+_TEXT_FIELDS = ENVELOPE[ENVELOPE.index("run_id") : ENVELOPE.index("details")]
 
 
 def _readable(event: Any) -> bool:
