@@ -576,6 +576,8 @@ def test_sigint_drains_and_exits_0(tmp_path: Path) -> None:
         ("--stalled", "-inf"),
         ("--rescan", "-1"),
         ("--interval", "1e300"),  # overflowed the polling emitter's wait, which then died
+        ("--interval", "0"),  # polled without pause: a busy loop
+        ("--interval", "0.05"),
         ("--max-watches", "-1"),
     ],
 )
