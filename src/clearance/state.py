@@ -459,6 +459,31 @@ class StateStore:
                     (*v.key, state, now),
                 )
 
+    def mark_refused(self, versions: Iterable[FileVersion]) -> bool:
+        """Record versions as ``error``, audited ones too: they are not audited (any more)
+        under their name, which another asset keeps. True if any was not ``error`` yet (its
+        refusal is news)."""
+        now = time.time()
+        news = False
+        with self.transaction() as db:
+            for v in versions:
+                row = db.execute(
+                    "SELECT state FROM files "
+                    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                    v.key,
+                ).fetchone()
+                if row is not None and row[0] == "error":
+                    continue
+                news = True
+                db.execute(
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
+                    "VALUES (?, ?, ?, ?, ?, 'error', ?) ON CONFLICT "
+                    "(path, dev, ino, size, mtime_ns) DO UPDATE SET state='error', "
+                    "updated=excluded.updated",
+                    (*v.key, now),
+                )
+        return news
+
     def mark_path_vanished(self, path: str) -> None:
         """A file that was seen but never audited is gone."""
         with self.transaction() as db:

@@ -49,9 +49,16 @@ from stat import S_ISREG
 from typing import Any
 
 from .auditlog import NOT_JSON
-from .discover import SIDECAR_SUFFIXES, frame_ranges, sidecar_names, split_frame
+from .discover import (
+    SIDECAR_SUFFIXES,
+    _same_name,
+    frame_ranges,
+    is_candidate,
+    sidecar_names,
+    split_frame,
+)
 from .engine import Session
-from .model import Asset, relative_posix
+from .model import Asset, printable, relative_posix
 from .policy import Policy
 from .provenance.c2pa import sequence_prefix_of
 from .state import AuditIntent, AuditRow, FileVersion, StateStore
@@ -364,6 +371,8 @@ class AuditWorker(threading.Thread):
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
         try:
             asset, sidecar_st = build_asset(job.files, self.policy, self.fs.stat)
+            if self._name_taken(asset):
+                return None
         except OSError as exc:  # a sidecar candidate could not be looked at (EIO, ...)
             self._requeue_look(job, exc)
             return None
@@ -377,6 +386,40 @@ class AuditWorker(threading.Thread):
         if job.pairing == "sidecar" and not self._look_at_manifest(look):
             return None
         return look
+
+    def _name_taken(self, asset: Asset) -> bool:
+        """Does another asset on disk keep ``asset``'s name (as ``scan`` decides: a sequence
+        rather than a file named like its pattern, a name shown as it is rather than an
+        escaped one)? Then ``asset`` is not audited under it. Whichever loses the name is a
+        ``watch.error`` naming both, once per version of its files (the ledger records them
+        as ``error``: a restart finds them again, and says nothing)."""
+        rival = same_name_rival(asset, self.policy, self.fs)
+        if rival is None:
+            return False
+        found = {asset.rel: rival}
+        errors: list[tuple[str, str]] = []
+        _same_name(found, asset, errors)
+        if not errors:  # the same asset after all
+            return False
+        keeper = found[asset.rel]
+        other = rival if keeper is asset else asset
+        versions = []
+        for path in map(str, other.files):
+            with contextlib.suppress(OSError):  # gone meanwhile: its event says so
+                versions.append(FileVersion.of(path, self.fs.stat(path)))
+        if versions and self.state.mark_refused(versions):
+            self.emit(
+                "watch.error",
+                stage=asset.stage,
+                asset=asset.rel,
+                message=errors[0][1],
+                details={
+                    "reason": "same-name",
+                    "path": errors[0][0],
+                    "other": os.fspath(keeper.path),
+                },
+            )
+        return other is asset
 
     def _look_at_manifest(self, look: _Look) -> bool:
         """Fill in the detached C2PA manifests ``look``'s audit would read now (their
@@ -739,6 +782,52 @@ def build_asset(
         )
     asset.stage = policy.stage_for(asset.rel).name
     return asset, found
+
+
+def same_name_rival(asset: Asset, policy: Policy, fs: FileSystem) -> Asset | None:
+    """Another asset of ``asset``'s folder whose name is ``asset.rel`` too, or None: a file
+    literally named as a sequence's pattern (``seq.####.exr``) and that sequence; a name
+    that is not UTF-8 and a file named as its escape (``caf\\xe9.exr``). Costs one ``stat``
+    for a sequence; the folder is listed only for a name with an escape in it, or a file
+    with ``#`` in its name."""
+    folder = asset.path.parent
+    parts = split_frame(asset.path.name)
+    if asset.is_sequence and parts is not None:
+        own = (parts[0], parts[2])
+        name = f"{parts[0]}.{'#' * len(parts[1])}.{parts[2]}"
+    else:
+        own, name = (asset.path.name, ""), asset.path.name
+    shown = printable(name)
+    if "\\x" not in shown and own[1]:  # a sequence: only a file named as its pattern
+        path = os.path.join(folder, name)
+        try:
+            st = fs.stat(path)
+        except OSError as exc:
+            if is_transient(exc):
+                raise
+            return None
+        if not S_ISREG(st.st_mode) or not is_candidate(name, policy):
+            return None
+        return build_asset([path], policy, fs.stat)[0]
+    if "\\x" not in shown and "#" not in name:
+        return None
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for entry in fs.scandir(str(folder)):
+        if not is_candidate(entry.name, policy) or not entry.is_file():
+            continue
+        frame = split_frame(entry.name)
+        key = (entry.name, "") if frame is None else (frame[0], frame[2])
+        number = -1 if frame is None else int(frame[1])
+        groups.setdefault(key, []).append((number, entry.path))
+    for key, files in groups.items():
+        if key == own:
+            continue
+        first = os.path.basename(min(files)[1])
+        frame = split_frame(first) if key[1] else None
+        other = first if frame is None else f"{frame[0]}.{'#' * len(frame[1])}.{frame[2]}"
+        if printable(other) == shown:
+            return build_asset([p for _, p in files], policy, fs.stat)[0]
+    return None
 
 
 def _first_file(
