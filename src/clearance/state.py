@@ -445,7 +445,9 @@ class StateStore:
 
     def mark(self, versions: Iterable[FileVersion], state: str) -> None:
         """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an
-        audited one; a superseded one is on disk again: it is pending like a new one)."""
+        audited one, nor makes an ``error`` one pending: a refused one, see
+        :meth:`mark_refused`, stays refused; a superseded one is on disk again: it is pending
+        like a new one)."""
         if state not in FILE_STATES:
             raise ValueError(f"unknown file state {state!r}")
         now = time.time()
@@ -455,7 +457,8 @@ class StateStore:
                     "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated "
-                    "WHERE files.state <> 'audited'",
+                    "WHERE files.state <> 'audited' "
+                    "AND NOT (files.state = 'error' AND excluded.state IN ('seen', 'settling'))",
                     (*v.key, state, now),
                 )
 
