@@ -123,3 +123,71 @@ def test_library_scan_entry_point(clearance_run) -> None:
     run.write_config()
     result = clearance.scan(run.root, write_log=False)
     assert [a.asset.rel for a in result.assets] == ["comp/b.png"] and result.exit_code() == 0
+
+
+QUOTER = """
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-Q1", title="quote", principle="site", outcome=Outcome.NOTICE))
+
+@hookimpl
+def clearance_check_asset(record):
+    text = record.get("steps")[0]["prompt"]["text"]
+    words = text.split()
+    return [Finding(rule="SITE-Q1", message="prompt starts " + text[:18], evidence={
+        "tail": text[7:],
+        "shouted": {"nested": ["  " + " ".join(words[1:4]).upper() + "  "]},
+        "spaced": "say:  HERO\\n reveal   on  the roof, please",
+        "cut": text[9:21],
+        "words": words,
+        "short": "the rooftop",
+    })]
+"""
+
+
+def test_a_quoted_part_of_a_prompt_is_redacted_like_the_whole(clearance_run, tmp_path) -> None:
+    plugin = tmp_path / "quoter.py"
+    plugin.write_text(QUOTER, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    prompt = "secret hero reveal on the rooftop"
+    doc = genai_sidecar()
+    doc["steps"][0]["prompt"]["text"] = prompt
+    run.asset("comp/a.png", sidecar=doc)
+    events = run.scan().events()
+    log = json.dumps(events)
+    finding = next(e for e in events if e.get("rule") == "SITE-Q1")
+    marker = (
+        "[prompt "
+        + next(e["details"]["prompts"][0] for e in events if e["event"] == "asset.audited")[:19]
+        + "]"
+    )
+    evidence = finding["details"]["evidence"]
+    assert finding["message"] == "prompt starts " + marker
+    assert evidence["tail"] == marker
+    assert evidence["shouted"] == {"nested": ["  " + marker + "  "]}  # case, nesting
+    assert evidence["spaced"] == "say:  " + marker + ", please"  # whitespace differences
+    assert evidence["cut"] == marker  # "ro reveal on": cut mid-word at both ends
+    for part in ("hero reveal", "reveal on the", "HERO", "ro reveal on"):
+        assert part not in log
+    # the documented limit: single words, and pieces under 12 characters or 3 words, stay
+    assert evidence["words"] == prompt.split() and evidence["short"] == "the rooftop"
+
+
+def test_redaction_of_a_100_kb_prompt_finds_every_quote() -> None:
+    from clearance.engine import prompt_hash, redact_prompts
+
+    words = [f"w{i:05d}" for i in range(15_000)]
+    prompt = " ".join(words)  # ~105 KB
+    marker = f"[prompt {prompt_hash(prompt)[:19]}]"
+    quotes = [" ".join(words[i : i + 3]) for i in range(0, 15_000, 500)]
+    message = " | ".join(f"note {i}: {q}" for i, q in enumerate(quotes)) * 3
+    evidence = {"parts": quotes, "all": prompt, "big": message}
+    redacted = redact_prompts({"message": message, "evidence": evidence}, [prompt])
+    text = json.dumps(redacted)
+    assert not any(q in text for q in quotes)
+    assert redacted["evidence"]["all"] == marker
+    assert redacted["evidence"]["parts"] == [marker] * len(quotes)
+    assert redacted["message"].startswith(f"note 0: {marker} | note 1: {marker}")

@@ -11,7 +11,6 @@ or a watcher called it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import __version__
+from ._redact import prompt_hash, redact_prompts
 from .model import (
     Asset,
     AssetResult,
@@ -128,26 +128,6 @@ def _strings_in(value: Any, out: list[str]) -> None:
     elif isinstance(value, (list, tuple)):
         for item in value:
             _strings_in(item, out)
-
-
-def prompt_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def redact_prompts(value: Any, texts: Sequence[str]) -> Any:
-    """``value`` with every prompt text replaced by its hash (prompts never appear in clear)."""
-    if not texts:
-        return value
-    if isinstance(value, str):
-        for text in texts:
-            if text in value:
-                value = value.replace(text, f"[prompt {prompt_hash(text)[:19]}]")
-        return value
-    if isinstance(value, dict):
-        return {k: redact_prompts(v, texts) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_prompts(v, texts) for v in value]
-    return value
 
 
 class Session:
