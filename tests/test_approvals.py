@@ -197,3 +197,65 @@ def test_an_impossible_unquoted_date_is_a_config_error_naming_file_and_field(
     assert f"{approvals}: approvals.APR-1.expires: invalid YAML" in checked.stdout
     assert f"{run.root / 'tools.yaml'}: valid" in checked.stdout
     assert f"{sidecar}: valid" in checked.stdout
+
+
+TRACKER = """
+import datetime
+from clearance import hookimpl
+from clearance.approvals import ApprovalMatch
+
+@hookimpl(tryfirst=True)
+def clearance_find_approval(finding):
+    return ApprovalMatch(id="TRK-17", expires={expires!r}, approved_by="tracker")
+"""
+
+
+def tracker_scan(
+    run: ClearanceRun, tmp_path: Path, expires: object, code: int = 1
+) -> tuple[dict, list]:
+    """Scan with a tracker plugin whose match ``expires`` on that date, on 2026-06-01."""
+    plugin = tmp_path / "tracker.py"
+    plugin.write_text(TRACKER.format(expires=expires), encoding="utf-8")
+    run.config["plugins"] = [str(plugin)]
+    final_asset(run)
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", env={"CLEARANCE_NOW": "2026-06-01"})
+    assert done.code == code, done.stderr
+    [item] = done.json()["assets"]
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    return item, events
+
+
+def test_a_plugin_approval_past_its_expires_date_is_expired_not_approved(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = tracker_scan(clearance_run(), tmp_path, "2026-05-31")  # the run's eve
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "expired" and finding["approval"] == "TRK-17"
+    assert finding["evidence"]["approval_expired"] == "2026-05-31"
+    assert item["outcome"] == "approval"
+    [expired] = [e for e in events if e["event"] == "approval.expired"]
+    assert expired["approval"] == "TRK-17" and expired["details"]["expires"] == "2026-05-31"
+    assert expired["details"]["approved_by"] == "tracker"
+
+
+def test_a_plugin_approval_valid_through_the_runs_date_still_clears(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = tracker_scan(clearance_run(), tmp_path, "2026-06-01", code=0)  # expires that day
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "approved" and finding["approval"] == "TRK-17"
+    assert not [e for e in events if e["event"] == "approval.expired"]
+
+
+def test_a_plugin_approval_whose_expires_cannot_be_read_is_unsure_never_approved(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = tracker_scan(clearance_run(), tmp_path, "end of season")
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "open" and finding["approval"] is None
+    [unsure] = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert unsure["outcome"] == "escalate" and unsure["unsure"] is True
+    assert "tracker" in unsure["message"] and "'end of season'" in unsure["message"]
+    assert "expires" in unsure["message"]
+    assert any(e["event"] == "finding" and e["rule"] == "PRV-05" for e in events)

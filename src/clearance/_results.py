@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from .approvals import ApprovalMatch
+from .approvals import ApprovalMatch, as_date
 from .model import Finding, Outcome, PartialRecord, ProvenanceIssue, Status
 
 __all__ = ["InvalidResult", "findings_of", "checked_finding", "checked_partial", "checked_approval"]
@@ -120,7 +120,8 @@ def checked_partial(item: Any) -> PartialRecord:
 
 
 def checked_approval(item: Any) -> ApprovalMatch:
-    """``item`` if it is a well-formed :class:`ApprovalMatch` (a date ``expires`` converted)."""
+    """``item`` if it is a well-formed :class:`ApprovalMatch` (a date ``expires`` converted;
+    a text one must read as a date, as ``approvals.yaml``'s do)."""
     if not isinstance(item, ApprovalMatch):
         raise InvalidResult(f"{type(item).__name__}, not an ApprovalMatch or None")
 
@@ -137,6 +138,9 @@ def checked_approval(item: Any) -> ApprovalMatch:
         value = getattr(item, field)
         if value is not None and not isinstance(value, str):
             raise bad(field, f"{type(value).__name__}, not a string or None")
+    if item.expires is not None and as_date(item.expires) is None:
+        # an expiry nobody can read is unsure, never an approval that has not expired
+        raise bad("expires", f"{item.expires!r}, not a date (YYYY-MM-DD)")
     return item
 
 

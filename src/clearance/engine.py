@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from . import __version__
 from ._redact import prompt_hash, redact_prompts
+from .approvals import as_date
 from .model import (
     Asset,
     AssetResult,
@@ -473,7 +474,10 @@ class Session:
         if match is None:
             return
         finding.approval = match.id
-        if match.expired:
+        # the plugin's word, or its date against the run's, as approvals.yaml's are judged
+        expires = as_date(match.expires)
+        past = match.expires is not None and (expires is None or expires < self.policy.today)
+        if match.expired or past:
             finding.status = Status.EXPIRED
             finding.evidence = {**finding.evidence, "approval_expired": match.expires}
             self.emit(
