@@ -9,7 +9,8 @@ from pathlib import Path
 
 from clearance import Outcome, audit_record
 from clearance.policy import Policy
-from conftest import genai_sidecar
+from clearance.testing import ClearanceRun
+from conftest import genai_sidecar, run_cli
 
 EVENT_ORDER = [
     "run.started",
@@ -191,3 +192,54 @@ def test_redaction_of_a_100_kb_prompt_finds_every_quote() -> None:
     assert redacted["evidence"]["all"] == marker
     assert redacted["evidence"]["parts"] == [marker] * len(quotes)
     assert redacted["message"].startswith(f"note 0: {marker} | note 1: {marker}")
+
+
+PASSER = """
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-P1", title="logged", principle="site", outcome=Outcome.PASS))
+
+@hookimpl
+def clearance_check_asset():
+    return [Finding(rule="SITE-P1", message="logged by the site")]
+"""
+
+
+def test_a_pass_finding_is_never_open_in_scan_log_or_report(tmp_path: Path) -> None:
+    plugin = tmp_path / "passer.py"
+    plugin.write_text(PASSER, encoding="utf-8")
+    run = ClearanceRun(tmp_path / "show", plugins=[str(plugin)])
+    run.root.mkdir()
+    talent = [
+        {
+            "performer": "P-0042",
+            "replica": "none",
+            "alteration": "customary",
+            "alteration_category": "cosmetics",
+        }
+    ]
+    run.asset("comp/a.png", sidecar=genai_sidecar(talent=talent, qa={"test_record": "QA-1"}))
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 0, done.stderr
+    [item] = done.json()["assets"]
+    passes = {f["rule"]: f for f in item["findings"] if f["outcome"] == "pass"}
+    assert set(passes) == {"NFX-T3", "SITE-P1"}  # a built-in rule's and a site plugin's
+    assert all(f["status"] is None and f["approval"] is None for f in passes.values())
+    assert item["outcome"] == "pass"
+    log = run.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(line) for line in log.open()]
+    logged = [e for e in events if e["event"] == "finding" and e["outcome"] == "pass"]
+    assert sorted(e["rule"] for e in logged) == ["NFX-T3", "SITE-P1"]
+    assert all(e["status"] is None for e in logged)
+    junit = run_cli("report", str(log), "--format", "junit")
+    assert junit.code == 0, junit.stderr
+    assert "[pass] NFX-T3: performer P-0042" in junit.stdout
+    assert "[pass] SITE-P1: logged by the site" in junit.stdout and "(open)" not in junit.stdout
+    report = run_cli("report", str(log), "--format", "json").json()
+    rows = [f for a in report["assets"] for f in a["findings"] if f["outcome"] == "pass"]
+    assert len(rows) == 2 and all(f["status"] is None for f in rows)
+    assert report["summary"]["open_findings"] == 0

@@ -63,7 +63,7 @@ def checked_finding(item: Any) -> Finding:
             item.outcome = Outcome.parse(item.outcome)
         except ValueError as exc:
             raise bad("outcome", str(exc)) from None
-    if not isinstance(item.status, Status):
+    if item.status is not None and not isinstance(item.status, Status):
         try:
             item.status = Status(item.status.lower() if isinstance(item.status, str) else "")
         except ValueError:

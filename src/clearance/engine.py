@@ -524,6 +524,8 @@ class Session:
         if rule is not None:
             finding.principle = finding.principle or rule.principle
             finding.remediation = finding.remediation or rule.remediation
+        # a pass is recorded, never open: it has no status (null); anything else has one
+        finding.status = None if finding.outcome is Outcome.PASS else finding.status or Status.OPEN
         finding.stage = stage
         if asset is not None:
             finding.asset = asset.rel
@@ -547,7 +549,7 @@ class Session:
             asset=finding.asset or None,
             rule=finding.rule,
             outcome=finding.effective_outcome.value,
-            status=finding.status.value,
+            status=finding.status.value if finding.status is not None else None,
             approval=finding.approval,
             message=finding.message,
             details=details,

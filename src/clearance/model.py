@@ -114,7 +114,11 @@ _PATHS: dict[str, tuple[str, ...]] = {}  # dotted field path → its parts (boun
 
 
 class Status(str, enum.Enum):
-    """A finding's life: ``open``, ``approved`` (an approval applied) or ``expired``."""
+    """A finding's life: ``open``, ``approved`` (an approval applied) or ``expired``.
+
+    A ``pass`` finding has none (``Finding.status`` is ``None``, ``null`` in JSON): it is
+    recorded, never open, and no approval applies to it.
+    """
 
     OPEN = "open"
     APPROVED = "approved"
@@ -458,6 +462,8 @@ class Finding:
     A site plugin may give ``outcome`` by its name (``"block"``); the plugin host converts
     it, and makes ``evidence`` JSON (paths and dates as strings) before the engine sees it.
 
+    :ivar status: ``open``, ``approved`` or ``expired``; ``None`` for a ``pass`` finding
+        once the engine has settled it (recorded, never open).
     :ivar unsure: the finding exists because data the rule needs was missing or unknown;
         such a finding is never below ``escalate``, whatever the configuration says.
     """
@@ -466,7 +472,7 @@ class Finding:
     message: str = ""
     outcome: Outcome | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
-    status: Status = Status.OPEN
+    status: Status | None = Status.OPEN
     approval: str | None = None
     stage: str = ""
     asset: str = ""
@@ -478,7 +484,12 @@ class Finding:
 
     @property
     def is_open(self) -> bool:
-        return self.status is not Status.APPROVED
+        """Open unless approved (an expired approval leaves it open); a pass never is."""
+        return (
+            self.status is not Status.APPROVED
+            and self.status is not None
+            and self.effective_outcome is not Outcome.PASS
+        )
 
     @property
     def effective_outcome(self) -> Outcome:
@@ -489,7 +500,9 @@ class Finding:
         data: dict[str, Any] = {
             "rule": self.rule,
             "outcome": self.effective_outcome.value,
-            "status": self.status.value,
+            "status": None  # a pass has none, settled or not
+            if self.status is None or self.effective_outcome is Outcome.PASS
+            else self.status.value,
             "approval": self.approval,
             "stage": self.stage,
             "asset": self.asset,

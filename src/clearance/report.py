@@ -125,7 +125,7 @@ class FindingRow:
     asset: str | None
     rule: str
     outcome: str
-    status: str
+    status: str | None  # None for a pass (recorded, never open)
     approval: str | None
     message: str
     principle: str | None
@@ -395,12 +395,14 @@ def _row(event: dict[str, Any]) -> FindingRow:
     details = event.get("details") if isinstance(event.get("details"), dict) else {}
     assert isinstance(details, dict)
     evidence = details.get("evidence")
+    outcome = str(event.get("outcome") or "escalate")
     return FindingRow(
         stage=str(event.get("stage") or "default"),
         asset=event.get("asset"),
         rule=str(event.get("rule") or "?"),
-        outcome=str(event.get("outcome") or "escalate"),
-        status=str(event.get("status") or "open"),
+        outcome=outcome,
+        # a pass has no status, also in a log written before that was so (it said "open")
+        status=None if outcome == "pass" else str(event.get("status") or "open"),
         approval=event.get("approval"),
         message=str(event.get("message") or ""),
         principle=_text(details.get("principle")),

@@ -117,9 +117,8 @@ def _worst(rows: Iterable[FindingRow]) -> str:
 
 
 def _finding_text(f: FindingRow) -> str:
-    lines = [
-        f"[{f.outcome}] {f.rule} ({f.status}{', ' + f.approval if f.approval else ''}): {f.message}"
-    ]
+    status = ", ".join(s for s in (f.status, f.approval) if s)
+    lines = [f"[{f.outcome}] {f.rule}{f' ({status})' if status else ''}: {f.message}"]
     if f.remediation:
         lines.append(f"remediation: {f.remediation}")
     return "\n".join(lines)

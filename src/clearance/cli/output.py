@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from .._jsondoc import write_document
 from ..engine import RunResult
-from ..model import Asset, AssetResult, Finding, Outcome
+from ..model import Asset, AssetResult, Finding, Outcome, Status
 
 _MARK = {
     Outcome.PASS: "ok",
@@ -107,7 +107,7 @@ def render_table(
             for a in stage.assets
             if any(f.is_open and f.effective_outcome > Outcome.PASS for f in a.findings)
         ]
-        approved = [f for a in stage.assets for f in a.findings if not f.is_open]
+        approved = [f for a in stage.assets for f in a.findings if f.status is Status.APPROVED]
         if not open_assets and not stage.findings and not approved:
             continue
         out.write(f"\n== {stage.stage} ==\n")
@@ -142,7 +142,7 @@ def _asset_block(result: AssetResult, out: IO[str], width: int, colour: bool) ->
 
 def _finding_lines(finding: Finding, out: IO[str], width: int, colour: bool) -> None:
     o = finding.effective_outcome
-    status = f" ({finding.status.value} {finding.approval})" if finding.approval else ""
+    status = f" ({finding.status} {finding.approval})" if finding.approval else ""
     out.write(
         f"      {finding.rule:<9} {_paint(o.value, o, colour):<9}{status} {finding.message}\n"
     )

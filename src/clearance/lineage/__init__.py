@@ -469,7 +469,7 @@ class LineagePlugin:
                         {
                             "rule": f.rule,
                             "outcome": effective.value,
-                            "status": f.status.value,
+                            "status": str(f.status),
                             "message": f.message,
                         }
                     )
