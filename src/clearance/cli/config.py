@@ -138,8 +138,9 @@ def run_validate(args: argparse.Namespace) -> int:
             error(f"{raw}: no such file")
             code = EXIT_ERROR
             continue
+        refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
         try:
-            document = load_document(path)
+            document = load_document(path, field_errors=refused)
         except DocumentError as exc:
             print(f"{raw}: {exc}")
             code = max(code, EXIT_FINDINGS)
@@ -152,7 +153,7 @@ def run_validate(args: argparse.Namespace) -> int:
             )
         if schema != "provenance.schema.json":
             document = config_document(document)  # as the configuration reads it
-        errors = schema_errors(document, schema)
+        errors = schema_errors(document, schema, yaml_errors=refused)
         if not errors and schema == "clearance.schema.json":
             errors = _policy_errors(path)
         if errors:

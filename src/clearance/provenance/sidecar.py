@@ -9,6 +9,7 @@ that did validate are kept so the asset is audited with what is known.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from typing import Any
 
 from .._yaml import DocumentError, DocumentReadError, load_document
@@ -22,8 +23,18 @@ __all__ = ["read_sidecar", "sidecar_record", "clearance_read_provenance"]
 SCHEMA = "provenance.schema.json"
 
 
-def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> PartialRecord:
-    """Validate a parsed sidecar document and keep what is usable."""
+def sidecar_record(
+    data: Any,
+    file: str,
+    *,
+    asset: Asset | None = None,
+    yaml_errors: Sequence[tuple[str, str]] = (),
+) -> PartialRecord:
+    """Validate a parsed sidecar document and keep what is usable.
+
+    :param yaml_errors: the fields parsing refused (``field_errors`` of
+        :func:`~clearance._yaml.load_document`): errors of those fields, like schema errors.
+    """
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "an empty document"
         return PartialRecord(
@@ -32,7 +43,7 @@ def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> Parti
             {},
             [ProvenanceIssue(file, "(top level)", f"expected a mapping, got {kind}")],
         )
-    errors = schema_errors(data, SCHEMA)
+    errors = schema_errors(data, SCHEMA, yaml_errors=yaml_errors)
     issues = [ProvenanceIssue(file, path or "(top level)", reason) for path, reason in errors]
     broken_top = {_top_key(path) for path, _ in errors}
     usable = {k: v for k, v in data.items() if k not in broken_top}
@@ -73,15 +84,16 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
         st = asset.stat(asset.sidecar)  # taken once per audit (the cache keys on it too)
     except OSError:
         st = None  # reading says why
+    refused: list[tuple[str, str]] = []  # an impossible date: an error of its field only
     try:
-        data = load_document(asset.sidecar, st=st)
+        data = load_document(asset.sidecar, st=st, field_errors=refused)
     except DocumentError as exc:
         issues = [ProvenanceIssue(file, exc.field, exc.reason)]
         # a read error (permissions, I/O) may be gone next time: never cached
         return PartialRecord(
             "sidecar", file, {}, issues, volatile=isinstance(exc, DocumentReadError)
         )
-    return sidecar_record(data, file, asset=asset)
+    return sidecar_record(data, file, asset=asset, yaml_errors=refused)
 
 
 @hookimpl(tryfirst=True)
