@@ -3,7 +3,9 @@ next to a frame sequence. Format 1 is defined by ``schemas/provenance.schema.jso
 
 A sidecar that does not parse or does not validate still yields a partial record: every
 schema error becomes an issue with its field path (reported as ``PRV-02``), and the fields
-that did validate are kept so the asset is audited with what is known.
+that did validate are kept so the asset is audited with what is known. When more than one
+sidecar describes the asset (``NAME.genai.yaml`` and ``NAME.genai.json``), the first is read
+and the others are an issue naming every one of them: what they say is never silently lost.
 """
 
 from __future__ import annotations
@@ -80,6 +82,25 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     if asset.sidecar is None:
         return None
     file = display_path(asset, asset.sidecar)
+    record = _read(asset, file)
+    if asset.other_sidecars:
+        record.issues.append(_not_read(asset, file))
+    return record
+
+
+def _not_read(asset: Asset, file: str) -> ProvenanceIssue:
+    others = [display_path(asset, other) for other in asset.other_sidecars]
+    return ProvenanceIssue(
+        file,
+        "",
+        f"{len(others) + 1} sidecars describe this asset: {file} is read, "
+        f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} not; remove all but "
+        "one (what the others say may differ, and is not checked)",
+    )
+
+
+def _read(asset: Asset, file: str) -> PartialRecord:
+    assert asset.sidecar is not None
     try:
         st = asset.stat(asset.sidecar)  # taken once per audit (the cache keys on it too)
     except OSError:
