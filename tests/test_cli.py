@@ -480,6 +480,49 @@ def test_validate_lists_every_error_with_field_paths(tmp_path: Path) -> None:
     assert run_cli("validate", str(good)).code == 0
 
 
+def test_validate_reports_the_pairing_errors_scan_reports_for_a_sidecar(tmp_path: Path) -> None:
+    """docs/sidecar.md's example (``asset: sh010_bg_v003.####.exr``) beside a PNG sequence:
+    check says PRV-02 and sends the user to ``validate``, which must not call it valid; a
+    sidecar not read because another describes the asset is invalid too, and one that no
+    asset next to it pairs with is said to be so."""
+    show = make_show(tmp_path)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "sidecar.md"
+    example = docs.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "asset: sh010_bg_v003.####.exr" in example
+    show.asset("comp/sh010_bg_v003.####.png", frames=range(1001, 1006), sidecar=example)
+    sidecar = show.root / "comp" / "sh010_bg_v003.genai.yaml"
+    checked = run_cli("check", str(sidecar), "--format", "json")
+    [prv02] = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
+    [error] = prv02["evidence"]["errors"]
+    assert "'clearance validate FILE'" in prv02["remediation"]
+    assert error["field"] == "asset"
+    done = run_cli("validate", str(sidecar))
+    assert done.code == 1 and done.stderr == ""
+    assert done.stdout.splitlines() == [f"{sidecar}: asset: {error['message']}"]
+    assert "but is paired with 'sh010_bg_v003.####.png'" in done.stdout
+    sidecar.write_text(example.replace("sh010_bg_v003.####.exr", "sh010_bg_v003.####.png"))
+    done = run_cli("validate", str(sidecar))
+    assert (done.code, done.stdout) == (0, f"{sidecar}: valid (provenance)\n")
+
+    both = [show.root / "comp" / f"a.png.genai.{ext}" for ext in ("yaml", "json")]
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    both[1].write_text(json.dumps(genai_sidecar()))
+    checked = run_cli("check", str(show.root / "comp" / "a.png"), "--format", "json")
+    [prv02] = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
+    [error] = prv02["evidence"]["errors"]
+    done = run_cli("validate", *map(str, both))
+    assert done.code == 1
+    assert done.stdout.splitlines() == [f"{path}: {error['message']}" for path in both]
+
+    orphan = show.root / "comp" / "gone.png.genai.yaml"
+    orphan.write_text(yaml.safe_dump(genai_sidecar()))
+    done = run_cli("validate", str(orphan))
+    assert done.code == 0 and done.stderr == ""
+    assert done.stdout.splitlines() == [
+        f"{orphan}: valid (provenance); no asset it describes is next to it, so no scan reads it"
+    ]
+
+
 def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     (show.root / "tools.yaml").write_text("tools:\n  x: {deployment: cloud}\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .._yaml import DocumentError, DocumentReadError, load_document
@@ -20,7 +21,7 @@ from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
 from ._common import display_path
 
-__all__ = ["read_sidecar", "sidecar_record", "clearance_read_provenance"]
+__all__ = ["pairing_issues", "read_sidecar", "sidecar_record", "clearance_read_provenance"]
 
 SCHEMA = "provenance.schema.json"
 
@@ -50,14 +51,30 @@ def sidecar_record(
     broken_top = {_top_key(path) for path, _ in errors}
     usable = {k: v for k, v in data.items() if k not in broken_top}
     if asset is not None:
-        declared = data.get("asset")
-        if isinstance(declared, str) and not _describes(declared, asset):
-            issues.append(
-                ProvenanceIssue(
-                    file, "asset", f"describes {declared!r}, but is paired with {asset.name!r}"
-                )
-            )
+        issues += _declared_issues(data, file, asset)
     return PartialRecord("sidecar", file, usable, issues)
+
+
+def pairing_issues(data: Any, sidecar: Path, asset: Asset) -> list[ProvenanceIssue]:
+    """What an audit of ``asset`` reports about how the sidecar file ``sidecar`` (parsed:
+    ``data``) pairs with it: for the sidecar read, an ``asset:`` that names another asset,
+    and other sidecars describing it too; for one of those others, that it is not read.
+    ``clearance validate`` reports these as ``scan`` does."""
+    file = display_path(asset, asset.sidecar)
+    if asset.sidecar is None or sidecar.name != asset.sidecar.name:
+        return [_not_read(asset, file)] if sidecar in asset.other_sidecars else []
+    issues = _declared_issues(data, file, asset)
+    if asset.other_sidecars:
+        issues.append(_not_read(asset, file))
+    return issues
+
+
+def _declared_issues(data: Any, file: str, asset: Asset) -> list[ProvenanceIssue]:
+    declared = data.get("asset") if isinstance(data, dict) else None
+    if isinstance(declared, str) and not _describes(declared, asset):
+        message = f"describes {declared!r}, but is paired with {asset.name!r}"
+        return [ProvenanceIssue(file, "asset", message)]
+    return []
 
 
 def _top_key(path: str) -> str:
@@ -93,7 +110,7 @@ def _not_read(asset: Asset, file: str) -> ProvenanceIssue:
     return ProvenanceIssue(
         file,
         "",
-        f"{len(others) + 1} sidecars describe this asset: {file} is read, "
+        f"{len(others) + 1} sidecars describe {asset.rel}: {file} is read, "
         f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} not; remove all but "
         "one (what the others say may differ, and is not checked)",
     )
