@@ -424,3 +424,35 @@ def test_an_embedded_reader_that_could_not_read_its_file_is_never_kept(tmp_path:
     (png.parent / "bad.png").write_bytes(png.read_bytes()[:20])  # truncated: kept, not volatile
     truncated = record_from_xmp(read_xmp(png.parent / "bad.png"), "bad.png")
     assert truncated is not None and not truncated.volatile and keepable(truncated)
+
+
+def test_a_second_sidecar_for_one_asset_is_prv02_naming_both_and_cached_with_it(
+    tmp_path: Path,
+) -> None:
+    """``NAME.genai.yaml`` and ``NAME.genai.json`` for one asset (a file, a sequence): only
+    the YAML one is read, so the JSON one, which says the similarity review failed, must not
+    be silently ignored: PRV-02 names both files. A warm re-scan sees it appear and go."""
+    show = make(tmp_path)
+    comp = show.root / "comp"
+    cold = scan(show)
+    assert scan(show) == cold and cold["comp/a.png"]["outcome"] == "pass"
+    assert cold["comp/seq.####.png"]["outcome"] == "pass"
+    for stem in ("a.png", "seq"):
+        doc = yaml.safe_load((comp / f"{stem}.genai.yaml").read_text())
+        doc["output"]["similarity_review"] = "failed"
+        (comp / f"{stem}.genai.json").write_text(json.dumps(doc))
+    for extra in ((), ("--jobs", "2")):
+        result = scan(show, *extra)
+        for rel, stem in (("comp/a.png", "a.png"), ("comp/seq.####.png", "seq")):
+            assert result[rel]["outcome"] == "escalate", result[rel]
+            [prv02] = [f for f in result[rel]["findings"] if f["rule"] == "PRV-02"]
+            [error] = prv02["evidence"]["errors"]
+            assert f"comp/{stem}.genai.yaml" in error["message"]
+            assert f"comp/{stem}.genai.json" in error["message"]
+        assert not audited(show)["comp/a.png"]["details"]["cached"] or extra
+        assert audited(show)["delivery/final.png"]["details"]["cached"]
+    assert scan(show) == result  # warm, from the cache: the same
+    for stem in ("a.png", "seq"):
+        (comp / f"{stem}.genai.json").unlink()
+    assert scan(show) == cold
+    assert not audited(show)["comp/a.png"]["details"]["cached"]

@@ -303,6 +303,55 @@ def test_a_sidecar_with_an_impossible_date_or_latin1_bytes_is_prv02_not_a_crash(
     assert f"{good}: valid" in checked.stdout
 
 
+def test_an_impossible_date_is_an_error_of_its_field_and_the_rest_of_the_sidecar_is_used(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    sidecar = genai_sidecar(
+        source_type="trainedAlgorithmicMedia",
+        steps=[{"tool": "studio-diffusion", "inputs": []}],
+    )
+    good = show.asset("comp/good.png", sidecar=sidecar)
+    dated = show.asset("comp/dated.png", sidecar=sidecar)
+    dated_sidecar = show.root / "comp" / "dated.png.genai.yaml"
+    text = dated_sidecar.read_text()
+    dated_sidecar.write_text(text.replace("notified_at: '2026-11-02'", "notified_at: 2026-02-30"))
+    assert "notified_at: 2026-02-30" in dated_sidecar.read_text()
+
+    def rules(path: Path) -> dict[str, list[dict[str, Any]]]:
+        done = run_cli("check", str(path), "--format", "json")
+        assert done.code in (0, 1), done.stderr
+        found: dict[str, list[dict[str, Any]]] = {}
+        for finding in done.json()["assets"][0]["findings"]:
+            found.setdefault(finding["rule"], []).append(finding)
+        return found
+
+    clean, dated_rules = rules(good), rules(dated)
+    [prv02] = dated_rules.pop("PRV-02")
+    [error] = prv02["evidence"]["errors"]
+    assert error["field"] == "disclosure.notified_at"
+    assert "'2026-02-30' is not a valid date (day is out of range for month)" in error["message"]
+    # the steps, source type and use were read: no finding says they are missing or unknown;
+    # only the rules that read the disclosure see it as not given
+    extra = set(dated_rules) - set(clean)
+    assert not extra & {"NFX-V1", "NFX-GP2", "NFX-GP4", "IPTC-01"}, dated_rules
+    for rule in extra:
+        assert any("disclos" in f["message"].lower() for f in dated_rules[rule]), dated_rules[rule]
+
+    # validate lists the date with every other error of the file, at once
+    broken = text.replace("notified_at: '2026-11-02'", "notified_at: 2026-02-30")
+    broken = broken.replace("tool: studio-diffusion", "tool: 3").replace("use: temp", "use: finale")
+    dated_sidecar.write_text(broken)
+    done = run_cli("validate", str(dated_sidecar))
+    assert done.code == 1 and done.stderr == ""
+    lines = done.stdout.splitlines()
+    assert [line.split(": ")[1] for line in lines] == [
+        "disclosure.notified_at",
+        "output.use",
+        "steps[0].tool",
+    ], done.stdout
+
+
 def test_check_audits_single_files_with_the_same_output(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     path = show.asset("comp/a.png", sidecar=genai_sidecar())
@@ -429,6 +478,49 @@ def test_validate_lists_every_error_with_field_paths(tmp_path: Path) -> None:
     assert "colour: unknown field" in done.stdout
     assert f"{good}: valid" in done.stdout
     assert run_cli("validate", str(good)).code == 0
+
+
+def test_validate_reports_the_pairing_errors_scan_reports_for_a_sidecar(tmp_path: Path) -> None:
+    """docs/sidecar.md's example (``asset: sh010_bg_v003.####.exr``) beside a PNG sequence:
+    check says PRV-02 and sends the user to ``validate``, which must not call it valid; a
+    sidecar not read because another describes the asset is invalid too, and one that no
+    asset next to it pairs with is said to be so."""
+    show = make_show(tmp_path)
+    docs = Path(__file__).resolve().parents[1] / "docs" / "sidecar.md"
+    example = docs.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "asset: sh010_bg_v003.####.exr" in example
+    show.asset("comp/sh010_bg_v003.####.png", frames=range(1001, 1006), sidecar=example)
+    sidecar = show.root / "comp" / "sh010_bg_v003.genai.yaml"
+    checked = run_cli("check", str(sidecar), "--format", "json")
+    [prv02] = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
+    [error] = prv02["evidence"]["errors"]
+    assert "'clearance validate FILE'" in prv02["remediation"]
+    assert error["field"] == "asset"
+    done = run_cli("validate", str(sidecar))
+    assert done.code == 1 and done.stderr == ""
+    assert done.stdout.splitlines() == [f"{sidecar}: asset: {error['message']}"]
+    assert "but is paired with 'sh010_bg_v003.####.png'" in done.stdout
+    sidecar.write_text(example.replace("sh010_bg_v003.####.exr", "sh010_bg_v003.####.png"))
+    done = run_cli("validate", str(sidecar))
+    assert (done.code, done.stdout) == (0, f"{sidecar}: valid (provenance)\n")
+
+    both = [show.root / "comp" / f"a.png.genai.{ext}" for ext in ("yaml", "json")]
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    both[1].write_text(json.dumps(genai_sidecar()))
+    checked = run_cli("check", str(show.root / "comp" / "a.png"), "--format", "json")
+    [prv02] = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
+    [error] = prv02["evidence"]["errors"]
+    done = run_cli("validate", *map(str, both))
+    assert done.code == 1
+    assert done.stdout.splitlines() == [f"{path}: {error['message']}" for path in both]
+
+    orphan = show.root / "comp" / "gone.png.genai.yaml"
+    orphan.write_text(yaml.safe_dump(genai_sidecar()))
+    done = run_cli("validate", str(orphan))
+    assert done.code == 0 and done.stderr == ""
+    assert done.stdout.splitlines() == [
+        f"{orphan}: valid (provenance); no asset it describes is next to it, so no scan reads it"
+    ]
 
 
 def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:

@@ -78,8 +78,10 @@ def test_unparseable_yaml_is_an_issue_with_line(tmp_path: Path) -> None:
 def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_path: Path) -> None:
     text = "provenance: 1\ngenerated: true\nsteps:\n  - tool: t\n    at: [2026-01-01, 2026-02-30]\n"
     record = read_sidecar(asset_with(tmp_path, text))
-    assert record is not None and record.data == {}
-    [issue] = record.issues
+    # an error of that one field, like any invalid value: the rest of the sidecar is used
+    assert record is not None and record.data == {"provenance": 1, "generated": True}
+    unknown, issue = record.issues  # every error at once: ``at`` is no field of a step either
+    assert unknown.field == "steps[0].at" and "unknown field" in unknown.message
     assert (issue.file, issue.field) == ("a.png.genai.yaml", "steps[0].at[1]")
     assert "'2026-02-30' is not a valid date (day is out of range for month)" in issue.message
     assert "(line 5, column 22)" in issue.message
@@ -89,6 +91,66 @@ def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_pa
     assert info.value.field == "[0].expires" and "month must be in 1..12" in info.value.reason
     with pytest.raises(DocumentError, match="day is out of range"):
         parse_document("base: &b {x: 1}\nm: {<<: *b, d: 2026-02-31}\n")
+
+
+def test_an_impossible_date_is_listed_with_every_other_error_and_the_rest_is_used(
+    tmp_path: Path,
+) -> None:
+    text = (
+        "provenance: 1\ngenerated: true\nsource_type: trainedAlgorithmicMedia\n"
+        "steps: [{tool: 3, inputs: []}]\noutput: {use: finale}\nshot: sh010\n"
+        "disclosure: {notified_at: 2026-02-30}\n"
+    )
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None
+    assert sorted(i.field for i in record.issues) == [
+        "disclosure.notified_at",
+        "output.use",
+        "steps[0].tool",
+    ]
+    [date] = [i for i in record.issues if i.field == "disclosure.notified_at"]
+    assert date.message.startswith("invalid YAML: '2026-02-30' is not a valid date (day is out")
+    assert "(line 7, column 27)" in date.message
+    assert record.data == {
+        "provenance": 1,
+        "generated": True,
+        "source_type": "trainedAlgorithmicMedia",
+        "shot": "sh010",
+    }
+
+
+def _slow_path(text: str) -> tuple[Any, list[tuple[str, str]]]:
+    """What PyYAML's own constructor builds, as the fallback of ``parse_document`` does."""
+    from clearance._yaml import _Constructing, _normalise, _take_invalid
+
+    loader = _Constructing(text)
+    try:
+        document = _normalise(loader.construct_document(loader.get_single_node()))
+        return document, _take_invalid(document, loader.invalid) if loader.invalid else []
+    finally:
+        loader.dispose()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 2026-02-30\nb: [1, 2026-13-01, x]\nc: {d: 2026-01-01}\n",
+        "- &d {expires: 2027-13-01}\n- *d\n- {e: 2026-02-29}\n",
+        "a: &d 2026-02-30\nb: *d\n",
+        "m: {<<: {k: 1}, d: 2026-02-31}\nn: 1\n",  # a merge key: PyYAML's constructor builds it
+        "a: !!int x\nb: !!float y\nc: !!bool maybe\nd: !!timestamp soon\n",
+        "steps: [{prompt: 2026-02-30, tool: t}]\n",
+    ],
+)
+def test_impossible_scalars_are_field_errors_the_same_in_the_fast_and_slow_builders(
+    text: str,
+) -> None:
+    refused: list[tuple[str, str]] = []
+    document = parse_document(text, field_errors=refused)
+    assert refused and (document, refused) == _slow_path(text)
+    with pytest.raises(DocumentError) as info:  # without the list: the first one, by its field
+        parse_document(text)
+    assert (info.value.field, info.value.reason) == refused[0]
 
 
 def test_bytes_that_are_not_utf8_are_an_issue_with_line(tmp_path: Path) -> None:

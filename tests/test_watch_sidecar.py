@@ -1032,3 +1032,75 @@ def test_a_sidecar_removed_reaudits_its_asset_once_live_and_at_start(tmp_path: P
             for f in events(root, "finding")
             if f["asset"] == event["asset"] and f["seq"] < event["seq"]
         ]
+
+
+def test_a_second_sidecar_for_one_asset_gives_the_verdict_scan_gives(tmp_path: Path) -> None:
+    """``NAME.genai.json`` landing beside the ``NAME.genai.yaml`` an audited asset (a file, a
+    sequence) was paired with: the asset is audited again, with scan's verdict (PRV-02 naming
+    both files, escalate: the JSON says something else and is not read), never a silent
+    pass; a restart audits nothing; the JSON removed, it is audited again and passes, as in
+    scan."""
+    import json
+
+    from conftest import run_cli
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    names = {"comp/a.exr": "comp/a.exr.genai", "comp/s.#.exr": "comp/s.genai"}
+    disagrees = json.dumps({"provenance": 1, "production": "SHOW01", "generated": True})
+    setup: list[tuple[object, ...]] = [("mkdirs", str(comp))]
+    setup += [("write", str(comp / "a.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "a.exr"), 1)]
+    setup += [("write", str(comp / "s.genai.yaml"), SIDECAR)]
+    setup += [("exr", str(comp / f"s.{i}.exr"), i) for i in (1, 2, 3)]
+
+    def watched() -> list[dict[str, object]]:
+        return [e for e in audited(root) if "watch" in e["details"]]
+
+    def verdicts(count: int) -> dict[str, tuple[str, str | None]]:
+        """The outcome of each asset's latest watcher audit, and its PRV-02 message."""
+        wait_for(lambda: len(watched()) >= count, what=f"{count} watcher audits")
+        quiet(root, 1.5)
+        found = {}
+        for event in watched():
+            prv02 = [
+                f["message"]
+                for f in events(root, "finding")
+                if f["asset"] == event["asset"]
+                and f["rule"] == "PRV-02"
+                and f["run_id"] == event["run_id"]
+                and f["seq"] < event["seq"]
+            ]
+            found[event["asset"]] = (event["outcome"], prv02[-1] if prv02 else None)
+        return found
+
+    def scanned() -> dict[str, tuple[str, str | None]]:
+        done = run_cli("scan", str(root), "--format", "json")
+        assert done.code in (0, 1), done.stderr
+        found = {}
+        for item in done.json()["assets"]:
+            prv02 = [f["message"] for f in item["findings"] if f["rule"] == "PRV-02"]
+            found[item["asset"]] = (item["outcome"], prv02[-1] if prv02 else None)
+        return found
+
+    with InProcessWatcher(root):
+        run_writer(writer_script, setup)
+        alone = verdicts(2)
+        run_writer(
+            writer_script,
+            [("write", str(root / f"{stem}.json"), disagrees) for stem in names.values()],
+        )
+        both = verdicts(4)
+    assert {asset: outcome for asset, (outcome, _) in alone.items()} == dict.fromkeys(names, "pass")
+    for asset, stem in names.items():
+        outcome, message = both[asset]
+        assert outcome == "escalate" and message is not None
+        assert f"{stem}.yaml" in message and f"{stem}.json" in message
+    assert scanned() == both
+    with InProcessWatcher(root):
+        quiet(root, 2.0)
+        assert len(watched()) == 4  # a restart audits nothing
+        run_writer(writer_script, [("unlink", str(root / f"{s}.json")) for s in names.values()])
+        gone = verdicts(6)
+    assert gone == alone == dict.fromkeys(names, ("pass", None))
+    assert scanned() == gone
+    assert len(watched()) == 6

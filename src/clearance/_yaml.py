@@ -7,7 +7,9 @@ refused without being constructed; so are collections nested deeper than :data:`
 and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
 Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
 naming the line and, where known, the field: bytes that are not UTF-8, and a scalar PyYAML's
-constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``).
+constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``). A caller that lists
+every error of a file (a sidecar, ``clearance validate``) passes ``field_errors``: such a
+scalar is then an error of its field only, and the rest of the document is read.
 """
 
 from __future__ import annotations
@@ -46,7 +48,47 @@ def _implicit_table(loader: Any) -> dict[str, list[tuple[str, Any]]]:
     return {first: list(found) + wildcard for first, found in table.items() if first is not None}
 
 
-class _MemoLoader(_Base):  # type: ignore[misc, valid-type]
+class _InvalidScalar:
+    """In a document being built: a scalar PyYAML's constructor refused (``2026-02-30``).
+
+    It stands in the document until :func:`_take_invalid` finds its field path and puts the
+    scalar's text in its place; both builders make it, so both give the same errors.
+    """
+
+    __slots__ = ("node", "exc")
+
+    def __init__(self, node: Any, exc: Exception) -> None:
+        self.node = node
+        self.exc = exc
+
+
+#: what a safe constructor raises for a scalar it refuses: ValueError and OverflowError from
+#: int(), float() and datetime (``2026-02-30``); KeyError (``!!bool maybe``) and AttributeError
+#: (``!!timestamp soon``) from PyYAML's own look-ups
+_SCALAR_REFUSED = (ValueError, OverflowError, KeyError, AttributeError)
+
+
+class _Constructing(_Base):  # type: ignore[misc, valid-type]
+    """The safe loader, with a scalar its constructor refuses built as an :class:`_InvalidScalar`
+    (listed in ``invalid``) rather than ending the document."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.invalid: list[_InvalidScalar] = []
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _STR:
+            return super().construct_object(node, deep)
+        try:
+            return super().construct_object(node, deep)
+        except _SCALAR_REFUSED as exc:
+            self.recursive_objects.pop(node, None)
+            self.constructed_objects[node] = bad = _InvalidScalar(node, exc)
+            self.invalid.append(bad)
+            return bad
+
+
+class _MemoLoader(_Constructing):
     """The safe loader, resolving plain scalars with a memo.
 
     Composing a node calls ``resolve`` (and the path-resolver hooks) once per node; PyYAML's
@@ -85,7 +127,7 @@ class _MemoLoader(_Base):  # type: ignore[misc, valid-type]
 
 
 # a loader given path resolvers (yaml.add_path_resolver) keeps PyYAML's own resolution
-_Loader: Any = _Base if getattr(_Base, "yaml_path_resolvers", None) else _MemoLoader
+_Loader: Any = _Constructing if getattr(_Base, "yaml_path_resolvers", None) else _MemoLoader
 
 
 MAX_BYTES = 1024 * 1024
@@ -183,22 +225,16 @@ class _OwnContainer(_BadNode):
         return f"{SELF_REFERENCE} (anchored on line {mark.line + 1}, column {mark.column + 1})"
 
 
-class _BadScalar(_BadNode):
-    """A scalar PyYAML's constructor refused."""
-
-    def __init__(self, node: Any, exc: Exception) -> None:
-        super().__init__(node)
-        self.exc = exc
-
-    @property
-    def reason(self) -> str:
-        node = self.node
-        kind = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
-        mark = node.start_mark
-        where = f"(line {mark.line + 1}, column {mark.column + 1})"
-        if never_shown(self.path[::-1]):
-            return f"invalid YAML: the value is not a valid {kind} ({NOT_SHOWN}) {where}"
-        return f"invalid YAML: {node.value!r} is not a valid {kind} ({self.exc}) {where}"
+def _refused_reason(bad: _InvalidScalar, path: Sequence[Any]) -> str:
+    """Why the scalar at ``path`` is refused: ``invalid YAML: '2026-02-30' is not a valid date
+    (day is out of range for month) (line 12, column 16)``."""
+    node = bad.node
+    kind = "date" if node.tag.endswith(":timestamp") else node.tag.rsplit(":", 1)[-1]
+    mark = node.start_mark
+    where = f"(line {mark.line + 1}, column {mark.column + 1})"
+    if never_shown(path):
+        return f"invalid YAML: the value is not a valid {kind} ({NOT_SHOWN}) {where}"
+    return f"invalid YAML: {node.value!r} is not a valid {kind} ({bad.exc}) {where}"
 
 
 def _index_of(children: list[Any], bad: Any) -> int:
@@ -215,14 +251,16 @@ def load_document(
     *,
     max_bytes: int = MAX_BYTES,
     st: os.stat_result | None = None,
+    field_errors: list[tuple[str, str]] | None = None,
 ) -> Any:
     """Read and parse a YAML or JSON file, refusing oversized files and alias bombs.
 
     :param st: ``os.stat(path)`` if the caller took it (see :func:`read_limited`).
+    :param field_errors: see :func:`parse_document`.
     """
     name = os.fspath(path)
     data = read_limited(name, max_bytes, st)
-    return parse_document(data, json_only=name.lower().endswith(".json"))
+    return parse_document(data, json_only=name.lower().endswith(".json"), field_errors=field_errors)
 
 
 def read_limited(
@@ -262,7 +300,20 @@ def read_limited(
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
+def parse_document(
+    data: bytes | str,
+    *,
+    json_only: bool = False,
+    field_errors: list[tuple[str, str]] | None = None,
+) -> Any:
+    """The document in ``data`` (YAML, or JSON only), or a :class:`DocumentError`.
+
+    :param field_errors: a list to append (field path, reason) to for each scalar YAML
+        refuses (an unquoted impossible date): the document is then returned with the
+        scalar's text in its place, so the caller validates and uses the rest of it and
+        reports the field. Without it, the first such scalar is a :class:`DocumentError`
+        naming its field.
+    """
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
@@ -290,7 +341,13 @@ def parse_document(data: bytes | str, *, json_only: bool = False) -> Any:
     if "*" in text:  # aliases are written "*name": only then is the expansion check needed
         _check_alias_expansion(text)
     try:
-        return _load_fast(text)
+        document, invalid = _load_fast(text)
+        if invalid:
+            refused = _take_invalid(document, invalid)
+            if field_errors is None:
+                raise DocumentError(refused[0][1], refused[0][0])
+            field_errors.extend(refused)
+        return document
     except yaml.YAMLError as exc:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
     except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses
@@ -305,7 +362,7 @@ class _Fallback(Exception):
     """The document uses a YAML feature the fast builder leaves to PyYAML (merge keys, tags)."""
 
 
-def _load_fast(text: str) -> Any:
+def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar]]:
     """PyYAML's safe C loader, with a leaner constructor for plain documents.
 
     The C parser composes the node graph exactly as ``yaml.load(Loader=CSafeLoader)`` does;
@@ -314,19 +371,22 @@ def _load_fast(text: str) -> Any:
     same). Anything else — merge keys, explicit tags, complex keys — is built by PyYAML's
     constructor itself, so the result is always what the safe loader gives (or a
     :class:`DocumentError`: nesting past :data:`MAX_DEPTH`, a document that contains itself).
+    Both builders put an :class:`_InvalidScalar` where a scalar is refused, and list it.
     """
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, []
         try:
             # no alias ("*name") in the text: no node is reached twice, so no memo is needed
-            return _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
+            built = _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
         except (_Fallback, RecursionError):
             # PyYAML's constructor does not recurse; the fast builders do, so they may run
             # out of frames before MAX_DEPTH when called deep in a stack
-            return _normalise(loader.construct_document(node))
+            loader.invalid.clear()  # what the fast builder made is not in this document
+            built = _normalise(loader.construct_document(node))
+        return built, loader.invalid
     finally:
         loader.dispose()
 
@@ -346,8 +406,10 @@ def _scalar(loader: Any, node: Any, tag: str) -> Any:
             raise _Fallback
         try:
             value = _normalise(constructor(loader, node))
-        except (ValueError, OverflowError) as exc:  # 2027-02-30: datetime refuses the day
-            raise _BadScalar(node, exc) from None
+        except _SCALAR_REFUSED as exc:  # 2027-02-30: datetime refuses the day
+            bad = _InvalidScalar(node, exc)
+            loader.invalid.append(bad)
+            return bad
         if isinstance(value, _IMMUTABLE):  # the same text and tag build the same value
             if len(_SCALARS) >= _MEMO_LIMIT:
                 _SCALARS.clear()
@@ -447,6 +509,45 @@ def _build(loader: Any, node: Any, memo: dict[int, Any], depth: int = 1) -> Any:
     raise _Fallback
 
 
+def _take_invalid(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[str, str]]:
+    """Put each refused scalar's text in its place in ``document``, and say where it was:
+    (field path, reason) for each, in the order of the text."""
+    found: list[tuple[int, str, str]] = []  # (offset in the text, field, reason)
+    seen: set[int] = set()
+    replaced: list[tuple[Any, Any, str]] = []  # (container, key or index, the scalar's text)
+    renamed: list[dict[Any, Any]] = []  # mappings with a refused key (PyYAML's builder only)
+    stack: list[tuple[Any, tuple[Any, ...]]] = []
+    if isinstance(document, (dict, list)):
+        stack.append((document, ()))
+    while stack:  # the document holds no cycle (refused when built), and aliases are bounded
+        container, path = stack.pop()
+        is_map = isinstance(container, dict)
+        for key, child in list(container.items()) if is_map else enumerate(container):
+            where = (*path, key.node.value if isinstance(key, _InvalidScalar) else key)
+            for value in (key, child) if is_map else (child,):
+                if isinstance(value, _InvalidScalar):
+                    reason = _refused_reason(value, where)
+                    found.append((value.node.start_mark.index, format_path(where), reason))
+                    seen.add(id(value))
+            if isinstance(key, _InvalidScalar):
+                renamed.append(container)
+            if isinstance(child, _InvalidScalar):  # replaced after the walk: aliases share it
+                replaced.append((container, key, child.node.value))
+            elif isinstance(child, (dict, list)):
+                stack.append((child, where))
+    for container, key, text in replaced:
+        container[key] = text
+    for mapping in renamed:
+        items = list(mapping.items())
+        mapping.clear()
+        mapping.update((k.node.value if isinstance(k, _InvalidScalar) else k, v) for k, v in items)
+    lost = [bad for bad in invalid if id(bad) not in seen]
+    if lost:  # the whole document, or inside what the walk does not enter (a !!set, !!pairs)
+        first = min(lost, key=lambda bad: bad.node.start_mark.index)
+        raise DocumentError(_refused_reason(first, ()))
+    return [(field, reason) for _, field, reason in sorted(set(found))]
+
+
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
@@ -513,7 +614,7 @@ def _normalise(value: Any) -> Any:
         around = around | {id(source)}
         is_map = isinstance(source, dict)
         for key, child in source.items() if is_map else enumerate(source):
-            if is_map and not isinstance(key, str):
+            if is_map and not isinstance(key, (str, _InvalidScalar)):
                 # JSON Schema takes string keys: an unquoted ``yes:`` key becomes "true"
                 key = yaml_text(key)
             if isinstance(child, (dict, list)):

@@ -8,6 +8,7 @@ sidecar, XMP, EXR and C2PA readers) under a **fingerprint** of everything they r
   name, which decides how it is parsed), of the asset's first and last file, and of each
   detached ``.c2pa`` manifest the C2PA reader looks for (``c2pa.manifest_names``; or the fact
   that there is none);
+* the names of the other sidecars of the asset, which the sidecar reader reports as not read;
 * for a sequence, its frame list;
 * the readers' signature: their names, Clearance's version and the ``readers:`` settings.
 
@@ -171,6 +172,8 @@ class ProvenanceCache:
             if sidecar is not None
             else "no-sidecar"
         )
+        # the sidecars not read: the reader says they are there (PRV-02), by name
+        parts.extend(f"also:{os.path.basename(other)}" for other in asset.other_sidecars)
         # the C2PA manifests the reader looks for (names: this runs once per asset)
         folder, sep, name = os.fspath(asset.path).rpartition(os.sep)
         names = manifest_names(name, sequence_prefix_of(asset))

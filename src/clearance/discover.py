@@ -373,18 +373,16 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
     base = "" if base == "." else base + "/"
     for name in singles:
         path = folder / name
-        sidecar = None
-        for suffix in SIDECAR_SUFFIXES:  # sidecar_candidates(), by name: once per file
-            if name + suffix in siblings:
-                sidecar = folder / (name + suffix)
-                break
+        # sidecar_candidates(), by name: once per file
+        found = [folder / (name + s) for s in SIDECAR_SUFFIXES if name + s in siblings]
         assets.append(
             Asset(
                 path=path,
                 rel=base + name,
                 root=root,
                 files=[path],
-                sidecar=sidecar,
+                sidecar=found[0] if found else None,
+                other_sidecars=tuple(found[1:]),
                 siblings=siblings,
             )
         )
@@ -400,6 +398,7 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
             ranges = f"{first}-{last}" if last != first else str(first)
         else:
             ranges = frame_ranges(numbers)
+        found = [candidate for candidate in extra if candidate.name in siblings]
         assets.append(
             Asset(
                 path=files[0],
@@ -408,18 +407,12 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
                 files=files,
                 frames=ranges,
                 frame_numbers=numbers,
-                sidecar=_pick(siblings, extra),
+                sidecar=found[0] if found else None,
+                other_sidecars=tuple(found[1:]),
                 siblings=siblings,
             )
         )
     return assets
-
-
-def _pick(names: frozenset[str], candidates: list[Path]) -> Path | None:
-    for candidate in candidates:
-        if candidate.name in names:
-            return candidate
-    return None
 
 
 class _Names:

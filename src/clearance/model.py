@@ -249,6 +249,9 @@ class Asset:
         as a :class:`FrameFiles` from discovery: a list of paths made when read).
     :ivar frames: the frame range of a sequence, ``"1001-1100"``, gaps as ``"1001-1040,1042-1100"``.
     :ivar sidecar: the paired sidecar file, if any.
+    :ivar other_sidecars: sidecars that would describe the asset too but are not read (a
+        ``NAME.genai.json`` beside the ``NAME.genai.yaml`` that is): the sidecar reader
+        reports them (``PRV-02``), so two descriptions never pass silently.
     """
 
     path: Path
@@ -258,6 +261,7 @@ class Asset:
     frames: str | None = None
     frame_numbers: list[int] = field(default_factory=list)
     sidecar: Path | None = None
+    other_sidecars: tuple[Path, ...] = ()
     stage: str = "default"
     #: The names of the files in the asset's folder when it was discovered (``None`` when
     #: unknown): lets the provenance cache skip probing for files that were not there.

@@ -370,10 +370,16 @@ def _python_check(schema_name: str) -> Any:
         return None
 
 
-def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
-    """Every error of ``document`` against a shipped schema, as (field path, reason), sorted."""
+def schema_errors(
+    document: Any, schema_name: str, *, yaml_errors: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """Every error of ``document`` against a shipped schema, as (field path, reason), sorted.
+
+    :param yaml_errors: the ``field_errors`` parsing the document gave (an unquoted impossible
+        date): each is the error of its field, in place of what the schema says at or under it.
+    """
     fast = _fast_check(schema_name)
-    if fast is not None:
+    if fast is not None and not yaml_errors:
         try:
             fast(document)
             return []
@@ -381,7 +387,15 @@ def schema_errors(document: Any, schema_name: str) -> list[tuple[str, str]]:
             pass
     validator = _validator(schema_name)
     errors = [described for e in validator.iter_errors(document) for described in _explain(e)]
+    if yaml_errors:
+        refused = {where for where, _ in yaml_errors}
+        errors = [e for e in errors if not any(_at_or_under(e[0], f) for f in refused)]
+        errors += yaml_errors
     return sorted(set(errors), key=lambda item: (item[0], item[1]))
+
+
+def _at_or_under(path: str, field: str) -> bool:
+    return path == field or path.startswith((field + ".", field + "["))
 
 
 def _validate(document: Any, schema_name: str, file: Path) -> None:

@@ -377,7 +377,7 @@ class AuditWorker(threading.Thread):
             self._requeue_look(job, exc)
             return None
         sidecar = str(asset.sidecar) if asset.sidecar is not None else None
-        sidecar_fp = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
+        sidecar_fp = sidecar_version(asset, sidecar_st)
         audit_id = audit_id_for(asset.rel, versions, sidecar_fp)
         look = _Look(job, stats, versions, asset, sidecar, sidecar_fp, audit_id)
         # a sidecar or a C2PA manifest settled: which manifest is there now decides too (for
@@ -740,7 +740,8 @@ def build_asset(
     stat: Callable[[str], os.stat_result] = os.stat,
 ) -> tuple[Asset, os.stat_result | None]:
     """The :class:`Asset` made of exactly ``files`` (one file, or the frames of one sequence),
-    and the ``stat`` of its sidecar (the watcher keys the audit on that version).
+    and the ``stat`` of its sidecar (the watcher keys the audit on that version, and on the
+    names of its :attr:`~clearance.model.Asset.other_sidecars`: :func:`sidecar_version`).
 
     Same result as :func:`clearance.discover.assets_from_files` for one asset, without
     listing the folder (a render folder may hold tens of thousands of files). A sidecar
@@ -753,13 +754,12 @@ def build_asset(
     first = paths[0].name
     parts = split_frame(first)
     if parts is None:
-        sidecar, found = _first_file(folder, sidecar_names(first, sequence_prefix=None), stat)
+        present = _present_files(folder, sidecar_names(first, sequence_prefix=None), stat)
         asset = Asset(
             path=paths[0],
             rel=relative_posix(paths[0], root),
             root=root,
             files=paths,
-            sidecar=sidecar,
         )
     else:
         prefix, _frame, ext = parts
@@ -770,7 +770,7 @@ def build_asset(
         names = sidecar_names(first_path.name, sequence_prefix=prefix)
         if len(numbered) > 1:
             names = names[: len(SIDECAR_SUFFIXES)]
-        sidecar, found = _first_file(folder, names, stat)
+        present = _present_files(folder, names, stat)
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -778,10 +778,24 @@ def build_asset(
             files=[p for _, p in numbered],
             frames=frame_ranges(n for n, _ in numbered),
             frame_numbers=[n for n, _ in numbered],
-            sidecar=sidecar,
         )
     asset.stage = policy.stage_for(asset.rel).name
+    if not present:
+        return asset, None
+    asset.sidecar, found = present[0]
+    asset.other_sidecars = tuple(path for path, _ in present[1:])
     return asset, found
+
+
+def sidecar_version(asset: Asset, sidecar_st: os.stat_result | None) -> str | None:
+    """The version of what the sidecar reader reads for ``asset`` (``sidecar_st``: its
+    sidecar's stat, from :func:`build_asset`): the sidecar's, and the names of the other
+    sidecars it reports as not read. A second sidecar that lands or goes changes it, so the
+    asset is audited again, as ``scan`` would now answer."""
+    version = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
+    if asset.other_sidecars:
+        version = ";".join([version or "-", *(p.name for p in asset.other_sidecars)])
+    return version
 
 
 def same_name_rival(asset: Asset, policy: Policy, fs: FileSystem) -> Asset | None:
@@ -830,16 +844,17 @@ def same_name_rival(asset: Asset, policy: Policy, fs: FileSystem) -> Asset | Non
     return None
 
 
-def _first_file(
+def _present_files(
     folder: Path, names: Sequence[str], stat: Callable[[str], os.stat_result]
-) -> tuple[Path | None, os.stat_result | None]:
-    """The first of ``names`` in ``folder`` that is a regular file (links followed), with its
-    stat.
+) -> list[tuple[Path, os.stat_result | None]]:
+    """Those of ``names`` in ``folder`` that are regular files (links followed), in order,
+    with their stat (the first is the sidecar read; the others are reported).
 
     "Not there" is what ``Path.is_file`` ignores; a transient error (EIO, ESTALE) raises, to
-    look again later; any other (EACCES) makes the candidate the sidecar, without a stat:
+    look again later; any other (EACCES) makes the candidate present, without a stat:
     reading it then fails, and the audit says so."""
     where = f"{folder}{os.sep}"
+    present: list[tuple[Path, os.stat_result | None]] = []
     for name in names:
         try:
             st = stat(where + name)
@@ -848,10 +863,11 @@ def _first_file(
                 continue
             if is_transient(exc):
                 raise
-            return folder / name, None
+            present.append((folder / name, None))
+            continue
         if S_ISREG(st.st_mode):
-            return folder / name, st
-    return None, None
+            present.append((folder / name, st))
+    return present
 
 
 _NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF})

@@ -7,22 +7,27 @@ import functools
 import json
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
 from .._resources import data_file
 from .._yaml import DocumentError, load_document
+from ..discover import assets_from_files, is_sidecar
+from ..model import Asset
 from ..plugins import PluginHost
 from ..policy import (
     CONFIG_NAME,
     ConfigError,
+    Policy,
     config_document,
+    default_policy,
     find_config,
     load_policy,
     referenced_files,
     schema_errors,
 )
+from ..provenance.sidecar import pairing_issues
 from ._common import (
     EXIT_ERROR,
     EXIT_FINDINGS,
@@ -127,6 +132,9 @@ def _references_of(config: Path) -> Mapping[Path, str]:
 
 def run_validate(args: argparse.Namespace) -> int:
     _references_of.cache_clear()  # one command's memo: a configuration may change between
+    _policy_of.cache_clear()
+    _policy_near.cache_clear()
+    pairings = _pairings(args.files)
     code = EXIT_OK
     references: dict[Path, str] = {}
     for raw in args.files:  # a configuration may name a file given after it, anywhere
@@ -138,8 +146,9 @@ def run_validate(args: argparse.Namespace) -> int:
             error(f"{raw}: no such file")
             code = EXIT_ERROR
             continue
+        refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
         try:
-            document = load_document(path)
+            document = load_document(path, field_errors=refused)
         except DocumentError as exc:
             print(f"{raw}: {exc}")
             code = max(code, EXIT_FINDINGS)
@@ -152,16 +161,70 @@ def run_validate(args: argparse.Namespace) -> int:
             )
         if schema != "provenance.schema.json":
             document = config_document(document)  # as the configuration reads it
-        errors = schema_errors(document, schema)
+        errors = schema_errors(document, schema, yaml_errors=refused)
         if not errors and schema == "clearance.schema.json":
             errors = _policy_errors(path)
+        paired = True
+        if schema == "provenance.schema.json" and path.resolve() in pairings:
+            assets = pairings[path.resolve()]
+            paired = bool(assets)
+            pairing = [
+                (issue.field, issue.message)
+                for asset in assets
+                for issue in pairing_issues(document, path.resolve(), asset)
+            ]
+            errors += list(dict.fromkeys(pairing))
+        unpaired = "no asset it describes is next to it, so no scan reads it"
         if errors:
             code = max(code, EXIT_FINDINGS)
             for field, reason in errors:
                 print(f"{raw}: {field}: {reason}" if field else f"{raw}: {reason}")
+            if not paired:
+                print(f"{raw}: {unpaired}")
         else:
-            print(f"{raw}: valid ({schema.split('.')[0]})")
+            print(f"{raw}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
     return code
+
+
+def _pairings(files: Sequence[str]) -> dict[Path, list[Asset]]:
+    """The assets each sidecar among ``files`` is a sidecar of (the one read, or another:
+    :attr:`~clearance.model.Asset.other_sidecars`), by its resolved path; found as ``check``
+    finds them, with the nearest configuration's media extensions, each folder listed once.
+    ``validate`` reports the pairing errors an audit of those assets reports."""
+    groups: dict[int, tuple[Policy, list[Path]]] = {}
+    pairs: dict[Path, list[Asset]] = {}
+    for raw in files:
+        path = Path(raw)
+        if is_sidecar(path.name) and path.is_file():
+            policy = _policy_near(path.resolve().parent)
+            groups.setdefault(id(policy), (policy, []))[1].append(path)
+            pairs[path.resolve()] = []
+    for policy, paths in groups.values():
+        for asset in assets_from_files(paths, policy).assets:
+            for sidecar in (asset.sidecar, *asset.other_sidecars):
+                if sidecar in pairs:
+                    pairs[sidecar].append(asset)
+    return pairs
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_near(folder: Path) -> Policy:
+    try:
+        config = find_config([folder])
+    except ConfigError:
+        config = None
+    return default_policy(folder) if config is None else _policy_of(config)
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_of(config: Path) -> Policy:
+    """The configuration's policy, loaded once per command (``validate`` of many sidecars);
+    one that does not load (its own error, reported when it is validated) gives the
+    built-in default's media extensions, rooted at its folder."""
+    try:
+        return load_policy(config)
+    except ConfigError:
+        return default_policy(config.parent)
 
 
 def _policy_errors(path: Path) -> list[tuple[str, str]]:

@@ -3,12 +3,16 @@ next to a frame sequence. Format 1 is defined by ``schemas/provenance.schema.jso
 
 A sidecar that does not parse or does not validate still yields a partial record: every
 schema error becomes an issue with its field path (reported as ``PRV-02``), and the fields
-that did validate are kept so the asset is audited with what is known.
+that did validate are kept so the asset is audited with what is known. When more than one
+sidecar describes the asset (``NAME.genai.yaml`` and ``NAME.genai.json``), the first is read
+and the others are an issue naming every one of them: what they say is never silently lost.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .._yaml import DocumentError, DocumentReadError, load_document
@@ -17,13 +21,23 @@ from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
 from ._common import display_path
 
-__all__ = ["read_sidecar", "sidecar_record", "clearance_read_provenance"]
+__all__ = ["pairing_issues", "read_sidecar", "sidecar_record", "clearance_read_provenance"]
 
 SCHEMA = "provenance.schema.json"
 
 
-def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> PartialRecord:
-    """Validate a parsed sidecar document and keep what is usable."""
+def sidecar_record(
+    data: Any,
+    file: str,
+    *,
+    asset: Asset | None = None,
+    yaml_errors: Sequence[tuple[str, str]] = (),
+) -> PartialRecord:
+    """Validate a parsed sidecar document and keep what is usable.
+
+    :param yaml_errors: the fields parsing refused (``field_errors`` of
+        :func:`~clearance._yaml.load_document`): errors of those fields, like schema errors.
+    """
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "an empty document"
         return PartialRecord(
@@ -32,19 +46,35 @@ def sidecar_record(data: Any, file: str, *, asset: Asset | None = None) -> Parti
             {},
             [ProvenanceIssue(file, "(top level)", f"expected a mapping, got {kind}")],
         )
-    errors = schema_errors(data, SCHEMA)
+    errors = schema_errors(data, SCHEMA, yaml_errors=yaml_errors)
     issues = [ProvenanceIssue(file, path or "(top level)", reason) for path, reason in errors]
     broken_top = {_top_key(path) for path, _ in errors}
     usable = {k: v for k, v in data.items() if k not in broken_top}
     if asset is not None:
-        declared = data.get("asset")
-        if isinstance(declared, str) and not _describes(declared, asset):
-            issues.append(
-                ProvenanceIssue(
-                    file, "asset", f"describes {declared!r}, but is paired with {asset.name!r}"
-                )
-            )
+        issues += _declared_issues(data, file, asset)
     return PartialRecord("sidecar", file, usable, issues)
+
+
+def pairing_issues(data: Any, sidecar: Path, asset: Asset) -> list[ProvenanceIssue]:
+    """What an audit of ``asset`` reports about how the sidecar file ``sidecar`` (parsed:
+    ``data``) pairs with it: for the sidecar read, an ``asset:`` that names another asset,
+    and other sidecars describing it too; for one of those others, that it is not read.
+    ``clearance validate`` reports these as ``scan`` does."""
+    file = display_path(asset, asset.sidecar)
+    if asset.sidecar is None or sidecar.name != asset.sidecar.name:
+        return [_not_read(asset, file)] if sidecar in asset.other_sidecars else []
+    issues = _declared_issues(data, file, asset)
+    if asset.other_sidecars:
+        issues.append(_not_read(asset, file))
+    return issues
+
+
+def _declared_issues(data: Any, file: str, asset: Asset) -> list[ProvenanceIssue]:
+    declared = data.get("asset") if isinstance(data, dict) else None
+    if isinstance(declared, str) and not _describes(declared, asset):
+        message = f"describes {declared!r}, but is paired with {asset.name!r}"
+        return [ProvenanceIssue(file, "asset", message)]
+    return []
 
 
 def _top_key(path: str) -> str:
@@ -69,19 +99,39 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
     if asset.sidecar is None:
         return None
     file = display_path(asset, asset.sidecar)
+    record = _read(asset, file)
+    if asset.other_sidecars:
+        record.issues.append(_not_read(asset, file))
+    return record
+
+
+def _not_read(asset: Asset, file: str) -> ProvenanceIssue:
+    others = [display_path(asset, other) for other in asset.other_sidecars]
+    return ProvenanceIssue(
+        file,
+        "",
+        f"{len(others) + 1} sidecars describe {asset.rel}: {file} is read, "
+        f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} not; remove all but "
+        "one (what the others say may differ, and is not checked)",
+    )
+
+
+def _read(asset: Asset, file: str) -> PartialRecord:
+    assert asset.sidecar is not None
     try:
         st = asset.stat(asset.sidecar)  # taken once per audit (the cache keys on it too)
     except OSError:
         st = None  # reading says why
+    refused: list[tuple[str, str]] = []  # an impossible date: an error of its field only
     try:
-        data = load_document(asset.sidecar, st=st)
+        data = load_document(asset.sidecar, st=st, field_errors=refused)
     except DocumentError as exc:
         issues = [ProvenanceIssue(file, exc.field, exc.reason)]
         # a read error (permissions, I/O) may be gone next time: never cached
         return PartialRecord(
             "sidecar", file, {}, issues, volatile=isinstance(exc, DocumentReadError)
         )
-    return sidecar_record(data, file, asset=asset)
+    return sidecar_record(data, file, asset=asset, yaml_errors=refused)
 
 
 @hookimpl(tryfirst=True)
