@@ -41,7 +41,7 @@ from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, ProvenanceIssue, relative_posix
 from .provenance.c2pa import find_manifest, sequence_prefix_of
-from .state import FileVersion
+from .state import FileVersion, StatVersion, stat_version
 from .watch_readiness import detached_manifest
 
 __all__ = [
@@ -62,8 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("clearance.watch")
-
-Stat4 = tuple[int, int, int, int]  # dev, ino, size, mtime_ns
 
 
 def default_processes() -> int:
@@ -90,11 +88,11 @@ def sha256_file(path: str) -> str:
 
 
 def hash_and_verify(
-    files: Sequence[tuple[str, Stat4]], stat: Any = os.stat
+    files: Sequence[tuple[str, StatVersion]], stat: Any = os.stat
 ) -> tuple[dict[str, str], list[str]]:
     """SHA-256 of each file, checking it is still the version ``stat`` saw before.
 
-    Returns (digests, changed): a file whose (dev, ino, size, mtime_ns) differs after the read,
+    Returns (digests, changed): a file whose version (:func:`~clearance.state.stat_version`) differs after the read,
     or that cannot be read, is in ``changed`` and has no digest.
     """
     digests: dict[str, str] = {}
@@ -106,7 +104,7 @@ def hash_and_verify(
         except OSError:
             changed.append(path)
             continue
-        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(before):
+        if stat_version(st) != tuple(before):
             changed.append(path)
             continue
         digests[path] = digest
@@ -146,6 +144,7 @@ def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, 
                 "path": relative_posix(v.path, record.root),
                 "size": v.size,
                 "mtime_ns": v.mtime_ns,
+                "ctime_ns": v.ctime_ns,
                 "ino": v.ino,
                 "sha256": h,
             }
@@ -192,7 +191,7 @@ class AuditTask:
     """
 
     asset: Asset
-    hash: list[tuple[str, Stat4]] = field(default_factory=list)
+    hash: list[tuple[str, StatVersion]] = field(default_factory=list)
     watch: WatchRecord | None = None
     log: str | None = None
 
