@@ -32,6 +32,7 @@ watcher's threads. Every commit is durable (``synchronous=FULL``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -483,6 +484,13 @@ class StateStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def stop_waiting(self) -> None:
+        """From now on a lock another process holds fails at once ("database is locked")
+        instead of being waited for :data:`BUSY_TIMEOUT`: for a run that already waited for
+        it once, in vain (lineage's commit)."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA busy_timeout=0")
 
     # -- file versions ----------------------------------------------------------------------
     def is_audited(self, version: FileVersion) -> bool:
