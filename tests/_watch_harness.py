@@ -488,3 +488,10 @@ def _children(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found.extend(int(k) for k in (task / "children").read_text().split())
     return found
+
+
+def busy_timeout() -> float:
+    """The state store's busy timeout in the process that runs this (an audit process)."""
+    from clearance import state
+
+    return state.BUSY_TIMEOUT

@@ -278,3 +278,38 @@ def test_a_scan_that_waited_out_the_lock_once_does_not_wait_for_it_again(
     assert "not recorded yet" in lock_warnings(text)[0]
     [cache] = [line for line in text.splitlines() if "provenance cache disabled" in line]
     assert "locked" in cache, text
+
+
+def test_the_watchers_audit_processes_wait_for_a_lock_as_long_as_the_watcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The busy timeout in effect in the watcher (here lowered, as a test or an option would)
+    reaches its audit processes (spawned: they start from the module's default): each one
+    asked says the watcher's, and one auditing under the lock gives up waiting after it —
+    says so, keeps its rows, and the audit's verdict is that of an unlocked run."""
+    from _watch_harness import busy_timeout
+    from clearance import watch_pool
+
+    root = make_show(tmp_path)
+    expected = verdicts(audit(root)[0])
+    touch_all(root)
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", WAIT)
+    policy = load_policy(root / "clearance.yaml")
+    session = Session(policy, command="watch", write_log=False, announce=False)
+    processes = watch_pool.AuditProcesses(session, 2)
+    processes.start()
+    try:
+        assert processes.executor is not None
+        answers = [processes.executor.submit(busy_timeout) for _ in range(4)]
+        assert {a.result(timeout=120) for a in answers} == {WAIT}
+        assets = {a.rel: a for a in discover([root], policy).assets}
+        with locked(root):
+            chunk = processes.executor.submit(
+                watch_pool._audit_chunk, [watch_pool.AuditTask(assets[FINAL])]
+            )
+            [reply] = chunk.result(timeout=120)
+        assert reply.status == "audited", reply
+        assert reply.outcome == audit(root)[0][FINAL].outcome.value
+    finally:
+        processes.close()
+    assert ("NFX-GP4", "approval") in expected[FINAL]

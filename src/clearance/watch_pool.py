@@ -37,6 +37,7 @@ from multiprocessing.connection import wait as ready
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import state
 from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, ProvenanceIssue, relative_posix
@@ -265,8 +266,13 @@ def dump_stacks_on_sigusr1() -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
-def _init_process(policy: Any, blocked: Sequence[str], run_id: str, parent: int) -> None:
+def _init_process(
+    policy: Any, blocked: Sequence[str], run_id: str, parent: int, busy_timeout: float
+) -> None:
     global _SESSION
+    # the state store's busy timeout in effect in the watcher (a spawned process starts from
+    # the module's default): a lock is waited for as long here as there
+    state.BUSY_TIMEOUT = busy_timeout
     # the parent owns the lifecycle: it drains, then shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -400,7 +406,13 @@ class AuditProcesses:
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_process,
-                initargs=(session.policy, tuple(session.blocked), session.run_id, os.getpid()),
+                initargs=(
+                    session.policy,
+                    tuple(session.blocked),
+                    session.run_id,
+                    os.getpid(),
+                    state.BUSY_TIMEOUT,
+                ),
             )
             self._hello = [self.executor.submit(_hello) for _ in range(self.processes)]
         except Exception as exc:  # no processes on this system: audit in the thread
