@@ -217,6 +217,13 @@ def writer_script(steps: list[tuple[Any, ...]]) -> None:
             with open(step[1], "r+b") as f:
                 f.truncate(0)
                 f.write(step[2])
+        elif op == "rewrite_keep_mtime":  # in place, its mtime put back (cp -p, rsync -t)
+            data = step[2].encode() if isinstance(step[2], str) else step[2]
+            before = os.stat(step[1])
+            with open(step[1], "r+b") as f:
+                f.truncate(0)
+                f.write(data)
+            os.utime(step[1], ns=(before.st_atime_ns, before.st_mtime_ns))
         else:
             raise ValueError(op)
 
@@ -481,3 +488,10 @@ def _children(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found.extend(int(k) for k in (task / "children").read_text().split())
     return found
+
+
+def busy_timeout() -> float:
+    """The state store's busy timeout in the process that runs this (an audit process)."""
+    from clearance import state
+
+    return state.BUSY_TIMEOUT

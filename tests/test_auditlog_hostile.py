@@ -130,7 +130,7 @@ def test_the_watcher_settling_its_audits_reads_past_lines_it_cannot_parse(tmp_pa
         path, b'{"event":"asset.audited","outcome":{},"details":{"watch":{"audit_id":"id1"}}}\n'
     )
     store = StateStore(tmp_path / "state.db")
-    v = FileVersion(str(tmp_path / "a.exr"), 1, 2, 3, 4)
+    v = FileVersion(str(tmp_path / "a.exr"), 1, 2, 3, 4, 5)
     store.begin_audit(
         "id1",
         asset="a.exr",

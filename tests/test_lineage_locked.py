@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from clearance.discover import discover
 from clearance.engine import Session
 from clearance.lineage import LineagePlugin
 from clearance.policy import load_policy
-from conftest import run_cli
+from conftest import CLEARANCE, run_cli
 from test_lineage import genai_plate, sequence, sidecar, silent, single, write_config
 from test_lineage_batching import committed
 
@@ -234,3 +235,81 @@ def test_a_watcher_audit_process_waits_for_a_locked_store_once_and_commits_its_r
         chunk(FINAL)
     assert committed(root) == 6
     assert len(lock_warnings(caplog.text)) == 1, caplog.text
+
+
+def test_a_scan_that_waited_out_the_lock_once_does_not_wait_for_it_again(
+    tmp_path: Path,
+) -> None:
+    """The real CLI, the write lock held by another process: lineage waits out the busy
+    timeout once (said on stderr); the provenance cache's commit then tries without waiting
+    (the run already knows the store is locked) and is said to be off, although the lock is
+    released while a second wait would still be under way; the run goes on and says what it
+    did not record."""
+    root = make_show(tmp_path)
+    run_cli("scan", str(root), "--format", "json", "--no-progress")
+    touch_all(root)
+    wait = 6.0  # the busy timeout: a second wait would outlast the release below
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import runpy, sys\n"
+        "from clearance import state\n"
+        f"state.BUSY_TIMEOUT = {wait}\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    env = {**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [sys.executable, str(launcher), CLEARANCE, "scan", str(root), "--no-progress"]
+    stderr: list[str] = []
+    with locked(root):
+        proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:  # lineage gave up waiting: the store is known to be locked
+            stderr.append(line)
+            if lock_warnings(line):
+                break
+        time.sleep(2.0)  # what comes next has tried the lock by now, unless it waits for it
+    stderr.extend(proc.stderr)
+    assert proc.wait(timeout=120) == 1
+    text = "".join(stderr)
+    assert "Traceback" not in text
+    assert len(lock_warnings(text)) == 1, text
+    assert "not recorded yet" in lock_warnings(text)[0]
+    [cache] = [line for line in text.splitlines() if "provenance cache disabled" in line]
+    assert "locked" in cache, text
+
+
+def test_the_watchers_audit_processes_wait_for_a_lock_as_long_as_the_watcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The busy timeout in effect in the watcher (here lowered, as a test or an option would)
+    reaches its audit processes (spawned: they start from the module's default): each one
+    asked says the watcher's, and one auditing under the lock gives up waiting after it —
+    says so, keeps its rows, and the audit's verdict is that of an unlocked run."""
+    from _watch_harness import busy_timeout
+    from clearance import watch_pool
+
+    root = make_show(tmp_path)
+    expected = verdicts(audit(root)[0])
+    touch_all(root)
+    monkeypatch.setattr(state, "BUSY_TIMEOUT", WAIT)
+    policy = load_policy(root / "clearance.yaml")
+    session = Session(policy, command="watch", write_log=False, announce=False)
+    processes = watch_pool.AuditProcesses(session, 2)
+    processes.start()
+    try:
+        assert processes.executor is not None
+        answers = [processes.executor.submit(busy_timeout) for _ in range(4)]
+        assert {a.result(timeout=120) for a in answers} == {WAIT}
+        assets = {a.rel: a for a in discover([root], policy).assets}
+        with locked(root):
+            chunk = processes.executor.submit(
+                watch_pool._audit_chunk, [watch_pool.AuditTask(assets[FINAL])]
+            )
+            [reply] = chunk.result(timeout=120)
+        assert reply.status == "audited", reply
+        assert reply.outcome == audit(root)[0][FINAL].outcome.value
+    finally:
+        processes.close()
+    assert ("NFX-GP4", "approval") in expected[FINAL]

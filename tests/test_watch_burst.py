@@ -137,7 +137,7 @@ def test_state_store_schema_and_unique_versions(tmp_path: Path) -> None:
 
     store = StateStore(tmp_path / "state.db")
     assert store.schema_version == len(MIGRATIONS)
-    v = FileVersion("/x/a.exr", 1, 2, 3, 4)
+    v = FileVersion("/x/a.exr", 1, 2, 3, 4, 5)
     store.mark([v, v], "seen")
     store.mark([v], "settling")
     assert store.counts() == {"settling": 1}
@@ -161,7 +161,8 @@ def test_state_store_schema_and_unique_versions(tmp_path: Path) -> None:
     assert store.counts() == {"audited": 1}
     with pytest.raises(sqlite3.IntegrityError), store.transaction() as db:
         db.execute(
-            "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) VALUES (?,?,?,?,?,'seen',0)",
+            "INSERT INTO files (path, dev, ino, size, mtime_ns, ctime_ns, state, updated) "
+            "VALUES (?,?,?,?,?,?,'seen',0)",
             v.key,
         )
     store.close()

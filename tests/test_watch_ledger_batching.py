@@ -25,7 +25,7 @@ from clearance.watch_readiness import FileSystem
 
 
 def _version(i: int, n: int = 0) -> FileVersion:
-    return FileVersion(f"/show/comp/f{i}.exr", 1, 1000 + i, 4096 + n, 10**18 + n)
+    return FileVersion(f"/show/comp/f{i}.exr", 1, 1000 + i, 4096 + n, 10**18 + n, 10**18 + n)
 
 
 def _intent(audit_id: str, asset: str, *files: FileVersion) -> AuditIntent:
@@ -38,7 +38,7 @@ def _tables(state: StateStore) -> tuple[list[tuple], list[tuple]]:  # type: igno
     """The ledger without its clocks."""
     audits = state.query("SELECT audit_id, asset, state, outcome FROM audits ORDER BY audit_id")
     files = state.query(
-        "SELECT path, dev, ino, size, mtime_ns, state, audit_id FROM files ORDER BY id"
+        "SELECT path, dev, ino, size, mtime_ns, ctime_ns, state, audit_id FROM files ORDER BY id"
     )
     return audits, files
 
@@ -227,7 +227,7 @@ def test_the_ledger_keeps_a_file_name_that_is_not_utf8_exactly(tmp_path: Path) -
     odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/comp/caf\xe9.png")
     assert "\udce9" in odd
     state = StateStore(tmp_path / "state.db")
-    version = FileVersion(odd, 1, 77, 100, 10**18)
+    version = FileVersion(odd, 1, 77, 100, 10**18, 10**18)
     state.mark([version], "settling")
     assert state.unfinished() == [odd]
     assert state.audited_versions([version]) == set()

@@ -6,7 +6,10 @@ Times are scaled down: the grace window is ~1 s here instead of the default 30 s
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +32,7 @@ from _watch_harness import (
 )
 from clearance.provenance.c2pa import sdk_available
 from clearance.watch_readiness import FileSystem
+from conftest import CLEARANCE
 
 needs_sdk = pytest.mark.skipif(
     not sdk_available(), reason="c2pa-python (genai-clearance[c2pa]) not installed"
@@ -162,6 +166,154 @@ def test_s10_sidecar_rewritten_later_reaudits(tmp_path: Path) -> None:
     first, second = audited(root)
     assert second["details"]["watch"]["reason"] == "sidecar-changed"
     assert second["details"]["watch"]["supersedes"] == first["details"]["watch"]["audit_id"]
+
+
+#: SIDECAR, rewritten to declare GenAI with the same number of bytes
+GENAI_SIDECAR = SIDECAR.replace("generated: false", "generated: true ")
+
+
+def _scan_outcome(root: Path, asset: str, tmp_path: Path) -> str:
+    """What ``clearance scan`` (the real CLI) says of ``asset`` now, on a copy of the tree
+    (its own log and state store: the watcher's are left as they are)."""
+    copy = tmp_path / "scan-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".clearance"))
+    proc = subprocess.run(
+        [CLEARANCE, "scan", str(copy), "--format", "json", "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    [found] = [a for a in json.loads(proc.stdout)["assets"] if a["asset"] == asset]
+    return str(found["outcome"])
+
+
+def test_a_sidecar_rewritten_in_place_with_its_mtime_put_back_reaudits(tmp_path: Path) -> None:
+    """A sidecar rewritten in place with content of the same size and its mtime put back
+    (``cp -p``, ``rsync -t``) is a new version, as for ``scan`` (its ctime moved on): audited
+    again with the verdict ``scan`` gives — live (it now declares GenAI: no longer a pass),
+    and when it happens while the watcher is down (the start-up reconcile); a restart with
+    nothing changed audits nothing."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    sidecar = comp / "m.exr.genai.yaml"
+    assert len(GENAI_SIDECAR) == len(SIDECAR)
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script, [("write", str(sidecar), SIDECAR), ("exr", str(comp / "m.exr"), 1)]
+        )
+        wait_audited(root, 1)
+        run_writer(writer_script, [("rewrite_keep_mtime", str(sidecar), GENAI_SIDECAR)])
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    first, second = audited(root)
+    assert first["outcome"] == "pass"
+    assert second["details"]["watch"]["reason"] == "sidecar-changed"
+    assert second["outcome"] == _scan_outcome(root, "comp/m.exr", tmp_path) != "pass"
+    run_writer(writer_script, [("rewrite_keep_mtime", str(sidecar), SIDECAR)])
+    with InProcessWatcher(root):
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    events_ = audited(root)
+    assert len(events_) == 3
+    assert events_[2]["details"]["watch"]["reason"] == "sidecar-changed"
+    assert events_[2]["outcome"] == _scan_outcome(root, "comp/m.exr", tmp_path) == "pass"
+
+
+def test_an_asset_rewritten_in_place_with_its_mtime_put_back_reaudits(tmp_path: Path) -> None:
+    """An asset rewritten in place with other bytes of the same size and its mtime put back
+    is a new version (its ctime moved on): audited again (``changed``), live and when it
+    happens while the watcher is down; the version audited is the one on disk."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    path = comp / "n.exr"
+    v1, v2, v3 = (exr_bytes(seed=n) for n in (1, 2, 3))
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [("write", str(comp / "n.exr.genai.yaml"), SIDECAR), ("write", str(path), v1)],
+        )
+        wait_audited(root, 1)
+        run_writer(writer_script, [("rewrite_keep_mtime", str(path), v2)])
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    run_writer(writer_script, [("rewrite_keep_mtime", str(path), v3)])
+    with InProcessWatcher(root):
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    watch = [e["details"]["watch"] for e in audited(root)]
+    assert [w["reason"] for w in watch] == ["new", "changed", "changed"]
+    digests = [w["files"][0]["sha256"] for w in watch]
+    assert digests == [hashlib.sha256(v).hexdigest() for v in (v1, v2, v3)]
+    st = path.stat()
+    assert watch[-1]["files"][0]["ctime_ns"] == st.st_ctime_ns
+
+
+def _as_written_before_ctime(db_path: Path) -> None:
+    """Make the ledger at ``db_path`` what the Clearance before ``ctime_ns`` wrote (schema 5:
+    file versions and sidecar versions without the ctime)."""
+    import sqlite3
+
+    db = sqlite3.connect(db_path, isolation_level=None)
+    columns = "id, path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated, incomplete"
+    db.execute("BEGIN")
+    db.execute(
+        "CREATE TABLE old (id INTEGER PRIMARY KEY, path TEXT NOT NULL, dev INTEGER NOT NULL, "
+        "ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT, "
+        "state TEXT NOT NULL, audit_id TEXT, updated REAL NOT NULL, incomplete TEXT, "
+        "UNIQUE (path, dev, ino, size, mtime_ns))"
+    )
+    db.execute(f"INSERT INTO old ({columns}) SELECT {columns} FROM files")
+    db.execute("DROP TABLE files")
+    db.execute("ALTER TABLE old RENAME TO files")
+    db.execute("CREATE INDEX files_path ON files (path)")
+    # its audit ids hashed the versions without the ctime: not the ones this one derives
+    db.execute("UPDATE files SET audit_id='old' || audit_id")
+    db.execute("UPDATE audits SET audit_id='old' || audit_id, supersedes='old' || supersedes")
+    for audit_id, fp in db.execute("SELECT audit_id, sidecar_fp FROM audits").fetchall():
+        if fp is not None:
+            old = ":".join(fp.split(":")[:4])
+            db.execute("UPDATE audits SET sidecar_fp=? WHERE audit_id=?", (old, audit_id))
+    db.execute("PRAGMA user_version=5")
+    db.execute("COMMIT")
+    db.close()
+
+
+def test_a_ledger_written_before_ctime_opens_and_reaudits_at_most_once(tmp_path: Path) -> None:
+    """A ledger from before file versions had the ctime opens (migrated): at the first start
+    each file is looked at again — an asset with a sidecar is audited once more
+    (``changed``: the versions recorded lack the ctime), one whose bytes are the audited ones without a sidecar is only
+    recorded — and the next start audits nothing."""
+    from clearance.state import MIGRATIONS
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "u.exr.genai.yaml"), SIDECAR),
+                ("exr", str(comp / "u.exr"), 1),
+                ("exr", str(comp / "v.exr"), 2),
+            ],
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    _as_written_before_ctime(root / ".clearance" / "state.db")
+    with InProcessWatcher(root):
+        wait_audited(root, 3)
+        quiet(root, 1.5)
+    with InProcessWatcher(root):
+        quiet(root, 1.5)
+    assert ledger(root).schema_version == len(MIGRATIONS)
+    events_ = audited(root)
+    assert [e["asset"] for e in events_][2:] == ["comp/u.exr"]
+    assert events_[2]["details"]["watch"]["reason"] == "changed"
+    assert events_[2]["outcome"] == events_[0]["outcome"]
 
 
 def test_s10_sequence_sidecar_pairs_with_the_whole_sequence(tmp_path: Path) -> None:
@@ -899,7 +1051,10 @@ def test_a_republished_asset_with_identical_bytes_and_a_new_manifest_is_audited_
     store = ledger(root)
     [latest] = [a for a in store.audits("comp/x.exr") if a.state == "audited"]
     st = manifest.stat()
-    assert latest.manifest_fp == f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    assert (
+        latest.manifest_fp
+        == f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    )
     (current,) = store.query(
         "SELECT audit_id FROM files WHERE path=? AND state='audited'", (str(path),)
     )

@@ -242,7 +242,7 @@ def test_the_ledger_keeps_what_a_version_lacked(tmp_path: Path) -> None:
         db.execute("PRAGMA user_version=4")
     store = StateStore(old)
     assert store.schema_version == len(MIGRATIONS)
-    lacking, whole, again = (FileVersion(f"/r/f.{n}.exr", 1, n, 10, n) for n in (2, 1, 3))
+    lacking, whole, again = (FileVersion(f"/r/f.{n}.exr", 1, n, 10, n, n) for n in (2, 1, 3))
 
     def intent(audit_id: str, files: list[FileVersion], **incomplete: str) -> AuditIntent:
         return AuditIntent(

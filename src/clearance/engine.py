@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
 from ._redact import prompt_hash, redact_prompts
@@ -40,6 +40,9 @@ from .model import (
 )
 from .plugins import PluginFailure, PluginHost
 from .policy import Policy, StageConfig, default_policy
+
+if TYPE_CHECKING:
+    from .lineage import LineagePlugin
 
 __all__ = ["Session", "RunResult", "audit_record", "redact_prompts"]
 
@@ -224,6 +227,9 @@ class Session:
         """Commit what was buffered: the provenance cache, and built-in plugins' buffered
         state-store writes (any registered plugin object with a ``flush()`` method)."""
         if self._cache is not None:
+            lineage = self._lineage()
+            if lineage is not None and lineage.locked is not None:
+                self._cache.store.stop_waiting()  # the run waited for that lock once already
             try:
                 self._cache.flush()
             except self._cache_errors as exc:
@@ -410,12 +416,25 @@ class Session:
         the run goes on without it, as when it cannot be opened."""
         import logging
 
+        from .state import is_lock_error
+
         cache, self._cache = self._cache, None
         path = cache.store.path if cache is not None else self.policy.state_path
         logging.getLogger("clearance").warning("provenance cache disabled: %s: %s", path, exc)
+        lineage = self._lineage()
+        if lineage is not None and is_lock_error(exc):
+            lineage.stop_waiting(str(exc))  # the run waited for that lock once already
         if cache is not None:
             with contextlib.suppress(*self._cache_errors):
                 cache.store.close()
+
+    def _lineage(self) -> LineagePlugin | None:
+        """The built-in lineage plugin, if registered (it shares the state store: a lock one
+        of them waited for in vain is not waited for again by the other)."""
+        from .lineage import LineagePlugin
+
+        plugin = self.plugins.pm.get_plugin("clearance.lineage")
+        return plugin if isinstance(plugin, LineagePlugin) else None
 
     def audit(
         self,

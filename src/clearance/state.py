@@ -8,7 +8,9 @@ schema version is ``PRAGMA user_version`` = the number of migrations applied.
 The ledger
 ----------
 ``files``: one row per *file version*, keyed on its identity and version
-``(path, dev, ino, size, mtime_ns)`` (unique). A version moves through
+``(path, dev, ino, size, mtime_ns, ctime_ns)`` (unique; the ctime too, as ``scan``'s
+provenance cache and lineage keys have it: a file rewritten in place with its mtime put back
+is a new version). A version moves through
 ``seen → settling → audited | error | vanished | superseded``; only ``audited`` means "the
 latest audit of this path covers it": a ``superseded`` version that comes back onto disk (an
 older render moved back) settles and is audited again. ``incomplete`` says what a version
@@ -30,6 +32,7 @@ watcher's threads. Every commit is durable (``synchronous=FULL``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -43,6 +46,8 @@ from typing import Any, TypeVar
 __all__ = [
     "MIGRATIONS",
     "FileVersion",
+    "stat_version",
+    "stat_fingerprint",
     "AuditRow",
     "AuditIntent",
     "StateStore",
@@ -150,36 +155,96 @@ def _v5_incomplete_files(db: sqlite3.Connection) -> None:
     _script(db, "ALTER TABLE files ADD COLUMN incomplete TEXT")
 
 
+def _v6_file_ctime(db: sqlite3.Connection) -> None:
+    # a file version is keyed on its ctime too (a rewrite in place that puts the mtime back
+    # is a new version); SQLite cannot change a table's UNIQUE constraint, so the table is
+    # made anew. Rows recorded before have ctime_ns -1, which no file has: each file is
+    # looked at again once after the upgrade (docs/watch.md, *State*)
+    states = ",".join(f"'{s}'" for s in FILE_STATES)
+    columns = "id, path, dev, ino, size, mtime_ns, sha256, state, audit_id, updated, incomplete"
+    _script(
+        db,
+        f"""
+        CREATE TABLE files_v6 (
+            id         INTEGER PRIMARY KEY,
+            path       TEXT    NOT NULL,
+            dev        INTEGER NOT NULL,
+            ino        INTEGER NOT NULL,
+            size       INTEGER NOT NULL,
+            mtime_ns   INTEGER NOT NULL,
+            ctime_ns   INTEGER NOT NULL,
+            sha256     TEXT,
+            state      TEXT    NOT NULL CHECK (state IN ({states})),
+            audit_id   TEXT,
+            updated    REAL    NOT NULL,
+            incomplete TEXT,
+            UNIQUE (path, dev, ino, size, mtime_ns, ctime_ns)
+        );
+        INSERT INTO files_v6 ({columns}, ctime_ns) SELECT {columns}, -1 FROM files;
+        DROP TABLE files;
+        ALTER TABLE files_v6 RENAME TO files;
+        CREATE INDEX files_path ON files (path);
+        CREATE INDEX files_state ON files (state) WHERE state IN ('seen', 'settling');
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_ledger,
     _v2_provenance_cache,
     _v3_lineage,
     _v4_detached_manifest,
     _v5_incomplete_files,
+    _v6_file_ctime,
 ]
+
+
+#: what tells one version of a file from another: ``(dev, ino, size, mtime_ns, ctime_ns)``
+StatVersion = tuple[int, int, int, int, int]
+VersionKey = tuple[str, int, int, int, int, int]
+
+
+def stat_version(st: os.stat_result) -> StatVersion:
+    """The version of the file ``st`` describes: its identity (dev, ino) and version (size,
+    mtime, ctime). The ctime too, as ``scan``'s provenance cache and lineage keys have it: a
+    rewrite in place that puts the mtime back (``cp -p``, ``rsync -t``) moves it on."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def stat_fingerprint(st: os.stat_result) -> str:
+    """:func:`stat_version` as the ledger records a sidecar's or a manifest's version:
+    ``dev:ino:size:mtime_ns:ctime_ns``."""
+    return ":".join(map(str, stat_version(st)))
 
 
 @dataclass(frozen=True)
 class FileVersion:
-    """One version of one file: identity (path, dev, ino) and version (size, mtime_ns)."""
+    """One version of one file: identity (path, dev, ino) and version (size, mtime_ns,
+    ctime_ns; see :func:`stat_version`)."""
 
     path: str
     dev: int
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, path: str, st: os.stat_result) -> FileVersion:
-        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(path, *stat_version(st))
 
     @property
-    def key(self) -> tuple[str, int, int, int, int]:
-        return (self.path, self.dev, self.ino, self.size, self.mtime_ns)
+    def key(self) -> VersionKey:
+        return (self.path, self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns)
+
+    @property
+    def stat(self) -> StatVersion:
+        """The version without its path, as :func:`stat_version` gives it."""
+        return (self.dev, self.ino, self.size, self.mtime_ns, self.ctime_ns)
 
     def token(self) -> str:
         """A compact string of the version, for hashing into audit ids."""
-        return f"{self.path}\0{self.dev}:{self.ino}:{self.size}:{self.mtime_ns}"
+        return f"{self.path}\0{self.dev}:{self.ino}:{self.size}:{self.mtime_ns}:{self.ctime_ns}"
 
 
 @dataclass
@@ -243,11 +308,11 @@ _SUPERSEDE_AUDITS = (
 )
 _SUPERSEDE_FILES = (
     "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
-    "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=?)"
+    "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?)"
 )
 _FILE_AUDITED = (
     "UPDATE files SET state='audited', audit_id=?, updated=? "
-    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?"
+    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?"
 )
 
 
@@ -420,12 +485,19 @@ class StateStore:
         with self._lock:
             self._db.close()
 
+    def stop_waiting(self) -> None:
+        """From now on a lock another process holds fails at once ("database is locked")
+        instead of being waited for :data:`BUSY_TIMEOUT`: for a run that already waited for
+        it once, in vain (lineage's commit)."""
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA busy_timeout=0")
+
     # -- file versions ----------------------------------------------------------------------
     def is_audited(self, version: FileVersion) -> bool:
         """Is exactly this version of this file the one the latest audit of its path covers
         (audited, or recorded as identical)? A version superseded since is not."""
         rows = self.query(
-            "SELECT 1 FROM files WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? "
+            "SELECT 1 FROM files WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=? "
             "AND state='audited' LIMIT 1",
             version.key,
         )
@@ -434,14 +506,14 @@ class StateStore:
     def last_audited(self, path: str) -> tuple[FileVersion, str | None, str | None] | None:
         """The newest audited version of ``path``: (version, sha256, audit_id), or None."""
         rows = self.query(
-            "SELECT path, dev, ino, size, mtime_ns, sha256, audit_id FROM files "
+            "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sha256, audit_id FROM files "
             "WHERE path=? AND state='audited' ORDER BY updated DESC, id DESC LIMIT 1",
             (path,),
         )
         if not rows:
             return None
-        p, dev, ino, size, mtime_ns, sha, audit_id = rows[0]
-        return FileVersion(p, dev, ino, size, mtime_ns), sha, audit_id
+        *version, sha, audit_id = rows[0]
+        return FileVersion(*version), sha, audit_id
 
     def mark(self, versions: Iterable[FileVersion], state: str) -> None:
         """Record versions as ``seen``/``settling``/``vanished``/``error`` (never downgrades an
@@ -454,8 +526,8 @@ class StateStore:
         with self.transaction() as db:
             for v in versions:
                 db.execute(
-                    "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, ctime_ns, state, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path, dev, ino, size, mtime_ns, ctime_ns) "
                     "DO UPDATE SET state=excluded.state, updated=excluded.updated "
                     "WHERE files.state <> 'audited' "
                     "AND NOT (files.state = 'error' AND excluded.state IN ('seen', 'settling'))",
@@ -472,16 +544,16 @@ class StateStore:
             for v in versions:
                 row = db.execute(
                     "SELECT state FROM files "
-                    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=?",
+                    "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?",
                     v.key,
                 ).fetchone()
                 if row is not None and row[0] == "error":
                     continue
                 news = True
                 db.execute(
-                    "INSERT INTO files (path, dev, ino, size, mtime_ns, state, updated) "
-                    "VALUES (?, ?, ?, ?, ?, 'error', ?) ON CONFLICT "
-                    "(path, dev, ino, size, mtime_ns) DO UPDATE SET state='error', "
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, ctime_ns, state, updated) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'error', ?) ON CONFLICT "
+                    "(path, dev, ino, size, mtime_ns, ctime_ns) DO UPDATE SET state='error', "
                     "updated=excluded.updated",
                     (*v.key, now),
                 )
@@ -574,9 +646,9 @@ class StateStore:
                 ],
             )
             db.executemany(
-                "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, "
-                "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?, ?) "
-                "ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                "INSERT INTO files (path, dev, ino, size, mtime_ns, ctime_ns, sha256, state, audit_id, "
+                "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?, 'settling', ?, ?, ?) "
+                "ON CONFLICT (path, dev, ino, size, mtime_ns, ctime_ns) "
                 "DO UPDATE SET sha256=excluded.sha256, updated=excluded.updated, "
                 "audit_id=CASE WHEN files.state='audited' THEN files.audit_id ELSE excluded.audit_id END, "
                 "incomplete=COALESCE(excluded.incomplete, files.incomplete), "
@@ -609,7 +681,7 @@ class StateStore:
             for v in files:
                 db.execute(
                     _SUPERSEDE_FILES,
-                    (now, v.path, v.dev, v.ino, v.size, v.mtime_ns),
+                    (now, *v.key),
                 )
                 db.execute(
                     _FILE_AUDITED,
@@ -642,7 +714,7 @@ class StateStore:
             versions = [(audit_id, v) for audit_id, _, files in finished for v in files]
             db.executemany(
                 _SUPERSEDE_FILES,
-                [(now, v.path, v.dev, v.ino, v.size, v.mtime_ns) for _, v in versions],
+                [(now, *v.key) for _, v in versions],
             )
             db.executemany(
                 _FILE_AUDITED,
@@ -687,9 +759,9 @@ class StateStore:
                     (now, version.path),
                 )
                 db.execute(
-                    "INSERT INTO files (path, dev, ino, size, mtime_ns, sha256, state, audit_id, "
-                    "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, 'audited', ?, ?, ?) "
-                    "ON CONFLICT (path, dev, ino, size, mtime_ns) "
+                    "INSERT INTO files (path, dev, ino, size, mtime_ns, ctime_ns, sha256, state, audit_id, "
+                    "updated, incomplete) VALUES (?, ?, ?, ?, ?, ?, ?, 'audited', ?, ?, ?) "
+                    "ON CONFLICT (path, dev, ino, size, mtime_ns, ctime_ns) "
                     "DO UPDATE SET state='audited', audit_id=excluded.audit_id, "
                     "updated=excluded.updated, incomplete=excluded.incomplete",
                     (*version.key, sha, audit_id, now, incomplete.get(version.path)),
@@ -701,7 +773,8 @@ class StateStore:
 
     def files_of(self, audit_id: str) -> list[FileVersion]:
         rows = self.query(
-            "SELECT path, dev, ino, size, mtime_ns FROM files WHERE audit_id=?", (audit_id,)
+            "SELECT path, dev, ino, size, mtime_ns, ctime_ns FROM files WHERE audit_id=?",
+            (audit_id,),
         )
         return [FileVersion(*r) for r in rows]
 
@@ -758,26 +831,26 @@ class StateStore:
         anyway (the ``incomplete`` of :class:`AuditIntent`), in one query per 500 paths;
         complete ones are left out."""
         versions = list(versions)
-        found: dict[tuple[str, int, int, int, int], str] = {}
+        found: dict[VersionKey, str] = {}
         for chunk in _chunks(list(dict.fromkeys(v.path for v in versions))):
             marks = ",".join("?" * len(chunk))
-            for path, dev, ino, size, mtime_ns, missing in self.query(
-                "SELECT path, dev, ino, size, mtime_ns, incomplete FROM files WHERE path IN "
+            for *key, missing in self.query(
+                "SELECT path, dev, ino, size, mtime_ns, ctime_ns, incomplete FROM files WHERE path IN "
                 f"({marks}) AND state='audited' AND incomplete IS NOT NULL",
                 chunk,
             ):
-                found[(path, dev, ino, size, mtime_ns)] = missing
+                found[tuple(key)] = missing  # type: ignore[index]
         return {v: found[v.key] for v in versions if v.key in found}
 
     def audited_versions(self, versions: Iterable[FileVersion]) -> set[FileVersion]:
         """Those of ``versions`` that :meth:`is_audited`, in one query per 500 paths."""
         versions = list(versions)
-        keys: set[tuple[str, int, int, int, int]] = set()
+        keys: set[VersionKey] = set()
         for chunk in _chunks(list(dict.fromkeys(v.path for v in versions))):
             marks = ",".join("?" * len(chunk))
             keys.update(
                 self.query(
-                    "SELECT path, dev, ino, size, mtime_ns FROM files WHERE path IN "
+                    "SELECT path, dev, ino, size, mtime_ns, ctime_ns FROM files WHERE path IN "
                     f"({marks}) AND state='audited'",
                     chunk,
                 )

@@ -41,7 +41,7 @@ from watchdog.events import FileSystemEvent
 
 from .discover import is_candidate, is_sidecar
 from .policy import Policy
-from .state import FileVersion, StateError, StateStore
+from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
 from .watch_audit import AuditWorker, WatchSession, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
@@ -96,7 +96,7 @@ class _Pending:
     root: str
     kind: str  # "asset" | "sidecar"
     key: GroupKey | None
-    stat: tuple[int, int, int, int] | None = None  # dev, ino, size, mtime_ns
+    stat: StatVersion | None = None  # dev, ino, size, mtime_ns, ctime_ns
     changed: float = 0.0  # monotonic time of the last observed change
     due: float = 0.0
     stable: bool = False
@@ -407,7 +407,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             )
             return
         p.gone_since = None
-        current = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        current = stat_version(st)
         if current != p.stat:
             first = p.stat is None
             p.stat = current
@@ -506,8 +506,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             self.vanished += 1
             self._asset_changed(p.path, gone=True)
             if self.state is not None and p.stat is not None:
-                dev, ino, size, mtime_ns = p.stat
-                self.state.mark([FileVersion(p.path, dev, ino, size, mtime_ns)], "vanished")
+                self.state.mark([FileVersion(p.path, *p.stat)], "vanished")
             if self.state is not None:
                 self.state.mark_path_vanished(p.path)
 

@@ -61,7 +61,15 @@ from .engine import Session
 from .model import Asset, printable, relative_posix
 from .policy import Policy
 from .provenance.c2pa import sequence_prefix_of
-from .state import AuditIntent, AuditRow, FileVersion, StateStore
+from .state import (
+    AuditIntent,
+    AuditRow,
+    FileVersion,
+    StateStore,
+    StatVersion,
+    stat_fingerprint,
+    stat_version,
+)
 from .watch_pool import (
     AuditProcesses,
     AuditReply,
@@ -99,9 +107,9 @@ class Job:
     files: list[str]
     settled_at: float  # wall clock time the asset settled (for latency)
     pairing: str = "paired"  # paired | missing (grace expired) | sidecar (a sidecar event)
-    #: (dev, ino, size, mtime_ns) of each file when it settled: a file that changed since
+    #: (dev, ino, size, mtime_ns, ctime_ns) of each file when it settled: a file that changed since
     #: (a write with no event, e.g. on a share) is not audited but goes back to settling
-    settled: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
+    settled: dict[str, StatVersion] = field(default_factory=dict)
     #: files the readiness gate stopped waiting for, with what they lack (damaged, or still
     #: incomplete after ``incomplete_timeout``): the audit is unsure
     incomplete: dict[str, str] = field(default_factory=dict)
@@ -120,7 +128,7 @@ class _Prepared:
     sidecar_fp: str | None
     supersedes: str | None
     #: new versions still to hash, with the stat seen before reading them
-    to_hash: list[tuple[str, tuple[int, int, int, int]]] = field(default_factory=list)
+    to_hash: list[tuple[str, StatVersion]] = field(default_factory=list)
     reply: AuditReply | None = None  # from an audit process; None: audit in the thread
     #: the detached C2PA manifest and its version, as :class:`AuditReply` has them
     manifest: str | None = None
@@ -192,10 +200,6 @@ def audit_id_for(
     if after is not None:
         h.update(b"\nafter:" + after.encode())
     return h.hexdigest()[:32]
-
-
-def _stat4(st: Any) -> tuple[int, int, int, int]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class AuditWorker(threading.Thread):
@@ -365,7 +369,7 @@ class AuditWorker(threading.Thread):
                 return None
         for path, st in zip(job.files, stats, strict=False):
             expected = job.settled.get(path)
-            if expected is not None and expected != _stat4(st):
+            if expected is not None and expected != stat_version(st):
                 self.requeue(path)
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
@@ -472,11 +476,13 @@ class AuditWorker(threading.Thread):
             return None
         same_bytes = False  # new versions with the bytes last audited, read with a new manifest
         hashes: list[str | None] = [None] * len(versions)
-        to_hash: list[tuple[str, tuple[int, int, int, int]]] = []
+        to_hash: list[tuple[str, StatVersion]] = []
         if self.hash_content:
             new_paths = {v.path for v in new}
             to_hash = [
-                (p, _stat4(st)) for p, st in zip(job.files, stats, strict=False) if p in new_paths
+                (p, stat_version(st))
+                for p, st in zip(job.files, stats, strict=False)
+                if p in new_paths
             ]
         if new and sidecar_same and prev is not None and self.hash_content:
             # a re-render of an audited asset: identical bytes are recorded, not audited again,
@@ -792,7 +798,7 @@ def sidecar_version(asset: Asset, sidecar_st: os.stat_result | None) -> str | No
     sidecar's stat, from :func:`build_asset`): the sidecar's, and the names of the other
     sidecars it reports as not read. A second sidecar that lands or goes changes it, so the
     asset is audited again, as ``scan`` would now answer."""
-    version = ":".join(map(str, _stat4(sidecar_st))) if sidecar_st is not None else None
+    version = stat_fingerprint(sidecar_st) if sidecar_st is not None else None
     if asset.other_sidecars:
         version = ";".join([version or "-", *(p.name for p in asset.other_sidecars)])
     return version

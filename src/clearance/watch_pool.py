@@ -37,11 +37,12 @@ from multiprocessing.connection import wait as ready
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import state
 from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, ProvenanceIssue, relative_posix
 from .provenance.c2pa import find_manifest, sequence_prefix_of
-from .state import FileVersion
+from .state import FileVersion, StatVersion, stat_version
 from .watch_readiness import detached_manifest
 
 __all__ = [
@@ -62,8 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("clearance.watch")
-
-Stat4 = tuple[int, int, int, int]  # dev, ino, size, mtime_ns
 
 
 def default_processes() -> int:
@@ -90,11 +89,11 @@ def sha256_file(path: str) -> str:
 
 
 def hash_and_verify(
-    files: Sequence[tuple[str, Stat4]], stat: Any = os.stat
+    files: Sequence[tuple[str, StatVersion]], stat: Any = os.stat
 ) -> tuple[dict[str, str], list[str]]:
     """SHA-256 of each file, checking it is still the version ``stat`` saw before.
 
-    Returns (digests, changed): a file whose (dev, ino, size, mtime_ns) differs after the read,
+    Returns (digests, changed): a file whose version (:func:`~clearance.state.stat_version`) differs after the read,
     or that cannot be read, is in ``changed`` and has no digest.
     """
     digests: dict[str, str] = {}
@@ -106,7 +105,7 @@ def hash_and_verify(
         except OSError:
             changed.append(path)
             continue
-        if (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(before):
+        if stat_version(st) != tuple(before):
             changed.append(path)
             continue
         digests[path] = digest
@@ -146,6 +145,7 @@ def watch_details(record: WatchRecord, digests: Mapping[str, str]) -> dict[str, 
                 "path": relative_posix(v.path, record.root),
                 "size": v.size,
                 "mtime_ns": v.mtime_ns,
+                "ctime_ns": v.ctime_ns,
                 "ino": v.ino,
                 "sha256": h,
             }
@@ -192,7 +192,7 @@ class AuditTask:
     """
 
     asset: Asset
-    hash: list[tuple[str, Stat4]] = field(default_factory=list)
+    hash: list[tuple[str, StatVersion]] = field(default_factory=list)
     watch: WatchRecord | None = None
     log: str | None = None
 
@@ -266,8 +266,13 @@ def dump_stacks_on_sigusr1() -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
-def _init_process(policy: Any, blocked: Sequence[str], run_id: str, parent: int) -> None:
+def _init_process(
+    policy: Any, blocked: Sequence[str], run_id: str, parent: int, busy_timeout: float
+) -> None:
     global _SESSION
+    # the state store's busy timeout in effect in the watcher (a spawned process starts from
+    # the module's default): a lock is waited for as long here as there
+    state.BUSY_TIMEOUT = busy_timeout
     # the parent owns the lifecycle: it drains, then shuts the pool down
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -401,7 +406,13 @@ class AuditProcesses:
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_process,
-                initargs=(session.policy, tuple(session.blocked), session.run_id, os.getpid()),
+                initargs=(
+                    session.policy,
+                    tuple(session.blocked),
+                    session.run_id,
+                    os.getpid(),
+                    state.BUSY_TIMEOUT,
+                ),
             )
             self._hello = [self.executor.submit(_hello) for _ in range(self.processes)]
         except Exception as exc:  # no processes on this system: audit in the thread

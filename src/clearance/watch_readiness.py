@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from .provenance._containers import walk as walk_container
 from .provenance._exrheader import parse_exr_open
 from .provenance.c2pa import manifest_names
+from .state import stat_fingerprint
 
 __all__ = [
     "FileSystem",
@@ -91,7 +92,7 @@ def detached_manifest(
     ``PREFIX``) ``PREFIX.c2pa`` — and the version of every detached manifest the reader's
     answer depends on; ``(None, "-")`` when there is none.
 
-    The version is ``dev:ino:size:mtime_ns`` of the one read; a sequence's ``PREFIX.c2pa``
+    The version is ``dev:ino:size:mtime_ns:ctime_ns`` of the one read; a sequence's ``PREFIX.c2pa``
     that is there but not read (its first frame has a manifest of its own) is reported by the
     reader ("sequence manifest not read"), so its version follows: ``;PREFIX.c2pa=dev:ino:…``.
     The names after the one read change nothing else. A transient error (EIO, ESTALE) raises:
@@ -110,7 +111,7 @@ def detached_manifest(
             continue  # not there, or not to be read: the reader finds nothing either
         if not S_ISREG(st.st_mode):
             continue
-        fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+        fp = stat_fingerprint(st)
         if read is None:
             read, version = name, fp
         else:

@@ -2,7 +2,7 @@
 
 No watcher backend replays missed events (inotify overflow, a dead emitter, downtime, a blind
 network share), so the truth is a walk: every asset file whose exact version
-``(path, dev, ino, size, mtime_ns)`` is not audited in the ledger, and every sidecar that no
+``(path, dev, ino, size, mtime_ns, ctime_ns)`` is not audited in the ledger, and every sidecar that no
 audit has read at its current version, becomes a hint in the intake queue — exactly as if an
 event had arrived; so does a detached C2PA manifest that an asset on disk read at its latest
 audit when none of the manifests that audit read is left (removed while the watcher was
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from .discover import SIDECAR_SUFFIXES, is_candidate, is_sidecar, split_frame
 from .policy import Policy
-from .state import FileVersion, StateStore
+from .state import FileVersion, StateStore, stat_fingerprint
 from .watch_intake import Hint, Intake
 from .watch_pairing import GroupKey, manifest_readers_in
 from .watch_readiness import FileSystem, detached_manifest
@@ -165,7 +165,7 @@ class Reconciler(threading.Thread):
                         rep.complete = False
                         continue
                 elif sidecar:
-                    fp = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+                    fp = stat_fingerprint(st)
                     if self.state.sidecar_current(entry.path, fp):
                         continue
                 elif self.state.is_audited(FileVersion.of(entry.path, st)):

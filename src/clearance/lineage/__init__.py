@@ -205,6 +205,23 @@ class LineagePlugin:
                 self._index.store._check_schema(True)
             return self._index
 
+    @property
+    def locked(self) -> str | None:
+        """Why this run's store stopped waiting for another process's lock ("database is
+        locked"), or None: it waited for it once, in vain."""
+        index = self._index
+        return index.store.locked if index is not None else None
+
+    def stop_waiting(self, reason: str) -> None:
+        """The run already waited out another process's lock on the state store (the
+        provenance cache did): lineage's commits, and stores it opens from now on, try at once
+        instead of waiting the busy timeout again."""
+        with self._lock:
+            self._wait = 0.0
+            index = self._index
+        if index is not None and self._pid == current_pid():
+            index.store.stop_waiting(reason)
+
     def store(self, *, create: bool) -> LineageStore | None:
         """The run's store (``None``: no state path, or not created yet and ``create`` is False)."""
         index = self.index(create=create)
