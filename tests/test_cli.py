@@ -12,7 +12,7 @@ import yaml
 
 import _signals
 from clearance.testing import ClearanceRun, write_png
-from conftest import genai_sidecar, run_cli
+from conftest import genai_sidecar, run_cli, run_cli_unread
 
 
 def make_show(tmp_path: Path, **config: object) -> ClearanceRun:
@@ -935,3 +935,37 @@ def test_an_interrupted_run_writes_what_it_audited_and_says_it_was_interrupted(
     assert last["details"]["interrupted"] == signum.name
     assert last["details"]["exit_code"] == 128 + signum
     assert run_cli("verify", str(log)).code == 0
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl"])
+def test_a_closed_stdout_keeps_the_runs_exit_code(tmp_path: Path, fmt: str) -> None:
+    """``clearance scan | true`` (or ``| head -c 10``) under ``pipefail``: an open finding
+    still exits 1, as the run's ``run.finished`` says, and nothing is printed about the pipe."""
+    show = make_show(tmp_path)
+    show.asset("comp/nosidecar.png")  # PRV-01: escalate, open
+    done = run_cli_unread("scan", str(show.root), "--format", fmt, "--no-progress")
+    assert done.code == 1, done.stderr
+    assert done.stderr == ""  # no "Exception ignored … BrokenPipeError" at exit
+    last = json.loads((show.root / ".clearance/audit.jsonl").read_text().splitlines()[-1])
+    assert last["event"] == "run.finished" and last["details"]["exit_code"] == 1
+    assert run_cli_unread("check", str(show.root / "comp/nosidecar.png")).code == 1
+    assert run_cli_unread("scan", str(show.root), "--fail-on", "block").code == 0
+
+
+def test_a_closed_stdout_keeps_every_listings_exit_code(tmp_path: Path) -> None:
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    (show.root / "comp/bad.genai.yaml").write_text("provenance: 1\ngenrated: true\n")
+    log = show.root / ".clearance/audit.jsonl"
+    assert run_cli("scan", str(show.root)).code == 0
+    cases = {
+        ("rules",): 0,
+        ("plugins",): 0,
+        ("report", str(log)): 0,
+        ("verify", str(log)): 0,
+        ("validate", str(show.root / "comp/bad.genai.yaml")): 1,
+        ("lineage", str(show.root / "comp/a.png")): 0,
+    }
+    for args, code in cases.items():
+        done = run_cli_unread(*args, cwd=show.root)
+        assert (done.code, done.stderr) == (code, ""), args

@@ -21,6 +21,7 @@ from ._common import (
     outcome_arg,
     policy_for,
     print_plugin_failures,
+    report_output,
     rule_config_errors,
     stdout_to_stderr,
     stop_run,
@@ -166,10 +167,11 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
                 error(f"audit log not written: {log_error}")
             raise
     out = sys.stdout
-    if args.format == "json":
-        render_json(result, out)
-    elif args.format == "jsonl":
-        render_jsonl(result, out)
-    else:
-        render_table(result, out, fail_on=args.fail_on)
+    with report_output():  # `| head`: the exit code stays the run's, as run.finished says
+        if args.format == "json":
+            render_json(result, out)
+        elif args.format == "jsonl":
+            render_jsonl(result, out)
+        else:
+            render_table(result, out, fail_on=args.fail_on)
     return code
