@@ -969,3 +969,33 @@ def test_a_closed_stdout_keeps_every_listings_exit_code(tmp_path: Path) -> None:
     for args, code in cases.items():
         done = run_cli_unread(*args, cwd=show.root)
         assert (done.code, done.stderr) == (code, ""), args
+
+
+def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
+    tmp_path: Path,
+) -> None:
+    """``clearance scan a/b/missing`` with no configuration: no root holds an audit log, so
+    nothing is written (``a/b`` was made, with a ``.clearance`` in it), and no empty table
+    says ``0 asset(s)`` beside the error."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for path in ("a/b/missing", str(work / "nonexist"), "missing.png"):
+        for command in ("scan", "check"):
+            done = run_cli(command, path, "--format", "table", cwd=work)
+            assert done.code == 2, done.stderr
+            assert f"clearance: error: {path}: no such file" in done.stderr
+            assert done.stdout == ""
+            assert list(work.iterdir()) == [], path
+
+
+def test_a_missing_path_under_a_configuration_is_logged_there_without_a_report(
+    tmp_path: Path,
+) -> None:
+    show = make_show(tmp_path)
+    done = run_cli("scan", str(show.root / "x/y"), "--format", "json")
+    assert done.code == 2 and done.stdout == ""
+    assert f"{show.root / 'x/y'}: no such file or folder" in done.stderr
+    assert not (show.root / "x").exists()
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert [e["event"] for e in events][-2:] == ["run.error", "run.finished"]
+    assert events[-1]["details"]["exit_code"] == 2

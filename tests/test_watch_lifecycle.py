@@ -14,6 +14,8 @@ import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -625,3 +627,44 @@ def test_an_event_the_audit_log_refuses_at_start_is_reported_with_its_reason(
     assert fatal["details"]["reason"] == "fatal"
     assert "'watch.started' cannot be serialised" in fatal["details"]["error"]
     assert not events(root, "watch.started")
+
+
+def watch_missing(work: Path, path: str) -> tuple[int, str]:
+    """``clearance watch PATH`` from ``work`` (no configuration above it) for a PATH not
+    there: run until it has said root-missing, then SIGTERM; the exit code and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clearance", "watch", path, "--heartbeat", "0", "--stats", "0"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or any(
+                    e["details"].get("reason") == "root-missing"
+                    for e in events(work, "watch.error")
+                )
+            ),
+            what="root-missing",
+        )
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
+def test_watching_a_folder_not_there_creates_none_of_its_parents(tmp_path: Path) -> None:
+    """The folder is waited for (S19), and the state goes in the nearest folder that is
+    there: ``a/b`` is not made to hold a ``.clearance`` (nor ``/.clearance`` for
+    ``/nonexist``)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    code, err = watch_missing(work, "a/b/missing")
+    assert code == 0, err
+    assert sorted(p.name for p in work.iterdir()) == [".clearance"]
