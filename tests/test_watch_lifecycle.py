@@ -31,12 +31,14 @@ from _watch_harness import (
     audited,
     audited_counts,
     events,
+    exr_bytes,
     ledger,
     make_show,
     quiet,
     run_writer,
     wait_audited,
     wait_for,
+    write_file,
     write_hook,
     writer_chunks,
     writer_script,
@@ -668,3 +670,34 @@ def test_watching_a_folder_not_there_creates_none_of_its_parents(tmp_path: Path)
     code, err = watch_missing(work, "a/b/missing")
     assert code == 0, err
     assert sorted(p.name for p in work.iterdir()) == [".clearance"]
+
+
+def test_watch_says_on_stderr_what_it_uses_each_error_and_a_summary_at_stop(
+    tmp_path: Path,
+) -> None:
+    """A wrangler at the terminal sees the configuration and audit log in use, each
+    ``watch.error`` (its reason and path) as it is logged, and at stop one line of what was
+    audited; nothing per asset."""
+    root = make_show(tmp_path)
+    with WatchProcess(root) as proc:
+        write_file(root / "comp/a.exr", exr_bytes())
+        wait_audited(root, 1)
+        assert proc.terminate() == 0
+        assert proc.proc is not None
+        _out, raw = proc.proc.communicate(timeout=TIMEOUT)
+    err = raw.decode()
+    assert (
+        f"configuration {root / 'clearance.yaml'}; audit log {root / '.clearance/audit.jsonl'}"
+        in err
+    )
+    assert "stopped: 1 asset(s) audited (1 escalate), 0 watch.error(s)" in err, err
+    assert "comp/a.exr" not in err  # quiet: no line per asset
+
+    work = tmp_path / "work"
+    work.mkdir()
+    drop = work / "renders" / "drop"
+    code, err = watch_missing(work, str(drop))
+    assert code == 0, err
+    missing = [line for line in err.splitlines() if "watch.error root-missing" in line]
+    assert len(missing) == 1 and str(drop) in missing[0], err
+    assert "stopped: 0 asset(s) audited, 1 watch.error(s)" in err
