@@ -275,6 +275,14 @@ def run_report(args: argparse.Namespace) -> int:
             rules=_csv_list(args.rule),
         )
         report = build_report(args.logs, filters)
+        unknown = [s for s in filters.stages if s not in report.stages_named]
+        if unknown:  # a typo would report "0 asset(s)": all clear, for a stage that is not there
+            have = ", ".join(report.stages_named) or "none"
+            _err(
+                f"--stage {', '.join(unknown)}: no event in {', '.join(args.logs)} has "
+                f"{'this stage' if len(unknown) == 1 else 'these stages'}; its stages: {have}"
+            )
+            return EXIT_ERROR
         with _output(args.output) as out:
             if args.format == "table":
                 render_table(report, out, colour=None if out is sys.stdout else False)
