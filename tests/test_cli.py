@@ -686,6 +686,30 @@ def test_init_writes_a_valid_starter_config(tmp_path: Path) -> None:
     assert run_cli("init", str(tmp_path / "new")).code == 2
 
 
+def test_init_registers_no_approval_consent_or_tool_that_nobody_signed(tmp_path: Path) -> None:
+    """The starter files hold no live entry: an example approval (approved_by "Production
+    Legal") cleared the NFX-GP4 of docs/sidecar.md's own example, and an example tool's data
+    terms passed the data-handling rules, for a show that had signed nothing."""
+    show = tmp_path / "show"
+    assert run_cli("init", str(show)).code == 0
+    assert run_cli("scan", str(show)).code == 0  # the quick start on a fresh init
+    doc = (Path(__file__).resolve().parents[1] / "docs/sidecar.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    for frame in (1001, 1002):
+        write_png(show / f"comp/sh010_bg_v003.{frame}.exr")
+    (show / "comp/sh010_bg_v003.genai.yaml").write_text(example)
+    done = run_cli("scan", str(show), "--format", "json")
+    findings = [f for item in done.json()["assets"] for f in item["findings"]]
+    assert {"NFX-GP4", "PRV-03"} <= {f["rule"] for f in findings}, findings
+    assert [f for f in findings if f["status"] != "open" or f["approval"]] == []
+    assert yaml.safe_load((show / "approvals.yaml").read_text()) == {
+        "approvals": {},
+        "consents": {},
+    }
+    assert yaml.safe_load((show / "tools.yaml").read_text()) == {"tools": {}}
+    assert "Copy next to clearance.yaml" not in (show / "tools.yaml").read_text()
+
+
 def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     target = tmp_path / "show"
     target.write_text("not a folder")
