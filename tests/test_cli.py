@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import _signals
+from clearance.model import Outcome
 from clearance.testing import ClearanceRun, write_png
 from conftest import genai_sidecar, run_cli, run_cli_unread
 
@@ -568,6 +569,29 @@ def test_rules_lists_the_default_pack(tmp_path: Path) -> None:
     assert {"PRV-01", "PRV-05", "NFX-00", "NFX-GP1", "NFX-T1", "NFX-V2", "IPTC-04"} <= ids
     for rule in done.json()["rules"]:
         assert rule["remediation"] and rule["title"] and rule["principle"]
+
+
+def test_rules_table_sizes_the_id_column_to_the_longest_id(tmp_path: Path) -> None:
+    """``STUDIO-PROP-01`` (14 characters, the prefix docs/first-checker.md recommends) ran
+    into its outcome: ``STUDIO-PROP-01approval``."""
+    plugin = tmp_path / "studio_props.py"
+    plugin.write_text(
+        "from clearance import Outcome, Rule, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_add_rules(registry):\n"
+        "    registry.add(Rule('STUDIO-PROP-01', 't', 'creative-output', Outcome.APPROVAL))\n"
+        "    registry.add(Rule('STUDIO-PROPERTY-0001', 't', 'creative-output', Outcome.NOTICE))\n"
+    )
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    done = run_cli("rules", "--config", str(show.root / "clearance.yaml"))
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    column = lines[0].index("outcome")
+    assert column >= len("STUDIO-PROPERTY-0001") + 2
+    for line in lines[1:]:
+        if line.strip() and not line.startswith(" ") and "rules;" not in line:
+            rule_id, outcome = line[:column], line[column:].split()[0]
+            assert rule_id.endswith("  ") and outcome in {o.value for o in Outcome}, line
 
 
 def test_plugins_lists_per_stage_attachment(tmp_path: Path) -> None:

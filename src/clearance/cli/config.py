@@ -206,11 +206,14 @@ def run_rules(args: argparse.Namespace) -> int:
             json.dump({"rules": rows}, sys.stdout, indent=2, ensure_ascii=False)
             sys.stdout.write("\n")
         else:
-            print(f"{'id':<14}{'outcome':<10}{'principle':<18}title")
+            width = max([len(row["id"]) for row in rows] + [12]) + 2  # a site's long ids too
+            print(f"{'id':<{width}}{'outcome':<10}{'principle':<18}title")
             for row in rows:
                 outcome = row["configured_outcome"] or row["outcome"]
                 flag = "" if row["enabled"] else "  (disabled)"
-                print(f"{row['id']:<14}{outcome:<10}{row['principle']:<18}{row['title']}{flag}")
+                print(
+                    f"{row['id']:<{width}}{outcome:<10}{row['principle']:<18}{row['title']}{flag}"
+                )
             print(
                 f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation"
             )
