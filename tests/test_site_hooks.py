@@ -8,6 +8,7 @@ real engine.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import struct
 import subprocess
@@ -400,3 +401,18 @@ def test_a_missing_plugin_file_names_the_config_field_and_path_and_what_to_do(
     for line in (top, stage):
         assert "create the file there, or correct the path in clearance.yaml" in line
         assert "FileNotFoundError" not in line and ".py:" not in line.split("): ", 1)[1]
+
+
+def test_config_md_example_keeps_plugin_files_outside_the_root() -> None:
+    """docs/config.md listed ``hooks/show_denylist.py`` inside the scanned root, where
+    first-checker.md and init say plugins must never be."""
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    example = yaml.safe_load(
+        text.split("## `clearance.yaml`", 1)[1].split("```yaml\n")[1].split("```")[0]
+    )
+    root = Path("/show")
+    files = list(example["plugins"]) + [p for s in example["stages"] for p in s.get("plugins", [])]
+    assert files
+    for entry in files:
+        resolved = Path(os.path.normpath(root / entry))
+        assert root not in resolved.parents, entry
