@@ -442,6 +442,15 @@ def main(argv: list[str] | None = None) -> int:
         help="date of generation, YYYY-MM-DD (default: today, UTC)",
     )
     args = parser.parse_args(argv)
+    try:  # before anything is written: no half-generated OUTDIR
+        import PIL  # noqa: F401
+    except ImportError:
+        print(
+            "generate.py: the sample pipeline needs Pillow (the `sample` extra): from the "
+            "repository, run `pip install '.[sample]'` (or `pip install Pillow`), or `make demo`",
+            file=sys.stderr,
+        )
+        return 2
     try:
         root = generate(args.outdir, frames=args.frames, today=args.today)
     except (OSError, ValueError) as exc:

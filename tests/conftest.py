@@ -50,6 +50,27 @@ def run_cli(
     return Completed(proc.returncode, proc.stdout, proc.stderr)
 
 
+def run_cli_unread(*args: str, cwd: str | os.PathLike[str] | None = None) -> Completed:
+    """Run ``clearance`` with a stdout whose reader has gone (``| head`` done, ``| true``):
+    every write to it is a broken pipe. ``stdout`` of the result is empty."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [CLEARANCE, *args],
+            cwd=cwd,
+            env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    return Completed(proc.returncode, "", proc.stderr)
+
+
 @pytest.fixture
 def cli() -> Any:
     return run_cli

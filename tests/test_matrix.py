@@ -1,4 +1,4 @@
-"""The use-case matrix (GUIDANCE.md section 3, rows 1-30) as a table: each row is a sidecar
+"""The use-case matrix (rows 1-30, listed in docs/sample-pipeline.md) as a table: each row is a sidecar
 (+ stage, approvals, consents, rule settings) → the rule ids that fire and the asset's worst
 open outcome.
 

@@ -386,6 +386,21 @@ def test_filters_by_stage_outcome_rule_and_time(show_log: Path) -> None:
     assert 0 < window["summary"]["assets"] < len(SHOW)
 
 
+def test_a_stage_no_event_has_is_a_usage_error_naming_the_logs_stages(
+    show_log: Path, tmp_path: Path
+) -> None:
+    """``--stage compp`` (a typo) must not print an all-clear report of nothing: it exits 2
+    naming the stages the log has; a stage the log has, outside the time window, is an
+    empty report as before."""
+    out = tmp_path / "report.html"
+    proc = clearance("report", str(show_log), "--stage", "comp,compp", "-f", "html", "-o", str(out))
+    assert proc.returncode == 2 and proc.stdout == "" and not out.exists()
+    assert f"--stage compp: no event in {show_log} has this stage; its stages: " in proc.stderr
+    assert "ideation" in proc.stderr and "comp" in proc.stderr.split("its stages: ")[1]
+    proc = clearance("report", str(show_log), "--stage", "comp", "--since", "2026-11-27")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_parse_time_accepts_dates_zones_and_ages() -> None:
     assert parse_time("2026-11-26") == "2026-11-26T00:00:00.000Z"
     assert parse_time("2026-11-26T21:00+01:00") == "2026-11-26T20:00:00.000Z"

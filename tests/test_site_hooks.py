@@ -8,6 +8,7 @@ real engine.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import struct
 import subprocess
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 DENYLIST = str(REPO / "hooks" / "show_denylist.py")
@@ -356,3 +359,60 @@ def test_first_checker_walkthrough_runs_as_written(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "5 passed" in done.stdout
+
+
+def test_first_checker_registration_names_only_files_the_walkthrough_creates(
+    tmp_path: Path,
+) -> None:
+    """Section 2's ``clearance.yaml`` loads with the file section 1 creates (it listed
+    ``../hooks/plate_format.py``, which the walk-through never creates: exit 2)."""
+    text = (REPO / "docs" / "first-checker.md").read_text(encoding="utf-8")
+    name, code = re.findall(r"<!-- file: (\S+) -->\n```python\n(.*?)```", text, re.DOTALL)[0]
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).write_text(code, encoding="utf-8")
+    section = text.split("## 2. Register it", 1)[1]
+    registration = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0]
+    config = tmp_path / "show" / "clearance.yaml"
+    config.parent.mkdir()
+    config.write_text("clearance: 1\n" + registration, encoding="utf-8")
+    for command in ("plugins", "rules"):
+        done = run_cli(command, "--config", str(config))
+        assert done.code == 0, done.stderr
+    assert "SHOW-PROP-01" in run_cli("rules", "--config", str(config)).stdout
+
+
+def test_a_missing_plugin_file_names_the_config_field_and_path_and_what_to_do(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "show" / "clearance.yaml"
+    config.parent.mkdir()
+    config.write_text(
+        "clearance: 1\nplugins: [../hooks/nope.py]\n"
+        "stages: [{name: comp, paths: [comp/], plugins: [gone/stage.py]}]\n",
+        encoding="utf-8",
+    )
+    done = run_cli("scan", str(config.parent))
+    assert done.code == 2
+    top, stage = (line for line in done.stderr.splitlines() if "plugin " in line)
+    assert f"{config}: plugins: " in top and f"{tmp_path / 'hooks/nope.py'} does not exist" in top
+    assert (
+        f"{config}: stages[0].plugins: " in stage and str(config.parent / "gone/stage.py") in stage
+    )
+    for line in (top, stage):
+        assert "create the file there, or correct the path in clearance.yaml" in line
+        assert "FileNotFoundError" not in line and ".py:" not in line.split("): ", 1)[1]
+
+
+def test_config_md_example_keeps_plugin_files_outside_the_root() -> None:
+    """docs/config.md listed ``hooks/show_denylist.py`` inside the scanned root, where
+    first-checker.md and init say plugins must never be."""
+    text = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    example = yaml.safe_load(
+        text.split("## `clearance.yaml`", 1)[1].split("```yaml\n")[1].split("```")[0]
+    )
+    root = Path("/show")
+    files = list(example["plugins"]) + [p for s in example["stages"] for p in s.get("plugins", [])]
+    assert files
+    for entry in files:
+        resolved = Path(os.path.normpath(root / entry))
+        assert root not in resolved.parents, entry

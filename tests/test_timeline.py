@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_unread
 from test_lineage import genai_plate, sequence, sidecar, silent, single, write_config
 
 otio = pytest.importorskip("opentimelineio")
@@ -233,6 +233,18 @@ def test_exit_codes(show: Path, tmp_path: Path) -> None:
     otio.adapters.write_to_file(timeline({"V1": [missing_clip("x")]}), str(nowhere / "c.otio"))
     no_store = audit(nowhere / "c.otio")
     assert no_store.code == 2 and "run 'clearance scan' first" in no_store.stderr
+
+
+def test_a_closed_stdout_keeps_the_clips_exit_code_and_is_no_file_error(show: Path) -> None:
+    """``clearance timeline CUT | head -1``: the clips' outcome is the exit code, and the
+    closed pipe is not reported as an error of a file named None."""
+    genai = write_edit(
+        show, timeline({"V1": [file_clip("sign", "../gen/sh040_sign_v001.exr", 6)]}), "genai.otio"
+    )
+    outcome = audit(genai, "--format", "json").json()["clips"][0]["outcome"]
+    for fmt in ("table", "json", "csv"):
+        done = run_cli_unread("timeline", str(genai), "--fail-on", outcome, "--format", fmt)
+        assert (done.code, done.stderr) == (1, ""), fmt
 
 
 def test_an_otio_file_that_holds_no_timeline_exits_2_naming_it(show: Path) -> None:

@@ -14,6 +14,8 @@ import random
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -29,12 +31,14 @@ from _watch_harness import (
     audited,
     audited_counts,
     events,
+    exr_bytes,
     ledger,
     make_show,
     quiet,
     run_writer,
     wait_audited,
     wait_for,
+    write_file,
     write_hook,
     writer_chunks,
     writer_script,
@@ -625,3 +629,75 @@ def test_an_event_the_audit_log_refuses_at_start_is_reported_with_its_reason(
     assert fatal["details"]["reason"] == "fatal"
     assert "'watch.started' cannot be serialised" in fatal["details"]["error"]
     assert not events(root, "watch.started")
+
+
+def watch_missing(work: Path, path: str) -> tuple[int, str]:
+    """``clearance watch PATH`` from ``work`` (no configuration above it) for a PATH not
+    there: run until it has said root-missing, then SIGTERM; the exit code and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clearance", "watch", path, "--heartbeat", "0", "--stats", "0"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(
+            lambda: (
+                proc.poll() is not None
+                or any(
+                    e["details"].get("reason") == "root-missing"
+                    for e in events(work, "watch.error")
+                )
+            ),
+            what="root-missing",
+        )
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err
+
+
+def test_watching_a_folder_not_there_creates_none_of_its_parents(tmp_path: Path) -> None:
+    """The folder is waited for (S19), and the state goes in the nearest folder that is
+    there: ``a/b`` is not made to hold a ``.clearance`` (nor ``/.clearance`` for
+    ``/nonexist``)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    code, err = watch_missing(work, "a/b/missing")
+    assert code == 0, err
+    assert sorted(p.name for p in work.iterdir()) == [".clearance"]
+
+
+def test_watch_says_on_stderr_what_it_uses_each_error_and_a_summary_at_stop(
+    tmp_path: Path,
+) -> None:
+    """A wrangler at the terminal sees the configuration and audit log in use, each
+    ``watch.error`` (its reason and path) as it is logged, and at stop one line of what was
+    audited; nothing per asset."""
+    root = make_show(tmp_path)
+    with WatchProcess(root) as proc:
+        write_file(root / "comp/a.exr", exr_bytes())
+        wait_audited(root, 1)
+        assert proc.terminate() == 0
+        assert proc.proc is not None
+        _out, raw = proc.proc.communicate(timeout=TIMEOUT)
+    err = raw.decode()
+    assert (
+        f"configuration {root / 'clearance.yaml'}; audit log {root / '.clearance/audit.jsonl'}"
+        in err
+    )
+    assert "stopped: 1 asset(s) audited (1 escalate), 0 watch.error(s)" in err, err
+    assert "comp/a.exr" not in err  # quiet: no line per asset
+
+    work = tmp_path / "work"
+    work.mkdir()
+    drop = work / "renders" / "drop"
+    code, err = watch_missing(work, str(drop))
+    assert code == 0, err
+    missing = [line for line in err.splitlines() if "watch.error root-missing" in line]
+    assert len(missing) == 1 and str(drop) in missing[0], err
+    assert "stopped: 0 asset(s) audited, 1 watch.error(s)" in err

@@ -278,6 +278,11 @@ class PluginHost:
                         )
                     )
                 return
+            if not path.is_file():  # the user's mistake, not ours: no source location
+                self.failures.append(
+                    PluginFailure(name, f"{where}: {source}", _missing_file(path, self.policy))
+                )
+                return
             try:
                 module = _import_file(path)
             except KeyboardInterrupt:
@@ -580,6 +585,17 @@ def _import_file(path: Path) -> ModuleType:
         del sys.modules[module_name]
         raise
     return module
+
+
+def _missing_file(path: Path, policy: Policy) -> str:
+    """What to do about a plugin file that a configuration lists and is not there."""
+    shown = os.path.normpath(path)
+    what = "is not a file" if path.exists() else "does not exist"
+    config = policy.config_file.name if policy.config_file else "the configuration"
+    return (
+        f"the plugin file {shown} {what} (a relative path is relative to the folder of "
+        f"{config}, {policy.root}): create the file there, or correct the path in {config}"
+    )
 
 
 def _error(exc: BaseException) -> str:

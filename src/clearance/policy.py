@@ -652,6 +652,8 @@ def load_policy(
     if config_file is None:
         start = Path(paths[0]).resolve() if paths else Path.cwd()
         root = start if start.is_dir() else start.parent
+        while not root.is_dir() and root != root.parent:  # a path not there (yet: `watch`)
+            root = root.parent  # the state folder goes in one that is: none is created
         policy = _load_config_file(data_file("configs", "default.yaml"), root=root)
         policy.is_default = True
         policy.config_file = None

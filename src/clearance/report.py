@@ -213,6 +213,8 @@ class Report:
     first_time: str | None = None
     last_time: str | None = None
     production: str | None = None
+    #: every stage the logs name, in or out of the time window (what ``--stage`` may name)
+    stages_named: list[str] = field(default_factory=list)
 
     def shown(self, audit: AssetAudit) -> list[FindingRow]:
         return [f for f in audit.findings if self.filters.finding_shown(f)]
@@ -435,7 +437,16 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     events = 0
     production = None
     first = last = None
+    named: dict[str, None] = {}
     for ev in iter_events(paths, skipped):
+        stage_named = ev.get("stage")
+        if isinstance(stage_named, str):
+            named[stage_named] = None
+        elif ev["event"] == "policy.loaded" and isinstance(ev.get("details"), dict):
+            listed = ev["details"].get("stages")  # configured stages, audited or not yet
+            for s in listed if isinstance(listed, list) else []:
+                if isinstance(s, str):
+                    named[s] = None
         t = ev["time"]
         if (since and t < since) or (until and t > until):
             continue
@@ -544,6 +555,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         runs=sorted(runs.values(), key=lambda r: (r["started"] or "", r["host"] or "")),
         events=events,
         skipped_lines=skipped[0],
+        stages_named=list(named),
         first_time=first,
         last_time=last,
         production=production,

@@ -37,10 +37,11 @@ import hashlib
 import json
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -92,11 +93,30 @@ class WatchSession(Session):
     """A :class:`Session` that adds the watcher's record to each ``asset.audited`` event."""
 
     audit_details: dict[str, Any] | None = None
+    #: each ``watch.error`` is also said on stderr, one line, once it is logged (the
+    #: ``clearance watch`` command: a wrangler at the terminal must not miss one)
+    say_errors: bool = False
+    #: ``watch.error`` events logged so far (for the summary at stop)
+    errors_logged: int = 0
 
     def emit(self, event: str, **fields: Any) -> None:
         if self.audit_details is not None:
             fields = with_watch(event, fields, self.audit_details)
         super().emit(event, **fields)
+        if event == "watch.error":
+            self.errors_logged += 1
+            if self.say_errors:
+                print(f"clearance watch: {error_line(fields)}", file=sys.stderr, flush=True)
+
+
+def error_line(fields: dict[str, Any]) -> str:
+    """One line for a ``watch.error`` event: its reason, what it is about, and its message."""
+    details = fields.get("details") or {}
+    reason = details.get("reason", "error")
+    message = str(fields.get("message") or "")
+    path = details.get("path") or details.get("root") or fields.get("asset")
+    about = f" ({path})" if path and str(path) not in message else ""
+    return f"watch.error {reason}: {message}{about}"
 
 
 @dataclass
@@ -237,6 +257,7 @@ class AuditWorker(threading.Thread):
         self.stopping = threading.Event()
         self.fatal: BaseException | None = None
         self.audited = 0
+        self.by_outcome: Counter[str] = Counter()  # assets audited, by their outcome
         self.skipped = 0
         self.errors = 0
         self.latencies: deque[float] = deque(maxlen=20000)
@@ -637,6 +658,7 @@ class AuditWorker(threading.Thread):
                 continue
             finished.append((item.audit_id, outcomes[item.audit_id], item.versions))
             self.audited += 1
+            self.by_outcome[outcomes[item.audit_id] or "unknown"] += 1
             self.latencies.append(max(0.0, now - item.job.settled_at))
         self.state.finish_audits(finished)
 

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ._common import interrupt_of, interrupts_raise
+    from ._common import discard_stdout, interrupt_of, interrupts_raise
 
     try:
         with interrupts_raise():  # SIGTERM (a farm scheduler, kill, systemd) as Ctrl-C
@@ -74,7 +74,8 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as exc:
         print("clearance: interrupted", file=sys.stderr)
         return interrupt_of(exc)[1]
-    except BrokenPipeError:
+    except BrokenPipeError:  # a listing's reader went away; reports keep their own code
+        discard_stdout()  # (``report_output``): a closed pipe is neither a pass nor an error
         return 0
     except Exception as exc:  # never a bare traceback: say what failed, exit 2
         if os.environ.get("CLEARANCE_DEBUG"):

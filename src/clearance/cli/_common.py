@@ -158,6 +158,27 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+@contextlib.contextmanager
+def report_output() -> Iterator[None]:
+    """Print to stdout in this block. A reader that stops reading (``| head``, ``| true``)
+    ends the printing, not the command: its exit code stays its own (a scan with open
+    findings still exits 1, as its ``run.finished`` says), what is left to print goes to
+    ``os.devnull``, and Python's flush at exit has nothing to complain about."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+
+
+def discard_stdout() -> None:
+    """Point file descriptor 1 at ``os.devnull``: its reader has gone."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def print_plugin_failures(failures: Sequence[Any]) -> None:
     for failure in failures:
         error(str(failure))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ._common import (
     outcome_arg,
     policy_for,
     print_plugin_failures,
+    report_output,
     rule_config_errors,
     stdout_to_stderr,
     stop_run,
@@ -125,6 +127,11 @@ def _check_stage(policy: Policy, stage: str | None) -> None:
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
     from ..auditlog import AuditLogError
 
+    nothing_there = not any(os.path.lexists(p) for p in paths)
+    if nothing_there and policy.is_default:  # no configuration, no folder: no audit log
+        for path, reason in found.errors:
+            error(f"{path}: {reason}")
+        return EXIT_ERROR
     with stdout_to_stderr():  # what plugins print; stdout is the report's
         try:
             session = Session(
@@ -165,11 +172,14 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             except AuditLogError as log_error:
                 error(f"audit log not written: {log_error}")
             raise
+    if nothing_there:  # the errors said it all: an empty report would look like a pass
+        return code
     out = sys.stdout
-    if args.format == "json":
-        render_json(result, out)
-    elif args.format == "jsonl":
-        render_jsonl(result, out)
-    else:
-        render_table(result, out, fail_on=args.fail_on)
+    with report_output():  # `| head`: the exit code stays the run's, as run.finished says
+        if args.format == "json":
+            render_json(result, out)
+        elif args.format == "jsonl":
+            render_jsonl(result, out)
+        else:
+            render_table(result, out, fail_on=args.fail_on)
     return code

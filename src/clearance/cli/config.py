@@ -36,6 +36,7 @@ from ._common import (
     blocked_plugins,
     error,
     policy_for,
+    report_output,
     rule_config_errors,
     stdout_to_stderr,
 )
@@ -150,12 +151,12 @@ def run_validate(args: argparse.Namespace) -> int:
         try:
             document = load_document(path, field_errors=refused)
         except DocumentError as exc:
-            print(f"{raw}: {exc}")
+            _say(f"{raw}: {exc}")
             code = max(code, EXIT_FINDINGS)
             continue
         schema, guess = schema_for(path, document, references)
         if guess:
-            print(
+            _say(
                 f"{raw}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
                 "names it, sidecars are named NAME.genai.yaml)"
             )
@@ -178,12 +179,17 @@ def run_validate(args: argparse.Namespace) -> int:
         if errors:
             code = max(code, EXIT_FINDINGS)
             for field, reason in errors:
-                print(f"{raw}: {field}: {reason}" if field else f"{raw}: {reason}")
+                _say(f"{raw}: {field}: {reason}" if field else f"{raw}: {reason}")
             if not paired:
-                print(f"{raw}: {unpaired}")
+                _say(f"{raw}: {unpaired}")
         else:
-            print(f"{raw}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
+            _say(f"{raw}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
     return code
+
+
+def _say(line: str) -> None:
+    with report_output():  # `| head`: the files after it are still validated, and counted
+        print(line)
 
 
 def _pairings(files: Sequence[str]) -> dict[Path, list[Asset]]:
@@ -258,18 +264,22 @@ def run_rules(args: argparse.Namespace) -> int:
         data["configured_outcome"] = override.value if override else None
         data["plugin"] = host.registry.owner(rule.id)
         rows.append(data)
-    if args.format == "json":
-        json.dump({"rules": rows}, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        print(f"{'id':<14}{'outcome':<10}{'principle':<18}title")
-        for row in rows:
-            outcome = row["configured_outcome"] or row["outcome"]
-            flag = "" if row["enabled"] else "  (disabled)"
-            print(f"{row['id']:<14}{outcome:<10}{row['principle']:<18}{row['title']}{flag}")
-        print(
-            f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation"
-        )
+    with report_output():  # `| head`: the exit code still says whether the plugins loaded
+        if args.format == "json":
+            json.dump({"rules": rows}, sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            width = max([len(row["id"]) for row in rows] + [12]) + 2  # a site's long ids too
+            print(f"{'id':<{width}}{'outcome':<10}{'principle':<18}title")
+            for row in rows:
+                outcome = row["configured_outcome"] or row["outcome"]
+                flag = "" if row["enabled"] else "  (disabled)"
+                print(
+                    f"{row['id']:<{width}}{outcome:<10}{row['principle']:<18}{row['title']}{flag}"
+                )
+            print(
+                f"\n{len(rows)} rules; `clearance rules --format json` gives guidance and remediation"
+            )
     problems = rule_config_errors(policy, host, blocked)
     for problem in problems:  # after the listing, which shows the ids and parameters
         error(str(problem))
@@ -282,38 +292,39 @@ def run_plugins(args: argparse.Namespace) -> int:
     with stdout_to_stderr():  # what plugins print while they load; stdout is the listing's
         host = PluginHost(policy, blocked=blocked)
     stages = [s.name for s in policy.stages]
-    if args.format == "json":
-        doc = {
-            "stages": {s: [p.name for p in host.plugins_for(s)] for s in stages},
-            "plugins": [
-                {
-                    "name": p.name,
-                    "kind": p.kind,
-                    "source": p.source,
-                    "hooks": p.hooks,
-                    "stages": sorted(p.stages) if p.stages is not None else None,
-                }
-                for p in host.plugins.values()
-            ],
-            "failures": [
-                {"name": f.name, "source": f.source, "error": f.error} for f in host.failures
-            ],
-        }
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        for info in host.plugins.values():
-            where = "all stages" if info.stages is None else ", ".join(sorted(info.stages))
-            print(f"{info.name:<40}{info.kind:<11}{where}")
-            print(
-                f"{'':<4}{info.source}; hooks: {', '.join(h.replace('clearance_', '') for h in info.hooks)}"
-            )
-        print()
-        for stage in stages:
-            names = [p.name for p in host.plugins_for(stage) if p.kind != "builtin"]
-            print(f"stage {stage}: built-ins" + (" + " + ", ".join(names) if names else ""))
-        for failure in host.failures:
-            print(f"FAILED {failure}")
+    with report_output():  # `| head`: the exit code still says whether the plugins loaded
+        if args.format == "json":
+            doc = {
+                "stages": {s: [p.name for p in host.plugins_for(s)] for s in stages},
+                "plugins": [
+                    {
+                        "name": p.name,
+                        "kind": p.kind,
+                        "source": p.source,
+                        "hooks": p.hooks,
+                        "stages": sorted(p.stages) if p.stages is not None else None,
+                    }
+                    for p in host.plugins.values()
+                ],
+                "failures": [
+                    {"name": f.name, "source": f.source, "error": f.error} for f in host.failures
+                ],
+            }
+            json.dump(doc, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            for info in host.plugins.values():
+                where = "all stages" if info.stages is None else ", ".join(sorted(info.stages))
+                print(f"{info.name:<40}{info.kind:<11}{where}")
+                print(
+                    f"{'':<4}{info.source}; hooks: {', '.join(h.replace('clearance_', '') for h in info.hooks)}"
+                )
+            print()
+            for stage in stages:
+                names = [p.name for p in host.plugins_for(stage) if p.kind != "builtin"]
+                print(f"stage {stage}: built-ins" + (" + " + ", ".join(names) if names else ""))
+            for failure in host.failures:
+                print(f"FAILED {failure}")
     problems = rule_config_errors(policy, host, blocked)
     for problem in problems:
         error(str(problem))

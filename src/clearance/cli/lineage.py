@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..lineage import AssetRow, LineageError, LineageStore, iter_tree, normalise_ref
-from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for
+from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for, report_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -75,12 +75,13 @@ def run_lineage(args: argparse.Namespace) -> int:
         ancestry = store.ancestry(row.inputs, policy.root, start=row.asset)
     finally:
         store.close()
-    if args.format == "json":
-        doc = {"version": 1, "asset": row.summary(), "inputs": row.inputs, "ancestry": ancestry}
-        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
-    else:
-        render_tree(row, ancestry, sys.stdout)
+    with report_output():
+        if args.format == "json":
+            doc = {"version": 1, "asset": row.summary(), "inputs": row.inputs, "ancestry": ancestry}
+            json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        else:
+            render_tree(row, ancestry, sys.stdout)
     return EXIT_OK
 
 

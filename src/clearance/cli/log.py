@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..model import Outcome
+from ._common import report_output
 
 EXIT_OK, EXIT_ERROR, EXIT_TAMPERED = 0, 2, 3
 FORMATS = ("table", "json", "csv", "html", "junit")
@@ -164,13 +165,14 @@ def run_verify(args: argparse.Namespace) -> int:
         return not r.intact or (args.strict and any(b.kind == "torn" for b in r.breaks))
 
     tampered = any(failed(r) for r in results)
-    if args.json:
-        doc = {"version": 1, "intact": not tampered, "logs": [r.as_dict() for r in results]}
-        json.dump(doc, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        for r in results:
-            _print_result(r, failed(r))
+    with report_output():  # `| head`: the exit code still says whether a log was tampered
+        if args.json:
+            doc = {"version": 1, "intact": not tampered, "logs": [r.as_dict() for r in results]}
+            json.dump(doc, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            for r in results:
+                _print_result(r, failed(r))
     return EXIT_TAMPERED if tampered else EXIT_OK
 
 
@@ -238,7 +240,8 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 def _output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written whole only when rendering succeeded (no half reports)."""
     if not path or path == "-":
-        yield sys.stdout
+        with report_output():  # `clearance report LOG | head`: the reader has what it wanted
+            yield sys.stdout
         return
     buf = io.StringIO()
     yield buf
@@ -272,6 +275,14 @@ def run_report(args: argparse.Namespace) -> int:
             rules=_csv_list(args.rule),
         )
         report = build_report(args.logs, filters)
+        unknown = [s for s in filters.stages if s not in report.stages_named]
+        if unknown:  # a typo would report "0 asset(s)": all clear, for a stage that is not there
+            have = ", ".join(report.stages_named) or "none"
+            _err(
+                f"--stage {', '.join(unknown)}: no event in {', '.join(args.logs)} has "
+                f"{'this stage' if len(unknown) == 1 else 'these stages'}; its stages: {have}"
+            )
+            return EXIT_ERROR
         with _output(args.output) as out:
             if args.format == "table":
                 render_table(report, out, colour=None if out is sys.stdout else False)
@@ -286,10 +297,6 @@ def run_report(args: argparse.Namespace) -> int:
 
                 render_html(report, out)
             out.flush()
-    except BrokenPipeError:  # `clearance report LOG | head`: the reader has what it wanted
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
     except OSError as exc:  # stdout on a full disk
         _err(f"cannot write the report: {exc.strerror or exc}")
         return EXIT_ERROR

@@ -26,6 +26,7 @@ from ._common import (
     error,
     outcome_arg,
     policy_for,
+    report_output,
     stdout_to_stderr,
 )
 
@@ -80,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 @contextmanager
 def _target(path: str | None) -> Any:
     if path is None:
-        yield sys.stdout
+        with report_output():  # `| head`: the exit code stays the clips' outcome
+            yield sys.stdout
         return
     with open(path, "w", encoding="utf-8", newline="") as out:
         yield out

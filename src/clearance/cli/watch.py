@@ -7,6 +7,7 @@ import contextlib
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ._common import (
     EXIT_ERROR,
@@ -19,6 +20,10 @@ from ._common import (
     stdout_to_stderr,
     stop_run,
 )
+
+if TYPE_CHECKING:
+    from ..watch import Watcher
+    from ..watch_audit import WatchSession
 
 #: The longest time a seconds option takes (ten years: "never", in practice). Longer ones
 #: overflow the waits they become (a polling interval of 1e300 s kills the emitter).
@@ -214,6 +219,12 @@ def run_watch(args: argparse.Namespace) -> int:
             f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)",
             file=sys.stderr,
         )
+        print(
+            f"clearance watch: configuration {policy.config_file or 'the built-in default policy'}"
+            f"; audit log {policy.audit_log}",
+            file=sys.stderr,
+        )
+        session.say_errors = True
         try:
             code = watcher.run()
         except StateError as exc:  # the ledger cannot be opened: nothing was audited
@@ -226,8 +237,28 @@ def run_watch(args: argparse.Namespace) -> int:
                 )
                 session.close(exit_code=EXIT_ERROR)
             return EXIT_ERROR
+    print(f"clearance watch: stopped: {_summary(watcher, session)}", file=sys.stderr)
     if code:
         failure = f": {watcher.failure}" if watcher.failure is not None else ""
         where = "; see the audit log's watch.error" if watcher.failure_logged else ""
         error(f"the audit log or the state store failed{failure}{where}")
     return code
+
+
+def _summary(watcher: Watcher, session: WatchSession) -> str:
+    """What the watcher did, in one line: assets audited by outcome, and errors."""
+    from collections import Counter
+
+    from ..model import Outcome
+
+    worker = watcher.worker
+    counts: Counter[str] = worker.by_outcome if worker is not None else Counter()
+    known = [o.value for o in Outcome]
+    order = known + sorted(k for k in counts if k not in known)
+    by = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
+    audited = worker.audited if worker is not None else 0
+    return (
+        f"{audited} asset(s) audited"
+        + (f" ({by})" if by else "")
+        + f", {session.errors_logged} watch.error(s)"
+    )
