@@ -338,7 +338,7 @@ def _walk_png(f: _Src, size: int) -> Blocks:
                 # an APNG's frames (acTL comes first) follow its IDAT chunks: the tail search
                 # would CRC-check them all for a jump the walk, which reads them, barely needs
                 jump = None if animated else _after_last_idat(f, size, pos)
-                if jump is not None:
+                if jump is not None and _idats_reach(f, pos, jump):
                     pos = jump
                     continue
         elif ctype == b"acTL":
@@ -414,6 +414,30 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
             return None
         tried_from = start
         window *= 4
+
+
+def _idats_reach(f: _Src, pos: int, end: int) -> bool:
+    """Do IDAT chunks follow one another from ``pos`` exactly to ``end`` (just past the last
+    one, found from the tail)? A chunk between two runs of IDAT (an XMP iTXt, a caBX: no
+    writer puts one there, but the walk reads it) makes the caller walk every chunk instead.
+
+    Only the 8-byte chunk headers are read, and a header like the one before (a writer's IDAT
+    chunks all have one length) is compared whole: this costs what reading the headers costs,
+    a fraction of the generic walk. A short IDAT chunk other than the last is counted by the
+    walk (:data:`_PIXEL_CHUNK`), so it makes the caller walk too.
+    """
+    expected, step = b"", 0
+    while pos < end:
+        header = _read_at(f, pos, 8)
+        if header != expected:
+            if len(header) < 8 or header[4:] != b"IDAT":
+                return False
+            length = struct.unpack(">I", header[:4])[0]
+            if length < _PIXEL_CHUNK and pos + 12 + length != end:
+                return False
+            expected, step = header, length + 12
+        pos += step
+    return pos == end
 
 
 class _TailBudget:
