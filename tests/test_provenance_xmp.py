@@ -247,6 +247,50 @@ def test_conflicting_values_in_one_packet_that_do_not_say_genai_leave_generated_
     assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
 
 
+# ------------------------------------------------------ the asset's own properties only ----
+
+
+def _pantry(own: str | None, ingredient: str) -> str:
+    """Photoshop's XMP for a comp: its own DigitalSourceType (or none), the placed plate in
+    xmpMM:Ingredients, and the plate's own XMP, ``ingredient``'s term, copied into the
+    comp's xmpMM:Pantry."""
+    body = (
+        '<xmpMM:Ingredients xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"'
+        ' xmlns:stRef="http://ns.adobe.com/xap/1.0/sType/ResourceRef#"><rdf:Bag>'
+        '<rdf:li rdf:parseType="Resource"><stRef:filePath>plate_v001.jpg</stRef:filePath>'
+        "<stRef:instanceID>xmp.iid:plate</stRef:instanceID></rdf:li></rdf:Bag></xmpMM:Ingredients>"
+        '<xmpMM:Pantry xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"><rdf:Bag><rdf:li>'
+        '<rdf:Description xmpMM:InstanceID="xmp.iid:plate"'
+        f' Iptc4xmpExt:DigitalSourceType="{ingredient}"/></rdf:li>'
+        f"<rdf:li><rdf:Description><Iptc4xmpExt:DigitalSourceType>{ingredient}"
+        "</Iptc4xmpExt:DigitalSourceType></rdf:Description></rdf:li></rdf:Bag></xmpMM:Pantry>"
+    )
+    return _with_elements(xmp_packet(own), body)
+
+
+def test_an_ingredients_source_type_in_the_pantry_is_not_the_assets_own(tmp_path, cli):
+    """A comp whose own XMP says nothing, with a placed capture plate's XMP in its Pantry: it
+    was read as the comp's own digitalCapture ("no GenAI", so it passed with no sidecar). It
+    says nothing about the comp: PRV-01, as for the same file without XMP."""
+    assert parse_xmp(_pantry(None, CAPTURE)) == {"creator_tool": "Nuke 15.1"}
+    path = write_jpeg(tmp_path / "sh010_comp_v004.jpg", _pantry(None, CAPTURE))
+    assert read(path) is None
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert [f["rule"] for f in audited["findings"]] == ["PRV-01"]
+    assert (done.code, audited["outcome"]) == (1, "escalate")
+
+
+def test_a_genai_ingredient_in_the_pantry_makes_the_asset_generated(tmp_path):
+    """A GenAI term in a placed ingredient's XMP says the comp holds GenAI content, as a GenAI
+    ingredient does for C2PA: the stricter claim is kept, whatever the comp's own term."""
+    record = read(write_jpeg(tmp_path / "own.jpg", _pantry(CAPTURE, TRAINED)))
+    assert record.data == {"source_type": CAPTURE, "generated": True}
+    assert record.evidence["nested_genai"] == [TRAINED]
+    record = read(write_jpeg(tmp_path / "none.jpg", _pantry(None, TRAINED)))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+
+
 # ------------------------------------------------------------------ more than one packet ----
 
 

@@ -81,6 +81,10 @@ _PROPERTIES = {
     f"{NS_XMP}}}CreatorTool": "creator_tool",
 }
 _RDF_RESOURCE = f"{NS_RDF}}}resource"
+_RDF_RDF = f"{NS_RDF}}}RDF"
+_DIGITAL_SOURCE_TYPE = "digital_source_type"
+#: distinct GenAI terms kept from inside other properties (an ingredient's, in Pantry)
+_MAX_NESTED_TERMS = 8
 
 
 class XmpError(ValueError):
@@ -95,7 +99,10 @@ def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[st
         by the packet's ``=`` signs: a packet of more is not read at all.
     :return: ``{"digital_source_type": …, "data_mining": …, "creator_tool": …}`` with only the
         properties present; a property written twice with different values keeps the first and
-        lists every value under ``"conflicts"``. ``"unread_rest": True`` when the packet has
+        lists every value under ``"conflicts"``. Only the asset's own (top-level) properties
+        count; ``"nested_genai"`` lists the GenAI DigitalSourceType terms found inside other
+        properties (a placed ingredient's XMP in ``xmpMM:Pantry``, a struct), which say the
+        asset holds GenAI content. ``"unread_rest": True`` when the packet has
         more than ``max_nodes``: the properties are those before the bound, and the rest,
         which might hold more, was not read.
     :raises XmpError: malformed XML, or a DTD / entity declaration (an entity-expansion bomb
@@ -121,21 +128,43 @@ class _PacketReader:
     as it starts (each costs a call into Python). Past ``budget`` the parse stops
     (``stopped``) and keeps what it found. An element property's text (its ``rdf:resource``,
     else all the text inside it) is collected while it is open; only then does the reader
-    listen to text and end tags.
+    listen to text.
+
+    Only the top-level properties describe the asset: the attributes of a node (an
+    ``rdf:Description``) that is a child of ``rdf:RDF``, and that node's child elements. A
+    property inside another one (a struct field, or the XMP Photoshop copies from a placed
+    ingredient into ``xmpMM:Pantry``) is another resource's: it never says "no GenAI" for the
+    asset, but a GenAI DigitalSourceType there still says GenAI (``nested_genai``), as a GenAI
+    ingredient does for C2PA.
     """
 
-    __slots__ = ("budget", "nodes", "stopped", "_found", "_parser", "_capture", "_depth")
+    __slots__ = (
+        "budget",
+        "nodes",
+        "stopped",
+        "_found",
+        "_nested",
+        "_parser",
+        "_capture",
+        "_depth",
+        "_rdf",
+        "_watch",
+    )
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.nodes = 0
         self.stopped = False
         self._found: dict[str, list[str | None]] = {}
+        #: GenAI DigitalSourceType terms inside other properties, distinct, in document order
+        self._nested: list[str] = []
         self._parser: Any = None
         # the element property whose text is being collected: its key, its place among that
-        # key's values, the text so far; _depth counts the elements open inside it
-        self._capture: tuple[str, int, list[str]] | None = None
-        self._depth = 0
+        # key's values (None: nested, another resource's), its depth, the text so far
+        self._capture: tuple[str, int | None, int, list[str]] | None = None
+        self._depth = 0  # elements open
+        self._rdf = 0  # the depth of rdf:RDF while it is open
+        self._watch = 0  # the depth whose end matters: the open property's, else rdf:RDF's
 
     def parse(self, packet: bytes | str) -> dict[str, Any]:
         """The properties read (see :func:`parse_xmp`); raises :class:`XmpError`."""
@@ -161,6 +190,7 @@ class _PacketReader:
         parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
         parser.ExternalEntityRefHandler = _refuse_external_reference
         parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
         self._parser = parser
         try:
             parser.Parse(text, True)
@@ -177,24 +207,32 @@ class _PacketReader:
             for key, values in self._found.items()
             if (kept := [v for v in values if v is not None])
         }
-        return _first_values(found)
+        result = _first_values(found)
+        if self._nested:
+            result["nested_genai"] = self._nested
+        return result
 
     def _start(self, name: str, attributes: list[str]) -> None:
         self.nodes += 1
         if self.nodes > self.budget:
             raise _Stop
-        if self._capture is not None:
-            self._depth += 1
+        self._depth += 1
+        if self._capture is not None:  # inside a property: its text is part of its value
+            return
+        depth = self._depth - self._rdf  # 1: a top-level node, 2: its property elements
+        if name == _RDF_RDF and not self._rdf:
+            self._rdf = self._watch = self._depth
+            return
+        own = self._rdf > 0 and depth <= 2
         if attributes:  # attribute form: <rdf:Description Iptc4xmpExt:DigitalSourceType="uri"/>
             for i in range(0, len(attributes), 2):
                 key = _PROPERTIES.get(attributes[i])
                 if key:
-                    self._found.setdefault(key, []).append(attributes[i + 1].strip())
+                    self._value(key, attributes[i + 1], own and depth == 1)
         key = _PROPERTIES.get(name)
         if not key:
             return
         # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
-        values = self._found.setdefault(key, [])
         resource = next(
             (
                 attributes[i + 1]
@@ -204,26 +242,52 @@ class _PacketReader:
             "",
         )
         if resource:
-            if resource.strip():
-                values.append(resource.strip())
-        elif self._capture is None:  # inside another one, its text is part of that one's
+            self._value(key, resource, own and depth == 2)
+            return
+        place = None
+        if own and depth == 2:
+            values = self._found.setdefault(key, [])
             values.append(None)  # its place, filled when it ends
-            self._capture, self._depth = (key, len(values) - 1, []), 0
-            self._parser.CharacterDataHandler = self._capture[2].append
-            self._parser.EndElementHandler = self._end
+            place = len(values) - 1
+        elif key != _DIGITAL_SOURCE_TYPE:
+            return  # another resource's data mining or creator tool: not the asset's
+        self._capture = (key, place, self._depth, [])
+        self._watch = self._depth
+        self._parser.CharacterDataHandler = self._capture[3].append
+
+    def _value(self, key: str, value: str, own: bool) -> None:
+        """A property's value: the asset's own, or (``own`` False) another resource's, of
+        which only a GenAI DigitalSourceType is kept."""
+        value = value.strip()
+        if own:
+            self._found.setdefault(key, []).append(value)
+        elif (
+            key == _DIGITAL_SOURCE_TYPE
+            and value not in self._nested
+            and len(self._nested) < _MAX_NESTED_TERMS
+            and generated_from_source_type(value)
+        ):
+            self._nested.append(value)
 
     def _end(self, name: str) -> None:
-        if self._depth:
-            self._depth -= 1
+        depth = self._depth
+        self._depth = depth - 1
+        if depth <= self._watch:  # the open property, or rdf:RDF, ends
+            self._ended(depth)
+
+    def _ended(self, depth: int) -> None:
+        if self._capture is None:
+            self._rdf = self._watch = 0
             return
-        assert self._capture is not None
-        key, place, text = self._capture
+        key, place, _, text = self._capture
         value = "".join(text).strip()
-        if value:
-            self._found[key][place] = value
         self._capture = None
+        self._watch = self._rdf
         self._parser.CharacterDataHandler = None
-        self._parser.EndElementHandler = None
+        if place is None:
+            self._value(key, value, False)
+        elif value:
+            self._found[key][place] = value
 
 
 def _refuse_dtd(
@@ -357,6 +421,7 @@ def _read(blocks: Blocks) -> dict[str, Any]:
     packets = [(blocks.xmp, blocks.xmp_where), *blocks.more_xmp]
     result["packets"] = [where for _, where in packets]
     found: dict[str, list[str]] = {}
+    nested: list[str] = []
     unread = blocks.xmp_skipped
     budget = MAX_XMP_NODES  # for all the packets together
     for number, (packet, where) in enumerate(packets, 1):
@@ -369,6 +434,7 @@ def _read(blocks: Blocks) -> dict[str, Any]:
             budget -= reader.nodes
             continue
         conflicts = properties.pop("conflicts", {})
+        nested.extend(v for v in properties.pop("nested_genai", ()) if v not in nested)
         for key, value in properties.items():
             values = found.setdefault(key, [])
             values.extend(v for v in conflicts.get(key, [value]) if v not in values)
@@ -379,6 +445,8 @@ def _read(blocks: Blocks) -> dict[str, Any]:
             break
         budget -= reader.nodes
     result.update(_first_values(found))
+    if nested:
+        result["nested_genai"] = nested[:_MAX_NESTED_TERMS]
     if unread:
         result["unread_packets"] = unread
     return result
@@ -429,6 +497,12 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
         if generated is not None:
             data["generated"] = generated
         evidence["digital_source_type"] = source_type
+    if found.get("nested_genai"):
+        # a GenAI term in a placed ingredient's XMP (Pantry): the asset holds GenAI content,
+        # whatever its own term says; only the stricter claim is taken from another resource
+        data["generated"] = True
+        data.setdefault("source_type", found["nested_genai"][0])
+        evidence["nested_genai"] = found["nested_genai"]
     if found.get("data_mining"):
         data["x-data-mining"] = found["data_mining"]
         evidence["data_mining"] = found["data_mining"]
