@@ -291,6 +291,39 @@ def test_a_genai_ingredient_in_the_pantry_makes_the_asset_generated(tmp_path):
     assert record.data == {"source_type": TRAINED, "generated": True}
 
 
+def _array(kind: str, *items: str, lang: bool = False) -> str:
+    """A DigitalSourceType element whose value is an rdf:Bag, rdf:Seq or rdf:Alt of
+    ``items`` (language alternatives if ``lang``)."""
+    li = "".join(
+        f"<rdf:li{' xml:lang=' + repr(code) if lang else ''}>{item}</rdf:li>"
+        for code, item in zip(("x-default", "fr", "de"), items, strict=False)
+    )
+    body = f"<Iptc4xmpExt:DigitalSourceType><rdf:{kind}>{li}</rdf:{kind}></Iptc4xmpExt:DigitalSourceType>"
+    return _with_elements(xmp_packet(None), body)
+
+
+@pytest.mark.parametrize("kind", ["Bag", "Seq"])
+def test_each_item_of_a_multi_valued_source_type_is_a_value(tmp_path, kind):
+    """An rdf:Bag or rdf:Seq of two terms was read as their joined text, an unknown term
+    (generated unknown, only an IPTC-04 notice): each item is a value, weighed like values
+    written twice, so GenAI in any of them makes the asset generated."""
+    found = parse_xmp(_array(kind, CAPTURE, TRAINED))
+    assert found["digital_source_type"] == CAPTURE
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+    record = read(write_png(tmp_path / "bag.png", _array(kind, CAPTURE, TRAINED)))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+    record = read(write_png(tmp_path / "same.png", _array(kind, CAPTURE, f" {CAPTURE} ")))
+    assert (record.data, record.issues) == ({"source_type": CAPTURE, "generated": False}, [])
+
+
+def test_language_alternatives_of_a_source_type_are_values(tmp_path):
+    record = read(write_png(tmp_path / "alt.png", _array("Alt", TRAINED, TRAINED, lang=True)))
+    assert (record.data, record.issues) == ({"source_type": TRAINED, "generated": True}, [])
+    found = parse_xmp(_array("Alt", CAPTURE, TRAINED, lang=True))
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+
+
 # ------------------------------------------------------------------ more than one packet ----
 
 

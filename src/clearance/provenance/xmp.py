@@ -82,6 +82,7 @@ _PROPERTIES = {
 }
 _RDF_RESOURCE = f"{NS_RDF}}}resource"
 _RDF_RDF = f"{NS_RDF}}}RDF"
+_RDF_LI = f"{NS_RDF}}}li"
 _DIGITAL_SOURCE_TYPE = "digital_source_type"
 #: distinct GenAI terms kept from inside other properties (an ingredient's, in Pantry)
 _MAX_NESTED_TERMS = 8
@@ -125,10 +126,10 @@ class _PacketReader:
 
     The work is counted (``nodes``): the attributes first, by their ``=`` signs (expat reads
     a tag's attributes all at once, and slows down on a tag of very many), then every element
-    as it starts (each costs a call into Python). Past ``budget`` the parse stops
-    (``stopped``) and keeps what it found. An element property's text (its ``rdf:resource``,
-    else all the text inside it) is collected while it is open; only then does the reader
-    listen to text.
+    as it starts (each costs two calls into Python: its start and its end). Past ``budget``
+    the parse stops (``stopped``) and keeps what it found. An element property's text (its
+    ``rdf:resource``, else all the text inside it, or each ``rdf:li``'s in an array) is
+    collected while it is open; only then does the reader listen to text.
 
     Only the top-level properties describe the asset: the attributes of a node (an
     ``rdf:Description``) that is a child of ``rdf:RDF``, and that node's child elements. A
@@ -159,9 +160,7 @@ class _PacketReader:
         #: GenAI DigitalSourceType terms inside other properties, distinct, in document order
         self._nested: list[str] = []
         self._parser: Any = None
-        # the element property whose text is being collected: its key, its place among that
-        # key's values (None: nested, another resource's), its depth, the text so far
-        self._capture: tuple[str, int | None, int, list[str]] | None = None
+        self._capture: _Capture | None = None
         self._depth = 0  # elements open
         self._rdf = 0  # the depth of rdf:RDF while it is open
         self._watch = 0  # the depth whose end matters: the open property's, else rdf:RDF's
@@ -217,7 +216,12 @@ class _PacketReader:
         if self.nodes > self.budget:
             raise _Stop
         self._depth += 1
-        if self._capture is not None:  # inside a property: its text is part of its value
+        capture = self._capture
+        if capture is not None:  # inside a property: its text is part of its value
+            if name == _RDF_LI and not capture.item:  # an array's item is a value of its own
+                capture.item = self._watch = self._depth
+                capture.text = [_resource(attributes)]
+                self._parser.CharacterDataHandler = capture.text.append
             return
         depth = self._depth - self._rdf  # 1: a top-level node, 2: its property elements
         if name == _RDF_RDF and not self._rdf:
@@ -233,14 +237,7 @@ class _PacketReader:
         if not key:
             return
         # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
-        resource = next(
-            (
-                attributes[i + 1]
-                for i in range(0, len(attributes), 2)
-                if attributes[i] == _RDF_RESOURCE
-            ),
-            "",
-        )
+        resource = _resource(attributes)
         if resource:
             self._value(key, resource, own and depth == 2)
             return
@@ -251,9 +248,9 @@ class _PacketReader:
             place = len(values) - 1
         elif key != _DIGITAL_SOURCE_TYPE:
             return  # another resource's data mining or creator tool: not the asset's
-        self._capture = (key, place, self._depth, [])
+        self._capture = capture = _Capture(key, place, self._depth)
         self._watch = self._depth
-        self._parser.CharacterDataHandler = self._capture[3].append
+        self._parser.CharacterDataHandler = capture.text.append
 
     def _value(self, key: str, value: str, own: bool) -> None:
         """A property's value: the asset's own, or (``own`` False) another resource's, of
@@ -276,18 +273,50 @@ class _PacketReader:
             self._ended(depth)
 
     def _ended(self, depth: int) -> None:
-        if self._capture is None:
+        capture = self._capture
+        if capture is None:
             self._rdf = self._watch = 0
             return
-        key, place, _, text = self._capture
-        value = "".join(text).strip()
+        value = "".join(capture.text).strip()
+        if capture.item:  # an item of rdf:Bag, rdf:Seq or rdf:Alt ends: its text is a value
+            if value:
+                capture.items.append(value)
+            capture.item, self._watch, capture.text = 0, capture.depth, []
+            self._parser.CharacterDataHandler = capture.text.append
+            return
         self._capture = None
         self._watch = self._rdf
         self._parser.CharacterDataHandler = None
-        if place is None:
-            self._value(key, value, False)
-        elif value:
-            self._found[key][place] = value
+        # an array's items are values of their own, weighed like values written twice
+        values = capture.items if capture.items else [value] if value else []
+        if capture.place is None:
+            for value in values:
+                self._value(capture.key, value, False)
+        else:
+            filled: list[str | None] = [*values] if values else [None]
+            self._found[capture.key][capture.place : capture.place + 1] = filled
+
+
+class _Capture:
+    """The element property whose text is being collected: its key, its place among that
+    key's values (None: nested, another resource's), its depth, the text so far, and the
+    items of an array in it (``rdf:li``: ``item`` is the open one's depth)."""
+
+    __slots__ = ("depth", "item", "items", "key", "place", "text")
+
+    def __init__(self, key: str, place: int | None, depth: int) -> None:
+        self.key, self.place, self.depth = key, place, depth
+        self.text: list[str] = []
+        self.items: list[str] = []
+        self.item = 0
+
+
+def _resource(attributes: list[str]) -> str:
+    """An element's ``rdf:resource`` attribute, or ""."""
+    return next(
+        (attributes[i + 1] for i in range(0, len(attributes), 2) if attributes[i] == _RDF_RESOURCE),
+        "",
+    )
 
 
 def _refuse_dtd(
