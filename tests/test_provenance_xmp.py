@@ -408,6 +408,36 @@ def test_a_second_packet_saying_genai_blocks_against_a_sidecar_saying_false(tmp_
         assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_source_type_written_first_hides_no_later_value(tmp_path, empty):
+    """An empty DigitalSourceType, then a GenAI one (in a packet a GenAI tool appended, or
+    later in the same packet): the empty one was kept as the first value and the property
+    skipped, so the GenAI term was never weighed (PRV-02 instead of PRV-04 against a sidecar
+    saying no GenAI). An empty value is no value."""
+    from clearance.engine import Session
+    from clearance.model import Outcome
+    from clearance.policy import default_policy
+
+    same = _with_elements(
+        xmp_packet(empty),
+        f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>",
+    )
+    assert parse_xmp(same)["digital_source_type"] == TRAINED
+    assert parse_xmp(xmp_packet(empty)) == {"creator_tool": "Nuke 15.1"}
+    for path in (
+        _jpeg_two_packets(tmp_path / "plate.jpg", empty, TRAINED),
+        write_png(tmp_path / "plate.png", same),
+    ):
+        record = read(path)
+        assert (record.data, record.issues) == ({"source_type": TRAINED, "generated": True}, [])
+        sidecar = path.with_name(path.name + ".genai.yaml")
+        sidecar.write_text(f"provenance: 1\nasset: {path.name}\ngenerated: false\n")
+        asset = Asset(path=path, rel=path.name, root=tmp_path, files=[path], sidecar=sidecar)
+        result = Session(default_policy(tmp_path), write_log=False).audit(asset)
+        rules = {f.rule: f for f in result.findings}
+        assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
+
+
 def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
     insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")

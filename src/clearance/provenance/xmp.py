@@ -254,8 +254,11 @@ class _PacketReader:
 
     def _value(self, key: str, value: str, own: bool) -> None:
         """A property's value: the asset's own, or (``own`` False) another resource's, of
-        which only a GenAI DigitalSourceType is kept."""
+        which only a GenAI DigitalSourceType is kept. An empty value is none: it must not
+        stand first and hide a value written after it."""
         value = value.strip()
+        if not value:
+            return
         if own:
             self._found.setdefault(key, []).append(value)
         elif (
