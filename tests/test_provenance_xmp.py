@@ -438,6 +438,52 @@ def test_an_empty_source_type_written_first_hides_no_later_value(tmp_path, empty
         assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
 
 
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("<xmp:CreatorTool>Jos\xe9 Tool</xmp:CreatorTool>", "invalid token"),  # Latin-1
+        ("<photoshop:History>x</photoshop:History>", "unbound prefix"),
+    ],
+)
+def test_a_genai_term_read_before_a_packet_is_damaged_is_kept(tmp_path, cli, damage, problem):
+    """expat has read DigitalSourceType=trainedAlgorithmicMedia when it meets a bad byte
+    later in the packet: what was read before the damage is kept (PRV-04 against a sidecar
+    saying no GenAI, was only PRV-02), and the packet still counts as unread, so a capture
+    term read before the damage is not "no GenAI"."""
+
+    def damaged(term: str) -> bytes:
+        return (
+            xmp_packet(term)
+            .encode()
+            .replace(b"</rdf:Description>", damage.encode("latin-1") + b"</rdf:Description>")
+        )
+
+    def jpeg(path: Path, packet: bytes) -> Path:
+        raw = write_jpeg(path).read_bytes()
+        payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet
+        segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+        path.write_bytes(raw[:2] + segment + raw[2:])
+        return path
+
+    with pytest.raises(XmpError, match=problem) as refused:
+        parse_xmp(damaged(TRAINED))
+    assert refused.value.found["digital_source_type"] == TRAINED
+    path = jpeg(tmp_path / "gen.jpg", damaged(TRAINED))
+    found = read_xmp(path)
+    assert (found["digital_source_type"], found["unread_packets"]) == (TRAINED, 1)
+    (message,) = found["problems"]
+    assert message.startswith("XMP packet (APP1) not well-formed XML") and problem in message
+    sidecar = path.with_name(path.name + ".genai.yaml")
+    sidecar.write_text("provenance: 1\ngenerated: false\nsource_type: digitalCapture\n")
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    outcomes = {f["rule"]: f["outcome"] for f in audited["findings"]}
+    assert (outcomes["PRV-04"], outcomes["PRV-02"]) == ("block", "escalate")
+    assert (done.code, audited["outcome"]) == (1, "block")
+    record = read(jpeg(tmp_path / "plate.jpg", damaged(CAPTURE)))
+    assert record.data == {"source_type": CAPTURE}  # not "no GenAI": the rest is unread
+
+
 def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
     insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")

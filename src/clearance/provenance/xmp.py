@@ -89,7 +89,15 @@ _MAX_NESTED_TERMS = 8
 
 
 class XmpError(ValueError):
-    """The XMP packet is not well-formed or was refused (DTD, entities)."""
+    """The XMP packet is not well-formed or was refused (DTD, entities).
+
+    :ivar found: the properties read before the damage, as :func:`parse_xmp` gives them: a
+        GenAI term read before a bad byte still counts (the packet is unread all the same).
+    """
+
+    def __init__(self, message: str, found: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.found: dict[str, Any] = found or {}
 
 
 def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[str, Any]:
@@ -107,7 +115,7 @@ def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[st
         more than ``max_nodes``: the properties are those before the bound, and the rest,
         which might hold more, was not read.
     :raises XmpError: malformed XML, or a DTD / entity declaration (an entity-expansion bomb
-        is refused before anything is expanded).
+        is refused before anything is expanded); its ``found`` holds what was read before.
     """
     reader = _PacketReader(max_nodes)
     found = reader.parse(packet)
@@ -196,11 +204,15 @@ class _PacketReader:
         except _Stop:
             self.stopped = True
         except DefusedXmlException as exc:
-            raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
+            raise XmpError(f"refused: {type(exc).__name__} ({exc})", self._properties()) from None
         except (expat.ExpatError, ValueError) as exc:
-            raise XmpError(f"not well-formed XML: {exc}") from None
+            raise XmpError(f"not well-formed XML: {exc}", self._properties()) from None
         finally:
             self._parser = None  # the parser holds this reader's methods
+        return self._properties()
+
+    def _properties(self) -> dict[str, Any]:
+        """The properties read so far (see :func:`parse_xmp`)."""
         found = {
             key: kept
             for key, values in self._found.items()
@@ -445,7 +457,10 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         try:
             result.update(reader.parse(blocks.xmp))
         except XmpError as exc:
+            # what was read before the damage is kept; the rest might say GenAI
             result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+            result.update(exc.found)
+            result["unread_packets"] = 1
         if reader.stopped:
             result["problems"].append(_stopped(f"XMP packet ({blocks.xmp_where})", False, 0))
             result["unread_packets"] = 1
@@ -461,10 +476,10 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         try:
             properties = reader.parse(packet)
         except XmpError as exc:
+            # what was read before the damage is kept; the rest might say GenAI
             result["problems"].append(f"XMP packet {number} ({where}) {exc}")
             unread += 1
-            budget -= reader.nodes
-            continue
+            properties = exc.found
         conflicts = properties.pop("conflicts", {})
         nested.extend(v for v in properties.pop("nested_genai", ()) if v not in nested)
         for key, value in properties.items():
