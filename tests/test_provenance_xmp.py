@@ -749,7 +749,9 @@ def test_tiny_truncations_never_raise(tmp_path, keep):
     for path in (png, jpg):
         path.write_bytes(path.read_bytes()[:keep])
         record = read(path)
-        assert record is None or all("truncated" in i.message for i in record.issues)
+        assert record is None or all(
+            "truncated" in i.message or "file the readers know" in i.message for i in record.issues
+        )
 
 
 def test_jpeg_truncated_inside_the_xmp_segment(tmp_path):
@@ -822,10 +824,16 @@ def test_decompression_bomb_in_itxt_is_refused(tmp_path):
     assert "decompress" in record.issues[0].message
 
 
-def test_not_an_image_is_nothing(tmp_path):
+def test_a_file_named_as_a_kind_the_readers_know_but_that_is_not_one_is_an_issue(tmp_path):
+    """Its name says the walkers read it, its first bytes say none can: what it embeds is not
+    known, which was silently "nothing embedded" (container unknown, no issue)."""
     path = tmp_path / "fake.png"
     path.write_bytes(b"this is not a png at all")
-    assert read(path) is None
+    record = read(path)
+    assert record.data == {}
+    (issue,) = record.issues
+    assert issue.message.startswith("not a PNG file the readers know")
+    assert issue.file == "fake.png"
 
 
 def test_pixel_data_is_never_decoded(tmp_path):
@@ -978,6 +986,46 @@ def test_a_riff_size_that_ends_early_is_walked_to_the_end_and_is_an_issue(tmp_pa
     assert issue.message.startswith(
         f"corrupt RIFF header: it declares {declared + 8} bytes, the file has {len(raw)}"
     )
+
+
+def _rf64(kind: bytes, xmp: str, riff_size: int | None = None) -> bytes:
+    """An RF64 or BW64 WAV (a stdlib ``wave`` file's chunks): its 32-bit sizes say
+    0xFFFFFFFF, the ds64 chunk the real ones, and a _PMX chunk after the data."""
+
+    def chunk(fourcc: bytes, data: bytes, size: int | None = None) -> bytes:
+        length = struct.pack("<I", len(data) if size is None else size)
+        return fourcc + length + data + (b"\x00" if len(data) & 1 else b"")
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    samples = b"\x01\x02" * 800
+    rest = chunk(b"fmt ", fmt) + chunk(b"data", samples, 0xFFFFFFFF) + chunk(b"_PMX", xmp.encode())
+    ds64 = chunk(b"ds64", bytes(28))
+    total = 4 + len(ds64) + len(rest)
+    ds64 = chunk(
+        b"ds64", struct.pack("<QQQI", total if riff_size is None else riff_size, 1600, 800, 0)
+    )
+    return kind + b"\xff\xff\xff\xff" + b"WAVE" + ds64 + rest
+
+
+@pytest.mark.parametrize("kind", [b"RF64", b"BW64"])
+def test_rf64_and_bw64_wavs_are_read(tmp_path, kind):
+    """A WAV past 4 GiB (EBU Tech 3306 RF64, ITU-R BS.2088 BW64: what field recorders write)
+    was "unknown", its _PMX packet saying GenAI ignored, and it passed beside a sidecar saying
+    no GenAI. Its chunks are walked with the 64-bit sizes of its ds64 chunk."""
+    path = tmp_path / "take.wav"
+    path.write_bytes(_rf64(kind, xmp_packet(TRAINED)))
+    found = read_xmp(path)
+    assert (found["container"], found["problems"]) == ("wav", [])
+    assert (found["where"], found["digital_source_type"]) == ("_PMX chunk", TRAINED)
+    # a recorder that has not finalized the file: its ds64 size is 0
+    path.write_bytes(_rf64(kind, xmp_packet(TRAINED), riff_size=0))
+    (problem,) = read_xmp(path)["problems"]
+    assert problem.startswith(f"corrupt {kind.decode()} header: it declares 8 bytes")
+    # no ds64 chunk: the sizes are unknown, and so is the rest of the file
+    path.write_bytes(kind + b"\xff\xff\xff\xffWAVE" + _rf64(kind, xmp_packet(TRAINED))[48:])
+    found = read_xmp(path)
+    assert found["problems"][0].startswith(f"corrupt {kind.decode()} header: no complete ds64")
+    assert found["unread_rest"] is True
 
 
 def test_a_riff_size_that_leaves_out_a_pad_byte_is_no_issue(tmp_path):

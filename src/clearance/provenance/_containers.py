@@ -135,6 +135,8 @@ def sniff(head: bytes) -> str:
         return "jpeg"
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE"):
         return "riff"
+    if head[:4] in _RIFF64 and head[8:12] == b"WAVE":
+        return "riff"
     if head[4:8] in _BMFF_FIRST:
         return "bmff"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
@@ -632,11 +634,28 @@ _RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
 _MAX_RIFF_CHUNKS = 4096
 
 
+# RF64 (EBU Tech 3306) and BW64 (ITU-R BS.2088): a WAV past 4 GiB, as field recorders and
+# broadcast tools write it. Its 32-bit sizes say 0xFFFFFFFF; the ds64 chunk, first after the
+# header, gives the real 64-bit ones: the file's, the data chunk's, and a table for others.
+_RIFF64 = (b"RF64", b"BW64")
+_SIZE_IN_DS64 = 0xFFFFFFFF
+
+
 def _walk_riff(f: _Src, size: int) -> Blocks:
     head = _read_at(f, 0, 12)
     webp = head[8:12] == b"WEBP"
     blocks = Blocks(format="webp" if webp else "wav")
+    kind = head[:4].decode("latin-1")
     declared = 8 + struct.unpack("<I", head[4:8])[0]
+    sizes: dict[bytes, int] = {}  # RF64, BW64: chunk sizes the ds64 chunk gives
+    if head[:4] in _RIFF64:
+        ds64 = _ds64(f, size)
+        if ds64 is None:
+            return blocks.stop(
+                f"corrupt {kind} header: no complete ds64 chunk at byte 12 (it gives the"
+                " file's and its chunks' real sizes): the rest of the file is not read"
+            )
+        declared, sizes = ds64
     if size - declared >= 8:
         # a recorder that has not finalized the file yet (RIFF size 0), or a chunk appended
         # without updating the size: a reader that stops where the header says would miss
@@ -644,7 +663,7 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
         # header that disagrees with them is a problem (fewer than 8 bytes hold no chunk: a
         # pad byte left out of the size is not one)
         blocks.problems.append(
-            f"corrupt RIFF header: it declares {declared} bytes, the file has {size} (a"
+            f"corrupt {kind} header: it declares {declared} bytes, the file has {size} (a"
             " recording not finalized, or a chunk appended without updating the RIFF size);"
             f" the chunks after byte {declared} were read too"
         )
@@ -653,6 +672,8 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
     frames = _FrameParts("animation frames (ANMF)")
     while pos + 8 <= size:
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
+        if length == _SIZE_IN_DS64 and fourcc in sizes:
+            length = sizes[fourcc]
         if fourcc == b"ANMF" and webp:
             if not frames.add(8 + length):
                 return blocks.stop(f"corrupt WebP: {frames.bound(pos)}")
@@ -677,9 +698,24 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
         pos += 8 + length + (length & 1)  # chunks are padded to an even size
     if declared > size:
         blocks.problems.append(
-            f"truncated: the RIFF header declares {declared} bytes, file has {size}"
+            f"truncated: the {kind} header declares {declared} bytes, file has {size}"
         )
     return blocks
+
+
+def _ds64(f: _Src, size: int) -> tuple[int, dict[bytes, int]] | None:
+    """An RF64 or BW64 file's ds64 chunk: the file's declared size (header included) and the
+    64-bit sizes of its chunks (``data``, and those in its table); None if it is not there."""
+    fourcc, length = struct.unpack("<4sI", _read_at(f, 12, 8).ljust(8, b"\x00"))
+    if fourcc != b"ds64" or length < 28 or 20 + length > size:
+        return None
+    body = _read_at(f, 20, min(length, 28 + 12 * _MAX_RIFF_CHUNKS))
+    riff_size, data_size, _samples, entries = struct.unpack_from("<QQQI", body)
+    sizes = {b"data": data_size}
+    for i in range(min(entries, (len(body) - 28) // 12)):
+        chunk_id, chunk_size = struct.unpack_from("<4sQ", body, 28 + 12 * i)
+        sizes.setdefault(chunk_id, chunk_size)
+    return 8 + riff_size, sizes
 
 
 # ------------------------------------------------------------------------ BMFF: MOV, MP4 ----

@@ -598,4 +598,13 @@ def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
     """XMP embedded in the asset (a sequence: its first frame only); None when there is none."""
     if asset.extension not in EXTENSIONS:
         return None
-    return record_from_xmp(read_xmp(asset.path, asset_stat(asset)), display_path(asset))
+    found = read_xmp(asset.path, asset_stat(asset))
+    if found["container"] == "unknown" and not found.get("unreadable"):
+        # its name says the walkers read it, its first bytes say none can: what it embeds is
+        # not known, which must not pass for "nothing embedded"
+        found["problems"].append(
+            f"not a {asset.extension.upper()} file the readers know (its first bytes are no"
+            " PNG, JPEG, WebP, WAV, RF64, BW64, TIFF, MOV or MP4 header): its embedded"
+            " metadata is not read"
+        )
+    return record_from_xmp(found, display_path(asset))
