@@ -16,6 +16,8 @@ from _embedded import (
     IPTC,
     TRAINED,
     XML_BOMB,
+    XMP_UUID,
+    bmff_box,
     insert_png_chunk,
     png_chunk_types,
     rechunk_idat,
@@ -1064,6 +1066,39 @@ def test_a_size_zero_box_after_the_moov_is_read_as_the_last_box(tmp_path):
     path.write_bytes(raw[:mdat] + struct.pack(">I", 0) + raw[mdat + 4 :])
     record = read(path)
     assert (record.data["generated"], record.issues) == (True, [])
+
+
+def test_a_size_zero_box_inside_the_moov_is_unsure(tmp_path, cli):
+    """A box of size 0 inside the moov (only the last box of the file may have one) swallowed
+    the rest of the moov, its udta/XMP_ saying GenAI included: no issue, and the asset passed
+    beside a sidecar saying no GenAI. The rest of the moov is not read, and that is an issue;
+    the boxes after the moov are still read."""
+    packet = xmp_packet(TRAINED).encode()
+    ftyp = bmff_box(b"ftyp", b"isom\x00\x00\x02\x00isommp41")
+    moov = bmff_box(
+        b"moov",
+        bmff_box(b"mvhd", bytes(100))
+        + struct.pack(">I", 0)
+        + b"free"
+        + bmff_box(b"udta", bmff_box(b"XMP_", packet)),
+    )
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(ftyp + moov + bmff_box(b"mdat", bytes(4096)))
+    found = read_xmp(path)
+    assert found["unread_rest"] is True and "digital_source_type" not in found
+    [problem] = found["problems"]
+    assert problem.startswith(f"'free' box at byte {len(ftyp) + 8 + 108} in moov has size 0")
+    assert problem.endswith("the rest of moov is not read")
+    path.with_name("clip.mp4.genai.yaml").write_text(
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+    )
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert [f["rule"] for f in audited["findings"]] == ["PRV-02"]
+    assert (done.code, audited["outcome"]) == (1, "escalate")
+    # after the moov, a top-level box is still read
+    path.write_bytes(ftyp + moov + bmff_box(b"uuid", XMP_UUID + packet))
+    assert read_xmp(path)["digital_source_type"] == TRAINED
 
 
 # -------------------------------------------------------------------------------- fuzzing ----

@@ -775,6 +775,17 @@ def _bmff_boxes(
                 return budget
             box_size, header = struct.unpack(">Q", raw)[0], 16
         elif box_size == 0:  # the box runs to the end of its parent
+            if path:
+                # ISO 14496-12 4.2: only the last box in the file may say so, never one inside
+                # another; what it claims to hold, and the boxes after it, are unknown
+                where = "/".join(p.decode("latin-1", "replace") for p in path)
+                blocks.problems.append(
+                    f"{box_type.decode('latin-1', 'replace')!r} box at byte {pos} in {where}"
+                    " has size 0 (only the last box of the file may run to its end): the rest"
+                    f" of {where} is not read"
+                )
+                blocks.unread_rest = True
+                return budget
             box_size = end - pos
             if not path and not movie and box_type != b"moov":
                 # ISO 14496-12 4.2: only the last box in the file may say so. A recorder
