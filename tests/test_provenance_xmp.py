@@ -486,6 +486,73 @@ def test_a_genai_term_read_before_a_packet_is_damaged_is_kept(tmp_path, cli, dam
     assert record.data == {"source_type": CAPTURE}  # not "no GenAI": the rest is unread
 
 
+def _jpeg_extended(path: Path, main: str, extended: bytes, portions: list[int]) -> Path:
+    """Pillow's JPEG with ``main`` in APP1 and ``extended`` split, at the offsets
+    ``portions``, over Extended XMP APP1 segments (last one first, as order is free)."""
+    import hashlib
+
+    guid = hashlib.md5(extended).hexdigest().upper().encode()
+    raw = write_jpeg(
+        path,
+        main.replace(
+            "xmp:CreatorTool",
+            f'xmpNote:HasExtendedXMP="{guid.decode()}" xmlns:xmpNote="http://ns.adobe.com/xmp/note/" xmp:CreatorTool',
+            1,
+        ),
+    ).read_bytes()
+    bounds = [*portions, len(extended)]
+    segments = b""
+    for start, stop in reversed(list(zip(bounds, bounds[1:], strict=False))):
+        payload = (
+            b"http://ns.adobe.com/xmp/extension/\x00"
+            + guid
+            + struct.pack(">II", len(extended), start)
+            + extended[start:stop]
+        )
+        segments += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    at = raw.index(b"\xff\xda")  # before the image data
+    path.write_bytes(raw[:at] + segments + raw[at:])
+    return path
+
+
+def test_jpeg_extended_xmp_is_put_together_and_read(tmp_path, cli):
+    """The main packet points to Extended XMP (xmpNote:HasExtendedXMP) whose segments say
+    trainedAlgorithmicMedia: it was skipped without an issue, and the asset passed beside a
+    sidecar saying no GenAI. Its portions are put together by GUID and offset and read."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "gen.jpg", xmp_packet(None), extended, [0, 300])
+    found = read_xmp(path)
+    assert found["packets"] == ["APP1", "APP1 extended XMP"]
+    assert (found["digital_source_type"], found["problems"]) == (TRAINED, [])
+    path.with_name("gen.jpg.genai.yaml").write_text(
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+    )
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert {f["rule"]: f["outcome"] for f in audited["findings"]}["PRV-04"] == "block"
+    assert done.code == 1
+
+
+def test_incomplete_jpeg_extended_xmp_is_an_unread_packet(tmp_path):
+    """Extended XMP whose segments do not cover it (one lost) is an issue naming it, and the
+    main packet's capture term is not "no GenAI": the missing part might say otherwise."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "plate.jpg", xmp_packet(CAPTURE), extended, [0, 300])
+    raw = path.read_bytes()
+    first = raw.index(b"http://ns.adobe.com/xmp/extension/") - 4  # the last portion's segment
+    length = struct.unpack(">H", raw[first + 2 : first + 4])[0]
+    path.write_bytes(raw[:first] + raw[first + 2 + length :])
+    found = read_xmp(path)
+    (problem,) = found["problems"]
+    assert re.fullmatch(
+        r"Extended XMP [0-9A-F]{32} is incomplete: its APP1 segments hold 300 of its \d+"
+        r" bytes from the start",
+        problem,
+    )
+    assert found["unread_packets"] == 1
+    assert read(path).data == {"source_type": CAPTURE}
+
+
 def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
     insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")

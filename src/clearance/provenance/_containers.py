@@ -557,6 +557,13 @@ _MAX_JPEG_MARKERS = 1000
 
 def _walk_jpeg(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="jpeg")
+    extended = _ExtendedXmp()
+    _jpeg_segments(f, size, blocks, extended)
+    extended.finish(blocks)
+    return blocks
+
+
+def _jpeg_segments(f: _Src, size: int, blocks: Blocks, extended: _ExtendedXmp) -> Blocks:
     pos = 2
     fill = standalone = 0
     for _ in range(_MAX_JPEG_MARKERS):
@@ -608,10 +615,14 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             return blocks
         if marker == 0xE1:
             # most APP1 segments are Exif: look at the namespace before reading the payload
-            if _read_at(f, pos + 4, len(JPEG_XMP_NS)) == JPEG_XMP_NS:
+            namespace = _read_at(f, pos + 4, len(JPEG_XMP_EXT_NS))
+            if namespace.startswith(JPEG_XMP_NS):
                 start = pos + 4 + len(JPEG_XMP_NS)
                 if blocks.xmp_room(end - start, "XMP APP1 segment", pos):
                     blocks.add_xmp(_read_at(f, start, end - start), "APP1")
+            elif namespace == JPEG_XMP_EXT_NS:
+                start = pos + 4 + len(JPEG_XMP_EXT_NS)
+                extended.add(_read_at(f, start, end - start), pos, blocks)
         elif marker == 0xEB and blocks.c2pa is None:
             # APP11 JUMBF: "JP", box instance, sequence number, then the superbox whose
             # description box carries the label "c2pa".
@@ -622,6 +633,71 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
     return blocks.stop(
         f"corrupt JPEG: more than {_MAX_JPEG_MARKERS} markers before the image data (at byte {pos})"
     )
+
+
+class _ExtendedXmp:
+    """JPEG Extended XMP (XMP part 3, 1.1.3.1): a packet too big for one APP1 segment, split
+    over ``xmp/extension`` segments, each holding its packet's GUID (32 hex digits), full
+    length and offset, then a portion. The portions are put together by GUID and offset; a
+    whole packet is read like any other (``APP1 extended XMP``), one with portions missing or
+    past the bound on XMP bytes is a problem and not read."""
+
+    __slots__ = ("packets", "refused", "reserved")
+
+    def __init__(self) -> None:
+        #: GUID -> the packet's bytes so far, and the (offset, length) of its portions
+        self.packets: dict[bytes, tuple[bytearray, list[tuple[int, int]]]] = {}
+        self.refused: set[bytes] = set()
+        self.reserved = 0  # bytes held for the packets, bounded by MAX_XMP_BYTES
+
+    def add(self, portion: bytes, pos: int, blocks: Blocks) -> None:
+        if len(portion) < 40:
+            blocks.problems.append(f"corrupt Extended XMP APP1 segment at byte {pos}")
+            blocks.xmp_skipped += 1
+            return
+        guid = portion[:32]
+        full, offset = struct.unpack(">II", portion[32:40])
+        data = portion[40:]
+        if guid in self.refused:
+            return
+        if guid not in self.packets:
+            if full > MAX_XMP_BYTES - self.reserved:
+                self.refused.add(guid)
+                blocks.problems.append(
+                    f"Extended XMP {guid.decode('latin-1')} (APP1 segment at byte {pos}) is"
+                    f" {full} bytes (limit {MAX_XMP_BYTES} for all XMP packets together)"
+                )
+                blocks.xmp_skipped += 1
+                return
+            self.reserved += full
+            self.packets[guid] = (bytearray(full), [])
+        packet, portions = self.packets[guid]
+        if offset + len(data) > len(packet):
+            blocks.problems.append(
+                f"corrupt Extended XMP APP1 segment at byte {pos}: its portion runs past the"
+                f" packet's length ({len(packet)} bytes)"
+            )
+            return
+        packet[offset : offset + len(data)] = data
+        portions.append((offset, len(data)))
+
+    def finish(self, blocks: Blocks) -> None:
+        """Add each whole packet to ``blocks``; each incomplete one is a problem."""
+        for guid, (packet, portions) in self.packets.items():
+            covered = 0
+            for offset, length in sorted(portions):
+                if offset > covered:
+                    break
+                covered = max(covered, offset + length)
+            name = f"Extended XMP {guid.decode('latin-1')}"
+            if covered < len(packet):
+                blocks.problems.append(
+                    f"{name} is incomplete: its APP1 segments hold {covered} of its"
+                    f" {len(packet)} bytes from the start"
+                )
+                blocks.xmp_skipped += 1
+            elif blocks.xmp_room(len(packet), name):
+                blocks.add_xmp(bytes(packet), "APP1 extended XMP")
 
 
 # ----------------------------------------------------------------------- RIFF: WebP, WAV ----

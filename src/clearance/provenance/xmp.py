@@ -1,7 +1,8 @@
 """XMP reader: IPTC ``DigitalSourceType`` and PLUS ``DataMining`` embedded in the asset.
 
-Containers: PNG (iTXt, before or after the pixel data), JPEG (APP1), WebP and WAV (RIFF
-chunk), TIFF (tag 700), MOV/MP4 (top-level ``uuid`` box, or ``moov/udta/XMP_``).
+Containers: PNG (iTXt, before or after the pixel data), JPEG (APP1, and Extended XMP), WebP
+and WAV (RIFF, RF64 or BW64 chunk), TIFF (tag 700), MOV/MP4 (top-level ``uuid`` box, or
+``moov/udta/XMP_``).
 
 Registered as a built-in reader plugin (``clearance.provenance.xmp``). What it reports, in the
 sidecar format-1 shape:
@@ -437,7 +438,8 @@ def read_png_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def read_jpeg_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """:func:`read_xmp` for a JPEG: the APP1 XMP segment (Extended XMP is not read)."""
+    """:func:`read_xmp` for a JPEG: the APP1 XMP segment, and Extended XMP put together from
+    its ``xmp/extension`` segments."""
     return read_xmp(path)
 
 
