@@ -553,6 +553,30 @@ def test_incomplete_jpeg_extended_xmp_is_an_unread_packet(tmp_path):
     assert read(path).data == {"source_type": CAPTURE}
 
 
+def test_jpeg_extended_xmp_the_main_packet_points_to_but_the_file_lacks_is_unread(tmp_path):
+    """The main packet points to Extended XMP (xmpNote:HasExtendedXMP) whose segments a tool
+    dropped: the rest of the packet might say GenAI, so it is an issue, and the main packet's
+    capture term is not "no GenAI"."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "plate.jpg", xmp_packet(CAPTURE), extended, [0])
+    raw = path.read_bytes()
+    first = raw.index(b"http://ns.adobe.com/xmp/extension/") - 4
+    length = struct.unpack(">H", raw[first + 2 : first + 4])[0]
+    path.write_bytes(raw[:first] + raw[first + 2 + length :])
+    found = read_xmp(path)
+    (problem,) = found["problems"]
+    assert re.fullmatch(
+        r"the XMP packet points to Extended XMP [0-9A-F]{32} \(xmpNote:HasExtendedXMP\), which"
+        r" is not in the file: the rest of the packet is not read",
+        problem,
+    )
+    assert found["unread_packets"] == 1
+    assert read(path).data == {"source_type": CAPTURE}
+    # with its segments, the same packet is no issue
+    path = _jpeg_extended(tmp_path / "whole.jpg", xmp_packet(CAPTURE), extended, [0])
+    assert read_xmp(path)["problems"] == []
+
+
 def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
     path = write_png(tmp_path / "bad.png", xmp_packet(CAPTURE))
     insert_png_chunk(path, b"iTXt", ITXT_XMP + b"<x:xmpmeta><unclosed>")

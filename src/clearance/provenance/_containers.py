@@ -81,6 +81,8 @@ class Blocks:
     ended: bool = field(default=False, init=False)
     #: PNG: the file ends before its IEND chunk, as one still being written does
     truncated: bool = field(default=False, init=False)
+    #: JPEG: the GUIDs of the Extended XMP packets the file has segments of (read or not)
+    extended_xmp: tuple[bytes, ...] = field(default=(), init=False)
 
     def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
         """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
@@ -683,6 +685,7 @@ class _ExtendedXmp:
 
     def finish(self, blocks: Blocks) -> None:
         """Add each whole packet to ``blocks``; each incomplete one is a problem."""
+        blocks.extended_xmp = (*self.packets, *self.refused)
         for guid, (packet, portions) in self.packets.items():
             covered = 0
             for offset, length in sorted(portions):

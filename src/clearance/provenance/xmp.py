@@ -67,6 +67,7 @@ NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 NS_PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
 NS_XMP = "http://ns.adobe.com/xap/1.0/"
+NS_XMP_NOTE = "http://ns.adobe.com/xmp/note/"
 
 # The elements and attributes read in all of a file's XMP packets together: each element
 # costs a call into Python, and expat slows down on a tag of very many attributes. Real XMP is
@@ -80,6 +81,8 @@ _PROPERTIES = {
     f"{NS_IPTC_EXT}}}DigitalSourceType": "digital_source_type",
     f"{NS_PLUS}}}DataMining": "data_mining",
     f"{NS_XMP}}}CreatorTool": "creator_tool",
+    # JPEG: the GUID of the Extended XMP packet that holds the rest of this one
+    f"{NS_XMP_NOTE}}}HasExtendedXMP": "extended_xmp",
 }
 _RDF_RESOURCE = f"{NS_RDF}}}resource"
 _RDF_RDF = f"{NS_RDF}}}RDF"
@@ -466,7 +469,7 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         if reader.stopped:
             result["problems"].append(_stopped(f"XMP packet ({blocks.xmp_where})", False, 0))
             result["unread_packets"] = 1
-        return result
+        return _extension_found(blocks, result)
     packets = [(blocks.xmp, blocks.xmp_where), *blocks.more_xmp]
     result["packets"] = [where for _, where in packets]
     found: dict[str, list[str]] = {}
@@ -498,6 +501,24 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         result["nested_genai"] = nested[:_MAX_NESTED_TERMS]
     if unread:
         result["unread_packets"] = unread
+    return _extension_found(blocks, result)
+
+
+def _extension_found(blocks: Blocks, result: dict[str, Any]) -> dict[str, Any]:
+    """``result``, with a problem and an unread packet if its packet points to Extended XMP
+    (``xmpNote:HasExtendedXMP``) that the JPEG does not hold: the rest of the packet, which
+    might say GenAI, is missing (a tool that dropped the segments)."""
+    guid = result.get("extended_xmp")
+    if (
+        blocks.format == "jpeg"
+        and guid
+        and guid.encode("latin-1", "replace") not in (blocks.extended_xmp)
+    ):
+        result["problems"].append(
+            f"the XMP packet points to Extended XMP {guid} (xmpNote:HasExtendedXMP), which is"
+            " not in the file: the rest of the packet is not read"
+        )
+        result["unread_packets"] = result.get("unread_packets", 0) + 1
     return result
 
 
