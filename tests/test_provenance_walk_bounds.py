@@ -37,7 +37,7 @@ from _embedded import (
 )
 from clearance.cache import keepable
 from clearance.model import Asset, Outcome
-from clearance.provenance import c2pa, xmp
+from clearance.provenance import _containers, c2pa, xmp
 from clearance.provenance._containers import _after_last_idat, scan
 from clearance.provenance.c2pa import find_manifest, sdk_available
 from clearance.provenance.xmp import read_xmp
@@ -373,6 +373,29 @@ def test_a_stray_idat_whose_length_lands_on_iend_skips_nothing(tmp_path):
     found = read_xmp(path)
     assert found["problems"] == [] and "unread_rest" not in found
     assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+
+
+@pytest.mark.parametrize("kind", [b"iTXt", b"caBX"])
+def test_a_chunk_between_two_runs_of_idat_is_read_as_the_walk_reads_it(tmp_path, monkeypatch, kind):
+    """The tail search finds the last IDAT chunk; the chunks it jumps over must all be IDAT.
+    A GenAI packet or a C2PA store between two runs of IDAT (the tail chains onto IEND all the
+    same) was jumped over: no issue, and the asset passed beside a sidecar saying no GenAI. It
+    is read as the chunk-by-chunk walk reads it."""
+    path = big_frame(tmp_path / "gen.png")
+    raw = path.read_bytes()
+    second = raw.index(b"IDAT", raw.index(b"IDAT") + 4) - 4
+    payload = ITXT_XMP + GENAI if kind == b"iTXt" else b"jumbf"
+    path.write_bytes(raw[:second] + png_chunk(kind, payload) + raw[second:])
+    fast = read_xmp(path), find_manifest(path)
+    monkeypatch.setattr(_containers, "_after_last_idat", lambda *args: None)
+    _containers._RECENT.clear()
+    assert (read_xmp(path), find_manifest(path)) == fast
+    found, manifest = fast
+    assert found["problems"] == []
+    if kind == b"iTXt":
+        assert (found["where"], found["digital_source_type"]) == ("iTXt after IDAT", TRAINED)
+    else:
+        assert manifest["location"] == "caBX"
 
 
 @pytest.mark.parametrize("tail", [b"", b"junk appended by a broken copy"])  # skipped / walked

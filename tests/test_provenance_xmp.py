@@ -16,6 +16,8 @@ from _embedded import (
     IPTC,
     TRAINED,
     XML_BOMB,
+    XMP_UUID,
+    bmff_box,
     insert_png_chunk,
     png_chunk_types,
     rechunk_idat,
@@ -247,6 +249,83 @@ def test_conflicting_values_in_one_packet_that_do_not_say_genai_leave_generated_
     assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
 
 
+# ------------------------------------------------------ the asset's own properties only ----
+
+
+def _pantry(own: str | None, ingredient: str) -> str:
+    """Photoshop's XMP for a comp: its own DigitalSourceType (or none), the placed plate in
+    xmpMM:Ingredients, and the plate's own XMP, ``ingredient``'s term, copied into the
+    comp's xmpMM:Pantry."""
+    body = (
+        '<xmpMM:Ingredients xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"'
+        ' xmlns:stRef="http://ns.adobe.com/xap/1.0/sType/ResourceRef#"><rdf:Bag>'
+        '<rdf:li rdf:parseType="Resource"><stRef:filePath>plate_v001.jpg</stRef:filePath>'
+        "<stRef:instanceID>xmp.iid:plate</stRef:instanceID></rdf:li></rdf:Bag></xmpMM:Ingredients>"
+        '<xmpMM:Pantry xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"><rdf:Bag><rdf:li>'
+        '<rdf:Description xmpMM:InstanceID="xmp.iid:plate"'
+        f' Iptc4xmpExt:DigitalSourceType="{ingredient}"/></rdf:li>'
+        f"<rdf:li><rdf:Description><Iptc4xmpExt:DigitalSourceType>{ingredient}"
+        "</Iptc4xmpExt:DigitalSourceType></rdf:Description></rdf:li></rdf:Bag></xmpMM:Pantry>"
+    )
+    return _with_elements(xmp_packet(own), body)
+
+
+def test_an_ingredients_source_type_in_the_pantry_is_not_the_assets_own(tmp_path, cli):
+    """A comp whose own XMP says nothing, with a placed capture plate's XMP in its Pantry: it
+    was read as the comp's own digitalCapture ("no GenAI", so it passed with no sidecar). It
+    says nothing about the comp: PRV-01, as for the same file without XMP."""
+    assert parse_xmp(_pantry(None, CAPTURE)) == {"creator_tool": "Nuke 15.1"}
+    path = write_jpeg(tmp_path / "sh010_comp_v004.jpg", _pantry(None, CAPTURE))
+    assert read(path) is None
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert [f["rule"] for f in audited["findings"]] == ["PRV-01"]
+    assert (done.code, audited["outcome"]) == (1, "escalate")
+
+
+def test_a_genai_ingredient_in_the_pantry_makes_the_asset_generated(tmp_path):
+    """A GenAI term in a placed ingredient's XMP says the comp holds GenAI content, as a GenAI
+    ingredient does for C2PA: the stricter claim is kept, whatever the comp's own term."""
+    record = read(write_jpeg(tmp_path / "own.jpg", _pantry(CAPTURE, TRAINED)))
+    assert record.data == {"source_type": CAPTURE, "generated": True}
+    assert record.evidence["nested_genai"] == [TRAINED]
+    record = read(write_jpeg(tmp_path / "none.jpg", _pantry(None, TRAINED)))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+
+
+def _array(kind: str, *items: str, lang: bool = False) -> str:
+    """A DigitalSourceType element whose value is an rdf:Bag, rdf:Seq or rdf:Alt of
+    ``items`` (language alternatives if ``lang``)."""
+    li = "".join(
+        f"<rdf:li{' xml:lang=' + repr(code) if lang else ''}>{item}</rdf:li>"
+        for code, item in zip(("x-default", "fr", "de"), items, strict=False)
+    )
+    body = f"<Iptc4xmpExt:DigitalSourceType><rdf:{kind}>{li}</rdf:{kind}></Iptc4xmpExt:DigitalSourceType>"
+    return _with_elements(xmp_packet(None), body)
+
+
+@pytest.mark.parametrize("kind", ["Bag", "Seq"])
+def test_each_item_of_a_multi_valued_source_type_is_a_value(tmp_path, kind):
+    """An rdf:Bag or rdf:Seq of two terms was read as their joined text, an unknown term
+    (generated unknown, only an IPTC-04 notice): each item is a value, weighed like values
+    written twice, so GenAI in any of them makes the asset generated."""
+    found = parse_xmp(_array(kind, CAPTURE, TRAINED))
+    assert found["digital_source_type"] == CAPTURE
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+    record = read(write_png(tmp_path / "bag.png", _array(kind, CAPTURE, TRAINED)))
+    assert record.data == {"source_type": TRAINED, "generated": True}
+    assert [i.field for i in record.issues] == ["xmp.digital_source_type"]
+    record = read(write_png(tmp_path / "same.png", _array(kind, CAPTURE, f" {CAPTURE} ")))
+    assert (record.data, record.issues) == ({"source_type": CAPTURE, "generated": False}, [])
+
+
+def test_language_alternatives_of_a_source_type_are_values(tmp_path):
+    record = read(write_png(tmp_path / "alt.png", _array("Alt", TRAINED, TRAINED, lang=True)))
+    assert (record.data, record.issues) == ({"source_type": TRAINED, "generated": True}, [])
+    found = parse_xmp(_array("Alt", CAPTURE, TRAINED, lang=True))
+    assert found["conflicts"] == {"digital_source_type": [CAPTURE, TRAINED]}
+
+
 # ------------------------------------------------------------------ more than one packet ----
 
 
@@ -329,6 +408,173 @@ def test_a_second_packet_saying_genai_blocks_against_a_sidecar_saying_false(tmp_
         result = Session(default_policy(tmp_path), write_log=False).audit(asset)
         rules = {f.rule: f for f in result.findings}
         assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_source_type_written_first_hides_no_later_value(tmp_path, empty):
+    """An empty DigitalSourceType, then a GenAI one (in a packet a GenAI tool appended, or
+    later in the same packet): the empty one was kept as the first value and the property
+    skipped, so the GenAI term was never weighed (PRV-02 instead of PRV-04 against a sidecar
+    saying no GenAI). An empty value is no value."""
+    from clearance.engine import Session
+    from clearance.model import Outcome
+    from clearance.policy import default_policy
+
+    same = _with_elements(
+        xmp_packet(empty),
+        f"<Iptc4xmpExt:DigitalSourceType>{TRAINED}</Iptc4xmpExt:DigitalSourceType>",
+    )
+    assert parse_xmp(same)["digital_source_type"] == TRAINED
+    assert parse_xmp(xmp_packet(empty)) == {"creator_tool": "Nuke 15.1"}
+    for path in (
+        _jpeg_two_packets(tmp_path / "plate.jpg", empty, TRAINED),
+        write_png(tmp_path / "plate.png", same),
+    ):
+        record = read(path)
+        assert (record.data, record.issues) == ({"source_type": TRAINED, "generated": True}, [])
+        sidecar = path.with_name(path.name + ".genai.yaml")
+        sidecar.write_text(f"provenance: 1\nasset: {path.name}\ngenerated: false\n")
+        asset = Asset(path=path, rel=path.name, root=tmp_path, files=[path], sidecar=sidecar)
+        result = Session(default_policy(tmp_path), write_log=False).audit(asset)
+        rules = {f.rule: f for f in result.findings}
+        assert rules["PRV-04"].effective_outcome is Outcome.BLOCK, path.name
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("<xmp:CreatorTool>Jos\xe9 Tool</xmp:CreatorTool>", "invalid token"),  # Latin-1
+        ("<photoshop:History>x</photoshop:History>", "unbound prefix"),
+    ],
+)
+def test_a_genai_term_read_before_a_packet_is_damaged_is_kept(tmp_path, cli, damage, problem):
+    """expat has read DigitalSourceType=trainedAlgorithmicMedia when it meets a bad byte
+    later in the packet: what was read before the damage is kept (PRV-04 against a sidecar
+    saying no GenAI, was only PRV-02), and the packet still counts as unread, so a capture
+    term read before the damage is not "no GenAI"."""
+
+    def damaged(term: str) -> bytes:
+        return (
+            xmp_packet(term)
+            .encode()
+            .replace(b"</rdf:Description>", damage.encode("latin-1") + b"</rdf:Description>")
+        )
+
+    def jpeg(path: Path, packet: bytes) -> Path:
+        raw = write_jpeg(path).read_bytes()
+        payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet
+        segment = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+        path.write_bytes(raw[:2] + segment + raw[2:])
+        return path
+
+    with pytest.raises(XmpError, match=problem) as refused:
+        parse_xmp(damaged(TRAINED))
+    assert refused.value.found["digital_source_type"] == TRAINED
+    path = jpeg(tmp_path / "gen.jpg", damaged(TRAINED))
+    found = read_xmp(path)
+    assert (found["digital_source_type"], found["unread_packets"]) == (TRAINED, 1)
+    (message,) = found["problems"]
+    assert message.startswith("XMP packet (APP1) not well-formed XML") and problem in message
+    sidecar = path.with_name(path.name + ".genai.yaml")
+    sidecar.write_text("provenance: 1\ngenerated: false\nsource_type: digitalCapture\n")
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    outcomes = {f["rule"]: f["outcome"] for f in audited["findings"]}
+    assert (outcomes["PRV-04"], outcomes["PRV-02"]) == ("block", "escalate")
+    assert (done.code, audited["outcome"]) == (1, "block")
+    record = read(jpeg(tmp_path / "plate.jpg", damaged(CAPTURE)))
+    assert record.data == {"source_type": CAPTURE}  # not "no GenAI": the rest is unread
+
+
+def _jpeg_extended(path: Path, main: str, extended: bytes, portions: list[int]) -> Path:
+    """Pillow's JPEG with ``main`` in APP1 and ``extended`` split, at the offsets
+    ``portions``, over Extended XMP APP1 segments (last one first, as order is free)."""
+    import hashlib
+
+    guid = hashlib.md5(extended).hexdigest().upper().encode()
+    raw = write_jpeg(
+        path,
+        main.replace(
+            "xmp:CreatorTool",
+            f'xmpNote:HasExtendedXMP="{guid.decode()}" xmlns:xmpNote="http://ns.adobe.com/xmp/note/" xmp:CreatorTool',
+            1,
+        ),
+    ).read_bytes()
+    bounds = [*portions, len(extended)]
+    segments = b""
+    for start, stop in reversed(list(zip(bounds, bounds[1:], strict=False))):
+        payload = (
+            b"http://ns.adobe.com/xmp/extension/\x00"
+            + guid
+            + struct.pack(">II", len(extended), start)
+            + extended[start:stop]
+        )
+        segments += b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    at = raw.index(b"\xff\xda")  # before the image data
+    path.write_bytes(raw[:at] + segments + raw[at:])
+    return path
+
+
+def test_jpeg_extended_xmp_is_put_together_and_read(tmp_path, cli):
+    """The main packet points to Extended XMP (xmpNote:HasExtendedXMP) whose segments say
+    trainedAlgorithmicMedia: it was skipped without an issue, and the asset passed beside a
+    sidecar saying no GenAI. Its portions are put together by GUID and offset and read."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "gen.jpg", xmp_packet(None), extended, [0, 300])
+    found = read_xmp(path)
+    assert found["packets"] == ["APP1", "APP1 extended XMP"]
+    assert (found["digital_source_type"], found["problems"]) == (TRAINED, [])
+    path.with_name("gen.jpg.genai.yaml").write_text(
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+    )
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert {f["rule"]: f["outcome"] for f in audited["findings"]}["PRV-04"] == "block"
+    assert done.code == 1
+
+
+def test_incomplete_jpeg_extended_xmp_is_an_unread_packet(tmp_path):
+    """Extended XMP whose segments do not cover it (one lost) is an issue naming it, and the
+    main packet's capture term is not "no GenAI": the missing part might say otherwise."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "plate.jpg", xmp_packet(CAPTURE), extended, [0, 300])
+    raw = path.read_bytes()
+    first = raw.index(b"http://ns.adobe.com/xmp/extension/") - 4  # the last portion's segment
+    length = struct.unpack(">H", raw[first + 2 : first + 4])[0]
+    path.write_bytes(raw[:first] + raw[first + 2 + length :])
+    found = read_xmp(path)
+    (problem,) = found["problems"]
+    assert re.fullmatch(
+        r"Extended XMP [0-9A-F]{32} is incomplete: its APP1 segments hold 300 of its \d+"
+        r" bytes from the start",
+        problem,
+    )
+    assert found["unread_packets"] == 1
+    assert read(path).data == {"source_type": CAPTURE}
+
+
+def test_jpeg_extended_xmp_the_main_packet_points_to_but_the_file_lacks_is_unread(tmp_path):
+    """The main packet points to Extended XMP (xmpNote:HasExtendedXMP) whose segments a tool
+    dropped: the rest of the packet might say GenAI, so it is an issue, and the main packet's
+    capture term is not "no GenAI"."""
+    extended = xmp_packet(TRAINED).encode()
+    path = _jpeg_extended(tmp_path / "plate.jpg", xmp_packet(CAPTURE), extended, [0])
+    raw = path.read_bytes()
+    first = raw.index(b"http://ns.adobe.com/xmp/extension/") - 4
+    length = struct.unpack(">H", raw[first + 2 : first + 4])[0]
+    path.write_bytes(raw[:first] + raw[first + 2 + length :])
+    found = read_xmp(path)
+    (problem,) = found["problems"]
+    assert re.fullmatch(
+        r"the XMP packet points to Extended XMP [0-9A-F]{32} \(xmpNote:HasExtendedXMP\), which"
+        r" is not in the file: the rest of the packet is not read",
+        problem,
+    )
+    assert found["unread_packets"] == 1
+    assert read(path).data == {"source_type": CAPTURE}
+    # with its segments, the same packet is no issue
+    path = _jpeg_extended(tmp_path / "whole.jpg", xmp_packet(CAPTURE), extended, [0])
+    assert read_xmp(path)["problems"] == []
 
 
 def test_a_malformed_second_packet_is_an_issue_naming_it(tmp_path):
@@ -596,7 +842,9 @@ def test_tiny_truncations_never_raise(tmp_path, keep):
     for path in (png, jpg):
         path.write_bytes(path.read_bytes()[:keep])
         record = read(path)
-        assert record is None or all("truncated" in i.message for i in record.issues)
+        assert record is None or all(
+            "truncated" in i.message or "file the readers know" in i.message for i in record.issues
+        )
 
 
 def test_jpeg_truncated_inside_the_xmp_segment(tmp_path):
@@ -669,10 +917,16 @@ def test_decompression_bomb_in_itxt_is_refused(tmp_path):
     assert "decompress" in record.issues[0].message
 
 
-def test_not_an_image_is_nothing(tmp_path):
+def test_a_file_named_as_a_kind_the_readers_know_but_that_is_not_one_is_an_issue(tmp_path):
+    """Its name says the walkers read it, its first bytes say none can: what it embeds is not
+    known, which was silently "nothing embedded" (container unknown, no issue)."""
     path = tmp_path / "fake.png"
     path.write_bytes(b"this is not a png at all")
-    assert read(path) is None
+    record = read(path)
+    assert record.data == {}
+    (issue,) = record.issues
+    assert issue.message.startswith("not a PNG file the readers know")
+    assert issue.file == "fake.png"
 
 
 def test_pixel_data_is_never_decoded(tmp_path):
@@ -827,6 +1081,46 @@ def test_a_riff_size_that_ends_early_is_walked_to_the_end_and_is_an_issue(tmp_pa
     )
 
 
+def _rf64(kind: bytes, xmp: str, riff_size: int | None = None) -> bytes:
+    """An RF64 or BW64 WAV (a stdlib ``wave`` file's chunks): its 32-bit sizes say
+    0xFFFFFFFF, the ds64 chunk the real ones, and a _PMX chunk after the data."""
+
+    def chunk(fourcc: bytes, data: bytes, size: int | None = None) -> bytes:
+        length = struct.pack("<I", len(data) if size is None else size)
+        return fourcc + length + data + (b"\x00" if len(data) & 1 else b"")
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)
+    samples = b"\x01\x02" * 800
+    rest = chunk(b"fmt ", fmt) + chunk(b"data", samples, 0xFFFFFFFF) + chunk(b"_PMX", xmp.encode())
+    ds64 = chunk(b"ds64", bytes(28))
+    total = 4 + len(ds64) + len(rest)
+    ds64 = chunk(
+        b"ds64", struct.pack("<QQQI", total if riff_size is None else riff_size, 1600, 800, 0)
+    )
+    return kind + b"\xff\xff\xff\xff" + b"WAVE" + ds64 + rest
+
+
+@pytest.mark.parametrize("kind", [b"RF64", b"BW64"])
+def test_rf64_and_bw64_wavs_are_read(tmp_path, kind):
+    """A WAV past 4 GiB (EBU Tech 3306 RF64, ITU-R BS.2088 BW64: what field recorders write)
+    was "unknown", its _PMX packet saying GenAI ignored, and it passed beside a sidecar saying
+    no GenAI. Its chunks are walked with the 64-bit sizes of its ds64 chunk."""
+    path = tmp_path / "take.wav"
+    path.write_bytes(_rf64(kind, xmp_packet(TRAINED)))
+    found = read_xmp(path)
+    assert (found["container"], found["problems"]) == ("wav", [])
+    assert (found["where"], found["digital_source_type"]) == ("_PMX chunk", TRAINED)
+    # a recorder that has not finalized the file: its ds64 size is 0
+    path.write_bytes(_rf64(kind, xmp_packet(TRAINED), riff_size=0))
+    (problem,) = read_xmp(path)["problems"]
+    assert problem.startswith(f"corrupt {kind.decode()} header: it declares 8 bytes")
+    # no ds64 chunk: the sizes are unknown, and so is the rest of the file
+    path.write_bytes(kind + b"\xff\xff\xff\xffWAVE" + _rf64(kind, xmp_packet(TRAINED))[48:])
+    found = read_xmp(path)
+    assert found["problems"][0].startswith(f"corrupt {kind.decode()} header: no complete ds64")
+    assert found["unread_rest"] is True
+
+
 def test_a_riff_size_that_leaves_out_a_pad_byte_is_no_issue(tmp_path):
     """Fewer than 8 bytes past the declared size hold no chunk: nothing to read, no issue."""
     path = tmp_path / "vo.wav"
@@ -863,6 +1157,39 @@ def test_a_size_zero_box_after_the_moov_is_read_as_the_last_box(tmp_path):
     path.write_bytes(raw[:mdat] + struct.pack(">I", 0) + raw[mdat + 4 :])
     record = read(path)
     assert (record.data["generated"], record.issues) == (True, [])
+
+
+def test_a_size_zero_box_inside_the_moov_is_unsure(tmp_path, cli):
+    """A box of size 0 inside the moov (only the last box of the file may have one) swallowed
+    the rest of the moov, its udta/XMP_ saying GenAI included: no issue, and the asset passed
+    beside a sidecar saying no GenAI. The rest of the moov is not read, and that is an issue;
+    the boxes after the moov are still read."""
+    packet = xmp_packet(TRAINED).encode()
+    ftyp = bmff_box(b"ftyp", b"isom\x00\x00\x02\x00isommp41")
+    moov = bmff_box(
+        b"moov",
+        bmff_box(b"mvhd", bytes(100))
+        + struct.pack(">I", 0)
+        + b"free"
+        + bmff_box(b"udta", bmff_box(b"XMP_", packet)),
+    )
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(ftyp + moov + bmff_box(b"mdat", bytes(4096)))
+    found = read_xmp(path)
+    assert found["unread_rest"] is True and "digital_source_type" not in found
+    [problem] = found["problems"]
+    assert problem.startswith(f"'free' box at byte {len(ftyp) + 8 + 108} in moov has size 0")
+    assert problem.endswith("the rest of moov is not read")
+    path.with_name("clip.mp4.genai.yaml").write_text(
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+    )
+    done = cli("check", str(path), "--format", "json")
+    (audited,) = done.json()["assets"]
+    assert [f["rule"] for f in audited["findings"]] == ["PRV-02"]
+    assert (done.code, audited["outcome"]) == (1, "escalate")
+    # after the moov, a top-level box is still read
+    path.write_bytes(ftyp + moov + bmff_box(b"uuid", XMP_UUID + packet))
+    assert read_xmp(path)["digital_source_type"] == TRAINED
 
 
 # -------------------------------------------------------------------------------- fuzzing ----

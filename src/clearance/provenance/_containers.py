@@ -81,6 +81,8 @@ class Blocks:
     ended: bool = field(default=False, init=False)
     #: PNG: the file ends before its IEND chunk, as one still being written does
     truncated: bool = field(default=False, init=False)
+    #: JPEG: the GUIDs of the Extended XMP packets the file has segments of (read or not)
+    extended_xmp: tuple[bytes, ...] = field(default=(), init=False)
 
     def xmp_room(self, length: int, what: str, pos: int | None = None) -> int:
         """How many bytes the packet ``what`` (``XMP iTXt chunk``) at byte ``pos`` may hold, or
@@ -134,6 +136,8 @@ def sniff(head: bytes) -> str:
     if head.startswith(b"\xff\xd8"):
         return "jpeg"
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE"):
+        return "riff"
+    if head[:4] in _RIFF64 and head[8:12] == b"WAVE":
         return "riff"
     if head[4:8] in _BMFF_FIRST:
         return "bmff"
@@ -338,7 +342,7 @@ def _walk_png(f: _Src, size: int) -> Blocks:
                 # an APNG's frames (acTL comes first) follow its IDAT chunks: the tail search
                 # would CRC-check them all for a jump the walk, which reads them, barely needs
                 jump = None if animated else _after_last_idat(f, size, pos)
-                if jump is not None:
+                if jump is not None and _idats_reach(f, pos, jump):
                     pos = jump
                     continue
         elif ctype == b"acTL":
@@ -414,6 +418,30 @@ def _after_last_idat(f: _Src, size: int, first: int) -> int | None:
             return None
         tried_from = start
         window *= 4
+
+
+def _idats_reach(f: _Src, pos: int, end: int) -> bool:
+    """Do IDAT chunks follow one another from ``pos`` exactly to ``end`` (just past the last
+    one, found from the tail)? A chunk between two runs of IDAT (an XMP iTXt, a caBX: no
+    writer puts one there, but the walk reads it) makes the caller walk every chunk instead.
+
+    Only the 8-byte chunk headers are read, and a header like the one before (a writer's IDAT
+    chunks all have one length) is compared whole: this costs what reading the headers costs,
+    a fraction of the generic walk. A short IDAT chunk other than the last is counted by the
+    walk (:data:`_PIXEL_CHUNK`), so it makes the caller walk too.
+    """
+    expected, step = b"", 0
+    while pos < end:
+        header = _read_at(f, pos, 8)
+        if header != expected:
+            if len(header) < 8 or header[4:] != b"IDAT":
+                return False
+            length = struct.unpack(">I", header[:4])[0]
+            if length < _PIXEL_CHUNK and pos + 12 + length != end:
+                return False
+            expected, step = header, length + 12
+        pos += step
+    return pos == end
 
 
 class _TailBudget:
@@ -531,6 +559,13 @@ _MAX_JPEG_MARKERS = 1000
 
 def _walk_jpeg(f: _Src, size: int) -> Blocks:
     blocks = Blocks(format="jpeg")
+    extended = _ExtendedXmp()
+    _jpeg_segments(f, size, blocks, extended)
+    extended.finish(blocks)
+    return blocks
+
+
+def _jpeg_segments(f: _Src, size: int, blocks: Blocks, extended: _ExtendedXmp) -> Blocks:
     pos = 2
     fill = standalone = 0
     for _ in range(_MAX_JPEG_MARKERS):
@@ -582,10 +617,14 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
             return blocks
         if marker == 0xE1:
             # most APP1 segments are Exif: look at the namespace before reading the payload
-            if _read_at(f, pos + 4, len(JPEG_XMP_NS)) == JPEG_XMP_NS:
+            namespace = _read_at(f, pos + 4, len(JPEG_XMP_EXT_NS))
+            if namespace.startswith(JPEG_XMP_NS):
                 start = pos + 4 + len(JPEG_XMP_NS)
                 if blocks.xmp_room(end - start, "XMP APP1 segment", pos):
                     blocks.add_xmp(_read_at(f, start, end - start), "APP1")
+            elif namespace == JPEG_XMP_EXT_NS:
+                start = pos + 4 + len(JPEG_XMP_EXT_NS)
+                extended.add(_read_at(f, start, end - start), pos, blocks)
         elif marker == 0xEB and blocks.c2pa is None:
             # APP11 JUMBF: "JP", box instance, sequence number, then the superbox whose
             # description box carries the label "c2pa".
@@ -598,6 +637,72 @@ def _walk_jpeg(f: _Src, size: int) -> Blocks:
     )
 
 
+class _ExtendedXmp:
+    """JPEG Extended XMP (XMP part 3, 1.1.3.1): a packet too big for one APP1 segment, split
+    over ``xmp/extension`` segments, each holding its packet's GUID (32 hex digits), full
+    length and offset, then a portion. The portions are put together by GUID and offset; a
+    whole packet is read like any other (``APP1 extended XMP``), one with portions missing or
+    past the bound on XMP bytes is a problem and not read."""
+
+    __slots__ = ("packets", "refused", "reserved")
+
+    def __init__(self) -> None:
+        #: GUID -> the packet's bytes so far, and the (offset, length) of its portions
+        self.packets: dict[bytes, tuple[bytearray, list[tuple[int, int]]]] = {}
+        self.refused: set[bytes] = set()
+        self.reserved = 0  # bytes held for the packets, bounded by MAX_XMP_BYTES
+
+    def add(self, portion: bytes, pos: int, blocks: Blocks) -> None:
+        if len(portion) < 40:
+            blocks.problems.append(f"corrupt Extended XMP APP1 segment at byte {pos}")
+            blocks.xmp_skipped += 1
+            return
+        guid = portion[:32]
+        full, offset = struct.unpack(">II", portion[32:40])
+        data = portion[40:]
+        if guid in self.refused:
+            return
+        if guid not in self.packets:
+            if full > MAX_XMP_BYTES - self.reserved:
+                self.refused.add(guid)
+                blocks.problems.append(
+                    f"Extended XMP {guid.decode('latin-1')} (APP1 segment at byte {pos}) is"
+                    f" {full} bytes (limit {MAX_XMP_BYTES} for all XMP packets together)"
+                )
+                blocks.xmp_skipped += 1
+                return
+            self.reserved += full
+            self.packets[guid] = (bytearray(full), [])
+        packet, portions = self.packets[guid]
+        if offset + len(data) > len(packet):
+            blocks.problems.append(
+                f"corrupt Extended XMP APP1 segment at byte {pos}: its portion runs past the"
+                f" packet's length ({len(packet)} bytes)"
+            )
+            return
+        packet[offset : offset + len(data)] = data
+        portions.append((offset, len(data)))
+
+    def finish(self, blocks: Blocks) -> None:
+        """Add each whole packet to ``blocks``; each incomplete one is a problem."""
+        blocks.extended_xmp = (*self.packets, *self.refused)
+        for guid, (packet, portions) in self.packets.items():
+            covered = 0
+            for offset, length in sorted(portions):
+                if offset > covered:
+                    break
+                covered = max(covered, offset + length)
+            name = f"Extended XMP {guid.decode('latin-1')}"
+            if covered < len(packet):
+                blocks.problems.append(
+                    f"{name} is incomplete: its APP1 segments hold {covered} of its"
+                    f" {len(packet)} bytes from the start"
+                )
+                blocks.xmp_skipped += 1
+            elif blocks.xmp_room(len(packet), name):
+                blocks.add_xmp(bytes(packet), "APP1 extended XMP")
+
+
 # ----------------------------------------------------------------------- RIFF: WebP, WAV ----
 
 # RIFF chunk ids: WebP names its XMP chunk "XMP ", WAV (BWF/Adobe) "_PMX"; C2PA uses "C2PA".
@@ -608,11 +713,28 @@ _RIFF_XMP = {b"XMP ": "XMP chunk", b"_PMX": "_PMX chunk"}
 _MAX_RIFF_CHUNKS = 4096
 
 
+# RF64 (EBU Tech 3306) and BW64 (ITU-R BS.2088): a WAV past 4 GiB, as field recorders and
+# broadcast tools write it. Its 32-bit sizes say 0xFFFFFFFF; the ds64 chunk, first after the
+# header, gives the real 64-bit ones: the file's, the data chunk's, and a table for others.
+_RIFF64 = (b"RF64", b"BW64")
+_SIZE_IN_DS64 = 0xFFFFFFFF
+
+
 def _walk_riff(f: _Src, size: int) -> Blocks:
     head = _read_at(f, 0, 12)
     webp = head[8:12] == b"WEBP"
     blocks = Blocks(format="webp" if webp else "wav")
+    kind = head[:4].decode("latin-1")
     declared = 8 + struct.unpack("<I", head[4:8])[0]
+    sizes: dict[bytes, int] = {}  # RF64, BW64: chunk sizes the ds64 chunk gives
+    if head[:4] in _RIFF64:
+        ds64 = _ds64(f, size)
+        if ds64 is None:
+            return blocks.stop(
+                f"corrupt {kind} header: no complete ds64 chunk at byte 12 (it gives the"
+                " file's and its chunks' real sizes): the rest of the file is not read"
+            )
+        declared, sizes = ds64
     if size - declared >= 8:
         # a recorder that has not finalized the file yet (RIFF size 0), or a chunk appended
         # without updating the size: a reader that stops where the header says would miss
@@ -620,7 +742,7 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
         # header that disagrees with them is a problem (fewer than 8 bytes hold no chunk: a
         # pad byte left out of the size is not one)
         blocks.problems.append(
-            f"corrupt RIFF header: it declares {declared} bytes, the file has {size} (a"
+            f"corrupt {kind} header: it declares {declared} bytes, the file has {size} (a"
             " recording not finalized, or a chunk appended without updating the RIFF size);"
             f" the chunks after byte {declared} were read too"
         )
@@ -629,6 +751,8 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
     frames = _FrameParts("animation frames (ANMF)")
     while pos + 8 <= size:
         fourcc, length = struct.unpack("<4sI", _read_at(f, pos, 8))
+        if length == _SIZE_IN_DS64 and fourcc in sizes:
+            length = sizes[fourcc]
         if fourcc == b"ANMF" and webp:
             if not frames.add(8 + length):
                 return blocks.stop(f"corrupt WebP: {frames.bound(pos)}")
@@ -653,9 +777,24 @@ def _walk_riff(f: _Src, size: int) -> Blocks:
         pos += 8 + length + (length & 1)  # chunks are padded to an even size
     if declared > size:
         blocks.problems.append(
-            f"truncated: the RIFF header declares {declared} bytes, file has {size}"
+            f"truncated: the {kind} header declares {declared} bytes, file has {size}"
         )
     return blocks
+
+
+def _ds64(f: _Src, size: int) -> tuple[int, dict[bytes, int]] | None:
+    """An RF64 or BW64 file's ds64 chunk: the file's declared size (header included) and the
+    64-bit sizes of its chunks (``data``, and those in its table); None if it is not there."""
+    fourcc, length = struct.unpack("<4sI", _read_at(f, 12, 8).ljust(8, b"\x00"))
+    if fourcc != b"ds64" or length < 28 or 20 + length > size:
+        return None
+    body = _read_at(f, 20, min(length, 28 + 12 * _MAX_RIFF_CHUNKS))
+    riff_size, data_size, _samples, entries = struct.unpack_from("<QQQI", body)
+    sizes = {b"data": data_size}
+    for i in range(min(entries, (len(body) - 28) // 12)):
+        chunk_id, chunk_size = struct.unpack_from("<4sQ", body, 28 + 12 * i)
+        sizes.setdefault(chunk_id, chunk_size)
+    return 8 + riff_size, sizes
 
 
 # ------------------------------------------------------------------------ BMFF: MOV, MP4 ----
@@ -715,6 +854,17 @@ def _bmff_boxes(
                 return budget
             box_size, header = struct.unpack(">Q", raw)[0], 16
         elif box_size == 0:  # the box runs to the end of its parent
+            if path:
+                # ISO 14496-12 4.2: only the last box in the file may say so, never one inside
+                # another; what it claims to hold, and the boxes after it, are unknown
+                where = "/".join(p.decode("latin-1", "replace") for p in path)
+                blocks.problems.append(
+                    f"{box_type.decode('latin-1', 'replace')!r} box at byte {pos} in {where}"
+                    " has size 0 (only the last box of the file may run to its end): the rest"
+                    f" of {where} is not read"
+                )
+                blocks.unread_rest = True
+                return budget
             box_size = end - pos
             if not path and not movie and box_type != b"moov":
                 # ISO 14496-12 4.2: only the last box in the file may say so. A recorder

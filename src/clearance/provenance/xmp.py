@@ -1,7 +1,8 @@
 """XMP reader: IPTC ``DigitalSourceType`` and PLUS ``DataMining`` embedded in the asset.
 
-Containers: PNG (iTXt, before or after the pixel data), JPEG (APP1), WebP and WAV (RIFF
-chunk), TIFF (tag 700), MOV/MP4 (top-level ``uuid`` box, or ``moov/udta/XMP_``).
+Containers: PNG (iTXt, before or after the pixel data), JPEG (APP1, and Extended XMP), WebP
+and WAV (RIFF, RF64 or BW64 chunk), TIFF (tag 700), MOV/MP4 (top-level ``uuid`` box, or
+``moov/udta/XMP_``).
 
 Registered as a built-in reader plugin (``clearance.provenance.xmp``). What it reports, in the
 sidecar format-1 shape:
@@ -66,6 +67,7 @@ NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_IPTC_EXT = "http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
 NS_PLUS = "http://ns.useplus.org/ldf/xmp/1.0/"
 NS_XMP = "http://ns.adobe.com/xap/1.0/"
+NS_XMP_NOTE = "http://ns.adobe.com/xmp/note/"
 
 # The elements and attributes read in all of a file's XMP packets together: each element
 # costs a call into Python, and expat slows down on a tag of very many attributes. Real XMP is
@@ -79,12 +81,27 @@ _PROPERTIES = {
     f"{NS_IPTC_EXT}}}DigitalSourceType": "digital_source_type",
     f"{NS_PLUS}}}DataMining": "data_mining",
     f"{NS_XMP}}}CreatorTool": "creator_tool",
+    # JPEG: the GUID of the Extended XMP packet that holds the rest of this one
+    f"{NS_XMP_NOTE}}}HasExtendedXMP": "extended_xmp",
 }
 _RDF_RESOURCE = f"{NS_RDF}}}resource"
+_RDF_RDF = f"{NS_RDF}}}RDF"
+_RDF_LI = f"{NS_RDF}}}li"
+_DIGITAL_SOURCE_TYPE = "digital_source_type"
+#: distinct GenAI terms kept from inside other properties (an ingredient's, in Pantry)
+_MAX_NESTED_TERMS = 8
 
 
 class XmpError(ValueError):
-    """The XMP packet is not well-formed or was refused (DTD, entities)."""
+    """The XMP packet is not well-formed or was refused (DTD, entities).
+
+    :ivar found: the properties read before the damage, as :func:`parse_xmp` gives them: a
+        GenAI term read before a bad byte still counts (the packet is unread all the same).
+    """
+
+    def __init__(self, message: str, found: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.found: dict[str, Any] = found or {}
 
 
 def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[str, Any]:
@@ -95,11 +112,14 @@ def parse_xmp(packet: bytes | str, *, max_nodes: int = MAX_XMP_NODES) -> dict[st
         by the packet's ``=`` signs: a packet of more is not read at all.
     :return: ``{"digital_source_type": …, "data_mining": …, "creator_tool": …}`` with only the
         properties present; a property written twice with different values keeps the first and
-        lists every value under ``"conflicts"``. ``"unread_rest": True`` when the packet has
+        lists every value under ``"conflicts"``. Only the asset's own (top-level) properties
+        count; ``"nested_genai"`` lists the GenAI DigitalSourceType terms found inside other
+        properties (a placed ingredient's XMP in ``xmpMM:Pantry``, a struct), which say the
+        asset holds GenAI content. ``"unread_rest": True`` when the packet has
         more than ``max_nodes``: the properties are those before the bound, and the rest,
         which might hold more, was not read.
     :raises XmpError: malformed XML, or a DTD / entity declaration (an entity-expansion bomb
-        is refused before anything is expanded).
+        is refused before anything is expanded); its ``found`` holds what was read before.
     """
     reader = _PacketReader(max_nodes)
     found = reader.parse(packet)
@@ -118,24 +138,44 @@ class _PacketReader:
 
     The work is counted (``nodes``): the attributes first, by their ``=`` signs (expat reads
     a tag's attributes all at once, and slows down on a tag of very many), then every element
-    as it starts (each costs a call into Python). Past ``budget`` the parse stops
-    (``stopped``) and keeps what it found. An element property's text (its ``rdf:resource``,
-    else all the text inside it) is collected while it is open; only then does the reader
-    listen to text and end tags.
+    as it starts (each costs two calls into Python: its start and its end). Past ``budget``
+    the parse stops (``stopped``) and keeps what it found. An element property's text (its
+    ``rdf:resource``, else all the text inside it, or each ``rdf:li``'s in an array) is
+    collected while it is open; only then does the reader listen to text.
+
+    Only the top-level properties describe the asset: the attributes of a node (an
+    ``rdf:Description``) that is a child of ``rdf:RDF``, and that node's child elements. A
+    property inside another one (a struct field, or the XMP Photoshop copies from a placed
+    ingredient into ``xmpMM:Pantry``) is another resource's: it never says "no GenAI" for the
+    asset, but a GenAI DigitalSourceType there still says GenAI (``nested_genai``), as a GenAI
+    ingredient does for C2PA.
     """
 
-    __slots__ = ("budget", "nodes", "stopped", "_found", "_parser", "_capture", "_depth")
+    __slots__ = (
+        "budget",
+        "nodes",
+        "stopped",
+        "_found",
+        "_nested",
+        "_parser",
+        "_capture",
+        "_depth",
+        "_rdf",
+        "_watch",
+    )
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.nodes = 0
         self.stopped = False
         self._found: dict[str, list[str | None]] = {}
+        #: GenAI DigitalSourceType terms inside other properties, distinct, in document order
+        self._nested: list[str] = []
         self._parser: Any = None
-        # the element property whose text is being collected: its key, its place among that
-        # key's values, the text so far; _depth counts the elements open inside it
-        self._capture: tuple[str, int, list[str]] | None = None
-        self._depth = 0
+        self._capture: _Capture | None = None
+        self._depth = 0  # elements open
+        self._rdf = 0  # the depth of rdf:RDF while it is open
+        self._watch = 0  # the depth whose end matters: the open property's, else rdf:RDF's
 
     def parse(self, packet: bytes | str) -> dict[str, Any]:
         """The properties read (see :func:`parse_xmp`); raises :class:`XmpError`."""
@@ -161,69 +201,141 @@ class _PacketReader:
         parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
         parser.ExternalEntityRefHandler = _refuse_external_reference
         parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
         self._parser = parser
         try:
             parser.Parse(text, True)
         except _Stop:
             self.stopped = True
         except DefusedXmlException as exc:
-            raise XmpError(f"refused: {type(exc).__name__} ({exc})") from None
+            raise XmpError(f"refused: {type(exc).__name__} ({exc})", self._properties()) from None
         except (expat.ExpatError, ValueError) as exc:
-            raise XmpError(f"not well-formed XML: {exc}") from None
+            raise XmpError(f"not well-formed XML: {exc}", self._properties()) from None
         finally:
             self._parser = None  # the parser holds this reader's methods
+        return self._properties()
+
+    def _properties(self) -> dict[str, Any]:
+        """The properties read so far (see :func:`parse_xmp`)."""
         found = {
             key: kept
             for key, values in self._found.items()
             if (kept := [v for v in values if v is not None])
         }
-        return _first_values(found)
+        result = _first_values(found)
+        if self._nested:
+            result["nested_genai"] = self._nested
+        return result
 
     def _start(self, name: str, attributes: list[str]) -> None:
         self.nodes += 1
         if self.nodes > self.budget:
             raise _Stop
-        if self._capture is not None:
-            self._depth += 1
+        self._depth += 1
+        capture = self._capture
+        if capture is not None:  # inside a property: its text is part of its value
+            if name == _RDF_LI and not capture.item:  # an array's item is a value of its own
+                capture.item = self._watch = self._depth
+                capture.text = [_resource(attributes)]
+                self._parser.CharacterDataHandler = capture.text.append
+            return
+        depth = self._depth - self._rdf  # 1: a top-level node, 2: its property elements
+        if name == _RDF_RDF and not self._rdf:
+            self._rdf = self._watch = self._depth
+            return
+        own = self._rdf > 0 and depth <= 2
         if attributes:  # attribute form: <rdf:Description Iptc4xmpExt:DigitalSourceType="uri"/>
             for i in range(0, len(attributes), 2):
                 key = _PROPERTIES.get(attributes[i])
                 if key:
-                    self._found.setdefault(key, []).append(attributes[i + 1].strip())
+                    self._value(key, attributes[i + 1], own and depth == 1)
         key = _PROPERTIES.get(name)
         if not key:
             return
         # element form: <Iptc4xmpExt:DigitalSourceType>uri</…> or rdf:resource="uri"
-        values = self._found.setdefault(key, [])
-        resource = next(
-            (
-                attributes[i + 1]
-                for i in range(0, len(attributes), 2)
-                if attributes[i] == _RDF_RESOURCE
-            ),
-            "",
-        )
+        resource = _resource(attributes)
         if resource:
-            if resource.strip():
-                values.append(resource.strip())
-        elif self._capture is None:  # inside another one, its text is part of that one's
+            self._value(key, resource, own and depth == 2)
+            return
+        place = None
+        if own and depth == 2:
+            values = self._found.setdefault(key, [])
             values.append(None)  # its place, filled when it ends
-            self._capture, self._depth = (key, len(values) - 1, []), 0
-            self._parser.CharacterDataHandler = self._capture[2].append
-            self._parser.EndElementHandler = self._end
+            place = len(values) - 1
+        elif key != _DIGITAL_SOURCE_TYPE:
+            return  # another resource's data mining or creator tool: not the asset's
+        self._capture = capture = _Capture(key, place, self._depth)
+        self._watch = self._depth
+        self._parser.CharacterDataHandler = capture.text.append
+
+    def _value(self, key: str, value: str, own: bool) -> None:
+        """A property's value: the asset's own, or (``own`` False) another resource's, of
+        which only a GenAI DigitalSourceType is kept. An empty value is none: it must not
+        stand first and hide a value written after it."""
+        value = value.strip()
+        if not value:
+            return
+        if own:
+            self._found.setdefault(key, []).append(value)
+        elif (
+            key == _DIGITAL_SOURCE_TYPE
+            and value not in self._nested
+            and len(self._nested) < _MAX_NESTED_TERMS
+            and generated_from_source_type(value)
+        ):
+            self._nested.append(value)
 
     def _end(self, name: str) -> None:
-        if self._depth:
-            self._depth -= 1
+        depth = self._depth
+        self._depth = depth - 1
+        if depth <= self._watch:  # the open property, or rdf:RDF, ends
+            self._ended(depth)
+
+    def _ended(self, depth: int) -> None:
+        capture = self._capture
+        if capture is None:
+            self._rdf = self._watch = 0
             return
-        assert self._capture is not None
-        key, place, text = self._capture
-        value = "".join(text).strip()
-        if value:
-            self._found[key][place] = value
+        value = "".join(capture.text).strip()
+        if capture.item:  # an item of rdf:Bag, rdf:Seq or rdf:Alt ends: its text is a value
+            if value:
+                capture.items.append(value)
+            capture.item, self._watch, capture.text = 0, capture.depth, []
+            self._parser.CharacterDataHandler = capture.text.append
+            return
         self._capture = None
+        self._watch = self._rdf
         self._parser.CharacterDataHandler = None
-        self._parser.EndElementHandler = None
+        # an array's items are values of their own, weighed like values written twice
+        values = capture.items if capture.items else [value] if value else []
+        if capture.place is None:
+            for value in values:
+                self._value(capture.key, value, False)
+        else:
+            filled: list[str | None] = [*values] if values else [None]
+            self._found[capture.key][capture.place : capture.place + 1] = filled
+
+
+class _Capture:
+    """The element property whose text is being collected: its key, its place among that
+    key's values (None: nested, another resource's), its depth, the text so far, and the
+    items of an array in it (``rdf:li``: ``item`` is the open one's depth)."""
+
+    __slots__ = ("depth", "item", "items", "key", "place", "text")
+
+    def __init__(self, key: str, place: int | None, depth: int) -> None:
+        self.key, self.place, self.depth = key, place, depth
+        self.text: list[str] = []
+        self.items: list[str] = []
+        self.item = 0
+
+
+def _resource(attributes: list[str]) -> str:
+    """An element's ``rdf:resource`` attribute, or ""."""
+    return next(
+        (attributes[i + 1] for i in range(0, len(attributes), 2) if attributes[i] == _RDF_RESOURCE),
+        "",
+    )
 
 
 def _refuse_dtd(
@@ -329,7 +441,8 @@ def read_png_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def read_jpeg_xmp(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """:func:`read_xmp` for a JPEG: the APP1 XMP segment (Extended XMP is not read)."""
+    """:func:`read_xmp` for a JPEG: the APP1 XMP segment, and Extended XMP put together from
+    its ``xmp/extension`` segments."""
     return read_xmp(path)
 
 
@@ -349,14 +462,18 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         try:
             result.update(reader.parse(blocks.xmp))
         except XmpError as exc:
+            # what was read before the damage is kept; the rest might say GenAI
             result["problems"].append(f"XMP packet ({blocks.xmp_where}) {exc}")
+            result.update(exc.found)
+            result["unread_packets"] = 1
         if reader.stopped:
             result["problems"].append(_stopped(f"XMP packet ({blocks.xmp_where})", False, 0))
             result["unread_packets"] = 1
-        return result
+        return _extension_found(blocks, result)
     packets = [(blocks.xmp, blocks.xmp_where), *blocks.more_xmp]
     result["packets"] = [where for _, where in packets]
     found: dict[str, list[str]] = {}
+    nested: list[str] = []
     unread = blocks.xmp_skipped
     budget = MAX_XMP_NODES  # for all the packets together
     for number, (packet, where) in enumerate(packets, 1):
@@ -364,11 +481,12 @@ def _read(blocks: Blocks) -> dict[str, Any]:
         try:
             properties = reader.parse(packet)
         except XmpError as exc:
+            # what was read before the damage is kept; the rest might say GenAI
             result["problems"].append(f"XMP packet {number} ({where}) {exc}")
             unread += 1
-            budget -= reader.nodes
-            continue
+            properties = exc.found
         conflicts = properties.pop("conflicts", {})
+        nested.extend(v for v in properties.pop("nested_genai", ()) if v not in nested)
         for key, value in properties.items():
             values = found.setdefault(key, [])
             values.extend(v for v in conflicts.get(key, [value]) if v not in values)
@@ -379,8 +497,28 @@ def _read(blocks: Blocks) -> dict[str, Any]:
             break
         budget -= reader.nodes
     result.update(_first_values(found))
+    if nested:
+        result["nested_genai"] = nested[:_MAX_NESTED_TERMS]
     if unread:
         result["unread_packets"] = unread
+    return _extension_found(blocks, result)
+
+
+def _extension_found(blocks: Blocks, result: dict[str, Any]) -> dict[str, Any]:
+    """``result``, with a problem and an unread packet if its packet points to Extended XMP
+    (``xmpNote:HasExtendedXMP``) that the JPEG does not hold: the rest of the packet, which
+    might say GenAI, is missing (a tool that dropped the segments)."""
+    guid = result.get("extended_xmp")
+    if (
+        blocks.format == "jpeg"
+        and guid
+        and guid.encode("latin-1", "replace") not in (blocks.extended_xmp)
+    ):
+        result["problems"].append(
+            f"the XMP packet points to Extended XMP {guid} (xmpNote:HasExtendedXMP), which is"
+            " not in the file: the rest of the packet is not read"
+        )
+        result["unread_packets"] = result.get("unread_packets", 0) + 1
     return result
 
 
@@ -429,6 +567,12 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
         if generated is not None:
             data["generated"] = generated
         evidence["digital_source_type"] = source_type
+    if found.get("nested_genai"):
+        # a GenAI term in a placed ingredient's XMP (Pantry): the asset holds GenAI content,
+        # whatever its own term says; only the stricter claim is taken from another resource
+        data["generated"] = True
+        data.setdefault("source_type", found["nested_genai"][0])
+        evidence["nested_genai"] = found["nested_genai"]
     if found.get("data_mining"):
         data["x-data-mining"] = found["data_mining"]
         evidence["data_mining"] = found["data_mining"]
@@ -477,4 +621,13 @@ def clearance_read_provenance(asset: Asset) -> PartialRecord | None:
     """XMP embedded in the asset (a sequence: its first frame only); None when there is none."""
     if asset.extension not in EXTENSIONS:
         return None
-    return record_from_xmp(read_xmp(asset.path, asset_stat(asset)), display_path(asset))
+    found = read_xmp(asset.path, asset_stat(asset))
+    if found["container"] == "unknown" and not found.get("unreadable"):
+        # its name says the walkers read it, its first bytes say none can: what it embeds is
+        # not known, which must not pass for "nothing embedded"
+        found["problems"].append(
+            f"not a {asset.extension.upper()} file the readers know (its first bytes are no"
+            " PNG, JPEG, WebP, WAV, RF64, BW64, TIFF, MOV or MP4 header): its embedded"
+            " metadata is not read"
+        )
+    return record_from_xmp(found, display_path(asset))
