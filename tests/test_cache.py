@@ -456,3 +456,21 @@ def test_a_second_sidecar_for_one_asset_is_prv02_naming_both_and_cached_with_it(
         (comp / f"{stem}.genai.json").unlink()
     assert scan(show) == cold
     assert not audited(show)["comp/a.png"]["details"]["cached"]
+
+
+def test_a_change_in_the_readers_code_is_a_miss_for_every_cached_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build whose readers answer differently (a reader fixed, the same version number)
+    must not reuse what an earlier build read: the signature has a digest of their code."""
+    from clearance import cache
+
+    store = tmp_path / "state.db"
+    first = cache.ProvenanceCache(store, readers=["sidecar"], settings={}, version="0.1.0")
+    again = cache.ProvenanceCache(store, readers=["sidecar"], settings={}, version="0.1.0")
+    assert first.signature == again.signature
+    # the digest covers every reader module and the sidecar schema
+    assert len(cache.code_digest()) == 16
+    monkeypatch.setattr(cache, "code_digest", lambda: "0" * 16)  # an earlier build's readers
+    older = cache.ProvenanceCache(store, readers=["sidecar"], settings={}, version="0.1.0")
+    assert older.signature != first.signature

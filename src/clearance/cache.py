@@ -10,7 +10,8 @@ sidecar, XMP, EXR and C2PA readers) under a **fingerprint** of everything they r
   that there is none);
 * the names of the other sidecars of the asset, which the sidecar reader reports as not read;
 * for a sequence, its frame list;
-* the readers' signature: their names, Clearance's version and the ``readers:`` settings.
+* the readers' signature: their names, Clearance's version, a digest of the readers' code
+  and the sidecar schema (:func:`code_digest`), and the ``readers:`` settings.
 
 A reader's answer that may change while its files do not is **volatile** and never kept
 (:attr:`PartialRecord.volatile`): a file that could not be read, and a C2PA manifest, whose
@@ -28,11 +29,13 @@ wrong.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .model import Asset, PartialRecord, ProvenanceIssue
@@ -66,6 +69,32 @@ def migrate_provenance_cache(db: sqlite3.Connection) -> None:
 
 #: The rows' layout (part of the signature: rows of another layout are misses).
 _FORMAT = 2
+
+#: The modules (under ``clearance``) whose code decides what a cached reader answers, besides
+#: the ``provenance`` package, and the schema a sidecar is checked against.
+_READER_CODE = ("_yaml.py", "_jsondoc.py", "model.py", "policy.py", "cache.py")
+
+
+@functools.cache
+def code_digest() -> str:
+    """A digest of the code and schema the cached readers' answers come from: part of the
+    signature, so a build whose readers answer differently (a fix in a reader, with the same
+    version number, as in a checkout) never reuses what an earlier build read."""
+    from ._resources import data_file
+
+    package = Path(__file__).resolve().parent
+    files = sorted((package / "provenance").glob("*.py"))
+    files += [package / name for name in _READER_CODE]
+    files.append(data_file("schemas", "provenance.schema.json"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:  # not readable: a build without its sources never matches a row
+            digest.update(os.urandom(16))
+    return digest.hexdigest()[:16]
+
 
 #: Cache rows fetched per query when the engine said which assets come next (:meth:`plan`).
 _WINDOW = 256
@@ -146,6 +175,7 @@ class ProvenanceCache:
                 "readers": sorted(readers),
                 "settings": settings,
                 "version": version,
+                "code": code_digest(),
             },
             sort_keys=True,
             default=str,
