@@ -162,6 +162,26 @@ def test_a_file_named_like_its_folders_sequence_pattern_is_reported_never_droppe
         )
 
 
+def test_a_file_given_alone_meets_its_folders_asset_of_the_same_name(tmp_path: Path) -> None:
+    """The same-name rule applies whatever was given: a stray ``seq.####.png`` given alone
+    (or a frame of the sequence given alone) is compared with what a walk of its folder
+    finds, so the stray file never stands for the sequence's name."""
+    comp = tmp_path / "comp"
+    frames = [write_png(comp / f"seq.{n}.png") for n in range(1001, 1004)]
+    stray = write_png(comp / "seq.####.png")
+    for given, audited in (([stray], "1001-1003"), ([frames[1]], "1002")):
+        for found, frames_audited in (
+            (assets_from_files(given, policy(tmp_path)), audited),
+            (discover(given, policy(tmp_path)), audited),
+            (discover([comp, *given], policy(tmp_path)), "1001-1003"),
+        ):
+            assert [(a.rel, a.frames) for a in found.assets] == [
+                ("comp/seq.####.png", frames_audited)
+            ]
+            [(path, reason)] = found.errors
+            assert path == str(stray) and reason.startswith("not audited: the file seq.####.png")
+
+
 def test_a_name_that_is_not_utf8_beside_a_file_named_as_its_escape_is_reported(
     tmp_path: Path,
 ) -> None:

@@ -488,3 +488,65 @@ def test_a_sidecar_rewritten_in_place_with_its_mtime_restored_is_a_new_version(
     for state in (tmp_path / ".clearance").glob("state.db*"):
         state.unlink()
     assert outcome() == "block"  # cold
+
+
+def _final_rules(root: Path, final: str) -> tuple[int, set[str]]:
+    """Re-render the deliverable and ``clearance check`` it on its own (a farm post-task)."""
+    path = root / final
+    path.write_bytes(path.read_bytes() + b"\0")
+    checked = run_cli("check", str(path), "--format", "json")
+    [item] = checked.json()["assets"]
+    return checked.code, {f["rule"] for f in item["findings"]}
+
+
+def test_a_stray_file_checked_alone_never_takes_over_its_sequences_lineage_name(
+    comp_show: Path,
+) -> None:
+    """A stray file literally named ``seq.####.exr`` (a mis-set Write node) given alone to
+    ``check`` or ``scan`` has the name of the GenAI sequence beside it: it used to be audited
+    under that name and recorded as its latest row (generated unknown), and the re-rendered
+    deliverable built on the plate then passed. The folder is looked at as a walk does: the
+    sequence is audited, the stray file is a run error naming both (exit 2)."""
+    plate = "gen/plates/sh010_plate_v001.####.exr"
+    final = "delivery/sh010_final_v001.exr"
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    stray = comp_show / plate
+    write_exr(stray)
+    for command in ("check", "scan"):
+        done = run_cli(command, str(stray), "--format", "json", "--no-progress")
+        assert done.code == 2, done.stderr
+        assert f"{stray}: not audited: the file sh010_plate_v001.####.exr has the same name" in (
+            done.stderr
+        )
+        assert [(a["asset"], a["frames"]) for a in done.json()["assets"]] == [(plate, "1001-1003")]
+        row = LineageStore(comp_show / ".clearance" / "state.db").latest(plate)
+        assert row is not None and row.generated is True and row.frames == "1001-1003"
+    code, rules = _final_rules(comp_show, final)
+    assert code == 1 and "NFX-GP4" in rules
+
+
+def test_an_unchanged_reaudit_records_again_when_its_row_is_no_longer_the_latest(
+    comp_show: Path,
+) -> None:
+    """A row recorded later under the sequence's name (by a Clearance that let a stray file
+    take the name) hid the plate's GenAI status: a re-scan of the unchanged plate recorded
+    nothing, since its own version's row was unchanged. It now records again, so the latest
+    row for the name is the plate's, and the deliverable built on it does not pass."""
+    plate = "gen/plates/sh010_plate_v001.####.exr"
+    final = "delivery/sh010_final_v001.exr"
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    store = LineageStore(comp_show / ".clearance" / "state.db")
+    genuine = store.latest(plate)
+    assert genuine is not None and genuine.generated is True
+    record(store, plate, version="0" * 64, stage="plate_gen", generated=None, outcome="escalate")
+    store.close()
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    store = LineageStore(comp_show / ".clearance" / "state.db")
+    latest = store.latest(plate)
+    assert latest is not None and latest.version == genuine.version and latest.generated is True
+    code, rules = _final_rules(comp_show, final)
+    assert code == 1 and "NFX-GP4" in rules
+    # and a warm re-scan of it, still the latest, writes nothing more
+    before = store.count()
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    assert store.count() == before

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
 
-from .model import Asset, FrameFiles, relative_posix
+from .model import Asset, FrameFiles, printable, relative_posix
 from .policy import Policy
 
 __all__ = [
@@ -523,6 +523,29 @@ def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, st
         errors.append(error)
 
 
+def _named(
+    folder: Path, names: _Names, siblings: frozenset[str], rels: set[str], policy: Policy
+) -> list[Asset]:
+    """The assets a walk of ``folder`` (its file ``names``) finds under one of ``rels``."""
+    singles, sequences = _classify(names.names, policy)
+    wanted = {rel.rpartition("/")[2] for rel in rels}
+    patterns = {(m[1], m[3]) for m in map(_PATTERN.fullmatch, wanted) if m is not None}
+    split: _Split = (
+        [name for name in singles if printable(name) in wanted],
+        {
+            key: frames
+            for key, frames in sequences.items()
+            if (printable(key[0]), printable(key[1])) in patterns
+        },
+    )
+    assets = _group(folder, split, siblings, policy.root)
+    return [asset for asset in assets if asset.rel in rels]
+
+
+#: a sequence's name, ``PREFIX.####.EXT``: (prefix, ``#``s, extension)
+_PATTERN = re.compile(r"(.+)\.(#+)\.([^.]+)", re.DOTALL)
+
+
 def _audited_first(asset: Asset) -> tuple[bool, bool, bytes]:
     path = os.fspath(asset.path)
     try:
@@ -545,6 +568,7 @@ def discover(
     errors: list[tuple[str, str]] = []
     found: dict[str, Asset] = {}
     loose: list[Path] = []
+    walked: set[Path] = set()
     for raw in paths or [root]:
         top = Path(raw).resolve()
         if top.is_file():
@@ -554,11 +578,12 @@ def discover(
             errors.append((str(raw), "no such file or folder"))
             continue
         for folder, names in _walk(top, errors):
+            walked.add(folder)
             siblings = frozenset(names)  # one shared set per folder
             for asset in _group(folder, _classify(names, policy), siblings, root):
                 if found.setdefault(asset.rel, asset) is not asset:
                     _same_name(found, asset, errors)
-    given = assets_from_files(loose, policy)
+    given = _from_files(loose, policy, walked)
     errors.extend(given.errors)
     for asset in given.assets:
         if found.setdefault(asset.rel, asset) is not asset:
@@ -574,8 +599,19 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
 
     A sidecar given stands for the asset it describes (``X.png.genai.yaml`` → ``X.png``,
     ``PREFIX.genai.yaml`` → the frames ``PREFIX.####.EXT``); one that describes no asset
-    next to it, and a folder, are errors.
+    next to it, and a folder, are errors. Each file's folder is looked at as a walk does: an
+    asset given that has the name of another asset there (a stray ``seq.####.png`` given, the
+    sequence ``seq.1001.png`` … beside it) is one of two assets with one name (see
+    :func:`_same_name`).
     """
+    return _from_files(files, policy, set())
+
+
+def _from_files(
+    files: Sequence[str | os.PathLike[str]], policy: Policy, walked: set[Path]
+) -> Discovery:
+    """:func:`assets_from_files`; the folders in ``walked`` were walked already (the same-name
+    rule was applied to their assets)."""
     by_folder: dict[Path, list[str]] = {}
     errors: list[tuple[str, str]] = []
     listed: dict[Path, _Names | OSError] = {}  # each folder listed once, however many files
@@ -619,9 +655,15 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
             continue
         siblings = frozenset(names.names)
         split = _split_names(sorted(set(given)))
-        for asset in _group(folder, split, siblings, policy.root):
+        assets = _group(folder, split, siblings, policy.root)
+        for asset in assets:
             if found.setdefault(asset.rel, asset) is not asset:
                 _same_name(found, asset, errors)
+        # the folder's other assets with a name given (a stray seq.####.png given alone, the
+        # sequence beside it): one is audited, as when the folder is walked
+        if folder not in walked:
+            for other in _named(folder, names, siblings, {a.rel for a in assets}, policy):
+                _same_name(found, other, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name

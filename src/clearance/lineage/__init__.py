@@ -488,7 +488,11 @@ class LineagePlugin:
             {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None,
         )
         if read.known is not None and read.known.verdict() == verdict:
-            return None  # an unchanged re-audit (warm re-scan): nothing to write
+            index = self.index(create=False)
+            if index is not None and index.is_latest(asset.rel, result.stage, version):
+                return None  # an unchanged re-audit (warm re-scan): nothing to write
+            # a row recorded since under its name is what a ref to the name finds: record
+            # again, so the latest row for the name is this audit's
         return AssetRow.from_verdict(
             asset.rel, result.stage, version, verdict, run_id=self.run_id, at=time.time()
         )

@@ -370,6 +370,13 @@ class RunIndex:
             self._mark()
             return self.store.exact(asset, stage, version)  # an older version (rare)
 
+    def is_latest(self, asset: str, stage: str, version: str) -> bool:
+        """Is this version of ``asset`` audited in ``stage`` the latest row recorded under its
+        name (in any stage): what a ref to the name finds?"""
+        with self._lock:
+            raw = self._folder(asset).latest.get(asset)
+            return raw is not None and raw[_STAGE] == stage and raw[_VERSION] == version
+
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""
         return self.lookup(ref, root)[0]
