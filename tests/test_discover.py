@@ -218,6 +218,30 @@ def test_the_same_asset_found_twice_is_kept_once_without_an_error(tmp_path: Path
     ]
 
 
+@pytest.mark.parametrize(
+    ("numbers", "name", "frames"),
+    [
+        ([f"{n}" for n in range(8, 13)], "comp/render.#.png", "8-12"),  # Houdini's $F
+        ([f"{n:03d}" for n in range(998, 1003)], "comp/render.###.png", "998-1002"),
+    ],
+)
+def test_a_frame_given_is_named_as_its_folders_sequence_whatever_its_digits(
+    tmp_path: Path, numbers: list[str], name: str, frames: str
+) -> None:
+    """A sequence whose frame numbers change digit count (unpadded, or past its padding) is
+    named by its first frame; a frame given beside its folder, or alone, with more digits
+    used to make a second asset (``render.##.png``), audited twice."""
+    comp = tmp_path / "comp"
+    for n in numbers:
+        write_png(comp / f"render.{n}.png")
+    frame = comp / f"render.{numbers[2]}.png"
+    found = discover([tmp_path, frame], policy(tmp_path))
+    assert not found.errors
+    assert [(a.rel, a.frames) for a in found.assets] == [(name, frames)]
+    given = assets_from_files([frame, comp / f"render.{numbers[-1]}.png"], policy(tmp_path))
+    assert [a.rel for a in given.assets] == [name] and not given.errors
+
+
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
     write_png(tmp_path / "comp" / "a.png")
     found = discover([tmp_path, tmp_path / "nope"], policy(tmp_path))

@@ -365,8 +365,18 @@ _NUMBER = operator.itemgetter(0)
 _FRAME_NAME = operator.itemgetter(1)
 
 
-def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) -> list[Asset]:
-    """Assets from a folder's grouped candidates, with their sidecars paired."""
+def _group(
+    folder: Path,
+    split: _Split,
+    siblings: frozenset[str],
+    root: Path,
+    firsts: dict[tuple[str, str], str] | None = None,
+) -> list[Asset]:
+    """Assets from a folder's grouped candidates, with their sidecars paired.
+
+    A sequence's name has one ``#`` per digit of its first frame, or of ``firsts[(prefix,
+    ext)]``: the first frame in the whole folder, for frames given (``render.10.png`` of
+    ``render.8.png`` … ``render.12.png`` is ``render.#.png``, as a walk names it)."""
     singles, sequences = split
     assets: list[Asset] = []
     base = relative_posix(folder, root)
@@ -390,7 +400,8 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
         )
     for (prefix, ext), (numbers, frame_names) in sequences.items():
         first_name = frame_names[0]
-        pad = len(split_frame(first_name)[1])  # type: ignore[index]
+        named_by = first_name if firsts is None else firsts.get((prefix, ext), first_name)
+        pad = len(split_frame(named_by)[1])  # type: ignore[index]
         files = FrameFiles(folder, frame_names)
         extra = sidecar_candidates(folder, first_name, sequence_prefix=prefix)
         if len(numbers) > 1:
@@ -524,10 +535,11 @@ def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, st
 
 
 def _named(
-    folder: Path, names: _Names, siblings: frozenset[str], rels: set[str], policy: Policy
+    folder: Path, whole: _Split, siblings: frozenset[str], rels: set[str], policy: Policy
 ) -> list[Asset]:
-    """The assets a walk of ``folder`` (its file ``names``) finds under one of ``rels``."""
-    singles, sequences = _classify(names.names, policy)
+    """The assets a walk of ``folder`` (its candidates grouped: ``whole``) finds under one of
+    ``rels``."""
+    singles, sequences = whole
     wanted = {rel.rpartition("/")[2] for rel in rels}
     patterns = {(m[1], m[3]) for m in map(_PATTERN.fullmatch, wanted) if m is not None}
     split: _Split = (
@@ -655,14 +667,18 @@ def _from_files(
             continue
         siblings = frozenset(names.names)
         split = _split_names(sorted(set(given)))
-        assets = _group(folder, split, siblings, policy.root)
+        whole = _classify(names.names, policy) if split[1] or folder not in walked else None
+        firsts = None
+        if whole is not None and split[1]:  # frames: named as a walk of the folder names them
+            firsts = {key: whole[1][key][1][0] for key in split[1] if key in whole[1]}
+        assets = _group(folder, split, siblings, policy.root, firsts)
         for asset in assets:
             if found.setdefault(asset.rel, asset) is not asset:
                 _same_name(found, asset, errors)
         # the folder's other assets with a name given (a stray seq.####.png given alone, the
         # sequence beside it): one is audited, as when the folder is walked
-        if folder not in walked:
-            for other in _named(folder, names, siblings, {a.rel for a in assets}, policy):
+        if whole is not None and folder not in walked:
+            for other in _named(folder, whole, siblings, {a.rel for a in assets}, policy):
                 _same_name(found, other, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
