@@ -377,6 +377,30 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         LineageStore(path)
 
 
+def test_a_store_of_schema_2_gets_the_version_key_index(tmp_path: Path) -> None:
+    """A ``state.db`` written before version keys were indexed is upgraded when opened: a
+    version key is then found through the index, not by scanning the table."""
+    path = tmp_path / "state.db"
+    store = LineageStore(path)
+    record(store, "comp/x.exr", version="ABCDEF0123456789" + "0" * 48)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX lineage_assets_version")
+    db.execute("UPDATE lineage_meta SET value='2' WHERE key='schema'")
+    db.commit()
+    db.close()
+    store = LineageStore(path)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    found = store.find("abcdef01234567", tmp_path)
+    assert found is not None and found.asset == "comp/x.exr"  # case ignored, as LIKE did
+    [query] = [s for s in statements if "version" in s.partition(" WHERE ")[2]]
+    db = sqlite3.connect(path)
+    plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "lineage_assets_version" in plan and "SCAN lineage_assets" not in plan, plan
+    assert db.execute("SELECT value FROM lineage_meta WHERE key='schema'").fetchone() == ("3",)
+
+
 def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
     with pytest.raises(LineageError, match="no state store"):
         LineageStore(tmp_path / "none.db", create=False)
