@@ -186,6 +186,20 @@ class Discovery:
     errors: list[tuple[str, str]]  # (path, reason)
 
 
+class _Errors(list[tuple[str, str]]):
+    """A discovery's errors in the order found; :meth:`add` keeps each once (a set beside the
+    list: a list's own ``in`` made thousands of same-name errors quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said: set[tuple[str, str]] = set()
+
+    def add(self, error: tuple[str, str]) -> None:
+        if error not in self._said:
+            self._said.add(error)
+            self.append(error)
+
+
 def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str]]]:
     """Yield (folder, the names of its visible files) for every visible folder."""
     stack = [top]
@@ -506,7 +520,7 @@ def _shown(name: str) -> str:
     return name
 
 
-def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, str]]) -> None:
+def _same_name(found: dict[str, Asset], asset: Asset, errors: _Errors) -> None:
     """``asset`` has the name of an asset found before (``found[asset.rel]``).
 
     The same asset found twice (overlapping paths, a frame given beside its folder) is kept
@@ -530,8 +544,7 @@ def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, st
         f"not audited: {_described(second)} has the same name, {asset.rel}, as "
         f"{_described(first)}, which is audited under it; rename one of them",
     )
-    if error not in errors:  # (the file given again, beside its folder)
-        errors.append(error)
+    errors.add(error)  # once (the file given again, beside its folder)
 
 
 def _named(
@@ -577,7 +590,7 @@ def discover(
     (``default`` for files under no stage's paths).
     """
     root = policy.root
-    errors: list[tuple[str, str]] = []
+    errors = _Errors()
     found: dict[str, Asset] = {}
     loose: list[Path] = []
     walked: set[Path] = set()
@@ -596,14 +609,15 @@ def discover(
                 if found.setdefault(asset.rel, asset) is not asset:
                     _same_name(found, asset, errors)
     given = _from_files(loose, policy, walked)
-    errors.extend(given.errors)
+    for error in given.errors:
+        errors.add(error)  # (a stray file and its sequence given, and their folder walked)
     for asset in given.assets:
         if found.setdefault(asset.rel, asset) is not asset:
             _same_name(found, asset, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
-    return Discovery(assets, errors)
+    return Discovery(assets, list(errors))
 
 
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
@@ -625,7 +639,7 @@ def _from_files(
     """:func:`assets_from_files`; the folders in ``walked`` were walked already (the same-name
     rule was applied to their assets)."""
     by_folder: dict[Path, list[str]] = {}
-    errors: list[tuple[str, str]] = []
+    errors = _Errors()
     listed: dict[Path, _Names | OSError] = {}  # each folder listed once, however many files
 
     def listing(folder: Path) -> _Names | OSError:
@@ -683,4 +697,4 @@ def _from_files(
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name
-    return Discovery(assets, errors)
+    return Discovery(assets, list(errors))

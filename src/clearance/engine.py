@@ -631,10 +631,14 @@ class Session:
         parsed record.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
-        for path, reason in errors:
-            self.emit(
-                "run.error", message=f"{path}: {reason}", details={"path": path, "error": reason}
-            )
+        if errors:
+            with self.batch():  # in order, one write and fsync (per batch), not one per error
+                for path, reason in errors:
+                    self.emit(
+                        "run.error",
+                        message=f"{path}: {reason}",
+                        details={"path": path, "error": reason},
+                    )
         order = {s.name: i for i, s in enumerate(self.policy.stages)}
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
