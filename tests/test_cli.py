@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -899,6 +900,28 @@ def test_an_asset_whose_name_another_asset_has_fails_the_run_instead_of_vanishin
     [error] = [e for e in events if e["event"] == "run.error"]
     assert error["details"]["path"] == str(stray) and "frame sequence" in error["message"]
     assert events[-1]["details"]["exit_code"] == 2
+
+
+def test_a_frame_given_beside_its_unpadded_sequences_folder_is_audited_once(
+    tmp_path: Path,
+) -> None:
+    """``scan . comp/render.10.png`` of Houdini's unpadded ``render.8.png`` … ``render.12.png``
+    audited and recorded the sequence twice, as ``render.#.png`` and ``render.##.png``."""
+    show = make_show(tmp_path)
+    for n in range(8, 13):
+        write_png(show.root / "comp" / f"render.{n}.png")
+    (show.root / "comp" / "render.genai.yaml").write_text(
+        yaml.safe_dump({"provenance": 1, "generated": False})
+    )
+    done = run_cli("scan", str(show.root), str(show.root / "comp/render.10.png"), "-f", "json")
+    assert done.code in (0, 1), done.stderr
+    assert [(a["asset"], a["frames"]) for a in done.json()["assets"]] == [
+        ("comp/render.#.png", "8-12")
+    ]
+    db = sqlite3.connect(show.root / ".clearance" / "state.db")
+    assert db.execute("SELECT asset, frames FROM lineage_assets").fetchall() == [
+        ("comp/render.#.png", "8-12")
+    ]
 
 
 def test_unwritable_audit_log_exits_2_with_a_clear_message(tmp_path: Path) -> None:

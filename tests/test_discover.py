@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import sys
@@ -162,6 +163,26 @@ def test_a_file_named_like_its_folders_sequence_pattern_is_reported_never_droppe
         )
 
 
+def test_a_file_given_alone_meets_its_folders_asset_of_the_same_name(tmp_path: Path) -> None:
+    """The same-name rule applies whatever was given: a stray ``seq.####.png`` given alone
+    (or a frame of the sequence given alone) is compared with what a walk of its folder
+    finds, so the stray file never stands for the sequence's name."""
+    comp = tmp_path / "comp"
+    frames = [write_png(comp / f"seq.{n}.png") for n in range(1001, 1004)]
+    stray = write_png(comp / "seq.####.png")
+    for given, audited in (([stray], "1001-1003"), ([frames[1]], "1002")):
+        for found, frames_audited in (
+            (assets_from_files(given, policy(tmp_path)), audited),
+            (discover(given, policy(tmp_path)), audited),
+            (discover([comp, *given], policy(tmp_path)), "1001-1003"),
+        ):
+            assert [(a.rel, a.frames) for a in found.assets] == [
+                ("comp/seq.####.png", frames_audited)
+            ]
+            [(path, reason)] = found.errors
+            assert path == str(stray) and reason.startswith("not audited: the file seq.####.png")
+
+
 def test_a_name_that_is_not_utf8_beside_a_file_named_as_its_escape_is_reported(
     tmp_path: Path,
 ) -> None:
@@ -196,6 +217,30 @@ def test_the_same_asset_found_twice_is_kept_once_without_an_error(tmp_path: Path
         ("comp/a.png", None),
         ("comp/seq.####.png", "1001-1003"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("numbers", "name", "frames"),
+    [
+        ([f"{n}" for n in range(8, 13)], "comp/render.#.png", "8-12"),  # Houdini's $F
+        ([f"{n:03d}" for n in range(998, 1003)], "comp/render.###.png", "998-1002"),
+    ],
+)
+def test_a_frame_given_is_named_as_its_folders_sequence_whatever_its_digits(
+    tmp_path: Path, numbers: list[str], name: str, frames: str
+) -> None:
+    """A sequence whose frame numbers change digit count (unpadded, or past its padding) is
+    named by its first frame; a frame given beside its folder, or alone, with more digits
+    used to make a second asset (``render.##.png``), audited twice."""
+    comp = tmp_path / "comp"
+    for n in numbers:
+        write_png(comp / f"render.{n}.png")
+    frame = comp / f"render.{numbers[2]}.png"
+    found = discover([tmp_path, frame], policy(tmp_path))
+    assert not found.errors
+    assert [(a.rel, a.frames) for a in found.assets] == [(name, frames)]
+    given = assets_from_files([frame, comp / f"render.{numbers[-1]}.png"], policy(tmp_path))
+    assert [a.rel for a in given.assets] == [name] and not given.errors
 
 
 def test_unreadable_folder_is_reported_not_fatal(tmp_path: Path) -> None:
@@ -425,3 +470,69 @@ def test_the_candidate_test_follows_changes_to_the_policy(tmp_path: Path) -> Non
     assert not is_candidate("b.exr", p)
     p.extensions = frozenset({"abc"})
     assert not is_candidate("c.exr", p) and is_candidate("c.abc", p)
+
+
+def _collisions(root: Path, count: int) -> None:
+    """``count`` one-frame sequences ``s{i}.1001.png``, each with a stray ``s{i}.####.png``."""
+    comp = root / "comp"
+    comp.mkdir(parents=True)
+    png = write_png(root / "one.png").read_bytes()
+    for i in range(count):
+        (comp / f"s{i:05d}.1001.png").write_bytes(png)
+        (comp / f"s{i:05d}.####.png").write_bytes(png)
+    (root / "one.png").unlink()
+
+
+def test_thousands_of_same_name_errors_are_each_reported_once_in_order(tmp_path: Path) -> None:
+    """Each same-name error is kept once (it used to be looked for in the list of those
+    found before: 8,000 collisions took 20 s of discovery), in the order the walk met them,
+    also when the stray files are given again beside their folder."""
+    count = 4000  # large enough for a quadratic membership test to matter
+    _collisions(tmp_path, count)
+    comp = tmp_path / "comp"
+    found = discover([tmp_path, *sorted(comp.glob("*#*"))[:50]], policy(tmp_path))
+    assert len(found.assets) == count
+    paths = [path for path, _ in found.errors]
+    assert sorted(paths) == [str(comp / f"s{i:05d}.####.png") for i in range(count)]
+    alone = discover([tmp_path], policy(tmp_path))  # the walk's order
+    assert found.errors == alone.errors
+
+
+def test_run_errors_are_written_in_one_batch_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ``run.error`` was appended on its own (lock, read the head, write, fsync): 2,000
+    symlink loops or same-name errors, 2,000 fsyncs. They are written as one batch, in
+    order. (``os.fsync`` is counted, not replaced: every call still reaches the disk.)"""
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    count = 300
+    _collisions(tmp_path, count)
+    (tmp_path / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01}\nstages: [{name: comp, paths: [comp]}]\n"
+    )
+    loaded = load_policy(tmp_path / "clearance.yaml")
+    found = discover([tmp_path], loaded)
+    synced = 0
+    real = os.fsync
+
+    def counted(fd: int) -> None:
+        nonlocal synced
+        synced += 1
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counted)
+    fsyncs = []
+    for errors in ((), found.errors):
+        synced = 0
+        session = Session(loaded, command="scan", paths=[str(tmp_path)])
+        result = session.run(found.assets, errors=errors)
+        session.close(result)
+        fsyncs.append(synced)
+    monkeypatch.undo()
+    assert fsyncs[1] <= fsyncs[0] + 1  # the errors' batch; was one per error
+    log = loaded.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(line) for line in log.open()]
+    errors = [e["details"]["path"] for e in events if e["event"] == "run.error"]
+    assert errors == [path for path, _ in found.errors] and len(errors) == count

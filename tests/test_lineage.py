@@ -377,6 +377,30 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         LineageStore(path)
 
 
+def test_a_store_of_schema_2_gets_the_version_key_index(tmp_path: Path) -> None:
+    """A ``state.db`` written before version keys were indexed is upgraded when opened: a
+    version key is then found through the index, not by scanning the table."""
+    path = tmp_path / "state.db"
+    store = LineageStore(path)
+    record(store, "comp/x.exr", version="ABCDEF0123456789" + "0" * 48)
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX lineage_assets_version")
+    db.execute("UPDATE lineage_meta SET value='2' WHERE key='schema'")
+    db.commit()
+    db.close()
+    store = LineageStore(path)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    found = store.find("abcdef01234567", tmp_path)
+    assert found is not None and found.asset == "comp/x.exr"  # case ignored, as LIKE did
+    [query] = [s for s in statements if "version" in s.partition(" WHERE ")[2]]
+    db = sqlite3.connect(path)
+    plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "lineage_assets_version" in plan and "SCAN lineage_assets" not in plan, plan
+    assert db.execute("SELECT value FROM lineage_meta WHERE key='schema'").fetchone() == ("3",)
+
+
 def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
     with pytest.raises(LineageError, match="no state store"):
         LineageStore(tmp_path / "none.db", create=False)
@@ -488,3 +512,65 @@ def test_a_sidecar_rewritten_in_place_with_its_mtime_restored_is_a_new_version(
     for state in (tmp_path / ".clearance").glob("state.db*"):
         state.unlink()
     assert outcome() == "block"  # cold
+
+
+def _final_rules(root: Path, final: str) -> tuple[int, set[str]]:
+    """Re-render the deliverable and ``clearance check`` it on its own (a farm post-task)."""
+    path = root / final
+    path.write_bytes(path.read_bytes() + b"\0")
+    checked = run_cli("check", str(path), "--format", "json")
+    [item] = checked.json()["assets"]
+    return checked.code, {f["rule"] for f in item["findings"]}
+
+
+def test_a_stray_file_checked_alone_never_takes_over_its_sequences_lineage_name(
+    comp_show: Path,
+) -> None:
+    """A stray file literally named ``seq.####.exr`` (a mis-set Write node) given alone to
+    ``check`` or ``scan`` has the name of the GenAI sequence beside it: it used to be audited
+    under that name and recorded as its latest row (generated unknown), and the re-rendered
+    deliverable built on the plate then passed. The folder is looked at as a walk does: the
+    sequence is audited, the stray file is a run error naming both (exit 2)."""
+    plate = "gen/plates/sh010_plate_v001.####.exr"
+    final = "delivery/sh010_final_v001.exr"
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    stray = comp_show / plate
+    write_exr(stray)
+    for command in ("check", "scan"):
+        done = run_cli(command, str(stray), "--format", "json", "--no-progress")
+        assert done.code == 2, done.stderr
+        assert f"{stray}: not audited: the file sh010_plate_v001.####.exr has the same name" in (
+            done.stderr
+        )
+        assert [(a["asset"], a["frames"]) for a in done.json()["assets"]] == [(plate, "1001-1003")]
+        row = LineageStore(comp_show / ".clearance" / "state.db").latest(plate)
+        assert row is not None and row.generated is True and row.frames == "1001-1003"
+    code, rules = _final_rules(comp_show, final)
+    assert code == 1 and "NFX-GP4" in rules
+
+
+def test_an_unchanged_reaudit_records_again_when_its_row_is_no_longer_the_latest(
+    comp_show: Path,
+) -> None:
+    """A row recorded later under the sequence's name (by a Clearance that let a stray file
+    take the name) hid the plate's GenAI status: a re-scan of the unchanged plate recorded
+    nothing, since its own version's row was unchanged. It now records again, so the latest
+    row for the name is the plate's, and the deliverable built on it does not pass."""
+    plate = "gen/plates/sh010_plate_v001.####.exr"
+    final = "delivery/sh010_final_v001.exr"
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    store = LineageStore(comp_show / ".clearance" / "state.db")
+    genuine = store.latest(plate)
+    assert genuine is not None and genuine.generated is True
+    record(store, plate, version="0" * 64, stage="plate_gen", generated=None, outcome="escalate")
+    store.close()
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    store = LineageStore(comp_show / ".clearance" / "state.db")
+    latest = store.latest(plate)
+    assert latest is not None and latest.version == genuine.version and latest.generated is True
+    code, rules = _final_rules(comp_show, final)
+    assert code == 1 and "NFX-GP4" in rules
+    # and a warm re-scan of it, still the latest, writes nothing more
+    before = store.count()
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    assert store.count() == before

@@ -313,3 +313,36 @@ def test_the_watchers_audit_processes_wait_for_a_lock_as_long_as_the_watcher(
     finally:
         processes.close()
     assert ("NFX-GP4", "approval") in expected[FINAL]
+
+
+def test_scan_jobs_says_once_that_the_store_cannot_be_read(tmp_path: Path) -> None:
+    """``scan --jobs 2`` with readers shut out (an exclusive lock): each worker process found
+    the store locked and said so on stderr, and so did the scanning process: the warning came
+    once per process. The workers now hand the reason to the scanning process, which says it
+    once per run (and reason), as a serial scan does."""
+    root = make_show(tmp_path)
+    for i in range(70):  # three chunks of 32: two workers
+        sidecar(root, single(root, f"comp/el{i:02d}.exr"), silent((PLATE, "production_image")))
+    first = run_cli("scan", str(root), "--format", "json", "--no-progress", "--no-cache")
+    assert first.code == 1, first.stderr
+    touch_all(root)
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import runpy, sys\n"
+        "from clearance import state\n"
+        f"state.BUSY_TIMEOUT = {WAIT}\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    with locked(root, exclusive=True):
+        done = run_cli(
+            "scan", str(root), "--format", "json", "--no-progress", "--no-cache", "--jobs", "2",
+            prefix=[sys.executable, str(launcher)],
+        )  # fmt: skip
+    assert done.code == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    warnings = lock_warnings(done.stderr)
+    assert len(warnings) == 1, done.stderr
+    assert "cannot use the state store" in warnings[0]
+    assets = {a["asset"]: a for a in done.json()["assets"]}
+    assert "PRV-02" in {f["rule"] for f in assets["comp/el69.exr"]["findings"]}

@@ -5,11 +5,13 @@ the real engine); timings live in ``benchmarks/bench_lineage_timeline.py``.
 
 from __future__ import annotations
 
+import sqlite3
+import uuid
 from pathlib import Path
 
 from clearance.discover import discover
 from clearance.engine import RunResult, Session
-from clearance.lineage import LineagePlugin, LineageStore
+from clearance.lineage import AssetRow, LineagePlugin, LineageStore, RunIndex
 from clearance.lineage.index import BULK_AFTER
 from clearance.policy import load_policy
 from test_lineage import genai_plate, sidecar, silent, single, write_config
@@ -85,3 +87,86 @@ def test_a_warm_rescan_reads_each_folder_once_and_writes_nothing(tmp_path: Path)
                 genai = [g["asset"] for g in asset.record.get("ancestry")["genai"]]
                 assert genai == [f"plates/{shot}_plate_v001.exr"], asset.asset.rel
     assert reads[0] == reads[1] <= READS
+
+
+def test_refs_that_look_like_version_keys_are_looked_up_once_each_through_an_index(
+    tmp_path: Path,
+) -> None:
+    """A ref of 12+ hex digits (a ``uuid4().hex`` asset id of a plate never audited) may be a
+    version key. Each such ref used to cost a full scan of ``lineage_assets`` (``version
+    LIKE ?``) and a commit, for every asset that declared it: now one indexed look-up per
+    distinct ref and run (a miss is remembered), and the stage still commits once."""
+    refs = [uuid.UUID(int=n + 1).hex for n in range(5)]
+    root = tmp_path / "show"
+    root.mkdir()
+    write_config(root, [{"name": "comp", "paths": ["comp"]}])
+    per_folder = 12
+    for folder in FOLDERS:
+        shot = folder.rsplit("/", 1)[-1]
+        for i in range(per_folder):
+            rel = single(root, f"{folder}/{shot}_el{i:02d}_v001.exr")
+            ref = refs[i % len(refs)]
+            sidecar(root, rel, silent((ref.upper() if i % 2 else ref, "production_image")))
+    policy = load_policy(root / "clearance.yaml")
+    assert policy.state_path is not None
+    store = LineageStore(policy.state_path)
+    for n in range(200):  # other assets' rows: a scan of the table is not free
+        store.record(
+            asset=f"old/x_{n}.exr", version=f"{n:064x}", stage="comp", frames=None,
+            generated=False, source_type=None, outcome="pass", findings=[], inputs=[],
+        )  # fmt: skip
+    store.close()
+    session = Session(policy, command="scan", write_log=False, announce=False)
+    plugin = next(p for p in session.plugins.pm.get_plugins() if isinstance(p, LineagePlugin))
+    index = plugin.index(create=False)
+    assert index is not None
+    statements: list[str] = []
+    index.store._db.set_trace_callback(statements.append)
+    result = session.run(discover([root], policy).assets)
+    assert len(result.assets) == len(FOLDERS) * per_folder
+    by_version = [s for s in statements if "version" in s.partition(" WHERE ")[2]]
+    assert len(by_version) == len(refs)  # once per ref, whatever its case, however many ask
+    kinds = [kind(s) for s in statements]
+    assert kinds.count("COMMIT") == 1  # the stage's, not one per look-up
+    db = sqlite3.connect(policy.state_path)
+    for statement in by_version:
+        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert "SCAN lineage_assets" not in plan and "INDEX" in plan, plan
+    for asset in result.assets:
+        assert asset.record is not None
+        assert asset.record.get("ancestry")["unresolved"], asset.asset.rel
+
+
+def test_a_version_key_looked_up_and_missed_is_found_once_a_row_it_names_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """The remembered miss is forgotten when the run records a row the key names (the
+    store's own rows, compared case-insensitively as before)."""
+    store = LineageStore(tmp_path / "state.db")
+    index = RunIndex(store)
+    version = "ABCDEF0123456789" + "0" * 48
+    assert index.find(version[:14], tmp_path) is None
+    index.record(
+        AssetRow(
+            0,
+            "comp/a.exr",
+            "comp",
+            version.lower(),
+            None,
+            True,
+            None,
+            "pass",
+            [],
+            [],
+            None,
+            None,
+            None,
+            None,
+            1.0,
+            None,
+        )  # fmt: skip
+    )
+    found = index.find(version[:14], tmp_path)
+    assert found is not None and found.asset == "comp/a.exr"
+    assert store.find(version[:20], tmp_path) is not None  # upper case, committed
+    index.close()

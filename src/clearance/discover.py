@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
 
-from .model import Asset, FrameFiles, relative_posix
+from .model import Asset, FrameFiles, printable, relative_posix
 from .policy import Policy
 
 __all__ = [
@@ -184,6 +184,20 @@ class Discovery:
 
     assets: list[Asset]
     errors: list[tuple[str, str]]  # (path, reason)
+
+
+class _Errors(list[tuple[str, str]]):
+    """A discovery's errors in the order found; :meth:`add` keeps each once (a set beside the
+    list: a list's own ``in`` made thousands of same-name errors quadratic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said: set[tuple[str, str]] = set()
+
+    def add(self, error: tuple[str, str]) -> None:
+        if error not in self._said:
+            self._said.add(error)
+            self.append(error)
 
 
 def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str]]]:
@@ -365,8 +379,18 @@ _NUMBER = operator.itemgetter(0)
 _FRAME_NAME = operator.itemgetter(1)
 
 
-def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) -> list[Asset]:
-    """Assets from a folder's grouped candidates, with their sidecars paired."""
+def _group(
+    folder: Path,
+    split: _Split,
+    siblings: frozenset[str],
+    root: Path,
+    firsts: dict[tuple[str, str], str] | None = None,
+) -> list[Asset]:
+    """Assets from a folder's grouped candidates, with their sidecars paired.
+
+    A sequence's name has one ``#`` per digit of its first frame, or of ``firsts[(prefix,
+    ext)]``: the first frame in the whole folder, for frames given (``render.10.png`` of
+    ``render.8.png`` … ``render.12.png`` is ``render.#.png``, as a walk names it)."""
     singles, sequences = split
     assets: list[Asset] = []
     base = relative_posix(folder, root)
@@ -388,7 +412,8 @@ def _group(folder: Path, split: _Split, siblings: frozenset[str], root: Path) ->
         )
     for (prefix, ext), (numbers, frame_names) in sequences.items():
         first_name = frame_names[0]
-        pad = len(split_frame(first_name)[1])  # type: ignore[index]
+        named_by = first_name if firsts is None else firsts.get((prefix, ext), first_name)
+        pad = len(split_frame(named_by)[1])  # type: ignore[index]
         files = FrameFiles(folder, frame_names)
         extra = sidecar_candidates(folder, first_name, sequence_prefix=prefix)
         if len(numbers) > 1:
@@ -488,7 +513,7 @@ def _shown(name: str) -> str:
     return name
 
 
-def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, str]]) -> None:
+def _same_name(found: dict[str, Asset], asset: Asset, errors: _Errors) -> None:
     """``asset`` has the name of an asset found before (``found[asset.rel]``).
 
     The same asset found twice (overlapping paths, a frame given beside its folder) is kept
@@ -512,8 +537,31 @@ def _same_name(found: dict[str, Asset], asset: Asset, errors: list[tuple[str, st
         f"not audited: {_described(second)} has the same name, {asset.rel}, as "
         f"{_described(first)}, which is audited under it; rename one of them",
     )
-    if error not in errors:  # (the file given again, beside its folder)
-        errors.append(error)
+    errors.add(error)  # once (the file given again, beside its folder)
+
+
+def _named(
+    folder: Path, whole: _Split, siblings: frozenset[str], rels: set[str], policy: Policy
+) -> list[Asset]:
+    """The assets a walk of ``folder`` (its candidates grouped: ``whole``) finds under one of
+    ``rels``."""
+    singles, sequences = whole
+    wanted = {rel.rpartition("/")[2] for rel in rels}
+    patterns = {(m[1], m[3]) for m in map(_PATTERN.fullmatch, wanted) if m is not None}
+    split: _Split = (
+        [name for name in singles if printable(name) in wanted],
+        {
+            key: frames
+            for key, frames in sequences.items()
+            if (printable(key[0]), printable(key[1])) in patterns
+        },
+    )
+    assets = _group(folder, split, siblings, policy.root)
+    return [asset for asset in assets if asset.rel in rels]
+
+
+#: a sequence's name, ``PREFIX.####.EXT``: (prefix, ``#``s, extension)
+_PATTERN = re.compile(r"(.+)\.(#+)\.([^.]+)", re.DOTALL)
 
 
 def _audited_first(asset: Asset) -> tuple[bool, bool, bytes]:
@@ -535,9 +583,10 @@ def discover(
     (``default`` for files under no stage's paths).
     """
     root = policy.root
-    errors: list[tuple[str, str]] = []
+    errors = _Errors()
     found: dict[str, Asset] = {}
     loose: list[Path] = []
+    walked: set[Path] = set()
     for raw in paths or [root]:
         top = Path(raw).resolve()
         if top.is_file():
@@ -547,19 +596,21 @@ def discover(
             errors.append((str(raw), "no such file or folder"))
             continue
         for folder, names in _walk(top, errors):
+            walked.add(folder)
             siblings = frozenset(names)  # one shared set per folder
             for asset in _group(folder, _classify(names, policy), siblings, root):
                 if found.setdefault(asset.rel, asset) is not asset:
                     _same_name(found, asset, errors)
-    given = assets_from_files(loose, policy)
-    errors.extend(given.errors)
+    given = _from_files(loose, policy, walked)
+    for error in given.errors:
+        errors.add(error)  # (a stray file and its sequence given, and their folder walked)
     for asset in given.assets:
         if found.setdefault(asset.rel, asset) is not asset:
             _same_name(found, asset, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
-    return Discovery(assets, errors)
+    return Discovery(assets, list(errors))
 
 
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
@@ -567,10 +618,21 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
 
     A sidecar given stands for the asset it describes (``X.png.genai.yaml`` → ``X.png``,
     ``PREFIX.genai.yaml`` → the frames ``PREFIX.####.EXT``); one that describes no asset
-    next to it, and a folder, are errors.
+    next to it, and a folder, are errors. Each file's folder is looked at as a walk does: an
+    asset given that has the name of another asset there (a stray ``seq.####.png`` given, the
+    sequence ``seq.1001.png`` … beside it) is one of two assets with one name (see
+    :func:`_same_name`).
     """
+    return _from_files(files, policy, set())
+
+
+def _from_files(
+    files: Sequence[str | os.PathLike[str]], policy: Policy, walked: set[Path]
+) -> Discovery:
+    """:func:`assets_from_files`; the folders in ``walked`` were walked already (the same-name
+    rule was applied to their assets)."""
     by_folder: dict[Path, list[str]] = {}
-    errors: list[tuple[str, str]] = []
+    errors = _Errors()
     listed: dict[Path, _Names | OSError] = {}  # each folder listed once, however many files
 
     def listing(folder: Path) -> _Names | OSError:
@@ -612,10 +674,20 @@ def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -
             continue
         siblings = frozenset(names.names)
         split = _split_names(sorted(set(given)))
-        for asset in _group(folder, split, siblings, policy.root):
+        whole = _classify(names.names, policy) if split[1] or folder not in walked else None
+        firsts = None
+        if whole is not None and split[1]:  # frames: named as a walk of the folder names them
+            firsts = {key: whole[1][key][1][0] for key in split[1] if key in whole[1]}
+        assets = _group(folder, split, siblings, policy.root, firsts)
+        for asset in assets:
             if found.setdefault(asset.rel, asset) is not asset:
                 _same_name(found, asset, errors)
+        # the folder's other assets with a name given (a stray seq.####.png given alone, the
+        # sequence beside it): one is audited, as when the folder is walked
+        if whole is not None and folder not in walked:
+            for other in _named(folder, whole, siblings, {a.rel for a in assets}, policy):
+                _same_name(found, other, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = policy.stage_for(asset.rel).name
-    return Discovery(assets, errors)
+    return Discovery(assets, list(errors))

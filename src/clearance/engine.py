@@ -636,10 +636,14 @@ class Session:
         parsed record.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
-        for path, reason in errors:
-            self.emit(
-                "run.error", message=f"{path}: {reason}", details={"path": path, "error": reason}
-            )
+        if errors:
+            with self.batch():  # in order, one write and fsync (per batch), not one per error
+                for path, reason in errors:
+                    self.emit(
+                        "run.error",
+                        message=f"{path}: {reason}",
+                        details={"path": path, "error": reason},
+                    )
         order = {s.name: i for i, s in enumerate(self.policy.stages)}
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
@@ -841,9 +845,10 @@ def _worker_init(
 #: row, encoded (:meth:`LineagePlugin.encoded_row_for`; ``...``: no lineage plugin); and
 #: what the walk of its inputs looked up and found (:meth:`LineagePlugin.take_consulted`).
 _Audited = tuple[AssetResult, Any, list[tuple[str, Any]], Any, Any]
-#: What a worker returns per chunk: the audited assets, and the provenance-cache rows it
-#: read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write.
-_Chunk = tuple[list[_Audited], list[tuple[str, str, str]]]
+#: What a worker returns per chunk: the audited assets; the provenance-cache rows it
+#: read fresh (``(asset, fingerprint, encoded partials)``), for the parent to write; and the
+#: lineage warnings it kept for the parent to say once (:meth:`LineagePlugin.take_unsaid`).
+_Chunk = tuple[list[_Audited], list[tuple[str, str, str]], list[tuple[str, str]]]
 
 
 class _Task(NamedTuple):
@@ -900,7 +905,8 @@ def _worker_audit(task: _Task) -> _Chunk:
         out.append((result, stats, events, row, consulted))
     # the state store is written by the parent only: workers never wait on its write lock
     rows = cache.take() if cache is not None else []
-    return out, rows
+    unsaid = lineage.take_unsaid() if isinstance(lineage, LineagePlugin) else []
+    return out, rows, unsaid
 
 
 #: The run's assets, set in the parent just before forked workers start: they inherit it,
@@ -985,9 +991,11 @@ class _WorkerPool:
         ]
         with _stop_signals_blocked():  # workers start here: they inherit the mask
             results = self.executor.map(_worker_audit, tasks)
-        for chunk, (batch, rows) in zip(chunks, results, strict=True):
+        for chunk, (batch, rows, unsaid) in zip(chunks, results, strict=True):
             if cache is not None:
                 cache.put_rows(rows)
+            if unsaid and isinstance(lineage, LineagePlugin):
+                lineage.say(unsaid)  # once per run, whichever process found it
             for asset, (result, stats, events, row, consulted) in zip(chunk, batch, strict=True):
                 stale = isinstance(lineage, LineagePlugin) and lineage.stale(asset, consulted)
                 if stale:  # inputs recorded in this stage since the worker read them

@@ -52,6 +52,7 @@ from typing import Any
 from .auditlog import NOT_JSON
 from .discover import (
     SIDECAR_SUFFIXES,
+    _Errors,
     _same_name,
     frame_ranges,
     is_candidate,
@@ -422,7 +423,7 @@ class AuditWorker(threading.Thread):
         if rival is None:
             return False
         found = {asset.rel: rival}
-        errors: list[tuple[str, str]] = []
+        errors = _Errors()
         _same_name(found, asset, errors)
         if not errors:  # the same asset after all
             return False

@@ -177,6 +177,8 @@ class LineagePlugin:
         # in a scan --jobs parent: the rows recorded in the stage under way (track_recorded)
         self._recorded: Recorded | None = None
         self._failures: set[str] = set()  # why the store could not be used (said once each)
+        #: in a scan --jobs worker: (reason, warning) for the scanning process to say
+        self._unsaid: list[tuple[str, str]] = []
         #: the busy timeout of a store opened from now on (None: the state store's); 0 once
         #: the run waited for a lock in vain, so that it never waits for it again
         self._wait: float | None = None
@@ -355,17 +357,40 @@ class LineagePlugin:
             self._failures.add(key)
             if locked and index is not None:
                 index.said_locked = True  # its commits do not say it again
-            _log.warning(
-                "lineage: cannot use the state store %s (%s): the declared inputs' ancestry of "
-                "assets audited while it cannot be used is unknown (unsure, PRV-02) and they "
-                "are not recorded (the next scan of them records them)%s",
-                self.path,
-                reason,
-                "; another process holds a lock on it: this run waits for that lock no more"
-                if locked
-                else "",
+            message = (
+                f"lineage: cannot use the state store {self.path} ({reason}): the declared "
+                "inputs' ancestry of assets audited while it cannot be used is unknown (unsure, "
+                "PRV-02) and they are not recorded (the next scan of them records them)"
+                + (
+                    "; another process holds a lock on it: this run waits for that lock no more"
+                    if locked
+                    else ""
+                )
             )
+            if self.consulting:  # a scan --jobs worker: the scanning process says it, once
+                self._unsaid.append((key, message))
+            else:
+                _log.warning("%s", message)
         return reason
+
+    def take_unsaid(self) -> list[tuple[str, str]]:
+        """The warnings a ``scan --jobs`` worker (:attr:`consulting`) kept for the scanning
+        process to say (:meth:`say`): each process found the store unusable on its own."""
+        unsaid, self._unsaid = self._unsaid, []
+        return unsaid
+
+    def say(self, unsaid: Sequence[tuple[str, str]]) -> None:
+        """Say on stderr what a worker kept (:meth:`take_unsaid`), once per run and reason."""
+        for key, message in unsaid:
+            if key in self._failures:
+                continue
+            self._failures.add(key)
+            index = self._index
+            if key == "locked" and index is not None:
+                if index.said_locked:
+                    continue  # a commit here said it already
+                index.said_locked = True
+            _log.warning("%s", message)
 
     @hookimpl
     def clearance_asset_audited(self, result: AssetResult, policy: Policy) -> None:
@@ -505,7 +530,11 @@ class LineagePlugin:
             {k: v for k, v in ancestry.items() if k != "tree"} if ancestry else None,
         )
         if read.known is not None and read.known.verdict() == verdict:
-            return None  # an unchanged re-audit (warm re-scan): nothing to write
+            index = self.index(create=False)
+            if index is not None and index.is_latest(asset.rel, result.stage, version):
+                return None  # an unchanged re-audit (warm re-scan): nothing to write
+            # a row recorded since under its name is what a ref to the name finds: record
+            # again, so the latest row for the name is this audit's
         return AssetRow.from_verdict(
             asset.rel, result.stage, version, verdict, run_id=self.run_id, at=time.time()
         )

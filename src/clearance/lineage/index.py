@@ -156,7 +156,8 @@ class Recorded:
 
     def __init__(self) -> None:
         self.names: set[str] = set()
-        self.versions: list[str] = []
+        #: the versions recorded, by their first 12 digits (lower case)
+        self.versions: dict[str, list[str]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.versions)
@@ -169,7 +170,7 @@ class Recorded:
             self.names.add(seq)
         if asset_id is not None:
             self.names.add(asset_id)
-        self.versions.append(version)
+        self.versions.setdefault(version[:12].lower(), []).append(version.lower())
 
     def clear(self) -> None:
         self.names.clear()
@@ -183,7 +184,7 @@ class Recorded:
                 return True
             if _HEX.fullmatch(key) is not None:  # a version key: any recorded one it begins
                 prefix = key.lower()
-                if any(v.startswith(prefix) for v in self.versions):
+                if any(v.startswith(prefix) for v in self.versions.get(prefix[:12], ())):
                     return True
         return False
 
@@ -235,6 +236,11 @@ class RunIndex:
         self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
         #: (ref, root) → the row found, and the look-up as a walk notes it
         self._found: dict[tuple[str, Path], tuple[AssetRow | None, Lookup]] = {}
+        #: version keys looked up in the store, by their first 12 digits (lower case): key →
+        #: the row found, or None (a miss, remembered until a row it may name is recorded)
+        self._versions: dict[str, dict[str, AssetRow | None]] = {}
+        #: the first 12 digits of the versions of the rows buffered (not committed yet)
+        self._unflushed: set[str] = set()
         self._journal: list[Lookup] | None = None  # where ancestry() notes its look-ups
         #: folder → rows it had when last read whole; kept when the view is dropped
         self._sizes: dict[str, int] = {}
@@ -274,6 +280,9 @@ class RunIndex:
                 self._ids[raw[10]] = raw
             if self._found:
                 self._found.clear()
+            head = raw[_VERSION][:12].lower()
+            self._versions.pop(head, None)  # a look-up it may answer is made again
+            self._unflushed.add(head)
             self._buffer.append(values)
             if len(self._buffer) % self.flush_rows == 0:  # a failed commit: again 1 batch later
                 self.flush_or_keep()
@@ -346,6 +355,8 @@ class RunIndex:
         if values:
             generation = self.store.commit_encoded(values)
             del self._buffer[: len(values)]
+            if not self._buffer:
+                self._unflushed.clear()
             if self._seen is not None and generation == self._seen + 1:
                 self._seen = generation  # only our own commit: the view is still current
         return len(values)
@@ -356,6 +367,7 @@ class RunIndex:
         self._cached = 0
         self._ids.clear()
         self._found.clear()
+        self._versions.clear()
         self._seen = None
 
     # -- reading ----------------------------------------------------------------------------
@@ -369,6 +381,13 @@ class RunIndex:
                 return AssetRow.from_sql(raw, self._loads)
             self._mark()
             return self.store.exact(asset, stage, version)  # an older version (rare)
+
+    def is_latest(self, asset: str, stage: str, version: str) -> bool:
+        """Is this version of ``asset`` audited in ``stage`` the latest row recorded under its
+        name (in any stage): what a ref to the name finds?"""
+        with self._lock:
+            raw = self._folder(asset).latest.get(asset)
+            return raw is not None and raw[_STAGE] == stage and raw[_VERSION] == version
 
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""
@@ -442,11 +461,22 @@ class RunIndex:
             self._ids[text] = raw = raws[-1] if raws else None
             if raw is not None:
                 return raw
-        if len(text) < 12:
+        if len(text) < 12 or _HEX.fullmatch(text) is None:
             return None
-        self._commit()  # a version key may name a row of this run
+        key = text.lower()
+        found = self._versions.get(key[:12])
+        if found is not None and key in found:
+            return found[key]  # looked up before, nothing it may name recorded since
+        if key[:12] in self._unflushed:
+            self._commit()  # a row of this run it may name: the store answers with it
         self._mark()
-        return self.store.by_version_key(text)
+        row = self.store.by_version_key(text)
+        if found is None:
+            if len(self._versions) >= _MEMO:
+                self._versions.clear()
+            found = self._versions[key[:12]] = {}
+        found[key] = row
+        return row
 
     def _folder(self, rel: str) -> _Folder:
         """The folder view holding ``rel``'s rows, read from the store if not read yet: one

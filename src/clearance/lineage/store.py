@@ -39,8 +39,9 @@ __all__ = [
 ]
 
 #: Version of the ``lineage_*`` tables, kept in ``lineage_meta`` (key ``schema``).
-#: 1: the table; 2: ``ancestry`` (each row's GenAI ancestry summary, so a walk stops there).
-SCHEMA_VERSION = 2
+#: 1: the table; 2: ``ancestry`` (each row's GenAI ancestry summary, so a walk stops there);
+#: 3: an index of version keys (``lower(version)``: a ref of 12+ hex digits is a range on it).
+SCHEMA_VERSION = 3
 
 
 class LineageError(Exception):
@@ -80,7 +81,8 @@ CREATE TABLE IF NOT EXISTS lineage_assets (
 );
 CREATE INDEX IF NOT EXISTS lineage_assets_seq ON lineage_assets (seq_key, audited_at)
     WHERE seq_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS lineage_assets_id ON lineage_assets (asset_id) WHERE asset_id IS NOT NULL
+CREATE INDEX IF NOT EXISTS lineage_assets_id ON lineage_assets (asset_id) WHERE asset_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS lineage_assets_version ON lineage_assets (lower(version))
 """
 
 
@@ -323,7 +325,10 @@ class LineageStore:
         """The latest audit whose version key starts with ``text`` (12+ hex digits)."""
         if len(text) < 12 or not re.fullmatch(r"[0-9a-fA-F]+", text):
             return None
-        return self._one("version LIKE ?", (text.lower() + "%",))
+        # what ``version LIKE 'text%'`` says (ASCII case ignored), as a range on an index
+        low = text.lower()
+        high = low[:-1] + chr(ord(low[-1]) + 1)
+        return self._one("lower(version) >= ? AND lower(version) < ?", (low, high))
 
     def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
         """The row of exactly this version of ``asset`` audited in ``stage``, if recorded."""
