@@ -131,6 +131,7 @@ __all__ = [
     "line_hash",
     "make_audit_logger",
     "next_append",
+    "parsed_event_seq",
     "prepare_event",
     "rotated_files",
     "rotated_head",
@@ -614,6 +615,11 @@ def event_seq(line: bytes) -> int | None:
         obj = json.loads(line)
     except NOT_JSON:
         return None
+    return parsed_event_seq(obj)
+
+
+def parsed_event_seq(obj: Any) -> int | None:
+    """:func:`event_seq` of a line already parsed (``report`` reads each line once)."""
     if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
     seq, prev = obj["seq"], obj["prev"]
