@@ -500,6 +500,8 @@ class _Walker:
             below = (
                 f"after seq {lower_seq} at {self.where(lower)}, " if lower is not _VIRTUAL else ""
             )
+            if lower is _VIRTUAL:  # the chain starts with them
+                self.result.first_seq = first.seq
             self.brk(
                 "reordered",
                 first,
@@ -653,6 +655,8 @@ class _Walker:
             visit(nxt)
             path.append(nxt)
             cur, cur_seq = nxt, nxt_seq
+        if anchor is _VIRTUAL and len(path) > 1 and self.result.first_seq is None:
+            self.result.first_seq = path[1].seq  # the chain's first line, not the file's
         if resume is None:
             self.chain_end = cur
         elif cur is not resume:
@@ -941,8 +945,8 @@ def _read(
                     expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
             offset += len(raw)
             pos += 1
-            if result.first_seq is None and events:
-                result.first_seq = seq1 if fast else walker.p1.seq
+            if result.first_seq is None and fast and events:
+                result.first_seq = seq1  # else the walk names the chain's first line
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
     return not_event
