@@ -454,6 +454,12 @@ class AuditLog:
             fd = self._open_active()
             try:
                 seq, prev, prefix, recovered = _read_head(self.path)
+                if seq + (recovered is not None) + len(prepared) > MAX_SEQ:
+                    # a longer seq is no event's: every later writer would refuse the log
+                    raise AuditLogError(
+                        f"{self.path}: cannot append {len(prepared)} event(s) after seq {seq}: "
+                        f"no event has a seq past {MAX_SEQ} (19 digits); start a new audit log"
+                    )
                 pending: list[bytes] = [prefix] if prefix else []
                 size = os.fstat(fd).st_size + len(prefix)
                 pending_size = len(prefix)  # one write holds at most MAX_EVENT_BYTES
