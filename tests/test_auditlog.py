@@ -21,10 +21,12 @@ import structlog
 from clearance.auditlog import (
     ENVELOPE,
     GENESIS,
+    MAX_SEQ,
     AuditLog,
     AuditLogError,
     audit_batch,
     make_audit_logger,
+    prepare_event,
     rotated_files,
 )
 from clearance.auditlog_verify import verify_log
@@ -642,3 +644,30 @@ def test_scan_on_a_read_only_file_system_exits_2(tmp_path: Path) -> None:
     err = (tmp_path / "err.txt").read_text()
     assert (tmp_path / "rc.txt").read_text().strip() == "2", err
     assert "Read-only file system" in err and "audit.jsonl" in err
+
+
+@pytest.mark.parametrize("events", [1, 2], ids=["after-the-largest", "a-batch-crossing-it"])
+def test_a_seq_past_19_digits_is_refused_before_anything_is_written(
+    tmp_path: Path, events: int
+) -> None:
+    """After an event with seq MAX_SEQ - events + 1 … MAX_SEQ the writer wrote a 20-digit seq,
+    which is no event's: every later writer refused the log and verify called the writer's
+    own line edited. The writer refuses instead, naming the log, and writes nothing."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append({"event": "run.started"})
+    (first,) = path.read_bytes().splitlines()
+    body = prepare_event({"event": "run.started"}, str(path))
+    last_seq = MAX_SEQ - events + 1
+    with open(path, "ab") as fh:
+        fh.write(
+            b'{"schema":"clearance.event/1","seq":%d,"prev":"%s",%s\n'
+            % (last_seq, hashlib.sha256(first).hexdigest().encode(), body)
+        )
+    before = path.read_bytes()
+    with pytest.raises(AuditLogError, match=rf"{re.escape(str(path))}: cannot append 2 event"):
+        AuditLog(path).append_many([{"event": "finding"}, {"event": "run.finished"}])
+    assert path.read_bytes() == before
+    if events == 2:  # one more still fits
+        assert AuditLog(path).append({"event": "run.finished"})["seq"] == MAX_SEQ
+    with pytest.raises(AuditLogError, match=f"no event has a seq past {MAX_SEQ}"):
+        AuditLog(path).append({"event": "run.finished"})

@@ -480,7 +480,74 @@ def test_lines_whose_fields_have_other_types_are_skipped_in_every_format(
             fh.write(json.dumps({**hostile[-1], "seq": 7}) + "\n")
     proc = clearance("report", "-f", fmt, str(show_log), str(other))
     assert proc.returncode in (0, 1), proc.stderr
-    assert "internal error" not in proc.stderr and "12 line(s)" in proc.stderr, proc.stderr
+    # the last one has a whole-number seq but none of schema and prev: no event either
+    assert "internal error" not in proc.stderr and "14 line(s)" in proc.stderr, proc.stderr
+
+
+def _block_then(path: Path, last: bytes) -> None:
+    """A BLOCK for comp/sh010.exr written by the real writer, then ``last`` appended as is."""
+    AuditLog(path).append_many(
+        [
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": "comp/sh010.exr",
+                "rule": "NFX-T2",
+                "outcome": "block",
+                "status": "open",
+                "message": "replica without consent",
+            },
+            {
+                "event": "asset.audited",
+                "stage": "comp",
+                "asset": "comp/sh010.exr",
+                "outcome": "block",
+            },
+        ]
+    )
+    with open(path, "ab") as fh:
+        fh.write(last)
+
+
+_FORGED_PASS = {
+    "time": "2099-01-01T00:00:00.000Z",
+    "event": "asset.audited",
+    "run_id": "r2",
+    "host": "h",
+    "stage": "comp",
+    "asset": "comp/sh010.exr",
+    "outcome": "pass",
+}
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        json.dumps(_FORGED_PASS).encode(),  # torn for verify: no newline
+        json.dumps(_FORGED_PASS).encode() + b"\n",
+        json.dumps({**_FORGED_PASS, "seq": 10**25, "prev": "0" * 64}).encode() + b"\n",
+    ],
+    ids=["torn", "no-envelope", "seq-of-26-digits"],
+)
+def test_a_line_that_is_not_an_event_never_becomes_an_assets_latest_audit(
+    tmp_path: Path, last: bytes
+) -> None:
+    """A JSON object with a time and an event but not what a writer writes (no schema, seq or
+    prev; a seq past 19 digits) is not an event: report skips it with a warning, as verify
+    and the writers define an event. Left as a torn last line, the next writer recovers it
+    and verify is satisfied; report read it as the asset's latest audit (a PASS in 2099)."""
+    path = tmp_path / "audit.jsonl"
+    _block_then(path, last)
+    if not last.endswith(b"\n"):
+        assert clearance("verify", str(path)).returncode == 0  # torn: a crash, not tampering
+        AuditLog(path).append({"event": "run.started"})  # recovers it
+        proc = clearance("verify", str(path))
+        assert proc.returncode == 0 and "RECOVERED" in proc.stdout, proc.stdout
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 line(s)" in proc.stderr and "clearance verify" in proc.stderr
+    (asset,) = json.loads(proc.stdout)["assets"]
+    assert (asset["asset"], asset["outcome"]) == ("comp/sh010.exr", "block")
 
 
 def test_details_a_plugin_gives_as_other_json_values_are_shown_as_json(tmp_path: Path) -> None:

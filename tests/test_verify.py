@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clearance.auditlog import AuditLog, AuditLogError, prepare_event, rotated_files
+from clearance.auditlog import GENESIS, AuditLog, AuditLogError, prepare_event, rotated_files
 from clearance.auditlog_verify import verify_log
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -205,10 +205,12 @@ def test_swapped_rotated_files_are_reordered_not_gaps(tmp_path: Path) -> None:
     third.rename(second)
     spare.rename(third)
     result = verify_log(path)
-    assert [(b.kind, Path(b.file).name, b.line) for b in result.breaks] == [
-        ("reordered", second.name, 1),
-        ("reordered", third.name, 1),
-    ]
+    # the chain goes from the first file to the second (now holding the third's lines); the
+    # lines now in the third file are where the chain goes back: moved, named where they belong
+    (brk,) = result.breaks
+    assert (brk.kind, Path(brk.file).name, brk.line) == ("reordered", third.name, 1)
+    assert f"they belong after seq {brk.seq - 1} at {path.name}.000001:" in brk.message
+    assert f"at {second.name}:1: lines are out of order" in brk.message
     assert clearance("verify", str(path)).returncode == 3
 
 
@@ -1108,3 +1110,107 @@ def test_checkpoint_refuses_to_sign_next_to_a_forged_checkpoint(log: Path, key: 
     cps.write_text(json.dumps(record) + "\n")
     proc = clearance("checkpoint", str(log), "--key", str(key))
     assert proc.returncode == 3 and "signature does not verify" in proc.stdout
+
+
+# -- lines off the chain the walk never reaches ---------------------------------------------------
+
+
+def _audits(path: Path, n: int, host: str = "render07") -> list[bytes]:
+    """A log of ``n`` asset audits written by the real writer; its lines."""
+    AuditLog(path).append_many(
+        [
+            {"event": "asset.audited", "host": host, "stage": "comp", "asset": f"sh{i:03d}.exr"}
+            for i in range(n)
+        ]
+    )
+    return read(path)
+
+
+def _forged_chain(path: Path, first_seq: int, before: bytes | None, n: int) -> list[bytes]:
+    """``n`` forged events from ``first_seq`` on, chained to ``before`` (None: the log's
+    start) as a writer would chain them."""
+    forged: list[bytes] = []
+    prev = GENESIS if before is None else _sha(before)
+    for i in range(n):
+        body = prepare_event(
+            {"event": "asset.audited", "stage": "comp", "asset": "sh000.exr", "outcome": "pass"},
+            str(path),
+        )
+        forged.append(
+            b'{"schema":"clearance.event/1","seq":%d,"prev":"%s",%s'
+            % (first_seq + i, prev.encode(), body)
+        )
+        prev = _sha(forged[-1])
+    return forged
+
+
+def test_events_replaced_under_a_checkpoint_by_forged_ones_are_tampering(
+    tmp_path: Path, key: Path
+) -> None:
+    """Seq 2-3 replaced by forged events and one forged filler (seq 2-4 chained to line 1),
+    then the original lines from seq 4 on: the original seq 4 goes back below the chain
+    the walk follows, so it is off the chain, and the checkpoint does not vouch for what
+    follows it. verify --key names it, and checkpoint refuses to sign."""
+    log = tmp_path / "audit.jsonl"
+    lines = _audits(log, 10)
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    cps = log.with_name(log.name + ".checkpoints")
+    signed = cps.read_bytes()
+    write(log, [lines[0], *_forged_chain(log, 2, lines[0], 3), *lines[3:]])
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3, proc.stdout
+    assert f"INSERTED   {log}:5: line (seq 4) is not part of the chain" in proc.stdout
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3 and "not signing" in proc.stderr
+    assert cps.read_bytes() == signed
+
+
+def test_a_rewritten_history_ending_in_copies_of_the_signed_lines_fails_the_checkpoint(
+    tmp_path: Path, key: Path
+) -> None:
+    """The whole signed history rewritten (a consistent forged chain of seq 1-9), then
+    verbatim copies of the original seq 9 and the checkpointed seq 10: the copies do not
+    chain to the forged seq 9, so the checkpointed line is not the one the chain goes through."""
+    log = tmp_path / "audit.jsonl"
+    lines = _audits(log, 10)
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    write(log, [*_forged_chain(log, 1, None, 9), *lines[8:]])
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3, proc.stdout
+    assert f"INSERTED   {log}:10: line (seq 9) is not part of the chain" in proc.stdout
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 3 and "not signing" in proc.stderr
+
+
+def test_another_hosts_log_appended_to_a_log_is_inserted(tmp_path: Path) -> None:
+    """``cat hostA.jsonl >> hostB.jsonl``: hostA's lines repeat seqs the chain has passed;
+    none of them is on the chain, before or after the next writer chains to the last one."""
+    host_a, host_b = tmp_path / "hostA.jsonl", tmp_path / "hostB.jsonl"
+    _audits(host_a, 3, host="hostA")
+    _audits(host_b, 6, host="hostB")
+    with open(host_b, "ab") as fh:
+        fh.write(host_a.read_bytes())
+    proc = clearance("verify", str(host_b))
+    assert proc.returncode == 3, proc.stdout
+    assert "9 events (seq 1-6)" in proc.stdout
+    for line, seq in ((7, 1), (8, 2), (9, 3)):
+        assert f"INSERTED   {host_b}:{line}: line (seq {seq}) is not part" in proc.stdout
+    AuditLog(host_b).append({"event": "run.started"})
+    proc = clearance("verify", str(host_b))
+    assert proc.returncode == 3 and f"INSERTED   {host_b}:10: line (seq 4)" in proc.stdout
+
+
+def test_copies_of_earlier_lines_replayed_after_them_are_inserted(tmp_path: Path) -> None:
+    """Copies of seq 9-10 right after seq 10: the line after them chains to the copy of
+    seq 10 as well as to the original, but the copies are not on the chain."""
+    log = tmp_path / "audit.jsonl"
+    lines = _audits(log, 12)
+    write(log, [*lines[:10], *lines[8:10], *lines[10:]])
+    result = verify_log(log)
+    assert [(b.kind, b.line, b.seq) for b in result.breaks] == [
+        ("inserted", 11, 9),
+        ("inserted", 12, 10),
+    ]
+    assert (result.first_seq, result.last_seq) == (1, 12)
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3 and "TAMPERED" in proc.stdout

@@ -131,6 +131,7 @@ __all__ = [
     "line_hash",
     "make_audit_logger",
     "next_append",
+    "parsed_event_seq",
     "prepare_event",
     "rotated_files",
     "rotated_head",
@@ -453,6 +454,12 @@ class AuditLog:
             fd = self._open_active()
             try:
                 seq, prev, prefix, recovered = _read_head(self.path)
+                if seq + (recovered is not None) + len(prepared) > MAX_SEQ:
+                    # a longer seq is no event's: every later writer would refuse the log
+                    raise AuditLogError(
+                        f"{self.path}: cannot append {len(prepared)} event(s) after seq {seq}: "
+                        f"no event has a seq past {MAX_SEQ} (19 digits); start a new audit log"
+                    )
                 pending: list[bytes] = [prefix] if prefix else []
                 size = os.fstat(fd).st_size + len(prefix)
                 pending_size = len(prefix)  # one write holds at most MAX_EVENT_BYTES
@@ -614,6 +621,11 @@ def event_seq(line: bytes) -> int | None:
         obj = json.loads(line)
     except NOT_JSON:
         return None
+    return parsed_event_seq(obj)
+
+
+def parsed_event_seq(obj: Any) -> int | None:
+    """:func:`event_seq` of a line already parsed (``report`` reads each line once)."""
     if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
     seq, prev = obj["seq"], obj["prev"]

@@ -37,7 +37,9 @@ smallest unvisited ``seq`` (of two lines with it, the one the chain links up wit
 the one a ``log.recovered`` event beside it does not name as torn) and names why: the line
 before was *edited* (nothing is missing), lines sitting exactly where the missing ``seq``
 values belong were *edited* (or moved there), otherwise lines were *deleted*. Lines the chain
-never reaches are *inserted*. At the end, a range reported missing that runs
+never reaches are *inserted*: the chain only goes forward in ``seq``, so a region links up
+again only at a line the rebuilt chain reaches (a run that chains on from a line whose ``seq``
+goes back, such as copies or another log's lines, stays in the region). At the end, a range reported missing that runs
 of chained lines elsewhere fill exactly (from the line before it to the line after it) was
 moved, not deleted: *reordered*.
 
@@ -361,10 +363,14 @@ class _Walker:
         #: added when read, and dropped when the walk leaves it off the chain (a checkpoint
         #: holds the log to the line at its seq that the chain goes through, no other)
         self.seen: dict[int, dict[int, str]] = {}
+        self.off_chain: dict[int, tuple[int, str]] = {}  # dropped from ``seen``: pos -> (seq, hash)
         self.p1 = _VIRTUAL
         self.p2 = _VIRTUAL
         self.region: list[_Line] | None = None
-        self.anchor = _VIRTUAL
+        self.anchor = _VIRTUAL  # the last line on the chain before the region
+        #: no line of the region can be the walk's next line from the anchor (its seq is not
+        #: above the anchor's and it does not link to it): closing it would not link up
+        self.unreachable = False
         self.chain_end: _Line | None = None  # set when the log ends inside a damaged region
         #: runs of lines that chain one to the next in file order, ``[first, last]``; kept
         #: only once the chain breaks (an intact log is one run, never materialised)
@@ -407,15 +413,35 @@ class _Walker:
                     self.anchor, self.region = _VIRTUAL, [line]
                 else:
                     self.anchor, self.region = self.p2, [p1, line]
-        elif good:
-            self.close(region, region.pop())  # the last line with a bad link resumes the chain
-            self.region = None
+                self.unreachable = False
+        elif good and not self.unreachable:
+            # the last line with a bad link resumes the chain, if the walk reaches it
+            resume = region.pop()
+            end = self.close(region, resume)
+            if end is resume:
+                self.region = None
+            else:  # off the chain (a copy, another log's line): the region goes on from the end
+                self._reanchor(end, [resume, line])
         else:
             region.append(line)
-            if len(region) > _REGION_LIMIT:
-                self.close(region, None)
-                self.region = None
+            self.unreachable = self.unreachable and self._unreachable(line)
+            if len(region) > _REGION_LIMIT:  # classified as it stands, from where the walk ends
+                region.pop()
+                self._reanchor(self.close(region, None), [line])
         self.p2, self.p1 = p1, line
+
+    def _reanchor(self, end: _Line, region: list[_Line]) -> None:
+        """Go on with ``region`` after a close whose walk ended at ``end``, not at its last
+        line: only a line the walk reaches is on the chain, and only such a line resumes it
+        (the fast path, and checkpoints, trust what follows it)."""
+        self.anchor, self.region = end, region
+        self.unreachable = all(self._unreachable(n) for n in region)
+
+    def _unreachable(self, line: _Line) -> bool:
+        """``line`` cannot be the walk's next line from the anchor: it does not link to it, and
+        its seq (if any) is not above the anchor's (the walk jumps only forward)."""
+        anchor = self.anchor
+        return line.prev != anchor.h and (line.seq is None or line.seq <= (anchor.seq or 0))
 
     def _new_segment(self, before: _Line, line: _Line) -> None:
         """``line`` does not chain to ``before``, the line before it in the files."""
@@ -461,6 +487,9 @@ class _Walker:
                 for pos in range(segment[0].pos, segment[1].pos + 1):
                     if pos in self.unchained:
                         dropped.append(self.unchained.pop(pos))
+                    if pos in self.off_chain:  # on the chain after all, where it belongs
+                        seq, h = self.off_chain.pop(pos)
+                        self.seen.setdefault(seq, {})[pos] = h
             first, last = run[0][0], run[-1][1]
             span = (
                 f"seq {first.seq} is at {self.where(first)}; it belongs"
@@ -471,6 +500,8 @@ class _Walker:
             below = (
                 f"after seq {lower_seq} at {self.where(lower)}, " if lower is not _VIRTUAL else ""
             )
+            if lower is _VIRTUAL:  # the chain starts with them
+                self.result.first_seq = first.seq
             self.brk(
                 "reordered",
                 first,
@@ -498,12 +529,17 @@ class _Walker:
             h, seq = last.h, last.seq + 1
         return None
 
-    def close(self, middle: list[_Line], resume: _Line | None) -> None:
-        """Classify the damaged region between ``self.anchor`` and ``resume``.
+    def close(self, middle: list[_Line], resume: _Line | None) -> _Line:
+        """Classify the damaged region between ``self.anchor`` and ``resume``; return the last
+        line of the rebuilt chain (``resume`` when the chain links up with it).
 
         Rebuilds the chain from the anchor: follow ``prev`` links (whatever the file order);
         where no line links on, continue at the smallest ``seq`` still unvisited and name why
         the link is missing (an edited line, deleted lines, or lines edited beyond parsing).
+        The walk stops at ``resume``: the lines after it in the file continue the chain, so a
+        line of the region with a higher seq is off it here (moved lines are found at the end).
+        A ``resume`` the walk does not reach (its seq is not above the chain's) is not on the
+        chain: the caller goes on with it in the next region.
         """
         anchor = self.anchor
         nodes = [*middle] + ([resume] if resume is not None else [])
@@ -559,7 +595,7 @@ class _Walker:
         explained: set[int] = set()  # not on the chain, but already reported (edited in place)
         path = [anchor]
         cur, cur_seq = anchor, anchor.seq or 0
-        while True:
+        while cur is not resume:
             linked_to: _Line | None = None
             if resume is not None and resume.prev == cur.h and resume.pos not in visited:
                 linked_to = resume
@@ -619,8 +655,12 @@ class _Walker:
             visit(nxt)
             path.append(nxt)
             cur, cur_seq = nxt, nxt_seq
+        if anchor is _VIRTUAL and len(path) > 1 and self.result.first_seq is None:
+            self.result.first_seq = path[1].seq  # the chain's first line, not the file's
         if resume is None:
             self.chain_end = cur
+        elif cur is not resume:
+            nodes.pop()  # classified with the next region
         if self.want:
             self._seen_on_chain(nodes, path)
         # chained lines out of file order: reordered
@@ -659,6 +699,7 @@ class _Walker:
             found = self.brk("inserted", n, message)
             if n.seq is not None:
                 self.unchained[n.pos] = found
+        return cur
 
     def _seen_on_chain(self, nodes: list[_Line], path: list[_Line]) -> None:
         """Keep in ``self.seen`` only the lines of ``nodes`` that the walk put on the chain: a
@@ -670,8 +711,8 @@ class _Walker:
                 continue
             if n.pos in chain:
                 self.seen.setdefault(n.seq, {})[n.pos] = n.h
-            else:
-                self.seen.get(n.seq, {}).pop(n.pos, None)
+            elif self.seen.get(n.seq, {}).pop(n.pos, None) is not None:
+                self.off_chain[n.pos] = (n.seq, n.h)
 
     def text(self, line: _Line) -> bytes:
         """The bytes of ``line`` (without its newline), read again from the snapshot."""
@@ -904,8 +945,8 @@ def _read(
                     expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
             offset += len(raw)
             pos += 1
-            if result.first_seq is None and events:
-                result.first_seq = seq1 if fast else walker.p1.seq
+            if result.first_seq is None and fast and events:
+                result.first_seq = seq1  # else the walk names the chain's first line
     walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
     result.events = events
     return not_event

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import ENVELOPE, NOT_JSON, rotated_files
+from clearance.auditlog import ENVELOPE, NOT_JSON, parsed_event_seq, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 
@@ -299,23 +299,19 @@ _TEXT_FIELDS = ENVELOPE[ENVELOPE.index("run_id") : ENVELOPE.index("details")]
 
 
 def _readable(event: Any) -> bool:
-    """True if ``event`` (a line of the log, parsed) is one the report reads: an object with a
-    string ``time`` and ``event``, its other envelope fields strings or null, ``details`` an
-    object and ``seq`` a whole number (or absent), as writers write them. Any other line was
-    not written by a writer (``clearance verify`` names it): skipped and counted."""
-    if not isinstance(event, dict):
-        return False
-    get = event.get
-    if not isinstance(get("time"), str) or not isinstance(get("event"), str):
+    """True if ``event`` (a line of the log, parsed) is one the report reads: an event as
+    writers and ``verify`` define it (``auditlog.parsed_event_seq``: the whole envelope,
+    ``schema``, a ``seq`` of at most 19 digits, a SHA-256 ``prev``, ``details`` an object), with
+    a string ``time`` and its other envelope fields strings or null, as writers write them.
+    Any other line was not written by a writer (a torn line, recovered or not, is never an
+    event; ``clearance verify`` names it): skipped and counted."""
+    if parsed_event_seq(event) is None or not isinstance(event["time"], str):
         return False
     for key in _TEXT_FIELDS:
-        value = get(key)
+        value = event[key]
         if value is not None and not isinstance(value, str):
             return False
-    details, seq = get("details"), get("seq")
-    return (details is None or isinstance(details, dict)) and (
-        seq is None or (isinstance(seq, int) and not isinstance(seq, bool))
-    )
+    return True
 
 
 def _text(value: Any) -> str | None:
