@@ -243,3 +243,128 @@ def test_a_pass_finding_is_never_open_in_scan_log_or_report(tmp_path: Path) -> N
     rows = [f for a in report["assets"] for f in a["findings"] if f["outcome"] == "pass"]
     assert len(rows) == 2 and all(f["status"] is None for f in rows)
     assert report["summary"]["open_findings"] == 0
+
+
+CHANGER = """
+import unicodedata
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-C1", title="c", principle="site", outcome=Outcome.NOTICE))
+
+@hookimpl
+def clearance_check_asset(record):
+    p = record.get("steps")[0]["prompt"]["text"]
+    return [Finding(rule="SITE-C1", message="zw: " + "\\u200b".join(p), evidence={
+        p: True,
+        "slug": "_".join(p.split()) + ".png",
+        "nfd": unicodedata.normalize("NFD", p),
+        "soft": "\\u00ad".join(p.split(" ")),
+        "dashed": "-".join(p.upper().split()),
+    })]
+"""
+
+
+def _marker_of(events: list[dict], asset: str = "comp/a.png") -> str:
+    audited = next(e for e in events if e["event"] == "asset.audited" and e["asset"] == asset)
+    return "[prompt " + audited["details"]["prompts"][0][:19] + "]"
+
+
+def test_a_prompt_quoted_with_its_characters_changed_is_redacted(clearance_run, tmp_path) -> None:
+    plugin = tmp_path / "changer.py"
+    plugin.write_text(CHANGER, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    doc = genai_sidecar()
+    doc["steps"][0]["prompt"]["text"] = "desert street at dusk, café neon"
+    run.asset("comp/a.png", sidecar=doc)
+    events = run.scan().events()
+    log = json.dumps(events, ensure_ascii=False)
+    for part in ("desert", "dusk", "DESERT", "de\u0301"):
+        assert part not in log, part
+    marker = _marker_of(events)
+    finding = next(e for e in events if e.get("rule") == "SITE-C1")
+    assert finding["message"] == "zw: " + marker  # zero-width spaces between the letters
+    assert finding["details"]["evidence"] == {
+        marker: True,  # a key
+        "slug": marker + ".png",  # the right span: the suffix stays
+        "nfd": marker,  # decomposed accents
+        "soft": marker,  # soft hyphens for spaces
+        "dashed": marker,
+    }
+
+
+SHORT = """
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-S1", title="s", principle="site", outcome=Outcome.NOTICE))
+
+@hookimpl
+def clearance_check_asset(record):
+    return [Finding(rule="SITE-S1", message="made by acme-diffusion, prompt: a",
+                    evidence={"said": "a cat", "tool": "acme-diffusion"})]
+"""
+
+
+def test_a_short_prompt_is_redacted_only_as_a_whole_word(clearance_run, tmp_path) -> None:
+    plugin = tmp_path / "short.py"
+    plugin.write_text(SHORT, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    doc = genai_sidecar()
+    doc["steps"][0]["prompt"]["text"] = "a"
+    run.asset("comp/a.png", sidecar=doc)
+    events = run.scan().events()
+    marker = _marker_of(events)
+    finding = next(e for e in events if e.get("rule") == "SITE-S1")
+    assert finding["message"] == "made by acme-diffusion, prompt: " + marker
+    assert finding["details"]["evidence"] == {"said": marker + " cat", "tool": "acme-diffusion"}
+    messages = [e["message"] for e in events if e.get("message")]
+    assert not any("]cme" in m or "]sset" in m for m in messages)
+
+
+MANY = """
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-M1", title="m", principle="site", outcome=Outcome.NOTICE))
+
+@hookimpl
+def clearance_check_asset(record):
+    return [Finding(rule="SITE-M1", message="quotes " + s["prompt"]["text"],
+                    evidence={"n": i}) for i, s in enumerate(record.get("steps"))]
+"""
+
+
+def test_the_prompts_of_an_asset_are_indexed_once_each(
+    clearance_run, tmp_path, monkeypatch
+) -> None:
+    from clearance import _redact
+
+    built: list[str] = []
+    pieces = _redact._pieces
+
+    def counted(folded: str) -> frozenset[str]:
+        built.append(folded)
+        return pieces(folded)
+
+    monkeypatch.setattr(_redact, "_pieces", counted)
+    plugin = tmp_path / "many.py"
+    plugin.write_text(MANY, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    doc = genai_sidecar()
+    step = doc["steps"][0]
+    doc["steps"] = [
+        {**step, "prompt": {**step["prompt"], "text": f"prompt number {i} of the lot"}}
+        for i in range(20)
+    ]
+    run.asset("comp/a.png", sidecar=doc)
+    events = run.scan().events()
+    quoted = [e for e in events if e.get("rule") == "SITE-M1"]
+    assert len(quoted) == 20 and all("prompt number" not in e["message"] for e in quoted)
+    assert sorted(built) == sorted(f"promptnumber{i}ofthelot" for i in range(20))

@@ -1,36 +1,49 @@
 """Prompt redaction: prompt text never reaches the audit log in clear, whole or quoted in part.
 
-A checker may quote a prompt in a finding's message or evidence, whole or in part (its first
-words, a tail, a phrase). Every such quote is replaced by the prompt's hash marker
-(``[prompt sha256:0123456789ab]``). A part counts as a quote when, compared case-insensitively
-with every run of whitespace as one space, it is a piece of the prompt at least
-:data:`MIN_CHARS` characters long that spans at least :data:`MIN_WORDS` words (its first and
-last words may be cut), or any piece at least :data:`LONG_CHARS` long (text without spaces).
-Shorter pieces (a single word, a two-word name that the prompt's ``references`` also give)
-are left as written: they cannot be told from ordinary words.
+A checker may quote a prompt in a finding's message, evidence (keys included), remediation or
+principle, or in an exception text, whole or in part (its first words, a tail, a phrase, a
+slug of it). Every such quote is replaced by the prompt's hash marker
+(``[prompt sha256:0123456789ab]``).
 
-The work is linear in the sizes of the prompt and the text: the prompt's pieces of
-:data:`MIN_CHARS` characters are indexed once (a set), and the text is read once against it.
+Text is compared by its letters and digits only: case-folded, NFKD-normalised with combining
+marks dropped (accents, NFD text), and with every other character — whitespace,
+punctuation, ``_``, ``-``, invisible format characters (zero-width spaces, soft hyphens) —
+counted as a word break and otherwise ignored. The whole prompt is replaced where it stands
+as whole words (never inside a longer word: a prompt ``a`` is not every letter ``a``). A part
+is replaced when it is a piece of the prompt of at least :data:`MIN_CHARS` letters and
+digits spanning at least :data:`MIN_WORDS` words (its first and last words may be cut), or
+any piece of at least :data:`LONG_CHARS` letters and digits. Shorter pieces (a single word, a
+two-word name that the prompt's ``references`` also give) are left as written: they cannot be
+told from ordinary words.
+
+The work is linear in the sizes of the prompts and the text: a :class:`PromptRedactor` indexes
+each prompt's pieces once (build one per asset), and each text is read once per prompt.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["MIN_CHARS", "MIN_WORDS", "LONG_CHARS", "prompt_hash", "redact_prompts"]
+__all__ = [
+    "MIN_CHARS",
+    "MIN_WORDS",
+    "LONG_CHARS",
+    "PromptRedactor",
+    "prompt_hash",
+    "redact_prompts",
+]
 
-#: the shortest piece of a prompt that is redacted where a checker quotes it
-MIN_CHARS = 12
+#: the fewest letters and digits of a prompt's piece that is redacted where a checker quotes it
+MIN_CHARS = 10
 #: ... when it spans at least this many words
 MIN_WORDS = 3
-#: ... or, whatever its words, when it is at least this long (a prompt without spaces)
+#: ... or, whatever its words, when it has at least this many (a prompt without spaces)
 LONG_CHARS = 24
 
-_WORD = re.compile(r"\w+")
+_MARKS = frozenset(("Mn", "Mc", "Me"))
 
 
 def prompt_hash(text: str) -> str:
@@ -41,83 +54,129 @@ def _marker(text: str) -> str:
     return f"[prompt {prompt_hash(text)[:19]}]"
 
 
-def redact_prompts(value: Any, texts: Sequence[str]) -> Any:
-    """``value`` with every prompt text, and every quoted part of one (see the module's
-    docstring), replaced by the prompt's hash marker; strings nested in mappings and lists
-    are redacted too (prompts never appear in clear)."""
-    if not texts:
-        return value
-    if isinstance(value, str):
-        for text in texts:
-            if text in value:
-                value = value.replace(text, _marker(text))
-            if len(value) >= MIN_CHARS:
-                value = _redact_parts(value, text)
-        return value
-    if isinstance(value, dict):
-        return {k: redact_prompts(v, texts) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_prompts(v, texts) for v in value]
-    return value
+def _normalised(value: str) -> tuple[str, list[int], list[bool]]:
+    """``value``'s letters and digits, folded (see the module's docstring); for each, the
+    index of the character of ``value`` it came from, and whether a word break precedes it."""
+    chars: list[str] = []
+    origin: list[int] = []
+    breaks: list[bool] = []
+    gap = True
+    for index, char in enumerate(value):
+        if char.isascii():
+            if char.isalnum():
+                chars.append(char.lower())
+                origin.append(index)
+                breaks.append(gap)
+                gap = False
+            else:
+                gap = True
+            continue
+        for part in unicodedata.normalize("NFKD", char.casefold()):
+            if unicodedata.category(part) in _MARKS:
+                continue  # an accent: part of its letter, never a break
+            if part.isalnum():
+                chars.append(part)
+                origin.append(index)
+                breaks.append(gap)
+                gap = False
+            else:
+                gap = True
+    return "".join(chars), origin, breaks
 
 
-@functools.lru_cache(maxsize=8)
-def _pieces(text: str) -> frozenset[str]:
-    """Every piece of ``MIN_CHARS`` characters of the normalised prompt (once per prompt)."""
-    folded = " ".join(text.casefold().split())
+def _pieces(folded: str) -> frozenset[str]:
+    """Every piece of ``MIN_CHARS`` letters and digits of a normalised prompt."""
     return frozenset(folded[i : i + MIN_CHARS] for i in range(len(folded) - MIN_CHARS + 1))
 
 
-def _normalised(value: str) -> tuple[str, list[int]]:
-    """``value`` casefolded with each whitespace run as one space, and for each of its
-    characters the index of the character of ``value`` it came from."""
-    chars: list[str] = []
-    origin: list[int] = []
-    space = False
-    for index, char in enumerate(value):
-        if char.isspace():
-            if not space:
-                chars.append(" ")
-                origin.append(index)
-            space = True
-            continue
-        space = False
-        folded = char.casefold()
-        chars.append(folded)
-        origin.extend([index] * len(folded))
-    return "".join(chars), origin
+class _Prompt:
+    __slots__ = ("folded", "marker", "pieces")
+
+    def __init__(self, text: str) -> None:
+        self.folded = _normalised(text)[0]
+        self.marker = _marker(text)
+        self.pieces = _pieces(self.folded)
 
 
-def _redact_parts(value: str, text: str) -> str:
-    pieces = _pieces(text)
-    if not pieces:
+class PromptRedactor:
+    """The prompts of one asset (or of a stage's assets), indexed once, to redact every text
+    written about them."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        prompts = (_Prompt(t) for t in sorted(set(texts), key=len, reverse=True))
+        self._prompts = [p for p in prompts if p.folded]
+
+    def __bool__(self) -> bool:
+        return bool(self._prompts)
+
+    def redact(self, value: Any) -> Any:
+        """``value`` with every prompt, and every quoted part of one, replaced by the
+        prompt's hash marker; strings nested in mappings (keys too) and lists as well."""
+        if not self._prompts:
+            return value
+        if isinstance(value, str):
+            for prompt in self._prompts:
+                value = _redact_text(value, prompt)
+            return value
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.redact(v) for v in value]
         return value
-    folded, origin = _normalised(value)
-    spans: list[list[int]] = []  # runs of overlapping pieces found in the prompt
-    for start in range(len(folded) - MIN_CHARS + 1):
-        if folded[start : start + MIN_CHARS] in pieces:
-            end = start + MIN_CHARS
-            if spans and start <= spans[-1][1]:
-                spans[-1][1] = end
-            else:
-                spans.append([start, end])
+
+
+def redact_prompts(value: Any, texts: Sequence[str]) -> Any:
+    """``value`` redacted of ``texts`` (see :meth:`PromptRedactor.redact`); to redact many
+    values with the same prompts, build one :class:`PromptRedactor`."""
+    return PromptRedactor(texts).redact(value)
+
+
+def _redact_text(value: str, prompt: _Prompt) -> str:
+    folded, origin, breaks = _normalised(value)
+    if len(folded) < len(prompt.folded) and len(folded) < MIN_CHARS:
+        return value
+    size = len(folded)
+    spans: list[list[int]] = []
+    # the whole prompt, where it stands as whole words
+    whole = prompt.folded
+    at = folded.find(whole)
+    while at >= 0:
+        end = at + len(whole)
+        if breaks[at] and (end == size or breaks[end]):
+            spans.append([at, end])
+        at = folded.find(whole, at + 1)
+    # quoted parts: runs of overlapping pieces found in the prompt
+    pieces = prompt.pieces
+    parts: list[list[int]] = []
+    if pieces:
+        for start in range(size - MIN_CHARS + 1):
+            if folded[start : start + MIN_CHARS] in pieces:
+                end = start + MIN_CHARS
+                if parts and start <= parts[-1][1]:
+                    parts[-1][1] = end
+                else:
+                    parts.append([start, end])
+    for start, end in parts:
+        words = 1 + sum(breaks[start + 1 : end])
+        if end - start >= LONG_CHARS or words >= MIN_WORDS:
+            spans.append([start, end])
     if not spans:
         return value
+    spans.sort()
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
     out: list[str] = []
     done = 0
-    for start, end in spans:
-        while folded[start] == " ":
-            start += 1
-        while folded[end - 1] == " ":
-            end -= 1
-        piece = folded[start:end]
-        if len(piece) < LONG_CHARS and (
-            len(piece) < MIN_CHARS or len(_WORD.findall(piece)) < MIN_WORDS
-        ):
-            continue
+    for start, end in merged:
         first, last = origin[start], origin[end - 1] + 1
+        while last < len(value) and unicodedata.category(value[last]) in _MARKS:
+            last += 1  # an accent written after the quote's last letter (NFD text)
         out.append(value[done:first])
-        out.append(_marker(text))
+        out.append(prompt.marker)
         done = last
     out.append(value[done:])
     return "".join(out)

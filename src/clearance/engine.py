@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
-from ._redact import prompt_hash, redact_prompts
+from ._redact import PromptRedactor, prompt_hash, redact_prompts
 from .approvals import as_date
 from .model import (
     Asset,
@@ -460,14 +460,15 @@ class Session:
             record.file_issues.extend(file_issues)
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
+        redactor = PromptRedactor(texts)  # each prompt indexed once for all the texts
         result = AssetResult(asset=asset, stage=stage.name, record=record)
         for finding in raw:
             settled = self._settle(finding, stage=stage.name, asset=asset)
             if settled is None:
                 continue
-            if texts:
-                settled.message = redact_prompts(settled.message, texts)
-                settled.evidence = redact_prompts(settled.evidence, texts)
+            if redactor:
+                settled.message = redactor.redact(settled.message)
+                settled.evidence = redactor.redact(settled.evidence)
             if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
                 self._apply_approval(settled, asset, record, result)
             result.findings.append(settled)
