@@ -295,6 +295,83 @@ def test_a_prompt_quoted_with_its_characters_changed_is_redacted(clearance_run, 
     }
 
 
+LEAKER = """
+import unicodedata
+from clearance import hookimpl, Finding, Outcome
+from clearance.rules import Rule
+
+MODES = {"KEY": Outcome.NOTICE, "TEXT": Outcome.NOTICE, "ASK": Outcome.APPROVAL,
+         "STAGE": Outcome.NOTICE}
+
+def prompts(record):
+    return [s["prompt"]["text"] for s in record.get("steps")]
+
+@hookimpl
+def clearance_add_rules(registry):
+    for mode, outcome in MODES.items():
+        registry.add(Rule(id="SITE-L" + mode, title=mode, principle="site", outcome=outcome))
+
+@hookimpl
+def clearance_check_asset(record):
+    out = []
+    for p in prompts(record):
+        out.append(Finding(rule="SITE-LKEY", message="a key", evidence={p: True}))
+        out.append(Finding(rule="SITE-LTEXT", message="zw: " + "\\u200b".join(p),
+            remediation="Rewrite: " + p, principle="said " + p.upper(),
+            evidence={"slug": "_".join(p.split()) + ".png",
+                      "nfd": unicodedata.normalize("NFD", p),
+                      "soft": "\\u00ad".join(p.split(" "))}))
+        out.append(Finding(rule="SITE-LASK", message="needs approval"))
+    return out
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    return [Finding(rule="SITE-LSTAGE", message="stage quotes: " + p,
+                    remediation="drop " + p, evidence={"p": p})
+            for r in stage_result.assets for p in prompts(r.record)]
+
+@hookimpl
+def clearance_finding(finding, result):
+    if finding.rule == "SITE-LKEY":
+        raise RuntimeError("tracker refused: " + " | ".join(prompts(result.record)))
+
+@hookimpl(tryfirst=True)
+def clearance_find_approval(finding, record):
+    if finding.rule == "SITE-LASK":
+        raise RuntimeError("tracker lookup failed for " + " | ".join(prompts(record)))
+"""
+
+
+def test_a_prompt_quoted_in_any_text_a_plugin_writes_is_redacted(clearance_run, tmp_path) -> None:
+    plugin = tmp_path / "leaker.py"
+    plugin.write_text(LEAKER, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    prompt = "desert street at dusk, café neon"
+    doc = genai_sidecar()
+    doc["steps"][0]["prompt"]["text"] = prompt
+    run.asset("comp/a.png", sidecar=doc)
+    outcome = run.scan()
+    events = outcome.events()
+    log = json.dumps(events, ensure_ascii=False)
+    for part in ("desert", "dusk", "d\u200be\u200bs", "desert_street", "de\u0301", "DESERT"):
+        assert part not in log, part
+    marker = _marker_of(events)
+    crash = next(e for e in events if e.get("rule") == "PRV-05")  # the approval plugin's
+    assert crash["message"].endswith("tracker lookup failed for " + marker)
+    failed = next(e for e in events if e["event"] == "plugin.failed")  # the notification hook's
+    assert marker in failed["message"] and marker in failed["details"]["error"]
+    key = next(e for e in events if e.get("rule") == "SITE-LKEY")
+    assert key["details"]["evidence"] == {marker: True}
+    text = next(e for e in events if e.get("rule") == "SITE-LTEXT")
+    assert text["message"] == "zw: " + marker
+    assert text["details"]["remediation"] == "Rewrite: " + marker
+    assert text["details"]["principle"] == "said " + marker
+    assert text["details"]["evidence"] == {"slug": marker + ".png", "nfd": marker, "soft": marker}
+    stage = next(e for e in events if e.get("rule") == "SITE-LSTAGE")
+    assert stage["message"] == "stage quotes: " + marker
+    assert stage["details"]["remediation"] == "drop " + marker
+
+
 SHORT = """
 from clearance import hookimpl, Finding, Outcome
 from clearance.rules import Rule
@@ -367,4 +444,5 @@ def test_the_prompts_of_an_asset_are_indexed_once_each(
     events = run.scan().events()
     quoted = [e for e in events if e.get("rule") == "SITE-M1"]
     assert len(quoted) == 20 and all("prompt number" not in e["message"] for e in quoted)
-    assert sorted(built) == sorted(f"promptnumber{i}ofthelot" for i in range(20))
+    # once each for the asset's findings and once for the stage's, not once per text
+    assert sorted(built) == sorted([f"promptnumber{i}ofthelot" for i in range(20)] * 2)

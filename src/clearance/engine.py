@@ -134,6 +134,15 @@ def _strings_in(value: Any, out: list[str]) -> None:
             _strings_in(item, out)
 
 
+def _redact_finding(finding: Finding, redactor: PromptRedactor) -> None:
+    """Redact the prompts from every free-text field of ``finding`` (a plugin may set any)."""
+    if redactor:
+        finding.message = redactor.redact(finding.message)
+        finding.evidence = redactor.redact(finding.evidence)
+        finding.remediation = redactor.redact(finding.remediation)
+        finding.principle = redactor.redact(finding.principle)
+
+
 class Session:
     """One audit run: plugins loaded once, events written to the configured audit log.
 
@@ -165,6 +174,7 @@ class Session:
         self.run_id = run_id or uuid.uuid4().hex
         self.host = socket.gethostname()
         self.events: list[dict[str, Any]] = []
+        self._redactor = PromptRedactor(())  # the prompts of what is being written (_quoting)
         self.plugins = PluginHost(policy, blocked=blocked, extra=extra_plugins, autoload=autoload)
         for plugin in self.plugins.pm.get_plugins():
             if hasattr(plugin, "run_id") and hasattr(plugin, "clearance_asset_audited"):
@@ -252,7 +262,18 @@ class Session:
 
     # -- events -----------------------------------------------------------------------
     def emit(self, event: str, **fields: Any) -> None:
-        """Write one audit event (``details`` free-form); raises ``AuditLogError`` on failure."""
+        """Write one audit event (``details`` free-form); raises ``AuditLogError`` on failure.
+
+        While an asset's (or a stage's) events are written (:meth:`_quoting`), its prompts
+        are redacted from every event's ``message``, ``approval`` and ``details``: whatever
+        a plugin wrote there, an exception text included, never carries a prompt in clear
+        (a ``finding`` event's texts were redacted when the finding was settled).
+        """
+        redactor = self._redactor
+        if redactor and event != "finding":  # redacted at settlement (see _settle)
+            for key in ("message", "approval", "details"):
+                if key in fields:
+                    fields[key] = redactor.redact(fields[key])
         if self._audit is not None:
             started = time.perf_counter()
             try:
@@ -261,6 +282,16 @@ class Session:
                 self.log_seconds += time.perf_counter() - started
         else:
             self.events.append({"event": event, "run_id": self.run_id, "host": self.host, **fields})
+
+    @contextlib.contextmanager
+    def _quoting(self, redactor: PromptRedactor) -> Iterator[None]:
+        """Events written inside carry data about the assets whose prompts ``redactor``
+        has: they are redacted of them (see :meth:`emit`)."""
+        outer, self._redactor = self._redactor, redactor
+        try:
+            yield
+        finally:
+            self._redactor = outer
 
     def _emit_prepared(self, event: bytes) -> None:
         """Write one event a worker serialised with :func:`prepare_event` (a run with an
@@ -366,6 +397,11 @@ class Session:
 
     def finish_stage(self, result: StageResult) -> None:
         stage = self.stage_config(result.stage)
+        texts = [t for a in result.assets if a.record is not None for t in _prompt_texts(a.record)]
+        with self._quoting(PromptRedactor(texts)):
+            self._finish_stage(result, stage)
+
+    def _finish_stage(self, result: StageResult, stage: StageConfig) -> None:
         extra = self.plugins.check_stage(result, stage)
         for finding in extra:
             settled = self._settle(finding, stage=stage.name, asset=None)
@@ -460,26 +496,23 @@ class Session:
             record.file_issues.extend(file_issues)
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
-        redactor = PromptRedactor(texts)  # each prompt indexed once for all the texts
         result = AssetResult(asset=asset, stage=stage.name, record=record)
-        for finding in raw:
-            settled = self._settle(finding, stage=stage.name, asset=asset)
-            if settled is None:
-                continue
-            if redactor:
-                settled.message = redactor.redact(settled.message)
-                settled.evidence = redactor.redact(settled.evidence)
-            if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
-                self._apply_approval(settled, asset, record, result)
-            result.findings.append(settled)
-        result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
-        result.duration = time.perf_counter() - started
-        for finding in result.findings:
-            self._emit_finding(finding, result)
-        self._emit_audited(result, texts)
-        if self.notify:
-            self.plugins.asset_audited(result, self._notify_error(result.stage))
-            asset.stats = None
+        with self._quoting(PromptRedactor(texts)):
+            for finding in raw:
+                settled = self._settle(finding, stage=stage.name, asset=asset)
+                if settled is None:
+                    continue
+                if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
+                    self._apply_approval(settled, asset, record, result)
+                result.findings.append(settled)
+            result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
+            result.duration = time.perf_counter() - started
+            for finding in result.findings:
+                self._emit_finding(finding, result)
+            self._emit_audited(result, texts)
+            if self.notify:
+                self.plugins.asset_audited(result, self._notify_error(result.stage))
+                asset.stats = None
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def _apply_approval(
@@ -515,7 +548,11 @@ class Session:
             finding.status = Status.APPROVED
 
     def _settle(self, finding: Finding, *, stage: str, asset: Asset | None) -> Finding | None:
-        """Fill a raw finding from its rule and the configuration; ``None`` if disabled."""
+        """Fill a raw finding from its rule and the configuration; ``None`` if disabled.
+
+        What the plugin wrote is redacted first (:meth:`_quoting`), before the rule's own
+        texts fill what it left empty: those never quote a prompt."""
+        _redact_finding(finding, self._redactor)
         registry = self.plugins.registry
         rule = registry.get(finding.rule)
         if rule is None:
@@ -716,6 +753,14 @@ class Session:
             (bytes; this session writes an audit log) or as a dict.
         """
         findings = iter(result.findings)
+        texts = _prompt_texts(result.record) if result.record is not None else []
+        with self._quoting(PromptRedactor(texts)):
+            self._replay(result, events, findings)
+        return result
+
+    def _replay(
+        self, result: AssetResult, events: Sequence[tuple[str, Any]], findings: Iterator[Finding]
+    ) -> None:
         for name, event in events:
             if isinstance(event, bytes):
                 self._emit_prepared(event)
@@ -729,7 +774,6 @@ class Session:
             elif name == "asset.audited":
                 self.plugins.asset_audited(result, self._notify_error(result.stage))
                 result.asset.stats = None
-        return result
 
     def close(
         self,
