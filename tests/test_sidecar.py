@@ -93,6 +93,26 @@ def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_pa
         parse_document("base: &b {x: 1}\nm: {<<: *b, d: 2026-02-31}\n")
 
 
+def test_a_refused_tagged_scalar_says_what_is_wrong_with_the_value_not_the_parser(
+    tmp_path: Path,
+) -> None:
+    text = "provenance: 1\ngenerated: true\nx-l: [!!timestamp soon, !!bool maybe]\n"
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None
+    date, flag = sorted(record.issues, key=lambda i: i.field)
+    assert date.field == "x-l[0]" and flag.field == "x-l[1]"
+    assert date.message == (
+        "invalid YAML: 'soon' is not a valid date (written YYYY-MM-DD, or an ISO 8601 date"
+        " and time) (line 3, column 7)"
+    )
+    assert flag.message == (
+        "invalid YAML: 'maybe' is not a valid bool (true or false, yes or no, on or off)"
+        " (line 3, column 25)"
+    )
+    for text in (date.message, flag.message):
+        assert "NoneType" not in text and "groupdict" not in text and "('maybe')" not in text
+
+
 def test_an_impossible_date_is_listed_with_every_other_error_and_the_rest_is_used(
     tmp_path: Path,
 ) -> None:

@@ -234,7 +234,19 @@ def _refused_reason(bad: _InvalidScalar, path: Sequence[Any]) -> str:
     where = f"(line {mark.line + 1}, column {mark.column + 1})"
     if never_shown(path):
         return f"invalid YAML: the value is not a valid {kind} ({NOT_SHOWN}) {where}"
-    return f"invalid YAML: {node.value!r} is not a valid {kind} ({bad.exc}) {where}"
+    if isinstance(bad.exc, (ValueError, OverflowError)):  # the value's own fault, in words
+        why = str(bad.exc)
+    else:  # a look-up inside PyYAML failed: its text says nothing about the value
+        why = _WRITTEN.get(kind, "")
+    return f"invalid YAML: {node.value!r} is not a valid {kind}{f' ({why})' if why else ''} {where}"
+
+
+#: how a value of a tag is written, for a scalar PyYAML refused in one of its own look-ups
+#: (``!!timestamp soon``: an AttributeError on a failed match; ``!!bool maybe``: a KeyError)
+_WRITTEN = {
+    "date": "written YYYY-MM-DD, or an ISO 8601 date and time",
+    "bool": "true or false, yes or no, on or off",
+}
 
 
 def _index_of(children: list[Any], bad: Any) -> int:
