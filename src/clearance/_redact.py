@@ -103,16 +103,23 @@ class PromptRedactor:
     written about them."""
 
     def __init__(self, texts: Sequence[str]) -> None:
-        prompts = (_Prompt(t) for t in sorted(set(texts), key=len, reverse=True))
-        self._prompts = [p for p in prompts if p.folded]
+        self._texts = [t for t in texts if t]
+        self._index: list[_Prompt] | None = None  # built at the first text to redact
 
     def __bool__(self) -> bool:
-        return bool(self._prompts)
+        return bool(self._texts)
+
+    @property
+    def _prompts(self) -> list[_Prompt]:
+        if self._index is None:  # most assets have nothing written that could quote them
+            prompts = (_Prompt(t) for t in sorted(set(self._texts), key=len, reverse=True))
+            self._index = [p for p in prompts if p.folded]
+        return self._index
 
     def redact(self, value: Any) -> Any:
         """``value`` with every prompt, and every quoted part of one, replaced by the
         prompt's hash marker; strings nested in mappings (keys too) and lists as well."""
-        if not self._prompts:
+        if not self._texts or not self._prompts:
             return value
         if isinstance(value, str):
             for prompt in self._prompts:

@@ -143,6 +143,11 @@ def _redact_finding(finding: Finding, redactor: PromptRedactor) -> None:
         finding.principle = redactor.redact(finding.principle)
 
 
+#: Events :meth:`Session.emit` does not redact: their texts are redacted before (``finding``)
+#: or are Clearance's own (``asset.audited``: names, refs, the prompts' hashes).
+_REDACTED_ELSEWHERE = frozenset({"finding", "asset.audited"})
+
+
 class Session:
     """One audit run: plugins loaded once, events written to the configured audit log.
 
@@ -270,7 +275,10 @@ class Session:
         (a ``finding`` event's texts were redacted when the finding was settled).
         """
         redactor = self._redactor
-        if redactor and event != "finding":  # redacted at settlement (see _settle)
+        # a finding's texts were redacted at settlement (see _settle); asset.audited holds
+        # only Clearance's own texts about the record (names, refs, the prompts' hashes):
+        # redacting its details cost a re-scan more than its rules (3.3 -> 5.5 s, 20,000 assets)
+        if redactor and event not in _REDACTED_ELSEWHERE:
             for key in ("message", "approval", "details"):
                 if key in fields:
                     fields[key] = redactor.redact(fields[key])
