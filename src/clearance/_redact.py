@@ -23,6 +23,7 @@ each prompt's pieces once (build one per asset), and each text is read once per 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -54,12 +55,23 @@ def _marker(text: str) -> str:
     return f"[prompt {prompt_hash(text)[:19]}]"
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
 def _normalised(value: str) -> tuple[str, list[int], list[bool]]:
     """``value``'s letters and digits, folded (see the module's docstring); for each, the
     index of the character of ``value`` it came from, and whether a word break precedes it."""
     chars: list[str] = []
     origin: list[int] = []
     breaks: list[bool] = []
+    if value.isascii():  # the usual text: a word at a time, not a character at a time
+        for word in _ASCII_WORD.finditer(value):
+            start, end = word.span()
+            chars.append(word.group())
+            origin.extend(range(start, end))
+            breaks.append(True)
+            breaks.extend([False] * (end - start - 1))
+        return "".join(chars).lower(), origin, breaks
     gap = True
     for index, char in enumerate(value):
         if char.isascii():
@@ -84,18 +96,43 @@ def _normalised(value: str) -> tuple[str, list[int], list[bool]]:
     return "".join(chars), origin, breaks
 
 
+def _folded(value: str) -> str:
+    """The letters and digits :func:`_normalised` gives, without their positions."""
+    if value.isascii():
+        return "".join(_ASCII_WORD.findall(value)).lower()
+    return _normalised(value)[0]
+
+
 def _pieces(folded: str) -> frozenset[str]:
     """Every piece of ``MIN_CHARS`` letters and digits of a normalised prompt."""
     return frozenset(folded[i : i + MIN_CHARS] for i in range(len(folded) - MIN_CHARS + 1))
 
 
+#: a piece of MIN_CHARS letters holds a whole stretch of this many starting at a multiple of
+#: it in the text: text with none of the prompt's stretches there quotes no part of it
+_GRAM = MIN_CHARS // 2
+
+
 class _Prompt:
-    __slots__ = ("folded", "marker", "pieces")
+    __slots__ = ("folded", "grams", "marker", "pieces")
 
     def __init__(self, text: str) -> None:
         self.folded = _normalised(text)[0]
         self.marker = _marker(text)
         self.pieces = _pieces(self.folded)
+        folded = self.folded
+        self.grams = frozenset(folded[i : i + _GRAM] for i in range(len(folded) - _GRAM + 1))
+
+    def may_be_in(self, folded: str) -> bool:
+        """Could ``folded`` (a text's :func:`_folded` letters) hold this prompt or a part of
+        it? False only when it cannot: it has neither the whole prompt nor, at any multiple
+        of :data:`_GRAM`, a stretch of it (every quoted part holds one)."""
+        if self.folded in folded:
+            return True
+        grams = self.grams
+        return bool(self.pieces) and any(
+            folded[at : at + _GRAM] in grams for at in range(0, len(folded) - _GRAM + 1, _GRAM)
+        )
 
 
 class PromptRedactor:
@@ -122,8 +159,17 @@ class PromptRedactor:
         if not self._texts or not self._prompts:
             return value
         if isinstance(value, str):
+            folded = _folded(value)
+            norm = None  # positions and breaks: only for a text that may quote a prompt
             for prompt in self._prompts:
-                value = _redact_text(value, prompt)
+                if not prompt.may_be_in(folded):
+                    continue
+                if norm is None:
+                    norm = _normalised(value)
+                redacted = _redact_text(value, prompt, norm)
+                if redacted is not value:
+                    value, norm = redacted, None
+                    folded = _folded(value)
             return value
         if isinstance(value, dict):
             return {self.redact(k): self.redact(v) for k, v in value.items()}
@@ -138,8 +184,12 @@ def redact_prompts(value: Any, texts: Sequence[str]) -> Any:
     return PromptRedactor(texts).redact(value)
 
 
-def _redact_text(value: str, prompt: _Prompt) -> str:
-    folded, origin, breaks = _normalised(value)
+def _redact_text(
+    value: str, prompt: _Prompt, norm: tuple[str, list[int], list[bool]] | None = None
+) -> str:
+    """``value`` with ``prompt`` and its quoted parts replaced (``value`` itself, the same
+    object, when nothing is); ``norm``: ``_normalised(value)`` if the caller has it."""
+    folded, origin, breaks = norm if norm is not None else _normalised(value)
     if len(folded) < len(prompt.folded) and len(folded) < MIN_CHARS:
         return value
     size = len(folded)
@@ -153,9 +203,9 @@ def _redact_text(value: str, prompt: _Prompt) -> str:
             spans.append([at, end])
         at = folded.find(whole, at + 1)
     # quoted parts: runs of overlapping pieces found in the prompt
-    pieces = prompt.pieces
+    pieces, grams = prompt.pieces, prompt.grams
     parts: list[list[int]] = []
-    if pieces:
+    if pieces and any(folded[at : at + _GRAM] in grams for at in range(0, size - _GRAM + 1, _GRAM)):
         for start in range(size - MIN_CHARS + 1):
             if folded[start : start + MIN_CHARS] in pieces:
                 end = start + MIN_CHARS
