@@ -446,3 +446,47 @@ def test_the_prompts_of_an_asset_are_indexed_once_each(
     assert len(quoted) == 20 and all("prompt number" not in e["message"] for e in quoted)
     # once each for the asset's findings and once for the stage's, not once per text
     assert sorted(built) == sorted([f"promptnumber{i}ofthelot" for i in range(20)] * 2)
+
+
+def test_the_redactors_quick_look_finds_every_quote_the_close_look_finds() -> None:
+    """A text is looked at closely only if its letters hold the whole prompt or a stretch of
+    it at a multiple of 5 letters: on random quotes (cut anywhere, any separator) that gives
+    the spans the close look gives on its own."""
+    import random
+
+    from clearance import _redact
+
+    rng = random.Random(11)
+    words = [
+        "wide",
+        "desert",
+        "street",
+        "at",
+        "dusk",
+        "hero",
+        "reveal",
+        "on",
+        "the",
+        "rooftop",
+        "café",
+        "noël",
+        "a",
+        "of",
+        "sh0010",
+    ]
+    for _ in range(2000):
+        prompts = [
+            " ".join(rng.choice(words) for _ in range(rng.randint(1, 12)))
+            for _ in range(rng.randint(1, 3))
+        ]
+        quoted = rng.choice(prompts)
+        part = quoted[rng.randint(0, len(quoted) // 2) : rng.randint(len(quoted) // 2, len(quoted))]
+        part = rng.choice([" ", "_", "-", "\u200b", ""]).join(part.split(" "))
+        noise = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 8))) for _ in "ab"]
+        text = f"{noise[0]} {part} {noise[1]}"
+        close = text
+        for prompt in sorted(set(prompts), key=len, reverse=True):
+            indexed = _redact.PromptRedactor([prompt])._prompts
+            if indexed:
+                close = _redact._redact_text(close, indexed[0])
+        assert _redact.PromptRedactor(prompts).redact(text) == close, (prompts, text)
