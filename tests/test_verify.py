@@ -1214,3 +1214,34 @@ def test_copies_of_earlier_lines_replayed_after_them_are_inserted(tmp_path: Path
     assert (result.first_seq, result.last_seq) == (1, 12)
     proc = clearance("verify", str(log))
     assert proc.returncode == 3 and "TAMPERED" in proc.stdout
+
+
+def test_copies_of_later_lines_pasted_earlier_are_inserted_not_the_lines_between(
+    tmp_path: Path, key: Path
+) -> None:
+    """Copies of seq 41-45 pasted after seq 20: the walk meets the copies first, but only the
+    original lines chain from seq 20 to them. The copies are inserted; seq 21-45 are on the
+    chain where they are (nothing deleted), and a checkpoint signed among them still holds."""
+    log = tmp_path / "audit.jsonl"
+    _audits(log, 30)
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0  # seq 30
+    AuditLog(log).append_many([{"event": "asset.audited", "asset": f"x{i}"} for i in range(30)])
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0  # seq 60
+    lines = read(log)
+    write(log, [*lines[:20], *lines[40:45], *lines[20:]])
+    result = verify_log(log)
+    assert [(b.kind, b.line, b.seq) for b in result.breaks] == [
+        ("inserted", line, seq) for line, seq in zip(range(21, 26), range(41, 46), strict=True)
+    ]
+    assert (result.first_seq, result.last_seq) == (1, 60)
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3, proc.stdout
+    for line, seq in zip(range(21, 26), range(41, 46), strict=True):
+        assert f"INSERTED   {log}:{line}: line (seq {seq}) is not part of the chain" in proc.stdout
+    assert "DELETED" not in proc.stdout and "CHECKPOINT" not in proc.stdout
+    assert proc.stdout.count("INSERTED") == 5
+    # the next writer chains on after seq 60; the copies stay inserted
+    AuditLog(log).append({"event": "run.started"})
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3 and proc.stdout.count("INSERTED") == 5, proc.stdout
+    assert "DELETED" not in proc.stdout

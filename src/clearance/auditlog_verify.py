@@ -41,7 +41,11 @@ never reaches are *inserted*: the chain only goes forward in ``seq``, so a regio
 again only at a line the rebuilt chain reaches (a run that chains on from a line whose ``seq``
 goes back, such as copies or another log's lines, stays in the region). At the end, a range reported missing that runs
 of chained lines elsewhere fill exactly (from the line before it to the line after it) was
-moved, not deleted: *reordered*.
+moved, not deleted: *reordered*. And a range reported missing because the walk jumped to copies
+of later lines pasted before them (the originals, further down, were left off the chain) is put
+back: when the lines of the range are all there, inserted, in one run that chains in file order
+from the line before the range to the original of the last copy, the originals are the chain
+and the copies are *inserted* (:class:`_Copies`).
 
 The end of the log is read as the next writer reads it (``auditlog.next_append``): the
 lines a crash left there are *torn*, and a last line no writer appends after is *edited*.
@@ -273,6 +277,92 @@ class _Counts:
         return self._before(hi) - self._before(lo)
 
 
+class _Copies:
+    """Copies of chained lines pasted before the lines they copy: the walk, reaching the first
+    copy before the originals, took the copies for the chain (a jump forward over the lines
+    between, reported missing) and the originals for lines off it. At the end, a missing range
+    whose lines are all there, off the chain, in one run that chains in file order from the line
+    before the range up to the very hash of the last line of the run the walk jumped to, was
+    never missing: the originals are the chain (only they hash from the one to the other), and
+    the run the walk jumped to is their copy, inserted. Each line is reclaimed at most once;
+    the checks cost O(log n) a range."""
+
+    __slots__ = ("walker", "firsts", "dropped", "places", "counts")
+
+    def __init__(self, walker: _Walker) -> None:
+        self.walker = walker
+        self.firsts = [segment[0].pos for segment in walker.segments]
+        self.dropped = sorted(walker.dropped)
+        self.places = sorted(walker.unchained)  # inserted lines with a seq, by position
+        self.counts = _Counts(len(self.places))
+
+    def _all_inserted(self, lo: int, hi: int) -> bool:
+        """Every position ``lo … hi`` is an inserted line not reclaimed yet."""
+        places = self.places
+        i, j = bisect.bisect_left(places, lo), bisect.bisect_right(places, hi)
+        return j - i == hi - lo + 1 and self.counts.between(i, j) == hi - lo + 1
+
+    def swap(
+        self,
+        starts: dict[tuple[str, int], list[_Line]],
+        lower: _Line,
+        lower_seq: int,
+        upper: _Line,
+    ) -> list[Break] | None:
+        """Put the originals of the missing range ``lower`` … ``upper`` back on the chain and
+        report the copies inserted; return the ``inserted`` breaks to drop (None: no copy)."""
+        walker = self.walker
+        genuine = starts.get((lower.h, lower_seq + 1))
+        k = bisect.bisect_right(self.firsts, upper.pos) - 1
+        if genuine is None or k < 0 or upper.seq is None:
+            return None
+        copied = walker.segments[k]
+        last = copied[1]  # the last line of the copied run, which the chain went on from
+        g_first, g_last = genuine
+        if last.seq is None or g_first.seq is None or last.pos < upper.pos:
+            return None
+        if last.fidx != upper.fidx or last.seq - upper.seq != last.pos - upper.pos:
+            return None
+        g_end = g_first.pos + (last.seq - g_first.seq)  # the original of ``last``
+        if g_end > g_last.pos or g_first.pos <= last.pos:
+            return None
+        original = walker.unchained_lines.get(g_end)
+        if original is None or original.h != last.h or original.seq != last.seq:
+            return None
+        if not self._all_inserted(g_first.pos, g_end):
+            return None
+        d = bisect.bisect_left(self.dropped, upper.pos)
+        if d < len(self.dropped) and self.dropped[d] <= last.pos:
+            return None  # a line of the copied run is off the chain already
+        reclaimed: list[Break] = []
+        for pos in range(g_first.pos, g_end + 1):
+            reclaimed.append(walker.unchained.pop(pos))
+            self.counts.remove(bisect.bisect_left(self.places, pos))
+            if pos in walker.off_chain:  # on the chain after all, where it belongs
+                seq, h = walker.off_chain.pop(pos)
+                walker.seen.setdefault(seq, {})[pos] = h
+        name = walker.names[upper.fidx]
+        for pos in range(upper.pos, last.pos + 1):
+            seq = upper.seq + (pos - upper.pos)
+            of = walker.unchained_lines[g_first.pos + (seq - g_first.seq)]
+            at = walker.seen.get(seq)
+            if at is not None and at.pop(pos, None) is not None:
+                walker.off_chain[pos] = (seq, of.h)
+            walker.result.breaks.append(
+                Break(
+                    "inserted",
+                    name,
+                    upper.lineno + (pos - upper.pos),
+                    seq,
+                    f"line (seq {seq}) is not part of the chain: a copy of the line at "
+                    f"{walker.where(of)}, which the chain goes through",
+                )
+            )
+        if lower is _VIRTUAL:  # the chain starts with the originals
+            walker.result.first_seq = g_first.seq
+        return reclaimed
+
+
 def log_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files of the log at ``path`` in chain order: rotated ones oldest first, then active."""
     p = Path(path)
@@ -378,6 +468,8 @@ class _Walker:
         #: ``deleted``/``gap`` breaks with the lines around the missing ``seq`` range
         self.missing: list[tuple[Break, _Line, int, _Line]] = []
         self.unchained: dict[int, Break] = {}  # pos -> ``inserted`` break of a line with a seq
+        self.unchained_lines: dict[int, _Line] = {}  # pos -> that line
+        self.dropped: list[int] = []  # positions of the region lines a close left off the chain
         self.not_events = 0  # torn fragments counted as events on the way (recovered since)
 
     # -- reporting ----------------------------------------------------------------------------
@@ -478,9 +570,14 @@ class _Walker:
             if first.seq is not None and first.prev is not None:
                 starts.setdefault((first.prev, first.seq), segment)
         dropped: list[Break] = []
+        copies = _Copies(self)
         for missing, lower, lower_seq, upper in self.missing:
             run = self._run_between(starts, lower.h, lower_seq + 1, upper)
             if run is None:
+                reclaimed = copies.swap(starts, lower, lower_seq, upper)
+                if reclaimed is not None:
+                    dropped.append(missing)
+                    dropped.extend(reclaimed)
                 continue
             dropped.append(missing)
             for segment in run:
@@ -677,6 +774,7 @@ class _Walker:
         for n in middle:
             if n.pos in visited:
                 continue
+            self.dropped.append(n.pos)
             if n.pos in torn:
                 self.brk(
                     "recovered",
@@ -699,6 +797,7 @@ class _Walker:
             found = self.brk("inserted", n, message)
             if n.seq is not None:
                 self.unchained[n.pos] = found
+                self.unchained_lines[n.pos] = n
         return cur
 
     def _seen_on_chain(self, nodes: list[_Line], path: list[_Line]) -> None:
