@@ -495,7 +495,11 @@ class Watcher(AssetGrouping, RootSupervisor):
             group = self.groups.get(p.key)
             if group is not None:
                 group.members.discard(p.path)
-                if not group.members:
+                if vanished and p.kind == "asset" and p.key[2]:
+                    # a frame of a sequence went: the frames left are audited again once
+                    # the sequence is idle, as scan reads them (from their first frame)
+                    group.gone = time.monotonic()
+                if not group.members and group.gone is None:
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now

@@ -486,10 +486,14 @@ class AuditWorker(threading.Thread):
         sidecar_same = (
             prev is not None and prev.sidecar == sidecar and prev.sidecar_fp == sidecar_fp
         )
-        if not new and sidecar_same and not self._look_at_manifest(look):
+        # a frame removed from a sequence: the frames are another asset (its first frame,
+        # which the readers read, its files' digest, which an approval names), even when
+        # each file left is one audited before, or a copy of one with the same bytes
+        frames_changed = prev is not None and prev.frames != asset.frames
+        if not new and sidecar_same and not frames_changed and not self._look_at_manifest(look):
             return None  # nothing else changed: the manifests decide
         manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
-        if not new and sidecar_same and manifest_news is None:
+        if not new and sidecar_same and not frames_changed and manifest_news is None:
             self.skipped += 1
             return None
         if not new and prev is None and sidecar is None:
@@ -505,7 +509,7 @@ class AuditWorker(threading.Thread):
                 for p, st in zip(job.files, stats, strict=False)
                 if p in new_paths
             ]
-        if new and sidecar_same and prev is not None and self.hash_content:
+        if new and sidecar_same and not frames_changed and prev is not None and self.hash_content:
             # a re-render of an audited asset: identical bytes are recorded, not audited again,
             # so this one is hashed now (the usual new asset is hashed with its audit)
             digests, changed = hash_and_verify(to_hash, self.fs.stat)
@@ -539,10 +543,10 @@ class AuditWorker(threading.Thread):
                 return None
         if prev is None:
             reason = "new"
-        elif new and not same_bytes:
+        elif (new and not same_bytes) or frames_changed:
             old_paths = {v.path for v in self.state.files_of(prev.audit_id)}
             grown = all(v.path not in old_paths for v in new) and old_paths <= set(job.files)
-            reason = "sequence-grown" if grown and asset.is_sequence else "changed"
+            reason = "sequence-grown" if new and grown and asset.is_sequence else "changed"
         elif not sidecar_same:
             reason = "sidecar-late" if prev.sidecar is None else "sidecar-changed"
         else:  # the C2PA manifest came, or changed, after the latest audit

@@ -48,6 +48,8 @@ class _Group:
     members: set[str] = field(default_factory=set)
     ready_since: float | None = None  # monotonic: all members stable and idle
     sidecar_wall: float | None = None  # wall time its sidecar settled (while it waited)
+    #: monotonic: a frame of the sequence went away (the frames left make another asset)
+    gone: float | None = None
 
 
 def _key_for(path: str) -> GroupKey:
@@ -218,7 +220,7 @@ class AssetGrouping:
         assert self.worker is not None
         opts = self.options
         members = [self.pending[m] for m in group.members if m in self.pending]
-        if not members or not all(m.stable for m in members):
+        if (not members and group.gone is None) or not all(m.stable for m in members):
             group.ready_since = None
             return  # the last member to settle marks the group dirty again
         is_sequence = key[2] != ""
@@ -227,7 +229,10 @@ class AssetGrouping:
             if is_sequence
             else self.settle_for(group.root)
         )
-        last_change = max(m.changed for m in members)
+        changes = [m.changed for m in members]
+        if group.gone is not None:
+            changes.append(group.gone)
+        last_change = max(changes)
         if now - last_change < idle:
             self._wake(key, last_change + idle)
             return
@@ -249,6 +254,9 @@ class AssetGrouping:
         if files is None:
             self._wake(key, now + 0.1)
             return
+        if not files:  # every frame went: nothing left to audit
+            self.groups.pop(key, None)
+            return
         if any(m in self.pending for m in manifests_read(key, files)):
             # the manifest its audit reads must not be half-written; its settling nudges this
             self._wake(key, now + 0.5)
@@ -256,7 +264,7 @@ class AssetGrouping:
         # latency is measured from the moment the asset was ready: its last file settled
         # (a sequence: its idle window ended; a sidecar it waited for: that settled), or,
         # without a sidecar, the grace window ended
-        settled_at = max(m.settled_wall for m in members)
+        settled_at = max((m.settled_wall for m in members), default=0.0)
         if is_sequence:
             settled_at = max(settled_at, _wall(last_change + idle))
         if pairing == "missing":
