@@ -25,6 +25,7 @@ from _watch_harness import (
     writer_script,
 )
 from _watch_harness import watch_verdicts as watched
+from clearance.provenance.c2pa import sdk_available
 
 #: frames whose EXR header says they were generated (the first frame's says nothing)
 GENAI = exr_attr("genai:generated", "string", b"true") + exr_attr(
@@ -128,3 +129,49 @@ def test_frames_removed_after_the_first_and_a_whole_sequence_removed(tmp_path: P
     assert (last["asset"], last["details"]["frames"]) == (SEQ, "1001-1002")
     assert last["details"]["watch"]["reason"] == "changed"
     assert watched(root)[SEQ] == scan_verdicts(root, tmp_path)[SEQ]
+
+
+@pytest.mark.skipif(not sdk_available(), reason="c2pa-python not installed")
+@pytest.mark.parametrize("manifest_too", [True, False], ids=["with-its-manifest", "frame-only"])
+def test_a_first_frame_removed_with_its_manifest_reads_the_next_frames_manifest(
+    tmp_path: Path, manifest_too: bool
+) -> None:
+    """Frame 1001 carries a "digital capture" manifest (``sh.1001.exr.c2pa``), 1002 a
+    "trained" one. 1001 is deleted (with or without its manifest): scan now reads
+    ``sh.1002.exr.c2pa``; so does the watcher's new audit, live."""
+    from _embedded import CAPTURE, TRAINED, c2pa_manifest, make_pki, sign
+
+    root = make_show(tmp_path)
+    renders = root / "renders"
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    pki = make_pki()
+    steps: list[tuple[object, ...]] = [("write", str(renders / "sh.genai.yaml"), SIDECAR)]
+    for n, source in [(1001, CAPTURE), (1002, TRAINED), (1003, None)]:
+        frame = stage / f"sh.{n}.exr"
+        frame.write_bytes(exr_bytes(seed=1))
+        if source is not None:
+            sign(frame, frame, pki, c2pa_manifest(source), sidecar=stage / f"sh.{n}.exr.c2pa")
+            steps.append(
+                (
+                    "write",
+                    str(renders / f"sh.{n}.exr.c2pa"),
+                    (stage / f"sh.{n}.exr.c2pa").read_bytes(),
+                )
+            )
+        steps.append(("write", str(renders / frame.name), frame.read_bytes()))
+    gone = [("unlink", str(renders / "sh.1001.exr"))]
+    if manifest_too:
+        gone.append(("unlink", str(renders / "sh.1001.exr.c2pa")))
+    with InProcessWatcher(root, sidecar_grace=1.5):
+        run_writer(writer_script, steps)
+        wait_audited(root, 1)
+        run_writer(writer_script, gone)
+        wait_audited(root, 2)
+        quiet(root, 3.0)  # past the grace a removed manifest is given to come back
+    first, second = audited(root)
+    assert first["details"]["watch"]["manifest"] == "renders/sh.1001.exr.c2pa"
+    assert second["details"]["watch"]["manifest"] == "renders/sh.1002.exr.c2pa"
+    assert second["details"]["frames"] == "1002-1003"
+    assert watched(root)[SEQ] == scan_verdicts(root, tmp_path)[SEQ]
+    assert second["outcome"] != first["outcome"]
