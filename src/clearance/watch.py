@@ -509,6 +509,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         if vanished and p.kind == "asset":
             self.vanished += 1
             self._asset_changed(p.path, gone=True)
+            if p.key is not None and not p.key[2]:  # (a sequence: once its last frame went)
+                self._name_freed(p.key, p.root)
             if self.state is not None and p.stat is not None:
                 self.state.mark([FileVersion(p.path, *p.stat)], "vanished")
             if self.state is not None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .discover import SIDECAR_SUFFIXES, is_candidate, split_frame
+from .model import printable
 from .policy import Policy
 from .provenance.c2pa import manifest_names
 from .state import FileVersion, StateStore
@@ -256,6 +257,7 @@ class AssetGrouping:
             return
         if not files:  # every frame went: nothing left to audit
             self.groups.pop(key, None)
+            self._name_freed(key, group.root)
             return
         if any(m in self.pending for m in manifests_read(key, files)):
             # the manifest its audit reads must not be half-written; its settling nudges this
@@ -290,6 +292,37 @@ class AssetGrouping:
         for m in members:
             self.pending.pop(m.path, None)
         self.groups.pop(key, None)
+
+    def _name_freed(self, key: GroupKey, root: str) -> None:
+        """The asset ``key`` is gone from disk: an asset of its folder that it kept the name
+        from (docs/watch.md, *Two assets with one name*: a file named as the sequence's
+        pattern, ``sh.####.exr``; a name that is not UTF-8 beside a file named as its
+        escape), refused while it was there, is looked at again, and audited under the name
+        now. The folder is listed only when there may be one (a sequence whose frames all
+        went, a file with an escape in its name)."""
+        folder, stem, ext = key
+        shown = printable(stem)
+        if not ext and "\\x" not in shown:
+            return
+        try:
+            entries = list(self.fs.scandir(folder))
+        except OSError:
+            return
+        now = time.monotonic()
+        for entry in entries:
+            name = entry.name
+            if ext:
+                frame = name[len(stem) + 1 : -len(ext) - 1]
+                rival = (
+                    name.startswith(stem + ".")
+                    and name.endswith("." + ext)
+                    and frame != ""
+                    and frame.strip("#") == ""
+                )
+            else:
+                rival = name != stem and printable(name) == shown
+            if rival and is_candidate(name, self.policy):
+                self._hint(entry.path, root, now)
 
     def _sidecar_of(self, key: GroupKey) -> str | None:
         """The sidecar path of a group if present and settled, "pending" if settling, else
