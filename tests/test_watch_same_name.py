@@ -6,6 +6,7 @@ and a restart neither repeats the error nor audits the other."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,9 @@ def test_two_assets_with_one_name_are_never_one(
     assert error["asset"] == name
     assert error["details"]["path"] == printable(str(comp / other[0]))
     assert error["details"]["other"] == str(comp / keeper[0])
+    # their bytes tell them apart, however they are shown (not-utf8: both caf\xe9.exr)
+    assert bytes.fromhex(error["details"]["path_bytes"]) == os.fsencode(comp / other[0])
+    assert bytes.fromhex(error["details"]["other_bytes"]) == os.fsencode(comp / keeper[0])
     assert "rename one of them" in error["message"]
     # the latest audit of the name is the keeper's; the other was audited only if it came first
     audits = [e for e in audited(root) if e["asset"] == name]

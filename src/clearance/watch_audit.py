@@ -442,6 +442,10 @@ class AuditWorker(threading.Thread):
                     "reason": "same-name",
                     "path": errors[0][0],
                     "other": os.fspath(keeper.path),
+                    # the names' bytes (hex): a name that is not UTF-8 is shown escaped
+                    # (caf\xe9.exr), as a file literally named so is shown as it is
+                    "path_bytes": os.fsencode(errors[0][0]).hex(),
+                    "other_bytes": os.fsencode(keeper.path).hex(),
                 },
             )
         return other is asset
