@@ -50,8 +50,9 @@ def exr_window(width: int, height: int) -> bytes:
     return exr_attr("dataWindow", "box2i", box) + exr_attr("displayWindow", "box2i", box)
 
 
-def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
-    """A valid single-part scanline uncompressed EXR; ``seed`` changes the pixels."""
+def exr_bytes(width: int = 4, height: int = 4, seed: int = 0, attrs: bytes = b"") -> bytes:
+    """A valid single-part scanline uncompressed EXR; ``seed`` changes the pixels; ``attrs``:
+    more header attributes (:func:`exr_attr`, e.g. the EXR reader's ``genai:generated``)."""
     attr = exr_attr
     channels = (
         b"".join(n.encode() + b"\0" + struct.pack("<iB3xii", 1, 0, 1, 1) for n in "BGR") + b"\0"
@@ -68,6 +69,7 @@ def exr_bytes(width: int = 4, height: int = 4, seed: int = 0) -> bytes:
         + attr("pixelAspectRatio", "float", struct.pack("<f", 1.0))
         + attr("screenWindowCenter", "v2f", struct.pack("<ff", 0, 0))
         + attr("screenWindowWidth", "float", struct.pack("<f", 1.0))
+        + attrs
         + b"\0"
     )
     row = width * 3 * 2
@@ -332,6 +334,46 @@ def quiet(root: Path, seconds: float) -> None:
         elif time.monotonic() - last[1] >= seconds:
             return
         time.sleep(0.05)
+
+
+def scan_verdicts(root: Path, workdir: Path) -> dict[str, tuple[str, list[str]]]:
+    """What ``clearance scan`` (the real CLI) says now of each asset under ``root``:
+    ``{asset: (outcome, sorted rule ids of its findings)}``, scanned on a copy in ``workdir``
+    (its own log and state store: the watcher's are left as they are)."""
+    import shutil
+
+    copy = workdir / "scan-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".clearance"), symlinks=True)
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "clearance"),
+            "scan",
+            str(copy),
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    assets = json.loads(proc.stdout)["assets"]
+    return {a["asset"]: (a["outcome"], sorted({f["rule"] for f in a["findings"]})) for a in assets}
+
+
+def watch_verdicts(root: Path) -> dict[str, tuple[str, list[str]]]:
+    """The latest ``asset.audited`` of each asset in the watcher's log, as
+    :func:`scan_verdicts` has it: ``{asset: (outcome, sorted rule ids of its findings)}``."""
+    found: dict[str, tuple[str, list[str]]] = {}
+    rules: dict[str, set[str]] = {}
+    for event in events(root):
+        if event["event"] == "finding":
+            rules.setdefault(event["asset"], set()).add(event["rule"])
+        elif event["event"] == "asset.audited":
+            found[event["asset"]] = (event["outcome"], sorted(rules.pop(event["asset"], set())))
+    return found
 
 
 def assert_once(root: Path, expected: Iterable[str]) -> None:

@@ -11,12 +11,14 @@ import os
 import shutil
 import struct
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from _watch_harness import (
+    SIDECAR,
     InProcessWatcher,
     assert_once,
     audited,
@@ -28,8 +30,10 @@ from _watch_harness import (
     make_show,
     quiet,
     run_writer,
+    scan_verdicts,
     wait_audited,
     wait_for,
+    watch_verdicts,
     writer_chunks,
     writer_script,
 )
@@ -356,12 +360,61 @@ def test_a_png_with_bytes_after_iend_is_complete_as_the_reader_reads_it(tmp_path
     thumbnail = png_chunk(b"tEXt", b"thumbnail\x00" + whole)  # a whole PNG, IEND and all
     writing = whole[:idat] + thumbnail + whole[idat:]
     after = idat + len(thumbnail)
-    written = [whole[:iend], whole[: iend + 6], writing[: idat + 20], writing[:after]]
+    # (writing[: after - 4]: the bytes so far end with the thumbnail's IEND chunk, whole)
+    written = [whole[:iend], whole[: iend + 6], writing[: idat + 20], writing[: after - 4]]
+    written.append(writing[:after])
     for data in [*written, writing[: after + 20]]:
         path.write_bytes(data)
         missing = missing_part(str(path), len(data))
         assert missing is not None and missing.reason.startswith("truncated"), len(data)
         assert not missing.damaged, len(data)
+
+
+def _png(*extra: bytes) -> bytes:
+    """A 2 x 2 RGB PNG with the chunks ``extra`` before its IEND."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    pixels = zlib.compress(b"\0" + bytes(6) + b"\0" + bytes(6))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", pixels)
+        + b"".join(chunk(b"thMb", e) for e in extra)
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_a_png_whose_bytes_so_far_end_with_an_embedded_thumbnails_iend_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    """A PNG being written whose bytes so far end with an embedded thumbnail's IEND chunk
+    (a private chunk holding a whole PNG, its CRC and the real IEND not written yet) is not
+    complete: the writer pauses there, the watcher waits, and the file is audited once, whole,
+    with scan's verdict."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    thumbnail = _png()
+    whole = _png(thumbnail)
+    so_far = whole[: whole.index(thumbnail) + len(thumbnail)]
+    assert so_far.endswith(b"IEND\xaeB`\x82")
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("write", str(comp / "p.png.genai.yaml"), SIDECAR),
+                ("write", str(comp / "p.png"), so_far),
+                ("sleep", 2.0),  # several quiet periods: a renderer computing its next chunk
+                ("write", str(comp / "p.png"), whole),
+            ],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.5)
+    [event] = audited(root)
+    assert [f["size"] for f in event["details"]["watch"]["files"]] == [len(whole)]
+    assert watch_verdicts(root)["comp/p.png"] == scan_verdicts(root, tmp_path)["comp/p.png"]
 
 
 def _compression(code: int) -> bytes:

@@ -6,6 +6,7 @@ and a restart neither repeats the error nor audits the other."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from _watch_harness import (
     make_show,
     quiet,
     run_writer,
+    scan_verdicts,
     wait_audited,
     wait_for,
+    watch_verdicts,
     writer_script,
 )
 from clearance.model import printable
@@ -65,6 +68,9 @@ def test_two_assets_with_one_name_are_never_one(
     assert error["asset"] == name
     assert error["details"]["path"] == printable(str(comp / other[0]))
     assert error["details"]["other"] == str(comp / keeper[0])
+    # their bytes tell them apart, however they are shown (not-utf8: both caf\xe9.exr)
+    assert bytes.fromhex(error["details"]["path_bytes"]) == os.fsencode(comp / other[0])
+    assert bytes.fromhex(error["details"]["other_bytes"]) == os.fsencode(comp / keeper[0])
     assert "rename one of them" in error["message"]
     # the latest audit of the name is the keeper's; the other was audited only if it came first
     audits = [e for e in audited(root) if e["asset"] == name]
@@ -93,3 +99,39 @@ def test_two_assets_with_one_name_are_never_one(
     assert not [
         e for e in events(root)[count:] if e["event"] in ("asset.audited", "finding", "watch.error")
     ]
+
+
+@pytest.mark.parametrize("keeper_first", [True, False], ids=["keeper-first", "other-first"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_other_is_audited_under_the_name_once_the_one_that_kept_it_goes(
+    tmp_path: Path, case: str, keeper_first: bool
+) -> None:
+    """The asset that kept the name is deleted (every frame of the sequence, the file shown
+    as it is): ``scan`` now audits the other under the name, and so does the watcher, live,
+    with the same verdict; the latest audit of the name covers the other's files."""
+    name, keeper, other = CASES[case]
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    write = {
+        "keeper": [("exr", str(comp / n), i) for i, n in enumerate(keeper)],
+        "other": [("exr", str(comp / n), 9) for n in other],
+    }
+    order = ["keeper", "other"] if keeper_first else ["other", "keeper"]
+    with InProcessWatcher(root):
+        run_writer(writer_script, write[order[0]])
+        wait_audited(root, 1)
+        run_writer(writer_script, write[order[1]])
+        wait_for(lambda: _same_name(root), what="a same-name watch.error")
+        quiet(root, 2.0)
+        before = len(audited(root))
+        run_writer(writer_script, [("unlink", str(comp / n)) for n in keeper])
+        wait_audited(root, before + 1)
+        quiet(root, 2.0)
+    latest = audited(root)[-1]
+    assert latest["asset"] == name
+    assert latest["details"]["watch"]["reason"] == "changed"
+    assert [f["path"] for f in latest["details"]["watch"]["files"]] == [
+        printable(f"comp/{n}") for n in other
+    ]
+    assert len(_same_name(root)) == 1
+    assert watch_verdicts(root)[name] == scan_verdicts(root, tmp_path)[name]

@@ -1065,11 +1065,11 @@ def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_mi
     tmp_path: Path,
 ) -> None:
     """Which asset reads which manifest is kept per folder (listed at most once per 30 s), and
-    kept current by what changes it without an audit too: a sequence's first frame deleted
-    (the next frame is now the one its manifest is looked for by), and an audited file moved
-    out of the tree and back (same version, not audited again). A manifest that lands for
-    either within the 30 s is not missed: one audit each, ``sidecar-late``, reading it; a
-    restart audits nothing."""
+    kept current by what changes it: a sequence's first frame deleted (the next frame is now
+    the one its manifest is looked for by; the sequence is audited again, ``changed``), and
+    an audited file moved out of the tree and back (the same bytes, not audited again). A
+    manifest that lands for either within the 30 s is not missed: one audit each,
+    ``sidecar-late``, reading it; a restart audits nothing."""
     root = make_show(tmp_path)
     comp = root / "comp"
     outside = tmp_path / "outside"
@@ -1094,11 +1094,12 @@ def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_mi
             ],
         )
         wait_for(lambda: watcher.watcher.vanished >= 2, what="two files vanished")
+        wait_audited(root, 3)  # the frames left
         run_writer(writer_script, [("write", str(comp / "other.c2pa"), b"read by none")])
         quiet(root, 1.0)
         run_writer(writer_script, [("rename", str(outside / "x.exr"), str(comp / "x.exr"))])
         quiet(root, 1.0)
-        assert len(audited(root)) == 2
+        assert len(audited(root)) == 3
         run_writer(
             writer_script,
             [
@@ -1106,13 +1107,16 @@ def test_a_manifest_for_an_asset_whose_folder_changed_without_an_audit_is_not_mi
                 ("write", str(comp / "x.exr.c2pa"), b"x's"),
             ],
         )
-        wait_audited(root, 4)
+        wait_audited(root, 5)
         quiet(root, 1.5)
     with InProcessWatcher(root):
         quiet(root, 1.5)
     events_ = audited(root)
-    assert len(events_) == 4
-    late = {e["asset"]: e["details"]["watch"] for e in events_[2:]}
+    assert len(events_) == 5
+    shrunk = events_[2]["details"]
+    assert (events_[2]["asset"], shrunk["frames"]) == ("comp/sh.####.exr", "1002-1003")
+    assert shrunk["watch"]["reason"] == "changed"
+    late = {e["asset"]: e["details"]["watch"] for e in events_[3:]}
     assert sorted(late) == ["comp/sh.####.exr", "comp/x.exr"]
     assert late["comp/sh.####.exr"]["manifest"] == "comp/sh.1002.exr.c2pa"
     assert [f["path"] for f in late["comp/sh.####.exr"]["files"]] == [

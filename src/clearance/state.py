@@ -263,6 +263,8 @@ class AuditRow:
     #: the detached C2PA manifest read and its version (``"-"``: none; None: not recorded)
     manifest: str | None = None
     manifest_fp: str | None = None
+    #: the frames of a sequence it covered (``1001-1003,1005``; None: a single file)
+    frames: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,7 @@ def _chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
 
 _AUDIT_COLUMNS = (
     "audit_id, asset, state, reason, pairing, sidecar, sidecar_fp, supersedes, outcome, "
-    "settled_at, finished_at, manifest, manifest_fp"
+    "settled_at, finished_at, manifest, manifest_fp, frames"
 )
 
 
@@ -880,6 +882,15 @@ class StateStore:
             if folder == under or folder.startswith(under + "/"):
                 found.setdefault(folder, []).append((manifest, fp))
         return found
+
+    def frames_read(self) -> dict[str, str]:
+        """The frames that the latest audit of each sequence covered, by asset name
+        (``{"renders/sh.####.exr": "1001-1003"}``), in one query."""
+        return dict(
+            self.query(
+                "SELECT asset, frames FROM audits WHERE frames IS NOT NULL AND state='audited'"
+            )
+        )
 
     def sidecars_read(self, folder: str) -> list[str]:
         """The YAML/JSON sidecars in ``folder`` (not below) that latest audits read: one

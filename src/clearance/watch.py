@@ -495,7 +495,11 @@ class Watcher(AssetGrouping, RootSupervisor):
             group = self.groups.get(p.key)
             if group is not None:
                 group.members.discard(p.path)
-                if not group.members:
+                if vanished and p.kind == "asset" and p.key[2]:
+                    # a frame of a sequence went: the frames left are audited again once
+                    # the sequence is idle, as scan reads them (from their first frame)
+                    group.gone = time.monotonic()
+                if not group.members and group.gone is None:
                     self.groups.pop(p.key, None)
                 else:
                     self._dirty[p.key] = None  # the others may be ready now
@@ -505,6 +509,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         if vanished and p.kind == "asset":
             self.vanished += 1
             self._asset_changed(p.path, gone=True)
+            if p.key is not None and not p.key[2]:  # (a sequence: once its last frame went)
+                self._name_freed(p.key, p.root)
             if self.state is not None and p.stat is not None:
                 self.state.mark([FileVersion(p.path, *p.stat)], "vanished")
             if self.state is not None:

@@ -443,6 +443,10 @@ class AuditWorker(threading.Thread):
                     "reason": "same-name",
                     "path": errors[0][0],
                     "other": os.fspath(keeper.path),
+                    # the names' bytes (hex): a name that is not UTF-8 is shown escaped
+                    # (caf\xe9.exr), as a file literally named so is shown as it is
+                    "path_bytes": os.fsencode(errors[0][0]).hex(),
+                    "other_bytes": os.fsencode(keeper.path).hex(),
                 },
             )
         return other is asset
@@ -487,10 +491,14 @@ class AuditWorker(threading.Thread):
         sidecar_same = (
             prev is not None and prev.sidecar == sidecar and prev.sidecar_fp == sidecar_fp
         )
-        if not new and sidecar_same and not self._look_at_manifest(look):
+        # a frame removed from a sequence: the frames are another asset (its first frame,
+        # which the readers read, its files' digest, which an approval names), even when
+        # each file left is one audited before, or a copy of one with the same bytes
+        frames_changed = prev is not None and prev.frames != asset.frames
+        if not new and sidecar_same and not frames_changed and not self._look_at_manifest(look):
             return None  # nothing else changed: the manifests decide
         manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
-        if not new and sidecar_same and manifest_news is None:
+        if not new and sidecar_same and not frames_changed and manifest_news is None:
             self.skipped += 1
             return None
         if not new and prev is None and sidecar is None:
@@ -506,7 +514,7 @@ class AuditWorker(threading.Thread):
                 for p, st in zip(job.files, stats, strict=False)
                 if p in new_paths
             ]
-        if new and sidecar_same and prev is not None and self.hash_content:
+        if new and sidecar_same and not frames_changed and prev is not None and self.hash_content:
             # a re-render of an audited asset: identical bytes are recorded, not audited again,
             # so this one is hashed now (the usual new asset is hashed with its audit)
             digests, changed = hash_and_verify(to_hash, self.fs.stat)
@@ -540,10 +548,10 @@ class AuditWorker(threading.Thread):
                 return None
         if prev is None:
             reason = "new"
-        elif new and not same_bytes:
+        elif (new and not same_bytes) or frames_changed:
             old_paths = {v.path for v in self.state.files_of(prev.audit_id)}
             grown = all(v.path not in old_paths for v in new) and old_paths <= set(job.files)
-            reason = "sequence-grown" if grown and asset.is_sequence else "changed"
+            reason = "sequence-grown" if new and grown and asset.is_sequence else "changed"
         elif not sidecar_same:
             reason = "sidecar-late" if prev.sidecar is None else "sidecar-changed"
         else:  # the C2PA manifest came, or changed, after the latest audit

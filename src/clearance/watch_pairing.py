@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .discover import SIDECAR_SUFFIXES, is_candidate, split_frame
+from .model import printable
 from .policy import Policy
 from .provenance.c2pa import manifest_names
 from .state import FileVersion, StateStore
@@ -48,6 +49,8 @@ class _Group:
     members: set[str] = field(default_factory=set)
     ready_since: float | None = None  # monotonic: all members stable and idle
     sidecar_wall: float | None = None  # wall time its sidecar settled (while it waited)
+    #: monotonic: a frame of the sequence went away (the frames left make another asset)
+    gone: float | None = None
 
 
 def _key_for(path: str) -> GroupKey:
@@ -218,7 +221,7 @@ class AssetGrouping:
         assert self.worker is not None
         opts = self.options
         members = [self.pending[m] for m in group.members if m in self.pending]
-        if not members or not all(m.stable for m in members):
+        if (not members and group.gone is None) or not all(m.stable for m in members):
             group.ready_since = None
             return  # the last member to settle marks the group dirty again
         is_sequence = key[2] != ""
@@ -227,7 +230,10 @@ class AssetGrouping:
             if is_sequence
             else self.settle_for(group.root)
         )
-        last_change = max(m.changed for m in members)
+        changes = [m.changed for m in members]
+        if group.gone is not None:
+            changes.append(group.gone)
+        last_change = max(changes)
         if now - last_change < idle:
             self._wake(key, last_change + idle)
             return
@@ -249,6 +255,10 @@ class AssetGrouping:
         if files is None:
             self._wake(key, now + 0.1)
             return
+        if not files:  # every frame went: nothing left to audit
+            self.groups.pop(key, None)
+            self._name_freed(key, group.root)
+            return
         if any(m in self.pending for m in manifests_read(key, files)):
             # the manifest its audit reads must not be half-written; its settling nudges this
             self._wake(key, now + 0.5)
@@ -256,7 +266,7 @@ class AssetGrouping:
         # latency is measured from the moment the asset was ready: its last file settled
         # (a sequence: its idle window ended; a sidecar it waited for: that settled), or,
         # without a sidecar, the grace window ended
-        settled_at = max(m.settled_wall for m in members)
+        settled_at = max((m.settled_wall for m in members), default=0.0)
         if is_sequence:
             settled_at = max(settled_at, _wall(last_change + idle))
         if pairing == "missing":
@@ -282,6 +292,37 @@ class AssetGrouping:
         for m in members:
             self.pending.pop(m.path, None)
         self.groups.pop(key, None)
+
+    def _name_freed(self, key: GroupKey, root: str) -> None:
+        """The asset ``key`` is gone from disk: an asset of its folder that it kept the name
+        from (docs/watch.md, *Two assets with one name*: a file named as the sequence's
+        pattern, ``sh.####.exr``; a name that is not UTF-8 beside a file named as its
+        escape), refused while it was there, is looked at again, and audited under the name
+        now. The folder is listed only when there may be one (a sequence whose frames all
+        went, a file with an escape in its name)."""
+        folder, stem, ext = key
+        shown = printable(stem)
+        if not ext and "\\x" not in shown:
+            return
+        try:
+            entries = list(self.fs.scandir(folder))
+        except OSError:
+            return
+        now = time.monotonic()
+        for entry in entries:
+            name = entry.name
+            if ext:
+                frame = name[len(stem) + 1 : -len(ext) - 1]
+                rival = (
+                    name.startswith(stem + ".")
+                    and name.endswith("." + ext)
+                    and frame != ""
+                    and frame.strip("#") == ""
+                )
+            else:
+                rival = name != stem and printable(name) == shown
+            if rival and is_candidate(name, self.policy):
+                self._hint(entry.path, root, now)
 
     def _sidecar_of(self, key: GroupKey) -> str | None:
         """The sidecar path of a group if present and settled, "pending" if settling, else

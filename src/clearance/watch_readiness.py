@@ -265,14 +265,16 @@ def _png_missing(path: str, size: int) -> Missing | None:
         os.close(fd)
     if head != _PNG_MAGIC:
         return Missing("not a PNG file (bad signature)", damaged=True)
-    if tail == _PNG_IEND:
-        return None
-    # bytes after IEND (a trailer: phone and app tools, padded copies leave them), or a PNG
-    # still being written: its chunks are walked as the audit's reader walks them, so the
-    # watcher and the audit agree on where the file ends
+    # its chunks are walked as the audit's reader walks them, so the watcher and the audit
+    # agree on where the file ends: bytes after IEND (a trailer: phone and app tools, padded
+    # copies leave them) do not hold it back, and a file whose bytes so far end with an IEND
+    # inside a chunk (an embedded thumbnail's) is not taken for a whole one. The walk reads
+    # chunk headers only: about 3 ms for a 25 MB frame of 8 KiB IDAT chunks
     blocks = walk_container(path)
     if blocks.ended:
         return None
+    if tail == _PNG_IEND and blocks.unreadable and not blocks.truncated:
+        return None  # past a bound of the walk (the audit says so): it ends as a whole one
     reason = blocks.problems[-1] if blocks.problems else "no IEND chunk"
     return Missing(reason, damaged=not (blocks.truncated or blocks.unreadable))
 

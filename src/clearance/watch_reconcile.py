@@ -7,7 +7,9 @@ audit has read at its current version, becomes a hint in the intake queue — ex
 event had arrived; so does a detached C2PA manifest that an asset on disk read at its latest
 audit when none of the manifests that audit read is left (removed while the watcher was
 down: the live path then re-audits the asset, as for a manifest that goes away while it runs),
-and so does a YAML/JSON sidecar that a latest audit read, gone while its asset is there. The
+and so does a YAML/JSON sidecar that a latest audit read, gone while its asset is there, and
+a frame that the latest audit of its sequence covered, gone while frames of it are left (the
+live path then audits the frames left again, as for a frame deleted while it runs). The
 readiness gate then treats it like any other hint, so a file that is
 still being written when the walk passes is not audited half-written.
 
@@ -19,15 +21,17 @@ million-file tree costs time, not memory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .discover import SIDECAR_SUFFIXES, is_candidate, is_sidecar, split_frame
+from .discover import SIDECAR_SUFFIXES, frame_ranges, is_candidate, is_sidecar, split_frame
+from .model import relative_posix
 from .policy import Policy
 from .state import FileVersion, StateStore, stat_fingerprint
 from .watch_intake import Hint, Intake
@@ -108,6 +112,7 @@ class Reconciler(threading.Thread):
         rep = RescanReport(root=root, path=top, reason=reason)
         stack = [top]
         read = self.state.manifests_read(top)  # one query, not one per asset
+        frames = _frames_by_folder(self.state.frames_read())  # one query too
         while stack:
             if self.stopping.is_set():
                 rep.complete = False
@@ -124,6 +129,12 @@ class Reconciler(threading.Thread):
                 continue
             for gone in _gone_sidecars(folder, entries, self.state, self.policy):
                 self._put(Hint(gone, root, scan=True), rep)
+            recorded_frames = frames.get(
+                relative_posix(os.path.join(folder, "_"), self.policy.root)[:-1]
+            )
+            if recorded_frames:
+                for gone in _gone_frames(folder, entries, recorded_frames, self.policy):
+                    self._put(Hint(gone, root, scan=True), rep)
             manifests: _FolderManifests | None = None  # made at the folder's first .c2pa
             recorded = read.pop(folder, None)
             if recorded:
@@ -261,6 +272,49 @@ def _gone_sidecars(
         if (stem in names and is_candidate(stem, policy)) or stem in prefixes:
             gone.append(sidecar)
     return gone
+
+
+def _frames_by_folder(frames: dict[str, str]) -> dict[str, dict[str, str]]:
+    """:meth:`~clearance.state.StateStore.frames_read` by the folder part of the asset name
+    (``"renders/"``; ``""`` at the top)."""
+    found: dict[str, dict[str, str]] = {}
+    for asset, ranges in frames.items():
+        found.setdefault(asset[: asset.rfind("/") + 1], {})[asset] = ranges
+    return found
+
+
+def _gone_frames(
+    folder: str, entries: list[os.DirEntry[str]], recorded: dict[str, str], policy: Policy
+) -> list[str]:
+    """For each sequence of ``folder`` (listed: ``entries``) whose latest audit covered a
+    frame that is not there any more (``recorded``: its frames, by asset name), the path of
+    one such frame: hinted, it goes away as it would live, and the sequence is audited again
+    with the frames left (its first frame, which the readers read, may be another)."""
+    sequences: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for entry in entries:
+        parts = split_frame(entry.name)
+        if parts is not None and is_candidate(entry.name, policy):
+            sequences.setdefault((parts[0], parts[2]), []).append((int(parts[1]), parts[1]))
+    gone = []
+    for (prefix, ext), numbered in sequences.items():
+        pad = len(min(numbered)[1])  # as build_asset() names the sequence
+        rel = relative_posix(os.path.join(folder, f"{prefix}.{'#' * pad}.{ext}"), policy.root)
+        ranges = recorded.get(rel)
+        if ranges is None or ranges == frame_ranges(n for n, _ in numbered):
+            continue
+        on_disk = {n for n, _ in numbered}
+        missing = next((n for n in _frame_numbers(ranges) if n not in on_disk), None)
+        if missing is not None:  # (only frames added: they are not audited, and hinted)
+            gone.append(os.path.join(folder, f"{prefix}.{missing:0{pad}d}.{ext}"))
+    return gone
+
+
+def _frame_numbers(ranges: str) -> Iterator[int]:
+    """The frame numbers of :func:`~clearance.discover.frame_ranges`' ``"1001-1003,1005"``."""
+    for part in ranges.split(","):
+        first, _, last = part.partition("-")
+        with contextlib.suppress(ValueError):
+            yield from range(int(first), int(last or first) + 1)
 
 
 def walk_dirs(path: str) -> int:
