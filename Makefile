@@ -29,6 +29,7 @@ demo: $(STAMP)
 
 ## make test: the test suite (fast; slow soak scenarios are under -m slow)
 test: $(DEVSTAMP)
+	$(PY) -m compileall -q src  # bytecode, as a wheel install has: hundreds of CLI runs otherwise compile every module
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 ## make bench: every benchmark in benchmarks/, one table of ratios against baselines measured in the same run
