@@ -96,6 +96,20 @@ def locked(root: Path, *, exclusive: bool = False) -> Iterator[None]:
         holder.close()
 
 
+def busy_launcher(tmp_path: Path, seconds: float) -> Path:
+    """A script that runs the console script given after it with the state store's busy
+    timeout lowered to ``seconds``, as the tests lower it in-process."""
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import runpy, sys\n"
+        "from clearance import state\n"
+        f"state.BUSY_TIMEOUT = {seconds}\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    return launcher
+
+
 def lock_warnings(text: str) -> list[str]:
     """The lines that say lineage found the store locked (and waits for it no more)."""
     return [line for line in text.splitlines() if "waits for that lock no more" in line]
@@ -138,14 +152,7 @@ def test_a_scan_of_a_write_locked_store_reports_unrecorded_rows_and_the_next_sca
     log = root / ".clearance" / "audit.jsonl"
     before = len(log.read_text().splitlines())
     # the console script, with the state store's busy timeout lowered as the tests lower it
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(
-        "import runpy, sys\n"
-        "from clearance import state\n"
-        f"state.BUSY_TIMEOUT = {WAIT}\n"
-        "sys.argv = sys.argv[1:]\n"
-        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    )
+    launcher = busy_launcher(tmp_path, WAIT)
     with locked(root):
         done = run_cli(
             "scan", str(root), "--format", "json", "--no-progress",
@@ -238,14 +245,7 @@ def test_a_scan_that_waited_out_the_lock_once_does_not_wait_for_it_again(
     run_cli("scan", str(root), "--format", "json", "--no-progress")
     touch_all(root)
     wait = 6.0  # the busy timeout: a second wait would outlast the release below
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(
-        "import runpy, sys\n"
-        "from clearance import state\n"
-        f"state.BUSY_TIMEOUT = {wait}\n"
-        "sys.argv = sys.argv[1:]\n"
-        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    )
+    launcher = busy_launcher(tmp_path, wait)
     env = {**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"}
     command = [sys.executable, str(launcher), CLEARANCE, "scan", str(root), "--no-progress"]
     stderr: list[str] = []
@@ -315,14 +315,7 @@ def test_scan_jobs_says_once_that_the_store_cannot_be_read(tmp_path: Path) -> No
     first = run_cli("scan", str(root), "--format", "json", "--no-progress", "--no-cache")
     assert first.code == 1, first.stderr
     touch_all(root)
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(
-        "import runpy, sys\n"
-        "from clearance import state\n"
-        f"state.BUSY_TIMEOUT = {WAIT}\n"
-        "sys.argv = sys.argv[1:]\n"
-        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    )
+    launcher = busy_launcher(tmp_path, WAIT)
     with locked(root, exclusive=True):
         done = run_cli(
             "scan", str(root), "--format", "json", "--no-progress", "--no-cache", "--jobs", "2",
