@@ -203,9 +203,9 @@ def _redact_text(
             spans.append([at, end])
         at = folded.find(whole, at + 1)
     # quoted parts: runs of overlapping pieces found in the prompt
-    pieces, grams = prompt.pieces, prompt.grams
+    pieces = prompt.pieces  # (the quick look, _Prompt.may_be_in, is the caller's)
     parts: list[list[int]] = []
-    if pieces and any(folded[at : at + _GRAM] in grams for at in range(0, size - _GRAM + 1, _GRAM)):
+    if pieces:
         for start in range(size - MIN_CHARS + 1):
             if folded[start : start + MIN_CHARS] in pieces:
                 end = start + MIN_CHARS
