@@ -7,11 +7,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import _signals
+from clearance import Finding, Outcome, Rule, hookimpl
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
 
@@ -504,3 +507,192 @@ def test_a_huge_jobs_count_starts_no_more_workers_than_chunks(tmp_path: Path) ->
     for pid in _signals.no_processes_left(proc.pid):
         os.kill(pid, signal.SIGKILL)
     assert chunks < 64 and 1 < running <= 1 + chunks
+
+
+class _BlockEverything:
+    """An in-process plugin (``extra_plugins``): every asset is blocked by its rule."""
+
+    @hookimpl
+    def clearance_add_rules(self, registry):
+        registry.add(
+            Rule(
+                id="SHOW-01",
+                title="blocked by the session's plugin",
+                principle="creative-output",
+                outcome=Outcome.BLOCK,
+                remediation="r",
+                pack="site",
+            )
+        )
+
+    @hookimpl
+    def clearance_check_asset(self, asset):
+        return [Finding(rule="SHOW-01", message="blocked")]
+
+
+class _Unpicklable(_BlockEverything):
+    """The same plugin holding what cannot be pickled (a lock): it cannot be sent to a
+    spawned worker."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+
+def _library_outcomes(show: ClearanceRun, jobs: int, **session: Any) -> list[tuple[str, str, list]]:
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    policy = load_policy(show.root / "clearance.yaml")
+    assets = discover([str(show.root)], policy).assets
+    result = Session(policy, write_log=False, announce=False, **session).run(assets, jobs=jobs)
+    return [(a.asset.rel, a.outcome.value, [f.rule for f in a.findings]) for a in result.assets]
+
+
+def _in_spawned_workers(run: Callable[[], Any]) -> Any:
+    """``run()`` while a second thread runs: a pool then spawns its workers."""
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        return run()
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_parallel_library_run_gives_the_workers_the_sessions_plugins(tmp_path: Path) -> None:
+    """``Session(extra_plugins=...).run(jobs=2)``: the workers audit with the session's
+    in-process plugins, forked (inherited, picklable or not) or spawned (sent pickled; one
+    that cannot be pickled makes the run serial), so the verdict is the serial run's."""
+    show = ClearanceRun(tmp_path / "show")
+    _chained_show(show)
+    mine = [("mine", _BlockEverything())]
+    unpicklable = [("mine", _Unpicklable())]
+
+    serial = _library_outcomes(show, 1, extra_plugins=mine, autoload=False)
+    forked = _library_outcomes(show, 2, extra_plugins=mine, autoload=False)
+    forked_unpicklable = _library_outcomes(show, 2, extra_plugins=unpicklable, autoload=False)
+    spawned, spawned_unpicklable = _in_spawned_workers(
+        lambda: (
+            _library_outcomes(show, 2, extra_plugins=mine, autoload=False),
+            _library_outcomes(show, 2, extra_plugins=unpicklable, autoload=False),
+        )
+    )
+    assert len(serial) == 60 and all(
+        outcome == "block" and "SHOW-01" in rules for _, outcome, rules in serial
+    )
+    assert forked == serial and forked_unpicklable == serial
+    assert spawned == serial and spawned_unpicklable == serial
+
+
+def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_workers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``Session(autoload=False).run(jobs=2)``: the workers skip entry points as the session
+    does (they loaded every installed entry-point plugin, and blocked every asset)."""
+    site = tmp_path / "site"
+    (site / "sitewide-1.0.dist-info").mkdir(parents=True)
+    (site / "sitewide-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: sitewide\nVersion: 1.0\n"
+    )
+    (site / "sitewide-1.0.dist-info" / "entry_points.txt").write_text(
+        "[clearance]\nsitewide = sitewide\n"
+    )
+    (site / "sitewide.py").write_text(
+        "from clearance import Finding, Outcome, Rule, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_add_rules(registry):\n"
+        "    registry.add(Rule(id='SITEWIDE-01', title='t', principle='creative-output',\n"
+        "                      outcome=Outcome.BLOCK, remediation='r', pack='site'))\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    return [Finding(rule='SITEWIDE-01', message='entry point')]\n"
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv("CLEARANCE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    show = ClearanceRun(tmp_path / "show")
+    _chained_show(show)
+
+    serial = _library_outcomes(show, 1, autoload=False)
+    parallel = _library_outcomes(show, 2, autoload=False)
+    spawned = _in_spawned_workers(lambda: _library_outcomes(show, 2, autoload=False))
+    loaded = _library_outcomes(show, 2, autoload=True)
+    assert parallel == serial and spawned == serial
+    assert not any("SITEWIDE-01" in rules for _, _, rules in serial)
+    assert all("SITEWIDE-01" in rules for _, _, rules in loaded)
+
+
+def test_parallel_scan_loads_the_plugins_a_serial_scan_loads(tmp_path: Path) -> None:
+    """``scan --jobs 2`` with a config plugin, an entry point, ``-p no:NAME`` and autoload
+    switched off gives, each time, what the serial scan gives."""
+    site = tmp_path / "site"
+    (site / "sitewide-1.0.dist-info").mkdir(parents=True)
+    (site / "sitewide-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: sitewide\nVersion: 1.0\n"
+    )
+    (site / "sitewide-1.0.dist-info" / "entry_points.txt").write_text(
+        "[clearance]\nsitewide = sitewide\n"
+    )
+    (site / "sitewide.py").write_text(
+        "from clearance import Finding, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    return [Finding(rule='NFX-C1', message='entry point', outcome='block')]\n"
+    )
+    plugin = tmp_path / "show_rule.py"
+    plugin.write_text(
+        "from clearance import Finding, hookimpl\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    return [Finding(rule='NFX-C2', message='config plugin', outcome='approval')]\n"
+    )
+    show = ClearanceRun(tmp_path / "show", plugins=[str(plugin)])
+    _chained_show(show)
+    on = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    off = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    seen = set()
+    for env, options in (
+        (on, []),
+        (on, ["-p", "no:sitewide"]),
+        (on, ["-p", "no:show_rule"]),
+        (off, []),
+    ):
+        args = ["scan", str(show.root), "--format", "json", "--no-cache", *options]
+        serial = run_cli(*args, env=env)
+        parallel = run_cli(*args, "--jobs", "2", env=env)
+        assert serial.code == parallel.code == 1 and serial.stdout == parallel.stdout
+        seen.add(serial.stdout)
+    assert len(seen) == 3  # all, no entry point (blocked or not loaded), no config plugin
+
+
+def _refuse_unpickling() -> None:
+    raise ImportError("studio_tools is not importable here")
+
+
+class _BrokenOnArrival(_BlockEverything):
+    """Pickled in the parent, but cannot be rebuilt in a spawned worker."""
+
+    def __reduce__(self):
+        return (_refuse_unpickling, ())
+
+
+def test_parallel_library_run_stops_when_a_worker_cannot_load_the_sessions_plugins(
+    tmp_path: Path,
+) -> None:
+    """An in-process plugin that a spawned worker cannot unpickle stops the run with an
+    error saying why, rather than the workers auditing without it."""
+    from clearance.engine import WorkerPluginError
+
+    show = ClearanceRun(tmp_path / "show")
+    _chained_show(show)
+    with pytest.raises(WorkerPluginError, match="studio_tools is not importable here"):
+        _in_spawned_workers(
+            lambda: _library_outcomes(
+                show, 2, extra_plugins=[("mine", _BrokenOnArrival())], autoload=False
+            )
+        )

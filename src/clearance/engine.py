@@ -38,13 +38,13 @@ from .model import (
     Status,
     relative_posix,
 )
-from .plugins import PluginFailure, PluginHost
+from .plugins import AUTOLOAD_ENV, PluginFailure, PluginHost
 from .policy import Policy, StageConfig, default_policy
 
 if TYPE_CHECKING:
     from .lineage import LineagePlugin
 
-__all__ = ["Session", "RunResult", "audit_record", "redact_prompts"]
+__all__ = ["Session", "RunResult", "WorkerPluginError", "audit_record", "redact_prompts"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 #: Rules whose findings always mean "unknown" (no, unreadable or unverifiable provenance):
@@ -157,6 +157,9 @@ class Session:
         False; events are then kept in :attr:`events`).
     :param blocked: plugin names to block (``-p no:NAME``).
     :param extra_plugins: ``(name, plugin)`` pairs registered in-process (pytest fixture).
+        ``run(jobs=N)`` gives them to its worker processes too (see :class:`_WorkerPool`).
+    :param autoload: load entry-point plugins (None: unless ``CLEARANCE_DISABLE_PLUGIN_AUTOLOAD``
+        is set); the workers of ``run(jobs=N)`` load what this run loads.
     """
 
     def __init__(
@@ -175,6 +178,11 @@ class Session:
     ) -> None:
         self.policy = policy
         self.blocked = list(blocked)
+        if autoload is None:
+            autoload = not os.environ.get(AUTOLOAD_ENV)
+        #: what ``run(jobs=N)`` gives its workers, so they load this run's plugins
+        self.autoload = autoload
+        self.extra_plugins = list(extra_plugins)
         self.command = command
         self.run_id = run_id or uuid.uuid4().hex
         self.host = socket.gethostname()
@@ -699,7 +707,7 @@ class Session:
         # no more workers than chunks: a forked pool starts all of them at once, and
         # ``--jobs 100000`` must not fork a process per asset (or more)
         jobs = min(jobs, -(-total // _CHUNK))
-        pool = _WorkerPool(self, jobs, assets) if jobs > 1 and total > 1 else None
+        pool = _WorkerPool.start(self, jobs, assets) if jobs > 1 and total > 1 else None
         finished = False
         try:
             for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
@@ -842,6 +850,7 @@ class Session:
 
 
 _WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
+_WORKER_ERROR: str | None = None  # in a worker: why it has no session (see _worker_init)
 _CHUNK = 32
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 _STOP_GRACE = 5.0  # seconds a stopping pool is given to wind down, before and after SIGKILL
@@ -852,16 +861,23 @@ class _Stopped(Exception):
     """A worker's answer to a chunk once the parent asked it to stop (nobody reads it)."""
 
 
+class WorkerPluginError(RuntimeError):
+    """A ``run(jobs=N)`` worker could not load the session's in-process plugins
+    (``extra_plugins``): it would not audit with the plugins the run has, so the run stops."""
+
+
 def _worker_init(
     policy: Policy,
     command: str,
     blocked: Sequence[str],
+    autoload: bool,
+    extra: Sequence[tuple[str, object]] | bytes,
     cache: bool,
     run_id: str,
     parent: int,
     stop: Any,
 ) -> None:
-    global _WORKER, _STOP
+    global _WORKER, _STOP, _WORKER_ERROR
     from ._process import exit_with_parent
 
     # The parent decides when the run stops: Ctrl-C reaches the whole process group, and a
@@ -874,11 +890,24 @@ def _worker_init(
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked while we started
     exit_with_parent(parent, deathsig=True)
+    if isinstance(extra, bytes):  # spawned: pickled by the parent (see _WorkerPool.start)
+        import pickle
+
+        try:
+            extra = pickle.loads(extra)
+        except Exception as exc:  # said by each chunk: the pool must not die of it unread
+            _WORKER_ERROR = (
+                "the in-process plugins (extra_plugins) cannot be loaded in a spawned worker "
+                f"process: {type(exc).__name__}: {exc}; run with jobs=1"
+            )
+            return
     _WORKER = Session(
         policy,
         command=command,
         write_log=False,
         blocked=blocked,
+        extra_plugins=extra,  # type: ignore[arg-type]  # unpickled above
+        autoload=autoload,
         announce=False,
         cache=cache,
         run_id=run_id,
@@ -920,6 +949,8 @@ def _worker_audit(task: _Task) -> _Chunk:
     from .auditlog import prepare_event
     from .lineage import LineagePlugin
 
+    if _WORKER_ERROR is not None:
+        raise WorkerPluginError(_WORKER_ERROR)
     session = _WORKER
     assert session is not None, "worker not initialised"
     lineage = session.plugins.pm.get_plugin("clearance.lineage")
@@ -968,21 +999,59 @@ _SHARED: Sequence[Asset] | None = None
 
 
 class _WorkerPool:
-    """Worker processes auditing chunks of assets; the parent writes every event, in order."""
+    """Worker processes auditing chunks of assets; the parent writes every event, in order.
 
-    def __init__(self, session: Session, jobs: int, assets: Sequence[Asset] = ()) -> None:
-        import multiprocessing
+    Each worker loads the session's plugins: built-ins, entry points if the session loads
+    them (``autoload``), the configuration's, and the session's in-process ones
+    (``extra_plugins``). Forked workers inherit those objects; spawned ones (another thread
+    is running, or not Linux) are sent them pickled, and where they cannot be pickled the run
+    is serial (:meth:`start`): a worker without them would give another verdict.
+    """
+
+    @classmethod
+    def start(cls, session: Session, jobs: int, assets: Sequence[Asset]) -> _WorkerPool | None:
+        """A pool of ``jobs`` workers, or None when the session's in-process plugins cannot
+        be sent to them (the caller then audits in this process)."""
         import threading
-        from concurrent.futures import ProcessPoolExecutor
 
-        from .lineage import LineagePlugin
-
-        global _SHARED
         method = (
             "fork"
             if sys.platform.startswith("linux") and threading.active_count() == 1
             else "spawn"
         )
+        extra: Sequence[tuple[str, object]] | bytes = tuple(session.extra_plugins)
+        if method == "spawn" and extra:
+            import logging
+            import pickle
+
+            try:
+                extra = pickle.dumps(extra)
+            except Exception as exc:
+                logging.getLogger("clearance").warning(
+                    "auditing in this process, not in %d workers: the in-process plugins "
+                    "(extra_plugins) cannot be sent to spawned workers (%s: %s)",
+                    jobs,
+                    type(exc).__name__,
+                    exc,
+                )
+                return None
+        return cls(session, jobs, assets, method=method, extra=extra)
+
+    def __init__(
+        self,
+        session: Session,
+        jobs: int,
+        assets: Sequence[Asset] = (),
+        *,
+        method: str,
+        extra: Sequence[tuple[str, object]] | bytes = (),
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from .lineage import LineagePlugin
+
+        global _SHARED
         self.session = session
         # forked workers start with the first chunk, after this: they see these assets
         self.positions: dict[int, int] | None = None
@@ -1002,6 +1071,8 @@ class _WorkerPool:
                 session.policy,
                 session.command,
                 tuple(session.blocked),
+                session.autoload,
+                extra,
                 session._cache is not None,
                 session.run_id,
                 os.getpid(),
