@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from clearance import Outcome, audit_record
-from clearance.policy import Policy
+from clearance.policy import Policy, load_policy
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
 
@@ -490,3 +490,39 @@ def test_the_redactors_quick_look_finds_every_quote_the_close_look_finds() -> No
             if indexed:
                 close = _redact._redact_text(close, indexed[0])
         assert _redact.PromptRedactor(prompts).redact(text) == close, (prompts, text)
+
+
+def test_audit_record_reads_dates_of_an_in_memory_sidecar_as_a_file_scan_does(
+    tmp_path: Path,
+) -> None:
+    """A publish tool that loads a sidecar with ``yaml.safe_load`` holds ``datetime.date``
+    and ``datetime`` values: ``audit_record`` reads them as the sidecar file loader does
+    (their ISO text, naive or aware as written) and decides what a scan of the file decides,
+    where it reported ``PRV-02 expected a string, got datetime.date(...)``."""
+    import datetime
+
+    import yaml
+
+    doc = genai_sidecar(disclosure={"notified_at": "2026-11-01"})
+    dates = yaml.safe_dump(doc, sort_keys=False).replace("'2026-11-01'", "2026-11-01")
+    times = dates.replace(
+        "notified_at: 2026-11-01",
+        "notified_at: 2026-11-01 10:30:00\n  flagged_at: 2026-11-02T09:30:00+01:00",
+    )
+    for name, text in (("dates", dates), ("times", times)):
+        run = ClearanceRun(tmp_path / name)
+        run.asset("comp/a.png", sidecar=text)
+        scanned = run.scan().asset("comp/a.png")
+        doc = yaml.safe_load(text)
+        before = repr(doc)
+        assert isinstance(doc["disclosure"]["notified_at"], datetime.date)
+        policy = load_policy(run.root / "clearance.yaml")
+        held = audit_record(doc, policy=policy, rel="comp/a.png", root=run.root)
+        assert repr(doc) == before, "the caller's sidecar is not changed"
+        assert [f.to_dict() for f in held.findings] == [f.to_dict() for f in scanned.findings]
+        assert held.outcome == scanned.outcome
+        prv02 = " ".join(f.message for f in held.findings if f.rule == "PRV-02")
+        if name == "dates":
+            assert held.outcome is Outcome.PASS and not prv02
+        else:  # a date and time is not a date, on disk or in memory: said in its ISO text
+            assert "'2026-11-01T10:30:00'" in prv02 and "'2026-11-02T09:30:00+01:00'" in prv02

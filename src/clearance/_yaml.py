@@ -615,7 +615,8 @@ def yaml_text(value: Any) -> str:
 def _normalise(value: Any) -> Any:
     """What PyYAML's constructor built, as JSON Schema reads it: string keys, dates as ISO
     strings. Iterative, so nesting as deep as the parser allows is no recursion; a container
-    that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field."""
+    that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field.
+    ``value`` is not changed; ``audit_record`` reads an in-memory sidecar with this too."""
     if not isinstance(value, (dict, list)):
         return _leaf(value)
     root: Any = {} if isinstance(value, dict) else []

@@ -1209,8 +1209,11 @@ def audit_record(
 
     For tests and for tools that hold provenance in memory (a DCC publish dialog).
     ``sidecar=None`` means the asset has no sidecar; ``partials`` adds what embedded
-    readers would have said.
+    readers would have said. The sidecar is read as the file loader reads a sidecar file:
+    dates and datetimes (what ``yaml.safe_load`` makes of ``2026-11-01``) become their ISO
+    text, and keys that are not strings their YAML text; ``sidecar`` itself is not changed.
     """
+    from ._yaml import DocumentError, _normalise
     from .provenance.sidecar import sidecar_record
 
     if policy is None:
@@ -1224,7 +1227,12 @@ def audit_record(
     asset = Asset(path=base / rel, rel=rel, root=base, files=[base / rel], stage=stage)
     found: list[PartialRecord] = []
     if sidecar is not None:
-        found.append(sidecar_record(sidecar, rel + ".genai.yaml", asset=None))
+        file = rel + ".genai.yaml"
+        try:
+            found.append(sidecar_record(_normalise(sidecar), file, asset=None))
+        except DocumentError as exc:  # it contains itself: no file could say that
+            issue = ProvenanceIssue(file, exc.field or "(top level)", exc.reason)
+            found.append(PartialRecord("sidecar", file, {}, [issue]))
     found.extend(partials)
     session = Session(policy, command="check", write_log=False, autoload=False)
     return session.audit(asset, record=ProvenanceRecord.merge(found))
