@@ -199,6 +199,42 @@ def test_an_impossible_unquoted_date_is_a_config_error_naming_file_and_field(
     assert f"{sidecar}: valid" in checked.stdout
 
 
+def test_an_approval_id_given_twice_is_a_config_error_naming_both_lines(clearance_run) -> None:
+    """Two records under one id (a copy-pasted approval): YAML kept the last one silently, so
+    an expired approval could replace a valid one, or the other way round. It is a
+    configuration error (exit 2) naming the file, the id and both lines, and so is any key
+    given twice in a configuration file."""
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    approvals = run.root / "approvals.yaml"
+    approvals.write_text(
+        "approvals:\n  APR-1:\n    rules: [NFX-C1]\n    expires: 2020-01-01\n"
+        "  APR-1:\n    rules: [NFX-C1]\n    expires: 2099-01-01\n"
+    )
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert (
+        f"clearance: error: {approvals}: approvals.APR-1: invalid YAML: duplicate key 'APR-1' "
+        "(line 2, column 3 and line 5, column 3)" in done.stderr
+    )
+    checked = run_cli("validate", str(approvals), str(run.root / "tools.yaml"))
+    assert checked.code == 1
+    assert f"{approvals}: approvals.APR-1: invalid YAML: duplicate key 'APR-1'" in checked.stdout
+    assert f"{run.root / 'tools.yaml'}: valid" in checked.stdout
+
+    approvals.write_text("approvals: {}\n")
+    config = run.root / "clearance.yaml"
+    config.write_text(config.read_text() + "approvals: approvals.yaml\n")
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2 and f"{config}: approvals: invalid YAML: duplicate key" in done.stderr
+    run.write_config()
+    tools = run.root / "tools.yaml"
+    tools.write_text(tools.read_text() + "tools: {}\n")
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2 and f"{tools}: tools: invalid YAML: duplicate key 'tools'" in done.stderr
+
+
 TRACKER = """
 import datetime
 from clearance import hookimpl

@@ -295,7 +295,7 @@ def test_sidecar_record_from_memory() -> None:
         "just a string",
         # YAML 1.1 scalars the memoised resolver must tag as PyYAML does, plain and quoted
         "a: [yes, Yes, YES, no, NO, on, On, off, OFF, y, n, Y, N, 'yes', \"on\"]\n",
-        "on: 1\noff: 2\nyes: 3\n'no': 4\n",
+        "on: 1\noff: 2\n'yes': 3\n'no': 4\n",  # (on and yes, both true: a key given twice)
         "a: [017, 0o17, 0x1F, 0b101, 1_000, 1:20, 190:20:30.15, +12, -0]\n",
         "a: [1e3, 1.0e+3, .5, -.inf, .NaN, .nan, 6.8523015e+5, 1:30.5]\n",
         "a: [~, null, Null, NULL, '', '~', 'null', \"\"]\nb:\nc: ''\n",
@@ -369,3 +369,167 @@ def test_read_limited_reads_the_file_as_it_is_now_even_with_a_stale_stat(tmp_pat
         read_limited(tmp_path)
     with pytest.raises(DocumentError, match="No such file"):
         read_limited(tmp_path / "gone.yaml")
+
+
+#: (text, the field and the places each key given twice is named by): the fast builders
+#: (a tree, a document with aliases) and PyYAML's constructor (merge keys, tags, keys that
+#: are not strings), every one compared as the document has its keys
+DUPLICATES = [
+    (
+        "provenance: 1\ngenerated: true\nshot: sh010\ngenerated: false\n",
+        [("generated", "'generated' (line 2, column 1 and line 4, column 1)")],
+    ),
+    (
+        "output: {use: temp, on_screen: none, use: final}\n",
+        [("output.use", "'use' (line 1, column 10 and line 1, column 38)")],
+    ),
+    (
+        "steps:\n  - tool: a\n    inputs:\n      - {ref: x, class: generated, ref: y}\n",
+        [("steps[0].inputs[0].ref", "'ref' (line 4, column 10 and line 4, column 36)")],
+    ),
+    (
+        "x-a: &a {k: 1, k: 2}\nx-b: [*a, *a]\n",  # an alias: the mapping is said once
+        [("x-a.k", "'k' (line 1, column 10 and line 1, column 16)")],
+    ),
+    (
+        "a: 1\nb: {<<: {k: 1}, k: 2, j: 3, j: 4}\na: 2\na: 3\n",  # a merge key
+        [  # in the order of the text: where each key is given again
+            ("b.j", "'j' (line 2, column 23 and line 2, column 29)"),
+            ("a", "'a' (line 1, column 1, line 3, column 1 and line 4, column 1)"),
+        ],
+    ),
+    (
+        "on: 1\noff: 2\nyes: 3\n'no': 4\n",
+        [("true", "'true' (line 1, column 1 and line 3, column 1)")],
+    ),
+    ("1: a\n'1': b\n", [("1", "'1' (line 1, column 1 and line 2, column 1)")]),
+    (
+        "x-d: {2026-01-01: a, '2026-01-01': b}\n",
+        [("x-d.2026-01-01", "'2026-01-01' (line 1, column 7 and line 1, column 22)")],
+    ),
+    (
+        "steps: [{prompt: {a cat at dusk: 1, a cat at dusk: 2}, tool: t, tool: u}]\n",
+        [
+            ("steps[0].prompt", "(not shown: prompt text is never logged) (line 1, column 19"),
+            ("steps[0].tool", "'tool' (line 1, column 56 and line 1, column 65)"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), DUPLICATES)
+def test_a_key_given_twice_is_an_error_naming_the_key_and_both_lines(
+    text: str, expected: list[tuple[str, str]]
+) -> None:
+    """YAML keeps the last of a key given twice, silently (``generated: true`` …
+    ``generated: false``): it is an error of that field, naming the key and where each one
+    is, whichever builder builds the document; the rest of the document is still read."""
+    refused: list[tuple[str, str]] = []
+    document = parse_document(text, field_errors=refused)
+    assert [field for field, _ in refused] == [field for field, _ in expected]
+    for (_, reason), (_, said) in zip(refused, expected, strict=True):
+        assert reason.startswith(f"invalid YAML: duplicate key {said}"), reason
+    assert "a cat at dusk" not in repr(refused)
+    assert isinstance(document, dict) and document
+    with pytest.raises(DocumentError) as info:  # without the list: the first, by its field
+        parse_document(text)
+    assert (info.value.field, info.value.reason) == refused[0]
+    # PyYAML's constructor (a merge key elsewhere sends the document to it) finds the same
+    slow: list[tuple[str, str]] = []
+    parse_document(text + "x-merged: {<<: {m: 1}}\n", field_errors=slow)
+    assert slow == refused
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: {k: 1}\nb: {k: 1}\nk: 2\n",  # the same key in different mappings
+        "base: &b {k: 1, j: 2}\nover: {<<: *b, k: 3}\n",  # a merge key's key given again
+        "both: {<<: [{k: 1}, {k: 2}]}\n",
+        "a: &a {k: 1}\nb: [*a, *a, {k: *a}]\n",
+        "- {k: 1}\n- {k: 1}\n",
+        "- !!pairs [{a: 1}, {a: 2}]\n",
+    ],
+)
+def test_keys_yaml_gives_once_per_mapping_are_not_duplicates(text: str) -> None:
+    import yaml
+
+    from clearance._yaml import _normalise
+
+    refused: list[tuple[str, str]] = []
+    assert parse_document(text, field_errors=refused) == _normalise(yaml.safe_load(text))
+    assert refused == []
+
+
+def test_a_key_given_twice_in_a_json_sidecar_is_an_error_naming_both_lines() -> None:
+    text = (
+        '{"provenance": 1, "generated": true,\n'
+        ' "steps": [{"tool": "a", "tool": "b"}, {"tool": "c"}],\n'
+        ' "x-s": {"\\u0067": 1, "g": 2, "h": {"g": 1}},\n'
+        ' "generated": false}'
+    )
+    refused: list[tuple[str, str]] = []
+    document = parse_document(text, json_only=True, field_errors=refused)
+    assert refused == [  # in the order of the text: where each key is given again
+        (
+            "steps[0].tool",
+            "invalid JSON: duplicate key 'tool' (line 2, column 13 and line 2, column 26): "
+            "give each key once",
+        ),
+        (
+            "x-s.g",
+            "invalid JSON: duplicate key 'g' (line 3, column 10 and line 3, column 23): "
+            "give each key once",
+        ),
+        (
+            "generated",
+            "invalid JSON: duplicate key 'generated' (line 1, column 19 and line 4, column 2): "
+            "give each key once",
+        ),
+    ]
+    assert document["provenance"] == 1
+    with pytest.raises(DocumentError) as info:
+        parse_document(text, json_only=True)
+    assert (info.value.field, info.value.reason) == refused[0]
+    ok = '{"a": {"k": 1}, "b": [{"k": 1}, {"k": "}{,"}], "k": "\\"k\\": 1"}'
+    assert parse_document(ok, json_only=True) == {
+        "a": {"k": 1},
+        "b": [{"k": 1}, {"k": "}{,"}],
+        "k": '"k": 1',
+    }
+
+
+@pytest.mark.parametrize("name", ["a.png.genai.yaml", "a.png.genai.json"])
+def test_a_sidecar_with_a_key_given_twice_is_invalid_and_never_trusted(
+    tmp_path: Path, name: str
+) -> None:
+    """``generated: true`` … ``generated: false``: the sidecar is invalid (``PRV-02``,
+    ``clearance validate`` exit 1 naming the key and both lines), and neither value is
+    used: the asset is audited as one whose GenAI use is unknown, never as not generated."""
+    from clearance.testing import write_png
+    from conftest import run_cli
+
+    write_png(tmp_path / "a.png")
+    if name.endswith(".json"):
+        text = (
+            '{"provenance": 1,\n"generated": true,\n"source_type": "trainedAlgorithmicMedia",\n'
+            '"steps": [{"tool": "unknown-tool"}],\n"generated": false}\n'
+        )
+        where = "line 2, column 1 and line 5, column 1"
+    else:
+        text = (
+            "provenance: 1\ngenerated: true\nsource_type: trainedAlgorithmicMedia\n"
+            "steps: [{tool: unknown-tool}]\ngenerated: false\n"
+        )
+        where = "line 2, column 1 and line 5, column 1"
+    (tmp_path / name).write_text(text)
+    checked = run_cli("validate", str(tmp_path / name))
+    assert checked.code == 1
+    assert f"{tmp_path / name}: generated: invalid " in checked.stdout
+    assert f"duplicate key 'generated' ({where})" in checked.stdout
+    done = run_cli("scan", str(tmp_path), "--format", "json")
+    assert done.code == 1, done.stderr
+    [asset] = done.json()["assets"]
+    [prv02] = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+    assert f"{name}: generated: invalid" in prv02["message"] and where in prv02["message"]
+    assert asset["outcome"] != "pass"

@@ -6,10 +6,11 @@ would expand to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" b
 refused without being constructed; so are collections nested deeper than :data:`MAX_DEPTH`
 and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
 Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
-naming the line and, where known, the field: bytes that are not UTF-8, and a scalar PyYAML's
-constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``). A caller that lists
-every error of a file (a sidecar, ``clearance validate``) passes ``field_errors``: such a
-scalar is then an error of its field only, and the rest of the document is read.
+naming the line and, where known, the field: bytes that are not UTF-8, a scalar PyYAML's
+constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``), and a key given
+twice in one mapping (YAML or JSON: both parsers would keep the last one silently). A caller
+that lists every error of a file (a sidecar, ``clearance validate``) passes ``field_errors``:
+such a scalar or key is then an error of its field only, and the rest of the document is read.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class _Constructing(_Base):  # type: ignore[misc, valid-type]
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
         self.invalid: list[_InvalidScalar] = []
+        #: mappings the fast builders built with fewer keys than their node has (a key given
+        #: twice), with their nodes: :func:`_duplicates_in` says where
+        self.duplicates: list[tuple[dict[Any, Any], Any]] = []
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         if not isinstance(node, yaml.ScalarNode) or node.tag == _STR:
@@ -337,8 +341,13 @@ def parse_document(
             "save the file as UTF-8"
         ) from None
     if json_only:
+        duplicates: list[tuple[int, str, str]] = []
         try:
-            doc = json.loads(text)
+            try:  # json.loads(text, object_pairs_hook=...) would make a decoder per call
+                doc = _JSON.decode(text) if text[:1] != "\ufeff" else json.loads(text)
+            except _DuplicateKey:  # rare: read again, keeping the last, and say where
+                doc = json.loads(text)
+                duplicates = _json_duplicates(text)
         except (ValueError, RecursionError) as exc:
             raise DocumentError(f"invalid JSON: {exc}") from None
         if "\\u" in text and _LONE_SURROGATE.search(text):
@@ -349,16 +358,15 @@ def parse_document(
                     "invalid JSON: a surrogate escape (\\uD800-\\uDFFF) without its pair "
                     "is not a character"
                 ) from None
+        if duplicates:
+            _refuse([], duplicates, field_errors)
         return doc
     if "*" in text:  # aliases are written "*name": only then is the expansion check needed
         _check_alias_expansion(text)
     try:
-        document, invalid = _load_fast(text)
-        if invalid:
-            refused = _take_invalid(document, invalid)
-            if field_errors is None:
-                raise DocumentError(refused[0][1], refused[0][0])
-            field_errors.extend(refused)
+        document, invalid, duplicates = _load_fast(text)
+        if invalid or duplicates:
+            _refuse(_invalid_in(document, invalid) if invalid else [], duplicates, field_errors)
         return document
     except yaml.YAMLError as exc:
         raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
@@ -370,11 +378,25 @@ def parse_document(
         raise DocumentError(f"invalid YAML: {exc}") from None
 
 
+def _refuse(
+    invalid: list[tuple[int, str, str]],
+    duplicates: list[tuple[int, str, str]],
+    field_errors: list[tuple[str, str]] | None,
+) -> None:
+    """Report the (offset in the text, field, reason) of refused scalars and keys given
+    twice: in ``field_errors``, in the order of the text; without it, the first one is a
+    :class:`DocumentError`."""
+    refused = [(field, reason) for _, field, reason in sorted({*invalid, *duplicates})]
+    if field_errors is None:
+        raise DocumentError(refused[0][1], refused[0][0])
+    field_errors.extend(refused)
+
+
 class _Fallback(Exception):
     """The document uses a YAML feature the fast builder leaves to PyYAML (merge keys, tags)."""
 
 
-def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar]]:
+def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar], list[tuple[int, str, str]]]:
     """PyYAML's safe C loader, with a leaner constructor for plain documents.
 
     The C parser composes the node graph exactly as ``yaml.load(Loader=CSafeLoader)`` does;
@@ -383,22 +405,26 @@ def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar]]:
     same). Anything else — merge keys, explicit tags, complex keys — is built by PyYAML's
     constructor itself, so the result is always what the safe loader gives (or a
     :class:`DocumentError`: nesting past :data:`MAX_DEPTH`, a document that contains itself).
-    Both builders put an :class:`_InvalidScalar` where a scalar is refused, and list it.
+    Both builders put an :class:`_InvalidScalar` where a scalar is refused, and list it;
+    keys given twice in a mapping are returned as (offset in the text, field, reason).
     """
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None, []
+            return None, [], []
         try:
             # no alias ("*name") in the text: no node is reached twice, so no memo is needed
             built = _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
+            duplicates = _duplicates_in(built, loader.duplicates) if loader.duplicates else []
         except (_Fallback, RecursionError):
             # PyYAML's constructor does not recurse; the fast builders do, so they may run
             # out of frames before MAX_DEPTH when called deep in a stack
             loader.invalid.clear()  # what the fast builder made is not in this document
+            loader.duplicates.clear()
+            duplicates = _node_duplicates(loader, node)  # before merge keys are flattened
             built = _normalise(loader.construct_document(node))
-        return built, loader.invalid
+        return built, loader.invalid, duplicates
     finally:
         loader.dispose()
 
@@ -460,6 +486,8 @@ def _build_tree(loader: Any, node: Any, depth: int = 1) -> Any:
         except _BadNode as exc:
             exc.path.append(key_node.value)
             raise
+        if len(mapping) != len(node.value):  # a key given twice: said once the path is known
+            loader.duplicates.append((mapping, node))
         return mapping
     if kind is _SequenceNode and tag == _SEQ:
         try:
@@ -516,6 +544,8 @@ def _build(loader: Any, node: Any, memo: dict[int, Any], depth: int = 1) -> Any:
             except _BadNode as exc:
                 exc.path.append(key_node.value)
                 raise
+        if len(mapping) != len(node.value):
+            loader.duplicates.append((mapping, node))
         memo[id(node)] = mapping
         return mapping
     raise _Fallback
@@ -524,6 +554,11 @@ def _build(loader: Any, node: Any, memo: dict[int, Any], depth: int = 1) -> Any:
 def _take_invalid(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[str, str]]:
     """Put each refused scalar's text in its place in ``document``, and say where it was:
     (field path, reason) for each, in the order of the text."""
+    return [(field, reason) for _, field, reason in _invalid_in(document, invalid)]
+
+
+def _invalid_in(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[int, str, str]]:
+    """:func:`_take_invalid`, with each one's offset in the text first."""
     found: list[tuple[int, str, str]] = []  # (offset in the text, field, reason)
     seen: set[int] = set()
     replaced: list[tuple[Any, Any, str]] = []  # (container, key or index, the scalar's text)
@@ -557,7 +592,164 @@ def _take_invalid(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[st
     if lost:  # the whole document, or inside what the walk does not enter (a !!set, !!pairs)
         first = min(lost, key=lambda bad: bad.node.start_mark.index)
         raise DocumentError(_refused_reason(first, ()))
-    return [(field, reason) for _, field, reason in sorted(set(found))]
+    return sorted(set(found))
+
+
+# -- keys given twice ---------------------------------------------------------------------
+# PyYAML and json both keep the last of a key given twice in one mapping, silently
+# (``generated: true`` … ``generated: false``). The fast builders notice one by the size of
+# what they built (one ``len`` per mapping); where it is, and every key given twice, is
+# worked out only then.
+
+#: a key that may be named in a message under a prompt (a field name, not prompt text)
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
+
+
+def _duplicate_key(
+    path: tuple[Any, ...], key: Any, where: Sequence[tuple[int, int, int]], kind: str = "YAML"
+) -> tuple[int, str, str]:
+    """(offset of the second, field, reason) for ``key`` given more than once in the mapping
+    at ``path``; ``where``: (offset, line, column) of each, in the order of the text."""
+    hidden = never_shown((*path, key)) and not FIELD_NAME.fullmatch(str(key))
+    places = [f"line {line}, column {column}" for _, line, column in where]
+    said = ", ".join(places[:-1]) + " and " + places[-1]
+    shown = f"({NOT_SHOWN})" if hidden else repr(key)
+    field = format_path(path if hidden else (*path, key))
+    reason = f"invalid {kind}: duplicate key {shown} ({said}): give each key once"
+    return where[1][0], field, reason
+
+
+def _node_places(nodes: Sequence[Any]) -> list[tuple[int, int, int]]:
+    return [(n.start_mark.index, n.start_mark.line + 1, n.start_mark.column + 1) for n in nodes]
+
+
+def _duplicates_in(
+    document: Any, noted: list[tuple[dict[Any, Any], Any]]
+) -> list[tuple[int, str, str]]:
+    """Where the mappings the fast builders noted (``loader.duplicates``) are in
+    ``document``, and each key they were given twice (their keys are all strings)."""
+    wanted = {id(mapping) for mapping, _ in noted}
+    paths: dict[int, tuple[Any, ...]] = {}
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
+    while stack and len(paths) < len(wanted):  # acyclic, and aliases are bounded
+        value, path = stack.pop()
+        if id(value) in wanted:
+            paths.setdefault(id(value), path)
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        children = [(c, (*path, k)) for k, c in items if isinstance(c, (dict, list))]
+        stack.extend(reversed(children))  # the first path in the order of the text
+    found = []
+    for mapping, node in noted:
+        keys: dict[str, list[Any]] = {}
+        for key_node, _ in node.value:
+            keys.setdefault(key_node.value, []).append(key_node)
+        for key, nodes in keys.items():
+            if len(nodes) > 1:
+                found.append(_duplicate_key(paths[id(mapping)], key, _node_places(nodes)))
+    return found
+
+
+def _node_duplicates(loader: Any, root: Any) -> list[tuple[int, str, str]]:
+    """Keys given twice in the mappings of the node graph at ``root``, for a document PyYAML's
+    constructor builds (merge keys, tags, keys that are not strings). Keys are compared as
+    the document will have them (``1`` and ``"1"`` are both ``"1"``); a key a merge key
+    brings in may be given again (that is what merging is for)."""
+    found: list[tuple[int, str, str]] = []
+    seen: set[int] = set()
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed([(child, (*path, i)) for i, child in enumerate(node.value)]))
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        keys: dict[Any, list[Any]] = {}
+        children = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                children.append((value_node, path))
+                continue
+            key = _key_text(loader, key_node)
+            if key is not None:
+                keys.setdefault(key, []).append(key_node)
+            children.append((value_node, (*path, key)))
+        stack.extend(reversed(children))  # the first path in the order of the text
+        for key, nodes in keys.items():
+            if len(nodes) > 1:
+                found.append(_duplicate_key(path, key, _node_places(nodes)))
+    return found
+
+
+def _key_text(loader: Any, node: Any) -> str | None:
+    """A key node as the built document has it (:func:`_normalise`); None for a key that is
+    not a scalar (PyYAML refuses it when it builds the mapping)."""
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    if node.tag == _STR:
+        return str(node.value)
+    key = loader.construct_object(node)
+    if isinstance(key, _InvalidScalar):
+        return str(node.value)
+    key = _leaf(key)
+    return key if isinstance(key, str) else yaml_text(key)
+
+
+class _DuplicateKey(Exception):
+    """A JSON object with a key given twice (:func:`_unique_keys`)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: the object, or :class:`_DuplicateKey`."""
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        raise _DuplicateKey
+    return built
+
+
+#: the JSON decoder of sidecars and configs: ``json.loads``'s, refusing a key given twice
+_JSON = json.JSONDecoder(object_pairs_hook=_unique_keys)
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[][{},]')
+
+
+def _json_duplicates(text: str) -> list[tuple[int, str, str]]:
+    """Keys given twice in the objects of the JSON document ``text`` (which parses): its
+    strings and brackets, walked with the field path of each object."""
+    found: list[tuple[int, str, str]] = []
+    # per open container: [path, keys: {key: [offsets]} or None for an array, the key or
+    # index of the child being read, a key is next]
+    stack: list[list[Any]] = []
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        top = stack[-1] if stack else None
+        if token in ("{", "["):
+            path = () if top is None else (*top[0], top[2])
+            stack.append([path, {} if token == "{" else None, 0, token == "{"])
+        elif token == ",":
+            assert top is not None
+            if top[1] is None:
+                top[2] += 1
+            else:
+                top[3] = True
+        elif token in ("}", "]"):
+            stack.pop()
+            assert top is not None
+            for key, offsets in (top[1] or {}).items():
+                if len(offsets) > 1:
+                    where = [(o, *_line_column(text, o)) for o in offsets]
+                    found.append(_duplicate_key(top[0], key, where, "JSON"))
+        elif top is not None and top[3]:  # a key
+            key = json.loads(token)
+            top[1].setdefault(key, []).append(match.start())
+            top[2], top[3] = key, False
+    return found
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ._resources import data_file, schema
 from ._yaml import (
+    FIELD_NAME,
     NOT_SHOWN,
     DocumentError,
     format_path,
@@ -138,7 +139,7 @@ def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     if v == "additionalProperties":
         extras = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         extras = [e for e in extras if not str(e).startswith("x-")]
-        if hidden and not all(_FIELD_NAME.fullmatch(str(e)) for e in extras):
+        if hidden and not all(FIELD_NAME.fullmatch(str(e)) for e in extras):
             # ``prompt: {a cat at dusk}`` is a mapping whose key is the prompt
             return format_path(path), f"unknown field(s) ({NOT_SHOWN})"
         name = extras[0] if len(extras) == 1 else ", ".join(map(str, extras))
@@ -169,10 +170,6 @@ def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     if hidden:  # jsonschema's message quotes the value
         return format_path(path), f"does not satisfy {v!r}: {got}"
     return format_path(path), error.message
-
-
-#: an unknown key that may be named in a message under a prompt (a misspelt field, not text)
-_FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
 
 
 def _short(value: Any) -> str:
