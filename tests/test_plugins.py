@@ -701,3 +701,104 @@ def test_an_approval_plugin_returning_something_else_is_prv05_and_the_finding_st
     events = [e for e in expired.events() if e["event"] == "approval.expired"]
     assert events and events[-1]["details"]["expires"] == "2020-01-01"
     assert expired.events()[-1]["event"] == "run.finished"
+
+
+# -- hook functions pluggy would register and never call -----------------------------------
+
+
+def test_a_hook_function_without_hookimpl_is_a_plugin_failure_naming_it(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A TD used to pytest's conftest hooks leaves the marker off: the plugin would load with
+    no hooks, its rule never added nor checked, and the scan would pass."""
+    plugin = write_plugin(
+        tmp_path / "nodeco.py",
+        """
+        from clearance import Finding, Outcome, Rule
+
+        def clearance_add_rules(registry):
+            registry.add(Rule(id="SHOW-01", title="t", principle="creative-output",
+                              outcome=Outcome.BLOCK, remediation="r", pack="site"))
+
+        def clearance_check_asset(asset):
+            return [Finding(rule="SHOW-01", message="always blocks")]
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    config = run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2, "a plugin that checks nothing never loads silently"
+    assert str(plugin) in done.stderr and "@hookimpl" in done.stderr
+    assert "clearance_add_rules, clearance_check_asset are not marked @hookimpl" in done.stderr
+    assert done.json()["assets"][0]["outcome"] == "pass", "the rest of the run went on"
+    listed = run_cli("plugins", "--config", str(config))
+    assert listed.code == 2 and "FAILED plugin nodeco" in listed.stdout
+
+
+def test_a_plugin_object_that_registers_no_hooks_is_a_plugin_failure(tmp_path: Path) -> None:
+    class Helpers:
+        def check(self, asset):
+            return []
+
+    host = PluginHost(Policy(root=tmp_path), autoload=False, extra=[("helpers", Helpers())])
+    assert [(f.name, f.error) for f in host.failures] == [
+        (
+            "helpers",
+            "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
+        )
+    ]
+    assert "helpers" not in host.plugins and host.pm.get_plugin("helpers") is None
+
+
+@pytest.mark.parametrize(
+    ("marker", "hook", "args"),
+    [
+        ("wrapper=True", "clearance_check_asset", "asset"),
+        ("hookwrapper=True", "clearance_check_asset", "asset"),
+        ("wrapper=True", "clearance_asset_audited", "result"),
+        ("hookwrapper=True", "clearance_find_approval", "finding"),
+    ],
+)
+def test_a_hook_wrapper_is_refused_at_load_naming_the_hook(
+    tmp_path: Path, marker: str, hook: str, args: str
+) -> None:
+    """Each implementation is called on its own (isolation), so a wrapper would never run as
+    one: on a checker it was a PRV-05 on every asset, elsewhere it silently never ran."""
+    plugin = write_plugin(
+        tmp_path / "wrapping.py",
+        f"""
+        from clearance import hookimpl
+
+        @hookimpl({marker})
+        def {hook}({args}):
+            return (yield)
+        """,
+    )
+    host = PluginHost(Policy(root=tmp_path, plugins=[str(plugin)]), autoload=False)
+    [failure] = host.failures
+    assert failure.name == "wrapping" and str(plugin) in failure.source
+    assert failure.error.startswith(f"{hook} is a hook wrapper")
+    assert "does not support" in failure.error and "wrapping" not in host.plugins
+
+
+def test_a_hook_wrapper_makes_scan_exit_2_and_no_asset_gets_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    plugin = write_plugin(
+        tmp_path / "wrapping.py",
+        """
+        from clearance import hookimpl
+
+        @hookimpl(wrapper=True)
+        def clearance_check_asset(asset):
+            return (yield)
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2 and "clearance_check_asset is a hook wrapper" in done.stderr
+    assert str(plugin) in done.stderr
+    assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}

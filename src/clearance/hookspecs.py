@@ -17,7 +17,9 @@ Hooks are grouped by when they run in an audit::
 
 Register a plugin with the ``clearance`` entry-point group, or list its file or module under
 ``plugins:`` in ``clearance.yaml`` (globally, or under one stage to attach it to that stage
-only). A plugin that fails to import or implements an unknown hook fails the run (exit 2).
+only). A plugin that fails to import, implements an unknown hook, has a ``clearance_*``
+function not marked ``@hookimpl``, or has a hook wrapper (``wrapper=True``,
+``hookwrapper=True``: each implementation is called on its own) fails the run (exit 2).
 """
 
 from __future__ import annotations

@@ -9,9 +9,11 @@ Where plugins come from, in registration order:
 
 Python is never imported from a scanned or watched folder: only from the configuration and
 entry points. Loading is loud: a plugin that fails to import, fails pluggy's validation,
-implements a hook that does not exist (a typo such as ``clearance_check_assets``), or
-defines a rule id twice, is recorded as a :class:`PluginFailure`; the engine reports it
-(``plugin.failed``) and the command exits 2. ``-p no:NAME`` blocks a plugin by name.
+implements a hook that does not exist (a typo such as ``clearance_check_assets``), has a
+hook function pluggy would never call (no ``@hookimpl``; a wrapper, which the facade below
+does not run), registers no hook, or defines a rule id twice, is recorded as a
+:class:`PluginFailure`; the engine reports it (``plugin.failed``) and the command exits 2.
+``-p no:NAME`` blocks a plugin by name.
 
 Plugin code is isolated wherever it runs (importing, adding rules, every hook): anything it
 raises is the plugin's failure (``PRV-05``, ``plugin.failed``), ``SystemExit`` (a helper
@@ -81,6 +83,7 @@ _OPTIONAL_BUILTINS = frozenset(
 #: hygiene rules that cannot be turned off (``policy.ALWAYS_ON``; ``clearance.yaml`` refuses
 #: ``enabled: false`` for them in the same way).
 UNBLOCKABLE = frozenset({"clearance.rules.provenance"})
+_NO_HOOKS = "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)"
 
 
 def refuse_unblockable(blocked: Iterable[str]) -> None:
@@ -166,19 +169,9 @@ class PluginHost:
             if existing.stages is not None:
                 existing.stages = None if stages is None else existing.stages | stages
             return True
-        unknown = sorted(
-            attr
-            for attr in dir(plugin)
-            if attr.startswith("clearance_")
-            and not hasattr(hookspecs, attr)
-            and callable(getattr(plugin, attr, None))
-        )
-        if unknown:
-            self.failures.append(
-                PluginFailure(
-                    name, source, f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
-                )
-            )
+        problem = self._hook_problem(plugin)
+        if problem:
+            self.failures.append(PluginFailure(name, source, problem))
             return False
         try:
             self.pm.register(plugin, name=name)
@@ -186,8 +179,42 @@ class PluginHost:
             self.failures.append(PluginFailure(name, source, str(exc)))
             return False
         hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
+        if not hooks:  # a plugin that checks nothing never loads silently
+            self.pm.unregister(plugin, name=name)
+            self.failures.append(PluginFailure(name, source, _NO_HOOKS))
+            return False
         self.plugins[name] = PluginInfo(name, source, kind, stages, hooks)
         return True
+
+    def _hook_problem(self, plugin: object) -> str | None:
+        """Why pluggy would register ``plugin`` and never call one of its ``clearance_*``
+        functions as its author meant (``None``: nothing)."""
+        names = [
+            attr
+            for attr in dir(plugin)
+            if attr.startswith("clearance_") and callable(getattr(plugin, attr, None))
+        ]
+        unknown = [attr for attr in names if not hasattr(hookspecs, attr)]
+        if unknown:
+            return f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
+        opts = {attr: self.pm.parse_hookimpl_opts(plugin, attr) for attr in names}
+        undecorated = [attr for attr, o in opts.items() if o is None]
+        if undecorated:
+            return (
+                f"{', '.join(undecorated)} {_is_are(undecorated)} not marked @hookimpl and "
+                "would never be called: add `from clearance import hookimpl` and put @hookimpl "
+                "above each hook function (pytest's conftest hooks need no marker; "
+                "Clearance's do)"
+            )
+        wrappers = [a for a, o in opts.items() if o and (o.get("wrapper") or o.get("hookwrapper"))]
+        if wrappers:
+            return (
+                f"{', '.join(wrappers)} {_is_are(wrappers)} a hook wrapper (wrapper=True or "
+                "hookwrapper=True), which Clearance does not support: it calls each "
+                "implementation on its own, isolated; use a plain @hookimpl (tryfirst=True or "
+                "trylast=True to run before or after the others)"
+            )
+        return None
 
     def _load_builtins(self) -> None:
         modules = [(m, a) for m, a in BUILTIN_PLUGINS]
@@ -602,3 +629,7 @@ def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _is_are(names: Sequence[str]) -> str:
+    return "is" if len(names) == 1 else "are"
