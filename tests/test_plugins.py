@@ -802,3 +802,46 @@ def test_a_hook_wrapper_makes_scan_exit_2_and_no_asset_gets_prv05(
     assert done.code == 2 and "clearance_check_asset is a hook wrapper" in done.stderr
     assert str(plugin) in done.stderr
     assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+
+
+PACK_AND_NOTIFY = """
+    from pathlib import Path
+
+    from clearance import Outcome, hookimpl
+    from clearance.rules import RulePack
+
+    pack = RulePack("pack_and_notify", pack="site")
+
+    @pack.rule("SHOW-PK", title="t", principle="creative-output", outcome=Outcome.BLOCK,
+               remediation="r")
+    def always(ctx):
+        '''"Always" (test).'''
+        yield ctx.finding("blocked")
+
+    @hookimpl
+    def clearance_finding(finding):
+        with open(Path(__file__).with_suffix(".posted"), "a") as posted:
+            posted.write(finding.rule + "\\n")
+"""
+
+
+def test_a_rulepack_beside_plain_hook_functions_is_never_dropped_silently(
+    clearance_run, tmp_path: Path
+) -> None:
+    """The module is what is registered when it has hook functions: a pack none of them
+    belongs to is refused loudly (its rules would never run), and works once bound."""
+    plugin = write_plugin(tmp_path / "pack_and_notify.py", PACK_AND_NOTIFY)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2 and str(plugin) in done.stderr
+    assert "has hook functions (clearance_finding) beside a RulePack (pack)" in done.stderr
+    assert "clearance_add_rules = pack.clearance_add_rules" in done.stderr
+    bound = "clearance_add_rules = pack.clearance_add_rules\n"
+    bound += "clearance_check_asset = pack.clearance_check_asset\n"
+    plugin.write_text(plugin.read_text() + bound)
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assert "SHOW-PK" in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+    assert "SHOW-PK" in plugin.with_suffix(".posted").read_text().split()

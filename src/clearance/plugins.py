@@ -261,17 +261,11 @@ class PluginHost:
                 self.failures.append(PluginFailure(ep.name, source, _error(exc)))
                 continue
             if isinstance(plugin, ModuleType):
-                found = _plugin_of(plugin)
-                if found is None:
-                    self.failures.append(
-                        PluginFailure(
-                            ep.name,
-                            source,
-                            "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
-                        )
-                    )
+                try:
+                    plugin = _plugin_of(plugin)
+                except ValueError as exc:
+                    self.failures.append(PluginFailure(ep.name, source, str(exc)))
                     continue
-                plugin = found
             self._register(plugin, ep.name, source=source, kind="entrypoint")
 
     def _load_config_plugins(self) -> None:
@@ -329,15 +323,10 @@ class PluginHost:
             except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
-        plugin = _plugin_of(module)
-        if plugin is None:
-            self.failures.append(
-                PluginFailure(
-                    name,
-                    f"{where}: {source}",
-                    "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
-                )
-            )
+        try:
+            plugin = _plugin_of(module)
+        except ValueError as exc:
+            self.failures.append(PluginFailure(name, f"{where}: {source}", str(exc)))
             return
         self._register(plugin, name, source=source, kind="config", stages=stages)
 
@@ -556,22 +545,45 @@ class _NamedRegistry:
         return getattr(self._registry, name)
 
 
-def _plugin_of(module: ModuleType) -> object | None:
+def _plugin_of(module: ModuleType) -> object:
     """What to register for a plugin module: the module itself when it has hook functions;
-    else its one module-level :class:`~clearance.rules.RulePack`; ``None`` when it has neither
-    (a silent plugin would check nothing, so loading it is an error)."""
-    if any(
-        name.startswith("clearance_") and callable(getattr(module, name)) for name in vars(module)
-    ):
-        return module
+    else its module-level :class:`~clearance.rules.RulePack` (several: all of them).
+
+    :raises ValueError: (the message for the user) when the module has neither (a plugin that
+        checks nothing never loads silently), or has hook functions beside a ``RulePack``
+        whose hooks none of them is: registering the module would drop the pack's rules.
+    """
     from .rules import RulePack
 
-    packs = [value for value in vars(module).values() if isinstance(value, RulePack)]
-    if len(packs) == 1:
-        return packs[0]
-    if packs:
-        return _Packs(packs)
-    return None
+    hooks: list[Any] = []
+    packs: dict[str, Any] = {}  # first module-level name of each pack
+    for name, value in vars(module).items():
+        if name.startswith("clearance_") and callable(value):
+            hooks.append((name, getattr(value, "__self__", None)))
+        elif isinstance(value, RulePack) and all(value is not p for p in packs.values()):
+            packs[name] = value
+    if hooks:
+        unbound = [n for n, p in packs.items() if all(owner is not p for _, owner in hooks)]
+        if unbound:
+            fix = (
+                f"bind the pack's hooks beside them (clearance_add_rules = {unbound[0]}"
+                f".clearance_add_rules, clearance_check_asset = {unbound[0]}"
+                ".clearance_check_asset)"
+                if len(unbound) == 1
+                else "move the hook functions to a plugin file of their own"
+            )
+            raise ValueError(
+                f"has hook functions ({', '.join(n for n, _ in hooks)}) beside a RulePack "
+                f"({', '.join(unbound)}) whose hooks none of them is, so the pack's rules "
+                f"would never be registered nor run: {fix}"
+            )
+        return module
+    found = list(packs.values())
+    if len(found) == 1:
+        return found[0]
+    if found:
+        return _Packs(found)
+    raise ValueError(_NO_HOOKS)
 
 
 class _Packs:
