@@ -845,3 +845,48 @@ def test_a_rulepack_beside_plain_hook_functions_is_never_dropped_silently(
     assert done.code == 1, done.stderr
     assert "SHOW-PK" in {f["rule"] for f in done.json()["assets"][0]["findings"]}
     assert "SHOW-PK" in plugin.with_suffix(".posted").read_text().split()
+
+
+# -- a plugin file is imported once per version of the file -------------------------------
+
+EDITABLE = """
+    from pathlib import Path
+
+    from clearance import Finding, Outcome, Rule, hookimpl
+
+    with open(Path(__file__).with_suffix(".imports"), "a") as imports:
+        imports.write("imported\\n")
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SHOW-ED", title="t", principle="creative-output",
+                          outcome=Outcome.NOTICE, remediation="r", pack="site"))
+
+    @hookimpl
+    def clearance_check_asset(asset):
+        return [Finding(rule="SHOW-ED", message="v1")]
+"""
+
+
+def test_a_plugin_file_edited_between_two_runs_in_one_process_is_imported_again(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A DCC session scanning again after the TD edited the checker runs the edited code;
+    an unchanged file is not imported again."""
+    plugin = write_plugin(tmp_path / "editme.py", EDITABLE)
+    imports = plugin.with_suffix(".imports")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+
+    def seen() -> list[tuple[str, str, str]]:
+        findings = run.scan().asset("comp/a.png").findings
+        return [(f.rule, f.outcome.value, f.message) for f in findings if f.rule == "SHOW-ED"]
+
+    assert seen() == [("SHOW-ED", "notice", "v1")]
+    assert seen() == [("SHOW-ED", "notice", "v1")]
+    assert imports.read_text().split() == ["imported"], "unchanged: imported once"
+    edited = EDITABLE.replace("Outcome.NOTICE", "Outcome.BLOCK").replace('"v1"', '"v2"')
+    write_plugin(plugin, edited)
+    assert seen() == [("SHOW-ED", "block", "v2")]
+    assert seen() == [("SHOW-ED", "block", "v2")]
+    assert imports.read_text().split() == ["imported"] * 2

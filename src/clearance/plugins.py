@@ -606,13 +606,24 @@ class _Packs:
 
 
 def _import_file(path: Path) -> ModuleType:
-    """Import a plugin file under a private module name (never via ``sys.path``)."""
+    """Import a plugin file under a private module name (never via ``sys.path``).
+
+    Once per process per version of the file: a run in the same process (a DCC session
+    scanning again, the next batch of a watcher's audit process) reuses the module while the
+    file is unchanged, and imports it afresh once it was edited (its
+    :func:`~clearance.state.stat_version`: a rewrite that keeps the size and the mtime still
+    moves the ctime on).
+    """
+    from .state import stat_version
+
     if not path.is_file():
         raise FileNotFoundError(f"plugin file {path} not found")
+    version = stat_version(path.stat())  # before reading: an edit while importing is seen
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     module_name = f"clearance_site_{path.stem}_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
+    module = sys.modules.get(module_name)
+    if module is not None and _IMPORTED.get(module_name) == version:
+        return module
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
@@ -623,7 +634,13 @@ def _import_file(path: Path) -> ModuleType:
     except BaseException:
         del sys.modules[module_name]
         raise
+    _IMPORTED[module_name] = version
     return module
+
+
+#: the version of each plugin file imported in this process (:func:`_import_file`), by its
+#: module name in ``sys.modules``: not a registry (each run registers its own plugins).
+_IMPORTED: dict[str, tuple[int, ...]] = {}
 
 
 def _missing_file(path: Path, policy: Policy) -> str:
