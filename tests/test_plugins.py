@@ -890,3 +890,104 @@ def test_a_plugin_file_edited_between_two_runs_in_one_process_is_imported_again(
     assert seen() == [("SHOW-ED", "block", "v2")]
     assert seen() == [("SHOW-ED", "block", "v2")]
     assert imports.read_text().split() == ["imported"] * 2
+
+
+# -- the readers' order ------------------------------------------------------------------
+
+ORDER_READER = """
+    from clearance import Finding, Outcome, PartialRecord, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-ORDER", title="t", principle="provenance",
+                          outcome=Outcome.NOTICE, remediation="r", pack="site"))
+
+    @hookimpl
+    def clearance_read_provenance(asset, partials):
+        return PartialRecord(
+            source="tracker", file=asset.rel,
+            data={"source_type": "digitalCapture", "x-tracker": True},
+            evidence={"saw": [p.source for p in partials]},
+        )
+
+    @hookimpl
+    def clearance_check_asset(asset, record):
+        tracker = next(p for p in record.partials if p.source == "tracker")
+        return [Finding(rule="SITE-ORDER", message="order", evidence={
+            "merged": [p.source for p in record.partials],
+            "source_type_from": record.source_of("source_type"),
+            "tracker_saw": tracker.evidence["saw"],
+        })]
+"""
+
+
+#: what ORDER_READER's checker reports on an asset with XMP only, and with a sidecar too
+#: (the built-in lineage reader is ``trylast``)
+READERS_IN_ORDER = {
+    "comp/embedded.png": {
+        "merged": ["xmp", "tracker"],
+        "source_type_from": "xmp",
+        "tracker_saw": ["xmp"],
+    },
+    "comp/both.png": {
+        "merged": ["sidecar", "xmp", "tracker", "lineage"],
+        "source_type_from": "sidecar",
+        "tracker_saw": ["sidecar", "xmp"],
+    },
+}
+
+
+def write_order_show(root: Path, plugin: Path) -> None:
+    from _embedded import TRAINED, xmp_packet
+    from _embedded import write_png as write_xmp_png
+
+    (root / "comp").mkdir(parents=True, exist_ok=True)
+    write_xmp_png(root / "comp/embedded.png", xmp_packet(TRAINED))
+    write_xmp_png(root / "comp/both.png", xmp_packet(TRAINED))
+    (root / "comp/both.png.genai.yaml").write_text(json.dumps(genai_sidecar()))
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    write_plugin(plugin, ORDER_READER)
+
+
+def test_site_readers_come_after_the_builtin_readers_in_every_mode(
+    clearance_run, tmp_path: Path
+) -> None:
+    """hookspecs: the sidecar's fields win, then the others' in registration order, and a
+    reader sees what the readers before it returned: the built-in XMP reader before a site
+    reader, in a scan, a warm (cached) re-scan and a ``--jobs 2`` scan alike."""
+    plugin = tmp_path / "order_reader.py"
+    run = clearance_run(plugins=[str(plugin)])
+    write_order_show(run.root, plugin)
+    run.write_config()
+
+    def order(*extra: str) -> dict[str, dict]:
+        done = run_cli("scan", str(run.root), "--format", "json", *extra)
+        assert done.code in (0, 1), done.stderr
+        return {
+            a["asset"]: f["evidence"]
+            for a in done.json()["assets"]
+            for f in a["findings"]
+            if f["rule"] == "SITE-ORDER"
+        }
+
+    cold = order()
+    assert cold == READERS_IN_ORDER
+    assert order() == cold, "a warm re-scan, the built-in readers' answers from the cache"
+    assert order("--jobs", "2", "--no-cache") == cold
+    assert order("--jobs", "2") == cold
+
+
+def test_site_readers_come_after_the_builtin_readers_in_the_watcher(tmp_path: Path) -> None:
+    from _watch_harness import InProcessWatcher, events, make_show, wait_audited
+
+    root = make_show(tmp_path, plugins=["order_reader.py"])
+    write_order_show(root, tmp_path / "hooks" / "order_reader.py")
+    with InProcessWatcher(root) as watcher:
+        wait_audited(root, 2)
+        watcher.stop()
+    found = {
+        e["asset"]: e["details"]["evidence"]
+        for e in events(root, "finding")
+        if e["rule"] == "SITE-ORDER"
+    }
+    assert found == READERS_IN_ORDER

@@ -84,6 +84,9 @@ _OPTIONAL_BUILTINS = frozenset(
 #: ``enabled: false`` for them in the same way).
 UNBLOCKABLE = frozenset({"clearance.rules.provenance"})
 _NO_HOOKS = "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)"
+#: hooks whose implementations are called in registration order, not pluggy's (last
+#: registered first): the readers, whose ``partials`` and merge order the hookspec gives.
+_IN_REGISTRATION_ORDER = frozenset({"clearance_read_provenance"})
 
 
 def refuse_unblockable(blocked: Iterable[str]) -> None:
@@ -359,7 +362,9 @@ class PluginHost:
 
     # -- the typed facade -------------------------------------------------------------
     def _impls(self, hook_name: str, stage: str | None = None) -> list[Any]:
-        """The hook's implementations in pluggy's call order, attached to ``stage``.
+        """The hook's implementations in pluggy's call order, attached to ``stage``; the
+        readers' in registration order (``tryfirst`` ones first, ``trylast`` ones last), as
+        ``hookspecs.clearance_read_provenance`` says: the built-ins before site readers.
 
         Memoised per (hook, stage) and checked against the hook's current implementations,
         so a plugin registered later (by anyone) is seen on the next call.
@@ -371,6 +376,9 @@ class PluginHost:
         if memo is not None and memo[0] == current:
             return memo[1]
         impls = list(reversed(current))  # pluggy's call order
+        if hook_name in _IN_REGISTRATION_ORDER:
+            order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
+            impls.sort(key=lambda i: (-i.tryfirst + i.trylast, order.get(i.plugin_name, 0)))
         if stage is not None:
             impls = [i for i in impls if self.attached(i.plugin_name, stage)]
         self._impl_memo[key] = (list(current), impls)
