@@ -701,3 +701,293 @@ def test_an_approval_plugin_returning_something_else_is_prv05_and_the_finding_st
     events = [e for e in expired.events() if e["event"] == "approval.expired"]
     assert events and events[-1]["details"]["expires"] == "2020-01-01"
     assert expired.events()[-1]["event"] == "run.finished"
+
+
+# -- hook functions pluggy would register and never call -----------------------------------
+
+
+def test_a_hook_function_without_hookimpl_is_a_plugin_failure_naming_it(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A TD used to pytest's conftest hooks leaves the marker off: the plugin would load with
+    no hooks, its rule never added nor checked, and the scan would pass."""
+    plugin = write_plugin(
+        tmp_path / "nodeco.py",
+        """
+        from clearance import Finding, Outcome, Rule
+
+        def clearance_add_rules(registry):
+            registry.add(Rule(id="SHOW-01", title="t", principle="creative-output",
+                              outcome=Outcome.BLOCK, remediation="r", pack="site"))
+
+        def clearance_check_asset(asset):
+            return [Finding(rule="SHOW-01", message="always blocks")]
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    config = run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2, "a plugin that checks nothing never loads silently"
+    assert str(plugin) in done.stderr and "@hookimpl" in done.stderr
+    assert "clearance_add_rules, clearance_check_asset are not marked @hookimpl" in done.stderr
+    assert done.json()["assets"][0]["outcome"] == "pass", "the rest of the run went on"
+    listed = run_cli("plugins", "--config", str(config))
+    assert listed.code == 2 and "FAILED plugin nodeco" in listed.stdout
+
+
+def test_a_plugin_object_that_registers_no_hooks_is_a_plugin_failure(tmp_path: Path) -> None:
+    class Helpers:
+        def check(self, asset):
+            return []
+
+    host = PluginHost(Policy(root=tmp_path), autoload=False, extra=[("helpers", Helpers())])
+    assert [(f.name, f.error) for f in host.failures] == [
+        (
+            "helpers",
+            "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
+        )
+    ]
+    assert "helpers" not in host.plugins and host.pm.get_plugin("helpers") is None
+
+
+@pytest.mark.parametrize(
+    ("marker", "hook", "args"),
+    [
+        ("wrapper=True", "clearance_check_asset", "asset"),
+        ("hookwrapper=True", "clearance_check_asset", "asset"),
+        ("wrapper=True", "clearance_asset_audited", "result"),
+        ("hookwrapper=True", "clearance_find_approval", "finding"),
+    ],
+)
+def test_a_hook_wrapper_is_refused_at_load_naming_the_hook(
+    tmp_path: Path, marker: str, hook: str, args: str
+) -> None:
+    """Each implementation is called on its own (isolation), so a wrapper would never run as
+    one: on a checker it was a PRV-05 on every asset, elsewhere it silently never ran."""
+    plugin = write_plugin(
+        tmp_path / "wrapping.py",
+        f"""
+        from clearance import hookimpl
+
+        @hookimpl({marker})
+        def {hook}({args}):
+            return (yield)
+        """,
+    )
+    host = PluginHost(Policy(root=tmp_path, plugins=[str(plugin)]), autoload=False)
+    [failure] = host.failures
+    assert failure.name == "wrapping" and str(plugin) in failure.source
+    assert failure.error.startswith(f"{hook} is a hook wrapper")
+    assert "does not support" in failure.error and "wrapping" not in host.plugins
+
+
+def test_a_hook_wrapper_makes_scan_exit_2_and_no_asset_gets_prv05(
+    clearance_run, tmp_path: Path
+) -> None:
+    plugin = write_plugin(
+        tmp_path / "wrapping.py",
+        """
+        from clearance import hookimpl
+
+        @hookimpl(wrapper=True)
+        def clearance_check_asset(asset):
+            return (yield)
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2 and "clearance_check_asset is a hook wrapper" in done.stderr
+    assert str(plugin) in done.stderr
+    assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+
+
+PACK_AND_NOTIFY = """
+    from pathlib import Path
+
+    from clearance import Outcome, hookimpl
+    from clearance.rules import RulePack
+
+    pack = RulePack("pack_and_notify", pack="site")
+
+    @pack.rule("SHOW-PK", title="t", principle="creative-output", outcome=Outcome.BLOCK,
+               remediation="r")
+    def always(ctx):
+        '''"Always" (test).'''
+        yield ctx.finding("blocked")
+
+    @hookimpl
+    def clearance_finding(finding):
+        with open(Path(__file__).with_suffix(".posted"), "a") as posted:
+            posted.write(finding.rule + "\\n")
+"""
+
+
+def test_a_rulepack_beside_plain_hook_functions_is_never_dropped_silently(
+    clearance_run, tmp_path: Path
+) -> None:
+    """The module is what is registered when it has hook functions: a pack none of them
+    belongs to is refused loudly (its rules would never run), and works once bound."""
+    plugin = write_plugin(tmp_path / "pack_and_notify.py", PACK_AND_NOTIFY)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2 and str(plugin) in done.stderr
+    assert "has hook functions (clearance_finding) beside a RulePack (pack)" in done.stderr
+    assert "clearance_add_rules = pack.clearance_add_rules" in done.stderr
+    bound = "clearance_add_rules = pack.clearance_add_rules\n"
+    bound += "clearance_check_asset = pack.clearance_check_asset\n"
+    plugin.write_text(plugin.read_text() + bound)
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assert "SHOW-PK" in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+    assert "SHOW-PK" in plugin.with_suffix(".posted").read_text().split()
+
+
+# -- a plugin file is imported once per version of the file -------------------------------
+
+EDITABLE = """
+    from pathlib import Path
+
+    from clearance import Finding, Outcome, Rule, hookimpl
+
+    with open(Path(__file__).with_suffix(".imports"), "a") as imports:
+        imports.write("imported\\n")
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SHOW-ED", title="t", principle="creative-output",
+                          outcome=Outcome.NOTICE, remediation="r", pack="site"))
+
+    @hookimpl
+    def clearance_check_asset(asset):
+        return [Finding(rule="SHOW-ED", message="v1")]
+"""
+
+
+def test_a_plugin_file_edited_between_two_runs_in_one_process_is_imported_again(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A DCC session scanning again after the TD edited the checker runs the edited code;
+    an unchanged file is not imported again."""
+    plugin = write_plugin(tmp_path / "editme.py", EDITABLE)
+    imports = plugin.with_suffix(".imports")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+
+    def seen() -> list[tuple[str, str, str]]:
+        findings = run.scan().asset("comp/a.png").findings
+        return [(f.rule, f.outcome.value, f.message) for f in findings if f.rule == "SHOW-ED"]
+
+    assert seen() == [("SHOW-ED", "notice", "v1")]
+    assert seen() == [("SHOW-ED", "notice", "v1")]
+    assert imports.read_text().split() == ["imported"], "unchanged: imported once"
+    edited = EDITABLE.replace("Outcome.NOTICE", "Outcome.BLOCK").replace('"v1"', '"v2"')
+    write_plugin(plugin, edited)
+    assert seen() == [("SHOW-ED", "block", "v2")]
+    assert seen() == [("SHOW-ED", "block", "v2")]
+    assert imports.read_text().split() == ["imported"] * 2
+
+
+# -- the readers' order ------------------------------------------------------------------
+
+ORDER_READER = """
+    from clearance import Finding, Outcome, PartialRecord, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-ORDER", title="t", principle="provenance",
+                          outcome=Outcome.NOTICE, remediation="r", pack="site"))
+
+    @hookimpl
+    def clearance_read_provenance(asset, partials):
+        return PartialRecord(
+            source="tracker", file=asset.rel,
+            data={"source_type": "digitalCapture", "x-tracker": True},
+            evidence={"saw": [p.source for p in partials]},
+        )
+
+    @hookimpl
+    def clearance_check_asset(asset, record):
+        tracker = next(p for p in record.partials if p.source == "tracker")
+        return [Finding(rule="SITE-ORDER", message="order", evidence={
+            "merged": [p.source for p in record.partials],
+            "source_type_from": record.source_of("source_type"),
+            "tracker_saw": tracker.evidence["saw"],
+        })]
+"""
+
+
+#: what ORDER_READER's checker reports on an asset with XMP only, and with a sidecar too
+#: (the built-in lineage reader is ``trylast``)
+READERS_IN_ORDER = {
+    "comp/embedded.png": {
+        "merged": ["xmp", "tracker"],
+        "source_type_from": "xmp",
+        "tracker_saw": ["xmp"],
+    },
+    "comp/both.png": {
+        "merged": ["sidecar", "xmp", "tracker", "lineage"],
+        "source_type_from": "sidecar",
+        "tracker_saw": ["sidecar", "xmp"],
+    },
+}
+
+
+def write_order_show(root: Path, plugin: Path) -> None:
+    from _embedded import TRAINED, xmp_packet
+    from _embedded import write_png as write_xmp_png
+
+    (root / "comp").mkdir(parents=True, exist_ok=True)
+    write_xmp_png(root / "comp/embedded.png", xmp_packet(TRAINED))
+    write_xmp_png(root / "comp/both.png", xmp_packet(TRAINED))
+    (root / "comp/both.png.genai.yaml").write_text(json.dumps(genai_sidecar()))
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    write_plugin(plugin, ORDER_READER)
+
+
+def test_site_readers_come_after_the_builtin_readers_in_every_mode(
+    clearance_run, tmp_path: Path
+) -> None:
+    """hookspecs: the sidecar's fields win, then the others' in registration order, and a
+    reader sees what the readers before it returned: the built-in XMP reader before a site
+    reader, in a scan, a warm (cached) re-scan and a ``--jobs 2`` scan alike."""
+    plugin = tmp_path / "order_reader.py"
+    run = clearance_run(plugins=[str(plugin)])
+    write_order_show(run.root, plugin)
+    run.write_config()
+
+    def order(*extra: str) -> dict[str, dict]:
+        done = run_cli("scan", str(run.root), "--format", "json", *extra)
+        assert done.code in (0, 1), done.stderr
+        return {
+            a["asset"]: f["evidence"]
+            for a in done.json()["assets"]
+            for f in a["findings"]
+            if f["rule"] == "SITE-ORDER"
+        }
+
+    cold = order()
+    assert cold == READERS_IN_ORDER
+    assert order() == cold, "a warm re-scan, the built-in readers' answers from the cache"
+    assert order("--jobs", "2", "--no-cache") == cold
+    assert order("--jobs", "2") == cold
+
+
+def test_site_readers_come_after_the_builtin_readers_in_the_watcher(tmp_path: Path) -> None:
+    from _watch_harness import InProcessWatcher, events, make_show, wait_audited
+
+    root = make_show(tmp_path, plugins=["order_reader.py"])
+    write_order_show(root, tmp_path / "hooks" / "order_reader.py")
+    with InProcessWatcher(root) as watcher:
+        wait_audited(root, 2)
+        watcher.stop()
+    found = {
+        e["asset"]: e["details"]["evidence"]
+        for e in events(root, "finding")
+        if e["rule"] == "SITE-ORDER"
+    }
+    assert found == READERS_IN_ORDER

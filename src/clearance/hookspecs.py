@@ -17,7 +17,9 @@ Hooks are grouped by when they run in an audit::
 
 Register a plugin with the ``clearance`` entry-point group, or list its file or module under
 ``plugins:`` in ``clearance.yaml`` (globally, or under one stage to attach it to that stage
-only). A plugin that fails to import or implements an unknown hook fails the run (exit 2).
+only). A plugin that fails to import, implements an unknown hook, has a ``clearance_*``
+function not marked ``@hookimpl``, or has a hook wrapper (``wrapper=True``,
+``hookwrapper=True``: each implementation is called on its own) fails the run (exit 2).
 """
 
 from __future__ import annotations
@@ -73,17 +75,20 @@ def clearance_read_provenance(
 ) -> PartialRecord | None:
     """Read what one source says about how ``asset`` was made.
 
-    Every reader is called; their results are merged into one
-    :class:`~clearance.model.ProvenanceRecord` (the sidecar reader's fields win, then the
-    others in registration order) and each reader's own view is kept, so disagreement
+    Every reader is called, in registration order (``tryfirst`` ones first, ``trylast`` ones
+    last): the sidecar reader, the built-in XMP, EXR and C2PA readers, then entry points' and
+    configured files' readers, the built-in lineage reader last. Their results are merged
+    into one :class:`~clearance.model.ProvenanceRecord` (the sidecar reader's fields win,
+    then the others in registration order) and each reader's own view is kept, so disagreement
     between sources becomes a ``PRV-04`` finding. Read headers only: never decode pixels,
     never open files outside ``asset.files`` and ``asset.sidecar``.
 
     :param asset: the asset (single file or frame sequence) being audited.
     :param policy: the run's configuration (root, media extensions, rule parameters).
     :param partials: what the readers called before this one returned (read-only; the
-        sidecar reader runs first). The built-in lineage reader (``trylast``) takes the
-        declared inputs from here and reads the state store.
+        sidecar reader runs first, and a site reader sees the built-in readers' records).
+        The built-in lineage reader (``trylast``) takes the declared inputs from here and
+        reads the state store.
     :return: a :class:`~clearance.model.PartialRecord` with the fields this source knows,
         in the sidecar format-1 shape, and any problems found as ``issues``; ``None`` when
         this source has nothing for this asset (no sidecar, no embedded metadata). A reader

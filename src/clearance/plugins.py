@@ -9,9 +9,11 @@ Where plugins come from, in registration order:
 
 Python is never imported from a scanned or watched folder: only from the configuration and
 entry points. Loading is loud: a plugin that fails to import, fails pluggy's validation,
-implements a hook that does not exist (a typo such as ``clearance_check_assets``), or
-defines a rule id twice, is recorded as a :class:`PluginFailure`; the engine reports it
-(``plugin.failed``) and the command exits 2. ``-p no:NAME`` blocks a plugin by name.
+implements a hook that does not exist (a typo such as ``clearance_check_assets``), has a
+hook function pluggy would never call (no ``@hookimpl``; a wrapper, which the facade below
+does not run), registers no hook, or defines a rule id twice, is recorded as a
+:class:`PluginFailure`; the engine reports it (``plugin.failed``) and the command exits 2.
+``-p no:NAME`` blocks a plugin by name.
 
 Plugin code is isolated wherever it runs (importing, adding rules, every hook): anything it
 raises is the plugin's failure (``PRV-05``, ``plugin.failed``), ``SystemExit`` (a helper
@@ -81,6 +83,10 @@ _OPTIONAL_BUILTINS = frozenset(
 #: hygiene rules that cannot be turned off (``policy.ALWAYS_ON``; ``clearance.yaml`` refuses
 #: ``enabled: false`` for them in the same way).
 UNBLOCKABLE = frozenset({"clearance.rules.provenance"})
+_NO_HOOKS = "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)"
+#: hooks whose implementations are called in registration order, not pluggy's (last
+#: registered first): the readers, whose ``partials`` and merge order the hookspec gives.
+_IN_REGISTRATION_ORDER = frozenset({"clearance_read_provenance"})
 
 
 def refuse_unblockable(blocked: Iterable[str]) -> None:
@@ -166,19 +172,9 @@ class PluginHost:
             if existing.stages is not None:
                 existing.stages = None if stages is None else existing.stages | stages
             return True
-        unknown = sorted(
-            attr
-            for attr in dir(plugin)
-            if attr.startswith("clearance_")
-            and not hasattr(hookspecs, attr)
-            and callable(getattr(plugin, attr, None))
-        )
-        if unknown:
-            self.failures.append(
-                PluginFailure(
-                    name, source, f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
-                )
-            )
+        problem = self._hook_problem(plugin)
+        if problem:
+            self.failures.append(PluginFailure(name, source, problem))
             return False
         try:
             self.pm.register(plugin, name=name)
@@ -186,8 +182,42 @@ class PluginHost:
             self.failures.append(PluginFailure(name, source, str(exc)))
             return False
         hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
+        if not hooks:  # a plugin that checks nothing never loads silently
+            self.pm.unregister(plugin, name=name)
+            self.failures.append(PluginFailure(name, source, _NO_HOOKS))
+            return False
         self.plugins[name] = PluginInfo(name, source, kind, stages, hooks)
         return True
+
+    def _hook_problem(self, plugin: object) -> str | None:
+        """Why pluggy would register ``plugin`` and never call one of its ``clearance_*``
+        functions as its author meant (``None``: nothing)."""
+        names = [
+            attr
+            for attr in dir(plugin)
+            if attr.startswith("clearance_") and callable(getattr(plugin, attr, None))
+        ]
+        unknown = [attr for attr in names if not hasattr(hookspecs, attr)]
+        if unknown:
+            return f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
+        opts = {attr: self.pm.parse_hookimpl_opts(plugin, attr) for attr in names}
+        undecorated = [attr for attr, o in opts.items() if o is None]
+        if undecorated:
+            return (
+                f"{', '.join(undecorated)} {_is_are(undecorated)} not marked @hookimpl and "
+                "would never be called: add `from clearance import hookimpl` and put @hookimpl "
+                "above each hook function (pytest's conftest hooks need no marker; "
+                "Clearance's do)"
+            )
+        wrappers = [a for a, o in opts.items() if o and (o.get("wrapper") or o.get("hookwrapper"))]
+        if wrappers:
+            return (
+                f"{', '.join(wrappers)} {_is_are(wrappers)} a hook wrapper (wrapper=True or "
+                "hookwrapper=True), which Clearance does not support: it calls each "
+                "implementation on its own, isolated; use a plain @hookimpl (tryfirst=True or "
+                "trylast=True to run before or after the others)"
+            )
+        return None
 
     def _load_builtins(self) -> None:
         modules = [(m, a) for m, a in BUILTIN_PLUGINS]
@@ -234,17 +264,11 @@ class PluginHost:
                 self.failures.append(PluginFailure(ep.name, source, _error(exc)))
                 continue
             if isinstance(plugin, ModuleType):
-                found = _plugin_of(plugin)
-                if found is None:
-                    self.failures.append(
-                        PluginFailure(
-                            ep.name,
-                            source,
-                            "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
-                        )
-                    )
+                try:
+                    plugin = _plugin_of(plugin)
+                except ValueError as exc:
+                    self.failures.append(PluginFailure(ep.name, source, str(exc)))
                     continue
-                plugin = found
             self._register(plugin, ep.name, source=source, kind="entrypoint")
 
     def _load_config_plugins(self) -> None:
@@ -302,15 +326,10 @@ class PluginHost:
             except BaseException as exc:
                 self.failures.append(PluginFailure(name, f"{where}: {source}", _error(exc)))
                 return
-        plugin = _plugin_of(module)
-        if plugin is None:
-            self.failures.append(
-                PluginFailure(
-                    name,
-                    f"{where}: {source}",
-                    "defines no Clearance hooks (no @hookimpl clearance_* function and no RulePack)",
-                )
-            )
+        try:
+            plugin = _plugin_of(module)
+        except ValueError as exc:
+            self.failures.append(PluginFailure(name, f"{where}: {source}", str(exc)))
             return
         self._register(plugin, name, source=source, kind="config", stages=stages)
 
@@ -343,7 +362,9 @@ class PluginHost:
 
     # -- the typed facade -------------------------------------------------------------
     def _impls(self, hook_name: str, stage: str | None = None) -> list[Any]:
-        """The hook's implementations in pluggy's call order, attached to ``stage``.
+        """The hook's implementations in pluggy's call order, attached to ``stage``; the
+        readers' in registration order (``tryfirst`` ones first, ``trylast`` ones last), as
+        ``hookspecs.clearance_read_provenance`` says: the built-ins before site readers.
 
         Memoised per (hook, stage) and checked against the hook's current implementations,
         so a plugin registered later (by anyone) is seen on the next call.
@@ -355,6 +376,9 @@ class PluginHost:
         if memo is not None and memo[0] == current:
             return memo[1]
         impls = list(reversed(current))  # pluggy's call order
+        if hook_name in _IN_REGISTRATION_ORDER:
+            order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
+            impls.sort(key=lambda i: (-i.tryfirst + i.trylast, order.get(i.plugin_name, 0)))
         if stage is not None:
             impls = [i for i in impls if self.attached(i.plugin_name, stage)]
         self._impl_memo[key] = (list(current), impls)
@@ -529,22 +553,45 @@ class _NamedRegistry:
         return getattr(self._registry, name)
 
 
-def _plugin_of(module: ModuleType) -> object | None:
+def _plugin_of(module: ModuleType) -> object:
     """What to register for a plugin module: the module itself when it has hook functions;
-    else its one module-level :class:`~clearance.rules.RulePack`; ``None`` when it has neither
-    (a silent plugin would check nothing, so loading it is an error)."""
-    if any(
-        name.startswith("clearance_") and callable(getattr(module, name)) for name in vars(module)
-    ):
-        return module
+    else its module-level :class:`~clearance.rules.RulePack` (several: all of them).
+
+    :raises ValueError: (the message for the user) when the module has neither (a plugin that
+        checks nothing never loads silently), or has hook functions beside a ``RulePack``
+        whose hooks none of them is: registering the module would drop the pack's rules.
+    """
     from .rules import RulePack
 
-    packs = [value for value in vars(module).values() if isinstance(value, RulePack)]
-    if len(packs) == 1:
-        return packs[0]
-    if packs:
-        return _Packs(packs)
-    return None
+    hooks: list[Any] = []
+    packs: dict[str, Any] = {}  # first module-level name of each pack
+    for name, value in vars(module).items():
+        if name.startswith("clearance_") and callable(value):
+            hooks.append((name, getattr(value, "__self__", None)))
+        elif isinstance(value, RulePack) and all(value is not p for p in packs.values()):
+            packs[name] = value
+    if hooks:
+        unbound = [n for n, p in packs.items() if all(owner is not p for _, owner in hooks)]
+        if unbound:
+            fix = (
+                f"bind the pack's hooks beside them (clearance_add_rules = {unbound[0]}"
+                f".clearance_add_rules, clearance_check_asset = {unbound[0]}"
+                ".clearance_check_asset)"
+                if len(unbound) == 1
+                else "move the hook functions to a plugin file of their own"
+            )
+            raise ValueError(
+                f"has hook functions ({', '.join(n for n, _ in hooks)}) beside a RulePack "
+                f"({', '.join(unbound)}) whose hooks none of them is, so the pack's rules "
+                f"would never be registered nor run: {fix}"
+            )
+        return module
+    found = list(packs.values())
+    if len(found) == 1:
+        return found[0]
+    if found:
+        return _Packs(found)
+    raise ValueError(_NO_HOOKS)
 
 
 class _Packs:
@@ -567,13 +614,24 @@ class _Packs:
 
 
 def _import_file(path: Path) -> ModuleType:
-    """Import a plugin file under a private module name (never via ``sys.path``)."""
+    """Import a plugin file under a private module name (never via ``sys.path``).
+
+    Once per process per version of the file: a run in the same process (a DCC session
+    scanning again, the next batch of a watcher's audit process) reuses the module while the
+    file is unchanged, and imports it afresh once it was edited (its
+    :func:`~clearance.state.stat_version`: a rewrite that keeps the size and the mtime still
+    moves the ctime on).
+    """
+    from .state import stat_version
+
     if not path.is_file():
         raise FileNotFoundError(f"plugin file {path} not found")
+    version = stat_version(path.stat())  # before reading: an edit while importing is seen
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
     module_name = f"clearance_site_{path.stem}_{digest}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
+    module = sys.modules.get(module_name)
+    if module is not None and _IMPORTED.get(module_name) == version:
+        return module
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
@@ -584,7 +642,13 @@ def _import_file(path: Path) -> ModuleType:
     except BaseException:
         del sys.modules[module_name]
         raise
+    _IMPORTED[module_name] = version
     return module
+
+
+#: the version of each plugin file imported in this process (:func:`_import_file`), by its
+#: module name in ``sys.modules``: not a registry (each run registers its own plugins).
+_IMPORTED: dict[str, tuple[int, ...]] = {}
 
 
 def _missing_file(path: Path, policy: Policy) -> str:
@@ -602,3 +666,7 @@ def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _is_are(names: Sequence[str]) -> str:
+    return "is" if len(names) == 1 else "are"
