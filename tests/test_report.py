@@ -426,6 +426,23 @@ def test_bad_options_and_unreadable_logs_exit_2(tmp_path: Path, show_log: Path) 
     assert clearance("report", str(unreadable)).returncode == 2
 
 
+def test_a_time_out_of_the_calendar_exits_2_naming_the_option(show_log: Path) -> None:
+    """An age past year 1 or a zone pushing a date past 9999 is a malformed option (exit 2,
+    naming it and its value), not an internal error."""
+    for option, value in (
+        ("--since", "3000000d"),
+        ("--until", "99999999999d"),
+        ("--since", "9999-12-31T23:30-01:00"),
+        ("--until", "0001-01-01T00:00+01:00"),
+    ):
+        proc = clearance("report", str(show_log), option, value)
+        assert proc.returncode == 2 and proc.stdout == "", (option, value, proc.stderr)
+        assert f"{option} {value!r} is out of range" in proc.stderr
+        assert "internal error" not in proc.stderr
+    proc = clearance("report", str(show_log), "--until", "someday")
+    assert proc.returncode == 2 and "--until 'someday' is not a time" in proc.stderr
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:

@@ -62,26 +62,34 @@ def _fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_time(value: str, *, now: datetime | None = None) -> str:
+def parse_time(value: str, *, now: datetime | None = None, option: str | None = None) -> str:
     """``--since``/``--until`` value → the log's time format, for string comparison.
 
     Accepts ISO dates and times (``2026-11-26``, ``2026-11-26T21:00``, ``…Z``, ``…+01:00``;
-    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``).
+    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
+    (``--since``) starts the message of the :class:`ReportError` a bad value raises.
     """
+    where = f"{option} " if option else ""
     text = value.strip()
     m = _RELATIVE.match(text)
-    if m:
-        now = now or datetime.now(timezone.utc)
-        return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if m:
+            now = now or datetime.now(timezone.utc)
+            return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ReportError(
+                f"{where}{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age "
+                "like 24h, 7d)"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return _fmt(dt.astimezone(timezone.utc))
+    except OverflowError:  # an age past year 1, a zone pushing 9999-12-31 past the calendar
         raise ReportError(
-            f"{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age like 24h, 7d)"
+            f"{where}{value!r} is out of range: the time must fall between the years 1 and 9999"
         ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return _fmt(dt.astimezone(timezone.utc))
 
 
 @dataclass
