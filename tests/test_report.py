@@ -459,9 +459,26 @@ def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_
             assert f"{wrong}: not an audit log (none of its lines is an audit event)" in proc.stderr
         proc = clearance("report", str(show_log), str(wrong))  # with a real log as well
         assert proc.returncode == 2 and f"{wrong}: not an audit log" in proc.stderr
-    empty = tmp_path / "fresh.jsonl"
+
+
+def test_an_empty_log_exits_2_naming_it_never_an_all_clear(tmp_path: Path, show_log: Path) -> None:
+    """A log emptied by ``> audit.jsonl`` or copytruncate (or one a first write failed in) holds
+    no events: reported as all clear it would hide every finding the log had."""
+    empty = tmp_path / "emptied.jsonl"
     empty.write_text("")
-    assert clearance("report", str(empty)).returncode == 0  # a log nothing was written to yet
+    for args in ([str(empty)], [str(empty), "-f", "junit"], [str(show_log), str(empty)]):
+        proc = clearance("report", *args)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout)
+        assert f"{empty}: the audit log is empty (no events)" in proc.stderr
+    # a log whose active file was just emptied by rotation still has events in its rotated files
+    rotated = tmp_path / "rotated" / "audit.jsonl"
+    write_show_log(rotated)
+    rotated.rename(rotated.with_name("audit.jsonl.000001"))
+    rotated.write_text("")
+    assert clearance("report", str(rotated)).returncode == 0
+    # a time window with no events in it is an empty report of a real log, as before
+    proc = clearance("report", str(show_log), "--since", "2030-01-01")
+    assert proc.returncode == 0 and "0 asset(s)" in proc.stdout
 
 
 def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:

@@ -362,6 +362,11 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                 ) from None
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
+        if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
+            raise ReportError(
+                f"{path}: the audit log is empty (no events): it was emptied, or nothing was "
+                "ever written to it; there is nothing to report"
+            )
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
