@@ -815,3 +815,57 @@ def test_an_older_audit_written_later_does_not_replace_a_newer_one(tmp_path: Pat
     write_show_log(path, run_id="old", start="2026-11-26T08:00:00.000Z", show=asset)
     (audit_row,) = [a for a in build_report([path]).assets if a.asset == "comp/a.exr"]
     assert audit_row.run_id == "new" and audit_row.findings == []
+
+
+def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """A site tool writing through the Python API may leave the outcome out, or misspell it:
+    such an audit is escalate (unsure) — never a pass, never in no column — and stderr names
+    the log file and the event's seq."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="farm post-task")
+    audit.info(
+        "finding",
+        time=clock(),
+        stage="comp",
+        asset="comp/x.exr",
+        rule="NFX-T1",
+        outcome="block",
+        status="open",
+        message="replica without consent",
+    )
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/x.exr")  # no outcome
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/y.exr", outcome="blocked")
+    audit.info(
+        "finding",
+        time=clock(),
+        stage="comp",
+        asset="comp/z.exr",
+        rule="NFX-T1",
+        outcome="severe",
+        status="open",
+        message="x",
+    )
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/z.exr", outcome="pass")
+    log.close()
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    outcomes = {a["asset"]: a["outcome"] for a in doc["assets"]}
+    # unsure, or worse where its own open findings are worse (x has a block finding)
+    assert outcomes == {"comp/x.exr": "block", "comp/y.exr": "escalate", "comp/z.exr": "pass"}
+    assert sum(doc["summary"]["by_outcome"].values()) == doc["summary"]["assets"] == 3
+    (z_finding,) = next(a for a in doc["assets"] if a["asset"] == "comp/z.exr")["findings"]
+    assert z_finding["outcome"] == "escalate" and z_finding["status"] == "open"
+    assert (
+        f"clearance: warning: {path}: 3 asset.audited or finding event(s) without a known "
+        "outcome (first: seq 3, asset.audited of comp/x.exr, outcome None); reported as escalate "
+        "(unsure), never as a pass"
+    ) in proc.stderr
+    table = clearance("report", str(path)).stdout.splitlines()
+    row = next(line for line in table if line.startswith("comp "))
+    assert row.split()[:7] == ["comp", "3", "1", "0", "1", "0", "1"]  # assets, pass … block

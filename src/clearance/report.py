@@ -221,6 +221,8 @@ class Report:
     first_time: str | None = None
     last_time: str | None = None
     production: str | None = None
+    #: what the reader found odd and reported as unsure (one line per log file; stderr)
+    warnings: list[str] = field(default_factory=list)
     #: every stage the logs name, in or out of the time window (what ``--stage`` may name)
     stages_named: list[str] = field(default_factory=list)
 
@@ -330,7 +332,16 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
+def _odd_outcomes(f: Path, count: int, first: dict[str, Any]) -> str:
+    return (
+        f"{f}: {count} asset.audited or finding event(s) without a known outcome (first: seq "
+        f"{first['seq']}, {first['event']} of {first['asset'] or 'stage ' + str(first['stage'])}"
+        f", outcome {first['outcome']!r}); reported as escalate (unsure), never as a pass; the "
+        f"outcomes are {', '.join(OUTCOMES)}"
+    )
+
+
+def _read_log(path: Path, skipped: list[int], warnings: list[str]) -> Iterator[dict[str, Any]]:
     try:
         snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
     except VerifyError as exc:
@@ -339,6 +350,8 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
     try:
         for f, fh, size in snapshot:
             offset = 0
+            odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
+            first_odd: dict[str, Any] = {}
             try:
                 for raw in fh:
                     if offset >= size:
@@ -355,11 +368,19 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                         skipped[0] += 1
                         continue
                     events += 1
+                    name = event["event"]
+                    # the Python API writes what it is given: no outcome, a misspelled one
+                    judged = name == "asset.audited" or name == "finding"
+                    if judged and event["outcome"] not in _RANK:
+                        odd += 1
+                        first_odd = first_odd or event
                     yield event
             except OSError as exc:
                 raise ReportError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
+            if odd:
+                warnings.append(_odd_outcomes(f, odd, first_odd))
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
         if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
@@ -373,14 +394,18 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
 
 
 def iter_events(
-    paths: Sequence[str | os.PathLike[str]], skipped: list[int] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    skipped: list[int] | None = None,
+    warnings: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every event of the logs at ``paths``, merged by ``(time, host, seq)``; streams.
 
     Lines that are not events (torn or damaged: ``clearance verify`` names them) are skipped
-    and counted in ``skipped[0]``.
+    and counted in ``skipped[0]``. ``asset.audited`` and ``finding`` events without a known
+    outcome are yielded as written and named in ``warnings`` (one line per file).
     """
     skipped = skipped if skipped is not None else [0]
+    warnings = warnings if warnings is not None else []
     seen: set[Path] = set()
     streams = []
     for p in paths:
@@ -396,17 +421,33 @@ def iter_events(
         if key in seen:
             continue
         seen.add(key)
-        streams.append(_read_log(path, skipped))
+        streams.append(_read_log(path, skipped, warnings))
     if len(streams) == 1:
         return streams[0]
     return heapq.merge(*streams, key=lambda e: (e["time"], e.get("host") or "", e.get("seq") or 0))
+
+
+def _outcome(value: Any) -> str:
+    """An event's outcome; none or an unknown one (``"blocked"``) is unsure, never a pass."""
+    return value if value in _RANK else "escalate"
+
+
+def _unsure(found: list[dict[str, Any]]) -> str:
+    """The outcome of an audit whose ``asset.audited`` has none (or an unknown one): escalate,
+    or its worst open finding if that is worse."""
+    worst = "escalate"
+    for e in found:
+        outcome = _outcome(e["outcome"])
+        if e["status"] != "approved" and _RANK[outcome] > _RANK[worst]:
+            worst = outcome
+    return worst
 
 
 def _row(event: dict[str, Any]) -> FindingRow:
     details = event.get("details") if isinstance(event.get("details"), dict) else {}
     assert isinstance(details, dict)
     evidence = details.get("evidence")
-    outcome = str(event.get("outcome") or "escalate")
+    outcome = _outcome(event["outcome"])
     return FindingRow(
         stage=str(event.get("stage") or "default"),
         asset=event.get("asset"),
@@ -436,6 +477,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     stage_filter = set(filters.stages)
     since, until = filters.since, filters.until
     skipped = [0]
+    warnings: list[str] = []
     # (stage, asset) -> (time, run_id, host, outcome, frames, finding events)
     current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]] = {}
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
@@ -447,7 +489,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     production = None
     first = last = None
     named: dict[str, None] = {}
-    for ev in iter_events(paths, skipped):
+    for ev in iter_events(paths, skipped, warnings):
         stage_named = ev.get("stage")
         if isinstance(stage_named, str):
             named[stage_named] = None
@@ -493,7 +535,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 t,
                 run_id,
                 host,
-                str(ev.get("outcome") or "pass"),
+                ev["outcome"] if ev["outcome"] in _RANK else _unsure(found),
                 frames,
                 found,
             )
@@ -564,6 +606,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         runs=sorted(runs.values(), key=lambda r: (r["started"] or "", r["host"] or "")),
         events=events,
         skipped_lines=skipped[0],
+        warnings=warnings,
         stages_named=list(named),
         first_time=first,
         last_time=last,

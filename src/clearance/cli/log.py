@@ -309,6 +309,8 @@ def run_report(args: argparse.Namespace) -> int:
             "events and were skipped; run `clearance verify`",
             file=sys.stderr,
         )
+    for warning in report.warnings:
+        print(f"clearance: warning: {warning}", file=sys.stderr)
     if args.output and args.output != "-":
         print(f"wrote {Path(args.output)}", file=sys.stderr)
     return EXIT_OK
