@@ -869,3 +869,37 @@ def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_fi
     table = clearance("report", str(path)).stdout.splitlines()
     row = next(line for line in table if line.startswith("comp "))
     assert row.split()[:7] == ["comp", "3", "1", "0", "1", "0", "1"]  # assets, pass … block
+
+
+def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
+    """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
+    Read side by side, the second copy of each ``asset.audited`` took the audit and left its
+    findings behind ("No open findings", exit 0)."""
+    live = tmp_path / "farm01" / "audit.jsonl"
+    write_show_log(live, run_id="r1", start="2026-11-26T09:00:00.000Z")
+    # a second writer's batch lands out of time order in the same file
+    write_show_log(live, run_id="r0", start="2026-11-26T08:00:00.000Z", show=SHOW[:2])
+    backup = tmp_path / "backup" / "audit.jsonl"
+    backup.parent.mkdir()
+    backup.write_bytes(live.read_bytes())  # synced now; the live log goes on
+    write_show_log(live, run_id="r2", start="2026-11-27T09:00:00.000Z", show=SHOW[4:6])
+    (tmp_path / "link.jsonl").symlink_to(live)
+    os.link(live, tmp_path / "hard.jsonl")
+
+    def doc(*logs: Path) -> dict[str, Any]:
+        proc = clearance("report", *map(str, logs), "-f", "json")
+        assert proc.returncode == 0, proc.stderr
+        d = json.loads(proc.stdout)
+        del d["logs"]
+        return d
+
+    alone = doc(live)
+    assert alone["summary"]["open_findings"] == 5
+    for logs in ((live, backup), (backup, live), (live, tmp_path / "link.jsonl", backup)):
+        assert doc(*logs) == alone, logs
+    assert doc(live, tmp_path / "hard.jsonl") == alone
+    assert doc(backup, backup.parent / "." / "audit.jsonl") == doc(backup)
+    # another host's log is still merged in whole
+    other = write_show_log(tmp_path / "farm02" / "audit.jsonl", host="farm02", run_id="r1")
+    both = doc(live, backup, other)
+    assert both["events"] == alone["events"] + doc(other)["events"]

@@ -398,7 +398,8 @@ def iter_events(
     skipped: list[int] | None = None,
     warnings: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every event of the logs at ``paths``, merged by ``(time, host, seq)``; streams.
+    """Every event of the logs at ``paths``, merged by ``(time, host, seq)``, each once (a log
+    given twice, by another name or as a copy, is not counted twice); streams.
 
     Lines that are not events (torn or damaged: ``clearance verify`` names them) are skipped
     and counted in ``skipped[0]``. ``asset.audited`` and ``finding`` events without a known
@@ -406,7 +407,7 @@ def iter_events(
     """
     skipped = skipped if skipped is not None else [0]
     warnings = warnings if warnings is not None else []
-    seen: set[Path] = set()
+    seen: set[tuple[tuple[int, int], ...]] = set()
     streams = []
     for p in paths:
         path = Path(p)
@@ -417,14 +418,68 @@ def iter_events(
         # a log being rotated has no active file for a moment, never no file at all
         if not path.exists() and not rotated_files(path):
             raise ReportError(f"{path}: no such audit log")
-        key = path.resolve()
-        if key in seen:
+        key = _identity(path)
+        if key in seen:  # the same files by another name: a symlink, a hard link, `./`
             continue
         seen.add(key)
         streams.append(_read_log(path, skipped, warnings))
     if len(streams) == 1:
         return streams[0]
-    return heapq.merge(*streams, key=lambda e: (e["time"], e.get("host") or "", e.get("seq") or 0))
+    return _once(
+        heapq.merge(*(_tagged(s, i) for i, s in enumerate(streams))),
+    )
+
+
+def _identity(path: Path) -> tuple[tuple[int, int], ...]:
+    """The log's files (rotated ones, then the active one) by device and inode."""
+    ids = []
+    for f in [*rotated_files(path), path]:
+        try:
+            st = f.stat()
+        except OSError:  # gone meanwhile (rotated), or unreadable: reading it will say
+            continue
+        ids.append((st.st_dev, st.st_ino))
+    return tuple(ids)
+
+
+def _tagged(
+    stream: Iterator[dict[str, Any]], index: int
+) -> Iterator[tuple[str, str, int, int, int, dict[str, Any]]]:
+    """A log's events keyed for the merge: ``(time, host, seq)``, then the log and the line
+    (two lines never compare their events)."""
+    for n, e in enumerate(stream):
+        yield e["time"], e["host"] or "", e["seq"], index, n, e
+
+
+def _once(
+    merged: Iterator[tuple[str, str, int, int, int, dict[str, Any]]],
+) -> Iterator[dict[str, Any]]:
+    """The merged events, each once: a log given twice (the live file and a synced copy of it,
+    a backup) has the same events, and one event counted twice is one audit read as two.
+
+    An event is identified by its ``run_id``, ``host`` and ``seq``: a run writes one log, and
+    a log's ``seq`` is its line's place on the chain. Each log is read in ``seq`` order, so for
+    every run it is enough to remember, per log, the ``seq`` range of the run's events read
+    from it: an event of that run whose ``seq`` another log has already passed was yielded
+    from there. Memory grows with runs × logs, not with events. Events without a ``run_id``
+    cannot be told apart and are all kept."""
+    ranges: dict[tuple[str, str], dict[int, list[int]]] = {}
+    for _t, host, seq, index, _n, e in merged:
+        run = e["run_id"]
+        if run is None:
+            yield e
+            continue
+        logs = ranges.get((run, host))
+        if logs is None:
+            logs = ranges[(run, host)] = {}
+        seen = any(lo <= seq <= hi for i, (lo, hi) in logs.items() if i != index)
+        mine = logs.get(index)
+        if mine is None:
+            logs[index] = [seq, seq]
+        elif seq > mine[1]:
+            mine[1] = seq
+        if not seen:
+            yield e
 
 
 def _outcome(value: Any) -> str:
