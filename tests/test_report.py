@@ -21,6 +21,8 @@ import pytest
 from clearance.auditlog import AuditLog, make_audit_logger
 from clearance.report import Filters, build_report, parse_time
 from clearance.report_text import render_json
+from clearance.testing import ClearanceRun
+from conftest import genai_sidecar
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
 GOLDEN = Path(__file__).parent / "golden"
@@ -903,3 +905,87 @@ def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> 
     other = write_show_log(tmp_path / "farm02" / "audit.jsonl", host="farm02", run_id="r1")
     both = doc(live, backup, other)
     assert both["events"] == alone["events"] + doc(other)["events"]
+
+
+QUOTA_PLUGIN = """
+import json, pathlib
+from clearance import Finding, Outcome, Rule, hookimpl
+
+RULE = Rule(id="SITE-QUOTA-01", title="quota", principle="deliverables", outcome=Outcome.BLOCK,
+            guidance="g", remediation="reduce GenAI shots", pack="site")
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(RULE)
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    plan = json.loads(pathlib.Path(__file__).with_name("quota.json").read_text())
+    return [Finding(rule="SITE-QUOTA-01", message=m, asset=a, outcome=o)
+            for s, a, o, m in plan if s == stage_result.stage]
+"""
+
+
+def _quota_show(tmp_path: Path) -> tuple[ClearanceRun, Path]:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA_PLUGIN)
+    show = ClearanceRun(tmp_path / "show", plugins=[str(plugin)])
+    show.root.mkdir()
+    show.write_config()
+    replica = [{"performer": "P-1", "replica": "employment_based", "consent": None}]
+    show.asset("comp/bad.png", sidecar=genai_sidecar(talent=replica))
+    show.asset("comp/ok.png", sidecar=genai_sidecar())
+    show.asset("delivery/final.png", sidecar=genai_sidecar())
+    return show, tmp_path / "quota.json"
+
+
+def _scan_with_stage_findings(show: ClearanceRun, plan: Path, findings: list[Any]) -> None:
+    plan.write_text(json.dumps(findings))
+    proc = clearance("scan", str(show.root), "--no-progress")
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+def _report(show: ClearanceRun) -> dict[tuple[str, str | None], dict[str, Any]]:
+    proc = clearance("report", str(show.root / ".clearance" / "audit.jsonl"), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["assets"] == sum(1 for a in doc["assets"] if a["asset"] is not None)
+    return {(a["stage"], a["asset"]): a for a in doc["assets"]}
+
+
+def test_a_stage_finding_naming_an_asset_joins_that_assets_audit(tmp_path: Path) -> None:
+    """``clearance_check_stage`` findings may name an asset; they are written after the
+    assets' ``asset.audited``. They join the audit the same run made of that asset (worst
+    outcome wins), never replace it, and an asset the run did not audit in that stage is not
+    counted there: its finding is one of the stage's own."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(
+        show,
+        plan,
+        [
+            ["comp", "comp/bad.png", "notice", "bad is over quota"],
+            ["comp", "comp/ok.png", "block", "ok is over quota"],
+            ["delivery", "comp/bad.png", "escalate", "a comp shot counted in delivery"],
+        ],
+    )
+    audits = _report(show)
+    assert set(audits) == {
+        ("comp", "comp/bad.png"),
+        ("comp", "comp/ok.png"),
+        ("delivery", "delivery/final.png"),
+        ("delivery", None),
+    }
+    bad = audits[("comp", "comp/bad.png")]
+    rules = {(f["rule"], f["outcome"]) for f in bad["findings"]}
+    assert bad["outcome"] == "block" and ("NFX-T1", "block") in rules
+    assert ("SITE-QUOTA-01", "notice") in rules
+    ok = audits[("comp", "comp/ok.png")]
+    assert ok["outcome"] == "block"
+    assert [(f["rule"], f["message"]) for f in ok["findings"]] == [
+        ("SITE-QUOTA-01", "ok is over quota")
+    ]
+    (named,) = audits[("delivery", None)]["findings"]
+    assert (named["asset"], named["message"]) == ("comp/bad.png", "a comp shot counted in delivery")
+    table = clearance("report", str(show.root / ".clearance" / "audit.jsonl")).stdout
+    delivery = next(line for line in table.splitlines() if line.startswith("delivery "))
+    assert delivery.split()[1] == "1"  # one asset: the comp shot is not a delivery asset

@@ -490,7 +490,11 @@ def _outcome(value: Any) -> str:
 def _unsure(found: list[dict[str, Any]]) -> str:
     """The outcome of an audit whose ``asset.audited`` has none (or an unknown one): escalate,
     or its worst open finding if that is worse."""
-    worst = "escalate"
+    return _worst(found, "escalate")
+
+
+def _worst(found: list[dict[str, Any]], worst: str) -> str:
+    """``worst``, or the worst outcome of the open findings in ``found`` if that is worse."""
     for e in found:
         outcome = _outcome(e["outcome"])
         if e["status"] != "approved" and _RANK[outcome] > _RANK[worst]:
@@ -536,7 +540,8 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     # (stage, asset) -> (time, run_id, host, outcome, frames, finding events)
     current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]] = {}
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    pending: dict[tuple[Any, Any, str, str | None], list[dict[str, Any]]] = {}
+    # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
+    pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -572,15 +577,21 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 continue
             asset = ev.get("asset")
             run_id, host = ev.get("run_id"), ev.get("host")
-            key = (run_id, host, stage, asset)
+            key = (run_id, host, stage)
+            in_run = pending.get(key)
             if name == "finding":
-                rows = pending.get(key)
-                if rows is None:
-                    pending[key] = [ev]
+                if in_run is None:
+                    pending[key] = {asset: [ev]}
+                elif asset in in_run:
+                    in_run[asset].append(ev)
                 else:
-                    rows.append(ev)
+                    in_run[asset] = [ev]
                 continue
-            found = pending.pop(key, [])
+            found: list[dict[str, Any]] = []
+            if in_run is not None:
+                found = in_run.pop(asset, found)
+                if not in_run:
+                    del pending[key]
             known = current.get((stage, asset))
             if known is not None and known[0] > t:
                 continue  # two writers' batches can interleave out of time order in one file
@@ -613,11 +624,15 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 stages_seen.add(stage)
                 stage_order.append(stage)
             if name == "stage.finished" and (not stage_filter or stage in stage_filter):
-                checks = pending.pop((ev.get("run_id"), ev.get("host"), stage, None), None)
-                if checks is not None:  # the stage's own findings (clearance_check_stage)
+                run_id, host = ev.get("run_id"), ev.get("host")
+                checks = _stage_checks(
+                    current, stage, run_id, host, pending.pop((run_id, host, stage), {})
+                )
+                if checks:  # the stage's own findings (clearance_check_stage)
                     unfinished[(stage, None)] = checks
-    for (_run, _host, stage, asset), found in pending.items():  # a run that stopped early
-        unfinished[(stage, asset)] = found
+    for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
+        for asset, found in in_run.items():
+            unfinished[(stage, asset)] = found
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
         audits[(stage, asset)] = AssetAudit(
@@ -667,6 +682,29 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         last_time=last,
         production=production,
     )
+
+
+def _stage_checks(
+    current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]],
+    stage: str,
+    run_id: Any,
+    host: Any,
+    left: dict[str | None, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """At a run's ``stage.finished``: the findings it wrote in the stage and not before an
+    ``asset.audited`` are its stage checks' (``clearance_check_stage``). One naming an asset
+    the run audited in the stage joins that audit (its outcome the worse of the two); the
+    others (no asset, or one the run did not audit in this stage) are returned: the stage's
+    own findings."""
+    checks = left.pop(None, [])
+    for asset, found in left.items():
+        known = current.get((stage, asset))
+        if known is None or known[1] != run_id or known[2] != host:
+            checks.extend(found)
+            continue
+        t, _run, _host, outcome, frames, rows = known
+        current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
+    return checks
 
 
 def _note_run(
