@@ -921,7 +921,7 @@ def clearance_add_rules(registry):
 @hookimpl
 def clearance_check_stage(stage_result):
     plan = json.loads(pathlib.Path(__file__).with_name("quota.json").read_text())
-    return [Finding(rule="SITE-QUOTA-01", message=m, asset=a, outcome=o)
+    return [Finding(rule="SITE-QUOTA-01", message=m, asset=a or "", outcome=o)
             for s, a, o, m in plan if s == stage_result.stage]
 """
 
@@ -989,3 +989,32 @@ def test_a_stage_finding_naming_an_asset_joins_that_assets_audit(tmp_path: Path)
     table = clearance("report", str(show.root / ".clearance" / "audit.jsonl")).stdout
     delivery = next(line for line in table.splitlines() if line.startswith("delivery "))
     assert delivery.split()[1] == "1"  # one asset: the comp shot is not a delivery asset
+
+
+def test_the_latest_finished_run_of_a_stage_decides_its_stage_level_findings(
+    tmp_path: Path,
+) -> None:
+    """A later run whose stage checks find nothing clears the earlier run's stage-level
+    findings, as a re-audit supersedes an asset's earlier audit; a run that finds one again
+    shows it again."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", None, "block", "too many GenAI shots"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block")
+    _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "notice", "ok over quota"]])
+    audits = _report(show)
+    assert ("comp", None) not in audits
+    assert audits[("comp", "comp/ok.png")]["outcome"] == "notice"
+    _scan_with_stage_findings(show, plan, [])
+    audits = _report(show)
+    assert ("comp", None) not in audits and audits[("comp", "comp/ok.png")]["outcome"] == "pass"
+    table = clearance("report", str(show.root / ".clearance" / "audit.jsonl")).stdout
+    assert "stage checks" not in table and "SITE-QUOTA-01" not in table
+    # as of the first run, its stage-level finding is the current state
+    first = clearance("report", str(show.root / ".clearance" / "audit.jsonl"), "-f", "json")
+    assert first.returncode == 0
+    times = sorted({r["finished"] for r in json.loads(first.stdout)["runs"]})
+    proc = clearance(
+        "report", str(show.root / ".clearance" / "audit.jsonl"), "--until", times[0], "-f", "json"
+    )
+    assert [a["asset"] for a in json.loads(proc.stdout)["assets"]].count(None) == 1

@@ -3,9 +3,12 @@
 :func:`build_report` streams one or more logs (each with its rotated files; several hosts'
 logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for each
 ``(stage, asset)``, only the **latest audit** of it: its ``asset.audited`` event and the
-``finding`` events the same run wrote for that asset just before it. Memory therefore grows
-with the number of distinct assets, not with the length of the log — a watcher's log that
-re-audited the same shots for months reports in the same memory as one scan.
+``finding`` events the same run wrote for that asset just before it (and the stage-level
+findings naming it that the run wrote before its ``stage.finished``); a stage's own findings
+are those of the latest run that finished it. Each event is read once, however many copies of
+a log are given. Memory therefore grows with the number of distinct assets, not with the
+length of the log — a watcher's log that re-audited the same shots for months reports in the
+same memory as one scan.
 
 Renderers live next door: ``report_text`` (``table``, ``json``, ``csv``, ``junit``) and
 ``report_html`` (one self-contained page). They only read a :class:`Report`.
@@ -542,6 +545,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
+    checked: dict[str, str] = {}  # stage -> time of the stage.finished that decided its checks
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -628,8 +632,12 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 checks = _stage_checks(
                     current, stage, run_id, host, pending.pop((run_id, host, stage), {})
                 )
-                if checks:  # the stage's own findings (clearance_check_stage)
-                    unfinished[(stage, None)] = checks
+                if t >= checked.get(stage, t):  # the latest finished run decides the stage's own
+                    checked[stage] = t
+                    if checks:
+                        unfinished[(stage, None)] = checks
+                    else:
+                        unfinished.pop((stage, None), None)
     for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
             unfinished[(stage, asset)] = found
