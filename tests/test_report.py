@@ -21,6 +21,8 @@ import pytest
 from clearance.auditlog import AuditLog, make_audit_logger
 from clearance.report import Filters, build_report, parse_time
 from clearance.report_text import render_json
+from clearance.testing import ClearanceRun
+from conftest import genai_sidecar
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
 GOLDEN = Path(__file__).parent / "golden"
@@ -426,6 +428,23 @@ def test_bad_options_and_unreadable_logs_exit_2(tmp_path: Path, show_log: Path) 
     assert clearance("report", str(unreadable)).returncode == 2
 
 
+def test_a_time_out_of_the_calendar_exits_2_naming_the_option(show_log: Path) -> None:
+    """An age past year 1 or a zone pushing a date past 9999 is a malformed option (exit 2,
+    naming it and its value), not an internal error."""
+    for option, value in (
+        ("--since", "3000000d"),
+        ("--until", "99999999999d"),
+        ("--since", "9999-12-31T23:30-01:00"),
+        ("--until", "0001-01-01T00:00+01:00"),
+    ):
+        proc = clearance("report", str(show_log), option, value)
+        assert proc.returncode == 2 and proc.stdout == "", (option, value, proc.stderr)
+        assert f"{option} {value!r} is out of range" in proc.stderr
+        assert "internal error" not in proc.stderr
+    proc = clearance("report", str(show_log), "--until", "someday")
+    assert proc.returncode == 2 and "--until 'someday' is not a time" in proc.stderr
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:
@@ -442,9 +461,26 @@ def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_
             assert f"{wrong}: not an audit log (none of its lines is an audit event)" in proc.stderr
         proc = clearance("report", str(show_log), str(wrong))  # with a real log as well
         assert proc.returncode == 2 and f"{wrong}: not an audit log" in proc.stderr
-    empty = tmp_path / "fresh.jsonl"
+
+
+def test_an_empty_log_exits_2_naming_it_never_an_all_clear(tmp_path: Path, show_log: Path) -> None:
+    """A log emptied by ``> audit.jsonl`` or copytruncate (or one a first write failed in) holds
+    no events: reported as all clear it would hide every finding the log had."""
+    empty = tmp_path / "emptied.jsonl"
     empty.write_text("")
-    assert clearance("report", str(empty)).returncode == 0  # a log nothing was written to yet
+    for args in ([str(empty)], [str(empty), "-f", "junit"], [str(show_log), str(empty)]):
+        proc = clearance("report", *args)
+        assert proc.returncode == 2 and proc.stdout == "", (args, proc.stdout)
+        assert f"{empty}: the audit log is empty (no events)" in proc.stderr
+    # a log whose active file was just emptied by rotation still has events in its rotated files
+    rotated = tmp_path / "rotated" / "audit.jsonl"
+    write_show_log(rotated)
+    rotated.rename(rotated.with_name("audit.jsonl.000001"))
+    rotated.write_text("")
+    assert clearance("report", str(rotated)).returncode == 0
+    # a time window with no events in it is an empty report of a real log, as before
+    proc = clearance("report", str(show_log), "--since", "2030-01-01")
+    assert proc.returncode == 0 and "0 asset(s)" in proc.stdout
 
 
 def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
@@ -781,3 +817,204 @@ def test_an_older_audit_written_later_does_not_replace_a_newer_one(tmp_path: Pat
     write_show_log(path, run_id="old", start="2026-11-26T08:00:00.000Z", show=asset)
     (audit_row,) = [a for a in build_report([path]).assets if a.asset == "comp/a.exr"]
     assert audit_row.run_id == "new" and audit_row.findings == []
+
+
+def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_file(
+    tmp_path: Path,
+) -> None:
+    """A site tool writing through the Python API may leave the outcome out, or misspell it:
+    such an audit is escalate (unsure) — never a pass, never in no column — and stderr names
+    the log file and the event's seq."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="farm post-task")
+    audit.info(
+        "finding",
+        time=clock(),
+        stage="comp",
+        asset="comp/x.exr",
+        rule="NFX-T1",
+        outcome="block",
+        status="open",
+        message="replica without consent",
+    )
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/x.exr")  # no outcome
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/y.exr", outcome="blocked")
+    audit.info(
+        "finding",
+        time=clock(),
+        stage="comp",
+        asset="comp/z.exr",
+        rule="NFX-T1",
+        outcome="severe",
+        status="open",
+        message="x",
+    )
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/z.exr", outcome="pass")
+    log.close()
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    outcomes = {a["asset"]: a["outcome"] for a in doc["assets"]}
+    # unsure, or worse where its own open findings are worse (x has a block finding)
+    assert outcomes == {"comp/x.exr": "block", "comp/y.exr": "escalate", "comp/z.exr": "pass"}
+    assert sum(doc["summary"]["by_outcome"].values()) == doc["summary"]["assets"] == 3
+    (z_finding,) = next(a for a in doc["assets"] if a["asset"] == "comp/z.exr")["findings"]
+    assert z_finding["outcome"] == "escalate" and z_finding["status"] == "open"
+    assert (
+        f"clearance: warning: {path}: 3 asset.audited or finding event(s) without a known "
+        "outcome (first: seq 3, asset.audited of comp/x.exr, outcome None); reported as escalate "
+        "(unsure), never as a pass"
+    ) in proc.stderr
+    table = clearance("report", str(path)).stdout.splitlines()
+    row = next(line for line in table if line.startswith("comp "))
+    assert row.split()[:7] == ["comp", "3", "1", "0", "1", "0", "1"]  # assets, pass … block
+
+
+def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
+    """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
+    Read side by side, the second copy of each ``asset.audited`` took the audit and left its
+    findings behind ("No open findings", exit 0)."""
+    live = tmp_path / "farm01" / "audit.jsonl"
+    write_show_log(live, run_id="r1", start="2026-11-26T09:00:00.000Z")
+    # a second writer's batch lands out of time order in the same file
+    write_show_log(live, run_id="r0", start="2026-11-26T08:00:00.000Z", show=SHOW[:2])
+    backup = tmp_path / "backup" / "audit.jsonl"
+    backup.parent.mkdir()
+    backup.write_bytes(live.read_bytes())  # synced now; the live log goes on
+    write_show_log(live, run_id="r2", start="2026-11-27T09:00:00.000Z", show=SHOW[4:6])
+    (tmp_path / "link.jsonl").symlink_to(live)
+    os.link(live, tmp_path / "hard.jsonl")
+
+    def doc(*logs: Path) -> dict[str, Any]:
+        proc = clearance("report", *map(str, logs), "-f", "json")
+        assert proc.returncode == 0, proc.stderr
+        d = json.loads(proc.stdout)
+        del d["logs"]
+        return d
+
+    alone = doc(live)
+    assert alone["summary"]["open_findings"] == 5
+    for logs in ((live, backup), (backup, live), (live, tmp_path / "link.jsonl", backup)):
+        assert doc(*logs) == alone, logs
+    assert doc(live, tmp_path / "hard.jsonl") == alone
+    assert doc(backup, backup.parent / "." / "audit.jsonl") == doc(backup)
+    # another host's log is still merged in whole
+    other = write_show_log(tmp_path / "farm02" / "audit.jsonl", host="farm02", run_id="r1")
+    both = doc(live, backup, other)
+    assert both["events"] == alone["events"] + doc(other)["events"]
+
+
+QUOTA_PLUGIN = """
+import json, pathlib
+from clearance import Finding, Outcome, Rule, hookimpl
+
+RULE = Rule(id="SITE-QUOTA-01", title="quota", principle="deliverables", outcome=Outcome.BLOCK,
+            guidance="g", remediation="reduce GenAI shots", pack="site")
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(RULE)
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    plan = json.loads(pathlib.Path(__file__).with_name("quota.json").read_text())
+    return [Finding(rule="SITE-QUOTA-01", message=m, asset=a or "", outcome=o)
+            for s, a, o, m in plan if s == stage_result.stage]
+"""
+
+
+def _quota_show(tmp_path: Path) -> tuple[ClearanceRun, Path]:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA_PLUGIN)
+    show = ClearanceRun(tmp_path / "show", plugins=[str(plugin)])
+    show.root.mkdir()
+    show.write_config()
+    replica = [{"performer": "P-1", "replica": "employment_based", "consent": None}]
+    show.asset("comp/bad.png", sidecar=genai_sidecar(talent=replica))
+    show.asset("comp/ok.png", sidecar=genai_sidecar())
+    show.asset("delivery/final.png", sidecar=genai_sidecar())
+    return show, tmp_path / "quota.json"
+
+
+def _scan_with_stage_findings(show: ClearanceRun, plan: Path, findings: list[Any]) -> None:
+    plan.write_text(json.dumps(findings))
+    proc = clearance("scan", str(show.root), "--no-progress")
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+def _report(show: ClearanceRun) -> dict[tuple[str, str | None], dict[str, Any]]:
+    proc = clearance("report", str(show.root / ".clearance" / "audit.jsonl"), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["summary"]["assets"] == sum(1 for a in doc["assets"] if a["asset"] is not None)
+    return {(a["stage"], a["asset"]): a for a in doc["assets"]}
+
+
+def test_a_stage_finding_naming_an_asset_joins_that_assets_audit(tmp_path: Path) -> None:
+    """``clearance_check_stage`` findings may name an asset; they are written after the
+    assets' ``asset.audited``. They join the audit the same run made of that asset (worst
+    outcome wins), never replace it, and an asset the run did not audit in that stage is not
+    counted there: its finding is one of the stage's own."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(
+        show,
+        plan,
+        [
+            ["comp", "comp/bad.png", "notice", "bad is over quota"],
+            ["comp", "comp/ok.png", "block", "ok is over quota"],
+            ["delivery", "comp/bad.png", "escalate", "a comp shot counted in delivery"],
+        ],
+    )
+    audits = _report(show)
+    assert set(audits) == {
+        ("comp", "comp/bad.png"),
+        ("comp", "comp/ok.png"),
+        ("delivery", "delivery/final.png"),
+        ("delivery", None),
+    }
+    bad = audits[("comp", "comp/bad.png")]
+    rules = {(f["rule"], f["outcome"]) for f in bad["findings"]}
+    assert bad["outcome"] == "block" and ("NFX-T1", "block") in rules
+    assert ("SITE-QUOTA-01", "notice") in rules
+    ok = audits[("comp", "comp/ok.png")]
+    assert ok["outcome"] == "block"
+    assert [(f["rule"], f["message"]) for f in ok["findings"]] == [
+        ("SITE-QUOTA-01", "ok is over quota")
+    ]
+    (named,) = audits[("delivery", None)]["findings"]
+    assert (named["asset"], named["message"]) == ("comp/bad.png", "a comp shot counted in delivery")
+    table = clearance("report", str(show.root / ".clearance" / "audit.jsonl")).stdout
+    delivery = next(line for line in table.splitlines() if line.startswith("delivery "))
+    assert delivery.split()[1] == "1"  # one asset: the comp shot is not a delivery asset
+
+
+def test_the_latest_finished_run_of_a_stage_decides_its_stage_level_findings(
+    tmp_path: Path,
+) -> None:
+    """A later run whose stage checks find nothing clears the earlier run's stage-level
+    findings, as a re-audit supersedes an asset's earlier audit; a run that finds one again
+    shows it again."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", None, "block", "too many GenAI shots"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block")
+    _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "notice", "ok over quota"]])
+    audits = _report(show)
+    assert ("comp", None) not in audits
+    assert audits[("comp", "comp/ok.png")]["outcome"] == "notice"
+    _scan_with_stage_findings(show, plan, [])
+    audits = _report(show)
+    assert ("comp", None) not in audits and audits[("comp", "comp/ok.png")]["outcome"] == "pass"
+    table = clearance("report", str(show.root / ".clearance" / "audit.jsonl")).stdout
+    assert "stage checks" not in table and "SITE-QUOTA-01" not in table
+    # as of the first run, its stage-level finding is the current state
+    first = clearance("report", str(show.root / ".clearance" / "audit.jsonl"), "-f", "json")
+    assert first.returncode == 0
+    times = sorted({r["finished"] for r in json.loads(first.stdout)["runs"]})
+    proc = clearance(
+        "report", str(show.root / ".clearance" / "audit.jsonl"), "--until", times[0], "-f", "json"
+    )
+    assert [a["asset"] for a in json.loads(proc.stdout)["assets"]].count(None) == 1

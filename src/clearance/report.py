@@ -3,9 +3,12 @@
 :func:`build_report` streams one or more logs (each with its rotated files; several hosts'
 logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for each
 ``(stage, asset)``, only the **latest audit** of it: its ``asset.audited`` event and the
-``finding`` events the same run wrote for that asset just before it. Memory therefore grows
-with the number of distinct assets, not with the length of the log — a watcher's log that
-re-audited the same shots for months reports in the same memory as one scan.
+``finding`` events the same run wrote for that asset just before it (and the stage-level
+findings naming it that the run wrote before its ``stage.finished``); a stage's own findings
+are those of the latest run that finished it. Each event is read once, however many copies of
+a log are given. Memory therefore grows with the number of distinct assets, not with the
+length of the log — a watcher's log that re-audited the same shots for months reports in the
+same memory as one scan.
 
 Renderers live next door: ``report_text`` (``table``, ``json``, ``csv``, ``junit``) and
 ``report_html`` (one self-contained page). They only read a :class:`Report`.
@@ -62,26 +65,34 @@ def _fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_time(value: str, *, now: datetime | None = None) -> str:
+def parse_time(value: str, *, now: datetime | None = None, option: str | None = None) -> str:
     """``--since``/``--until`` value → the log's time format, for string comparison.
 
     Accepts ISO dates and times (``2026-11-26``, ``2026-11-26T21:00``, ``…Z``, ``…+01:00``;
-    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``).
+    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
+    (``--since``) starts the message of the :class:`ReportError` a bad value raises.
     """
+    where = f"{option} " if option else ""
     text = value.strip()
     m = _RELATIVE.match(text)
-    if m:
-        now = now or datetime.now(timezone.utc)
-        return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if m:
+            now = now or datetime.now(timezone.utc)
+            return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        try:
+            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise ReportError(
+                f"{where}{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age "
+                "like 24h, 7d)"
+            ) from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return _fmt(dt.astimezone(timezone.utc))
+    except OverflowError:  # an age past year 1, a zone pushing 9999-12-31 past the calendar
         raise ReportError(
-            f"{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age like 24h, 7d)"
+            f"{where}{value!r} is out of range: the time must fall between the years 1 and 9999"
         ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return _fmt(dt.astimezone(timezone.utc))
 
 
 @dataclass
@@ -213,6 +224,8 @@ class Report:
     first_time: str | None = None
     last_time: str | None = None
     production: str | None = None
+    #: what the reader found odd and reported as unsure (one line per log file; stderr)
+    warnings: list[str] = field(default_factory=list)
     #: every stage the logs name, in or out of the time window (what ``--stage`` may name)
     stages_named: list[str] = field(default_factory=list)
 
@@ -322,7 +335,16 @@ def _text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
+def _odd_outcomes(f: Path, count: int, first: dict[str, Any]) -> str:
+    return (
+        f"{f}: {count} asset.audited or finding event(s) without a known outcome (first: seq "
+        f"{first['seq']}, {first['event']} of {first['asset'] or 'stage ' + str(first['stage'])}"
+        f", outcome {first['outcome']!r}); reported as escalate (unsure), never as a pass; the "
+        f"outcomes are {', '.join(OUTCOMES)}"
+    )
+
+
+def _read_log(path: Path, skipped: list[int], warnings: list[str]) -> Iterator[dict[str, Any]]:
     try:
         snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
     except VerifyError as exc:
@@ -331,6 +353,8 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
     try:
         for f, fh, size in snapshot:
             offset = 0
+            odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
+            first_odd: dict[str, Any] = {}
             try:
                 for raw in fh:
                     if offset >= size:
@@ -347,28 +371,46 @@ def _read_log(path: Path, skipped: list[int]) -> Iterator[dict[str, Any]]:
                         skipped[0] += 1
                         continue
                     events += 1
+                    name = event["event"]
+                    # the Python API writes what it is given: no outcome, a misspelled one
+                    judged = name == "asset.audited" or name == "finding"
+                    if judged and event["outcome"] not in _RANK:
+                        odd += 1
+                        first_odd = first_odd or event
                     yield event
             except OSError as exc:
                 raise ReportError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
+            if odd:
+                warnings.append(_odd_outcomes(f, odd, first_odd))
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
+        if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
+            raise ReportError(
+                f"{path}: the audit log is empty (no events): it was emptied, or nothing was "
+                "ever written to it; there is nothing to report"
+            )
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
 
 
 def iter_events(
-    paths: Sequence[str | os.PathLike[str]], skipped: list[int] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    skipped: list[int] | None = None,
+    warnings: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Every event of the logs at ``paths``, merged by ``(time, host, seq)``; streams.
+    """Every event of the logs at ``paths``, merged by ``(time, host, seq)``, each once (a log
+    given twice, by another name or as a copy, is not counted twice); streams.
 
     Lines that are not events (torn or damaged: ``clearance verify`` names them) are skipped
-    and counted in ``skipped[0]``.
+    and counted in ``skipped[0]``. ``asset.audited`` and ``finding`` events without a known
+    outcome are yielded as written and named in ``warnings`` (one line per file).
     """
     skipped = skipped if skipped is not None else [0]
-    seen: set[Path] = set()
+    warnings = warnings if warnings is not None else []
+    seen: set[tuple[tuple[int, int], ...]] = set()
     streams = []
     for p in paths:
         path = Path(p)
@@ -379,21 +421,95 @@ def iter_events(
         # a log being rotated has no active file for a moment, never no file at all
         if not path.exists() and not rotated_files(path):
             raise ReportError(f"{path}: no such audit log")
-        key = path.resolve()
-        if key in seen:
+        key = _identity(path)
+        if key in seen:  # the same files by another name: a symlink, a hard link, `./`
             continue
         seen.add(key)
-        streams.append(_read_log(path, skipped))
+        streams.append(_read_log(path, skipped, warnings))
     if len(streams) == 1:
         return streams[0]
-    return heapq.merge(*streams, key=lambda e: (e["time"], e.get("host") or "", e.get("seq") or 0))
+    return _once(
+        heapq.merge(*(_tagged(s, i) for i, s in enumerate(streams))),
+    )
+
+
+def _identity(path: Path) -> tuple[tuple[int, int], ...]:
+    """The log's files (rotated ones, then the active one) by device and inode."""
+    ids = []
+    for f in [*rotated_files(path), path]:
+        try:
+            st = f.stat()
+        except OSError:  # gone meanwhile (rotated), or unreadable: reading it will say
+            continue
+        ids.append((st.st_dev, st.st_ino))
+    return tuple(ids)
+
+
+def _tagged(
+    stream: Iterator[dict[str, Any]], index: int
+) -> Iterator[tuple[str, str, int, int, int, dict[str, Any]]]:
+    """A log's events keyed for the merge: ``(time, host, seq)``, then the log and the line
+    (two lines never compare their events)."""
+    for n, e in enumerate(stream):
+        yield e["time"], e["host"] or "", e["seq"], index, n, e
+
+
+def _once(
+    merged: Iterator[tuple[str, str, int, int, int, dict[str, Any]]],
+) -> Iterator[dict[str, Any]]:
+    """The merged events, each once: a log given twice (the live file and a synced copy of it,
+    a backup) has the same events, and one event counted twice is one audit read as two.
+
+    An event is identified by its ``run_id``, ``host`` and ``seq``: a run writes one log, and
+    a log's ``seq`` is its line's place on the chain. Each log is read in ``seq`` order, so for
+    every run it is enough to remember, per log, the ``seq`` range of the run's events read
+    from it: an event of that run whose ``seq`` another log has already passed was yielded
+    from there. Memory grows with runs × logs, not with events. Events without a ``run_id``
+    cannot be told apart and are all kept."""
+    ranges: dict[tuple[str, str], dict[int, list[int]]] = {}
+    for _t, host, seq, index, _n, e in merged:
+        run = e["run_id"]
+        if run is None:
+            yield e
+            continue
+        logs = ranges.get((run, host))
+        if logs is None:
+            logs = ranges[(run, host)] = {}
+        seen = any(lo <= seq <= hi for i, (lo, hi) in logs.items() if i != index)
+        mine = logs.get(index)
+        if mine is None:
+            logs[index] = [seq, seq]
+        elif seq > mine[1]:
+            mine[1] = seq
+        if not seen:
+            yield e
+
+
+def _outcome(value: Any) -> str:
+    """An event's outcome; none or an unknown one (``"blocked"``) is unsure, never a pass."""
+    return value if value in _RANK else "escalate"
+
+
+def _unsure(found: list[dict[str, Any]]) -> str:
+    """The outcome of an audit whose ``asset.audited`` has none (or an unknown one): escalate,
+    or its worst open finding if that is worse."""
+    return _worst(found, "escalate")
+
+
+def _worst(found: list[dict[str, Any]], worst: str) -> str:
+    """``worst``, or the worst outcome of the open findings in ``found`` if that is worse."""
+    for e in found:
+        outcome = _outcome(e["outcome"])
+        if e["status"] != "approved" and _RANK[outcome] > _RANK[worst]:
+            worst = outcome
+    return worst
 
 
 def _row(event: dict[str, Any]) -> FindingRow:
     details = event.get("details") if isinstance(event.get("details"), dict) else {}
     assert isinstance(details, dict)
     evidence = details.get("evidence")
-    outcome = str(event.get("outcome") or "escalate")
+    outcome = _outcome(event["outcome"])
     return FindingRow(
         stage=str(event.get("stage") or "default"),
         asset=event.get("asset"),
@@ -423,10 +539,13 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     stage_filter = set(filters.stages)
     since, until = filters.since, filters.until
     skipped = [0]
+    warnings: list[str] = []
     # (stage, asset) -> (time, run_id, host, outcome, frames, finding events)
     current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]] = {}
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    pending: dict[tuple[Any, Any, str, str | None], list[dict[str, Any]]] = {}
+    # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
+    pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
+    checked: dict[str, str] = {}  # stage -> time of the stage.finished that decided its checks
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -434,7 +553,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     production = None
     first = last = None
     named: dict[str, None] = {}
-    for ev in iter_events(paths, skipped):
+    for ev in iter_events(paths, skipped, warnings):
         stage_named = ev.get("stage")
         if isinstance(stage_named, str):
             named[stage_named] = None
@@ -462,15 +581,21 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 continue
             asset = ev.get("asset")
             run_id, host = ev.get("run_id"), ev.get("host")
-            key = (run_id, host, stage, asset)
+            key = (run_id, host, stage)
+            in_run = pending.get(key)
             if name == "finding":
-                rows = pending.get(key)
-                if rows is None:
-                    pending[key] = [ev]
+                if in_run is None:
+                    pending[key] = {asset: [ev]}
+                elif asset in in_run:
+                    in_run[asset].append(ev)
                 else:
-                    rows.append(ev)
+                    in_run[asset] = [ev]
                 continue
-            found = pending.pop(key, [])
+            found: list[dict[str, Any]] = []
+            if in_run is not None:
+                found = in_run.pop(asset, found)
+                if not in_run:
+                    del pending[key]
             known = current.get((stage, asset))
             if known is not None and known[0] > t:
                 continue  # two writers' batches can interleave out of time order in one file
@@ -480,7 +605,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 t,
                 run_id,
                 host,
-                str(ev.get("outcome") or "pass"),
+                ev["outcome"] if ev["outcome"] in _RANK else _unsure(found),
                 frames,
                 found,
             )
@@ -503,11 +628,19 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 stages_seen.add(stage)
                 stage_order.append(stage)
             if name == "stage.finished" and (not stage_filter or stage in stage_filter):
-                checks = pending.pop((ev.get("run_id"), ev.get("host"), stage, None), None)
-                if checks is not None:  # the stage's own findings (clearance_check_stage)
-                    unfinished[(stage, None)] = checks
-    for (_run, _host, stage, asset), found in pending.items():  # a run that stopped early
-        unfinished[(stage, asset)] = found
+                run_id, host = ev.get("run_id"), ev.get("host")
+                checks = _stage_checks(
+                    current, stage, run_id, host, pending.pop((run_id, host, stage), {})
+                )
+                if t >= checked.get(stage, t):  # the latest finished run decides the stage's own
+                    checked[stage] = t
+                    if checks:
+                        unfinished[(stage, None)] = checks
+                    else:
+                        unfinished.pop((stage, None), None)
+    for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
+        for asset, found in in_run.items():
+            unfinished[(stage, asset)] = found
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
         audits[(stage, asset)] = AssetAudit(
@@ -551,11 +684,35 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         runs=sorted(runs.values(), key=lambda r: (r["started"] or "", r["host"] or "")),
         events=events,
         skipped_lines=skipped[0],
+        warnings=warnings,
         stages_named=list(named),
         first_time=first,
         last_time=last,
         production=production,
     )
+
+
+def _stage_checks(
+    current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]],
+    stage: str,
+    run_id: Any,
+    host: Any,
+    left: dict[str | None, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """At a run's ``stage.finished``: the findings it wrote in the stage and not before an
+    ``asset.audited`` are its stage checks' (``clearance_check_stage``). One naming an asset
+    the run audited in the stage joins that audit (its outcome the worse of the two); the
+    others (no asset, or one the run did not audit in this stage) are returned: the stage's
+    own findings."""
+    checks = left.pop(None, [])
+    for asset, found in left.items():
+        known = current.get((stage, asset))
+        if known is None or known[1] != run_id or known[2] != host:
+            checks.extend(found)
+            continue
+        t, _run, _host, outcome, frames, rows = known
+        current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
+    return checks
 
 
 def _note_run(

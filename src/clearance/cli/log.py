@@ -269,8 +269,8 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         filters = Filters(
             stages=_csv_list(args.stage),
-            since=parse_time(args.since) if args.since else None,
-            until=parse_time(args.until) if args.until else None,
+            since=parse_time(args.since, option="--since") if args.since else None,
+            until=parse_time(args.until, option="--until") if args.until else None,
             outcomes=[Outcome.parse(o).value for o in _csv_list(args.outcome)],
             rules=_csv_list(args.rule),
         )
@@ -309,6 +309,8 @@ def run_report(args: argparse.Namespace) -> int:
             "events and were skipped; run `clearance verify`",
             file=sys.stderr,
         )
+    for warning in report.warnings:
+        print(f"clearance: warning: {warning}", file=sys.stderr)
     if args.output and args.output != "-":
         print(f"wrote {Path(args.output)}", file=sys.stderr)
     return EXIT_OK
