@@ -7,14 +7,21 @@ and bidi controls, XML forbids some characters, a spreadsheet runs formulas. Rea
 
 from __future__ import annotations
 
+import io
 import json
+import random
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from clearance._display import shown
+from clearance._display import shown, xml_safe
+from clearance.model import Outcome
+from clearance.report import Filters, build_report
+from clearance.report_text import render_junit
 from conftest import run_cli
 from test_lineage import single, write_config
+from test_report import write_show_log
 
 ESC_NAME = "comp/sh010_\x1b[2J\x1b[31mclean.exr"
 RTL_NAME = "comp/sh020_\u202egnp.exe.exr"
@@ -149,3 +156,70 @@ def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Pat
     assert missing.code == 2
     assert_neutralised(missing.stderr)
     assert "gone\\x1b]0;pwned\\x07\\nFAKE: ok.json: no such file" in missing.stderr
+
+
+def random_text(rng: random.Random, size: int) -> str:
+    """Printable text, controls, XML's forbidden characters, surrogates, anything."""
+    pools = (
+        lambda: chr(rng.randrange(0x20)),
+        lambda: rng.choice("\x7f\x85\ufffe\uffff\u202e\u2028<>&\"'=+-@"),
+        lambda: chr(rng.randrange(0xD800, 0xE000)),
+        lambda: chr(rng.randrange(0x110000)),
+        lambda: chr(rng.randrange(0x20, 0x7F)),
+    )
+    return "".join(rng.choice(pools)() for _ in range(size))
+
+
+def test_xml_safe_leaves_only_what_xml_allows() -> None:
+    rng = random.Random(6)
+    for _ in range(2_000):
+        text = xml_safe(random_text(rng, rng.randrange(1, 40)))
+        assert all(
+            c in "\t\n\r"
+            or 0x20 <= ord(c) < 0xD800
+            or 0xE000 <= ord(c) <= 0xFFFD
+            or ord(c) > 0xFFFF
+            for c in text
+        ), repr(text)
+    assert xml_safe("ok <&> \t\n\r é") == "ok <&> \t\n\r é"
+    assert xml_safe("a\x1b[2J\x00\ufffe") == "a\\x1b[2J\\x00\\ufffe"
+
+
+def test_junit_parses_whatever_the_names_and_messages_hold(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    outcomes = ("notice", "escalate", "approval", "block")
+    show = [
+        (
+            "comp",
+            f"comp/{random_text(rng, 12)}.exr",
+            random_text(rng, 4),
+            [("NFX-00", rng.choice(outcomes), "open", None, random_text(rng, 30))],
+        )
+        for _ in range(200)
+    ]
+    log = write_show_log(tmp_path / "audit.jsonl", show=show)
+    report = build_report([str(log)], Filters())
+    out = io.StringIO()
+    render_junit(report, out, fail_on=Outcome.ESCALATE)
+    root = ET.fromstring(out.getvalue().encode("utf-8"))
+    names = sorted(case.get("name") or "" for case in root.iter("testcase"))
+    assert len(names) == 200
+    assert names == sorted(xml_safe(a.label) for a in report.assets)  # forbidden: escaped
+
+
+def test_junit_report_of_a_hostile_show_is_well_formed_xml(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    out = tmp_path / "junit.xml"
+    result = run_cli(
+        "report", str(root / ".clearance" / "audit.jsonl"), "-f", "junit", "-o", str(out)
+    )
+    assert result.code == 0, result.stderr
+    cases = {c.get("name"): c for c in ET.parse(out).getroot().iter("testcase")}
+    assert set(cases) == {
+        "comp/sh010_\\x1b[2J\\x1b[31mclean.exr",
+        "comp/sh020_\u202egnp.exe.exr",  # allowed in XML: kept as it is
+        "comp/sh040_line1\nFAKE: 0 open findings.exr",
+    }
+    failure = cases["comp/sh020_\u202egnp.exe.exr"].find("failure")
+    assert failure is not None and "evil\\x1b[2J\\x1b]0;pwned\\x07tool" in (failure.text or "")

@@ -14,7 +14,7 @@ from typing import IO, Any
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from clearance._display import shown
+from clearance._display import shown, xml_safe
 from clearance._jsondoc import write_document
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, AssetAudit, FindingRow, Report
@@ -88,19 +88,21 @@ def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESC
                 summary = ", ".join(f"{f.rule} ({f.outcome})" for f in failing)
                 text = "\n\n".join(_finding_text(f) for f in failing)
                 body.append(
-                    f'      <failure type="{_worst(failing)}" message={quoteattr(summary)}>'
-                    f"{xml_escape(text)}</failure>"
+                    f"      <failure type={_attr(_worst(failing))} message={_attr(summary)}>"
+                    f"{_text(text)}</failure>"
                 )
             if other:
                 text = "\n\n".join(_finding_text(f) for f in other)
-                body.append(f"      <system-out>{xml_escape(text)}</system-out>")
-            open_tag = f"    <testcase classname={quoteattr('clearance.' + stage)} name={quoteattr(a.label)}"
+                body.append(f"      <system-out>{_text(text)}</system-out>")
+            open_tag = (
+                f"    <testcase classname={_attr('clearance.' + stage)} name={_attr(a.label)}"
+            )
             cases.append(
                 open_tag + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>")
             )
         total_failures += failures
         suites.append(
-            f'  <testsuite name={quoteattr(stage)} tests="{len(audits)}" failures="{failures}" errors="0" skipped="0">\n'
+            f'  <testsuite name={_attr(stage)} tests="{len(audits)}" failures="{failures}" errors="0" skipped="0">\n'
             + "".join(c + "\n" for c in cases)
             + "  </testsuite>"
         )
@@ -111,6 +113,15 @@ def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESC
     for s in suites:
         out.write(s + "\n")
     out.write("</testsuites>\n")
+
+
+def _attr(value: str) -> str:
+    # XML forbids some characters even escaped (\x1b): one would make the report unreadable
+    return quoteattr(xml_safe(value))
+
+
+def _text(value: str) -> str:
+    return xml_escape(xml_safe(value))
 
 
 def _worst(rows: Iterable[FindingRow]) -> str:
