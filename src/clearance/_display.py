@@ -1,9 +1,9 @@
 """Values from files, sidecars, plugins and logs, made safe to show as text.
 
 Names and messages come from artists' files and site plugins; a terminal takes some
-characters in them as commands, and XML forbids some. Each form here changes only what its
-reader would act on or refuse, and only in the text forms (terminal, JUnit XML): JSON
-escapes on its own and HTML is escaped by its renderer. The check is
+characters in them as commands, XML forbids some, a spreadsheet runs formulas. Each form
+here changes only what its reader would act on or refuse, and only in the text forms
+(terminal, CSV, JUnit XML): JSON escapes on its own and HTML is escaped by its renderer. The check is
 ``str.isprintable`` (then a precompiled regex ``search``), so the common all-printable
 value costs almost nothing (reports run to 1,000,000 events).
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["shown", "xml_safe"]
+__all__ = ["shown", "spreadsheet_cell", "xml_safe"]
 
 #: what a terminal acts on or reorders: C0 and C1 controls (ESC, CR, LF, TAB…), DEL, the
 #: Unicode line and paragraph separators, the bidi controls (U+061C, U+200E/U+200F,
@@ -50,3 +50,11 @@ def xml_safe(value: Any) -> str:
     ``None`` is ``""``."""
     text = "" if value is None else value if isinstance(value, str) else str(value)
     return _NOT_XML.sub(_escape, text) if _NOT_XML.search(text) else text
+
+
+def spreadsheet_cell(value: Any) -> str:
+    """A CSV cell for a spreadsheet: one it would run as a formula (starting with ``=``,
+    ``+``, ``-``, ``@``, a tab or a CR) is prefixed with ``'``; names come from artists'
+    files. ``None`` is ``""``."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -10,11 +10,11 @@ import csv
 import os
 import textwrap
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from clearance._display import shown, xml_safe
+from clearance._display import shown, spreadsheet_cell, xml_safe
 from clearance._jsondoc import write_document
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, AssetAudit, FindingRow, Report
@@ -46,12 +46,6 @@ def render_json(report: Report, out: IO[str]) -> None:
     write_document(report.as_dict(), out, lists=_LISTS)
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # a cell a spreadsheet would run as a formula (asset names come from artists' files)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def render_csv(report: Report, out: IO[str]) -> None:
     """One row per finding (approved and passed ones included), for spreadsheets.
 
@@ -61,7 +55,7 @@ def render_csv(report: Report, out: IO[str]) -> None:
     writer.writerow(CSV_COLUMNS)
     for f in report.findings():
         d = f.as_dict()
-        writer.writerow([_cell(d[c]) for c in CSV_COLUMNS])
+        writer.writerow([spreadsheet_cell(d[c]) for c in CSV_COLUMNS])
 
 
 def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:

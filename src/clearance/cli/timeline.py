@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown
+from .._display import shown, spreadsheet_cell
 from ..model import Outcome
 from ._common import (
     EXIT_ERROR,
@@ -137,7 +137,10 @@ def run_timeline(args: argparse.Namespace) -> int:
 
 
 def render_csv(audits: list[Any], out: IO[str]) -> None:
-    """One row per clip (all clips, flagged or not), for spreadsheets."""
+    """One row per clip (all clips, flagged or not), for spreadsheets.
+
+    Cells that a spreadsheet would evaluate as a formula are prefixed with ``'``, as in the
+    report's CSV (clip and timeline names come from editors' files)."""
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for audit in audits:
@@ -148,7 +151,7 @@ def render_csv(audits: list[Any], out: IO[str]) -> None:
             row["open_rules"] = "; ".join(f"{f['rule']} ({f['outcome']})" for f in clip.findings)
             row["problems"] = "; ".join(clip.problems)
             row.pop("findings")
-            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in CSV_FIELDS})
+            writer.writerow({k: spreadsheet_cell(row.get(k)) for k in CSV_FIELDS})
 
 
 def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:
