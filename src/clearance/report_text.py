@@ -10,10 +10,11 @@ import csv
 import os
 import textwrap
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
+from clearance._display import shown, spreadsheet_cell, xml_safe
 from clearance._jsondoc import write_document
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, AssetAudit, FindingRow, Report
@@ -45,12 +46,6 @@ def render_json(report: Report, out: IO[str]) -> None:
     write_document(report.as_dict(), out, lists=_LISTS)
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # a cell a spreadsheet would run as a formula (asset names come from artists' files)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def render_csv(report: Report, out: IO[str]) -> None:
     """One row per finding (approved and passed ones included), for spreadsheets.
 
@@ -60,7 +55,7 @@ def render_csv(report: Report, out: IO[str]) -> None:
     writer.writerow(CSV_COLUMNS)
     for f in report.findings():
         d = f.as_dict()
-        writer.writerow([_cell(d[c]) for c in CSV_COLUMNS])
+        writer.writerow([spreadsheet_cell(d[c]) for c in CSV_COLUMNS])
 
 
 def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:
@@ -87,19 +82,21 @@ def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESC
                 summary = ", ".join(f"{f.rule} ({f.outcome})" for f in failing)
                 text = "\n\n".join(_finding_text(f) for f in failing)
                 body.append(
-                    f'      <failure type="{_worst(failing)}" message={quoteattr(summary)}>'
-                    f"{xml_escape(text)}</failure>"
+                    f"      <failure type={_attr(_worst(failing))} message={_attr(summary)}>"
+                    f"{_text(text)}</failure>"
                 )
             if other:
                 text = "\n\n".join(_finding_text(f) for f in other)
-                body.append(f"      <system-out>{xml_escape(text)}</system-out>")
-            open_tag = f"    <testcase classname={quoteattr('clearance.' + stage)} name={quoteattr(a.label)}"
+                body.append(f"      <system-out>{_text(text)}</system-out>")
+            open_tag = (
+                f"    <testcase classname={_attr('clearance.' + stage)} name={_attr(a.label)}"
+            )
             cases.append(
                 open_tag + (">\n" + "\n".join(body) + "\n    </testcase>" if body else "/>")
             )
         total_failures += failures
         suites.append(
-            f'  <testsuite name={quoteattr(stage)} tests="{len(audits)}" failures="{failures}" errors="0" skipped="0">\n'
+            f'  <testsuite name={_attr(stage)} tests="{len(audits)}" failures="{failures}" errors="0" skipped="0">\n'
             + "".join(c + "\n" for c in cases)
             + "  </testsuite>"
         )
@@ -110,6 +107,15 @@ def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESC
     for s in suites:
         out.write(s + "\n")
     out.write("</testsuites>\n")
+
+
+def _attr(value: str) -> str:
+    # XML forbids some characters even escaped (\x1b): one would make the report unreadable
+    return quoteattr(xml_safe(value))
+
+
+def _text(value: str) -> str:
+    return xml_escape(xml_safe(value))
 
 
 def _worst(rows: Iterable[FindingRow]) -> str:
@@ -151,11 +157,12 @@ def render_table(
         f"{open_total} open finding(s), from {len(report.runs)} run(s)\n"
     )
     if report.first_time:
-        out.write(f"Period: {report.first_time} to {report.last_time}\n")
+        out.write(f"Period: {shown(report.first_time)} to {shown(report.last_time)}\n")
     if report.filters.describe():
-        out.write("Filters: " + "; ".join(report.filters.describe()) + "\n")
+        out.write("Filters: " + shown("; ".join(report.filters.describe())) + "\n")
     out.write("\n")
-    name_w = max([len("STAGE")] + [len(s.name) for s in report.stages])
+    names = {s.name: shown(s.name) for s in report.stages}
+    name_w = max([len("STAGE")] + [len(n) for n in names.values()])
     heads = ["ASSETS", *[o.upper() for o in OUTCOMES], "OPEN", "APPROVED"]
     out.write(f"{'STAGE':<{name_w}}  " + "  ".join(f"{h:>8}" for h in heads) + "\n")
     for s in report.stages:
@@ -164,7 +171,7 @@ def render_table(
             n = s.counts.get(o, 0)
             cells.append(paint(f"{n:>8}", o) if n and o != "pass" else f"{n:>8}")
         cells += [f"{s.open:>8}", f"{s.approved:>8}"]
-        out.write(f"{s.name:<{name_w}}  " + "  ".join(cells) + "\n")
+        out.write(f"{names[s.name]:<{name_w}}  " + "  ".join(cells) + "\n")
     out.write("\n")
     if not open_total:
         out.write("No open findings.\n")
@@ -178,20 +185,21 @@ def render_table(
             ]
             if not audits:
                 continue
-            out.write(f"\n== {stage} ==\n")
+            out.write(f"\n== {names[stage]} ==\n")
             for a in audits:
-                frames = f"  frames {a.frames}" if a.frames else ""
+                frames = f"  frames {shown(a.frames)}" if a.frames else ""
                 worst = _worst(f for f in report.shown(a) if f.is_open)
-                out.write(f"\n{a.label}  {paint('[' + worst + ']', worst)}{frames}\n")
+                out.write(f"\n{shown(a.label)}  {paint(shown('[' + worst + ']'), worst)}{frames}\n")
                 for f in report.shown(a):
                     if not f.is_open:
                         continue
-                    status = f" ({f.status} {f.approval})" if f.status == "expired" else ""
-                    out.write(f"  {paint(f'{f.outcome.upper():<9}', f.outcome)} {f.rule}{status}\n")
-                    for line in _wrap(f.message, width, "      "):
+                    status = f" ({f.status} {shown(f.approval)})" if f.status == "expired" else ""
+                    outcome = shown(f.outcome.upper())
+                    out.write(f"  {paint(f'{outcome:<9}', f.outcome)} {shown(f.rule)}{status}\n")
+                    for line in _wrap(shown(f.message), width, "      "):
                         out.write(line + "\n")
                     if f.remediation:
-                        for line in _wrap("fix: " + f.remediation, width, "      "):
+                        for line in _wrap("fix: " + shown(f.remediation), width, "      "):
                             out.write(line + "\n")
     used = report.approvals("approved")
     expired = report.approvals("expired")
@@ -199,11 +207,13 @@ def render_table(
         out.write("\nApprovals\n")
         for f in used:
             out.write(
-                f"  used     {f.approval:<12} {f.rule:<10} {f.stage}: {f.asset or '(stage)'}\n"
+                f"  used     {shown(f.approval):<12} {shown(f.rule):<10} {shown(f.stage)}: "
+                f"{shown(f.asset or '(stage)')}\n"
             )
         for f in expired:
             when = f.evidence.get("approval_expired")
-            extra = f" (expired {when})" if when else ""
+            extra = f" (expired {shown(when)})" if when else ""
             out.write(
-                f"  EXPIRED  {f.approval:<12} {f.rule:<10} {f.stage}: {f.asset or '(stage)'}{extra}\n"
+                f"  EXPIRED  {shown(f.approval):<12} {shown(f.rule):<10} {shown(f.stage)}: "
+                f"{shown(f.asset or '(stage)')}{extra}\n"
             )

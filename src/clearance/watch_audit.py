@@ -49,6 +49,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
+from ._display import shown
 from .auditlog import NOT_JSON
 from .discover import (
     SIDECAR_SUFFIXES,
@@ -107,7 +108,7 @@ class WatchSession(Session):
         if event == "watch.error":
             self.errors_logged += 1
             if self.say_errors:
-                print(f"clearance watch: {error_line(fields)}", file=sys.stderr, flush=True)
+                print(f"clearance watch: {shown(error_line(fields))}", file=sys.stderr, flush=True)
 
 
 def error_line(fields: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .._display import shown
 from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
@@ -106,7 +107,8 @@ def run_check(args: argparse.Namespace) -> int:
     for raw in args.files:
         if is_sidecar(Path(raw).name) and str(raw) not in refused:
             print(
-                f"clearance: {raw} is a sidecar: checking the asset it describes", file=sys.stderr
+                f"clearance: {shown(raw)} is a sidecar: checking the asset it describes",
+                file=sys.stderr,
             )
     if args.stage:
         for asset in found.assets:

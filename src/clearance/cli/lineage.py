@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from .._display import shown
 from ..lineage import AssetRow, LineageError, LineageStore, iter_tree, normalise_ref
 from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for, report_output
 
@@ -117,14 +118,14 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         else ("generated unknown" if row.generated is None else "not generated")
     )
     frames = f"  frames {row.frames}" if row.frames else ""
-    out.write(f"{row.asset}  [{row.stage}]  {own}  outcome {row.outcome}{frames}\n")
+    out.write(shown(f"{row.asset}  [{row.stage}]  {own}  outcome {row.outcome}{frames}") + "\n")
     nodes = list(iter_tree(ancestry["tree"]))
     for index, (depth, node) in enumerate(nodes):
         last = not any(d == depth for d, _ in _siblings_after(nodes, index))
         indent = "".join("   " if _closed(nodes, index, level) else "│  " for level in range(depth))
         branch = "└─ " if last else "├─ "
         name = node.get("asset") or node.get("ref")
-        out.write(f"{indent}{branch}{name}  {_describe(node)}\n")
+        out.write(f"{indent}{branch}{shown(name)}  {shown(_describe(node))}\n")
     if not nodes:
         out.write("(no declared inputs)\n")
     genai = ancestry["genai"]
@@ -133,13 +134,13 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         names = ", ".join(
             f"{g.get('asset') or g.get('ref')} (depth {g.get('depth')})" for g in genai
         )
-        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {names}\n")
+        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {shown(names)}\n")
     else:
         out.write("GenAI ancestry: none known\n")
     if ancestry["unresolved"]:
-        out.write(f"not audited: {', '.join(ancestry['unresolved'])}\n")
+        out.write(f"not audited: {shown(', '.join(ancestry['unresolved']))}\n")
     if ancestry["unknown"]:
-        out.write(f"generated unknown: {', '.join(ancestry['unknown'])}\n")
+        out.write(f"generated unknown: {shown(', '.join(ancestry['unknown']))}\n")
     if ancestry["cycle"]:
         out.write("the declared inputs contain a cycle (an asset listed as its own ancestor)\n")
 

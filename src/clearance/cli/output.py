@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
+from .._display import shown
 from .._jsondoc import write_document
 from ..engine import RunResult
 from ..model import Asset, AssetResult, Finding, Outcome, Status
@@ -92,7 +93,7 @@ def render_table(
         for o in outcomes:
             cell = f"{counts[o.value]:>10}"
             cells += _paint(cell, o, colour) if counts[o.value] and o is not Outcome.PASS else cell
-        out.write(f"{stage.stage:<16}{len(stage.assets):>7}{cells}\n")
+        out.write(f"{shown(stage.stage):<16}{len(stage.assets):>7}{cells}\n")
     totals = result.by_outcome()
     out.write("-" * len(header) + "\n")
     out.write(
@@ -110,7 +111,7 @@ def render_table(
         approved = [f for a in stage.assets for f in a.findings if f.status is Status.APPROVED]
         if not open_assets and not stage.findings and not approved:
             continue
-        out.write(f"\n== {stage.stage} ==\n")
+        out.write(f"\n== {shown(stage.stage)} ==\n")
         for asset in sorted(open_assets, key=lambda a: (-a.outcome.rank, a.asset.rel)):
             _asset_block(asset, out, width, colour)
         for finding in stage.findings:
@@ -118,7 +119,9 @@ def render_table(
         if approved:
             out.write("  approved:\n")
             for f in approved:
-                out.write(f"    {f.rule:<9} {f.asset}  (approval {f.approval})\n")
+                out.write(
+                    f"    {shown(f.rule):<9} {shown(f.asset)}  (approval {shown(f.approval)})\n"
+                )
     worst = result.outcome
     verdict = "FAIL" if worst >= fail_on else "OK"
     if result.errors or result.plugin_failures:
@@ -131,9 +134,9 @@ def render_table(
 
 def _asset_block(result: AssetResult, out: IO[str], width: int, colour: bool) -> None:
     asset = result.asset
-    frames = f"  [{asset.frames}]" if asset.frames else ""
+    frames = f"  [{shown(asset.frames)}]" if asset.frames else ""
     out.write(
-        f"  {_paint(_MARK[result.outcome], result.outcome, colour):<10} {asset.rel}{frames}\n"
+        f"  {_paint(_MARK[result.outcome], result.outcome, colour):<10} {shown(asset.rel)}{frames}\n"
     )
     for finding in result.findings:
         if finding.is_open and finding.effective_outcome > Outcome.PASS:
@@ -142,12 +145,12 @@ def _asset_block(result: AssetResult, out: IO[str], width: int, colour: bool) ->
 
 def _finding_lines(finding: Finding, out: IO[str], width: int, colour: bool) -> None:
     o = finding.effective_outcome
-    status = f" ({finding.status} {finding.approval})" if finding.approval else ""
+    status = f" ({finding.status} {shown(finding.approval)})" if finding.approval else ""
     out.write(
-        f"      {finding.rule:<9} {_paint(o.value, o, colour):<9}{status} {finding.message}\n"
+        f"      {shown(finding.rule):<9} {_paint(o.value, o, colour):<9}{status} {shown(finding.message)}\n"
     )
     if finding.remediation:
-        for line in _wrap("fix: " + finding.remediation, width, " " * 16):
+        for line in _wrap("fix: " + shown(finding.remediation), width, " " * 16):
             out.write(line + "\n")
 
 
@@ -170,7 +173,7 @@ class Progress:
         width = 30
         filled = int(width * done / max(total, 1))
         bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\r[{bar}] {done}/{total} {asset.stage:<12.12}")
+        self.stream.write(f"\r[{bar}] {done}/{total} {shown(asset.stage):<12.12}")
         if done == total:
             self.stream.write("\n")
         self.stream.flush()

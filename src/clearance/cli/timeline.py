@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from .._display import shown, spreadsheet_cell
 from ..model import Outcome
 from ._common import (
     EXIT_ERROR,
@@ -136,7 +137,10 @@ def run_timeline(args: argparse.Namespace) -> int:
 
 
 def render_csv(audits: list[Any], out: IO[str]) -> None:
-    """One row per clip (all clips, flagged or not), for spreadsheets."""
+    """One row per clip (all clips, flagged or not), for spreadsheets.
+
+    Cells that a spreadsheet would evaluate as a formula are prefixed with ``'``, as in the
+    report's CSV (clip and timeline names come from editors' files)."""
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for audit in audits:
@@ -147,7 +151,7 @@ def render_csv(audits: list[Any], out: IO[str]) -> None:
             row["open_rules"] = "; ".join(f"{f['rule']} ({f['outcome']})" for f in clip.findings)
             row["problems"] = "; ".join(clip.problems)
             row.pop("findings")
-            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in CSV_FIELDS})
+            writer.writerow({k: spreadsheet_cell(row.get(k)) for k in CSV_FIELDS})
 
 
 def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.ESCALATE) -> None:
@@ -156,7 +160,7 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
     for audit in audits:
         s = audit.summary()
         out.write(
-            f'Timeline "{audit.name}" ({audit.file}): {s["clips"]} clip(s) on {s["tracks"]} track(s): '
+            f'Timeline "{shown(audit.name)}" ({shown(audit.file)}): {s["clips"]} clip(s) on {s["tracks"]} track(s): '
             f"{s['genai']} with GenAI material, {s['unaudited']} unaudited"
             + (f", {s['skipped']} disabled" if s["skipped"] else "")
             + "\n"
@@ -165,29 +169,33 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
         if not flagged:
             out.write("No GenAI material, unaudited media or open findings on screen.\n\n")
             continue
-        tw = max([len(c.track) for c in flagged] + [5]) + 2
+        tracks = {c.track: shown(c.track) for c in flagged}
+        tw = max([len(t) for t in tracks.values()] + [5]) + 2
         header = f"{'outcome':<10}{'track':<{tw}}{'record in':<13}{'record out':<13}clip"
         out.write(header + "\n" + "-" * min(width, 100) + "\n")
         for clip in flagged:
             out.write(
-                f"{clip.outcome.value.upper():<10}{clip.track:<{tw}}{clip.record_in:<13}"
-                f"{clip.record_out:<13}{clip.clip}\n"
+                f"{clip.outcome.value.upper():<10}{tracks[clip.track]:<{tw}}"
+                f"{shown(clip.record_in):<13}{shown(clip.record_out):<13}{shown(clip.clip)}\n"
             )
             indent = " " * 10
             if clip.asset:
                 own = "GenAI" if clip.own_genai else "contains GenAI" if clip.genai else "no GenAI"
-                frames = f"  frames {clip.frames}" if clip.frames else ""
+                frames = f"  frames {shown(clip.frames)}" if clip.frames else ""
                 how = f"  (matched by {clip.matched_by})" if clip.matched_by == "name" else ""
-                out.write(f"{indent}asset: {clip.asset} [{clip.stage}] {own}{frames}{how}\n")
+                out.write(
+                    f"{indent}asset: {shown(clip.asset)} [{shown(clip.stage)}] {own}{frames}{how}\n"
+                )
             if clip.ancestry:
-                out.write(f"{indent}GenAI ancestry: {', '.join(clip.ancestry)}\n")
+                out.write(f"{indent}GenAI ancestry: {shown(', '.join(clip.ancestry))}\n")
             for finding in clip.findings:
-                message = finding.get("message") or ""
+                message = shown(finding.get("message"))
                 if len(message) > width - 30:
                     message = message[: width - 33] + "..."
-                out.write(f"{indent}{finding['rule']} ({finding['outcome']}): {message}\n")
+                rule, outcome = shown(finding["rule"]), shown(finding["outcome"])
+                out.write(f"{indent}{rule} ({outcome}): {message}\n")
             for problem in clip.problems:
-                out.write(f"{indent}! {problem}\n")
+                out.write(f"{indent}! {shown(problem)}\n")
         counts = ", ".join(f"{n} {o}" for o, n in s["by_outcome"].items() if n)
         verdict = "FAIL" if audit.exit_code(fail_on) else "ok"
         out.write(f"\nclips by outcome: {counts}  ({verdict} at --fail-on {fail_on.value})\n\n")

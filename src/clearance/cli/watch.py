@@ -9,6 +9,7 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from .._display import shown
 from ._common import (
     EXIT_ERROR,
     add_config_options,
@@ -216,12 +217,14 @@ def run_watch(args: argparse.Namespace) -> int:
 
         dump_stacks_on_sigusr1()
         print(
-            f"clearance watch: watching {', '.join(paths)} (SIGINT/SIGTERM to stop)",
+            f"clearance watch: watching {shown(', '.join(paths))} (SIGINT/SIGTERM to stop)",
             file=sys.stderr,
         )
         print(
-            f"clearance watch: configuration {policy.config_file or 'the built-in default policy'}"
-            f"; audit log {policy.audit_log}",
+            shown(
+                f"clearance watch: configuration {policy.config_file or 'the built-in default policy'}"
+                f"; audit log {policy.audit_log}"
+            ),
             file=sys.stderr,
         )
         session.say_errors = True

