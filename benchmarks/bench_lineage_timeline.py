@@ -9,11 +9,18 @@ Rows:
   against the same scan with ``-p no:clearance.lineage`` (cold, and warm with the provenance
   cache);
 - ``timeline 5,000 clips``: ``audit_timeline`` on a 5,000-clip ``.otio`` over three tracks,
-  against loading and iterating the same file with OpenTimelineIO alone.
+  against loading and iterating the same file with OpenTimelineIO alone (no policy: the
+  media is not on disk, nothing is compared with it);
+- ``timeline … changed-on-disk check``: the same kind of edit over 2,500 assets present in
+  one flat ``comp/`` folder (2,000 single files and 500 sequences of 10 frames, each with a
+  sidecar), audited with the policy, so each asset's files on disk are compared with the
+  version recorded; against loading and iterating the edit with OpenTimelineIO and listing
+  the folder once. Every clip must come out unchanged (the bench fails otherwise).
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -186,10 +193,103 @@ def _timeline_rows(tmp: Path, size: float) -> list[dict[str, Any]]:
     ]
 
 
+def _flat_folder(root: Path, size: float) -> int:
+    """``root/comp``: single files and 10-frame sequences side by side, each with a sidecar;
+    returns how many assets."""
+    comp = root / "comp"
+    comp.mkdir(parents=True)
+    config = {"clearance": 1, "production": {"id": "B"}, "stages": [{"name": "comp", "paths": ["comp"]}]}  # fmt: skip
+    (root / "clearance.yaml").write_text(yaml.safe_dump(config))
+    singles, sequences = max(int(2000 * size), 40), max(int(500 * size), 10)
+    for i in range(singles):
+        (comp / f"sh{i:05d}_still_v001.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        (comp / f"sh{i:05d}_still_v001.png.genai.yaml").write_text("provenance: 1\n")
+    for i in range(sequences):
+        for frame in range(1001, 1011):
+            (comp / f"sh{i:05d}_comp_v001.{frame}.exr").write_bytes(b"\x76\x2f\x31\x01")
+        (comp / f"sh{i:05d}_comp_v001.genai.yaml").write_text("provenance: 1\n")
+    return singles + sequences
+
+
+def _timeline_on_disk_rows(tmp: Path, size: float) -> list[dict[str, Any]]:
+    try:
+        import opentimelineio as otio
+    except ImportError:
+        return []
+    from clearance.discover import discover
+    from clearance.lineage import LineageStore, version_key
+    from clearance.policy import load_policy
+    from clearance.timeline import audit_timeline
+
+    root = tmp / "flat"
+    assets = _flat_folder(root, size)
+    policy = load_policy(root / "clearance.yaml")
+    found = discover([root / "comp"], policy).assets
+    assert len(found) == assets, len(found)
+    store = LineageStore(tmp / "flat.db")
+    for asset in found:  # as a scan records them: the version on disk now
+        store.record(
+            asset=asset.rel, version=version_key(asset) or "", stage="comp",
+            frames=asset.frames, generated=False, source_type=None, outcome="pass",
+            findings=[], inputs=[],
+        )  # fmt: skip
+    clips = max(int(5000 * size), 30)
+    rt = otio.opentime.RationalTime
+    timeline = otio.schema.Timeline(name="bench on disk")
+    tracks = [otio.schema.Track(name=f"V{i + 1}") for i in range(3)]
+    comp = (root / "comp").as_uri() + "/"
+    for i in range(clips):
+        asset = found[i % assets]
+        if asset.frames:
+            ref: Any = otio.schema.ImageSequenceReference(
+                target_url_base=comp, name_prefix=asset.name.split(".")[0] + ".",
+                name_suffix=".exr", start_frame=1001, frame_zero_padding=4, rate=24,
+                available_range=otio.opentime.TimeRange(rt(0, 24), rt(10, 24)),
+            )  # fmt: skip
+        else:
+            ref = otio.schema.ExternalReference(target_url=comp + asset.name)
+        clip = otio.schema.Clip(
+            name=f"c{i}", media_reference=ref,
+            source_range=otio.opentime.TimeRange(rt(2, 24), rt(6, 24)),
+        )  # fmt: skip
+        tracks[i % 3].append(clip)
+    for track in tracks:
+        timeline.tracks.append(track)
+    edit = tmp / "edit_on_disk.otio"
+    otio.adapters.write_to_file(timeline, str(edit))
+
+    def load_and_list() -> None:
+        loaded = otio.adapters.read_from_file(str(edit))
+        for clip in loaded.find_clips():
+            clip.media_reference  # noqa: B018
+        os.listdir(root / "comp")
+
+    baseline = _timed(load_and_list, 2)
+    full = _timed(lambda: audit_timeline(edit, store, root, policy), 2)
+    flagged = [c for a in audit_timeline(edit, store, root, policy) for c in a.clips if c.problems]
+    store.close()
+    if flagged:  # a figure for wrong verdicts would mean nothing
+        raise RuntimeError(f"{len(flagged)} clip(s) flagged, first: {flagged[0].problems}")
+    return [
+        {
+            "name": f"timeline {clips:,} clips, changed-on-disk check ({assets:,} assets in one folder)",
+            "value": full * 1000,
+            "unit": "ms",
+            "baseline": baseline,
+            "ratio": full / baseline,
+        }
+    ]
+
+
 def run(size: float = 1.0) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="clearance-bench-lineage-") as tmp:
         base = Path(tmp)
-        return _store_rows(base, size) + _scan_rows(base, size) + _timeline_rows(base, size)
+        return (
+            _store_rows(base, size)
+            + _scan_rows(base, size)
+            + _timeline_rows(base, size)
+            + _timeline_on_disk_rows(base, size)
+        )
 
 
 if __name__ == "__main__":

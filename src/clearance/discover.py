@@ -24,6 +24,7 @@ from .policy import Policy
 __all__ = [
     "discover",
     "assets_from_files",
+    "folder_assets",
     "frame_ranges",
     "split_frame",
     "is_sidecar",
@@ -205,26 +206,34 @@ def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list
     stack = [top]
     while stack:
         folder = stack.pop()
-        files: list[str] = []
-        subdirs: list[Path] = []
         try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    name = entry.name
-                    if name[0] == ".":
-                        continue
-                    try:
-                        if entry.is_file():  # (a link to a file is one)
-                            files.append(name)
-                        elif entry.is_dir(follow_symlinks=False):
-                            subdirs.append(Path(entry.path))
-                    except OSError as exc:
-                        errors.append((entry.path, exc.strerror or str(exc)))
+            files, subdirs = _entries(folder, errors)
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
         yield folder, files
         stack.extend(sorted(subdirs, reverse=True))
+
+
+def _entries(folder: Path, errors: list[tuple[str, str]]) -> tuple[list[str], list[Path]]:
+    """The names of ``folder``'s visible files and its visible sub-folders (not links to
+    folders), in one ``os.scandir``; an entry that cannot be looked at is one of ``errors``.
+    Raises OSError when the folder cannot be listed."""
+    files: list[str] = []
+    subdirs: list[Path] = []
+    with os.scandir(folder) as it:
+        for entry in it:
+            name = entry.name
+            if name[0] == ".":
+                continue
+            try:
+                if entry.is_file():  # (a link to a file is one)
+                    files.append(name)
+                elif entry.is_dir(follow_symlinks=False):
+                    subdirs.append(Path(entry.path))
+            except OSError as exc:
+                errors.append((entry.path, exc.strerror or str(exc)))
+    return files, subdirs
 
 
 #: A folder's candidates: single files by name, and frames by (prefix, extension) as their
@@ -597,20 +606,44 @@ def discover(
             continue
         for folder, names in _walk(top, errors):
             walked.add(folder)
-            siblings = frozenset(names)  # one shared set per folder
-            for asset in _group(folder, _classify(names, policy), siblings, root):
-                if found.setdefault(asset.rel, asset) is not asset:
-                    _same_name(found, asset, errors)
+            _keep(found, _walked(folder, names, policy), errors)
     given = _from_files(loose, policy, walked)
     for error in given.errors:
         errors.add(error)  # (a stray file and its sequence given, and their folder walked)
-    for asset in given.assets:
-        if found.setdefault(asset.rel, asset) is not asset:
-            _same_name(found, asset, errors)
+    _keep(found, given.assets, errors)
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
     return Discovery(assets, list(errors))
+
+
+def _walked(folder: Path, names: list[str], policy: Policy) -> list[Asset]:
+    """The assets among a folder's visible file ``names``, as a walk groups them."""
+    siblings = frozenset(names)  # one shared set per folder
+    return _group(folder, _classify(names, policy), siblings, policy.root)
+
+
+def _keep(found: dict[str, Asset], assets: Iterable[Asset], errors: _Errors) -> None:
+    """Add ``assets`` to ``found`` by name; two of one name are resolved by :func:`_same_name`."""
+    for asset in assets:
+        if found.setdefault(asset.rel, asset) is not asset:
+            _same_name(found, asset, errors)
+
+
+def folder_assets(folder: Path, policy: Policy) -> tuple[dict[str, Asset], list[str]]:
+    """The assets a walk finds in ``folder`` itself (not below it), by name, and the names of
+    its visible files: what ``clearance scan`` of the folder audits there, listed in one
+    ``os.scandir`` and grouped once, two assets of one name resolved as :func:`discover`
+    resolves them (the one not audited is left out). ``folder`` is absolute and resolved, as
+    a walk's folders are. Raises OSError when the folder cannot be listed.
+
+    For a caller that asks about many assets of one folder (``clearance timeline``'s
+    changed-on-disk check): one listing per folder, not one per asset.
+    """
+    names, _ = _entries(folder, [])
+    found: dict[str, Asset] = {}
+    _keep(found, _walked(folder, names, policy), _Errors())
+    return found, names
 
 
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:

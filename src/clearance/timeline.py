@@ -38,12 +38,11 @@ from .lineage import (
     frame_number,
     name_key,
     normalise_ref,
-    sequence_key,
     url_to_path,
-    version_key,
 )
 from .model import Outcome
 from .policy import Policy
+from .timeline_disk import OnDisk
 
 __all__ = ["ClipAudit", "TimelineAudit", "TimelineError", "audit_timeline", "INSTALL_HINT"]
 
@@ -258,24 +257,20 @@ class _Resolver:
     """Clip media → audited asset, with per-run memos (a plate cut in many times)."""
 
     def __init__(
-        self, store: LineageStore, root: Path, edit_dir: Path, policy: Policy | None = None
+        self, store: LineageStore, root: Path, edit_dir: Path, on_disk: OnDisk | None = None
     ) -> None:
         self.store = store
         self.root = root
         self.edit_dir = edit_dir
-        self.policy = policy
+        self.on_disk = on_disk
         self._rows: dict[str, AssetRow | None] = {}
         self._ancestry: dict[int, list[str]] = {}
-        self._stale: dict[int, str | None] = {}
-        self._listings: dict[Path, list[str]] = {}
 
     def stale(self, row: AssetRow) -> str | None:
         """Why the media on disk is not the version audited (``None``: it is, or unknown)."""
-        if self.policy is None or os.path.isabs(row.asset):
+        if self.on_disk is None or os.path.isabs(row.asset):
             return None
-        if row.id not in self._stale:
-            self._stale[row.id] = _stale(row, self.root, self.policy, self._listings)
-        return self._stale[row.id]
+        return self.on_disk.stale(row)
 
     def find(self, path: str) -> AssetRow | None:
         if path not in self._rows:
@@ -380,46 +375,6 @@ def _resolve(otio: Any, clip: Any, resolver: _Resolver, audit: ClipAudit) -> Ass
     return row
 
 
-def _frames_on_disk(target: Path, listings: dict[Path, list[str]]) -> list[Path]:
-    """Every frame file of the sequence ``dir/PREFIX.####.EXT`` now in its folder."""
-    from .discover import split_frame
-
-    head = target.name.rsplit(".", 2)[0]
-    ext = target.suffix.lstrip(".")
-    found = []
-    if target.parent not in listings:  # one listing per folder per run
-        listings[target.parent] = os.listdir(target.parent)
-    for name in listings[target.parent]:
-        parts = split_frame(name)
-        if parts is not None and parts[0] == head and parts[2] == ext and not name.startswith("."):
-            found.append(target.parent / name)
-    return found
-
-
-def _stale(
-    row: AssetRow, root: Path, policy: Policy, listings: dict[Path, list[str]]
-) -> str | None:
-    """Compare the files on disk with the version recorded, grouped as a scan groups them."""
-    from .discover import assets_from_files
-
-    target = root / row.asset
-    try:
-        if sequence_key(row.asset) is not None and frame_number(row.asset) is None:
-            files = _frames_on_disk(target, listings)
-        else:
-            files = [target] if target.is_file() else []
-    except OSError:
-        files = []
-    if not files:
-        return f"the audited media is no longer on disk ({row.asset})"
-    found = [a for a in assets_from_files(files, policy).assets if a.rel == row.asset]
-    if not found or version_key(found[0]) != row.version:
-        return (
-            "the media or its sidecar changed since it was audited: re-scan before auditing the cut"
-        )
-    return None
-
-
 def audit_timeline(
     path: str | os.PathLike[str], store: LineageStore, root: Path, policy: Policy | None = None
 ) -> list[TimelineAudit]:
@@ -430,9 +385,10 @@ def audit_timeline(
     """
     otio = _otio()
     edit = Path(path).resolve()
+    on_disk = OnDisk(root, policy) if policy is not None else None  # shared by the timelines
     audits: list[TimelineAudit] = []
     for timeline in read_timelines(edit):
-        audits.append(_audit_one(otio, timeline, edit, store, root, policy))
+        audits.append(_audit_one(otio, timeline, edit, store, root, on_disk))
     return audits
 
 
@@ -446,12 +402,12 @@ def _rate(timeline: Any) -> float:
 
 
 def _audit_one(
-    otio: Any, timeline: Any, edit: Path, store: LineageStore, root: Path, policy: Policy | None
+    otio: Any, timeline: Any, edit: Path, store: LineageStore, root: Path, on_disk: OnDisk | None
 ) -> TimelineAudit:
     rate = _rate(timeline)
     start = timeline.global_start_time or otio.opentime.RationalTime(0, rate)
     result = TimelineAudit(name=timeline.name or edit.stem, file=str(edit), rate=rate)
-    resolver = _Resolver(store, root, edit.parent, policy)
+    resolver = _Resolver(store, root, edit.parent, on_disk)
     counts: dict[str, int] = {}
     for track in timeline.tracks:
         result.tracks += 1
