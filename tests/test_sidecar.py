@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from clearance._yaml import MAX_BYTES, DocumentError, load_document, parse_document
+from clearance._yaml import (
+    MAX_BYTES,
+    MAX_EXPANDED_NODES,
+    DocumentError,
+    load_document,
+    parse_document,
+)
 from clearance.model import Asset
 from clearance.provenance.sidecar import read_sidecar, sidecar_record
 
@@ -207,6 +213,37 @@ def test_yaml_bomb_refused_and_small_aliases_allowed() -> None:
     with pytest.raises(DocumentError, match="aliases"):
         parse_document(bomb)
     assert parse_document("a: &x {k: 1}\nb: *x\n") == {"a": {"k": 1}, "b": {"k": 1}}
+
+
+def test_a_big_document_without_aliases_is_not_an_alias_bomb_whatever_its_text(
+    tmp_path: Path,
+) -> None:
+    """A ``*`` in a string is not an alias: a document of more nodes than the alias bound,
+    with globs and emphasis in its text but no alias, is read whole (only the size and depth
+    limits apply to it)."""
+    frames = ", ".join(str(i) for i in range(MAX_EXPANDED_NODES + 1))
+    text = (
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+        'output: {human_contribution: "comp by *Jane*"}\n'
+        f'x-globs: ["sh010_bg_*", "NFX-T*"]\nx-frames: [{frames}]\n'
+    )
+    assert len(parse_document(text)["x-frames"]) == MAX_EXPANDED_NODES + 1
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.issues == []
+    assert record.data["output"]["human_contribution"] == "comp by *Jane*"
+
+
+def test_the_alias_bound_counts_the_nodes_aliases_add_not_the_documents_own() -> None:
+    """A document bigger than the bound may still use an alias; what its aliases add is
+    bounded: up to MAX_EXPANDED_NODES more nodes is read, one more is refused."""
+    big = "x-own: [" + ", ".join(["1"] * MAX_EXPANDED_NODES) + "]\n"
+    assert len(parse_document(big + "a: &a {k: v}\nb: *a\n")["x-own"]) == MAX_EXPANDED_NODES
+    # an alias of a list of n scalars adds n + 1 nodes
+    n = MAX_EXPANDED_NODES // 10 - 1
+    anchored = "a: &a [" + ", ".join(["1"] * n) + "]\n"
+    assert len(parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + "]\n")["b"]) == 10
+    with pytest.raises(DocumentError, match=f"aliases add more than {MAX_EXPANDED_NODES} nodes"):
+        parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + ", *a]\n")
 
 
 @pytest.mark.parametrize(

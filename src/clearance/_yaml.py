@@ -2,7 +2,7 @@
 
 YAML is loaded only with PyYAML's safe C loader. Documents over :data:`MAX_BYTES` are
 refused before they are read, and alias expansion is bounded: a document whose aliases
-would expand to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) is
+would add more than :data:`MAX_EXPANDED_NODES` nodes to it (a "billion laughs" bomb) is
 refused without being constructed; so are collections nested deeper than :data:`MAX_DEPTH`
 and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
 Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
@@ -131,6 +131,7 @@ _Loader: Any = _Constructing if getattr(_Base, "yaml_path_resolvers", None) else
 
 
 MAX_BYTES = 1024 * 1024
+#: nodes aliases may add to a document when expanded (its own nodes are bounded by MAX_BYTES)
 MAX_EXPANDED_NODES = 10_000
 #: collections nested deeper than this (aliases followed) are refused: PyYAML's parser stops
 #: at 1,000, and what reads a document after it (JSON, ``repr``, pickling for the workers)
@@ -350,8 +351,6 @@ def parse_document(
                     "is not a character"
                 ) from None
         return doc
-    if "*" in text:  # aliases are written "*name": only then is the expansion check needed
-        _check_alias_expansion(text)
     try:
         document, invalid = _load_fast(text)
         if invalid:
@@ -390,9 +389,11 @@ def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar]]:
         node = loader.get_single_node()
         if node is None:
             return None, []
+        # aliases are written "*name": without a "*" no node is reached twice, so neither the
+        # bound on what aliases add nor the builder's memo is needed
+        aliased = "*" in text and _check_aliases(node)
         try:
-            # no alias ("*name") in the text: no node is reached twice, so no memo is needed
-            built = _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
+            built = _build(loader, node, {}) if aliased else _build_tree(loader, node)
         except (_Fallback, RecursionError):
             # PyYAML's constructor does not recurse; the fast builders do, so they may run
             # out of frames before MAX_DEPTH when called deep in a stack
@@ -568,39 +569,59 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
-def _check_alias_expansion(text: str) -> None:
-    """Count the nodes the document would have with every alias expanded."""
-    sizes: dict[str, int] = {}
-    stack: list[list[Any]] = []  # [anchor, count]
-    total = 0
-    try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.AliasEvent):
-                n = sizes.get(event.anchor or "", 1)
-                total += n
-                if stack:
-                    stack[-1][1] += n
-            elif isinstance(event, yaml.ScalarEvent):
-                total += 1
-                if event.anchor:
-                    sizes[event.anchor] = 1
-                if stack:
-                    stack[-1][1] += 1
-            elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                stack.append([event.anchor, 1])
-            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                anchor, count = stack.pop()
-                total += 1
-                if anchor:
-                    sizes[anchor] = count
-                if stack:
-                    stack[-1][1] += count
-            if total > MAX_EXPANDED_NODES:
-                raise DocumentError(
-                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; refused"
-                )
-    except yaml.YAMLError as exc:
-        raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
+#: above any bound below: an expansion's count stops growing here (a "billion laughs" in 1 MiB
+#: of text would otherwise be a number of thousands of digits)
+_SATURATED = 1 << 62
+
+
+def _check_aliases(root: Any) -> bool:
+    """Has the composed document an alias (a node reached twice)? A :class:`DocumentError` if
+    its aliases add more than :data:`MAX_EXPANDED_NODES` nodes to it.
+
+    The composer makes one node per anchor, shared by its aliases, so the walk is as long as
+    the text; what the builders would make is counted without making it: an alias adds as
+    many nodes as its anchor's node has with every alias in it expanded. The document's own
+    nodes are bounded by the size limit, not here.
+    """
+    expanded: dict[int, int] = {}  # id(node) → nodes in it, aliases expanded
+    seen: set[int] = set()
+    own = 0
+    aliased = False
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        value = node.value
+        if children_done:
+            count = 1
+            if type(node) is _MappingNode:
+                for key_node, value_node in value:
+                    # not yet counted: an alias inside its own anchor (refused when built)
+                    count += expanded.get(id(key_node), 1) + expanded.get(id(value_node), 1)
+            else:
+                for child in value:
+                    count += expanded.get(id(child), 1)
+            expanded[id(node)] = min(count, _SATURATED)
+            continue
+        if id(node) in seen:
+            aliased = True
+            continue
+        seen.add(id(node))
+        own += 1
+        if type(node) is _ScalarNode:
+            expanded[id(node)] = 1
+            continue
+        stack.append((node, True))
+        if type(node) is _MappingNode:
+            for key_node, value_node in value:
+                stack.append((key_node, False))
+                stack.append((value_node, False))
+        else:
+            stack.extend((child, False) for child in value)
+    if aliased and expanded[id(root)] - own > MAX_EXPANDED_NODES:
+        raise DocumentError(
+            f"YAML aliases add more than {MAX_EXPANDED_NODES} nodes to the document; refused"
+        )
+    return aliased
 
 
 def yaml_text(value: Any) -> str:
