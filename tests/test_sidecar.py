@@ -11,6 +11,7 @@ import pytest
 from clearance._yaml import (
     MAX_BYTES,
     MAX_EXPANDED_NODES,
+    MAX_EXPANDED_TEXT,
     DocumentError,
     load_document,
     parse_document,
@@ -244,6 +245,27 @@ def test_the_alias_bound_counts_the_nodes_aliases_add_not_the_documents_own() ->
     assert len(parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + "]\n")["b"]) == 10
     with pytest.raises(DocumentError, match=f"aliases add more than {MAX_EXPANDED_NODES} nodes"):
         parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + ", *a]\n")
+
+
+def test_the_alias_bound_counts_the_text_aliases_add(tmp_path: Path) -> None:
+    """A few nodes can carry a lot of text: one long scalar aliased within the node bound is
+    bounded by the text its aliases add (MAX_EXPANDED_TEXT characters), with the same kind
+    of message as the node bound, and never built."""
+    kib = "x-a: &a " + "A" * 1024 + "\n"
+    at_bound = kib + "x-b: [" + ", ".join(["*a"] * (MAX_EXPANDED_TEXT // 1024)) + "]\n"
+    assert len(parse_document(at_bound)["x-b"]) == MAX_EXPANDED_TEXT // 1024
+    past = at_bound.replace("[*a,", "[*a, *a,", 1)
+    assert past.count("*a") < MAX_EXPANDED_NODES  # the node bound is far
+    message = f"aliases add more than {MAX_EXPANDED_TEXT} characters of text to the document"
+    with pytest.raises(DocumentError, match=message):
+        parse_document(past)
+    # a prompt aliased by many steps is refused the same way: PRV-02, naming the file
+    steps = "".join("  - {tool: paint, prompt: {text: *p}}\n" for _ in range(11))
+    text = "provenance: 1\ngenerated: true\nx-p: &p " + "P" * 100_000 + "\nsteps:\n" + steps
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert issue.file == "a.png.genai.yaml" and message in issue.message
 
 
 @pytest.mark.parametrize(

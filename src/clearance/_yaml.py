@@ -2,9 +2,10 @@
 
 YAML is loaded only with PyYAML's safe C loader. Documents over :data:`MAX_BYTES` are
 refused before they are read, and alias expansion is bounded: a document whose aliases
-would add more than :data:`MAX_EXPANDED_NODES` nodes to it (a "billion laughs" bomb) is
-refused without being constructed; so are collections nested deeper than :data:`MAX_DEPTH`
-and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
+would add more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) or
+:data:`MAX_EXPANDED_TEXT` characters to it is refused without being constructed; so are
+collections nested deeper than :data:`MAX_DEPTH` and a document that contains itself
+(``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
 Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
 naming the line and, where known, the field: bytes that are not UTF-8, and a scalar PyYAML's
 constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``). A caller that lists
@@ -133,6 +134,9 @@ _Loader: Any = _Constructing if getattr(_Base, "yaml_path_resolvers", None) else
 MAX_BYTES = 1024 * 1024
 #: nodes aliases may add to a document when expanded (its own nodes are bounded by MAX_BYTES)
 MAX_EXPANDED_NODES = 10_000
+#: characters of text (scalars, keys included) aliases may add to a document when expanded:
+#: a few nodes can carry a lot of it (one 100 KB scalar aliased 9,000 times is 900 MB)
+MAX_EXPANDED_TEXT = 1024 * 1024
 #: collections nested deeper than this (aliases followed) are refused: PyYAML's parser stops
 #: at 1,000, and what reads a document after it (JSON, ``repr``, pickling for the workers)
 #: recurses once a level under the interpreter's limit of 1,000 frames
@@ -149,6 +153,8 @@ __all__ = [
     "yaml_text",
     "MAX_BYTES",
     "MAX_DEPTH",
+    "MAX_EXPANDED_NODES",
+    "MAX_EXPANDED_TEXT",
 ]
 
 
@@ -576,52 +582,65 @@ _SATURATED = 1 << 62
 
 def _check_aliases(root: Any) -> bool:
     """Has the composed document an alias (a node reached twice)? A :class:`DocumentError` if
-    its aliases add more than :data:`MAX_EXPANDED_NODES` nodes to it.
+    its aliases add more than :data:`MAX_EXPANDED_NODES` nodes or :data:`MAX_EXPANDED_TEXT`
+    characters of text to it.
 
     The composer makes one node per anchor, shared by its aliases, so the walk is as long as
     the text; what the builders would make is counted without making it: an alias adds as
-    many nodes as its anchor's node has with every alias in it expanded. The document's own
-    nodes are bounded by the size limit, not here.
+    many nodes and characters as its anchor's node has with every alias in it expanded. The
+    document's own nodes and text are bounded by the size limit, not here.
     """
-    expanded: dict[int, int] = {}  # id(node) → nodes in it, aliases expanded
+    nodes: dict[int, int] = {}  # id(node) → nodes in it, aliases expanded
+    chars: dict[int, int] = {}  # id(node) → characters of its scalars, aliases expanded
     seen: set[int] = set()
-    own = 0
+    own_nodes = own_chars = 0
     aliased = False
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         value = node.value
         if children_done:
-            count = 1
-            if type(node) is _MappingNode:
-                for key_node, value_node in value:
-                    # not yet counted: an alias inside its own anchor (refused when built)
-                    count += expanded.get(id(key_node), 1) + expanded.get(id(value_node), 1)
-            else:
-                for child in value:
-                    count += expanded.get(id(child), 1)
-            expanded[id(node)] = min(count, _SATURATED)
+            count, size = 1, 0
+            # a child not yet counted is an alias inside its own anchor (refused when built)
+            for child in _children(node):
+                count += nodes.get(id(child), 1)
+                size += chars.get(id(child), 0)
+            nodes[id(node)] = min(count, _SATURATED)
+            chars[id(node)] = min(size, _SATURATED)
             continue
         if id(node) in seen:
             aliased = True
             continue
         seen.add(id(node))
-        own += 1
+        own_nodes += 1
         if type(node) is _ScalarNode:
-            expanded[id(node)] = 1
+            own_chars += len(value)
+            nodes[id(node)] = 1
+            chars[id(node)] = len(value)
             continue
         stack.append((node, True))
-        if type(node) is _MappingNode:
-            for key_node, value_node in value:
-                stack.append((key_node, False))
-                stack.append((value_node, False))
-        else:
-            stack.extend((child, False) for child in value)
-    if aliased and expanded[id(root)] - own > MAX_EXPANDED_NODES:
-        raise DocumentError(
-            f"YAML aliases add more than {MAX_EXPANDED_NODES} nodes to the document; refused"
-        )
+        stack.extend((child, False) for child in _children(node))
+    if aliased:
+        if nodes[id(root)] - own_nodes > MAX_EXPANDED_NODES:
+            raise DocumentError(
+                f"YAML aliases add more than {MAX_EXPANDED_NODES} nodes to the document; refused"
+            )
+        if chars[id(root)] - own_chars > MAX_EXPANDED_TEXT:
+            raise DocumentError(
+                f"YAML aliases add more than {MAX_EXPANDED_TEXT} characters of text to the "
+                "document; refused"
+            )
     return aliased
+
+
+def _children(node: Any) -> Iterable[Any]:
+    """The nodes a collection node holds (a mapping's keys and values, in order)."""
+    if type(node) is _MappingNode:
+        for key_node, value_node in node.value:
+            yield key_node
+            yield value_node
+    else:
+        yield from node.value
 
 
 def yaml_text(value: Any) -> str:
