@@ -21,7 +21,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import yaml
@@ -655,34 +655,54 @@ def yaml_text(value: Any) -> str:
 def _normalise(value: Any) -> Any:
     """What PyYAML's constructor built, as JSON Schema reads it: string keys, dates as ISO
     strings. Iterative, so nesting as deep as the parser allows is no recursion; a container
-    that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field."""
+    that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field.
+
+    Memory is the copy and the containers being copied (one per level): a field path is made
+    only for an error, from the keys of those open containers.
+    """
     if not isinstance(value, (dict, list)):
         return _leaf(value)
     root: Any = {} if isinstance(value, dict) else []
-    # (a container, its copy, its field path, the ids of the containers around it)
-    stack: list[tuple[Any, Any, tuple[Any, ...], frozenset[int]]] = [(value, root, (), frozenset())]
-    while stack:
-        source, copy, path, around = stack.pop()
-        around = around | {id(source)}
-        is_map = isinstance(source, dict)
-        for key, child in source.items() if is_map else enumerate(source):
+    # the containers being copied, outermost first: (it, its items, its copy, its key in its
+    # parent)
+    open_: list[tuple[Any, Iterator[tuple[Any, Any]], Any, Any]] = [
+        (value, _items(value), root, None)
+    ]
+    around = {id(value)}  # their ids: a child among them holds itself
+    while open_:
+        source, items, copy, _ = open_[-1]
+        is_map = isinstance(copy, dict)
+        for key, child in items:
             if is_map and not isinstance(key, (str, _InvalidScalar)):
                 # JSON Schema takes string keys: an unquoted ``yes:`` key becomes "true"
                 key = yaml_text(key)
             if isinstance(child, (dict, list)):
                 if id(child) in around:
-                    raise DocumentError(SELF_REFERENCE, format_path((*path, key)))
-                if len(path) + 2 > MAX_DEPTH:
+                    path = [parent_key for *_, parent_key in open_[1:]]
+                    raise DocumentError(SELF_REFERENCE, format_path([*path, key]))
+                if len(open_) + 1 > MAX_DEPTH:
                     raise DocumentError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
                 built: Any = {} if isinstance(child, dict) else []
-                stack.append((child, built, (*path, key), around))
-            else:
-                built = _leaf(child)
+                if is_map:
+                    copy[key] = built
+                else:
+                    copy.append(built)
+                open_.append((child, _items(child), built, key))
+                around.add(id(child))
+                break  # copy the child's items first; this container's go on after it
             if is_map:
-                copy[key] = built
+                copy[key] = _leaf(child)
             else:
-                copy.append(built)
+                copy.append(_leaf(child))
+        else:  # every item copied
+            around.discard(id(source))
+            open_.pop()
     return root
+
+
+def _items(container: dict[Any, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    """A container's (key, value) pairs, or (index, item)."""
+    return iter(container.items()) if isinstance(container, dict) else enumerate(container)
 
 
 def _leaf(value: Any) -> Any:
