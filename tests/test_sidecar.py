@@ -301,14 +301,15 @@ def test_nesting_is_read_to_the_bound_whatever_the_path_and_refused_past_it(pref
 
 @pytest.mark.parametrize(
     "extra",
-    ["1: an integer key\n"],
-    ids=["pyyaml-constructor"],
+    ["1: an integer key\n", "x-date: 2027-02-30\n"],
+    ids=["pyyaml-constructor", "impossible-date"],
 )
 def test_memory_is_linear_in_the_document_however_deep_its_containers(extra: str) -> None:
     """Many containers deep down (450 levels over 5,000 of them here; 349,000 fit in the
     size limit) cost memory in proportion to the document on every path a document can
-    take: an integer key sends it through PyYAML's constructor, whose result is then copied.
-    A field path or a set of ancestors per container would be depth × containers."""
+    take: an integer key sends it through PyYAML's constructor, whose result is then copied;
+    an impossible date is looked for in the whole document, to name its field. A field path
+    or a set of ancestors per container would be depth × containers."""
     import tracemalloc
 
     def peak(text: str) -> int:

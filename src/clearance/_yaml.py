@@ -535,16 +535,19 @@ def _take_invalid(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[st
     seen: set[int] = set()
     replaced: list[tuple[Any, Any, str]] = []  # (container, key or index, the scalar's text)
     renamed: list[dict[Any, Any]] = []  # mappings with a refused key (PyYAML's builder only)
-    stack: list[tuple[Any, tuple[Any, ...]]] = []
+    # the containers being walked, outermost first: (it, its items, its key in its parent);
+    # a field path is made only for a refused scalar, from their keys
+    open_: list[tuple[Any, Iterator[tuple[Any, Any]], Any]] = []
     if isinstance(document, (dict, list)):
-        stack.append((document, ()))
-    while stack:  # the document holds no cycle (refused when built), and aliases are bounded
-        container, path = stack.pop()
+        open_.append((document, _items(document), None))
+    while open_:  # the document holds no cycle (refused when built), and aliases are bounded
+        container, items, _ = open_[-1]
         is_map = isinstance(container, dict)
-        for key, child in list(container.items()) if is_map else enumerate(container):
-            where = (*path, key.node.value if isinstance(key, _InvalidScalar) else key)
+        for key, child in items:
+            name = key.node.value if isinstance(key, _InvalidScalar) else key
             for value in (key, child) if is_map else (child,):
                 if isinstance(value, _InvalidScalar):
+                    where = [*(parent_key for *_, parent_key in open_[1:]), name]
                     reason = _refused_reason(value, where)
                     found.append((value.node.start_mark.index, format_path(where), reason))
                     seen.add(id(value))
@@ -553,13 +556,16 @@ def _take_invalid(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[st
             if isinstance(child, _InvalidScalar):  # replaced after the walk: aliases share it
                 replaced.append((container, key, child.node.value))
             elif isinstance(child, (dict, list)):
-                stack.append((child, where))
+                open_.append((child, _items(child), name))
+                break  # walk the child first; this container's items go on after it
+        else:  # every item walked
+            open_.pop()
     for container, key, text in replaced:
         container[key] = text
     for mapping in renamed:
-        items = list(mapping.items())
+        pairs = list(mapping.items())
         mapping.clear()
-        mapping.update((k.node.value if isinstance(k, _InvalidScalar) else k, v) for k, v in items)
+        mapping.update((k.node.value if isinstance(k, _InvalidScalar) else k, v) for k, v in pairs)
     lost = [bad for bad in invalid if id(bad) not in seen]
     if lost:  # the whole document, or inside what the walk does not enter (a !!set, !!pairs)
         first = min(lost, key=lambda bad: bad.node.start_mark.index)
