@@ -327,6 +327,57 @@ def test_memory_is_linear_in_the_document_however_deep_its_containers(extra: str
     assert slow < 2 * fast, (slow, fast)
 
 
+def _as_yaml_and_json(tmp_path: Path, doc: str, bom: bool = False) -> list[Any]:
+    """The sidecar records of the same content written as ``.genai.yaml`` and ``.genai.json``
+    (``doc`` is JSON, which YAML reads too), each file with a UTF-8 byte-order mark or not."""
+    records = []
+    for name in ("a.png.genai.yaml", "a.png.genai.json"):
+        for other in tmp_path.glob("a.png.genai.*"):
+            other.unlink()
+        asset = asset_with(tmp_path, "", name)
+        assert asset.sidecar is not None
+        asset.sidecar.write_bytes(b"\xef\xbb\xbf" * bom + doc.encode())
+        records.append(read_sidecar(asset))
+    return records
+
+
+def test_a_sidecar_nested_past_the_bound_is_refused_as_yaml_and_as_json(tmp_path: Path) -> None:
+    """The nesting bound is the same for both forms of a sidecar, with the same message."""
+    from clearance._yaml import MAX_DEPTH
+
+    head = '{"provenance": 1, "generated": false, "source_type": "digitalCapture", "x-deep": '
+
+    def nested(levels: int) -> str:  # the top-level mapping is the first level
+        return head + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    for record in _as_yaml_and_json(tmp_path, nested(MAX_DEPTH)):
+        assert record.issues == [] and record.data["generated"] is False
+    too_deep = f"nested more than {MAX_DEPTH} levels deep"
+    column = len(head) + MAX_DEPTH  # of the bracket that opens level MAX_DEPTH + 1
+    yaml_form, json_form = _as_yaml_and_json(tmp_path, nested(MAX_DEPTH + 1))
+    [yaml_issue] = yaml_form.issues
+    assert yaml_issue.message.startswith(f"invalid YAML: {too_deep}")
+    assert [i.message for i in json_form.issues] == [
+        f"invalid JSON: {too_deep} (line 1, column {column})"
+    ]
+    assert json_form.issues[0].file == "a.png.genai.json" and json_form.data == {}
+    # past what json.loads itself would read, the message is the same
+    with pytest.raises(DocumentError, match=f"invalid JSON: nested more than {MAX_DEPTH} levels"):
+        parse_document(nested(5000), json_only=True)
+    # brackets in strings (escaped quotes too) are text, not nesting
+    text = '{"x-a": "' + "[{" * MAX_DEPTH + '", "x-b": "\\"' + "[" * MAX_DEPTH + '"}'
+    assert parse_document(text, json_only=True)["x-a"] == "[{" * MAX_DEPTH
+
+
+def test_a_sidecar_with_a_utf8_byte_order_mark_is_read_as_yaml_and_as_json(
+    tmp_path: Path,
+) -> None:
+    """PowerShell and .NET write UTF-8 with a byte-order mark: both forms read it as text."""
+    doc = '{"provenance": 1, "generated": false, "source_type": "digitalCapture"}'
+    for record in _as_yaml_and_json(tmp_path, doc, bom=True):
+        assert record.issues == [] and record.data["source_type"] == "digitalCapture"
+
+
 @pytest.mark.parametrize(
     ("text", "field"),
     [

@@ -22,6 +22,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -344,6 +345,7 @@ def parse_document(
             "save the file as UTF-8"
         ) from None
     if json_only:
+        text = _json_text(text)
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError) as exc:
@@ -373,6 +375,49 @@ def parse_document(
         raise DocumentError(exc.reason, format_path(reversed(exc.path))) from None
     except (ValueError, OverflowError) as exc:  # a constructor of PyYAML's own (merge keys, tags)
         raise DocumentError(f"invalid YAML: {exc}") from None
+
+
+#: in JSON text: a string, escapes and all; a run of what is not a bracket; a token that counts
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _json_text(text: str) -> str:
+    """The text ``json.loads`` is to read: without a leading UTF-8 byte-order mark (which
+    PowerShell and .NET write, and YAML skips), and refused if its arrays and objects nest
+    deeper than :data:`MAX_DEPTH`, as YAML's are (the same message, with the line and column).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # valid JSON nested deeper opens and closes more than MAX_DEPTH brackets (and invalid JSON
+    # is refused by json.loads): only then are they counted, outside strings
+    if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH:
+        brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+        if max(accumulate(map(_NESTING.__getitem__, brackets)), default=0) > MAX_DEPTH:
+            raise _json_too_deep(text)
+    return text
+
+
+def _json_too_deep(text: str) -> DocumentError:
+    """The error for JSON text nested past :data:`MAX_DEPTH`, naming where it goes past."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                at = match.start()
+                line = text.count("\n", 0, at) + 1
+                column = at - (text.rfind("\n", 0, at) + 1) + 1
+                return DocumentError(
+                    f"invalid JSON: nested more than {MAX_DEPTH} levels deep "
+                    f"(line {line}, column {column})"
+                )
+        elif token == "]" or token == "}":
+            depth -= 1
+    return DocumentError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
 
 
 class _Fallback(Exception):
