@@ -641,21 +641,27 @@ def _check_aliases(root: Any) -> bool:
     many nodes and characters as its anchor's node has with every alias in it expanded. The
     document's own nodes and text are bounded by the size limit, not here.
     """
-    nodes: dict[int, int] = {}  # id(node) → nodes in it, aliases expanded
-    chars: dict[int, int] = {}  # id(node) → characters of its scalars, aliases expanded
+    if type(root) is _ScalarNode:
+        return False
+    # by id of a collection node: its nodes and the characters of its scalars, aliases expanded
+    # (a scalar's are 1 and its length: scalars are counted where they are met, not stacked)
+    nodes: dict[int, int] = {}
+    chars: dict[int, int] = {}
     seen: set[int] = set()
     own_nodes = own_chars = 0
     aliased = False
     stack: list[tuple[Any, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        value = node.value
         if children_done:
             count, size = 1, 0
-            # a child not yet counted is an alias inside its own anchor (refused when built)
             for child in _children(node):
-                count += nodes.get(id(child), 1)
-                size += chars.get(id(child), 0)
+                if type(child) is _ScalarNode:
+                    count += 1
+                    size += len(child.value)
+                else:  # not yet counted: an alias inside its own anchor (refused when built)
+                    count += nodes.get(id(child), 1)
+                    size += chars.get(id(child), 0)
             nodes[id(node)] = min(count, _SATURATED)
             chars[id(node)] = min(size, _SATURATED)
             continue
@@ -664,13 +670,16 @@ def _check_aliases(root: Any) -> bool:
             continue
         seen.add(id(node))
         own_nodes += 1
-        if type(node) is _ScalarNode:
-            own_chars += len(value)
-            nodes[id(node)] = 1
-            chars[id(node)] = len(value)
-            continue
         stack.append((node, True))
-        stack.extend((child, False) for child in _children(node))
+        for child in _children(node):
+            if type(child) is not _ScalarNode:
+                stack.append((child, False))  # marked seen when taken: its siblings may hold it
+            elif id(child) in seen:
+                aliased = True
+            else:
+                seen.add(id(child))
+                own_nodes += 1
+                own_chars += len(child.value)
     if aliased:
         if nodes[id(root)] - own_nodes > MAX_EXPANDED_NODES:
             raise DocumentError(
