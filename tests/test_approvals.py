@@ -235,6 +235,27 @@ def test_an_approval_id_given_twice_is_a_config_error_naming_both_lines(clearanc
     assert done.code == 2 and f"{tools}: tools: invalid YAML: duplicate key 'tools'" in done.stderr
 
 
+def test_a_long_approvals_file_of_globs_is_read_not_taken_for_an_alias_bomb(
+    clearance_run,
+) -> None:
+    """Hundreds of approvals using the documented globs (``NFX-GP*``, ``sh010_bg_*``) are more
+    nodes than the YAML alias bound, and have no alias: the file is read and applied."""
+    run = clearance_run()
+    final_asset(run)
+    for i in range(600):
+        run.approvals["approvals"][f"APR-{i:04d}"] = approval(
+            ["NFX-GP*"], shots=[f"sh{i:03d}"], assets=["sh010_bg_*"]
+        )
+    run.write_config()
+    text = (run.root / "approvals.yaml").read_text()
+    assert "*" in text and "&" not in text and text.count("\n") > 6000
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code != 2, done.stderr
+    [asset] = [a for a in done.json()["assets"] if a["asset"] == "delivery/sh010_bg_v003.png"]
+    [finding] = [f for f in asset["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "approved" and finding["approval"] == "APR-0010"
+
+
 TRACKER = """
 import datetime
 from clearance import hookimpl

@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from clearance._yaml import MAX_BYTES, DocumentError, load_document, parse_document
+from clearance._yaml import (
+    MAX_BYTES,
+    MAX_EXPANDED_NODES,
+    MAX_EXPANDED_TEXT,
+    DocumentError,
+    load_document,
+    parse_document,
+)
 from clearance.model import Asset
 from clearance.provenance.sidecar import read_sidecar, sidecar_record
 
@@ -209,6 +216,58 @@ def test_yaml_bomb_refused_and_small_aliases_allowed() -> None:
     assert parse_document("a: &x {k: 1}\nb: *x\n") == {"a": {"k": 1}, "b": {"k": 1}}
 
 
+def test_a_big_document_without_aliases_is_not_an_alias_bomb_whatever_its_text(
+    tmp_path: Path,
+) -> None:
+    """A ``*`` in a string is not an alias: a document of more nodes than the alias bound,
+    with globs and emphasis in its text but no alias, is read whole (only the size and depth
+    limits apply to it)."""
+    frames = ", ".join(str(i) for i in range(MAX_EXPANDED_NODES + 1))
+    text = (
+        "provenance: 1\ngenerated: false\nsource_type: digitalCapture\n"
+        'output: {human_contribution: "comp by *Jane*"}\n'
+        f'x-globs: ["sh010_bg_*", "NFX-T*"]\nx-frames: [{frames}]\n'
+    )
+    assert len(parse_document(text)["x-frames"]) == MAX_EXPANDED_NODES + 1
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.issues == []
+    assert record.data["output"]["human_contribution"] == "comp by *Jane*"
+
+
+def test_the_alias_bound_counts_the_nodes_aliases_add_not_the_documents_own() -> None:
+    """A document bigger than the bound may still use an alias; what its aliases add is
+    bounded: up to MAX_EXPANDED_NODES more nodes is read, one more is refused."""
+    big = "x-own: [" + ", ".join(["1"] * MAX_EXPANDED_NODES) + "]\n"
+    assert len(parse_document(big + "a: &a {k: v}\nb: *a\n")["x-own"]) == MAX_EXPANDED_NODES
+    # an alias of a list of n scalars adds n + 1 nodes
+    n = MAX_EXPANDED_NODES // 10 - 1
+    anchored = "a: &a [" + ", ".join(["1"] * n) + "]\n"
+    assert len(parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + "]\n")["b"]) == 10
+    with pytest.raises(DocumentError, match=f"aliases add more than {MAX_EXPANDED_NODES} nodes"):
+        parse_document(anchored + "b: [" + ", ".join(["*a"] * 10) + ", *a]\n")
+
+
+def test_the_alias_bound_counts_the_text_aliases_add(tmp_path: Path) -> None:
+    """A few nodes can carry a lot of text: one long scalar aliased within the node bound is
+    bounded by the text its aliases add (MAX_EXPANDED_TEXT characters), with the same kind
+    of message as the node bound, and never built."""
+    kib = "x-a: &a " + "A" * 1024 + "\n"
+    at_bound = kib + "x-b: [" + ", ".join(["*a"] * (MAX_EXPANDED_TEXT // 1024)) + "]\n"
+    assert len(parse_document(at_bound)["x-b"]) == MAX_EXPANDED_TEXT // 1024
+    past = at_bound.replace("[*a,", "[*a, *a,", 1)
+    assert past.count("*a") < MAX_EXPANDED_NODES  # the node bound is far
+    message = f"aliases add more than {MAX_EXPANDED_TEXT} characters of text to the document"
+    with pytest.raises(DocumentError, match=message):
+        parse_document(past)
+    # a prompt aliased by many steps is refused the same way: PRV-02, naming the file
+    steps = "".join("  - {tool: paint, prompt: {text: *p}}\n" for _ in range(11))
+    text = "provenance: 1\ngenerated: true\nx-p: &p " + "P" * 100_000 + "\nsteps:\n" + steps
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert issue.file == "a.png.genai.yaml" and message in issue.message
+
+
 @pytest.mark.parametrize(
     "prefix",
     ["", "a: &a 1\nb: *a\n", "m: {<<: {k: 1}}\n"],
@@ -238,6 +297,105 @@ def test_nesting_is_read_to_the_bound_whatever_the_path_and_refused_past_it(pref
             parse_document(nested(levels))
     with pytest.raises(DocumentError, match="exceeded maximum nesting depth"):
         parse_document(nested(1200))  # past PyYAML's own parser's bound
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["1: an integer key\n", "x-date: 2027-02-30\n"],
+    ids=["pyyaml-constructor", "impossible-date"],
+)
+def test_memory_is_linear_in_the_document_however_deep_its_containers(extra: str) -> None:
+    """Many containers deep down (450 levels over 5,000 of them here; 349,000 fit in the
+    size limit) cost memory in proportion to the document on every path a document can
+    take: an integer key sends it through PyYAML's constructor, whose result is then copied;
+    an impossible date is looked for in the whole document, to name its field. A field path
+    or a set of ancestors per container would be depth × containers."""
+    import tracemalloc
+
+    def peak(text: str) -> int:
+        tracemalloc.start()
+        try:
+            parse_document(text, field_errors=[])
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    def deep(extra: str) -> str:
+        return "x-deep: " + "[" * 450 + "{}," * 5_000 + "]" * 450 + "\n" + extra
+
+    slow, fast = peak(deep(extra)), peak(deep(""))  # the fast builder's, as a yardstick
+    assert slow < 2 * fast, (slow, fast)
+
+
+def test_naming_a_key_given_twice_deep_down_costs_memory_in_proportion_to_the_document() -> None:
+    """The field path of a key given twice, found after 5,000 containers 450 levels deep, is
+    made for that key only: a path per container on the way would be depth x containers."""
+    import tracemalloc
+
+    def peak(last: str) -> tuple[int, list[tuple[str, str]]]:
+        errors: list[tuple[str, str]] = []
+        tracemalloc.start()
+        try:
+            text = "x-deep: " + "[" * 450 + "{}," * 5_000 + last + "]" * 450 + "\n"
+            parse_document(text, field_errors=errors)
+            return tracemalloc.get_traced_memory()[1], errors
+        finally:
+            tracemalloc.stop()
+
+    (twice, errors), (once, none) = peak("{a: 1, a: 2}"), peak("{a: 1, b: 2}")
+    assert "duplicate key 'a'" in str(errors) and not none
+    assert twice < 2 * once, (twice, once)
+
+
+def _as_yaml_and_json(tmp_path: Path, doc: str, bom: bool = False) -> list[Any]:
+    """The sidecar records of the same content written as ``.genai.yaml`` and ``.genai.json``
+    (``doc`` is JSON, which YAML reads too), each file with a UTF-8 byte-order mark or not."""
+    records = []
+    for name in ("a.png.genai.yaml", "a.png.genai.json"):
+        for other in tmp_path.glob("a.png.genai.*"):
+            other.unlink()
+        asset = asset_with(tmp_path, "", name)
+        assert asset.sidecar is not None
+        asset.sidecar.write_bytes(b"\xef\xbb\xbf" * bom + doc.encode())
+        records.append(read_sidecar(asset))
+    return records
+
+
+def test_a_sidecar_nested_past_the_bound_is_refused_as_yaml_and_as_json(tmp_path: Path) -> None:
+    """The nesting bound is the same for both forms of a sidecar, with the same message."""
+    from clearance._yaml import MAX_DEPTH
+
+    head = '{"provenance": 1, "generated": false, "source_type": "digitalCapture", "x-deep": '
+
+    def nested(levels: int) -> str:  # the top-level mapping is the first level
+        return head + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    for record in _as_yaml_and_json(tmp_path, nested(MAX_DEPTH)):
+        assert record.issues == [] and record.data["generated"] is False
+    too_deep = f"nested more than {MAX_DEPTH} levels deep"
+    column = len(head) + MAX_DEPTH  # of the bracket that opens level MAX_DEPTH + 1
+    yaml_form, json_form = _as_yaml_and_json(tmp_path, nested(MAX_DEPTH + 1))
+    [yaml_issue] = yaml_form.issues
+    assert yaml_issue.message.startswith(f"invalid YAML: {too_deep}")
+    assert [i.message for i in json_form.issues] == [
+        f"invalid JSON: {too_deep} (line 1, column {column})"
+    ]
+    assert json_form.issues[0].file == "a.png.genai.json" and json_form.data == {}
+    # past what json.loads itself would read, the message is the same
+    with pytest.raises(DocumentError, match=f"invalid JSON: nested more than {MAX_DEPTH} levels"):
+        parse_document(nested(5000), json_only=True)
+    # brackets in strings (escaped quotes too) are text, not nesting
+    text = '{"x-a": "' + "[{" * MAX_DEPTH + '", "x-b": "\\"' + "[" * MAX_DEPTH + '"}'
+    assert parse_document(text, json_only=True)["x-a"] == "[{" * MAX_DEPTH
+
+
+def test_a_sidecar_with_a_utf8_byte_order_mark_is_read_as_yaml_and_as_json(
+    tmp_path: Path,
+) -> None:
+    """PowerShell and .NET write UTF-8 with a byte-order mark: both forms read it as text."""
+    doc = '{"provenance": 1, "generated": false, "source_type": "digitalCapture"}'
+    for record in _as_yaml_and_json(tmp_path, doc, bom=True):
+        assert record.issues == [] and record.data["source_type"] == "digitalCapture"
 
 
 @pytest.mark.parametrize(

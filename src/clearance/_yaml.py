@@ -2,9 +2,10 @@
 
 YAML is loaded only with PyYAML's safe C loader. Documents over :data:`MAX_BYTES` are
 refused before they are read, and alias expansion is bounded: a document whose aliases
-would expand to more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) is
-refused without being constructed; so are collections nested deeper than :data:`MAX_DEPTH`
-and a document that contains itself (``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
+would add more than :data:`MAX_EXPANDED_NODES` nodes (a "billion laughs" bomb) or
+:data:`MAX_EXPANDED_TEXT` characters to it is refused without being constructed; so are
+collections nested deeper than :data:`MAX_DEPTH` and a document that contains itself
+(``x-a: &a {b: *a}``). Dates become ISO strings, so JSON
 Schema sees what the user wrote. Whatever a document gets wrong is a :class:`DocumentError`
 naming the line and, where known, the field: bytes that are not UTF-8, a scalar PyYAML's
 constructors refuse (an unquoted impossible date, ``expires: 2027-02-30``), and a key given
@@ -21,7 +22,8 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -135,7 +137,11 @@ _Loader: Any = _Constructing if getattr(_Base, "yaml_path_resolvers", None) else
 
 
 MAX_BYTES = 1024 * 1024
+#: nodes aliases may add to a document when expanded (its own nodes are bounded by MAX_BYTES)
 MAX_EXPANDED_NODES = 10_000
+#: characters of text (scalars, keys included) aliases may add to a document when expanded:
+#: a few nodes can carry a lot of it (one 100 KB scalar aliased 9,000 times is 900 MB)
+MAX_EXPANDED_TEXT = 1024 * 1024
 #: collections nested deeper than this (aliases followed) are refused: PyYAML's parser stops
 #: at 1,000, and what reads a document after it (JSON, ``repr``, pickling for the workers)
 #: recurses once a level under the interpreter's limit of 1,000 frames
@@ -152,6 +158,8 @@ __all__ = [
     "yaml_text",
     "MAX_BYTES",
     "MAX_DEPTH",
+    "MAX_EXPANDED_NODES",
+    "MAX_EXPANDED_TEXT",
 ]
 
 
@@ -342,6 +350,7 @@ def parse_document(
         ) from None
     if json_only:
         duplicates: list[tuple[int, str, str]] = []
+        text = _json_text(text)
         try:
             try:  # json.loads(text, object_pairs_hook=...) would make a decoder per call
                 doc = _JSON.decode(text) if text[:1] != "\ufeff" else json.loads(text)
@@ -361,8 +370,6 @@ def parse_document(
         if duplicates:
             _refuse([], duplicates, field_errors)
         return doc
-    if "*" in text:  # aliases are written "*name": only then is the expansion check needed
-        _check_alias_expansion(text)
     try:
         document, invalid, duplicates = _load_fast(text)
         if invalid or duplicates:
@@ -392,6 +399,49 @@ def _refuse(
     field_errors.extend(refused)
 
 
+#: in JSON text: a string, escapes and all; a run of what is not a bracket; a token that counts
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+_NESTING = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _json_text(text: str) -> str:
+    """The text ``json.loads`` is to read: without a leading UTF-8 byte-order mark (which
+    PowerShell and .NET write, and YAML skips), and refused if its arrays and objects nest
+    deeper than :data:`MAX_DEPTH`, as YAML's are (the same message, with the line and column).
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    # valid JSON nested deeper opens and closes more than MAX_DEPTH brackets (and invalid JSON
+    # is refused by json.loads): only then are they counted, outside strings
+    if len(text) > 2 * MAX_DEPTH and text.count("[") + text.count("{") > MAX_DEPTH:
+        brackets = _NOT_BRACKETS.sub("", _JSON_STRING.sub("", text))
+        if max(accumulate(map(_NESTING.__getitem__, brackets)), default=0) > MAX_DEPTH:
+            raise _json_too_deep(text)
+    return text
+
+
+def _json_too_deep(text: str) -> DocumentError:
+    """The error for JSON text nested past :data:`MAX_DEPTH`, naming where it goes past."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                at = match.start()
+                line = text.count("\n", 0, at) + 1
+                column = at - (text.rfind("\n", 0, at) + 1) + 1
+                return DocumentError(
+                    f"invalid JSON: nested more than {MAX_DEPTH} levels deep "
+                    f"(line {line}, column {column})"
+                )
+        elif token == "]" or token == "}":
+            depth -= 1
+    return DocumentError(f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
+
+
 class _Fallback(Exception):
     """The document uses a YAML feature the fast builder leaves to PyYAML (merge keys, tags)."""
 
@@ -413,9 +463,11 @@ def _load_fast(text: str) -> tuple[Any, list[_InvalidScalar], list[tuple[int, st
         node = loader.get_single_node()
         if node is None:
             return None, [], []
+        # aliases are written "*name": without a "*" no node is reached twice, so neither the
+        # bound on what aliases add nor the builder's memo is needed
+        aliased = "*" in text and _check_aliases(node)
         try:
-            # no alias ("*name") in the text: no node is reached twice, so no memo is needed
-            built = _build(loader, node, {}) if "*" in text else _build_tree(loader, node)
+            built = _build(loader, node, {}) if aliased else _build_tree(loader, node)
             duplicates = _duplicates_in(built, loader.duplicates) if loader.duplicates else []
         except (_Fallback, RecursionError):
             # PyYAML's constructor does not recurse; the fast builders do, so they may run
@@ -563,16 +615,19 @@ def _invalid_in(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[int,
     seen: set[int] = set()
     replaced: list[tuple[Any, Any, str]] = []  # (container, key or index, the scalar's text)
     renamed: list[dict[Any, Any]] = []  # mappings with a refused key (PyYAML's builder only)
-    stack: list[tuple[Any, tuple[Any, ...]]] = []
+    # the containers being walked, outermost first: (it, its items, its key in its parent);
+    # a field path is made only for a refused scalar, from their keys
+    open_: list[tuple[Any, Iterator[tuple[Any, Any]], Any]] = []
     if isinstance(document, (dict, list)):
-        stack.append((document, ()))
-    while stack:  # the document holds no cycle (refused when built), and aliases are bounded
-        container, path = stack.pop()
+        open_.append((document, _items(document), None))
+    while open_:  # the document holds no cycle (refused when built), and aliases are bounded
+        container, items, _ = open_[-1]
         is_map = isinstance(container, dict)
-        for key, child in list(container.items()) if is_map else enumerate(container):
-            where = (*path, key.node.value if isinstance(key, _InvalidScalar) else key)
+        for key, child in items:
+            name = key.node.value if isinstance(key, _InvalidScalar) else key
             for value in (key, child) if is_map else (child,):
                 if isinstance(value, _InvalidScalar):
+                    where = [*(parent_key for *_, parent_key in open_[1:]), name]
                     reason = _refused_reason(value, where)
                     found.append((value.node.start_mark.index, format_path(where), reason))
                     seen.add(id(value))
@@ -581,13 +636,16 @@ def _invalid_in(document: Any, invalid: list[_InvalidScalar]) -> list[tuple[int,
             if isinstance(child, _InvalidScalar):  # replaced after the walk: aliases share it
                 replaced.append((container, key, child.node.value))
             elif isinstance(child, (dict, list)):
-                stack.append((child, where))
+                open_.append((child, _items(child), name))
+                break  # walk the child first; this container's items go on after it
+        else:  # every item walked
+            open_.pop()
     for container, key, text in replaced:
         container[key] = text
     for mapping in renamed:
-        items = list(mapping.items())
+        pairs = list(mapping.items())
         mapping.clear()
-        mapping.update((k.node.value if isinstance(k, _InvalidScalar) else k, v) for k, v in items)
+        mapping.update((k.node.value if isinstance(k, _InvalidScalar) else k, v) for k, v in pairs)
     lost = [bad for bad in invalid if id(bad) not in seen]
     if lost:  # the whole document, or inside what the walk does not enter (a !!set, !!pairs)
         first = min(lost, key=lambda bad: bad.node.start_mark.index)
@@ -619,6 +677,16 @@ def _duplicate_key(
     return where[1][0], field, reason
 
 
+def _path_of(place: Any) -> tuple[Any, ...]:
+    """The field path of a place: (the parent's place, a key) links from the document's root
+    (``None``)."""
+    path: list[Any] = []
+    while place is not None:
+        place, step = place
+        path.append(step)
+    return tuple(reversed(path))
+
+
 def _node_places(nodes: Sequence[Any]) -> list[tuple[int, int, int]]:
     return [(n.start_mark.index, n.start_mark.line + 1, n.start_mark.column + 1) for n in nodes]
 
@@ -629,15 +697,18 @@ def _duplicates_in(
     """Where the mappings the fast builders noted (``loader.duplicates``) are in
     ``document``, and each key they were given twice (their keys are all strings)."""
     wanted = {id(mapping) for mapping, _ in noted}
-    paths: dict[int, tuple[Any, ...]] = {}
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(document, ())]
-    while stack and len(paths) < len(wanted):  # acyclic, and aliases are bounded
-        value, path = stack.pop()
+    places: dict[int, Any] = {}
+    # a container and where it is: (the parent's place, its key) links, not a path per
+    # container (depth x containers)
+    stack: list[tuple[Any, Any]] = [(document, None)]
+    while stack and len(places) < len(wanted):  # acyclic, and aliases are bounded
+        value, place = stack.pop()
         if id(value) in wanted:
-            paths.setdefault(id(value), path)
+            places.setdefault(id(value), place)
         items = value.items() if isinstance(value, dict) else enumerate(value)
-        children = [(c, (*path, k)) for k, c in items if isinstance(c, (dict, list))]
+        children = [(c, (place, k)) for k, c in items if isinstance(c, (dict, list))]
         stack.extend(reversed(children))  # the first path in the order of the text
+    paths = {key: _path_of(place) for key, place in places.items()}
     found = []
     for mapping, node in noted:
         keys: dict[str, list[Any]] = {}
@@ -656,31 +727,33 @@ def _node_duplicates(loader: Any, root: Any) -> list[tuple[int, str, str]]:
     brings in may be given again (that is what merging is for)."""
     found: list[tuple[int, str, str]] = []
     seen: set[int] = set()
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    # a node and where it is: (the parent's place, its key) links, a path made only for a
+    # duplicate (a path per node would be depth x nodes)
+    stack: list[tuple[Any, Any]] = [(root, None)]
     while stack:
-        node, path = stack.pop()
+        node, place = stack.pop()
         if id(node) in seen:
             continue
         seen.add(id(node))
         if isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed([(child, (*path, i)) for i, child in enumerate(node.value)]))
+            stack.extend(reversed([(child, (place, i)) for i, child in enumerate(node.value)]))
             continue
         if not isinstance(node, yaml.MappingNode):
             continue
         keys: dict[Any, list[Any]] = {}
-        children = []
+        children: list[tuple[Any, Any]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
-                children.append((value_node, path))
+                children.append((value_node, place))
                 continue
             key = _key_text(loader, key_node)
             if key is not None:
                 keys.setdefault(key, []).append(key_node)
-            children.append((value_node, (*path, key)))
+            children.append((value_node, (place, key)))
         stack.extend(reversed(children))  # the first path in the order of the text
         for key, nodes in keys.items():
             if len(nodes) > 1:
-                found.append(_duplicate_key(path, key, _node_places(nodes)))
+                found.append(_duplicate_key(_path_of(place), key, _node_places(nodes)))
     return found
 
 
@@ -760,39 +833,81 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     return str(problem)
 
 
-def _check_alias_expansion(text: str) -> None:
-    """Count the nodes the document would have with every alias expanded."""
-    sizes: dict[str, int] = {}
-    stack: list[list[Any]] = []  # [anchor, count]
-    total = 0
-    try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.AliasEvent):
-                n = sizes.get(event.anchor or "", 1)
-                total += n
-                if stack:
-                    stack[-1][1] += n
-            elif isinstance(event, yaml.ScalarEvent):
-                total += 1
-                if event.anchor:
-                    sizes[event.anchor] = 1
-                if stack:
-                    stack[-1][1] += 1
-            elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
-                stack.append([event.anchor, 1])
-            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
-                anchor, count = stack.pop()
-                total += 1
-                if anchor:
-                    sizes[anchor] = count
-                if stack:
-                    stack[-1][1] += count
-            if total > MAX_EXPANDED_NODES:
-                raise DocumentError(
-                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; refused"
-                )
-    except yaml.YAMLError as exc:
-        raise DocumentError(f"invalid YAML: {_yaml_reason(exc)}") from None
+#: above any bound below: an expansion's count stops growing here (a "billion laughs" in 1 MiB
+#: of text would otherwise be a number of thousands of digits)
+_SATURATED = 1 << 62
+
+
+def _check_aliases(root: Any) -> bool:
+    """Has the composed document an alias (a node reached twice)? A :class:`DocumentError` if
+    its aliases add more than :data:`MAX_EXPANDED_NODES` nodes or :data:`MAX_EXPANDED_TEXT`
+    characters of text to it.
+
+    The composer makes one node per anchor, shared by its aliases, so the walk is as long as
+    the text; what the builders would make is counted without making it: an alias adds as
+    many nodes and characters as its anchor's node has with every alias in it expanded. The
+    document's own nodes and text are bounded by the size limit, not here.
+    """
+    if type(root) is _ScalarNode:
+        return False
+    # by id of a collection node: its nodes and the characters of its scalars, aliases expanded
+    # (a scalar's are 1 and its length: scalars are counted where they are met, not stacked)
+    nodes: dict[int, int] = {}
+    chars: dict[int, int] = {}
+    seen: set[int] = set()
+    own_nodes = own_chars = 0
+    aliased = False
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            count, size = 1, 0
+            for child in _children(node):
+                if type(child) is _ScalarNode:
+                    count += 1
+                    size += len(child.value)
+                else:  # not yet counted: an alias inside its own anchor (refused when built)
+                    count += nodes.get(id(child), 1)
+                    size += chars.get(id(child), 0)
+            nodes[id(node)] = min(count, _SATURATED)
+            chars[id(node)] = min(size, _SATURATED)
+            continue
+        if id(node) in seen:
+            aliased = True
+            continue
+        seen.add(id(node))
+        own_nodes += 1
+        stack.append((node, True))
+        for child in _children(node):
+            if type(child) is not _ScalarNode:
+                stack.append((child, False))  # marked seen when taken: its siblings may hold it
+            elif id(child) in seen:
+                aliased = True
+            else:
+                seen.add(id(child))
+                own_nodes += 1
+                own_chars += len(child.value)
+    if aliased:
+        if nodes[id(root)] - own_nodes > MAX_EXPANDED_NODES:
+            raise DocumentError(
+                f"YAML aliases add more than {MAX_EXPANDED_NODES} nodes to the document; refused"
+            )
+        if chars[id(root)] - own_chars > MAX_EXPANDED_TEXT:
+            raise DocumentError(
+                f"YAML aliases add more than {MAX_EXPANDED_TEXT} characters of text to the "
+                "document; refused"
+            )
+    return aliased
+
+
+def _children(node: Any) -> Iterable[Any]:
+    """The nodes a collection node holds (a mapping's keys and values, in order)."""
+    if type(node) is _MappingNode:
+        for key_node, value_node in node.value:
+            yield key_node
+            yield value_node
+    else:
+        yield from node.value
 
 
 def yaml_text(value: Any) -> str:
@@ -808,34 +923,54 @@ def _normalise(value: Any) -> Any:
     """What PyYAML's constructor built, as JSON Schema reads it: string keys, dates as ISO
     strings. Iterative, so nesting as deep as the parser allows is no recursion; a container
     that holds itself (``x-a: &a {b: *a}``) is a :class:`DocumentError` naming the field.
-    ``value`` is not changed; ``audit_record`` reads an in-memory sidecar with this too."""
+    ``value`` is not changed; ``audit_record`` reads an in-memory sidecar with this too.
+
+    Memory is the copy and the containers being copied (one per level): a field path is made
+    only for an error, from the keys of those open containers.
+    """
     if not isinstance(value, (dict, list)):
         return _leaf(value)
     root: Any = {} if isinstance(value, dict) else []
-    # (a container, its copy, its field path, the ids of the containers around it)
-    stack: list[tuple[Any, Any, tuple[Any, ...], frozenset[int]]] = [(value, root, (), frozenset())]
-    while stack:
-        source, copy, path, around = stack.pop()
-        around = around | {id(source)}
-        is_map = isinstance(source, dict)
-        for key, child in source.items() if is_map else enumerate(source):
+    # the containers being copied, outermost first: (it, its items, its copy, its key in its
+    # parent)
+    open_: list[tuple[Any, Iterator[tuple[Any, Any]], Any, Any]] = [
+        (value, _items(value), root, None)
+    ]
+    around = {id(value)}  # their ids: a child among them holds itself
+    while open_:
+        source, items, copy, _ = open_[-1]
+        is_map = isinstance(copy, dict)
+        for key, child in items:
             if is_map and not isinstance(key, (str, _InvalidScalar)):
                 # JSON Schema takes string keys: an unquoted ``yes:`` key becomes "true"
                 key = yaml_text(key)
             if isinstance(child, (dict, list)):
                 if id(child) in around:
-                    raise DocumentError(SELF_REFERENCE, format_path((*path, key)))
-                if len(path) + 2 > MAX_DEPTH:
+                    path = [parent_key for *_, parent_key in open_[1:]]
+                    raise DocumentError(SELF_REFERENCE, format_path([*path, key]))
+                if len(open_) + 1 > MAX_DEPTH:
                     raise DocumentError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep")
                 built: Any = {} if isinstance(child, dict) else []
-                stack.append((child, built, (*path, key), around))
-            else:
-                built = _leaf(child)
+                if is_map:
+                    copy[key] = built
+                else:
+                    copy.append(built)
+                open_.append((child, _items(child), built, key))
+                around.add(id(child))
+                break  # copy the child's items first; this container's go on after it
             if is_map:
-                copy[key] = built
+                copy[key] = _leaf(child)
             else:
-                copy.append(built)
+                copy.append(_leaf(child))
+        else:  # every item copied
+            around.discard(id(source))
+            open_.pop()
     return root
+
+
+def _items(container: dict[Any, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+    """A container's (key, value) pairs, or (index, item)."""
+    return iter(container.items()) if isinstance(container, dict) else enumerate(container)
 
 
 def _leaf(value: Any) -> Any:
