@@ -189,6 +189,23 @@ def _v6_file_ctime(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7_lineage_waits(db: sqlite3.Connection) -> None:
+    # the declared inputs an audit's ancestry waited for (not audited yet when it was read):
+    # the asset is audited again once one of them is (docs/watch.md, *Lineage*)
+    _script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS audit_waits (
+            audit_id TEXT NOT NULL,
+            input    TEXT NOT NULL,
+            looked   REAL NOT NULL,
+            PRIMARY KEY (audit_id, input)
+        );
+        CREATE INDEX IF NOT EXISTS audit_waits_input ON audit_waits (input);
+        """,
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_ledger,
     _v2_provenance_cache,
@@ -196,6 +213,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_detached_manifest,
     _v5_incomplete_files,
     _v6_file_ctime,
+    _v7_lineage_waits,
 ]
 
 
@@ -722,6 +740,36 @@ class StateStore:
                 _FILE_AUDITED,
                 [(audit_id, now, *v.key) for audit_id, v in versions],
             )
+
+    def record_waits(self, waits: Sequence[tuple[str, str, float]]) -> None:
+        """``(audit_id, input, looked)``: the audit's ancestry, read after ``looked`` (wall
+        clock), waited for the asset ``input`` (not audited yet). Audits that are no longer
+        the latest of their asset forget theirs."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO audit_waits (audit_id, input, looked) VALUES (?, ?, ?)",
+                waits,
+            )
+            db.execute(
+                "DELETE FROM audit_waits WHERE audit_id IN (SELECT w.audit_id FROM audit_waits w "
+                "JOIN audits a ON a.audit_id=w.audit_id WHERE a.state<>'audited')"
+            )
+
+    def lineage_due(self) -> tuple[list[str], bool]:
+        """The assets whose latest audit waited for an input audited since it looked (their
+        ancestry can be complete now: audit them again), and whether any latest audit still
+        waits for an input at all. One query."""
+        due: dict[str, None] = {}
+        waiting = False
+        for asset, ready in self.query(
+            "SELECT a.asset, MAX(COALESCE(x.finished_at, 0) > w.looked) FROM audit_waits w "
+            "JOIN audits a ON a.audit_id=w.audit_id AND a.state='audited' "
+            "LEFT JOIN audits x ON x.asset=w.input AND x.state='audited' GROUP BY a.asset"
+        ):
+            waiting = True
+            if ready:
+                due[asset] = None
+        return list(due), waiting
 
     def _assets_of(self, audit_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
