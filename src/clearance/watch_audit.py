@@ -657,7 +657,13 @@ class AuditWorker(threading.Thread):
                 item.manifest, item.manifest_fp = manifest_before_audit(item.asset)
             if item.reply is None or not all(isinstance(e, bytes) for e in item.reply.events):
                 item.manifest_read = manifest_read(item.asset, item.manifest)  # for details()
-        self.state.begin_audits([self._intent(item) for item in items])  # one commit
+        claimed = self.state.begin_audits([self._intent(item) for item in items])  # one commit
+        if len(claimed) < len(items):
+            # another watcher sharing the ledger audited these versions, or is auditing them:
+            # once is all the audit log and the ledger may hold (its crash leaves a claim
+            # that the next reconcile here, or its restart, takes over)
+            self.skipped += len(items) - len(claimed)
+            items = [item for item in items if item.audit_id in claimed]
         if any(item.reply is None for item in items):
             flush_plugins(self.session)  # audited here: see what audit processes recorded
         outcomes: dict[str, str] = {}
