@@ -189,6 +189,69 @@ def _v6_file_ctime(db: sqlite3.Connection) -> None:
     )
 
 
+def _v7_lineage_waits(db: sqlite3.Connection) -> None:
+    # the declared inputs an audit's ancestry waited for (not audited yet when it was read):
+    # the asset is audited again once one of them is (docs/watch.md, *Lineage*)
+    _script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS audit_waits (
+            audit_id TEXT NOT NULL,
+            input    TEXT NOT NULL,
+            looked   REAL NOT NULL,
+            PRIMARY KEY (audit_id, input)
+        );
+        CREATE INDEX IF NOT EXISTS audit_waits_input ON audit_waits (input);
+        """,
+    )
+
+
+def _v8_audit_owner(db: sqlite3.Connection) -> None:
+    # the process that claimed an audit (state 'auditing'): a second watcher sharing the
+    # ledger never audits the same version while the first is (docs/watch.md, *State*)
+    if "owner" not in {row[1] for row in db.execute("PRAGMA table_info(audits)")}:
+        _script(db, "ALTER TABLE audits ADD COLUMN owner TEXT")
+
+
+def process_token(pid: int | None = None) -> str:
+    """``host:pid:start`` of a process (``start``: its start time in clock ticks since boot,
+    from ``/proc``, so that a recycled pid is another process; empty where unknown)."""
+    import socket
+
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def claim_alive(owner: str | None, me: str) -> bool:
+    """Is the claim of ``owner`` held by a live process other than ``me``? A claim without an
+    owner (an older Clearance), or of a process that is gone, is not: it is taken over, as
+    crash recovery does. A process on another host cannot be looked at: its claim holds."""
+    if not owner or owner == me:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != me.partition(":")[0]:
+        return True
+    try:
+        pid = int(pid_text)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, OverflowError):
+        return False
+    except PermissionError:
+        pass  # alive, another user's
+    return not start or _start_time(pid) == start
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_ledger,
     _v2_provenance_cache,
@@ -196,6 +259,8 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_detached_manifest,
     _v5_incomplete_files,
     _v6_file_ctime,
+    _v7_lineage_waits,
+    _v8_audit_owner,
 ]
 
 
@@ -411,6 +476,8 @@ class StateStore:
             raise StateError(f"cannot open the state store {self.path}: {exc}") from None
         self._lock = threading.RLock()
         self._depth = 0
+        #: who claims the audits this store begins (:meth:`begin_audits`)
+        self.owner = process_token()
         try:
             self._migrate()
         except BaseException as exc:
@@ -617,16 +684,33 @@ class StateStore:
             ]
         )
 
-    def begin_audits(self, intents: Sequence[AuditIntent]) -> None:
-        """:meth:`begin_audit` for many audits: two statements for all of them."""
+    def begin_audits(self, intents: Sequence[AuditIntent]) -> set[str]:
+        """:meth:`begin_audit` for many audits: three statements for all of them. Returns the
+        ids *claimed*: an audit that another process sharing the ledger has finished, or is
+        doing (its claim held by a live process), is not, and must not be audited here. The
+        check and the claim are one write transaction, which SQLite serialises across
+        processes: of two watchers that decided to audit one version, exactly one claims it."""
         now = time.time()
+        me = self.owner
         with self.transaction() as db:
+            held: set[str] = set()
+            ids = [i.audit_id for i in intents]
+            for chunk in _chunks(ids):
+                marks = ",".join("?" * len(chunk))
+                for audit_id, state, owner in db.execute(
+                    f"SELECT audit_id, state, owner FROM audits WHERE audit_id IN ({marks}) "
+                    "AND state IN ('audited', 'auditing')",
+                    chunk,
+                ).fetchall():
+                    if state == "audited" or claim_alive(owner, me):
+                        held.add(audit_id)
+            intents = [i for i in intents if i.audit_id not in held]
             db.executemany(
                 "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "
                 "sidecar_fp, supersedes, files, frames, settled_at, started_at, manifest, "
-                "manifest_fp) VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "manifest_fp, owner) VALUES (?, ?, ?, 'auditing', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (audit_id) DO UPDATE SET state='auditing', started_at=excluded.started_at, "
-                "manifest=excluded.manifest, manifest_fp=excluded.manifest_fp",
+                "manifest=excluded.manifest, manifest_fp=excluded.manifest_fp, owner=excluded.owner",
                 [
                     (
                         i.audit_id,
@@ -643,6 +727,7 @@ class StateStore:
                         now,
                         i.manifest,
                         i.manifest_fp,
+                        me,
                     )
                     for i in intents
                 ],
@@ -661,6 +746,7 @@ class StateStore:
                     for v, sha in i.files
                 ],
             )
+        return {i.audit_id for i in intents}
 
     def finish_audit(
         self, audit_id: str, *, outcome: str | None, files: Sequence[FileVersion]
@@ -723,6 +809,36 @@ class StateStore:
                 [(audit_id, now, *v.key) for audit_id, v in versions],
             )
 
+    def record_waits(self, waits: Sequence[tuple[str, str, float]]) -> None:
+        """``(audit_id, input, looked)``: the audit's ancestry, read after ``looked`` (wall
+        clock), waited for the asset ``input`` (not audited yet). Audits that are no longer
+        the latest of their asset forget theirs."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO audit_waits (audit_id, input, looked) VALUES (?, ?, ?)",
+                waits,
+            )
+            db.execute(
+                "DELETE FROM audit_waits WHERE audit_id IN (SELECT w.audit_id FROM audit_waits w "
+                "JOIN audits a ON a.audit_id=w.audit_id WHERE a.state<>'audited')"
+            )
+
+    def lineage_due(self) -> tuple[list[str], bool]:
+        """The assets whose latest audit waited for an input audited since it looked (their
+        ancestry can be complete now: audit them again), and whether any latest audit still
+        waits for an input at all. One query."""
+        due: dict[str, None] = {}
+        waiting = False
+        for asset, ready in self.query(
+            "SELECT a.asset, MAX(COALESCE(x.finished_at, 0) > w.looked) FROM audit_waits w "
+            "JOIN audits a ON a.audit_id=w.audit_id AND a.state='audited' "
+            "LEFT JOIN audits x ON x.asset=w.input AND x.state='audited' GROUP BY a.asset"
+        ):
+            waiting = True
+            if ready:
+                due[asset] = None
+        return list(due), waiting
+
     def _assets_of(self, audit_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for chunk in _chunks(audit_ids):
@@ -770,8 +886,16 @@ class StateStore:
                 )
 
     def intents(self) -> list[str]:
-        """Audit ids recorded as started but never finished (a crash in between)."""
-        return [r[0] for r in self.query("SELECT audit_id FROM audits WHERE state='auditing'")]
+        """Audit ids recorded as started but never finished (a crash in between): not those a
+        live process sharing the ledger holds (another watcher, auditing them now)."""
+        me = self.owner
+        return [
+            audit_id
+            for audit_id, owner in self.query(
+                "SELECT audit_id, owner FROM audits WHERE state='auditing'"
+            )
+            if not claim_alive(owner, me)
+        ]
 
     def files_of(self, audit_id: str) -> list[FileVersion]:
         rows = self.query(

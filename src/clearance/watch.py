@@ -29,6 +29,7 @@ import contextlib
 import heapq
 import itertools
 import os
+import queue
 import sqlite3
 import threading
 import time
@@ -42,11 +43,11 @@ from watchdog.events import FileSystemEvent
 from .discover import is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
-from .watch_audit import AuditWorker, WatchSession, recover_intents
+from .watch_audit import AuditWorker, Job, WatchSession, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
-from .watch_pool import default_processes
+from .watch_pool import default_processes, watch_lineage
 from .watch_readiness import (
     FileSystem,
     Missing,
@@ -143,6 +144,10 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.inflight: set[GroupKey] = set()
         self._inflight_lock = threading.Lock()
         self._requeued: list[str] = []
+        #: assets (root-relative names) to audit again: inputs their ancestry waited for
+        #: were audited (from the audit worker); and the groups to send as such
+        self._lineage_asked: list[str] = []
+        self._lineage_due: set[GroupKey] = set()
         self._heap: list[tuple[float, int, str]] = []
         self._dirty: dict[GroupKey, None] = {}  # groups to look at, oldest first
         self._wakeups: list[tuple[float, int, GroupKey]] = []
@@ -183,6 +188,8 @@ class Watcher(AssetGrouping, RootSupervisor):
             self.policy, command="watch", paths=self.paths, blocked=self._blocked
         )
         self._session = session
+        session.watched = tuple(self.paths)
+        watch_lineage(session, self.paths)  # (and in the audit processes: the pool reads it)
         state_path = self.policy.state_path or (self.policy.root / ".clearance" / "state.db")
         self.state = state = StateStore(state_path)
         try:
@@ -197,6 +204,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             self.fs,
             requeue=self._requeue,
             done=self._done,
+            reaudit=self._reaudit,
             batch_size=opts.batch_size,
             hash_content=opts.hash_content,
             processes=(
@@ -314,6 +322,8 @@ class Watcher(AssetGrouping, RootSupervisor):
                 again, self._requeued = self._requeued, []
             for path in again:
                 self._hint(path, self._root_of(path), now)
+        if self._lineage_asked or self._lineage_due:
+            self._lineage_jobs()
         q = self.intake.queue
         for _ in range(5000):
             try:
@@ -521,6 +531,46 @@ class Watcher(AssetGrouping, RootSupervisor):
         with self._inflight_lock:
             self._requeued.append(path)
 
+    def _reaudit(self, assets: list[str]) -> None:
+        with self._inflight_lock:
+            self._lineage_asked.extend(assets)
+
+    def _lineage_jobs(self) -> None:
+        """Send the assets the audit worker asked to audit again (inputs their ancestry
+        waited for were audited) as jobs: at once when nothing else holds them, else when
+        the job their settling makes is sent (it carries the request), or once the audit
+        under way is done."""
+        with self._inflight_lock:
+            asked, self._lineage_asked = self._lineage_asked, []
+        for name in asked:
+            key = _key_of_asset(os.path.join(str(self.policy.root), name))
+            if self._root_of_or_none(key[0]) is not None:
+                self._lineage_due.add(key)
+        assert self.worker is not None
+        for key in list(self._lineage_due):
+            if key in self.groups or key in self.inflight:
+                continue  # its job carries the request (_evaluate), or it is tried next loop
+            self._lineage_due.discard(key)
+            files = self._files_on_disk(key)
+            if not files:
+                continue
+            job = Job(key, files, settled_at=time.time(), pairing="sidecar", lineage=True)
+            with self._inflight_lock:
+                self.inflight.add(key)
+            try:
+                self.worker.jobs.put_nowait(job)
+            except queue.Full:  # the worker is behind: next loop
+                with self._inflight_lock:
+                    self.inflight.discard(key)
+                self._lineage_due.add(key)
+                return
+
+    def _root_of_or_none(self, path: str) -> str | None:
+        for root in self.roots:
+            if path == root or path.startswith(root + "/"):
+                return root
+        return None
+
     def _done(self, key: GroupKey) -> None:
         with self._inflight_lock:
             self.inflight.discard(key)
@@ -643,6 +693,15 @@ class Watcher(AssetGrouping, RootSupervisor):
         with contextlib.suppress(Exception):
             self.state.mark(versions, "settling")
         return len(versions)
+
+
+def _key_of_asset(path: str) -> GroupKey:
+    """The group key of the asset named ``path`` (a file, or a sequence's ``PREFIX.####.EXT``)."""
+    folder, name = os.path.split(path)
+    parts = name.rsplit(".", 2)
+    if len(parts) == 3 and parts[1] and parts[1].strip("#") == "":
+        return (folder, parts[0], parts[2])
+    return _key_for(path)
 
 
 def _hint(path: str, root: str) -> Any:

@@ -81,6 +81,7 @@ from .watch_pool import (
     flush_plugins,
     hash_and_verify,
     incomplete_issues,
+    lineage_waits,
     manifest_before_audit,
     manifest_read,
     watch_details,
@@ -89,6 +90,10 @@ from .watch_pool import (
 from .watch_readiness import FileSystem, detached_manifest, is_transient
 
 __all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_for"]
+
+#: How many times one asset is audited again in a watcher's run because inputs it waited for
+#: were audited (a cycle of assets made from each other that never settles stays unsure).
+MAX_LINEAGE_AUDITS = 8
 
 
 class WatchSession(Session):
@@ -100,6 +105,9 @@ class WatchSession(Session):
     say_errors: bool = False
     #: ``watch.error`` events logged so far (for the summary at stop)
     errors_logged: int = 0
+    #: the folders watched: lineage's reader (here and in the audit processes) treats a
+    #: declared input on disk there and not audited yet as pending (unsure)
+    watched: tuple[str, ...] = ()
 
     def emit(self, event: str, **fields: Any) -> None:
         if self.audit_details is not None:
@@ -135,6 +143,9 @@ class Job:
     #: files the readiness gate stopped waiting for, with what they lack (damaged, or still
     #: incomplete after ``incomplete_timeout``): the audit is unsure
     incomplete: dict[str, str] = field(default_factory=dict)
+    #: sent because an input its latest audit waited for was audited since (its ancestry
+    #: can be complete now): audited again even if none of its files changed
+    lineage: bool = False
 
 
 @dataclass
@@ -161,6 +172,8 @@ class _Prepared:
     #: what files of it lack, by path: the readiness gate stopped waiting for them (this
     #: job), or an earlier audit covering the same version did (the ledger)
     incomplete: dict[str, str] = field(default_factory=dict)
+    #: the declared inputs the audit's ancestry waited for (not audited yet)
+    waits: list[str] = field(default_factory=list)
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
@@ -194,6 +207,9 @@ class _Prepared:
 class _Batch:
     jobs: list[Job]
     items: list[_Prepared]
+    #: wall clock time before its audits read anything (an input audited after it may not
+    #: have been seen by their ancestry walks)
+    looked: float = 0.0
     #: chunks sent to audit processes: (first item index, item count, future)
     chunks: list[tuple[int, int, Future[list[AuditReply]]]] = field(default_factory=list)
 
@@ -240,6 +256,7 @@ class AuditWorker(threading.Thread):
         *,
         requeue: Callable[[str], None],
         done: Callable[[tuple[str, str, str]], None],
+        reaudit: Callable[[list[str]], None] | None = None,
         batch_size: int = 256,
         hash_content: bool = True,
         processes: int = 0,
@@ -251,6 +268,11 @@ class AuditWorker(threading.Thread):
         self.fs = fs
         self.requeue = requeue
         self.done = done
+        self.reaudit = reaudit
+        #: assets whose latest audit waited for an input audited since (lineage_due)
+        self._due: set[str] = set()
+        self._waiting = True  # may any latest audit wait for an input? (asked at start)
+        self._lineage_audits: Counter[str] = Counter()
         self.batch_size = max(1, batch_size)
         self.hash_content = hash_content
         # room for a burst's ready assets, so the scheduler rarely has to hold any back
@@ -278,6 +300,7 @@ class AuditWorker(threading.Thread):
             self.pool.start()
         inflight: deque[_Batch] = deque()
         try:
+            self._check_lineage()  # audits a previous run left waiting for their inputs
             while True:
                 jobs = self._take(block=not inflight)
                 if jobs:
@@ -315,7 +338,7 @@ class AuditWorker(threading.Thread):
 
     def _start(self, jobs: list[Job]) -> _Batch:
         """Decide what each job needs (ledger), and send the audits to the processes."""
-        batch = _Batch(jobs, [])
+        batch = _Batch(jobs, [], time.time())
         try:
             looks = [look for look in map(self._look, jobs) if look is not None]
             ledger = _Ledger(self.state, looks)
@@ -347,7 +370,7 @@ class AuditWorker(threading.Thread):
             self._collect(batch)
             items = self._verified(batch.items)
             if items:
-                self._audit(items)
+                self._audit(items, batch.looked)
         finally:
             for job in batch.jobs:
                 self.done(job.key)
@@ -499,7 +522,21 @@ class AuditWorker(threading.Thread):
         if not new and sidecar_same and not frames_changed and not self._look_at_manifest(look):
             return None  # nothing else changed: the manifests decide
         manifest_news = _manifest_news(prev, look.manifest, look.manifest_fp)
-        if not new and sidecar_same and not frames_changed and manifest_news is None:
+        # an input its latest audit waited for was audited since: its ancestry may be complete
+        # now (bounded: a cycle that never settles stays unsure)
+        lineage = (
+            job.lineage
+            and prev is not None
+            and asset.rel in self._due
+            and self._lineage_audits[asset.rel] < MAX_LINEAGE_AUDITS
+        )
+        if (
+            not new
+            and sidecar_same
+            and not frames_changed
+            and manifest_news is None
+            and not lineage
+        ):
             self.skipped += 1
             return None
         if not new and prev is None and sidecar is None:
@@ -555,6 +592,8 @@ class AuditWorker(threading.Thread):
             reason = "sequence-grown" if new and grown and asset.is_sequence else "changed"
         elif not sidecar_same:
             reason = "sidecar-late" if prev.sidecar is None else "sidecar-changed"
+        elif manifest_news is None:  # only lineage: an input it waited for was audited
+            reason = "lineage"
         else:  # the C2PA manifest came, or changed, after the latest audit
             reason = "sidecar-late" if manifest_news == "late" else "sidecar-changed"
         manifest_late = sidecar_same and manifest_news == "late"
@@ -563,6 +602,18 @@ class AuditWorker(threading.Thread):
         else:
             pairing = "missing"
         audit_id = look.audit_id
+        if reason == "lineage":
+            assert prev is not None
+            self._lineage_audits[asset.rel] += 1
+            self._due.discard(asset.rel)
+            # the same files and sidecar as the audit it supersedes: an id of its own
+            audit_id = audit_id_for(
+                asset.rel,
+                versions,
+                sidecar_fp,
+                manifest_fp=look.manifest_fp,
+                after=prev.audit_id,
+            )
         existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "superseded" and prev is not None:
             # these versions were audited, then superseded, and are back: audited again
@@ -599,7 +650,7 @@ class AuditWorker(threading.Thread):
         )
 
     # -- steps 2-4: intent, audit (one fsync), ledger ---------------------------------------------
-    def _audit(self, items: list[_Prepared]) -> None:
+    def _audit(self, items: list[_Prepared], looked: float) -> None:
         for item in items:  # the manifest each audit reads, looked at just before it reads it
             if item.reply is not None:
                 item.manifest, item.manifest_fp = item.reply.manifest, item.reply.manifest_fp
@@ -607,7 +658,15 @@ class AuditWorker(threading.Thread):
                 item.manifest, item.manifest_fp = manifest_before_audit(item.asset)
             if item.reply is None or not all(isinstance(e, bytes) for e in item.reply.events):
                 item.manifest_read = manifest_read(item.asset, item.manifest)  # for details()
-        self.state.begin_audits([self._intent(item) for item in items])  # one commit
+        claimed = self.state.begin_audits([self._intent(item) for item in items])  # one commit
+        if len(claimed) < len(items):
+            # another watcher sharing the ledger audited these versions, or is auditing them:
+            # once is all the audit log and the ledger may hold (its crash leaves a claim
+            # that the next reconcile here, or its restart, takes over)
+            self.skipped += len(items) - len(claimed)
+            items = [item for item in items if item.audit_id in claimed]
+        if any(item.reply is None for item in items):
+            flush_plugins(self.session)  # audited here: see what audit processes recorded
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
         with self.lock, self.session.batch():
@@ -619,10 +678,12 @@ class AuditWorker(threading.Thread):
                         if item.reply.status == "failed":
                             raise _Failed(item.reply.error or "?", item.reply.traceback or "")
                         outcomes[item.audit_id] = item.reply.outcome or ""
+                        item.waits = item.reply.waits
                     else:
                         issues = incomplete_issues(item.record())
                         result = self.session.audit(item.asset, file_issues=issues)
                         outcomes[item.audit_id] = result.outcome.value
+                        item.waits = lineage_waits(result)
                 except Exception as exc:  # engine isolates plugins; this is anything else
                     error = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}"
                     trace = exc.trace if isinstance(exc, _Failed) else traceback.format_exc(limit=5)
@@ -647,6 +708,26 @@ class AuditWorker(threading.Thread):
         now = time.time()
         with self.state.transaction():  # one commit for the batch's results
             self._finish(items, outcomes, failed, now)
+            waits = [
+                (i.audit_id, name, looked)
+                for i in items
+                if i.audit_id not in failed
+                for name in i.waits
+            ]
+            if waits:
+                self.state.record_waits(waits)
+                self._waiting = True
+        self._check_lineage()
+
+    def _check_lineage(self) -> None:
+        """Send the assets whose latest audit waited for an input that was audited since to
+        be audited again (one query; none while no latest audit waits for anything)."""
+        if not self._waiting or self.reaudit is None:
+            return
+        due, self._waiting = self.state.lineage_due()
+        self._due = set(due)
+        if due:
+            self.reaudit(due)
 
     def _replay(self, reply: AuditReply) -> None:
         """Write the events an audit process recorded, in their order, through our session."""

@@ -178,6 +178,7 @@ class AssetGrouping:
     _wakeups: list[tuple[float, int, GroupKey]]
     _counter: itertools.count[int]
     _readers: dict[str, _Readers]
+    _lineage_due: set[GroupKey]
 
     def settle_for(self, root: str) -> float:
         raise NotImplementedError
@@ -275,6 +276,8 @@ class AssetGrouping:
             settled_at = max(settled_at, group.sidecar_wall)
         settled = {m.path: m.stat for m in members if m.stat is not None}
         incomplete = {m.path: m.missing for m in members if m.missing is not None}
+        lineage = key in self._lineage_due  # inputs it waited for were audited meanwhile
+        self._lineage_due.discard(key)
         job = Job(
             key,
             files,
@@ -282,6 +285,7 @@ class AssetGrouping:
             pairing=pairing,
             settled=settled,
             incomplete=incomplete,
+            lineage=lineage,
         )
         readers = self._readers.get(key[0])
         if readers is not None:

@@ -48,6 +48,8 @@ from .watch_readiness import detached_manifest
 __all__ = [
     "dump_stacks_on_sigusr1",
     "flush_plugins",
+    "lineage_waits",
+    "watch_lineage",
     "watch_details",
     "with_watch",
     "WatchRecord",
@@ -219,6 +221,24 @@ class AuditReply:
     #: audit (``"-"``: none there; None: could not be looked at)
     manifest: str | None = None
     manifest_fp: str | None = None
+    #: the declared inputs the audit's ancestry waits for (not audited yet: unsure), which
+    #: audit it again once they are (:func:`clearance.lineage.waits_of`)
+    waits: list[str] = field(default_factory=list)
+
+
+def lineage_waits(result: Any) -> list[str]:
+    """What ``result``'s ancestry waits for (:func:`clearance.lineage.waits_of`)."""
+    from .lineage import waits_of
+
+    return waits_of(getattr(result, "record", None))
+
+
+def watch_lineage(session: Session, watched: Sequence[str]) -> None:
+    """Tell ``session``'s lineage reader which folders the watcher watches: a declared input
+    on disk there and not audited yet makes an ancestry unsure (:mod:`clearance.lineage.pending`)."""
+    lineage = session._lineage()
+    if lineage is not None:
+        lineage.watched = tuple(watched)
 
 
 def manifest_before_audit(asset: Asset) -> tuple[str | None, str | None]:
@@ -267,7 +287,12 @@ def dump_stacks_on_sigusr1() -> None:
 
 
 def _init_process(
-    policy: Any, blocked: Sequence[str], run_id: str, parent: int, busy_timeout: float
+    policy: Any,
+    blocked: Sequence[str],
+    run_id: str,
+    parent: int,
+    busy_timeout: float,
+    watched: Sequence[str] = (),
 ) -> None:
     global _SESSION
     # the state store's busy timeout in effect in the watcher (a spawned process starts from
@@ -286,6 +311,7 @@ def _init_process(
         announce=False,
         run_id=run_id,
     )
+    watch_lineage(_SESSION, watched)
     _warm_up()
 
 
@@ -309,6 +335,9 @@ def _hello() -> list[str]:
 def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
     session = _SESSION
     assert session is not None, "audit process not initialised"
+    # what the other processes recorded since this one's last chunk (the inputs an ancestry
+    # walk looks up): the view is read again if the store changed (one query a chunk)
+    flush_plugins(session)
     replies = []
     for task in tasks:
         digests, changed = hash_and_verify(task.hash)
@@ -343,6 +372,7 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                 events=_recorded(session, task, digests),
                 manifest=manifest,
                 manifest_fp=manifest_fp,
+                waits=lineage_waits(result),
             )
         )
     session.events.clear()
@@ -412,6 +442,7 @@ class AuditProcesses:
                     session.run_id,
                     os.getpid(),
                     state.BUSY_TIMEOUT,
+                    tuple(getattr(session, "watched", ())),
                 ),
             )
             self._hello = [self.executor.submit(_hello) for _ in range(self.processes)]

@@ -58,6 +58,7 @@ from ..policy import Policy
 from ..state import is_lock_error
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
 from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
+from .pending import PENDING_KEY, pending_inputs, pending_of
 from .refs import (
     declared_inputs,
     frame_number,
@@ -94,6 +95,8 @@ __all__ = [
     "iter_tree",
     "name_key",
     "normalise_ref",
+    "pending_of",
+    "waits_of",
     "sequence_key",
     "url_to_path",
     "version_key",
@@ -125,6 +128,12 @@ def _recorded_ancestry(record: ProvenanceRecord) -> dict[str, Any] | None:
             found = partial.data.get("ancestry")
             return found if isinstance(found, dict) else None
     return None
+
+
+def waits_of(record: ProvenanceRecord | None) -> list[str]:
+    """What the asset's ancestry waits for (:mod:`.pending`): declared inputs in a watcher's
+    folders not audited yet, or whose own ancestry was not complete. Empty otherwise."""
+    return pending_of(_recorded_ancestry(record)) if record is not None else []
 
 
 class _Read(NamedTuple):
@@ -182,6 +191,10 @@ class LineagePlugin:
         #: the busy timeout of a store opened from now on (None: the state store's); 0 once
         #: the run waited for a lock in vain, so that it never waits for it again
         self._wait: float | None = None
+        #: the folders a watcher watches (absolute): a declared input on disk in them that
+        #: has no recorded audit yet is one the watcher will audit; until then the asset's
+        #: ancestry is unsure (:mod:`.pending`). Empty: ``scan``, ``check`` (stage order).
+        self.watched: tuple[str, ...] = ()
 
     def index(self, *, create: bool) -> RunIndex | None:
         """The run's view of the store (``None``: no state path, or not created yet and
@@ -326,6 +339,21 @@ class LineagePlugin:
         shown = self._display(asset.root)
         evidence = {"store": shown, "genai": len(ancestry["genai"])}
         issues = []
+        if self.watched and unreadable is None:
+            waits = pending_inputs(
+                ancestry, start=asset.rel, root=asset.root, watched=self.watched, policy=policy
+            )
+            if waits:  # recorded with the row: its dependents wait in turn
+                ancestry[PENDING_KEY] = waits
+                issues.append(
+                    ProvenanceIssue(
+                        shown,
+                        "ancestry",
+                        f"declared input(s) {', '.join(waits[:5])} not audited yet (or their "
+                        "own ancestry not complete): the GenAI ancestry is unknown until they "
+                        "are; the asset is audited again then",
+                    )
+                )
         if unreadable is not None and inputs:  # unknown is unsure, never a pass (PRV-02)
             issues.append(
                 ProvenanceIssue(

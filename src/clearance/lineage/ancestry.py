@@ -142,6 +142,9 @@ class _Walk:
             genai=genai,
             outcome=row.outcome,
         )
+        waits = row.ancestry.get("pending") if isinstance(row.ancestry, dict) else None
+        if waits:  # recorded by a watcher before what it waits for was audited
+            node["pending"] = list(waits)
         if row.asset in path:
             node["cycle"] = True
             self.cycle = True

@@ -1,0 +1,135 @@
+"""The watcher gives an asset the verdict ``scan`` gives, whichever of it and its inputs lands
+(or settles) first (``docs/watch.md``, *Lineage*).
+
+``scan`` audits stages in pipeline order, so a comp's plate is recorded before the comp reads
+its ancestry. The watcher audits what settles first: a single-file comp settles after
+``--settle``, its plate sequence only after ``--sequence-idle``. A comp audited before its
+plate must never pass (its GenAI ancestry is unknown: unsure), and is audited again once the
+plate is, so that the watcher's last word is ``scan``'s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _watch_harness import (
+    InProcessWatcher,
+    WatchProcess,
+    audited,
+    events,
+    exr_bytes,
+    quiet,
+    run_writer,
+    scan_verdicts,
+    wait_for,
+    watch_verdicts,
+    write_file,
+    writer_script,
+)
+
+CONFIG = """\
+clearance: 1
+production: {id: SHOW01, genre: fiction}
+audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}
+stages:
+  - {name: renders, paths: [renders/]}
+  - {name: comp, paths: [comp/]}
+tools:
+  gen-tool: {vendor: Acme, deployment: studio_enterprise, trains_on_inputs: false,
+             retains_data: none, reuses_outputs: false, marks_output: c2pa, terms: MSA}
+  nuke: {vendor: Foundry, deployment: studio_enterprise, trains_on_inputs: false,
+         retains_data: none, reuses_outputs: false, marks_output: none, terms: site}
+"""
+
+PLATE_SIDECAR = """\
+provenance: 1
+asset: pl.####.exr
+production: SHOW01
+generated: true
+source_type: trainedAlgorithmicMedia
+steps:
+  - tool: gen-tool
+output: {use: final, on_screen: background, subject: incidental}
+"""
+
+# a comp whose sidecar template says "not generated" and classes its plate as a production
+# image: only lineage knows the plate was generated (scan: IPTC-03 block, NFX-GP4 approval)
+COMP_SIDECAR = """\
+provenance: 1
+asset: c.exr
+production: SHOW01
+generated: false
+steps:
+  - tool: nuke
+    inputs:
+      - {ref: renders/pl.####.exr, class: production_image}
+output: {use: final, on_screen: background, subject: incidental}
+"""
+
+PLATE = "renders/pl.####.exr"
+COMP = "comp/c.exr"
+
+
+def _show(base: Path) -> Path:
+    root = base / "show"
+    root.mkdir(parents=True)
+    (root / "clearance.yaml").write_text(CONFIG)
+    return root
+
+
+def _settled_like_scan(root: Path, tmp_path: Path) -> None:
+    """Once the plate is audited and the watcher is quiet, its latest verdict of every asset
+    is ``scan``'s, and the comp never passed on the way."""
+    wait_for(lambda: PLATE in watch_verdicts(root), what="the plate audited")
+    quiet(root, 1.5)
+    expected = scan_verdicts(root, tmp_path)
+    assert expected[COMP][0] == "block"  # what lineage makes of it
+    assert watch_verdicts(root) == expected
+    comp = [e for e in audited(root) if e["asset"] == COMP]
+    assert all(e["outcome"] != "pass" for e in comp), [e["outcome"] for e in comp]
+    # it settled first: audited unsure (its plate on disk, not audited yet), then again
+    # once the plate was, superseding that audit
+    plate = next(e for e in audited(root) if e["asset"] == PLATE)
+    first, last = comp[0], comp[-1]
+    assert first["seq"] < plate["seq"] < last["seq"] and len(comp) == 2
+    assert first["outcome"] == "escalate"
+    assert any(
+        f["rule"] == "PRV-02" and PLATE in f["message"]
+        for f in events(root, "finding")
+        if f["asset"] == COMP and f["seq"] < first["seq"]
+    )
+    assert last["details"]["watch"]["reason"] == "lineage"
+    assert last["details"]["watch"]["supersedes"] == first["details"]["watch"]["audit_id"]
+
+
+def test_start_up_on_an_existing_show_gives_scans_verdict_to_a_comp_settled_before_its_plate(
+    tmp_path: Path,
+) -> None:
+    root = _show(tmp_path)
+    write_file(root / "renders/pl.genai.yaml", PLATE_SIDECAR.encode())
+    for frame in (1001, 1002):
+        write_file(root / f"renders/pl.{frame}.exr", exr_bytes(seed=frame))
+    write_file(root / "comp/c.exr.genai.yaml", COMP_SIDECAR.encode())
+    write_file(root / "comp/c.exr", exr_bytes(seed=9))
+    # the real command, as a wrangler starts it: the single-file comp settles long before
+    # the plate sequence's idle window ends
+    with WatchProcess(root, "--sequence-idle", "1.5") as watcher:
+        _settled_like_scan(root, tmp_path)
+        assert watcher.terminate() == 0
+
+
+def test_live_comp_written_before_its_plate_finishes_gets_scans_verdict(tmp_path: Path) -> None:
+    root = _show(tmp_path)
+    with InProcessWatcher(root, sequence_idle=1.5) as watcher:
+        run_writer(
+            writer_script,
+            [
+                ("write", str(root / "renders/pl.genai.yaml"), PLATE_SIDECAR),
+                ("exr", str(root / "renders/pl.1001.exr"), 1),
+                ("write", str(root / "comp/c.exr.genai.yaml"), COMP_SIDECAR),
+                ("exr", str(root / "comp/c.exr"), 9),
+                ("exr", str(root / "renders/pl.1002.exr"), 2),  # the plate's last frame
+            ],
+        )
+        _settled_like_scan(root, tmp_path)
+        assert watcher.stop() == 0
