@@ -27,10 +27,12 @@ dev: $(DEVSTAMP)
 demo: $(STAMP)
 	$(PY) sample_pipeline/demo.py
 
-## make test: the test suite (fast; slow soak scenarios are under -m slow)
+## make test: the test suite (fast; slow soak scenarios are under -m slow), in TEST_JOBS processes
+## (pytest-xdist; most of the suite's time is watchers and CLI runs waiting, not computing)
+TEST_JOBS ?= 2
 test: $(DEVSTAMP)
 	$(PY) -m compileall -q src  # bytecode, as a wheel install has: hundreds of CLI runs otherwise compile every module
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 ## make bench: every benchmark in benchmarks/, one table of ratios against baselines measured in the same run
 bench: $(DEVSTAMP)
