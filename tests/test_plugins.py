@@ -701,3 +701,47 @@ def test_an_approval_plugin_returning_something_else_is_prv05_and_the_finding_st
     events = [e for e in expired.events() if e["event"] == "approval.expired"]
     assert events and events[-1]["details"]["expires"] == "2020-01-01"
     assert expired.events()[-1]["event"] == "run.finished"
+
+
+UNPRINTABLE = """
+    from clearance import hookimpl
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("cannot describe myself")
+
+        def __repr__(self):
+            raise RuntimeError("cannot describe myself")
+
+    {hook}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "hook", "code"),
+    [
+        ("checker", "@hookimpl\ndef clearance_check_asset(asset):\n    raise Unprintable()", 1),
+        ("reader", "@hookimpl\ndef clearance_read_provenance(asset):\n    raise Unprintable()", 1),
+        ("notification", "@hookimpl\ndef clearance_asset_audited():\n    raise Unprintable()", 0),
+        ("stage checker", "@hookimpl\ndef clearance_check_stage():\n    raise Unprintable()", 1),
+        ("import", "raise Unprintable()", 2),
+    ],
+    ids=["checker", "reader", "notification", "stage-checker", "import"],
+)
+def test_a_plugin_exception_that_cannot_be_printed_is_that_plugins_failure_not_the_runs(
+    clearance_run, tmp_path: Path, where: str, hook: str, code: int
+) -> None:
+    body = UNPRINTABLE.replace("    {hook}\n", textwrap.indent(hook, "    ") + "\n")
+    plugin = write_plugin(tmp_path / "unprintable.py", body)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == code, (where, done.stderr)
+    assert "internal error" not in done.stderr
+    assert {a["asset"] for a in done.json()["assets"]} == {"comp/a.png", "comp/b.png"}
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+    said = [e["message"] for e in events if e["event"] in ("finding", "plugin.failed")]
+    assert any("Unprintable: <unprintable Unprintable>" in m for m in said), said

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ._errors import safe_repr
 from .approvals import ApprovalMatch, as_date
 from .model import Finding, Outcome, PartialRecord, ProvenanceIssue, Status
 
@@ -51,7 +52,7 @@ def checked_finding(item: Any) -> Finding:
         raise InvalidResult(f"{type(item).__name__} in its list, not a Finding")
     rule = item.rule
     if not isinstance(rule, str) or not rule:
-        raise InvalidResult(f"a finding whose rule is {rule!r}, not a rule id")
+        raise InvalidResult(f"a finding whose rule is {safe_repr(rule)}, not a rule id")
 
     def bad(field: str, why: str) -> InvalidResult:
         return InvalidResult(f"a {rule} finding whose {field} is invalid: {why}")
@@ -95,7 +96,7 @@ def checked_partial(item: Any) -> PartialRecord:
         return InvalidResult(f"a PartialRecord whose {field} is invalid: {why}")
 
     if not isinstance(item.source, str) or not item.source:
-        raise bad("source", f"{item.source!r}, not a reader name")
+        raise bad("source", f"{safe_repr(item.source)}, not a reader name")
     if isinstance(item.file, os.PathLike):
         item.file = os.fspath(item.file)  # type: ignore[assignment]  # str for a str path
     if not isinstance(item.file, str):
@@ -129,7 +130,7 @@ def checked_approval(item: Any) -> ApprovalMatch:
         return InvalidResult(f"an ApprovalMatch whose {field} is invalid: {why}")
 
     if not isinstance(item.id, str) or not item.id:
-        raise bad("id", f"{item.id!r}, not an approval id")
+        raise bad("id", f"{safe_repr(item.id)}, not an approval id")
     if not isinstance(item.expired, bool):
         raise bad("expired", f"{type(item.expired).__name__}, not True or False")
     if isinstance(item.expires, (_dt.date, _dt.datetime)):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from ._errors import describe
 from ._redact import PromptRedactor, prompt_hash, redact_prompts
 from .approvals import as_date
 from .model import (
@@ -261,8 +262,8 @@ class Session:
                     self.emit(
                         "plugin.failed",
                         outcome=Outcome.ESCALATE.value,
-                        message=f"flush() of {name} raised {type(exc).__name__}: {exc}",
-                        details={"name": name, "error": f"{type(exc).__name__}: {exc}"},
+                        message=f"flush() of {name} raised {describe(exc)}",
+                        details={"name": name, "error": describe(exc)},
                     )
 
     # -- events -----------------------------------------------------------------------
@@ -393,8 +394,8 @@ class Session:
                 "plugin.failed",
                 stage=stage,
                 outcome=Outcome.ESCALATE.value,
-                message=f"notification hook of {plugin} raised {type(exc).__name__}: {exc}",
-                details={"name": plugin, "error": f"{type(exc).__name__}: {exc}"},
+                message=f"notification hook of {plugin} raised {describe(exc)}",
+                details={"name": plugin, "error": describe(exc)},
             )
 
         return report

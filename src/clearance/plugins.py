@@ -37,6 +37,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._errors import describe
 from ._results import (
     InvalidResult,
     checked_approval,
@@ -601,4 +602,4 @@ def _missing_file(path: Path, policy: Policy) -> str:
 def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    return f"{describe(exc)}{where}"
