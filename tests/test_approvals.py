@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from clearance.approvals import asset_sha256
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
@@ -259,3 +261,55 @@ def test_a_plugin_approval_whose_expires_cannot_be_read_is_unsure_never_approved
     assert "tracker" in unsure["message"] and "'end of season'" in unsure["message"]
     assert "expires" in unsure["message"]
     assert any(e["event"] == "finding" and e["rule"] == "PRV-05" for e in events)
+
+
+def test_a_plugin_expires_that_only_starts_with_a_date_is_unsure_never_approved(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, _ = tracker_scan(clearance_run(), tmp_path, "2099-12-31 (end of season?)")
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "open" and finding["approval"] is None
+    [unsure] = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert "'2099-12-31 (end of season?)'" in unsure["message"]
+
+
+def test_a_plugin_expires_given_as_a_date_and_time_is_read_whole(
+    clearance_run, tmp_path: Path
+) -> None:
+    # 23:30 in Los Angeles on the run's eve is 07:30 UTC on the run's day: still valid
+    item, _ = tracker_scan(clearance_run(), tmp_path, "2026-05-31T23:30:00-08:00", code=0)
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "approved" and finding["approval"] == "TRK-17"
+
+
+@pytest.mark.parametrize(
+    ("now", "status", "code"),
+    [
+        ("2027-03-01T23:30:00-08:00", "expired", 1),  # 2027-03-02 07:30 UTC
+        ("2027-03-02T00:30:00Z", "expired", 1),
+        ("2027-03-01T15:30:00-08:00", "approved", 0),  # 23:30 UTC, still the day it expires
+        ("2027-03-01", "approved", 0),
+    ],
+)
+def test_clearance_now_with_an_offset_is_that_instant_in_utc(
+    clearance_run, now: str, status: str, code: int
+) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = {**approval(["NFX-GP4"]), "expires": "2027-03-01"}
+    run.approvals["approvals"]["APR-1"]["approved_at"] = "2026-10-01"
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", env={"CLEARANCE_NOW": now})
+    assert done.code == code, done.stderr
+    [item] = done.json()["assets"]
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == status and finding["approval"] == "APR-1"
+
+
+def test_a_clearance_now_that_is_not_a_date_is_a_config_error(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.write_config()
+    done = run_cli("scan", str(run.root), env={"CLEARANCE_NOW": "2027-03-01 (Monday)"})
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert "CLEARANCE_NOW" in done.stderr and "'2027-03-01 (Monday)'" in done.stderr

@@ -141,7 +141,9 @@ def checked_approval(item: Any) -> ApprovalMatch:
             raise bad(field, f"{type(value).__name__}, not a string or None")
     if item.expires is not None and as_date(item.expires) is None:
         # an expiry nobody can read is unsure, never an approval that has not expired
-        raise bad("expires", f"{item.expires!r}, not a date (YYYY-MM-DD)")
+        raise bad(
+            "expires", f"{item.expires!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)"
+        )
     return item
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from .hookspecs import hookimpl
 from .model import Asset, Finding, ProvenanceRecord
-from .policy import Policy
+from .policy import Policy, utc_instant
 
 __all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "as_date"]
 
@@ -36,16 +36,18 @@ class ApprovalMatch:
 
 
 def as_date(value: Any) -> _dt.date | None:
-    """A date from a YAML/JSON value (``date``, ``datetime`` or ISO string); None otherwise."""
+    """A date from a YAML/JSON value (``date``, ``datetime`` or ISO 8601 text: a whole date,
+    or date and time); None otherwise (``"2099-12-31 (end of season?)"`` included). A time
+    with an offset is the UTC day of that instant, as the run's date is (``policy.now``)."""
     if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc)
         return value.date()
     if isinstance(value, _dt.date):
         return value
     if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value[:10])
-        except ValueError:
-            return None
+        when = utc_instant(value)
+        return when.date() if when is not None else None
     return None
 
 
