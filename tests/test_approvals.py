@@ -313,3 +313,15 @@ def test_a_clearance_now_that_is_not_a_date_is_a_config_error(clearance_run) -> 
     done = run_cli("scan", str(run.root), env={"CLEARANCE_NOW": "2027-03-01 (Monday)"})
     assert done.code == 2 and "internal error" not in done.stderr
     assert "CLEARANCE_NOW" in done.stderr and "'2027-03-01 (Monday)'" in done.stderr
+
+
+def test_a_plugin_approval_without_an_expiry_date_is_expired_as_in_approvals_yaml(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = tracker_scan(clearance_run(), tmp_path, None)
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "expired" and finding["approval"] == "TRK-17"
+    assert item["outcome"] == "approval"
+    [expired] = [e for e in events if e["event"] == "approval.expired"]
+    assert expired["approval"] == "TRK-17" and expired["details"]["expires"] is None
+    assert expired["message"] == "approval TRK-17 covers NFX-GP4 but has no expiry date"

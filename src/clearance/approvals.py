@@ -26,7 +26,8 @@ __all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "as_date"]
 
 @dataclass(frozen=True)
 class ApprovalMatch:
-    """An approval record that covers a finding (``expired`` when past its expiry date)."""
+    """An approval record that covers a finding (``expired`` when past its expiry date; the
+    engine treats a match without ``expires`` as expired, as ``approvals.yaml`` requires one)."""
 
     id: str
     expired: bool = False

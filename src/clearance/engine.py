@@ -536,10 +536,12 @@ class Session:
         if match is None:
             return
         finding.approval = match.id
-        # the plugin's word, or its date against the run's, as approvals.yaml's are judged
+        # the plugin's word, or its date against the run's, as approvals.yaml's are judged:
+        # an approval with no expiry date is expired there (the file requires one)
         expires = as_date(match.expires)
-        past = match.expires is not None and (expires is None or expires < self.policy.today)
+        past = expires is None or expires < self.policy.today
         if match.expired or past:
+            when = f"expired on {match.expires}" if match.expires else "has no expiry date"
             finding.status = Status.EXPIRED
             finding.evidence = {**finding.evidence, "approval_expired": match.expires}
             self.emit(
@@ -550,7 +552,7 @@ class Session:
                 outcome=finding.effective_outcome.value,
                 status=Status.EXPIRED.value,
                 approval=match.id,
-                message=f"approval {match.id} covers {finding.rule} but expired on {match.expires}",
+                message=f"approval {match.id} covers {finding.rule} but {when}",
                 details={"expires": match.expires, "approved_by": match.approved_by},
             )
         else:
