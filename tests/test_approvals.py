@@ -325,3 +325,50 @@ def test_a_plugin_approval_without_an_expiry_date_is_expired_as_in_approvals_yam
     [expired] = [e for e in events if e["event"] == "approval.expired"]
     assert expired["approval"] == "TRK-17" and expired["details"]["expires"] is None
     assert expired["message"] == "approval TRK-17 covers NFX-GP4 but has no expiry date"
+
+
+MANY_APPROVALS = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+@hookimpl
+def clearance_add_rules(registry):
+    for i in range(4):
+        registry.add(Rule(id=f"SITE-M{i}", title="t", principle="creative-output",
+                          outcome=Outcome.APPROVAL, remediation="ask"))
+
+@hookimpl
+def clearance_check_asset(asset):
+    return [Finding(rule=f"SITE-M{i}", message="needs approval") for i in range(4)]
+"""
+
+
+def test_asset_sha256_hashes_each_frame_once_per_audit_however_many_findings_ask(
+    clearance_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clearance.approvals as approvals
+
+    hashed: list[str] = []
+    real = approvals._file_sha256
+
+    def counting(path: Path) -> str:  # the real hash, counted
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(approvals, "_file_sha256", counting)
+    plugin = tmp_path / "many.py"
+    plugin.write_text(MANY_APPROVALS, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010_bg.####.png", sidecar=genai_sidecar(), frames=[1001, 1002, 1003])
+    run.approvals["approvals"]["APR-1"] = {**approval(["SITE-*"]), "asset_sha256": "0" * 64}
+    result = run.scan()
+    assert sorted(hashed) == [f"sh010_bg.{n}.png" for n in (1001, 1002, 1003)]
+    findings = result.asset("comp/sh010_bg.####.png").findings
+    assert [f.status.value for f in findings if f.rule.startswith("SITE-")] == ["open"] * 4
+    # the right hash, worked out once for the four findings, approves each of them
+    run.approvals["approvals"]["APR-1"]["asset_sha256"] = asset_sha256(
+        result.asset("comp/sh010_bg.####.png").asset
+    )
+    hashed.clear()
+    findings = run.scan().asset("comp/sh010_bg.####.png").findings  # a new run hashes again
+    assert len(hashed) == 3
+    assert [f.status.value for f in findings if f.rule.startswith("SITE-")] == ["approved"] * 4

@@ -70,6 +70,24 @@ def _file_sha256(path: Any) -> str:
     return digest.hexdigest()
 
 
+def _audited_sha256(asset: Asset) -> str:
+    """:func:`asset_sha256`, worked out once per audit of ``asset`` (every ``approval``
+    finding of a sequence asks for it: each would hash every frame again); ``""`` when a
+    file cannot be read, which no approval's hash matches. The memo lives as long as the
+    audit's ``asset.stats``: a later audit (the files changed) hashes them again."""
+    audit = asset.stats  # one dict per audit (Session.audit); None outside one
+    memo = asset.__dict__.get("_sha256")
+    if audit is not None and memo is not None and memo[0] is audit:
+        return memo[1]  # type: ignore[no-any-return]
+    try:
+        digest = asset_sha256(asset)
+    except OSError:
+        digest = ""
+    if audit is not None:
+        asset.__dict__["_sha256"] = (audit, digest)
+    return digest
+
+
 def _in_scope(
     approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, policy: Policy
 ) -> bool:
@@ -102,10 +120,7 @@ def find_approval(
         wanted = approval.get("asset_sha256")
         if wanted:
             if content_hash is None:
-                try:
-                    content_hash = asset_sha256(asset)
-                except OSError:
-                    content_hash = ""
+                content_hash = _audited_sha256(asset)
             if content_hash.lower() != str(wanted).lower():
                 continue
         expires = as_date(approval.get("expires"))
