@@ -253,7 +253,7 @@ def test_site_approval_plugin_runs_before_the_builtin(clearance_run) -> None:
     class Tracker:
         @hookimpl(tryfirst=True)
         def clearance_find_approval(self, finding):
-            return ApprovalMatch(id="SG-TICKET-42")
+            return ApprovalMatch(id="SG-TICKET-42", expires="2999-12-31")
 
     run = clearance_run()
     doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
