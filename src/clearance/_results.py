@@ -3,8 +3,8 @@
 A hook's return value is a contract (``hookspecs.py``). A site plugin that breaks it costs
 that plugin a ``PRV-05`` finding (:class:`InvalidResult` says what was wrong, and where),
 never the run: not an ``AttributeError`` deep in the engine, nor an audit event that cannot
-be written. A value with one obvious meaning is converted instead of refused: an outcome or
-status given as its name (``outcome="block"``), and, in evidence and records, what JSON
+be written. A value with one obvious meaning is converted instead of refused: an outcome
+given as its name (``outcome="block"``), and, in evidence and records, what JSON
 cannot hold as it is (see :func:`json_value`). Built-in plugins are tested instead of checked.
 """
 
@@ -24,7 +24,14 @@ from ._errors import safe_repr
 from .approvals import ApprovalMatch, as_date
 from .model import Finding, Outcome, PartialRecord, ProvenanceIssue, Status
 
-__all__ = ["InvalidResult", "findings_of", "checked_finding", "checked_partial", "checked_approval"]
+__all__ = [
+    "InvalidResult",
+    "findings_of",
+    "checked_finding",
+    "claimed_clearance",
+    "checked_partial",
+    "checked_approval",
+]
 
 #: deeper evidence than this is a plugin's mistake (a structure that refers to itself)
 MAX_DEPTH = 64
@@ -64,16 +71,10 @@ def checked_finding(item: Any) -> Finding:
             item.outcome = Outcome.parse(item.outcome)
         except ValueError as exc:
             raise bad("outcome", str(exc)) from None
-    if item.status is not None and not isinstance(item.status, Status):
-        try:
-            item.status = Status(item.status.lower() if isinstance(item.status, str) else "")
-        except ValueError:
-            valid = ", ".join(s.value for s in Status)
-            raise bad("status", f"{item.status!r} (expected one of: {valid})") from None
     for field in ("message", "principle", "remediation", "stage", "asset"):
         if not isinstance(getattr(item, field), str):
             raise bad(field, f"{type(getattr(item, field)).__name__}, not a string")
-    for field in ("approval", "frames", "plugin"):
+    for field in ("frames", "plugin"):
         if getattr(item, field) is not None and not isinstance(getattr(item, field), str):
             raise bad(field, f"{type(getattr(item, field)).__name__}, not a string or None")
     if not isinstance(item.unsure, bool):
@@ -85,6 +86,26 @@ def checked_finding(item: Any) -> Finding:
     except InvalidResult as exc:
         raise bad("evidence", str(exc)) from None
     return item
+
+
+def claimed_clearance(item: Finding) -> str | None:
+    """Take off ``item`` what only the engine decides: a ``status`` other than open and an
+    ``approval`` (a finding is open until an approval record applies, and ``block`` never
+    is cleared). Returns what was claimed, completing "returned ..." for the ``PRV-05``
+    note that says so (``None``: nothing was)."""
+    status, approval = item.status, item.approval
+    item.status, item.approval = Status.OPEN, None
+    if (status is None or (isinstance(status, str) and status.lower() == "open")) and (
+        approval is None
+    ):
+        return None
+    claimed = f"status {safe_repr(status)}"
+    if approval is not None:
+        claimed += f" and approval {safe_repr(approval)}"
+    return (
+        f"a {item.rule} finding with {claimed}: only the engine sets these, when an approval "
+        "record applies; ignored, the finding is open"
+    )
 
 
 def checked_partial(item: Any) -> PartialRecord:

@@ -592,8 +592,10 @@ class Session:
         if rule is not None:
             finding.principle = finding.principle or rule.principle
             finding.remediation = finding.remediation or rule.remediation
-        # a pass is recorded, never open: it has no status (null); anything else has one
-        finding.status = None if finding.outcome is Outcome.PASS else finding.status or Status.OPEN
+        # a pass is recorded, never open: it has no status (null); anything else is open
+        # until an approval record applies (_apply_approval): a checker's word is not one
+        finding.status = None if finding.outcome is Outcome.PASS else Status.OPEN
+        finding.approval = None
         finding.stage = stage
         if asset is not None:
             finding.asset = asset.rel

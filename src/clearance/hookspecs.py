@@ -138,7 +138,8 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
     Use this for rules about sets of assets (a sequence missing from delivery, a quota of
     GenAI shots). Isolated like :func:`clearance_check_asset`.
 
-    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run.
+    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run
+        (a copy of the results and findings, for a site plugin).
     :param policy: the run's configuration.
     :return: stage-level findings (their ``asset`` may name an asset, or stay empty).
 
@@ -163,7 +164,8 @@ def clearance_find_approval(
     after the built-in one declined. Only findings whose outcome is ``approval`` are offered;
     ``block`` is never cleared by an approval.
 
-    :param finding: the open finding.
+    :param finding: the open finding (a copy, for a site plugin: changing it clears nothing;
+        return a match).
     :param asset: the asset it is about.
     :param record: the asset's provenance record (production, shot).
     :param policy: the run's configuration (``policy.approvals``, ``policy.now``).
@@ -202,8 +204,9 @@ def clearance_finding(finding: Finding, result: AssetResult, policy: Policy) -> 
 
     Called for every finding, open or approved, after it was written to the audit log.
 
-    :param finding: the finding, with ``status`` and ``approval`` final.
-    :param result: the asset's result so far.
+    :param finding: the finding, with ``status`` and ``approval`` final (a copy, for a site
+        plugin: what it changes there is not recorded).
+    :param result: the asset's result so far (a copy, as ``finding``).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1
@@ -218,7 +221,8 @@ def clearance_asset_audited(result: AssetResult, policy: Policy) -> None:
     plugin can use it to update a production tracker once per asset.
 
     :param result: the asset's result (``result.asset``, ``result.record``,
-        ``result.findings``, ``result.outcome``).
+        ``result.findings``, ``result.outcome``); a site plugin gets a copy of it and its
+        findings (what it changes there is not recorded).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1
@@ -229,7 +233,7 @@ def clearance_asset_audited(result: AssetResult, policy: Policy) -> None:
 def clearance_stage_finished(stage_result: StageResult, policy: Policy) -> None:
     """A stage's audit is finished in this run; ``stage_result.counts()`` has the tallies.
 
-    :param stage_result: the stage's results.
+    :param stage_result: the stage's results (a copy, for a site plugin).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1
