@@ -372,3 +372,71 @@ def test_asset_sha256_hashes_each_frame_once_per_audit_however_many_findings_ask
     findings = run.scan().asset("comp/sh010_bg.####.png").findings  # a new run hashes again
     assert len(hashed) == 3
     assert [f.status.value for f in findings if f.rule.startswith("SITE-")] == ["approved"] * 4
+
+
+QUOTA = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-QUOTA", title="GenAI shot quota", principle="creative-output",
+                      outcome=Outcome.APPROVAL, remediation="ask the VFX supervisor"))
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    return [Finding(rule="SITE-QUOTA", message="quota reached", asset={asset!r})]
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "scope", "status"),
+    [
+        ("", {}, "approved"),  # an approval of the rule, not scoped to shots or assets
+        ("", {"production": "SHOW01"}, "approved"),  # the configuration's production
+        ("", {"production": "OTHER"}, "open"),
+        ("", {"shots": ["sh010"]}, "open"),  # about no one asset: no shot scope covers it
+        ("", {"assets": ["*"]}, "open"),
+        ("comp/a.png", {"shots": ["sh010"], "assets": ["a.png"]}, "approved"),  # as a.png's
+        ("comp/a.png", {"assets": ["b.png"]}, "open"),
+    ],
+)
+def test_a_stage_findings_approval_is_applied_as_an_asset_findings_is(
+    clearance_run, tmp_path: Path, names: str, scope: dict, status: str
+) -> None:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA.format(asset=names), encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.approvals["approvals"]["APR-Q"] = {
+        "rules": ["SITE-QUOTA"],
+        "scope": scope,
+        "approved_by": "VFX supervisor",
+        "expires": days(30),
+    }
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == (0 if status == "approved" else 1), done.stderr
+    [finding] = done.json()["stage_findings"]
+    assert finding["status"] == status
+    assert finding["approval"] == ("APR-Q" if status == "approved" else None)
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [logged] = [e for e in events if e["event"] == "finding" and e["rule"] == "SITE-QUOTA"]
+    assert logged["status"] == status
+
+
+def test_an_expired_approval_of_a_stage_finding_leaves_it_open_and_is_logged(
+    clearance_run, tmp_path: Path
+) -> None:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA.format(asset=""), encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.approvals["approvals"]["APR-Q"] = {"rules": ["SITE-QUOTA"], "expires": days(-1)}
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [finding] = done.json()["stage_findings"]
+    assert finding["status"] == "expired" and finding["approval"] == "APR-Q"
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [expired] = [e for e in events if e["event"] == "approval.expired"]
+    assert expired["stage"] == "comp" and expired["asset"] is None

@@ -89,27 +89,34 @@ def _audited_sha256(asset: Asset) -> str:
 
 
 def _in_scope(
-    approval: dict[str, Any], asset: Asset, record: ProvenanceRecord, policy: Policy
+    approval: dict[str, Any], asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> bool:
     scope = approval.get("scope") or {}
     production = scope.get("production")
     if production is not None:
-        asset_production = record.get("production", None) or policy.production_id
+        asset_production = (record.get("production", None) if record else None) or (
+            policy.production_id
+        )
         if asset_production != production:
             return False
     shots = scope.get("shots")
-    if shots is not None and record.get("shot", None) not in shots:
+    if shots is not None and (record is None or record.get("shot", None) not in shots):
         return False
     globs = scope.get("assets")
+    if asset is None:  # a stage finding about no one asset: no shot or asset scope covers it
+        return globs is None and not approval.get("asset_sha256")
     return globs is None or any(
         fnmatch.fnmatchcase(asset.rel, g) or fnmatch.fnmatchcase(asset.name, g) for g in globs
     )
 
 
 def find_approval(
-    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+    finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> ApprovalMatch | None:
-    """The approval covering ``finding``: a valid one if any, else an expired one, else None."""
+    """The approval covering ``finding``: a valid one if any, else an expired one, else None.
+
+    ``asset`` and ``record`` are None for a stage finding that names no audited asset: only
+    an approval whose scope gives no ``shots``, ``assets`` or ``asset_sha256`` covers it."""
     expired: ApprovalMatch | None = None
     content_hash: str | None = None
     for approval_id, approval in sorted(policy.approvals.items()):
@@ -118,7 +125,7 @@ def find_approval(
         if not _in_scope(approval, asset, record, policy):
             continue
         wanted = approval.get("asset_sha256")
-        if wanted:
+        if wanted and asset is not None:
             if content_hash is None:
                 content_hash = _audited_sha256(asset)
             if content_hash.lower() != str(wanted).lower():
@@ -139,7 +146,7 @@ def find_approval(
 
 @hookimpl(trylast=True)
 def clearance_find_approval(
-    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+    finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> ApprovalMatch | None:
     """The built-in approvals registry (``approvals.yaml``)."""
     return find_approval(finding, asset, record, policy)

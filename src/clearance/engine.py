@@ -412,11 +412,26 @@ class Session:
 
     def _finish_stage(self, result: StageResult, stage: StageConfig) -> None:
         extra = self.plugins.check_stage(result, stage)
+        audited: dict[str, AssetResult] | None = None
         for finding in extra:
             settled = self._settle(finding, stage=stage.name, asset=None)
-            if settled is not None:
-                result.findings.append(settled)
-                self._emit_finding(settled, None)
+            if settled is None:
+                continue
+            found = [settled]
+            if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
+                # offered as the findings of the asset it names, if one was audited here;
+                # else with no asset: only an approval not scoped to shots or assets covers it
+                if audited is None:
+                    audited = {a.asset.rel: a for a in result.assets}
+                named = audited.get(settled.asset)
+                asset = named.asset if named is not None else None
+                record = named.record if named is not None else None
+                if asset is not None and record is None:  # dropped: nothing it says is known
+                    record = ProvenanceRecord.merge([])
+                self._apply_approval(settled, asset, record, stage.name, found)
+            for item in found:
+                result.findings.append(item)
+                self._emit_finding(item, None)
         counts = result.counts()
         self.emit(
             "stage.finished",
@@ -512,7 +527,7 @@ class Session:
                 if settled is None:
                     continue
                 if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
-                    self._apply_approval(settled, asset, record, result)
+                    self._apply_approval(settled, asset, record, stage.name, result.findings)
                 result.findings.append(settled)
             result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
             result.duration = time.perf_counter() - started
@@ -525,13 +540,21 @@ class Session:
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def _apply_approval(
-        self, finding: Finding, asset: Asset, record: ProvenanceRecord, result: AssetResult
+        self,
+        finding: Finding,
+        asset: Asset | None,
+        record: ProvenanceRecord | None,
+        stage: str,
+        findings: list[Finding],
     ) -> None:
-        match, crash = self.plugins.find_approval(finding, asset, record)
+        """Offer an open ``approval`` finding to the approval plugins and apply what covers
+        it; a plugin's ``PRV-05`` joins ``findings``. ``asset`` and ``record`` are None for
+        a stage finding that names no asset audited in the stage."""
+        match, crash = self.plugins.find_approval(finding, asset, record, stage)
         if crash is not None:
-            settled = self._settle(crash, stage=result.stage, asset=asset)
+            settled = self._settle(crash, stage=stage, asset=asset)
             if settled is not None:
-                result.findings.append(settled)
+                findings.append(settled)
             return
         if match is None:
             return
@@ -546,8 +569,8 @@ class Session:
             finding.evidence = {**finding.evidence, "approval_expired": match.expires}
             self.emit(
                 "approval.expired",
-                stage=result.stage,
-                asset=asset.rel,
+                stage=stage,
+                asset=asset.rel if asset is not None else finding.asset or None,
                 rule=finding.rule,
                 outcome=finding.effective_outcome.value,
                 status=Status.EXPIRED.value,

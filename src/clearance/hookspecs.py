@@ -154,20 +154,22 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
 
 @hookspec(firstresult=True)
 def clearance_find_approval(
-    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+    finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> ApprovalMatch | None:
     """Find the approval record that covers an ``approval`` finding.
 
     Stops at the first non-``None`` result. The built-in implementation reads
     ``approvals.yaml`` (rules, production, shots, asset globs, ``asset_sha256``, expiry); a
     site plugin can ask a production tracker instead, and runs first (``tryfirst=True``) or
-    after the built-in one declined. Only findings whose outcome is ``approval`` are offered;
-    ``block`` is never cleared by an approval.
+    after the built-in one declined. Only open findings whose outcome is ``approval`` are
+    offered, a stage checker's too; ``block`` is never cleared by an approval.
 
     :param finding: the open finding (a copy, for a site plugin: changing it clears nothing;
         return a match).
-    :param asset: the asset it is about.
-    :param record: the asset's provenance record (production, shot).
+    :param asset: the asset it is about; for a stage-level finding
+        (:func:`clearance_check_stage`), the audited asset its ``asset`` names, else ``None``.
+    :param record: the asset's provenance record (production, shot); ``None`` with
+        ``asset``.
     :param policy: the run's configuration (``policy.approvals``, ``policy.now``).
     :return: an :class:`~clearance.approvals.ApprovalMatch` (``expired=True`` when the
         approval matched but has expired: the finding stays open with ``status: expired``),

@@ -474,12 +474,12 @@ class PluginHost:
         return findings
 
     def find_approval(
-        self, finding: Finding, asset: Asset, record: ProvenanceRecord
+        self, finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, stage: str
     ) -> tuple[Any, Finding | None]:
         """(first approval match or None, a ``PRV-05`` finding if an approval plugin raised).
         A site plugin is asked about a copy of the finding: it answers, the engine decides."""
         kwargs = {"finding": finding, "asset": asset, "record": record, "policy": self.policy}
-        for impl in self._impls("clearance_find_approval", asset.stage):
+        for impl in self._impls("clearance_find_approval", stage):
             checked = self._checked(impl.plugin_name)
             args = {**kwargs, "finding": decided_copy(finding)} if checked else kwargs
             try:
