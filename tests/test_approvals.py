@@ -6,6 +6,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
 from clearance.approvals import asset_sha256
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
@@ -316,3 +318,182 @@ def test_a_plugin_approval_whose_expires_cannot_be_read_is_unsure_never_approved
     assert "tracker" in unsure["message"] and "'end of season'" in unsure["message"]
     assert "expires" in unsure["message"]
     assert any(e["event"] == "finding" and e["rule"] == "PRV-05" for e in events)
+
+
+def test_a_plugin_expires_that_only_starts_with_a_date_is_unsure_never_approved(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, _ = tracker_scan(clearance_run(), tmp_path, "2099-12-31 (end of season?)")
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "open" and finding["approval"] is None
+    [unsure] = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert "'2099-12-31 (end of season?)'" in unsure["message"]
+
+
+def test_a_plugin_expires_given_as_a_date_and_time_is_read_whole(
+    clearance_run, tmp_path: Path
+) -> None:
+    # 23:30 in Los Angeles on the run's eve is 07:30 UTC on the run's day: still valid
+    item, _ = tracker_scan(clearance_run(), tmp_path, "2026-05-31T23:30:00-08:00", code=0)
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "approved" and finding["approval"] == "TRK-17"
+
+
+@pytest.mark.parametrize(
+    ("now", "status", "code"),
+    [
+        ("2027-03-01T23:30:00-08:00", "expired", 1),  # 2027-03-02 07:30 UTC
+        ("2027-03-02T00:30:00Z", "expired", 1),
+        ("2027-03-01T15:30:00-08:00", "approved", 0),  # 23:30 UTC, still the day it expires
+        ("2027-03-01", "approved", 0),
+    ],
+)
+def test_clearance_now_with_an_offset_is_that_instant_in_utc(
+    clearance_run, now: str, status: str, code: int
+) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = {**approval(["NFX-GP4"]), "expires": "2027-03-01"}
+    run.approvals["approvals"]["APR-1"]["approved_at"] = "2026-10-01"
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", env={"CLEARANCE_NOW": now})
+    assert done.code == code, done.stderr
+    [item] = done.json()["assets"]
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == status and finding["approval"] == "APR-1"
+
+
+def test_a_clearance_now_that_is_not_a_date_is_a_config_error(clearance_run) -> None:
+    run = clearance_run()
+    final_asset(run)
+    run.write_config()
+    done = run_cli("scan", str(run.root), env={"CLEARANCE_NOW": "2027-03-01 (Monday)"})
+    assert done.code == 2 and "internal error" not in done.stderr
+    assert "CLEARANCE_NOW" in done.stderr and "'2027-03-01 (Monday)'" in done.stderr
+
+
+def test_a_plugin_approval_without_an_expiry_date_is_expired_as_in_approvals_yaml(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = tracker_scan(clearance_run(), tmp_path, None)
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "expired" and finding["approval"] == "TRK-17"
+    assert item["outcome"] == "approval"
+    [expired] = [e for e in events if e["event"] == "approval.expired"]
+    assert expired["approval"] == "TRK-17" and expired["details"]["expires"] is None
+    assert expired["message"] == "approval TRK-17 covers NFX-GP4 but has no expiry date"
+
+
+MANY_APPROVALS = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+@hookimpl
+def clearance_add_rules(registry):
+    for i in range(4):
+        registry.add(Rule(id=f"SITE-M{i}", title="t", principle="creative-output",
+                          outcome=Outcome.APPROVAL, remediation="ask"))
+
+@hookimpl
+def clearance_check_asset(asset):
+    return [Finding(rule=f"SITE-M{i}", message="needs approval") for i in range(4)]
+"""
+
+
+def test_asset_sha256_hashes_each_frame_once_per_audit_however_many_findings_ask(
+    clearance_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import clearance.approvals as approvals
+
+    hashed: list[str] = []
+    real = approvals._file_sha256
+
+    def counting(path: Path) -> str:  # the real hash, counted
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(approvals, "_file_sha256", counting)
+    plugin = tmp_path / "many.py"
+    plugin.write_text(MANY_APPROVALS, encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010_bg.####.png", sidecar=genai_sidecar(), frames=[1001, 1002, 1003])
+    run.approvals["approvals"]["APR-1"] = {**approval(["SITE-*"]), "asset_sha256": "0" * 64}
+    result = run.scan()
+    assert sorted(hashed) == [f"sh010_bg.{n}.png" for n in (1001, 1002, 1003)]
+    findings = result.asset("comp/sh010_bg.####.png").findings
+    assert [f.status.value for f in findings if f.rule.startswith("SITE-")] == ["open"] * 4
+    # the right hash, worked out once for the four findings, approves each of them
+    run.approvals["approvals"]["APR-1"]["asset_sha256"] = asset_sha256(
+        result.asset("comp/sh010_bg.####.png").asset
+    )
+    hashed.clear()
+    findings = run.scan().asset("comp/sh010_bg.####.png").findings  # a new run hashes again
+    assert len(hashed) == 3
+    assert [f.status.value for f in findings if f.rule.startswith("SITE-")] == ["approved"] * 4
+
+
+QUOTA = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(Rule(id="SITE-QUOTA", title="GenAI shot quota", principle="creative-output",
+                      outcome=Outcome.APPROVAL, remediation="ask the VFX supervisor"))
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    return [Finding(rule="SITE-QUOTA", message="quota reached", asset={asset!r})]
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "scope", "status"),
+    [
+        ("", {}, "approved"),  # an approval of the rule, not scoped to shots or assets
+        ("", {"production": "SHOW01"}, "approved"),  # the configuration's production
+        ("", {"production": "OTHER"}, "open"),
+        ("", {"shots": ["sh010"]}, "open"),  # about no one asset: no shot scope covers it
+        ("", {"assets": ["*"]}, "open"),
+        ("comp/a.png", {"shots": ["sh010"], "assets": ["a.png"]}, "approved"),  # as a.png's
+        ("comp/a.png", {"assets": ["b.png"]}, "open"),
+    ],
+)
+def test_a_stage_findings_approval_is_applied_as_an_asset_findings_is(
+    clearance_run, tmp_path: Path, names: str, scope: dict, status: str
+) -> None:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA.format(asset=names), encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.approvals["approvals"]["APR-Q"] = {
+        "rules": ["SITE-QUOTA"],
+        "scope": scope,
+        "approved_by": "VFX supervisor",
+        "expires": days(30),
+    }
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == (0 if status == "approved" else 1), done.stderr
+    [finding] = done.json()["stage_findings"]
+    assert finding["status"] == status
+    assert finding["approval"] == ("APR-Q" if status == "approved" else None)
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [logged] = [e for e in events if e["event"] == "finding" and e["rule"] == "SITE-QUOTA"]
+    assert logged["status"] == status
+
+
+def test_an_expired_approval_of_a_stage_finding_leaves_it_open_and_is_logged(
+    clearance_run, tmp_path: Path
+) -> None:
+    plugin = tmp_path / "quota.py"
+    plugin.write_text(QUOTA.format(asset=""), encoding="utf-8")
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.approvals["approvals"]["APR-Q"] = {"rules": ["SITE-QUOTA"], "expires": days(-1)}
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [finding] = done.json()["stage_findings"]
+    assert finding["status"] == "expired" and finding["approval"] == "APR-Q"
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [expired] = [e for e in events if e["event"] == "approval.expired"]
+    assert expired["stage"] == "comp" and expired["asset"] is None

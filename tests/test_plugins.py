@@ -253,7 +253,7 @@ def test_site_approval_plugin_runs_before_the_builtin(clearance_run) -> None:
     class Tracker:
         @hookimpl(tryfirst=True)
         def clearance_find_approval(self, finding):
-            return ApprovalMatch(id="SG-TICKET-42")
+            return ApprovalMatch(id="SG-TICKET-42", expires="2999-12-31")
 
     run = clearance_run()
     doc = genai_sidecar(output={**genai_sidecar()["output"], "use": "final"})
@@ -527,7 +527,6 @@ def test_a_finding_outcome_given_by_name_is_converted_and_an_unknown_one_is_prv0
         ([{"rule": "SITE-01"}], "dict in its list, not a Finding"),
         ([Finding(rule="SITE-01", message=None)], "message is invalid"),  # type: ignore[arg-type]
         ([Finding(rule="SITE-01", evidence="x")], "evidence is invalid"),  # type: ignore[arg-type]
-        ([Finding(rule="SITE-01", status="done")], "status is invalid"),  # type: ignore[arg-type]
         ([Finding(rule="SITE-01", unsure="yes")], "unsure is invalid"),  # type: ignore[arg-type]
     ],
 )
@@ -991,3 +990,162 @@ def test_site_readers_come_after_the_builtin_readers_in_the_watcher(tmp_path: Pa
         if e["rule"] == "SITE-ORDER"
     }
     assert found == READERS_IN_ORDER
+
+
+UNPRINTABLE = """
+    from clearance import hookimpl
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("cannot describe myself")
+
+        def __repr__(self):
+            raise RuntimeError("cannot describe myself")
+
+    {hook}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "hook", "code"),
+    [
+        ("checker", "@hookimpl\ndef clearance_check_asset(asset):\n    raise Unprintable()", 1),
+        ("reader", "@hookimpl\ndef clearance_read_provenance(asset):\n    raise Unprintable()", 1),
+        ("notification", "@hookimpl\ndef clearance_asset_audited():\n    raise Unprintable()", 0),
+        ("stage checker", "@hookimpl\ndef clearance_check_stage():\n    raise Unprintable()", 1),
+        ("import", "raise Unprintable()", 2),
+    ],
+    ids=["checker", "reader", "notification", "stage-checker", "import"],
+)
+def test_a_plugin_exception_that_cannot_be_printed_is_that_plugins_failure_not_the_runs(
+    clearance_run, tmp_path: Path, where: str, hook: str, code: int
+) -> None:
+    body = UNPRINTABLE.replace("    {hook}\n", textwrap.indent(hook, "    ") + "\n")
+    plugin = write_plugin(tmp_path / "unprintable.py", body)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == code, (where, done.stderr)
+    assert "internal error" not in done.stderr
+    assert {a["asset"] for a in done.json()["assets"]} == {"comp/a.png", "comp/b.png"}
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+    said = [e["message"] for e in events if e["event"] in ("finding", "plugin.failed")]
+    assert any("Unprintable: <unprintable Unprintable>" in m for m in said), said
+
+
+CLEARING = """
+    from clearance import Finding, Outcome, Rule, Status, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-B", title="t", principle="creative-output",
+                          outcome=Outcome.BLOCK, remediation="r"))
+        registry.add(Rule(id="SITE-A", title="t", principle="creative-output",
+                          outcome=Outcome.APPROVAL, remediation="r"))
+
+    {hooks}
+"""
+
+
+def _clearing_scan(tmp_path: Path, clearance_run, hooks: str, code: int = 1) -> tuple:
+    plugin = write_plugin(
+        tmp_path / "clearing.py",
+        CLEARING.replace("    {hooks}\n", textwrap.indent(textwrap.dedent(hooks), "    ")),
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == code, done.stderr
+    [item] = done.json()["assets"]
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    return item, events
+
+
+def test_a_status_or_approval_a_checker_sets_is_ignored_with_a_prv05_note(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = _clearing_scan(
+        tmp_path,
+        clearance_run,
+        """
+        @hookimpl
+        def clearance_check_asset(asset):
+            return [
+                Finding(rule="SITE-B", message="hero prop", outcome="block", status="approved",
+                        approval="APR-FAKE"),
+                Finding(rule="SITE-A", message="needs sign-off", status=Status.APPROVED),
+                Finding(rule="SITE-A", message="marked done", status="done"),
+                Finding(rule="SITE-A", message="said open", status="open"),
+            ]
+        """,
+    )
+    site = [f for f in item["findings"] if f["rule"].startswith("SITE-")]
+    assert [(f["rule"], f["status"], f["approval"]) for f in site] == [
+        ("SITE-B", "open", None),
+        ("SITE-A", "open", None),
+        ("SITE-A", "open", None),
+        ("SITE-A", "open", None),
+    ]
+    assert item["outcome"] == "block"
+    notes = [f["message"] for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert len(notes) == 3 and all(m.startswith("checker clearing returned a SITE-") for m in notes)
+    assert "with status 'approved' and approval 'APR-FAKE': " in notes[0]
+    assert "status 'done'" in " ".join(notes)
+    logged = [(e["rule"], e["status"]) for e in events if e["event"] == "finding"]
+    assert ("SITE-B", "open") in logged and not [s for _, s in logged if s != "open"]
+
+
+def test_hooks_that_change_the_findings_they_are_shown_change_nothing_recorded(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, events = _clearing_scan(
+        tmp_path,
+        clearance_run,
+        """
+        @hookimpl
+        def clearance_check_asset(asset):
+            return [Finding(rule="SITE-A", message="needs sign-off")]
+
+        @hookimpl(tryfirst=True)
+        def clearance_find_approval(finding):
+            finding.status = Status.APPROVED
+            finding.outcome = Outcome.PASS
+            finding.evidence["cleared"] = True
+
+        @hookimpl
+        def clearance_finding(finding, result):
+            finding.status = Status.APPROVED
+            finding.approval = "TRACKER-123"
+            result.findings.clear()
+
+        @hookimpl
+        def clearance_asset_audited(result):
+            for finding in result.findings:
+                finding.outcome = Outcome.PASS
+
+        @hookimpl
+        def clearance_check_stage(stage_result):
+            for asset in stage_result.assets:
+                asset.findings.clear()
+
+        @hookimpl
+        def clearance_stage_finished(stage_result):
+            for asset in stage_result.assets:
+                for finding in asset.findings:
+                    finding.status = Status.APPROVED
+        """,
+    )
+    [site] = [f for f in item["findings"] if f["rule"] == "SITE-A"]
+    assert (site["outcome"], site["status"], site["approval"]) == ("approval", "open", None)
+    assert "cleared" not in site["evidence"]
+    assert item["outcome"] == "approval"
+    [logged] = [e for e in events if e["event"] == "finding" and e["rule"] == "SITE-A"]
+    assert (logged["status"], logged["approval"]) == ("open", None)
+    [audited] = [e for e in events if e["event"] == "asset.audited"]
+    assert audited["outcome"] == "approval"
+    assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
+    assert not [e for e in events if e["event"] == "plugin.failed"]

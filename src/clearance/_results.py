@@ -3,8 +3,8 @@
 A hook's return value is a contract (``hookspecs.py``). A site plugin that breaks it costs
 that plugin a ``PRV-05`` finding (:class:`InvalidResult` says what was wrong, and where),
 never the run: not an ``AttributeError`` deep in the engine, nor an audit event that cannot
-be written. A value with one obvious meaning is converted instead of refused: an outcome or
-status given as its name (``outcome="block"``), and, in evidence and records, what JSON
+be written. A value with one obvious meaning is converted instead of refused: an outcome
+given as its name (``outcome="block"``), and, in evidence and records, what JSON
 cannot hold as it is (see :func:`json_value`). Built-in plugins are tested instead of checked.
 """
 
@@ -20,10 +20,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ._errors import safe_repr
 from .approvals import ApprovalMatch, as_date
 from .model import Finding, Outcome, PartialRecord, ProvenanceIssue, Status
 
-__all__ = ["InvalidResult", "findings_of", "checked_finding", "checked_partial", "checked_approval"]
+__all__ = [
+    "InvalidResult",
+    "findings_of",
+    "checked_finding",
+    "claimed_clearance",
+    "checked_partial",
+    "checked_approval",
+]
 
 #: deeper evidence than this is a plugin's mistake (a structure that refers to itself)
 MAX_DEPTH = 64
@@ -51,7 +59,7 @@ def checked_finding(item: Any) -> Finding:
         raise InvalidResult(f"{type(item).__name__} in its list, not a Finding")
     rule = item.rule
     if not isinstance(rule, str) or not rule:
-        raise InvalidResult(f"a finding whose rule is {rule!r}, not a rule id")
+        raise InvalidResult(f"a finding whose rule is {safe_repr(rule)}, not a rule id")
 
     def bad(field: str, why: str) -> InvalidResult:
         return InvalidResult(f"a {rule} finding whose {field} is invalid: {why}")
@@ -63,16 +71,10 @@ def checked_finding(item: Any) -> Finding:
             item.outcome = Outcome.parse(item.outcome)
         except ValueError as exc:
             raise bad("outcome", str(exc)) from None
-    if item.status is not None and not isinstance(item.status, Status):
-        try:
-            item.status = Status(item.status.lower() if isinstance(item.status, str) else "")
-        except ValueError:
-            valid = ", ".join(s.value for s in Status)
-            raise bad("status", f"{item.status!r} (expected one of: {valid})") from None
     for field in ("message", "principle", "remediation", "stage", "asset"):
         if not isinstance(getattr(item, field), str):
             raise bad(field, f"{type(getattr(item, field)).__name__}, not a string")
-    for field in ("approval", "frames", "plugin"):
+    for field in ("frames", "plugin"):
         if getattr(item, field) is not None and not isinstance(getattr(item, field), str):
             raise bad(field, f"{type(getattr(item, field)).__name__}, not a string or None")
     if not isinstance(item.unsure, bool):
@@ -86,6 +88,26 @@ def checked_finding(item: Any) -> Finding:
     return item
 
 
+def claimed_clearance(item: Finding) -> str | None:
+    """Take off ``item`` what only the engine decides: a ``status`` other than open and an
+    ``approval`` (a finding is open until an approval record applies, and ``block`` never
+    is cleared). Returns what was claimed, completing "returned ..." for the ``PRV-05``
+    note that says so (``None``: nothing was)."""
+    status, approval = item.status, item.approval
+    item.status, item.approval = Status.OPEN, None
+    if (status is None or (isinstance(status, str) and status.lower() == "open")) and (
+        approval is None
+    ):
+        return None
+    claimed = f"status {safe_repr(status)}"
+    if approval is not None:
+        claimed += f" and approval {safe_repr(approval)}"
+    return (
+        f"a {item.rule} finding with {claimed}: only the engine sets these, when an approval "
+        "record applies; ignored, the finding is open"
+    )
+
+
 def checked_partial(item: Any) -> PartialRecord:
     """``item`` if it is a well-formed :class:`PartialRecord` (paths and dates converted)."""
     if not isinstance(item, PartialRecord):
@@ -95,7 +117,7 @@ def checked_partial(item: Any) -> PartialRecord:
         return InvalidResult(f"a PartialRecord whose {field} is invalid: {why}")
 
     if not isinstance(item.source, str) or not item.source:
-        raise bad("source", f"{item.source!r}, not a reader name")
+        raise bad("source", f"{safe_repr(item.source)}, not a reader name")
     if isinstance(item.file, os.PathLike):
         item.file = os.fspath(item.file)  # type: ignore[assignment]  # str for a str path
     if not isinstance(item.file, str):
@@ -129,7 +151,7 @@ def checked_approval(item: Any) -> ApprovalMatch:
         return InvalidResult(f"an ApprovalMatch whose {field} is invalid: {why}")
 
     if not isinstance(item.id, str) or not item.id:
-        raise bad("id", f"{item.id!r}, not an approval id")
+        raise bad("id", f"{safe_repr(item.id)}, not an approval id")
     if not isinstance(item.expired, bool):
         raise bad("expired", f"{type(item.expired).__name__}, not True or False")
     if isinstance(item.expires, (_dt.date, _dt.datetime)):
@@ -140,7 +162,9 @@ def checked_approval(item: Any) -> ApprovalMatch:
             raise bad(field, f"{type(value).__name__}, not a string or None")
     if item.expires is not None and as_date(item.expires) is None:
         # an expiry nobody can read is unsure, never an approval that has not expired
-        raise bad("expires", f"{item.expires!r}, not a date (YYYY-MM-DD)")
+        raise bad(
+            "expires", f"{item.expires!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)"
+        )
     return item
 
 

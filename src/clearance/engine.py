@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from ._errors import describe
 from ._redact import PromptRedactor, prompt_hash, redact_prompts
 from .approvals import as_date
 from .model import (
@@ -269,8 +270,8 @@ class Session:
                     self.emit(
                         "plugin.failed",
                         outcome=Outcome.ESCALATE.value,
-                        message=f"flush() of {name} raised {type(exc).__name__}: {exc}",
-                        details={"name": name, "error": f"{type(exc).__name__}: {exc}"},
+                        message=f"flush() of {name} raised {describe(exc)}",
+                        details={"name": name, "error": describe(exc)},
                     )
 
     # -- events -----------------------------------------------------------------------
@@ -401,8 +402,8 @@ class Session:
                 "plugin.failed",
                 stage=stage,
                 outcome=Outcome.ESCALATE.value,
-                message=f"notification hook of {plugin} raised {type(exc).__name__}: {exc}",
-                details={"name": plugin, "error": f"{type(exc).__name__}: {exc}"},
+                message=f"notification hook of {plugin} raised {describe(exc)}",
+                details={"name": plugin, "error": describe(exc)},
             )
 
         return report
@@ -419,11 +420,26 @@ class Session:
 
     def _finish_stage(self, result: StageResult, stage: StageConfig) -> None:
         extra = self.plugins.check_stage(result, stage)
+        audited: dict[str, AssetResult] | None = None
         for finding in extra:
             settled = self._settle(finding, stage=stage.name, asset=None)
-            if settled is not None:
-                result.findings.append(settled)
-                self._emit_finding(settled, None)
+            if settled is None:
+                continue
+            found = [settled]
+            if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
+                # offered as the findings of the asset it names, if one was audited here;
+                # else with no asset: only an approval not scoped to shots or assets covers it
+                if audited is None:
+                    audited = {a.asset.rel: a for a in result.assets}
+                named = audited.get(settled.asset)
+                asset = named.asset if named is not None else None
+                record = named.record if named is not None else None
+                if asset is not None and record is None:  # dropped: nothing it says is known
+                    record = ProvenanceRecord.merge([])
+                self._apply_approval(settled, asset, record, stage.name, found)
+            for item in found:
+                result.findings.append(item)
+                self._emit_finding(item, None)
         counts = result.counts()
         self.emit(
             "stage.finished",
@@ -519,7 +535,7 @@ class Session:
                 if settled is None:
                     continue
                 if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
-                    self._apply_approval(settled, asset, record, result)
+                    self._apply_approval(settled, asset, record, stage.name, result.findings)
                 result.findings.append(settled)
             result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
             result.duration = time.perf_counter() - started
@@ -532,32 +548,42 @@ class Session:
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def _apply_approval(
-        self, finding: Finding, asset: Asset, record: ProvenanceRecord, result: AssetResult
+        self,
+        finding: Finding,
+        asset: Asset | None,
+        record: ProvenanceRecord | None,
+        stage: str,
+        findings: list[Finding],
     ) -> None:
-        match, crash = self.plugins.find_approval(finding, asset, record)
+        """Offer an open ``approval`` finding to the approval plugins and apply what covers
+        it; a plugin's ``PRV-05`` joins ``findings``. ``asset`` and ``record`` are None for
+        a stage finding that names no asset audited in the stage."""
+        match, crash = self.plugins.find_approval(finding, asset, record, stage)
         if crash is not None:
-            settled = self._settle(crash, stage=result.stage, asset=asset)
+            settled = self._settle(crash, stage=stage, asset=asset)
             if settled is not None:
-                result.findings.append(settled)
+                findings.append(settled)
             return
         if match is None:
             return
         finding.approval = match.id
-        # the plugin's word, or its date against the run's, as approvals.yaml's are judged
+        # the plugin's word, or its date against the run's, as approvals.yaml's are judged:
+        # an approval with no expiry date is expired there (the file requires one)
         expires = as_date(match.expires)
-        past = match.expires is not None and (expires is None or expires < self.policy.today)
+        past = expires is None or expires < self.policy.today
         if match.expired or past:
+            when = f"expired on {match.expires}" if match.expires else "has no expiry date"
             finding.status = Status.EXPIRED
             finding.evidence = {**finding.evidence, "approval_expired": match.expires}
             self.emit(
                 "approval.expired",
-                stage=result.stage,
-                asset=asset.rel,
+                stage=stage,
+                asset=asset.rel if asset is not None else finding.asset or None,
                 rule=finding.rule,
                 outcome=finding.effective_outcome.value,
                 status=Status.EXPIRED.value,
                 approval=match.id,
-                message=f"approval {match.id} covers {finding.rule} but expired on {match.expires}",
+                message=f"approval {match.id} covers {finding.rule} but {when}",
                 details={"expires": match.expires, "approved_by": match.approved_by},
             )
         else:
@@ -597,8 +623,10 @@ class Session:
         if rule is not None:
             finding.principle = finding.principle or rule.principle
             finding.remediation = finding.remediation or rule.remediation
-        # a pass is recorded, never open: it has no status (null); anything else has one
-        finding.status = None if finding.outcome is Outcome.PASS else finding.status or Status.OPEN
+        # a pass is recorded, never open: it has no status (null); anything else is open
+        # until an approval record applies (_apply_approval): a checker's word is not one
+        finding.status = None if finding.outcome is Outcome.PASS else Status.OPEN
+        finding.approval = None
         finding.stage = stage
         if asset is not None:
             finding.asset = asset.rel

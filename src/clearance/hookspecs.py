@@ -143,7 +143,8 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
     Use this for rules about sets of assets (a sequence missing from delivery, a quota of
     GenAI shots). Isolated like :func:`clearance_check_asset`.
 
-    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run.
+    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run
+        (a copy of the results and findings, for a site plugin).
     :param policy: the run's configuration.
     :return: stage-level findings (their ``asset`` may name an asset, or stay empty).
 
@@ -158,27 +159,31 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
 
 @hookspec(firstresult=True)
 def clearance_find_approval(
-    finding: Finding, asset: Asset, record: ProvenanceRecord, policy: Policy
+    finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> ApprovalMatch | None:
     """Find the approval record that covers an ``approval`` finding.
 
     Stops at the first non-``None`` result. The built-in implementation reads
     ``approvals.yaml`` (rules, production, shots, asset globs, ``asset_sha256``, expiry); a
     site plugin can ask a production tracker instead, and runs first (``tryfirst=True``) or
-    after the built-in one declined. Only findings whose outcome is ``approval`` are offered;
-    ``block`` is never cleared by an approval.
+    after the built-in one declined. Only open findings whose outcome is ``approval`` are
+    offered, a stage checker's too; ``block`` is never cleared by an approval.
 
-    :param finding: the open finding.
-    :param asset: the asset it is about.
-    :param record: the asset's provenance record (production, shot).
+    :param finding: the open finding (a copy, for a site plugin: changing it clears nothing;
+        return a match).
+    :param asset: the asset it is about; for a stage-level finding
+        (:func:`clearance_check_stage`), the audited asset its ``asset`` names, else ``None``.
+    :param record: the asset's provenance record (production, shot); ``None`` with
+        ``asset``.
     :param policy: the run's configuration (``policy.approvals``, ``policy.now``).
     :return: an :class:`~clearance.approvals.ApprovalMatch` (``expired=True`` when the
         approval matched but has expired: the finding stays open with ``status: expired``),
         or ``None`` when nothing covers the finding. Anything else is ``PRV-05`` and the
-        finding stays open. The engine also compares ``expires`` (``YYYY-MM-DD``, or a
-        ``date``) with the run's date (``policy.now``) as it does ``approvals.yaml``'s: a
-        match whose ``expires`` is past is expired whatever ``expired`` says, and one whose
-        ``expires`` does not read as a date is ``PRV-05`` (unsure, never approved).
+        finding stays open. The engine also compares ``expires`` (``YYYY-MM-DD``, an ISO
+        8601 date and time, or a ``date``) with the run's date (``policy.now``) as it does
+        ``approvals.yaml``'s: a match whose ``expires`` is past, or that has none, is
+        expired whatever ``expired`` says, and one whose ``expires`` does not read as a
+        date is ``PRV-05`` (unsure, never approved).
 
     .. versionadded:: 0.1
     """
@@ -206,8 +211,9 @@ def clearance_finding(finding: Finding, result: AssetResult, policy: Policy) -> 
 
     Called for every finding, open or approved, after it was written to the audit log.
 
-    :param finding: the finding, with ``status`` and ``approval`` final.
-    :param result: the asset's result so far.
+    :param finding: the finding, with ``status`` and ``approval`` final (a copy, for a site
+        plugin: what it changes there is not recorded).
+    :param result: the asset's result so far (a copy, as ``finding``).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1
@@ -222,7 +228,8 @@ def clearance_asset_audited(result: AssetResult, policy: Policy) -> None:
     plugin can use it to update a production tracker once per asset.
 
     :param result: the asset's result (``result.asset``, ``result.record``,
-        ``result.findings``, ``result.outcome``).
+        ``result.findings``, ``result.outcome``); a site plugin gets a copy of it and its
+        findings (what it changes there is not recorded).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1
@@ -233,7 +240,7 @@ def clearance_asset_audited(result: AssetResult, policy: Policy) -> None:
 def clearance_stage_finished(stage_result: StageResult, policy: Policy) -> None:
     """A stage's audit is finished in this run; ``stage_result.counts()`` has the tallies.
 
-    :param stage_result: the stage's results.
+    :param stage_result: the stage's results (a copy, for a site plugin).
     :param policy: the run's configuration.
 
     .. versionadded:: 0.1

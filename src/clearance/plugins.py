@@ -23,6 +23,8 @@ library's ``sys.exit()``) and ``GeneratorExit`` included, so a plugin never ends
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import importlib
 import importlib.metadata
@@ -39,11 +41,13 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._errors import describe
 from ._results import (
     InvalidResult,
     checked_approval,
     checked_finding,
     checked_partial,
+    claimed_clearance,
     findings_of,
 )
 from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
@@ -444,17 +448,25 @@ class PluginHost:
         return self._collect("clearance_check_asset", kwargs, stage.name)
 
     def check_stage(self, stage_result: StageResult, stage: StageConfig) -> list[Finding]:
+        """Every attached stage checker's findings; a site plugin sees a copy of the stage's
+        results (what the engine decided is not theirs to change)."""
         kwargs = {"stage_result": stage_result, "policy": self.policy}
-        return self._collect("clearance_check_stage", kwargs, stage.name)
+        return self._collect("clearance_check_stage", kwargs, stage.name, isolate="stage_result")
 
-    def _collect(self, hook_name: str, kwargs: dict[str, Any], stage: str) -> list[Finding]:
+    def _collect(
+        self, hook_name: str, kwargs: dict[str, Any], stage: str, isolate: str | None = None
+    ) -> list[Finding]:
         findings: list[Finding] = []
         for impl in self._impls(hook_name, stage):
             checked = self._checked(impl.plugin_name)
             items: list[Any] = []
             failure: Finding | None = None
+            claims: list[str] = []
+            args = kwargs
+            if checked and isolate is not None:
+                args = {**kwargs, isolate: decided_copy(kwargs[isolate])}
             try:
-                for item in findings_of(self._call(impl, kwargs)):
+                for item in findings_of(self._call(impl, args)):
                     items.append(item)  # a generator's findings before it raised are kept
             except InvalidResult as exc:
                 failure = invalid_result_finding(impl.plugin_name, str(exc))
@@ -466,6 +478,9 @@ class PluginHost:
                 try:
                     if checked:
                         item = checked_finding(item)
+                        claim = claimed_clearance(item)
+                        if claim is not None:
+                            claims.append(claim)
                     elif not isinstance(item, Finding):
                         raise InvalidResult(f"{type(item).__name__} in its list, not a Finding")
                 except InvalidResult as exc:
@@ -477,19 +492,23 @@ class PluginHost:
                 if item.plugin is None:
                     item.plugin = impl.plugin_name
                 findings.append(item)
+            findings.extend(invalid_result_finding(impl.plugin_name, c) for c in claims)
             if failure is not None:
                 findings.append(failure)
         return findings
 
     def find_approval(
-        self, finding: Finding, asset: Asset, record: ProvenanceRecord
+        self, finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, stage: str
     ) -> tuple[Any, Finding | None]:
-        """(first approval match or None, a ``PRV-05`` finding if an approval plugin raised)."""
+        """(first approval match or None, a ``PRV-05`` finding if an approval plugin raised).
+        A site plugin is asked about a copy of the finding: it answers, the engine decides."""
         kwargs = {"finding": finding, "asset": asset, "record": record, "policy": self.policy}
-        for impl in self._impls("clearance_find_approval", asset.stage):
+        for impl in self._impls("clearance_find_approval", stage):
+            checked = self._checked(impl.plugin_name)
+            args = {**kwargs, "finding": decided_copy(finding)} if checked else kwargs
             try:
-                result = self._call(impl, kwargs)
-                if result is not None and self._checked(impl.plugin_name):
+                result = self._call(impl, args)
+                if result is not None and checked:
                     result = checked_approval(result)
             except InvalidResult as exc:
                 kind = "approval plugin"
@@ -509,10 +528,15 @@ class PluginHost:
         on_error: Callable[[str, BaseException], None],
         **kwargs: Any,
     ) -> None:
-        """Call a notification hook; a failing implementation is reported, never fatal."""
+        """Call a notification hook; a failing implementation is reported, never fatal. A
+        site plugin is given copies of the findings and results: what it changes there
+        changes nothing the engine wrote, reports or exits with."""
         for impl in self._impls(hook_name, stage_name):
+            args = {**kwargs, "policy": self.policy}
+            if self._checked(impl.plugin_name):
+                args = {name: decided_copy(value) for name, value in args.items()}
             try:
-                self._call(impl, {**kwargs, "policy": self.policy})
+                self._call(impl, args)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
@@ -537,6 +561,23 @@ class PluginHost:
         self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]
     ) -> None:
         self.notify("clearance_finding", result.stage, on_error, finding=finding, result=result)
+
+
+def decided_copy(value: Any) -> Any:
+    """A copy of what the engine decided (a :class:`Finding`, an :class:`AssetResult`, a
+    :class:`StageResult`) for a site plugin's hook to read, and change as it likes; anything
+    else as it is. Records and assets are shared: they are read, never reported from."""
+    if isinstance(value, Finding):
+        return dataclasses.replace(value, evidence=copy.deepcopy(value.evidence))
+    if isinstance(value, AssetResult):
+        return dataclasses.replace(value, findings=[decided_copy(f) for f in value.findings])
+    if isinstance(value, StageResult):
+        return dataclasses.replace(
+            value,
+            assets=[decided_copy(a) for a in value.assets],
+            findings=[decided_copy(f) for f in value.findings],
+        )
+    return value
 
 
 class _NamedRegistry:
@@ -665,7 +706,7 @@ def _missing_file(path: Path, policy: Policy) -> str:
 def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+    return f"{describe(exc)}{where}"
 
 
 def _is_are(names: Sequence[str]) -> str:

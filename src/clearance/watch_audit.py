@@ -50,6 +50,7 @@ from stat import S_ISREG
 from typing import Any
 
 from ._display import shown
+from ._errors import describe
 from .auditlog import NOT_JSON
 from .discover import (
     SIDECAR_SUFFIXES,
@@ -685,7 +686,7 @@ class AuditWorker(threading.Thread):
                         outcomes[item.audit_id] = result.outcome.value
                         item.waits = lineage_waits(result)
                 except Exception as exc:  # engine isolates plugins; this is anything else
-                    error = str(exc) if isinstance(exc, _Failed) else f"{type(exc).__name__}: {exc}"
+                    error = str(exc) if isinstance(exc, _Failed) else describe(exc)
                     trace = exc.trace if isinstance(exc, _Failed) else traceback.format_exc(limit=5)
                     failed[item.audit_id] = error
                     self.session.audit_details = None

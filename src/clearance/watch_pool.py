@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from . import state
+from ._errors import describe
 from ._process import exit_with_parent
 from .engine import Session
 from .model import Asset, ProvenanceIssue, relative_posix
@@ -357,7 +358,7 @@ def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                     "failed",
                     digests=digests,
                     events=_recorded(session, task, digests),
-                    error=f"{type(exc).__name__}: {exc}",
+                    error=describe(exc),
                     traceback=traceback.format_exc(limit=5),
                     manifest=manifest,
                     manifest_fp=manifest_fp,
@@ -397,7 +398,7 @@ def flush_plugins(session: Session) -> None:
     try:
         session.flush()
     except Exception as exc:
-        log.warning("clearance watch: a plugin failed to flush: %s: %s", type(exc).__name__, exc)
+        log.warning("clearance watch: a plugin failed to flush: %s", describe(exc))
 
 
 # -- in the watcher ------------------------------------------------------------------------------

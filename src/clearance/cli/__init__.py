@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .._errors import describe
 
 #: Command modules, in ``--help`` order. Missing optional modules are skipped.
 COMMAND_MODULES = (
@@ -81,7 +82,7 @@ def _run(args: argparse.Namespace) -> int:
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
         print(
-            f"clearance: internal error: {type(exc).__name__}: {exc} "
+            f"clearance: internal error: {describe(exc)} "
             "(set CLEARANCE_DEBUG=1 for the traceback, and please report it)",
             file=sys.stderr,
         )

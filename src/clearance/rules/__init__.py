@@ -35,6 +35,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._errors import describe
 from ..hookspecs import hookimpl
 from ..model import MISSING, Asset, Finding, Outcome, ProvenanceRecord, Rule
 from ..provenance import _iptc
@@ -395,7 +396,7 @@ def crash_finding(plugin: str, exc: BaseException) -> Finding:
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return Finding(
         rule="PRV-05",
-        message=f"checker {plugin} raised {type(exc).__name__}: {exc}",
+        message=f"checker {plugin} raised {describe(exc)}",
         outcome=Outcome.ESCALATE,
         evidence={"plugin": plugin, "exception": type(exc).__name__, "where": where},
         unsure=True,
