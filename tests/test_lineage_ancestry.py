@@ -9,8 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from clearance.lineage import LineageStore
 from conftest import run_cli
-from test_lineage import genai_plate, sidecar, silent, single, write_config
+from test_lineage import genai_plate, record, sidecar, silent, single, write_config
 
 
 def _outcomes(root: Path, *args: str) -> dict[str, dict[str, Any]]:
@@ -77,3 +80,71 @@ def test_a_final_asset_built_on_an_ancestor_of_unknown_genai_status_escalates(
     assert not _open(assets[comp], "NFX-GP4")
     (gp4,) = _open(assets["delivery/d_v001.exr"], "NFX-GP4")
     assert gp4["outcome"] == "approval" and gp4["evidence"]["inherited_from"] == [known]
+
+
+# -------------------------------------------------------------------------------------------
+# Diamonds: one ancestor reached through several inputs
+# -------------------------------------------------------------------------------------------
+
+
+def _check(root: Path, rel: str) -> dict[str, Any]:
+    done = run_cli("check", str(root / rel), "--format", "json")
+    assert done.code in (0, 1), done.stderr
+    (asset,) = done.json()["assets"]
+    return asset
+
+
+@pytest.mark.parametrize("stale_first", [True, False], ids=["stale-first", "fresh-first"])
+def test_a_genai_ancestor_reached_through_a_fresh_input_counts_whatever_the_input_order(
+    tmp_path: Path, stale_first: bool
+) -> None:
+    """d is made from c1 and c2, both made from g. g turns GenAI and only c2 is re-audited:
+    c1's recorded summary still names g as a plain ancestor; c2's names it GenAI."""
+    write_config(
+        tmp_path,
+        [
+            {"name": "gen", "paths": ["gen"]},
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    g = single(tmp_path, "gen/g_v001.exr")
+    plain = {**genai_plate(), "generated": False, "source_type": "digitalCreation"}
+    sidecar(tmp_path, g, plain)
+    c1 = single(tmp_path, "comp/c1_v001.exr")
+    c2 = single(tmp_path, "comp/c2_v001.exr")
+    for comp in (c1, c2):
+        sidecar(tmp_path, comp, silent((g, "production_image"), use="temp"))
+    d = single(tmp_path, "delivery/d_v001.exr")
+    inputs = (c1, c2) if stale_first else (c2, c1)
+    sidecar(tmp_path, d, silent(*[(i, "production_image") for i in inputs]))
+    assert _outcomes(tmp_path)[d]["outcome"] == "pass"
+
+    sidecar(tmp_path, g, genai_plate())  # g turns out to be GenAI
+    assert _open(_check(tmp_path, g), "NFX-GP4")
+    sidecar(tmp_path, c2, {**silent((g, "production_image"), use="temp"), "shot": "sh011"})
+    assert _open(_check(tmp_path, c2), "IPTC-03")  # c2 re-audited: GenAI ancestry recorded
+    final = _check(tmp_path, d)
+    (gp4,) = _open(final, "NFX-GP4")
+    assert gp4["evidence"]["inherited_from"] == [g]
+    assert final["outcome"] == "block"  # IPTC-03: a final comp of GenAI material
+
+
+def test_a_stale_summary_never_hides_what_a_direct_input_or_another_summary_says(
+    tmp_path: Path,
+) -> None:
+    store = LineageStore(tmp_path / "state.db")
+    stale = {"genai": [], "unknown": [], "unresolved": [], "assets": ["g.exr"], "depth": 1}
+    fresh = {
+        "genai": [{"ref": "g.exr", "asset": "g.exr", "depth": 1, "generated": True}],
+        "unknown": [],
+        "unresolved": [],
+        "assets": ["g.exr"],
+        "depth": 1,
+    }
+    record(store, "g.exr", generated=True)
+    record(store, "c1.exr", inputs=[{"ref": "g.exr"}], ancestry=stale)
+    record(store, "c2.exr", inputs=[{"ref": "g.exr"}], ancestry=fresh)
+    for inputs in (["c1.exr", "g.exr"], ["c1.exr", "c2.exr"], ["c2.exr", "c1.exr"]):
+        found = store.ancestry([{"ref": r} for r in inputs], tmp_path, shallow=True)
+        assert [g["asset"] for g in found["genai"]] == ["g.exr"], inputs

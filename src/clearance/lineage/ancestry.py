@@ -93,7 +93,7 @@ class _Walk:
     """One ancestry walk: every asset expanded once, the current path kept to name cycles."""
 
     __slots__ = ("finder", "root", "max_depth", "shallow", "genai", "unknown", "unresolved",
-                 "cycle", "truncated", "depth", "expanded", "order", "via")  # fmt: skip
+                 "cycle", "truncated", "depth", "expanded", "order", "via", "genai_names")  # fmt: skip
 
     def __init__(self, finder: Finder, root: Path, max_depth: int, *, shallow: bool) -> None:
         self.finder = finder
@@ -109,6 +109,8 @@ class _Walk:
         self.expanded: set[str] = set()
         self.order: list[str] = []  # every ancestor, in the order found
         self.via = ""  # the direct input being walked
+        #: ancestors listed in ``genai``: each is listed once, however many inputs lead to it
+        self.genai_names: set[str] = set()
 
     def inputs(
         self, items: list[dict[str, Any]], depth: int, path: list[str]
@@ -149,15 +151,18 @@ class _Walk:
             node["cycle"] = True
             self.cycle = True
             return node
+        # what this row says counts even when the asset was met before (another input's
+        # summary, recorded before this row, may have listed it as not GenAI): GenAI or
+        # unknown wins over not GenAI, whichever input comes first
+        if genai:
+            self._genai(ref, row, depth, declared=not row.genai)
+        elif row.generated is None and row.asset not in self.unknown:
+            self.unknown.append(row.asset)
         if row.asset in self.expanded:
             node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
             return node
         self.expanded.add(row.asset)
         self.order.append(row.asset)
-        if genai:
-            self._genai(ref, row, depth, declared=not row.genai)
-        elif row.generated is None and row.asset not in self.unknown:
-            self.unknown.append(row.asset)
         if self.shallow and row.ancestry is not None:
             self._summarised(row.ancestry, depth, path)
             node["summarised"] = True  # its ancestors come from its recorded summary
@@ -177,8 +182,12 @@ class _Walk:
             self.cycle = True
         for entry in summary.get("genai", []):
             name = entry.get("asset") if isinstance(entry, dict) else None
-            if not isinstance(entry, dict) or name in path or name in self.expanded:
+            # dedupe the listing, not the fact: an ancestor another input's (older) summary
+            # listed as not GenAI is GenAI if this summary says so
+            if not isinstance(entry, dict) or name in path or name in self.genai_names:
                 continue
+            if name is not None:
+                self.genai_names.add(name)
             self.genai.append(
                 {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
             )
@@ -193,6 +202,10 @@ class _Walk:
         self.depth = max(self.depth, depth + int(summary.get("depth", 0)))
 
     def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
+        if row is not None:
+            if row.asset in self.genai_names:
+                return  # listed already, through another input
+            self.genai_names.add(row.asset)
         entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
         entry["via"] = self.via
         if row is not None:
