@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from clearance.lineage import LineageStore
+from clearance.lineage.ancestry import MAX_LISTED
 from conftest import run_cli
 from test_lineage import genai_plate, record, sidecar, silent, single, write_config
 
@@ -148,3 +149,52 @@ def test_a_stale_summary_never_hides_what_a_direct_input_or_another_summary_says
     for inputs in (["c1.exr", "g.exr"], ["c1.exr", "c2.exr"], ["c2.exr", "c1.exr"]):
         found = store.ancestry([{"ref": r} for r in inputs], tmp_path, shallow=True)
         assert [g["asset"] for g in found["genai"]] == ["g.exr"], inputs
+
+
+# -------------------------------------------------------------------------------------------
+# Large inputs: summaries stay bounded, nothing that decides a verdict is lost
+# -------------------------------------------------------------------------------------------
+
+
+def test_unresolved_inputs_are_capped_in_summaries_and_counted(tmp_path: Path) -> None:
+    """A sidecar declaring thousands of inputs the store does not know: each summary keeps
+    MAX_LISTED of them (in the order declared) and counts the rest, also downstream."""
+    write_config(
+        tmp_path,
+        [
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    count = MAX_LISTED + 700
+    refs = [(f"scans/s{i}.exr", "production_image") for i in range(count)]
+    comp = single(tmp_path, "comp/sh010_comp_v001.exr")
+    sidecar(tmp_path, comp, silent(*refs, *refs[:50], use="temp"))  # duplicates listed once
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent((comp, "production_image")))
+    assert _outcomes(tmp_path)[final]["outcome"] == "pass"
+    store = LineageStore(tmp_path / ".clearance" / "state.db", create=False)
+    try:
+        for name, omitted in [(comp, count - MAX_LISTED), (final, count - MAX_LISTED)]:
+            row = store.latest(name)
+            assert row is not None and row.ancestry is not None
+            assert row.ancestry["unresolved"] == [r for r, _ in refs[:MAX_LISTED]], name
+            assert row.ancestry["unresolved_omitted"] == omitted, name
+            assert "unknown_omitted" not in row.ancestry
+    finally:
+        store.close()
+
+
+def test_unknown_ancestors_are_capped_and_counted_and_never_lost(tmp_path: Path) -> None:
+    store = LineageStore(tmp_path / "state.db")
+    count = MAX_LISTED + 200
+    for i in range(count):
+        record(store, f"u/{i}.exr", generated=None)
+    inputs = [{"ref": f"u/{i}.exr"} for i in range(count)]
+    found = store.ancestry(inputs, tmp_path, shallow=True)
+    assert found["unknown"] == [f"u/{i}.exr" for i in range(MAX_LISTED)]
+    assert found["unknown_omitted"] == 200
+    summary = {k: v for k, v in found.items() if k != "tree"}
+    record(store, "comp.exr", inputs=inputs, ancestry=summary)
+    downstream = store.ancestry([{"ref": "comp.exr"}], tmp_path, shallow=True)
+    assert len(downstream["unknown"]) == MAX_LISTED and downstream["unknown_omitted"] == 200

@@ -137,10 +137,11 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {shown(names)}\n")
     else:
         out.write("GenAI ancestry: none known\n")
-    if ancestry["unresolved"]:
-        out.write(f"not audited: {shown(', '.join(ancestry['unresolved']))}\n")
-    if ancestry["unknown"]:
-        out.write(f"generated unknown: {shown(', '.join(ancestry['unknown']))}\n")
+    for key, label in (("unresolved", "not audited"), ("unknown", "generated unknown")):
+        if ancestry[key]:
+            more = ancestry.get(f"{key}_omitted")
+            tail = f" (and {more} more)" if more else ""
+            out.write(f"{label}: {shown(', '.join(ancestry[key]))}{tail}\n")
     if ancestry["cycle"]:
         out.write("the declared inputs contain a cycle (an asset listed as its own ancestor)\n")
 
