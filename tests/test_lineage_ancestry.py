@@ -13,6 +13,7 @@ import pytest
 
 from clearance.lineage import LineageStore
 from clearance.lineage.ancestry import MAX_LISTED
+from clearance.lineage.refs import _REAL_FOLDERS, normalise_ref
 from conftest import run_cli
 from test_lineage import genai_plate, record, sidecar, silent, single, write_config
 
@@ -198,3 +199,54 @@ def test_unknown_ancestors_are_capped_and_counted_and_never_lost(tmp_path: Path)
     record(store, "comp.exr", inputs=inputs, ancestry=summary)
     downstream = store.ancestry([{"ref": "comp.exr"}], tmp_path, shallow=True)
     assert len(downstream["unknown"]) == MAX_LISTED and downstream["unknown_omitted"] == 200
+
+
+# -------------------------------------------------------------------------------------------
+# A show reached through a symlinked mount
+# -------------------------------------------------------------------------------------------
+
+
+def test_absolute_refs_through_a_symlinked_show_mount_resolve(tmp_path: Path) -> None:
+    """/jobs/SHOW01 → /mnt/nas/SHOW01: the root is recorded as its real path, the DCC writes
+    refs with the path the artist sees."""
+    real = tmp_path / "nas" / "SHOW01"
+    real.mkdir(parents=True)
+    mount = tmp_path / "jobs"
+    mount.symlink_to(real, target_is_directory=True)
+    write_config(
+        real,
+        [
+            {"name": "gen", "paths": ["gen"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    plate = single(real, "gen/plate_v001.exr")
+    sidecar(real, plate, genai_plate())
+    refs = {
+        "delivery/abs_v001.exr": str(mount / plate),
+        "delivery/url_v001.exr": (mount / plate).as_uri(),
+        "delivery/outside_v001.exr": str(tmp_path / "elsewhere" / "plate_v001.exr"),
+    }
+    for final, ref in refs.items():
+        single(real, final)
+        sidecar(real, final, silent((ref, "production_image")))
+
+    assets = _outcomes(mount)  # scanned as the artist sees it
+    for final in ("delivery/abs_v001.exr", "delivery/url_v001.exr"):
+        (gp4,) = _open(assets[final], "NFX-GP4")
+        assert gp4["evidence"]["inherited_from"] == [plate], final
+    assert not _open(assets["delivery/outside_v001.exr"], "NFX-GP4")  # really outside
+
+    tree = run_cli("lineage", "delivery/abs_v001.exr", cwd=mount)
+    assert tree.code == 0, tree.stderr
+    assert f"GenAI ancestry: 1 GenAI ancestor(s): {plate} (depth 1)" in tree.stdout
+
+
+def test_a_symlinked_folder_is_resolved_once_however_many_refs_name_it(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    (real / "plates").mkdir(parents=True)
+    (tmp_path / "mount").symlink_to(real, target_is_directory=True)
+    _REAL_FOLDERS.clear()
+    names = [normalise_ref(f"{tmp_path}/mount/plates/p{i}.exr", real) for i in range(500)]
+    assert names == [f"plates/p{i}.exr" for i in range(500)]
+    assert list(_REAL_FOLDERS) == [f"{tmp_path.as_posix()}/mount/plates"]
