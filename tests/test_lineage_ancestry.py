@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from clearance.lineage import LineageStore
-from clearance.lineage.ancestry import MAX_LISTED
+from clearance.lineage.ancestry import MAX_DEPTH, MAX_LISTED
 from clearance.lineage.refs import _REAL_FOLDERS, normalise_ref
 from conftest import run_cli
 from test_lineage import genai_plate, record, sidecar, silent, single, write_config
@@ -250,3 +250,34 @@ def test_a_symlinked_folder_is_resolved_once_however_many_refs_name_it(tmp_path:
     names = [normalise_ref(f"{tmp_path}/mount/plates/p{i}.exr", real) for i in range(500)]
     assert names == [f"plates/p{i}.exr" for i in range(500)]
     assert list(_REAL_FOLDERS) == [f"{tmp_path.as_posix()}/mount/plates"]
+
+
+# -------------------------------------------------------------------------------------------
+# `clearance lineage` on chains deeper than the walk follows
+# -------------------------------------------------------------------------------------------
+
+
+def test_lineage_cli_never_says_none_known_when_the_walk_stopped_at_the_depth_limit(
+    tmp_path: Path,
+) -> None:
+    write_config(tmp_path, [{"name": "comp", "paths": ["."]}])
+    store = LineageStore(tmp_path / ".clearance" / "state.db")
+    deep = MAX_DEPTH + 8
+    for i in range(deep + 1):
+        inputs = [{"ref": f"a{i + 1}.exr"}] if i < deep else []
+        record(store, f"a{i}.exr", generated=i == deep, inputs=inputs)
+    # as a scan records it: a0's summary (each input's summary in turn) names the GenAI end
+    genai = [{"ref": "a1.exr", "asset": f"a{deep}.exr", "depth": deep, "generated": True}]
+    summary = {"genai": genai, "unknown": [], "unresolved": [], "assets": [], "depth": deep}
+    record(store, "a0.exr", inputs=[{"ref": "a1.exr"}], ancestry=summary)
+    store.close()
+
+    recorded = run_cli("lineage", "a0.exr", cwd=tmp_path)
+    assert recorded.code == 0, recorded.stderr
+    assert "none known" not in recorded.stdout
+    assert f"as recorded when audited: a{deep}.exr (depth {deep})" in recorded.stdout
+    assert "incomplete: inputs deeper than" in recorded.stdout
+    unrecorded = run_cli("lineage", "a1.exr", cwd=tmp_path)  # no summary recorded with it
+    assert unrecorded.code == 0, unrecorded.stderr
+    assert "none known" not in unrecorded.stdout
+    assert "GenAI ancestry: unknown (unsure)" in unrecorded.stdout
