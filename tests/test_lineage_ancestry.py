@@ -15,7 +15,7 @@ from clearance.lineage import LineageStore
 from clearance.lineage.ancestry import MAX_DEPTH, MAX_LISTED
 from clearance.lineage.refs import _REAL_FOLDERS, normalise_ref
 from conftest import run_cli
-from test_lineage import genai_plate, record, sidecar, silent, single, write_config
+from test_lineage import genai_plate, record, sequence, sidecar, silent, single, write_config
 
 
 def _outcomes(root: Path, *args: str) -> dict[str, dict[str, Any]]:
@@ -281,3 +281,41 @@ def test_lineage_cli_never_says_none_known_when_the_walk_stopped_at_the_depth_li
     assert unrecorded.code == 0, unrecorded.stderr
     assert "none known" not in unrecorded.stdout
     assert "GenAI ancestry: unknown (unsure)" in unrecorded.stdout
+
+
+# -------------------------------------------------------------------------------------------
+# A sidecar that names the asset itself as its input
+# -------------------------------------------------------------------------------------------
+
+
+def test_an_input_naming_the_asset_itself_is_prv02_naming_the_field(tmp_path: Path) -> None:
+    write_config(tmp_path, [{"name": "delivery", "paths": ["delivery"], "final": True}])
+    plain = single(tmp_path, "delivery/self_v001.exr")
+    sidecar(tmp_path, plain, silent(("other.exr", "production_image"), (plain, "production_image")))
+    absolute = single(tmp_path, "delivery/abs_v001.exr")
+    sidecar(tmp_path, absolute, silent((str(tmp_path / absolute), "production_image")))
+    seq = sequence(tmp_path, "delivery/seq_v001.####.exr")
+    sidecar(tmp_path, seq, silent(("delivery/seq_v001.1002.exr", "production_image")))
+    by_id = single(tmp_path, "delivery/id_v001.exr")
+    sidecar(
+        tmp_path,
+        by_id,
+        {**silent(("SHOW01-0042", "production_image")), "x-asset-id": "SHOW01-0042"},
+    )
+    fine = single(tmp_path, "delivery/fine_v001.exr")
+    sidecar(tmp_path, fine, silent(("delivery/self_v002.exr", "production_image")))
+
+    assets = _outcomes(tmp_path)
+    for rel, field in [
+        (plain, "steps[0].inputs[1].ref"),
+        (absolute, "steps[0].inputs[0].ref"),
+        (seq, "steps[0].inputs[0].ref"),
+        (by_id, "steps[0].inputs[0].ref"),
+    ]:
+        asset = assets[rel]
+        assert asset["outcome"] == "escalate", (rel, asset["findings"])
+        (prv02,) = _open(asset, "PRV-02")
+        assert prv02["outcome"] == "escalate"
+        assert [e["field"] for e in prv02["evidence"]["errors"]] == [field], rel
+        assert "the asset itself" in prv02["message"]
+    assert assets[fine]["outcome"] == "pass"
