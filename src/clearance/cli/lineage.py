@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._display import shown
-from ..lineage import AssetRow, LineageError, LineageStore, iter_tree, normalise_ref
+from ..lineage import (
+    MAX_DEPTH,
+    AssetRow,
+    LineageError,
+    LineageStore,
+    iter_tree,
+    normalise_ref,
+)
 from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for, report_output
 
 
@@ -130,19 +137,43 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         out.write("(no declared inputs)\n")
     genai = ancestry["genai"]
     out.write("\n")
+    # a walk stopped at the depth limit has not seen everything: never "none known"
+    cut = any(node.get("truncated") for _, node in nodes)
     if genai:
-        names = ", ".join(
-            f"{g.get('asset') or g.get('ref')} (depth {g.get('depth')})" for g in genai
-        )
-        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {shown(names)}\n")
-    else:
+        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {_names(genai)}\n")
+    elif not cut:
         out.write("GenAI ancestry: none known\n")
-    if ancestry["unresolved"]:
-        out.write(f"not audited: {shown(', '.join(ancestry['unresolved']))}\n")
-    if ancestry["unknown"]:
-        out.write(f"generated unknown: {shown(', '.join(ancestry['unknown']))}\n")
+    else:
+        recorded = row.ancestry.get("genai") if isinstance(row.ancestry, dict) else None
+        if recorded:  # the audit's own walk (each input's summary) reached further
+            out.write(
+                f"GenAI ancestry: {len(recorded)} GenAI ancestor(s) as recorded when audited: "
+                f"{_names(recorded)}\n"
+            )
+        else:
+            out.write("GenAI ancestry: unknown (unsure): the walk stopped at the depth limit\n")
+    if cut:
+        out.write(
+            f"incomplete: inputs deeper than {MAX_DEPTH} generations were not followed here "
+            "(marked 'depth limit' above)\n"
+        )
+    for key, label in (("unresolved", "not audited"), ("unknown", "generated unknown")):
+        if ancestry[key]:
+            more = ancestry.get(f"{key}_omitted")
+            tail = f" (and {more} more)" if more else ""
+            out.write(f"{label}: {shown(', '.join(ancestry[key]))}{tail}\n")
     if ancestry["cycle"]:
         out.write("the declared inputs contain a cycle (an asset listed as its own ancestor)\n")
+
+
+def _names(genai: list[dict[str, Any]]) -> str:
+    return shown(
+        ", ".join(
+            f"{g.get('asset') or g.get('ref')} (depth {g.get('depth')})"
+            for g in genai
+            if isinstance(g, dict)
+        )
+    )
 
 
 def _siblings_after(

@@ -19,7 +19,9 @@ __all__ = ["MAX_DEPTH", "MAX_LISTED", "Finder", "iter_tree", "unknown_ancestry",
 
 #: How many generations of inputs an ancestry walk follows.
 MAX_DEPTH = 32
-#: How many ancestor names an ancestry summary keeps (``truncated`` beyond).
+#: How many ancestor names an ancestry summary keeps (``truncated`` beyond); also how many
+#: ``unknown`` and ``unresolved`` names it keeps (``unknown_omitted``/``unresolved_omitted``
+#: count the rest).
 MAX_LISTED = 1000
 
 
@@ -41,16 +43,26 @@ def walk(
     """The GenAI ancestry of ``inputs`` as ``finder`` knows it (see ``LineageStore.ancestry``)."""
     state = _Walk(finder, root, max_depth, shallow=shallow)
     tree = state.inputs(list(inputs), 1, [start] if start else [])
-    return {
+    found: dict[str, Any] = {
         "genai": state.genai,
-        "unknown": state.unknown,
-        "unresolved": state.unresolved,
+        "unknown": state.unknown[:MAX_LISTED],
+        "unresolved": state.unresolved[:MAX_LISTED],
         "assets": state.order if len(state.order) <= MAX_LISTED else state.order[:MAX_LISTED],
         "cycle": state.cycle,
         "truncated": state.truncated or len(state.order) > MAX_LISTED,
         "depth": state.depth,
         "tree": tree,
     }
+    # capped like ``assets``, so a summary copied into every asset made from it stays small;
+    # what was left out is counted (only when something was: a summary's keys stay as they were)
+    for key, names, omitted in (
+        ("unknown", state.unknown, state.unknown_omitted),
+        ("unresolved", state.unresolved, state.unresolved_omitted),
+    ):
+        omitted += max(0, len(names) - MAX_LISTED)
+        if omitted:
+            found[f"{key}_omitted"] = omitted
+    return found
 
 
 def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -93,7 +105,9 @@ class _Walk:
     """One ancestry walk: every asset expanded once, the current path kept to name cycles."""
 
     __slots__ = ("finder", "root", "max_depth", "shallow", "genai", "unknown", "unresolved",
-                 "cycle", "truncated", "depth", "expanded", "order", "via")  # fmt: skip
+                 "cycle", "truncated", "depth", "expanded", "order", "via", "genai_names",
+                 "unknown_names", "unresolved_names", "unknown_omitted",
+                 "unresolved_omitted")  # fmt: skip
 
     def __init__(self, finder: Finder, root: Path, max_depth: int, *, shallow: bool) -> None:
         self.finder = finder
@@ -109,6 +123,14 @@ class _Walk:
         self.expanded: set[str] = set()
         self.order: list[str] = []  # every ancestor, in the order found
         self.via = ""  # the direct input being walked
+        #: ancestors listed in ``genai``: each is listed once, however many inputs lead to it
+        self.genai_names: set[str] = set()
+        # membership of ``unknown``/``unresolved`` (lists keep the order found): a set, as a
+        # sidecar may declare tens of thousands of inputs
+        self.unknown_names: set[str] = set()
+        self.unresolved_names: set[str] = set()
+        self.unknown_omitted = 0  # left out of the inputs' capped summaries
+        self.unresolved_omitted = 0
 
     def inputs(
         self, items: list[dict[str, Any]], depth: int, path: list[str]
@@ -127,8 +149,7 @@ class _Walk:
         if row is None:
             node["audited"] = False
             node["genai"] = declared == "generated"
-            if ref not in self.unresolved:
-                self.unresolved.append(ref)
+            self._add("unresolved", ref)
             if node["genai"]:
                 self._genai(ref, None, depth, declared=True)
             return node
@@ -149,15 +170,18 @@ class _Walk:
             node["cycle"] = True
             self.cycle = True
             return node
+        # what this row says counts even when the asset was met before (another input's
+        # summary, recorded before this row, may have listed it as not GenAI): GenAI or
+        # unknown wins over not GenAI, whichever input comes first
+        if genai:
+            self._genai(ref, row, depth, declared=not row.genai)
+        elif row.generated is None:
+            self._add("unknown", row.asset)
         if row.asset in self.expanded:
             node["seen"] = True  # a shared ancestor, already expanded elsewhere in the tree
             return node
         self.expanded.add(row.asset)
         self.order.append(row.asset)
-        if genai:
-            self._genai(ref, row, depth, declared=not row.genai)
-        elif row.generated is None and row.asset not in self.unknown:
-            self.unknown.append(row.asset)
         if self.shallow and row.ancestry is not None:
             self._summarised(row.ancestry, depth, path)
             node["summarised"] = True  # its ancestors come from its recorded summary
@@ -177,8 +201,12 @@ class _Walk:
             self.cycle = True
         for entry in summary.get("genai", []):
             name = entry.get("asset") if isinstance(entry, dict) else None
-            if not isinstance(entry, dict) or name in path or name in self.expanded:
+            # dedupe the listing, not the fact: an ancestor another input's (older) summary
+            # listed as not GenAI is GenAI if this summary says so
+            if not isinstance(entry, dict) or name in path or name in self.genai_names:
                 continue
+            if name is not None:
+                self.genai_names.add(name)
             self.genai.append(
                 {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
             )
@@ -187,12 +215,28 @@ class _Walk:
                 self.expanded.add(name)
                 self.order.append(name)
         for key in ("unknown", "unresolved"):
-            mine = getattr(self, key)
-            mine.extend(v for v in summary.get(key, []) if v not in mine)
+            names = summary.get(key)
+            for name in names if isinstance(names, list) else []:
+                if isinstance(name, str):
+                    self._add(key, name)
+            omitted = summary.get(f"{key}_omitted")
+            if isinstance(omitted, int) and omitted > 0:
+                setattr(self, f"{key}_omitted", getattr(self, f"{key}_omitted") + omitted)
         self.truncated = self.truncated or bool(summary.get("truncated"))
         self.depth = max(self.depth, depth + int(summary.get("depth", 0)))
 
+    def _add(self, key: str, name: str) -> None:
+        """Add ``name`` to the ``unknown`` or ``unresolved`` list once (set membership)."""
+        names: set[str] = getattr(self, f"{key}_names")
+        if name not in names:
+            names.add(name)
+            getattr(self, key).append(name)
+
     def _genai(self, ref: str, row: AssetRow | None, depth: int, *, declared: bool) -> None:
+        if row is not None:
+            if row.asset in self.genai_names:
+                return  # listed already, through another input
+            self.genai_names.add(row.asset)
         entry: dict[str, Any] = {"ref": ref, "asset": row.asset if row else None, "depth": depth}
         entry["via"] = self.via
         if row is not None:

@@ -63,20 +63,50 @@ def normalise_ref(ref: str, root: Path) -> str:
     """A ref or media path as the store names assets: relative to ``root``, with ``/``.
 
     Accepts root-relative paths (``./`` and ``..`` collapsed, ``\\`` read as ``/``), absolute
-    paths and ``file://`` URLs; a path outside the root stays absolute (it matches nothing
-    the store recorded under the root, and is never opened).
+    paths and ``file://`` URLs. ``root`` is a real path (no symlinks); an absolute path that is
+    not inside it as written (a show mount reached through a symlink, ``/jobs/SHOW01`` →
+    ``/mnt/nas/SHOW01``) is read through its real folder, resolved once per folder and
+    process. A path outside the root even then stays absolute (it matches nothing the store
+    recorded under the root, and is never opened).
     """
     text = url_to_path(ref.strip()).replace("\\", "/")
     if os.path.isabs(text) or text.startswith("/"):
         absolute = posixpath.normpath(text)
         base = posixpath.normpath(root.as_posix())
-        if absolute == base:
-            return "."
-        if absolute.startswith(base.rstrip("/") + "/"):
-            return absolute[len(base.rstrip("/")) + 1 :]
-        return absolute
+        inside = _under(absolute, base)
+        if inside is None:
+            folder, _, name = absolute.rpartition("/")
+            inside = _under(f"{_real_folder(folder or '/').rstrip('/')}/{name}", base)
+        return absolute if inside is None else inside
     rel = posixpath.normpath(text)
     return rel[2:] if rel.startswith("./") else rel
+
+
+def _under(absolute: str, base: str) -> str | None:
+    """``absolute`` relative to ``base`` (``.`` for ``base`` itself), or None if not inside."""
+    if absolute == base:
+        return "."
+    prefix = base.rstrip("/") + "/"
+    return absolute[len(prefix) :] if absolute.startswith(prefix) else None
+
+
+#: real path of each absolute folder a ref named outside the root as written (a symlinked
+#: mount): one ``realpath`` per distinct folder, however many refs name it
+_REAL_FOLDERS: dict[str, str] = {}
+_REAL_FOLDERS_MAX = 4096
+
+
+def _real_folder(folder: str) -> str:
+    real = _REAL_FOLDERS.get(folder)
+    if real is None:
+        try:
+            real = posixpath.normpath(os.path.realpath(folder).replace("\\", "/"))
+        except (OSError, ValueError):  # a loop of symlinks, a NUL byte: taken as written
+            real = folder
+        if len(_REAL_FOLDERS) >= _REAL_FOLDERS_MAX:
+            _REAL_FOLDERS.clear()
+        _REAL_FOLDERS[folder] = real
+    return real
 
 
 def url_to_path(text: str) -> str:

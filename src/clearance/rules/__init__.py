@@ -192,6 +192,20 @@ class RuleContext:
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
     @_per_asset
+    def unknown_ancestors(self) -> list[str]:
+        """Ancestors whose GenAI status is unknown (their ``generated`` was recorded unknown:
+        an invalid or missing sidecar), through the declared inputs, transitively.
+
+        The ``unknown`` list of the ``ancestry`` record key; empty when every ancestor found
+        is known to be GenAI or not, or when nothing was inherited. Unknown is unsure: a rule
+        that asks "is there GenAI material in it?" cannot answer "no" while this is not empty.
+        See ``docs/lineage.md``.
+        """
+        ancestry = self.record.get("ancestry", None)
+        found = ancestry.get("unknown") if isinstance(ancestry, dict) else None
+        return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
+
+    @_per_asset
     def use(self) -> str | None:
         """``output.use``; ``final`` for every asset in a stage marked ``final: true``."""
         if self.stage.final:

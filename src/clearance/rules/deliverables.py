@@ -34,6 +34,9 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
     # GenAI assets, and assets built on GenAI material audited earlier (docs/lineage.md)
     inherited = [a.get("asset") or a.get("ref") for a in ctx.genai_ancestry]
     if not is_genai(ctx) and not inherited:
+        unknown = ctx.unknown_ancestors
+        if unknown and is_final(ctx):  # unknown is unsure, never a pass
+            yield _unknown_ancestry(ctx, unknown)
         return
     if is_final(ctx):
         why = (
@@ -57,6 +60,23 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.unsure(
             "output.use", "the output's use is unknown, so it may reach the final deliverables"
         )
+
+
+def _unknown_ancestry(ctx: RuleContext, unknown: list[str]) -> Finding:
+    """A final asset built on ancestors whose GenAI status is unknown: unsure (escalate)."""
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+    finding = ctx.unsure(
+        "ancestry.unknown",
+        f"final asset built on material whose GenAI status is unknown: {shown}; it may contain "
+        "GenAI material",
+        unknown_ancestors=unknown,
+    )
+    finding.outcome = Outcome.ESCALATE  # unsure: seek guidance, not an approval of GenAI use
+    finding.remediation = (
+        "Fix the provenance of the ancestors named in evidence.unknown_ancestors (a valid "
+        "sidecar that says whether they are generated), audit them again, then this asset."
+    )
+    return finding
 
 
 @pack.rule(

@@ -49,6 +49,7 @@ def no_provenance(ctx: RuleContext) -> Iterator[Finding]:
 def invalid_provenance(ctx: RuleContext) -> Iterator[Finding]:
     """A sidecar that does not parse or does not validate cannot answer the principles:
     "unsure" counts as "no", so the asset is escalated and audited with whatever parsed."""
+    yield from _self_references(ctx)
     issues = ctx.record.issues
     if not issues:
         return
@@ -60,6 +61,40 @@ def invalid_provenance(ctx: RuleContext) -> Iterator[Finding]:
         files=files,
         errors=[{"file": i.file, "field": i.field, "message": i.message} for i in issues],
     )
+
+
+def _self_references(ctx: RuleContext) -> Iterator[Finding]:
+    """A declared input that names the asset itself: bad input, its ancestry says nothing.
+
+    Named as the lineage store names assets (a path, absolute or ``file://`` too, any frame
+    token of the asset's own sequence, or the sidecar's own ``x-asset-id``)."""
+    found = []
+    for index, step in enumerate_steps(ctx):
+        items = step.get("inputs")
+        for position, item in enumerate(items if isinstance(items, list) else []):
+            ref = item.get("ref") if isinstance(item, dict) else None
+            if isinstance(ref, str) and ref.strip() and _names_itself(ctx, ref):
+                found.append((f"steps[{index}].inputs[{position}].ref", ref))
+    for field, ref in found:
+        yield ctx.finding(
+            f"{field}: the input {ref!r} is the asset itself; an asset cannot be made from "
+            "itself, so what it was made from is unknown",
+            outcome=Outcome.ESCALATE,
+            errors=[{"file": ctx.asset.rel, "field": field, "message": "names the asset itself"}],
+        )
+
+
+def _names_itself(ctx: RuleContext, ref: str) -> bool:
+    from ..lineage.refs import normalise_ref, sequence_key  # the walk's own reading of refs
+
+    if ref == ctx.get("x-asset-id", None):
+        return True
+    rel = normalise_ref(ref, ctx.asset.root)
+    own = ctx.asset.rel
+    if rel == own:
+        return True
+    seq = sequence_key(rel)
+    return seq is not None and seq == sequence_key(own) and ctx.asset.frames is not None
 
 
 @pack.rule(
