@@ -672,6 +672,17 @@ class Session:
         )
 
     # -- whole runs ---------------------------------------------------------------------
+    def warn(self, warnings: Sequence[tuple[str, str]]) -> None:
+        """Write a ``run.warning`` event per ``(path, warning)``: what discovery must say but
+        is no error (a link to a folder it did not walk); the caller prints them."""
+        with self.batch():
+            for path, reason in warnings:
+                self.emit(
+                    "run.warning",
+                    message=f"{path}: {reason}",
+                    details={"path": path, "warning": reason},
+                )
+
     def run(
         self,
         assets: Sequence[Asset],
