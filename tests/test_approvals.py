@@ -497,3 +497,118 @@ def test_an_expired_approval_of_a_stage_finding_leaves_it_open_and_is_logged(
     events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
     [expired] = [e for e in events if e["event"] == "approval.expired"]
     assert expired["stage"] == "comp" and expired["asset"] is None
+
+
+def _linear_find_approval(finding, asset, record, policy):  # type: ignore[no-untyped-def]
+    """find_approval as it was before the index: every approval, in id order, per finding."""
+    import fnmatch
+
+    from clearance.approvals import ApprovalMatch, _in_scope, as_date
+
+    expired = None
+    for approval_id, approval in sorted(policy.approvals.items()):
+        if not any(fnmatch.fnmatchcase(finding.rule, pat) for pat in approval.get("rules", [])):
+            continue
+        if not _in_scope(approval, asset, record, policy):
+            continue
+        expires = as_date(approval.get("expires"))
+        match = ApprovalMatch(
+            id=approval_id,
+            expired=expires is None or expires < policy.today,
+            expires=expires.isoformat() if expires else None,
+            approved_by=approval.get("approved_by"),
+            document=approval.get("document"),
+        )
+        if not match.expired:
+            return match
+        expired = expired or match
+    return expired
+
+
+def test_indexed_approval_lookup_finds_what_the_linear_one_found(tmp_path: Path) -> None:
+    """Random registries (exact rules, globs, shot/asset/production scopes, expired ones,
+    several covering one finding): the indexed look-up picks the same approval, or none."""
+    import random
+
+    from clearance.approvals import find_approval
+    from clearance.model import Asset, Finding, ProvenanceRecord
+    from clearance.policy import Policy
+
+    rules = ["NFX-GP2", "NFX-GP4", "NFX-GP10", "PRV-01", "TAL-01"]
+    patterns = [*rules, "NFX-*", "*", "NFX-GP?", "[NP]*", "TAL-0[0-9]", "nfx-gp4"]
+    shots = ["sh010", "sh020", "sh030", "sh040"]
+    rng = random.Random(20260101)
+    for _ in range(300):
+        approvals: dict[str, dict[str, object]] = {}
+        for _ in range(rng.randrange(0, 12)):
+            scope: dict[str, object] = {}
+            if rng.random() < 0.5:
+                scope["production"] = rng.choice(["SHOW01", "SHOW02"])
+            if rng.random() < 0.6:
+                scope["shots"] = rng.sample(shots, rng.randrange(0, 3))
+            if rng.random() < 0.3:
+                scope["assets"] = [rng.choice(["sh0*_bg_*", "*.exr", "comp/*", "x.png"])]
+            approvals[f"APR-{rng.randrange(100):02d}"] = {
+                "rules": rng.sample(patterns, rng.randrange(1, 3)),
+                "scope": scope,
+                "expires": days(rng.choice([-3, 30])) if rng.random() < 0.9 else None,
+            }
+        policy = Policy(root=tmp_path, production_id="SHOW01", approvals=approvals)
+        for _ in range(20):
+            rel = rng.choice(["comp/sh010_bg_v001.exr", "x.png", "comp/sh020_fg.png"])
+            asset = Asset(path=tmp_path / rel, rel=rel, root=tmp_path)
+            data = {"shot": rng.choice([*shots, None])}
+            if rng.random() < 0.3:
+                data["production"] = "SHOW02"
+            record = ProvenanceRecord(data=data)
+            finding = Finding(rule=rng.choice(rules))
+            expected = _linear_find_approval(finding, asset, record, policy)
+            assert find_approval(finding, asset, record, policy) == expected, (approvals, data)
+
+
+def test_approvals_replaced_on_the_policy_are_looked_up_afresh(tmp_path: Path) -> None:
+    """The index is kept per policy, but a policy given other approvals is indexed again."""
+    from clearance.approvals import find_approval
+    from clearance.model import Asset, Finding, ProvenanceRecord
+    from clearance.policy import Policy
+
+    asset = Asset(path=tmp_path / "a.png", rel="a.png", root=tmp_path)
+    record = ProvenanceRecord(data={"shot": "sh010"})
+    policy = Policy(root=tmp_path, production_id="SHOW01")
+    assert find_approval(Finding(rule="NFX-GP4"), asset, record, policy) is None
+    policy.approvals = {"APR-1": approval(["NFX-GP4"], shots=["sh010"])}
+    match = find_approval(Finding(rule="NFX-GP4"), asset, record, policy)
+    assert match is not None and match.id == "APR-1"
+
+
+def test_an_approval_lookup_tests_only_the_approvals_of_its_rule_and_shot(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """2,000 per-shot approvals: a finding's look-up tests the scope of the one for its shot
+    (and those not scoped to shots), not the whole registry for every finding."""
+    import clearance.approvals as approvals_module
+    from clearance.model import Asset, Finding, ProvenanceRecord
+    from clearance.policy import Policy
+
+    registry = {
+        f"APR-{i:04d}": approval(["NFX-GP4", "NFX-GP2"], shots=[f"sh{i:04d}"]) for i in range(2000)
+    }
+    registry["APR-ANY"] = approval(["NFX-*"], expires=-1)
+    policy = Policy(root=tmp_path, production_id="SHOW01", approvals=registry)
+    tested: list[str] = []
+    in_scope = approvals_module._in_scope
+
+    def counted(approval, asset, record, policy):  # type: ignore[no-untyped-def]
+        tested.append(approval["scope"].get("shots", ["any"])[0])
+        return in_scope(approval, asset, record, policy)
+
+    monkeypatch.setattr(approvals_module, "_in_scope", counted)
+    asset = Asset(path=tmp_path / "a.exr", rel="a.exr", root=tmp_path)
+    for shot in ("sh0007", "sh1999"):
+        record = ProvenanceRecord(data={"shot": shot})
+        match = approvals_module.find_approval(Finding(rule="NFX-GP4"), asset, record, policy)
+        assert match is not None and match.id == f"APR-{shot[2:]}" and not match.expired
+    record = ProvenanceRecord(data={"shot": "sh9999"})  # no approval for its shot: the expired one
+    match = approvals_module.find_approval(Finding(rule="NFX-GP4"), asset, record, policy)
+    assert match is not None and match.id == "APR-ANY" and match.expired
+    assert sorted(tested) == ["any", "sh0007", "sh1999"]  # a valid match ends the look-up

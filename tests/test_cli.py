@@ -1162,3 +1162,64 @@ def test_a_missing_path_under_a_configuration_is_logged_there_without_a_report(
     events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
     assert [e["event"] for e in events][-2:] == ["run.error", "run.finished"]
     assert events[-1]["details"]["exit_code"] == 2
+
+
+def test_prv02_lists_the_first_50_errors_and_counts_the_rest_validate_lists_all(
+    tmp_path: Path,
+) -> None:
+    """A sidecar with 120 errors (a broken exporter's): the finding lists the first 50 and
+    says how many more; ``clearance validate`` still lists every one."""
+    show = make_show(tmp_path)
+    bad = "".join(f"  - 2026-02-{30 + i % 2}\n" for i in range(120))
+    show.asset("comp/b.png", sidecar=yaml.safe_dump(genai_sidecar()) + "x-d:\n" + bad)
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [prv02] = [f for f in done.json()["assets"][0]["findings"] if f["rule"] == "PRV-02"]
+    assert prv02["outcome"] == "escalate" and "(120 error(s))" in prv02["message"]
+    assert prv02["message"].count("not a valid date") == 50
+    assert "and 70 more (clearance validate lists every one)" in prv02["message"]
+    assert len(prv02["evidence"]["errors"]) == 50 and prv02["evidence"]["more_errors"] == 70
+    checked = run_cli("validate", str(show.root / "comp/b.png.genai.yaml"))
+    assert checked.code == 1 and checked.stdout.count("not a valid date") == 120
+
+
+HUGE_EVIDENCE_PLUGIN = """
+from clearance import Finding, Outcome, hookimpl
+
+@hookimpl
+def clearance_check_asset(asset):
+    if asset.name == "b.png":
+        dump = {"dump": "x" * (17 << 20)}
+        return [Finding(rule="NFX-00", message="dump", outcome=Outcome.ESCALATE, evidence=dump)]
+    return []
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_event_over_the_log_bound_is_written_shortened_and_the_run_goes_on(
+    tmp_path: Path, jobs: str
+) -> None:
+    """A plugin's finding with 17 MiB of evidence (over the 16 MiB an event may be): the
+    finding is written with its evidence replaced by a note of its size, the asset keeps its
+    outcome, and the other assets are audited (serially and in --jobs workers)."""
+    plugin = tmp_path / "dumper.py"
+    plugin.write_text(HUGE_EVIDENCE_PLUGIN)
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    for name in ("a", "b", "c"):
+        show.asset(f"comp/{name}.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs)
+    assert done.code == 1, done.stderr
+    assert "audit event finding for comp/b.png was" in done.stderr
+    assets = {a["asset"]: a for a in done.json()["assets"]}
+    assert sorted(assets) == ["comp/a.png", "comp/b.png", "comp/c.png"]
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    [dumped] = [e for e in events if e["event"] == "finding" and e["message"] == "dump"]
+    assert dumped["asset"] == "comp/b.png" and dumped["outcome"] == "escalate"
+    assert dumped["details"]["oversize"]["bytes"] > 17 << 20
+    assert dumped["details"]["evidence"]["omitted_bytes"] > 17 << 20
+    [reported] = [f for f in assets["comp/b.png"]["findings"] if f["message"] == "dump"]
+    assert dumped["details"]["remediation"] == reported["remediation"]
+    audited = {e["asset"]: e["outcome"] for e in events if e["event"] == "asset.audited"}
+    assert audited == {"comp/a.png": "pass", "comp/b.png": "escalate", "comp/c.png": "pass"}
+    assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0

@@ -536,3 +536,43 @@ def test_run_errors_are_written_in_one_batch_in_order(
     events = [json.loads(line) for line in log.open()]
     errors = [e["details"]["path"] for e in events if e["event"] == "run.error"]
     assert errors == [path for path, _ in found.errors] and len(errors) == count
+
+
+def test_linked_folders_are_walked_once_and_a_link_not_walked_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    """``latest -> v003`` (inside the tree) is not walked again: its asset is audited under
+    ``v003`` and the link is a warning on stderr and a ``run.warning`` event; a link to a
+    share outside the root is walked under its own name, once (a second link to it and a
+    link back up inside it are warnings); ``--jobs`` finds the same."""
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    write_png(show.root / "comp/v003/gen.png")  # no provenance: PRV-01
+    (show.root / "comp/latest").symlink_to("v003")
+    share = tmp_path / "share"
+    write_png(share / "plates/plate.png")
+    (share / "plates/up").symlink_to(share)  # a loop
+    (show.root / "comp/share").symlink_to(share)
+    (show.root / "comp/share2").symlink_to(share)
+    runs = [run_cli("scan", str(show.root), "--format", "json", *j) for j in ([], ["-j", "2"])]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stderr == runs[1].stderr
+    done = runs[0]
+    assert done.code == 1, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == [
+        "comp/a.png",
+        "comp/share/plates/plate.png",
+        "comp/v003/gen.png",
+    ]
+    warned = [line for line in done.stderr.splitlines() if line.startswith("clearance: warning")]
+    assert len(warned) == 3, done.stderr
+    assert f"{show.root}/comp/latest: a link to the folder {show.root}/comp/v003" in warned[0]
+    assert f"{show.root}/comp/share/plates/up: a link to the folder {share}" in warned[1]
+    assert f"{show.root}/comp/share2: a link to the folder {share}, walked already" in warned[2]
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    paths = [e["details"]["path"] for e in events if e["event"] == "run.warning"]
+    assert paths == [f"{show.root}/comp/{p}" for p in ("latest", "share/plates/up", "share2")] * 2

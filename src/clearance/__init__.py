@@ -105,6 +105,7 @@ def scan(
     policy = load_policy(config, paths=[str(p) for p in paths])
     found = discover([str(p) for p in paths] or [str(policy.root)], policy, stage=stage)
     session = Session(policy, command="scan", paths=[str(p) for p in paths], write_log=write_log)
+    session.warn(found.warnings)
     result = session.run(found.assets, errors=found.errors)
     session.close(result, exit_code=result.exit_code())
     return result

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as _dt
 import fnmatch
 import hashlib
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +121,7 @@ def find_approval(
     an approval whose scope gives no ``shots``, ``assets`` or ``asset_sha256`` covers it."""
     expired: ApprovalMatch | None = None
     content_hash: str | None = None
-    for approval_id, approval in sorted(policy.approvals.items()):
-        if not any(fnmatch.fnmatchcase(finding.rule, pat) for pat in approval.get("rules", [])):
-            continue
+    for approval_id, approval in _candidates(finding.rule, record, policy):
         if not _in_scope(approval, asset, record, policy):
             continue
         wanted = approval.get("asset_sha256")
@@ -142,6 +142,78 @@ def find_approval(
             return match
         expired = expired or match
     return expired
+
+
+class _Index:
+    """A policy's approvals indexed by rule, and per rule by the shot they are scoped to.
+
+    :func:`find_approval` runs for every approval finding: walking (and sorting) the whole
+    registry each time cost assets × approvals (2,000 per-shot approvals: 12 million scope
+    tests for 4,000 assets). Exact rule ids are a dict, rule globs a short list compiled
+    once; what a rule's look-up finds is kept per rule, split by ``scope.shots``.
+    """
+
+    def __init__(self, approvals: dict[str, dict[str, Any]]) -> None:
+        #: the approvals in id order: every look-up yields them in this order
+        self.ordered = sorted(approvals.items())
+        self.exact: dict[str, list[int]] = {}
+        self.globs: list[tuple[Callable[[str], Any], int]] = []
+        for position, (_, approval) in enumerate(self.ordered):
+            for pattern in approval.get("rules", []):
+                if isinstance(pattern, str) and not any(c in pattern for c in "*?["):
+                    self.exact.setdefault(pattern, []).append(position)
+                else:  # what fnmatchcase would do with it, a TypeError for a non-string too
+                    match = (
+                        re.compile(fnmatch.translate(pattern)).match
+                        if isinstance(pattern, str)
+                        else lambda rule, p=pattern: fnmatch.fnmatchcase(rule, p)
+                    )
+                    self.globs.append((match, position))
+        self._by_rule: dict[str, tuple[list[int], dict[Any, list[int]]]] = {}
+
+    def candidates(self, rule: str, shot: Any) -> list[tuple[str, dict[str, Any]]]:
+        """The approvals whose ``rules`` match ``rule`` and whose ``scope.shots`` (if any)
+        may hold ``shot``, in id order (the scope is still tested in full by the caller)."""
+        by_rule = self._by_rule.get(rule)
+        if by_rule is None:
+            by_rule = self._by_rule[rule] = self._for_rule(rule)
+        any_shot, by_shot = by_rule
+        try:
+            scoped = by_shot.get(shot, ())
+        except TypeError:  # an unhashable shot from a plugin's reader: every candidate
+            scoped = sorted({p for positions in by_shot.values() for p in positions})
+        positions = sorted({*any_shot, *scoped}) if scoped else any_shot
+        return [self.ordered[p] for p in positions]
+
+    def _for_rule(self, rule: str) -> tuple[list[int], dict[Any, list[int]]]:
+        matching = set(self.exact.get(rule, ()))
+        matching.update(p for match, p in self.globs if p not in matching and match(rule))
+        any_shot: list[int] = []
+        by_shot: dict[Any, list[int]] = {}
+        for position in sorted(matching):
+            shots = (self.ordered[position][1].get("scope") or {}).get("shots")
+            try:
+                keys = set(shots) if isinstance(shots, (list, tuple)) else None
+            except TypeError:  # an unhashable entry: tested in full on every look-up
+                keys = None
+            if keys is None:
+                any_shot.append(position)
+            else:
+                for key in keys:
+                    by_shot.setdefault(key, []).append(position)
+        return any_shot, by_shot
+
+
+def _candidates(
+    rule: str, record: ProvenanceRecord | None, policy: Policy
+) -> list[tuple[str, dict[str, Any]]]:
+    """:meth:`_Index.candidates` of the policy's approvals, indexed once per policy (for as
+    long as ``policy.approvals`` is the same mapping of the same length)."""
+    approvals = policy.approvals
+    memo = policy.__dict__.get("_approvals_index")
+    if memo is None or memo[0] is not approvals or memo[1] != len(approvals):
+        memo = policy.__dict__["_approvals_index"] = (approvals, len(approvals), _Index(approvals))
+    return memo[2].candidates(rule, record.get("shot", None) if record is not None else None)
 
 
 @hookimpl(trylast=True)

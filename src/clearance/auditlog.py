@@ -122,6 +122,7 @@ __all__ = [
     "AuditLog",
     "AuditLogError",
     "AuditSink",
+    "EventTooLarge",
     "NotAnEvent",
     "audit_batch",
     "crash_left",
@@ -189,6 +190,15 @@ class AuditLogError(Exception):
 
     The message always names the file. Callers turn this into exit 2 / ``watch.error``.
     """
+
+
+class EventTooLarge(AuditLogError):
+    """An event would be a line longer than :data:`MAX_EVENT_BYTES`; ``size``: its bytes.
+    Nothing of it was written: :func:`cut_to_size` makes the event that may be written."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class NotAnEvent(AuditLogError):
@@ -279,11 +289,47 @@ _ENVELOPE_BYTES = len(_Prepared(None, b"").render(MAX_SEQ, GENESIS)) + 1
 
 def _check_size(tail: bytes, name: object, where: str) -> None:
     if len(tail) + _ENVELOPE_BYTES > MAX_EVENT_BYTES:
-        raise AuditLogError(
+        raise EventTooLarge(
             f"{where}: event {name!r} is {len(tail) + _ENVELOPE_BYTES} bytes as a line of the "
             f"log; an audit event is at most {MAX_EVENT_BYTES} bytes (put large data in a file "
-            "and name it in the event)"
+            "and name it in the event)",
+            len(tail) + _ENVELOPE_BYTES,
         )
+
+
+#: what :func:`cut_to_size` keeps of a long text, in characters
+_KEPT_CHARS = 4096
+#: a value longer than this as JSON is replaced by :func:`cut_to_size`
+_CUT_BYTES = 64 * 1024
+
+
+def cut_to_size(fields: Mapping[str, Any], size: int) -> dict[str, Any]:
+    """The event ``fields`` that :class:`EventTooLarge` refused (``size`` bytes), shortened to
+    be written: each long text keeps its first 4,096 characters and says how many more it
+    had, each other long value (a plugin's evidence) is replaced by a note giving its size,
+    and ``details.oversize`` gives the size the event had. The event's name, outcome, rule,
+    status and asset are kept: one event too large to log is noted, never the end of a run.
+    """
+    cut = {key: _cut(value, size) for key, value in fields.items() if key != "details"}
+    details = fields.get("details")
+    if isinstance(details, Mapping):
+        kept = {key: _cut(value, size) for key, value in details.items()}
+        if len(_dumps(kept)) > MAX_EVENT_BYTES // 2:  # a great many values, none of them long
+            kept = {}
+        cut["details"] = {**kept, "oversize": {"bytes": size, "limit": MAX_EVENT_BYTES}}
+    return cut
+
+
+def _cut(value: Any, size: int) -> Any:
+    if isinstance(value, enum.Enum) or value is None or isinstance(value, (bool, int, float)):
+        return value
+    length = len(value) if isinstance(value, str) else len(_dumps(value))
+    if length <= _CUT_BYTES:
+        return value
+    note = f"not written: the event was {size} bytes, over the audit log's {MAX_EVENT_BYTES}"
+    if isinstance(value, str):
+        return f"{value[:_KEPT_CHARS]} … ({length - _KEPT_CHARS} more characters {note})"
+    return {"omitted_bytes": length, "note": f"{type(value).__name__} of {length} bytes {note}"}
 
 
 def prepare_event(event: Mapping[str, Any], where: str) -> bytes:

@@ -4,7 +4,8 @@ Rules (``docs/config.md``): an asset is a file with a media extension that is no
 not a sidecar and not a temporary name. Files ``PREFIX.FRAME.EXT`` (FRAME all digits between
 dots) with the same folder, PREFIX and EXT form one sequence, audited once and reported as
 ``PREFIX.####.EXT`` with its frame range. A single file pairs with ``NAME.EXT.genai.yaml`` (or
-``.json``); a sequence with ``PREFIX.genai.yaml`` (or ``.json``).
+``.json``); a sequence with ``PREFIX.genai.yaml`` (or ``.json``). Folders reached through
+a link are walked, once each (see :func:`_walk`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import operator
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
 
@@ -185,6 +186,8 @@ class Discovery:
 
     assets: list[Asset]
     errors: list[tuple[str, str]]  # (path, reason)
+    #: what the run must say but is no error (path, reason): a linked folder not walked
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 class _Errors(list[tuple[str, str]]):
@@ -201,13 +204,43 @@ class _Errors(list[tuple[str, str]]):
             self.append(error)
 
 
-def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list[str]]]:
-    """Yield (folder, the names of its visible files) for every visible folder."""
-    stack = [top]
+def _walk(
+    top: Path, errors: list[tuple[str, str]], warnings: _Errors
+) -> Iterator[tuple[Path, list[str]]]:
+    """Yield (folder, the names of its visible files) for every visible folder.
+
+    A link to a folder (a link to a share) is walked under its own name, unless its target
+    is inside ``top`` (``latest -> v003``: walked anyway, its assets are audited under their
+    real path) or a folder walked already (a loop, a second link to one share): that is a
+    warning, once. Only entries that are links are looked at for this (after ``is_file``
+    and ``is_dir``, which ``d_type`` answers), and only folders reached through a link are
+    resolved and stat'ed (their ``(st_dev, st_ino)``, against loops).
+    """
+    inside = os.path.join(os.path.realpath(top), "")
+    seen: dict[tuple[int, int], str] = {}  # folders reached through a link: where first
+    stack: list[tuple[Path, bool]] = [(top, False)]
     while stack:
-        folder = stack.pop()
+        folder, linked = stack.pop()
+        if linked:  # reached through a link to a folder
+            real = os.path.realpath(folder)
+            if os.path.join(real, "").startswith(inside):
+                warnings.add(
+                    (str(folder), _linked(f"{real}, which this scan walks", "their path there"))
+                )
+                continue
+            try:
+                st = os.stat(folder)
+            except OSError as exc:
+                errors.append((str(folder), exc.strerror or str(exc)))
+                continue
+            first = seen.setdefault((st.st_dev, st.st_ino), str(folder))
+            if first != str(folder):
+                warnings.add(
+                    (str(folder), _linked(f"{real}, walked already as {first}", "that path"))
+                )
+                continue
         try:
-            files, subdirs = _entries(folder, errors)
+            files, subdirs = _entries(folder, errors, linked)
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
@@ -215,12 +248,15 @@ def _walk(top: Path, errors: list[tuple[str, str]]) -> Iterator[tuple[Path, list
         stack.extend(sorted(subdirs, reverse=True))
 
 
-def _entries(folder: Path, errors: list[tuple[str, str]]) -> tuple[list[str], list[Path]]:
-    """The names of ``folder``'s visible files and its visible sub-folders (not links to
-    folders), in one ``os.scandir``; an entry that cannot be looked at is one of ``errors``.
-    Raises OSError when the folder cannot be listed."""
+def _entries(
+    folder: Path, errors: list[tuple[str, str]], linked: bool = False
+) -> tuple[list[str], list[tuple[Path, bool]]]:
+    """The names of ``folder``'s visible files and its visible sub-folders, each with whether
+    it is reached through a link to a folder (a folder below one is: ``linked``), in one
+    ``os.scandir``; an entry that cannot be looked at is one of ``errors``. Raises OSError
+    when the folder cannot be listed."""
     files: list[str] = []
-    subdirs: list[Path] = []
+    subdirs: list[tuple[Path, bool]] = []
     with os.scandir(folder) as it:
         for entry in it:
             name = entry.name
@@ -230,10 +266,16 @@ def _entries(folder: Path, errors: list[tuple[str, str]]) -> tuple[list[str], li
                 if entry.is_file():  # (a link to a file is one)
                     files.append(name)
                 elif entry.is_dir(follow_symlinks=False):
-                    subdirs.append(Path(entry.path))
+                    subdirs.append((Path(entry.path), linked))
+                elif entry.is_symlink() and entry.is_dir():  # a link to a folder
+                    subdirs.append((Path(entry.path), True))
             except OSError as exc:
                 errors.append((entry.path, exc.strerror or str(exc)))
     return files, subdirs
+
+
+def _linked(target: str, where: str) -> str:
+    return f"a link to the folder {target}: not walked again (its assets are audited under {where})"
 
 
 #: A folder's candidates: single files by name, and frames by (prefix, extension) as their
@@ -593,6 +635,7 @@ def discover(
     """
     root = policy.root
     errors = _Errors()
+    warnings = _Errors()
     found: dict[str, Asset] = {}
     loose: list[Path] = []
     walked: set[Path] = set()
@@ -604,7 +647,7 @@ def discover(
         if not top.exists():
             errors.append((str(raw), "no such file or folder"))
             continue
-        for folder, names in _walk(top, errors):
+        for folder, names in _walk(top, errors, warnings):
             walked.add(folder)
             _keep(found, _walked(folder, names, policy), errors)
     given = _from_files(loose, policy, walked)
@@ -614,7 +657,7 @@ def discover(
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
-    return Discovery(assets, list(errors))
+    return Discovery(assets, list(errors), list(warnings))
 
 
 def _walked(folder: Path, names: list[str], policy: Policy) -> list[Asset]:

@@ -292,9 +292,13 @@ class Session:
                 if key in fields:
                     fields[key] = redactor.redact(fields[key])
         if self._audit is not None:
+            from .auditlog import EventTooLarge
+
             started = time.perf_counter()
             try:
                 self._audit.info(event, **fields)
+            except EventTooLarge as exc:  # noted and shortened, never the end of the run
+                self._audit.info(event, **_cut_to_size(event, fields, exc))
             finally:
                 self.log_seconds += time.perf_counter() - started
         else:
@@ -696,6 +700,17 @@ class Session:
         )
 
     # -- whole runs ---------------------------------------------------------------------
+    def warn(self, warnings: Sequence[tuple[str, str]]) -> None:
+        """Write a ``run.warning`` event per ``(path, warning)``: what discovery must say but
+        is no error (a link to a folder it did not walk); the caller prints them."""
+        with self.batch():
+            for path, reason in warnings:
+                self.emit(
+                    "run.warning",
+                    message=f"{path}: {reason}",
+                    details={"path": path, "warning": reason},
+                )
+
     def run(
         self,
         assets: Sequence[Asset],
@@ -974,7 +989,6 @@ class _Task(NamedTuple):
 
 def _worker_audit(task: _Task) -> _Chunk:
     """Audit one chunk in a worker process (see :class:`_WorkerPool`)."""
-    from .auditlog import prepare_event
     from .lineage import LineagePlugin
 
     if _WORKER_ERROR is not None:
@@ -1001,7 +1015,7 @@ def _worker_audit(task: _Task) -> _Chunk:
         if task.log_path is None:
             events = [(e["event"], e) for e in session.events]
         else:  # serialised here, in parallel: the parent only chains and writes them
-            events = [(e["event"], prepare_event(e, task.log_path)) for e in session.events]
+            events = [(e["event"], _prepared(e, task.log_path)) for e in session.events]
         row: Any = ...
         consulted = None
         if isinstance(lineage, LineagePlugin):  # worked out here too, in parallel
@@ -1019,6 +1033,35 @@ def _worker_audit(task: _Task) -> _Chunk:
     rows = cache.take() if cache is not None else []
     unsaid = lineage.take_unsaid() if isinstance(lineage, LineagePlugin) else []
     return out, rows, unsaid
+
+
+def _prepared(event: dict[str, Any], where: str) -> bytes:
+    """:func:`~clearance.auditlog.prepare_event`, shortened as :meth:`Session.emit` shortens
+    an event too large for the log."""
+    from .auditlog import EventTooLarge, prepare_event
+
+    try:
+        return prepare_event(event, where)
+    except EventTooLarge as exc:
+        return prepare_event(_cut_to_size(event["event"], event, exc), where)
+
+
+def _cut_to_size(name: str, fields: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """``fields`` of the event ``name`` the audit log refused as too large (``exc``: an
+    :class:`~clearance.auditlog.EventTooLarge`), cut to be written, with a warning."""
+    import logging
+
+    from .auditlog import cut_to_size
+
+    size = getattr(exc, "size", 0)
+    logging.getLogger("clearance").warning(
+        "audit event %s%s was %d bytes, over the audit log's bound: written with its long "
+        "values replaced by a note (details.oversize)",
+        name,
+        f" for {fields['asset']}" if fields.get("asset") else "",
+        size,
+    )
+    return cut_to_size(fields, size)
 
 
 #: The run's assets, set in the parent just before forked workers start: they inherit it,

@@ -152,6 +152,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             return stop_run(session, problems)
         for path, reason in found.errors:
             error(f"{path}: {reason}")
+        for path, reason in found.warnings:
+            print(f"clearance: warning: {shown(path)}: {shown(reason)}", file=sys.stderr)
+        session.warn(found.warnings)
         progress = None if args.no_progress else Progress(len(found.assets))
         result: RunResult | None = None
         try:

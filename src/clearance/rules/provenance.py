@@ -8,6 +8,7 @@ function per rule, the docstring quoting what it enforces, the fix in ``remediat
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ..model import Finding, Outcome, Rule
 from . import RuleContext, RulePack
@@ -54,12 +55,20 @@ def invalid_provenance(ctx: RuleContext) -> Iterator[Finding]:
     if not issues:
         return
     files = sorted({issue.file for issue in issues})
-    listed = "; ".join(str(issue) for issue in issues)
+    shown = issues[:LISTED_ERRORS]
+    listed = "; ".join(str(issue) for issue in shown)
+    more = len(issues) - len(shown)
+    evidence: dict[str, Any] = {
+        "files": files,
+        "errors": [{"file": i.file, "field": i.field, "message": i.message} for i in shown],
+    }
+    if more:  # a broken exporter's sidecar can hold 75,000: the finding names the first ones
+        listed += f"; and {more:,} more (clearance validate lists every one)"
+        evidence["more_errors"] = more
     yield ctx.finding(
         f"provenance could not be read completely ({len(issues)} error(s)): {listed}",
         outcome=Outcome.ESCALATE,
-        files=files,
-        errors=[{"file": i.file, "field": i.field, "message": i.message} for i in issues],
+        **evidence,
     )
 
 
@@ -95,6 +104,11 @@ def _names_itself(ctx: RuleContext, ref: str) -> bool:
         return True
     seq = sequence_key(rel)
     return seq is not None and seq == sequence_key(own) and ctx.asset.frames is not None
+
+
+#: the errors a PRV-02 finding lists (in its message and ``evidence.errors``); how many more
+#: there were is ``evidence.more_errors``
+LISTED_ERRORS = 50
 
 
 @pack.rule(
