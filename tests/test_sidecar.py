@@ -444,7 +444,7 @@ def test_sidecar_record_from_memory() -> None:
         "a: 2026-01-02\nb: [1, 2.5, null, true, 'x', ~, 0x1f, .inf]\n",
         "a: &x {k: 1}\nb: *x\nc: [*x, *x]\n",
         "a: &x {k: 1}\nb: {<<: *x, j: 2}\n",
-        "1: one\ntrue: yes\nnull: ~\n2026-01-01: date key\n",
+        "2: two\ntrue: yes\nnull: ~\n2026-01-01: date key\n",  # (1 and true: one key)
         "- !!binary aGVsbG8=\n- !!str 12\n- !!float 3\n",
         "text: |\n  multi\n  line\nfolded: >\n  a\n  b\n",
         "? [1, 2]\n: complex key\n",
@@ -583,6 +583,13 @@ DUPLICATES = [
     (
         "m:\n  1: a\n  1.0: b\n  '1.0': c\n",
         [("m.1", "'1' (line 2, column 3 and line 3, column 3)")],
+    ),
+    (  # under the second: named by the key the document has
+        "a:\n  1: {x: 1}\n  1.0: {y: 2, y: 3}\n",
+        [
+            ("a.1", "'1' (line 2, column 3 and line 3, column 3)"),
+            ("a.1.y", "'y' (line 3, column 9 and line 3, column 15)"),
+        ],
     ),
     (
         "steps: [{prompt: {a cat at dusk: 1, a cat at dusk: 2}, tool: t, tool: u}]\n",
