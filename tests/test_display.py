@@ -65,8 +65,8 @@ def assert_neutralised(text: str) -> None:
 def test_shown_escapes_controls_bidi_and_line_breaks_only() -> None:
     assert shown("comp/sh010_v001.####.exr") == "comp/sh010_v001.####.exr"
     assert shown("café – naïve 日本") == "café – naïve 日本"
-    assert shown("a\x1b[2Jb\tc\nd\re\x7f\x85") == "a\\x1b[2Jb\\tc\\nd\\re\\x7f\\x85"
-    assert shown("x\u202ey\u2066z\u200f\u061c\u2028") == "x\\u202ey\\u2066z\\u200f\\u061c\\u2028"
+    assert shown("a\x1b[2Jb\tc\nd\re\x7f\x85") == '"a\\x1b[2Jb\\tc\\nd\\re\\x7f\\x85"'
+    assert shown("x\u202ey\u2066z\u200f\u061c\u2028") == '"x\\u202ey\\u2066z\\u200f\\u061c\\u2028"'
     assert shown(None) == "" and shown(1001) == "1001"
 
 
@@ -124,11 +124,11 @@ def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: P
     assert checked.code == 1, checked.stderr
     assert_neutralised(checked.stdout)
     assert_neutralised(checked.stderr)  # "… is a sidecar: checking the asset it describes"
-    assert "sh040_line1\\nFAKE: 0 open findings.exr.genai.json is a sidecar" in checked.stderr
+    assert 'sh040_line1\\nFAKE: 0 open findings.exr.genai.json" is a sidecar' in checked.stderr
     tree = run_cli("lineage", ESC_NAME, "--config", str(root / "clearance.yaml"))
     assert tree.code == 0, tree.stderr
     assert_neutralised(tree.stdout)
-    assert tree.stdout.startswith("comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]")
+    assert tree.stdout.startswith('"comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]')
 
 
 def test_scan_table_prints_a_name_with_a_real_escape_and_one_written_as_it_differently(
@@ -156,7 +156,7 @@ def test_report_table_shows_hostile_names_and_values_escaped(tmp_path: Path) -> 
     result = run_cli("report", str(root / ".clearance" / "audit.jsonl"))
     assert result.code == 0, result.stderr
     assert_neutralised(result.stdout)
-    assert "comp/sh040_line1\\nFAKE: 0 open findings.exr  [approval]" in result.stdout
+    assert '"comp/sh040_line1\\nFAKE: 0 open findings.exr"  [approval]' in result.stdout
     assert "comp/sh020_\\u202egnp.exe.exr" in result.stdout
     assert "evil\\x1b[2J\\x1b]0;pwned\\x07tool\\nPASS" in result.stdout
 
@@ -204,7 +204,7 @@ def test_timeline_table_shows_hostile_names_escaped(tmp_path: Path) -> None:
     result = run_cli("timeline", str(hostile_cut(root)))
     assert result.code == 1, result.stderr
     assert_neutralised(result.stdout)
-    assert 'Timeline "cut \\x1b[2J\\x1b[32mALL CLEAR"' in result.stdout
+    assert '"cut \\x1b[2J\\x1b[32mALL CLEAR"' in result.stdout
     assert "sh997\\nFAKE: 0 open findings" in result.stdout
     assert "sh998\\u202eevil" in result.stdout and "V1\\u202e" in result.stdout
 
