@@ -11,12 +11,14 @@ import csv
 import io
 import json
 import random
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from clearance._display import shown, xml_safe
+from clearance._display import _TERMINAL, shown, xml_safe
 from clearance.model import Outcome
 from clearance.report import Filters, build_report
 from clearance.report_text import render_junit
@@ -63,9 +65,50 @@ def assert_neutralised(text: str) -> None:
 def test_shown_escapes_controls_bidi_and_line_breaks_only() -> None:
     assert shown("comp/sh010_v001.####.exr") == "comp/sh010_v001.####.exr"
     assert shown("café – naïve 日本") == "café – naïve 日本"
-    assert shown("a\x1b[2Jb\tc\nd\re\x7f\x85") == "a\\x1b[2Jb\\tc\\nd\\re\\x7f\\x85"
-    assert shown("x\u202ey\u2066z\u200f\u061c\u2028") == "x\\u202ey\\u2066z\\u200f\\u061c\\u2028"
+    assert shown("a\x1b[2Jb\tc\nd\re\x7f\x85") == '"a\\x1b[2Jb\\tc\\nd\\re\\x7f\\x85"'
+    assert shown("x\u202ey\u2066z\u200f\u061c\u2028") == '"x\\u202ey\\u2066z\\u200f\\u061c\\u2028"'
     assert shown(None) == "" and shown(1001) == "1001"
+
+
+def unshown(text: str) -> str:
+    """What :func:`shown` was given, read back from what it printed: a value in quotes is
+    read as a string literal (``\\\\``, ``\\"``, ``\\xNN``, ``\\uNNNN``, ``\\n``,
+    ``\\t``, ``\\r``); any other as it is."""
+    if not text.startswith('"'):
+        return text
+    assert text.endswith('"') and len(text) > 1, text
+    named = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+
+    def one(match: re.Match[str]) -> str:
+        escape = match.group(1)
+        return named.get(escape) or chr(int(escape[1:], 16))
+
+    body = text[1:-1]
+    assert re.fullmatch(r'(?:[^\\"]|\\(?:[\\"ntr]|x[0-9a-f]{2}|u[0-9a-f]{4}))*', body), text
+    return re.sub(r'\\([\\"ntr]|x[0-9a-f]{2}|u[0-9a-f]{4})', one, body)
+
+
+def test_shown_tells_an_escaped_value_from_one_written_as_its_escape() -> None:
+    """A name holding a real ESC and one holding the text ``\\x1b`` are printed differently:
+    a value with anything escaped is printed in quotes, its backslashes doubled, and so is a
+    value that holds something that reads as an escape (or starts with a quote); an ordinary
+    Windows path is printed as it is."""
+    assert shown("esc\x1b[2Jx") == '"esc\\x1b[2Jx"'
+    assert shown("lit\\x1b[2J") == '"lit\\\\x1b[2J"'
+    assert shown("C:\\shows\\SHOW01\\comp\\sh010.exr") == "C:\\shows\\SHOW01\\comp\\sh010.exr"
+    assert shown('say "hi"') == 'say "hi"'
+    for lookalike in ("C:\\temp", "\\\\server\\share", "a\\u202e", "a\\nb", "\\U0001f600", 'a\\"'):
+        assert shown(lookalike) == '"' + lookalike.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    assert shown('"quoted"') == '"\\"quoted\\""'
+    assert shown("C:\\shows\n") == '"C:\\\\shows\\n"'
+    rng = random.Random(7)
+    seen: dict[str, str] = {}
+    for _ in range(5_000):
+        text = random_text(rng, rng.randrange(0, 12), extra='\\x1b"un')
+        printed = shown(text)
+        assert not _TERMINAL.search(printed), repr(printed)
+        assert unshown(printed) == text, (text, printed)
+        assert seen.setdefault(printed, text) == text  # two values are never printed alike
 
 
 def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: Path) -> None:
@@ -81,11 +124,30 @@ def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: P
     assert checked.code == 1, checked.stderr
     assert_neutralised(checked.stdout)
     assert_neutralised(checked.stderr)  # "… is a sidecar: checking the asset it describes"
-    assert "sh040_line1\\nFAKE: 0 open findings.exr.genai.json is a sidecar" in checked.stderr
+    assert 'sh040_line1\\nFAKE: 0 open findings.exr.genai.json" is a sidecar' in checked.stderr
     tree = run_cli("lineage", ESC_NAME, "--config", str(root / "clearance.yaml"))
     assert tree.code == 0, tree.stderr
     assert_neutralised(tree.stdout)
-    assert tree.stdout.startswith("comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]")
+    assert tree.stdout.startswith('"comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]')
+
+
+def test_scan_table_prints_a_name_with_a_real_escape_and_one_written_as_it_differently(
+    tmp_path: Path,
+) -> None:
+    """A file named with a real ESC, and a forged one named with the text ``\\x1b``: a
+    supervisor reading the table can tell which is which."""
+    write_config(tmp_path, [{"name": "comp", "paths": ["comp/"]}])
+    real, forged = (
+        single(tmp_path, "comp/esc\x1b[2Jx.exr"),
+        single(tmp_path, "comp/lit\\x1b[2J.exr"),
+    )
+    plain = single(tmp_path, "comp/sh010_v001.exr")
+    result = run_cli("scan", str(tmp_path))
+    assert_neutralised(result.stdout)
+    assert '"comp/esc\\x1b[2Jx.exr"' in result.stdout, result.stdout
+    assert '"comp/lit\\\\x1b[2J.exr"' in result.stdout
+    assert f" {plain}\n" in result.stdout  # an ordinary name: as it is
+    assert shown(real) != shown(forged)
 
 
 def test_report_table_shows_hostile_names_and_values_escaped(tmp_path: Path) -> None:
@@ -94,7 +156,7 @@ def test_report_table_shows_hostile_names_and_values_escaped(tmp_path: Path) -> 
     result = run_cli("report", str(root / ".clearance" / "audit.jsonl"))
     assert result.code == 0, result.stderr
     assert_neutralised(result.stdout)
-    assert "comp/sh040_line1\\nFAKE: 0 open findings.exr  [approval]" in result.stdout
+    assert '"comp/sh040_line1\\nFAKE: 0 open findings.exr"  [approval]' in result.stdout
     assert "comp/sh020_\\u202egnp.exe.exr" in result.stdout
     assert "evil\\x1b[2J\\x1b]0;pwned\\x07tool\\nPASS" in result.stdout
 
@@ -142,7 +204,7 @@ def test_timeline_table_shows_hostile_names_escaped(tmp_path: Path) -> None:
     result = run_cli("timeline", str(hostile_cut(root)))
     assert result.code == 1, result.stderr
     assert_neutralised(result.stdout)
-    assert 'Timeline "cut \\x1b[2J\\x1b[32mALL CLEAR"' in result.stdout
+    assert '"cut \\x1b[2J\\x1b[32mALL CLEAR"' in result.stdout
     assert "sh997\\nFAKE: 0 open findings" in result.stdout
     assert "sh998\\u202eevil" in result.stdout and "V1\\u202e" in result.stdout
 
@@ -159,15 +221,18 @@ def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Pat
     assert "gone\\x1b]0;pwned\\x07\\nFAKE: ok.json: no such file" in missing.stderr
 
 
-def random_text(rng: random.Random, size: int) -> str:
-    """Printable text, controls, XML's forbidden characters, surrogates, anything."""
-    pools = (
+def random_text(rng: random.Random, size: int, extra: str = "") -> str:
+    """Printable text, controls, XML's forbidden characters, surrogates, anything (and
+    ``extra``'s characters)."""
+    pools: tuple[Callable[[], str], ...] = (
         lambda: chr(rng.randrange(0x20)),
         lambda: rng.choice("\x7f\x85\ufffe\uffff\u202e\u2028<>&\"'=+-@"),
         lambda: chr(rng.randrange(0xD800, 0xE000)),
         lambda: chr(rng.randrange(0x110000)),
         lambda: chr(rng.randrange(0x20, 0x7F)),
     )
+    if extra:
+        pools += (lambda: rng.choice(extra),)
     return "".join(rng.choice(pools)() for _ in range(size))
 
 

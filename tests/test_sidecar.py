@@ -444,7 +444,7 @@ def test_sidecar_record_from_memory() -> None:
         "a: 2026-01-02\nb: [1, 2.5, null, true, 'x', ~, 0x1f, .inf]\n",
         "a: &x {k: 1}\nb: *x\nc: [*x, *x]\n",
         "a: &x {k: 1}\nb: {<<: *x, j: 2}\n",
-        "1: one\ntrue: yes\nnull: ~\n2026-01-01: date key\n",
+        "2: two\ntrue: yes\nnull: ~\n2026-01-01: date key\n",  # (1 and true: one key)
         "- !!binary aGVsbG8=\n- !!str 12\n- !!float 3\n",
         "text: |\n  multi\n  line\nfolded: >\n  a\n  b\n",
         "? [1, 2]\n: complex key\n",
@@ -565,6 +565,32 @@ DUPLICATES = [
         "x-d: {2026-01-01: a, '2026-01-01': b}\n",
         [("x-d.2026-01-01", "'2026-01-01' (line 1, column 7 and line 1, column 22)")],
     ),
+    # keys written differently that the built mapping merges as equal values (1 == 1.0 ==
+    # True): the first one's name is what the document keeps
+    (
+        "approvals:\n  1: {x: first}\n  1.0: {x: second}\n",
+        [("approvals.1", "'1' (line 2, column 3 and line 3, column 3)")],
+    ),
+    ("m:\n  1: a\n  true: b\n", [("m.1", "'1' (line 2, column 3 and line 3, column 3)")]),
+    (
+        "m:\n  0: a\n  false: b\n  0.0: c\n",
+        [("m.0", "'0' (line 2, column 3, line 3, column 3 and line 4, column 3)")],
+    ),
+    (  # 1.0 keeps its name, so '1' is another key (as is '1.0' in the case after)
+        "m:\n  1.0: a\n  '1': b\n  1: c\n",
+        [("m.1.0", "'1.0' (line 2, column 3 and line 4, column 3)")],
+    ),
+    (
+        "m:\n  1: a\n  1.0: b\n  '1.0': c\n",
+        [("m.1", "'1' (line 2, column 3 and line 3, column 3)")],
+    ),
+    (  # under the second: named by the key the document has
+        "a:\n  1: {x: 1}\n  1.0: {y: 2, y: 3}\n",
+        [
+            ("a.1", "'1' (line 2, column 3 and line 3, column 3)"),
+            ("a.1.y", "'y' (line 3, column 9 and line 3, column 15)"),
+        ],
+    ),
     (
         "steps: [{prompt: {a cat at dusk: 1, a cat at dusk: 2}, tool: t, tool: u}]\n",
         [
@@ -607,6 +633,7 @@ def test_a_key_given_twice_is_an_error_naming_the_key_and_both_lines(
         "a: &a {k: 1}\nb: [*a, *a, {k: *a}]\n",
         "- {k: 1}\n- {k: 1}\n",
         "- !!pairs [{a: 1}, {a: 2}]\n",
+        "m: {1.0: a, '1': b, 2: c, '2.0': d, 0: e, 'false': f}\n",  # equal text only if built so
     ],
 )
 def test_keys_yaml_gives_once_per_mapping_are_not_duplicates(text: str) -> None:

@@ -4,8 +4,9 @@ Names and messages come from artists' files and site plugins; a terminal takes s
 characters in them as commands, XML forbids some, a spreadsheet runs formulas. Each form
 here changes only what its reader would act on or refuse, and only in the text forms
 (terminal, CSV, JUnit XML): JSON escapes on its own and HTML is escaped by its renderer. The check is
-``str.isprintable`` (then a precompiled regex ``search``), so the common all-printable
-value costs almost nothing (reports run to 1,000,000 events).
+``str.isprintable`` and two ``in`` tests (a backslash, a quote), then a precompiled regex
+``search``, so the common all-printable value costs almost nothing (reports run to
+1,000,000 events).
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ _TERMINAL = re.compile(
 )
 #: what XML 1.0 does not allow anywhere, not even as a character reference
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+#: in a value :func:`shown` prints in quotes: what it escapes, and the backslash and the quote
+_QUOTED = re.compile('[\\\\"' + _TERMINAL.pattern[1:])
+#: in a value printed as it is, what would read as an escape: a backslash before what follows
+#: one in a quoted value (``\\x1b``, ``\\u202e``, ``\\n``, ``\\t``, ``\\r``, ``\\\\``,
+#: ``\\"``), or before ``U`` (``\\U0001f600``, as Python writes it)
+_READS_ESCAPED = re.compile(r'\\[xuUntr\\"]')
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\", '"': '\\"'}
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -33,14 +40,29 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def shown(value: Any) -> str:
-    """``value`` as text for a terminal or a text report: control characters, bidi controls
-    and line breaks are shown escaped (``\\x1b``, ``\\n``, ``\\u202e``), so a file name or a
-    sidecar value can neither move the cursor, clear the screen, retitle the window, reverse
-    the line nor start a line of its own. ``None`` is ``""``."""
+    """``value`` as text for a terminal or a text report, so that a file name or a sidecar
+    value can neither move the cursor, clear the screen, retitle the window, reverse the line
+    nor start a line of its own, and cannot pass for another value. ``None`` is ``""``.
+
+    A value with control characters, bidi controls or line breaks in it is printed in double
+    quotes with those escaped (``\\x1b``, ``\\n``, ``\\u202e``) and its backslashes and
+    quotes escaped too (``\\\\``, ``\\"``): ``"sh010_\\x1b[2J.exr"``. So is a value that
+    would read as escaped, one with a backslash before ``x``, ``u``, ``U``, ``n``, ``t``,
+    ``r``, a backslash or a quote (a file named ``sh010_\\x1b[2J.exr`` in those characters
+    is ``"sh010_\\\\x1b[2J.exr"``), or that starts with a quote. Any other value, a Windows
+    path such as ``C:\\shows\\sh010.exr`` among them, is printed as it is.
+    """
     text = "" if value is None else value if isinstance(value, str) else str(value)
-    if text.isprintable() or not _TERMINAL.search(text):  # each it escapes is not printable
+    printable = text.isprintable()
+    if printable and "\\" not in text and '"' not in text:  # the common value
         return text
-    return _TERMINAL.sub(_escape, text)
+    if (
+        (printable or not _TERMINAL.search(text))  # each it escapes is not printable
+        and not _READS_ESCAPED.search(text)
+        and text[:1] != '"'
+    ):
+        return text
+    return '"' + _QUOTED.sub(_escape, text) + '"'
 
 
 def xml_safe(value: Any) -> str:

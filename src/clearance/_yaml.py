@@ -723,8 +723,8 @@ def _duplicates_in(
 def _node_duplicates(loader: Any, root: Any) -> list[tuple[int, str, str]]:
     """Keys given twice in the mappings of the node graph at ``root``, for a document PyYAML's
     constructor builds (merge keys, tags, keys that are not strings). Keys are compared as
-    the document will have them (``1`` and ``"1"`` are both ``"1"``); a key a merge key
-    brings in may be given again (that is what merging is for)."""
+    the document will have them (:func:`_same_keys`); a key a merge key brings in may be given
+    again (that is what merging is for)."""
     found: list[tuple[int, str, str]] = []
     seen: set[int] = set()
     # a node and where it is: (the parent's place, its key) links, a path made only for a
@@ -740,35 +740,55 @@ def _node_duplicates(loader: Any, root: Any) -> list[tuple[int, str, str]]:
             continue
         if not isinstance(node, yaml.MappingNode):
             continue
-        keys: dict[Any, list[Any]] = {}
+        # per key as the built mapping holds it (the first of those equal to it): its text in
+        # the document, and the nodes that gave it
+        keys: dict[Any, tuple[str, list[Any]]] = {}
         children: list[tuple[Any, Any]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 children.append((value_node, place))
                 continue
-            key = _key_text(loader, key_node)
-            if key is not None:
-                keys.setdefault(key, []).append(key_node)
-            children.append((value_node, (place, key)))
+            built = _built_key(loader, key_node)
+            if built is None:
+                children.append((value_node, (place, None)))
+                continue
+            text, nodes = keys.setdefault(built[0], (built[1], []))
+            nodes.append(key_node)
+            children.append((value_node, (place, text)))  # named as the document has it
         stack.extend(reversed(children))  # the first path in the order of the text
-        for key, nodes in keys.items():
-            if len(nodes) > 1:
-                found.append(_duplicate_key(_path_of(place), key, _node_places(nodes)))
+        for text, nodes in _same_keys(keys.values()):
+            found.append(_duplicate_key(_path_of(place), text, _node_places(nodes)))
     return found
 
 
-def _key_text(loader: Any, node: Any) -> str | None:
-    """A key node as the built document has it (:func:`_normalise`); None for a key that is
-    not a scalar (PyYAML refuses it when it builds the mapping)."""
+def _same_keys(keys: Iterable[tuple[str, list[Any]]]) -> Iterator[tuple[str, list[Any]]]:
+    """The keys of one mapping given more than once, each with its nodes in the order of the
+    text, from the keys the built mapping holds (its text, the nodes that gave it).
+
+    Two key nodes are one key if the built mapping merges them (Python equality: ``1``,
+    ``1.0`` and ``true`` are one key, named ``1`` as the first is), or if what it holds for
+    them becomes the same string when the document is normalised (``1`` and ``'1'``).
+    """
+    by_text: dict[str, list[Any]] = {}
+    for text, nodes in keys:
+        by_text.setdefault(text, []).extend(nodes)
+    for text, nodes in by_text.items():
+        if len(nodes) > 1:
+            yield text, sorted(nodes, key=lambda n: n.start_mark.index)
+
+
+def _built_key(loader: Any, node: Any) -> tuple[Any, str] | None:
+    """A key node as the built mapping has it, and as the document has it (:func:`_normalise`);
+    None for a key that is not a scalar (PyYAML refuses it when it builds the mapping)."""
     if not isinstance(node, yaml.ScalarNode):
         return None
     if node.tag == _STR:
-        return str(node.value)
-    key = loader.construct_object(node)
-    if isinstance(key, _InvalidScalar):
-        return str(node.value)
-    key = _leaf(key)
-    return key if isinstance(key, str) else yaml_text(key)
+        return node.value, str(node.value)
+    key = loader.construct_object(node)  # memoised: the constructor builds it once
+    if isinstance(key, _InvalidScalar):  # equal to itself only, named as written
+        return key, str(node.value)
+    text = _leaf(key)
+    return key, text if isinstance(text, str) else yaml_text(text)
 
 
 class _DuplicateKey(Exception):
