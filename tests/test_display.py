@@ -128,7 +128,7 @@ def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: P
     tree = run_cli("lineage", ESC_NAME, "--config", str(root / "clearance.yaml"))
     assert tree.code == 0, tree.stderr
     assert_neutralised(tree.stdout)
-    assert tree.stdout.startswith('"comp/sh010_\\x1b[2J\\x1b[31mclean.exr  [comp]')
+    assert tree.stdout.startswith('"comp/sh010_\\x1b[2J\\x1b[31mclean.exr"  [comp]')
 
 
 def test_scan_table_prints_a_name_with_a_real_escape_and_one_written_as_it_differently(
@@ -304,3 +304,15 @@ def test_timeline_csv_guards_formula_cells_as_the_report_csv_does(tmp_path: Path
     for row in rows:
         assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row.values()), row
     assert rows[0]["record_in"] == "00:00:00:00"  # a value that is no formula is kept
+
+
+def test_a_message_is_escaped_but_never_quoted() -> None:
+    """A sentence (a finding's message, an error line) keeps its own backslashes as written:
+    a YAML error quoting a tab as ``'\\t'`` reads as it did; its control characters are
+    escaped all the same."""
+    from clearance._display import shown_text
+
+    yaml_error = "a.yaml: invalid YAML: found character '\\t' that cannot start any token"
+    assert shown_text(yaml_error) == yaml_error
+    assert shown_text("bad\x1b[2Jname\nFAKE") == "bad\\x1b[2Jname\\nFAKE"
+    assert shown_text(None) == ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["shown", "spreadsheet_cell", "xml_safe"]
+__all__ = ["shown", "shown_text", "spreadsheet_cell", "xml_safe"]
 
 #: what a terminal acts on or reorders: C0 and C1 controls (ESC, CR, LF, TAB…), DEL, the
 #: Unicode line and paragraph separators, the bidi controls (U+061C, U+200E/U+200F,
@@ -63,6 +63,19 @@ def shown(value: Any) -> str:
     ):
         return text
     return '"' + _QUOTED.sub(_escape, text) + '"'
+
+
+def shown_text(value: Any) -> str:
+    """A message, a sentence or a whole line for a terminal (a finding's message, an error
+    line): its control characters, bidi controls and line breaks escaped as :func:`shown`
+    escapes them, and nothing else changed, nor quoted (a YAML error quoting a tab as
+    ``'\\t'`` reads as it did). The values a line is made of are :func:`shown` first where
+    telling a name from its escaped spelling matters (asset names in tables). ``None`` is
+    ``""``."""
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    if text.isprintable() or not _TERMINAL.search(text):
+        return text
+    return _TERMINAL.sub(_escape, text)
 
 
 def xml_safe(value: Any) -> str:

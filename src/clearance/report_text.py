@@ -14,7 +14,7 @@ from typing import IO
 from xml.sax.saxutils import escape as xml_escape
 from xml.sax.saxutils import quoteattr
 
-from clearance._display import shown, spreadsheet_cell, xml_safe
+from clearance._display import shown, shown_text, spreadsheet_cell, xml_safe
 from clearance._jsondoc import write_document
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, AssetAudit, FindingRow, Report
@@ -159,7 +159,7 @@ def render_table(
     if report.first_time:
         out.write(f"Period: {shown(report.first_time)} to {shown(report.last_time)}\n")
     if report.filters.describe():
-        out.write("Filters: " + shown("; ".join(report.filters.describe())) + "\n")
+        out.write("Filters: " + shown_text("; ".join(report.filters.describe())) + "\n")
     out.write("\n")
     names = {s.name: shown(s.name) for s in report.stages}
     name_w = max([len("STAGE")] + [len(n) for n in names.values()])
@@ -196,10 +196,10 @@ def render_table(
                     status = f" ({f.status} {shown(f.approval)})" if f.status == "expired" else ""
                     outcome = shown(f.outcome.upper())
                     out.write(f"  {paint(f'{outcome:<9}', f.outcome)} {shown(f.rule)}{status}\n")
-                    for line in _wrap(shown(f.message), width, "      "):
+                    for line in _wrap(shown_text(f.message), width, "      "):
                         out.write(line + "\n")
                     if f.remediation:
-                        for line in _wrap("fix: " + shown(f.remediation), width, "      "):
+                        for line in _wrap("fix: " + shown_text(f.remediation), width, "      "):
                             out.write(line + "\n")
     used = report.approvals("approved")
     expired = report.approvals("expired")

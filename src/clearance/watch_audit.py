@@ -49,7 +49,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from ._display import shown
+from ._display import shown_text
 from ._errors import describe
 from .auditlog import NOT_JSON
 from .discover import (
@@ -117,7 +117,11 @@ class WatchSession(Session):
         if event == "watch.error":
             self.errors_logged += 1
             if self.say_errors:
-                print(f"clearance watch: {shown(error_line(fields))}", file=sys.stderr, flush=True)
+                print(
+                    f"clearance watch: {shown_text(error_line(fields))}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def error_line(fields: dict[str, Any]) -> str:

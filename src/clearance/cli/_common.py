@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .._display import shown
+from .._display import shown_text
 from ..model import Outcome
 from ..policy import ConfigError, Policy, load_policy, rule_setting_errors
 
@@ -73,7 +73,7 @@ def interrupts_raise() -> Iterator[None]:
 
 
 def error(message: str) -> None:
-    print(f"clearance: error: {shown(message)}", file=sys.stderr)
+    print(f"clearance: error: {shown_text(message)}", file=sys.stderr)
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
@@ -200,7 +200,7 @@ def rule_config_errors(
     if unmatched and (host.failures or blocked or _entry_points_skipped()):
         for problem in unmatched:
             print(
-                f"clearance: warning: {shown(problem)}; a plugin that did not load may define it",
+                f"clearance: warning: {shown_text(problem)}; a plugin that did not load may define it",
                 file=sys.stderr,
             )
     else:

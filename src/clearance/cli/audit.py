@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._display import shown
+from .._display import shown, shown_text
 from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
@@ -153,7 +153,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
         for path, reason in found.errors:
             error(f"{path}: {reason}")
         for path, reason in found.warnings:
-            print(f"clearance: warning: {shown(path)}: {shown(reason)}", file=sys.stderr)
+            print(f"clearance: warning: {shown(path)}: {shown_text(reason)}", file=sys.stderr)
         session.warn(found.warnings)
         progress = None if args.no_progress else Progress(len(found.assets))
         result: RunResult | None = None

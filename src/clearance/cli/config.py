@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from .._display import shown
+from .._display import shown_text
 from .._resources import data_file
 from .._yaml import DocumentError, load_document
 from ..discover import assets_from_files, is_sidecar
@@ -190,7 +190,7 @@ def run_validate(args: argparse.Namespace) -> int:
 
 def _say(line: str) -> None:
     with report_output():  # `| head`: the files after it are still validated, and counted
-        print(shown(line))
+        print(shown_text(line))
 
 
 def _pairings(files: Sequence[str]) -> dict[Path, list[Asset]]:
@@ -276,7 +276,9 @@ def run_rules(args: argparse.Namespace) -> int:
                 outcome = row["configured_outcome"] or row["outcome"]
                 flag = "" if row["enabled"] else "  (disabled)"
                 print(
-                    shown(f"{row['id']:<{width}}{outcome:<10}{row['principle']:<18}{row['title']}")
+                    shown_text(
+                        f"{row['id']:<{width}}{outcome:<10}{row['principle']:<18}{row['title']}"
+                    )
                     + flag
                 )
             print(
@@ -317,17 +319,19 @@ def run_plugins(args: argparse.Namespace) -> int:
         else:
             for info in host.plugins.values():
                 where = "all stages" if info.stages is None else ", ".join(sorted(info.stages))
-                print(shown(f"{info.name:<40}{info.kind:<11}{where}"))
+                print(shown_text(f"{info.name:<40}{info.kind:<11}{where}"))
                 hooks = ", ".join(h.replace("clearance_", "") for h in info.hooks)
-                print(shown(f"{'':<4}{info.source}; hooks: {hooks}"))
+                print(shown_text(f"{'':<4}{info.source}; hooks: {hooks}"))
             print()
             for stage in stages:
                 names = [p.name for p in host.plugins_for(stage) if p.kind != "builtin"]
                 print(
-                    shown(f"stage {stage}: built-ins" + (" + " + ", ".join(names) if names else ""))
+                    shown_text(
+                        f"stage {stage}: built-ins" + (" + " + ", ".join(names) if names else "")
+                    )
                 )
             for failure in host.failures:
-                print(f"FAILED {shown(failure)}")
+                print(f"FAILED {shown_text(failure)}")
     problems = rule_config_errors(policy, host, blocked)
     for problem in problems:
         error(str(problem))

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown
+from .._display import shown, shown_text
 from ..lineage import (
     MAX_DEPTH,
     AssetRow,
@@ -125,14 +125,18 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         else ("generated unknown" if row.generated is None else "not generated")
     )
     frames = f"  frames {row.frames}" if row.frames else ""
-    out.write(shown(f"{row.asset}  [{row.stage}]  {own}  outcome {row.outcome}{frames}") + "\n")
+    out.write(
+        shown(row.asset)
+        + shown_text(f"  [{row.stage}]  {own}  outcome {row.outcome}{frames}")
+        + "\n"
+    )
     nodes = list(iter_tree(ancestry["tree"]))
     for index, (depth, node) in enumerate(nodes):
         last = not any(d == depth for d, _ in _siblings_after(nodes, index))
         indent = "".join("   " if _closed(nodes, index, level) else "│  " for level in range(depth))
         branch = "└─ " if last else "├─ "
         name = node.get("asset") or node.get("ref")
-        out.write(f"{indent}{branch}{shown(name)}  {shown(_describe(node))}\n")
+        out.write(f"{indent}{branch}{shown(name)}  {shown_text(_describe(node))}\n")
     if not nodes:
         out.write("(no declared inputs)\n")
     genai = ancestry["genai"]
@@ -161,18 +165,16 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
         if ancestry[key]:
             more = ancestry.get(f"{key}_omitted")
             tail = f" (and {more} more)" if more else ""
-            out.write(f"{label}: {shown(', '.join(ancestry[key]))}{tail}\n")
+            out.write(f"{label}: {', '.join(shown(r) for r in ancestry[key])}{tail}\n")
     if ancestry["cycle"]:
         out.write("the declared inputs contain a cycle (an asset listed as its own ancestor)\n")
 
 
 def _names(genai: list[dict[str, Any]]) -> str:
-    return shown(
-        ", ".join(
-            f"{g.get('asset') or g.get('ref')} (depth {g.get('depth')})"
-            for g in genai
-            if isinstance(g, dict)
-        )
+    return ", ".join(
+        f"{shown(g.get('asset') or g.get('ref'))} (depth {g.get('depth')})"
+        for g in genai
+        if isinstance(g, dict)
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown
+from .._display import shown, shown_text
 from ..model import Outcome
 from ._common import error as _err
 from ._common import report_output
@@ -186,7 +186,7 @@ def _print_result(r: Any, failed: bool) -> None:
         )
     for b in r.breaks[:MAX_PRINTED]:
         where = f"{b.file}:{b.line}" if b.line else b.file
-        print(f"  {b.kind.upper():<10} {shown(where)}: {shown(b.message)}")
+        print(f"  {b.kind.upper():<10} {shown(where)}: {shown_text(b.message)}")
     if len(r.breaks) > MAX_PRINTED:
         print(f"  … and {len(r.breaks) - MAX_PRINTED} more (--json lists every one)")
 

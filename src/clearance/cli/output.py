@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .._display import shown
+from .._display import shown, shown_text
 from .._jsondoc import write_document
 from ..engine import RunResult
 from ..model import Asset, AssetResult, Finding, Outcome, Status
@@ -147,10 +147,10 @@ def _finding_lines(finding: Finding, out: IO[str], width: int, colour: bool) -> 
     o = finding.effective_outcome
     status = f" ({finding.status} {shown(finding.approval)})" if finding.approval else ""
     out.write(
-        f"      {shown(finding.rule):<9} {_paint(o.value, o, colour):<9}{status} {shown(finding.message)}\n"
+        f"      {shown(finding.rule):<9} {_paint(o.value, o, colour):<9}{status} {shown_text(finding.message)}\n"
     )
     if finding.remediation:
-        for line in _wrap("fix: " + shown(finding.remediation), width, " " * 16):
+        for line in _wrap("fix: " + shown_text(finding.remediation), width, " " * 16):
             out.write(line + "\n")
 
 

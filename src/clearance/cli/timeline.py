@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown, spreadsheet_cell
+from .._display import shown, shown_text, spreadsheet_cell
 from ..model import Outcome
 from ._common import (
     EXIT_ERROR,
@@ -159,8 +159,10 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
     width = min(shutil.get_terminal_size((110, 24)).columns, 140)
     for audit in audits:
         s = audit.summary()
+        name = shown(audit.name)  # in quotes: once, by shown() when it must escape something
+        name = name if name.startswith('"') else f'"{name}"'
         out.write(
-            f'Timeline "{shown(audit.name)}" ({shown(audit.file)}): {s["clips"]} clip(s) on {s["tracks"]} track(s): '
+            f"Timeline {name} ({shown(audit.file)}): {s['clips']} clip(s) on {s['tracks']} track(s): "
             f"{s['genai']} with GenAI material, {s['unaudited']} unaudited"
             + (f", {s['skipped']} disabled" if s["skipped"] else "")
             + "\n"
@@ -189,13 +191,13 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
             if clip.ancestry:
                 out.write(f"{indent}GenAI ancestry: {shown(', '.join(clip.ancestry))}\n")
             for finding in clip.findings:
-                message = shown(finding.get("message"))
+                message = shown_text(finding.get("message"))
                 if len(message) > width - 30:
                     message = message[: width - 33] + "..."
                 rule, outcome = shown(finding["rule"]), shown(finding["outcome"])
                 out.write(f"{indent}{rule} ({outcome}): {message}\n")
             for problem in clip.problems:
-                out.write(f"{indent}! {shown(problem)}\n")
+                out.write(f"{indent}! {shown_text(problem)}\n")
         counts = ", ".join(f"{n} {o}" for o, n in s["by_outcome"].items() if n)
         verdict = "FAIL" if audit.exit_code(fail_on) else "ok"
         out.write(f"\nclips by outcome: {counts}  ({verdict} at --fail-on {fail_on.value})\n\n")
