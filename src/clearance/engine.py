@@ -699,6 +699,9 @@ class Session:
                         details={"path": path, "error": reason},
                     )
         order = {s.name: i for i, s in enumerate(self.policy.stages)}
+        lineage = self._lineage()
+        if lineage is not None:
+            lineage.track_walks()  # inputs audited after what is made from them: _audit_stale
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
             by_stage.setdefault(asset.stage, []).append(asset)
@@ -733,6 +736,8 @@ class Session:
                         done += 1
                         if progress is not None:
                             progress(done, total, asset_result.asset)
+                    if lineage is not None:  # inputs of this stage audited after their users
+                        self._audit_stale(stage_result, lineage, drop)
                     self.finish_stage(stage_result)
                 self.flush()
                 if not keep_records:
@@ -748,6 +753,38 @@ class Session:
                 pool.close(wait=finished)
             self.flush()
         return result
+
+    def _audit_stale(
+        self,
+        stage_result: StageResult,
+        lineage: LineagePlugin,
+        drop: bool,
+        stale: Sequence[str] = (),
+    ) -> None:
+        """Audit again, in the stage's order, each asset of ``stage_result`` whose inputs'
+        walk finds otherwise now (:meth:`LineagePlugin.stale_walks`): an input recorded after
+        it in this run, e.g. a precomp whose name sorts after the comp made from it. Until
+        none is left: a chain of N such assets takes at most N rounds (bounded: ancestry
+        walks follow :data:`~clearance.lineage.MAX_DEPTH` generations). Each result keeps its
+        place; the log has both audits, the later one superseding (``docs/reports.md``)."""
+        from .lineage import MAX_DEPTH
+
+        assets = stage_result.assets
+        where: dict[str, int] | None = None
+        for _ in range(MAX_DEPTH + 1):
+            if not stale:
+                stale = lineage.stale_walks(a.asset.rel for a in assets)
+                if not stale:
+                    return
+            if where is None:
+                where = {a.asset.rel: i for i, a in enumerate(assets)}
+            for rel in stale:
+                i = where[rel]
+                again = self.audit(assets[i].asset)
+                if drop:
+                    again.record = None
+                assets[i] = again
+            stale = ()
 
     def _plugins_read_records(self, stage: str) -> bool:
         """Does a plugin other than the built-in lineage see whole results in ``stage`` (a
@@ -1125,6 +1162,8 @@ class _WorkerPool:
                 if stale:  # inputs recorded in this stage since the worker read them
                     yield session.audit(asset)
                     continue
+                if isinstance(lineage, LineagePlugin):
+                    lineage.note_walk(asset, consulted)  # for Session._audit_stale
                 result.asset = asset
                 asset.stats = stats
                 if row is not ... and isinstance(lineage, LineagePlugin):
