@@ -168,6 +168,44 @@ def test_a_chain_inside_one_stage_reaches_the_deliverable_on_a_cold_scan(
 
 
 # -------------------------------------------------------------------------------------------
+# 4. an input in a later stage: the default stage, or stages listed out of pipeline order
+# -------------------------------------------------------------------------------------------
+
+
+def test_a_genai_input_under_no_stage_reaches_the_deliverable_on_a_cold_scan(
+    tmp_path: Path,
+) -> None:
+    root = show(tmp_path)
+    asset(root, "elements/e.png", generated=True)  # stage default: audited after delivery
+    asset(root, "delivery/d.png", "elements/e.png")
+
+    cold = scan(root)
+    found = verdicts(cold)
+    assert found["delivery/d.png"] == ("block", ["IPTC-03", "NFX-GP4"])
+    assert [a["asset"] for a in cold.json()["assets"]] == ["delivery/d.png", "elements/e.png"]
+    assert verdicts(scan(root)) == found
+
+
+def test_stages_listed_deliverables_first_give_the_verdicts_of_pipeline_order(
+    tmp_path: Path,
+) -> None:
+    root = show(tmp_path, [PIPELINE[3], PIPELINE[2], PIPELINE[1]])  # delivery, comp, gen
+    asset(root, "gen/g.png", generated=True)
+    asset(root, "comp/c.png", "gen/g.png")
+    asset(root, "delivery/d.png", "comp/c.png")
+    fill(root, "delivery")
+
+    for jobs in ("1", "2"):
+        forget(root)
+        cold = scan(root, "--jobs", jobs)
+        found = verdicts(cold)
+        assert cold.code == 1
+        assert found["delivery/d.png"] == ("block", ["IPTC-03", "NFX-GP4"]), jobs
+        assert found["comp/c.png"] == ("block", ["IPTC-03", "NFX-GP4"]), jobs
+        assert verdicts(scan(root, "--jobs", jobs)) == found
+
+
+# -------------------------------------------------------------------------------------------
 # 5. the deliverable checked alone after an ancestor two generations up changed
 # -------------------------------------------------------------------------------------------
 

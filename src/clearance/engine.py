@@ -744,6 +744,8 @@ class Session:
                     for asset_result in stage_result.assets:
                         asset_result.record = None
                 result.stages.append(stage_result)
+                if lineage is not None:  # inputs of earlier stages' assets audited just now
+                    self._revisit_stages(result.stages, lineage, keep_records)
             finished = True
         finally:
             # interrupted (Ctrl-C, SIGTERM) or failed: what the workers would still send back
@@ -785,6 +787,36 @@ class Session:
                     again.record = None
                 assets[i] = again
             stale = ()
+
+    def _revisit_stages(
+        self, stages: Sequence[StageResult], lineage: LineagePlugin, keep_records: bool
+    ) -> None:
+        """Audit again the assets of finished stages whose inputs a later stage recorded (an
+        input under no stage's paths: stage ``default`` runs last; stages listed out of
+        pipeline order), stage by stage in the run's order, each stage between its own
+        ``stage.started`` and ``stage.finished`` again (its stage checks see its final
+        results). Costs nothing when the run recorded no row since the last look."""
+        from .lineage import MAX_DEPTH
+
+        for _ in range(MAX_DEPTH + 1):
+            again = False
+            for stage_result in stages:
+                stale = lineage.stale_walks(a.asset.rel for a in stage_result.assets)
+                if not stale:
+                    continue
+                again = True
+                stage = self.stage_config(stage_result.stage)
+                drop = not keep_records and not self._plugins_read_records(stage.name)
+                with self.batch():
+                    self.start_stage(stage)
+                    self._audit_stale(stage_result, lineage, drop, stale)
+                    self.finish_stage(stage_result)
+                self.flush()
+                if not keep_records:
+                    for asset_result in stage_result.assets:
+                        asset_result.record = None
+            if not again:
+                return
 
     def _plugins_read_records(self, stage: str) -> bool:
         """Does a plugin other than the built-in lineage see whole results in ``stage`` (a
