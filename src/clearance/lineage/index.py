@@ -254,6 +254,8 @@ class RunIndex:
         self._sizes: dict[str, int] = {}
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
         self._seen: int | None = None  # lineage generation the view is current with
+        self._newest: float | None = None  # the store's newest audited_at, once asked
+        self._run_newest = 0.0  # the newest audited_at this index recorded
         self._stage: str | None = None
         #: another process's lock on the store was said on stderr (said once a run)
         self.said_locked = False
@@ -280,6 +282,8 @@ class RunIndex:
         this index's ``host_pid``)."""
         raw = _selected(values)
         with self._lock:
+            if raw[_AT] > self._run_newest:
+                self._run_newest = raw[_AT]
             if self._stage is None:
                 self._stage = raw[2]  # the stage being audited: no refresh for its next asset
             self._folder(raw[1]).add(raw)
@@ -377,6 +381,7 @@ class RunIndex:
         self._found.clear()
         self._versions.clear()
         self._seen = None
+        self._newest = None
 
     # -- reading ----------------------------------------------------------------------------
     def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
@@ -396,6 +401,15 @@ class RunIndex:
         with self._lock:
             raw = self._folder(asset).latest.get(asset)
             return raw is not None and raw[_STAGE] == stage and raw[_VERSION] == version
+
+    def newest(self) -> float:
+        """The newest ``audited_at`` of any row, committed or recorded by this run (asked of
+        the store once per view: only a capped ancestry summary needs it)."""
+        with self._lock:
+            if self._newest is None:
+                self._mark()
+                self._newest = self.store.newest()
+            return max(self._newest, self._run_newest)
 
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""
