@@ -742,6 +742,9 @@ class Session:
                         details={"path": path, "error": reason},
                     )
         order = {s.name: i for i, s in enumerate(self.policy.stages)}
+        lineage = self._lineage()
+        if lineage is not None:
+            lineage.track_walks()  # inputs audited after what is made from them: _audit_stale
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
             by_stage.setdefault(asset.stage, []).append(asset)
@@ -776,12 +779,16 @@ class Session:
                         done += 1
                         if progress is not None:
                             progress(done, total, asset_result.asset)
+                    if lineage is not None:  # inputs of this stage audited after their users
+                        self._audit_stale(stage_result, lineage, drop)
                     self.finish_stage(stage_result)
                 self.flush()
                 if not keep_records:
                     for asset_result in stage_result.assets:
                         asset_result.record = None
                 result.stages.append(stage_result)
+                if lineage is not None:  # inputs of earlier stages' assets audited just now
+                    self._revisit_stages(result.stages, lineage, keep_records)
             finished = True
         finally:
             # interrupted (Ctrl-C, SIGTERM) or failed: what the workers would still send back
@@ -791,6 +798,68 @@ class Session:
                 pool.close(wait=finished)
             self.flush()
         return result
+
+    def _audit_stale(
+        self,
+        stage_result: StageResult,
+        lineage: LineagePlugin,
+        drop: bool,
+        stale: Sequence[str] = (),
+    ) -> None:
+        """Audit again, in the stage's order, each asset of ``stage_result`` whose inputs'
+        walk finds otherwise now (:meth:`LineagePlugin.stale_walks`): an input recorded after
+        it in this run, e.g. a precomp whose name sorts after the comp made from it. Until
+        none is left: a chain of N such assets takes at most N rounds (bounded: ancestry
+        walks follow :data:`~clearance.lineage.MAX_DEPTH` generations). Each result keeps its
+        place; the log has both audits, the later one superseding (``docs/reports.md``)."""
+        from .lineage import MAX_DEPTH
+
+        assets = stage_result.assets
+        where: dict[str, int] | None = None
+        for _ in range(MAX_DEPTH + 1):
+            if not stale:
+                stale = lineage.stale_walks(a.asset.rel for a in assets)
+                if not stale:
+                    return
+            if where is None:
+                where = {a.asset.rel: i for i, a in enumerate(assets)}
+            for rel in stale:
+                i = where[rel]
+                again = self.audit(assets[i].asset)
+                if drop:
+                    again.record = None
+                assets[i] = again
+            stale = ()
+
+    def _revisit_stages(
+        self, stages: Sequence[StageResult], lineage: LineagePlugin, keep_records: bool
+    ) -> None:
+        """Audit again the assets of finished stages whose inputs a later stage recorded (an
+        input under no stage's paths: stage ``default`` runs last; stages listed out of
+        pipeline order), stage by stage in the run's order, each stage between its own
+        ``stage.started`` and ``stage.finished`` again (its stage checks see its final
+        results). Costs nothing when the run recorded no row since the last look."""
+        from .lineage import MAX_DEPTH
+
+        for _ in range(MAX_DEPTH + 1):
+            again = False
+            for stage_result in stages:
+                stale = lineage.stale_walks(a.asset.rel for a in stage_result.assets)
+                if not stale:
+                    continue
+                again = True
+                stage = self.stage_config(stage_result.stage)
+                drop = not keep_records and not self._plugins_read_records(stage.name)
+                with self.batch():
+                    self.start_stage(stage)
+                    self._audit_stale(stage_result, lineage, drop, stale)
+                    self.finish_stage(stage_result)
+                self.flush()
+                if not keep_records:
+                    for asset_result in stage_result.assets:
+                        asset_result.record = None
+            if not again:
+                return
 
     def _plugins_read_records(self, stage: str) -> bool:
         """Does a plugin other than the built-in lineage see whole results in ``stage`` (a
@@ -1196,6 +1265,8 @@ class _WorkerPool:
                 if stale:  # inputs recorded in this stage since the worker read them
                     yield session.audit(asset)
                     continue
+                if isinstance(lineage, LineagePlugin):
+                    lineage.note_walk(asset, consulted)  # for Session._audit_stale
                 result.asset = asset
                 asset.stats = stats
                 if row is not ... and isinstance(lineage, LineagePlugin):

@@ -39,7 +39,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -183,8 +183,13 @@ class LineagePlugin:
         #: (:meth:`take_consulted`), for the parent to check (:meth:`stale`).
         self.consulting = False
         self._consulted: dict[str, list[Lookup]] = {}
-        # in a scan --jobs parent: the rows recorded in the stage under way (track_recorded)
+        # in a scan --jobs parent, or a run that checks its walks (track_walks): the rows
+        # recorded so far; those of the stage under way are the ones after _stage_mark
         self._recorded: Recorded | None = None
+        self._stage_mark = 0
+        #: asset → (rows recorded before its walk, its root, what the walk looked up and
+        #: found), for :meth:`stale_walks` (None: not tracked, e.g. a watcher)
+        self._walks: dict[str, tuple[int, Path, list[Lookup]]] | None = None
         self._failures: set[str] = set()  # why the store could not be used (said once each)
         #: in a scan --jobs worker: (reason, warning) for the scanning process to say
         self._unsaid: list[tuple[str, str]] = []
@@ -305,7 +310,8 @@ class LineagePlugin:
             else:
                 inputs = declared_inputs(asset)  # broken sidecar: read what it declares anyway
         ancestry = None
-        consulted: list[Lookup] | None = [] if self.consulting else None
+        walks = None if self.consulting else self._walks  # a worker: the parent tracks them
+        consulted: list[Lookup] | None = [] if self.consulting or walks is not None else None
         if inputs and index is not None:
             try:
                 ancestry = index.ancestry(
@@ -324,10 +330,16 @@ class LineagePlugin:
             if consulted is not None:
                 refs = dict.fromkeys(str(i["ref"]) for i in inputs)
                 consulted = [(ref, lookup_keys(ref, asset.root), None) for ref in refs]
-        if consulted:
+        if consulted and self.consulting:
             if len(self._consulted) > 4096:
                 self._consulted.clear()
             self._consulted[asset.rel] = consulted
+        if walks is not None:
+            if consulted:
+                recorded = self._recorded
+                walks[asset.rel] = (recorded.count if recorded else 0, asset.root, consulted)
+            else:
+                walks.pop(asset.rel, None)
         if version is not None:
             if len(self._pending) > 4096:
                 self._pending.clear()
@@ -476,11 +488,65 @@ class LineagePlugin:
         return self._consulted.pop(rel, None)
 
     def track_recorded(self) -> None:
-        """Note the rows recorded in each stage, for :meth:`stale` (a ``scan --jobs`` parent).
-        Forgotten at the end of the stage once they are committed: workers read them from
-        the next stage on."""
+        """Note the rows recorded from now on, for :meth:`stale` (a ``scan --jobs`` parent)
+        and :meth:`stale_walks`. :meth:`stale` looks only at those of the stage under way:
+        the earlier ones were committed, and workers read them from the next stage on."""
         if self._recorded is None:
             self._recorded = Recorded()
+
+    def track_walks(self) -> None:
+        """Note each asset's walk from now on — what it looked up, what it found, and how many
+        rows the run had recorded before it — so that :meth:`stale_walks` can tell which
+        assets an input recorded later in the run (``Session.run``) would change."""
+        self.track_recorded()
+        if self._walks is None:
+            self._walks = {}
+
+    def note_walk(self, asset: Asset, consulted: Sequence[Lookup] | None) -> None:
+        """Take a ``scan --jobs`` worker's walk of ``asset`` (:meth:`take_consulted`) as this
+        process's, as of now: :meth:`stale` found nothing recorded since that it changes."""
+        walks, recorded = self._walks, self._recorded
+        if walks is None:
+            return
+        if consulted:
+            walks[asset.rel] = (recorded.count if recorded else 0, asset.root, list(consulted))
+        else:
+            walks.pop(asset.rel, None)
+
+    def stale_walks(self, rels: Iterable[str]) -> list[str]:
+        """Those of ``rels`` (in their order) whose inputs' walk would find otherwise now:
+        a row recorded after the walk (:meth:`Recorded.touches`) answers one of its look-ups
+        differently — an input audited after the asset made from it (later in its stage, in
+        a later stage), or audited again since.
+
+        Costs nothing when the run recorded no row (a warm re-scan), and looks again only at
+        what rows recorded since the last call may answer."""
+        recorded, walks = self._recorded, self._walks
+        if not recorded or not walks:
+            return []
+        now = recorded.count
+        stale: list[str] = []
+        index = None
+        for rel in rels:
+            walk = walks.get(rel)
+            if walk is None or walk[0] >= now:
+                continue
+            since, root, consulted = walk
+            touched = [lookup for lookup in consulted if recorded.touches(lookup, since)]
+            if touched:
+                try:
+                    if index is None:
+                        index = self.index(create=False)
+                    changed = index is None or any(
+                        index.lookup(ref, root)[1][2] != found for ref, _, found in touched
+                    )
+                except _STORE_ERRORS:
+                    changed = True  # audited again, which reports the failure
+                if changed:
+                    stale.append(rel)
+                    continue
+            walks[rel] = (now, root, consulted)  # nothing recorded so far changes it
+        return stale
 
     def stale(self, asset: Asset, consulted: Sequence[Lookup] | None) -> bool:
         """Would the walk of ``asset``'s inputs find otherwise here than a worker did
@@ -492,7 +558,8 @@ class LineagePlugin:
         recorded = self._recorded
         if not recorded or not consulted:
             return False
-        touched = [lookup for lookup in consulted if recorded.touches(lookup)]
+        since = self._stage_mark
+        touched = [lookup for lookup in consulted if recorded.touches(lookup, since)]
         if not touched:
             return False
         try:
@@ -576,7 +643,7 @@ class LineagePlugin:
         if index is not None and self._pid == current_pid():
             index.flush_or_keep()
             if self._recorded is not None and not index.buffered:
-                self._recorded.clear()  # committed: the next stage's walks read them
+                self._stage_mark = self._recorded.count  # committed: workers read them
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

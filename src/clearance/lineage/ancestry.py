@@ -12,6 +12,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .freshness import summary_is_fresh
+
 if TYPE_CHECKING:
     from .store import AssetRow
 
@@ -182,7 +184,11 @@ class _Walk:
             return node
         self.expanded.add(row.asset)
         self.order.append(row.asset)
-        if self.shallow and row.ancestry is not None:
+        if (
+            self.shallow
+            and row.ancestry is not None
+            and summary_is_fresh(self.finder, row, row.ancestry, self.root)
+        ):
             self._summarised(row.ancestry, depth, path)
             node["summarised"] = True  # its ancestors come from its recorded summary
             return node

@@ -149,43 +149,51 @@ def _walked(raw: Raw | None) -> tuple[Any, ...] | None:
 
 
 class Recorded:
-    """The names under which rows recorded in this process (since :meth:`clear`) can be
-    found: what a ``scan --jobs`` worker, whose view was read before, may not have seen."""
+    """The names under which rows recorded in this process can be found, and when (how many
+    rows were recorded before): what a walk made earlier — in a ``scan --jobs`` worker,
+    whose view was read before, or earlier in the run — may not have seen."""
 
-    __slots__ = ("names", "versions")
+    __slots__ = ("count", "names", "versions")
 
     def __init__(self) -> None:
-        self.names: set[str] = set()
-        #: the versions recorded, by their first 12 digits (lower case)
-        self.versions: dict[str, list[str]] = {}
+        #: rows noted so far: a walk made when ``count`` was N saw the first N
+        self.count = 0
+        self.names: dict[str, int] = {}  # name → the count after its latest row
+        #: the versions recorded, by their first 12 digits (lower case), with that count
+        self.versions: dict[str, list[tuple[str, int]]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.versions)
+        return self.count > 0
 
     def add(self, values: Raw) -> None:
         """Note a row as :func:`encode_row` encoded it."""
         asset, seq, asset_id, version = values[0], values[1], values[3], values[4]
-        self.names.add(asset)
+        self.count = count = self.count + 1
+        names = self.names
+        names[asset] = count
         if seq is not None:
-            self.names.add(seq)
+            names[seq] = count
         if asset_id is not None:
-            self.names.add(asset_id)
-        self.versions.setdefault(version[:12].lower(), []).append(version.lower())
+            names[asset_id] = count
+        self.versions.setdefault(version[:12].lower(), []).append((version.lower(), count))
 
     def clear(self) -> None:
+        self.count = 0
         self.names.clear()
         self.versions.clear()
 
-    def touches(self, lookup: Lookup) -> bool:
-        """May a row noted here answer ``lookup`` now (under one of its names)?"""
+    def touches(self, lookup: Lookup, since: int = 0) -> bool:
+        """May a row noted here after the first ``since`` answer ``lookup`` now (under one
+        of its names)?"""
         names = self.names
         for key in lookup[1]:
-            if key in names:
+            if names.get(key, 0) > since:
                 return True
             if _HEX.fullmatch(key) is not None:  # a version key: any recorded one it begins
                 prefix = key.lower()
-                if any(v.startswith(prefix) for v in self.versions.get(prefix[:12], ())):
-                    return True
+                for version, count in self.versions.get(prefix[:12], ()):
+                    if count > since and version.startswith(prefix):
+                        return True
         return False
 
 
@@ -246,6 +254,8 @@ class RunIndex:
         self._sizes: dict[str, int] = {}
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
         self._seen: int | None = None  # lineage generation the view is current with
+        self._newest: float | None = None  # the store's newest audited_at, once asked
+        self._run_newest = 0.0  # the newest audited_at this index recorded
         self._stage: str | None = None
         #: another process's lock on the store was said on stderr (said once a run)
         self.said_locked = False
@@ -272,6 +282,8 @@ class RunIndex:
         this index's ``host_pid``)."""
         raw = _selected(values)
         with self._lock:
+            if raw[_AT] > self._run_newest:
+                self._run_newest = raw[_AT]
             if self._stage is None:
                 self._stage = raw[2]  # the stage being audited: no refresh for its next asset
             self._folder(raw[1]).add(raw)
@@ -369,6 +381,7 @@ class RunIndex:
         self._found.clear()
         self._versions.clear()
         self._seen = None
+        self._newest = None
 
     # -- reading ----------------------------------------------------------------------------
     def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
@@ -388,6 +401,15 @@ class RunIndex:
         with self._lock:
             raw = self._folder(asset).latest.get(asset)
             return raw is not None and raw[_STAGE] == stage and raw[_VERSION] == version
+
+    def newest(self) -> float:
+        """The newest ``audited_at`` of any row, committed or recorded by this run (asked of
+        the store once per view: only a capped ancestry summary needs it)."""
+        with self._lock:
+            if self._newest is None:
+                self._mark()
+                self._newest = self.store.newest()
+            return max(self._newest, self._run_newest)
 
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""

@@ -399,6 +399,14 @@ class LineageStore:
         with self._access():
             return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
+    def newest(self) -> float:
+        """The newest ``audited_at`` of any row (0 for an empty store)."""
+        if not self._ready:
+            return 0.0
+        with self._access():
+            found = self._db.execute("SELECT max(audited_at) FROM lineage_assets").fetchone()
+        return float(found[0]) if found and found[0] is not None else 0.0
+
     def count(self) -> int:
         if not self._ready:
             return 0
