@@ -1089,4 +1089,3 @@ def test_a_restored_backup_that_its_run_went_on_writing_forks_the_chain(tmp_path
     ]
     assert doc["events"] == 4  # run.started and a.dpx once, b.dpx and c.dpx (both seq 3)
     assert "seq started again" in proc.stderr
-
