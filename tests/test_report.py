@@ -1089,3 +1089,49 @@ def test_a_restored_backup_that_its_run_went_on_writing_forks_the_chain(tmp_path
     ]
     assert doc["events"] == 4  # run.started and a.dpx once, b.dpx and c.dpx (both seq 3)
     assert "seq started again" in proc.stderr
+
+
+def _stage_quota(show: ClearanceRun, plan: Path, findings: list[Any], *args: str) -> None:
+    plan.write_text(json.dumps(findings))
+    proc = clearance(*args, "--no-progress")
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path: Path) -> None:
+    """A stage check sees the assets of its run only: ``check FILE`` or a scan of a subfolder
+    saw part of the stage, and its stage checks finding nothing proves nothing. Its stage
+    findings add to the stage's; only a run that audited every configured folder of the stage
+    (``details.complete`` on its ``stage.finished``) clears them."""
+    show, plan = _quota_show(tmp_path)
+    show.asset("comp/shots/x.png", sidecar=genai_sidecar())
+    root = str(show.root)
+    _stage_quota(show, plan, [["comp", None, "block", "too many GenAI shots"]], "scan", root)
+    log = show.root / ".clearance" / "audit.jsonl"
+    partial_runs = [
+        ("check", str(show.root / "comp" / "ok.png")),
+        ("scan", str(show.root / "comp" / "shots")),
+        ("scan", str(show.root / "comp" / "ok.png")),
+    ]
+    for args in partial_runs:
+        _stage_quota(show, plan, [], *args)
+        (check,) = _report(show)[("comp", None)]["findings"]
+        assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block"), args
+        assert "SITE-QUOTA-01" in clearance("report", str(log)).stdout  # the table too
+    # a partial run's own stage finding adds to the full scan's
+    ok = str(show.root / "comp" / "ok.png")
+    _stage_quota(show, plan, [["comp", None, "escalate", "x over quota"]], "check", ok)
+    found = _report(show)[("comp", None)]["findings"]
+    assert sorted(f["message"] for f in found) == ["too many GenAI shots", "x over quota"]
+    # the whole stage again, scanned as its folder: it decides
+    _stage_quota(show, plan, [], "scan", str(show.root / "comp"))
+    assert ("comp", None) not in _report(show)
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    said = [
+        (e["stage"], e["details"].get("complete")) for e in events if e["event"] == "stage.finished"
+    ]
+    assert said == [
+        ("comp", True),
+        ("delivery", True),
+        *[("comp", False)] * 4,
+        ("comp", True),
+    ]
