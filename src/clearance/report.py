@@ -5,7 +5,8 @@ logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for e
 ``(stage, asset)``, only the **latest audit** of it: its ``asset.audited`` event and the
 ``finding`` events the same run wrote for that asset just before it (and the stage-level
 findings naming it that the run wrote before its ``stage.finished``); a stage's own findings
-are those of the latest run that finished it. Each event is read once, however many copies of
+are those of the latest run that audited the whole stage (its ``stage.finished`` says
+``complete``), with those of later partial runs (``check FILE``, a subfolder) added. Each event is read once, however many copies of
 a log are given (``report_copies``). Memory therefore grows with the number of distinct assets, not with the
 length of the log — a watcher's log that re-audited the same shots for months reports in the
 same memory as one scan.
@@ -604,7 +605,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
-    checked: dict[str, str] = {}  # stage -> time of the stage.finished that decided its checks
+    checked: dict[str, str] = {}  # stage -> time of the complete stage.finished that decided it
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -691,12 +692,17 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 checks = _stage_checks(
                     current, stage, run_id, host, pending.pop((run_id, host, stage), {})
                 )
-                if t >= checked.get(stage, t):  # the latest finished run decides the stage's own
+                if t < checked.get(stage, t):
+                    continue  # a later run of the whole stage decided its own findings
+                details = ev["details"]
+                if details.get("complete") is True:  # it saw the whole stage: it decides
                     checked[stage] = t
                     if checks:
                         unfinished[(stage, None)] = checks
                     else:
                         unfinished.pop((stage, None), None)
+                elif checks:  # it saw a part: what it found adds, what it did not proves nothing
+                    unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
     for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
             unfinished[(stage, asset)] = found
@@ -772,6 +778,14 @@ def _stage_checks(
         t, _run, _host, outcome, frames, rows = known
         current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
     return checks
+
+
+def _added(known: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stage's own findings ``known`` with a partial run's ``checks`` added: one of them
+    saying what a known one said (its rule, asset and message) takes its place, so runs of
+    single files saying the same again do not pile up."""
+    said = {(e["rule"], e["asset"], e["message"]) for e in checks}
+    return [e for e in known if (e["rule"], e["asset"], e["message"]) not in said] + checks
 
 
 def _note_run(
