@@ -1018,3 +1018,120 @@ def test_the_latest_finished_run_of_a_stage_decides_its_stage_level_findings(
         "report", str(show.root / ".clearance" / "audit.jsonl"), "--until", times[0], "-f", "json"
     )
     assert [a["asset"] for a in json.loads(proc.stdout)["assets"]].count(None) == 1
+
+
+def _audited(audit: Any, clock: Clock, asset: str) -> None:
+    audit.info("asset.audited", time=clock(), stage="delivery", asset=asset, outcome="pass")
+
+
+def _assets(*logs: Path) -> tuple[list[str], str]:
+    proc = clearance("report", *map(str, logs), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    return sorted(a["asset"] for a in json.loads(proc.stdout)["assets"]), proc.stderr
+
+
+def test_a_log_moved_away_while_its_run_writes_is_read_with_the_new_one(tmp_path: Path) -> None:
+    """A watcher's log moved away (archived by hand, ``logrotate`` with ``create``): the
+    writer starts a new file at seq 1 with the same run_id and host. Its events are other
+    events than the archive's at the same seq, never copies: both files are read whole, and
+    stderr says that the run's seq started again. A backup copy taken earlier (a prefix of
+    the archive) still adds nothing."""
+    live = tmp_path / "audit.jsonl"
+    log = AuditLog(live)
+    audit = make_audit_logger(log, run_id="watch-1", host="render07")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="clearance watch")
+    _audited(audit, clock, "delivery/a.dpx")
+    backup = tmp_path / "backup.jsonl"
+    backup.write_bytes(live.read_bytes())  # a backup taken then: a prefix of the archive
+    _audited(audit, clock, "delivery/final.dpx")
+    archive = tmp_path / "archive-1.jsonl"
+    live.rename(archive)
+    _audited(audit, clock, "delivery/second.dpx")  # seq 1 of a new file, same run and host
+    _audited(audit, clock, "delivery/third.dpx")
+    log.close()
+    assert [json.loads(line)["seq"] for line in live.read_text().splitlines()] == [1, 2]
+
+    every = ["delivery/a.dpx", "delivery/final.dpx", "delivery/second.dpx", "delivery/third.dpx"]
+    for logs in ((archive, live), (live, archive), (backup, archive, live), (live, backup)):
+        assets, stderr = _assets(*logs)
+        expected = every if archive in logs else ["delivery/a.dpx", *every[2:]]
+        assert assets == expected, logs
+        assert "run watch-1 on host render07" in stderr and "seq started again" in stderr, logs
+        # the new log, and the other file that holds the run's first seq values
+        assert str(live) in stderr and (str(archive) in stderr or str(backup) in stderr)
+    assert _assets(backup, archive) == (every[:2], "")  # the backup is a copy: read once
+
+
+def test_a_restored_backup_that_its_run_went_on_writing_forks_the_chain(tmp_path: Path) -> None:
+    """The log replaced by an older backup of it while its run writes: the two files agree up
+    to the backup's last line (those events are read once) and differ after it (both read)."""
+    live = tmp_path / "audit.jsonl"
+    log = AuditLog(live)
+    audit = make_audit_logger(log, run_id="watch-1", host="render07")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="clearance watch")
+    _audited(audit, clock, "delivery/a.dpx")
+    backup = live.read_bytes()
+    _audited(audit, clock, "delivery/b.dpx")
+    moved = tmp_path / "moved.jsonl"
+    live.rename(moved)
+    live.write_bytes(backup)  # restored: the run goes on from seq 2
+    _audited(audit, clock, "delivery/c.dpx")
+    log.close()
+    proc = clearance("report", str(moved), str(live), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert sorted(a["asset"] for a in doc["assets"]) == [
+        "delivery/a.dpx",
+        "delivery/b.dpx",
+        "delivery/c.dpx",
+    ]
+    assert doc["events"] == 4  # run.started and a.dpx once, b.dpx and c.dpx (both seq 3)
+    assert "seq started again" in proc.stderr
+
+
+def _stage_quota(show: ClearanceRun, plan: Path, findings: list[Any], *args: str) -> None:
+    plan.write_text(json.dumps(findings))
+    proc = clearance(*args, "--no-progress")
+    assert proc.returncode in (0, 1), proc.stderr
+
+
+def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path: Path) -> None:
+    """A stage check sees the assets of its run only: ``check FILE`` or a scan of a subfolder
+    saw part of the stage, and its stage checks finding nothing proves nothing. Its stage
+    findings add to the stage's; only a run that audited every configured folder of the stage
+    (``details.complete`` on its ``stage.finished``) clears them."""
+    show, plan = _quota_show(tmp_path)
+    show.asset("comp/shots/x.png", sidecar=genai_sidecar())
+    root = str(show.root)
+    _stage_quota(show, plan, [["comp", None, "block", "too many GenAI shots"]], "scan", root)
+    log = show.root / ".clearance" / "audit.jsonl"
+    partial_runs = [
+        ("check", str(show.root / "comp" / "ok.png")),
+        ("scan", str(show.root / "comp" / "shots")),
+        ("scan", str(show.root / "comp" / "ok.png")),
+    ]
+    for args in partial_runs:
+        _stage_quota(show, plan, [], *args)
+        (check,) = _report(show)[("comp", None)]["findings"]
+        assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block"), args
+        assert "SITE-QUOTA-01" in clearance("report", str(log)).stdout  # the table too
+    # a partial run's own stage finding adds to the full scan's
+    ok = str(show.root / "comp" / "ok.png")
+    _stage_quota(show, plan, [["comp", None, "escalate", "x over quota"]], "check", ok)
+    found = _report(show)[("comp", None)]["findings"]
+    assert sorted(f["message"] for f in found) == ["too many GenAI shots", "x over quota"]
+    # the whole stage again, scanned as its folder: it decides
+    _stage_quota(show, plan, [], "scan", str(show.root / "comp"))
+    assert ("comp", None) not in _report(show)
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    said = [
+        (e["stage"], e["details"].get("complete")) for e in events if e["event"] == "stage.finished"
+    ]
+    assert said == [
+        ("comp", True),
+        ("delivery", True),
+        *[("comp", False)] * 4,
+        ("comp", True),
+    ]

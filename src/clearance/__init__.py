@@ -106,6 +106,6 @@ def scan(
     found = discover([str(p) for p in paths] or [str(policy.root)], policy, stage=stage)
     session = Session(policy, command="scan", paths=[str(p) for p in paths], write_log=write_log)
     session.warn(found.warnings)
-    result = session.run(found.assets, errors=found.errors)
+    result = session.run(found.assets, errors=found.errors, whole_stages=found.whole_stages)
     session.close(result, exit_code=result.exit_code())
     return result

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .model import Asset, FrameFiles, printable, relative_posix
 from .policy import Policy
@@ -188,6 +188,9 @@ class Discovery:
     errors: list[tuple[str, str]]  # (path, reason)
     #: what the run must say but is no error (path, reason): a linked folder not walked
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    #: the stages whose every configured folder was walked, with no error in it: the run saw
+    #: all of the stage's assets (see :func:`whole_stages`)
+    whole_stages: frozenset[str] = frozenset()
 
 
 class _Errors(list[tuple[str, str]]):
@@ -639,6 +642,7 @@ def discover(
     found: dict[str, Asset] = {}
     loose: list[Path] = []
     walked: set[Path] = set()
+    tops: list[Path] = []
     for raw in paths or [root]:
         top = Path(raw).resolve()
         if top.is_file():
@@ -647,6 +651,7 @@ def discover(
         if not top.exists():
             errors.append((str(raw), "no such file or folder"))
             continue
+        tops.append(top)
         for folder, names in _walk(top, errors, warnings):
             walked.add(folder)
             _keep(found, _walked(folder, names, policy), errors)
@@ -657,7 +662,47 @@ def discover(
     assets = sorted(found.values(), key=lambda a: a.rel)
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
-    return Discovery(assets, list(errors), list(warnings))
+    named = {asset.stage for asset in assets}
+    return Discovery(
+        assets, list(errors), list(warnings), whole_stages(named, tops, errors, policy)
+    )
+
+
+def whole_stages(
+    stages: Iterable[str], walked: Sequence[Path], errors: Sequence[tuple[str, str]], policy: Policy
+) -> frozenset[str]:
+    """Those of ``stages`` whose every configured folder (the root for ``default``, or for a
+    stage without folders) is at or under one of the folders ``walked``, with no discovery
+    error in, above or below one of them: a run of their assets saw the whole stage, so its
+    stage checks (``clearance_check_stage``) speak for the stage — ``stage.finished`` says
+    ``complete``. A run of single files, of a subfolder or of a shard never does."""
+    root = policy.root
+
+    def covered(target: Path) -> bool:
+        return any(target == top or top in target.parents for top in walked)
+
+    failed = [Path(path).resolve() for path, _reason in errors]
+    whole = set()
+    for name in stages:
+        targets = [_fixed_part(root, folder) for folder in policy.stage(name).paths] or [root]
+        if all(covered(t) for t in targets) and not any(
+            e == t or t in e.parents or e in t.parents for e in failed for t in targets
+        ):
+            whole.add(name)
+    return frozenset(whole)
+
+
+def _fixed_part(root: Path, folder: str) -> Path:
+    """The folder a stage's ``paths`` entry names, up to its first glob (``shots/*/comp``:
+    ``shots``; everything it matches is under it), resolved as the folders walked are (a
+    walk does not follow a link to a folder: a stage folder that is one is covered only by
+    walking it)."""
+    fixed = []
+    for part in PurePosixPath(folder.strip("/")).parts:
+        if any(ch in part for ch in "*?["):
+            break
+        fixed.append(part)
+    return root.joinpath(*fixed).resolve()
 
 
 def _walked(folder: Path, names: list[str], policy: Policy) -> list[Asset]:

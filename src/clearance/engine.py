@@ -454,6 +454,7 @@ class Session:
                 "counts": counts,
                 "assets": len(result.assets),
                 "stage_findings": len(result.findings),
+                "complete": result.complete,
             },
         )
         self.plugins.stage_finished(result, self._notify_error(result.stage))
@@ -719,6 +720,7 @@ class Session:
         progress: Callable[[int, int, Asset], None] | None = None,
         jobs: int = 1,
         keep_records: bool = True,
+        whole_stages: frozenset[str] = frozenset(),
     ) -> RunResult:
         """Audit ``assets`` stage by stage (pipeline order), with stage events around each.
 
@@ -731,6 +733,9 @@ class Session:
         a notification hook other than the built-in lineage's is attached: a command that
         only reports findings then holds a few hundred bytes per asset instead of the whole
         parsed record.
+
+        ``whole_stages``: the stages ``assets`` hold all of (``Discovery.whole_stages``); their
+        results are ``complete``, which their ``stage.finished`` says.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         if errors:
@@ -758,7 +763,7 @@ class Session:
         try:
             for stage_name in sorted(by_stage, key=lambda n: (order.get(n, len(order)), n)):
                 stage = self.stage_config(stage_name)
-                stage_result = StageResult(stage_name)
+                stage_result = StageResult(stage_name, complete=stage_name in whole_stages)
                 with self.batch():
                     self.start_stage(stage)
                     members = by_stage[stage_name]

@@ -143,8 +143,11 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
     Use this for rules about sets of assets (a sequence missing from delivery, a quota of
     GenAI shots). Isolated like :func:`clearance_check_asset`.
 
-    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run
-        (a copy of the results and findings, for a site plugin).
+    :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run;
+        ``stage_result.complete`` is true when the run audited the whole stage (``scan`` of
+        every folder of it), false for a part (``check FILE``, a subfolder): a report lets
+        only a complete run's stage findings replace the stage's earlier ones. A site
+        plugin gets a copy of the results and findings.
     :param policy: the run's configuration.
     :return: stage-level findings (their ``asset`` may name an asset, or stay empty).
 

@@ -560,6 +560,10 @@ class StageResult:
     stage: str
     assets: list[AssetResult] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # stage-level findings
+    #: the run audited the whole stage (every configured folder walked: ``scan`` of the root
+    #: or of the stage's folders), not a part of it (``check FILE``, a subfolder): its stage
+    #: checks speak for the stage
+    complete: bool = False
 
     def counts(self) -> dict[str, int]:
         """Assets per outcome, every outcome present (zeros included)."""

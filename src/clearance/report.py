@@ -5,8 +5,9 @@ logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for e
 ``(stage, asset)``, only the **latest audit** of it: its ``asset.audited`` event and the
 ``finding`` events the same run wrote for that asset just before it (and the stage-level
 findings naming it that the run wrote before its ``stage.finished``); a stage's own findings
-are those of the latest run that finished it. Each event is read once, however many copies of
-a log are given. Memory therefore grows with the number of distinct assets, not with the
+are those of the latest run that audited the whole stage (its ``stage.finished`` says
+``complete``), with those of later partial runs (``check FILE``, a subfolder) added. Each event is read once, however many copies of
+a log are given (``report_copies``). Memory therefore grows with the number of distinct assets, not with the
 length of the log — a watcher's log that re-audited the same shots for months reports in the
 same memory as one scan.
 
@@ -34,6 +35,7 @@ from typing import Any
 from clearance.auditlog import ENVELOPE, NOT_JSON, parsed_event_seq, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
+from clearance.report_copies import Snapshot, copied_lines
 
 __all__ = [
     "AssetAudit",
@@ -344,14 +346,32 @@ def _odd_outcomes(f: Path, count: int, first: dict[str, Any]) -> str:
     )
 
 
-def _read_log(path: Path, skipped: list[int], warnings: list[str]) -> Iterator[dict[str, Any]]:
+def _snapshot(path: Path) -> Snapshot:
     try:
-        snapshot = open_snapshot(path)  # writers may go on appending and rotating meanwhile
+        return open_snapshot(path)  # writers may go on appending and rotating meanwhile
     except VerifyError as exc:
         raise ReportError(str(exc)) from None
+
+
+def _read_log(
+    path: Path,
+    skipped: list[int],
+    warnings: list[str],
+    snapshot: Snapshot | None = None,
+    copies: Sequence[Sequence[int]] = (),
+) -> Iterator[dict[str, Any]]:
+    """The events of the log at ``path`` (``snapshot``: opened already), in file order. The
+    lines in ``copies`` (ranges of line numbers, see ``report_copies``) are copies of lines
+    another log given has: not read again, but they make this log not empty."""
+    if snapshot is None:
+        snapshot = _snapshot(path)
     events = bad = 0
+    ranges = iter(copies)
+    copy_from, copy_to = next(ranges, _NO_RANGE)
+    n = -1  # the line number, across the log's files
     try:
         for f, fh, size in snapshot:
+            fh.seek(0)
             offset = 0
             odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
             first_odd: dict[str, Any] = {}
@@ -360,6 +380,13 @@ def _read_log(path: Path, skipped: list[int], warnings: list[str]) -> Iterator[d
                     if offset >= size:
                         break
                     offset += len(raw)
+                    n += 1
+                    if n >= copy_from:
+                        while n > copy_to:
+                            copy_from, copy_to = next(ranges, _NO_RANGE)
+                        if n >= copy_from:
+                            events += 1
+                            continue
                     try:
                         event = _decode(raw.decode("utf-8"))
                     except NOT_JSON:  # UnicodeDecodeError too
@@ -392,8 +419,15 @@ def _read_log(path: Path, skipped: list[int], warnings: list[str]) -> Iterator[d
                 "ever written to it; there is nothing to report"
             )
     finally:
-        for _f, fh, _size in snapshot:
-            fh.close()
+        _close(snapshot)
+
+
+_NO_RANGE = (1 << 62, 1 << 62)
+
+
+def _close(snapshot: Snapshot) -> None:
+    for _f, fh, _size in snapshot:
+        fh.close()
 
 
 def iter_events(
@@ -402,7 +436,10 @@ def iter_events(
     warnings: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every event of the logs at ``paths``, merged by ``(time, host, seq)``, each once (a log
-    given twice, by another name or as a copy, is not counted twice); streams.
+    given twice, by another name or as a copy, is not counted twice: a line another log has
+    at the same ``seq``, byte for byte, is the same event; see ``report_copies``); streams.
+    A run whose events in two logs share ``seq`` values without being copies (its log was
+    moved away while it wrote) is named in ``warnings``; both logs are read.
 
     Lines that are not events (torn or damaged: ``clearance verify`` names them) are skipped
     and counted in ``skipped[0]``. ``asset.audited`` and ``finding`` events without a known
@@ -411,7 +448,7 @@ def iter_events(
     skipped = skipped if skipped is not None else [0]
     warnings = warnings if warnings is not None else []
     seen: set[tuple[tuple[int, int], ...]] = set()
-    streams = []
+    logs: list[Path] = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
@@ -425,12 +462,23 @@ def iter_events(
         if key in seen:  # the same files by another name: a symlink, a hard link, `./`
             continue
         seen.add(key)
-        streams.append(_read_log(path, skipped, warnings))
-    if len(streams) == 1:
-        return streams[0]
-    return _once(
-        heapq.merge(*(_tagged(s, i) for i, s in enumerate(streams))),
-    )
+        logs.append(path)
+    if len(logs) == 1:
+        return _read_log(logs[0], skipped, warnings)
+    snapshots: list[Snapshot] = []
+    try:
+        for path in logs:
+            snapshots.append(_snapshot(path))
+        copies = copied_lines(snapshots)
+    except BaseException:
+        for snapshot in snapshots:
+            _close(snapshot)
+        raise
+    streams = [
+        _read_log(path, skipped, warnings, snapshot, ranges)
+        for path, snapshot, ranges in zip(logs, snapshots, copies, strict=True)
+    ]
+    return _restarts(heapq.merge(*(_tagged(s, i) for i, s in enumerate(streams))), logs, warnings)
 
 
 def _identity(path: Path) -> tuple[tuple[int, int], ...]:
@@ -454,35 +502,47 @@ def _tagged(
         yield e["time"], e["host"] or "", e["seq"], index, n, e
 
 
-def _once(
+def _restarts(
     merged: Iterator[tuple[str, str, int, int, int, dict[str, Any]]],
+    logs: Sequence[Path],
+    warnings: list[str],
 ) -> Iterator[dict[str, Any]]:
-    """The merged events, each once: a log given twice (the live file and a synced copy of it,
-    a backup) has the same events, and one event counted twice is one audit read as two.
-
-    An event is identified by its ``run_id``, ``host`` and ``seq``: a run writes one log, and
-    a log's ``seq`` is its line's place on the chain. Each log is read in ``seq`` order, so for
-    every run it is enough to remember, per log, the ``seq`` range of the run's events read
-    from it: an event of that run whose ``seq`` another log has already passed was yielded
-    from there. Memory grows with runs × logs, not with events. Events without a ``run_id``
-    cannot be told apart and are all kept."""
+    """The merged events, as they are; a warning for each two logs where one run's events
+    share ``seq`` values without being copies (``report_copies`` took those out): the run's
+    log was moved away while it wrote (the writer started a new file at ``seq`` 1) or replaced
+    by an older copy of it. Both logs' events are read. Remembers, per run and log, only the
+    ``seq`` range read: memory grows with runs × logs, not with events."""
     ranges: dict[tuple[str, str], dict[int, list[int]]] = {}
+    said: set[tuple[str, str, int, int]] = set()
     for _t, host, seq, index, _n, e in merged:
         run = e["run_id"]
-        if run is None:
-            yield e
-            continue
-        logs = ranges.get((run, host))
-        if logs is None:
-            logs = ranges[(run, host)] = {}
-        seen = any(lo <= seq <= hi for i, (lo, hi) in logs.items() if i != index)
-        mine = logs.get(index)
-        if mine is None:
-            logs[index] = [seq, seq]
-        elif seq > mine[1]:
-            mine[1] = seq
-        if not seen:
-            yield e
+        if run is not None:
+            by_log = ranges.get((run, host))
+            if by_log is None:
+                by_log = ranges[(run, host)] = {}
+            mine = by_log.get(index)
+            if mine is None:
+                by_log[index] = [seq, seq]
+            elif seq > mine[1]:
+                mine[1] = seq
+            elif seq < mine[0]:
+                mine[0] = seq
+            for other, (lo, hi) in by_log.items():
+                if other != index and lo <= seq <= hi:
+                    pair = (run, host, min(index, other), max(index, other))
+                    if pair not in said:
+                        said.add(pair)
+                        warnings.append(_restarted(run, host, seq, logs[index], logs[other]))
+        yield e
+
+
+def _restarted(run: str, host: str, seq: int, log: Path, other: Path) -> str:
+    return (
+        f"{log}: run {run} on host {host or '?'} wrote other events at the seq {other} has for "
+        f"it (first: seq {seq}): its seq started again — the log was moved away while the run "
+        "wrote to it (the writer then starts a new file at seq 1), or replaced by an older copy"
+        "; these are not copies, and the events of both files are read"
+    )
 
 
 def _outcome(value: Any) -> str:
@@ -545,7 +605,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
-    checked: dict[str, str] = {}  # stage -> time of the stage.finished that decided its checks
+    checked: dict[str, str] = {}  # stage -> time of the complete stage.finished that decided it
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -632,12 +692,17 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 checks = _stage_checks(
                     current, stage, run_id, host, pending.pop((run_id, host, stage), {})
                 )
-                if t >= checked.get(stage, t):  # the latest finished run decides the stage's own
+                if t < checked.get(stage, t):
+                    continue  # a later run of the whole stage decided its own findings
+                details = ev["details"]
+                if details.get("complete") is True:  # it saw the whole stage: it decides
                     checked[stage] = t
                     if checks:
                         unfinished[(stage, None)] = checks
                     else:
                         unfinished.pop((stage, None), None)
+                elif checks:  # it saw a part: what it found adds, what it did not proves nothing
+                    unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
     for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
             unfinished[(stage, asset)] = found
@@ -713,6 +778,14 @@ def _stage_checks(
         t, _run, _host, outcome, frames, rows = known
         current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
     return checks
+
+
+def _added(known: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stage's own findings ``known`` with a partial run's ``checks`` added: one of them
+    saying what a known one said (its rule, asset and message) takes its place, so runs of
+    single files saying the same again do not pile up."""
+    said = {(e["rule"], e["asset"], e["message"]) for e in checks}
+    return [e for e in known if (e["rule"], e["asset"], e["message"]) not in said] + checks
 
 
 def _note_run(

@@ -161,7 +161,7 @@ class ClearanceRun:
         session = Session(
             policy, command="scan", paths=targets, extra_plugins=extra_plugins, autoload=False
         )
-        result = session.run(found.assets, errors=found.errors)
+        result = session.run(found.assets, errors=found.errors, whole_stages=found.whole_stages)
         session.close(result, exit_code=result.exit_code())
         return ScanOutcome(result, policy.audit_log)
 

@@ -164,6 +164,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
                 progress=progress,
                 jobs=getattr(args, "jobs", 1),
                 keep_records=False,  # the output needs findings only: memory stays small
+                whole_stages=found.whole_stages,
             )
             code = result.exit_code(args.fail_on)
             session.close(result, exit_code=code)
