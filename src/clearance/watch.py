@@ -40,7 +40,7 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent
 
-from .discover import is_candidate, is_sidecar
+from .discover import in_hidden_folder, is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
 from .watch_audit import AuditWorker, Job, WatchSession, recover_intents
@@ -349,7 +349,7 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _hint(self, path: str, root: str, now: float, *, scan: bool = False) -> None:
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
-        if rel is None or rel[:1] == "." or "/." in rel:
+        if rel is None or in_hidden_folder(rel):
             return  # outside the roots, hidden, or inside a hidden staging folder
         name = rel.rsplit("/", 1)[-1]
         p = self.pending.get(path)
