@@ -9,6 +9,7 @@ such an asset, and so must the watcher, once idle.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from _watch_harness import (
@@ -90,3 +91,57 @@ def test_an_input_in_a_hidden_folder_is_never_waited_for_and_the_finding_names_t
     assert PLATE in why[0] and ".wip" not in why[0] and "state.db" not in why[0], why[0]
     assert _comp_audits(root)[-1]["details"]["watch"]["reason"] == "lineage"
     assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
+    assert _waits(root) == 0  # its superseded audit's wait is forgotten
+
+
+def _waits(root: Path) -> int:
+    with sqlite3.connect(root / ".clearance" / "state.db") as db:
+        return int(db.execute("SELECT COUNT(*) FROM audit_waits").fetchone()[0])
+
+
+def _delete_plate(root: Path) -> None:
+    for frame in (1001, 1002):
+        (root / f"renders/pl.{frame}.exr").unlink()
+
+
+def _settled_without_the_plate(root: Path, tmp_path: Path) -> None:
+    """The comp, audited unsure while its plate was on disk, was audited again once the
+    plate went, and the watcher says what ``scan`` says now (the plate is not there)."""
+    wait_for(lambda: len(_comp_audits(root)) >= 2, what="the comp audited again")
+    quiet(root, 1.0)
+    first, last = _comp_audits(root)[0], _comp_audits(root)[-1]
+    assert first["outcome"] == "escalate"
+    assert last["details"]["watch"]["reason"] == "lineage"
+    assert last["details"]["watch"]["supersedes"] == first["details"]["watch"]["audit_id"]
+    assert PLATE not in watch_verdicts(root)  # it went before it was audited
+    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
+    assert _waits(root) == 0  # nothing waits for it any more
+
+
+def test_an_input_deleted_while_waited_for_gets_its_dependant_audited_again(
+    tmp_path: Path,
+) -> None:
+    root = _show(tmp_path, PLATE)
+    _plate(root)
+    write_file(root / COMP, exr_bytes(seed=9))
+    with InProcessWatcher(root, sequence_idle=3.0) as watcher:
+        wait_for(lambda: _comp_audits(root), what="the comp audited (unsure)")
+        _delete_plate(root)  # before its sequence was idle: never audited
+        _settled_without_the_plate(root, tmp_path)
+        assert watcher.stop() == 0
+
+
+def test_an_input_gone_while_the_watcher_was_stopped_is_no_longer_waited_for(
+    tmp_path: Path,
+) -> None:
+    root = _show(tmp_path, PLATE)
+    _plate(root)
+    write_file(root / COMP, exr_bytes(seed=9))
+    with InProcessWatcher(root, sequence_idle=30.0) as watcher:
+        wait_for(lambda: _comp_audits(root), what="the comp audited (unsure)")
+        assert watcher.stop() == 0
+    assert _waits(root) == 1
+    _delete_plate(root)
+    with InProcessWatcher(root) as watcher:  # its start-up finds the input gone
+        _settled_without_the_plate(root, tmp_path)
+        assert watcher.stop() == 0
