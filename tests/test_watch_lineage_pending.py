@@ -9,7 +9,10 @@ such an asset, and so must the watcher, once idle.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
+import threading
 from pathlib import Path
 
 from _watch_harness import (
@@ -145,3 +148,57 @@ def test_an_input_gone_while_the_watcher_was_stopped_is_no_longer_waited_for(
     with InProcessWatcher(root) as watcher:  # its start-up finds the input gone
         _settled_without_the_plate(root, tmp_path)
         assert watcher.stop() == 0
+
+
+def test_the_pending_check_lists_an_input_folder_once_per_batch_not_once_per_dependant(
+    tmp_path: Path,
+) -> None:
+    """At start-up on a show every deliverable settles before the sequences it was made
+    from: each is pending. Whether its input is on disk lists the input's folder, once for
+    the batch, however many dependants look there (counted with Python's audit events for
+    os.scandir and os.listdir in the audit thread)."""
+    dependants = 24
+    root = base = tmp_path / "show"
+    root.mkdir()
+    (root / "clearance.yaml").write_text(CONFIG)
+    for i in range(dependants):
+        for frame in (1001, 1002):
+            write_file(root / f"renders/pl{i:02d}.{frame}.exr", exr_bytes(seed=frame))
+        sidecar = (
+            f"provenance: 1\nasset: c{i:02d}.exr\nproduction: SHOW01\ngenerated: false\n"
+            "steps:\n  - tool: nuke\n    inputs:\n"
+            f"      - {{ref: renders/pl{i:02d}.####.exr, class: production_image}}\n"
+            "output: {use: final, on_screen: background, subject: incidental}\n"
+        )
+        write_file(root / f"comp/c{i:02d}.exr.genai.yaml", sidecar.encode())
+        write_file(root / f"comp/c{i:02d}.exr", exr_bytes(seed=i))
+    renders = str(base / "renders")
+    listings: list[str] = []
+    counting = [True]
+
+    def hook(event: str, args: tuple) -> None:
+        if (
+            counting[0]
+            and event in ("os.listdir", "os.scandir")
+            and threading.current_thread().name == "clearance-audit"
+            and os.fspath(args[0]) == renders
+        ):
+            listings.append(renders)
+
+    sys.addaudithook(hook)
+    try:
+        # the plates are not idle before the test ends: every comp waits for its plate
+        with InProcessWatcher(root, sequence_idle=60.0, audit_processes=0) as watcher:
+            comps = wait_for(
+                lambda: len(audited(root)) >= dependants and audited(root),
+                what="the comps audited",
+            )
+            assert watcher.stop() == 0
+    finally:
+        counting[0] = False
+    with sqlite3.connect(root / ".clearance" / "state.db") as db:  # one intent commit a batch
+        (batches,) = db.execute(
+            "SELECT COUNT(DISTINCT started_at) FROM audits WHERE asset LIKE 'comp/%'"
+        ).fetchone()
+    assert {e["outcome"] for e in comps} == {"escalate"}  # each waits for its plate
+    assert len(listings) <= batches < dependants, (len(listings), batches)

@@ -61,6 +61,7 @@ from .discover import (
     split_frame,
 )
 from .engine import Session
+from .lineage.pending import folder_listings
 from .model import Asset, printable, relative_posix
 from .policy import Policy
 from .provenance.c2pa import sequence_prefix_of
@@ -701,7 +702,8 @@ class AuditWorker(threading.Thread):
             flush_plugins(self.session)  # audited here: see what audit processes recorded
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
-        with self.lock, self.session.batch():
+        # (folder_listings: an input's folder is listed once a batch, not once an asset)
+        with self.lock, self.session.batch(), folder_listings():
             for item in items:
                 self.session.audit_details = item.details()
                 try:
@@ -763,7 +765,8 @@ class AuditWorker(threading.Thread):
             self._gone[key_of_asset(path)] = now
         if self._waiting and self.reaudit is not None:
             gone = self._input_gone if (self._gone or self._check_all) else None
-            due, went, self._waiting = self.state.lineage_due(gone)
+            with folder_listings():  # (at start: every input waited for, a folder once)
+                due, went, self._waiting = self.state.lineage_due(gone)
             self._gone_due.update(went)
             self._due = set(due) | self._gone_due
             if due:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,14 @@ from ..model import Asset, ProvenanceIssue
 from ..policy import Policy
 from .refs import normalise_ref
 
-__all__ = ["PENDING_KEY", "input_on_disk", "pending_inputs", "pending_issues", "pending_of"]
+__all__ = [
+    "PENDING_KEY",
+    "folder_listings",
+    "input_on_disk",
+    "pending_inputs",
+    "pending_issues",
+    "pending_of",
+]
 
 #: The ancestry key listing what the ancestry waits for (absent when nothing).
 PENDING_KEY = "pending"
@@ -57,26 +66,67 @@ def input_on_disk(ref: str, root: Path, watched: Sequence[str], policy: Policy) 
     if token.isdigit():
         if not (is_candidate(name, policy) and os.path.isfile(path)):
             return None
-        frames = [(int(token), name)]
+        first = name
     else:
-        try:
-            with os.scandir(folder) as entries:
-                frames = []
-                for entry in entries:
-                    parts = split_frame(entry.name)
-                    if (
-                        parts is not None
-                        and parts[0] == head
-                        and parts[2] == ext
-                        and is_candidate(entry.name, policy)
-                    ):
-                        frames.append((int(parts[1]), entry.name))
-        except OSError:
+        found = _sequences(folder, policy).get((head, ext))
+        if found is None:
             return None
-        if not frames:
-            return None
-    pad = len(split_frame(min(frames)[1])[1])  # type: ignore[index]
+        first = found[1]
+    pad = len(split_frame(first)[1])  # type: ignore[index]
     return posix_join(os.path.dirname(rel), f"{head}.{'#' * pad}.{ext}")
+
+
+#: the folders :func:`input_on_disk` listed in the batch under way (:func:`folder_listings`)
+_LISTED: ContextVar[dict[str, dict[tuple[str, str], tuple[int, str]]] | None] = ContextVar(
+    "clearance_pending_listed", default=None
+)
+#: the most folders one batch keeps listed (more: listed again)
+MAX_LISTED = 1024
+
+
+@contextmanager
+def folder_listings() -> Iterator[None]:
+    """Within this, :func:`input_on_disk` lists each folder once and keeps what sequences
+    it holds: a watcher's batch (or an audit process's chunk) whose dependants all look at
+    one folder of 20,000 frames lists it once, not once per dependant. What a listing kept
+    is dropped at the end: the next batch sees the folder as it is then."""
+    token = _LISTED.set({})
+    try:
+        yield
+    finally:
+        _LISTED.reset(token)
+
+
+def _sequences(folder: str, policy: Policy) -> dict[tuple[str, str], tuple[int, str]]:
+    """The sequences of candidate frames in ``folder``: ``(prefix, ext)`` → the first frame
+    (its number and name); empty when the folder cannot be listed."""
+    listed = _LISTED.get()
+    if listed is not None:
+        known = listed.get(folder)
+        if known is not None:
+            return known
+    from ..discover import is_candidate, split_frame
+
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                parts = split_frame(name)
+                if parts is None or not is_candidate(name, policy):
+                    continue
+                key = (parts[0], parts[2])
+                frame = (int(parts[1]), name)
+                first = found.get(key)
+                if first is None or frame < first:
+                    found[key] = frame
+    except OSError:
+        found = {}
+    if listed is not None:
+        if len(listed) >= MAX_LISTED:
+            listed.clear()
+        listed[folder] = found
+    return found
 
 
 def posix_join(folder: str, name: str) -> str:
