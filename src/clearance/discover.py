@@ -30,6 +30,7 @@ __all__ = [
     "split_frame",
     "is_sidecar",
     "is_candidate",
+    "in_hidden_folder",
     "sidecar_candidates",
     "sidecar_names",
     "Discovery",
@@ -55,6 +56,15 @@ def split_frame(name: str) -> tuple[str, str, str] | None:
 def is_candidate(name: str, policy: Policy) -> bool:
     """Is a file name an asset under the policy (media extension, not hidden/tmp/sidecar)?"""
     return _tests(policy)[0](name)
+
+
+def in_hidden_folder(rel: str) -> bool:
+    """Is ``rel`` (a path relative to the folder walked or watched, with ``/``) hidden, or in
+    a hidden folder below it? A walk never enters a hidden folder (a staging ``.v003.tmp/``,
+    a ``.wip/``) and the watcher never audits what is in one; other folder names, temporary
+    or ignored-looking ones included, are entered (``temporary`` and ``ignore`` apply to
+    file names)."""
+    return rel[:1] == "." or "/." in rel
 
 
 def _tests(policy: Policy) -> tuple[Callable[[str], bool], re.Pattern[str] | None]:

@@ -823,21 +823,38 @@ class StateStore:
                 "JOIN audits a ON a.audit_id=w.audit_id WHERE a.state<>'audited')"
             )
 
-    def lineage_due(self) -> tuple[list[str], bool]:
+    def lineage_due(
+        self, gone: Callable[[str], bool] | None = None
+    ) -> tuple[list[str], list[str], bool]:
         """The assets whose latest audit waited for an input audited since it looked (their
-        ancestry can be complete now: audit them again), and whether any latest audit still
-        waits for an input at all. One query."""
+        ancestry can be complete now: audit them again), those of them that waited for an
+        input ``gone``, and whether any latest audit still waits for an input at all. One
+        query.
+
+        ``gone(input)``, if given, is asked of each input still waited for (once each): true
+        when the watcher will not audit it any more (deleted, moved out, or never one it
+        audits). Its waiting assets are due too: their ancestry, read again, no longer waits
+        for it (as ``scan``, which finds it missing); their next audit supersedes the one
+        that waited, whose rows :meth:`record_waits` then forgets."""
         due: dict[str, None] = {}
+        went: dict[str, None] = {}
         waiting = False
-        for asset, ready in self.query(
-            "SELECT a.asset, MAX(COALESCE(x.finished_at, 0) > w.looked) FROM audit_waits w "
+        asked: dict[str, bool] = {}
+        for asset, name, ready in self.query(
+            "SELECT a.asset, w.input, MAX(COALESCE(x.finished_at, 0) > w.looked) FROM audit_waits w "
             "JOIN audits a ON a.audit_id=w.audit_id AND a.state='audited' "
-            "LEFT JOIN audits x ON x.asset=w.input AND x.state='audited' GROUP BY a.asset"
+            "LEFT JOIN audits x ON x.asset=w.input AND x.state='audited' GROUP BY a.asset, w.input"
         ):
             waiting = True
             if ready:
                 due[asset] = None
-        return list(due), waiting
+            elif gone is not None:
+                left = asked.get(name)
+                if left is None:
+                    left = asked[name] = gone(name)
+                if left:
+                    due[asset] = went[asset] = None
+        return list(due), list(went), waiting
 
     def _assets_of(self, audit_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

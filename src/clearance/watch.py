@@ -40,10 +40,10 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent
 
-from .discover import is_candidate, is_sidecar
+from .discover import in_hidden_folder, is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
-from .watch_audit import AuditWorker, Job, WatchSession, recover_intents
+from .watch_audit import AuditWorker, Job, WatchSession, key_of_asset, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
@@ -349,7 +349,7 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _hint(self, path: str, root: str, now: float, *, scan: bool = False) -> None:
         rel = path[len(root) + 1 :] if path.startswith(root + "/") else None
-        if rel is None or rel[:1] == "." or "/." in rel:
+        if rel is None or in_hidden_folder(rel):
             return  # outside the roots, hidden, or inside a hidden staging folder
         name = rel.rsplit("/", 1)[-1]
         p = self.pending.get(path)
@@ -518,6 +518,8 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._sidecar_settled(p.path, p.root, time.monotonic(), time.time())
         if vanished and p.kind == "asset":
             self.vanished += 1
+            if self.worker is not None:  # audits waiting for it as an input wait no more
+                self.worker.inputs_gone(p.path)
             self._asset_changed(p.path, gone=True)
             if p.key is not None and not p.key[2]:  # (a sequence: once its last frame went)
                 self._name_freed(p.key, p.root)
@@ -543,7 +545,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         with self._inflight_lock:
             asked, self._lineage_asked = self._lineage_asked, []
         for name in asked:
-            key = _key_of_asset(os.path.join(str(self.policy.root), name))
+            key = key_of_asset(os.path.join(str(self.policy.root), name))
             if self._root_of_or_none(key[0]) is not None:
                 self._lineage_due.add(key)
         assert self.worker is not None
@@ -693,15 +695,6 @@ class Watcher(AssetGrouping, RootSupervisor):
         with contextlib.suppress(Exception):
             self.state.mark(versions, "settling")
         return len(versions)
-
-
-def _key_of_asset(path: str) -> GroupKey:
-    """The group key of the asset named ``path`` (a file, or a sequence's ``PREFIX.####.EXT``)."""
-    folder, name = os.path.split(path)
-    parts = name.rsplit(".", 2)
-    if len(parts) == 3 and parts[1] and parts[1].strip("#") == "":
-        return (folder, parts[0], parts[2])
-    return _key_for(path)
 
 
 def _hint(path: str, root: str) -> Any:

@@ -62,6 +62,7 @@ from .discover import (
     split_frame,
 )
 from .engine import Session
+from .lineage.pending import folder_listings
 from .model import Asset, printable, relative_posix
 from .policy import Policy
 from .provenance.c2pa import sequence_prefix_of
@@ -219,6 +220,17 @@ class _Batch:
     chunks: list[tuple[int, int, Future[list[AuditReply]]]] = field(default_factory=list)
 
 
+def key_of_asset(path: str) -> tuple[str, str, str]:
+    """The watcher's group key of the asset named ``path``: a file (a sequence's frame: the
+    sequence), or a sequence's ``PREFIX.####.EXT``."""
+    folder, name = os.path.split(path)
+    parts = name.rsplit(".", 2)
+    if len(parts) == 3 and parts[1] and parts[1].strip("#") == "":
+        return (folder, parts[0], parts[2])
+    frame = split_frame(name)
+    return (folder, name, "") if frame is None else (folder, frame[0], frame[2])
+
+
 def audit_id_for(
     asset_rel: str,
     versions: Sequence[FileVersion],
@@ -276,6 +288,17 @@ class AuditWorker(threading.Thread):
         self.reaudit = reaudit
         #: assets whose latest audit waited for an input audited since (lineage_due)
         self._due: set[str] = set()
+        #: assets whose latest audit waited for an input that went (kept until audited again:
+        #: the next lineage_due no longer sees them)
+        self._gone_due: set[str] = set()
+        #: asset files the watcher saw go (any thread), and the assets they made, with when
+        #: the worker learnt it: a wait recorded by a batch that looked before then may be
+        #: for one of them (checked until no such batch is under way)
+        self._went: list[str] = []
+        self._went_lock = threading.Lock()
+        self._gone: dict[tuple[str, str, str], float] = {}
+        self._check_all = True  # at start: is every input waited for still to be audited?
+        self._inflight: deque[_Batch] = deque()  # batches under way (run)
         self._waiting = True  # may any latest audit wait for an input? (asked at start)
         self._lineage_audits: Counter[str] = Counter()
         self.batch_size = max(1, batch_size)
@@ -299,14 +322,23 @@ class AuditWorker(threading.Thread):
         with self.lock:
             self.session.emit(event, **fields)
 
+    def inputs_gone(self, path: str) -> None:
+        """The asset file ``path`` went (deleted, moved out) before it was audited: the
+        audits that wait for its asset as an input are looked at again (any thread)."""
+        with self._went_lock:
+            self._went.append(path)
+
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> None:
         if self.pool is not None:
             self.pool.start()
-        inflight: deque[_Batch] = deque()
+        inflight = self._inflight
         try:
-            self._check_lineage()  # audits a previous run left waiting for their inputs
+            # audits a previous run left waiting for inputs audited since, or gone since
+            self._check_lineage()
             while True:
+                if self._went or self._gone:
+                    self._check_lineage()
                 jobs = self._take(block=not inflight)
                 if jobs:
                     inflight.append(self._start(jobs))
@@ -611,6 +643,7 @@ class AuditWorker(threading.Thread):
             assert prev is not None
             self._lineage_audits[asset.rel] += 1
             self._due.discard(asset.rel)
+            self._gone_due.discard(asset.rel)
             # the same files and sidecar as the audit it supersedes: an id of its own
             audit_id = audit_id_for(
                 asset.rel,
@@ -674,7 +707,8 @@ class AuditWorker(threading.Thread):
             flush_plugins(self.session)  # audited here: see what audit processes recorded
         outcomes: dict[str, str] = {}
         failed: dict[str, str] = {}
-        with self.lock, self.session.batch():
+        # (folder_listings: an input's folder is listed once a batch, not once an asset)
+        with self.lock, self.session.batch(), folder_listings():
             for item in items:
                 self.session.audit_details = item.details()
                 try:
@@ -719,20 +753,45 @@ class AuditWorker(threading.Thread):
                 if i.audit_id not in failed
                 for name in i.waits
             ]
-            if waits:
-                self.state.record_waits(waits)
-                self._waiting = True
+            if waits or any(i.reason == "lineage" for i in items):
+                self.state.record_waits(waits)  # (and forgets those of superseded audits)
+                self._waiting = self._waiting or bool(waits)
         self._check_lineage()
 
     def _check_lineage(self) -> None:
-        """Send the assets whose latest audit waited for an input that was audited since to
-        be audited again (one query; none while no latest audit waits for anything)."""
-        if not self._waiting or self.reaudit is None:
-            return
-        due, self._waiting = self.state.lineage_due()
-        self._due = set(due)
-        if due:
-            self.reaudit(due)
+        """Send the assets whose latest audit waited for an input that was audited since, or
+        that went, to be audited again (one query; none while no latest audit waits for
+        anything). Whether an input went is looked at on disk only at start (every input
+        waited for) and for the assets whose files the watcher saw go."""
+        with self._went_lock:
+            went, self._went = self._went, []
+        now = time.time()
+        for path in went:
+            self._gone[key_of_asset(path)] = now
+        if self._waiting and self.reaudit is not None:
+            gone = self._input_gone if (self._gone or self._check_all) else None
+            with folder_listings():  # (at start: every input waited for, a folder once)
+                due, went, self._waiting = self.state.lineage_due(gone)
+            self._gone_due.update(went)
+            self._due = set(due) | self._gone_due
+            if due:
+                self.reaudit(due)
+        self._check_all = False
+        # a batch under way that looked before an input went may still record a wait for it
+        oldest = min((b.looked for b in self._inflight), default=now)
+        self._gone = {key: t for key, t in self._gone.items() if t > oldest}
+
+    def _input_gone(self, name: str) -> bool:
+        """Is the asset ``name``, waited for as an input, one the watcher will not audit any
+        more (at start: any; later: one whose files it saw go)? Those waiting for it are
+        audited again."""
+        root = str(self.policy.root)
+        if not self._check_all and key_of_asset(os.path.join(root, name)) not in self._gone:
+            return False
+        from .lineage.pending import input_on_disk
+
+        watched = getattr(self.session, "watched", ())
+        return input_on_disk(name, self.policy.root, watched, self.policy) is None
 
     def _replay(self, reply: AuditReply) -> None:
         """Write the events an audit process recorded, in their order, through our session."""

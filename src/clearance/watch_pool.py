@@ -334,6 +334,13 @@ def _hello() -> list[str]:
 
 
 def _audit_chunk(tasks: Sequence[AuditTask]) -> list[AuditReply]:
+    from .lineage.pending import folder_listings
+
+    with folder_listings():  # an input's folder is listed once a chunk, not once an asset
+        return _audit_tasks(tasks)
+
+
+def _audit_tasks(tasks: Sequence[AuditTask]) -> list[AuditReply]:
     session = _SESSION
     assert session is not None, "audit process not initialised"
     # what the other processes recorded since this one's last chunk (the inputs an ancestry

@@ -58,7 +58,7 @@ from ..policy import Policy
 from ..state import is_lock_error
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
 from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
-from .pending import PENDING_KEY, pending_inputs, pending_of
+from .pending import PENDING_KEY, pending_inputs, pending_issues, pending_of
 from .refs import (
     declared_inputs,
     frame_number,
@@ -356,16 +356,8 @@ class LineagePlugin:
                 ancestry, start=asset.rel, root=asset.root, watched=self.watched, policy=policy
             )
             if waits:  # recorded with the row: its dependents wait in turn
-                ancestry[PENDING_KEY] = waits
-                issues.append(
-                    ProvenanceIssue(
-                        shown,
-                        "ancestry",
-                        f"declared input(s) {', '.join(waits[:5])} not audited yet (or their "
-                        "own ancestry not complete): the GenAI ancestry is unknown until they "
-                        "are; the asset is audited again then",
-                    )
-                )
+                ancestry[PENDING_KEY] = list(waits)
+                issues.extend(pending_issues(asset, waits, steps))
         if unreadable is not None and inputs:  # unknown is unsure, never a pass (PRV-02)
             issues.append(
                 ProvenanceIssue(
