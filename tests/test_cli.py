@@ -1223,3 +1223,78 @@ def test_an_event_over_the_log_bound_is_written_shortened_and_the_run_goes_on(
     assert audited == {"comp/a.png": "pass", "comp/b.png": "escalate", "comp/c.png": "pass"}
     assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
     assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
+def _blocked_on_its_report(tmp_path: Path, command: str) -> tuple[Any, Path]:
+    """``clearance COMMAND --format json`` whose stdout is a small pipe nobody reads yet: the
+    run finishes (``run.finished`` is in the log) and its report then blocks on the pipe."""
+    import fcntl
+    import os
+    import subprocess
+    import time
+
+    from conftest import CLEARANCE
+
+    show = make_show(tmp_path)
+    for i in range(60):  # no sidecar: PRV-01 each, ≈ 40 KB of JSON
+        show.asset(f"comp/el_{i:03d}.png")
+    log = show.root / ".clearance/audit.jsonl"
+    target = (
+        [str(show.root)]
+        if command == "scan"
+        else sorted(str(p) for p in (show.root / "comp").glob("*.png"))
+    )
+    read, write = os.pipe()
+    fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    proc = subprocess.Popen(
+        [CLEARANCE, command, *target, "--format", "json", "--no-progress"],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+    )
+    os.close(write)
+    proc.stdout = os.fdopen(read, "rb")  # type: ignore[assignment]
+    deadline = time.monotonic() + 120
+    while b'"event":"run.finished"' not in (log.read_bytes() if log.exists() else b""):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()  # type: ignore[union-attr]
+        time.sleep(0.02)
+    return proc, log
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+@pytest.mark.parametrize("command", ["scan", "check"])
+def test_a_signal_once_the_run_has_finished_keeps_its_exit_code_and_report(
+    tmp_path: Path, command: str
+) -> None:
+    """SIGTERM while the report is printed (here: blocked on a full pipe) comes after
+    ``run.finished`` was written with the run's exit code: the report is printed in full and
+    the command exits with that code — not 143 with half a JSON document on stdout."""
+    proc, log = _blocked_on_its_report(tmp_path, command)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.stdout.read()  # type: ignore[union-attr]
+    code = proc.wait(timeout=120)
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["event"] == "run.finished" and "interrupted" not in last["details"]
+    assert code == last["details"]["exit_code"] == 1, stderr
+    assert json.loads(out)["summary"]["assets"] == 60  # the whole report
+    assert "clearance: SIGTERM: the run has finished" in stderr
+    assert "clearance: interrupted" not in stderr
+
+
+def test_a_second_signal_stops_the_report_and_says_it_is_incomplete(tmp_path: Path) -> None:
+    """Printing can block for ever on a pipe nobody reads: a second signal stops it, says so
+    on stderr, and the exit code is still the one ``run.finished`` recorded."""
+    proc, log = _blocked_on_its_report(tmp_path, "scan")
+    proc.send_signal(signal.SIGTERM)
+    first = proc.stderr.readline().decode()  # type: ignore[union-attr]
+    assert "SIGTERM: the run has finished" in first  # held: the report goes on
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=120)
+    out = proc.stdout.read()  # type: ignore[union-attr]
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == json.loads(log.read_text().splitlines()[-1])["details"]["exit_code"] == 1
+    assert "clearance: interrupted (SIGINT): the report is incomplete" in stderr
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)  # cut short, and said so: never a document that looks complete

@@ -696,3 +696,83 @@ def test_parallel_library_run_stops_when_a_worker_cannot_load_the_sessions_plugi
                 show, 2, extra_plugins=[("mine", _BrokenOnArrival())], autoload=False
             )
         )
+
+
+#: A checker that kills its own worker process (SIGKILL, as the OOM killer does) on
+#: ``$KILLER_ASSET``: always, or once (``$KILLER_ONCE``, a file it creates); never in the
+#: scanning process (a serial scan audits everything).
+KILLER_PLUGIN = """
+import os, signal
+from clearance import hookimpl
+
+os.environ.setdefault("KILLER_PARENT", str(os.getpid()))  # imported in the scan first
+
+
+@hookimpl
+def clearance_check_asset(asset, record, stage, policy):
+    if asset.rel != os.environ["KILLER_ASSET"] or os.getpid() == int(os.environ["KILLER_PARENT"]):
+        return []
+    once = os.environ.get("KILLER_ONCE")
+    if once:
+        if os.path.exists(once):
+            return []
+        open(once, "w").close()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX signals")
+@pytest.mark.parametrize("once", [True, False], ids=["killed-once", "killed-every-time"])
+def test_a_worker_killed_mid_scan_loses_nothing_and_the_run_finishes(
+    tmp_path: Path, once: bool
+) -> None:
+    """A ``--jobs`` worker killed (the OOM killer) breaks the pool: what the workers had not
+    sent back is audited again, in the serial order, a ``run.worker_died`` event names the
+    signal, stderr says so once, and the run ends with ``run.finished``. An asset that kills
+    its worker every time is not audited forever, nor in the scanning process: it is a
+    ``PRV-05`` naming the signal (unsure, never a pass)."""
+    (tmp_path / "killer.py").write_text(KILLER_PLUGIN)
+    show = ClearanceRun(tmp_path / "show", plugins=[str(tmp_path / "killer.py")])
+    show.root.mkdir()
+    for i in range(70):  # three chunks: two workers
+        show.asset(f"comp/el_{i:03d}.png", sidecar=genai_sidecar())
+    show.write_config()
+    log = show.root / ".clearance" / "audit.jsonl"
+    env = {"KILLER_ASSET": "comp/el_040.png"}
+    if once:
+        env["KILLER_ONCE"] = str(tmp_path / "killed-once")
+    args = ("scan", str(show.root), "--format", "json", "--no-cache", "--no-progress")
+
+    serial = run_cli(*args, env=env)
+    serial_events = events_without_volatile(log)
+    log.unlink()
+    parallel = run_cli(*args, "--jobs", "2", env=env)
+    events = events_without_volatile(log)
+
+    assert "internal error" not in parallel.stderr
+    died = [e for e in events if e["event"] == "run.worker_died"]
+    # every time: the pool, the fresh pool if the asset was not in the first chunk lost, and
+    # the asset alone, twice
+    assert len(died) == 1 if once else len(died) in (3, 4)
+    assert {e["details"]["signal"] for e in died} == {"SIGKILL"}
+    assert parallel.stderr.count("died (SIGKILL)") == 1, parallel.stderr
+
+    def order(written: list[dict]) -> list[tuple[str, str | None]]:
+        skip = ("run.worker_died", "finding")  # the lost asset has a PRV-05
+        return [(e["event"], e["asset"]) for e in written if e["event"] not in skip]
+
+    assert order(events) == order(serial_events)  # serial order, run.finished last
+    assert events[-1]["event"] == "run.finished"
+    assert run_cli("verify", str(log)).code == 0
+    if once:  # audited again, as a serial run audits it
+        assert (parallel.code, parallel.stdout) == (serial.code, serial.stdout)
+        assert [e for e in events if e["event"] != "run.worker_died"] == serial_events
+        return
+    assert parallel.code == 1 and serial.code == 0
+    [lost] = [a for a in parallel.json()["assets"] if a["outcome"] != "pass"]
+    assert lost["asset"] == "comp/el_040.png" and lost["outcome"] == "escalate"
+    [finding] = lost["findings"]
+    assert finding["rule"] == "PRV-05" and finding["unsure"] is True
+    assert finding["evidence"] == {"worker_died": "SIGKILL"}
+    assert died[-1]["asset"] == "comp/el_040.png"
+    assert len(parallel.json()["assets"]) == 70

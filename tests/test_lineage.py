@@ -574,3 +574,19 @@ def test_an_unchanged_reaudit_records_again_when_its_row_is_no_longer_the_latest
     before = store.count()
     assert run_cli("scan", str(comp_show), "--no-progress").code == 1
     assert store.count() == before
+
+
+def test_a_commit_the_disk_cannot_hold_reports_sqlites_error_not_the_rollbacks(
+    tmp_path: Path,
+) -> None:
+    """SQLite rolls a transaction back by itself when the disk is full: the commit's error
+    is "database or disk is full", not the "cannot rollback - no transaction is active" of a
+    second rollback, which hid it (lineage's warning on a full disk said only that)."""
+    store = LineageStore(tmp_path / "state.db")
+    record(store, "a.exr")
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages}")  # the file cannot grow: a full disk
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        for i in range(50):
+            record(store, f"b{i:02d}.exr", findings=[{"rule": "X", "message": "m" * 4000}])
+    assert not store._db.in_transaction

@@ -8,6 +8,7 @@ documented seam of the watcher — a mountinfo file, ``max_watches``, an injecte
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -701,3 +702,74 @@ def test_watch_says_on_stderr_what_it_uses_each_error_and_a_summary_at_stop(
     missing = [line for line in err.splitlines() if "watch.error root-missing" in line]
     assert len(missing) == 1 and str(drop) in missing[0], err
     assert "stopped: 0 asset(s) audited, 1 watch.error(s)" in err
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"),
+    reason="mounts a small tmpfs (root, Linux)",
+)
+@pytest.mark.parametrize("full", ["state", "state-and-log"])
+def test_a_full_disk_stops_the_watcher_naming_the_file_and_the_cause(
+    tmp_path: Path, full: str
+) -> None:
+    """The state store's disk fills up under a running watcher: exit 2, and stderr names the
+    file and says the disk is full (SQLite's own error, not the "cannot rollback" of a
+    rollback SQLite had already done); the summary counts that error even when the audit log,
+    on the same disk, could not record it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        root = make_show(tmp_path)
+        if full == "state":
+            config = root / "clearance.yaml"
+            config.write_text(
+                config.read_text().replace("state: .clearance/state.db", f"state: {disk}/state.db")
+            )
+        else:
+            (root / ".clearance").symlink_to(disk)
+        (root / "comp").mkdir()
+        watch = WatchProcess(root).start()
+        assert watch.proc is not None
+        with contextlib.suppress(OSError), open(disk / "filler", "wb") as filler:
+            while True:  # until ENOSPC
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        for i in range(200):  # the ledger or the log needs a new block soon
+            if watch.proc.poll() is not None:
+                break
+            (root / "comp" / f"k{i:03d}.exr.genai.yaml").write_text(SIDECAR)
+            write_file(root / "comp" / f"k{i:03d}.exr", exr_bytes(seed=i))
+        code = watch.proc.wait(TIMEOUT)
+        stderr = watch.proc.stderr.read().decode()  # type: ignore[union-attr]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)])
+    assert code == 2, stderr
+    assert "cannot rollback" not in stderr and "internal error" not in stderr
+    [last] = [line for line in stderr.splitlines() if line.startswith("clearance: error:")]
+    named = str(disk) in last or str(root / ".clearance") in last
+    assert named and ("no space left" in last.lower()), last
+    assert ", 0 watch.error(s)" not in stderr
+    if full == "state":
+        assert f"cannot write the state store {disk / 'state.db'}: no space left" in last
+        assert "see the audit log's watch.error" in last
+
+
+def test_a_fatal_error_the_log_cannot_record_is_counted_in_the_summary(tmp_path: Path) -> None:
+    """The audit log's disk is full (every write: ENOSPC): the watcher stops, exit 2, the
+    error names the log, and the summary counts the error the log could not take."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    watch = WatchProcess(root).start()
+    assert watch.proc is not None
+    log = root / ".clearance" / "audit.jsonl"
+    log.rename(log.with_name("audit.jsonl.kept"))
+    log.symlink_to("/dev/full")
+    (root / "comp" / "k.exr.genai.yaml").write_text(SIDECAR)
+    write_file(root / "comp" / "k.exr", exr_bytes())
+    code = watch.proc.wait(TIMEOUT)
+    stderr = watch.proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == 2, stderr
+    assert f"cannot write the audit log {log}" in stderr
+    assert "1 watch.error(s)" in stderr and "not in the audit log" in stderr

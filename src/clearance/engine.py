@@ -11,6 +11,7 @@ or a watcher called it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -43,6 +44,8 @@ from .plugins import AUTOLOAD_ENV, PluginFailure, PluginHost
 from .policy import Policy, StageConfig, default_policy
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .lineage import LineagePlugin
 
 __all__ = ["Session", "RunResult", "WorkerPluginError", "audit_record", "redact_prompts"]
@@ -551,6 +554,36 @@ class Session:
                 self.plugins.asset_audited(result, self._notify_error(result.stage))
                 asset.stats = None
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
+
+    def audit_lost(self, asset: Asset, why: str) -> AssetResult:
+        """Record an asset that could not be audited: the worker process auditing it died
+        on it, again in a fresh one (``run(jobs=N)``). Its one finding is a ``PRV-05``
+        (unsure, never a pass) saying ``why``; no reader, checker or approval plugin runs
+        here, since the asset itself may be what kills them, and this process must live."""
+        asset.stats = {}
+        stage = self.stage_config(asset.stage).name
+        result = AssetResult(asset=asset, stage=stage, record=ProvenanceRecord())
+        lost = Finding(
+            rule="PRV-05",
+            message=f"{asset.rel} was not audited: the worker process auditing it died, "
+            f"twice ({why})",
+            outcome=Outcome.ESCALATE,
+            evidence={"worker_died": why},
+            unsure=True,
+            remediation="find what kills the process auditing this asset (the OOM killer: "
+            "its size; a plugin that crashes the interpreter) and fix it; the asset is "
+            "audited again on the next run",
+        )
+        with self._quoting(PromptRedactor([])):
+            settled = self._settle(lost, stage=stage, asset=asset)
+            if settled is not None:
+                result.findings.append(settled)
+                self._emit_finding(settled, result)
+            self._emit_audited(result, [])
+        if self.notify:
+            self.plugins.asset_audited(result, self._notify_error(stage))
+            asset.stats = None
+        return result
 
     def _apply_approval(
         self,
@@ -1208,8 +1241,10 @@ class _WorkerPool:
             lineage.track_recorded()  # to check the workers' walks (see audit())
         context = multiprocessing.get_context(method)
         self.stop = context.Event()
-        self.executor = ProcessPoolExecutor(
-            max_workers=jobs,
+        self.jobs = jobs
+        self.deaths = 0  # workers that died (killed: the OOM killer, a plugin's crash)
+        self._new_executor = functools.partial(
+            ProcessPoolExecutor,
             mp_context=context,
             initializer=_worker_init,
             initargs=(
@@ -1224,6 +1259,7 @@ class _WorkerPool:
                 self.stop,
             ),
         )
+        self.executor = self._new_executor(max_workers=jobs)
 
     def audit(self, assets: Sequence[Asset], *, records: bool = True) -> Iterator[AssetResult]:
         """Audit ``assets`` (one stage's) in the workers; results in ``assets`` order.
@@ -1258,14 +1294,16 @@ class _WorkerPool:
             )
             for chunk in chunks
         ]
-        with _stop_signals_blocked():  # workers start here: they inherit the mask
-            results = self.executor.map(_worker_audit, tasks)
-        for chunk, (batch, rows, unsaid) in zip(chunks, results, strict=True):
+        for chunk, (batch, rows, unsaid) in zip(chunks, self._answers(tasks, chunks), strict=True):
             if cache is not None:
                 cache.put_rows(rows)
             if unsaid and isinstance(lineage, LineagePlugin):
                 lineage.say(unsaid)  # once per run, whichever process found it
-            for asset, (result, stats, events, row, consulted) in zip(chunk, batch, strict=True):
+            for asset, audited in zip(chunk, batch, strict=True):
+                if isinstance(audited, str):  # its worker died on it, twice: why
+                    yield session.audit_lost(asset, audited)
+                    continue
+                result, stats, events, row, consulted = audited
                 stale = isinstance(lineage, LineagePlugin) and lineage.stale(asset, consulted)
                 if stale:  # inputs recorded in this stage since the worker read them
                     yield session.audit(asset)
@@ -1277,6 +1315,106 @@ class _WorkerPool:
                 if row is not ... and isinstance(lineage, LineagePlugin):
                     lineage.accept_encoded(asset.rel, row)
                 yield session.replay(result, events)
+
+    def _submit(self, tasks: Sequence[_Task]) -> list[Future[_Chunk]]:
+        with _stop_signals_blocked():  # workers start here: they inherit the mask
+            return [self.executor.submit(_worker_audit, task) for task in tasks]
+
+    def _answers(
+        self, tasks: Sequence[_Task], chunks: Sequence[Sequence[Asset]]
+    ) -> Iterator[_Chunk]:
+        """What the workers send back for each of ``tasks`` (``chunks``' assets), in order.
+
+        A worker that dies (the OOM killer, a plugin that crashes the interpreter) breaks
+        the pool, and every chunk not yet sent back is lost with it: the first of them is
+        audited again asset by asset (:meth:`_one_by_one`), the others in a fresh pool.
+        """
+        from concurrent.futures.process import BrokenProcessPool
+
+        futures = self._submit(tasks)
+        for i, task in enumerate(tasks):
+            try:
+                answer = futures[i].result()
+            except BrokenProcessPool:
+                self._died(sum(len(chunk) for chunk in chunks[i:]))
+                answer = self._one_by_one(task, chunks[i])
+                self.executor = self._new_executor(max_workers=self.jobs)
+                futures[i + 1 :] = self._submit(tasks[i + 1 :])
+            yield answer
+
+    def _one_by_one(self, task: _Task, chunk: Sequence[Asset]) -> _Chunk:
+        """Audit a chunk a dead worker had, each asset a task of its own in a pool of one
+        worker: the first not sent back when it dies is the one it was auditing. That asset
+        is audited again in a fresh pool; when it kills that one too, it is not audited, and
+        the reason is sent back in its place (:meth:`Session.audit_lost`)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        batch: list[Any] = []
+        rows: list[tuple[str, str, str]] = []
+        unsaid: list[tuple[str, str]] = []
+        done, tries = 0, 0
+        while done < len(chunk):
+            self.executor = self._new_executor(max_workers=1)
+            alone = [task._replace(assets=task.assets[k : k + 1]) for k in range(done, len(chunk))]
+            futures = self._submit(alone)
+            try:
+                for future in futures:
+                    audited, fresh, said = future.result()
+                    batch += audited
+                    rows += fresh
+                    unsaid += said
+                    done, tries = done + 1, 0
+            except BrokenProcessPool:
+                tries += 1
+                why = self._died(len(chunk) - done, asset=chunk[done], lost=tries == 2)
+                if tries == 2:
+                    batch.append(why)
+                    done, tries = done + 1, 0
+                continue
+            self.executor.shutdown(wait=True)
+        return batch, rows, unsaid
+
+    def _died(self, assets: int, *, asset: Asset | None = None, lost: bool = False) -> str:
+        """The pool broke: end its other workers (their chunks are lost with it, and one may
+        be blocked sending), and record that a worker died and of what (``run.worker_died``;
+        the first time on stderr too). What killed it, as a reason."""
+        import logging
+        from multiprocessing.connection import wait as ready
+
+        executor = self.executor
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        exited = set(ready([p.sentinel for p in processes], 0)) if processes else set()
+        dead = [p for p in processes if p.sentinel in exited]
+        _kill_running(processes)
+        for process in dead:  # its sentinel closes a moment before its exit status is known
+            process.join(_STOP_GRACE)
+        executor.shutdown(wait=True, cancel_futures=True)
+        pid, code = (dead[0].pid, dead[0].exitcode) if dead else (None, None)
+        name = None
+        if code is not None and code < 0:
+            with contextlib.suppress(ValueError):
+                name = signal.Signals(-code).name
+        why = name or (f"exit status {code}" if code is not None else "cause unknown")
+        message = f"a worker process (pid {pid}) died ({why})"
+        if asset is not None:
+            message += f" auditing {asset.rel}"
+        if lost:
+            message += ", as it did before: that asset is not audited (PRV-05)"
+        else:
+            message += f"; the {assets} asset(s) the workers had not sent back are audited again"
+        self.deaths += 1
+        self.session.emit(
+            "run.worker_died",
+            stage=asset.stage if asset is not None else None,
+            asset=asset.rel if asset is not None else None,
+            message=message,
+            details={"pid": pid, "signal": name, "exit_code": code, "assets": assets},
+        )
+        if self.deaths == 1:
+            logging.getLogger("clearance").warning(
+                "clearance: %s (run.worker_died in the audit log)", message
+            )
+        return why
 
     def close(self, *, wait: bool = True) -> None:
         """Shut the workers down: after the chunks under way (``wait``), or at once — the

@@ -383,6 +383,36 @@ _FILE_AUDITED = (
 )
 
 
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back the write transaction a failed statement leaves open. SQLite has rolled it
+    back itself after some failures (a full disk: ``SQLITE_FULL``; an I/O error), and a
+    ``ROLLBACK`` then fails with "cannot rollback - no transaction is active", which would
+    replace the error that says what went wrong: the caller re-raises that one."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def write_error(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """What a failed write of the state store at ``path`` says to the user: the file, and for
+    SQLite's "database or disk is full" whether its disk is (how much is left on it)."""
+    text = f"cannot write the state store {path}: {exc}"
+    if getattr(exc, "sqlite_errorname", None) == "SQLITE_FULL" or "disk is full" in str(exc):
+        try:
+            free = os.statvfs(os.path.dirname(os.path.abspath(path)))
+        except (OSError, AttributeError):  # no statvfs (Windows): SQLite's words alone
+            return text
+        left = free.f_bavail * free.f_frsize
+        if left < _FULL_DISK_BYTES:
+            text = f"cannot write the state store {path}: no space left on its disk ({left // 1024} KiB free)"
+    return text
+
+
+#: Free space below which a "database or disk is full" is the disk's (the other cause is a
+#: ``max_page_count``, which Clearance never sets).
+_FULL_DISK_BYTES = 1024 * 1024
+
+
 def is_lock_error(exc: BaseException) -> bool:
     """Is ``exc`` SQLite's "database is locked" (another connection holds a lock this one
     needs, past the busy timeout, or at once where SQLite does not wait for it)?"""
@@ -513,7 +543,7 @@ class StateStore:
                     self._db.execute(f"PRAGMA user_version={version + 1}")
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    rollback(self._db)
                     raise
 
     @property
@@ -541,7 +571,7 @@ class StateStore:
                 yield self._db
             except BaseException:
                 self._depth = 0
-                self._db.execute("ROLLBACK")
+                rollback(self._db)
                 raise
             self._depth = 0
             self._db.execute("COMMIT")

@@ -43,6 +43,7 @@ from watchdog.events import FileSystemEvent
 from .discover import in_hidden_folder, is_candidate, is_sidecar
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
+from .state import write_error as state_write_error
 from .watch_audit import AuditWorker, Job, WatchSession, key_of_asset, recover_intents
 from .watch_intake import Intake, OverflowHook, install_move_grouping
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
@@ -271,7 +272,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             code = 2
             self.failure = exc
         except (StateError, sqlite3.Error) as exc:  # the ledger cannot be written: stop
-            self.failure = exc
+            self.failure = self._named(exc)
             code = 2
         finally:
             hook.remove()
@@ -644,7 +645,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             worker.stopping.set()
             worker.join()
         if worker is not None and worker.fatal is not None:
-            self.failure = self.failure or worker.fatal
+            self.failure = self.failure or self._named(worker.fatal)
         if self.failure is not None:
             code = 2
         persisted = self._persist_pending()
@@ -667,7 +668,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 with contextlib.suppress(Exception):  # the log may be what failed
                     worker.emit(
                         "watch.error",
-                        message=f"audit log or state store failed: {failure}",
+                        message=f"watcher stopped: {failure}",
                         details={
                             "reason": "fatal",
                             "error": f"{type(failure).__name__}: {failure}",
@@ -681,6 +682,15 @@ class Watcher(AssetGrouping, RootSupervisor):
         if self.state is not None:
             self.state.close()
         return code
+
+    def _named(self, exc: BaseException) -> BaseException:
+        """``exc`` naming the file that failed: SQLite's errors name none (the audit log's
+        and the ledger's own errors do)."""
+        if isinstance(exc, sqlite3.Error) and self.state is not None:
+            named = StateError(state_write_error(self.state.path, exc))
+            named.__cause__ = exc
+            return named
+        return exc
 
     def _persist_pending(self) -> int:
         """Record every file still settling in the ledger, so a restart finishes it first."""

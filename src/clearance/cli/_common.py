@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from .._display import shown_text
 from ..model import Outcome
@@ -45,11 +45,35 @@ def interrupt_of(exc: KeyboardInterrupt) -> tuple[str, int]:
     return "SIGINT", 128 + signal.SIGINT
 
 
+class _Settled:
+    """A run whose outcome is settled (:func:`outcome_settled`): the signals it got since."""
+
+    def __init__(self, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.signals: list[int] = []
+        self.printing = False
+
+
+_SETTLED: _Settled | None = None
+
+
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     auditlog = sys.modules.get("clearance.auditlog")
     if auditlog is not None and auditlog.hold_signal(signum):
         return  # raised again once the audit log's write under way is complete
-    raise Interrupted(signum)
+    settled = _SETTLED
+    if settled is None:
+        raise Interrupted(signum)
+    settled.signals.append(signum)
+    if len(settled.signals) == 1:  # os.write: the main thread may be inside a print
+        with contextlib.suppress(OSError):
+            os.write(
+                2,
+                f"clearance: {signal.Signals(signum).name}: the run has finished; printing its "
+                "report (signal again to stop printing)\n".encode(),
+            )
+    elif settled.printing:  # stops a write blocked on a full pipe; _ReportWriter otherwise
+        raise Interrupted(signum)
 
 
 @contextlib.contextmanager
@@ -70,6 +94,24 @@ def interrupts_raise() -> Iterator[None]:
     finally:
         for restored, handler in previous.items():
             signal.signal(restored, handler)
+
+
+@contextlib.contextmanager
+def outcome_settled(exit_code: int) -> Iterator[None]:
+    """The command's outcome is settled from here on: enter it just before writing
+    ``run.finished`` with ``exit_code``, and leave it once the report is printed.
+
+    A SIGINT/SIGTERM inside no longer interrupts the run, whose log would then contradict the
+    exit code: the report is printed in full and the command exits ``exit_code``. A second
+    one while the report is printed (stdout may block on a full pipe) stops the printing
+    (:func:`report_output` says on stderr that the report is incomplete); the exit code is
+    still ``exit_code``."""
+    global _SETTLED
+    previous, _SETTLED = _SETTLED, _Settled(exit_code)
+    try:
+        yield
+    finally:
+        _SETTLED = previous
 
 
 def error(message: str) -> None:
@@ -160,16 +202,55 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def report_output() -> Iterator[None]:
-    """Print to stdout in this block. A reader that stops reading (``| head``, ``| true``)
-    ends the printing, not the command: its exit code stays its own (a scan with open
-    findings still exits 1, as its ``run.finished`` says), what is left to print goes to
-    ``os.devnull``, and Python's flush at exit has nothing to complain about."""
+def report_output() -> Iterator[IO[str]]:
+    """Print to stdout in this block (to what it yields). A reader that stops reading
+    (``| head``, ``| true``) ends the printing, not the command: its exit code stays its own
+    (a scan with open findings still exits 1, as its ``run.finished`` says), what is left to
+    print goes to ``os.devnull``, and Python's flush at exit has nothing to complain about. So
+    does a second signal once the outcome is settled (:func:`outcome_settled`): the report
+    stops, stderr says it is incomplete, and the exit code stays the run's."""
+    settled = _SETTLED
+    if settled is not None:
+        settled.printing = True
     try:
-        yield
+        yield sys.stdout if settled is None else cast(IO[str], _ReportWriter(settled))
         sys.stdout.flush()
     except BrokenPipeError:
         discard_stdout()
+    except Interrupted as exc:
+        if settled is None:
+            raise
+        discard_stdout()  # what is still buffered must neither block the exit nor be printed
+        print(
+            f"clearance: interrupted ({exc.signame}): the report is incomplete; the run had "
+            f"finished, exit code {settled.exit_code} as its run.finished says",
+            file=sys.stderr,
+        )
+    finally:
+        if settled is not None:
+            settled.printing = False
+
+
+class _ReportWriter:
+    """``sys.stdout`` for a report printed once the outcome is settled: written in pieces
+    small enough for the text and buffer layers' flush, which goes on after a signal whose
+    handler returns (a single large write to a full pipe loses what a signal interrupts), and
+    stopped between two pieces by a second signal whose exception a finalizer swallowed."""
+
+    PIECE = 1024  # characters: at most 4 KiB encoded, within the buffer
+
+    def __init__(self, settled: _Settled) -> None:
+        self.settled = settled
+
+    def write(self, text: str) -> int:
+        for start in range(0, len(text), self.PIECE):
+            if len(self.settled.signals) > 1:
+                raise Interrupted(self.settled.signals[-1])
+            sys.stdout.write(text[start : start + self.PIECE])
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # isatty(), flush(), …
+        return getattr(sys.stdout, name)
 
 
 def discard_stdout() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
 import sys
@@ -21,6 +22,7 @@ from ._common import (
     fail,
     interrupt_of,
     outcome_arg,
+    outcome_settled,
     policy_for,
     print_plugin_failures,
     report_output,
@@ -134,58 +136,61 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
         for path, reason in found.errors:
             error(f"{path}: {reason}")
         return EXIT_ERROR
-    with stdout_to_stderr():  # what plugins print; stdout is the report's
-        try:
-            session = Session(
-                policy,
-                command=command,
-                paths=[str(p) for p in paths],
-                blocked=blocked_plugins(args),
-                cache=not args.no_cache,
-            )
-        except AuditLogError as exc:
-            error(str(exc))
-            return EXIT_ERROR
-        print_plugin_failures(session.plugins.failures)
-        problems = rule_config_errors(policy, session.plugins, session.blocked)
-        if problems:
-            return stop_run(session, problems)
-        for path, reason in found.errors:
-            error(f"{path}: {reason}")
-        for path, reason in found.warnings:
-            print(f"clearance: warning: {shown(path)}: {shown_text(reason)}", file=sys.stderr)
-        session.warn(found.warnings)
-        progress = None if args.no_progress else Progress(len(found.assets))
-        result: RunResult | None = None
-        try:
-            result = session.run(
-                found.assets,
-                errors=found.errors,
-                progress=progress,
-                jobs=getattr(args, "jobs", 1),
-                keep_records=False,  # the output needs findings only: memory stays small
-                whole_stages=found.whole_stages,
-            )
-            code = result.exit_code(args.fail_on)
-            session.close(result, exit_code=code)
-        except AuditLogError as exc:
-            error(f"audit log not written: {exc}")
-            return EXIT_ERROR
-        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: what was audited is in the log
-            signame, code = interrupt_of(exc)
+    with contextlib.ExitStack() as settled:
+        with stdout_to_stderr():  # what plugins print; stdout is the report's
             try:
-                session.close(exit_code=code, interrupted=signame)
-            except AuditLogError as log_error:
-                error(f"audit log not written: {log_error}")
-            raise
-    if nothing_there:  # the errors said it all: an empty report would look like a pass
+                session = Session(
+                    policy,
+                    command=command,
+                    paths=[str(p) for p in paths],
+                    blocked=blocked_plugins(args),
+                    cache=not args.no_cache,
+                )
+            except AuditLogError as exc:
+                error(str(exc))
+                return EXIT_ERROR
+            print_plugin_failures(session.plugins.failures)
+            problems = rule_config_errors(policy, session.plugins, session.blocked)
+            if problems:
+                return stop_run(session, problems)
+            for path, reason in found.errors:
+                error(f"{path}: {reason}")
+            for path, reason in found.warnings:
+                print(f"clearance: warning: {shown(path)}: {shown_text(reason)}", file=sys.stderr)
+            session.warn(found.warnings)
+            progress = None if args.no_progress else Progress(len(found.assets))
+            result: RunResult | None = None
+            try:
+                result = session.run(
+                    found.assets,
+                    errors=found.errors,
+                    progress=progress,
+                    jobs=getattr(args, "jobs", 1),
+                    keep_records=False,  # the output needs findings only: memory stays small
+                    whole_stages=found.whole_stages,
+                )
+                code = result.exit_code(args.fail_on)
+                # from here a signal no longer makes the run an interrupted one: its log and
+                # its exit code must agree (it stops the printing at most, the second time)
+                settled.enter_context(outcome_settled(code))
+                session.close(result, exit_code=code)
+            except AuditLogError as exc:
+                error(f"audit log not written: {exc}")
+                return EXIT_ERROR
+            except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: what was audited is in the log
+                signame, code = interrupt_of(exc)
+                try:
+                    session.close(exit_code=code, interrupted=signame)
+                except AuditLogError as log_error:
+                    error(f"audit log not written: {log_error}")
+                raise
+        if nothing_there:  # the errors said it all: an empty report would look like a pass
+            return code
+        with report_output() as out:  # `| head`: the exit code stays the run's (run.finished)
+            if args.format == "json":
+                render_json(result, out)
+            elif args.format == "jsonl":
+                render_jsonl(result, out)
+            else:
+                render_table(result, out, fail_on=args.fail_on)
         return code
-    out = sys.stdout
-    with report_output():  # `| head`: the exit code stays the run's, as run.finished says
-        if args.format == "json":
-            render_json(result, out)
-        elif args.format == "jsonl":
-            render_jsonl(result, out)
-        else:
-            render_table(result, out, fail_on=args.fail_on)
-    return code

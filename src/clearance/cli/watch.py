@@ -242,9 +242,13 @@ def run_watch(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     print(f"clearance watch: stopped: {_summary(watcher, session)}", file=sys.stderr)
     if code:
-        failure = f": {watcher.failure}" if watcher.failure is not None else ""
-        where = "; see the audit log's watch.error" if watcher.failure_logged else ""
-        error(f"the audit log or the state store failed{failure}{where}")
+        failure = str(watcher.failure) if watcher.failure is not None else "failed"
+        where = (
+            "see the audit log's watch.error"
+            if watcher.failure_logged
+            else "not in the audit log: it could not be written"
+        )
+        error(f"watcher stopped: {failure} ({where})")
     return code
 
 
@@ -260,8 +264,6 @@ def _summary(watcher: Watcher, session: WatchSession) -> str:
     order = known + sorted(k for k in counts if k not in known)
     by = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
     audited = worker.audited if worker is not None else 0
-    return (
-        f"{audited} asset(s) audited"
-        + (f" ({by})" if by else "")
-        + f", {session.errors_logged} watch.error(s)"
-    )
+    # the one that stopped it counts, logged or not (the log may be what failed)
+    errors = session.errors_logged + (watcher.failure is not None and not watcher.failure_logged)
+    return f"{audited} asset(s) audited" + (f" ({by})" if by else "") + f", {errors} watch.error(s)"

@@ -201,7 +201,7 @@ class LineageStore:
                     create_lineage_tables(self._db)
                     self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    state.rollback(self._db)
                     raise
                 row = self._db.execute(
                     "SELECT value FROM lineage_meta WHERE key='schema'"
@@ -267,7 +267,7 @@ class LineageStore:
                 found = self._db.execute(_GENERATION).fetchone()
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                state.rollback(self._db)
                 raise
         return int(found[0]) if found else 0
 
