@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -871,6 +872,15 @@ def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_fi
     table = clearance("report", str(path)).stdout.splitlines()
     row = next(line for line in table if line.startswith("comp "))
     assert row.split()[:7] == ["comp", "3", "1", "0", "1", "0", "1"]  # assets, pass … block
+    junit = clearance("report", str(path), "-f", "junit").stdout
+    failed = {
+        case.get("name"): case.find("failure")
+        for case in ElementTree.fromstring(junit).iter("testcase")
+    }
+    # y has no finding to fail on: its escalate outcome fails the case all the same
+    assert failed["comp/y.exr"] is not None
+    assert failed["comp/y.exr"].get("message") == "outcome escalate with no finding recorded"
+    assert all(failed[name] is not None for name in ("comp/x.exr", "comp/z.exr"))
 
 
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:

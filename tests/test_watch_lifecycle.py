@@ -764,8 +764,10 @@ def test_a_fatal_error_the_log_cannot_record_is_counted_in_the_summary(tmp_path:
     watch = WatchProcess(root).start()
     assert watch.proc is not None
     log = root / ".clearance" / "audit.jsonl"
+    full = log.with_name("full.lnk")
+    full.symlink_to("/dev/full")
     log.rename(log.with_name("audit.jsonl.kept"))
-    log.symlink_to("/dev/full")
+    full.replace(log)  # atomically: the watcher may have started a new log in between
     (root / "comp" / "k.exr.genai.yaml").write_text(SIDECAR)
     write_file(root / "comp" / "k.exr", exr_bytes())
     code = watch.proc.wait(TIMEOUT)

@@ -85,6 +85,19 @@ def render_junit(report: Report, out: IO[str], *, fail_on: Outcome = Outcome.ESC
                     f"      <failure type={_attr(_worst(failing))} message={_attr(summary)}>"
                     f"{_text(text)}</failure>"
                 )
+            elif (
+                not a.open_findings
+                and a.outcome in OUTCOMES
+                and Outcome(a.outcome).rank >= threshold
+            ):
+                # an outcome no finding explains (an event written without a known one is
+                # escalate): never a passing case
+                failures += 1
+                summary = f"outcome {a.outcome} with no finding recorded"
+                body.append(
+                    f"      <failure type={_attr(a.outcome)} message={_attr(summary)}>"
+                    f"{_text(summary)}</failure>"
+                )
             if other:
                 text = "\n\n".join(_finding_text(f) for f in other)
                 body.append(f"      <system-out>{_text(text)}</system-out>")
