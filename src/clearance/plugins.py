@@ -492,7 +492,8 @@ class PluginHost:
                 if item.plugin is None:
                     item.plugin = impl.plugin_name
                 findings.append(item)
-            findings.extend(invalid_result_finding(impl.plugin_name, c) for c in claims)
+            if claims:
+                findings.extend(invalid_result_finding(impl.plugin_name, c) for c in claims)
             if failure is not None:
                 findings.append(failure)
         return findings

@@ -77,13 +77,36 @@ def _self_references(ctx: RuleContext) -> Iterator[Finding]:
 
     Named as the lineage store names assets (a path, absolute or ``file://`` too, any frame
     token of the asset's own sequence, or the sidecar's own ``x-asset-id``)."""
+    from ..lineage.refs import name_key, normalise_ref, sequence_key  # the walk's reading
+
+    own = ctx.asset.rel
+    # a ref that names the asset holds its bare name (sh010_comp_v004), unless %-escaped
+    # (a file:// URL) or a printf pattern: only those and refs holding it are read closely
+    needle = name_key(own)
+    own_id = ctx.get("x-asset-id", None)
+    own_sequence: list[str | None] = []  # worked out once, if a ref needs it
     found = []
     for index, step in enumerate_steps(ctx):
         items = step.get("inputs")
         for position, item in enumerate(items if isinstance(items, list) else []):
             ref = item.get("ref") if isinstance(item, dict) else None
-            if isinstance(ref, str) and ref.strip() and _names_itself(ctx, ref):
+            if not isinstance(ref, str) or not ref.strip():
+                continue
+            if ref != own_id and needle not in ref and "%" not in ref:
+                continue
+            if ref == own_id:
                 found.append((f"steps[{index}].inputs[{position}].ref", ref))
+                continue
+            rel = normalise_ref(ref, ctx.asset.root)
+            if rel != own:
+                if ctx.asset.frames is None:
+                    continue
+                if not own_sequence:
+                    own_sequence.append(sequence_key(own))
+                seq = sequence_key(rel)
+                if seq is None or seq != own_sequence[0]:
+                    continue
+            found.append((f"steps[{index}].inputs[{position}].ref", ref))
     for field, ref in found:
         yield ctx.finding(
             f"{field}: the input {ref!r} is the asset itself; an asset cannot be made from "
@@ -91,19 +114,6 @@ def _self_references(ctx: RuleContext) -> Iterator[Finding]:
             outcome=Outcome.ESCALATE,
             errors=[{"file": ctx.asset.rel, "field": field, "message": "names the asset itself"}],
         )
-
-
-def _names_itself(ctx: RuleContext, ref: str) -> bool:
-    from ..lineage.refs import normalise_ref, sequence_key  # the walk's own reading of refs
-
-    if ref == ctx.get("x-asset-id", None):
-        return True
-    rel = normalise_ref(ref, ctx.asset.root)
-    own = ctx.asset.rel
-    if rel == own:
-        return True
-    seq = sequence_key(rel)
-    return seq is not None and seq == sequence_key(own) and ctx.asset.frames is not None
 
 
 #: the errors a PRV-02 finding lists (in its message and ``evidence.errors``); how many more
