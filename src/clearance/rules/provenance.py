@@ -72,18 +72,29 @@ def invalid_provenance(ctx: RuleContext) -> Iterator[Finding]:
     )
 
 
+def _refs() -> Any:
+    """``clearance.lineage.refs``, the walk's own reading of refs (imported at first use: the
+    lineage package imports the rules)."""
+    global _REFS
+    if _REFS is None:
+        from ..lineage import refs
+
+        _REFS = refs
+    return _REFS
+
+
+_REFS: Any = None
+
+
 def _self_references(ctx: RuleContext) -> Iterator[Finding]:
     """A declared input that names the asset itself: bad input, its ancestry says nothing.
 
     Named as the lineage store names assets (a path, absolute or ``file://`` too, any frame
     token of the asset's own sequence, or the sidecar's own ``x-asset-id``)."""
-    from ..lineage.refs import name_key, normalise_ref, sequence_key  # the walk's reading
-
+    refs = _refs()
     own = ctx.asset.rel
-    # a ref that names the asset holds its bare name (sh010_comp_v004), unless %-escaped
-    # (a file:// URL) or a printf pattern: only those and refs holding it are read closely
-    needle = name_key(own)
-    own_id = ctx.get("x-asset-id", None)
+    needle: str | None = None  # the asset's bare name, worked out at its first input
+    own_id: Any = None
     own_sequence: list[str | None] = []  # worked out once, if a ref needs it
     found = []
     for index, step in enumerate_steps(ctx):
@@ -92,18 +103,23 @@ def _self_references(ctx: RuleContext) -> Iterator[Finding]:
             ref = item.get("ref") if isinstance(item, dict) else None
             if not isinstance(ref, str) or not ref.strip():
                 continue
+            if needle is None:
+                # a ref that names the asset holds its bare name (sh010_comp_v004), unless
+                # %-escaped (a file:// URL) or a printf pattern: only those and refs holding
+                # it are read closely
+                needle, own_id = refs.name_key(own), ctx.get("x-asset-id", None)
             if ref != own_id and needle not in ref and "%" not in ref:
                 continue
             if ref == own_id:
                 found.append((f"steps[{index}].inputs[{position}].ref", ref))
                 continue
-            rel = normalise_ref(ref, ctx.asset.root)
+            rel = refs.normalise_ref(ref, ctx.asset.root)
             if rel != own:
                 if ctx.asset.frames is None:
                     continue
                 if not own_sequence:
-                    own_sequence.append(sequence_key(own))
-                seq = sequence_key(rel)
+                    own_sequence.append(refs.sequence_key(own))
+                seq = refs.sequence_key(rel)
                 if seq is None or seq != own_sequence[0]:
                     continue
             found.append((f"steps[{index}].inputs[{position}].ref", ref))
