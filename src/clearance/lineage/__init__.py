@@ -189,7 +189,7 @@ class LineagePlugin:
         self._stage_mark = 0
         #: asset → (rows recorded before its walk, its root, what the walk looked up and
         #: found), for :meth:`stale_walks` (None: not tracked, e.g. a watcher)
-        self._walks: dict[str, tuple[int, Path, list[Lookup]]] | None = None
+        self._walks: dict[str, tuple[int, Path, Sequence[Lookup]]] | None = None
         self._failures: set[str] = set()  # why the store could not be used (said once each)
         #: in a scan --jobs worker: (reason, warning) for the scanning process to say
         self._unsaid: list[tuple[str, str]] = []
@@ -337,7 +337,8 @@ class LineagePlugin:
         if walks is not None:
             if consulted:
                 recorded = self._recorded
-                walks[asset.rel] = (recorded.count if recorded else 0, asset.root, consulted)
+                # a tuple: kept for the run, it is one object fewer for the collector to visit
+                walks[asset.rel] = (recorded.count if recorded else 0, asset.root, tuple(consulted))
             else:
                 walks.pop(asset.rel, None)
         if version is not None:
@@ -501,7 +502,7 @@ class LineagePlugin:
         if walks is None:
             return
         if consulted:
-            walks[asset.rel] = (recorded.count if recorded else 0, asset.root, list(consulted))
+            walks[asset.rel] = (recorded.count if recorded else 0, asset.root, tuple(consulted))
         else:
             walks.pop(asset.rel, None)
 
