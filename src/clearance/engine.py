@@ -205,9 +205,12 @@ class Session:
         self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
         self._closed = False  # run.finished written
+        #: what the audit logger raises for an event over the log's bound (emit() shortens it)
+        self._too_large: type[Exception] = _Never
         if write_log and policy.audit_log is not None:
-            from .auditlog import AuditLog, make_audit_logger, sink_of
+            from .auditlog import AuditLog, EventTooLarge, make_audit_logger, sink_of
 
+            self._too_large = EventTooLarge
             self._log = AuditLog(policy.audit_log, max_bytes=policy.audit_max_bytes)
             self._audit = make_audit_logger(self._log, run_id=self.run_id, host=self.host)
             self._sink = sink_of(self._audit)  # where events a worker serialised are written
@@ -295,12 +298,10 @@ class Session:
                 if key in fields:
                     fields[key] = redactor.redact(fields[key])
         if self._audit is not None:
-            from .auditlog import EventTooLarge
-
             started = time.perf_counter()
             try:
                 self._audit.info(event, **fields)
-            except EventTooLarge as exc:  # noted and shortened, never the end of the run
+            except self._too_large as exc:  # noted and shortened, never the end of the run
                 self._audit.info(event, **_cut_to_size(event, fields, exc))
             finally:
                 self.log_seconds += time.perf_counter() - started
@@ -1142,15 +1143,19 @@ def _worker_audit(task: _Task) -> _Chunk:
     return out, rows, unsaid
 
 
+class _Never(Exception):
+    """Raised by nothing: what :meth:`Session.emit` catches when it writes no log."""
+
+
 def _prepared(event: dict[str, Any], where: str) -> bytes:
     """:func:`~clearance.auditlog.prepare_event`, shortened as :meth:`Session.emit` shortens
     an event too large for the log."""
-    from .auditlog import EventTooLarge, prepare_event
+    from . import auditlog  # (imported once; a worker serialises every event of its assets)
 
     try:
-        return prepare_event(event, where)
-    except EventTooLarge as exc:
-        return prepare_event(_cut_to_size(event["event"], event, exc), where)
+        return auditlog.prepare_event(event, where)
+    except auditlog.EventTooLarge as exc:
+        return auditlog.prepare_event(_cut_to_size(event["event"], event, exc), where)
 
 
 def _cut_to_size(name: str, fields: dict[str, Any], exc: Exception) -> dict[str, Any]:
