@@ -590,11 +590,9 @@ def test_parallel_library_run_gives_the_workers_the_sessions_plugins(tmp_path: P
     assert spawned == serial and spawned_unpicklable == serial
 
 
-def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_workers(
-    tmp_path: Path, monkeypatch
-) -> None:
-    """``Session(autoload=False).run(jobs=2)``: the workers skip entry points as the session
-    does (they loaded every installed entry-point plugin, and blocked every asset)."""
+def _entry_point_dist(tmp_path: Path, source: str) -> Path:
+    """A folder holding an installed distribution ``sitewide`` whose module ``source`` is a
+    ``clearance`` entry point (prepend it to ``sys.path`` to install it)."""
     site = tmp_path / "site"
     (site / "sitewide-1.0.dist-info").mkdir(parents=True)
     (site / "sitewide-1.0.dist-info" / "METADATA").write_text(
@@ -603,7 +601,17 @@ def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_worke
     (site / "sitewide-1.0.dist-info" / "entry_points.txt").write_text(
         "[clearance]\nsitewide = sitewide\n"
     )
-    (site / "sitewide.py").write_text(
+    (site / "sitewide.py").write_text(source)
+    return site
+
+
+def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_workers(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``Session(autoload=False).run(jobs=2)``: the workers skip entry points as the session
+    does (they loaded every installed entry-point plugin, and blocked every asset)."""
+    site = _entry_point_dist(
+        tmp_path,
         "from clearance import Finding, Outcome, Rule, hookimpl\n"
         "@hookimpl\n"
         "def clearance_add_rules(registry):\n"
@@ -611,7 +619,7 @@ def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_worke
         "                      outcome=Outcome.BLOCK, remediation='r', pack='site'))\n"
         "@hookimpl\n"
         "def clearance_check_asset(asset):\n"
-        "    return [Finding(rule='SITEWIDE-01', message='entry point')]\n"
+        "    return [Finding(rule='SITEWIDE-01', message='entry point')]\n",
     )
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("CLEARANCE_DISABLE_PLUGIN_AUTOLOAD", raising=False)
@@ -630,19 +638,12 @@ def test_parallel_library_run_without_autoload_loads_no_entry_point_in_the_worke
 def test_parallel_scan_loads_the_plugins_a_serial_scan_loads(tmp_path: Path) -> None:
     """``scan --jobs 2`` with a config plugin, an entry point, ``-p no:NAME`` and autoload
     switched off gives, each time, what the serial scan gives."""
-    site = tmp_path / "site"
-    (site / "sitewide-1.0.dist-info").mkdir(parents=True)
-    (site / "sitewide-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: sitewide\nVersion: 1.0\n"
-    )
-    (site / "sitewide-1.0.dist-info" / "entry_points.txt").write_text(
-        "[clearance]\nsitewide = sitewide\n"
-    )
-    (site / "sitewide.py").write_text(
+    site = _entry_point_dist(
+        tmp_path,
         "from clearance import Finding, hookimpl\n"
         "@hookimpl\n"
         "def clearance_check_asset(asset):\n"
-        "    return [Finding(rule='NFX-C1', message='entry point', outcome='block')]\n"
+        "    return [Finding(rule='NFX-C1', message='entry point', outcome='block')]\n",
     )
     plugin = tmp_path / "show_rule.py"
     plugin.write_text(

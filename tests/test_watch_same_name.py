@@ -45,19 +45,28 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("keeper_first", [True, False], ids=["keeper-first", "other-first"])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_two_assets_with_one_name_are_never_one(
-    tmp_path: Path, case: str, keeper_first: bool
-) -> None:
-    name, keeper, other = CASES[case]
+def _two_of_one_name(
+    tmp_path: Path, keeper: list[str], other: list[str], keeper_first: bool
+) -> tuple[Path, dict[str, list[tuple[str, str, int]]], list[str]]:
+    """A show, what the writer writes for the asset that keeps the name and for the other
+    (under ``comp/``), and which is written first."""
     root = make_show(tmp_path)
     comp = root / "comp"
     write = {
         "keeper": [("exr", str(comp / n), i) for i, n in enumerate(keeper)],
         "other": [("exr", str(comp / n), 9) for n in other],
     }
-    order = ["keeper", "other"] if keeper_first else ["other", "keeper"]
+    return root, write, (["keeper", "other"] if keeper_first else ["other", "keeper"])
+
+
+@pytest.mark.parametrize("keeper_first", [True, False], ids=["keeper-first", "other-first"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_two_assets_with_one_name_are_never_one(
+    tmp_path: Path, case: str, keeper_first: bool
+) -> None:
+    name, keeper, other = CASES[case]
+    root, write, order = _two_of_one_name(tmp_path, keeper, other, keeper_first)
+    comp = root / "comp"
     with InProcessWatcher(root):
         run_writer(writer_script, write[order[0]])
         wait_audited(root, 1)
@@ -115,13 +124,8 @@ def test_the_other_is_audited_under_the_name_once_the_one_that_kept_it_goes(
     as it is): ``scan`` now audits the other under the name, and so does the watcher, live,
     with the same verdict; the latest audit of the name covers the other's files."""
     name, keeper, other = CASES[case]
-    root = make_show(tmp_path)
+    root, write, order = _two_of_one_name(tmp_path, keeper, other, keeper_first)
     comp = root / "comp"
-    write = {
-        "keeper": [("exr", str(comp / n), i) for i, n in enumerate(keeper)],
-        "other": [("exr", str(comp / n), 9) for n in other],
-    }
-    order = ["keeper", "other"] if keeper_first else ["other", "keeper"]
     with InProcessWatcher(root):
         run_writer(writer_script, write[order[0]])
         wait_audited(root, 1)
