@@ -474,3 +474,45 @@ def test_a_change_in_the_readers_code_is_a_miss_for_every_cached_row(
     monkeypatch.setattr(cache, "code_digest", lambda: "0" * 16)  # an earlier build's readers
     older = cache.ProvenanceCache(store, readers=["sidecar"], settings={}, version="0.1.0")
     assert older.signature != first.signature
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"big": 2**70, "neg": -(2**65), "f": 1e16, "tiny": 5e-324, "zero": -0.0},
+        {"nothing": None, "list": [None, {"deep": None}], "text": "null"},
+        {1: "an integer key", 2.5: "a float key"},  # json.dumps makes them strings
+        {"é": "ünïcode ✓ 🎬", "ctl": "\x00\x1f\u2028", "quote": '"\\'},
+        {"when": dt.date(2027, 1, 31)},  # json.dumps refuses it: not kept
+        {"nan": float("nan")},  # refused too (allow_nan=False), where orjson writes null
+        {"inf": [float("inf")]},
+        {"lone": "\ud800"},  # not UTF-8: not kept
+        {"deep": json.loads("[" * 300 + "]" * 300)},  # past orjson's 254 levels
+    ],
+)
+def test_a_cached_row_reads_back_what_json_would(data: dict) -> None:
+    """The rows are written with orjson where it gives what ``json.dumps`` would, and with
+    ``json.dumps`` otherwise: a row reads back exactly what json's round trip gives, and a
+    value json refuses is not kept at all."""
+    from clearance.cache import _decode, _encode
+    from clearance.model import PartialRecord
+
+    partials = {
+        "clearance.provenance.sidecar": PartialRecord(source="sidecar", file="a.yaml", data=data),
+        "clearance.provenance.c2pa": None,
+    }
+    try:
+        expected = json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError):
+        expected = None
+    text = _encode(partials)
+    if expected is None:
+        assert text is None
+        return
+    assert text is not None
+    back = _decode(text)
+    assert back["clearance.provenance.c2pa"] is None
+    got = back["clearance.provenance.sidecar"]
+    assert got is not None and got.data == expected
+    assert json.dumps(got.data) == json.dumps(expected)  # types too: 2**70 is not a float
