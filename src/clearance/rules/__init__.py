@@ -255,6 +255,21 @@ class RuleContext:
         talent = self.get("talent", [])
         return [t for t in talent if isinstance(t, dict)] if isinstance(talent, list) else []
 
+    # Private views for the built-in packs (``_common``): each is asked by several of their
+    # rules per asset (is it final: six; the talent entries: six), so derived once here.
+    @_per_asset
+    def _final(self) -> bool:
+        """``_common.is_final``: a final stage, ``output.use: final`` or ``output.in_final_cut``."""
+        return self.is_final or self.get("output.in_final_cut", None) is True
+
+    @_per_asset
+    def _indexed_talent(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(index, entry)`` for every talent entry that is a mapping, index as written."""
+        talent = self.get("talent", None)
+        if not isinstance(talent, list):
+            return []
+        return [(i, t) for i, t in enumerate(talent) if isinstance(t, dict)]
+
     @_per_asset
     def production(self) -> str | None:
         value = self.get("production", None)
