@@ -64,10 +64,21 @@ def iptc_term(value: Any) -> str | None:
     """
     if not isinstance(value, str) or not value:
         return None
-    for prefix in URI_PREFIXES:
-        if value.startswith(prefix):
-            return value[len(prefix) :]
-    return value
+    term = _TERMS.get(value)
+    if term is None:
+        term = value
+        for prefix in URI_PREFIXES:
+            if value.startswith(prefix):
+                term = value[len(prefix) :]
+                break
+        if len(_TERMS) < 4096:  # a show writes a handful; a bounded memo for the odd typo
+            _TERMS[value] = term
+    return term
+
+
+#: ``iptc_term`` by value: the IPTC rules ask it four to six times per asset, for the same
+#: few values all run long
+_TERMS: dict[str, str] = {}
 
 
 class DuplicateRuleError(ValueError):
@@ -254,6 +265,21 @@ class RuleContext:
     def talent(self) -> list[dict[str, Any]]:
         talent = self.get("talent", [])
         return [t for t in talent if isinstance(t, dict)] if isinstance(talent, list) else []
+
+    # Private views for the built-in packs (``_common``): each is asked by several of their
+    # rules per asset (is it final: six; the talent entries: six), so derived once here.
+    @_per_asset
+    def _final(self) -> bool:
+        """``_common.is_final``: a final stage, ``output.use: final`` or ``output.in_final_cut``."""
+        return self.is_final or self.get("output.in_final_cut", None) is True
+
+    @_per_asset
+    def _indexed_talent(self) -> list[tuple[int, dict[str, Any]]]:
+        """``(index, entry)`` for every talent entry that is a mapping, index as written."""
+        talent = self.get("talent", None)
+        if not isinstance(talent, list):
+            return []
+        return [(i, t) for i, t in enumerate(talent) if isinstance(t, dict)]
 
     @_per_asset
     def production(self) -> str | None:

@@ -85,7 +85,7 @@ def provenance_only(check: Check) -> Check:
 
 def is_final(ctx: RuleContext) -> bool:
     """Final: a ``final: true`` stage, ``output.use: final`` or ``output.in_final_cut: true``."""
-    return ctx.is_final or ctx.get("output.in_final_cut", None) is True
+    return ctx._final
 
 
 def use_of(ctx: RuleContext) -> str | None:

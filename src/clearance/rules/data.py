@@ -7,7 +7,7 @@ come from the tool registry (``tools.yaml``), never from the sidecar.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..model import Finding, Outcome
@@ -32,6 +32,15 @@ SENSITIVE = frozenset({"talent_likeness", "unreleased", "contract"})
 #: Training sources that need a rights clearance (NFX-D2).
 NEEDS_CLEARANCE = frozenset(
     {"third_party_unowned", "talent_likeness", "third_party_licensed", "unknown"}
+)
+
+
+#: The registry terms that let a tool keep or train on what it is given, with the values
+#: that do (NFX-GP2); built once, not per step of every asset.
+RISKY_TERMS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+    ("trains_on_inputs", lambda v: v is True),
+    ("retains_data", lambda v: v in ("limited", "indefinite")),
+    ("reuses_outputs", lambda v: v is True),
 )
 
 
@@ -80,11 +89,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
             continue
         risky: list[str] = []
         unknown: list[str] = []
-        for term, bad in (
-            ("trains_on_inputs", lambda v: v is True),
-            ("retains_data", lambda v: v in ("limited", "indefinite")),
-            ("reuses_outputs", lambda v: v is True),
-        ):
+        for term, bad in RISKY_TERMS:
             value = tool.get(term)
             if is_unknown(value):
                 unknown.append(term)

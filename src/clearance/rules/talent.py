@@ -36,11 +36,7 @@ CUSTOMARY_CATEGORIES = frozenset(
 
 
 def _talent(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any]]]:
-    talent = ctx.get("talent", [])
-    if isinstance(talent, list):
-        for index, entry in enumerate(talent):
-            if isinstance(entry, dict):
-                yield index, entry
+    return iter(ctx._indexed_talent)
 
 
 def _replica(entry: dict[str, Any]) -> str | None:
