@@ -37,7 +37,7 @@ NEEDS_CLEARANCE = frozenset(
 
 #: The registry terms that let a tool keep or train on what it is given, with the values
 #: that do (NFX-GP2); built once, not per step of every asset.
-RISKY_TERMS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
+_RISKY_TERMS: tuple[tuple[str, Callable[[Any], bool]], ...] = (
     ("trains_on_inputs", lambda v: v is True),
     ("retains_data", lambda v: v in ("limited", "indefinite")),
     ("reuses_outputs", lambda v: v is True),
@@ -89,7 +89,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
             continue
         risky: list[str] = []
         unknown: list[str] = []
-        for term, bad in RISKY_TERMS:
+        for term, bad in _RISKY_TERMS:
             value = tool.get(term)
             if is_unknown(value):
                 unknown.append(term)
