@@ -44,6 +44,8 @@ class InvalidResult(ValueError):
 
 def findings_of(result: Any) -> Iterable[Any]:
     """What a checker returned, as an iterable of items (each still to be checked)."""
+    if type(result) is list:  # the built-in packs' answer: no ABC checks (≈ 1 µs each)
+        return result
     if result is None:
         return ()
     if isinstance(result, Finding):

@@ -345,7 +345,7 @@ def prepare_event(event: Mapping[str, Any], where: str) -> bytes:
 
 def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     """Build the envelope body of ``event`` and serialise it, or raise AuditLogError."""
-    if not isinstance(event, Mapping):
+    if type(event) is not dict and not isinstance(event, Mapping):  # dict: no ABC check
         raise AuditLogError(
             f"{where}: an audit event must be a mapping, not {type(event).__name__}"
         )
@@ -355,7 +355,7 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     details_in = event.get("details")
     if details_in is None:
         details: dict[str, Any] = {}
-    elif isinstance(details_in, Mapping):
+    elif type(details_in) is dict or isinstance(details_in, Mapping):
         details = dict(details_in)
     else:
         raise AuditLogError(
