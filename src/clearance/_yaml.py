@@ -107,8 +107,15 @@ class _MemoLoader(_Constructing):
     _tags: dict[str, str] = {}
     _table = _implicit_table(_Base)
 
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        if kind is yaml.ScalarNode:
+    def resolve(
+        self,
+        kind: Any,
+        value: Any,
+        implicit: Any,
+        _scalar: Any = yaml.ScalarNode,  # bound once: the C composer calls this per node
+        _sequence: Any = yaml.SequenceNode,
+    ) -> Any:
+        if kind is _scalar:
             if not implicit[0]:
                 return _STR
             tags = self._tags
@@ -123,7 +130,7 @@ class _MemoLoader(_Constructing):
                     tags.clear()
                 tags[value] = tag
             return tag
-        return _SEQ if kind is yaml.SequenceNode else _MAP
+        return _SEQ if kind is _sequence else _MAP
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         pass  # no path resolvers: nothing to track

@@ -459,10 +459,13 @@ def _group(
     assets: list[Asset] = []
     base = relative_posix(folder, root)
     base = "" if base == "." else base + "/"
+    # pathlib's constructor for a listed name (nothing to parse) where it has one: `/`
+    # parses the name again, ≈ 3 µs of a 20,000-asset tree's two paths per asset
+    child = getattr(folder, "_make_child_relpath", folder.__truediv__)
     for name in singles:
-        path = folder / name
+        path = child(name)
         # sidecar_candidates(), by name: once per file
-        found = [folder / (name + s) for s in SIDECAR_SUFFIXES if name + s in siblings]
+        found = [child(name + s) for s in SIDECAR_SUFFIXES if name + s in siblings]
         assets.append(
             Asset(
                 path=path,
