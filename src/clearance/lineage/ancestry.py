@@ -44,26 +44,28 @@ def walk(
 ) -> dict[str, Any]:
     """The GenAI ancestry of ``inputs`` as ``finder`` knows it (see ``LineageStore.ancestry``)."""
     state = _Walk(finder, root, max_depth, shallow=shallow)
-    tree = state.inputs(list(inputs), 1, [start] if start else [])
+    tree = state.inputs(inputs, 1, [start] if start else [])
+    # the walk's own lists are handed over as they are when short (the state is dropped):
+    # a copy of each per asset is most of what a walk of one unresolved input allocates
+    unknown, unresolved, order = state.unknown, state.unresolved, state.order
     found: dict[str, Any] = {
         "genai": state.genai,
-        "unknown": state.unknown[:MAX_LISTED],
-        "unresolved": state.unresolved[:MAX_LISTED],
-        "assets": state.order if len(state.order) <= MAX_LISTED else state.order[:MAX_LISTED],
+        "unknown": unknown if len(unknown) <= MAX_LISTED else unknown[:MAX_LISTED],
+        "unresolved": unresolved if len(unresolved) <= MAX_LISTED else unresolved[:MAX_LISTED],
+        "assets": order if len(order) <= MAX_LISTED else order[:MAX_LISTED],
         "cycle": state.cycle,
-        "truncated": state.truncated or len(state.order) > MAX_LISTED,
+        "truncated": state.truncated or len(order) > MAX_LISTED,
         "depth": state.depth,
         "tree": tree,
     }
     # capped like ``assets``, so a summary copied into every asset made from it stays small;
     # what was left out is counted (only when something was: a summary's keys stay as they were)
-    for key, names, omitted in (
-        ("unknown", state.unknown, state.unknown_omitted),
-        ("unresolved", state.unresolved, state.unresolved_omitted),
-    ):
-        omitted += max(0, len(names) - MAX_LISTED)
-        if omitted:
-            found[f"{key}_omitted"] = omitted
+    omitted = state.unknown_omitted + max(0, len(unknown) - MAX_LISTED)
+    if omitted:
+        found["unknown_omitted"] = omitted
+    omitted = state.unresolved_omitted + max(0, len(unresolved) - MAX_LISTED)
+    if omitted:
+        found["unresolved_omitted"] = omitted
     return found
 
 
@@ -135,9 +137,10 @@ class _Walk:
         self.unresolved_omitted = 0
 
     def inputs(
-        self, items: list[dict[str, Any]], depth: int, path: list[str]
+        self, items: Iterable[dict[str, Any]], depth: int, path: list[str]
     ) -> list[dict[str, Any]]:
-        return [self.node(item, depth, path) for item in items if isinstance(item, dict)]
+        node = self.node
+        return [node(item, depth, path) for item in items if isinstance(item, dict)]
 
     def node(self, item: dict[str, Any], depth: int, path: list[str]) -> dict[str, Any]:
         ref = str(item.get("ref"))
@@ -151,7 +154,9 @@ class _Walk:
         if row is None:
             node["audited"] = False
             node["genai"] = declared == "generated"
-            self._add("unresolved", ref)
+            if ref not in self.unresolved_names:  # _add, without its two getattr
+                self.unresolved_names.add(ref)
+                self.unresolved.append(ref)
             if node["genai"]:
                 self._genai(ref, None, depth, declared=True)
             return node

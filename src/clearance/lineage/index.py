@@ -244,6 +244,9 @@ class RunIndex:
         self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
         #: (ref, root) → the row found, and the look-up as a walk notes it
         self._found: dict[tuple[str, Path], tuple[AssetRow | None, Lookup]] = {}
+        #: (ref, root) → its name, sequence key and look-up keys: what a ref names never
+        #: changes (``_found``, which a recorded row clears, is made again from it)
+        self._named: dict[tuple[str, Path], tuple[str, str | None, tuple[str, ...]]] = {}
         #: version keys looked up in the store, by their first 12 digits (lower case): key →
         #: the row found, or None (a miss, remembered until a row it may name is recorded)
         self._versions: dict[str, dict[str, AssetRow | None]] = {}
@@ -421,7 +424,7 @@ class RunIndex:
         with self._lock:
             found = self._found.get(key)
             if found is None:
-                found = self._resolve(ref, root)
+                found = self._resolve(key)
                 if len(self._found) >= _MEMO:
                     self._found.clear()
                 self._found[key] = found
@@ -450,11 +453,18 @@ class RunIndex:
             finally:
                 self._journal = None
 
-    def _resolve(self, ref: str, root: Path) -> tuple[AssetRow | None, Lookup]:
-        rel = normalise_ref(ref, root)
-        seq = sequence_key(rel)
+    def _resolve(self, key: tuple[str, Path]) -> tuple[AssetRow | None, Lookup]:
+        named = self._named.get(key)
+        ref = key[0]
+        if named is None:
+            rel = normalise_ref(ref, key[1])
+            seq = sequence_key(rel)
+            named = (rel, seq, _keys(ref, rel, seq))
+            if len(self._named) >= _MEMO:
+                self._named.clear()
+            self._named[key] = named
+        rel, seq, keys = named
         raw = self._resolve_raw(ref, rel, seq)
-        keys = _keys(ref, rel, seq)
         if isinstance(raw, AssetRow):  # a version key, from the store
             return raw, (ref, keys, _walked(_selected(encode_row(raw, ""))))
         row = AssetRow.from_sql(raw, self._loads) if raw is not None else None
