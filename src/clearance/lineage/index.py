@@ -189,7 +189,9 @@ class Recorded:
         for key in lookup[1]:
             if names.get(key, 0) > since:
                 return True
-            if _HEX.fullmatch(key) is not None:  # a version key: any recorded one it begins
+            # a version key (12+ hex digits): any recorded one it begins; a name with a
+            # folder in it never is, and is most of what walks look up
+            if "/" not in key and _HEX.fullmatch(key) is not None:
                 prefix = key.lower()
                 for version, count in self.versions.get(prefix[:12], ()):
                     if count > since and version.startswith(prefix):

@@ -38,6 +38,8 @@ _FRAME_TOKEN = re.compile(
 
 def sequence_key(rel: str) -> str | None:
     """``dir/PREFIX.#.EXT`` for any frame token (or frame number) in ``rel``, else ``None``."""
+    if rel.count(".") < 2:  # the pattern needs two dots: a single file, without the regex
+        return None
     m = _FRAME_TOKEN.match(rel)
     if m is None:
         return None
@@ -53,7 +55,7 @@ def frame_number(rel: str) -> int | None:
 def name_key(rel: str) -> str:
     """The bare name an editor sees: ``sh010_comp_v004`` for ``comp/sh010_comp_v004.####.exr``."""
     base = rel.rsplit("/", 1)[-1]
-    m = _FRAME_TOKEN.match(base)
+    m = _FRAME_TOKEN.match(base) if base.count(".") > 1 else None  # two dots, as above
     if m is not None:
         return m.group("head")
     return base.rsplit(".", 1)[0] if "." in base else base

@@ -199,7 +199,8 @@ def encode_row(row: AssetRow, host_pid: str) -> tuple[Any, ...]:
         None if row.generated is None else int(row.generated),
         row.source_type,
         row.outcome,
-        _dumps(row.findings),
+        # most rows have no open finding: its text without a call into the encoder
+        "[]" if row.findings == [] else _dumps(row.findings),
         _dumps(row.inputs),
         row.production,
         row.shot,
