@@ -516,3 +516,31 @@ def test_a_cached_row_reads_back_what_json_would(data: dict) -> None:
     got = back["clearance.provenance.sidecar"]
     assert got is not None and got.data == expected
     assert json.dumps(got.data) == json.dumps(expected)  # types too: 2**70 is not a float
+
+
+def test_without_orjson_the_cache_reads_rows_orjson_wrote() -> None:
+    """orjson is a speed-up, not a requirement: a Python without it (a DCC's) writes rows
+    with ``json`` and reads the rows a run with orjson wrote, and the other way round."""
+    import subprocess
+    import sys
+
+    from clearance.cache import _decode, _encode
+    from clearance.model import PartialRecord
+
+    data = {"big": 2**70, "nothing": None, "f": 1e16, "text": "ünïcode"}
+    fast = _encode({"r": PartialRecord(source="sidecar", file="a.yaml", data={"k": "v"})})
+    assert fast is not None and not fast.startswith(" ")  # orjson wrote it
+    code = (
+        "import sys, json; sys.modules['orjson'] = None\n"
+        "from clearance.cache import _decode, _encode, _orjson\n"
+        "from clearance.model import PartialRecord\n"
+        "assert _orjson is None\n"
+        f"print(json.dumps(_decode({fast!r})['r'].data))\n"
+        f"print(_encode({{'r': PartialRecord(source='s', file='f', data={data!r})}}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    read_back, written = done.stdout.split("\n")[:2]
+    assert json.loads(read_back) == {"k": "v"}
+    back = _decode(written)["r"]
+    assert back is not None and back.data == data
