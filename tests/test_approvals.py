@@ -120,6 +120,28 @@ def test_asset_sha256_binds_to_exact_content(clearance_run) -> None:
     assert gp4(run.scan()).status.value == "open"
 
 
+def test_asset_sha256_of_a_sequence_whose_frame_names_are_not_utf8(tmp_path) -> None:
+    """A frame name is hashed as the bytes it is on disk (it raised UnicodeEncodeError out
+    of the approval look-up): the same digest as a plain name of those bytes would give."""
+    import hashlib
+    import os
+
+    from clearance.discover import discover
+    from clearance.policy import Policy
+
+    folder = os.fsencode(tmp_path)
+    digest = hashlib.sha256()
+    for frame in (1, 2):
+        name = b"caf\xe9.%04d.png" % frame
+        with open(os.path.join(folder, name), "wb") as fh:
+            fh.write(b"frame %d" % frame)
+        content = hashlib.sha256(b"frame %d" % frame).hexdigest().encode()
+        digest.update(name + b" " + content + b"\n")
+    (asset,) = discover([str(tmp_path)], Policy(root=tmp_path)).assets
+    assert asset.frames == "1-2"
+    assert asset_sha256(asset) == digest.hexdigest()
+
+
 def test_approval_never_clears_block(clearance_run) -> None:
     run = clearance_run()
     doc = genai_sidecar(source_type="digitalCapture")  # IPTC-02 contradiction → block

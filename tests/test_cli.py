@@ -985,6 +985,53 @@ def test_a_file_name_that_is_not_utf8_is_audited_and_shown_escaped(tmp_path: Pat
     assert sum('"asset.audited"' in e and "caf\\\\xe9.png" in e for e in events) == 2
 
 
+def test_an_asset_whose_name_is_not_utf8_with_its_sidecar_is_audited_and_recorded(
+    tmp_path: Path,
+) -> None:
+    """An asset named in bytes that are not UTF-8, with a sidecar named after it, and a
+    sequence whose frames are, get their rules' verdict: lineage keys a version on the
+    name's bytes (it raised UnicodeEncodeError, a PRV-05 on the asset), the cache
+    fingerprints a frame list by its bytes (the scan ended in an internal error), both are
+    recorded, and a re-scan reads them from the cache, serial and in workers."""
+    import os
+    import sqlite3
+
+    show = make_show(tmp_path)
+    show.asset("comp/plain.png", sidecar=genai_sidecar())
+    show.asset("comp/plate.png", sidecar=genai_sidecar())
+    folder = os.fsencode(show.root / "comp")
+    for suffix in (b"", b".genai.yaml"):
+        os.rename(
+            os.path.join(folder, b"plate.png" + suffix),
+            os.path.join(folder, b"caf\xe9.png" + suffix),
+        )
+    png = (show.root / "comp/plain.png").read_bytes()
+    for frame in (1, 2, 3):  # a sequence: its frame list is part of the cache's fingerprint
+        with open(os.path.join(folder, b"seq\xe9.%04d.png" % frame), "wb") as fh:
+            fh.write(png)
+    with open(os.path.join(folder, b"seq\xe9.genai.yaml"), "wb") as fh:
+        fh.write((show.root / "comp/plain.png.genai.yaml").read_bytes())
+    for jobs in ([], ["--jobs", "2"]):
+        for state in show.root.glob(".clearance/state.db*"):
+            state.unlink()
+        for run in ("cold", "warm"):
+            done = run_cli("scan", str(show.root), "--format", "json", *jobs)
+            assert done.code in (0, 1), done.stderr
+            assets = {a["asset"]: a for a in done.json()["assets"]}
+            plain = [f["rule"] for f in assets["comp/plain.png"]["findings"]]
+            for odd in ("comp/caf\\xe9.png", "comp/seq\\xe9.####.png"):
+                assert [f["rule"] for f in assets[odd]["findings"]] == plain, (jobs, run, odd)
+        events = (show.root / ".clearance/audit.jsonl").read_text("utf-8").splitlines()
+        last = json.loads([e for e in events if "caf\\\\xe9.png" in e][-1])
+        assert last["event"] == "asset.audited" and last["details"]["cached"] is True
+        con = sqlite3.connect(show.root / ".clearance/state.db")
+        try:
+            recorded = {a for (a,) in con.execute("SELECT asset FROM lineage_assets")}
+        finally:
+            con.close()
+        assert recorded == {"comp/plain.png", "comp/caf\\xe9.png", "comp/seq\\xe9.####.png"}
+
+
 def test_a_json_sidecar_with_half_a_surrogate_pair_is_prv02(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     write_png(show.root / "comp/a.png")

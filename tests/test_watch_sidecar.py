@@ -1263,3 +1263,39 @@ def test_a_second_sidecar_for_one_asset_gives_the_verdict_scan_gives(tmp_path: P
     assert gone == alone == dict.fromkeys(names, ("pass", None))
     assert scanned() == gone
     assert len(watched()) == 6
+
+
+def test_names_that_are_not_utf8_are_audited_and_the_watcher_keeps_running(
+    tmp_path: Path,
+) -> None:
+    """A file name holding bytes that are not UTF-8 reaches Python with lone surrogates:
+    an asset with two sidecars (the second is reported by name, PRV-02) and a frame
+    sequence with its sidecar are audited like any other. The second sidecar's name went
+    into the audit's id, hashed as strict UTF-8: the watcher stopped (watch.error fatal)."""
+    root = make_show(tmp_path)
+    comp = os.fsencode(root / "comp")
+    os.makedirs(comp)
+
+    def write(name: bytes, data: bytes) -> None:
+        with open(os.path.join(comp, name), "wb") as fh:
+            fh.write(data)
+
+    with InProcessWatcher(root):
+        write(b"caf\xe9.exr.genai.yaml", SIDECAR.encode())
+        write(b"caf\xe9.exr.genai.json", json.dumps({"provenance": 1}).encode())
+        write(b"caf\xe9.exr", exr_bytes(seed=1))
+        write(b"seq\xe9.genai.yaml", SIDECAR.encode())
+        for frame in (1, 2, 3):
+            write(b"seq\xe9.%04d.exr" % frame, exr_bytes(seed=frame + 1))
+        wait_audited(root, 2)
+        write(b"after.exr.genai.yaml", SIDECAR.encode())
+        write(b"after.exr", exr_bytes(seed=9))
+        wait_audited(root, 3)
+    assert not events(root, "watch.error")
+    assert {e["asset"] for e in audited(root)} == {
+        "comp/caf\\xe9.exr",
+        "comp/seq\\xe9.####.exr",
+        "comp/after.exr",
+    }
+    assert "PRV-02" in _rules(root, "comp/caf\\xe9.exr")
+    assert "PRV-02" not in _rules(root, "comp/seq\\xe9.####.exr")

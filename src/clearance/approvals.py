@@ -60,7 +60,7 @@ def asset_sha256(asset: Asset) -> str:
         return _file_sha256(asset.files[0])
     digest = hashlib.sha256()
     for path in asset.files:
-        digest.update(f"{path.name} {_file_sha256(path)}\n".encode())
+        digest.update(f"{path.name} {_file_sha256(path)}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 

@@ -226,7 +226,7 @@ class ProvenanceCache:
         if len(files) > 1:
             parts.append(_stat_token(files[-1], asset))
             listing = ",".join(asset.file_names())
-            parts.append(hashlib.sha1(listing.encode()).hexdigest()[:16])
+            parts.append(hashlib.sha1(listing.encode("utf-8", "surrogateescape")).hexdigest()[:16])
         sidecar = asset.sidecar
         # its name too: the suffix says how it is parsed (a rename keeps the inode)
         parts.append(

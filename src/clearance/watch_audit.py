@@ -246,12 +246,13 @@ def audit_id_for(
     given when these exact versions were audited before and superseded since (an older
     render moved back): the same files again are a new audit, with an id of its own.
     """
-    h = hashlib.sha256(asset_rel.encode())
+    # names may hold bytes that are not UTF-8 (surrogate escapes): hashed as the bytes they are
+    h = hashlib.sha256(asset_rel.encode("utf-8", "surrogateescape"))
     for v in sorted(versions, key=lambda v: v.path):
         h.update(b"\n" + v.token().encode("utf-8", "surrogateescape"))
-    h.update(b"\nsidecar:" + (sidecar_fp or "-").encode())
+    h.update(b"\nsidecar:" + (sidecar_fp or "-").encode("utf-8", "surrogateescape"))
     if manifest_fp is not None:
-        h.update(b"\nc2pa:" + manifest_fp.encode())
+        h.update(b"\nc2pa:" + manifest_fp.encode("utf-8", "surrogateescape"))
     if after is not None:
         h.update(b"\nafter:" + after.encode())
     return h.hexdigest()[:32]

@@ -154,7 +154,7 @@ def version_key(asset: Asset) -> str | None:
             f"{path.name}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}\n"
         )
     # one digest of everything: the same key as hashing each part in turn
-    return hashlib.sha256("".join(parts).encode()).hexdigest()
+    return hashlib.sha256("".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def declared_inputs(asset: Asset) -> list[dict[str, Any]]:
