@@ -26,8 +26,10 @@ from _watch_harness import (
     make_show,
     quiet,
     run_writer,
+    scan_verdicts,
     wait_audited,
     wait_for,
+    watch_verdicts,
     writer_script,
 )
 from clearance.provenance.c2pa import sdk_available
@@ -1299,3 +1301,31 @@ def test_names_that_are_not_utf8_are_audited_and_the_watcher_keeps_running(
     }
     assert "PRV-02" in _rules(root, "comp/caf\\xe9.exr")
     assert "PRV-02" not in _rules(root, "comp/seq\\xe9.####.exr")
+
+
+def test_a_name_too_long_for_a_sidecar_is_audited_without_one_as_scan_does(
+    tmp_path: Path,
+) -> None:
+    """A file name of 255 bytes (the most a folder entry holds) cannot have a sidecar named
+    after it: ``NAME.genai.yaml`` is too long to exist. Looking its candidates up failed
+    with ENAMETOOLONG, which the watcher took for a sidecar it could not read: three
+    phantom sidecars, a PRV-02 and a verdict scan does not give (scan lists the folder and
+    finds none: PRV-01). Nor can a sequence whose prefix fills the name have one."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    single = "a" * 251 + ".exr"
+    prefix = "é" * 123  # 246 bytes: PREFIX.0001.exr is 255, PREFIX.genai.yaml 257
+    with InProcessWatcher(root):
+        (comp / single).write_bytes(exr_bytes(seed=1))
+        for frame in (1, 2):
+            (comp / f"{prefix}.{frame:04d}.exr").write_bytes(exr_bytes(seed=frame + 1))
+        (comp / ("b" * 240 + ".exr")).write_bytes(exr_bytes(seed=5))  # 244: .genai.yaml fits
+        wait_audited(root, 3)
+        quiet(root, 1.0)
+    assert not events(root, "watch.error")
+    watched = watch_verdicts(root)
+    assert watched == scan_verdicts(root, tmp_path)
+    for asset in (f"comp/{single}", f"comp/{prefix}.####.exr", "comp/" + "b" * 240 + ".exr"):
+        assert watched[asset] == ("escalate", ["PRV-01"]), asset
+    assert all(e["details"]["sidecar"] is None for e in audited(root))

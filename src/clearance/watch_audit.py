@@ -1054,7 +1054,9 @@ def _present_files(
     return present
 
 
-_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF})
+#: what ``Path.is_file`` takes for "not there", and a name too long to exist (the sidecar
+#: of a file whose name is near the 255-byte limit: ``NAME.genai.yaml`` cannot be created)
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF, errno.ENAMETOOLONG})
 
 
 def _log_files(log: Path) -> list[Path]:
