@@ -590,3 +590,48 @@ def test_a_commit_the_disk_cannot_hold_reports_sqlites_error_not_the_rollbacks(
         for i in range(50):
             record(store, f"b{i:02d}.exr", findings=[{"rule": "X", "message": "m" * 4000}])
     assert not store._db.in_transaction
+
+
+def test_refs_name_a_file_that_is_not_utf8_as_the_store_records_it(tmp_path: Path) -> None:
+    """A file named in bytes that are not UTF-8 is recorded under its escaped name
+    (``gen/caf\\xe9.exr``, as every output shows it). A ref naming it that way read the
+    backslash as a Windows separator (``gen/caf/xe9.exr``), and a ``file://`` URL's ``%E9``
+    was decoded as U+FFFD: both "not audited", so the comp made from a GenAI plate
+    inherited nothing. ``clearance lineage`` given the name in its bytes ended in an
+    internal error (the lone surrogate reached SQLite)."""
+    import json
+    import os
+
+    root = tmp_path / "show"
+    root.mkdir()
+    write_config(root, [{"name": "gen", "paths": ["gen"]}, {"name": "comp", "paths": ["comp"]}])
+    gen = os.fsencode(root / "gen")
+    os.makedirs(gen)
+    plate = yaml.safe_dump({"provenance": 1, "production": "SHOW01", **genai_plate()})
+    for name in (b"caf\xe9.exr", b"seq\xe9.1001.exr", b"seq\xe9.1002.exr", b"win.exr"):
+        write_exr(Path(os.fsdecode(os.path.join(gen, name))))
+    for name in (b"caf\xe9.exr.genai.yaml", b"seq\xe9.genai.yaml", b"win.exr.genai.yaml"):
+        with open(os.path.join(gen, name), "w", encoding="utf-8") as fh:
+            fh.write(plate)
+    url = "file://" + os.fsencode(root).decode("ascii") + "/gen/caf%E9.exr"
+    refs = {
+        "comp/c1.exr": ("gen/caf\\xe9.exr", "gen/caf\\xe9.exr"),
+        "comp/c2.exr": (url, "gen/caf\\xe9.exr"),
+        "comp/c3.exr": ("gen/seq\\xe9.1002.exr", "gen/seq\\xe9.####.exr"),
+        "comp/c4.exr": ("gen\\win.exr", "gen/win.exr"),  # a Windows separator still is one
+    }
+    for rel, (ref, _) in refs.items():
+        single(root, rel)
+        sidecar(root, rel, silent((ref, "production_image")))
+    done = run_cli("scan", str(root), "--format", "json")
+    assert done.code in (0, 1), done.stderr
+    for rel, (ref, ancestor) in refs.items():
+        shown = run_cli("lineage", str(root / rel), "--format", "json")
+        assert shown.code == 0, shown.stderr
+        genai = [a["asset"] for a in shown.json()["ancestry"]["genai"]]
+        assert genai == [ancestor], (ref, shown.json()["ancestry"])
+    named = os.fsdecode(os.path.join(gen, b"caf\xe9.exr"))
+    for asset in (named, str(root / "gen/caf\\xe9.exr")):
+        shown = run_cli("lineage", asset, "--format", "json")
+        assert shown.code == 0, shown.stderr
+        assert json.loads(shown.stdout)["asset"]["asset"] == "gen/caf\\xe9.exr"

@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from ..model import Asset
+from ..model import Asset, printable
 from ..rules import GENAI_TERMS, iptc_term
 
 __all__ = [
@@ -70,18 +70,40 @@ def normalise_ref(ref: str, root: Path) -> str:
     ``/mnt/nas/SHOW01``) is read through its real folder, resolved once per folder and
     process. A path outside the root even then stays absolute (it matches nothing the store
     recorded under the root, and is never opened).
+
+    A file name that is not UTF-8 is named as the store records it (``caf\\xe9.png``, see
+    :func:`clearance.model.printable`): given in its bytes (a command-line argument, a
+    ``file://`` URL's ``%E9``), or in that escaped form in a ref that separates its folders
+    with ``/`` (where a backslash before ``x`` and a byte's two hex digits is that escape,
+    not a Windows separator).
     """
-    text = url_to_path(ref.strip()).replace("\\", "/")
+    text = url_to_path(ref.strip())
+    if "\\" in text:
+        text = _windows_separators(text)
     if os.path.isabs(text) or text.startswith("/"):
         absolute = posixpath.normpath(text)
         base = posixpath.normpath(root.as_posix())
         inside = _under(absolute, base)
+        if inside is None and not (absolute.isascii() and base.isascii()):
+            inside = _under(printable(absolute), printable(base))  # either written escaped
         if inside is None:
             folder, _, name = absolute.rpartition("/")
             inside = _under(f"{_real_folder(folder or '/').rstrip('/')}/{name}", base)
-        return absolute if inside is None else inside
+        return printable(absolute if inside is None else inside)
     rel = posixpath.normpath(text)
-    return rel[2:] if rel.startswith("./") else rel
+    return printable(rel[2:] if rel.startswith("./") else rel)
+
+
+#: what :func:`~clearance.model.printable` writes for a byte that is not UTF-8 (0x80-0xff)
+_BYTE_ESCAPE = re.compile(r"\\(?!x[89a-f][0-9a-f])")
+
+
+def _windows_separators(text: str) -> str:
+    """``\\`` read as ``/``; in a ref that uses ``/`` too, not the backslash of the escape
+    the store names a byte that is not UTF-8 with (``comp/caf\\xe9.png``)."""
+    if "/" in text:
+        return _BYTE_ESCAPE.sub("/", text)
+    return text.replace("\\", "/")
 
 
 def _under(absolute: str, base: str) -> str | None:
@@ -112,7 +134,9 @@ def _real_folder(folder: str) -> str:
 
 
 def url_to_path(text: str) -> str:
-    """``file:///show/a%20b.exr`` → ``/show/a b.exr`` (anything else unchanged).
+    """``file:///show/a%20b.exr`` → ``/show/a b.exr`` (anything else unchanged); a
+    percent-escaped byte that is not UTF-8 (``caf%E9.exr``) is a lone surrogate, as
+    ``os.fsdecode`` gives it for that file.
 
     Parsed by hand: a frame pattern's ``#`` is not a URL fragment here.
     """
@@ -123,7 +147,7 @@ def url_to_path(text: str) -> str:
     if rest.startswith("//"):
         host, slash, path = rest[2:].partition("/")
         rest = slash + path
-    path = urllib.parse.unquote(rest)
+    path = urllib.parse.unquote(rest, errors="surrogateescape")  # bytes that are not UTF-8
     return f"//{host}{path}" if host and host != "localhost" else path
 
 
