@@ -1149,3 +1149,27 @@ def test_hooks_that_change_the_findings_they_are_shown_change_nothing_recorded(
     assert audited["outcome"] == "approval"
     assert events[-1]["event"] == "run.finished" and events[-1]["details"]["exit_code"] == 1
     assert not [e for e in events if e["event"] == "plugin.failed"]
+
+
+def test_a_plugin_file_under_a_show_root_named_in_bytes_not_utf8_loads(tmp_path: Path) -> None:
+    """A show root (or the plugin's folder) named in bytes that are not UTF-8: the plugin
+    file's path holds lone surrogates. Its module name hashed that path as strict UTF-8,
+    so every site plugin there failed to load (plugin.failed, exit 2) and never checked."""
+    import os
+
+    from clearance.testing import ClearanceRun
+
+    root = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"sh\xe9w")))
+    root.mkdir()
+    (root / "hooks").mkdir()
+    write_plugin(root / "hooks" / "p%04d[1]*.py", SITE_RULE)
+    run = ClearanceRun(root)
+    run.config["plugins"] = ["hooks/p%04d[1]*.py"]  # relative to the root
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    for jobs in ([], ["--jobs", "2"]):
+        done = run_cli("scan", str(root), "--format", "json", *jobs)
+        assert done.code == 0, done.stderr  # SITE-01 is a notice
+        assert "plugin.failed" not in (root / ".clearance/audit.jsonl").read_text("utf-8")
+        rules = [f["rule"] for f in done.json()["assets"][0]["findings"]]
+        assert "SITE-01" in rules, (jobs, rules)

@@ -669,7 +669,8 @@ def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise FileNotFoundError(f"plugin file {path} not found")
     version = stat_version(path.stat())  # before reading: an edit while importing is seen
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    # the bytes of the path: a show root named in bytes that are not UTF-8 has lone surrogates
+    digest = hashlib.sha1(os.fsencode(path.resolve())).hexdigest()[:10]
     module_name = f"clearance_site_{path.stem}_{digest}"
     module = sys.modules.get(module_name)
     if module is not None and _IMPORTED.get(module_name) == version:
