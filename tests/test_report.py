@@ -1145,3 +1145,57 @@ def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path:
         *[("comp", False)] * 4,
         ("comp", True),
     ]
+
+
+def test_the_html_report_shows_names_a_browser_would_blur_as_the_table_does(
+    tmp_path: Path,
+) -> None:
+    """A browser shows a line break or a tab in a name as a space, obeys a bidi override
+    and drops an ESC: ``nl\\nx.png`` read as the file ``nl x.png`` beside it, and a name
+    with U+202E showed reversed. Names in the HTML report are shown as the terminal table
+    shows them (quoted, escaped), so each reads as itself."""
+    from html.parser import HTMLParser
+
+    run = ClearanceRun(tmp_path / "show")
+    run.root.mkdir()
+    run.write_config()
+    names = ["nl\nx.png", "nl x.png", "tab\tx.png", "bidi\u202egnp.png", "esc\x1b[2J.png"]
+    for name in names:
+        run.asset(f"comp/{name}")  # no provenance: PRV-01, a finding the report lists
+    assert clearance("scan", str(run.root)).returncode == 1
+    out = tmp_path / "report.html"
+    done = clearance(
+        "report", str(run.root / ".clearance/audit.jsonl"), "--format", "html", "-o", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+
+    class Assets(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth, self.text, self.found = 0, "", set()
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if self.depth or ("class", "asset") in attrs:
+                self.depth += tag != "wbr"
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.depth and tag != "wbr":
+                self.depth -= 1
+                if not self.depth:
+                    self.found.add(self.text)
+                    self.text = ""
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.text += data
+
+    parser = Assets()
+    parser.feed(out.read_text("utf-8"))
+    rendered = {" ".join(t.split()) for t in parser.found}  # as a browser lays the text out
+    assert rendered == {
+        '"comp/nl\\nx.png"',
+        "comp/nl x.png",
+        '"comp/tab\\tx.png"',
+        '"comp/bidi\\u202egnp.png"',
+        '"comp/esc\\x1b[2J.png"',
+    }

@@ -3,7 +3,8 @@
 Names and messages come from artists' files and site plugins; a terminal takes some
 characters in them as commands, XML forbids some, a spreadsheet runs formulas. Each form
 here changes only what its reader would act on or refuse, and only in the text forms
-(terminal, CSV, JUnit XML): JSON escapes on its own and HTML is escaped by its renderer. The check is
+(terminal, CSV, JUnit XML, and the names and messages of the HTML pages, which a browser
+would blur as a terminal does): JSON escapes on its own. The check is
 ``str.isprintable`` and two ``in`` tests (a backslash, a quote), then a precompiled regex
 ``search``, so the common all-printable value costs almost nothing (reports run to
 1,000,000 events).

@@ -13,6 +13,7 @@ import html
 from typing import IO
 
 from clearance import __version__
+from clearance._display import shown, shown_text
 from clearance.model import Outcome
 from clearance.report import OUTCOMES, Report
 
@@ -98,9 +99,17 @@ def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _name(value: object) -> str:
+    """An asset name as the terminal table shows it (:func:`~clearance._display.shown`),
+    escaped: a browser shows a line break or a tab as a space and obeys a bidi override,
+    so ``nl\\nx.png`` would read as ``nl x.png`` and a name could show reversed."""
+    return _e(shown(value))
+
+
 def _path(value: object) -> str:
-    """An asset path, escaped, that may wrap after ``/`` and ``_`` rather than mid-word."""
-    return _e(value).replace("/", "/<wbr>").replace("_", "_<wbr>")
+    """An asset path, shown (:func:`_name`), that may wrap after ``/`` and ``_`` rather than
+    mid-word."""
+    return _name(value).replace("/", "/<wbr>").replace("_", "_<wbr>")
 
 
 def _when(time: str | None) -> str:
@@ -188,7 +197,7 @@ def _findings_table(report: Report) -> str:
             f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
             f'<td><div class="asset">{_path(a.label)}</div>{frames}</td>'
             f'<td class="rule">{_e(f.rule)}</td>'
-            f'<td class="msg">{_e(f.message)}{fix}</td><td>{status}</td></tr>'
+            f'<td class="msg">{_e(shown_text(f.message))}{fix}</td><td>{status}</td></tr>'
         )
     if not rows:
         return '<p class="empty">No open findings.</p>'
@@ -217,12 +226,12 @@ def _approvals(report: Report) -> str:
         rows.append(
             f'<tr><td><span class="status expired">expired{" " + _e(when) if when else ""}</span></td>'
             f'<td class="rule">{_e(f.approval)}</td><td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td>'
-            f'<td class="asset">{_e(f.asset or "(stage)")}</td></tr>'
+            f'<td class="asset">{_name(f.asset) if f.asset else "(stage)"}</td></tr>'
         )
     for f in used:
         rows.append(
             f'<tr><td><span class="status">used</span></td><td class="rule">{_e(f.approval)}</td>'
-            f'<td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td><td class="asset">{_e(f.asset or "(stage)")}</td></tr>'
+            f'<td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td><td class="asset">{_name(f.asset) if f.asset else "(stage)"}</td></tr>'
         )
     return (
         '<table id="approvals"><thead><tr><th>State</th><th>Approval</th><th>Rule</th><th>Stage</th>'

@@ -12,6 +12,7 @@ import html
 from typing import IO, Any
 
 from . import __version__
+from ._display import shown, shown_text
 from .model import Outcome
 
 __all__ = ["render_html"]
@@ -87,27 +88,27 @@ def _clip_row(timeline: str, clip: Any) -> str:
     if not clip.audited:
         tags += '<span class="genai unaudited">unaudited</span>'
     asset = (
-        f'<div class="asset">{_e(clip.asset)}</div><div class="frames">{_e(clip.stage)}'
+        f'<div class="asset">{_e(shown(clip.asset))}</div><div class="frames">{_e(clip.stage)}'
         + (f" · frames {_e(clip.frames)}" if clip.frames else "")
         + (" · matched by clip name" if clip.matched_by == "name" else "")
         + "</div>"
         if clip.asset
-        else f'<div class="asset">{_e(clip.media or "(no media)")}</div>'
+        else f'<div class="asset">{_e(shown(clip.media)) if clip.media else "(no media)"}</div>'
         + (f'<div class="frames">frames {_e(clip.frames)}</div>' if clip.frames else "")
     )
     details = []
     if clip.ancestry:
         details.append(
-            f'<div class="anc"><b>Built on GenAI:</b> {_e(", ".join(clip.ancestry))}</div>'
+            f'<div class="anc"><b>Built on GenAI:</b> {_e(", ".join(map(shown, clip.ancestry)))}</div>'
         )
     if clip.findings:
         items = "".join(
-            f'<li><span class="rule">{_e(f.get("rule"))}</span> {_e(f.get("outcome"))}: {_e(f.get("message"))}</li>'
+            f'<li><span class="rule">{_e(f.get("rule"))}</span> {_e(f.get("outcome"))}: {_e(shown_text(f.get("message")))}</li>'
             for f in clip.findings
         )
         details.append(f'<ul class="fl">{items}</ul>')
     for problem in clip.problems:
-        details.append(f'<div class="prob">{_e(problem)}</div>')
+        details.append(f'<div class="prob">{_e(shown_text(problem))}</div>')
     return (
         f'<tr data-outcome="{_e(clip.outcome.value)}"><td>{_badge(clip.outcome.value)}</td>'
         f"<td>{_e(clip.track)}</td><td>{_e(clip.clip)}{tags}</td>"
