@@ -16,6 +16,18 @@ import pytest
 CLEARANCE = str(Path(sys.executable).parent / "clearance")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Run as a script's background job (``make test &``, ``nohup``), the suite starts with
+    SIGINT ignored, and every ``clearance`` it starts inherits that: the CLI keeps a signal
+    it was started with ignored (``interrupts_raise``), so the Ctrl-C tests would see no
+    interrupt. Caught here (the default handler), SIGINT reaches the commands as a
+    terminal's would: the handler is reset to the default in a child at exec."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @dataclass
 class Completed:
     code: int
