@@ -1181,6 +1181,40 @@ def test_a_closed_stdout_keeps_every_listings_exit_code(tmp_path: Path) -> None:
         assert (done.code, done.stderr) == (code, ""), args
 
 
+#: run ``clearance`` with its stdout closed (``>&-``)
+STDOUT_CLOSED = ("sh", "-c", 'exec "$@" >&-', "sh")
+
+
+def _listings(show: ClearanceRun) -> dict[tuple[str, ...], int]:
+    """Every command that prints a report, with the exit code of its own outcome."""
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/nosidecar.png")  # PRV-01: escalate, open
+    (show.root / "comp/bad.genai.yaml").write_text("provenance: 1\ngenrated: true\n")
+    log = show.root / ".clearance/audit.jsonl"
+    assert run_cli("scan", str(show.root)).code == 1
+    return {
+        ("scan", str(show.root), "--no-progress"): 1,
+        ("scan", str(show.root), "--format", "json", "--fail-on", "block"): 0,
+        ("check", str(show.root / "comp/a.png")): 0,
+        ("rules",): 0,
+        ("plugins",): 0,
+        ("report", str(log)): 0,
+        ("verify", str(log)): 0,
+        ("validate", str(show.root / "comp/bad.genai.yaml")): 1,
+        ("lineage", str(show.root / "comp/a.png")): 0,
+    }
+
+
+def test_a_stdout_closed_by_the_caller_is_a_reader_that_went_away(tmp_path: Path) -> None:
+    """``clearance scan SHOW >&-`` (a launcher that closes stdout): no internal error, the
+    exit code is the command's own, as for ``| true``; the audit log is whole."""
+    show = make_show(tmp_path)
+    for args, code in _listings(show).items():
+        done = run_cli(*args, cwd=show.root, prefix=STDOUT_CLOSED)
+        assert (done.code, done.stderr) == (code, ""), args
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
     tmp_path: Path,
 ) -> None:
