@@ -1181,8 +1181,9 @@ def test_a_closed_stdout_keeps_every_listings_exit_code(tmp_path: Path) -> None:
         assert (done.code, done.stderr) == (code, ""), args
 
 
-#: run ``clearance`` with its stdout closed (``>&-``)
+#: run ``clearance`` with its stdout closed (``>&-``) or on a full disk (``> /dev/full``)
 STDOUT_CLOSED = ("sh", "-c", 'exec "$@" >&-', "sh")
+STDOUT_FULL = ("sh", "-c", 'exec "$@" >/dev/full', "sh")
 
 
 def _listings(show: ClearanceRun) -> dict[tuple[str, ...], int]:
@@ -1213,6 +1214,24 @@ def test_a_stdout_closed_by_the_caller_is_a_reader_that_went_away(tmp_path: Path
         done = run_cli(*args, cwd=show.root, prefix=STDOUT_CLOSED)
         assert (done.code, done.stderr) == (code, ""), args
     assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
+def test_a_stdout_that_cannot_be_written_is_an_io_error_naming_the_cause(tmp_path: Path) -> None:
+    """``clearance scan SHOW > /dev/full`` (a report redirected to a full disk): whoever reads
+    the report gets none, so it is not a pass: one line naming stdout and the cause, exit 2,
+    never an internal error; a scan's events are all in the log, ``run.finished`` last."""
+    show = make_show(tmp_path)
+    log = show.root / ".clearance/audit.jsonl"
+    for args in _listings(show):
+        done = run_cli(*args, cwd=show.root, prefix=STDOUT_FULL)
+        assert done.code == 2, args
+        assert "clearance: error: cannot write the report to stdout: No space left on device" in (
+            done.stderr
+        ), args
+        assert "internal error" not in done.stderr, args
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert last["event"] == "run.finished"
+    assert run_cli("verify", str(log)).code == 0
 
 
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
