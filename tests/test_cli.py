@@ -1234,6 +1234,25 @@ def test_a_stdout_that_cannot_be_written_is_an_io_error_naming_the_cause(tmp_pat
     assert run_cli("verify", str(log)).code == 0
 
 
+def test_a_current_folder_deleted_before_the_command_is_an_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    """A farm job started in a folder a clean-up script deleted: a command that needs the
+    current folder (no path given, a relative one, ``rules``) says so, exit 2, never an
+    internal error; absolute paths still work."""
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    gone = tmp_path / "gone"
+    in_gone = ("sh", "-c", f'mkdir "{gone}" && cd "{gone}" && rmdir "{gone}" && exec "$@"', "sh")
+    for args in (("scan",), ("scan", "."), ("check", "a.png"), ("rules",), ("plugins",)):
+        done = run_cli(*args, prefix=in_gone)
+        assert done.code == 2, args
+        assert done.stderr.startswith("clearance: error: the current folder is gone"), args
+        assert "internal error" not in done.stderr
+    done = run_cli("scan", str(show.root), prefix=in_gone)
+    assert done.code == 0, done.stderr
+
+
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
     tmp_path: Path,
 ) -> None:

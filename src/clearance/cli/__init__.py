@@ -94,6 +94,15 @@ def _reopen_closed_streams() -> None:
             setattr(sys, f"__{name}__", stream)
 
 
+def _cwd_gone() -> str | None:
+    """Why the current folder cannot be found (``None`` when it can)."""
+    try:
+        os.getcwd()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from ._common import discard_stdout, interrupt_of, interrupts_raise
 
@@ -109,6 +118,14 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # never a bare traceback: say what failed, exit 2
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
+        gone = _cwd_gone()
+        if gone:  # a relative path, or none (`clearance scan`, `rules`), needs the folder
+            print(
+                f"clearance: error: the current folder is gone ({gone}: deleted or "
+                "unmounted); cd to a folder that exists, or give absolute paths",
+                file=sys.stderr,
+            )
+            return 2
         print(
             f"clearance: internal error: {describe(exc)} "
             "(set CLEARANCE_DEBUG=1 for the traceback, and please report it)",
