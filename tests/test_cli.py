@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import sqlite3
 from pathlib import Path
@@ -1251,6 +1253,45 @@ def test_a_current_folder_deleted_before_the_command_is_an_error_naming_it(
         assert "internal error" not in done.stderr
     done = run_cli("scan", str(show.root), prefix=in_gone)
     assert done.code == 0, done.stderr
+
+
+#: root without the capabilities that let it search and read any folder
+BLIND = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away search permission root would not need",
+)
+def test_a_file_in_a_folder_without_search_permission_is_an_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    """A shot folder listed but not searchable (mode 644, a TD's chmod slip): whether the
+    file, or a ``clearance.yaml`` beside it, is there cannot be told. Each command says which
+    path and why, exit 2, never an internal error (``PermissionError`` from ``is_file``)."""
+    show = make_show(tmp_path)
+    show.asset("comp/sh010/a.png", sidecar=genai_sidecar())
+    shot = show.root / "comp/sh010"
+    shot.chmod(0o644)
+    try:
+        config = str(show.root / "clearance.yaml")
+        cases = {
+            ("check", "comp/sh010/a.png"): "sh010/clearance.yaml: cannot tell whether the "
+            "configuration is there: Permission denied",
+            ("lineage", "comp/sh010/a.png"): "sh010/clearance.yaml: cannot tell whether the "
+            "configuration is there: Permission denied",
+            ("check", "--config", config, "comp/sh010/a.png"): "comp/sh010/a.png: cannot be "
+            "looked at: Permission denied",
+            ("validate", "comp/sh010/a.png.genai.yaml"): "comp/sh010/a.png.genai.yaml: cannot "
+            "be looked at: Permission denied",
+        }
+        for args, said in cases.items():
+            done = run_cli(*args, cwd=show.root, prefix=BLIND)
+            assert done.code == 2, (args, done.stderr)
+            assert said in done.stderr, args
+            assert "internal error" not in done.stderr, args
+    finally:
+        shot.chmod(0o755)
 
 
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(

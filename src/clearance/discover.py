@@ -14,6 +14,7 @@ import fnmatch
 import operator
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -33,11 +34,38 @@ __all__ = [
     "in_hidden_folder",
     "sidecar_candidates",
     "sidecar_names",
+    "not_a_file",
     "Discovery",
 ]
 
 SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
 _FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>\d+)\.(?P<ext>[A-Za-z0-9]+)$")
+
+
+_SPECIAL_FILES = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def not_a_file(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` (links followed) is not a regular file, in the user's words: ``no such
+    file``, ``is a folder``, ``is a named pipe (FIFO), not a regular file``, or the error
+    that stops it being looked at (``Permission denied``: a folder without search
+    permission); ``""`` when it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "no such file"
+    except OSError as exc:
+        return f"cannot be looked at: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    return f"is {_SPECIAL_FILES.get(stat.S_IFMT(mode), 'a special file')}, not a regular file"
 
 
 def is_sidecar(name: str) -> bool:
@@ -658,11 +686,14 @@ def discover(
     tops: list[Path] = []
     for raw in paths or [root]:
         top = Path(raw).resolve()
-        if top.is_file():
+        problem = not_a_file(top)
+        if not problem:
             loose.append(top)
             continue
-        if not top.exists():
-            errors.append((str(raw), "no such file or folder"))
+        if problem != "is a folder":  # not there, not reachable, a named pipe…
+            errors.append(
+                (str(raw), "no such file or folder" if problem == "no such file" else problem)
+            )
             continue
         tops.append(top)
         for folder, names in _walk(top, errors, warnings):
@@ -780,11 +811,11 @@ def _from_files(
 
     for raw in files:
         path = Path(raw).resolve()
-        if not path.is_file():
-            if path.is_dir():
-                errors.append((str(raw), "is a folder; `clearance scan` audits a folder"))
-            else:
-                errors.append((str(raw), "no such file"))
+        problem = not_a_file(path)
+        if problem:
+            if problem == "is a folder":
+                problem = "is a folder; `clearance scan` audits a folder"
+            errors.append((str(raw), problem))
             continue
         if is_sidecar(path.name):
             names = listing(path.parent)
