@@ -246,7 +246,10 @@ class _Errors(list[tuple[str, str]]):
 
 
 def _walk(
-    top: Path, errors: list[tuple[str, str]], warnings: _Errors
+    top: Path,
+    errors: list[tuple[str, str]],
+    warnings: _Errors,
+    unread: Callable[[str], str] | None = None,
 ) -> Iterator[tuple[Path, list[str]]]:
     """Yield (folder, the names of its visible files) for every visible folder.
 
@@ -255,7 +258,8 @@ def _walk(
     real path) or a folder walked already (a loop, a second link to one share): that is a
     warning, once. Only entries that are links are looked at for this (after ``is_file``
     and ``is_dir``, which ``d_type`` answers), and only folders reached through a link are
-    resolved and stat'ed (their ``(st_dev, st_ino)``, against loops).
+    resolved and stat'ed (their ``(st_dev, st_ino)``, against loops). An entry named as an
+    asset or a sidecar that is not a file (``unread``, :func:`_entries`) is one of ``errors``.
     """
     inside = os.path.join(os.path.realpath(top), "")
     seen: dict[tuple[int, int], str] = {}  # folders reached through a link: where first
@@ -281,7 +285,7 @@ def _walk(
                 )
                 continue
         try:
-            files, subdirs = _entries(folder, errors, linked)
+            files, subdirs = _entries(folder, errors, linked, unread)
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
@@ -290,12 +294,19 @@ def _walk(
 
 
 def _entries(
-    folder: Path, errors: list[tuple[str, str]], linked: bool = False
+    folder: Path,
+    errors: list[tuple[str, str]],
+    linked: bool = False,
+    unread: Callable[[str], str] | None = None,
 ) -> tuple[list[str], list[tuple[Path, bool]]]:
     """The names of ``folder``'s visible files and its visible sub-folders, each with whether
     it is reached through a link to a folder (a folder below one is: ``linked``), in one
-    ``os.scandir``; an entry that cannot be looked at is one of ``errors``. Raises OSError
-    when the folder cannot be listed."""
+    ``os.scandir``; an entry that cannot be looked at is one of ``errors``, and so is one
+    that is neither a file nor a folder and that ``unread`` says is named as an asset or a
+    sidecar (what that means: ``"not audited"``, ``"not read"``; ``""`` for another name): a named pipe, a
+    socket, a device, a link to one or to nothing (a share not mounted). It is never read
+    (a named pipe would block the run) and never passed over in silence (its stage would
+    be complete without it). Raises OSError when the folder cannot be listed."""
     files: list[str] = []
     subdirs: list[tuple[Path, bool]] = []
     with os.scandir(folder) as it:
@@ -310,9 +321,20 @@ def _entries(
                     subdirs.append((Path(entry.path), linked))
                 elif entry.is_symlink() and entry.is_dir():  # a link to a folder
                     subdirs.append((Path(entry.path), True))
+                elif unread is not None and (meaning := unread(name)):
+                    errors.append((entry.path, f"{_not_a_file_entry(entry.path)}; {meaning}"))
             except OSError as exc:
                 errors.append((entry.path, exc.strerror or str(exc)))
     return files, subdirs
+
+
+def _not_a_file_entry(path: str) -> str:
+    """:func:`not_a_file` for a walked entry that is neither a file nor a folder, a link to
+    nothing named with its target."""
+    if os.path.islink(path) and not os.path.exists(path):
+        target = os.readlink(path)
+        return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
+    return not_a_file(path)
 
 
 def _linked(target: str, where: str) -> str:
@@ -684,6 +706,12 @@ def discover(
     loose: list[Path] = []
     walked: set[Path] = set()
     tops: list[Path] = []
+
+    def unread(name: str) -> str:
+        if is_candidate(name, policy):
+            return "not audited"
+        return "not read" if is_sidecar(name) else ""
+
     for raw in paths or [root]:
         top = Path(raw).resolve()
         problem = not_a_file(top)
@@ -696,7 +724,7 @@ def discover(
             )
             continue
         tops.append(top)
-        for folder, names in _walk(top, errors, warnings):
+        for folder, names in _walk(top, errors, warnings, unread):
             walked.add(folder)
             _keep(found, _walked(folder, names, policy), errors)
     given = _from_files(loose, policy, walked)
