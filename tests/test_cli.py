@@ -1294,6 +1294,43 @@ def test_a_file_in_a_folder_without_search_permission_is_an_error_naming_it(
         shot.chmod(0o755)
 
 
+SWAP_TO_PIPES = """
+import os
+from pathlib import Path
+from clearance import hookimpl
+
+@hookimpl
+def clearance_stage_started(stage, policy):
+    for name in ("comp/a.png", "comp/b.png.genai.yaml"):
+        path = Path(policy.root) / name
+        if path.is_file():
+            path.unlink()
+            os.mkfifo(path)
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_file_replaced_by_a_named_pipe_after_the_walk_never_hangs_the_scan(
+    tmp_path: Path, jobs: str
+) -> None:
+    """An asset and a sidecar replaced by named pipes between the walk and the reading (here
+    by a plugin, at the stage's start): opening one for reading waits for a writer that never
+    comes. The scan goes on: each is unreadable provenance (PRV-02, naming the file), never
+    a pass, and the run finishes with its log whole."""
+    show = make_show(tmp_path, plugins=["swap.py"])
+    (show.root / "swap.py").write_text(SWAP_TO_PIPES)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs, timeout=60)
+    assert done.code == 1, done.stderr
+    by_asset = {a["asset"]: a for a in done.json()["assets"]}
+    for asset, file in (("comp/a.png", "comp/a.png"), ("comp/b.png", "comp/b.png.genai.yaml")):
+        unread = [f for f in by_asset[asset]["findings"] if f["rule"] == "PRV-02"]
+        assert unread and file in unread[0]["message"], by_asset[asset]
+        assert by_asset[asset]["outcome"] != "pass"
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
     tmp_path: Path,
 ) -> None:
