@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import sqlite3
 from pathlib import Path
@@ -1179,6 +1181,154 @@ def test_a_closed_stdout_keeps_every_listings_exit_code(tmp_path: Path) -> None:
     for args, code in cases.items():
         done = run_cli_unread(*args, cwd=show.root)
         assert (done.code, done.stderr) == (code, ""), args
+
+
+#: run ``clearance`` with its stdout closed (``>&-``) or on a full disk (``> /dev/full``)
+STDOUT_CLOSED = ("sh", "-c", 'exec "$@" >&-', "sh")
+STDOUT_FULL = ("sh", "-c", 'exec "$@" >/dev/full', "sh")
+
+
+def _listings(show: ClearanceRun) -> dict[tuple[str, ...], int]:
+    """Every command that prints a report, with the exit code of its own outcome."""
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/nosidecar.png")  # PRV-01: escalate, open
+    (show.root / "comp/bad.genai.yaml").write_text("provenance: 1\ngenrated: true\n")
+    log = show.root / ".clearance/audit.jsonl"
+    assert run_cli("scan", str(show.root)).code == 1
+    return {
+        ("scan", str(show.root), "--no-progress"): 1,
+        ("scan", str(show.root), "--format", "json", "--fail-on", "block"): 0,
+        ("check", str(show.root / "comp/a.png")): 0,
+        ("rules",): 0,
+        ("plugins",): 0,
+        ("report", str(log)): 0,
+        ("verify", str(log)): 0,
+        ("validate", str(show.root / "comp/bad.genai.yaml")): 1,
+        ("lineage", str(show.root / "comp/a.png")): 0,
+    }
+
+
+def test_a_stdout_closed_by_the_caller_is_a_reader_that_went_away(tmp_path: Path) -> None:
+    """``clearance scan SHOW >&-`` (a launcher that closes stdout): no internal error, the
+    exit code is the command's own, as for ``| true``; the audit log is whole."""
+    show = make_show(tmp_path)
+    for args, code in _listings(show).items():
+        done = run_cli(*args, cwd=show.root, prefix=STDOUT_CLOSED)
+        assert (done.code, done.stderr) == (code, ""), args
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
+def test_a_stdout_that_cannot_be_written_is_an_io_error_naming_the_cause(tmp_path: Path) -> None:
+    """``clearance scan SHOW > /dev/full`` (a report redirected to a full disk): whoever reads
+    the report gets none, so it is not a pass: one line naming stdout and the cause, exit 2,
+    never an internal error; a scan's events are all in the log, ``run.finished`` last."""
+    show = make_show(tmp_path)
+    log = show.root / ".clearance/audit.jsonl"
+    for args in _listings(show):
+        done = run_cli(*args, cwd=show.root, prefix=STDOUT_FULL)
+        assert done.code == 2, args
+        assert "clearance: error: cannot write the report to stdout: No space left on device" in (
+            done.stderr
+        ), args
+        assert "internal error" not in done.stderr, args
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert last["event"] == "run.finished"
+    assert run_cli("verify", str(log)).code == 0
+
+
+def test_a_current_folder_deleted_before_the_command_is_an_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    """A farm job started in a folder a clean-up script deleted: a command that needs the
+    current folder (no path given, a relative one, ``rules``) says so, exit 2, never an
+    internal error; absolute paths still work."""
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    gone = tmp_path / "gone"
+    in_gone = ("sh", "-c", f'mkdir "{gone}" && cd "{gone}" && rmdir "{gone}" && exec "$@"', "sh")
+    for args in (("scan",), ("scan", "."), ("check", "a.png"), ("rules",), ("plugins",)):
+        done = run_cli(*args, prefix=in_gone)
+        assert done.code == 2, args
+        assert done.stderr.startswith("clearance: error: the current folder is gone"), args
+        assert "internal error" not in done.stderr
+    done = run_cli("scan", str(show.root), prefix=in_gone)
+    assert done.code == 0, done.stderr
+
+
+#: root without the capabilities that let it search and read any folder
+BLIND = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away search permission root would not need",
+)
+def test_a_file_in_a_folder_without_search_permission_is_an_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    """A shot folder listed but not searchable (mode 644, a TD's chmod slip): whether the
+    file, or a ``clearance.yaml`` beside it, is there cannot be told. Each command says which
+    path and why, exit 2, never an internal error (``PermissionError`` from ``is_file``)."""
+    show = make_show(tmp_path)
+    show.asset("comp/sh010/a.png", sidecar=genai_sidecar())
+    shot = show.root / "comp/sh010"
+    shot.chmod(0o644)
+    try:
+        config = str(show.root / "clearance.yaml")
+        cases = {
+            ("check", "comp/sh010/a.png"): "sh010/clearance.yaml: cannot tell whether the "
+            "configuration is there: Permission denied",
+            ("lineage", "comp/sh010/a.png"): "sh010/clearance.yaml: cannot tell whether the "
+            "configuration is there: Permission denied",
+            ("check", "--config", config, "comp/sh010/a.png"): "comp/sh010/a.png: cannot be "
+            "looked at: Permission denied",
+            ("validate", "comp/sh010/a.png.genai.yaml"): "comp/sh010/a.png.genai.yaml: cannot "
+            "be looked at: Permission denied",
+        }
+        for args, said in cases.items():
+            done = run_cli(*args, cwd=show.root, prefix=BLIND)
+            assert done.code == 2, (args, done.stderr)
+            assert said in done.stderr, args
+            assert "internal error" not in done.stderr, args
+    finally:
+        shot.chmod(0o755)
+
+
+SWAP_TO_PIPES = """
+import os
+from pathlib import Path
+from clearance import hookimpl
+
+@hookimpl
+def clearance_stage_started(stage, policy):
+    for name in ("comp/a.png", "comp/b.png.genai.yaml"):
+        path = Path(policy.root) / name
+        if path.is_file():
+            path.unlink()
+            os.mkfifo(path)
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_file_replaced_by_a_named_pipe_after_the_walk_never_hangs_the_scan(
+    tmp_path: Path, jobs: str
+) -> None:
+    """An asset and a sidecar replaced by named pipes between the walk and the reading (here
+    by a plugin, at the stage's start): opening one for reading waits for a writer that never
+    comes. The scan goes on: each is unreadable provenance (PRV-02, naming the file), never
+    a pass, and the run finishes with its log whole."""
+    show = make_show(tmp_path, plugins=["swap.py"])
+    (show.root / "swap.py").write_text(SWAP_TO_PIPES)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs, timeout=60)
+    assert done.code == 1, done.stderr
+    by_asset = {a["asset"]: a for a in done.json()["assets"]}
+    for asset, file in (("comp/a.png", "comp/a.png"), ("comp/b.png", "comp/b.png.genai.yaml")):
+        unread = [f for f in by_asset[asset]["findings"] if f["rule"] == "PRV-02"]
+        assert unread and file in unread[0]["message"], by_asset[asset]
+        assert by_asset[asset]["outcome"] != "pass"
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
 
 
 def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(

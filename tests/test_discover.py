@@ -576,3 +576,51 @@ def test_linked_folders_are_walked_once_and_a_link_not_walked_is_a_warning(
     events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
     paths = [e["details"]["path"] for e in events if e["event"] == "run.warning"]
     assert paths == [f"{show.root}/comp/{p}" for p in ("latest", "share/plates/up", "share2")] * 2
+
+
+def test_an_asset_name_that_is_not_a_file_is_a_run_error_never_read(tmp_path: Path) -> None:
+    """A named pipe, a socket, a link to a device or to a share not mounted, named as an
+    asset or a sidecar: not read (a named pipe would block the scan for ever), and not
+    passed over in silence either (the stage would read as complete and clean without
+    it): each is a ``clearance: error:`` line naming it and what it is, a ``run.error``
+    event, exit 2; the real assets beside them are audited."""
+    import socket
+
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    comp = show.root / "comp"
+    os.mkfifo(comp / "pipe.png")
+    os.mkfifo(comp / "b.png.genai.yaml")
+    write_png(comp / "b.png")
+    (comp / "zero.exr").symlink_to("/dev/zero")
+    (comp / "gone.exr").symlink_to(tmp_path / "unmounted/gone.exr")
+    (comp / "notes.txt").symlink_to("/dev/zero")  # not named as an asset: not ours
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(comp / "sock.png"))
+        runs = [
+            run_cli("scan", str(show.root), "--format", "json", *j, timeout=60)
+            for j in ([], ["-j", "2"])
+        ]
+    assert runs[0].stdout == runs[1].stdout and runs[0].stderr == runs[1].stderr
+    done = runs[0]
+    assert done.code == 2, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/a.png", "comp/b.png"]
+    said = {
+        "pipe.png": "is a named pipe (FIFO), not a regular file; not audited",
+        "b.png.genai.yaml": "is a named pipe (FIFO), not a regular file; not read",
+        "zero.exr": "is a character device, not a regular file; not audited",
+        "gone.exr": f"is a symbolic link to {tmp_path}/unmounted/gone.exr, which does not exist",
+        "sock.png": "is a socket, not a regular file; not audited",
+    }
+    for name, what in said.items():
+        assert f"clearance: error: {comp}/{name}: {what}" in done.stderr, name
+    assert "notes.txt" not in done.stderr
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    errors = {e["details"]["path"] for e in events if e["event"] == "run.error"}
+    assert errors == {f"{comp}/{name}" for name in said}
+    assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0

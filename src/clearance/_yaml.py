@@ -302,10 +302,12 @@ def read_limited(
     This runs once per sidecar, so it makes three or four system calls (open, fstat unless
     the caller passes the file's ``st``, read, close); Python's buffered ``open()`` adds three
     more and a read buffer the size of the limit. A stale ``st`` is harmless: the size it
-    gives is only where the read expects the end, and a file that grew is read on.
+    gives is only where the read expects the end, and a file that grew is read on. A named
+    pipe put where the file was is opened without blocking (``O_NONBLOCK``, which a regular
+    file ignores): it reads as empty or fails, and never hangs the run.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise DocumentReadError(exc.strerror or str(exc)) from None
     try:
@@ -313,6 +315,8 @@ def read_limited(
             st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
             raise DocumentError(os.strerror(errno.EISDIR))  # what open() would have said
+        if not stat.S_ISREG(st.st_mode):  # opened without blocking (O_NONBLOCK), never read
+            raise DocumentError("is not a regular file (a named pipe, a socket or a device)")
         size = st.st_size
         if size > max_bytes:
             raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")

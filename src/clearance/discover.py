@@ -14,6 +14,7 @@ import fnmatch
 import operator
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -33,11 +34,38 @@ __all__ = [
     "in_hidden_folder",
     "sidecar_candidates",
     "sidecar_names",
+    "not_a_file",
     "Discovery",
 ]
 
 SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
 _FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>\d+)\.(?P<ext>[A-Za-z0-9]+)$")
+
+
+_SPECIAL_FILES = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def not_a_file(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` (links followed) is not a regular file, in the user's words: ``no such
+    file``, ``is a folder``, ``is a named pipe (FIFO), not a regular file``, or the error
+    that stops it being looked at (``Permission denied``: a folder without search
+    permission); ``""`` when it is one."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return "no such file"
+    except OSError as exc:
+        return f"cannot be looked at: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    return f"is {_SPECIAL_FILES.get(stat.S_IFMT(mode), 'a special file')}, not a regular file"
 
 
 def is_sidecar(name: str) -> bool:
@@ -218,7 +246,10 @@ class _Errors(list[tuple[str, str]]):
 
 
 def _walk(
-    top: Path, errors: list[tuple[str, str]], warnings: _Errors
+    top: Path,
+    errors: list[tuple[str, str]],
+    warnings: _Errors,
+    unread: Callable[[str], str] | None = None,
 ) -> Iterator[tuple[Path, list[str]]]:
     """Yield (folder, the names of its visible files) for every visible folder.
 
@@ -227,7 +258,8 @@ def _walk(
     real path) or a folder walked already (a loop, a second link to one share): that is a
     warning, once. Only entries that are links are looked at for this (after ``is_file``
     and ``is_dir``, which ``d_type`` answers), and only folders reached through a link are
-    resolved and stat'ed (their ``(st_dev, st_ino)``, against loops).
+    resolved and stat'ed (their ``(st_dev, st_ino)``, against loops). An entry named as an
+    asset or a sidecar that is not a file (``unread``, :func:`_entries`) is one of ``errors``.
     """
     inside = os.path.join(os.path.realpath(top), "")
     seen: dict[tuple[int, int], str] = {}  # folders reached through a link: where first
@@ -253,7 +285,7 @@ def _walk(
                 )
                 continue
         try:
-            files, subdirs = _entries(folder, errors, linked)
+            files, subdirs = _entries(folder, errors, linked, unread)
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
@@ -262,12 +294,19 @@ def _walk(
 
 
 def _entries(
-    folder: Path, errors: list[tuple[str, str]], linked: bool = False
+    folder: Path,
+    errors: list[tuple[str, str]],
+    linked: bool = False,
+    unread: Callable[[str], str] | None = None,
 ) -> tuple[list[str], list[tuple[Path, bool]]]:
     """The names of ``folder``'s visible files and its visible sub-folders, each with whether
     it is reached through a link to a folder (a folder below one is: ``linked``), in one
-    ``os.scandir``; an entry that cannot be looked at is one of ``errors``. Raises OSError
-    when the folder cannot be listed."""
+    ``os.scandir``; an entry that cannot be looked at is one of ``errors``, and so is one
+    that is neither a file nor a folder and that ``unread`` says is named as an asset or a
+    sidecar (what that means: ``"not audited"``, ``"not read"``; ``""`` for another name): a named pipe, a
+    socket, a device, a link to one or to nothing (a share not mounted). It is never read
+    (a named pipe would block the run) and never passed over in silence (its stage would
+    be complete without it). Raises OSError when the folder cannot be listed."""
     files: list[str] = []
     subdirs: list[tuple[Path, bool]] = []
     with os.scandir(folder) as it:
@@ -282,9 +321,20 @@ def _entries(
                     subdirs.append((Path(entry.path), linked))
                 elif entry.is_symlink() and entry.is_dir():  # a link to a folder
                     subdirs.append((Path(entry.path), True))
+                elif unread is not None and (meaning := unread(name)):
+                    errors.append((entry.path, f"{_not_a_file_entry(entry.path)}; {meaning}"))
             except OSError as exc:
                 errors.append((entry.path, exc.strerror or str(exc)))
     return files, subdirs
+
+
+def _not_a_file_entry(path: str) -> str:
+    """:func:`not_a_file` for a walked entry that is neither a file nor a folder, a link to
+    nothing named with its target."""
+    if os.path.islink(path) and not os.path.exists(path):
+        target = os.readlink(path)
+        return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
+    return not_a_file(path)
 
 
 def _linked(target: str, where: str) -> str:
@@ -656,16 +706,25 @@ def discover(
     loose: list[Path] = []
     walked: set[Path] = set()
     tops: list[Path] = []
+
+    def unread(name: str) -> str:
+        if is_candidate(name, policy):
+            return "not audited"
+        return "not read" if is_sidecar(name) else ""
+
     for raw in paths or [root]:
         top = Path(raw).resolve()
-        if top.is_file():
+        problem = not_a_file(top)
+        if not problem:
             loose.append(top)
             continue
-        if not top.exists():
-            errors.append((str(raw), "no such file or folder"))
+        if problem != "is a folder":  # not there, not reachable, a named pipe…
+            errors.append(
+                (str(raw), "no such file or folder" if problem == "no such file" else problem)
+            )
             continue
         tops.append(top)
-        for folder, names in _walk(top, errors, warnings):
+        for folder, names in _walk(top, errors, warnings, unread):
             walked.add(folder)
             _keep(found, _walked(folder, names, policy), errors)
     given = _from_files(loose, policy, walked)
@@ -780,11 +839,11 @@ def _from_files(
 
     for raw in files:
         path = Path(raw).resolve()
-        if not path.is_file():
-            if path.is_dir():
-                errors.append((str(raw), "is a folder; `clearance scan` audits a folder"))
-            else:
-                errors.append((str(raw), "no such file"))
+        problem = not_a_file(path)
+        if problem:
+            if problem == "is a folder":
+                problem = "is a folder; `clearance scan` audits a folder"
+            errors.append((str(raw), problem))
             continue
         if is_sidecar(path.name):
             names = listing(path.parent)

@@ -583,19 +583,29 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
     """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir).
 
     :raises ConfigError: the nearest one is there but is not a file (a folder, or a symbolic
-        link to a share that is not mounted): the built-in default policy must not silently
-        stand in for the show's.
+        link to a share that is not mounted), or a folder on the way cannot be searched (so
+        whether it is there is unknown): the built-in default policy must not silently stand
+        in for the show's.
     """
     for raw in paths[:1] or [Path.cwd()]:
         start = Path(raw).resolve()
-        if start.is_file() or not start.exists():
-            start = start.parent
-        for folder in (start, *start.parents):
-            candidate = folder / CONFIG_NAME
-            if candidate.is_file():
-                return candidate
-            if os.path.lexists(candidate):
-                raise ConfigError(candidate, "", f"the configuration {_not_a_file(candidate)}")
+        candidate = start.parent / CONFIG_NAME  # where a start that cannot be looked at is
+        try:
+            if start.is_file() or not start.exists():
+                start = start.parent
+            for folder in (start, *start.parents):
+                candidate = folder / CONFIG_NAME
+                if candidate.is_file():
+                    return candidate
+                if os.path.lexists(candidate):
+                    raise ConfigError(candidate, "", f"the configuration {_not_a_file(candidate)}")
+        except OSError as exc:  # a folder that cannot be searched (no x permission)
+            raise ConfigError(
+                candidate,
+                "",
+                f"cannot tell whether the configuration is there: {exc.strerror or exc} "
+                "(give it with --config)",
+            ) from None
     return None
 
 

@@ -257,7 +257,9 @@ def missing_part(path: str, size: int) -> Missing | None:
 def _png_missing(path: str, size: int) -> Missing | None:
     if size < len(_PNG_MAGIC) + len(_PNG_IEND):
         return Missing(f"the file ends after {size} bytes")
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(
+        path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    )  # a named pipe swapped in: no hang
     try:
         head = os.pread(fd, 8, 0)
         tail = os.pread(fd, len(_PNG_IEND), size - len(_PNG_IEND))
@@ -281,7 +283,9 @@ def _png_missing(path: str, size: int) -> Missing | None:
 
 def _exr_missing(path: str, size: int) -> Missing | None:
     # os.pread: no buffered file object, no seek (this runs for every EXR that settles)
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(
+        path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    )  # a named pipe swapped in: no hang
     try:
         head = os.pread(fd, min(size, _WINDOW), 0)
         header = parse_exr_open(fd, size, head, _SIZING)

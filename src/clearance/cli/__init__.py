@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _reopen_closed_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     # A run allocates many small objects that live to its end (records, findings, results)
@@ -64,6 +65,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:  # called in-process (tests, scripts): leave the collector as it was
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def _reopen_closed_streams() -> None:
+    """Give a standard stream the caller closed (``>&-``, ``2>&-``, a launcher that closes
+    them) ``os.devnull``. Left closed, its descriptor is the next file opened (the audit log,
+    the state store), and what is then printed for stdout or stderr, or redirected from
+    stdout to stderr, is written into that file; and ``sys.stdout`` is ``None``, which
+    printing the report fails on. A closed stdout then reads as ``| true``: the report goes
+    nowhere and the exit code is the command's own."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:  # closed: the lowest free descriptor, so os.devnull lands on it
+            opened = os.open(os.devnull, os.O_RDONLY if fd == 0 else os.O_WRONLY)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+        if getattr(sys, name) is None:
+            stream = open(  # noqa: SIM115 (the process's own stream, open to its end)
+                fd,
+                "r" if fd == 0 else "w",
+                closefd=False,
+                errors="backslashreplace" if fd == 2 else None,
+                buffering=1 if fd == 2 else -1,
+            )
+            setattr(sys, name, stream)
+            setattr(sys, f"__{name}__", stream)
+
+
+def _cwd_gone() -> str | None:
+    """Why the current folder cannot be found (``None`` when it can)."""
+    try:
+        os.getcwd()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -81,6 +118,14 @@ def _run(args: argparse.Namespace) -> int:
     except Exception as exc:  # never a bare traceback: say what failed, exit 2
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
+        gone = _cwd_gone()
+        if gone:  # a relative path, or none (`clearance scan`, `rules`), needs the folder
+            print(
+                f"clearance: error: the current folder is gone ({gone}: deleted or "
+                "unmounted); cd to a folder that exists, or give absolute paths",
+                file=sys.stderr,
+            )
+            return 2
         print(
             f"clearance: internal error: {describe(exc)} "
             "(set CLEARANCE_DEBUG=1 for the traceback, and please report it)",

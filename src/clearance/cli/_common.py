@@ -208,7 +208,9 @@ def report_output() -> Iterator[IO[str]]:
     (a scan with open findings still exits 1, as its ``run.finished`` says), what is left to
     print goes to ``os.devnull``, and Python's flush at exit has nothing to complain about. So
     does a second signal once the outcome is settled (:func:`outcome_settled`): the report
-    stops, stderr says it is incomplete, and the exit code stays the run's."""
+    stops, stderr says it is incomplete, and the exit code stays the run's. A stdout that
+    cannot be written (a full disk) is an I/O error: said on stderr, exit 2, since whoever
+    reads the report gets none."""
     settled = _SETTLED
     if settled is not None:
         settled.printing = True
@@ -217,6 +219,10 @@ def report_output() -> Iterator[IO[str]]:
         sys.stdout.flush()
     except BrokenPipeError:
         discard_stdout()
+    except OSError as exc:  # a full disk (`> /dev/full`), a terminal gone (EIO): not a pass
+        discard_stdout()  # what is still buffered would fail again at exit
+        ran = "" if settled is None else f" (its run.finished says exit code {settled.exit_code})"
+        fail(f"cannot write the report to stdout: {exc.strerror or exc}{ran}")
     except Interrupted as exc:
         if settled is None:
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from types import MappingProxyType
 from .._display import shown_text
 from .._resources import data_file
 from .._yaml import DocumentError, load_document
-from ..discover import assets_from_files, is_sidecar
+from ..discover import assets_from_files, is_sidecar, not_a_file
 from ..model import Asset
 from ..plugins import PluginHost
 from ..policy import (
@@ -144,8 +145,9 @@ def run_validate(args: argparse.Namespace) -> int:
             references.update(referenced_files(Path(raw)))
     for raw in args.files:
         path = Path(raw)
-        if not path.is_file():
-            error(f"{raw}: no such file")
+        problem = not_a_file(path)
+        if problem:
+            error(f"{raw}: {problem}")
             code = EXIT_ERROR
             continue
         refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
@@ -202,7 +204,7 @@ def _pairings(files: Sequence[str]) -> dict[Path, list[Asset]]:
     pairs: dict[Path, list[Asset]] = {}
     for raw in files:
         path = Path(raw)
-        if is_sidecar(path.name) and path.is_file():
+        if is_sidecar(path.name) and os.path.isfile(path):  # (a file not reachable: False)
             policy = _policy_near(path.resolve().parent)
             groups.setdefault(id(policy), (policy, []))[1].append(path)
             pairs[path.resolve()] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -46,7 +47,7 @@ def _start(asset: str) -> str:
     """Where to look for ``clearance.yaml``: the asset's folder if it exists, else the cwd."""
     path = Path(asset)
     for candidate in (path, path.parent):
-        if candidate.exists():
+        if os.path.exists(candidate):  # False, not PermissionError, in a folder not searchable
             return str(candidate)
     return "."
 

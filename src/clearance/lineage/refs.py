@@ -190,13 +190,13 @@ def declared_inputs(asset: Asset) -> list[dict[str, Any]]:
     """
     if asset.sidecar is None:
         return []
-    from .._yaml import MAX_BYTES, DocumentError, parse_document
+    from .._yaml import DocumentError, parse_document, read_limited
 
-    try:
-        data = asset.sidecar.read_bytes()
-    except OSError:
+    try:  # never blocks (a named pipe swapped in since the walk) nor reads on without end
+        data = read_limited(asset.sidecar)
+    except DocumentError:
         return []
-    if b"inputs" not in data or len(data) > MAX_BYTES:
+    if b"inputs" not in data:
         return []
     try:
         doc = parse_document(  # an impossible date elsewhere does not hide the inputs

@@ -214,7 +214,7 @@ def _scan(path: str | os.PathLike[str]) -> Blocks:
     # pixel data through memory) and no system calls beyond open, read and close for a
     # small file (fstat only for a big one)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         return _unreadable_blocks(exc)
     try:

@@ -149,7 +149,7 @@ def parse_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     result = _empty_result()
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         result["problems"].append(unreadable(exc))
         result["unreadable"] = True
