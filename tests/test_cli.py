@@ -1294,6 +1294,39 @@ def test_a_file_in_a_folder_without_search_permission_is_an_error_naming_it(
         shot.chmod(0o755)
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away the read permission root would not need",
+)
+def test_validate_of_a_sidecar_it_cannot_read_is_an_error_not_a_verdict(tmp_path: Path) -> None:
+    """A sidecar without read permission was "invalid" (exit 1), as if its content were
+    wrong: it is not read at all, so validate says why and exits 2, as for a missing file."""
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    sidecar.chmod(0o000)
+    try:
+        done = run_cli("validate", str(sidecar), prefix=BLIND)
+    finally:
+        sidecar.chmod(0o644)
+    assert done.code == 2, done.stderr
+    assert "a.png.genai.yaml: cannot read it: Permission denied" in done.stderr
+    assert run_cli("validate", str(sidecar)).code == 0
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", ""])
+def test_clearance_debug_set_to_0_or_false_shows_no_traceback(tmp_path: Path, value: str) -> None:
+    """``CLEARANCE_DEBUG=0`` left in a farm's environment showed tracebacks: only a value
+    that is not 0, false, no, off or empty asks for them."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = f'cd "{gone}" && rmdir "{gone}" && exec "$@"'
+    for debug, traceback in ((value, False), ("1", True)):
+        done = run_cli("rules", prefix=("sh", "-c", script, "sh"), env={"CLEARANCE_DEBUG": debug})
+        assert ("Traceback" in done.stderr) is traceback, (debug, done.stderr)
+        gone.mkdir(exist_ok=True)
+
+
 SWAP_TO_PIPES = """
 import os
 from pathlib import Path
@@ -1328,6 +1361,8 @@ def test_a_file_replaced_by_a_named_pipe_after_the_walk_never_hangs_the_scan(
         unread = [f for f in by_asset[asset]["findings"] if f["rule"] == "PRV-02"]
         assert unread and file in unread[0]["message"], by_asset[asset]
         assert by_asset[asset]["outcome"] != "pass"
+    said = " ".join(f["message"] for f in by_asset["comp/a.png"]["findings"])
+    assert "not a regular file" in said and "Illegal seek" not in said, said
     assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
 
 

@@ -94,6 +94,13 @@ def _reopen_closed_streams() -> None:
             setattr(sys, f"__{name}__", stream)
 
 
+def debug_enabled() -> bool:
+    """``CLEARANCE_DEBUG`` asks for tracebacks: set, and not ``0``, ``false``, ``no`` or
+    ``off`` (``CLEARANCE_DEBUG=0`` left in a farm's environment turned them on)."""
+    value = os.environ.get("CLEARANCE_DEBUG", "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
 def _cwd_gone() -> str | None:
     """Why the current folder cannot be found (``None`` when it can)."""
     try:
@@ -116,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         discard_stdout()  # (``report_output``): a closed pipe is neither a pass nor an error
         return 0
     except Exception as exc:  # never a bare traceback: say what failed, exit 2
-        if os.environ.get("CLEARANCE_DEBUG"):
+        if debug_enabled():
             raise
         gone = _cwd_gone()
         if gone:  # a relative path, or none (`clearance scan`, `rules`), needs the folder

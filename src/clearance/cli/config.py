@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from .._display import shown_text
 from .._resources import data_file
-from .._yaml import DocumentError, load_document
+from .._yaml import DocumentError, DocumentReadError, load_document
 from ..discover import assets_from_files, is_sidecar, not_a_file
 from ..model import Asset
 from ..plugins import PluginHost
@@ -153,6 +153,10 @@ def run_validate(args: argparse.Namespace) -> int:
         refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
         try:
             document = load_document(path, field_errors=refused)
+        except DocumentReadError as exc:  # not read (permission denied): not a verdict on it
+            error(f"{raw}: cannot read it: {exc}")
+            code = EXIT_ERROR
+            continue
         except DocumentError as exc:
             _say(f"{raw}: {exc}")
             code = max(code, EXIT_FINDINGS)

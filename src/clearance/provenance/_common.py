@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,11 @@ if TYPE_CHECKING:
 
 def unreadable(exc: OSError) -> str:
     """The problem to report for a file that could not be opened or read (the reader also
-    marks its answer volatile: reading again may succeed, so the cache never keeps it)."""
+    marks its answer volatile: reading again may succeed, so the cache never keeps it).
+    A named pipe or socket put where the file was (opened without blocking, then read at an
+    offset) fails with "Illegal seek": said as what it is."""
+    if exc.errno == errno.ESPIPE:
+        return "cannot read file: it is not a regular file (a named pipe or a socket)"
     return f"cannot read file: {exc.strerror or exc}"
 
 
