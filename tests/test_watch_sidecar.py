@@ -1329,3 +1329,32 @@ def test_a_name_too_long_for_a_sidecar_is_audited_without_one_as_scan_does(
     for asset in (f"comp/{single}", f"comp/{prefix}.####.exr", "comp/" + "b" * 240 + ".exr"):
         assert watched[asset] == ("escalate", ["PRV-01"]), asset
     assert all(e["details"]["sidecar"] is None for e in audited(root))
+
+
+def test_a_named_pipe_named_as_an_asset_is_said_once_and_never_read(tmp_path: Path) -> None:
+    """A named pipe called ``pipe.exr`` (a tool's scratch FIFO) is never opened — reading it
+    would block — and never passed over in silence, as ``scan`` reports it: one
+    ``watch.error`` (reason ``not-a-file``) names it, however often it is touched; the
+    assets around it are audited."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    with InProcessWatcher(root):
+        os.mkfifo(comp / "pipe.exr")
+        run_writer(
+            writer_script,
+            [("write", str(comp / "a.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "a.exr"), 1)],
+        )
+        wait_audited(root, 1)
+        os.utime(comp / "pipe.exr")
+        run_writer(
+            writer_script,
+            [("write", str(comp / "b.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "b.exr"), 2)],
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.0)
+    errors = [e for e in events(root, "watch.error") if e["details"]["reason"] == "not-a-file"]
+    assert len(errors) == 1, errors
+    assert errors[0]["details"]["path"] == str(comp / "pipe.exr")
+    assert "named pipe" in errors[0]["message"]
+    assert {e["asset"] for e in audited(root)} == {"comp/a.exr", "comp/b.exr"}

@@ -35,6 +35,7 @@ __all__ = [
     "sidecar_candidates",
     "sidecar_names",
     "not_a_file",
+    "special_file",
     "Discovery",
 ]
 
@@ -48,6 +49,12 @@ _SPECIAL_FILES = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
+
+
+def special_file(mode: int) -> str:
+    """What a file of ``mode`` that is neither a regular file nor a folder is, in the user's
+    words (``a named pipe (FIFO)``)."""
+    return _SPECIAL_FILES.get(stat.S_IFMT(mode), "a special file")
 
 
 def not_a_file(path: str | os.PathLike[str]) -> str:
@@ -65,7 +72,7 @@ def not_a_file(path: str | os.PathLike[str]) -> str:
         return ""
     if stat.S_ISDIR(mode):
         return "is a folder"
-    return f"is {_SPECIAL_FILES.get(stat.S_IFMT(mode), 'a special file')}, not a regular file"
+    return f"is {special_file(mode)}, not a regular file"
 
 
 def is_sidecar(name: str) -> bool:

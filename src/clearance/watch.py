@@ -31,6 +31,7 @@ import itertools
 import os
 import queue
 import sqlite3
+import stat
 import threading
 import time
 import warnings
@@ -40,7 +41,7 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent
 
-from .discover import in_hidden_folder, is_candidate, is_sidecar
+from .discover import in_hidden_folder, is_candidate, is_sidecar, special_file
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
 from .state import write_error as state_write_error
@@ -140,6 +141,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._blocked = list(blocked)
         self.intake = Intake(self.options.queue_size)
         self.pending: dict[str, _Pending] = {}
+        #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
+        self._said_not_a_file: set[tuple[str, int, int]] = set()
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -418,6 +421,9 @@ class Watcher(AssetGrouping, RootSupervisor):
             )
             return
         p.gone_since = None
+        if p.kind == "asset" and not stat.S_ISREG(st.st_mode):
+            self._not_a_file(p, st)  # a named pipe would never settle into anything to read
+            return
         current = stat_version(st)
         if current != p.stat:
             first = p.stat is None
@@ -457,6 +463,23 @@ class Watcher(AssetGrouping, RootSupervisor):
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
+
+    def _not_a_file(self, p: _Pending, st: os.stat_result) -> None:
+        """A path named as an asset that is a named pipe, a socket or a device: never read
+        (a named pipe blocks its reader), never passed over in silence (``scan`` reports it
+        as ``run.error``): a ``watch.error`` (reason ``not-a-file``) names it, once for as
+        long as it stays what it is."""
+        self._forget(p)
+        what = special_file(st.st_mode)
+        key = (p.path, st.st_dev, st.st_ino)
+        if key in self._said_not_a_file:
+            return
+        self._said_not_a_file.add(key)
+        self._emit(
+            "watch.error",
+            message=f"{p.path}: is {what}, not a regular file; not audited",
+            details={"reason": "not-a-file", "path": p.path, "kind": what},
+        )
 
     def _may_come_back(self, p: _Pending, now: float) -> bool:
         """The sidecar or manifest ``p`` is not there: True while it may still come back.
