@@ -640,29 +640,24 @@ class AuditWorker(threading.Thread):
         else:
             pairing = "missing"
         audit_id = look.audit_id
+
+        def after_prev() -> str:
+            """The id of an audit of the same files and sidecar as ``prev``'s, after it."""
+            assert prev is not None
+            return audit_id_for(
+                asset.rel, versions, sidecar_fp, manifest_fp=look.manifest_fp, after=prev.audit_id
+            )
+
         if reason == "lineage":
             assert prev is not None
             self._lineage_audits[asset.rel] += 1
             self._due.discard(asset.rel)
             self._gone_due.discard(asset.rel)
-            # the same files and sidecar as the audit it supersedes: an id of its own
-            audit_id = audit_id_for(
-                asset.rel,
-                versions,
-                sidecar_fp,
-                manifest_fp=look.manifest_fp,
-                after=prev.audit_id,
-            )
+            audit_id = after_prev()  # the same files and sidecar as the audit it supersedes
         existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "superseded" and prev is not None:
             # these versions were audited, then superseded, and are back: audited again
-            audit_id = audit_id_for(
-                asset.rel,
-                versions,
-                sidecar_fp,
-                manifest_fp=look.manifest_fp,
-                after=prev.audit_id,
-            )
+            audit_id = after_prev()
             existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "audited":
             self.skipped += 1
