@@ -10,7 +10,11 @@ Four measurements, each against the real CLI in a subprocess:
    noticing) to *audited* (events durable, ledger committed): median, p95, p99. Target:
    median under 100 ms. Also the time from the file's last write (its mtime) to audited
    (``_write_to_audited_median``: the settle period plus everything else). The writer starts
-   2 s after the watcher's start-up reconcile, once its audit processes are up.
+   2 s after the watcher's start-up reconcile, once its audit processes are up. Once arrivals
+   outpace the audits, the latency measures the queue; ``_cpu_per_asset`` (the watcher's and
+   its audit processes' CPU while the assets were written and audited, per asset) and
+   ``_cpu_bound_rate`` (the machine's CPUs divided by it: the arrival rate at which they would
+   all be busy) say where that happens.
 2. **Large tree RSS**: ``100,000 × size`` files already in the tree and already in the
    ledger (a restart on a show that was audited before); peak RSS (VmHWM) of the watcher
    after its start-up reconcile, and the same summed over its audit processes. Target: under
@@ -132,6 +136,7 @@ def bench_burst(
     proc = _start(root, "--settle", "1.0")
     time.sleep(2.0)  # audit processes start in the background (about a second)
     data = exr_bytes()
+    cpu_before = _tree_cpu_seconds(proc.pid)
     began = time.perf_counter()
     for i in range(count):
         name = f"a_{i:05d}.exr"
@@ -148,6 +153,7 @@ def bench_burst(
                 time.sleep(delay)
     written = time.perf_counter() - began
     _wait(lambda: _count(root, "asset.audited") >= count, 600)
+    cpu_used = _tree_cpu_seconds(proc.pid) - cpu_before
     time.sleep(2.0)  # anything late (a duplicate) would show up here
     _stop(proc)
     audited = _events(root, "asset.audited")
@@ -184,6 +190,16 @@ def bench_burst(
         # settling faster than the watcher audits them queue up, whatever the code does
         _row(f"watch{label}_writer_rate", count / written, "assets/s", None),
         _row(f"watch{label}_audit_rate", len(lat) / span if span > 0 else 0.0, "assets/s", None),
+        # what the latency comes down to once the machine is saturated: the CPU an asset costs
+        # the watcher and its audit processes together, and the arrival rate that would keep
+        # all the machine's CPUs busy (the writer's own CPU not counted)
+        _row(f"watch{label}_cpu_per_asset", 1000 * cpu_used / count, "ms", None),
+        _row(
+            f"watch{label}_cpu_bound_rate",
+            (os.cpu_count() or 1) * count / cpu_used if cpu_used > 0 else 0.0,
+            "assets/s",
+            None,
+        ),
     ]
 
 
@@ -221,6 +237,11 @@ def _children(pid: int) -> list[int]:
         text = (task / "children").read_text() if (task / "children").exists() else ""
         kids.extend(int(k) for k in text.split())
     return kids
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its children (the audit processes)."""
+    return _cpu_seconds(pid) + sum(_cpu_seconds(kid) for kid in _children(pid))
 
 
 def _cpu_seconds(pid: int) -> float:

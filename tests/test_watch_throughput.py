@@ -244,6 +244,48 @@ def test_an_unpaired_move_is_still_held_and_order_is_kept() -> None:
     assert queue.get() is None
 
 
+def test_the_inotify_emitter_hands_events_to_the_handler_itself(tmp_path: Path) -> None:
+    """With inotify, each event goes from the emitter's thread straight to the handler (no
+    queue and no dispatcher thread in between), through the watch's event filter, and a
+    rename still arrives as one move with both paths."""
+    import sys
+    import time
+
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+    from clearance.watch_intake import EVENT_FILTER, make_observer
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("inotify only")
+    seen: list[tuple[threading.Thread, FileSystemEvent]] = []
+
+    class Recorder(FileSystemEventHandler):
+        def dispatch(self, event: FileSystemEvent) -> None:
+            seen.append((threading.current_thread(), event))
+
+    observer = make_observer()
+    observer.schedule(Recorder(), str(tmp_path), recursive=True, event_filter=EVENT_FILTER)
+    observer.start()
+    try:
+        (tmp_path / "a.exr.tmp").write_bytes(b"x")
+        os.rename(tmp_path / "a.exr.tmp", tmp_path / "a.exr")
+        (tmp_path / "sub").mkdir()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            e.event_type == "created" and e.src_path.endswith("sub") for _, e in seen
+        ):
+            time.sleep(0.02)
+        emitters = set(observer.emitters)
+    finally:
+        observer.stop()
+        observer.join(10)
+    kinds = [(e.event_type, os.path.basename(e.src_path), e.dest_path) for _, e in seen]
+    assert ("moved", "a.exr.tmp", str(tmp_path / "a.exr")) in kinds
+    assert ("created", "sub", "") in kinds
+    assert all(isinstance(e, tuple(EVENT_FILTER)) for _, e in seen), kinds  # no DirModified
+    assert {thread for thread, _ in seen} <= emitters, "an event came through another thread"
+
+
 def test_closing_the_audit_processes_never_races_the_executor_for_their_exit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,8 +1,9 @@
 """Event intake: watchdog events become path *hints* in a bounded queue, nothing more.
 
-The handler runs in watchdog's dispatcher thread. An exception there kills the dispatcher
-silently, and slow work there starves the inotify reader until the kernel queue overflows
-(WATCH.md EXP-1/EXP-2). So :class:`HintHandler` only normalises an event into paths and
+The handler runs in a watchdog thread: the inotify emitter's own (see :func:`make_observer`),
+or the observer's dispatcher thread (polling, or a watchdog whose internals are not the ones
+this was written for). An exception there kills that thread silently, and slow work there
+starves the inotify reader until the kernel queue overflows (WATCH.md EXP-1/EXP-2). So :class:`HintHandler` only normalises an event into paths and
 ``put_nowait``\\s them; it never raises. When the queue is full the hint is dropped and
 :attr:`Intake.spilled` is set: the watcher answers with a rescan ("spill to rescan"), so
 memory stays bounded and nothing is lost.
@@ -16,8 +17,11 @@ emitter): see :class:`_MoveGroupingQueue`.
 
 :func:`make_observer` gives the inotify watches a kernel mask without ``IN_MODIFY``, which comes
 once per ``write()``: a frame written in 64 KiB chunks would otherwise be hundreds of events,
-each a trip through watchdog's three threads. A write is seen when its file is closed
-(``IN_CLOSE_WRITE``), and the quiet period is measured with ``stat``, not with events.
+each a trip through watchdog's threads. A write is seen when its file is closed
+(``IN_CLOSE_WRITE``), and the quiet period is measured with ``stat``, not with events. Its
+emitter also hands each event to the handler itself, in its own thread, instead of queueing it
+for the observer's dispatcher thread: one thread hop and one queue less per event, which in
+a burst was about a tenth of the watcher's CPU.
 """
 
 from __future__ import annotations
@@ -116,7 +120,10 @@ class Intake:
 
 
 class HintHandler(FileSystemEventHandler):
-    """The only code that runs in watchdog's dispatcher thread."""
+    """The only code that runs in watchdog's threads (the emitter's, or the dispatcher's).
+
+    One handler per root and one emitter per root: several may run at once, on one
+    :class:`Intake` (a thread-safe queue; its counters are statistics)."""
 
     def __init__(
         self,
@@ -143,7 +150,7 @@ class HintHandler(FileSystemEventHandler):
                     self.on_cookie(self.root, name)
                     continue
                 self.intake.offer(Hint(path, self.root, tree))
-        except BaseException:  # never let anything escape into the dispatcher
+        except BaseException:  # never let anything escape into watchdog's thread
             self.errors += 1
             self.intake.spilled.set()
 
@@ -275,35 +282,79 @@ def install_move_grouping() -> bool:
 
 
 def make_observer() -> BaseObserver:
-    """watchdog's observer for this platform; with inotify, one whose watches leave out IN_MODIFY.
+    """watchdog's observer for this platform; with inotify, one whose watches leave out
+    IN_MODIFY, and whose emitter calls the handler itself.
 
     A file being written is still seen: created (IN_CREATE), closed after writing
     (IN_CLOSE_WRITE), renamed, deleted, or touched (IN_ATTRIB); the readiness gate's ``stat``
     checks see it grow. What IN_MODIFY alone would tell (a file still held open and written
     after its audit, ``truncate(2)`` by path) is seen at the close, or by the periodic
-    reconcile. Where this watchdog's internals are not the ones this was written for, its own
-    observer is returned unchanged: correct, only busier.
+    reconcile.
+
+    The emitter passes each event that the watch's filter lets through straight to the one
+    handler scheduled with it (:meth:`HintHandler.dispatch`, which never blocks and never
+    raises), in the order watchdog made them; the observer's dispatcher thread then has
+    nothing to do. Where this watchdog's internals are not the ones this was written for, its
+    own observer is returned unchanged: correct, only busier.
     """
-    observer = Observer()
-    quiet = _quiet_emitter()
-    if quiet is not None and getattr(observer, "_emitter_class", None) is quiet.__base__:
-        observer._emitter_class = quiet  # type: ignore[attr-defined]
-    return observer
+    direct = _direct_observer()
+    return direct() if direct is not None else Observer()
 
 
 @cache
-def _quiet_emitter() -> type[Any] | None:
+def _direct_observer() -> type[Any] | None:
     try:
-        from watchdog.observers.inotify import InotifyEmitter
+        from watchdog.observers.inotify import InotifyEmitter, InotifyObserver
         from watchdog.observers.inotify_c import InotifyConstants
     except Exception:  # no inotify on this platform (ImportError, or no such libc call)
         return None
-    if not callable(getattr(InotifyEmitter, "get_event_mask_from_filter", None)):
+    needs = (
+        callable(getattr(InotifyEmitter, "get_event_mask_from_filter", None))
+        and callable(getattr(InotifyEmitter, "queue_event", None))
+        and Observer is InotifyObserver
+        and getattr(InotifyObserver(), "_emitter_class", None) is InotifyEmitter
+    )
+    if not needs:
         return None
     modify = InotifyConstants.IN_MODIFY
 
-    class QuietInotifyEmitter(InotifyEmitter):
+    class DirectInotifyEmitter(InotifyEmitter):
+        handler: FileSystemEventHandler | None = None
+        wanted: tuple[type[FileSystemEvent], ...] | None = None
+
         def get_event_mask_from_filter(self) -> Any:
             return super().get_event_mask_from_filter() & ~modify
 
-    return QuietInotifyEmitter
+        def queue_event(self, event: FileSystemEvent) -> None:
+            handler = self.handler
+            if handler is None:  # not (yet) bound to its handler: watchdog's own way
+                super().queue_event(event)
+            elif self.wanted is None or isinstance(event, self.wanted):
+                handler.dispatch(event)
+
+    class DirectInotifyObserver(InotifyObserver):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._emitter_class = DirectInotifyEmitter
+
+        def schedule(  # type: ignore[override]
+            self,
+            event_handler: FileSystemEventHandler,
+            path: str,
+            *,
+            recursive: bool = False,
+            event_filter: list[type[FileSystemEvent]] | None = None,
+        ) -> Any:
+            before = set(self.emitters)
+            watch = super().schedule(
+                event_handler, path, recursive=recursive, event_filter=event_filter
+            )
+            added = [e for e in self.emitters if e not in before]
+            if len(added) == 1 and isinstance(added[0], DirectInotifyEmitter):
+                # bound before start() (as the supervisor schedules): every event of this
+                # watch takes the direct way; after it, the first few may take watchdog's
+                added[0].wanted = tuple(event_filter) if event_filter is not None else None
+                added[0].handler = event_handler
+            return watch
+
+    return DirectInotifyObserver
