@@ -286,6 +286,83 @@ def test_the_inotify_emitter_hands_events_to_the_handler_itself(tmp_path: Path) 
     assert {thread for thread, _ in seen} <= emitters, "an event came through another thread"
 
 
+def test_the_inotify_reader_reads_what_came_within_its_gather_time_at_once(
+    tmp_path: Path,
+) -> None:
+    """Files written a few milliseconds apart woke watchdog's reader once per event; with
+    the gather time, it reads the events that came meanwhile in one go, none lost, in order."""
+    import sys
+    import time
+
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+    from watchdog.observers.inotify_c import InotifyFD
+
+    from clearance.watch_intake import (
+        EVENT_FILTER,
+        READ_GATHER,
+        install_read_coalescing,
+        make_observer,
+    )
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("inotify only")
+    created: list[str] = []
+
+    class Recorder(FileSystemEventHandler):
+        def dispatch(self, event: FileSystemEvent) -> None:
+            if event.event_type == "created":
+                created.append(os.path.basename(event.src_path))
+
+    reads: list[int] = []
+    original = InotifyFD.read_events
+
+    def counted(self: Any, **kwargs: Any) -> Any:
+        got = original(self, **kwargs)
+        reads.append(len(got))
+        return got
+
+    assert install_read_coalescing(0.3) and install_read_coalescing(0.3)  # idempotent
+    InotifyFD.read_events = counted  # type: ignore[method-assign]
+    observer = make_observer()
+    try:
+        observer.schedule(Recorder(), str(tmp_path), recursive=True, event_filter=EVENT_FILTER)
+        observer.start()
+        time.sleep(0.5)
+        reads.clear()
+        for i in range(10):  # 5 ms apart: all within the gather time of the first
+            (tmp_path / f"f{i}.exr").touch()
+            time.sleep(0.005)
+        deadline = time.monotonic() + 30
+        while len(created) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        observer.stop()
+        observer.join(10)
+        InotifyFD.read_events = original  # type: ignore[method-assign]
+        install_read_coalescing(READ_GATHER)
+    assert created == [f"f{i}.exr" for i in range(10)]
+    events_read = [n for n in reads if n]
+    assert len(events_read) <= 3, f"read {events_read}: one wake-up per event"
+
+
+def test_files_coming_due_close_together_are_checked_together() -> None:
+    """The scheduler sleeps at least GATHER while files are pending, so files that come due
+    a millisecond or two apart go to the audit worker as one batch (it woke for each and
+    made a batch of one); never longer than the next due time when that is further off."""
+    import time
+    from types import SimpleNamespace
+
+    from clearance.watch import GATHER, Watcher
+
+    now = time.monotonic()
+    due_soon = SimpleNamespace(_heap=[(now + 0.001, 0, "a.exr")], groups={}, _wakeups=[])
+    assert Watcher._pause(due_soon) == GATHER  # type: ignore[arg-type]
+    due_later = SimpleNamespace(_heap=[(now + 0.012, 0, "a.exr")], groups={}, _wakeups=[])
+    assert GATHER < Watcher._pause(due_later) <= 0.012  # type: ignore[arg-type]
+    idle = SimpleNamespace(_heap=[], groups={}, _wakeups=[])
+    assert Watcher._pause(idle) == 0.05  # type: ignore[arg-type]
+
+
 def test_closing_the_audit_processes_never_races_the_executor_for_their_exit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

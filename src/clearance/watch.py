@@ -46,7 +46,7 @@ from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
 from .state import write_error as state_write_error
 from .watch_audit import AuditWorker, Job, WatchSession, key_of_asset, recover_intents
-from .watch_intake import Intake, OverflowHook, install_move_grouping
+from .watch_intake import Intake, OverflowHook, install_move_grouping, install_read_coalescing
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
 from .watch_pool import default_processes, watch_lineage
@@ -62,6 +62,14 @@ from .watch_reconcile import Reconciler, RescanReport
 from .watch_supervisor import RootSupervisor, _Root
 
 __all__ = ["WatchOptions", "Watcher"]
+
+
+#: The scheduler's shortest sleep while files are pending. Files written at a steady few
+#: hundred a second come due a few milliseconds apart; woken for each, it made one audit
+#: batch per asset, and a batch's fixed costs (two ledger transactions, an audit-log append,
+#: a round trip to the audit processes) were most of what an asset cost the watcher. A
+#: quiet period that ends is noticed at most this much later, and counted in the latency.
+GATHER = 0.005
 
 
 @dataclass
@@ -224,6 +232,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             "ignore", category=RuntimeWarning, module=r"watchdog\.observers\.inotify"
         )
         install_move_grouping()  # before any observer starts
+        install_read_coalescing()
         install_quick_snapshot_diff()
         hook = OverflowHook(self._on_overflow)
         hook.install()
@@ -309,15 +318,17 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _pause(self) -> float:
         """How long the loop may sleep: until the next file or group is due (a quiet period
-        that ends is noticed then, not up to a loop later), at most 20 ms while anything is
-        pending (new hints wait that long at most), 50 ms when idle."""
+        that ends is noticed then, not up to a loop later), but at least :data:`GATHER`
+        (files that come due within it are handed to the audit worker together, as one
+        batch), at most 20 ms while anything is pending (new hints wait that long at most),
+        50 ms when idle."""
         if not (self._heap or self.groups):
             return 0.05
         due = min(
             self._heap[0][0] if self._heap else float("inf"),
             self._wakeups[0][0] if self._wakeups else float("inf"),
         )
-        return min(0.02, max(0.0005, due - time.monotonic()))
+        return min(0.02, max(GATHER, due - time.monotonic()))
 
     # -- intake ------------------------------------------------------------------------------
     def _drain_intake(self, now: float) -> None:

@@ -59,6 +59,7 @@ __all__ = [
     "EVENT_FILTER",
     "COOKIE_PREFIX",
     "install_move_grouping",
+    "install_read_coalescing",
     "make_observer",
 ]
 
@@ -278,6 +279,48 @@ def install_move_grouping() -> bool:
     if current is not DelayedQueue or not all(hasattr(probe, a) for a in internals):
         return False
     setattr(grouper, "DelayedQueue", _MoveGroupingQueue)  # noqa: B010 (a module global)
+    return True
+
+
+#: How long watchdog's inotify reader waits, once the kernel says events are there, before it
+#: reads them (see :func:`install_read_coalescing`).
+READ_GATHER = 0.002
+
+
+def install_read_coalescing(gather: float = READ_GATHER) -> bool:
+    """Make watchdog's inotify reader read the events of ``gather`` seconds at once
+    (idempotent).
+
+    watchdog's reader thread wakes when the kernel has an event, reads what is there and hands
+    it on, event by event, to the emitter's thread. Files written at a steady few hundred a
+    second (five events each: created, closed, renamed) then wake it, and the emitter after
+    it, once per event, and each wake-up costs more than the event. Waiting ``gather`` seconds
+    after the kernel says "readable" lets the events of those seconds be read, and passed on,
+    in one go: fewer wake-ups, the same events in the same order, at most ``gather`` seconds
+    later (the quiet period is a second). The kernel's queue holds 16,384 events by default,
+    which no writer fills in 2 ms. Returns False, and changes nothing, if this watchdog's
+    internals are not the ones it was written for.
+    """
+    try:
+        from watchdog.observers.inotify_c import InotifyFD
+    except Exception:  # no inotify on this platform
+        return False
+    current = getattr(InotifyFD, "_check_inotify_fd", None)
+    if getattr(current, "_clearance_gather", None) is not None:
+        current._clearance_gather = gather  # type: ignore[union-attr]
+        return True
+    if not callable(current) or not callable(getattr(InotifyFD, "_read_event_buffer", None)):
+        return False
+
+    def _check_inotify_fd(self: Any) -> bool:
+        readable = bool(current(self))
+        wait = _check_inotify_fd._clearance_gather  # type: ignore[attr-defined]
+        if readable and wait > 0:
+            time.sleep(wait)
+        return readable
+
+    _check_inotify_fd._clearance_gather = gather  # type: ignore[attr-defined]
+    setattr(InotifyFD, "_check_inotify_fd", _check_inotify_fd)  # noqa: B010 (a library's)
     return True
 
 
