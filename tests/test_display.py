@@ -298,6 +298,56 @@ def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Pat
     assert "gone\\x1b]0;pwned\\x07\\nFAKE: ok.json: no such file" in missing.stderr
 
 
+def test_error_and_warning_lines_show_a_byte_that_is_not_utf8_as_names_show_it(
+    tmp_path: Path,
+) -> None:
+    """A path whose name is not UTF-8 (the Latin-1 byte 0xE9) in a ``clearance: error:`` or
+    ``warning:`` line, a ``check`` note or a ``verify`` line is written with ``\\xe9``, as
+    the tables, the JSON and the audit log name the asset (``caf\\xe9.png``); it read
+    ``\\udce9``, Python's stand-in for the byte, which names no file anyone can find. The
+    audit log's events are unchanged."""
+    import os
+
+    from clearance.testing import ClearanceRun
+
+    def latin1(path: Path, name: bytes) -> str:
+        return os.fsdecode(os.fsencode(path) + b"/" + name)
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    show.asset("comp/v003/a.png")
+    comp = show.root / "comp"
+    os.mkfifo(latin1(comp, b"caf\xe9.png"))  # a run error
+    os.symlink("v003", latin1(comp, b"latest\xe9"))  # a warning: walked already
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2, done.stderr
+    assert "\\udc" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert f"clearance: error: {comp}/caf\\xe9.png: is a named pipe (FIFO)" in lines[0]
+    assert lines[1].startswith(f'clearance: warning: "{comp}/latest\\\\xe9": a link to the')
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    said = {
+        e["event"]: e["details"]["path"]
+        for e in events
+        if e["event"] in ("run.error", "run.warning")
+    }
+    assert said["run.error"] == f"{comp}/caf\\xe9.png"  # as the log always had it
+    assert said["run.warning"] == f"{comp}/latest\\xe9"
+    missing = run_cli("scan", latin1(show.root, b"gone\xe9"))
+    assert f"clearance: error: {show.root}/gone\\xe9: no such file" in missing.stderr
+    sidecar = Path(latin1(comp / "v003", b"b\xe9.png.genai.yaml"))
+    show.asset("comp/v003/b\udce9.png", sidecar={"provenance": 1, "generated": False})
+    assert sidecar.is_file()
+    checked = run_cli("check", str(sidecar))
+    said_check = f'clearance: "{comp}/v003/b\\\\xe9.png.genai.yaml" is a sidecar: checking'
+    assert said_check in checked.stderr, checked.stderr
+    log = Path(latin1(tmp_path, b"log\xe9.jsonl"))
+    log.write_bytes((show.root / ".clearance/audit.jsonl").read_bytes())
+    verified = run_cli("verify", str(log))
+    assert verified.stdout.startswith(f'"{tmp_path}/log\\\\xe9.jsonl": intact'), verified.stdout
+
+
 def random_text(rng: random.Random, size: int, extra: str = "") -> str:
     """Printable text, controls, XML's forbidden characters, surrogates, anything (and
     ``extra``'s characters)."""

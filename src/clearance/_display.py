@@ -12,12 +12,15 @@ precompiled regex ``search``, so the common all-printable value costs almost not
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Container
 from typing import Any
 
-__all__ = ["shown", "shown_text", "spreadsheet_cell", "xml_safe"]
+from .model import printable
+
+__all__ = ["shown", "shown_path", "shown_text", "spreadsheet_cell", "xml_safe"]
 
 #: what a terminal acts on or reorders: C0 and C1 controls (ESC, CR, LF, TAB…), DEL, the
 #: Unicode line and paragraph separators, the bidi controls (U+061C, U+200E/U+200F,
@@ -142,7 +145,22 @@ def shown_text(value: Any) -> str:
     text = "" if value is None else value if isinstance(value, str) else str(value)
     if text.isprintable():
         return text
-    return "".join(_escaped(c) if _invisible(c) else c for c in text)
+    return "".join(_escaped_in_text(c) if _invisible(c) else c for c in text)
+
+
+def _escaped_in_text(char: str) -> str:
+    """:func:`_escaped`, but a byte of a file name that is not UTF-8 (``os.fsdecode``'s
+    U+DC80-U+DCFF) is ``\\xNN``, the byte, as asset names show it (``caf\\xe9.png``,
+    :func:`clearance.model.printable`), not ``\\udce9``."""
+    code = ord(char)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else _escaped(char)
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path the user gave or a walk found, in a line of its own or a message, as an asset's
+    name is shown: a byte that is not UTF-8 as ``\\xNN`` (:func:`clearance.model.printable`),
+    then :func:`shown` (``"caf\\\\xe9.png"``: it reads as escaped)."""
+    return shown(printable(os.fspath(path)))
 
 
 def xml_safe(value: Any) -> str:
