@@ -624,3 +624,35 @@ def test_an_asset_name_that_is_not_a_file_is_a_run_error_never_read(tmp_path: Pa
     errors = {e["details"]["path"] for e in events if e["event"] == "run.error"}
     assert errors == {f"{comp}/{name}" for name in said}
     assert run_cli("verify", str(show.root / ".clearance/audit.jsonl")).code == 0
+
+
+def test_a_frame_number_is_ascii_digits_other_digits_name_a_single_file(tmp_path: Path) -> None:
+    """``a.١٠٠٢.png`` (Arabic-Indic digits) is not frame 1002 of ``a.####.png``: read as one,
+    two files claimed one frame and nothing said so. It is a single file, audited and
+    reported under its own name beside the sequence."""
+    from clearance.testing import ClearanceRun
+    from conftest import run_cli
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    comp = show.root / "comp"
+    arabic = "a.\u0661\u0660\u0660\u0662.png"
+    for name in ("a.1002.png", arabic, "a.1003.png", "b.\u0967\u0966.png"):  # and Devanagari
+        write_png(comp / name)
+    assert split_frame(arabic) is None
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assets = {a["asset"]: a["findings"][0]["frames"] for a in done.json()["assets"]}
+    assert assets == {
+        "comp/a.####.png": "1002-1003",
+        f"comp/{arabic}": None,
+        "comp/b.\u0967\u0966.png": None,
+    }
+    table = run_cli("scan", str(show.root))
+    assert f"comp/{arabic}\n" in table.stdout and "comp/a.####.png  [1002-1003]" in table.stdout
+    # a big folder of one sequence takes the plain pattern's path: the same split
+    for n in range(1004, 1100):
+        write_png(comp / f"a.{n}.png")
+    big = {a["asset"] for a in run_cli("scan", str(show.root), "--format", "json").json()["assets"]}
+    assert big == set(assets)

@@ -8,17 +8,19 @@ and bidi controls, XML forbids some characters, a spreadsheet runs formulas. Rea
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import random
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from clearance._display import _TERMINAL, shown, xml_safe
+from clearance._display import shown, xml_safe
 from clearance.model import Outcome
 from clearance.report import Filters, build_report
 from clearance.report_text import render_junit
@@ -72,8 +74,8 @@ def test_shown_escapes_controls_bidi_and_line_breaks_only() -> None:
 
 def unshown(text: str) -> str:
     """What :func:`shown` was given, read back from what it printed: a value in quotes is
-    read as a string literal (``\\\\``, ``\\"``, ``\\xNN``, ``\\uNNNN``, ``\\n``,
-    ``\\t``, ``\\r``); any other as it is."""
+    read as a string literal (``\\\\``, ``\\"``, ``\\xNN``, ``\\uNNNN``,
+    ``\\UNNNNNNNN``, ``\\n``, ``\\t``, ``\\r``); any other as it is."""
     if not text.startswith('"'):
         return text
     assert text.endswith('"') and len(text) > 1, text
@@ -84,8 +86,9 @@ def unshown(text: str) -> str:
         return named.get(escape) or chr(int(escape[1:], 16))
 
     body = text[1:-1]
-    assert re.fullmatch(r'(?:[^\\"]|\\(?:[\\"ntr]|x[0-9a-f]{2}|u[0-9a-f]{4}))*', body), text
-    return re.sub(r'\\([\\"ntr]|x[0-9a-f]{2}|u[0-9a-f]{4})', one, body)
+    escape = r'\\([\\"ntr]|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})'
+    assert re.fullmatch(rf'(?:[^\\"]|{escape})*', body), text
+    return re.sub(escape, one, body)
 
 
 def test_shown_tells_an_escaped_value_from_one_written_as_its_escape() -> None:
@@ -104,11 +107,85 @@ def test_shown_tells_an_escaped_value_from_one_written_as_its_escape() -> None:
     rng = random.Random(7)
     seen: dict[str, str] = {}
     for _ in range(5_000):
-        text = random_text(rng, rng.randrange(0, 12), extra='\\x1b"un')
+        text = random_text(rng, rng.randrange(0, 12), extra='\\x1b"une\u0301\u200b\u1161')
         printed = shown(text)
-        assert not _TERMINAL.search(printed), repr(printed)
+        assert printed.isprintable() and unicodedata.is_normalized("NFC", printed), repr(printed)
         assert unshown(printed) == text, (text, printed)
         assert seen.setdefault(printed, text) == text  # two values are never printed alike
+
+
+#: names a terminal or a browser shows alike: zero-width and other format characters, a
+#: space that is not the space, a name written decomposed (as macOS writes it) and composed
+LOOK_ALIKES = {
+    "a.png": "a.png",
+    "a\u200b.png": '"a\\u200b.png"',  # zero-width space
+    "a\u200c.png": '"a\\u200c.png"',  # zero-width non-joiner
+    "a\u200d.png": '"a\\u200d.png"',  # zero-width joiner
+    "a\u2060.png": '"a\\u2060.png"',  # word joiner
+    "\ufeffa.png": '"\\ufeffa.png"',  # byte order mark
+    "a\u00ad.png": '"a\\xad.png"',  # soft hyphen
+    "a\U000e0041.png": '"a\\U000e0041.png"',  # a tag character
+    "n b.png": "n b.png",
+    "n\u00a0b.png": '"n\\xa0b.png"',  # no-break space
+    "caf\u00e9.png": "caf\u00e9.png",  # é, composed (NFC): as it is
+    "cafe\u0301.png": '"cafe\\u0301.png"',  # e and a combining acute accent
+    "\u00c5.png": "\u00c5.png",
+    "\u212b.png": '"\\u212b.png"',  # ANGSTROM SIGN, which NFC replaces with U+00C5
+}
+
+
+def test_shown_tells_look_alike_names_apart() -> None:
+    """Names that read alike are shown apart: a format character (Unicode category Cf:
+    zero-width space and joiners, word joiner, BOM, soft hyphen, tags) or a space other than
+    the space is escaped, and a name that is not in Unicode's composed form (NFC) has what
+    composing would change escaped. Plain ASCII, ordinary accented names in NFC and scripts
+    whose marks do not compose are shown as they are."""
+    for name, printed in LOOK_ALIKES.items():
+        assert shown(name) == printed, name
+        assert unshown(printed) == name
+    for plain in ("sh010_v001.####.exr", "café – naïve 日本", "\u0e01\u0e48.png", "q\u0301.png"):
+        assert shown(plain) == plain  # (q with an acute has no composed form: NFC as it is)
+    assert shown("\u0e01\u0e48e\u0301") == '"\u0e01\u0e48e\\u0301"'  # only what composes
+    assert shown("\u1100\u1161.png") == '"\u1100\\u1161.png"'  # Hangul jamo, not \uac00
+    assert shown("e\u0301\x1b") == '"e\\u0301\\x1b"'
+    # a message: its format characters escaped, never quoted; its letters as written
+    from clearance._display import shown_text
+
+    assert shown_text("see a\u200b.png\ufeff") == "see a\\u200b.png\\ufeff"
+    assert shown_text("cafe\u0301 n\u00a0b") == "cafe\u0301 n\u00a0b"
+
+
+def test_scan_table_and_html_report_tell_look_alike_names_apart(tmp_path: Path) -> None:
+    """Through the CLI: the ``scan`` table and the HTML report show each look-alike name
+    apart from its twin (``a.png`` and ``a`` U+200B ``.png``; ``café.png`` composed and
+    decomposed), and no page holds one raw."""
+    from clearance.testing import ClearanceRun
+
+    run = ClearanceRun(tmp_path / "show")
+    run.root.mkdir()
+    run.write_config()
+    for name in LOOK_ALIKES:
+        run.asset(f"comp/{name}")  # no provenance: PRV-01, a finding every output lists
+    scanned = run_cli("scan", str(run.root))
+    assert scanned.code == 1, scanned.stderr
+    table = {line.split(None, 1)[1] for line in scanned.stdout.splitlines() if "comp/" in line}
+    expected = {
+        f"comp/{printed}" if printed[:1] != '"' else f'"comp/{printed[1:]}'
+        for printed in LOOK_ALIKES.values()
+    }
+    assert table == expected
+    out = tmp_path / "report.html"
+    done = run_cli(
+        "report", str(run.root / ".clearance/audit.jsonl"), "--format", "html", "-o", str(out)
+    )
+    assert done.code == 0, done.stderr
+    page = out.read_text("utf-8")
+    for printed in expected:
+        assert f'class="asset">{html.escape(printed).replace("comp/", "comp/<wbr>")}<' in page
+    hidden = [c for c in page if unicodedata.category(c) in ("Cf", "Mn") or c == "\u00a0"]
+    assert not hidden and unicodedata.is_normalized("NFC", page)
+    reported = run_cli("report", str(run.root / ".clearance/audit.jsonl"))  # the table
+    assert reported.code == 0 and '"comp/a\\u200b.png"  [escalate]' in reported.stdout
 
 
 def test_scan_and_check_tables_show_hostile_names_and_values_escaped(tmp_path: Path) -> None:
@@ -219,6 +296,56 @@ def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Pat
     assert missing.code == 2
     assert_neutralised(missing.stderr)
     assert "gone\\x1b]0;pwned\\x07\\nFAKE: ok.json: no such file" in missing.stderr
+
+
+def test_error_and_warning_lines_show_a_byte_that_is_not_utf8_as_names_show_it(
+    tmp_path: Path,
+) -> None:
+    """A path whose name is not UTF-8 (the Latin-1 byte 0xE9) in a ``clearance: error:`` or
+    ``warning:`` line, a ``check`` note or a ``verify`` line is written with ``\\xe9``, as
+    the tables, the JSON and the audit log name the asset (``caf\\xe9.png``); it read
+    ``\\udce9``, Python's stand-in for the byte, which names no file anyone can find. The
+    audit log's events are unchanged."""
+    import os
+
+    from clearance.testing import ClearanceRun
+
+    def latin1(path: Path, name: bytes) -> str:
+        return os.fsdecode(os.fsencode(path) + b"/" + name)
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    show.asset("comp/v003/a.png")
+    comp = show.root / "comp"
+    os.mkfifo(latin1(comp, b"caf\xe9.png"))  # a run error
+    os.symlink("v003", latin1(comp, b"latest\xe9"))  # a warning: walked already
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2, done.stderr
+    assert "\\udc" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert f"clearance: error: {comp}/caf\\xe9.png: is a named pipe (FIFO)" in lines[0]
+    assert lines[1].startswith(f'clearance: warning: "{comp}/latest\\\\xe9": a link to the')
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    said = {
+        e["event"]: e["details"]["path"]
+        for e in events
+        if e["event"] in ("run.error", "run.warning")
+    }
+    assert said["run.error"] == f"{comp}/caf\\xe9.png"  # as the log always had it
+    assert said["run.warning"] == f"{comp}/latest\\xe9"
+    missing = run_cli("scan", latin1(show.root, b"gone\xe9"))
+    assert f"clearance: error: {show.root}/gone\\xe9: no such file" in missing.stderr
+    sidecar = Path(latin1(comp / "v003", b"b\xe9.png.genai.yaml"))
+    show.asset("comp/v003/b\udce9.png", sidecar={"provenance": 1, "generated": False})
+    assert sidecar.is_file()
+    checked = run_cli("check", str(sidecar))
+    said_check = f'clearance: "{comp}/v003/b\\\\xe9.png.genai.yaml" is a sidecar: checking'
+    assert said_check in checked.stderr, checked.stderr
+    log = Path(latin1(tmp_path, b"log\xe9.jsonl"))
+    log.write_bytes((show.root / ".clearance/audit.jsonl").read_bytes())
+    verified = run_cli("verify", str(log))
+    assert verified.stdout.startswith(f'"{tmp_path}/log\\\\xe9.jsonl": intact'), verified.stdout
 
 
 def random_text(rng: random.Random, size: int, extra: str = "") -> str:

@@ -635,3 +635,32 @@ def test_refs_name_a_file_that_is_not_utf8_as_the_store_records_it(tmp_path: Pat
         shown = run_cli("lineage", asset, "--format", "json")
         assert shown.code == 0, shown.stderr
         assert json.loads(shown.stdout)["asset"]["asset"] == "gen/caf\\xe9.exr"
+
+
+def test_a_ref_with_other_digits_names_a_file_not_a_frame_of_the_sequence(
+    tmp_path: Path,
+) -> None:
+    """A frame number is ASCII digits, as discovery reads it: a ref to ``p.١٠٤٢.exr``
+    (Arabic-Indic digits) names that file, which is not a frame of ``p.####.exr``, so it
+    never resolves to the sequence's audit; a ``%0٤d`` or ``$F٤`` token is no frame token
+    either. The watcher's test for an input on disk reads it as the single file it is (it
+    used to take it for a frame, then fail on a name with no frame)."""
+    from clearance.lineage import frame_number
+    from clearance.lineage.pending import input_on_disk
+    from clearance.policy import Policy, StageConfig
+
+    store = LineageStore(tmp_path / ".clearance" / "state.db")
+    record(store, "plates/p.####.exr", generated=True)
+    arabic = "plates/p.\u0661\u0660\u0664\u0662.exr"
+    for ref in (arabic, "plates/p.%0\u0664d.exr", "plates/p.$F\u0664.exr"):
+        assert sequence_key(ref) is None and frame_number(ref) is None, ref
+        assert store.find(ref, tmp_path) is None, ref
+    assert store.find("plates/p.1042.exr", tmp_path).asset == "plates/p.####.exr"  # type: ignore[union-attr]
+    assert frame_number("plates/p.1042.exr") == 1042
+    policy = Policy(root=tmp_path, stages=[StageConfig("plates", ["plates"])])
+    (tmp_path / "plates").mkdir()
+    (tmp_path / arabic).write_bytes(b"x")
+    (tmp_path / "plates/p.1042.exr").write_bytes(b"x")
+    watched = [str(tmp_path / "plates")]
+    assert input_on_disk(arabic, tmp_path, watched, policy) == arabic
+    assert input_on_disk("plates/p.1042.exr", tmp_path, watched, policy) == "plates/p.####.exr"

@@ -612,3 +612,97 @@ def test_signed_wav(tmp_path, pki):
     assert record.evidence["location"] == "C2PA chunk"
     assert record.evidence["validation_state"] == "Valid"
     assert record.data["generated"] is True
+
+
+# ---------------------------------------------------------------- files that are not files ----
+
+
+def _verify_within(seconds: float, pipe: Path, *args, **kwargs) -> dict:
+    """:func:`verify_manifest` of a file that is a named pipe, in a thread: a regression
+    (an ``open()`` that waits for a writer) fails the test after ``seconds`` rather than
+    hanging it; a writer opened on the pipe then lets the stuck reader go."""
+    import os
+    import threading
+
+    out: dict = {}
+    worker = threading.Thread(
+        target=lambda: out.setdefault("v", reader.verify_manifest(*args, **kwargs)), daemon=True
+    )
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(10)
+        pytest.fail(f"verify_manifest blocked on the named pipe {pipe}")
+    return out["v"]
+
+
+@needs_sdk
+@pytest.mark.parametrize("which", ["asset", "manifest", "detached asset"])
+def test_a_named_pipe_is_never_opened_for_the_sdk_nor_read_as_a_manifest(tmp_path, which):
+    """A named pipe put where the asset or its detached ``.c2pa`` manifest was, after the
+    walk and the detection: ``open()`` of it (the manifest's read, the SDK's open of the
+    asset by its path) waited for ever for a writer. It is opened without blocking, found
+    not to be a regular file and never read: the verification says which file it is."""
+    import os
+
+    asset = write_png(tmp_path / "gen.png")
+    manifest = tmp_path / "gen.png.c2pa"
+    manifest.write_bytes(b"\x00\x00\x00\x10jumbgarbage!")
+    pipe = manifest if which == "manifest" else asset
+    pipe.unlink()
+    os.mkfifo(pipe)
+    sidecar = None if which == "asset" else manifest
+    verified = _verify_within(10, pipe, asset, C2paSettings(), sidecar=sidecar)
+    assert verified == {
+        "validation_state": None,
+        "not_a_file": {"path": pipe, "what": "a named pipe (FIFO)"},
+    }
+
+
+SWAP_ASSET_TO_A_PIPE = """
+import os
+from pathlib import Path
+from clearance import hookimpl
+
+@hookimpl
+def clearance_stage_started(stage, policy):
+    path = Path(policy.root) / "comp/gen.exr"
+    if path.is_file():
+        path.unlink()
+        os.mkfifo(path)
+"""
+
+
+@needs_sdk
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_asset_beside_its_manifest_replaced_by_a_named_pipe_never_hangs_the_scan(tmp_path, jobs):
+    """``gen.exr`` beside its detached manifest ``gen.exr.c2pa``, replaced by a named pipe
+    between the walk and the reading (by a plugin, as the stage starts): verifying it opened
+    the pipe and waited for a writer, and the scan never ended. It is unreadable provenance
+    (``PRV-02``) naming the file and what it is, as the other readers say; never a pass."""
+    import json
+
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    show.config["plugins"] = ["swap.py"]
+    show.write_config()
+    (show.root / "swap.py").write_text(SWAP_ASSET_TO_A_PIPE)
+    show.asset("comp/gen.exr", sidecar=genai_sidecar())
+    write_exr(show.root / "comp/gen.exr")
+    (show.root / "comp/gen.exr.c2pa").write_bytes(b"\x00\x00\x00\x10jumbgarbage!")
+    done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs, timeout=60)
+    assert done.code == 1, done.stderr
+    (audited,) = done.json()["assets"]
+    assert audited["outcome"] != "pass"
+    (prv02,) = [f for f in audited["findings"] if f["rule"] == "PRV-02"]
+    assert {
+        "file": "comp/gen.exr",
+        "field": "c2pa",
+        "message": "cannot read file: it is a named pipe (FIFO), not a regular file",
+    } in prv02["evidence"]["errors"], prv02
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"

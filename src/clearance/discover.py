@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
-_FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>\d+)\.(?P<ext>[A-Za-z0-9]+)$")
+#: a frame number is ASCII digits (``\d`` would read Arabic-Indic ``a.\u0661\u0660\u0660\u0662.png``
+#: as frame 1002 beside ``a.1002.png``); a name with other digits is a single file
+_FRAME = re.compile(r"^(?P<prefix>.+)\.(?P<frame>[0-9]+)\.(?P<ext>[A-Za-z0-9]+)$")
 
 
 _SPECIAL_FILES = {
@@ -168,7 +170,7 @@ def _classifier(policy: Policy) -> re.Pattern[str] | None:
         + (f"(?!{excluded.pattern})" if excluded is not None else "")  # temporary, ignore
         + f"(?!(?ais:.*(?:{sidecar}))\\Z)"  # a sidecar
         + (
-            f"(?:(?P<prefix>[^\\n]+)\\.(?P<frame>\\d+)\\.(?P<ext>(?ai:{framed}))\\Z|"
+            f"(?:(?P<prefix>[^\\n]+)\\.(?P<frame>[0-9]+)\\.(?P<ext>(?ai:{framed}))\\Z|"
             if framed
             else "(?:"
         )
@@ -468,7 +470,7 @@ def _one_sequence(
         return [], {key: (numbers, frames)}
     others = [name for name, m in zip(names, matches, strict=True) if m is None]
     singles, sequences = _classify(others, policy)
-    more = sequences.pop(key, None)  # frames with other digits (Arabic-Indic, ...)
+    more = sequences.pop(key, None)  # (none: the classifier's frames are ASCII digits too)
     if more is not None:
         numbers, frames = _ordered([*zip(numbers, frames, strict=True), *zip(*more, strict=True)])
     sequences[key] = (numbers, frames)

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from .._display import shown, shown_text
+from .._display import shown_path, shown_text
 from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
@@ -109,7 +109,7 @@ def run_check(args: argparse.Namespace) -> int:
     for raw in args.files:
         if is_sidecar(Path(raw).name) and str(raw) not in refused:
             print(
-                f"clearance: {shown(raw)} is a sidecar: checking the asset it describes",
+                f"clearance: {shown_path(raw)} is a sidecar: checking the asset it describes",
                 file=sys.stderr,
             )
     if args.stage:
@@ -156,7 +156,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             for path, reason in found.errors:
                 error(f"{path}: {reason}")
             for path, reason in found.warnings:
-                print(f"clearance: warning: {shown(path)}: {shown_text(reason)}", file=sys.stderr)
+                print(
+                    f"clearance: warning: {shown_path(path)}: {shown_text(reason)}", file=sys.stderr
+                )
             session.warn(found.warnings)
             progress = None if args.no_progress else Progress(len(found.assets))
             result: RunResult | None = None

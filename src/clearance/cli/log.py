@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown, shown_text
+from .._display import shown_path, shown_text
 from ..model import Outcome
 from ._common import error as _err
 from ._common import report_output
@@ -178,7 +178,7 @@ def _print_result(r: Any, failed: bool) -> None:
     files = f"{len(r.files)} file{'s' if len(r.files) != 1 else ''}"
     span = f"seq {r.first_seq}-{r.last_seq}" if r.last_seq is not None else "no events"
     verdict = "TAMPERED" if failed else "intact"
-    print(f"{shown(r.log)}: {verdict} — {r.events} events ({span}) in {files}")
+    print(f"{shown_path(r.log)}: {verdict} — {r.events} events ({span}) in {files}")
     if r.unanchored is not None:
         print(
             f"  {r.checkpoints} signed checkpoint(s) checked; "
@@ -186,7 +186,7 @@ def _print_result(r: Any, failed: bool) -> None:
         )
     for b in r.breaks[:MAX_PRINTED]:
         where = f"{b.file}:{b.line}" if b.line else b.file
-        print(f"  {b.kind.upper():<10} {shown(where)}: {shown_text(b.message)}")
+        print(f"  {b.kind.upper():<10} {shown_path(where)}: {shown_text(b.message)}")
     if len(r.breaks) > MAX_PRINTED:
         print(f"  … and {len(r.breaks) - MAX_PRINTED} more (--json lists every one)")
 

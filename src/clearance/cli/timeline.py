@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from .._display import shown, shown_text, spreadsheet_cell
+from .._display import shown, shown_path, shown_text, spreadsheet_cell
 from ..model import Outcome
 from ._common import (
     EXIT_ERROR,
@@ -162,7 +162,7 @@ def render_table(audits: list[Any], out: IO[str], *, fail_on: Outcome = Outcome.
         name = shown(audit.name)  # in quotes: once, by shown() when it must escape something
         name = name if name.startswith('"') else f'"{name}"'
         out.write(
-            f"Timeline {name} ({shown(audit.file)}): {s['clips']} clip(s) on {s['tracks']} track(s): "
+            f"Timeline {name} ({shown_path(audit.file)}): {s['clips']} clip(s) on {s['tracks']} track(s): "
             f"{s['genai']} with GenAI material, {s['unaudited']} unaudited"
             + (f", {s['skipped']} disabled" if s["skipped"] else "")
             + "\n"

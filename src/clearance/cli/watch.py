@@ -9,7 +9,7 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from .._display import shown, shown_text
+from .._display import shown_path, shown_text
 from ._common import (
     EXIT_ERROR,
     add_config_options,
@@ -217,7 +217,7 @@ def run_watch(args: argparse.Namespace) -> int:
 
         dump_stacks_on_sigusr1()
         print(
-            f"clearance watch: watching {', '.join(shown(p) for p in paths)} (SIGINT/SIGTERM to stop)",
+            f"clearance watch: watching {', '.join(shown_path(p) for p in paths)} (SIGINT/SIGTERM to stop)",
             file=sys.stderr,
         )
         print(

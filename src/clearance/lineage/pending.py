@@ -38,7 +38,9 @@ __all__ = [
 #: The ancestry key listing what the ancestry waits for (absent when nothing).
 PENDING_KEY = "pending"
 
-_TOKEN = re.compile(r"^(?P<head>.+)\.(?P<token>#+|@+|%0?\d*d|\$F\d*|\d+)\.(?P<ext>[A-Za-z0-9]+)$")
+_TOKEN = re.compile(
+    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?[0-9]*d|\$F[0-9]*|[0-9]+)\.(?P<ext>[A-Za-z0-9]+)$"
+)
 
 
 def input_on_disk(ref: str, root: Path, watched: Sequence[str], policy: Policy) -> str | None:

@@ -32,7 +32,7 @@ __all__ = [
 
 #: A frame token between the last two dots: ``####``, ``@@@@``, ``%04d``, ``$F4`` or digits.
 _FRAME_TOKEN = re.compile(
-    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?\d*d|\$F\d*|\d+)\.(?P<ext>[A-Za-z0-9]+)$"
+    r"^(?P<head>.+)\.(?P<token>#+|@+|%0?[0-9]*d|\$F[0-9]*|[0-9]+)\.(?P<ext>[A-Za-z0-9]+)$"
 )
 
 

@@ -26,12 +26,15 @@ certificates), ``trust_config`` (extra EKU OIDs, e.g. ``1.3.6.1.4.1.62558.2.1``)
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
+import mimetypes
 import os
+import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
@@ -272,7 +275,11 @@ def verify_manifest(
     :param sidecar: a detached manifest (``shot.exr.c2pa``) to verify ``path`` against.
     :return: :func:`summarize_store`'s dict plus ``"validation_state"``; a store that the SDK
         cannot parse at all is ``Invalid`` with a ``manifest.unreadable`` failure; settings
-        the SDK refuses give ``{"validation_state": None, "settings_error": …}``.
+        the SDK refuses give ``{"validation_state": None, "settings_error": …}``; the asset
+        or the detached manifest found not to be a regular file when opened (a named pipe
+        put where it was: never read, never handed to the SDK) gives
+        ``{"validation_state": None, "not_a_file": {"path": Path, "what": "a named pipe
+        (FIFO)"}}``.
     :raises ImportError: c2pa-python is not installed.
     """
     import c2pa  # the optional extra: imported only when verification is asked for
@@ -286,19 +293,65 @@ def verify_manifest(
     try:
         with context_manager as context:
             if sidecar is not None:
-                manifest = Path(sidecar).read_bytes()[: MAX_SIDECAR_BYTES + 1]
+                with _open_regular(Path(sidecar)) as detached:
+                    manifest = detached.read(MAX_SIDECAR_BYTES + 1)
                 if len(manifest) > MAX_SIDECAR_BYTES:
                     return _unreadable(f"sidecar manifest is larger than {MAX_SIDECAR_BYTES} bytes")
                 mime = _MIME.get(path.suffix.lower().lstrip("."), "application/octet-stream")
-                with open(path, "rb") as stream:
+                with _open_regular(path) as stream:
                     reader = c2pa.Reader(mime, stream, manifest, context=context)
                     return _summarize_reader(reader)
-            reader = c2pa.Reader.try_create(str(path), context=context)
-            if reader is None:
-                return _unreadable("the SDK found no manifest store where one was detected")
-            return _summarize_reader(reader)
+            # the stream, not the path: the SDK's own open() of a named pipe waits for ever
+            with _open_regular(path) as stream:
+                reader = c2pa.Reader.try_create(_sdk_format(path), stream, context=context)
+                if reader is None:
+                    return _unreadable("the SDK found no manifest store where one was detected")
+                return _summarize_reader(reader)
+    except _NotAFile as exc:
+        return {"validation_state": None, "not_a_file": {"path": exc.path, "what": exc.what}}
     except Exception as exc:  # the native SDK raises many C2paError kinds; all mean "unusable"
         return _unreadable(f"{type(exc).__name__}: {exc}")
+
+
+class _NotAFile(Exception):
+    """A file to verify is not a regular file (a named pipe, a socket or a device)."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        from ..discover import special_file
+
+        super().__init__(path)
+        self.path, self.what = path, special_file(mode)
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """``path`` open for reading, if it is a regular file (else :class:`_NotAFile`).
+
+    Opened without blocking (``O_NONBLOCK``, which a regular file ignores), as the other
+    readers open files (:func:`clearance._yaml.read_limited`): a named pipe put where the
+    file was after the walk would make ``open()`` wait for a writer that never comes, and
+    hang the run. What the open finds is checked on the open file, so it cannot change
+    between the check and the read. A folder fails as ``open()`` would (``Is a directory``).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(mode):
+            raise _NotAFile(path, mode)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _sdk_format(path: Path) -> str:
+    """The format the SDK gives a file it opens by its path (its extension's MIME type, and
+    ``""``, for it to tell from the bytes, when none is known), for the same file given to
+    it open."""
+    if path.suffix.lower() == ".dng":
+        return "image/dng"  # (mimetypes' guess is wrong, the SDK says)
+    return mimetypes.guess_type(str(path))[0] or ""
 
 
 def _summarize_reader(reader: Any) -> dict[str, Any]:
@@ -486,6 +539,7 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     settings = C2paSettings.from_policy(policy)
     verified = None
     note = None
+    unread: ProvenanceIssue | None = None
     if settings.verify:
         if not sdk_available():
             note = "c2pa-python is not installed: install genai-clearance[c2pa] to verify"
@@ -500,12 +554,17 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
                     ("trust", f"the SDK refused the settings: {verified['settings_error']}")
                 )
                 note, verified = "not verified: the c2pa settings were refused", None
+            elif verified.get("not_a_file"):
+                unread, verified = _not_a_file(asset, verified["not_a_file"]), None
+                note = f"not verified: {unread.file} is not a regular file"
     record = record_from_c2pa(found, verified, file)
     # never cached: the verdict depends on the clock (certificates expire), the trust list,
     # rules.PRV-06 and the SDK, none of which is in the asset's files
     record.volatile = True
     if note:
         record.evidence["note"] = note
+    if unread is not None:
+        record.issues.append(unread)
     # Container truncation is reported once, by the XMP reader, which walks the same file.
     record.issues.extend(
         ProvenanceIssue(file, f"readers.c2pa.{field}", message)
@@ -514,6 +573,17 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     if prefix is not None:
         _unread_sequence_manifest(asset, prefix, found, record)
     return record
+
+
+def _not_a_file(asset: Asset, found: Mapping[str, Any]) -> ProvenanceIssue:
+    """The issue (``PRV-02``) of a file to verify that is not a regular file when opened:
+    the asset or its detached manifest, replaced by a named pipe after the walk (a walk
+    that finds one reports it as a run error). Never read, so unsure, never a pass."""
+    return ProvenanceIssue(
+        display_path(asset, Path(found["path"])),
+        "c2pa",
+        f"cannot read file: it is {found['what']}, not a regular file",
+    )
 
 
 def _unread_sequence_manifest(
