@@ -345,24 +345,6 @@ def test_the_inotify_reader_reads_what_came_within_its_gather_time_at_once(
     assert len(events_read) <= 3, f"read {events_read}: one wake-up per event"
 
 
-def test_files_coming_due_close_together_are_checked_together() -> None:
-    """The scheduler sleeps at least GATHER while files are pending, so files that come due
-    a millisecond or two apart go to the audit worker as one batch (it woke for each and
-    made a batch of one); never longer than the next due time when that is further off."""
-    import time
-    from types import SimpleNamespace
-
-    from clearance.watch import GATHER, Watcher
-
-    now = time.monotonic()
-    due_soon = SimpleNamespace(_heap=[(now + 0.001, 0, "a.exr")], groups={}, _wakeups=[])
-    assert Watcher._pause(due_soon) == GATHER  # type: ignore[arg-type]
-    due_later = SimpleNamespace(_heap=[(now + 0.012, 0, "a.exr")], groups={}, _wakeups=[])
-    assert GATHER < Watcher._pause(due_later) <= 0.012  # type: ignore[arg-type]
-    idle = SimpleNamespace(_heap=[], groups={}, _wakeups=[])
-    assert Watcher._pause(idle) == 0.05  # type: ignore[arg-type]
-
-
 def test_closing_the_audit_processes_never_races_the_executor_for_their_exit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -64,14 +64,6 @@ from .watch_supervisor import RootSupervisor, _Root
 __all__ = ["WatchOptions", "Watcher"]
 
 
-#: The scheduler's shortest sleep while files are pending. Files written at a steady few
-#: hundred a second come due a few milliseconds apart; woken for each, it made one audit
-#: batch per asset, and a batch's fixed costs (two ledger transactions, an audit-log append,
-#: a round trip to the audit processes) were most of what an asset cost the watcher. A
-#: quiet period that ends is noticed at most this much later, and counted in the latency.
-GATHER = 0.005
-
-
 @dataclass
 class WatchOptions:
     """Tunables of one watcher (the CLI's options; tests shorten the times)."""
@@ -318,17 +310,15 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _pause(self) -> float:
         """How long the loop may sleep: until the next file or group is due (a quiet period
-        that ends is noticed then, not up to a loop later), but at least :data:`GATHER`
-        (files that come due within it are handed to the audit worker together, as one
-        batch), at most 20 ms while anything is pending (new hints wait that long at most),
-        50 ms when idle."""
+        that ends is noticed then, not up to a loop later), at most 20 ms while anything is
+        pending (new hints wait that long at most), 50 ms when idle."""
         if not (self._heap or self.groups):
             return 0.05
         due = min(
             self._heap[0][0] if self._heap else float("inf"),
             self._wakeups[0][0] if self._wakeups else float("inf"),
         )
-        return min(0.02, max(GATHER, due - time.monotonic()))
+        return min(0.02, max(0.0005, due - time.monotonic()))
 
     # -- intake ------------------------------------------------------------------------------
     def _drain_intake(self, now: float) -> None:
