@@ -538,7 +538,9 @@ class Session:
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
         result = AssetResult(asset=asset, stage=stage.name, record=record)
-        with self._quoting(PromptRedactor(texts)):
+        # what _quoting() does, without a generator per asset
+        outer, self._redactor = self._redactor, PromptRedactor(texts)
+        try:
             for finding in raw:
                 settled = self._settle(finding, stage=stage.name, asset=asset)
                 if settled is None:
@@ -554,6 +556,8 @@ class Session:
             if self.notify:
                 self.plugins.asset_audited(result, self._notify_error(result.stage))
                 asset.stats = None
+        finally:
+            self._redactor = outer
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def audit_lost(self, asset: Asset, why: str) -> AssetResult:
