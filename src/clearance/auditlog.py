@@ -379,8 +379,10 @@ def _prepare(event: Mapping[str, Any], where: str) -> _Prepared:
     get = event.get
     for key in _MIDDLE_KEYS:
         value = get(key)
-        # Enums such as Outcome are written by value.
-        body[key] = value.value if isinstance(value, enum.Enum) else value
+        # Enums such as Outcome are written by value (None and plain text are neither).
+        if value is not None and type(value) is not str and isinstance(value, enum.Enum):
+            value = value.value
+        body[key] = value
     body["details"] = details
     try:
         text = _dumps(body)

@@ -123,6 +123,8 @@ def _prompt_texts(record: ProvenanceRecord) -> list[str]:
                     _strings_in(text, texts)
             else:
                 _strings_in(prompt, texts)
+    if len(texts) < 2:  # most assets: one prompt, or none
+        return texts
     return sorted(set(texts), key=len, reverse=True)
 
 
@@ -538,7 +540,9 @@ class Session:
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
         result = AssetResult(asset=asset, stage=stage.name, record=record)
-        with self._quoting(PromptRedactor(texts)):
+        # what _quoting() does, without a generator per asset
+        outer, self._redactor = self._redactor, PromptRedactor(texts)
+        try:
             for finding in raw:
                 settled = self._settle(finding, stage=stage.name, asset=asset)
                 if settled is None:
@@ -546,7 +550,8 @@ class Session:
                 if settled.is_open and settled.effective_outcome is Outcome.APPROVAL:
                     self._apply_approval(settled, asset, record, stage.name, result.findings)
                 result.findings.append(settled)
-            result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
+            if len(result.findings) > 1:
+                result.findings.sort(key=lambda f: (-f.effective_outcome.rank, f.rule))
             result.duration = time.perf_counter() - started
             for finding in result.findings:
                 self._emit_finding(finding, result)
@@ -554,6 +559,8 @@ class Session:
             if self.notify:
                 self.plugins.asset_audited(result, self._notify_error(result.stage))
                 asset.stats = None
+        finally:
+            self._redactor = outer
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
 
     def audit_lost(self, asset: Asset, why: str) -> AssetResult:
@@ -707,15 +714,19 @@ class Session:
                 for item in (step.get("inputs") or []) if isinstance(step, dict) else []:
                     if isinstance(item, dict) and isinstance(item.get("ref"), str):
                         inputs.append({"ref": item["ref"], "class": item.get("class")})
-        open_count = sum(
-            1 for f in result.findings if f.is_open and f.effective_outcome > Outcome.PASS
+        findings = result.findings
+        open_count = (
+            sum(1 for f in findings if f.is_open and f.effective_outcome > Outcome.PASS)
+            if findings
+            else 0
         )
+        outcome = result.outcome.value
         self.emit(
             "asset.audited",
             stage=result.stage,
             asset=asset.rel,
-            outcome=result.outcome.value,
-            message=f"{asset.rel}: {result.outcome.value}",
+            outcome=outcome,
+            message=f"{asset.rel}: {outcome}",
             details={
                 "frames": asset.frames,
                 "files": len(asset.files),
@@ -727,7 +738,7 @@ class Session:
                 "shot": record.get("shot", None),
                 "inputs": inputs,
                 "prompts": [prompt_hash(t) for t in texts],
-                "findings": len(result.findings),
+                "findings": len(findings),
                 "open": open_count,
                 "cached": record.cached,
                 "duration_ms": round(result.duration * 1000, 3),

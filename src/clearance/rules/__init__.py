@@ -33,7 +33,7 @@ import functools
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import describe
 from ..hookspecs import hookimpl
@@ -320,6 +320,35 @@ class RuleContext:
 
 _LAST = threading.local()  # this thread's current asset context, shared by the packs
 
+#: The guards ``_common.genai_only`` and ``provenance_only`` put around a check (see
+#: :func:`guard_check`); 0: none.
+GENAI_ONLY, PROVENANCE_ONLY = 1, 2
+
+
+def guard_check(wrapper: Any, guard: int, check: Callable[..., Any]) -> None:
+    """Note on ``wrapper`` that it runs ``check`` only when ``guard`` holds: a pack asks the
+    guard itself and calls ``check`` (one call fewer per rule; 24 rules of an asset are
+    guarded). ``rule.check`` stays the wrapper, which answers the same. The note names the
+    wrapper too: ``functools.wraps`` copies it onto a decorator put around the wrapper, whose
+    own code must then run."""
+    wrapper._clearance_guard = (guard, check, wrapper)
+
+
+_Plan = tuple[Any, Any, int, tuple[tuple[Rule, Callable[..., Any], int], ...]]
+_NO_PLAN: _Plan = (None, None, -1, ())
+
+
+def _steps(rules: Sequence[Rule]) -> tuple[tuple[Rule, Callable[..., Any], int], ...]:
+    """``(rule, check to call, guard)`` per rule, as :meth:`RulePack.clearance_check_asset`
+    runs them."""
+    steps: list[tuple[Rule, Callable[..., Any], int]] = []
+    for rule in rules:  # enabled_rules(): each has a check
+        guard, check, wrapper = getattr(rule.check, "_clearance_guard", (0, None, None))
+        if wrapper is not rule.check:  # unguarded, or another decorator around the guard
+            guard, check = 0, rule.check
+        steps.append((rule, cast("Callable[..., Any]", check), int(guard)))
+    return tuple(steps)
+
 
 def _context_for(
     rule: Rule, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
@@ -349,6 +378,13 @@ class RulePack:
         self.pack = pack
         self.params = tuple(params) if params is not None else None
         self.rules: list[Rule] = []
+        #: (policy, its ``rules`` settings, rule count, steps): see clearance_check_asset
+        self._plan: _Plan = _NO_PLAN
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the plan is this process's: it holds the policy and the checks inside their guards
+        # (not picklable by name), and a spawned worker works its own out
+        return {**self.__dict__, "_plan": _NO_PLAN}
 
     def rule(
         self,
@@ -402,16 +438,22 @@ class RulePack:
         self, asset: Asset, record: ProvenanceRecord, stage: StageConfig, policy: Policy
     ) -> list[Finding]:
         findings: list[Finding] = []
-        rules = policy.enabled_rules(self.name, self.rules)
-        if not rules:
+        plan = self._plan  # the enabled rules as steps, for this policy and its rules: settings
+        if plan[0] is not policy or plan[1] is not policy.rules or plan[2] != len(self.rules):
+            enabled = policy.enabled_rules(self.name, self.rules)
+            plan = self._plan = (policy, policy.rules, len(self.rules), _steps(enabled))
+        steps = plan[3]
+        if not steps:
             return findings
         # one context per asset for every pack, re-pointed at each rule (checks finish
         # before the next), so what it derives from the record is derived once
-        ctx = _context_for(rules[0], asset, record, stage, policy)
-        for rule in rules:
+        ctx = _context_for(steps[0][0], asset, record, stage, policy)
+        for rule, check, guard in steps:
             ctx.rule = rule
             try:
-                found = rule.check(ctx)  # type: ignore[misc]
+                if guard and not (ctx.is_genai if guard == GENAI_ONLY else ctx.record.present):
+                    continue  # what the guard's wrapper answers: nothing
+                found = check(ctx)
                 if found is None:
                     continue
                 if isinstance(found, Finding):

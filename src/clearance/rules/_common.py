@@ -12,7 +12,7 @@ from typing import Any
 
 from ..approvals import as_date
 from ..model import MISSING, Finding
-from . import RuleContext
+from . import GENAI_ONLY, PROVENANCE_ONLY, RuleContext, guard_check
 
 __all__ = [
     "EARLY_USES",
@@ -68,6 +68,7 @@ def genai_only(check: Check) -> Check:
             return None
         return check(ctx)
 
+    guard_check(wrapper, GENAI_ONLY, check)
     return wrapper
 
 
@@ -80,6 +81,7 @@ def provenance_only(check: Check) -> Check:
             return None
         return check(ctx)
 
+    guard_check(wrapper, PROVENANCE_ONLY, check)
     return wrapper
 
 
