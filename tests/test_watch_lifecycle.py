@@ -775,3 +775,32 @@ def test_a_fatal_error_the_log_cannot_record_is_counted_in_the_summary(tmp_path:
     assert code == 2, stderr
     assert f"cannot write the audit log {log}" in stderr
     assert "1 watch.error(s)" in stderr and "not in the audit log" in stderr
+
+
+def test_a_linked_folder_outside_the_watched_folders_is_said_not_watched(tmp_path: Path) -> None:
+    """inotify does not follow a link to a folder (``plates -> /mnt/share/plates``), nor does
+    the watcher: files written there are not audited. Never in silence: the start-up
+    reconcile names the link and its target in one ``watch.error`` (reason
+    ``linked-folder``), and says it once however often it walks the folder; a link whose
+    target is inside the watched folder (watched through its real path) is not reported."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    share = tmp_path / "share" / "plates"
+    share.mkdir(parents=True)
+    (root / "comp" / "plates").symlink_to(share)
+    (root / "renders").mkdir()
+    (root / "comp" / "renders_here").symlink_to(root / "renders")  # inside: watched anyway
+    (root / "comp" / "dangling").symlink_to(tmp_path / "nowhere")
+    with InProcessWatcher(root, rescan_interval=0.5):
+        wait_for(
+            lambda: [
+                e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"
+            ],
+            what="the linked-folder error",
+        )
+        time.sleep(1.5)  # a few periodic reconciles more: said once
+    said = [e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"]
+    assert len(said) == 1, said
+    assert said[0]["details"]["path"] == str(root / "comp" / "plates")
+    assert said[0]["details"]["target"] == os.path.realpath(share)
+    assert "not audited" in said[0]["message"]

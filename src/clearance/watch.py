@@ -143,6 +143,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.pending: dict[str, _Pending] = {}
         #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
         self._said_not_a_file: set[tuple[str, int, int]] = set()
+        self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -611,7 +612,33 @@ class Watcher(AssetGrouping, RootSupervisor):
         if r is not None:
             r.cookie_seen.add(name)
 
+    def _linked_folder(self, path: str) -> None:
+        """A link to a folder under a watched root, met by a reconcile walk: never walked
+        nor watched (inotify does not follow links, nor does the watcher), so what is
+        written there is not audited here. Never in silence: unless its target is inside a
+        watched root (watched through its real path), a ``watch.error`` (reason
+        ``linked-folder``) names the link and its target, once per link and target."""
+        target = os.path.realpath(path)
+        for root in self.roots:
+            real = os.path.realpath(root)
+            if target == real or target.startswith(real.rstrip(os.sep) + os.sep):
+                return
+        if (path, target) in self._said_linked:
+            return
+        self._said_linked.add((path, target))
+        self._emit(
+            "watch.error",
+            message=(
+                f"{path}: a link to the folder {target}, which this watcher does not watch: "
+                f"files written there are not audited (watch {target} itself, or audit it "
+                "with clearance scan)"
+            ),
+            details={"reason": "linked-folder", "path": path, "target": target},
+        )
+
     def _rescanned(self, report: RescanReport) -> None:
+        for path in report.linked:
+            self._linked_folder(path)
         record = {
             "reason": report.reason,
             "root": report.root,

@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .discover import SIDECAR_SUFFIXES, frame_ranges, is_candidate, is_sidecar, split_frame
 from .model import relative_posix
@@ -52,6 +52,8 @@ class RescanReport:
     errors: int = 0
     duration: float = 0.0
     complete: bool = True
+    #: links to folders met (never walked: the watcher does not follow links)
+    linked: list[str] = field(default_factory=list)
 
 
 class Reconciler(threading.Thread):
@@ -153,6 +155,8 @@ class Reconciler(threading.Thread):
                         stack.append(entry.path)
                         continue
                     if not entry.is_file():
+                        if entry.is_symlink() and entry.is_dir():
+                            rep.linked.append(entry.path)  # a linked folder: not watched
                         continue
                     sidecar = is_sidecar(name)
                     if not sidecar and not is_candidate(name, self.policy):
