@@ -804,3 +804,22 @@ def test_a_linked_folder_outside_the_watched_folders_is_said_not_watched(tmp_pat
     assert said[0]["details"]["path"] == str(root / "comp" / "plates")
     assert said[0]["details"]["target"] == os.path.realpath(share)
     assert "not audited" in said[0]["message"]
+
+
+def test_a_link_to_a_folder_made_while_watching_is_said_at_once(tmp_path: Path) -> None:
+    """A link to a folder outside the watched folders, made while the watcher runs (no
+    periodic reconcile here), is named at once, as the start-up reconcile names one."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    share = tmp_path / "share"
+    share.mkdir()
+    with InProcessWatcher(root):
+        (root / "comp" / "latest").symlink_to(share)
+        said = wait_for(
+            lambda: [
+                e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"
+            ],
+            what="the linked-folder error",
+        )
+    assert [e["details"]["path"] for e in said] == [str(root / "comp" / "latest")]
+    assert said[0]["details"]["target"] == os.path.realpath(share)

@@ -144,6 +144,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
         self._said_not_a_file: set[tuple[str, int, int]] = set()
         self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once
+        self._said_linked_lock = threading.Lock()  # (the scheduler and the reconciler say it)
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -373,6 +374,9 @@ class Watcher(AssetGrouping, RootSupervisor):
         elif is_candidate(name, self.policy):
             kind, key = "asset", _key_for(path)
         else:
+            linked = not scan and not name.startswith(".") and os.path.islink(path)
+            if linked and os.path.isdir(path):  # a link to a folder made while watching
+                self._linked_folder(path)
             return  # temporary names and non-media files are never assets
         if len(self.pending) >= self.options.max_pending:
             self.intake.spilled.set()
@@ -613,19 +617,21 @@ class Watcher(AssetGrouping, RootSupervisor):
             r.cookie_seen.add(name)
 
     def _linked_folder(self, path: str) -> None:
-        """A link to a folder under a watched root, met by a reconcile walk: never walked
-        nor watched (inotify does not follow links, nor does the watcher), so what is
-        written there is not audited here. Never in silence: unless its target is inside a
-        watched root (watched through its real path), a ``watch.error`` (reason
-        ``linked-folder``) names the link and its target, once per link and target."""
+        """A link to a folder under a watched root, met by a reconcile walk or made while
+        watching: never walked nor watched (inotify does not follow links, nor does the
+        watcher), so what is written there is not audited here. Never in silence: unless
+        its target is inside a watched root (watched through its real path), a
+        ``watch.error`` (reason ``linked-folder``) names the link and its target, once per
+        link and target."""
         target = os.path.realpath(path)
         for root in self.roots:
             real = os.path.realpath(root)
             if target == real or target.startswith(real.rstrip(os.sep) + os.sep):
                 return
-        if (path, target) in self._said_linked:
-            return
-        self._said_linked.add((path, target))
+        with self._said_linked_lock:
+            if (path, target) in self._said_linked:
+                return
+            self._said_linked.add((path, target))
         self._emit(
             "watch.error",
             message=(
