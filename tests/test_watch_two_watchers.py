@@ -10,20 +10,16 @@ live process holds it: exactly one of them audits each version.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
 from _watch_harness import (
     WatchProcess,
     audited,
-    events,
-    exr_bytes,
     make_show,
     quiet,
     run_writer,
     wait_audited,
-    wait_for,
     writer_burst,
 )
 
@@ -79,78 +75,7 @@ def test_a_claim_of_a_live_process_holds_and_one_of_a_dead_process_is_taken_over
     # the live claim holds (not audited here, not recovered at start); the dead one is taken
     assert mine.begin_audits([intent("live"), intent("dead")]) == {"dead"}
     assert mine.intents() == ["dead"]
-    # what a watcher that dropped an audit for a claim looks at again: done, held by a live one
-    assert mine.claims(["live", "dead", "unknown"]) == (set(), {"live"})
     mine.finish_audits([("dead", "pass", mine.files_of("dead"))])
-    assert mine.claims(["live", "dead"]) == ({"dead"}, {"live"})
     assert mine.begin_audits([intent("dead")]) == set()  # audited: never again
     other.close()
     mine.close()
-
-
-# An audit that sleeps while the flag file is there (the first one only).
-SLOW_HOOK = (
-    "import os\n"
-    "import time\n"
-    "from pathlib import Path\n\n"
-    "@hookimpl\n"
-    "def clearance_check_asset(asset, record, stage, policy):\n"
-    "    base = Path(str(policy.root)).parent\n"
-    "    try:\n"
-    "        os.rename(base / 'slow', base / 'slow.taken')\n"
-    "    except OSError:\n"
-    "        return []\n"
-    "    (base / 'sleeping').write_text(str(os.getpid()))\n"
-    "    time.sleep(120)\n"
-    "    return []\n"
-)
-
-# A watcher that audits in its own thread (no audit processes), so that it claims an audit
-# (the ledger's intent) before the engine runs its checkers, as with one CPU.
-IN_THREAD_WATCHER = (
-    "import sys, time\n"
-    "from pathlib import Path\n"
-    "from _watch_harness import InProcessWatcher\n"
-    "with InProcessWatcher(Path(sys.argv[1]), audit_processes=0):\n"
-    "    time.sleep(600)\n"
-)
-
-
-def test_an_audit_left_to_a_watcher_that_dies_is_taken_over_by_the_other_at_once(
-    tmp_path: Path,
-) -> None:
-    """One watcher claims the audit of a file and is killed (``kill -9``) in the middle of
-    it; another watcher on the same folder, which dropped that audit for the live claim,
-    audits it within seconds. (Before, it waited for its next reconcile, ``--rescan``,
-    10 minutes by default, or a restart.)"""
-    import subprocess
-    import sys
-
-    from _watch_harness import write_file, write_hook
-
-    write_hook(tmp_path, "slow.py", SLOW_HOOK)
-    root = make_show(tmp_path, plugins=["slow.py"])
-    (root / "comp").mkdir()
-    (tmp_path / "slow").touch()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", IN_THREAD_WATCHER, str(root)], cwd=Path(__file__).parent
-    )
-    try:
-        wait_for(lambda: events(root, "watch.started"), what="the first watcher")
-        write_file(root / "comp" / "a.exr", exr_bytes())
-        sleeping = tmp_path / "sleeping"
-        wait_for(sleeping.exists, what="its audit under way")
-        assert sleeping.read_text() == str(holder.pid)
-        with WatchProcess(root) as other:
-            time.sleep(3.0)  # it has settled the file too, and dropped it for the claim
-            assert audited(root) == []
-            holder.kill()
-            holder.wait(30)
-            found = wait_audited(root, 1, timeout=60)
-            assert [e["asset"] for e in found] == ["comp/a.exr"]
-            assert other.terminate() == 0
-    finally:
-        holder.kill()
-        holder.wait(30)
-    ids = Counter(e["details"]["watch"]["audit_id"] for e in audited(root))
-    assert list(ids.values()) == [1]

@@ -988,26 +988,6 @@ class StateStore:
                     found[row.asset] = row
         return found
 
-    def claims(self, audit_ids: Iterable[str]) -> tuple[set[str], set[str]]:
-        """Of ``audit_ids``: those audited, and those claimed (``auditing``) by a live process
-        other than this one (:func:`claim_alive`), in one query per 500. The others are not
-        in the ledger, or their claim is this process's or a dead one's."""
-        done: set[str] = set()
-        live: set[str] = set()
-        me = self.owner
-        for chunk in _chunks(list(dict.fromkeys(audit_ids))):
-            marks = ",".join("?" * len(chunk))
-            for audit_id, state, owner in self.query(
-                f"SELECT audit_id, state, owner FROM audits WHERE audit_id IN ({marks}) "
-                "AND state IN ('audited', 'auditing')",
-                chunk,
-            ):
-                if state == "audited":
-                    done.add(audit_id)
-                elif claim_alive(owner, me):
-                    live.add(audit_id)
-        return done, live
-
     def audits_by_id(self, audit_ids: Iterable[str]) -> dict[str, AuditRow]:
         """:meth:`audit` of many ids, in one query per 500."""
         found: dict[str, AuditRow] = {}

@@ -97,11 +97,6 @@ __all__ = ["WatchSession", "Job", "AuditWorker", "recover_intents", "audit_id_fo
 #: were audited (a cycle of assets made from each other that never settles stays unsure).
 MAX_LINEAGE_AUDITS = 8
 
-#: Seconds between looks at the audits this watcher left to another live process's claim
-#: (another watcher sharing the ledger): done there, they are forgotten; that process gone
-#: (``kill -9``, a crash) with the audit not done, their files are settled again here.
-HELD_RECHECK = 2.0
-
 
 class WatchSession(Session):
     """A :class:`Session` that adds the watcher's record to each ``asset.audited`` event."""
@@ -303,9 +298,6 @@ class AuditWorker(threading.Thread):
         self._went: list[str] = []
         self._went_lock = threading.Lock()
         self._gone: dict[tuple[str, str, str], float] = {}
-        #: audits another live process had claimed when this one was to do them, with their
-        #: files and when to look again (:data:`HELD_RECHECK`, :meth:`_recheck_held`)
-        self._held: dict[str, tuple[list[str], float]] = {}
         self._check_all = True  # at start: is every input waited for still to be audited?
         self._inflight: deque[_Batch] = deque()  # batches under way (run)
         self._waiting = True  # may any latest audit wait for an input? (asked at start)
@@ -348,8 +340,6 @@ class AuditWorker(threading.Thread):
             while True:
                 if self._went or self._gone:
                     self._check_lineage()
-                if self._held:
-                    self._recheck_held()
                 jobs = self._take(block=not inflight)
                 if jobs:
                     inflight.append(self._start(jobs))
@@ -369,29 +359,6 @@ class AuditWorker(threading.Thread):
         finally:
             if self.pool is not None:
                 self.pool.close(wait=self.fatal is None)
-
-    def _recheck_held(self) -> None:
-        """The audits left to another process's claim whose time to look again has come:
-        forgotten once done (or claimed by a live process afresh: that one does it);
-        still claimed by a live process, looked at again later; the claim of a process
-        that is gone, with the audit not done, its files settle again here and it is
-        audited (claimed from the dead process, as crash recovery does). Before, such an
-        audit waited for this watcher's next reconcile (``--rescan``, 10 minutes by
-        default) or a restart."""
-        now = time.monotonic()
-        due = [audit_id for audit_id, (_, at) in self._held.items() if at <= now]
-        if not due:
-            return
-        done, live = self.state.claims(due)
-        for audit_id in due:
-            files = self._held.pop(audit_id)[0]
-            if audit_id in done:
-                continue
-            if audit_id in live:
-                self._held[audit_id] = (files, now + HELD_RECHECK)
-                continue
-            for path in files:
-                self.requeue(path)
 
     def _take(self, *, block: bool) -> list[Job]:
         """The jobs waiting now, oldest first, up to ``batch_size`` (at least one if ``block``)."""
@@ -728,13 +695,9 @@ class AuditWorker(threading.Thread):
         claimed = self.state.begin_audits([self._intent(item) for item in items])  # one commit
         if len(claimed) < len(items):
             # another watcher sharing the ledger audited these versions, or is auditing them:
-            # once is all the audit log and the ledger may hold. Should it die before its
-            # audit is done, its claim is taken over here (_recheck_held)
+            # once is all the audit log and the ledger may hold (its crash leaves a claim
+            # that the next reconcile here, or its restart, takes over)
             self.skipped += len(items) - len(claimed)
-            again = time.monotonic() + HELD_RECHECK
-            for item in items:
-                if item.audit_id not in claimed:
-                    self._held[item.audit_id] = (list(item.job.files), again)
             items = [item for item in items if item.audit_id in claimed]
         if any(item.reply is None for item in items):
             flush_plugins(self.session)  # audited here: see what audit processes recorded
