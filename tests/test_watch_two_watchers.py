@@ -10,16 +10,24 @@ live process holds it: exactly one of them audits each version.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 from _watch_harness import (
     WatchProcess,
     audited,
+    events,
+    exr_bytes,
+    ledger,
     make_show,
     quiet,
     run_writer,
     wait_audited,
+    wait_for,
+    write_file,
     writer_burst,
 )
 
@@ -79,3 +87,67 @@ def test_a_claim_of_a_live_process_holds_and_one_of_a_dead_process_is_taken_over
     assert mine.begin_audits([intent("dead")]) == set()  # audited: never again
     other.close()
     mine.close()
+
+
+# A watcher that audits in its own thread and dies (is killed) after its batch's events are
+# durable in the log, before the ledger records the audit as finished.
+DIES_BEFORE_FINISH = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from clearance import watch_audit\n"
+    "finish = watch_audit.AuditWorker._finish\n"
+    "def _finish(self, *args, **kwargs):\n"
+    "    Path(sys.argv[2]).write_text('written')\n"
+    "    time.sleep(120)\n"
+    "    return finish(self, *args, **kwargs)\n"
+    "watch_audit.AuditWorker._finish = _finish\n"
+    "from _watch_harness import InProcessWatcher\n"
+    "with InProcessWatcher(Path(sys.argv[1]), audit_processes=0):\n"
+    "    time.sleep(600)\n"
+)
+
+
+def test_a_dead_watchers_claim_whose_events_are_written_is_not_audited_twice(
+    tmp_path: Path,
+) -> None:
+    """A watcher killed after writing an audit's events, before recording it as finished,
+    leaves its claim; the other watcher's reconcile takes the claim over. The events are in
+    the log: the ledger is finished from them, as crash recovery at start-up does, and the
+    audit is not written again. (Before, the other watcher audited it again: one audit id,
+    twice in the log.)"""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    written = tmp_path / "written"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", DIES_BEFORE_FINISH, str(root), str(written)],
+        cwd=Path(__file__).parent,
+    )
+    try:
+        wait_for(lambda: events(root, "watch.started"), what="the first watcher")
+        write_file(root / "comp" / "a.exr", exr_bytes())
+        wait_for(written.exists, what="its events written")
+        assert len(audited(root)) == 1
+        with WatchProcess(root, "--rescan", "1") as other:
+            time.sleep(2.0)  # its reconcile found the version claimed by a live watcher
+            holder.kill()
+            holder.wait(30)
+            wait_for(
+                lambda: _states(root) == ["audited"] or len(audited(root)) > 1,
+                what="the claim taken over",
+            )
+            quiet(root, 2.5)  # more reconciles: nothing more to audit
+            assert other.terminate() == 0
+    finally:
+        holder.kill()
+        holder.wait(30)
+    ids = Counter(e["details"]["watch"]["audit_id"] for e in audited(root))
+    assert list(ids.values()) == [1], ids
+    assert _states(root) == ["audited"]
+
+
+def _states(root: Path) -> list[str]:
+    store = ledger(root)
+    try:
+        return [state for (state,) in store.query("SELECT state FROM audits")]
+    finally:
+        store.close()

@@ -714,12 +714,19 @@ class StateStore:
             ]
         )
 
-    def begin_audits(self, intents: Sequence[AuditIntent]) -> set[str]:
+    def begin_audits(
+        self, intents: Sequence[AuditIntent], *, taken: set[str] | None = None
+    ) -> set[str]:
         """:meth:`begin_audit` for many audits: three statements for all of them. Returns the
         ids *claimed*: an audit that another process sharing the ledger has finished, or is
         doing (its claim held by a live process), is not, and must not be audited here. The
         check and the claim are one write transaction, which SQLite serialises across
-        processes: of two watchers that decided to audit one version, exactly one claims it."""
+        processes: of two watchers that decided to audit one version, exactly one claims it.
+
+        ``taken`` (if given) receives the claimed ids that were another process's claim,
+        one that is gone (or of an older Clearance, without an owner): that process may have
+        written the audit's events before it died, so the caller looks in the audit log
+        before auditing them again, as crash recovery does."""
         now = time.time()
         me = self.owner
         with self.transaction() as db:
@@ -734,6 +741,8 @@ class StateStore:
                 ).fetchall():
                     if state == "audited" or claim_alive(owner, me):
                         held.add(audit_id)
+                    elif taken is not None and owner != me:
+                        taken.add(audit_id)
             intents = [i for i in intents if i.audit_id not in held]
             db.executemany(
                 "INSERT INTO audits (audit_id, asset, stage, state, reason, pairing, sidecar, "

@@ -360,6 +360,17 @@ class AuditWorker(threading.Thread):
             if self.pool is not None:
                 self.pool.close(wait=self.fatal is None)
 
+    def _recover_taken(self, taken: set[str]) -> set[str]:
+        """Of ``taken`` (claims taken over from a process that is gone), those whose
+        ``asset.audited`` is in the audit log: marked audited with the outcome written, as
+        :func:`recover_intents` does at start-up. Reads the whole log, which happens only
+        when another watcher died in the middle of an audit."""
+        log = self.session._log.path if self.session._sink is not None else None
+        found = logged_outcomes(log, taken) if log is not None else {}
+        for audit_id, outcome in found.items():
+            self.state.finish_audit(audit_id, outcome=outcome, files=self.state.files_of(audit_id))
+        return set(found)
+
     def _take(self, *, block: bool) -> list[Job]:
         """The jobs waiting now, oldest first, up to ``batch_size`` (at least one if ``block``)."""
         batch: list[Job] = []
@@ -692,7 +703,14 @@ class AuditWorker(threading.Thread):
                 item.manifest, item.manifest_fp = manifest_before_audit(item.asset)
             if item.reply is None or not all(isinstance(e, bytes) for e in item.reply.events):
                 item.manifest_read = manifest_read(item.asset, item.manifest)  # for details()
-        claimed = self.state.begin_audits([self._intent(item) for item in items])  # one commit
+        taken: set[str] = set()
+        claimed = self.state.begin_audits(
+            [self._intent(item) for item in items], taken=taken
+        )  # one commit
+        if taken:
+            # claims of a watcher that is gone: it may have written their events before it
+            # died; those found in the log are finished as written, never audited twice
+            claimed -= self._recover_taken(taken)
         if len(claimed) < len(items):
             # another watcher sharing the ledger audited these versions, or is auditing them:
             # once is all the audit log and the ledger may hold (its crash leaves a claim
@@ -1063,6 +1081,32 @@ def _log_files(log: Path) -> list[Path]:
     return files
 
 
+def logged_outcomes(log: str | os.PathLike[str], ids: set[str]) -> dict[str, str | None]:
+    """The outcome of each audit of ``ids`` whose ``asset.audited`` event is in the audit log
+    ``log`` (and its rotated files), by audit id; a line that is not an event is passed over
+    (``verify`` names it)."""
+    found: dict[str, str | None] = {}
+    for file in _log_files(Path(log)):
+        try:
+            with open(file, "rb") as f:
+                for line in f:
+                    if b'"asset.audited"' not in line or b"audit_id" not in line:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except NOT_JSON:  # not an event (verify names it): never a crash
+                        continue
+                    details = event.get("details") if isinstance(event, dict) else None
+                    watch = details.get("watch") if isinstance(details, dict) else None
+                    audit_id = watch.get("audit_id") if isinstance(watch, dict) else None
+                    if isinstance(audit_id, str) and audit_id in ids:
+                        outcome = event.get("outcome")
+                        found[audit_id] = outcome if isinstance(outcome, str) else None
+        except OSError:
+            continue
+    return found
+
+
 def recover_intents(state: StateStore, log: Path | None) -> tuple[int, int]:
     """Settle audits that were started but not recorded as finished (a crash in between).
 
@@ -1071,26 +1115,7 @@ def recover_intents(state: StateStore, log: Path | None) -> tuple[int, int]:
     ids = set(state.intents())
     if not ids:
         return 0, 0
-    found: dict[str, str | None] = {}
-    if log is not None:
-        for file in _log_files(Path(log)):
-            try:
-                with open(file, "rb") as f:
-                    for line in f:
-                        if b'"asset.audited"' not in line or b"audit_id" not in line:
-                            continue
-                        try:
-                            event = json.loads(line)
-                        except NOT_JSON:  # not an event (verify names it): never a crash
-                            continue
-                        details = event.get("details") if isinstance(event, dict) else None
-                        watch = details.get("watch") if isinstance(details, dict) else None
-                        audit_id = watch.get("audit_id") if isinstance(watch, dict) else None
-                        if isinstance(audit_id, str) and audit_id in ids:
-                            outcome = event.get("outcome")
-                            found[audit_id] = outcome if isinstance(outcome, str) else None
-            except OSError:
-                continue
+    found = logged_outcomes(log, ids) if log is not None else {}
     for audit_id in ids:
         if audit_id in found:
             state.finish_audit(audit_id, outcome=found[audit_id], files=state.files_of(audit_id))
