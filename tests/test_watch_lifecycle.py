@@ -823,3 +823,20 @@ def test_a_link_to_a_folder_made_while_watching_is_said_at_once(tmp_path: Path) 
         )
     assert [e["details"]["path"] for e in said] == [str(root / "comp" / "latest")]
     assert said[0]["details"]["target"] == os.path.realpath(share)
+
+
+def test_a_linked_folder_under_a_polled_root_is_not_said_unwatched(tmp_path: Path) -> None:
+    """The polling backend follows links to folders: a linked folder there is walked, so no
+    ``linked-folder`` error says otherwise."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    share = tmp_path / "share"
+    share.mkdir()
+    (root / "comp" / "plates").symlink_to(share)
+    with InProcessWatcher(root, polling=True, rescan_interval=0.5):
+        time.sleep(1.5)  # the start-up reconcile and a few periodic ones
+        (root / "comp" / "latest").symlink_to(share)
+        time.sleep(1.5)
+    reasons = [e["details"]["reason"] for e in events(root, "watch.error")]
+    assert "linked-folder" not in reasons
+    assert len(events(root, "watch.rescan")) >= 2

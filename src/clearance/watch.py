@@ -374,9 +374,11 @@ class Watcher(AssetGrouping, RootSupervisor):
         elif is_candidate(name, self.policy):
             kind, key = "asset", _key_for(path)
         else:
-            linked = not scan and not name.startswith(".") and os.path.islink(path)
-            if linked and os.path.isdir(path):  # a link to a folder made while watching
-                self._linked_folder(path)
+            if not scan and not name.startswith(".") and os.path.islink(path):
+                # a link made while watching, perhaps to a folder: its folder's walk says so
+                # (_linked_folder); following it here could hang on a share that is down
+                assert self.reconciler is not None
+                self.reconciler.request(root, os.path.dirname(path), "folder-event")
             return  # temporary names and non-media files are never assets
         if len(self.pending) >= self.options.max_pending:
             self.intake.spilled.set()
@@ -616,13 +618,17 @@ class Watcher(AssetGrouping, RootSupervisor):
         if r is not None:
             r.cookie_seen.add(name)
 
-    def _linked_folder(self, path: str) -> None:
-        """A link to a folder under a watched root, met by a reconcile walk or made while
-        watching: never walked nor watched (inotify does not follow links, nor does the
-        watcher), so what is written there is not audited here. Never in silence: unless
-        its target is inside a watched root (watched through its real path), a
-        ``watch.error`` (reason ``linked-folder``) names the link and its target, once per
-        link and target."""
+    def _linked_folder(self, path: str, root: str) -> None:
+        """A link to a folder under the watched ``root``, met by a reconcile walk (at
+        start-up, periodically, or of its folder when a link is made there): inotify does
+        not follow links, nor does the watcher, so what is written there is not audited
+        here. Never in silence: unless its target is inside a watched root (watched through
+        its real path), a ``watch.error`` (reason ``linked-folder``) names the link and its
+        target, once per link and target. (A root watched by polling follows links: nothing
+        to say.)"""
+        watched = self.roots.get(root)
+        if watched is not None and watched.backend == "polling":
+            return
         target = os.path.realpath(path)
         for root in self.roots:
             real = os.path.realpath(root)
@@ -644,7 +650,7 @@ class Watcher(AssetGrouping, RootSupervisor):
 
     def _rescanned(self, report: RescanReport) -> None:
         for path in report.linked:
-            self._linked_folder(path)
+            self._linked_folder(path, report.root)
         record = {
             "reason": report.reason,
             "root": report.root,

@@ -355,7 +355,6 @@ def _direct_observer() -> type[Any] | None:
         callable(getattr(InotifyEmitter, "get_event_mask_from_filter", None))
         and callable(getattr(InotifyEmitter, "queue_event", None))
         and Observer is InotifyObserver
-        and getattr(InotifyObserver(), "_emitter_class", None) is InotifyEmitter
     )
     if not needs:
         return None
@@ -378,7 +377,8 @@ def _direct_observer() -> type[Any] | None:
     class DirectInotifyObserver(InotifyObserver):  # type: ignore[misc,valid-type]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._emitter_class = DirectInotifyEmitter
+            if getattr(self, "_emitter_class", None) is InotifyEmitter:  # else: watchdog's way
+                self._emitter_class = DirectInotifyEmitter
 
         def schedule(  # type: ignore[override]
             self,
