@@ -143,8 +143,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.pending: dict[str, _Pending] = {}
         #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
         self._said_not_a_file: set[tuple[str, int, int]] = set()
-        self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once
-        self._said_linked_lock = threading.Lock()  # (the scheduler and the reconciler say it)
+        self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once (reconciler)
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -634,10 +633,9 @@ class Watcher(AssetGrouping, RootSupervisor):
             real = os.path.realpath(root)
             if target == real or target.startswith(real.rstrip(os.sep) + os.sep):
                 return
-        with self._said_linked_lock:
-            if (path, target) in self._said_linked:
-                return
-            self._said_linked.add((path, target))
+        if (path, target) in self._said_linked:
+            return
+        self._said_linked.add((path, target))
         self._emit(
             "watch.error",
             message=(

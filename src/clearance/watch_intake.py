@@ -3,10 +3,11 @@
 The handler runs in a watchdog thread: the inotify emitter's own (see :func:`make_observer`),
 or the observer's dispatcher thread (polling, or a watchdog whose internals are not the ones
 this was written for). An exception there kills that thread silently, and slow work there
-starves the inotify reader until the kernel queue overflows (WATCH.md EXP-1/EXP-2). So :class:`HintHandler` only normalises an event into paths and
-``put_nowait``\\s them; it never raises. When the queue is full the hint is dropped and
-:attr:`Intake.spilled` is set: the watcher answers with a rescan ("spill to rescan"), so
-memory stays bounded and nothing is lost.
+starves the inotify reader until the kernel queue overflows (WATCH.md EXP-1/EXP-2). So
+:class:`HintHandler` only normalises an event into paths and ``put_nowait``\\s them; it
+never raises. When the queue is full the hint is dropped and :attr:`Intake.spilled` is set:
+the watcher answers with a rescan ("spill to rescan"), so memory stays bounded and nothing
+is lost.
 
 No ignore patterns are applied here (watchdog's ``IgnorePolicy.ANY`` drops ``x.tmp → x``
 renames entirely); classification is the watcher's job.
