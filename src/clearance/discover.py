@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path, PurePosixPath
 
+from ._paths import given_path, located
 from .model import Asset, FrameFiles, printable, relative_posix
 from .policy import Policy
 
@@ -721,8 +722,9 @@ def discover(
             return "not audited"
         return "not read" if is_sidecar(name) else ""
 
+    memo: dict[str, str] = {}
     for raw in paths or [root]:
-        top = Path(raw).resolve()
+        top = located(given_path(raw), root, memo)  # through a stage folder's link: in the show
         problem = not_a_file(top)
         if not problem:
             loose.append(top)
@@ -762,7 +764,8 @@ def whole_stages(
     def covered(target: Path) -> bool:
         return any(target == top or top in target.parents for top in walked)
 
-    failed = [Path(path).resolve() for path, _reason in errors]
+    memo: dict[str, str] = {}
+    failed = [located(given_path(path), root, memo) for path, _reason in errors]
     whole = set()
     for name in stages:
         targets = [_fixed_part(root, folder) for folder in policy.stage(name).paths] or [root]
@@ -775,15 +778,15 @@ def whole_stages(
 
 def _fixed_part(root: Path, folder: str) -> Path:
     """The folder a stage's ``paths`` entry names, up to its first glob (``shots/*/comp``:
-    ``shots``; everything it matches is under it), resolved as the folders walked are (a
-    walk does not follow a link to a folder: a stage folder that is one is covered only by
-    walking it)."""
+    ``shots``; everything it matches is under it), named as the folders walked are
+    (:func:`~clearance._paths.located`: a link to a folder outside the root under its own
+    name, as a walk of the root goes through it)."""
     fixed = []
     for part in PurePosixPath(folder.strip("/")).parts:
         if any(ch in part for ch in "*?["):
             break
         fixed.append(part)
-    return root.joinpath(*fixed).resolve()
+    return located(root.joinpath(*fixed), root)
 
 
 def _walked(folder: Path, names: list[str], policy: Policy) -> list[Asset]:
@@ -846,8 +849,9 @@ def _from_files(
                 names = listed[folder] = exc
         return names
 
+    memo: dict[str, str] = {}
     for raw in files:
-        path = Path(raw).resolve()
+        path = located(given_path(raw), policy.root, memo)
         problem = not_a_file(path)
         if problem:
             if problem == "is a folder":

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
+from ._paths import given_path
 from ._resources import data_file, schema
 from ._yaml import (
     FIELD_NAME,
@@ -580,32 +581,40 @@ class Policy:
 
 
 def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
-    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir).
+    """The nearest ``clearance.yaml`` in the first path or its parents (as pytest's rootdir),
+    the folders it was given through first (:func:`~clearance._paths.given_path`), then
+    those of its real path.
 
     :raises ConfigError: the nearest one is there but is not a file (a folder, or a symbolic
         link to a share that is not mounted), or a folder on the way cannot be searched (so
         whether it is there is unknown): the built-in default policy must not silently stand
         in for the show's.
     """
-    for raw in paths[:1] or [Path.cwd()]:
-        start = Path(raw).resolve()
-        candidate = start.parent / CONFIG_NAME  # where a start that cannot be looked at is
-        try:
-            if start.is_file() or not start.exists():
-                start = start.parent
-            for folder in (start, *start.parents):
-                candidate = folder / CONFIG_NAME
-                if candidate.is_file():
-                    return candidate
-                if os.path.lexists(candidate):
-                    raise ConfigError(candidate, "", f"the configuration {_not_a_file(candidate)}")
-        except OSError as exc:  # a folder that cannot be searched (no x permission)
-            raise ConfigError(
-                candidate,
-                "",
-                f"cannot tell whether the configuration is there: {exc.strerror or exc} "
-                "(give it with --config)",
-            ) from None
+    for raw in paths[:1] or ["."]:
+        # the folders the path was given through first (a stage folder that is a link to
+        # another share is in the show), then those its target is in
+        given = given_path(raw)
+        real = Path(raw).resolve()
+        for start in (given, real) if real != given else (given,):
+            candidate = start.parent / CONFIG_NAME  # where a start that cannot be looked at is
+            try:
+                if start.is_file() or not start.exists():
+                    start = start.parent
+                for folder in (start, *start.parents):
+                    candidate = folder / CONFIG_NAME
+                    if candidate.is_file():  # its folder is the root (not a link's target's)
+                        return folder.resolve() / CONFIG_NAME
+                    if os.path.lexists(candidate):
+                        raise ConfigError(
+                            candidate, "", f"the configuration {_not_a_file(candidate)}"
+                        )
+            except OSError as exc:  # a folder that cannot be searched (no x permission)
+                raise ConfigError(
+                    candidate,
+                    "",
+                    f"cannot tell whether the configuration is there: {exc.strerror or exc} "
+                    "(give it with --config)",
+                ) from None
     return None
 
 
