@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -437,7 +437,8 @@ class InProcessWatcher:
 class WatchProcess:
     """``clearance watch`` through the real CLI in a subprocess."""
 
-    def __init__(self, root: Path, *args: str) -> None:
+    def __init__(self, root: Path, *args: str, paths: Sequence[Path] = ()) -> None:
+        """Watch ``paths`` (default: the show ``root``, whose log is read)."""
         self.root = root
         defaults = [
             "--settle",
@@ -453,7 +454,8 @@ class WatchProcess:
             "--stats",
             "0",
         ]
-        self.cmd = [sys.executable, "-m", "clearance", "watch", str(root), *defaults, *args]
+        watched = [str(p) for p in paths] or [str(root)]
+        self.cmd = [sys.executable, "-m", "clearance", "watch", *watched, *defaults, *args]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WatchProcess:

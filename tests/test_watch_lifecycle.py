@@ -777,20 +777,79 @@ def test_a_fatal_error_the_log_cannot_record_is_counted_in_the_summary(tmp_path:
     assert "1 watch.error(s)" in stderr and "not in the audit log" in stderr
 
 
-def test_a_linked_folder_outside_the_watched_folders_is_said_not_watched(tmp_path: Path) -> None:
-    """inotify does not follow a link to a folder (``plates -> /mnt/share/plates``), nor does
-    the watcher: files written there are not audited. Never in silence: the start-up
-    reconcile names the link and its target in one ``watch.error`` (reason
-    ``linked-folder``), and says it once however often it walks the folder; a link whose
-    target is inside the watched folder (watched through its real path) is not reported."""
+def test_a_linked_folder_outside_the_watched_folders_is_watched_under_its_name(
+    tmp_path: Path,
+) -> None:
+    """inotify does not follow a link to a folder (``plates -> /mnt/share/plates``): the
+    watcher watches its target as a root of its own, named by the link, as a scan of the
+    show names it. What is there at start-up and what is written there later are audited
+    once each, in the link's stage; a link into the watched folder (watched through its
+    real path) and a dangling one add nothing, and nothing is reported."""
     root = make_show(tmp_path)
     (root / "comp").mkdir()
     share = tmp_path / "share" / "plates"
     share.mkdir(parents=True)
+    write_file(share / "a.exr.genai.yaml", SIDECAR.encode())
+    write_file(share / "a.exr", exr_bytes())
     (root / "comp" / "plates").symlink_to(share)
     (root / "renders").mkdir()
     (root / "comp" / "renders_here").symlink_to(root / "renders")  # inside: watched anyway
     (root / "comp" / "dangling").symlink_to(tmp_path / "nowhere")
+    with InProcessWatcher(root, rescan_interval=0.5):
+        wait_audited(root, 1)
+        write_file(share / "b.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "b.exr", exr_bytes(seed=1), tmp="b.exr.tmp")
+        write_file(root / "renders" / "c.exr.genai.yaml", SIDECAR.encode())
+        write_file(root / "renders" / "c.exr", exr_bytes(seed=2))
+        wait_audited(root, 3)
+        quiet(root, 1.5)  # a few periodic reconciles more: nothing twice
+    assert_once(root, ["comp/plates/a.exr", "comp/plates/b.exr", "renders/c.exr"])
+    assert {e["asset"]: e["stage"] for e in audited(root)}["comp/plates/b.exr"] == "comp"
+    reasons = [e["details"]["reason"] for e in events(root, "watch.error")]
+    assert "linked-folder" not in reasons
+    rescans = [e["details"] for e in events(root, "watch.rescan")]
+    assert [r["root"] for r in rescans if r["reason"] == "linked-folder"] == [
+        str(root / "comp" / "plates")
+    ]
+
+
+def linked_walks(root: Path) -> list[dict[str, object]]:
+    return [e for e in events(root, "watch.rescan") if e["details"]["reason"] == "linked-folder"]
+
+
+def test_a_link_to_a_folder_made_while_watching_is_watched_and_forgotten_when_removed(
+    tmp_path: Path,
+) -> None:
+    """A link to a folder outside the watched folders, made while the watcher runs (no
+    periodic reconcile here), is watched at once; once the link is removed, what is written
+    in its target is not the show's any more and is not audited."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    share = tmp_path / "share"
+    share.mkdir()
+    with InProcessWatcher(root):
+        (root / "comp" / "latest").symlink_to(share)
+        wait_for(lambda: linked_walks(root), what="the linked folder's first walk")
+        write_file(share / "a.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "a.exr", exr_bytes())
+        wait_audited(root, 1)
+        (root / "comp" / "latest").unlink()
+        wait_for(
+            lambda: len(linked_walks(root)) >= 2, what="the folder the link was in walked again"
+        )
+        write_file(share / "b.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "b.exr", exr_bytes(seed=1))
+        quiet(root, 1.5)
+    assert_once(root, ["comp/latest/a.exr"])
+
+
+def test_a_link_to_a_folder_holding_the_show_is_said_not_watched(tmp_path: Path) -> None:
+    """A link to the show's parent (or to ``/``) would watch the show a second time: it is
+    not watched, and one ``watch.error`` (reason ``linked-folder``) names the link and its
+    target, however often the folder is walked."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    (root / "comp" / "up").symlink_to(tmp_path)
     with InProcessWatcher(root, rescan_interval=0.5):
         wait_for(
             lambda: [
@@ -801,28 +860,41 @@ def test_a_linked_folder_outside_the_watched_folders_is_said_not_watched(tmp_pat
         time.sleep(1.5)  # a few periodic reconciles more: said once
     said = [e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"]
     assert len(said) == 1, said
-    assert said[0]["details"]["path"] == str(root / "comp" / "plates")
-    assert said[0]["details"]["target"] == os.path.realpath(share)
+    assert said[0]["details"]["path"] == str(root / "comp" / "up")
+    assert said[0]["details"]["target"] == os.path.realpath(tmp_path)
     assert "not audited" in said[0]["message"]
 
 
-def test_a_link_to_a_folder_made_while_watching_is_said_at_once(tmp_path: Path) -> None:
-    """A link to a folder outside the watched folders, made while the watcher runs (no
-    periodic reconcile here), is named at once, as the start-up reconcile names one."""
+def test_a_stage_folder_given_through_its_link_is_watched_under_the_links_name(
+    tmp_path: Path,
+) -> None:
+    """``clearance watch comp`` where ``comp -> /mnt/fast/show01/comp``: the show's
+    configuration and log, the files named ``comp/...`` in stage comp (they were named by
+    their path on the share, in no stage), live and at start-up; and given beside the show
+    itself (``watch . comp``), each file is audited once."""
     root = make_show(tmp_path)
-    (root / "comp").mkdir()
-    share = tmp_path / "share"
-    share.mkdir()
-    with InProcessWatcher(root):
-        (root / "comp" / "latest").symlink_to(share)
-        said = wait_for(
-            lambda: [
-                e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"
-            ],
-            what="the linked-folder error",
-        )
-    assert [e["details"]["path"] for e in said] == [str(root / "comp" / "latest")]
-    assert said[0]["details"]["target"] == os.path.realpath(share)
+    share = tmp_path / "fast" / "comp"
+    share.mkdir(parents=True)
+    (root / "comp").symlink_to(share)
+    write_file(share / "a.exr.genai.yaml", SIDECAR.encode())
+    write_file(share / "a.exr", exr_bytes())
+    with WatchProcess(root, paths=[root / "comp"]).start() as watcher:
+        wait_audited(root, 1)
+        write_file(share / "b.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "b.exr", exr_bytes(seed=1))
+        wait_audited(root, 2)
+        assert watcher.terminate() == 0
+    assert {(e["stage"], e["asset"]) for e in audited(root)} == {
+        ("comp", "comp/a.exr"),
+        ("comp", "comp/b.exr"),
+    }
+    assert not (share / ".clearance").exists()
+    with InProcessWatcher(root, paths=[root, root / "comp"]):
+        write_file(share / "c.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "c.exr", exr_bytes(seed=2))
+        wait_audited(root, 3)
+        quiet(root, 1.0)
+    assert_once(root, ["comp/a.exr", "comp/b.exr", "comp/c.exr"])
 
 
 def test_a_linked_folder_under_a_polled_root_is_not_said_unwatched(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from typing import Any
 
 from watchdog.events import FileSystemEvent
 
+from ._paths import given_path, located
 from .discover import in_hidden_folder, is_candidate, is_sidecar, special_file
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
@@ -134,7 +135,12 @@ class Watcher(AssetGrouping, RootSupervisor):
     ) -> None:
         self.policy = policy
         self.options = options or WatchOptions()
-        self.paths = [os.path.realpath(p) for p in (paths or [str(policy.root)])]
+        # each folder named as a scan of the root names it: a stage folder given through its
+        # link to another share keeps the link's name (its files are in the show, in their
+        # stage); the observer watches the link's target (watch_supervisor)
+        self.paths = [
+            os.fspath(located(given_path(p), policy.root)) for p in (paths or [str(policy.root)])
+        ]
         self.fs = fs or FileSystem()
         self.event_hook = event_hook
         self._session = session
@@ -144,6 +150,10 @@ class Watcher(AssetGrouping, RootSupervisor):
         #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
         self._said_not_a_file: set[tuple[str, int, int]] = set()
         self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once (reconciler)
+        #: links to folders the reconciler found, for the scheduler to watch
+        self._links_found: queue.SimpleQueue[str] = queue.SimpleQueue()
+        #: the linked folders watched as roots of their own: link → what it said when started
+        self._linked_roots: dict[str, str] = {}
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -158,6 +168,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
         self.roots: dict[str, _Root] = {}
+        self._deepest_first: list[str] = []  # the roots, longest path first
         self._stop = threading.Event()
         self.started = threading.Event()
         self.overflows = 0
@@ -178,6 +189,16 @@ class Watcher(AssetGrouping, RootSupervisor):
     def stop(self) -> None:
         """Ask :meth:`run` to stop intake, drain in-flight audits and return (thread-safe)."""
         self._stop.set()
+
+    def _new_root(self, path: str) -> _Root:
+        """A root to watch at ``path``, its backend chosen from the file system its folder
+        (a link's target) is on."""
+        opts = self.options
+        fstype = filesystem_type(path, opts.mountinfo)
+        backend = backend_for(fstype, force_polling=opts.polling)
+        network = backend_for(fstype) == "polling"  # NFS/SMB/FUSE: attribute caches lie
+        settle = max(opts.settle, opts.network_settle) if network else opts.settle
+        return _Root(path, fstype, backend, settle)
 
     def settle_for(self, root: str) -> float:
         r = self.roots.get(root)
@@ -232,11 +253,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         code = 0
         try:
             for path in self.paths:
-                fstype = filesystem_type(path, opts.mountinfo)
-                backend = backend_for(fstype, force_polling=opts.polling)
-                network = backend_for(fstype) == "polling"  # NFS/SMB/FUSE: attribute caches lie
-                settle = max(opts.settle, opts.network_settle) if network else opts.settle
-                self.roots[path] = _Root(path, fstype, backend, settle)
+                self.roots[path] = self._new_root(path)
+            self._deepest_first = sorted(self.roots, key=len, reverse=True)
             worker.start()
             self.reconciler.start()
             # observers first, then the start-up scan (watchdog #1010: both orders race; the ledger dedupes)
@@ -302,6 +320,7 @@ class Watcher(AssetGrouping, RootSupervisor):
             self._tick(now)
             self._evaluate_groups(now)
             if now >= next_supervise:
+                self._watch_linked_folders()
                 self._supervise(now)
                 next_supervise = now + 0.5
             if now >= next_stats:
@@ -599,7 +618,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                 return
 
     def _root_of_or_none(self, path: str) -> str | None:
-        for root in self.roots:
+        """The deepest watched root ``path`` is in (a stage folder given through its link is
+        a root of its own inside the show's), or None."""
+        for root in self._deepest_first:
             if path == root or path.startswith(root + "/"):
                 return root
         return None
@@ -618,33 +639,79 @@ class Watcher(AssetGrouping, RootSupervisor):
             r.cookie_seen.add(name)
 
     def _linked_folder(self, path: str, root: str) -> None:
-        """A link to a folder under the watched ``root``, met by a reconcile walk (at
-        start-up, periodically, or of its folder when a link is made there): inotify does
-        not follow links, nor does the watcher, so what is written there is not audited
-        here. Never in silence: unless its target is inside a watched root (watched through
-        its real path), a ``watch.error`` (reason ``linked-folder``) names the link and its
+        """A link to a folder under the watched ``root`` (``comp -> /mnt/fast/show01/comp``),
+        met by a reconcile walk (at start-up, periodically, or of its folder when a link is
+        made there; in the reconciler's thread). inotify does not follow links: unless its
+        target is watched already (inside a watched root, or the target of a linked folder
+        watched), the scheduler watches it as a root of its own, named by the link
+        (:meth:`_watch_linked_folders`). A target that holds a watched root (a link to the
+        show's parent, to ``/``) would watch the show a second time: that one is not
+        watched, and a ``watch.error`` (reason ``linked-folder``) names the link and its
         target, once per link and target. (A root watched by polling follows links: nothing
-        to say.)"""
+        to do.)"""
         watched = self.roots.get(root)
         if watched is not None and watched.backend == "polling":
             return
         target = os.path.realpath(path)
-        for root in self.roots:
-            real = os.path.realpath(root)
-            if target == real or target.startswith(real.rstrip(os.sep) + os.sep):
-                return
+        reals = [os.path.realpath(r) for r in list(self.roots)]
+        if any(target == real or target.startswith(real.rstrip(os.sep) + os.sep) for real in reals):
+            return
+        if path in self._linked_roots:
+            return  # watched (its target changed: the scheduler is told by its own check)
+        inside = target.rstrip(os.sep) + os.sep
+        if not any(real.startswith(inside) for real in reals):
+            self._links_found.put(path)
+            return
         if (path, target) in self._said_linked:
             return
         self._said_linked.add((path, target))
         self._emit(
             "watch.error",
             message=(
-                f"{path}: a link to the folder {target}, which this watcher does not watch: "
-                f"files written there are not audited (watch {target} itself, or audit it "
-                "with clearance scan)"
+                f"{path}: a link to the folder {target}, which holds a folder this watcher "
+                f"watches: it is not watched through the link, and files written there "
+                "outside the watched folders are not audited (audit them with clearance scan)"
             ),
             details={"reason": "linked-folder", "path": path, "target": target},
         )
+
+    def _watch_linked_folders(self) -> None:
+        """In the scheduler's thread: start watching the linked folders the reconciler found
+        (a root each, named by the link, watched at its target, walked at once), and stop
+        watching one whose link was removed or now points elsewhere; a reconcile of the
+        folder the link is in then decides again what it points to."""
+        while True:
+            try:
+                path = self._links_found.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                link = os.readlink(path)
+            except OSError:
+                continue  # gone (or no longer a link) since the reconcile met it
+            if path in self.roots:
+                continue
+            root = self._new_root(path)
+            self._linked_roots[path] = link
+            self.roots[path] = root
+            self._deepest_first = sorted(self.roots, key=len, reverse=True)
+            self._start_root(root)
+            if root.state == "running":
+                self._rescan(root, "linked-folder")
+        for path, link in list(self._linked_roots.items()):
+            try:
+                if os.readlink(path) == link:  # the link itself, never its target (a share
+                    continue  # that is down would hang this thread)
+            except OSError:
+                pass  # removed, or replaced by a folder
+            root = self.roots.pop(path)
+            del self._linked_roots[path]
+            self._deepest_first = sorted(self.roots, key=len, reverse=True)
+            self._stop_root(root)
+            root.state = "stopped"
+            parent = self._root_of_or_none(os.path.dirname(path))
+            if parent is not None and self.roots[parent].state == "running":
+                self._rescan(self.roots[parent], "linked-folder", os.path.dirname(path))
 
     def _rescanned(self, report: RescanReport) -> None:
         for path in report.linked:
@@ -677,10 +744,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         self.worker.emit(event, **fields)
 
     def _root_of(self, path: str) -> str:
-        for root in self.roots:
-            if path == root or path.startswith(root + "/"):
-                return root
-        return self.paths[0]
+        root = self._root_of_or_none(path)
+        return self.paths[0] if root is None else root
 
     def _rescan(self, root: _Root, reason: str, path: str | None = None) -> None:
         assert self.reconciler is not None

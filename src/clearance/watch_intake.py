@@ -134,8 +134,13 @@ class HintHandler(FileSystemEventHandler):
         intake: Intake,
         on_cookie: Callable[[str, str], None],
         hook: Callable[[str, str, FileSystemEvent], bool] | None = None,
+        *,
+        real: str | None = None,
     ) -> None:
         self.root = root
+        #: the folder the observer watches when it is not ``root`` (a root given through a
+        #: link): its paths are named under ``root``
+        self.real = None if real is None or real == root else real
         self.backend = backend
         self.intake = intake
         self.on_cookie = on_cookie
@@ -147,6 +152,9 @@ class HintHandler(FileSystemEventHandler):
             if self.hook is not None and not self.hook(self.root, self.backend, event):
                 return  # fault injection in tests: the event is "lost"
             for path, tree in _paths(event):
+                real = self.real
+                if real is not None and (path == real or path.startswith(real + "/")):
+                    path = self.root + path[len(real) :]
                 name = path.rsplit("/", 1)[-1]
                 if name.startswith(COOKIE_PREFIX):
                     self.on_cookie(self.root, name)

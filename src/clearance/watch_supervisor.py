@@ -96,8 +96,11 @@ class RootSupervisor:
             return
         except OSError:
             return
+        # inotify watches a folder, not the link to it: a root given through a link is watched
+        # at its target, and the handler names what happens there under the root's own name
+        real = os.path.realpath(root.path) if root.backend != "polling" else root.path
         handler = HintHandler(
-            root.path, root.backend, self.intake, self._on_cookie, self.event_hook
+            root.path, root.backend, self.intake, self._on_cookie, self.event_hook, real=real
         )
         observer: BaseObserver
         try:
@@ -108,7 +111,7 @@ class RootSupervisor:
                 observer.schedule(handler, root.path, recursive=True)
             else:
                 if opts.max_watches is not None:
-                    dirs = walk_dirs(root.path)
+                    dirs = walk_dirs(real)
                     if dirs > opts.max_watches:
                         self._fallback(
                             root,
@@ -118,7 +121,7 @@ class RootSupervisor:
                         )
                         return
                 observer = make_observer()
-                observer.schedule(handler, root.path, recursive=True, event_filter=EVENT_FILTER)
+                observer.schedule(handler, real, recursive=True, event_filter=EVENT_FILTER)
             observer.start()
         except FileNotFoundError:
             root.state = "missing"
