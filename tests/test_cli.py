@@ -1530,3 +1530,24 @@ def test_a_second_signal_stops_the_report_and_says_it_is_incomplete(tmp_path: Pa
     assert "clearance: interrupted (SIGINT): the report is incomplete" in stderr
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)  # cut short, and said so: never a document that looks complete
+
+
+def test_a_final_stage_written_with_a_dot_slash_audits_its_deliverables_as_final(
+    tmp_path: Path,
+) -> None:
+    """``paths: [./delivery/]`` matched no file: a GenAI deliverable passed in stage
+    ``default`` where its stage is final (NFX-GP4 asks for written approval)."""
+    show = make_show(
+        tmp_path, stages=[{"name": "delivery", "paths": ["./delivery/"], "final": True}]
+    )
+    show.asset(
+        "delivery/sh010_v001.png",
+        sidecar=genai_sidecar(
+            output={"use": "final", "on_screen": "background", "subject": "incidental"}
+        ),
+    )
+    done = run_cli("scan", str(show.root), "--format", "json")
+    [item] = done.json()["assets"]
+    assert item["stage"] == "delivery", done.stderr
+    assert "NFX-GP4" in {f["rule"] for f in item["findings"]}
+    assert done.code == 1

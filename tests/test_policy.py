@@ -217,6 +217,40 @@ def test_stage_for_prefers_the_longest_folder(tmp_path: Path) -> None:
     assert policy.stage_for("compx/a.exr").name == "default"
 
 
+@pytest.mark.parametrize(
+    "written",
+    [
+        "./delivery/",
+        "delivery/.",
+        "delivery",
+        "comp/../delivery",
+        "ABS/delivery",
+        "d//../delivery/",
+    ],
+)
+def test_a_stage_folder_matches_however_it_is_written(tmp_path: Path, written: str) -> None:
+    """``./delivery/`` matched no file: the stage's deliverables were in stage ``default``,
+    not final."""
+    config = base_config()
+    folder = written.replace("ABS", str(tmp_path.resolve()))
+    config["stages"] = [{"name": "delivery", "paths": [folder], "final": True}]
+    policy = load_policy(write(tmp_path / "clearance.yaml", config))
+    assert policy.stage_for("delivery/sh010_v001.png").name == "delivery"
+    assert policy.stage_for("deliveryx/a.png").name == "default"
+
+
+@pytest.mark.parametrize("written", ["../elsewhere/", "/etc/", "comp/../../x"])
+def test_a_stage_folder_outside_the_configurations_folder_is_an_error(
+    tmp_path: Path, written: str
+) -> None:
+    config = base_config()
+    config["stages"] = [{"name": "comp", "paths": ["comp/", written]}]
+    with pytest.raises(ConfigError) as err:
+        load_policy(write(tmp_path / "clearance.yaml", config))
+    assert "stages[0].paths[1]" in str(err.value)
+    assert "outside the configuration's folder" in str(err.value)
+
+
 def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
     rules = {
         "NFX-T*": {"outcome": "block"},

@@ -11,6 +11,7 @@ import difflib
 import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -772,7 +773,10 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
             policy.stages.append(
                 StageConfig(
                     name=raw["name"],
-                    paths=[p.strip("/") or "." for p in raw["paths"]],
+                    paths=[
+                        _stage_folder(path, policy.root, p, f"stages[{i}].paths[{j}]")
+                        for j, p in enumerate(raw["paths"])
+                    ],
                     plugins=list(raw.get("plugins") or []),
                     final=bool(raw.get("final", False)),
                 )
@@ -794,6 +798,31 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     policy.ignore = tuple(discovery.get("ignore", ()))
     policy.settings = dict(doc.get("readers") or {})
     return policy
+
+
+def _stage_folder(config: Path, root: Path, written: str, field: str) -> str:
+    """A stage's folder as written (``comp/``, ``./delivery``, ``shots/*/comp``, an absolute
+    path inside the root) in the one form files are matched against: relative to the root,
+    ``/``-separated, with no ``.``, ``..`` or trailing ``/`` (``.`` for the root itself).
+    Written any other way, it matched no file: the stage's assets were in stage ``default``,
+    and a final stage's deliverables audited as not final."""
+    text = written.replace("\\", "/") if os.sep == "\\" else written
+    if text.startswith("/"):
+        inside = os.path.join(str(root), "")
+        real = os.path.normpath(text)
+        if real != str(root) and not real.startswith(inside):
+            real = os.path.realpath(text)  # the root named through a link (/shows -> /mnt/nas)
+        if real != str(root) and not real.startswith(inside):
+            raise ConfigError(
+                config, field, f"{written!r} is outside the configuration's folder {root}"
+            )
+        text = real[len(inside) :] if real != str(root) else "."
+    folder = posixpath.normpath(text)
+    if folder == ".." or folder.startswith("../"):
+        raise ConfigError(
+            config, field, f"{written!r} is outside the configuration's folder {root}"
+        )
+    return folder
 
 
 #: Keys of a ``rules:`` entry that every rule takes (the rest are the rule's parameters).
