@@ -1551,3 +1551,43 @@ def test_a_final_stage_written_with_a_dot_slash_audits_its_deliverables_as_final
     assert item["stage"] == "delivery", done.stderr
     assert "NFX-GP4" in {f["rule"] for f in item["findings"]}
     assert done.code == 1
+
+def test_paths_of_two_shows_are_refused_not_audited_with_the_first_shows_policy(
+    tmp_path: Path,
+) -> None:
+    """``scan showA showB/delivery/x.png`` audited showB's deliverable with showA's stages,
+    tools and approvals (a pass, in stage default), into showA's log: the verdict hung on
+    the order of the arguments. Each path's nearest clearance.yaml must be the first's."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    show_a = make_show(tmp_path / "a")
+    show_b = make_show(tmp_path / "b")
+    final = show_b.asset("delivery/len.png", sidecar=genai_sidecar())
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    for command, paths in [
+        ("scan", [str(show_a.root), str(final)]),
+        ("check", [str(show_a.asset("comp/a.png")), str(final)]),
+        ("scan", [str(show_a.root), str(loose)]),
+        ("scan", [str(loose), str(show_a.root)]),
+    ]:
+        done = run_cli(command, *paths)
+        assert done.code == 2, (command, paths, done.stdout, done.stderr)
+        assert "audit each show with its own command" in done.stderr
+    assert not (show_a.root / ".clearance" / "audit.jsonl").exists()
+    assert run_cli("scan", str(show_b.root), str(final)).code == 1  # one show: audited
+
+
+def test_a_path_outside_the_given_configurations_folder_is_a_warning(tmp_path: Path) -> None:
+    """``--config`` says which show's policy to use; a file from elsewhere is audited with
+    it, named by its full path (stage default unless --stage), and the run says so."""
+    show = make_show(tmp_path)
+    incoming = tmp_path / "incoming" / "vendor.png"
+    incoming.parent.mkdir()
+    write_png(incoming)
+    done = run_cli("check", "--config", str(show.root / "clearance.yaml"), str(incoming))
+    assert done.code in (0, 1), done.stderr
+    assert "outside the configuration's folder" in done.stderr
+    log = [json.loads(line) for line in (show.root / ".clearance" / "audit.jsonl").open()]
+    [warning] = [e for e in log if e["event"] == "run.warning"]
+    assert warning["details"]["path"] == str(incoming)

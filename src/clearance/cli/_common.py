@@ -162,11 +162,66 @@ def blocked_plugins(args: argparse.Namespace) -> list[str]:
     return blocked
 
 
-def policy_for(args: argparse.Namespace, paths: Sequence[str]) -> Policy:
+def policy_for(args: argparse.Namespace, paths: Sequence[str], *, one_show: bool = False) -> Policy:
+    """The run's policy: ``--config``, else the nearest ``clearance.yaml`` of the first path.
+
+    :param one_show: every path must have that same nearest ``clearance.yaml`` (or none, as
+        the first): a file of another show given after the first was audited with the first
+        show's stages, tools and approvals, into its log. Exit 2 naming both otherwise.
+    """
+    config = getattr(args, "config", None)
     try:
-        return load_policy(getattr(args, "config", None), paths=list(paths))
+        policy = load_policy(config, paths=list(paths))
+        if one_show and config is None:
+            _one_configuration(policy, paths)
     except ConfigError as exc:
         fail(str(exc))
+    return policy
+
+
+def _one_configuration(policy: Policy, paths: Sequence[str]) -> None:
+    from .._display import shown_path
+    from ..policy import find_config
+
+    first = policy.config_file
+    by_folder: dict[str, Any] = {}
+    for raw in paths[1:]:
+        folder = os.path.dirname(os.path.abspath(raw)) if os.path.isfile(raw) else raw
+        if folder not in by_folder:
+            by_folder[folder] = find_config([raw])
+        other = by_folder[folder]
+        if other != first:
+            fail(
+                f"{shown_path(raw)} is in the show configured by "
+                f"{shown_path(other) if other else 'no clearance.yaml'}, and "
+                f"{shown_path(paths[0])} in "
+                f"{shown_path(first) if first else 'none (the built-in default policy)'}: "
+                "audit each show with its own command (or give --config)"
+            )
+
+
+def outside_the_root(policy: Policy, paths: Sequence[str]) -> list[tuple[str, str]]:
+    """Warnings for ``paths`` that are not under the configuration's folder by any name
+    (``--config`` given with a file from elsewhere): their assets are named by their full
+    path, in stage ``default`` unless ``--stage`` says otherwise."""
+    from .._paths import given_path, located
+
+    inside = os.path.join(str(policy.root), "")
+    warnings = []
+    for raw in paths:
+        try:
+            named = str(located(given_path(raw), policy.root))
+        except OSError:
+            continue  # (said by discovery)
+        if named != str(policy.root) and not named.startswith(inside):
+            warnings.append(
+                (
+                    str(raw),
+                    f"outside the configuration's folder {policy.root}: its assets are named "
+                    "by their full path, in stage default unless --stage is given",
+                )
+            )
+    return warnings
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from ._common import (
     interrupt_of,
     outcome_arg,
     outcome_settled,
+    outside_the_root,
     policy_for,
     print_plugin_failures,
     report_output,
@@ -91,9 +92,11 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 
 def run_scan(args: argparse.Namespace) -> int:
     paths = args.paths or ["."]
-    policy = policy_for(args, paths)
+    policy = policy_for(args, paths, one_show=True)
     _check_stage(policy, args.stage)
     found = discover(paths, policy, stage=args.stage)
+    if args.config:
+        found.warnings.extend(outside_the_root(policy, paths))
     # What discovery found lives to the end of the run, and a big tree's is a few large
     # containers (each folder's names, twice): every collection of the young objects would
     # traverse them, ≈ 80 ms each for 1,000,000 frames. ``main`` unfreezes at the end.
@@ -102,9 +105,11 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    policy = policy_for(args, args.files)
+    policy = policy_for(args, args.files, one_show=True)
     _check_stage(policy, args.stage)
     found = assets_from_files(args.files, policy)
+    if args.config:
+        found.warnings.extend(outside_the_root(policy, args.files))
     refused = {path for path, _ in found.errors}
     for raw in args.files:
         if is_sidecar(Path(raw).name) and str(raw) not in refused:

@@ -15,6 +15,7 @@ from ._common import (
     add_config_options,
     blocked_plugins,
     error,
+    outside_the_root,
     policy_for,
     print_plugin_failures,
     rule_config_errors,
@@ -167,7 +168,10 @@ def run_watch(args: argparse.Namespace) -> int:
     from ..watch_audit import WatchSession
 
     paths = args.paths or ["."]
-    policy = policy_for(args, paths)
+    policy = policy_for(args, paths, one_show=True)
+    if args.config:
+        for path, warning in outside_the_root(policy, paths):
+            print(f"clearance: warning: {shown_path(path)}: {warning}", file=sys.stderr)
     options = WatchOptions(
         settle=args.settle,
         sidecar_grace=args.sidecar_grace,
