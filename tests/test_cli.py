@@ -1552,6 +1552,7 @@ def test_a_final_stage_written_with_a_dot_slash_audits_its_deliverables_as_final
     assert "NFX-GP4" in {f["rule"] for f in item["findings"]}
     assert done.code == 1
 
+
 def test_paths_of_two_shows_are_refused_not_audited_with_the_first_shows_policy(
     tmp_path: Path,
 ) -> None:
@@ -1591,3 +1592,40 @@ def test_a_path_outside_the_given_configurations_folder_is_a_warning(tmp_path: P
     log = [json.loads(line) for line in (show.root / ".clearance" / "audit.jsonl").open()]
     [warning] = [e for e in log if e["event"] == "run.warning"]
     assert warning["details"]["path"] == str(incoming)
+
+
+def test_shards_split_a_scan_into_disjoint_parts_that_together_are_the_whole(
+    tmp_path: Path,
+) -> None:
+    """``scan --shard I/N`` (farm nodes sharing a big tree): every asset in exactly one
+    part, with the verdict the whole scan gives it; no part saw a whole stage; the part is
+    said in ``run.started``; ``1/1`` is the whole scan."""
+    show = make_show(tmp_path)
+    for i in range(12):
+        show.asset(f"comp/sh{i:03d}_v001.png", sidecar=genai_sidecar(shot=f"sh{i:03d}"))
+    show.asset("comp/plate.####.png", frames=[1001, 1002])
+    whole = run_cli("scan", str(show.root), "--format", "json")
+    verdicts = {a["asset"]: a["outcome"] for a in whole.json()["assets"]}
+    parts = []
+    for i in (1, 2, 3):
+        done = run_cli("scan", str(show.root), "--format", "json", "--shard", f"{i}/3")
+        assert done.code in (0, 1), done.stderr
+        parts.append({a["asset"]: a["outcome"] for a in done.json()["assets"]})
+    assert sum(len(p) for p in parts) == len(verdicts) == 13
+    assert {k: v for p in parts for k, v in p.items()} == verdicts
+    assert all(parts), "a part with no asset: the split is not spread"
+    log = [json.loads(line) for line in (show.root / ".clearance" / "audit.jsonl").open()]
+    started = [e["details"].get("shard") for e in log if e["event"] == "run.started"]
+    assert started == [None, "1/3", "2/3", "3/3"]
+    complete = [e["details"]["complete"] for e in log if e["event"] == "stage.finished"]
+    assert complete == [True, False, False, False]
+    one = run_cli("scan", str(show.root), "--format", "json", "--shard", "1/1")
+    assert {a["asset"]: a["outcome"] for a in one.json()["assets"]} == verdicts
+
+
+@pytest.mark.parametrize("value", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2"])
+def test_a_shard_that_is_not_i_of_n_is_a_usage_error(tmp_path: Path, value: str) -> None:
+    show = make_show(tmp_path)
+    done = run_cli("scan", str(show.root), f"--shard={value}")
+    assert done.code == 2
+    assert "expected I/N" in done.stderr

@@ -181,8 +181,11 @@ class Session:
         announce: bool = True,
         cache: bool = False,
         run_id: str | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.policy = policy
+        #: ``(I, N)`` of ``scan --shard I/N``: said in ``run.started``
+        self.shard = shard
         self.blocked = list(blocked)
         if autoload is None:
             autoload = not os.environ.get(AUTOLOAD_ENV)
@@ -366,6 +369,7 @@ class Session:
                 "root": str(policy.root),
                 "version": __version__,
                 "pid": os.getpid(),
+                **({"shard": f"{self.shard[0]}/{self.shard[1]}"} if self.shard else {}),
             },
         )
         self.emit(
