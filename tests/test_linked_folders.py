@@ -131,3 +131,37 @@ def test_a_link_inside_the_show_names_its_files_by_their_real_path(tmp_path: Pat
     names = [[a["asset"] for a in done.json()["assets"]] for done in (scanned, through, checked)]
     assert names == [["comp/v003/sh010.png"]] * 3, [d.stderr for d in (scanned, through, checked)]
     assert os.path.islink(show.root / "comp" / "latest")
+
+
+def test_validate_through_a_linked_stage_folder_reports_what_check_reports(
+    tmp_path: Path,
+) -> None:
+    """A sidecar that names another asset, given through the link: ``validate`` says what
+    ``check`` says (it lost the pairing: the asset's sidecar was named through the link,
+    the one given by its real path), and two sidecars of one asset are both invalid."""
+    show, share = linked_show(tmp_path)
+    doc = genai_sidecar()
+    doc["asset"] = "sh999_other.png"
+    show.asset("comp/sh020.png", sidecar=doc)
+    given = "comp/sh020.png.genai.yaml"
+    done = run_cli("validate", given, cwd=show.root)
+    assert done.code == 1, done.stdout + done.stderr
+    assert "but is paired with 'sh020.png'" in done.stdout
+    (share / "sh010_comp_v001.png.genai.json").write_text(json.dumps(genai_sidecar()))
+    both = ["comp/sh010_comp_v001.png.genai.yaml", "comp/sh010_comp_v001.png.genai.json"]
+    done = run_cli("validate", *both, cwd=show.root)
+    assert done.code == 1, done.stdout
+    assert len(done.stdout.splitlines()) == 2 and "valid" not in done.stdout
+
+
+def test_validate_through_a_linked_stage_folder_uses_the_shows_media_extensions(
+    tmp_path: Path,
+) -> None:
+    """The show's ``discovery.extensions`` say what an asset is: a sidecar of a ``.zzz``
+    asset given through the link is paired with it, as ``scan`` of the show pairs it."""
+    show, share = linked_show(tmp_path)
+    show.config["discovery"] = {"extensions": ["png", "zzz"]}
+    show.write_config()
+    show.asset("comp/plate.zzz", sidecar=genai_sidecar())
+    done = run_cli("validate", "comp/plate.zzz.genai.yaml", cwd=show.root)
+    assert done.stdout == "comp/plate.zzz.genai.yaml: valid (provenance)\n", done.stdout

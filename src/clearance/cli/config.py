@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from .._display import shown_text
+from .._paths import given_path
 from .._resources import data_file
 from .._yaml import DocumentError, DocumentReadError, load_document
 from ..discover import assets_from_files, is_sidecar, not_a_file
@@ -178,8 +179,8 @@ def run_validate(args: argparse.Namespace) -> int:
             paired = bool(assets)
             pairing = [
                 (issue.field, issue.message)
-                for asset in assets
-                for issue in pairing_issues(document, path.resolve(), asset)
+                for asset, named in assets
+                for issue in pairing_issues(document, named, asset)
             ]
             errors += list(dict.fromkeys(pairing))
         unpaired = "no asset it describes is next to it, so no scan reads it"
@@ -199,24 +200,29 @@ def _say(line: str) -> None:
         print(shown_text(line))
 
 
-def _pairings(files: Sequence[str]) -> dict[Path, list[Asset]]:
+def _pairings(files: Sequence[str]) -> dict[Path, list[tuple[Asset, Path]]]:
     """The assets each sidecar among ``files`` is a sidecar of (the one read, or another:
-    :attr:`~clearance.model.Asset.other_sidecars`), by its resolved path; found as ``check``
-    finds them, with the nearest configuration's media extensions, each folder listed once.
-    ``validate`` reports the pairing errors an audit of those assets reports."""
+    :attr:`~clearance.model.Asset.other_sidecars`), each with the sidecar as the asset names
+    it, by the sidecar's resolved path; found as ``check`` finds them, with the nearest
+    configuration's media extensions (above the folder as given: a stage folder that is a
+    link is in the show), each folder listed once. ``validate`` reports the pairing errors
+    an audit of those assets reports."""
     groups: dict[int, tuple[Policy, list[Path]]] = {}
-    pairs: dict[Path, list[Asset]] = {}
+    pairs: dict[Path, list[tuple[Asset, Path]]] = {}
     for raw in files:
         path = Path(raw)
         if is_sidecar(path.name) and os.path.isfile(path):  # (a file not reachable: False)
-            policy = _policy_near(path.resolve().parent)
+            policy = _policy_near(given_path(path).parent)
             groups.setdefault(id(policy), (policy, []))[1].append(path)
             pairs[path.resolve()] = []
     for policy, paths in groups.values():
         for asset in assets_from_files(paths, policy).assets:
             for sidecar in (asset.sidecar, *asset.other_sidecars):
-                if sidecar in pairs:
-                    pairs[sidecar].append(asset)
+                if sidecar is None:
+                    continue
+                real = Path(os.path.realpath(sidecar))
+                if real in pairs:
+                    pairs[real].append((asset, sidecar))
     return pairs
 
 
