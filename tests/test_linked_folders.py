@@ -165,3 +165,13 @@ def test_validate_through_a_linked_stage_folder_uses_the_shows_media_extensions(
     show.asset("comp/plate.zzz", sidecar=genai_sidecar())
     done = run_cli("validate", "comp/plate.zzz.genai.yaml", cwd=show.root)
     assert done.stdout == "comp/plate.zzz.genai.yaml: valid (provenance)\n", done.stdout
+
+
+def test_lineage_from_inside_a_linked_stage_folder_finds_the_asset(tmp_path: Path) -> None:
+    show, share = linked_show(tmp_path)
+    assert run_cli("scan", str(show.root)).code == 0
+    done = run_cli(
+        "lineage", "sh010_comp_v001.png", cwd=share, env={"PWD": str(show.root / "comp")}
+    )
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("comp/sh010_comp_v001.png  [comp]")

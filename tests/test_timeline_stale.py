@@ -179,3 +179,37 @@ def test_a_folder_that_cannot_be_listed_is_unsure_never_a_pass(flat_show: Path) 
             "cannot tell whether the media changed since it was audited: its folder cannot be "
             "listed ("
         ), clip.problems
+
+
+def test_a_linked_stage_folder_is_compared_under_the_name_the_scan_gave_it(
+    tmp_path: Path,
+) -> None:
+    """``comp`` is a link to another share: the scan named its assets ``comp/...``; the
+    check lists the folder through the link (its real path named every asset outside the
+    show: all of them "no longer on disk")."""
+    root = tmp_path / "show"
+    root.mkdir()
+    write_config(root, [{"name": "comp", "paths": ["comp"]}])
+    share = tmp_path / "share" / "comp"
+    share.mkdir(parents=True)
+    (root / "comp").symlink_to(share)
+    for i in range(3):
+        sidecar(root, sequence(root, seq_rel(i), FRAMES), silent())
+        sidecar(root, single(root, still_rel(i)), silent())
+    scanned = run_cli("scan", str(root), "--no-progress")
+    assert scanned.code in (0, 1), scanned.stderr
+    (root / "editorial").mkdir()
+    v1 = [
+        seq_clip(f"seq {i}", "../comp/", f"sh{i:03d}_comp_v001.", 1001, 5, 1001, 5)
+        for i in range(3)
+    ]
+    v2 = [file_clip(f"still {i}", f"../{still_rel(i)}", 6) for i in range(3)]
+    otio.adapters.write_to_file(
+        otio.schema.SerializableCollection(children=[timeline({"V1": v1, "V2": v2})]),
+        str(root / "editorial" / "cuts.otio"),
+    )
+    problems = problems_by_asset(audited(root))
+    assert len(problems) == 6 and all(p == [] for p in problems.values()), problems
+    still = share / "sh000_still_v001.exr"
+    still.write_bytes(still.read_bytes() + b"re-rendered")
+    assert problems_by_asset(audited(root))[still_rel(0)] == [CHANGED]

@@ -806,8 +806,9 @@ def folder_assets(folder: Path, policy: Policy) -> tuple[dict[str, Asset], list[
     """The assets a walk finds in ``folder`` itself (not below it), by name, and the names of
     its visible files: what ``clearance scan`` of the folder audits there, listed in one
     ``os.scandir`` and grouped once, two assets of one name resolved as :func:`discover`
-    resolves them (the one not audited is left out). ``folder`` is absolute and resolved, as
-    a walk's folders are. Raises OSError when the folder cannot be listed.
+    resolves them (the one not audited is left out). ``folder`` is absolute and named as a
+    walk names it (:func:`~clearance._paths.located`: through a link to a folder outside the
+    root, under the link's name). Raises OSError when the folder cannot be listed.
 
     For a caller that asks about many assets of one folder (``clearance timeline``'s
     changed-on-disk check): one listing per folder, not one per asset.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from ._paths import located
 from .discover import folder_assets, split_frame
 from .lineage import AssetRow, frame_number, sequence_key, version_key
 from .model import Asset, printable
@@ -47,7 +48,9 @@ class OnDisk:
         found = self._folders.get(rel)
         if found is None:
             try:
-                found = Folder(*folder_assets((self.root / rel).resolve(), self.policy))
+                # named as the scan named it: a stage folder that is a link to another
+                # share keeps its name (resolved, its assets were outside the show)
+                found = Folder(*folder_assets(located(self.root / rel, self.root), self.policy))
             except (OSError, RuntimeError) as exc:  # (RuntimeError: a symlink loop, < 3.13)
                 found = exc if isinstance(exc, OSError) else OSError(errno.ELOOP, str(exc))
             self._folders[rel] = found

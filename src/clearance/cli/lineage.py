@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._display import shown, shown_text
+from .._paths import given_path, located
 from ..lineage import (
     MAX_DEPTH,
     AssetRow,
@@ -54,13 +55,11 @@ def _start(asset: str) -> str:
 
 def resolve(store: LineageStore, asset: str, root: Path) -> AssetRow | None:
     """The latest audit of ``asset``, as given on the command line (cwd-relative or not)."""
-    path = Path(asset)
-    if not path.is_absolute():
-        absolute = (Path.cwd() / path).resolve()
-        row = store.find(str(absolute), root)
-        if row is not None:
-            return row
-    return store.find(asset, root)
+    try:  # named as the scan named it (through a stage folder that is a link, too)
+        row = store.find(str(located(given_path(asset), root)), root)
+    except OSError:  # (the working folder is gone: the name as given is all there is)
+        row = None
+    return row if row is not None else store.find(asset, root)
 
 
 def run_lineage(args: argparse.Namespace) -> int:
