@@ -779,6 +779,25 @@ def test_what_plugins_print_goes_to_stderr_and_stdout_is_only_the_report(tmp_pat
     assert not any(text in table for text in ("loading studio", "checking", "written to fd 1"))
 
 
+def test_what_plugins_print_while_validate_loads_them_goes_to_stderr(tmp_path: Path) -> None:
+    """``validate`` loads a clearance.yaml's plugins to check them: their prints went to
+    stdout, before the ``valid`` line a script reads."""
+    plugin = tmp_path / "chatty.py"
+    plugin.write_text(PRINTING_PLUGIN + 'os.write(1, b"import wrote to fd 1\\n")\n')
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    config = show.root / "clearance.yaml"
+    done = run_cli("validate", str(config), str(sidecar))
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"{config}: valid (clearance)",
+        f"{sidecar}: valid (provenance)",
+    ]
+    assert "loading studio plugin" in done.stderr and "adding rules" in done.stderr
+    assert "import wrote to fd 1" in done.stderr
+
+
 def test_what_plugins_print_in_watch_goes_to_stderr(tmp_path: Path) -> None:
     import _watch_harness as harness
 

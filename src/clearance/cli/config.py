@@ -249,9 +249,10 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
         policy = load_policy(path)
     except ConfigError as exc:
         return [("", str(exc))]
-    host = PluginHost(policy)
-    errors = [("plugins", str(failure)) for failure in host.failures]
-    errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the verdicts'
+        host = PluginHost(policy)
+        errors = [("plugins", str(failure)) for failure in host.failures]
+        errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
     return errors
 
 
