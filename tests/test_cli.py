@@ -779,6 +779,25 @@ def test_what_plugins_print_goes_to_stderr_and_stdout_is_only_the_report(tmp_pat
     assert not any(text in table for text in ("loading studio", "checking", "written to fd 1"))
 
 
+def test_what_plugins_print_while_validate_loads_them_goes_to_stderr(tmp_path: Path) -> None:
+    """``validate`` loads a clearance.yaml's plugins to check them: their prints went to
+    stdout, before the ``valid`` line a script reads."""
+    plugin = tmp_path / "chatty.py"
+    plugin.write_text(PRINTING_PLUGIN + 'os.write(1, b"import wrote to fd 1\\n")\n')
+    show = make_show(tmp_path, plugins=[str(plugin)])
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    config = show.root / "clearance.yaml"
+    done = run_cli("validate", str(config), str(sidecar))
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        f"{config}: valid (clearance)",
+        f"{sidecar}: valid (provenance)",
+    ]
+    assert "loading studio plugin" in done.stderr and "adding rules" in done.stderr
+    assert "import wrote to fd 1" in done.stderr
+
+
 def test_what_plugins_print_in_watch_goes_to_stderr(tmp_path: Path) -> None:
     import _watch_harness as harness
 
@@ -836,6 +855,64 @@ def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     assert done.code == 2 and "internal error" not in done.stderr
     assert f"clearance: error: {target}: is a file, not a folder" in done.stderr
     assert target.read_text() == "not a folder"
+
+
+STARTER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
+
+
+@pytest.mark.parametrize(
+    "present",
+    [("tools.yaml",), ("approvals.yaml",), ("clearance.yaml",), ("tools.yaml", "approvals.yaml")],
+)
+def test_init_refusing_writes_nothing_and_names_every_file_there(
+    tmp_path: Path, present: tuple[str, ...]
+) -> None:
+    """A refusal is checked before anything is written: a clearance.yaml written next to the
+    user's own tools.yaml made a root whose scan failed (no approvals file), and a second
+    init refused on it, and --force would have overwritten the user's file."""
+    show = tmp_path / "show"
+    show.mkdir()
+    for name in present:
+        (show / name).write_text(f"# the user's own {name}\n")
+    done = run_cli("init", str(show))
+    assert done.code == 2 and done.stdout == ""
+    assert "nothing written; use --force to overwrite" in done.stderr
+    for name in present:
+        assert str(show / name) in done.stderr
+        assert (show / name).read_text() == f"# the user's own {name}\n"
+    assert sorted(p.name for p in show.iterdir()) == sorted(present), "no file added, no temp"
+    forced = run_cli("init", str(show), "--force")
+    assert forced.code == 0, forced.stderr
+    assert sorted(p.name for p in show.iterdir()) == sorted(STARTER)
+    assert run_cli("validate", *(str(show / n) for n in STARTER)).code == 0
+
+
+def test_init_force_never_overwrites_a_folder(tmp_path: Path) -> None:
+    show = tmp_path / "show"
+    (show / "approvals.yaml").mkdir(parents=True)
+    done = run_cli("init", str(show), "--force")
+    assert done.code == 2
+    assert f"{show / 'approvals.yaml'} is a folder, not a file; nothing written" in done.stderr
+    assert [p.name for p in show.iterdir()] == ["approvals.yaml"]
+
+
+def test_init_that_fails_while_writing_leaves_no_partial_starter_set(tmp_path: Path) -> None:
+    """A write that fails midway (here the largest starter file is over the file-size
+    limit: the others are written before it) takes back what was written, and says so."""
+    from clearance._resources import data_file
+
+    if shutil.which("prlimit") is None:
+        pytest.skip("needs prlimit (util-linux) to set the file-size limit")
+    sizes = {name: data_file("configs", name).stat().st_size for name in STARTER}
+    largest = max(sizes, key=lambda name: sizes[name])
+    limit = max(size for name, size in sizes.items() if name != largest)
+    assert limit < sizes[largest], sizes
+    show = tmp_path / "show"
+    show.mkdir()
+    done = run_cli("init", str(show), prefix=("prlimit", f"--fsize={limit}"))
+    assert done.code == 2 and done.stdout == ""
+    assert f"{show / largest}: cannot write it: File too large; nothing written" in done.stderr
+    assert list(show.iterdir()) == [], "no starter file and no temporary file is left"
 
 
 @pytest.mark.parametrize("jobs", ["0", "-3", "two", "nan", "inf"])

@@ -166,3 +166,191 @@ def test_c2_a_denylist_written_as_a_single_string_is_one_name_not_letters():
     rules = {"NFX-C2": {"denylist": "Squid Game"}}
     assert not of(audit(prompt(text="a quiet desert road"), rules=rules), "NFX-C2")
     assert of(audit(prompt(text="the squid game doll"), rules=rules), "NFX-C2")
+
+
+# -- NFX-C2: how a denylisted name is matched (rules/_denylist.py, docs/rules.md) ----------
+
+
+def denied_in_text(name: str, text: str) -> list[str]:
+    result = audit(prompt(text=text), rules={"NFX-C2": {"denylist": [name]}})
+    return [h for f in of(result, "NFX-C2") for h in f.evidence["denylisted"]]
+
+
+def denied_in_reference(name: str, reference: str) -> list[str]:
+    data = prompt({"type": "other", "name": reference})
+    result = audit(data, rules={"NFX-C2": {"denylist": [name]}})
+    return [h for f in of(result, "NFX-C2") for h in f.evidence["denylisted"]]
+
+
+def substring_matched(name: str, text: str) -> bool:
+    """What NFX-C2 did before: a case-insensitive substring."""
+    return name.casefold() in text.casefold()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the squid  game doll",
+        "squid-game doll",
+        "a SquidGame doll",
+        "SQUID_GAME doll",
+        "a squid\tgame doll",
+        "squid.game doll",
+        "#squidgame doll",
+        "ＳＱＵＩＤ　ＧＡＭＥ doll",  # full-width: the NFKC form is "SQUID GAME"
+        "squid\u00adgame doll",  # a soft hyphen
+    ],
+)
+def test_c2_a_denylisted_name_is_found_whatever_its_spacing_punctuation_and_case(text):
+    assert not substring_matched("Squid Game", text)  # the substring match missed them all
+    assert denied_in_text("Squid Game", text) == ["Squid Game"]
+    assert denied_in_reference("Squid Game", text) == ["Squid Game"]
+
+
+def test_c2_a_name_written_with_or_without_separators_matches_both_spellings():
+    assert denied_in_text("Spiderman", "a spider man suit") == ["Spiderman"]
+    assert denied_in_text("Spider-Man", "a spiderman suit") == ["Spider-Man"]
+    assert denied_in_text("Ghibli", "GHIBLI-style clouds") == ["Ghibli"]
+
+
+def test_c2_accents_and_unicode_forms_do_not_hide_a_name():
+    nfd = "Ame\u0301lie"
+    assert denied_in_text("Amélie", f"a poster like {nfd}") == ["Amélie"]
+    assert denied_in_text("Amélie", "AMELIE poster") == ["Amélie"]
+    assert denied_in_text("Amelie", "amélie poster") == ["Amelie"]
+    assert denied_in_text("Office", "the \ufb00ice") == []  # not a word of the text
+    assert denied_in_text("Fifth Element", "the \ufb01fth element") == ["Fifth Element"]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Ed", "edit the plate"),
+        ("Ed", "EDITED plate"),
+        ("Ed", "a red sky"),
+        ("Dune", "low dunes at dusk"),
+        ("Cher", "a teacher at her desk"),
+        ("Cars", "scars on his face"),
+        ("Up", "a cup of tea"),
+        ("HBO", "HBOMAX"),  # all capitals: no word edge to see
+    ],
+)
+def test_c2_a_short_name_does_not_match_inside_a_longer_word(name, text):
+    """Names of four letters and digits or fewer are ordinary words or pieces of them far
+    more often than names: the substring match fired on each of these."""
+    assert substring_matched(name, text)
+    assert denied_in_text(name, text) == []
+    assert denied_in_reference(name, text) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Ed", "Ed's hat"),
+        ("Ed", "ED at dusk"),
+        ("Ed", "like EdSheeran"),
+        ("Dune", "like the Dune sandworms"),
+        ("Dune", "#DuneMovie poster"),
+        ("Dune", "a Dune-inspired desert"),
+        ("Cars", "Cars2 style"),
+        ("Cars", "the CARS poster"),
+        ("HBO", "an HBOMax look"),
+        ("U2", "a U2 concert"),
+        ("Cher", "Cher's wig"),
+        ("鬼滅", "鬼滅の刃のスタイル"),  # no spaces, no case: every letter is a word edge
+    ],
+)
+def test_c2_a_short_name_still_matches_as_a_whole_word(name, text):
+    assert denied_in_text(name, text) == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Squid Game", "a doll like in squid game, lit by neon"),
+        ("Squid Game", "the Squid Games set"),
+        ("Squid Game", "SQUID GAME set"),
+        ("Kubrick", "a Kubrickian hallway"),
+        ("Tolkien", "a Tolkienesque ruin"),
+        ("Pixar", "Pixar's lighting"),
+        ("Ghibli", "ghibli-style clouds"),
+        ("Potter", "#harrypotter castle"),
+        ("Harry Potter", "harry potter's castle"),
+        ("Spider-Man", "a spider-man suit"),
+        ("Meryl Streep", "Meryl Streep's nose"),
+        ("iphone", "a row of iPhones"),
+        ("Marvel", "marvelous"),  # kept: a long name inside a word is kept matching
+        ("Sting", "testing"),  # the same, absurd as it is (docs/rules.md says so)
+        ("鬼滅の刃", "鬼滅の刃のスタイル"),
+        ("Amélie", "amélie poster"),
+        ("🦑", "a 🦑 toy"),  # no letter or digit: looked for as written
+    ],
+)
+def test_c2_every_realistic_name_the_substring_match_found_is_still_found(name, text):
+    assert substring_matched(name, text)
+    assert denied_in_text(name, text) == [name]
+    assert denied_in_reference(name, text) == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Sting", "the best ingredients"),
+        ("Adele", "she made lemonade"),
+        ("Adele", "a delegate"),
+        ("Adele", "pomade lemon"),
+    ],
+)
+def test_c2_ignoring_separators_does_not_join_other_words_into_a_name(name, text):
+    """The text splits these where the name is one word: only whole words count then."""
+    assert not substring_matched(name, text)
+    assert denied_in_text(name, text) == []
+
+
+def test_c2_a_long_name_found_as_a_substring_is_always_still_found():
+    """For names of five or more letters and digits, every case-insensitive substring
+    match of the old rule is still a match, whatever surrounds it (seeded, repeatable)."""
+    import random
+
+    rng = random.Random(20261128)
+    alphabet = "abcdeAB É1 -_'.x"
+    names = ["Squid Game", "Meryl Streep", "Spider-Man", "Kubrick", "O'Brien", "Se7en"]
+    names += ["".join(rng.choice(alphabet) for _ in range(rng.randint(5, 12))) for _ in range(60)]
+    from clearance.rules._denylist import SHORT, Denylist
+
+    tried = 0
+    for name in names:
+        name = name.strip()
+        denylist = Denylist([name])
+        if len([c for c in name if c.isalnum()]) <= SHORT:
+            continue
+        for _ in range(30):
+            written = "".join(c.upper() if rng.random() < 0.3 else c for c in name)
+            before = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+            after = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+            text = before + written + after
+            assert substring_matched(name, text)
+            assert denylist.names_in(text) == [name], (name, text)
+            tried += 1
+    assert tried > 1000
+
+
+def test_c2_the_denylist_is_folded_once_per_policy():
+    """Built at the first asset and kept for as long as the policy's ``rules`` are."""
+    import dataclasses
+
+    from _records import policy
+    from clearance.rules import RuleContext
+    from clearance.rules.creative import _denylist, pack
+
+    rule = next(r for r in pack.rules if r.id == "NFX-C2")
+    the_policy = policy(rules={"NFX-C2": {"denylist": ["Squid Game"]}})
+
+    def context(p):  # what _denylist reads: the rule's settings and the policy
+        return RuleContext(rule, None, None, None, p)  # type: ignore[arg-type]
+
+    built = _denylist(context(the_policy))
+    assert _denylist(context(the_policy)) is built
+    assert built.names_in("a SquidGame doll") == ["Squid Game"]
+    other = dataclasses.replace(the_policy, rules={"NFX-C2": {"denylist": ["Meryl Streep"]}})
+    assert _denylist(context(other)).names_in("a SquidGame doll") == []

@@ -33,6 +33,7 @@ __all__ = [
     "MIN_WORDS",
     "LONG_CHARS",
     "PromptRedactor",
+    "letters_and_breaks",
     "prompt_hash",
     "redact_prompts",
 ]
@@ -94,6 +95,14 @@ def _normalised(value: str) -> tuple[str, list[int], list[bool]]:
             else:
                 gap = True
     return "".join(chars), origin, breaks
+
+
+def letters_and_breaks(value: str) -> tuple[str, list[int], list[bool]]:
+    """``value`` compared as prompts are here (see the module's docstring): its folded
+    letters and digits; for each, the index of the character of ``value`` it came from,
+    and whether a word break precedes it. ``NFX-C2``'s denylist matches names this way
+    (``clearance.rules._denylist``)."""
+    return _normalised(value)
 
 
 def _folded(value: str) -> str:

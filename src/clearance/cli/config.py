@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -253,9 +255,10 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
         policy = load_policy(path)
     except ConfigError as exc:
         return [("", str(exc))]
-    host = PluginHost(policy)
-    errors = [("plugins", str(failure)) for failure in host.failures]
-    errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
+    with stdout_to_stderr():  # what plugins print while they load; stdout is the verdicts'
+        host = PluginHost(policy)
+        errors = [("plugins", str(failure)) for failure in host.failures]
+        errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
     return errors
 
 
@@ -353,6 +356,12 @@ def run_plugins(args: argparse.Namespace) -> int:
 # -- init ---------------------------------------------------------------------------------
 
 
+#: the starter set, in the order it is written: ``clearance.yaml`` last, so that a folder
+#: whose writing stops midway is not taken for a configured root by ``scan``
+STARTER_FILES = ("tools.yaml", "approvals.yaml", "clearance.yaml")
+_SHOWN_ORDER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
+
+
 def run_init(args: argparse.Namespace) -> int:
     target = Path(args.dir)
     try:
@@ -363,17 +372,95 @@ def run_init(args: argparse.Namespace) -> int:
     except OSError as exc:
         error(f"{target}: cannot create the folder: {exc.strerror or exc}")
         return EXIT_ERROR
-    written = []
-    for name in ("clearance.yaml", "tools.yaml", "approvals.yaml"):
-        dest = target / name
-        if dest.exists() and not args.force:
-            error(f"{dest} exists; use --force to overwrite")
-            return EXIT_ERROR
-        shutil.copyfile(data_file("configs", name), dest)
-        written.append(str(dest))
-    for path in written:
-        print(f"wrote {path}")
+    # every target is looked at before anything is written: a refusal writes nothing
+    dests = {name: target / name for name in _SHOWN_ORDER}
+    existing = [str(d) for d in dests.values() if os.path.lexists(d)]
+    if existing and not args.force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        error(f"{_listed(existing)} {verb}; nothing written; use --force to overwrite")
+        return EXIT_ERROR
+    folders = [str(d) for d in dests.values() if d.is_dir()]
+    if folders:  # --force overwrites files, never a folder and what is in it
+        what = "is a folder" if len(folders) == 1 else "are folders"
+        error(f"{_listed(folders)} {what}, not a file; nothing written")
+        return EXIT_ERROR
+    written = _write_starter_set(target, dests)
+    if written is None:
+        return EXIT_ERROR
+    for name in _SHOWN_ORDER:
+        print(f"wrote {dests[name]}")
     print(
         f"next: edit {target / 'clearance.yaml'} (stages, production), then run `clearance scan {target}`"
     )
     return EXIT_OK
+
+
+def _write_starter_set(target: Path, dests: Mapping[str, Path]) -> list[Path] | None:
+    """Write the starter files into ``target``: each to a temporary name first, then all
+    renamed into place, so a failure while writing (an unwritable folder, a full disk)
+    leaves nothing behind. A rename that fails (rare: the temporary file is in the same
+    folder) takes back the files this run created, and says which it had overwritten.
+    None, said on stderr, when the set was not written."""
+    staged: dict[str, Path] = {}
+    for name in STARTER_FILES:
+        try:
+            staged[name] = _staged_copy(data_file("configs", name), target, name)
+        except OSError as exc:
+            for temp in staged.values():
+                _remove(temp)
+            error(f"{dests[name]}: cannot write it: {exc.strerror or exc}; nothing written")
+            return None
+    created: list[Path] = []
+    overwritten: list[str] = []
+    for name in STARTER_FILES:
+        dest = dests[name]
+        existed = os.path.lexists(dest)
+        try:
+            os.replace(staged[name], dest)
+        except OSError as exc:
+            for temp in staged.values():
+                _remove(temp)
+            for path in created:
+                _remove(path)
+            left = (
+                f"{_listed(overwritten)} {'was' if len(overwritten) == 1 else 'were'} already "
+                "overwritten (--force): the starter set there is incomplete"
+                if overwritten
+                else "nothing written"
+            )
+            error(f"{dest}: cannot write it: {exc.strerror or exc}; {left}")
+            return None
+        del staged[name]
+        if existed:
+            overwritten.append(str(dest))
+        else:
+            created.append(dest)
+    return [dests[name] for name in STARTER_FILES]
+
+
+def _staged_copy(source: Path, folder: Path, name: str) -> Path:
+    """``source`` copied to a new hidden temporary file next to ``folder/name`` (never a
+    scanned name: hidden, ``.tmp``), created with the umask's permissions as
+    ``shutil.copyfile`` would."""
+    while True:
+        temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            dst = open(temp, "xb")  # noqa: SIM115 - closed below, the temporary file removed
+        except FileExistsError:
+            continue  # another one's temporary name: draw again
+        try:
+            with dst, source.open("rb") as src:
+                shutil.copyfileobj(src, dst)  # (a full disk may say so at close only)
+        except BaseException:
+            _remove(temp)
+            raise
+        return temp
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

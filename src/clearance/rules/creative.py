@@ -2,7 +2,7 @@
 elements, and prompts that name protected works or real people.
 
 Prompt text is read for denylisted names but never copied into a finding: evidence names
-the step and the matched name only.
+the step and the matched name only. How a name is matched: ``_denylist.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ._common import (
     step_label,
     use_of,
 )
+from ._denylist import Denylist
 
 pack = RulePack("clearance.rules.creative", params=())
 
@@ -153,6 +154,20 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+def _denylist(ctx: RuleContext) -> Denylist:
+    """NFX-C2's ``denylist``, folded once per policy (for as long as its ``rules`` settings
+    are the same mapping: :meth:`~clearance.policy.Policy.rule_settings` memoises them)."""
+    settings = ctx.settings
+    memo = ctx.policy.__dict__.get("_nfx_c2_denylist")
+    if memo is None or memo[0] is not settings:
+        configured = settings.get("denylist") or []
+        if isinstance(configured, str):  # a single name written without a list
+            configured = [configured]
+        names = [n.strip() for n in configured if isinstance(n, str) and n.strip()]
+        memo = ctx.policy.__dict__["_nfx_c2_denylist"] = (settings, Denylist(names))
+    return memo[1]  # type: ignore[no-any-return]
+
+
 @pack.rule(
     "NFX-C2",
     title="Prompt names protected work or person",
@@ -168,18 +183,14 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
 def protected_references(ctx: RuleContext) -> Iterator[Finding]:
     """Avoid inputs "that reference copyrighted materials or likenesses of public figures or
     deceased individuals without appropriate permissions"."""
-    configured = ctx.settings.get("denylist") or []
-    if isinstance(configured, str):  # a single name written without a list
-        configured = [configured]
-    denylist = [n.strip() for n in configured if isinstance(n, str) and n.strip()]
-    lowered = [(name, name.casefold()) for name in denylist]
+    denylist = _denylist(ctx)
     final = is_final(ctx)
     for index, step in enumerate_steps(ctx):
         where: dict[str, Any] = {"step": index, "tool": step.get("tool")}
         for ref in _references(step):
             raw_name = ref.get("name")
             name = raw_name if isinstance(raw_name, str) else ""
-            denied = [n for n, low in lowered if low and low in name.casefold()]
+            denied = denylist.names_in(name)
             protected = ref.get("type") in PROTECTED_REFERENCES
             if not (protected or denied):
                 continue
@@ -206,9 +217,8 @@ def protected_references(ctx: RuleContext) -> Iterator[Finding]:
             )
         prompt = step.get("prompt")
         text = prompt.get("text") if isinstance(prompt, dict) else None
-        if isinstance(text, str) and lowered:
-            folded = text.casefold()
-            hits = [n for n, low in lowered if low and low in folded]
+        if isinstance(text, str) and denylist:
+            hits = denylist.names_in(text)
             if hits:
                 yield ctx.finding(
                     f"{step_label(index, step)}: the prompt text names denylisted "

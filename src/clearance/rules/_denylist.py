@@ -1,0 +1,137 @@
+"""How ``NFX-C2`` finds a denylisted name in prompt text and reference names.
+
+Text and names are compared as the prompt redaction compares them
+(:func:`clearance._redact.letters_and_breaks`): by their letters and digits only, case-folded
+and compatibility-normalised (NFKD, so every NFKC-equal spelling too: full-width letters,
+ligatures), accents dropped, and every other character — spaces, punctuation, ``_``, ``-``,
+invisible format characters — ignored. So ``Squid Game`` is found in ``squid  game``,
+``squid-game``, ``SquidGame`` and ``SQUID_GAME``, and ``Amélie`` in ``AMELIE``.
+
+Where a name may stand in the text (``Ed`` is not in ``edit``; ``Kubrick`` is in
+``Kubrickian``):
+
+* a *short* name, :data:`SHORT` letters and digits or fewer (``Ed``, ``Dune``, ``Cher``,
+  ``Cars``), only as whole words: it starts and ends at a word edge of the text — a
+  separator, the text's start or end, a change from lower to upper case (``EdSheeran``,
+  ``HBOMax``) or between letters and digits (``Cars2``). Such names are ordinary words or
+  pieces of them (``dunes``, ``teacher``, ``scars``) far more often than names. In a
+  script without case (CJK, kana, Thai, Arabic, ...) every letter counts as a word edge:
+  such text is often written without spaces, so a name there matches anywhere.
+* a longer name anywhere, as the case-insensitive substring match before this module did
+  (so ``Squid Game`` is still in ``Squid Games``, ``Kubrick`` in ``Kubrickian``,
+  ``Potter`` in ``#harrypotter``, and ``Sting`` still in ``testing``: a long name inside
+  a longer word is more often the name than not). One exception, since separators are
+  ignored: where the text puts a separator inside the name at a place the name has none
+  (``Sting`` in ``best ingredients``, ``Adele`` in ``made lemonade``), the match must be
+  whole words (``spider man`` for ``Spiderman``).
+* a name with no letter or digit at all (an emoji) is looked for as written,
+  case-insensitively.
+
+A :class:`Denylist` is built once per policy (``creative.py`` memoises it) and reads each
+text once; a name is looked at closely only where its letters occur.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .._redact import letters_and_breaks
+
+__all__ = ["SHORT", "Denylist"]
+
+#: names of at most this many letters and digits match whole words only
+SHORT = 4
+
+
+class _Name:
+    __slots__ = ("folded", "raw", "short", "splits", "written")
+
+    def __init__(self, written: str) -> None:
+        self.written = written
+        folded, _origin, breaks = letters_and_breaks(written)
+        self.folded = folded
+        #: offsets in ``folded`` where the name itself has a separator (``Squid Game``: 5)
+        self.splits = frozenset(i for i in range(1, len(folded)) if breaks[i])
+        self.short = len(folded) <= SHORT
+        self.raw = written.casefold() if not folded else ""
+
+
+def _uncased_letter(char: str) -> bool:
+    """A letter of a script without case (CJK, kana, Thai, Arabic, ...)."""
+    return not char.isascii() and char.isalpha() and not (char.isupper() or char.islower())
+
+
+class _Text:
+    """One text, folded once, with its word edges worked out when a name needs them."""
+
+    __slots__ = ("_edges", "breaks", "folded", "origin", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded, self.origin, self.breaks = letters_and_breaks(text)
+        self._edges: list[bool] | None = None
+
+    def edge(self, at: int) -> bool:
+        """Does a word start (or end) at ``at`` in ``folded``?"""
+        if at <= 0 or at >= len(self.folded):
+            return True
+        if self._edges is None:
+            self._edges = self._word_edges()
+        return self._edges[at]
+
+    def _word_edges(self) -> list[bool]:
+        text, origin, breaks = self.text, self.origin, self.breaks
+        size = len(origin)
+        edges = list(breaks)
+        for k in range(1, size):
+            if edges[k] or origin[k] == origin[k - 1]:  # (one character folded to several)
+                continue
+            before, char = text[origin[k - 1]], text[origin[k]]
+            if _uncased_letter(before) or _uncased_letter(char):
+                edges[k] = True  # a script written without spaces: no word edge to find
+            elif before.isdigit() != char.isdigit():
+                edges[k] = True  # Cars2
+            elif before.islower() and char.isupper():
+                edges[k] = True  # EdSheeran
+            elif before.isupper() and char.isupper() and k + 1 < size and not breaks[k + 1]:
+                edges[k] = text[origin[k + 1]].islower()  # HBOMax: a word starts at M
+        return edges
+
+    def has(self, name: _Name) -> bool:
+        if not name.folded:
+            return bool(name.raw) and name.raw in self.text.casefold()
+        folded, breaks = self.folded, self.breaks
+        at = folded.find(name.folded)
+        while at >= 0:
+            end = at + len(name.folded)
+            whole = self.edge(at) and self.edge(end)
+            if whole:
+                return True
+            if not name.short and all(
+                k - at in name.splits for k in range(at + 1, end) if breaks[k]
+            ):
+                return True  # inside a word, or split only where the name is
+            at = folded.find(name.folded, at + 1)
+        return False
+
+
+class Denylist:
+    """The configured names, folded once; :meth:`names_in` tells which a text names."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self._names = [_Name(n) for n in names]
+
+    def __bool__(self) -> bool:
+        return bool(self._names)
+
+    def names_in(self, text: str) -> list[str]:
+        """The names (as configured, in their order) that ``text`` names."""
+        if not self._names or not text:
+            return []
+        found = _Text(text)
+        folded = found.folded
+        return [
+            n.written
+            for n in self._names
+            if (n.folded in folded if n.folded else n.raw) and found.has(n)
+        ]
