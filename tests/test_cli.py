@@ -1706,3 +1706,68 @@ def test_a_shard_that_is_not_i_of_n_is_a_usage_error(tmp_path: Path, value: str)
     done = run_cli("scan", str(show.root), f"--shard={value}")
     assert done.code == 2
     assert "expected I/N" in done.stderr
+
+
+def _name_in_shard(template: str, shard: tuple[int, int]) -> str:
+    from clearance.cli.audit import in_shard
+
+    return next(template.format(i) for i in range(1000) if in_shard(template.format(i), shard))
+
+
+def test_a_shard_never_passes_what_the_whole_scan_blocks_whatever_part_runs_first(
+    tmp_path: Path,
+) -> None:
+    """A final deliverable (part 1) made from a GenAI precomp (part 2): part 1 run first
+    found the precomp not recorded yet and passed it as an ordinary unresolved input where
+    the whole scan blocks it. Now that input is pending: unsure (PRV-02), never a pass; once
+    part 2 has run, part 1 gives the whole scan's verdict."""
+    show = make_show(tmp_path)
+    precomp = _name_in_shard("gen/sh010_precomp_v{:03d}.png", (2, 2))
+    final = _name_in_shard("delivery/sh010_final_v{:03d}.png", (1, 2))
+    show.asset(precomp, sidecar=genai_sidecar())
+    show.asset(
+        final,
+        sidecar={
+            "provenance": 1,
+            "generated": False,
+            "source_type": "digitalCapture",
+            "steps": [
+                {
+                    "tool": "studio-diffusion",
+                    "inputs": [{"ref": precomp, "class": "owned_released"}],
+                }
+            ],
+        },
+    )
+    first = run_cli("scan", str(show.root), "--format", "json", "--shard", "1/2")
+    [item] = first.json()["assets"]
+    assert item["asset"] == final
+    assert item["outcome"] != "pass" and first.code == 1, first.stdout
+    assert "PRV-02" in {f["rule"] for f in item["findings"]}
+    assert run_cli("scan", str(show.root), "--shard", "2/2").code in (0, 1)
+    again = run_cli("scan", str(show.root), "--format", "json", "--shard", "1/2", "--jobs", "2")
+    whole = run_cli("scan", str(show.root), "--format", "json")
+    verdict = {a["asset"]: a["outcome"] for a in whole.json()["assets"]}[final]
+    assert again.json()["assets"][0]["outcome"] == verdict
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away read permission root would not need",
+)
+def test_every_shard_says_a_folder_it_cannot_read(tmp_path: Path) -> None:
+    """A folder one node cannot read (a share not mounted there, a permission) hides
+    assets of every part: each part says it, exit 2 (it was said only by the part its path
+    fell in, and the others' assets in it were audited by nobody, in silence)."""
+    show = make_show(tmp_path)
+    for i in range(8):
+        show.asset(f"comp/sub/sh{i:03d}.png", sidecar=genai_sidecar())
+    sub = show.root / "comp" / "sub"
+    sub.chmod(0o000)
+    try:
+        for i in (1, 2, 3):
+            done = run_cli("scan", str(show.root), "--shard", f"{i}/3", prefix=BLIND)
+            assert done.code == 2, (i, done.stdout, done.stderr)
+            assert "comp/sub" in done.stderr
+    finally:
+        sub.chmod(0o755)

@@ -201,6 +201,13 @@ class Session:
         for plugin in self.plugins.pm.get_plugins():
             if hasattr(plugin, "run_id") and hasattr(plugin, "clearance_asset_audited"):
                 plugin.run_id = self.run_id  # built-ins that record per-run rows (lineage)
+        if shard is not None and shard[1] > 1:
+            # another part's assets are audited elsewhere, maybe later: a declared input on
+            # disk in the show and not recorded yet is pending (unsure), as for a watcher,
+            # never an unresolved input that passes where the whole scan blocks
+            lineage = self._lineage()
+            if lineage is not None:
+                lineage.watched = (str(policy.root),)
         self._log: Any = None
         self._audit: Any = None
         self._sink: Any = None
@@ -1043,6 +1050,7 @@ def _worker_init(
     run_id: str,
     parent: int,
     stop: Any,
+    shard: tuple[int, int] | None = None,
 ) -> None:
     global _WORKER, _STOP, _WORKER_ERROR
     from ._process import exit_with_parent
@@ -1078,6 +1086,7 @@ def _worker_init(
         announce=False,
         cache=cache,
         run_id=run_id,
+        shard=shard,
     )
     _WORKER.notify = False
     from .lineage import LineagePlugin
@@ -1287,6 +1296,7 @@ class _WorkerPool:
                 session.run_id,
                 os.getpid(),
                 self.stop,
+                session.shard,
             ),
         )
         self.executor = self._new_executor(max_workers=jobs)

@@ -13,7 +13,7 @@ from pathlib import Path
 from .._display import shown_path, shown_text
 from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
-from ..model import Outcome, relative_posix
+from ..model import Outcome
 from ..policy import Policy
 from ._common import (
     EXIT_ERROR,
@@ -85,20 +85,17 @@ def in_shard(name: str, shard: tuple[int, int]) -> bool:
     return zlib.crc32(os.fsencode(name)) % count == index - 1
 
 
-def _sharded(found: Discovery, shard: tuple[int, int], policy: Policy) -> Discovery:
-    """The part of ``found`` that ``--shard`` audits: its assets, and the discovery errors
-    and warnings whose path falls in it (each said by one shard, not by all). No shard saw
-    a whole stage: its stage checks prove nothing by finding nothing."""
+def _sharded(found: Discovery, shard: tuple[int, int]) -> Discovery:
+    """The part of ``found`` that ``--shard`` audits: its assets. Every part says every
+    discovery error and warning: what one node cannot read (a share not mounted there, a
+    permission) is that node's, and the assets it hides are in every part. No part saw a
+    whole stage: its stage checks prove nothing by finding nothing."""
     if shard[1] == 1:
         return found
-
-    def mine(path: str) -> bool:
-        return in_shard(relative_posix(path, policy.root), shard)
-
     return Discovery(
         [a for a in found.assets if in_shard(a.rel, shard)],
-        [e for e in found.errors if mine(e[0])],
-        [w for w in found.warnings if mine(w[0])],
+        found.errors,
+        found.warnings,
         frozenset(),
     )
 
@@ -145,7 +142,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.config:
         found.warnings.extend(outside_the_root(policy, paths))
     if args.shard:
-        found = _sharded(found, args.shard, policy)
+        found = _sharded(found, args.shard)
     # What discovery found lives to the end of the run, and a big tree's is a few large
     # containers (each folder's names, twice): every collection of the young objects would
     # traverse them, ≈ 80 ms each for 1,000,000 frames. ``main`` unfreezes at the end.
