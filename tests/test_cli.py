@@ -1771,3 +1771,41 @@ def test_every_shard_says_a_folder_it_cannot_read(tmp_path: Path) -> None:
             assert "comp/sub" in done.stderr
     finally:
         sub.chmod(0o755)
+
+
+def test_links_to_two_shows_in_one_folder_are_refused(tmp_path: Path) -> None:
+    """A dailies folder of links to several shows: the second link's show is not taken for
+    the first's because they sit in one folder."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    show_a = make_show(tmp_path / "a")
+    show_b = make_show(tmp_path / "b")
+    a = show_a.asset("delivery/a.png", sidecar=genai_sidecar())
+    b = show_b.asset("delivery/b.png", sidecar=genai_sidecar())
+    dailies = tmp_path / "dailies"
+    dailies.mkdir()
+    (dailies / "a.png").symlink_to(a)
+    (dailies / "b.png").symlink_to(b)
+    done = run_cli("check", str(a), str(dailies / "a.png"), str(dailies / "b.png"))
+    assert done.code == 2, done.stdout
+    assert "audit each show with its own command" in done.stderr
+
+
+def test_a_configuration_given_through_a_link_is_rooted_where_the_link_is(
+    tmp_path: Path,
+) -> None:
+    """``--config show/clearance.yaml`` that is a link into a configurations repository:
+    the show is where the link is, as when the file is found above the path (rooted at the
+    link's target, the deliverable was in stage default and passed)."""
+    show = make_show(tmp_path)
+    final = show.asset("delivery/len.png", sidecar=genai_sidecar())
+    repo = tmp_path / "configs"
+    repo.mkdir()
+    config = show.root / "clearance.yaml"
+    (repo / "show01.yaml").write_bytes(config.read_bytes())
+    config.unlink()
+    config.symlink_to(repo / "show01.yaml")
+    found = run_cli("check", str(final), "--format", "json")
+    given = run_cli("check", "--config", str(config), str(final), "--format", "json")
+    assert found.json()["assets"][0]["stage"] == "delivery", found.stderr
+    assert given.json()["assets"][0] == found.json()["assets"][0], given.stderr

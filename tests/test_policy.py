@@ -226,6 +226,7 @@ def test_stage_for_prefers_the_longest_folder(tmp_path: Path) -> None:
         "comp/../delivery",
         "ABS/delivery",
         "d//../delivery/",
+        "/delivery/",
     ],
 )
 def test_a_stage_folder_matches_however_it_is_written(tmp_path: Path, written: str) -> None:
@@ -239,7 +240,25 @@ def test_a_stage_folder_matches_however_it_is_written(tmp_path: Path, written: s
     assert policy.stage_for("deliveryx/a.png").name == "default"
 
 
-@pytest.mark.parametrize("written", ["../elsewhere/", "/etc/", "comp/../../x"])
+def test_an_absolute_stage_folder_through_an_alias_of_the_root_is_the_stages(
+    tmp_path: Path,
+) -> None:
+    """``/shows/abc/delivery`` where ``/shows/abc -> /mnt/nas/abc`` and ``delivery`` itself
+    a link to another share: only the part above the root is resolved."""
+    root = tmp_path / "show"
+    share = tmp_path / "share" / "delivery"
+    share.mkdir(parents=True)
+    root.mkdir()
+    (root / "delivery").symlink_to(share)
+    alias = tmp_path / "alias"
+    alias.symlink_to(root)
+    config = base_config()
+    config["stages"] = [{"name": "delivery", "paths": [f"{alias}/delivery/"], "final": True}]
+    policy = load_policy(write(root / "clearance.yaml", config))
+    assert policy.stage_for("delivery/a.png").name == "delivery"
+
+
+@pytest.mark.parametrize("written", ["../elsewhere/", "comp/../../x"])
 def test_a_stage_folder_outside_the_configurations_folder_is_an_error(
     tmp_path: Path, written: str
 ) -> None:

@@ -691,7 +691,11 @@ def load_policy(
 
     :raises ConfigError: naming the file and field of the first problem.
     """
-    config_file = Path(config).resolve() if config is not None else find_config(list(paths))
+    if config is not None:  # (a link to a file in a configs repository: rooted where it is)
+        given = given_path(config)
+        config_file: Path | None = given.parent.resolve() / given.name
+    else:
+        config_file = find_config(list(paths))
     if config_file is None:
         start = Path(paths[0]).resolve() if paths else Path.cwd()
         root = start if start.is_dir() else start.parent
@@ -805,24 +809,34 @@ def _stage_folder(config: Path, root: Path, written: str, field: str) -> str:
     path inside the root) in the one form files are matched against: relative to the root,
     ``/``-separated, with no ``.``, ``..`` or trailing ``/`` (``.`` for the root itself).
     Written any other way, it matched no file: the stage's assets were in stage ``default``,
-    and a final stage's deliverables audited as not final."""
+    and a final stage's deliverables audited as not final. A leading ``/`` on a path that is
+    not inside the root is the root's (``/delivery/``: ``delivery``), as it always was."""
     text = written.replace("\\", "/") if os.sep == "\\" else written
     if text.startswith("/"):
-        inside = os.path.join(str(root), "")
-        real = os.path.normpath(text)
-        if real != str(root) and not real.startswith(inside):
-            real = os.path.realpath(text)  # the root named through a link (/shows -> /mnt/nas)
-        if real != str(root) and not real.startswith(inside):
-            raise ConfigError(
-                config, field, f"{written!r} is outside the configuration's folder {root}"
-            )
-        text = real[len(inside) :] if real != str(root) else "."
-    folder = posixpath.normpath(text)
+        rest = _below(os.path.normpath(text), root)
+        text = rest if rest is not None else text.lstrip("/")
+    folder = posixpath.normpath(text or ".")
     if folder == ".." or folder.startswith("../"):
         raise ConfigError(
             config, field, f"{written!r} is outside the configuration's folder {root}"
         )
     return folder
+
+
+def _below(path: str, root: Path) -> str | None:
+    """``path`` (absolute) relative to ``root`` (resolved), named through any link above
+    the root (``/shows/abc -> /mnt/nas/abc``), never through one below it (a stage folder
+    that is a link to another share); None when it is not inside the root."""
+    base = str(root)
+    ancestor, below = path, list[str]()
+    while True:
+        if ancestor == base or os.path.realpath(ancestor) == base:
+            return "/".join(reversed(below)) or "."
+        parent = os.path.dirname(ancestor)
+        if parent == ancestor:
+            return None
+        below.append(os.path.basename(ancestor))
+        ancestor = parent
 
 
 #: Keys of a ``rules:`` entry that every rule takes (the rest are the rule's parameters).

@@ -184,9 +184,13 @@ def _one_configuration(policy: Policy, paths: Sequence[str]) -> None:
     from ..policy import find_config
 
     first = policy.config_file
-    by_folder: dict[str, Any] = {}
+    by_folder: dict[tuple[str, str], Any] = {}
     for raw in paths[1:]:
-        folder = os.path.dirname(os.path.abspath(raw)) if os.path.isfile(raw) else raw
+        # remembered by the folder as given and the real one: two links in one folder (a
+        # dailies folder) may lead to two shows
+        folder = (os.path.dirname(os.path.abspath(raw)), os.path.dirname(os.path.realpath(raw)))
+        if not os.path.isfile(raw):
+            folder = (os.path.abspath(raw), os.path.realpath(raw))
         if folder not in by_folder:
             by_folder[folder] = find_config([raw])
         other = by_folder[folder]
