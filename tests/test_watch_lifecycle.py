@@ -865,6 +865,73 @@ def test_a_link_to_a_folder_holding_the_show_is_said_not_watched(tmp_path: Path)
     assert "not audited" in said[0]["message"]
 
 
+def test_two_links_to_one_folder_watch_it_once(tmp_path: Path) -> None:
+    """``comp/plates`` and ``gen/plates`` both link to one share: its files are audited once
+    each (under one of the names, as ``scan`` audits them under the link it walked first),
+    not once per link in two stages."""
+    root = make_show(tmp_path)
+    share = tmp_path / "share" / "plates"
+    share.mkdir(parents=True)
+    write_file(share / "a.exr.genai.yaml", SIDECAR.encode())
+    write_file(share / "a.exr", exr_bytes())
+    for stage in ("comp", "renders"):
+        (root / stage).mkdir()
+        (root / stage / "plates").symlink_to(share)
+    with InProcessWatcher(root, rescan_interval=0.5):
+        wait_audited(root, 1)
+        write_file(share / "b.exr.genai.yaml", SIDECAR.encode())
+        write_file(share / "b.exr", exr_bytes(seed=1))
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    names = sorted(e["asset"] for e in audited(root))
+    assert len(names) == 2, names
+    assert {n.rsplit("/", 1)[0] for n in names} in ({"comp/plates"}, {"renders/plates"})
+    assert len(linked_walks(root)) == 1
+
+
+def test_a_link_from_the_watched_folder_into_the_show_names_files_as_the_show_does(
+    tmp_path: Path,
+) -> None:
+    """``watch comp`` where ``comp/out -> ../renders``: the files are the show's
+    ``renders/...`` (their stage), as ``check`` and a scan of the show name them, not
+    ``comp/out/...`` in stage comp."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    (root / "renders").mkdir()
+    (root / "comp" / "out").symlink_to(root / "renders")
+    with InProcessWatcher(root, paths=[root / "comp"]):
+        write_file(root / "renders" / "a.exr.genai.yaml", SIDECAR.encode())
+        write_file(root / "renders" / "a.exr", exr_bytes())
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    assert [(e["stage"], e["asset"]) for e in audited(root)] == [("renders", "renders/a.exr")]
+
+
+def test_linked_folders_past_the_limit_are_said_not_watched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each linked folder has its observer and inotify instance (128 per user): past
+    ``MAX_LINKED_FOLDERS`` (2 here) one is a ``linked-folder`` watch.error, not watched."""
+    import clearance.watch
+
+    monkeypatch.setattr(clearance.watch, "MAX_LINKED_FOLDERS", 2)
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    for i in range(3):
+        (tmp_path / f"share{i}").mkdir()
+        (root / "comp" / f"s{i}").symlink_to(tmp_path / f"share{i}")
+    with InProcessWatcher(root):
+        said = wait_for(
+            lambda: [
+                e for e in events(root, "watch.error") if e["details"]["reason"] == "linked-folder"
+            ],
+            what="the linked-folder error",
+        )
+        wait_for(lambda: len(linked_walks(root)) >= 2, what="two linked folders walked")
+    assert len(said) == 1 and "2 linked folders are watched already" in said[0]["message"]
+    assert len(linked_walks(root)) == 2
+
+
 def test_a_stage_folder_given_through_its_link_is_watched_under_the_links_name(
     tmp_path: Path,
 ) -> None:

@@ -65,6 +65,11 @@ from .watch_supervisor import RootSupervisor, _Root
 __all__ = ["WatchOptions", "Watcher"]
 
 
+#: Linked folders a watcher watches as roots of its own, at most: each has its observer,
+#: threads and inotify instance (the kernel allows 128 instances per user by default)
+MAX_LINKED_FOLDERS = 64
+
+
 @dataclass
 class WatchOptions:
     """Tunables of one watcher (the CLI's options; tests shorten the times)."""
@@ -150,10 +155,14 @@ class Watcher(AssetGrouping, RootSupervisor):
         #: (path, dev, ino) of paths named as assets said not to be files (_not_a_file)
         self._said_not_a_file: set[tuple[str, int, int]] = set()
         self._said_linked: set[tuple[str, str]] = set()  # (link, target): said once (reconciler)
-        #: links to folders the reconciler found, for the scheduler to watch
-        self._links_found: queue.SimpleQueue[str] = queue.SimpleQueue()
-        #: the linked folders watched as roots of their own: link → what it said when started
-        self._linked_roots: dict[str, str] = {}
+        #: links to folders the reconciler found, for the scheduler to watch: (the root's
+        #: name, the link, its target)
+        self._links_found: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
+        #: the linked folders watched as roots of their own: root → (the link, what it said
+        #: when the root started, its target)
+        self._linked_roots: dict[str, tuple[str, str, str]] = {}
+        #: the targets of those, and of those queued (reconciler: add; scheduler: discard)
+        self._linked_targets: set[str] = set()
         self.groups: dict[GroupKey, _Group] = {}
         self._readers: dict[str, _Readers] = {}  # folder → which assets read which manifest
         self.inflight: set[GroupKey] = set()
@@ -638,74 +647,90 @@ class Watcher(AssetGrouping, RootSupervisor):
         if r is not None:
             r.cookie_seen.add(name)
 
-    def _linked_folder(self, path: str, root: str) -> None:
-        """A link to a folder under the watched ``root`` (``comp -> /mnt/fast/show01/comp``),
+    def _linked_folders(self, paths: list[str], root: str) -> None:
+        """Links to folders under the watched ``root`` (``comp -> /mnt/fast/show01/comp``),
         met by a reconcile walk (at start-up, periodically, or of its folder when a link is
-        made there; in the reconciler's thread). inotify does not follow links: unless its
-        target is watched already (inside a watched root, or the target of a linked folder
-        watched), the scheduler watches it as a root of its own, named by the link
-        (:meth:`_watch_linked_folders`). A target that holds a watched root (a link to the
-        show's parent, to ``/``) would watch the show a second time: that one is not
-        watched, and a ``watch.error`` (reason ``linked-folder``) names the link and its
-        target, once per link and target. (A root watched by polling follows links: nothing
-        to do.)"""
+        made there; in the reconciler's thread). inotify does not follow links: the
+        scheduler watches each target as a root of its own (:meth:`_watch_linked_folders`),
+        named by the link, or by its real path when that is in the show (as ``scan`` of the
+        show names it). Not watched again: a target inside a watched root or watched
+        already (a second link to one share). A ``watch.error`` (reason ``linked-folder``),
+        once per link and target, names one that is not watched: its target holds a watched
+        root (a link to the show's parent, to ``/``: the show a second time), or
+        :data:`MAX_LINKED_FOLDERS` are watched already. (A root watched by polling follows
+        links: nothing to do.)"""
         watched = self.roots.get(root)
-        if watched is not None and watched.backend == "polling":
+        if not paths or (watched is not None and watched.backend == "polling"):
             return
-        target = os.path.realpath(path)
-        reals = [os.path.realpath(r) for r in list(self.roots)]
-        if any(target == real or target.startswith(real.rstrip(os.sep) + os.sep) for real in reals):
-            return
-        if path in self._linked_roots:
-            return  # watched (its target changed: the scheduler is told by its own check)
-        inside = target.rstrip(os.sep) + os.sep
-        if not any(real.startswith(inside) for real in reals):
-            self._links_found.put(path)
-            return
-        if (path, target) in self._said_linked:
-            return
-        self._said_linked.add((path, target))
-        self._emit(
-            "watch.error",
-            message=(
-                f"{path}: a link to the folder {target}, which holds a folder this watcher "
-                f"watches: it is not watched through the link, and files written there "
-                "outside the watched folders are not audited (audit them with clearance scan)"
-            ),
-            details={"reason": "linked-folder", "path": path, "target": target},
-        )
+        reals = [os.path.realpath(r) for r in list(self.roots)]  # once per walk, not per link
+        show = str(self.policy.root)
+        for path in paths:
+            target = os.path.realpath(path)
+            if any(
+                target == real or target.startswith(real.rstrip(os.sep) + os.sep) for real in reals
+            ):
+                continue
+            if target in self._linked_targets:
+                continue  # watched, or about to be, through this link or another
+            inside = target.rstrip(os.sep) + os.sep
+            holds = any(real.startswith(inside) for real in reals)
+            if not holds and len(self._linked_targets) < MAX_LINKED_FOLDERS:
+                in_show = target == show or target.startswith(show.rstrip(os.sep) + os.sep)
+                self._linked_targets.add(target)
+                self._links_found.put((target if in_show else path, path, target))
+                continue
+            if (path, target) in self._said_linked:
+                continue
+            self._said_linked.add((path, target))
+            why = (
+                "which holds a folder this watcher watches"
+                if holds
+                else f"and {MAX_LINKED_FOLDERS} linked folders are watched already"
+            )
+            self._emit(
+                "watch.error",
+                message=(
+                    f"{path}: a link to the folder {target}, {why}: it is not watched through "
+                    "the link, and files written there outside the watched folders are not "
+                    "audited (watch it as a root of its own, or audit it with clearance scan)"
+                ),
+                details={"reason": "linked-folder", "path": path, "target": target},
+            )
 
     def _watch_linked_folders(self) -> None:
         """In the scheduler's thread: start watching the linked folders the reconciler found
-        (a root each, named by the link, watched at its target, walked at once), and stop
-        watching one whose link was removed or now points elsewhere; a reconcile of the
-        folder the link is in then decides again what it points to."""
+        (a root each, watched at its target, walked at once), and stop watching one whose
+        link was removed or now points elsewhere (only the link is looked at, never its
+        target: a share that is down would hang this thread); a reconcile of the folder the
+        link is in then decides again what it points to."""
         while True:
             try:
-                path = self._links_found.get_nowait()
+                name, path, target = self._links_found.get_nowait()
             except queue.Empty:
                 break
             try:
                 link = os.readlink(path)
-            except OSError:
-                continue  # gone (or no longer a link) since the reconcile met it
-            if path in self.roots:
+            except OSError:  # gone (or no longer a link) since the reconcile met it
+                self._linked_targets.discard(target)
                 continue
-            root = self._new_root(path)
-            self._linked_roots[path] = link
-            self.roots[path] = root
+            if name in self.roots:
+                continue
+            root = self._new_root(name)
+            self._linked_roots[name] = (path, link, target)
+            self.roots[name] = root
             self._deepest_first = sorted(self.roots, key=len, reverse=True)
             self._start_root(root)
             if root.state == "running":
                 self._rescan(root, "linked-folder")
-        for path, link in list(self._linked_roots.items()):
+        for name, (path, link, target) in list(self._linked_roots.items()):
             try:
-                if os.readlink(path) == link:  # the link itself, never its target (a share
-                    continue  # that is down would hang this thread)
+                if os.readlink(path) == link:
+                    continue
             except OSError:
                 pass  # removed, or replaced by a folder
-            root = self.roots.pop(path)
-            del self._linked_roots[path]
+            root = self.roots.pop(name)
+            del self._linked_roots[name]
+            self._linked_targets.discard(target)
             self._deepest_first = sorted(self.roots, key=len, reverse=True)
             self._stop_root(root)
             root.state = "stopped"
@@ -714,8 +739,7 @@ class Watcher(AssetGrouping, RootSupervisor):
                 self._rescan(self.roots[parent], "linked-folder", os.path.dirname(path))
 
     def _rescanned(self, report: RescanReport) -> None:
-        for path in report.linked:
-            self._linked_folder(path, report.root)
+        self._linked_folders(report.linked, report.root)
         record = {
             "reason": report.reason,
             "root": report.root,
