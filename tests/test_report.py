@@ -1140,6 +1140,7 @@ def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path:
         (e["stage"], e["details"].get("complete")) for e in events if e["event"] == "stage.finished"
     ]
     assert said == [
+        ("gen", True),  # walked whole and empty: checked all the same
         ("comp", True),
         ("delivery", True),
         *[("comp", False)] * 4,
@@ -1199,3 +1200,39 @@ def test_the_html_report_shows_names_a_browser_would_blur_as_the_table_does(
         '"comp/bidi\\u202egnp.png"',
         '"comp/esc\\x1b[2J.png"',
     }
+
+
+def test_a_stage_emptied_since_its_stage_checks_found_something_is_cleared(
+    tmp_path: Path,
+) -> None:
+    """A block from a stage check stays in every report after the stage's folders were
+    emptied: a scan of the root walked them whole but, with no asset in the stage, wrote no
+    ``stage.started``/``stage.finished`` for it and never ran its stage checks. It now runs
+    the empty stage (0 assets, ``complete``), and what its checks find now decides. The
+    asset audited there before keeps its latest audit (the log says nothing of it going)."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", None, "block", "too many GenAI shots"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block")
+    before = _report(show)
+    for name in ("bad.png", "ok.png"):  # the stage's assets go; their sidecars stay
+        (show.root / "comp" / name).unlink()
+    _scan_with_stage_findings(show, plan, [])
+    log = show.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    run_id = events[-1]["run_id"]
+    (emptied,) = [
+        e
+        for e in events
+        if e["event"] == "stage.finished" and e["stage"] == "comp" and e["run_id"] == run_id
+    ]
+    assert emptied["details"]["assets"] == 0 and emptied["details"]["complete"] is True
+    audits = _report(show)
+    assert ("comp", None) not in audits
+    for asset in ("comp/bad.png", "comp/ok.png"):
+        assert audits[("comp", asset)] == before[("comp", asset)]
+    assert "SITE-QUOTA-01" not in clearance("report", str(log)).stdout
+    # an empty stage's checks still speak: a finding about the stage itself is shown
+    _scan_with_stage_findings(show, plan, [["comp", None, "escalate", "no comp delivered"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["message"], check["outcome"]) == ("no comp delivered", "escalate")
