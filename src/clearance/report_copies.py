@@ -148,12 +148,13 @@ class PastedLines:
         self.snapshot = snapshot
         self.budget = _LOOK_BACK_TIMES * sum(size for _f, _fh, size in snapshot)
         self.budget += _LOOK_BACK_SLACK
+        self._read = [0]  # bytes read again so far, every line counted
         self.gave_up = False
         #: how many lines were copies; the first: (its number, seq, the original's number)
         self.count = 0
         self.first: tuple[int, int, int] | None = None
         self._asked = -1  # the seq last asked about
-        self._lines = _events_from_start(snapshot)
+        self._lines = _events_from_start(snapshot, self._read)
         self._next: tuple[int, int, bytes] | None = None
 
     def is_copy(self, number: int, seq: int, raw: bytes) -> bool:
@@ -162,7 +163,7 @@ class PastedLines:
         if self.gave_up:
             return False
         if seq <= self._asked:  # a new block going back: look from the start again
-            self._lines, self._next = _events_from_start(self.snapshot), None
+            self._lines, self._next = _events_from_start(self.snapshot, self._read), None
         self._asked = seq
         line = raw.rstrip(b"\n")
         while True:
@@ -174,8 +175,7 @@ class PastedLines:
             if n >= number:  # nothing before it: keep this line for the next question
                 self._next = item
                 return False
-            self.budget -= len(seen)
-            if self.budget < 0:
+            if self._read[0] > self.budget:
                 self.gave_up = True
                 return False
             if at == seq and seen == line:
@@ -185,10 +185,11 @@ class PastedLines:
                 return True
 
 
-def _events_from_start(snapshot: Snapshot) -> Iterator[tuple[int, int, bytes]]:
+def _events_from_start(snapshot: Snapshot, read: list[int]) -> Iterator[tuple[int, int, bytes]]:
     """``(number, seq, line)`` of each line of the log that starts as a writer's event does,
     numbered as :func:`read_lines` numbers them, each file read up to its recorded size with
-    ``os.pread`` (the file's own position, where the report reads, does not move)."""
+    ``os.pread`` (the file's own position, where the report reads, does not move); the bytes
+    read are added to ``read[0]``."""
     n = 0
     for _f, fh, size in snapshot:
         fd = fh.fileno()
@@ -199,6 +200,7 @@ def _events_from_start(snapshot: Snapshot) -> Iterator[tuple[int, int, bytes]]:
             if not chunk:
                 break
             pos += len(chunk)
+            read[0] += len(chunk)
             buf += chunk
             start = 0
             while (end := buf.find(b"\n", start)) >= 0:
