@@ -463,7 +463,8 @@ def clearance_add_rules(registry):
 
 @hookimpl
 def clearance_check_stage(stage_result):
-    return [Finding(rule="SITE-QUOTA", message="quota reached", asset={asset!r})]
+    if stage_result.assets:  # the stages walked whole and empty are checked too
+        return [Finding(rule="SITE-QUOTA", message="quota reached", asset={asset!r})]
 """
 
 

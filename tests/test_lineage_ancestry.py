@@ -201,6 +201,59 @@ def test_unknown_ancestors_are_capped_and_counted_and_never_lost(tmp_path: Path)
     assert len(downstream["unknown"]) == MAX_LISTED and downstream["unknown_omitted"] == 200
 
 
+def test_genai_ancestors_are_capped_in_summaries_and_findings_and_counted(
+    tmp_path: Path,
+) -> None:
+    """A comp built from thousands of generated elements: its summary, the summary of the
+    deliverable made from it and the deliverable's NFX-GP4 finding list MAX_LISTED of them
+    and count the rest (``genai_omitted``); the verdict and the total are those of all."""
+    import json
+
+    write_config(
+        tmp_path,
+        [
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    count = MAX_LISTED + 1500
+    refs = [(f"elements/e{i:05d}.exr", "generated") for i in range(count)]
+    comp = single(tmp_path, "comp/sh010_comp_v001.exr")
+    sidecar(tmp_path, comp, silent(*refs, use="temp"))
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent((comp, "production_image")))
+    (gp4,) = _open(_outcomes(tmp_path)[final], "NFX-GP4")
+    assert len(gp4["evidence"]["inherited_from"]) == MAX_LISTED
+    assert gp4["evidence"]["inherited_omitted"] == count - MAX_LISTED
+    assert gp4["message"].endswith(f"e{MAX_LISTED - 1:05d}.exr and {count - MAX_LISTED} more)")
+    store = LineageStore(tmp_path / ".clearance" / "state.db", create=False)
+    try:
+        for name in (comp, final):
+            row = store.latest(name)
+            assert row is not None and row.ancestry is not None
+            listed = [g["ref"] for g in row.ancestry["genai"]]
+            assert listed == [r for r, _ in refs[:MAX_LISTED]], name
+            assert row.ancestry["genai_omitted"] == count - MAX_LISTED, name
+    finally:
+        store.close()
+    # the deliverable's events carried every one of them: now a bounded list
+    log = tmp_path / ".clearance" / "audit.jsonl"
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    longest = max(len(json.dumps(e)) for e in events if e["asset"] == final)
+    assert longest < 3 * MAX_LISTED * len("elements/e00000.exr")
+    done = run_cli("lineage", str(tmp_path / final))
+    assert f"{count} GenAI ancestor(s)" in done.stdout and f"(and {count - MAX_LISTED} more)" in (
+        done.stdout
+    )
+    # a few GenAI ancestors: listed whole, no count added
+    small = single(tmp_path, "delivery/sh020_final_v001.exr")
+    sidecar(tmp_path, small, silent(*refs[:3]))
+    (gp4,) = _open(_outcomes(tmp_path)[small], "NFX-GP4")
+    assert len(gp4["evidence"]["inherited_from"]) == 3
+    assert "inherited_omitted" not in gp4["evidence"] and "more" not in gp4["message"]
+    assert json.dumps(gp4)  # plain JSON
+
+
 # -------------------------------------------------------------------------------------------
 # A show reached through a symlinked mount
 # -------------------------------------------------------------------------------------------

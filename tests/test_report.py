@@ -1140,6 +1140,7 @@ def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path:
         (e["stage"], e["details"].get("complete")) for e in events if e["event"] == "stage.finished"
     ]
     assert said == [
+        ("gen", True),  # walked whole and empty: checked all the same
         ("comp", True),
         ("delivery", True),
         *[("comp", False)] * 4,
@@ -1199,3 +1200,116 @@ def test_the_html_report_shows_names_a_browser_would_blur_as_the_table_does(
         '"comp/bidi\\u202egnp.png"',
         '"comp/esc\\x1b[2J.png"',
     }
+
+
+def test_a_stage_emptied_since_its_stage_checks_found_something_is_cleared(
+    tmp_path: Path,
+) -> None:
+    """A block from a stage check stays in every report after the stage's folders were
+    emptied: a scan of the root walked them whole but, with no asset in the stage, wrote no
+    ``stage.started``/``stage.finished`` for it and never ran its stage checks. It now runs
+    the empty stage (0 assets, ``complete``), and what its checks find now decides. The
+    asset audited there before keeps its latest audit (the log says nothing of it going)."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", None, "block", "too many GenAI shots"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["rule"], check["outcome"]) == ("SITE-QUOTA-01", "block")
+    before = _report(show)
+    for name in ("bad.png", "ok.png"):  # the stage's assets go; their sidecars stay
+        (show.root / "comp" / name).unlink()
+    _scan_with_stage_findings(show, plan, [])
+    log = show.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    run_id = events[-1]["run_id"]
+    (emptied,) = [
+        e
+        for e in events
+        if e["event"] == "stage.finished" and e["stage"] == "comp" and e["run_id"] == run_id
+    ]
+    assert emptied["details"]["assets"] == 0 and emptied["details"]["complete"] is True
+    audits = _report(show)
+    assert ("comp", None) not in audits
+    for asset in ("comp/bad.png", "comp/ok.png"):
+        assert audits[("comp", asset)] == before[("comp", asset)]
+    assert "SITE-QUOTA-01" not in clearance("report", str(log)).stdout
+    # an empty stage's checks still speak: a finding about the stage itself is shown
+    _scan_with_stage_findings(show, plan, [["comp", None, "escalate", "no comp delivered"]])
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["message"], check["outcome"]) == ("no comp delivered", "escalate")
+
+
+def test_lines_pasted_again_inside_one_log_are_read_once(tmp_path: Path) -> None:
+    """A log concatenated with part of itself (``cat audit.jsonl audit.jsonl``, a tail
+    appended again, a block pasted in the middle; rotated too): the copies have the same
+    bytes at the same seq as lines before them, so they are the same events, read once as a
+    copy of the log beside it is, and stderr names them. Findings pasted again were listed
+    twice under their asset. Lines that go back in seq without being copies (another host's
+    log appended) are all read."""
+    live = write_show_log(tmp_path / "show" / "audit.jsonl", run_id="r1")
+    write_show_log(live, run_id="r2", start="2026-11-27T09:00:00.000Z", show=SHOW[2:5])
+    lines = live.read_bytes().splitlines(keepends=True)
+
+    def report(log: Path, *more: Path) -> tuple[dict[str, Any], str]:
+        proc = clearance("report", str(log), *map(str, more), "-f", "json")
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        del doc["logs"]
+        return doc, proc.stderr
+
+    alone, said = report(live)
+    assert said == "" and alone["summary"]["open_findings"] == 5
+    pastes = {
+        "twice": lines + lines,
+        "tail": lines + lines[-7:],
+        "middle": lines[:30] + lines[4:21] + lines[30:],
+        "thrice": lines * 3,
+    }
+    for name, pasted in pastes.items():
+        log = tmp_path / name / "audit.jsonl"
+        log.parent.mkdir()
+        log.write_bytes(b"".join(pasted))
+        doc, stderr = report(log)
+        assert doc == alone, name
+        copies = len(pasted) - len(lines)
+        assert f"{copies} line(s) of this log are copies of lines before them" in stderr, name
+        assert f"{log}:{len(lines) + 1 if name != 'middle' else 31}:" in stderr, name
+        assert report(log, live)[0] == alone and report(live, log)[0] == alone, name
+    # rotated: the paste sits in the active file, its originals in the rotated one
+    rotated = tmp_path / "rotated" / "audit.jsonl"
+    rotated.parent.mkdir()
+    rotated.with_name("audit.jsonl.000001").write_bytes(b"".join(lines[:40]))
+    rotated.write_bytes(b"".join(lines[40:] + lines[10:20]))
+    doc, stderr = report(rotated)
+    assert doc == alone and f"{rotated}:{len(lines) - 40 + 1}:" in stderr
+    assert f"a copy of {rotated.with_name('audit.jsonl.000001')}:11" in stderr
+    # another host's log appended: its seq goes back, its lines are no copies
+    other = write_show_log(tmp_path / "other.jsonl", host="farm02", run_id="r1")
+    both = tmp_path / "both" / "audit.jsonl"
+    both.parent.mkdir()
+    both.write_bytes(live.read_bytes() + other.read_bytes())
+    doc, stderr = report(both)
+    assert doc["events"] == alone["events"] + report(other)[0]["events"]
+    assert "copies" not in stderr
+
+
+def test_looking_for_pasted_lines_stops_in_a_log_that_is_no_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Looking back for pasted copies costs at most twice the log's bytes read again (here
+    with no slack): a file whose seq goes back again and again without copies (the first
+    lines of many logs appended to one) makes it stop, say so, and read every event."""
+    from clearance import report_copies
+
+    monkeypatch.setattr(report_copies, "_LOOK_BACK_SLACK", 0)
+    log = write_show_log(tmp_path / "audit.jsonl", run_id="r0")
+    lines = log.read_bytes().splitlines(keepends=True)
+    starts = []
+    for i in range(1, 40):  # other runs' logs: each starts at seq 1 again, other bytes
+        other = write_show_log(tmp_path / f"o{i}.jsonl", run_id=f"r{i}", show=SHOW[:1])
+        starts.append(other.read_bytes().splitlines(keepends=True)[0])
+    log.write_bytes(b"".join(lines + lines[:5] + starts))
+    report = build_report([log])
+    warnings = report.warnings
+    assert report.events == len(lines) + len(starts)  # the 5 copies found before it stopped
+    assert any("5 line(s) of this log are copies" in w for w in warnings), warnings
+    assert any("goes back too often to look for lines pasted again" in w for w in warnings)

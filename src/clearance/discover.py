@@ -237,7 +237,7 @@ class Discovery:
     #: what the run must say but is no error (path, reason): a linked folder not walked
     warnings: list[tuple[str, str]] = field(default_factory=list)
     #: the stages whose every configured folder was walked, with no error in it: the run saw
-    #: all of the stage's assets (see :func:`whole_stages`)
+    #: all of the stage's assets, none for a stage now empty (see :func:`whole_stages`)
     whole_stages: frozenset[str] = frozenset()
 
 
@@ -746,6 +746,13 @@ def discover(
     for asset in assets:
         asset.stage = stage if stage else policy.stage_for(asset.rel).name
     named = {asset.stage for asset in assets}
+    # a configured stage whose folders a walk covered is whole even with no asset left in
+    # them: its (empty) run decides its stage checks again (a stage with no folders is given
+    # assets by ``--stage`` only; with ``--stage``, the assets are that stage's alone)
+    if stage:
+        named.add(stage)
+    else:
+        named.update(s.name for s in policy.stages if s.paths)
     return Discovery(
         assets, list(errors), list(warnings), whole_stages(named, tops, errors, policy)
     )
@@ -758,7 +765,8 @@ def whole_stages(
     stage without folders) is at or under one of the folders ``walked``, with no discovery
     error in, above or below one of them: a run of their assets saw the whole stage, so its
     stage checks (``clearance_check_stage``) speak for the stage — ``stage.finished`` says
-    ``complete``. A run of single files, of a subfolder or of a shard never does."""
+    ``complete``. A run of single files, of a subfolder or of a shard never does. A stage
+    whose folders hold no asset now is whole too: the run checks it empty."""
     root = policy.root
 
     def covered(target: Path) -> bool:

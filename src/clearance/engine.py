@@ -791,7 +791,10 @@ class Session:
         parsed record.
 
         ``whole_stages``: the stages ``assets`` hold all of (``Discovery.whole_stages``); their
-        results are ``complete``, which their ``stage.finished`` says.
+        results are ``complete``, which their ``stage.finished`` says. One of them with no
+        asset in ``assets`` (its folders hold none now) is run empty: ``stage.started``, its
+        stage checks, ``stage.finished`` with 0 assets, so what they find now (nothing, most
+        often) decides its stage-level findings in reports, not the last run that had assets.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         if errors:
@@ -809,6 +812,8 @@ class Session:
         by_stage: dict[str, list[Asset]] = {}
         for asset in assets:
             by_stage.setdefault(asset.stage, []).append(asset)
+        for stage_name in whole_stages:
+            by_stage.setdefault(stage_name, [])  # walked whole and empty: checked all the same
         done = 0
         total = len(assets)
         # no more workers than chunks: a forked pool starts all of them at once, and
@@ -827,7 +832,7 @@ class Session:
                         self._cache.plan(members)
                     audited = (
                         pool.audit(members, records=keep_records)
-                        if pool is not None
+                        if pool is not None and members
                         else map(self.audit, members)
                     )
                     # nothing reads a record once its hooks have run, unless a stage checker

@@ -141,7 +141,10 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
     """Check a stage as a whole, after all of the run's assets in it were audited.
 
     Use this for rules about sets of assets (a sequence missing from delivery, a quota of
-    GenAI shots). Isolated like :func:`clearance_check_asset`.
+    GenAI shots). Isolated like :func:`clearance_check_asset`. A ``scan`` that walked every
+    folder of a configured stage calls it even when they hold no asset (``assets`` empty,
+    ``complete`` true): what it returns then decides the stage's findings, as for any whole
+    run — return nothing unless an empty stage is itself a finding.
 
     :param stage_result: every :class:`~clearance.model.AssetResult` of the stage in this run;
         ``stage_result.complete`` is true when the run audited the whole stage (``scan`` of
@@ -152,6 +155,8 @@ def clearance_check_stage(stage_result: StageResult, policy: Policy) -> list[Fin
     :return: stage-level findings (their ``asset`` may name an asset, or stay empty).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1 also called for a configured stage a ``scan`` walked whole
+       and found empty.
     """
 
 
@@ -200,6 +205,9 @@ def clearance_find_approval(
 @hookspec
 def clearance_stage_started(stage: StageConfig, policy: Policy) -> None:
     """A stage's audit is starting in this run (e.g. open a ticket batch in a tracker).
+
+    Also for a configured stage a ``scan`` walked whole and found empty: its
+    :func:`clearance_stage_finished` then has no asset.
 
     :param stage: the stage configuration.
     :param policy: the run's configuration.

@@ -7,7 +7,7 @@ logs are merged in ``time``, then ``host``, then ``seq`` order) and keeps, for e
 findings naming it that the run wrote before its ``stage.finished``); a stage's own findings
 are those of the latest run that audited the whole stage (its ``stage.finished`` says
 ``complete``), with those of later partial runs (``check FILE``, a subfolder) added. Each event is read once, however many copies of
-a log are given (``report_copies``). Memory therefore grows with the number of distinct assets, not with the
+a log are given, and however often its lines were pasted again inside it (``report_copies``). Memory therefore grows with the number of distinct assets, not with the
 length of the log — a watcher's log that re-audited the same shots for months reports in the
 same memory as one scan.
 
@@ -35,7 +35,7 @@ from typing import Any
 from clearance.auditlog import ENVELOPE, NOT_JSON, parsed_event_seq, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
-from clearance.report_copies import Snapshot, copied_lines
+from clearance.report_copies import PastedLines, Snapshot, copied_lines, line_seq
 
 __all__ = [
     "AssetAudit",
@@ -313,20 +313,21 @@ _decode = json.JSONDecoder().decode
 _TEXT_FIELDS = ENVELOPE[ENVELOPE.index("run_id") : ENVELOPE.index("details")]
 
 
-def _readable(event: Any) -> bool:
-    """True if ``event`` (a line of the log, parsed) is one the report reads: an event as
+def _readable(event: Any) -> int | None:
+    """Its ``seq`` if ``event`` (a line of the log, parsed) is one the report reads: an event as
     writers and ``verify`` define it (``auditlog.parsed_event_seq``: the whole envelope,
     ``schema``, a ``seq`` of at most 19 digits, a SHA-256 ``prev``, ``details`` an object), with
     a string ``time`` and its other envelope fields strings or null, as writers write them.
     Any other line was not written by a writer (a torn line, recovered or not, is never an
-    event; ``clearance verify`` names it): skipped and counted."""
-    if parsed_event_seq(event) is None or not isinstance(event["time"], str):
-        return False
+    event; ``clearance verify`` names it): skipped and counted (None)."""
+    seq = parsed_event_seq(event)
+    if seq is None or not isinstance(event["time"], str):
+        return None
     for key in _TEXT_FIELDS:
         value = event[key]
         if value is not None and not isinstance(value, str):
-            return False
-    return True
+            return None
+    return seq
 
 
 def _text(value: Any) -> str | None:
@@ -362,15 +363,21 @@ def _read_log(
 ) -> Iterator[dict[str, Any]]:
     """The events of the log at ``path`` (``snapshot``: opened already), in file order. The
     lines in ``copies`` (ranges of line numbers, see ``report_copies``) are copies of lines
-    another log given has: not read again, but they make this log not empty."""
+    another log given has: not read again, but they make this log not empty; so are lines
+    pasted again further down in the log itself (``report_copies.PastedLines``), which a
+    warning names."""
     if snapshot is None:
         snapshot = _snapshot(path)
     events = bad = 0
     ranges = iter(copies)
     copy_from, copy_to = next(ranges, _NO_RANGE)
     n = -1  # the line number, across the log's files
+    top = 0  # the highest seq read: a writer's seq only goes up, a pasted line's goes back
+    pasted: PastedLines | None = None
+    starts: list[tuple[Path, int]] = []  # each file and the number of its first line
     try:
         for f, fh, size in snapshot:
+            starts.append((f, n + 1))
             fh.seek(0)
             offset = 0
             odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
@@ -386,6 +393,9 @@ def _read_log(
                             copy_from, copy_to = next(ranges, _NO_RANGE)
                         if n >= copy_from:
                             events += 1
+                            seq = line_seq(raw)  # where this log is: a paste of it goes back
+                            if seq is not None and seq > top:
+                                top = seq
                             continue
                     try:
                         event = _decode(raw.decode("utf-8"))
@@ -393,11 +403,19 @@ def _read_log(
                         bad += 1
                         skipped[0] += 1
                         continue
-                    if not _readable(event):
+                    seq = _readable(event)
+                    if seq is None:
                         bad += 1
                         skipped[0] += 1
                         continue
                     events += 1
+                    if seq > top:
+                        top = seq
+                    else:  # back to a seq read before: the same line pasted again?
+                        if pasted is None:
+                            pasted = PastedLines(snapshot)
+                        if pasted.is_copy(n, seq, raw):
+                            continue
                     name = event["event"]
                     # the Python API writes what it is given: no outcome, a misspelled one
                     judged = name == "asset.audited" or name == "finding"
@@ -411,6 +429,8 @@ def _read_log(
                 ) from None
             if odd:
                 warnings.append(_odd_outcomes(f, odd, first_odd))
+        if pasted is not None:
+            warnings.extend(_pasted(pasted, path, starts))
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
         if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
@@ -423,6 +443,32 @@ def _read_log(
 
 
 _NO_RANGE = (1 << 62, 1 << 62)
+
+
+def _pasted(pasted: PastedLines, path: Path, starts: list[tuple[Path, int]]) -> list[str]:
+    """What :class:`PastedLines` found in a log, for stderr: the copies it skipped (each
+    event is read once), and that it stopped looking."""
+
+    def where(number: int) -> str:
+        f, first = next((f, first) for f, first in reversed(starts) if first <= number)
+        return f"{f}:{number - first + 1}"
+
+    said = []
+    if pasted.first is not None:
+        number, seq, original = pasted.first
+        said.append(
+            f"{where(number)}: {pasted.count} line(s) of this log are copies of lines before "
+            f"them in it (first: seq {seq}, a copy of {where(original)}): pasted again, or the "
+            "log concatenated with part of itself; each event is read once (`clearance verify` "
+            "names the copies)"
+        )
+    if pasted.gave_up:
+        said.append(
+            f"{path}: its seq goes back too often to look for lines pasted again (it is not one "
+            "chain: logs interleaved, `clearance verify` says where); from there on, an event "
+            "pasted again in it is read again"
+        )
+    return said
 
 
 def _close(snapshot: Snapshot) -> None:

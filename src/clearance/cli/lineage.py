@@ -144,7 +144,9 @@ def render_tree(row: AssetRow, ancestry: dict[str, Any], out: IO[str]) -> None:
     # a walk stopped at the depth limit has not seen everything: never "none known"
     cut = any(node.get("truncated") for _, node in nodes)
     if genai:
-        out.write(f"GenAI ancestry: {len(genai)} GenAI ancestor(s): {_names(genai)}\n")
+        more = ancestry.get("genai_omitted") or 0  # a capped list: counted, not listed
+        tail = f" (and {more} more)" if more else ""
+        out.write(f"GenAI ancestry: {len(genai) + more} GenAI ancestor(s): {_names(genai)}{tail}\n")
     elif not cut:
         out.write("GenAI ancestry: none known\n")
     else:

@@ -350,7 +350,10 @@ class LineagePlugin:
         if ancestry is None:
             return None
         shown = self._display(asset.root)
-        evidence = {"store": shown, "genai": len(ancestry["genai"])}
+        # every GenAI ancestor, also those a capped summary left out of the list
+        omitted = ancestry.get("genai_omitted")
+        genai = len(ancestry["genai"]) + (omitted if isinstance(omitted, int) else 0)
+        evidence = {"store": shown, "genai": genai}
         issues = []
         if self.watched and unreadable is None:
             waits = pending_inputs(

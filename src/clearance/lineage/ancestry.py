@@ -22,8 +22,8 @@ __all__ = ["MAX_DEPTH", "MAX_LISTED", "Finder", "iter_tree", "unknown_ancestry",
 #: How many generations of inputs an ancestry walk follows.
 MAX_DEPTH = 32
 #: How many ancestor names an ancestry summary keeps (``truncated`` beyond); also how many
-#: ``unknown`` and ``unresolved`` names it keeps (``unknown_omitted``/``unresolved_omitted``
-#: count the rest).
+#: ``genai`` entries and ``unknown`` and ``unresolved`` names it keeps (``genai_omitted``,
+#: ``unknown_omitted``/``unresolved_omitted`` count the rest).
 MAX_LISTED = 1000
 
 
@@ -48,8 +48,9 @@ def walk(
     # the walk's own lists are handed over as they are when short (the state is dropped):
     # a copy of each per asset is most of what a walk of one unresolved input allocates
     unknown, unresolved, order = state.unknown, state.unresolved, state.order
+    genai = state.genai
     found: dict[str, Any] = {
-        "genai": state.genai,
+        "genai": genai if len(genai) <= MAX_LISTED else genai[:MAX_LISTED],
         "unknown": unknown if len(unknown) <= MAX_LISTED else unknown[:MAX_LISTED],
         "unresolved": unresolved if len(unresolved) <= MAX_LISTED else unresolved[:MAX_LISTED],
         "assets": order if len(order) <= MAX_LISTED else order[:MAX_LISTED],
@@ -60,6 +61,9 @@ def walk(
     }
     # capped like ``assets``, so a summary copied into every asset made from it stays small;
     # what was left out is counted (only when something was: a summary's keys stay as they were)
+    omitted = state.genai_omitted + max(0, len(genai) - MAX_LISTED)
+    if omitted:
+        found["genai_omitted"] = omitted
     omitted = state.unknown_omitted + max(0, len(unknown) - MAX_LISTED)
     if omitted:
         found["unknown_omitted"] = omitted
@@ -86,8 +90,8 @@ def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
         }
         for i in inputs
     ]
-    return {
-        "genai": genai,
+    found: dict[str, Any] = {
+        "genai": genai if len(genai) <= MAX_LISTED else genai[:MAX_LISTED],
         "unknown": [],
         "unresolved": refs,
         "assets": [],
@@ -96,6 +100,9 @@ def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
         "depth": 1,
         "tree": tree,
     }
+    if len(genai) > MAX_LISTED:
+        found["genai_omitted"] = len(genai) - MAX_LISTED
+    return found
 
 
 def iter_tree(tree: list[dict[str, Any]], depth: int = 0) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -110,7 +117,7 @@ class _Walk:
 
     __slots__ = ("finder", "root", "max_depth", "shallow", "genai", "unknown", "unresolved",
                  "cycle", "truncated", "depth", "expanded", "order", "via", "genai_names",
-                 "unknown_names", "unresolved_names", "unknown_omitted",
+                 "unknown_names", "unresolved_names", "genai_omitted", "unknown_omitted",
                  "unresolved_omitted")  # fmt: skip
 
     def __init__(self, finder: Finder, root: Path, max_depth: int, *, shallow: bool) -> None:
@@ -133,7 +140,8 @@ class _Walk:
         # sidecar may declare tens of thousands of inputs
         self.unknown_names: set[str] = set()
         self.unresolved_names: set[str] = set()
-        self.unknown_omitted = 0  # left out of the inputs' capped summaries
+        self.genai_omitted = 0  # left out of the inputs' capped summaries
+        self.unknown_omitted = 0
         self.unresolved_omitted = 0
 
     def inputs(
@@ -221,6 +229,9 @@ class _Walk:
             self.genai.append(
                 {**entry, "depth": depth + int(entry.get("depth", 1)), "via": self.via}
             )
+        omitted = summary.get("genai_omitted")
+        if isinstance(omitted, int) and omitted > 0:
+            self.genai_omitted += omitted
         for name in ancestors:
             if name not in self.expanded and name not in path:
                 self.expanded.add(name)

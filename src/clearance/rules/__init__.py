@@ -203,6 +203,14 @@ class RuleContext:
         return [a for a in found if isinstance(a, dict)] if isinstance(found, list) else []
 
     @_per_asset
+    def genai_ancestry_omitted(self) -> int:
+        """How many GenAI ancestors :attr:`genai_ancestry` leaves out: it lists at most 1,000
+        (``genai_omitted`` in the ``ancestry`` record key); 0 when it lists them all."""
+        ancestry = self.record.get("ancestry", None)
+        omitted = ancestry.get("genai_omitted") if isinstance(ancestry, dict) else None
+        return omitted if isinstance(omitted, int) and omitted > 0 else 0
+
+    @_per_asset
     def unknown_ancestors(self) -> list[str]:
         """Ancestors whose GenAI status is unknown (their ``generated`` was recorded unknown:
         an invalid or missing sidecar), through the declared inputs, transitively.

@@ -47,14 +47,18 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
             and ctx.get("output.use", None) != "final"
             else "output.use is final"
         )
+        more = ctx.genai_ancestry_omitted  # past the 1,000 the ancestry lists
         if inherited and not is_genai(ctx):
             why += f"; built on GenAI material: {', '.join(map(str, inherited))}"
+            why += f" and {more} more" if more else ""
         finding = ctx.finding(
             f"GenAI material is part of the final deliverables ({why})",
             stage_final=ctx.stage.final,
         )
         if inherited:
             finding.evidence["inherited_from"] = inherited
+        if more:
+            finding.evidence["inherited_omitted"] = more
         yield finding
     elif ctx.use is None:
         yield ctx.unsure(
