@@ -70,6 +70,41 @@ def test_open_finding_at_fail_on_exits_1_and_fail_on_raises_the_bar(tmp_path: Pa
     assert run_cli("scan", str(show.root), "--fail-on", "approval").code == 0
 
 
+def test_fail_on_pass_fails_on_an_open_finding_only(tmp_path: Path) -> None:
+    """A pass is never open: ``--fail-on pass`` exits 1 on any open finding (a notice or
+    worse), and 0 with none to fail on — no asset at all, an asset without findings, or one
+    whose only finding a configuration turned into a pass (it is recorded, never open). It
+    exited 1 with ``FAIL: 0 asset(s)`` for an empty folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_cli("scan", str(empty), "--fail-on", "pass")
+    assert done.code == 0, done.stdout + done.stderr
+    assert "OK: 0 asset(s)" in done.stdout and "FAIL" not in done.stdout
+
+    show = make_show(tmp_path)
+    show.asset("comp/clean.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--fail-on", "pass")
+    assert done.code == 0, done.stdout + done.stderr
+    assert "OK: 1 asset(s); worst open outcome pass (--fail-on pass)" in done.stdout
+
+    sidecar = genai_sidecar()
+    del sidecar["disclosure"]  # NFX-00: the use was not shared with the studio contact
+    show.asset("comp/unshared.png", sidecar=sidecar)
+    done = run_cli("scan", str(show.root), "--fail-on", "pass", "--format", "json")
+    assert done.code == 1, done.stdout + done.stderr
+    (finding,) = [f for a in done.json()["assets"] for f in a["findings"]]
+    assert (finding["rule"], finding["outcome"], finding["status"]) == ("NFX-00", "notice", "open")
+    assert "FAIL: 2 asset(s)" in run_cli("scan", str(show.root), "--fail-on", "pass").stdout
+
+    show.config["rules"] = {"NFX-00": {"outcome": "pass"}}
+    show.write_config()
+    done = run_cli("scan", str(show.root), "--fail-on", "pass", "--format", "json")
+    assert done.code == 0, done.stdout + done.stderr
+    (finding,) = [f for a in done.json()["assets"] for f in a["findings"]]
+    assert (finding["rule"], finding["outcome"], finding["status"]) == ("NFX-00", "pass", None)
+    assert run_cli("check", str(show.root / "comp/unshared.png"), "--fail-on", "pass").code == 0
+
+
 def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.config["stages"][1]["paths"] = "comp/"

@@ -78,11 +78,18 @@ class RunResult:
     def outcome(self) -> Outcome:
         return Outcome.worst(s.outcome for s in self.stages)
 
+    def failing(self, fail_on: Outcome = Outcome.ESCALATE) -> bool:
+        """Is a finding open at or above ``fail_on``? A ``pass`` is never open, so with
+        ``--fail-on pass`` a run fails on any open finding (a ``notice`` or worse), and a
+        run with none (no asset, or only passes and approved findings) does not."""
+        worst = self.outcome  # the worst open finding; pass when there is none
+        return worst > Outcome.PASS and worst >= fail_on
+
     def exit_code(self, fail_on: Outcome = Outcome.ESCALATE) -> int:
         """0 nothing open at or above ``fail_on``; 1 something is; 2 plugin or I/O errors."""
         if self.plugin_failures or self.errors:
             return EXIT_ERROR
-        return EXIT_FINDINGS if self.outcome >= fail_on else EXIT_OK
+        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scan --format json`` document. ``stage_findings`` (an addition to the design's
