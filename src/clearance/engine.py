@@ -830,6 +830,7 @@ class Session:
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
         self._read_errors, self._on_error = result.errors, on_error
+        self._errors_said = set()  # each run says each file once
         if errors:
             with self.batch():  # in order, one write and fsync (per batch), not one per error
                 for path, reason in errors:
