@@ -70,6 +70,41 @@ def test_open_finding_at_fail_on_exits_1_and_fail_on_raises_the_bar(tmp_path: Pa
     assert run_cli("scan", str(show.root), "--fail-on", "approval").code == 0
 
 
+def test_fail_on_pass_fails_on_an_open_finding_only(tmp_path: Path) -> None:
+    """A pass is never open: ``--fail-on pass`` exits 1 on any open finding (a notice or
+    worse), and 0 with none to fail on — no asset at all, an asset without findings, or one
+    whose only finding a configuration turned into a pass (it is recorded, never open). It
+    exited 1 with ``FAIL: 0 asset(s)`` for an empty folder."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_cli("scan", str(empty), "--fail-on", "pass")
+    assert done.code == 0, done.stdout + done.stderr
+    assert "OK: 0 asset(s)" in done.stdout and "FAIL" not in done.stdout
+
+    show = make_show(tmp_path)
+    show.asset("comp/clean.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root), "--fail-on", "pass")
+    assert done.code == 0, done.stdout + done.stderr
+    assert "OK: 1 asset(s); worst open outcome pass (--fail-on pass)" in done.stdout
+
+    sidecar = genai_sidecar()
+    del sidecar["disclosure"]  # NFX-00: the use was not shared with the studio contact
+    show.asset("comp/unshared.png", sidecar=sidecar)
+    done = run_cli("scan", str(show.root), "--fail-on", "pass", "--format", "json")
+    assert done.code == 1, done.stdout + done.stderr
+    (finding,) = [f for a in done.json()["assets"] for f in a["findings"]]
+    assert (finding["rule"], finding["outcome"], finding["status"]) == ("NFX-00", "notice", "open")
+    assert "FAIL: 2 asset(s)" in run_cli("scan", str(show.root), "--fail-on", "pass").stdout
+
+    show.config["rules"] = {"NFX-00": {"outcome": "pass"}}
+    show.write_config()
+    done = run_cli("scan", str(show.root), "--fail-on", "pass", "--format", "json")
+    assert done.code == 0, done.stdout + done.stderr
+    (finding,) = [f for a in done.json()["assets"] for f in a["findings"]]
+    assert (finding["rule"], finding["outcome"], finding["status"]) == ("NFX-00", "pass", None)
+    assert run_cli("check", str(show.root / "comp/unshared.png"), "--fail-on", "pass").code == 0
+
+
 def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.config["stages"][1]["paths"] = "comp/"
@@ -1392,6 +1427,102 @@ def test_validate_of_a_sidecar_it_cannot_read_is_an_error_not_a_verdict(tmp_path
     assert run_cli("validate", str(sidecar)).code == 0
 
 
+def _events(show: ClearanceRun) -> list[dict[str, Any]]:
+    log = show.root / ".clearance/audit.jsonl"
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def _unreadable_show(tmp_path: Path) -> tuple[ClearanceRun, list[Path]]:
+    """comp/: an asset without a sidecar, an EXR, an asset with its sidecar and one with
+    a detached C2PA manifest, each with a file it needs made unreadable (mode 000); a
+    readable asset; one whose sidecar is not valid YAML (a verdict on its content)."""
+    show = make_show(tmp_path)
+    show.asset("comp/a.png")
+    show.asset("comp/b.png", sidecar=genai_sidecar())
+    show.asset("comp/c.png", sidecar=genai_sidecar())
+    show.asset("comp/d.exr", sidecar=genai_sidecar())
+    show.asset("comp/e.png", sidecar=genai_sidecar())
+    (show.root / "comp/e.png.c2pa").write_bytes(b"not a manifest store")
+    show.asset("comp/f.png", sidecar="provenance: 1\ngenerated: [\n")
+    shut = [
+        show.root / name
+        for name in ("comp/a.png", "comp/b.png.genai.yaml", "comp/d.exr", "comp/e.png.c2pa")
+    ]
+    return show, shut
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away the read permission root would not need",
+)
+def test_a_file_an_audit_cannot_read_is_an_io_error_and_the_asset_stays_unsure(
+    tmp_path: Path,
+) -> None:
+    """An asset file or sidecar without read permission was only a PRV-02: exit 0 at
+    ``--fail-on block``, nothing on stderr, ``errors: 0`` and ``complete: true``. It is an
+    I/O error now, as an unreadable folder is: said on stderr, a ``run.error`` naming the
+    path and why, right after the asset's events, counted in ``run.finished``, the stage
+    not complete, exit 2 — and the asset is still audited unsure (PRV-02). A sidecar that is
+    not valid YAML is read: a verdict on its content (PRV-02), no I/O error."""
+    show, shut = _unreadable_show(tmp_path)
+    for path in shut:
+        path.chmod(0o000)
+    try:
+        done = run_cli(
+            "scan", ".", "--fail-on", "block", "--format", "json", cwd=show.root, prefix=BLIND
+        )
+        events = _events(show)
+        table = run_cli("scan", ".", "--fail-on", "block", cwd=show.root, prefix=BLIND)
+        checked = run_cli("check", "comp/b.png", "--fail-on", "block", cwd=show.root, prefix=BLIND)
+    finally:
+        for path in shut:
+            path.chmod(0o644)
+    unread = {
+        "comp/a.png": "comp/a.png",
+        "comp/b.png": "comp/b.png.genai.yaml",
+        "comp/d.exr": "comp/d.exr",
+        "comp/e.png": "comp/e.png.c2pa",
+    }
+    assert done.code == 2, done.stderr
+    for path in unread.values():
+        assert f"clearance: error: {path}: cannot read file: Permission denied\n" in done.stderr
+    assert done.stderr.count("clearance: error:") == len(unread), done.stderr
+    findings = {a["asset"]: a["findings"] for a in done.json()["assets"]}
+    for asset, path in unread.items():
+        prv02 = [f for f in findings[asset] if f["rule"] == "PRV-02"]
+        assert prv02 and prv02[0]["unsure"] and prv02[0]["outcome"] == "escalate", asset
+        assert f"{path}: " in prv02[0]["message"] and "Permission denied" in prv02[0]["message"]
+    assert "PRV-02" in {f["rule"] for f in findings["comp/f.png"]}  # not valid YAML
+    assert "PRV-02" not in {f["rule"] for f in findings["comp/c.png"]}
+
+    first = max(i for i, e in enumerate(events) if e["event"] == "run.started")
+    run = events[first:]
+    errors = [e for e in run if e["event"] == "run.error"]
+    assert [(e["asset"], e["details"]) for e in errors] == [
+        (asset, {"path": path, "error": "cannot read file: Permission denied"})
+        for asset, path in unread.items()
+    ]
+    for error_event in errors:  # right after the events of the asset whose file it is
+        before = run[run.index(error_event) - 1]
+        assert (before["event"], before["asset"]) == ("asset.audited", error_event["asset"])
+        assert error_event["stage"] == "comp"
+    (stage,) = [e for e in run if e["event"] == "stage.finished"]
+    assert stage["details"]["complete"] is False
+    finished = run[-1]
+    assert finished["event"] == "run.finished"
+    assert finished["details"]["errors"] == len(unread) and finished["details"]["exit_code"] == 2
+
+    assert table.code == 2 and table.stdout.rstrip().splitlines()[-1].startswith("ERROR: 6 asset")
+    assert checked.code == 2, checked.stderr
+    assert "comp/b.png.genai.yaml: cannot read file: Permission denied" in checked.stderr
+
+    again = run_cli("scan", ".", "--fail-on", "block", cwd=show.root, prefix=BLIND)
+    assert again.code == 0, again.stderr  # readable again: no error, the stage complete
+    assert "clearance: error" not in again.stderr
+    events = _events(show)
+    assert events[-2]["event"] == "stage.finished" and events[-2]["details"]["complete"] is True
+
+
 @pytest.mark.parametrize("value", ["0", "false", "off", ""])
 def test_clearance_debug_set_to_0_or_false_shows_no_traceback(tmp_path: Path, value: str) -> None:
     """``CLEARANCE_DEBUG=0`` left in a farm's environment showed tracebacks: only a value
@@ -1427,13 +1558,20 @@ def test_a_file_replaced_by_a_named_pipe_after_the_walk_never_hangs_the_scan(
     """An asset and a sidecar replaced by named pipes between the walk and the reading (here
     by a plugin, at the stage's start): opening one for reading waits for a writer that never
     comes. The scan goes on: each is unreadable provenance (PRV-02, naming the file), never
-    a pass, and the run finishes with its log whole."""
+    a pass, and the run finishes with its log whole. Each is a run error too, as a pipe the
+    walk finds is (exit 2)."""
     show = make_show(tmp_path, plugins=["swap.py"])
     (show.root / "swap.py").write_text(SWAP_TO_PIPES)
     show.asset("comp/a.png", sidecar=genai_sidecar())
     show.asset("comp/b.png", sidecar=genai_sidecar())
     done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs, timeout=60)
-    assert done.code == 1, done.stderr
+    assert done.code == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "clearance: error: comp/a.png: cannot read file: it is not a regular file (a named "
+        "pipe or a socket)",
+        "clearance: error: comp/b.png.genai.yaml: cannot read file: is not a regular file (a "
+        "named pipe, a socket or a device)",
+    ]
     by_asset = {a["asset"]: a for a in done.json()["assets"]}
     for asset, file in (("comp/a.png", "comp/a.png"), ("comp/b.png", "comp/b.png.genai.yaml")):
         unread = [f for f in by_asset[asset]["findings"] if f["rule"] == "PRV-02"]

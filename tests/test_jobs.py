@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -61,6 +62,53 @@ def test_parallel_scan_matches_serial_scan(tmp_path: Path) -> None:
     assert [e["event"] for e in parallel_events] == [e["event"] for e in serial_events]
     assert parallel_events == serial_events
     assert run_cli("verify", str(log)).code == 0
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root and setpriv to take away the read permission root would not need",
+)
+def test_parallel_scan_reports_files_it_cannot_read_as_a_serial_scan_does(tmp_path: Path) -> None:
+    """Files the workers cannot read (an asset, a sidecar, in both chunks and two stages)
+    are the same run errors, at the same places in the log, as in a serial run."""
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    for i in range(80):
+        show.asset(f"{('gen', 'comp')[i % 2]}/el_{i:03d}.png", sidecar=genai_sidecar())
+    shut = [
+        show.root / "gen/el_004.png",
+        show.root / "comp/el_051.png.genai.yaml",
+        show.root / "comp/el_077.png",
+    ]
+    show.write_config()
+    log = show.root / ".clearance" / "audit.jsonl"
+    blind = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+    for path in shut:
+        path.chmod(0o000)
+    try:
+        serial = run_cli("scan", str(show.root), "--format", "json", "--no-cache", prefix=blind)
+        serial_events = events_without_volatile(log)
+        log.unlink()
+        parallel = run_cli(
+            "scan", str(show.root), "--format", "json", "--no-cache", "--jobs", "2", prefix=blind
+        )
+        parallel_events = events_without_volatile(log)
+    finally:
+        for path in shut:
+            path.chmod(0o644)
+    assert serial.code == parallel.code == 2
+    assert serial.stdout == parallel.stdout
+    assert serial.stderr == parallel.stderr
+    assert parallel_events == serial_events
+    said = [e["details"]["path"] for e in parallel_events if e["event"] == "run.error"]
+    assert said == ["gen/el_004.png", "comp/el_051.png.genai.yaml", "comp/el_077.png"]
+    assert [
+        e["details"]["complete"] for e in parallel_events if e["event"] == "stage.finished"
+    ] == [
+        False,
+        False,
+    ]
+    assert parallel_events[-1]["details"]["errors"] == 3
 
 
 def test_parallel_warm_scan_uses_the_cache_and_matches(tmp_path: Path) -> None:

@@ -680,7 +680,8 @@ def test_an_asset_beside_its_manifest_replaced_by_a_named_pipe_never_hangs_the_s
     """``gen.exr`` beside its detached manifest ``gen.exr.c2pa``, replaced by a named pipe
     between the walk and the reading (by a plugin, as the stage starts): verifying it opened
     the pipe and waited for a writer, and the scan never ended. It is unreadable provenance
-    (``PRV-02``) naming the file and what it is, as the other readers say; never a pass."""
+    (``PRV-02``) naming the file and what it is, as the other readers say; never a pass;
+    and a run error, as a pipe the walk finds is (exit 2)."""
     import json
 
     from clearance.testing import ClearanceRun
@@ -695,7 +696,10 @@ def test_an_asset_beside_its_manifest_replaced_by_a_named_pipe_never_hangs_the_s
     write_exr(show.root / "comp/gen.exr")
     (show.root / "comp/gen.exr.c2pa").write_bytes(b"\x00\x00\x00\x10jumbgarbage!")
     done = run_cli("scan", str(show.root), "--format", "json", "--jobs", jobs, timeout=60)
-    assert done.code == 1, done.stderr
+    assert done.code == 2, done.stderr
+    # said once for the file, with the first reader's words (EXR's, then C2PA's)
+    assert done.stderr.startswith("clearance: error: comp/gen.exr: cannot read file: it is ")
+    assert done.stderr.count("clearance: error:") == 1, done.stderr
     (audited,) = done.json()["assets"]
     assert audited["outcome"] != "pass"
     (prv02,) = [f for f in audited["findings"] if f["rule"] == "PRV-02"]

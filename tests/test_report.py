@@ -324,6 +324,10 @@ def test_junit_has_a_case_per_asset_and_fails_at_or_above_fail_on(show_log: Path
     }
     assert failures("--fail-on", "block") == {"comp/sh030_comp_v002.####.exr": "block"}
     assert len(failures("--fail-on", "notice")) == 5
+    # a pass is never open: an asset with nothing open is a passing case at --fail-on pass
+    # too (it was a failure, "outcome pass with no finding recorded")
+    assert failures("--fail-on", "pass") == failures("--fail-on", "notice")
+    assert "ideation/mood_02.png" not in failures("--fail-on", "pass")
 
 
 def test_logs_from_several_hosts_merge_in_time_order(tmp_path: Path) -> None:

@@ -210,12 +210,14 @@ def test_exit_codes(show: Path, tmp_path: Path) -> None:
         timeline({"V1": [seq_clip("scan", "../scans/", "sh020_scan_v001.", 1001, 24, 1001, 24)]}),
     )
     assert audit(clean).code == 0
+    assert audit(clean, "--fail-on", "pass").code == 0  # a pass is nothing open
     genai = write_edit(
         show, timeline({"V1": [file_clip("sign", "../gen/sh040_sign_v001.exr", 6)]}), "genai.otio"
     )
     sign_outcome = audit(genai, "--format", "json").json()["clips"][0]["outcome"]
     assert audit(genai, "--fail-on", sign_outcome).code == 1
     assert audit(genai, "--fail-on", "block").code == (1 if sign_outcome == "block" else 0)
+    assert audit(genai, "--fail-on", "pass").code == 1
 
     missing = audit(show / "editorial" / "nope.otio")
     assert missing.code == 2 and "no such file" in missing.stderr

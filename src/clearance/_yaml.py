@@ -188,7 +188,8 @@ class DocumentError(Exception):
 
 
 class DocumentReadError(DocumentError):
-    """The file could not be read (permissions, an I/O error): trying again may succeed."""
+    """The file could not be read (permissions, an I/O error, a folder or a named pipe
+    where the file was): not a verdict on its content, and trying again may succeed."""
 
 
 def format_path(parts: Iterable[Any]) -> str:
@@ -314,9 +315,9 @@ def read_limited(
         if st is None:
             st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise DocumentError(os.strerror(errno.EISDIR))  # what open() would have said
+            raise DocumentReadError(os.strerror(errno.EISDIR))  # what open() would have said
         if not stat.S_ISREG(st.st_mode):  # opened without blocking (O_NONBLOCK), never read
-            raise DocumentError("is not a regular file (a named pipe, a socket or a device)")
+            raise DocumentReadError("is not a regular file (a named pipe, a socket or a device)")
         size = st.st_size
         if size > max_bytes:
             raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")

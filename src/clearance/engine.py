@@ -78,11 +78,18 @@ class RunResult:
     def outcome(self) -> Outcome:
         return Outcome.worst(s.outcome for s in self.stages)
 
+    def failing(self, fail_on: Outcome = Outcome.ESCALATE) -> bool:
+        """Is a finding open at or above ``fail_on``? A ``pass`` is never open, so with
+        ``--fail-on pass`` a run fails on any open finding (a ``notice`` or worse), and a
+        run with none (no asset, or only passes and approved findings) does not."""
+        worst = self.outcome  # the worst open finding; pass when there is none
+        return worst > Outcome.PASS and worst >= fail_on
+
     def exit_code(self, fail_on: Outcome = Outcome.ESCALATE) -> int:
         """0 nothing open at or above ``fail_on``; 1 something is; 2 plugin or I/O errors."""
         if self.plugin_failures or self.errors:
             return EXIT_ERROR
-        return EXIT_FINDINGS if self.outcome >= fail_on else EXIT_OK
+        return EXIT_FINDINGS if self.failing(fail_on) else EXIT_OK
 
     def to_dict(self) -> dict[str, Any]:
         """The ``scan --format json`` document. ``stage_findings`` (an addition to the design's
@@ -216,6 +223,11 @@ class Session:
         #: as ``log_s`` in ``run.finished`` so the log's share of a run is visible.
         self.log_seconds = 0.0
         self._stage_cache: dict[str, StageConfig] = {}
+        #: where run() puts the files an audit could not read (see _note_errors): the run's
+        #: errors, the paths said already, and who else is told (the CLI prints them)
+        self._read_errors: list[tuple[str, str]] = []
+        self._errors_said: set[str] = set()
+        self._on_error: Callable[[str, str], None] | None = None
         self._closed = False  # run.finished written
         #: what the audit logger raises for an event over the log's bound (emit() shortens it)
         self._too_large: type[Exception] = _Never
@@ -550,7 +562,9 @@ class Session:
             record.file_issues.extend(file_issues)
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
-        result = AssetResult(asset=asset, stage=stage.name, record=record)
+        result = AssetResult(
+            asset=asset, stage=stage.name, record=record, errors=record.unreadable()
+        )
         # what _quoting() does, without a generator per asset
         outer, self._redactor = self._redactor, PromptRedactor(texts)
         try:
@@ -573,6 +587,32 @@ class Session:
         finally:
             self._redactor = outer
         return result  # a --jobs worker's result keeps them: the parent's hooks use them
+
+    def _note_errors(self, stage_result: StageResult, audited: AssetResult) -> None:
+        """The files of ``audited`` that could not be read for a reason of the system's
+        (:attr:`AssetResult.errors`: permission denied, an I/O error) are I/O errors of the
+        run, as discovery's are: a ``run.error`` event each, right after the asset's events
+        (the same place with ``--jobs``), once per path however often it is audited; the
+        run's errors (exit 2); and the stage was not audited whole (``complete`` false).
+        Called by :meth:`run` only: the watcher keeps them as the asset's ``PRV-02``."""
+        errors = audited.errors
+        if not errors:
+            return
+        stage_result.complete = False
+        for path, reason in errors:
+            if path in self._errors_said:
+                continue
+            self._errors_said.add(path)
+            self._read_errors.append((path, reason))
+            self.emit(
+                "run.error",
+                stage=audited.stage,
+                asset=audited.asset.rel,
+                message=f"{path}: {reason}",
+                details={"path": path, "error": reason},
+            )
+            if self._on_error is not None:
+                self._on_error(path, reason)
 
     def audit_lost(self, asset: Asset, why: str) -> AssetResult:
         """Record an asset that could not be audited: the worker process auditing it died
@@ -777,6 +817,7 @@ class Session:
         jobs: int = 1,
         keep_records: bool = True,
         whole_stages: frozenset[str] = frozenset(),
+        on_error: Callable[[str, str], None] | None = None,
     ) -> RunResult:
         """Audit ``assets`` stage by stage (pipeline order), with stage events around each.
 
@@ -795,8 +836,15 @@ class Session:
         asset in ``assets`` (its folders hold none now) is run empty: ``stage.started``, its
         stage checks, ``stage.finished`` with 0 assets, so what they find now (nothing, most
         often) decides its stage-level findings in reports, not the last run that had assets.
+
+        A file an audit could not read (permission denied, an I/O error: the asset's
+        ``PRV-02`` says so) is an error of the run too, as ``errors`` are: a ``run.error``
+        event after the asset's events, one of the result's ``errors`` (exit 2), its stage
+        not ``complete``; ``on_error(path, reason)`` is called for each as it is found.
         """
         result = RunResult(plugin_failures=list(self.plugins.failures), errors=list(errors))
+        self._read_errors, self._on_error = result.errors, on_error
+        self._errors_said = set()  # each run says each file once
         if errors:
             with self.batch():  # in order, one write and fsync (per batch), not one per error
                 for path, reason in errors:
@@ -842,6 +890,8 @@ class Session:
                         if drop:
                             asset_result.record = None
                         stage_result.assets.append(asset_result)
+                        if asset_result.errors:
+                            self._note_errors(stage_result, asset_result)
                         done += 1
                         if progress is not None:
                             progress(done, total, asset_result.asset)
@@ -895,6 +945,8 @@ class Session:
                 if drop:
                     again.record = None
                 assets[i] = again
+                if again.errors:
+                    self._note_errors(stage_result, again)
             stale = ()
 
     def _revisit_stages(

@@ -94,10 +94,14 @@ def clearance_read_provenance(
         this source has nothing for this asset (no sidecar, no embedded metadata). A reader
         that raises, or returns anything else, is reported as ``PRV-05`` and the other
         readers still run. Paths and dates in ``data`` and ``evidence`` are converted to
-        strings (``docs/hooks.md``, "Findings").
+        strings (``docs/hooks.md``, "Findings"). A file this source could not read for a
+        reason of the system's (an ``OSError``: permission denied, an I/O error) is an
+        issue with ``unreadable=True`` (and the record ``volatile``): not raised, it stays
+        the asset's ``PRV-02`` and ``scan``/``check`` also report it as an I/O error.
 
     .. versionadded:: 0.1
     .. versionchanged:: 0.1 ``partials`` added (implementations may ignore it).
+    .. versionchanged:: 0.1 ``ProvenanceIssue.unreadable``.
     """
 
 

@@ -314,11 +314,18 @@ class Asset:
 
 @dataclass(frozen=True)
 class ProvenanceIssue:
-    """A problem reading provenance: the file, the field path (``steps[0].tool``) and why."""
+    """A problem reading provenance: the file, the field path (``steps[0].tool``) and why.
+
+    :ivar unreadable: the file could not be read at all, for a reason of the system's
+        (permission denied, an I/O error, a stale NFS handle), not of its content: besides
+        its ``PRV-02``, ``scan`` and ``check`` report it as an I/O error (``run.error``,
+        exit 2). ``message`` says why (``cannot read file: Permission denied``).
+    """
 
     file: str
     field: str
     message: str
+    unreadable: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
@@ -383,6 +390,19 @@ class ProvenanceRecord:
     @property
     def issues(self) -> list[ProvenanceIssue]:
         return [issue for p in self.partials for issue in p.issues] + self.file_issues
+
+    def unreadable(self) -> list[tuple[str, str]]:
+        """``(file, why)`` of each file a reader could not read for a reason of the
+        system's (:attr:`ProvenanceIssue.unreadable`), once per file, in reader order."""
+        found: dict[str, str] = {}
+        for partial in self.partials:  # (not self.issues: no list made for most assets)
+            for issue in partial.issues:
+                if issue.unreadable and issue.file not in found:
+                    found[issue.file] = issue.message
+        for issue in self.file_issues:
+            if issue.unreadable and issue.file not in found:
+                found[issue.file] = issue.message
+        return list(found.items()) if found else []
 
     @property
     def generated(self) -> bool | None:
@@ -532,6 +552,10 @@ class AssetResult:
     findings: list[Finding] = field(default_factory=list)
     record: ProvenanceRecord | None = None
     duration: float = 0.0
+    #: ``(file, why)`` of the asset's files (its sidecar included) that could not be read
+    #: for a reason of the system's (:meth:`ProvenanceRecord.unreadable`): unsure findings
+    #: (``PRV-02``) here, and I/O errors of the run (``run.error``, exit 2)
+    errors: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def outcome(self) -> Outcome:

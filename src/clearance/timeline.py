@@ -129,8 +129,10 @@ class TimelineAudit:
         return Outcome.worst(c.outcome for c in self.clips)
 
     def exit_code(self, fail_on: Outcome = Outcome.ESCALATE) -> int:
-        """0 nothing at or above ``fail_on``; 1 something is (as ``scan``)."""
-        return 1 if self.clips and self.outcome >= fail_on else 0
+        """0 nothing open at or above ``fail_on``; 1 something is (as ``scan``: a clip's
+        ``pass`` is nothing open, so ``--fail-on pass`` fails on a ``notice`` or worse)."""
+        worst = self.outcome
+        return 1 if worst > Outcome.PASS and worst >= fail_on else 0
 
     def summary(self) -> dict[str, Any]:
         by_outcome = {o.value: 0 for o in Outcome}

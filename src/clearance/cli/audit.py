@@ -222,6 +222,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
                     jobs=getattr(args, "jobs", 1),
                     keep_records=False,  # the output needs findings only: memory stays small
                     whole_stages=found.whole_stages,
+                    on_error=_said_error,  # a file an audit could not read, as it is found
                 )
                 code = result.exit_code(args.fail_on)
                 # from here a signal no longer makes the run an interrupted one: its log and
@@ -248,3 +249,9 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             else:
                 render_table(result, out, fail_on=args.fail_on)
         return code
+
+
+def _said_error(path: str, reason: str) -> None:
+    """A file the audit could not read (permission denied, an I/O error): on stderr as
+    discovery's errors are, when it is found (its ``run.error`` is in the log)."""
+    error(f"{path}: {reason}")

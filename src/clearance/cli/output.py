@@ -123,7 +123,7 @@ def render_table(
                     f"    {shown(f.rule):<9} {shown(f.asset)}  (approval {shown(f.approval)})\n"
                 )
     worst = result.outcome
-    verdict = "FAIL" if worst >= fail_on else "OK"
+    verdict = "FAIL" if result.failing(fail_on) else "OK"
     if result.errors or result.plugin_failures:
         verdict = "ERROR"  # exit 2: what could not be audited is on stderr
     out.write(

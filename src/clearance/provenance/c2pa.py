@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..hookspecs import hookimpl
 from ..model import PartialRecord, ProvenanceIssue
-from ._common import asset_stat, display_path, is_file
+from ._common import asset_stat, display_path, is_file, unreadable
 from ._containers import scan
 from ._iptc import generated_from_source_type
 
@@ -279,7 +279,9 @@ def verify_manifest(
         or the detached manifest found not to be a regular file when opened (a named pipe
         put where it was: never read, never handed to the SDK) gives
         ``{"validation_state": None, "not_a_file": {"path": Path, "what": "a named pipe
-        (FIFO)"}}``.
+        (FIFO)"}}``; one that cannot be opened or read (permission denied, an I/O error)
+        gives ``{"validation_state": None, "unreadable": {"path": Path, "why": "cannot
+        read file: …"}}``: not a verdict on the manifest.
     :raises ImportError: c2pa-python is not installed.
     """
     import c2pa  # the optional extra: imported only when verification is asked for
@@ -294,7 +296,7 @@ def verify_manifest(
         with context_manager as context:
             if sidecar is not None:
                 with _open_regular(Path(sidecar)) as detached:
-                    manifest = detached.read(MAX_SIDECAR_BYTES + 1)
+                    manifest = _read_own(Path(sidecar), detached, MAX_SIDECAR_BYTES + 1)
                 if len(manifest) > MAX_SIDECAR_BYTES:
                     return _unreadable(f"sidecar manifest is larger than {MAX_SIDECAR_BYTES} bytes")
                 mime = _MIME.get(path.suffix.lower().lstrip("."), "application/octet-stream")
@@ -309,6 +311,8 @@ def verify_manifest(
                 return _summarize_reader(reader)
     except _NotAFile as exc:
         return {"validation_state": None, "not_a_file": {"path": exc.path, "what": exc.what}}
+    except _NotRead as exc:
+        return {"validation_state": None, "unreadable": {"path": exc.path, "why": exc.why}}
     except Exception as exc:  # the native SDK raises many C2paError kinds; all mean "unusable"
         return _unreadable(f"{type(exc).__name__}: {exc}")
 
@@ -323,6 +327,23 @@ class _NotAFile(Exception):
         self.path, self.what = path, special_file(mode)
 
 
+class _NotRead(Exception):
+    """A file to verify could not be opened or read, for a reason of the system's
+    (permission denied, an I/O error): said as such, not as a manifest the SDK refused."""
+
+    def __init__(self, path: Path, exc: OSError) -> None:
+        super().__init__(path)
+        self.path, self.why = path, unreadable(exc)
+
+
+def _read_own(path: Path, stream: BinaryIO, size: int) -> bytes:
+    """``stream.read(size)`` of the detached manifest ``path``; an OSError is :class:`_NotRead`."""
+    try:
+        return stream.read(size)
+    except OSError as exc:
+        raise _NotRead(path, exc) from None
+
+
 def _open_regular(path: Path) -> BinaryIO:
     """``path`` open for reading, if it is a regular file (else :class:`_NotAFile`).
 
@@ -332,7 +353,10 @@ def _open_regular(path: Path) -> BinaryIO:
     hang the run. What the open finds is checked on the open file, so it cannot change
     between the check and the read. A folder fails as ``open()`` would (``Is a directory``).
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:  # permission denied, a share gone: not the SDK's verdict
+        raise _NotRead(path, exc) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -557,6 +581,12 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
             elif verified.get("not_a_file"):
                 unread, verified = _not_a_file(asset, verified["not_a_file"]), None
                 note = f"not verified: {unread.file} is not a regular file"
+            elif verified.get("unreadable"):
+                where = verified["unreadable"]
+                unread = ProvenanceIssue(
+                    display_path(asset, Path(where["path"])), "c2pa", where["why"], unreadable=True
+                )
+                verified, note = None, f"not verified: {unread.file} could not be read"
     record = record_from_c2pa(found, verified, file)
     # never cached: the verdict depends on the clock (certificates expire), the trust list,
     # rules.PRV-06 and the SDK, none of which is in the asset's files
@@ -578,11 +608,13 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
 def _not_a_file(asset: Asset, found: Mapping[str, Any]) -> ProvenanceIssue:
     """The issue (``PRV-02``) of a file to verify that is not a regular file when opened:
     the asset or its detached manifest, replaced by a named pipe after the walk (a walk
-    that finds one reports it as a run error). Never read, so unsure, never a pass."""
+    that finds one reports it as a run error, and so does a run this finds it in). Never
+    read, so unsure, never a pass."""
     return ProvenanceIssue(
         display_path(asset, Path(found["path"])),
         "c2pa",
         f"cannot read file: it is {found['what']}, not a regular file",
+        unreadable=True,  # as a walk that finds it says: an error of the run too
     )
 
 

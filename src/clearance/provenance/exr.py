@@ -100,7 +100,12 @@ def read_exr_header(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def record_from_exr_header(header: dict[str, Any], file: str) -> PartialRecord | None:
     """Turn :func:`read_exr_header`'s result into a partial record; None when it says nothing."""
-    issues = [ProvenanceIssue(file, "exr", problem) for problem in header.get("problems", [])]
+    # a file that could not be opened or read has one problem: why (see unreadable())
+    unread = bool(header.get("unreadable"))
+    issues = [
+        ProvenanceIssue(file, "exr", problem, unreadable=unread)
+        for problem in header.get("problems", [])
+    ]
     attributes, disagreements = _merge_parts(header.get("parts", []))
     for name, (values, more) in list(disagreements.items())[:_MAX_DISAGREEMENTS]:
         also = f" and {more} more" if more else ""

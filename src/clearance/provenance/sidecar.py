@@ -125,12 +125,12 @@ def _read(asset: Asset, file: str) -> PartialRecord:
     refused: list[tuple[str, str]] = []  # an impossible date: an error of its field only
     try:
         data = load_document(asset.sidecar, st=st, field_errors=refused)
+    except DocumentReadError as exc:  # not read (permissions, I/O): not a verdict on it
+        issues = [ProvenanceIssue(file, "", f"cannot read file: {exc.reason}", unreadable=True)]
+        # and it may be gone next time: never cached
+        return PartialRecord("sidecar", file, {}, issues, volatile=True)
     except DocumentError as exc:
-        issues = [ProvenanceIssue(file, exc.field, exc.reason)]
-        # a read error (permissions, I/O) may be gone next time: never cached
-        return PartialRecord(
-            "sidecar", file, {}, issues, volatile=isinstance(exc, DocumentReadError)
-        )
+        return PartialRecord("sidecar", file, {}, [ProvenanceIssue(file, exc.field, exc.reason)])
     return sidecar_record(data, file, asset=asset, yaml_errors=refused)
 
 

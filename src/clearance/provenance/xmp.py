@@ -554,7 +554,12 @@ def record_from_xmp(found: dict[str, Any], file: str) -> PartialRecord | None:
     A packet that carries neither property (most DCC-written XMP) is "nothing": it must not
     count as provenance, or an undocumented asset would escape ``PRV-01``.
     """
-    issues = [ProvenanceIssue(file, "xmp", problem) for problem in found.get("problems", [])]
+    # a file that could not be opened or read has one problem: why (see unreadable())
+    unread = bool(found.get("unreadable"))
+    issues = [
+        ProvenanceIssue(file, "xmp", problem, unreadable=unread)
+        for problem in found.get("problems", [])
+    ]
     data: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
     source_type = found.get("digital_source_type")
