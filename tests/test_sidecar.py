@@ -58,7 +58,9 @@ def test_invalid_fields_are_listed_and_valid_fields_kept(tmp_path: Path) -> None
         ("steps[0].tool", "a.png.genai.yaml"),
     }
     assert record.data["generated"] is True and record.data["shot"] == "sh010"
-    assert "output" not in record.data and "steps" not in record.data
+    # each invalid field is left out of its mapping, and listed as unknown (never "absent")
+    assert record.data["output"] == {} and record.data["steps"] == [{}]
+    assert record.unknown == ["output.use", "steps[0].tool"]
 
 
 def test_x_extensions_are_allowed_everywhere(tmp_path: Path) -> None:
@@ -86,7 +88,12 @@ def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_pa
     text = "provenance: 1\ngenerated: true\nsteps:\n  - tool: t\n    at: [2026-01-01, 2026-02-30]\n"
     record = read_sidecar(asset_with(tmp_path, text))
     # an error of that one field, like any invalid value: the rest of the sidecar is used
-    assert record is not None and record.data == {"provenance": 1, "generated": True}
+    assert record is not None
+    assert record.data == {"provenance": 1, "generated": True, "steps": [{"tool": "t"}]}
+    # ``at`` is close to no field of a step: any field the step does not give may be meant
+    assert record.unknown == [
+        f"steps[0].{name}" for name in ("inputs", "model", "prompt", "tool_version", "training")
+    ]
     unknown, issue = record.issues  # every error at once: ``at`` is no field of a step either
     assert unknown.field == "steps[0].at" and "unknown field" in unknown.message
     assert (issue.file, issue.field) == ("a.png.genai.yaml", "steps[0].at[1]")
@@ -143,7 +150,12 @@ def test_an_impossible_date_is_listed_with_every_other_error_and_the_rest_is_use
         "generated": True,
         "source_type": "trainedAlgorithmicMedia",
         "shot": "sh010",
+        # the invalid fields are left out of their mappings (unknown), the rest kept
+        "steps": [{"inputs": []}],
+        "output": {},
+        "disclosure": {},
     }
+    assert record.unknown == ["disclosure.notified_at", "output.use", "steps[0].tool"]
 
 
 def _slow_path(text: str) -> tuple[Any, list[tuple[str, str]]]:
