@@ -60,6 +60,11 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.unsure(
             "output.use", "the output's use is unknown, so it may reach the final deliverables"
         )
+    elif ctx.fact("output.in_final_cut") == "unknown":
+        yield ctx.unsure(
+            "output.in_final_cut",
+            "output.in_final_cut is invalid or misspelled (see PRV-02): the asset may be in the final cut",
+        )
 
 
 def _unknown_ancestry(ctx: RuleContext, unknown: list[str]) -> Finding:
@@ -100,6 +105,11 @@ def on_screen_flag(ctx: RuleContext) -> Iterator[Finding]:
                 f"GenAI element on screen ({on_screen}) has not been flagged to the studio contact",
                 on_screen=on_screen,
             )
+    elif on_screen is None and ctx.invalid("output.on_screen"):
+        yield ctx.unsure(
+            "output.on_screen",
+            "output.on_screen is invalid or misspelled (see PRV-02): the GenAI element may be seen on screen",
+        )
     elif on_screen is None and is_final(ctx):
         yield ctx.unsure(
             "output.on_screen",
@@ -124,6 +134,14 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
     element = ctx.get("output.element_type", None)
     prominence = ctx.get("output.prominence", None)
     if element is None and prominence is None:
+        invalid = [f for f in ("output.element_type", "output.prominence") if ctx.invalid(f)]
+        if invalid:  # given, but invalid: it may be a prominent prop
+            yield ctx.unsure(
+                invalid[0],
+                f"{' and '.join(invalid)} {'is' if len(invalid) == 1 else 'are'} invalid or "
+                "misspelled (see PRV-02): whether the GenAI element is a "
+                "prop, and how prominent, is unknown",
+            )
         return
     label = element or "prop"
     if prominence in PROMINENT:
@@ -143,7 +161,13 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
     else:
         yield ctx.unsure(
             "output.prominence",
-            f"GenAI {label} with no output.prominence: incidental or prominent is unknown",
+            f"GenAI {label} with "
+            + (
+                "an invalid or misspelled output.prominence (see PRV-02)"
+                if ctx.invalid("output.prominence")
+                else "no output.prominence"
+            )
+            + ": incidental or prominent is unknown",
             element_type=element,
         )
 
