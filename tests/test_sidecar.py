@@ -730,3 +730,57 @@ def test_a_sidecar_with_a_key_given_twice_is_invalid_and_never_trusted(
     [prv02] = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
     assert f"{name}: generated: invalid" in prv02["message"] and where in prv02["message"]
     assert asset["outcome"] != "pass"
+
+
+@pytest.mark.parametrize(
+    ("text", "data", "unknown"),
+    [
+        # a field that takes ``unknown``: as if it had been written
+        ("union_impact: actors\n", {"union_impact": "unknown"}, ["union_impact"]),
+        # a misspelled key: left out, and the field it is close to is unknown
+        (
+            "talent: [{performer: P-2, replica: none, concent: C-1}]\n",
+            {"talent": [{"performer": "P-2", "replica": "none"}]},
+            ["talent[0].consent"],
+        ),
+        # one bad input class: every step kept, that class unknown
+        (
+            "steps: [{tool: acme, inputs: []}, {tool: acme, inputs: [{ref: b, class: bogus}]}]\n",
+            {
+                "steps": [
+                    {"tool": "acme", "inputs": []},
+                    {"tool": "acme", "inputs": [{"ref": "b", "class": "unknown"}]},
+                ]
+            },
+            ["steps[1].inputs[0].class"],
+        ),
+        # an entry of the wrong type keeps its place and says nothing
+        (
+            "talent: [P-2, {performer: P-3}]\n",
+            {"talent": [{}, {"performer": "P-3"}]},
+            ["talent[0]"],
+        ),
+        # a mapping of the wrong type: its tri-state fields are unknown
+        (
+            "steps: [{tool: acme, inputs: [], training: yes}]\n",
+            {"steps": [{"tool": "acme", "inputs": [], "training": {"performed": "unknown"}}]},
+            ["steps[0].training"],
+        ),
+        # a value parsing refused inside a site extension: the extension is left out whole
+        ("x-site: {due: 2026-02-30, owner: me}\nshot: sh010\n", {"shot": "sh010"}, ["x-site"]),
+        # a key given twice: neither value, the field unknown
+        (
+            "union_impact: none\nunion_impact: actor\n",
+            {"union_impact": "unknown"},
+            ["union_impact"],
+        ),
+    ],
+    ids=["enum", "misspelled-key", "one-input", "entry-type", "mapping-type", "x-refused", "twice"],
+)
+def test_an_invalid_field_is_unknown_in_the_record_and_the_rest_is_kept(
+    tmp_path: Path, text: str, data: dict[str, Any], unknown: list[str]
+) -> None:
+    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\n" + text))
+    assert record is not None and record.issues  # PRV-02 names every invalid field
+    assert record.data == {"provenance": 1, "generated": True, **data}
+    assert record.unknown == unknown

@@ -11,7 +11,8 @@ structure allows:
 * a mapping of the wrong type (``output: final``) becomes a mapping that says nothing, with
   its tri-state fields ``unknown``; a list entry of the wrong type (``talent: [P-2]``) too,
   so the entries around it keep their places and are checked;
-* any other invalid value is left out of the record;
+* any other invalid value is left out of the record, and so is a site extension (``x-``)
+  with a value parsing refused in it;
 * a key the schema does not know is left out. When it is close to the name of a field its
   mapping does not give (``concent`` for ``consent``), that field is unknown; otherwise every
   field of that mapping that is not given is unknown (it may have been meant as any of them),
@@ -144,7 +145,13 @@ class _Walk:
             if key in props:
                 kept = self.value(item, key_parts, key_path, props[key])
             elif isinstance(key, str) and key.startswith("x-"):
-                kept = item  # site extensions are never checked
+                # a site extension: never checked, but a value parsing refused in it (an
+                # impossible date, a key given twice) leaves it out whole, not half-read
+                kept = item
+                if key_path in self.touched:
+                    self.seen.update(p for p in self.bad if _at_or_under(p, key_path))
+                    self.unknown.append(key_path)
+                    kept = _DROP
             elif key_path in self.bad or path in self.bad:
                 self.seen.add(key_path)
                 self.strays.append(key_path)
