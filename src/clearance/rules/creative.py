@@ -169,8 +169,8 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
     elif subject is None and use not in EXPLORATION and ctx.invalid("output.subject"):
         yield ctx.unsure(
             "output.subject",
-            "output.subject is invalid or misspelled (see PRV-02): the GenAI element may be a "
-            "key creative element",
+            f"output.subject is unknown{invalid_note(ctx, 'output.subject')}: the GenAI "
+            "element may be a key creative element",
         )
     elif (
         subject is None

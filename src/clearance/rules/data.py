@@ -57,10 +57,11 @@ def _no_steps_why(ctx: RuleContext) -> str:
     return "no workflow steps are declared"
 
 
-def _unregistered(ctx: RuleContext, index: int) -> str:
+def _unregistered(ctx: RuleContext, index: int, *, short: bool = False) -> str:
+    """Why a step's tool has no registry entry: not registered, or given invalid."""
     if ctx.invalid(f"steps[{index}].tool"):
-        return "invalid or misspelled: see PRV-02"
-    return "not registered"
+        return "the tool is invalid or misspelled: see PRV-02"
+    return "not registered" if short else "the tool is not registered"
 
 
 def _classes(step: dict[str, Any], wanted: frozenset[str]) -> list[dict[str, Any]]:
@@ -96,8 +97,8 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
         if tool is None:
             yield ctx.unsure(
                 f"steps[{index}].tool",
-                f"{step_label(index, step, ctx)}: the tool's data terms are unknown "
-                f"(the tool is {_unregistered(ctx, index)})",
+                f"{step_label(index, step, ctx)}: {_unregistered(ctx, index)}, so its data "
+                "terms are unknown",
                 **where,
             )
             continue
@@ -158,7 +159,7 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
             yield ctx.unsure(
                 f"steps[{index}].tool" if tool is None else f"tools.{tool_id}.deployment",
                 f"{step_label(index, step, ctx)}: the tool's deployment is unknown "
-                f"(the tool is {_unregistered(ctx, index)})"
+                f"({_unregistered(ctx, index, short=True)})"
                 if tool is None
                 else f"{step_label(index, step, ctx)}: the tool registry does not give its deployment",
                 **where,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
-from ._common import ON_SCREEN, genai_only, is_final, is_genai
+from ._common import ON_SCREEN, genai_only, invalid_note, is_final, is_genai
 
 pack = RulePack("clearance.rules.deliverables", params=())
 
@@ -63,7 +63,8 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
     elif ctx.fact("output.in_final_cut") == "unknown":
         yield ctx.unsure(
             "output.in_final_cut",
-            "output.in_final_cut is invalid or misspelled (see PRV-02): the asset may be in the final cut",
+            f"output.in_final_cut is unknown{invalid_note(ctx, 'output.in_final_cut')}: the "
+            "asset may be in the final cut",
         )
 
 
@@ -108,7 +109,8 @@ def on_screen_flag(ctx: RuleContext) -> Iterator[Finding]:
     elif on_screen is None and ctx.invalid("output.on_screen"):
         yield ctx.unsure(
             "output.on_screen",
-            "output.on_screen is invalid or misspelled (see PRV-02): the GenAI element may be seen on screen",
+            f"output.on_screen is unknown{invalid_note(ctx, 'output.on_screen')}: the GenAI "
+            "element may be seen on screen",
         )
     elif on_screen is None and is_final(ctx):
         yield ctx.unsure(
@@ -138,9 +140,8 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
         if invalid:  # given, but invalid: it may be a prominent prop
             yield ctx.unsure(
                 invalid[0],
-                f"{' and '.join(invalid)} {'is' if len(invalid) == 1 else 'are'} invalid or "
-                "misspelled (see PRV-02): whether the GenAI element is a "
-                "prop, and how prominent, is unknown",
+                "whether the GenAI element is a prop, and how prominent, is unknown"
+                + invalid_note(ctx, invalid[0]),
             )
         return
     label = element or "prop"
@@ -163,7 +164,7 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
             "output.prominence",
             f"GenAI {label} with "
             + (
-                "an invalid or misspelled output.prominence (see PRV-02)"
+                f"an unknown output.prominence{invalid_note(ctx, 'output.prominence')}"
                 if ctx.invalid("output.prominence")
                 else "no output.prominence"
             )

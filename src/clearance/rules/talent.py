@@ -120,10 +120,9 @@ def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
         for name in _unknown_facts(ctx, index, entry):
             yield ctx.unsure(
                 f"talent[{index}].{name}",
-                f"performer {performer}: talent[{index}].{name} is invalid or misspelled "
-                "(see PRV-02), so "
-                f"whether the performance is {'replicated' if name == 'replica' else 'altered'} "
-                "is unknown",
+                f"performer {performer}: whether the performance is "
+                f"{'replicated' if name == 'replica' else 'altered'} is unknown"
+                + invalid_note(ctx, f"talent[{index}].{name}"),
                 performer=performer,
             )
         if not (replica or significant):
@@ -179,8 +178,8 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
         if "replica" in _unknown_facts(ctx, index, entry) and not entry.get("exception"):
             yield ctx.unsure(
                 f"talent[{index}].replica",
-                f"performer {entry.get('performer')}: talent[{index}].replica is invalid or "
-                "misspelled (see PRV-02), so whether the performance is a digital replica is unknown",
+                f"performer {entry.get('performer')}: whether the performance is a digital "
+                f"replica is unknown{invalid_note(ctx, f'talent[{index}].replica')}",
                 performer=entry.get("performer"),
             )
         if not _needs_replica_consent(entry):
@@ -251,8 +250,8 @@ def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
         if "alteration" in _unknown_facts(ctx, index, entry):
             yield ctx.unsure(
                 f"talent[{index}].alteration",
-                f"performer {entry.get('performer')}: talent[{index}].alteration is invalid or "
-                "misspelled (see PRV-02), so whether the performance is significantly altered is unknown",
+                f"performer {entry.get('performer')}: whether the performance is significantly "
+                f"altered is unknown{invalid_note(ctx, f'talent[{index}].alteration')}",
                 performer=entry.get("performer"),
             )
         if entry.get("alteration") != "significant":
