@@ -784,3 +784,40 @@ def test_an_invalid_field_is_unknown_in_the_record_and_the_rest_is_kept(
     assert record is not None and record.issues  # PRV-02 names every invalid field
     assert record.data == {"provenance": 1, "generated": True, **data}
     assert record.unknown == unknown
+
+
+def test_an_invalid_field_is_unknown_whatever_form_the_schemas_references_take(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fastjsonschema (the fast checker without jsonschema-rs) rewrote every ``$ref`` of the
+    shared parsed schema to an absolute URI: the reader could no longer follow them, and kept
+    invalid values as they were. It compiles a copy now, and the reader follows both forms."""
+    import copy
+    import json as _json
+
+    from clearance import policy
+    from clearance._resources import schema
+    from clearance.provenance import _invalid
+
+    shared = schema("provenance.schema.json")
+    before = copy.deepcopy(shared)
+    policy._python_check("provenance.schema.json")
+    assert shared == before
+    absolute = _json.loads(
+        _json.dumps(before).replace(
+            '"#/', '"https://clearance.dev/schemas/provenance.schema.json#/'
+        )
+    )
+    monkeypatch.setattr(_invalid, "load_schema", lambda name: absolute)
+    record = sidecar_record(
+        {
+            "provenance": 1,
+            "generated": True,
+            "union_impact": "actors",
+            "talent": [{"performer": "P", "replica": "maybe"}],
+        },
+        "a.genai.yaml",
+    )
+    assert record.data["union_impact"] == "unknown"
+    assert record.data["talent"] == [{"performer": "P"}]
+    assert record.unknown == ["talent[0].replica", "union_impact"]

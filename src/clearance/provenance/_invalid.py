@@ -84,10 +84,13 @@ class _Walk:
         seen = 0
         while isinstance(node, dict) and "$ref" in node and seen < 16:
             ref = node["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/"):
+            # ``#/$defs/x``, or the same made absolute (``https://…/provenance.schema.json#/$defs/x``:
+            # a schema compiler may have rewritten it in the shared parsed document)
+            fragment = ref.partition("#")[2] if isinstance(ref, str) else ""
+            if not fragment.startswith("/"):
                 return {}
             target: Any = self.root
-            for part in ref[2:].split("/"):
+            for part in fragment[1:].split("/"):
                 target = target.get(part, {}) if isinstance(target, dict) else {}
             node, seen = target, seen + 1
         return node if isinstance(node, dict) else {}
@@ -157,6 +160,11 @@ class _Walk:
                 self.strays.append(key_path)
                 strays.append(str(key))
                 continue
+            elif key_path in self.touched:  # an error under a key the schema does not
+                # describe here (it could not be followed): left out whole, and unknown
+                self.seen.update(p for p in self.bad if _at_or_under(p, key_path))
+                self.unknown.append(key_path)
+                kept = _DROP
             else:  # an unknown key no error names (not in this schema): kept as it was
                 kept = item
             if kept is not _DROP:
