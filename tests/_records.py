@@ -272,3 +272,31 @@ def describe(result: AssetResult) -> str:
         f"  {f.rule} {f.effective_outcome.value} {f.status.value}{' unsure' if f.unsure else ''}: {f.message}"
         for f in result.findings
     )
+
+
+#: A studio-enterprise tool whose terms are all known and safe, and a GenAI temp comp made
+#: with it that no rule objects to: the base of the invalid-field cases (a field written
+#: invalid must never be read more leniently than the same field written ``unknown``).
+ACME_TOOLS: dict[str, dict[str, Any]] = {
+    "acme": {
+        "vendor": "Acme",
+        "deployment": "studio_enterprise",
+        "trains_on_inputs": False,
+        "retains_data": "none",
+        "reuses_outputs": False,
+        "marks_output": "c2pa",
+    }
+}
+ACME_SIDECAR: dict[str, Any] = {
+    "provenance": 1,
+    "generated": True,
+    "source_type": "trainedAlgorithmicMedia",
+    "steps": [{"tool": "acme", "inputs": []}],
+    "output": {"use": "temp", "on_screen": "none", "subject": "incidental"},
+    "disclosure": {"notified_at": "2026-11-02"},
+}
+
+
+def acme(**changes: Any) -> AssetResult:
+    """Audit :data:`ACME_SIDECAR` with top-level ``changes`` (comp stage, ``acme`` registered)."""
+    return audit({**copy.deepcopy(ACME_SIDECAR), **changes}, tools=ACME_TOOLS)

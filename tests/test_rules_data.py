@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _records import audit, describe, fired, inp, of, one, outcome_of, sidecar, step
+from _records import acme, audit, describe, fired, inp, of, one, outcome_of, sidecar, step
 from clearance.model import Outcome
 
 
@@ -244,3 +244,63 @@ def test_v2_a_vendor_without_attestation_is_a_notice():
 def test_v2_an_attested_vendor_or_no_vendor_passes(vendor):
     data = sidecar({"vendor": vendor}) if vendor else sidecar()
     assert not of(audit(data), "NFX-V2")
+
+
+# -- an invalid field is unknown, never "not involved" (the reader: provenance/_invalid.py) --
+
+TRAINED_ON_UNOWNED = {
+    "tool": "acme",
+    "inputs": [],
+    "training": {
+        "performed": True,
+        "sources": [{"ref": "refs/a.png", "class": "third_party_unowned"}],
+    },
+}
+
+
+def test_a_bad_input_class_in_one_step_keeps_every_step_and_that_input_is_unsure():
+    """A bad ``class`` in step 1 used to drop every step: step 0's NFX-D2 block was hidden and
+    the messages said no steps were declared."""
+    bad = {"tool": "acme", "inputs": [{"ref": "refs/b.png", "class": "bogus"}]}
+    result = acme(steps=[TRAINED_ON_UNOWNED, bad])
+    assert "steps[1].inputs[0].class: expected one of" in one(result, "PRV-02").message
+    d2 = one(result, "NFX-D2")
+    assert d2.effective_outcome is Outcome.BLOCK and d2.evidence["step"] == 0
+    # the broken input's class is unknown, as if written so: its rights status is unsure
+    gp1 = one(result, "NFX-GP1")
+    assert gp1.unsure and gp1.evidence["step"] == 1 and gp1.evidence["inputs"] == ["refs/b.png"]
+    written = acme(steps=[TRAINED_ON_UNOWNED, step("acme", inputs=[inp("refs/b.png", "unknown")])])
+    assert fired(written) <= fired(result) and result.outcome is Outcome.BLOCK
+    assert not any("declared" in f.message for f in result.findings), describe(result)
+
+
+@pytest.mark.parametrize("steps_value", [5, "acme", {"tool": "acme"}])
+def test_steps_of_the_wrong_type_are_unsure_and_never_said_to_be_undeclared(steps_value):
+    result = acme(steps=steps_value)
+    for rule in ("NFX-GP2", "NFX-GP3", "NFX-V1"):
+        finding = one(result, rule)
+        assert finding.unsure and finding.evidence["missing"] == "steps"
+        assert "invalid or misspelled" in finding.message
+        assert "not declared" not in finding.message and "no workflow steps" not in finding.message
+    assert result.outcome is Outcome.APPROVAL, describe(result)
+
+
+def test_a_step_of_the_wrong_shape_keeps_its_place_and_the_others_are_checked():
+    result = acme(
+        steps=["a cat at dusk", {"tool": 3, "inputs": "x"}, {"tool": "dreamapp", "inputs": []}]
+    )
+    v1 = {f.evidence["step"]: f for f in of(result, "NFX-V1")}
+    assert set(v1) == {0, 1}
+    assert v1[0].message.startswith("step 0 (invalid) gives tool and inputs invalid or misspelled")
+    assert v1[1].message.startswith("step 1 (tool invalid) gives tool and inputs invalid")
+    assert "a cat" not in describe(result)  # a step's text may be prompt text: never shown
+    gp2 = {f.evidence["step"] for f in of(result, "NFX-GP2")}
+    assert gp2 == {0, 1, 2}  # step 2's unregistered tool is still checked
+
+
+@pytest.mark.parametrize("training", ["yes", {"performed": "maybe"}, {"performd": True}])
+def test_an_invalid_training_is_unsure_never_untrained(training):
+    result = acme(steps=[{"tool": "acme", "inputs": [], "training": training}])
+    d2 = one(result, "NFX-D2")
+    assert d2.unsure and d2.evidence["missing"] == "steps[0].training.performed", describe(result)
+    assert "invalid or misspelled" in d2.message

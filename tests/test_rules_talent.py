@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _records import audit, describe, fired, of, one, outcome_of, sidecar, step
+from _records import acme, audit, describe, fired, of, one, outcome_of, sidecar, step
 from clearance.model import Outcome
 
 QA = {"test_record": "QA-7"}
@@ -272,3 +272,57 @@ def test_t5_talent_enhancement_without_a_qa_record_is_a_notice(data):
 def test_t5_a_qa_record_or_no_enhancement_passes():
     assert "NFX-T5" not in fired(audit(with_talent(replica())))
     assert "NFX-T5" not in fired(audit(sidecar()))
+
+
+# -- an invalid field is unknown, never "not involved" (the reader: provenance/_invalid.py) --
+
+
+def test_gp5_an_invalid_union_impact_is_unsure_exactly_as_if_unknown_were_written():
+    written = acme(union_impact="unknown")
+    typo = acme(union_impact="actors")  # not one of none, actor, writer, crew, background
+    assert one(written, "NFX-GP5").unsure and written.outcome is Outcome.APPROVAL
+    finding = one(typo, "NFX-GP5")
+    assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL
+    assert finding.evidence["missing"] == "union_impact"
+    assert "union_impact is invalid or misspelled: see PRV-02" in finding.message
+    prv02 = one(typo, "PRV-02")
+    assert "union_impact: expected one of none, actor" in prv02.message
+    assert typo.outcome is Outcome.APPROVAL, describe(typo)
+
+
+def test_a_misspelled_key_in_a_talent_entry_keeps_the_entry_and_its_consent_is_unknown():
+    entry = {"performer": "P-2", "replica": "employment_based", "alteration": "none"}
+    noted = acme(talent=[{**entry, "x-note": "C-1"}])  # valid: no consent given
+    typo = acme(talent=[{**entry, "concent": "C-1"}])
+    assert "talent[0].concent: unknown field 'concent'" in one(typo, "PRV-02").message
+    # never fewer findings than the valid entry that gives no consent, none less serious
+    for rule in ("NFX-GP5", "NFX-T1"):
+        assert outcome_of(typo, rule) is Outcome.BLOCK, describe(typo)
+        assert outcome_of(noted, rule) is Outcome.BLOCK
+    reason = one(typo, "NFX-T1").evidence["reason"]
+    assert reason.startswith("the consent is unknown: talent[0].consent is invalid or misspelled")
+    assert fired(noted) <= fired(typo)
+
+
+@pytest.mark.parametrize(
+    ("field", "rules"),
+    [("replica", {"NFX-GP5", "NFX-T1"}), ("alteration", {"NFX-GP5", "NFX-T2"})],
+)
+def test_an_invalid_replica_or_alteration_is_unsure_never_none(field, rules):
+    entry = {"performer": "P-0001", "replica": "none", "alteration": "none", "consent": "C-001"}
+    result = acme(talent=[{**entry, field: "maybe"}])
+    for rule in rules:
+        finding = one(result, rule)
+        assert finding.unsure and finding.evidence["missing"] == f"talent[0].{field}"
+        assert f"talent[0].{field} is invalid or misspelled" in finding.message
+    assert result.outcome is Outcome.APPROVAL, describe(result)
+    # the same entry valid passes: it was the invalid value that made it unsure
+    assert not fired(acme(talent=[entry]))
+
+
+@pytest.mark.parametrize("talent", ["P-2", {"P-2": "replica"}, ["P-2"], [None]])
+def test_a_talent_list_or_entry_of_the_wrong_shape_is_unsure(talent):
+    result = acme(talent=talent)
+    finding = of(result, "NFX-GP5")[0]
+    assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL, describe(result)
+    assert "PRV-02" in fired(result) and "PRV-05" not in fired(result)

@@ -58,7 +58,9 @@ def test_invalid_fields_are_listed_and_valid_fields_kept(tmp_path: Path) -> None
         ("steps[0].tool", "a.png.genai.yaml"),
     }
     assert record.data["generated"] is True and record.data["shot"] == "sh010"
-    assert "output" not in record.data and "steps" not in record.data
+    # each invalid field is left out of its mapping, and listed as unknown (never "absent")
+    assert record.data["output"] == {} and record.data["steps"] == [{}]
+    assert record.unknown == ["output.use", "steps[0].tool"]
 
 
 def test_x_extensions_are_allowed_everywhere(tmp_path: Path) -> None:
@@ -86,7 +88,12 @@ def test_an_impossible_unquoted_date_is_an_issue_with_field_path_and_line(tmp_pa
     text = "provenance: 1\ngenerated: true\nsteps:\n  - tool: t\n    at: [2026-01-01, 2026-02-30]\n"
     record = read_sidecar(asset_with(tmp_path, text))
     # an error of that one field, like any invalid value: the rest of the sidecar is used
-    assert record is not None and record.data == {"provenance": 1, "generated": True}
+    assert record is not None
+    assert record.data == {"provenance": 1, "generated": True, "steps": [{"tool": "t"}]}
+    # ``at`` is close to no field of a step: any field the step does not give may be meant
+    assert record.unknown == [
+        f"steps[0].{name}" for name in ("inputs", "model", "prompt", "tool_version", "training")
+    ]
     unknown, issue = record.issues  # every error at once: ``at`` is no field of a step either
     assert unknown.field == "steps[0].at" and "unknown field" in unknown.message
     assert (issue.file, issue.field) == ("a.png.genai.yaml", "steps[0].at[1]")
@@ -143,7 +150,12 @@ def test_an_impossible_date_is_listed_with_every_other_error_and_the_rest_is_use
         "generated": True,
         "source_type": "trainedAlgorithmicMedia",
         "shot": "sh010",
+        # the invalid fields are left out of their mappings (unknown), the rest kept
+        "steps": [{"inputs": []}],
+        "output": {},
+        "disclosure": {},
     }
+    assert record.unknown == ["disclosure.notified_at", "output.use", "steps[0].tool"]
 
 
 def _slow_path(text: str) -> tuple[Any, list[tuple[str, str]]]:
@@ -718,3 +730,94 @@ def test_a_sidecar_with_a_key_given_twice_is_invalid_and_never_trusted(
     [prv02] = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
     assert f"{name}: generated: invalid" in prv02["message"] and where in prv02["message"]
     assert asset["outcome"] != "pass"
+
+
+@pytest.mark.parametrize(
+    ("text", "data", "unknown"),
+    [
+        # a field that takes ``unknown``: as if it had been written
+        ("union_impact: actors\n", {"union_impact": "unknown"}, ["union_impact"]),
+        # a misspelled key: left out, and the field it is close to is unknown
+        (
+            "talent: [{performer: P-2, replica: none, concent: C-1}]\n",
+            {"talent": [{"performer": "P-2", "replica": "none"}]},
+            ["talent[0].consent"],
+        ),
+        # one bad input class: every step kept, that class unknown
+        (
+            "steps: [{tool: acme, inputs: []}, {tool: acme, inputs: [{ref: b, class: bogus}]}]\n",
+            {
+                "steps": [
+                    {"tool": "acme", "inputs": []},
+                    {"tool": "acme", "inputs": [{"ref": "b", "class": "unknown"}]},
+                ]
+            },
+            ["steps[1].inputs[0].class"],
+        ),
+        # an entry of the wrong type keeps its place and says nothing
+        (
+            "talent: [P-2, {performer: P-3}]\n",
+            {"talent": [{}, {"performer": "P-3"}]},
+            ["talent[0]"],
+        ),
+        # a mapping of the wrong type: its tri-state fields are unknown
+        (
+            "steps: [{tool: acme, inputs: [], training: yes}]\n",
+            {"steps": [{"tool": "acme", "inputs": [], "training": {"performed": "unknown"}}]},
+            ["steps[0].training"],
+        ),
+        # a value parsing refused inside a site extension: the extension is left out whole
+        ("x-site: {due: 2026-02-30, owner: me}\nshot: sh010\n", {"shot": "sh010"}, ["x-site"]),
+        # a key given twice: neither value, the field unknown
+        (
+            "union_impact: none\nunion_impact: actor\n",
+            {"union_impact": "unknown"},
+            ["union_impact"],
+        ),
+    ],
+    ids=["enum", "misspelled-key", "one-input", "entry-type", "mapping-type", "x-refused", "twice"],
+)
+def test_an_invalid_field_is_unknown_in_the_record_and_the_rest_is_kept(
+    tmp_path: Path, text: str, data: dict[str, Any], unknown: list[str]
+) -> None:
+    record = read_sidecar(asset_with(tmp_path, "provenance: 1\ngenerated: true\n" + text))
+    assert record is not None and record.issues  # PRV-02 names every invalid field
+    assert record.data == {"provenance": 1, "generated": True, **data}
+    assert record.unknown == unknown
+
+
+def test_an_invalid_field_is_unknown_whatever_form_the_schemas_references_take(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fastjsonschema (the fast checker without jsonschema-rs) rewrote every ``$ref`` of the
+    shared parsed schema to an absolute URI: the reader could no longer follow them, and kept
+    invalid values as they were. It compiles a copy now, and the reader follows both forms."""
+    import copy
+    import json as _json
+
+    from clearance import policy
+    from clearance._resources import schema
+    from clearance.provenance import _invalid
+
+    shared = schema("provenance.schema.json")
+    before = copy.deepcopy(shared)
+    policy._python_check("provenance.schema.json")
+    assert shared == before
+    absolute = _json.loads(
+        _json.dumps(before).replace(
+            '"#/', '"https://clearance.dev/schemas/provenance.schema.json#/'
+        )
+    )
+    monkeypatch.setattr(_invalid, "load_schema", lambda name: absolute)
+    record = sidecar_record(
+        {
+            "provenance": 1,
+            "generated": True,
+            "union_impact": "actors",
+            "talent": [{"performer": "P", "replica": "maybe"}],
+        },
+        "a.genai.yaml",
+    )
+    assert record.data["union_impact"] == "unknown"
+    assert record.data["talent"] == [{"performer": "P"}]
+    assert record.unknown == ["talent[0].replica", "union_impact"]

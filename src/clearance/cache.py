@@ -77,7 +77,7 @@ def migrate_provenance_cache(db: sqlite3.Connection) -> None:
 
 
 #: The rows' layout (part of the signature: rows of another layout are misses).
-_FORMAT = 3  # 3: a reader that said nothing is false
+_FORMAT = 4  # 3: a reader that said nothing is false; 4: invalid fields are unknown
 
 #: The modules (under ``clearance``) whose code decides what a cached reader answers, besides
 #: the ``provenance`` package, and the schema a sidecar is checked against.
@@ -126,18 +126,20 @@ def keepable(partial: PartialRecord | None) -> bool:
 
 def _plain(results: dict[str, PartialRecord | None]) -> dict[str, Any]:
     # a reader with nothing to say is ``false``, not ``null``: see _encode
-    return {
-        reader: False
-        if p is None
-        else {
-            "source": p.source,
-            "file": p.file,
-            "data": p.data,
-            "issues": [[i.file, i.field, i.message] for i in p.issues],
-            "evidence": p.evidence,
-        }
-        for reader, p in results.items()
+    return {reader: False if p is None else _plain_partial(p) for reader, p in results.items()}
+
+
+def _plain_partial(p: PartialRecord) -> dict[str, Any]:
+    item = {
+        "source": p.source,
+        "file": p.file,
+        "data": p.data,
+        "issues": [[i.file, i.field, i.message] for i in p.issues],
+        "evidence": p.evidence,
     }
+    if p.unknown:  # only a sidecar with invalid fields has any
+        item["unknown"] = p.unknown
+    return item
 
 
 def _encode(results: dict[str, PartialRecord | None]) -> str | None:
@@ -183,6 +185,7 @@ def _decode(text: str) -> dict[str, PartialRecord | None]:
             data=item["data"],
             issues=[ProvenanceIssue(*issue) for issue in item["issues"]],
             evidence=item["evidence"],
+            unknown=item.get("unknown", []),
         )
         for reader, item in items.items()
     }

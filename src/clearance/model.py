@@ -110,6 +110,15 @@ class Outcome(str, enum.Enum):
 
 
 _RANK = {o: i for i, o in enumerate(Outcome)}
+
+
+def _top_key(path: str) -> str:
+    """``steps[1].inputs[0].class`` → ``steps``."""
+    for sep in (".", "["):
+        path = path.split(sep, 1)[0]
+    return path
+
+
 _PATHS: dict[str, tuple[str, ...]] = {}  # dotted field path → its parts (bounded)
 
 
@@ -344,6 +353,11 @@ class PartialRecord:
     :ivar volatile: reading again may answer differently although the files have not
         changed (a read error, a signature checked against the clock and the trust list):
         the provenance cache never keeps it, and the reader runs again on the next scan.
+    :ivar unknown: field paths (``union_impact``, ``talent[0].consent``, ``steps[1]``) the
+        source gave but that were invalid: each is *unknown*, never "not given". Where the
+        field takes ``unknown``, ``data`` holds ``unknown``; otherwise the field is left out
+        of ``data`` (a mapping or list entry of the wrong type says nothing: ``{}``), and
+        rules read it through :meth:`ProvenanceRecord.is_unknown`.
     """
 
     source: str
@@ -352,6 +366,7 @@ class PartialRecord:
     issues: list[ProvenanceIssue] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     volatile: bool = False
+    unknown: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -403,6 +418,38 @@ class ProvenanceRecord:
             if issue.unreadable and issue.file not in found:
                 found[issue.file] = issue.message
         return list(found.items()) if found else []
+
+    @property
+    def unknown(self) -> frozenset[str]:
+        """Field paths a source gave invalid (see :attr:`PartialRecord.unknown`): unknown,
+        never "not given". Only sources whose top-level field the record took count."""
+        found: set[str] = set()
+        for partial in self.partials:
+            for path in partial.unknown:
+                top = _top_key(path)
+                if top not in self.sources or self.sources[top] == partial.source:
+                    found.add(path)
+        return frozenset(found)
+
+    def is_unknown(self, path: str) -> bool:
+        """Is the field at ``path`` (``talent[0].consent``, as ``PRV-02`` names it) unknown
+        because a source gave it, or a mapping or list entry it is in, invalid? A field
+        given and valid is never unknown here (it is known), nor one no source gave."""
+        return self.unknown_at(path) is not None
+
+    def unknown_at(self, path: str) -> str | None:
+        """Where :meth:`is_unknown` finds ``path`` unknown: ``path`` itself, or the mapping or
+        list entry it is in that a source gave invalid (``steps[1]`` for ``steps[1].tool``);
+        ``None`` when it is not."""
+        if not any(p.unknown for p in self.partials):  # nearly every record
+            return None
+        unknown = self.unknown
+        if path in unknown:
+            return path
+        for i in range(1, len(path)):
+            if path[i] in ".[" and path[:i] in unknown:
+                return path[:i]
+        return None
 
     @property
     def generated(self) -> bool | None:

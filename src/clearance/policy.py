@@ -6,6 +6,7 @@ A configuration error is a :class:`ConfigError` naming the file and the field pa
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import difflib
 import fnmatch
@@ -390,7 +391,9 @@ def _python_check(schema_name: str) -> Any:
         doc = schema(schema_name)
         if not _self_contained(doc):
             return None
-        return fastjsonschema.compile(doc, formats=_format_checkers(schema_name))
+        # a copy: fastjsonschema rewrites each ``$ref`` in place, and the parsed document is
+        # shared (the sidecar reader follows its references: provenance/_invalid.py)
+        return fastjsonschema.compile(copy.deepcopy(doc), formats=_format_checkers(schema_name))
     except Exception:  # not installed, or a schema it cannot compile: jsonschema alone
         return None
 

@@ -2,8 +2,9 @@
 next to a frame sequence. Format 1 is defined by ``schemas/provenance.schema.json``.
 
 A sidecar that does not parse or does not validate still yields a partial record: every
-schema error becomes an issue with its field path (reported as ``PRV-02``), and the fields
-that did validate are kept so the asset is audited with what is known. When more than one
+schema error becomes an issue with its field path (reported as ``PRV-02``), the fields
+that did validate are kept so the asset is audited with what is known, and each invalid
+field is *unknown* to the rules (``PartialRecord.unknown``), never absent (``_invalid``). When more than one
 sidecar describes the asset (``NAME.genai.yaml`` and ``NAME.genai.json``), the first is read
 and the others are an issue naming every one of them: what they say is never silently lost.
 """
@@ -20,6 +21,7 @@ from ..hookspecs import hookimpl
 from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
 from ._common import display_path
+from ._invalid import usable_fields
 
 __all__ = ["pairing_issues", "read_sidecar", "sidecar_record", "clearance_read_provenance"]
 
@@ -48,11 +50,12 @@ def sidecar_record(
         )
     errors = schema_errors(data, SCHEMA, yaml_errors=yaml_errors)
     issues = [ProvenanceIssue(file, path or "(top level)", reason) for path, reason in errors]
-    broken_top = {_top_key(path) for path, _ in errors}
-    usable = {k: v for k, v in data.items() if k not in broken_top}
+    # an invalid field is unknown, never absent: "not involved" would be more lenient than
+    # writing ``unknown`` (see _invalid)
+    usable, unknown = usable_fields(data, errors, SCHEMA)
     if asset is not None:
         issues += _declared_issues(data, file, asset)
-    return PartialRecord("sidecar", file, usable, issues)
+    return PartialRecord("sidecar", file, usable, issues, unknown=unknown)
 
 
 def pairing_issues(data: Any, sidecar: Path, asset: Asset) -> list[ProvenanceIssue]:
@@ -75,12 +78,6 @@ def _declared_issues(data: Any, file: str, asset: Asset) -> list[ProvenanceIssue
         message = f"describes {declared!r}, but is paired with {asset.name!r}"
         return [ProvenanceIssue(file, "asset", message)]
     return []
-
-
-def _top_key(path: str) -> str:
-    for sep in (".", "["):
-        path = path.split(sep, 1)[0]
-    return path
 
 
 def _describes(declared: str, asset: Asset) -> bool:

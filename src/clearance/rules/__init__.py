@@ -184,6 +184,20 @@ class RuleContext:
         """A field of the merged record by dotted path; ``MISSING`` when absent."""
         return self.record.get(path, default)
 
+    def invalid(self, path: str) -> bool:
+        """Was the field at ``path`` (``talent[0].replica``, as ``PRV-02`` names it) given but
+        invalid, it or the mapping or list entry it is in? Such a field is *unknown*: a rule
+        must not read its absence as "not involved" (see ``docs/rules.md``)."""
+        return self.record.is_unknown(path)
+
+    def fact(self, path: str, default: Any = None) -> Any:
+        """``get(path)``, but ``"unknown"`` for a field given invalid (:meth:`invalid`) and
+        ``default`` for one not given: what a sidecar writing ``unknown`` would have said."""
+        value = self.record.get(path, MISSING)
+        if value is MISSING:
+            return "unknown" if self.record.is_unknown(path) else default
+        return value
+
     @property
     def generated(self) -> bool | None:
         return self.record.generated

@@ -25,6 +25,7 @@ __all__ = [
     "is_unknown",
     "is_true",
     "consent_problem",
+    "invalid_note",
     "step_evidence",
     "step_label",
 ]
@@ -97,9 +98,24 @@ def use_of(ctx: RuleContext) -> str | None:
     return ctx.use
 
 
-def step_label(index: int, step: dict[str, Any]) -> str:
+def step_label(index: int, step: dict[str, Any], ctx: RuleContext | None = None) -> str:
+    """``step 0 (acme)``; ``step 0 (no tool)``, or ``(tool invalid)`` when the sidecar gave
+    one that is invalid (never said to be missing when it was written)."""
     tool = step.get("tool")
-    return f"step {index} ({tool})" if isinstance(tool, str) else f"step {index} (no tool)"
+    if isinstance(tool, str):
+        return f"step {index} ({tool})"
+    where = ctx.record.unknown_at(f"steps[{index}].tool") if ctx is not None else None
+    if where is not None:
+        return f"step {index} ({'invalid' if where == f'steps[{index}]' else 'tool invalid'})"
+    return f"step {index} (no tool)"
+
+
+def invalid_note(ctx: RuleContext, path: str) -> str:
+    """`` (steps[1].inputs is invalid or misspelled: see PRV-02)`` when the sidecar gave
+    ``path``, or the mapping or list entry it is in, invalid or under a misspelled key
+    (:meth:`RuleContext.invalid`), else ``""``."""
+    where = ctx.record.unknown_at(path)
+    return f" ({where} is invalid or misspelled: see PRV-02)" if where is not None else ""
 
 
 def step_evidence(index: int, step: dict[str, Any]) -> dict[str, Any]:
@@ -120,14 +136,20 @@ def step_inputs(step: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in inputs if isinstance(item, dict)]
 
 
-def consent_problem(ctx: RuleContext, entry: dict[str, Any], use: str) -> str | None:
-    """Why ``entry``'s consent does not cover ``use`` (None when it does).
+def consent_problem(
+    ctx: RuleContext, entry: dict[str, Any], use: str, index: int | None = None
+) -> str | None:
+    """Why ``entry`` (``talent[index]``)'s consent does not cover ``use`` (None when it does).
 
     Valid means: the consent record exists, names the same performer and production, has
-    not expired, and lists ``use`` among its ``uses``.
+    not expired, and lists ``use`` among its ``uses``. A consent the sidecar gave invalid is
+    unknown: it cannot be shown to cover anything.
     """
     consent_id = entry.get("consent")
     if not isinstance(consent_id, str) or not consent_id:
+        marked = ctx.record.unknown_at(f"talent[{index}].consent") if index is not None else None
+        if marked is not None and "consent" not in entry:
+            return f"the consent is unknown: {marked} is invalid or misspelled (see PRV-02)"
         return "no consent record is given"
     consent = ctx.consent(consent_id)
     if consent is None:

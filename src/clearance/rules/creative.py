@@ -16,6 +16,7 @@ from ._common import (
     ON_SCREEN,
     enumerate_steps,
     genai_only,
+    invalid_note,
     is_final,
     step_inputs,
     step_label,
@@ -41,6 +42,21 @@ def _references(step: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     refs = prompt.get("references")
     return [r for r in refs if isinstance(r, dict)] if isinstance(refs, list) else []
+
+
+def _unknown_references(ctx: RuleContext, index: int, step: dict[str, Any]) -> list[str]:
+    """The prompt references of step ``index`` (or their ``type``) the sidecar gave invalid:
+    unknown, never "no reference"."""
+    where = f"steps[{index}].prompt.references"
+    prompt = step.get("prompt")
+    refs = prompt.get("references") if isinstance(prompt, dict) else None
+    if not isinstance(refs, list):
+        return [where] if ctx.invalid(where) else []
+    return [
+        f"{where}[{k}].type"
+        for k, ref in enumerate(refs)
+        if isinstance(ref, dict) and "type" not in ref and ctx.invalid(f"{where}[{k}].type")
+    ]
 
 
 def _describe(ref: dict[str, Any]) -> str:
@@ -78,7 +94,7 @@ def unowned_material(ctx: RuleContext) -> Iterator[Finding]:
         ]
         if uncleared_refs:
             yield ctx.finding(
-                f"{step_label(index, step)}: the prompt references protected material without permission "
+                f"{step_label(index, step, ctx)}: the prompt references protected material without permission "
                 f"({', '.join(_describe(r) for r in uncleared_refs)})",
                 step=index,
                 tool=step.get("tool"),
@@ -90,17 +106,26 @@ def unowned_material(ctx: RuleContext) -> Iterator[Finding]:
         ]
         if unowned:
             yield ctx.finding(
-                f"{step_label(index, step)}: unowned third-party material used as input without a clearance "
+                f"{step_label(index, step, ctx)}: unowned third-party material used as input without a clearance "
                 f"({', '.join(str(i.get('ref')) for i in unowned)})",
                 step=index,
                 tool=step.get("tool"),
                 inputs=[{"ref": i.get("ref"), "class": i.get("class")} for i in unowned],
             )
+        unread = _unknown_references(ctx, index, step)
+        if unread:
+            yield ctx.unsure(
+                unread[0],
+                f"{step_label(index, step, ctx)}: whether the prompt references protected "
+                f"material is unknown{invalid_note(ctx, unread[0])}",
+                step=index,
+                tool=step.get("tool"),
+            )
         unknown = [i for i in inputs if i.get("class") == "unknown"]
         if unknown:
             yield ctx.unsure(
                 f"steps[{index}].inputs[].class",
-                f"{step_label(index, step)}: the rights status of input(s) "
+                f"{step_label(index, step, ctx)}: the rights status of input(s) "
                 f"{', '.join(str(i.get('ref')) for i in unknown)} is unknown",
                 step=index,
                 tool=step.get("tool"),
@@ -142,6 +167,12 @@ def key_creative_element(ctx: RuleContext) -> Iterator[Finding]:
                 subject=subject,
                 use=use,
             )
+    elif subject is None and use not in EXPLORATION and ctx.invalid("output.subject"):
+        yield ctx.unsure(
+            "output.subject",
+            f"output.subject is unknown{invalid_note(ctx, 'output.subject')}: the GenAI "
+            "element may be a key creative element",
+        )
     elif (
         subject is None
         and use not in EXPLORATION
@@ -204,7 +235,7 @@ def protected_references(ctx: RuleContext) -> Iterator[Finding]:
                 else "no permission"
             )
             yield ctx.finding(
-                f"{step_label(index, step)}: the prompt references {_describe(ref)} ({why})"
+                f"{step_label(index, step, ctx)}: the prompt references {_describe(ref)} ({why})"
                 + (" in a final asset" if outcome is Outcome.BLOCK else ""),
                 outcome=outcome,
                 reference={
@@ -221,7 +252,7 @@ def protected_references(ctx: RuleContext) -> Iterator[Finding]:
             hits = denylist.names_in(text)
             if hits:
                 yield ctx.finding(
-                    f"{step_label(index, step)}: the prompt text names denylisted "
+                    f"{step_label(index, step, ctx)}: the prompt text names denylisted "
                     f"{', '.join(repr(h) for h in hits)}",
                     outcome=Outcome.BLOCK if final else Outcome.APPROVAL,
                     denylisted=hits,

@@ -15,6 +15,7 @@ from . import RuleContext, RulePack
 from ._common import (
     enumerate_steps,
     genai_only,
+    invalid_note,
     is_unknown,
     step_evidence,
     step_inputs,
@@ -48,6 +49,21 @@ def _no_steps(ctx: RuleContext) -> bool:
     return not ctx.indexed_steps
 
 
+def _no_steps_why(ctx: RuleContext) -> str:
+    """Why no step can be checked: none declared, or ``steps`` given but invalid (never said
+    to be missing when it was written)."""
+    if ctx.invalid("steps"):
+        return "the workflow's steps are invalid or misspelled (steps: see PRV-02)"
+    return "no workflow steps are declared"
+
+
+def _unregistered(ctx: RuleContext, index: int, *, short: bool = False) -> str:
+    """Why a step's tool has no registry entry: not registered, or given invalid."""
+    if ctx.invalid(f"steps[{index}].tool"):
+        return "the tool is invalid or misspelled: see PRV-02"
+    return "not registered" if short else "the tool is not registered"
+
+
 def _classes(step: dict[str, Any], wanted: frozenset[str]) -> list[dict[str, Any]]:
     return [i for i in step_inputs(step) if i.get("class") in wanted]
 
@@ -72,9 +88,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
     """Ensure tools "do not store, reuse, or train on production data inputs or outputs"
     (guiding principle 2)."""
     if _no_steps(ctx):
-        yield ctx.unsure(
-            "steps", "no workflow steps are declared, so the tools' data terms are unknown"
-        )
+        yield ctx.unsure("steps", f"{_no_steps_why(ctx)}, so the tools' data terms are unknown")
         return
     for index, step in enumerate_steps(ctx):
         tool_id = step.get("tool")
@@ -83,7 +97,8 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
         if tool is None:
             yield ctx.unsure(
                 f"steps[{index}].tool",
-                f"{step_label(index, step)}: the tool is not registered, so its data terms are unknown",
+                f"{step_label(index, step, ctx)}: {_unregistered(ctx, index)}, so its data "
+                "terms are unknown",
                 **where,
             )
             continue
@@ -98,7 +113,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
         sensitive = _classes(step, SENSITIVE_FOR_TRAINING)
         if risky and sensitive:
             yield ctx.finding(
-                f"{step_label(index, step)}: the tool's terms allow {', '.join(risky)} and the step's "
+                f"{step_label(index, step, ctx)}: the tool's terms allow {', '.join(risky)} and the step's "
                 f"inputs include {', '.join(sorted({str(i.get('class')) for i in sensitive}))} material",
                 outcome=Outcome.BLOCK,
                 terms=risky,
@@ -107,7 +122,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
             )
         elif risky:
             yield ctx.finding(
-                f"{step_label(index, step)}: the tool's terms allow {', '.join(risky)}",
+                f"{step_label(index, step, ctx)}: the tool's terms allow {', '.join(risky)}",
                 outcome=Outcome.APPROVAL,
                 terms=risky,
                 **where,
@@ -115,7 +130,7 @@ def tool_data_terms(ctx: RuleContext) -> Iterator[Finding]:
         if unknown and not (risky and sensitive):
             yield ctx.unsure(
                 f"tools.{tool_id}.{unknown[0]}",
-                f"{step_label(index, step)}: the tool registry does not say {', '.join(unknown)}",
+                f"{step_label(index, step, ctx)}: the tool registry does not say {', '.join(unknown)}",
                 unknown=unknown,
                 **where,
             )
@@ -133,9 +148,7 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
     """ "Where possible", tools are used in an "enterprise-secured environment"
     (guiding principle 3)."""
     if _no_steps(ctx):
-        yield ctx.unsure(
-            "steps", "no workflow steps are declared, so the tools' deployment is unknown"
-        )
+        yield ctx.unsure("steps", f"{_no_steps_why(ctx)}, so the tools' deployment is unknown")
         return
     for index, step in enumerate_steps(ctx):
         tool_id = step.get("tool")
@@ -145,14 +158,15 @@ def enterprise_deployment(ctx: RuleContext) -> Iterator[Finding]:
         if tool is None or is_unknown(deployment):
             yield ctx.unsure(
                 f"steps[{index}].tool" if tool is None else f"tools.{tool_id}.deployment",
-                f"{step_label(index, step)}: the tool's deployment is unknown (not registered)"
+                f"{step_label(index, step, ctx)}: the tool's deployment is unknown "
+                f"({_unregistered(ctx, index, short=True)})"
                 if tool is None
-                else f"{step_label(index, step)}: the tool registry does not give its deployment",
+                else f"{step_label(index, step, ctx)}: the tool registry does not give its deployment",
                 **where,
             )
         elif deployment == "consumer":
             yield ctx.finding(
-                f"{step_label(index, step)}: the tool runs as a consumer service, not in an "
+                f"{step_label(index, step, ctx)}: the tool runs as a consumer service, not in an "
                 "enterprise-secured environment",
                 deployment=deployment,
                 **where,
@@ -185,7 +199,7 @@ def proprietary_inputs(ctx: RuleContext) -> Iterator[Finding]:
         outcome = Outcome.NOTICE if downgrade and enterprise else Outcome.APPROVAL
         classes = sorted({str(i.get("class")) for i in found})
         yield ctx.finding(
-            f"{step_label(index, step)}: studio-owned or personal material used as input "
+            f"{step_label(index, step, ctx)}: studio-owned or personal material used as input "
             f"({', '.join(classes)})"
             + (" in a studio-enterprise tool" if outcome is Outcome.NOTICE else ""),
             outcome=outcome,
@@ -214,7 +228,7 @@ def sensitive_inputs(ctx: RuleContext) -> Iterator[Finding]:
         if found:
             classes = sorted({str(i.get("class")) for i in found})
             yield ctx.finding(
-                f"{step_label(index, step)}: sensitive material used as input ({', '.join(classes)})",
+                f"{step_label(index, step, ctx)}: sensitive material used as input ({', '.join(classes)})",
                 step=index,
                 tool=step.get("tool"),
                 inputs=_refs(found),
@@ -245,7 +259,8 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
         if performed == "unknown":
             yield ctx.unsure(
                 f"steps[{index}].training.performed",
-                f"{step_label(index, step)}: whether a model was trained or fine-tuned is unknown",
+                f"{step_label(index, step, ctx)}: whether a model was trained or fine-tuned is unknown"
+                + invalid_note(ctx, f"steps[{index}].training.performed"),
                 **where,
             )
             continue
@@ -253,9 +268,15 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
             continue
         sources = [s for s in training.get("sources") or [] if isinstance(s, dict)]
         if not sources:
+            field = f"steps[{index}].training.sources"
             yield ctx.unsure(
-                f"steps[{index}].training.sources",
-                f"{step_label(index, step)}: a model was trained but its training sources are not listed",
+                field,
+                f"{step_label(index, step, ctx)}: a model was trained but its training sources "
+                + (
+                    "are invalid or misspelled (see PRV-02)"
+                    if ctx.invalid(field)
+                    else "are not listed"
+                ),
                 **where,
             )
             continue
@@ -280,7 +301,7 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
         ]
         if uncleared:
             yield ctx.finding(
-                f"{step_label(index, step)}: trained on {len(uncleared)} source(s) from other rights "
+                f"{step_label(index, step, ctx)}: trained on {len(uncleared)} source(s) from other rights "
                 "holders without a clearance",
                 outcome=Outcome.BLOCK,
                 sources=listed,
@@ -288,7 +309,7 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
             )
         else:
             yield ctx.finding(
-                f"{step_label(index, step)}: trained on cleared third-party material; written approval needed",
+                f"{step_label(index, step, ctx)}: trained on cleared third-party material; written approval needed",
                 outcome=Outcome.APPROVAL,
                 sources=listed,
                 **where,
@@ -310,7 +331,12 @@ def workflow_steps(ctx: RuleContext) -> Iterator[Finding]:
     """Custom workflows: "each step in the pipeline must meet our standards" for data
     protection, consent and content integrity."""
     if _no_steps(ctx):
-        yield ctx.unsure("steps", "the GenAI workflow is not declared (no steps)")
+        yield ctx.unsure(
+            "steps",
+            "the GenAI workflow's steps are invalid or misspelled (see PRV-02)"
+            if ctx.invalid("steps")
+            else "the GenAI workflow is not declared (no steps)",
+        )
         return
     for index, step in enumerate_steps(ctx):
         missing = []
@@ -319,9 +345,15 @@ def workflow_steps(ctx: RuleContext) -> Iterator[Finding]:
         if not isinstance(step.get("inputs"), list):
             missing.append(f"steps[{index}].inputs")
         if missing:
+            invalid = [m for m in missing if ctx.invalid(m)]
+            said = [m.rsplit(".", 1)[1] for m in missing if m not in invalid]
+            what = [f"does not declare {' or '.join(said)}"] if said else []
+            if invalid:
+                names = " and ".join(m.rsplit(".", 1)[1] for m in invalid)
+                what.append(f"gives {names} invalid or misspelled (see PRV-02)")
             yield ctx.unsure(
                 missing[0],
-                f"{step_label(index, step)} does not declare {' or '.join(m.rsplit('.', 1)[1] for m in missing)}",
+                f"{step_label(index, step, ctx)} {'; '.join(what)}",
                 fields=missing,
                 step=index,
                 tool=step.get("tool") if isinstance(step.get("tool"), str) else None,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
-from ._common import ON_SCREEN, genai_only, is_final, is_genai
+from ._common import ON_SCREEN, genai_only, invalid_note, is_final, is_genai
 
 pack = RulePack("clearance.rules.deliverables", params=())
 
@@ -64,6 +64,12 @@ def final_deliverable(ctx: RuleContext) -> Iterator[Finding]:
         yield ctx.unsure(
             "output.use", "the output's use is unknown, so it may reach the final deliverables"
         )
+    elif ctx.fact("output.in_final_cut") == "unknown":
+        yield ctx.unsure(
+            "output.in_final_cut",
+            f"output.in_final_cut is unknown{invalid_note(ctx, 'output.in_final_cut')}: the "
+            "asset may be in the final cut",
+        )
 
 
 def _unknown_ancestry(ctx: RuleContext, unknown: list[str]) -> Finding:
@@ -104,6 +110,12 @@ def on_screen_flag(ctx: RuleContext) -> Iterator[Finding]:
                 f"GenAI element on screen ({on_screen}) has not been flagged to the studio contact",
                 on_screen=on_screen,
             )
+    elif on_screen is None and ctx.invalid("output.on_screen"):
+        yield ctx.unsure(
+            "output.on_screen",
+            f"output.on_screen is unknown{invalid_note(ctx, 'output.on_screen')}: the GenAI "
+            "element may be seen on screen",
+        )
     elif on_screen is None and is_final(ctx):
         yield ctx.unsure(
             "output.on_screen",
@@ -128,6 +140,13 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
     element = ctx.get("output.element_type", None)
     prominence = ctx.get("output.prominence", None)
     if element is None and prominence is None:
+        invalid = [f for f in ("output.element_type", "output.prominence") if ctx.invalid(f)]
+        if invalid:  # given, but invalid: it may be a prominent prop
+            yield ctx.unsure(
+                invalid[0],
+                "whether the GenAI element is a prop, and how prominent, is unknown"
+                + invalid_note(ctx, invalid[0]),
+            )
         return
     label = element or "prop"
     if prominence in PROMINENT:
@@ -147,7 +166,13 @@ def prop_prominence(ctx: RuleContext) -> Iterator[Finding]:
     else:
         yield ctx.unsure(
             "output.prominence",
-            f"GenAI {label} with no output.prominence: incidental or prominent is unknown",
+            f"GenAI {label} with "
+            + (
+                f"an unknown output.prominence{invalid_note(ctx, 'output.prominence')}"
+                if ctx.invalid("output.prominence")
+                else "no output.prominence"
+            )
+            + ": incidental or prominent is unknown",
             element_type=element,
         )
 

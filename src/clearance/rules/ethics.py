@@ -73,8 +73,8 @@ pack.define(
 def mistaken_for_real(ctx: RuleContext) -> Iterator[Finding]:
     """Avoid content that "could be mistaken for real events, people, or statements", e.g. a
     fake news segment with a real journalist, "even if intended as background"."""
-    depicts = ctx.get("output.depicts_real", None)
-    authentic = ctx.get("output.presented_as_authentic", None)
+    depicts = ctx.fact("output.depicts_real")
+    authentic = ctx.fact("output.presented_as_authentic")
     genre = ctx.policy.genre
     if authentic is True and genre in FACTUAL_GENRES:
         yield ctx.finding(
@@ -125,8 +125,8 @@ def mistaken_for_real(ctx: RuleContext) -> Iterator[Finding]:
 def union_work(ctx: RuleContext) -> Iterator[Finding]:
     """GenAI must not "replace or materially impact work typically done by union-represented
     individuals … without proper approvals or agreements"."""
-    union_impact = ctx.get("union_impact", None)
-    synthetic = ctx.get("output.synthetic_performer", None)
+    union_impact = ctx.fact("union_impact")
+    synthetic = ctx.fact("output.synthetic_performer")
     reasons = []
     if isinstance(union_impact, str) and union_impact not in ("none", "unknown"):
         reasons.append(f"union-covered {union_impact} work affected")

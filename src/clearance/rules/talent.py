@@ -13,7 +13,14 @@ from typing import Any
 
 from ..model import Finding, Outcome
 from . import RuleContext, RulePack
-from ._common import consent_problem, enumerate_steps, genai_only, step_label, use_of
+from ._common import (
+    consent_problem,
+    enumerate_steps,
+    genai_only,
+    invalid_note,
+    step_label,
+    use_of,
+)
 
 pack = RulePack("clearance.rules.talent", params=())
 
@@ -44,6 +51,15 @@ def _replica(entry: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value != "none" else None
 
 
+def _unknown_facts(ctx: RuleContext, index: int, entry: dict[str, Any]) -> list[str]:
+    """``replica`` and ``alteration`` where the entry gave them invalid (unknown, not absent)."""
+    return [
+        name
+        for name in ("replica", "alteration")
+        if name not in entry and ctx.invalid(f"talent[{index}].{name}")
+    ]
+
+
 def _needs_replica_consent(entry: dict[str, Any]) -> bool:
     return entry.get("replica") in CONSENTED_REPLICAS and not entry.get("exception")
 
@@ -69,14 +85,22 @@ def _talent_models(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any], dict
 def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
     """GenAI must not "replace or generate new talent performances or union-covered work
     without consent" (guiding principle 5)."""
-    union_impact = ctx.get("union_impact", None)
+    union_impact = ctx.fact("union_impact")
     if union_impact == "unknown":
         yield ctx.unsure(
-            "union_impact", "whether union-covered work is replaced or affected is unknown"
+            "union_impact",
+            "whether union-covered work is replaced or affected is unknown"
+            + invalid_note(ctx, "union_impact"),
         )
     elif isinstance(union_impact, str) and union_impact != "none":
         yield ctx.finding(
             f"union-covered work affected ({union_impact})", union_impact=union_impact
+        )
+    if not ctx._indexed_talent and ctx.invalid("talent"):
+        yield ctx.unsure(
+            "talent",
+            "the talent list is invalid or misspelled (see PRV-02): whether a performance is replicated or "
+            "altered is unknown",
         )
     for index, entry in _talent(ctx):
         performer = entry.get("performer")
@@ -88,19 +112,28 @@ def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
             yield ctx.unsure(
                 f"talent[{index}].replica",
                 f"performer {performer}: the sidecar does not say how the performance is used "
-                "(no replica or alteration)",
+                "(no replica or alteration)" + invalid_note(ctx, f"talent[{index}]"),
                 performer=performer,
             )
             continue
+        # a field given invalid is unknown, never "none": unsure, and what is known still counts
+        for name in _unknown_facts(ctx, index, entry):
+            yield ctx.unsure(
+                f"talent[{index}].{name}",
+                f"performer {performer}: whether the performance is "
+                f"{'replicated' if name == 'replica' else 'altered'} is unknown"
+                + invalid_note(ctx, f"talent[{index}].{name}"),
+                performer=performer,
+            )
         if not (replica or significant):
             continue
         problems = []
         if _needs_replica_consent(entry):
-            problem = consent_problem(ctx, entry, f"{replica}_replica")
+            problem = consent_problem(ctx, entry, f"{replica}_replica", index)
             if problem:
                 problems.append(problem)
         if significant:
-            problem = consent_problem(ctx, entry, "significant_alteration")
+            problem = consent_problem(ctx, entry, "significant_alteration", index)
             if problem:
                 problems.append(problem)
         what = " and ".join(
@@ -141,12 +174,19 @@ def talent_and_union(ctx: RuleContext) -> Iterator[Finding]:
 def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
     """No "digital performers, voices, or likenesses of real talent without explicit and
     documented consent and complying with guild requirements"."""
-    for _index, entry in _talent(ctx):
+    for index, entry in _talent(ctx):
+        if "replica" in _unknown_facts(ctx, index, entry) and not entry.get("exception"):
+            yield ctx.unsure(
+                f"talent[{index}].replica",
+                f"performer {entry.get('performer')}: whether the performance is a digital "
+                f"replica is unknown{invalid_note(ctx, f'talent[{index}].replica')}",
+                performer=entry.get("performer"),
+            )
         if not _needs_replica_consent(entry):
             continue
         performer = entry.get("performer")
         replica = entry["replica"]
-        problem = consent_problem(ctx, entry, f"{replica}_replica")
+        problem = consent_problem(ctx, entry, f"{replica}_replica", index)
         if problem:
             yield ctx.finding(
                 f"performer {performer}: {replica} replica without valid consent ({problem})",
@@ -206,11 +246,18 @@ def replica_exception(ctx: RuleContext) -> Iterator[Finding]:
 def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
     """ "Significant Digital Alterations" that affect "emotional tone, delivery, or intent"
     need consent; e.g. "visual ADR"."""
-    for _index, entry in _talent(ctx):
+    for index, entry in _talent(ctx):
+        if "alteration" in _unknown_facts(ctx, index, entry):
+            yield ctx.unsure(
+                f"talent[{index}].alteration",
+                f"performer {entry.get('performer')}: whether the performance is significantly "
+                f"altered is unknown{invalid_note(ctx, f'talent[{index}].alteration')}",
+                performer=entry.get("performer"),
+            )
         if entry.get("alteration") != "significant":
             continue
         performer = entry.get("performer")
-        problem = consent_problem(ctx, entry, "significant_alteration")
+        problem = consent_problem(ctx, entry, "significant_alteration", index)
         if problem:
             yield ctx.finding(
                 f"performer {performer}: significant alteration without valid consent ({problem})",
@@ -288,7 +335,7 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
         if trained == "unknown":
             yield ctx.unsure(
                 f"steps[{index}].model.trained_on_talent",
-                f"{step_label(index, step)}: whether model {model.get('id')} was trained on talent is unknown",
+                f"{step_label(index, step, ctx)}: whether model {model.get('id')} was trained on talent is unknown",
                 **where,
             )
             continue
@@ -298,7 +345,7 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
         if not isinstance(allowed, list):
             yield ctx.unsure(
                 f"steps[{index}].model.allowed_productions",
-                f"{step_label(index, step)}: talent model {model.get('id')} does not say which productions it may serve",
+                f"{step_label(index, step, ctx)}: talent model {model.get('id')} does not say which productions it may serve",
                 **where,
             )
             continue
@@ -307,7 +354,7 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if production not in allowed:
             yield ctx.finding(
-                f"{step_label(index, step)}: talent model {model.get('id')} is consented for "
+                f"{step_label(index, step, ctx)}: talent model {model.get('id')} is consented for "
                 f"{', '.join(map(str, allowed)) or 'no production'}, not {production}",
                 allowed_productions=allowed,
                 production=production,
@@ -319,13 +366,13 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
             if use is None:
                 yield ctx.unsure(
                     "output.use",
-                    f"{step_label(index, step)}: talent model {model.get('id')} is limited to "
+                    f"{step_label(index, step, ctx)}: talent model {model.get('id')} is limited to "
                     f"{', '.join(map(str, purposes))} and the output's use is unknown",
                     **where,
                 )
             elif use not in purposes:
                 yield ctx.finding(
-                    f"{step_label(index, step)}: talent model {model.get('id')} used for {use}, "
+                    f"{step_label(index, step, ctx)}: talent model {model.get('id')} used for {use}, "
                     f"outside its consented purposes ({', '.join(map(str, purposes))})",
                     allowed_purposes=purposes,
                     use=use,
