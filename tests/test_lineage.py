@@ -664,3 +664,33 @@ def test_a_ref_with_other_digits_names_a_file_not_a_frame_of_the_sequence(
     watched = [str(tmp_path / "plates")]
     assert input_on_disk(arabic, tmp_path, watched, policy) == arabic
     assert input_on_disk("plates/p.1042.exr", tmp_path, watched, policy) == "plates/p.####.exr"
+
+
+def test_an_input_not_on_disk_is_keyed_as_the_asset_the_watcher_would_audit_there(
+    tmp_path: Path,
+) -> None:
+    """What a watcher remembers of an input not on disk (``docs/watch.md``, *An input not on
+    disk yet*): only one it would audit once there (in a watched folder, not in a hidden
+    one, an asset's name), keyed so that the asset it audits later under any frame token
+    or padding of that sequence finds it; nothing is looked at on disk."""
+    from clearance.lineage.pending import input_expected, input_key
+    from clearance.policy import Policy, StageConfig
+
+    policy = Policy(root=tmp_path, stages=[StageConfig("comp", ["comp"])])
+    watched = [str(tmp_path / "comp")]
+    key = "comp/c.#.exr"
+    for ref in ("comp/c.####.exr", "comp/c.%04d.exr", "comp/c.1001.exr", "./comp/c.$F4.exr"):
+        assert input_expected(ref, tmp_path, watched, policy) == key, ref
+    assert input_key("comp/c.#####.exr") == input_key("comp/c.####.exr") == key
+    assert input_expected("comp/c.exr", tmp_path, watched, policy) == "comp/c.exr"
+    assert input_expected(str(tmp_path / "comp/c.exr"), tmp_path, watched, policy) == "comp/c.exr"
+    for ref in (
+        "comp/.wip/c.####.exr",  # a hidden folder: never audited
+        "elements/c.exr",  # not watched
+        "/elsewhere/c.exr",  # outside the root
+        "comp/notes.txt",  # not an asset's name
+        "comp/.c.exr",  # hidden
+        "SH020-COMP-0002",  # an asset id
+    ):
+        assert input_expected(ref, tmp_path, watched, policy) is None, ref
+    assert not (tmp_path / "comp").exists()

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from _watch_harness import (
+    FAST,
     SIDECAR,
     TIMEOUT,
     InProcessWatcher,
@@ -979,3 +980,54 @@ def test_a_linked_folder_under_a_polled_root_is_not_said_unwatched(tmp_path: Pat
     reasons = [e["details"]["reason"] for e in events(root, "watch.error")]
     assert "linked-folder" not in reasons
     assert len(events(root, "watch.rescan")) >= 2
+
+
+def _inotify_instances() -> int:
+    """This process's inotify instances (its fds that link to ``anon_inode:inotify``)."""
+    found = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts fds in /proc")
+def test_a_root_that_fails_to_start_leaves_no_inotify_instance_or_thread_behind(
+    tmp_path: Path,
+) -> None:
+    """The watched folder is there when looked at and gone when its inotify watch is added
+    (deleted in between, as a share unmounted or a folder removed by a wrangler): the root
+    waits for it to appear again, every time, without an inotify instance and its reader
+    thread left behind by each failed start (they add up to ``max_user_instances``)."""
+    from clearance.policy import load_policy
+    from clearance.watch import Watcher, WatchOptions
+    from clearance.watch_supervisor import _Root
+
+    root = make_show(tmp_path)
+    drop = root / "renders" / "drop"
+
+    class GoneWhenWatched(FileSystem):
+        """The folder goes right after the watcher looked at it (a real rmdir)."""
+
+        def stat(self, path: str) -> os.stat_result:
+            st = os.stat(path)
+            if path == str(drop):
+                os.rmdir(path)
+            return st
+
+    watcher = Watcher(
+        load_policy(root / "clearance.yaml"),
+        [str(drop)],
+        WatchOptions(**FAST),
+        fs=GoneWhenWatched(),
+    )
+    before = (_inotify_instances(), threading.active_count())
+    for _ in range(5):
+        drop.mkdir(parents=True)
+        started = _Root(str(drop), None, "inotify", 0.3)
+        watcher._start_root(started)
+        assert started.state == "missing" and started.observer is None
+        assert not drop.exists()
+    after = (_inotify_instances(), threading.active_count())
+    assert after[0] <= before[0], f"inotify instances {before[0]} -> {after[0]}"
+    assert after[1] <= before[1], f"threads {before[1]} -> {after[1]}"

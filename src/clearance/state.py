@@ -213,6 +213,26 @@ def _v8_audit_owner(db: sqlite3.Connection) -> None:
         _script(db, "ALTER TABLE audits ADD COLUMN owner TEXT")
 
 
+def _v9_lineage_absent(db: sqlite3.Connection) -> None:
+    # the declared inputs an audit's ancestry found not on disk (unresolved, as scan finds
+    # them) that the watcher would audit once they are: keyed as an asset audited later under
+    # that name is (lineage.pending.input_key), the asset is audited again once one of them is
+    # (docs/watch.md, *Lineage*). Apart from audit_waits, which is read whole after each batch
+    # while any audit waits: an input that never appears stays here, looked up by name only
+    _script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS audit_absent (
+            audit_id TEXT NOT NULL,
+            input    TEXT NOT NULL,
+            looked   REAL NOT NULL,
+            PRIMARY KEY (audit_id, input)
+        );
+        CREATE INDEX IF NOT EXISTS audit_absent_input ON audit_absent (input);
+        """,
+    )
+
+
 def process_token(pid: int | None = None) -> str:
     """``host:pid:start`` of a process (``start``: its start time in clock ticks since boot,
     from ``/proc``, so that a recycled pid is another process; empty where unknown)."""
@@ -261,6 +281,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v6_file_ctime,
     _v7_lineage_waits,
     _v8_audit_owner,
+    _v9_lineage_absent,
 ]
 
 
@@ -894,6 +915,93 @@ class StateStore:
                 if left:
                     due[asset] = went[asset] = None
         return list(due), list(went), waiting
+
+    def record_absent(
+        self, absent: Sequence[tuple[str, str, float]], assets: Sequence[str]
+    ) -> list[str]:
+        """``(audit_id, input, looked)``: the audit's ancestry, read after ``looked`` (wall
+        clock), found the input keyed ``input`` (:func:`clearance.lineage.pending.input_key`)
+        not on disk. The audits of ``assets`` (those just audited) that are no longer the
+        latest forget theirs. Returns the assets of those audits whose input was audited
+        since it looked (an audit that finished meanwhile: audit them again now). Indexed
+        look-ups only: one per asset and one per input."""
+        due: dict[str, None] = {}
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO audit_absent (audit_id, input, looked) VALUES (?, ?, ?)",
+                absent,
+            )
+            for chunk in _chunks(list(dict.fromkeys(assets))):
+                marks = ",".join("?" * len(chunk))
+                db.execute(
+                    "DELETE FROM audit_absent WHERE audit_id IN (SELECT audit_id FROM audits "
+                    f"WHERE asset IN ({marks}) AND state<>'audited')",
+                    chunk,
+                )
+            if absent:
+                of = self._assets_of([audit_id for audit_id, _, _ in absent])
+                finished: dict[str, float] = {}
+                for audit_id, name, looked in absent:
+                    if name not in finished:
+                        finished[name] = self._finished(name)
+                    if audit_id in of and finished[name] > looked:
+                        due[of[audit_id]] = None
+        return list(due)
+
+    def _finished(self, key: str) -> float:
+        """When the latest audit of an asset keyed ``key`` (:func:`~clearance.lineage.pending.
+        input_key`) finished (0: never audited). A file: its name; a sequence
+        ``dir/PREFIX.#.EXT``: the names ``dir/PREFIX.<frame token>.EXT`` (one range of the
+        asset index)."""
+        from .lineage.refs import sequence_key
+
+        head, dot, _ext = key.rpartition(".#.")
+        if not dot:
+            rows = self.query(
+                "SELECT MAX(finished_at) FROM audits WHERE asset=? AND state='audited'", (key,)
+            )
+            return float(rows[0][0] or 0.0)
+        rows = self.query(
+            "SELECT asset, finished_at FROM audits WHERE asset>=? AND asset<? AND state='audited'",
+            (f"{head}.#", f"{head}.$"),  # "$" is the character after "#"
+        )
+        return max((at or 0.0 for asset, at in rows if sequence_key(asset) == key), default=0.0)
+
+    def absent_due(self, keys: Iterable[str]) -> list[str]:
+        """The assets whose latest audit found an input keyed one of ``keys`` not on disk
+        (:meth:`record_absent`): those inputs were just audited. One indexed query per 500."""
+        due: dict[str, None] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            marks = ",".join("?" * len(chunk))
+            for (asset,) in self.query(
+                "SELECT DISTINCT a.asset FROM audit_absent w JOIN audits a ON "
+                f"a.audit_id=w.audit_id AND a.state='audited' WHERE w.input IN ({marks})",
+                chunk,
+            ):
+                due[asset] = None
+        return list(due)
+
+    def absent_due_at_start(self) -> list[str]:
+        """At start: the assets whose latest audit found an input not on disk that was
+        audited since (by a watcher stopped before it audited them again); the rows of audits
+        that are no longer the latest are forgotten. Reads the table once, and one indexed
+        look-up per input."""
+        with self.transaction() as db:
+            db.execute(  # (one look-up of the audits' key per row)
+                "DELETE FROM audit_absent WHERE NOT EXISTS (SELECT 1 FROM audits a WHERE "
+                "a.audit_id=audit_absent.audit_id AND a.state='audited')"
+            )
+        due: dict[str, None] = {}
+        finished: dict[str, float] = {}
+        for asset, name, looked in self.query(
+            "SELECT a.asset, w.input, w.looked FROM audit_absent w "
+            "JOIN audits a ON a.audit_id=w.audit_id AND a.state='audited'"
+        ):
+            if name not in finished:
+                finished[name] = self._finished(name)
+            if finished[name] > looked:
+                due[asset] = None
+        return list(due)
 
     def _assets_of(self, audit_ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

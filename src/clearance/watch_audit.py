@@ -62,7 +62,7 @@ from .discover import (
     split_frame,
 )
 from .engine import Session
-from .lineage.pending import folder_listings
+from .lineage.pending import folder_listings, input_key
 from .model import Asset, printable, relative_posix
 from .policy import Policy
 from .provenance.c2pa import sequence_prefix_of
@@ -83,6 +83,7 @@ from .watch_pool import (
     flush_plugins,
     hash_and_verify,
     incomplete_issues,
+    lineage_absent,
     lineage_waits,
     manifest_before_audit,
     manifest_read,
@@ -180,6 +181,9 @@ class _Prepared:
     incomplete: dict[str, str] = field(default_factory=dict)
     #: the declared inputs the audit's ancestry waited for (not audited yet)
     waits: list[str] = field(default_factory=list)
+    #: the declared inputs its ancestry found not on disk that the watcher would audit once
+    #: they are (their keys: :func:`clearance.lineage.pending.input_key`)
+    absent: list[str] = field(default_factory=list)
 
     def set_digests(self, digests: dict[str, str]) -> None:
         for i, v in enumerate(self.versions):
@@ -292,6 +296,10 @@ class AuditWorker(threading.Thread):
         #: assets whose latest audit waited for an input that went (kept until audited again:
         #: the next lineage_due no longer sees them)
         self._gone_due: set[str] = set()
+        #: assets whose latest audit found an input not on disk that was audited since
+        #: (kept until audited again, as ``_gone_due``)
+        self._absent_due: set[str] = set()
+        self._absent = True  # may any latest audit have found an input not on disk?
         #: asset files the watcher saw go (any thread), and the assets they made, with when
         #: the worker learnt it: a wait recorded by a batch that looked before then may be
         #: for one of them (checked until no such batch is under way)
@@ -335,8 +343,10 @@ class AuditWorker(threading.Thread):
             self.pool.start()
         inflight = self._inflight
         try:
-            # audits a previous run left waiting for inputs audited since, or gone since
+            # audits a previous run left waiting for inputs audited since, or gone since,
+            # or that found inputs not on disk that were audited since
             self._check_lineage()
+            self._check_absent_at_start()
             while True:
                 if self._went or self._gone:
                     self._check_lineage()
@@ -664,6 +674,7 @@ class AuditWorker(threading.Thread):
             self._lineage_audits[asset.rel] += 1
             self._due.discard(asset.rel)
             self._gone_due.discard(asset.rel)
+            self._absent_due.discard(asset.rel)
             audit_id = after_prev()  # the same files and sidecar as the audit it supersedes
         existing = ledger.audit(audit_id)
         if existing is not None and existing.state == "superseded" and prev is not None:
@@ -732,11 +743,13 @@ class AuditWorker(threading.Thread):
                             raise _Failed(item.reply.error or "?", item.reply.traceback or "")
                         outcomes[item.audit_id] = item.reply.outcome or ""
                         item.waits = item.reply.waits
+                        item.absent = item.reply.absent
                     else:
                         issues = incomplete_issues(item.record())
                         result = self.session.audit(item.asset, file_issues=issues)
                         outcomes[item.audit_id] = result.outcome.value
                         item.waits = lineage_waits(result)
+                        item.absent = lineage_absent(self.session, result)
                 except Exception as exc:  # engine isolates plugins; this is anything else
                     error = str(exc) if isinstance(exc, _Failed) else describe(exc)
                     trace = exc.trace if isinstance(exc, _Failed) else traceback.format_exc(limit=5)
@@ -770,7 +783,9 @@ class AuditWorker(threading.Thread):
             if waits or any(i.reason == "lineage" for i in items):
                 self.state.record_waits(waits)  # (and forgets those of superseded audits)
                 self._waiting = self._waiting or bool(waits)
+            absent_due = self._record_absent(items, failed, looked)
         self._check_lineage()
+        self._check_absent(items, failed, absent_due)
 
     def _check_lineage(self) -> None:
         """Send the assets whose latest audit waited for an input that was audited since, or
@@ -787,13 +802,60 @@ class AuditWorker(threading.Thread):
             with folder_listings():  # (at start: every input waited for, a folder once)
                 due, went, self._waiting = self.state.lineage_due(gone)
             self._gone_due.update(went)
-            self._due = set(due) | self._gone_due
+            self._due = set(due) | self._gone_due | self._absent_due
             if due:
                 self.reaudit(due)
         self._check_all = False
         # a batch under way that looked before an input went may still record a wait for it
         oldest = min((b.looked for b in self._inflight), default=now)
         self._gone = {key: t for key, t in self._gone.items() if t > oldest}
+
+    def _record_absent(
+        self, items: list[_Prepared], failed: dict[str, str], looked: float
+    ) -> list[str]:
+        """Record the inputs each audit of ``items`` found not on disk (and forget those of
+        the audits they superseded); the assets of those whose input was audited after the
+        batch looked (meanwhile: its audit could not see it) are due now. Nothing is written
+        while no audit ever found one."""
+        rows = [
+            (i.audit_id, name, looked)
+            for i in items
+            if i.audit_id not in failed
+            for name in i.absent
+            if name != input_key(i.asset.rel)  # (itself: a cycle, not an input to wait for)
+        ]
+        if not rows and not self._absent:
+            return []
+        self._absent = self._absent or bool(rows)
+        done = [i.asset.rel for i in items if i.audit_id not in failed]
+        return self.state.record_absent(rows, done)
+
+    def _check_absent(self, items: list[_Prepared], failed: dict[str, str], due: list[str]) -> None:
+        """Send the assets whose latest audit found one of ``items`` not on disk (it is
+        audited now: their ancestry resolves it, as ``scan``'s would), and ``due`` (what
+        :meth:`_record_absent` found), to be audited again, ``reason: lineage``. One indexed
+        query for the batch; none while no audit ever found an input not on disk."""
+        if self._absent and self.reaudit is not None:
+            keys = [input_key(i.asset.rel) for i in items if i.audit_id not in failed]
+            due = [*due, *self.state.absent_due(keys)]
+        self._ask_again(due)
+
+    def _check_absent_at_start(self) -> None:
+        """At start: audits that found an input not on disk that was audited since (the
+        watcher stopped before it audited them again) are audited again; whether any audit
+        found an input not on disk at all (else nothing is looked up after each batch)."""
+        if self.reaudit is None:
+            return
+        self._absent = bool(self.state.query("SELECT 1 FROM audit_absent LIMIT 1"))
+        if self._absent:
+            self._ask_again(self.state.absent_due_at_start())
+
+    def _ask_again(self, due: list[str]) -> None:
+        if not due or self.reaudit is None:
+            return
+        self._absent_due.update(due)
+        self._due.update(due)
+        self.reaudit(list(dict.fromkeys(due)))
 
     def _input_gone(self, name: str) -> bool:
         """Is the asset ``name``, waited for as an input, one the watcher will not audit any

@@ -27,6 +27,7 @@ a burst was about a tenth of the watcher's CPU.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -61,6 +62,7 @@ __all__ = [
     "COOKIE_PREFIX",
     "install_move_grouping",
     "install_read_coalescing",
+    "close_observer",
     "make_observer",
 ]
 
@@ -351,6 +353,17 @@ def make_observer() -> BaseObserver:
     """
     direct = _direct_observer()
     return direct() if direct is not None else Observer()
+
+
+def close_observer(observer: BaseObserver) -> None:
+    """Stop ``observer`` and wait for its threads, whether it started or not: an inotify
+    observer has its own inotify instance and reader thread from the moment it is made, which
+    only stopping it closes (a ``start()`` that failed — its folder gone before the watch was
+    added — leaves them behind otherwise, one more each time the folder fails to start)."""
+    with contextlib.suppress(Exception):
+        observer.stop()
+    with contextlib.suppress(Exception):  # (RuntimeError: never started)
+        observer.join(timeout=5.0)
 
 
 @cache

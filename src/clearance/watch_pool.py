@@ -49,6 +49,7 @@ from .watch_readiness import detached_manifest
 __all__ = [
     "dump_stacks_on_sigusr1",
     "flush_plugins",
+    "lineage_absent",
     "lineage_waits",
     "watch_lineage",
     "watch_details",
@@ -225,6 +226,9 @@ class AuditReply:
     #: the declared inputs the audit's ancestry waits for (not audited yet: unsure), which
     #: audit it again once they are (:func:`clearance.lineage.waits_of`)
     waits: list[str] = field(default_factory=list)
+    #: the declared inputs the audit's ancestry found not on disk that the watcher would
+    #: audit once they are (:func:`lineage_absent`): it audits the asset again then
+    absent: list[str] = field(default_factory=list)
 
 
 def lineage_waits(result: Any) -> list[str]:
@@ -232,6 +236,18 @@ def lineage_waits(result: Any) -> list[str]:
     from .lineage import waits_of
 
     return waits_of(getattr(result, "record", None))
+
+
+def lineage_absent(session: Session, result: Any) -> list[str]:
+    """The inputs ``result``'s ancestry found unresolved that the watcher would audit once
+    they are on disk (:func:`clearance.lineage.absent_of`; names only, nothing looked at)."""
+    from .lineage import absent_of
+
+    lineage = session._lineage()
+    watched = lineage.watched if lineage is not None else ()
+    if not watched:
+        return []
+    return absent_of(getattr(result, "record", None), session.policy.root, watched, session.policy)
 
 
 def watch_lineage(session: Session, watched: Sequence[str]) -> None:
@@ -381,6 +397,7 @@ def _audit_tasks(tasks: Sequence[AuditTask]) -> list[AuditReply]:
                 manifest=manifest,
                 manifest_fp=manifest_fp,
                 waits=lineage_waits(result),
+                absent=lineage_absent(session, result),
             )
         )
     session.events.clear()

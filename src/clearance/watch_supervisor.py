@@ -28,7 +28,14 @@ from watchdog.events import FileSystemEvent
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
-from .watch_intake import COOKIE_PREFIX, EVENT_FILTER, HintHandler, Intake, make_observer
+from .watch_intake import (
+    COOKIE_PREFIX,
+    EVENT_FILTER,
+    HintHandler,
+    Intake,
+    close_observer,
+    make_observer,
+)
 from .watch_readiness import FileSystem
 from .watch_reconcile import Reconciler, walk_dirs
 
@@ -102,7 +109,7 @@ class RootSupervisor:
         handler = HintHandler(
             root.path, root.backend, self.intake, self._on_cookie, self.event_hook, real=real
         )
-        observer: BaseObserver
+        observer: BaseObserver | None = None
         try:
             if root.backend == "polling":
                 observer = PollingObserverVFS(
@@ -122,11 +129,21 @@ class RootSupervisor:
                         return
                 observer = make_observer()
                 observer.schedule(handler, real, recursive=True, event_filter=EVENT_FILTER)
-            observer.start()
+            try:
+                observer.start()
+            except BaseException:
+                # an inotify observer's instance and reader thread exist from the moment it
+                # is made: only stopping it closes them (else one more each failed start)
+                close_observer(observer)
+                raise
         except FileNotFoundError:
+            if observer is not None:  # (schedule() failed: the folder went meanwhile)
+                close_observer(observer)
             root.state = "missing"
             return
         except OSError as exc:
+            if observer is not None:
+                close_observer(observer)
             if root.backend == "inotify":
                 self._fallback(root, "watch-limit", f"inotify: {exc.strerror or exc}")
                 return
@@ -140,10 +157,7 @@ class RootSupervisor:
     def _stop_root(self, root: _Root) -> None:
         observer, root.observer = root.observer, None
         if observer is not None:
-            with contextlib.suppress(Exception):
-                observer.stop()
-            with contextlib.suppress(Exception):
-                observer.join(timeout=5.0)
+            close_observer(observer)
 
     def _fallback(self, root: _Root, reason: str, message: str, **extra: Any) -> None:
         """Switch ``root`` to the polling backend (and say so), then reconcile it."""

@@ -58,7 +58,7 @@ from ..policy import Policy
 from ..state import is_lock_error
 from .ancestry import MAX_DEPTH, iter_tree, unknown_ancestry
 from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
-from .pending import PENDING_KEY, pending_inputs, pending_issues, pending_of
+from .pending import PENDING_KEY, absent_inputs, pending_inputs, pending_issues, pending_of
 from .refs import (
     declared_inputs,
     frame_number,
@@ -95,6 +95,7 @@ __all__ = [
     "iter_tree",
     "name_key",
     "normalise_ref",
+    "absent_of",
     "pending_of",
     "waits_of",
     "sequence_key",
@@ -134,6 +135,17 @@ def waits_of(record: ProvenanceRecord | None) -> list[str]:
     """What the asset's ancestry waits for (:mod:`.pending`): declared inputs in a watcher's
     folders not audited yet, or whose own ancestry was not complete. Empty otherwise."""
     return pending_of(_recorded_ancestry(record)) if record is not None else []
+
+
+def absent_of(
+    record: ProvenanceRecord | None, root: Path, watched: Sequence[str], policy: Policy
+) -> list[str]:
+    """The inputs the asset's ancestry found unresolved that a watcher of the ``watched``
+    folders would audit once they are on disk (:func:`.pending.absent_inputs`): the asset is
+    audited again when one of them is. Empty otherwise."""
+    if record is None or not watched:
+        return []
+    return absent_inputs(_recorded_ancestry(record), root=root, watched=watched, policy=policy)
 
 
 class _Read(NamedTuple):

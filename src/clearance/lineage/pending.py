@@ -10,6 +10,11 @@ never a pass; the watcher audits the asset again once the input is audited
 
 The same holds for an input whose own recorded ancestry was not complete (a deliverable whose
 comp was audited before the comp's plate): the asset waits for the input's next audit.
+
+A declared input that is *not on disk* is unresolved, as in ``scan``: no finding of its own.
+If the watcher would audit it once it lands (:func:`input_expected`, names only), the watcher
+remembers it under :func:`input_key` (:func:`absent_inputs`) and audits the asset again when
+an asset of that name is audited.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from typing import Any
 
 from ..model import Asset, ProvenanceIssue
 from ..policy import Policy
-from .refs import normalise_ref
+from .refs import normalise_ref, sequence_key
 
 __all__ = [
     "PENDING_KEY",
+    "absent_inputs",
     "folder_listings",
+    "input_expected",
+    "input_key",
     "input_on_disk",
     "pending_inputs",
     "pending_issues",
@@ -49,18 +57,13 @@ def input_on_disk(ref: str, root: Path, watched: Sequence[str], policy: Policy) 
     of the ``watched`` folders, and would be audited there (the watcher's own test: not in a
     hidden folder below the watched one, a media name that is not hidden or temporary); else
     None. One ``stat`` for a file or a frame; a folder listing for a pattern."""
-    from ..discover import in_hidden_folder, is_candidate, split_frame
+    from ..discover import is_candidate, split_frame
 
-    rel = normalise_ref(ref, root)
-    if rel in ("", ".") or rel.startswith(("/", "../")):
-        return None  # outside the root: never audited here
+    rel = _watched_rel(ref, root, watched)
+    if rel is None:
+        return None
     path = os.path.join(str(root), rel)
     folder, name = os.path.split(path)
-    if not any(
-        path.startswith(top + "/") and not in_hidden_folder(path[len(top) + 1 :])
-        for top in (w.rstrip("/") for w in watched)
-    ):
-        return None  # not watched, or in a hidden folder the watcher never audits
     m = _TOKEN.match(name)
     if m is None:
         return rel if is_candidate(name, policy) and os.path.isfile(path) else None
@@ -76,6 +79,70 @@ def input_on_disk(ref: str, root: Path, watched: Sequence[str], policy: Policy) 
         first = found[1]
     pad = len(split_frame(first)[1])  # type: ignore[index]
     return posix_join(os.path.dirname(rel), f"{head}.{'#' * pad}.{ext}")
+
+
+def _watched_rel(ref: str, root: Path, watched: Sequence[str]) -> str | None:
+    """``ref`` as a root-relative name, if it names a path inside one of the ``watched``
+    folders and not in a hidden folder below it (where the watcher never audits); else None."""
+    from ..discover import in_hidden_folder
+
+    rel = normalise_ref(ref, root)
+    if rel in ("", ".") or rel.startswith(("/", "../")):
+        return None  # outside the root: never audited here
+    path = os.path.join(str(root), rel)
+    if not any(
+        path.startswith(top + "/") and not in_hidden_folder(path[len(top) + 1 :])
+        for top in (w.rstrip("/") for w in watched)
+    ):
+        return None  # not watched, or in a hidden folder the watcher never audits
+    return rel
+
+
+def input_key(name: str) -> str:
+    """What an input is waited for under while it is not on disk: a sequence as
+    ``dir/PREFIX.#.EXT`` whatever its frame token or padding (``####``, ``%04d``, a frame
+    number: as lineage resolves it), a file as its root-relative name. The asset the watcher
+    audits later under ``name`` (a sequence: its pattern) has the same key."""
+    return sequence_key(name) or name
+
+
+def input_expected(ref: str, root: Path, watched: Sequence[str], policy: Policy) -> str | None:
+    """:func:`input_key` of the asset ``ref`` names if the watcher would audit it once it is
+    on disk — in one of the ``watched`` folders, not in a hidden folder below it, a media name
+    that is not hidden or temporary — else None. Names only: nothing is looked at on disk."""
+    from ..discover import is_candidate
+
+    rel = _watched_rel(ref, root, watched)
+    if rel is None:
+        return None
+    name = os.path.basename(rel)
+    m = _TOKEN.match(name)
+    if m is not None and not m.group("token").isdigit():
+        name = f"{m.group('head')}.1001.{m.group('ext')}"  # a frame of the sequence it names
+    return input_key(rel) if is_candidate(name, policy) else None
+
+
+def absent_inputs(
+    ancestry: dict[str, Any] | None, *, root: Path, watched: Sequence[str], policy: Policy
+) -> list[str]:
+    """The inputs an ancestry found *unresolved* (not recorded: in ``scan``'s words, not on
+    disk) that the watcher would audit once they are on disk (:func:`input_expected`), as
+    keys (:func:`input_key`), those it waits for as pending left out. Directly declared ones, and
+    those an input's recorded summary lists: the watcher audits the asset again once one of
+    them is audited (``docs/watch.md``, *Assets audited before their inputs*)."""
+    if not isinstance(ancestry, dict) or not watched:
+        return []
+    refs = ancestry.get("unresolved")
+    if not isinstance(refs, list) or not refs:
+        return []
+    waiting = {input_key(n) for n in pending_of(ancestry)}
+    found: dict[str, None] = {}
+    for ref in refs:
+        if isinstance(ref, str):
+            key = input_expected(ref, root, watched, policy)
+            if key is not None and key not in waiting:
+                found[key] = None
+    return list(found)
 
 
 #: the folders :func:`input_on_disk` listed in the batch under way (:func:`folder_listings`)
