@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -262,6 +263,41 @@ def make_show(base: Path, *, plugins: Iterable[str] = (), extra: str = "") -> Pa
         lines.append("plugins: [" + ", ".join(f"../hooks/{p}" for p in plugins) + "]")
     (root / "clearance.yaml").write_text("\n".join(lines) + "\n" + extra)
     return root
+
+
+#: The tools the watcher's lineage tests declare: a GenAI tool and a compositing tool, both
+#: studio-enterprise with every term known and safe (only lineage decides their verdicts).
+LINEAGE_TOOLS = {
+    "gen-tool": "{vendor: Acme, deployment: studio_enterprise, trains_on_inputs: false,\n"
+    "             retains_data: none, reuses_outputs: false, marks_output: c2pa, terms: MSA}",
+    "nuke": "{vendor: Foundry, deployment: studio_enterprise, trains_on_inputs: false,\n"
+    "         retains_data: none, reuses_outputs: false, marks_output: none, terms: site}",
+}
+
+
+def lineage_config(stages: Iterable[str], tools: Iterable[str] = ("gen-tool", "nuke")) -> str:
+    """A ``clearance.yaml`` of the watcher's lineage tests: each stage ``NAME`` at ``NAME/``,
+    with the :data:`LINEAGE_TOOLS` named."""
+    lines = [
+        "clearance: 1",
+        "production: {id: SHOW01, genre: fiction}",
+        "audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}",
+        "stages:",
+        *(f"  - {{name: {name}, paths: [{name}/]}}" for name in stages),
+        "tools:",
+        *(f"  {name}: {LINEAGE_TOOLS[name]}" for name in tools),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def state_store_at(path: Path, version: int) -> None:
+    """A state store as a Clearance that knew ``version`` migrations left it."""
+    from clearance.state import MIGRATIONS
+
+    with sqlite3.connect(path) as db:
+        for migrate in MIGRATIONS[:version]:
+            migrate(db)
+        db.execute(f"PRAGMA user_version={version}")
 
 
 def write_hook(base: Path, name: str, body: str) -> None:

@@ -17,27 +17,16 @@ from _watch_harness import (
     InProcessWatcher,
     audited,
     exr_bytes,
+    lineage_config,
     quiet,
     scan_verdicts,
+    state_store_at,
     wait_for,
     watch_verdicts,
     write_file,
 )
 
-CONFIG = """\
-clearance: 1
-production: {id: SHOW01, genre: fiction}
-audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}
-stages:
-  - {name: renders, paths: [renders/]}
-  - {name: comp, paths: [comp/]}
-  - {name: delivery, paths: [delivery/]}
-tools:
-  gen-tool: {vendor: Acme, deployment: studio_enterprise, trains_on_inputs: false,
-             retains_data: none, reuses_outputs: false, marks_output: c2pa, terms: MSA}
-  nuke: {vendor: Foundry, deployment: studio_enterprise, trains_on_inputs: false,
-         retains_data: none, reuses_outputs: false, marks_output: none, terms: site}
-"""
+CONFIG = lineage_config(("renders", "comp", "delivery"), tools=("gen-tool", "nuke"))
 
 # the comp was generated; the deliverable's sidecar template classes it as a production
 # image: only lineage knows the deliverable carries GenAI material
@@ -197,10 +186,7 @@ def test_a_ledger_from_before_keeps_working_and_remembers_nothing_missing(
     from clearance.state import MIGRATIONS, StateStore
 
     path = tmp_path / "state.db"
-    with sqlite3.connect(path) as db:
-        for migrate in MIGRATIONS[:8]:
-            migrate(db)
-        db.execute("PRAGMA user_version=8")
+    state_store_at(path, 8)
     store = StateStore(path)
     try:
         assert store.schema_version == len(MIGRATIONS)

@@ -18,6 +18,7 @@ from _watch_harness import (
     audited,
     events,
     exr_bytes,
+    lineage_config,
     quiet,
     run_writer,
     scan_verdicts,
@@ -27,19 +28,7 @@ from _watch_harness import (
     writer_script,
 )
 
-CONFIG = """\
-clearance: 1
-production: {id: SHOW01, genre: fiction}
-audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}
-stages:
-  - {name: renders, paths: [renders/]}
-  - {name: comp, paths: [comp/]}
-tools:
-  gen-tool: {vendor: Acme, deployment: studio_enterprise, trains_on_inputs: false,
-             retains_data: none, reuses_outputs: false, marks_output: c2pa, terms: MSA}
-  nuke: {vendor: Foundry, deployment: studio_enterprise, trains_on_inputs: false,
-         retains_data: none, reuses_outputs: false, marks_output: none, terms: site}
-"""
+CONFIG = lineage_config(("renders", "comp"), tools=("gen-tool", "nuke"))
 
 PLATE_SIDECAR = """\
 provenance: 1

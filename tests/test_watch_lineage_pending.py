@@ -20,6 +20,7 @@ from _watch_harness import (
     audited,
     events,
     exr_bytes,
+    lineage_config,
     quiet,
     scan_verdicts,
     wait_for,
@@ -27,17 +28,7 @@ from _watch_harness import (
     write_file,
 )
 
-CONFIG = """\
-clearance: 1
-production: {id: SHOW01, genre: fiction}
-audit: {log: .clearance/audit.jsonl, state: .clearance/state.db}
-stages:
-  - {name: renders, paths: [renders/]}
-  - {name: comp, paths: [comp/]}
-tools:
-  nuke: {vendor: Foundry, deployment: studio_enterprise, trains_on_inputs: false,
-         retains_data: none, reuses_outputs: false, marks_output: none, terms: site}
-"""
+CONFIG = lineage_config(("renders", "comp"), tools=("nuke",))
 
 COMP = "comp/c.exr"
 PLATE = "renders/pl.####.exr"

@@ -29,6 +29,7 @@ from _watch_harness import (
     make_show,
     quiet,
     run_writer,
+    state_store_at,
     wait_audited,
     writer_script,
 )
@@ -230,16 +231,12 @@ def test_the_ledger_keeps_what_a_version_lacked(tmp_path: Path) -> None:
     """The ledger records, with each version audited as it was, what it lacked; an audit
     covering the same version again, or a new version recorded as identical to it, keeps
     it; a complete version has none; a ledger made before (schema 4) gains the column."""
-    import sqlite3
     import time
 
     from clearance.state import MIGRATIONS, AuditIntent, FileVersion, StateStore
 
     old = tmp_path / "old.db"
-    with sqlite3.connect(old) as db:
-        for migrate in MIGRATIONS[:4]:
-            migrate(db)
-        db.execute("PRAGMA user_version=4")
+    state_store_at(old, 4)
     store = StateStore(old)
     assert store.schema_version == len(MIGRATIONS)
     lacking, whole, again = (FileVersion(f"/r/f.{n}.exr", 1, n, 10, n, n) for n in (2, 1, 3))
