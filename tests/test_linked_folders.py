@@ -176,3 +176,21 @@ def test_lineage_from_inside_a_linked_stage_folder_finds_the_asset(tmp_path: Pat
     )
     assert done.code == 0, done.stderr
     assert done.stdout.startswith("comp/sh010_comp_v001.png  [comp]")
+
+
+def test_a_scan_of_a_folder_names_a_link_into_the_rest_of_the_show_as_the_show_does(
+    tmp_path: Path,
+) -> None:
+    """``scan comp`` where ``comp/out -> ../delivery``: delivery's files are the show's
+    ``delivery/...``, in the final stage, as ``scan .``, ``check`` and the watcher name them
+    (they were ``comp/out/...`` in stage comp: a GenAI deliverable audited as not final)."""
+    show = ClearanceRun(tmp_path / "show")
+    show.root.mkdir()
+    show.write_config()
+    (show.root / "comp").mkdir()
+    show.asset("delivery/sh010_final_v001.png", sidecar=genai_sidecar())
+    (show.root / "comp" / "out").symlink_to(show.root / "delivery")
+    whole = run_cli("scan", ".", "--format", "json", cwd=show.root)
+    part = run_cli("scan", "comp", "--format", "json", cwd=show.root)
+    named = [[(a["stage"], a["asset"]) for a in d.json()["assets"]] for d in (whole, part)]
+    assert named == [[("delivery", "delivery/sh010_final_v001.png")]] * 2, part.stderr

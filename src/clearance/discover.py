@@ -260,6 +260,7 @@ def _walk(
     errors: list[tuple[str, str]],
     warnings: _Errors,
     unread: Callable[[str], str] | None = None,
+    root: Path | None = None,
 ) -> Iterator[tuple[Path, list[str]]]:
     """Yield (folder, the names of its visible files) for every visible folder.
 
@@ -270,8 +271,11 @@ def _walk(
     and ``is_dir``, which ``d_type`` answers), and only folders reached through a link are
     resolved and stat'ed (their ``(st_dev, st_ino)``, against loops). An entry named as an
     asset or a sidecar that is not a file (``unread``, :func:`_entries`) is one of ``errors``.
+    A linked folder whose target is elsewhere under ``root`` (``comp/out -> ../delivery``,
+    ``top`` being ``comp``) is walked under its real path, as a walk of the root names it.
     """
     inside = os.path.join(os.path.realpath(top), "")
+    show = os.path.join(str(root), "") if root is not None else None
     seen: dict[tuple[int, int], str] = {}  # folders reached through a link: where first
     stack: list[tuple[Path, bool]] = [(top, False)]
     while stack:
@@ -294,6 +298,8 @@ def _walk(
                     (str(folder), _linked(f"{real}, walked already as {first}", "that path"))
                 )
                 continue
+            if show is not None and os.path.join(real, "").startswith(show):
+                folder = Path(real)  # the show's own folder: its name there, and its stage
         try:
             files, subdirs = _entries(folder, errors, linked, unread)
         except OSError as exc:
@@ -735,7 +741,7 @@ def discover(
             )
             continue
         tops.append(top)
-        for folder, names in _walk(top, errors, warnings, unread):
+        for folder, names in _walk(top, errors, warnings, unread, root):
             walked.add(folder)
             _keep(found, _walked(folder, names, policy), errors)
     given = _from_files(loose, policy, walked)
