@@ -951,6 +951,28 @@ def test_init_that_fails_while_writing_leaves_no_partial_starter_set(tmp_path: P
     assert list(show.iterdir()) == [], "no starter file and no temporary file is left"
 
 
+def test_init_never_overwrites_a_file_made_after_it_looked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Between init's look at the folder and its putting the files in place, another init
+    (or a user) may write one of them: that file is kept, and this run takes back its own."""
+    from clearance.cli.config import _SHOWN_ORDER, _write_starter_set
+
+    show = tmp_path / "show"
+    show.mkdir()
+    dests = {name: show / name for name in _SHOWN_ORDER}
+    (show / "clearance.yaml").write_text("# another init's, written after the check\n")
+    assert _write_starter_set(show, dests) is None
+    assert (show / "clearance.yaml").read_text() == "# another init's, written after the check\n"
+    assert [p.name for p in show.iterdir()] == ["clearance.yaml"], "nothing of this run is left"
+    err = capsys.readouterr().err
+    assert f"{show / 'clearance.yaml'}: it was made while init ran; it is left as it is" in err
+    assert "nothing written" in err
+    # --force replaces it, as asked
+    assert _write_starter_set(show, dests, force=True) is not None
+    assert sorted(p.name for p in show.iterdir()) == sorted(STARTER)
+
+
 @pytest.mark.parametrize("jobs", ["0", "-3", "two", "nan", "inf"])
 def test_jobs_must_be_a_positive_number(tmp_path: Path, jobs: str) -> None:
     show = make_show(tmp_path)

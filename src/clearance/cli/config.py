@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -384,7 +385,7 @@ def run_init(args: argparse.Namespace) -> int:
         what = "is a folder" if len(folders) == 1 else "are folders"
         error(f"{_listed(folders)} {what}, not a file; nothing written")
         return EXIT_ERROR
-    written = _write_starter_set(target, dests)
+    written = _write_starter_set(target, dests, force=args.force)
     if written is None:
         return EXIT_ERROR
     for name in _SHOWN_ORDER:
@@ -395,12 +396,14 @@ def run_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _write_starter_set(target: Path, dests: Mapping[str, Path]) -> list[Path] | None:
+def _write_starter_set(
+    target: Path, dests: Mapping[str, Path], *, force: bool = False
+) -> list[Path] | None:
     """Write the starter files into ``target``: each to a temporary name first, then all
-    renamed into place, so a failure while writing (an unwritable folder, a full disk)
-    leaves nothing behind. A rename that fails (rare: the temporary file is in the same
-    folder) takes back the files this run created, and says which it had overwritten.
-    None, said on stderr, when the set was not written."""
+    put into place, so a failure while writing (an unwritable folder, a full disk) leaves
+    nothing behind. Without ``force`` a file is never overwritten, not even one made after
+    the check (:func:`_place`). A placing that fails takes back the files this run created,
+    and says which it had overwritten. None, said on stderr, when the set was not written."""
     staged: dict[str, Path] = {}
     for name in STARTER_FILES:
         try:
@@ -416,7 +419,7 @@ def _write_starter_set(target: Path, dests: Mapping[str, Path]) -> list[Path] | 
         dest = dests[name]
         existed = os.path.lexists(dest)
         try:
-            os.replace(staged[name], dest)
+            _place(staged[name], dest, force=force)
         except OSError as exc:
             for temp in staged.values():
                 _remove(temp)
@@ -428,7 +431,12 @@ def _write_starter_set(target: Path, dests: Mapping[str, Path]) -> list[Path] | 
                 if overwritten
                 else "nothing written"
             )
-            error(f"{dest}: cannot write it: {exc.strerror or exc}; {left}")
+            why = (
+                "it was made while init ran; it is left as it is"
+                if isinstance(exc, FileExistsError)
+                else f"cannot write it: {exc.strerror or exc}"
+            )
+            error(f"{dest}: {why}; {left}")
             return None
         del staged[name]
         if existed:
@@ -436,6 +444,33 @@ def _write_starter_set(target: Path, dests: Mapping[str, Path]) -> list[Path] | 
         else:
             created.append(dest)
     return [dests[name] for name in STARTER_FILES]
+
+
+#: what ``link()`` says on a file system that has no hard links (some network shares, FAT)
+_NO_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK})
+
+
+def _place(staged: Path, dest: Path, *, force: bool) -> None:
+    """Put the temporary file ``staged`` at ``dest``. With ``force`` it replaces what is
+    there; without, a file at ``dest`` (one made after init looked, by another init or a
+    user) raises :class:`FileExistsError` and is left alone: the file is linked in, which
+    never replaces a name, then its temporary name removed. Where the file system has no
+    links, ``dest`` is looked at again just before the rename."""
+    if force:
+        os.replace(staged, dest)
+        return
+    try:
+        os.link(staged, dest, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(dest):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dest)) from None
+        os.rename(staged, dest)
+        return
+    _remove(staged)
 
 
 def _staged_copy(source: Path, folder: Path, name: str) -> Path:
