@@ -224,6 +224,25 @@ def test_t4_a_talent_model_inside_its_scope_passes():
     assert "NFX-T4" not in fired(audit(talent_model(allowed_productions=["SHOW01"])))
 
 
+def test_t4_and_t1_read_an_invalid_production_as_unknown_not_as_the_shows():
+    """``production: [SHOW02]`` may name another show: it is not the show's production, so
+    neither a talent model consented for SHOW01 nor a consent for SHOW01 is shown to cover
+    the asset (it fell back to clearance.yaml's production, and both passed)."""
+    data = talent_model(allowed_productions=["SHOW01"])
+    data["production"] = ["SHOW02"]
+    result = audit(data)
+    assert "PRV-02" in fired(result)
+    finding = one(result, "NFX-T4")
+    assert finding.unsure and finding.evidence["missing"] == "production"
+    consented = with_talent(replica())
+    consented["production"] = 42
+    finding = one(audit(consented), "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert "production is unknown (given invalid, see PRV-02)" in finding.evidence["reason"]
+    # left out, the production is the show's: both pass as before
+    assert "NFX-T4" not in fired(audit(talent_model(allowed_productions=["SHOW01"])))
+
+
 def test_t4_models_not_trained_on_talent_pass():
     assert "NFX-T4" not in fired(audit(talent_model(trained_on_talent=False)))
 

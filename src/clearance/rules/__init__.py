@@ -305,9 +305,13 @@ class RuleContext:
 
     @_per_asset
     def production(self) -> str | None:
+        """The sidecar's production, else the show's; None (unknown) when the sidecar gave
+        one that is invalid (``production: [SHOW02]``): it may name another show."""
         value = self.get("production", None)
         if isinstance(value, str):
             return value
+        if self.record.is_unknown("production"):
+            return None
         return self.policy.production_id
 
     @_per_asset

@@ -158,7 +158,18 @@ def consent_problem(
     if consent.get("performer") != performer:
         return f"consent {consent_id} is for performer {consent.get('performer')}, not {performer}"
     production = ctx.production
-    if production is None or consent.get("production") != production:
+    if production is None:
+        return (
+            f"consent {consent_id} is for production {consent.get('production')}, and this "
+            "asset's production is unknown ("
+            + (
+                "given invalid, see PRV-02"
+                if ctx.invalid("production")
+                else "neither its sidecar nor clearance.yaml gives one"
+            )
+            + ")"
+        )
+    if consent.get("production") != production:
         return (
             f"consent {consent_id} is for production {consent.get('production')}, not {production}"
         )
