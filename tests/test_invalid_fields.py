@@ -91,6 +91,40 @@ def test_scan_fails_on_approval_for_an_invalid_field_as_for_unknown(
     assert (warm_code, warm) == (code, asset)
 
 
+def test_an_invalid_entry_of_a_plain_list_is_left_out_and_the_scan_goes_on(
+    tmp_path: Path,
+) -> None:
+    """``allowed_purposes: [12345]`` left a placeholder in the list the rules read, and
+    ``NFX-T4`` echoed it in its evidence: the event could not be serialised and the whole
+    scan stopped (exit 2, "audit log not written"). The entry is left out (never read as
+    allowing: as strict as the list without it), and the finding says so."""
+    model = {
+        "id": "m",
+        "trained_on_talent": True,
+        "allowed_productions": ["SHOW01", 42],
+        "allowed_purposes": [12345],
+    }
+    step = {"tool": "acme", "inputs": [], "model": model}
+    root = _show(tmp_path, {"steps": [step], "output": {"use": "previs"}})
+    done = run_cli("scan", str(root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [asset] = done.json()["assets"]
+    [t4] = [f for f in asset["findings"] if f["rule"] == "NFX-T4"]
+    assert t4["outcome"] == "block" and t4["evidence"]["allowed_purposes"] == [], t4
+    assert "(steps[0].model.allowed_purposes[0] given invalid, left out" in t4["message"]
+    [prv] = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+    assert "steps[0].model.allowed_purposes[0]" in prv["message"]
+    assert "steps[0].model.allowed_productions[1]" in prv["message"]
+    assert run_cli("verify", str(root / ".clearance" / "audit.jsonl")).code == 0
+    model["allowed_productions"] = ["SHOW02", 42]
+    model["allowed_purposes"] = ["previs"]
+    root = _show(tmp_path / "b", {"steps": [step], "output": {"use": "previs"}})
+    [asset] = run_cli("scan", str(root), "--format", "json").json()["assets"]
+    [t4] = [f for f in asset["findings"] if f["rule"] == "NFX-T4"]
+    assert t4["outcome"] == "block" and t4["evidence"]["allowed_productions"] == ["SHOW02"]
+    assert "allowed_productions[1] given invalid, left out" in t4["message"], t4
+
+
 def test_union_impact_unknown_and_a_typo_of_it_fail_the_scan_alike(tmp_path: Path) -> None:
     written = _scan(_show(tmp_path / "a", {"union_impact": "unknown"}))
     typo = _scan(_show(tmp_path / "b", {"union_impact": "actors"}))
@@ -210,8 +244,21 @@ def test_a_field_of_any_shape_anywhere_is_prv02_never_a_crash() -> None:
             result = audit(broken)
             crashed = [f for f in result.findings if f.rule == "PRV-05"]
             assert not crashed, f"{parts} = {shape!r}:\n{describe(result)}"
+            _serialisable(result, f"{parts} = {shape!r}")
             if schema_errors(broken, SCHEMA):
                 assert any(f.rule == "PRV-02" for f in result.findings), (parts, shape)
+
+
+def _serialisable(result: Any, where: str) -> None:
+    """Every finding can be written to the audit log (its writer refuses what JSON cannot
+    hold, and a scan stops rather than write it otherwise)."""
+    from clearance.auditlog import AuditLogError, prepare_event
+
+    for finding in result.findings:
+        try:
+            prepare_event({"event": "finding", **finding.to_dict()}, where="test")
+        except AuditLogError as exc:
+            raise AssertionError(f"{where}: {finding.rule}: {exc}") from None
 
 
 # -- the property: corruption never makes a verdict more lenient ---------------------------
@@ -290,5 +337,6 @@ def test_corrupting_one_field_never_makes_the_verdict_more_lenient(name: str, st
             f"reference:\n{describe(reference)}\n{json.dumps(broken, default=str)[:400]}"
         )
         assert not any(f.rule == "PRV-05" for f in result.findings), describe(result)
+        _serialisable(result, where)
         checked += 1
     assert checked > 10

@@ -111,7 +111,9 @@ class _Walk:
             items = spec.get("items", {})
             out = []
             for i, item in enumerate(node):
-                out.append(self.value(item, [*parts, i], format_path([*parts, i]), items))
+                kept = self.value(item, [*parts, i], format_path([*parts, i]), items)
+                if kept is not _DROP:  # an invalid plain entry (``allowed_purposes: [3]``)
+                    out.append(kept)
             return out
         if path in self.bad:
             return self.invalid(path, spec)

@@ -64,6 +64,16 @@ def _needs_replica_consent(entry: dict[str, Any]) -> bool:
     return entry.get("replica") in CONSENTED_REPLICAS and not entry.get("exception")
 
 
+def _left_out(ctx: RuleContext, path: str) -> str:
+    """`` (allowed_purposes[0] given invalid, left out: see PRV-02)`` for the entries of the
+    list at ``path`` a sidecar gave invalid (an invalid entry is never read as allowing)."""
+    prefix = path + "["
+    gone = sorted(u for u in ctx.record.unknown if u.startswith(prefix))
+    if not gone:
+        return ""
+    return f" ({', '.join(gone)} given invalid, left out: see PRV-02)"
+
+
 def _talent_models(ctx: RuleContext) -> Iterator[tuple[int, dict[str, Any], dict[str, Any]]]:
     for index, step in enumerate_steps(ctx):
         model = step.get("model")
@@ -355,7 +365,8 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
         if production not in allowed:
             yield ctx.finding(
                 f"{step_label(index, step, ctx)}: talent model {model.get('id')} is consented for "
-                f"{', '.join(map(str, allowed)) or 'no production'}, not {production}",
+                f"{', '.join(map(str, allowed)) or 'no production'}, not {production}"
+                + _left_out(ctx, f"steps[{index}].model.allowed_productions"),
                 allowed_productions=allowed,
                 production=production,
                 **where,
@@ -373,7 +384,8 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
             elif use not in purposes:
                 yield ctx.finding(
                     f"{step_label(index, step, ctx)}: talent model {model.get('id')} used for {use}, "
-                    f"outside its consented purposes ({', '.join(map(str, purposes))})",
+                    f"outside its consented purposes ({', '.join(map(str, purposes))})"
+                    + _left_out(ctx, f"steps[{index}].model.allowed_purposes"),
                     allowed_purposes=purposes,
                     use=use,
                     **where,
