@@ -821,3 +821,34 @@ def test_an_invalid_field_is_unknown_whatever_form_the_schemas_references_take(
     assert record.data["union_impact"] == "unknown"
     assert record.data["talent"] == [{"performer": "P"}]
     assert record.unknown == ["talent[0].replica", "union_impact"]
+
+
+def test_an_invalid_set_is_described_alike_on_every_run(tmp_path: Path) -> None:
+    """``use: !!set {…}`` was quoted in the order of Python's string hashing, which differs
+    between processes: the same unchanged sidecar gave a different PRV-02 message, in the
+    audit log, on every run."""
+    import subprocess
+    import sys
+
+    sidecar = tmp_path / "a.png.genai.yaml"
+    sidecar.write_text(
+        "provenance: 1\ngenerated: true\n"
+        "output: {use: !!set {previs, final, pitch, temp, ideation, alpha, beta, gamma}}\n"
+    )
+    code = (
+        "import sys; from clearance._yaml import load_document; "
+        "from clearance.policy import schema_errors; "
+        "print(schema_errors(load_document(sys.argv[1]), 'provenance.schema.json'))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(sidecar)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(1, 7)
+    }
+    assert len(seen) == 1, seen
+    assert "got {'alpha', 'beta', 'final', 'gamma', 'ideation', 'pitch', ..." in seen.pop()

@@ -177,8 +177,25 @@ def _describe(error: Any, expected: str = "") -> tuple[str, str]:
 
 
 def _short(value: Any) -> str:
-    text = yaml_text(value) if value is None or isinstance(value, bool) else repr(value)
+    text = yaml_text(value) if value is None or isinstance(value, bool) else _repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _repr(value: Any, depth: int = 0) -> str:
+    """``repr(value)``, but a set (YAML's ``!!set``) in one order on every run: string
+    hashing differs between processes, and the message is in the audit log."""
+    if depth > 20:
+        return "..."
+    if isinstance(value, (set, frozenset)):
+        return (
+            "{" + ", ".join(sorted(_repr(v, depth + 1) for v in value)) + "}" if value else "set()"
+        )
+    if type(value) is list:
+        return "[" + ", ".join(_repr(v, depth + 1) for v in value) + "]"
+    if type(value) is dict:
+        inner = (f"{_repr(k, depth + 1)}: {_repr(v, depth + 1)}" for k, v in value.items())
+        return "{" + ", ".join(inner) + "}"
+    return repr(value)
 
 
 _KIND_WORDS = {str: "a string", list: "a list", dict: "a mapping", bool: "true or false"}
