@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clearance.cache import RACY_NS_FINE
 from clearance.provenance.c2pa import sdk_available as c2pa_sdk_available
 from clearance.testing import ClearanceRun
 from conftest import genai_sidecar, run_cli
@@ -179,6 +180,64 @@ def test_a_sidecar_edited_in_place_with_its_size_and_mtime_kept_is_read_again(
     assert "PRV-02" in {f["rule"] for f in warm["comp/a.png"]["findings"]}
 
 
+def test_what_was_read_of_a_sidecar_that_had_just_changed_is_read_again(
+    tmp_path: Path,
+) -> None:
+    """A file system stamps times with a clock that ticks (milliseconds on kernels before
+    multigrain timestamps; a second or two on ext3, HFS+, FAT and some shares): a sidecar
+    rewritten with the same size in the tick it was read in keeps its identity and version,
+    and the next scan took the first answer from the cache. What was read of a file that had
+    just changed is not kept (git's "racily clean" files); the next scan reads it again, and
+    keeps that."""
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    show = make(tmp_path)
+    policy = load_policy(show.write_config())
+    sidecar = show.root / "comp/a.png.genai.yaml"
+    text = sidecar.read_text().replace("use: temp", "use: final")
+
+    def read() -> object:
+        session = Session(
+            policy, command="scan", paths=[str(show.root)], autoload=False, cache=True
+        )
+        try:
+            [asset] = discover([str(show.root / "comp/a.png")], policy).assets
+            return session.read(asset)[0]
+        finally:
+            session.close(exit_code=0)
+
+    session = Session(policy, command="scan", paths=[str(show.root)], autoload=False, cache=True)
+    for _attempt in range(20):
+        sidecar.write_text(text)
+        [asset] = discover([str(show.root / "comp/a.png")], policy).assets
+        record, _ = session.read(asset)
+        if time.time_ns() - sidecar.stat().st_ctime_ns < RACY_NS_FINE:
+            break  # read within the tick the file changed in (a loaded machine may be slower)
+    else:
+        pytest.skip("the machine never read the file within a clock tick of writing it")
+    session.close(exit_code=0)
+    assert record.get("output.use") == "final" and not record.cached
+    time.sleep(2 * RACY_NS_FINE / 1e9)
+    again = read()  # not kept: read again (and kept now that the change is old)
+    assert not again.cached and again.get("output.use") == "final"
+    third = read()
+    assert third.cached and third.get("output.use") == "final"
+
+
+def test_a_file_is_racy_only_within_a_tick_of_its_file_systems_clock() -> None:
+    from clearance.cache import RACY_NS_COARSE, RACY_NS_FINE, racy
+
+    now = 1_800_000_000_123_456_789
+    assert racy([now - 1_000_000, now - 2_000_000], now)  # changed 1 ms ago: fine stamps
+    assert not racy([now - RACY_NS_FINE, now - RACY_NS_FINE], now)
+    whole = (now // 1_000_000_000 - 1) * 1_000_000_000  # whole seconds: a coarse file system
+    assert racy([whole, whole], now)
+    assert not racy([whole - RACY_NS_COARSE, whole - RACY_NS_COARSE], now)
+    assert not racy([], now)
+
+
 def test_a_sidecar_renamed_from_yaml_to_json_is_parsed_again(tmp_path: Path) -> None:
     """A rename keeps the inode, size and mtime; the suffix decides the parser."""
     show = make(tmp_path)
@@ -310,6 +369,7 @@ def test_cache_rows_a_locked_store_refuses_are_given_up_with_a_warning(
     scan(show)
     for path in (show.root / "comp").glob("*.png"):
         os.utime(path)  # every comp asset changed: the cache has rows to write
+    time.sleep(2 * RACY_NS_FINE / 1e9)  # (once the change is old enough to keep: cache.racy)
     monkeypatch.setattr(state, "BUSY_TIMEOUT", 0.3)
     policy = load_policy(show.root / "clearance.yaml")
 

@@ -22,6 +22,10 @@ hit is exactly what reading again would give. Rules, approvals and the configura
 never cached: they are evaluated on every run. Readers that depend on other assets (the
 lineage store) are never cached either.
 
+Nor is what was read of a file that had changed just before it was looked at (:func:`racy`):
+a same-size rewrite in the same tick of the file system's clock keeps the identity and
+version, so the next run reads it again, and keeps that.
+
 A store that fails while the run uses it (a damaged page) switches the cache off for the
 rest of the run with a warning naming the file: a scan without its cache is slower, never
 wrong.
@@ -34,6 +38,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,13 +114,39 @@ def code_digest() -> str:
 _WINDOW = 256
 
 
-def _stat_token(path: str | os.PathLike[str], asset: Asset | None = None) -> str:
+#: How long after a file last changed its reader's answer may be kept. A rewrite of the same
+#: size within one tick of the file system's clock leaves the identity and version the same
+#: (git's "racily clean" files): a file that changed this recently when it was looked at
+#: may change again unseen, so it is read again on the next run. File systems that stamp
+#: nanoseconds (ext4, XFS, Btrfs, tmpfs, APFS) tick with the kernel's coarse clock, a few
+#: milliseconds; whole seconds (ext3, HFS+, some network shares) or two (FAT) otherwise.
+RACY_NS_FINE = 50_000_000
+RACY_NS_COARSE = 3_000_000_000
+
+
+def _stat_token(
+    path: str | os.PathLike[str], asset: Asset | None = None, newest: list[int] | None = None
+) -> str:
+    """``path``'s identity and version; its latest change is added to ``newest``."""
     try:
         st = asset.stat(path) if asset is not None else os.stat(path)
     except OSError:
         return "-"
+    if newest is not None:
+        newest.append(st.st_mtime_ns)
+        newest.append(st.st_ctime_ns)
     # ctime too: chmod, a rename and a rewrite that restores the mtime all change it
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def racy(changes: Sequence[int], now_ns: int) -> bool:
+    """Did a file change (``changes``: its mtime and ctime, in ns) too recently before
+    ``now_ns`` for what was read of it to be kept under its identity and version?"""
+    if not changes:
+        return False
+    latest = max(changes)
+    coarse = all(t % 1_000_000_000 == 0 for t in changes)
+    return now_ns - latest < (RACY_NS_COARSE if coarse else RACY_NS_FINE)
 
 
 def keepable(partial: PartialRecord | None) -> bool:
@@ -222,18 +253,23 @@ class ProvenanceCache:
         self._window: dict[str, tuple[str, str] | None] = {}
         self.hits = 0
         self.misses = 0
+        self.racy = 0  # answers not kept: a file had just changed (:func:`racy`)
+        self._racy: set[str] = set()
 
     def fingerprint(self, asset: Asset) -> str:
+        """What the cached readers read of ``asset``, as of now. An asset with a file that
+        changed just before (:func:`racy`) is not kept by :meth:`put`."""
         files = asset.files
-        parts = [self.signature, _stat_token(files[0], asset) if files else "-"]
+        changes: list[int] = []
+        parts = [self.signature, _stat_token(files[0], asset, changes) if files else "-"]
         if len(files) > 1:
-            parts.append(_stat_token(files[-1], asset))
+            parts.append(_stat_token(files[-1], asset, changes))
             listing = ",".join(asset.file_names())
             parts.append(hashlib.sha1(listing.encode("utf-8", "surrogateescape")).hexdigest()[:16])
         sidecar = asset.sidecar
         # its name too: the suffix says how it is parsed (a rename keeps the inode)
         parts.append(
-            f"{os.path.basename(sidecar)}:{_stat_token(sidecar, asset)}"
+            f"{os.path.basename(sidecar)}:{_stat_token(sidecar, asset, changes)}"
             if sidecar is not None
             else "no-sidecar"
         )
@@ -246,9 +282,15 @@ class ProvenanceCache:
         # file that appears later is listed, and so changes the fingerprint, on the next run
         known = asset.siblings
         parts.extend(
-            "-" if known is not None and n not in known else _stat_token(f"{folder}{sep}{n}")
+            "-"
+            if known is not None and n not in known
+            else _stat_token(f"{folder}{sep}{n}", None, changes)
             for n in names
         )
+        if racy(changes, time.time_ns()):
+            self._racy.add(asset.rel)
+        else:
+            self._racy.discard(asset.rel)
         return "|".join(parts)
 
     def plan(self, assets: Sequence[Asset]) -> None:
@@ -292,7 +334,12 @@ class ProvenanceCache:
         return partials
 
     def put(self, asset: Asset, fingerprint: str, results: dict[str, PartialRecord | None]) -> None:
-        """Keep the readers' answers (by reader plugin name; only :func:`keepable` ones)."""
+        """Keep the readers' answers (by reader plugin name; only :func:`keepable` ones),
+        unless a file of the asset had just changed when :meth:`fingerprint` looked."""
+        if asset.rel in self._racy:
+            self._racy.discard(asset.rel)
+            self.racy += 1
+            return
         encoded = _encode({name: p for name, p in results.items() if keepable(p)})
         if encoded is not None:
             self._pending[asset.rel] = (fingerprint, encoded)
