@@ -187,6 +187,13 @@ def test_d2_cleared_sources_still_need_written_approval():
     assert outcome_of(audit(steps(training(source))), "NFX-D2") is Outcome.APPROVAL
 
 
+@pytest.mark.parametrize("value", ["unknown", "NONE", " ", "null"])
+def test_d2_a_clearance_that_says_there_is_none_is_none(value):
+    # `clearance: unknown` was a clearance: approval instead of block
+    source = {"ref": "scrape/faces", "class": "third_party_unowned", "clearance": value}
+    assert outcome_of(audit(steps(training(source))), "NFX-D2") is Outcome.BLOCK
+
+
 def test_d2_training_on_the_productions_own_material_passes():
     sources = [
         {"ref": "plates/", "class": "production_image", "owner": "SHOW01"},

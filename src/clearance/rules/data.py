@@ -17,6 +17,7 @@ from ._common import (
     genai_only,
     invalid_note,
     is_unknown,
+    record_id,
     step_evidence,
     step_inputs,
     step_label,
@@ -289,7 +290,7 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
                 rights_held.append(source)
         if not rights_held:
             continue
-        uncleared = [s for s in rights_held if not s.get("clearance")]
+        uncleared = [s for s in rights_held if not record_id(s.get("clearance"))]
         listed = [
             {
                 "ref": s.get("ref"),
@@ -372,7 +373,11 @@ def vendor_attestation(ctx: RuleContext) -> Iterator[Finding]:
     """When hiring a vendor or AI studio, use this guidance "to assess how they manage data,
     creative control and outputs"."""
     vendor_id = ctx.get("vendor.id", None)
-    if isinstance(vendor_id, str) and vendor_id and not ctx.get("vendor.attestation", None):
+    if (
+        isinstance(vendor_id, str)
+        and vendor_id
+        and not record_id(ctx.get("vendor.attestation", None))
+    ):
         yield ctx.finding(
             f"vendor {vendor_id} has no data-handling attestation on record", vendor=vendor_id
         )

@@ -18,6 +18,7 @@ from ._common import (
     enumerate_steps,
     genai_only,
     invalid_note,
+    record_id,
     step_label,
     use_of,
 )
@@ -391,7 +392,7 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
 def talent_qa(ctx: RuleContext) -> Iterator[Finding]:
     """ "Perform early tests … plan dedicated data capture sessions … avoid enhancements that
     could harm the actor's reputation, dignity"."""
-    if ctx.get("qa.test_record", None):
+    if record_id(ctx.get("qa.test_record", None)):
         return
     reasons = [
         f"talent model {m.get('id')}"
