@@ -311,3 +311,8 @@ def test_an_invalid_training_is_unsure_never_untrained(training):
     d2 = one(result, "NFX-D2")
     assert d2.unsure and d2.evidence["missing"] == "steps[0].training.performed", describe(result)
     assert "invalid or misspelled" in d2.message
+
+
+def test_v2_an_attestation_written_unknown_is_none():
+    data = sidecar({"vendor": {"id": "V-12", "attestation": "unknown"}})
+    assert outcome_of(audit(data), "NFX-V2") is Outcome.NOTICE

@@ -326,3 +326,8 @@ def test_a_talent_list_or_entry_of_the_wrong_shape_is_unsure(talent):
     finding = of(result, "NFX-GP5")[0]
     assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL, describe(result)
     assert "PRV-02" in fired(result) and "PRV-05" not in fired(result)
+
+
+def test_t5_a_qa_record_written_unknown_is_none():
+    data = with_talent(replica(), qa={"test_record": "unknown"})
+    assert outcome_of(audit(data), "NFX-T5") is Outcome.NOTICE
