@@ -202,8 +202,25 @@ def test_d2_training_on_the_productions_own_material_passes():
     assert "NFX-D2" not in fired(audit(steps(training(*sources))))
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"performed": None, "sources": []},
+        {"performed": None, "sources": [{"ref": "scrape/faces", "class": "third_party_unowned"}]},
+        {"sources": [{"ref": "scrape/faces", "class": "third_party_unowned"}]},
+    ],
+    ids=["null", "null-with-sources", "not-said-with-sources"],
+)
+def test_d2_training_performed_null_or_not_said_beside_its_sources_is_unsure(spec):
+    # read as "not performed": a pass, with an unowned training source listed
+    finding = one(audit(steps(step(training=spec))), "NFX-D2")
+    assert finding.unsure and finding.effective_outcome is Outcome.ESCALATE
+    assert finding.evidence["missing"] == "steps[0].training.performed"
+
+
 def test_d2_no_training_passes():
     assert "NFX-D2" not in fired(audit(steps(training(performed=False))))
+    assert "NFX-D2" not in fired(audit(steps(step(training={"sources": []}))))
     assert "NFX-D2" not in fired(audit(steps(step())))
 
 

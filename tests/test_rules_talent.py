@@ -233,6 +233,8 @@ def test_t4_models_not_trained_on_talent_pass():
     [
         ({}, "steps[0].model.allowed_productions"),
         ({"trained_on_talent": "unknown"}, "steps[0].model.trained_on_talent"),
+        # written null (an empty value): unknown, not "not trained on talent"
+        ({"trained_on_talent": None}, "steps[0].model.trained_on_talent"),
     ],
 )
 def test_t4_unsure_when_the_scope_or_the_training_is_unknown(model, missing):

@@ -256,8 +256,14 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
         if not isinstance(training, dict):
             continue
         performed = training.get("performed")
+        sources = [s for s in training.get("sources") or [] if isinstance(s, dict)]
         where: dict[str, Any] = {"step": index, "tool": step.get("tool")}
-        if performed == "unknown":
+        # unknown: written so or null (an empty value), or not said while sources are listed
+        if (
+            performed == "unknown"
+            or (performed is None and "performed" in training)
+            or (performed is None and sources)
+        ):
             yield ctx.unsure(
                 f"steps[{index}].training.performed",
                 f"{step_label(index, step, ctx)}: whether a model was trained or fine-tuned is unknown"
@@ -267,7 +273,6 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if performed is not True:
             continue
-        sources = [s for s in training.get("sources") or [] if isinstance(s, dict)]
         if not sources:
             field = f"steps[{index}].training.sources"
             yield ctx.unsure(

@@ -331,9 +331,10 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
     production = ctx.production
     use = use_of(ctx)
     for index, step, model in _talent_models(ctx):
-        trained = model.get("trained_on_talent")
+        # written null (an empty value) is unknown; absent is "not trained on talent"
+        trained = model.get("trained_on_talent", False)
         where: dict[str, Any] = {"step": index, "tool": step.get("tool"), "model": model.get("id")}
-        if trained == "unknown":
+        if trained == "unknown" or trained is None:
             yield ctx.unsure(
                 f"steps[{index}].model.trained_on_talent",
                 f"{step_label(index, step, ctx)}: whether model {model.get('id')} was trained on talent is unknown",
