@@ -216,6 +216,16 @@ def test_t4_a_talent_model_used_for_a_purpose_outside_its_scope_blocks():
     assert finding.effective_outcome is Outcome.BLOCK and finding.evidence["use"] == "pitch"
 
 
+def test_t4_a_talent_model_used_for_a_pitch_needs_pitch_among_its_purposes():
+    # GUIDANCE NFX-T4: not for "another production, pitch, or concept" without consent; with
+    # no allowed_purposes a pitch passed
+    data = talent_model("pitch", allowed_productions=["SHOW01"])
+    finding = one(audit(data, stage="ideation"), "NFX-T4")
+    assert finding.effective_outcome is Outcome.BLOCK and finding.evidence["use"] == "pitch"
+    consented = talent_model("pitch", allowed_productions=["SHOW01"], allowed_purposes=["pitch"])
+    assert "NFX-T4" not in fired(audit(consented, stage="ideation"))
+
+
 def test_t4_a_talent_model_inside_its_scope_passes():
     data = talent_model(
         "final", allowed_productions=["SHOW01"], allowed_purposes=["previs", "final"]

@@ -364,7 +364,17 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
             )
             continue
         purposes = model.get("allowed_purposes")
-        if isinstance(purposes, list):
+        if not isinstance(purposes, list) and use == "pitch":
+            # N1 names a pitch as outside a talent model's scope: it needs the model's
+            # purposes to list it (the express consent of all parties), never silence
+            yield ctx.finding(
+                f"{step_label(index, step, ctx)}: talent model {model.get('id')} used for a "
+                "pitch, and its consented purposes (allowed_purposes) do not include pitch",
+                allowed_purposes=None,
+                use=use,
+                **where,
+            )
+        elif isinstance(purposes, list):
             if use is None:
                 yield ctx.unsure(
                     "output.use",
