@@ -635,3 +635,35 @@ def test_an_approval_lookup_tests_only_the_approvals_of_its_rule_and_shot(
     match = approvals_module.find_approval(Finding(rule="NFX-GP4"), asset, record, policy)
     assert match is not None and match.id == "APR-ANY" and match.expired
     assert sorted(tested) == ["any", "sh0007", "sh1999"]  # a valid match ends the look-up
+
+
+def test_a_watcher_judges_expiry_on_the_day_it_audits_not_the_day_it_started(
+    clearance_run,
+) -> None:
+    # a watcher started ten days ago: an approval that expired yesterday still approved
+    # every asset it audited (the date was the policy's, fixed when it was loaded)
+    from _watch_harness import InProcessWatcher, events, wait_audited
+
+    run = clearance_run()
+    utc_today = dt.datetime.now(dt.timezone.utc).date()
+    record = approval(["NFX-GP4"])
+    record["expires"] = (utc_today - dt.timedelta(days=1)).isoformat()
+    run.approvals["approvals"]["APR-1"] = record
+    run.write_config()
+    watcher = InProcessWatcher(run.root)
+    assert watcher.policy.live_clock
+    watcher.policy.now -= dt.timedelta(days=10)
+    with watcher:
+        final_asset(run)
+        wait_audited(run.root, 1)
+    [finding] = [e for e in events(run.root, "finding") if e["rule"] == "NFX-GP4"]
+    assert (finding["status"], finding["approval"]) == ("expired", "APR-1"), finding
+    assert [e["approval"] for e in events(run.root, "approval.expired")] == ["APR-1"]
+
+
+def test_a_date_given_stays_the_runs(tmp_path: Path) -> None:
+    from clearance.policy import load_policy
+
+    (tmp_path / "clearance.yaml").write_text("clearance: 1\n")
+    given = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
+    assert not load_policy(tmp_path / "clearance.yaml", now=given).live_clock

@@ -74,8 +74,15 @@ _TRAINED = {
             "NFX-D2",
             "block",
         ),
+        # a required class left out is unknown, as class: unknown is (it was PRV-02 only)
+        (
+            {"steps": [{"tool": "acme", "inputs": [{"ref": "r/b.png"}]}]},
+            "steps[0].inputs[0].class",
+            "NFX-GP1",
+            "approval",
+        ),
     ],
-    ids=["union-impact-typo", "talent-key-typo", "bad-input-class"],
+    ids=["union-impact-typo", "talent-key-typo", "bad-input-class", "no-input-class"],
 )
 def test_scan_fails_on_approval_for_an_invalid_field_as_for_unknown(
     tmp_path: Path, extra: dict[str, Any], field: str, rule: str, outcome: str

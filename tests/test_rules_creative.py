@@ -51,6 +51,36 @@ def test_gp1_an_uncleared_unowned_input_needs_approval_and_a_cleared_one_passes(
     assert "NFX-GP1" not in fired(audit(cleared))
 
 
+NO_RECORD = ["unknown", "Unknown", "none", "  ", ""]
+
+
+@pytest.mark.parametrize("value", NO_RECORD)
+def test_gp1_c2_a_permission_or_clearance_that_says_there_is_none_is_none(value):
+    # `permission: unknown` was read as a permission: the reference and the unowned input
+    # passed GP1, and C2 passed even in a final asset
+    data = sidecar(
+        {
+            "output.use": "final",
+            "steps": [
+                step(
+                    inputs=[inp("refs/mood_03.png", "third_party_unowned", value)],
+                    prompt={
+                        "references": [{"type": "public_figure", "name": "X", "permission": value}]
+                    },
+                )
+            ],
+        }
+    )
+    result = audit(data)
+    gp1 = of(result, "NFX-GP1")
+    assert {tuple(f.evidence) for f in gp1} >= {
+        ("step", "tool", "references"),
+        ("step", "tool", "inputs"),
+    }
+    assert outcome_of(result, "NFX-C2") is Outcome.BLOCK
+    assert one(result, "NFX-C2").evidence["reference"]["permission"] is None
+
+
 def test_gp1_a_failed_similarity_review_blocks():
     result = audit(sidecar({"output.similarity_review": "failed"}))
     assert one(result, "NFX-GP1").effective_outcome is Outcome.BLOCK

@@ -187,6 +187,13 @@ def test_d2_cleared_sources_still_need_written_approval():
     assert outcome_of(audit(steps(training(source))), "NFX-D2") is Outcome.APPROVAL
 
 
+@pytest.mark.parametrize("value", ["unknown", "NONE", " ", "null"])
+def test_d2_a_clearance_that_says_there_is_none_is_none(value):
+    # `clearance: unknown` was a clearance: approval instead of block
+    source = {"ref": "scrape/faces", "class": "third_party_unowned", "clearance": value}
+    assert outcome_of(audit(steps(training(source))), "NFX-D2") is Outcome.BLOCK
+
+
 def test_d2_training_on_the_productions_own_material_passes():
     sources = [
         {"ref": "plates/", "class": "production_image", "owner": "SHOW01"},
@@ -195,8 +202,25 @@ def test_d2_training_on_the_productions_own_material_passes():
     assert "NFX-D2" not in fired(audit(steps(training(*sources))))
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"performed": None, "sources": []},
+        {"performed": None, "sources": [{"ref": "scrape/faces", "class": "third_party_unowned"}]},
+        {"sources": [{"ref": "scrape/faces", "class": "third_party_unowned"}]},
+    ],
+    ids=["null", "null-with-sources", "not-said-with-sources"],
+)
+def test_d2_training_performed_null_or_not_said_beside_its_sources_is_unsure(spec):
+    # read as "not performed": a pass, with an unowned training source listed
+    finding = one(audit(steps(step(training=spec))), "NFX-D2")
+    assert finding.unsure and finding.effective_outcome is Outcome.ESCALATE
+    assert finding.evidence["missing"] == "steps[0].training.performed"
+
+
 def test_d2_no_training_passes():
     assert "NFX-D2" not in fired(audit(steps(training(performed=False))))
+    assert "NFX-D2" not in fired(audit(steps(step(training={"sources": []}))))
     assert "NFX-D2" not in fired(audit(steps(step())))
 
 
@@ -304,3 +328,8 @@ def test_an_invalid_training_is_unsure_never_untrained(training):
     d2 = one(result, "NFX-D2")
     assert d2.unsure and d2.evidence["missing"] == "steps[0].training.performed", describe(result)
     assert "invalid or misspelled" in d2.message
+
+
+def test_v2_an_attestation_written_unknown_is_none():
+    data = sidecar({"vendor": {"id": "V-12", "attestation": "unknown"}})
+    assert outcome_of(audit(data), "NFX-V2") is Outcome.NOTICE

@@ -95,6 +95,14 @@ def test_e1_unsure_when_it_is_unknown_whether_output_could_pass_as_real():
     assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL
 
 
+@pytest.mark.parametrize("field", ["output.depicts_real", "output.presented_as_authentic"])
+def test_e1_a_fact_written_null_is_unknown_never_no(field):
+    # `depicts_real:` with no value (null) read as false: a pass
+    finding = one(audit(sidecar({field: None})), "NFX-E1")
+    assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL
+    assert finding.evidence["missing"] == field
+
+
 # -- NFX-E2 --------------------------------------------------------------------------------
 
 
@@ -133,3 +141,8 @@ def test_e2_unsure_when_the_use_of_an_affected_asset_is_unknown():
 def test_e2_unsure_when_it_is_unknown_whether_a_synthetic_performer_is_in_the_shot():
     finding = one(audit(sidecar({"output.synthetic_performer": "unknown"})), "NFX-E2")
     assert finding.unsure
+
+
+def test_e2_a_synthetic_performer_written_null_is_unknown_never_no():
+    finding = one(audit(sidecar({"output.synthetic_performer": None})), "NFX-E2")
+    assert finding.unsure and finding.evidence["missing"] == "output.synthetic_performer"

@@ -73,6 +73,23 @@ def test_iptc02_generated_false_with_a_genai_term_blocks(term):
     assert outcome_of(result, "IPTC-02") is Outcome.BLOCK
 
 
+@pytest.mark.parametrize(
+    ("generated", "value"),
+    [
+        (True, "DigitalCapture"),
+        (True, "digitalCapture "),
+        (True, IPTC + "digitalcapture/"),
+        (False, "TrainedAlgorithmicMedia"),
+        (False, " compositeSynthetic"),
+    ],
+)
+def test_iptc02_a_miswritten_term_still_contradicts_generated(generated, value):
+    # a term in another case or with spaces says what it says: it was a notice at most,
+    # where the same term written right blocks
+    result = audit(sidecar({"generated": generated, "source_type": value}), stage="delivery")
+    assert outcome_of(result, "IPTC-02") is Outcome.BLOCK, describe(result)
+
+
 def test_iptc02_checks_embedded_terms_against_the_record():
     result = audit(sidecar(drop=["source_type"]), partials=[embedded(IPTC + "digitalCapture")])
     finding = one(result, "IPTC-02")

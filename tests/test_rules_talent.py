@@ -216,6 +216,16 @@ def test_t4_a_talent_model_used_for_a_purpose_outside_its_scope_blocks():
     assert finding.effective_outcome is Outcome.BLOCK and finding.evidence["use"] == "pitch"
 
 
+def test_t4_a_talent_model_used_for_a_pitch_needs_pitch_among_its_purposes():
+    # GUIDANCE NFX-T4: not for "another production, pitch, or concept" without consent; with
+    # no allowed_purposes a pitch passed
+    data = talent_model("pitch", allowed_productions=["SHOW01"])
+    finding = one(audit(data, stage="ideation"), "NFX-T4")
+    assert finding.effective_outcome is Outcome.BLOCK and finding.evidence["use"] == "pitch"
+    consented = talent_model("pitch", allowed_productions=["SHOW01"], allowed_purposes=["pitch"])
+    assert "NFX-T4" not in fired(audit(consented, stage="ideation"))
+
+
 def test_t4_a_talent_model_inside_its_scope_passes():
     data = talent_model(
         "final", allowed_productions=["SHOW01"], allowed_purposes=["previs", "final"]
@@ -252,6 +262,8 @@ def test_t4_models_not_trained_on_talent_pass():
     [
         ({}, "steps[0].model.allowed_productions"),
         ({"trained_on_talent": "unknown"}, "steps[0].model.trained_on_talent"),
+        # written null (an empty value): unknown, not "not trained on talent"
+        ({"trained_on_talent": None}, "steps[0].model.trained_on_talent"),
     ],
 )
 def test_t4_unsure_when_the_scope_or_the_training_is_unknown(model, missing):
@@ -345,3 +357,8 @@ def test_a_talent_list_or_entry_of_the_wrong_shape_is_unsure(talent):
     finding = of(result, "NFX-GP5")[0]
     assert finding.unsure and finding.effective_outcome is Outcome.APPROVAL, describe(result)
     assert "PRV-02" in fired(result) and "PRV-05" not in fired(result)
+
+
+def test_t5_a_qa_record_written_unknown_is_none():
+    data = with_talent(replica(), qa={"test_record": "unknown"})
+    assert outcome_of(audit(data), "NFX-T5") is Outcome.NOTICE

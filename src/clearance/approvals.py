@@ -41,7 +41,7 @@ class ApprovalMatch:
 def as_date(value: Any) -> _dt.date | None:
     """A date from a YAML/JSON value (``date``, ``datetime`` or ISO 8601 text: a whole date,
     or date and time); None otherwise (``"2099-12-31 (end of season?)"`` included). A time
-    with an offset is the UTC day of that instant, as the run's date is (``policy.now``)."""
+    with an offset is the UTC day of that instant, as the audit's date is (``policy.now``)."""
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_dt.timezone.utc)

@@ -11,6 +11,7 @@ or a watcher called it.
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import functools
 import os
 import signal
@@ -553,6 +554,8 @@ class Session:
             record's issues (``PRV-02``: unsure, never a pass).
         """
         started = time.perf_counter()
+        if self.policy.live_clock:  # expiry is judged on the day of the audit, not of the start
+            self.policy.now = _dt.datetime.now(_dt.timezone.utc)
         asset.stats = {}  # each file stat'ed once in this audit (cache, lineage)
         stage = self.stage_config(asset.stage)
         crashes: list[Finding] = []

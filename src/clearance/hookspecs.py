@@ -192,7 +192,7 @@ def clearance_find_approval(
         approval matched but has expired: the finding stays open with ``status: expired``),
         or ``None`` when nothing covers the finding. Anything else is ``PRV-05`` and the
         finding stays open. The engine also compares ``expires`` (``YYYY-MM-DD``, an ISO
-        8601 date and time, or a ``date``) with the run's date (``policy.now``) as it does
+        8601 date and time, or a ``date``) with the audit's date (``policy.now``) as it does
         ``approvals.yaml``'s: a match whose ``expires`` is past, or that has none, is
         expired whatever ``expired`` says, and one whose ``expires`` does not read as a
         date is ``PRV-05`` (unsure, never approved).

@@ -508,6 +508,10 @@ class Policy:
     files: dict[str, str] = field(default_factory=dict)  # config file → sha256
     settings: dict[str, Any] = field(default_factory=dict)  # reader settings
     now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+    #: ``now`` follows the clock: each audit sets it to the time it starts (a watcher that
+    #: runs for days sees an approval or consent expire). :func:`load_policy` sets it when
+    #: no date was given (``now=``, ``CLEARANCE_NOW``); a date given stays the run's.
+    live_clock: bool = False
     is_default: bool = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -741,6 +745,7 @@ def load_policy(
                 f"2027-03-01T23:30:00-08:00), got {env_now!r}",
             )
         policy.now = when
+    policy.live_clock = now is None and not env_now
     return policy
 
 

@@ -7,7 +7,8 @@ everything that validated and turns each invalid field into the narrowest *unkno
 structure allows:
 
 * a value whose field takes ``unknown`` (tri-state fields, ``union_impact``, an input's
-  ``class``) becomes ``unknown``, as if it had been written;
+  ``class``) becomes ``unknown``, as if it had been written, and so does such a field that
+  is required but missing (an input with no ``class``);
 * a mapping of the wrong type (``output: final``) becomes a mapping that says nothing, with
   its tri-state fields ``unknown``; a list entry of the wrong type (``talent: [P-2]``) too,
   so the entries around it keep their places and are checked;
@@ -171,6 +172,16 @@ class _Walk:
                 kept = item
             if kept is not _DROP:
                 out[key] = kept
+        for name, sub in props.items():
+            # a required field that is missing (an input with no ``class``): one that takes
+            # ``unknown`` is written so, as an invalid value of it is
+            if name in node:
+                continue
+            name_path = format_path([*parts, name])
+            if name_path in self.bad and UNKNOWN in (self.resolve(sub).get("enum") or ()):
+                self.seen.add(name_path)
+                self.unknown.append(name_path)
+                out[name] = UNKNOWN
         for stray in strays:
             self.stray(stray, out, parts, spec)
         return out

@@ -191,12 +191,13 @@ class RuleContext:
         return self.record.is_unknown(path)
 
     def fact(self, path: str, default: Any = None) -> Any:
-        """``get(path)``, but ``"unknown"`` for a field given invalid (:meth:`invalid`) and
-        ``default`` for one not given: what a sidecar writing ``unknown`` would have said."""
+        """``get(path)``, but ``"unknown"`` for a field given invalid (:meth:`invalid`) or
+        written null (an empty value: nobody answered), and ``default`` for one not given:
+        what a sidecar writing ``unknown`` would have said."""
         value = self.record.get(path, MISSING)
         if value is MISSING:
             return "unknown" if self.record.is_unknown(path) else default
-        return value
+        return "unknown" if value is None else value
 
     @property
     def generated(self) -> bool | None:

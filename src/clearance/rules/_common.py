@@ -24,6 +24,7 @@ __all__ = [
     "is_genai",
     "is_unknown",
     "is_true",
+    "record_id",
     "consent_problem",
     "invalid_note",
     "step_evidence",
@@ -47,6 +48,19 @@ def is_unknown(value: Any) -> bool:
 
 def is_true(value: Any) -> bool:
     return value is True
+
+
+#: What a sidecar writes in place of a record id when there is none, or nobody knows it.
+NO_RECORD = frozenset({"", "unknown", "none", "null"})
+
+
+def record_id(value: Any) -> str | None:
+    """A permission, clearance or attestation id as given, or None when there is none: not a
+    string, blank, or a word that says there is none (``unknown``, ``none``, ``null``, any
+    case). ``permission: unknown`` is no permission: unsure is never a pass."""
+    if not isinstance(value, str) or value.strip().lower() in NO_RECORD:
+        return None
+    return value
 
 
 def has_provenance(ctx: RuleContext) -> bool:

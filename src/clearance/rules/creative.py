@@ -18,6 +18,7 @@ from ._common import (
     genai_only,
     invalid_note,
     is_final,
+    record_id,
     step_inputs,
     step_label,
     use_of,
@@ -90,7 +91,7 @@ def unowned_material(ctx: RuleContext) -> Iterator[Finding]:
         uncleared_refs = [
             {"type": r.get("type"), "name": r.get("name")}
             for r in _references(step)
-            if r.get("type") in PROTECTED_REFERENCES and not r.get("permission")
+            if r.get("type") in PROTECTED_REFERENCES and not record_id(r.get("permission"))
         ]
         if uncleared_refs:
             yield ctx.finding(
@@ -102,7 +103,9 @@ def unowned_material(ctx: RuleContext) -> Iterator[Finding]:
             )
         inputs = step_inputs(step)
         unowned = [
-            i for i in inputs if i.get("class") == "third_party_unowned" and not i.get("clearance")
+            i
+            for i in inputs
+            if i.get("class") == "third_party_unowned" and not record_id(i.get("clearance"))
         ]
         if unowned:
             yield ctx.finding(
@@ -225,7 +228,7 @@ def protected_references(ctx: RuleContext) -> Iterator[Finding]:
             protected = ref.get("type") in PROTECTED_REFERENCES
             if not (protected or denied):
                 continue
-            permission = ref.get("permission") or None
+            permission = record_id(ref.get("permission"))
             if protected and permission and not denied:
                 continue
             outcome = Outcome.BLOCK if final and not permission else Outcome.APPROVAL

@@ -17,6 +17,7 @@ from ._common import (
     genai_only,
     invalid_note,
     is_unknown,
+    record_id,
     step_evidence,
     step_inputs,
     step_label,
@@ -255,8 +256,14 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
         if not isinstance(training, dict):
             continue
         performed = training.get("performed")
+        sources = [s for s in training.get("sources") or [] if isinstance(s, dict)]
         where: dict[str, Any] = {"step": index, "tool": step.get("tool")}
-        if performed == "unknown":
+        # unknown: written so or null (an empty value), or not said while sources are listed
+        if (
+            performed == "unknown"
+            or (performed is None and "performed" in training)
+            or (performed is None and sources)
+        ):
             yield ctx.unsure(
                 f"steps[{index}].training.performed",
                 f"{step_label(index, step, ctx)}: whether a model was trained or fine-tuned is unknown"
@@ -266,7 +273,6 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if performed is not True:
             continue
-        sources = [s for s in training.get("sources") or [] if isinstance(s, dict)]
         if not sources:
             field = f"steps[{index}].training.sources"
             yield ctx.unsure(
@@ -289,7 +295,7 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
                 rights_held.append(source)
         if not rights_held:
             continue
-        uncleared = [s for s in rights_held if not s.get("clearance")]
+        uncleared = [s for s in rights_held if not record_id(s.get("clearance"))]
         listed = [
             {
                 "ref": s.get("ref"),
@@ -372,7 +378,11 @@ def vendor_attestation(ctx: RuleContext) -> Iterator[Finding]:
     """When hiring a vendor or AI studio, use this guidance "to assess how they manage data,
     creative control and outputs"."""
     vendor_id = ctx.get("vendor.id", None)
-    if isinstance(vendor_id, str) and vendor_id and not ctx.get("vendor.attestation", None):
+    if (
+        isinstance(vendor_id, str)
+        and vendor_id
+        and not record_id(ctx.get("vendor.attestation", None))
+    ):
         yield ctx.finding(
             f"vendor {vendor_id} has no data-handling attestation on record", vendor=vendor_id
         )

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..model import Finding, Outcome
+from ..provenance._iptc import source_type_term
 from . import (
     GENAI_TERMS,
     KNOWN_TERMS,
@@ -90,7 +91,9 @@ def term_contradiction(ctx: RuleContext) -> Iterator[Finding]:
     if generated is None:
         return
     for source, file, value in _source_types(ctx):
-        term = iptc_term(value)
+        # read as the readers read a term (case, spaces, a trailing slash): a miswritten
+        # 'DigitalCapture ' still says "no GenAI" (IPTC-04 names the spelling)
+        term = source_type_term(value)
         if generated and term in CLAIMS_NO_GENAI:
             yield ctx.finding(
                 f"generated is true but {source} ({file}) says source type {term} (no GenAI)",

@@ -18,6 +18,7 @@ from ._common import (
     enumerate_steps,
     genai_only,
     invalid_note,
+    record_id,
     step_label,
     use_of,
 )
@@ -340,9 +341,10 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
     production = ctx.production
     use = use_of(ctx)
     for index, step, model in _talent_models(ctx):
-        trained = model.get("trained_on_talent")
+        # written null (an empty value) is unknown; absent is "not trained on talent"
+        trained = model.get("trained_on_talent", False)
         where: dict[str, Any] = {"step": index, "tool": step.get("tool"), "model": model.get("id")}
-        if trained == "unknown":
+        if trained == "unknown" or trained is None:
             yield ctx.unsure(
                 f"steps[{index}].model.trained_on_talent",
                 f"{step_label(index, step, ctx)}: whether model {model.get('id')} was trained on talent is unknown",
@@ -373,7 +375,17 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
             )
             continue
         purposes = model.get("allowed_purposes")
-        if isinstance(purposes, list):
+        if not isinstance(purposes, list) and use == "pitch":
+            # N1 names a pitch as outside a talent model's scope: it needs the model's
+            # purposes to list it (the express consent of all parties), never silence
+            yield ctx.finding(
+                f"{step_label(index, step, ctx)}: talent model {model.get('id')} used for a "
+                "pitch, and its consented purposes (allowed_purposes) do not include pitch",
+                allowed_purposes=None,
+                use=use,
+                **where,
+            )
+        elif isinstance(purposes, list):
             if use is None:
                 yield ctx.unsure(
                     "output.use",
@@ -403,7 +415,7 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
 def talent_qa(ctx: RuleContext) -> Iterator[Finding]:
     """ "Perform early tests … plan dedicated data capture sessions … avoid enhancements that
     could harm the actor's reputation, dignity"."""
-    if ctx.get("qa.test_record", None):
+    if record_id(ctx.get("qa.test_record", None)):
         return
     reasons = [
         f"talent model {m.get('id')}"
