@@ -604,6 +604,29 @@ def test_approvals_replaced_on_the_policy_are_looked_up_afresh(tmp_path: Path) -
     assert match is not None and match.id == "APR-1"
 
 
+def test_a_production_scoped_approval_never_covers_an_asset_made_for_another_show(
+    tmp_path: Path,
+) -> None:
+    """An asset whose sidecar names SHOW02 in SHOW01's tree is audited for both shows: an
+    approval scoped to either one production does not cover it (one scoped to SHOW02 did),
+    one with no production scope does."""
+    from clearance.approvals import find_approval
+    from clearance.model import Asset, Finding, ProvenanceRecord
+    from clearance.policy import Policy
+
+    asset = Asset(path=tmp_path / "a.png", rel="a.png", root=tmp_path)
+    registry = {"APR-1": approval(["NFX-GP4"]), "APR-2": approval(["NFX-GP4"], production="SHOW02")}
+    policy = Policy(root=tmp_path, production_id="SHOW01", approvals=registry)
+    other = ProvenanceRecord(data={"production": "SHOW02"})
+    assert find_approval(Finding(rule="NFX-GP4"), asset, other, policy) is None
+    own = ProvenanceRecord(data={"production": "SHOW01"})
+    match = find_approval(Finding(rule="NFX-GP4"), asset, own, policy)
+    assert match is not None and match.id == "APR-1"
+    policy.approvals = {"APR-3": {**approval(["NFX-GP4"]), "scope": {}}}
+    match = find_approval(Finding(rule="NFX-GP4"), asset, other, policy)
+    assert match is not None and match.id == "APR-3"
+
+
 def test_an_approval_lookup_tests_only_the_approvals_of_its_rule_and_shot(
     tmp_path: Path, monkeypatch
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _records import acme, audit, describe, fired, of, one, outcome_of, sidecar, step
+from _records import acme, audit, describe, fired, of, one, outcome_of, policy, sidecar, step
 from clearance.model import Outcome
 
 QA = {"test_record": "QA-7"}
@@ -251,6 +251,26 @@ def test_t4_and_t1_read_an_invalid_production_as_unknown_not_as_the_shows():
     assert "production is unknown (given invalid, see PRV-02)" in finding.evidence["reason"]
     # left out, the production is the show's: both pass as before
     assert "NFX-T4" not in fired(audit(talent_model(allowed_productions=["SHOW01"])))
+
+
+def test_an_asset_made_for_another_show_is_cleared_for_both_shows():
+    """An asset whose sidecar names SHOW01 in SHOW02's tree: SHOW01's talent model and
+    SHOW01's consent passed T4 and gave T1 an approval, the sidecar's production standing
+    for the show being audited. It must be cleared for SHOW02 as well (review)."""
+    data = talent_model(allowed_productions=["SHOW01"])
+    show02 = policy(production_id="SHOW02")
+    finding = one(audit(data, the_policy=show02), "NFX-T4")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert finding.evidence["production"] == "SHOW02"
+    assert "its sidecar names SHOW01, clearance.yaml SHOW02" in finding.message
+    both = talent_model(allowed_productions=["SHOW01", "SHOW02"])
+    assert "NFX-T4" not in fired(audit(both, the_policy=show02))
+    # one consent is for one production: a replica made for SHOW01, used in SHOW02's tree
+    finding = one(audit(with_talent(replica()), the_policy=show02), "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert "is for production SHOW01, not SHOW02" in finding.evidence["reason"]
+    # no production in clearance.yaml: the sidecar's is the one
+    assert "NFX-T4" not in fired(audit(data, the_policy=policy(production_id=None)))
 
 
 def test_t4_models_not_trained_on_talent_pass():

@@ -90,17 +90,28 @@ def _audited_sha256(asset: Asset) -> str:
     return digest
 
 
+def productions_of(record: ProvenanceRecord | None, policy: Policy) -> tuple[str, ...] | None:
+    """Every production an asset is audited for: the one its sidecar names, and
+    clearance.yaml's (the show being audited), once each. An asset made for one show that
+    sits in another's tree (a talent model's output reused, a mislabelled file) must be
+    cleared for both: each show's talent models, consents and approvals are its own. None
+    (unknown) when neither gives one, or when the sidecar gives one that is invalid (it may
+    name any show)."""
+    value = record.get("production", None) if record is not None else None
+    if record is not None and not isinstance(value, str) and record.is_unknown("production"):
+        return None
+    named = value if isinstance(value, str) else None
+    found = tuple(dict.fromkeys(p for p in (named, policy.production_id) if p is not None))
+    return found or None
+
+
 def _in_scope(
     approval: dict[str, Any], asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> bool:
     scope = approval.get("scope") or {}
     production = scope.get("production")
-    if production is not None:
-        asset_production = (record.get("production", None) if record else None) or (
-            policy.production_id
-        )
-        if asset_production != production:
-            return False
+    if production is not None and productions_of(record, policy) != (production,):
+        return False
     shots = scope.get("shots")
     if shots is not None and (record is None or record.get("shot", None) not in shots):
         return False

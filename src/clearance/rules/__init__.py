@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import describe
+from ..approvals import productions_of
 from ..hookspecs import hookimpl
 from ..model import MISSING, Asset, Finding, Outcome, ProvenanceRecord, Rule
 from ..provenance import _iptc
@@ -306,14 +307,16 @@ class RuleContext:
 
     @_per_asset
     def production(self) -> str | None:
-        """The sidecar's production, else the show's; None (unknown) when the sidecar gave
-        one that is invalid (``production: [SHOW02]``): it may name another show."""
-        value = self.get("production", None)
-        if isinstance(value, str):
-            return value
-        if self.record.is_unknown("production"):
-            return None
-        return self.policy.production_id
+        """The production the asset is made for: its sidecar's, else the show's (the first
+        of :attr:`productions`); None when unknown."""
+        found = self.productions
+        return found[0] if found else None
+
+    @_per_asset
+    def productions(self) -> tuple[str, ...] | None:
+        """Every production the asset must be cleared for: its sidecar's and the show's, when
+        they differ (:func:`clearance.approvals.productions_of`); None when unknown."""
+        return productions_of(self.record, self.policy)
 
     @_per_asset
     def is_genai(self) -> bool:

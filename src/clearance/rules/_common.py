@@ -124,6 +124,17 @@ def step_label(index: int, step: dict[str, Any], ctx: RuleContext | None = None)
     return f"step {index} (no tool)"
 
 
+def shows_note(productions: tuple[str, ...]) -> str:
+    """`` (the sidecar names SHOW01, clearance.yaml SHOW02: cleared for both)`` when the
+    asset is audited for two productions, else ``""``."""
+    if len(productions) < 2:
+        return ""
+    return (
+        f" (its sidecar names {productions[0]}, clearance.yaml {productions[1]}: it must be "
+        "cleared for both)"
+    )
+
+
 def invalid_note(ctx: RuleContext, path: str) -> str:
     """`` (steps[1].inputs is invalid or misspelled: see PRV-02)`` when the sidecar gave
     ``path``, or the mapping or list entry it is in, invalid or under a misspelled key
@@ -171,8 +182,8 @@ def consent_problem(
     performer = entry.get("performer")
     if consent.get("performer") != performer:
         return f"consent {consent_id} is for performer {consent.get('performer')}, not {performer}"
-    production = ctx.production
-    if production is None:
+    productions = ctx.productions
+    if productions is None:
         return (
             f"consent {consent_id} is for production {consent.get('production')}, and this "
             "asset's production is unknown ("
@@ -183,10 +194,12 @@ def consent_problem(
             )
             + ")"
         )
-    if consent.get("production") != production:
-        return (
-            f"consent {consent_id} is for production {consent.get('production')}, not {production}"
-        )
+    for production in productions:  # one consent is for one production: both must be it
+        if consent.get("production") != production:
+            return (
+                f"consent {consent_id} is for production {consent.get('production')}, not "
+                f"{production}" + shows_note(productions)
+            )
     expires = as_date(consent.get("expires"))
     if expires is None:
         return f"consent {consent_id} has no valid expiry date"

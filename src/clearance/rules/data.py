@@ -250,7 +250,7 @@ def sensitive_inputs(ctx: RuleContext) -> Iterator[Finding]:
 def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
     """ "Do not train or fine-tune models using material from artists, performers, or other
     rights holders unless you have the proper legal clearance"."""
-    production = ctx.production
+    productions = ctx.productions or ()
     for index, step in enumerate_steps(ctx):
         training = step.get("training")
         if not isinstance(training, dict):
@@ -290,7 +290,10 @@ def training_clearance(ctx: RuleContext) -> Iterator[Finding]:
         for source in sources:
             kind = source.get("class") or "unknown"
             owner = source.get("owner")
-            foreign_owner = isinstance(owner, str) and owner != production
+            # owned by the production only when by every one it is audited for
+            foreign_owner = isinstance(owner, str) and (
+                not productions or any(owner != p for p in productions)
+            )
             if kind in NEEDS_CLEARANCE or foreign_owner:
                 rights_held.append(source)
         if not rights_held:

@@ -19,6 +19,7 @@ from ._common import (
     genai_only,
     invalid_note,
     record_id,
+    shows_note,
     step_label,
     use_of,
 )
@@ -338,7 +339,7 @@ def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
 def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
     """Talent models are "used solely for the production in question", never for "another
     production, pitch, or concept without the express consent of all parties"."""
-    production = ctx.production
+    productions = ctx.productions
     use = use_of(ctx)
     for index, step, model in _talent_models(ctx):
         # written null (an empty value) is unknown; absent is "not trained on talent"
@@ -361,13 +362,16 @@ def talent_model_scope(ctx: RuleContext) -> Iterator[Finding]:
                 **where,
             )
             continue
-        if production is None:
+        if productions is None:
             yield ctx.unsure("production", "the production of this asset is unknown", **where)
             continue
-        if production not in allowed:
+        outside = [p for p in productions if p not in allowed]
+        if outside:
+            production = outside[0]
             yield ctx.finding(
                 f"{step_label(index, step, ctx)}: talent model {model.get('id')} is consented for "
                 f"{', '.join(map(str, allowed)) or 'no production'}, not {production}"
+                + shows_note(productions)
                 + _left_out(ctx, f"steps[{index}].model.allowed_productions"),
                 allowed_productions=allowed,
                 production=production,
