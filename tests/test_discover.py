@@ -656,3 +656,45 @@ def test_a_frame_number_is_ascii_digits_other_digits_name_a_single_file(tmp_path
         write_png(comp / f"a.{n}.png")
     big = {a["asset"] for a in run_cli("scan", str(show.root), "--format", "json").json()["assets"]}
     assert big == set(assets)
+
+
+def test_a_sidecar_of_one_frame_of_a_sequence_is_reported_never_passed_over(
+    tmp_path: Path,
+) -> None:
+    """A frame's own sidecar (``plate.1002.png.genai.yaml``, GenAI on that frame) was read by
+    no one: the sequence passed on its own sidecar's ``generated: false``. It is now a
+    sidecar the sequence does not read (PRV-02), and without the sequence's sidecar the
+    PRV-01 says where the sequence's belongs; a scan from the cache says the same."""
+    from clearance.testing import write_png
+    from conftest import run_cli
+
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    (root / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01}\nstages: [{name: comp, paths: [comp/]}]\n"
+    )
+    for n in (1001, 1002, 1003):
+        write_png(root / f"comp/plate.{n}.png")
+    (root / "comp/plate.genai.yaml").write_text("provenance: 1\ngenerated: false\n")
+
+    def scan() -> dict:
+        done = run_cli("scan", str(root), "--format", "json")
+        assert done.code in (0, 1), done.stderr
+        [asset] = done.json()["assets"]
+        return asset
+
+    assert scan()["outcome"] == "pass"
+    (root / "comp/plate.1002.png.genai.yaml").write_text(
+        "provenance: 1\ngenerated: true\nsource_type: trainedAlgorithmicMedia\n"
+    )
+    for _ in range(2):  # read, then from the cache
+        asset = scan()
+        assert asset["outcome"] == "escalate", asset
+        [prv] = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+        assert "comp/plate.1002.png.genai.yaml is not" in prv["message"]
+        assert "a sequence's provenance is its one sidecar, plate.genai.yaml" in prv["message"]
+    (root / "comp/plate.genai.yaml").unlink()
+    asset = scan()
+    [prv] = [f for f in asset["findings"] if f["rule"] == "PRV-01"]
+    assert "its frames' sidecars, plate.1002.png.genai.yaml, are not read" in prv["message"]
+    assert prv["evidence"]["frame_sidecars"] == 1

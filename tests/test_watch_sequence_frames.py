@@ -175,3 +175,37 @@ def test_a_first_frame_removed_with_its_manifest_reads_the_next_frames_manifest(
     assert second["details"]["frames"] == "1002-1003"
     assert watched(root)[SEQ] == scan_verdicts(root, tmp_path)[SEQ]
     assert second["outcome"] != first["outcome"]
+
+
+#: what a sidecar of one frame says: GenAI on that frame (a patch, a cleanup)
+FRAME_SIDECAR = (
+    "provenance: 1\nproduction: SHOW01\ngenerated: true\n"
+    "source_type: trainedAlgorithmicMedia\nsteps: [{tool: acme, inputs: []}]\n"
+)
+
+
+def test_a_sidecar_of_one_frame_landing_after_the_audit_is_reported_as_scan_reports_it(
+    tmp_path: Path,
+) -> None:
+    """``sh.1002.exr.genai.yaml`` beside the sequence's own sidecar was read by no one: the
+    sequence passed, scan and watcher alike, whatever the frame's sidecar said. It is a
+    sidecar the sequence does not read (PRV-02), and one landing later audits it again."""
+    root = make_show(tmp_path)
+    renders = root / "renders"
+    steps = [
+        ("write", str(renders / "sh.genai.yaml"), SIDECAR),
+        *[("exr", str(renders / f"sh.{n}.exr"), 1) for n in (1001, 1002, 1003)],
+    ]
+    with InProcessWatcher(root):
+        run_writer(writer_script, steps)
+        wait_audited(root, 1)
+        run_writer(
+            writer_script, [("write", str(renders / "sh.1002.exr.genai.yaml"), FRAME_SIDECAR)]
+        )
+        wait_audited(root, 2)
+        quiet(root, 1.5)
+    first, second = audited(root)
+    assert first["outcome"] == "pass"
+    assert second["outcome"] != "pass"
+    assert watched(root)[SEQ] == scan_verdicts(root, tmp_path)[SEQ]
+    assert "PRV-02" in watched(root)[SEQ][1]

@@ -523,6 +523,10 @@ def _group(
     ``render.8.png`` … ``render.12.png`` is ``render.#.png``, as a walk names it)."""
     singles, sequences = split
     assets: list[Asset] = []
+    # every name the assets below account for (their files and the sidecars they read or
+    # report): when that is all the folder holds, it has no frame sidecars to look for
+    accounted = len(singles)
+    loose: list[str] | None = None  # the folder's sidecar names, listed once when needed
     base = relative_posix(folder, root)
     base = "" if base == "." else base + "/"
     # pathlib's constructor for a listed name (nothing to parse) where it has one: `/`
@@ -532,6 +536,7 @@ def _group(
         path = child(name)
         # sidecar_candidates(), by name: once per file
         found = [child(name + s) for s in SIDECAR_SUFFIXES if name + s in siblings]
+        accounted += len(found)
         assets.append(
             Asset(
                 path=path,
@@ -557,6 +562,7 @@ def _group(
         else:
             ranges = frame_ranges(numbers)
         found = [candidate for candidate in extra if candidate.name in siblings]
+        accounted += len(frame_names) + len(found)
         assets.append(
             Asset(
                 path=files[0],
@@ -570,7 +576,32 @@ def _group(
                 siblings=siblings,
             )
         )
+    if sequences and accounted < len(siblings):
+        loose = [n for n in siblings if n.endswith(SIDECAR_SUFFIXES)]
+        if loose:
+            _frame_sidecars(assets, loose, child)
     return assets
+
+
+def _frame_sidecars(assets: list[Asset], loose: list[str], child: Callable[[str], Path]) -> None:
+    """Add to each sequence of ``assets`` of more than one frame the sidecars of its frames
+    (``plate.1002.png.genai.yaml``) among the folder's sidecar names ``loose``, as sidecars
+    it does not read (:attr:`~clearance.model.Asset.other_sidecars`): a sequence's
+    provenance is ``PREFIX.genai.yaml``, and what a frame's sidecar says (GenAI on that
+    frame) must not be passed over in silence. A sequence of one frame reads its frame's."""
+    by_stem: dict[str, list[str]] = {}
+    for suffix in SIDECAR_SUFFIXES:
+        for name in loose:
+            if name.endswith(suffix):
+                by_stem.setdefault(name[: -len(suffix)], []).append(name)
+    for asset in assets:
+        if len(asset.files) < 2 or not asset.is_sequence:
+            continue
+        extra = [
+            name for frame in asset.file_names() if frame in by_stem for name in by_stem[frame]
+        ]  # in frame order, each frame's in SIDECAR_SUFFIXES order
+        if extra:
+            asset.other_sidecars = (*asset.other_sidecars, *map(child, extra))
 
 
 class _Names:

@@ -1012,6 +1012,7 @@ def build_asset(
     root = policy.root
     first = paths[0].name
     parts = split_frame(first)
+    frames: list[tuple[Path, os.stat_result | None]] = []  # a sequence's frames' sidecars
     if parts is None:
         present = _present_files(folder, sidecar_names(first, sequence_prefix=None), stat)
         asset = Asset(
@@ -1029,6 +1030,10 @@ def build_asset(
         names = sidecar_names(first_path.name, sequence_prefix=prefix)
         if len(numbered) > 1:
             names = names[: len(SIDECAR_SUFFIXES)]
+            # its frames' sidecars, reported as not read, as a scan does (a stat per frame
+            # and suffix: the folder is not listed)
+            frame_names = [p.name + s for _, p in numbered for s in SIDECAR_SUFFIXES]
+            frames = _present_files(folder, frame_names, stat)
         present = _present_files(folder, names, stat)
         asset = Asset(
             path=first_path,
@@ -1039,10 +1044,11 @@ def build_asset(
             frame_numbers=[n for n, _ in numbered],
         )
     asset.stage = policy.stage_for(asset.rel).name
+    others = [path for path, _ in present[1:]] + [path for path, _ in frames]
+    asset.other_sidecars = tuple(others)
     if not present:
         return asset, None
     asset.sidecar, found = present[0]
-    asset.other_sidecars = tuple(path for path, _ in present[1:])
     return asset, found
 
 

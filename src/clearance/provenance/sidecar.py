@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .._yaml import DocumentError, DocumentReadError, load_document
+from ..discover import SIDECAR_SUFFIXES
 from ..hookspecs import hookimpl
 from ..model import Asset, PartialRecord, ProvenanceIssue
 from ..policy import Policy, schema_errors
@@ -104,13 +105,34 @@ def read_sidecar(asset: Asset) -> PartialRecord | None:
 
 def _not_read(asset: Asset, file: str) -> ProvenanceIssue:
     others = [display_path(asset, other) for other in asset.other_sidecars]
+    shown = others if len(others) <= 10 else [*others[:10], f"{len(others) - 10} more"]
     return ProvenanceIssue(
         file,
         "",
         f"{len(others) + 1} sidecars describe {asset.rel}: {file} is read, "
-        f"{' and '.join(others)} {'is' if len(others) == 1 else 'are'} not; remove all but "
-        "one (what the others say may differ, and is not checked)",
+        f"{' and '.join(shown)} {'is' if len(others) == 1 else 'are'} not; "
+        + (
+            "a sequence's provenance is its one sidecar, "
+            f"{asset.path.name.rsplit('.', 2)[0]}.genai.yaml: write there what its frames' "
+            "sidecars say and remove them (what they say is not checked)"
+            if frame_sidecars(asset)
+            else "remove all but one (what the others say may differ, and is not checked)"
+        ),
     )
+
+
+def frame_sidecars(asset: Asset) -> list[Path]:
+    """The sidecars of single frames (``plate.1002.png.genai.yaml``) among the sidecars a
+    sequence does not read (:attr:`Asset.other_sidecars`)."""
+    if not asset.is_sequence or not asset.other_sidecars:
+        return []
+    prefix = asset.path.name.rsplit(".", 2)[0] + "."  # the first frame's PREFIX.FRAME.EXT
+    sequence_level = {prefix[:-1] + s for s in SIDECAR_SUFFIXES}
+    return [
+        p
+        for p in asset.other_sidecars
+        if p.name.startswith(prefix) and p.name not in sequence_level
+    ]
 
 
 def _read(asset: Asset, file: str) -> PartialRecord:

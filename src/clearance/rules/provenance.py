@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..model import Finding, Outcome, Rule
+from ..provenance.sidecar import frame_sidecars
 from . import RuleContext, RulePack
 from ._common import enumerate_steps
 
@@ -31,9 +32,18 @@ def no_provenance(ctx: RuleContext) -> Iterator[Finding]:
     """An asset in a stage folder with no provenance at all (no sidecar, nothing embedded)
     is "unsure" on every principle: "No or unsure on any principle → escalate"."""
     if not ctx.record.present:
+        frames = frame_sidecars(ctx.asset) if ctx.asset is not None else []
         yield ctx.finding(
-            "no provenance: no sidecar and no embedded GenAI metadata; whether GenAI was used is unknown",
+            "no provenance: no sidecar and no embedded GenAI metadata; whether GenAI was used is unknown"
+            + (
+                f" (its frames' sidecars, {', '.join(p.name for p in frames[:3])}"
+                + (f" and {len(frames) - 3} more" if len(frames) > 3 else "")
+                + ", are not read: a sequence's sidecar is PREFIX.genai.yaml)"
+                if frames
+                else ""
+            ),
             outcome=Outcome.ESCALATE,
+            **({"frame_sidecars": len(frames)} if frames else {}),
         )
 
 
