@@ -627,6 +627,41 @@ def test_a_production_scoped_approval_never_covers_an_asset_made_for_another_sho
     assert match is not None and match.id == "APR-3"
 
 
+def test_an_approval_scoped_to_uses_covers_only_assets_used_so(tmp_path: Path) -> None:
+    """GUIDANCE: an approval covers "this asset, use and scope". One given for previs
+    (``scope.uses: [previs]``) does not cover the same shot's final deliverable, nor an asset
+    whose use is unknown; one without ``uses`` covers any use, as before."""
+    from clearance.approvals import find_approval
+    from clearance.model import Asset, Finding, ProvenanceRecord
+    from clearance.policy import Policy, StageConfig
+
+    policy = Policy(
+        root=tmp_path,
+        production_id="SHOW01",
+        stages=[
+            StageConfig("previs", ["previs"]),
+            StageConfig("delivery", ["delivery"], final=True),
+        ],
+        approvals={"APR-PREVIS": approval(["NFX-*"], uses=["previs"])},
+    )
+
+    def covered(rel: str, stage: str, data: dict[str, object]) -> bool:
+        asset = Asset(path=tmp_path / rel, rel=rel, root=tmp_path, stage=stage)
+        record = ProvenanceRecord(data=data)
+        return find_approval(Finding(rule="NFX-C1"), asset, record, policy) is not None
+
+    previs = {"output": {"use": "previs"}}
+    assert covered("previs/a.png", "previs", previs)
+    assert not covered("delivery/a.png", "delivery", previs), "a final stage is final use"
+    assert not covered(
+        "previs/a.png", "previs", {"output": {"use": "previs", "in_final_cut": True}}
+    )
+    assert not covered("previs/a.png", "previs", {"output": {"use": "pitch"}})
+    assert not covered("previs/a.png", "previs", {}), "use unknown"
+    policy.approvals = {"APR-ANY": approval(["NFX-*"])}
+    assert covered("delivery/a.png", "delivery", previs)
+
+
 def test_an_approval_lookup_tests_only_the_approvals_of_its_rule_and_shot(
     tmp_path: Path, monkeypatch
 ) -> None:

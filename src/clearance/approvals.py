@@ -115,12 +115,29 @@ def _in_scope(
     shots = scope.get("shots")
     if shots is not None and (record is None or record.get("shot", None) not in shots):
         return False
+    uses = scope.get("uses")
+    if uses is not None and _use_of(asset, record, policy) not in uses:
+        return False
     globs = scope.get("assets")
     if asset is None:  # a stage finding about no one asset: no shot or asset scope covers it
         return globs is None and not approval.get("asset_sha256")
     return globs is None or any(
         fnmatch.fnmatchcase(asset.rel, g) or fnmatch.fnmatchcase(asset.name, g) for g in globs
     )
+
+
+def _use_of(asset: Asset | None, record: ProvenanceRecord | None, policy: Policy) -> str | None:
+    """What the asset is used for, as an approval's ``scope.uses`` names it: ``final`` in a
+    final stage or when the sidecar says it is in the final cut, else its ``output.use``;
+    None when unknown (no asset: a stage finding; no use given), which no ``uses`` covers."""
+    if asset is None:
+        return None
+    if policy.stage(asset.stage).final or (
+        record is not None and record.get("output.in_final_cut", None) is True
+    ):
+        return "final"
+    use = record.get("output.use", None) if record is not None else None
+    return use if isinstance(use, str) else None
 
 
 def find_approval(
