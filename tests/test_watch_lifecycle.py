@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -457,27 +458,43 @@ def test_s21_inode_reuse_under_polling(tmp_path: Path) -> None:
 def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_polling(
     tmp_path: Path,
 ) -> None:
-    """S24 (simulated blindness): an ``event_hook`` drops every inotify event for the root,
-    as an NFS export written by farm nodes would. The heartbeat cookie is never observed →
-    ``watch.error`` root-blind, switch to polling, files audited once; cookies never audited."""
+    """S24 (simulated blindness): an ``event_hook`` drops every event of the observer the
+    root started with, as an NFS export written by farm nodes would blind inotify. The
+    heartbeat cookie is never observed → ``watch.error`` root-blind, the root's observer
+    rebuilt on polling, files audited once; cookies never audited.
+
+    The root is blind until the watcher says so, whatever backend it started with: on a host
+    whose inotify instances or watches are used up by other processes (128 instances per
+    user by default, shared by every test run on the machine) the root starts on polling
+    (``watch-limit``), and a hook that blinded only inotify left it seeing everything: the
+    cookie was observed and the test waited in vain for root-blind."""
     root = make_show(tmp_path)
+    box: dict[str, Any] = {}
 
-    def blind(_root: str, backend: str, _event: object) -> bool:
-        return backend != "inotify"
+    def blind(path: str, _backend: str, _event: object) -> bool:
+        watcher = box.get("watcher")  # (None until the watcher exists: blind from the start)
+        return watcher is not None and watcher.roots[path].blind > 0
 
-    with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind) as w:
+    watching = InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind)
+    box["watcher"] = watching.watcher
+    with watching as w:
+        started = w.watcher.roots[str(root)]
+        first = started.observer
+        assert first is not None
+        assert started.backend == "inotify" or events(root, "watch.error"), "polled: why?"
         run_writer(writer_script, [("exr", str(root / "comp" / f"b{i}.exr"), i) for i in range(3)])
-        wait_for(
-            lambda: any(
-                e["details"].get("reason") == "root-blind" for e in events(root, "watch.error")
-            ),
+        [error] = wait_for(
+            lambda: [
+                e for e in events(root, "watch.error") if e["details"].get("reason") == "root-blind"
+            ][:1],
             what="root-blind",
         )
+        assert error["details"]["backend"] == "polling"
         wait_audited(root, 3)
         run_writer(writer_script, [("exr", str(root / "comp" / "later.exr"), 9)])
         wait_audited(root, 4)
         quiet(root, 1.5)
-        assert w.watcher.roots[str(root)].backend == "polling"
+        assert started.backend == "polling" and started.observer is not first
     assert_once(root, [f"comp/b{i}.exr" for i in range(3)] + ["comp/later.exr"])
     assert not list(root.glob(".clearance-cookie*"))
 
