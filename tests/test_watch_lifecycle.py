@@ -499,6 +499,66 @@ def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_poll
     assert not list(root.glob(".clearance-cookie*"))
 
 
+def test_a_cookie_written_for_an_observer_that_died_does_not_make_its_rebuilt_root_blind(
+    tmp_path: Path,
+) -> None:
+    """S15 x S24: the inotify emitter dies with a heartbeat cookie written and not yet seen
+    (its event went with the emitter). The rebuilt observer cannot see a file made before it
+    started, so that cookie must not count against it: the heartbeat starts again with the
+    new observer, the root stays on inotify and no root-blind is said. (It was said after
+    the timeout, and a working inotify root switched to polling for good.)"""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    dying = threading.Event()
+    cookies_after: list[str] = []
+
+    def hook(_root: str, _backend: str, event: Any) -> bool:
+        name = os.path.basename(str(event.src_path))
+        if dying.is_set():
+            return False  # the emitter's last events are lost with it
+        if name.startswith(".clearance-cookie.") and event.event_type == "created":
+            cookies_after.append(name)
+        return True
+
+    with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=hook) as w:
+        watched = w.watcher.roots[str(root)]
+        if watched.backend != "inotify":
+            pytest.skip("inotify did not start on this host (its instances or watches used up)")
+        wait_for(lambda: len(cookies_after) >= 1, what="a first heartbeat seen")
+        observer = watched.observer
+        assert observer is not None
+        [emitter] = list(observer.emitters)
+        before = watched.cookie
+        dying.set()
+        wait_for(
+            lambda: (
+                watched.cookie not in (None, before)
+                and watched.cookie[0] not in watched.cookie_seen
+            ),
+            what="a cookie written, its event lost",
+        )
+
+        def boom(timeout: float) -> None:
+            raise RuntimeError("injected emitter failure")
+
+        emitter.queue_events = boom  # type: ignore[method-assign]
+        (root / "trigger.txt").write_text("x")  # the emitter loops into the failure
+        wait_for(lambda: not emitter.is_alive(), what="emitter death")
+        cookies_after.clear()
+        dying.clear()
+        wait_for(lambda: watched.observer is not observer, what="the observer rebuilt")
+        wait_for(lambda: len(cookies_after) >= 2, what="two heartbeats of the rebuilt observer")
+        run_writer(writer_script, [("exr", str(comp / "after.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+        assert watched.backend == "inotify"
+    reasons = [e["details"]["reason"] for e in events(root, "watch.error")]
+    assert reasons == ["emitter-died"], reasons
+    assert_once(root, ["comp/after.exr"])
+    assert not list(root.glob(".clearance-cookie*"))
+
+
 def test_plugin_load_failure_makes_watch_exit_2(tmp_path: Path) -> None:
     """DESIGN.md: a plugin that fails to load makes ``watch`` exit 2 (never a silent skip)."""
     write_hook(tmp_path, "broken.py", "import does_not_exist\n")

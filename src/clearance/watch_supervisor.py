@@ -150,9 +150,21 @@ class RootSupervisor:
             raise
         root.observer = observer
         root.state = "running"
+        # a cookie written before this observer started is a file it can never see created
+        # (inotify watched after it; polling has it in its first snapshot): the heartbeat
+        # starts again with this observer, or a rebuilt one would be taken for blind
+        self._forget_cookie(root)
         root.next_cookie = (
             time.monotonic() + min(1.0, opts.heartbeat) if opts.heartbeat else float("inf")
         )
+
+    def _forget_cookie(self, root: _Root) -> None:
+        """Stop waiting for ``root``'s outstanding heartbeat cookie, and remove its file."""
+        if root.cookie is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(root.path, root.cookie[0]))
+        root.cookie = None
+        root.cookie_seen.clear()
 
     def _stop_root(self, root: _Root) -> None:
         observer, root.observer = root.observer, None
@@ -168,8 +180,7 @@ class RootSupervisor:
         )
         self._stop_root(root)
         root.backend = "polling"
-        root.cookie = None
-        root.cookie_seen.clear()
+        self._forget_cookie(root)  # (left in the root otherwise, when not said blind)
         self._start_root(root)
         if root.state == "running":
             self._rescan(root, reason)
