@@ -499,6 +499,60 @@ def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_poll
     assert not list(root.glob(".clearance-cookie*"))
 
 
+class SlowListingFS(FileSystem):
+    """A share whose root folder takes ``delay`` seconds to list (a large NFS export): each
+    polling snapshot of it takes longer than the heartbeat's timeout."""
+
+    def __init__(self, root: Path, delay: float) -> None:
+        self.root = str(root)
+        self.delay = delay
+
+    def scandir(self, path: str | None):  # type: ignore[no-untyped-def]
+        entries = list(os.scandir(path))  # what is there now; the rest of the walk is slow
+        if path == self.root:
+            time.sleep(self.delay)
+        return iter(entries)
+
+
+def test_a_polled_root_whose_snapshots_outlast_the_heartbeat_timeout_is_not_blind(
+    tmp_path: Path,
+) -> None:
+    """A polled folder sees its cookie when a snapshot taken after it was written is
+    compared with the one before. When a snapshot takes longer than the heartbeat's timeout
+    (a large share), the cookie is late, not unseen: the folder is not said blind. (It was,
+    at every heartbeat: a watch.error, its observer rebuilt — its first snapshot taken in
+    the scheduler's thread, which audits nothing meanwhile — and a reconcile of the whole
+    folder, again and again.)"""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    seen: list[str] = []
+
+    def hook(_root: str, _backend: str, event: Any) -> bool:
+        name = os.path.basename(str(event.src_path))
+        if name.startswith(".clearance-cookie.") and event.event_type == "created":
+            seen.append(name)
+        return True
+
+    fs = SlowListingFS(root, 1.2)
+    with InProcessWatcher(
+        root, polling=True, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=hook, fs=fs
+    ) as w:
+        watched = w.watcher.roots[str(root)]
+        first = watched.observer
+        wait_for(
+            lambda: len(seen) >= 3 or events(root, "watch.error"),
+            what="three heartbeats seen, or an error",
+        )
+        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+        assert watched.observer is first
+    assert [e["details"]["reason"] for e in events(root, "watch.error")] == []
+    assert [e["details"]["reason"] for e in events(root, "watch.rescan")] == ["startup"]
+    assert_once(root, ["comp/a.exr"])
+
+
 def test_a_cookie_written_for_an_observer_that_died_does_not_make_its_rebuilt_root_blind(
     tmp_path: Path,
 ) -> None:
