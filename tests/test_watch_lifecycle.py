@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -457,28 +458,158 @@ def test_s21_inode_reuse_under_polling(tmp_path: Path) -> None:
 def test_s24_blind_root_is_detected_by_the_heartbeat_cookie_and_switched_to_polling(
     tmp_path: Path,
 ) -> None:
-    """S24 (simulated blindness): an ``event_hook`` drops every inotify event for the root,
-    as an NFS export written by farm nodes would. The heartbeat cookie is never observed →
-    ``watch.error`` root-blind, switch to polling, files audited once; cookies never audited."""
+    """S24 (simulated blindness): an ``event_hook`` drops every event of the observer the
+    root started with, as an NFS export written by farm nodes would blind inotify. The
+    heartbeat cookie is never observed → ``watch.error`` root-blind, the root's observer
+    rebuilt on polling, files audited once; cookies never audited.
+
+    The root is blind until the watcher says so, whatever backend it started with: on a host
+    whose inotify instances or watches are used up by other processes (128 instances per
+    user by default, shared by every test run on the machine) the root starts on polling
+    (``watch-limit``), and a hook that blinded only inotify left it seeing everything: the
+    cookie was observed and the test waited in vain for root-blind."""
     root = make_show(tmp_path)
+    box: dict[str, Any] = {}
 
-    def blind(_root: str, backend: str, _event: object) -> bool:
-        return backend != "inotify"
+    def blind(path: str, _backend: str, _event: object) -> bool:
+        watcher = box.get("watcher")  # (None until the watcher exists: blind from the start)
+        return watcher is not None and watcher.roots[path].blind > 0
 
-    with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind) as w:
+    watching = InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=blind)
+    box["watcher"] = watching.watcher
+    with watching as w:
+        started = w.watcher.roots[str(root)]
+        first = started.observer
+        assert first is not None
+        assert started.backend == "inotify" or events(root, "watch.error"), "polled: why?"
         run_writer(writer_script, [("exr", str(root / "comp" / f"b{i}.exr"), i) for i in range(3)])
-        wait_for(
-            lambda: any(
-                e["details"].get("reason") == "root-blind" for e in events(root, "watch.error")
-            ),
+        [error] = wait_for(
+            lambda: [
+                e for e in events(root, "watch.error") if e["details"].get("reason") == "root-blind"
+            ][:1],
             what="root-blind",
         )
+        assert error["details"]["backend"] == "polling"
         wait_audited(root, 3)
         run_writer(writer_script, [("exr", str(root / "comp" / "later.exr"), 9)])
         wait_audited(root, 4)
         quiet(root, 1.5)
-        assert w.watcher.roots[str(root)].backend == "polling"
+        assert started.backend == "polling" and started.observer is not first
     assert_once(root, [f"comp/b{i}.exr" for i in range(3)] + ["comp/later.exr"])
+    assert not list(root.glob(".clearance-cookie*"))
+
+
+class SlowListingFS(FileSystem):
+    """A share whose root folder takes ``delay`` seconds to list (a large NFS export): each
+    polling snapshot of it takes longer than the heartbeat's timeout."""
+
+    def __init__(self, root: Path, delay: float) -> None:
+        self.root = str(root)
+        self.delay = delay
+
+    def scandir(self, path: str | None):  # type: ignore[no-untyped-def]
+        entries = list(os.scandir(path))  # what is there now; the rest of the walk is slow
+        if path == self.root:
+            time.sleep(self.delay)
+        return iter(entries)
+
+
+def test_a_polled_root_whose_snapshots_outlast_the_heartbeat_timeout_is_not_blind(
+    tmp_path: Path,
+) -> None:
+    """A polled folder sees its cookie when a snapshot taken after it was written is
+    compared with the one before. When a snapshot takes longer than the heartbeat's timeout
+    (a large share), the cookie is late, not unseen: the folder is not said blind. (It was,
+    at every heartbeat: a watch.error, its observer rebuilt — its first snapshot taken in
+    the scheduler's thread, which audits nothing meanwhile — and a reconcile of the whole
+    folder, again and again.)"""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    seen: list[str] = []
+
+    def hook(_root: str, _backend: str, event: Any) -> bool:
+        name = os.path.basename(str(event.src_path))
+        if name.startswith(".clearance-cookie.") and event.event_type == "created":
+            seen.append(name)
+        return True
+
+    fs = SlowListingFS(root, 1.2)
+    with InProcessWatcher(
+        root, polling=True, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=hook, fs=fs
+    ) as w:
+        watched = w.watcher.roots[str(root)]
+        first = watched.observer
+        wait_for(
+            lambda: len(seen) >= 3 or events(root, "watch.error"),
+            what="three heartbeats seen, or an error",
+        )
+        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+        assert watched.observer is first
+    assert [e["details"]["reason"] for e in events(root, "watch.error")] == []
+    assert [e["details"]["reason"] for e in events(root, "watch.rescan")] == ["startup"]
+    assert_once(root, ["comp/a.exr"])
+
+
+def test_a_cookie_written_for_an_observer_that_died_does_not_make_its_rebuilt_root_blind(
+    tmp_path: Path,
+) -> None:
+    """S15 x S24: the inotify emitter dies with a heartbeat cookie written and not yet seen
+    (its event went with the emitter). The rebuilt observer cannot see a file made before it
+    started, so that cookie must not count against it: the heartbeat starts again with the
+    new observer, the root stays on inotify and no root-blind is said. (It was said after
+    the timeout, and a working inotify root switched to polling for good.)"""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    dying = threading.Event()
+    cookies_after: list[str] = []
+
+    def hook(_root: str, _backend: str, event: Any) -> bool:
+        name = os.path.basename(str(event.src_path))
+        if dying.is_set():
+            return False  # the emitter's last events are lost with it
+        if name.startswith(".clearance-cookie.") and event.event_type == "created":
+            cookies_after.append(name)
+        return True
+
+    with InProcessWatcher(root, heartbeat=0.3, heartbeat_timeout=1.0, event_hook=hook) as w:
+        watched = w.watcher.roots[str(root)]
+        if watched.backend != "inotify":
+            pytest.skip("inotify did not start on this host (its instances or watches used up)")
+        wait_for(lambda: len(cookies_after) >= 1, what="a first heartbeat seen")
+        observer = watched.observer
+        assert observer is not None
+        [emitter] = list(observer.emitters)
+        before = watched.cookie
+        dying.set()
+        wait_for(
+            lambda: (
+                watched.cookie not in (None, before)
+                and watched.cookie[0] not in watched.cookie_seen
+            ),
+            what="a cookie written, its event lost",
+        )
+
+        def boom(timeout: float) -> None:
+            raise RuntimeError("injected emitter failure")
+
+        emitter.queue_events = boom  # type: ignore[method-assign]
+        (root / "trigger.txt").write_text("x")  # the emitter loops into the failure
+        wait_for(lambda: not emitter.is_alive(), what="emitter death")
+        cookies_after.clear()
+        dying.clear()
+        wait_for(lambda: watched.observer is not observer, what="the observer rebuilt")
+        wait_for(lambda: len(cookies_after) >= 2, what="two heartbeats of the rebuilt observer")
+        run_writer(writer_script, [("exr", str(comp / "after.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+        assert watched.backend == "inotify"
+    reasons = [e["details"]["reason"] for e in events(root, "watch.error")]
+    assert reasons == ["emitter-died"], reasons
+    assert_once(root, ["comp/after.exr"])
     assert not list(root.glob(".clearance-cookie*"))
 
 

@@ -56,6 +56,10 @@ class _Root:
     state: str = "starting"  # running | missing | stopped
     cookie: tuple[str, float] | None = None
     cookie_seen: set[str] = field(default_factory=set)
+    #: polling snapshots of the root begun so far (each lists the root first), and how many
+    #: had begun when the outstanding cookie was written
+    snapshots: int = 0
+    cookie_snapshots: int = 0
     next_cookie: float = 0.0
     blind: int = 0
     restarts: int = 0
@@ -113,7 +117,7 @@ class RootSupervisor:
         try:
             if root.backend == "polling":
                 observer = PollingObserverVFS(
-                    self.fs.stat, self.fs.scandir, polling_interval=opts.interval
+                    self.fs.stat, _counting_listdir(root, self.fs), polling_interval=opts.interval
                 )
                 observer.schedule(handler, root.path, recursive=True)
             else:
@@ -150,9 +154,21 @@ class RootSupervisor:
             raise
         root.observer = observer
         root.state = "running"
+        # a cookie written before this observer started is a file it can never see created
+        # (inotify watched after it; polling has it in its first snapshot): the heartbeat
+        # starts again with this observer, or a rebuilt one would be taken for blind
+        self._forget_cookie(root)
         root.next_cookie = (
             time.monotonic() + min(1.0, opts.heartbeat) if opts.heartbeat else float("inf")
         )
+
+    def _forget_cookie(self, root: _Root) -> None:
+        """Stop waiting for ``root``'s outstanding heartbeat cookie, and remove its file."""
+        if root.cookie is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(root.path, root.cookie[0]))
+        root.cookie = None
+        root.cookie_seen.clear()
 
     def _stop_root(self, root: _Root) -> None:
         observer, root.observer = root.observer, None
@@ -168,8 +184,7 @@ class RootSupervisor:
         )
         self._stop_root(root)
         root.backend = "polling"
-        root.cookie = None
-        root.cookie_seen.clear()
+        self._forget_cookie(root)  # (left in the root otherwise, when not said blind)
         self._start_root(root)
         if root.state == "running":
             self._rescan(root, reason)
@@ -272,7 +287,12 @@ class RootSupervisor:
                 root.next_cookie = now + opts.heartbeat
                 with contextlib.suppress(OSError):
                     os.unlink(path)
-            elif now - sent > timeout:
+            elif now - sent > timeout and (
+                # a polled root sees the cookie when a snapshot begun after it was written is
+                # compared with the last: a snapshot of a large share can outlast the timeout,
+                # so it is blind only once two more snapshots have begun since that one
+                root.backend != "polling" or root.snapshots - root.cookie_snapshots >= 3
+            ):
                 root.cookie = None
                 root.blind += 1
                 with contextlib.suppress(OSError):
@@ -293,6 +313,7 @@ class RootSupervisor:
                 root.next_cookie = now + opts.heartbeat  # read-only share: no heartbeat possible
                 return
             root.cookie = (name, now)
+            root.cookie_snapshots = root.snapshots
 
     def _emit_stats(self, final: bool = False) -> dict[str, Any]:
         assert self.worker is not None
@@ -322,6 +343,20 @@ class RootSupervisor:
         with contextlib.suppress(Exception):
             self._emit("watch.stats", message="watcher statistics", details=details)
         return details
+
+
+def _counting_listdir(root: _Root, fs: FileSystem) -> Callable[[str | None], Any]:
+    """``fs.scandir`` for a polling observer of ``root`` that counts its snapshots in
+    ``root.snapshots`` (a snapshot lists the watched folder first, and once)."""
+    top = os.path.abspath(root.path)  # (as watchdog names the watched folder)
+    scandir = fs.scandir
+
+    def listdir(path: str | None) -> Any:
+        if path == top:
+            root.snapshots += 1
+        return scandir(path)
+
+    return listdir
 
 
 def watch_count(observer: BaseObserver | None) -> int | None:
