@@ -130,6 +130,7 @@ __all__ = [
     "hold_signal",
     "left_by_crash",
     "line_hash",
+    "log_target",
     "make_audit_logger",
     "next_append",
     "parsed_event_seq",
@@ -232,6 +233,19 @@ def line_hash(line: bytes) -> str:
     if line.endswith(b"\n"):
         line = line[:-1]
     return hashlib.sha256(line).hexdigest()
+
+
+def log_target(path: str | os.PathLike[str]) -> Path:
+    """The file the log at ``path`` is: ``path``, or where it leads when it is a symbolic link
+    to a file (``.clearance/audit.jsonl -> /shows/salt/audit.jsonl``). Writers lock, rotate
+    and read the head there, and readers take its lock and its rotated files, so a log
+    written through a link and by its own name is one log with one lock (two lock files
+    next to the two names let two writers chain to the same line). A link to nothing (a
+    share not mounted) is left as it is: writing through it fails, naming it."""
+    p = Path(path)
+    if os.path.islink(p) and os.path.isfile(p):  # not a device (/dev/full), not nothing
+        return Path(os.path.realpath(p))
+    return p
 
 
 def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -418,7 +432,7 @@ class AuditLog:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
-        self.path = Path(path)
+        self.path = log_target(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.max_bytes = max_bytes
         self._thread_lock = threading.Lock()

@@ -79,6 +79,7 @@ from clearance.auditlog import (
     NOT_JSON,
     NotAnEvent,
     left_by_crash,
+    log_target,
     next_append,
     rotated_files,
     rotated_head,
@@ -365,7 +366,7 @@ class _Copies:
 
 def log_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files of the log at ``path`` in chain order: rotated ones oldest first, then active."""
-    p = Path(path)
+    p = log_target(path)
     files = rotated_files(p)
     if p.exists() or not files:
         files.append(p)
@@ -380,7 +381,7 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     up to its recorded size: writers appending or rotating meanwhile change nothing they see.
     Raises :class:`VerifyError` naming the file that cannot be opened.
     """
-    p = Path(path)
+    p = log_target(path)  # a link's lock and rotated files are its target's, as writers take them
     lock_fd: int | None = None
     try:
         lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
@@ -1150,7 +1151,7 @@ def verify_log(
     walker = _Walker(result, files, want, [fh for _f, fh, _size in snapshot])
     _check_numbering(files, result)
     try:
-        not_event = _read(snapshot, Path(path), walker, result)
+        not_event = _read(snapshot, log_target(path), walker, result)
         walker.finish()
     finally:
         for _f, fh, _size in snapshot:

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import ENVELOPE, NOT_JSON, parsed_event_seq, rotated_files
+from clearance.auditlog import ENVELOPE, NOT_JSON, log_target, parsed_event_seq, rotated_files
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 from clearance.report_copies import PastedLines, Snapshot, copied_lines, line_seq
@@ -502,7 +502,7 @@ def iter_events(
                 f"{path}: is a folder; give the audit log file (e.g. {path / 'audit.jsonl'})"
             )
         # a log being rotated has no active file for a moment, never no file at all
-        if not path.exists() and not rotated_files(path):
+        if not path.exists() and not rotated_files(log_target(path)):
             raise ReportError(f"{path}: no such audit log")
         key = _identity(path)
         if key in seen:  # the same files by another name: a symlink, a hard link, `./`
@@ -530,7 +530,7 @@ def iter_events(
 def _identity(path: Path) -> tuple[tuple[int, int], ...]:
     """The log's files (rotated ones, then the active one) by device and inode."""
     ids = []
-    for f in [*rotated_files(path), path]:
+    for f in [*rotated_files(log_target(path)), path]:
         try:
             st = f.stat()
         except OSError:  # gone meanwhile (rotated), or unreadable: reading it will say
