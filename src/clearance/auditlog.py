@@ -129,7 +129,9 @@ __all__ = [
     "event_seq",
     "hold_signal",
     "left_by_crash",
+    "LongLine",
     "line_hash",
+    "log_lines",
     "log_target",
     "make_audit_logger",
     "next_append",
@@ -233,6 +235,44 @@ def line_hash(line: bytes) -> str:
     if line.endswith(b"\n"):
         line = line[:-1]
     return hashlib.sha256(line).hexdigest()
+
+
+class LongLine:
+    """A line of a log longer than any event (:data:`MAX_EVENT_BYTES`), as :func:`log_lines`
+    gives it: never the whole line, which no reader needs (it is no event, and no crash's),
+    and which would hold any amount of memory: its ``size`` in bytes (its newline included,
+    as ``len`` of a line read whole), whether a newline ``ended`` it, the ``sha256`` (hex) of
+    its bytes without the newline, and its first bytes (``head``, 4 KiB)."""
+
+    __slots__ = ("ended", "head", "sha256", "size")
+
+    def __init__(self, size: int, ended: bool, sha256: str, head: bytes) -> None:
+        self.size = size
+        self.ended = ended
+        self.sha256 = sha256
+        self.head = head
+
+
+def log_lines(fh: Any) -> Iterator[bytes | LongLine]:
+    """The lines of the open (binary, buffered) log file ``fh`` from where it is, as
+    ``for line in fh`` gives them, but in bounded memory: a line longer than any event is a
+    :class:`LongLine`, read through in parts of 1 MiB. Readers (``verify``, ``report``, the
+    watcher) read a log someone may have damaged, with a line of gigabytes and no newline."""
+    limit = MAX_EVENT_BYTES + 1  # an event's line, its newline included
+    while raw := fh.readline(limit):
+        if len(raw) < limit or raw.endswith(b"\n"):
+            yield raw
+            continue
+        digest = hashlib.sha256(raw)
+        size, ended = len(raw), False
+        while part := fh.readline(2**20):
+            size += len(part)
+            if part.endswith(b"\n"):
+                digest.update(part[:-1])
+                ended = True
+                break
+            digest.update(part)
+        yield LongLine(size, ended, digest.hexdigest(), raw[:4096])
 
 
 def log_target(path: str | os.PathLike[str]) -> Path:

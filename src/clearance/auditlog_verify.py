@@ -77,8 +77,10 @@ from clearance.auditlog import (
     MAX_EVENT_BYTES,
     MAX_SEQ,
     NOT_JSON,
+    LongLine,
     NotAnEvent,
     left_by_crash,
+    log_lines,
     log_target,
     next_append,
     rotated_files,
@@ -847,6 +849,10 @@ class _Walker:
                 n = by_place.get((event.fidx, offset, h))
                 if n is None or n.pos in visited:
                     continue
+                if n.size > MAX_EVENT_BYTES:  # longer than a crash leaves: not read again
+                    why = "it is longer than any write, and a crash leaves at most one"
+                    misnamed.setdefault(n.pos, (event, why))
+                    continue
                 if offset == last:
                     if left_by_crash(self.text(n), seq, prev, ended=False):
                         torn.add(n.pos)
@@ -971,9 +977,43 @@ def _read(
         if refused_at >= 0:
             marks = marks | {refused_at}
         offset = 0
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in enumerate(log_lines(fh), 1):
             if offset >= size:  # appended after the snapshot
                 break
+            if isinstance(raw, LongLine):  # no event, and no crash's: never read whole
+                if offset == refused_at:
+                    m = _PREFIX.match(raw.head)
+                    not_event = Break(
+                        "edited",
+                        str(path),
+                        lineno,
+                        int(m.group(1)) if m else None,
+                        f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB), "
+                        "and no crash leaves one like it at the end of the log: no line after "
+                        "it vouches for it, and writers refuse to append to the log",
+                    )
+                walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+                walker.feed(
+                    _Line(
+                        pos,
+                        fidx,
+                        lineno,
+                        offset,
+                        None,
+                        None,
+                        raw.sha256,
+                        probe=raw.head[:_PROBE],
+                        size=raw.size - raw.ended,
+                    )
+                )
+                l1, l2 = walker.p1, walker.p2
+                fast = walker.region is None and l1.seq is not None
+                if fast:
+                    seq1 = l1.seq
+                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
+                offset += raw.size
+                pos += 1
+                continue
             if marks and offset in marks:
                 if offset != refused_at:  # a crash left it: torn, not chained
                     result.breaks.append(_crash_left(path, lineno, raw, offset, size))

@@ -32,7 +32,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import ENVELOPE, NOT_JSON, log_target, parsed_event_seq, rotated_files
+from clearance.auditlog import (
+    ENVELOPE,
+    NOT_JSON,
+    LongLine,
+    log_lines,
+    log_target,
+    parsed_event_seq,
+    rotated_files,
+)
 from clearance.auditlog_verify import VerifyError, open_snapshot
 from clearance.model import Outcome
 from clearance.report_copies import PastedLines, Snapshot, copied_lines, line_seq
@@ -383,9 +391,15 @@ def _read_log(
             odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
             first_odd: dict[str, Any] = {}
             try:
-                for raw in fh:
+                for raw in log_lines(fh):
                     if offset >= size:
                         break
+                    if isinstance(raw, LongLine):  # no event: never read whole
+                        offset += raw.size
+                        n += 1
+                        bad += 1
+                        skipped[0] += 1
+                        continue
                     offset += len(raw)
                     n += 1
                     if n >= copy_from:
