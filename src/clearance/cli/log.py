@@ -223,7 +223,14 @@ def run_checkpoint(args: argparse.Namespace) -> int:
                 f"{target}); not signing a checkpoint for it"
             )
             return EXIT_TAMPERED
-        write_checkpoint(record, target)
+        dropped = write_checkpoint(record, target)
+        if dropped:
+            print(
+                f"clearance: warning: {shown_path(Path(target))}: dropped its incomplete last "
+                f"line ({dropped} bytes, no newline), left by a checkpoint whose write did not "
+                "finish; it was never a checkpoint",
+                file=sys.stderr,
+            )
     except (CheckpointError, VerifyError) as exc:
         _err(str(exc))
         return EXIT_ERROR
