@@ -497,6 +497,42 @@ def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
     assert json.loads(proc.stdout)["summary"]["assets"] == len(SHOW)
 
 
+def test_an_edited_log_is_reported_with_a_warning_that_its_chain_is_broken(
+    tmp_path: Path,
+) -> None:
+    """A block turned into a pass by hand (the line is still an event) was reported as a
+    pass with nothing on stderr: a tampered log passed silently. The report follows the
+    chain as it reads and names the first event that does not chain to the one before it;
+    logs that are intact (rotated, a torn line recovered) get no such warning."""
+    log = write_show_log(tmp_path / "edited" / "audit.jsonl", max_bytes=4000)
+    assert len(list(log.parent.glob("audit.jsonl.0*"))) >= 2
+    with open(log, "ab") as fh:  # a crash mid-line, recovered by the next writer
+        fh.write(b'{"schema":"clearance.event/1","seq":')
+    AuditLog(log).append({"event": "run.started", "run_id": "run-0002", "host": "ws"})
+    proc = clearance("report", str(log), "-f", "json")
+    assert proc.returncode == 0 and "chain" not in proc.stderr, proc.stderr
+    before = json.loads(proc.stdout)
+    edited, lines, n = next(
+        (f, lines, i)
+        for f in sorted(log.parent.glob("audit.jsonl*"))
+        for lines in [f.read_bytes().split(b"\n")]
+        for i in range(len(lines) - 1)
+        if b'"outcome":"block"' in lines[i] and lines[i + 1].endswith(b"}")  # an event after it
+    )
+    lines[n] = lines[n].replace(b'"outcome":"block"', b'"outcome":"pass"')
+    edited.write_bytes(b"\n".join(lines))
+    proc = clearance("report", str(log), "-f", "json")
+    assert proc.returncode == 0
+    seq = json.loads(lines[n + 1])["seq"]
+    assert (
+        f"{edited}:{n + 2}: the audit log's hash chain is broken at this event (seq {seq}: its "
+        "prev is not the hash of the event before it): lines were edited, deleted, moved or "
+        f"inserted, and this report may not show what was audited; run `clearance verify {log}`"
+    ) in proc.stderr
+    assert json.loads(proc.stdout)["summary"] != before["summary"]  # what was edited is read
+    assert clearance("verify", str(log)).returncode == 3
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "html", "junit"])
 def test_lines_whose_fields_have_other_types_are_skipped_in_every_format(
     tmp_path: Path, show_log: Path, fmt: str

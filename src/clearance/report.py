@@ -29,11 +29,13 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
 from clearance.auditlog import (
     ENVELOPE,
+    GENESIS,
     NOT_JSON,
     LongLine,
     log_lines,
@@ -383,6 +385,10 @@ def _read_log(
     top = 0  # the highest seq read: a writer's seq only goes up, a pasted line's goes back
     pasted: PastedLines | None = None
     starts: list[tuple[Path, int]] = []  # each file and the number of its first line
+    # the chain as the report reads it: the hash of the event before, and where an event
+    # does not chain to it (an edited, deleted, moved or inserted line: `verify` says which)
+    chain: str | None = None
+    unchained: list[tuple[int, int]] = []  # (line number, seq)
     try:
         for f, fh, size in snapshot:
             starts.append((f, n + 1))
@@ -410,6 +416,7 @@ def _read_log(
                             seq = line_seq(raw)  # where this log is: a paste of it goes back
                             if seq is not None and seq > top:
                                 top = seq
+                            chain = sha256(raw.rstrip(b"\n")).hexdigest()
                             continue
                     try:
                         event = _decode(raw.decode("utf-8"))
@@ -430,6 +437,10 @@ def _read_log(
                             pasted = PastedLines(snapshot)
                         if pasted.is_copy(n, seq, raw):
                             continue
+                    # a log that starts past seq 1 (its first files archived) chains to them
+                    if (chain is not None or seq == 1) and event["prev"] != (chain or GENESIS):
+                        unchained.append((n, seq))
+                    chain = sha256(raw[:-1] if raw.endswith(b"\n") else raw).hexdigest()
                     name = event["event"]
                     # the Python API writes what it is given: no outcome, a misspelled one
                     judged = name == "asset.audited" or name == "finding"
@@ -445,6 +456,8 @@ def _read_log(
                 warnings.append(_odd_outcomes(f, odd, first_odd))
         if pasted is not None:
             warnings.extend(_pasted(pasted, path, starts))
+        if unchained:
+            warnings.append(_unchained(unchained, path, starts))
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
         if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
@@ -483,6 +496,19 @@ def _pasted(pasted: PastedLines, path: Path, starts: list[tuple[Path, int]]) -> 
             "pasted again in it is read again"
         )
     return said
+
+
+def _unchained(unchained: list[tuple[int, int]], path: Path, starts: list[tuple[Path, int]]) -> str:
+    """What the report says of events that do not chain to the event before them."""
+    number, seq = unchained[0]
+    f, first = next((f, first) for f, first in reversed(starts) if first <= number)
+    others = f" and at {len(unchained) - 1} other event(s)" if len(unchained) > 1 else ""
+    return (
+        f"{f}:{number - first + 1}: the audit log's hash chain is broken at this event (seq "
+        f"{seq}: its prev is not the hash of the event before it){others}: lines were edited, "
+        f"deleted, moved or inserted, and this report may not show what was audited; run "
+        f"`clearance verify {path}`"
+    )
 
 
 def _close(snapshot: Snapshot) -> None:
