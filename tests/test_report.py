@@ -533,6 +533,42 @@ def test_an_edited_log_is_reported_with_a_warning_that_its_chain_is_broken(
     assert clearance("verify", str(log)).returncode == 3
 
 
+def test_events_of_a_newer_format_are_named_as_such(tmp_path: Path, show_log: Path) -> None:
+    """Events a newer Clearance wrote (``clearance.event/2``) were "not audit events ... run
+    `clearance verify`", and a log of nothing else "not an audit log": the report says they
+    are of a newer format than it reads, and to upgrade."""
+    import hashlib
+
+    def newer(lines: list[bytes], prev: str) -> list[bytes]:
+        out = []
+        for line in lines:
+            event = json.loads(line)
+            event["schema"], event["prev"] = "clearance.event/2", prev
+            out.append(json.dumps(event, separators=(",", ":")).encode())
+            prev = hashlib.sha256(out[-1]).hexdigest()
+        return out
+
+    lines = show_log.read_bytes().splitlines()
+    mixed = tmp_path / "mixed" / "audit.jsonl"
+    mixed.parent.mkdir()
+    later = newer(lines[20:], hashlib.sha256(lines[19]).hexdigest())
+    mixed.write_bytes(b"\n".join(lines[:20] + later) + b"\n")
+    proc = clearance("report", str(mixed))
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f"{mixed}:21: {len(later)} line(s) are events of a newer format (clearance.event/2) "
+        "than this version of Clearance reads (clearance.event/1), written by a newer "
+        "Clearance; they were skipped: upgrade Clearance to report them"
+    ) in proc.stderr
+    alone = tmp_path / "newer" / "audit.jsonl"
+    alone.parent.mkdir()
+    alone.write_bytes(b"\n".join(newer(lines, "0" * 64)) + b"\n")
+    proc = clearance("report", str(alone))
+    assert proc.returncode == 2
+    assert f"{alone}:1: its events are of a newer format (clearance.event/2)" in proc.stderr
+    assert "upgrade Clearance" in proc.stderr and "not an audit log" not in proc.stderr
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "html", "junit"])
 def test_lines_whose_fields_have_other_types_are_skipped_in_every_format(
     tmp_path: Path, show_log: Path, fmt: str

@@ -37,6 +37,7 @@ from clearance.auditlog import (
     ENVELOPE,
     GENESIS,
     NOT_JSON,
+    SCHEMA,
     LongLine,
     log_lines,
     log_target,
@@ -389,6 +390,7 @@ def _read_log(
     # does not chain to it (an edited, deleted, moved or inserted line: `verify` says which)
     chain: str | None = None
     unchained: list[tuple[int, int]] = []  # (line number, seq)
+    newer: dict[str, list[int]] = {}  # lines of a newer format: schema -> [first line, count]
     try:
         for f, fh, size in snapshot:
             starts.append((f, n + 1))
@@ -428,6 +430,9 @@ def _read_log(
                     if seq is None:
                         bad += 1
                         skipped[0] += 1
+                        schema = _newer_schema(event)
+                        if schema is not None:
+                            newer.setdefault(schema, [n, 0])[1] += 1
                         continue
                     events += 1
                     if seq > top:
@@ -458,8 +463,12 @@ def _read_log(
             warnings.extend(_pasted(pasted, path, starts))
         if unchained:
             warnings.append(_unchained(unchained, path, starts))
+        if newer and not events:  # a newer Clearance wrote it: not the wrong file
+            raise ReportError(_newer(newer, path, starts, alone=True))
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
+        if newer:
+            warnings.append(_newer(newer, path, starts, alone=False))
         if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
             raise ReportError(
                 f"{path}: the audit log is empty (no events): it was emptied, or nothing was "
@@ -496,6 +505,35 @@ def _pasted(pasted: PastedLines, path: Path, starts: list[tuple[Path, int]]) -> 
             "pasted again in it is read again"
         )
     return said
+
+
+_SCHEMA_RE = re.compile(r"clearance\.event/([0-9]{1,9})")
+
+
+def _newer_schema(event: Any) -> str | None:
+    """The ``schema`` of a line that is an event of a newer format than ``clearance.event/1``
+    (a newer Clearance wrote it; additive changes keep ``/1``), else None."""
+    schema = event.get("schema") if isinstance(event, dict) else None
+    if isinstance(schema, str) and (m := _SCHEMA_RE.fullmatch(schema)) and int(m.group(1)) > 1:
+        return schema
+    return None
+
+
+def _newer(
+    newer: dict[str, list[int]], path: Path, starts: list[tuple[Path, int]], *, alone: bool
+) -> str:
+    """What the report says of lines of a newer format than it reads (skipped)."""
+    count = sum(c for _first, c in newer.values())
+    number = min(first for first, _c in newer.values())
+    f, first = next((f, first) for f, first in reversed(starts) if first <= number)
+    schemas = ", ".join(sorted(newer))
+    what = "its events are" if alone else f"{count} line(s) are events"
+    return (
+        f"{f}:{number - first + 1}: {what} of a newer format ({schemas}) than this version of "
+        f"Clearance reads ({SCHEMA}), written by a newer Clearance; "
+        + ("there is nothing it can report" if alone else "they were skipped")
+        + ": upgrade Clearance to report them"
+    )
 
 
 def _unchained(unchained: list[tuple[int, int]], path: Path, starts: list[tuple[Path, int]]) -> str:
