@@ -488,6 +488,21 @@ def test_an_empty_log_exits_2_naming_it_never_an_all_clear(tmp_path: Path, show_
     assert proc.returncode == 0 and "0 asset(s)" in proc.stdout
 
 
+@pytest.mark.parametrize(
+    "data", [b'{"schema":"clearance.event/1","seq":1,"pr', b'{"sch', b'{"schema":"clear\0\0\0']
+)
+def test_a_log_of_only_a_torn_line_is_said_to_hold_no_events(tmp_path: Path, data: bytes) -> None:
+    """A writer killed in its first write leaves a log of one torn line: it was "not an
+    audit log (none of its lines is an audit event)", as for the wrong file given."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(data)
+    proc = clearance("report", str(log))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{log}: the audit log holds no events: its only line(s) are torn" in proc.stderr
+    assert "not an audit log" not in proc.stderr
+    assert clearance("verify", str(log)).returncode == 0  # torn: not tampering
+
+
 def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
     with open(show_log, "ab") as fh:
         fh.write(b'not json\n{"half":')

@@ -391,6 +391,7 @@ def _read_log(
     chain: str | None = None
     unchained: list[tuple[int, int]] = []  # (line number, seq)
     newer: dict[str, list[int]] = {}  # lines of a newer format: schema -> [first line, count]
+    torn = 0  # lines not JSON that start as an event does: what a crash mid-write leaves
     try:
         for f, fh, size in snapshot:
             starts.append((f, n + 1))
@@ -425,6 +426,7 @@ def _read_log(
                     except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
+                        torn += _torn_like(raw)
                         continue
                     seq = _readable(event)
                     if seq is None:
@@ -465,6 +467,12 @@ def _read_log(
             warnings.append(_unchained(unchained, path, starts))
         if newer and not events:  # a newer Clearance wrote it: not the wrong file
             raise ReportError(_newer(newer, path, starts, alone=True))
+        if bad and not events and torn == bad:  # a first write cut by a crash: no events
+            raise ReportError(
+                f"{path}: the audit log holds no events: its only line(s) are torn, what a "
+                "writer that crashed in its first write left (`clearance verify` names them); "
+                "there is nothing to report"
+            )
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
         if newer:
@@ -505,6 +513,17 @@ def _pasted(pasted: PastedLines, path: Path, starts: list[tuple[Path, int]]) -> 
             "pasted again in it is read again"
         )
     return said
+
+
+_EVENT_START = b'{"schema":"clearance.event/1","seq":'
+
+
+def _torn_like(raw: bytes) -> bool:
+    """Whether ``raw`` (a line that is not JSON) starts as a writer's event does, or is the
+    start of one: what is left of an event a crash cut (NUL bytes where a power loss lost
+    the end of a write)."""
+    line = raw.rstrip(b"\n").rstrip(b"\0")
+    return bool(line) and (line.startswith(_EVENT_START) or _EVENT_START.startswith(line))
 
 
 _SCHEMA_RE = re.compile(r"clearance\.event/([0-9]{1,9})")
