@@ -953,6 +953,25 @@ def test_a_checkpoint_past_the_file_size_limit_is_taken_back(log: Path, key: Pat
     assert proc.returncode == 0 and "2 signed checkpoint(s) checked" in proc.stdout, proc.stdout
 
 
+def test_a_log_whose_path_is_not_utf8_is_checkpointed(tmp_path: Path, log: Path, key: Path) -> None:
+    # The default origin (host:path) could not be encoded: an internal error, exit 2.
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    os.rename(log, name)
+    proc = subprocess.run(
+        [os.fsencode(CLEARANCE), b"checkpoint", name, b"--key", os.fsencode(key)],
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b'caf\\\\xe9.jsonl": signed seq' in proc.stdout  # shown escaped, as names are
+    record = json.loads(Path(os.fsdecode(name + b".checkpoints")).read_bytes())
+    assert record["origin"].endswith("/caf\\xe9.jsonl")
+    proc = subprocess.run(
+        [os.fsencode(CLEARANCE), b"verify", name, b"--key", os.fsencode(f"{key}.pub")],
+        capture_output=True,
+    )
+    assert proc.returncode == 0 and b"1 signed checkpoint(s) checked" in proc.stdout, proc.stdout
+
+
 def test_a_checkpoint_line_that_is_not_utf8_is_a_checkpoint_break(log: Path, key: Path) -> None:
     # It was "cannot read the checkpoints" (exit 2) for the whole file, unlike any other
     # damaged line, which is named (exit 3).

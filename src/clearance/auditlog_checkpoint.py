@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from clearance.auditlog import NOT_JSON, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
+from clearance.model import printable
 
 __all__ = [
     "CHECKPOINT_SCHEMA",
@@ -171,7 +172,8 @@ def make_checkpoint(
     result.breaks.extend(bad)
     if result.last_seq is None or result.head is None:
         raise VerifyError(f"{log}: the audit log has no events to checkpoint")
-    origin = origin or f"{socket.gethostname()}:{Path(log).resolve()}"
+    # a path (or --origin) that is not UTF-8 is signed and stored as it is shown: caf\xe9
+    origin = printable(origin or f"{socket.gethostname()}:{Path(log).resolve()}")
     time = utc_now()
     signature = private.sign(_note(origin, result.last_seq, result.head, time))
     record = {

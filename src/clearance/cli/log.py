@@ -208,7 +208,10 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     try:
         if args.keygen:
             private, public = generate_key(args.keygen)
-            print(f"wrote {private} (private: keep it away from the writers) and {public}")
+            print(
+                f"wrote {shown_path(private)} (private: keep it away from the writers) and "
+                f"{shown_path(public)}"
+            )
             return EXIT_OK
         if not args.log or not args.key:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
@@ -234,7 +237,10 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     except (CheckpointError, VerifyError) as exc:
         _err(str(exc))
         return EXIT_ERROR
-    print(f"{args.log}: signed seq {record['seq']} (head {record['head'][:16]}…) → {target}")
+    print(
+        f"{shown_path(args.log)}: signed seq {record['seq']} (head {record['head'][:16]}…) → "
+        f"{shown_path(target)}"
+    )
     return EXIT_OK
 
 
