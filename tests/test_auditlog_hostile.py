@@ -392,3 +392,24 @@ def test_a_line_of_hundreds_of_mib_is_read_in_bounded_memory(tmp_path: Path, whe
     assert len(json.loads(proc.stdout)["assets"]) == 3 + (
         where not in ("last", "last without newline")
     )
+
+
+# -- a log a newer Clearance wrote ------------------------------------------------------------------
+
+
+def test_a_log_a_newer_clearance_wrote_is_named_as_such_by_writers_and_verify(
+    tmp_path: Path,
+) -> None:
+    """Its last line (clearance.event/2) was "not an audit event; run clearance verify", and
+    verify's "edited or corrupted": both now say it is of a newer format than this version."""
+    path = _log(tmp_path)
+    last = json.loads(path.read_bytes().split(b"\n")[-2])
+    newer = dict(last, schema="clearance.event/2", seq=4, extra={"new": True})
+    newer["prev"] = hashlib.sha256(path.read_bytes().split(b"\n")[-2]).hexdigest()
+    _append(path, json.dumps(newer, separators=(",", ":")).encode() + b"\n")
+    said = "an event of a newer format, clearance.event/2, than this version of Clearance"
+    with pytest.raises(NotAnEvent, match=rf"{path}:4: the last line .* \({said}"):
+        AuditLog(path).append({"event": "run.started"})
+    [brk] = verify_log(path).breaks
+    assert (brk.kind, brk.line) == ("edited", 4) and said in brk.message
+    assert "edited or corrupted" not in brk.message

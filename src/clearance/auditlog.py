@@ -134,6 +134,7 @@ __all__ = [
     "log_lines",
     "log_target",
     "make_audit_logger",
+    "newer_format",
     "next_append",
     "parsed_event_seq",
     "prepare_event",
@@ -874,7 +875,8 @@ def next_append(
         offset = lines[0][0]
         raise NotAnEvent(
             f"{path}:{_line_number(rfd, offset)}: the last line of the audit log (byte {offset}) "
-            f"is not an audit event; run `clearance verify {path}` before writing to it again",
+            f"is not an audit event{newer_format(lines[0][1])}; run `clearance verify {path}` "
+            "before writing to it again",
             path,
             offset,
         )
@@ -908,12 +910,36 @@ def torn_tail(
             raise NotAnEvent(
                 f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
                 f"{_MAX_TORN} lines, or {_TAIL_BYTES >> 20} MiB, that are not audit events "
-                f"(more than crashes leave); run `clearance verify {path}`",
+                f"(more than crashes leave){newer_format(torn[0][1] if torn else line)}; run "
+                f"`clearance verify {path}`",
                 path,
                 offset,
             )
         torn.append((offset, line))
     return torn, None
+
+
+_NEWER_RE = re.compile(r"clearance\.event/([0-9]{1,9})")
+
+
+def newer_format(line: bytes) -> str:
+    """For a message about ``line``, a line that is not an event: ``" (an event of a newer
+    format, clearance.event/2, …)"`` when a newer Clearance wrote it (additive changes keep
+    ``/1``: this version neither reads nor appends to it), else ``""``."""
+    if b"clearance.event/" not in line[:256] or len(line) > MAX_EVENT_BYTES:
+        return ""
+    try:
+        obj = json.loads(line)
+    except NOT_JSON:
+        return ""
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    m = _NEWER_RE.fullmatch(schema) if isinstance(schema, str) else None
+    if m is None or int(m.group(1)) <= 1:
+        return ""
+    return (
+        f" (an event of a newer format, {schema}, than this version of Clearance writes and "
+        f"reads, {SCHEMA}: a newer Clearance writes this log; use that version)"
+    )
 
 
 def _too_long(rfd: int, file: Path, offset: int) -> NotAnEvent:

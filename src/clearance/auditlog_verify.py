@@ -82,6 +82,7 @@ from clearance.auditlog import (
     left_by_crash,
     log_lines,
     log_target,
+    newer_format,
     next_append,
     rotated_files,
     rotated_head,
@@ -1024,7 +1025,8 @@ def _read(
                 what = (
                     f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
                     if len(raw) > MAX_EVENT_BYTES + 1
-                    else "line is not a valid audit event (edited or corrupted)"
+                    else "line is not a valid audit event"
+                    + (newer_format(raw.rstrip(b"\n")) or " (edited or corrupted)")
                 )
                 not_event = Break(
                     "edited",
