@@ -972,6 +972,27 @@ def test_a_log_whose_path_is_not_utf8_is_checkpointed(tmp_path: Path, log: Path,
     assert proc.returncode == 0 and b"1 signed checkpoint(s) checked" in proc.stdout, proc.stdout
 
 
+def test_json_of_a_log_whose_path_is_not_utf8_holds_no_lone_surrogate(
+    tmp_path: Path, log: Path
+) -> None:
+    # verify --json and report -f json wrote the name as "\\udce9", a lone surrogate that
+    # strict JSON readers refuse (jq turns it into U+FFFD): it is caf\\xe9, as asset names.
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    os.rename(log, name)
+    with open(name, "ab") as fh:
+        fh.write(b'{"schema":"clearance.ev')  # a torn line: a break naming the file
+    for command in ([b"verify", b"--json"], [b"report", b"-f", b"json"]):
+        proc = subprocess.run([os.fsencode(CLEARANCE), *command, name], capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+        [shown] = doc["logs"]
+        if command[0] == b"verify":
+            assert shown["files"] == [shown["log"]] == [shown["breaks"][0]["file"]]
+            shown = shown["log"]
+        assert shown == os.fsdecode(tmp_path) + "/caf\\xe9.jsonl"
+
+
 def test_a_checkpoint_line_that_is_not_utf8_is_a_checkpoint_break(log: Path, key: Path) -> None:
     # It was "cannot read the checkpoints" (exit 2) for the whole file, unlike any other
     # damaged line, which is named (exit 3).

@@ -87,6 +87,7 @@ from clearance.auditlog import (
     rotated_files,
     rotated_head,
 )
+from clearance.model import printable
 
 __all__ = [
     "Break",
@@ -130,7 +131,10 @@ class Break:
         return self.kind in TAMPER_KINDS
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tampered": self.tampered}
+        """As ``--json`` prints it: a name that is not UTF-8 as names are shown (caf\\xe9)."""
+        d = asdict(self)
+        d["file"], d["message"] = printable(self.file), printable(self.message)
+        return {**d, "tampered": self.tampered}
 
 
 @dataclass
@@ -153,9 +157,9 @@ class VerifyResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "log": self.log,
+            "log": printable(self.log),
             "intact": self.intact,
-            "files": self.files,
+            "files": [printable(f) for f in self.files],
             "events": self.events,
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,

@@ -45,7 +45,7 @@ from clearance.auditlog import (
     rotated_files,
 )
 from clearance.auditlog_verify import VerifyError, open_snapshot
-from clearance.model import Outcome
+from clearance.model import Outcome, printable
 from clearance.report_copies import PastedLines, Snapshot, copied_lines, line_seq
 
 __all__ = [
@@ -265,7 +265,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "logs": self.logs,
+            "logs": [printable(log) for log in self.logs],  # caf\xe9, as asset names
             "production": self.production,
             "filters": self.filters.describe(),
             "period": {"from": self.first_time, "to": self.last_time},
