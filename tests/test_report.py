@@ -723,6 +723,31 @@ def test_report_output_file_is_written(tmp_path: Path, show_log: Path) -> None:
     assert out.read_text().startswith("time,host,run_id,stage,asset")
 
 
+@pytest.mark.parametrize("which", ["the log", "a link to it", "a rotated file", "checkpoints"])
+def test_the_report_is_never_written_over_a_file_of_its_log(tmp_path: Path, which: str) -> None:
+    """``report audit.jsonl -o audit.jsonl`` (a slip of tab completion) wrote the report over
+    the log: every event gone, exit 0."""
+    log = write_show_log(tmp_path / "audit.jsonl", max_bytes=4000)
+    rotated = log.with_name("audit.jsonl.000001")
+    checkpoints = log.with_name("audit.jsonl.checkpoints")
+    checkpoints.write_text('{"schema":"clearance.checkpoint/1"}\n')
+    link = tmp_path / "report.html"
+    link.symlink_to(log.name)
+    output = {"the log": log, "a link to it": link, "a rotated file": rotated}.get(
+        which, checkpoints
+    )
+    named = {"a link to it": log}.get(which, output)
+    before = {f: f.read_bytes() for f in (log, rotated, checkpoints)}
+    proc = clearance("report", str(log), "-o", str(output))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        f"-o {output}: the report is not written over {named}, a file of the audit log {log} "
+        "(give -o another file)"
+    ) in proc.stderr
+    assert {f: f.read_bytes() for f in before} == before
+    assert clearance("report", str(log), "-o", str(tmp_path / "report.txt")).returncode == 0
+
+
 def test_html_is_self_contained(show_log: Path) -> None:
     html = clearance("report", str(show_log), "-f", "html").stdout
     assert html.startswith("<!DOCTYPE html>")

@@ -273,11 +273,39 @@ class _WriteError(Exception):
     pass
 
 
+def _not_over_a_log(output: str | None, logs: list[str]) -> None:
+    """Refuse ``-o`` naming a file of a log given (its active or a rotated file, or its
+    checkpoints), by any name: the report would be written over the events (a slip of tab
+    completion, ``report audit.jsonl -o audit.jsonl``, emptied the log, exit 0)."""
+    if not output or output == "-":
+        return
+    from ..auditlog import log_target, rotated_files
+
+    try:
+        st = os.stat(output)
+    except OSError:  # not there yet: nothing to write over
+        return
+    for log in logs:
+        target = log_target(log)
+        files = [Path(log), *rotated_files(target), target.with_name(target.name + ".checkpoints")]
+        for f in files:
+            try:
+                other = os.stat(f)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                raise _WriteError(
+                    f"-o {output}: the report is not written over {f}, a file of the audit "
+                    f"log {log} (give -o another file)"
+                )
+
+
 def run_report(args: argparse.Namespace) -> int:
     from ..report import Filters, ReportError, build_report, parse_time
     from ..report_text import render_csv, render_json, render_junit, render_table
 
     try:
+        _not_over_a_log(args.output, args.logs)
         filters = Filters(
             stages=_csv_list(args.stage),
             since=parse_time(args.since, option="--since") if args.since else None,
