@@ -993,6 +993,22 @@ def test_json_of_a_log_whose_path_is_not_utf8_holds_no_lone_surrogate(
         assert shown == os.fsdecode(tmp_path) + "/caf\\xe9.jsonl"
 
 
+def test_checkpoint_refuses_to_write_into_the_log_itself(
+    tmp_path: Path, log: Path, key: Path
+) -> None:
+    # `--checkpoints audit.jsonl` appended the checkpoint to the log: its last line no
+    # event, verify TAMPERED (exit 3), and every writer refused the log from then on.
+    link = tmp_path / "cp.link"
+    link.symlink_to(log.name)
+    before = log.read_bytes()
+    for target in (log, link):
+        proc = clearance("checkpoint", str(log), "--key", str(key), "--checkpoints", str(target))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"--checkpoints {target}: is {log}, a file of the audit log {log}" in proc.stderr
+    assert log.read_bytes() == before
+    assert clearance("verify", str(log)).returncode == 0
+
+
 def test_a_checkpoint_line_that_is_not_utf8_is_a_checkpoint_break(log: Path, key: Path) -> None:
     # It was "cannot read the checkpoints" (exit 2) for the whole file, unlike any other
     # damaged line, which is named (exit 3).

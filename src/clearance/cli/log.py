@@ -218,6 +218,13 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         key = load_private_key(args.key)
         target = args.checkpoints or default_checkpoints_path(args.log)
+        found = _file_of_a_log(target, [args.log], checkpoints=False)
+        if found is not None:  # a checkpoint line in the log: no writer appends after it
+            _err(
+                f"--checkpoints {target}: is {found[0]}, a file of the audit log {args.log}; "
+                "checkpoints are kept in a file of their own (no checkpoint written)"
+            )
+            return EXIT_ERROR
         record, result = make_checkpoint(args.log, key, origin=args.origin, checkpoints=target)
         if not result.intact:
             _print_result(result, True)
@@ -277,27 +284,40 @@ def _not_over_a_log(output: str | None, logs: list[str]) -> None:
     """Refuse ``-o`` naming a file of a log given (its active or a rotated file, or its
     checkpoints), by any name: the report would be written over the events (a slip of tab
     completion, ``report audit.jsonl -o audit.jsonl``, emptied the log, exit 0)."""
-    if not output or output == "-":
-        return
+    found = _file_of_a_log(output, logs, checkpoints=True)
+    if found is not None:
+        raise _WriteError(
+            f"-o {output}: the report is not written over {found[0]}, a file of the audit "
+            f"log {found[1]} (give -o another file)"
+        )
+
+
+def _file_of_a_log(
+    path: str | os.PathLike[str] | None, logs: list[str], *, checkpoints: bool
+) -> tuple[Path, str] | None:
+    """``(file, log)`` when ``path`` is, by any name, a file of one of ``logs``: its active
+    or a rotated file (or, with ``checkpoints``, its default checkpoint file); else None."""
+    if not path or str(path) == "-":
+        return None
     from ..auditlog import log_target, rotated_files
 
     try:
-        st = os.stat(output)
-    except OSError:  # not there yet: nothing to write over
-        return
+        st = os.stat(path)
+    except OSError:  # not there yet: not a file of a log
+        return None
     for log in logs:
         target = log_target(log)
-        files = [Path(log), *rotated_files(target), target.with_name(target.name + ".checkpoints")]
+        files = [Path(log), *rotated_files(target)]
+        if checkpoints:
+            files.append(target.with_name(target.name + ".checkpoints"))
         for f in files:
             try:
                 other = os.stat(f)
             except OSError:
                 continue
             if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
-                raise _WriteError(
-                    f"-o {output}: the report is not written over {f}, a file of the audit "
-                    f"log {log} (give -o another file)"
-                )
+                return f, log
+    return None
 
 
 def run_report(args: argparse.Namespace) -> int:
