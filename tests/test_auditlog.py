@@ -486,10 +486,23 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_writers(path: Path, writers: int, count: int, max_bytes: str) -> None:
+def _run_writers(
+    path: Path, writers: int, count: int, max_bytes: str, others: tuple[Path, ...] = ()
+) -> None:
+    """``writers`` processes appending ``count`` events each, by ``path`` and (in turn) by the
+    ``others`` names of the same log."""
+    names = (path, *others)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), f"w{n}", str(count), max_bytes],
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(names[n % len(names)]),
+                f"w{n}",
+                str(count),
+                max_bytes,
+            ],
             stdin=subprocess.PIPE,
         )
         for n in range(writers)
@@ -524,6 +537,38 @@ def test_several_processes_rotating_one_log_keep_one_chain(tmp_path: Path) -> No
     assert len(rotated_files(path)) >= 3
     result = verify_log(path)
     assert result.breaks == [] and result.events == 900 and result.last_seq == 900
+
+
+@pytest.mark.parametrize("max_bytes", ["-", "20000"])
+def test_writers_by_a_link_and_by_the_real_name_keep_one_chain(
+    tmp_path: Path, max_bytes: str
+) -> None:
+    # The lock was <name>.lock next to the name given: writers through a link to the log
+    # and writers by its own name took two locks, chained to the same lines, and verify
+    # reported the log tampered (lines inserted, seq 1-3564 of 4000 events).
+    real = tmp_path / "shared" / "audit.jsonl"
+    real.parent.mkdir()
+    real.touch()
+    link = tmp_path / "show" / ".clearance" / "audit.jsonl"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(os.path.relpath(real, link.parent))
+    _run_writers(real, 4, 500, max_bytes, others=(link,))
+    for name in (real, link):
+        result = verify_log(name)
+        assert result.breaks == [] and result.events == 2000 and result.last_seq == 2000
+    assert sorted(p.name for p in link.parent.iterdir()) == [
+        "audit.jsonl"
+    ]  # nothing beside the link
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    if max_bytes != "-":
+        assert len(rotated_files(real)) >= 3
+    proc = subprocess.run([str(CLEARANCE), "verify", str(link)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(
+        [str(CLEARANCE), "report", str(link), "--format", "json"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["events"] == 2000
 
 
 # -- failures are loud --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ to it, ``verify`` reports a break, ``report`` skips it): never a crash, never a 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import subprocess
 import sys
@@ -331,3 +332,84 @@ def test_lines_moved_in_shuffled_blocks_of_two_verify_in_linear_time(tmp_path: P
     assert (result.events, result.first_seq, result.last_seq) == (n, 1, n)
     proc = clearance("verify", str(path))
     assert proc.returncode == 3 and f"{n} events (seq 1-{n})" in proc.stdout, proc.stdout
+
+
+# -- lines of hundreds of MiB: read in bounded memory ----------------------------------------------
+
+#: an address space a reader fits in with room to spare, and smaller than the line below
+_ADDRESS_SPACE = 384 * 2**20
+_HUGE = 512 * 2**20
+
+
+def _bounded(*args: str) -> subprocess.CompletedProcess[str]:
+    """``clearance ARGS`` in a process whose address space is :data:`_ADDRESS_SPACE`."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (_ADDRESS_SPACE, _ADDRESS_SPACE))
+
+    return subprocess.run(
+        [str(CLEARANCE), *args], capture_output=True, text=True, timeout=120, preexec_fn=limit
+    )
+
+
+def _huge_line(path: Path, *, newline: bool, then: bytes = b"") -> None:
+    """A line of :data:`_HUGE` bytes (NUL bytes past its start: a sparse file, no disk used)."""
+    with open(path, "r+b") as fh:
+        fh.seek(0, 2)
+        fh.write(_event_line(b"4")[:60])
+        fh.truncate(fh.tell() + _HUGE)
+        fh.seek(0, 2)
+        fh.write((b"\n" if newline else b"") + then)
+
+
+@pytest.mark.parametrize(
+    "where", ["last", "last without newline", "middle", "before a line pasted again"]
+)
+def test_a_line_of_hundreds_of_mib_is_read_in_bounded_memory(tmp_path: Path, where: str) -> None:
+    """verify and report read every line whole (``for line in file``): a line of 200 MB took
+    600-800 MB, and in a smaller address space they stopped with an internal error
+    (MemoryError, exit 2). A line longer than any event is no event and no crash's: it is
+    hashed and skipped in parts, and named as before."""
+    path = _log(tmp_path)
+    _huge_line(path, newline=where != "last without newline")
+    if where == "middle":
+        _append(path, _event_line(b"5") + b"\n")
+    if where == "before a line pasted again":  # report looks for its original, past the line
+        _append(path, _event_line(b"5") + b"\n" + _event_line(b"5") + b"\n")
+    proc = _bounded("verify", str(path))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    kind = "edited"
+    assert proc.stdout.split("\n")[1].split()[:2] == [kind.upper(), f"{path}:4:"]
+    if where in ("last", "last without newline"):
+        assert "longer than any audit event (16 MiB)" in proc.stdout
+    assert _kinds(path)[0] == (kind, 4)
+    proc = _bounded("report", str(path), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "line(s) in the log(s) are not audit events and were skipped" in proc.stderr
+    if where == "before a line pasted again":
+        assert "1 line(s) of this log are copies of lines before them" in proc.stderr
+    assert len(json.loads(proc.stdout)["assets"]) == 3 + (
+        where not in ("last", "last without newline")
+    )
+
+
+# -- a log a newer Clearance wrote ------------------------------------------------------------------
+
+
+def test_a_log_a_newer_clearance_wrote_is_named_as_such_by_writers_and_verify(
+    tmp_path: Path,
+) -> None:
+    """Its last line (clearance.event/2) was "not an audit event; run clearance verify", and
+    verify's "edited or corrupted": both now say it is of a newer format than this version."""
+    path = _log(tmp_path)
+    last = json.loads(path.read_bytes().split(b"\n")[-2])
+    newer = dict(last, schema="clearance.event/2", seq=4, extra={"new": True})
+    newer["prev"] = hashlib.sha256(path.read_bytes().split(b"\n")[-2]).hexdigest()
+    _append(path, json.dumps(newer, separators=(",", ":")).encode() + b"\n")
+    said = "an event of a newer format, clearance.event/2, than this version of Clearance"
+    with pytest.raises(NotAnEvent, match=rf"{path}:4: the last line .* \({said}"):
+        AuditLog(path).append({"event": "run.started"})
+    [brk] = verify_log(path).breaks
+    assert (brk.kind, brk.line) == ("edited", 4) and said in brk.message
+    assert "edited or corrupted" not in brk.message

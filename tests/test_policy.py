@@ -94,6 +94,33 @@ def test_duplicate_stage_names_are_refused(tmp_path: Path) -> None:
         load_policy(write(tmp_path / "clearance.yaml", config))
 
 
+@pytest.mark.parametrize(
+    "log, state",
+    [
+        (".clearance/audit.jsonl", ".clearance/audit.jsonl"),
+        (".clearance/audit.jsonl", "./.clearance/../.clearance/audit.jsonl"),
+        (".clearance/audit.jsonl", ".clearance/audit.jsonl.lock"),
+        (".clearance/audit.jsonl", ".clearance/audit.jsonl.000001"),
+        (".clearance/state.db-wal", ".clearance/state.db"),
+        (".clearance/audit.jsonl", "link.db"),
+    ],
+)
+def test_a_state_store_that_is_a_file_of_the_audit_log_is_refused(
+    tmp_path: Path, log: str, state: str
+) -> None:
+    """The state store named as the audit log: SQLite wrote over the events of the first
+    scan (exit 1, nothing said), and every later scan failed on a log of SQLite pages."""
+    (tmp_path / ".clearance").mkdir()
+    (tmp_path / "link.db").symlink_to(".clearance/audit.jsonl")
+    path = write(tmp_path / "clearance.yaml", base_config(audit={"log": log, "state": state}))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert f"{path}: audit.state: the state store " in str(info.value)
+    assert "is a file of the audit log" in str(info.value)
+    fine = base_config(audit={"log": ".clearance/audit.jsonl", "state": ".clearance/audit.db"})
+    assert load_policy(write(tmp_path / "clearance.yaml", fine)).state_path is not None
+
+
 def test_provenance_hygiene_rules_cannot_be_disabled(tmp_path: Path) -> None:
     path = write(tmp_path / "clearance.yaml", base_config(rules={"PRV-01": {"enabled": False}}))
     with pytest.raises(ConfigError, match="rules.PRV-01.enabled"):

@@ -488,6 +488,21 @@ def test_an_empty_log_exits_2_naming_it_never_an_all_clear(tmp_path: Path, show_
     assert proc.returncode == 0 and "0 asset(s)" in proc.stdout
 
 
+@pytest.mark.parametrize(
+    "data", [b'{"schema":"clearance.event/1","seq":1,"pr', b'{"sch', b'{"schema":"clear\0\0\0']
+)
+def test_a_log_of_only_a_torn_line_is_said_to_hold_no_events(tmp_path: Path, data: bytes) -> None:
+    """A writer killed in its first write leaves a log of one torn line: it was "not an
+    audit log (none of its lines is an audit event)", as for the wrong file given."""
+    log = tmp_path / "audit.jsonl"
+    log.write_bytes(data)
+    proc = clearance("report", str(log))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"{log}: the audit log holds no events: its only line(s) are torn" in proc.stderr
+    assert "not an audit log" not in proc.stderr
+    assert clearance("verify", str(log)).returncode == 0  # torn: not tampering
+
+
 def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
     with open(show_log, "ab") as fh:
         fh.write(b'not json\n{"half":')
@@ -495,6 +510,78 @@ def test_damaged_lines_are_skipped_with_a_warning(show_log: Path) -> None:
     assert proc.returncode == 0
     assert "2 line(s)" in proc.stderr and "clearance verify" in proc.stderr
     assert json.loads(proc.stdout)["summary"]["assets"] == len(SHOW)
+
+
+def test_an_edited_log_is_reported_with_a_warning_that_its_chain_is_broken(
+    tmp_path: Path,
+) -> None:
+    """A block turned into a pass by hand (the line is still an event) was reported as a
+    pass with nothing on stderr: a tampered log passed silently. The report follows the
+    chain as it reads and names the first event that does not chain to the one before it;
+    logs that are intact (rotated, a torn line recovered) get no such warning."""
+    log = write_show_log(tmp_path / "edited" / "audit.jsonl", max_bytes=4000)
+    assert len(list(log.parent.glob("audit.jsonl.0*"))) >= 2
+    with open(log, "ab") as fh:  # a crash mid-line, recovered by the next writer
+        fh.write(b'{"schema":"clearance.event/1","seq":')
+    AuditLog(log).append({"event": "run.started", "run_id": "run-0002", "host": "ws"})
+    proc = clearance("report", str(log), "-f", "json")
+    assert proc.returncode == 0 and "chain" not in proc.stderr, proc.stderr
+    before = json.loads(proc.stdout)
+    edited, lines, n = next(
+        (f, lines, i)
+        for f in sorted(log.parent.glob("audit.jsonl*"))
+        for lines in [f.read_bytes().split(b"\n")]
+        for i in range(len(lines) - 1)
+        if b'"outcome":"block"' in lines[i] and lines[i + 1].endswith(b"}")  # an event after it
+    )
+    lines[n] = lines[n].replace(b'"outcome":"block"', b'"outcome":"pass"')
+    edited.write_bytes(b"\n".join(lines))
+    proc = clearance("report", str(log), "-f", "json")
+    assert proc.returncode == 0
+    seq = json.loads(lines[n + 1])["seq"]
+    assert (
+        f"{edited}:{n + 2}: the audit log's hash chain is broken at this event (seq {seq}: its "
+        "prev is not the hash of the event before it): lines were edited, deleted, moved or "
+        f"inserted, and this report may not show what was audited; run `clearance verify {log}`"
+    ) in proc.stderr
+    assert json.loads(proc.stdout)["summary"] != before["summary"]  # what was edited is read
+    assert clearance("verify", str(log)).returncode == 3
+
+
+def test_events_of_a_newer_format_are_named_as_such(tmp_path: Path, show_log: Path) -> None:
+    """Events a newer Clearance wrote (``clearance.event/2``) were "not audit events ... run
+    `clearance verify`", and a log of nothing else "not an audit log": the report says they
+    are of a newer format than it reads, and to upgrade."""
+    import hashlib
+
+    def newer(lines: list[bytes], prev: str) -> list[bytes]:
+        out = []
+        for line in lines:
+            event = json.loads(line)
+            event["schema"], event["prev"] = "clearance.event/2", prev
+            out.append(json.dumps(event, separators=(",", ":")).encode())
+            prev = hashlib.sha256(out[-1]).hexdigest()
+        return out
+
+    lines = show_log.read_bytes().splitlines()
+    mixed = tmp_path / "mixed" / "audit.jsonl"
+    mixed.parent.mkdir()
+    later = newer(lines[20:], hashlib.sha256(lines[19]).hexdigest())
+    mixed.write_bytes(b"\n".join(lines[:20] + later) + b"\n")
+    proc = clearance("report", str(mixed))
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f"{mixed}:21: {len(later)} line(s) are events of a newer format (clearance.event/2) "
+        "than this version of Clearance reads (clearance.event/1), written by a newer "
+        "Clearance; they were skipped: upgrade Clearance to report them"
+    ) in proc.stderr
+    alone = tmp_path / "newer" / "audit.jsonl"
+    alone.parent.mkdir()
+    alone.write_bytes(b"\n".join(newer(lines, "0" * 64)) + b"\n")
+    proc = clearance("report", str(alone))
+    assert proc.returncode == 2
+    assert f"{alone}:1: its events are of a newer format (clearance.event/2)" in proc.stderr
+    assert "upgrade Clearance" in proc.stderr and "not an audit log" not in proc.stderr
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "html", "junit"])
@@ -634,6 +721,31 @@ def test_report_output_file_is_written(tmp_path: Path, show_log: Path) -> None:
     proc = clearance("report", str(show_log), "-f", "csv", "-o", str(out))
     assert proc.returncode == 0 and proc.stdout == ""
     assert out.read_text().startswith("time,host,run_id,stage,asset")
+
+
+@pytest.mark.parametrize("which", ["the log", "a link to it", "a rotated file", "checkpoints"])
+def test_the_report_is_never_written_over_a_file_of_its_log(tmp_path: Path, which: str) -> None:
+    """``report audit.jsonl -o audit.jsonl`` (a slip of tab completion) wrote the report over
+    the log: every event gone, exit 0."""
+    log = write_show_log(tmp_path / "audit.jsonl", max_bytes=4000)
+    rotated = log.with_name("audit.jsonl.000001")
+    checkpoints = log.with_name("audit.jsonl.checkpoints")
+    checkpoints.write_text('{"schema":"clearance.checkpoint/1"}\n')
+    link = tmp_path / "report.html"
+    link.symlink_to(log.name)
+    output = {"the log": log, "a link to it": link, "a rotated file": rotated}.get(
+        which, checkpoints
+    )
+    named = {"a link to it": log}.get(which, output)
+    before = {f: f.read_bytes() for f in (log, rotated, checkpoints)}
+    proc = clearance("report", str(log), "-o", str(output))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        f"-o {output}: the report is not written over {named}, a file of the audit log {log} "
+        "(give -o another file)"
+    ) in proc.stderr
+    assert {f: f.read_bytes() for f in before} == before
+    assert clearance("report", str(log), "-o", str(tmp_path / "report.txt")).returncode == 0
 
 
 def test_html_is_self_contained(show_log: Path) -> None:

@@ -899,6 +899,129 @@ def test_checkpoint_to_a_full_disk_exits_2(log: Path, key: Path) -> None:
     assert proc.returncode == 2 and "/dev/full" in proc.stderr and "No space left" in proc.stderr
 
 
+def test_a_checkpoint_whose_write_did_not_finish_is_torn_and_the_next_one_drops_it(
+    log: Path, key: Path
+) -> None:
+    # A checkpoint cut mid-write (a crash of the signer's cron job) was "altered or forged":
+    # verify --key exit 3, and `checkpoint` refused to sign again (exit 3), for good.
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    AuditLog(log).append({"event": "run.started"})
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    whole = cps.read_bytes()
+    cps.write_bytes(whole[: whole.index(b"\n") + 1 + 150])  # the second one cut after 150 bytes
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"TORN       {cps}:2: the last checkpoint is incomplete (150 bytes" in proc.stdout
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "dropped its incomplete last line (150 bytes, no newline)" in proc.stderr
+    assert cps.read_bytes().count(b"\n") == 2 and cps.read_bytes().endswith(b"\n")
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 0 and "2 signed checkpoint(s) checked" in proc.stdout, proc.stdout
+
+
+def test_a_checkpoint_past_the_file_size_limit_is_taken_back(log: Path, key: Path) -> None:
+    # The write cut by the limit (EFBIG) was left in the file: a torn line, and the next
+    # checkpoint was written after it on the same line, so both read as forged (exit 3).
+    cps = log.with_name(log.name + ".checkpoints")
+    origin = ("--origin", "o" * 300)  # a line of some 580 bytes: the second passes 1 KiB
+    assert clearance("checkpoint", str(log), "--key", str(key), *origin).returncode == 0
+    assert len(cps.read_bytes()) < 1024 < 2 * len(cps.read_bytes())
+    limited = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'ulimit -f 1; exec "$@"',
+            "-",
+            CLEARANCE,
+            "checkpoint",
+            log,
+            "--key",
+            key,
+            *origin,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert limited.returncode == 2 and "File too large" in limited.stderr
+    assert f"{cps}: cannot write the checkpoint" in limited.stderr
+    assert cps.read_bytes().count(b"\n") == 1 and cps.read_bytes().endswith(b"\n")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 0 and "2 signed checkpoint(s) checked" in proc.stdout, proc.stdout
+
+
+def test_a_log_whose_path_is_not_utf8_is_checkpointed(tmp_path: Path, log: Path, key: Path) -> None:
+    # The default origin (host:path) could not be encoded: an internal error, exit 2.
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    os.rename(log, name)
+    proc = subprocess.run(
+        [os.fsencode(CLEARANCE), b"checkpoint", name, b"--key", os.fsencode(key)],
+        capture_output=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert b'caf\\\\xe9.jsonl": signed seq' in proc.stdout  # shown escaped, as names are
+    record = json.loads(Path(os.fsdecode(name + b".checkpoints")).read_bytes())
+    assert record["origin"].endswith("/caf\\xe9.jsonl")
+    proc = subprocess.run(
+        [os.fsencode(CLEARANCE), b"verify", name, b"--key", os.fsencode(f"{key}.pub")],
+        capture_output=True,
+    )
+    assert proc.returncode == 0 and b"1 signed checkpoint(s) checked" in proc.stdout, proc.stdout
+
+
+def test_json_of_a_log_whose_path_is_not_utf8_holds_no_lone_surrogate(
+    tmp_path: Path, log: Path
+) -> None:
+    # verify --json and report -f json wrote the name as "\\udce9", a lone surrogate that
+    # strict JSON readers refuse (jq turns it into U+FFFD): it is caf\\xe9, as asset names.
+    name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"
+    os.rename(log, name)
+    with open(name, "ab") as fh:
+        fh.write(b'{"schema":"clearance.ev')  # a torn line: a break naming the file
+    for command in ([b"verify", b"--json"], [b"report", b"-f", b"json"]):
+        proc = subprocess.run([os.fsencode(CLEARANCE), *command, name], capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+        [shown] = doc["logs"]
+        if command[0] == b"verify":
+            assert shown["files"] == [shown["log"]] == [shown["breaks"][0]["file"]]
+            shown = shown["log"]
+        assert shown == os.fsdecode(tmp_path) + "/caf\\xe9.jsonl"
+
+
+def test_checkpoint_refuses_to_write_into_the_log_itself(
+    tmp_path: Path, log: Path, key: Path
+) -> None:
+    # `--checkpoints audit.jsonl` appended the checkpoint to the log: its last line no
+    # event, verify TAMPERED (exit 3), and every writer refused the log from then on.
+    link = tmp_path / "cp.link"
+    link.symlink_to(log.name)
+    before = log.read_bytes()
+    for target in (log, link):
+        proc = clearance("checkpoint", str(log), "--key", str(key), "--checkpoints", str(target))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert f"--checkpoints {target}: is {log}, a file of the audit log {log}" in proc.stderr
+    assert log.read_bytes() == before
+    assert clearance("verify", str(log)).returncode == 0
+
+
+def test_a_checkpoint_line_that_is_not_utf8_is_a_checkpoint_break(log: Path, key: Path) -> None:
+    # It was "cannot read the checkpoints" (exit 2) for the whole file, unlike any other
+    # damaged line, which is named (exit 3).
+    cps = log.with_name(log.name + ".checkpoints")
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    with open(cps, "ab") as fh:
+        fh.write(b'{"key_id": "\xff\xfe"}\n')
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"CHECKPOINT {cps}:2: checkpoint signature does not verify" in proc.stdout
+    assert "1 signed checkpoint(s) checked" in proc.stdout
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_an_openssl_generated_key_works(tmp_path: Path, log: Path) -> None:
     key, pub = tmp_path / "k.pem", tmp_path / "k.pub.pem"

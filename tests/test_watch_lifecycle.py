@@ -909,6 +909,24 @@ def test_a_fatal_error_the_log_cannot_record_is_counted_in_the_summary(tmp_path:
     assert "1 watch.error(s)" in stderr and "not in the audit log" in stderr
 
 
+def test_a_log_that_fails_only_when_the_watcher_stops_is_named(tmp_path: Path) -> None:
+    """The log replaced by a folder while the watcher had nothing to write: its last
+    events (watch.stopped, run.finished) cannot be written, exit 2, and stderr said only
+    "watcher stopped: failed", naming neither the log nor why."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    watch = WatchProcess(root).start()
+    log = root / ".clearance" / "audit.jsonl"
+    log.rename(log.with_name("audit.jsonl.kept"))
+    log.mkdir()
+    code = watch.terminate()
+    stderr = watch.proc.stderr.read().decode()  # type: ignore[union-attr]
+    assert code == 2, stderr
+    [last] = [line for line in stderr.splitlines() if line.startswith("clearance: error:")]
+    assert f"cannot open the audit log {log} for writing: Is a directory" in last, last
+    assert "not in the audit log: it could not be written" in last
+
+
 def test_a_linked_folder_outside_the_watched_folders_is_watched_under_its_name(
     tmp_path: Path,
 ) -> None:

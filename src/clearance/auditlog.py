@@ -129,8 +129,12 @@ __all__ = [
     "event_seq",
     "hold_signal",
     "left_by_crash",
+    "LongLine",
     "line_hash",
+    "log_lines",
+    "log_target",
     "make_audit_logger",
+    "newer_format",
     "next_append",
     "parsed_event_seq",
     "prepare_event",
@@ -232,6 +236,57 @@ def line_hash(line: bytes) -> str:
     if line.endswith(b"\n"):
         line = line[:-1]
     return hashlib.sha256(line).hexdigest()
+
+
+class LongLine:
+    """A line of a log longer than any event (:data:`MAX_EVENT_BYTES`), as :func:`log_lines`
+    gives it: never the whole line, which no reader needs (it is no event, and no crash's),
+    and which would hold any amount of memory: its ``size`` in bytes (its newline included,
+    as ``len`` of a line read whole), whether a newline ``ended`` it, the ``sha256`` (hex) of
+    its bytes without the newline, and its first bytes (``head``, 4 KiB)."""
+
+    __slots__ = ("ended", "head", "sha256", "size")
+
+    def __init__(self, size: int, ended: bool, sha256: str, head: bytes) -> None:
+        self.size = size
+        self.ended = ended
+        self.sha256 = sha256
+        self.head = head
+
+
+def log_lines(fh: Any) -> Iterator[bytes | LongLine]:
+    """The lines of the open (binary, buffered) log file ``fh`` from where it is, as
+    ``for line in fh`` gives them, but in bounded memory: a line longer than any event is a
+    :class:`LongLine`, read through in parts of 1 MiB. Readers (``verify``, ``report``, the
+    watcher) read a log someone may have damaged, with a line of gigabytes and no newline."""
+    limit = MAX_EVENT_BYTES + 1  # an event's line, its newline included
+    while raw := fh.readline(limit):
+        if len(raw) < limit or raw.endswith(b"\n"):
+            yield raw
+            continue
+        digest = hashlib.sha256(raw)
+        size, ended = len(raw), False
+        while part := fh.readline(2**20):
+            size += len(part)
+            if part.endswith(b"\n"):
+                digest.update(part[:-1])
+                ended = True
+                break
+            digest.update(part)
+        yield LongLine(size, ended, digest.hexdigest(), raw[:4096])
+
+
+def log_target(path: str | os.PathLike[str]) -> Path:
+    """The file the log at ``path`` is: ``path``, or where it leads when it is a symbolic link
+    to a file (``.clearance/audit.jsonl -> /shows/salt/audit.jsonl``). Writers lock, rotate
+    and read the head there, and readers take its lock and its rotated files, so a log
+    written through a link and by its own name is one log with one lock (two lock files
+    next to the two names let two writers chain to the same line). A link to nothing (a
+    share not mounted) is left as it is: writing through it fails, naming it."""
+    p = Path(path)
+    if os.path.islink(p) and os.path.isfile(p):  # not a device (/dev/full), not nothing
+        return Path(os.path.realpath(p))
+    return p
 
 
 def rotated_files(path: str | os.PathLike[str]) -> list[Path]:
@@ -418,7 +473,7 @@ class AuditLog:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
-        self.path = Path(path)
+        self.path = log_target(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.max_bytes = max_bytes
         self._thread_lock = threading.Lock()
@@ -820,7 +875,8 @@ def next_append(
         offset = lines[0][0]
         raise NotAnEvent(
             f"{path}:{_line_number(rfd, offset)}: the last line of the audit log (byte {offset}) "
-            f"is not an audit event; run `clearance verify {path}` before writing to it again",
+            f"is not an audit event{newer_format(lines[0][1])}; run `clearance verify {path}` "
+            "before writing to it again",
             path,
             offset,
         )
@@ -854,12 +910,36 @@ def torn_tail(
             raise NotAnEvent(
                 f"{path}:{_line_number(rfd, offset)}: the audit log ends with more than "
                 f"{_MAX_TORN} lines, or {_TAIL_BYTES >> 20} MiB, that are not audit events "
-                f"(more than crashes leave); run `clearance verify {path}`",
+                f"(more than crashes leave){newer_format(torn[0][1] if torn else line)}; run "
+                f"`clearance verify {path}`",
                 path,
                 offset,
             )
         torn.append((offset, line))
     return torn, None
+
+
+_NEWER_RE = re.compile(r"clearance\.event/([0-9]{1,9})")
+
+
+def newer_format(line: bytes) -> str:
+    """For a message about ``line``, a line that is not an event: ``" (an event of a newer
+    format, clearance.event/2, …)"`` when a newer Clearance wrote it (additive changes keep
+    ``/1``: this version neither reads nor appends to it), else ``""``."""
+    if b"clearance.event/" not in line[:256] or len(line) > MAX_EVENT_BYTES:
+        return ""
+    try:
+        obj = json.loads(line)
+    except NOT_JSON:
+        return ""
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    m = _NEWER_RE.fullmatch(schema) if isinstance(schema, str) else None
+    if m is None or int(m.group(1)) <= 1:
+        return ""
+    return (
+        f" (an event of a newer format, {schema}, than this version of Clearance writes and "
+        f"reads, {SCHEMA}: a newer Clearance writes this log; use that version)"
+    )
 
 
 def _too_long(rfd: int, file: Path, offset: int) -> NotAnEvent:

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from clearance.auditlog import NOT_JSON, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
+from clearance.model import printable
 
 __all__ = [
     "CHECKPOINT_SCHEMA",
@@ -169,7 +172,8 @@ def make_checkpoint(
     result.breaks.extend(bad)
     if result.last_seq is None or result.head is None:
         raise VerifyError(f"{log}: the audit log has no events to checkpoint")
-    origin = origin or f"{socket.gethostname()}:{Path(log).resolve()}"
+    # a path (or --origin) that is not UTF-8 is signed and stored as it is shown: caf\xe9
+    origin = printable(origin or f"{socket.gethostname()}:{Path(log).resolve()}")
     time = utc_now()
     signature = private.sign(_note(origin, result.last_seq, result.head, time))
     record = {
@@ -184,26 +188,69 @@ def make_checkpoint(
     return record, result
 
 
-def write_checkpoint(record: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Append ``record`` to the checkpoint file ``path`` (created if needed) and fsync it."""
+#: the longest a checkpoint line gets (they are about 400 bytes): a last line without newline
+#: up to this long is what a `clearance checkpoint` that did not finish its write left
+_TORN_MAX = 4096
+
+
+def write_checkpoint(record: dict[str, Any], path: str | os.PathLike[str]) -> int:
+    """Append ``record`` to the checkpoint file ``path`` (created if needed) and fsync it.
+
+    Under an exclusive ``flock`` on the file (two signers write one at a time). A last line
+    without newline that is not a checkpoint and no longer than one is what a checkpoint
+    whose write did not finish left (a crash, a full disk): it is dropped before the new one
+    is written (it was never a checkpoint), and its length returned (0: nothing dropped); a
+    complete one only lost its newline, which is added. A write that fails is taken back,
+    so it leaves no such line when the file system lets us.
+    """
     data = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         raise CheckpointError(
             f"{path}: cannot open the checkpoint file: {exc.strerror or exc}"
         ) from None
+    dropped = 0
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        start = os.fstat(fd).st_size
+        if start and os.pread(fd, 1, start - 1) != b"\n":
+            back = os.pread(fd, min(start, _TORN_MAX + 1), start - min(start, _TORN_MAX + 1))
+            cut = back.rfind(b"\n") + 1
+            line = back[cut:]
+            if len(line) <= _TORN_MAX and (cut or start <= _TORN_MAX):
+                if _complete(line):
+                    data = b"\n" + data
+                else:
+                    dropped = len(line)
+                    os.ftruncate(fd, start - dropped)
+                    start -= dropped
+            else:
+                data = b"\n" + data  # not what a checkpoint leaves: kept, verify names it
         view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
     except OSError as exc:
         raise CheckpointError(
             f"{path}: cannot write the checkpoint: {exc.strerror or exc}"
         ) from None
     finally:
         os.close(fd)
+    return dropped
+
+
+def _complete(line: bytes) -> bool:
+    """Whether ``line`` is a whole checkpoint record (JSON object), whatever it says."""
+    try:
+        return isinstance(json.loads(line), dict)
+    except NOT_JSON:
+        return False
 
 
 def read_checkpoints(
@@ -214,21 +261,41 @@ def read_checkpoints(
     Records signed by other keys are skipped (key rotation, witnesses), as C2SP notes do.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise CheckpointError(
             f"{path}: no checkpoint file (write one with `clearance checkpoint`)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: cannot read the checkpoints: {exc}") from None
+    except OSError as exc:
+        raise CheckpointError(
+            f"{path}: cannot read the checkpoints: {exc.strerror or exc}"
+        ) from None
     kid = key_id(public)
     good: list[dict[str, Any]] = []
     bad: list[Break] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    lines = data.split(b"\n")
+    torn = lines.pop()  # after the last newline: b"", or a line whose write did not finish
+    if torn.strip():
+        lines.append(torn)
+    last = len(lines) if torn.strip() else 0
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if lineno == last and len(line) <= _TORN_MAX and not _complete(line):
+            bad.append(
+                Break(
+                    "torn",
+                    str(path),
+                    lineno,
+                    None,
+                    f"the last checkpoint is incomplete ({len(line)} bytes, no newline): a "
+                    "`clearance checkpoint` did not finish writing it (a crash, a full disk); "
+                    "the next one drops it (not tampering)",
+                )
+            )
+            continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line)  # bytes that are not UTF-8: a ValueError, as any garbage
             if rec.get("key_id") != kid:
                 continue
             seq, head, time, origin = (
@@ -262,7 +329,7 @@ def verify_with_key(
     """:func:`verify_log` plus the log's signed checkpoints; raises CheckpointError if none."""
     cp_path = checkpoints_path or default_checkpoints_path(log)
     good, bad = read_checkpoints(cp_path, public)
-    if not good and not bad:
+    if not good and not any(b.tampered for b in bad):  # none, or only an incomplete one
         raise CheckpointError(
             f"{cp_path}: no checkpoint signed by key {key_id(public)}; nothing to verify against"
         )

@@ -77,12 +77,17 @@ from clearance.auditlog import (
     MAX_EVENT_BYTES,
     MAX_SEQ,
     NOT_JSON,
+    LongLine,
     NotAnEvent,
     left_by_crash,
+    log_lines,
+    log_target,
+    newer_format,
     next_append,
     rotated_files,
     rotated_head,
 )
+from clearance.model import printable
 
 __all__ = [
     "Break",
@@ -126,7 +131,10 @@ class Break:
         return self.kind in TAMPER_KINDS
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tampered": self.tampered}
+        """As ``--json`` prints it: a name that is not UTF-8 as names are shown (caf\\xe9)."""
+        d = asdict(self)
+        d["file"], d["message"] = printable(self.file), printable(self.message)
+        return {**d, "tampered": self.tampered}
 
 
 @dataclass
@@ -149,9 +157,9 @@ class VerifyResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "log": self.log,
+            "log": printable(self.log),
             "intact": self.intact,
-            "files": self.files,
+            "files": [printable(f) for f in self.files],
             "events": self.events,
             "first_seq": self.first_seq,
             "last_seq": self.last_seq,
@@ -365,7 +373,7 @@ class _Copies:
 
 def log_files(path: str | os.PathLike[str]) -> list[Path]:
     """The files of the log at ``path`` in chain order: rotated ones oldest first, then active."""
-    p = Path(path)
+    p = log_target(path)
     files = rotated_files(p)
     if p.exists() or not files:
         files.append(p)
@@ -380,7 +388,7 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     up to its recorded size: writers appending or rotating meanwhile change nothing they see.
     Raises :class:`VerifyError` naming the file that cannot be opened.
     """
-    p = Path(path)
+    p = log_target(path)  # a link's lock and rotated files are its target's, as writers take them
     lock_fd: int | None = None
     try:
         lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
@@ -846,6 +854,10 @@ class _Walker:
                 n = by_place.get((event.fidx, offset, h))
                 if n is None or n.pos in visited:
                     continue
+                if n.size > MAX_EVENT_BYTES:  # longer than a crash leaves: not read again
+                    why = "it is longer than any write, and a crash leaves at most one"
+                    misnamed.setdefault(n.pos, (event, why))
+                    continue
                 if offset == last:
                     if left_by_crash(self.text(n), seq, prev, ended=False):
                         torn.add(n.pos)
@@ -970,9 +982,43 @@ def _read(
         if refused_at >= 0:
             marks = marks | {refused_at}
         offset = 0
-        for lineno, raw in enumerate(fh, 1):
+        for lineno, raw in enumerate(log_lines(fh), 1):
             if offset >= size:  # appended after the snapshot
                 break
+            if isinstance(raw, LongLine):  # no event, and no crash's: never read whole
+                if offset == refused_at:
+                    m = _PREFIX.match(raw.head)
+                    not_event = Break(
+                        "edited",
+                        str(path),
+                        lineno,
+                        int(m.group(1)) if m else None,
+                        f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB), "
+                        "and no crash leaves one like it at the end of the log: no line after "
+                        "it vouches for it, and writers refuse to append to the log",
+                    )
+                walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
+                walker.feed(
+                    _Line(
+                        pos,
+                        fidx,
+                        lineno,
+                        offset,
+                        None,
+                        None,
+                        raw.sha256,
+                        probe=raw.head[:_PROBE],
+                        size=raw.size - raw.ended,
+                    )
+                )
+                l1, l2 = walker.p1, walker.p2
+                fast = walker.region is None and l1.seq is not None
+                if fast:
+                    seq1 = l1.seq
+                    expect = b'%s%d,"prev":"%s"' % (_HEAD, seq1 + 1, l1.h.encode())
+                offset += raw.size
+                pos += 1
+                continue
             if marks and offset in marks:
                 if offset != refused_at:  # a crash left it: torn, not chained
                     result.breaks.append(_crash_left(path, lineno, raw, offset, size))
@@ -983,7 +1029,8 @@ def _read(
                 what = (
                     f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
                     if len(raw) > MAX_EVENT_BYTES + 1
-                    else "line is not a valid audit event (edited or corrupted)"
+                    else "line is not a valid audit event"
+                    + (newer_format(raw.rstrip(b"\n")) or " (edited or corrupted)")
                 )
                 not_event = Break(
                     "edited",
@@ -1150,7 +1197,7 @@ def verify_log(
     walker = _Walker(result, files, want, [fh for _f, fh, _size in snapshot])
     _check_numbering(files, result)
     try:
-        not_event = _read(snapshot, Path(path), walker, result)
+        not_event = _read(snapshot, log_target(path), walker, result)
         walker.finish()
     finally:
         for _f, fh, _size in snapshot:

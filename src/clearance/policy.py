@@ -643,6 +643,26 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
     return None
 
 
+def _one_file(log: Path, state: Path) -> bool:
+    """Whether the state store ``state`` (or its SQLite journal files) and the audit log
+    ``log`` (or its lock or rotated files) are one file, by name or through links."""
+    real_log, real_state = Path(os.path.realpath(log)), Path(os.path.realpath(state))
+    store = {real_state, *(real_state.with_name(real_state.name + s) for s in _SQLITE_SIDECARS)}
+    if real_log in store or real_log.with_name(real_log.name + ".lock") in store:
+        return True
+    if real_state.parent == real_log.parent and re.fullmatch(
+        re.escape(real_log.name) + r"\.[0-9]{6}", real_state.name
+    ):
+        return True
+    try:
+        return os.path.samefile(log, state)  # a hard link
+    except OSError:  # one of them is not there yet
+        return False
+
+
+_SQLITE_SIDECARS = ("-wal", "-shm", "-journal")
+
+
 def _not_a_file(path: Path) -> str:
     """Why ``path``, which is not a file, cannot be read as one (``is a folder, ...``)."""
     if path.is_symlink():
@@ -786,6 +806,14 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     audit = doc.get("audit") or {}
     policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
     policy.state_path = _relative(policy.root, audit.get("state", ".clearance/state.db"))
+    if _one_file(policy.audit_log, policy.state_path):
+        raise ConfigError(
+            path,
+            "audit.state",
+            f"the state store {policy.state_path} is a file of the audit log "
+            f"{policy.audit_log} (the log, its lock or a rotated file): each needs a file of "
+            "its own (SQLite would write over the events)",
+        )
     policy.audit_max_bytes = audit.get("max_bytes")
 
     policy.plugins = list(doc.get("plugins") or [])

@@ -29,12 +29,23 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from clearance.auditlog import ENVELOPE, NOT_JSON, parsed_event_seq, rotated_files
+from clearance.auditlog import (
+    ENVELOPE,
+    GENESIS,
+    NOT_JSON,
+    SCHEMA,
+    LongLine,
+    log_lines,
+    log_target,
+    parsed_event_seq,
+    rotated_files,
+)
 from clearance.auditlog_verify import VerifyError, open_snapshot
-from clearance.model import Outcome
+from clearance.model import Outcome, printable
 from clearance.report_copies import PastedLines, Snapshot, copied_lines, line_seq
 
 __all__ = [
@@ -254,7 +265,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
-            "logs": self.logs,
+            "logs": [printable(log) for log in self.logs],  # caf\xe9, as asset names
             "production": self.production,
             "filters": self.filters.describe(),
             "period": {"from": self.first_time, "to": self.last_time},
@@ -375,6 +386,12 @@ def _read_log(
     top = 0  # the highest seq read: a writer's seq only goes up, a pasted line's goes back
     pasted: PastedLines | None = None
     starts: list[tuple[Path, int]] = []  # each file and the number of its first line
+    # the chain as the report reads it: the hash of the event before, and where an event
+    # does not chain to it (an edited, deleted, moved or inserted line: `verify` says which)
+    chain: str | None = None
+    unchained: list[tuple[int, int]] = []  # (line number, seq)
+    newer: dict[str, list[int]] = {}  # lines of a newer format: schema -> [first line, count]
+    torn = 0  # lines not JSON that start as an event does: what a crash mid-write leaves
     try:
         for f, fh, size in snapshot:
             starts.append((f, n + 1))
@@ -383,9 +400,15 @@ def _read_log(
             odd = 0  # asset.audited and finding events whose outcome is none of OUTCOMES
             first_odd: dict[str, Any] = {}
             try:
-                for raw in fh:
+                for raw in log_lines(fh):
                     if offset >= size:
                         break
+                    if isinstance(raw, LongLine):  # no event: never read whole
+                        offset += raw.size
+                        n += 1
+                        bad += 1
+                        skipped[0] += 1
+                        continue
                     offset += len(raw)
                     n += 1
                     if n >= copy_from:
@@ -396,17 +419,22 @@ def _read_log(
                             seq = line_seq(raw)  # where this log is: a paste of it goes back
                             if seq is not None and seq > top:
                                 top = seq
+                            chain = sha256(raw.rstrip(b"\n")).hexdigest()
                             continue
                     try:
                         event = _decode(raw.decode("utf-8"))
                     except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
+                        torn += _torn_like(raw)
                         continue
                     seq = _readable(event)
                     if seq is None:
                         bad += 1
                         skipped[0] += 1
+                        schema = _newer_schema(event)
+                        if schema is not None:
+                            newer.setdefault(schema, [n, 0])[1] += 1
                         continue
                     events += 1
                     if seq > top:
@@ -416,6 +444,10 @@ def _read_log(
                             pasted = PastedLines(snapshot)
                         if pasted.is_copy(n, seq, raw):
                             continue
+                    # a log that starts past seq 1 (its first files archived) chains to them
+                    if (chain is not None or seq == 1) and event["prev"] != (chain or GENESIS):
+                        unchained.append((n, seq))
+                    chain = sha256(raw[:-1] if raw.endswith(b"\n") else raw).hexdigest()
                     name = event["event"]
                     # the Python API writes what it is given: no outcome, a misspelled one
                     judged = name == "asset.audited" or name == "finding"
@@ -431,8 +463,20 @@ def _read_log(
                 warnings.append(_odd_outcomes(f, odd, first_odd))
         if pasted is not None:
             warnings.extend(_pasted(pasted, path, starts))
+        if unchained:
+            warnings.append(_unchained(unchained, path, starts))
+        if newer and not events:  # a newer Clearance wrote it: not the wrong file
+            raise ReportError(_newer(newer, path, starts, alone=True))
+        if bad and not events and torn == bad:  # a first write cut by a crash: no events
+            raise ReportError(
+                f"{path}: the audit log holds no events: its only line(s) are torn, what a "
+                "writer that crashed in its first write left (`clearance verify` names them); "
+                "there is nothing to report"
+            )
         if bad and not events:  # the state store, a config, a report: the wrong file
             raise ReportError(f"{path}: not an audit log (none of its lines is an audit event)")
+        if newer:
+            warnings.append(_newer(newer, path, starts, alone=False))
         if not events:  # emptied (`> audit.jsonl`, copytruncate) or never written: not all clear
             raise ReportError(
                 f"{path}: the audit log is empty (no events): it was emptied, or nothing was "
@@ -471,6 +515,59 @@ def _pasted(pasted: PastedLines, path: Path, starts: list[tuple[Path, int]]) -> 
     return said
 
 
+_EVENT_START = b'{"schema":"clearance.event/1","seq":'
+
+
+def _torn_like(raw: bytes) -> bool:
+    """Whether ``raw`` (a line that is not JSON) starts as a writer's event does, or is the
+    start of one: what is left of an event a crash cut (NUL bytes where a power loss lost
+    the end of a write)."""
+    line = raw.rstrip(b"\n").rstrip(b"\0")
+    return bool(line) and (line.startswith(_EVENT_START) or _EVENT_START.startswith(line))
+
+
+_SCHEMA_RE = re.compile(r"clearance\.event/([0-9]{1,9})")
+
+
+def _newer_schema(event: Any) -> str | None:
+    """The ``schema`` of a line that is an event of a newer format than ``clearance.event/1``
+    (a newer Clearance wrote it; additive changes keep ``/1``), else None."""
+    schema = event.get("schema") if isinstance(event, dict) else None
+    if isinstance(schema, str) and (m := _SCHEMA_RE.fullmatch(schema)) and int(m.group(1)) > 1:
+        return schema
+    return None
+
+
+def _newer(
+    newer: dict[str, list[int]], path: Path, starts: list[tuple[Path, int]], *, alone: bool
+) -> str:
+    """What the report says of lines of a newer format than it reads (skipped)."""
+    count = sum(c for _first, c in newer.values())
+    number = min(first for first, _c in newer.values())
+    f, first = next((f, first) for f, first in reversed(starts) if first <= number)
+    schemas = ", ".join(sorted(newer))
+    what = "its events are" if alone else f"{count} line(s) are events"
+    return (
+        f"{f}:{number - first + 1}: {what} of a newer format ({schemas}) than this version of "
+        f"Clearance reads ({SCHEMA}), written by a newer Clearance; "
+        + ("there is nothing it can report" if alone else "they were skipped")
+        + ": upgrade Clearance to report them"
+    )
+
+
+def _unchained(unchained: list[tuple[int, int]], path: Path, starts: list[tuple[Path, int]]) -> str:
+    """What the report says of events that do not chain to the event before them."""
+    number, seq = unchained[0]
+    f, first = next((f, first) for f, first in reversed(starts) if first <= number)
+    others = f" and at {len(unchained) - 1} other event(s)" if len(unchained) > 1 else ""
+    return (
+        f"{f}:{number - first + 1}: the audit log's hash chain is broken at this event (seq "
+        f"{seq}: its prev is not the hash of the event before it){others}: lines were edited, "
+        f"deleted, moved or inserted, and this report may not show what was audited; run "
+        f"`clearance verify {path}`"
+    )
+
+
 def _close(snapshot: Snapshot) -> None:
     for _f, fh, _size in snapshot:
         fh.close()
@@ -502,7 +599,7 @@ def iter_events(
                 f"{path}: is a folder; give the audit log file (e.g. {path / 'audit.jsonl'})"
             )
         # a log being rotated has no active file for a moment, never no file at all
-        if not path.exists() and not rotated_files(path):
+        if not path.exists() and not rotated_files(log_target(path)):
             raise ReportError(f"{path}: no such audit log")
         key = _identity(path)
         if key in seen:  # the same files by another name: a symlink, a hard link, `./`
@@ -530,7 +627,7 @@ def iter_events(
 def _identity(path: Path) -> tuple[tuple[int, int], ...]:
     """The log's files (rotated ones, then the active one) by device and inode."""
     ids = []
-    for f in [*rotated_files(path), path]:
+    for f in [*rotated_files(log_target(path)), path]:
         try:
             st = f.stat()
         except OSError:  # gone meanwhile (rotated), or unreadable: reading it will say

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from clearance.auditlog import MAX_EVENT_BYTES, LongLine, log_lines
+
 __all__ = ["PastedLines", "Snapshot", "copied_lines", "line_seq", "read_lines"]
 
 #: an open log: its files, each read up to the size it had (``auditlog_verify.open_snapshot``)
@@ -49,11 +51,15 @@ def read_lines(snapshot: Snapshot) -> Iterator[tuple[int, bytes]]:
     for _f, fh, size in snapshot:
         fh.seek(0)
         offset = 0
-        for raw in fh:
+        for raw in log_lines(fh):
             if offset >= size:
                 break
-            offset += len(raw)
-            yield n, raw
+            if isinstance(raw, LongLine):  # no event: never read whole
+                offset += raw.size
+                yield n, b""
+            else:
+                offset += len(raw)
+                yield n, raw
             n += 1
 
 
@@ -195,12 +201,19 @@ def _events_from_start(snapshot: Snapshot, read: list[int]) -> Iterator[tuple[in
         fd = fh.fileno()
         pos = 0
         buf = bytearray()
+        skipping = False  # in a line longer than any event: not kept (bounded memory)
         while pos < size:
             chunk = os.pread(fd, min(_CHUNK, size - pos), pos)
             if not chunk:
                 break
             pos += len(chunk)
             read[0] += len(chunk)
+            if skipping:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    continue
+                chunk, skipping = chunk[end + 1 :], False
+                n += 1
             buf += chunk
             start = 0
             while (end := buf.find(b"\n", start)) >= 0:
@@ -211,7 +224,12 @@ def _events_from_start(snapshot: Snapshot, read: list[int]) -> Iterator[tuple[in
                 n += 1
                 start = end + 1
             del buf[:start]
-        if buf:  # the last line, without its newline
+            if len(buf) > MAX_EVENT_BYTES:
+                buf.clear()
+                skipping = True
+        if skipping:
+            n += 1
+        elif buf:  # the last line, without its newline
             seq = _seq(buf, 0) if buf.startswith(_PREFIX) else None
             if seq is not None:
                 yield n, seq, bytes(buf)

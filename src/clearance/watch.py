@@ -827,8 +827,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                     self.failure_logged = True
             if self._session is not None:
                 self._session.close(exit_code=code)
-        except AuditLogError:
+        except AuditLogError as exc:  # the last events not written: say which log, and why
             code = 2
+            self.failure = self.failure or exc
         if self.state is not None:
             self.state.close()
         return code

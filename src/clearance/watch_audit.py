@@ -51,7 +51,7 @@ from typing import Any
 
 from ._display import shown_text
 from ._errors import describe
-from .auditlog import NOT_JSON
+from .auditlog import NOT_JSON, LongLine, log_lines
 from .discover import (
     SIDECAR_SUFFIXES,
     _Errors,
@@ -1157,8 +1157,12 @@ def logged_outcomes(log: str | os.PathLike[str], ids: set[str]) -> dict[str, str
     for file in _log_files(Path(log)):
         try:
             with open(file, "rb") as f:
-                for line in f:
-                    if b'"asset.audited"' not in line or b"audit_id" not in line:
+                for line in log_lines(f):  # a line of gigabytes is not read whole
+                    if (
+                        isinstance(line, LongLine)
+                        or b'"asset.audited"' not in line
+                        or b"audit_id" not in line
+                    ):
                         continue
                     try:
                         event = json.loads(line)

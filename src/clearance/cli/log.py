@@ -208,13 +208,23 @@ def run_checkpoint(args: argparse.Namespace) -> int:
     try:
         if args.keygen:
             private, public = generate_key(args.keygen)
-            print(f"wrote {private} (private: keep it away from the writers) and {public}")
+            print(
+                f"wrote {shown_path(private)} (private: keep it away from the writers) and "
+                f"{shown_path(public)}"
+            )
             return EXIT_OK
         if not args.log or not args.key:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
             return EXIT_ERROR
         key = load_private_key(args.key)
         target = args.checkpoints or default_checkpoints_path(args.log)
+        found = _file_of_a_log(target, [args.log], checkpoints=False)
+        if found is not None:  # a checkpoint line in the log: no writer appends after it
+            _err(
+                f"--checkpoints {target}: is {found[0]}, a file of the audit log {args.log}; "
+                "checkpoints are kept in a file of their own (no checkpoint written)"
+            )
+            return EXIT_ERROR
         record, result = make_checkpoint(args.log, key, origin=args.origin, checkpoints=target)
         if not result.intact:
             _print_result(result, True)
@@ -223,11 +233,21 @@ def run_checkpoint(args: argparse.Namespace) -> int:
                 f"{target}); not signing a checkpoint for it"
             )
             return EXIT_TAMPERED
-        write_checkpoint(record, target)
+        dropped = write_checkpoint(record, target)
+        if dropped:
+            print(
+                f"clearance: warning: {shown_path(Path(target))}: dropped its incomplete last "
+                f"line ({dropped} bytes, no newline), left by a checkpoint whose write did not "
+                "finish; it was never a checkpoint",
+                file=sys.stderr,
+            )
     except (CheckpointError, VerifyError) as exc:
         _err(str(exc))
         return EXIT_ERROR
-    print(f"{args.log}: signed seq {record['seq']} (head {record['head'][:16]}…) → {target}")
+    print(
+        f"{shown_path(args.log)}: signed seq {record['seq']} (head {record['head'][:16]}…) → "
+        f"{shown_path(target)}"
+    )
     return EXIT_OK
 
 
@@ -260,11 +280,52 @@ class _WriteError(Exception):
     pass
 
 
+def _not_over_a_log(output: str | None, logs: list[str]) -> None:
+    """Refuse ``-o`` naming a file of a log given (its active or a rotated file, or its
+    checkpoints), by any name: the report would be written over the events (a slip of tab
+    completion, ``report audit.jsonl -o audit.jsonl``, emptied the log, exit 0)."""
+    found = _file_of_a_log(output, logs, checkpoints=True)
+    if found is not None:
+        raise _WriteError(
+            f"-o {output}: the report is not written over {found[0]}, a file of the audit "
+            f"log {found[1]} (give -o another file)"
+        )
+
+
+def _file_of_a_log(
+    path: str | os.PathLike[str] | None, logs: list[str], *, checkpoints: bool
+) -> tuple[Path, str] | None:
+    """``(file, log)`` when ``path`` is, by any name, a file of one of ``logs``: its active
+    or a rotated file (or, with ``checkpoints``, its default checkpoint file); else None."""
+    if not path or str(path) == "-":
+        return None
+    from ..auditlog import log_target, rotated_files
+
+    try:
+        st = os.stat(path)
+    except OSError:  # not there yet: not a file of a log
+        return None
+    for log in logs:
+        target = log_target(log)
+        files = [Path(log), *rotated_files(target)]
+        if checkpoints:
+            files.append(target.with_name(target.name + ".checkpoints"))
+        for f in files:
+            try:
+                other = os.stat(f)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (st.st_dev, st.st_ino):
+                return f, log
+    return None
+
+
 def run_report(args: argparse.Namespace) -> int:
     from ..report import Filters, ReportError, build_report, parse_time
     from ..report_text import render_csv, render_json, render_junit, render_table
 
     try:
+        _not_over_a_log(args.output, args.logs)
         filters = Filters(
             stages=_csv_list(args.stage),
             since=parse_time(args.since, option="--since") if args.since else None,
