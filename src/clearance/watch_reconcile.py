@@ -83,12 +83,12 @@ class Reconciler(threading.Thread):
         self.dirs_by_root: dict[str, int] = {}
 
     def request(self, root: str, path: str, reason: str) -> None:
-        with self._lock:
+        with self._lock:  # with the idle check below: never busy-clear with a request queued
             if (root, path) in self._queued:
                 return
             self._queued.add((root, path))
-        self.busy.set()
-        self.requests.put((root, path, reason))
+            self.busy.set()
+            self.requests.put((root, path, reason))
 
     def idle(self) -> bool:
         return self.requests.empty() and not self.busy.is_set()
@@ -98,8 +98,9 @@ class Reconciler(threading.Thread):
             try:
                 root, path, reason = self.requests.get(timeout=0.2)
             except queue.Empty:
-                if self.requests.empty():
-                    self.busy.clear()
+                with self._lock:  # a request between the check and the clear stays busy
+                    if self.requests.empty():
+                        self.busy.clear()
                 continue
             self.busy.set()
             with self._lock:
