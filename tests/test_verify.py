@@ -1368,3 +1368,19 @@ def test_copies_of_later_lines_pasted_earlier_are_inserted_not_the_lines_between
     proc = clearance("verify", str(log), "--key", f"{key}.pub")
     assert proc.returncode == 3 and proc.stdout.count("INSERTED") == 5, proc.stdout
     assert "DELETED" not in proc.stdout
+
+
+def test_lines_in_a_row_that_are_no_events_are_one_break(log: Path) -> None:
+    """A block of bytes that are no events pasted into a log (a binary file's, a wrong file
+    appended): one break for the lines in a row, with their range, not one per line (a file
+    of a million such lines printed a million INSERTED lines); lines apart stay apart."""
+    lines = read(log)
+    junk = [b"not an event %d" % i for i in range(500)]
+    write(log, lines[:5] + junk + lines[5:8] + [b"stray"] + lines[8:])
+    result = verify_log(log)
+    inserted = [b for b in result.breaks if b.kind == "inserted"]
+    assert [(b.line, b.message) for b in inserted] == [
+        (6, "lines 6-505 are not audit events and are not part of the chain"),
+        (509, "line is not an audit event and is not part of the chain"),
+    ]
+    assert not result.intact

@@ -170,6 +170,11 @@ class VerifyResult:
         }
 
 
+#: one empty set of torn-line references for every line that names none (a new empty
+#: frozenset is 216 bytes: a file of millions of short lines that are not events held one each)
+_NO_REFS: frozenset[tuple[int, str]] = frozenset()
+
+
 class _Line:
     """One line as the walk sees it (no JSON kept, only what chaining needs)."""
 
@@ -195,7 +200,7 @@ class _Line:
         seq: int | None,
         prev: str | None,
         h: str,
-        torn_refs: frozenset[tuple[int, str]] = frozenset(),
+        torn_refs: frozenset[tuple[int, str]] = _NO_REFS,
         probe: bytes = b"",
         size: int = 0,
     ) -> None:
@@ -423,15 +428,15 @@ def _parse_slow(line: bytes) -> tuple[int | None, str | None, frozenset[tuple[in
     try:
         obj = json.loads(line)
     except NOT_JSON:
-        return None, None, frozenset()
+        return None, None, _NO_REFS
     if not isinstance(obj, dict):
-        return None, None, frozenset()
+        return None, None, _NO_REFS
     seq, prev = obj.get("seq"), obj.get("prev")
     if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(prev, str):
-        return None, None, frozenset()
+        return None, None, _NO_REFS
     if not -MAX_SEQ <= seq <= MAX_SEQ:  # no event's, and past what ``int`` prints
-        return None, None, frozenset()
-    refs: frozenset[tuple[int, str]] = frozenset()
+        return None, None, _NO_REFS
+    refs: frozenset[tuple[int, str]] = _NO_REFS
     details = obj.get("details")
     if obj.get("event") == "log.recovered" and isinstance(details, dict):
         torn = details.get("torn")
@@ -779,6 +784,7 @@ class _Walker:
                 )
         # never on the chain: inserted, or torn and recovered
         torn, misnamed = self._named_torn(nodes, visited)
+        run: list[Any] = []  # [break, file index, last line] of lines in a row, none an event
         for n in middle:
             if n.pos in visited:
                 continue
@@ -793,6 +799,25 @@ class _Walker:
                 if n.seq is not None:  # its first bytes looked like an event's and were counted
                     self.not_events += 1
                 continue
+            if n.seq is None and n.pos not in misnamed:
+                if run and run[1] == n.fidx and run[2] + 1 == n.lineno:
+                    # the next of lines in a row that are no events (a wrong file given, a
+                    # binary file's bytes): one break for them all, not one per line
+                    run[2] = n.lineno
+                    run[0].message = (
+                        f"lines {run[0].line}-{n.lineno} are not audit events and are not "
+                        "part of the chain"
+                    )
+                    continue
+                run[:] = [
+                    self.brk(
+                        "inserted", n, "line is not an audit event and is not part of the chain"
+                    ),
+                    n.fidx,
+                    n.lineno,
+                ]
+                continue
+            run.clear()
             if n.seq is None:
                 message = "line is not an audit event and is not part of the chain"
             else:
@@ -1063,7 +1088,7 @@ def _read(
             else:
                 walker.p1, walker.p2 = _materialise(l1), _materialise(l2)
                 m = _PREFIX.match(line)
-                refs: frozenset[tuple[int, str]] = frozenset()
+                refs: frozenset[tuple[int, str]] = _NO_REFS
                 seq: int | None
                 if m is not None and _RECOVERED not in line:
                     seq, prev = int(m.group(1)), m.group(2).decode()
