@@ -410,6 +410,18 @@ def test_a_log_a_newer_clearance_wrote_is_named_as_such_by_writers_and_verify(
     said = "an event of a newer format, clearance.event/2, than this version of Clearance"
     with pytest.raises(NotAnEvent, match=rf"{path}:4: the last line .* \({said}"):
         AuditLog(path).append({"event": "run.started"})
-    [brk] = verify_log(path).breaks
-    assert (brk.kind, brk.line) == ("edited", 4) and said in brk.message
+    result = verify_log(path)
+    [brk] = result.breaks
+    assert (brk.kind, brk.line) == ("newer", 4) and said in brk.message
     assert "edited or corrupted" not in brk.message
+    # not tampering (a studio upgrading some hosts first had every log called TAMPERED by the
+    # others, exit 3), and not verified either: exit 2
+    assert result.intact
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("clearance")), "verify", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "not verified (newer format)" in done.stdout
+    assert "a newer Clearance writes a log given: use that version" in done.stderr

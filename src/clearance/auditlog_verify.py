@@ -1051,19 +1051,30 @@ def _read(
                     pos += 1
                     continue
                 m = _PREFIX.match(raw)
+                newer = "" if len(raw) > MAX_EVENT_BYTES + 1 else newer_format(raw.rstrip(b"\n"))
                 what = (
                     f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
                     if len(raw) > MAX_EVENT_BYTES + 1
-                    else "line is not a valid audit event"
-                    + (newer_format(raw.rstrip(b"\n")) or " (edited or corrupted)")
+                    else "line is not a valid audit event" + (newer or " (edited or corrupted)")
                 )
-                not_event = Break(
-                    "edited",
-                    str(path),
-                    lineno,
-                    int(m.group(1)) if m else None,
-                    f"{what}, and no crash leaves one like it at the end of the log: no line "
-                    "after it vouches for it, and writers refuse to append to the log",
+                not_event = (
+                    # a newer Clearance wrote it: not tampering, and not this version's to judge
+                    Break(
+                        "newer",
+                        str(path),
+                        lineno,
+                        None,
+                        f"line is {newer.strip()[1:-1]}; this version cannot verify it",
+                    )
+                    if newer
+                    else Break(
+                        "edited",
+                        str(path),
+                        lineno,
+                        int(m.group(1)) if m else None,
+                        f"{what}, and no crash leaves one like it at the end of the log: no line "
+                        "after it vouches for it, and writers refuse to append to the log",
+                    )
                 )
             if raw[-1:] == b"\n":
                 line = raw[:-1]

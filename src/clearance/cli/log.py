@@ -163,6 +163,8 @@ def run_verify(args: argparse.Namespace) -> int:
         return not r.intact or (args.strict and any(b.kind == "torn" for b in r.breaks))
 
     tampered = any(failed(r) for r in results)
+    # a log a newer Clearance wrote: not tampered, and not verified either (exit 2)
+    newer = any(b.kind == "newer" for r in results for b in r.breaks)
     with report_output():  # `| head`: the exit code still says whether a log was tampered
         if args.json:
             doc = {"version": 1, "intact": not tampered, "logs": [r.as_dict() for r in results]}
@@ -171,13 +173,19 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             for r in results:
                 _print_result(r, failed(r))
-    return EXIT_TAMPERED if tampered else EXIT_OK
+    if tampered:
+        return EXIT_TAMPERED
+    if newer:
+        _err("a newer Clearance writes a log given: use that version to verify it")
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _print_result(r: Any, failed: bool) -> None:
     files = f"{len(r.files)} file{'s' if len(r.files) != 1 else ''}"
     span = f"seq {r.first_seq}-{r.last_seq}" if r.last_seq is not None else "no events"
-    verdict = "TAMPERED" if failed else "intact"
+    newer = any(b.kind == "newer" for b in r.breaks)
+    verdict = "TAMPERED" if failed else "not verified (newer format)" if newer else "intact"
     print(f"{shown_path(r.log)}: {verdict} — {r.events} events ({span}) in {files}")
     if r.unanchored is not None:
         print(
