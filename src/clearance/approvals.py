@@ -97,12 +97,15 @@ def productions_of(record: ProvenanceRecord | None, policy: Policy) -> tuple[str
     cleared for both: each show's talent models, consents and approvals are its own. None
     (unknown) when neither gives one, or when the sidecar gives one that is invalid (it may
     name any show)."""
-    value = record.get("production", None) if record is not None else None
-    if record is not None and not isinstance(value, str) and record.is_unknown("production"):
-        return None
-    named = value if isinstance(value, str) else None
-    found = tuple(dict.fromkeys(p for p in (named, policy.production_id) if p is not None))
-    return found or None
+    configured = policy.production_id
+    value = record.data.get("production") if record is not None else None
+    if not isinstance(value, str):
+        if record is not None and record.is_unknown("production"):
+            return None
+        return None if configured is None else (configured,)
+    if configured is None or configured == value:
+        return (value,)
+    return (value, configured)
 
 
 def _in_scope(

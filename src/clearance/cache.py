@@ -144,9 +144,12 @@ def racy(changes: Sequence[int], now_ns: int) -> bool:
     ``now_ns`` for what was read of it to be kept under its identity and version?"""
     if not changes:
         return False
-    latest = max(changes)
-    coarse = all(t % 1_000_000_000 == 0 for t in changes)
-    return now_ns - latest < (RACY_NS_COARSE if coarse else RACY_NS_FINE)
+    age = now_ns - max(changes)
+    if age >= RACY_NS_COARSE:  # nearly every file of a re-scan: one comparison
+        return False
+    if age < RACY_NS_FINE:
+        return True
+    return all(t % 1_000_000_000 == 0 for t in changes)  # whole seconds: a coarse clock
 
 
 def keepable(partial: PartialRecord | None) -> bool:

@@ -8,6 +8,8 @@ found in older files).
 
 from __future__ import annotations
 
+import functools
+
 IPTC_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 C2PA_PREFIX = "http://c2pa.org/digitalsourcetype/"
 
@@ -62,18 +64,21 @@ URI_PREFIXES = (
 _BY_LOWER = {t.lower(): t for t in GENAI_TERMS | NON_GENAI_TERMS}
 
 
+@functools.lru_cache(maxsize=1024)
 def source_type_term(value: str) -> str:
     """The bare term of a digital source type URI or short name (``trainedAlgorithmicMedia``).
 
     Case and a trailing slash are normalised only to find the term; callers keep the value as
-    found, so the IPTC rules can still flag a short name or a misspelling.
+    found, so the IPTC rules can still flag a short name or a misspelling. (Memoised: a show
+    writes a handful of values, each asked for by the readers and the rules of every asset.)
     """
     text = value.strip().rstrip("/")
+    lower = text.lower()
     for prefix in URI_PREFIXES:
-        if text.lower().startswith(prefix):
-            text = text[len(prefix) :]
+        if lower.startswith(prefix):
+            text, lower = text[len(prefix) :], lower[len(prefix) :]
             break
-    return _BY_LOWER.get(text.lower(), text)
+    return _BY_LOWER.get(lower, text)
 
 
 def generated_from_source_type(value: object) -> bool | None:
