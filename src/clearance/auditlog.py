@@ -727,14 +727,16 @@ def event_seq(line: bytes) -> int | None:
     return parsed_event_seq(obj)
 
 
-def parsed_event_seq(obj: Any) -> int | None:
-    """:func:`event_seq` of a line already parsed (``report`` reads each line once)."""
+def parsed_event_seq(obj: Any, expected_prev: str | None = None) -> int | None:
+    """:func:`event_seq` of a line already parsed (``report`` reads each line once). A
+    ``prev`` equal to ``expected_prev`` (the hash of the line before, a reader that chains
+    them has it) is a SHA-256 without matching it again."""
     if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or not obj.keys() >= _ENVELOPE_KEYS:
         return None
     seq, prev = obj["seq"], obj["prev"]
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
         return None
-    if not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev):
+    if prev != expected_prev and (not isinstance(prev, str) or not _SHA256_HEX.fullmatch(prev)):
         return None
     if not isinstance(obj["event"], str) or not isinstance(obj["details"], dict):
         return None

@@ -324,14 +324,14 @@ _decode = json.JSONDecoder().decode
 _TEXT_FIELDS = ENVELOPE[ENVELOPE.index("run_id") : ENVELOPE.index("details")]
 
 
-def _readable(event: Any) -> int | None:
+def _readable(event: Any, expected_prev: str | None = None) -> int | None:
     """Its ``seq`` if ``event`` (a line of the log, parsed) is one the report reads: an event as
     writers and ``verify`` define it (``auditlog.parsed_event_seq``: the whole envelope,
     ``schema``, a ``seq`` of at most 19 digits, a SHA-256 ``prev``, ``details`` an object), with
     a string ``time`` and its other envelope fields strings or null, as writers write them.
     Any other line was not written by a writer (a torn line, recovered or not, is never an
     event; ``clearance verify`` names it): skipped and counted (None)."""
-    seq = parsed_event_seq(event)
+    seq = parsed_event_seq(event, expected_prev)
     if seq is None or not isinstance(event["time"], str):
         return None
     for key in _TEXT_FIELDS:
@@ -428,7 +428,7 @@ def _read_log(
                         skipped[0] += 1
                         torn += _torn_like(raw)
                         continue
-                    seq = _readable(event)
+                    seq = _readable(event, chain or GENESIS)
                     if seq is None:
                         bad += 1
                         skipped[0] += 1
