@@ -546,6 +546,24 @@ def test_an_edited_log_is_reported_with_a_warning_that_its_chain_is_broken(
     ) in proc.stderr
     assert json.loads(proc.stdout)["summary"] != before["summary"]  # what was edited is read
     assert clearance("verify", str(log)).returncode == 3
+    # the report files legal reads without that stderr say it too (they said nothing)
+    assert not any("chain" in w for w in before["warnings"]), before["warnings"]
+    [warning] = [w for w in json.loads(proc.stdout)["warnings"] if "chain" in w]
+    assert "the audit log's hash chain is broken at this event" in warning
+    html = tmp_path / "report.html"
+    assert clearance("report", str(log), "-f", "html", "-o", str(html)).returncode == 0
+    page = html.read_text()
+    assert '<section id="warnings"><h2>Read with care: the logs</h2>' in page
+    assert "hash chain is broken at this event" in page
+    clean = tmp_path / "clean.html"
+    write_show_log(tmp_path / "clean" / "audit.jsonl")
+    assert (
+        clearance(
+            "report", str(tmp_path / "clean" / "audit.jsonl"), "-f", "html", "-o", str(clean)
+        ).returncode
+        == 0
+    )
+    assert 'id="warnings"' not in clean.read_text()
 
 
 def test_events_of_a_newer_format_are_named_as_such(tmp_path: Path, show_log: Path) -> None:
@@ -1370,6 +1388,8 @@ def test_lines_pasted_again_inside_one_log_are_read_once(tmp_path: Path) -> None
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         del doc["logs"]
+        # what stderr says of the logs, the JSON carries too
+        assert all(f"clearance: warning: {w}" in proc.stderr for w in doc.pop("warnings"))
         return doc, proc.stderr
 
     alone, said = report(live)

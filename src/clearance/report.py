@@ -242,6 +242,20 @@ class Report:
     #: every stage the logs name, in or out of the time window (what ``--stage`` may name)
     stages_named: list[str] = field(default_factory=list)
 
+    def notes(self) -> list[str]:
+        """What a reader of the report must know about the logs it comes from (a broken
+        chain, lines skipped, pasted or of a newer format): said on stderr, and carried in
+        the JSON (``warnings``) and HTML reports, which are read without that stderr."""
+        skipped = (
+            [
+                f"{self.skipped_lines} line(s) in the log(s) are not audit events and were "
+                "skipped; run `clearance verify`"
+            ]
+            if self.skipped_lines
+            else []
+        )
+        return [*skipped, *self.warnings]
+
     def shown(self, audit: AssetAudit) -> list[FindingRow]:
         return [f for f in audit.findings if self.filters.finding_shown(f)]
 
@@ -271,6 +285,7 @@ class Report:
             "period": {"from": self.first_time, "to": self.last_time},
             "events": self.events,
             "runs": self.runs,
+            "warnings": [printable(w) for w in self.notes()],
             "summary": {
                 "assets": sum(s.assets for s in self.stages),
                 "open_findings": sum(1 for _ in self.open_findings()),

@@ -38,6 +38,8 @@ header .sub{color:#b8c2cf;font-size:13px;margin-top:4px}
 main{max-width:1280px;margin:0 auto;padding:20px 32px 48px}
 section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin:18px 0}
 h2{font-size:17px;margin:0 0 12px;font-weight:650}
+#warnings{border-color:#d2453b;background:#fdf1f0}#warnings h2{color:#b2332a}
+#warnings li{margin:4px 0;overflow-wrap:anywhere}
 .kpis{display:grid;grid-template-columns:repeat(6,minmax(0,1fr));gap:12px;margin-top:-2px}
 .kpi{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 16px}
 .kpi .n{font-size:26px;font-weight:700;line-height:1.1}
@@ -259,6 +261,15 @@ def _runs(report: Report) -> str:
     )
 
 
+def _warnings(report: Report) -> str:
+    """What the reader must know about the logs (a broken chain, skipped lines), first."""
+    notes = report.notes()
+    if not notes:
+        return ""
+    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    return f'<section id="warnings"><h2>Read with care: the logs</h2><ul>{items}</ul></section>'
+
+
 def render_html(report: Report, out: IO[str], *, title: str | None = None) -> None:
     """Write the report as one self-contained HTML page."""
     open_rows = list(report.open_findings())
@@ -302,7 +313,8 @@ def render_html(report: Report, out: IO[str], *, title: str | None = None) -> No
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
         f'<header><h1>{_e(title)}</h1><div class="sub">{sub}</div></header><main>'
-        f'<div class="kpis">{kpi_html}</div>'
+        + _warnings(report)
+        + f'<div class="kpis">{kpi_html}</div>'
         f'<section id="summary"><h2>Stages</h2><div class="stages"><div>{_chart(report)}</div>'
         f"<div>{_stage_table(report)}</div></div></section>"
         f'<section id="open"><h2>Open findings</h2>{_findings_table(report)}</section>'

@@ -370,13 +370,7 @@ def run_report(args: argparse.Namespace) -> int:
     except (ReportError, _WriteError, ValueError) as exc:
         _err(str(exc))
         return EXIT_ERROR
-    if report.skipped_lines:
-        print(
-            f"clearance: warning: {report.skipped_lines} line(s) in the log(s) are not audit "
-            "events and were skipped; run `clearance verify`",
-            file=sys.stderr,
-        )
-    for warning in report.warnings:
+    for warning in report.notes():
         print(f"clearance: warning: {warning}", file=sys.stderr)
     if args.output and args.output != "-":
         print(f"wrote {Path(args.output)}", file=sys.stderr)
