@@ -125,16 +125,16 @@ RACY_NS_COARSE = 3_000_000_000
 
 
 def _stat_token(
-    path: str | os.PathLike[str], asset: Asset | None = None, newest: list[int] | None = None
+    path: str | os.PathLike[str], asset: Asset | None = None, changes: list[int] | None = None
 ) -> str:
-    """``path``'s identity and version; its latest change is added to ``newest``."""
+    """``path``'s identity and version; its mtime and ctime are added to ``changes``."""
     try:
         st = asset.stat(path) if asset is not None else os.stat(path)
     except OSError:
         return "-"
-    if newest is not None:
-        newest.append(st.st_mtime_ns)
-        newest.append(st.st_ctime_ns)
+    if changes is not None:
+        changes.append(st.st_mtime_ns)
+        changes.append(st.st_ctime_ns)
     # ctime too: chmod, a rename and a rewrite that restores the mtime all change it
     return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 

@@ -526,7 +526,6 @@ def _group(
     # every name the assets below account for (their files and the sidecars they read or
     # report): when that is all the folder holds, it has no frame sidecars to look for
     accounted = len(singles)
-    loose: list[str] | None = None  # the folder's sidecar names, listed once when needed
     base = relative_posix(folder, root)
     base = "" if base == "." else base + "/"
     # pathlib's constructor for a listed name (nothing to parse) where it has one: `/`

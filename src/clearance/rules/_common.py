@@ -125,8 +125,8 @@ def step_label(index: int, step: dict[str, Any], ctx: RuleContext | None = None)
 
 
 def shows_note(productions: tuple[str, ...]) -> str:
-    """`` (the sidecar names SHOW01, clearance.yaml SHOW02: cleared for both)`` when the
-    asset is audited for two productions, else ``""``."""
+    """`` (its sidecar names SHOW01, clearance.yaml SHOW02: it must be cleared for both)``
+    when the asset is audited for two productions, else ``""``."""
     if len(productions) < 2:
         return ""
     return (
