@@ -1449,3 +1449,101 @@ def test_looking_for_pasted_lines_stops_in_a_log_that_is_no_chain(
     assert report.events == len(lines) + len(starts)  # the 5 copies found before it stopped
     assert any("5 line(s) of this log are copies" in w for w in warnings), warnings
     assert any("goes back too often to look for lines pasted again" in w for w in warnings)
+
+
+# Lines as a log can hold them: the report's fast parser (orjson) must read every one as `json`
+# does, or refuse it as `json` does: a float where `json` gives an integer, a refused NaN or a
+# lone surrogate would change what a report shows or skips.
+_ODD_LINES = [
+    b'{"details":{"evidence":{"n":123456789012345678901234567890}}}',
+    b'{"details":{"evidence":{"n":-9223372036854775809,"m":18446744073709551616}}}',
+    b'{"details":{"frames":[1001,99999999999999999999999]}}',
+    b'{"details":{"evidence":{"x":NaN,"y":Infinity,"z":-Infinity}}}',
+    b'{"details":{"evidence":{"x":1e400}}}',
+    b'{"details":{"remediation":"\\ud800 alone"}}',
+    b'{"details":{"remediation":"\\ud83d\\ude00 a pair"}}',
+    b'{"details":{"a":1,"b":2,"a":3}}',
+    b'{"details":{"ratio":0.1,"big":1.5e308,"tiny":-1e-320,"zero":-0.0,"int":-0}}',
+    b'{"seq":123456789012345678901234567890,"details":{}}',
+    b'{"seq":1.0,"details":[1,2.5]}',
+    b"[" * 1500 + b"]" * 1500,
+    b'{"details":{}}\n',
+    b'  {"details":{"s":"\\u0000\\t"}}  \r\n',
+    b'\xef\xbb\xbf{"details":{}}',
+    b'{"details":{"s":"caf\xe9"}}',
+    b'{"details":{}} trailing',
+    b'{"details":{"s":"\x01"}}',
+    b"",
+    b"12345678901234567890123",
+    b'"just a string"',
+]
+
+
+def _as_json_reads(raw: bytes) -> str:
+    try:
+        return "value " + repr(json.loads(raw.decode("utf-8")))
+    except (ValueError, RecursionError):
+        return "not JSON"
+
+
+@pytest.mark.parametrize("raw", _ODD_LINES)
+def test_the_reports_parser_reads_a_line_as_json_does(raw: bytes) -> None:
+    from clearance.auditlog import NOT_JSON
+    from clearance.report import _parse
+
+    try:
+        got = "value " + repr(_parse(raw))
+    except NOT_JSON:
+        got = "not JSON"
+    assert got == _as_json_reads(raw)
+
+
+def test_the_reports_parser_reads_real_events_and_their_mutants_as_json_does(
+    show_log: Path,
+) -> None:
+    import random
+
+    from clearance.auditlog import NOT_JSON
+    from clearance.report import _parse
+
+    rng = random.Random(6)
+    lines = show_log.read_bytes().splitlines(keepends=True)
+    odd = [b"1e400", b"NaN", b"99999999999999999999", b"-0", b"1.0", b'"\\udfff"', b"[]", b"{}"]
+    for line in lines:
+        variants = [line]
+        for _ in range(6):  # a value, a number or a byte replaced
+            cut = rng.randrange(len(line))
+            variants.append(line[:cut] + rng.choice(odd) + line[cut + rng.randrange(4) :])
+        for raw in variants:
+            try:
+                got = "value " + repr(_parse(raw))
+            except NOT_JSON:
+                got = "not JSON"
+            assert got == _as_json_reads(raw), raw
+
+
+def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many(
+        [
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "rule": "SITE-1",
+                "outcome": "escalate",
+                "status": "open",
+                "details": {"evidence": {"frames": 123456789012345678901234567890, "r": 0.5}},
+            },
+            {
+                "event": "asset.audited",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "outcome": "escalate",
+            },
+        ]
+    )
+    proc = clearance("report", "-f", "json", str(path))
+    assert proc.returncode == 0, proc.stderr
+    (asset,) = json.loads(proc.stdout)["assets"]
+    assert asset["findings"][0]["evidence"] == {"frames": 123456789012345678901234567890, "r": 0.5}

@@ -33,6 +33,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from clearance.auditlog import (
     ENVELOPE,
     GENESIS,
@@ -335,6 +337,42 @@ def _approval_dict(f: FindingRow) -> dict[str, Any]:
 
 
 _decode = json.JSONDecoder().decode
+_fast_decode = orjson.loads
+
+
+def _floats(value: Any) -> bool:
+    """Whether a float is anywhere in ``value`` (a parsed object or array)."""
+    for v in value.values() if type(value) is dict else value:
+        t = type(v)
+        if t is float or ((t is dict or t is list) and v and _floats(v)):
+            return True
+    return False
+
+
+def _parse(raw: bytes) -> Any:
+    """A line of the log, parsed as ``json.loads`` parses it (``NOT_JSON`` if it is not JSON).
+
+    orjson reads it, about 3x faster. Where its value can differ from ``json``'s, ``json``
+    reads it again: orjson refuses NaN, infinities, lone surrogates and deep nesting, which
+    ``json`` takes, and makes an integer of more than 64 bits a float: a line with a float
+    at its top or anywhere in ``details`` is read again. (Events keep their values there; the
+    report reads no other part of a line.)"""
+    try:
+        event = _fast_decode(raw)
+    except orjson.JSONDecodeError:
+        return _decode(raw.decode("utf-8"))
+    kind = type(event)
+    if kind is dict:
+        details = event.get("details")
+        if float in map(type, event.values()) or (
+            (type(details) is dict or type(details) is list) and details and _floats(details)
+        ):
+            return _decode(raw.decode("utf-8"))
+    elif kind is float or (kind is list and _floats(event)):
+        return _decode(raw.decode("utf-8"))
+    return event
+
+
 # the envelope's text fields: run_id, host, stage, asset, rule, outcome, status, approval, message
 _TEXT_FIELDS = ENVELOPE[ENVELOPE.index("run_id") : ENVELOPE.index("details")]
 
@@ -437,7 +475,7 @@ def _read_log(
                             chain = sha256(raw.rstrip(b"\n")).hexdigest()
                             continue
                     try:
-                        event = _decode(raw.decode("utf-8"))
+                        event = _parse(raw)
                     except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
