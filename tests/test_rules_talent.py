@@ -88,13 +88,39 @@ def test_t1_an_approval_does_not_clear_a_block():
 
 
 @pytest.mark.parametrize("exception", ["as_scripted", "safety", "unrecognizable"])
-def test_t1x_an_exception_is_logged_as_a_notice_and_waives_the_consent_leg(exception):
-    result = audit(with_talent(replica(consent=None, exception=exception)))
+def test_t1x_an_exception_is_logged_as_a_notice_and_waives_further_consent(exception):
+    result = audit(with_talent(replica(exception=exception)))
     finding = one(result, "NFX-T1x")
     assert finding.effective_outcome is Outcome.NOTICE
     assert finding.evidence["exception"] == exception
     assert "NFX-T1" not in fired(result) and "NFX-GP5" not in fired(result), describe(result)
     assert result.outcome is Outcome.NOTICE
+
+
+@pytest.mark.parametrize("exception", ["as_scripted", "safety", "unrecognizable"])
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (replica(consent=None), "no consent"),
+        (replica(consent="C-404"), "not in the consents registry"),
+        (replica(consent="C-EXPIRED"), "expired"),
+        (replica(consent="C-OTHER-SHOW"), "production SHOW02"),
+        (replica("background", consent="C-001"), "does not cover background_replica"),
+    ],
+    ids=["none", "unknown-id", "expired", "other-show", "wrong-use"],
+)
+def test_t1_an_exception_does_not_waive_the_consent_to_create_the_replica(exception, entry, reason):
+    """The use-case matrix's row 14 (a replica for a reshoot "substantially as scripted", a
+    stunt, a masked performer): a notice, "consent to create still needed". N1: "Creating a
+    Digital Replica needs consent"; the exceptions waive only *further* consent."""
+    result = audit(with_talent({**entry, "exception": exception}))
+    finding = one(result, "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK, describe(result)
+    assert reason in finding.evidence["reason"]
+    assert finding.evidence["exception"] == exception
+    assert "consent to create" in finding.message
+    assert outcome_of(result, "NFX-T1x") is Outcome.NOTICE  # the exception is still logged
+    assert result.outcome is Outcome.BLOCK
 
 
 def test_t1x_no_exception_no_finding():

@@ -66,6 +66,13 @@ def _needs_replica_consent(entry: dict[str, Any]) -> bool:
     return entry.get("replica") in CONSENTED_REPLICAS and not entry.get("exception")
 
 
+def _excepted_replica(entry: dict[str, Any]) -> bool:
+    """A replica that needs consent, used under an exception: no *further* consent for its
+    use, but creating it still needs the performer's (N1; the use-case matrix's row 14:
+    "consent to create still needed")."""
+    return entry.get("replica") in CONSENTED_REPLICAS and bool(entry.get("exception"))
+
+
 def _left_out(ctx: RuleContext, path: str) -> str:
     """`` (allowed_purposes[0] given invalid, left out: see PRV-02)`` for the entries of the
     list at ``path`` a sidecar gave invalid (an invalid entry is never read as allowing)."""
@@ -194,6 +201,9 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
                 f"replica is unknown{invalid_note(ctx, f'talent[{index}].replica')}",
                 performer=entry.get("performer"),
             )
+        if _excepted_replica(entry):
+            yield from _consent_to_create(ctx, index, entry)
+            continue
         if not _needs_replica_consent(entry):
             continue
         performer = entry.get("performer")
@@ -217,6 +227,26 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
                 replica=replica,
                 consent=entry.get("consent"),
             )
+
+
+def _consent_to_create(ctx: RuleContext, index: int, entry: dict[str, Any]) -> Iterator[Finding]:
+    """``NFX-T1`` for a replica under an exception: the exception waives the consent for
+    its use, never the consent to create it (``NFX-T1x`` logs the exception itself)."""
+    performer = entry.get("performer")
+    replica = entry["replica"]
+    problem = consent_problem(ctx, entry, f"{replica}_replica", index)
+    if problem:
+        yield ctx.finding(
+            f"performer {performer}: {replica} replica under the {entry['exception']} "
+            f"exception, without valid consent to create it ({problem}); the exception "
+            "waives further consent, not the consent to create the replica",
+            outcome=Outcome.BLOCK,
+            performer=performer,
+            replica=replica,
+            exception=entry["exception"],
+            consent=entry.get("consent"),
+            reason=problem,
+        )
 
 
 @pack.rule(
