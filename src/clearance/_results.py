@@ -156,17 +156,20 @@ def checked_approval(item: Any) -> ApprovalMatch:
         raise bad("id", f"{safe_repr(item.id)}, not an approval id")
     if not isinstance(item.expired, bool):
         raise bad("expired", f"{type(item.expired).__name__}, not True or False")
-    if isinstance(item.expires, (_dt.date, _dt.datetime)):
-        item = replace(item, expires=item.expires.isoformat())
-    for field in ("expires", "approved_by", "document"):
+    for name in ("expires", "approved_at"):
+        when = getattr(item, name)
+        if isinstance(when, (_dt.date, _dt.datetime)):
+            item = replace(item, **{name: when.isoformat()})
+    for field in ("expires", "approved_by", "document", "approved_at"):
         value = getattr(item, field)
         if value is not None and not isinstance(value, str):
             raise bad(field, f"{type(value).__name__}, not a string or None")
-    if item.expires is not None and as_date(item.expires) is None:
-        # an expiry nobody can read is unsure, never an approval that has not expired
-        raise bad(
-            "expires", f"{item.expires!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)"
-        )
+    for name in ("expires", "approved_at"):
+        # an expiry nobody can read is unsure, never an approval that has not expired; a
+        # start nobody can read, never an approval already in effect
+        when = getattr(item, name)
+        if when is not None and as_date(when) is None:
+            raise bad(name, f"{when!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)")
     return item
 
 
