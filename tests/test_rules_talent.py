@@ -188,11 +188,33 @@ def test_t3_a_customary_category_is_logged_as_pass(category):
     assert "NFX-T3" not in fired(result) and result.outcome is Outcome.PASS
 
 
-@pytest.mark.parametrize("category", [None, "other", "de_ageing"])
-def test_t3_a_customary_claim_that_cannot_be_checked_is_a_notice(category):
+@pytest.mark.parametrize("category", [None, "unknown", "de_ageing", "cosmetic"])
+def test_t3_a_customary_claim_that_cannot_be_checked_is_unsure(category):
+    """No category, or one not on the list: whether the alteration is customary is unknown
+    (review: a notice; unsure is escalate at least)."""
     extra = {"alteration_category": category} if category else {}
     finding = one(audit(with_talent(altered(None, "customary", **extra))), "NFX-T3")
-    assert finding.effective_outcome is Outcome.NOTICE
+    assert finding.unsure and finding.effective_outcome is Outcome.ESCALATE
+    assert finding.evidence["missing"] == "talent[0].alteration_category"
+
+
+@pytest.mark.parametrize("consent", [None, "C-EXPIRED", "C-BG"])
+def test_t3_an_alteration_outside_the_customary_list_without_consent_blocks(consent):
+    """GUIDANCE (SAG-05): a category from the closed list passes, ``other`` blocks without
+    consent; N1: digital alterations "generally need consent", customary ones excepted.
+    Review: ``alteration: customary`` with category ``other`` was only a notice."""
+    entry = altered(consent, "customary", alteration_category="other")
+    result = audit(with_talent(entry))
+    finding = one(result, "NFX-T3")
+    assert finding.effective_outcome is Outcome.BLOCK, describe(result)
+    assert finding.evidence["reason"] and "outside the customary list" in finding.message
+    assert result.outcome is Outcome.BLOCK
+
+
+def test_t3_an_alteration_outside_the_customary_list_under_consent_needs_approval():
+    result = audit(with_talent(altered("C-001", "customary", alteration_category="other")))
+    assert outcome_of(result, "NFX-T3") is Outcome.APPROVAL
+    assert result.outcome is Outcome.APPROVAL
 
 
 def test_t3_no_customary_alteration_no_finding():

@@ -326,14 +326,17 @@ def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
     remediation=(
         "Name the customary category of the alteration (talent[].alteration_category: cosmetics, "
         "wardrobe, noise_reduction, timing, continuity, pitch, clarity, dubbing, visual_effects); "
-        "anything else is a significant alteration."
+        "anything else (other) needs the performer's consent to a significant alteration and "
+        "written approval."
     ),
 )
 @genai_only
 def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
     """Customary alterations need no further consent: "cosmetics, wardrobe, noise reduction,
-    timing, continuity, pitch, clarity"; dubbing or doubles permitted by agreement."""
-    for _index, entry in _talent(ctx):
+    timing, continuity, pitch, clarity"; dubbing or doubles permitted by agreement. Digital
+    alterations otherwise "generally need consent" (SAG-AFTRA: ``other`` without consent
+    blocks)."""
+    for index, entry in _talent(ctx):
         if entry.get("alteration") != "customary":
             continue
         performer = entry.get("performer")
@@ -345,11 +348,42 @@ def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
                 performer=performer,
                 category=category,
             )
+        elif category == "other":
+            # outside the customary list: an alteration that needs consent, as a significant one
+            problem = consent_problem(ctx, entry, "significant_alteration", index)
+            if problem:
+                yield ctx.finding(
+                    f"performer {performer}: alteration claimed as customary, but its category "
+                    f"is other (outside the customary list), without valid consent ({problem})",
+                    outcome=Outcome.BLOCK,
+                    performer=performer,
+                    category=category,
+                    consent=entry.get("consent"),
+                    reason=problem,
+                )
+            else:
+                yield ctx.finding(
+                    f"performer {performer}: alteration outside the customary list (other) under "
+                    f"consent {entry.get('consent')}; written approval needed",
+                    outcome=Outcome.APPROVAL,
+                    performer=performer,
+                    category=category,
+                    consent=entry.get("consent"),
+                )
         else:
-            yield ctx.finding(
+            # no category, or one nobody can read: whether it is customary is unknown
+            given = (
+                "none given"
+                if category is None
+                else "unknown"
+                if category == "unknown"
+                else f"{category!r} is not on the list"
+            )
+            yield ctx.unsure(
+                f"talent[{index}].alteration_category",
                 f"performer {performer}: alteration claimed as customary, but its category "
-                f"({category or 'none given'}) is not on the customary list",
-                outcome=Outcome.NOTICE,
+                f"({given}) does not say which customary purpose it serves"
+                + invalid_note(ctx, f"talent[{index}].alteration_category"),
                 performer=performer,
                 category=category,
             )
