@@ -384,7 +384,9 @@ def test_c2_a_name_between_word_edges_or_in_a_hashtag_is_always_found():
             text = f"{words}{sep}{written}{rng.choice([' ', '-', '!', '.'])}{words}"
             assert denylist.names_in(text) == [name], (name, text)
             joined = "".join(c for c in name.lower() if c.isalnum())
-            tagged = f"{words} #{rng.choice(['', 'x', 'best'])}{joined}{rng.choice(['', 'fan', 'y'])}"
+            tagged = (
+                f"{words} #{rng.choice(['', 'x', 'best'])}{joined}{rng.choice(['', 'fan', 'y'])}"
+            )
             assert denylist.names_in(tagged) == [name], (name, tagged)
             glued = f"{words} q{joined}qz"
             assert denylist.names_in(glued) == [], (name, glued)

@@ -93,7 +93,9 @@ def test_e1_presented_as_authentic_with_no_genre_configured_is_unsure_never_fict
             "expires": "2027-03-01",
         }
     }
-    result = audit(sidecar({"output.presented_as_authentic": True}), genre=None, approvals=approvals)
+    result = audit(
+        sidecar({"output.presented_as_authentic": True}), genre=None, approvals=approvals
+    )
     unsure = [f for f in of(result, "NFX-E1") if f.unsure]
     assert [(f.evidence["missing"], f.effective_outcome) for f in unsure] == [
         ("production.genre", Outcome.ESCALATE)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from _records import CONSENTS, acme, audit, describe, fired, of, one, outcome_of, policy, sidecar, step
+from _records import (
+    CONSENTS,
+    acme,
+    audit,
+    describe,
+    fired,
+    of,
+    one,
+    outcome_of,
+    policy,
+    sidecar,
+    step,
+)
 from clearance.model import Outcome
 
 QA = {"test_record": "QA-7"}
@@ -69,7 +81,9 @@ def test_t1_a_consent_signed_after_the_audits_date_does_not_cover_yet():
     assert finding.effective_outcome is Outcome.BLOCK
     assert "takes effect on 2026-11-27" in finding.evidence["reason"]
     consents = {"C-001": {**CONSENTS["C-001"], "signed_at": "2026-11-26"}}
-    assert outcome_of(audit(with_talent(replica()), consents=consents), "NFX-T1") is Outcome.APPROVAL
+    assert (
+        outcome_of(audit(with_talent(replica()), consents=consents), "NFX-T1") is Outcome.APPROVAL
+    )
 
 
 def test_t1_a_background_replica_under_a_background_consent_needs_approval():

@@ -156,10 +156,10 @@ def checked_approval(item: Any) -> ApprovalMatch:
         raise bad("id", f"{safe_repr(item.id)}, not an approval id")
     if not isinstance(item.expired, bool):
         raise bad("expired", f"{type(item.expired).__name__}, not True or False")
-    for name in ("expires", "approved_at"):
-        when = getattr(item, name)
-        if isinstance(when, (_dt.date, _dt.datetime)):
-            item = replace(item, **{name: when.isoformat()})
+    if isinstance(item.expires, (_dt.date, _dt.datetime)):
+        item = replace(item, expires=item.expires.isoformat())
+    if isinstance(item.approved_at, (_dt.date, _dt.datetime)):
+        item = replace(item, approved_at=item.approved_at.isoformat())
     for field in ("expires", "approved_by", "document", "approved_at"):
         value = getattr(item, field)
         if value is not None and not isinstance(value, str):

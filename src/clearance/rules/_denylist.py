@@ -126,9 +126,7 @@ class _Text:
         at = folded.find(name.folded)
         while at >= 0:
             end = at + len(name.folded)
-            if self.edge(at) and (
-                self.edge(end) or (not name.short and self._ending(end))
-            ):
+            if self.edge(at) and (self.edge(end) or (not name.short and self._ending(end))):
                 return True  # whole words (Squid Game, SquidGame), or a longer name's ending
             if self._in_tag(at, end):
                 return True  # #harrypotter, #dunemovie
