@@ -326,8 +326,7 @@ def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
     remediation=(
         "Name the customary category of the alteration (talent[].alteration_category: cosmetics, "
         "wardrobe, noise_reduction, timing, continuity, pitch, clarity, dubbing, visual_effects); "
-        "anything else (other) needs the performer's consent to a significant alteration and "
-        "written approval."
+        "anything else is a significant alteration."
     ),
 )
 @genai_only
