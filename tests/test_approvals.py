@@ -808,3 +808,24 @@ def test_a_plugin_approved_at_that_cannot_be_read_is_unsure_never_approved(
     assert finding["status"] == "open" and finding["approval"] is None
     [unsure] = [f for f in item["findings"] if f["rule"] == "PRV-05"]
     assert "approved_at" in unsure["message"] and "'next week'" in unsure["message"]
+
+
+def test_a_watcher_sees_an_approval_take_effect_on_the_day_it_audits(clearance_run) -> None:
+    # a watcher started ten days ago, an approval approved today: judged on the day of the
+    # audit, as expiry is, it covers the asset (on the watcher's start day it did not exist)
+    from _watch_harness import InProcessWatcher, events, wait_audited
+
+    run = clearance_run()
+    utc_today = dt.datetime.now(dt.timezone.utc).date()
+    record = approval(["NFX-GP4"])
+    record["approved_at"] = utc_today.isoformat()
+    run.approvals["approvals"]["APR-1"] = record
+    run.write_config()
+    watcher = InProcessWatcher(run.root)
+    assert watcher.policy.live_clock
+    watcher.policy.now -= dt.timedelta(days=10)
+    with watcher:
+        final_asset(run)
+        wait_audited(run.root, 1)
+    [finding] = [e for e in events(run.root, "finding") if e["rule"] == "NFX-GP4"]
+    assert (finding["status"], finding["approval"]) == ("approved", "APR-1"), finding
