@@ -318,7 +318,7 @@ def stage_comp(show: Show) -> None:
     out = final_output(on_screen="prominent", subject="secondary")
     out["human_contribution"] = "stunt coordinator and comp artist matched the fall"
     talent = {"performer": "P-0107", "replica": "employment_based", "alteration": "none"}
-    talent.update(exception="safety", consent=None, union=SAG)
+    talent.update(exception="safety", consent="C-SALT-0107", union=SAG)
     record = genai(show, "sh100", [s], out, source_type=GENAI_EDIT, talent=[talent])
     record.update(qa={"test_record": "QA-SALT-0107-03"}, approvals=["APR-SALT-0104"])
     show.sidecar(rel, record)

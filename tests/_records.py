@@ -195,7 +195,7 @@ def policy(
     consents: Mapping[str, Any] | None = None,
     approvals: Mapping[str, Any] | None = None,
     rules: Mapping[str, Any] | None = None,
-    genre: str = "fiction",
+    genre: str | None = "fiction",
     production_id: str | None = "SHOW01",
     stages: Sequence[StageConfig] | None = None,
 ) -> Policy:

@@ -287,16 +287,17 @@ from clearance.approvals import ApprovalMatch
 
 @hookimpl(tryfirst=True)
 def clearance_find_approval(finding):
-    return ApprovalMatch(id="TRK-17", expires={expires!r}, approved_by="tracker")
+    return ApprovalMatch(id="TRK-17", expires={expires!r}, approved_by="tracker"{extra})
 """
 
 
 def tracker_scan(
-    run: ClearanceRun, tmp_path: Path, expires: object, code: int = 1
+    run: ClearanceRun, tmp_path: Path, expires: object, code: int = 1, extra: str = ""
 ) -> tuple[dict, list]:
-    """Scan with a tracker plugin whose match ``expires`` on that date, on 2026-06-01."""
+    """Scan with a tracker plugin whose match ``expires`` on that date, on 2026-06-01
+    (``extra``: more arguments of its ``ApprovalMatch``, ``, approved_at=...``)."""
     plugin = tmp_path / "tracker.py"
-    plugin.write_text(TRACKER.format(expires=expires), encoding="utf-8")
+    plugin.write_text(TRACKER.format(expires=expires, extra=extra), encoding="utf-8")
     run.config["plugins"] = [str(plugin)]
     final_asset(run)
     run.write_config()
@@ -725,3 +726,106 @@ def test_a_date_given_stays_the_runs(tmp_path: Path) -> None:
     (tmp_path / "clearance.yaml").write_text("clearance: 1\n")
     given = dt.datetime(2026, 11, 26, tzinfo=dt.timezone.utc)
     assert not load_policy(tmp_path / "clearance.yaml", now=given).live_clock
+
+
+# -- an approval given after the audit's date does not exist yet ---------------------------
+
+
+def pending_scan(run: ClearanceRun, now: str, *records: tuple[str, dict[str, object]]):
+    final_asset(run)
+    for approval_id, record in records:
+        run.approvals["approvals"][approval_id] = record
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", env={"CLEARANCE_NOW": now})
+    [item] = done.json()["assets"]
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    return done, item, finding
+
+
+def dated(approved_at: str, expires: str = "2027-03-01") -> dict[str, object]:
+    return {**approval(["NFX-GP4"]), "approved_at": approved_at, "expires": expires}
+
+
+def test_an_approval_approved_after_the_audits_date_covers_nothing_yet(clearance_run) -> None:
+    """An approval that does not exist yet on the day of the audit cannot cover the asset:
+    the finding stays open and says when the approval takes effect (review: it applied)."""
+    done, item, finding = pending_scan(
+        clearance_run(), "2026-11-30", ("APR-NEXT", dated("2026-12-01"))
+    )
+    assert done.code == 1, done.stderr
+    assert finding["status"] == "open" and finding["approval"] is None, finding
+    assert finding["evidence"]["approval_pending"] == "APR-NEXT"
+    assert finding["evidence"]["approval_effective"] == "2026-12-01"
+    assert "APR-NEXT takes effect on 2026-12-01" in finding["message"]
+    assert item["outcome"] == "approval"
+
+
+def test_an_approval_covers_from_the_day_it_was_approved(clearance_run) -> None:
+    done, item, finding = pending_scan(
+        clearance_run(), "2026-12-01", ("APR-NEXT", dated("2026-12-01"))
+    )
+    assert done.code == 0, done.stderr
+    assert (finding["status"], finding["approval"]) == ("approved", "APR-NEXT")
+    assert "approval_pending" not in finding["evidence"]
+
+
+def test_an_approval_in_effect_wins_over_one_not_yet_and_an_expired_one(clearance_run) -> None:
+    done, _item, finding = pending_scan(
+        clearance_run(),
+        "2026-11-30",
+        ("APR-A-NEXT", dated("2026-12-01")),
+        ("APR-B-OLD", dated("2026-01-01", expires="2026-06-01")),
+        ("APR-C-NOW", dated("2026-11-01")),
+    )
+    assert (finding["status"], finding["approval"]) == ("approved", "APR-C-NOW")
+    done, _item, finding = pending_scan(
+        clearance_run(),
+        "2026-11-30",
+        ("APR-A-NEXT", dated("2026-12-01")),
+        ("APR-B-OLD", dated("2026-01-01", expires="2026-06-01")),
+    )
+    assert (finding["status"], finding["approval"]) == ("expired", "APR-B-OLD")
+
+
+def test_a_plugin_approval_approved_after_the_runs_date_covers_nothing_yet(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, _events = tracker_scan(
+        clearance_run(), tmp_path, "2027-01-01", extra=", approved_at=datetime.date(2026, 6, 2)"
+    )
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "open" and finding["approval"] is None
+    assert finding["evidence"]["approval_effective"] == "2026-06-02"
+
+
+def test_a_plugin_approved_at_that_cannot_be_read_is_unsure_never_approved(
+    clearance_run, tmp_path: Path
+) -> None:
+    item, _events = tracker_scan(
+        clearance_run(), tmp_path, "2027-01-01", extra=", approved_at='next week'"
+    )
+    [finding] = [f for f in item["findings"] if f["rule"] == "NFX-GP4"]
+    assert finding["status"] == "open" and finding["approval"] is None
+    [unsure] = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert "approved_at" in unsure["message"] and "'next week'" in unsure["message"]
+
+
+def test_a_watcher_sees_an_approval_take_effect_on_the_day_it_audits(clearance_run) -> None:
+    # a watcher started ten days ago, an approval approved today: judged on the day of the
+    # audit, as expiry is, it covers the asset (on the watcher's start day it did not exist)
+    from _watch_harness import InProcessWatcher, events, wait_audited
+
+    run = clearance_run()
+    utc_today = dt.datetime.now(dt.timezone.utc).date()
+    record = approval(["NFX-GP4"])
+    record["approved_at"] = utc_today.isoformat()
+    run.approvals["approvals"]["APR-1"] = record
+    run.write_config()
+    watcher = InProcessWatcher(run.root)
+    assert watcher.policy.live_clock
+    watcher.policy.now -= dt.timedelta(days=10)
+    with watcher:
+        final_asset(run)
+        wait_audited(run.root, 1)
+    [finding] = [e for e in events(run.root, "finding") if e["rule"] == "NFX-GP4"]
+    assert (finding["status"], finding["approval"]) == ("approved", "APR-1"), finding

@@ -347,3 +347,66 @@ def test_corrupting_one_field_never_makes_the_verdict_more_lenient(name: str, st
         _serialisable(result, where)
         checked += 1
     assert checked > 10
+
+
+# -- a key the format does not know, close to no field: what it may have been meant as -----
+
+
+def _stray_scan(tmp_path: Path, extra: str) -> dict:
+    """Scan one GenAI temp asset through the real CLI, its sidecar giving no talent and no
+    union_impact (absent: not involved) plus the top-level ``extra`` lines."""
+    (tmp_path / "clearance.yaml").write_text(
+        "clearance: 1\nproduction: {id: SHOW01, genre: fiction}\ntools: tools.yaml\n"
+        "stages: [{name: comp, paths: [comp/]}]\n"
+    )
+    (tmp_path / "tools.yaml").write_text(
+        "tools:\n  acme: {vendor: Acme, deployment: studio_enterprise, trains_on_inputs: false,"
+        " retains_data: none, reuses_outputs: false, marks_output: c2pa}\n"
+    )
+    write_png(tmp_path / "comp/a.png")
+    (tmp_path / "comp/a.png.genai.yaml").write_text(
+        "provenance: 1\nproduction: SHOW01\ngenerated: true\nsource_type: trainedAlgorithmicMedia\n"
+        "steps: [{tool: acme, inputs: []}]\n"
+        "output: {use: temp, on_screen: none, subject: incidental}\n"
+        "disclosure: {notified_at: 2026-11-02}\n" + extra
+    )
+    done = run_cli("scan", str(tmp_path), "--format", "json", env={"CLEARANCE_NOW": "2026-11-26"})
+    assert done.code in (0, 1), done.stderr
+    [asset] = done.json()["assets"]
+    return asset
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["notes: hand painted by J. Smith\n", "artist: {name: J. Smith}\n", "revision: 3\n"],
+)
+def test_a_top_level_key_close_to_no_field_is_prv02_and_leaves_talent_and_union_absent(
+    tmp_path: Path, extra: str
+) -> None:
+    """Review: ``notes: ...`` at the top level made every field the sidecar did not give
+    unknown, talent and union_impact included: two NFX-GP5 unsure approvals on an asset with
+    no talent. A text, a mapping or a number is never a talent list or a union_impact
+    value: PRV-02 names the key (escalate: never a pass), and what is absent stays absent."""
+    asset = _stray_scan(tmp_path, extra)
+    rules = {f["rule"]: f for f in asset["findings"] if f["outcome"] != "pass"}
+    assert set(rules) == {"PRV-02"}, asset["findings"]
+    assert "unknown field" in rules["PRV-02"]["message"]
+    assert asset["outcome"] == "escalate"
+
+
+@pytest.mark.parametrize(
+    ("extra", "unsure"),
+    [
+        ("performers: [{performer: P-1, replica: employment_based}]\n", "talent"),
+        ("union: actor\n", "union_impact"),
+    ],
+)
+def test_a_top_level_key_whose_value_could_be_a_field_makes_that_field_unknown(
+    tmp_path: Path, extra: str, unsure: str
+) -> None:
+    """A list may have been meant as ``talent``, ``actor`` as ``union_impact``: unknown,
+    never read as not involved."""
+    asset = _stray_scan(tmp_path, extra)
+    gp5 = [f for f in asset["findings"] if f["rule"] == "NFX-GP5"]
+    assert [f["evidence"]["missing"] for f in gp5] == [unsure], asset["findings"]
+    assert all(f["unsure"] and f["outcome"] == "approval" for f in gp5)

@@ -388,6 +388,24 @@ ROWS = [
         approved={"NFX-GP4"},
         policy={"approvals": APPROVE_FINAL},
     ),
+    # 14b. … a stunt replica with no consent at all: "consent to create still needed": BLOCK (T1)
+    Row(
+        "row14-stunt-replica-no-consent",
+        genai(
+            {
+                "output": out(on_screen="prominent", subject="secondary"),
+                "disclosure.flagged_at": FLAGGED,
+                "talent": [
+                    {"performer": "P-0001", "replica": "employment_based", "exception": "safety"}
+                ],
+                "qa": QA,
+            }
+        ),
+        {"NFX-T1", "NFX-T1x", "NFX-GP4"},
+        Outcome.BLOCK,
+        approved={"NFX-GP4"},
+        policy={"approvals": APPROVE_FINAL},
+    ),
     # 15. customary cleanup (cosmetics …): ✅ PASS + log (T3; SAG-05 not shipped)
     Row(
         "row15-customary-cleanup",
@@ -407,6 +425,26 @@ ROWS = [
         Outcome.PASS,
         stage="previs",
         passes={"NFX-T3"},
+    ),
+    # 15b. … an alteration outside the customary list (other), no consent: BLOCK (T3, as
+    #      GUIDANCE's SAG-05: "other → BLOCK without consent")
+    Row(
+        "row15-alteration-outside-the-customary-list",
+        genai(
+            {
+                "talent": [
+                    {
+                        "performer": "P-0001",
+                        "replica": "none",
+                        "alteration": "customary",
+                        "alteration_category": "other",
+                    }
+                ],
+            }
+        ),
+        {"NFX-T3"},
+        Outcome.BLOCK,
+        stage="previs",
     ),
     # 16. a production's talent model reused for another show: 🛑 BLOCK (T4; SAG-03 not shipped)
     Row(

@@ -263,6 +263,8 @@ def test_c2_accents_and_unicode_forms_do_not_hide_a_name():
         ("Cars", "scars on his face"),
         ("Up", "a cup of tea"),
         ("HBO", "HBOMAX"),  # all capitals: no word edge to see
+        ("Ed", "edsheeran"),  # joined, but not a hashtag: no word edge to see
+        ("Up", "upstairs"),
     ],
 )
 def test_c2_a_short_name_does_not_match_inside_a_longer_word(name, text):
@@ -288,6 +290,8 @@ def test_c2_a_short_name_does_not_match_inside_a_longer_word(name, text):
         ("U2", "a U2 concert"),
         ("Cher", "Cher's wig"),
         ("鬼滅", "鬼滅の刃のスタイル"),  # no spaces, no case: every letter is a word edge
+        ("Dune", "#dunemovie poster"),  # a hashtag is words written without spaces
+        ("Ed", "@edsheeran"),
     ],
 )
 def test_c2_a_short_name_still_matches_as_a_whole_word(name, text):
@@ -309,17 +313,37 @@ def test_c2_a_short_name_still_matches_as_a_whole_word(name, text):
         ("Spider-Man", "a spider-man suit"),
         ("Meryl Streep", "Meryl Streep's nose"),
         ("iphone", "a row of iPhones"),
-        ("Marvel", "marvelous"),  # kept: a long name inside a word is kept matching
-        ("Sting", "testing"),  # the same, absurd as it is (docs/rules.md says so)
         ("鬼滅の刃", "鬼滅の刃のスタイル"),
         ("Amélie", "amélie poster"),
         ("🦑", "a 🦑 toy"),  # no letter or digit: looked for as written
     ],
 )
-def test_c2_every_realistic_name_the_substring_match_found_is_still_found(name, text):
+def test_c2_a_name_as_whole_words_with_an_ending_or_in_a_hashtag_is_found(name, text):
     assert substring_matched(name, text)
     assert denied_in_text(name, text) == [name]
     assert denied_in_reference(name, text) == [name]
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("Marvel", "marvelous"),
+        ("Sting", "testing"),
+        ("Sting", "a stingray"),
+        ("Potter", "pottery"),
+        ("Potter", "harrypotter"),  # joined without a hashtag: no word edge to see
+        ("Kubrick", "kubrickianism"),
+        ("Adele", "adelegate"),
+    ],
+)
+def test_c2_a_long_name_does_not_match_inside_an_ordinary_word(name, text):
+    """Review: a longer name matched inside any word (``Marvel`` in ``marvelous``,
+    ``Sting`` in ``testing``), while a short one lost joined words (``#dunemovie``). Every
+    name now matches as whole words, with a longer name's plural or adjective ending, or
+    anywhere inside a hashtag."""
+    assert substring_matched(name, text)
+    assert denied_in_text(name, text) == []
+    assert denied_in_reference(name, text) == []
 
 
 @pytest.mark.parametrize(
@@ -337,30 +361,35 @@ def test_c2_ignoring_separators_does_not_join_other_words_into_a_name(name, text
     assert denied_in_text(name, text) == []
 
 
-def test_c2_a_long_name_found_as_a_substring_is_always_still_found():
-    """For names of five or more letters and digits, every case-insensitive substring
-    match of the old rule is still a match, whatever surrounds it (seeded, repeatable)."""
+def test_c2_a_name_between_word_edges_or_in_a_hashtag_is_always_found():
+    """Any name, short or long, written in any case between separators (or at a case or
+    digit change), or inside a hashtag, is found whatever surrounds it (seeded,
+    repeatable); the same name glued to lower-case letters on both sides, outside a
+    hashtag, is not."""
     import random
 
-    rng = random.Random(20261128)
-    alphabet = "abcdeAB É1 -_'.x"
-    names = ["Squid Game", "Meryl Streep", "Spider-Man", "Kubrick", "O'Brien", "Se7en"]
-    names += ["".join(rng.choice(alphabet) for _ in range(rng.randint(5, 12))) for _ in range(60)]
-    from clearance.rules._denylist import SHORT, Denylist
+    from clearance.rules._denylist import Denylist
 
+    rng = random.Random(20261128)
+    letters = "abcdexyz"
+    names = ["Squid Game", "Meryl Streep", "Spider-Man", "Kubrick", "Se7en", "Ed", "Dune"]
+    names += ["".join(rng.choice(letters) for _ in range(rng.randint(2, 12))) for _ in range(60)]
     tried = 0
     for name in names:
-        name = name.strip()
         denylist = Denylist([name])
-        if len([c for c in name if c.isalnum()]) <= SHORT:
-            continue
         for _ in range(30):
             written = "".join(c.upper() if rng.random() < 0.3 else c for c in name)
-            before = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
-            after = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
-            text = before + written + after
-            assert substring_matched(name, text)
+            words = " ".join(rng.choice(["a", "the", "lit", "doll", "x1"]) for _ in range(3))
+            sep = rng.choice([" ", "-", "_", ". ", ", ", "\t", "/"])
+            text = f"{words}{sep}{written}{rng.choice([' ', '-', '!', '.'])}{words}"
             assert denylist.names_in(text) == [name], (name, text)
+            joined = "".join(c for c in name.lower() if c.isalnum())
+            tagged = (
+                f"{words} #{rng.choice(['', 'x', 'best'])}{joined}{rng.choice(['', 'fan', 'y'])}"
+            )
+            assert denylist.names_in(tagged) == [name], (name, tagged)
+            glued = f"{words} q{joined}qz"
+            assert denylist.names_in(glued) == [], (name, glued)
             tried += 1
     assert tried > 1000
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from _records import IPTC, audit, describe, fired, inp, one, outcome_of, policy, sidecar, step
+from _records import IPTC, audit, describe, fired, inp, of, one, outcome_of, policy, sidecar, step
 from clearance.model import Outcome
 from clearance.plugins import PluginHost
 
@@ -78,6 +78,45 @@ def test_e1_output_that_could_pass_as_real_needs_approval_in_fiction(field):
 def test_e1_presented_as_authentic_in_a_documentary_or_news_production_blocks(genre):
     result = audit(sidecar({"output.presented_as_authentic": True}), genre=genre)
     assert outcome_of(result, "NFX-E1") is Outcome.BLOCK
+
+
+def test_e1_presented_as_authentic_with_no_genre_configured_is_unsure_never_fiction():
+    """A clearance.yaml without production.genre: the production may be a documentary (a
+    block) as well as fiction (an approval). Review: an absent genre was read as fiction,
+    so an approval cleared it. Approval for what is known, and an unsure escalate no
+    approval clears."""
+    approvals = {
+        "APR-E1": {
+            "rules": ["NFX-E1"],
+            "scope": {"production": "SHOW01"},
+            "approved_by": "Legal",
+            "expires": "2027-03-01",
+        }
+    }
+    result = audit(
+        sidecar({"output.presented_as_authentic": True}), genre=None, approvals=approvals
+    )
+    unsure = [f for f in of(result, "NFX-E1") if f.unsure]
+    assert [(f.evidence["missing"], f.effective_outcome) for f in unsure] == [
+        ("production.genre", Outcome.ESCALATE)
+    ], describe(result)
+    assert unsure[0].is_open and "genre is unknown" in unsure[0].message
+    assert "production.genre" in (unsure[0].remediation or "")
+    assert result.outcome is Outcome.ESCALATE  # the approval clears the approval finding only
+
+
+def test_e1_depicting_something_real_with_no_genre_configured_needs_only_approval():
+    result = audit(sidecar({"output.depicts_real": True}), genre=None)
+    assert [f.unsure for f in of(result, "NFX-E1")] == [False]
+
+
+def test_e1_a_configuration_without_genre_is_read_as_unknown(tmp_path):
+    from clearance.policy import load_policy
+
+    (tmp_path / "clearance.yaml").write_text("clearance: 1\nproduction: {id: SHOW01}\n")
+    assert load_policy(tmp_path / "clearance.yaml").genre is None
+    (tmp_path / "clearance.yaml").write_text("clearance: 1\nproduction: {id: S, genre: news}\n")
+    assert load_policy(tmp_path / "clearance.yaml").genre == "news"
 
 
 def test_e1_depicting_something_real_without_presenting_it_as_authentic_is_approval_in_a_documentary():

@@ -218,3 +218,46 @@ def test_iptc04_can_be_disabled():
         rules={"IPTC-04": {"enabled": False}},
     )
     assert "IPTC-04" not in fired(result)
+
+
+# -- one reading of a term for every IPTC rule (review: IPTC-01 was stricter than IPTC-04) --
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        " trainedAlgorithmicMedia ",
+        "TrainedAlgorithmicMedia",
+        IPTC + "compositeSynthetic/",
+        "HTTP://CV.IPTC.ORG/NEWSCODES/DIGITALSOURCETYPE/compositeWithTrainedAlgorithmicMedia",
+    ],
+)
+def test_a_miswritten_genai_term_is_read_as_its_term_by_every_rule_and_named_by_iptc04(value):
+    """Case, surrounding spaces and a trailing slash do not change what a term says: a final
+    GenAI asset whose term is a GenAI term so miswritten was an IPTC-01 block (its term
+    "not a GenAI term") while IPTC-04 passed the spaces; IPTC-02 reads it as the readers do.
+    Now each rule reads the term the same way, and IPTC-04 alone names the spelling."""
+    result = audit(sidecar({"source_type": value}), stage="delivery")
+    assert "IPTC-01" not in fired(result), describe(result)
+    assert "IPTC-02" not in fired(result), describe(result)
+    finding = one(result, "IPTC-04")
+    assert finding.effective_outcome is Outcome.NOTICE
+    assert "read as" in finding.message and finding.evidence["source_type"] == value
+
+
+def test_iptc03_reads_a_miswritten_genai_term_as_genai():
+    data = sidecar(
+        {
+            "source_type": "CompositeSynthetic ",
+            "steps": [step("nuke-comp", inputs=[inp("gen/bg.exr", "generated")])],
+        }
+    )
+    result = audit(data, stage="delivery")
+    assert "IPTC-03" not in fired(result), describe(result)
+    assert outcome_of(result, "IPTC-04") is Outcome.NOTICE
+
+
+def test_a_miswritten_non_genai_term_on_a_genai_asset_is_still_iptc01():
+    result = audit(sidecar({"source_type": " DigitalCapture"}), stage="delivery")
+    assert outcome_of(result, "IPTC-01") is Outcome.BLOCK
+    assert outcome_of(result, "IPTC-02") is Outcome.BLOCK

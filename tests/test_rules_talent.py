@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from _records import acme, audit, describe, fired, of, one, outcome_of, policy, sidecar, step
+from _records import (
+    CONSENTS,
+    acme,
+    audit,
+    describe,
+    fired,
+    of,
+    one,
+    outcome_of,
+    policy,
+    sidecar,
+    step,
+)
 from clearance.model import Outcome
 
 QA = {"test_record": "QA-7"}
@@ -61,6 +73,19 @@ def test_t1_a_replica_without_valid_consent_blocks(entry, reason):
     assert result.outcome is Outcome.BLOCK
 
 
+def test_t1_a_consent_signed_after_the_audits_date_does_not_cover_yet():
+    """As an approval approved after the audit's date: a consent not signed yet on that day
+    covers nothing until then (the rule tests audit on 2026-11-26)."""
+    consents = {"C-001": {**CONSENTS["C-001"], "signed_at": "2026-11-27"}}
+    finding = one(audit(with_talent(replica()), consents=consents), "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK
+    assert "takes effect on 2026-11-27" in finding.evidence["reason"]
+    consents = {"C-001": {**CONSENTS["C-001"], "signed_at": "2026-11-26"}}
+    assert (
+        outcome_of(audit(with_talent(replica()), consents=consents), "NFX-T1") is Outcome.APPROVAL
+    )
+
+
 def test_t1_a_background_replica_under_a_background_consent_needs_approval():
     result = audit(with_talent(replica("background", consent="C-BG", performer="P-0100")))
     assert outcome_of(result, "NFX-T1") is Outcome.APPROVAL
@@ -88,13 +113,39 @@ def test_t1_an_approval_does_not_clear_a_block():
 
 
 @pytest.mark.parametrize("exception", ["as_scripted", "safety", "unrecognizable"])
-def test_t1x_an_exception_is_logged_as_a_notice_and_waives_the_consent_leg(exception):
-    result = audit(with_talent(replica(consent=None, exception=exception)))
+def test_t1x_an_exception_is_logged_as_a_notice_and_waives_further_consent(exception):
+    result = audit(with_talent(replica(exception=exception)))
     finding = one(result, "NFX-T1x")
     assert finding.effective_outcome is Outcome.NOTICE
     assert finding.evidence["exception"] == exception
     assert "NFX-T1" not in fired(result) and "NFX-GP5" not in fired(result), describe(result)
     assert result.outcome is Outcome.NOTICE
+
+
+@pytest.mark.parametrize("exception", ["as_scripted", "safety", "unrecognizable"])
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (replica(consent=None), "no consent"),
+        (replica(consent="C-404"), "not in the consents registry"),
+        (replica(consent="C-EXPIRED"), "expired"),
+        (replica(consent="C-OTHER-SHOW"), "production SHOW02"),
+        (replica("background", consent="C-001"), "does not cover background_replica"),
+    ],
+    ids=["none", "unknown-id", "expired", "other-show", "wrong-use"],
+)
+def test_t1_an_exception_does_not_waive_the_consent_to_create_the_replica(exception, entry, reason):
+    """The use-case matrix's row 14 (a replica for a reshoot "substantially as scripted", a
+    stunt, a masked performer): a notice, "consent to create still needed". N1: "Creating a
+    Digital Replica needs consent"; the exceptions waive only *further* consent."""
+    result = audit(with_talent({**entry, "exception": exception}))
+    finding = one(result, "NFX-T1")
+    assert finding.effective_outcome is Outcome.BLOCK, describe(result)
+    assert reason in finding.evidence["reason"]
+    assert finding.evidence["exception"] == exception
+    assert "consent to create" in finding.message
+    assert outcome_of(result, "NFX-T1x") is Outcome.NOTICE  # the exception is still logged
+    assert result.outcome is Outcome.BLOCK
 
 
 def test_t1x_no_exception_no_finding():
@@ -151,11 +202,33 @@ def test_t3_a_customary_category_is_logged_as_pass(category):
     assert "NFX-T3" not in fired(result) and result.outcome is Outcome.PASS
 
 
-@pytest.mark.parametrize("category", [None, "other", "de_ageing"])
-def test_t3_a_customary_claim_that_cannot_be_checked_is_a_notice(category):
+@pytest.mark.parametrize("category", [None, "unknown", "de_ageing", "cosmetic"])
+def test_t3_a_customary_claim_that_cannot_be_checked_is_unsure(category):
+    """No category, or one not on the list: whether the alteration is customary is unknown
+    (review: a notice; unsure is escalate at least)."""
     extra = {"alteration_category": category} if category else {}
     finding = one(audit(with_talent(altered(None, "customary", **extra))), "NFX-T3")
-    assert finding.effective_outcome is Outcome.NOTICE
+    assert finding.unsure and finding.effective_outcome is Outcome.ESCALATE
+    assert finding.evidence["missing"] == "talent[0].alteration_category"
+
+
+@pytest.mark.parametrize("consent", [None, "C-EXPIRED", "C-BG"])
+def test_t3_an_alteration_outside_the_customary_list_without_consent_blocks(consent):
+    """GUIDANCE (SAG-05): a category from the closed list passes, ``other`` blocks without
+    consent; N1: digital alterations "generally need consent", customary ones excepted.
+    Review: ``alteration: customary`` with category ``other`` was only a notice."""
+    entry = altered(consent, "customary", alteration_category="other")
+    result = audit(with_talent(entry))
+    finding = one(result, "NFX-T3")
+    assert finding.effective_outcome is Outcome.BLOCK, describe(result)
+    assert finding.evidence["reason"] and "outside the customary list" in finding.message
+    assert result.outcome is Outcome.BLOCK
+
+
+def test_t3_an_alteration_outside_the_customary_list_under_consent_needs_approval():
+    result = audit(with_talent(altered("C-001", "customary", alteration_category="other")))
+    assert outcome_of(result, "NFX-T3") is Outcome.APPROVAL
+    assert result.outcome is Outcome.APPROVAL
 
 
 def test_t3_no_customary_alteration_no_finding():

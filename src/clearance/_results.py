@@ -158,15 +158,18 @@ def checked_approval(item: Any) -> ApprovalMatch:
         raise bad("expired", f"{type(item.expired).__name__}, not True or False")
     if isinstance(item.expires, (_dt.date, _dt.datetime)):
         item = replace(item, expires=item.expires.isoformat())
-    for field in ("expires", "approved_by", "document"):
+    if isinstance(item.approved_at, (_dt.date, _dt.datetime)):
+        item = replace(item, approved_at=item.approved_at.isoformat())
+    for field in ("expires", "approved_by", "document", "approved_at"):
         value = getattr(item, field)
         if value is not None and not isinstance(value, str):
             raise bad(field, f"{type(value).__name__}, not a string or None")
-    if item.expires is not None and as_date(item.expires) is None:
-        # an expiry nobody can read is unsure, never an approval that has not expired
-        raise bad(
-            "expires", f"{item.expires!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)"
-        )
+    for name in ("expires", "approved_at"):
+        # an expiry nobody can read is unsure, never an approval that has not expired; a
+        # start nobody can read, never an approval already in effect
+        when = getattr(item, name)
+        if when is not None and as_date(when) is None:
+            raise bad(name, f"{when!r}, not a date (YYYY-MM-DD, or ISO 8601 date and time)")
     return item
 
 

@@ -5,8 +5,10 @@ An approval (``approvals.yaml``) covers a finding when the finding's rule matche
 the asset globs (matched against the root-relative path or the file name) and, when given,
 ``asset_sha256`` (the exact content; for a sequence, the hash of its frames' hashes). An
 approval past its ``expires`` date still matches, but as *expired*: the finding stays open
-with ``status: expired``. Only ``approval`` findings are ever offered; ``block`` is never
-cleared by an approval.
+with ``status: expired``. An approval whose ``approved_at`` is after the audit's date does
+not exist yet: it covers nothing until that day, and the finding it would cover stays open
+saying when it takes effect (``evidence.approval_pending``). Only ``approval`` findings are
+ever offered; ``block`` is never cleared by an approval.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ __all__ = ["ApprovalMatch", "find_approval", "asset_sha256", "as_date"]
 @dataclass(frozen=True)
 class ApprovalMatch:
     """An approval record that covers a finding (``expired`` when past its expiry date; the
-    engine treats a match without ``expires`` as expired, as ``approvals.yaml`` requires one)."""
+    engine treats a match without ``expires`` as expired, as ``approvals.yaml`` requires one).
+
+    ``approved_at`` after the audit's date: the approval does not exist yet and covers
+    nothing until then (the engine leaves the finding open and says when it takes effect)."""
 
     id: str
     expired: bool = False
     expires: str | None = None
     approved_by: str | None = None
     document: str | None = None
+    approved_at: str | None = None
 
 
 def as_date(value: Any) -> _dt.date | None:
@@ -146,11 +152,13 @@ def _use_of(asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 def find_approval(
     finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, policy: Policy
 ) -> ApprovalMatch | None:
-    """The approval covering ``finding``: a valid one if any, else an expired one, else None.
+    """The approval covering ``finding``: a valid one if any, else an expired one, else one
+    not yet in effect (``approved_at`` after the audit's date), else None.
 
     ``asset`` and ``record`` are None for a stage finding that names no audited asset: only
     an approval whose scope gives no ``shots``, ``assets`` or ``asset_sha256`` covers it."""
     expired: ApprovalMatch | None = None
+    pending: ApprovalMatch | None = None
     content_hash: str | None = None
     for approval_id, approval in _candidates(finding.rule, record, policy):
         if not _in_scope(approval, asset, record, policy):
@@ -162,17 +170,22 @@ def find_approval(
             if content_hash.lower() != str(wanted).lower():
                 continue
         expires = as_date(approval.get("expires"))
+        approved_at = as_date(approval.get("approved_at"))
         match = ApprovalMatch(
             id=approval_id,
             expired=expires is None or expires < policy.today,
             expires=expires.isoformat() if expires else None,
             approved_by=approval.get("approved_by"),
             document=approval.get("document"),
+            approved_at=approved_at.isoformat() if approved_at else None,
         )
-        if not match.expired:
+        if approved_at is not None and approved_at > policy.today:
+            pending = pending or match
+        elif not match.expired:
             return match
-        expired = expired or match
-    return expired
+        else:
+            expired = expired or match
+    return expired or pending
 
 
 class _Index:

@@ -670,6 +670,20 @@ class Session:
             return
         if match is None:
             return
+        starts = as_date(match.approved_at)
+        if starts is not None and starts > self.policy.today:
+            # an approval given after the audit's date does not exist yet: it covers
+            # nothing, and the finding says when it would (judged per audit, as expiry)
+            finding.evidence = {
+                **finding.evidence,
+                "approval_pending": match.id,
+                "approval_effective": starts.isoformat(),
+            }
+            finding.message = (
+                f"{finding.message} (approval {match.id} takes effect on "
+                f"{starts.isoformat()}, its approved_at: not before)"
+            )
+            return
         finding.approval = match.id
         # the plugin's word, or its date against the run's, as approvals.yaml's are judged:
         # an approval with no expiry date is expired there (the file requires one)

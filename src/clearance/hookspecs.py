@@ -195,7 +195,9 @@ def clearance_find_approval(
         8601 date and time, or a ``date``) with the audit's date (``policy.now``) as it does
         ``approvals.yaml``'s: a match whose ``expires`` is past, or that has none, is
         expired whatever ``expired`` says, and one whose ``expires`` does not read as a
-        date is ``PRV-05`` (unsure, never approved).
+        date is ``PRV-05`` (unsure, never approved). An ``approved_at`` (optional) after
+        the audit's date is an approval not in effect yet: the finding stays open, its
+        ``evidence.approval_pending`` and ``approval_effective`` say which and when.
 
     .. versionadded:: 0.1
     """

@@ -491,7 +491,8 @@ class Policy:
     root: Path
     config_file: Path | None = None
     production_id: str | None = None
-    genre: str = "fiction"
+    #: ``production.genre``; None when clearance.yaml does not say (unknown, not fiction)
+    genre: str | None = None
     regions: list[str] = field(default_factory=list)
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -776,7 +777,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
 
     production = doc.get("production") or {}
     policy.production_id = production.get("id")
-    policy.genre = production.get("genre", "fiction")
+    policy.genre = production.get("genre")
     policy.regions = list(production.get("regions", []))
 
     tools = doc.get("tools")

@@ -16,8 +16,9 @@ structure allows:
   with a value parsing refused in it;
 * a key the schema does not know is left out. When it is close to the name of a field its
   mapping does not give (``concent`` for ``consent``), that field is unknown; otherwise every
-  field of that mapping that is not given is unknown (it may have been meant as any of them),
-  and those that take ``unknown`` are written so.
+  field of that mapping that is not given and whose value it could be (a list for a list
+  field, a value of a field's ``enum`` for that field, ...) is unknown (it may have been
+  meant as any of them), and those that take ``unknown`` are written so.
 
 Every field made unknown this way is listed (its path, as ``PRV-02`` names it): rules read a
 listed field that is absent as unsure (:meth:`clearance.model.ProvenanceRecord.is_unknown`),
@@ -144,7 +145,7 @@ class _Walk:
         spec = self.resolve(spec)
         props = spec.get("properties") or {}
         out: dict[str, Any] = {}
-        strays: list[str] = []
+        strays: list[tuple[str, Any]] = []
         for key, item in node.items():
             key_parts = [*parts, key]
             key_path = format_path(key_parts)
@@ -161,7 +162,7 @@ class _Walk:
             elif key_path in self.bad or path in self.bad:
                 self.seen.add(key_path)
                 self.strays.append(key_path)
-                strays.append(str(key))
+                strays.append((str(key), item))
                 continue
             elif key_path in self.touched:  # an error under a key the schema does not
                 # describe here (it could not be followed): left out whole, and unknown
@@ -182,15 +183,64 @@ class _Walk:
                 self.seen.add(name_path)
                 self.unknown.append(name_path)
                 out[name] = UNKNOWN
-        for stray in strays:
-            self.stray(stray, out, parts, spec)
+        for stray, item in strays:
+            self.stray(stray, item, out, parts, spec)
         return out
 
-    def stray(self, key: str, out: dict[str, Any], parts: list[Any], spec: dict[str, Any]) -> None:
-        """A key the schema does not know: what field it may have been meant as is unknown."""
+    def stray(
+        self, key: str, item: Any, out: dict[str, Any], parts: list[Any], spec: dict[str, Any]
+    ) -> None:
+        """A key the schema does not know: what field it may have been meant as is unknown.
+
+        The field its name is close to; else any field not given whose value it could be
+        (a list for a list field, a mapping for a mapping field, a value of a field's list
+        for that field): ``notes: "hand painted"`` was never meant as ``talent`` or
+        ``union_impact``, ``performers: [...]`` may have been meant as ``talent``."""
         props = spec.get("properties") or {}
         absent = [name for name in props if name not in out]
         meant = difflib.get_close_matches(key, absent, n=1, cutoff=0.6)
-        for name in meant or absent:  # the field it was meant as, or any it may have been
+        if not meant:
+            meant = [name for name in absent if self.could_be(item, props[name])]
+        for name in meant:  # the field it was meant as, or any it may have been
             self.unknown.append(format_path([*parts, name]))
-        self.filled(out, spec, only=meant[0] if meant else "")
+            if UNKNOWN in (self.resolve(props[name]).get("enum") or ()):
+                out[name] = UNKNOWN
+
+    def could_be(self, value: Any, schema: Any, depth: int = 0) -> bool:
+        """Could ``value`` be written for a field of ``schema``, by its kind (a list, a
+        mapping, text, a number, true or false, null) or, for a field with a list of
+        values, as one of them? Its content is not checked: a list meant as ``talent``
+        may be wrong in every entry."""
+        spec = self.resolve(schema)
+        for key in ("anyOf", "oneOf"):
+            if key in spec and depth < 8:
+                return any(self.could_be(value, sub, depth + 1) for sub in spec[key])
+        for key in ("enum", "const"):
+            if key in spec:
+                allowed = spec[key] if key == "enum" else [spec[key]]
+                return any(type(v) is type(value) and v == value for v in allowed)
+        types = spec.get("type")
+        if types is None:
+            return True
+        return _json_type(value) in ([types] if isinstance(types, str) else types) or (
+            _json_type(value) == "integer" and "number" in types
+        )
+
+
+def _json_type(value: Any) -> str:
+    """The JSON Schema type name of a parsed YAML or JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "string"  # a date or datetime YAML read: written as text in JSON

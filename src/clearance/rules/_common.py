@@ -167,7 +167,8 @@ def consent_problem(
     """Why ``entry`` (``talent[index]``)'s consent does not cover ``use`` (None when it does).
 
     Valid means: the consent record exists, names the same performer and production, has
-    not expired, and lists ``use`` among its ``uses``. A consent the sidecar gave invalid is
+    been signed (``signed_at`` not after the audit's date) and not expired, and lists ``use``
+    among its ``uses``. A consent the sidecar gave invalid is
     unknown: it cannot be shown to cover anything.
     """
     consent_id = entry.get("consent")
@@ -205,6 +206,10 @@ def consent_problem(
         return f"consent {consent_id} has no valid expiry date"
     if expires < ctx.policy.today:
         return f"consent {consent_id} expired on {expires.isoformat()}"
+    signed = as_date(consent.get("signed_at"))
+    if signed is not None and signed > ctx.policy.today:
+        # not signed yet on the day of the audit, as an approval's approved_at
+        return f"consent {consent_id} takes effect on {signed.isoformat()} (its signed_at)"
     uses = consent.get("uses") or []
     if use not in uses:
         return f"consent {consent_id} does not cover {use} (it covers: {', '.join(map(str, uses)) or 'nothing'})"

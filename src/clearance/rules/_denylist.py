@@ -7,23 +7,22 @@ ligatures), accents dropped, and every other character — spaces, punctuation, 
 invisible format characters — ignored. So ``Squid Game`` is found in ``squid  game``,
 ``squid-game``, ``SquidGame`` and ``SQUID_GAME``, and ``Amélie`` in ``AMELIE``.
 
-Where a name may stand in the text (``Ed`` is not in ``edit``; ``Kubrick`` is in
-``Kubrickian``):
+Where a name may stand in the text: as whole words, for every name (``Ed`` is not in
+``edit``, ``Marvel`` not in ``marvelous``, ``Sting`` not in ``testing``):
 
-* a *short* name, :data:`SHORT` letters and digits or fewer (``Ed``, ``Dune``, ``Cher``,
-  ``Cars``), only as whole words: it starts and ends at a word edge of the text — a
-  separator, the text's start or end, a change from lower to upper case (``EdSheeran``,
-  ``HBOMax``) or between letters and digits (``Cars2``). Such names are ordinary words or
-  pieces of them (``dunes``, ``teacher``, ``scars``) far more often than names. In a
-  script without case (CJK, kana, Thai, Arabic, ...) every letter counts as a word edge:
-  such text is often written without spaces, so a name there matches anywhere.
-* a longer name anywhere, as the case-insensitive substring match before this module did
-  (so ``Squid Game`` is still in ``Squid Games``, ``Kubrick`` in ``Kubrickian``,
-  ``Potter`` in ``#harrypotter``, and ``Sting`` still in ``testing``: a long name inside
-  a longer word is more often the name than not). One exception, since separators are
-  ignored: where the text puts a separator inside the name at a place the name has none
-  (``Sting`` in ``best ingredients``, ``Adele`` in ``made lemonade``), the match must be
-  whole words (``spider man`` for ``Spiderman``).
+* a name starts and ends at a word edge of the text — a separator, the text's start or end,
+  a change from lower to upper case (``EdSheeran``, ``HBOMax``) or between letters and
+  digits (``Cars2``). Separators are ignored inside a name, so ``spider man`` is a whole-word
+  ``Spiderman`` and ``squidgame`` a whole-word ``Squid Game``. In a script without case (CJK,
+  kana, Thai, Arabic, ...) every letter counts as a word edge: such text is often written
+  without spaces, so a name there matches anywhere.
+* inside a hashtag or handle (``#harrypotter``, ``@dunemovie``: letters and digits right
+  after ``#`` or ``@``), which is words written without spaces, a name matches anywhere
+  (``Potter``, ``Dune``), short or long.
+* a longer name (more than :data:`SHORT` letters and digits) may also end in one of
+  :data:`ENDINGS`, a plural or an adjective made of the name (``Squid Games``,
+  ``iPhones``, ``Kubrickian``, ``Tolkienesque``). A short name may not: ``Dune`` is not in
+  ``dunes``, ``Cars`` not in ``scars``.
 * a name with no letter or digit at all (an emoji) is looked for as written,
   case-insensitively.
 
@@ -39,8 +38,11 @@ from .._redact import letters_and_breaks
 
 __all__ = ["SHORT", "Denylist"]
 
-#: names of at most this many letters and digits match whole words only
+#: names of at most this many letters and digits never take an ending (``dunes``)
 SHORT = 4
+#: endings a longer name may take and still be the name: plurals and adjectives made of it
+ENDINGS = frozenset({"s", "es", "ian", "ean", "esque", "ish"})
+_LONGEST_ENDING = max(map(len, ENDINGS))
 
 
 class _Name:
@@ -71,6 +73,26 @@ class _Text:
         self.folded, self.origin, self.breaks = letters_and_breaks(text)
         self._edges: list[bool] | None = None
 
+    def _ending(self, end: int) -> bool:
+        """Do the letters from ``end`` to the next word edge make one of :data:`ENDINGS`?"""
+        stop = end + 1
+        limit = min(len(self.folded), end + _LONGEST_ENDING)
+        while stop <= limit and not self.edge(stop):
+            stop += 1
+        return self.edge(stop) and self.folded[end:stop] in ENDINGS
+
+    def _in_tag(self, at: int, end: int) -> bool:
+        """Is ``folded[at:end]`` inside one run of letters and digits that follows ``#`` or
+        ``@`` (a hashtag or handle: words written without spaces)?"""
+        breaks = self.breaks
+        if any(breaks[k] for k in range(at + 1, end)):
+            return False
+        start = at
+        while start > 0 and not breaks[start]:
+            start -= 1
+        before = self.origin[start] - 1
+        return before >= 0 and self.text[before] in "#@"
+
     def edge(self, at: int) -> bool:
         """Does a word start (or end) at ``at`` in ``folded``?"""
         if at <= 0 or at >= len(self.folded):
@@ -100,17 +122,14 @@ class _Text:
     def has(self, name: _Name) -> bool:
         if not name.folded:
             return bool(name.raw) and name.raw in self.text.casefold()
-        folded, breaks = self.folded, self.breaks
+        folded = self.folded
         at = folded.find(name.folded)
         while at >= 0:
             end = at + len(name.folded)
-            whole = self.edge(at) and self.edge(end)
-            if whole:
-                return True
-            if not name.short and all(
-                k - at in name.splits for k in range(at + 1, end) if breaks[k]
-            ):
-                return True  # inside a word, or split only where the name is
+            if self.edge(at) and (self.edge(end) or (not name.short and self._ending(end))):
+                return True  # whole words (Squid Game, SquidGame), or a longer name's ending
+            if self._in_tag(at, end):
+                return True  # #harrypotter, #dunemovie
             at = folded.find(name.folded, at + 1)
         return False
 

@@ -84,6 +84,21 @@ def mistaken_for_real(ctx: RuleContext) -> Iterator[Finding]:
             genre=genre,
         )
         return
+    if authentic is True and genre is None:
+        # a documentary or news production blocks this, a fiction asks for approval: an
+        # unknown genre is unsure between the two, which no approval may clear alone
+        unsure = ctx.unsure(
+            "production.genre",
+            "GenAI output presented as authentic, and the production's genre is unknown "
+            "(clearance.yaml gives no production.genre): in a documentary or news "
+            "production this blocks",
+        )
+        unsure.outcome = Outcome.ESCALATE
+        unsure.remediation = (
+            "Set the production's genre (production.genre: fiction, documentary or news) in "
+            "clearance.yaml."
+        )
+        yield unsure
     if depicts is True or authentic is True:
         what = (
             "depicts a real person, place or event"

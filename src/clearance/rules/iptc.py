@@ -46,7 +46,12 @@ def _source_types(ctx: RuleContext) -> list[tuple[str, str, str]]:
 
 
 def _term(ctx: RuleContext) -> str | None:
-    return iptc_term(ctx.get("source_type", None))
+    """The asset's term, read as the readers and ``IPTC-02`` read it: case, surrounding
+    spaces and a trailing ``/`` do not change what it says (``IPTC-04`` names the spelling)."""
+    value = ctx.get("source_type", None)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return source_type_term(value)
 
 
 @pack.rule(
@@ -172,13 +177,21 @@ def term_form(ctx: RuleContext) -> Iterator[Finding]:
     """Use the current IPTC NewsCodes: retired terms ("minorHumanEdits", "softwareImage",
     "digitalArt") have successors, and embedded metadata carries the full cv.iptc.org URI."""
     for source, file, value in _source_types(ctx):
-        term = iptc_term(value.strip())
+        stripped = value.strip()
+        term = iptc_term(stripped)
+        read = source_type_term(value)  # what every other rule reads it as
         problem = None
-        if term in RETIRED_TERMS:
-            problem = f"retired term {term}"
+        if read in RETIRED_TERMS:
+            problem = f"retired term {read}"
         elif term not in KNOWN_TERMS:
-            problem = f"unknown or misspelled term {term!r}"
-        elif source != "sidecar" and not value.strip().startswith(FULL_URI_PREFIXES):
+            problem = (
+                f"miswritten term {value!r} (read as {read}; write it exactly)"
+                if read in KNOWN_TERMS
+                else f"unknown or misspelled term {term!r}"
+            )
+        elif value != stripped:
+            problem = f"spaces around the term {value!r} (read as {read}; write it exactly)"
+        elif source != "sidecar" and not stripped.startswith(FULL_URI_PREFIXES):
             problem = f"short name {value!r} instead of the full URI"
         if problem:
             yield ctx.finding(

@@ -66,6 +66,13 @@ def _needs_replica_consent(entry: dict[str, Any]) -> bool:
     return entry.get("replica") in CONSENTED_REPLICAS and not entry.get("exception")
 
 
+def _excepted_replica(entry: dict[str, Any]) -> bool:
+    """A replica that needs consent, used under an exception: no *further* consent for its
+    use, but creating it still needs the performer's (N1; the use-case matrix's row 14:
+    "consent to create still needed")."""
+    return entry.get("replica") in CONSENTED_REPLICAS and bool(entry.get("exception"))
+
+
 def _left_out(ctx: RuleContext, path: str) -> str:
     """`` (allowed_purposes[0] given invalid, left out: see PRV-02)`` for the entries of the
     list at ``path`` a sidecar gave invalid (an invalid entry is never read as allowing)."""
@@ -194,6 +201,9 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
                 f"replica is unknown{invalid_note(ctx, f'talent[{index}].replica')}",
                 performer=entry.get("performer"),
             )
+        if _excepted_replica(entry):
+            yield from _consent_to_create(ctx, index, entry)
+            continue
         if not _needs_replica_consent(entry):
             continue
         performer = entry.get("performer")
@@ -217,6 +227,26 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
                 replica=replica,
                 consent=entry.get("consent"),
             )
+
+
+def _consent_to_create(ctx: RuleContext, index: int, entry: dict[str, Any]) -> Iterator[Finding]:
+    """``NFX-T1`` for a replica under an exception: the exception waives the consent for
+    its use, never the consent to create it (``NFX-T1x`` logs the exception itself)."""
+    performer = entry.get("performer")
+    replica = entry["replica"]
+    problem = consent_problem(ctx, entry, f"{replica}_replica", index)
+    if problem:
+        yield ctx.finding(
+            f"performer {performer}: {replica} replica under the {entry['exception']} "
+            f"exception, without valid consent to create it ({problem}); the exception "
+            "waives further consent, not the consent to create the replica",
+            outcome=Outcome.BLOCK,
+            performer=performer,
+            replica=replica,
+            exception=entry["exception"],
+            consent=entry.get("consent"),
+            reason=problem,
+        )
 
 
 @pack.rule(
@@ -302,8 +332,10 @@ def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
 @genai_only
 def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
     """Customary alterations need no further consent: "cosmetics, wardrobe, noise reduction,
-    timing, continuity, pitch, clarity"; dubbing or doubles permitted by agreement."""
-    for _index, entry in _talent(ctx):
+    timing, continuity, pitch, clarity"; dubbing or doubles permitted by agreement. Digital
+    alterations otherwise "generally need consent" (SAG-AFTRA: ``other`` without consent
+    blocks)."""
+    for index, entry in _talent(ctx):
         if entry.get("alteration") != "customary":
             continue
         performer = entry.get("performer")
@@ -315,11 +347,42 @@ def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
                 performer=performer,
                 category=category,
             )
+        elif category == "other":
+            # outside the customary list: an alteration that needs consent, as a significant one
+            problem = consent_problem(ctx, entry, "significant_alteration", index)
+            if problem:
+                yield ctx.finding(
+                    f"performer {performer}: alteration claimed as customary, but its category "
+                    f"is other (outside the customary list), without valid consent ({problem})",
+                    outcome=Outcome.BLOCK,
+                    performer=performer,
+                    category=category,
+                    consent=entry.get("consent"),
+                    reason=problem,
+                )
+            else:
+                yield ctx.finding(
+                    f"performer {performer}: alteration outside the customary list (other) under "
+                    f"consent {entry.get('consent')}; written approval needed",
+                    outcome=Outcome.APPROVAL,
+                    performer=performer,
+                    category=category,
+                    consent=entry.get("consent"),
+                )
         else:
-            yield ctx.finding(
+            # no category, or one nobody can read: whether it is customary is unknown
+            given = (
+                "none given"
+                if category is None
+                else "unknown"
+                if category == "unknown"
+                else f"{category!r} is not on the list"
+            )
+            yield ctx.unsure(
+                f"talent[{index}].alteration_category",
                 f"performer {performer}: alteration claimed as customary, but its category "
-                f"({category or 'none given'}) is not on the customary list",
-                outcome=Outcome.NOTICE,
+                f"({given}) does not say which customary purpose it serves"
+                + invalid_note(ctx, f"talent[{index}].alteration_category"),
                 performer=performer,
                 category=category,
             )
