@@ -92,6 +92,9 @@ class Hint:
     root: str
     tree: bool = False
     scan: bool = False  # from a reconcile walk: "check this", not "this changed"
+    #: from a reconcile walk: an audited file with more than one name, changed lately (the
+    #: scheduler looks at it again, as at one that settled: ``Watcher._watch_links``)
+    linked: bool = False
 
 
 class Intake:
