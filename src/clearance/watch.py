@@ -42,6 +42,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent
 
 from ._paths import given_path, located
+from .cache import RACY_NS_COARSE, RACY_NS_FINE, racy
 from .discover import in_hidden_folder, is_candidate, is_sidecar, special_file
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
@@ -512,6 +513,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         if now - p.changed < settle:
             self._schedule(p, p.changed + settle)
             return
+        if self._racily_clean(p, st, now, settle):
+            return
         if p.kind == "asset" and self.options.completeness:
             missing = missing_part(p.path, st.st_size)
             if missing is not None:
@@ -533,6 +536,33 @@ class Watcher(AssetGrouping, RootSupervisor):
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
+
+    def _racily_clean(self, p: _Pending, st: os.stat_result, now: float, settle: float) -> bool:
+        """Did ``p`` change so recently that a rewrite of the same size could still leave its
+        ``stat`` as it is? Then it is looked at again once that cannot be (True).
+
+        A file system that stamps whole seconds (ext3, HFS+, FAT, some shares) gives a
+        rewrite of the same size within the second of the last change the same size, mtime
+        and ctime: with ``--settle`` under a second, a file audited within that second and
+        rewritten in it would keep the version the ledger holds as audited, and the new
+        bytes would never be audited (``scan``'s cache guards against the same with
+        :func:`clearance.cache.racy`, as git does). So a file is not taken as settled
+        until its last change is a tick of the file system's clock old (3 s for stamps of
+        whole seconds, 50 ms for finer ones): any later write then moves the stamp on. At
+        most that long past the quiet period (a stamp in the future, from a share whose
+        clock runs ahead, would hold it for ever)."""
+        changed = max(st.st_mtime_ns, st.st_ctime_ns)
+        age = time.time_ns() - changed
+        if age >= RACY_NS_COARSE:  # nearly every file: one comparison
+            return False
+        if not racy((st.st_mtime_ns, st.st_ctime_ns), time.time_ns()):
+            return False
+        if now - p.changed >= settle + RACY_NS_COARSE / 1e9:
+            return False
+        coarse = st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0
+        wait = ((RACY_NS_COARSE if coarse else RACY_NS_FINE) - age) / 1e9
+        self._schedule(p, now + min(max(wait, 0.005), RACY_NS_COARSE / 1e9))
+        return True
 
     def _watch_links(self, path: str, root: str, version: StatVersion, now: float) -> None:
         """The file ``path`` settled with more than one name (a hard link): look at it
