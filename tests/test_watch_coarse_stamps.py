@@ -12,8 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from _watch_harness import InProcessWatcher, audited, audited_counts, make_show, wait_for
 from clearance.watch_readiness import FileSystem
@@ -72,3 +77,76 @@ def test_a_same_size_rewrite_in_the_second_of_an_audit_is_audited(tmp_path: Path
     shas = [e["details"]["watch"]["files"][0]["sha256"] for e in audited(root)]
     assert shas == [_sha(first), _sha(second)]
     assert audited_counts(root) == {"comp/clip.mov": 2}
+
+
+def _can_mount_ext3() -> bool:
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("mkfs.ext3")):
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True
+    )
+    return probe.returncode == 0 and os.path.exists("/dev/loop-control")
+
+
+#: run inside a mount namespace, with a real ext3 (128-byte inodes: whole-second stamps)
+#: mounted at argv[1]: the scenario of the test above, on that file system
+_ON_EXT3 = """
+import hashlib, os, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from _watch_harness import InProcessWatcher, audited, make_show, wait_for
+root = make_show(Path(sys.argv[1]))
+(root / "comp").mkdir()
+clip = root / "comp" / "clip.mov"
+assert os.stat(root / "clearance.yaml").st_ctime_ns % 1_000_000_000 == 0, "not whole seconds"
+first, second = b"\\0" * 1000, b"\\1" * 1000
+sha = lambda data: hashlib.sha256(data).hexdigest()
+with InProcessWatcher(root, sidecar_grace=0.0):
+    time.sleep(1 - time.time() % 1 + 0.01)
+    clip.write_bytes(first)
+    wait_for(lambda: audited(root), what="the first audit")
+    with open(clip, "r+b") as f:
+        f.write(second)
+    wait_for(
+        lambda: any(e["details"]["watch"]["files"][0]["sha256"] == sha(second)
+                    for e in audited(root)),
+        what="an audit of the rewritten bytes",
+    )
+shas = [e["details"]["watch"]["files"][0]["sha256"] for e in audited(root)]
+assert shas == [sha(first), sha(second)], shas
+"""
+
+
+@pytest.mark.skipif(
+    not _can_mount_ext3(), reason="needs root, mount namespaces and loop devices for ext3"
+)
+def test_on_a_real_ext3_a_same_size_rewrite_in_the_second_of_an_audit_is_audited(
+    tmp_path: Path,
+) -> None:
+    """The same, on a real file system stamping whole seconds: an ext3 image (128-byte
+    inodes) loop-mounted in a mount namespace of its own; the watcher (its real observer and
+    audit processes) and the writes run inside it."""
+    image, mount = tmp_path / "ext3.img", tmp_path / "mnt"
+    mount.mkdir()
+    with open(image, "wb") as f:
+        f.truncate(16 * 1024 * 1024)
+    subprocess.run(
+        ["mkfs.ext3", "-q", "-F", "-I", "128", str(image)], check=True, capture_output=True
+    )
+    script = tmp_path / "scenario.py"
+    script.write_text(_ON_EXT3)
+    tests = Path(__file__).parent
+    done = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f'mount -o loop "{image}" "{mount}" && exec "{sys.executable}" "{script}" '
+            f'"{mount / "base"}" "{tests}"',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]

@@ -551,11 +551,11 @@ class Watcher(AssetGrouping, RootSupervisor):
         whole seconds, 50 ms for finer ones): any later write then moves the stamp on. At
         most that long past the quiet period (a stamp in the future, from a share whose
         clock runs ahead, would hold it for ever)."""
-        changed = max(st.st_mtime_ns, st.st_ctime_ns)
-        age = time.time_ns() - changed
+        wall = time.time_ns()
+        age = wall - max(st.st_mtime_ns, st.st_ctime_ns)
         if age >= RACY_NS_COARSE:  # nearly every file: one comparison
             return False
-        if not racy((st.st_mtime_ns, st.st_ctime_ns), time.time_ns()):
+        if not racy((st.st_mtime_ns, st.st_ctime_ns), wall):
             return False
         if now - p.changed >= settle + RACY_NS_COARSE / 1e9:
             return False
