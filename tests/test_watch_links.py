@@ -17,6 +17,7 @@ from _watch_harness import (
     InProcessWatcher,
     audited,
     audited_counts,
+    events,
     make_show,
     quiet,
     wait_audited,
@@ -58,6 +59,7 @@ def test_a_hard_link_published_half_written_is_audited_again_when_its_writer_fin
     assert watch["supersedes"] == first["details"]["watch"]["audit_id"]
     assert _files(second)[0]["size"] == 8192
     assert _files(second)[0]["sha256"] == hashlib.sha256(inside.read_bytes()).hexdigest()
+    assert events(root, "watch.stats")[-1]["details"]["linked_files"] == 1  # (still looked at)
 
 
 def test_a_file_under_two_watched_names_is_audited_again_under_both(tmp_path: Path) -> None:
@@ -89,6 +91,7 @@ def test_a_file_with_one_name_is_not_checked_again_after_its_audit(tmp_path: Pat
         wait_audited(root, 1)
         quiet(root, 0.5)
         assert not w.watcher._linked
+    assert events(root, "watch.stats")[-1]["details"]["linked_files"] == 0
 
 
 def test_a_hard_link_audited_before_a_restart_is_still_looked_at_after_it(

@@ -84,6 +84,7 @@ class RootSupervisor:
     inflight: set[Any]
     overflows: int
     vanished: int
+    _linked: dict[str, Any]
     _counter: itertools.count[int]
 
     def _emit(self, event: str, **fields: Any) -> None:
@@ -374,6 +375,7 @@ class RootSupervisor:
             "skipped": self.worker.skipped,
             "errors": self.worker.errors,
             "vanished": self.vanished,
+            "linked_files": len(self._linked),
             "watches": {
                 r.path: watch_count(r.observer) if r.observer else None for r in self.roots.values()
             },
