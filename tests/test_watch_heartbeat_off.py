@@ -71,3 +71,25 @@ def test_a_writable_folder_says_nothing_of_its_heartbeat(tmp_path: Path) -> None
         wait_for(lambda: len(events(root, "watch.stats")) >= 5, what="watch.stats")
         assert watcher.terminate() == 0
     assert not _heartbeat_off(root)
+
+
+def test_cookies_seen_are_not_kept_for_ever(tmp_path: Path) -> None:
+    """The names of cookies seen — another watcher's of the same folder, and this one's
+    again when its removal makes an event — were kept for as long as the watcher ran (one
+    or two more each heartbeat, each watcher); they are forgotten at the next heartbeat."""
+    from _watch_harness import InProcessWatcher
+
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    with InProcessWatcher(root, heartbeat=0.1) as w:
+        for n in range(50):  # another watcher's cookies (pid 1: never this test's)
+            (root / f".clearance-cookie.1.{n}").write_text("x")
+            (root / f".clearance-cookie.1.{n}").unlink()
+        (root / "comp" / "a.mov").write_bytes(b"\0" * 100)  # its events come after theirs
+        wait_audited(root, 1)
+        seen = w.watcher.roots[str(root)].cookie_seen
+        wait_for(
+            lambda: not any(n.startswith(".clearance-cookie.1.") for n in set(seen)),
+            what="the other watcher's cookies forgotten",
+        )
+        assert len(seen) <= 3

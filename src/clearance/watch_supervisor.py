@@ -311,6 +311,10 @@ class RootSupervisor:
         if now >= root.next_cookie:
             name = f"{COOKIE_PREFIX}{os.getpid()}.{next(self._counter)}"
             path = os.path.join(root.path, name)
+            # the names seen so far are of cookies done with (this watcher's, whose removal
+            # is an event too, and another watcher's of the same folder): forgotten, or the
+            # set grew by one or two names each heartbeat for as long as the watcher ran
+            root.cookie_seen.clear()
             try:
                 with open(path, "w") as f:
                     f.write(str(time.time()))
