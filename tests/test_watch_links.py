@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
+from typing import BinaryIO
 
 from _watch_harness import (
+    TIMEOUT,
     InProcessWatcher,
     audited,
     audited_counts,
@@ -22,6 +25,7 @@ from _watch_harness import (
     quiet,
     wait_audited,
 )
+from clearance.watch_readiness import FileSystem
 
 
 def _files(event: dict) -> list[dict]:
@@ -116,5 +120,57 @@ def test_a_hard_link_audited_before_a_restart_is_still_looked_at_after_it(
             writer.close()
             second = wait_audited(root, 2)[1]
             quiet(root, 1.0)
+    assert audited_counts(root) == {"comp/clip.mov": 2}
+    assert _files(second)[0]["size"] == 8192
+
+
+class _WriteAfterTheWalkLooked(FileSystem):
+    """The OS's files; when the reconcile walk has looked at ``path``, the writer writes
+    its last bytes through its other name and closes it: the worst moment, between the
+    walk's ``stat`` and the scheduler's taking up what the walk found."""
+
+    def __init__(self, path: Path, writer: BinaryIO, rest: bytes) -> None:
+        self.path, self.writer, self.rest = str(path), writer, rest
+        self.done = threading.Event()
+
+    def stat(self, path: str) -> os.stat_result:
+        st = os.stat(path)
+        if (
+            path == self.path
+            and threading.current_thread().name == "clearance-reconcile"
+            and not self.done.is_set()
+        ):
+            self.writer.write(self.rest)
+            self.writer.close()
+            self.done.set()
+        return st
+
+
+def test_a_hard_link_written_as_a_restarted_watcher_walks_is_audited_whole(
+    tmp_path: Path,
+) -> None:
+    """The writer finishes right after the start-up walk looked at the file (audited, two
+    names): the file is looked at again from the version the walk saw, so the last bytes
+    are a change and are audited (looked at from the version on disk when the scheduler
+    took it up, they were not)."""
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    farm = tmp_path / "farm"
+    farm.mkdir()
+    outside, inside = farm / "clip.mov", root / "comp" / "clip.mov"
+    writer = open(outside, "wb")  # noqa: SIM115 (closed by the file system below)
+    try:
+        writer.write(b"\0" * 4096)
+        writer.flush()
+        with InProcessWatcher(root):
+            os.link(outside, inside)
+            wait_audited(root, 1)
+        fs = _WriteAfterTheWalkLooked(inside, writer, b"\1" * 4096)
+        with InProcessWatcher(root, fs=fs):
+            assert fs.done.wait(TIMEOUT)
+            second = wait_audited(root, 2)[1]
+            quiet(root, 1.0)
+    finally:
+        writer.close()
     assert audited_counts(root) == {"comp/clip.mov": 2}
     assert _files(second)[0]["size"] == 8192

@@ -400,8 +400,8 @@ class Watcher(AssetGrouping, RootSupervisor):
                 assert self.reconciler is not None
                 self.reconciler.request(hint.root, hint.path, "folder-event")
                 continue
-            if hint.linked:
-                self._linked_seen(hint.path, hint.root, now)
+            if hint.linked is not None:
+                self._linked_seen(hint.path, hint.root, hint.linked, now)
                 continue
             self._hint(hint.path, hint.root, now, scan=hint.scan)
         if self._overflow_flag.is_set():
@@ -585,17 +585,14 @@ class Watcher(AssetGrouping, RootSupervisor):
         entry = self._linked[path] = _Linked(root, version, now, every, now + every)
         heapq.heappush(self._linked_heap, (entry.due, next(self._counter), path))
 
-    def _linked_seen(self, path: str, root: str, now: float) -> None:
-        """A reconcile met ``path`` audited, with more than one name, changed lately (a
-        watcher started while another name of it may still be written through): it is
-        looked at again as if it had just settled."""
+    def _linked_seen(self, path: str, root: str, version: StatVersion, now: float) -> None:
+        """A reconcile met ``path`` audited at ``version``, with more than one name, changed
+        lately (a watcher started while another name of it may still be written through):
+        it is looked at again as if it had just settled, against the version the walk saw
+        (a write since then is a change, not where the looks start from)."""
         if path in self.pending or path in self._linked:
             return  # settling (it is looked at again once settled), or looked at already
-        try:
-            st = self.fs.stat(path)
-        except OSError:
-            return  # gone since, or a hiccup: the next reconcile decides
-        self._watch_links(path, root, stat_version(st), now)
+        self._watch_links(path, root, version, now)
 
     def _links(self, now: float) -> None:
         """Look again at the files with more than one name that are due: one that changed

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from .discover import SIDECAR_SUFFIXES, frame_ranges, is_candidate, is_sidecar, split_frame
 from .model import relative_posix
 from .policy import Policy
-from .state import FileVersion, StateStore, stat_fingerprint
+from .state import FileVersion, StateStore, stat_fingerprint, stat_version
 from .watch_intake import Hint, Intake
 from .watch_pairing import GroupKey, manifest_readers_in
 from .watch_readiness import FileSystem, detached_manifest
@@ -192,7 +192,8 @@ class Reconciler(threading.Thread):
                     if st.st_nlink > 1 and time.time_ns() - st.st_ctime_ns < self.linked_ns:
                         # audited, but another name may still be written through (a
                         # watcher started while it is): the scheduler looks at it again
-                        self._put(Hint(entry.path, root, scan=True, linked=True), rep)
+                        linked = stat_version(st)
+                        self._put(Hint(entry.path, root, scan=True, linked=linked), rep)
                     continue
                 self._put(Hint(entry.path, root, scan=True), rep)
         rep.duration = time.monotonic() - started
