@@ -4,7 +4,8 @@ Real folders in ``tmp_path``: a random tree, a snapshot, a random batch of chang
 deleted, rewritten, touched by a fraction of a second, chmod-ed, renamed within and across
 folders, folders renamed and removed, hard links, a name replaced by another file), a second
 snapshot; :class:`~clearance.watch_polling.QuickSnapshotDiff` and watchdog's
-``DirectorySnapshotDiff`` must list the same paths in each of their ten lists.
+``DirectorySnapshotDiff`` must list the same paths in each of their ten lists, but for one
+addition: a file whose ctime alone changed is an attribute change.
 """
 
 from __future__ import annotations
@@ -134,6 +135,20 @@ def _tree(root: Path, rng: random.Random) -> None:
     os.symlink(rng.choice(files), root / "pointer.exr")
 
 
+def _watchdogs(before: DirectorySnapshot, after: DirectorySnapshot) -> dict[str, set[object]]:
+    """watchdog's answer, and the one addition of the quick comparison: a file under the same
+    name and inode in both whose ctime changed is an attribute change (a new hard link to it
+    moves its ctime alone)."""
+    answer = _answer(DirectorySnapshotDiff(before, after))
+    for path in before.paths & after.paths:
+        a, b = before.stat_info(path), after.stat_info(path)
+        if (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev) and not os.path.isdir(path):
+            listed = path in answer["files_modified"] or path in answer["files_attrib"]
+            if a.st_ctime_ns != b.st_ctime_ns and not listed:
+                answer["files_attrib"].add(path)
+    return answer
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_quick_diff_lists_what_watchdogs_diff_lists(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
@@ -143,12 +158,10 @@ def test_quick_diff_lists_what_watchdogs_diff_lists(tmp_path: Path, seed: int) -
     before = DirectorySnapshot(str(root))
     done = _change(root, rng, rng.randrange(1, 12))
     after = DirectorySnapshot(str(root))
-    assert _answer(QuickSnapshotDiff(before, after)) == _answer(
-        DirectorySnapshotDiff(before, after)
-    ), done
+    assert _answer(QuickSnapshotDiff(before, after)) == _watchdogs(before, after), done
     # and with nothing changed in between, both find nothing
     again = DirectorySnapshot(str(root))
-    assert _answer(QuickSnapshotDiff(after, again)) == _answer(DirectorySnapshotDiff(after, again))
+    assert _answer(QuickSnapshotDiff(after, again)) == _watchdogs(after, again)
 
 
 def test_a_fraction_of_a_second_is_a_modification(tmp_path: Path) -> None:
@@ -181,3 +194,54 @@ def test_the_polling_emitter_uses_the_quick_diff_once_installed() -> None:
     assert install_quick_snapshot_diff()
     assert install_quick_snapshot_diff()  # idempotent
     assert polling.DirectorySnapshotDiff is QuickSnapshotDiff
+
+
+def test_a_polled_rewrite_with_its_mtime_put_back_is_audited(tmp_path: Path) -> None:
+    """A polled folder (a share): an asset rewritten in place with other bytes of the same
+    size and its mtime put back (``cp -p``, ``rsync -t --inplace``) changed its ctime only.
+    watchdog's comparison lists it nowhere (size and mtime equal, mode and owner too), so it
+    was audited at the next --rescan at best; the watcher's lists it as an attribute change,
+    and the new bytes are audited (``changed``)."""
+    import hashlib
+
+    from _watch_harness import (
+        InProcessWatcher,
+        audited,
+        exr_bytes,
+        make_show,
+        run_writer,
+        wait_for,
+        writer_script,
+    )
+
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    path = comp / "n.exr"
+    v1, v2 = exr_bytes(seed=1), exr_bytes(seed=2)
+    with InProcessWatcher(root, polling=True, sidecar_grace=0.0):
+        run_writer(writer_script, [("write", str(path), v1)])
+        wait_for(lambda: audited(root), what="the first audit")
+        run_writer(writer_script, [("rewrite_keep_mtime", str(path), v2)])
+        wait_for(lambda: len(audited(root)) >= 2, what="the audit of the rewrite")
+    watch = [e["details"]["watch"] for e in audited(root)]
+    assert [w["reason"] for w in watch] == ["new", "changed"]
+    assert [w["files"][0]["sha256"] for w in watch] == [
+        hashlib.sha256(v).hexdigest() for v in (v1, v2)
+    ]
+
+
+def test_a_change_of_ctime_alone_is_an_attribute_change(tmp_path: Path) -> None:
+    """The one list the quick comparison adds to watchdog's: a file whose ctime alone moved
+    (bytes rewritten, mtime put back) is in ``files_attrib``."""
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"\0" * 100)
+    st = path.stat()
+    before = DirectorySnapshot(str(tmp_path))
+    with open(path, "r+b") as f:
+        f.write(b"\1" * 100)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = DirectorySnapshot(str(tmp_path))
+    assert path.stat().st_ctime_ns != st.st_ctime_ns
+    assert _answer(DirectorySnapshotDiff(before, after))["files_attrib"] == set()
+    assert _answer(QuickSnapshotDiff(before, after))["files_attrib"] == {str(path)}

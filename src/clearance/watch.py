@@ -42,6 +42,7 @@ from typing import Any
 from watchdog.events import FileSystemEvent
 
 from ._paths import given_path, located
+from .cache import RACY_NS_COARSE, RACY_NS_FINE, racy
 from .discover import in_hidden_folder, is_candidate, is_sidecar, special_file
 from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
@@ -68,6 +69,14 @@ __all__ = ["WatchOptions", "Watcher"]
 #: Linked folders a watcher watches as roots of its own, at most: each has its observer,
 #: threads and inotify instance (the kernel allows 128 instances per user by default)
 MAX_LINKED_FOLDERS = 64
+
+#: Files with more than one name looked at again, at most (a hard link's other name may be
+#: written through outside the watched folders: no event says so); past it, a change is
+#: found by the next reconcile, as before
+MAX_LINKED_FILES = 100_000
+#: The longest time between two looks at such a file (the first is one quiet period after
+#: it settled, and each later one twice as long as the last)
+LINKED_MAX_EVERY = 10.0
 
 
 @dataclass
@@ -116,6 +125,17 @@ class _Pending:
     errors: int = 0
     #: a sidecar or manifest not there since (monotonic): gone once the grace window passed
     gone_since: float | None = None
+
+
+@dataclass
+class _Linked:
+    """A settled file with more than one name, looked at again (see :meth:`Watcher._links`)."""
+
+    root: str
+    stat: StatVersion  # what it was when it settled, or when last looked at
+    since: float  # monotonic: unchanged since
+    every: float  # seconds between looks (doubles, up to LINKED_MAX_EVERY)
+    due: float = 0.0  # monotonic: the next look
 
 
 class Watcher(AssetGrouping, RootSupervisor):
@@ -173,6 +193,10 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._lineage_asked: list[str] = []
         self._lineage_due: set[GroupKey] = set()
         self._heap: list[tuple[float, int, str]] = []
+        #: settled files with more than one name (inotify roots), looked at again until
+        #: unchanged for ``incomplete_timeout``; and when each is due
+        self._linked: dict[str, _Linked] = {}
+        self._linked_heap: list[tuple[float, int, str]] = []
         self._dirty: dict[GroupKey, None] = {}  # groups to look at, oldest first
         self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
@@ -247,7 +271,12 @@ class Watcher(AssetGrouping, RootSupervisor):
             ),
         )
         self.reconciler = Reconciler(
-            self.policy, state, self.intake, self.fs, report=self._rescanned
+            self.policy,
+            state,
+            self.intake,
+            self.fs,
+            report=self._rescanned,
+            linked_s=opts.incomplete_timeout,
         )
         # watchdog warns when its recursive walk re-adds a watch for a just-created folder
         # (the mkdir -p race, WATCH.md S9): expected, handled by the ledger, noise for users
@@ -327,6 +356,8 @@ class Watcher(AssetGrouping, RootSupervisor):
             now = time.monotonic()
             self._drain_intake(now)
             self._tick(now)
+            if self._linked_heap and self._linked_heap[0][0] <= now:
+                self._links(now)
             self._evaluate_groups(now)
             if now >= next_supervise:
                 self._watch_linked_folders()
@@ -368,6 +399,9 @@ class Watcher(AssetGrouping, RootSupervisor):
                 self._folders_changed(hint.path)
                 assert self.reconciler is not None
                 self.reconciler.request(hint.root, hint.path, "folder-event")
+                continue
+            if hint.linked is not None:
+                self._linked_seen(hint.path, hint.root, hint.linked, now)
                 continue
             self._hint(hint.path, hint.root, now, scan=hint.scan)
         if self._overflow_flag.is_set():
@@ -479,6 +513,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         if now - p.changed < settle:
             self._schedule(p, p.changed + settle)
             return
+        if self._racily_clean(p, st, now, settle):
+            return
         if p.kind == "asset" and self.options.completeness:
             missing = missing_part(p.path, st.st_size)
             if missing is not None:
@@ -490,6 +526,8 @@ class Watcher(AssetGrouping, RootSupervisor):
                     return
                 self._stop_waiting(p, st, missing, waited + settle)
         p.stable = True
+        if st.st_nlink > 1:
+            self._watch_links(p.path, p.root, current, now)
         # the quiet period ended when this check was due (or when it ran out, if later): a
         # scheduler running behind does not hide its delay from the measured latency
         p.settled_wall = _wall(max(p.due, p.changed + settle))
@@ -498,6 +536,102 @@ class Watcher(AssetGrouping, RootSupervisor):
         if p.kind == "sidecar":
             self._forget(p)
             self._sidecar_settled(p.path, p.root, now, p.settled_wall)
+
+    def _racily_clean(self, p: _Pending, st: os.stat_result, now: float, settle: float) -> bool:
+        """Did ``p`` change so recently that a rewrite of the same size could still leave its
+        ``stat`` as it is? Then it is looked at again once that cannot be (True).
+
+        A file system that stamps whole seconds (ext3, HFS+, FAT, some shares) gives a
+        rewrite of the same size within the second of the last change the same size, mtime
+        and ctime: with ``--settle`` under a second, a file audited within that second and
+        rewritten in it would keep the version the ledger holds as audited, and the new
+        bytes would never be audited (``scan``'s cache guards against the same with
+        :func:`clearance.cache.racy`, as git does). So a file is not taken as settled
+        until its last change is a tick of the file system's clock old (3 s for stamps of
+        whole seconds, 50 ms for finer ones): any later write then moves the stamp on. At
+        most that long past the quiet period (a stamp in the future, from a share whose
+        clock runs ahead, would hold it for ever)."""
+        wall = time.time_ns()
+        age = wall - max(st.st_mtime_ns, st.st_ctime_ns)
+        if age >= RACY_NS_COARSE:  # nearly every file: one comparison
+            return False
+        if not racy((st.st_mtime_ns, st.st_ctime_ns), wall):
+            return False
+        if now - p.changed >= settle + RACY_NS_COARSE / 1e9:
+            return False
+        coarse = st.st_mtime_ns % 1_000_000_000 == 0 and st.st_ctime_ns % 1_000_000_000 == 0
+        wait = ((RACY_NS_COARSE if coarse else RACY_NS_FINE) - age) / 1e9
+        self._schedule(p, now + min(max(wait, 0.005), RACY_NS_COARSE / 1e9))
+        return True
+
+    def _watch_links(self, path: str, root: str, version: StatVersion, now: float) -> None:
+        """The file ``path`` settled with more than one name (a hard link): look at it
+        again later (:meth:`_links`).
+
+        inotify reports a write, a close, a ``utime`` or a ``truncate`` in the folder of the
+        name it was made through, and only there: a file published by hard link while its
+        writer still writes through its other name, outside the watched folders, changes
+        with no event at all in them; so does a file under two watched names written
+        through one. Such a file, audited half-written when its writer paused longer than
+        the quiet period, would stand until the next reconcile. A polled root compares
+        ``stat`` itself: nothing to do there. (An ordinary file costs nothing: one
+        comparison of the ``stat`` the quiet period took.)"""
+        r = self.roots.get(root)
+        if r is None or r.backend != "inotify":
+            return
+        if path not in self._linked and len(self._linked) >= MAX_LINKED_FILES:
+            return  # the next reconcile finds what changed, as for any file
+        every = max(self.settle_for(root), 0.05)
+        entry = self._linked[path] = _Linked(root, version, now, every, now + every)
+        heapq.heappush(self._linked_heap, (entry.due, next(self._counter), path))
+
+    def _linked_seen(self, path: str, root: str, version: StatVersion, now: float) -> None:
+        """A reconcile met ``path`` audited at ``version``, with more than one name, changed
+        lately (a watcher started while another name of it may still be written through):
+        it is looked at again as if it had just settled, against the version the walk saw
+        (a write since then is a change, not where the looks start from)."""
+        if path in self.pending or path in self._linked:
+            return  # settling (it is looked at again once settled), or looked at already
+        self._watch_links(path, root, version, now)
+
+    def _links(self, now: float) -> None:
+        """Look again at the files with more than one name that are due: one that changed
+        is a hint, as an event would have been (it settles, and its new version is audited,
+        superseding the last); one unchanged for ``incomplete_timeout`` (``--stalled``, the
+        time the watcher gives a writer that went quiet) is no longer looked at: a change
+        after that is found by the next reconcile."""
+        heap = self._linked_heap
+        horizon = self.options.incomplete_timeout
+        budget = 2000
+        while heap and heap[0][0] <= now and budget:
+            budget -= 1
+            due, _, path = heapq.heappop(heap)
+            entry = self._linked.get(path)
+            if entry is None or entry.due != due:
+                continue  # no longer looked at, or looked at anew since
+            p = self.pending.get(path)
+            if p is not None and not p.stable:
+                del self._linked[path]  # settling again: it comes back here when it settles
+                continue
+            try:
+                st = self.fs.stat(path)
+            except FileNotFoundError:
+                del self._linked[path]  # (removing or renaming this name made an event)
+                continue
+            except OSError:  # a hiccup: look again later
+                entry.due = now + entry.every
+                heapq.heappush(heap, (entry.due, next(self._counter), path))
+                continue
+            if stat_version(st) != entry.stat:
+                del self._linked[path]
+                self._hint(path, entry.root, now)
+                continue
+            if now - entry.since >= horizon:
+                del self._linked[path]
+                continue
+            entry.every = min(entry.every * 2, max(LINKED_MAX_EVERY, self.settle_for(entry.root)))
+            entry.due = now + entry.every
+            heapq.heappush(heap, (entry.due, next(self._counter), path))
 
     def _not_a_file(self, p: _Pending, st: os.stat_result) -> None:
         """A path named as an asset that is a named pipe, a socket or a device: never read

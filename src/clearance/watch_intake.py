@@ -92,6 +92,10 @@ class Hint:
     root: str
     tree: bool = False
     scan: bool = False  # from a reconcile walk: "check this", not "this changed"
+    #: from a reconcile walk: an audited file with more than one name, changed lately, and
+    #: its version (dev, ino, size, mtime_ns, ctime_ns) the walk saw: the scheduler looks at
+    #: it again, as at one that settled (``Watcher._watch_links``)
+    linked: tuple[int, int, int, int, int] | None = None
 
 
 class Intake:

@@ -8,7 +8,9 @@ third of a polling watcher's CPU on 100,000 unchanged files (the snapshot's ``st
 are most of the rest). :class:`QuickSnapshotDiff`
 gives the same created / deleted / modified / moved / attrib lists with one pass over the
 paths both snapshots hold, skipping a path whose ``stat`` is unchanged after one comparison.
-Renames and inode changes — a handful per interval — go through watchdog's own steps.
+Renames and inode changes — a handful per interval — go through watchdog's own steps. One
+addition: a file whose ctime alone changed (in no other list) is in the attrib list (watchdog lists it nowhere,
+and a rewrite in place that puts size and mtime back changes nothing else).
 
 :func:`install_quick_snapshot_diff` makes watchdog's polling emitter use it. It changes
 nothing if this watchdog's internals are not the ones it was written for (watchdog's own
@@ -54,14 +56,30 @@ class QuickSnapshotDiff(DirectorySnapshotDiff):
             if b is None:
                 continue  # deleted
             # stat_result equality compares mode, ino, dev, nlink, uid, gid, size and the
-            # whole-second times; the float mtime settles the rest
-            if a == b and a.st_mtime == b.st_mtime and (not _EXTRA_ATTRIB or _same_extra(a, b)):
+            # whole-second times; the float mtime and the ctime in ns settle the rest
+            if (
+                a == b
+                and a.st_mtime == b.st_mtime
+                and a.st_ctime_ns == b.st_ctime_ns
+                and (not _EXTRA_ATTRIB or _same_extra(a, b))
+            ):
                 continue
             if a.st_ino != b.st_ino or a.st_dev != b.st_dev:
                 created.add(path)  # another file under the same name
                 deleted.add(path)
                 continue
             changed(a, b, path, modified, attrib)
+            if (
+                a.st_ctime_ns != b.st_ctime_ns
+                and path not in modified
+                and path not in attrib
+                and not S_ISDIR(b.st_mode)
+            ):
+                # watchdog lists nowhere a file whose ctime alone moved: one rewritten in
+                # place with its size and mtime put back (cp -p, rsync -t --inplace). The
+                # watcher's versions have the ctime: it is an attribute change, as the
+                # inotify backend's IN_ATTRIB has it (so is a new link to the file)
+                attrib.add(path)
         moved = set(_moves(deleted, ref, snapshot))
         moved.update((old, new) for new, old in _moves(created, snapshot, ref))
         for old_path, new_path in moved:

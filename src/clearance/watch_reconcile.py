@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from .discover import SIDECAR_SUFFIXES, frame_ranges, is_candidate, is_sidecar, split_frame
 from .model import relative_posix
 from .policy import Policy
-from .state import FileVersion, StateStore, stat_fingerprint
+from .state import FileVersion, StateStore, stat_fingerprint, stat_version
 from .watch_intake import Hint, Intake
 from .watch_pairing import GroupKey, manifest_readers_in
 from .watch_readiness import FileSystem, detached_manifest
@@ -67,8 +67,12 @@ class Reconciler(threading.Thread):
         fs: FileSystem,
         *,
         report: Callable[[RescanReport], None],
+        linked_s: float = 0.0,
     ) -> None:
+        """``linked_s``: an audited file with more than one name whose ctime is less than
+        this old is hinted (``Hint.linked``) for the scheduler to look at again."""
         super().__init__(name="clearance-reconcile", daemon=True)
+        self.linked_ns = int(linked_s * 1e9)
         self.policy = policy
         self.state = state
         self.intake = intake
@@ -185,6 +189,11 @@ class Reconciler(threading.Thread):
                     if self.state.sidecar_current(entry.path, fp):
                         continue
                 elif self.state.is_audited(FileVersion.of(entry.path, st)):
+                    if st.st_nlink > 1 and time.time_ns() - st.st_ctime_ns < self.linked_ns:
+                        # audited, but another name may still be written through (a
+                        # watcher started while it is): the scheduler looks at it again
+                        linked = stat_version(st)
+                        self._put(Hint(entry.path, root, scan=True, linked=linked), rep)
                     continue
                 self._put(Hint(entry.path, root, scan=True), rep)
         rep.duration = time.monotonic() - started

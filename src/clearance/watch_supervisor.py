@@ -16,6 +16,7 @@ calls :meth:`RootSupervisor._supervise` every half second). Per root it:
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import statistics
@@ -36,7 +37,7 @@ from .watch_intake import (
     close_observer,
     make_observer,
 )
-from .watch_readiness import FileSystem
+from .watch_readiness import FileSystem, is_transient
 from .watch_reconcile import Reconciler, walk_dirs
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ class _Root:
     cookie_snapshots: int = 0
     next_cookie: float = 0.0
     blind: int = 0
+    #: the heartbeat cookie cannot be written here (said once, until one can be again)
+    heartbeat_off: bool = False
     restarts: int = 0
     last_rescan: float = 0.0
 
@@ -81,6 +84,7 @@ class RootSupervisor:
     inflight: set[Any]
     overflows: int
     vanished: int
+    _linked: dict[str, Any]
     _counter: itertools.count[int]
 
     def _emit(self, event: str, **fields: Any) -> None:
@@ -306,14 +310,56 @@ class RootSupervisor:
             return
         if now >= root.next_cookie:
             name = f"{COOKIE_PREFIX}{os.getpid()}.{next(self._counter)}"
+            path = os.path.join(root.path, name)
+            # the names seen so far are of cookies done with (this watcher's, whose removal
+            # is an event too, and another watcher's of the same folder): forgotten, or the
+            # set grew by one or two names each heartbeat for as long as the watcher ran
+            root.cookie_seen.clear()
             try:
-                with open(os.path.join(root.path, name), "w") as f:
+                with open(path, "w") as f:
                     f.write(str(time.time()))
-            except OSError:
-                root.next_cookie = now + opts.heartbeat  # read-only share: no heartbeat possible
+            except OSError as exc:
+                root.next_cookie = now + opts.heartbeat  # tried again then
+                with contextlib.suppress(OSError):
+                    os.unlink(path)  # made but not written (a full disk): not left behind
+                self._heartbeat_off(root, exc)
                 return
+            root.heartbeat_off = False
             root.cookie = (name, now)
             root.cookie_snapshots = root.snapshots
+
+    def _heartbeat_off(self, root: _Root, exc: OSError) -> None:
+        """The cookie could not be written into ``root`` (a read-only folder or share, a
+        full disk): its heartbeat, the check that its observer still sees changes, is off.
+        Said once (a ``watch.error``, reason ``heartbeat-off``, which the CLI shows on
+        stderr), until a cookie can be written again; a hiccup (EIO, ESTALE) or a folder
+        that went (``root-missing`` says so) is not said."""
+        if root.heartbeat_off or is_transient(exc) or exc.errno == errno.ENOENT:
+            return
+        root.heartbeat_off = True
+        if root.backend == "polling":
+            advice = "make the folder writable by the watcher to have it checked"
+        else:
+            advice = (
+                "a blind observer (an export of another host, an unmount, a dead emitter) "
+                "would go unnoticed and files would not be audited until the next --rescan; "
+                "make the folder writable by the watcher, or watch it with --polling"
+            )
+        why = exc.strerror or str(exc)
+        self._emit(
+            "watch.error",
+            message=(
+                f"{root.path}: cannot write the heartbeat cookie ({why}): the check that its "
+                f"{root.backend} observer still sees changes is off for this folder; {advice}"
+            ),
+            details={
+                "reason": "heartbeat-off",
+                "root": root.path,
+                "backend": root.backend,
+                "error": why,
+                "errno": errno.errorcode.get(exc.errno, "") if exc.errno else "",
+            },
+        )
 
     def _emit_stats(self, final: bool = False) -> dict[str, Any]:
         assert self.worker is not None
@@ -333,6 +379,7 @@ class RootSupervisor:
             "skipped": self.worker.skipped,
             "errors": self.worker.errors,
             "vanished": self.vanished,
+            "linked_files": len(self._linked),
             "watches": {
                 r.path: watch_count(r.observer) if r.observer else None for r in self.roots.values()
             },
