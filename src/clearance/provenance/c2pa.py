@@ -557,8 +557,13 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     ``PREFIX.c2pa``, checked against the first frame); None when it has none."""
     prefix = sequence_prefix_of(asset)
     found = find_manifest(asset.path, asset.siblings, asset_stat(asset), sequence_prefix=prefix)
+    odd = _listed_not_files(asset, prefix, found)
     if found is None:
-        return None
+        if not odd:
+            return None
+        record = PartialRecord(source=SOURCE, file=odd[0].file, data={}, issues=odd)
+        record.volatile = True
+        return record
     file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)
     settings = C2paSettings.from_policy(policy)
     verified = None
@@ -602,7 +607,34 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     )
     if prefix is not None:
         _unread_sequence_manifest(asset, prefix, found, record)
+    record.issues.extend(odd)
     return record
+
+
+def _listed_not_files(
+    asset: Asset, prefix: str | None, found: Mapping[str, Any] | None
+) -> list[ProvenanceIssue]:
+    """The detached manifests the folder's listing (:attr:`Asset.siblings`, when it names
+    every entry: ``clearance check`` lists with ``os.listdir``) has under one of the names
+    the reader looks for, that are no regular file (a folder, a named pipe): never opened
+    (a pipe would block), and never passed over as if there were no manifest. A walk lists
+    only files as siblings, and says so of these itself (:attr:`Asset.not_files`)."""
+    known = asset.siblings
+    if known is None:
+        return []
+    used = found.get("sidecar") if found is not None else None
+    issues = []
+    for candidate in manifest_names(os.fspath(asset.path), prefix):
+        if os.path.basename(candidate) not in known or (used and os.fspath(used) == candidate):
+            continue
+        if not os.path.isfile(candidate):
+            from ..discover import not_a_file
+
+            what = not_a_file(candidate)
+            if what and what != "no such file":  # (gone since it was listed: no manifest)
+                where = display_path(asset, Path(candidate))
+                issues.append(ProvenanceIssue(where, "c2pa", f"{what}; not read"))
+    return issues
 
 
 def _not_a_file(asset: Asset, found: Mapping[str, Any]) -> ProvenanceIssue:
