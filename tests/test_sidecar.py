@@ -852,3 +852,27 @@ def test_an_invalid_set_is_described_alike_on_every_run(tmp_path: Path) -> None:
     }
     assert len(seen) == 1, seen
     assert "got {'alpha', 'beta', 'final', 'gamma', 'ideation', 'pitch', ..." in seen.pop()
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["sequences", "merge-keys"])
+def test_a_small_alias_bomb_file_is_refused_before_it_is_built(tmp_path: Path, merge: bool) -> None:
+    """A sidecar of a few hundred bytes whose aliases nest nine deep, nine each (billions of
+    nodes once expanded), as lists or as merge keys (PyYAML's constructor copies each merged
+    mapping's keys into the one that merges it: 9^10 of them): counted on the composed
+    nodes, whose number the text bounds, and refused there, naming the sidecar (PRV-02)."""
+    levels = "".join(
+        f"x-l{i}: &l{i} "
+        + (
+            f"{{<<: [{', '.join([f'*l{i - 1}'] * 9)}], k{i}: v}}\n"
+            if merge
+            else f"[{', '.join([f'*l{i - 1}'] * 9)}]\n"
+        )
+        for i in range(1, 11)
+    )
+    text = "provenance: 1\ngenerated: true\nx-l0: &l0 {a: lol, b: lol}\n" + levels
+    assert len(text) < 1024
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert issue.file == "a.png.genai.yaml"
+    assert f"aliases add more than {MAX_EXPANDED_NODES} nodes" in issue.message
