@@ -1384,3 +1384,49 @@ def test_lines_in_a_row_that_are_no_events_are_one_break(log: Path) -> None:
         (509, "line is not an audit event and is not part of the chain"),
     ]
     assert not result.intact
+
+
+def test_verify_of_many_lines_that_are_no_events_holds_a_bounded_number_of_them(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines that are no events (a render log pasted into the audit log, or given instead
+    of it): each took 0.45 KB to the end of the walk, kept as a run of chained lines of its
+    own (1,000,000 lines: 503 MB). Only a damaged region's lines are held now, and a region
+    is bounded (here made small, so that a short paste spans many): the peak no longer grows
+    with the lines, and what is reported is the same (one break per region's run)."""
+    import tracemalloc
+
+    import clearance.auditlog_verify as verify
+
+    monkeypatch.setattr(verify, "_REGION_LIMIT", 500)
+    events = read(log)
+
+    def peak(lines: int) -> tuple[int, list[tuple[str, int | None, str]]]:
+        junk = [
+            b"render %d: frame %d done (%s)" % (i % 7, i, b"x" * (i % 40)) for i in range(lines)
+        ]
+        write(log, events[:5] + junk + events[5:])
+        tracemalloc.start()
+        try:
+            result = verify_log(log)
+            return tracemalloc.get_traced_memory()[1], [
+                (b.kind, b.line, b.message) for b in result.breaks
+            ]
+        finally:
+            tracemalloc.stop()
+
+    small, breaks = peak(4_000)
+    assert {b[0] for b in breaks} == {"inserted"} and len(breaks) > 4_000 // 500
+
+    def covered(breaks: list[tuple[str, int | None, str]]) -> list[int]:
+        lines: list[int] = []
+        for _kind, line, message in breaks:
+            assert "not an audit event" in message or "are not audit events" in message
+            last = message.split()[1].split("-")[-1] if message.startswith("lines ") else line
+            lines.extend(range(line or 0, int(last or 0) + 1))
+        return lines
+
+    assert covered(breaks) == list(range(6, 4_006))  # every pasted line, once, in order
+    large, breaks = peak(40_000)
+    assert covered(breaks) == list(range(6, 40_006))
+    assert large < 2 * small, (small, large)  # ten times the lines: not ten times the memory

@@ -549,20 +549,26 @@ class _Walker:
         return line.prev != anchor.h and (line.seq is None or line.seq <= (anchor.seq or 0))
 
     def _new_segment(self, before: _Line, line: _Line) -> None:
-        """``line`` does not chain to ``before``, the line before it in the files."""
-        if before is not _VIRTUAL:
+        """``line`` does not chain to ``before``, the line before it in the files.
+
+        A line without a ``seq`` (no event: a wrong file's line) chains to nothing and
+        nothing chains to it: it is a run of its own, which no range missing from the chain
+        can be (:meth:`_moved`, :class:`_Copies`), and is not kept. Kept, a file of a million
+        such lines held every one of them to the end (0.45 KB a line)."""
+        if before is not _VIRTUAL and before.seq is not None:
             if self.segments:
                 self.segments[-1][1] = before
             else:  # the lines before took the fast path: the log's first line started them
                 self.segments.append([_Line(0, 0, 1, 0, 1, GENESIS, ""), before])
-        self.segments.append([line, line])
+        if line.seq is not None:
+            self.segments.append([line, line])
 
     def finish(self) -> None:
         self.chain_end = None
         if self.region is not None:
             self.close(self.region, None)
             self.region = None
-        if self.segments:
+        if self.segments and self.p1.seq is not None:  # (else its run was closed before it)
             self.segments[-1][1] = self.p1
         self._moved()
 
@@ -788,7 +794,8 @@ class _Walker:
         for n in middle:
             if n.pos in visited:
                 continue
-            self.dropped.append(n.pos)
+            if n.seq is not None:  # (no run of chained lines holds one without: see _Copies)
+                self.dropped.append(n.pos)
             if n.pos in torn:
                 self.brk(
                     "recovered",
