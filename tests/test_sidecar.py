@@ -876,3 +876,38 @@ def test_a_small_alias_bomb_file_is_refused_before_it_is_built(tmp_path: Path, m
     [issue] = record.issues
     assert issue.file == "a.png.genai.yaml"
     assert f"aliases add more than {MAX_EXPANDED_NODES} nodes" in issue.message
+
+
+def test_a_sequence_sidecar_naming_another_version_of_a_dotted_prefix_is_a_mismatch(
+    tmp_path: Path,
+) -> None:
+    """``asset: sh010.bg.v002.####.exr`` in the sidecar of ``sh010.bg.v003.####.exr`` (a
+    sidecar copied from the last version and not updated): only the prefix's first part,
+    ``sh010``, was compared, so it passed as describing the sequence. The whole PREFIX and
+    EXT must match; the padding may be written any way."""
+    from clearance.model import FrameFiles
+
+    (tmp_path / "sh010.bg.v003.1001.exr").write_bytes(b"x")
+
+    def declared(pattern: str) -> list[str]:
+        sidecar = tmp_path / "sh010.bg.v003.genai.yaml"
+        sidecar.write_text(f"provenance: 1\ngenerated: true\nasset: {pattern}\n")
+        asset = Asset(
+            path=tmp_path / "sh010.bg.v003.1001.exr",
+            rel="sh010.bg.v003.####.exr",
+            root=tmp_path,
+            files=FrameFiles(tmp_path, ["sh010.bg.v003.1001.exr"]),
+            frames="1001",
+            frame_numbers=[1001],
+            sidecar=sidecar,
+        )
+        record = read_sidecar(asset)
+        assert record is not None
+        return [i.message for i in record.issues if i.field == "asset"]
+
+    for same in ("sh010.bg.v003.####.exr", "sh010.bg.v003.%04d.exr", "sh010.bg.v003.@.exr"):
+        assert declared(same) == [], same
+    for other in ("sh010.bg.v002.####.exr", "sh010.fg.####.exr", "sh010.bg.v003.####.png"):
+        assert declared(other) == [
+            f"describes {other!r}, but is paired with 'sh010.bg.v003.####.exr'"
+        ], other
