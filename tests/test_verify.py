@@ -1430,3 +1430,24 @@ def test_verify_of_many_lines_that_are_no_events_holds_a_bounded_number_of_them(
     large, breaks = peak(40_000)
     assert covered(breaks) == list(range(6, 40_006))
     assert large < 2 * small, (small, large)  # ten times the lines: not ten times the memory
+
+
+def test_verify_and_report_of_a_named_pipe_say_so_and_never_wait(tmp_path: Path) -> None:
+    """A named pipe given as the log (a ``mkfifo`` a script left, a process substitution),
+    or put where a rotated file is: ``open()`` waited for a writer for ever, and ``verify``
+    and ``report`` hung. It is opened without blocking and refused, naming it: exit 2."""
+    pipe = tmp_path / "audit.jsonl"
+    os.mkfifo(pipe)
+    for args in (("verify", str(pipe)), ("report", str(pipe), "-f", "json")):
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "clearance"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert (
+            f"{pipe}: cannot read the audit log: it is a named pipe (FIFO), not a regular file"
+            in proc.stderr
+        ), args

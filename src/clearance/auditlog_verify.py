@@ -67,6 +67,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -406,14 +407,26 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     try:
         for f in log_files(p):
             try:
-                fh: BinaryIO = open(f, "rb")  # noqa: SIM115 - the caller closes it
+                # without blocking: a named pipe given (or put) where the log is would make
+                # open() wait for a writer for ever (O_NONBLOCK means nothing to a file)
+                fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except FileNotFoundError:
                 raise VerifyError(f"{f}: no such audit log") from None
             except OSError as exc:
                 raise VerifyError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
-            opened.append((f, fh, os.fstat(fh.fileno()).st_size))
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                from clearance.discover import special_file
+
+                what = "a folder" if stat.S_ISDIR(st.st_mode) else special_file(st.st_mode)
+                raise VerifyError(
+                    f"{f}: cannot read the audit log: it is {what}, not a regular file"
+                )
+            fh: BinaryIO = os.fdopen(fd, "rb")
+            opened.append((f, fh, st.st_size))
     except BaseException:
         for _f, opened_fh, _size in opened:
             opened_fh.close()
