@@ -36,6 +36,7 @@ __all__ = [
     "sidecar_candidates",
     "sidecar_names",
     "not_a_file",
+    "not_a_file_entry",
     "special_file",
     "Discovery",
 ]
@@ -363,6 +364,27 @@ def _not_a_file_entry(path: str) -> str:
         target = os.readlink(path)
         return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
     return not_a_file(path)
+
+
+def not_a_file_entry(path: str) -> str:
+    """What a walk says of the entry ``path`` when it is named as an asset's file but is no
+    regular file (:attr:`~clearance.model.Asset.not_files`): ``is a folder, not a regular
+    file``, a link to one, to nothing, a named pipe…; ``""`` for a file (links followed) or
+    nothing at all. One ``lstat`` when nothing is there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a regular file"
+    if stat.S_ISLNK(mode):
+        if os.path.isdir(path):
+            return "is a link to a folder, not a regular file"
+        if os.path.isfile(path):
+            return ""
+    return _not_a_file_entry(path)
 
 
 def _linked(target: str, where: str) -> str:

@@ -58,6 +58,7 @@ from .discover import (
     _same_name,
     frame_ranges,
     is_candidate,
+    not_a_file_entry,
     sidecar_names,
     special_file,
     split_frame,
@@ -1037,6 +1038,7 @@ def build_asset(
             frame_names = [p.name + s for _, p in numbered for s in SIDECAR_SUFFIXES]
             frames = _present_files(folder, frame_names, stat)
         present = _present_files(folder, names, stat, odd)
+        odd[:0] = _gap_entries(folder, prefix, pad, ext, [n for n, _ in numbered])  # as scan
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -1054,6 +1056,32 @@ def build_asset(
         return asset, None
     asset.sidecar, found = present[0]
     return asset, found
+
+
+#: the most missing frame numbers of a sequence whose names are looked at (:func:`_gap_entries`)
+_GAP_LOOKS = 256
+
+
+def _gap_entries(
+    folder: Path, prefix: str, pad: int, ext: str, numbers: Sequence[int]
+) -> list[tuple[Path, str]]:
+    """The names of a sequence's missing frames (a gap in ``numbers``, named with the first
+    frame's padding) that are there but no file (a folder, a link to nothing), as a scan's
+    walk finds them in the folder's listing (:attr:`~clearance.model.Asset.not_files`). The
+    folder is not listed: one ``lstat`` per missing number, and only for a sequence with a
+    gap (of at most :data:`_GAP_LOOKS` numbers)."""
+    first, last = numbers[0], numbers[-1]
+    if last - first + 1 == len(numbers) or last - first + 1 - len(numbers) > _GAP_LOOKS:
+        return []
+    found = []
+    have = set(numbers)
+    for n in range(first + 1, last):
+        if n not in have:
+            path = folder / f"{prefix}.{n:0{pad}d}.{ext}"
+            what = not_a_file_entry(os.fspath(path))
+            if what:
+                found.append((path, f"{what}; the sequence is audited without this frame"))
+    return found
 
 
 def sidecar_version(asset: Asset, sidecar_st: os.stat_result | None) -> str | None:
