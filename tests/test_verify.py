@@ -1451,3 +1451,28 @@ def test_verify_and_report_of_a_named_pipe_say_so_and_never_wait(tmp_path: Path)
             f"{pipe}: cannot read the audit log: it is a named pipe (FIFO), not a regular file"
             in proc.stderr
         ), args
+
+
+def test_verify_with_a_key_or_checkpoints_that_are_a_named_pipe_says_so_and_never_waits(
+    log: Path, key: Path
+) -> None:
+    """``verify --key`` and ``--checkpoints`` naming a named pipe (a process substitution,
+    ``<(…)``, with nothing writing yet; a FIFO left where the file was): reading them waited
+    for a writer for ever. Both are opened without blocking and refused, exit 2."""
+    pipe = key.parent / "pipe"
+    os.mkfifo(pipe)
+    cases = {
+        ("--key", str(pipe)): f"{pipe}: cannot read the key: it is a named pipe (FIFO)",
+        ("--key", f"{key}.pub", "--checkpoints", str(pipe)): f"{pipe}: cannot read the "
+        "checkpoints: it is a named pipe (FIFO), not a regular file",
+    }
+    for args, said in cases.items():
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "clearance"), "verify", str(log), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert said in proc.stderr, (args, proc.stderr)
