@@ -721,7 +721,10 @@ def test_check_of_an_asset_whose_detached_manifest_is_no_file_says_so(tmp_path: 
     from conftest import genai_sidecar, run_cli
 
     for n, (kind, what) in enumerate(
-        (("fifo", "is a named pipe (FIFO), not a regular file"), ("folder", "is a folder"))
+        (
+            ("fifo", "is a named pipe (FIFO), not a regular file"),
+            ("folder", "is a folder, not a regular file"),
+        )
     ):
         show = ClearanceRun(tmp_path / f"s{n}", stages=[{"name": "comp", "paths": ["comp/"]}])
         show.root.mkdir()

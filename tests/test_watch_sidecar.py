@@ -1379,3 +1379,25 @@ def test_a_sidecar_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_pat
     assert "comp/a.exr.genai.yaml: is a folder, not a regular file; not read" in said[0]["message"]
     assert event["outcome"] != "pass"
     assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
+
+
+def test_a_manifest_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_path: Path) -> None:
+    """``a.exr.c2pa`` made as a folder: the watcher's C2PA reader (which lists no folder)
+    took the name for no manifest at all, a pass on the sidecar where ``scan`` is unsure. The
+    stat it takes of each manifest name tells: a PRV-02 naming it, scan's verdict."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    (comp / "a.exr.c2pa").mkdir()
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [("write", str(comp / "a.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "a.exr"), 1)],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    said = [
+        f for f in events(root, "finding") if f["asset"] == "comp/a.exr" and f["rule"] == "PRV-02"
+    ]
+    assert said and "comp/a.exr.c2pa: c2pa: is a folder, not a regular file" in said[-1]["message"]
+    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
