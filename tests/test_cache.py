@@ -614,3 +614,48 @@ def test_without_orjson_the_cache_reads_rows_orjson_wrote() -> None:
     assert json.loads(read_back) == {"k": "v"}
     back = _decode(written)["r"]
     assert back is not None and back.data == data
+
+
+def _blind_prefix() -> list[str]:
+    """A prefix that runs the CLI without read permission on a mode-000 file: none for a
+    user that is not root; root without the capabilities that let it read anything."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and shutil.which("setpriv") is None,
+    reason="root reads a mode-000 file unless setpriv takes away its capabilities",
+)
+def test_a_file_made_unreadable_after_it_was_cached_is_not_served_from_the_cache(
+    tmp_path: Path,
+) -> None:
+    """A sidecar, a sequence's first frame and a single asset file cached by a scan, then
+    made unreadable (``chmod 000``: their size and mtime unchanged): the cache keys on the
+    ctime too, which a chmod moves on, so the next scan reads them again and says it cannot
+    (``Permission denied``, PRV-02, exit 2), never the cached pass."""
+    show = make(tmp_path)
+    time.sleep(2 * RACY_NS_FINE / 1e9)  # not racily clean: the cold scan keeps its answers
+    cold = scan(show)
+    assert scan(show) == cold and all(e["details"]["cached"] for e in audited(show).values())
+    shut = {
+        "comp/a.png": show.root / "comp/a.png.genai.yaml",
+        "comp/seq.####.png": show.root / "comp/seq.0001.png",
+        "delivery/final.png": show.root / "delivery/final.png",
+    }
+    for path in shut.values():
+        path.chmod(0o000)
+    try:
+        done = run_cli("scan", str(show.root), "--format", "json", prefix=_blind_prefix())
+    finally:
+        for path in shut.values():
+            path.chmod(0o644)
+    assert done.code == 2, done.stderr
+    found = {a["asset"]: a for a in done.json()["assets"]}
+    for asset, path in shut.items():
+        rel = path.relative_to(show.root).as_posix()
+        assert f"{rel}: cannot read file: Permission denied" in done.stderr, asset
+        prv02 = [f for f in found[asset]["findings"] if f["rule"] == "PRV-02"]
+        assert prv02 and prv02[0]["unsure"], (asset, found[asset]["findings"])
+        assert "Permission denied" in prv02[0]["message"], asset

@@ -698,3 +698,101 @@ def test_a_sidecar_of_one_frame_of_a_sequence_is_reported_never_passed_over(
     [prv] = [f for f in asset["findings"] if f["rule"] == "PRV-01"]
     assert "its frames' sidecars, plate.1002.png.genai.yaml, are not read" in prv["message"]
     assert prv["evidence"]["frame_sidecars"] == 1
+
+
+def test_a_frame_that_is_no_file_leaves_its_sequence_unsure_naming_the_frame(
+    tmp_path: Path,
+) -> None:
+    """``plate.1001-1010.png`` whose frame 1005 is a folder (a render that wrote one there),
+    or a link to nothing (a share not mounted): the sequence was audited on the other nine
+    frames and passed, its range ``1001-1004,1006-1010`` saying nothing of why (the folder:
+    exit 0, nothing said). The walk's own listing tells (no frame is read or stat'ed): a
+    ``PRV-02`` naming the frame, unsure; the same in a folder of a hundred frames, which
+    discovery splits another way, and with ``--jobs``."""
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    for count in (10, 100):
+        for kind in ("folder", "link"):
+            show = ClearanceRun(
+                tmp_path / f"{kind}{count}", stages=[{"name": "comp", "paths": ["comp/"]}]
+            )
+            show.root.mkdir()
+            show.write_config()
+            show.asset(
+                "comp/plate.####.png", sidecar=genai_sidecar(), frames=range(1001, 1001 + count)
+            )
+            frame = show.root / "comp/plate.1005.png"
+            frame.unlink()
+            if kind == "folder":
+                frame.mkdir()
+                why = "is a folder, not a regular file"
+            else:
+                frame.symlink_to(tmp_path / "unmounted/plate.1005.png")
+                why = "is a symbolic link to"
+            for jobs in ([], ["--jobs", "2"]):
+                done = run_cli("scan", str(show.root), "--format", "json", *jobs)
+                assert done.code == (1 if kind == "folder" else 2), done.stderr
+                (asset,) = done.json()["assets"]
+                assert asset["asset"] == "comp/plate.####.png"
+                assert asset["outcome"] == "escalate", asset
+                (prv02,) = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+                assert prv02["unsure"]
+                assert f"comp/plate.1005.png: {why}" in prv02["message"], prv02
+                assert "the sequence is audited without this frame" in prv02["message"]
+
+
+def test_a_sidecar_or_manifest_that_is_no_file_is_a_finding_of_its_asset(
+    tmp_path: Path,
+) -> None:
+    """A detached ``.c2pa`` manifest or a sidecar swapped for a folder, a named pipe or a
+    socket: nothing blocks on it (it is never opened), and its asset says so. The manifest
+    as a folder passed in silence (exit 0) and as a pipe passed with a run error only; the
+    sidecar was ``PRV-01``, "no sidecar", as if none were there. Now a ``PRV-02`` of the
+    asset names the file and what it is, for a single file and a sequence."""
+    import socket
+
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    kinds = {
+        "folder": "is a folder, not a regular file",
+        "fifo": "is a named pipe (FIFO), not a regular file",
+        "socket": "is a socket, not a regular file",
+    }
+    cases = {
+        ("comp/a.png", "comp/a.png.c2pa"),
+        ("comp/a.png", "comp/a.png.genai.yaml"),
+        ("comp/plate.####.png", "comp/plate.c2pa"),
+        ("comp/plate.####.png", "comp/plate.genai.yaml"),
+    }
+    for n, ((asset_rel, odd), (kind, what)) in enumerate(
+        (case, k) for case in sorted(cases) for k in kinds.items()
+    ):
+        show = ClearanceRun(tmp_path / f"s{n}", stages=[{"name": "comp", "paths": ["comp/"]}])
+        show.root.mkdir()
+        show.write_config()
+        frames = range(1001, 1004) if "#" in asset_rel else ()
+        show.asset(asset_rel, sidecar=genai_sidecar(), frames=frames)
+        path = show.root / odd
+        if path.exists():
+            path.unlink()
+        sock = None
+        if kind == "folder":
+            path.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(path)
+        else:
+            sock = socket.socket(socket.AF_UNIX)
+            sock.bind(str(path))
+        try:
+            done = run_cli("scan", str(show.root), "--format", "json", timeout=60)
+        finally:
+            if sock is not None:
+                sock.close()
+        assert done.code == (1 if kind == "folder" else 2), (odd, kind, done.stderr)
+        (found,) = done.json()["assets"]
+        assert found["asset"] == asset_rel and found["outcome"] == "escalate", (odd, kind)
+        prv02 = [f for f in found["findings"] if f["rule"] == "PRV-02"]
+        assert prv02 and prv02[0]["unsure"], (odd, kind, found["findings"])
+        assert f"{odd}: {what}; not read" in prv02[0]["message"], (odd, kind, prv02)

@@ -7,6 +7,7 @@ are skipped cleanly when the SDK is absent.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -710,3 +711,36 @@ def test_an_asset_beside_its_manifest_replaced_by_a_named_pipe_never_hangs_the_s
     } in prv02["evidence"]["errors"], prv02
     events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
     assert events[-1]["event"] == "run.finished"
+
+
+def test_check_of_an_asset_whose_detached_manifest_is_no_file_says_so(tmp_path: Path) -> None:
+    """``clearance check`` lists the asset's folder with every entry: a ``.c2pa`` manifest
+    that is a named pipe or a folder was skipped as if the asset had none (exit 0, a pass on
+    the sidecar). It is a ``PRV-02`` naming it, unsure; nothing blocks on the pipe."""
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    for n, (kind, what) in enumerate(
+        (
+            ("fifo", "is a named pipe (FIFO), not a regular file"),
+            ("folder", "is a folder, not a regular file"),
+        )
+    ):
+        show = ClearanceRun(tmp_path / f"s{n}", stages=[{"name": "comp", "paths": ["comp/"]}])
+        show.root.mkdir()
+        show.write_config()
+        show.asset("comp/a.png", sidecar=genai_sidecar())
+        show.asset("comp/plate.#.png", sidecar=genai_sidecar(), frames=range(1, 4))
+        for name in ("a.c2pa", "plate.c2pa"):
+            path = show.root / "comp" / name
+            os.mkfifo(path) if kind == "fifo" else path.mkdir()
+        for given, manifest in (
+            ("comp/a.png", "comp/a.c2pa"),
+            ("comp/plate.2.png", "comp/plate.c2pa"),
+        ):
+            done = run_cli("check", given, "--format", "json", cwd=show.root, timeout=60)
+            assert done.code == 1, (kind, given, done.stderr)
+            (asset,) = done.json()["assets"]
+            prv02 = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
+            assert prv02 and prv02[0]["unsure"], (kind, given, asset["findings"])
+            assert f"{manifest}: c2pa: {what}; not read" in prv02[0]["message"], prv02

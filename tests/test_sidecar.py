@@ -851,3 +851,62 @@ def test_an_invalid_set_is_described_alike_on_every_run(tmp_path: Path) -> None:
     }
     assert len(seen) == 1, seen
     assert "got {'alpha', 'beta', 'final', 'gamma', 'ideation', 'pitch', ..." in seen.pop()
+
+
+@pytest.mark.parametrize("merge", [False, True], ids=["sequences", "merge-keys"])
+def test_a_small_alias_bomb_file_is_refused_before_it_is_built(tmp_path: Path, merge: bool) -> None:
+    """A sidecar of a few hundred bytes whose aliases nest nine deep, nine each (billions of
+    nodes once expanded), as lists or as merge keys (PyYAML's constructor copies each merged
+    mapping's keys into the one that merges it: 9^10 of them): counted on the composed
+    nodes, whose number the text bounds, and refused there, naming the sidecar (PRV-02)."""
+    levels = "".join(
+        f"x-l{i}: &l{i} "
+        + (
+            f"{{<<: [{', '.join([f'*l{i - 1}'] * 9)}], k{i}: v}}\n"
+            if merge
+            else f"[{', '.join([f'*l{i - 1}'] * 9)}]\n"
+        )
+        for i in range(1, 11)
+    )
+    text = "provenance: 1\ngenerated: true\nx-l0: &l0 {a: lol, b: lol}\n" + levels
+    assert len(text) < 1024
+    record = read_sidecar(asset_with(tmp_path, text))
+    assert record is not None and record.data == {}
+    [issue] = record.issues
+    assert issue.file == "a.png.genai.yaml"
+    assert f"aliases add more than {MAX_EXPANDED_NODES} nodes" in issue.message
+
+
+def test_a_sequence_sidecar_naming_another_version_of_a_dotted_prefix_is_a_mismatch(
+    tmp_path: Path,
+) -> None:
+    """``asset: sh010.bg.v002.####.exr`` in the sidecar of ``sh010.bg.v003.####.exr`` (a
+    sidecar copied from the last version and not updated): only the prefix's first part,
+    ``sh010``, was compared, so it passed as describing the sequence. The whole PREFIX and
+    EXT must match; the padding may be written any way."""
+    from clearance.model import FrameFiles
+
+    (tmp_path / "sh010.bg.v003.1001.exr").write_bytes(b"x")
+
+    def declared(pattern: str) -> list[str]:
+        sidecar = tmp_path / "sh010.bg.v003.genai.yaml"
+        sidecar.write_text(f"provenance: 1\ngenerated: true\nasset: {pattern}\n")
+        asset = Asset(
+            path=tmp_path / "sh010.bg.v003.1001.exr",
+            rel="sh010.bg.v003.####.exr",
+            root=tmp_path,
+            files=FrameFiles(tmp_path, ["sh010.bg.v003.1001.exr"]),
+            frames="1001",
+            frame_numbers=[1001],
+            sidecar=sidecar,
+        )
+        record = read_sidecar(asset)
+        assert record is not None
+        return [i.message for i in record.issues if i.field == "asset"]
+
+    for same in ("sh010.bg.v003.####.exr", "sh010.bg.v003.%04d.exr", "sh010.bg.v003.@.exr"):
+        assert declared(same) == [], same
+    for other in ("sh010.bg.v002.####.exr", "sh010.fg.####.exr", "sh010.bg.v003.####.png"):
+        assert declared(other) == [
+            f"describes {other!r}, but is paired with 'sh010.bg.v003.####.exr'"
+        ], other

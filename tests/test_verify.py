@@ -1384,3 +1384,95 @@ def test_lines_in_a_row_that_are_no_events_are_one_break(log: Path) -> None:
         (509, "line is not an audit event and is not part of the chain"),
     ]
     assert not result.intact
+
+
+def test_verify_of_many_lines_that_are_no_events_holds_a_bounded_number_of_them(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines that are no events (a render log pasted into the audit log, or given instead
+    of it): each took 0.45 KB to the end of the walk, kept as a run of chained lines of its
+    own (1,000,000 lines: 503 MB). Only a damaged region's lines are held now, and a region
+    is bounded (here made small, so that a short paste spans many): the peak no longer grows
+    with the lines, and what is reported is the same (one break per region's run)."""
+    import tracemalloc
+
+    import clearance.auditlog_verify as verify
+
+    monkeypatch.setattr(verify, "_REGION_LIMIT", 500)
+    events = read(log)
+
+    def peak(lines: int) -> tuple[int, list[tuple[str, int | None, str]]]:
+        junk = [
+            b"render %d: frame %d done (%s)" % (i % 7, i, b"x" * (i % 40)) for i in range(lines)
+        ]
+        write(log, events[:5] + junk + events[5:])
+        tracemalloc.start()
+        try:
+            result = verify_log(log)
+            return tracemalloc.get_traced_memory()[1], [
+                (b.kind, b.line, b.message) for b in result.breaks
+            ]
+        finally:
+            tracemalloc.stop()
+
+    small, breaks = peak(4_000)
+    assert {b[0] for b in breaks} == {"inserted"} and len(breaks) > 4_000 // 500
+
+    def covered(breaks: list[tuple[str, int | None, str]]) -> list[int]:
+        lines: list[int] = []
+        for _kind, line, message in breaks:
+            assert "not an audit event" in message or "are not audit events" in message
+            last = message.split()[1].split("-")[-1] if message.startswith("lines ") else line
+            lines.extend(range(line or 0, int(last or 0) + 1))
+        return lines
+
+    assert covered(breaks) == list(range(6, 4_006))  # every pasted line, once, in order
+    large, breaks = peak(40_000)
+    assert covered(breaks) == list(range(6, 40_006))
+    assert large < 2 * small, (small, large)  # ten times the lines: not ten times the memory
+
+
+def test_verify_and_report_of_a_named_pipe_say_so_and_never_wait(tmp_path: Path) -> None:
+    """A named pipe given as the log (a ``mkfifo`` a script left, a process substitution),
+    or put where a rotated file is: ``open()`` waited for a writer for ever, and ``verify``
+    and ``report`` hung. It is opened without blocking and refused, naming it: exit 2."""
+    pipe = tmp_path / "audit.jsonl"
+    os.mkfifo(pipe)
+    for args in (("verify", str(pipe)), ("report", str(pipe), "-f", "json")):
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "clearance"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert (
+            f"{pipe}: cannot read the audit log: it is a named pipe (FIFO), not a regular file"
+            in proc.stderr
+        ), args
+
+
+def test_verify_with_a_key_or_checkpoints_that_are_a_named_pipe_says_so_and_never_waits(
+    log: Path, key: Path
+) -> None:
+    """``verify --key`` and ``--checkpoints`` naming a named pipe (a process substitution,
+    ``<(…)``, with nothing writing yet; a FIFO left where the file was): reading them waited
+    for a writer for ever. Both are opened without blocking and refused, exit 2."""
+    pipe = key.parent / "pipe"
+    os.mkfifo(pipe)
+    cases = {
+        ("--key", str(pipe)): f"{pipe}: cannot read the key: it is a named pipe (FIFO)",
+        ("--key", f"{key}.pub", "--checkpoints", str(pipe)): f"{pipe}: cannot read the "
+        "checkpoints: it is a named pipe (FIFO), not a regular file",
+    }
+    for args, said in cases.items():
+        proc = subprocess.run(
+            [str(Path(sys.executable).parent / "clearance"), "verify", str(log), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert said in proc.stderr, (args, proc.stderr)

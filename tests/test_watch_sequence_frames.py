@@ -209,3 +209,34 @@ def test_a_sidecar_of_one_frame_landing_after_the_audit_is_reported_as_scan_repo
     assert second["outcome"] != "pass"
     assert watched(root)[SEQ] == scan_verdicts(root, tmp_path)[SEQ]
     assert "PRV-02" in watched(root)[SEQ][1]
+
+
+def test_a_frame_that_is_a_folder_is_said_in_the_sequences_audit_as_scan_says_it(
+    tmp_path: Path,
+) -> None:
+    """``sh.1002.exr`` made as a folder between frames 1001 and 1003: the watcher audited
+    the sequence on the two frames, its range's gap saying nothing (a pass, where ``scan``
+    gives PRV-02 naming the frame). The missing numbers' names are looked at (only for a
+    sequence with a gap): the same PRV-02, the same verdict as ``scan``."""
+    root = make_show(tmp_path)
+    renders = root / "renders"
+    renders.mkdir()
+    (renders / "sh.1002.exr").mkdir()
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("write", str(renders / "sh.genai.yaml"), SIDECAR),
+                ("exr", str(renders / "sh.1001.exr"), 1),
+                ("exr", str(renders / "sh.1003.exr"), 3),
+            ],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    [event] = [e for e in audited(root) if e["asset"] == SEQ]
+    assert event["outcome"] != "pass"
+    assert watched(root) == scan_verdicts(root, tmp_path)
+    from _watch_harness import events
+
+    said = [e for e in events(root, "finding") if e["asset"] == SEQ and e["rule"] == "PRV-02"]
+    assert said and "renders/sh.1002.exr: is a folder, not a regular file" in said[-1]["message"]

@@ -1358,3 +1358,46 @@ def test_a_named_pipe_named_as_an_asset_is_said_once_and_never_read(tmp_path: Pa
     assert errors[0]["details"]["path"] == str(comp / "pipe.exr")
     assert "named pipe" in errors[0]["message"]
     assert {e["asset"] for e in audited(root)} == {"comp/a.exr", "comp/b.exr"}
+
+
+def test_a_sidecar_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_path: Path) -> None:
+    """``a.exr.genai.yaml`` made as a folder (a ``mkdir -p`` slip): the watcher audited
+    ``a.exr`` as having no sidecar at all (PRV-01, nothing said of the folder). Its audit
+    names it, a PRV-02 as ``scan`` gives, unsure."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    (comp / "a.exr.genai.yaml").mkdir()
+    with InProcessWatcher(root):
+        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    [event] = audited(root)
+    findings = [e for e in events(root, "finding") if e["asset"] == "comp/a.exr"]
+    said = [f for f in findings if f["rule"] == "PRV-02"]
+    assert said, findings
+    assert "comp/a.exr.genai.yaml: is a folder, not a regular file; not read" in said[0]["message"]
+    assert event["outcome"] != "pass"
+    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
+
+
+def test_a_manifest_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_path: Path) -> None:
+    """``a.exr.c2pa`` made as a folder: the watcher's C2PA reader (which lists no folder)
+    took the name for no manifest at all, a pass on the sidecar where ``scan`` is unsure. The
+    stat it takes of each manifest name tells: a PRV-02 naming it, scan's verdict."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    (comp / "a.exr.c2pa").mkdir()
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [("write", str(comp / "a.exr.genai.yaml"), SIDECAR), ("exr", str(comp / "a.exr"), 1)],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    said = [
+        f for f in events(root, "finding") if f["asset"] == "comp/a.exr" and f["rule"] == "PRV-02"
+    ]
+    assert said and "comp/a.exr.c2pa: c2pa: is a folder, not a regular file" in said[-1]["message"]
+    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)

@@ -29,11 +29,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +108,27 @@ def generate_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     return priv_path, pub_path
 
 
+def _read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the file ``path``, opened without blocking: a named pipe given (or put)
+    where a key or the checkpoints are would make ``open()`` wait for a writer for ever.
+    Anything but a regular file is an ``OSError`` saying what it is."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            from clearance.discover import special_file
+
+            what = "a folder" if stat.S_ISDIR(mode) else special_file(mode)
+            raise OSError(errno.EINVAL, f"it is {what}, not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)
+
+
 def _read_pem(path: str | os.PathLike[str]) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return _read_regular(path)
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read the key: {exc.strerror or exc}") from None
 
@@ -261,7 +281,7 @@ def read_checkpoints(
     Records signed by other keys are skipped (key rotation, witnesses), as C2SP notes do.
     """
     try:
-        data = Path(path).read_bytes()
+        data = _read_regular(path)
     except FileNotFoundError:
         raise CheckpointError(
             f"{path}: no checkpoint file (write one with `clearance checkpoint`)"

@@ -67,6 +67,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -406,14 +407,26 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     try:
         for f in log_files(p):
             try:
-                fh: BinaryIO = open(f, "rb")  # noqa: SIM115 - the caller closes it
+                # without blocking: a named pipe given (or put) where the log is would make
+                # open() wait for a writer for ever (O_NONBLOCK means nothing to a file)
+                fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
             except FileNotFoundError:
                 raise VerifyError(f"{f}: no such audit log") from None
             except OSError as exc:
                 raise VerifyError(
                     f"{f}: cannot read the audit log: {exc.strerror or exc}"
                 ) from None
-            opened.append((f, fh, os.fstat(fh.fileno()).st_size))
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                from clearance.discover import special_file
+
+                what = "a folder" if stat.S_ISDIR(st.st_mode) else special_file(st.st_mode)
+                raise VerifyError(
+                    f"{f}: cannot read the audit log: it is {what}, not a regular file"
+                )
+            fh: BinaryIO = os.fdopen(fd, "rb")
+            opened.append((f, fh, st.st_size))
     except BaseException:
         for _f, opened_fh, _size in opened:
             opened_fh.close()
@@ -549,20 +562,26 @@ class _Walker:
         return line.prev != anchor.h and (line.seq is None or line.seq <= (anchor.seq or 0))
 
     def _new_segment(self, before: _Line, line: _Line) -> None:
-        """``line`` does not chain to ``before``, the line before it in the files."""
-        if before is not _VIRTUAL:
+        """``line`` does not chain to ``before``, the line before it in the files.
+
+        A line without a ``seq`` (no event: a wrong file's line) chains to nothing and
+        nothing chains to it: it is a run of its own, which no range missing from the chain
+        can be (:meth:`_moved`, :class:`_Copies`), and is not kept. Kept, a file of a million
+        such lines held every one of them to the end (0.45 KB a line)."""
+        if before is not _VIRTUAL and before.seq is not None:
             if self.segments:
                 self.segments[-1][1] = before
             else:  # the lines before took the fast path: the log's first line started them
                 self.segments.append([_Line(0, 0, 1, 0, 1, GENESIS, ""), before])
-        self.segments.append([line, line])
+        if line.seq is not None:
+            self.segments.append([line, line])
 
     def finish(self) -> None:
         self.chain_end = None
         if self.region is not None:
             self.close(self.region, None)
             self.region = None
-        if self.segments:
+        if self.segments and self.p1.seq is not None:  # (else its run was closed before it)
             self.segments[-1][1] = self.p1
         self._moved()
 
@@ -788,7 +807,8 @@ class _Walker:
         for n in middle:
             if n.pos in visited:
                 continue
-            self.dropped.append(n.pos)
+            if n.seq is not None:  # (no run of chained lines holds one without: see _Copies)
+                self.dropped.append(n.pos)
             if n.pos in torn:
                 self.brk(
                     "recovered",

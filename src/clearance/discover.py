@@ -36,6 +36,7 @@ __all__ = [
     "sidecar_candidates",
     "sidecar_names",
     "not_a_file",
+    "not_a_file_entry",
     "special_file",
     "Discovery",
 ]
@@ -261,8 +262,9 @@ def _walk(
     warnings: _Errors,
     unread: Callable[[str], str] | None = None,
     root: Path | None = None,
-) -> Iterator[tuple[Path, list[str]]]:
-    """Yield (folder, the names of its visible files) for every visible folder.
+) -> Iterator[tuple[Path, list[str], dict[str, str]]]:
+    """Yield (folder, the names of its visible files, its other visible entries by name
+    with what each is: see :func:`_entries`) for every visible folder.
 
     A link to a folder (a link to a share) is walked under its own name, unless its target
     is inside ``top`` (``latest -> v003``: walked anyway, its assets are audited under their
@@ -300,12 +302,13 @@ def _walk(
                 continue
             if show is not None and os.path.join(real, "").startswith(show):
                 folder = Path(real)  # the show's own folder: its name there, and its stage
+        odd: dict[str, str] = {}
         try:
-            files, subdirs = _entries(folder, errors, linked, unread)
+            files, subdirs = _entries(folder, errors, linked, unread, odd)
         except OSError as exc:
             errors.append((str(folder), exc.strerror or str(exc)))
             continue
-        yield folder, files
+        yield folder, files, odd
         stack.extend(sorted(subdirs, reverse=True))
 
 
@@ -314,6 +317,7 @@ def _entries(
     errors: list[tuple[str, str]],
     linked: bool = False,
     unread: Callable[[str], str] | None = None,
+    odd: dict[str, str] | None = None,
 ) -> tuple[list[str], list[tuple[Path, bool]]]:
     """The names of ``folder``'s visible files and its visible sub-folders, each with whether
     it is reached through a link to a folder (a folder below one is: ``linked``), in one
@@ -322,7 +326,9 @@ def _entries(
     sidecar (what that means: ``"not audited"``, ``"not read"``; ``""`` for another name): a named pipe, a
     socket, a device, a link to one or to nothing (a share not mounted). It is never read
     (a named pipe would block the run) and never passed over in silence (its stage would
-    be complete without it). Raises OSError when the folder cannot be listed."""
+    be complete without it). ``odd``, if given, gets the visible entries that are not files,
+    by name, with what each is (``is a folder, not a regular file``): an asset's frame, sidecar or manifest
+    named so (:func:`_note_not_files`). Raises OSError when the folder cannot be listed."""
     files: list[str] = []
     subdirs: list[tuple[Path, bool]] = []
     with os.scandir(folder) as it:
@@ -335,10 +341,17 @@ def _entries(
                     files.append(name)
                 elif entry.is_dir(follow_symlinks=False):
                     subdirs.append((Path(entry.path), linked))
+                    if odd is not None:
+                        odd[name] = "is a folder, not a regular file"
                 elif entry.is_symlink() and entry.is_dir():  # a link to a folder
                     subdirs.append((Path(entry.path), True))
+                    if odd is not None:
+                        odd[name] = "is a link to a folder, not a regular file"
                 elif unread is not None and (meaning := unread(name)):
-                    errors.append((entry.path, f"{_not_a_file_entry(entry.path)}; {meaning}"))
+                    what = _not_a_file_entry(entry.path)
+                    errors.append((entry.path, f"{what}; {meaning}"))
+                    if odd is not None:
+                        odd[name] = what
             except OSError as exc:
                 errors.append((entry.path, exc.strerror or str(exc)))
     return files, subdirs
@@ -351,6 +364,27 @@ def _not_a_file_entry(path: str) -> str:
         target = os.readlink(path)
         return f"is a symbolic link to {target}, which does not exist (or is not reachable)"
     return not_a_file(path)
+
+
+def not_a_file_entry(path: str) -> str:
+    """What a walk says of the entry ``path`` when it is named as an asset's file but is no
+    regular file (:attr:`~clearance.model.Asset.not_files`): ``is a folder, not a regular
+    file``, a link to one, to nothing, a named pipe…; ``""`` for a file (links followed) or
+    nothing at all. One ``lstat`` when nothing is there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a regular file"
+    if stat.S_ISLNK(mode):
+        if os.path.isdir(path):
+            return "is a link to a folder, not a regular file"
+        if os.path.isfile(path):
+            return ""
+    return _not_a_file_entry(path)
 
 
 def _linked(target: str, where: str) -> str:
@@ -771,9 +805,9 @@ def discover(
             )
             continue
         tops.append(top)
-        for folder, names in _walk(top, errors, warnings, unread, root):
+        for folder, names, odd in _walk(top, errors, warnings, unread, root):
             walked.add(folder)
-            _keep(found, _walked(folder, names, policy), errors)
+            _keep(found, _walked(folder, names, policy, odd), errors)
     given = _from_files(loose, policy, walked)
     for error in given.errors:
         errors.add(error)  # (a stray file and its sequence given, and their folder walked)
@@ -833,10 +867,55 @@ def _fixed_part(root: Path, folder: str) -> Path:
     return located(root.joinpath(*fixed), root)
 
 
-def _walked(folder: Path, names: list[str], policy: Policy) -> list[Asset]:
-    """The assets among a folder's visible file ``names``, as a walk groups them."""
+def _walked(
+    folder: Path, names: list[str], policy: Policy, odd: dict[str, str] | None = None
+) -> list[Asset]:
+    """The assets among a folder's visible file ``names``, as a walk groups them; ``odd``:
+    the folder's other entries (:func:`_entries`)."""
     siblings = frozenset(names)  # one shared set per folder
-    return _group(folder, _classify(names, policy), siblings, policy.root)
+    assets = _group(folder, _classify(names, policy), siblings, policy.root)
+    if odd:
+        _note_not_files(folder, assets, odd, policy)
+    return assets
+
+
+def _note_not_files(folder: Path, assets: list[Asset], odd: dict[str, str], policy: Policy) -> None:
+    """Give each of ``assets`` the entries of ``odd`` (a folder's entries that are no file,
+    by name: what each is) named as one of its files (:attr:`Asset.not_files`): a frame of
+    a sequence that is a folder or a link to nothing (the sequence is audited without it,
+    its range with a gap that says nothing of why), a sidecar or a detached C2PA manifest
+    that is a folder or a named pipe (never read: the asset would pass on its embedded
+    metadata, or be said to have no sidecar at all). A folder's ordinary sub-folders are
+    named as none of these: nothing is looked up per asset then."""
+    from .provenance.c2pa import manifest_names
+
+    test = _tests(policy)[0]
+    frames: dict[tuple[str, str], list[str]] = {}
+    described: dict[str, str] = {}
+    for name in sorted(odd):
+        if is_sidecar(name):
+            described[name] = f"{odd[name]}; not read"
+        elif test(name) and (parts := split_frame(name)) is not None:
+            frames.setdefault((parts[0], parts[2]), []).append(name)
+    if not frames and not described:
+        return
+    for asset in assets:
+        found: list[tuple[Path, str]] = []
+        first = asset.path.name
+        prefix = None
+        if asset.is_sequence:
+            prefix, _, ext = split_frame(first)  # type: ignore[misc]
+            for name in frames.get((prefix, ext), ()):
+                why = f"{odd[name]}; the sequence is audited without this frame"
+                found.append((folder / name, why))
+        if described:
+            wanted = sidecar_names(first, sequence_prefix=prefix)
+            if prefix is not None and len(asset.files) > 1:
+                wanted = wanted[: len(SIDECAR_SUFFIXES)]  # a frame's own is not read
+            wanted += manifest_names(first, prefix)
+            found += [(folder / name, described[name]) for name in wanted if name in described]
+        if found:
+            asset.not_files = tuple(found)
 
 
 def _keep(found: dict[str, Asset], assets: Iterable[Asset], errors: _Errors) -> None:
@@ -857,9 +936,10 @@ def folder_assets(folder: Path, policy: Policy) -> tuple[dict[str, Asset], list[
     For a caller that asks about many assets of one folder (``clearance timeline``'s
     changed-on-disk check): one listing per folder, not one per asset.
     """
-    names, _ = _entries(folder, [])
+    odd: dict[str, str] = {}
+    names, _ = _entries(folder, [], odd=odd)
     found: dict[str, Asset] = {}
-    _keep(found, _walked(folder, names, policy), _Errors())
+    _keep(found, _walked(folder, names, policy, odd), _Errors())
     return found, names
 
 

@@ -567,6 +567,11 @@ class Session:
             record, crashes = self.read(asset)
         if file_issues:
             record.file_issues.extend(file_issues)
+        if asset.not_files:  # a frame, sidecar or manifest the walk found is no file
+            record.file_issues.extend(
+                ProvenanceIssue(relative_posix(path, asset.root), "", why)
+                for path, why in asset.not_files
+            )
         raw = crashes + self.plugins.check_asset(asset, record, stage)
         texts = _prompt_texts(record)
         result = AssetResult(

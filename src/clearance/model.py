@@ -278,6 +278,11 @@ class Asset:
     #: ``os.stat`` results taken during the current audit, by path (see :meth:`stat`);
     #: ``None`` outside an audit.
     stats: dict[str, os.stat_result] | None = field(default=None, repr=False, compare=False)
+    #: Entries of the asset's folder named as one of its files that are no regular file
+    #: (a folder, a named pipe, a link to nothing), found by the walk that listed them: a
+    #: frame the sequence is audited without, its sidecar or detached C2PA manifest. Each
+    #: ``(path, why)`` is a ``PRV-02`` of the asset (unsure, never a pass).
+    not_files: tuple[tuple[Path, str], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.rel.isascii():

@@ -491,6 +491,9 @@ class Watcher(AssetGrouping, RootSupervisor):
             return
         p.gone_since = None
         if p.kind == "asset" and not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):  # a folder named as one: walked as one, as scan does
+                self._forget(p)  # (a frame's: its sequence's audit names it)
+                return
             self._not_a_file(p, st)  # a named pipe would never settle into anything to read
             return
         current = stat_version(st)

@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
 from typing import Any
 
 from ._display import shown_text
@@ -58,7 +58,9 @@ from .discover import (
     _same_name,
     frame_ranges,
     is_candidate,
+    not_a_file_entry,
     sidecar_names,
+    special_file,
     split_frame,
 )
 from .engine import Session
@@ -1013,8 +1015,9 @@ def build_asset(
     first = paths[0].name
     parts = split_frame(first)
     frames: list[tuple[Path, os.stat_result | None]] = []  # a sequence's frames' sidecars
+    odd: list[tuple[Path, str]] = []  # its sidecars that are no file (Asset.not_files)
     if parts is None:
-        present = _present_files(folder, sidecar_names(first, sequence_prefix=None), stat)
+        present = _present_files(folder, sidecar_names(first, sequence_prefix=None), stat, odd)
         asset = Asset(
             path=paths[0],
             rel=relative_posix(paths[0], root),
@@ -1034,7 +1037,8 @@ def build_asset(
             # and suffix: the folder is not listed)
             frame_names = [p.name + s for _, p in numbered for s in SIDECAR_SUFFIXES]
             frames = _present_files(folder, frame_names, stat)
-        present = _present_files(folder, names, stat)
+        present = _present_files(folder, names, stat, odd)
+        odd[:0] = _gap_entries(folder, prefix, pad, ext, [n for n, _ in numbered])  # as scan
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -1046,10 +1050,38 @@ def build_asset(
     asset.stage = policy.stage_for(asset.rel).name
     others = [path for path, _ in present[1:]] + [path for path, _ in frames]
     asset.other_sidecars = tuple(others)
+    if odd:
+        asset.not_files = tuple(odd)
     if not present:
         return asset, None
     asset.sidecar, found = present[0]
     return asset, found
+
+
+#: the most missing frame numbers of a sequence whose names are looked at (:func:`_gap_entries`)
+_GAP_LOOKS = 256
+
+
+def _gap_entries(
+    folder: Path, prefix: str, pad: int, ext: str, numbers: Sequence[int]
+) -> list[tuple[Path, str]]:
+    """The names of a sequence's missing frames (a gap in ``numbers``, named with the first
+    frame's padding) that are there but no file (a folder, a link to nothing), as a scan's
+    walk finds them in the folder's listing (:attr:`~clearance.model.Asset.not_files`). The
+    folder is not listed: one ``lstat`` per missing number, and only for a sequence with a
+    gap (of at most :data:`_GAP_LOOKS` numbers)."""
+    first, last = numbers[0], numbers[-1]
+    if last - first + 1 == len(numbers) or last - first + 1 - len(numbers) > _GAP_LOOKS:
+        return []
+    found = []
+    have = set(numbers)
+    for n in range(first + 1, last):
+        if n not in have:
+            path = folder / f"{prefix}.{n:0{pad}d}.{ext}"
+            what = not_a_file_entry(os.fspath(path))
+            if what:
+                found.append((path, f"{what}; the sequence is audited without this frame"))
+    return found
 
 
 def sidecar_version(asset: Asset, sidecar_st: os.stat_result | None) -> str | None:
@@ -1060,6 +1092,8 @@ def sidecar_version(asset: Asset, sidecar_st: os.stat_result | None) -> str | No
     version = stat_fingerprint(sidecar_st) if sidecar_st is not None else None
     if asset.other_sidecars:
         version = ";".join([version or "-", *(p.name for p in asset.other_sidecars)])
+    if asset.not_files:  # a sidecar that is a folder or a pipe, said in the audit
+        version = ";".join([version or "-", *(f"!{p.name}" for p, _ in asset.not_files)])
     return version
 
 
@@ -1110,10 +1144,15 @@ def same_name_rival(asset: Asset, policy: Policy, fs: FileSystem) -> Asset | Non
 
 
 def _present_files(
-    folder: Path, names: Sequence[str], stat: Callable[[str], os.stat_result]
+    folder: Path,
+    names: Sequence[str],
+    stat: Callable[[str], os.stat_result],
+    odd: list[tuple[Path, str]] | None = None,
 ) -> list[tuple[Path, os.stat_result | None]]:
     """Those of ``names`` in ``folder`` that are regular files (links followed), in order,
-    with their stat (the first is the sidecar read; the others are reported).
+    with their stat (the first is the sidecar read; the others are reported). Those that
+    are something else (a folder, a named pipe) are added to ``odd``, with what they are,
+    as a scan's walk finds them (:attr:`~clearance.model.Asset.not_files`).
 
     "Not there" is what ``Path.is_file`` ignores; a transient error (EIO, ESTALE) raises, to
     look again later; any other (EACCES) makes the candidate present, without a stat:
@@ -1132,6 +1171,9 @@ def _present_files(
             continue
         if S_ISREG(st.st_mode):
             present.append((folder / name, st))
+        elif odd is not None:
+            what = "a folder" if S_ISDIR(st.st_mode) else special_file(st.st_mode)
+            odd.append((folder / name, f"is {what}, not a regular file; not read"))
     return present
 
 

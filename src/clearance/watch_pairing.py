@@ -363,6 +363,11 @@ class AssetGrouping:
                 or not is_candidate(entry.name, self.policy)
             ):
                 continue
+            try:
+                if not entry.is_file():  # a folder, a pipe, a link to nothing named as a
+                    continue  # frame: no frame, as a scan's walk has it (the audit says so)
+            except OSError:
+                continue
             files.append(entry.path)
             if entry.path in group.members:
                 continue

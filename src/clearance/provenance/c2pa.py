@@ -127,6 +127,7 @@ def sidecar_manifest(
     known: Collection[str] | None = None,
     *,
     sequence_prefix: str | None = None,
+    not_files: list[tuple[str, str]] | None = None,
 ) -> Path | None:
     """The first of :func:`manifest_names` that is a file next to ``path``.
 
@@ -134,13 +135,28 @@ def sidecar_manifest(
         known: a name not among them is absent without asking the filesystem.
     :param sequence_prefix: the sequence's ``PREFIX`` (as in ``PREFIX.genai.yaml``), if
         ``path`` is its first frame.
+    :param not_files: gets ``(path, what it is)`` of each name looked at before the one
+        returned that is there but no regular file (a folder, a named pipe): never opened.
     """
     for candidate in manifest_names(os.fspath(path), sequence_prefix):
         if known is not None and os.path.basename(candidate) not in known:
             continue
-        if os.path.isfile(candidate):
+        try:
+            mode = os.stat(candidate).st_mode  # (the one stat os.path.isfile takes)
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(mode):
             return Path(candidate)
+        if not_files is not None:
+            what = "a folder" if stat.S_ISDIR(mode) else _special(mode)
+            not_files.append((candidate, f"is {what}, not a regular file; not read"))
     return None
+
+
+def _special(mode: int) -> str:
+    from ..discover import special_file
+
+    return special_file(mode)
 
 
 def find_manifest(
@@ -149,12 +165,14 @@ def find_manifest(
     st: os.stat_result | None = None,
     *,
     sequence_prefix: str | None = None,
+    not_files: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any] | None:
     """Where ``path``'s C2PA manifest store is, without the SDK; None when it has none.
 
     :param known: as for :func:`sidecar_manifest`.
     :param st: ``os.stat(path)``, if the caller has it.
     :param sequence_prefix: as for :func:`sidecar_manifest`.
+    :param not_files: as for :func:`sidecar_manifest` (when no embedded store is found).
     :return: ``{"location": "caBX" | "APP11" | "C2PA chunk" | "TIFF tag 0xCD41" | "sidecar",
         "sidecar": Path | None, "problems": [...]}``; ``problems`` are what the container walk
         found (truncation), reported even when no manifest was found.
@@ -162,7 +180,7 @@ def find_manifest(
     blocks = scan(path, st)
     if blocks.c2pa:
         return {"location": blocks.c2pa, "sidecar": None, "problems": blocks.problems}
-    detached = sidecar_manifest(path, known, sequence_prefix=sequence_prefix)
+    detached = sidecar_manifest(path, known, sequence_prefix=sequence_prefix, not_files=not_files)
     if detached is not None:
         return {"location": "sidecar", "sidecar": detached, "problems": blocks.problems}
     return None
@@ -556,9 +574,22 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     """The asset's C2PA manifest (a sequence: its first frame's, else the sequence's own
     ``PREFIX.c2pa``, checked against the first frame); None when it has none."""
     prefix = sequence_prefix_of(asset)
-    found = find_manifest(asset.path, asset.siblings, asset_stat(asset), sequence_prefix=prefix)
+    not_files: list[tuple[str, str]] = []
+    found = find_manifest(
+        asset.path, asset.siblings, asset_stat(asset), sequence_prefix=prefix, not_files=not_files
+    )
+    # a manifest name that is a folder or a named pipe (``clearance check`` lists every
+    # entry, the watcher lists none; a scan's walk lists only files and says so itself:
+    # Asset.not_files): never opened, and never passed over as if there were no manifest
+    odd = [
+        ProvenanceIssue(display_path(asset, Path(where)), "c2pa", what) for where, what in not_files
+    ]
     if found is None:
-        return None
+        if not odd:
+            return None
+        record = PartialRecord(source=SOURCE, file=odd[0].file, data={}, issues=odd)
+        record.volatile = True
+        return record
     file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)
     settings = C2paSettings.from_policy(policy)
     verified = None
@@ -602,6 +633,7 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     )
     if prefix is not None:
         _unread_sequence_manifest(asset, prefix, found, record)
+    record.issues.extend(odd)
     return record
 
 

@@ -85,10 +85,13 @@ def _describes(declared: str, asset: Asset) -> bool:
     name = declared.rsplit("/", 1)[-1]
     if name == asset.name or fnmatch.fnmatchcase(asset.name, name):
         return True
-    # a sequence sidecar may write the pattern with any padding style (####, %04d, @)
+    # a sequence sidecar may write the pattern with any padding style (####, %04d, @): the
+    # same PREFIX and EXT around it (a PREFIX may hold dots: sh010.bg.v003.####.exr is not
+    # described by sh010.bg.v002.####.exr, nor plate.####.exr by plate.v2.####.exr)
     if asset.is_sequence:
-        prefix = asset.name.split(".", 1)[0]
-        return name.startswith(prefix + ".") and name.rsplit(".", 1)[-1] == asset.extension
+        prefix, _pad, ext = asset.name.rsplit(".", 2)
+        parts = name.rsplit(".", 2)
+        return len(parts) == 3 and parts[0] == prefix and parts[2] in (ext, asset.extension)
     return False
 
 
