@@ -321,13 +321,16 @@ def read_limited(
         size = st.st_size
         if size > max_bytes:
             raise DocumentError(f"file is {size} bytes; the limit is {max_bytes} bytes")
-        # one byte more than the size: a shorter answer is the end of the file
+        # one byte more than the size: the size read is the end of the file
         chunks = [os.read(fd, size + 1)]
         got = len(chunks[0])
-        while got > size and chunks[-1]:  # grew after fstat: read on, to the limit
+        while got != size and chunks[-1]:
             if got > max_bytes:
                 raise DocumentError(f"file is over {max_bytes} bytes")
-            chunks.append(os.read(fd, max_bytes + 1 - got))
+            # grew after fstat: read on, to the limit; or a short read (a FUSE or network
+            # file system may answer with less than asked): read on to the end, never a
+            # sidecar cut short
+            chunks.append(os.read(fd, (max_bytes if got > size else size) + 1 - got))
             got += len(chunks[-1])
     except OSError as exc:
         raise DocumentReadError(exc.strerror or str(exc)) from None
