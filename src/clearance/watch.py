@@ -30,6 +30,7 @@ import heapq
 import itertools
 import os
 import queue
+import secrets
 import sqlite3
 import stat
 import threading
@@ -200,6 +201,7 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._dirty: dict[GroupKey, None] = {}  # groups to look at, oldest first
         self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
+        self._cookie_token = secrets.token_hex(4)
         self.roots: dict[str, _Root] = {}
         self._deepest_first: list[str] = []  # the roots, longest path first
         self._stop = threading.Event()

@@ -86,6 +86,7 @@ class RootSupervisor:
     vanished: int
     _linked: dict[str, Any]
     _counter: itertools.count[int]
+    _cookie_token: str  # random, this watcher's
 
     def _emit(self, event: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -309,7 +310,10 @@ class RootSupervisor:
                 )
             return
         if now >= root.next_cookie:
-            name = f"{COOKIE_PREFIX}{os.getpid()}.{next(self._counter)}"
+            # the process id and a token of this watcher's own: two hosts' watchers of one
+            # share may have one pid (containers: 1), and must never take each other's
+            # cookie for their own
+            name = f"{COOKIE_PREFIX}{os.getpid()}.{self._cookie_token}.{next(self._counter)}"
             path = os.path.join(root.path, name)
             # the names seen so far are of cookies done with (this watcher's, whose removal
             # is an event too, and another watcher's of the same folder): forgotten, or the
