@@ -240,3 +240,29 @@ def test_a_frame_that_is_a_folder_is_said_in_the_sequences_audit_as_scan_says_it
 
     said = [e for e in events(root, "finding") if e["asset"] == SEQ and e["rule"] == "PRV-02"]
     assert said and "renders/sh.1002.exr: is a folder, not a regular file" in said[-1]["message"]
+
+
+@pytest.mark.parametrize("frame", ["sh.1000.exr", "sh.1003.exr", "sh.01002.exr"])
+def test_a_folder_named_as_a_frame_outside_the_gaps_is_said_as_scan_says_it(
+    tmp_path: Path, frame: str
+) -> None:
+    """A folder named as a frame before the first, after the last, or with another padding:
+    ``scan`` gives PRV-02 naming it, the watcher, which looked only at the numbers of a gap,
+    said nothing and passed the sequence."""
+    root = make_show(tmp_path)
+    renders = root / "renders"
+    renders.mkdir()
+    (renders / frame).mkdir()
+    with InProcessWatcher(root):
+        run_writer(
+            writer_script,
+            [
+                ("write", str(renders / "sh.genai.yaml"), SIDECAR),
+                ("exr", str(renders / "sh.1001.exr"), 1),
+                ("exr", str(renders / "sh.1002.exr"), 2),
+            ],
+        )
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    assert watched(root) == scan_verdicts(root, tmp_path)
+    assert "PRV-02" in watched(root)[SEQ][1]

@@ -151,3 +151,21 @@ def _states(root: Path) -> list[str]:
         return [state for (state,) in store.query("SELECT state FROM audits")]
     finally:
         store.close()
+
+
+def test_another_watchers_cookies_are_not_kept_with_the_heartbeat_off(tmp_path: Path) -> None:
+    """With ``--heartbeat 0`` beside another watcher of the same folder whose heartbeat is
+    on, the names of that watcher's cookies were kept for as long as this one ran (nothing
+    forgot them: only a heartbeat did), one more for each of its heartbeats: memory that grew
+    without bound (WATCH.md S25). Only this watcher's own cookies are looked for."""
+    from _watch_harness import InProcessWatcher
+
+    root = make_show(tmp_path)
+    (root / "comp").mkdir()
+    with InProcessWatcher(root, heartbeat=0.0) as w:
+        for n in range(50):  # another watcher's cookies (pid 1: never this test's)
+            (root / f".clearance-cookie.1.0badc0de.{n}").write_text("x")
+            (root / f".clearance-cookie.1.0badc0de.{n}").unlink()
+        (root / "comp" / "a.mov").write_bytes(b"\0" * 100)  # its events come after theirs
+        wait_audited(root, 1)
+        assert not w.watcher.roots[str(root)].cookie_seen

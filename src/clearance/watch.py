@@ -49,7 +49,13 @@ from .policy import Policy
 from .state import FileVersion, StateError, StateStore, StatVersion, stat_version
 from .state import write_error as state_write_error
 from .watch_audit import AuditWorker, Job, WatchSession, key_of_asset, recover_intents
-from .watch_intake import Intake, OverflowHook, install_move_grouping, install_read_coalescing
+from .watch_intake import (
+    COOKIE_PREFIX,
+    Intake,
+    OverflowHook,
+    install_move_grouping,
+    install_read_coalescing,
+)
 from .watch_pairing import AssetGrouping, GroupKey, _Group, _key_for, _Readers, _wall
 from .watch_polling import install_quick_snapshot_diff
 from .watch_pool import default_processes, watch_lineage
@@ -202,6 +208,8 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._wakeups: list[tuple[float, int, GroupKey]] = []
         self._counter = itertools.count()
         self._cookie_token = secrets.token_hex(4)
+        #: the start of this watcher's cookies' names (the supervisor's ``_heartbeat``)
+        self._cookie_mine = f"{COOKIE_PREFIX}{os.getpid()}.{self._cookie_token}."
         self.roots: dict[str, _Root] = {}
         self._deepest_first: list[str] = []  # the roots, longest path first
         self._stop = threading.Event()
@@ -782,8 +790,11 @@ class Watcher(AssetGrouping, RootSupervisor):
         self._overflow_flag.set()
 
     def _on_cookie(self, root: str, name: str) -> None:
+        # (in an observer's thread) only this watcher's own cookies are looked for: another
+        # watcher's of the same folder, kept, would grow the set for as long as this one
+        # ran with its heartbeat off (nothing clears it then)
         r = self.roots.get(root)
-        if r is not None:
+        if r is not None and name.startswith(self._cookie_mine):
             r.cookie_seen.add(name)
 
     def _linked_folders(self, paths: list[str], root: str) -> None:

@@ -155,6 +155,9 @@ class Job:
     #: sent because an input its latest audit waited for was audited since (its ancestry
     #: can be complete now): audited again even if none of its files changed
     lineage: bool = False
+    #: a sequence's entries named as its frames that are no file (a folder, a link to
+    #: nothing), from its folder's listing when it was ready; None: not listed (one file)
+    not_frames: list[str] | None = None
 
 
 @dataclass
@@ -481,7 +484,9 @@ class AuditWorker(threading.Thread):
                 return None
         versions = [FileVersion.of(p, st) for p, st in zip(job.files, stats, strict=False)]
         try:
-            asset, sidecar_st = build_asset(job.files, self.policy, self.fs.stat)
+            asset, sidecar_st = build_asset(
+                job.files, self.policy, self.fs.stat, not_frames=job.not_frames
+            )
             if self._name_taken(asset):
                 return None
         except OSError as exc:  # a sidecar candidate could not be looked at (EIO, ...)
@@ -999,6 +1004,8 @@ def build_asset(
     files: Sequence[str],
     policy: Policy,
     stat: Callable[[str], os.stat_result] = os.stat,
+    *,
+    not_frames: Sequence[str] | None = None,
 ) -> tuple[Asset, os.stat_result | None]:
     """The :class:`Asset` made of exactly ``files`` (one file, or the frames of one sequence),
     and the ``stat`` of its sidecar (the watcher keys the audit on that version, and on the
@@ -1008,6 +1015,10 @@ def build_asset(
     listing the folder (a render folder may hold tens of thousands of files). A sidecar
     candidate that cannot be looked at (``OSError`` other than "not there") raises: a share
     that hiccups must not make an asset look as if it had no sidecar.
+
+    ``not_frames``: a sequence's entries named as its frames that are no file, as its
+    folder's listing had them (the watcher's pairing lists it); without it, only the
+    numbers of a gap in the sequence are looked at.
     """
     paths = sorted(Path(f) for f in files)
     folder = paths[0].parent
@@ -1038,7 +1049,10 @@ def build_asset(
             frame_names = [p.name + s for _, p in numbered for s in SIDECAR_SUFFIXES]
             frames = _present_files(folder, frame_names, stat)
         present = _present_files(folder, names, stat, odd)
-        odd[:0] = _gap_entries(folder, prefix, pad, ext, [n for n, _ in numbered])  # as scan
+        if not_frames is None:
+            odd[:0] = _gap_entries(folder, prefix, pad, ext, [n for n, _ in numbered])
+        else:  # as scan: every entry named as a frame, whatever its number or padding
+            odd[:0] = _frame_entries(not_frames)
         asset = Asset(
             path=first_path,
             rel=relative_posix(folder / pattern, root),
@@ -1081,6 +1095,18 @@ def _gap_entries(
             what = not_a_file_entry(os.fspath(path))
             if what:
                 found.append((path, f"{what}; the sequence is audited without this frame"))
+    return found
+
+
+def _frame_entries(paths: Sequence[str]) -> list[tuple[Path, str]]:
+    """What each of ``paths`` (named as a sequence's frames, no file when listed) is, as a
+    scan's walk says it (:attr:`~clearance.model.Asset.not_files`); one that became a file
+    since, or went, is left out."""
+    found = []
+    for path in paths:
+        what = not_a_file_entry(path)
+        if what:
+            found.append((Path(path), f"{what}; the sequence is audited without this frame"))
     return found
 
 

@@ -51,6 +51,9 @@ class _Group:
     sidecar_wall: float | None = None  # wall time its sidecar settled (while it waited)
     #: monotonic: a frame of the sequence went away (the frames left make another asset)
     gone: float | None = None
+    #: a sequence's entries named as its frames that are no file (a folder, a link to
+    #: nothing), from the last listing of its folder (:meth:`AssetGrouping._files_of`)
+    not_frames: list[str] = field(default_factory=list)
 
 
 def _key_for(path: str) -> GroupKey:
@@ -286,6 +289,7 @@ class AssetGrouping:
             settled=settled,
             incomplete=incomplete,
             lineage=lineage,
+            not_frames=sorted(group.not_frames) if is_sequence else None,
         )
         readers = self._readers.get(key[0])
         if readers is not None:
@@ -354,6 +358,7 @@ class AssetGrouping:
             entries = list(self.fs.scandir(folder))
         except OSError:
             return None
+        group.not_frames = []
         for entry in entries:
             parts = split_frame(entry.name)
             if (
@@ -365,7 +370,10 @@ class AssetGrouping:
                 continue
             try:
                 if not entry.is_file():  # a folder, a pipe, a link to nothing named as a
-                    continue  # frame: no frame, as a scan's walk has it (the audit says so)
+                    # frame: no frame, as a scan's walk has it; its audit says so, whatever
+                    # its number (before the first frame, after the last, another padding)
+                    group.not_frames.append(entry.path)
+                    continue
             except OSError:
                 continue
             files.append(entry.path)

@@ -30,7 +30,6 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserverVFS
 
 from .watch_intake import (
-    COOKIE_PREFIX,
     EVENT_FILTER,
     HintHandler,
     Intake,
@@ -86,7 +85,7 @@ class RootSupervisor:
     vanished: int
     _linked: dict[str, Any]
     _counter: itertools.count[int]
-    _cookie_token: str  # random, this watcher's
+    _cookie_mine: str  # the start of its cookies' names: prefix, pid, a random token
 
     def _emit(self, event: str, **fields: Any) -> None:
         raise NotImplementedError
@@ -313,7 +312,7 @@ class RootSupervisor:
             # the process id and a token of this watcher's own: two hosts' watchers of one
             # share may have one pid (containers: 1), and must never take each other's
             # cookie for their own
-            name = f"{COOKIE_PREFIX}{os.getpid()}.{self._cookie_token}.{next(self._counter)}"
+            name = f"{self._cookie_mine}{next(self._counter)}"
             path = os.path.join(root.path, name)
             # the names seen so far are of cookies done with (this watcher's, whose removal
             # is an event too, and another watcher's of the same folder): forgotten, or the
