@@ -744,28 +744,3 @@ def test_check_of_an_asset_whose_detached_manifest_is_no_file_says_so(tmp_path: 
             prv02 = [f for f in asset["findings"] if f["rule"] == "PRV-02"]
             assert prv02 and prv02[0]["unsure"], (kind, given, asset["findings"])
             assert f"{manifest}: c2pa: {what}; not read" in prv02[0]["message"], prv02
-
-
-def test_an_asset_with_no_provenance_but_a_manifest_name_that_is_a_folder_is_prv01_in_check(
-    tmp_path: Path,
-) -> None:
-    """No sidecar, and ``a.png.c2pa`` a folder: ``scan`` says PRV-01 (no provenance) and
-    PRV-02 naming the folder, escalate. ``check`` (and the watcher) took the reader's report of
-    the folder for provenance found: no PRV-01, and the rules judged an empty record (an
-    approval, PRV-07 quoting "embedded metadata (c2pa …)")."""
-    from clearance.testing import ClearanceRun
-    from conftest import run_cli
-
-    show = ClearanceRun(tmp_path / "s", stages=[{"name": "comp", "paths": ["comp/"]}])
-    show.root.mkdir()
-    show.write_config()
-    show.asset("comp/a.png")
-    (show.root / "comp" / "a.png.c2pa").mkdir()
-    scanned = run_cli("scan", "comp", "--format", "json", cwd=show.root, timeout=60)
-    checked = run_cli("check", "comp/a.png", "--format", "json", cwd=show.root, timeout=60)
-    verdicts = []
-    for done in (scanned, checked):
-        (asset,) = done.json()["assets"]
-        verdicts.append((asset["outcome"], sorted(f["rule"] for f in asset["findings"])))
-    assert verdicts[0] == ("escalate", ["PRV-01", "PRV-02"]), verdicts
-    assert verdicts[1] == verdicts[0]

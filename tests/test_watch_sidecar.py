@@ -1401,20 +1401,3 @@ def test_a_manifest_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_pa
     ]
     assert said and "comp/a.exr.c2pa: c2pa: is a folder, not a regular file" in said[-1]["message"]
     assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
-
-
-def test_an_asset_with_no_sidecar_and_a_manifest_name_that_is_a_folder_is_prv01(
-    tmp_path: Path,
-) -> None:
-    """No sidecar, ``a.exr.c2pa`` a folder: the watcher gave an approval with PRV-07 quoting
-    the folder as embedded metadata, where ``scan`` says PRV-01 and PRV-02 (escalate)."""
-    root = make_show(tmp_path)
-    comp = root / "comp"
-    comp.mkdir()
-    (comp / "a.exr.c2pa").mkdir()
-    with InProcessWatcher(root):
-        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
-        wait_audited(root, 1)
-        quiet(root, 1.0)
-    assert watch_verdicts(root)["comp/a.exr"] == ("escalate", ["PRV-01", "PRV-02"])
-    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)

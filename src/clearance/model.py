@@ -363,10 +363,6 @@ class PartialRecord:
         field takes ``unknown``, ``data`` holds ``unknown``; otherwise the field is left out
         of ``data`` (a mapping or list entry of the wrong type says nothing: ``{}``), and
         rules read it through :meth:`ProvenanceRecord.is_unknown`.
-    :ivar nothing_found: the reader found no provenance, only problems with a file it looked
-        at (a detached manifest's name that is a folder): its ``issues`` are the record's
-        :attr:`~ProvenanceRecord.file_issues`, and the asset has no provenance because of it
-        (``PRV-01`` still applies), as when a scan's walk finds such a file.
     """
 
     source: str
@@ -376,7 +372,6 @@ class PartialRecord:
     evidence: dict[str, Any] = field(default_factory=dict)
     volatile: bool = False
     unknown: list[str] = field(default_factory=list)
-    nothing_found: bool = False
 
 
 @dataclass
@@ -400,9 +395,6 @@ class ProvenanceRecord:
     def merge(cls, partials: Iterable[PartialRecord]) -> ProvenanceRecord:
         record = cls()
         for partial in partials:
-            if partial.nothing_found:
-                record.file_issues.extend(partial.issues)
-                continue
             record.partials.append(partial)
             for key, value in partial.data.items():
                 if key not in record.data:

@@ -589,7 +589,6 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
             return None
         record = PartialRecord(source=SOURCE, file=odd[0].file, data={}, issues=odd)
         record.volatile = True
-        record.nothing_found = True  # no manifest: PRV-01 as a scan's walk gives
         return record
     file = display_path(asset, found["sidecar"]) if found["sidecar"] else display_path(asset)
     settings = C2paSettings.from_policy(policy)
