@@ -803,10 +803,14 @@ def test_a_sidecar_or_manifest_that_is_no_file_is_a_finding_of_its_asset(
 
 
 @pytest.mark.parametrize("kind", ["folder", "fifo"])
-def test_a_sidecar_that_is_no_file_has_the_verdict_check_gives_it(tmp_path: Path, kind) -> None:
-    """scan's walk sees the sidecar is no file and never reads it; check reads it and cannot:
-    one verdict (review: scan said PRV-01 'no sidecar', escalate, and ran no GenAI rule,
-    where check gave approval; a warm scan and --jobs 2 the same as a cold one)."""
+@pytest.mark.parametrize("name", ["a.png.genai.yaml", "a.png.c2pa"])
+def test_a_sidecar_that_is_no_file_has_the_verdict_check_gives_it(
+    tmp_path: Path, kind: str, name: str
+) -> None:
+    """scan's walk sees the sidecar (or the only manifest) is no file and never reads it;
+    check reads it and cannot: one verdict (review: scan said PRV-01 'no sidecar',
+    escalate, and ran no GenAI rule, where check gave approval; a warm scan and --jobs 2
+    the same as a cold one)."""
     from clearance.testing import ClearanceRun
     from conftest import genai_sidecar, run_cli
 
@@ -814,9 +818,9 @@ def test_a_sidecar_that_is_no_file_has_the_verdict_check_gives_it(tmp_path: Path
     show.root.mkdir()
     show.write_config()
     show.asset("comp/a.png", sidecar=genai_sidecar())
-    sidecar = show.root / "comp/a.png.genai.yaml"
-    sidecar.unlink()
-    sidecar.mkdir() if kind == "folder" else os.mkfifo(sidecar)
+    (show.root / "comp/a.png.genai.yaml").unlink()
+    odd = show.root / "comp" / name
+    odd.mkdir() if kind == "folder" else os.mkfifo(odd)
 
     def verdict(*args: str) -> tuple[str, list[str]]:
         done = run_cli(*args, "--format", "json", timeout=60)
