@@ -787,6 +787,26 @@ def test_an_approval_in_effect_wins_over_one_not_yet_and_an_expired_one(clearanc
     assert (finding["status"], finding["approval"]) == ("expired", "APR-B-OLD")
 
 
+def test_an_approval_that_expires_before_it_is_approved_never_says_it_takes_effect(
+    clearance_run,
+) -> None:
+    """approved_at 2026-12-05, expires 2026-12-03 (a typo): before either date the
+    finding said the approval 'takes effect on 2026-12-05', and still did after it had
+    expired (review). Past its expiry it is expired, as any other; before, it says it
+    never covers."""
+    record = dated("2026-12-05", expires="2026-12-03")
+    done, _item, finding = pending_scan(clearance_run(), "2026-12-04", ("APR-TYPO", record))
+    assert done.code == 1, done.stderr
+    assert (finding["status"], finding["approval"]) == ("expired", "APR-TYPO"), finding
+    assert "approval_pending" not in finding["evidence"]
+    assert "takes effect" not in finding["message"]
+    done, _item, finding = pending_scan(clearance_run(), "2026-12-01", ("APR-TYPO", record))
+    assert done.code == 1, done.stderr
+    assert finding["status"] == "open" and finding["approval"] is None, finding
+    assert finding["evidence"]["approval_pending"] == "APR-TYPO"
+    assert "it expires on 2026-12-03, before that: it never covers" in finding["message"]
+
+
 def test_a_plugin_approval_approved_after_the_runs_date_covers_nothing_yet(
     clearance_run, tmp_path: Path
 ) -> None:

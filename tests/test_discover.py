@@ -792,7 +792,42 @@ def test_a_sidecar_or_manifest_that_is_no_file_is_a_finding_of_its_asset(
                 sock.close()
         assert done.code == (1 if kind == "folder" else 2), (odd, kind, done.stderr)
         (found,) = done.json()["assets"]
-        assert found["asset"] == asset_rel and found["outcome"] == "escalate", (odd, kind)
+        # a sidecar that is no file is one that could not be read, as check has it (the
+        # GenAI rules run on what is unknown: approval), never no sidecar (PRV-01)
+        expected = "approval" if ".genai." in odd else "escalate"
+        assert found["asset"] == asset_rel and found["outcome"] == expected, (odd, kind)
+        assert "PRV-01" not in {f["rule"] for f in found["findings"]}, (odd, kind)
         prv02 = [f for f in found["findings"] if f["rule"] == "PRV-02"]
         assert prv02 and prv02[0]["unsure"], (odd, kind, found["findings"])
         assert f"{odd}: {what}; not read" in prv02[0]["message"], (odd, kind, prv02)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+@pytest.mark.parametrize("name", ["a.png.genai.yaml", "a.png.c2pa"])
+def test_a_sidecar_that_is_no_file_has_the_verdict_check_gives_it(
+    tmp_path: Path, kind: str, name: str
+) -> None:
+    """scan's walk sees the sidecar (or the only manifest) is no file and never reads it;
+    check reads it and cannot: one verdict (review: scan said PRV-01 'no sidecar',
+    escalate, and ran no GenAI rule, where check gave approval; a warm scan and --jobs 2
+    the same as a cold one)."""
+    from clearance.testing import ClearanceRun
+    from conftest import genai_sidecar, run_cli
+
+    show = ClearanceRun(tmp_path / "show", stages=[{"name": "comp", "paths": ["comp/"]}])
+    show.root.mkdir()
+    show.write_config()
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    (show.root / "comp/a.png.genai.yaml").unlink()
+    odd = show.root / "comp" / name
+    odd.mkdir() if kind == "folder" else os.mkfifo(odd)
+
+    def verdict(*args: str) -> tuple[str, list[str]]:
+        done = run_cli(*args, "--format", "json", timeout=60)
+        (found,) = done.json()["assets"]
+        return found["outcome"], sorted({f["rule"] for f in found["findings"]})
+
+    checked = verdict("check", str(show.root / "comp/a.png"))
+    assert checked[0] == "approval" and "PRV-01" not in checked[1], checked
+    for extra in ((), (), ("--jobs", "2"), ("--no-cache",)):
+        assert verdict("scan", str(show.root), *extra) == checked, extra

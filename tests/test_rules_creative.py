@@ -394,6 +394,43 @@ def test_c2_a_name_between_word_edges_or_in_a_hashtag_is_always_found():
     assert tried > 1000
 
 
+def test_c2_a_long_prompt_is_read_in_time_linear_in_its_length():
+    """A name's letters glued again and again in one long word (``dunedune...``) are an
+    occurrence every few letters, none a match: each looked back to the start of the word
+    for a hashtag, and a 100 KB prompt took a minute (review). Counted in lines of the
+    denylist's code run, not in time: twice the text, about twice the work."""
+    import sys
+
+    from clearance.rules import _denylist
+    from clearance.rules._denylist import Denylist
+
+    denylist = Denylist(["Dune", "Marvel", "Ed"])
+    code = _denylist.__file__
+
+    def work(text: str) -> int:
+        lines = 0
+
+        def trace(frame, event, _arg):  # type: ignore[no-untyped-def]
+            nonlocal lines
+            if frame.f_code.co_filename != code:
+                return None
+            if event == "line":
+                lines += 1
+            return trace
+
+        previous = sys.gettrace()  # (coverage's, when measured)
+        sys.settrace(trace)
+        try:
+            assert denylist.names_in(text) == []
+        finally:
+            sys.settrace(previous)
+        return lines
+
+    for unit in ("dune", "marvel", "ed", "éd"):
+        small, large = work(unit * 500), work(unit * 1000)
+        assert large < 2.5 * small, (unit, small, large)
+
+
 def test_c2_the_denylist_is_folded_once_per_policy():
     """Built at the first asset and kept for as long as the policy's ``rules`` are."""
     import dataclasses

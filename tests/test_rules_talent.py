@@ -444,6 +444,18 @@ def test_an_invalid_replica_or_alteration_is_unsure_never_none(field, rules):
     assert not fired(acme(talent=[entry]))
 
 
+@pytest.mark.parametrize("consent", [None, "C-001"])
+def test_t1_an_invalid_replica_under_an_exception_is_unsure(consent):
+    """An exception waives only further consent, never the consent to create the replica,
+    and which consent that is depends on the replica's kind: given invalid, NFX-T1 is
+    unsure (review: it said nothing when an exception was claimed)."""
+    entry = replica("employment_basd", consent=consent, exception="safety")
+    result = acme(talent=[entry])
+    finding = one(result, "NFX-T1")
+    assert finding.unsure and finding.evidence["missing"] == "talent[0].replica"
+    assert outcome_of(result, "NFX-T1x") is Outcome.NOTICE
+
+
 @pytest.mark.parametrize("talent", ["P-2", {"P-2": "replica"}, ["P-2"], [None]])
 def test_a_talent_list_or_entry_of_the_wrong_shape_is_unsure(talent):
     result = acme(talent=talent)

@@ -179,12 +179,12 @@ def find_approval(
             document=approval.get("document"),
             approved_at=approved_at.isoformat() if approved_at else None,
         )
-        if approved_at is not None and approved_at > policy.today:
-            pending = pending or match
-        elif not match.expired:
-            return match
-        else:
+        if match.expired:  # (past its expiry, whenever it was approved)
             expired = expired or match
+        elif approved_at is not None and approved_at > policy.today:
+            pending = pending or match
+        else:
+            return match
     return expired or pending
 
 

@@ -675,26 +675,32 @@ class Session:
             return
         if match is None:
             return
+        # the plugin's word, or its date against the run's, as approvals.yaml's are judged:
+        # an approval with no expiry date is expired there (the file requires one)
+        expires = as_date(match.expires)
+        past = match.expired or expires is None or expires < self.policy.today
         starts = as_date(match.approved_at)
-        if starts is not None and starts > self.policy.today:
+        if starts is not None and starts > self.policy.today and not past:
             # an approval given after the audit's date does not exist yet: it covers
-            # nothing, and the finding says when it would (judged per audit, as expiry)
+            # nothing, and the finding says when it would (judged per audit, as expiry);
+            # one that expires before it is given never covers anything
             finding.evidence = {
                 **finding.evidence,
                 "approval_pending": match.id,
                 "approval_effective": starts.isoformat(),
             }
+            never = (
+                f"; it expires on {expires.isoformat()}, before that: it never covers"
+                if expires is not None and expires < starts
+                else ""
+            )
             finding.message = (
                 f"{finding.message} (approval {match.id} takes effect on "
-                f"{starts.isoformat()}, its approved_at: not before)"
+                f"{starts.isoformat()}, its approved_at: not before{never})"
             )
             return
         finding.approval = match.id
-        # the plugin's word, or its date against the run's, as approvals.yaml's are judged:
-        # an approval with no expiry date is expired there (the file requires one)
-        expires = as_date(match.expires)
-        past = expires is None or expires < self.policy.today
-        if match.expired or past:
+        if past:
             when = f"expired on {match.expires}" if match.expires else "has no expiry date"
             finding.status = Status.EXPIRED
             finding.evidence = {**finding.evidence, "approval_expired": match.expires}

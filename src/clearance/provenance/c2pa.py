@@ -586,7 +586,12 @@ def clearance_read_provenance(asset: Asset, policy: Any) -> PartialRecord | None
     ]
     if found is None:
         if not odd:
-            return None
+            # one a scan's walk found to be no file (Asset.not_files: the engine's PRV-02)
+            # is a manifest that could not be read, as check has it, never no manifest
+            walked = next((p for p, _ in asset.not_files if p.name.endswith(".c2pa")), None)
+            if walked is None:
+                return None
+            return PartialRecord(SOURCE, display_path(asset, walked), {}, volatile=True)
         record = PartialRecord(source=SOURCE, file=odd[0].file, data={}, issues=odd)
         record.volatile = True
         return record

@@ -98,12 +98,24 @@ def _describes(declared: str, asset: Asset) -> bool:
 def read_sidecar(asset: Asset) -> PartialRecord | None:
     """The sidecar's partial record for ``asset``, or ``None`` when it has no sidecar."""
     if asset.sidecar is None:
-        return None
+        return _not_a_file(asset)
     file = display_path(asset, asset.sidecar)
     record = _read(asset, file)
     if asset.other_sidecars:
         record.issues.append(_not_read(asset, file))
     return record
+
+
+def _not_a_file(asset: Asset) -> PartialRecord | None:
+    """A sidecar the walk found to be no regular file (a named pipe, a folder:
+    :attr:`Asset.not_files`, which the engine reports as ``PRV-02``): a sidecar that could
+    not be read, as ``clearance check`` and a read after the walk have it, never no sidecar
+    at all (``PRV-01``, and the GenAI rules not run: a verdict milder than check's). Never
+    cached: the fingerprint of an asset with no sidecar is the same without it."""
+    for path, _why in asset.not_files:
+        if path.name.endswith(SIDECAR_SUFFIXES):
+            return PartialRecord("sidecar", display_path(asset, path), {}, [], volatile=True)
+    return None
 
 
 def _not_read(asset: Asset, file: str) -> ProvenanceIssue:

@@ -194,7 +194,8 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
     """No "digital performers, voices, or likenesses of real talent without explicit and
     documented consent and complying with guild requirements"."""
     for index, entry in _talent(ctx):
-        if "replica" in _unknown_facts(ctx, index, entry) and not entry.get("exception"):
+        # under an exception too: which consent to create it needs is as unknown
+        if "replica" in _unknown_facts(ctx, index, entry):
             yield ctx.unsure(
                 f"talent[{index}].replica",
                 f"performer {entry.get('performer')}: whether the performance is a digital "
