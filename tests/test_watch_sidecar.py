@@ -1401,3 +1401,22 @@ def test_a_manifest_that_is_a_folder_is_said_in_the_audit_as_scan_says_it(tmp_pa
     ]
     assert said and "comp/a.exr.c2pa: c2pa: is a folder, not a regular file" in said[-1]["message"]
     assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
+
+
+def test_an_asset_with_no_sidecar_and_a_manifest_name_that_is_a_folder_is_judged_as_scan_does(
+    tmp_path: Path,
+) -> None:
+    """No sidecar, ``a.exr.c2pa`` a folder: a manifest that could not be read, never a pass.
+    The watcher, ``check`` and ``scan`` judged it three ways (scan: no provenance; the others:
+    a record with nothing in it); they now agree."""
+    root = make_show(tmp_path)
+    comp = root / "comp"
+    comp.mkdir()
+    (comp / "a.exr.c2pa").mkdir()
+    with InProcessWatcher(root):
+        run_writer(writer_script, [("exr", str(comp / "a.exr"), 1)])
+        wait_audited(root, 1)
+        quiet(root, 1.0)
+    outcome, rules = watch_verdicts(root)["comp/a.exr"]
+    assert outcome != "pass" and "PRV-02" in rules and "PRV-01" not in rules
+    assert watch_verdicts(root) == scan_verdicts(root, tmp_path)
