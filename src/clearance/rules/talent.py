@@ -207,27 +207,37 @@ def digital_replica(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if not _needs_replica_consent(entry):
             continue
-        performer = entry.get("performer")
         replica = entry["replica"]
-        problem = consent_problem(ctx, entry, f"{replica}_replica", index)
-        if problem:
-            yield ctx.finding(
-                f"performer {performer}: {replica} replica without valid consent ({problem})",
-                outcome=Outcome.BLOCK,
-                performer=performer,
-                replica=replica,
-                consent=entry.get("consent"),
-                reason=problem,
-            )
-        else:
-            yield ctx.finding(
-                f"performer {performer}: {replica} replica under consent {entry.get('consent')}; "
-                "written approval needed",
-                outcome=Outcome.APPROVAL,
-                performer=performer,
-                replica=replica,
-                consent=entry.get("consent"),
-            )
+        yield _consented(
+            ctx, index, entry, f"{replica}_replica", f"{replica} replica", replica=replica
+        )
+
+
+def _consented(
+    ctx: RuleContext, index: int, entry: dict[str, Any], kind: str, what: str, **facts: Any
+) -> Finding:
+    """The finding for ``what`` (``hero replica``, ``significant alteration``), which needs
+    the performer's consent of ``kind``: a block without a valid one; with one, written
+    approval is still needed. ``facts`` go into the evidence after the performer."""
+    performer = entry.get("performer")
+    consent = entry.get("consent")
+    problem = consent_problem(ctx, entry, kind, index)
+    if problem:
+        return ctx.finding(
+            f"performer {performer}: {what} without valid consent ({problem})",
+            outcome=Outcome.BLOCK,
+            performer=performer,
+            **facts,
+            consent=consent,
+            reason=problem,
+        )
+    return ctx.finding(
+        f"performer {performer}: {what} under consent {consent}; written approval needed",
+        outcome=Outcome.APPROVAL,
+        performer=performer,
+        **facts,
+        consent=consent,
+    )
 
 
 def _consent_to_create(ctx: RuleContext, index: int, entry: dict[str, Any]) -> Iterator[Finding]:
@@ -299,24 +309,7 @@ def significant_alteration(ctx: RuleContext) -> Iterator[Finding]:
             )
         if entry.get("alteration") != "significant":
             continue
-        performer = entry.get("performer")
-        problem = consent_problem(ctx, entry, "significant_alteration", index)
-        if problem:
-            yield ctx.finding(
-                f"performer {performer}: significant alteration without valid consent ({problem})",
-                outcome=Outcome.BLOCK,
-                performer=performer,
-                consent=entry.get("consent"),
-                reason=problem,
-            )
-        else:
-            yield ctx.finding(
-                f"performer {performer}: significant alteration under consent {entry.get('consent')}; "
-                "written approval needed",
-                outcome=Outcome.APPROVAL,
-                performer=performer,
-                consent=entry.get("consent"),
-            )
+        yield _consented(ctx, index, entry, "significant_alteration", "significant alteration")
 
 
 @pack.rule(
@@ -350,26 +343,15 @@ def customary_alteration(ctx: RuleContext) -> Iterator[Finding]:
             )
         elif category == "other":
             # outside the customary list: an alteration that needs consent, as a significant one
-            problem = consent_problem(ctx, entry, "significant_alteration", index)
-            if problem:
-                yield ctx.finding(
-                    f"performer {performer}: alteration claimed as customary, but its category "
-                    f"is other (outside the customary list), without valid consent ({problem})",
-                    outcome=Outcome.BLOCK,
-                    performer=performer,
-                    category=category,
-                    consent=entry.get("consent"),
-                    reason=problem,
-                )
-            else:
-                yield ctx.finding(
-                    f"performer {performer}: alteration outside the customary list (other) under "
-                    f"consent {entry.get('consent')}; written approval needed",
-                    outcome=Outcome.APPROVAL,
-                    performer=performer,
-                    category=category,
-                    consent=entry.get("consent"),
-                )
+            yield _consented(
+                ctx,
+                index,
+                entry,
+                "significant_alteration",
+                "alteration claimed as customary, but its category is other (outside the "
+                "customary list),",
+                category=category,
+            )
         else:
             # no category, or one nobody can read: whether it is customary is unknown
             given = (
