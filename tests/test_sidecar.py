@@ -910,3 +910,27 @@ def test_a_sequence_sidecar_naming_another_version_of_a_dotted_prefix_is_a_misma
         assert declared(other) == [
             f"describes {other!r}, but is paired with 'sh010.bg.v003.####.exr'"
         ], other
+
+
+def test_a_hand_built_sequence_asset_of_another_shape_is_read_with_its_asset_field_compared(
+    tmp_path: Path,
+) -> None:
+    """The Python API may build a sequence ``Asset`` whose name is not ``PREFIX.####.EXT``
+    (discovery never does): the sidecar's ``asset:`` naming another asset is a mismatch
+    (``PRV-02``), never a ValueError out of the reader."""
+    (tmp_path / "plate.png").write_bytes(b"x")
+    sidecar = tmp_path / "plate.png.genai.yaml"
+    sidecar.write_text("provenance: 1\ngenerated: false\nasset: other.####.png\n")
+    asset = Asset(
+        path=tmp_path / "plate.png",
+        rel="plate.png",
+        root=tmp_path,
+        files=[tmp_path / "plate.png"],
+        frames="1-1",
+        sidecar=sidecar,
+    )
+    record = read_sidecar(asset)
+    assert record is not None
+    assert [(i.field, i.message) for i in record.issues] == [
+        ("asset", "describes 'other.####.png', but is paired with 'plate.png'")
+    ]

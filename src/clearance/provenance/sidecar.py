@@ -89,7 +89,10 @@ def _describes(declared: str, asset: Asset) -> bool:
     # same PREFIX and EXT around it (a PREFIX may hold dots: sh010.bg.v003.####.exr is not
     # described by sh010.bg.v002.####.exr, nor plate.####.exr by plate.v2.####.exr)
     if asset.is_sequence:
-        prefix, _pad, ext = asset.name.rsplit(".", 2)
+        shape = asset.name.rsplit(".", 2)
+        if len(shape) != 3:  # (an Asset built by hand: discovery names every PREFIX.####.EXT)
+            return False
+        prefix, _pad, ext = shape
         parts = name.rsplit(".", 2)
         return len(parts) == 3 and parts[0] == prefix and parts[2] in (ext, asset.extension)
     return False
