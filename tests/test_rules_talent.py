@@ -148,6 +148,15 @@ def test_t1_an_exception_does_not_waive_the_consent_to_create_the_replica(except
     assert result.outcome is Outcome.BLOCK
 
 
+@pytest.mark.parametrize("given", [{"replica": "none"}, {}], ids=["none", "absent"])
+def test_t1x_an_exception_with_no_replica_is_logged_without_saying_a_replica_was_used(given):
+    entry = {"performer": "P-0001", "exception": "safety", **given}
+    finding = one(audit(with_talent(entry)), "NFX-T1x")
+    assert finding.effective_outcome is Outcome.NOTICE
+    assert "replica used" not in finding.message
+    assert "the safety exception claimed, with no replica named" in finding.message
+
+
 def test_t1x_no_exception_no_finding():
     assert "NFX-T1x" not in fired(audit(with_talent(replica())))
 

@@ -277,11 +277,18 @@ def replica_exception(ctx: RuleContext) -> Iterator[Finding]:
     for _index, entry in _talent(ctx):
         exception = entry.get("exception")
         if exception:
+            replica = entry.get("replica")
+            used = (
+                f"replica used under the {exception} exception"
+                if isinstance(replica, str) and replica not in ("none", "unknown")
+                else f"the {exception} exception claimed, with no replica named "
+                f"(replica: {'not given' if replica is None else replica})"
+            )
             yield ctx.finding(
-                f"performer {entry.get('performer')}: replica used under the {exception} exception",
+                f"performer {entry.get('performer')}: {used}",
                 performer=entry.get("performer"),
                 exception=exception,
-                replica=entry.get("replica"),
+                replica=replica,
             )
 
 
