@@ -539,6 +539,34 @@ def test_several_processes_rotating_one_log_keep_one_chain(tmp_path: Path) -> No
     assert result.breaks == [] and result.events == 900 and result.last_seq == 900
 
 
+def test_a_lock_file_deleted_under_a_running_writer_still_keeps_writers_apart(
+    tmp_path: Path,
+) -> None:
+    # A long-lived writer (a watcher) opens <log>.lock once. When the lock file was deleted
+    # (a clean-up of stale *.lock files), it went on locking the deleted file while every
+    # writer that came since created and locked a new one: both held "the lock" at once,
+    # chained to the same lines, and verify reported the log tampered (37 breaks, 2 x 1000).
+    path = tmp_path / "audit.jsonl"
+    watcher = AuditLog(path)
+    watcher.append({"event": "watch.started"})
+    (tmp_path / "audit.jsonl.lock").unlink()
+
+    def work() -> None:
+        for i in range(1000):
+            watcher.append({"event": "finding", "asset": f"watcher/{i}"})
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        _run_writers(path, 2, 1000, "-")
+    finally:
+        thread.join()
+    result = verify_log(path)
+    assert result.breaks == []
+    assert result.intact and result.events == 3001 and result.last_seq == 3001
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")] == ["audit.jsonl.lock"]
+
+
 @pytest.mark.parametrize("max_bytes", ["-", "20000"])
 def test_writers_by_a_link_and_by_the_real_name_keep_one_chain(
     tmp_path: Path, max_bytes: str

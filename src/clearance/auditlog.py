@@ -530,19 +530,38 @@ class AuditLog:
             ) from None
         self._pid = os.getpid()
 
+    def _lock_is_current(self) -> bool:
+        """The open lock file is the one at :attr:`lock_path` (not deleted, not replaced)."""
+        assert self._lock_fd is not None
+        try:
+            held, named = os.fstat(self._lock_fd), os.stat(self.lock_path)
+        except OSError:
+            return False
+        return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
             if self._pid != os.getpid() or self._lock_fd is None:
                 self._lock_fd = None  # the parent's descriptor shares the parent's lock
                 self._open_lock()
-            assert self._lock_fd is not None
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-            except OSError as exc:
-                raise AuditLogError(
-                    f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
-                ) from None
+            for attempt in range(8):  # (a file system whose inode numbers vary: go on)
+                assert self._lock_fd is not None
+                try:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                except OSError as exc:
+                    raise AuditLogError(
+                        f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
+                    ) from None
+                if attempt == 7 or self._lock_is_current():
+                    break
+                # The lock file was deleted or replaced since it was opened (a clean-up of
+                # stale *.lock files): writers that came since lock the file now at its
+                # name, and a lock on the old one keeps none of them out.
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)  # (a forked child may share it)
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                self._open_lock()
             try:
                 yield
             finally:
