@@ -658,6 +658,28 @@ def test_scan_exits_2_when_the_log_is_not_writable(tmp_path: Path) -> None:
     assert "audit.jsonl" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["scan", "check"])
+def test_a_log_that_is_a_named_pipe_is_refused_and_never_waited_on(
+    tmp_path: Path, command: str
+) -> None:
+    # open() of a named pipe for writing waits for a reader: scan and check hung for ever,
+    # under the log's lock, with SIGINT and SIGTERM held until the write was done (Ctrl-C
+    # did nothing; only SIGKILL ended them)
+    root = _scan_tree(tmp_path, "logs/audit.jsonl")
+    (root / "logs").mkdir()
+    os.mkfifo(root / "logs" / "audit.jsonl")
+    target = root if command == "scan" else root / "comp" / "sh010_comp_v001.png"
+    proc = subprocess.run(
+        [str(CLEARANCE), command, str(target), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "audit.jsonl" in proc.stderr and "named pipe" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def _can_mount() -> bool:
     if shutil.which("unshare") is None or os.geteuid() != 0:
         return False

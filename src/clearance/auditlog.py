@@ -629,8 +629,19 @@ class AuditLog:
                 fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o640)
                 created = True
             except FileExistsError:
-                fd = os.open(self.path, flags)
+                # without blocking: a named pipe where the log is would make open() wait for
+                # a reader for ever, under the lock and with SIGINT/SIGTERM held (no reader:
+                # ENXIO); it is refused below
+                fd = os.open(self.path, flags | os.O_NONBLOCK)
+                if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    raise OSError(
+                        errno.EINVAL, "it is a named pipe (FIFO), not a regular file"
+                    ) from None
+                os.set_blocking(fd, True)
         except OSError as exc:
+            if exc.errno == errno.ENXIO and stat.S_ISFIFO(_mode(self.path)):
+                exc = OSError(errno.EINVAL, "it is a named pipe (FIFO), not a regular file")
             raise AuditLogError(
                 f"cannot open the audit log {self.path} for writing: {exc.strerror or exc}"
             ) from None
@@ -687,6 +698,14 @@ class AuditLog:
             raise AuditLogError(
                 f"cannot write the audit log {self.path}: {exc.strerror or exc}"
             ) from None
+
+
+def _mode(path: Path) -> int:
+    """The ``st_mode`` of ``path`` (0 if it cannot be had), for an error message."""
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
 
 
 # -- signals during a write ---------------------------------------------------------------------
