@@ -611,8 +611,14 @@ def _a_note(line: bytes) -> bytes:
     return b"checked by the supervisor, all fine"
 
 
+def _not_utf8(line: bytes) -> bytes:
+    # whole, but for a byte that is not UTF-8 (re-encoded as Latin-1): no crash leaves it
+    # (a write cut short is never a whole JSON value); it was called torn, exit 0
+    return line.replace(b'"details":{', b'"details":{"note":"caf\xe9",', 1)
+
+
 @pytest.mark.parametrize(
-    "edit", [_cut_into_its_time, _without_details, _seq_and_prev_only, _a_note]
+    "edit", [_cut_into_its_time, _without_details, _seq_and_prev_only, _a_note, _not_utf8]
 )
 def test_a_last_line_that_is_not_an_event_is_edited_as_the_writers_refuse_it(
     log: Path,

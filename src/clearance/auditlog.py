@@ -1077,9 +1077,13 @@ def left_by_crash(
 
 
 def _cut_short(line: bytes) -> bool:
+    """``line`` is not a whole JSON value: what a crash leaves of a line. Bytes that are not
+    UTF-8 are read as they are (a crash cuts a line's end, it changes none of its bytes: a
+    whole line with a byte that is not UTF-8, re-encoded as Latin-1, was edited); NUL bytes
+    (a power loss) are no JSON."""
     try:
-        json.loads(line.decode())  # UTF-8, as written: NUL bytes are not another encoding
-    except NOT_JSON:  # UnicodeDecodeError too
+        json.loads(line.decode("utf-8", "surrogateescape"))
+    except NOT_JSON:
         return True
     return False
 
