@@ -860,6 +860,20 @@ def test_a_cut_tail_passes_the_chain_but_not_the_checkpoint(log: Path, key: Path
     assert "TRUNCATED" in proc.stdout and "have been removed" in proc.stdout
 
 
+def test_checkpoints_given_without_a_key_are_a_usage_error_not_a_pass(log: Path, key: Path) -> None:
+    # without --key no checkpoint was checked, silently: a log cut since its checkpoint was
+    # "intact", exit 0, for a user who asked to hold it to its checkpoints
+    cps = key.parent / "audit.checkpoints"
+    assert clearance("checkpoint", str(log), "--key", str(key), "-o", str(cps)).returncode == 0
+    write(log, read(log)[:-5])
+    proc = clearance("verify", str(log), "--checkpoints", str(cps))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"--checkpoints {cps}" in proc.stderr and "--key" in proc.stderr
+    assert proc.stdout == ""
+    proc = clearance("verify", str(log), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
+
+
 def test_a_rewritten_log_fails_the_checkpoint(tmp_path: Path, log: Path, key: Path) -> None:
     assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
     n = len(read(log))

@@ -64,7 +64,7 @@ def register(sub: Any) -> None:
     verify.add_argument(
         "--checkpoints",
         metavar="F",
-        help="checkpoint file (default: LOG.checkpoints); one LOG only",
+        help="checkpoint file (default: LOG.checkpoints); with --key, one LOG only",
     )
     verify.add_argument(
         "--strict", action="store_true", help="a torn last line also fails (exit 3)"
@@ -146,6 +146,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
     if args.checkpoints and len(args.logs) > 1:
         _err("--checkpoints names the checkpoint file of one log; give one LOG")
+        return EXIT_ERROR
+    if args.checkpoints and not args.key:
+        # checkpoints are checked against the key that signed them: without one, none would
+        # be, and a log cut or rewritten since was 'intact', exit 0
+        _err(
+            f"--checkpoints {args.checkpoints}: give --key K, the public key its checkpoints "
+            "are signed with (without it no checkpoint is checked)"
+        )
         return EXIT_ERROR
     results: list[VerifyResult] = []
     try:
