@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -883,6 +884,49 @@ def test_a_rewritten_log_fails_the_checkpoint(tmp_path: Path, log: Path, key: Pa
     assert clearance("verify", str(log)).returncode == 0
     proc = clearance("verify", str(log), "--key", str(key))  # a private key works as well
     assert proc.returncode == 3 and "CHECKPOINT" in proc.stdout and "rewritten" in proc.stdout
+
+
+def test_a_checkpoint_of_another_log_says_which_log_it_was_signed_for(
+    tmp_path: Path, log: Path, key: Path
+) -> None:
+    # the signed origin was never looked at: the checkpoints of another log (one checkpoint
+    # file given for two logs, or the wrong one) said this log's events "have been removed"
+    # or that it "was rewritten", nothing more
+    cps = key.parent / "audit.checkpoints"
+    assert clearance("checkpoint", str(log), "--key", str(key), "-o", str(cps)).returncode == 0
+    other = tmp_path / "render08" / "audit.jsonl"
+    AuditLog(other).append_many([{"event": "run.started"} for _ in range(3)])
+    proc = clearance("verify", str(other), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
+    assert f"it was signed for {socket.gethostname()}:{log.resolve()}" in proc.stdout
+    write(log, read(log)[:-5])  # its own log, cut: its own checkpoint, nothing else to say
+    proc = clearance("verify", str(log), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
+    assert "it was signed for" not in proc.stdout
+
+
+def test_a_checkpoint_of_lines_in_a_rotated_file_archived_since_says_they_are_gone(
+    tmp_path: Path, key: Path
+) -> None:
+    path = _rotated(tmp_path)
+    oldest, *newer = rotated_files(path)
+    last = json.loads(read(oldest)[-1])["seq"]
+    # signed when the log was its oldest file (the active file just rotated to it) ...
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for f in [*newer, path]:
+        f.rename(aside / f.name)
+    assert clearance("checkpoint", str(path), "--key", str(key)).returncode == 0
+    for f in aside.iterdir():
+        f.rename(path.with_name(f.name))
+    assert clearance("verify", str(path), "--key", f"{key}.pub").returncode == 0
+    oldest.rename(tmp_path / "archived.jsonl")  # ... which is archived since
+    proc = clearance("verify", str(path), "--key", f"{key}.pub")
+    assert proc.returncode == 3, proc.stdout
+    assert f"the log no longer holds the line with seq {last} (its chain starts at seq" in (
+        proc.stdout
+    )
+    assert "rewritten" not in proc.stdout
 
 
 def test_a_forged_checkpoint_fails_its_signature(log: Path, key: Path) -> None:

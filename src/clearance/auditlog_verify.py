@@ -67,6 +67,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -1307,11 +1308,21 @@ def _check_checkpoints(
         return
     last = result.last_seq or 0
     newest = 0
+    # the origin `checkpoint` signs by default for this log (its name may differ: another
+    # host, another mount, --origin): a checkpoint signed for another name may be another log's
+    this = printable(f"{socket.gethostname()}:{Path(result.log).resolve()}")
     for c in checkpoints:
         seq, head = int(c["seq"]), str(c["head"])
         result.checkpoints += 1
         newest = max(newest, seq)
         label = f"checkpoint of {c.get('time', '?')} (seq {seq})"
+        origin = c.get("origin")
+        other = (
+            f"; it was signed for {origin}: if that is another log, this is not this log's "
+            "checkpoint file"
+            if isinstance(origin, str) and origin != this
+            else ""
+        )
         if seq > last:
             result.breaks.append(
                 Break(
@@ -1320,18 +1331,22 @@ def _check_checkpoints(
                     None,
                     seq,
                     f"{label}: the log ends at seq {last}, so events {last + 1}-{seq} that "
-                    "were signed for have been removed",
+                    f"were signed for have been removed{other}",
                 )
             )
         elif head not in walker.seen.get(seq, {}).values():
+            gone = not walker.seen.get(seq) and seq < (result.first_seq or 1)
             result.breaks.append(
                 Break(
                     "checkpoint",
                     result.files[-1],
                     None,
                     seq,
-                    f"{label}: the line with seq {seq} does not match the signed head "
-                    "(the log was rewritten)",
+                    f"{label}: the log no longer holds the line with seq {seq} (its chain "
+                    f"starts at seq {result.first_seq}: older files deleted?){other}"
+                    if gone
+                    else f"{label}: the line with seq {seq} does not match the signed head "
+                    f"(the log was rewritten){other}",
                 )
             )
     result.unanchored = max(0, last - newest)
