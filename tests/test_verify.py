@@ -749,6 +749,27 @@ def test_several_logs_are_verified_and_the_exit_code_covers_all(tmp_path: Path, 
     assert proc.returncode == 3 and f"{log}: intact" in proc.stdout
 
 
+def test_a_log_that_cannot_be_read_does_not_stop_the_others_being_verified(
+    tmp_path: Path, log: Path
+) -> None:
+    # the first log that could not be read (missing, a folder, no checkpoint file with --key)
+    # ended verify: the logs after it were not verified, a tampered one not named, exit 2
+    other = tmp_path / "other.jsonl"
+    AuditLog(other).append_many([{"event": "run.started"} for _ in range(3)])
+    write(other, read(other)[:1] + read(other)[2:])  # its seq 2 deleted
+    missing = tmp_path / "missing.jsonl"
+    proc = clearance("verify", str(missing), str(log), str(other))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "missing.jsonl: no such audit log" in proc.stderr
+    assert f"{log}: intact" in proc.stdout and f"{other}: TAMPERED" in proc.stdout
+    assert f"DELETED    {other}:2:" in proc.stdout
+    proc = clearance("verify", str(log), str(missing))
+    assert proc.returncode == 2 and f"{log}: intact" in proc.stdout
+    proc = clearance("verify", "--json", str(missing), str(log))
+    assert proc.returncode == 2 and "missing.jsonl: no such audit log" in proc.stderr
+    assert [entry["log"] for entry in json.loads(proc.stdout)["logs"]] == [str(log)]
+
+
 def _rotated(tmp_path: Path) -> Path:
     path = tmp_path / "rot" / "audit.jsonl"
     log = AuditLog(path, max_bytes=3000)

@@ -158,14 +158,19 @@ def run_verify(args: argparse.Namespace) -> int:
     results: list[VerifyResult] = []
     try:
         public = load_public_key(args.key) if args.key else None
-        for log in args.logs:
+    except CheckpointError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    unread = False  # a log that cannot be verified does not stop the others being verified
+    for log in args.logs:
+        try:
             if public is not None:
                 results.append(verify_with_key(log, public, args.checkpoints))
             else:
                 results.append(verify_log(log))
-    except (VerifyError, CheckpointError) as exc:
-        _err(str(exc))
-        return EXIT_ERROR
+        except (VerifyError, CheckpointError) as exc:
+            _err(str(exc))
+            unread = True
 
     def failed(r: VerifyResult) -> bool:
         return not r.intact or (args.strict and any(b.kind == "torn" for b in r.breaks))
@@ -186,7 +191,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if newer:
         _err("a newer Clearance writes a log given: use that version to verify it")
         return EXIT_ERROR
-    return EXIT_OK
+    return EXIT_ERROR if unread else EXIT_OK
 
 
 def _print_result(r: Any, failed: bool) -> None:
