@@ -766,6 +766,26 @@ def test_the_report_is_never_written_over_a_file_of_its_log(tmp_path: Path, whic
     assert clearance("report", str(log), "-o", str(tmp_path / "report.txt")).returncode == 0
 
 
+def test_the_report_is_never_written_over_the_checkpoints_of_a_log_given_by_a_link(
+    tmp_path: Path,
+) -> None:
+    # `checkpoint LINK` writes LINK.checkpoints beside the link; only the target's were
+    # guarded: `report LINK -o LINK.checkpoints` wrote the report over them, exit 0
+    log = write_show_log(tmp_path / "shared" / "audit.jsonl")
+    link = tmp_path / "show" / "audit.jsonl"
+    link.parent.mkdir()
+    link.symlink_to(log)
+    key = tmp_path / "audit.key"
+    assert clearance("checkpoint", "--keygen", str(key)).returncode == 0
+    assert clearance("checkpoint", str(link), "--key", str(key)).returncode == 0
+    checkpoints = link.with_name("audit.jsonl.checkpoints")
+    before = checkpoints.read_bytes()
+    proc = clearance("report", str(link), "-o", str(checkpoints))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"the report is not written over {checkpoints}" in proc.stderr
+    assert checkpoints.read_bytes() == before
+
+
 def test_html_is_self_contained(show_log: Path) -> None:
     html = clearance("report", str(show_log), "-f", "html").stdout
     assert html.startswith("<!DOCTYPE html>")
