@@ -599,6 +599,54 @@ def test_writers_by_a_link_and_by_the_real_name_keep_one_chain(
     assert json.loads(proc.stdout)["events"] == 2000
 
 
+def test_the_watcher_finds_its_audits_in_the_rotated_files_of_a_log_given_by_a_link(
+    tmp_path: Path,
+) -> None:
+    # at start, watch looks up the audits a crash left unfinished in the log and its rotated
+    # files: those of a log given through a link were looked for beside the link, not beside
+    # its target where writers rotate them, so an audit written before a rotation was
+    # forgotten and the asset audited again (one asset twice in the log)
+    from clearance.state import FileVersion, StateStore
+    from clearance.watch_audit import recover_intents
+
+    real = tmp_path / "shared" / "audit.jsonl"
+    real.parent.mkdir()
+    real.touch()
+    link = tmp_path / "show" / ".clearance" / "audit.jsonl"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(real)
+    log = AuditLog(link, max_bytes=2000)
+    log.append(
+        {
+            "event": "asset.audited",
+            "stage": "comp",
+            "asset": "comp/a.exr",
+            "outcome": "block",
+            "details": {"watch": {"audit_id": "id1"}},
+        }
+    )
+    log.append_many([{"event": "finding", "message": "m" * 100} for _ in range(30)])
+    assert rotated_files(real) and b'"id1"' in rotated_files(real)[0].read_bytes()
+    store = StateStore(tmp_path / "state.db")
+    version = FileVersion(str(tmp_path / "show" / "comp" / "a.exr"), 1, 2, 3, 4, 5)
+    store.begin_audit(
+        "id1",
+        asset="comp/a.exr",
+        stage="comp",
+        reason="new",
+        pairing="paired",
+        sidecar=None,
+        sidecar_fp=None,
+        supersedes=None,
+        frames=None,
+        files=[(version, "abc")],
+        settled_at=0.0,
+    )
+    assert recover_intents(store, link) == (1, 0)  # found: audited, not forgotten
+    assert store.intents() == [] and store.is_audited(version)
+    store.close()
+
+
 # -- failures are loud --------------------------------------------------------------------------
 
 

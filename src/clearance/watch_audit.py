@@ -1209,8 +1209,9 @@ _NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF, e
 
 
 def _log_files(log: Path) -> list[Path]:
-    from .auditlog import rotated_files
+    from .auditlog import log_target, rotated_files
 
+    log = log_target(log)  # a link's rotated files are beside its target, as writers rotate
     files = [log] if log.exists() else []
     with contextlib.suppress(Exception):
         files = list(reversed(rotated_files(log))) + files
