@@ -860,6 +860,22 @@ def key(tmp_path: Path) -> Path:
     return keydir / "audit.key"
 
 
+def test_keygen_refused_for_a_public_key_already_there_writes_no_private_key(
+    tmp_path: Path,
+) -> None:
+    # the private key was written, then K.pub found to exist (an old pair's): exit 2, and a
+    # new K beside a K.pub that never verifies what it signs; asked again, "K already exists"
+    key = tmp_path / "audit.key"
+    old_public = b"-----BEGIN PUBLIC KEY-----\nold pair\n-----END PUBLIC KEY-----\n"
+    key.with_name("audit.key.pub").write_bytes(old_public)
+    proc = clearance("checkpoint", "--keygen", str(key))
+    assert proc.returncode == 2 and "audit.key.pub: already exists" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.key.pub"]
+    assert key.with_name("audit.key.pub").read_bytes() == old_public
+    key.with_name("audit.key.pub").unlink()
+    assert clearance("checkpoint", "--keygen", str(key)).returncode == 0
+
+
 def test_checkpoint_then_verify_with_key(log: Path, key: Path) -> None:
     cps = key.parent / "audit.checkpoints"
     proc = clearance("checkpoint", str(log), "--key", str(key), "-o", str(cps))

@@ -87,25 +87,40 @@ def generate_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
     pub = private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    for target, data, mode in ((priv_path, pem, 0o600), (pub_path, pub, 0o644)):
-        try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        except FileExistsError:
-            raise CheckpointError(f"{target}: already exists; not overwriting a key") from None
-        except OSError as exc:
-            raise CheckpointError(
-                f"{target}: cannot write the key: {exc.strerror or exc}"
-            ) from None
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        except OSError as exc:
-            raise CheckpointError(
-                f"{target}: cannot write the key: {exc.strerror or exc}"
-            ) from None
-        finally:
-            os.close(fd)
+    written: list[Path] = []
+    try:
+        for target, data, mode in ((priv_path, pem, 0o600), (pub_path, pub, 0o644)):
+            _write_new(target, data, mode)
+            written.append(target)
+    except CheckpointError:
+        # both or neither: a new private key left beside another key's K.pub (an old pair's)
+        # would sign checkpoints that K.pub never verifies
+        for done in written:
+            with contextlib.suppress(OSError):
+                os.unlink(done)
+        raise
     return priv_path, pub_path
+
+
+def _write_new(target: Path, data: bytes, mode: int) -> None:
+    """Write ``data`` to the new file ``target`` (never over one); taken back on failure."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise CheckpointError(f"{target}: already exists; not overwriting a key") from None
+    except OSError as exc:
+        raise CheckpointError(f"{target}: cannot write the key: {exc.strerror or exc}") from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(target)
+        raise CheckpointError(f"{target}: cannot write the key: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def _read_regular(path: str | os.PathLike[str]) -> bytes:
