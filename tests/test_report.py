@@ -769,16 +769,18 @@ def test_the_report_is_never_written_over_a_file_of_its_log(tmp_path: Path, whic
 def test_the_report_is_never_written_over_the_checkpoints_of_a_log_given_by_a_link(
     tmp_path: Path,
 ) -> None:
-    # `checkpoint LINK` writes LINK.checkpoints beside the link; only the target's were
-    # guarded: `report LINK -o LINK.checkpoints` wrote the report over them, exit 0
+    # `checkpoint LINK` wrote LINK.checkpoints beside the link (its default until it was
+    # the target's); only the target's were guarded: `report LINK -o LINK.checkpoints`
+    # wrote the report over them, exit 0
     log = write_show_log(tmp_path / "shared" / "audit.jsonl")
     link = tmp_path / "show" / "audit.jsonl"
     link.parent.mkdir()
     link.symlink_to(log)
     key = tmp_path / "audit.key"
-    assert clearance("checkpoint", "--keygen", str(key)).returncode == 0
-    assert clearance("checkpoint", str(link), "--key", str(key)).returncode == 0
     checkpoints = link.with_name("audit.jsonl.checkpoints")
+    assert clearance("checkpoint", "--keygen", str(key)).returncode == 0
+    proc = clearance("checkpoint", str(link), "--key", str(key), "-o", str(checkpoints))
+    assert proc.returncode == 0
     before = checkpoints.read_bytes()
     proc = clearance("report", str(link), "-o", str(checkpoints))
     assert proc.returncode == 2 and proc.stdout == ""

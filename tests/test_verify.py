@@ -889,6 +889,29 @@ def test_checkpoint_then_verify_with_key(log: Path, key: Path) -> None:
     assert "1 signed checkpoint(s) checked; 1 event(s) after the newest checkpoint" in proc.stdout
 
 
+def test_checkpoints_by_a_link_to_the_log_are_found_by_its_real_name_and_back(
+    tmp_path: Path, log: Path, key: Path
+) -> None:
+    # the default checkpoint file was beside the name given: `checkpoint LINK` wrote
+    # LINK.checkpoints, and `verify REAL --key` found no checkpoint file (exit 2), where the
+    # lock and rotated files of a log given by a link are its target's
+    link = tmp_path / "show" / "audit.jsonl"
+    link.parent.mkdir()
+    link.symlink_to(log)
+    assert clearance("checkpoint", str(link), "--key", str(key)).returncode == 0
+    assert log.with_name(log.name + ".checkpoints").is_file()
+    for name in (log, link):
+        proc = clearance("verify", str(name), "--key", f"{key}.pub")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "1 signed checkpoint(s) checked" in proc.stdout
+    # one written beside the link by an earlier version is still the link's while the
+    # target has none
+    log.with_name(log.name + ".checkpoints").rename(link.with_name("audit.jsonl.checkpoints"))
+    assert clearance("verify", str(link), "--key", f"{key}.pub").returncode == 0
+    write(log, read(log)[:-5])
+    assert clearance("verify", str(link), "--key", f"{key}.pub").returncode == 3
+
+
 def test_a_cut_tail_passes_the_chain_but_not_the_checkpoint(log: Path, key: Path) -> None:
     assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
     write(log, read(log)[:-5])  # drop the last five events: the chain is still consistent

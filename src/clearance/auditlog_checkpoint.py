@@ -43,7 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clearance.auditlog import NOT_JSON, utc_now
+from clearance.auditlog import NOT_JSON, log_target, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
 from clearance.model import printable
 
@@ -69,9 +69,20 @@ class CheckpointError(Exception):
 
 
 def default_checkpoints_path(log: str | os.PathLike[str]) -> Path:
-    """``<log>.checkpoints`` — convenient for trying things; see the docs for production."""
+    """``<log>.checkpoints`` — convenient for trying things; see the docs for production.
+
+    Beside the log's target when ``log`` is a link to it, as its lock and rotated files are
+    (``auditlog.log_target``): ``checkpoint`` by the link and ``verify`` by the real name
+    find one file. (One ``checkpoint`` wrote beside the link before: while the target has
+    none, that one is still the link's.)"""
     p = Path(log)
-    return p.with_name(p.name + ".checkpoints")
+    target = log_target(p)
+    beside = target.with_name(target.name + ".checkpoints")
+    if target != p and not os.path.lexists(beside):
+        legacy = p.with_name(p.name + ".checkpoints")
+        if os.path.lexists(legacy):
+            return legacy
+    return beside
 
 
 def generate_key(path: str | os.PathLike[str]) -> tuple[Path, Path]:
