@@ -329,7 +329,7 @@ def _file_of_a_log(
     for log in logs:
         target = log_target(log)
         files = [Path(log), *rotated_files(target)]
-        if checkpoints:  # `checkpoint` writes them beside the name given (a link's too)
+        if checkpoints:  # (and beside a link given: where `checkpoint` wrote them before)
             files.append(target.with_name(target.name + ".checkpoints"))
             files.append(Path(log).with_name(Path(log).name + ".checkpoints"))
         for f in files:
