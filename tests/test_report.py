@@ -1017,6 +1017,34 @@ def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_fi
     assert all(failed[name] is not None for name in ("comp/x.exr", "comp/z.exr"))
 
 
+def test_a_warning_naming_an_asset_cannot_hide_itself_or_the_warnings_after_it(
+    tmp_path: Path,
+) -> None:
+    """The warning about an audit without a known outcome names its asset: a name with an
+    escape sequence in it (``ESC[8m``, concealed text) was printed raw on stderr, and the
+    terminal hid the rest of that warning and every warning after it (the broken chain of
+    an edited log among them); a bidi override reversed it in the HTML page's box. The
+    asset is named as the table names it, and every warning is printed escaped."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="farm post-task")
+    name = "comp/\x1b[8mhidden\u202e.png"
+    audit.info("asset.audited", time=clock(), stage="comp", asset=name, outcome="blocked")
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/b.exr", outcome="pass")
+    log.close()
+    path.write_bytes(path.read_bytes().replace(b"farm post-task", b"farm post-tusk"))
+    proc = clearance("report", str(path), "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stderr and "\u202e" not in proc.stderr
+    assert 'asset.audited of "comp/\\x1b[8mhidden\\u202e.png"' in proc.stderr
+    assert "hash chain is broken" in proc.stderr
+    page = clearance("report", str(path), "-f", "html").stdout
+    box = page[page.index('<section id="warnings">') : page.index("</section>")]
+    assert "\x1b" not in box and "\u202e" not in box and "\\x1b[8m" in box
+
+
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
     """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
     Read side by side, the second copy of each ``asset.audited`` took the audit and left its

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from clearance._display import shown
 from clearance.auditlog import (
     ENVELOPE,
     GENESIS,
@@ -403,9 +404,12 @@ def _text(value: Any) -> str | None:
 
 
 def _odd_outcomes(f: Path, count: int, first: dict[str, Any]) -> str:
+    # the asset and stage as the table shows them: an escape sequence in a name must not
+    # hide this warning, or the ones after it, on a terminal
     return (
         f"{f}: {count} asset.audited or finding event(s) without a known outcome (first: seq "
-        f"{first['seq']}, {first['event']} of {first['asset'] or 'stage ' + str(first['stage'])}"
+        f"{first['seq']}, {shown(first['event'])} of "
+        f"{shown(first['asset']) if first['asset'] else 'stage ' + shown(str(first['stage']))}"
         f", outcome {first['outcome']!r}); reported as escalate (unsure), never as a pass; the "
         f"outcomes are {', '.join(OUTCOMES)}"
     )
@@ -734,7 +738,7 @@ def _restarts(
 
 def _restarted(run: str, host: str, seq: int, log: Path, other: Path) -> str:
     return (
-        f"{log}: run {run} on host {host or '?'} wrote other events at the seq {other} has for "
+        f"{log}: run {shown(run)} on host {shown(host) or '?'} wrote other events at the seq {other} has for "
         f"it (first: seq {seq}): its seq started again — the log was moved away while the run "
         "wrote to it (the writer then starts a new file at seq 1), or replaced by an older copy"
         "; these are not copies, and the events of both files are read"

@@ -266,7 +266,7 @@ def _warnings(report: Report) -> str:
     notes = report.notes()
     if not notes:
         return ""
-    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    items = "".join(f"<li>{_e(shown_text(note))}</li>" for note in notes)
     return f'<section id="warnings"><h2>Read with care: the logs</h2><ul>{items}</ul></section>'
 
 

@@ -371,7 +371,7 @@ def run_report(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_ERROR
     for warning in report.notes():
-        print(f"clearance: warning: {warning}", file=sys.stderr)
+        print(f"clearance: warning: {shown_text(warning)}", file=sys.stderr)
     if args.output and args.output != "-":
-        print(f"wrote {Path(args.output)}", file=sys.stderr)
+        print(f"wrote {shown_path(args.output)}", file=sys.stderr)
     return EXIT_OK
