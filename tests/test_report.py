@@ -1550,6 +1550,42 @@ def test_the_reports_parser_reads_real_events_and_their_mutants_as_json_does(
             assert got == _as_json_reads(raw), raw
 
 
+def test_a_lone_surrogate_in_an_intact_log_is_reported_as_writers_show_it(
+    tmp_path: Path, show_log: Path
+) -> None:
+    """A line may hold a lone surrogate as a JSON escape (``\\ud800``: another writer's,
+    or typed in): ``json`` reads it, ``verify`` finds the log intact, but no stream can
+    encode it: ``report -f json``, ``csv`` and ``html`` stopped at it, exit 2 with
+    "'utf-8' codec can't encode character" naming no file, and no report. Its texts are
+    shown as writers write such a name (``comp/\\ud800.png``, text)."""
+    import hashlib
+
+    prev, out = "0" * 64, []
+    for line in show_log.read_bytes().splitlines():
+        event = json.loads(line)
+        event["prev"] = prev
+        if event["asset"] == "comp/sh030_comp_v002.####.exr":
+            event["asset"] = "comp/sh030_\ud800.####.exr"
+            if event["event"] == "finding":
+                event["message"] += " \udfff"
+        out.append(json.dumps(event, separators=(",", ":")).encode())  # ASCII: \ud800
+        prev = hashlib.sha256(out[-1]).hexdigest()
+    path = tmp_path / "hostile" / "audit.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b"\n".join(out) + b"\n")
+    assert b"\\ud800" in path.read_bytes()
+    assert clearance("verify", str(path)).returncode == 0
+    for fmt in ("json", "csv", "html", "junit", "table"):
+        proc = clearance("report", str(path), "-f", fmt)
+        assert proc.returncode == 0, (fmt, proc.stderr)
+        text = proc.stdout.replace("<wbr>", "").replace("\\\\", "\\")  # quoted by shown()
+        assert "comp/sh030_\\ud800.####.exr" in text, fmt
+    doc = json.loads(clearance("report", str(path), "-f", "json").stdout)
+    (blocked,) = [a for a in doc["assets"] if a["outcome"] == "block"]
+    assert blocked["asset"] == "comp/sh030_\\ud800.####.exr"
+    assert blocked["findings"][0]["message"].endswith(" \\udfff")
+
+
 def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     AuditLog(path).append_many(

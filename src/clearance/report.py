@@ -350,28 +350,53 @@ def _floats(value: Any) -> bool:
     return False
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes, slow: Any = None) -> Any:
     """A line of the log, parsed as ``json.loads`` parses it (``NOT_JSON`` if it is not JSON).
 
     orjson reads it, about 3x faster. Where its value can differ from ``json``'s, ``json``
-    reads it again: orjson refuses NaN, infinities, lone surrogates and deep nesting, which
-    ``json`` takes, and makes an integer of more than 64 bits a float: a line with a float
-    at its top or anywhere in ``details`` is read again. (Events keep their values there; the
-    report reads no other part of a line.)"""
+    reads it again (``slow``, if given, instead): orjson refuses NaN, infinities, lone
+    surrogates and deep nesting, which ``json`` takes, and makes an integer of more than 64
+    bits a float: a line with a float at its top or anywhere in ``details`` is read again.
+    (Events keep their values there; the report reads no other part of a line.)"""
     try:
         event = _fast_decode(raw)
     except orjson.JSONDecodeError:
-        return _decode(raw.decode("utf-8"))
+        return (slow or _slow)(raw)
     kind = type(event)
     if kind is dict:
         details = event.get("details")
         if float in map(type, event.values()) or (
             (type(details) is dict or type(details) is list) and details and _floats(details)
         ):
-            return _decode(raw.decode("utf-8"))
+            return (slow or _slow)(raw)
     elif kind is float or (kind is list and _floats(event)):
-        return _decode(raw.decode("utf-8"))
+        return (slow or _slow)(raw)
     return event
+
+
+def _slow(raw: bytes) -> Any:
+    return _decode(raw.decode("utf-8"))
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _slow_printable(raw: bytes) -> Any:
+    """:func:`_slow`, with a lone surrogate (``\\ud800`` in the line: no writer writes one,
+    :func:`~clearance.model.printable`) in a text shown as writers show it (``\\ud800``,
+    text): no output stream can encode it, and a report of the line stopped at it."""
+    value = _slow(raw)
+    return _printable_values(value) if _SURROGATE.search(raw) else value
+
+
+def _printable_values(value: Any) -> Any:
+    if type(value) is str:
+        return printable(value)
+    if type(value) is dict:
+        return {printable(k): _printable_values(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_printable_values(v) for v in value]
+    return value
 
 
 # the envelope's text fields: run_id, host, stage, asset, rule, outcome, status, approval, message
@@ -479,7 +504,7 @@ def _read_log(
                             chain = sha256(raw.rstrip(b"\n")).hexdigest()
                             continue
                     try:
-                        event = _parse(raw)
+                        event = _parse(raw, _slow_printable)
                     except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
