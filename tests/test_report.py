@@ -1045,6 +1045,39 @@ def test_a_warning_naming_an_asset_cannot_hide_itself_or_the_warnings_after_it(
     assert "\x1b" not in box and "\u202e" not in box and "\\x1b[8m" in box
 
 
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+def test_a_scan_cut_short_is_said_never_an_all_clear_of_what_it_did_not_reach(
+    tmp_path: Path, signum: str
+) -> None:
+    """A scan stopped part-way (SIGTERM: its run.finished says interrupted; SIGKILL, the
+    OOM killer, a crash: no run.finished at all) audited some of the show: the report of its
+    log listed those and said nothing of the rest ("No open findings" for a log of only
+    ``run.started``). Each format now warns that the run did not finish, and names it."""
+    import signal
+
+    import _signals
+
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--no-cache"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    proc.send_signal(getattr(signal, signum))
+    _signals.finish(proc)
+    run_id = json.loads(log.read_bytes().splitlines()[0])["run_id"]
+    done = clearance("report", str(log), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    said = (
+        f"1 run(s) were interrupted (first: run {run_id}, `scan`, started "
+        if signum == "SIGTERM"
+        else f"1 run(s) have no run.finished (first: run {run_id}, `scan`, started "
+    )
+    assert f"clearance: warning: {said}" in done.stderr
+    assert (" by SIGTERM)" in done.stderr) is (signum == "SIGTERM")
+    assert any(w.startswith(said) for w in json.loads(done.stdout)["warnings"])
+    page = clearance("report", str(log), "-f", "html").stdout
+    assert said in page[page.index('<section id="warnings">') :]
+
+
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
     """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
     Read side by side, the second copy of each ``asset.audited`` took the audit and left its
@@ -1212,7 +1245,7 @@ def test_a_log_moved_away_while_its_run_writes_is_read_with_the_new_one(tmp_path
     log = AuditLog(live)
     audit = make_audit_logger(log, run_id="watch-1", host="render07")
     clock = Clock("2026-11-26T09:00:00.000Z")
-    audit.info("run.started", time=clock(), message="clearance watch")
+    audit.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
     _audited(audit, clock, "delivery/a.dpx")
     backup = tmp_path / "backup.jsonl"
     backup.write_bytes(live.read_bytes())  # a backup taken then: a prefix of the archive
@@ -1242,7 +1275,7 @@ def test_a_restored_backup_that_its_run_went_on_writing_forks_the_chain(tmp_path
     log = AuditLog(live)
     audit = make_audit_logger(log, run_id="watch-1", host="render07")
     clock = Clock("2026-11-26T09:00:00.000Z")
-    audit.info("run.started", time=clock(), message="clearance watch")
+    audit.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
     _audited(audit, clock, "delivery/a.dpx")
     backup = live.read_bytes()
     _audited(audit, clock, "delivery/b.dpx")

@@ -834,6 +834,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
+    interrupted: dict[tuple[Any, Any], str] = {}  # run -> the signal that stopped it
     events = 0
     production = None
     first = last = None
@@ -895,7 +896,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 found,
             )
         elif name == "run.started" or name == "run.finished":
-            _note_run(runs, ev, t, name)
+            _note_run(runs, ev, t, name, interrupted)
         elif name == "policy.loaded":
             details = ev.get("details") or {}
             if isinstance(details.get("production"), str) and details["production"]:
@@ -966,6 +967,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     )
     for a in assets:
         a.findings.sort(key=lambda f: (not f.is_open, -f.rank, f.rule))
+    warnings.extend(_runs_cut_short(runs, interrupted))
     return Report(
         logs=[str(p) for p in paths],
         filters=filters,
@@ -1014,7 +1016,11 @@ def _added(known: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[di
 
 
 def _note_run(
-    runs: dict[tuple[Any, Any], dict[str, Any]], ev: dict[str, Any], t: str, name: str
+    runs: dict[tuple[Any, Any], dict[str, Any]],
+    ev: dict[str, Any],
+    t: str,
+    name: str,
+    interrupted: dict[tuple[Any, Any], str],
 ) -> None:
     run_key = (ev.get("run_id"), ev.get("host"))
     run = runs.get(run_key)
@@ -1035,6 +1041,46 @@ def _note_run(
         run["finished"], run["outcome"] = t, ev.get("outcome")
         code = details.get("exit_code")
         run["exit_code"] = code if isinstance(code, int) and not isinstance(code, bool) else None
+        if details.get("interrupted"):
+            interrupted[run_key] = str(details["interrupted"])
+
+
+def _runs_cut_short(
+    runs: dict[tuple[Any, Any], dict[str, Any]], interrupted: dict[tuple[Any, Any], str]
+) -> list[str]:
+    """What the report says of runs that did not audit all they set out to: started and
+    not finished (no ``run.finished`` in the window: still running, or killed; a watcher,
+    which runs on, is not said), or
+    interrupted (``SIGTERM``, Ctrl-C). Their assets not audited yet keep their earlier
+    audits, or are not in the report: never an all-clear that says nothing."""
+
+    def first(found: list[dict[str, Any]]) -> str:
+        r = min(found, key=lambda r: r["started"] or "")
+        what = f"`{shown(r['command'])}`, " if r["command"] else ""
+        return (
+            f"first: run {shown(r['run_id'])}, {what}started {shown(r['started'])} on host "
+            f"{shown(r['host']) or '?'}"
+        )
+
+    said = []
+    # a watcher runs on: its run.finished is written when it is stopped
+    open_runs = [r for r in runs.values() if r["finished"] is None and r["command"] != "watch"]
+    if open_runs:
+        said.append(
+            f"{len(open_runs)} run(s) have no run.finished ({first(open_runs)}): still "
+            "running, or stopped before their end (killed, crashed, the machine down); what "
+            "they had not audited yet is not in this report (those assets keep their earlier "
+            "audits, if any)"
+        )
+    stopped = [r for key, r in runs.items() if key in interrupted]
+    if stopped:
+        key = min(interrupted, key=lambda k: runs[k]["started"] or "")
+        said.append(
+            f"{len(stopped)} run(s) were interrupted ({first(stopped)}, by "
+            f"{shown(interrupted[key])}): what they had not audited yet is not in this report "
+            "(those assets keep their earlier audits, if any)"
+        )
+    return said
 
 
 def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetAudit:
