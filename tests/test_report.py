@@ -1196,6 +1196,50 @@ def test_a_stage_finding_naming_an_asset_joins_that_assets_audit(tmp_path: Path)
     assert delivery.split()[1] == "1"  # one asset: the comp shot is not a delivery asset
 
 
+def test_the_html_headline_counts_assets_as_the_stages_table_does(tmp_path: Path) -> None:
+    """The page's "assets blocked" and "assets need approval" counted every stage and asset
+    a finding named: a stage's own block (its stage checks) and a delivery check naming a
+    comp shot made 2 blocked and 2 needing approval where the Stages table beside them
+    (and the terminal's) had 1 and 1. The headline counts assets by outcome, as they do."""
+    from html.parser import HTMLParser
+
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(
+        show,
+        plan,
+        [
+            ["delivery", None, "block", "over quota"],
+            ["delivery", "comp/ok.png", "approval", "a comp shot counted in delivery"],
+        ],
+    )
+    log = str(show.root / ".clearance" / "audit.jsonl")
+    doc = json.loads(clearance("report", log, "-f", "json").stdout)
+    by_outcome = doc["summary"]["by_outcome"]
+    assert (by_outcome["block"], by_outcome["approval"]) == (1, 1)  # bad.png, final.png
+
+    class Headline(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.figures: dict[str, str] = {}
+            self.into: str | None = None
+            self.number = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.into = dict(attrs).get("class") if tag == "div" else None
+
+        def handle_data(self, data: str) -> None:
+            if self.into == "n":
+                self.number = data
+            elif self.into == "l":
+                self.figures[data] = self.number
+
+    page = Headline()
+    page.feed(clearance("report", log, "-f", "html").stdout)
+    assert page.figures["assets blocked"] == "1"
+    assert page.figures["assets need approval"] == "1"
+    assert page.figures["assets audited"] == str(doc["summary"]["assets"])
+
+
 def test_the_latest_finished_run_of_a_stage_decides_its_stage_level_findings(
     tmp_path: Path,
 ) -> None:

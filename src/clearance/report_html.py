@@ -273,19 +273,14 @@ def _warnings(report: Report) -> str:
 def render_html(report: Report, out: IO[str], *, title: str | None = None) -> None:
     """Write the report as one self-contained HTML page."""
     open_rows = list(report.open_findings())
-    worst: dict[tuple[str, str | None], int] = {}
-    for f in open_rows:
-        key = (f.stage, f.asset)
-        worst[key] = max(worst.get(key, -1), f.rank)
+    # assets by their outcome, as the stages' table counts them: a stage's own findings
+    # (its stage checks) and those naming an asset of another stage are no asset of it
+    by_outcome = report.by_outcome()
     kpis = [
         ("", sum(s.assets for s in report.stages), "assets audited"),
         ("", len(open_rows), "open findings"),
-        ("block", sum(1 for r in worst.values() if r == Outcome.BLOCK.rank), "assets blocked"),
-        (
-            "approval",
-            sum(1 for r in worst.values() if r == Outcome.APPROVAL.rank),
-            "assets need approval",
-        ),
+        ("block", by_outcome[Outcome.BLOCK.value], "assets blocked"),
+        ("approval", by_outcome[Outcome.APPROVAL.value], "assets need approval"),
         ("", len(report.approvals("approved")), "approvals used"),
         ("expired", len(report.approvals("expired")), "approvals expired"),
     ]
