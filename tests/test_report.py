@@ -450,6 +450,20 @@ def test_a_time_out_of_the_calendar_exits_2_naming_the_option(show_log: Path) ->
     assert proc.returncode == 2 and "--until 'someday' is not a time" in proc.stderr
 
 
+def test_a_since_after_the_until_exits_2_naming_both(show_log: Path) -> None:
+    """``--since 7d --until 1d`` the wrong way round (``--since 1d --until 7d``) is a window
+    no time is in: the report of it was "0 asset(s) … No open findings", exit 0, an
+    all-clear of a log that has open findings. It is a malformed option pair (exit 2)."""
+    for since, until in (("1d", "7d"), ("2026-11-27", "2026-11-26T23:59Z")):
+        proc = clearance("report", str(show_log), "--since", since, "--until", until)
+        assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+        assert f"--since {since!r} (" in proc.stderr and f"is after --until {until!r} (" in (
+            proc.stderr
+        )
+    proc = clearance("report", str(show_log), "--since", "2026-11-26", "--until", "2026-11-27")
+    assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stderr
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:
