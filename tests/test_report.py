@@ -840,7 +840,8 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
             'comp/=HYPERLINK("http://x").png',
             None,
             [("NFX-00", "notice", "open", None, "-2+3 looks like a formula")],
-        )
+        ),
+        ("comp", "comp/b.png", None, [("NFX-00", "notice", "open", None, "\0=1+1, after a NUL")]),
     ]
     path = write_show_log(
         tmp_path / "audit.jsonl",
@@ -849,6 +850,7 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(clearance("report", str(path), "-f", "csv").stdout)))
     assert rows[0]["asset"] == 'comp/=HYPERLINK("http://x").png'  # not at the start: harmless
     assert rows[0]["message"] == "'-2+3 looks like a formula"
+    assert rows[1]["message"] == "'\0=1+1, after a NUL"  # OWASP ASVS 1.2.10
 
 
 # -- the sample pipeline: generate → scan → report --------------------------------------------
