@@ -1403,6 +1403,51 @@ def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path:
     ]
 
 
+def test_stage_findings_of_a_run_cut_short_never_replace_a_later_whole_stage_decision(
+    tmp_path: Path,
+) -> None:
+    """A run stopped between its stage checks' findings and its ``stage.finished`` (a
+    SIGTERM while a notification hook posts them; a site tool writing stage findings through
+    the Python API) left them unfinished, and they were put in place of the stage's own
+    findings at the end of the read, whatever came after: a later scan of the whole stage
+    that found a block showed the earlier run's notice instead. They count as a partial
+    run's: added to the stage's, and only if no whole-stage run decided after them."""
+    show, plan = _quota_show(tmp_path)
+    log = show.root / ".clearance" / "audit.jsonl"
+    cut = AuditLog(log)
+    audit = make_audit_logger(cut, run_id="cut-short", host="farm01")
+    audit.info("run.started", message="clearance scan", details={"command": "scan"})
+    audit.info("stage.started", stage="comp", message="stage comp")
+    audit.info(
+        "finding",
+        stage="comp",
+        rule="SITE-QUOTA-01",
+        outcome="notice",
+        status="open",
+        message="an old count",
+    )
+    cut.close()
+    root = str(show.root)
+    _stage_quota(show, plan, [["comp", None, "block", "too many GenAI shots"]], "scan", root)
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["outcome"], check["message"]) == ("block", "too many GenAI shots")
+    assert "too many GenAI shots" in clearance("report", str(log)).stdout
+    # cut short after the whole stage's decision: what it found adds to it
+    cut = AuditLog(log)
+    audit = make_audit_logger(cut, run_id="cut-later", host="farm01")
+    audit.info(
+        "finding",
+        stage="comp",
+        rule="SITE-QUOTA-01",
+        outcome="escalate",
+        status="open",
+        message="a later count",
+    )
+    cut.close()
+    found = _report(show)[("comp", None)]["findings"]
+    assert sorted(f["message"] for f in found) == ["a later count", "too many GenAI shots"]
+
+
 def test_the_html_report_shows_names_a_browser_would_blur_as_the_table_does(
     tmp_path: Path,
 ) -> None:

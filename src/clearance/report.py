@@ -931,7 +931,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                     unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
     for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
-            unfinished[(stage, asset)] = found
+            if asset is not None:
+                unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
+            elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
+                unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
         audits[(stage, asset)] = AssetAudit(
