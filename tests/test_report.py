@@ -408,6 +408,22 @@ def test_a_stage_no_event_has_is_a_usage_error_naming_the_logs_stages(
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_rule_no_finding_has_is_said_never_a_silent_all_clear(show_log: Path) -> None:
+    """``--rule NFX-T9`` (a typo for NFX-T2) read "0 open finding(s) … No open findings",
+    exit 0, and said nothing: an all-clear of a log with a block. A rule pattern that no
+    finding of the assets reported matches is said in a warning naming the rules they have."""
+    proc = clearance("report", str(show_log), "--rule", "NFX-T9,NFX-C*", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    said = (
+        "--rule NFX-T9: no finding of the assets reported has a rule it matches (a typo?); "
+        "their rules: NFX-00, NFX-C1, NFX-GP2, NFX-T2, PRV-01"
+    )
+    assert f"clearance: warning: {said}" in proc.stderr
+    assert said in json.loads(proc.stdout)["warnings"]
+    proc = clearance("report", str(show_log), "--rule", "NFX-T*")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
 def test_parse_time_accepts_dates_zones_and_ages() -> None:
     assert parse_time("2026-11-26") == "2026-11-26T00:00:00.000Z"
     assert parse_time("2026-11-26T21:00+01:00") == "2026-11-26T20:00:00.000Z"

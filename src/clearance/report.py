@@ -26,7 +26,7 @@ import heapq
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
@@ -971,6 +971,8 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     for a in assets:
         a.findings.sort(key=lambda f: (not f.is_open, -f.rank, f.rule))
     warnings.extend(_runs_cut_short(runs, interrupted))
+    if filters.rules:
+        warnings.extend(_rules_unmatched(filters.rules, audits.values()))
     return Report(
         logs=[str(p) for p in paths],
         filters=filters,
@@ -1046,6 +1048,22 @@ def _note_run(
         run["exit_code"] = code if isinstance(code, int) and not isinstance(code, bool) else None
         if details.get("interrupted"):
             interrupted[run_key] = str(details["interrupted"])
+
+
+def _rules_unmatched(patterns: Sequence[str], audits: Iterable[AssetAudit]) -> list[str]:
+    """What the report says of a ``--rule`` that no finding of the audits reported matches
+    (a typo, ``NFX-T9``: its report would read "No open findings", all clear)."""
+    found = {f.rule for audit in audits for f in audit.findings}
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(r, p) for r in found)]
+    if not unmatched:
+        return []
+    some = sorted(found)
+    listed = ", ".join(shown(r) for r in some[:30]) + (", …" if len(some) > 30 else "")
+    return [
+        f"--rule {', '.join(shown(p) for p in unmatched)}: no finding of the assets reported "
+        f"has a rule {'it matches' if len(unmatched) == 1 else 'they match'} (a typo?); "
+        f"their rules: {listed or 'none'}"
+    ]
 
 
 def _runs_cut_short(
