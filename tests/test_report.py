@@ -755,6 +755,42 @@ def test_details_a_plugin_gives_as_other_json_values_are_shown_as_json(tmp_path:
         assert proc.returncode in (0, 1) and "internal error" not in proc.stderr, proc.stderr
 
 
+def test_the_html_report_shows_a_remediation_and_frames_as_the_table_does(
+    tmp_path: Path,
+) -> None:
+    """A plugin's remediation (a finding may carry its own, quoting a sidecar) and frames
+    were put on the page as they were: a bidi override reversed the fix, a line break read
+    as a space. They are shown as the message is, and as the terminal table shows them."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many(
+        [
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "rule": "SITE-1",
+                "outcome": "escalate",
+                "status": "open",
+                "message": "m",
+                "details": {"frames": "1001-1010\n1012", "remediation": "ask \u202elagel"},
+            },
+            {
+                "event": "asset.audited",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "outcome": "escalate",
+                "details": {"frames": "1001-1010\n1012"},
+            },
+        ]
+    )
+    page = clearance("report", "-f", "html", str(path)).stdout
+    assert "\u202e" not in page and "1001-1010\n" not in page
+    assert "<b>Fix:</b> ask \\u202elagel</div>" in page
+    assert "frames &quot;1001-1010\\n1012&quot;</div>" in page
+    table = clearance("report", str(path)).stdout
+    assert "fix: ask \\u202elagel" in table and 'frames "1001-1010\\n1012"' in table
+
+
 def test_rotated_files_are_read_in_order(tmp_path: Path) -> None:
     path = write_show_log(tmp_path / "audit.jsonl", max_bytes=3000)
     assert len(list(tmp_path.glob("audit.jsonl.0*"))) >= 3

@@ -187,13 +187,17 @@ def _findings_table(report: Report) -> str:
     ranked = [(a, f) for a in report.assets for f in report.shown(a) if f.is_open]
     ranked.sort(key=lambda af: -af[1].rank)  # stable: stage order, then asset, within a rank
     for a, f in ranked:
-        frames = f'<div class="frames">frames {_e(a.frames)}</div>' if a.frames else ""
+        frames = f'<div class="frames">frames {_name(a.frames)}</div>' if a.frames else ""
         status = (
             f'<span class="status expired">approval {_e(f.approval)} expired</span>'
             if f.status == "expired"
             else f'<span class="status">{_e(f.status)}</span>'
         )
-        fix = f'<div class="fix"><b>Fix:</b> {_e(f.remediation)}</div>' if f.remediation else ""
+        fix = (  # as the message, and as the table shows it
+            f'<div class="fix"><b>Fix:</b> {_e(shown_text(f.remediation))}</div>'
+            if f.remediation
+            else ""
+        )
         rows.append(
             f'<tr data-stage="{_e(f.stage)}" data-outcome="{_e(f.outcome)}">'
             f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
