@@ -1085,6 +1085,38 @@ def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_fi
     assert all(failed[name] is not None for name in ("comp/x.exr", "comp/z.exr"))
 
 
+def test_an_audit_written_without_a_stage_is_reported_never_dropped(tmp_path: Path) -> None:
+    """A site tool writing through the Python API may leave the stage out: its block was
+    dropped, and the report read "0 asset(s) … No open findings", exit 0, an all-clear of
+    a log that holds a block (``verify``: intact). Such an audit is the stage default's,
+    as an asset outside every configured stage is, and ``--stage default`` names it."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    audit.info(
+        "finding",
+        asset="comp/x.exr",
+        rule="SITE-1",
+        outcome="block",
+        status="open",
+        message="replica without consent",
+    )
+    audit.info("asset.audited", asset="comp/x.exr", outcome="block")
+    log.close()
+    for args in ((), ("--stage", "default")):
+        proc = clearance("report", str(path), "-f", "json", *args)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["summary"]["by_stage"]["default"]["by_outcome"]["block"] == 1
+        (asset,) = doc["assets"]
+        assert (asset["stage"], asset["asset"], asset["outcome"]) == (
+            "default",
+            "comp/x.exr",
+            "block",
+        )
+        assert [f["rule"] for f in asset["findings"]] == ["SITE-1"]
+
+
 def test_a_warning_naming_an_asset_cannot_hide_itself_or_the_warnings_after_it(
     tmp_path: Path,
 ) -> None:

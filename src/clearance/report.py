@@ -841,8 +841,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     named: dict[str, None] = {}
     for ev in iter_events(paths, skipped, warnings):
         stage_named = ev.get("stage")
-        if isinstance(stage_named, str):
+        if stage_named:
             named[stage_named] = None
+        elif ev["event"] == "finding" or ev["event"] == "asset.audited":
+            named["default"] = None  # (no stage: reported in the stage default, below)
         elif ev["event"] == "policy.loaded" and isinstance(ev.get("details"), dict):
             listed = ev["details"].get("stages")  # configured stages, audited or not yet
             for s in listed if isinstance(listed, list) else []:
@@ -857,9 +859,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         last = t
         name = ev["event"]
         if name == "finding" or name == "asset.audited":
-            stage = ev.get("stage")
-            if not isinstance(stage, str):
-                continue
+            # the Python API writes what it is given: one without a stage is the stage
+            # default's (assets outside every configured stage), never dropped
+            stage = ev["stage"] or "default"
             if stage not in stages_seen:
                 stages_seen.add(stage)
                 stage_order.append(stage)
