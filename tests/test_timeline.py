@@ -353,6 +353,43 @@ def test_html_shows_clip_and_track_names_a_browser_would_blur_as_the_table_does(
     assert "<h1>GenAI on screen — &quot;cut\\u202e v3&quot;" in text
 
 
+def test_a_clip_otio_cannot_place_is_a_problem_and_the_rest_goes_on(show: Path) -> None:
+    """A clip with no source range whose media has no available range (OTIO cannot tell
+    its duration, nor where the clips after it are) stopped the whole audit: exit 2,
+    "internal error: CannotComputeAvailableRangeError". It is a problem of that clip
+    (escalate: on screen for all one knows, though its asset passed), its timecodes "?",
+    and every other clip is audited."""
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base="../scans/",
+        name_prefix="sh020_scan_v001.",
+        name_suffix=".exr",
+        start_frame=1001,
+        frame_zero_padding=4,
+        rate=RATE,
+    )
+    unplaced = otio.schema.Clip(name="sh020 scan, no range", media_reference=ref)
+    edit = write_edit(
+        show,
+        timeline(
+            {
+                "V1": [unplaced],
+                "V2": [seq_clip("sh020 scan", "../scans/", "sh020_scan_v001.", 1001, 24, 1001, 24)],
+            }
+        ),
+    )
+    done = audit(edit, "--format", "json")
+    assert done.code == 1, done.stderr
+    clips = {c["clip"]: c for c in done.json()["clips"]}
+    scan = clips["sh020 scan, no range"]
+    assert (scan["asset"], scan["outcome"]) == ("scans/sh020_scan_v001.####.exr", "escalate")
+    assert (scan["record_in"], scan["record_out"], scan["frames"]) == ("?", "?", None)
+    assert any("cannot be computed" in p for p in scan["problems"])
+    placed = clips["sh020 scan"]
+    assert (placed["outcome"], placed["record_in"]) == ("pass", "01:00:00:00")
+    table = audit(edit)
+    assert table.code == 1 and "where it is in the cut cannot be computed" in table.stdout
+
+
 def test_two_hundred_clips_over_three_tracks_with_handles(show: Path) -> None:
     tracks: dict[str, list[Any]] = {"V1": [], "V2": [], "V3": []}
     for i in range(200):
