@@ -408,6 +408,22 @@ def test_a_stage_no_event_has_is_a_usage_error_naming_the_logs_stages(
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_rule_no_finding_has_is_said_never_a_silent_all_clear(show_log: Path) -> None:
+    """``--rule NFX-T9`` (a typo for NFX-T2) read "0 open finding(s) … No open findings",
+    exit 0, and said nothing: an all-clear of a log with a block. A rule pattern that no
+    finding of the assets reported matches is said in a warning naming the rules they have."""
+    proc = clearance("report", str(show_log), "--rule", "NFX-T9,NFX-C*", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    said = (
+        "--rule NFX-T9: no finding of the assets reported has a rule it matches (a typo?); "
+        "their rules: NFX-00, NFX-C1, NFX-GP2, NFX-T2, PRV-01"
+    )
+    assert f"clearance: warning: {said}" in proc.stderr
+    assert said in json.loads(proc.stdout)["warnings"]
+    proc = clearance("report", str(show_log), "--rule", "NFX-T*")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
 def test_parse_time_accepts_dates_zones_and_ages() -> None:
     assert parse_time("2026-11-26") == "2026-11-26T00:00:00.000Z"
     assert parse_time("2026-11-26T21:00+01:00") == "2026-11-26T20:00:00.000Z"
@@ -448,6 +464,20 @@ def test_a_time_out_of_the_calendar_exits_2_naming_the_option(show_log: Path) ->
         assert "internal error" not in proc.stderr
     proc = clearance("report", str(show_log), "--until", "someday")
     assert proc.returncode == 2 and "--until 'someday' is not a time" in proc.stderr
+
+
+def test_a_since_after_the_until_exits_2_naming_both(show_log: Path) -> None:
+    """``--since 7d --until 1d`` the wrong way round (``--since 1d --until 7d``) is a window
+    no time is in: the report of it was "0 asset(s) … No open findings", exit 0, an
+    all-clear of a log that has open findings. It is a malformed option pair (exit 2)."""
+    for since, until in (("1d", "7d"), ("2026-11-27", "2026-11-26T23:59Z")):
+        proc = clearance("report", str(show_log), "--since", since, "--until", until)
+        assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+        assert f"--since {since!r} (" in proc.stderr and f"is after --until {until!r} (" in (
+            proc.stderr
+        )
+    proc = clearance("report", str(show_log), "--since", "2026-11-26", "--until", "2026-11-27")
+    assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stderr
 
 
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
@@ -725,6 +755,42 @@ def test_details_a_plugin_gives_as_other_json_values_are_shown_as_json(tmp_path:
         assert proc.returncode in (0, 1) and "internal error" not in proc.stderr, proc.stderr
 
 
+def test_the_html_report_shows_a_remediation_and_frames_as_the_table_does(
+    tmp_path: Path,
+) -> None:
+    """A plugin's remediation (a finding may carry its own, quoting a sidecar) and frames
+    were put on the page as they were: a bidi override reversed the fix, a line break read
+    as a space. They are shown as the message is, and as the terminal table shows them."""
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path).append_many(
+        [
+            {
+                "event": "finding",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "rule": "SITE-1",
+                "outcome": "escalate",
+                "status": "open",
+                "message": "m",
+                "details": {"frames": "1001-1010\n1012", "remediation": "ask \u202elagel"},
+            },
+            {
+                "event": "asset.audited",
+                "stage": "comp",
+                "asset": "sh010.exr",
+                "outcome": "escalate",
+                "details": {"frames": "1001-1010\n1012"},
+            },
+        ]
+    )
+    page = clearance("report", "-f", "html", str(path)).stdout
+    assert "\u202e" not in page and "1001-1010\n" not in page
+    assert "<b>Fix:</b> ask \\u202elagel</div>" in page
+    assert "frames &quot;1001-1010\\n1012&quot;</div>" in page
+    table = clearance("report", str(path)).stdout
+    assert "fix: ask \\u202elagel" in table and 'frames "1001-1010\\n1012"' in table
+
+
 def test_rotated_files_are_read_in_order(tmp_path: Path) -> None:
     path = write_show_log(tmp_path / "audit.jsonl", max_bytes=3000)
     assert len(list(tmp_path.glob("audit.jsonl.0*"))) >= 3
@@ -848,7 +914,8 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
             'comp/=HYPERLINK("http://x").png',
             None,
             [("NFX-00", "notice", "open", None, "-2+3 looks like a formula")],
-        )
+        ),
+        ("comp", "comp/b.png", None, [("NFX-00", "notice", "open", None, "\0=1+1, after a NUL")]),
     ]
     path = write_show_log(
         tmp_path / "audit.jsonl",
@@ -857,6 +924,7 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(clearance("report", str(path), "-f", "csv").stdout)))
     assert rows[0]["asset"] == 'comp/=HYPERLINK("http://x").png'  # not at the start: harmless
     assert rows[0]["message"] == "'-2+3 looks like a formula"
+    assert rows[1]["message"] == "'\0=1+1, after a NUL"  # OWASP ASVS 1.2.10
 
 
 # -- the sample pipeline: generate → scan → report --------------------------------------------
@@ -1039,6 +1107,99 @@ def test_an_audit_without_a_known_outcome_is_unsure_with_a_warning_naming_the_fi
     assert all(failed[name] is not None for name in ("comp/x.exr", "comp/z.exr"))
 
 
+def test_an_audit_written_without_a_stage_is_reported_never_dropped(tmp_path: Path) -> None:
+    """A site tool writing through the Python API may leave the stage out: its block was
+    dropped, and the report read "0 asset(s) … No open findings", exit 0, an all-clear of
+    a log that holds a block (``verify``: intact). Such an audit is the stage default's,
+    as an asset outside every configured stage is, and ``--stage default`` names it."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    audit.info(
+        "finding",
+        asset="comp/x.exr",
+        rule="SITE-1",
+        outcome="block",
+        status="open",
+        message="replica without consent",
+    )
+    audit.info("asset.audited", asset="comp/x.exr", outcome="block")
+    log.close()
+    for args in ((), ("--stage", "default")):
+        proc = clearance("report", str(path), "-f", "json", *args)
+        assert proc.returncode == 0, proc.stderr
+        doc = json.loads(proc.stdout)
+        assert doc["summary"]["by_stage"]["default"]["by_outcome"]["block"] == 1
+        (asset,) = doc["assets"]
+        assert (asset["stage"], asset["asset"], asset["outcome"]) == (
+            "default",
+            "comp/x.exr",
+            "block",
+        )
+        assert [f["rule"] for f in asset["findings"]] == ["SITE-1"]
+
+
+def test_a_warning_naming_an_asset_cannot_hide_itself_or_the_warnings_after_it(
+    tmp_path: Path,
+) -> None:
+    """The warning about an audit without a known outcome names its asset: a name with an
+    escape sequence in it (``ESC[8m``, concealed text) was printed raw on stderr, and the
+    terminal hid the rest of that warning and every warning after it (the broken chain of
+    an edited log among them); a bidi override reversed it in the HTML page's box. The
+    asset is named as the table names it, and every warning is printed escaped."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    audit = make_audit_logger(log, run_id="r", host="h")
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    audit.info("run.started", time=clock(), message="farm post-task")
+    name = "comp/\x1b[8mhidden\u202e.png"
+    audit.info("asset.audited", time=clock(), stage="comp", asset=name, outcome="blocked")
+    audit.info("asset.audited", time=clock(), stage="comp", asset="comp/b.exr", outcome="pass")
+    log.close()
+    path.write_bytes(path.read_bytes().replace(b"farm post-task", b"farm post-tusk"))
+    proc = clearance("report", str(path), "-f", "json", "-o", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stderr and "\u202e" not in proc.stderr
+    assert 'asset.audited of "comp/\\x1b[8mhidden\\u202e.png"' in proc.stderr
+    assert "hash chain is broken" in proc.stderr
+    page = clearance("report", str(path), "-f", "html").stdout
+    box = page[page.index('<section id="warnings">') : page.index("</section>")]
+    assert "\x1b" not in box and "\u202e" not in box and "\\x1b[8m" in box
+
+
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGKILL"])
+def test_a_scan_cut_short_is_said_never_an_all_clear_of_what_it_did_not_reach(
+    tmp_path: Path, signum: str
+) -> None:
+    """A scan stopped part-way (SIGTERM: its run.finished says interrupted; SIGKILL, the
+    OOM killer, a crash: no run.finished at all) audited some of the show: the report of its
+    log listed those and said nothing of the rest ("No open findings" for a log of only
+    ``run.started``). Each format now warns that the run did not finish, and names it."""
+    import signal
+
+    import _signals
+
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--no-cache"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    proc.send_signal(getattr(signal, signum))
+    _signals.finish(proc)
+    run_id = json.loads(log.read_bytes().splitlines()[0])["run_id"]
+    done = clearance("report", str(log), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    said = (
+        f"1 run(s) were interrupted (first: run {run_id}, `scan`, started "
+        if signum == "SIGTERM"
+        else f"1 run(s) have no run.finished (first: run {run_id}, `scan`, started "
+    )
+    assert f"clearance: warning: {said}" in done.stderr
+    assert (" by SIGTERM)" in done.stderr) is (signum == "SIGTERM")
+    assert any(w.startswith(said) for w in json.loads(done.stdout)["warnings"])
+    page = clearance("report", str(log), "-f", "html").stdout
+    assert said in page[page.index('<section id="warnings">') :]
+
+
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
     """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
     Read side by side, the second copy of each ``asset.audited`` took the audit and left its
@@ -1157,6 +1318,50 @@ def test_a_stage_finding_naming_an_asset_joins_that_assets_audit(tmp_path: Path)
     assert delivery.split()[1] == "1"  # one asset: the comp shot is not a delivery asset
 
 
+def test_the_html_headline_counts_assets_as_the_stages_table_does(tmp_path: Path) -> None:
+    """The page's "assets blocked" and "assets need approval" counted every stage and asset
+    a finding named: a stage's own block (its stage checks) and a delivery check naming a
+    comp shot made 2 blocked and 2 needing approval where the Stages table beside them
+    (and the terminal's) had 1 and 1. The headline counts assets by outcome, as they do."""
+    from html.parser import HTMLParser
+
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(
+        show,
+        plan,
+        [
+            ["delivery", None, "block", "over quota"],
+            ["delivery", "comp/ok.png", "approval", "a comp shot counted in delivery"],
+        ],
+    )
+    log = str(show.root / ".clearance" / "audit.jsonl")
+    doc = json.loads(clearance("report", log, "-f", "json").stdout)
+    by_outcome = doc["summary"]["by_outcome"]
+    assert (by_outcome["block"], by_outcome["approval"]) == (1, 1)  # bad.png, final.png
+
+    class Headline(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.figures: dict[str, str] = {}
+            self.into: str | None = None
+            self.number = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.into = dict(attrs).get("class") if tag == "div" else None
+
+        def handle_data(self, data: str) -> None:
+            if self.into == "n":
+                self.number = data
+            elif self.into == "l":
+                self.figures[data] = self.number
+
+    page = Headline()
+    page.feed(clearance("report", log, "-f", "html").stdout)
+    assert page.figures["assets blocked"] == "1"
+    assert page.figures["assets need approval"] == "1"
+    assert page.figures["assets audited"] == str(doc["summary"]["assets"])
+
+
 def test_the_latest_finished_run_of_a_stage_decides_its_stage_level_findings(
     tmp_path: Path,
 ) -> None:
@@ -1206,7 +1411,7 @@ def test_a_log_moved_away_while_its_run_writes_is_read_with_the_new_one(tmp_path
     log = AuditLog(live)
     audit = make_audit_logger(log, run_id="watch-1", host="render07")
     clock = Clock("2026-11-26T09:00:00.000Z")
-    audit.info("run.started", time=clock(), message="clearance watch")
+    audit.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
     _audited(audit, clock, "delivery/a.dpx")
     backup = tmp_path / "backup.jsonl"
     backup.write_bytes(live.read_bytes())  # a backup taken then: a prefix of the archive
@@ -1236,7 +1441,7 @@ def test_a_restored_backup_that_its_run_went_on_writing_forks_the_chain(tmp_path
     log = AuditLog(live)
     audit = make_audit_logger(log, run_id="watch-1", host="render07")
     clock = Clock("2026-11-26T09:00:00.000Z")
-    audit.info("run.started", time=clock(), message="clearance watch")
+    audit.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
     _audited(audit, clock, "delivery/a.dpx")
     backup = live.read_bytes()
     _audited(audit, clock, "delivery/b.dpx")
@@ -1302,6 +1507,51 @@ def test_only_a_run_of_the_whole_stage_clears_its_stage_level_findings(tmp_path:
         *[("comp", False)] * 4,
         ("comp", True),
     ]
+
+
+def test_stage_findings_of_a_run_cut_short_never_replace_a_later_whole_stage_decision(
+    tmp_path: Path,
+) -> None:
+    """A run stopped between its stage checks' findings and its ``stage.finished`` (a
+    SIGTERM while a notification hook posts them; a site tool writing stage findings through
+    the Python API) left them unfinished, and they were put in place of the stage's own
+    findings at the end of the read, whatever came after: a later scan of the whole stage
+    that found a block showed the earlier run's notice instead. They count as a partial
+    run's: added to the stage's, and only if no whole-stage run decided after them."""
+    show, plan = _quota_show(tmp_path)
+    log = show.root / ".clearance" / "audit.jsonl"
+    cut = AuditLog(log)
+    audit = make_audit_logger(cut, run_id="cut-short", host="farm01")
+    audit.info("run.started", message="clearance scan", details={"command": "scan"})
+    audit.info("stage.started", stage="comp", message="stage comp")
+    audit.info(
+        "finding",
+        stage="comp",
+        rule="SITE-QUOTA-01",
+        outcome="notice",
+        status="open",
+        message="an old count",
+    )
+    cut.close()
+    root = str(show.root)
+    _stage_quota(show, plan, [["comp", None, "block", "too many GenAI shots"]], "scan", root)
+    (check,) = _report(show)[("comp", None)]["findings"]
+    assert (check["outcome"], check["message"]) == ("block", "too many GenAI shots")
+    assert "too many GenAI shots" in clearance("report", str(log)).stdout
+    # cut short after the whole stage's decision: what it found adds to it
+    cut = AuditLog(log)
+    audit = make_audit_logger(cut, run_id="cut-later", host="farm01")
+    audit.info(
+        "finding",
+        stage="comp",
+        rule="SITE-QUOTA-01",
+        outcome="escalate",
+        status="open",
+        message="a later count",
+    )
+    cut.close()
+    found = _report(show)[("comp", None)]["findings"]
+    assert sorted(f["message"] for f in found) == ["a later count", "too many GenAI shots"]
 
 
 def test_the_html_report_shows_names_a_browser_would_blur_as_the_table_does(
@@ -1542,6 +1792,42 @@ def test_the_reports_parser_reads_real_events_and_their_mutants_as_json_does(
             except NOT_JSON:
                 got = "not JSON"
             assert got == _as_json_reads(raw), raw
+
+
+def test_a_lone_surrogate_in_an_intact_log_is_reported_as_writers_show_it(
+    tmp_path: Path, show_log: Path
+) -> None:
+    """A line may hold a lone surrogate as a JSON escape (``\\ud800``: another writer's,
+    or typed in): ``json`` reads it, ``verify`` finds the log intact, but no stream can
+    encode it: ``report -f json``, ``csv`` and ``html`` stopped at it, exit 2 with
+    "'utf-8' codec can't encode character" naming no file, and no report. Its texts are
+    shown as writers write such a name (``comp/\\ud800.png``, text)."""
+    import hashlib
+
+    prev, out = "0" * 64, []
+    for line in show_log.read_bytes().splitlines():
+        event = json.loads(line)
+        event["prev"] = prev
+        if event["asset"] == "comp/sh030_comp_v002.####.exr":
+            event["asset"] = "comp/sh030_\ud800.####.exr"
+            if event["event"] == "finding":
+                event["message"] += " \udfff"
+        out.append(json.dumps(event, separators=(",", ":")).encode())  # ASCII: \ud800
+        prev = hashlib.sha256(out[-1]).hexdigest()
+    path = tmp_path / "hostile" / "audit.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(b"\n".join(out) + b"\n")
+    assert b"\\ud800" in path.read_bytes()
+    assert clearance("verify", str(path)).returncode == 0
+    for fmt in ("json", "csv", "html", "junit", "table"):
+        proc = clearance("report", str(path), "-f", fmt)
+        assert proc.returncode == 0, (fmt, proc.stderr)
+        text = proc.stdout.replace("<wbr>", "").replace("\\\\", "\\")  # quoted by shown()
+        assert "comp/sh030_\\ud800.####.exr" in text, fmt
+    doc = json.loads(clearance("report", str(path), "-f", "json").stdout)
+    (blocked,) = [a for a in doc["assets"] if a["outcome"] == "block"]
+    assert blocked["asset"] == "comp/sh030_\\ud800.####.exr"
+    assert blocked["findings"][0]["message"].endswith(" \\udfff")
 
 
 def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path) -> None:

@@ -301,6 +301,95 @@ def test_csv_and_html_outputs(show: Path, tmp_path: Path) -> None:
     assert "http://" not in text.replace("http-equiv", "")  # self-contained
 
 
+def test_html_shows_clip_and_track_names_a_browser_would_blur_as_the_table_does(
+    show: Path, tmp_path: Path
+) -> None:
+    """A clip named with a bidi override (U+202E) reversed the rest of its cell in the HTML
+    page, the GenAI and unaudited tags after the name among them (``IAneG``), and a line
+    break in a name read as a space: clip, track and timeline names are shown as the table
+    shows them (quoted, escaped), so each reads as itself."""
+    from html.parser import HTMLParser
+
+    edit = write_edit(
+        show,
+        timeline(
+            {
+                "V\n1": [file_clip("sh040 sign\u202e", "../gen/sh040_sign_v001.exr", 6)],
+                "A1": [missing_clip("temp\nvo")],
+            },
+            name="cut\u202e v3",
+        ),
+    )
+    page = tmp_path / "cut.html"
+    assert audit(edit, "--format", "html", "-o", str(page)).code == 1
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.cell: str | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "tr":
+                self.rows.append([])
+            elif tag == "td":
+                self.cell = ""
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "td" and self.cell is not None:
+                self.rows[-1].append(self.cell)
+                self.cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell += data
+
+    text = page.read_text(encoding="utf-8")
+    assert "\u202e" not in text and "\n1" not in text
+    cells = Cells()
+    cells.feed(text)
+    shown = {(row[1], row[2]) for row in cells.rows if len(row) > 2}
+    assert shown == {('"V\\n1"', '"sh040 sign\\u202e"GenAI'), ("A1", '"temp\\nvo"unaudited')}
+    assert "<h1>GenAI on screen — &quot;cut\\u202e v3&quot;" in text
+
+
+def test_a_clip_otio_cannot_place_is_a_problem_and_the_rest_goes_on(show: Path) -> None:
+    """A clip with no source range whose media has no available range (OTIO cannot tell
+    its duration, nor where the clips after it are) stopped the whole audit: exit 2,
+    "internal error: CannotComputeAvailableRangeError". It is a problem of that clip
+    (escalate: on screen for all one knows, though its asset passed), its timecodes "?",
+    and every other clip is audited."""
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base="../scans/",
+        name_prefix="sh020_scan_v001.",
+        name_suffix=".exr",
+        start_frame=1001,
+        frame_zero_padding=4,
+        rate=RATE,
+    )
+    unplaced = otio.schema.Clip(name="sh020 scan, no range", media_reference=ref)
+    edit = write_edit(
+        show,
+        timeline(
+            {
+                "V1": [unplaced],
+                "V2": [seq_clip("sh020 scan", "../scans/", "sh020_scan_v001.", 1001, 24, 1001, 24)],
+            }
+        ),
+    )
+    done = audit(edit, "--format", "json")
+    assert done.code == 1, done.stderr
+    clips = {c["clip"]: c for c in done.json()["clips"]}
+    scan = clips["sh020 scan, no range"]
+    assert (scan["asset"], scan["outcome"]) == ("scans/sh020_scan_v001.####.exr", "escalate")
+    assert (scan["record_in"], scan["record_out"], scan["frames"]) == ("?", "?", None)
+    assert any("cannot be computed" in p for p in scan["problems"])
+    placed = clips["sh020 scan"]
+    assert (placed["outcome"], placed["record_in"]) == ("pass", "01:00:00:00")
+    table = audit(edit)
+    assert table.code == 1 and "where it is in the cut cannot be computed" in table.stdout
+
+
 def test_two_hundred_clips_over_three_tracks_with_handles(show: Path) -> None:
     tracks: dict[str, list[Any]] = {"V1": [], "V2": [], "V3": []}
     for i in range(200):

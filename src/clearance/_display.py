@@ -174,7 +174,7 @@ def xml_safe(value: Any) -> str:
 
 def spreadsheet_cell(value: Any) -> str:
     """A CSV cell for a spreadsheet: one it would run as a formula (starting with ``=``,
-    ``+``, ``-``, ``@``, a tab or a CR) is prefixed with ``'``; names come from artists'
-    files. ``None`` is ``""``."""
+    ``+``, ``-``, ``@``, a tab, a CR or a NUL: OWASP ASVS 1.2.10) is prefixed with ``'``;
+    names come from artists' files. ``None`` is ``""``."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\0") else text

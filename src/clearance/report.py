@@ -26,7 +26,7 @@ import heapq
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from clearance._display import shown
 from clearance.auditlog import (
     ENVELOPE,
     GENESIS,
@@ -349,28 +350,53 @@ def _floats(value: Any) -> bool:
     return False
 
 
-def _parse(raw: bytes) -> Any:
+def _parse(raw: bytes, slow: Any = None) -> Any:
     """A line of the log, parsed as ``json.loads`` parses it (``NOT_JSON`` if it is not JSON).
 
     orjson reads it, about 3x faster. Where its value can differ from ``json``'s, ``json``
-    reads it again: orjson refuses NaN, infinities, lone surrogates and deep nesting, which
-    ``json`` takes, and makes an integer of more than 64 bits a float: a line with a float
-    at its top or anywhere in ``details`` is read again. (Events keep their values there; the
-    report reads no other part of a line.)"""
+    reads it again (``slow``, if given, instead): orjson refuses NaN, infinities, lone
+    surrogates and deep nesting, which ``json`` takes, and makes an integer of more than 64
+    bits a float: a line with a float at its top or anywhere in ``details`` is read again.
+    (Events keep their values there; the report reads no other part of a line.)"""
     try:
         event = _fast_decode(raw)
     except orjson.JSONDecodeError:
-        return _decode(raw.decode("utf-8"))
+        return (slow or _slow)(raw)
     kind = type(event)
     if kind is dict:
         details = event.get("details")
         if float in map(type, event.values()) or (
             (type(details) is dict or type(details) is list) and details and _floats(details)
         ):
-            return _decode(raw.decode("utf-8"))
+            return (slow or _slow)(raw)
     elif kind is float or (kind is list and _floats(event)):
-        return _decode(raw.decode("utf-8"))
+        return (slow or _slow)(raw)
     return event
+
+
+def _slow(raw: bytes) -> Any:
+    return _decode(raw.decode("utf-8"))
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _slow_printable(raw: bytes) -> Any:
+    """:func:`_slow`, with a lone surrogate (``\\ud800`` in the line: no writer writes one,
+    :func:`~clearance.model.printable`) in a text shown as writers show it (``\\ud800``,
+    text): no output stream can encode it, and a report of the line stopped at it."""
+    value = _slow(raw)
+    return _printable_values(value) if _SURROGATE.search(raw) else value
+
+
+def _printable_values(value: Any) -> Any:
+    if type(value) is str:
+        return printable(value)
+    if type(value) is dict:
+        return {printable(k): _printable_values(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_printable_values(v) for v in value]
+    return value
 
 
 # the envelope's text fields: run_id, host, stage, asset, rule, outcome, status, approval, message
@@ -403,9 +429,12 @@ def _text(value: Any) -> str | None:
 
 
 def _odd_outcomes(f: Path, count: int, first: dict[str, Any]) -> str:
+    # the asset and stage as the table shows them: an escape sequence in a name must not
+    # hide this warning, or the ones after it, on a terminal
     return (
         f"{f}: {count} asset.audited or finding event(s) without a known outcome (first: seq "
-        f"{first['seq']}, {first['event']} of {first['asset'] or 'stage ' + str(first['stage'])}"
+        f"{first['seq']}, {shown(first['event'])} of "
+        f"{shown(first['asset']) if first['asset'] else 'stage ' + shown(str(first['stage']))}"
         f", outcome {first['outcome']!r}); reported as escalate (unsure), never as a pass; the "
         f"outcomes are {', '.join(OUTCOMES)}"
     )
@@ -475,7 +504,7 @@ def _read_log(
                             chain = sha256(raw.rstrip(b"\n")).hexdigest()
                             continue
                     try:
-                        event = _parse(raw)
+                        event = _parse(raw, _slow_printable)
                     except NOT_JSON:  # UnicodeDecodeError too
                         bad += 1
                         skipped[0] += 1
@@ -734,7 +763,7 @@ def _restarts(
 
 def _restarted(run: str, host: str, seq: int, log: Path, other: Path) -> str:
     return (
-        f"{log}: run {run} on host {host or '?'} wrote other events at the seq {other} has for "
+        f"{log}: run {shown(run)} on host {shown(host) or '?'} wrote other events at the seq {other} has for "
         f"it (first: seq {seq}): its seq started again — the log was moved away while the run "
         "wrote to it (the writer then starts a new file at seq 1), or replaced by an older copy"
         "; these are not copies, and the events of both files are read"
@@ -805,14 +834,17 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
+    interrupted: dict[tuple[Any, Any], str] = {}  # run -> the signal that stopped it
     events = 0
     production = None
     first = last = None
     named: dict[str, None] = {}
     for ev in iter_events(paths, skipped, warnings):
         stage_named = ev.get("stage")
-        if isinstance(stage_named, str):
+        if stage_named:
             named[stage_named] = None
+        elif ev["event"] == "finding" or ev["event"] == "asset.audited":
+            named["default"] = None  # (no stage: reported in the stage default, below)
         elif ev["event"] == "policy.loaded" and isinstance(ev.get("details"), dict):
             listed = ev["details"].get("stages")  # configured stages, audited or not yet
             for s in listed if isinstance(listed, list) else []:
@@ -827,9 +859,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         last = t
         name = ev["event"]
         if name == "finding" or name == "asset.audited":
-            stage = ev.get("stage")
-            if not isinstance(stage, str):
-                continue
+            # the Python API writes what it is given: one without a stage is the stage
+            # default's (assets outside every configured stage), never dropped
+            stage = ev["stage"] or "default"
             if stage not in stages_seen:
                 stages_seen.add(stage)
                 stage_order.append(stage)
@@ -866,7 +898,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 found,
             )
         elif name == "run.started" or name == "run.finished":
-            _note_run(runs, ev, t, name)
+            _note_run(runs, ev, t, name, interrupted)
         elif name == "policy.loaded":
             details = ev.get("details") or {}
             if isinstance(details.get("production"), str) and details["production"]:
@@ -901,7 +933,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                     unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
     for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
-            unfinished[(stage, asset)] = found
+            if asset is not None:
+                unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
+            elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
+                unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
         audits[(stage, asset)] = AssetAudit(
@@ -937,6 +972,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     )
     for a in assets:
         a.findings.sort(key=lambda f: (not f.is_open, -f.rank, f.rule))
+    warnings.extend(_runs_cut_short(runs, interrupted))
+    if filters.rules:
+        warnings.extend(_rules_unmatched(filters.rules, audits.values()))
     return Report(
         logs=[str(p) for p in paths],
         filters=filters,
@@ -985,7 +1023,11 @@ def _added(known: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[di
 
 
 def _note_run(
-    runs: dict[tuple[Any, Any], dict[str, Any]], ev: dict[str, Any], t: str, name: str
+    runs: dict[tuple[Any, Any], dict[str, Any]],
+    ev: dict[str, Any],
+    t: str,
+    name: str,
+    interrupted: dict[tuple[Any, Any], str],
 ) -> None:
     run_key = (ev.get("run_id"), ev.get("host"))
     run = runs.get(run_key)
@@ -1006,6 +1048,62 @@ def _note_run(
         run["finished"], run["outcome"] = t, ev.get("outcome")
         code = details.get("exit_code")
         run["exit_code"] = code if isinstance(code, int) and not isinstance(code, bool) else None
+        if details.get("interrupted"):
+            interrupted[run_key] = str(details["interrupted"])
+
+
+def _rules_unmatched(patterns: Sequence[str], audits: Iterable[AssetAudit]) -> list[str]:
+    """What the report says of a ``--rule`` that no finding of the audits reported matches
+    (a typo, ``NFX-T9``: its report would read "No open findings", all clear)."""
+    found = {f.rule for audit in audits for f in audit.findings}
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(r, p) for r in found)]
+    if not unmatched:
+        return []
+    some = sorted(found)
+    listed = ", ".join(shown(r) for r in some[:30]) + (", …" if len(some) > 30 else "")
+    return [
+        f"--rule {', '.join(shown(p) for p in unmatched)}: no finding of the assets reported "
+        f"has a rule {'it matches' if len(unmatched) == 1 else 'they match'} (a typo?); "
+        f"their rules: {listed or 'none'}"
+    ]
+
+
+def _runs_cut_short(
+    runs: dict[tuple[Any, Any], dict[str, Any]], interrupted: dict[tuple[Any, Any], str]
+) -> list[str]:
+    """What the report says of runs that did not audit all they set out to: started and
+    not finished (no ``run.finished`` in the window: still running, or killed; a watcher,
+    which runs on, is not said), or
+    interrupted (``SIGTERM``, Ctrl-C). Their assets not audited yet keep their earlier
+    audits, or are not in the report: never an all-clear that says nothing."""
+
+    def first(found: list[dict[str, Any]]) -> str:
+        r = min(found, key=lambda r: r["started"] or "")
+        what = f"`{shown(r['command'])}`, " if r["command"] else ""
+        return (
+            f"first: run {shown(r['run_id'])}, {what}started {shown(r['started'])} on host "
+            f"{shown(r['host']) or '?'}"
+        )
+
+    said = []
+    # a watcher runs on: its run.finished is written when it is stopped
+    open_runs = [r for r in runs.values() if r["finished"] is None and r["command"] != "watch"]
+    if open_runs:
+        said.append(
+            f"{len(open_runs)} run(s) have no run.finished ({first(open_runs)}): still "
+            "running, or stopped before their end (killed, crashed, the machine down); what "
+            "they had not audited yet is not in this report (those assets keep their earlier "
+            "audits, if any)"
+        )
+    stopped = [r for key, r in runs.items() if key in interrupted]
+    if stopped:
+        key = min(interrupted, key=lambda k: runs[k]["started"] or "")
+        said.append(
+            f"{len(stopped)} run(s) were interrupted ({first(stopped)}, by "
+            f"{shown(interrupted[key])}): what they had not audited yet is not in this report "
+            "(those assets keep their earlier audits, if any)"
+        )
+    return said
 
 
 def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetAudit:

@@ -187,13 +187,17 @@ def _findings_table(report: Report) -> str:
     ranked = [(a, f) for a in report.assets for f in report.shown(a) if f.is_open]
     ranked.sort(key=lambda af: -af[1].rank)  # stable: stage order, then asset, within a rank
     for a, f in ranked:
-        frames = f'<div class="frames">frames {_e(a.frames)}</div>' if a.frames else ""
+        frames = f'<div class="frames">frames {_name(a.frames)}</div>' if a.frames else ""
         status = (
             f'<span class="status expired">approval {_e(f.approval)} expired</span>'
             if f.status == "expired"
             else f'<span class="status">{_e(f.status)}</span>'
         )
-        fix = f'<div class="fix"><b>Fix:</b> {_e(f.remediation)}</div>' if f.remediation else ""
+        fix = (  # as the message, and as the table shows it
+            f'<div class="fix"><b>Fix:</b> {_e(shown_text(f.remediation))}</div>'
+            if f.remediation
+            else ""
+        )
         rows.append(
             f'<tr data-stage="{_e(f.stage)}" data-outcome="{_e(f.outcome)}">'
             f"<td>{_badge(f.outcome)}</td><td>{_e(f.stage)}</td>"
@@ -266,26 +270,21 @@ def _warnings(report: Report) -> str:
     notes = report.notes()
     if not notes:
         return ""
-    items = "".join(f"<li>{_e(note)}</li>" for note in notes)
+    items = "".join(f"<li>{_e(shown_text(note))}</li>" for note in notes)
     return f'<section id="warnings"><h2>Read with care: the logs</h2><ul>{items}</ul></section>'
 
 
 def render_html(report: Report, out: IO[str], *, title: str | None = None) -> None:
     """Write the report as one self-contained HTML page."""
     open_rows = list(report.open_findings())
-    worst: dict[tuple[str, str | None], int] = {}
-    for f in open_rows:
-        key = (f.stage, f.asset)
-        worst[key] = max(worst.get(key, -1), f.rank)
+    # assets by their outcome, as the stages' table counts them: a stage's own findings
+    # (its stage checks) and those naming an asset of another stage are no asset of it
+    by_outcome = report.by_outcome()
     kpis = [
         ("", sum(s.assets for s in report.stages), "assets audited"),
         ("", len(open_rows), "open findings"),
-        ("block", sum(1 for r in worst.values() if r == Outcome.BLOCK.rank), "assets blocked"),
-        (
-            "approval",
-            sum(1 for r in worst.values() if r == Outcome.APPROVAL.rank),
-            "assets need approval",
-        ),
+        ("block", by_outcome[Outcome.BLOCK.value], "assets blocked"),
+        ("approval", by_outcome[Outcome.APPROVAL.value], "assets need approval"),
         ("", len(report.approvals("approved")), "approvals used"),
         ("expired", len(report.approvals("expired")), "approvals expired"),
     ]

@@ -314,7 +314,10 @@ class _Resolver:
 
 def _sequence_used(otio: Any, ref: Any, clip: Any) -> tuple[int, int] | None:
     """First and last frame numbers the clip shows of an image sequence (handles excluded)."""
-    used = clip.trimmed_range()
+    try:
+        used = clip.trimmed_range()
+    except otio.exceptions.OTIOError:  # no source range, no available range: not known
+        return None
     try:
         first, last = ref.frame_range_for_time_range(used)
         return int(first), int(last)
@@ -399,7 +402,10 @@ def _rate(timeline: Any) -> float:
     if start is not None and start.rate:
         return float(start.rate)
     for clip in timeline.find_clips():
-        return float(clip.trimmed_range().duration.rate)
+        try:
+            return float(clip.trimmed_range().duration.rate)
+        except Exception:  # (OTIOError) a clip OTIO cannot place: the next one tells
+            continue
     return 24.0
 
 
@@ -437,17 +443,30 @@ def _audit_clip(
     rate: float,
     resolver: _Resolver,
 ) -> ClipAudit:
-    placed = clip.transformed_time_range(clip.trimmed_range(), track)
-    record_in = start + placed.start_time
+    record_in = record_out = "?"
+    unplaced = None
+    try:
+        placed = clip.transformed_time_range(clip.trimmed_range(), track)
+    except otio.exceptions.OTIOError as exc:  # no source range, and none on its media
+        unplaced = (
+            "where it is in the cut cannot be computed: it has no source range, and its "
+            f"media no available range ({type(exc).__name__})"
+        )
+    else:
+        at = start + placed.start_time
+        record_in = _timecode(otio, at, rate)
+        record_out = _timecode(otio, at + placed.duration, rate)
     audit = ClipAudit(
         track=label,
         track_kind=kind,
         clip=clip.name or "(unnamed)",
-        record_in=_timecode(otio, record_in, rate),
-        record_out=_timecode(otio, record_in + placed.duration, rate),
+        record_in=record_in,
+        record_out=record_out,
         media=None,
     )
     row = _resolve(otio, clip, resolver, audit)
+    if unplaced:  # on screen for all one knows: a problem (escalate), never a pass
+        audit.problems.append(unplaced)
     if row is None:
         return audit
     audit.asset = row.asset

@@ -12,7 +12,7 @@ import html
 from typing import IO, Any
 
 from . import __version__
-from ._display import shown, shown_text
+from ._display import shown, shown_path, shown_text
 from .model import Outcome
 
 __all__ = ["render_html"]
@@ -88,7 +88,7 @@ def _clip_row(timeline: str, clip: Any) -> str:
     if not clip.audited:
         tags += '<span class="genai unaudited">unaudited</span>'
     asset = (
-        f'<div class="asset">{_e(shown(clip.asset))}</div><div class="frames">{_e(clip.stage)}'
+        f'<div class="asset">{_e(shown(clip.asset))}</div><div class="frames">{_e(shown(clip.stage))}'
         + (f" · frames {_e(clip.frames)}" if clip.frames else "")
         + (" · matched by clip name" if clip.matched_by == "name" else "")
         + "</div>"
@@ -111,7 +111,7 @@ def _clip_row(timeline: str, clip: Any) -> str:
         details.append(f'<div class="prob">{_e(shown_text(problem))}</div>')
     return (
         f'<tr data-outcome="{_e(clip.outcome.value)}"><td>{_badge(clip.outcome.value)}</td>'
-        f"<td>{_e(clip.track)}</td><td>{_e(clip.clip)}{tags}</td>"
+        f"<td>{_e(shown(clip.track))}</td><td>{_e(shown(clip.clip))}{tags}</td>"
         f'<td class="tc">{_e(clip.record_in)}</td><td class="tc">{_e(clip.record_out)}</td>'
         f"<td>{asset}</td><td>{''.join(details) or '—'}</td></tr>"
     )
@@ -129,9 +129,9 @@ def render_html(audits: list[Any], out: IO[str], *, production: str | None = Non
         ("approval", sum(1 for _, c in clips if c.outcome is Outcome.APPROVAL), "need approval"),
         ("block", sum(1 for _, c in clips if c.outcome is Outcome.BLOCK), "blocked"),
     ]
-    names = ", ".join(a.name for a in audits)
+    names = ", ".join(shown(a.name) for a in audits)  # as the table names them
     title = f"GenAI on screen — {names}" + (f" ({production})" if production else "")
-    files = ", ".join(sorted({a.file for a in audits}))
+    files = ", ".join(sorted({shown_path(a.file) for a in audits}))
     kpi_html = "".join(
         f'<div class="kpi {cls}"><div class="n">{n}</div><div class="l">{label}</div></div>'
         for cls, n, label in kpis

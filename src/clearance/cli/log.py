@@ -355,6 +355,12 @@ def run_report(args: argparse.Namespace) -> int:
             outcomes=[Outcome.parse(o).value for o in _csv_list(args.outcome)],
             rules=_csv_list(args.rule),
         )
+        if filters.since and filters.until and filters.since > filters.until:
+            # swapped: an empty window would report 0 assets, "No open findings", all clear
+            raise ReportError(
+                f"--since {args.since!r} ({filters.since}) is after --until {args.until!r} "
+                f"({filters.until}): no time is in that window; swap them?"
+            )
         report = build_report(args.logs, filters)
         unknown = [s for s in filters.stages if s not in report.stages_named]
         if unknown:  # a typo would report "0 asset(s)": all clear, for a stage that is not there
@@ -385,7 +391,7 @@ def run_report(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_ERROR
     for warning in report.notes():
-        print(f"clearance: warning: {warning}", file=sys.stderr)
+        print(f"clearance: warning: {shown_text(warning)}", file=sys.stderr)
     if args.output and args.output != "-":
-        print(f"wrote {Path(args.output)}", file=sys.stderr)
+        print(f"wrote {shown_path(args.output)}", file=sys.stderr)
     return EXIT_OK
