@@ -1183,3 +1183,62 @@ def test_a_plugin_file_under_a_show_root_named_in_bytes_not_utf8_loads(tmp_path:
         assert "plugin.failed" not in (root / ".clearance/audit.jsonl").read_text("utf-8")
         rules = [f["rule"] for f in done.json()["assets"][0]["findings"]]
         assert "SITE-01" in rules, (jobs, rules)
+
+
+@pytest.mark.parametrize(
+    "hooks",
+    [
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_check_asset(asset, record, stage):
+                for step in record.data["steps"]:
+                    step["tool"] = "studio-diffusion"  # "normalised" to the registered name
+                record.data["generated"] = False
+                for partial in record.partials:
+                    partial.data.clear()
+                asset.rel = "comp/elsewhere.png"
+                stage.name = "delivery"
+            """,
+            id="checker",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_read_provenance(asset, partials):
+                for partial in partials:
+                    for step in partial.data.get("steps", ()):
+                        step["tool"] = "studio-diffusion"
+                asset.rel = "comp/elsewhere.png"
+            """,
+            id="reader",
+        ),
+    ],
+)
+def test_a_plugin_that_edits_the_record_or_asset_it_is_given_changes_no_verdict(
+    clearance_run, tmp_path: Path, hooks: str
+) -> None:
+    """A site checker is called before the built-in packs (pluggy calls the last registered
+    first), a site reader is given the built-in readers' records: both were given the
+    engine's own objects, so one that edited them (renaming a tool to the registered one)
+    turned the asset's PRV-03 and NFX-GP2 into a pass, exit 0, and could rename the asset."""
+    plugin = write_plugin(
+        tmp_path / "editing.py",
+        "from clearance import hookimpl\n" + textwrap.dedent(hooks),
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    run.asset("comp/a.png", sidecar=sidecar)
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert (item["asset"], item["stage"], item["outcome"]) == ("comp/a.png", "comp", "approval")
+    rules = {f["rule"]: f for f in item["findings"]}
+    assert {"PRV-03", "NFX-GP2"} <= set(rules)
+    assert "unlisted-gen" in rules["PRV-03"]["message"]
+    assert "PRV-05" not in rules
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [audited] = [e for e in events if e["event"] == "asset.audited"]
+    assert (audited["asset"], audited["outcome"]) == ("comp/a.png", "approval")

@@ -195,6 +195,10 @@ class FrameFiles(MutableSequence[Path]):
         """The frame names as listed, or ``None`` once the list was changed."""
         return self._names if self._paths is None else None
 
+    def copy(self) -> FrameFiles | list[Path]:
+        """A copy that changes apart from this one (the names are shared: never changed)."""
+        return FrameFiles(self.folder, self._names) if self._paths is None else list(self._paths)
+
     def _child(self, name: str) -> Path:
         # pathlib's constructor for a listed name (no separators to parse) where it has one
         make = getattr(self.folder, "_make_child_relpath", None)
