@@ -115,6 +115,32 @@ def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("written", ["*.png", "*png", "tar.gz", "pn?", "comp/png"])
+def test_a_media_extension_no_file_can_have_is_a_config_error_not_an_empty_pass(
+    tmp_path: Path, written: str
+) -> None:
+    """``discovery.extensions`` written as a glob (as ``temporary`` is) found no asset: the
+    scan of a show whose asset needs an approval passed, exit 0, and validate said valid."""
+    show = make_show(tmp_path, discovery={"extensions": ["exr", written]})
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    show.asset("comp/a.png", sidecar=sidecar)
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2, done.stdout
+    assert "clearance.yaml: discovery.extensions[1]: " in done.stderr
+    assert f"{written!r} is not a file extension" in done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 1
+    assert "discovery.extensions[1]: " in checked.stdout
+    # with or without its dot, in any case, an extension is one
+    show.config["discovery"] = {"extensions": [".PNG"]}
+    show.write_config()
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/a.png"]
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:

@@ -850,6 +850,16 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
 
     discovery = doc.get("discovery") or {}
     if "extensions" in discovery:
+        for i, written in enumerate(discovery["extensions"]):
+            if any(ch in written.lstrip(".") for ch in "./\\*?["):
+                raise ConfigError(
+                    path,
+                    f"discovery.extensions[{i}]",
+                    f"{written!r} is not a file extension: an extension is compared, as "
+                    "written, with a file name's last suffix (write `exr`, not `*.exr`, "
+                    "`tar.gz` or `ex?`), so it would find no media file; `temporary` and "
+                    "`ignore` take globs",
+                )
         policy.extensions = frozenset(e.lower().lstrip(".") for e in discovery["extensions"])
     if "temporary" in discovery:
         policy.temporary = tuple(discovery["temporary"])
