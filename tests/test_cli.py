@@ -596,6 +596,19 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
 
 
+def test_validate_names_a_configurations_own_field_once_as_scan_does(tmp_path: Path) -> None:
+    """A clearance.yaml error found past its schema (a stage given twice) was printed as
+    ``clearance.yaml: /full/path/clearance.yaml: stages[1].name: ...``: the file twice."""
+    show = make_show(tmp_path)
+    show.config["stages"].append({"name": "comp", "paths": ["comp2/"]})
+    show.write_config()
+    done = run_cli("validate", "clearance.yaml", cwd=show.root)
+    assert done.code == 1
+    assert done.stdout == "clearance.yaml: stages[3].name: stage 'comp' is defined twice\n"
+    scan = run_cli("scan", ".", cwd=show.root)
+    assert scan.code == 2 and "clearance.yaml: stages[3].name: stage 'comp'" in scan.stderr
+
+
 def test_validate_checks_a_file_against_the_schema_the_configuration_reads_it_with(
     tmp_path: Path,
 ) -> None:

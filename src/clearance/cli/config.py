@@ -254,8 +254,10 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
     plugins that do not load, and ``rules:`` entries no loaded rule knows."""
     try:
         policy = load_policy(path)
-    except ConfigError as exc:
-        return [("", str(exc))]
+    except ConfigError as exc:  # this file's own field, as a schema error is named
+        if exc.field and os.path.realpath(exc.file) == os.path.realpath(path):
+            return [(exc.field, exc.message)]
+        return [("", str(exc))]  # a file it refers to: named
     with stdout_to_stderr():  # what plugins print while they load; stdout is the verdicts'
         host = PluginHost(policy)
         errors = [("plugins", str(failure)) for failure in host.failures]
