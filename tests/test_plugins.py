@@ -1242,3 +1242,72 @@ def test_a_plugin_that_edits_the_record_or_asset_it_is_given_changes_no_verdict(
     events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
     [audited] = [e for e in events if e["event"] == "asset.audited"]
     assert (audited["asset"], audited["outcome"]) == ("comp/a.png", "approval")
+
+
+SITE_RULE_WRITTEN = """
+    from clearance import Finding, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-S1", title="t", principle="creative-output",
+                          outcome={outcome!r}, remediation="r", params={params!r}))
+
+    @hookimpl
+    def clearance_check_asset(asset):
+        return [Finding(rule="SITE-S1", message="hero prop")]
+"""
+
+
+def test_a_site_rule_whose_outcome_is_given_by_name_is_converted(
+    clearance_run, tmp_path: Path
+) -> None:
+    """``Rule(outcome="block")``, as a finding's outcome may be written: the run stopped
+    with an internal error at the rule's first finding (``'str' object has no attribute
+    'rank'``), half its events written and no ``run.finished``; ``clearance rules`` too."""
+    plugin = write_plugin(
+        tmp_path / "named.py", SITE_RULE_WRITTEN.format(outcome="block", params=["works"])
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert [(f["rule"], f["outcome"]) for f in item["findings"]] == [("SITE-S1", "block")]
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+    listed = run_cli("rules", "--config", str(run.root / "clearance.yaml"), "--format", "json")
+    assert listed.code == 0, listed.stderr
+    [rule] = [r for r in listed.json()["rules"] if r["id"] == "SITE-S1"]
+    assert (rule["outcome"], rule["params"]) == ("block", ["works"])
+
+
+@pytest.mark.parametrize(
+    ("outcome", "params", "said"),
+    [
+        ("blokc", None, "rule SITE-S1: unknown outcome 'blokc' (expected one of: pass, "),
+        (3, None, "rule SITE-S1: outcome must be an Outcome or its name, not int"),
+        ("block", "works", "rule SITE-S1: params must be a list of parameter names, not the "),
+    ],
+)
+def test_a_site_rule_written_wrong_is_that_plugins_failure_at_its_line(
+    clearance_run, tmp_path: Path, outcome: object, params: object, said: str
+) -> None:
+    plugin = write_plugin(
+        tmp_path / "wrong.py", SITE_RULE_WRITTEN.format(outcome=outcome, params=params)
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2, done.stderr
+    assert "internal error" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if "plugin wrong" in x]
+    assert said in line and line.endswith(" at wrong.py:6"), line
+    [item] = done.json()["assets"]  # its findings: a rule nobody registered, PRV-05
+    assert item["outcome"] == "escalate"
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e for e in events if e["event"] == "plugin.failed"]
+    assert events[-1]["event"] == "run.finished"
+    checked = run_cli("validate", str(run.root / "clearance.yaml"))
+    assert checked.code == 1 and said in checked.stdout

@@ -842,9 +842,22 @@ def _missing_file(path: Path, policy: Policy) -> str:
     )
 
 
+#: this package's folder: a plugin's error is placed at its own line, not at the line of
+#: Clearance that refused what it gave (``Rule(outcome="blokc")``: model.py), when it has one
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__)) + os.sep  # importlib's frames
+
+
 def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    own = [  # nor a generated one (a dataclass's ``__init__``: ``<string>``)
+        f
+        for f in frames
+        if not f.filename.startswith("<")
+        and not os.path.abspath(f.filename).startswith((_PACKAGE, _STDLIB))
+    ]
+    frame = own[-1] if own else frames[-1] if frames else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame is not None else ""
     return f"{describe(exc)}{where}"
 
 
