@@ -1311,3 +1311,34 @@ def test_a_site_rule_written_wrong_is_that_plugins_failure_at_its_line(
     assert events[-1]["event"] == "run.finished"
     checked = run_cli("validate", str(run.root / "clearance.yaml"))
     assert checked.code == 1 and said in checked.stdout
+
+
+def test_an_entry_points_module_listed_in_the_configuration_too_is_one_plugin(
+    clearance_run, entry_point_dist: Path
+) -> None:
+    """A show lists the studio package's module that is installed as an entry point as
+    well: pluggy refused the second registration of the same module, a plugin failure
+    (exit 2) whose message was the repr of every registered plugin."""
+    run = clearance_run()
+    run.config["plugins"] = ["showplugin"]  # a module name
+    run.config["stages"][1]["plugins"] = ["showplugin"]
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", "-p", "no:broken", env=env)
+    assert done.code == 0, done.stderr
+    [item] = done.json()["assets"]
+    assert [f["rule"] for f in item["findings"] if f["rule"].startswith("SITE")] == ["SITE-01"]
+    listed = run_cli(
+        "plugins",
+        "--config",
+        str(run.root / "clearance.yaml"),
+        "-p",
+        "no:broken",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert listed.code == 0, listed.stderr
+    doc = listed.json()
+    assert doc["failures"] == [] and [p["name"] for p in doc["plugins"]].count("show") == 1

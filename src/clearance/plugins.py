@@ -199,6 +199,11 @@ class PluginHost:
             if existing.stages is not None:
                 existing.stages = None if stages is None else existing.stages | stages
             return True
+        other = self.pm.get_name(plugin)
+        if other is not None and other in self.plugins:
+            # the same module loaded twice (an entry point's, listed in the configuration
+            # too): one plugin, which runs once, where either attaches it
+            return self._register(plugin, other, source=source, kind=kind, stages=stages)
         problem = self._hook_problem(plugin)
         if problem:
             self.failures.append(PluginFailure(name, source, problem))
