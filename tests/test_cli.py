@@ -141,6 +141,31 @@ def test_a_media_extension_no_file_can_have_is_a_config_error_not_an_empty_pass(
     assert [a["asset"] for a in done.json()["assets"]] == ["comp/a.png"]
 
 
+@pytest.mark.parametrize(
+    ("readers", "said"),
+    [
+        ({"trust_anchor": "certs/studio.pem"}, "readers.c2pa.trust_anchor: unknown field"),
+        ({"verify": "no"}, "readers.c2pa.verify: expected true or false, got 'no'"),
+        ({"max_verify_bytes": "4GB"}, "readers.c2pa.max_verify_bytes: expected an integer"),
+    ],
+)
+def test_a_c2pa_reader_setting_misspelt_or_of_the_wrong_type_is_a_config_error(
+    tmp_path: Path, readers: dict[str, Any], said: str
+) -> None:
+    """``readers.c2pa`` took any key and any value: a misspelt ``trust_anchor`` was never
+    read (no anchor: the studio's own signatures untrusted) without a word, where the same
+    key under ``rules: {PRV-06: ...}`` is a configuration error."""
+    show = make_show(tmp_path, readers={"c2pa": readers, "site_reader": {"any": 1}})
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"clearance.yaml: {said}" in done.stderr, done.stderr
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 1 and said in checked.stdout
+    show.config["readers"]["c2pa"] = {"verify": False, "max_verify_bytes": 4096, "x-note": "ok"}
+    show.write_config()
+    assert run_cli("validate", str(show.root / "clearance.yaml")).code == 0
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:
