@@ -166,6 +166,45 @@ def test_a_c2pa_reader_setting_misspelt_or_of_the_wrong_type_is_a_config_error(
     assert run_cli("validate", str(show.root / "clearance.yaml")).code == 0
 
 
+@pytest.mark.parametrize(
+    ("rules", "said"),
+    [
+        # YAML reads 1984 as a number, and `2001: A Space Odyssey` in a flow list as a
+        # mapping: NFX-C2 dropped both without a word, and a prompt naming them passed
+        (
+            "NFX-C2: {denylist: [Squid Game, 1984]}",
+            "rules.NFX-C2.denylist[1]: expected a string, got 1984",
+        ),
+        (
+            "NFX-C2: {denylist: [2001: A Space Odyssey]}",
+            "rules.NFX-C2.denylist[0]: expected a string, got {'2001': 'A Space Odyssey'}",
+        ),
+        # a quoted "true" is not true: the rule read the setting as off
+        (
+            'PRV-06: {require_trusted: "true"}',
+            "rules.PRV-06.require_trusted: expected true or false, got 'true'",
+        ),
+        (
+            "NFX-D1: {enterprise_downgrade: 1}",
+            "rules.NFX-D1.enterprise_downgrade: expected true or false, got 1",
+        ),
+    ],
+)
+def test_a_built_in_rule_parameter_of_the_wrong_type_is_a_config_error(
+    tmp_path: Path, rules: str, said: str
+) -> None:
+    show = make_show(tmp_path)
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["prompt"]["text"] = "a poster like 1984, a monolith like 2001"
+    show.asset("comp/a.png", sidecar=sidecar)
+    config = show.root / "clearance.yaml"
+    config.write_text(config.read_text() + f"rules:\n  {rules}\n")
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"clearance.yaml: {said}" in done.stderr, done.stdout
+    checked = run_cli("validate", str(config))
+    assert checked.code == 1 and said in checked.stdout
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:
