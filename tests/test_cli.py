@@ -205,6 +205,36 @@ def test_a_built_in_rule_parameter_of_the_wrong_type_is_a_config_error(
     assert checked.code == 1 and said in checked.stdout
 
 
+def test_an_approval_naming_a_rule_no_loaded_rule_matches_is_a_warning(tmp_path: Path) -> None:
+    """``rules: [NFX-GP02]`` (for NFX-GP2): the approval covered nothing and the finding it
+    was written for stayed open, with no word saying why."""
+    show = make_show(tmp_path)
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"  # NFX-GP2: approval
+    show.asset("comp/a.png", sidecar=sidecar)
+    show.approvals["approvals"] = {
+        "APR-1": {"rules": ["NFX-GP2", "NFX-GP02", "ZZZ-*"], "expires": "2099-01-01"}
+    }
+    show.write_config()
+    said = [
+        "approvals.yaml: approvals.APR-1.rules[1]: the id 'NFX-GP02' matches no rule, so the "
+        "approval covers nothing of it; did you mean NFX-GP2?",
+        "approvals.yaml: approvals.APR-1.rules[2]: the glob 'ZZZ-*' matches no rule",
+    ]
+    for command in ("scan", "check"):
+        target = show.root if command == "scan" else show.root / "comp/a.png"
+        done = run_cli(command, str(target), "--format", "json")
+        assert done.code == 1, done.stderr  # PRV-03 still open: the exit code is the verdict's
+        assert all(f"clearance: warning: {show.root}/{s}" in done.stderr for s in said)
+        [gp2] = [f for f in done.json()["assets"][0]["findings"] if f["rule"] == "NFX-GP2"]
+        assert (gp2["status"], gp2["approval"]) == ("approved", "APR-1")
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    warned = [e["message"] for e in events if e["event"] == "run.warning"]
+    assert len(warned) == 4 and all(any(s in w for s in said) for w in warned)
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 0 and said[0] in checked.stderr
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:

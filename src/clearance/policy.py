@@ -507,6 +507,8 @@ class Policy:
     audit_max_bytes: int | None = None
     state_path: Path | None = None
     files: dict[str, str] = field(default_factory=dict)  # config file → sha256
+    #: the approvals file the approvals were read from (None: none, or given inline)
+    approvals_file: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # reader settings
     now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
     #: ``now`` follows the clock: each audit sets it to the time it starts (a watcher that
@@ -803,6 +805,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
         policy.approvals = dict(adoc.get("approvals") or {})
         policy.consents = dict(adoc.get("consents") or {})
         policy.files[str(approvals_file)] = _sha256(approvals_file)
+        policy.approvals_file = approvals_file
 
     audit = doc.get("audit") or {}
     policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
@@ -953,6 +956,34 @@ def rule_setting_errors(
                 )
             )
     return unmatched, parameters
+
+
+def approval_rule_warnings(policy: Policy, rules: Iterable[Any]) -> list[tuple[str, str]]:
+    """``(file, warning)`` for each entry of an approval's ``rules`` that no loaded rule
+    matches (``NFX-GP02`` for ``NFX-GP2``): that approval covers no finding of it, and the
+    finding it was written for stays open without a word saying why."""
+    ids = sorted(rule.id for rule in rules)
+    file = str(policy.approvals_file or policy.config_file or "approvals")
+    found: list[tuple[str, str]] = []
+    for approval_id, approval in policy.approvals.items():
+        patterns = approval.get("rules") if isinstance(approval, Mapping) else None
+        if not isinstance(patterns, list):
+            continue
+        for i, pattern in enumerate(patterns):
+            if not isinstance(pattern, str) or any(fnmatch.fnmatchcase(r, pattern) for r in ids):
+                continue
+            glob = any(ch in pattern for ch in "*?[")
+            found.append(
+                (
+                    file,
+                    f"approvals.{approval_id}.rules[{i}]: "
+                    + ("the glob" if glob else "the id")
+                    + f" {pattern!r} matches no rule, so the approval covers nothing of it"
+                    + ("" if glob else _did_you_mean(pattern, ids))
+                    + " (`clearance rules` lists them)",
+                )
+            )
+    return found
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:

@@ -39,6 +39,7 @@ from ._common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_config_options,
+    approval_warnings,
     blocked_plugins,
     error,
     policy_for,
@@ -262,6 +263,7 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
         host = PluginHost(policy)
         errors = [("plugins", str(failure)) for failure in host.failures]
         errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
+        approval_warnings(policy, host, [])  # on stderr: a warning, not an error
     return errors
 
 
