@@ -340,6 +340,29 @@ def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> 
     assert [p.name for p in host.plugins_for("c") if p.kind == "config"] == []
 
 
+def test_one_plugin_file_named_two_ways_in_two_stages_loads_once(tmp_path: Path) -> None:
+    """``../hooks/x.py`` in one stage, its absolute path (or ``../hooks/./x.py``) in another:
+    one file, refused as "another plugin is already registered as 'x'; rename one of the
+    files" (exit 2)."""
+    root = tmp_path / "show"
+    root.mkdir()
+    (tmp_path / "hooks").mkdir()
+    plugin = write_plugin(tmp_path / "hooks" / "site_rule.py", SITE_RULE)
+    policy = Policy(
+        root=root,
+        plugins=[],
+        stages=[
+            StageConfig("a", ["a"], ["../hooks/site_rule.py"]),
+            StageConfig("b", ["b"], [str(plugin)]),
+            StageConfig("c", ["c"], ["../hooks/./site_rule.py"]),
+            StageConfig("d", ["d"]),
+        ],
+    )
+    host = PluginHost(policy, autoload=False)
+    assert not host.failures, host.failures
+    assert host.plugins["site_rule"].stages == {"a", "b", "c"}
+
+
 def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
     one = (
         write_plugin(tmp_path / "a" / "checks.py", SITE_RULE)

@@ -323,7 +323,8 @@ class PluginHost:
                 return
             existing = self.plugins.get(name)
             if existing is not None:
-                if existing.source == source:  # the same file listed again (another stage)
+                if existing.source == source or _same_file(existing.source, path):
+                    # the same file listed again (another stage; another way of naming it)
                     self._register(existing, name, source=source, kind="config", stages=stages)
                 else:
                     self.failures.append(
@@ -834,6 +835,15 @@ def _import_file(path: Path) -> ModuleType:
 #: the version of each plugin file imported in this process (:func:`_import_file`), by its
 #: module name in ``sys.modules``: not a registry (each run registers its own plugins).
 _IMPORTED: dict[str, tuple[int, ...]] = {}
+
+
+def _same_file(source: str, path: Path) -> bool:
+    """Is the plugin ``source`` (a registered plugin's) the file ``path``, however each
+    names it (``../hooks/x.py``, its absolute path, through a link)?"""
+    try:
+        return os.path.samefile(source, path)
+    except (OSError, ValueError):  # not a file (a module's or entry point's source)
+        return False
 
 
 def _missing_file(path: Path, policy: Policy) -> str:
