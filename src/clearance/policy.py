@@ -824,6 +824,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     stages = doc.get("stages")
     if stages:
         seen: set[str] = set()
+        folders: dict[str, tuple[str, str]] = {}  # folder → (its field, its stage)
         policy.stages = []
         for i, raw in enumerate(stages):
             if raw["name"] in seen:
@@ -831,13 +832,26 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
                     path, f"stages[{i}].name", f"stage {raw['name']!r} is defined twice"
                 )
             seen.add(raw["name"])
+            paths = []
+            for j, written in enumerate(raw["paths"]):
+                where = f"stages[{i}].paths[{j}]"
+                folder = _stage_folder(path, policy.root, written, where)
+                first = folders.setdefault(folder, (where, raw["name"]))
+                if first[1] != raw["name"]:
+                    # the first stage listed took its files: the other one never had any (a
+                    # final stage's deliverables audited as not final)
+                    raise ConfigError(
+                        path,
+                        where,
+                        f"{written!r} is a folder of stage {first[1]!r} already ({first[0]}): "
+                        "a folder belongs to one stage (the first listed took its files, "
+                        "this one would have none of them)",
+                    )
+                paths.append(folder)
             policy.stages.append(
                 StageConfig(
                     name=raw["name"],
-                    paths=[
-                        _stage_folder(path, policy.root, p, f"stages[{i}].paths[{j}]")
-                        for j, p in enumerate(raw["paths"])
-                    ],
+                    paths=paths,
                     plugins=list(raw.get("plugins") or []),
                     final=bool(raw.get("final", False)),
                 )
