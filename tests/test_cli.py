@@ -703,6 +703,21 @@ def test_validate_names_a_configurations_own_field_once_as_scan_does(tmp_path: P
     assert scan.code == 2 and "clearance.yaml: stages[3].name: stage 'comp'" in scan.stderr
 
 
+def test_validate_refuses_an_audit_log_or_state_store_that_is_a_folder(tmp_path: Path) -> None:
+    """scan refuses an audit log that is a folder (exit 2), and cannot use a state store
+    that is one: validate said the configuration was valid."""
+    show = make_show(tmp_path, audit={"log": "logs", "state": "state"})
+    (show.root / "logs").mkdir()
+    (show.root / "state").mkdir()
+    assert run_cli("scan", str(show.root)).code == 2
+    done = run_cli("validate", "clearance.yaml", cwd=show.root)
+    assert done.code == 1
+    assert done.stdout.splitlines() == [
+        f"clearance.yaml: audit.log: {show.root / 'logs'} is a folder, not a file",
+        f"clearance.yaml: audit.state: {show.root / 'state'} is a folder, not a file",
+    ]
+
+
 def test_validate_checks_a_file_against_the_schema_the_configuration_reads_it_with(
     tmp_path: Path,
 ) -> None:

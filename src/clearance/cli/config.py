@@ -259,9 +259,14 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
         if exc.field and os.path.realpath(exc.file) == os.path.realpath(path):
             return [(exc.field, exc.message)]
         return [("", str(exc))]  # a file it refers to: named
+    errors = [  # what scan refuses to open (it would create a file that is not there)
+        (field, f"{target} is a folder, not a file")
+        for field, target in (("audit.log", policy.audit_log), ("audit.state", policy.state_path))
+        if target is not None and target.is_dir()
+    ]
     with stdout_to_stderr():  # what plugins print while they load; stdout is the verdicts'
         host = PluginHost(policy)
-        errors = [("plugins", str(failure)) for failure in host.failures]
+        errors += [("plugins", str(failure)) for failure in host.failures]
         errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
         approval_warnings(policy, host, [])  # on stderr: a warning, not an error
     return errors
