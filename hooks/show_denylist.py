@@ -34,7 +34,7 @@ Testing it: see ``tests/test_site_hooks.py`` and ``docs/first-checker.md``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from clearance import Finding, Outcome, Rule, hookimpl
@@ -72,8 +72,8 @@ def clearance_check_asset(asset: Any, record: Any, stage: Any, policy: Any) -> l
     if not policy.rule_enabled(RULE_ID):
         return []
     settings = policy.rule_settings(RULE_ID)
-    entries = [("work", w) for w in _strings(settings.get("works"))]
-    entries += [("name", n) for n in _strings(settings.get("names"))]
+    entries = [("work", w) for w in _strings(settings.get("works"), "works")]
+    entries += [("name", n) for n in _strings(settings.get("names"), "names")]
     if not entries:
         return []
     patterns = [(kind, entry, _word_pattern(entry)) for kind, entry in entries]
@@ -104,13 +104,30 @@ def clearance_check_asset(asset: Any, record: Any, stage: Any, policy: Any) -> l
     return findings
 
 
-def _strings(value: Any) -> list[str]:
-    """The configured list, tolerating a single string; blanks dropped."""
+def _strings(value: Any, key: str) -> list[str]:
+    """The configured list, tolerating a single string; blanks dropped. A number is its
+    text (YAML reads ``1984`` as one). Anything else raises, naming the setting: the check
+    is then ``PRV-05`` on every asset (escalate, never a pass) until the list is fixed; an
+    entry dropped without a word would let a prompt naming it pass."""
+    if value is None:
+        return []
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, Iterable):
-        return []
-    return [v.strip() for v in value if isinstance(v, str) and v.strip()]
+    if not isinstance(value, list):
+        raise ValueError(
+            f"rules.{RULE_ID}.{key}: expected a list of names, got {type(value).__name__}"
+        )
+    names = []
+    for i, item in enumerate(value):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):  # `[2001: A Space Odyssey]` is a mapping in YAML
+            raise ValueError(
+                f"rules.{RULE_ID}.{key}[{i}]: expected a name, got {item!r} (quote it)"
+            )
+        if item.strip():
+            names.append(item.strip())
+    return names
 
 
 def _word_pattern(entry: str) -> re.Pattern[str]:

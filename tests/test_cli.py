@@ -115,6 +115,126 @@ def test_broken_config_exits_2_naming_file_and_field(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("written", ["*.png", "*png", "tar.gz", "pn?", "comp/png"])
+def test_a_media_extension_no_file_can_have_is_a_config_error_not_an_empty_pass(
+    tmp_path: Path, written: str
+) -> None:
+    """``discovery.extensions`` written as a glob (as ``temporary`` is) found no asset: the
+    scan of a show whose asset needs an approval passed, exit 0, and validate said valid."""
+    show = make_show(tmp_path, discovery={"extensions": ["exr", written]})
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    show.asset("comp/a.png", sidecar=sidecar)
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 2, done.stdout
+    assert "clearance.yaml: discovery.extensions[1]: " in done.stderr
+    assert f"{written!r} is not a file extension" in done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 1
+    assert "discovery.extensions[1]: " in checked.stdout
+    # with or without its dot, in any case, an extension is one
+    show.config["discovery"] = {"extensions": [".PNG"]}
+    show.write_config()
+    done = run_cli("scan", str(show.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/a.png"]
+
+
+@pytest.mark.parametrize(
+    ("readers", "said"),
+    [
+        ({"trust_anchor": "certs/studio.pem"}, "readers.c2pa.trust_anchor: unknown field"),
+        ({"verify": "no"}, "readers.c2pa.verify: expected true or false, got 'no'"),
+        ({"max_verify_bytes": "4GB"}, "readers.c2pa.max_verify_bytes: expected an integer"),
+    ],
+)
+def test_a_c2pa_reader_setting_misspelt_or_of_the_wrong_type_is_a_config_error(
+    tmp_path: Path, readers: dict[str, Any], said: str
+) -> None:
+    """``readers.c2pa`` took any key and any value: a misspelt ``trust_anchor`` was never
+    read (no anchor: the studio's own signatures untrusted) without a word, where the same
+    key under ``rules: {PRV-06: ...}`` is a configuration error."""
+    show = make_show(tmp_path, readers={"c2pa": readers, "site_reader": {"any": 1}})
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"clearance.yaml: {said}" in done.stderr, done.stderr
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 1 and said in checked.stdout
+    show.config["readers"]["c2pa"] = {"verify": False, "max_verify_bytes": 4096, "x-note": "ok"}
+    show.write_config()
+    assert run_cli("validate", str(show.root / "clearance.yaml")).code == 0
+
+
+@pytest.mark.parametrize(
+    ("rules", "said"),
+    [
+        # YAML reads 1984 as a number, and `2001: A Space Odyssey` in a flow list as a
+        # mapping: NFX-C2 dropped both without a word, and a prompt naming them passed
+        (
+            "NFX-C2: {denylist: [Squid Game, 1984]}",
+            "rules.NFX-C2.denylist[1]: expected a string, got 1984",
+        ),
+        (
+            "NFX-C2: {denylist: [2001: A Space Odyssey]}",
+            "rules.NFX-C2.denylist[0]: expected a string, got {'2001': 'A Space Odyssey'}",
+        ),
+        # a quoted "true" is not true: the rule read the setting as off
+        (
+            'PRV-06: {require_trusted: "true"}',
+            "rules.PRV-06.require_trusted: expected true or false, got 'true'",
+        ),
+        (
+            "NFX-D1: {enterprise_downgrade: 1}",
+            "rules.NFX-D1.enterprise_downgrade: expected true or false, got 1",
+        ),
+    ],
+)
+def test_a_built_in_rule_parameter_of_the_wrong_type_is_a_config_error(
+    tmp_path: Path, rules: str, said: str
+) -> None:
+    show = make_show(tmp_path)
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["prompt"]["text"] = "a poster like 1984, a monolith like 2001"
+    show.asset("comp/a.png", sidecar=sidecar)
+    config = show.root / "clearance.yaml"
+    config.write_text(config.read_text() + f"rules:\n  {rules}\n")
+    done = run_cli("scan", str(show.root))
+    assert done.code == 2 and f"clearance.yaml: {said}" in done.stderr, done.stdout
+    checked = run_cli("validate", str(config))
+    assert checked.code == 1 and said in checked.stdout
+
+
+def test_an_approval_naming_a_rule_no_loaded_rule_matches_is_a_warning(tmp_path: Path) -> None:
+    """``rules: [NFX-GP02]`` (for NFX-GP2): the approval covered nothing and the finding it
+    was written for stayed open, with no word saying why."""
+    show = make_show(tmp_path)
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"  # NFX-GP2: approval
+    show.asset("comp/a.png", sidecar=sidecar)
+    show.approvals["approvals"] = {
+        "APR-1": {"rules": ["NFX-GP2", "NFX-GP02", "ZZZ-*"], "expires": "2099-01-01"}
+    }
+    show.write_config()
+    said = [
+        "approvals.yaml: approvals.APR-1.rules[1]: the id 'NFX-GP02' matches no rule, so the "
+        "approval covers nothing of it; did you mean NFX-GP2?",
+        "approvals.yaml: approvals.APR-1.rules[2]: the glob 'ZZZ-*' matches no rule",
+    ]
+    for command in ("scan", "check"):
+        target = show.root if command == "scan" else show.root / "comp/a.png"
+        done = run_cli(command, str(target), "--format", "json")
+        assert done.code == 1, done.stderr  # PRV-03 still open: the exit code is the verdict's
+        assert all(f"clearance: warning: {show.root}/{s}" in done.stderr for s in said)
+        [gp2] = [f for f in done.json()["assets"][0]["findings"] if f["rule"] == "NFX-GP2"]
+        assert (gp2["status"], gp2["approval"]) == ("approved", "APR-1")
+    events = [json.loads(line) for line in (show.root / ".clearance/audit.jsonl").open()]
+    warned = [e["message"] for e in events if e["event"] == "run.warning"]
+    assert len(warned) == 4 and all(any(s in w for s in said) for w in warned)
+    checked = run_cli("validate", str(show.root / "clearance.yaml"))
+    assert checked.code == 0 and said[0] in checked.stderr
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:
@@ -568,6 +688,34 @@ def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     (show.root / "tools.yaml").write_text("tools:\n  x: {deployment: cloud}\n")
     done = run_cli("validate", str(show.root / "clearance.yaml"))
     assert done.code == 1 and "tools.yaml" in done.stdout and "tools.x" in done.stdout
+
+
+def test_validate_names_a_configurations_own_field_once_as_scan_does(tmp_path: Path) -> None:
+    """A clearance.yaml error found past its schema (a stage given twice) was printed as
+    ``clearance.yaml: /full/path/clearance.yaml: stages[1].name: ...``: the file twice."""
+    show = make_show(tmp_path)
+    show.config["stages"].append({"name": "comp", "paths": ["comp2/"]})
+    show.write_config()
+    done = run_cli("validate", "clearance.yaml", cwd=show.root)
+    assert done.code == 1
+    assert done.stdout == "clearance.yaml: stages[3].name: stage 'comp' is defined twice\n"
+    scan = run_cli("scan", ".", cwd=show.root)
+    assert scan.code == 2 and "clearance.yaml: stages[3].name: stage 'comp'" in scan.stderr
+
+
+def test_validate_refuses_an_audit_log_or_state_store_that_is_a_folder(tmp_path: Path) -> None:
+    """scan refuses an audit log that is a folder (exit 2), and cannot use a state store
+    that is one: validate said the configuration was valid."""
+    show = make_show(tmp_path, audit={"log": "logs", "state": "state"})
+    (show.root / "logs").mkdir()
+    (show.root / "state").mkdir()
+    assert run_cli("scan", str(show.root)).code == 2
+    done = run_cli("validate", "clearance.yaml", cwd=show.root)
+    assert done.code == 1
+    assert done.stdout.splitlines() == [
+        f"clearance.yaml: audit.log: {show.root / 'logs'} is a folder, not a file",
+        f"clearance.yaml: audit.state: {show.root / 'state'} is a folder, not a file",
+    ]
 
 
 def test_validate_checks_a_file_against_the_schema_the_configuration_reads_it_with(

@@ -340,6 +340,29 @@ def test_stage_config_plugins_listed_in_two_stages_load_once(tmp_path: Path) -> 
     assert [p.name for p in host.plugins_for("c") if p.kind == "config"] == []
 
 
+def test_one_plugin_file_named_two_ways_in_two_stages_loads_once(tmp_path: Path) -> None:
+    """``../hooks/x.py`` in one stage, its absolute path (or ``../hooks/./x.py``) in another:
+    one file, refused as "another plugin is already registered as 'x'; rename one of the
+    files" (exit 2)."""
+    root = tmp_path / "show"
+    root.mkdir()
+    (tmp_path / "hooks").mkdir()
+    plugin = write_plugin(tmp_path / "hooks" / "site_rule.py", SITE_RULE)
+    policy = Policy(
+        root=root,
+        plugins=[],
+        stages=[
+            StageConfig("a", ["a"], ["../hooks/site_rule.py"]),
+            StageConfig("b", ["b"], [str(plugin)]),
+            StageConfig("c", ["c"], ["../hooks/./site_rule.py"]),
+            StageConfig("d", ["d"]),
+        ],
+    )
+    host = PluginHost(policy, autoload=False)
+    assert not host.failures, host.failures
+    assert host.plugins["site_rule"].stages == {"a", "b", "c"}
+
+
 def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
     one = (
         write_plugin(tmp_path / "a" / "checks.py", SITE_RULE)
@@ -1183,3 +1206,162 @@ def test_a_plugin_file_under_a_show_root_named_in_bytes_not_utf8_loads(tmp_path:
         assert "plugin.failed" not in (root / ".clearance/audit.jsonl").read_text("utf-8")
         rules = [f["rule"] for f in done.json()["assets"][0]["findings"]]
         assert "SITE-01" in rules, (jobs, rules)
+
+
+@pytest.mark.parametrize(
+    "hooks",
+    [
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_check_asset(asset, record, stage):
+                for step in record.data["steps"]:
+                    step["tool"] = "studio-diffusion"  # "normalised" to the registered name
+                record.data["generated"] = False
+                for partial in record.partials:
+                    partial.data.clear()
+                asset.rel = "comp/elsewhere.png"
+                stage.name = "delivery"
+            """,
+            id="checker",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_read_provenance(asset, partials):
+                for partial in partials:
+                    for step in partial.data.get("steps", ()):
+                        step["tool"] = "studio-diffusion"
+                asset.rel = "comp/elsewhere.png"
+            """,
+            id="reader",
+        ),
+    ],
+)
+def test_a_plugin_that_edits_the_record_or_asset_it_is_given_changes_no_verdict(
+    clearance_run, tmp_path: Path, hooks: str
+) -> None:
+    """A site checker is called before the built-in packs (pluggy calls the last registered
+    first), a site reader is given the built-in readers' records: both were given the
+    engine's own objects, so one that edited them (renaming a tool to the registered one)
+    turned the asset's PRV-03 and NFX-GP2 into a pass, exit 0, and could rename the asset."""
+    plugin = write_plugin(
+        tmp_path / "editing.py",
+        "from clearance import hookimpl\n" + textwrap.dedent(hooks),
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    run.asset("comp/a.png", sidecar=sidecar)
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert (item["asset"], item["stage"], item["outcome"]) == ("comp/a.png", "comp", "approval")
+    rules = {f["rule"]: f for f in item["findings"]}
+    assert {"PRV-03", "NFX-GP2"} <= set(rules)
+    assert "unlisted-gen" in rules["PRV-03"]["message"]
+    assert "PRV-05" not in rules
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    [audited] = [e for e in events if e["event"] == "asset.audited"]
+    assert (audited["asset"], audited["outcome"]) == ("comp/a.png", "approval")
+
+
+SITE_RULE_WRITTEN = """
+    from clearance import Finding, Rule, hookimpl
+
+    @hookimpl
+    def clearance_add_rules(registry):
+        registry.add(Rule(id="SITE-S1", title="t", principle="creative-output",
+                          outcome={outcome!r}, remediation="r", params={params!r}))
+
+    @hookimpl
+    def clearance_check_asset(asset):
+        return [Finding(rule="SITE-S1", message="hero prop")]
+"""
+
+
+def test_a_site_rule_whose_outcome_is_given_by_name_is_converted(
+    clearance_run, tmp_path: Path
+) -> None:
+    """``Rule(outcome="block")``, as a finding's outcome may be written: the run stopped
+    with an internal error at the rule's first finding (``'str' object has no attribute
+    'rank'``), half its events written and no ``run.finished``; ``clearance rules`` too."""
+    plugin = write_plugin(
+        tmp_path / "named.py", SITE_RULE_WRITTEN.format(outcome="block", params=["works"])
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    assert [(f["rule"], f["outcome"]) for f in item["findings"]] == [("SITE-S1", "block")]
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert events[-1]["event"] == "run.finished"
+    listed = run_cli("rules", "--config", str(run.root / "clearance.yaml"), "--format", "json")
+    assert listed.code == 0, listed.stderr
+    [rule] = [r for r in listed.json()["rules"] if r["id"] == "SITE-S1"]
+    assert (rule["outcome"], rule["params"]) == ("block", ["works"])
+
+
+@pytest.mark.parametrize(
+    ("outcome", "params", "said"),
+    [
+        ("blokc", None, "rule SITE-S1: unknown outcome 'blokc' (expected one of: pass, "),
+        (3, None, "rule SITE-S1: outcome must be an Outcome or its name, not int"),
+        ("block", "works", "rule SITE-S1: params must be a list of parameter names, not the "),
+    ],
+)
+def test_a_site_rule_written_wrong_is_that_plugins_failure_at_its_line(
+    clearance_run, tmp_path: Path, outcome: object, params: object, said: str
+) -> None:
+    plugin = write_plugin(
+        tmp_path / "wrong.py", SITE_RULE_WRITTEN.format(outcome=outcome, params=params)
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 2, done.stderr
+    assert "internal error" not in done.stderr
+    [line] = [x for x in done.stderr.splitlines() if "plugin wrong" in x]
+    assert said in line and line.endswith(" at wrong.py:6"), line
+    [item] = done.json()["assets"]  # its findings: a rule nobody registered, PRV-05
+    assert item["outcome"] == "escalate"
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e for e in events if e["event"] == "plugin.failed"]
+    assert events[-1]["event"] == "run.finished"
+    checked = run_cli("validate", str(run.root / "clearance.yaml"))
+    assert checked.code == 1 and said in checked.stdout
+
+
+def test_an_entry_points_module_listed_in_the_configuration_too_is_one_plugin(
+    clearance_run, entry_point_dist: Path
+) -> None:
+    """A show lists the studio package's module that is installed as an entry point as
+    well: pluggy refused the second registration of the same module, a plugin failure
+    (exit 2) whose message was the repr of every registered plugin."""
+    run = clearance_run()
+    run.config["plugins"] = ["showplugin"]  # a module name
+    run.config["stages"][1]["plugins"] = ["showplugin"]
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", "-p", "no:broken", env=env)
+    assert done.code == 0, done.stderr
+    [item] = done.json()["assets"]
+    assert [f["rule"] for f in item["findings"] if f["rule"].startswith("SITE")] == ["SITE-01"]
+    listed = run_cli(
+        "plugins",
+        "--config",
+        str(run.root / "clearance.yaml"),
+        "-p",
+        "no:broken",
+        "--format",
+        "json",
+        env=env,
+    )
+    assert listed.code == 0, listed.stderr
+    doc = listed.json()
+    assert doc["failures"] == [] and [p["name"] for p in doc["plugins"]].count("show") == 1

@@ -297,6 +297,21 @@ def test_a_stage_folder_outside_the_configurations_folder_is_an_error(
     assert "outside the configuration's folder" in str(err.value)
 
 
+def test_a_folder_given_to_two_stages_is_an_error(tmp_path: Path) -> None:
+    """The first stage listed took the folder's files and the other never had any: a
+    final ``delivery`` listing ``out/`` after ``comp`` did had its deliverables audited as
+    not final, without a word. The same folder twice in one stage is harmless."""
+    config = base_config()
+    config["stages"] = [
+        {"name": "comp", "paths": ["comp/", "out", "comp"]},
+        {"name": "delivery", "paths": ["delivery/", "./out/"], "final": True},
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_policy(write(tmp_path / "clearance.yaml", config))
+    assert err.value.field == "stages[1].paths[1]"
+    assert "'./out/' is a folder of stage 'comp' already (stages[0].paths[1])" in str(err.value)
+
+
 def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:
     rules = {
         "NFX-T*": {"outcome": "block"},

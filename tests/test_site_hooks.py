@@ -117,6 +117,23 @@ def test_denylist_without_a_list_or_disabled_finds_nothing(clearance_run: Any) -
     assert "SITE-DENY-01" not in run.scan().rules("gen/wyrm.png")
 
 
+def test_denylist_entries_yaml_reads_as_numbers_or_mappings_are_never_dropped(
+    clearance_run: Any,
+) -> None:
+    """``works: [1984, 2001: A Space Odyssey]``: YAML reads a number and a mapping, which
+    the hook dropped without a word, so a prompt naming them passed."""
+    run = clearance_run(plugins=[DENYLIST])
+    run.config["rules"] = {"SITE-DENY-01": {"works": [1984]}}
+    run.asset("gen/poster.png", sidecar=sidecar("a propaganda poster, 1984 style"))
+    [finding] = [f for f in run.scan().asset("gen/poster.png").findings if f.rule.startswith("S")]
+    assert finding.evidence["denylisted"] == "1984"
+    run.config["rules"] = {"SITE-DENY-01": {"works": [{2001: "A Space Odyssey"}]}}
+    result = run.scan()
+    [crash] = [f for f in result.asset("gen/poster.png").findings if f.rule == "PRV-05"]
+    assert "rules.SITE-DENY-01.works[0]: expected a name" in crash.message
+    assert result.outcome("gen/poster.png") == "escalate"
+
+
 def test_denylist_outcome_override_and_approval(denylist_run: Any) -> None:
     denylist_run.asset("gen/wyrm.png", sidecar=sidecar("like the Dune sandworms"))
     denylist_run.config["rules"]["SITE-DENY-01"]["outcome"] = "block"

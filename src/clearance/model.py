@@ -195,6 +195,10 @@ class FrameFiles(MutableSequence[Path]):
         """The frame names as listed, or ``None`` once the list was changed."""
         return self._names if self._paths is None else None
 
+    def copy(self) -> FrameFiles | list[Path]:
+        """A copy that changes apart from this one (the names are shared: never changed)."""
+        return FrameFiles(self.folder, self._names) if self._paths is None else list(self._paths)
+
     def _child(self, name: str) -> Path:
         # pathlib's constructor for a listed name (no separators to parse) where it has one
         make = getattr(self.folder, "_make_child_relpath", None)
@@ -511,8 +515,36 @@ class Rule:
     params: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        """Check what a site plugin wrote (a wrong type here was an internal error half-way
+        through the run, at the rule's first finding); an outcome given by its name
+        (``outcome="block"``) is converted, as a finding's is."""
+        if not isinstance(self.id, str) or not self.id.strip():
+            raise ValueError(f"a rule's id must be a non-empty string, not {self.id!r}")
+        if not isinstance(self.outcome, Outcome):
+            if not isinstance(self.outcome, str):
+                raise TypeError(
+                    f"rule {self.id}: outcome must be an Outcome or its name, not "
+                    f"{type(self.outcome).__name__}"
+                )
+            try:
+                object.__setattr__(self, "outcome", Outcome.parse(self.outcome))
+            except ValueError as exc:
+                raise ValueError(f"rule {self.id}: {exc}") from None
+        for name in ("title", "principle", "guidance", "remediation", "pack"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(
+                    f"rule {self.id}: {name} must be a string, not "
+                    f"{type(getattr(self, name)).__name__}"
+                )
         if self.params is not None and not isinstance(self.params, tuple):
+            if isinstance(self.params, str):  # tuple("works") would be its letters
+                raise TypeError(
+                    f"rule {self.id}: params must be a list of parameter names, not the "
+                    f"string {self.params!r} (write params=[{self.params!r}])"
+                )
             object.__setattr__(self, "params", tuple(self.params))  # a list given: same meaning
+        if self.params is not None and not all(isinstance(p, str) for p in self.params):
+            raise TypeError(f"rule {self.id}: params must be parameter names (strings)")
 
     def to_dict(self) -> dict[str, Any]:
         return {

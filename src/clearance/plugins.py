@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as _dt
 import hashlib
 import importlib
 import importlib.metadata
@@ -51,7 +52,15 @@ from ._results import (
     claimed_clearance,
     findings_of,
 )
-from .model import Asset, AssetResult, Finding, PartialRecord, ProvenanceRecord, StageResult
+from .model import (
+    Asset,
+    AssetResult,
+    Finding,
+    FrameFiles,
+    PartialRecord,
+    ProvenanceRecord,
+    StageResult,
+)
 from .policy import ALWAYS_ON, Policy, StageConfig
 from .rules import DuplicateRuleError, RuleRegistry, crash_finding, invalid_result_finding
 
@@ -190,6 +199,11 @@ class PluginHost:
             if existing.stages is not None:
                 existing.stages = None if stages is None else existing.stages | stages
             return True
+        other = self.pm.get_name(plugin)
+        if other is not None and other in self.plugins:
+            # the same module loaded twice (an entry point's, listed in the configuration
+            # too): one plugin, which runs once, where either attaches it
+            return self._register(plugin, other, source=source, kind=kind, stages=stages)
         problem = self._hook_problem(plugin)
         if problem:
             self.failures.append(PluginFailure(name, source, problem))
@@ -309,7 +323,8 @@ class PluginHost:
                 return
             existing = self.plugins.get(name)
             if existing is not None:
-                if existing.source == source:  # the same file listed again (another stage)
+                if existing.source == source or _same_file(existing.source, path):
+                    # the same file listed again (another stage; another way of naming it)
                     self._register(existing, name, source=source, kind="config", stages=stages)
                 else:
                     self.failures.append(
@@ -438,9 +453,15 @@ class PluginHost:
             if cached is not None and impl.plugin_name in cached:
                 result = cached[impl.plugin_name]
             else:
+                checked = self._checked(impl.plugin_name)
+                args = kwargs
+                if checked:  # a site reader reads copies: the earlier readers' are theirs
+                    args = {**kwargs, "asset": _asset_copy(asset)}
+                    if "partials" in impl.argnames:
+                        args["partials"] = partials_copy(partials)
                 try:
-                    result = self._call(impl, kwargs)
-                    if result is not None and self._checked(impl.plugin_name):
+                    result = self._call(impl, args)
+                    if result is not None and checked:
                         result = checked_partial(result)
                 except InvalidResult as exc:
                     crashes.append(
@@ -461,18 +482,22 @@ class PluginHost:
     def check_asset(
         self, asset: Asset, record: ProvenanceRecord, stage: StageConfig
     ) -> list[Finding]:
-        """Every attached checker's findings; each checker isolated (a crash is ``PRV-05``)."""
+        """Every attached checker's findings; each checker isolated (a crash is ``PRV-05``).
+        A site checker is given copies of the asset, its record and its stage: what it
+        changes there changes nothing another checker, the approvals or the audit read."""
         kwargs = {"asset": asset, "record": record, "stage": stage, "policy": self.policy}
-        return self._collect("clearance_check_asset", kwargs, stage.name)
+        return self._collect(
+            "clearance_check_asset", kwargs, stage.name, isolate=("asset", "record", "stage")
+        )
 
     def check_stage(self, stage_result: StageResult, stage: StageConfig) -> list[Finding]:
         """Every attached stage checker's findings; a site plugin sees a copy of the stage's
         results (what the engine decided is not theirs to change)."""
         kwargs = {"stage_result": stage_result, "policy": self.policy}
-        return self._collect("clearance_check_stage", kwargs, stage.name, isolate="stage_result")
+        return self._collect("clearance_check_stage", kwargs, stage.name, isolate=("stage_result",))
 
     def _collect(
-        self, hook_name: str, kwargs: dict[str, Any], stage: str, isolate: str | None = None
+        self, hook_name: str, kwargs: dict[str, Any], stage: str, isolate: Sequence[str] = ()
     ) -> list[Finding]:
         findings: list[Finding] = []
         for impl in self._impls(hook_name, stage):
@@ -481,8 +506,11 @@ class PluginHost:
             failure: Finding | None = None
             claims: list[str] = []
             args = kwargs
-            if checked and isolate is not None:
-                args = {**kwargs, isolate: decided_copy(kwargs[isolate])}
+            if checked and isolate:
+                args = {**kwargs}
+                for name in isolate:
+                    if name in impl.argnames:  # only what it takes is copied
+                        args[name] = decided_copy(kwargs[name])
             try:
                 result = self._call(impl, args)
                 if not checked and type(result) is list and not result:
@@ -523,11 +551,17 @@ class PluginHost:
         self, finding: Finding, asset: Asset | None, record: ProvenanceRecord | None, stage: str
     ) -> tuple[Any, Finding | None]:
         """(first approval match or None, a ``PRV-05`` finding if an approval plugin raised).
-        A site plugin is asked about a copy of the finding: it answers, the engine decides."""
+        A site plugin is asked about copies of the finding, the asset and its record: it
+        answers, the engine decides."""
         kwargs = {"finding": finding, "asset": asset, "record": record, "policy": self.policy}
         for impl in self._impls("clearance_find_approval", stage):
             checked = self._checked(impl.plugin_name)
-            args = {**kwargs, "finding": decided_copy(finding)} if checked else kwargs
+            args = kwargs
+            if checked:
+                args = {
+                    **kwargs,
+                    **{n: decided_copy(kwargs[n]) for n in impl.argnames if n != "policy"},
+                }
             try:
                 result = self._call(impl, args)
                 if result is not None and checked:
@@ -556,7 +590,10 @@ class PluginHost:
         for impl in self._impls(hook_name, stage_name):
             args = {**kwargs, "policy": self.policy}
             if self._checked(impl.plugin_name):
-                args = {name: decided_copy(value) for name, value in args.items()}
+                args = {
+                    name: decided_copy(value) if name in impl.argnames else value
+                    for name, value in args.items()
+                }
             try:
                 self._call(impl, args)
             except KeyboardInterrupt:
@@ -586,20 +623,105 @@ class PluginHost:
 
 
 def decided_copy(value: Any) -> Any:
-    """A copy of what the engine decided (a :class:`Finding`, an :class:`AssetResult`, a
-    :class:`StageResult`) for a site plugin's hook to read, and change as it likes; anything
-    else as it is. Records and assets are shared: they are read, never reported from."""
+    """A copy of what the engine decided or reads (a :class:`Finding`, an
+    :class:`AssetResult`, a :class:`StageResult`, a :class:`ProvenanceRecord`, an
+    :class:`Asset`, a :class:`StageConfig`) for a site plugin's hook to read, and change as
+    it likes; anything else as it is. A checker that edits the record it is given (sorts
+    its steps, pops a prompt) changes nothing the built-in rules, the approvals, the other
+    plugins or the lineage store read after it."""
     if isinstance(value, Finding):
         return dataclasses.replace(value, evidence=copy.deepcopy(value.evidence))
+    if isinstance(value, ProvenanceRecord):
+        return record_copy(value)
+    if isinstance(value, Asset):
+        return _asset_copy(value)
+    if isinstance(value, StageConfig):
+        return dataclasses.replace(value, paths=list(value.paths), plugins=list(value.plugins))
     if isinstance(value, AssetResult):
-        return dataclasses.replace(value, findings=[decided_copy(f) for f in value.findings])
-    if isinstance(value, StageResult):
         return dataclasses.replace(
             value,
-            assets=[decided_copy(a) for a in value.assets],
+            asset=_asset_copy(value.asset),
+            record=None if value.record is None else record_copy(value.record),
+            findings=[decided_copy(f) for f in value.findings],
+        )
+    if isinstance(value, StageResult):
+        # the assets' results with their findings copied, their records and assets shared
+        # (a stage of 100,000 assets is copied for each stage hook; nothing reads the records
+        # after the stage hooks but an approval plugin asked about a stage finding)
+        return dataclasses.replace(
+            value,
+            assets=[
+                dataclasses.replace(a, findings=[decided_copy(f) for f in a.findings])
+                for a in value.assets
+            ],
             findings=[decided_copy(f) for f in value.findings],
         )
     return value
+
+
+#: what a record's data holds that cannot change: kept, not copied
+_ATOMS = frozenset({str, int, float, bool, type(None), bytes, _dt.date, _dt.datetime, _dt.time})
+
+
+def _tree_copy(value: Any, memo: dict[int, Any]) -> Any:
+    """A copy of a record's data (dicts and lists of what YAML and JSON hold), several
+    times quicker than ``copy.deepcopy``; a value of another type is deep-copied. ``memo``
+    keeps what two places share (the merged record's fields are its partials') shared."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        done = memo.get(id(value))
+        if done is not None:
+            return done
+        new: Any
+        if kind is dict:
+            new = memo[id(value)] = {}
+            for key, item in value.items():
+                new[key] = item if type(item) in _ATOMS else _tree_copy(item, memo)
+        else:
+            new = memo[id(value)] = []
+            for item in value:
+                new.append(item if type(item) in _ATOMS else _tree_copy(item, memo))
+        return new
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value, memo)
+
+
+def _partial_copy(partial: PartialRecord, memo: dict[int, Any]) -> PartialRecord:
+    return dataclasses.replace(
+        partial,
+        data=_tree_copy(partial.data, memo),
+        evidence=_tree_copy(partial.evidence, memo),
+        issues=list(partial.issues),  # each a frozen ProvenanceIssue
+        unknown=list(partial.unknown),
+    )
+
+
+def record_copy(record: ProvenanceRecord) -> ProvenanceRecord:
+    """A copy of ``record`` that a site plugin may change without changing ``record``."""
+    memo: dict[int, Any] = {}
+    return dataclasses.replace(
+        record,
+        data=_tree_copy(record.data, memo),
+        sources=dict(record.sources),
+        partials=[_partial_copy(p, memo) for p in record.partials],
+        file_issues=list(record.file_issues),
+    )
+
+
+def partials_copy(partials: Sequence[PartialRecord]) -> list[PartialRecord]:
+    """Copies of the earlier readers' records, for a site reader to read (and change)."""
+    memo: dict[int, Any] = {}
+    return [_partial_copy(p, memo) for p in partials]
+
+
+def _asset_copy(asset: Asset) -> Asset:
+    files = asset.files
+    return dataclasses.replace(
+        asset,
+        files=files.copy() if isinstance(files, FrameFiles) else list(files),
+        frame_numbers=list(asset.frame_numbers),
+    )
 
 
 class _NamedRegistry:
@@ -715,6 +837,15 @@ def _import_file(path: Path) -> ModuleType:
 _IMPORTED: dict[str, tuple[int, ...]] = {}
 
 
+def _same_file(source: str, path: Path) -> bool:
+    """Is the plugin ``source`` (a registered plugin's) the file ``path``, however each
+    names it (``../hooks/x.py``, its absolute path, through a link)?"""
+    try:
+        return os.path.samefile(source, path)
+    except (OSError, ValueError):  # not a file (a module's or entry point's source)
+        return False
+
+
 def _missing_file(path: Path, policy: Policy) -> str:
     """What to do about a plugin file that a configuration lists and is not there."""
     shown = os.path.normpath(path)
@@ -726,9 +857,22 @@ def _missing_file(path: Path, policy: Policy) -> str:
     )
 
 
+#: this package's folder: a plugin's error is placed at its own line, not at the line of
+#: Clearance that refused what it gave (``Rule(outcome="blokc")``: model.py), when it has one
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__)) + os.sep  # importlib's frames
+
+
 def _error(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    own = [  # nor a generated one (a dataclass's ``__init__``: ``<string>``)
+        f
+        for f in frames
+        if not f.filename.startswith("<")
+        and not os.path.abspath(f.filename).startswith((_PACKAGE, _STDLIB))
+    ]
+    frame = own[-1] if own else frames[-1] if frames else None
+    where = f" at {Path(frame.filename).name}:{frame.lineno}" if frame is not None else ""
     return f"{describe(exc)}{where}"
 
 

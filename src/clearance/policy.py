@@ -507,6 +507,8 @@ class Policy:
     audit_max_bytes: int | None = None
     state_path: Path | None = None
     files: dict[str, str] = field(default_factory=dict)  # config file → sha256
+    #: the approvals file the approvals were read from (None: none, or given inline)
+    approvals_file: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # reader settings
     now: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
     #: ``now`` follows the clock: each audit sets it to the time it starts (a watcher that
@@ -803,6 +805,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
         policy.approvals = dict(adoc.get("approvals") or {})
         policy.consents = dict(adoc.get("consents") or {})
         policy.files[str(approvals_file)] = _sha256(approvals_file)
+        policy.approvals_file = approvals_file
 
     audit = doc.get("audit") or {}
     policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
@@ -821,6 +824,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     stages = doc.get("stages")
     if stages:
         seen: set[str] = set()
+        folders: dict[str, tuple[str, str]] = {}  # folder → (its field, its stage)
         policy.stages = []
         for i, raw in enumerate(stages):
             if raw["name"] in seen:
@@ -828,13 +832,26 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
                     path, f"stages[{i}].name", f"stage {raw['name']!r} is defined twice"
                 )
             seen.add(raw["name"])
+            paths = []
+            for j, written in enumerate(raw["paths"]):
+                where = f"stages[{i}].paths[{j}]"
+                folder = _stage_folder(path, policy.root, written, where)
+                first = folders.setdefault(folder, (where, raw["name"]))
+                if first[1] != raw["name"]:
+                    # the first stage listed took its files: the other one never had any (a
+                    # final stage's deliverables audited as not final)
+                    raise ConfigError(
+                        path,
+                        where,
+                        f"{written!r} is a folder of stage {first[1]!r} already ({first[0]}): "
+                        "a folder belongs to one stage (the first listed took its files, "
+                        "this one would have none of them)",
+                    )
+                paths.append(folder)
             policy.stages.append(
                 StageConfig(
                     name=raw["name"],
-                    paths=[
-                        _stage_folder(path, policy.root, p, f"stages[{i}].paths[{j}]")
-                        for j, p in enumerate(raw["paths"])
-                    ],
+                    paths=paths,
                     plugins=list(raw.get("plugins") or []),
                     final=bool(raw.get("final", False)),
                 )
@@ -850,6 +867,16 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
 
     discovery = doc.get("discovery") or {}
     if "extensions" in discovery:
+        for i, written in enumerate(discovery["extensions"]):
+            if any(ch in written.lstrip(".") for ch in "./\\*?["):
+                raise ConfigError(
+                    path,
+                    f"discovery.extensions[{i}]",
+                    f"{written!r} is not a file extension: an extension is compared, as "
+                    "written, with a file name's last suffix (write `exr`, not `*.exr`, "
+                    "`tar.gz` or `ex?`), so it would find no media file; `temporary` and "
+                    "`ignore` take globs",
+                )
         policy.extensions = frozenset(e.lower().lstrip(".") for e in discovery["extensions"])
     if "temporary" in discovery:
         policy.temporary = tuple(discovery["temporary"])
@@ -943,6 +970,34 @@ def rule_setting_errors(
                 )
             )
     return unmatched, parameters
+
+
+def approval_rule_warnings(policy: Policy, rules: Iterable[Any]) -> list[tuple[str, str]]:
+    """``(file, warning)`` for each entry of an approval's ``rules`` that no loaded rule
+    matches (``NFX-GP02`` for ``NFX-GP2``): that approval covers no finding of it, and the
+    finding it was written for stays open without a word saying why."""
+    ids = sorted(rule.id for rule in rules)
+    file = str(policy.approvals_file or policy.config_file or "approvals")
+    found: list[tuple[str, str]] = []
+    for approval_id, approval in policy.approvals.items():
+        patterns = approval.get("rules") if isinstance(approval, Mapping) else None
+        if not isinstance(patterns, list):
+            continue
+        for i, pattern in enumerate(patterns):
+            if not isinstance(pattern, str) or any(fnmatch.fnmatchcase(r, pattern) for r in ids):
+                continue
+            glob = any(ch in pattern for ch in "*?[")
+            found.append(
+                (
+                    file,
+                    f"approvals.{approval_id}.rules[{i}]: "
+                    + ("the glob" if glob else "the id")
+                    + f" {pattern!r} matches no rule, so the approval covers nothing of it"
+                    + ("" if glob else _did_you_mean(pattern, ids))
+                    + " (`clearance rules` lists them)",
+                )
+            )
+    return found
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:

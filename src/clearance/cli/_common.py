@@ -13,7 +13,13 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from .._display import shown_text
 from ..model import Outcome
-from ..policy import ConfigError, Policy, load_policy, rule_setting_errors
+from ..policy import (
+    ConfigError,
+    Policy,
+    approval_rule_warnings,
+    load_policy,
+    rule_setting_errors,
+)
 
 if TYPE_CHECKING:
     from ..engine import Session
@@ -352,6 +358,26 @@ def rule_config_errors(
     else:
         errors[:0] = unmatched
     return errors
+
+
+def approval_warnings(
+    policy: Policy, host: PluginHost, blocked: Sequence[str], session: Session | None = None
+) -> list[tuple[str, str]]:
+    """Approvals naming a rule no loaded rule matches (a typo: the approval covers nothing
+    of it), each said on stderr and, with ``session``, as a ``run.warning``; none when a
+    plugin that may define it did not load. A warning: the finding stays open, no verdict
+    is more lenient for it."""
+    if host.failures or blocked or _entry_points_skipped():
+        return []
+    found = approval_rule_warnings(policy, host.registry)
+    for path, reason in found:
+        print(f"clearance: warning: {shown_text(path)}: {shown_text(reason)}", file=sys.stderr)
+    if found and session is not None:
+        from ..auditlog import AuditLogError
+
+        with contextlib.suppress(AuditLogError):  # said on stderr already
+            session.warn(found)
+    return found
 
 
 def stop_run(session: Session, problems: Sequence[ConfigError]) -> int:

@@ -18,6 +18,7 @@ from ..policy import Policy
 from ._common import (
     EXIT_ERROR,
     add_config_options,
+    approval_warnings,
     blocked_plugins,
     error,
     fail,
@@ -205,6 +206,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             problems = rule_config_errors(policy, session.plugins, session.blocked)
             if problems:
                 return stop_run(session, problems)
+            approval_warnings(policy, session.plugins, session.blocked, session)
             for path, reason in found.errors:
                 error(f"{path}: {reason}")
             for path, reason in found.warnings:

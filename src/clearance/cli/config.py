@@ -39,6 +39,7 @@ from ._common import (
     EXIT_FINDINGS,
     EXIT_OK,
     add_config_options,
+    approval_warnings,
     blocked_plugins,
     error,
     policy_for,
@@ -254,12 +255,20 @@ def _policy_errors(path: Path) -> list[tuple[str, str]]:
     plugins that do not load, and ``rules:`` entries no loaded rule knows."""
     try:
         policy = load_policy(path)
-    except ConfigError as exc:
-        return [("", str(exc))]
+    except ConfigError as exc:  # this file's own field, as a schema error is named
+        if exc.field and os.path.realpath(exc.file) == os.path.realpath(path):
+            return [(exc.field, exc.message)]
+        return [("", str(exc))]  # a file it refers to: named
+    errors = [  # what scan refuses to open (it would create a file that is not there)
+        (field, f"{target} is a folder, not a file")
+        for field, target in (("audit.log", policy.audit_log), ("audit.state", policy.state_path))
+        if target is not None and target.is_dir()
+    ]
     with stdout_to_stderr():  # what plugins print while they load; stdout is the verdicts'
         host = PluginHost(policy)
-        errors = [("plugins", str(failure)) for failure in host.failures]
+        errors += [("plugins", str(failure)) for failure in host.failures]
         errors += [(e.field, e.message) for e in rule_config_errors(policy, host, [])]
+        approval_warnings(policy, host, [])  # on stderr: a warning, not an error
     return errors
 
 

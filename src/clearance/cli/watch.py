@@ -13,6 +13,7 @@ from .._display import shown_path, shown_text
 from ._common import (
     EXIT_ERROR,
     add_config_options,
+    approval_warnings,
     blocked_plugins,
     error,
     outside_the_root,
@@ -206,6 +207,7 @@ def run_watch(args: argparse.Namespace) -> int:
         problems = rule_config_errors(policy, session.plugins, session.blocked)
         if problems:
             return stop_run(session, problems)
+        approval_warnings(policy, session.plugins, session.blocked, session)
         watcher = Watcher(policy, paths, options, session=session)
 
         def stop(signum: int, _frame: FrameType | None) -> None:
