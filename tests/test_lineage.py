@@ -6,6 +6,7 @@ Real files in ``tmp_path``, the real SQLite state store, the real CLI for end-to
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -215,6 +216,26 @@ def test_lineage_cli_prints_the_tree_and_json(comp_show: Path) -> None:
         "lineage", "comp/nothing_v001.exr", "--config", str(comp_show / "clearance.yaml")
     )
     assert missing.code == 2 and "not in the lineage store" in missing.stderr
+
+
+def test_lineage_of_an_asset_whose_folder_is_gone_finds_its_show(
+    comp_show: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The store remembers a deliverable whose folder was deleted or moved since its audit:
+    ``clearance lineage /show/delivery/x.exr``, run from outside the show, still finds the
+    show's configuration through the nearest folder of the path that is there (it looked in
+    the working folder: 'no state store', exit 2)."""
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    (comp_show / "delivery").rename(comp_show / "delivery_moved")
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for asset in (
+        str(comp_show / "delivery/sh010_final_v001.exr"),
+        os.path.relpath(comp_show / "delivery/sh010_final_v001.exr", elsewhere),
+    ):
+        tree = run_cli("lineage", asset, cwd=elsewhere)
+        assert tree.code == 0, tree.stderr
+        assert tree.stdout.startswith("delivery/sh010_final_v001.exr  [delivery]"), asset
+        assert "gen/plates/sh010_plate_v001.####.exr (depth 2)" in tree.stdout
 
 
 # -------------------------------------------------------------------------------------------

@@ -45,9 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _start(asset: str) -> str:
-    """Where to look for ``clearance.yaml``: the asset's folder if it exists, else the cwd."""
+    """Where to look for ``clearance.yaml``: the asset, or the nearest of its folders that
+    exists (an asset deleted or moved since its audit, with its shot folder: the show is
+    still where it was), else the cwd."""
     path = Path(asset)
-    for candidate in (path, path.parent):
+    for candidate in (path, *path.parents):
         if os.path.exists(candidate):  # False, not PermissionError, in a folder not searchable
             return str(candidate)
     return "."
