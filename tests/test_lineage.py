@@ -238,6 +238,23 @@ def test_lineage_of_an_asset_whose_folder_is_gone_finds_its_show(
         assert "gen/plates/sh010_plate_v001.####.exr (depth 2)" in tree.stdout
 
 
+def test_lineage_of_a_sidecar_is_the_lineage_of_the_asset_it_describes(comp_show: Path) -> None:
+    """``clearance check`` takes a sidecar for the asset it describes; ``lineage`` said the
+    audited asset was 'not in the lineage store ... audit it with clearance scan first'."""
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    for given, asset in [
+        ("delivery/sh010_final_v001.exr.genai.yaml", "delivery/sh010_final_v001.exr"),
+        ("comp/sh010_comp_v004.genai.yaml", "comp/sh010_comp_v004.####.exr"),
+    ]:
+        shown = run_cli("lineage", given, "--format", "json", cwd=comp_show)
+        assert shown.code == 0, shown.stderr
+        assert shown.json()["asset"]["asset"] == asset
+    alone = comp_show / "comp/nothing_v001.exr.genai.yaml"  # no asset next to it
+    alone.write_text("provenance: 1\n", encoding="utf-8")
+    missing = run_cli("lineage", str(alone))
+    assert missing.code == 2 and "not in the lineage store" in missing.stderr
+
+
 # -------------------------------------------------------------------------------------------
 # Chains and cycles
 # -------------------------------------------------------------------------------------------
