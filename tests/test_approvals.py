@@ -142,6 +142,43 @@ def test_asset_sha256_of_a_sequence_whose_frame_names_are_not_utf8(tmp_path) -> 
     assert asset_sha256(asset) == digest.hexdigest()
 
 
+def test_asset_sha256_of_a_sequence_of_one_frame_is_the_hash_of_its_frame_line(
+    clearance_run,
+) -> None:
+    """docs/config.md: for a sequence, the SHA-256 of the lines ``"<frame file name> <frame
+    sha256>\n"``; a sequence of which one frame is rendered (a hold frame, a check of one
+    frame) was hashed as a single file, so an approval written by the documented recipe
+    never covered it."""
+    import hashlib
+
+    run = clearance_run()
+    run.asset(
+        "delivery/sh010_hold.####.png",
+        frames=[1001],
+        sidecar=genai_sidecar(
+            output={
+                **genai_sidecar()["output"],
+                "use": "final",
+                "on_screen": "background",
+                "similarity_review": "passed",
+            },
+            disclosure={"notified_at": "2026-11-02", "flagged_at": "2026-11-03"},
+        ),
+    )
+    frame = run.root / "delivery/sh010_hold.1001.png"
+    line = f"{frame.name} {hashlib.sha256(frame.read_bytes()).hexdigest()}\n"
+    documented = hashlib.sha256(line.encode()).hexdigest()
+    run.approvals["approvals"]["APR-1"] = {**approval(["NFX-GP4"]), "asset_sha256": documented}
+    hold = run.scan().asset("delivery/sh010_hold.####.png")
+    assert hold.asset.frames == "1001"
+    (gp4_hold,) = [f for f in hold.findings if f.rule == "NFX-GP4"]
+    assert gp4_hold.status.value == "approved" and gp4_hold.approval == "APR-1"
+    # the same frame given alone to check is that one-frame sequence: the same hash covers it
+    checked = run_cli("check", str(frame), "--format", "json")
+    (asset,) = checked.json()["assets"]
+    assert asset["frames"] == "1001" and asset["outcome"] == "pass", checked.stdout
+
+
 def test_approval_never_clears_block(clearance_run) -> None:
     run = clearance_run()
     doc = genai_sidecar(source_type="digitalCapture")  # IPTC-02 contradiction → block
