@@ -255,6 +255,29 @@ def test_lineage_of_a_sidecar_is_the_lineage_of_the_asset_it_describes(comp_show
     assert missing.code == 2 and "not in the lineage store" in missing.stderr
 
 
+def test_a_ref_that_leaves_the_root_and_comes_back_names_the_asset_there(
+    comp_show: Path,
+) -> None:
+    """``../SHOW/gen/plates/...`` from the root SHOW is ``gen/plates/...``: the comp is made
+    from the GenAI plate (the ref was taken for one outside the root, unresolved, and the
+    deliverable built on the comp passed). A ref that stays outside is still unresolved."""
+    comp = "comp/sh010_comp_v004.####.exr"
+    around = f"../{comp_show.name}/gen/plates/sh010_plate_v001.####.exr"
+    outside = f"../{comp_show.name}_other/gen/plates/sh010_plate_v001.####.exr"
+    sidecar(comp_show, comp, silent((around, "production_image"), (outside, "production_image")))
+    scanned = run_cli("scan", str(comp_show), "--format", "json", "--no-progress")
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    (gp4,) = [
+        f for f in assets["delivery/sh010_final_v001.exr"]["findings"] if f["rule"] == "NFX-GP4"
+    ]
+    assert gp4["evidence"]["inherited_from"] == ["gen/plates/sh010_plate_v001.####.exr"]
+    shown = run_cli("lineage", str(comp_show / comp), "--format", "json").json()
+    assert [g["asset"] for g in shown["ancestry"]["genai"]] == [
+        "gen/plates/sh010_plate_v001.####.exr"
+    ]
+    assert shown["ancestry"]["unresolved"] == [outside]
+
+
 # -------------------------------------------------------------------------------------------
 # Chains and cycles
 # -------------------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ def normalise_ref(ref: str, root: Path) -> str:
             inside = _under(f"{_real_folder(folder or '/').rstrip('/')}/{name}", base)
         return printable(absolute if inside is None else inside)
     rel = posixpath.normpath(text)
+    if rel.startswith("..") and (rel == ".." or rel.startswith("../")):
+        # out of the root, and perhaps back in (``../SHOW01/gen/x.exr`` from SHOW01): the
+        # path it names, read as an absolute one is (still absolute if outside the root)
+        return normalise_ref(posixpath.join(root.as_posix(), rel), root)
     return printable(rel[2:] if rel.startswith("./") else rel)
 
 
