@@ -278,6 +278,43 @@ def test_a_ref_that_leaves_the_root_and_comes_back_names_the_asset_there(
     assert shown["ancestry"]["unresolved"] == [outside]
 
 
+def test_a_ref_through_a_link_inside_the_show_names_the_asset_the_scan_recorded(
+    tmp_path: Path,
+) -> None:
+    """``gen/plates/latest -> v001`` (the usual 'latest version' link): a scan audits the
+    plate once, under its real folder (``gen/plates/v001/...``), so a comp whose sidecar
+    names it through the link, relative or absolute, is made from that GenAI plate (the ref
+    was unresolved: the comp, and the deliverable built on it, passed)."""
+    write_config(
+        tmp_path,
+        [
+            {"name": "plate_gen", "paths": ["gen/plates"]},
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    plate = sequence(tmp_path, "gen/plates/v001/sh010_plate.####.exr")
+    sidecar(tmp_path, plate, genai_plate())
+    (tmp_path / "gen/plates/latest").symlink_to("v001")
+    comps = {
+        "comp/rel_v001.exr": "gen/plates/latest/sh010_plate.####.exr",
+        "comp/abs_v001.exr": str(tmp_path / "gen/plates/latest/sh010_plate.1001.exr"),
+    }
+    for comp, ref in comps.items():
+        sidecar(tmp_path, single(tmp_path, comp), silent((ref, "production_image")))
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent(("comp/rel_v001.exr", "production_image")))
+    scanned = run_cli("scan", str(tmp_path), "--format", "json", "--no-progress")
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    assert "gen/plates/v001/sh010_plate.####.exr" in assets, sorted(assets)
+    for rel in (*comps, final):
+        (gp4,) = [f for f in assets[rel]["findings"] if f["rule"] == "NFX-GP4"]
+        assert gp4["evidence"]["inherited_from"] == ["gen/plates/v001/sh010_plate.####.exr"]
+    checked = run_cli("check", str(tmp_path / "comp/abs_v001.exr"), "--format", "json")
+    (gp4,) = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "NFX-GP4"]
+    assert gp4["evidence"]["inherited_from"] == ["gen/plates/v001/sh010_plate.####.exr"]
+
+
 # -------------------------------------------------------------------------------------------
 # Chains and cycles
 # -------------------------------------------------------------------------------------------
