@@ -179,6 +179,38 @@ def test_asset_sha256_of_a_sequence_of_one_frame_is_the_hash_of_its_frame_line(
     assert asset["frames"] == "1001" and asset["outcome"] == "pass", checked.stdout
 
 
+def test_an_approval_rule_that_names_no_rule_is_a_warning_naming_the_file_and_field(
+    clearance_run,
+) -> None:
+    """An approval whose ``rules`` entry is a typo (``NFX-GP04``, ``nfx-gp*``: ids are
+    compared exactly) covers nothing: the finding stayed open and nothing said why (validate
+    called the file valid). scan and check say so on stderr and in a ``run.warning``."""
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP04"])
+    run.approvals["approvals"]["APR-2"] = approval(["NFX-C1", "nfx-gp*"])
+    run.write_config()
+    for command in ("scan", "check"):
+        target = "delivery/sh010_bg_v003.png" if command == "check" else "."
+        done = run_cli(command, target, "--format", "json", cwd=run.root)
+        assert done.code == 1, done.stderr
+        (asset,) = done.json()["assets"]
+        assert [f["status"] for f in asset["findings"] if f["rule"] == "NFX-GP4"] == ["open"]
+        file = str(run.root / "approvals.yaml")
+        assert (
+            f"clearance: warning: {file}: approvals.APR-1.rules[0]: 'NFX-GP04': no rule has "
+            "this id, so the approval covers no finding under it (`clearance rules` lists "
+            "them); did you mean NFX-GP4?" in done.stderr
+        ), done.stderr
+        assert f"{file}: approvals.APR-2.rules[1]: 'nfx-gp*': the glob matches no rule" in (
+            done.stderr
+        )
+        assert "APR-2.rules[0]" not in done.stderr  # NFX-C1 is a rule
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    warned = [e["details"]["warning"] for e in events if e["event"] == "run.warning"]
+    assert len(warned) == 4 and warned[0].startswith("approvals.APR-1.rules[0]: 'NFX-GP04'")
+
+
 def test_approval_never_clears_block(clearance_run) -> None:
     run = clearance_run()
     doc = genai_sidecar(source_type="digitalCapture")  # IPTC-02 contradiction → block

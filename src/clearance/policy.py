@@ -497,6 +497,8 @@ class Policy:
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)
     approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
     consents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the approvals file (``approvals:`` in clearance.yaml), if one was read
+    approvals_file: Path | None = None
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig("default", ["."])])
     plugins: list[str] = field(default_factory=list)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -803,6 +805,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
         policy.approvals = dict(adoc.get("approvals") or {})
         policy.consents = dict(adoc.get("consents") or {})
         policy.files[str(approvals_file)] = _sha256(approvals_file)
+        policy.approvals_file = approvals_file
 
     audit = doc.get("audit") or {}
     policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
@@ -943,6 +946,35 @@ def rule_setting_errors(
                 )
             )
     return unmatched, parameters
+
+
+def approval_rule_warnings(policy: Policy, rules: Iterable[Any]) -> list[tuple[str, str]]:
+    """``(file, warning)`` for each entry of an approval's ``rules`` that matches no loaded
+    rule (``NFX-GP04``, ``nfx-gp4``: ids are compared exactly): the approval covers no
+    finding under it. A warning, not an error: the finding it was meant for stays open (the
+    run fails on it, never passes), and a plugin that did not load may define the rule."""
+    ids = sorted({rule.id for rule in rules})
+    known = set(ids)
+    file = str(policy.approvals_file or policy.config_file or "approvals")
+    warnings: list[tuple[str, str]] = []
+    for approval_id, approval in sorted(policy.approvals.items()):
+        patterns = approval.get("rules") if isinstance(approval, Mapping) else None
+        for index, pattern in enumerate(patterns if isinstance(patterns, list) else []):
+            if not isinstance(pattern, str) or pattern in known:
+                continue
+            glob = any(ch in pattern for ch in "*?[")
+            if glob and any(fnmatch.fnmatchcase(i, pattern) for i in ids):
+                continue
+            why = "the glob matches no rule" if glob else "no rule has this id"
+            warnings.append(
+                (
+                    file,
+                    f"approvals.{approval_id}.rules[{index}]: {pattern!r}: {why}, so the "
+                    "approval covers no finding under it (`clearance rules` lists them)"
+                    + ("" if glob else _did_you_mean(pattern, ids)),
+                )
+            )
+    return warnings
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str:

@@ -14,7 +14,7 @@ from .._display import shown_path, shown_text
 from ..discover import Discovery, assets_from_files, discover, is_sidecar
 from ..engine import RunResult, Session
 from ..model import Outcome
-from ..policy import Policy
+from ..policy import Policy, approval_rule_warnings
 from ._common import (
     EXIT_ERROR,
     add_config_options,
@@ -205,6 +205,7 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
             problems = rule_config_errors(policy, session.plugins, session.blocked)
             if problems:
                 return stop_run(session, problems)
+            found.warnings.extend(approval_rule_warnings(policy, session.plugins.registry))
             for path, reason in found.errors:
                 error(f"{path}: {reason}")
             for path, reason in found.warnings:
