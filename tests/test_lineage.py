@@ -315,6 +315,38 @@ def test_a_ref_through_a_link_inside_the_show_names_the_asset_the_scan_recorded(
     assert gp4["evidence"]["inherited_from"] == ["gen/plates/v001/sh010_plate.####.exr"]
 
 
+def test_a_final_asset_made_from_an_unaudited_input_of_unknown_class_is_unsure(
+    tmp_path: Path,
+) -> None:
+    """A deliverable that says it is not generated, made from an input never audited whose
+    class is ``unknown`` (or left out, or misspelt: unknown too, docs/sidecar.md): nobody
+    knows what that input is, so whether it is GenAI is unknown, and the deliverable may
+    contain GenAI material: NFX-GP4 unsure (escalate), as for an ancestor whose sidecar is
+    missing. It passed. An input whose class says what it is (a production image) stays a
+    plain unaudited input; once the unknown one is audited, its row decides."""
+    write_config(tmp_path, [{"name": "delivery", "paths": ["delivery"], "final": True}])
+    cases = {"unknown": "unknown", "left_out": None, "misspelt": "prodution_image"}
+    for name, cls in cases.items():
+        rel = single(tmp_path, f"delivery/{name}_v001.exr")
+        doc = silent((f"elements/{name}.exr", "x"))
+        doc["steps"][0]["inputs"][0].pop("class")
+        if cls is not None:
+            doc["steps"][0]["inputs"][0]["class"] = cls
+        sidecar(tmp_path, rel, doc)
+    known = single(tmp_path, "delivery/known_v001.exr")
+    sidecar(tmp_path, known, silent(("elements/known.exr", "production_image")))
+    assets = scan(tmp_path)
+    for name in cases:
+        (gp4,) = [f for f in assets[f"delivery/{name}_v001.exr"].findings if f.rule == "NFX-GP4"]
+        assert gp4.effective_outcome.value == "escalate" and gp4.unsure, name
+        assert gp4.evidence["unknown_ancestors"] == [f"elements/{name}.exr"], name
+    assert assets[known].outcome.value == "pass"
+    # the element audited (not generated: it says so) answers the question
+    element = single(tmp_path, "elements/unknown.exr")
+    sidecar(tmp_path, element, silent(use="temp"))
+    assert scan(tmp_path)["delivery/unknown_v001.exr"].outcome.value == "pass"
+
+
 # -------------------------------------------------------------------------------------------
 # Chains and cycles
 # -------------------------------------------------------------------------------------------
