@@ -142,6 +142,74 @@ def test_asset_sha256_of_a_sequence_whose_frame_names_are_not_utf8(tmp_path) -> 
     assert asset_sha256(asset) == digest.hexdigest()
 
 
+def test_asset_sha256_of_a_sequence_of_one_frame_is_the_hash_of_its_frame_line(
+    clearance_run,
+) -> None:
+    """docs/config.md: for a sequence, the SHA-256 of the lines ``"<frame file name> <frame
+    sha256>\n"``; a sequence of which one frame is rendered (a hold frame, a check of one
+    frame) was hashed as a single file, so an approval written by the documented recipe
+    never covered it."""
+    import hashlib
+
+    run = clearance_run()
+    run.asset(
+        "delivery/sh010_hold.####.png",
+        frames=[1001],
+        sidecar=genai_sidecar(
+            output={
+                **genai_sidecar()["output"],
+                "use": "final",
+                "on_screen": "background",
+                "similarity_review": "passed",
+            },
+            disclosure={"notified_at": "2026-11-02", "flagged_at": "2026-11-03"},
+        ),
+    )
+    frame = run.root / "delivery/sh010_hold.1001.png"
+    line = f"{frame.name} {hashlib.sha256(frame.read_bytes()).hexdigest()}\n"
+    documented = hashlib.sha256(line.encode()).hexdigest()
+    run.approvals["approvals"]["APR-1"] = {**approval(["NFX-GP4"]), "asset_sha256": documented}
+    hold = run.scan().asset("delivery/sh010_hold.####.png")
+    assert hold.asset.frames == "1001"
+    (gp4_hold,) = [f for f in hold.findings if f.rule == "NFX-GP4"]
+    assert gp4_hold.status.value == "approved" and gp4_hold.approval == "APR-1"
+    # the same frame given alone to check is that one-frame sequence: the same hash covers it
+    checked = run_cli("check", str(frame), "--format", "json")
+    (asset,) = checked.json()["assets"]
+    assert asset["frames"] == "1001" and asset["outcome"] == "pass", checked.stdout
+
+
+def test_an_approval_rule_that_names_no_rule_is_a_warning_naming_the_file_and_field(
+    clearance_run,
+) -> None:
+    """An approval whose ``rules`` entry is a typo (``NFX-GP04``, ``nfx-gp*``: ids are
+    compared exactly) covers nothing: the finding stayed open and nothing said why (validate
+    called the file valid). scan and check say so on stderr and in a ``run.warning``."""
+    run = clearance_run()
+    final_asset(run)
+    run.approvals["approvals"]["APR-1"] = approval(["NFX-GP04"])
+    run.approvals["approvals"]["APR-2"] = approval(["NFX-C1", "nfx-gp*"])
+    run.write_config()
+    for command in ("scan", "check"):
+        target = "delivery/sh010_bg_v003.png" if command == "check" else "."
+        done = run_cli(command, target, "--format", "json", cwd=run.root)
+        assert done.code == 1, done.stderr
+        (asset,) = done.json()["assets"]
+        assert [f["status"] for f in asset["findings"] if f["rule"] == "NFX-GP4"] == ["open"]
+        file = str(run.root / "approvals.yaml")
+        assert (
+            f"clearance: warning: {file}: approvals.APR-1.rules[0]: the id 'NFX-GP04' matches "
+            "no rule, so the approval covers nothing of it; did you mean NFX-GP4?" in done.stderr
+        ), done.stderr
+        assert f"{file}: approvals.APR-2.rules[1]: the glob 'nfx-gp*' matches no rule" in (
+            done.stderr
+        )
+        assert "APR-2.rules[0]" not in done.stderr  # NFX-C1 is a rule
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    warned = [e["details"]["warning"] for e in events if e["event"] == "run.warning"]
+    assert len(warned) == 4 and warned[0].startswith("approvals.APR-1.rules[0]: the id 'NFX-GP04'")
+
+
 def test_approval_never_clears_block(clearance_run) -> None:
     run = clearance_run()
     doc = genai_sidecar(source_type="digitalCapture")  # IPTC-02 contradiction → block

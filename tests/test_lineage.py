@@ -6,6 +6,7 @@ Real files in ``tmp_path``, the real SQLite state store, the real CLI for end-to
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -215,6 +216,135 @@ def test_lineage_cli_prints_the_tree_and_json(comp_show: Path) -> None:
         "lineage", "comp/nothing_v001.exr", "--config", str(comp_show / "clearance.yaml")
     )
     assert missing.code == 2 and "not in the lineage store" in missing.stderr
+
+
+def test_lineage_of_an_asset_whose_folder_is_gone_finds_its_show(
+    comp_show: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The store remembers a deliverable whose folder was deleted or moved since its audit:
+    ``clearance lineage /show/delivery/x.exr``, run from outside the show, still finds the
+    show's configuration through the nearest folder of the path that is there (it looked in
+    the working folder: 'no state store', exit 2)."""
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    (comp_show / "delivery").rename(comp_show / "delivery_moved")
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    for asset in (
+        str(comp_show / "delivery/sh010_final_v001.exr"),
+        os.path.relpath(comp_show / "delivery/sh010_final_v001.exr", elsewhere),
+    ):
+        tree = run_cli("lineage", asset, cwd=elsewhere)
+        assert tree.code == 0, tree.stderr
+        assert tree.stdout.startswith("delivery/sh010_final_v001.exr  [delivery]"), asset
+        assert "gen/plates/sh010_plate_v001.####.exr (depth 2)" in tree.stdout
+
+
+def test_lineage_of_a_sidecar_is_the_lineage_of_the_asset_it_describes(comp_show: Path) -> None:
+    """``clearance check`` takes a sidecar for the asset it describes; ``lineage`` said the
+    audited asset was 'not in the lineage store ... audit it with clearance scan first'."""
+    assert run_cli("scan", str(comp_show), "--no-progress").code == 1
+    for given, asset in [
+        ("delivery/sh010_final_v001.exr.genai.yaml", "delivery/sh010_final_v001.exr"),
+        ("comp/sh010_comp_v004.genai.yaml", "comp/sh010_comp_v004.####.exr"),
+    ]:
+        shown = run_cli("lineage", given, "--format", "json", cwd=comp_show)
+        assert shown.code == 0, shown.stderr
+        assert shown.json()["asset"]["asset"] == asset
+    alone = comp_show / "comp/nothing_v001.exr.genai.yaml"  # no asset next to it
+    alone.write_text("provenance: 1\n", encoding="utf-8")
+    missing = run_cli("lineage", str(alone))
+    assert missing.code == 2 and "not in the lineage store" in missing.stderr
+
+
+def test_a_ref_that_leaves_the_root_and_comes_back_names_the_asset_there(
+    comp_show: Path,
+) -> None:
+    """``../SHOW/gen/plates/...`` from the root SHOW is ``gen/plates/...``: the comp is made
+    from the GenAI plate (the ref was taken for one outside the root, unresolved, and the
+    deliverable built on the comp passed). A ref that stays outside is still unresolved."""
+    comp = "comp/sh010_comp_v004.####.exr"
+    around = f"../{comp_show.name}/gen/plates/sh010_plate_v001.####.exr"
+    outside = f"../{comp_show.name}_other/gen/plates/sh010_plate_v001.####.exr"
+    sidecar(comp_show, comp, silent((around, "production_image"), (outside, "production_image")))
+    scanned = run_cli("scan", str(comp_show), "--format", "json", "--no-progress")
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    (gp4,) = [
+        f for f in assets["delivery/sh010_final_v001.exr"]["findings"] if f["rule"] == "NFX-GP4"
+    ]
+    assert gp4["evidence"]["inherited_from"] == ["gen/plates/sh010_plate_v001.####.exr"]
+    shown = run_cli("lineage", str(comp_show / comp), "--format", "json").json()
+    assert [g["asset"] for g in shown["ancestry"]["genai"]] == [
+        "gen/plates/sh010_plate_v001.####.exr"
+    ]
+    assert shown["ancestry"]["unresolved"] == [outside]
+
+
+def test_a_ref_through_a_link_inside_the_show_names_the_asset_the_scan_recorded(
+    tmp_path: Path,
+) -> None:
+    """``gen/plates/latest -> v001`` (the usual 'latest version' link): a scan audits the
+    plate once, under its real folder (``gen/plates/v001/...``), so a comp whose sidecar
+    names it through the link, relative or absolute, is made from that GenAI plate (the ref
+    was unresolved: the comp, and the deliverable built on it, passed)."""
+    write_config(
+        tmp_path,
+        [
+            {"name": "plate_gen", "paths": ["gen/plates"]},
+            {"name": "comp", "paths": ["comp"]},
+            {"name": "delivery", "paths": ["delivery"], "final": True},
+        ],
+    )
+    plate = sequence(tmp_path, "gen/plates/v001/sh010_plate.####.exr")
+    sidecar(tmp_path, plate, genai_plate())
+    (tmp_path / "gen/plates/latest").symlink_to("v001")
+    comps = {
+        "comp/rel_v001.exr": "gen/plates/latest/sh010_plate.####.exr",
+        "comp/abs_v001.exr": str(tmp_path / "gen/plates/latest/sh010_plate.1001.exr"),
+    }
+    for comp, ref in comps.items():
+        sidecar(tmp_path, single(tmp_path, comp), silent((ref, "production_image")))
+    final = single(tmp_path, "delivery/sh010_final_v001.exr")
+    sidecar(tmp_path, final, silent(("comp/rel_v001.exr", "production_image")))
+    scanned = run_cli("scan", str(tmp_path), "--format", "json", "--no-progress")
+    assets = {a["asset"]: a for a in scanned.json()["assets"]}
+    assert "gen/plates/v001/sh010_plate.####.exr" in assets, sorted(assets)
+    for rel in (*comps, final):
+        (gp4,) = [f for f in assets[rel]["findings"] if f["rule"] == "NFX-GP4"]
+        assert gp4["evidence"]["inherited_from"] == ["gen/plates/v001/sh010_plate.####.exr"]
+    checked = run_cli("check", str(tmp_path / "comp/abs_v001.exr"), "--format", "json")
+    (gp4,) = [f for f in checked.json()["assets"][0]["findings"] if f["rule"] == "NFX-GP4"]
+    assert gp4["evidence"]["inherited_from"] == ["gen/plates/v001/sh010_plate.####.exr"]
+
+
+def test_a_final_asset_made_from_an_unaudited_input_of_unknown_class_is_unsure(
+    tmp_path: Path,
+) -> None:
+    """A deliverable that says it is not generated, made from an input never audited whose
+    class is ``unknown`` (or left out, or misspelt: unknown too, docs/sidecar.md): nobody
+    knows what that input is, so whether it is GenAI is unknown, and the deliverable may
+    contain GenAI material: NFX-GP4 unsure (escalate), as for an ancestor whose sidecar is
+    missing. It passed. An input whose class says what it is (a production image) stays a
+    plain unaudited input; once the unknown one is audited, its row decides."""
+    write_config(tmp_path, [{"name": "delivery", "paths": ["delivery"], "final": True}])
+    cases = {"unknown": "unknown", "left_out": None, "misspelt": "prodution_image"}
+    for name, cls in cases.items():
+        rel = single(tmp_path, f"delivery/{name}_v001.exr")
+        doc = silent((f"elements/{name}.exr", "x"))
+        doc["steps"][0]["inputs"][0].pop("class")
+        if cls is not None:
+            doc["steps"][0]["inputs"][0]["class"] = cls
+        sidecar(tmp_path, rel, doc)
+    known = single(tmp_path, "delivery/known_v001.exr")
+    sidecar(tmp_path, known, silent(("elements/known.exr", "production_image")))
+    assets = scan(tmp_path)
+    for name in cases:
+        (gp4,) = [f for f in assets[f"delivery/{name}_v001.exr"].findings if f.rule == "NFX-GP4"]
+        assert gp4.effective_outcome.value == "escalate" and gp4.unsure, name
+        assert gp4.evidence["unknown_ancestors"] == [f"elements/{name}.exr"], name
+    assert assets[known].outcome.value == "pass"
+    # the element audited (not generated: it says so) answers the question
+    element = single(tmp_path, "elements/unknown.exr")
+    sidecar(tmp_path, element, silent(use="temp"))
+    assert scan(tmp_path)["delivery/unknown_v001.exr"].outcome.value == "pass"
 
 
 # -------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["given_path", "located"]
+__all__ = ["given_path", "located", "walked_folder"]
 
 
 def _working_folder() -> str:
@@ -74,6 +74,13 @@ def located(path: Path, root: Path, memo: dict[str, str] | None = None) -> Path:
         if real == base or real.startswith(inside):
             full = real
     return Path(full)
+
+
+def walked_folder(folder: str, base: str) -> str:
+    """``folder``, an absolute path under the root ``base`` as written, named as a walk from
+    the root names it: a link on the way whose target is inside the root stands for its
+    target (``gen/latest`` → ``gen/v003``); one lstat per folder on the way."""
+    return _folder_under(folder, base, os.path.join(base, ""))
 
 
 def _folder_under(folder: str, base: str, inside: str) -> str:

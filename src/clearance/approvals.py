@@ -61,8 +61,9 @@ def as_date(value: Any) -> _dt.date | None:
 
 
 def asset_sha256(asset: Asset) -> str:
-    """Content hash of an asset: the file's SHA-256; for a sequence, of its frames' hashes."""
-    if len(asset.files) == 1:
+    """Content hash of an asset: the file's SHA-256; for a sequence (one of a single frame
+    too), of its frames' hashes."""
+    if len(asset.files) == 1 and not asset.is_sequence:
         return _file_sha256(asset.files[0])
     digest = hashlib.sha256()
     for path in asset.files:

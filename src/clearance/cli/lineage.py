@@ -3,8 +3,8 @@
 Reads the lineage store (``audit.state`` in ``clearance.yaml``) that every ``scan``, ``check``
 and ``watch`` fills. ``ASSET`` is a file, a frame of a sequence, a sequence pattern
 (``comp/sh010_comp_v004.####.exr`` or ``%04d``), a path relative to the root, an asset id
-(``x-asset-id``) or a version key. Exit 0 when the asset is in the store; 2 when it is not,
-or the store or configuration cannot be read.
+(``x-asset-id``), a version key, or a sidecar (the asset it describes). Exit 0 when the
+asset is in the store; 2 when it is not, or the store or configuration cannot be read.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from .._display import shown, shown_text
 from .._paths import given_path, located
+from ..discover import described_by, is_sidecar
 from ..lineage import (
     MAX_DEPTH,
     AssetRow,
@@ -26,6 +27,7 @@ from ..lineage import (
     iter_tree,
     normalise_ref,
 )
+from ..policy import Policy
 from ._common import EXIT_ERROR, EXIT_OK, add_config_options, error, policy_for, report_output
 
 
@@ -45,21 +47,32 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _start(asset: str) -> str:
-    """Where to look for ``clearance.yaml``: the asset's folder if it exists, else the cwd."""
+    """Where to look for ``clearance.yaml``: the asset, or the nearest of its folders that
+    exists (an asset deleted or moved since its audit, with its shot folder: the show is
+    still where it was), else the cwd."""
     path = Path(asset)
-    for candidate in (path, path.parent):
+    for candidate in (path, *path.parents):
         if os.path.exists(candidate):  # False, not PermissionError, in a folder not searchable
             return str(candidate)
     return "."
 
 
-def resolve(store: LineageStore, asset: str, root: Path) -> AssetRow | None:
-    """The latest audit of ``asset``, as given on the command line (cwd-relative or not)."""
+def resolve(
+    store: LineageStore, asset: str, root: Path, policy: Policy | None = None
+) -> AssetRow | None:
+    """The latest audit of ``asset``, as given on the command line (cwd-relative or not); a
+    sidecar stands for the asset it describes, as for ``clearance check``."""
     try:  # named as the scan named it (through a stage folder that is a link, too)
         row = store.find(str(located(given_path(asset), root)), root)
     except OSError:  # (the working folder is gone: the name as given is all there is)
         row = None
-    return row if row is not None else store.find(asset, root)
+    if row is None:
+        row = store.find(asset, root)
+    if row is None and policy is not None and is_sidecar(Path(asset).name):
+        described = described_by(Path(asset), policy)
+        if described:  # a frame names its sequence
+            return resolve(store, str(Path(asset).parent / described[0]), root)
+    return row
 
 
 def run_lineage(args: argparse.Namespace) -> int:
@@ -73,7 +86,7 @@ def run_lineage(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     try:
-        row = resolve(store, args.asset, policy.root)
+        row = resolve(store, args.asset, policy.root, policy)
         if row is None:
             error(
                 f"{args.asset}: not in the lineage store {policy.state_path} "

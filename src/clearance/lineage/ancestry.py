@@ -27,6 +27,17 @@ MAX_DEPTH = 32
 MAX_LISTED = 1000
 
 
+#: The input classes of the sidecar format (``steps[].inputs[].class``, DESIGN.md) that say
+#: what an input is; ``unknown``, a class left out or one not on the list says nothing.
+KNOWN_CLASSES = frozenset(
+    {
+        "generated", "owned_released", "unreleased", "script", "production_image",
+        "personal_data", "contract", "talent_likeness", "third_party_licensed",
+        "third_party_unowned", "public_domain",
+    }
+)  # fmt: skip
+
+
 class Finder(Protocol):
     """What a walk needs: the latest recorded audit of what a ref names."""
 
@@ -81,6 +92,9 @@ def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
         if i.get("class") == "generated"
     ]
     refs = list(dict.fromkeys(str(i["ref"]) for i in inputs))
+    unknown = list(
+        dict.fromkeys(str(i["ref"]) for i in inputs if i.get("class") not in KNOWN_CLASSES)
+    )
     tree = [
         {
             "ref": i["ref"],
@@ -92,7 +106,7 @@ def unknown_ancestry(inputs: list[dict[str, Any]]) -> dict[str, Any]:
     ]
     found: dict[str, Any] = {
         "genai": genai if len(genai) <= MAX_LISTED else genai[:MAX_LISTED],
-        "unknown": [],
+        "unknown": unknown[:MAX_LISTED],
         "unresolved": refs,
         "assets": [],
         "cycle": False,
@@ -167,6 +181,8 @@ class _Walk:
                 self.unresolved.append(ref)
             if node["genai"]:
                 self._genai(ref, None, depth, declared=True)
+            elif declared not in KNOWN_CLASSES:  # never audited, and what it is is unknown:
+                self._add("unknown", ref)  # whether it is GenAI is unknown too
             return node
         genai = row.genai or declared == "generated"
         node.update(

@@ -15,6 +15,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from .._paths import walked_folder
 from ..model import Asset, printable
 from ..rules import GENAI_TERMS, iptc_term
 
@@ -89,9 +90,42 @@ def normalise_ref(ref: str, root: Path) -> str:
         if inside is None:
             folder, _, name = absolute.rpartition("/")
             inside = _under(f"{_real_folder(folder or '/').rstrip('/')}/{name}", base)
-        return printable(absolute if inside is None else inside)
+        return printable(absolute if inside is None else _walked(inside, base))
     rel = posixpath.normpath(text)
-    return printable(rel[2:] if rel.startswith("./") else rel)
+    if rel.startswith("..") and (rel == ".." or rel.startswith("../")):
+        # out of the root, and perhaps back in (``../SHOW01/gen/x.exr`` from SHOW01): the
+        # path it names, read as an absolute one is (still absolute if outside the root)
+        return normalise_ref(posixpath.join(root.as_posix(), rel), root)
+    rel = rel[2:] if rel.startswith("./") else rel
+    return printable(_walked(rel, posixpath.normpath(root.as_posix())))
+
+
+#: (root, root-relative folder) → the folder as a walk names it (:func:`_walked`)
+_WALKED_FOLDERS: dict[tuple[str, str], str] = {}
+
+
+def _walked(rel: str, base: str) -> str:
+    """``rel`` (inside the root ``base``) named as a scan names the asset there: through a
+    link below the root whose target is inside it (``gen/latest -> v003``), the walk audits
+    the target's folder, so ``gen/latest/plate.exr`` is recorded as ``gen/v003/plate.exr``.
+    One ``lstat`` per folder on the way, once per distinct folder and process."""
+    folder, slash, name = rel.rpartition("/")
+    if not folder:
+        return rel
+    key = (base, folder)
+    named = _WALKED_FOLDERS.get(key)
+    if named is None:
+        named = folder
+        try:
+            walked = walked_folder(os.path.join(base, folder), base)
+        except (OSError, ValueError):  # a name the system refuses: taken as written
+            walked = ""
+        if walked.startswith(base.rstrip("/") + "/"):
+            named = walked[len(base.rstrip("/")) + 1 :]
+        if len(_WALKED_FOLDERS) >= _REAL_FOLDERS_MAX:
+            _WALKED_FOLDERS.clear()
+        _WALKED_FOLDERS[key] = named
+    return f"{named}/{name}" if named != folder else rel
 
 
 #: what :func:`~clearance.model.printable` writes for a byte that is not UTF-8 (0x80-0xff)
