@@ -1855,3 +1855,53 @@ def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     (asset,) = json.loads(proc.stdout)["assets"]
     assert asset["findings"][0]["evidence"] == {"frames": 123456789012345678901234567890, "r": 0.5}
+
+
+def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Path) -> None:
+    """The timeline reads the lineage store, which recorded each asset's own verdict only: a
+    stage check's block naming ``comp/ok.png`` made ``report`` say block while ``timeline``
+    showed the clip with no finding, exit 0. The finding joins the asset's recorded audit, as
+    it joins it in the log; a re-scan keeps it (warm, or with --jobs); a scan it no longer
+    names drops it."""
+    otio = pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    edit = tmp_path / "cut.otio"
+    clip_range = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(24, 24)
+    )
+    track = otio.schema.Track(name="V1")
+    track.append(
+        otio.schema.Clip(
+            name="ok",
+            media_reference=otio.schema.ExternalReference(
+                target_url=str(show.root / "comp" / "ok.png"), available_range=clip_range
+            ),
+            source_range=clip_range,
+        )
+    )
+    cut = otio.schema.Timeline(name="cut")
+    cut.tracks.append(track)
+    otio.adapters.write_to_file(cut, str(edit))
+
+    def timeline_clip() -> tuple[int, dict[str, Any]]:
+        proc = clearance("timeline", str(edit), "--config", str(show.root / "clearance.yaml"),
+                         "-f", "json")  # fmt: skip
+        assert proc.returncode in (0, 1), proc.stderr
+        (clip,) = json.loads(proc.stdout)["clips"]
+        return proc.returncode, clip
+
+    _scan_with_stage_findings(show, plan, [])
+    own = timeline_clip()
+    assert own[1]["outcome"] != "block", own
+    _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "block", "ok is over quota"]])
+    assert _report(show)[("comp", "comp/ok.png")]["outcome"] == "block"
+    for _ in range(2):  # the scan that joined it, then a re-scan in two processes
+        code, clip = timeline_clip()
+        assert (code, clip["outcome"]) == (1, "block"), clip
+        assert ("SITE-QUOTA-01", "block", "ok is over quota") in {
+            (f["rule"], f["outcome"], f["message"]) for f in clip["findings"]
+        }
+        proc = clearance("scan", str(show.root), "--no-progress", "--jobs", "2", "--no-cache")
+        assert proc.returncode == 1, proc.stderr
+    _scan_with_stage_findings(show, plan, [])  # the stage check names it no more
+    assert timeline_clip() == own

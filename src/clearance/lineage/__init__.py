@@ -34,6 +34,7 @@ the plugin.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -648,10 +649,65 @@ class LineagePlugin:
         on stderr, as :meth:`flush` says it (never a ``plugin.failed``), and the rows stay
         buffered for the next flush."""
         index = self._index
+        if stage_result.findings and self._pid == current_pid():
+            try:
+                self._join_stage_checks(stage_result)
+            except _STORE_ERRORS as exc:
+                self._unusable(exc)
+            index = self._index
         if index is not None and self._pid == current_pid():
             index.flush_or_keep()
             if self._recorded is not None and not index.buffered:
                 self._stage_mark = self._recorded.count  # committed: workers read them
+
+    def _join_stage_checks(self, stage_result: StageResult) -> None:
+        """A stage checker's open finding that names an asset this run audited in the stage
+        joins that asset's recorded audit, as it joins it in the audit log (``report``):
+        its row gets the finding, and the worse outcome of the two. What reads the store
+        (``timeline``, an ancestry walk) then sees what the report says of the asset; a later
+        audit that no stage check names again records the asset's own verdict."""
+        named: dict[str, list[Any]] = {}
+        for f in stage_result.findings:
+            if f.asset and f.is_open and f.effective_outcome > Outcome.PASS:
+                named.setdefault(f.asset, []).append(f)
+        if not named or self.path is None:
+            return
+        audited = {a.asset.rel for a in stage_result.assets}
+        named = {rel: found for rel, found in named.items() if rel in audited}
+        if not named:
+            return
+        index = self.index(create=False)
+        if index is None:
+            return
+        for rel, found in named.items():
+            row = index.latest_in_stage(rel, stage_result.stage)
+            if row is None:
+                continue  # not recorded (not on disk, its ancestry unknown): nothing to join
+            findings = list(row.findings)
+            outcome = Outcome(row.outcome)
+            for f in found:
+                effective = f.effective_outcome
+                entry = {
+                    "rule": f.rule,
+                    "outcome": effective.value,
+                    "status": str(f.status),
+                    "message": f.message,
+                }
+                if entry not in findings:
+                    findings.append(entry)
+                    outcome = max(outcome, effective)
+            if findings == row.findings:
+                continue  # joined already (an unchanged re-audit of a joined row)
+            joined = dataclasses.replace(
+                row,
+                findings=findings,
+                outcome=outcome.value,
+                run_id=self.run_id,
+                audited_at=time.time(),
+            )
+            values = index.record(joined)
+            if self._recorded is not None:
+                self._recorded.add(values)
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

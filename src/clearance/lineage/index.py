@@ -400,6 +400,13 @@ class RunIndex:
             self._mark()
             return self.store.exact(asset, stage, version)  # an older version (rare)
 
+    def latest_in_stage(self, asset: str, stage: str) -> AssetRow | None:
+        """The latest row of ``asset`` audited in ``stage`` (committed, or recorded by this
+        run), if any."""
+        with self._lock:
+            raw = self._folder(asset).by_key.get((asset, stage))
+            return None if raw is None else AssetRow.from_sql(raw, self._loads)
+
     def is_latest(self, asset: str, stage: str, version: str) -> bool:
         """Is this version of ``asset`` audited in ``stage`` the latest row recorded under its
         name (in any stage): what a ref to the name finds?"""
