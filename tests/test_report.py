@@ -1905,3 +1905,38 @@ def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Pat
         assert proc.returncode == 1, proc.stderr
     _scan_with_stage_findings(show, plan, [])  # the stage check names it no more
     assert timeline_clip() == own
+
+
+def test_an_asset_whose_audit_never_finished_is_unsure_never_a_pass(tmp_path: Path) -> None:
+    """A run stopped between an asset's findings and its ``asset.audited`` (SIGKILL, the OOM
+    killer) left findings that were all approved, or a notice: the asset was reported pass,
+    or notice, from what the audit had reached. What it did not reach is unknown: escalate,
+    or the worst open finding if that is worse."""
+    log = tmp_path / "audit.jsonl"
+    cut = AuditLog(log)
+    audit = make_audit_logger(cut, run_id="cut-short", host="farm01")
+    audit.info("run.started", message="clearance scan", details={"command": "scan"})
+    audit.info("stage.started", stage="comp", message="stage comp")
+    for asset, outcome, status in (
+        ("comp/approved.png", "approval", "approved"),
+        ("comp/notice.png", "notice", "open"),
+        ("comp/block.png", "block", "open"),
+    ):
+        audit.info(
+            "finding",
+            stage="comp",
+            asset=asset,
+            rule="NFX-GP4",
+            outcome=outcome,
+            status=status,
+            message="final GenAI material",
+        )
+    cut.close()
+    proc = clearance("report", str(log), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    outcomes = {a["asset"]: a["outcome"] for a in json.loads(proc.stdout)["assets"]}
+    assert outcomes == {
+        "comp/approved.png": "escalate",
+        "comp/notice.png": "escalate",
+        "comp/block.png": "block",
+    }

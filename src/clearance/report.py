@@ -1107,11 +1107,17 @@ def _runs_cut_short(
 
 
 def _unfinished(stage: str, asset: str | None, rows: list[FindingRow]) -> AssetAudit:
+    """The audit of ``asset`` whose run stopped before its ``asset.audited`` (``None``: the
+    stage's own findings of a run that stopped before its ``stage.finished``). An asset's
+    is unsure, escalate at least: what its audit did not reach is unknown, never a pass."""
     worst = max(rows, key=lambda f: f.rank if f.is_open else -1)
+    outcome = worst.outcome if worst.is_open else "pass"
+    if asset is not None and _RANK.get(outcome, 0) < _RANK["escalate"]:
+        outcome = "escalate"
     return AssetAudit(
         stage=stage,
         asset=asset,
-        outcome=worst.outcome if worst.is_open else "pass",
+        outcome=outcome,
         time=rows[-1].time,
         run_id=rows[-1].run_id,
         host=rows[-1].host,
