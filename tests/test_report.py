@@ -1940,3 +1940,22 @@ def test_an_asset_whose_audit_never_finished_is_unsure_never_a_pass(tmp_path: Pa
         "comp/notice.png": "escalate",
         "comp/block.png": "block",
     }
+
+
+def test_the_html_runs_table_shows_a_command_and_host_as_the_terminal_does(tmp_path: Path) -> None:
+    """The page's runs table printed a run's command and host only HTML-escaped: a file name
+    given to ``check`` with a bidi override (U+202E) reversed the rest of the command line as
+    the browser drew it, and a line break read as a space. They are shown escaped."""
+    log = tmp_path / "audit.jsonl"
+    with AuditLog(log) as sink:
+        audit = make_audit_logger(sink, run_id="r1", host="farm\u202e10")
+        audit.info(
+            "run.started",
+            message="clearance check",
+            details={"command": "clearance check comp/\u202egnp.exe\nx.png"},
+        )
+        audit.info("run.finished", outcome="pass", message="done", details={"exit_code": 0})
+    page = clearance("report", str(log), "-f", "html").stdout
+    assert "\u202e" not in page and "gnp.exe\n" not in page
+    assert "clearance check comp/\\u202egnp.exe\\nx.png" in page
+    assert "farm\\u202e10" in page

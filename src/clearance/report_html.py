@@ -189,7 +189,7 @@ def _findings_table(report: Report) -> str:
     for a, f in ranked:
         frames = f'<div class="frames">frames {_name(a.frames)}</div>' if a.frames else ""
         status = (
-            f'<span class="status expired">approval {_e(f.approval)} expired</span>'
+            f'<span class="status expired">approval {_name(f.approval)} expired</span>'
             if f.status == "expired"
             else f'<span class="status">{_e(f.status)}</span>'
         )
@@ -231,12 +231,12 @@ def _approvals(report: Report) -> str:
         when = f.evidence.get("approval_expired")
         rows.append(
             f'<tr><td><span class="status expired">expired{" " + _e(when) if when else ""}</span></td>'
-            f'<td class="rule">{_e(f.approval)}</td><td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td>'
+            f'<td class="rule">{_name(f.approval)}</td><td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td>'
             f'<td class="asset">{_name(f.asset) if f.asset else "(stage)"}</td></tr>'
         )
     for f in used:
         rows.append(
-            f'<tr><td><span class="status">used</span></td><td class="rule">{_e(f.approval)}</td>'
+            f'<tr><td><span class="status">used</span></td><td class="rule">{_name(f.approval)}</td>'
             f'<td class="rule">{_e(f.rule)}</td><td>{_e(f.stage)}</td><td class="asset">{_name(f.asset) if f.asset else "(stage)"}</td></tr>'
         )
     return (
@@ -249,7 +249,7 @@ def _runs(report: Report) -> str:
     if not report.runs:
         return '<p class="empty">No runs recorded.</p>'
     rows = "".join(
-        f"<tr><td>{_when(r['started'])}</td><td>{_e(r['host'])}</td><td>{_e(r['command'])}</td>"
+        f"<tr><td>{_when(r['started'])}</td><td>{_name(r['host'])}</td><td>{_e(shown_text(r['command']))}</td>"
         f"<td>{_badge(r['outcome']) if r['outcome'] else _e('—' if r['finished'] else 'unfinished')}</td>"
         f'<td class="rule">{_e((r["run_id"] or "")[:12])}</td></tr>'
         for r in report.runs[-50:]
