@@ -480,6 +480,19 @@ def test_a_since_after_the_until_exits_2_naming_both(show_log: Path) -> None:
     assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stderr
 
 
+def test_a_date_alone_as_until_is_the_end_of_that_day(show_log: Path) -> None:
+    """``--until 2026-11-28`` meant midnight at the start of that day, so ``--since D
+    --until D`` (the report of one day) was an empty window: "No open findings", exit 0, for
+    a day whose audits had open findings. A date alone as ``--until`` is the whole day."""
+    events = [json.loads(line) for line in show_log.read_text().splitlines()]
+    day = events[-1]["time"][:10]
+    proc = clearance("report", str(show_log), "--since", day, "--until", day)
+    assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stdout
+    before = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+    proc = clearance("report", str(show_log), "--until", before, "-f", "json")
+    assert json.loads(proc.stdout)["assets"] == []  # the day before ends before it
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:

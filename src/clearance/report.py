@@ -77,16 +77,23 @@ _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}\Z")
+
+
 def _fmt(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def parse_time(value: str, *, now: datetime | None = None, option: str | None = None) -> str:
+def parse_time(
+    value: str, *, now: datetime | None = None, option: str | None = None, end: bool = False
+) -> str:
     """``--since``/``--until`` value → the log's time format, for string comparison.
 
     Accepts ISO dates and times (``2026-11-26``, ``2026-11-26T21:00``, ``…Z``, ``…+01:00``;
     no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
-    (``--since``) starts the message of the :class:`ReportError` a bad value raises.
+    (``--since``) starts the message of the :class:`ReportError` a bad value raises. With
+    ``end`` (``--until``), a date alone is the end of that day (its last millisecond):
+    ``--since 2026-11-26 --until 2026-11-26`` is that day, not an empty window.
     """
     where = f"{option} " if option else ""
     text = value.strip()
@@ -104,6 +111,8 @@ def parse_time(value: str, *, now: datetime | None = None, option: str | None = 
             ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
+        if end and _DATE_ONLY.match(text):
+            dt += timedelta(days=1, milliseconds=-1)
         return _fmt(dt.astimezone(timezone.utc))
     except OverflowError:  # an age past year 1, a zone pushing 9999-12-31 past the calendar
         raise ReportError(

@@ -351,7 +351,7 @@ def run_report(args: argparse.Namespace) -> int:
         filters = Filters(
             stages=_csv_list(args.stage),
             since=parse_time(args.since, option="--since") if args.since else None,
-            until=parse_time(args.until, option="--until") if args.until else None,
+            until=parse_time(args.until, option="--until", end=True) if args.until else None,
             outcomes=[Outcome.parse(o).value for o in _csv_list(args.outcome)],
             rules=_csv_list(args.rule),
         )
