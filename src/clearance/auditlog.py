@@ -564,10 +564,12 @@ class AuditLog:
                 os.close(self._lock_fd)
                 self._lock_fd = None
                 self._open_lock()
+            locked = self._lock_fd
+            assert locked is not None
             try:
                 yield
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(locked, fcntl.LOCK_UN)
 
     def _write(self, prepared: list[_Prepared], *, records: bool = True) -> list[dict[str, Any]]:
         """Write ``prepared`` under the lock; the written records are built only if asked."""
