@@ -638,6 +638,35 @@ def test_a_last_line_that_is_not_an_event_is_edited_as_the_writers_refuse_it(
         AuditLog(log).append({"event": "run.started"})
 
 
+@pytest.mark.parametrize("prev", ["copied", "zeros"])
+def test_an_event_added_by_hand_at_the_end_is_not_chained_to_by_the_next_writer(
+    log: Path, prev: str
+) -> None:
+    """An event appended by hand (the last one copied, its seq bumped and its outcome made a
+    pass) with a prev that is not the hash of the line before it. Writers chained to it: the
+    forged line was on the chain from then on, and verify called the genuine last event the
+    one "not part of the chain" (and, before, blamed it alone as "changed after it was
+    written")."""
+    lines = read(log)
+    n = len(lines)
+    forged = json.loads(lines[-1])
+    forged.update(seq=forged["seq"] + 1, outcome="pass", message="all clear")
+    if prev == "zeros":
+        forged["prev"] = "0" * 64
+    lines.append(json.dumps(forged, separators=(",", ":"), ensure_ascii=False).encode())
+    write(log, lines)
+    before = log.read_bytes()
+    with pytest.raises(AuditLogError, match=f"{log}:{n + 1}: the last audit event"):
+        AuditLog(log).append({"event": "run.started"})
+    assert log.read_bytes() == before
+    proc = clearance("verify", str(log))
+    assert proc.returncode == 3
+    assert f"EDITED     {log}:{n}: line changed after it was written, or the last line " in (
+        proc.stdout
+    )
+    assert f"(audit.jsonl:{n + 1}) was added or copied there by hand" in proc.stdout
+
+
 def test_a_last_line_of_the_newest_rotated_file_that_is_not_an_event_is_edited(
     tmp_path: Path,
 ) -> None:

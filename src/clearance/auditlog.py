@@ -214,6 +214,8 @@ class NotAnEvent(AuditLogError):
         super().__init__(message)
         self.file = file
         self.offset = offset
+        #: the line is an event, but does not chain to the event before it
+        self.unchained = False
 
 
 def utc_now() -> str:
@@ -562,10 +564,12 @@ class AuditLog:
                 os.close(self._lock_fd)
                 self._lock_fd = None
                 self._open_lock()
+            locked = self._lock_fd
+            assert locked is not None
             try:
                 yield
             finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                fcntl.flock(locked, fcntl.LOCK_UN)
 
     def _write(self, prepared: list[_Prepared], *, records: bool = True) -> list[dict[str, Any]]:
         """Write ``prepared`` under the lock; the written records are built only if asked."""
@@ -944,7 +948,9 @@ def torn_tail(
         line = raw[:-1] if raw.endswith(b"\n") else raw
         seq = event_seq(line)
         if seq is not None:
-            return torn, (seq, line_hash(line))
+            h = line_hash(line)
+            _chains_on(rfd, path, offset, line, seq)
+            return torn, (seq, h)
         tail += len(raw)
         if len(torn) >= _MAX_TORN or tail > _TAIL_BYTES:
             raise NotAnEvent(
@@ -957,6 +963,54 @@ def torn_tail(
             )
         torn.append((offset, line))
     return torn, None
+
+
+def _line_before(rfd: int, offset: int) -> bytes | None:
+    """The line that ends just before byte ``offset`` (a line's start), without its newline;
+    None when there is none, or when it is longer than any event (read back no further)."""
+    if offset <= 0:
+        return None
+    want = min(offset, MAX_EVENT_BYTES + 1)
+    step = min(_TAIL_CHUNK, want)
+    while True:
+        data = os.pread(rfd, step, offset - step)
+        idx = data.rfind(b"\n", 0, len(data) - 1)  # the newline before the line's own
+        if idx >= 0:
+            return data[idx + 1 : -1]
+        if step >= offset:
+            return data[:-1]  # the file's first line
+        if step >= want:
+            return None
+        step = min(step * 2, want)
+
+
+def _chains_on(rfd: int, path: Path, offset: int, line: bytes, seq: int) -> None:
+    """Raise :class:`NotAnEvent` (``unchained``) when the ``prev`` of ``line``, the last event
+    of the log file ``path`` (at ``offset``, with ``seq``), is not the hash of the line just
+    before it and that line is an event: no writer wrote it there (a line added by hand, a
+    copy), or the line before was changed since. Chaining to it, a writer would make it part
+    of the chain (and the genuine line before it the one off the chain). A line before that
+    is no event (torn lines a recovery names, a newer format) or none (a file's first line)
+    is not looked at."""
+    previous = _line_before(rfd, offset)
+    if previous is None:
+        return
+    previous_seq = event_seq(previous)
+    if previous_seq is None:
+        return
+    if json.loads(line)["prev"] == line_hash(previous):
+        return
+    lineno = _line_number(rfd, offset)
+    error = NotAnEvent(
+        f"{path}:{lineno}: the last audit event (seq {seq}) does not chain to the event "
+        f"before it (seq {previous_seq}, line {lineno - 1}): it was added or copied there by "
+        "hand, or that line was changed since; run "
+        f"`clearance verify {path}` before writing to it again",
+        path,
+        offset,
+    )
+    error.unchained = True
+    raise error
 
 
 _NEWER_RE = re.compile(r"clearance\.event/([0-9]{1,9})")

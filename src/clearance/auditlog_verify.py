@@ -1073,6 +1073,7 @@ def _read(
                     continue
                 m = _PREFIX.match(raw)
                 newer = "" if len(raw) > MAX_EVENT_BYTES + 1 else newer_format(raw.rstrip(b"\n"))
+                unchained = refused is not None and refused[2]
                 what = (
                     f"line is longer than any audit event ({MAX_EVENT_BYTES >> 20} MiB)"
                     if len(raw) > MAX_EVENT_BYTES + 1
@@ -1088,6 +1089,18 @@ def _read(
                         f"line is {newer.strip()[1:-1]}; this version cannot verify it",
                     )
                     if newer
+                    else Break(
+                        "edited",
+                        str(path),
+                        lineno,
+                        int(m.group(1)) if m else None,
+                        f"the last event (seq {m.group(1).decode() if m else '?'}) does not "
+                        f"chain to the event before it (line {lineno - 1}): it was added or "
+                        "copied there by hand, or that line was changed after it was written; "
+                        "no line after it vouches for it, and writers refuse to append to the "
+                        "log",
+                    )
+                    if unchained
                     else Break(
                         "edited",
                         str(path),
@@ -1157,7 +1170,7 @@ def _read(
 
 def _tail(
     files: list[tuple[Path, BinaryIO, int]], active: Path
-) -> tuple[int | None, frozenset[int], tuple[int, int] | None]:
+) -> tuple[int | None, frozenset[int], tuple[int, int, bool] | None]:
     """The end of the log as the next writer finds it (``auditlog.next_append``), so that
     ``verify`` and the writers agree on it: ``(active_index, crashed, refused)``.
 
@@ -1183,7 +1196,7 @@ def _tail(
         f, fh, size = files[active_index]
         _seq, _prev, _ended, torn = next_append(fh.fileno(), size, f, earlier)
     except NotAnEvent as exc:
-        return active_index, frozenset(), (paths.index(exc.file), exc.offset)
+        return active_index, frozenset(), (paths.index(exc.file), exc.offset, exc.unchained)
     return active_index, frozenset(offset for offset, _line in torn), None
 
 
@@ -1259,11 +1272,30 @@ def verify_log(
     finally:
         for _f, fh, _size in snapshot:
             fh.close()
+    unchained = not_event is not None and not_event.message.startswith("the last event (")
     if not_event is not None:
         # the walk finds such a line off the chain (inserted) when it holds no seq: what the
         # writers refuse is what it is; any other break the walk names there says more
         here = [b for b in result.breaks if (b.file, b.line) == (not_event.file, not_event.line)]
-        if all(b.kind == "inserted" or not b.tampered for b in here):
+        if unchained:  # the last line is an event whose prev is not the line before it
+            # No line after the last vouches for it or for the line before it: the walk
+            # blames that line (edited), which is one of two readings; the break says both.
+            # Any other break there, or at the last line, says more.
+            before = [
+                b
+                for b in result.breaks
+                if (b.file, b.line) == (not_event.file, (not_event.line or 0) - 1) and b.tampered
+            ]
+            if len(before) == 1 and before[0].kind == "edited" and not here:
+                before[0].message = (
+                    f"line changed after it was written, or the last line "
+                    f"({Path(not_event.file).name}:{not_event.line}) was added or copied there "
+                    "by hand: its prev does not match this line, and no line after it vouches "
+                    "for either; writers refuse to append to the log"
+                )
+            elif not before and not any(b.tampered for b in here):
+                result.breaks.append(not_event)
+        elif all(b.kind == "inserted" or not b.tampered for b in here):
             gone = {id(b) for b in here if b.kind == "inserted"}
             result.breaks[:] = [b for b in result.breaks if id(b) not in gone]
             result.breaks.append(not_event)
