@@ -495,6 +495,9 @@ class WatchProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WatchProcess:
+        # a second start (``with WatchProcess(...).start() as w``: __enter__ starts again)
+        # would leave the first watcher running after the test, unseen, for ever
+        assert self.proc is None, "this watcher was started already"
         before = len(events(self.root, "watch.started"))
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_for(

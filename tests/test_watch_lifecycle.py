@@ -1095,7 +1095,7 @@ def test_a_stage_folder_given_through_its_link_is_watched_under_the_links_name(
     (root / "comp").symlink_to(share)
     write_file(share / "a.exr.genai.yaml", SIDECAR.encode())
     write_file(share / "a.exr", exr_bytes())
-    with WatchProcess(root, paths=[root / "comp"]).start() as watcher:
+    with WatchProcess(root, paths=[root / "comp"]) as watcher:
         wait_audited(root, 1)
         write_file(share / "b.exr.genai.yaml", SIDECAR.encode())
         write_file(share / "b.exr", exr_bytes(seed=1))
