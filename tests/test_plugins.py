@@ -1365,3 +1365,44 @@ def test_an_entry_points_module_listed_in_the_configuration_too_is_one_plugin(
     assert listed.code == 0, listed.stderr
     doc = listed.json()
     assert doc["failures"] == [] and [p["name"] for p in doc["plugins"]].count("show") == 1
+
+
+def test_an_entry_point_object_whose_specname_names_no_hook_is_a_plugin_failure(
+    clearance_run, tmp_path: Path
+) -> None:
+    """An entry point exposing a plugin object (``pkg:plugin``) whose method is marked
+    ``@hookimpl(specname="clearance_check_assets")``, a typo: registered, listed, and never
+    called, without a word (only ``clearance_*`` attribute names were checked)."""
+    site = tmp_path / "site"
+    (site / "objplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "objplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: objplugin\nVersion: 1.0\n"
+    )
+    (site / "objplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[clearance]\nstudio = objplugin:plugin\n"
+    )
+    write_plugin(
+        site / "objplugin.py",
+        """
+        from clearance import Finding, hookimpl
+
+        class Studio:
+            @hookimpl(specname="clearance_check_assets")
+            def check(self, asset):
+                return [Finding(rule="PRV-03", message="never called")]
+
+        plugin = Studio()
+        """,
+    )
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", env=env)
+    assert done.code == 2, done.stderr
+    assert "plugin studio (entry point objplugin:plugin (objplugin)): implements unknown " in (
+        done.stderr
+    )
+    assert "clearance_check_assets (misspelled?)" in done.stderr
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e["details"]["name"] for e in events if e["event"] == "plugin.failed"] == ["studio"]

@@ -213,10 +213,19 @@ class PluginHost:
         except (pluggy.PluginValidationError, ValueError) as exc:
             self.failures.append(PluginFailure(name, source, str(exc)))
             return False
-        hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
-        if not hooks:  # a plugin that checks nothing never loads silently
+        callers = self.pm.get_hookcallers(plugin) or []
+        hooks = sorted(c.name for c in callers)
+        # an implementation named by @hookimpl(specname=...) is not seen by _hook_problem:
+        # a misspelled one is a hook nobody calls (pluggy's check_pending)
+        unknown = sorted(c.name for c in callers if c.spec is None)
+        if not hooks or unknown:  # a plugin that checks nothing never loads silently
             self.pm.unregister(plugin, name=name)
-            self.failures.append(PluginFailure(name, source, _NO_HOOKS))
+            problem = (
+                f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
+                if unknown
+                else _NO_HOOKS
+            )
+            self.failures.append(PluginFailure(name, source, problem))
             return False
         self.plugins[name] = PluginInfo(name, source, kind, stages, hooks)
         return True
