@@ -1367,12 +1367,9 @@ def test_an_entry_points_module_listed_in_the_configuration_too_is_one_plugin(
     assert doc["failures"] == [] and [p["name"] for p in doc["plugins"]].count("show") == 1
 
 
-def test_an_entry_point_object_whose_specname_names_no_hook_is_a_plugin_failure(
-    clearance_run, tmp_path: Path
-) -> None:
-    """An entry point exposing a plugin object (``pkg:plugin``) whose method is marked
-    ``@hookimpl(specname="clearance_check_assets")``, a typo: registered, listed, and never
-    called, without a word (only ``clearance_*`` attribute names were checked)."""
+def _object_entry_point(tmp_path: Path, body: str) -> Path:
+    """A distribution on sys.path whose ``clearance`` entry point ``studio`` is the object
+    ``objplugin:plugin``."""
     site = tmp_path / "site"
     (site / "objplugin-1.0.dist-info").mkdir(parents=True)
     (site / "objplugin-1.0.dist-info" / "METADATA").write_text(
@@ -1381,8 +1378,51 @@ def test_an_entry_point_object_whose_specname_names_no_hook_is_a_plugin_failure(
     (site / "objplugin-1.0.dist-info" / "entry_points.txt").write_text(
         "[clearance]\nstudio = objplugin:plugin\n"
     )
-    write_plugin(
-        site / "objplugin.py",
+    write_plugin(site / "objplugin.py", body)
+    return site
+
+
+def test_an_entry_point_object_whose_attribute_raises_is_a_plugin_failure(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A plugin object whose hook is a property that raises (a lazily read studio
+    setting): reading it to register the plugin raised out of the plugin manager, an
+    internal error of every command, no audit at all."""
+    site = _object_entry_point(
+        tmp_path,
+        """
+        class Studio:
+            @property
+            def clearance_check_asset(self):
+                raise RuntimeError("studio settings not found")
+
+        plugin = Studio()
+        """,
+    )
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", env=env)
+    assert done.code == 2, done.stderr
+    assert "internal error" not in done.stderr
+    assert "plugin studio (entry point objplugin:plugin (objplugin)): RuntimeError: studio " in (
+        done.stderr
+    )
+    assert done.json()["summary"]["assets"] == 1
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e["details"]["name"] for e in events if e["event"] == "plugin.failed"] == ["studio"]
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_an_entry_point_object_whose_specname_names_no_hook_is_a_plugin_failure(
+    clearance_run, tmp_path: Path
+) -> None:
+    """An entry point exposing a plugin object (``pkg:plugin``) whose method is marked
+    ``@hookimpl(specname="clearance_check_assets")``, a typo: registered, listed, and never
+    called, without a word (only ``clearance_*`` attribute names were checked)."""
+    site = _object_entry_point(
+        tmp_path,
         """
         from clearance import Finding, hookimpl
 

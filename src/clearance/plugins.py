@@ -23,6 +23,7 @@ library's ``sys.exit()``) and ``GeneratorExit`` included, so a plugin never ends
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as _dt
@@ -204,7 +205,12 @@ class PluginHost:
             # the same module loaded twice (an entry point's, listed in the configuration
             # too): one plugin, which runs once, where either attaches it
             return self._register(plugin, other, source=source, kind=kind, stages=stages)
-        problem = self._hook_problem(plugin)
+        try:  # reading a plugin object's attributes runs its code (a property that raises)
+            problem = self._hook_problem(plugin)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            problem = _error(exc)
         if problem:
             self.failures.append(PluginFailure(name, source, problem))
             return False
@@ -212,6 +218,13 @@ class PluginHost:
             self.pm.register(plugin, name=name)
         except (pluggy.PluginValidationError, ValueError) as exc:
             self.failures.append(PluginFailure(name, source, str(exc)))
+            return False
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # pluggy reads every attribute: half registered
+            with contextlib.suppress(Exception):
+                self.pm.unregister(name=name)
+            self.failures.append(PluginFailure(name, source, _error(exc)))
             return False
         callers = self.pm.get_hookcallers(plugin) or []
         hooks = sorted(c.name for c in callers)
