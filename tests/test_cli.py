@@ -235,6 +235,28 @@ def test_an_approval_naming_a_rule_no_loaded_rule_matches_is_a_warning(tmp_path:
     assert checked.code == 0 and said[0] in checked.stderr
 
 
+def test_a_configuration_named_clearance_yml_is_an_error_not_the_default(tmp_path: Path) -> None:
+    """A show's configuration saved as ``clearance.yml``: never read, the tree was audited
+    with the built-in default policy (no stages, no final stage, no site plugins, no
+    approvals) without a word."""
+    show = make_show(tmp_path)
+    (show.root / "clearance.yaml").rename(show.root / "clearance.yml")
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    for args in (("scan", str(show.root)), ("check", str(show.root / "comp/a.png"))):
+        done = run_cli(*args, "--format", "json")
+        assert done.code == 2, done.stdout
+        assert f"{show.root / 'clearance.yml'}: a configuration named clearance.yml is not " in (
+            done.stderr
+        )
+        assert "name it clearance.yaml (or give it with --config)" in done.stderr
+        assert done.stdout == ""
+    given = run_cli(
+        "scan", str(show.root), "--config", str(show.root / "clearance.yml"), "--format", "json"
+    )
+    assert given.code == 0, given.stderr
+    assert given.json()["assets"][0]["stage"] == "comp"
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:

@@ -1365,3 +1365,142 @@ def test_an_entry_points_module_listed_in_the_configuration_too_is_one_plugin(
     assert listed.code == 0, listed.stderr
     doc = listed.json()
     assert doc["failures"] == [] and [p["name"] for p in doc["plugins"]].count("show") == 1
+
+
+def _object_entry_point(tmp_path: Path, body: str) -> Path:
+    """A distribution on sys.path whose ``clearance`` entry point ``studio`` is the object
+    ``objplugin:plugin``."""
+    site = tmp_path / "site"
+    (site / "objplugin-1.0.dist-info").mkdir(parents=True)
+    (site / "objplugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: objplugin\nVersion: 1.0\n"
+    )
+    (site / "objplugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[clearance]\nstudio = objplugin:plugin\n"
+    )
+    write_plugin(site / "objplugin.py", body)
+    return site
+
+
+def test_an_entry_point_object_whose_attribute_raises_is_a_plugin_failure(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A plugin object whose hook is a property that raises (a lazily read studio
+    setting): reading it to register the plugin raised out of the plugin manager, an
+    internal error of every command, no audit at all."""
+    site = _object_entry_point(
+        tmp_path,
+        """
+        class Studio:
+            @property
+            def clearance_check_asset(self):
+                raise RuntimeError("studio settings not found")
+
+        plugin = Studio()
+        """,
+    )
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", env=env)
+    assert done.code == 2, done.stderr
+    assert "internal error" not in done.stderr
+    assert "plugin studio (entry point objplugin:plugin (objplugin)): RuntimeError: studio " in (
+        done.stderr
+    )
+    assert done.json()["summary"]["assets"] == 1
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e["details"]["name"] for e in events if e["event"] == "plugin.failed"] == ["studio"]
+    assert events[-1]["event"] == "run.finished"
+
+
+def test_an_entry_point_object_whose_specname_names_no_hook_is_a_plugin_failure(
+    clearance_run, tmp_path: Path
+) -> None:
+    """An entry point exposing a plugin object (``pkg:plugin``) whose method is marked
+    ``@hookimpl(specname="clearance_check_assets")``, a typo: registered, listed, and never
+    called, without a word (only ``clearance_*`` attribute names were checked)."""
+    site = _object_entry_point(
+        tmp_path,
+        """
+        from clearance import Finding, hookimpl
+
+        class Studio:
+            @hookimpl(specname="clearance_check_assets")
+            def check(self, asset):
+                return [Finding(rule="PRV-03", message="never called")]
+
+        plugin = Studio()
+        """,
+    )
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    env = {"PYTHONPATH": str(site), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": ""}
+    done = run_cli("scan", str(run.root), "--format", "json", env=env)
+    assert done.code == 2, done.stderr
+    assert "plugin studio (entry point objplugin:plugin (objplugin)): implements unknown " in (
+        done.stderr
+    )
+    assert "clearance_check_assets (misspelled?)" in done.stderr
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    assert [e["details"]["name"] for e in events if e["event"] == "plugin.failed"] == ["studio"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ("unknown=5", "whose unknown is invalid: not a list of field paths"),
+        ("unknown=[1]", "whose unknown is invalid: not a list of field paths"),
+        ('volatile="yes"', "whose volatile is invalid: str, not True or False"),
+    ],
+)
+def test_a_readers_partial_record_with_a_wrong_unknown_is_that_readers_prv05(
+    clearance_run, tmp_path: Path, fields: str, said: str
+) -> None:
+    """``PartialRecord(unknown=5)`` passed the reader's checks: every built-in rule that
+    asks which fields are unknown raised, a PRV-05 blaming each built-in pack (NFX-GP2,
+    NFX-GP3, ...) instead of the reader."""
+    plugin = write_plugin(
+        tmp_path / "tracker.py",
+        f"""
+        from clearance import hookimpl
+        from clearance.model import PartialRecord
+
+        @hookimpl
+        def clearance_read_provenance(asset):
+            return PartialRecord(source="tracker", file="x", data={{"shot": "sh010"}}, {fields})
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    run.asset("comp/a.png", sidecar=sidecar)
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 1, done.stderr
+    [item] = done.json()["assets"]
+    crashes = [f for f in item["findings"] if f["rule"] == "PRV-05"]
+    assert len(crashes) == 1, crashes  # the reader's, never a built-in rule's
+    assert crashes[0]["message"].startswith(f"reader tracker returned a PartialRecord {said}")
+    assert {"NFX-GP2", "PRV-03"} <= {f["rule"] for f in item["findings"]}
+
+
+def test_a_readers_unknown_paths_given_as_a_set_are_taken(clearance_run, tmp_path: Path) -> None:
+    plugin = write_plugin(
+        tmp_path / "tracker.py",
+        """
+        from clearance import hookimpl
+        from clearance.model import PartialRecord
+
+        @hookimpl
+        def clearance_read_provenance(asset):
+            return PartialRecord(source="tracker", file="x", unknown={"union_impact"})
+        """,
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}

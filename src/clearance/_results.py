@@ -132,6 +132,14 @@ def checked_partial(item: Any) -> PartialRecord:
             setattr(item, field, json_value(value, field))
         except InvalidResult as exc:
             raise bad(field, str(exc)) from None
+    if isinstance(item.unknown, (set, frozenset)):  # a set of paths: same meaning
+        item.unknown = sorted(item.unknown, key=str)
+    elif isinstance(item.unknown, tuple):
+        item.unknown = list(item.unknown)
+    if not isinstance(item.unknown, list) or not all(isinstance(p, str) for p in item.unknown):
+        raise bad("unknown", "not a list of field paths (strings such as 'talent[0].consent')")
+    if not isinstance(item.volatile, bool):
+        raise bad("volatile", f"{type(item.volatile).__name__}, not True or False")
     if not isinstance(item.issues, list) or not all(
         isinstance(i, ProvenanceIssue)
         and isinstance(i.file, str)

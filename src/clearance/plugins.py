@@ -23,6 +23,7 @@ library's ``sys.exit()``) and ``GeneratorExit`` included, so a plugin never ends
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as _dt
@@ -204,7 +205,12 @@ class PluginHost:
             # the same module loaded twice (an entry point's, listed in the configuration
             # too): one plugin, which runs once, where either attaches it
             return self._register(plugin, other, source=source, kind=kind, stages=stages)
-        problem = self._hook_problem(plugin)
+        try:  # reading a plugin object's attributes runs its code (a property that raises)
+            problem = self._hook_problem(plugin)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            problem = _error(exc)
         if problem:
             self.failures.append(PluginFailure(name, source, problem))
             return False
@@ -213,10 +219,26 @@ class PluginHost:
         except (pluggy.PluginValidationError, ValueError) as exc:
             self.failures.append(PluginFailure(name, source, str(exc)))
             return False
-        hooks = sorted(c.name for c in (self.pm.get_hookcallers(plugin) or []))
-        if not hooks:  # a plugin that checks nothing never loads silently
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # pluggy reads every attribute: half registered
+            with contextlib.suppress(Exception):
+                self.pm.unregister(name=name)
+            self.failures.append(PluginFailure(name, source, _error(exc)))
+            return False
+        callers = self.pm.get_hookcallers(plugin) or []
+        hooks = sorted(c.name for c in callers)
+        # an implementation named by @hookimpl(specname=...) is not seen by _hook_problem:
+        # a misspelled one is a hook nobody calls (pluggy's check_pending)
+        unknown = sorted(c.name for c in callers if c.spec is None)
+        if not hooks or unknown:  # a plugin that checks nothing never loads silently
             self.pm.unregister(plugin, name=name)
-            self.failures.append(PluginFailure(name, source, _NO_HOOKS))
+            problem = (
+                f"implements unknown hook(s) {', '.join(unknown)} (misspelled?)"
+                if unknown
+                else _NO_HOOKS
+            )
+            self.failures.append(PluginFailure(name, source, problem))
             return False
         self.plugins[name] = PluginInfo(name, source, kind, stages, hooks)
         return True

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 CONFIG_NAME = "clearance.yaml"
+#: the name a configuration is often given by mistake: never read, never passed over
+_MISNAMED = "clearance.yml"
 DEFAULT_EXTENSIONS = (
     "exr",
     "png",
@@ -635,6 +637,15 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
                     if os.path.lexists(candidate):
                         raise ConfigError(
                             candidate, "", f"the configuration {_not_a_file(candidate)}"
+                        )
+                    misnamed = folder / _MISNAMED
+                    if os.path.lexists(misnamed):  # the show's, which would not be read
+                        raise ConfigError(
+                            misnamed,
+                            "",
+                            f"a configuration named {_MISNAMED} is not read: name it "
+                            f"{CONFIG_NAME} (or give it with --config); the built-in default "
+                            "policy would stand in for it",
                         )
             except OSError as exc:  # a folder that cannot be searched (no x permission)
                 raise ConfigError(
