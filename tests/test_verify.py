@@ -1106,6 +1106,18 @@ def test_a_checkpoint_past_the_file_size_limit_is_taken_back(log: Path, key: Pat
     assert proc.returncode == 0 and "2 signed checkpoint(s) checked" in proc.stdout, proc.stdout
 
 
+def test_an_origin_with_a_line_break_is_one_line_of_the_signed_note(log: Path, key: Path) -> None:
+    """``--origin`` is a line of the signed note (schema, origin, seq, head, time): one with a
+    line break in it was signed as it was, so the note had a line more than its format and
+    the origin read as two. It is escaped as a terminal shows it, and verifies."""
+    proc = clearance("checkpoint", str(log), "--key", str(key), "--origin", "show01\nseq 99")
+    assert proc.returncode == 0, proc.stderr
+    (line,) = log.with_name(log.name + ".checkpoints").read_text().splitlines()
+    assert json.loads(line)["origin"] == "show01\\nseq 99"
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 0 and "1 signed checkpoint(s) checked" in proc.stdout, proc.stdout
+
+
 def test_a_log_whose_path_is_not_utf8_is_checkpointed(tmp_path: Path, log: Path, key: Path) -> None:
     # The default origin (host:path) could not be encoded: an internal error, exit 2.
     name = os.fsencode(tmp_path) + b"/caf\xe9.jsonl"

@@ -43,6 +43,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from clearance._display import shown_text
 from clearance.auditlog import NOT_JSON, log_target, utc_now
 from clearance.auditlog_verify import Break, VerifyError, VerifyResult, verify_log
 from clearance.model import printable
@@ -219,7 +220,9 @@ def make_checkpoint(
     if result.last_seq is None or result.head is None:
         raise VerifyError(f"{log}: the audit log has no events to checkpoint")
     # a path (or --origin) that is not UTF-8 is signed and stored as it is shown: caf\xe9
-    origin = printable(origin or f"{socket.gethostname()}:{Path(log).resolve()}")
+    # ... and one line of the signed note: a line break or a control character in it is
+    # escaped as a terminal shows it (--origin $'show\nforged' made the note two lines)
+    origin = shown_text(printable(origin or f"{socket.gethostname()}:{Path(log).resolve()}"))
     time = utc_now()
     signature = private.sign(_note(origin, result.last_seq, result.head, time))
     record = {
