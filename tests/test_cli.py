@@ -2146,3 +2146,29 @@ def test_a_configuration_given_through_a_link_is_rooted_where_the_link_is(
     given = run_cli("check", "--config", str(config), str(final), "--format", "json")
     assert found.json()["assets"][0]["stage"] == "delivery", found.stderr
     assert given.json()["assets"][0] == found.json()["assets"][0], given.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "said"),
+    [
+        ('plugins: [""]', "plugins[0]", "expected text that is not blank, got ''"),
+        (
+            'stages: [{name: "comp shots", paths: [comp/]}]',
+            "stages[0].name",
+            "expected a name of letters, digits, '_', '.' and '-' only, got 'comp shots'",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_shape_is_said_in_words(
+    tmp_path: Path, config: str, field: str, said: str
+) -> None:
+    """A plugin named by an empty string was loaded as one: 'plugin  (...): ValueError: Empty
+    module name'; a stage name with a space was said to 'not match ^[A-Za-z0-9_.-]+$'. Both
+    are refused naming the field, in words."""
+    (tmp_path / "comp").mkdir()
+    (tmp_path / "clearance.yaml").write_text(f"clearance: 1\n{config}\n")
+    for command in ("scan", "validate"):
+        target = "." if command == "scan" else "clearance.yaml"
+        done = run_cli(command, target, cwd=tmp_path)
+        assert done.code == (2 if command == "scan" else 1), done.stderr
+        assert f"clearance.yaml: {field}: {said}" in done.stderr + done.stdout

@@ -130,6 +130,15 @@ def _explain(error: Any) -> list[tuple[str, str]]:
     ]
 
 
+#: The schemas' patterns, in words (a message quoting ``^[A-Za-z0-9_.-]+$`` says little)
+_PATTERN_WORDS = {
+    "\\S": "text that is not blank",
+    "^[0-9a-fA-F]{64}$": "a SHA-256 digest (64 hexadecimal digits)",
+    "^[A-Za-z0-9*?_-]+$": "a rule id or glob (letters, digits, '_', '-', '*', '?')",
+    "^[A-Za-z0-9_.-]+$": "a name of letters, digits, '_', '.' and '-' only",
+}
+
+
 def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     """(field path, reason) for one jsonschema ValidationError, in the user's words."""
     path = list(error.absolute_path)
@@ -167,6 +176,9 @@ def _describe(error: Any, expected: str = "") -> tuple[str, str]:
     if v == "format":
         return format_path(path), f"expected a {error.validator_value} (YYYY-MM-DD), got {got}"
     if v == "pattern":
+        words = _PATTERN_WORDS.get(error.validator_value)
+        if words is not None:
+            return format_path(path), f"expected {words}, got {got}"
         return format_path(path), f"{got} does not match {error.validator_value}"
     if v == "minItems":
         return format_path(path), f"expected at least {error.validator_value} item(s)"
