@@ -62,6 +62,7 @@ from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
 from .pending import PENDING_KEY, absent_inputs, pending_inputs, pending_issues, pending_of
 from .refs import (
     declared_inputs,
+    forget_links,
     frame_number,
     inputs_of,
     is_genai,
@@ -268,9 +269,11 @@ class LineagePlugin:
         not raised: lineage is derived data, and the rows stay buffered for the next flush
         (:meth:`RunIndex.flush_or_keep`).
         """
+        forget_links()  # a link repointed since names its new target (a watcher's batches)
         index = self._index
         if index is None or self._pid != current_pid():
             return
+        index.forget_names()
         index.flush_or_keep()
 
     def close(self) -> None:
