@@ -708,9 +708,11 @@ class LineagePlugin:
                 run_id=self.run_id,
                 audited_at=time.time(),
             )
-            values = index.record(joined)
-            if self._recorded is not None:
-                self._recorded.add(values)
+            # not one of the rows a walk made earlier in the run is stale for (Recorded):
+            # the asset's own row, which they read, said what it was made from; an asset
+            # made from it, audited again for its outcome alone, was audited twice in the
+            # log and the stage's checks ran (and wrote their findings) twice
+            index.record(joined)
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"
