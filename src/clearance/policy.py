@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
-from ._paths import given_path
+from ._paths import given_path, walked_folder
 from ._resources import data_file, schema
 from ._yaml import (
     FIELD_NAME,
@@ -924,6 +924,16 @@ def _stage_folder(config: Path, root: Path, written: str, field: str) -> str:
         raise ConfigError(
             config, field, f"{written!r} is outside the configuration's folder {root}"
         )
+    if folder != "." and not any(ch in folder for ch in "*?["):
+        # a link inside the show to another of its folders (delivery -> comp/out) stands for
+        # its target: the walk audits the assets there under the target's path only, so
+        # the link's name matched no file (a final stage's deliverables audited as comp)
+        base = str(root)
+        walked = walked_folder(os.path.join(base, *folder.split("/")), base)
+        if walked.startswith(os.path.join(base, "")):
+            folder = walked[len(base) + 1 :].replace(os.sep, "/")
+        elif walked == base:
+            folder = "."
     return folder
 
 
