@@ -363,6 +363,33 @@ def test_one_plugin_file_named_two_ways_in_two_stages_loads_once(tmp_path: Path)
     assert host.plugins["site_rule"].stages == {"a", "b", "c"}
 
 
+def test_one_plugin_file_listed_through_a_link_of_another_name_loads_once(
+    tmp_path: Path,
+) -> None:
+    """``../hooks/site_rule.py`` in one stage, ``../hooks/latest.py -> site_rule.py`` in
+    another: one file, imported twice as two plugins, so its rule was 'defined twice (site_rule
+    and latest)' (exit 2) and, had it no rule, its checks ran twice. One plugin, attached to
+    both stages, under the name it was first listed by."""
+    root = tmp_path / "show"
+    root.mkdir()
+    (tmp_path / "hooks").mkdir()
+    write_plugin(tmp_path / "hooks" / "site_rule.py", SITE_RULE)
+    (tmp_path / "hooks" / "latest.py").symlink_to("site_rule.py")
+    policy = Policy(
+        root=root,
+        plugins=[],
+        stages=[
+            StageConfig("a", ["a"], ["../hooks/site_rule.py"]),
+            StageConfig("b", ["b"], ["../hooks/latest.py"]),
+            StageConfig("c", ["c"]),
+        ],
+    )
+    host = PluginHost(policy, autoload=False)
+    assert not host.failures, host.failures
+    assert [p.name for p in host.plugins.values() if p.kind == "config"] == ["site_rule"]
+    assert host.plugins["site_rule"].stages == {"a", "b"}
+
+
 def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
     one = (
         write_plugin(tmp_path / "a" / "checks.py", SITE_RULE)

@@ -357,6 +357,13 @@ class PluginHost:
                         )
                     )
                 return
+            for info in list(self.plugins.values()):
+                if info.kind == "config" and _same_file(info.source, path):
+                    # the same file listed again by another name (a link to it, x_latest.py
+                    # -> x.py): one plugin, attached where either name is listed; loaded
+                    # twice, its rules were 'defined twice' and its checks ran twice
+                    self._register(info, info.name, source=source, kind="config", stages=stages)
+                    return
             if not path.is_file():  # the user's mistake, not ours: no source location
                 self.failures.append(
                     PluginFailure(name, f"{where}: {source}", _missing_file(path, self.policy))
