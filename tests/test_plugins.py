@@ -1531,3 +1531,56 @@ def test_a_readers_unknown_paths_given_as_a_set_are_taken(clearance_run, tmp_pat
     run.write_config()
     done = run_cli("scan", str(run.root), "--format", "json")
     assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+
+
+STAGE_QUOTA = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+RULE = Rule(id="SITE-Q-01", title="quota", principle="deliverables", outcome=Outcome.APPROVAL,
+            guidance="g", remediation="r", pack="site")
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(RULE)
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    for result in stage_result.assets:
+        if result.record is not None:
+            result.record.data["shot"] = "sh010"  # "normalised" in place, for its own count
+        result.asset.rel = result.asset.rel.upper()
+    return [Finding(rule="SITE-Q-01", message="over quota", asset=a, outcome=Outcome.APPROVAL)
+            for a in ("comp/sh010.png", "comp/sh999.png")]
+"""
+
+
+def test_a_stage_checker_that_edits_the_records_it_is_given_changes_no_approval(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A stage checker was given copies of the findings only: the assets and records of the
+    stage were the engine's, and a stage finding naming an asset is matched against the
+    approvals by that record after the stage hooks. One that set every record's shot to
+    sh010 had its finding on an sh999 asset approved by an approval scoped to sh010."""
+    plugin = write_plugin(tmp_path / "quota.py", STAGE_QUOTA)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010.png", sidecar=genai_sidecar(shot="sh010"))
+    run.asset("comp/sh999.png", sidecar=genai_sidecar(shot="sh999"))
+    run.approvals["approvals"]["APR-Q"] = {
+        "rules": ["SITE-Q-01"],
+        "scope": {"shots": ["sh010"]},
+        "approved_by": "Production Legal",
+        "approved_at": "2026-01-01",
+        "expires": "2099-01-01",
+    }
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", "--stage", "comp")
+    found = {
+        f["asset"]: (f["status"], f["approval"])
+        for f in done.json()["stage_findings"]
+        if f["rule"] == "SITE-Q-01"
+    }
+    assert found == {"comp/sh010.png": ("approved", "APR-Q"), "comp/sh999.png": ("open", None)}
+    assert sorted(a["asset"] for a in done.json()["assets"]) == [
+        "comp/sh010.png",
+        "comp/sh999.png",
+    ]
