@@ -1584,3 +1584,26 @@ def test_a_stage_checker_that_edits_the_records_it_is_given_changes_no_approval(
         "comp/sh010.png",
         "comp/sh999.png",
     ]
+
+
+def test_a_checker_that_edits_a_sequences_frame_names_changes_nothing_recorded(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A site checker is given a copy of the asset, whose frames were a new list over the
+    frame names discovery listed, shared: one that sorted or emptied ``asset.file_names()``
+    in place changed the engine's asset (its ``asset.audited`` said ``files: 0``)."""
+    plugin = write_plugin(
+        tmp_path / "frames.py",
+        "from clearance import hookimpl\n\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    asset.file_names().clear()\n",
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010.####.png", sidecar=genai_sidecar(), frames=[1001, 1002, 1003])
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 0, done.stderr
+    log = (run.root / ".clearance/audit.jsonl").read_text("utf-8").splitlines()
+    (audited,) = [e for e in map(json.loads, log) if e["event"] == "asset.audited"]
+    assert audited["details"]["files"] == 3
