@@ -652,12 +652,24 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
                         )
                     misnamed = folder / _MISNAMED
                     if os.path.lexists(misnamed):  # the show's, which would not be read
+                        above = next(
+                            (
+                                f / CONFIG_NAME
+                                for f in folder.parents
+                                if (f / CONFIG_NAME).is_file()
+                            ),
+                            None,
+                        )
+                        instead = (
+                            "the built-in default policy would stand in for it"
+                            if above is None
+                            else f"{above} would be read in its place"
+                        )
                         raise ConfigError(
                             misnamed,
                             "",
                             f"a configuration named {_MISNAMED} is not read: name it "
-                            f"{CONFIG_NAME} (or give it with --config); the built-in default "
-                            "policy would stand in for it",
+                            f"{CONFIG_NAME} (or give it with --config); {instead}",
                         )
             except OSError as exc:  # a folder that cannot be searched (no x permission)
                 raise ConfigError(
