@@ -257,6 +257,21 @@ def test_a_configuration_named_clearance_yml_is_an_error_not_the_default(tmp_pat
     assert given.json()["assets"][0]["stage"] == "comp"
 
 
+def test_a_clearance_yml_below_the_shows_configuration_says_which_would_be_read(
+    tmp_path: Path,
+) -> None:
+    """A ``clearance.yml`` in a folder of a show (a vendor's, under ``comp/vendor``) stops a
+    check of a file there, as it should; it said 'the built-in default policy would stand in
+    for it', when the show's own ``clearance.yaml`` would have."""
+    show = make_show(tmp_path)
+    show.asset("comp/vendor/a.png", sidecar=genai_sidecar())
+    (show.root / "comp/vendor/clearance.yml").write_text("clearance: 1\n")
+    done = run_cli("check", str(show.root / "comp/vendor/a.png"), "--format", "json")
+    assert done.code == 2, done.stdout
+    assert f"{show.root / 'clearance.yaml'} would be read in its place" in done.stderr
+    assert "built-in default policy" not in done.stderr
+
+
 def test_a_config_that_is_a_dangling_symlink_exits_2_instead_of_the_default(
     tmp_path: Path,
 ) -> None:

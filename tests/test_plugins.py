@@ -363,6 +363,33 @@ def test_one_plugin_file_named_two_ways_in_two_stages_loads_once(tmp_path: Path)
     assert host.plugins["site_rule"].stages == {"a", "b", "c"}
 
 
+def test_one_plugin_file_listed_through_a_link_of_another_name_loads_once(
+    tmp_path: Path,
+) -> None:
+    """``../hooks/site_rule.py`` in one stage, ``../hooks/latest.py -> site_rule.py`` in
+    another: one file, imported twice as two plugins, so its rule was 'defined twice (site_rule
+    and latest)' (exit 2) and, had it no rule, its checks ran twice. One plugin, attached to
+    both stages, under the name it was first listed by."""
+    root = tmp_path / "show"
+    root.mkdir()
+    (tmp_path / "hooks").mkdir()
+    write_plugin(tmp_path / "hooks" / "site_rule.py", SITE_RULE)
+    (tmp_path / "hooks" / "latest.py").symlink_to("site_rule.py")
+    policy = Policy(
+        root=root,
+        plugins=[],
+        stages=[
+            StageConfig("a", ["a"], ["../hooks/site_rule.py"]),
+            StageConfig("b", ["b"], ["../hooks/latest.py"]),
+            StageConfig("c", ["c"]),
+        ],
+    )
+    host = PluginHost(policy, autoload=False)
+    assert not host.failures, host.failures
+    assert [p.name for p in host.plugins.values() if p.kind == "config"] == ["site_rule"]
+    assert host.plugins["site_rule"].stages == {"a", "b"}
+
+
 def test_two_plugin_files_with_the_same_name_are_refused(tmp_path: Path) -> None:
     one = (
         write_plugin(tmp_path / "a" / "checks.py", SITE_RULE)
@@ -1504,3 +1531,79 @@ def test_a_readers_unknown_paths_given_as_a_set_are_taken(clearance_run, tmp_pat
     run.write_config()
     done = run_cli("scan", str(run.root), "--format", "json")
     assert "PRV-05" not in {f["rule"] for f in done.json()["assets"][0]["findings"]}
+
+
+STAGE_QUOTA = """
+from clearance import Finding, Outcome, Rule, hookimpl
+
+RULE = Rule(id="SITE-Q-01", title="quota", principle="deliverables", outcome=Outcome.APPROVAL,
+            guidance="g", remediation="r", pack="site")
+
+@hookimpl
+def clearance_add_rules(registry):
+    registry.add(RULE)
+
+@hookimpl
+def clearance_check_stage(stage_result):
+    for result in stage_result.assets:
+        if result.record is not None:
+            result.record.data["shot"] = "sh010"  # "normalised" in place, for its own count
+        result.asset.rel = result.asset.rel.upper()
+    return [Finding(rule="SITE-Q-01", message="over quota", asset=a, outcome=Outcome.APPROVAL)
+            for a in ("comp/sh010.png", "comp/sh999.png")]
+"""
+
+
+def test_a_stage_checker_that_edits_the_records_it_is_given_changes_no_approval(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A stage checker was given copies of the findings only: the assets and records of the
+    stage were the engine's, and a stage finding naming an asset is matched against the
+    approvals by that record after the stage hooks. One that set every record's shot to
+    sh010 had its finding on an sh999 asset approved by an approval scoped to sh010."""
+    plugin = write_plugin(tmp_path / "quota.py", STAGE_QUOTA)
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010.png", sidecar=genai_sidecar(shot="sh010"))
+    run.asset("comp/sh999.png", sidecar=genai_sidecar(shot="sh999"))
+    run.approvals["approvals"]["APR-Q"] = {
+        "rules": ["SITE-Q-01"],
+        "scope": {"shots": ["sh010"]},
+        "approved_by": "Production Legal",
+        "approved_at": "2026-01-01",
+        "expires": "2099-01-01",
+    }
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json", "--stage", "comp")
+    found = {
+        f["asset"]: (f["status"], f["approval"])
+        for f in done.json()["stage_findings"]
+        if f["rule"] == "SITE-Q-01"
+    }
+    assert found == {"comp/sh010.png": ("approved", "APR-Q"), "comp/sh999.png": ("open", None)}
+    assert sorted(a["asset"] for a in done.json()["assets"]) == [
+        "comp/sh010.png",
+        "comp/sh999.png",
+    ]
+
+
+def test_a_checker_that_edits_a_sequences_frame_names_changes_nothing_recorded(
+    clearance_run, tmp_path: Path
+) -> None:
+    """A site checker is given a copy of the asset, whose frames were a new list over the
+    frame names discovery listed, shared: one that sorted or emptied ``asset.file_names()``
+    in place changed the engine's asset (its ``asset.audited`` said ``files: 0``)."""
+    plugin = write_plugin(
+        tmp_path / "frames.py",
+        "from clearance import hookimpl\n\n"
+        "@hookimpl\n"
+        "def clearance_check_asset(asset):\n"
+        "    asset.file_names().clear()\n",
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    run.asset("comp/sh010.####.png", sidecar=genai_sidecar(), frames=[1001, 1002, 1003])
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code == 0, done.stderr
+    log = (run.root / ".clearance/audit.jsonl").read_text("utf-8").splitlines()
+    (audited,) = [e for e in map(json.loads, log) if e["event"] == "asset.audited"]
+    assert audited["details"]["files"] == 3

@@ -21,7 +21,7 @@ from clearance.policy import (
     rule_setting_errors,
     schema_errors,
 )
-from conftest import genai_sidecar
+from conftest import genai_sidecar, run_cli
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_pipeline" / "show"
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -310,6 +310,41 @@ def test_a_folder_given_to_two_stages_is_an_error(tmp_path: Path) -> None:
         load_policy(write(tmp_path / "clearance.yaml", config))
     assert err.value.field == "stages[1].paths[1]"
     assert "'./out/' is a folder of stage 'comp' already (stages[0].paths[1])" in str(err.value)
+
+
+def test_a_stage_folder_that_is_a_link_inside_the_show_is_its_targets(tmp_path: Path) -> None:
+    """``delivery -> comp/final``: a scan walks ``comp/final`` once, under its own path, so
+    ``delivery`` as written matched no file: the final stage's deliverables were audited in
+    comp, as not final (the link's warning said nothing of stages). The link stands for its
+    target, as a path given through it does; a link to another stage's folder is that
+    folder, given to two stages."""
+    from PIL import Image
+
+    config = base_config()
+    config["stages"] = [
+        {"name": "comp", "paths": ["comp/"]},
+        {"name": "delivery", "paths": ["delivery/"], "final": True},
+    ]
+    write(tmp_path / "clearance.yaml", config)
+    (tmp_path / "comp/final").mkdir(parents=True)
+    Image.new("RGB", (4, 4)).save(tmp_path / "comp/x.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "comp/final/y.png")
+    (tmp_path / "delivery").symlink_to("comp/final")
+    policy = load_policy(tmp_path / "clearance.yaml")
+    assert [s.paths for s in policy.stages] == [["comp"], ["comp/final"]]
+    scanned = run_cli("scan", str(tmp_path), "--format", "json", "--no-progress")
+    stages = {a["asset"]: a["stage"] for a in scanned.json()["assets"]}
+    assert stages == {"comp/x.png": "comp", "comp/final/y.png": "delivery"}, scanned.stderr
+    checked = run_cli("check", str(tmp_path / "delivery/y.png"), "--format", "json")
+    assert [(a["asset"], a["stage"]) for a in checked.json()["assets"]] == [
+        ("comp/final/y.png", "delivery")
+    ]
+    (tmp_path / "out").symlink_to("comp")
+    config["stages"][1]["paths"] = ["out"]
+    with pytest.raises(ConfigError) as err:
+        load_policy(write(tmp_path / "clearance.yaml", config))
+    assert err.value.field == "stages[1].paths[0]"
+    assert "is a folder of stage 'comp' already" in str(err.value)
 
 
 def test_rule_settings_enabled_and_outcome_with_globs(tmp_path: Path) -> None:

@@ -1972,3 +1972,28 @@ def test_the_html_runs_table_shows_a_command_and_host_as_the_terminal_does(tmp_p
     assert "\u202e" not in page and "gnp.exe\n" not in page
     assert "clearance check comp/\\u202egnp.exe\\nx.png" in page
     assert "farm\\u202e10" in page
+
+
+def test_a_stage_finding_joined_to_an_asset_audits_nothing_again(tmp_path: Path) -> None:
+    """A stage check's block joins ``comp/ok.png``'s recorded row at the stage's end; an
+    asset of the same stage made from it had read that row before (its own verdict, what it
+    was made from unchanged). It was audited again for it: twice in the log, in a second
+    ``stage.started`` ... ``stage.finished`` of comp whose stage checks ran again, so the
+    report listed the block twice on comp/ok.png, at every scan."""
+    show, plan = _quota_show(tmp_path)
+    steps = genai_sidecar()["steps"]
+    steps[0]["inputs"] = [{"ref": "comp/ok.png", "class": "owned_released"}]
+    show.asset("comp/zz_from_ok.png", sidecar=genai_sidecar(steps=steps))
+    log = show.root / ".clearance" / "audit.jsonl"
+    for _ in range(2):  # a cold scan, then a warm one
+        seen = sum(1 for _ in log.open()) if log.exists() else 0
+        _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "block", "over quota"]])
+        run = [json.loads(line) for line in log.read_text().splitlines()[seen:]]
+        audited = [e["asset"] for e in run if e["event"] == "asset.audited"]
+        assert sorted(audited) == sorted(set(audited)), audited
+        assert [e["stage"] for e in run if e["event"] == "stage.finished"].count("comp") == 1
+        ok = _report(show)[("comp", "comp/ok.png")]
+        assert ok["outcome"] == "block"
+        assert [(f["rule"], f["message"]) for f in ok["findings"]] == [
+            ("SITE-QUOTA-01", "over quota")
+        ]

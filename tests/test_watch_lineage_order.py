@@ -122,3 +122,56 @@ def test_live_comp_written_before_its_plate_finishes_gets_scans_verdict(tmp_path
         )
         _settled_like_scan(root, tmp_path)
         assert watcher.stop() == 0
+
+
+# a plate that says it is not generated (the 'latest' link's first target)
+PLAIN_PLATE_SIDECAR = """\
+provenance: 1
+asset: pl.exr
+production: SHOW01
+generated: false
+steps:
+  - tool: nuke
+output: {use: final, on_screen: background, subject: incidental}
+"""
+
+
+def _comp_through_latest(name: str) -> str:
+    return COMP_SIDECAR.replace("asset: c.exr", f"asset: {name}").replace(
+        "renders/pl.####.exr", "renders/latest/pl.exr"
+    )
+
+
+def test_a_ref_through_a_link_repointed_while_watching_names_the_links_new_target(
+    tmp_path: Path,
+) -> None:
+    """``renders/latest -> v001`` (not generated), repointed to ``v002`` (GenAI) while the
+    watcher runs: a comp written after that, made from ``renders/latest/pl.exr``, is made from
+    the GenAI plate, as ``scan`` says (the watcher named the ref as it first resolved the
+    link, for as long as it ran: the comp passed)."""
+    root = _show(tmp_path)
+    write_file(root / "renders/v001/pl.exr.genai.yaml", PLAIN_PLATE_SIDECAR.encode())
+    write_file(root / "renders/v001/pl.exr", exr_bytes(seed=1))
+    write_file(
+        root / "renders/v002/pl.exr.genai.yaml",
+        PLATE_SIDECAR.replace("pl.####.exr", "pl.exr").encode(),
+    )
+    write_file(root / "renders/v002/pl.exr", exr_bytes(seed=2))
+    (root / "renders/latest").symlink_to("v001")
+    write_file(root / "comp/a.exr.genai.yaml", _comp_through_latest("a.exr").encode())
+    write_file(root / "comp/a.exr", exr_bytes(seed=3))
+    # audited in the watcher's own process (one CPU), as each audit process audits
+    with InProcessWatcher(root, audit_processes=0) as watcher:
+        wait_for(lambda: "comp/a.exr" in watch_verdicts(root), what="the first comp audited")
+        quiet(root, 1.0)
+        assert watch_verdicts(root)["comp/a.exr"][0] == "pass"  # made from v001
+        (root / "renders/latest").unlink()
+        (root / "renders/latest").symlink_to("v002")
+        write_file(root / "comp/b.exr.genai.yaml", _comp_through_latest("b.exr").encode())
+        write_file(root / "comp/b.exr", exr_bytes(seed=4))
+        wait_for(lambda: "comp/b.exr" in watch_verdicts(root), what="the second comp audited")
+        quiet(root, 1.5)
+        expected = scan_verdicts(root, tmp_path)
+        assert expected["comp/b.exr"][0] == "block"  # made from the GenAI plate
+        assert watch_verdicts(root)["comp/b.exr"] == expected["comp/b.exr"]
+        assert watcher.stop() == 0

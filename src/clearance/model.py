@@ -196,8 +196,12 @@ class FrameFiles(MutableSequence[Path]):
         return self._names if self._paths is None else None
 
     def copy(self) -> FrameFiles | list[Path]:
-        """A copy that changes apart from this one (the names are shared: never changed)."""
-        return FrameFiles(self.folder, self._names) if self._paths is None else list(self._paths)
+        """A copy that changes apart from this one, its frame names too (:attr:`names` and
+        ``Asset.file_names()`` give the list itself: sorted or emptied in place, it changed
+        the asset it was copied from)."""
+        if self._paths is None:
+            return FrameFiles(self.folder, list(self._names))
+        return list(self._paths)
 
     def _child(self, name: str) -> Path:
         # pathlib's constructor for a listed name (no separators to parse) where it has one

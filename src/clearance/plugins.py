@@ -357,6 +357,13 @@ class PluginHost:
                         )
                     )
                 return
+            for info in list(self.plugins.values()):
+                if info.kind == "config" and _same_file(info.source, path):
+                    # the same file listed again by another name (a link to it, x_latest.py
+                    # -> x.py): one plugin, attached where either name is listed; loaded
+                    # twice, its rules were 'defined twice' and its checks ran twice
+                    self._register(info, info.name, source=source, kind="config", stages=stages)
+                    return
             if not path.is_file():  # the user's mistake, not ours: no source location
                 self.failures.append(
                     PluginFailure(name, f"{where}: {source}", _missing_file(path, self.policy))
@@ -667,18 +674,52 @@ def decided_copy(value: Any) -> Any:
             findings=[decided_copy(f) for f in value.findings],
         )
     if isinstance(value, StageResult):
-        # the assets' results with their findings copied, their records and assets shared
-        # (a stage of 100,000 assets is copied for each stage hook; nothing reads the records
-        # after the stage hooks but an approval plugin asked about a stage finding)
+        # the assets' results with their findings copied, their records and assets copied
+        # when the hook first reads them (a stage of 100,000 assets is given to each stage
+        # hook; most read outcomes and names): the engine matches a stage finding naming an
+        # asset against approvals by that asset's record, after the stage hooks
         return dataclasses.replace(
             value,
-            assets=[
-                dataclasses.replace(a, findings=[decided_copy(f) for f in a.findings])
-                for a in value.assets
-            ],
+            assets=[_CopiedOnRead(a, [decided_copy(f) for f in a.findings]) for a in value.assets],
             findings=[decided_copy(f) for f in value.findings],
         )
     return value
+
+
+class _CopiedOnRead(AssetResult):
+    """An asset's result as a site stage hook reads it: its findings copied, its asset and
+    record copied when first read (:func:`_asset_copy`, :func:`record_copy`), so that
+    what the hook changes there (a shot 'normalised' in place) changes nothing the engine
+    reads after it: the approval a stage finding naming the asset is matched against."""
+
+    def __init__(self, source: AssetResult, findings: list[Finding]) -> None:  # noqa: D107
+        state = self.__dict__
+        state.update(source.__dict__)
+        state["findings"] = findings
+        state["_sources"] = (state.pop("asset"), state.pop("record", None))
+
+    @property  # type: ignore[override]
+    def asset(self) -> Asset:
+        state = self.__dict__
+        if "_asset" not in state:
+            state["_asset"] = _asset_copy(state["_sources"][0])
+        return state["_asset"]  # type: ignore[no-any-return]
+
+    @asset.setter
+    def asset(self, value: Asset) -> None:
+        self.__dict__["_asset"] = value
+
+    @property  # type: ignore[override]
+    def record(self) -> ProvenanceRecord | None:
+        state = self.__dict__
+        if "_record" not in state:
+            source = state["_sources"][1]
+            state["_record"] = None if source is None else record_copy(source)
+        return state["_record"]  # type: ignore[no-any-return]
+
+    @record.setter
+    def record(self, value: ProvenanceRecord | None) -> None:
+        self.__dict__["_record"] = value
 
 
 #: what a record's data holds that cannot change: kept, not copied

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
-from ._paths import given_path
+from ._paths import given_path, walked_folder
 from ._resources import data_file, schema
 from ._yaml import (
     FIELD_NAME,
@@ -652,12 +652,24 @@ def find_config(paths: Sequence[str | os.PathLike[str]]) -> Path | None:
                         )
                     misnamed = folder / _MISNAMED
                     if os.path.lexists(misnamed):  # the show's, which would not be read
+                        above = next(
+                            (
+                                f / CONFIG_NAME
+                                for f in folder.parents
+                                if (f / CONFIG_NAME).is_file()
+                            ),
+                            None,
+                        )
+                        instead = (
+                            "the built-in default policy would stand in for it"
+                            if above is None
+                            else f"{above} would be read in its place"
+                        )
                         raise ConfigError(
                             misnamed,
                             "",
                             f"a configuration named {_MISNAMED} is not read: name it "
-                            f"{CONFIG_NAME} (or give it with --config); the built-in default "
-                            "policy would stand in for it",
+                            f"{CONFIG_NAME} (or give it with --config); {instead}",
                         )
             except OSError as exc:  # a folder that cannot be searched (no x permission)
                 raise ConfigError(
@@ -924,6 +936,16 @@ def _stage_folder(config: Path, root: Path, written: str, field: str) -> str:
         raise ConfigError(
             config, field, f"{written!r} is outside the configuration's folder {root}"
         )
+    if folder != "." and not any(ch in folder for ch in "*?["):
+        # a link inside the show to another of its folders (delivery -> comp/out) stands for
+        # its target: the walk audits the assets there under the target's path only, so
+        # the link's name matched no file (a final stage's deliverables audited as comp)
+        base = str(root)
+        walked = walked_folder(os.path.join(base, *folder.split("/")), base)
+        if walked.startswith(os.path.join(base, "")):
+            folder = walked[len(base) + 1 :].replace(os.sep, "/")
+        elif walked == base:
+            folder = "."
     return folder
 
 

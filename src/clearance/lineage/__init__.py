@@ -62,6 +62,7 @@ from .index import FLUSH_ROWS, Lookup, Recorded, RunIndex, lookup_keys
 from .pending import PENDING_KEY, absent_inputs, pending_inputs, pending_issues, pending_of
 from .refs import (
     declared_inputs,
+    forget_links,
     frame_number,
     inputs_of,
     is_genai,
@@ -268,9 +269,11 @@ class LineagePlugin:
         not raised: lineage is derived data, and the rows stay buffered for the next flush
         (:meth:`RunIndex.flush_or_keep`).
         """
+        forget_links()  # a link repointed since names its new target (a watcher's batches)
         index = self._index
         if index is None or self._pid != current_pid():
             return
+        index.forget_names()
         index.flush_or_keep()
 
     def close(self) -> None:
@@ -705,9 +708,11 @@ class LineagePlugin:
                 run_id=self.run_id,
                 audited_at=time.time(),
             )
-            values = index.record(joined)
-            if self._recorded is not None:
-                self._recorded.add(values)
+            # not one of the rows a walk made earlier in the run is stale for (Recorded):
+            # the asset's own row, which they read, said what it was made from; an asset
+            # made from it, audited again for its outcome alone, was audited twice in the
+            # log and the stage's checks ran (and wrote their findings) twice
+            index.record(joined)
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

@@ -246,8 +246,9 @@ class RunIndex:
         self._ids: dict[str, Raw | None] = {}  # x-asset-id → its latest row (or none)
         #: (ref, root) → the row found, and the look-up as a walk notes it
         self._found: dict[tuple[str, Path], tuple[AssetRow | None, Lookup]] = {}
-        #: (ref, root) → its name, sequence key and look-up keys: what a ref names never
-        #: changes (``_found``, which a recorded row clears, is made again from it)
+        #: (ref, root) → its name, sequence key and look-up keys: what a ref names changes
+        #: only with a link on its way (``_found``, which a recorded row clears, is made
+        #: again from it; both forgotten at each flush: :meth:`forget_names`)
         self._named: dict[tuple[str, Path], tuple[str, str | None, tuple[str, ...]]] = {}
         #: version keys looked up in the store, by their first 12 digits (lower case): key →
         #: the row found, or None (a miss, remembered until a row it may name is recorded)
@@ -422,6 +423,13 @@ class RunIndex:
                 self._mark()
                 self._newest = self.store.newest()
             return max(self._newest, self._run_newest)
+
+    def forget_names(self) -> None:
+        """Forget what refs were found to name (:meth:`lookup`): a ref through a link names
+        what the link names now (:func:`~clearance.lineage.refs.forget_links`)."""
+        with self._lock:
+            self._named.clear()
+            self._found.clear()
 
     def find(self, ref: str, root: Path) -> AssetRow | None:
         """The latest audit of what ``ref`` names, as :meth:`LineageStore.find` resolves it."""

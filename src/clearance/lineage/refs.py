@@ -21,6 +21,7 @@ from ..rules import GENAI_TERMS, iptc_term
 
 __all__ = [
     "declared_inputs",
+    "forget_links",
     "frame_number",
     "inputs_of",
     "is_genai",
@@ -126,6 +127,17 @@ def _walked(rel: str, base: str) -> str:
             _WALKED_FOLDERS.clear()
         _WALKED_FOLDERS[key] = named
     return f"{named}/{name}" if named != folder else rel
+
+
+def forget_links() -> None:
+    """Forget what the links on the way of refs were found to name (:func:`_walked`,
+    :func:`_real_folder`): a link repointed since (``gen/latest`` from ``v001`` to ``v002``)
+    is read again. Called when a stage of a scan ends and after each watcher batch
+    (:meth:`clearance.lineage.LineagePlugin.flush`): a watcher runs for days, and a ref
+    through ``latest`` must name what ``latest`` names when the asset made from it is
+    audited, as a scan then says."""
+    _WALKED_FOLDERS.clear()
+    _REAL_FOLDERS.clear()
 
 
 #: what :func:`~clearance.model.printable` writes for a byte that is not UTF-8 (0x80-0xff)
