@@ -1972,3 +1972,28 @@ def test_the_html_runs_table_shows_a_command_and_host_as_the_terminal_does(tmp_p
     assert "\u202e" not in page and "gnp.exe\n" not in page
     assert "clearance check comp/\\u202egnp.exe\\nx.png" in page
     assert "farm\\u202e10" in page
+
+
+def test_stage_findings_of_a_run_stopped_before_stage_finished_join_its_asset_audit(
+    tmp_path: Path,
+) -> None:
+    """A run stopped between its stage checks' findings (one naming an asset it audited) and
+    its ``stage.finished`` (SIGKILL, the OOM killer: the log ends there). The finding was
+    taken for an audit that never finished and put in place of the asset's whole audit: its
+    own block (NFX-T1) was gone and the asset read escalate. It joins that audit, as it does
+    at ``stage.finished``."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", "comp/bad.png", "notice", "bad is over quota"]])
+    log = show.root / ".clearance" / "audit.jsonl"
+    whole = _report(show)[("comp", "comp/bad.png")]
+    lines = log.read_bytes().splitlines(keepends=True)
+    cut = next(
+        i
+        for i, line in enumerate(lines)
+        if json.loads(line)["event"] == "stage.finished" and json.loads(line)["stage"] == "comp"
+    )
+    log.write_bytes(b"".join(lines[:cut]))
+    bad = _report(show)[("comp", "comp/bad.png")]
+    assert bad["outcome"] == whole["outcome"] == "block"
+    assert bad["findings"] == whole["findings"]
+    assert ("SITE-QUOTA-01", "notice") in {(f["rule"], f["outcome"]) for f in bad["findings"]}

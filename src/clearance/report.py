@@ -940,9 +940,22 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                         unfinished.pop((stage, None), None)
                 elif checks:  # it saw a part: what it found adds, what it did not proves nothing
                     unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
-    for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
+    for (run_id, host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
-            if asset is not None:
+            known = current.get((stage, asset)) if asset is not None else None
+            if known is not None and known[1] == run_id and known[2] == host:
+                # after the asset.audited of this run: its stage checks' (stopped before its
+                # stage.finished), which join that audit as they do at stage.finished
+                t, _run, _host, outcome, frames, rows = known
+                current[(stage, asset)] = (
+                    t,
+                    run_id,
+                    host,
+                    _worst(found, outcome),
+                    frames,
+                    rows + found,
+                )
+            elif asset is not None:
                 unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
             elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
                 unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
