@@ -994,6 +994,21 @@ def test_a_checkpoint_of_another_log_says_which_log_it_was_signed_for(
     assert "it was signed for" not in proc.stdout
 
 
+def test_a_checkpoint_of_a_log_whose_path_is_shown_escaped_is_its_own(
+    tmp_path: Path, key: Path
+) -> None:
+    # its origin is signed escaped (a tab as the two characters \t) and was compared with
+    # this log's name unescaped: its own checkpoint, the log cut, said it "was signed for"
+    # that very log, "if that is another log, this is not this log's checkpoint file"
+    log = tmp_path / "show\tA" / "audit.jsonl"
+    AuditLog(log).append_many([{"event": "run.started"} for _ in range(5)])
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    write(log, read(log)[:-2])
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
+    assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
+    assert "it was signed for" not in proc.stdout
+
+
 def test_a_checkpoint_of_lines_in_a_rotated_file_archived_since_says_they_are_gone(
     tmp_path: Path, key: Path
 ) -> None:
