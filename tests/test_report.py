@@ -493,6 +493,21 @@ def test_a_date_alone_as_until_is_the_end_of_that_day(show_log: Path) -> None:
     assert json.loads(proc.stdout)["assets"] == []  # the day before ends before it
 
 
+def test_a_date_with_a_zone_is_that_day_there(show_log: Path) -> None:
+    """Python 3.11 takes any character between a date and a time: ``2026-11-26+01:00`` was
+    read as 01:00 UTC of that day (``+`` parting them), neither that day's start nor its end
+    there, and ``--until 2026-11-26Z`` meant its start where ``--until 2026-11-26`` is its end."""
+    assert parse_time("2026-11-26+01:00") == "2026-11-25T23:00:00.000Z"
+    assert parse_time("2026-11-26+01:00", end=True) == "2026-11-26T22:59:59.999Z"
+    assert parse_time("2026-11-26-05:00", end=True) == "2026-11-27T04:59:59.999Z"
+    assert parse_time("2026-11-26Z", end=True) == parse_time("2026-11-26", end=True)
+    assert parse_time("2026-11-26T00:00", end=True) == "2026-11-26T00:00:00.000Z"
+    events = [json.loads(line) for line in show_log.read_text().splitlines()]
+    day = events[-1]["time"][:10]
+    proc = clearance("report", str(show_log), "--since", f"{day}Z", "--until", f"{day}Z")
+    assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stdout
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:

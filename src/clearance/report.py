@@ -77,7 +77,12 @@ _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}\Z")
+#: a date alone, with a zone or without (Python 3.11 reads ``2026-11-26+01:00`` as 01:00 of
+#: that day: any character may part a date and a time)
+_DATE_ONLY = re.compile(
+    r"(?P<date>[0-9]{4}-?[0-9]{2}-?[0-9]{2})"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<hh>[0-9]{2})(?::?(?P<mm>[0-9]{2}))?)?\Z"
+)
 
 
 def _fmt(dt: datetime) -> str:
@@ -90,7 +95,7 @@ def parse_time(
     """``--since``/``--until`` value → the log's time format, for string comparison.
 
     Accepts ISO dates and times (``2026-11-26``, ``2026-11-26T21:00``, ``…Z``, ``…+01:00``;
-    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
+    no zone means UTC; a date with a zone, ``2026-11-26+01:00``, is that day there) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
     (``--since``) starts the message of the :class:`ReportError` a bad value raises. With
     ``end`` (``--until``), a date alone is the end of that day (its last millisecond):
     ``--since 2026-11-26 --until 2026-11-26`` is that day, not an empty window.
@@ -102,8 +107,15 @@ def parse_time(
         if m:
             now = now or datetime.now(timezone.utc)
             return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        day = _DATE_ONLY.match(text)
         try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if day:  # midnight at its start in its zone (none: UTC)
+                dt = datetime.fromisoformat(day["date"])
+                if day["sign"]:
+                    offset = timedelta(hours=int(day["hh"]), minutes=int(day["mm"] or 0))
+                    dt = dt.replace(tzinfo=timezone(-offset if day["sign"] == "-" else offset))
+            else:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ReportError(
                 f"{where}{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age "
@@ -111,7 +123,7 @@ def parse_time(
             ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        if end and _DATE_ONLY.match(text):
+        if end and day:
             dt += timedelta(days=1, milliseconds=-1)
         return _fmt(dt.astimezone(timezone.utc))
     except OverflowError:  # an age past year 1, a zone pushing 9999-12-31 past the calendar
