@@ -667,6 +667,32 @@ def test_an_event_added_by_hand_at_the_end_is_not_chained_to_by_the_next_writer(
     assert f"(audit.jsonl:{n + 1}) was added or copied there by hand" in proc.stdout
 
 
+def test_two_last_events_chained_to_one_event_are_said_to_be_two_writers(log: Path) -> None:
+    """Two writers that did not share the lock (a lock file deleted under a watcher, before
+    writers noticed it; a file system whose locks do not work) both chained to the last
+    event: the writers refuse the log, and said only that its last event "was added or copied
+    there by hand, or that line was changed since"."""
+    lines = read(log)
+    n = len(lines)
+    forks = []
+    for run in ("watcher", "farm"):
+        event = json.loads(lines[-1])
+        event.update(
+            seq=event["seq"] + 1,
+            prev=hashlib.sha256(lines[-1]).hexdigest(),
+            event="run.started",
+            run_id=run,
+        )
+        forks.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+    write(log, [*lines, *forks])
+    with pytest.raises(AuditLogError, match=f"{log}:{n + 2}: .*two writers appended") as caught:
+        AuditLog(log).append({"event": "run.started"})
+    assert "copied there by hand" not in str(caught.value)
+    write(log, [*lines, lines[-1]])  # the last line pasted again: by hand
+    with pytest.raises(AuditLogError, match="copied there by hand"):
+        AuditLog(log).append({"event": "run.started"})
+
+
 def test_a_last_line_of_the_newest_rotated_file_that_is_not_an_event_is_edited(
     tmp_path: Path,
 ) -> None:
