@@ -822,7 +822,12 @@ def test_a_log_that_cannot_be_read_does_not_stop_the_others_being_verified(
     assert proc.returncode == 2 and f"{log}: intact" in proc.stdout
     proc = clearance("verify", "--json", str(missing), str(log))
     assert proc.returncode == 2 and "missing.jsonl: no such audit log" in proc.stderr
-    assert [entry["log"] for entry in json.loads(proc.stdout)["logs"]] == [str(log)]
+    doc = json.loads(proc.stdout)
+    assert [entry["log"] for entry in doc["logs"]] == [str(log)]
+    # the JSON names the log it could not verify: it read "intact": true and said nothing of it
+    assert doc["unread"] == [{"log": str(missing), "error": f"{missing}: no such audit log"}]
+    doc = json.loads(clearance("verify", "--json", str(log)).stdout)
+    assert doc["intact"] is True and doc["unread"] == []
 
 
 def _rotated(tmp_path: Path) -> Path:
