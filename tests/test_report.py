@@ -2012,3 +2012,54 @@ def test_stage_findings_of_a_run_stopped_before_stage_finished_join_its_asset_au
     assert bad["outcome"] == whole["outcome"] == "block"
     assert bad["findings"] == whole["findings"]
     assert ("SITE-QUOTA-01", "notice") in {(f["rule"], f["outcome"]) for f in bad["findings"]}
+
+
+def test_a_re_audit_of_a_run_that_never_finished_is_unsure_never_its_earlier_audit(
+    tmp_path: Path,
+) -> None:
+    """A watcher (one run, no stage.started) audits an asset again and again, and a scan
+    audits the assets whose inputs changed again in a second pass of their stage: killed
+    between such an audit's findings and its ``asset.audited``, the asset is unsure
+    (escalate), whatever the run's earlier audit of it said; only a stage check's finding
+    written after the asset's audit in the same pass of the stage joins that audit."""
+    for name, passes in (("watch", 0), ("scan", 2)):
+        log = tmp_path / f"{name}.jsonl"
+        cut = AuditLog(log)
+        audit = make_audit_logger(cut, run_id=f"{name}-run", host="farm01")
+        clock = Clock("2026-11-26T09:00:00.000Z")
+        audit.info(
+            "run.started", time=clock(), message=f"clearance {name}", details={"command": name}
+        )
+        for again in (False, True):
+            if passes:
+                audit.info("stage.started", time=clock(), stage="comp", message="stage comp")
+            audit.info(
+                "finding",
+                time=clock(),
+                stage="comp",
+                asset="comp/x.png",
+                rule="NFX-GP4",
+                outcome="approval",
+                status="approved",
+                approval="APR-1",
+                message="final GenAI material",
+            )
+            if again:
+                break
+            audit.info(
+                "asset.audited",
+                time=clock(),
+                stage="comp",
+                asset="comp/x.png",
+                outcome="pass",
+                message="x",
+            )
+            if passes:
+                audit.info(
+                    "stage.finished", time=clock(), stage="comp", message="stage comp", details={}
+                )
+        cut.close()
+        proc = clearance("report", str(log), "-f", "json")
+        assert proc.returncode == 0, proc.stderr
+        (x,) = json.loads(proc.stdout)["assets"]
+        assert (x["asset"], x["outcome"]) == ("comp/x.png", "escalate"), name

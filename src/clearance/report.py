@@ -852,6 +852,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
     checked: dict[str, str] = {}  # stage -> time of the complete stage.finished that decided it
+    # (run_id, host, stage) -> the assets the run audited since its stage.started (a pass of
+    # the stage not finished yet): a finding naming one of them is a stage check's
+    passes: dict[tuple[Any, Any, str], set[Any]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -900,6 +903,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 else:
                     in_run[asset] = [ev]
                 continue
+            in_pass = passes.get(key)
+            if in_pass is not None:
+                in_pass.add(asset)
             found: list[dict[str, Any]] = []
             if in_run is not None:
                 found = in_run.pop(asset, found)
@@ -933,6 +939,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             stage = ev.get("stage")
             if not isinstance(stage, str):
                 continue
+            if name == "stage.started":
+                passes[(ev.get("run_id"), ev.get("host"), stage)] = set()
+            else:
+                passes.pop((ev.get("run_id"), ev.get("host"), stage), None)
             if stage not in stages_seen:
                 stages_seen.add(stage)
                 stage_order.append(stage)
@@ -955,9 +965,15 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     for (run_id, host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
             known = current.get((stage, asset)) if asset is not None else None
-            if known is not None and known[1] == run_id and known[2] == host:
-                # after the asset.audited of this run: its stage checks' (stopped before its
-                # stage.finished), which join that audit as they do at stage.finished
+            if (
+                known is not None
+                and known[1] == run_id
+                and known[2] == host
+                and asset in passes.get((run_id, host, stage), ())
+            ):
+                # after the asset.audited of this pass of the stage: its stage checks' (the
+                # run stopped before its stage.finished), which join that audit as they do
+                # at stage.finished (an audit again, a watcher's or a second pass's, is not)
                 t, _run, _host, outcome, frames, rows = known
                 current[(stage, asset)] = (
                     t,
