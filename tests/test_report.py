@@ -493,6 +493,21 @@ def test_a_date_alone_as_until_is_the_end_of_that_day(show_log: Path) -> None:
     assert json.loads(proc.stdout)["assets"] == []  # the day before ends before it
 
 
+def test_a_date_with_a_zone_is_that_day_there(show_log: Path) -> None:
+    """Python 3.11 takes any character between a date and a time: ``2026-11-26+01:00`` was
+    read as 01:00 UTC of that day (``+`` parting them), neither that day's start nor its end
+    there, and ``--until 2026-11-26Z`` meant its start where ``--until 2026-11-26`` is its end."""
+    assert parse_time("2026-11-26+01:00") == "2026-11-25T23:00:00.000Z"
+    assert parse_time("2026-11-26+01:00", end=True) == "2026-11-26T22:59:59.999Z"
+    assert parse_time("2026-11-26-05:00", end=True) == "2026-11-27T04:59:59.999Z"
+    assert parse_time("2026-11-26Z", end=True) == parse_time("2026-11-26", end=True)
+    assert parse_time("2026-11-26T00:00", end=True) == "2026-11-26T00:00:00.000Z"
+    events = [json.loads(line) for line in show_log.read_text().splitlines()]
+    day = events[-1]["time"][:10]
+    proc = clearance("report", str(show_log), "--since", f"{day}Z", "--until", f"{day}Z")
+    assert proc.returncode == 0 and "5 open finding(s)" in proc.stdout, proc.stdout
+
+
 def test_a_file_that_is_not_an_audit_log_exits_2_naming_it(tmp_path: Path, show_log: Path) -> None:
     state = tmp_path / "state.db"
     with sqlite3.connect(state) as db:
@@ -1997,3 +2012,79 @@ def test_a_stage_finding_joined_to_an_asset_audits_nothing_again(tmp_path: Path)
         assert [(f["rule"], f["message"]) for f in ok["findings"]] == [
             ("SITE-QUOTA-01", "over quota")
         ]
+
+
+def test_stage_findings_of_a_run_stopped_before_stage_finished_join_its_asset_audit(
+    tmp_path: Path,
+) -> None:
+    """A run stopped between its stage checks' findings (one naming an asset it audited) and
+    its ``stage.finished`` (SIGKILL, the OOM killer: the log ends there). The finding was
+    taken for an audit that never finished and put in place of the asset's whole audit: its
+    own block (NFX-T1) was gone and the asset read escalate. It joins that audit, as it does
+    at ``stage.finished``."""
+    show, plan = _quota_show(tmp_path)
+    _scan_with_stage_findings(show, plan, [["comp", "comp/bad.png", "notice", "bad is over quota"]])
+    log = show.root / ".clearance" / "audit.jsonl"
+    whole = _report(show)[("comp", "comp/bad.png")]
+    lines = log.read_bytes().splitlines(keepends=True)
+    cut = next(
+        i
+        for i, line in enumerate(lines)
+        if json.loads(line)["event"] == "stage.finished" and json.loads(line)["stage"] == "comp"
+    )
+    log.write_bytes(b"".join(lines[:cut]))
+    bad = _report(show)[("comp", "comp/bad.png")]
+    assert bad["outcome"] == whole["outcome"] == "block"
+    assert bad["findings"] == whole["findings"]
+    assert ("SITE-QUOTA-01", "notice") in {(f["rule"], f["outcome"]) for f in bad["findings"]}
+
+
+def test_a_re_audit_of_a_run_that_never_finished_is_unsure_never_its_earlier_audit(
+    tmp_path: Path,
+) -> None:
+    """A watcher (one run, no stage.started) audits an asset again and again, and a scan
+    audits the assets whose inputs changed again in a second pass of their stage: killed
+    between such an audit's findings and its ``asset.audited``, the asset is unsure
+    (escalate), whatever the run's earlier audit of it said; only a stage check's finding
+    written after the asset's audit in the same pass of the stage joins that audit."""
+    for name, passes in (("watch", 0), ("scan", 2)):
+        log = tmp_path / f"{name}.jsonl"
+        cut = AuditLog(log)
+        audit = make_audit_logger(cut, run_id=f"{name}-run", host="farm01")
+        clock = Clock("2026-11-26T09:00:00.000Z")
+        audit.info(
+            "run.started", time=clock(), message=f"clearance {name}", details={"command": name}
+        )
+        for again in (False, True):
+            if passes:
+                audit.info("stage.started", time=clock(), stage="comp", message="stage comp")
+            audit.info(
+                "finding",
+                time=clock(),
+                stage="comp",
+                asset="comp/x.png",
+                rule="NFX-GP4",
+                outcome="approval",
+                status="approved",
+                approval="APR-1",
+                message="final GenAI material",
+            )
+            if again:
+                break
+            audit.info(
+                "asset.audited",
+                time=clock(),
+                stage="comp",
+                asset="comp/x.png",
+                outcome="pass",
+                message="x",
+            )
+            if passes:
+                audit.info(
+                    "stage.finished", time=clock(), stage="comp", message="stage comp", details={}
+                )
+        cut.close()
+        proc = clearance("report", str(log), "-f", "json")
+        assert proc.returncode == 0, proc.stderr
+        (x,) = json.loads(proc.stdout)["assets"]
+        assert (x["asset"], x["outcome"]) == ("comp/x.png", "escalate"), name

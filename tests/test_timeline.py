@@ -390,6 +390,35 @@ def test_a_clip_otio_cannot_place_is_a_problem_and_the_rest_goes_on(show: Path) 
     assert table.code == 1 and "where it is in the cut cannot be computed" in table.stdout
 
 
+def test_a_clip_after_one_otio_cannot_place_is_said_to_be_unplaced_because_of_it(
+    show: Path,
+) -> None:
+    """Where a clip starts is the sum of the clips before it on its track: after one OTIO
+    cannot place, a clip with its own source range cannot be placed either, and was said to
+    have "no source range, and its media no available range", which was not so."""
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base="../scans/",
+        name_prefix="sh020_scan_v001.",
+        name_suffix=".exr",
+        start_frame=1001,
+        frame_zero_padding=4,
+        rate=RATE,
+    )
+    unplaced = otio.schema.Clip(name="sh020 scan, no range", media_reference=ref)
+    after = seq_clip("sh020 scan", "../scans/", "sh020_scan_v001.", 1001, 24, 1001, 24)
+    edit = write_edit(show, timeline({"V1": [unplaced, after]}))
+    done = audit(edit, "--format", "json")
+    assert done.code == 1, done.stderr
+    clips = {c["clip"]: c for c in done.json()["clips"]}
+    (own,) = [p for p in clips["sh020 scan, no range"]["problems"] if "cannot be computed" in p]
+    assert "it has no source range" in own
+    placed = clips["sh020 scan"]
+    assert (placed["outcome"], placed["record_in"], placed["record_out"]) == ("escalate", "?", "?")
+    (why,) = [p for p in placed["problems"] if "cannot be computed" in p]
+    assert "a clip before it on track V1 has no source range" in why
+    assert "it has no source range" not in why
+
+
 def test_two_hundred_clips_over_three_tracks_with_handles(show: Path) -> None:
     tracks: dict[str, list[Any]] = {"V1": [], "V2": [], "V3": []}
     for i in range(200):

@@ -667,6 +667,32 @@ def test_an_event_added_by_hand_at_the_end_is_not_chained_to_by_the_next_writer(
     assert f"(audit.jsonl:{n + 1}) was added or copied there by hand" in proc.stdout
 
 
+def test_two_last_events_chained_to_one_event_are_said_to_be_two_writers(log: Path) -> None:
+    """Two writers that did not share the lock (a lock file deleted under a watcher, before
+    writers noticed it; a file system whose locks do not work) both chained to the last
+    event: the writers refuse the log, and said only that its last event "was added or copied
+    there by hand, or that line was changed since"."""
+    lines = read(log)
+    n = len(lines)
+    forks = []
+    for run in ("watcher", "farm"):
+        event = json.loads(lines[-1])
+        event.update(
+            seq=event["seq"] + 1,
+            prev=hashlib.sha256(lines[-1]).hexdigest(),
+            event="run.started",
+            run_id=run,
+        )
+        forks.append(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
+    write(log, [*lines, *forks])
+    with pytest.raises(AuditLogError, match=f"{log}:{n + 2}: .*two writers appended") as caught:
+        AuditLog(log).append({"event": "run.started"})
+    assert "copied there by hand" not in str(caught.value)
+    write(log, [*lines, lines[-1]])  # the last line pasted again: by hand
+    with pytest.raises(AuditLogError, match="copied there by hand"):
+        AuditLog(log).append({"event": "run.started"})
+
+
 def test_a_last_line_of_the_newest_rotated_file_that_is_not_an_event_is_edited(
     tmp_path: Path,
 ) -> None:
@@ -796,7 +822,12 @@ def test_a_log_that_cannot_be_read_does_not_stop_the_others_being_verified(
     assert proc.returncode == 2 and f"{log}: intact" in proc.stdout
     proc = clearance("verify", "--json", str(missing), str(log))
     assert proc.returncode == 2 and "missing.jsonl: no such audit log" in proc.stderr
-    assert [entry["log"] for entry in json.loads(proc.stdout)["logs"]] == [str(log)]
+    doc = json.loads(proc.stdout)
+    assert [entry["log"] for entry in doc["logs"]] == [str(log)]
+    # the JSON names the log it could not verify: it read "intact": true and said nothing of it
+    assert doc["unread"] == [{"log": str(missing), "error": f"{missing}: no such audit log"}]
+    doc = json.loads(clearance("verify", "--json", str(log)).stdout)
+    assert doc["intact"] is True and doc["unread"] == []
 
 
 def _rotated(tmp_path: Path) -> Path:
@@ -990,6 +1021,21 @@ def test_a_checkpoint_of_another_log_says_which_log_it_was_signed_for(
     assert f"it was signed for {socket.gethostname()}:{log.resolve()}" in proc.stdout
     write(log, read(log)[:-5])  # its own log, cut: its own checkpoint, nothing else to say
     proc = clearance("verify", str(log), "--key", f"{key}.pub", "--checkpoints", str(cps))
+    assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
+    assert "it was signed for" not in proc.stdout
+
+
+def test_a_checkpoint_of_a_log_whose_path_is_shown_escaped_is_its_own(
+    tmp_path: Path, key: Path
+) -> None:
+    # its origin is signed escaped (a tab as the two characters \t) and was compared with
+    # this log's name unescaped: its own checkpoint, the log cut, said it "was signed for"
+    # that very log, "if that is another log, this is not this log's checkpoint file"
+    log = tmp_path / "show\tA" / "audit.jsonl"
+    AuditLog(log).append_many([{"event": "run.started"} for _ in range(5)])
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    write(log, read(log)[:-2])
+    proc = clearance("verify", str(log), "--key", f"{key}.pub")
     assert proc.returncode == 3 and "TRUNCATED" in proc.stdout
     assert "it was signed for" not in proc.stdout
 

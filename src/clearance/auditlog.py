@@ -998,13 +998,20 @@ def _chains_on(rfd: int, path: Path, offset: int, line: bytes, seq: int) -> None
     previous_seq = event_seq(previous)
     if previous_seq is None:
         return
-    if json.loads(line)["prev"] == line_hash(previous):
+    prev = json.loads(line)["prev"]
+    if prev == line_hash(previous):
         return
     lineno = _line_number(rfd, offset)
+    why = (
+        "both chain to one event: two writers appended without sharing the log's lock (a "
+        "lock file deleted under a writer, a file system whose locks do not work), or it "
+        "was added there by hand"
+        if seq == previous_seq and line != previous and prev == json.loads(previous)["prev"]
+        else "it was added or copied there by hand, or that line was changed since"
+    )
     error = NotAnEvent(
         f"{path}:{lineno}: the last audit event (seq {seq}) does not chain to the event "
-        f"before it (seq {previous_seq}, line {lineno - 1}): it was added or copied there by "
-        "hand, or that line was changed since; run "
+        f"before it (seq {previous_seq}, line {lineno - 1}): {why}; run "
         f"`clearance verify {path}` before writing to it again",
         path,
         offset,

@@ -74,6 +74,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from clearance._display import shown_text
 from clearance.auditlog import (
     GENESIS,
     MAX_EVENT_BYTES,
@@ -1342,7 +1343,9 @@ def _check_checkpoints(
     newest = 0
     # the origin `checkpoint` signs by default for this log (its name may differ: another
     # host, another mount, --origin): a checkpoint signed for another name may be another log's
+    # (signed as a terminal shows it, one line: auditlog_checkpoint; before, as it was)
     this = printable(f"{socket.gethostname()}:{Path(result.log).resolve()}")
+    these = (this, shown_text(this))
     for c in checkpoints:
         seq, head = int(c["seq"]), str(c["head"])
         result.checkpoints += 1
@@ -1352,7 +1355,7 @@ def _check_checkpoints(
         other = (
             f"; it was signed for {origin}: if that is another log, this is not this log's "
             "checkpoint file"
-            if isinstance(origin, str) and origin != this
+            if isinstance(origin, str) and origin not in these
             else ""
         )
         if seq > last:

@@ -77,7 +77,12 @@ _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-_DATE_ONLY = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}\Z")
+#: a date alone, with a zone or without (Python 3.11 reads ``2026-11-26+01:00`` as 01:00 of
+#: that day: any character may part a date and a time)
+_DATE_ONLY = re.compile(
+    r"(?P<date>[0-9]{4}-?[0-9]{2}-?[0-9]{2})"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<hh>[0-9]{2})(?::?(?P<mm>[0-9]{2}))?)?\Z"
+)
 
 
 def _fmt(dt: datetime) -> str:
@@ -90,7 +95,7 @@ def parse_time(
     """``--since``/``--until`` value → the log's time format, for string comparison.
 
     Accepts ISO dates and times (``2026-11-26``, ``2026-11-26T21:00``, ``…Z``, ``…+01:00``;
-    no zone means UTC) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
+    no zone means UTC; a date with a zone, ``2026-11-26+01:00``, is that day there) and ages before now (``90m``, ``24h``, ``7d``, ``2w``). ``option``
     (``--since``) starts the message of the :class:`ReportError` a bad value raises. With
     ``end`` (``--until``), a date alone is the end of that day (its last millisecond):
     ``--since 2026-11-26 --until 2026-11-26`` is that day, not an empty window.
@@ -102,8 +107,15 @@ def parse_time(
         if m:
             now = now or datetime.now(timezone.utc)
             return _fmt(now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}))
+        day = _DATE_ONLY.match(text)
         try:
-            dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            if day:  # midnight at its start in its zone (none: UTC)
+                dt = datetime.fromisoformat(day["date"])
+                if day["sign"]:
+                    offset = timedelta(hours=int(day["hh"]), minutes=int(day["mm"] or 0))
+                    dt = dt.replace(tzinfo=timezone(-offset if day["sign"] == "-" else offset))
+            else:
+                dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ReportError(
                 f"{where}{value!r} is not a time (use 2026-11-26, 2026-11-26T21:00Z, or an age "
@@ -111,7 +123,7 @@ def parse_time(
             ) from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=timezone.utc)
-        if end and _DATE_ONLY.match(text):
+        if end and day:
             dt += timedelta(days=1, milliseconds=-1)
         return _fmt(dt.astimezone(timezone.utc))
     except OverflowError:  # an age past year 1, a zone pushing 9999-12-31 past the calendar
@@ -840,6 +852,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
     checked: dict[str, str] = {}  # stage -> time of the complete stage.finished that decided it
+    # (run_id, host, stage) -> the assets the run audited since its stage.started (a pass of
+    # the stage not finished yet): a finding naming one of them is a stage check's
+    passes: dict[tuple[Any, Any, str], set[Any]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -888,6 +903,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 else:
                     in_run[asset] = [ev]
                 continue
+            in_pass = passes.get(key)
+            if in_pass is not None:
+                in_pass.add(asset)
             found: list[dict[str, Any]] = []
             if in_run is not None:
                 found = in_run.pop(asset, found)
@@ -921,6 +939,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             stage = ev.get("stage")
             if not isinstance(stage, str):
                 continue
+            if name == "stage.started":
+                passes[(ev.get("run_id"), ev.get("host"), stage)] = set()
+            else:
+                passes.pop((ev.get("run_id"), ev.get("host"), stage), None)
             if stage not in stages_seen:
                 stages_seen.add(stage)
                 stage_order.append(stage)
@@ -940,9 +962,28 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                         unfinished.pop((stage, None), None)
                 elif checks:  # it saw a part: what it found adds, what it did not proves nothing
                     unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), checks)
-    for (_run, _host, stage), in_run in pending.items():  # a run that stopped early
+    for (run_id, host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
-            if asset is not None:
+            known = current.get((stage, asset)) if asset is not None else None
+            if (
+                known is not None
+                and known[1] == run_id
+                and known[2] == host
+                and asset in passes.get((run_id, host, stage), ())
+            ):
+                # after the asset.audited of this pass of the stage: its stage checks' (the
+                # run stopped before its stage.finished), which join that audit as they do
+                # at stage.finished (an audit again, a watcher's or a second pass's, is not)
+                t, _run, _host, outcome, frames, rows = known
+                current[(stage, asset)] = (
+                    t,
+                    run_id,
+                    host,
+                    _worst(found, outcome),
+                    frames,
+                    rows + found,
+                )
+            elif asset is not None:
                 unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
             elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
                 unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)

@@ -446,16 +446,25 @@ def _audit_clip(
     record_in = record_out = "?"
     unplaced = None
     try:
-        placed = clip.transformed_time_range(clip.trimmed_range(), track)
+        used = clip.trimmed_range()
     except otio.exceptions.OTIOError as exc:  # no source range, and none on its media
         unplaced = (
             "where it is in the cut cannot be computed: it has no source range, and its "
             f"media no available range ({type(exc).__name__})"
         )
     else:
-        at = start + placed.start_time
-        record_in = _timecode(otio, at, rate)
-        record_out = _timecode(otio, at + placed.duration, rate)
+        try:
+            placed = clip.transformed_time_range(used, track)
+        except otio.exceptions.OTIOError as exc:  # one before it is such a clip
+            unplaced = (
+                f"where it is in the cut cannot be computed: a clip before it on track "
+                f"{label} has no source range, and its media no available range, so where "
+                f"it starts is not known ({type(exc).__name__})"
+            )
+        else:
+            at = start + placed.start_time
+            record_in = _timecode(otio, at, rate)
+            record_out = _timecode(otio, at + placed.duration, rate)
     audit = ClipAudit(
         track=label,
         track_kind=kind,

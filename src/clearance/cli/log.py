@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._display import shown_path, shown_text
-from ..model import Outcome
+from ..model import Outcome, printable
 from ._common import error as _err
 from ._common import report_output
 
@@ -161,7 +161,8 @@ def run_verify(args: argparse.Namespace) -> int:
     except CheckpointError as exc:
         _err(str(exc))
         return EXIT_ERROR
-    unread = False  # a log that cannot be verified does not stop the others being verified
+    # a log that cannot be verified does not stop the others being verified
+    unread: list[dict[str, str]] = []
     for log in args.logs:
         try:
             if public is not None:
@@ -170,7 +171,7 @@ def run_verify(args: argparse.Namespace) -> int:
                 results.append(verify_log(log))
         except (VerifyError, CheckpointError) as exc:
             _err(str(exc))
-            unread = True
+            unread.append({"log": printable(log), "error": str(exc)})
 
     def failed(r: VerifyResult) -> bool:
         return not r.intact or (args.strict and any(b.kind == "torn" for b in r.breaks))
@@ -180,7 +181,12 @@ def run_verify(args: argparse.Namespace) -> int:
     newer = any(b.kind == "newer" for r in results for b in r.breaks)
     with report_output():  # `| head`: the exit code still says whether a log was tampered
         if args.json:
-            doc = {"version": 1, "intact": not tampered, "logs": [r.as_dict() for r in results]}
+            doc = {
+                "version": 1,
+                "intact": not tampered,
+                "logs": [r.as_dict() for r in results],
+                "unread": unread,  # not verified: "intact" says nothing of them
+            }
             json.dump(doc, sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
