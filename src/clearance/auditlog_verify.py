@@ -1080,6 +1080,15 @@ def _read(
                     if len(raw) > MAX_EVENT_BYTES + 1
                     else "line is not a valid audit event" + (newer or " (edited or corrupted)")
                 )
+                why = (
+                    f"the last event (seq {m.group(1).decode() if m else '?'}) does not chain "
+                    f"to the event before it (line {lineno - 1}): it was added or copied there "
+                    "by hand, or that line was changed after it was written; no line after it "
+                    "vouches for it"
+                    if unchained
+                    else f"{what}, and no crash leaves one like it at the end of the log: no line "
+                    "after it vouches for it"
+                )
                 not_event = (
                     # a newer Clearance wrote it: not tampering, and not this version's to judge
                     Break(
@@ -1095,20 +1104,7 @@ def _read(
                         str(path),
                         lineno,
                         int(m.group(1)) if m else None,
-                        f"the last event (seq {m.group(1).decode() if m else '?'}) does not "
-                        f"chain to the event before it (line {lineno - 1}): it was added or "
-                        "copied there by hand, or that line was changed after it was written; "
-                        "no line after it vouches for it, and writers refuse to append to the "
-                        "log",
-                    )
-                    if unchained
-                    else Break(
-                        "edited",
-                        str(path),
-                        lineno,
-                        int(m.group(1)) if m else None,
-                        f"{what}, and no crash leaves one like it at the end of the log: no line "
-                        "after it vouches for it, and writers refuse to append to the log",
+                        f"{why}, and writers refuse to append to the log",
                     )
                 )
             if raw[-1:] == b"\n":
