@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
+from ._deadline import HookHung, HookTimeout
 from ._errors import describe
 from ._redact import PromptRedactor, prompt_hash, redact_prompts
 from .approvals import as_date
@@ -433,12 +434,18 @@ class Session:
 
     def _notify_error(self, stage: str) -> Callable[[str, BaseException], None]:
         def report(plugin: str, exc: BaseException) -> None:
+            if isinstance(exc, (HookTimeout, HookHung)):  # given up on (plugin_timeout)
+                message = f"notification hook of {plugin}: {exc}"
+                details = {"name": plugin, "error": str(exc), "hook": exc.hook}
+            else:
+                message = f"notification hook of {plugin} raised {describe(exc)}"
+                details = {"name": plugin, "error": describe(exc)}
             self.emit(
                 "plugin.failed",
                 stage=stage,
                 outcome=Outcome.ESCALATE.value,
-                message=f"notification hook of {plugin} raised {describe(exc)}",
-                details={"name": plugin, "error": describe(exc)},
+                message=message,
+                details=details,
             )
 
         return report

@@ -27,6 +27,7 @@ import contextlib
 import copy
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -44,6 +45,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from ._deadline import HookHung, HookRunner, HookTimeout
 from ._errors import describe
 from ._results import (
     InvalidResult,
@@ -58,6 +60,7 @@ from .model import (
     AssetResult,
     Finding,
     FrameFiles,
+    Outcome,
     PartialRecord,
     ProvenanceRecord,
     StageResult,
@@ -175,6 +178,8 @@ class PluginHost:
         self.plugins: dict[str, PluginInfo] = {}
         self._impl_memo: dict[tuple[str, str | None, int], tuple[list[Any], list[Any]]] = {}
         self.registry = RuleRegistry()
+        #: site hooks' calls under ``plugin_timeout`` (None: no limit, called directly)
+        self.runner = HookRunner(policy.plugin_timeout) if policy.plugin_timeout else None
         blocked = list(blocked)
         refuse_unblockable(blocked)
         for name in blocked:
@@ -454,6 +459,14 @@ class PluginHost:
             pick = _PICKERS[names] = _picker(names)
         return impl.function(*pick(kwargs))
 
+    def _site_call(self, impl: Any, hook_name: str, func: Callable[[], Any]) -> Any:
+        """``func()`` (a site plugin's hook call), under ``plugin_timeout`` when one is set.
+        Raises what it raises, or :class:`HookTimeout` / :class:`HookHung`."""
+        runner = self.runner
+        if runner is None:
+            return func()
+        return runner.call(impl.plugin_name, hook_name, func)
+
     def _checked(self, plugin_name: str) -> bool:
         """Are this plugin's results checked (``clearance._results``)? A site plugin's are;
         the built-ins' are tested instead."""
@@ -489,9 +502,16 @@ class PluginHost:
                     if "partials" in impl.argnames:
                         args["partials"] = partials_copy(partials)
                 try:
-                    result = self._call(impl, args)
-                    if result is not None and checked:
-                        result = checked_partial(result)
+                    if checked:
+                        result = self._site_call(
+                            impl,
+                            "clearance_read_provenance",
+                            functools.partial(self._call, impl, args),
+                        )
+                        if result is not None:
+                            result = checked_partial(result)
+                    else:
+                        result = self._call(impl, args)
                 except InvalidResult as exc:
                     crashes.append(
                         invalid_result_finding(impl.plugin_name, str(exc), kind="reader")
@@ -499,6 +519,9 @@ class PluginHost:
                     continue
                 except KeyboardInterrupt:
                     raise
+                except (HookTimeout, HookHung) as exc:
+                    crashes.append(timeout_finding(impl.plugin_name, exc, kind="reader"))
+                    continue
                 except BaseException as exc:
                     crashes.append(crash_finding(impl.plugin_name, exc))
                     continue
@@ -541,15 +564,22 @@ class PluginHost:
                     if name in impl.argnames:  # only what it takes is copied
                         args[name] = decided_copy(kwargs[name])
             try:
-                result = self._call(impl, args)
-                if not checked and type(result) is list and not result:
-                    continue  # a built-in with nothing to say: most packs, for most assets
-                for item in findings_of(result):
-                    items.append(item)  # a generator's findings before it raised are kept
+                if checked:
+                    # the generator's code runs as it is drained: under the time limit too
+                    self._site_call(impl, hook_name, functools.partial(_drain, impl, args, items))
+                else:
+                    result = self._call(impl, args)
+                    if type(result) is list and not result:
+                        continue  # a built-in with nothing to say: most packs, for most assets
+                    for item in findings_of(result):
+                        items.append(item)  # a generator's findings before it raised are kept
             except InvalidResult as exc:
                 failure = invalid_result_finding(impl.plugin_name, str(exc))
             except KeyboardInterrupt:  # the user stopping the run: the CLI says "interrupted"
                 raise
+            except (HookTimeout, HookHung) as exc:
+                items = items[:]  # what it yielded in time; the late call appends to the old
+                failure = timeout_finding(impl.plugin_name, exc)
             except BaseException as exc:  # SystemExit, GeneratorExit: a plugin never ends the run
                 failure = crash_finding(impl.plugin_name, exc)
             for item in items:
@@ -592,14 +622,21 @@ class PluginHost:
                     **{n: decided_copy(kwargs[n]) for n in impl.argnames if n != "policy"},
                 }
             try:
-                result = self._call(impl, args)
-                if result is not None and checked:
-                    result = checked_approval(result)
+                if checked:
+                    result = self._site_call(
+                        impl, "clearance_find_approval", functools.partial(self._call, impl, args)
+                    )
+                    if result is not None:
+                        result = checked_approval(result)
+                else:
+                    result = self._call(impl, args)
             except InvalidResult as exc:
                 kind = "approval plugin"
                 return None, invalid_result_finding(impl.plugin_name, str(exc), kind=kind)
             except KeyboardInterrupt:
                 raise
+            except (HookTimeout, HookHung) as exc:
+                return None, timeout_finding(impl.plugin_name, exc, kind="approval plugin")
             except BaseException as exc:
                 return None, crash_finding(impl.plugin_name, exc)
             if result is not None:
@@ -618,13 +655,17 @@ class PluginHost:
         changes nothing the engine wrote, reports or exits with."""
         for impl in self._impls(hook_name, stage_name):
             args = {**kwargs, "policy": self.policy}
-            if self._checked(impl.plugin_name):
+            checked = self._checked(impl.plugin_name)
+            if checked:
                 args = {
                     name: decided_copy(value) if name in impl.argnames else value
                     for name, value in args.items()
                 }
             try:
-                self._call(impl, args)
+                if checked:
+                    self._site_call(impl, hook_name, functools.partial(self._call, impl, args))
+                else:
+                    self._call(impl, args)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:
@@ -649,6 +690,30 @@ class PluginHost:
         self, finding: Finding, result: AssetResult, on_error: Callable[[str, BaseException], None]
     ) -> None:
         self.notify("clearance_finding", result.stage, on_error, finding=finding, result=result)
+
+
+def _drain(impl: Any, args: dict[str, Any], items: list[Any]) -> None:
+    """Call a site checker and collect what it gives into ``items`` as it gives it (a
+    generator's findings before it raised, or before the time limit, are kept)."""
+    for item in findings_of(PluginHost._call(impl, args)):
+        items.append(item)
+
+
+def timeout_finding(plugin: str, exc: HookTimeout | HookHung, *, kind: str = "checker") -> Finding:
+    """The ``PRV-05`` finding for a site hook given up on (``plugin_timeout``): unsure."""
+    return Finding(
+        rule="PRV-05",
+        message=f"{kind} {plugin}: {exc}",
+        outcome=Outcome.ESCALATE,
+        evidence={
+            "plugin": plugin,
+            "hook": exc.hook,
+            "timeout_s": exc.seconds,
+            "state": "timed out" if isinstance(exc, HookTimeout) else "still running",
+        },
+        unsure=True,
+        plugin=plugin,
+    )
 
 
 def decided_copy(value: Any) -> Any:

@@ -519,6 +519,8 @@ class Policy:
     ignore: tuple[str, ...] = ()
     audit_log: Path | None = None
     audit_max_bytes: int | None = None
+    #: ``plugin_timeout``: seconds one call of a site plugin's hook may take (None: no limit)
+    plugin_timeout: float | None = None
     state_path: Path | None = None
     files: dict[str, str] = field(default_factory=dict)  # config file → sha256
     #: the approvals file the approvals were read from (None: none, or given inline)
@@ -856,6 +858,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     policy.audit_max_bytes = audit.get("max_bytes")
 
     policy.plugins = list(doc.get("plugins") or [])
+    policy.plugin_timeout = doc.get("plugin_timeout")
     stages = doc.get("stages")
     if stages:
         seen: set[str] = set()

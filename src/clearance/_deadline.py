@@ -1,0 +1,146 @@
+"""A time limit on site plugins' hooks (``plugin_timeout`` in ``clearance.yaml``).
+
+A site hook that never returns (a tracker's API that stopped answering, a lock on a share)
+would hang the whole run, and a render-farm post-task with it. With a limit set, each call of
+a site plugin's hook runs on a worker thread while the run waits for it at most that long; a
+call that does not return in time is given up on: the caller gets :class:`HookTimeout` (the
+engine turns it into that plugin's ``PRV-05``, unsure, or a ``plugin.failed`` for a
+notification) and the run goes on. Python cannot stop a thread, so the late call is left to
+finish on its own; until it does, the plugin is not called again (:class:`HookHung`), so a
+hung tracker costs the limit once, not once per asset. Once it returns, the plugin is called
+again as before (a watcher that runs for days gets its tracker back).
+
+Built-in plugins never run here; without a limit nothing does (no thread is started).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._process import current_pid
+
+__all__ = ["HookHung", "HookRunner", "HookTimeout"]
+
+
+class HookTimeout(Exception):
+    """A site plugin's hook did not return within the limit."""
+
+    def __init__(self, plugin: str, hook: str, seconds: float) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        self.seconds = seconds
+        super().__init__(f"{hook} did not return within {seconds:g} s (plugin_timeout)")
+
+
+class HookHung(Exception):
+    """A site plugin was not called: an earlier call of one of its hooks is still running,
+    past the limit."""
+
+    def __init__(self, plugin: str, hook: str, seconds: float) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        self.seconds = seconds
+        super().__init__(
+            f"not called: its {hook} has not returned, {seconds:g} s after it was called "
+            "(plugin_timeout)"
+        )
+
+
+class _Call:
+    __slots__ = ("done", "error", "func", "value")
+
+    def __init__(self, func: Callable[[], Any]) -> None:
+        self.func = func
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _Worker:
+    """One daemon thread that runs calls handed to it, one at a time."""
+
+    def __init__(self, name: str) -> None:
+        self._cond = threading.Condition()
+        self._call: _Call | None = None
+        self.abandoned = False
+        self.pid = current_pid()  # a forked child (``scan --jobs``) has no copy of the thread
+        self.on_late_return: Callable[[], None] | None = None
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call: _Call) -> None:
+        with self._cond:
+            self._call = call
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._call is None:
+                    self._cond.wait()
+                call, self._call = self._call, None
+            try:
+                call.value = call.func()
+            except BaseException as exc:  # the caller re-raises it as the plugin's own
+                call.error = exc
+            finally:
+                call.done.set()
+            with self._cond:
+                if self.abandoned:  # given up on: the caller has a new worker
+                    late = self.on_late_return
+                    break
+        if late is not None:
+            late()
+
+
+class HookRunner:
+    """Runs site hooks' calls under a time limit (seconds), one at a time."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._worker: _Worker | None = None
+        self._lock = threading.Lock()
+        #: plugin name → the hook whose call is still running past the limit
+        self.hung: dict[str, str] = {}
+        self.timeouts = 0
+
+    def call(self, plugin: str, hook: str, func: Callable[[], Any]) -> Any:
+        """``func()`` on the worker thread; its exception re-raised here. Raises
+        :class:`HookTimeout` when it did not return in time, :class:`HookHung` (without
+        calling it) while an earlier call of the plugin is still running."""
+        worker = self._worker
+        if worker is not None and worker.pid != current_pid():
+            # forked (``scan --jobs``): the parent's thread, and its late calls, are not here
+            worker = self._worker = None
+            self._lock = threading.Lock()
+            self.hung = {}
+        with self._lock:
+            still = self.hung.get(plugin)
+        if still is not None:
+            raise HookHung(plugin, still, self.seconds)
+        if worker is None:
+            worker = self._worker = _Worker(f"clearance-hook-{plugin}")
+        call = _Call(func)
+        worker.submit(call)
+        if not call.done.wait(self.seconds):
+            with worker._cond:
+                finished = call.done.is_set()
+                if not finished:
+                    worker.abandoned = True
+                    worker.on_late_return = lambda: self._returned(plugin)
+                    self._worker = None
+                    with self._lock:
+                        self.hung[plugin] = hook
+            if not finished:
+                self.timeouts += 1
+                raise HookTimeout(plugin, hook, self.seconds)
+        if call.error is not None:
+            error, call.error = call.error, None
+            raise error
+        return call.value
+
+    def _returned(self, plugin: str) -> None:
+        with self._lock:
+            self.hung.pop(plugin, None)

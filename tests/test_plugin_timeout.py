@@ -1,0 +1,308 @@
+"""``plugin_timeout``: a site plugin's hook that never returns does not hang the run.
+
+A hook given up on is that plugin's ``PRV-05`` (unsure: never a pass) and the run goes on;
+until the late call returns, the plugin is not called again; once it has, it is. Without a
+limit, hooks run on the caller's thread as before.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clearance import Finding, hookimpl
+from clearance._deadline import HookHung, HookRunner, HookTimeout
+from conftest import genai_sidecar, run_cli
+
+LIMIT = 0.3
+
+
+def _until(condition: Any, what: str) -> None:
+    """Wait (bounded) for ``condition()``: the late call finishing on its own thread."""
+    done = threading.Event()
+    for _ in range(400):
+        if condition():
+            return
+        done.wait(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
+# -- the runner --------------------------------------------------------------------------
+def test_a_call_that_returns_in_time_gives_its_value_and_its_exception() -> None:
+    runner = HookRunner(5)
+    assert runner.call("p", "clearance_check_asset", lambda: 42) == 42
+    error = ValueError("from the plugin")
+
+    def boom() -> None:
+        raise error
+
+    with pytest.raises(ValueError) as caught:
+        runner.call("p", "clearance_check_asset", boom)
+    assert caught.value is error
+    assert runner.call("p", "clearance_check_asset", lambda: "again") == "again"
+    assert runner.timeouts == 0 and not runner.hung
+
+
+def test_a_late_call_is_given_up_on_and_its_plugin_not_called_until_it_returns() -> None:
+    runner = HookRunner(LIMIT)
+    release = threading.Event()
+    calls: list[str] = []
+
+    def hang() -> str:
+        calls.append("hang")
+        release.wait(30)
+        return "late"
+
+    with pytest.raises(HookTimeout) as caught:
+        runner.call("tracker", "clearance_finding", hang)
+    assert caught.value.plugin == "tracker" and caught.value.hook == "clearance_finding"
+    assert "did not return within 0.3 s" in str(caught.value)
+    # still running: not called again (a hung tracker costs the limit once, not per asset)
+    with pytest.raises(HookHung, match="has not returned"):
+        runner.call("tracker", "clearance_stage_finished", lambda: calls.append("no"))
+    assert calls == ["hang"]
+    # another plugin is called on a new worker meanwhile
+    assert runner.call("other", "clearance_check_asset", lambda: "ok") == "ok"
+    release.set()
+    _until(lambda: "tracker" not in runner.hung, "the late call's return was noticed")
+    assert runner.call("tracker", "clearance_finding", lambda: "back") == "back"
+    assert runner.timeouts == 1
+
+
+# -- in a scan ---------------------------------------------------------------------------
+class Blocking:
+    """A site plugin whose hooks wait for ``release`` on the assets named ``hang*``."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.threads: set[str] = set()
+
+    def _wait(self, name: str) -> None:
+        self.threads.add(threading.current_thread().name)
+        if name.startswith("hang"):
+            self.release.wait(60)
+
+
+class HangingChecker(Blocking):
+    @hookimpl
+    def clearance_add_rules(self, registry: Any) -> None:
+        from clearance import Rule
+
+        registry.add(
+            Rule(
+                id="SITE-09",
+                title="site check",
+                principle="creative-output",
+                outcome="notice",
+                guidance="x",
+                remediation="x",
+            )
+        )
+
+    @hookimpl
+    def clearance_check_asset(self, asset: Any) -> Any:
+        yield Finding(rule="SITE-09", message=f"seen {asset.name}")
+        self._wait(asset.name)
+
+
+def _show(clearance_run: Any, timeout: float | None) -> Any:
+    run = clearance_run()
+    if timeout is not None:
+        run.config["plugin_timeout"] = timeout
+    run.asset("comp/hang.png", sidecar=genai_sidecar())
+    run.asset("comp/later.png", sidecar=genai_sidecar())
+    return run
+
+
+def test_a_hung_checker_is_prv05_for_its_asset_and_the_next_and_the_run_finishes(
+    clearance_run: Any,
+) -> None:
+    plugin = HangingChecker()
+    run = _show(clearance_run, LIMIT)
+    try:
+        result = run.scan(extra_plugins=[("hanging", plugin)])
+    finally:
+        plugin.release.set()
+    hung = result.asset("comp/hang.png")
+    assert hung.outcome.value == "escalate"
+    crash = next(f for f in hung.findings if f.rule == "PRV-05")
+    assert crash.unsure and crash.plugin == "hanging"
+    assert crash.evidence == {
+        "plugin": "hanging",
+        "hook": "clearance_check_asset",
+        "timeout_s": LIMIT,
+        "state": "timed out",
+    }
+    assert "did not return within 0.3 s (plugin_timeout)" in crash.message
+    # what it yielded before it hung is kept, as for a checker that raises
+    assert "SITE-09" in result.rules("comp/hang.png")
+    later = result.asset("comp/later.png")
+    assert later.outcome.value == "escalate"  # not checked is unsure, never a pass
+    skipped = next(f for f in later.findings if f.rule == "PRV-05")
+    assert skipped.evidence["state"] == "still running"
+    assert "not called" in skipped.message
+    assert "SITE-09" not in result.rules("comp/later.png")
+    events = result.events()
+    assert events[-1]["event"] == "run.finished"
+    assert plugin.threads and threading.current_thread().name not in plugin.threads
+
+
+def test_without_a_limit_site_hooks_run_on_the_callers_thread(clearance_run: Any) -> None:
+    plugin = HangingChecker()
+    plugin.release.set()  # nothing hangs
+    result = _show(clearance_run, None).scan(extra_plugins=[("hanging", plugin)])
+    assert plugin.threads == {threading.current_thread().name}
+    assert "PRV-05" not in result.rules("comp/hang.png")
+
+
+def test_a_checker_that_returns_in_time_is_unchanged_by_the_limit(clearance_run: Any) -> None:
+    plugin = HangingChecker()
+    plugin.release.set()
+    result = _show(clearance_run, 30).scan(extra_plugins=[("hanging", plugin)])
+    for rel in ("comp/hang.png", "comp/later.png"):
+        assert "SITE-09" in result.rules(rel) and "PRV-05" not in result.rules(rel)
+
+
+class HangingReader(Blocking):
+    @hookimpl
+    def clearance_read_provenance(self, asset: Any) -> None:
+        self._wait(asset.name)
+
+
+def test_a_hung_reader_is_prv05_and_the_sidecar_is_still_read(clearance_run: Any) -> None:
+    plugin = HangingReader()
+    run = _show(clearance_run, LIMIT)
+    try:
+        result = run.scan(extra_plugins=[("slow_reader", plugin)])
+    finally:
+        plugin.release.set()
+    crash = next(f for f in result.asset("comp/hang.png").findings if f.rule == "PRV-05")
+    assert crash.message.startswith("reader slow_reader: ")
+    assert crash.evidence["hook"] == "clearance_read_provenance"
+    assert result.asset("comp/hang.png").record.get("steps")  # the sidecar was read
+
+
+class HangingApprovals(Blocking):
+    @hookimpl
+    def clearance_find_approval(self, finding: Any, asset: Any) -> None:
+        self._wait(asset.name)
+
+
+def test_a_hung_approval_plugin_approves_nothing(clearance_run: Any) -> None:
+    plugin = HangingApprovals()
+    run = _show(clearance_run, LIMIT)
+    # a GenAI final deliverable: an open approval finding (NFX-GP4) to ask about
+    run.asset("delivery/hang_final.png", sidecar=genai_sidecar())
+    try:
+        result = run.scan(extra_plugins=[("tracker", plugin)])
+    finally:
+        plugin.release.set()
+    item = result.asset("delivery/hang_final.png")
+    assert item.outcome.value == "approval"  # the open approval finding, unapproved
+    assert any(f.outcome.value == "approval" and f.status == "open" for f in item.findings)
+    crash = next(f for f in item.findings if f.rule == "PRV-05")
+    assert crash.message.startswith("approval plugin tracker: ")
+    assert all(f.status != "approved" for f in item.findings)
+
+
+class HangingNotifier(Blocking):
+    @hookimpl
+    def clearance_asset_audited(self, result: Any) -> None:
+        self._wait(result.asset.name)
+
+
+def test_a_hung_notification_hook_is_plugin_failed_and_the_run_goes_on(
+    clearance_run: Any,
+) -> None:
+    plugin = HangingNotifier()
+    run = _show(clearance_run, LIMIT)
+    try:
+        result = run.scan(extra_plugins=[("poster", plugin)])
+    finally:
+        plugin.release.set()
+    failed = [e for e in result.events() if e["event"] == "plugin.failed"]
+    assert failed and all(e["details"]["name"] == "poster" for e in failed)
+    assert failed[0]["message"] == (
+        "notification hook of poster: clearance_asset_audited did not return within 0.3 s "
+        "(plugin_timeout)"
+    )
+    assert failed[0]["details"]["hook"] == "clearance_asset_audited"
+    assert result.events()[-1]["event"] == "run.finished"
+    assert {a.asset.rel for a in result.result.assets} == {"comp/hang.png", "comp/later.png"}
+
+
+# -- the real command ----------------------------------------------------------------------
+SLEEPER = """
+import time
+from clearance import hookimpl
+
+@hookimpl
+def clearance_check_asset(asset):
+    time.sleep(300)  # a tracker that never answers
+    return []
+"""
+
+
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]], ids=["serial", "jobs2"])
+def test_scan_with_a_checker_that_never_returns_finishes_unsure(
+    tmp_path: Path, jobs: list[str]
+) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sleeper.py").write_text(SLEEPER, encoding="utf-8")
+    from clearance.testing import ClearanceRun
+
+    run = ClearanceRun(tmp_path / "show", plugins=[str(hooks / "sleeper.py")])
+    run.root.mkdir()
+    run.config["plugin_timeout"] = 0.5
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.asset("comp/b.png", sidecar=genai_sidecar())
+    run.write_config()
+    # without the limit this would sleep 300 s per asset: the subprocess' own timeout
+    done = run_cli("scan", str(run.root), "--format", "json", *jobs, timeout=100)
+    assert done.code == 1, done.stderr
+    items = {i["asset"]: i for i in done.json()["assets"]}
+    for rel, state in (("comp/a.png", "timed out"), ("comp/b.png", "still running")):
+        assert items[rel]["outcome"] == "escalate"
+        crash = [f for f in items[rel]["findings"] if f["rule"] == "PRV-05"]
+        assert crash, items[rel]
+        # each worker process gives up on its own first call
+        assert crash[0]["evidence"]["state"] in ((state,) if not jobs else (state, "timed out"))
+    assert run_cli("verify", str(run.root / ".clearance" / "audit.jsonl")).code == 0
+    lines = (run.root / ".clearance" / "audit.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["event"] == "run.finished"
+
+
+@pytest.mark.parametrize("value", [0, -1, "30", True])
+def test_a_bad_plugin_timeout_is_a_config_error_naming_it(tmp_path: Path, value: Any) -> None:
+    from clearance.testing import ClearanceRun
+
+    run = ClearanceRun(tmp_path / "show")
+    run.root.mkdir()
+    run.config["plugin_timeout"] = value
+    config = run.write_config()
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2 and "plugin_timeout" in done.stderr, done.stderr
+    checked = run_cli("validate", str(config))
+    assert checked.code == 1 and "plugin_timeout" in checked.stdout + checked.stderr
+
+
+def test_a_forked_child_calls_its_own_worker_not_the_parents(tmp_path: Path) -> None:
+    import os
+
+    runner = HookRunner(5)
+    assert runner.call("p", "clearance_check_asset", lambda: "parent") == "parent"
+    out = tmp_path / "child.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's worker thread does not exist here
+        try:
+            value = runner.call("p", "clearance_check_asset", lambda: "child")
+            out.write_text(str(value))
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert out.read_text() == "child"
