@@ -305,3 +305,19 @@ def test_timeline_json_and_csv_are_as_documented(show: Path) -> None:
     [columns] = re.findall(r"`csv` has one row per clip[^`]*`([a-z_,\s]+)`", text)
     header = next(csv.reader(io.StringIO(run_cli("timeline", str(cut), "-f", "csv").stdout)))
     assert header == [c.strip(",") for c in columns.split()]
+
+
+def test_rules_and_plugins_json_are_as_documented(show: Path) -> None:
+    """docs/cli.md names every key of ``rules --format json`` and ``plugins --format json``
+    (with the sample show's site plugins, one attached to one stage)."""
+    text = section(doc("cli.md"), "## Output of `rules` and `plugins` `--format json`")
+    names = quoted(text)
+    rules = run_cli("rules", "--format", "json", cwd=show)
+    assert rules.code == 0, rules.stderr
+    keys = set(rules.json()) | {k for r in rules.json()["rules"] for k in r}
+    plugins = run_cli("plugins", "--format", "json", cwd=show)
+    assert plugins.code == 0, plugins.stderr
+    data = plugins.json()
+    keys |= set(data) | {k for p in data["plugins"] for k in p}
+    assert keys - names == set()
+    assert {p["kind"] for p in data["plugins"]} == {"builtin", "config"}
