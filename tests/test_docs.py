@@ -321,3 +321,33 @@ def test_rules_and_plugins_json_are_as_documented(show: Path) -> None:
     keys |= set(data) | {k for p in data["plugins"] for k in p}
     assert keys - names == set()
     assert {p["kind"] for p in data["plugins"]} == {"builtin", "config"}
+
+
+def test_every_watch_event_and_details_key_is_documented(tmp_path: Path) -> None:
+    """docs/watch.md's event table names every ``details`` key of the ``watch.*`` events a
+    real watcher writes (``watch.stats`` had seven it did not name), and the keys of
+    ``asset.audited``'s ``details.watch``."""
+    from _watch_harness import WatchProcess, events, exr_bytes, make_show, wait_audited, write_file
+
+    rows = {}
+    for line in section(doc("watch.md"), "## Events").splitlines():
+        if line.startswith("| `"):
+            for name in re.findall(r"`([a-z_]+\.[a-z_]+)`", line.split("|")[1]):
+                rows[name] = line
+    root = make_show(tmp_path)
+    with WatchProcess(root) as proc:
+        write_file(root / "comp" / "a.exr", exr_bytes())
+        wait_audited(root, 1)
+        assert proc.terminate() == 0
+    written = [e for e in events(root) if e["event"].startswith("watch.")]
+    assert {e["event"] for e in written} >= {"watch.started", "watch.rescan", "watch.stats"}
+    undocumented = {
+        f"{e['event']}.{key}"
+        for e in written
+        for key in e["details"]
+        if f"`{key}`" not in rows.get(e["event"], "")
+    }
+    [audited] = events(root, "asset.audited")
+    row = rows["asset.audited"]
+    undocumented |= {f"watch.{k}" for k in audited["details"]["watch"] if k not in row}
+    assert not undocumented, sorted(undocumented)
