@@ -625,6 +625,41 @@ def test_plugin_load_failure_makes_watch_exit_2(tmp_path: Path) -> None:
     assert any(e["event"] == "plugin.failed" for e in events(root))
 
 
+def test_a_stage_checker_the_watcher_never_calls_is_said_at_start(tmp_path: Path) -> None:
+    """A site stage checker (``clearance_check_stage``) and the stage notifications run after
+    a stage's assets in ``scan``; a watcher audits each asset as it lands and never calls them.
+    Said at start, on stderr and as a ``run.warning`` naming the plugin (docs/hooks.md): a
+    stage check a watched show relies on never passes in silence. A plugin with only asset
+    hooks is not named."""
+    write_hook(
+        tmp_path,
+        "stage_gate.py",
+        "@hookimpl\ndef clearance_check_stage(stage_result, policy):\n    return []\n\n"
+        "@hookimpl\ndef clearance_stage_finished(stage_result, policy):\n    pass\n",
+    )
+    write_hook(
+        tmp_path,
+        "per_asset.py",
+        "@hookimpl\ndef clearance_check_asset(asset, record, stage, policy):\n    return []\n",
+    )
+    root = make_show(tmp_path, plugins=["stage_gate.py", "per_asset.py"])
+    with WatchProcess(root) as proc:
+        run_writer(writer_script, [("exr", str(root / "comp" / "a.exr"), 1)])
+        wait_audited(root, 1)
+        assert proc.terminate() == 0
+        assert proc.proc is not None and proc.proc.stderr is not None
+        stderr = proc.proc.stderr.read().decode()
+    [warning] = events(root, "run.warning")
+    assert warning["details"]["path"].endswith("stage_gate.py")
+    said = warning["details"]["warning"]
+    assert (
+        "clearance_check_stage, clearance_stage_finished are not called by clearance watch" in said
+    )
+    assert said in stderr and "per_asset" not in stderr
+    assert not events(root, "stage.finished")  # what the warning says: no stage ran
+    assert audited_counts(root)["comp/a.exr"] == 1
+
+
 def test_a_state_store_that_cannot_be_opened_makes_watch_exit_2_with_an_audit_event(
     tmp_path: Path,
 ) -> None:

@@ -45,6 +45,38 @@ def _seconds(value: str) -> float:
     return number
 
 
+#: The hooks a watcher never calls: it audits each asset as it lands, never a whole stage.
+STAGE_HOOKS = ("clearance_check_stage", "clearance_stage_started", "clearance_stage_finished")
+
+
+def _stage_hook_warnings(session: WatchSession) -> list[tuple[str, str]]:
+    """A site plugin's stage hooks (a stage checker, the stage notifications) are never
+    called by a watcher: said once at start, on stderr and as a ``run.warning`` naming the
+    plugin's file, so a stage check that a watched show relies on never passes in silence."""
+    from ..auditlog import AuditLogError
+
+    found = []
+    for info in session.plugins.plugins.values():
+        hooks = [hook for hook in STAGE_HOOKS if hook in info.hooks]
+        if info.kind == "builtin" or not hooks:
+            continue
+        verb = "is" if len(hooks) == 1 else "are"
+        found.append(
+            (
+                info.source,
+                f"plugin {info.name}: {', '.join(hooks)} {verb} not called by clearance watch, "
+                "which audits each asset as it lands and never a whole stage; "
+                "run `clearance scan` for its stage checks",
+            )
+        )
+    for path, reason in found:
+        print(f"clearance: warning: {shown_text(path)}: {shown_text(reason)}", file=sys.stderr)
+    if found:
+        with contextlib.suppress(AuditLogError):  # said on stderr already
+            session.warn(found)
+    return found
+
+
 #: The shortest polling interval: a shorter one is a busy loop (0 polled without pause, at
 #: about 40 % of a core before a single file changed).
 MIN_INTERVAL = 0.1
@@ -208,6 +240,7 @@ def run_watch(args: argparse.Namespace) -> int:
         if problems:
             return stop_run(session, problems)
         approval_warnings(policy, session.plugins, session.blocked, session)
+        _stage_hook_warnings(session)
         watcher = Watcher(policy, paths, options, session=session)
 
         def stop(signum: int, _frame: FrameType | None) -> None:
