@@ -277,7 +277,13 @@ def test_scan_with_a_checker_that_never_returns_finishes_unsure(
     assert json.loads(lines[-1])["event"] == "run.finished"
 
 
-@pytest.mark.parametrize("value", [0, -1, "30", True])
+@pytest.mark.parametrize(
+    "value",
+    # .inf and .nan are numbers above 0 to the schema: .nan gave up on every call and its
+    # timeout_s stopped the audit log (exit 2), .inf made every call a crash (OverflowError)
+    [0, -1, "30", True, float("inf"), float("nan"), 1e10],
+    ids=["0", "-1", "str", "bool", "inf", "nan", "1e10"],
+)
 def test_a_bad_plugin_timeout_is_a_config_error_naming_it(tmp_path: Path, value: Any) -> None:
     from clearance.testing import ClearanceRun
 
