@@ -7,6 +7,7 @@ limit, hooks run on the caller's thread as before.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from pathlib import Path
@@ -45,6 +46,7 @@ def test_a_call_that_returns_in_time_gives_its_value_and_its_exception() -> None
     assert caught.value is error
     assert runner.call("p", "clearance_check_asset", lambda: "again") == "again"
     assert runner.timeouts == 0 and not runner.hung
+    runner.close()
 
 
 def test_a_late_call_is_given_up_on_and_its_plugin_not_called_until_it_returns() -> None:
@@ -71,6 +73,7 @@ def test_a_late_call_is_given_up_on_and_its_plugin_not_called_until_it_returns()
     _until(lambda: "tracker" not in runner.hung, "the late call's return was noticed")
     assert runner.call("tracker", "clearance_finding", lambda: "back") == "back"
     assert runner.timeouts == 1
+    runner.close()
 
 
 # -- in a scan ---------------------------------------------------------------------------
@@ -312,3 +315,86 @@ def test_a_forked_child_calls_its_own_worker_not_the_parents(tmp_path: Path) -> 
             os._exit(0)
     os.waitpid(pid, 0)
     assert out.read_text() == "child"
+    runner.close()
+
+
+def test_an_interrupt_while_waiting_leaves_the_call_behind_not_in_the_next_ones_way() -> None:
+    """Ctrl-C or SIGTERM (raised in the main thread while it waits for a hook): the next
+    call, of another plugin, is not queued behind the interrupted one, and then given up
+    on in its place (a Python shell's second scan with the same session)."""
+    import signal
+
+    runner = HookRunner(3)
+    release = threading.Event()
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            runner.call("tracker", "clearance_stage_started", lambda: release.wait(30))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    try:
+        # not waited for behind the tracker's call, then blamed for it (HookTimeout)
+        assert runner.call("other", "clearance_check_asset", lambda: "ok") == "ok"
+        assert runner.hung == {"tracker": "clearance_stage_started"}
+        with pytest.raises(HookHung):
+            runner.call("tracker", "clearance_check_asset", lambda: "no")
+    finally:
+        release.set()
+    _until(lambda: not runner.hung, "the interrupted call's return was noticed")
+    assert runner.call("tracker", "clearance_check_asset", lambda: "back") == "back"
+    runner.close()
+
+
+class LockedNotifier:
+    """A site plugin that cannot be pickled (a tracker client holding a lock): spawned
+    ``--jobs`` workers cannot be given it, forked ones inherit it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stages: list[str] = []
+
+    @hookimpl
+    def clearance_stage_started(self, stage: Any) -> None:
+        with self.lock:
+            self.stages.append(stage.name)
+
+
+def test_sessions_leave_no_hook_thread_and_jobs_still_fork(
+    clearance_run: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hook thread of a closed session ends (one per session was kept for ever), and a
+    second ``run(jobs=2)`` still forks its workers: the idle thread made it spawn them, and
+    an in-process plugin that cannot be pickled then made the run serial."""
+    from clearance.discover import discover
+    from clearance.engine import Session
+    from clearance.policy import load_policy
+
+    with contextlib.suppress(AssertionError):  # the late calls of the tests above ending
+        _until(lambda: threading.active_count() == 1, "no other thread")
+    if threading.active_count() != 1:
+        pytest.skip("another thread runs here: --jobs spawns its workers anyway")
+    run = clearance_run()
+    run.config["plugin_timeout"] = 30
+    for i in range(40):  # more than a chunk (32): two workers
+        run.asset(f"comp/a{i:02d}.png", sidecar=genai_sidecar())
+    policy = load_policy(run.write_config())
+    found = discover([str(run.root)], policy)
+    plugin = LockedNotifier()
+    caplog.set_level("WARNING", logger="clearance")
+    for _ in range(2):
+        with Session(
+            policy, command="scan", extra_plugins=[("tracker", plugin)], autoload=False
+        ) as session:
+            for _ in range(2):  # the same session's second run, too
+                result = session.run(found.assets, jobs=2)
+                assert len(result.assets) == 40
+            session.close(result, exit_code=result.exit_code())
+        assert threading.active_count() == 1, threading.enumerate()
+    assert plugin.stages == ["comp"] * 4
+    assert "cannot be sent to spawned workers" not in caplog.text

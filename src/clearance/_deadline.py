@@ -15,6 +15,7 @@ Built-in plugins never run here; without a limit nothing does (no thread is star
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +66,7 @@ class _Worker:
         self._cond = threading.Condition()
         self._call: _Call | None = None
         self.abandoned = False
+        self.closed = False
         self.pid = current_pid()  # a forked child (``scan --jobs``) has no copy of the thread
         self.on_late_return: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -75,10 +77,20 @@ class _Worker:
             self._call = call
             self._cond.notify()
 
+    def close(self, wait: float) -> None:
+        """Let the thread end once it has no call to run; wait for that at most ``wait`` s."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
+        self._thread.join(wait)
+
     def _loop(self) -> None:
+        late: Callable[[], None] | None = None
         while True:
             with self._cond:
                 while self._call is None:
+                    if self.closed:
+                        return
                     self._cond.wait()
                 call, self._call = self._call, None
             try:
@@ -124,22 +136,41 @@ class HookRunner:
             worker = self._worker = _Worker(f"clearance-hook-{plugin}")
         call = _Call(func)
         worker.submit(call)
-        if not call.done.wait(self.seconds):
-            with worker._cond:
-                finished = call.done.is_set()
-                if not finished:
-                    worker.abandoned = True
-                    worker.on_late_return = lambda: self._returned(plugin)
-                    self._worker = None
-                    with self._lock:
-                        self.hung[plugin] = hook
-            if not finished:
-                self.timeouts += 1
-                raise HookTimeout(plugin, hook, self.seconds)
+        try:
+            returned = call.done.wait(self.seconds)
+        except BaseException:
+            # Ctrl-C or SIGTERM (the CLI's Interrupted) while waiting: the call goes on on
+            # its thread, which the next call must not wait behind (blamed on its plugin)
+            self._give_up(worker, call, plugin, hook)
+            raise
+        if not returned and self._give_up(worker, call, plugin, hook):
+            self.timeouts += 1
+            raise HookTimeout(plugin, hook, self.seconds)
         if call.error is not None:
             error, call.error = call.error, None
             raise error
         return call.value
+
+    def _give_up(self, worker: _Worker, call: _Call, plugin: str, hook: str) -> bool:
+        """Leave ``call`` to finish on ``worker``'s thread, the plugin not called again until
+        it has; False if it has finished already (exactly at the limit)."""
+        with worker._cond:
+            if call.done.is_set():
+                return False
+            worker.abandoned = True
+            worker.on_late_return = functools.partial(self._returned, plugin)
+            self._worker = None
+            with self._lock:
+                self.hung[plugin] = hook
+        return True
+
+    def close(self) -> None:
+        """End the worker thread if it has no call running (a session closed; before
+        ``scan --jobs`` chooses to fork, which it does only when no other thread runs); the
+        next call starts another. A late call's thread ends when the call returns."""
+        worker, self._worker = self._worker, None
+        if worker is not None and worker.pid == current_pid():
+            worker.close(wait=1.0)
 
     def _returned(self, plugin: str) -> None:
         with self._lock:

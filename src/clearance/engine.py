@@ -1101,6 +1101,7 @@ class Session:
             )
             self._closed = True
         finally:
+            self._stop_hook_thread()
             if self._cache is not None:
                 try:
                     self._cache.close()
@@ -1114,8 +1115,18 @@ class Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_hook_thread()
         if self._log is not None:
             self._log.close()
+
+    def _stop_hook_thread(self) -> None:
+        """End ``plugin_timeout``'s idle thread (a late call's ends when the call returns): a
+        process that opens sessions one after another (a pipeline's tool, a test suite)
+        does not keep one thread per session for ever, nor give up forking ``--jobs``
+        workers because of them."""
+        runner = self.plugins.runner
+        if runner is not None:
+            runner.close()
 
 
 _WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
@@ -1327,6 +1338,9 @@ class _WorkerPool:
         be sent to them (the caller then audits in this process)."""
         import threading
 
+        runner = session.plugins.runner
+        if runner is not None:  # plugin_timeout's thread, idle: not a reason not to fork
+            runner.close()
         method = (
             "fork"
             if sys.platform.startswith("linux") and threading.active_count() == 1
