@@ -398,3 +398,58 @@ def test_sessions_leave_no_hook_thread_and_jobs_still_fork(
         assert threading.active_count() == 1, threading.enumerate()
     assert plugin.stages == ["comp"] * 4
     assert "cannot be sent to spawned workers" not in caplog.text
+
+
+class HangingReaderAndChecker(HangingReader):
+    @hookimpl
+    def clearance_check_asset(self, asset: Any) -> Any:
+        return []
+
+
+def test_a_hook_not_called_is_the_one_its_finding_names_with_the_one_still_running(
+    clearance_run: Any,
+) -> None:
+    """The checker not called because the plugin's reader still runs: its PRV-05's hook is
+    the checker's (it said clearance_read_provenance, as the reader's PRV-05 beside it did)."""
+    plugin = HangingReaderAndChecker()
+    run = _show(clearance_run, LIMIT)
+    try:
+        result = run.scan(extra_plugins=[("tracker", plugin)])
+    finally:
+        plugin.release.set()
+    found = [f for f in result.asset("comp/hang.png").findings if f.rule == "PRV-05"]
+    by_state = {f.evidence["state"]: f for f in found}
+    assert by_state["timed out"].evidence["hook"] == "clearance_read_provenance"
+    assert "running" not in by_state["timed out"].evidence
+    skipped = by_state["still running"]
+    assert skipped.evidence["hook"] == "clearance_check_asset"
+    assert skipped.evidence["running"] == "clearance_read_provenance"
+    assert skipped.message == (
+        "checker tracker: clearance_check_asset not called: its clearance_read_provenance "
+        "has not returned, more than 0.3 s after it was called (plugin_timeout)"
+    )
+
+
+class HangingNotifiers(Blocking):
+    @hookimpl
+    def clearance_asset_audited(self, result: Any) -> None:
+        self._wait(result.asset.name)
+
+    @hookimpl
+    def clearance_stage_finished(self, stage_result: Any) -> None:
+        pass
+
+
+def test_a_notification_hook_not_called_is_named_in_its_plugin_failed(
+    clearance_run: Any,
+) -> None:
+    plugin = HangingNotifiers()
+    run = _show(clearance_run, LIMIT)
+    try:
+        result = run.scan(extra_plugins=[("poster", plugin)])
+    finally:
+        plugin.release.set()
+    failed = [e["details"] for e in result.events() if e["event"] == "plugin.failed"]
+    assert {"hook": "clearance_stage_finished", "running": "clearance_asset_audited"} in [
+        {k: d.get(k) for k in ("hook", "running")} for d in failed
+    ]

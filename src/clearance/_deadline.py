@@ -36,16 +36,17 @@ class HookTimeout(Exception):
 
 
 class HookHung(Exception):
-    """A site plugin was not called: an earlier call of one of its hooks is still running,
-    past the limit."""
+    """A site plugin's ``hook`` was not called: an earlier call of one of its hooks,
+    ``running``, is still running, past the limit."""
 
-    def __init__(self, plugin: str, hook: str, seconds: float) -> None:
+    def __init__(self, plugin: str, hook: str, running: str, seconds: float) -> None:
         self.plugin = plugin
         self.hook = hook
+        self.running = running
         self.seconds = seconds
         super().__init__(
-            f"not called: its {hook} has not returned, {seconds:g} s after it was called "
-            "(plugin_timeout)"
+            f"{hook} not called: its {running} has not returned, more than {seconds:g} s "
+            "after it was called (plugin_timeout)"
         )
 
 
@@ -131,7 +132,7 @@ class HookRunner:
         with self._lock:
             still = self.hung.get(plugin)
         if still is not None:
-            raise HookHung(plugin, still, self.seconds)
+            raise HookHung(plugin, hook, still, self.seconds)
         if worker is None:
             worker = self._worker = _Worker(f"clearance-hook-{plugin}")
         call = _Call(func)

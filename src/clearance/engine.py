@@ -437,6 +437,8 @@ class Session:
             if isinstance(exc, (HookTimeout, HookHung)):  # given up on (plugin_timeout)
                 message = f"notification hook of {plugin}: {exc}"
                 details = {"name": plugin, "error": str(exc), "hook": exc.hook}
+                if isinstance(exc, HookHung):  # not called: this hook is still running
+                    details["running"] = exc.running
             else:
                 message = f"notification hook of {plugin} raised {describe(exc)}"
                 details = {"name": plugin, "error": describe(exc)}
