@@ -453,3 +453,36 @@ def test_a_notification_hook_not_called_is_named_in_its_plugin_failed(
     assert {"hook": "clearance_stage_finished", "running": "clearance_asset_audited"} in [
         {k: d.get(k) for k in ("hook", "running")} for d in failed
     ]
+
+
+def test_what_a_late_call_prints_after_the_audit_is_not_in_the_report(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A call given up on goes on printing (a tracker client retrying) after the part of the
+    command that runs plugins: to stderr, as all a plugin prints does, never into stdout's
+    report (``scan --format json`` of 300 assets had 'tracker: retrying' lines in its JSON)."""
+    import sys
+
+    from clearance.cli._common import stdout_to_stderr
+
+    runner = HookRunner(LIMIT)
+    left, printed = threading.Event(), threading.Event()
+
+    def late() -> None:
+        left.wait(30)
+        print("tracker: retrying", flush=True)
+        printed.set()
+
+    stdout = sys.stdout
+    try:
+        with stdout_to_stderr(), pytest.raises(HookTimeout):
+            runner.call("tracker", "clearance_check_asset", late)
+        left.set()  # the report's turn: the call prints now
+        assert printed.wait(30)
+        print('{"assets": []}', flush=True)
+    finally:
+        left.set()
+        sys.stdout = stdout
+    out, err = capfd.readouterr()
+    assert out == '{"assets": []}\n'
+    assert "tracker: retrying" in err

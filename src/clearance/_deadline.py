@@ -22,7 +22,11 @@ from typing import Any
 
 from ._process import current_pid
 
-__all__ = ["HookHung", "HookRunner", "HookTimeout"]
+__all__ = ["LATE", "HookHung", "HookRunner", "HookTimeout"]
+
+#: The threads (idents) running a site hook's call given up on, until it returns: what they
+#: print once the CLI's ``stdout_to_stderr`` has ended must not land in the report.
+LATE: set[int] = set()
 
 
 class HookTimeout(Exception):
@@ -72,6 +76,7 @@ class _Worker:
         self.on_late_return: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
+        self.ident = self._thread.ident
 
     def submit(self, call: _Call) -> None:
         with self._cond:
@@ -102,6 +107,7 @@ class _Worker:
                 call.done.set()
             with self._cond:
                 if self.abandoned:  # given up on: the caller has a new worker
+                    LATE.discard(threading.get_ident())
                     late = self.on_late_return
                     break
         if late is not None:
@@ -159,6 +165,7 @@ class HookRunner:
             if call.done.is_set():
                 return False
             worker.abandoned = True
+            LATE.add(worker.ident)
             worker.on_late_return = functools.partial(self._returned, plugin)
             self._worker = None
             with self._lock:
