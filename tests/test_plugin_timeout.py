@@ -53,6 +53,7 @@ def test_a_late_call_is_given_up_on_and_its_plugin_not_called_until_it_returns()
     runner = HookRunner(LIMIT)
     release = threading.Event()
     calls: list[str] = []
+    assert runner.call("first", "clearance_stage_started", lambda: None) is None
 
     def hang() -> str:
         calls.append("hang")
@@ -69,6 +70,10 @@ def test_a_late_call_is_given_up_on_and_its_plugin_not_called_until_it_returns()
     assert calls == ["hang"]
     # another plugin is called on a new worker meanwhile
     assert runner.call("other", "clearance_check_asset", lambda: "ok") == "ok"
+    # the late call's thread is named after its plugin (a stack dump of a stuck farm job
+    # says whose call it is), not after the plugin that happened to start the thread
+    names = {t.name for t in threading.enumerate()}
+    assert "clearance-hook-tracker (clearance_finding, given up on)" in names
     release.set()
     _until(lambda: "tracker" not in runner.hung, "the late call's return was noticed")
     assert runner.call("tracker", "clearance_finding", lambda: "back") == "back"

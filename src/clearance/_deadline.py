@@ -78,6 +78,9 @@ class _Worker:
         self._thread.start()
         self.ident = self._thread.ident
 
+    def name(self, name: str) -> None:
+        self._thread.name = name
+
     def submit(self, call: _Call) -> None:
         with self._cond:
             self._call = call
@@ -140,7 +143,7 @@ class HookRunner:
         if still is not None:
             raise HookHung(plugin, hook, still, self.seconds)
         if worker is None:
-            worker = self._worker = _Worker(f"clearance-hook-{plugin}")
+            worker = self._worker = _Worker("clearance-hooks")  # every site plugin's
         call = _Call(func)
         worker.submit(call)
         try:
@@ -166,6 +169,8 @@ class HookRunner:
                 return False
             worker.abandoned = True
             LATE.add(worker.ident)
+            # its stack, in a dump (py-spy, SIGUSR1) of a farm job or watcher, names it
+            worker.name(f"clearance-hook-{plugin} ({hook}, given up on)")
             worker.on_late_return = functools.partial(self._returned, plugin)
             self._worker = None
             with self._lock:
