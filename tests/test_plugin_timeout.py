@@ -491,3 +491,28 @@ def test_what_a_late_call_prints_after_the_audit_is_not_in_the_report(
     out, err = capfd.readouterr()
     assert out == '{"assets": []}\n'
     assert "tracker: retrying" in err
+
+
+def test_the_watcher_gives_up_on_a_hung_checker_and_stops_when_asked(tmp_path: Path) -> None:
+    """``clearance watch``: its audit processes keep the limit (each asset unsure, the
+    watcher not stuck behind the tracker), and SIGTERM drains and stops it, exit 0."""
+    from _watch_harness import WatchProcess, make_show, wait_audited, write_hook
+    from clearance.testing import ClearanceRun
+
+    write_hook(
+        tmp_path,
+        "sleeper.py",
+        "import time\n\n@hookimpl\ndef clearance_check_asset(asset):\n"
+        "    time.sleep(300)  # a tracker that never answers\n    return []\n",
+    )
+    root = make_show(tmp_path, plugins=["sleeper.py"], extra="plugin_timeout: 0.5\n")
+    run = ClearanceRun(root)
+    with WatchProcess(root) as watcher:
+        for name in ("a", "b", "c"):
+            run.asset(f"comp/{name}.png", sidecar=genai_sidecar())
+        wait_audited(root, 3)
+        assert watcher.terminate() == 0
+    events = [json.loads(line) for line in (root / ".clearance/audit.jsonl").open()]
+    crashes = {e["asset"]: e for e in events if e["event"] == "finding" and e["rule"] == "PRV-05"}
+    assert set(crashes) == {"comp/a.png", "comp/b.png", "comp/c.png"}
+    assert all(e["outcome"] != "pass" for e in events if e["event"] == "asset.audited")
