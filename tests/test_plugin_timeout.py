@@ -516,3 +516,60 @@ def test_the_watcher_gives_up_on_a_hung_checker_and_stops_when_asked(tmp_path: P
     crashes = {e["asset"]: e for e in events if e["event"] == "finding" and e["rule"] == "PRV-05"}
     assert set(crashes) == {"comp/a.png", "comp/b.png", "comp/c.png"}
     assert all(e["outcome"] != "pass" for e in events if e["event"] == "asset.audited")
+
+
+WAITER = """
+import os, time
+from clearance import hookimpl
+
+@hookimpl
+def clearance_check_asset(asset):
+    open(os.environ["CALLED"], "w").close()
+    time.sleep(300)  # a tracker that never answers, the limit far off
+    return []
+"""
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_waiting_for_a_hook_stops_the_run_as_interrupted(
+    tmp_path: Path, signame: str
+) -> None:
+    """The main thread waits for the hook's thread: SIGTERM or Ctrl-C still stops the run
+    there (143 / 130, run.finished saying so, the log intact), not after the limit."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from clearance.testing import ClearanceRun
+
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "waiter.py").write_text(WAITER, encoding="utf-8")
+    run = ClearanceRun(tmp_path / "show", plugins=[str(hooks / "waiter.py")])
+    run.root.mkdir()
+    run.config["plugin_timeout"] = 250
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    called = tmp_path / "called"
+    clearance = str(Path(sys.executable).parent / "clearance")
+    proc = subprocess.Popen(
+        [clearance, "scan", str(run.root)],
+        env={**os.environ, "CALLED": str(called), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        _until(lambda: called.exists() or proc.poll() is not None, "the hook called")
+        proc.send_signal(getattr(signal, signame))
+        code = proc.wait(100)  # the limit is 250 s, the hook's sleep 300 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 128 + getattr(signal, signame), proc.stderr.read() if proc.stderr else ""
+    log = run.root / ".clearance" / "audit.jsonl"
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["event"] == "run.finished" and last["details"]["interrupted"] == signame
+    assert run_cli("verify", str(log)).code == 0
