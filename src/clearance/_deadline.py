@@ -76,7 +76,7 @@ class _Worker:
         self.on_late_return: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
-        self.ident = self._thread.ident
+        self.ident: int = self._thread.ident or 0  # set once started
 
     def name(self, name: str) -> None:
         self._thread.name = name
