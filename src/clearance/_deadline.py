@@ -15,13 +15,18 @@ Built-in plugins never run here; without a limit nothing does (no thread is star
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ._process import current_pid
 
-__all__ = ["HookHung", "HookRunner", "HookTimeout"]
+__all__ = ["LATE", "HookHung", "HookRunner", "HookTimeout"]
+
+#: The threads (idents) running a site hook's call given up on, until it returns: what they
+#: print once the CLI's ``stdout_to_stderr`` has ended must not land in the report.
+LATE: set[int] = set()
 
 
 class HookTimeout(Exception):
@@ -35,16 +40,17 @@ class HookTimeout(Exception):
 
 
 class HookHung(Exception):
-    """A site plugin was not called: an earlier call of one of its hooks is still running,
-    past the limit."""
+    """A site plugin's ``hook`` was not called: an earlier call of one of its hooks,
+    ``running``, is still running, past the limit."""
 
-    def __init__(self, plugin: str, hook: str, seconds: float) -> None:
+    def __init__(self, plugin: str, hook: str, running: str, seconds: float) -> None:
         self.plugin = plugin
         self.hook = hook
+        self.running = running
         self.seconds = seconds
         super().__init__(
-            f"not called: its {hook} has not returned, {seconds:g} s after it was called "
-            "(plugin_timeout)"
+            f"{hook} not called: its {running} has not returned, more than {seconds:g} s "
+            "after it was called (plugin_timeout)"
         )
 
 
@@ -65,20 +71,35 @@ class _Worker:
         self._cond = threading.Condition()
         self._call: _Call | None = None
         self.abandoned = False
+        self.closed = False
         self.pid = current_pid()  # a forked child (``scan --jobs``) has no copy of the thread
         self.on_late_return: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
+        self.ident: int = self._thread.ident or 0  # set once started
+
+    def name(self, name: str) -> None:
+        self._thread.name = name
 
     def submit(self, call: _Call) -> None:
         with self._cond:
             self._call = call
             self._cond.notify()
 
+    def close(self, wait: float) -> None:
+        """Let the thread end once it has no call to run; wait for that at most ``wait`` s."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify()
+        self._thread.join(wait)
+
     def _loop(self) -> None:
+        late: Callable[[], None] | None = None
         while True:
             with self._cond:
                 while self._call is None:
+                    if self.closed:
+                        return
                     self._cond.wait()
                 call, self._call = self._call, None
             try:
@@ -89,6 +110,7 @@ class _Worker:
                 call.done.set()
             with self._cond:
                 if self.abandoned:  # given up on: the caller has a new worker
+                    LATE.discard(threading.get_ident())
                     late = self.on_late_return
                     break
         if late is not None:
@@ -119,27 +141,49 @@ class HookRunner:
         with self._lock:
             still = self.hung.get(plugin)
         if still is not None:
-            raise HookHung(plugin, still, self.seconds)
+            raise HookHung(plugin, hook, still, self.seconds)
         if worker is None:
-            worker = self._worker = _Worker(f"clearance-hook-{plugin}")
+            worker = self._worker = _Worker("clearance-hooks")  # every site plugin's
         call = _Call(func)
         worker.submit(call)
-        if not call.done.wait(self.seconds):
-            with worker._cond:
-                finished = call.done.is_set()
-                if not finished:
-                    worker.abandoned = True
-                    worker.on_late_return = lambda: self._returned(plugin)
-                    self._worker = None
-                    with self._lock:
-                        self.hung[plugin] = hook
-            if not finished:
-                self.timeouts += 1
-                raise HookTimeout(plugin, hook, self.seconds)
+        try:
+            returned = call.done.wait(self.seconds)
+        except BaseException:
+            # Ctrl-C or SIGTERM (the CLI's Interrupted) while waiting: the call goes on on
+            # its thread, which the next call must not wait behind (blamed on its plugin)
+            self._give_up(worker, call, plugin, hook)
+            raise
+        if not returned and self._give_up(worker, call, plugin, hook):
+            self.timeouts += 1
+            raise HookTimeout(plugin, hook, self.seconds)
         if call.error is not None:
             error, call.error = call.error, None
             raise error
         return call.value
+
+    def _give_up(self, worker: _Worker, call: _Call, plugin: str, hook: str) -> bool:
+        """Leave ``call`` to finish on ``worker``'s thread, the plugin not called again until
+        it has; False if it has finished already (exactly at the limit)."""
+        with worker._cond:
+            if call.done.is_set():
+                return False
+            worker.abandoned = True
+            LATE.add(worker.ident)
+            # its stack, in a dump (py-spy, SIGUSR1) of a farm job or watcher, names it
+            worker.name(f"clearance-hook-{plugin} ({hook}, given up on)")
+            worker.on_late_return = functools.partial(self._returned, plugin)
+            self._worker = None
+            with self._lock:
+                self.hung[plugin] = hook
+        return True
+
+    def close(self) -> None:
+        """End the worker thread if it has no call running (a session closed; before
+        ``scan --jobs`` chooses to fork, which it does only when no other thread runs); the
+        next call starts another. A late call's thread ends when the call returns."""
+        worker, self._worker = self._worker, None
+        if worker is not None and worker.pid == current_pid():
+            worker.close(wait=1.0)
 
     def _returned(self, plugin: str) -> None:
         with self._lock:

@@ -437,6 +437,8 @@ class Session:
             if isinstance(exc, (HookTimeout, HookHung)):  # given up on (plugin_timeout)
                 message = f"notification hook of {plugin}: {exc}"
                 details = {"name": plugin, "error": str(exc), "hook": exc.hook}
+                if isinstance(exc, HookHung):  # not called: this hook is still running
+                    details["running"] = exc.running
             else:
                 message = f"notification hook of {plugin} raised {describe(exc)}"
                 details = {"name": plugin, "error": describe(exc)}
@@ -1101,6 +1103,7 @@ class Session:
             )
             self._closed = True
         finally:
+            self._stop_hook_thread()
             if self._cache is not None:
                 try:
                     self._cache.close()
@@ -1114,8 +1117,18 @@ class Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._stop_hook_thread()
         if self._log is not None:
             self._log.close()
+
+    def _stop_hook_thread(self) -> None:
+        """End ``plugin_timeout``'s idle thread (a late call's ends when the call returns): a
+        process that opens sessions one after another (a pipeline's tool, a test suite)
+        does not keep one thread per session for ever, nor give up forking ``--jobs``
+        workers because of them."""
+        runner = self.plugins.runner
+        if runner is not None:
+            runner.close()
 
 
 _WORKER: Session | None = None  # one per worker process (set by _worker_init), never in the parent
@@ -1327,6 +1340,9 @@ class _WorkerPool:
         be sent to them (the caller then audits in this process)."""
         import threading
 
+        runner = session.plugins.runner
+        if runner is not None:  # plugin_timeout's thread, idle: not a reason not to fork
+            runner.close()
         method = (
             "fork"
             if sys.platform.startswith("linux") and threading.active_count() == 1

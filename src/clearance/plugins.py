@@ -701,16 +701,19 @@ def _drain(impl: Any, args: dict[str, Any], items: list[Any]) -> None:
 
 def timeout_finding(plugin: str, exc: HookTimeout | HookHung, *, kind: str = "checker") -> Finding:
     """The ``PRV-05`` finding for a site hook given up on (``plugin_timeout``): unsure."""
+    evidence: dict[str, Any] = {
+        "plugin": plugin,
+        "hook": exc.hook,  # this finding's: the hook given up on, or not called
+        "timeout_s": exc.seconds,
+        "state": "timed out" if isinstance(exc, HookTimeout) else "still running",
+    }
+    if isinstance(exc, HookHung):
+        evidence["running"] = exc.running  # the hook whose call is still running
     return Finding(
         rule="PRV-05",
         message=f"{kind} {plugin}: {exc}",
         outcome=Outcome.ESCALATE,
-        evidence={
-            "plugin": plugin,
-            "hook": exc.hook,
-            "timeout_s": exc.seconds,
-            "state": "timed out" if isinstance(exc, HookTimeout) else "still running",
-        },
+        evidence=evidence,
         unsure=True,
         plugin=plugin,
     )

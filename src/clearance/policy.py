@@ -809,6 +809,24 @@ def load_policy(
     return policy
 
 
+def _plugin_timeout(path: Path, value: float | None) -> float | None:
+    """``plugin_timeout`` as the schema let it through: a number above 0, which YAML's
+    ``.inf`` and ``.nan`` are too. Neither is a time to wait (``.nan`` gave up on every call
+    at once, and its ``timeout_s`` could not be written to the audit log; ``.inf``, and more
+    seconds than a thread can wait, made every call a crash of its plugin)."""
+    import math
+    import threading
+
+    if value is None or (math.isfinite(value) and value <= threading.TIMEOUT_MAX):
+        return value
+    raise ConfigError(
+        path,
+        "plugin_timeout",
+        f"expected a number of seconds above 0 and at most {threading.TIMEOUT_MAX:.0f}, got "
+        f"{value!r} (leave plugin_timeout out for no limit)",
+    )
+
+
 def _load_config_file(path: Path, *, root: Path) -> Policy:
     doc = _load(path, "clearance.schema.json")
     policy = Policy(root=root.resolve(), config_file=path)
@@ -858,7 +876,7 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     policy.audit_max_bytes = audit.get("max_bytes")
 
     policy.plugins = list(doc.get("plugins") or [])
-    policy.plugin_timeout = doc.get("plugin_timeout")
+    policy.plugin_timeout = _plugin_timeout(path, doc.get("plugin_timeout"))
     stages = doc.get("stages")
     if stages:
         seen: set[str] = set()

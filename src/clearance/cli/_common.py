@@ -7,10 +7,12 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
+from .. import _deadline
 from .._display import shown_text
 from ..model import Outcome
 from ..policy import (
@@ -264,6 +266,26 @@ def stdout_to_stderr() -> Iterator[None]:
         if saved is not None:
             os.dup2(saved, 1)
             os.close(saved)
+        if _deadline.LATE:  # a site hook's call given up on (plugin_timeout) still runs
+            sys.stdout = cast(IO[str], _LateToStderr(sys.stdout, _deadline.LATE))
+
+
+class _LateToStderr:
+    """``sys.stdout`` after :func:`stdout_to_stderr` while a site hook's call given up on
+    (``plugin_timeout``) still runs on its thread: what that thread prints (a tracker
+    client retrying) goes to stderr, as all a plugin prints does, not into the report."""
+
+    def __init__(self, stdout: IO[str], late: set[int]) -> None:
+        self._stdout = stdout
+        self._late = late
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() in self._late:
+            return sys.stderr.write(text)
+        return self._stdout.write(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush(), fileno(), buffer, …
+        return getattr(self._stdout, name)
 
 
 @contextlib.contextmanager
