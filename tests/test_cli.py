@@ -1549,6 +1549,59 @@ def test_a_signal_while_the_scan_waits_for_the_logs_lock_ends_it_at_once(
     assert run_cli("verify", str(log)).code == 0
 
 
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+def test_verify_says_which_lock_it_waits_for_while_a_writer_holds_it(tmp_path: Path) -> None:
+    """``verify`` reads the log under a shared lock: while a writer held it (a stuck
+    process), it waited without a word. It says which lock and who holds it, then verifies
+    once the writer lets go."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import CLEARANCE
+
+    run = ClearanceRun(tmp_path / "show")
+    run.root.mkdir()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    assert run_cli("scan", str(run.root), "--no-progress").code == 0
+    log = run.root / ".clearance" / "audit.jsonl"
+    lock = log.with_name("audit.jsonl.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK_WHEN_TOLD, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "locked\n"
+        proc = subprocess.Popen(
+            [CLEARANCE, "verify", str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        )
+        waiting = f"-> FLOCK +ADVISORY +READ +{proc.pid} +\\S+:{lock.stat().st_ino} "
+        deadline = time.monotonic() + 120
+        while not re.search(waiting, Path("/proc/locks").read_text()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "verify never waited for the lock"
+            time.sleep(0.02)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, err)
+    assert (
+        f"clearance: waiting for the audit log's lock {lock}, held by process {holder.pid} (" in err
+    ), err
+
+
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl"])
 def test_a_closed_stdout_keeps_the_runs_exit_code(tmp_path: Path, fmt: str) -> None:
     """``clearance scan | true`` (or ``| head -c 10``) under ``pipefail``: an open finding

@@ -149,6 +149,7 @@ __all__ = [
     "torn_write",
     "utc_now",
     "not_written",
+    "wait_for_lock",
     "waiting_for_lock",
 ]
 
@@ -258,6 +259,34 @@ def lock_holder(lock_path: Path) -> str:
             "if the log is on a network share)"
         )
     return ", ".join(holders)
+
+
+def wait_for_lock(
+    fd: int, kind: int, lock_path: Path, on_wait: Callable[[str], None] | None = None
+) -> None:
+    """``flock(fd, kind)``, waiting for whoever holds a lock that excludes it; after
+    :data:`LOCK_NOTICE_AFTER` seconds ``on_wait`` (default: stderr) is told which lock this
+    process waits for and who holds it. A signal whose handler raises ends the wait."""
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    started, delay = _time.monotonic(), 0.001
+    while _time.monotonic() - started < LOCK_NOTICE_AFTER:
+        _time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            continue
+    with contextlib.suppress(Exception):
+        (on_wait or _say_on_stderr)(
+            f"waiting for the audit log's lock {lock_path}, held by "
+            f"{lock_holder(lock_path)}" + _stop_hint()
+        )
+    fcntl.flock(fd, kind)
 
 
 def _stop_hint() -> str:
@@ -707,21 +736,7 @@ class AuditLog:
             raise LockStillHeld(self)
         _writing.waiting = True
         try:
-            started, delay = _time.monotonic(), 0.001
-            while _time.monotonic() - started < LOCK_NOTICE_AFTER:
-                _time.sleep(delay)
-                delay = min(2 * delay, 0.05)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    return
-                except BlockingIOError:
-                    continue
-            with contextlib.suppress(Exception):
-                self.on_wait(
-                    f"waiting for the audit log's lock {self.lock_path}, held by "
-                    f"{lock_holder(self.lock_path)}" + _stop_hint()
-                )
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            wait_for_lock(fd, fcntl.LOCK_EX, self.lock_path, self.on_wait)
         except OSError as exc:
             raise AuditLogError(
                 f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
