@@ -2,7 +2,9 @@
 
 Every hook is given ``policy``; the built-ins get the run's own :class:`~clearance.policy.Policy`,
 a site plugin (a configured file or module, an entry point) a read-only view of it, made once
-per run when a site hook first takes ``policy``: a plugin that registered a tool in
+per run when a site hook first takes ``policy`` (each of its mappings and lists when first
+read: nothing is copied for a run without site plugins, nor ``approvals`` for one whose
+plugins never read them): a plugin that registered a tool in
 ``policy.tools``, added an approval to ``policy.approvals``, switched a rule off in
 ``policy.rules``, marked a final stage not final or moved ``policy.now`` changed the verdicts
 of the built-in rules and of every later asset. Here each such edit raises
@@ -19,6 +21,7 @@ run's: a watcher's audits move it on as the days pass.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -41,7 +44,7 @@ class ReadOnlyPolicy(TypeError):
 
 def _refuse(name: str) -> Callable[..., NoReturn]:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        raise ReadOnlyPolicy(self._where)
+        raise ReadOnlyPolicy(_field(self._where))
 
     refuse.__name__ = name
     return refuse
@@ -114,15 +117,37 @@ class _FrozenList(list):  # type: ignore[type-arg]
         return (list, (list(self),))
 
 
-def _frozen(value: Any, where: str) -> Any:
-    """``value`` with every ``dict`` and ``list`` in it read-only (sets frozen)."""
+#: where a value is in the policy: ``policy.tools``, or (where its container is, its key)
+_Where = str | tuple[Any, Any]
+
+
+def _field(where: _Where) -> str:
+    """``where`` as a field: ``policy.tools['gen']['flags']``."""
+    keys: list[Any] = []
+    while isinstance(where, tuple):
+        where, key = where
+        keys.append(key)
+    return where + "".join(f"[{key!r}]" for key in reversed(keys))
+
+
+#: what a policy holds that cannot change: kept as it is
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+def _frozen(value: Any, where: _Where) -> Any:
+    """``value`` with every ``dict`` and ``list`` in it read-only (sets frozen). Its field's
+    text is made only for a message (in about half the time copy.deepcopy takes)."""
     kind = type(value)
     if kind is dict:
-        frozen: Any = _FrozenDict((k, _frozen(v, f"{where}[{k!r}]")) for k, v in value.items())
+        frozen: Any = _FrozenDict(
+            (k, v if type(v) in _ATOMS else _frozen(v, (where, k))) for k, v in value.items()
+        )
     elif kind is list:
-        frozen = _FrozenList(_frozen(v, f"{where}[{i}]") for i, v in enumerate(value))
+        frozen = _FrozenList(
+            v if type(v) in _ATOMS else _frozen(v, (where, i)) for i, v in enumerate(value)
+        )
     elif kind is tuple:
-        return tuple(_frozen(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return tuple(_frozen(v, (where, i)) for i, v in enumerate(value))
     elif kind is set:
         return frozenset(value)
     else:
@@ -173,6 +198,21 @@ class _ReadOnlyPolicy(Policy):
     now = property(lambda self: self.__dict__["_source"].now)  # type: ignore[assignment]
     live_clock = property(lambda self: self.__dict__["_source"].live_clock)  # type: ignore[assignment]
 
+    def __getattr__(self, name: str) -> Any:
+        """A mapping or list of the run's policy, made read-only when first read (a site
+        approval plugin reads ``approvals``; a checker, maybe ``tools`` alone)."""
+        state = self.__dict__
+        source = state.get("_source")
+        if source is None or name.startswith("_") or name not in source.__dict__:
+            raise AttributeError(name)
+        value = source.__dict__[name]
+        if name == "stages":
+            frozen = _frozen([_stage(s, i) for i, s in enumerate(value)], "policy.stages")
+        else:
+            frozen = _frozen(value, f"policy.{name}")
+        state[name] = frozen
+        return frozen
+
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         raise ReadOnlyPolicy(f"policy.{name}")
 
@@ -191,12 +231,12 @@ class _ReadOnlyPolicy(Policy):
     def _plain(self, copied: Callable[[Any], Any]) -> Policy:
         """A plain :class:`Policy` (a plugin's own, to change) of what the view holds."""
         plain = object.__new__(Policy)
-        for name, value in self.__dict__.items():
-            if name == "stages":
-                plain.__dict__[name] = [copy.copy(s) for s in value]
-            elif not name.startswith("_"):
-                plain.__dict__[name] = copied(value)
-        plain.__dict__.update(now=self.now, live_clock=self.live_clock)
+        for field in dataclasses.fields(Policy):
+            value = getattr(self, field.name)
+            if field.name == "stages":
+                plain.__dict__["stages"] = [copy.copy(s) for s in value]
+            else:
+                plain.__dict__[field.name] = copied(value)
         return plain
 
 
@@ -211,9 +251,8 @@ def read_only(policy: Policy) -> Policy:
     for name, value in policy.__dict__.items():
         if name.startswith("_") or name in _LIVE:
             continue  # memos (the view makes its own), and what is read through
-        if name == "stages":
-            state[name] = _frozen([_stage(s, i) for i, s in enumerate(value)], "policy.stages")
-        else:
+        if type(value) not in (dict, list):  # a path, a date, a frozenset: as it is
             state[name] = _frozen(value, f"policy.{name}")
+        # a mapping or list: made read-only when first read (__getattr__)
     state["_source"] = policy
     return view
