@@ -33,7 +33,9 @@ acquisitions, so any number of processes (watchers per stage, farm jobs) keep on
 A ``threading.Lock`` serialises threads of one process (``flock`` does not, it is per open
 file). Locks do not survive a ``fork``: an :class:`AuditLog` used in a child re-opens its
 lock file. ``flock`` on NFS needs a lock daemon; prefer one log per host and let
-``clearance report`` merge them.
+``clearance report`` merge them. A writer kept waiting for another's lock says, after
+:data:`LOCK_NOTICE_AFTER` seconds, which lock and who holds it (:func:`wait_for_lock`); the
+wait is not a write, so a signal that raises ends it (:meth:`AuditLog._acquire`).
 
 Rotation
 --------
