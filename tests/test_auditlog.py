@@ -216,20 +216,28 @@ sys.stdin.read()
 
 
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
-def test_a_signal_during_a_batch_write_is_raised_once_the_batch_is_written(
+def test_a_signal_while_a_writer_waits_for_the_lock_ends_the_wait_and_loses_nothing_written(
     tmp_path: Path,
 ) -> None:
-    """Ctrl-C or SIGTERM arriving while a batch is being written (here: while its writer waits
-    for another writer's lock) interrupts the command only once the batch is written: the
-    events taken from the buffer are never lost half-way."""
+    """While another process held the log's lock, a writer waited silently, and Ctrl-C or
+    SIGTERM did nothing until the other let go (a stuck process on NFS: for ever). After a
+    second it says which lock it waits for and who holds it; a signal ends the wait at once
+    (the holder still holding), with nothing written, and the events written before intact.
+    The log then never waits again: a write raises at once while the lock is held, naming
+    the lock, its holder and what was not written, and the first write that finds the lock
+    free writes what was not written first, in order."""
     import signal
     import time
 
+    from clearance.auditlog import LockStillHeld
     from clearance.cli._common import Interrupted, interrupts_raise
 
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(path)
+    said: list[str] = []
+    log = AuditLog(path, on_wait=said.append)
     audit = make_audit_logger(log, run_id="r1", host="h1")
+    audit.info("run.started")
+    audit.info("asset.audited", asset="before")
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(log.lock_path)],
         stdin=subprocess.PIPE,
@@ -251,19 +259,104 @@ def test_a_signal_during_a_batch_write_is_raised_once_the_batch_is_written(
                 signal.pthread_kill(main, signal.SIGTERM)
                 break
             time.sleep(0.01)
-        holder.stdin.close()  # the other writer lets go of the lock
 
     helper = threading.Thread(target=interrupt_the_waiting_writer)
-    with interrupts_raise():
-        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
-        with pytest.raises(Interrupted) as info, audit_batch(audit):
-            for i in range(5):
-                audit.info("asset.audited", asset=f"a{i}")
+    try:
+        with interrupts_raise():
+            with pytest.raises(Interrupted) as info, audit_batch(audit):
+                for i in range(5):
+                    audit.info("asset.audited", asset=f"a{i}")
+                helper.start()
+            helper.join()
+            assert info.value.signame == "SIGTERM" and info.value.exit_code == 143
+            assert holder.poll() is None  # it still holds the lock: the wait was cut short
+            assert [json.loads(line)["asset"] for line in lines_of(path)] == [None, "before"]
+            assert log.unwritten == 5
+            [notice] = said
+            assert f"waiting for the audit log's lock {log.lock_path}" in notice
+            assert f"held by process {holder.pid} (" in notice and "\n" not in notice
+            with pytest.raises(LockStillHeld) as still:  # at once: no second wait
+                audit.info("stage.finished")
+            assert (
+                str(still.value)
+                == (
+                    f"6 events of this run were not written to {path}: the wait for its lock "
+                    f"{log.lock_path} was interrupted (process {holder.pid} ("
+                )
+                + str(still.value).split(f"process {holder.pid} (", 1)[1]
+            )
+            assert str(still.value).endswith(") held it)")
+            assert len(said) == 1 and log.unwritten == 6
+    finally:
+        holder.stdin.close()  # the other writer lets go of the lock
+        holder.wait(timeout=60)
+    audit.info("run.finished", details={"interrupted": "SIGTERM"})  # the lock is free
+    assert [
+        json.loads(line).get("asset") or json.loads(line)["event"] for line in lines_of(path)
+    ] == [
+        "run.started",
+        "before",
+        *(f"a{i}" for i in range(5)),
+        "stage.finished",
+        "run.finished",
+    ]
+    assert log.unwritten == 0
+    assert verify_log(path).intact
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+def test_a_signal_while_run_finished_waits_for_the_lock_interrupts_the_settled_run(
+    tmp_path: Path,
+) -> None:
+    """Once a run's outcome is settled, a signal does not interrupt it (its run.finished and
+    its exit code must agree) — but while that run.finished waits for another process's
+    lock nothing of it is written: the signal was noted ('printing its report') and the wait
+    went on. It interrupts the run there (its run.finished then says interrupted)."""
+    import signal
+    import time
+
+    from clearance.cli._common import Interrupted, interrupts_raise, outcome_settled
+
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, on_wait=lambda message: None)
+    audit = make_audit_logger(log, run_id="r1", host="h1")
+    audit.info("run.started")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(log.lock_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline() == "locked\n"
+    waiting = re.compile(
+        rf"-> FLOCK +ADVISORY +WRITE +{os.getpid()} +\S+:{log.lock_path.stat().st_ino} "
+    )
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread() is threading.main_thread()
+    done = threading.Event()
+
+    def interrupt_the_waiting_writer() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if waiting.search(Path("/proc/locks").read_text()):
+                signal.pthread_kill(main, signal.SIGINT)
+                break
+            time.sleep(0.01)
+        done.wait(10)  # (a wait the signal did not end: let it end)
+        holder.stdin.close()
+
+    helper = threading.Thread(target=interrupt_the_waiting_writer)
+    try:
+        with interrupts_raise(), pytest.raises(Interrupted) as info, outcome_settled(1):
             helper.start()
-    helper.join()
-    holder.wait(timeout=60)
-    assert info.value.signame == "SIGTERM" and info.value.exit_code == 143
-    assert [json.loads(line)["asset"] for line in lines_of(path)] == [f"a{i}" for i in range(5)]
+            audit.info("run.finished", details={"exit_code": 1})
+        assert holder.poll() is None and info.value.signame == "SIGINT"
+    finally:
+        done.set()
+        helper.join()
+        holder.wait(timeout=60)
+    assert [json.loads(line)["event"] for line in lines_of(path)] == ["run.started"]
 
 
 def test_audit_batch_flushes_every_max_events(tmp_path: Path) -> None:

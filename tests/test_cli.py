@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -1467,6 +1468,138 @@ def test_an_interrupted_run_writes_what_it_audited_and_says_it_was_interrupted(
     assert last["details"]["interrupted"] == signum.name
     assert last["details"]["exit_code"] == 128 + signum
     assert run_cli("verify", str(log)).code == 0
+
+
+#: takes the lock file argv[1] when told to (a line on stdin), says so, and holds it until
+#: its stdin is closed: another writer of the log (a long scan batch, a stuck process)
+HOLD_LOCK_WHEN_TOLD = """
+import fcntl, sys
+lock = open(sys.argv[1], "a")
+sys.stdin.readline()
+fcntl.flock(lock, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_scan_waits_for_the_logs_lock_ends_it_at_once(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """While another process held the audit log's lock, the scan waited silently, and Ctrl-C
+    did nothing until the other let go (a stuck process on NFS: for ever). It says which
+    lock it waits for and who holds it; a signal ends the command at once, the holder still
+    holding the lock, exit 130/143, saying what was not written; nothing written before is
+    lost and no line is half written."""
+    import subprocess
+    import sys
+    import time
+
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    lock = log.with_name("audit.jsonl.lock")
+    log.parent.mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK_WHEN_TOLD, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        proc = _signals.start(["scan", str(show.root), "--no-progress", "--no-cache"], seen)
+        _signals.wait_for_progress(proc, log, seen)  # the quick stage is written
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "locked\n"
+        before = log.read_bytes()
+        waiting = f"-> FLOCK +ADVISORY +WRITE +{proc.pid} +\\S+:{lock.stat().st_ino} "
+        deadline = time.monotonic() + 120
+        while not re.search(waiting, Path("/proc/locks").read_text()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the scan never waited for the lock"
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        code, stderr = _signals.finish(proc)
+        assert holder.poll() is None  # it ended while the lock was held: no wait for it
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert code == 128 + signum, stderr
+    lines = stderr.strip().splitlines()
+    assert lines[-1] == "clearance: interrupted", stderr
+    assert "Traceback" not in stderr
+    [notice] = [line for line in lines if "waiting for the audit log's lock" in line]
+    assert f"waiting for the audit log's lock {lock}, held by process {holder.pid} (" in notice
+    assert notice.endswith(") (Ctrl-C to stop waiting)"), notice
+    [unwritten] = [line for line in lines if "not written" in line]
+    assert re.match(
+        r"clearance: error: audit log not written: [1-9][0-9]* events of this run were not "
+        rf"written to {re.escape(str(log))}: the wait for its lock {re.escape(str(lock))} was "
+        rf"interrupted \(process {holder.pid} \(.*\) held it\)$",
+        unwritten,
+    ), unwritten
+    assert log.read_bytes() == before  # what was written is there, and nothing half written
+    written = _signals.events(log)
+    assert [e["event"] for e in written][0] == "run.started"
+    assert {e["asset"] for e in written if e["event"] == "asset.audited"} == {
+        f"quick/el_{i:03d}.png" for i in range(_signals.QUICK)
+    }
+    assert run_cli("verify", str(log)).code == 0
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="reads /proc/locks")
+def test_verify_says_which_lock_it_waits_for_while_a_writer_holds_it(tmp_path: Path) -> None:
+    """``verify`` reads the log under a shared lock: while a writer held it (a stuck
+    process), it waited without a word. It says which lock and who holds it, then verifies
+    once the writer lets go."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import CLEARANCE
+
+    run = ClearanceRun(tmp_path / "show")
+    run.root.mkdir()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    assert run_cli("scan", str(run.root), "--no-progress").code == 0
+    log = run.root / ".clearance" / "audit.jsonl"
+    lock = log.with_name("audit.jsonl.lock")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK_WHEN_TOLD, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    try:
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline() == "locked\n"
+        proc = subprocess.Popen(
+            [CLEARANCE, "verify", str(log)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        )
+        waiting = f"-> FLOCK +ADVISORY +READ +{proc.pid} +\\S+:{lock.stat().st_ino} "
+        deadline = time.monotonic() + 120
+        while not re.search(waiting, Path("/proc/locks").read_text()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "verify never waited for the lock"
+            time.sleep(0.02)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, err)
+    assert (
+        f"clearance: waiting for the audit log's lock {lock}, held by process {holder.pid} (" in err
+    ), err
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "jsonl"])

@@ -1607,3 +1607,151 @@ def test_a_checker_that_edits_a_sequences_frame_names_changes_nothing_recorded(
     log = (run.root / ".clearance/audit.jsonl").read_text("utf-8").splitlines()
     (audited,) = [e for e in map(json.loads, log) if e["event"] == "asset.audited"]
     assert audited["details"]["files"] == 3
+
+
+EXPIRED_APPROVAL = {
+    "rules": ["PRV-03", "NFX-GP2"],
+    "approved_by": "Production Legal",
+    "approved_at": "2019-01-01",
+    "expires": "2020-01-01",
+}
+
+
+@pytest.mark.parametrize(
+    ("hooks", "field"),
+    [
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_check_asset(policy):
+                policy.tools["unlisted-gen"] = dict(policy.tools["studio-diffusion"])
+            """,
+            "policy.tools",
+            id="checker-registers-a-tool",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_read_provenance(asset, policy):
+                policy.rules.update({"PRV-03": {"enabled": False}, "NFX-GP2": {"enabled": False}})
+            """,
+            "policy.rules",
+            id="reader-switches-rules-off",
+        ),
+        pytest.param(
+            """
+            import datetime
+
+            @hookimpl(tryfirst=True)
+            def clearance_find_approval(finding, policy):
+                policy.now = datetime.datetime(2019, 6, 1, tzinfo=datetime.timezone.utc)
+            """,
+            "policy.now",
+            id="approval-plugin-moves-the-clock",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_find_approval(finding, policy):
+                policy.approvals["APR-OLD"]["expires"] = "2099-01-01"
+            """,
+            "policy.approvals['APR-OLD']",
+            id="approval-plugin-extends-an-approval",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_stage_started(policy):
+                policy.approvals["APR-ALL"] = {
+                    "rules": ["*"], "approved_by": "me", "approved_at": "2026-01-01",
+                    "expires": "2099-01-01",
+                }
+            """,
+            "policy.approvals",
+            id="notification-adds-an-approval",
+        ),
+        pytest.param(
+            """
+            @hookimpl
+            def clearance_check_asset(policy):
+                policy.stages[2].final = False
+            """,
+            "policy.stages[2].final",
+            id="checker-unmarks-the-final-stage",
+        ),
+    ],
+)
+def test_a_plugin_that_edits_the_runs_policy_changes_no_verdict(
+    clearance_run, tmp_path: Path, hooks: str, field: str
+) -> None:
+    """Site hooks were given the run's own policy: a checker that registered the tool of the
+    step it read, a reader that switched rules off, an approval plugin that moved
+    ``policy.now`` back or extended an approval, a ``stage_started`` hook that added an
+    approval for everything, each turned the asset's PRV-03 and NFX-GP2 into a pass (or
+    approved them), for the built-in rules and every later asset. The policy a site hook
+    is given is read-only: the edit raises in the plugin, whose failure names the field."""
+    plugin = write_plugin(
+        tmp_path / "editing.py",
+        "from clearance import hookimpl\n" + textwrap.dedent(hooks),
+    )
+    run = clearance_run(plugins=[str(plugin)])
+    sidecar = genai_sidecar()
+    sidecar["steps"][0]["tool"] = "unlisted-gen"
+    run.asset("comp/a.png", sidecar=sidecar)
+    run.asset("comp/b.png", sidecar=sidecar)
+    run.asset("delivery/c.png", sidecar=sidecar)
+    run.approvals["approvals"]["APR-OLD"] = EXPIRED_APPROVAL
+    run.write_config()
+    done = run_cli("scan", str(run.root), "--format", "json")
+    assert done.code in (1, 2), done.stderr
+    items = {item["asset"]: item for item in done.json()["assets"]}
+    assert sorted(items) == ["comp/a.png", "comp/b.png", "delivery/c.png"]
+    for name, item in items.items():
+        rules = {f["rule"]: f for f in item["findings"]}
+        assert {"PRV-03", "NFX-GP2"} <= set(rules), (name, sorted(rules))
+        for rule in ("PRV-03", "NFX-GP2"):
+            assert rules[rule]["status"] != "approved", (name, rules[rule])
+        assert item["outcome"] in ("approval", "escalate", "block"), (name, item["outcome"])
+    events = [json.loads(line) for line in (run.root / ".clearance/audit.jsonl").open()]
+    said = [
+        e["message"]
+        for e in events
+        if (e["event"] == "finding" and e["rule"] == "PRV-05") or e["event"] == "plugin.failed"
+    ]
+    assert said, "the plugin's edit was not refused"
+    assert all("editing" in m and f"{field} is read-only" in m for m in said), said
+    for e in events:  # placed at the plugin's line that changed it, not the view's
+        if e["event"] == "finding" and e["rule"] == "PRV-05":
+            assert e["details"]["evidence"]["where"].startswith(f"{plugin}:"), e["details"]
+    audited = {e["asset"]: e["outcome"] for e in events if e["event"] == "asset.audited"}
+    assert audited == {name: item["outcome"] for name, item in items.items()}
+
+
+def test_the_policy_a_site_hook_reads_keeps_its_types_and_copies_into_a_plain_one(
+    tmp_path: Path,
+) -> None:
+    """The read-only view keeps ``dict`` and ``list`` (a site rule asking ``isinstance(tool,
+    dict)`` reads the registry as before), reads ``now`` through to the run's (a watcher's
+    clock moves on), and a plugin's ``copy.deepcopy`` of it is a plain policy of its own."""
+    import copy
+    import datetime as dt
+
+    from clearance._readonly import ReadOnlyPolicy, read_only
+
+    policy = Policy(root=tmp_path, tools={"gen": {"flags": ["a"]}}, rules={"X-1": {"n": [1]}})
+    view = read_only(policy)
+    assert isinstance(view, Policy) and isinstance(view.tools["gen"], dict)
+    assert isinstance(view.tools["gen"]["flags"], list)
+    assert json.loads(json.dumps(view.tools)) == policy.tools
+    assert view.rule_settings("X-1")["n"] == [1] and view.stage("default").paths == ["."]
+    with pytest.raises(ReadOnlyPolicy, match=r"policy.rules\['X-1'\]\['n'\] is read-only"):
+        view.rule_settings("X-1")["n"].append(2)
+    with pytest.raises(ReadOnlyPolicy, match=r"policy.stages\[0\].paths is read-only"):
+        view.stage_for("comp/a.png").paths.append("comp")
+    policy.now = dt.datetime(2030, 1, 2, tzinfo=dt.timezone.utc)
+    assert view.today == dt.date(2030, 1, 2)
+    mine = copy.deepcopy(view)
+    mine.tools["gen"]["flags"].append("b")
+    mine.stages[0].final = True
+    assert type(mine) is Policy and mine.now == policy.now
+    assert policy.tools == {"gen": {"flags": ["a"]}} and not policy.stages[0].final

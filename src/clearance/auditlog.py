@@ -33,7 +33,9 @@ acquisitions, so any number of processes (watchers per stage, farm jobs) keep on
 A ``threading.Lock`` serialises threads of one process (``flock`` does not, it is per open
 file). Locks do not survive a ``fork``: an :class:`AuditLog` used in a child re-opens its
 lock file. ``flock`` on NFS needs a lock daemon; prefer one log per host and let
-``clearance report`` merge them.
+``clearance report`` merge them. A writer kept waiting for another's lock says, after
+:data:`LOCK_NOTICE_AFTER` seconds, which lock and who holds it (:func:`wait_for_lock`); the
+wait is not a write, so a signal that raises ends it (:meth:`AuditLog._acquire`).
 
 Rotation
 --------
@@ -101,6 +103,7 @@ import re
 import signal
 import socket
 import stat
+import sys
 import threading
 import time as _time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -129,7 +132,10 @@ __all__ = [
     "event_seq",
     "hold_signal",
     "left_by_crash",
+    "LOCK_NOTICE_AFTER",
+    "LockStillHeld",
     "LongLine",
+    "lock_holder",
     "line_hash",
     "log_lines",
     "log_target",
@@ -144,6 +150,9 @@ __all__ = [
     "torn_tail",
     "torn_write",
     "utc_now",
+    "not_written",
+    "wait_for_lock",
+    "waiting_for_lock",
 ]
 
 GENESIS = "0" * 64
@@ -194,6 +203,110 @@ class AuditLogError(Exception):
 
     The message always names the file. Callers turn this into exit 2 / ``watch.error``.
     """
+
+
+#: seconds a writer waits for another's lock before it says which lock and who holds it
+LOCK_NOTICE_AFTER = 1.0
+
+
+class LockStillHeld(AuditLogError):
+    """A wait for the log's lock was interrupted (Ctrl-C, a signal), and a later write found
+    the lock held still: the command is ending and does not wait again. Says what
+    :meth:`AuditLog.not_written` says (this write's events included)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+        log.holder = lock_holder(log.lock_path)
+        super().__init__(str(log.lock_path))
+
+    def __str__(self) -> str:
+        return self.log.not_written() or f"the audit log's lock {self.log.lock_path} is held"
+
+
+def lock_holder(lock_path: Path) -> str:
+    """Who holds the ``flock`` on ``lock_path``, in words: the process (its id and command
+    line) as ``/proc/locks`` lists it, or that it is not known (not Linux; a process on
+    another host, through a network share)."""
+    try:
+        st = os.stat(lock_path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            table = locks.read()
+    except OSError:
+        return "another process (which one is not known here)"
+    # "1: FLOCK  ADVISORY  WRITE 4136 08:01:1234567 0 EOF"; "1: -> FLOCK ..." is a waiter
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    rows = [line.split() for line in table.splitlines()]
+    rows = [f for f in rows if len(f) >= 6 and f[1] == "FLOCK" and f[4].isdigit()]
+    found = [f for f in rows if f[5] == device]
+    if not found:  # (btrfs: stat's device is the subvolume's, /proc/locks the file system's)
+        found = [f for f in rows if f[5].rsplit(":", 1)[-1] == str(st.st_ino)]
+    holders: list[str] = []
+    for fields in found:
+        pid = int(fields[4])
+        if pid == os.getpid():
+            holders.append(f"this process ({pid}: another writer in it)")
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                words = cmdline.read(4096).rstrip(b"\0").split(b"\0")
+            command = printable(" ".join(" ".join(os.fsdecode(w) for w in words).split()))
+        except OSError:
+            command = ""
+        if len(command) > 120:
+            command = command[:117] + "..."
+        holders.append(f"process {pid}" + (f" ({command})" if command else ""))
+    if not holders:
+        return (
+            "another process (/proc/locks names none on this host: one on another host, "
+            "if the log is on a network share)"
+        )
+    return ", ".join(holders)
+
+
+def wait_for_lock(
+    fd: int, kind: int, lock_path: Path, on_wait: Callable[[str], None] | None = None
+) -> None:
+    """``flock(fd, kind)``, waiting for whoever holds a lock that excludes it; after
+    :data:`LOCK_NOTICE_AFTER` seconds ``on_wait`` (default: stderr) is told which lock this
+    process waits for and who holds it. A signal whose handler raises ends the wait."""
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    started, delay = _time.monotonic(), 0.001
+    while _time.monotonic() - started < LOCK_NOTICE_AFTER:
+        _time.sleep(delay)
+        delay = min(2 * delay, 0.05)
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            continue
+    with contextlib.suppress(Exception):
+        (on_wait or _say_on_stderr)(
+            f"waiting for the audit log's lock {lock_path}, held by "
+            f"{lock_holder(lock_path)}" + _stop_hint()
+        )
+    fcntl.flock(fd, kind)
+
+
+def _stop_hint() -> str:
+    """`` (Ctrl-C to stop waiting)`` where Ctrl-C would end a wait for the lock: in the main
+    thread, under Python's own handler or the command line's (not a watcher's, which
+    drains, nor a process that ignores it: a watcher's audit processes)."""
+    if threading.current_thread() is not threading.main_thread():
+        return ""
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is signal.default_int_handler or (
+        getattr(handler, "__module__", None) == "clearance.cli._common"
+    ):
+        return " (Ctrl-C to stop waiting)"
+    return ""
+
+
+def _say_on_stderr(message: str) -> None:
+    print(f"clearance: {message}", file=sys.stderr, flush=True)
 
 
 class EventTooLarge(AuditLogError):
@@ -474,10 +587,26 @@ class AuditLog:
     ``AuditLog`` on the same path.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = log_target(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.max_bytes = max_bytes
+        #: told, once a writer has waited :data:`LOCK_NOTICE_AFTER` seconds for the lock,
+        #: which lock it waits for and who holds it (default: said on stderr)
+        self.on_wait = on_wait if on_wait is not None else _say_on_stderr
+        #: events whose write never began: its wait for the lock was interrupted (a signal,
+        #: Ctrl-C), or the lock could not be had. The next write that has the lock writes
+        #: them first, in order (:attr:`unwritten`, :meth:`not_written`).
+        self._pending: list[_Prepared] = []
+        #: who held the lock when a wait for it was interrupted (:func:`lock_holder`)
+        self.holder: str | None = None
+        self._stopped_waiting = False  # a wait for the lock was interrupted: never again
         self._thread_lock = threading.Lock()
         self._lock_fd: int | None = None
         self._pid = os.getpid()
@@ -504,6 +633,27 @@ class AuditLog:
         """
         prepared = [_prepare(e, str(self.path)) for e in events]
         return self._write(prepared)
+
+    @property
+    def unwritten(self) -> int:
+        """How many events this log was given and has not written (see ``_pending``)."""
+        return len(self._pending)
+
+    def not_written(self) -> str | None:
+        """What this log was given and did not write, and why, for the user (None: all of
+        it is written)."""
+        count = len(self._pending)
+        if not count:
+            return None
+        why = (
+            f"the wait for its lock {self.lock_path} was interrupted ({self.holder} held it)"
+            if self._stopped_waiting
+            else f"its lock {self.lock_path} could not be had"
+        )
+        return (
+            f"{count} event{'' if count == 1 else 's'} of this run "
+            f"{'was' if count == 1 else 'were'} not written to {self.path}: {why}"
+        )
 
     def close(self) -> None:
         """Release the lock file descriptor (the log needs no other cleanup: every append is durable)."""
@@ -549,12 +699,7 @@ class AuditLog:
                 self._open_lock()
             for attempt in range(8):  # (a file system whose inode numbers vary: go on)
                 assert self._lock_fd is not None
-                try:
-                    fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-                except OSError as exc:
-                    raise AuditLogError(
-                        f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
-                    ) from None
+                self._acquire(self._lock_fd)
                 if attempt == 7 or self._lock_is_current():
                     break
                 # The lock file was deleted or replaced since it was opened (a clean-up of
@@ -571,58 +716,118 @@ class AuditLog:
             finally:
                 fcntl.flock(locked, fcntl.LOCK_UN)
 
-    def _write(self, prepared: list[_Prepared], *, records: bool = True) -> list[dict[str, Any]]:
-        """Write ``prepared`` under the lock; the written records are built only if asked."""
+    def _acquire(self, fd: int) -> None:
+        """Take the lock on ``fd``, waiting for another writer's as long as it holds it.
+
+        After :data:`LOCK_NOTICE_AFTER` seconds, :attr:`on_wait` is told which lock this
+        writer waits for and who holds it. The wait is not a write: a signal whose handler
+        raises (Ctrl-C, the command line's SIGTERM) ends it at once, and nothing was taken
+        from a buffer or written. This log then never waits again (the command is ending):
+        a later write takes the lock if it is free, else raises :class:`LockStillHeld`.
+        """
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
+            ) from None
+        if self._stopped_waiting:
+            raise LockStillHeld(self)
+        _writing.waiting = True
+        try:
+            wait_for_lock(fd, fcntl.LOCK_EX, self.lock_path, self.on_wait)
+        except OSError as exc:
+            raise AuditLogError(
+                f"cannot lock the audit log {self.lock_path}: {exc.strerror or exc}"
+            ) from None
+        except BaseException:  # a signal's handler raised: the command is ending
+            self._stopped_waiting = True
+            with contextlib.suppress(Exception):
+                self.holder = lock_holder(self.lock_path)
+            _INTERRUPTED.append(self)
+            raise
+        finally:
+            _writing.waiting = False
+
+    def _write(
+        self,
+        prepared: list[_Prepared],
+        *,
+        records: bool = True,
+        take: Callable[[], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Write ``prepared`` under the lock; the written records are built only if asked.
+
+        The lock is waited for before anything is under way (a signal ends the wait);
+        from when it is held, signals are held until the write is complete (:func:`hold_signal`)
+        and ``take`` is called first (a batch takes its events from its buffer).
+        """
         if not prepared:
             return []
+        begun = False
+        try:
+            with self._locked(), _signals_held():
+                begun = True
+                if take is not None:
+                    take()
+                pending, self._pending = self._pending, []
+                if not pending:
+                    return self._write_locked(prepared, records)
+                return self._write_locked(pending + prepared, records)[len(pending) :]
+        except BaseException:
+            if not begun:  # never taken, nothing written: the next write that can does
+                self._pending.extend(prepared)
+            raise
+
+    def _write_locked(self, prepared: list[_Prepared], records: bool) -> list[dict[str, Any]]:
         written: list[dict[str, Any]] = []
-        with _signals_held(), self._locked():
-            fd = self._open_active()
-            try:
-                seq, prev, prefix, recovered = _read_head(self.path)
-                if seq + (recovered is not None) + len(prepared) > MAX_SEQ:
-                    # a longer seq is no event's: every later writer would refuse the log
-                    raise AuditLogError(
-                        f"{self.path}: cannot append {len(prepared)} event(s) after seq {seq}: "
-                        f"no event has a seq past {MAX_SEQ} (19 digits); start a new audit log"
-                    )
-                pending: list[bytes] = [prefix] if prefix else []
-                size = os.fstat(fd).st_size + len(prefix)
-                pending_size = len(prefix)  # one write holds at most MAX_EVENT_BYTES
-                if recovered is not None:
-                    seq += 1
-                    line = recovered.render(seq, prev)
-                    pending.append(line + b"\n")
-                    size += len(line) + 1
-                    pending_size += len(line) + 1
-                    prev = line_hash(line)  # not returned: the caller did not ask for it
-                for item in prepared:
-                    seq += 1
-                    line = item.render(seq, prev)
-                    chunk = line + b"\n"
-                    rotate = (
-                        self.max_bytes is not None
-                        and size > 0
-                        and size + len(chunk) > self.max_bytes
-                    )
-                    if rotate or pending_size + len(chunk) > MAX_EVENT_BYTES:
-                        self._append_bytes(fd, b"".join(pending))
-                        pending, pending_size = [], 0
-                    if rotate:
-                        os.close(fd)
-                        fd = -1  # nothing to close if the rotation fails
-                        fd = self._rotate()
-                        size = 0
-                    pending.append(chunk)
-                    size += len(chunk)
-                    pending_size += len(chunk)
-                    if records:
-                        written.append(item.record(seq, prev))
-                    prev = sha256(line).hexdigest()  # line_hash(), without the newline check
-                self._append_bytes(fd, b"".join(pending))
-            finally:
-                if fd >= 0:
+        fd = self._open_active()
+        try:
+            seq, prev, prefix, recovered = _read_head(self.path)
+            if seq + (recovered is not None) + len(prepared) > MAX_SEQ:
+                # a longer seq is no event's: every later writer would refuse the log
+                raise AuditLogError(
+                    f"{self.path}: cannot append {len(prepared)} event(s) after seq {seq}: "
+                    f"no event has a seq past {MAX_SEQ} (19 digits); start a new audit log"
+                )
+            pending: list[bytes] = [prefix] if prefix else []
+            size = os.fstat(fd).st_size + len(prefix)
+            pending_size = len(prefix)  # one write holds at most MAX_EVENT_BYTES
+            if recovered is not None:
+                seq += 1
+                line = recovered.render(seq, prev)
+                pending.append(line + b"\n")
+                size += len(line) + 1
+                pending_size += len(line) + 1
+                prev = line_hash(line)  # not returned: the caller did not ask for it
+            for item in prepared:
+                seq += 1
+                line = item.render(seq, prev)
+                chunk = line + b"\n"
+                rotate = (
+                    self.max_bytes is not None and size > 0 and size + len(chunk) > self.max_bytes
+                )
+                if rotate or pending_size + len(chunk) > MAX_EVENT_BYTES:
+                    self._append_bytes(fd, b"".join(pending))
+                    pending, pending_size = [], 0
+                if rotate:
                     os.close(fd)
+                    fd = -1  # nothing to close if the rotation fails
+                    fd = self._rotate()
+                    size = 0
+                pending.append(chunk)
+                size += len(chunk)
+                pending_size += len(chunk)
+                if records:
+                    written.append(item.record(seq, prev))
+                prev = sha256(line).hexdigest()  # line_hash(), without the newline check
+            self._append_bytes(fd, b"".join(pending))
+        finally:
+            if fd >= 0:
+                os.close(fd)
         return written
 
     def _open_active(self) -> int:
@@ -730,6 +935,23 @@ def hold_signal(signum: int) -> bool:
         return False
     _writing.held.append(signum)
     return True
+
+
+#: the logs whose wait for the lock was interrupted in this process (the command line says
+#: what each did not write: :func:`not_written`)
+_INTERRUPTED: list[AuditLog] = []
+
+
+def not_written() -> list[str]:
+    """What each audit log whose wait for its lock was interrupted in this process did not
+    write, and why (:meth:`AuditLog.not_written`)."""
+    return [said for log in dict.fromkeys(_INTERRUPTED) if (said := log.not_written())]
+
+
+def waiting_for_lock() -> bool:
+    """True while this thread waits for another process's lock on an audit log (nothing is
+    under way: a signal may end the wait, :meth:`AuditLog._acquire`)."""
+    return bool(getattr(_writing, "waiting", False))
 
 
 @contextlib.contextmanager
@@ -1208,11 +1430,19 @@ class AuditSink:
     def flush(self, *, records: bool = True) -> list[dict[str, Any]]:
         """Write the buffered events (one lock, one fsync); returns the written records
         (none when ``records`` is False)."""
-        with _signals_held():  # taken from the buffer and written, or neither
-            if not self._batch:
-                return []
-            batch, self._batch = self._batch, []
-            return self.audit_log._write(batch, records=records)
+        batch = self._batch
+        if not batch:
+            return []
+
+        def take() -> None:  # with the lock held and signals held: written, or an I/O error
+            self._batch = []
+
+        try:
+            return self.audit_log._write(batch, records=records, take=take)
+        except BaseException:
+            if self._batch is batch:  # not taken: the log holds them, to write them first
+                self._batch = []
+            raise
 
 
 def _to_sink(_logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -1265,10 +1495,19 @@ def audit_batch(logger: Any, *, max_events: int = 1000) -> Iterator[Any]:
     sink._depth += 1
     try:
         yield logger
-    finally:
+    except BaseException:
         sink._depth -= 1
         if sink._depth == 0:
             try:
                 sink.flush(records=False)
+            except LockStillHeld:
+                pass  # an interrupted wait for the lock: the exception under way says so
             finally:
                 sink._batch = None
+        raise
+    sink._depth -= 1
+    if sink._depth == 0:
+        try:
+            sink.flush(records=False)
+        finally:
+            sink._batch = None

@@ -89,6 +89,7 @@ from clearance.auditlog import (
     next_append,
     rotated_files,
     rotated_head,
+    wait_for_lock,
 )
 from clearance.model import printable
 
@@ -400,7 +401,7 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     lock_fd: int | None = None
     try:
         lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
-        fcntl.flock(lock_fd, fcntl.LOCK_SH)
+        wait_for_lock(lock_fd, fcntl.LOCK_SH, p.with_name(p.name + ".lock"))
     except OSError:  # a copied log, read-only media: no writers to wait for
         if lock_fd is not None:
             os.close(lock_fd)

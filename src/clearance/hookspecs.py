@@ -20,6 +20,10 @@ Register a plugin with the ``clearance`` entry-point group, or list its file or 
 only). A plugin that fails to import, implements an unknown hook, has a ``clearance_*``
 function not marked ``@hookimpl``, or has a hook wrapper (``wrapper=True``,
 ``hookwrapper=True``: each implementation is called on its own) fails the run (exit 2).
+
+A site plugin's hooks read copies of what the engine decided, and a read-only ``policy``:
+changing the tool registry, the approvals, a rule's settings, a stage or ``policy.now``
+there raises in the plugin (its ``PRV-05``), see ``docs/hooks.md``.
 """
 
 from __future__ import annotations

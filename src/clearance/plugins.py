@@ -177,6 +177,7 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         self.plugins: dict[str, PluginInfo] = {}
         self._impl_memo: dict[tuple[str, str | None, int], tuple[list[Any], list[Any]]] = {}
+        self._read_only: Policy | None = None  # the policy as site hooks read it
         self.registry = RuleRegistry()
         #: site hooks' calls under ``plugin_timeout`` (None: no limit, called directly)
         self.runner = HookRunner(policy.plugin_timeout) if policy.plugin_timeout else None
@@ -467,6 +468,18 @@ class PluginHost:
             return func()
         return runner.call(impl.plugin_name, hook_name, func)
 
+    def site_policy(self) -> Policy:
+        """The policy as a site plugin's hooks are given it: a read-only view of the run's
+        (:mod:`clearance._readonly`), made when a site hook first takes ``policy``: one that
+        changed the tool registry, the approvals, a rule's settings or a stage changed the
+        verdicts of the built-in rules and of every later asset. No site hook: never made."""
+        view = self._read_only
+        if view is None:
+            from ._readonly import read_only
+
+            view = self._read_only = read_only(self.policy)
+        return view
+
     def _checked(self, plugin_name: str) -> bool:
         """Are this plugin's results checked (``clearance._results``)? A site plugin's are;
         the built-ins' are tested instead."""
@@ -501,6 +514,8 @@ class PluginHost:
                     args = {**kwargs, "asset": _asset_copy(asset)}
                     if "partials" in impl.argnames:
                         args["partials"] = partials_copy(partials)
+                    if "policy" in impl.argnames:
+                        args["policy"] = self.site_policy()
                 try:
                     if checked:
                         result = self._site_call(
@@ -558,11 +573,13 @@ class PluginHost:
             failure: Finding | None = None
             claims: list[str] = []
             args = kwargs
-            if checked and isolate:
+            if checked:
                 args = {**kwargs}
                 for name in isolate:
                     if name in impl.argnames:  # only what it takes is copied
                         args[name] = decided_copy(kwargs[name])
+                if "policy" in impl.argnames:
+                    args["policy"] = self.site_policy()
             try:
                 if checked:
                     # the generator's code runs as it is drained: under the time limit too
@@ -621,6 +638,8 @@ class PluginHost:
                     **kwargs,
                     **{n: decided_copy(kwargs[n]) for n in impl.argnames if n != "policy"},
                 }
+                if "policy" in impl.argnames:
+                    args["policy"] = self.site_policy()
             try:
                 if checked:
                     result = self._site_call(
@@ -661,6 +680,8 @@ class PluginHost:
                     name: decided_copy(value) if name in impl.argnames else value
                     for name, value in args.items()
                 }
+                if "policy" in impl.argnames:
+                    args["policy"] = self.site_policy()
             try:
                 if checked:
                     self._site_call(impl, hook_name, functools.partial(self._call, impl, args))

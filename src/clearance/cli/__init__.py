@@ -117,6 +117,10 @@ def _run(args: argparse.Namespace) -> int:
         with interrupts_raise():  # SIGTERM (a farm scheduler, kill, systemd) as Ctrl-C
             code = int(args.func(args))
     except KeyboardInterrupt as exc:
+        auditlog = sys.modules.get("clearance.auditlog")
+        for said in auditlog.not_written() if auditlog is not None else ():
+            # a wait for another process's lock on the log was cut short
+            print(f"clearance: error: audit log not written: {said}", file=sys.stderr)
         print("clearance: interrupted", file=sys.stderr)
         return interrupt_of(exc)[1]
     except BrokenPipeError:  # a listing's reader went away; reports keep their own code

@@ -70,7 +70,9 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
     if auditlog is not None and auditlog.hold_signal(signum):
         return  # raised again once the audit log's write under way is complete
     settled = _SETTLED
-    if settled is None:
+    if settled is None or (auditlog is not None and auditlog.waiting_for_lock()):
+        # (settled, but run.finished waits for another process's lock: nothing of it is
+        # written yet, so the run ends interrupted, as its run.finished then says)
         raise Interrupted(signum)
     settled.signals.append(signum)
     if len(settled.signals) == 1:  # os.write: the main thread may be inside a print

@@ -181,7 +181,7 @@ def _check_stage(policy: Policy, stage: str | None) -> None:
 
 
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
-    from ..auditlog import AuditLogError
+    from ..auditlog import AuditLogError, LockStillHeld
 
     nothing_there = not any(os.path.lexists(p) for p in paths)
     if nothing_there and policy.is_default:  # no configuration, no folder: no audit log
@@ -238,6 +238,8 @@ def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command
                 signame, code = interrupt_of(exc)
                 try:
                     session.close(exit_code=code, interrupted=signame)
+                except LockStillHeld:
+                    pass  # its wait for the log's lock was interrupted: said on the way out
                 except AuditLogError as log_error:
                     error(f"audit log not written: {log_error}")
                 raise

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import os
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -502,9 +503,15 @@ class RulePack:
         return f"<RulePack {self.name} ({len(self.rules)} rules)>"
 
 
+#: the read-only view of the policy site hooks are given (``clearance._readonly``)
+_READ_ONLY = os.path.join("clearance", "_readonly.py")
+
+
 def crash_finding(plugin: str, exc: BaseException) -> Finding:
     """The ``PRV-05`` finding for a checker, reader or rule that raised."""
     frames = traceback.extract_tb(exc.__traceback__)
+    while len(frames) > 1 and frames[-1].filename.endswith(_READ_ONLY):
+        frames.pop()  # the plugin's line that changed the run's policy, not the view's
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
     return Finding(
         rule="PRV-05",
