@@ -243,6 +243,38 @@ def test_a_hung_notification_hook_is_plugin_failed_and_the_run_goes_on(
     assert {a.asset.rel for a in result.result.assets} == {"comp/hang.png", "comp/later.png"}
 
 
+def test_a_hung_notifier_is_said_to_be_skipped_once_not_for_every_asset(
+    clearance_run: Any,
+) -> None:
+    plugin = HangingNotifier()
+    run = _show(clearance_run, LIMIT)
+    for i in range(6):
+        run.asset(f"comp/more{i}.png", sidecar=genai_sidecar())
+    try:
+        result = run.scan(extra_plugins=[("poster", plugin)])
+    finally:
+        plugin.release.set()
+    failed = [e for e in result.events() if e["event"] == "plugin.failed"]
+    # the call given up on, then one notice for the rest of the hang (not seven)
+    assert [e["details"].get("running") for e in failed] == [None, "clearance_asset_audited"]
+    assert failed[1]["message"].endswith(
+        "; clearance_asset_audited is not called, and not reported again, until that call returns"
+    )
+
+
+def test_skipped_notifications_are_said_again_after_the_hung_call_returned() -> None:
+    runner = HookRunner(LIMIT)
+    release = threading.Event()
+    with pytest.raises(HookTimeout):
+        runner.call("tracker", "clearance_finding", lambda: release.wait(30))
+    hook = "clearance_asset_audited"
+    assert runner.first_skip("tracker", hook) and not runner.first_skip("tracker", hook)
+    assert runner.first_skip("tracker", "clearance_finding")  # each hook said once
+    release.set()
+    _until(lambda: "tracker" not in runner.hung, "the late call's return was noticed")
+    assert runner.first_skip("tracker", hook)
+
+
 # -- the real command ----------------------------------------------------------------------
 SLEEPER = """
 import time

@@ -126,6 +126,8 @@ class HookRunner:
         self._lock = threading.Lock()
         #: plugin name → the hook whose call is still running past the limit
         self.hung: dict[str, str] = {}
+        #: hung plugins whose notification hooks were said to be skipped (:meth:`first_skip`)
+        self._told: set[tuple[str, str]] = set()
         self.timeouts = 0
 
     def call(self, plugin: str, hook: str, func: Callable[[], Any]) -> Any:
@@ -138,6 +140,7 @@ class HookRunner:
             worker = self._worker = None
             self._lock = threading.Lock()
             self.hung = {}
+            self._told = set()
         with self._lock:
             still = self.hung.get(plugin)
         if still is not None:
@@ -185,6 +188,17 @@ class HookRunner:
         if worker is not None and worker.pid == current_pid():
             worker.close(wait=1.0)
 
+    def first_skip(self, plugin: str, hook: str) -> bool:
+        """Is this the first call of ``plugin``'s notification ``hook`` skipped since its
+        plugin hung? Each hook is said to be skipped once (``plugin.failed``), not once for
+        every asset and finding of the rest of the run."""
+        with self._lock:
+            if (plugin, hook) in self._told:
+                return False
+            self._told.add((plugin, hook))
+            return True
+
     def _returned(self, plugin: str) -> None:
         with self._lock:
             self.hung.pop(plugin, None)
+            self._told = {told for told in self._told if told[0] != plugin}

@@ -439,6 +439,10 @@ class Session:
                 details = {"name": plugin, "error": str(exc), "hook": exc.hook}
                 if isinstance(exc, HookHung):  # not called: this hook is still running
                     details["running"] = exc.running
+                    message += (
+                        f"; {exc.hook} is not called, and not reported again, until that "
+                        "call returns"
+                    )
             else:
                 message = f"notification hook of {plugin} raised {describe(exc)}"
                 details = {"name": plugin, "error": describe(exc)}

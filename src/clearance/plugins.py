@@ -689,6 +689,9 @@ class PluginHost:
                     self._call(impl, args)
             except KeyboardInterrupt:
                 raise
+            except HookHung as exc:  # said once per hang: not for every asset and finding
+                if self.runner is None or self.runner.first_skip(impl.plugin_name, hook_name):
+                    on_error(impl.plugin_name, exc)
             except BaseException as exc:
                 on_error(impl.plugin_name, exc)
 
