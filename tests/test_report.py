@@ -22,7 +22,7 @@ import pytest
 from clearance.auditlog import AuditLog, make_audit_logger
 from clearance.report import Filters, build_report, parse_time
 from clearance.report_text import render_json
-from clearance.testing import ClearanceRun
+from clearance.testing import ClearanceRun, write_png
 from conftest import genai_sidecar
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -1885,14 +1885,10 @@ def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path)
     assert asset["findings"][0]["evidence"] == {"frames": 123456789012345678901234567890, "r": 0.5}
 
 
-def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Path) -> None:
-    """The timeline reads the lineage store, which recorded each asset's own verdict only: a
-    stage check's block naming ``comp/ok.png`` made ``report`` say block while ``timeline``
-    showed the clip with no finding, exit 0. The finding joins the asset's recorded audit, as
-    it joins it in the log; a re-scan keeps it (warm, or with --jobs); a scan it no longer
-    names drops it."""
+def _timeline_of_ok(show: ClearanceRun, tmp_path: Path) -> Any:
+    """An edit of one clip, ``comp/ok.png``; returns what ``clearance timeline`` (the CLI)
+    says of it: ``(exit code, the clip's JSON)``."""
     otio = pytest.importorskip("opentimelineio")
-    show, plan = _quota_show(tmp_path)
     edit = tmp_path / "cut.otio"
     clip_range = otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(24, 24)
@@ -1918,6 +1914,18 @@ def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Pat
         (clip,) = json.loads(proc.stdout)["clips"]
         return proc.returncode, clip
 
+    return timeline_clip
+
+
+def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Path) -> None:
+    """The timeline reads the lineage store, which recorded each asset's own verdict only: a
+    stage check's block naming ``comp/ok.png`` made ``report`` say block while ``timeline``
+    showed the clip with no finding, exit 0. The finding joins the asset's recorded audit, as
+    it joins it in the log; a re-scan keeps it (warm, or with --jobs); a scan it no longer
+    names drops it."""
+    pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    timeline_clip = _timeline_of_ok(show, tmp_path)
     _scan_with_stage_findings(show, plan, [])
     own = timeline_clip()
     assert own[1]["outcome"] != "block", own
@@ -2088,3 +2096,59 @@ def test_a_re_audit_of_a_run_that_never_finished_is_unsure_never_its_earlier_aud
         assert proc.returncode == 0, proc.stderr
         (x,) = json.loads(proc.stdout)["assets"]
         assert (x["asset"], x["outcome"]) == ("comp/x.png", "escalate"), name
+
+
+def test_a_stage_finding_naming_an_asset_stands_through_a_watchers_audit_of_it(
+    tmp_path: Path,
+) -> None:
+    """A stage check's block naming ``comp/ok.png`` was gone from ``report`` and ``timeline``
+    as soon as ``clearance watch`` audited the asset again (at its start, or a re-render):
+    the watcher runs no stage checks, and its audit, the asset's own verdict, superseded the
+    one the block had joined. Only a run of the whole stage decides a stage check's findings
+    again: a watcher's audit, or ``check`` of the file (its stage checks see a part: finding
+    nothing proves nothing), keeps it in both; a full scan whose checks name it no more
+    clears it in both."""
+    from _watch_harness import WatchProcess, wait_for
+
+    pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    timeline_clip = _timeline_of_ok(show, tmp_path)
+    log = show.root / ".clearance" / "audit.jsonl"
+    _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "block", "ok is over quota"]])
+    quota = ("SITE-QUOTA-01", "block", "ok is over quota")
+
+    def both_say() -> tuple[tuple[str, set[Any]], tuple[int, str, set[Any], list[str]]]:
+        audit = _report(show)[("comp", "comp/ok.png")]
+        code, clip = timeline_clip()
+        return (
+            (audit["outcome"], {(f["rule"], f["outcome"], f["message"]) for f in audit["findings"]}),
+            (code, clip["outcome"], {(f["rule"], f["outcome"], f["message"]) for f in clip["findings"]},
+             clip["problems"]),
+        )  # fmt: skip
+
+    blocked = (("block", {quota}), (1, "block", {quota}, []))
+    assert both_say() == blocked
+
+    def watcher_audits_of_ok() -> int:
+        return sum(
+            1
+            for line in log.read_text().splitlines()
+            if '"asset.audited"' in line and json.loads(line)["asset"] == "comp/ok.png"
+        )
+
+    scanned = watcher_audits_of_ok()
+    plan.write_text("[]")  # a stage check would find nothing now: the watcher runs none
+    with WatchProcess(show.root) as watcher:
+        wait_for(lambda: watcher_audits_of_ok() > scanned, what="the watcher's audit")
+        write_png(show.root / "comp" / "tmp.png", width=9)
+        os.replace(show.root / "comp" / "tmp.png", show.root / "comp" / "ok.png")  # re-rendered
+        wait_for(lambda: watcher_audits_of_ok() > scanned + 1, what="its audit of the render")
+        assert watcher.terminate() == 0
+    assert both_say() == blocked
+    proc = clearance("check", str(show.root / "comp" / "ok.png"))
+    assert proc.returncode == 0, proc.stderr  # its own verdict: a partial run decides nothing
+    assert both_say() == blocked
+    proc = clearance("scan", str(show.root), "--no-progress", "--jobs", "2")
+    assert proc.returncode == 1, proc.stderr  # comp/bad.png
+    (own, _), (code, outcome, found, problems) = both_say()
+    assert own == "pass" and (code, found, problems) == (0, set(), [])

@@ -855,6 +855,11 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     # (run_id, host, stage) -> the assets the run audited since its stage.started (a pass of
     # the stage not finished yet): a finding naming one of them is a stage check's
     passes: dict[tuple[Any, Any, str], set[Any]] = {}
+    # (stage, asset) -> the stage checks' findings naming the asset that stand for it: they
+    # join its latest audit, whichever run made it, until a run of the whole stage that
+    # audited it decides them again (a watcher runs no stage checks; a partial run's prove
+    # nothing by finding nothing)
+    standing: dict[tuple[str, Any], list[dict[str, Any]]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -948,12 +953,18 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 stage_order.append(stage)
             if name == "stage.finished" and (not stage_filter or stage in stage_filter):
                 run_id, host = ev.get("run_id"), ev.get("host")
+                details = ev["details"]
                 checks = _stage_checks(
-                    current, stage, run_id, host, pending.pop((run_id, host, stage), {})
+                    current,
+                    standing,
+                    stage,
+                    run_id,
+                    host,
+                    pending.pop((run_id, host, stage), {}),
+                    whole=details.get("complete") is True,
                 )
                 if t < checked.get(stage, t):
                     continue  # a later run of the whole stage decided its own findings
-                details = ev["details"]
                 if details.get("complete") is True:  # it saw the whole stage: it decides
                     checked[stage] = t
                     if checks:
@@ -973,22 +984,18 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             ):
                 # after the asset.audited of this pass of the stage: its stage checks' (the
                 # run stopped before its stage.finished), which join that audit as they do
-                # at stage.finished (an audit again, a watcher's or a second pass's, is not)
-                t, _run, _host, outcome, frames, rows = known
-                current[(stage, asset)] = (
-                    t,
-                    run_id,
-                    host,
-                    _worst(found, outcome),
-                    frames,
-                    rows + found,
-                )
+                # at stage.finished (an audit again, a watcher's or a second pass's, is not);
+                # a pass not finished decides nothing: they add to those standing
+                standing[(stage, asset)] = _added(standing.get((stage, asset), []), found)
             elif asset is not None:
                 unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
             elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
                 unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
+        joined = standing.get((stage, asset))
+        if joined:
+            outcome, found = _worst(joined, outcome), found + joined
         audits[(stage, asset)] = AssetAudit(
             stage=stage,
             asset=asset,
@@ -1002,7 +1009,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     for (stage, asset), found in unfinished.items():
         known_audit = audits.get((stage, asset))
         if known_audit is None or known_audit.time < found[-1]["time"]:
-            audits[(stage, asset)] = _unfinished(stage, asset, [_row(e) for e in found])
+            joined = standing.get((stage, asset)) if asset is not None else None
+            audits[(stage, asset)] = _unfinished(
+                stage, asset, [_row(e) for e in (found + joined if joined else found)]
+            )
     order = {s: i for i, s in enumerate(stage_order)}
     stages = {s: StageSummary(s) for s in stage_order if not stage_filter or s in stage_filter}
     for audit in audits.values():
@@ -1043,24 +1053,35 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
 
 def _stage_checks(
     current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]],
+    standing: dict[tuple[str, Any], list[dict[str, Any]]],
     stage: str,
     run_id: Any,
     host: Any,
     left: dict[str | None, list[dict[str, Any]]],
+    *,
+    whole: bool,
 ) -> list[dict[str, Any]]:
     """At a run's ``stage.finished``: the findings it wrote in the stage and not before an
     ``asset.audited`` are its stage checks' (``clearance_check_stage``). One naming an asset
-    the run audited in the stage joins that audit (its outcome the worse of the two); the
-    others (no asset, or one the run did not audit in this stage) are returned: the stage's
-    own findings."""
+    the run audited in the stage joins that audit (its outcome the worse of the two) and
+    stands for the asset (``standing``) through later audits of it by runs that decide
+    nothing of the stage, until a run of the ``whole`` stage that audited it decides them
+    again: those it finds take the place of the ones standing (none: cleared). A partial
+    run's add to them (:func:`_added`). The others (no asset, or one the run did not audit
+    in this stage) are returned: the stage's own findings."""
     checks = left.pop(None, [])
+    if whole and standing:
+        for key in [k for k in standing if k[0] == stage and k[1] not in left]:
+            known = current.get(key)
+            if known is not None and known[1] == run_id and known[2] == host:
+                del standing[key]  # its stage checks saw the asset and name it no more
     for asset, found in left.items():
         known = current.get((stage, asset))
         if known is None or known[1] != run_id or known[2] != host:
             checks.extend(found)
             continue
-        t, _run, _host, outcome, frames, rows = known
-        current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
+        key = (stage, asset)
+        standing[key] = found if whole else _added(standing.get(key, []), found)
     return checks
 
 
