@@ -1228,6 +1228,60 @@ def test_a_scan_cut_short_is_said_never_an_all_clear_of_what_it_did_not_reach(
     assert said in page[page.index('<section id="warnings">') :]
 
 
+def test_a_scan_cut_short_is_said_only_while_what_it_did_still_stands(tmp_path: Path) -> None:
+    """A scan killed part-way (SIGKILL, the OOM killer) was warned about in every report of
+    its log for ever, also once full scans of the same stages had finished since: a warning
+    that is always there is one a supervisor learns to skip. It is said while what it did
+    still stands — an audit of its is still the latest (a ``check`` of one file since
+    supersedes one), or a stage it touched has had no pass of the whole stage since — and
+    no more once a scan of every stage it touched has finished after it; a report as of
+    before that scan (``--until``) still says it."""
+    import signal
+
+    import _signals
+
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--no-cache"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    proc.send_signal(signal.SIGKILL)
+    _signals.finish(proc)
+    run_id = json.loads(log.read_bytes().splitlines()[0])["run_id"]
+    said = f"1 run(s) have no run.finished (first: run {run_id}, `scan`, started "
+    quick_plugin = (
+        "from clearance import hookimpl\n\n@hookimpl\ndef clearance_check_asset():\n    return []\n"
+    )
+    (tmp_path / "slow_plugin.py").write_text(quick_plugin)  # as quick as the rest from now on
+
+    def warned(*args: str) -> bool:
+        done = clearance("report", str(log), "-f", "json", *args)
+        assert done.returncode == 0, done.stderr
+        in_json = any(w.startswith(said) for w in json.loads(done.stdout)["warnings"])
+        page = clearance("report", str(log), "-f", "html", *args).stdout
+        assert (said in done.stderr) is in_json is (said in page), (done.stderr, args)
+        return in_json
+
+    assert warned()
+    one = clearance("check", str(show.root / "slow" / "el_000.png"))
+    assert one.returncode == 0, one.stderr
+    assert warned()  # its other audits are still the latest
+    quick = clearance("scan", str(show.root / "quick"), "--no-progress")
+    assert quick.returncode == 0, quick.stderr
+    assert warned()  # the stage it was killed in ("slow") had no whole pass since
+    before = max(r["finished"] for r in json.loads(_report_json(log))["runs"] if r["finished"])
+    full = clearance("scan", str(show.root), "--no-progress")
+    assert full.returncode == 0, full.stderr
+    assert not warned()
+    assert warned("--until", before)  # as of then, it still stood
+    assert not warned("--stage", "quick")
+
+
+def _report_json(log: Path) -> str:
+    done = clearance("report", str(log), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
     """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
     Read side by side, the second copy of each ``asset.audited`` took the audit and left its
