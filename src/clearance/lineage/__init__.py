@@ -713,11 +713,12 @@ class LineagePlugin:
         index = self.index(create=False)
         if index is None:
             return
-        if whole and not named and not index.has_stage_checks():
+        # a whole stage's: also the rows carrying one its checks name no more, if any does
+        every = whole and index.has_stage_checks()
+        if not named and not every:
             return  # no row carries a stage check's finding: nothing to decide
         audited = dict.fromkeys(a.asset.rel for a in stage_result.assets)
-        # a whole stage's: also those carrying one its checks name no more
-        rels = audited if whole else [rel for rel in audited if rel in named]
+        rels = audited if every else [rel for rel in audited if rel in named]
         stage = stage_result.stage
         for rel in rels:
             joined = named.get(rel, [])
