@@ -2206,3 +2206,35 @@ def test_a_stage_finding_naming_an_asset_stands_through_a_watchers_audit_of_it(
     assert proc.returncode == 1, proc.stderr  # comp/bad.png
     (own, _), (code, outcome, found, problems) = both_say()
     assert own == "pass" and (code, found, problems) == (0, set(), [])
+
+
+def test_a_watchers_audit_cut_short_keeps_its_own_time_with_a_standing_stage_finding(
+    tmp_path: Path,
+) -> None:
+    """A watcher stopped before its ``asset.audited`` (its findings written) is an audit that
+    never finished, unsure; a stage check's finding standing for that asset joins it, and
+    its time, run and host are the watcher's, not those of the scan the finding came from."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    scan = make_audit_logger(log, run_id="scan-1", host="farm01")
+    scan.info("run.started", time=clock(), message="clearance scan", details={"command": "scan"})
+    scan.info("stage.started", time=clock(), stage="comp", message="stage comp")
+    scan.info("asset.audited", time=clock(), stage="comp", asset="comp/a.png", outcome="pass")
+    scan.info("finding", time=clock(), stage="comp", asset="comp/a.png", rule="SITE-Q",
+              outcome="block", status="open", message="over quota")  # fmt: skip
+    scan.info("stage.finished", time=clock(), stage="comp", message="stage comp",
+              details={"counts": {}, "assets": 1, "complete": True})  # fmt: skip
+    scan.info("run.finished", time=clock(), outcome="block", message="done")
+    watch = make_audit_logger(log, run_id="watch-1", host="ws07")
+    watch.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
+    killed = clock()
+    watch.info("finding", time=killed, stage="comp", asset="comp/a.png", rule="NFX-00",
+               outcome="notice", status="open", message="not shared")  # fmt: skip
+    log.close()
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    (audit,) = json.loads(proc.stdout)["assets"]
+    assert (audit["run_id"], audit["host"], audit["time"]) == ("watch-1", "ws07", killed)
+    assert audit["outcome"] == "block"
+    assert {f["rule"] for f in audit["findings"]} == {"SITE-Q", "NFX-00"}

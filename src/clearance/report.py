@@ -1032,8 +1032,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
         known_audit = audits.get((stage, asset))
         if known_audit is None or known_audit.time < found[-1]["time"]:
             joined = standing.get((stage, asset)) if asset is not None else None
+            # (the audit's own findings last: its time, run and frames are the last one's)
             audits[(stage, asset)] = _unfinished(
-                stage, asset, [_row(e) for e in (found + joined if joined else found)]
+                stage, asset, [_row(e) for e in (joined + found if joined else found)]
             )
     order = {s: i for i, s in enumerate(stage_order)}
     stages = {s: StageSummary(s) for s in stage_order if not stage_filter or s in stage_filter}
