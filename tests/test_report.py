@@ -22,7 +22,7 @@ import pytest
 from clearance.auditlog import AuditLog, make_audit_logger
 from clearance.report import Filters, build_report, parse_time
 from clearance.report_text import render_json
-from clearance.testing import ClearanceRun
+from clearance.testing import ClearanceRun, write_png
 from conftest import genai_sidecar
 
 CLEARANCE = Path(sys.executable).with_name("clearance")
@@ -1228,6 +1228,60 @@ def test_a_scan_cut_short_is_said_never_an_all_clear_of_what_it_did_not_reach(
     assert said in page[page.index('<section id="warnings">') :]
 
 
+def test_a_scan_cut_short_is_said_only_while_what_it_did_still_stands(tmp_path: Path) -> None:
+    """A scan killed part-way (SIGKILL, the OOM killer) was warned about in every report of
+    its log for ever, also once full scans of the same stages had finished since: a warning
+    that is always there is one a supervisor learns to skip. It is said while what it did
+    still stands — an audit of its is still the latest (a ``check`` of one file since
+    supersedes one), or a stage it touched has had no pass of the whole stage since — and
+    no more once a scan of every stage it touched has finished after it; a report as of
+    before that scan (``--until``) still says it."""
+    import signal
+
+    import _signals
+
+    show = _signals.slow_show(tmp_path)
+    log, seen = show.root / ".clearance" / "audit.jsonl", tmp_path / "seen.txt"
+    proc = _signals.start(["scan", str(show.root), "--no-progress", "--no-cache"], seen)
+    _signals.wait_for_progress(proc, log, seen)
+    proc.send_signal(signal.SIGKILL)
+    _signals.finish(proc)
+    run_id = json.loads(log.read_bytes().splitlines()[0])["run_id"]
+    said = f"1 run(s) have no run.finished (first: run {run_id}, `scan`, started "
+    quick_plugin = (
+        "from clearance import hookimpl\n\n@hookimpl\ndef clearance_check_asset():\n    return []\n"
+    )
+    (tmp_path / "slow_plugin.py").write_text(quick_plugin)  # as quick as the rest from now on
+
+    def warned(*args: str) -> bool:
+        done = clearance("report", str(log), "-f", "json", *args)
+        assert done.returncode == 0, done.stderr
+        in_json = any(w.startswith(said) for w in json.loads(done.stdout)["warnings"])
+        page = clearance("report", str(log), "-f", "html", *args).stdout
+        assert (said in done.stderr) is in_json is (said in page), (done.stderr, args)
+        return in_json
+
+    assert warned()
+    one = clearance("check", str(show.root / "slow" / "el_000.png"))
+    assert one.returncode == 0, one.stderr
+    assert warned()  # its other audits are still the latest
+    quick = clearance("scan", str(show.root / "quick"), "--no-progress")
+    assert quick.returncode == 0, quick.stderr
+    assert warned()  # the stage it was killed in ("slow") had no whole pass since
+    before = max(r["finished"] for r in json.loads(_report_json(log))["runs"] if r["finished"])
+    full = clearance("scan", str(show.root), "--no-progress")
+    assert full.returncode == 0, full.stderr
+    assert not warned()
+    assert warned("--until", before)  # as of then, it still stood
+    assert not warned("--stage", "quick")
+
+
+def _report_json(log: Path) -> str:
+    done = clearance("report", str(log), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_a_log_given_twice_or_with_a_copy_of_it_is_read_once(tmp_path: Path) -> None:
     """``/farm/*/audit.jsonl`` plus an rsync'd copy: the copy's events are the log's events.
     Read side by side, the second copy of each ``asset.audited`` took the audit and left its
@@ -1885,14 +1939,10 @@ def test_a_big_integer_or_nan_in_evidence_is_reported_as_written(tmp_path: Path)
     assert asset["findings"][0]["evidence"] == {"frames": 123456789012345678901234567890, "r": 0.5}
 
 
-def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Path) -> None:
-    """The timeline reads the lineage store, which recorded each asset's own verdict only: a
-    stage check's block naming ``comp/ok.png`` made ``report`` say block while ``timeline``
-    showed the clip with no finding, exit 0. The finding joins the asset's recorded audit, as
-    it joins it in the log; a re-scan keeps it (warm, or with --jobs); a scan it no longer
-    names drops it."""
+def _timeline_of_ok(show: ClearanceRun, tmp_path: Path) -> Any:
+    """An edit of one clip, ``comp/ok.png``; returns what ``clearance timeline`` (the CLI)
+    says of it: ``(exit code, the clip's JSON)``."""
     otio = pytest.importorskip("opentimelineio")
-    show, plan = _quota_show(tmp_path)
     edit = tmp_path / "cut.otio"
     clip_range = otio.opentime.TimeRange(
         otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(24, 24)
@@ -1918,6 +1968,18 @@ def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Pat
         (clip,) = json.loads(proc.stdout)["clips"]
         return proc.returncode, clip
 
+    return timeline_clip
+
+
+def test_a_stage_finding_naming_an_asset_is_in_what_timeline_reads(tmp_path: Path) -> None:
+    """The timeline reads the lineage store, which recorded each asset's own verdict only: a
+    stage check's block naming ``comp/ok.png`` made ``report`` say block while ``timeline``
+    showed the clip with no finding, exit 0. The finding joins the asset's recorded audit, as
+    it joins it in the log; a re-scan keeps it (warm, or with --jobs); a scan it no longer
+    names drops it."""
+    pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    timeline_clip = _timeline_of_ok(show, tmp_path)
     _scan_with_stage_findings(show, plan, [])
     own = timeline_clip()
     assert own[1]["outcome"] != "block", own
@@ -2088,3 +2150,91 @@ def test_a_re_audit_of_a_run_that_never_finished_is_unsure_never_its_earlier_aud
         assert proc.returncode == 0, proc.stderr
         (x,) = json.loads(proc.stdout)["assets"]
         assert (x["asset"], x["outcome"]) == ("comp/x.png", "escalate"), name
+
+
+def test_a_stage_finding_naming_an_asset_stands_through_a_watchers_audit_of_it(
+    tmp_path: Path,
+) -> None:
+    """A stage check's block naming ``comp/ok.png`` was gone from ``report`` and ``timeline``
+    as soon as ``clearance watch`` audited the asset again (at its start, or a re-render):
+    the watcher runs no stage checks, and its audit, the asset's own verdict, superseded the
+    one the block had joined. Only a run of the whole stage decides a stage check's findings
+    again: a watcher's audit, or ``check`` of the file (its stage checks see a part: finding
+    nothing proves nothing), keeps it in both; a full scan whose checks name it no more
+    clears it in both."""
+    from _watch_harness import WatchProcess, wait_for
+
+    pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    timeline_clip = _timeline_of_ok(show, tmp_path)
+    log = show.root / ".clearance" / "audit.jsonl"
+    _scan_with_stage_findings(show, plan, [["comp", "comp/ok.png", "block", "ok is over quota"]])
+    quota = ("SITE-QUOTA-01", "block", "ok is over quota")
+
+    def both_say() -> tuple[tuple[str, set[Any]], tuple[int, str, set[Any], list[str]]]:
+        audit = _report(show)[("comp", "comp/ok.png")]
+        code, clip = timeline_clip()
+        return (
+            (audit["outcome"], {(f["rule"], f["outcome"], f["message"]) for f in audit["findings"]}),
+            (code, clip["outcome"], {(f["rule"], f["outcome"], f["message"]) for f in clip["findings"]},
+             clip["problems"]),
+        )  # fmt: skip
+
+    blocked = (("block", {quota}), (1, "block", {quota}, []))
+    assert both_say() == blocked
+
+    def watcher_audits_of_ok() -> int:
+        return sum(
+            1
+            for line in log.read_text().splitlines()
+            if '"asset.audited"' in line and json.loads(line)["asset"] == "comp/ok.png"
+        )
+
+    scanned = watcher_audits_of_ok()
+    plan.write_text("[]")  # a stage check would find nothing now: the watcher runs none
+    with WatchProcess(show.root) as watcher:
+        wait_for(lambda: watcher_audits_of_ok() > scanned, what="the watcher's audit")
+        write_png(show.root / "comp" / "tmp.png", width=9)
+        os.replace(show.root / "comp" / "tmp.png", show.root / "comp" / "ok.png")  # re-rendered
+        wait_for(lambda: watcher_audits_of_ok() > scanned + 1, what="its audit of the render")
+        assert watcher.terminate() == 0
+    assert both_say() == blocked
+    proc = clearance("check", str(show.root / "comp" / "ok.png"))
+    assert proc.returncode == 0, proc.stderr  # its own verdict: a partial run decides nothing
+    assert both_say() == blocked
+    proc = clearance("scan", str(show.root), "--no-progress", "--jobs", "2")
+    assert proc.returncode == 1, proc.stderr  # comp/bad.png
+    (own, _), (code, outcome, found, problems) = both_say()
+    assert own == "pass" and (code, found, problems) == (0, set(), [])
+
+
+def test_a_watchers_audit_cut_short_keeps_its_own_time_with_a_standing_stage_finding(
+    tmp_path: Path,
+) -> None:
+    """A watcher stopped before its ``asset.audited`` (its findings written) is an audit that
+    never finished, unsure; a stage check's finding standing for that asset joins it, and
+    its time, run and host are the watcher's, not those of the scan the finding came from."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    scan = make_audit_logger(log, run_id="scan-1", host="farm01")
+    scan.info("run.started", time=clock(), message="clearance scan", details={"command": "scan"})
+    scan.info("stage.started", time=clock(), stage="comp", message="stage comp")
+    scan.info("asset.audited", time=clock(), stage="comp", asset="comp/a.png", outcome="pass")
+    scan.info("finding", time=clock(), stage="comp", asset="comp/a.png", rule="SITE-Q",
+              outcome="block", status="open", message="over quota")  # fmt: skip
+    scan.info("stage.finished", time=clock(), stage="comp", message="stage comp",
+              details={"counts": {}, "assets": 1, "complete": True})  # fmt: skip
+    scan.info("run.finished", time=clock(), outcome="block", message="done")
+    watch = make_audit_logger(log, run_id="watch-1", host="ws07")
+    watch.info("run.started", time=clock(), message="clearance watch", details={"command": "watch"})
+    killed = clock()
+    watch.info("finding", time=killed, stage="comp", asset="comp/a.png", rule="NFX-00",
+               outcome="notice", status="open", message="not shared")  # fmt: skip
+    log.close()
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    (audit,) = json.loads(proc.stdout)["assets"]
+    assert (audit["run_id"], audit["host"], audit["time"]) == ("watch-1", "ws07", killed)
+    assert audit["outcome"] == "block"
+    assert {f["rule"] for f in audit["findings"]} == {"SITE-Q", "NFX-00"}

@@ -855,6 +855,21 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     # (run_id, host, stage) -> the assets the run audited since its stage.started (a pass of
     # the stage not finished yet): a finding naming one of them is a stage check's
     passes: dict[tuple[Any, Any, str], set[Any]] = {}
+    # (stage, asset) -> the stage checks' findings naming the asset that stand for it: they
+    # join its latest audit, whichever run made it, until a run of the whole stage that
+    # audited it decides them again (a watcher runs no stage checks; a partial run's prove
+    # nothing by finding nothing)
+    standing: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    # what a run cut short still matters for: (run_id, host, stage) -> the time of its last
+    # event in that stage; stage -> when the latest pass of the whole stage started; a pass
+    # under way: (run_id, host, stage) -> when it started
+    touched: dict[tuple[Any, Any, str], str] = {}
+    whole_from: dict[str, str] = {}
+    pass_began: dict[tuple[Any, Any, str], str] = {}
+    # (run_id, host) -> the stages its policy.loaded lists (the order it runs them in), and
+    # the stages it finished: it was cut short in one after the last of these
+    configured: dict[tuple[Any, Any], list[str]] = {}
+    finished: dict[tuple[Any, Any], set[str]] = {}
     stage_order: list[str] = []
     stages_seen: set[str] = set()
     runs: dict[tuple[Any, Any], dict[str, Any]] = {}
@@ -894,6 +909,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             asset = ev.get("asset")
             run_id, host = ev.get("run_id"), ev.get("host")
             key = (run_id, host, stage)
+            touched[key] = t
             in_run = pending.get(key)
             if name == "finding":
                 if in_run is None:
@@ -931,29 +947,46 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             if isinstance(details.get("production"), str) and details["production"]:
                 production = details["production"]
             stages = details.get("stages")
+            listed = []
             for s in stages if isinstance(stages, list) else []:
-                if isinstance(s, str) and s not in stages_seen:
-                    stages_seen.add(s)
-                    stage_order.append(s)
+                if isinstance(s, str):
+                    listed.append(s)
+                    if s not in stages_seen:
+                        stages_seen.add(s)
+                        stage_order.append(s)
+            configured[(ev.get("run_id"), ev.get("host"))] = listed
         elif name == "stage.finished" or name == "stage.started":
             stage = ev.get("stage")
             if not isinstance(stage, str):
                 continue
+            key = (ev.get("run_id"), ev.get("host"), stage)
+            touched[key] = t
             if name == "stage.started":
-                passes[(ev.get("run_id"), ev.get("host"), stage)] = set()
+                passes[key] = set()
+                pass_began[key] = t
             else:
-                passes.pop((ev.get("run_id"), ev.get("host"), stage), None)
+                passes.pop(key, None)
+                finished.setdefault(key[:2], set()).add(stage)
+                began = pass_began.pop(key, None)
+                if began is not None and ev["details"].get("complete") is True:
+                    whole_from[stage] = max(whole_from.get(stage, began), began)
             if stage not in stages_seen:
                 stages_seen.add(stage)
                 stage_order.append(stage)
             if name == "stage.finished" and (not stage_filter or stage in stage_filter):
                 run_id, host = ev.get("run_id"), ev.get("host")
+                details = ev["details"]
                 checks = _stage_checks(
-                    current, stage, run_id, host, pending.pop((run_id, host, stage), {})
+                    current,
+                    standing,
+                    stage,
+                    run_id,
+                    host,
+                    pending.pop((run_id, host, stage), {}),
+                    whole=details.get("complete") is True,
                 )
                 if t < checked.get(stage, t):
                     continue  # a later run of the whole stage decided its own findings
-                details = ev["details"]
                 if details.get("complete") is True:  # it saw the whole stage: it decides
                     checked[stage] = t
                     if checks:
@@ -973,22 +1006,18 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             ):
                 # after the asset.audited of this pass of the stage: its stage checks' (the
                 # run stopped before its stage.finished), which join that audit as they do
-                # at stage.finished (an audit again, a watcher's or a second pass's, is not)
-                t, _run, _host, outcome, frames, rows = known
-                current[(stage, asset)] = (
-                    t,
-                    run_id,
-                    host,
-                    _worst(found, outcome),
-                    frames,
-                    rows + found,
-                )
+                # at stage.finished (an audit again, a watcher's or a second pass's, is not);
+                # a pass not finished decides nothing: they add to those standing
+                standing[(stage, asset)] = _added(standing.get((stage, asset), []), found)
             elif asset is not None:
                 unfinished[(stage, asset)] = found  # if newer than the asset's audit (below)
             elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
                 unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
     audits: dict[tuple[str, str | None], AssetAudit] = {}
     for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
+        joined = standing.get((stage, asset))
+        if joined:
+            outcome, found = _worst(joined, outcome), found + joined
         audits[(stage, asset)] = AssetAudit(
             stage=stage,
             asset=asset,
@@ -1002,7 +1031,11 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     for (stage, asset), found in unfinished.items():
         known_audit = audits.get((stage, asset))
         if known_audit is None or known_audit.time < found[-1]["time"]:
-            audits[(stage, asset)] = _unfinished(stage, asset, [_row(e) for e in found])
+            joined = standing.get((stage, asset)) if asset is not None else None
+            # (the audit's own findings last: its time, run and frames are the last one's)
+            audits[(stage, asset)] = _unfinished(
+                stage, asset, [_row(e) for e in (joined + found if joined else found)]
+            )
     order = {s: i for i, s in enumerate(stage_order)}
     stages = {s: StageSummary(s) for s in stage_order if not stage_filter or s in stage_filter}
     for audit in audits.values():
@@ -1022,7 +1055,15 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     )
     for a in assets:
         a.findings.sort(key=lambda f: (not f.is_open, -f.rank, f.rule))
-    warnings.extend(_runs_cut_short(runs, interrupted))
+    warnings.extend(
+        _runs_cut_short(
+            runs,
+            interrupted,
+            _still_matter(
+                runs, interrupted, touched, whole_from, stage_filter, configured, finished
+            ),
+        )
+    )
     if filters.rules:
         warnings.extend(_rules_unmatched(filters.rules, audits.values()))
     return Report(
@@ -1043,24 +1084,35 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
 
 def _stage_checks(
     current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]],
+    standing: dict[tuple[str, Any], list[dict[str, Any]]],
     stage: str,
     run_id: Any,
     host: Any,
     left: dict[str | None, list[dict[str, Any]]],
+    *,
+    whole: bool,
 ) -> list[dict[str, Any]]:
     """At a run's ``stage.finished``: the findings it wrote in the stage and not before an
     ``asset.audited`` are its stage checks' (``clearance_check_stage``). One naming an asset
-    the run audited in the stage joins that audit (its outcome the worse of the two); the
-    others (no asset, or one the run did not audit in this stage) are returned: the stage's
-    own findings."""
+    the run audited in the stage joins that audit (its outcome the worse of the two) and
+    stands for the asset (``standing``) through later audits of it by runs that decide
+    nothing of the stage, until a run of the ``whole`` stage that audited it decides them
+    again: those it finds take the place of the ones standing (none: cleared). A partial
+    run's add to them (:func:`_added`). The others (no asset, or one the run did not audit
+    in this stage) are returned: the stage's own findings."""
     checks = left.pop(None, [])
+    if whole and standing:
+        for key in [k for k in standing if k[0] == stage and k[1] not in left]:
+            known = current.get(key)
+            if known is not None and known[1] == run_id and known[2] == host:
+                del standing[key]  # its stage checks saw the asset and name it no more
     for asset, found in left.items():
         known = current.get((stage, asset))
         if known is None or known[1] != run_id or known[2] != host:
             checks.extend(found)
             continue
-        t, _run, _host, outcome, frames, rows = known
-        current[(stage, asset)] = (t, run_id, host, _worst(found, outcome), frames, rows + found)
+        key = (stage, asset)
+        standing[key] = found if whole else _added(standing.get(key, []), found)
     return checks
 
 
@@ -1118,14 +1170,76 @@ def _rules_unmatched(patterns: Sequence[str], audits: Iterable[AssetAudit]) -> l
     ]
 
 
+def _still_matter(
+    runs: dict[tuple[Any, Any], dict[str, Any]],
+    interrupted: dict[tuple[Any, Any], str],
+    touched: dict[tuple[Any, Any, str], str],
+    whole_from: dict[str, str],
+    stage_filter: set[str],
+    configured: dict[tuple[Any, Any], list[str]],
+    finished: dict[tuple[Any, Any], set[str]],
+) -> set[tuple[Any, Any]]:
+    """The runs that did not finish whose being cut short still matters to the report.
+
+    A run matters while a stage it touched has had no pass of the whole stage
+    (``stage.finished`` ``complete``) that started after the run's last event in it: what it
+    audited there may still be the latest audit, and what it did not reach keeps older ones.
+    A pass of the whole stage that started later audited again every asset of the stage on
+    disk: what the run did there is superseded. The stages it touched: those it wrote events
+    of, and — as it may have been stopped in a stage before writing any of it (a stage's
+    events are written in batches) — every stage its ``policy.loaded`` lists after the last
+    one it finished (all of them if it finished none), in the order it runs them. A run
+    whose stages are not known and that touched none matters until a run started after it
+    finished."""
+    last: dict[tuple[Any, Any], str] = {}
+    matter = set()
+    for (run_id, host, stage), at in touched.items():
+        key = (run_id, host)
+        if at > last.get(key, ""):
+            last[key] = at
+        if stage_filter and stage not in stage_filter:
+            continue
+        if whole_from.get(stage, "") <= at:
+            matter.add(key)
+    for key, run in runs.items():
+        if key in matter:
+            continue
+        listed = configured.get(key)
+        if listed:
+            done = finished.get(key, set())
+            after = max((i for i, s in enumerate(listed) if s in done), default=-1) + 1
+            since = max(last.get(key, ""), run["started"] or "")
+            if any(
+                whole_from.get(stage, "") <= since
+                for stage in listed[after:]
+                if not stage_filter or stage in stage_filter
+            ):
+                matter.add(key)
+        elif key not in last:
+            started = run["started"] or ""
+            if not any(
+                (r["started"] or "") > started
+                and r["finished"] is not None
+                and r["command"] != "watch"
+                and k not in interrupted
+                for k, r in runs.items()
+            ):
+                matter.add(key)
+    return matter
+
+
 def _runs_cut_short(
-    runs: dict[tuple[Any, Any], dict[str, Any]], interrupted: dict[tuple[Any, Any], str]
+    runs: dict[tuple[Any, Any], dict[str, Any]],
+    interrupted: dict[tuple[Any, Any], str],
+    matter: set[tuple[Any, Any]],
 ) -> list[str]:
     """What the report says of runs that did not audit all they set out to: started and
     not finished (no ``run.finished`` in the window: still running, or killed; a watcher,
     which runs on, is not said), or
     interrupted (``SIGTERM``, Ctrl-C). Their assets not audited yet keep their earlier
-    audits, or are not in the report: never an all-clear that says nothing."""
+    audits, or are not in the report: never an all-clear that says nothing. Only those that
+    still ``matter`` (:func:`_still_matter`) are said: a warning that is always there is one
+    a supervisor learns to skip."""
 
     def first(found: list[dict[str, Any]]) -> str:
         r = min(found, key=lambda r: r["started"] or "")
@@ -1137,7 +1251,11 @@ def _runs_cut_short(
 
     said = []
     # a watcher runs on: its run.finished is written when it is stopped
-    open_runs = [r for r in runs.values() if r["finished"] is None and r["command"] != "watch"]
+    open_runs = [
+        r
+        for key, r in runs.items()
+        if r["finished"] is None and r["command"] != "watch" and key in matter
+    ]
     if open_runs:
         said.append(
             f"{len(open_runs)} run(s) have no run.finished ({first(open_runs)}): still "
@@ -1145,9 +1263,9 @@ def _runs_cut_short(
             "they had not audited yet is not in this report (those assets keep their earlier "
             "audits, if any)"
         )
-    stopped = [r for key, r in runs.items() if key in interrupted]
+    stopped = [r for key, r in runs.items() if key in interrupted and key in matter]
     if stopped:
-        key = min(interrupted, key=lambda k: runs[k]["started"] or "")
+        key = min((k for k in interrupted if k in matter), key=lambda k: runs[k]["started"] or "")
         said.append(
             f"{len(stopped)} run(s) were interrupted ({first(stopped)}, by "
             f"{shown(interrupted[key])}): what they had not audited yet is not in this report "

@@ -72,7 +72,7 @@ from .refs import (
     url_to_path,
     version_key,
 )
-from .rows import encode_row, stamped
+from .rows import STAGE_CHECK, encode_row, stamped
 from .store import (
     SCHEMA_VERSION,
     AssetRow,
@@ -148,6 +148,19 @@ def absent_of(
     if record is None or not watched:
         return []
     return absent_inputs(_recorded_ancestry(record), root=root, watched=watched, policy=policy)
+
+
+def _outcome_of(value: Any) -> Outcome:
+    """An outcome as a row records it; one not known is unsure (escalate)."""
+    try:
+        return Outcome(value)
+    except ValueError:
+        return Outcome.ESCALATE
+
+
+def _is_stage_check(entry: Any) -> bool:
+    """Is this finding of a row a stage checker's (:data:`~.rows.STAGE_CHECK`)?"""
+    return isinstance(entry, dict) and entry.get(STAGE_CHECK) is True
 
 
 class _Read(NamedTuple):
@@ -624,6 +637,15 @@ class LineagePlugin:
                     )
                     if effective > outcome:
                         outcome = effective
+        # a stage checker's finding naming the asset stands for it until a scan of the whole
+        # stage decides again (_join_stage_checks): a watcher, which runs no stage checks,
+        # and a partial run, whose find nothing that proves anything, keep it
+        index = self.index(create=False)
+        if index is not None and index.has_stage_checks():
+            for entry in index.stage_checks(asset.rel, result.stage):
+                if entry not in findings:
+                    findings.append(entry)
+                    outcome = max(outcome, _outcome_of(entry.get("outcome")))
         verdict = (
             asset.frames,
             record.generated,
@@ -652,7 +674,7 @@ class LineagePlugin:
         on stderr, as :meth:`flush` says it (never a ``plugin.failed``), and the rows stay
         buffered for the next flush."""
         index = self._index
-        if stage_result.findings and self._pid == current_pid():
+        if (stage_result.findings or stage_result.complete) and self._pid == current_pid():
             try:
                 self._join_stage_checks(stage_result)
             except _STORE_ERRORS as exc:
@@ -665,43 +687,65 @@ class LineagePlugin:
 
     def _join_stage_checks(self, stage_result: StageResult) -> None:
         """A stage checker's open finding that names an asset this run audited in the stage
-        joins that asset's recorded audit, as it joins it in the audit log (``report``):
-        its row gets the finding, and the worse outcome of the two. What reads the store
-        (``timeline``, an ancestry walk) then sees what the report says of the asset; a later
-        audit that no stage check names again records the asset's own verdict."""
-        named: dict[str, list[Any]] = {}
+        joins that asset's recorded audit, as it joins it in the log (``report``): its row
+        gets the finding (marked :data:`~.rows.STAGE_CHECK`), and the worse outcome of the
+        two. What reads the store (``timeline``, an ancestry walk) then sees what the report
+        says of the asset. It stands for the asset through later audits of it that decide
+        nothing of the stage (:meth:`row_for`: a watcher's, a partial run's) until a run of
+        the whole stage (``complete``) decides again: the findings its stage checks name the
+        asset with take the place of those standing; none clears them."""
+        named: dict[str, list[dict[str, Any]]] = {}
         for f in stage_result.findings:
             if f.asset and f.is_open and f.effective_outcome > Outcome.PASS:
-                named.setdefault(f.asset, []).append(f)
-        if not named or self.path is None:
-            return
-        audited = {a.asset.rel for a in stage_result.assets}
-        named = {rel: found for rel, found in named.items() if rel in audited}
-        if not named:
+                entry = {
+                    "rule": f.rule,
+                    "outcome": f.effective_outcome.value,
+                    "status": str(f.status),
+                    "message": f.message,
+                    STAGE_CHECK: True,
+                }
+                found = named.setdefault(f.asset, [])
+                if entry not in found:
+                    found.append(entry)
+        whole = stage_result.complete
+        if (not named and not whole) or self.path is None:
             return
         index = self.index(create=False)
         if index is None:
             return
-        for rel, found in named.items():
-            row = index.latest_in_stage(rel, stage_result.stage)
+        # a whole stage's: also the rows carrying one its checks name no more, if any does
+        every = whole and index.has_stage_checks()
+        if not named and not every:
+            return  # no row carries a stage check's finding: nothing to decide
+        audited = dict.fromkeys(a.asset.rel for a in stage_result.assets)
+        rels = audited if every else [rel for rel in audited if rel in named]
+        stage = stage_result.stage
+        for rel in rels:
+            joined = named.get(rel, [])
+            standing = index.stage_checks(rel, stage)
+            if not joined and not standing:
+                continue
+            row = index.latest_in_stage(rel, stage)
             if row is None:
                 continue  # not recorded (not on disk, its ancestry unknown): nothing to join
-            findings = list(row.findings)
-            outcome = Outcome(row.outcome)
-            for f in found:
-                effective = f.effective_outcome
-                entry = {
-                    "rule": f.rule,
-                    "outcome": effective.value,
-                    "status": str(f.status),
-                    "message": f.message,
-                }
-                if entry not in findings:
-                    findings.append(entry)
-                    outcome = max(outcome, effective)
+            if whole:  # its checks saw the asset: what they find is what stands
+                kept = [e for e in standing if e in joined]
+            else:  # what a partial run's checks find adds (the same rule and message: again)
+                said = {(e["rule"], e["message"]) for e in joined}
+                kept = [e for e in standing if (e.get("rule"), e.get("message")) not in said]
+            findings = [e for e in row.findings if not _is_stage_check(e)]
+            # the asset's own outcome: its row's, or (some stood) its own findings' worst
+            outcome = _outcome_of(row.outcome) if not standing else Outcome.PASS
+            for e in findings:
+                outcome = max(
+                    outcome, _outcome_of(e.get("outcome") if isinstance(e, dict) else None)
+                )
+            findings += kept + [e for e in joined if e not in kept]
             if findings == row.findings:
                 continue  # joined already (an unchanged re-audit of a joined row)
-            joined = dataclasses.replace(
+            for e in kept + joined:
+                outcome = max(outcome, _outcome_of(e["outcome"]))
+            joined_row = dataclasses.replace(
                 row,
                 findings=findings,
                 outcome=outcome.value,
@@ -712,7 +756,7 @@ class LineagePlugin:
             # the asset's own row, which they read, said what it was made from; an asset
             # made from it, audited again for its outcome alone, was audited twice in the
             # log and the stage's checks ran (and wrote their findings) twice
-            index.record(joined)
+            index.record(joined_row)
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

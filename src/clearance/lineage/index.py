@@ -46,7 +46,14 @@ from typing import Any
 
 from .ancestry import MAX_DEPTH, walk
 from .refs import normalise_ref, sequence_key
-from .rows import AssetRow, current_host_pid, decode_column, encode_row
+from .rows import (
+    STAGE_CHECK,
+    STAGE_CHECK_TEXT,
+    AssetRow,
+    current_host_pid,
+    decode_column,
+    encode_row,
+)
 from .store import LineageError, LineageStore
 
 __all__ = [
@@ -76,7 +83,7 @@ _MEMO = 4096  # entries in the ref, asset-id and JSON-text memos before they are
 _MEMO_TEXT = 2048  # longer JSON texts are decoded every time, not memoised
 
 # positions in a selected row (``rows.COLUMNS`` then ``seq_key``)
-_ID, _ASSET, _STAGE, _VERSION, _AT, _SEQ = 0, 1, 2, 3, 14, 16
+_ID, _ASSET, _STAGE, _VERSION, _FINDINGS, _AT, _SEQ = 0, 1, 2, 3, 8, 14, 16
 #: the columns an ancestry walk reads of a row it finds (asset, stage, generated,
 #: source_type, outcome, inputs, ancestry): rows equal in these walk the same
 _WALKED = (1, 2, 5, 6, 7, 9, 15)
@@ -261,6 +268,8 @@ class RunIndex:
         self._texts: dict[str, Any] = {}  # JSON text → decoded value (shared, never mutated)
         self._seen: int | None = None  # lineage generation the view is current with
         self._newest: float | None = None  # the store's newest audited_at, once asked
+        #: a row carries a stage checker's finding (None: not asked of the store yet)
+        self._checks: bool | None = None
         self._run_newest = 0.0  # the newest audited_at this index recorded
         self._stage: str | None = None
         #: another process's lock on the store was said on stderr (said once a run)
@@ -302,6 +311,8 @@ class RunIndex:
             self._versions.pop(head, None)  # a look-up it may answer is made again
             self._unflushed.add(head)
             self._buffer.append(values)
+            if STAGE_CHECK_TEXT in values[10]:
+                self._checks = True
             if len(self._buffer) % self.flush_rows == 0:  # a failed commit: again 1 batch later
                 self.flush_or_keep()
 
@@ -388,6 +399,7 @@ class RunIndex:
         self._versions.clear()
         self._seen = None
         self._newest = None
+        self._checks = None
 
     # -- reading ----------------------------------------------------------------------------
     def exact(self, asset: str, stage: str, version: str) -> AssetRow | None:
@@ -407,6 +419,29 @@ class RunIndex:
         with self._lock:
             raw = self._folder(asset).by_key.get((asset, stage))
             return None if raw is None else AssetRow.from_sql(raw, self._loads)
+
+    def stage_checks(self, asset: str, stage: str) -> list[dict[str, Any]]:
+        """The stage checkers' findings (marked :data:`~.rows.STAGE_CHECK`) that the latest
+        row of ``asset`` in ``stage`` carries: none for most rows, told from the findings'
+        JSON text without decoding it."""
+        with self._lock:
+            raw = self._folder(asset).by_key.get((asset, stage))
+            if raw is None or STAGE_CHECK_TEXT not in raw[_FINDINGS]:
+                return []
+            found = self._loads(raw[_FINDINGS])
+        if not isinstance(found, list):
+            return []
+        return [f for f in found if isinstance(f, dict) and f.get(STAGE_CHECK) is True]
+
+    def has_stage_checks(self) -> bool:
+        """Does a row of the store, or one recorded by this run, carry a stage checker's
+        finding? (Asked of the store once per view; False for a store that never had one.)"""
+        checks = self._checks
+        if checks is None:
+            with self._lock:
+                self._mark()
+                checks = self._checks = self.store.has_stage_checks()
+        return checks
 
     def is_latest(self, asset: str, stage: str, version: str) -> bool:
         """Is this version of ``asset`` audited in ``stage`` the latest row recorded under its

@@ -19,6 +19,8 @@ from .refs import is_genai, name_key, sequence_key
 
 __all__ = [
     "COLUMNS",
+    "STAGE_CHECK",
+    "STAGE_CHECK_TEXT",
     "UPSERT",
     "AssetRow",
     "current_host_pid",
@@ -26,6 +28,13 @@ __all__ = [
     "encode_row",
     "stamped",
 ]
+
+#: The key that marks, in a row's ``findings``, a stage checker's finding naming the asset
+#: (``clearance_check_stage``): it stands for the asset through later audits of it until a
+#: scan of the whole stage decides it again (``LineagePlugin.row_for``).
+STAGE_CHECK = "stage_check"
+#: How it reads in the column's JSON text (compact): a row without it carries none.
+STAGE_CHECK_TEXT = '"stage_check":'
 
 COLUMNS = (
     "id, asset, stage, version, frames, generated, source_type, outcome, findings, inputs, "

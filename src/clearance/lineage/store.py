@@ -25,7 +25,7 @@ from .. import state
 from ..state import enter_wal, is_lock_error
 from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
 from .refs import normalise_ref, sequence_key
-from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row
+from .rows import COLUMNS, STAGE_CHECK_TEXT, UPSERT, AssetRow, current_host_pid, encode_row
 
 __all__ = [
     "AssetRow",
@@ -109,6 +109,12 @@ _BUMP_GENERATION = (
     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
 )
 _GENERATION = "SELECT CAST(value AS INTEGER) FROM lineage_meta WHERE key = 'generation'"
+#: Set once a row carrying a stage checker's finding was recorded (never unset): a store
+#: without it has none, and a scan of a whole stage has none to look for (rows.STAGE_CHECK).
+_MARK_STAGE_CHECKS = (
+    "INSERT INTO lineage_meta (key, value) VALUES ('stage_checks', '1') ON CONFLICT(key) DO NOTHING"
+)
+_STAGE_CHECKS = "SELECT 1 FROM lineage_meta WHERE key = 'stage_checks'"
 
 
 class LineageStore:
@@ -263,6 +269,8 @@ class LineageStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(UPSERT, values)
+                if any(STAGE_CHECK_TEXT in v[10] for v in values):
+                    self._db.execute(_MARK_STAGE_CHECKS)
                 self._db.execute(_BUMP_GENERATION)
                 found = self._db.execute(_GENERATION).fetchone()
                 self._db.execute("COMMIT")
@@ -282,6 +290,13 @@ class LineageStore:
         with self._access():
             found = self._db.execute(_GENERATION).fetchone()
         return int(found[0]) if found else 0
+
+    def has_stage_checks(self) -> bool:
+        """Was a row carrying a stage checker's finding ever recorded here?"""
+        if not self._ready:
+            return False
+        with self._access():
+            return self._db.execute(_STAGE_CHECKS).fetchone() is not None
 
     # -- reading ----------------------------------------------------------------------------
     def _one(self, where: str, params: Sequence[Any]) -> AssetRow | None:
