@@ -1083,6 +1083,25 @@ def test_checkpoint_refuses_to_sign_a_tampered_log(log: Path, key: Path) -> None
     assert not log.with_name(log.name + ".checkpoints").exists()
 
 
+def test_checkpoint_refuses_to_sign_a_log_whose_last_event_is_of_a_newer_format(
+    log: Path, key: Path
+) -> None:
+    # it signed the head, a clearance.event/2 line this version cannot verify, exit 0: a
+    # checkpoint vouching for an event that writers refuse to append after and verify exits 2
+    lines = read(log)
+    newer = dict(json.loads(lines[-1]), schema="clearance.event/2", event="run.started")
+    newer["seq"] += 1
+    newer["prev"] = hashlib.sha256(lines[-1]).hexdigest()
+    write(log, [*lines, json.dumps(newer, separators=(",", ":")).encode()])
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{log}:{len(lines) + 1}: line is an event of a newer format, clearance.event/2" in (
+        proc.stderr
+    )
+    assert "nor sign a checkpoint for it" in proc.stderr
+    assert not log.with_name(log.name + ".checkpoints").exists()
+
+
 def test_verify_with_a_key_that_signed_nothing_exits_2(
     tmp_path: Path, log: Path, key: Path
 ) -> None:
