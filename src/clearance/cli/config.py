@@ -40,6 +40,7 @@ from ._common import (
     EXIT_OK,
     add_config_options,
     approval_warnings,
+    autoload_warning,
     blocked_plugins,
     error,
     policy_for,
@@ -282,6 +283,7 @@ def run_rules(args: argparse.Namespace) -> int:
         host = PluginHost(policy, blocked=blocked)
     for failure in host.failures:
         error(str(failure))
+    autoload_warning()
     rows = []
     for rule in host.registry:
         data = rule.to_dict()
@@ -357,6 +359,7 @@ def run_plugins(args: argparse.Namespace) -> int:
                 )
             for failure in host.failures:
                 print(f"FAILED {shown_text(failure)}")
+    autoload_warning()
     problems = rule_config_errors(policy, host, blocked)
     for problem in problems:
         error(str(problem))
