@@ -608,6 +608,40 @@ def test_hidden_temporary_and_sidecar_files_are_never_assets(tmp_path: Path) -> 
     assert [a["asset"] for a in doc["assets"]] == ["comp/real.png"]
 
 
+def test_check_refuses_a_name_a_scan_never_audits_and_audits_the_rest(tmp_path: Path) -> None:
+    """A farm post-task given the render's temporary name (``x.png.tmp``, before the rename
+    into place), a hidden file or a file that is not media was audited under that name,
+    which no scan, watcher or report ever sees again (a pass there vouched for nothing the
+    pipeline publishes). Each is refused, exit 2, naming the file and why, with a
+    ``run.error``; the other files given are audited."""
+    show = make_show(tmp_path, discovery={"ignore": ["*_scratch.*"]})
+    show.asset("comp/real.png", sidecar=genai_sidecar())
+    refused = {
+        "comp/x.png.tmp": "is a temporary name (discovery.temporary: '*.tmp'): scan and watch "
+        "never audit it; check the file under its final name, once it is renamed into place",
+        "comp/.x.png": "is a hidden file (its name starts with '.'): scan and watch never audit it",
+        "comp/a_scratch.png": "is an ignored name (discovery.ignore: '*_scratch.*'): scan and "
+        "watch never audit it",
+        "comp/notes.txt": "has the extension 'txt', not a media one (discovery.extensions: ",
+    }
+    for rel in refused:
+        write_png(show.root / rel)
+    done = run_cli("check", *refused, "comp/real.png", "--format", "json", cwd=show.root)
+    assert done.code == 2, done.stdout + done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/real.png"]
+    for rel, why in refused.items():
+        assert f"clearance: error: {rel}: {why}" in done.stderr
+    log = show.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(e["details"]["path"] for e in events if e["event"] == "run.error") == sorted(
+        refused
+    )
+    # scan given the same files says the same: a file given is looked at as a walk would
+    scanned = run_cli("scan", "comp/x.png.tmp", "comp/real.png", "--format", "json", cwd=show.root)
+    assert scanned.code == 2 and refused["comp/x.png.tmp"] in scanned.stderr
+    assert [a["asset"] for a in scanned.json()["assets"]] == ["comp/real.png"]
+
+
 def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/a.png", sidecar=genai_sidecar())

@@ -37,6 +37,7 @@ __all__ = [
     "sidecar_names",
     "not_a_file",
     "not_a_file_entry",
+    "not_an_asset",
     "special_file",
     "Discovery",
 ]
@@ -943,6 +944,32 @@ def folder_assets(folder: Path, policy: Policy) -> tuple[dict[str, Asset], list[
     return found, names
 
 
+def not_an_asset(name: str, policy: Policy) -> str:
+    """Why a file given by name (``clearance check``, a file given to ``scan``) is not an
+    asset, as a walk of its folder would never take it: a hidden name, a temporary or
+    ignored name, no media extension; ``""`` when it is one. A sidecar is not asked about
+    here (it stands for the asset it describes)."""
+    if is_candidate(name, policy):
+        return ""
+    if name[:1] == ".":
+        return "is a hidden file (its name starts with '.'): scan and watch never audit it"
+    for setting, globs in (("temporary", policy.temporary), ("ignore", policy.ignore)):
+        glob = next((g for g in globs if fnmatch.fnmatchcase(name, g)), None)
+        if glob is not None:
+            what = "a temporary name" if setting == "temporary" else "an ignored name"
+            return f"is {what} (discovery.{setting}: {glob!r}): scan and watch never audit it" + (
+                "; check the file under its final name, once it is renamed into place"
+                if setting == "temporary"
+                else ""
+            )
+    ext = name.rpartition(".")[2] if "." in name else ""
+    return (
+        ("has no extension" if not ext else f"has the extension {ext!r}, not a media one")
+        + f" (discovery.extensions: {', '.join(sorted(policy.extensions))}): scan and "
+        "watch never audit it"
+    )
+
+
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
     """Assets made of exactly the files given (frames given together form one sequence).
 
@@ -983,6 +1010,11 @@ def _from_files(
                 problem = "is a folder; `clearance scan` audits a folder"
             errors.append((str(raw), problem))
             continue
+        if not is_sidecar(path.name):
+            problem = not_an_asset(path.name, policy)
+            if problem:  # as a walk never takes it: a farm post-task given its .tmp name
+                errors.append((str(raw), problem))
+                continue
         if is_sidecar(path.name):
             names = listing(path.parent)
             described = [] if isinstance(names, OSError) else described_by(path, policy, names)
