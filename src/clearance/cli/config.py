@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from .._display import shown_text
+from .._display import shown_path, shown_text
 from .._paths import given_path
 from .._resources import data_file
 from .._yaml import DocumentError, DocumentReadError, load_document
@@ -151,6 +151,7 @@ def run_validate(args: argparse.Namespace) -> int:
             references.update(referenced_files(Path(raw)))
     for raw in args.files:
         path = Path(raw)
+        name = shown_path(raw)  # a value: two files never read as one (nl<LF>x and nl\nx)
         problem = not_a_file(path)
         if problem:
             error(f"{raw}: {problem}")
@@ -164,13 +165,13 @@ def run_validate(args: argparse.Namespace) -> int:
             code = EXIT_ERROR
             continue
         except DocumentError as exc:
-            _say(f"{raw}: {exc}")
+            _say(f"{name}: {exc}")
             code = max(code, EXIT_FINDINGS)
             continue
         schema, guess = schema_for(path, document, references)
         if guess:
             _say(
-                f"{raw}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
+                f"{name}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
                 "names it, sidecars are named NAME.genai.yaml)"
             )
         if schema != "provenance.schema.json":
@@ -192,11 +193,11 @@ def run_validate(args: argparse.Namespace) -> int:
         if errors:
             code = max(code, EXIT_FINDINGS)
             for field, reason in errors:
-                _say(f"{raw}: {field}: {reason}" if field else f"{raw}: {reason}")
+                _say(f"{name}: {field}: {reason}" if field else f"{name}: {reason}")
             if not paired:
-                _say(f"{raw}: {unpaired}")
+                _say(f"{name}: {unpaired}")
         else:
-            _say(f"{raw}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
+            _say(f"{name}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
     return code
 
 
