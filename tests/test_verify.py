@@ -1102,6 +1102,25 @@ def test_checkpoint_refuses_to_sign_a_log_whose_last_event_is_of_a_newer_format(
     assert not log.with_name(log.name + ".checkpoints").exists()
 
 
+@pytest.mark.parametrize("folder", [".", "/", ""])
+def test_a_folder_with_no_name_given_as_the_log_is_said_and_the_other_logs_verified(
+    log: Path, key: Path, folder: str
+) -> None:
+    # `verify .`, `verify /`, `verify "$LOG"` unset: internal error (ValueError: PosixPath('.')
+    # has an empty name, from the name of its lock file), and the logs after it not verified
+    proc = clearance("verify", folder, str(log))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "internal error" not in proc.stderr
+    assert "cannot read the audit log: it is a folder, not a regular file" in proc.stderr
+    assert f"{log}: intact" in proc.stdout
+    if folder:  # (checkpoint "" is checkpoint with no LOG: a usage error of its own)
+        signed = clearance("checkpoint", folder, "--key", str(key))
+        assert signed.returncode == 2 and "internal error" not in signed.stderr
+        assert f"clearance: error: {folder}: is a folder, not an audit log" in signed.stderr
+        checked = clearance("verify", folder, "--key", f"{key}.pub")
+        assert checked.returncode == 2 and "internal error" not in checked.stderr
+
+
 def test_verify_with_a_key_that_signed_nothing_exits_2(
     tmp_path: Path, log: Path, key: Path
 ) -> None:

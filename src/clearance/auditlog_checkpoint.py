@@ -78,6 +78,11 @@ def default_checkpoints_path(log: str | os.PathLike[str]) -> Path:
     none, that one is still the link's.)"""
     p = Path(log)
     target = log_target(p)
+    if not target.name:  # ".", "/", "": no file can be named beside it
+        raise CheckpointError(
+            f"{os.fspath(log) or repr('')}: is a folder, not an audit log (give the log file, "
+            "e.g. .clearance/audit.jsonl)"
+        )
     beside = target.with_name(target.name + ".checkpoints")
     if target != p and not os.path.lexists(beside):
         legacy = p.with_name(p.name + ".checkpoints")
