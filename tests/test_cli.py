@@ -1112,6 +1112,28 @@ def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     assert target.read_text() == "not a folder"
 
 
+def test_init_given_an_empty_dir_overwrites_nothing_in_the_current_folder(tmp_path: Path) -> None:
+    # `clearance init --force "$SHOW"` with SHOW unset wrote over the current folder's
+    # configuration, exit 0
+    (tmp_path / "clearance.yaml").write_text("clearance: 1  # the show's own\n")
+    done = run_cli("init", "--force", "", cwd=tmp_path)
+    assert done.code == 2 and "clearance: error: DIR is empty (an unset variable?)" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clearance.yaml"]
+    assert (tmp_path / "clearance.yaml").read_text() == "clearance: 1  # the show's own\n"
+
+
+def test_init_names_a_link_to_nothing_and_prints_a_folder_name_as_a_value(tmp_path: Path) -> None:
+    # a link to an unmounted share was "a file"; a line break in DIR started lines of its own
+    (tmp_path / "share").symlink_to(tmp_path / "not-mounted")
+    done = run_cli("init", str(tmp_path / "share"))
+    assert done.code == 2
+    assert f"share: is a link to nothing ({tmp_path / 'not-mounted'}), not a folder" in done.stderr
+    made = run_cli("init", "nl\nFAKE", cwd=tmp_path)
+    assert made.code == 0, made.stderr
+    assert made.stdout.splitlines()[0] == 'wrote "nl\\nFAKE/clearance.yaml"'
+    assert not any(line.startswith("FAKE") for line in made.stdout.splitlines())
+
+
 STARTER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
 
 

@@ -377,11 +377,22 @@ _SHOWN_ORDER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
 
 
 def run_init(args: argparse.Namespace) -> int:
+    if not args.dir:  # `clearance init --force "$SHOW"`, unset: not the current folder's files
+        error(
+            "DIR is empty (an unset variable?); give the folder to write the configuration "
+            "in, or no DIR for the current folder"
+        )
+        return EXIT_ERROR
     target = Path(args.dir)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        error(f"{target}: is a file, not a folder; give the folder to write the configuration in")
+        what = (
+            f"a link to nothing ({os.readlink(target)})"
+            if os.path.islink(target) and not os.path.exists(target)
+            else "a file"
+        )
+        error(f"{target}: is {what}, not a folder; give the folder to write the configuration in")
         return EXIT_ERROR
     except OSError as exc:
         error(f"{target}: cannot create the folder: {exc.strerror or exc}")
@@ -401,10 +412,11 @@ def run_init(args: argparse.Namespace) -> int:
     written = _write_starter_set(target, dests, force=args.force)
     if written is None:
         return EXIT_ERROR
-    for name in _SHOWN_ORDER:
-        print(f"wrote {dests[name]}")
+    for name in _SHOWN_ORDER:  # names as values: a line break in DIR starts no line
+        print(f"wrote {shown_path(dests[name])}")
     print(
-        f"next: edit {target / 'clearance.yaml'} (stages, production), then run `clearance scan {target}`"
+        f"next: edit {shown_path(target / 'clearance.yaml')} (stages, production), then run "
+        f"`clearance scan {shown_path(target)}`"
     )
     return EXIT_OK
 
