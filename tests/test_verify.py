@@ -1121,6 +1121,34 @@ def test_a_folder_with_no_name_given_as_the_log_is_said_and_the_other_logs_verif
         assert checked.returncode == 2 and "internal error" not in checked.stderr
 
 
+def test_a_key_file_given_as_the_checkpoint_file_is_a_usage_error_not_tampering(
+    log: Path, key: Path
+) -> None:
+    # `--key audit.key --checkpoints audit.key.pub` (tab completion): the PEM lines were read
+    # as forged checkpoints, and an intact log was called TAMPERED, exit 3
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    pub = f"{key}.pub"
+    for given in (pub, str(key)):
+        before = Path(given).read_bytes()
+        signed = clearance("checkpoint", str(log), "--key", str(key), "--checkpoints", given)
+        assert signed.returncode == 2, signed.stdout + signed.stderr
+        assert f"--checkpoints {given}: is the key file {given}, not a checkpoint file" in (
+            signed.stderr
+        )
+        assert "TAMPERED" not in signed.stdout and Path(given).read_bytes() == before
+        checked = clearance("verify", str(log), "--key", pub, "--checkpoints", given)
+        assert checked.returncode == 2 and "TAMPERED" not in checked.stdout, checked.stdout
+        assert f"--checkpoints {given}: is the key file {given}" in checked.stderr
+
+
+def test_keygen_given_with_a_log_to_sign_is_a_usage_error(log: Path, key: Path) -> None:
+    # a signing job given --keygen too wrote a new key pair and signed nothing, exit 0
+    other = key.with_name("other.key")
+    proc = clearance("checkpoint", str(log), "--key", str(key), "--keygen", str(other))
+    assert proc.returncode == 2 and "--keygen K makes a key pair and signs nothing" in proc.stderr
+    assert not other.exists() and not log.with_name(log.name + ".checkpoints").exists()
+
+
 def test_verify_with_a_key_that_signed_nothing_exits_2(
     tmp_path: Path, log: Path, key: Path
 ) -> None:

@@ -155,6 +155,9 @@ def run_verify(args: argparse.Namespace) -> int:
             "are signed with (without it no checkpoint is checked)"
         )
         return EXIT_ERROR
+    if args.checkpoints and _a_key_file(args.checkpoints, args.key):
+        _err(_not_the_key(args.checkpoints, args.key))
+        return EXIT_ERROR
     results: list[VerifyResult] = []
     try:
         public = load_public_key(args.key) if args.key else None
@@ -234,6 +237,13 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
     try:
         if args.keygen:
+            if args.log or args.key or args.checkpoints or args.origin:
+                # a signing job given --keygen too made a key pair and signed nothing, exit 0
+                _err(
+                    "--keygen K makes a key pair and signs nothing; give it alone, then "
+                    "`clearance checkpoint LOG --key K` (no key written, nothing signed)"
+                )
+                return EXIT_ERROR
             private, public = generate_key(args.keygen)
             print(
                 f"wrote {shown_path(private)} (private: keep it away from the writers) and "
@@ -244,6 +254,9 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
             return EXIT_ERROR
         key = load_private_key(args.key)
+        if args.checkpoints and _a_key_file(args.checkpoints, args.key):
+            _err(_not_the_key(args.checkpoints, args.key) + " (no checkpoint written)")
+            return EXIT_ERROR
         target = args.checkpoints or default_checkpoints_path(args.log)
         found = _file_of_a_log(target, [args.log], checkpoints=False)
         if found is not None:  # a checkpoint line in the log: no writer appends after it
@@ -276,6 +289,26 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         f"{shown_path(target)}"
     )
     return EXIT_OK
+
+
+def _a_key_file(checkpoints: str, key: str) -> str | None:
+    """The file of the key pair of ``key`` (the key itself, its ``.pub`` or, for a ``.pub``,
+    its private key) that ``checkpoints`` is by any name, or None. A slip of tab completion
+    (``--key audit.key --checkpoints audit.key.pub``) read the PEM lines as forged
+    checkpoints: the log was called TAMPERED, exit 3."""
+    pair = [key, key + ".pub"] + ([key[: -len(".pub")]] if key.endswith(".pub") else [])
+    for candidate in pair:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(checkpoints, candidate):
+                return candidate
+    return None
+
+
+def _not_the_key(checkpoints: str, key: str) -> str:
+    return (
+        f"--checkpoints {checkpoints}: is the key file {_a_key_file(checkpoints, key)}, not a "
+        "checkpoint file; checkpoints are kept in a file of their own (default LOG.checkpoints)"
+    )
 
 
 # -- report ----------------------------------------------------------------------------------------
