@@ -537,6 +537,23 @@ def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+def test_lineage_says_what_stands_where_the_state_store_should_be(tmp_path: Path) -> None:
+    # a folder, or a link to an unmounted share, was "no state store (run 'clearance scan'
+    # first)", which a scan does not fix: it cannot create the file there either
+    root = tmp_path / "show"
+    (root / ".clearance").mkdir(parents=True)
+    (root / "clearance.yaml").write_text("clearance: 1\nproduction: {id: SHOW01}\n")
+    store = root / ".clearance" / "state.db"
+    store.mkdir()
+    done = run_cli("lineage", "comp/a.png", cwd=root)
+    assert done.code == 2
+    assert f"the state store {store} is a folder (audit.state must name a file" in done.stderr
+    store.rmdir()
+    store.symlink_to(tmp_path / "share" / "state.db")
+    done = run_cli("lineage", "comp/a.png", cwd=root)
+    assert done.code == 2 and f"the state store {store} is a link to nothing" in done.stderr
+
+
 def test_a_store_that_cannot_be_read_makes_declared_inputs_unsure(comp_show: Path) -> None:
     """A damaged store (not a database): the ancestry of each asset's declared inputs is
     unknown, which is unsure (PRV-02, escalate), never the pass the delivery gets with the
