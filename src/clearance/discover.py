@@ -1002,6 +1002,7 @@ def _from_files(
         return names
 
     memo: dict[str, str] = {}
+    candidate = _tests(policy)[0]
     for raw in files:
         path = located(given_path(raw), policy.root, memo)
         problem = not_a_file(path)
@@ -1010,11 +1011,10 @@ def _from_files(
                 problem = "is a folder; `clearance scan` audits a folder"
             errors.append((str(raw), problem))
             continue
-        if not is_sidecar(path.name):
-            problem = not_an_asset(path.name, policy)
-            if problem:  # as a walk never takes it: a farm post-task given its .tmp name
-                errors.append((str(raw), problem))
-                continue
+        if not candidate(path.name) and not is_sidecar(path.name):
+            # as a walk never takes it: a farm post-task given the render's .tmp name
+            errors.append((str(raw), not_an_asset(path.name, policy)))
+            continue
         if is_sidecar(path.name):
             names = listing(path.parent)
             described = [] if isinstance(names, OSError) else described_by(path, policy, names)
