@@ -642,6 +642,24 @@ def test_check_refuses_a_name_a_scan_never_audits_and_audits_the_rest(tmp_path: 
     assert [a["asset"] for a in scanned.json()["assets"]] == ["comp/real.png"]
 
 
+def test_an_empty_path_given_to_scan_or_check_is_refused_not_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    """A farm job's `clearance scan "$RENDERS"` with RENDERS unset audited the current folder
+    (its home, /): a verdict on a tree nobody named. It is an error, exit 2, and the other
+    paths given are audited."""
+    show = make_show(tmp_path)
+    show.asset("comp/real.png", sidecar=genai_sidecar())
+    write_png(show.root / "elsewhere" / "stray.png")
+    said = "clearance: error: '': an empty path (an unset variable?) names nothing"
+    for command in ("scan", "check"):
+        done = run_cli(command, "", "comp/real.png", "--format", "json", cwd=show.root)
+        assert done.code == 2 and said in done.stderr, done.stderr
+        assert [a["asset"] for a in done.json()["assets"]] == ["comp/real.png"]
+    alone = run_cli("scan", "", cwd=show.root / "elsewhere")
+    assert alone.code == 2 and said in alone.stderr and "stray.png" not in alone.stdout
+
+
 def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/a.png", sidecar=genai_sidecar())

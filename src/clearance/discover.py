@@ -42,6 +42,9 @@ __all__ = [
     "Discovery",
 ]
 
+#: why an empty path given is not audited (it would stand for the current folder)
+EMPTY_PATH = "an empty path (an unset variable?) names nothing; give . for the current folder"
+
 SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
 #: a frame number is ASCII digits (``\d`` would read Arabic-Indic ``a.\u0661\u0660\u0660\u0662.png``
 #: as frame 1002 beside ``a.1002.png``); a name with other digits is a single file
@@ -795,6 +798,9 @@ def discover(
 
     memo: dict[str, str] = {}
     for raw in paths or [root]:
+        if not os.fspath(raw):  # `scan "$RENDERS"` unset: not the current folder's tree
+            errors.append(("''", EMPTY_PATH))
+            continue
         top = located(given_path(raw), root, memo)  # through a stage folder's link: in the show
         problem = not_a_file(top)
         if not problem:
@@ -1004,6 +1010,9 @@ def _from_files(
     memo: dict[str, str] = {}
     candidate = _tests(policy)[0]
     for raw in files:
+        if not os.fspath(raw):  # `check "$OUTPUT"` unset
+            errors.append(("''", EMPTY_PATH))
+            continue
         path = located(given_path(raw), policy.root, memo)
         problem = not_a_file(path)
         if problem:
