@@ -658,6 +658,9 @@ def test_an_empty_path_given_to_scan_or_check_is_refused_not_the_current_folder(
         assert [a["asset"] for a in done.json()["assets"]] == ["comp/real.png"]
     alone = run_cli("scan", "", cwd=show.root / "elsewhere")
     assert alone.code == 2 and said in alone.stderr and "stray.png" not in alone.stdout
+    # watch would have watched the current folder for as long as it ran
+    watched = run_cli("watch", "", cwd=show.root, timeout=30)
+    assert watched.code == 2 and said in watched.stderr
 
 
 def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
