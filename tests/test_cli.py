@@ -1883,6 +1883,17 @@ def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
             assert f"clearance: error: {path}: no such file" in done.stderr
             assert done.stdout == ""
             assert list(work.iterdir()) == [], path
+    # a link to nothing (a share not mounted) is said to be one, and holds nothing either: it
+    # made .clearance/ in the current folder and printed an empty '0 asset(s)' table
+    (work / "share.png").symlink_to(tmp_path / "unmounted" / "share.png")
+    for command in ("scan", "check"):
+        done = run_cli(command, "share.png", "--format", "table", cwd=work)
+        assert done.code == 2 and done.stdout == "", done.stdout
+        assert (
+            f"clearance: error: share.png: is a symbolic link to {tmp_path}/unmounted/share.png, "
+            "which does not exist (or is not reachable)"
+        ) in done.stderr
+        assert [p.name for p in work.iterdir()] == ["share.png"]
 
 
 def test_a_missing_path_under_a_configuration_is_logged_there_without_a_report(

@@ -67,12 +67,18 @@ def special_file(mode: int) -> str:
 
 def not_a_file(path: str | os.PathLike[str]) -> str:
     """Why ``path`` (links followed) is not a regular file, in the user's words: ``no such
-    file``, ``is a folder``, ``is a named pipe (FIFO), not a regular file``, or the error
-    that stops it being looked at (``Permission denied``: a folder without search
-    permission); ``""`` when it is one."""
+    file``, ``is a symbolic link to T, which does not exist …`` (a share not mounted), ``is a
+    folder``, ``is a named pipe (FIFO), not a regular file``, or the error that stops it
+    being looked at (``Permission denied``: a folder without search permission); ``""``
+    when it is one."""
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):  # a share not mounted: not a name mistyped
+            return (
+                f"is a symbolic link to {printable(os.readlink(path))}, which does not exist "
+                "(or is not reachable)"
+            )
         return "no such file"
     except OSError as exc:
         return f"cannot be looked at: {exc.strerror or exc}"

@@ -134,7 +134,6 @@ class LineageStore:
                 from ..discover import not_a_file
 
                 what = not_a_file(self.path)
-                what = "is a link to nothing" if what == "no such file" else what
                 raise LineageError(
                     f"the state store {self.path} {what} (audit.state must name a file, "
                     "which a scan creates)"
