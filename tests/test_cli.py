@@ -775,6 +775,25 @@ def test_validate_reports_the_pairing_errors_scan_reports_for_a_sidecar(tmp_path
     ]
 
 
+def test_validate_given_an_asset_names_its_sidecar_and_validates_the_rest(tmp_path: Path) -> None:
+    # `validate comp/a.png` (the asset for its sidecar) said "not UTF-8 text: byte 0x89;
+    # save the file as UTF-8", exit 1: as if the render were a damaged sidecar
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    write_png(show.root / "comp" / "s.1001.exr")
+    done = run_cli(
+        "validate", "comp/a.png", "comp/s.1001.exr", "comp/a.png.genai.yaml", cwd=show.root
+    )
+    assert done.code == 2, done.stdout + done.stderr
+    assert (
+        "clearance: error: comp/a.png: is a media file (an asset), not a sidecar or a "
+        "configuration: validate its sidecar (a.png.genai.yaml)"
+    ) in done.stderr
+    assert "(s.1001.exr.genai.yaml, or s.genai.yaml for its sequence)" in done.stderr
+    assert "UTF-8" not in done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["comp/a.png.genai.yaml: valid (provenance)"]
+
+
 def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     (show.root / "tools.yaml").write_text("tools:\n  x: {deployment: cloud}\n")

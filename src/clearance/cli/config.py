@@ -19,7 +19,7 @@ from .._display import shown_path, shown_text
 from .._paths import given_path
 from .._resources import data_file
 from .._yaml import DocumentError, DocumentReadError, load_document
-from ..discover import assets_from_files, is_sidecar, not_a_file
+from ..discover import assets_from_files, is_candidate, is_sidecar, not_a_file, split_frame
 from ..model import Asset
 from ..plugins import PluginHost
 from ..policy import (
@@ -155,6 +155,19 @@ def run_validate(args: argparse.Namespace) -> int:
         problem = not_a_file(path)
         if problem:
             error(f"{raw}: {problem}")
+            code = EXIT_ERROR
+            continue
+        if not is_sidecar(path.name) and is_candidate(
+            path.name, _policy_near(given_path(path).parent)
+        ):  # an asset given for its sidecar: "not UTF-8 text; save the file as UTF-8" misled
+            frame = split_frame(path.name)
+            sidecar = f"{path.name}.genai.yaml" + (
+                f", or {frame[0]}.genai.yaml for its sequence" if frame else ""
+            )
+            error(
+                f"{raw}: is a media file (an asset), not a sidecar or a configuration: "
+                f"validate its sidecar ({sidecar}), or audit the asset with `clearance check`"
+            )
             code = EXIT_ERROR
             continue
         refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
