@@ -1141,6 +1141,29 @@ def test_a_key_file_given_as_the_checkpoint_file_is_a_usage_error_not_tampering(
         assert f"--checkpoints {given}: is the key file {given}" in checked.stderr
 
 
+def test_a_checkpoint_file_or_key_given_as_the_log_is_said_to_be_one_not_tampered(
+    log: Path, key: Path
+) -> None:
+    # `verify audit.jsonl.checkpoints` (tab completion) judged its lines as edited events:
+    # TAMPERED, exit 3, and checkpoint said 'the audit log has no events to checkpoint'
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    cps = log.with_name(log.name + ".checkpoints")
+    for given, what in ((cps, "a checkpoint file"), (Path(f"{key}.pub"), "a PEM key")):
+        checked = clearance("verify", str(given), str(log))
+        assert checked.returncode == 2, checked.stdout + checked.stderr
+        assert "TAMPERED" not in checked.stdout and f"{log}: intact" in checked.stdout
+        assert f"clearance: error: {given}: is {what}, not an audit log" in checked.stderr
+        before = cps.read_bytes()
+        signed = clearance("checkpoint", str(given), "--key", str(key), "-o", str(cps))
+        assert signed.returncode == 2 and f"{given}: is {what}, not an audit log" in signed.stderr
+        assert cps.read_bytes() == before
+    # a log with events is a log whatever its first line: a checkpoint line put at its head
+    # is tampering, never a reason not to verify it
+    write(log, [cps.read_bytes().splitlines()[0], *read(log)])
+    tampered = clearance("verify", str(log))
+    assert tampered.returncode == 3 and "INSERTED" in tampered.stdout, tampered.stdout
+
+
 def test_keygen_given_with_a_log_to_sign_is_a_usage_error(log: Path, key: Path) -> None:
     # a signing job given --keygen too wrote a new key pair and signed nothing, exit 0
     other = key.with_name("other.key")

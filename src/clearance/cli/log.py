@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +168,11 @@ def run_verify(args: argparse.Namespace) -> int:
     # a log that cannot be verified does not stop the others being verified
     unread: list[dict[str, str]] = []
     for log in args.logs:
+        mistaken = _not_a_log(log)
+        if mistaken:
+            _err(f"{log}: is {mistaken}, not an audit log{_VERIFY_WITH_KEY}")
+            unread.append({"log": printable(log), "error": f"is {mistaken}, not an audit log"})
+            continue
         try:
             if public is not None:
                 results.append(verify_with_key(log, public, args.checkpoints))
@@ -254,6 +260,10 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
             return EXIT_ERROR
         key = load_private_key(args.key)
+        mistaken = _not_a_log(args.log)
+        if mistaken:
+            _err(f"{args.log}: is {mistaken}, not an audit log (no checkpoint written)")
+            return EXIT_ERROR
         if args.checkpoints and _a_key_file(args.checkpoints, args.key):
             _err(_not_the_key(args.checkpoints, args.key) + " (no checkpoint written)")
             return EXIT_ERROR
@@ -289,6 +299,56 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         f"{shown_path(target)}"
     )
     return EXIT_OK
+
+
+_VERIFY_WITH_KEY = (
+    "; a log is held to its checkpoints with `clearance verify LOG --key PUB --checkpoints F`"
+)
+
+
+def _not_a_log(path: str) -> str:
+    """``"a checkpoint file"`` or ``"a PEM key"`` when ``path`` is one and holds no audit
+    event, else ``""``. Given for the log by a slip of tab completion, its lines were judged
+    as edited events: TAMPERED, exit 3, for a log nobody touched. A log with events stays a
+    log whatever its first line: a checkpoint line put at the head of a real log is
+    tampering, never a reason not to verify it."""
+    from ..auditlog_verify import VerifyError, verify_log
+
+    what = _a_key_or_checkpoint_file(path)
+    if not what:
+        return ""
+    try:
+        return what if verify_log(path).events == 0 else ""
+    except VerifyError:  # verify and checkpoint say why
+        return ""
+
+
+def _a_key_or_checkpoint_file(path: str) -> str:
+    """``"a checkpoint file"`` or ``"a PEM key"`` when the first line of ``path`` says so."""
+    from ..auditlog_checkpoint import CHECKPOINT_SCHEMA
+
+    try:  # without blocking: a named pipe given would wait for a writer for ever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # verify and checkpoint say why
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        head = os.pread(fd, 4096, 0)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    if head.startswith(b"-----BEGIN ") and b" KEY-----" in head.split(b"\n", 1)[0]:
+        return "a PEM key"
+    first = head.split(b"\n", 1)[0]
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return ""
+    if isinstance(record, dict) and record.get("schema") == CHECKPOINT_SCHEMA:
+        return "a checkpoint file"
+    return ""
 
 
 def _a_key_file(checkpoints: str, key: str) -> str | None:
