@@ -291,6 +291,33 @@ def test_an_impossible_unquoted_date_is_a_config_error_naming_file_and_field(
     assert f"{sidecar}: valid" in checked.stdout
 
 
+def test_an_approval_that_does_not_say_who_approved_it_is_a_config_error(clearance_run) -> None:
+    """``approved_by: ""`` (or blanks) was accepted: the approval cleared findings, and the
+    report and ``approval.expired`` named no one. An approval must say who approved it."""
+    run = clearance_run()
+    run.asset("comp/a.png", sidecar=genai_sidecar())
+    run.write_config()
+    approvals = run.root / "approvals.yaml"
+    approvals.write_text(
+        "approvals:\n"
+        "  APR-1: {rules: [NFX-C1], approved_by: '', expires: 2099-01-01}\n"
+        "  APR-2: {rules: [NFX-C1], approved_by: '  ', expires: 2099-01-01}\n"
+        "  APR-3: {rules: [NFX-C1], approved_by: Production Legal, expires: 2099-01-01}\n"
+    )
+    done = run_cli("scan", str(run.root))
+    assert done.code == 2, done.stdout + done.stderr
+    assert (
+        f"clearance: error: {approvals}: approvals.APR-1.approved_by: expected text that is "
+        "not blank, got ''"
+    ) in done.stderr
+    checked = run_cli("validate", str(approvals))
+    assert checked.code == 1, checked.stderr
+    assert checked.stdout.splitlines() == [
+        f"{approvals}: approvals.APR-1.approved_by: expected text that is not blank, got ''",
+        f"{approvals}: approvals.APR-2.approved_by: expected text that is not blank, got '  '",
+    ]
+
+
 def test_an_approval_id_given_twice_is_a_config_error_naming_both_lines(clearance_run) -> None:
     """Two records under one id (a copy-pasted approval): YAML kept the last one silently, so
     an expired approval could replace a valid one, or the other way round. It is a

@@ -609,6 +609,61 @@ def test_hidden_temporary_and_sidecar_files_are_never_assets(tmp_path: Path) -> 
     assert [a["asset"] for a in doc["assets"]] == ["comp/real.png"]
 
 
+def test_check_refuses_a_name_a_scan_never_audits_and_audits_the_rest(tmp_path: Path) -> None:
+    """A farm post-task given the render's temporary name (``x.png.tmp``, before the rename
+    into place), a hidden file or a file that is not media was audited under that name,
+    which no scan, watcher or report ever sees again (a pass there vouched for nothing the
+    pipeline publishes). Each is refused, exit 2, naming the file and why, with a
+    ``run.error``; the other files given are audited."""
+    show = make_show(tmp_path, discovery={"ignore": ["*_scratch.*"]})
+    show.asset("comp/real.png", sidecar=genai_sidecar())
+    refused = {
+        "comp/x.png.tmp": "is a temporary name (discovery.temporary: '*.tmp'): scan and watch "
+        "never audit it; check the file under its final name, once it is renamed into place",
+        "comp/.x.png": "is a hidden file (its name starts with '.'): scan and watch never audit it",
+        "comp/a_scratch.png": "is an ignored name (discovery.ignore: '*_scratch.*'): scan and "
+        "watch never audit it",
+        "comp/notes.txt": "has the extension 'txt', not a media one (discovery.extensions: ",
+    }
+    for rel in refused:
+        write_png(show.root / rel)
+    done = run_cli("check", *refused, "comp/real.png", "--format", "json", cwd=show.root)
+    assert done.code == 2, done.stdout + done.stderr
+    assert [a["asset"] for a in done.json()["assets"]] == ["comp/real.png"]
+    for rel, why in refused.items():
+        assert f"clearance: error: {rel}: {why}" in done.stderr
+    log = show.root / ".clearance" / "audit.jsonl"
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(e["details"]["path"] for e in events if e["event"] == "run.error") == sorted(
+        refused
+    )
+    # scan given the same files says the same: a file given is looked at as a walk would
+    scanned = run_cli("scan", "comp/x.png.tmp", "comp/real.png", "--format", "json", cwd=show.root)
+    assert scanned.code == 2 and refused["comp/x.png.tmp"] in scanned.stderr
+    assert [a["asset"] for a in scanned.json()["assets"]] == ["comp/real.png"]
+
+
+def test_an_empty_path_given_to_scan_or_check_is_refused_not_the_current_folder(
+    tmp_path: Path,
+) -> None:
+    """A farm job's `clearance scan "$RENDERS"` with RENDERS unset audited the current folder
+    (its home, /): a verdict on a tree nobody named. It is an error, exit 2, and the other
+    paths given are audited."""
+    show = make_show(tmp_path)
+    show.asset("comp/real.png", sidecar=genai_sidecar())
+    write_png(show.root / "elsewhere" / "stray.png")
+    said = "clearance: error: '': an empty path (an unset variable?) names nothing"
+    for command in ("scan", "check"):
+        done = run_cli(command, "", "comp/real.png", "--format", "json", cwd=show.root)
+        assert done.code == 2 and said in done.stderr, done.stderr
+        assert [a["asset"] for a in done.json()["assets"]] == ["comp/real.png"]
+    alone = run_cli("scan", "", cwd=show.root / "elsewhere")
+    assert alone.code == 2 and said in alone.stderr and "stray.png" not in alone.stdout
+    # watch would have watched the current folder for as long as it ran
+    watched = run_cli("watch", "", cwd=show.root, timeout=30)
+    assert watched.code == 2 and said in watched.stderr
+
+
 def test_jsonl_format_is_one_asset_per_line(tmp_path: Path) -> None:
     show = make_show(tmp_path)
     show.asset("comp/a.png", sidecar=genai_sidecar())
@@ -719,6 +774,25 @@ def test_validate_reports_the_pairing_errors_scan_reports_for_a_sidecar(tmp_path
     assert done.stdout.splitlines() == [
         f"{orphan}: valid (provenance); no asset it describes is next to it, so no scan reads it"
     ]
+
+
+def test_validate_given_an_asset_names_its_sidecar_and_validates_the_rest(tmp_path: Path) -> None:
+    # `validate comp/a.png` (the asset for its sidecar) said "not UTF-8 text: byte 0x89;
+    # save the file as UTF-8", exit 1: as if the render were a damaged sidecar
+    show = make_show(tmp_path)
+    show.asset("comp/a.png", sidecar=genai_sidecar())
+    write_png(show.root / "comp" / "s.1001.exr")
+    done = run_cli(
+        "validate", "comp/a.png", "comp/s.1001.exr", "comp/a.png.genai.yaml", cwd=show.root
+    )
+    assert done.code == 2, done.stdout + done.stderr
+    assert (
+        "clearance: error: comp/a.png: is a media file (an asset), not a sidecar or a "
+        "configuration: validate its sidecar (a.png.genai.yaml)"
+    ) in done.stderr
+    assert "(s.1001.exr.genai.yaml, or s.genai.yaml for its sequence)" in done.stderr
+    assert "UTF-8" not in done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["comp/a.png.genai.yaml: valid (provenance)"]
 
 
 def test_validate_config_checks_referenced_files(tmp_path: Path) -> None:
@@ -1077,6 +1151,28 @@ def test_init_on_a_file_exits_2_naming_it(tmp_path: Path) -> None:
     assert done.code == 2 and "internal error" not in done.stderr
     assert f"clearance: error: {target}: is a file, not a folder" in done.stderr
     assert target.read_text() == "not a folder"
+
+
+def test_init_given_an_empty_dir_overwrites_nothing_in_the_current_folder(tmp_path: Path) -> None:
+    # `clearance init --force "$SHOW"` with SHOW unset wrote over the current folder's
+    # configuration, exit 0
+    (tmp_path / "clearance.yaml").write_text("clearance: 1  # the show's own\n")
+    done = run_cli("init", "--force", "", cwd=tmp_path)
+    assert done.code == 2 and "clearance: error: DIR is empty (an unset variable?)" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clearance.yaml"]
+    assert (tmp_path / "clearance.yaml").read_text() == "clearance: 1  # the show's own\n"
+
+
+def test_init_names_a_link_to_nothing_and_prints_a_folder_name_as_a_value(tmp_path: Path) -> None:
+    # a link to an unmounted share was "a file"; a line break in DIR started lines of its own
+    (tmp_path / "share").symlink_to(tmp_path / "not-mounted")
+    done = run_cli("init", str(tmp_path / "share"))
+    assert done.code == 2
+    assert f"share: is a link to nothing ({tmp_path / 'not-mounted'}), not a folder" in done.stderr
+    made = run_cli("init", "nl\nFAKE", cwd=tmp_path)
+    assert made.code == 0, made.stderr
+    assert made.stdout.splitlines()[0] == 'wrote "nl\\nFAKE/clearance.yaml"'
+    assert not any(line.startswith("FAKE") for line in made.stdout.splitlines())
 
 
 STARTER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
@@ -1939,6 +2035,17 @@ def test_a_path_that_does_not_exist_creates_no_folder_and_prints_no_report(
             assert f"clearance: error: {path}: no such file" in done.stderr
             assert done.stdout == ""
             assert list(work.iterdir()) == [], path
+    # a link to nothing (a share not mounted) is said to be one, and holds nothing either: it
+    # made .clearance/ in the current folder and printed an empty '0 asset(s)' table
+    (work / "share.png").symlink_to(tmp_path / "unmounted" / "share.png")
+    for command in ("scan", "check"):
+        done = run_cli(command, "share.png", "--format", "table", cwd=work)
+        assert done.code == 2 and done.stdout == "", done.stdout
+        assert (
+            f"clearance: error: share.png: is a symbolic link to {tmp_path}/unmounted/share.png, "
+            "which does not exist (or is not reachable)"
+        ) in done.stderr
+        assert [p.name for p in work.iterdir()] == ["share.png"]
 
 
 def test_a_missing_path_under_a_configuration_is_logged_there_without_a_report(

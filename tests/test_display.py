@@ -13,6 +13,7 @@ import io
 import json
 import random
 import re
+import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -291,7 +292,16 @@ def test_validate_lines_and_error_lines_show_hostile_names_escaped(tmp_path: Pat
     valid = run_cli("validate", str(root / f"{NL_NAME}.genai.json"))
     assert valid.code == 0, valid.stdout + valid.stderr
     assert_neutralised(valid.stdout)
-    assert "sh040_line1\\nFAKE: 0 open findings.exr.genai.json: valid" in valid.stdout
+    # the file name is a value, in quotes: a file literally named ...line1\nFAKE... (a
+    # backslash and an n) printed the same line as this one, unquoted
+    assert valid.stdout.startswith('"') and (
+        'sh040_line1\\nFAKE: 0 open findings.exr.genai.json": valid' in valid.stdout
+    )
+    literal = root / "comp" / "sh040_line1\\nFAKE: 0 open findings.exr.genai.json"
+    shutil.copy(root / f"{NL_NAME}.genai.json", literal)
+    both = run_cli("validate", str(literal), str(root / f"{NL_NAME}.genai.json"))
+    first, second = both.stdout.splitlines()
+    assert first != second and "line1\\\\nFAKE" in first and "line1\\nFAKE" in second
     missing = run_cli("validate", str(root / "comp" / "gone\x1b]0;pwned\x07\nFAKE: ok.json"))
     assert missing.code == 2
     assert_neutralised(missing.stderr)

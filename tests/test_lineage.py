@@ -25,6 +25,7 @@ from clearance.lineage import (
     sequence_key,
 )
 from clearance.policy import load_policy
+from clearance.testing import write_png
 from conftest import run_cli
 
 TOOLS = {
@@ -535,6 +536,42 @@ def test_missing_store_is_an_error_for_readers_only(tmp_path: Path) -> None:
     with pytest.raises(LineageError, match="no state store"):
         LineageStore(tmp_path / "none.db", create=False)
     assert not (tmp_path / "none.db").exists()
+
+
+def test_lineage_says_what_stands_where_the_state_store_should_be(tmp_path: Path) -> None:
+    # a folder, or a link to an unmounted share, was "no state store (run 'clearance scan'
+    # first)", which a scan does not fix: it cannot create the file there either
+    root = tmp_path / "show"
+    (root / ".clearance").mkdir(parents=True)
+    (root / "clearance.yaml").write_text("clearance: 1\nproduction: {id: SHOW01}\n")
+    store = root / ".clearance" / "state.db"
+    store.mkdir()
+    done = run_cli("lineage", "comp/a.png", cwd=root)
+    assert done.code == 2
+    assert f"the state store {store} is a folder (audit.state must name a file" in done.stderr
+    store.rmdir()
+    store.symlink_to(tmp_path / "share" / "state.db")
+    done = run_cli("lineage", "comp/a.png", cwd=root)
+    assert done.code == 2 and f"the state store {store} is a symbolic link to " in done.stderr
+    assert "which does not exist" in done.stderr
+
+
+def test_lineage_of_a_folder_says_it_takes_one_asset(tmp_path: Path) -> None:
+    # `lineage comp` (or an unset "$ASSET": the current folder) said "not in the lineage
+    # store; audit it with 'clearance scan' first", and a scan never puts a folder there
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    (root / "clearance.yaml").write_text("clearance: 1\nproduction: {id: SHOW01}\n")
+    write_png(root / "comp" / "a.png")
+    assert run_cli("scan", str(root)).code == 1
+    for given, said in (
+        ("comp", "clearance: error: comp: is a folder; lineage takes one asset"),
+        ("", "clearance: error: ASSET is empty (an unset variable?); lineage takes one asset"),
+    ):
+        done = run_cli("lineage", given, cwd=root)
+        assert done.code == 2 and said in done.stderr, done.stderr
+        assert "audit it with 'clearance scan' first" not in done.stderr
+    assert run_cli("lineage", "comp/a.png", cwd=root).code == 0
 
 
 def test_a_store_that_cannot_be_read_makes_declared_inputs_unsure(comp_show: Path) -> None:

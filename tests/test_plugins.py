@@ -315,6 +315,35 @@ def test_entry_point_plugins_load_and_failures_are_loud(
     assert off.code == 1 and "SITE-01" not in off.stdout
 
 
+@pytest.mark.parametrize("value", ["0", "Off"])
+def test_autoload_disabled_by_a_value_that_reads_as_no_says_which_plugins_it_skips(
+    tmp_path: Path, entry_point_dist: Path, value: str
+) -> None:
+    """Any value but an empty one disables entry points, as PYTEST_DISABLE_PLUGIN_AUTOLOAD
+    does; ``=0`` (meant as "keep them") ran without the studio's installed checker, and passed
+    what it flags, without a word."""
+    root = tmp_path / "show"
+    (root / "comp").mkdir(parents=True)
+    from clearance.testing import write_png
+
+    write_png(root / "comp" / "a.png")
+    (root / "comp" / "a.png.genai.yaml").write_text(json.dumps(genai_sidecar()))
+    env = {"PYTHONPATH": str(entry_point_dist), "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": value}
+    said = (
+        f"clearance: warning: CLEARANCE_DISABLE_PLUGIN_AUTOLOAD={value} does not load the "
+        "entry-point plugins (broken, show): any value but an empty one disables them"
+    )
+    done = run_cli("scan", str(root), "--format", "json", env=env)
+    assert done.code == 1 and "SITE-01" not in done.stdout, done.stderr
+    assert said in done.stderr
+    for command in ("rules", "plugins"):
+        listed = run_cli(command, cwd=root, env=env)
+        assert listed.code == 0 and said in listed.stderr, listed.stderr
+    # "1", the documented value, says nothing: the user asked for exactly that
+    quiet = run_cli("scan", str(root), env={**env, "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    assert quiet.code == 1 and "warning" not in quiet.stderr
+
+
 def test_plugins_are_never_imported_from_the_scanned_tree(clearance_run) -> None:
     run = clearance_run()
     (run.root / "comp").mkdir(parents=True)

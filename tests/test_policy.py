@@ -121,6 +121,27 @@ def test_a_state_store_that_is_a_file_of_the_audit_log_is_refused(
     assert load_policy(write(tmp_path / "clearance.yaml", fine)).state_path is not None
 
 
+@pytest.mark.parametrize(
+    "audit, said",
+    [
+        ({"log": "/"}, "audit.log: / is a folder, not a file"),
+        ({"state": "/"}, "audit.state: / is a folder, not a file"),
+        ({"log": ""}, "audit.log: expected text that is not blank, got ''"),
+        ({"state": " "}, "audit.state: expected text that is not blank, got ' '"),
+    ],
+)
+def test_an_audit_log_or_state_store_named_by_no_file_name_is_a_config_error(
+    tmp_path: Path, audit: dict[str, str], said: str
+) -> None:
+    """``audit: {log: /}`` was an internal error in scan and validate (ValueError: PosixPath('/')
+    has an empty name); ``log: ""`` named the root folder, and both blank said the state
+    store 'is a file of the audit log'."""
+    path = write(tmp_path / "clearance.yaml", base_config(audit=audit))
+    with pytest.raises(ConfigError) as info:
+        load_policy(path)
+    assert f"{path}: {said}" in str(info.value)
+
+
 def test_provenance_hygiene_rules_cannot_be_disabled(tmp_path: Path) -> None:
     path = write(tmp_path / "clearance.yaml", base_config(rules={"PRV-01": {"enabled": False}}))
     with pytest.raises(ConfigError, match="rules.PRV-01.enabled"):

@@ -1083,6 +1083,95 @@ def test_checkpoint_refuses_to_sign_a_tampered_log(log: Path, key: Path) -> None
     assert not log.with_name(log.name + ".checkpoints").exists()
 
 
+def test_checkpoint_refuses_to_sign_a_log_whose_last_event_is_of_a_newer_format(
+    log: Path, key: Path
+) -> None:
+    # it signed the head, a clearance.event/2 line this version cannot verify, exit 0: a
+    # checkpoint vouching for an event that writers refuse to append after and verify exits 2
+    lines = read(log)
+    newer = dict(json.loads(lines[-1]), schema="clearance.event/2", event="run.started")
+    newer["seq"] += 1
+    newer["prev"] = hashlib.sha256(lines[-1]).hexdigest()
+    write(log, [*lines, json.dumps(newer, separators=(",", ":")).encode()])
+    proc = clearance("checkpoint", str(log), "--key", str(key))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{log}:{len(lines) + 1}: line is an event of a newer format, clearance.event/2" in (
+        proc.stderr
+    )
+    assert "nor sign a checkpoint for it" in proc.stderr
+    assert not log.with_name(log.name + ".checkpoints").exists()
+
+
+@pytest.mark.parametrize("folder", [".", "/", ""])
+def test_a_folder_with_no_name_given_as_the_log_is_said_and_the_other_logs_verified(
+    log: Path, key: Path, folder: str
+) -> None:
+    # `verify .`, `verify /`, `verify "$LOG"` unset: internal error (ValueError: PosixPath('.')
+    # has an empty name, from the name of its lock file), and the logs after it not verified
+    proc = clearance("verify", folder, str(log))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "internal error" not in proc.stderr
+    assert "cannot read the audit log: it is a folder, not a regular file" in proc.stderr
+    assert f"{log}: intact" in proc.stdout
+    if folder:  # (checkpoint "" is checkpoint with no LOG: a usage error of its own)
+        signed = clearance("checkpoint", folder, "--key", str(key))
+        assert signed.returncode == 2 and "internal error" not in signed.stderr
+        assert f"clearance: error: {folder}: is a folder, not an audit log" in signed.stderr
+        checked = clearance("verify", folder, "--key", f"{key}.pub")
+        assert checked.returncode == 2 and "internal error" not in checked.stderr
+
+
+def test_a_key_file_given_as_the_checkpoint_file_is_a_usage_error_not_tampering(
+    log: Path, key: Path
+) -> None:
+    # `--key audit.key --checkpoints audit.key.pub` (tab completion): the PEM lines were read
+    # as forged checkpoints, and an intact log was called TAMPERED, exit 3
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    pub = f"{key}.pub"
+    for given in (pub, str(key)):
+        before = Path(given).read_bytes()
+        signed = clearance("checkpoint", str(log), "--key", str(key), "--checkpoints", given)
+        assert signed.returncode == 2, signed.stdout + signed.stderr
+        assert f"--checkpoints {given}: is the key file {given}, not a checkpoint file" in (
+            signed.stderr
+        )
+        assert "TAMPERED" not in signed.stdout and Path(given).read_bytes() == before
+        checked = clearance("verify", str(log), "--key", pub, "--checkpoints", given)
+        assert checked.returncode == 2 and "TAMPERED" not in checked.stdout, checked.stdout
+        assert f"--checkpoints {given}: is the key file {given}" in checked.stderr
+
+
+def test_a_checkpoint_file_or_key_given_as_the_log_is_said_to_be_one_not_tampered(
+    log: Path, key: Path
+) -> None:
+    # `verify audit.jsonl.checkpoints` (tab completion) judged its lines as edited events:
+    # TAMPERED, exit 3, and checkpoint said 'the audit log has no events to checkpoint'
+    assert clearance("checkpoint", str(log), "--key", str(key)).returncode == 0
+    cps = log.with_name(log.name + ".checkpoints")
+    for given, what in ((cps, "a checkpoint file"), (Path(f"{key}.pub"), "a PEM key")):
+        checked = clearance("verify", str(given), str(log))
+        assert checked.returncode == 2, checked.stdout + checked.stderr
+        assert "TAMPERED" not in checked.stdout and f"{log}: intact" in checked.stdout
+        assert f"clearance: error: {given}: is {what}, not an audit log" in checked.stderr
+        before = cps.read_bytes()
+        signed = clearance("checkpoint", str(given), "--key", str(key), "-o", str(cps))
+        assert signed.returncode == 2 and f"{given}: is {what}, not an audit log" in signed.stderr
+        assert cps.read_bytes() == before
+    # a log with events is a log whatever its first line: a checkpoint line put at its head
+    # is tampering, never a reason not to verify it
+    write(log, [cps.read_bytes().splitlines()[0], *read(log)])
+    tampered = clearance("verify", str(log))
+    assert tampered.returncode == 3 and "INSERTED" in tampered.stdout, tampered.stdout
+
+
+def test_keygen_given_with_a_log_to_sign_is_a_usage_error(log: Path, key: Path) -> None:
+    # a signing job given --keygen too wrote a new key pair and signed nothing, exit 0
+    other = key.with_name("other.key")
+    proc = clearance("checkpoint", str(log), "--key", str(key), "--keygen", str(other))
+    assert proc.returncode == 2 and "--keygen K makes a key pair and signs nothing" in proc.stderr
+    assert not other.exists() and not log.with_name(log.name + ".checkpoints").exists()
+
+
 def test_verify_with_a_key_that_signed_nothing_exits_2(
     tmp_path: Path, log: Path, key: Path
 ) -> None:

@@ -78,6 +78,11 @@ def default_checkpoints_path(log: str | os.PathLike[str]) -> Path:
     none, that one is still the link's.)"""
     p = Path(log)
     target = log_target(p)
+    if not target.name:  # ".", "/", "": no file can be named beside it
+        raise CheckpointError(
+            f"{os.fspath(log) or repr('')}: is a folder, not an audit log (give the log file, "
+            "e.g. .clearance/audit.jsonl)"
+        )
     beside = target.with_name(target.name + ".checkpoints")
     if target != p and not os.path.lexists(beside):
         legacy = p.with_name(p.name + ".checkpoints")
@@ -209,7 +214,9 @@ def make_checkpoint(
     ``verify --key`` holds it: a log cut after the last checkpoint, or rewritten, is not
     intact. The caller must not store the checkpoint when the result is not intact: a
     checkpoint vouches for the whole chain up to its head, and a log must never sign a
-    checkpoint inconsistent with one it signed before.
+    checkpoint inconsistent with one it signed before. A log holding an event of a newer
+    format (``clearance.event/2``) raises :class:`VerifyError`: this version cannot verify
+    it, and refuses to sign for it as writers refuse to append to it.
     """
     good: list[dict[str, Any]] = []
     bad: list[Break] = []
@@ -219,6 +226,14 @@ def make_checkpoint(
     result.breaks.extend(bad)
     if result.last_seq is None or result.head is None:
         raise VerifyError(f"{log}: the audit log has no events to checkpoint")
+    newer = next((b for b in result.breaks if b.kind == "newer"), None)
+    if newer is not None and result.intact:
+        # a line this version cannot verify: signing the head would vouch for it (and writers
+        # refuse to append after it); the Clearance that writes the log signs it
+        raise VerifyError(
+            f"{newer.file}:{newer.line}: {newer.message}, nor sign a checkpoint for it "
+            "(no checkpoint written)"
+        )
     # a path (or --origin) that is not UTF-8 is signed and stored as it is shown: caf\xe9
     # ... and one line of the signed note: a line break or a control character in it is
     # escaped as a terminal shows it (--origin $'show\nforged' made the note two lines)

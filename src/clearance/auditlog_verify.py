@@ -398,6 +398,11 @@ def open_snapshot(path: str | os.PathLike[str]) -> list[tuple[Path, BinaryIO, in
     Raises :class:`VerifyError` naming the file that cannot be opened.
     """
     p = log_target(path)  # a link's lock and rotated files are its target's, as writers take them
+    if not p.name:  # ".", "/", "" (an unset variable): a folder, with no name to put .lock after
+        raise VerifyError(
+            f"{os.fspath(path) or repr('')}: cannot read the audit log: it is a folder, "
+            "not a regular file"
+        )
     lock_fd: int | None = None
     try:
         lock_fd = os.open(p.with_name(p.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)

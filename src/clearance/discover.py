@@ -37,9 +37,13 @@ __all__ = [
     "sidecar_names",
     "not_a_file",
     "not_a_file_entry",
+    "not_an_asset",
     "special_file",
     "Discovery",
 ]
+
+#: why an empty path given is not audited (it would stand for the current folder)
+EMPTY_PATH = "an empty path (an unset variable?) names nothing; give . for the current folder"
 
 SIDECAR_SUFFIXES = (".genai.yaml", ".genai.yml", ".genai.json")
 #: a frame number is ASCII digits (``\d`` would read Arabic-Indic ``a.\u0661\u0660\u0660\u0662.png``
@@ -63,12 +67,18 @@ def special_file(mode: int) -> str:
 
 def not_a_file(path: str | os.PathLike[str]) -> str:
     """Why ``path`` (links followed) is not a regular file, in the user's words: ``no such
-    file``, ``is a folder``, ``is a named pipe (FIFO), not a regular file``, or the error
-    that stops it being looked at (``Permission denied``: a folder without search
-    permission); ``""`` when it is one."""
+    file``, ``is a symbolic link to T, which does not exist …`` (a share not mounted), ``is a
+    folder``, ``is a named pipe (FIFO), not a regular file``, or the error that stops it
+    being looked at (``Permission denied``: a folder without search permission); ``""``
+    when it is one."""
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):  # a share not mounted: not a name mistyped
+            return (
+                f"is a symbolic link to {printable(os.readlink(path))}, which does not exist "
+                "(or is not reachable)"
+            )
         return "no such file"
     except OSError as exc:
         return f"cannot be looked at: {exc.strerror or exc}"
@@ -794,6 +804,9 @@ def discover(
 
     memo: dict[str, str] = {}
     for raw in paths or [root]:
+        if not os.fspath(raw):  # `scan "$RENDERS"` unset: not the current folder's tree
+            errors.append(("''", EMPTY_PATH))
+            continue
         top = located(given_path(raw), root, memo)  # through a stage folder's link: in the show
         problem = not_a_file(top)
         if not problem:
@@ -943,6 +956,32 @@ def folder_assets(folder: Path, policy: Policy) -> tuple[dict[str, Asset], list[
     return found, names
 
 
+def not_an_asset(name: str, policy: Policy) -> str:
+    """Why a file given by name (``clearance check``, a file given to ``scan``) is not an
+    asset, as a walk of its folder would never take it: a hidden name, a temporary or
+    ignored name, no media extension; ``""`` when it is one. A sidecar is not asked about
+    here (it stands for the asset it describes)."""
+    if is_candidate(name, policy):
+        return ""
+    if name[:1] == ".":
+        return "is a hidden file (its name starts with '.'): scan and watch never audit it"
+    for setting, globs in (("temporary", policy.temporary), ("ignore", policy.ignore)):
+        glob = next((g for g in globs if fnmatch.fnmatchcase(name, g)), None)
+        if glob is not None:
+            what = "a temporary name" if setting == "temporary" else "an ignored name"
+            return f"is {what} (discovery.{setting}: {glob!r}): scan and watch never audit it" + (
+                "; check the file under its final name, once it is renamed into place"
+                if setting == "temporary"
+                else ""
+            )
+    ext = name.rpartition(".")[2] if "." in name else ""
+    return (
+        ("has no extension" if not ext else f"has the extension {ext!r}, not a media one")
+        + f" (discovery.extensions: {', '.join(sorted(policy.extensions))}): scan and "
+        "watch never audit it"
+    )
+
+
 def assets_from_files(files: Sequence[str | os.PathLike[str]], policy: Policy) -> Discovery:
     """Assets made of exactly the files given (frames given together form one sequence).
 
@@ -975,13 +1014,21 @@ def _from_files(
         return names
 
     memo: dict[str, str] = {}
+    candidate = _tests(policy)[0]
     for raw in files:
+        if not os.fspath(raw):  # `check "$OUTPUT"` unset
+            errors.append(("''", EMPTY_PATH))
+            continue
         path = located(given_path(raw), policy.root, memo)
         problem = not_a_file(path)
         if problem:
             if problem == "is a folder":
                 problem = "is a folder; `clearance scan` audits a folder"
             errors.append((str(raw), problem))
+            continue
+        if not candidate(path.name) and not is_sidecar(path.name):
+            # as a walk never takes it: a farm post-task given the render's .tmp name
+            errors.append((str(raw), not_an_asset(path.name, policy)))
             continue
         if is_sidecar(path.name):
             names = listing(path.parent)

@@ -865,6 +865,9 @@ def _load_config_file(path: Path, *, root: Path) -> Policy:
     audit = doc.get("audit") or {}
     policy.audit_log = _relative(policy.root, audit.get("log", ".clearance/audit.jsonl"))
     policy.state_path = _relative(policy.root, audit.get("state", ".clearance/state.db"))
+    for setting, target in (("audit.log", policy.audit_log), ("audit.state", policy.state_path)):
+        if not os.path.basename(os.path.realpath(target)):  # "/": no file has that name
+            raise ConfigError(path, setting, f"{target} is a folder, not a file")
     if _one_file(policy.audit_log, policy.state_path):
         raise ConfigError(
             path,

@@ -357,8 +357,10 @@ def discard_stdout() -> None:
 
 
 def print_plugin_failures(failures: Sequence[Any]) -> None:
+    """Each plugin that failed to load, then the entry points the environment skipped."""
     for failure in failures:
         error(str(failure))
+    autoload_warning()
 
 
 def rule_config_errors(
@@ -420,6 +422,36 @@ def stop_run(session: Session, problems: Sequence[ConfigError]) -> int:
             )
         session.close(exit_code=EXIT_ERROR)
     return EXIT_ERROR
+
+
+#: values of ``CLEARANCE_DISABLE_PLUGIN_AUTOLOAD`` that read as "do not disable"
+_READS_AS_NO = ("0", "false", "no", "off")
+
+
+def autoload_warning() -> None:
+    """Say on stderr which entry-point plugins ``CLEARANCE_DISABLE_PLUGIN_AUTOLOAD`` skips
+    when its value reads as "no" (``0``, ``false``, ``no``, ``off``). Any value but an empty
+    one disables autoload, as ``PYTEST_DISABLE_PLUGIN_AUTOLOAD`` does; a farm environment
+    that sets it to ``0`` meaning "keep them" would otherwise run without the studio's
+    installed checkers, and pass what they would have flagged, without a word."""
+    import importlib.metadata
+
+    from ..plugins import AUTOLOAD_ENV, ENTRY_POINT_GROUP
+
+    value = os.environ.get(AUTOLOAD_ENV, "")
+    if value.strip().lower() not in _READS_AS_NO:
+        return
+    try:
+        names = sorted({ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)})
+    except Exception:  # broken distribution metadata: the plugins' own load says so
+        return
+    if names:
+        print(
+            f"clearance: warning: {AUTOLOAD_ENV}={shown_text(value)} does not load the "
+            f"entry-point plugins ({shown_text(', '.join(names))}): any value but an empty one "
+            "disables them, as PYTEST_DISABLE_PLUGIN_AUTOLOAD does; unset it to load them",
+            file=sys.stderr,
+        )
 
 
 def _entry_points_skipped() -> bool:

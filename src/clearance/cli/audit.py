@@ -183,7 +183,8 @@ def _check_stage(policy: Policy, stage: str | None) -> None:
 def _audit(args: argparse.Namespace, policy, found: Discovery, paths, *, command: str) -> int:  # type: ignore[no-untyped-def]
     from ..auditlog import AuditLogError, LockStillHeld
 
-    nothing_there = not any(os.path.lexists(p) for p in paths)
+    # (a link to nothing, a share not mounted, holds nothing either: no .clearance made here)
+    nothing_there = not any(os.path.exists(p) for p in paths)
     if nothing_there and policy.is_default:  # no configuration, no folder: no audit log
         for path, reason in found.errors:
             error(f"{path}: {reason}")

@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
-from .._display import shown_text
+from .._display import shown_path, shown_text
 from .._paths import given_path
 from .._resources import data_file
 from .._yaml import DocumentError, DocumentReadError, load_document
-from ..discover import assets_from_files, is_sidecar, not_a_file
+from ..discover import assets_from_files, is_candidate, is_sidecar, not_a_file, split_frame
 from ..model import Asset
 from ..plugins import PluginHost
 from ..policy import (
@@ -40,6 +40,7 @@ from ._common import (
     EXIT_OK,
     add_config_options,
     approval_warnings,
+    autoload_warning,
     blocked_plugins,
     error,
     policy_for,
@@ -150,9 +151,23 @@ def run_validate(args: argparse.Namespace) -> int:
             references.update(referenced_files(Path(raw)))
     for raw in args.files:
         path = Path(raw)
+        name = shown_path(raw)  # a value: two files never read as one (nl<LF>x and nl\nx)
         problem = not_a_file(path)
         if problem:
             error(f"{raw}: {problem}")
+            code = EXIT_ERROR
+            continue
+        if not is_sidecar(path.name) and is_candidate(
+            path.name, _policy_near(given_path(path).parent)
+        ):  # an asset given for its sidecar: "not UTF-8 text; save the file as UTF-8" misled
+            frame = split_frame(path.name)
+            sidecar = f"{path.name}.genai.yaml" + (
+                f", or {frame[0]}.genai.yaml for its sequence" if frame else ""
+            )
+            error(
+                f"{raw}: is a media file (an asset), not a sidecar or a configuration: "
+                f"validate its sidecar ({sidecar}), or audit the asset with `clearance check`"
+            )
             code = EXIT_ERROR
             continue
         refused: list[tuple[str, str]] = []  # an impossible date: listed with the other errors
@@ -163,13 +178,13 @@ def run_validate(args: argparse.Namespace) -> int:
             code = EXIT_ERROR
             continue
         except DocumentError as exc:
-            _say(f"{raw}: {exc}")
+            _say(f"{name}: {exc}")
             code = max(code, EXIT_FINDINGS)
             continue
         schema, guess = schema_for(path, document, references)
         if guess:
             _say(
-                f"{raw}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
+                f"{name}: checked as {_WHAT[schema]} (assumed: {guess}; no clearance.yaml "
                 "names it, sidecars are named NAME.genai.yaml)"
             )
         if schema != "provenance.schema.json":
@@ -191,11 +206,11 @@ def run_validate(args: argparse.Namespace) -> int:
         if errors:
             code = max(code, EXIT_FINDINGS)
             for field, reason in errors:
-                _say(f"{raw}: {field}: {reason}" if field else f"{raw}: {reason}")
+                _say(f"{name}: {field}: {reason}" if field else f"{name}: {reason}")
             if not paired:
-                _say(f"{raw}: {unpaired}")
+                _say(f"{name}: {unpaired}")
         else:
-            _say(f"{raw}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
+            _say(f"{name}: valid ({schema.split('.')[0]})" + ("" if paired else f"; {unpaired}"))
     return code
 
 
@@ -282,6 +297,7 @@ def run_rules(args: argparse.Namespace) -> int:
         host = PluginHost(policy, blocked=blocked)
     for failure in host.failures:
         error(str(failure))
+    autoload_warning()
     rows = []
     for rule in host.registry:
         data = rule.to_dict()
@@ -357,6 +373,7 @@ def run_plugins(args: argparse.Namespace) -> int:
                 )
             for failure in host.failures:
                 print(f"FAILED {shown_text(failure)}")
+    autoload_warning()
     problems = rule_config_errors(policy, host, blocked)
     for problem in problems:
         error(str(problem))
@@ -373,11 +390,22 @@ _SHOWN_ORDER = ("clearance.yaml", "tools.yaml", "approvals.yaml")
 
 
 def run_init(args: argparse.Namespace) -> int:
+    if not args.dir:  # `clearance init --force "$SHOW"`, unset: not the current folder's files
+        error(
+            "DIR is empty (an unset variable?); give the folder to write the configuration "
+            "in, or no DIR for the current folder"
+        )
+        return EXIT_ERROR
     target = Path(args.dir)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        error(f"{target}: is a file, not a folder; give the folder to write the configuration in")
+        what = (
+            f"a link to nothing ({os.readlink(target)})"
+            if os.path.islink(target) and not os.path.exists(target)
+            else "a file"
+        )
+        error(f"{target}: is {what}, not a folder; give the folder to write the configuration in")
         return EXIT_ERROR
     except OSError as exc:
         error(f"{target}: cannot create the folder: {exc.strerror or exc}")
@@ -397,10 +425,11 @@ def run_init(args: argparse.Namespace) -> int:
     written = _write_starter_set(target, dests, force=args.force)
     if written is None:
         return EXIT_ERROR
-    for name in _SHOWN_ORDER:
-        print(f"wrote {dests[name]}")
+    for name in _SHOWN_ORDER:  # names as values: a line break in DIR starts no line
+        print(f"wrote {shown_path(dests[name])}")
     print(
-        f"next: edit {target / 'clearance.yaml'} (stages, production), then run `clearance scan {target}`"
+        f"next: edit {shown_path(target / 'clearance.yaml')} (stages, production), then run "
+        f"`clearance scan {shown_path(target)}`"
     )
     return EXIT_OK
 

@@ -87,6 +87,18 @@ def run_lineage(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         row = resolve(store, args.asset, policy.root, policy)
+        if row is None and (not args.asset or os.path.isdir(args.asset)):
+            # not "audit it with 'clearance scan' first": no scan puts a folder in the store
+            what = (
+                "ASSET is empty (an unset variable?)"
+                if not args.asset
+                else f"{args.asset}: is a folder"
+            )
+            error(
+                f"{what}; lineage takes one asset: a file, a frame, a sequence pattern or an "
+                "asset id"
+            )
+            return EXIT_ERROR
         if row is None:
             error(
                 f"{args.asset}: not in the lineage store {policy.state_path} "

@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +156,9 @@ def run_verify(args: argparse.Namespace) -> int:
             "are signed with (without it no checkpoint is checked)"
         )
         return EXIT_ERROR
+    if args.checkpoints and _a_key_file(args.checkpoints, args.key):
+        _err(_not_the_key(args.checkpoints, args.key))
+        return EXIT_ERROR
     results: list[VerifyResult] = []
     try:
         public = load_public_key(args.key) if args.key else None
@@ -164,6 +168,11 @@ def run_verify(args: argparse.Namespace) -> int:
     # a log that cannot be verified does not stop the others being verified
     unread: list[dict[str, str]] = []
     for log in args.logs:
+        mistaken = _not_a_log(log)
+        if mistaken:
+            _err(f"{log}: is {mistaken}, not an audit log{_VERIFY_WITH_KEY}")
+            unread.append({"log": printable(log), "error": f"is {mistaken}, not an audit log"})
+            continue
         try:
             if public is not None:
                 results.append(verify_with_key(log, public, args.checkpoints))
@@ -234,6 +243,13 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
     try:
         if args.keygen:
+            if args.log or args.key or args.checkpoints or args.origin:
+                # a signing job given --keygen too made a key pair and signed nothing, exit 0
+                _err(
+                    "--keygen K makes a key pair and signs nothing; give it alone, then "
+                    "`clearance checkpoint LOG --key K` (no key written, nothing signed)"
+                )
+                return EXIT_ERROR
             private, public = generate_key(args.keygen)
             print(
                 f"wrote {shown_path(private)} (private: keep it away from the writers) and "
@@ -244,6 +260,13 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             _err("checkpoint needs LOG and --key K (or --keygen K to make a key pair)")
             return EXIT_ERROR
         key = load_private_key(args.key)
+        mistaken = _not_a_log(args.log)
+        if mistaken:
+            _err(f"{args.log}: is {mistaken}, not an audit log (no checkpoint written)")
+            return EXIT_ERROR
+        if args.checkpoints and _a_key_file(args.checkpoints, args.key):
+            _err(_not_the_key(args.checkpoints, args.key) + " (no checkpoint written)")
+            return EXIT_ERROR
         target = args.checkpoints or default_checkpoints_path(args.log)
         found = _file_of_a_log(target, [args.log], checkpoints=False)
         if found is not None:  # a checkpoint line in the log: no writer appends after it
@@ -276,6 +299,76 @@ def run_checkpoint(args: argparse.Namespace) -> int:
         f"{shown_path(target)}"
     )
     return EXIT_OK
+
+
+_VERIFY_WITH_KEY = (
+    "; a log is held to its checkpoints with `clearance verify LOG --key PUB --checkpoints F`"
+)
+
+
+def _not_a_log(path: str) -> str:
+    """``"a checkpoint file"`` or ``"a PEM key"`` when ``path`` is one and holds no audit
+    event, else ``""``. Given for the log by a slip of tab completion, its lines were judged
+    as edited events: TAMPERED, exit 3, for a log nobody touched. A log with events stays a
+    log whatever its first line: a checkpoint line put at the head of a real log is
+    tampering, never a reason not to verify it."""
+    from ..auditlog_verify import VerifyError, verify_log
+
+    what = _a_key_or_checkpoint_file(path)
+    if not what:
+        return ""
+    try:
+        return what if verify_log(path).events == 0 else ""
+    except VerifyError:  # verify and checkpoint say why
+        return ""
+
+
+def _a_key_or_checkpoint_file(path: str) -> str:
+    """``"a checkpoint file"`` or ``"a PEM key"`` when the first line of ``path`` says so."""
+    from ..auditlog_checkpoint import CHECKPOINT_SCHEMA
+
+    try:  # without blocking: a named pipe given would wait for a writer for ever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # verify and checkpoint say why
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        head = os.pread(fd, 4096, 0)
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+    if head.startswith(b"-----BEGIN ") and b" KEY-----" in head.split(b"\n", 1)[0]:
+        return "a PEM key"
+    first = head.split(b"\n", 1)[0]
+    try:
+        record = json.loads(first)
+    except ValueError:
+        return ""
+    if isinstance(record, dict) and record.get("schema") == CHECKPOINT_SCHEMA:
+        return "a checkpoint file"
+    return ""
+
+
+def _a_key_file(checkpoints: str, key: str) -> str | None:
+    """The file of the key pair of ``key`` (the key itself, its ``.pub`` or, for a ``.pub``,
+    its private key) that ``checkpoints`` is by any name, or None. A slip of tab completion
+    (``--key audit.key --checkpoints audit.key.pub``) read the PEM lines as forged
+    checkpoints: the log was called TAMPERED, exit 3."""
+    pair = [key, key + ".pub"] + ([key[: -len(".pub")]] if key.endswith(".pub") else [])
+    for candidate in pair:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(checkpoints, candidate):
+                return candidate
+    return None
+
+
+def _not_the_key(checkpoints: str, key: str) -> str:
+    return (
+        f"--checkpoints {checkpoints}: is the key file {_a_key_file(checkpoints, key)}, not a "
+        "checkpoint file; checkpoints are kept in a file of their own (default LOG.checkpoints)"
+    )
 
 
 # -- report ----------------------------------------------------------------------------------------

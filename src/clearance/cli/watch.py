@@ -201,6 +201,11 @@ def run_watch(args: argparse.Namespace) -> int:
     from ..watch_audit import WatchSession
 
     paths = args.paths or ["."]
+    if "" in paths:  # `watch "$RENDERS"` unset: not the current folder, for as long as it runs
+        from ..discover import EMPTY_PATH
+
+        error(f"'': {EMPTY_PATH}")
+        return EXIT_ERROR
     policy = policy_for(args, paths, one_show=True)
     if args.config:
         for path, warning in outside_the_root(policy, paths):

@@ -136,6 +136,14 @@ class LineageStore:
     ) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
+            if os.path.lexists(self.path):  # a folder, a link to nothing: not "run scan"
+                from ..discover import not_a_file
+
+                what = not_a_file(self.path)
+                raise LineageError(
+                    f"the state store {self.path} {what} (audit.state must name a file, "
+                    "which a scan creates)"
+                )
             raise LineageError(f"no state store at {self.path} (run 'clearance scan' first)")
         wait = state.BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         #: seconds a statement waits for another process's lock (0 once :meth:`stop_waiting`)
