@@ -464,7 +464,7 @@ class LineagePlugin:
                     values = stamped(values, time.time())
                     index = self.index(create=True)
                     assert index is not None
-                    index.record_encoded(values)
+                    index.record_encoded(values, result.asset)
                     if self._recorded is not None:
                         self._recorded.add(values)
                 return
@@ -472,7 +472,7 @@ class LineagePlugin:
         if row is not None:
             index = self.index(create=True)
             assert index is not None
-            values = index.record(row)
+            values = index.record(row, result.asset)
             if self._recorded is not None:
                 self._recorded.add(values)
 
@@ -675,7 +675,7 @@ class LineagePlugin:
                 named.setdefault(f.asset, []).append(f)
         if not named or self.path is None:
             return
-        audited = {a.asset.rel for a in stage_result.assets}
+        audited = {a.asset.rel: a.asset for a in stage_result.assets}
         named = {rel: found for rel, found in named.items() if rel in audited}
         if not named:
             return
@@ -712,7 +712,7 @@ class LineagePlugin:
             # the asset's own row, which they read, said what it was made from; an asset
             # made from it, audited again for its outcome alone, was audited twice in the
             # log and the stage's checks ran (and wrote their findings) twice
-            index.record(joined)
+            index.record(joined, audited[rel])
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

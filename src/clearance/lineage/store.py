@@ -11,12 +11,13 @@ in ``rows``, ancestry walks in ``ancestry``, a run's in-memory view and write bu
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from .. import state
 from ..state import enter_wal, is_lock_error
 from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
 from .refs import normalise_ref, sequence_key
-from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row
+from .rows import COLUMNS, UPSERT, AssetRow, current_host_pid, encode_row, stamped
 
 __all__ = [
     "AssetRow",
@@ -102,6 +103,46 @@ def create_lineage_tables(db: sqlite3.Connection) -> None:
             db.execute("ALTER TABLE lineage_assets ADD COLUMN ancestry TEXT")
     if version < SCHEMA_VERSION:
         db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+
+_LATEST_OF_NAME = (
+    "SELECT version, audited_at FROM lineage_assets WHERE asset=? "
+    "ORDER BY audited_at DESC, id DESC LIMIT 1"
+)
+
+
+def _behind_current(
+    db: sqlite3.Connection,
+    values: Sequence[tuple[Any, ...]],
+    since: int | None,
+    on_disk: Callable[[tuple[Any, ...]], str | None],
+) -> Sequence[tuple[Any, ...]]:
+    """``values`` (rows about to be committed, inside the write transaction), each row that
+    would hide the row of the version on disk stamped just before that row.
+
+    Two processes audit one file while it changes (a farm scan reads ``gen/g.exr``, the
+    artist re-renders it, its post-task ``check`` records the new version; then the scan
+    commits what it read): the row committed last, of the version no longer on disk, was the
+    latest under the name, and what was made from the file inherited the ancestry of the
+    version it replaced. Looked at only when another process committed lineage rows since
+    ``since``: one indexed look-up per row, and the asset's files stat'ed again only for a
+    row that would hide a row of another version."""
+    if since is not None:
+        found = db.execute(_GENERATION).fetchone()
+        if (int(found[0]) if found else 0) == since:
+            return values  # nobody else recorded a row since: nothing to hide
+    kept: list[tuple[Any, ...]] = []
+    for row in values:
+        latest = db.execute(_LATEST_OF_NAME, (row[0],)).fetchone()
+        if (
+            latest is not None
+            and latest[0] != row[4]
+            and latest[1] < row[16]
+            and on_disk(row) == latest[0]
+        ):
+            row = stamped(row, math.nextafter(latest[1], -math.inf))
+        kept.append(row)
+    return kept
 
 
 _BUMP_GENERATION = (
@@ -252,16 +293,31 @@ class LineageStore:
         host_pid = current_host_pid()
         self.commit_encoded([encode_row(row, host_pid) for row in rows])
 
-    def commit_encoded(self, values: Sequence[tuple[Any, ...]]) -> int:
+    def commit_encoded(
+        self,
+        values: Sequence[tuple[Any, ...]],
+        *,
+        since: int | None = None,
+        on_disk: Callable[[tuple[Any, ...]], str | None] | None = None,
+    ) -> int:
         """Record rows as :func:`encode_row` made them, in one transaction (all or nothing).
 
         Returns the lineage generation after the commit (see :meth:`generation`).
+
+        ``on_disk`` (a run's rows): the version of a row's asset on disk now (None: not
+        known). When another process has recorded lineage rows since generation ``since``
+        (None: whatever it is), a row that would become the latest under its name over a
+        row of another version, which is the version on disk now, is recorded below that
+        row instead (:func:`_behind_current`): its process read the file before it changed,
+        and the row of the version on disk stays what a ref to the name finds.
         """
         if not values:
             return self.generation()
         with self._access():
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if on_disk is not None:
+                    values = _behind_current(self._db, values, since, on_disk)
                 self._db.executemany(UPSERT, values)
                 self._db.execute(_BUMP_GENERATION)
                 found = self._db.execute(_GENERATION).fetchone()
