@@ -9,10 +9,12 @@ first process that reaches the point, which then says ``reached`` and waits for 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -140,3 +142,64 @@ def test_a_scan_that_read_a_file_before_it_changed_never_hides_the_row_of_the_ne
     [audit] = [a for a in report.json()["assets"] if a["asset"] == "gen/g.exr"]
     assert audit["outcome"] == "approval"
     assert "NFX-GP1" in {f["rule"] for f in audit["findings"]}
+
+
+def _rotating_writer(path: str, stop: Any) -> None:
+    """Append events to the log at ``path`` until ``stop`` is set, rotating it every event or
+    two (a busy farm's log with a small ``audit.max_bytes``)."""
+    from clearance.auditlog import AuditLog
+
+    log = AuditLog(path, max_bytes=600)
+    i = 0
+    while not stop.is_set():
+        log.append({"event": "run.warning", "run_id": "farm", "host": "h", "message": f"n{i}"})
+        i += 1
+
+
+def test_the_watcher_finds_an_audits_events_in_a_log_rotated_while_it_reads(
+    tmp_path: Path,
+) -> None:
+    """A watcher settles the audits it finds claimed but not finished (its own, at start; a
+    dead watcher's, at a reconcile) by looking their ids up in the audit log. It listed the
+    log's files and then opened them one by one: a farm job rotating the log meanwhile
+    renamed the active file after it was listed and before it was opened, and the events in
+    it were in no file read (7 of 8 look-ups missed an audit durably logged: it would be
+    abandoned and audited again, its audit id twice in the log). The files are opened
+    under the shared lock ``verify`` and ``report`` take."""
+    from clearance.auditlog import AuditLog, rotated_files
+    from clearance.watch_audit import logged_outcomes
+
+    path = tmp_path / "audit.jsonl"
+    # a show's older rotated files (8 MiB): what a look-up reads before the active file
+    filler = {"event": "run.warning", "run_id": "old", "host": "h", "message": "x" * 8000}
+    AuditLog(path, max_bytes=2**21).append_many([filler] * 1024)
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    writer = ctx.Process(target=_rotating_writer, args=(str(path), stop))
+    writer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(rotated_files(path)) < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        log = AuditLog(path, max_bytes=600)
+        missed = []
+        for i in range(8):
+            audit_id = f"audit{i:03d}"
+            log.append(
+                {
+                    "event": "asset.audited",
+                    "run_id": "watch",
+                    "host": "h",
+                    "stage": "comp",
+                    "asset": f"comp/a{i}.exr",
+                    "outcome": "pass",
+                    "details": {"watch": {"audit_id": audit_id}},
+                }
+            )
+            if logged_outcomes(path, {audit_id}) != {audit_id: "pass"}:
+                missed.append(audit_id)
+    finally:
+        stop.set()
+        writer.join(60)
+    assert writer.exitcode == 0
+    assert missed == []
