@@ -111,14 +111,48 @@ _LATEST_OF_NAME = (
 )
 
 
-def _behind_current(
+def _hidden(db: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[str, float] | None:
+    """The version and ``audited_at`` of the latest row under the name of ``row`` (an encoded
+    row) when ``row`` would hide it (another version, recorded before ``row`` is stamped)."""
+    latest = db.execute(_LATEST_OF_NAME, (row[0],)).fetchall()
+    if latest and latest[0][0] != row[4] and latest[0][1] < row[16]:
+        return str(latest[0][0]), float(latest[0][1])
+    return None
+
+
+def _contended(db: sqlite3.Connection, since: int | None) -> bool:
+    """Has another process committed lineage rows since generation ``since`` (None: maybe)?"""
+    if since is None:
+        return True
+    found = db.execute(_GENERATION).fetchall()
+    return (int(found[0][0]) if found else 0) != since
+
+
+def _on_disk_before(
     db: sqlite3.Connection,
     values: Sequence[tuple[Any, ...]],
     since: int | None,
     on_disk: Callable[[tuple[Any, ...]], str | None],
+) -> dict[int, str | None]:
+    """Before the write transaction: the version on disk of the asset of each row of
+    ``values`` that would hide another version's row (by position), so that the files are
+    not stat'ed while the store's write lock is held (a share that stalls would hold it)."""
+    if not _contended(db, since):
+        return {}
+    return {i: on_disk(row) for i, row in enumerate(values) if _hidden(db, row) is not None}
+
+
+def _behind_current(
+    db: sqlite3.Connection,
+    values: Sequence[tuple[Any, ...]],
+    since: int | None,
+    disk: dict[int, str | None],
+    on_disk: Callable[[tuple[Any, ...]], str | None],
 ) -> Sequence[tuple[Any, ...]]:
     """``values`` (rows about to be committed, inside the write transaction), each row that
-    would hide the row of the version on disk stamped just before that row.
+    would hide the row of the version on disk stamped just before that row (``disk``: the
+    versions on disk :func:`_on_disk_before` found; a row that hides one only now, recorded
+    by another process meanwhile, has its files stat'ed here).
 
     Two processes audit one file while it changes (a farm scan reads ``gen/g.exr``, the
     artist re-renders it, its post-task ``check`` records the new version; then the scan
@@ -127,20 +161,13 @@ def _behind_current(
     version it replaced. Looked at only when another process committed lineage rows since
     ``since``: one indexed look-up per row, and the asset's files stat'ed again only for a
     row that would hide a row of another version."""
-    if since is not None:
-        found = db.execute(_GENERATION).fetchone()
-        if (int(found[0]) if found else 0) == since:
-            return values  # nobody else recorded a row since: nothing to hide
+    if not _contended(db, since):
+        return values  # nobody else recorded a row since: nothing to hide
     kept: list[tuple[Any, ...]] = []
-    for row in values:
-        latest = db.execute(_LATEST_OF_NAME, (row[0],)).fetchone()
-        if (
-            latest is not None
-            and latest[0] != row[4]
-            and latest[1] < row[16]
-            and on_disk(row) == latest[0]
-        ):
-            row = stamped(row, math.nextafter(latest[1], -math.inf))
+    for i, row in enumerate(values):
+        hidden = _hidden(db, row)
+        if hidden is not None and (disk[i] if i in disk else on_disk(row)) == hidden[0]:
+            row = stamped(row, math.nextafter(hidden[1], -math.inf))
         kept.append(row)
     return kept
 
@@ -313,11 +340,14 @@ class LineageStore:
         """
         if not values:
             return self.generation()
+        disk: dict[int, str | None] = {}
         with self._access():
+            if on_disk is not None:
+                disk = _on_disk_before(self._db, values, since, on_disk)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if on_disk is not None:
-                    values = _behind_current(self._db, values, since, on_disk)
+                    values = _behind_current(self._db, values, since, disk, on_disk)
                 self._db.executemany(UPSERT, values)
                 self._db.execute(_BUMP_GENERATION)
                 found = self._db.execute(_GENERATION).fetchone()
