@@ -105,71 +105,41 @@ def create_lineage_tables(db: sqlite3.Connection) -> None:
         db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
 
 
-_LATEST_OF_NAME = (
-    "SELECT version, audited_at FROM lineage_assets WHERE asset=? "
-    "ORDER BY audited_at DESC, id DESC LIMIT 1"
-)
-
-
-def _hidden(db: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[str, float] | None:
-    """The version and ``audited_at`` of the latest row under the name of ``row`` (an encoded
-    row) when ``row`` would hide it (another version, recorded before ``row`` is stamped)."""
-    latest = db.execute(_LATEST_OF_NAME, (row[0],)).fetchall()
-    if latest and latest[0][0] != row[4] and latest[0][1] < row[16]:
-        return str(latest[0][0]), float(latest[0][1])
-    return None
-
-
-def _contended(db: sqlite3.Connection, since: int | None) -> bool:
-    """Has another process committed lineage rows since generation ``since`` (None: maybe)?"""
-    if since is None:
-        return True
-    found = db.execute(_GENERATION).fetchall()
-    return (int(found[0][0]) if found else 0) != since
-
-
-def _on_disk_before(
-    db: sqlite3.Connection,
-    values: Sequence[tuple[Any, ...]],
-    since: int | None,
-    on_disk: Callable[[tuple[Any, ...]], str | None],
-) -> dict[int, str | None]:
-    """Before the write transaction: the version on disk of the asset of each row of
-    ``values`` that would hide another version's row (by position), so that the files are
-    not stat'ed while the store's write lock is held (a share that stalls would hold it)."""
-    if not _contended(db, since):
-        return {}
-    return {i: on_disk(row) for i, row in enumerate(values) if _hidden(db, row) is not None}
-
-
-def _behind_current(
-    db: sqlite3.Connection,
-    values: Sequence[tuple[Any, ...]],
-    since: int | None,
-    disk: dict[int, str | None],
-    on_disk: Callable[[tuple[Any, ...]], str | None],
-) -> Sequence[tuple[Any, ...]]:
-    """``values`` (rows about to be committed, inside the write transaction), each row that
-    would hide the row of the version on disk stamped just before that row (``disk``: the
-    versions on disk :func:`_on_disk_before` found; a row that hides one only now, recorded
-    by another process meanwhile, has its files stat'ed here).
+def _hiding(
+    db: sqlite3.Connection, values: Sequence[tuple[Any, ...]], since: int | None
+) -> dict[int, tuple[str, float]]:
+    """The rows of ``values`` (encoded rows about to be committed) that would become the
+    latest under their name over a row of another version, by position: that row's version
+    and ``audited_at``. Nothing when no other process has committed lineage rows since
+    generation ``since`` (None: maybe one did): one statement then, else one per 500 rows.
 
     Two processes audit one file while it changes (a farm scan reads ``gen/g.exr``, the
     artist re-renders it, its post-task ``check`` records the new version; then the scan
-    commits what it read): the row committed last, of the version no longer on disk, was the
-    latest under the name, and what was made from the file inherited the ancestry of the
-    version it replaced. Looked at only when another process committed lineage rows since
-    ``since``: one indexed look-up per row, and the asset's files stat'ed again only for a
-    row that would hide a row of another version."""
-    if not _contended(db, since):
-        return values  # nobody else recorded a row since: nothing to hide
-    kept: list[tuple[Any, ...]] = []
+    commits what it read): the row committed last, of the version no longer on disk, would be
+    the latest under the name, and what was made from the file would inherit the ancestry of
+    the version it replaced (:meth:`LineageStore.commit_encoded`)."""
+    if since is not None:
+        found = db.execute(_GENERATION).fetchall()
+        if (int(found[0][0]) if found else 0) == since:
+            return {}  # nobody else recorded a row since: nothing to hide
+    names = list(dict.fromkeys(row[0] for row in values))
+    latest: dict[str, tuple[float, int, str]] = {}
+    for first in range(0, len(names), 500):
+        chunk = names[first : first + 500]
+        marks = ",".join("?" * len(chunk))
+        for asset, version, at, row_id in db.execute(
+            f"SELECT asset, version, audited_at, id FROM lineage_assets WHERE asset IN ({marks})",
+            chunk,
+        ):
+            known = latest.get(asset)
+            if known is None or (known[0], known[1]) < (at, row_id):
+                latest[asset] = (at, row_id, version)
+    hiding: dict[int, tuple[str, float]] = {}
     for i, row in enumerate(values):
-        hidden = _hidden(db, row)
-        if hidden is not None and (disk[i] if i in disk else on_disk(row)) == hidden[0]:
-            row = stamped(row, math.nextafter(hidden[1], -math.inf))
-        kept.append(row)
-    return kept
+        known = latest.get(row[0])
+        if known is not None and known[2] != row[4] and known[0] < row[16]:
+            hiding[i] = (known[2], known[0])
+    return hiding
 
 
 _BUMP_GENERATION = (
@@ -335,26 +305,38 @@ class LineageStore:
         known). When another process has recorded lineage rows since generation ``since``
         (None: whatever it is), a row that would become the latest under its name over a
         row of another version, which is the version on disk now, is recorded below that
-        row instead (:func:`_behind_current`): its process read the file before it changed,
+        row instead (:func:`_hiding`): its process read the file before it changed,
         and the row of the version on disk stays what a ref to the name finds.
         """
         if not values:
             return self.generation()
-        disk: dict[int, str | None] = {}
+        disk: dict[int, str | None] = {}  # the version on disk of a row's asset, by position
         with self._access():
-            if on_disk is not None:
-                disk = _on_disk_before(self._db, values, since, on_disk)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if on_disk is not None:
-                    values = _behind_current(self._db, values, since, disk, on_disk)
-                self._db.executemany(UPSERT, values)
-                self._db.execute(_BUMP_GENERATION)
-                found = self._db.execute(_GENERATION).fetchone()
-                self._db.execute("COMMIT")
-            except BaseException:
-                state.rollback(self._db)
-                raise
+            while True:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    if on_disk is not None:
+                        hiding = _hiding(self._db, values, since)
+                        if any(i not in disk for i in hiding):
+                            # the files are stat'ed without the write lock (a share that
+                            # stalls would hold every other process's writes), then again
+                            self._db.execute("ROLLBACK")
+                            disk.update((i, on_disk(values[i])) for i in hiding if i not in disk)
+                            continue
+                        values = [
+                            stamped(row, math.nextafter(hiding[i][1], -math.inf))
+                            if i in hiding and disk[i] == hiding[i][0]
+                            else row
+                            for i, row in enumerate(values)
+                        ]
+                    self._db.executemany(UPSERT, values)
+                    self._db.execute(_BUMP_GENERATION)
+                    found = self._db.execute(_GENERATION).fetchone()
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    state.rollback(self._db)
+                    raise
+                break
         return int(found[0]) if found else 0
 
     def generation(self) -> int:
