@@ -169,3 +169,39 @@ def test_another_watchers_cookies_are_not_kept_with_the_heartbeat_off(tmp_path: 
         (root / "comp" / "a.mov").write_bytes(b"\0" * 100)  # its events come after theirs
         wait_audited(root, 1)
         assert not w.watcher.roots[str(root)].cookie_seen
+
+
+def test_an_audit_finished_after_a_later_one_of_its_asset_does_not_supersede_it(
+    tmp_path: Path,
+) -> None:
+    """Two watchers share the ledger: one claims the audit of ``comp/a.exr`` as it was (v1)
+    and takes long over it; the file is re-rendered (v2), the other claims that audit and
+    finishes it first. The slow one then finished v1 and superseded the audit of v2: the
+    ledger said v1, no longer on disk, was the audited version and v2 was not (audited again
+    at the next ``--rescan`` or start, a second audit of the same version). An audit claimed
+    after it and finished stays the latest: the late one is superseded."""
+    from clearance.state import AuditIntent, FileVersion, StateStore
+
+    slow = StateStore(tmp_path / "state.db")
+    fast = StateStore(tmp_path / "state.db")
+    fast.owner = "render-node:1:1"  # another watcher (on another host: its claim holds)
+    v1 = FileVersion("comp/a.exr", 1, 2, 100, 1_000, 1_000)
+    v2 = FileVersion("comp/a.exr", 1, 2, 100, 2_000, 2_000)
+
+    def intent(audit_id: str, version: FileVersion) -> AuditIntent:
+        return AuditIntent(
+            audit_id, "comp/a.exr", "comp", "new", "paired", None, None, None, None,
+            [(version, "sha")], 0.0,
+        )  # fmt: skip
+
+    assert slow.begin_audits([intent("v1-audit", v1)]) == {"v1-audit"}
+    time.sleep(0.01)  # claimed later (the ledger's clock: started_at)
+    assert fast.begin_audits([intent("v2-audit", v2)]) == {"v2-audit"}
+    fast.finish_audits([("v2-audit", "approval", [v2])])
+    slow.finish_audits([("v1-audit", "pass", [v1])])
+    assert slow.is_audited(v2) and not slow.is_audited(v1)
+    latest = slow.latest_audit("comp/a.exr")
+    assert latest is not None and latest.audit_id == "v2-audit"
+    assert slow.audit("v1-audit") is not None and slow.audit("v1-audit").state == "superseded"  # type: ignore[union-attr]
+    slow.close()
+    fast.close()

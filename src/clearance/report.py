@@ -846,8 +846,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     since, until = filters.since, filters.until
     skipped = [0]
     warnings: list[str] = []
-    # (stage, asset) -> (time, run_id, host, outcome, frames, finding events)
-    current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]] = {}
+    # (stage, asset) -> (time, run_id, host, outcome, frames, finding events, duration_ms)
+    current: dict[
+        tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]], Any]
+    ] = {}
     unfinished: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
     # (run_id, host, stage) -> asset -> finding events not yet followed by their asset.audited
     pending: dict[tuple[Any, Any, str], dict[str | None, list[dict[str, Any]]]] = {}
@@ -927,10 +929,18 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 found = in_run.pop(asset, found)
                 if not in_run:
                     del pending[key]
-            known = current.get((stage, asset))
-            if known is not None and known[0] > t:
-                continue  # two writers' batches can interleave out of time order in one file
             details = ev.get("details")
+            took = details.get("duration_ms") if isinstance(details, dict) else None
+            known = current.get((stage, asset))
+            if known is not None and (
+                known[0] > t  # two writers' batches can interleave out of time order in one file
+                or (
+                    (known[1] != run_id or known[2] != host)
+                    and _overlapped(runs.get((run_id, host)), known[0])
+                    and _looked_later(known, t, took)
+                )
+            ):
+                continue
             frames = _text(details.get("frames")) if isinstance(details, dict) else None
             current[(stage, asset)] = (
                 t,
@@ -939,6 +949,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 ev["outcome"] if ev["outcome"] in _RANK else _unsure(found),
                 frames,
                 found,
+                took,
             )
         elif name == "run.started" or name == "run.finished":
             _note_run(runs, ev, t, name, interrupted)
@@ -1014,7 +1025,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
             elif found[-1]["time"] >= checked.get(stage, ""):  # not decided since: a part
                 unfinished[(stage, None)] = _added(unfinished.get((stage, None), []), found)
     audits: dict[tuple[str, str | None], AssetAudit] = {}
-    for (stage, asset), (t, run_id, host, outcome, frames, found) in current.items():
+    for (stage, asset), (t, run_id, host, outcome, frames, found, _took) in current.items():
         joined = standing.get((stage, asset))
         if joined:
             outcome, found = _worst(joined, outcome), found + joined
@@ -1083,7 +1094,9 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
 
 
 def _stage_checks(
-    current: dict[tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]]]],
+    current: dict[
+        tuple[str, str | None], tuple[str, Any, Any, str, Any, list[dict[str, Any]], Any]
+    ],
     standing: dict[tuple[str, Any], list[dict[str, Any]]],
     stage: str,
     run_id: Any,
@@ -1114,6 +1127,54 @@ def _stage_checks(
         key = (stage, asset)
         standing[key] = found if whole else _added(standing.get(key, []), found)
     return checks
+
+
+#: an event's ``time`` as writers write it: the second, and its milliseconds
+_STAMP = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\.([0-9]{3})Z")
+_SECONDS: dict[str, int] = {}  # "2026-11-26T21:06:53" -> seconds since the epoch
+
+
+def _began(t: str, took: Any) -> float | None:
+    """When an audit whose ``asset.audited`` was written at ``t`` after ``took`` ms
+    (``details.duration_ms``) began, in ms since the epoch; None when either is not known."""
+    if type(took) not in (int, float) or not 0 <= took < 1e12:  # (NaN is neither)
+        return None
+    m = _STAMP.fullmatch(t)
+    if m is None:
+        return None
+    head = m.group(1)
+    seconds = _SECONDS.get(head)
+    if seconds is None:
+        try:
+            day = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return None
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        seconds = _SECONDS[head] = int(day.timestamp())
+    return seconds * 1000 + int(m.group(2)) - took
+
+
+def _overlapped(run: dict[str, Any] | None, written: str) -> bool:
+    """Had ``run`` (None: its ``run.started`` not read) started when an audit of another run
+    was written at ``written``? Only then may an audit of ``run`` written later have begun
+    before it (a re-scan that started after it never did: one look-up, no time parsed)."""
+    return run is None or not (run["started"] or "") > written
+
+
+def _looked_later(
+    known: tuple[str, Any, Any, str, Any, list[dict[str, Any]], Any], t: str, took: Any
+) -> bool:
+    """Did the audit ``known`` (another run's, written before) begin after the audit written
+    at ``t`` that took ``took`` ms began? Then it read the asset later: two processes audited
+    it at once (a farm scan reading a file, the artist re-rendering it, the post-task
+    ``check`` recording the new version before the scan writes what it read of the old), and
+    ``known`` stays the latest audit although written first."""
+    began = _began(t, took)
+    if began is None:
+        return False
+    other = _began(known[0], known[6])
+    return other is not None and other > began
 
 
 def _added(known: list[dict[str, Any]], checks: list[dict[str, Any]]) -> list[dict[str, Any]]:

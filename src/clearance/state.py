@@ -398,6 +398,18 @@ _SUPERSEDE_FILES = (
     "UPDATE files SET state='superseded', updated=? WHERE path=? AND state='audited' "
     "AND NOT (dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?)"
 )
+#: an audit finished after a later one of its asset (claimed after it by another process
+#: sharing the ledger, of files it found newer) was finished: it does not supersede that one,
+#: it is superseded by it, and so are those of its file versions that one does not cover
+_NEWER_AUDITED = (
+    "SELECT 1 FROM audits WHERE asset=? AND audit_id<>? AND state='audited' AND started_at>? "
+    "LIMIT 1"
+)
+_SUPERSEDED = "UPDATE audits SET state='superseded', outcome=?, finished_at=? WHERE audit_id=?"
+_FILE_SUPERSEDED = (
+    "UPDATE files SET state='superseded', updated=? WHERE audit_id=? AND state<>'audited' "
+    "AND path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?"
+)
 _FILE_AUDITED = (
     "UPDATE files SET state='audited', audit_id=?, updated=? "
     "WHERE path=? AND dev=? AND ino=? AND size=? AND mtime_ns=? AND ctime_ns=?"
@@ -815,8 +827,18 @@ class StateStore:
         now = time.time()
         with self.transaction() as db:
             row = db.execute(
-                "SELECT asset, supersedes FROM audits WHERE audit_id=?", (audit_id,)
+                "SELECT asset, supersedes, started_at FROM audits WHERE audit_id=?", (audit_id,)
             ).fetchone()
+            if (
+                row is not None
+                and db.execute(_NEWER_AUDITED, (row[0], audit_id, row[2])).fetchone()
+            ):
+                # another process (a second watcher) claimed a later audit of the asset, of
+                # files it found newer, and finished it first: that one stays the latest
+                db.execute(_SUPERSEDED, (outcome, now, audit_id))
+                for v in files:
+                    db.execute(_FILE_SUPERSEDED, (now, audit_id, *v.key))
+                return
             db.execute(
                 _AUDITED,
                 (outcome, now, audit_id),
@@ -845,8 +867,8 @@ class StateStore:
         paths = [v.path for _, _, files in finished for v in files]
         ids = [audit_id for audit_id, _, _ in finished]
         with self.transaction() as db:
-            assets = self._assets_of(ids)
-            if len(set(assets.values())) < len(ids) or len(set(paths)) < len(paths):
+            assets, newer = self._finishing(ids)
+            if len(set(assets.values())) < len(ids) or len(set(paths)) < len(paths) or newer:
                 for audit_id, outcome, files in finished:
                     self.finish_audit(audit_id, outcome=outcome, files=files)
                 return
@@ -868,6 +890,24 @@ class StateStore:
                 _FILE_AUDITED,
                 [(audit_id, now, *v.key) for audit_id, v in versions],
             )
+
+    def _finishing(self, audit_ids: Sequence[str]) -> tuple[dict[str, str], bool]:
+        """The asset of each of ``audit_ids``, and whether any of them has an audit of its
+        asset, audited, that was claimed after it (by another process sharing the ledger: see
+        :data:`_NEWER_AUDITED`). One query per 500."""
+        found: dict[str, str] = {}
+        newer = False
+        for chunk in _chunks(audit_ids):
+            marks = ",".join("?" * len(chunk))
+            for audit_id, asset, later in self._db.execute(
+                "SELECT a.audit_id, a.asset, EXISTS (SELECT 1 FROM audits b WHERE "
+                "b.asset=a.asset AND b.state='audited' AND b.audit_id<>a.audit_id AND "
+                f"b.started_at>a.started_at) FROM audits a WHERE a.audit_id IN ({marks})",
+                chunk,
+            ):
+                found[audit_id] = asset
+                newer = newer or bool(later)
+        return found, newer
 
     def record_waits(self, waits: Sequence[tuple[str, str, float]]) -> None:
         """``(audit_id, input, looked)``: the audit's ancestry, read after ``looked`` (wall

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -1218,14 +1219,46 @@ def _log_files(log: Path) -> list[Path]:
     return files
 
 
+def _open_log(log: Path) -> list[Any]:
+    """The files of the log ``log`` (its rotated files and the active one), open, as they
+    stand now: opened under a shared lock on ``<log>.lock`` (when there is one), as
+    ``verify`` and ``report`` take them. Listed and opened one by one without it, a writer
+    rotating meanwhile renamed the active file after it was listed and before it was opened:
+    the events in it were in no file read (a file that cannot be opened is passed over)."""
+    from .auditlog import log_target
+
+    target = log_target(log)
+    lock_fd: int | None = None
+    try:
+        lock_fd = os.open(target.with_name(target.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+        fcntl.flock(lock_fd, fcntl.LOCK_SH)
+    except OSError:  # no lock file (a copied log, no writer yet): nothing to wait for
+        if lock_fd is not None:
+            os.close(lock_fd)
+        lock_fd = None
+    opened = []
+    try:
+        for file in _log_files(log):
+            try:
+                # without blocking: a named pipe where a file of the log is is never waited on
+                fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            opened.append(os.fdopen(fd, "rb"))
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)  # releases the shared lock
+    return opened
+
+
 def logged_outcomes(log: str | os.PathLike[str], ids: set[str]) -> dict[str, str | None]:
     """The outcome of each audit of ``ids`` whose ``asset.audited`` event is in the audit log
     ``log`` (and its rotated files), by audit id; a line that is not an event is passed over
     (``verify`` names it)."""
     found: dict[str, str | None] = {}
-    for file in _log_files(Path(log)):
+    for f in _open_log(Path(log)):
         try:
-            with open(file, "rb") as f:
+            with f:
                 for line in log_lines(f):  # a line of gigabytes is not read whole
                     if (
                         isinstance(line, LongLine)

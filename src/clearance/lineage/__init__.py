@@ -477,7 +477,7 @@ class LineagePlugin:
                     values = stamped(values, time.time())
                     index = self.index(create=True)
                     assert index is not None
-                    index.record_encoded(values)
+                    index.record_encoded(values, result.asset)
                     if self._recorded is not None:
                         self._recorded.add(values)
                 return
@@ -485,7 +485,7 @@ class LineagePlugin:
         if row is not None:
             index = self.index(create=True)
             assert index is not None
-            values = index.record(row)
+            values = index.record(row, result.asset)
             if self._recorded is not None:
                 self._recorded.add(values)
 
@@ -717,7 +717,7 @@ class LineagePlugin:
         every = whole and index.has_stage_checks()
         if not named and not every:
             return  # no row carries a stage check's finding: nothing to decide
-        audited = dict.fromkeys(a.asset.rel for a in stage_result.assets)
+        audited = {a.asset.rel: a.asset for a in stage_result.assets}
         rels = audited if every else [rel for rel in audited if rel in named]
         stage = stage_result.stage
         for rel in rels:
@@ -756,7 +756,7 @@ class LineagePlugin:
             # the asset's own row, which they read, said what it was made from; an asset
             # made from it, audited again for its outcome alone, was audited twice in the
             # log and the stage's checks ran (and wrote their findings) twice
-            index.record(joined_row)
+            index.record(joined_row, audited[rel])
 
     def __repr__(self) -> str:
         return f"<LineagePlugin {self.path}>"

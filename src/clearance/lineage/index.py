@@ -34,6 +34,7 @@ dropped and read again lazily.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import re
@@ -42,10 +43,10 @@ import threading
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ancestry import MAX_DEPTH, walk
-from .refs import normalise_ref, sequence_key
+from .refs import normalise_ref, sequence_key, version_key
 from .rows import (
     STAGE_CHECK,
     STAGE_CHECK_TEXT,
@@ -55,6 +56,9 @@ from .rows import (
     encode_row,
 )
 from .store import LineageError, LineageStore
+
+if TYPE_CHECKING:
+    from ..model import Asset
 
 __all__ = [
     "BULK_AFTER",
@@ -277,6 +281,13 @@ class RunIndex:
         # rows as encode_row made them; mutated in place, never rebound: the finaliser
         # commits what is left in it
         self._buffer: list[Raw] = []
+        #: the assets of the buffered rows, by (asset, stage, version) (see _on_disk)
+        self._assets: dict[tuple[str, str, str], Asset] = {}
+        #: the lineage generation after this index's last commit (None: none yet: the
+        #: first commit looks at every row), and whether another process has committed
+        #: rows between two of its commits (then every commit looks at them)
+        self._since: int | None = None
+        self._contended = False
         self._finalizer = weakref.finalize(self, _commit_left, store, self._buffer, os.getpid())
 
     @property
@@ -285,18 +296,23 @@ class RunIndex:
         return len(self._buffer)
 
     # -- writing ----------------------------------------------------------------------------
-    def record(self, row: AssetRow) -> Raw:
+    def record(self, row: AssetRow, asset: Asset | None = None) -> Raw:
         """Record ``row`` (visible to this index at once; committed by the next flush);
-        returns it as :func:`encode_row` encoded it."""
+        returns it as :func:`encode_row` encoded it. ``asset``: the asset it is the audit
+        of (see :meth:`record_encoded`)."""
         values = encode_row(row, self._host_pid)
-        self.record_encoded(values)
+        self.record_encoded(values, asset)
         return values
 
-    def record_encoded(self, values: Raw) -> None:
+    def record_encoded(self, values: Raw, asset: Asset | None = None) -> None:
         """Record a row :func:`encode_row` encoded (``scan --jobs``: in a worker process, with
-        this index's ``host_pid``)."""
+        this index's ``host_pid``). ``asset``: the asset it is the audit of, whose files the
+        commit looks at again if another process recorded another version of it meanwhile
+        (:meth:`LineageStore.commit_encoded`)."""
         raw = _selected(values)
         with self._lock:
+            if asset is not None:
+                self._assets[(values[0], values[5], values[4])] = asset
             if raw[_AT] > self._run_newest:
                 self._run_newest = raw[_AT]
             if self._stage is None:
@@ -382,13 +398,34 @@ class RunIndex:
     def _commit(self) -> int:
         values = list(self._buffer)
         if values:
-            generation = self.store.commit_encoded(values)
+            since = self._since
+            generation = self.store.commit_encoded(
+                values, since=None if self._contended else since, on_disk=self._on_disk
+            )
+            if since is not None and generation != since + 1:
+                # another process recorded rows since this run began: from now on, each
+                # commit looks at the rows it would hide (they may be of versions this run
+                # read before they changed)
+                self._contended = True
+            self._since = generation
             del self._buffer[: len(values)]
+            for row in values:
+                self._assets.pop((row[0], row[5], row[4]), None)
             if not self._buffer:
                 self._unflushed.clear()
             if self._seen is not None and generation == self._seen + 1:
                 self._seen = generation  # only our own commit: the view is still current
         return len(values)
+
+    def _on_disk(self, values: Raw) -> str | None:
+        """The version on disk now of the asset a buffered row is the audit of (None: not
+        known: recorded without its asset, or a file of it gone)."""
+        asset = self._assets.get((values[0], values[5], values[4]))
+        if asset is None:
+            return None
+        fresh = copy.copy(asset)
+        fresh.stats = None  # stat'ed now, not as the audit saw them
+        return version_key(fresh)
 
     def _forget(self) -> None:
         """Drop what was read (the buffer must be committed: its rows are read again)."""

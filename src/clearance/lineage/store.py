@@ -11,12 +11,13 @@ in ``rows``, ancestry walks in ``ancestry``, a run's in-memory view and write bu
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ from .. import state
 from ..state import enter_wal, is_lock_error
 from .ancestry import MAX_DEPTH, MAX_LISTED, iter_tree, walk
 from .refs import normalise_ref, sequence_key
-from .rows import COLUMNS, STAGE_CHECK_TEXT, UPSERT, AssetRow, current_host_pid, encode_row
+from .rows import (
+    COLUMNS,
+    STAGE_CHECK_TEXT,
+    UPSERT,
+    AssetRow,
+    current_host_pid,
+    encode_row,
+    stamped,
+)
 
 __all__ = [
     "AssetRow",
@@ -102,6 +111,43 @@ def create_lineage_tables(db: sqlite3.Connection) -> None:
             db.execute("ALTER TABLE lineage_assets ADD COLUMN ancestry TEXT")
     if version < SCHEMA_VERSION:
         db.execute("UPDATE lineage_meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+
+
+def _hiding(
+    db: sqlite3.Connection, values: Sequence[tuple[Any, ...]], since: int | None
+) -> dict[int, tuple[str, float]]:
+    """The rows of ``values`` (encoded rows about to be committed) that would become the
+    latest under their name over a row of another version, by position: that row's version
+    and ``audited_at``. Nothing when no other process has committed lineage rows since
+    generation ``since`` (None: maybe one did): one statement then, else one per 500 rows.
+
+    Two processes audit one file while it changes (a farm scan reads ``gen/g.exr``, the
+    artist re-renders it, its post-task ``check`` records the new version; then the scan
+    commits what it read): the row committed last, of the version no longer on disk, would be
+    the latest under the name, and what was made from the file would inherit the ancestry of
+    the version it replaced (:meth:`LineageStore.commit_encoded`)."""
+    if since is not None:
+        found = db.execute(_GENERATION).fetchall()
+        if (int(found[0][0]) if found else 0) == since:
+            return {}  # nobody else recorded a row since: nothing to hide
+    names = list(dict.fromkeys(row[0] for row in values))
+    latest: dict[str, tuple[float, int, str]] = {}
+    for first in range(0, len(names), 500):
+        chunk = names[first : first + 500]
+        marks = ",".join("?" * len(chunk))
+        for asset, version, at, row_id in db.execute(
+            f"SELECT asset, version, audited_at, id FROM lineage_assets WHERE asset IN ({marks})",
+            chunk,
+        ):
+            known = latest.get(asset)
+            if known is None or (known[0], known[1]) < (at, row_id):
+                latest[asset] = (at, row_id, version)
+    hiding: dict[int, tuple[str, float]] = {}
+    for i, row in enumerate(values):
+        known = latest.get(row[0])
+        if known is not None and known[2] != row[4] and known[0] < row[16]:
+            hiding[i] = (known[2], known[0])
+    return hiding
 
 
 _BUMP_GENERATION = (
@@ -266,25 +312,55 @@ class LineageStore:
         host_pid = current_host_pid()
         self.commit_encoded([encode_row(row, host_pid) for row in rows])
 
-    def commit_encoded(self, values: Sequence[tuple[Any, ...]]) -> int:
+    def commit_encoded(
+        self,
+        values: Sequence[tuple[Any, ...]],
+        *,
+        since: int | None = None,
+        on_disk: Callable[[tuple[Any, ...]], str | None] | None = None,
+    ) -> int:
         """Record rows as :func:`encode_row` made them, in one transaction (all or nothing).
 
         Returns the lineage generation after the commit (see :meth:`generation`).
+
+        ``on_disk`` (a run's rows): the version of a row's asset on disk now (None: not
+        known). When another process has recorded lineage rows since generation ``since``
+        (None: whatever it is), a row that would become the latest under its name over a
+        row of another version, which is the version on disk now, is recorded below that
+        row instead (:func:`_hiding`): its process read the file before it changed,
+        and the row of the version on disk stays what a ref to the name finds.
         """
         if not values:
             return self.generation()
+        disk: dict[int, str | None] = {}  # the version on disk of a row's asset, by position
         with self._access():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(UPSERT, values)
-                if any(STAGE_CHECK_TEXT in v[10] for v in values):
-                    self._db.execute(_MARK_STAGE_CHECKS)
-                self._db.execute(_BUMP_GENERATION)
-                found = self._db.execute(_GENERATION).fetchone()
-                self._db.execute("COMMIT")
-            except BaseException:
-                state.rollback(self._db)
-                raise
+            while True:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    if on_disk is not None:
+                        hiding = _hiding(self._db, values, since)
+                        if any(i not in disk for i in hiding):
+                            # the files are stat'ed without the write lock (a share that
+                            # stalls would hold every other process's writes), then again
+                            self._db.execute("ROLLBACK")
+                            disk.update((i, on_disk(values[i])) for i in hiding if i not in disk)
+                            continue
+                        values = [
+                            stamped(row, math.nextafter(hiding[i][1], -math.inf))
+                            if i in hiding and disk[i] == hiding[i][0]
+                            else row
+                            for i, row in enumerate(values)
+                        ]
+                    self._db.executemany(UPSERT, values)
+                    if any(STAGE_CHECK_TEXT in v[10] for v in values):
+                        self._db.execute(_MARK_STAGE_CHECKS)
+                    self._db.execute(_BUMP_GENERATION)
+                    found = self._db.execute(_GENERATION).fetchone()
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    state.rollback(self._db)
+                    raise
+                break
         return int(found[0]) if found else 0
 
     def generation(self) -> int:
