@@ -126,15 +126,20 @@ def _show(clearance_run: Any, timeout: float | None) -> Any:
     return run
 
 
+def _scan(run: Any, name: str, plugin: Blocking) -> Any:
+    """Scan with ``plugin`` registered as ``name``; its blocked calls released after."""
+    try:
+        return run.scan(extra_plugins=[(name, plugin)])
+    finally:
+        plugin.release.set()
+
+
 def test_a_hung_checker_is_prv05_for_its_asset_and_the_next_and_the_run_finishes(
     clearance_run: Any,
 ) -> None:
     plugin = HangingChecker()
     run = _show(clearance_run, LIMIT)
-    try:
-        result = run.scan(extra_plugins=[("hanging", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "hanging", plugin)
     hung = result.asset("comp/hang.png")
     assert hung.outcome.value == "escalate"
     crash = next(f for f in hung.findings if f.rule == "PRV-05")
@@ -184,10 +189,7 @@ class HangingReader(Blocking):
 def test_a_hung_reader_is_prv05_and_the_sidecar_is_still_read(clearance_run: Any) -> None:
     plugin = HangingReader()
     run = _show(clearance_run, LIMIT)
-    try:
-        result = run.scan(extra_plugins=[("slow_reader", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "slow_reader", plugin)
     crash = next(f for f in result.asset("comp/hang.png").findings if f.rule == "PRV-05")
     assert crash.message.startswith("reader slow_reader: ")
     assert crash.evidence["hook"] == "clearance_read_provenance"
@@ -205,10 +207,7 @@ def test_a_hung_approval_plugin_approves_nothing(clearance_run: Any) -> None:
     run = _show(clearance_run, LIMIT)
     # a GenAI final deliverable: an open approval finding (NFX-GP4) to ask about
     run.asset("delivery/hang_final.png", sidecar=genai_sidecar())
-    try:
-        result = run.scan(extra_plugins=[("tracker", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "tracker", plugin)
     item = result.asset("delivery/hang_final.png")
     assert item.outcome.value == "approval"  # the open approval finding, unapproved
     assert any(f.outcome.value == "approval" and f.status == "open" for f in item.findings)
@@ -228,10 +227,7 @@ def test_a_hung_notification_hook_is_plugin_failed_and_the_run_goes_on(
 ) -> None:
     plugin = HangingNotifier()
     run = _show(clearance_run, LIMIT)
-    try:
-        result = run.scan(extra_plugins=[("poster", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "poster", plugin)
     failed = [e for e in result.events() if e["event"] == "plugin.failed"]
     assert failed and all(e["details"]["name"] == "poster" for e in failed)
     assert failed[0]["message"] == (
@@ -250,10 +246,7 @@ def test_a_hung_notifier_is_said_to_be_skipped_once_not_for_every_asset(
     run = _show(clearance_run, LIMIT)
     for i in range(6):
         run.asset(f"comp/more{i}.png", sidecar=genai_sidecar())
-    try:
-        result = run.scan(extra_plugins=[("poster", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "poster", plugin)
     failed = [e for e in result.events() if e["event"] == "plugin.failed"]
     # the call given up on, then one notice for the rest of the hang (not seven)
     assert [e["details"].get("running") for e in failed] == [None, "clearance_asset_audited"]
@@ -450,10 +443,7 @@ def test_a_hook_not_called_is_the_one_its_finding_names_with_the_one_still_runni
     the checker's (it said clearance_read_provenance, as the reader's PRV-05 beside it did)."""
     plugin = HangingReaderAndChecker()
     run = _show(clearance_run, LIMIT)
-    try:
-        result = run.scan(extra_plugins=[("tracker", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "tracker", plugin)
     found = [f for f in result.asset("comp/hang.png").findings if f.rule == "PRV-05"]
     by_state = {f.evidence["state"]: f for f in found}
     assert by_state["timed out"].evidence["hook"] == "clearance_read_provenance"
@@ -482,10 +472,7 @@ def test_a_notification_hook_not_called_is_named_in_its_plugin_failed(
 ) -> None:
     plugin = HangingNotifiers()
     run = _show(clearance_run, LIMIT)
-    try:
-        result = run.scan(extra_plugins=[("poster", plugin)])
-    finally:
-        plugin.release.set()
+    result = _scan(run, "poster", plugin)
     failed = [e["details"] for e in result.events() if e["event"] == "plugin.failed"]
     assert {"hook": "clearance_stage_finished", "running": "clearance_asset_audited"} in [
         {k: d.get(k) for k in ("hook", "running")} for d in failed
