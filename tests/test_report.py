@@ -10,6 +10,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import tracemalloc
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -2238,3 +2239,100 @@ def test_a_watchers_audit_cut_short_keeps_its_own_time_with_a_standing_stage_fin
     assert (audit["run_id"], audit["host"], audit["time"]) == ("watch-1", "ws07", killed)
     assert audit["outcome"] == "block"
     assert {f["rule"] for f in audit["findings"]} == {"SITE-Q", "NFX-00"}
+
+
+#: Holds the audit of ``comp/ok.png`` (in ``clearance_check_asset``) while a ``hold`` file is in
+#: ``$CLEARANCE_TEST_HOLD``: the first process to reach it says ``reached`` and waits for ``go``.
+HOLD_OK_PLUGIN = """
+import os, time
+from pathlib import Path
+from clearance import hookimpl
+
+@hookimpl
+def clearance_check_asset(asset, record, stage, policy):
+    flags = Path(os.environ.get("CLEARANCE_TEST_HOLD", "/nonexistent"))
+    if asset.rel != "comp/ok.png":
+        return []
+    try:
+        os.rename(flags / "hold", flags / "reached")
+    except OSError:
+        return []
+    deadline = time.monotonic() + 60
+    while not (flags / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return []
+"""
+
+
+@pytest.mark.parametrize("rerender", [False], ids=["same-file"])
+@pytest.mark.parametrize(
+    ("first", "then", "says"),
+    [
+        pytest.param("block", None, "pass", id="a-whole-scan-names-it-no-more"),
+        pytest.param(None, "block", "block", id="a-whole-scan-names-it"),
+    ],
+)
+def test_a_whole_scans_stage_checks_decide_for_an_asset_a_check_audited_meanwhile(
+    tmp_path: Path, first: str | None, then: str | None, says: str, rerender: bool
+) -> None:
+    """A full scan's audit of ``comp/ok.png`` began, then a post-task ``check`` of it began
+    and finished first (the same file): the report keeps the check's audit (it began last).
+    The scan's stage checks, which saw the asset, then named it no more (or named it): the
+    report kept the block that stood from an earlier scan (or put the new block among the
+    stage's own findings, the asset passing), while ``timeline``, whose lineage row of the
+    file the scan wrote last, said the opposite. A run of the whole stage that audited the
+    asset decides its stage checks' findings for it, whichever audit of it is the latest."""
+    import yaml
+
+    pytest.importorskip("opentimelineio")
+    show, plan = _quota_show(tmp_path)
+    hold = tmp_path / "hold.py"
+    hold.write_text(HOLD_OK_PLUGIN)
+    config = show.root / "clearance.yaml"
+    doc = yaml.safe_load(config.read_text())
+    doc["plugins"] = [*doc["plugins"], str(hold)]
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    timeline_clip = _timeline_of_ok(show, tmp_path)
+    quota = [["comp", "comp/ok.png", first, "ok is over quota"]] if first else []
+    _scan_with_stage_findings(show, plan, quota)
+    plan.write_text("[]")  # the check's stage checks (a part of the stage) find nothing
+    (flags / "hold").touch()
+    env = {
+        **os.environ,
+        "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "CLEARANCE_TEST_HOLD": str(flags),
+    }
+    scan = subprocess.Popen(
+        [str(CLEARANCE), "scan", str(show.root), "--no-progress"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (flags / "reached").exists():
+            assert scan.poll() is None and time.monotonic() < deadline, "never held"
+            time.sleep(0.01)
+        if rerender:  # the artist re-renders it while the scan holds what it read
+            write_png(show.root / "comp" / "tmp.png", width=9)
+            os.replace(show.root / "comp" / "tmp.png", show.root / "comp" / "ok.png")
+        check = subprocess.run(
+            [str(CLEARANCE), "check", str(show.root / "comp" / "ok.png")],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert check.returncode in (0, 1), check.stderr
+        if then:  # what the scan's stage checks find, at the end of its stage
+            plan.write_text(json.dumps([["comp", "comp/ok.png", then, "ok is over quota"]]))
+    finally:
+        (flags / "go").touch()
+        _, err = scan.communicate(timeout=120)
+    assert scan.returncode == 1, err  # comp/bad.png
+    audit = _report(show)[("comp", "comp/ok.png")]
+    code, clip = timeline_clip()
+    quota = {(f["rule"], f["outcome"]) for f in audit["findings"] if f["rule"] == "SITE-QUOTA-01"}
+    assert audit["outcome"] == says and bool(quota) == (says == "block"), audit
+    assert quota == {
+        (f["rule"], f["outcome"]) for f in clip["findings"] if f["rule"] == "SITE-QUOTA-01"
+    }
+    assert (code, clip["outcome"] == "block") == (int(says == "block"), says == "block"), clip

@@ -972,11 +972,12 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                 continue
             key = (ev.get("run_id"), ev.get("host"), stage)
             touched[key] = t
+            in_pass = None
             if name == "stage.started":
                 passes[key] = set()
                 pass_began[key] = t
             else:
-                passes.pop(key, None)
+                in_pass = passes.pop(key, None)
                 finished.setdefault(key[:2], set()).add(stage)
                 began = pass_began.pop(key, None)
                 if began is not None and ev["details"].get("complete") is True:
@@ -994,6 +995,7 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
                     run_id,
                     host,
                     pending.pop((run_id, host, stage), {}),
+                    in_pass,
                     whole=details.get("complete") is True,
                 )
                 if t < checked.get(stage, t):
@@ -1102,6 +1104,7 @@ def _stage_checks(
     run_id: Any,
     host: Any,
     left: dict[str | None, list[dict[str, Any]]],
+    audited: set[Any] | None,
     *,
     whole: bool,
 ) -> list[dict[str, Any]]:
@@ -1112,16 +1115,29 @@ def _stage_checks(
     nothing of the stage, until a run of the ``whole`` stage that audited it decides them
     again: those it finds take the place of the ones standing (none: cleared). A partial
     run's add to them (:func:`_added`). The others (no asset, or one the run did not audit
-    in this stage) are returned: the stage's own findings."""
+    in this stage) are returned: the stage's own findings.
+
+    ``audited``: the assets the run audited in this pass of the stage (None: its
+    ``stage.started`` not read). Its audit of one may not be the latest (another run's that
+    began later, a ``check`` of the file while the scan read it): what its stage checks
+    decide stands for the asset all the same, whichever audit of it is the latest, as the
+    lineage store records it on the asset's latest row."""
+
+    def saw(asset: Any) -> bool:
+        known = current.get((stage, asset))
+        if known is None:
+            return False
+        if audited is not None:
+            return asset in audited
+        return known[1] == run_id and known[2] == host
+
     checks = left.pop(None, [])
     if whole and standing:
         for key in [k for k in standing if k[0] == stage and k[1] not in left]:
-            known = current.get(key)
-            if known is not None and known[1] == run_id and known[2] == host:
+            if saw(key[1]):
                 del standing[key]  # its stage checks saw the asset and name it no more
     for asset, found in left.items():
-        known = current.get((stage, asset))
-        if known is None or known[1] != run_id or known[2] != host:
+        if not saw(asset):
             checks.extend(found)
             continue
         key = (stage, asset)
