@@ -2264,7 +2264,7 @@ def clearance_check_asset(asset, record, stage, policy):
 """
 
 
-@pytest.mark.parametrize("rerender", [False], ids=["same-file"])
+@pytest.mark.parametrize("rerender", [False, True], ids=["same-file", "re-rendered"])
 @pytest.mark.parametrize(
     ("first", "then", "says"),
     [
@@ -2281,7 +2281,9 @@ def test_a_whole_scans_stage_checks_decide_for_an_asset_a_check_audited_meanwhil
     report kept the block that stood from an earlier scan (or put the new block among the
     stage's own findings, the asset passing), while ``timeline``, whose lineage row of the
     file the scan wrote last, said the opposite. A run of the whole stage that audited the
-    asset decides its stage checks' findings for it, whichever audit of it is the latest."""
+    asset decides its stage checks' findings for it, whichever audit of it is the latest; the
+    lineage store records them on the asset's latest row (the check's, of the file as
+    re-rendered, if it was: the scan's own row is recorded below it)."""
     import yaml
 
     pytest.importorskip("opentimelineio")

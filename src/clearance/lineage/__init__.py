@@ -717,6 +717,10 @@ class LineagePlugin:
         every = whole and index.has_stage_checks()
         if not named and not every:
             return  # no row carries a stage check's finding: nothing to decide
+        # the stage's rows committed first, and what another process recorded meanwhile read:
+        # the row joined is the asset's latest (a post-task check's of the file re-rendered
+        # while this run read it, which its own row, recorded below it, does not hide)
+        index.flush_or_keep()
         audited = {a.asset.rel: a.asset for a in stage_result.assets}
         rels = audited if every else [rel for rel in audited if rel in named]
         stage = stage_result.stage
