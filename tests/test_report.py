@@ -2338,3 +2338,38 @@ def test_a_whole_scans_stage_checks_decide_for_an_asset_a_check_audited_meanwhil
         (f["rule"], f["outcome"]) for f in clip["findings"] if f["rule"] == "SITE-QUOTA-01"
     }
     assert (code, clip["outcome"] == "block") == (int(says == "block"), says == "block"), clip
+
+
+def test_a_scan_stopped_after_its_stage_checks_keeps_the_check_that_began_after_it(
+    tmp_path: Path,
+) -> None:
+    """A scan read ``comp/a.png`` while a post-task ``check`` of it began and finished first
+    (the report keeps the check's audit: it began last); the scan's stage checks named the
+    asset (notice) and the scan was killed before its ``stage.finished``. Their finding was
+    taken for an audit of the asset that never finished, newer than the check's: the asset
+    was ``escalate``, the check's own finding gone and its run and time the scan's. It
+    stands for the check's audit, as a finished pass's would."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    clock = Clock("2026-11-26T09:00:00.000Z")
+    scan = make_audit_logger(log, run_id="scan-1", host="farm01")
+    check = make_audit_logger(log, run_id="check-1", host="ws07")
+    scan.info("run.started", time=clock(), message="clearance scan", details={"command": "scan"})
+    scan.info("stage.started", time=clock(), stage="comp", message="stage comp")
+    check.info("run.started", time=clock(), message="clearance check", details={"command": "check"})
+    check.info("finding", time=clock(), stage="comp", asset="comp/a.png", rule="NFX-00",
+               outcome="notice", status="open", message="not shared")  # fmt: skip
+    checked = clock()
+    check.info("asset.audited", time=checked, stage="comp", asset="comp/a.png",
+               outcome="notice", details={"duration_ms": 300})  # fmt: skip
+    check.info("run.finished", time=clock(), outcome="notice", message="done")
+    scan.info("asset.audited", time=clock(), stage="comp", asset="comp/a.png", outcome="pass",
+              details={"duration_ms": 5000})  # fmt: skip
+    scan.info("finding", time=clock(), stage="comp", asset="comp/a.png", rule="SITE-Q",
+              outcome="notice", status="open", message="over quota")  # fmt: skip
+    log.close()  # the scan killed before its stage.finished
+    proc = clearance("report", str(path), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    (audit,) = json.loads(proc.stdout)["assets"]
+    assert (audit["run_id"], audit["time"], audit["outcome"]) == ("check-1", checked, "notice")
+    assert {f["rule"] for f in audit["findings"]} == {"SITE-Q", "NFX-00"}

@@ -1011,15 +1011,10 @@ def build_report(paths: Sequence[str | os.PathLike[str]], filters: Filters | Non
     for (run_id, host, stage), in_run in pending.items():  # a run that stopped early
         for asset, found in in_run.items():
             known = current.get((stage, asset)) if asset is not None else None
-            if (
-                known is not None
-                and known[1] == run_id
-                and known[2] == host
-                and asset in passes.get((run_id, host, stage), ())
-            ):
+            if known is not None and asset in passes.get((run_id, host, stage), ()):
                 # after the asset.audited of this pass of the stage: its stage checks' (the
-                # run stopped before its stage.finished), which join that audit as they do
-                # at stage.finished (an audit again, a watcher's or a second pass's, is not);
+                # run stopped before its stage.finished), which join the asset's latest
+                # audit as they do at stage.finished (also another run's that began later);
                 # a pass not finished decides nothing: they add to those standing
                 standing[(stage, asset)] = _added(standing.get((stage, asset), []), found)
             elif asset is not None:
