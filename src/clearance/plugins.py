@@ -468,6 +468,13 @@ class PluginHost:
             return func()
         return runner.call(impl.plugin_name, hook_name, func)
 
+    def _call_site(self, impl: Any, hook_name: str, args: dict[str, Any]) -> Any:
+        """A site hook's call with ``args`` (copies already made), its ``policy`` the
+        read-only view (:meth:`site_policy`), under ``plugin_timeout`` when one is set."""
+        if "policy" in impl.argnames:
+            args["policy"] = self.site_policy()
+        return self._site_call(impl, hook_name, functools.partial(self._call, impl, args))
+
     def site_policy(self) -> Policy:
         """The policy as a site plugin's hooks are given it: a read-only view of the run's
         (:mod:`clearance._readonly`), made when a site hook first takes ``policy``: one that
@@ -514,15 +521,9 @@ class PluginHost:
                     args = {**kwargs, "asset": _asset_copy(asset)}
                     if "partials" in impl.argnames:
                         args["partials"] = partials_copy(partials)
-                    if "policy" in impl.argnames:
-                        args["policy"] = self.site_policy()
                 try:
                     if checked:
-                        result = self._site_call(
-                            impl,
-                            "clearance_read_provenance",
-                            functools.partial(self._call, impl, args),
-                        )
+                        result = self._call_site(impl, "clearance_read_provenance", args)
                         if result is not None:
                             result = checked_partial(result)
                     else:
@@ -638,13 +639,9 @@ class PluginHost:
                     **kwargs,
                     **{n: decided_copy(kwargs[n]) for n in impl.argnames if n != "policy"},
                 }
-                if "policy" in impl.argnames:
-                    args["policy"] = self.site_policy()
             try:
                 if checked:
-                    result = self._site_call(
-                        impl, "clearance_find_approval", functools.partial(self._call, impl, args)
-                    )
+                    result = self._call_site(impl, "clearance_find_approval", args)
                     if result is not None:
                         result = checked_approval(result)
                 else:
@@ -680,11 +677,9 @@ class PluginHost:
                     name: decided_copy(value) if name in impl.argnames else value
                     for name, value in args.items()
                 }
-                if "policy" in impl.argnames:
-                    args["policy"] = self.site_policy()
             try:
                 if checked:
-                    self._site_call(impl, hook_name, functools.partial(self._call, impl, args))
+                    self._call_site(impl, hook_name, args)
                 else:
                     self._call(impl, args)
             except KeyboardInterrupt:
