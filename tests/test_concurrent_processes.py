@@ -10,8 +10,6 @@ first process that reaches the point, which then says ``reached`` and waits for 
 from __future__ import annotations
 
 import multiprocessing
-import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,34 +17,10 @@ from typing import Any
 import yaml
 
 from _embedded import write_exr
+from _hold import hold_plugin, start_held
 from clearance.lineage import LineageStore
-from conftest import CLEARANCE, run_cli
+from conftest import run_cli
 from test_lineage import genai_plate, sidecar, silent, single, write_config
-
-#: A site plugin that holds the audit of ``gen/g.exr`` (after its provenance was read, before
-#: its verdict is recorded) while a ``hold`` file is in ``$CLEARANCE_TEST_HOLD``.
-HOLD_PLUGIN = """
-import os
-import time
-from pathlib import Path
-
-from clearance import hookimpl
-
-
-@hookimpl
-def clearance_check_asset(asset, record, stage, policy):
-    flags = Path(os.environ.get("CLEARANCE_TEST_HOLD", "/nonexistent"))
-    if asset.rel != "gen/g.exr":
-        return []
-    try:
-        os.rename(flags / "hold", flags / "reached")  # one process takes it
-    except OSError:
-        return []
-    deadline = time.monotonic() + 60
-    while not (flags / "go").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return []
-"""
 
 
 def _held_show(tmp_path: Path) -> tuple[Path, Path]:
@@ -57,7 +31,7 @@ def _held_show(tmp_path: Path) -> tuple[Path, Path]:
     flags.mkdir()
     plugin = tmp_path / "hooks" / "hold.py"
     plugin.parent.mkdir()
-    plugin.write_text(HOLD_PLUGIN, encoding="utf-8")
+    plugin.write_text(hold_plugin("gen/g.exr"), encoding="utf-8")
     config = write_config(
         root,
         [
@@ -71,31 +45,6 @@ def _held_show(tmp_path: Path) -> tuple[Path, Path]:
     sidecar(root, single(root, "gen/g.exr"), silent())
     sidecar(root, single(root, "delivery/d.exr"), silent(("gen/g.exr", "production_image")))
     return root, flags
-
-
-def _start_held(root: Path, flags: Path, *args: str) -> subprocess.Popen[str]:
-    """Start ``clearance ARGS`` and wait until the hold plugin holds it at ``gen/g.exr``."""
-    (flags / "hold").touch()
-    proc = subprocess.Popen(
-        [CLEARANCE, *args],
-        cwd=root,
-        env={
-            **os.environ,
-            "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1",
-            "CLEARANCE_TEST_HOLD": str(flags),
-        },
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (flags / "reached").exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out, err = proc.communicate(timeout=60)
-            raise AssertionError(f"never held at gen/g.exr: {proc.returncode}: {err}")
-        time.sleep(0.01)
-    return proc
 
 
 def _rules(root: Path, rel: str) -> tuple[int, set[str]]:
@@ -121,7 +70,7 @@ def test_a_scan_that_read_a_file_before_it_changed_never_hides_the_row_of_the_ne
     ``details.duration_ms``)."""
     root, flags = _held_show(tmp_path)
     render = root / "gen/g.exr"
-    scan = _start_held(root, flags, "scan", ".", "--no-progress")
+    scan = start_held(flags, "scan", ".", "--no-progress", cwd=root)
     try:
         write_exr(render, {"comment": "re-rendered"})
         sidecar(root, "gen/g.exr", genai_plate())

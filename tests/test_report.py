@@ -10,7 +10,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import tracemalloc
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -20,6 +19,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from _hold import hold_env, hold_plugin, start_held
 from clearance.auditlog import AuditLog, make_audit_logger
 from clearance.report import Filters, build_report, parse_time
 from clearance.report_text import render_json
@@ -2241,29 +2241,6 @@ def test_a_watchers_audit_cut_short_keeps_its_own_time_with_a_standing_stage_fin
     assert {f["rule"] for f in audit["findings"]} == {"SITE-Q", "NFX-00"}
 
 
-#: Holds the audit of ``comp/ok.png`` (in ``clearance_check_asset``) while a ``hold`` file is in
-#: ``$CLEARANCE_TEST_HOLD``: the first process to reach it says ``reached`` and waits for ``go``.
-HOLD_OK_PLUGIN = """
-import os, time
-from pathlib import Path
-from clearance import hookimpl
-
-@hookimpl
-def clearance_check_asset(asset, record, stage, policy):
-    flags = Path(os.environ.get("CLEARANCE_TEST_HOLD", "/nonexistent"))
-    if asset.rel != "comp/ok.png":
-        return []
-    try:
-        os.rename(flags / "hold", flags / "reached")
-    except OSError:
-        return []
-    deadline = time.monotonic() + 60
-    while not (flags / "go").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return []
-"""
-
-
 @pytest.mark.parametrize("rerender", [False, True], ids=["same-file", "re-rendered"])
 @pytest.mark.parametrize(
     ("first", "then", "says"),
@@ -2289,7 +2266,7 @@ def test_a_whole_scans_stage_checks_decide_for_an_asset_a_check_audited_meanwhil
     pytest.importorskip("opentimelineio")
     show, plan = _quota_show(tmp_path)
     hold = tmp_path / "hold.py"
-    hold.write_text(HOLD_OK_PLUGIN)
+    hold.write_text(hold_plugin("comp/ok.png"))
     config = show.root / "clearance.yaml"
     doc = yaml.safe_load(config.read_text())
     doc["plugins"] = [*doc["plugins"], str(hold)]
@@ -2300,28 +2277,14 @@ def test_a_whole_scans_stage_checks_decide_for_an_asset_a_check_audited_meanwhil
     quota = [["comp", "comp/ok.png", first, "ok is over quota"]] if first else []
     _scan_with_stage_findings(show, plan, quota)
     plan.write_text("[]")  # the check's stage checks (a part of the stage) find nothing
-    (flags / "hold").touch()
-    env = {
-        **os.environ,
-        "CLEARANCE_DISABLE_PLUGIN_AUTOLOAD": "1",
-        "CLEARANCE_TEST_HOLD": str(flags),
-    }
-    scan = subprocess.Popen(
-        [str(CLEARANCE), "scan", str(show.root), "--no-progress"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    scan = start_held(flags, "scan", str(show.root), "--no-progress")
     try:
-        deadline = time.monotonic() + 60
-        while not (flags / "reached").exists():
-            assert scan.poll() is None and time.monotonic() < deadline, "never held"
-            time.sleep(0.01)
         if rerender:  # the artist re-renders it while the scan holds what it read
             write_png(show.root / "comp" / "tmp.png", width=9)
             os.replace(show.root / "comp" / "tmp.png", show.root / "comp" / "ok.png")
         check = subprocess.run(
             [str(CLEARANCE), "check", str(show.root / "comp" / "ok.png")],
-            env=env, capture_output=True, text=True, timeout=120,
+            env=hold_env(flags), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert check.returncode in (0, 1), check.stderr
         if then:  # what the scan's stage checks find, at the end of its stage
