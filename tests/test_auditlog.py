@@ -660,6 +660,26 @@ def test_a_lock_file_deleted_under_a_running_writer_still_keeps_writers_apart(
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".lock")] == ["audit.jsonl.lock"]
 
 
+def test_a_writer_made_through_a_link_while_another_rotates_the_log_takes_its_lock(
+    tmp_path: Path,
+) -> None:
+    # Made through the link in the instant another writer had renamed the log away (a
+    # rotation, under the lock) and not made it again, a writer kept the link's own name: a
+    # lock beside the link, which no writer by the real name takes (the two chained to the
+    # same lines), and later a failed open ("No such file") when it wrote in another such
+    # instant. A test of four writers by both names failed so, once in many runs.
+    real = tmp_path / "shared" / "audit.jsonl"
+    real.parent.mkdir()
+    link = tmp_path / "show" / "audit.jsonl"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    log = AuditLog(link)  # the log renamed away: the rotation's instant
+    assert log.path == real and log.lock_path == real.with_name("audit.jsonl.lock")
+    log.append({"event": "run.started"})
+    assert verify_log(real).events == 1
+    assert sorted(p.name for p in link.parent.iterdir()) == ["audit.jsonl"]  # the link only
+
+
 @pytest.mark.parametrize("max_bytes", ["-", "20000"])
 def test_writers_by_a_link_and_by_the_real_name_keep_one_chain(
     tmp_path: Path, max_bytes: str

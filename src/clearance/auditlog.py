@@ -396,11 +396,17 @@ def log_target(path: str | os.PathLike[str]) -> Path:
     to a file (``.clearance/audit.jsonl -> /shows/salt/audit.jsonl``). Writers lock, rotate
     and read the head there, and readers take its lock and its rotated files, so a log
     written through a link and by its own name is one log with one lock (two lock files
-    next to the two names let two writers chain to the same line). A link to nothing (a
+    next to the two names let two writers chain to the same line). A link whose file is
+    missing from a folder that is there (another writer rotating the log: renamed away, not
+    yet made again) leads there too. A link to nothing in a folder that is not there (a
     share not mounted) is left as it is: writing through it fails, naming it."""
     p = Path(path)
-    if os.path.islink(p) and os.path.isfile(p):  # not a device (/dev/full), not nothing
-        return Path(os.path.realpath(p))
+    if os.path.islink(p):
+        target = Path(os.path.realpath(p))
+        if os.path.isfile(target) or (  # not a device (/dev/full)
+            not os.path.lexists(target) and os.path.isdir(target.parent)
+        ):
+            return target
     return p
 
 
